@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// RecKit: a fast numerical core for recommender systems (OpenBLAS GEMM + Swift SIMD),
+// offline RL for sequential recommenders, and offline A/B testing of ranking policies.
+import PackageDescription
+
+let package = Package(
+    name: "RecKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RecKit", targets: ["RecKit"]),
+        .library(name: "RecCore", targets: ["RecCore"]),
+        .executable(name: "reckit", targets: ["reckit"]),
+        .executable(name: "recbench", targets: ["recbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System library: OpenBLAS's CBLAS and LAPACKE (Debian: libopenblas-dev, liblapacke-dev).
+        .systemLibrary(
+            name: "CBLAS",
+            path: "Sources/CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        // Numerics with no domain words: Matrix, BLAS wrappers, SIMD kernels, top-k,
+        // catalog scoring, random numbers, special functions.
+        .target(name: "RecCore", dependencies: ["CBLAS"]),
+        // Umbrella: re-exports the library modules.
+        .target(name: "RecKit", dependencies: ["RecCore"]),
+        .executableTarget(
+            name: "reckit",
+            dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "recbench",
+            dependencies: ["RecCore", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/recbench"
+        ),
+        .target(name: "_RecTestSupport", dependencies: ["RecCore"], path: "Tests/_RecTestSupport"),
+        .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "_RecTestSupport"]),
+    ]
+)

@@ -1,0 +1,196 @@
+/// Top-k items of a whole catalog for a batch of states, by blocked GEMM with the selection fused
+/// per block: `score(b, j) = state_b · item_j + bias_j`.
+///
+/// The catalog is cut into blocks of `blockItems` items and the batch into tiles of at most
+/// `tileStates` states. For each (block, tile) one `sgemm` writes a `tile × block` score buffer
+/// that stays in cache, and each row's bounded heap filters it with a vectorised threshold test.
+/// No B×N score matrix is ever allocated: the extra memory is
+/// `threads × tileStates × blockItems` floats plus `threads × B × k` heap entries.
+///
+/// With more than one thread the blocks are split into contiguous ranges, one per worker; each
+/// worker calls single-threaded BLAS and keeps its own heaps, and the heaps are merged at the end.
+/// The result does not depend on the thread count (the order of `ranksAbove` is total).
+public final class CatalogScorer: Sendable {
+    /// The N×d item matrix.
+    public let items: Matrix
+    /// Optional per-item bias (N values).
+    public let bias: [Float]?
+    /// Items per block (default 1024).
+    public let blockItems: Int
+    /// States per GEMM tile (default 256).
+    public let tileStates: Int
+
+    /// Number of items N.
+    public var itemCount: Int { items.rows }
+    /// State dimension d.
+    public var dimension: Int { items.cols }
+
+    /// - Parameters:
+    ///   - items: N×d, one row per item.
+    ///   - bias: N values added to every state's scores, or nil.
+    ///   - blockItems: catalog block size (tuned with `recbench score`).
+    ///   - tileStates: states per GEMM call.
+    /// - Precondition: `bias.count == N` when given; block and tile sizes are positive.
+    public init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256) {
+        precondition(bias == nil || bias!.count == items.rows,
+                     "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
+        precondition(items.cols >= 1, "CatalogScorer: items are \(items.shapeDescription); the dimension must be at least 1")
+        precondition(blockItems >= 1 && tileStates >= 1, "CatalogScorer: blockItems \(blockItems) and tileStates \(tileStates) must be positive")
+        self.items = items
+        self.bias = bias
+        self.blockItems = blockItems
+        self.tileStates = tileStates
+    }
+
+    /// The best `k` items for each state (row of `states`), best first, in the order of
+    /// `ranksAbove` (ties to the lower item index; NaN scores last).
+    ///
+    /// - Parameters:
+    ///   - states: B×d.
+    ///   - k: items per state; `k > N` returns N items.
+    ///   - excluding: per state, items to leave out (for example items already seen).
+    ///   - parallelism: threads over catalog blocks.
+    /// - Throws: `RecCoreError.invalidArgument` for `k < 1` or an exclusion set with the wrong
+    ///   number of rows; `.itemOutOfRange` when it names an item outside the catalog.
+    /// - Precondition: `states.cols == d` (the message names both shapes).
+    /// - Complexity: 2·B·N·d FLOPs in GEMM plus O(B·N) vector compares.
+    public func topK(states: Matrix, k: Int, excluding: ExclusionSet? = nil,
+                     parallelism: Parallelism = .automatic) throws(RecCoreError) -> TopKResult {
+        precondition(states.cols == items.cols,
+                     "CatalogScorer.topK: states are \(states.shapeDescription) but items are \(items.shapeDescription); the state dimension must equal the item dimension")
+        try TopK.validate(k: k, rows: states.rows, catalogSize: itemCount, excluding: excluding)
+        let b = states.rows, n = itemCount, d = dimension
+        let kk = min(k, n)
+        var outS = [Float](repeating: .nan, count: b * kk)
+        var outI = [Int32](repeating: -1, count: b * kk)
+        var counts = [Int](repeating: 0, count: b)
+        if b == 0 || n == 0 { return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS) }
+
+        let nBlocks = (n + blockItems - 1) / blockItems
+        let workers = max(1, min(parallelism.resolvedCount, nBlocks))
+        // With one worker, BLAS itself may use the requested threads; with several, each worker
+        // calls single-threaded BLAS.
+        let blasParallelism: Parallelism = workers > 1 ? .sequential : parallelism
+        let tile = min(tileStates, b)
+        let nb = blockItems
+        // Heaps: workers × B × kk.
+        let heapS = UnsafeMutablePointer<Float>.allocate(capacity: workers * b * kk)
+        let heapI = UnsafeMutablePointer<Int32>.allocate(capacity: workers * b * kk)
+        var heapCounts = [Int](repeating: 0, count: workers * b)
+        defer { heapS.deallocate(); heapI.deallocate() }
+
+        states.withUnsafeBufferPointer { sp in
+            items.withUnsafeBufferPointer { ip in
+                let biasCopy = bias
+                (biasCopy ?? []).withUnsafeBufferPointer { bp in
+                    heapCounts.withUnsafeMutableBufferPointer { hc in
+                        let ctx = UncheckedSendable((sp.baseAddress!, ip.baseAddress!, biasCopy == nil ? nil : bp.baseAddress, hc.baseAddress!))
+                        Threading.perWorker(workers) { w in
+                            let (sp, ip, bp, hc) = ctx.value
+                            let firstBlock = w * nBlocks / workers, endBlock = (w + 1) * nBlocks / workers
+                            let buf = UnsafeMutablePointer<Float>.allocate(capacity: tile * nb)
+                            defer { buf.deallocate() }
+                            var heaps = [RowHeap]()
+                            heaps.reserveCapacity(b)
+                            for r in 0..<b {
+                                let off = (w * b + r) * kk
+                                heaps.append(RowHeap(scores: heapS + off, items: heapI + off, k: kk))
+                            }
+                            var exCursor = [Int](repeating: 0, count: excluding == nil ? 0 : b)
+                            if let ex = excluding {
+                                // Start each row's cursor at its first excluded item in this range.
+                                let j0 = firstBlock * nb
+                                for r in 0..<b {
+                                    let row = ex.items(row: r)
+                                    var c = row.startIndex
+                                    while c < row.endIndex && row[c] < j0 { c += 1 }
+                                    exCursor[r] = c
+                                }
+                            }
+                            for blk in firstBlock..<endBlock {
+                                let j0 = blk * nb
+                                let cnt = min(nb, n - j0)
+                                var r0 = 0
+                                while r0 < b {
+                                    let m = min(tile, b - r0)
+                                    if m == 1 {
+                                        BLAS.sgemv(.none, rows: cnt, cols: d, alpha: 1, a: ip + j0 * d, lda: d,
+                                                   x: sp + r0 * d, beta: 0, y: buf, parallelism: blasParallelism)
+                                    } else {
+                                        BLAS.sgemm(.none, .transpose, m: m, n: cnt, k: d, alpha: 1,
+                                                   a: sp + r0 * d, lda: d, b: ip + j0 * d, ldb: d,
+                                                   beta: 0, c: buf, ldc: cnt, parallelism: blasParallelism)
+                                    }
+                                    let bias = bp.map { $0 + j0 }
+                                    for r in r0..<(r0 + m) {
+                                        let rowScores = UnsafePointer(buf + (r - r0) * cnt)
+                                        if let ex = excluding {
+                                            let row = ex.items(row: r)
+                                            var e = exCursor[r]
+                                            let s = e
+                                            while e < row.endIndex && row[e] < j0 + cnt { e += 1 }
+                                            exCursor[r] = e
+                                            if e > s {
+                                                heaps[r].scan(rowScores, bias: bias, count: cnt, firstItem: j0, skipping: row[s..<e])
+                                                continue
+                                            }
+                                        }
+                                        heaps[r].scan(rowScores, bias: bias, count: cnt, firstItem: j0)
+                                    }
+                                    r0 += m
+                                }
+                            }
+                            for r in 0..<b { hc[w * b + r] = heaps[r].count }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Merge the workers' heaps row by row.
+        outS.withUnsafeMutableBufferPointer { os in
+            outI.withUnsafeMutableBufferPointer { oi in
+                if workers == 1 {
+                    for r in 0..<b {
+                        let h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])
+                        h.sorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
+                        counts[r] = heapCounts[r]
+                    }
+                    return
+                }
+                let ms = UnsafeMutablePointer<Float>.allocate(capacity: kk)
+                let mi = UnsafeMutablePointer<Int32>.allocate(capacity: kk)
+                defer { ms.deallocate(); mi.deallocate() }
+                for r in 0..<b {
+                    var h = RowHeap(scores: ms, items: mi, k: kk)
+                    for w in 0..<workers {
+                        let off = (w * b + r) * kk
+                        for j in 0..<heapCounts[w * b + r] { h.offer(heapS[off + j], heapI[off + j]) }
+                    }
+                    h.sorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
+                    counts[r] = h.count
+                }
+            }
+        }
+        return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS)
+    }
+
+    /// The best `k` items for one state.
+    /// - Throws: as `topK(states:k:excluding:parallelism:)`.
+    public func topK(state: [Float], k: Int, excluding: [Int]? = nil,
+                     parallelism: Parallelism = .automatic) throws(RecCoreError) -> [(item: Int, score: Float)] {
+        precondition(state.count == dimension,
+                     "CatalogScorer.topK: state has \(state.count) values but items are \(items.shapeDescription)")
+        let r = try topK(states: Matrix(rows: 1, cols: state.count, elements: state), k: k,
+                         excluding: excluding.map { ExclusionSet([$0]) }, parallelism: parallelism)
+        return zip(r.items(row: 0), r.scores(row: 0)).map { (Int($0.0), $0.1) }
+    }
+}
+
+extension RowHeap {
+    /// A view of an existing heap of `count` entries.
+    @inlinable init(scores: UnsafeMutablePointer<Float>, items: UnsafeMutablePointer<Int32>, k: Int, count: Int) {
+        self.init(scores: scores, items: items, k: k)
+        self.count = count
+    }
+}

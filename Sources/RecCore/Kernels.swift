@@ -1,0 +1,300 @@
+import Foundation
+
+/// Vectorised kernels over contiguous `Float` buffers and matrix rows.
+///
+/// Every kernel is explicit `SIMD16<Float>` with several accumulators where it reduces (Swift
+/// does not reorder float reductions on its own), and is tested against a naive `Double`
+/// reference over sizes straddling the vector width (`KernelsTests`).
+///
+/// NaN policy: reductions (`sum`, `max`, `logSumExp`, softmax) propagate NaN, so a bad input
+/// shows up as NaN rather than being hidden; `argmax` follows the ranking order of `TopK`
+/// (NaN ranks below every number, ties go to the lower index).
+public enum Kernels {
+    public typealias V = SIMD16<Float>
+
+    // MARK: Reductions
+
+    /// `Σ x[i]`, summed in four 16-lane accumulators.
+    /// - Complexity: n additions.
+    @inlinable
+    public static func sum(_ x: UnsafeBufferPointer<Float>) -> Float {
+        let n = x.count
+        guard n > 0, let p = x.baseAddress else { return 0 }
+        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+        var i = 0
+        while i + 64 <= n {
+            a0 += VectorMath.load(p + i); a1 += VectorMath.load(p + i + 16)
+            a2 += VectorMath.load(p + i + 32); a3 += VectorMath.load(p + i + 48)
+            i += 64
+        }
+        while i + 16 <= n { a0 += VectorMath.load(p + i); i += 16 }
+        if i < n { a1 += VectorMath.loadPartial(p + i, n - i, fill: 0) }
+        return ((a0 + a1) + (a2 + a3)).sum()
+    }
+
+    /// `max x[i]`; NaN if any element is NaN; `-inf` for an empty buffer.
+    @inlinable
+    public static func max(_ x: UnsafeBufferPointer<Float>) -> Float {
+        let n = x.count
+        guard n > 0, let p = x.baseAddress else { return -.infinity }
+        var m0 = V(repeating: -.infinity), m1 = m0
+        var nan = SIMDMask<SIMD16<Int32>>()
+        var i = 0
+        while i + 32 <= n {
+            let v0 = VectorMath.load(p + i), v1 = VectorMath.load(p + i + 16)
+            m0 = pointwiseMax(m0, v0); m1 = pointwiseMax(m1, v1)
+            nan = nan .| (v0 .!= v0) .| (v1 .!= v1)
+            i += 32
+        }
+        while i + 16 <= n {
+            let v = VectorMath.load(p + i)
+            m0 = pointwiseMax(m0, v); nan = nan .| (v .!= v); i += 16
+        }
+        if i < n {
+            let v = VectorMath.loadPartial(p + i, n - i, fill: -.infinity)
+            m1 = pointwiseMax(m1, v); nan = nan .| (v .!= v)
+        }
+        if any(nan) { return .nan }
+        return pointwiseMax(m0, m1).max()
+    }
+
+    /// Index of the largest element in the order of `TopK`: NaN below every number, ties to the
+    /// lowest index. Returns `nil` for an empty buffer, 0 when every element is NaN.
+    @inlinable
+    public static func argmax(_ x: UnsafeBufferPointer<Float>) -> Int? {
+        let n = x.count
+        guard n > 0, let p = x.baseAddress else { return nil }
+        // Pass 1: the maximum over non-NaN lanes (NaN lanes replaced by -inf).
+        var m = V(repeating: -.infinity)
+        var i = 0
+        while i + 16 <= n {
+            let v = VectorMath.load(p + i)
+            m = pointwiseMax(m, v.replacing(with: -.infinity, where: v .!= v)); i += 16
+        }
+        var best = m.max()
+        while i < n { let v = p[i]; if v > best { best = v }; i += 1 }
+        // Pass 2: first index equal to it.
+        for j in 0..<n where p[j] == best { return j }
+        return 0 // every element is NaN
+    }
+
+    /// `log Σ exp(x[i])`, max-subtracted: `m + log Σ exp(x[i] − m)`. `-inf` for an empty buffer
+    /// or all `-inf`; `+inf` if any element is `+inf`; NaN if any is NaN.
+    @inlinable
+    public static func logSumExp(_ x: UnsafeBufferPointer<Float>) -> Float {
+        let m = max(x)
+        if m.isNaN { return .nan }
+        if m == .infinity { return .infinity }
+        if m == -.infinity { return -.infinity }
+        let s = sumExpShifted(x, shift: m)
+        return m + Foundation.log(s)
+    }
+
+    /// `Σ exp(x[i] − shift)`.
+    @inlinable
+    static func sumExpShifted(_ x: UnsafeBufferPointer<Float>, shift: Float) -> Float {
+        let n = x.count
+        guard n > 0, let p = x.baseAddress else { return 0 }
+        let sh = V(repeating: shift)
+        var a0 = V(), a1 = V()
+        var i = 0
+        while i + 32 <= n {
+            a0 += VectorMath.exp(VectorMath.load(p + i) - sh)
+            a1 += VectorMath.exp(VectorMath.load(p + i + 16) - sh)
+            i += 32
+        }
+        while i + 16 <= n { a0 += VectorMath.exp(VectorMath.load(p + i) - sh); i += 16 }
+        if i < n { a1 += VectorMath.exp(VectorMath.loadPartial(p + i, n - i, fill: -.infinity) - sh) }
+        return (a0 + a1).sum()
+    }
+
+    // MARK: Softmax
+
+    /// `y[i] = exp(x[i] − m) / Σ_j exp(x[j] − m)` with `m = max x`; `x` and `y` may alias.
+    /// A row containing NaN or `+inf` yields NaN (never a silent finite value).
+    /// - Precondition: `x.count == y.count`.
+    @inlinable
+    public static func softmax(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+        precondition(x.count == y.count, "softmax: input has \(x.count) elements, output \(y.count)")
+        let n = x.count
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
+        let m = max(x)
+        if !m.isFinite {
+            // All -inf: uniform is undefined; NaN signals it. NaN or +inf: NaN.
+            for i in 0..<n { q[i] = .nan }
+            return
+        }
+        let sh = V(repeating: m)
+        var acc = V()
+        var i = 0
+        while i + 16 <= n {
+            let e = VectorMath.exp(VectorMath.load(p + i) - sh)
+            VectorMath.store(e, q + i); acc += e; i += 16
+        }
+        if i < n {
+            let e = VectorMath.exp(VectorMath.loadPartial(p + i, n - i, fill: -.infinity) - sh)
+            VectorMath.storePartial(e, q + i, n - i); acc += e
+        }
+        let inv = V(repeating: 1 / acc.sum())
+        i = 0
+        while i + 16 <= n { VectorMath.store(VectorMath.load(q + i) * inv, q + i); i += 16 }
+        while i < n { q[i] *= inv[0]; i += 1 }
+    }
+
+    /// `y[i] = x[i] − m − log Σ_j exp(x[j] − m)`; `x` and `y` may alias.
+    /// - Precondition: `x.count == y.count`.
+    @inlinable
+    public static func logSoftmax(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+        precondition(x.count == y.count, "logSoftmax: input has \(x.count) elements, output \(y.count)")
+        let n = x.count
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
+        let m = max(x)
+        if !m.isFinite {
+            for i in 0..<n { q[i] = .nan }
+            return
+        }
+        let lse = m + Foundation.log(sumExpShifted(x, shift: m))
+        let sh = V(repeating: lse)
+        var i = 0
+        while i + 16 <= n { VectorMath.store(VectorMath.load(p + i) - sh, q + i); i += 16 }
+        while i < n { q[i] = p[i] - lse; i += 1 }
+    }
+
+    // MARK: Layer norm
+
+    /// Layer normalisation of one row: `y = (x − μ) · r · γ + β` with `μ` the mean,
+    /// `r = 1/sqrt(σ² + eps)` and `σ²` the biased variance (as PyTorch's `LayerNorm`).
+    /// Returns `(μ, r)` for the backward pass. `x` and `y` may alias; `gamma`/`beta` may be nil
+    /// (identity affine).
+    /// - Complexity: about 5n FLOPs, two passes over x.
+    /// - Precondition: all buffers have the same count.
+    @inlinable @discardableResult
+    public static func layerNorm(_ x: UnsafeBufferPointer<Float>, gamma: UnsafeBufferPointer<Float>?,
+                                 beta: UnsafeBufferPointer<Float>?, eps: Float,
+                                 into y: UnsafeMutableBufferPointer<Float>) -> (mean: Float, rstd: Float) {
+        let n = x.count
+        precondition(y.count == n, "layerNorm: input has \(n) elements, output \(y.count)")
+        precondition(gamma == nil || gamma!.count == n, "layerNorm: gamma has \(gamma?.count ?? 0) elements, row \(n)")
+        precondition(beta == nil || beta!.count == n, "layerNorm: beta has \(beta?.count ?? 0) elements, row \(n)")
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return (0, 0) }
+        let mean = sum(x) / Float(n)
+        let mv = V(repeating: mean)
+        var a0 = V(), a1 = V()
+        var i = 0
+        while i + 16 <= n { let d = VectorMath.load(p + i) - mv; a0 += d * d; i += 16 }
+        var tail: Float = 0
+        while i < n { let d = p[i] - mean; tail += d * d; i += 1 }
+        a1[0] = tail
+        let variance = (a0 + a1).sum() / Float(n)
+        let rstd = 1 / (variance + eps).squareRoot()
+        let rv = V(repeating: rstd)
+        let g = gamma?.baseAddress, b = beta?.baseAddress
+        i = 0
+        while i + 16 <= n {
+            var v = (VectorMath.load(p + i) - mv) * rv
+            if let g { v = v * VectorMath.load(g + i) }
+            if let b { v = v + VectorMath.load(b + i) }
+            VectorMath.store(v, q + i); i += 16
+        }
+        while i < n {
+            var v = (p[i] - mean) * rstd
+            if let g { v *= g[i] }
+            if let b { v += b[i] }
+            q[i] = v; i += 1
+        }
+        return (mean, rstd)
+    }
+
+    // MARK: Activations
+
+    /// `y = max(x, 0)` (NaN stays NaN); `x` and `y` may alias.
+    @inlinable
+    public static func relu(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
+        precondition(x.count == y.count, "relu: input has \(x.count) elements, output \(y.count)")
+        let n = x.count
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
+        var i = 0
+        while i + 16 <= n {
+            let v = VectorMath.load(p + i)
+            VectorMath.store(v.replacing(with: 0, where: v .< 0), q + i); i += 16
+        }
+        while i < n { let v = p[i]; q[i] = v < 0 ? 0 : v; i += 1 }
+    }
+
+    /// The GELU variants.
+    public enum GELUApproximation: Sendable {
+        /// `x · Φ(x) = x/2 · (1 + erf(x/√2))` (PyTorch's default).
+        case none
+        /// `x/2 · (1 + tanh(√(2/π)(x + 0.044715 x³)))` (PyTorch's `approximate="tanh"`).
+        case tanh
+    }
+
+    /// GELU per element; `x` and `y` may alias.
+    @inlinable
+    public static func gelu(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>,
+                            approximation: GELUApproximation = .none) {
+        precondition(x.count == y.count, "gelu: input has \(x.count) elements, output \(y.count)")
+        let n = x.count
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
+        @inline(__always) func f(_ v: V) -> V {
+            switch approximation {
+            case .none:
+                return V(repeating: 0.5) * v * (V(repeating: 1) + VectorMath.erf(v * V(repeating: 0.70710678118654752)))
+            case .tanh:
+                let inner = V(repeating: 0.7978845608028654) * (v + V(repeating: 0.044715) * v * v * v)
+                return V(repeating: 0.5) * v * (V(repeating: 1) + VectorMath.tanh(inner))
+            }
+        }
+        var i = 0
+        while i + 16 <= n { VectorMath.store(f(VectorMath.load(p + i)), q + i); i += 16 }
+        if i < n { VectorMath.storePartial(f(VectorMath.loadPartial(p + i, n - i, fill: 0)), q + i, n - i) }
+    }
+}
+
+// MARK: - Matrix conveniences
+
+extension Matrix {
+    /// Applies `body(input row, output row)` to every row, in place.
+    mutating func mapRowsInPlace(_ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void) {
+        let c = cols
+        let r = rows
+        _storage.withUnsafeMutableBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            for i in 0..<r {
+                let row = UnsafeMutableBufferPointer(start: base + i * c, count: c)
+                body(UnsafeBufferPointer(row), row)
+            }
+        }
+    }
+
+    /// Softmax of every row, in place.
+    public mutating func softmaxRows() { mapRowsInPlace { Kernels.softmax($0, into: $1) } }
+
+    /// Log-softmax of every row, in place.
+    public mutating func logSoftmaxRows() { mapRowsInPlace { Kernels.logSoftmax($0, into: $1) } }
+
+    /// `log Σ exp` of every row.
+    public func logSumExpRows() -> [Float] {
+        withUnsafeBufferPointer { buf in
+            (0..<rows).map { r in Kernels.logSumExp(UnsafeBufferPointer(rebasing: buf[(r * cols)..<((r + 1) * cols)])) }
+        }
+    }
+
+    /// Layer norm of every row, in place (see `Kernels.layerNorm`).
+    /// - Precondition: `gamma` and `beta`, when given, have `cols` elements.
+    public mutating func layerNormRows(gamma: [Float]? = nil, beta: [Float]? = nil, eps: Float = 1e-5) {
+        let g = gamma, b = beta
+        mapRowsInPlace { x, y in
+            if let g {
+                g.withUnsafeBufferPointer { gp in
+                    if let b { b.withUnsafeBufferPointer { bp in _ = Kernels.layerNorm(x, gamma: gp, beta: bp, eps: eps, into: y) } }
+                    else { Kernels.layerNorm(x, gamma: gp, beta: nil, eps: eps, into: y) }
+                }
+            } else if let b {
+                b.withUnsafeBufferPointer { bp in _ = Kernels.layerNorm(x, gamma: nil, beta: bp, eps: eps, into: y) }
+            } else {
+                Kernels.layerNorm(x, gamma: nil, beta: nil, eps: eps, into: y)
+            }
+        }
+    }
+}

@@ -1,0 +1,372 @@
+import Foundation
+
+/// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): used to expand seeds into generator states.
+@inlinable @inline(__always)
+public func splitMix64(_ x: inout UInt64) -> UInt64 {
+    x &+= 0x9E37_79B9_7F4A_7C15
+    var z = x
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+/// xoshiro256++ (Blackman & Vigna, "Scrambled linear pseudorandom number generators", 2021):
+/// the scalar generator of RecKit. Period 2²⁵⁶ − 1; passes BigCrush.
+public struct Xoshiro256: RandomNumberGenerator, Sendable {
+    @usableFromInline var s0, s1, s2, s3: UInt64
+
+    /// A generator whose state is expanded from `seed` by SplitMix64.
+    public init(seed: UInt64) {
+        var x = seed
+        s0 = splitMix64(&x); s1 = splitMix64(&x); s2 = splitMix64(&x); s3 = splitMix64(&x)
+    }
+
+    @inlinable @inline(__always)
+    public mutating func next() -> UInt64 {
+        let result = ((s0 &+ s3) << 23 | (s0 &+ s3) >> 41) &+ s0
+        let t = s1 << 17
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t
+        s3 = (s3 << 45) | (s3 >> 19)
+        return result
+    }
+
+    /// Uniform on the open interval (0, 1), 53 random bits.
+    @inlinable @inline(__always)
+    public mutating func nextOpenUnit() -> Double {
+        (Double(next() >> 11) + 0.5) * 0x1p-53
+    }
+}
+
+/// Sixteen independent xoshiro128++ generators in the lanes of `SIMD16<UInt32>`: 16 random
+/// 32-bit words per step in about 10 vector operations.
+public struct SIMDXoshiro128: Sendable {
+    public typealias VU = SIMD16<UInt32>
+    @usableFromInline var s0, s1, s2, s3: VU
+
+    /// Lane states expanded from `seed` by SplitMix64 (no lane is all-zero).
+    public init(seed: UInt64) {
+        var x = seed
+        s0 = VU(); s1 = VU(); s2 = VU(); s3 = VU()
+        for l in 0..<16 {
+            let a = splitMix64(&x), b = splitMix64(&x)
+            s0[l] = UInt32(truncatingIfNeeded: a); s1[l] = UInt32(truncatingIfNeeded: a >> 32)
+            s2[l] = UInt32(truncatingIfNeeded: b); s3[l] = UInt32(truncatingIfNeeded: b >> 32) | 1
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func rotl(_ x: VU, _ k: UInt32) -> VU { (x &<< k) | (x &>> (32 - k)) }
+
+    /// The next 16 words.
+    @inlinable @inline(__always)
+    public mutating func next() -> VU {
+        let result = SIMDXoshiro128.rotl(s0 &+ s3, 7) &+ s0
+        let t = s1 &<< 9
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t
+        s3 = SIMDXoshiro128.rotl(s3, 11)
+        return result
+    }
+
+    /// 16 uniforms on the open interval (0, 1): `(j + 1/2)·2⁻²³` for a random 23-bit `j`.
+    @inlinable @inline(__always)
+    public mutating func nextUniform() -> SIMD16<Float> {
+        let m = (next() &>> 9) | 0x3F80_0000
+        return unsafeBitCast(m, to: SIMD16<Float>.self) - SIMD16<Float>(repeating: 0.99999994)
+    }
+
+    /// 32 standard normals by the Box–Muller transform (two vectors of 16).
+    @inlinable @inline(__always)
+    public mutating func nextNormalPair() -> (SIMD16<Float>, SIMD16<Float>) {
+        let u1 = nextUniform(), u2 = nextUniform()
+        let r = (SIMD16<Float>(repeating: -2) * VectorMath.log(u1)).squareRoot()
+        let (c, s) = VectorMath.sinCos2Pi(u2)
+        return (r * c, r * s)
+    }
+}
+
+/// A seeded source of random streams. Splitting is by index, so parallel work that gives chunk
+/// `i` the stream `split(i)` produces the same numbers whatever the thread count.
+public struct RandomStream: Sendable, Equatable {
+    /// The 64-bit key the generators of this stream are expanded from.
+    public let key: UInt64
+
+    /// A stream for `seed`.
+    public init(seed: UInt64) {
+        var x = seed ^ 0x5DEE_CE66_D1CE_4E5B
+        key = splitMix64(&x)
+    }
+
+    init(key: UInt64) { self.key = key }
+
+    /// An independent child stream; `split(i)` is the same for the same parent and `i`.
+    public func split(_ index: Int) -> RandomStream {
+        var x = key ^ (UInt64(bitPattern: Int64(index)) &* 0xD1B5_4A32_D192_ED03)
+        _ = splitMix64(&x)
+        return RandomStream(key: splitMix64(&x))
+    }
+
+    /// The scalar generator of this stream.
+    public func generator() -> Xoshiro256 { Xoshiro256(seed: key) }
+
+    /// The 16-lane generator of this stream.
+    public func vectorGenerator() -> SIMDXoshiro128 { SIMDXoshiro128(seed: key ^ 0xA076_1D64_78BD_642F) }
+}
+
+// MARK: - Scalar distributions
+
+/// Scalar samplers on any generator, in `Double`. The batch fills on `RandomStream` are the fast
+/// path; these serve single draws and are the references the vector samplers are tested against.
+public enum Sampling {
+    /// Uniform on (0, 1).
+    @inlinable
+    public static func uniform<G: RandomNumberGenerator>(_ g: inout G) -> Double {
+        (Double(g.next() >> 11) + 0.5) * 0x1p-53
+    }
+
+    /// Standard normal (Marsaglia's polar method).
+    @inlinable
+    public static func normal<G: RandomNumberGenerator>(_ g: inout G) -> Double {
+        while true {
+            let u = 2 * uniform(&g) - 1, v = 2 * uniform(&g) - 1
+            let s = u * u + v * v
+            if s > 0 && s < 1 { return u * (-2 * Foundation.log(s) / s).squareRoot() }
+        }
+    }
+
+    /// Gamma(shape, 1) by Marsaglia & Tsang (ACM TOMS 26(3), 2000), with the boost
+    /// `Gamma(a) = Gamma(a + 1) · U^(1/a)` for `a < 1`.
+    /// - Precondition: `shape > 0`.
+    @inlinable
+    public static func gamma<G: RandomNumberGenerator>(shape: Double, _ g: inout G) -> Double {
+        precondition(shape > 0 && shape.isFinite, "Sampling.gamma: shape must be positive and finite, got \(shape)")
+        if shape < 1 {
+            let x = gamma(shape: shape + 1, &g)
+            return x * Foundation.exp(Foundation.log(uniform(&g)) / shape)
+        }
+        let d = shape - 1.0 / 3.0, c = 1 / (9 * d).squareRoot()
+        while true {
+            let x = normal(&g)
+            let v0 = 1 + c * x
+            if v0 <= 0 { continue }
+            let v = v0 * v0 * v0
+            let u = uniform(&g)
+            if u < 1 - 0.0331 * x * x * x * x { return d * v }
+            if Foundation.log(u) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) { return d * v }
+        }
+    }
+
+    /// Beta(a, b) as `X / (X + Y)` with `X ~ Gamma(a)`, `Y ~ Gamma(b)`.
+    @inlinable
+    public static func beta<G: RandomNumberGenerator>(_ a: Double, _ b: Double, _ g: inout G) -> Double {
+        let x = gamma(shape: a, &g), y = gamma(shape: b, &g)
+        return x / (x + y)
+    }
+
+    /// Standard Gumbel: `−log(−log U)`.
+    @inlinable
+    public static func gumbel<G: RandomNumberGenerator>(_ g: inout G) -> Double {
+        -Foundation.log(-Foundation.log(uniform(&g)))
+    }
+}
+
+// MARK: - Vector batch fills
+
+extension RandomStream {
+    /// Elements per chunk of the flat fills; chunk `i` draws from `split(i)`.
+    public static let fillChunk = 4096
+
+    func forEachChunk(_ count: Int, parallelism: Parallelism,
+                      _ body: (_ range: Range<Int>, _ rng: inout SIMDXoshiro128) -> Void) {
+        let chunks = (count + Self.fillChunk - 1) / Self.fillChunk
+        Threading.parallelFor(chunks: chunks, parallelism: parallelism) { c in
+            var rng = split(c).vectorGenerator()
+            body((c * Self.fillChunk)..<min(count, (c + 1) * Self.fillChunk), &rng)
+        }
+    }
+
+    /// Fills `out` with uniforms on (low, high).
+    public func fillUniform(_ out: UnsafeMutableBufferPointer<Float>, low: Float = 0, high: Float = 1,
+                            parallelism: Parallelism = .automatic) {
+        guard let base = out.baseAddress else { return }
+        let ctx = UncheckedSendable(base)
+        let lo = SIMD16<Float>(repeating: low), w = SIMD16<Float>(repeating: high - low)
+        forEachChunk(out.count, parallelism: parallelism) { range, rng in
+            let p = ctx.value
+            var i = range.lowerBound
+            while i + 16 <= range.upperBound { VectorMath.store(lo + w * rng.nextUniform(), p + i); i += 16 }
+            if i < range.upperBound { VectorMath.storePartial(lo + w * rng.nextUniform(), p + i, range.upperBound - i) }
+        }
+    }
+
+    /// Fills `out` with normals of the given mean and standard deviation (Box–Muller).
+    public func fillNormal(_ out: UnsafeMutableBufferPointer<Float>, mean: Float = 0, std: Float = 1,
+                           parallelism: Parallelism = .automatic) {
+        guard let base = out.baseAddress else { return }
+        let ctx = UncheckedSendable(base)
+        let mu = SIMD16<Float>(repeating: mean), sd = SIMD16<Float>(repeating: std)
+        forEachChunk(out.count, parallelism: parallelism) { range, rng in
+            let p = ctx.value
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let (z1, z2) = rng.nextNormalPair()
+                for z in [z1, z2] where i < range.upperBound {
+                    let v = mu + sd * z
+                    if i + 16 <= range.upperBound { VectorMath.store(v, p + i) } else { VectorMath.storePartial(v, p + i, range.upperBound - i) }
+                    i += 16
+                }
+            }
+        }
+    }
+
+    /// Fills `out` with standard Gumbel draws `−log(−log U)`.
+    public func fillGumbel(_ out: UnsafeMutableBufferPointer<Float>, parallelism: Parallelism = .automatic) {
+        guard let base = out.baseAddress else { return }
+        let ctx = UncheckedSendable(base)
+        forEachChunk(out.count, parallelism: parallelism) { range, rng in
+            let p = ctx.value
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let v = -VectorMath.log(-VectorMath.log(rng.nextUniform()))
+                if i + 16 <= range.upperBound { VectorMath.store(v, p + i) } else { VectorMath.storePartial(v, p + i, range.upperBound - i) }
+                i += 16
+            }
+        }
+    }
+
+    /// Fills `out` with Gamma(shape, 1) draws (Marsaglia–Tsang, boosted for shape < 1).
+    /// - Precondition: `shape > 0` and finite.
+    public func fillGamma(_ out: UnsafeMutableBufferPointer<Float>, shape: Float, parallelism: Parallelism = .automatic) {
+        precondition(shape > 0 && shape.isFinite, "fillGamma: shape must be positive and finite, got \(shape)")
+        guard let base = out.baseAddress else { return }
+        let ctx = UncheckedSendable(base)
+        let prm = GammaLanes(shape: SIMD16<Float>(repeating: shape))
+        forEachChunk(out.count, parallelism: parallelism) { range, rng in
+            let p = ctx.value
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let (z1, _) = rng.nextNormalPair()
+                let v = prm.sample(firstNormal: z1, firstUniform: rng.nextUniform(), &rng)
+                if i + 16 <= range.upperBound { VectorMath.store(v, p + i) } else { VectorMath.storePartial(v, p + i, range.upperBound - i) }
+                i += 16
+            }
+        }
+    }
+
+    /// Fills the row-major `rows × alpha.count` buffer `out` with Beta draws: column `j` of every
+    /// row is drawn from `Beta(alpha[j], beta[j])`. This is one Thompson-sampling draw per item per
+    /// row. Rows are split into chunks of `max(1, 4096 / columns)`; chunk `i` uses `split(i)`, so
+    /// the result is the same for a seed whatever the thread count.
+    /// - Precondition: `out.count` is a multiple of `alpha.count`; `alpha.count == beta.count`;
+    ///   every parameter positive and finite.
+    /// - Complexity: about 2 normal, 2 uniform and 1 division per draw, 16 lanes at a time.
+    public func fillBeta(_ out: UnsafeMutableBufferPointer<Float>, alpha: [Float], beta: [Float],
+                         parallelism: Parallelism = .automatic) {
+        let cols = alpha.count
+        precondition(cols == beta.count, "fillBeta: \(alpha.count) alphas but \(beta.count) betas")
+        precondition(cols > 0 ? out.count % cols == 0 : out.count == 0,
+                     "fillBeta: buffer of \(out.count) is not a whole number of rows of \(cols)")
+        for j in 0..<cols {
+            precondition(alpha[j] > 0 && alpha[j].isFinite && beta[j] > 0 && beta[j].isFinite,
+                         "fillBeta: parameters of column \(j) must be positive and finite, got (\(alpha[j]), \(beta[j]))")
+        }
+        guard cols > 0, let base = out.baseAddress else { return }
+        let rows = out.count / cols
+        let vecs = (cols + 15) / 16
+        // Per 16-column vector: lane parameters for both gammas (padding lanes use shape 1).
+        var pa = [GammaLanes](), pb = [GammaLanes]()
+        for v in 0..<vecs {
+            var a = SIMD16<Float>(repeating: 1), b = SIMD16<Float>(repeating: 1)
+            for l in 0..<16 where v * 16 + l < cols { a[l] = alpha[v * 16 + l]; b[l] = beta[v * 16 + l] }
+            pa.append(GammaLanes(shape: a)); pb.append(GammaLanes(shape: b))
+        }
+        let rowsPerChunk = max(1, Self.fillChunk / cols)
+        let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
+        let ctx = UncheckedSendable((base, pa, pb))
+        Threading.parallelFor(chunks: chunks, parallelism: parallelism) { c in
+            let (p, pa, pb) = ctx.value
+            var rng = split(c).vectorGenerator()
+            for r in (c * rowsPerChunk)..<min(rows, (c + 1) * rowsPerChunk) {
+                let row = p + r * cols
+                for v in 0..<vecs {
+                    let x = sampleBeta(pa[v], pb[v], &rng)
+                    let j = v * 16
+                    if j + 16 <= cols { VectorMath.store(x, row + j) } else { VectorMath.storePartial(x, row + j, cols - j) }
+                }
+            }
+        }
+    }
+}
+
+/// Per-lane constants of the Marsaglia–Tsang gamma sampler.
+@usableFromInline
+struct GammaLanes: Sendable {
+    /// d = a' − 1/3 with a' = a (a ≥ 1) or a + 1 (boosted lanes).
+    @usableFromInline let d: SIMD16<Float>
+    /// c = 1/sqrt(9d).
+    @usableFromInline let c: SIMD16<Float>
+    /// 1/a on boosted lanes (a < 1), 0 elsewhere.
+    @usableFromInline let invBoost: SIMD16<Float>
+    @usableFromInline let anyBoost: Bool
+    /// The shape a itself.
+    @usableFromInline let shape: SIMD16<Float>
+
+    init(shape a: SIMD16<Float>) {
+        shape = a
+        let boost = a .< 1
+        let a1 = a.replacing(with: a + 1, where: boost)
+        d = a1 - SIMD16<Float>(repeating: 1.0 / 3.0)
+        c = SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 9) * d).squareRoot()
+        invBoost = SIMD16<Float>(repeating: 0).replacing(with: SIMD16<Float>(repeating: 1) / a, where: boost)
+        anyBoost = any(boost)
+    }
+
+    /// One Gamma draw per lane. The first attempt uses the given normal and uniform; lanes that
+    /// reject draw again from `rng` until every lane has accepted.
+    @inlinable @inline(__always)
+    func sample(firstNormal: SIMD16<Float>, firstUniform: SIMD16<Float>, _ rng: inout SIMDXoshiro128) -> SIMD16<Float> {
+        var x = firstNormal, u = firstUniform
+        var result = SIMD16<Float>()
+        var pending = SIMDMask<SIMD16<Int32>>(repeating: true)
+        while true {
+            let v0 = SIMD16<Float>(repeating: 1) + c * x
+            let v = v0 * v0 * v0
+            let x2 = x * x
+            var accept = (v0 .> 0) .& (u .< SIMD16<Float>(repeating: 1) - SIMD16<Float>(repeating: 0.0331) * x2 * x2)
+            let rest = pending .& .!accept .& (v0 .> 0)
+            if any(rest) {
+                let vs = v.replacing(with: 1, where: .!(v0 .> 0))
+                let lhs = VectorMath.log(u)
+                let rhs = SIMD16<Float>(repeating: 0.5) * x2 + d * (SIMD16<Float>(repeating: 1) - vs + VectorMath.log(vs))
+                accept = accept .| (rest .& (lhs .< rhs))
+            }
+            let take = pending .& accept
+            result = result.replacing(with: d * v, where: take)
+            pending = pending .& .!accept
+            if !any(pending) { break }
+            x = rng.nextNormalPair().0
+            u = rng.nextUniform()
+        }
+        if anyBoost {
+            let boost = VectorMath.exp(VectorMath.log(rng.nextUniform()) * invBoost)
+            result = result * boost // invBoost = 0 gives exp(0) = 1 on unboosted lanes
+        }
+        return result
+    }
+}
+
+/// One Beta draw per lane as X/(X+Y); when both gammas underflow to 0 (tiny shapes), the lane
+/// falls back to the limit law: 1 with probability a/(a+b), else 0.
+@inlinable @inline(__always)
+func sampleBeta(_ pa: GammaLanes, _ pb: GammaLanes, _ rng: inout SIMDXoshiro128) -> SIMD16<Float> {
+    let (z1, z2) = rng.nextNormalPair()
+    let x = pa.sample(firstNormal: z1, firstUniform: rng.nextUniform(), &rng)
+    let y = pb.sample(firstNormal: z2, firstUniform: rng.nextUniform(), &rng)
+    let s = x + y
+    var r = x / s
+    let zero = s .== 0
+    if any(zero) {
+        let coin = rng.nextUniform() .< pa.shape / (pa.shape + pb.shape)
+        r = r.replacing(with: SIMD16<Float>(repeating: 0).replacing(with: 1, where: coin), where: zero)
+    }
+    return r
+}

@@ -1,0 +1,134 @@
+internal import CBLAS
+import Dispatch
+import Foundation
+import Synchronization
+
+/// How many threads one call may use. Passed explicitly to every kernel that can run in
+/// parallel; `.automatic` means "the process-wide count set with `Threading.setCount(_:)`".
+public enum Parallelism: Sendable, Equatable, CustomStringConvertible {
+    /// Run on the calling thread only.
+    case sequential
+    /// Use exactly this many threads (clamped to at least 1).
+    case threads(Int)
+    /// Use `Threading.count`.
+    case automatic
+
+    /// The thread count this value resolves to now.
+    public var resolvedCount: Int {
+        switch self {
+        case .sequential: return 1
+        case .threads(let n): return max(1, n)
+        case .automatic: return Threading.count
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .sequential: return "sequential"
+        case .threads(let n): return "threads(\(n))"
+        case .automatic: return "automatic(\(Threading.count))"
+        }
+    }
+}
+
+/// The one threading knob of RecKit.
+///
+/// `Threading.setCount(n)` sets the thread count used by `Parallelism.automatic` **and**
+/// OpenBLAS's own thread count (`openblas_set_num_threads`). The default is the
+/// `RECKIT_THREADS` environment variable when set, otherwise the number of active cores.
+///
+/// OpenBLAS's thread count is process-global. RecCore kernels that run their own threads
+/// (catalog scoring over item blocks, random fills) call BLAS with one thread from each worker;
+/// every BLAS call made through RecCore first sets OpenBLAS to the count that call asked for
+/// (a cached compare, so the cost is nil when nothing changes).
+public enum Threading {
+    private static let configured = Atomic<Int>(0)
+    private static let blasCurrent = Atomic<Int>(0)
+
+    /// Number of cores the OS reports as active.
+    public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Threads used by `.automatic` (and by OpenBLAS for calls made with `.automatic`).
+    public static var count: Int {
+        let c = configured.load(ordering: .relaxed)
+        if c > 0 { return c }
+        var n = coreCount
+        if let s = ProcessInfo.processInfo.environment["RECKIT_THREADS"], let v = Int(s), v > 0 { n = v }
+        configured.store(n, ordering: .relaxed)
+        return n
+    }
+
+    /// Sets the thread count for `.automatic` and OpenBLAS.
+    /// - Precondition: `n >= 1`.
+    public static func setCount(_ n: Int) {
+        precondition(n >= 1, "Threading.setCount: thread count must be at least 1, got \(n)")
+        configured.store(n, ordering: .relaxed)
+        setBLASThreads(n)
+    }
+
+    /// OpenBLAS's current thread count, as reported by OpenBLAS.
+    public static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
+
+    /// The OpenBLAS kernel family in use (for example "Cooperlake" or "Haswell").
+    public static var blasCoreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// OpenBLAS's build configuration string.
+    public static var blasConfig: String {
+        guard let p = openblas_get_config() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// Sets OpenBLAS's thread count if it differs from the last value RecCore set.
+    @usableFromInline
+    internal static func setBLASThreads(_ n: Int) {
+        let n = max(1, n)
+        if blasCurrent.load(ordering: .relaxed) != n {
+            openblas_set_num_threads(Int32(n))
+            blasCurrent.store(n, ordering: .relaxed)
+        }
+    }
+
+    /// Runs `body(chunk)` for every chunk in `0..<chunks` on up to `threads` threads.
+    /// Chunks are handed out dynamically; results must depend on the chunk index only
+    /// (never on the thread), which is how RecCore stays reproducible across thread counts.
+    public static func parallelFor(chunks: Int, parallelism: Parallelism, _ body: (Int) -> Void) {
+        guard chunks > 0 else { return }
+        let t = min(parallelism.resolvedCount, chunks)
+        if t <= 1 {
+            for c in 0..<chunks { body(c) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: t) { _ in
+                while true {
+                    let c = next.add(1, ordering: .relaxed).oldValue
+                    if c >= chunks { break }
+                    box.value(c)
+                }
+            }
+        }
+    }
+
+    /// Runs `body(worker)` once for each worker in `0..<workers`, concurrently.
+    public static func perWorker(_ workers: Int, _ body: (Int) -> Void) {
+        guard workers > 0 else { return }
+        if workers == 1 { body(0); return }
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in box.value(w) }
+        }
+    }
+}
+
+/// Wraps a value that is shared across worker threads under a discipline the compiler cannot
+/// check (disjoint writes to a buffer, a closure that only reads).
+@usableFromInline
+struct UncheckedSendable<T>: @unchecked Sendable {
+    @usableFromInline var value: T
+    @usableFromInline init(_ value: T) { self.value = value }
+}

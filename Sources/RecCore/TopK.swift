@@ -1,0 +1,271 @@
+/// Errors RecCore reports for bad arguments that come from data or users (not programmer bugs).
+public enum RecCoreError: Error, Equatable, CustomStringConvertible {
+    /// An argument outside its allowed range, with a message naming it.
+    case invalidArgument(String)
+    /// An exclusion set names an item outside the catalog.
+    case itemOutOfRange(row: Int, item: Int, catalogSize: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidArgument(let m): return m
+        case .itemOutOfRange(let row, let item, let n):
+            return "exclusion set of row \(row) names item \(item), outside the catalog of \(n) items (0..<\(n))"
+        }
+    }
+}
+
+/// The order every RecKit ranking uses.
+///
+/// Higher scores first; equal scores by the lower item index; `+inf` above every finite number,
+/// `-inf` below every finite number, and NaN below everything (NaN never ranks above a number;
+/// NaNs among themselves by index).
+@inlinable @inline(__always)
+public func ranksAbove(_ s1: Float, _ i1: Int32, _ s2: Float, _ i2: Int32) -> Bool {
+    if s1 != s1 { return s2 != s2 && i1 < i2 }
+    if s2 != s2 { return true }
+    return s1 > s2 || (s1 == s2 && i1 < i2)
+}
+
+/// Per-row sets of items to leave out of a top-k (for example items a user has already seen),
+/// stored compressed (CSR): sorted, de-duplicated item ids per row.
+public struct ExclusionSet: Sendable, Equatable {
+    /// `offsets[r]..<offsets[r+1]` indexes row r's items in `items`.
+    public let offsets: [Int]
+    /// Sorted unique item ids, row after row.
+    public let items: [Int]
+
+    /// Number of rows.
+    public var rows: Int { offsets.count - 1 }
+
+    /// Builds the set from one list of item ids per row (any order, duplicates allowed).
+    public init(_ perRow: [[Int]]) {
+        var off = [0]
+        var it = [Int]()
+        for row in perRow {
+            it.append(contentsOf: Set(row).sorted())
+            off.append(it.count)
+        }
+        offsets = off
+        items = it
+    }
+
+    /// The excluded items of row `r`.
+    public func items(row r: Int) -> ArraySlice<Int> { items[offsets[r]..<offsets[r + 1]] }
+
+    /// Throws `.itemOutOfRange` for the first item outside `0..<catalogSize`.
+    public func validate(catalogSize: Int) throws(RecCoreError) {
+        for r in 0..<rows {
+            for x in items(row: r) where x < 0 || x >= catalogSize {
+                throw .itemOutOfRange(row: r, item: x, catalogSize: catalogSize)
+            }
+        }
+    }
+}
+
+/// The top-k of each row: items and scores in the order of `ranksAbove`, best first.
+public struct TopKResult: Sendable, Equatable {
+    /// Number of rows.
+    public let rows: Int
+    /// Slots per row: `min(k, catalog size)`.
+    public let k: Int
+    /// Items found per row (less than `k` only when exclusions leave fewer items).
+    public let counts: [Int]
+    /// `rows × k` item ids, row-major; unused slots hold -1.
+    public let indices: [Int32]
+    /// `rows × k` scores, row-major; unused slots hold NaN.
+    public let scores: [Float]
+
+    /// The items of row `r`, best first.
+    public func items(row r: Int) -> ArraySlice<Int32> { indices[(r * k)..<(r * k + counts[r])] }
+    /// The scores of row `r`, best first.
+    public func scores(row r: Int) -> ArraySlice<Float> { scores[(r * k)..<(r * k + counts[r])] }
+}
+
+/// A bounded heap holding the best `k` (score, item) pairs seen so far; the worst is at the root.
+@usableFromInline
+struct RowHeap {
+    @usableFromInline let s: UnsafeMutablePointer<Float>
+    @usableFromInline let ix: UnsafeMutablePointer<Int32>
+    @usableFromInline let k: Int
+    @usableFromInline var count: Int
+
+    @inlinable init(scores: UnsafeMutablePointer<Float>, items: UnsafeMutablePointer<Int32>, k: Int) {
+        s = scores; ix = items; self.k = k; count = 0
+    }
+
+    /// The filter threshold: candidates below it cannot enter. `-inf` while the heap is not
+    /// full or holds a NaN (then every candidate goes through the exact comparison).
+    @inlinable var threshold: Float {
+        if count < k { return -.infinity }
+        let r = s[0]
+        return r != r ? -.infinity : r
+    }
+
+    /// True when the cheap `x >= threshold` filter is exact (full heap, no NaN at the root).
+    @inlinable var filterIsExact: Bool { count == k && s[0] == s[0] }
+
+    @inlinable mutating func offer(_ score: Float, _ item: Int32) {
+        if count < k {
+            var i = count
+            count += 1
+            // Sift up: parents must rank below children.
+            while i > 0 {
+                let p = (i - 1) >> 1
+                if ranksAbove(s[p], ix[p], score, item) {
+                    s[i] = s[p]; ix[i] = ix[p]; i = p
+                } else { break }
+            }
+            s[i] = score; ix[i] = item
+            return
+        }
+        guard ranksAbove(score, item, s[0], ix[0]) else { return }
+        siftDownFromRoot(score, item)
+    }
+
+    @inlinable mutating func siftDownFromRoot(_ score: Float, _ item: Int32) {
+        var i = 0
+        let n = count
+        while true {
+            let l = 2 * i + 1
+            if l >= n { break }
+            var c = l
+            let r = l + 1
+            if r < n && ranksAbove(s[l], ix[l], s[r], ix[r]) { c = r }
+            // c is the worse child; if it ranks below the new element, move it up.
+            if ranksAbove(score, item, s[c], ix[c]) {
+                s[i] = s[c]; ix[i] = ix[c]; i = c
+            } else { break }
+        }
+        s[i] = score; ix[i] = item
+    }
+
+    /// Offers `n` consecutive scores (plus optional bias) for items `firstItem ..< firstItem+n`.
+    /// Vectorised: 64 scores are compared with the threshold at once and skipped when none
+    /// can enter, which is the common case once the heap is full.
+    @inlinable mutating func scan(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int) {
+        typealias V = SIMD16<Float>
+        var i = 0
+        while i + 64 <= n {
+            if filterIsExact {
+                let t = V(repeating: s[0])
+                var v0 = VectorMath.load(p + i), v1 = VectorMath.load(p + i + 16)
+                var v2 = VectorMath.load(p + i + 32), v3 = VectorMath.load(p + i + 48)
+                if let b = bias {
+                    v0 += VectorMath.load(b + i); v1 += VectorMath.load(b + i + 16)
+                    v2 += VectorMath.load(b + i + 32); v3 += VectorMath.load(b + i + 48)
+                }
+                let m = (v0 .>= t) .| (v1 .>= t) .| (v2 .>= t) .| (v3 .>= t)
+                if !any(m) { i += 64; continue }
+            }
+            offerScalar(p + i, bias: bias.map { $0 + i }, count: 64, firstItem: firstItem + i)
+            i += 64
+        }
+        if i < n { offerScalar(p + i, bias: bias.map { $0 + i }, count: n - i, firstItem: firstItem + i) }
+    }
+
+    @inlinable mutating func offerScalar(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int) {
+        if let b = bias {
+            for j in 0..<n {
+                let v = p[j] + b[j]
+                if count < k || !(v < s[0]) || s[0] != s[0] { offer(v, Int32(truncatingIfNeeded: firstItem + j)) }
+            }
+        } else {
+            for j in 0..<n {
+                let v = p[j]
+                if count < k || !(v < s[0]) || s[0] != s[0] { offer(v, Int32(truncatingIfNeeded: firstItem + j)) }
+            }
+        }
+    }
+
+    /// Offers a run of scores while skipping the excluded items in `excluded` (sorted), which
+    /// all lie in `firstItem ..< firstItem+n`.
+    @inlinable mutating func scan(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int,
+                                  skipping excluded: ArraySlice<Int>) {
+        var start = 0
+        for x in excluded {
+            let e = Int(x) - firstItem
+            if e > start { scan(p + start, bias: bias.map { $0 + start }, count: e - start, firstItem: firstItem + start) }
+            start = e + 1
+        }
+        if start < n { scan(p + start, bias: bias.map { $0 + start }, count: n - start, firstItem: firstItem + start) }
+    }
+
+    /// The heap's contents sorted best first, written to `outScores`/`outItems`.
+    @inlinable func sorted(into outScores: UnsafeMutablePointer<Float>, _ outItems: UnsafeMutablePointer<Int32>) {
+        var pairs = [(Float, Int32)]()
+        pairs.reserveCapacity(count)
+        for j in 0..<count { pairs.append((s[j], ix[j])) }
+        pairs.sort { ranksAbove($0.0, $0.1, $1.0, $1.1) }
+        for (j, pr) in pairs.enumerated() { outScores[j] = pr.0; outItems[j] = pr.1 }
+    }
+}
+
+/// Top-k selection over the rows of a score matrix.
+public enum TopK {
+    /// The best `k` items of every row of `scores` (columns are items), best first, in the order
+    /// of `ranksAbove` (ties to the lower index, NaN last).
+    ///
+    /// - Parameters:
+    ///   - scores: B×N scores.
+    ///   - k: items per row; `k > N` returns N items.
+    ///   - excluding: items to leave out of each row (must have B rows).
+    /// - Throws: `RecCoreError.invalidArgument` when `k < 1` or the exclusion set has the wrong
+    ///   number of rows; `.itemOutOfRange` when it names an item outside `0..<N`.
+    /// - Complexity: O(B·N) compares plus O(B·k·log k·log(N/k)) heap work on random data.
+    public static func select(_ scores: Matrix, k: Int, excluding: ExclusionSet? = nil,
+                              parallelism: Parallelism = .automatic) throws(RecCoreError) -> TopKResult {
+        try validate(k: k, rows: scores.rows, catalogSize: scores.cols, excluding: excluding)
+        let kk = min(k, scores.cols)
+        let b = scores.rows, n = scores.cols
+        var outS = [Float](repeating: .nan, count: b * kk)
+        var outI = [Int32](repeating: -1, count: b * kk)
+        var counts = [Int](repeating: 0, count: b)
+        scores.withUnsafeBufferPointer { sp in
+            outS.withUnsafeMutableBufferPointer { os in
+                outI.withUnsafeMutableBufferPointer { oi in
+                    counts.withUnsafeMutableBufferPointer { cs in
+                        let ctx = UncheckedSendable((sp.baseAddress, os.baseAddress, oi.baseAddress, cs.baseAddress))
+                        let chunks = (b + 15) / 16
+                        Threading.parallelFor(chunks: chunks, parallelism: parallelism) { c in
+                            let (sp, os, oi, cs) = ctx.value
+                            let hs = UnsafeMutablePointer<Float>.allocate(capacity: max(kk, 1))
+                            let hi = UnsafeMutablePointer<Int32>.allocate(capacity: max(kk, 1))
+                            defer { hs.deallocate(); hi.deallocate() }
+                            for r in (c * 16)..<min(b, c * 16 + 16) {
+                                var heap = RowHeap(scores: hs, items: hi, k: kk)
+                                if let ex = excluding {
+                                    heap.scan(sp! + r * n, bias: nil, count: n, firstItem: 0, skipping: ex.items(row: r))
+                                } else {
+                                    heap.scan(sp! + r * n, bias: nil, count: n, firstItem: 0)
+                                }
+                                heap.sorted(into: os! + r * kk, oi! + r * kk)
+                                cs![r] = heap.count
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS)
+    }
+
+    /// The best `k` of one vector, best first, as `(item, score)` pairs.
+    /// - Throws: `RecCoreError.invalidArgument` when `k < 1`.
+    public static func select(_ scores: [Float], k: Int) throws(RecCoreError) -> [(item: Int, score: Float)] {
+        let r = try select(Matrix(rows: 1, cols: scores.count, elements: scores), k: k, parallelism: .sequential)
+        return zip(r.items(row: 0), r.scores(row: 0)).map { (Int($0.0), $0.1) }
+    }
+
+    static func validate(k: Int, rows: Int, catalogSize: Int, excluding: ExclusionSet?) throws(RecCoreError) {
+        guard k >= 1 else { throw .invalidArgument("top-k: k must be at least 1, got \(k)") }
+        guard catalogSize <= Int(Int32.max) else {
+            throw .invalidArgument("top-k: catalog of \(catalogSize) items exceeds the Int32 item ids")
+        }
+        if let ex = excluding {
+            guard ex.rows == rows else {
+                throw .invalidArgument("top-k: exclusion set has \(ex.rows) rows, scores have \(rows)")
+            }
+            try ex.validate(catalogSize: catalogSize)
+        }
+    }
+}

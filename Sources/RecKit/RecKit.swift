@@ -1,0 +1,2 @@
+// The umbrella module: `import RecKit` brings in every library module.
+@_exported import RecCore
