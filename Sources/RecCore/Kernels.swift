@@ -42,20 +42,20 @@ public enum Kernels {
         var i = 0
         while i + 32 <= n {
             let v0 = VectorMath.load(p + i), v1 = VectorMath.load(p + i + 16)
-            m0 = pointwiseMax(m0, v0); m1 = pointwiseMax(m1, v1)
+            m0 = VectorMath.maximum(m0, v0); m1 = VectorMath.maximum(m1, v1)
             nan = nan .| (v0 .!= v0) .| (v1 .!= v1)
             i += 32
         }
         while i + 16 <= n {
             let v = VectorMath.load(p + i)
-            m0 = pointwiseMax(m0, v); nan = nan .| (v .!= v); i += 16
+            m0 = VectorMath.maximum(m0, v); nan = nan .| (v .!= v); i += 16
         }
         if i < n {
             let v = VectorMath.loadPartial(p + i, n - i, fill: -.infinity)
-            m1 = pointwiseMax(m1, v); nan = nan .| (v .!= v)
+            m1 = VectorMath.maximum(m1, v); nan = nan .| (v .!= v)
         }
         if any(nan) { return .nan }
-        return pointwiseMax(m0, m1).max()
+        return VectorMath.horizontalMax(VectorMath.maximum(m0, m1))
     }
 
     /// Index of the largest element in the order of `TopK`: NaN below every number, ties to the
@@ -69,9 +69,9 @@ public enum Kernels {
         var i = 0
         while i + 16 <= n {
             let v = VectorMath.load(p + i)
-            m = pointwiseMax(m, v.replacing(with: -.infinity, where: v .!= v)); i += 16
+            m = VectorMath.maximum(m, v.replacing(with: -.infinity, where: v .!= v)); i += 16
         }
-        var best = m.max()
+        var best = VectorMath.horizontalMax(m)
         while i < n { let v = p[i]; if v > best { best = v }; i += 1 }
         // Pass 2: first index equal to it.
         for j in 0..<n where p[j] == best { return j }

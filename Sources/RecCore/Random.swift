@@ -78,7 +78,7 @@ public struct SIMDXoshiro128: Sendable {
     @inlinable @inline(__always)
     public mutating func nextNormalPair() -> (SIMD16<Float>, SIMD16<Float>) {
         let u1 = nextUniform(), u2 = nextUniform()
-        let r = (SIMD16<Float>(repeating: -2) * VectorMath.log(u1)).squareRoot()
+        let r = VectorMath.sqrt(SIMD16<Float>(repeating: -2) * VectorMath.log(u1))
         let (c, s) = VectorMath.sinCos2Pi(u2)
         return (r * c, r * s)
     }
@@ -209,11 +209,17 @@ extension RandomStream {
             var i = range.lowerBound
             while i < range.upperBound {
                 let (z1, z2) = rng.nextNormalPair()
-                for z in [z1, z2] where i < range.upperBound {
-                    let v = mu + sd * z
-                    if i + 16 <= range.upperBound { VectorMath.store(v, p + i) } else { VectorMath.storePartial(v, p + i, range.upperBound - i) }
-                    i += 16
+                let end = range.upperBound
+                let v1 = mu + sd * z1, v2 = mu + sd * z2
+                if i + 32 <= end {
+                    VectorMath.store(v1, p + i); VectorMath.store(v2, p + i + 16)
+                } else if i + 16 <= end {
+                    VectorMath.store(v1, p + i)
+                    if i + 16 < end { VectorMath.storePartial(v2, p + i + 16, end - i - 16) }
+                } else {
+                    VectorMath.storePartial(v1, p + i, end - i)
                 }
+                i += 32
             }
         }
     }
@@ -273,15 +279,19 @@ extension RandomStream {
         let rows = out.count / cols
         let vecs = (cols + 15) / 16
         // Per 16-column vector: lane parameters for both gammas (padding lanes use shape 1).
-        var pa = [GammaLanes](), pb = [GammaLanes]()
+        // (Held in raw buffers: an array captured by the workers would be retained and released
+        // in the hot loop, and that atomic refcount traffic halves the 2-thread speed.)
+        let pa = UnsafeMutablePointer<GammaLanes>.allocate(capacity: vecs)
+        let pb = UnsafeMutablePointer<GammaLanes>.allocate(capacity: vecs)
+        defer { pa.deallocate(); pb.deallocate() }
         for v in 0..<vecs {
             var a = SIMD16<Float>(repeating: 1), b = SIMD16<Float>(repeating: 1)
             for l in 0..<16 where v * 16 + l < cols { a[l] = alpha[v * 16 + l]; b[l] = beta[v * 16 + l] }
-            pa.append(GammaLanes(shape: a)); pb.append(GammaLanes(shape: b))
+            (pa + v).initialize(to: GammaLanes(shape: a)); (pb + v).initialize(to: GammaLanes(shape: b))
         }
         let rowsPerChunk = max(1, Self.fillChunk / cols)
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
-        let ctx = UncheckedSendable((base, pa, pb))
+        let ctx = UncheckedSendable((base, UnsafePointer(pa), UnsafePointer(pb)))
         Threading.parallelFor(chunks: chunks, parallelism: parallelism) { c in
             let (p, pa, pb) = ctx.value
             var rng = split(c).vectorGenerator()

@@ -42,8 +42,8 @@ public enum VectorMath {
         let ni = bits(t) &- bits(magic)
         let scale = float((ni &+ 127) &<< 23)
         var y = p * scale
-        y = y.replacing(with: 0, where: x .< lo)
-        y = y.replacing(with: .infinity, where: x .> hi)
+        y = y.replacing(with: V(repeating: 0), where: x .< lo)
+        y = y.replacing(with: V(repeating: .infinity), where: x .> hi)
         return y.replacing(with: x, where: x .!= x)
     }
 
@@ -54,14 +54,12 @@ public enum VectorMath {
     public static func log(_ x: V) -> V {
         let xb = bits(x)
         // Exponent and mantissa in [0.5, 1).
-        var e = (xb &>> 23) &- 126
-        var m = float((xb & 0x007F_FFFF) | 0x3F00_0000)
-        // Move m into [sqrt(1/2), sqrt(2)).
-        let small = m .< V(repeating: 0.707106781186547524)
-        e = e &- VI(repeating: 1).replacing(with: 0, where: .!small)
-        m = m + m.replacing(with: 0, where: .!small) - V(repeating: 1)
+        // k = floor(log2(x/√½)) straight from the bits, so that m = x·2⁻ᵏ lies in [√½, √2)
+        // without a compare (a lane select here defeats LLVM's vectoriser).
+        let k = (xb &- 0x3F35_04F3) &>> 23
+        let m = float(xb &- (k &<< 23)) - V(repeating: 1)
         let magic = V(repeating: 12582912.0)
-        let ef = float(e &+ bits(magic)) - magic
+        let ef = float(k &+ bits(magic)) - magic
         let z = m * m
         var p = V(repeating: 7.0376836292e-2)
         p = p * m + V(repeating: -1.1514610310e-1)
@@ -72,13 +70,14 @@ public enum VectorMath {
         p = p * m + V(repeating: 2.0000714765e-1)
         p = p * m + V(repeating: -2.4999993993e-1)
         p = p * m + V(repeating: 3.3333331174e-1)
-        var y = p * m * z
-        y = y + ef * V(repeating: -2.12194440e-4)
-        y = y - V(repeating: 0.5) * z
-        y = m + y + ef * V(repeating: 0.693359375)
-        y = y.replacing(with: -.infinity, where: x .== 0)
-        y = y.replacing(with: .nan, where: x .< 0)
-        y = y.replacing(with: .infinity, where: x .== .infinity)
+        // log(1+m) = m − m²/2 + m³·P(m), plus k·ln2. (Written in this order on purpose: the
+        // Cephes split-constant form makes LLVM's SLP pass break the vector into pieces.)
+        p = p * m - V(repeating: 0.5)
+        var y = p * z + m
+        y = y + ef * V(repeating: 0.693147180559945)
+        y = y.replacing(with: V(repeating: -.infinity), where: x .== 0)
+        y = y.replacing(with: V(repeating: .nan), where: x .< 0)
+        y = y.replacing(with: V(repeating: .infinity), where: x .== .infinity)
         return y.replacing(with: x, where: x .!= x)
     }
 
@@ -103,13 +102,12 @@ public enum VectorMath {
         c = c * f2 + V(repeating: -1.388731625493765e-3)
         c = c * f2 + V(repeating: 4.166664568298827e-2)
         c = c * f2 * f2 - V(repeating: 0.5) * f2 + V(repeating: 1)
-        // Rotate by q quarter turns: (cos, sin) of q·π/2 + f.
-        let q1 = (q & 1) .!= 0
-        let q2 = (q & 2) .!= 0
-        var cs = c.replacing(with: -s, where: q1)
-        var sn = s.replacing(with: c, where: q1)
-        cs = cs.replacing(with: -cs, where: q2)
-        sn = sn.replacing(with: -sn, where: q2)
+        // Rotate by q quarter turns: (cos, sin) of q·π/2 + f. Masks come from shifts of q (integer
+        // lane compares are not vectorised by Swift), sign flips from xor with the sign bit.
+        let swap = (q &<< 31) &>> 31
+        let flip = (q &<< 30) & VI(repeating: Int32(bitPattern: 0x8000_0000))
+        let cs = float(((bits(-s) & swap) | (bits(c) & ~swap)) ^ flip)
+        let sn = float(((bits(c) & swap) | (bits(s) & ~swap)) ^ flip)
         return (cs, sn)
     }
 
@@ -142,6 +140,33 @@ public enum VectorMath {
         let e = exp(V(repeating: 2) * x)
         let y = V(repeating: 1) - V(repeating: 2) / (e + V(repeating: 1))
         return y.replacing(with: x, where: x .!= x)
+    }
+
+    /// `√x` per lane for x ≥ 0 (finite): a bit-trick reciprocal square root refined by two
+    /// Newton steps, then one Newton step on the square root itself (relative error ~1e-7).
+    /// `SIMD16.squareRoot()` is emitted lane by lane with a libm call per lane; this is not.
+    @inlinable @inline(__always)
+    public static func sqrt(_ x: V) -> V {
+        var y = float(VI(repeating: 0x5F37_59DF) &- (bits(x) &>> 1))
+        let hx = V(repeating: 0.5) * x
+        y = y * (V(repeating: 1.5) - hx * y * y)
+        y = y * (V(repeating: 1.5) - hx * y * y)
+        let r = x * y
+        let out = r + V(repeating: 0.5) * y * (x - r * r)
+        return out.replacing(with: x, where: x .== .infinity)
+    }
+
+    /// Lane-wise maximum; a NaN in `b` is ignored, a NaN in `a` kept (`a > b` compare).
+    @inlinable @inline(__always)
+    public static func maximum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+
+    /// The largest lane (NaN lanes ignored unless all are NaN).
+    @inlinable @inline(__always)
+    public static func horizontalMax(_ v: V) -> Float {
+        let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+        let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+        let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+        return c[1] > c[0] ? c[1] : c[0]
     }
 
     /// Loads 16 floats from `p` (no alignment needed).

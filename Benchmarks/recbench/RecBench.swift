@@ -1,0 +1,128 @@
+import ArgumentParser
+import CBLAS
+import Foundation
+import RecCore
+
+@main
+struct RecBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "recbench",
+        abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
+        discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self])
+}
+
+/// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm",
+        abstract: "RecKit's GEMM wrapper against a direct cblas_sgemm call of the same shape.")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let b = common.batch ?? 256, n = common.items ?? 100_000, d = common.dim ?? 64
+        let a = Matrix.random(b, d, seed: common.seed)
+        let items = Matrix.random(n, d, seed: common.seed &+ 1)
+        var c = Matrix(rows: b, cols: n)
+        var out = [Measurement]()
+        let params: [(String, Any)] = [("batch", b), ("items", n), ("dim", d)]
+        let gflop = 2.0 * Double(b) * Double(n) * Double(d) / 1e9
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            // Interleave the two so that drift in machine load hits both alike.
+            var tw = [Double](), td = [Double]()
+            _ = timeit(reps: 2) { gemm(a, .none, items, .transpose, into: &c) }
+            for _ in 0..<common.reps {
+                tw += timeit(reps: 1, warmup: 0) { gemm(a, .none, items, .transpose, into: &c) }
+                td += timeit(reps: 1, warmup: 0) {
+                    a.withUnsafeBufferPointer { pa in items.withUnsafeBufferPointer { pi in c.withUnsafeMutableBufferPointer { pc in
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(b), Int32(n), Int32(d), 1,
+                                    pa.baseAddress, Int32(d), pi.baseAddress, Int32(d), 0, pc.baseAddress, Int32(n))
+                    } } }
+                }
+            }
+            let direct = Measurement(name: "gemm.cblas_direct", params: params, timesMs: td, threads: t)
+            var wrap = Measurement(name: "gemm.wrapper", params: params, timesMs: tw, threads: t)
+            wrap.extra = [("gflops", gflop / (wrap.medianMs / 1e3)), ("cblas_median_ms", direct.medianMs),
+                          ("ratio", wrap.medianMs / direct.medianMs)]
+            out += [Measurement(name: direct.name, params: params, timesMs: td, threads: t,
+                                extra: [("gflops", gflop / (direct.medianMs / 1e3))]), wrap]
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// Fused catalog top-k against the bare sgemm of the same shapes.
+struct ScoreBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "score",
+        abstract: "CatalogScorer top-k (blocked GEMM + fused selection) against the bare sgemm of the same shape.")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Catalog block size of the scorer.") var blockItems: Int = 1024
+    @Flag(help: "Skip the bare sgemm (it allocates the full B×N matrix).") var noSgemm = false
+
+    func run() throws {
+        let b = common.batch ?? 256, n = common.items ?? 100_000, d = common.dim ?? 64, k = common.k ?? 10
+        let items = Matrix.random(n, d, seed: common.seed &+ 1)
+        let states = Matrix.random(b, d, seed: common.seed)
+        let scorer = CatalogScorer(items: items, blockItems: blockItems)
+        let params: [(String, Any)] = [("batch", b), ("items", n), ("dim", d), ("k", k), ("block_items", blockItems)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            let itemsMB = Double(n * d * 4) / 1048576
+            let before = residentMemoryMB().current
+            resetPeakRSS()
+            let ts = timeit(reps: common.reps) { _ = try! scorer.topK(states: states, k: k, parallelism: .threads(t)) }
+            let peak = residentMemoryMB().peak
+            var m = Measurement(name: "score.topk", params: params, timesMs: ts, threads: t)
+            m.extra = [("items_mb", itemsMB), ("peak_rss_above_start_mb", peak - before)]
+            if !noSgemm {
+                var c = Matrix(rows: b, cols: n)
+                let tg = timeit(reps: common.reps) { gemm(states, .none, items, .transpose, into: &c, parallelism: .threads(t)) }
+                let g = Measurement(name: "score.sgemm", params: params, timesMs: tg, threads: t)
+                m.extra += [("sgemm_median_ms", g.medianMs), ("ratio", m.medianMs / g.medianMs)]
+                out += [m, g]
+            } else {
+                out.append(m)
+            }
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// Random fills: draws per second.
+struct RNGBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rng",
+        abstract: "Vectorised random fills (uniform, normal, gamma, Beta click-rate posteriors): draws per second.")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let cols = common.items ?? 1000, rows = common.batch ?? 10_000
+        let count = rows * cols
+        // Click-rate posteriors: a in 1..1000, b in 1e3..3e5, spread log-uniformly.
+        var g = Xoshiro256(seed: common.seed)
+        let alpha = (0..<cols).map { _ in Float(Foundation.exp(Sampling.uniform(&g) * Foundation.log(1000.0))) }
+        let beta = (0..<cols).map { _ in Float(1e3 * Foundation.exp(Sampling.uniform(&g) * Foundation.log(300.0))) }
+        let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { buf.deallocate() }
+        let stream = RandomStream(seed: common.seed)
+        let params: [(String, Any)] = [("rows", rows), ("items", cols), ("draws", count)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            let p = Parallelism.threads(t)
+            let cases: [(String, () -> Void)] = [
+                ("rng.uniform", { stream.fillUniform(buf, parallelism: p) }),
+                ("rng.normal", { stream.fillNormal(buf, parallelism: p) }),
+                ("rng.gumbel", { stream.fillGumbel(buf, parallelism: p) }),
+                ("rng.gamma_a100", { stream.fillGamma(buf, shape: 100, parallelism: p) }),
+                ("rng.beta_ctr", { stream.fillBeta(buf, alpha: alpha, beta: beta, parallelism: p) }),
+            ]
+            for (name, body) in cases {
+                var m = Measurement(name: name, params: params, timesMs: timeit(reps: common.reps, body), threads: t)
+                m.extra = [("draws_per_second", Double(count) / (m.medianMs / 1e3))]
+                out.append(m)
+            }
+        }
+        report(out, format: common.format)
+    }
+}
