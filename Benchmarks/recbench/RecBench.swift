@@ -30,9 +30,9 @@ struct GemmBench: ParsableCommand {
             Threading.setCount(t)
             // Interleave the two so that drift in machine load hits both alike.
             var tw = [Double](), td = [Double]()
-            _ = timeit(reps: 2) { gemm(a, .none, items, .transpose, into: &c) }
+            _ = timeit(reps: 2) { gemm(a, items, into: &c, transposeB: .transpose) }
             for _ in 0..<common.reps {
-                tw += timeit(reps: 1, warmup: 0) { gemm(a, .none, items, .transpose, into: &c) }
+                tw += timeit(reps: 1, warmup: 0) { gemm(a, items, into: &c, transposeB: .transpose) }
                 td += timeit(reps: 1, warmup: 0) {
                     a.withUnsafeBufferPointer { pa in items.withUnsafeBufferPointer { pi in c.withUnsafeMutableBufferPointer { pc in
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(b), Int32(n), Int32(d), 1,
@@ -77,7 +77,7 @@ struct ScoreBench: ParsableCommand {
             m.extra = [("items_mb", itemsMB), ("peak_rss_above_start_mb", peak - before)]
             if !noSgemm {
                 var c = Matrix(rows: b, cols: n)
-                let tg = timeit(reps: common.reps) { gemm(states, .none, items, .transpose, into: &c, parallelism: .threads(t)) }
+                let tg = timeit(reps: common.reps) { gemm(states, items, into: &c, transposeB: .transpose, parallelism: .threads(t)) }
                 let g = Measurement(name: "score.sgemm", params: params, timesMs: tg, threads: t)
                 m.extra += [("sgemm_median_ms", g.medianMs), ("ratio", m.medianMs / g.medianMs)]
                 out += [m, g]

@@ -75,15 +75,15 @@ public enum BLAS {
 /// `C ← alpha · op(A) · op(B) + beta · C`.
 ///
 /// - Parameters:
-///   - a, transA: `op(A)` must be m×k.
-///   - b, transB: `op(B)` must be k×n.
+///   - a, transposeA: `op(A)` must be m×k.
+///   - b, transposeB: `op(B)` must be k×n.
 ///   - c: m×n, replaced when `beta == 0`, accumulated into otherwise.
 ///   - parallelism: threads OpenBLAS may use for this call.
 /// - Complexity: 2·m·n·k FLOPs.
 /// - Precondition: inner dimensions agree and `c` is m×n; the message names all three shapes.
-public func gemm(_ a: Matrix, _ transA: Transpose = .none, _ b: Matrix, _ transB: Transpose = .none,
-                 into c: inout Matrix, alpha: Float = 1, beta: Float = 0,
-                 parallelism: Parallelism = .automatic) {
+public func gemm(_ a: Matrix, _ b: Matrix, into c: inout Matrix,
+                 transposeA transA: Transpose = .none, transposeB transB: Transpose = .none,
+                 alpha: Float = 1, beta: Float = 0, parallelism: Parallelism = .automatic) {
     let (m, ka) = transA == .none ? (a.rows, a.cols) : (a.cols, a.rows)
     let (kb, n) = transB == .none ? (b.rows, b.cols) : (b.cols, b.rows)
     precondition(ka == kb, "gemm: op(A) is \(m)×\(ka) (A \(a.shapeDescription), \(transA)) but op(B) is \(kb)×\(n) (B \(b.shapeDescription), \(transB))")
@@ -101,18 +101,18 @@ public func gemm(_ a: Matrix, _ transA: Transpose = .none, _ b: Matrix, _ transB
 
 /// `op(A) · op(B)` as a new matrix.
 /// - Precondition: inner dimensions agree.
-public func matmul(_ a: Matrix, _ transA: Transpose = .none, _ b: Matrix, _ transB: Transpose = .none,
-                   parallelism: Parallelism = .automatic) -> Matrix {
+public func matmul(_ a: Matrix, _ b: Matrix, transposeA transA: Transpose = .none,
+                   transposeB transB: Transpose = .none, parallelism: Parallelism = .automatic) -> Matrix {
     let m = transA == .none ? a.rows : a.cols
     let n = transB == .none ? b.cols : b.rows
     var c = Matrix(rows: m, cols: n)
-    gemm(a, transA, b, transB, into: &c, parallelism: parallelism)
+    gemm(a, b, into: &c, transposeA: transA, transposeB: transB, parallelism: parallelism)
     return c
 }
 
 /// `y ← alpha · op(A) · x + beta · y`.
 /// - Precondition: `x.count` equals op(A)'s columns and `y.count` its rows.
-public func gemv(_ a: Matrix, _ trans: Transpose = .none, _ x: [Float], into y: inout [Float],
+public func gemv(_ a: Matrix, _ x: [Float], into y: inout [Float], transpose trans: Transpose = .none,
                  alpha: Float = 1, beta: Float = 0, parallelism: Parallelism = .automatic) {
     let (m, n) = trans == .none ? (a.rows, a.cols) : (a.cols, a.rows)
     precondition(x.count == n, "gemv: op(A) is \(m)×\(n) (A \(a.shapeDescription), \(trans)) but x has \(x.count) elements")
