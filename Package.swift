@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "RecKit", targets: ["RecKit"]),
         .library(name: "RecCore", targets: ["RecCore"]),
+        .library(name: "RecIO", targets: ["RecIO"]),
         .executable(name: "reckit", targets: ["reckit"]),
         .executable(name: "recbench", targets: ["recbench"]),
     ],
@@ -26,8 +27,10 @@ let package = Package(
         // Numerics with no domain words: Matrix, BLAS wrappers, SIMD kernels, top-k,
         // catalog scoring, random numbers, special functions.
         .target(name: "RecCore", dependencies: ["CBLAS"]),
+        // File formats: CSV matrices, atomic writes (later: safetensors, .npy, logs).
+        .target(name: "RecIO", dependencies: ["RecCore"]),
         // Umbrella: re-exports the library modules.
-        .target(name: "RecKit", dependencies: ["RecCore"]),
+        .target(name: "RecKit", dependencies: ["RecCore", "RecIO"]),
         .executableTarget(
             name: "reckit",
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -39,5 +42,6 @@ let package = Package(
         ),
         .target(name: "_RecTestSupport", dependencies: ["RecCore"], path: "Tests/_RecTestSupport"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "_RecTestSupport"]),
+        .testTarget(name: "RecIOTests", dependencies: ["RecIO", "_RecTestSupport"]),
     ]
 )

@@ -1,2 +1,3 @@
 // The umbrella module: `import RecKit` brings in every library module.
 @_exported import RecCore
+@_exported import RecIO

@@ -1,0 +1,164 @@
+import Foundation
+import RecCore
+
+/// Errors from reading and writing files: each names the file and, where it applies, the line
+/// (1-based) and the field (1-based column).
+public enum RecIOError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(file: String, reason: String)
+    case empty(file: String)
+    case malformed(file: String, line: Int, field: Int?, message: String)
+    case cannotWrite(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let f, let r): return "\(f): cannot open (\(r))"
+        case .empty(let f): return "\(f): no data rows"
+        case .malformed(let f, let l, let fld, let m):
+            return fld.map { "\(f):\(l): field \($0): \(m)" } ?? "\(f):\(l): \(m)"
+        case .cannotWrite(let f, let r): return "\(f): cannot write (\(r))"
+        }
+    }
+}
+
+/// Reads and writes dense float matrices as CSV: one row per line, comma-separated numbers.
+///
+/// The reader works on bytes (no `String` per cell): fields are split on `,` and parsed with
+/// `strtof` from a small stack buffer. A first line that does not parse as numbers is taken as a
+/// header. Blank lines and lines starting with `#` are skipped. Every row must have the same
+/// number of fields, and every value must be finite: NaN or infinity in input is an error naming
+/// the line and field, never a silent NaN downstream.
+public enum CSVMatrix {
+    /// Reads `path` into a matrix.
+    /// - Throws: `RecIOError` naming the file, line and field of the first problem.
+    public static func read(_ path: String) throws(RecIOError) -> Matrix {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file"
+            throw .cannotOpen(file: path, reason: reason)
+        }
+        return try parse(data, file: path)
+    }
+
+    /// Parses CSV bytes; `file` names the source in errors.
+    public static func parse(_ data: Data, file: String) throws(RecIOError) -> Matrix {
+        var values = [Float]()
+        var cols = -1
+        var rows = 0
+        var result: RecIOError?
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.bindMemory(to: UInt8.self).baseAddress else { return }
+            let n = raw.count
+            var lineStart = 0
+            var lineNo = 0
+            var scratch = [CChar](repeating: 0, count: 128)
+            var headerAllowed = true
+            while lineStart < n {
+                lineNo += 1
+                var lineEnd = lineStart
+                while lineEnd < n && base[lineEnd] != 10 { lineEnd += 1 }
+                var e = lineEnd
+                if e > lineStart && base[e - 1] == 13 { e -= 1 } // CRLF
+                defer { lineStart = lineEnd + 1 }
+                // Skip blank and comment lines.
+                var s = lineStart
+                while s < e && (base[s] == 32 || base[s] == 9) { s += 1 }
+                if s == e || base[s] == 35 { continue }
+                var fields = 0
+                var rowValues = [Float]()
+                var headerCandidate = false
+                var f0 = s
+                while true {
+                    var f1 = f0
+                    while f1 < e && base[f1] != 44 { f1 += 1 }
+                    fields += 1
+                    // Trim spaces.
+                    var a = f0, b = f1
+                    while a < b && (base[a] == 32 || base[a] == 9) { a += 1 }
+                    while b > a && (base[b - 1] == 32 || base[b - 1] == 9) { b -= 1 }
+                    let len = b - a
+                    if len == 0 || len >= scratch.count {
+                        if headerAllowed { headerCandidate = true } else {
+                            result = .malformed(file: file, line: lineNo, field: fields,
+                                                message: len == 0 ? "empty field" : "field of \(len) characters is not a number")
+                            return
+                        }
+                    } else {
+                        var parsed: Float = 0
+                        var ok = false
+                        scratch.withUnsafeMutableBufferPointer { sb in
+                            for i in 0..<len { sb[i] = CChar(bitPattern: base[a + i]) }
+                            sb[len] = 0
+                            var endp: UnsafeMutablePointer<CChar>?
+                            parsed = strtof(sb.baseAddress!, &endp)
+                            ok = endp == sb.baseAddress! + len
+                        }
+                        if !ok {
+                            if headerAllowed { headerCandidate = true } else {
+                                let text = String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self)
+                                result = .malformed(file: file, line: lineNo, field: fields, message: "'\(text)' is not a number")
+                                return
+                            }
+                        } else if !parsed.isFinite {
+                            let text = String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self)
+                            result = .malformed(file: file, line: lineNo, field: fields, message: "'\(text)' is not a finite number")
+                            return
+                        }
+                        rowValues.append(parsed)
+                    }
+                    if f1 >= e { break }
+                    f0 = f1 + 1
+                }
+                headerAllowed = false
+                if headerCandidate { continue } // the header line
+                if cols < 0 { cols = fields } else if fields != cols {
+                    result = .malformed(file: file, line: lineNo, field: nil, message: "\(fields) fields, expected \(cols) as in the first row")
+                    return
+                }
+                values.append(contentsOf: rowValues)
+                rows += 1
+            }
+        }
+        if let result { throw result }
+        guard rows > 0 else { throw .empty(file: file) }
+        return Matrix(rows: rows, cols: cols, elements: values)
+    }
+
+    /// Writes `m` as CSV to `path` atomically (temporary file, fsync, rename).
+    public static func write(_ m: Matrix, to path: String) throws(RecIOError) {
+        var s = ""
+        s.reserveCapacity(m.count * 10)
+        for r in 0..<m.rows {
+            s += m.row(r).map { "\($0)" }.joined(separator: ",")
+            s += "\n"
+        }
+        try AtomicFile.write(Data(s.utf8), to: path)
+    }
+}
+
+/// Atomic file writes: the data goes to a temporary file in the same folder, is flushed to disk,
+/// and is renamed over the destination, so a crash leaves either the old file or the new one.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws(RecIOError) {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw .cannotWrite(file: path, reason: String(cString: strerror(errno))) }
+        var ok = true
+        data.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                if w <= 0 { ok = false; break }
+                off += w
+            }
+        }
+        let reason = ok ? "" : String(cString: strerror(errno))
+        if ok && fsync(fd) != 0 { ok = false }
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            let r = reason.isEmpty ? String(cString: strerror(errno)) : reason
+            unlink(tmp)
+            throw .cannotWrite(file: path, reason: r)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import RecKit
+
+@main
+struct Reckit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reckit",
+        abstract: "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
+        subcommands: [Demo.self, Score.self],
+        defaultSubcommand: nil)
+}
+
+/// Options for the threading knob, shared by commands.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Threads for RecKit and OpenBLAS (default: RECKIT_THREADS or all cores).")
+    var threads: Int?
+
+    func apply() throws {
+        if let t = threads {
+            guard t >= 1 else { throw ValidationError("--threads must be at least 1, got \(t)") }
+            Threading.setCount(t)
+        } else {
+            Threading.setCount(Threading.count)
+        }
+    }
+}
+
+func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+func elapsedMs(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+}
+
+/// Converts library errors into a clean message and a non-zero exit, never a crash.
+func runReporting(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as RecIOError {
+        stderrLine("reckit: error: \(e)")
+        throw ExitCode(1)
+    } catch let e as RecCoreError {
+        stderrLine("reckit: error: \(e)")
+        throw ExitCode(1)
+    }
+}
