@@ -94,6 +94,7 @@ struct RNGBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rng",
         abstract: "Vectorised random fills (uniform, normal, gamma, Beta click-rate posteriors): draws per second.")
     @OptionGroup var common: CommonOptions
+    @Option(help: "Comma-separated subset of: uniform, normal, gumbel, gamma_a100, beta_ctr.") var only: String?
 
     func run() throws {
         let cols = common.items ?? 1000, rows = common.batch ?? 10_000
@@ -117,7 +118,8 @@ struct RNGBench: ParsableCommand {
                 ("rng.gamma_a100", { stream.fillGamma(buf, shape: 100, parallelism: p) }),
                 ("rng.beta_ctr", { stream.fillBeta(buf, alpha: alpha, beta: beta, parallelism: p) }),
             ]
-            for (name, body) in cases {
+            let wanted = only.map { Set($0.split(separator: ",").map { "rng." + $0 }) }
+            for (name, body) in cases where wanted?.contains(name) ?? true {
                 var m = Measurement(name: name, params: params, timesMs: timeit(reps: common.reps, body), threads: t)
                 m.extra = [("draws_per_second", Double(count) / (m.medianMs / 1e3))]
                 out.append(m)

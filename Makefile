@@ -1,0 +1,41 @@
+# RecKit: the two commands a user needs are `make demo` and `make test`.
+# Both install the system packages first (scripts/bootstrap: OpenBLAS + LAPACKE via apt-get).
+#
+# Release builds everywhere: the SIMD kernels are ~300x slower in debug builds.
+# CPU tuning is passed on the command line, never as unsafeFlags in the package:
+# CPU_FLAGS=  (empty) builds for the baseline x86-64 target.
+
+SWIFT     ?= swift
+CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
+RELEASE   := -c release $(CPU_FLAGS)
+BIN       := .build/release
+
+.PHONY: all bootstrap build demo test bench clean
+
+all: build
+
+bootstrap:
+	@bash scripts/bootstrap
+
+build: bootstrap
+	$(SWIFT) build $(RELEASE)
+
+demo: bootstrap
+	$(SWIFT) build $(RELEASE) --product reckit
+	$(BIN)/reckit demo
+
+test: bootstrap
+	$(SWIFT) build --build-tests $(RELEASE)
+	$(SWIFT) test $(RELEASE) --skip-build
+
+# The figures quoted in README.md. Each line is one recbench command.
+bench: bootstrap
+	$(SWIFT) build $(RELEASE) --product recbench
+	$(BIN)/recbench gemm  --batch 256 --items 100000 --dim 64 --threads 1,2
+	$(BIN)/recbench score --batch 256 --items 100000 --dim 64 --k 10 --threads 1,2
+	$(BIN)/recbench score --batch 1 --items 100000 --dim 64 --k 10 --threads 1,2 --reps 200 --no-sgemm
+	$(BIN)/recbench score --batch 256 --items 1000000 --dim 64 --k 10 --threads 2 --reps 5
+	$(BIN)/recbench rng   --batch 10000 --items 1000 --threads 1,2
+
+clean:
+	rm -rf .build
