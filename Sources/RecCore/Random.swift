@@ -246,25 +246,41 @@ extension RandomStream {
         guard let base = out.baseAddress else { return }
         let ctx = UncheckedSendable(base)
         let prm = GammaLanes(shape: SIMD16<Float>(repeating: shape))
-        forEachChunk(out.count, parallelism: parallelism) { range, rng in
-            let p = ctx.value
-            var i = range.lowerBound
-            while i < range.upperBound {
-                let (z1, _) = rng.nextNormalPair()
-                let v = prm.sample(firstNormal: z1, firstUniform: rng.nextUniform(), &rng)
-                if i + 16 <= range.upperBound { VectorMath.store(v, p + i) } else { VectorMath.storePartial(v, p + i, range.upperBound - i) }
-                i += 16
+        let count = out.count
+        let chunks = (count + Self.fillChunk - 1) / Self.fillChunk
+        Threading.parallelFor(chunks: chunks, parallelism: parallelism,
+                              scratch: { DeferredGammaQueue(capacity: Self.fillChunk, columns: 16) },
+                              release: { $0.deallocate() }) { c, queue in
+            let child = split(c)
+            var rng = child.vectorGenerator()
+            var scalar = child.generator()
+            let range = (c * Self.fillChunk)..<min(count, (c + 1) * Self.fillChunk)
+            withUnsafePointer(to: prm) { pp in
+                // Whole 16-wide rows, then the tail as one short row.
+                let full = range.count / 16
+                if full > 0 {
+                    fillGammaBlock(ctx.value + range.lowerBound, rows: full, cols: 16, params: pp,
+                                   rng: &rng, scalar: &scalar, queue: &queue)
+                }
+                let tail = range.count - full * 16
+                if tail > 0 {
+                    fillGammaBlock(ctx.value + range.lowerBound + full * 16, rows: 1, cols: tail, params: pp,
+                                   rng: &rng, scalar: &scalar, queue: &queue)
+                }
             }
         }
     }
 
     /// Fills the row-major `rows × alpha.count` buffer `out` with Beta draws: column `j` of every
-    /// row is drawn from `Beta(alpha[j], beta[j])`. This is one Thompson-sampling draw per item per
-    /// row. Rows are split into chunks of `max(1, 4096 / columns)`; chunk `i` uses `split(i)`, so
-    /// the result is the same for a seed whatever the thread count.
+    /// row is drawn from `Beta(alpha[j], beta[j])` as `X/(X+Y)`, `X ~ Gamma(alpha[j])`,
+    /// `Y ~ Gamma(beta[j])`. This is one Thompson-sampling draw per item per row. Rows are split
+    /// into chunks of `max(1, 4096 / columns)`; chunk `i` uses `split(i)`, so the result is the
+    /// same for a seed whatever the thread count. When both gammas underflow to 0 (tiny shapes)
+    /// the draw falls back to the limit law: 1 with probability a/(a+b), else 0.
     /// - Precondition: `out.count` is a multiple of `alpha.count`; `alpha.count == beta.count`;
     ///   every parameter positive and finite.
-    /// - Complexity: about 2 normal, 2 uniform and 1 division per draw, 16 lanes at a time.
+    /// - Complexity: per draw about one normal, one uniform and a few vector operations for each
+    ///   of the two gammas, plus one division; see `fillGammaBlock` for the deferred tests.
     public func fillBeta(_ out: UnsafeMutableBufferPointer<Float>, alpha: [Float], beta: [Float],
                          parallelism: Parallelism = .automatic) {
         let cols = alpha.count
@@ -278,9 +294,9 @@ extension RandomStream {
         guard cols > 0, let base = out.baseAddress else { return }
         let rows = out.count / cols
         let vecs = (cols + 15) / 16
-        // Per 16-column vector: lane parameters for both gammas (padding lanes use shape 1).
-        // (Held in raw buffers: an array captured by the workers would be retained and released
-        // in the hot loop, and that atomic refcount traffic halves the 2-thread speed.)
+        // Per 16-column vector: lane parameters of both gammas (padding lanes use shape 1).
+        // (Raw buffers: an array captured by the workers would be retained and released in the
+        // hot loop, and that atomic refcount traffic costs a third of the 2-thread speed.)
         let pa = UnsafeMutablePointer<GammaLanes>.allocate(capacity: vecs)
         let pb = UnsafeMutablePointer<GammaLanes>.allocate(capacity: vecs)
         defer { pa.deallocate(); pb.deallocate() }
@@ -292,15 +308,36 @@ extension RandomStream {
         let rowsPerChunk = max(1, Self.fillChunk / cols)
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         let ctx = UncheckedSendable((base, UnsafePointer(pa), UnsafePointer(pb)))
-        Threading.parallelFor(chunks: chunks, parallelism: parallelism) { c in
+        let maxN = rowsPerChunk * cols
+        Threading.parallelFor(chunks: chunks, parallelism: parallelism,
+                              scratch: { (DeferredGammaQueue(capacity: maxN, columns: cols), UnsafeMutablePointer<Float>.allocate(capacity: maxN)) },
+                              release: { $0.0.deallocate(); $0.1.deallocate() }) { c, scratch in
             let (p, pa, pb) = ctx.value
-            var rng = split(c).vectorGenerator()
-            for r in (c * rowsPerChunk)..<min(rows, (c + 1) * rowsPerChunk) {
-                let row = p + r * cols
-                for v in 0..<vecs {
-                    let x = sampleBeta(pa[v], pb[v], &rng)
-                    let j = v * 16
-                    if j + 16 <= cols { VectorMath.store(x, row + j) } else { VectorMath.storePartial(x, row + j, cols - j) }
+            let child = split(c)
+            var rng = child.vectorGenerator()
+            var scalar = child.generator()
+            let r0 = c * rowsPerChunk, rc = min(rows, r0 + rowsPerChunk) - r0
+            let n = rc * cols
+            let y = scratch.1
+            let x = p + r0 * cols
+            fillGammaBlock(x, rows: rc, cols: cols, params: pa, rng: &rng, scalar: &scalar, queue: &scratch.0)
+            fillGammaBlock(y, rows: rc, cols: cols, params: pb, rng: &rng, scalar: &scalar, queue: &scratch.0)
+            // X/(X+Y); a NaN means both gammas underflowed (tiny shapes): use the limit law.
+            var i = 0
+            var sawNaN = false
+            while i + 16 <= n {
+                let xv = VectorMath.load(x + i), yv = VectorMath.load(y + i)
+                let r = xv / (xv + yv)
+                sawNaN = sawNaN || any(r .!= r)
+                VectorMath.store(r, x + i)
+                i += 16
+            }
+            while i < n { x[i] = x[i] / (x[i] + y[i]); sawNaN = sawNaN || x[i].isNaN; i += 1 }
+            if sawNaN {
+                for j in 0..<n where x[j].isNaN {
+                    let col = j % cols
+                    let a = Double(pa[col / 16].shape[col % 16]), b = Double(pb[col / 16].shape[col % 16])
+                    x[j] = Sampling.uniform(&scalar) < a / (a + b) ? 1 : 0
                 }
             }
         }
@@ -330,53 +367,4 @@ struct GammaLanes: Sendable {
         anyBoost = any(boost)
     }
 
-    /// One Gamma draw per lane. The first attempt uses the given normal and uniform; lanes that
-    /// reject draw again from `rng` until every lane has accepted.
-    @inlinable @inline(__always)
-    func sample(firstNormal: SIMD16<Float>, firstUniform: SIMD16<Float>, _ rng: inout SIMDXoshiro128) -> SIMD16<Float> {
-        var x = firstNormal, u = firstUniform
-        var result = SIMD16<Float>()
-        var pending = SIMDMask<SIMD16<Int32>>(repeating: true)
-        while true {
-            let v0 = SIMD16<Float>(repeating: 1) + c * x
-            let v = v0 * v0 * v0
-            let x2 = x * x
-            var accept = (v0 .> 0) .& (u .< SIMD16<Float>(repeating: 1) - SIMD16<Float>(repeating: 0.0331) * x2 * x2)
-            let rest = pending .& .!accept .& (v0 .> 0)
-            if any(rest) {
-                let vs = v.replacing(with: 1, where: .!(v0 .> 0))
-                let lhs = VectorMath.log(u)
-                let rhs = SIMD16<Float>(repeating: 0.5) * x2 + d * (SIMD16<Float>(repeating: 1) - vs + VectorMath.log(vs))
-                accept = accept .| (rest .& (lhs .< rhs))
-            }
-            let take = pending .& accept
-            result = result.replacing(with: d * v, where: take)
-            pending = pending .& .!accept
-            if !any(pending) { break }
-            x = rng.nextNormalPair().0
-            u = rng.nextUniform()
-        }
-        if anyBoost {
-            let boost = VectorMath.exp(VectorMath.log(rng.nextUniform()) * invBoost)
-            result = result * boost // invBoost = 0 gives exp(0) = 1 on unboosted lanes
-        }
-        return result
-    }
-}
-
-/// One Beta draw per lane as X/(X+Y); when both gammas underflow to 0 (tiny shapes), the lane
-/// falls back to the limit law: 1 with probability a/(a+b), else 0.
-@inlinable @inline(__always)
-func sampleBeta(_ pa: GammaLanes, _ pb: GammaLanes, _ rng: inout SIMDXoshiro128) -> SIMD16<Float> {
-    let (z1, z2) = rng.nextNormalPair()
-    let x = pa.sample(firstNormal: z1, firstUniform: rng.nextUniform(), &rng)
-    let y = pb.sample(firstNormal: z2, firstUniform: rng.nextUniform(), &rng)
-    let s = x + y
-    var r = x / s
-    let zero = s .== 0
-    if any(zero) {
-        let coin = rng.nextUniform() .< pa.shape / (pa.shape + pb.shape)
-        r = r.replacing(with: SIMD16<Float>(repeating: 0).replacing(with: 1, where: coin), where: zero)
-    }
-    return r
 }

@@ -114,6 +114,26 @@ public enum Threading {
         }
     }
 
+    /// As `parallelFor(chunks:parallelism:_:)`, with per-worker scratch state: each worker calls
+    /// `make()` once, passes the state to every chunk it runs, and hands it to `release` at the
+    /// end. Results must still depend on the chunk index only.
+    public static func parallelFor<State>(chunks: Int, parallelism: Parallelism, scratch make: () -> State,
+                                          release: (State) -> Void, _ body: (Int, inout State) -> Void) {
+        guard chunks > 0 else { return }
+        let t = min(parallelism.resolvedCount, chunks)
+        let next = Atomic<Int>(0)
+        let worker: (Int) -> Void = { _ in
+            var state = make()
+            while true {
+                let c = next.add(1, ordering: .relaxed).oldValue
+                if c >= chunks { break }
+                body(c, &state)
+            }
+            release(state)
+        }
+        perWorker(t, worker)
+    }
+
     /// Runs `body(worker)` once for each worker in `0..<workers`, concurrently.
     public static func perWorker(_ workers: Int, _ body: (Int) -> Void) {
         guard workers > 0 else { return }

@@ -91,6 +91,16 @@ import _RecTestSupport
         #expect(ksStatistic(mid, cdf: { SpecialFunctions.regularizedIncompleteBeta(2, 2, $0) }) < ksCritical(n: rows))
     }
 
+    @Test func tinyShapesFallBackToTheLimitLaw() {
+        // Beta(0.001, 0.002): both gammas underflow in Float most of the time; the draw is then
+        // 1 with probability a/(a+b). The mean is still a/(a+b) = 1/3 and every value is in [0, 1].
+        let n = 100_000
+        let x = fill(n) { RandomStream(seed: 8).fillBeta($0, alpha: [0.001], beta: [0.002]) }.map(Double.init)
+        #expect(x.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let (m, _) = meanVariance(x)
+        #expect(abs(m - 1.0 / 3) <= 5 * (2.0 / 9 / Double(n)).squareRoot(), "mean \(m)")
+    }
+
     @Test func scalarSamplersKS() {
         var g = Xoshiro256(seed: 3)
         let n = 50_000

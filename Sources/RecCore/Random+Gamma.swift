@@ -1,0 +1,139 @@
+/// Batched Marsaglia–Tsang gamma sampling with deferred acceptance tests.
+///
+/// Marsaglia & Tsang's method accepts a candidate `d·v` (v = (1 + c·x)³, x normal) when
+/// `u < 1 − 0.0331·x⁴` (the squeeze) or, failing that, when `log u < x²/2 + d(1 − v + log v)`.
+/// About one lane in ten fails the squeeze, so with 16 lanes most vectors would need the two
+/// logarithms for one or two lanes. Instead, the first pass writes every candidate and queues
+/// only the lanes that failed the squeeze; a second pass runs the logarithmic test on the queue,
+/// 16 queued lanes at a time, and replaces each rejected candidate by a fresh scalar draw
+/// (`Sampling.gamma` in Double: a rejection sampler's retry is an independent new draw, so this is
+/// exact). All random numbers are consumed in a fixed order, so a chunk's output depends only on
+/// its generators.
+struct DeferredGammaQueue {
+    let capacity: Int
+    let pos: UnsafeMutablePointer<Int>
+    let x: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<Float>
+    let v: UnsafeMutablePointer<Float>
+    let d: UnsafeMutablePointer<Float>
+    var count = 0
+    /// Pre-drawn normals and uniforms for pass 1, `scratchCapacity` each.
+    let normals: UnsafeMutablePointer<Float>
+    let uniforms: UnsafeMutablePointer<Float>
+    let scratchCapacity: Int
+
+    /// A queue for blocks of up to `capacity` draws laid out as rows of up to `columns` columns.
+    init(capacity: Int, columns: Int) {
+        self.capacity = capacity
+        pos = .allocate(capacity: capacity)
+        x = .allocate(capacity: capacity); u = .allocate(capacity: capacity)
+        v = .allocate(capacity: capacity); d = .allocate(capacity: capacity)
+        // Rows padded to whole vectors, plus one vector: normals come in pairs of vectors.
+        let rows = (capacity + max(columns, 1) - 1) / max(columns, 1)
+        scratchCapacity = rows * ((columns + 15) / 16) * 16 + 32
+        normals = .allocate(capacity: scratchCapacity); uniforms = .allocate(capacity: scratchCapacity)
+    }
+
+    func deallocate() {
+        pos.deallocate(); x.deallocate(); u.deallocate(); v.deallocate(); d.deallocate()
+        normals.deallocate(); uniforms.deallocate()
+    }
+}
+
+/// Gamma draws for a row-major `rows × cols` block at `out`; column `j` uses lane `j % 16` of
+/// `params[j / 16]`. Shapes below 1 are boosted (`Gamma(a) = Gamma(a+1)·U^(1/a)`).
+/// - Precondition: `queue.capacity >= rows * cols`.
+@inline(__always)
+func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, params: UnsafePointer<GammaLanes>,
+                    rng: inout SIMDXoshiro128, scalar: inout Xoshiro256, queue: inout DeferredGammaQueue) {
+    typealias V = SIMD16<Float>
+    let vecs = (cols + 15) / 16
+    queue.count = 0
+    let one = V(repeating: 1), k = V(repeating: 0.0331)
+    // Draw all normals and uniforms first, in tight loops (the Box–Muller step is the costliest
+    // part, and in its own loop it is not interleaved with the sampler's bookkeeping).
+    let slots = rows * vecs * 16
+    precondition(slots + 32 <= queue.scratchCapacity, "fillGammaBlock: scratch too small")
+    var i0 = 0
+    while i0 < slots {
+        let (z1, z2) = rng.nextNormalPair()
+        VectorMath.store(z1, queue.normals + i0); VectorMath.store(z2, queue.normals + i0 + 16)
+        i0 += 32
+    }
+    i0 = 0
+    while i0 < slots { VectorMath.store(rng.nextUniform(), queue.uniforms + i0); i0 += 16 }
+    // Pass 1: candidates and the squeeze.
+    for r in 0..<rows {
+        for vi in 0..<vecs {
+            let p = params[vi]
+            let slot = (r * vecs + vi) * 16
+            let x = VectorMath.load(queue.normals + slot)
+            let u = VectorMath.load(queue.uniforms + slot)
+            let v0 = one + p.c * x
+            let v = v0 * v0 * v0
+            let x2 = x * x
+            let ok = (v0 .> 0) .& (u .< one - k * x2 * x2)
+            let value = p.d * v
+            let j = vi * 16
+            let at = r * cols + j
+            let lanes = min(16, cols - j)
+            if lanes == 16 { VectorMath.store(value, out + at) } else { VectorMath.storePartial(value, out + at, lanes) }
+            if any(.!ok) {
+                var failed = laneBits(.!ok) & ((1 << lanes) - 1)
+                while failed != 0 {
+                    let l = failed.trailingZeroBitCount
+                    failed &= failed - 1
+                    let q = queue.count
+                    queue.pos[q] = at + l
+                    queue.x[q] = x[l]; queue.u[q] = u[l]
+                    queue.v[q] = v0[l] > 0 ? v[l] : 0 // v = 0 makes the log test reject
+                    queue.d[q] = p.d[l]
+                    queue.count = q + 1
+                }
+            }
+        }
+    }
+    // Pass 2: the logarithmic test on the queued lanes, 16 at a time.
+    var i = 0
+    while i < queue.count {
+        let n = min(16, queue.count - i)
+        let x = VectorMath.loadPartial(queue.x + i, n, fill: 0)
+        let u = VectorMath.loadPartial(queue.u + i, n, fill: 0.5)
+        let v = VectorMath.loadPartial(queue.v + i, n, fill: 1)
+        let d = VectorMath.loadPartial(queue.d + i, n, fill: 1)
+        let lhs = VectorMath.log(u)
+        let rhs = V(repeating: 0.5) * x * x + d * (one - v + VectorMath.log(v))
+        let accept = lhs .< rhs
+        if any(.!accept) {
+            var rejected = laneBits(.!accept) & ((1 << n) - 1)
+            while rejected != 0 {
+                let l = rejected.trailingZeroBitCount
+                rejected &= rejected - 1
+                // d = a' − 1/3 was formed in Float from a'; recover a' the same way.
+                let shape = Double(queue.d[i + l] + Float(1.0 / 3.0))
+                out[queue.pos[i + l]] = Float(Sampling.gamma(shape: shape, &scalar))
+            }
+        }
+        i += 16
+    }
+    // Pass 3: the boost for shapes below 1.
+    for vi in 0..<vecs where params[vi].anyBoost {
+        let p = params[vi]
+        let j = vi * 16
+        let lanes = min(16, cols - j)
+        for r in 0..<rows {
+            let at = out + r * cols + j
+            let boost = VectorMath.exp(VectorMath.log(rng.nextUniform()) * p.invBoost)
+            if lanes == 16 { VectorMath.store(VectorMath.load(at) * boost, at) }
+            else { VectorMath.storePartial(VectorMath.loadPartial(at, lanes, fill: 0) * boost, at, lanes) }
+        }
+    }
+}
+
+/// The lanes of a mask as the bits of an integer (lane l → bit l). Swift exposes no movemask;
+/// masking lane weights and summing compiles to a few vector instructions.
+@inline(__always)
+func laneBits(_ m: SIMDMask<SIMD16<Int32>>) -> Int {
+    let w = SIMD16<Int32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+    return Int((unsafeBitCast(m, to: SIMD16<Int32>.self) & w).wrappedSum())
+}
