@@ -1,0 +1,34 @@
+import Testing
+import RecCore
+
+/// The library tour of README.md, kept compiling and checked.
+@Suite struct ReadmeTourTests {
+    @Test func tour() throws {
+        let before = Threading.count
+        defer { Threading.setCount(before) }
+        Threading.setCount(2)
+        let items = Matrix.random(100_000, 64, seed: 1)
+        let users = Matrix.random(256, 64, seed: 2)
+        let seen: [[Int]] = (0..<256).map { u in [u, u + 1] }
+        let scorer = CatalogScorer(items: items, bias: nil)
+        let top = try scorer.topK(states: users, k: 10, excluding: ExclusionSet(seen), parallelism: .automatic)
+        #expect(top.items(row: 0).count == 10)
+        #expect(!top.items(row: 0).contains(0) && !top.items(row: 0).contains(1))
+        var c = Matrix.zeros(256, 100_000)
+        gemm(users, items, into: &c, transposeB: .transpose, alpha: 1, beta: 0)
+        let y = matmul(users, items, transposeB: .transpose)
+        #expect(y == c)
+        var logits = Matrix.random(4, 1000, seed: 3)
+        logits.softmaxRows()
+        #expect(logits.logSumExpRows().count == 4)
+        #expect(try TopK.select(logits, k: 5).k == 5)
+        let stream = RandomStream(seed: 42)
+        let alpha = [Float](repeating: 3, count: 80)
+        let beta = [Float](repeating: 900, count: 80)
+        var draws = [Float](repeating: 0, count: 1000 * 80)
+        draws.withUnsafeMutableBufferPointer { stream.fillBeta($0, alpha: alpha, beta: beta) }
+        #expect(draws.allSatisfy { $0 > 0 && $0 < 1 })
+        var g = stream.split(7).generator()
+        #expect(Sampling.gamma(shape: 2.5, &g) > 0)
+    }
+}
