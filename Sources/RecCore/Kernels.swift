@@ -110,6 +110,16 @@ public enum Kernels {
 
     // MARK: Softmax
 
+    /// The row maximum when it is finite; otherwise fills the output with NaN and returns nil
+    /// (a row with NaN or `+inf` has no meaningful softmax, and all `-inf` has none either).
+    @inlinable
+    static func finiteMax(_ x: UnsafeBufferPointer<Float>, orFillNaN q: UnsafeMutablePointer<Float>) -> Float? {
+        let m = max(x)
+        if m.isFinite { return m }
+        for i in 0..<x.count { q[i] = .nan }
+        return nil
+    }
+
     /// `y[i] = exp(x[i] − m) / Σ_j exp(x[j] − m)` with `m = max x`; `x` and `y` may alias.
     /// A row containing NaN or `+inf` yields NaN (never a silent finite value).
     /// - Precondition: `x.count == y.count`.
@@ -117,13 +127,7 @@ public enum Kernels {
     public static func softmax(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
         precondition(x.count == y.count, "softmax: input has \(x.count) elements, output \(y.count)")
         let n = x.count
-        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
-        let m = max(x)
-        if !m.isFinite {
-            // All -inf: uniform is undefined; NaN signals it. NaN or +inf: NaN.
-            for i in 0..<n { q[i] = .nan }
-            return
-        }
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress, let m = finiteMax(x, orFillNaN: q) else { return }
         let sh = V(repeating: m)
         var acc = V()
         var i = 0
@@ -147,12 +151,7 @@ public enum Kernels {
     public static func logSoftmax(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>) {
         precondition(x.count == y.count, "logSoftmax: input has \(x.count) elements, output \(y.count)")
         let n = x.count
-        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
-        let m = max(x)
-        if !m.isFinite {
-            for i in 0..<n { q[i] = .nan }
-            return
-        }
+        guard n > 0, let p = x.baseAddress, let q = y.baseAddress, let m = finiteMax(x, orFillNaN: q) else { return }
         let lse = m + Foundation.log(sumExpShifted(x, shift: m))
         let sh = V(repeating: lse)
         var i = 0
