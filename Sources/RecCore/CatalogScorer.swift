@@ -152,9 +152,9 @@ public final class CatalogScorer: Sendable {
             outI.withUnsafeMutableBufferPointer { oi in
                 if workers == 1 {
                     for r in 0..<b {
-                        let h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])
-                        h.sorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
+                        var h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])
                         counts[r] = heapCounts[r]
+                        h.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
                     }
                     return
                 }
@@ -167,8 +167,8 @@ public final class CatalogScorer: Sendable {
                         let off = (w * b + r) * kk
                         for j in 0..<heapCounts[w * b + r] { h.offer(heapS[off + j], heapI[off + j]) }
                     }
-                    h.sorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
                     counts[r] = h.count
+                    h.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
                 }
             }
         }

@@ -284,60 +284,100 @@ extension RandomStream {
     public func fillBeta(_ out: UnsafeMutableBufferPointer<Float>, alpha: [Float], beta: [Float],
                          parallelism: Parallelism = .automatic) {
         let cols = alpha.count
-        precondition(cols == beta.count, "fillBeta: \(alpha.count) alphas but \(beta.count) betas")
         precondition(cols > 0 ? out.count % cols == 0 : out.count == 0,
                      "fillBeta: buffer of \(out.count) is not a whole number of rows of \(cols)")
-        for j in 0..<cols {
-            precondition(alpha[j] > 0 && alpha[j].isFinite && beta[j] > 0 && beta[j].isFinite,
-                         "fillBeta: parameters of column \(j) must be positive and finite, got (\(alpha[j]), \(beta[j]))")
-        }
+        let sampler = BetaSampler(alpha: alpha, beta: beta)
         guard cols > 0, let base = out.baseAddress else { return }
         let rows = out.count / cols
-        let vecs = (cols + 15) / 16
-        // Per 16-column vector: lane parameters of both gammas (padding lanes use shape 1).
-        // (Raw buffers: an array captured by the workers would be retained and released in the
-        // hot loop, and that atomic refcount traffic costs a third of the 2-thread speed.)
-        let pa = UnsafeMutablePointer<GammaLanes>.allocate(capacity: vecs)
-        let pb = UnsafeMutablePointer<GammaLanes>.allocate(capacity: vecs)
-        defer { pa.deallocate(); pb.deallocate() }
-        for v in 0..<vecs {
-            var a = SIMD16<Float>(repeating: 1), b = SIMD16<Float>(repeating: 1)
-            for l in 0..<16 where v * 16 + l < cols { a[l] = alpha[v * 16 + l]; b[l] = beta[v * 16 + l] }
-            (pa + v).initialize(to: GammaLanes(shape: a)); (pb + v).initialize(to: GammaLanes(shape: b))
-        }
         let rowsPerChunk = max(1, Self.fillChunk / cols)
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
-        let ctx = UncheckedSendable((base, UnsafePointer(pa), UnsafePointer(pb)))
-        let maxN = rowsPerChunk * cols
+        let ctx = UncheckedSendable(base)
         Threading.parallelFor(chunks: chunks, parallelism: parallelism,
-                              scratch: { (DeferredGammaQueue(capacity: maxN, columns: cols), UnsafeMutablePointer<Float>.allocate(capacity: maxN)) },
-                              release: { $0.0.deallocate(); $0.1.deallocate() }) { c, scratch in
-            let (p, pa, pb) = ctx.value
-            let child = split(c)
-            var rng = child.vectorGenerator()
-            var scalar = child.generator()
-            let r0 = c * rowsPerChunk, rc = min(rows, r0 + rowsPerChunk) - r0
-            let n = rc * cols
-            let y = scratch.1
-            let x = p + r0 * cols
-            fillGammaBlock(x, rows: rc, cols: cols, params: pa, rng: &rng, scalar: &scalar, queue: &scratch.0)
-            fillGammaBlock(y, rows: rc, cols: cols, params: pb, rng: &rng, scalar: &scalar, queue: &scratch.0)
-            // X/(X+Y); a NaN means both gammas underflowed (tiny shapes): use the limit law.
-            var i = 0
-            var sawNaN = false
-            while i + 16 <= n {
-                let xv = VectorMath.load(x + i), yv = VectorMath.load(y + i)
-                let r = xv / (xv + yv)
-                sawNaN = sawNaN || any(r .!= r)
-                VectorMath.store(r, x + i)
-                i += 16
-            }
-            while i < n { x[i] = x[i] / (x[i] + y[i]); sawNaN = sawNaN || x[i].isNaN; i += 1 }
-            if sawNaN {
-                for j in 0..<n where x[j].isNaN {
-                    let col = j % cols
-                    let a = Double(pa[col / 16].shape[col % 16]), b = Double(pb[col / 16].shape[col % 16])
-                    x[j] = Sampling.uniform(&scalar) < a / (a + b) ? 1 : 0
+                              scratch: { sampler.makeWorkspace(maxRows: rowsPerChunk) },
+                              release: { _ in }) { c, workspace in
+            let r0 = c * rowsPerChunk
+            sampler.fill(ctx.value + r0 * cols, rows: min(rows, r0 + rowsPerChunk) - r0, stream: split(c), workspace: workspace)
+        }
+    }
+}
+
+/// Beta draws for a fixed set of columns (one (a, b) pair per column), block by block: the engine
+/// behind `RandomStream.fillBeta`, public so that other modules can draw blocks inside their own
+/// chunked parallel loops (Thompson-sampling simulations) without per-call setup.
+public struct BetaSampler: Sendable {
+    /// Number of columns.
+    public let columns: Int
+    let pa: [GammaLanes]
+    let pb: [GammaLanes]
+
+    /// - Precondition: `alpha.count == beta.count`; every parameter positive and finite.
+    public init(alpha: [Float], beta: [Float]) {
+        let cols = alpha.count
+        precondition(cols == beta.count, "BetaSampler: \(alpha.count) alphas but \(beta.count) betas")
+        for j in 0..<cols {
+            precondition(alpha[j] > 0 && alpha[j].isFinite && beta[j] > 0 && beta[j].isFinite,
+                         "BetaSampler: parameters of column \(j) must be positive and finite, got (\(alpha[j]), \(beta[j]))")
+        }
+        columns = cols
+        var pa = [GammaLanes](), pb = [GammaLanes]()
+        for v in 0..<((cols + 15) / 16) {
+            var a = SIMD16<Float>(repeating: 1), b = SIMD16<Float>(repeating: 1)
+            for l in 0..<16 where v * 16 + l < cols { a[l] = alpha[v * 16 + l]; b[l] = beta[v * 16 + l] }
+            pa.append(GammaLanes(shape: a)); pb.append(GammaLanes(shape: b))
+        }
+        self.pa = pa
+        self.pb = pb
+    }
+
+    /// Scratch space for `fill`; one per thread.
+    public final class Workspace {
+        var queue: DeferredGammaQueue
+        let y: UnsafeMutablePointer<Float>
+        let capacity: Int
+        init(capacity: Int, columns: Int) {
+            self.capacity = capacity
+            queue = DeferredGammaQueue(capacity: capacity, columns: columns)
+            y = .allocate(capacity: capacity)
+        }
+        deinit { queue.deallocate(); y.deallocate() }
+    }
+
+    /// A workspace for blocks of up to `maxRows` rows.
+    public func makeWorkspace(maxRows: Int) -> Workspace { Workspace(capacity: max(1, maxRows * columns), columns: columns) }
+
+    /// Fills `rows × columns` draws (row-major) at `out` from `stream` (deterministic in it).
+    /// X/(X+Y) per cell; where both gammas underflow (tiny shapes), the limit law: 1 with
+    /// probability a/(a+b), else 0.
+    /// - Precondition: the workspace holds at least `rows × columns` draws.
+    public func fill(_ out: UnsafeMutablePointer<Float>, rows: Int, stream: RandomStream, workspace: Workspace) {
+        let cols = columns
+        let n = rows * cols
+        precondition(n <= workspace.capacity, "BetaSampler.fill: \(rows) rows exceed the workspace")
+        if n == 0 { return }
+        var rng = stream.vectorGenerator()
+        var scalar = stream.generator()
+        let y = workspace.y
+        pa.withUnsafeBufferPointer { pa in
+            pb.withUnsafeBufferPointer { pb in
+                fillGammaBlock(out, rows: rows, cols: cols, params: pa.baseAddress!, rng: &rng, scalar: &scalar, queue: &workspace.queue)
+                fillGammaBlock(y, rows: rows, cols: cols, params: pb.baseAddress!, rng: &rng, scalar: &scalar, queue: &workspace.queue)
+                // X/(X+Y); a NaN means both gammas underflowed (tiny shapes): use the limit law.
+                var i = 0
+                var sawNaN = false
+                while i + 16 <= n {
+                    let xv = VectorMath.load(out + i), yv = VectorMath.load(y + i)
+                    let r = xv / (xv + yv)
+                    sawNaN = sawNaN || any(r .!= r)
+                    VectorMath.store(r, out + i)
+                    i += 16
+                }
+                while i < n { out[i] = out[i] / (out[i] + y[i]); sawNaN = sawNaN || out[i].isNaN; i += 1 }
+                if sawNaN {
+                    for j in 0..<n where out[j].isNaN {
+                        let col = j % cols
+                        let a = Double(pa[col / 16].shape[col % 16]), b = Double(pb[col / 16].shape[col % 16])
+                        out[j] = Sampling.uniform(&scalar) < a / (a + b) ? 1 : 0
+                    }
                 }
             }
         }

@@ -177,6 +177,21 @@ struct RowHeap {
         }
     }
 
+    /// Offers `n` scores whose tie-break keys are given (`keys[j]` stands in for the item index in
+    /// the order; the caller decodes items from keys). Filtered 16 at a time.
+    @inlinable mutating func scan(_ p: UnsafePointer<Float>, count n: Int, keys: UnsafePointer<Int32>) {
+        var i = 0
+        while i < n {
+            let m = min(16, n - i)
+            if m == 16 && filterIsExact && !any(VectorMath.load(p + i) .>= SIMD16<Float>(repeating: s[0])) { i += 16; continue }
+            for j in i..<(i + m) {
+                let v = p[j]
+                if count < k || !(v < s[0]) || s[0] != s[0] { offer(v, keys[j]) }
+            }
+            i += 16
+        }
+    }
+
     /// Offers a run of scores while skipping the excluded items in `excluded` (sorted), which
     /// all lie in `firstItem ..< firstItem+n`.
     @inlinable mutating func scan(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int,
@@ -190,13 +205,17 @@ struct RowHeap {
         if start < n { scan(p + start, bias: bias.map { $0 + start }, count: n - start, firstItem: firstItem + start) }
     }
 
-    /// The heap's contents sorted best first, written to `outScores`/`outItems`.
-    @inlinable func sorted(into outScores: UnsafeMutablePointer<Float>, _ outItems: UnsafeMutablePointer<Int32>) {
-        var pairs = [(Float, Int32)]()
-        pairs.reserveCapacity(count)
-        for j in 0..<count { pairs.append((s[j], ix[j])) }
-        pairs.sort { ranksAbove($0.0, $0.1, $1.0, $1.1) }
-        for (j, pr) in pairs.enumerated() { outScores[j] = pr.0; outItems[j] = pr.1 }
+    /// The heap's contents sorted best first, written to `outScores`/`outItems`, by popping the
+    /// worst element into the last free slot (heapsort, no allocation). Leaves the heap empty.
+    /// - Complexity: O(k log k).
+    @inlinable mutating func drainSorted(into outScores: UnsafeMutablePointer<Float>, _ outItems: UnsafeMutablePointer<Int32>) {
+        while count > 0 {
+            let last = count - 1
+            outScores[last] = s[0]; outItems[last] = ix[0]
+            let ms = s[last], mi = ix[last]
+            count = last
+            if last > 0 { siftDownFromRoot(ms, mi) }
+        }
     }
 }
 
@@ -238,8 +257,8 @@ public enum TopK {
                                 } else {
                                     heap.scan(sp! + r * n, bias: nil, count: n, firstItem: 0)
                                 }
-                                heap.sorted(into: os! + r * kk, oi! + r * kk)
                                 cs![r] = heap.count
+                                heap.drainSorted(into: os! + r * kk, oi! + r * kk)
                             }
                         }
                     }

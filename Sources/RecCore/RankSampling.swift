@@ -1,0 +1,105 @@
+import Synchronization
+
+/// Monte Carlo rank sampling: counts of "item i at rank r" over many sampled rankings.
+///
+/// A ranking is the top-k of one row of random scores (one score per item, higher first). The
+/// caller supplies how a block of rows of scores is drawn; RankSampling cuts the simulations into
+/// chunks of `max(1, 4096 / items)` rows, gives chunk `c` the stream `RandomStream(seed).split(c)`,
+/// draws its scores, selects each row's top-k and counts. Counts are integers summed over chunks,
+/// so the result for a seed is identical whatever the thread count.
+///
+/// Ties: equal scores are ordered uniformly at random. Each (row, item) gets a random tie-break
+/// key whose high bits are random and low bits the item, and the top-k orders by (score, key).
+/// NaN scores rank last.
+public enum RankSampling {
+    /// Draws scores for `rows` rows × `items` columns (row-major) into the buffer, using the
+    /// stream. Created once per worker thread by a factory, so it may own scratch space.
+    public typealias ScoreFiller = (_ out: UnsafeMutablePointer<Float>, _ rows: Int, _ stream: RandomStream) -> Void
+
+    /// Rows per chunk for a catalog of `items` items.
+    public static func rowsPerChunk(items: Int) -> Int { max(1, 4096 / max(items, 1)) }
+
+    /// Counts of item `i` at rank `r` (0-based) in `counts[i * k + r]`, over `simulations`
+    /// rankings of the top `k` of `items` items.
+    /// - Parameters:
+    ///   - makeFiller: called once per worker; the filler it returns draws the scores.
+    /// - Precondition: `1 <= k <= items`, `simulations >= 0`, `items < 2^24`.
+    /// - Complexity: `simulations × items` score draws plus a vectorised top-k per row.
+    public static func counts(items n: Int, k: Int, simulations: Int, seed: UInt64,
+                              parallelism: Parallelism = .automatic,
+                              makeFiller: () -> ScoreFiller) -> [Int] {
+        precondition(n >= 1 && k >= 1 && k <= n, "RankSampling.counts: need 1 ≤ k ≤ items, got k=\(k), items=\(n)")
+        precondition(simulations >= 0, "RankSampling.counts: negative simulation count \(simulations)")
+        precondition(n < 1 << 24, "RankSampling.counts: at most 2^24 items, got \(n)")
+        let rpc = rowsPerChunk(items: n)
+        let chunks = (simulations + rpc - 1) / rpc
+        let root = RandomStream(seed: seed)
+        // Tie-break keys: the item in the low `itemBits`, random bits above.
+        let itemBits = max(1, Int.bitWidth - (n - 1).leadingZeroBitCount)
+        let randomShift = UInt32(itemBits)
+        let randomMask = UInt32((1 << (31 - itemBits)) - 1)
+        let itemMask = Int32((1 << itemBits) - 1)
+        let total = UncheckedSendable(UnsafeMutablePointer<Int>.allocate(capacity: n * k))
+        total.value.initialize(repeating: 0, count: n * k)
+        defer { total.value.deallocate() }
+        let lock = SpinLock()
+        final class Worker {
+            let fill: ScoreFiller
+            let scores: UnsafeMutablePointer<Float>
+            let keys: UnsafeMutablePointer<Int32>
+            let counts: UnsafeMutablePointer<Int>
+            let heapS: UnsafeMutablePointer<Float>
+            let heapK: UnsafeMutablePointer<Int32>
+            let sortedS: UnsafeMutablePointer<Float>
+            let sortedK: UnsafeMutablePointer<Int32>
+            init(fill: @escaping ScoreFiller, rows: Int, n: Int, k: Int) {
+                self.fill = fill
+                scores = .allocate(capacity: rows * n)
+                keys = .allocate(capacity: ((n + 15) / 16) * 16)
+                counts = .allocate(capacity: n * k); counts.initialize(repeating: 0, count: n * k)
+                heapS = .allocate(capacity: k); heapK = .allocate(capacity: k)
+                sortedS = .allocate(capacity: k); sortedK = .allocate(capacity: k)
+            }
+            deinit {
+                scores.deallocate(); keys.deallocate(); counts.deallocate()
+                heapS.deallocate(); heapK.deallocate(); sortedS.deallocate(); sortedK.deallocate()
+            }
+        }
+        Threading.parallelFor(chunks: chunks, parallelism: parallelism,
+                              scratch: { Worker(fill: makeFiller(), rows: rpc, n: n, k: k) },
+                              release: { w in
+                                  lock.withLock { for j in 0..<(n * k) { total.value[j] += w.counts[j] } }
+                              }) { c, w in
+            let rows = min(rpc, simulations - c * rpc)
+            let stream = root.split(c)
+            w.fill(w.scores, rows, stream)
+            var tie = stream.split(-1).vectorGenerator()
+            for r in 0..<rows {
+                // Fresh random keys for this row.
+                var j = 0
+                while j < n {
+                    let bitsV = (tie.next() & SIMD16<UInt32>(repeating: randomMask)) &<< SIMD16<UInt32>(repeating: randomShift)
+                    for l in 0..<min(16, n - j) {
+                        w.keys[j + l] = Int32(bitPattern: bitsV[l] | UInt32(j + l))
+                    }
+                    j += 16
+                }
+                var heap = RowHeap(scores: w.heapS, items: w.heapK, k: k)
+                heap.scan(w.scores + r * n, count: n, keys: w.keys)
+                let found = heap.count
+                heap.drainSorted(into: w.sortedS, w.sortedK)
+                for rank in 0..<found {
+                    let item = Int(w.sortedK[rank] & itemMask)
+                    w.counts[item * k + rank] += 1
+                }
+            }
+        }
+        return Array(UnsafeBufferPointer(start: total.value, count: n * k))
+    }
+}
+
+/// A minimal lock for merging per-worker results.
+final class SpinLock: @unchecked Sendable {
+    private let m = Mutex<Void>(())
+    func withLock<R>(_ body: () -> R) -> R { m.withLock { _ in body() } }
+}
