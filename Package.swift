@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "RecKit", targets: ["RecKit"]),
         .library(name: "RecCore", targets: ["RecCore"]),
         .library(name: "RecIO", targets: ["RecIO"]),
+        .library(name: "RecOPE", targets: ["RecOPE"]),
         .executable(name: "reckit", targets: ["reckit"]),
         .executable(name: "recbench", targets: ["recbench"]),
     ],
@@ -29,19 +30,22 @@ let package = Package(
         .target(name: "RecCore", dependencies: ["CBLAS"]),
         // File formats: CSV matrices, atomic writes (later: safetensors, .npy, logs).
         .target(name: "RecIO", dependencies: ["RecCore"]),
+        // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).
+        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO"]),
         // Umbrella: re-exports the library modules.
-        .target(name: "RecKit", dependencies: ["RecCore", "RecIO"]),
+        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecOPE"]),
         .executableTarget(
             name: "reckit",
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "recbench",
-            dependencies: ["RecCore", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RecCore", "RecOPE", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/recbench"
         ),
         .target(name: "_RecTestSupport", dependencies: ["RecCore"], path: "Tests/_RecTestSupport"),
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "_RecTestSupport"]),
         .testTarget(name: "RecIOTests", dependencies: ["RecIO", "_RecTestSupport"]),
+        .testTarget(name: "RecOPETests", dependencies: ["RecOPE", "_RecTestSupport"]),
     ]
 )

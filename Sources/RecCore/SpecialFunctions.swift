@@ -102,6 +102,43 @@ public enum SpecialFunctions {
         return 1 - exp(lnFront) * h
     }
 
+    /// The Beta(a, b) density at `x` (0 outside (0, 1)).
+    public static func betaPDF(_ a: Double, _ b: Double, _ x: Double) -> Double {
+        if !(x > 0 && x < 1) { return 0 }
+        return exp((a - 1) * log(x) + (b - 1) * log1p(-x) - logBeta(a, b))
+    }
+
+    /// The Beta(a, b) quantile: the x with `I_x(a, b) = u`, by safeguarded Newton iteration on
+    /// the incomplete beta (bisection whenever a Newton step leaves the bracket). Relative
+    /// tolerance `tolerance` in x.
+    /// - Precondition: `a > 0`, `b > 0`, `0 ≤ u ≤ 1`.
+    public static func betaQuantile(_ a: Double, _ b: Double, _ u: Double, tolerance: Double = 1e-13) -> Double {
+        precondition(a > 0 && b > 0, "betaQuantile: a and b must be positive, got (\(a), \(b))")
+        precondition(u >= 0 && u <= 1, "betaQuantile: u must be in [0, 1], got \(u)")
+        if u == 0 { return 0 }
+        if u == 1 { return 1 }
+        let lb = logBeta(a, b)
+        var lo = 0.0, hi = 1.0
+        var x = a / (a + b)
+        for _ in 0..<300 {
+            let f = regularizedIncompleteBeta(a, b, x) - u
+            if f == 0 { return x }
+            if f < 0 { lo = x } else { hi = x }
+            let pdf = exp((a - 1) * log(x) + (b - 1) * log1p(-x) - lb)
+            var next = x - f / pdf
+            if !(next > lo && next < hi) || !next.isFinite {
+                // Leave the bracket: bisect, geometrically where the bracket spans decades.
+                if lo == 0 { next = hi / 8 }
+                else if hi == 1 { next = 1 - (1 - lo) / 8 }
+                else if hi > 4 * lo { next = (lo * hi).squareRoot() }
+                else { next = 0.5 * (lo + hi) }
+            }
+            if abs(next - x) <= tolerance * x || hi - lo <= tolerance * lo { return next }
+            x = next
+        }
+        return x
+    }
+
     /// The standard normal CDF `Φ(x) = erfc(−x/√2)/2`.
     public static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
 }

@@ -1,3 +1,4 @@
 // The umbrella module: `import RecKit` brings in every library module.
 @_exported import RecCore
 @_exported import RecIO
+@_exported import RecOPE

@@ -1,0 +1,147 @@
+import Foundation
+import RecCore
+
+/// Plackett–Luce over fixed scores with a temperature: a deterministic ranker made stochastic.
+///
+/// Ranking = items sorted by `score/temperature + Gumbel noise`, which is exactly sequential
+/// softmax sampling without replacement: P(i first) = exp(sᵢ/τ) / Σⱼ exp(sⱼ/τ), and so on down
+/// the ranking. Lower temperatures approach the deterministic order.
+public struct PlackettLuce: RankingPolicy {
+    public let scores: [Double]
+    public let temperature: Double
+    public let name: String
+    public var itemCount: Int { scores.count }
+
+    /// - Throws: `.invalidParameter` for an empty item set, a non-finite score (naming the item),
+    ///   or a temperature that is not positive and finite.
+    public init(scores: [Double], temperature: Double = 1, name: String = "Plackett-Luce") throws(RecOPEError) {
+        guard !scores.isEmpty else { throw .invalidParameter("\(name): the item set is empty") }
+        guard temperature > 0 && temperature.isFinite else {
+            throw .invalidParameter("\(name): temperature must be positive and finite, got \(temperature)")
+        }
+        if let i = scores.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidParameter("\(name): item \(i) has score \(scores[i]); scores must be finite")
+        }
+        self.scores = scores
+        self.temperature = temperature
+        self.name = name
+    }
+
+    public func makeScoreFiller() -> RankSampling.ScoreFiller {
+        let n = itemCount
+        // Centre the logits so that Float keeps their differences.
+        let top = scores.max()! / temperature
+        let logits = scores.map { Float($0 / temperature - top) }
+        return { out, rows, stream in
+            stream.fillGumbel(UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
+            logits.withUnsafeBufferPointer { lp in
+                for r in 0..<rows {
+                    let row = out + r * n
+                    for j in 0..<n { row[j] += lp[j] }
+                }
+            }
+        }
+    }
+
+    public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
+        try validate(k: k)
+        let top = scores.max()! / temperature
+        return try ExactRankMarginals.compute(distributions: scores.map { .gumbel(location: $0 / temperature - top) }, k: k)
+    }
+
+    /// The probability of one complete or partial ranking (the Plackett–Luce product), for tests
+    /// and reports.
+    public func probability(ofRanking ranking: [Int]) -> Double {
+        var remaining = Set(0..<itemCount)
+        var p = 1.0
+        let top = scores.max()! / temperature
+        for i in ranking {
+            let z = remaining.reduce(0.0) { $0 + exp(scores[$1] / temperature - top) }
+            p *= exp(scores[i] / temperature - top) / z
+            remaining.remove(i)
+        }
+        return p
+    }
+}
+
+/// Epsilon-greedy over a deterministic ranking: with probability 1 − ε the items in score order
+/// (equal scores in uniformly random order), with probability ε a uniformly random ranking.
+public struct EpsilonGreedy: RankingPolicy {
+    public let scores: [Double]
+    public let epsilon: Double
+    public let name: String
+    public var itemCount: Int { scores.count }
+
+    /// - Throws: `.invalidParameter` for an empty item set, a non-finite score, or ε outside [0, 1].
+    public init(scores: [Double], epsilon: Double, name: String = "epsilon-greedy") throws(RecOPEError) {
+        guard !scores.isEmpty else { throw .invalidParameter("\(name): the item set is empty") }
+        guard epsilon >= 0 && epsilon <= 1 else { throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)") }
+        if let i = scores.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidParameter("\(name): item \(i) has score \(scores[i]); scores must be finite")
+        }
+        self.scores = scores
+        self.epsilon = epsilon
+        self.name = name
+    }
+
+    public func makeScoreFiller() -> RankSampling.ScoreFiller {
+        let n = itemCount
+        // Deterministic rows use the ranks of the scores as scores (equal scores stay equal, so
+        // the random tie-break orders them); exploring rows use uniform scores.
+        let sortedDistinct = Array(Set(scores)).sorted()
+        let rankScore = scores.map { Float(sortedDistinct.firstIndex(of: $0)!) + 2 }
+        let eps = Float(epsilon)
+        return { out, rows, stream in
+            var g = stream.generator()
+            stream.split(1).fillUniform(UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
+            rankScore.withUnsafeBufferPointer { rp in
+                for r in 0..<rows where !(Float(Sampling.uniform(&g)) < eps) {
+                    let row = out + r * n
+                    for j in 0..<n { row[j] = rp[j] }
+                }
+            }
+        }
+    }
+
+    /// Closed form: (1 − ε)·[deterministic rank; a tie group of size T spreads 1/T over its
+    /// ranks] + ε/n.
+    public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
+        try validate(k: k)
+        let n = itemCount
+        var probs = [Double](repeating: epsilon / Double(n), count: n * k)
+        let order = (0..<n).sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+        var start = 0
+        while start < n {
+            var end = start
+            while end + 1 < n && scores[order[end + 1]] == scores[order[start]] { end += 1 }
+            let size = Double(end - start + 1)
+            for pos in start...end { for r in start...end where r < k { probs[order[pos] * k + r] += (1 - epsilon) / size } }
+            start = end + 1
+        }
+        return RankMarginals(items: n, k: k, probabilities: probs)
+    }
+}
+
+/// Uniformly random rankings.
+public struct UniformRandomRanking: RankingPolicy {
+    public let itemCount: Int
+    public let name = "uniform random"
+
+    /// - Throws: `.invalidParameter` for an empty item set.
+    public init(items: Int) throws(RecOPEError) {
+        guard items >= 1 else { throw .invalidParameter("uniform random: the item set is empty") }
+        itemCount = items
+    }
+
+    public func makeScoreFiller() -> RankSampling.ScoreFiller {
+        let n = itemCount
+        return { out, rows, stream in
+            stream.fillUniform(UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
+        }
+    }
+
+    public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
+        try validate(k: k)
+        return RankMarginals(items: itemCount, k: k, probabilities: [Double](repeating: 1 / Double(itemCount), count: itemCount * k))
+    }
+}

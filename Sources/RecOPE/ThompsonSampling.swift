@@ -1,0 +1,181 @@
+import Foundation
+import RecCore
+
+/// A priority boost: items flagged for the context (for example the user's favourite team) get
+/// their score raised before ranking.
+public struct PriorityBoost: Sendable, Equatable {
+    /// How a flagged item's score `x` is raised.
+    public enum Rule: Sendable, Equatable {
+        /// `x + amount` (amount ≥ 0 raises; any finite amount is allowed).
+        case additive(Double)
+        /// `x · factor` (factor > 0; above 1 raises).
+        case multiplicative(Double)
+    }
+    /// The flagged items (indices into the policy's items).
+    public let items: Set<Int>
+    public let rule: Rule
+
+    public init(items: Set<Int>, rule: Rule) {
+        self.items = items
+        self.rule = rule
+    }
+
+    func validate(itemCount: Int) throws(RecOPEError) {
+        if let bad = items.first(where: { $0 < 0 || $0 >= itemCount }) {
+            throw .invalidParameter("priority boost: item \(bad) is outside the \(itemCount) items")
+        }
+        switch rule {
+        case .additive(let a) where !a.isFinite:
+            throw .invalidParameter("priority boost: additive amount must be finite, got \(a)")
+        case .multiplicative(let m) where !(m > 0 && m.isFinite):
+            throw .invalidParameter("priority boost: multiplicative factor must be positive and finite, got \(m)")
+        default: break
+        }
+    }
+
+    /// Applies the rule to a score.
+    @inline(__always) func apply(_ x: Float) -> Float {
+        switch rule {
+        case .additive(let a): return x + Float(a)
+        case .multiplicative(let m): return x * Float(m)
+        }
+    }
+}
+
+/// Bernoulli Thompson sampling over items with Beta posteriors, and its optimistic and boosted
+/// variants.
+///
+/// Each item i has a Beta(aᵢ, bᵢ) posterior over its click rate; a ranking sorts the items by one
+/// posterior draw each. With `optimistic`, a draw below the posterior mean aᵢ/(aᵢ+bᵢ) is replaced
+/// by the mean (the "optimistic" TS of the dOTS policy): items with the same mean then tie
+/// exactly, and ties are ordered uniformly at random. With a `boost`, flagged items' scores (after
+/// the optimism step) are raised by the boost rule.
+public struct ThompsonSampling: RankingPolicy {
+    /// Posterior first shape parameters (prior alpha + clicks).
+    public let alpha: [Double]
+    /// Posterior second shape parameters (prior beta + non-clicks).
+    public let beta: [Double]
+    /// Replace draws below the posterior mean by the mean.
+    public let optimistic: Bool
+    /// Optional priority boost.
+    public let boost: PriorityBoost?
+    public let name: String
+
+    public var itemCount: Int { alpha.count }
+    /// Posterior means a/(a+b).
+    public var means: [Double] { zip(alpha, beta).map { $0 / ($0 + $1) } }
+
+    /// A policy from posterior parameters.
+    /// - Throws: `.invalidParameter` for an empty item set, mismatched lengths, or a parameter
+    ///   that is not positive and finite (naming the item).
+    public init(alpha: [Double], beta: [Double], optimistic: Bool = false, boost: PriorityBoost? = nil,
+                name: String? = nil) throws(RecOPEError) {
+        let label = name ?? (optimistic ? "optimistic TS" : boost == nil ? "TS" : "priority TS")
+        guard !alpha.isEmpty else { throw .invalidParameter("\(label): the item set is empty") }
+        guard alpha.count == beta.count else {
+            throw .invalidParameter("\(label): \(alpha.count) alpha values but \(beta.count) beta values")
+        }
+        for i in alpha.indices {
+            guard alpha[i] > 0, alpha[i].isFinite, beta[i] > 0, beta[i].isFinite else {
+                throw .invalidParameter("\(label): item \(i) has Beta parameters (\(alpha[i]), \(beta[i])); both must be positive and finite")
+            }
+        }
+        try boost?.validate(itemCount: alpha.count)
+        self.alpha = alpha
+        self.beta = beta
+        self.optimistic = optimistic
+        self.boost = boost
+        self.name = label
+    }
+
+    /// A policy from a prior and observed clicks and impressions per item:
+    /// posterior a = prior alpha + clicks, b = prior beta + (impressions − clicks).
+    /// - Throws: `.invalidParameter` when counts are negative, clicks exceed impressions, or the
+    ///   lengths differ from the prior's.
+    public init(prior: BetaPrior, clicks: [Double]? = nil, impressions: [Double]? = nil,
+                optimistic: Bool = false, boost: PriorityBoost? = nil, name: String? = nil) throws(RecOPEError) {
+        let n = prior.alpha.count
+        let c = clicks ?? [Double](repeating: 0, count: n)
+        let m = impressions ?? c
+        guard c.count == n, m.count == n else {
+            throw .invalidParameter("TS: prior has \(n) items but clicks/impressions have \(c.count)/\(m.count)")
+        }
+        for i in 0..<n where !(c[i] >= 0 && m[i] >= c[i] && m[i].isFinite) {
+            throw .invalidParameter("TS: item \(i) has \(c[i]) clicks and \(m[i]) impressions; need 0 ≤ clicks ≤ impressions")
+        }
+        try self.init(alpha: (0..<n).map { prior.alpha[$0] + c[$0] }, beta: (0..<n).map { prior.beta[$0] + m[$0] - c[$0] },
+                      optimistic: optimistic, boost: boost, name: name)
+    }
+
+    public func makeScoreFiller() -> RankSampling.ScoreFiller {
+        let n = itemCount
+        let sampler = BetaSampler(alpha: alpha.map { Float($0) }, beta: beta.map { Float($0) })
+        let workspace = sampler.makeWorkspace(maxRows: RankSampling.rowsPerChunk(items: n))
+        let meansF = means.map { Float($0) }
+        let optimistic = self.optimistic
+        let boost = self.boost
+        let flagged = boost.map { Array($0.items).sorted() } ?? []
+        return { out, rows, stream in
+            sampler.fill(out, rows: rows, stream: stream, workspace: workspace)
+            if optimistic {
+                meansF.withUnsafeBufferPointer { mp in
+                    for r in 0..<rows {
+                        let row = out + r * n
+                        for j in 0..<n where row[j] < mp[j] { row[j] = mp[j] }
+                    }
+                }
+            }
+            if let boost {
+                for r in 0..<rows {
+                    let row = out + r * n
+                    for j in flagged { row[j] = boost.apply(row[j]) }
+                }
+            }
+        }
+    }
+
+    public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
+        try validate(k: k)
+        return try ExactRankMarginals.compute(distributions: scoreDistributions(), k: k)
+    }
+
+    /// Each item's score distribution (Beta draw, optimism, boost), for exact marginals.
+    func scoreDistributions() -> [ScoreDistribution] {
+        (0..<itemCount).map { i in
+            var d = ScoreDistribution.beta(alpha[i], beta[i])
+            if optimistic { d = .floored(d, at: alpha[i] / (alpha[i] + beta[i])) }
+            if let b = boost, b.items.contains(i) {
+                switch b.rule {
+                case .additive(let a): d = .affine(d, scale: 1, shift: a)
+                case .multiplicative(let m): d = .affine(d, scale: m, shift: 0)
+                }
+            }
+            return d
+        }
+    }
+}
+
+/// Per-item Beta prior parameters.
+public struct BetaPrior: Sendable, Equatable {
+    public let alpha: [Double]
+    public let beta: [Double]
+
+    /// - Throws: `.invalidParameter` for mismatched lengths, an empty set, or a parameter that is
+    ///   not positive and finite (naming the item).
+    public init(alpha: [Double], beta: [Double]) throws(RecOPEError) {
+        guard !alpha.isEmpty else { throw .invalidParameter("Beta prior: the item set is empty") }
+        guard alpha.count == beta.count else {
+            throw .invalidParameter("Beta prior: \(alpha.count) alpha values but \(beta.count) beta values")
+        }
+        for i in alpha.indices where !(alpha[i] > 0 && alpha[i].isFinite && beta[i] > 0 && beta[i].isFinite) {
+            throw .invalidParameter("Beta prior: item \(i) has (\(alpha[i]), \(beta[i])); both must be positive and finite")
+        }
+        self.alpha = alpha
+        self.beta = beta
+    }
+
+    /// The same prior for `items` items.
+    public static func uniform(items: Int, alpha: Double = 1, beta: Double = 1) throws(RecOPEError) -> BetaPrior {
+        try BetaPrior(alpha: [Double](repeating: alpha, count: items), beta: [Double](repeating: beta, count: items))
+    }
+}
