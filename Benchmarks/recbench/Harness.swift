@@ -147,7 +147,7 @@ func report(_ ms: [Measurement], format: OutputFormat) {
 
 func fmt(_ v: Any) -> String {
     switch v {
-    case let d as Double: return abs(d) >= 1e5 ? String(format: "%.4g", d) : String(format: "%.3f", d)
+    case let d as Double: return abs(d) >= 1e5 || (abs(d) < 1e-2 && d != 0) ? String(format: "%.4g", d) : String(format: "%.3f", d)
     default: return "\(v)"
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CBLAS
 import Foundation
 import RecCore
+import RecOPE
 
 @main
 struct RecBench: ParsableCommand {
@@ -9,7 +10,7 @@ struct RecBench: ParsableCommand {
         commandName: "recbench",
         abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
-        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self])
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self])
 }
 
 /// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.
@@ -124,6 +125,68 @@ struct RNGBench: ParsableCommand {
                 m.extra = [("draws_per_second", Double(count) / (m.medianMs / 1e3))]
                 out.append(m)
             }
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// A Thompson-sampling policy over `items` items with click-rate posteriors spread like the
+/// Open Bandit Dataset's prior (a in 2..1000, b in 2e3..2.2e5), seeded.
+func benchPolicy(items n: Int, seed: UInt64) throws -> ThompsonSampling {
+    var g = Xoshiro256(seed: seed)
+    var alpha = [Double](), beta = [Double]()
+    for _ in 0..<n {
+        let a = 2 * Foundation.exp(Sampling.uniform(&g) * Foundation.log(500.0))
+        let ctr = 0.001 + 0.005 * Sampling.uniform(&g)
+        alpha.append(a.rounded()); beta.append((a / ctr).rounded())
+    }
+    return try ThompsonSampling(alpha: alpha, beta: beta)
+}
+
+/// Monte Carlo rank marginals of Thompson sampling.
+struct MCRankBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mc-rank",
+        abstract: "Monte Carlo rank marginals of Thompson sampling (Beta draws + top-k + counts).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Simulated rankings.") var simulations: Int = 100_000
+
+    func run() throws {
+        let n = common.items ?? 80, k = common.k ?? 3
+        let policy = try benchPolicy(items: n, seed: common.seed)
+        let params: [(String, Any)] = [("items", n), ("k", k), ("simulations", simulations)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            var m = Measurement(name: "mc-rank.ts", params: params, timesMs: timeit(reps: common.reps) {
+                _ = try! policy.monteCarloMarginals(k: k, simulations: simulations, seed: common.seed, parallelism: .threads(t))
+            }, threads: t)
+            m.extra = [("rankings_per_second", Double(simulations) / (m.medianMs / 1e3))]
+            out.append(m)
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// Exact rank marginals of Thompson sampling.
+struct ExactRankBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "exact-rank",
+        abstract: "Exact rank marginals of Thompson sampling (quadrature + Poisson-binomial).")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let n = common.items ?? 80, k = common.k ?? 3
+        let policy = try benchPolicy(items: n, seed: common.seed)
+        let params: [(String, Any)] = [("items", n), ("k", k)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            var sums = [Double]()
+            var m = Measurement(name: "exact-rank.ts", params: params, timesMs: timeit(reps: common.reps) {
+                let r = try! policy.exactMarginals(k: k)
+                sums = (0..<k).map { r.columnSum(rank: $0) }
+            }, threads: t)
+            m.extra = [("max_column_sum_error", sums.map { abs($0 - 1) }.max() ?? 0)]
+            out.append(m)
         }
         report(out, format: common.format)
     }

@@ -135,5 +135,14 @@ func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pa
 @inline(__always)
 func laneBits(_ m: SIMDMask<SIMD16<Int32>>) -> Int {
     let w = SIMD16<Int32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-    return Int((unsafeBitCast(m, to: SIMD16<Int32>.self) & w).wrappedSum())
+    return horizontalOr(unsafeBitCast(m, to: SIMD16<Int32>.self) & w)
+}
+
+/// OR of the 16 lanes, by halving (`wrappedSum` is emitted as an out-of-line generic call).
+@inline(__always)
+func horizontalOr(_ v: SIMD16<Int32>) -> Int {
+    let a = v.lowHalf | v.highHalf
+    let b = a.lowHalf | a.highHalf
+    let c = b.lowHalf | b.highHalf
+    return Int(c[0] | c[1])
 }

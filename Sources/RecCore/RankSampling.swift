@@ -43,6 +43,7 @@ public enum RankSampling {
         total.value.initialize(repeating: 0, count: n * k)
         defer { total.value.deallocate() }
         let lock = SpinLock()
+        let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
         final class Worker {
             let fill: ScoreFiller
             let scores: UnsafeMutablePointer<Float>
@@ -75,13 +76,12 @@ public enum RankSampling {
             w.fill(w.scores, rows, stream)
             var tie = stream.split(-1).vectorGenerator()
             for r in 0..<rows {
-                // Fresh random keys for this row.
+                // Fresh random keys for this row: random high bits, the item in the low bits.
                 var j = 0
                 while j < n {
-                    let bitsV = (tie.next() & SIMD16<UInt32>(repeating: randomMask)) &<< SIMD16<UInt32>(repeating: randomShift)
-                    for l in 0..<min(16, n - j) {
-                        w.keys[j + l] = Int32(bitPattern: bitsV[l] | UInt32(j + l))
-                    }
+                    let randomBits = (tie.next() & SIMD16<UInt32>(repeating: randomMask)) &<< SIMD16<UInt32>(repeating: randomShift)
+                    let keysV = unsafeBitCast(randomBits, to: SIMD16<Int32>.self) | (lane &+ SIMD16<Int32>(repeating: Int32(j)))
+                    UnsafeMutableRawPointer(w.keys + j).storeBytes(of: keysV, as: SIMD16<Int32>.self)
                     j += 16
                 }
                 var heap = RowHeap(scores: w.heapS, items: w.heapK, k: k)

@@ -178,12 +178,48 @@ struct RowHeap {
     }
 
     /// Offers `n` scores whose tie-break keys are given (`keys[j]` stands in for the item index in
-    /// the order; the caller decodes items from keys). Filtered 16 at a time.
+    /// the order; the caller decodes items from keys).
+    ///
+    /// For `k ≤ 16` on an empty heap it runs two vector passes: the lane-wise maxima of the row
+    /// give 16 distinct elements, so their k-th largest `t` is at most the row's k-th largest,
+    /// and only elements `≥ t` (typically about k of them) reach the heap.
     @inlinable mutating func scan(_ p: UnsafePointer<Float>, count n: Int, keys: UnsafePointer<Int32>) {
+        typealias V = SIMD16<Float>
+        if k <= 16 && count == 0 && n >= 32 {
+            var mx = V(repeating: -.infinity)
+            var i = 0
+            while i + 16 <= n { mx = VectorMath.maximum(mx, VectorMath.load(p + i)); i += 16 }
+            if i < n { mx = VectorMath.maximum(mx, VectorMath.loadPartial(p + i, n - i, fill: -.infinity)) }
+            // The k-th largest lane (counting equal lanes separately), without allocating.
+            var t = -Float.infinity
+            var left = k
+            var rest = mx
+            while left > 0 {
+                let top = VectorMath.horizontalMax(rest)
+                if !(top > -.infinity) { t = -.infinity; break }
+                let eq = rest .== V(repeating: top)
+                left -= eq.nonzeroLaneCount
+                t = top
+                rest = rest.replacing(with: -.infinity, where: eq)
+            }
+            if t > -.infinity {
+                let tv = V(repeating: t)
+                i = 0
+                while i + 16 <= n {
+                    let m = VectorMath.load(p + i) .>= tv
+                    if any(m) { for j in i..<(i + 16) where p[j] >= t { offer(p[j], keys[j]) } }
+                    i += 16
+                }
+                while i < n { if p[i] >= t { offer(p[i], keys[i]) }; i += 1 }
+                // NaN scores never reach the filter; they matter only if fewer than k numbers exist,
+                // which t > -inf rules out (16 lane maxima ≥ t means at least k numbers).
+                return
+            }
+        }
         var i = 0
         while i < n {
             let m = min(16, n - i)
-            if m == 16 && filterIsExact && !any(VectorMath.load(p + i) .>= SIMD16<Float>(repeating: s[0])) { i += 16; continue }
+            if m == 16 && filterIsExact && !any(VectorMath.load(p + i) .>= V(repeating: s[0])) { i += 16; continue }
             for j in i..<(i + m) {
                 let v = p[j]
                 if count < k || !(v < s[0]) || s[0] != s[0] { offer(v, keys[j]) }
@@ -286,5 +322,14 @@ public enum TopK {
             }
             try ex.validate(catalogSize: catalogSize)
         }
+    }
+}
+
+extension SIMDMask where Storage == SIMD16<Int32> {
+    /// Number of true lanes.
+    @inlinable var nonzeroLaneCount: Int {
+        let v = unsafeBitCast(self, to: SIMD16<Int32>.self) & SIMD16<Int32>(repeating: 1)
+        let a = v.lowHalf &+ v.highHalf, b = a.lowHalf &+ a.highHalf, c = b.lowHalf &+ b.highHalf
+        return Int(c[0] &+ c[1])
     }
 }
