@@ -46,7 +46,7 @@ func permutations(_ xs: [Int]) -> [[Int]] {
     }
 
     @Test func monteCarloAgreesWithExact() throws {
-        let pl = try PlackettLuce(scores: randomDoubles(30, seed: 4, scale: 2), temperature: 0.5)
+        let pl = try PlackettLuce(scores: randomDoubles(40, seed: 4, scale: 2), temperature: 0.5)
         let exact = try pl.exactMarginals(k: 5)
         let mc = try pl.monteCarloMarginals(k: 5, simulations: 400_000, seed: 1)
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
@@ -78,6 +78,18 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         let exact = try ts.exactMarginals(k: 3)
         for r in 0..<3 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9, "rank \(r) sums to \(exact.columnSum(rank: r))") }
         let mc = try ts.monteCarloMarginals(k: 3, simulations: 1_000_000, seed: 11)
+        #expect(agreeWithinStandardErrors(mc, exact) == nil)
+    }
+
+    @Test func manyItemsAgreeWithMonteCarlo() throws {
+        // 48 items: the two-pass top-k path of the Monte Carlo engine.
+        var g = Xoshiro256(seed: 8)
+        let a = (0..<48).map { _ in (2 + 60 * Sampling.uniform(&g)).rounded() }
+        let b = a.map { ($0 / (0.002 + 0.004 * Sampling.uniform(&g))).rounded() }
+        let ts = try ThompsonSampling(alpha: a, beta: b)
+        let exact = try ts.exactMarginals(k: 5)
+        for r in 0..<5 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
+        let mc = try ts.monteCarloMarginals(k: 5, simulations: 1_000_000, seed: 21)
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
     }
 
