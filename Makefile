@@ -10,7 +10,11 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test bench clean
+.PHONY: all bootstrap build demo test bench clean data
+
+# Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI).
+data:
+	@bash scripts/fetch-obp
 
 all: build
 
@@ -25,6 +29,7 @@ demo: bootstrap
 	$(BIN)/reckit demo
 
 test: bootstrap
+	@bash scripts/fetch-obp
 	$(SWIFT) build --build-tests $(RELEASE)
 	$(SWIFT) test $(RELEASE) --skip-build
 

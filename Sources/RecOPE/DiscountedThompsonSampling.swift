@@ -1,0 +1,83 @@
+import Foundation
+import RecCore
+
+/// Discounted Thompson sampling (dTS) and its optimistic variant (dOTS): per-item discounted
+/// success and failure counts on top of a fixed prior.
+///
+/// Time is cut into periods `[origin + j·period, origin + (j+1)·period)`. When the log enters a
+/// later period, every item's counts are discounted once per boundary crossed (S ← γS, F ← γF),
+/// then that period's clicks and non-clicks are added. The prior is never discounted: the
+/// posterior is Beta(prior α + S, prior β + F). (The practitioners' best setting: γ = 0.99 every
+/// 4 hours.)
+public struct DiscountedThompsonSampling: Sendable, Equatable {
+    /// One logged impression.
+    public struct Event: Sendable, Equatable {
+        public var time: Double
+        public var item: Int
+        public var clicked: Bool
+        public init(time: Double, item: Int, clicked: Bool) { self.time = time; self.item = item; self.clicked = clicked }
+    }
+
+    public let prior: BetaPrior
+    /// γ in (0, 1].
+    public let discount: Double
+    /// Period length (same unit as event times, e.g. seconds).
+    public let period: Double
+    /// Where period boundaries start.
+    public let origin: Double
+    /// Discounted clicks per item.
+    public private(set) var successes: [Double]
+    /// Discounted non-clicks per item.
+    public private(set) var failures: [Double]
+    /// The period of the last event or `advance`, nil before any.
+    public private(set) var currentPeriod: Int?
+
+    /// - Throws: `.invalidParameter` for γ outside (0, 1] or a period that is not positive and finite.
+    public init(prior: BetaPrior, discount: Double, period: Double, origin: Double = 0) throws(RecOPEError) {
+        guard discount > 0 && discount <= 1 else { throw .invalidParameter("dTS: discount must be in (0, 1], got \(discount)") }
+        guard period > 0 && period.isFinite else { throw .invalidParameter("dTS: period must be positive and finite, got \(period)") }
+        guard origin.isFinite else { throw .invalidParameter("dTS: origin must be finite, got \(origin)") }
+        self.prior = prior
+        self.discount = discount
+        self.period = period
+        self.origin = origin
+        successes = [Double](repeating: 0, count: prior.alpha.count)
+        failures = successes
+    }
+
+    func periodIndex(_ t: Double) -> Int { Int((((t - origin) / period)).rounded(.down)) }
+
+    /// Discounts the counts for every period boundary between the current period and `time`'s.
+    /// - Throws: `.invalidParameter` when `time` is not finite or lies before the current period.
+    public mutating func advance(to time: Double) throws(RecOPEError) {
+        guard time.isFinite else { throw .invalidParameter("dTS: time \(time) is not finite") }
+        let q = periodIndex(time)
+        guard let p = currentPeriod else { currentPeriod = q; return }
+        guard q >= p else { throw .invalidParameter("dTS: time \(time) is in period \(q), before the current period \(p); events must be in time order") }
+        if q > p {
+            let f = Foundation.pow(discount, Double(q - p))
+            for i in successes.indices { successes[i] *= f; failures[i] *= f }
+            currentPeriod = q
+        }
+    }
+
+    /// Adds a time-ordered log of impressions.
+    /// - Throws: `.invalidParameter` naming the event (its position in `events`) for an item
+    ///   outside the catalog, a non-finite time, or a time earlier than the previous one.
+    public mutating func update(with events: [Event]) throws(RecOPEError) {
+        for (e, ev) in events.enumerated() {
+            guard ev.item >= 0 && ev.item < successes.count else {
+                throw .invalidParameter("dTS: event \(e) names item \(ev.item), outside the \(successes.count) items")
+            }
+            do { try advance(to: ev.time) } catch { throw .invalidParameter("dTS: event \(e): \(error)") }
+            if ev.clicked { successes[ev.item] += 1 } else { failures[ev.item] += 1 }
+        }
+    }
+
+    /// The policy now: Beta(prior α + S, prior β + F) per item; `optimistic` gives dOTS.
+    public func policy(optimistic: Bool = false, boost: PriorityBoost? = nil) throws(RecOPEError) -> ThompsonSampling {
+        try ThompsonSampling(alpha: zip(prior.alpha, successes).map { $0 + $1 },
+                             beta: zip(prior.beta, failures).map { $0 + $1 },
+                             optimistic: optimistic, boost: boost, name: optimistic ? "dOTS" : "dTS")
+    }
+}

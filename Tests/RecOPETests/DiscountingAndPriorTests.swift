@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import RecCore
+import RecOPE
+
+@Suite struct DiscountedTSTests {
+    /// Worked by hand: prior Beta(1, 1) for two items, γ = 0.5, 4-hour periods from time 0.
+    ///   period 0: item 0 click, item 0 no click            → S0 = 1, F0 = 1
+    ///   period 1: discount ×0.5 → S0 = F0 = 0.5; item 1 click → S1 = 1
+    ///   period 3: discount ×0.25 → S0 = F0 = 0.125, S1 = 0.25; item 0 click → S0 = 1.125
+    ///   advance to period 4: ×0.5 → S0 = 0.5625, F0 = 0.0625, S1 = 0.125
+    @Test func discountingWorkedByHand() throws {
+        let h = 3600.0
+        var d = try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.5, period: 4 * h)
+        try d.update(with: [.init(time: 0, item: 0, clicked: true), .init(time: 100, item: 0, clicked: false),
+                            .init(time: 4 * h, item: 1, clicked: true), .init(time: 12 * h + 5, item: 0, clicked: true)])
+        #expect(d.successes == [1.125, 0.25] && d.failures == [0.125, 0])
+        let p = try d.policy()
+        #expect(p.alpha == [2.125, 1.25] && p.beta == [1.125, 1])
+        try d.advance(to: 16 * h)
+        #expect(d.successes == [0.5625, 0.125] && d.failures == [0.0625, 0])
+        // The prior is never discounted.
+        #expect(try d.policy(optimistic: true).alpha == [1.5625, 1.125])
+        #expect(try d.policy(optimistic: true).name == "dOTS")
+    }
+
+    @Test func badLogs() throws {
+        var d = try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.99, period: 10)
+        #expect(throws: RecOPEError.self) { try d.update(with: [.init(time: 0, item: 2, clicked: true)]) }
+        try d.update(with: [.init(time: 50, item: 0, clicked: true)])
+        #expect(throws: RecOPEError.self) { try d.update(with: [.init(time: 20, item: 0, clicked: true)]) }
+        #expect(throws: RecOPEError.self) { try d.update(with: [.init(time: .nan, item: 0, clicked: true)]) }
+        #expect(throws: RecOPEError.self) { try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 1.5, period: 10) }
+        #expect(throws: RecOPEError.self) { try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.9, period: 0) }
+    }
+}
+
+@Suite struct PriorFileTests {
+    func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("prior-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func readsCampaigns() throws {
+        let path = try write("# prior\nall:\n  alpha:\n    - 2.0\n    - 3\n  beta:\n    - 100.0\n    - 200.0\nmen:\n  alpha:\n    - 1\n  beta:\n    - 5\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let p = try BetaPrior.load(yaml: path, campaign: "all")
+        #expect(p.alpha == [2, 3] && p.beta == [100, 200])
+        #expect(try BetaPrior.load(yaml: path, campaign: "men").alpha == [1])
+        #expect(throws: RecOPEError.malformedFile(file: path, line: nil, message: "no campaign 'women'; the file has all, men")) {
+            try BetaPrior.load(yaml: path, campaign: "women")
+        }
+    }
+
+    @Test func errorsNameTheLine() throws {
+        let bad = try write("all:\n  alpha:\n    - 2.0\n    - x\n  beta:\n    - 1\n")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
+        #expect(throws: RecOPEError.malformedFile(file: bad, line: 4, message: "'x' is not a number")) { try BetaPrior.load(yaml: bad, campaign: "all") }
+        let neg = try write("all:\n  alpha:\n    - -2.0\n  beta:\n    - 1\n")
+        defer { try? FileManager.default.removeItem(atPath: neg) }
+        #expect(throws: RecOPEError.malformedFile(file: neg, line: 3, message: "alpha value -2.0 must be positive and finite")) { try BetaPrior.load(yaml: neg, campaign: "all") }
+        let short = try write("all:\n  alpha:\n    - 2.0\n    - 3.0\n  beta:\n    - 1\n")
+        defer { try? FileManager.default.removeItem(atPath: short) }
+        #expect(throws: RecOPEError.self) { try BetaPrior.load(yaml: short, campaign: "all") }
+        #expect(throws: RecOPEError.cannotOpen(file: "/nonexistent.yaml", reason: "no such file")) { try BetaPrior.load(yaml: "/nonexistent.yaml", campaign: "all") }
+    }
+}
+
+/// The Open Bandit Dataset's production prior (fetched by scripts/fetch-obp into data/obp).
+let obpPriorPath: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.appendingPathComponent("data/obp/obp/policy/conf/prior_bts.yaml").path
+}()
+
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD prior"))
+struct OpenBanditPriorTests {
+    @Test func campaignsLoad() throws {
+        #expect(try BetaPrior.load(yaml: obpPriorPath, campaign: "all").alpha.count == 80)
+        #expect(try BetaPrior.load(yaml: obpPriorPath, campaign: "men").alpha.count == 34)
+        #expect(try BetaPrior.load(yaml: obpPriorPath, campaign: "women").alpha.count == 46)
+    }
+
+    /// Published Monte Carlo results (1e5 simulations) for campaign "all", top-3: item 61 is the
+    /// most likely item at every rank, about [0.198, 0.245, 0.198]; item 0 about
+    /// [0.0108, 0.0093, 0.0092]. The exact marginals must lie within 4 of the published run's
+    /// standard errors plus its rounding.
+    @Test func matchesPublishedMarginals() throws {
+        let ts = try ThompsonSampling(prior: try BetaPrior.load(yaml: obpPriorPath, campaign: "all"))
+        let exact = try ts.exactMarginals(k: 3)
+        for r in 0..<3 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
+        func close(_ p: Double, _ published: Double, rounding: Double) -> Bool {
+            abs(p - published) <= 4 * (published * (1 - published) / 1e5).squareRoot() + rounding
+        }
+        for (r, v) in [0.198, 0.245, 0.198].enumerated() {
+            #expect(close(exact.probability(item: 61, rank: r), v, rounding: 5e-4), "item 61 rank \(r + 1): \(exact.probability(item: 61, rank: r))")
+            let best = (0..<80).max { exact.probability(item: $0, rank: r) < exact.probability(item: $1, rank: r) }
+            #expect(best == 61)
+        }
+        for (r, v) in [0.0108, 0.0093, 0.0092].enumerated() {
+            #expect(close(exact.probability(item: 0, rank: r), v, rounding: 5e-5), "item 0 rank \(r + 1): \(exact.probability(item: 0, rank: r))")
+        }
+        // And a long simulation agrees with the exact values cell by cell.
+        let mc = try ts.monteCarloMarginals(k: 3, simulations: 2_000_000, seed: 61)
+        #expect(agreeWithinStandardErrors(mc, exact) == nil)
+    }
+}
