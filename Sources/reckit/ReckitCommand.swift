@@ -7,7 +7,7 @@ struct Reckit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reckit",
         abstract: "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
-        subcommands: [Demo.self, Score.self],
+        subcommands: [Demo.self, Score.self, Marginals.self],
         defaultSubcommand: nil)
 }
 
@@ -40,6 +40,9 @@ func runReporting(_ body: () throws -> Void) throws {
         stderrLine("reckit: error: \(e)")
         throw ExitCode(1)
     } catch let e as RecCoreError {
+        stderrLine("reckit: error: \(e)")
+        throw ExitCode(1)
+    } catch let e as RecOPEError {
         stderrLine("reckit: error: \(e)")
         throw ExitCode(1)
     }

@@ -1,0 +1,171 @@
+import Foundation
+import RecCore
+import RecIO
+
+/// A ranking policy described by a small JSON object, as `reckit marginals` and
+/// `reckit offline-ab` read it. Paths inside a spec are relative to the spec file's folder.
+///
+/// | key | kinds | meaning |
+/// |---|---|---|
+/// | `kind` | all | `bernoulli_ts`, `priority_ts`, `dts`, `dots`, `plackett_luce`, `epsilon_greedy`, `uniform` |
+/// | `prior`, `campaign` | TS kinds | an OBD-format prior file and its campaign (default `all`) |
+/// | `alpha`, `beta` | TS kinds | the prior inline, instead of `prior` |
+/// | `clicks`, `impressions` | `bernoulli_ts`, `priority_ts` | observed counts per item, added to the prior |
+/// | `boost` | TS kinds | `{"items": [..], "rule": "additive" or "multiplicative", "amount": x}` (required for `priority_ts`) |
+/// | `optimistic` | `bernoulli_ts`, `priority_ts` | dOTS-style optimism without discounting |
+/// | `discount`, `period_hours` | `dts`, `dots` | γ and the period (default 0.99 and 4 hours) |
+/// | `log` | `dts`, `dots` | CSV of `time,item,click` rows (time in seconds, click 0/1), time-ordered |
+/// | `at` | `dts`, `dots` | advance the discounting to this time (seconds) after the log |
+/// | `scores` | `plackett_luce`, `epsilon_greedy` | item scores inline, or `scores_file`: a one-column CSV |
+/// | `temperature` | `plackett_luce` | > 0 (default 1) |
+/// | `epsilon` | `epsilon_greedy` | in [0, 1] |
+/// | `items` | `uniform` | number of items |
+public enum PolicySpec {
+    /// Reads a spec file and builds its policy.
+    /// - Throws: `RecOPEError` naming the file and the key that is wrong.
+    public static func load(_ path: String) throws(RecOPEError) -> any RankingPolicy {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw .malformedFile(file: path, line: nil, message: "not valid JSON (\((error as NSError).localizedDescription))")
+        }
+        guard let spec = object as? [String: Any] else { throw .malformedFile(file: path, line: nil, message: "the spec must be a JSON object") }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        return try build(spec, file: path, base: base)
+    }
+
+    /// Builds a policy from a parsed spec; `file` names it in errors, `base` resolves relative paths.
+    public static func build(_ spec: [String: Any], file: String, base: URL) throws(RecOPEError) -> any RankingPolicy {
+        let r = Reader(spec: spec, file: file, base: base)
+        let kind = try r.string("kind")
+        switch kind {
+        case "bernoulli_ts", "priority_ts":
+            let boost = try r.boost()
+            if kind == "priority_ts" && boost == nil { throw r.error("kind priority_ts needs a \"boost\" object") }
+            return try ThompsonSampling(prior: try r.prior(), clicks: try r.numbers("clicks", required: false),
+                                        impressions: try r.numbers("impressions", required: false),
+                                        optimistic: try r.bool("optimistic") ?? false, boost: boost,
+                                        name: kind == "priority_ts" ? "priority TS" : "TS")
+        case "dts", "dots":
+            var d = try DiscountedThompsonSampling(prior: try r.prior(), discount: try r.number("discount") ?? 0.99,
+                                                   period: 3600 * (try r.number("period_hours") ?? 4))
+            if let log = try r.path("log") {
+                let m: Matrix
+                do { m = try CSVMatrix.read(log) } catch { throw .malformedFile(file: log, line: nil, message: "\(error)") }
+                guard m.cols == 3 else { throw .malformedFile(file: log, line: 1, message: "expected 3 columns time,item,click; got \(m.cols)") }
+                var events = [DiscountedThompsonSampling.Event]()
+                for i in 0..<m.rows {
+                    let item = m[i, 1], click = m[i, 2]
+                    guard item == item.rounded(), click == 0 || click == 1 else {
+                        throw .malformedFile(file: log, line: nil, message: "data row \(i + 1): item must be an integer and click 0 or 1")
+                    }
+                    events.append(.init(time: Double(m[i, 0]), item: Int(item), clicked: click == 1))
+                }
+                do { try d.update(with: events) } catch { throw .malformedFile(file: log, line: nil, message: "\(error)") }
+            }
+            if let at = try r.number("at") { try d.advance(to: at) }
+            return try d.policy(optimistic: kind == "dots", boost: try r.boost())
+        case "plackett_luce":
+            return try PlackettLuce(scores: try r.scores(), temperature: try r.number("temperature") ?? 1)
+        case "epsilon_greedy":
+            guard let eps = try r.number("epsilon") else { throw r.error("kind epsilon_greedy needs \"epsilon\"") }
+            return try EpsilonGreedy(scores: try r.scores(), epsilon: eps)
+        case "uniform":
+            guard let n = try r.number("items") else { throw r.error("kind uniform needs \"items\"") }
+            guard n == n.rounded(), n >= 1 else { throw r.error("\"items\" must be a positive integer, got \(n)") }
+            return try UniformRandomRanking(items: Int(n))
+        default:
+            throw r.error("unknown kind '\(kind)' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)")
+        }
+    }
+
+    struct Reader {
+        let spec: [String: Any]
+        let file: String
+        let base: URL
+
+        func error(_ m: String) -> RecOPEError { .malformedFile(file: file, line: nil, message: m) }
+
+        func string(_ key: String) throws(RecOPEError) -> String {
+            guard let v = spec[key] else { throw error("missing \"\(key)\"") }
+            guard let s = v as? String else { throw error("\"\(key)\" must be a string") }
+            return s
+        }
+
+        func number(_ key: String) throws(RecOPEError) -> Double? {
+            guard let v = spec[key] else { return nil }
+            guard let n = v as? NSNumber, !isJSONBool(v) else { throw error("\"\(key)\" must be a number") }
+            let d = n.doubleValue
+            guard d.isFinite else { throw error("\"\(key)\" must be finite") }
+            return d
+        }
+
+        func bool(_ key: String) throws(RecOPEError) -> Bool? {
+            guard let v = spec[key] else { return nil }
+            guard isJSONBool(v), let b = v as? Bool else { throw error("\"\(key)\" must be true or false") }
+            return b
+        }
+
+        func numbers(_ key: String, required: Bool) throws(RecOPEError) -> [Double]? {
+            guard let v = spec[key] else {
+                if required { throw error("missing \"\(key)\"") }
+                return nil
+            }
+            guard let arr = v as? [Any] else { throw error("\"\(key)\" must be an array of numbers") }
+            var out = [Double]()
+            for (i, x) in arr.enumerated() {
+                guard let n = x as? NSNumber, !isJSONBool(x) else { throw error("\"\(key)\"[\(i)] is not a number") }
+                out.append(n.doubleValue)
+            }
+            return out
+        }
+
+        func path(_ key: String) throws(RecOPEError) -> String? {
+            guard spec[key] != nil else { return nil }
+            let p = try string(key)
+            return p.hasPrefix("/") ? p : base.appendingPathComponent(p).path
+        }
+
+        func prior() throws(RecOPEError) -> BetaPrior {
+            if let p = try path("prior") {
+                return try BetaPrior.load(yaml: p, campaign: spec["campaign"] == nil ? "all" : try string("campaign"))
+            }
+            guard let a = try numbers("alpha", required: false), let b = try numbers("beta", required: false) else {
+                throw error("a TS policy needs \"prior\" (a prior file) or \"alpha\" and \"beta\" arrays")
+            }
+            return try BetaPrior(alpha: a, beta: b)
+        }
+
+        func boost() throws(RecOPEError) -> PriorityBoost? {
+            guard let v = spec["boost"] else { return nil }
+            guard let b = v as? [String: Any] else { throw error("\"boost\" must be an object") }
+            let sub = Reader(spec: b, file: file, base: base)
+            guard let items = try sub.numbers("items", required: true) else { return nil }
+            let amount = try sub.number("amount") ?? 0
+            let rule: PriorityBoost.Rule
+            switch try sub.string("rule") {
+            case "additive": rule = .additive(amount)
+            case "multiplicative": rule = .multiplicative(amount)
+            case let other: throw error("boost rule must be additive or multiplicative, got '\(other)'")
+            }
+            return PriorityBoost(items: Set(items.map { Int($0) }), rule: rule)
+        }
+
+        func scores() throws(RecOPEError) -> [Double] {
+            if let s = try numbers("scores", required: false) { return s }
+            guard let p = try path("scores_file") else { throw error("needs \"scores\" or \"scores_file\"") }
+            let m: Matrix
+            do { m = try CSVMatrix.read(p) } catch { throw .malformedFile(file: p, line: nil, message: "\(error)") }
+            guard m.cols == 1 else { throw .malformedFile(file: p, line: 1, message: "expected one column of scores, got \(m.cols)") }
+            return m.storage.map(Double.init)
+        }
+    }
+}
+
+/// JSONSerialization gives both numbers and booleans as NSNumber; booleans are its CFBoolean
+/// subclass (and `is Bool` is true for the numbers 0 and 1 as well), so tell them apart by class.
+func isJSONBool(_ v: Any) -> Bool {
+    String(describing: type(of: v)).contains("Boolean")
+}
