@@ -53,6 +53,78 @@ indirect enum ScoreDistribution: Sendable {
     }
 }
 
+/// A score distribution flattened for fast evaluation: `Y = max(scale·X + shift, floor)` with X a
+/// Beta(a, b) or a standard Gumbel at `mu` (no indirect enum, no reference counting in the loop).
+struct FlatScore {
+    let isBeta: Bool
+    let a1: Double, b1: Double, logNorm: Double   // Beta: a − 1, b − 1, −log B(a, b)
+    let mu: Double                                // Gumbel location
+    let scale: Double, shift: Double
+    let floor: Double                             // −inf when there is none
+    /// True for an untransformed Beta: its density can use the node-shared logarithms.
+    var plainBeta: Bool { isBeta && scale == 1 && shift == 0 && floor == -.infinity }
+
+    init(_ d: ScoreDistribution) {
+        var scale = 1.0, shift = 0.0, floor = -Double.infinity
+        var base = d
+        // Peel transforms from the outside in: affine(s, t) maps a floor m to s·m + t.
+        var transforms = [(Double, Double)]()
+        var floors = [(Double, Int)]()    // floor value and how many affines were outside it
+        while true {
+            switch base {
+            case .affine(let inner, let s, let t): transforms.append((s, t)); base = inner; continue
+            case .floored(let inner, let m): floors.append((m, transforms.count)); base = inner; continue
+            default: break
+            }
+            break
+        }
+        for (s, t) in transforms.reversed() { scale *= s; shift = s * shift + t }
+        for (m, outer) in floors {
+            // Map the floor through the affines that were outside it.
+            var v = m
+            for (s, t) in transforms.prefix(outer).reversed() { v = s * v + t }
+            floor = max(floor, v)
+        }
+        self.scale = scale; self.shift = shift; self.floor = floor
+        switch base {
+        case .beta(let a, let b):
+            isBeta = true; a1 = a - 1; b1 = b - 1; logNorm = -SpecialFunctions.logBeta(a, b); mu = 0
+        case .gumbel(let m):
+            isBeta = false; a1 = 0; b1 = 0; logNorm = 0; mu = m
+        default: fatalError("unreachable")
+        }
+    }
+
+    /// Density of the continuous part at y; `logX`/`log1mX` are log x and log1p(−x) of y itself
+    /// (used only for plain Betas).
+    @inline(__always) func pdf(_ y: Double, logY: Double, log1mY: Double) -> Double {
+        if y <= floor { return 0 }
+        if plainBeta {
+            if !(y > 0 && y < 1) { return 0 }
+            return exp(a1 * logY + b1 * log1mY + logNorm)
+        }
+        let x = (y - shift) / scale
+        if isBeta {
+            if !(x > 0 && x < 1) { return 0 }
+            return exp(a1 * log(x) + b1 * log1p(-x) + logNorm) / scale
+        }
+        let z = x - mu
+        return exp(-z - exp(-z)) / scale
+    }
+}
+
+extension ScoreDistribution {
+    /// Standard deviation of the continuous base variable, scaled (a width for panels).
+    var spread: Double {
+        switch self {
+        case .beta(let a, let b): return (a * b / ((a + b) * (a + b) * (a + b + 1))).squareRoot()
+        case .gumbel: return Double.pi / 6.0.squareRoot()
+        case .floored(let d, _): return d.spread
+        case .affine(let d, let s, _): return s * d.spread
+        }
+    }
+}
+
 /// Exact rank marginals for independent item scores:
 ///
 ///     P(i at rank r) = ∫ f_i(x) · P(exactly r other items score above x) dx
@@ -73,27 +145,39 @@ enum ExactRankMarginals {
                                    0.33, 0.45, 0.55, 0.67, 0.78, 0.87, 0.94, 0.98, 0.995, 1 - 1e-3, 1 - 1e-4,
                                    1 - 1e-5, 1 - 1e-7, 1 - 1e-9, 1 - 1e-12, 1 - 1e-15]
     static let rule = GaussLegendre(points: 12)
+    /// Panel width in units of each active item's standard deviation.
+    static let panelWidth = 1.0
 
     static func compute(distributions: [ScoreDistribution], k: Int) throws(RecOPEError) -> RankMarginals {
         let n = distributions.count
         guard n >= 1, k >= 1, k <= n else { throw .invalidParameter("exact marginals: need 1 ≤ k ≤ items, got k=\(k), items=\(n)") }
-        // Breakpoints and atoms.
-        var bps = [Double]()
+        // Supports (quantiles 1e-15 and 1 − 1e-15), atoms, and a panel width per item.
+        var lo = [Double](), hi = [Double](), width = [Double]()
         var atomsAt = [Double: [(item: Int, mass: Double)]]()
+        var fixed = [Double]()
         for (j, d) in distributions.enumerated() {
-            bps += d.breakpoints(levels)
+            let ends = d.breakpoints([1e-15, 1 - 1e-15])
+            lo.append(ends.min()!); hi.append(ends.max()!)
+            width.append(panelWidth * d.spread)
+            fixed += ends
             for (x, m) in d.atoms where m > 0 {
-                bps.append(x)
+                fixed.append(x)
                 atomsAt[x, default: []].append((j, m))
             }
         }
-        bps = Array(Set(bps.filter { $0.isFinite })).sorted()
-        var merged = [Double]()
-        for b in bps {
-            if let last = merged.last, b - last <= 1e-14 * max(abs(b), 1e-300), atomsAt[b] == nil { continue }
-            merged.append(b)
+        fixed = Array(Set(fixed.filter { $0.isFinite })).sorted()
+        // Panels: between fixed points, no wider than the panel width of any item whose support
+        // covers the panel's left end (items starting inside it start at a fixed point).
+        var bps = [fixed[0]]
+        var next = 1
+        while next < fixed.count {
+            let x = bps.last!
+            var w = Double.infinity
+            for j in 0..<n where lo[j] <= x && x < hi[j] { w = min(w, width[j]) }
+            let candidate = x + w
+            if candidate < fixed[next] && candidate > x { bps.append(candidate) }
+            else { bps.append(fixed[next]); next += 1 }
         }
-        bps = merged
         let m = rule.nodes.count
         var result = [Double](repeating: 0, count: n * k)
         // Running CDFs at the current breakpoint.
@@ -104,18 +188,28 @@ enum ExactRankMarginals {
         var prefix = [Double](repeating: 0, count: (n + 1) * k)
         var suffix = [Double](repeating: 0, count: (n + 1) * k)
         var p = [Double](repeating: 0, count: n)
+        let flat = distributions.map(FlatScore.init)
+        var xs = [Double](repeating: 0, count: m), logX = xs, log1mX = xs
         if let atoms = atomsAt[bps[0]] { addAtoms(atoms, at: bps[0], g: g, n: n, k: k, into: &result) }
         for panel in 0..<(bps.count - 1) {
             let a = bps[panel], b = bps[panel + 1]
             let half = 0.5 * (b - a), mid = 0.5 * (a + b)
             if half <= 0 { continue }
-            let xs = rule.nodes.map { mid + half * $0 }
+            for t in 0..<m {
+                xs[t] = mid + half * rule.nodes[t]
+                logX[t] = log(xs[t]); log1mX[t] = log1p(-xs[t])
+            }
             for j in 0..<n {
                 var any = false
-                for t in 0..<m {
-                    let v = distributions[j].pdf(xs[t])
-                    f[j * m + t] = v.isFinite ? v : 0
-                    if v > 0 { any = true }
+                if b <= lo[j] || a >= hi[j] {
+                    for t in 0..<m { f[j * m + t] = 0 }
+                } else {
+                    let fj = flat[j]
+                    for t in 0..<m {
+                        let v = fj.pdf(xs[t], logY: logX[t], log1mY: log1mX[t])
+                        f[j * m + t] = v.isFinite ? v : 0
+                        if v > 0 { any = true }
+                    }
                 }
                 if !any {
                     for t in 0..<m { gNode[j * m + t] = g[j] }
