@@ -41,6 +41,9 @@ bench: bootstrap
 	$(BIN)/recbench score --batch 1 --items 100000 --dim 64 --k 10 --threads 1,2 --reps 200 --no-sgemm
 	$(BIN)/recbench score --batch 256 --items 1000000 --dim 64 --k 10 --threads 2 --reps 5
 	$(BIN)/recbench rng   --batch 10000 --items 1000 --threads 1,2
+	$(BIN)/recbench mc-rank --items 80 --k 3 --simulations 100000 --threads 1,2
+	$(BIN)/recbench mc-rank --items 1000 --k 10 --simulations 100000 --threads 2 --reps 5
+	$(BIN)/recbench exact-rank --items 80 --k 3 --threads 1 --reps 10
 
 clean:
 	rm -rf .build

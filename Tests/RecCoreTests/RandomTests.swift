@@ -148,6 +148,18 @@ import _RecTestSupport
         #expect(SpecialFunctions.regularizedIncompleteBeta(2, 3, 1) == 1)
     }
 
+    @Test func betaQuantileMatchesSciPy() {
+        // scipy.special.betaincinv
+        for (a, b, u, ref) in [(2.0, 5.0, 0.3, 0.18180347131894917), (47, 12198, 1e-12, 0.0011046350866919146),
+                               (47, 12198, 0.5, 0.0038113213782898126), (1013, 222255, 0.999, 0.0049893441855389355),
+                               (1e4, 1e6, 0.01, 0.0096732301731772916), (0.5, 0.5, 0.9, 0.97552825814757682),
+                               (3, 3e5, 1e-6, 6.0847405201930394e-08)] {
+            let q = SpecialFunctions.betaQuantile(a, b, u)
+            #expect(abs(q - ref) <= 1e-10 * ref, "Q(\(u); \(a), \(b)) = \(q), SciPy \(ref)")
+        }
+        #expect(SpecialFunctions.betaQuantile(2, 3, 0) == 0 && SpecialFunctions.betaQuantile(2, 3, 1) == 1)
+    }
+
     @Test func incompleteGammaMatchesSciPy() {
         for (a, x, ref) in [(0.5, 0.2, 0.47291074313446196), (1, 1, 0.63212055882855767), (3.5, 2, 0.22022259152428406),
                             (100, 95, 0.31735681116980008), (1000, 1030, 0.82891190388239389), (0.1, 0.001, 0.52676856839244501)] {
