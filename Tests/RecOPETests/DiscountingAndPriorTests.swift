@@ -106,3 +106,23 @@ struct OpenBanditPriorTests {
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
     }
 }
+
+/// The RecOPE part of README.md's library tour, kept compiling and checked.
+@Suite(.enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD prior"))
+struct ReadmePolicyTourTests {
+    @Test func tour() throws {
+        let prior = try BetaPrior.load(yaml: obpPriorPath, campaign: "all")
+        let ts = try ThompsonSampling(prior: prior)
+        let boosted = try ThompsonSampling(prior: prior, boost: PriorityBoost(items: [3, 7], rule: .multiplicative(1.2)))
+        var dts = try DiscountedThompsonSampling(prior: prior, discount: 0.99, period: 4 * 3600)
+        try dts.update(with: [.init(time: 0, item: 61, clicked: true)])
+        let dots = try dts.policy(optimistic: true)
+        let exact = try ts.exactMarginals(k: 3)
+        let mc = try dots.monteCarloMarginals(k: 3, simulations: 100_000, seed: 1)
+        #expect(exact.probability(item: 61, rank: 0) > 0.19)
+        #expect(mc.standardError(item: 61, rank: 0) > 0)
+        #expect(mc.denominator(item: 5, rank: 2) > 0)
+        #expect(try boosted.exactMarginals(k: 1).probability(item: 3, rank: 0) > exact.probability(item: 3, rank: 0))
+        _ = try PlackettLuce(scores: [2.0, 1.0, 0.5], temperature: 0.5)
+    }
+}
