@@ -114,6 +114,36 @@ struct FlatScore {
 }
 
 extension ScoreDistribution {
+    /// Extra panel breakpoints where the density is not smooth: a Beta with a small non-integer
+    /// shape a (b) has a density like x^(a−1) at 0 (like (1−x)^(b−1) at 1), singular or with a
+    /// singular derivative; beyond a = 3 the endpoint carries negligible mass. On [x, 2x] the 12-point interpolant
+    /// of such a power (which carries the CDFs) is good to about 1e-9 and the quadrature to
+    /// 1e-18, so these points grow geometrically by 2 from the 1e-15 quantile up to the median
+    /// (and likewise toward 1, where Double's resolution near 1 limits accuracy for b < 1 to
+    /// about 1e-5: the mass within 1e-12 of 1 is not resolved).
+    func singularityBreakpoints() -> [Double] {
+        switch self {
+        case .beta(let a, let b):
+            var out = [Double]()
+            let median = SpecialFunctions.betaQuantile(a, b, 0.5, tolerance: 1e-9)
+            if a < 3 && a != 1 && a != 2 {
+                var x = SpecialFunctions.betaQuantile(a, b, 1e-15, tolerance: 1e-9)
+                while x < median && x > 0 { out.append(x); x *= 2 }
+            }
+            if b < 3 && b != 1 && b != 2 {
+                // Double cannot place points closer to 1 than about 1e-16: start there at the
+                // latest (the mass left beyond is below 1e-8 for b ≥ 1/2).
+                var y = max(1 - SpecialFunctions.betaQuantile(a, b, 1 - 1e-15, tolerance: 1e-9), 4e-16)
+                let top = 1 - median
+                while y < top && y > 0 { out.append(1 - y); y *= 2 }
+            }
+            return out
+        case .gumbel: return []
+        case .floored(let d, let m): return d.singularityBreakpoints().filter { $0 > m }
+        case .affine(let d, let s, let t): return d.singularityBreakpoints().map { s * $0 + t }
+        }
+    }
+
     /// Standard deviation of the continuous base variable, scaled (a width for panels).
     var spread: Double {
         switch self {
@@ -134,12 +164,14 @@ extension ScoreDistribution {
 /// prefix and suffix products of the polynomials (1 − pⱼ + pⱼ z), truncated at degree k − 1, give
 /// it for every item at once in O(n·k²) per node.
 ///
-/// Quadrature: the score axis is cut at every item's quantiles (28 levels from 1e-15 to
-/// 1 − 1e-15) and atoms, and each panel gets 12-point Gauss–Legendre nodes. Each item's CDF at
-/// the nodes is carried along the axis by integrating its density with the Gauss–Legendre
-/// integration matrix (spectrally accurate), starting from one exact CDF value at the left end,
-/// so the incomplete beta is evaluated only once per item. Mass beyond the outermost quantiles
-/// is below 1e-15 per item.
+/// Quadrature: the score axis runs from the lowest item's 1e-15 quantile to the highest item's
+/// 1 − 1e-15 quantile and is cut into panels at every item's support ends and atoms, with no
+/// panel wider than one standard deviation of any item whose support covers it (and geometric
+/// panels toward a Beta density's singular end when a shape is below 1). Each panel gets
+/// 12-point Gauss–Legendre nodes. Each item's CDF at the nodes is carried along the axis by
+/// integrating its density with the Gauss–Legendre integration matrix (spectrally accurate),
+/// starting from one exact CDF value at the left end, so the incomplete beta is evaluated only a
+/// few times per item. Mass beyond the outermost quantiles is below 1e-15 per item.
 enum ExactRankMarginals {
     static let levels: [Double] = [1e-15, 1e-12, 1e-9, 1e-7, 1e-5, 1e-4, 1e-3, 0.005, 0.02, 0.06, 0.13, 0.22,
                                    0.33, 0.45, 0.55, 0.67, 0.78, 0.87, 0.94, 0.98, 0.995, 1 - 1e-3, 1 - 1e-4,
@@ -160,6 +192,7 @@ enum ExactRankMarginals {
             lo.append(ends.min()!); hi.append(ends.max()!)
             width.append(panelWidth * d.spread)
             fixed += ends
+            fixed += d.singularityBreakpoints()
             for (x, m) in d.atoms where m > 0 {
                 fixed.append(x)
                 atomsAt[x, default: []].append((j, m))

@@ -93,6 +93,15 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
     }
 
+    @Test func shapesBelowOneAtZero() throws {
+        // Densities singular at 0 (a < 1) need the geometric panels.
+        let ts = try ThompsonSampling(alpha: [0.5, 0.3, 0.8, 2], beta: [1.5, 2, 1, 3])
+        let exact = try ts.exactMarginals(k: 4)
+        for r in 0..<4 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9, "rank \(r): \(exact.columnSum(rank: r))") }
+        let mc = try ts.monteCarloMarginals(k: 4, simulations: 2_000_000, seed: 17)
+        #expect(agreeWithinStandardErrors(mc, exact) == nil)
+    }
+
     @Test func priorityBoostAgreesWithMonteCarlo() throws {
         for rule in [PriorityBoost.Rule.additive(0.001), .multiplicative(1.3)] {
             let ts = try ThompsonSampling(prior: Self.smallPrior(), boost: PriorityBoost(items: [1, 4], rule: rule))
