@@ -1,0 +1,134 @@
+import Foundation
+
+/// A streaming CSV reader over bytes: one row at a time, fields as byte ranges of an internal
+/// buffer (no `String` per cell unless asked), 1-based line numbers for errors.
+///
+/// Handles `,` separators, `\n` or `\r\n` line ends, and double-quoted fields with `""` escapes
+/// (quoted fields may not span lines). Reads the file in 4 MiB blocks, so memory stays flat
+/// whatever the file size.
+public final class CSVReader {
+    public let path: String
+    private let handle: FileHandle
+    private var buffer = [UInt8]()
+    private var start = 0          // next unread byte in buffer
+    private var eof = false
+    /// The current row's fields as ranges into `rowBytes`.
+    public private(set) var fields = [Range<Int>]()
+    /// The current row's bytes (unquoted).
+    public private(set) var rowBytes = [UInt8]()
+    /// 1-based line number of the current row.
+    public private(set) var line = 0
+    private var scratch = [CChar](repeating: 0, count: 64)
+
+    /// Opens `path`.
+    /// - Throws: `RecIOError.cannotOpen`.
+    public init(path: String) throws(RecIOError) {
+        self.path = path
+        guard let h = FileHandle(forReadingAtPath: path) else {
+            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        }
+        handle = h
+    }
+
+    deinit { try? handle.close() }
+
+    private func refill() {
+        if start > 0 { buffer.removeFirst(start); start = 0 }
+        let chunk = handle.readData(ofLength: 4 << 20)
+        if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
+    }
+
+    /// Advances to the next non-empty row. Returns false at the end of the file.
+    /// - Throws: `RecIOError.malformed` for an unterminated quote.
+    public func next() throws(RecIOError) -> Bool {
+        while true {
+            // Find the end of the line, refilling as needed.
+            var end = start
+            while true {
+                if let nl = buffer[end...].firstIndex(of: 10) { end = nl; break }
+                if eof { end = buffer.count; break }
+                let searched = buffer.count - start
+                refill()
+                end = start + searched
+            }
+            if start >= buffer.count && eof { return false }
+            line += 1
+            var lineEnd = end
+            if lineEnd > start && buffer[lineEnd - 1] == 13 { lineEnd -= 1 }
+            let lineStart = start
+            start = min(end + 1, buffer.count)
+            if lineEnd == lineStart { if eof && start >= buffer.count { return false }; continue }
+            try split(lineStart, lineEnd)
+            return true
+        }
+    }
+
+    private func split(_ s: Int, _ e: Int) throws(RecIOError) {
+        fields.removeAll(keepingCapacity: true)
+        rowBytes.removeAll(keepingCapacity: true)
+        var i = s
+        while true {
+            let fieldStart = rowBytes.count
+            if i < e && buffer[i] == 34 { // quoted
+                i += 1
+                var closed = false
+                while i < e {
+                    if buffer[i] == 34 {
+                        if i + 1 < e && buffer[i + 1] == 34 { rowBytes.append(34); i += 2; continue }
+                        closed = true; i += 1; break
+                    }
+                    rowBytes.append(buffer[i]); i += 1
+                }
+                if !closed { throw .malformed(file: path, line: line, field: fields.count + 1, message: "unterminated quote") }
+                while i < e && buffer[i] != 44 { i += 1 }
+            } else {
+                while i < e && buffer[i] != 44 { rowBytes.append(buffer[i]); i += 1 }
+            }
+            fields.append(fieldStart..<rowBytes.count)
+            if i >= e { break }
+            i += 1 // skip the comma
+            if i == e { fields.append(rowBytes.count..<rowBytes.count); break }
+        }
+    }
+
+    /// Field `i` of the current row as a String.
+    public func string(_ i: Int) -> String {
+        String(decoding: rowBytes[fields[i]], as: UTF8.self)
+    }
+
+    /// Field `i` parsed as a Double, or nil when it is not a number.
+    public func double(_ i: Int) -> Double? {
+        let r = fields[i]
+        if r.isEmpty || r.count > 63 { return nil }
+        let n = r.count
+        for (k, b) in rowBytes[r].enumerated() { scratch[k] = CChar(bitPattern: b) }
+        scratch[n] = 0
+        return scratch.withUnsafeMutableBufferPointer { t -> Double? in
+            var endp: UnsafeMutablePointer<CChar>?
+            let v = strtod(t.baseAddress!, &endp)
+            return endp == t.baseAddress! + n ? v : nil
+        }
+    }
+
+    /// Field `i` parsed as an integer, or nil.
+    public func int(_ i: Int) -> Int? {
+        let r = fields[i]
+        if r.isEmpty { return nil }
+        var v = 0
+        var neg = false
+        var k = r.lowerBound
+        if rowBytes[k] == 45 { neg = true; k += 1; if k == r.upperBound { return nil } }
+        while k < r.upperBound {
+            let d = Int(rowBytes[k]) - 48
+            guard d >= 0 && d <= 9 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(d)
+            if o1 || o2 { return nil }
+            v = a; k += 1
+        }
+        return neg ? -v : v
+    }
+
+    /// Number of fields in the current row.
+    public var count: Int { fields.count }
+}

@@ -1,0 +1,354 @@
+import Foundation
+import RecCore
+
+/// One estimate of a target policy's value (mean reward per logged row).
+public struct Estimate: Sendable, Equatable {
+    public var policy: String
+    /// IS, CIS, NCIS, pieceNCIS, pointNCIS, SNIPS, DM, DR or SwitchDR.
+    public var estimator: String
+    /// The weight cap c, nil for none.
+    public var cap: Double?
+    /// The grouping of pieceNCIS ("position"), nil otherwise.
+    public var groups: String?
+    public var value: Double
+    /// The interval of `ciMethod` ("bootstrap-percentile" when resamples were drawn, else "normal").
+    public var ciLow: Double
+    public var ciHigh: Double
+    public var ciMethod: String
+    /// The normal (CLT / delta-method) 95% interval, always computed.
+    public var normalLow: Double
+    public var normalHigh: Double
+}
+
+/// Numbers that decide whether to trust the weights.
+public struct WeightDiagnostics: Sendable, Equatable {
+    /// Kish effective sample size (Σw)²/Σw².
+    public var effectiveSampleSize: Double
+    public var maxWeight: Double
+    public var meanWeight: Double
+    /// (cap, share of rows whose weight exceeds it).
+    public var shareAboveCap: [Double: Double]
+    /// Target probability mass, averaged over rows, on (item, position) pairs the logs never show.
+    public var unsupportedMass: Double
+    /// CIS and NCIS at caps 1, 2, 5, 10, 20, 50, 100 and ∞ (∞ as `.infinity`).
+    public var capTable: [(cap: Double, cis: Double, ncis: Double)]
+
+    public static func == (a: WeightDiagnostics, b: WeightDiagnostics) -> Bool {
+        a.effectiveSampleSize == b.effectiveSampleSize && a.maxWeight == b.maxWeight && a.capTable.count == b.capTable.count
+    }
+}
+
+/// The evaluation of one target policy on logged data.
+public struct PolicyEvaluation: Sendable {
+    public var policy: String
+    public var estimates: [Estimate]
+    public var diagnostics: WeightDiagnostics
+    public var warnings: [String]
+}
+
+/// Settings of an offline evaluation.
+public struct EvaluationSettings: Sendable {
+    /// Finite weight caps for CIS, NCIS, pieceNCIS and pointNCIS (∞ is SNIPS / IS).
+    public var caps: [Double] = [2, 5, 10]
+    /// Bootstrap resamples (0: normal intervals only).
+    public var bootstrap: Int = 1000
+    public var seed: UInt64 = 1
+    /// Switch-DR uses the DR correction only where the weight is at most this (default: the
+    /// largest cap).
+    public var switchThreshold: Double?
+    /// Pseudo-impressions of the reward model's smoothing toward the position's mean.
+    public var rewardSmoothing: Double = 10
+    /// Interval level.
+    public var level: Double = 0.95
+    public var parallelism: Parallelism = .automatic
+
+    public init() {}
+}
+
+/// Off-policy estimators of a ranking policy's click rate from logs of another policy.
+///
+/// Each logged row j is (item aⱼ at position kⱼ, reward rⱼ), with importance weight
+/// wⱼ = P_B(aⱼ at kⱼ) / P_A(aⱼ at kⱼ) (target marginal over logging marginal or logged
+/// propensity). With n rows:
+/// - IS: (1/n) Σ wⱼrⱼ (unbiased, unbounded variance).
+/// - CIS(c): (1/n) Σ min(wⱼ, c) rⱼ.
+/// - NCIS(c): Σ min(wⱼ, c) rⱼ / Σ min(wⱼ, c); SNIPS is NCIS(∞) (Swaminathan & Joachims 2015).
+/// - pieceNCIS(c): Σ_g (n_g/n) NCIS_g(c) over the rows of each position g
+///   (Gilotte et al., "Offline A/B testing for Recommender Systems", WSDM 2018).
+/// - pointNCIS(c): (1/n) Σ min(wⱼ, c) rⱼ / Z(kⱼ) with Z(k) = Σ_a min(P_B(a at k), c·P_A(a at k)),
+///   the exact expected capped weight at position k (Gilotte et al. 2018); needs the logging
+///   policy's marginals.
+/// - DM: (1/n) Σ Σ_a P_B(a at kⱼ) q(a, kⱼ), with q the click rate per (item, position) smoothed
+///   toward the position's mean by `rewardSmoothing` pseudo-impressions (fitted on the same logs).
+/// - DR: DM + (1/n) Σ wⱼ (rⱼ − q(aⱼ, kⱼ)) (Dudík, Langford & Li 2011).
+/// - SwitchDR(τ): DR with the correction kept only where wⱼ ≤ τ (Wang, Agarwal & Dudík 2017).
+///
+/// Intervals: normal (CLT; delta method for the ratios) and, with resamples, the percentile
+/// bootstrap over rows with every normaliser recomputed in every resample. The resample sums
+/// are one GEMM: a resamples × rows count matrix times a rows × features matrix.
+public enum OfflineEvaluation {
+    /// Evaluates a target policy whose marginals do not depend on the context.
+    /// - Parameters:
+    ///   - logging: the logging policy's marginals; required when the logs carry no propensities,
+    ///     and for pointNCIS.
+    /// - Throws: `.invalidParameter` naming the log and row for an item or position the policy
+    ///   does not know, a zero logging probability for a logged pair, or empty logs.
+    public static func evaluate(logs: LoggedData, target: RankMarginals, policy name: String,
+                                logging: RankMarginals? = nil, settings: EvaluationSettings = .init()) throws(RecOPEError) -> PolicyEvaluation {
+        let n = logs.count
+        guard n > 0 else { throw .invalidParameter("\(logs.source): the log has no rows") }
+        guard logs.propensities != nil || logging != nil else {
+            throw .invalidParameter("\(logs.source): the log has no propensities; give the logging policy")
+        }
+        let K = target.k, N = target.items
+        if let l = logging, l.items != N || l.k < K {
+            throw .invalidParameter("logging policy ranks \(l.items) items to depth \(l.k), target \(N) items to depth \(K)")
+        }
+        var w = [Double](repeating: 0, count: n)
+        var r = [Double](repeating: 0, count: n)
+        var pos = [Int](repeating: 0, count: n)
+        var item = [Int](repeating: 0, count: n)
+        for j in 0..<n {
+            let a = Int(logs.items[j]), k = Int(logs.positions[j])
+            guard a < N else { throw .invalidParameter("\(logs.source): row \(j + 1) logs item \(a); the policy \(name) has items 0..<\(N)") }
+            guard k < K else { throw .invalidParameter("\(logs.source): row \(j + 1) logs position \(k + 1); the evaluation covers positions 1...\(K) (raise --k)") }
+            let pa = logs.propensities?[j] ?? logging!.denominator(item: a, rank: k)
+            guard pa > 0 else { throw .invalidParameter("\(logs.source): row \(j + 1): the logging policy gives item \(a) at position \(k + 1) probability 0, yet it was logged") }
+            w[j] = target.probability(item: a, rank: k) / pa
+            r[j] = Double(logs.rewards[j])
+            pos[j] = k; item[j] = a
+        }
+        // Reward model: smoothed rate per (item, position).
+        var clicks = [Double](repeating: 0, count: N * K), shows = clicks
+        var posClicks = [Double](repeating: 0, count: K), posShows = posClicks
+        for j in 0..<n { clicks[item[j] * K + pos[j]] += r[j]; shows[item[j] * K + pos[j]] += 1; posClicks[pos[j]] += r[j]; posShows[pos[j]] += 1 }
+        let m = settings.rewardSmoothing
+        var q = [Double](repeating: 0, count: N * K)
+        for a in 0..<N { for k in 0..<K {
+            let prior = posShows[k] > 0 ? posClicks[k] / posShows[k] : 0
+            q[a * K + k] = (clicks[a * K + k] + m * prior) / (shows[a * K + k] + m)
+        } }
+        let dmAt = (0..<K).map { k in (0..<N).reduce(0.0) { $0 + target.probability(item: $1, rank: k) * q[$1 * K + k] } }
+        var warnings = [String]()
+        // Support: target mass on pairs never logged.
+        var unsupported = 0.0
+        let unsupportedAt = (0..<K).map { k in (0..<N).reduce(0.0) { shows[$1 * K + k] == 0 ? $0 + target.probability(item: $1, rank: k) : $0 } }
+        for j in 0..<n { unsupported += unsupportedAt[pos[j]] }
+        unsupported /= Double(n)
+        if unsupported > 0 {
+            warnings.append(String(format: "%@: %.4g%% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it", name, 100 * unsupported))
+        }
+        // pointNCIS normalisers need the logging marginals.
+        let caps = settings.caps.filter { $0.isFinite && $0 > 0 }.sorted()
+        var zAt: [[Double]]? = nil
+        if let l = logging {
+            zAt = caps.map { c in (0..<K).map { k in (0..<N).reduce(0.0) { $0 + min(target.probability(item: $1, rank: k), c * l.probability(item: $1, rank: k)) } } }
+        } else {
+            warnings.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped")
+        }
+        let tau = settings.switchThreshold ?? (caps.last ?? 10)
+
+        // Features per row; every estimator is a function of column sums over (resampled) rows.
+        // Layout: [1, w r, w, dm, dr, sw] + per cap [min(w,c) r, min(w,c), point] + per cap per
+        // position [min(w,c) r, min(w,c)] + per position [1].
+        let C = caps.count
+        let F = 6 + 3 * C + 2 * C * K + K
+        var feat = [Float](repeating: 0, count: n * F)
+        for j in 0..<n {
+            let o = j * F
+            let res = r[j] - q[item[j] * K + pos[j]]
+            feat[o] = 1; feat[o + 1] = Float(w[j] * r[j]); feat[o + 2] = Float(w[j])
+            feat[o + 3] = Float(dmAt[pos[j]]); feat[o + 4] = Float(dmAt[pos[j]] + w[j] * res)
+            feat[o + 5] = Float(dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0))
+            for (ci, c) in caps.enumerated() {
+                let wc = min(w[j], c)
+                feat[o + 6 + 3 * ci] = Float(wc * r[j]); feat[o + 7 + 3 * ci] = Float(wc)
+                feat[o + 8 + 3 * ci] = Float(zAt.map { wc * r[j] / $0[ci][pos[j]] } ?? 0)
+                let g = o + 6 + 3 * C + 2 * (ci * K + pos[j])
+                feat[g] = Float(wc * r[j]); feat[g + 1] = Float(wc)
+            }
+            feat[o + 6 + 3 * C + 2 * C * K + pos[j]] = 1
+        }
+        // Exact sums in Double for the point estimates.
+        var full = [Double](repeating: 0, count: F)
+        for j in 0..<n {
+            let o = j * F
+            full[0] += 1; full[1] += w[j] * r[j]; full[2] += w[j]
+            let res = r[j] - q[item[j] * K + pos[j]]
+            full[3] += dmAt[pos[j]]; full[4] += dmAt[pos[j]] + w[j] * res; full[5] += dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0)
+            for (ci, c) in caps.enumerated() {
+                let wc = min(w[j], c)
+                full[6 + 3 * ci] += wc * r[j]; full[7 + 3 * ci] += wc
+                full[8 + 3 * ci] += zAt.map { wc * r[j] / $0[ci][pos[j]] } ?? 0
+                let g = 6 + 3 * C + 2 * (ci * K + pos[j])
+                full[g] += wc * r[j]; full[g + 1] += wc
+            }
+            full[6 + 3 * C + 2 * C * K + pos[j]] += 1
+            _ = o
+        }
+        /// Estimator values from column sums.
+        func values(_ s: [Double]) -> [Double] {
+            let cnt = s[0]
+            var v = [s[1] / cnt, s[1] / s[2], s[3] / cnt, s[4] / cnt, s[5] / cnt]
+            for ci in 0..<C {
+                v.append(s[6 + 3 * ci] / cnt)                       // CIS
+                v.append(s[6 + 3 * ci] / s[7 + 3 * ci])            // NCIS
+                var piece = 0.0
+                for k in 0..<K {
+                    let g = 6 + 3 * C + 2 * (ci * K + k)
+                    let ng = s[6 + 3 * C + 2 * C * K + k]
+                    if ng > 0 && s[g + 1] > 0 { piece += ng / cnt * s[g] / s[g + 1] }
+                }
+                v.append(piece)                                     // pieceNCIS
+                v.append(s[8 + 3 * ci] / cnt)                       // pointNCIS
+            }
+            return v
+        }
+        let point = values(full)
+        // Normal intervals.
+        let zq = normalQuantile(0.5 + settings.level / 2)
+        func meanCI(_ f: (Int) -> Double, _ v: Double) -> (Double, Double) {
+            var ss = 0.0
+            for j in 0..<n { let d = f(j) - v; ss += d * d }
+            let se = (ss / Double(max(n - 1, 1)) / Double(n)).squareRoot()
+            return (v - zq * se, v + zq * se)
+        }
+        func ratioCI(_ a: (Int) -> Double, _ b: (Int) -> Double, _ v: Double, rows: [Int]? = nil) -> (Double, Double, Double) {
+            let idx = rows ?? Array(0..<n)
+            let cnt = Double(idx.count)
+            var mb = 0.0, ss = 0.0
+            for j in idx { mb += b(j) }
+            mb /= cnt
+            for j in idx { let d = a(j) - v * b(j); ss += d * d }
+            let varV = ss / Double(max(idx.count - 1, 1)) / cnt / (mb * mb)
+            return (v - zq * varV.squareRoot(), v + zq * varV.squareRoot(), varV)
+        }
+        var normals = [(Double, Double)]()
+        normals.append(meanCI({ w[$0] * r[$0] }, point[0]))
+        let sn = ratioCI({ w[$0] * r[$0] }, { w[$0] }, point[1]); normals.append((sn.0, sn.1))
+        normals.append(meanCI({ dmAt[pos[$0]] }, point[2]))
+        normals.append(meanCI({ dmAt[pos[$0]] + w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) }, point[3]))
+        normals.append(meanCI({ dmAt[pos[$0]] + (w[$0] <= tau ? w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) : 0) }, point[4]))
+        let rowsAt = (0..<K).map { k in (0..<n).filter { pos[$0] == k } }
+        for (ci, c) in caps.enumerated() {
+            let base = 5 + 4 * ci
+            normals.append(meanCI({ min(w[$0], c) * r[$0] }, point[base]))
+            let nc = ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, point[base + 1]); normals.append((nc.0, nc.1))
+            var pv = 0.0
+            for k in 0..<K where !rowsAt[k].isEmpty {
+                let sa = rowsAt[k].reduce(0.0) { $0 + min(w[$1], c) * r[$1] }, sb = rowsAt[k].reduce(0.0) { $0 + min(w[$1], c) }
+                if sb > 0 {
+                    let share = Double(rowsAt[k].count) / Double(n)
+                    pv += share * share * ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, sa / sb, rows: rowsAt[k]).2
+                }
+            }
+            normals.append((point[base + 2] - zq * pv.squareRoot(), point[base + 2] + zq * pv.squareRoot()))
+            if let z = zAt { normals.append(meanCI({ min(w[$0], c) * r[$0] / z[ci][pos[$0]] }, point[base + 3])) }
+            else { normals.append((.nan, .nan)) }
+        }
+        // Bootstrap: resample counts (B × n) times features (n × F) = sums (B × F).
+        var boot: [[Double]]? = nil
+        if settings.bootstrap > 0 {
+            boot = bootstrapValues(features: feat, rows: n, width: F, resamples: settings.bootstrap, seed: settings.seed,
+                                   parallelism: settings.parallelism, values: values)
+        }
+        let lowQ = (1 - settings.level) / 2, highQ = 1 - lowQ
+        func interval(_ i: Int) -> (Double, Double, String, Double, Double) {
+            let (nl, nh) = normals[i]
+            guard let b = boot else { return (nl, nh, "normal", nl, nh) }
+            let col = b.map { $0[i] }.filter { $0.isFinite }.sorted()
+            guard !col.isEmpty else { return (nl, nh, "normal", nl, nh) }
+            func qtile(_ p: Double) -> Double {
+                let h = p * Double(col.count - 1)
+                let lo = Int(h.rounded(.down)), hi = min(lo + 1, col.count - 1)
+                return col[lo] + (h - Double(lo)) * (col[hi] - col[lo])
+            }
+            return (qtile(lowQ), qtile(highQ), "bootstrap-percentile", nl, nh)
+        }
+        var estimates = [Estimate]()
+        func add(_ est: String, _ i: Int, cap: Double?, groups: String? = nil) {
+            let (lo, hi, method, nl, nh) = interval(i)
+            estimates.append(Estimate(policy: name, estimator: est, cap: cap, groups: groups, value: point[i],
+                                      ciLow: lo, ciHigh: hi, ciMethod: method, normalLow: nl, normalHigh: nh))
+        }
+        add("IS", 0, cap: nil)
+        for (ci, c) in caps.enumerated() { add("CIS", 5 + 4 * ci, cap: c) }
+        for (ci, c) in caps.enumerated() { add("NCIS", 5 + 4 * ci + 1, cap: c) }
+        add("SNIPS", 1, cap: nil)
+        for (ci, c) in caps.enumerated() { add("pieceNCIS", 5 + 4 * ci + 2, cap: c, groups: "position") }
+        if zAt != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 5 + 4 * ci + 3, cap: c) } }
+        add("DM", 2, cap: nil)
+        add("DR", 3, cap: nil)
+        add("SwitchDR", 4, cap: tau)
+        // Diagnostics.
+        let sw = w.reduce(0, +), sw2 = w.reduce(0) { $0 + $1 * $1 }
+        var above = [Double: Double]()
+        for c in [1.0, 2, 5, 10, 20, 50, 100] + caps { above[c] = Double(w.filter { $0 > c }.count) / Double(n) }
+        let capTable = [1.0, 2, 5, 10, 20, 50, 100, .infinity].map { c -> (cap: Double, cis: Double, ncis: Double) in
+            var a = 0.0, b = 0.0
+            for j in 0..<n { let wc = min(w[j], c); a += wc * r[j]; b += wc }
+            return (c, a / Double(n), a / b)
+        }
+        let diag = WeightDiagnostics(effectiveSampleSize: sw * sw / sw2, maxWeight: w.max() ?? 0, meanWeight: sw / Double(n),
+                                     shareAboveCap: above, unsupportedMass: unsupported, capTable: capTable)
+        if diag.meanWeight < 0.5 || diag.meanWeight > 2 {
+            warnings.append(String(format: "%@: the mean weight is %.3f (1 under correct propensities): check the logging policy", name, diag.meanWeight))
+        }
+        return PolicyEvaluation(policy: name, estimates: estimates, diagnostics: diag, warnings: warnings)
+    }
+
+    /// Percentile-bootstrap estimator values: resample counts × features through GEMM, in blocks
+    /// of resamples; block b uses `RandomStream(seed).split(b)`, so results do not depend on the
+    /// thread count.
+    static func bootstrapValues(features: [Float], rows n: Int, width F: Int, resamples B: Int, seed: UInt64,
+                                parallelism: Parallelism, values: ([Double]) -> [Double]) -> [[Double]] {
+        let featM = Matrix(rows: n, cols: F, elements: features)
+        let block = max(1, min(B, 50_000_000 / max(n, 1)))
+        var out = [[Double]]()
+        out.reserveCapacity(B)
+        let root = RandomStream(seed: seed)
+        var b0 = 0
+        while b0 < B {
+            let nb = min(block, B - b0)
+            var counts = Matrix(rows: nb, cols: n)
+            counts.withUnsafeMutableBufferPointer { buf in
+                let p = buf.baseAddress!
+                Threading.parallelFor(chunks: nb, parallelism: parallelism) { i in
+                    var g = root.split(b0 + i).generator()
+                    let row = p + i * n
+                    for _ in 0..<n {
+                        let j = Int(((g.next() >> 32) &* UInt64(n)) >> 32)
+                        row[j] += 1
+                    }
+                }
+            }
+            let sums = matmul(counts, featM, parallelism: parallelism)
+            for i in 0..<nb { out.append(values(sums.row(i).map(Double.init))) }
+            b0 += nb
+        }
+        return out
+    }
+
+    /// The standard normal quantile (Acklam's rational approximation refined by one Newton step
+    /// on erfc; |error| < 1e-12).
+    static func normalQuantile(_ p: Double) -> Double {
+        let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
+        let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01]
+        let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+        let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
+        var x: Double
+        if p < 0.02425 {
+            let q = (-2 * log(p)).squareRoot()
+            x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        } else if p <= 1 - 0.02425 {
+            let q = p - 0.5, rr = q * q
+            x = (((((a[0] * rr + a[1]) * rr + a[2]) * rr + a[3]) * rr + a[4]) * rr + a[5]) * q / (((((b[0] * rr + b[1]) * rr + b[2]) * rr + b[3]) * rr + b[4]) * rr + 1)
+        } else {
+            let q = (-2 * log(1 - p)).squareRoot()
+            x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+        }
+        let e = 0.5 * erfc(-x / 2.0.squareRoot()) - p
+        let u = e * (2 * Double.pi).squareRoot() * exp(x * x / 2)
+        return x - u / (1 + x * u / 2)
+    }
+}

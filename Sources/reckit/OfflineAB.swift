@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import RecKit
+
+/// `reckit offline-ab`: estimate target policies' click rates from logs of a running policy.
+struct OfflineAB: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "offline-ab",
+        abstract: "Offline A/B test: estimate target ranking policies' click rates from logged data (IS, CIS, NCIS, pieceNCIS, pointNCIS, SNIPS, DM, DR, SwitchDR).",
+        discussion: """
+        Logs: --format obd reads the Open Bandit Dataset CSV layout; --format csv reads any CSV with a
+        header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1].
+        Propensities come from the log unless --logging gives the logging policy (needed for pointNCIS).
+        Policies are JSON specs (see README). Results: a table on stdout, --json FILE (schema in README).
+        """)
+
+    @Option(help: "Logged data (CSV).") var logs: String
+    @Option(help: "obd or csv.") var format: String = "obd"
+    @Option(help: "Column mapping for --format csv.") var columns: String?
+    @Option(help: "Logging policy spec (JSON); default: the logged propensities.") var logging: String?
+    @Option(help: "Target policy spec (JSON); repeat for several.") var target: [String] = []
+    @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
+    @Option(help: "Bootstrap resamples (0: normal intervals only).") var bootstrap: Int = 1000
+    @Option(help: "Seed (bootstrap and Monte Carlo marginals).") var seed: UInt64 = 1
+    @Option(help: "Positions evaluated (default: the deepest logged position).") var k: Int?
+    @Option(help: "Marginals: exact or mc.") var method: String = "exact"
+    @Option(help: "Monte Carlo marginals: simulated rankings.") var simulations: Int = 1_000_000
+    @Option(help: "Write the report as JSON to this file (atomically).") var json: String?
+    @OptionGroup var threading: ThreadOptions
+
+    func validate() throws {
+        guard ["obd", "csv"].contains(format) else { throw ValidationError("--format must be obd or csv, got '\(format)'") }
+        guard format == "obd" || columns != nil else { throw ValidationError("--format csv needs --columns") }
+        guard !target.isEmpty else { throw ValidationError("give at least one --target policy spec") }
+        guard ["exact", "mc"].contains(method) else { throw ValidationError("--method must be exact or mc") }
+        guard bootstrap >= 0 else { throw ValidationError("--bootstrap must be at least 0") }
+        for c in cap where !(c > 0) { throw ValidationError("--cap values must be positive, got \(c)") }
+        if let k, k < 1 { throw ValidationError("--k must be at least 1") }
+    }
+
+    func run() throws {
+        try threading.apply()
+        try runReporting {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let cols = format == "obd" ? LogColumns.openBanditDataset : try LogColumns.parse(columns!)
+            let data = try LoggedData.load(csv: logs, columns: cols)
+            let depth = k ?? Int(data.positions.max()! + 1)
+            var settings = EvaluationSettings()
+            settings.caps = cap
+            settings.bootstrap = bootstrap
+            settings.seed = seed
+            func marginals(_ p: any RankingPolicy) throws(RecOPEError) -> RankMarginals {
+                method == "exact" ? try p.exactMarginals(k: min(depth, p.itemCount))
+                    : try p.monteCarloMarginals(k: min(depth, p.itemCount), simulations: simulations, seed: seed)
+            }
+            let loggingMarginals = try logging.map { (path: String) throws(RecOPEError) in try marginals(try PolicySpec.load(path)) }
+            var evaluations = [PolicyEvaluation]()
+            for spec in target {
+                let p = try PolicySpec.load(spec)
+                let name = "\(p.name) (\(URL(fileURLWithPath: spec).lastPathComponent))"
+                evaluations.append(try OfflineEvaluation.evaluate(logs: data, target: try marginals(p), policy: name,
+                                                                  logging: loggingMarginals, settings: settings))
+            }
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+            printTable(data: data, evaluations: evaluations)
+            stderrLine(String(format: "offline A/B of %d policies on %d rows in %.0f ms (%@ marginals, %d resamples, %d threads)",
+                              evaluations.count, data.count, ms, method, bootstrap, Threading.count))
+            for e in evaluations { for w in e.warnings { stderrLine("warning: \(w)") } }
+            if let json { try AtomicFile.write(reportJSON(data: data, evaluations: evaluations), to: json) }
+        }
+    }
+
+    func fmtCap(_ c: Double?) -> String { c.map { $0.isInfinite ? "inf" : String(format: "%g", $0) } ?? "-" }
+
+    func printTable(data: LoggedData, evaluations: [PolicyEvaluation]) {
+        let logged = data.meanReward
+        print(String(format: "logs: %@ (%d rows), logged mean reward %.6f", data.source, data.count, logged))
+        for e in evaluations {
+            print("")
+            print("policy: \(e.policy)")
+            print("  estimator   cap    value       95% interval                 uplift vs logged")
+            for s in e.estimates {
+                let head = "  " + s.estimator.padding(toLength: 11, withPad: " ", startingAt: 0) + fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
+                print(head + String(format: " %.6f   [%.6f, %.6f] %@  %+.2f%%", s.value, s.ciLow, s.ciHigh,
+                                    s.ciMethod == "normal" ? "normal   " : "bootstrap", 100 * (s.value - logged) / logged))
+            }
+            let d = e.diagnostics
+            print(String(format: "  diagnostics: ESS %.0f of %d, max weight %.2f, mean weight %.3f, unsupported mass %.3g",
+                         d.effectiveSampleSize, data.count, d.maxWeight, d.meanWeight, d.unsupportedMass))
+            print("  caps:      " + d.capTable.map { fmtCap($0.cap).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+            print("  CIS:       " + d.capTable.map { String(format: "%-9.6f", $0.cis) }.joined())
+            print("  NCIS:      " + d.capTable.map { String(format: "%-9.6f", $0.ncis) }.joined())
+        }
+    }
+
+    func reportJSON(data: LoggedData, evaluations: [PolicyEvaluation]) -> Data {
+        func num(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+        let estimates: [[String: Any]] = evaluations.flatMap { e in e.estimates.map { s in [
+            "policy": s.policy, "estimator": s.estimator, "cap": s.cap.map { num($0) } ?? NSNull(),
+            "groups": s.groups ?? NSNull(), "value": num(s.value), "ci_low": num(s.ciLow), "ci_high": num(s.ciHigh),
+            "ci_method": s.ciMethod, "normal_ci_low": num(s.normalLow), "normal_ci_high": num(s.normalHigh),
+            "uplift": num(s.value - data.meanReward),
+        ] } }
+        var diagnostics = [String: Any]()
+        for e in evaluations {
+            let d = e.diagnostics
+            diagnostics[e.policy] = [
+                "effective_sample_size": num(d.effectiveSampleSize), "max_weight": num(d.maxWeight), "mean_weight": num(d.meanWeight),
+                "unsupported_mass": num(d.unsupportedMass),
+                "share_above_cap": d.shareAboveCap.sorted { $0.key < $1.key }.map { ["cap": $0.key, "share": $0.value] },
+                "cap_table": d.capTable.map { ["cap": $0.cap.isFinite ? $0.cap as Any : "inf", "cis": num($0.cis), "ncis": num($0.ncis)] },
+            ] as [String: Any]
+        }
+        let report: [String: Any] = [
+            "logs": data.source, "rows": data.count, "logged_mean": data.meanReward,
+            "estimates": estimates, "diagnostics": diagnostics,
+            "warnings": evaluations.flatMap { $0.warnings },
+        ]
+        return (try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    }
+}
