@@ -10,7 +10,7 @@ struct RecBench: ParsableCommand {
         commandName: "recbench",
         abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
-        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self])
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self])
 }
 
 /// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.
@@ -187,6 +187,49 @@ struct ExactRankBench: ParsableCommand {
             }, threads: t)
             m.extra = [("max_column_sum_error", sums.map { abs($0 - 1) }.max() ?? 0)]
             out.append(m)
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// Off-policy estimators on synthetic logs.
+struct OPEBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ope",
+        abstract: "Offline evaluation: all estimators with normal intervals (rows/s), and the percentile bootstrap (resamples/s).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Logged rows.") var rows: Int = 10_000
+    @Option(help: "Bootstrap resamples for the bootstrap measurement.") var bootstrap: Int = 1000
+
+    func run() throws {
+        let nItems = common.items ?? 80, K = common.k ?? 3
+        var g = Xoshiro256(seed: common.seed)
+        var items = [Int](), positions = [Int](), rewards = [Double]()
+        for j in 0..<rows {
+            items.append(Int(Sampling.uniform(&g) * Double(nItems))); positions.append(j % K)
+            rewards.append(Sampling.uniform(&g) < 0.004 ? 1 : 0)
+        }
+        let logs = try LoggedData(items: items, positions: positions, rewards: rewards,
+                                  propensities: [Double](repeating: 1 / Double(nItems), count: rows))
+        let target = try benchPolicy(items: nItems, seed: common.seed).exactMarginals(k: K)
+        let logging = try UniformRandomRanking(items: nItems).exactMarginals(k: K)
+        let params: [(String, Any)] = [("rows", rows), ("items", nItems), ("k", K), ("bootstrap", bootstrap)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            var s = EvaluationSettings()
+            s.bootstrap = 0
+            s.parallelism = .threads(t)
+            var m = Measurement(name: "ope.estimators", params: params, timesMs: timeit(reps: common.reps) {
+                _ = try! OfflineEvaluation.evaluate(logs: logs, target: target, policy: "ts", logging: logging, settings: s)
+            }, threads: t)
+            m.extra = [("rows_per_second", Double(rows) / (m.medianMs / 1e3))]
+            out.append(m)
+            s.bootstrap = bootstrap
+            var b = Measurement(name: "ope.bootstrap", params: params, timesMs: timeit(reps: max(1, common.reps / 4)) {
+                _ = try! OfflineEvaluation.evaluate(logs: logs, target: target, policy: "ts", logging: logging, settings: s)
+            }, threads: t)
+            b.extra = [("resamples_per_second", Double(bootstrap) / (max(b.medianMs - m.medianMs, 1e-3) / 1e3))]
+            out.append(b)
         }
         report(out, format: common.format)
     }

@@ -105,9 +105,9 @@ public enum OfflineEvaluation {
             throw .invalidParameter("logging policy ranks \(l.items) items to depth \(l.k), target \(N) items to depth \(K)")
         }
         var w = [Double](repeating: 0, count: n)
-        var r = [Double](repeating: 0, count: n)
-        var pos = [Int](repeating: 0, count: n)
-        var item = [Int](repeating: 0, count: n)
+        let r = logs.rewards.map(Double.init)
+        let pos = logs.positions.map(Int.init)
+        let item = logs.items.map(Int.init)
         for j in 0..<n {
             let a = Int(logs.items[j]), k = Int(logs.positions[j])
             guard a < N else { throw .invalidParameter("\(logs.source): row \(j + 1) logs item \(a); the policy \(name) has items 0..<\(N)") }
@@ -115,8 +115,6 @@ public enum OfflineEvaluation {
             let pa = logs.propensities?[j] ?? logging!.denominator(item: a, rank: k)
             guard pa > 0 else { throw .invalidParameter("\(logs.source): row \(j + 1): the logging policy gives item \(a) at position \(k + 1) probability 0, yet it was logged") }
             w[j] = target.probability(item: a, rank: k) / pa
-            r[j] = Double(logs.rewards[j])
-            pos[j] = k; item[j] = a
         }
         // Reward model: smoothed rate per (item, position).
         var clicks = [Double](repeating: 0, count: N * K), shows = clicks
@@ -153,26 +151,28 @@ public enum OfflineEvaluation {
         // position [min(w,c) r, min(w,c)] + per position [1].
         let C = caps.count
         let F = 6 + 3 * C + 2 * C * K + K
-        var feat = [Float](repeating: 0, count: n * F)
-        for j in 0..<n {
-            let o = j * F
-            let res = r[j] - q[item[j] * K + pos[j]]
-            feat[o] = 1; feat[o + 1] = Float(w[j] * r[j]); feat[o + 2] = Float(w[j])
-            feat[o + 3] = Float(dmAt[pos[j]]); feat[o + 4] = Float(dmAt[pos[j]] + w[j] * res)
-            feat[o + 5] = Float(dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0))
-            for (ci, c) in caps.enumerated() {
-                let wc = min(w[j], c)
-                feat[o + 6 + 3 * ci] = Float(wc * r[j]); feat[o + 7 + 3 * ci] = Float(wc)
-                feat[o + 8 + 3 * ci] = Float(zAt.map { wc * r[j] / $0[ci][pos[j]] } ?? 0)
-                let g = o + 6 + 3 * C + 2 * (ci * K + pos[j])
-                feat[g] = Float(wc * r[j]); feat[g + 1] = Float(wc)
+        func features() -> [Float] {
+            var feat = [Float](repeating: 0, count: n * F)
+            for j in 0..<n {
+                let o = j * F
+                let res = r[j] - q[item[j] * K + pos[j]]
+                feat[o] = 1; feat[o + 1] = Float(w[j] * r[j]); feat[o + 2] = Float(w[j])
+                feat[o + 3] = Float(dmAt[pos[j]]); feat[o + 4] = Float(dmAt[pos[j]] + w[j] * res)
+                feat[o + 5] = Float(dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0))
+                for (ci, c) in caps.enumerated() {
+                    let wc = min(w[j], c)
+                    feat[o + 6 + 3 * ci] = Float(wc * r[j]); feat[o + 7 + 3 * ci] = Float(wc)
+                    feat[o + 8 + 3 * ci] = Float(zAt.map { wc * r[j] / $0[ci][pos[j]] } ?? 0)
+                    let g = o + 6 + 3 * C + 2 * (ci * K + pos[j])
+                    feat[g] = Float(wc * r[j]); feat[g + 1] = Float(wc)
+                }
+                feat[o + 6 + 3 * C + 2 * C * K + pos[j]] = 1
             }
-            feat[o + 6 + 3 * C + 2 * C * K + pos[j]] = 1
+            return feat
         }
         // Exact sums in Double for the point estimates.
         var full = [Double](repeating: 0, count: F)
         for j in 0..<n {
-            let o = j * F
             full[0] += 1; full[1] += w[j] * r[j]; full[2] += w[j]
             let res = r[j] - q[item[j] * K + pos[j]]
             full[3] += dmAt[pos[j]]; full[4] += dmAt[pos[j]] + w[j] * res; full[5] += dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0)
@@ -184,7 +184,6 @@ public enum OfflineEvaluation {
                 full[g] += wc * r[j]; full[g + 1] += wc
             }
             full[6 + 3 * C + 2 * C * K + pos[j]] += 1
-            _ = o
         }
         /// Estimator values from column sums.
         func values(_ s: [Double]) -> [Double] {
@@ -249,7 +248,7 @@ public enum OfflineEvaluation {
         // Bootstrap: resample counts (B × n) times features (n × F) = sums (B × F).
         var boot: [[Double]]? = nil
         if settings.bootstrap > 0 {
-            boot = bootstrapValues(features: feat, rows: n, width: F, resamples: settings.bootstrap, seed: settings.seed,
+            boot = bootstrapValues(features: features(), rows: n, width: F, resamples: settings.bootstrap, seed: settings.seed,
                                    parallelism: settings.parallelism, values: values)
         }
         let lowQ = (1 - settings.level) / 2, highQ = 1 - lowQ
