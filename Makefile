@@ -44,6 +44,7 @@ bench: bootstrap
 	$(BIN)/recbench mc-rank --items 80 --k 3 --simulations 100000 --threads 1,2
 	$(BIN)/recbench mc-rank --items 1000 --k 10 --simulations 100000 --threads 2 --reps 5
 	$(BIN)/recbench exact-rank --items 80 --k 3 --threads 1 --reps 10
+	$(BIN)/recbench ope --rows 10000 --threads 1,2
 
 clean:
 	rm -rf .build
