@@ -26,6 +26,7 @@ struct OfflineAB: ParsableCommand {
     @Option(help: "Marginals: exact or mc.") var method: String = "exact"
     @Option(help: "Monte Carlo marginals: simulated rankings.") var simulations: Int = 1_000_000
     @Option(help: "Write the report as JSON to this file (atomically).") var json: String?
+    @Option(help: "Write an HTML report with an interval chart (inline SVG) to this file (atomically).") var html: String?
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
@@ -67,6 +68,7 @@ struct OfflineAB: ParsableCommand {
                               evaluations.count, data.count, ms, method, bootstrap, Threading.count))
             for e in evaluations { for w in e.warnings { stderrLine("warning: \(w)") } }
             if let json { try AtomicFile.write(reportJSON(data: data, evaluations: evaluations), to: json) }
+            if let html { try AtomicFile.write(Data(ReportHTML.render(data: data, evaluations: evaluations).utf8), to: html) }
         }
     }
 
