@@ -95,26 +95,54 @@ public enum OfflineEvaluation {
     ///   does not know, a zero logging probability for a logged pair, or empty logs.
     public static func evaluate(logs: LoggedData, target: RankMarginals, policy name: String,
                                 logging: RankMarginals? = nil, settings: EvaluationSettings = .init()) throws(RecOPEError) -> PolicyEvaluation {
+        try evaluate(logs: logs, targets: [target], targetState: nil, policy: name,
+                     logging: logging.map { [$0] }, loggingState: nil, settings: settings)
+    }
+
+    /// Evaluates a target policy whose marginals change with the context or over time: row j is
+    /// ranked by `targets[targetState[j]]` and was logged under `logging[loggingState[j]]` (or
+    /// its logged propensity). Nil state arrays mean state 0 for every row.
+    /// - Throws: as `evaluate(logs:target:policy:logging:settings:)`, and `.invalidParameter` for
+    ///   a state index outside the lists.
+    public static func evaluate(logs: LoggedData, targets: [RankMarginals], targetState: [Int32]?, policy name: String,
+                                logging: [RankMarginals]?, loggingState: [Int32]?,
+                                settings: EvaluationSettings = .init()) throws(RecOPEError) -> PolicyEvaluation {
         let n = logs.count
         guard n > 0 else { throw .invalidParameter("\(logs.source): the log has no rows") }
         guard logs.propensities != nil || logging != nil else {
             throw .invalidParameter("\(logs.source): the log has no propensities; give the logging policy")
         }
-        let K = target.k, N = target.items
-        if let l = logging, l.items != N || l.k < K {
+        guard let first = targets.first else { throw .invalidParameter("\(name): no target marginals") }
+        let K = first.k, N = first.items
+        for t in targets where t.items != N || t.k != K { throw .invalidParameter("\(name): target marginals differ in shape") }
+        for l in logging ?? [] where l.items != N || l.k < K {
             throw .invalidParameter("logging policy ranks \(l.items) items to depth \(l.k), target \(N) items to depth \(K)")
+        }
+        guard targetState.map({ $0.count == n }) ?? true, loggingState.map({ $0.count == n }) ?? true else {
+            throw .invalidParameter("\(name): state arrays must have one entry per logged row")
         }
         var w = [Double](repeating: 0, count: n)
         let r = logs.rewards.map(Double.init)
         let pos = logs.positions.map(Int.init)
         let item = logs.items.map(Int.init)
+        // Row key: (target state, logging state, position) -> dense id for the per-key tables.
+        var keyIndex = [Int: Int32]()
+        var keyParts = [(ts: Int, ls: Int, k: Int)]()
+        var key = [Int32](repeating: 0, count: n)
         for j in 0..<n {
             let a = Int(logs.items[j]), k = Int(logs.positions[j])
             guard a < N else { throw .invalidParameter("\(logs.source): row \(j + 1) logs item \(a); the policy \(name) has items 0..<\(N)") }
             guard k < K else { throw .invalidParameter("\(logs.source): row \(j + 1) logs position \(k + 1); the evaluation covers positions 1...\(K) (raise --k)") }
-            let pa = logs.propensities?[j] ?? logging!.denominator(item: a, rank: k)
+            let ts = Int(targetState?[j] ?? 0), ls = Int(loggingState?[j] ?? 0)
+            guard ts >= 0 && ts < targets.count else { throw .invalidParameter("\(name): row \(j + 1) names target state \(ts) of \(targets.count)") }
+            if let l = logging { guard ls >= 0 && ls < l.count else { throw .invalidParameter("\(name): row \(j + 1) names logging state \(ls) of \(l.count)") } }
+            let pa = logs.propensities?[j] ?? logging![ls].denominator(item: a, rank: k)
             guard pa > 0 else { throw .invalidParameter("\(logs.source): row \(j + 1): the logging policy gives item \(a) at position \(k + 1) probability 0, yet it was logged") }
-            w[j] = target.probability(item: a, rank: k) / pa
+            w[j] = targets[ts].probability(item: a, rank: k) / pa
+            let code = (ts * max(logging?.count ?? 1, 1) + ls) * K + k
+            if let id = keyIndex[code] { key[j] = id } else {
+                let id = Int32(keyParts.count); keyIndex[code] = id; keyParts.append((ts, ls, k)); key[j] = id
+            }
         }
         // Reward model: smoothed rate per (item, position).
         var clicks = [Double](repeating: 0, count: N * K), shows = clicks
@@ -126,21 +154,22 @@ public enum OfflineEvaluation {
             let prior = posShows[k] > 0 ? posClicks[k] / posShows[k] : 0
             q[a * K + k] = (clicks[a * K + k] + m * prior) / (shows[a * K + k] + m)
         } }
-        let dmAt = (0..<K).map { k in (0..<N).reduce(0.0) { $0 + target.probability(item: $1, rank: k) * q[$1 * K + k] } }
+        let dmKey = keyParts.map { p in (0..<N).reduce(0.0) { $0 + targets[p.ts].probability(item: $1, rank: p.k) * q[$1 * K + p.k] } }
+        let dmRow = { (j: Int) -> Double in dmKey[Int(key[j])] }
         var warnings = [String]()
         // Support: target mass on pairs never logged.
         var unsupported = 0.0
-        let unsupportedAt = (0..<K).map { k in (0..<N).reduce(0.0) { shows[$1 * K + k] == 0 ? $0 + target.probability(item: $1, rank: k) : $0 } }
-        for j in 0..<n { unsupported += unsupportedAt[pos[j]] }
+        let unsupportedKey = keyParts.map { p in (0..<N).reduce(0.0) { shows[$1 * K + p.k] == 0 ? $0 + targets[p.ts].probability(item: $1, rank: p.k) : $0 } }
+        for j in 0..<n { unsupported += unsupportedKey[Int(key[j])] }
         unsupported /= Double(n)
         if unsupported > 0 {
             warnings.append(String(format: "%@: %.4g%% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it", name, 100 * unsupported))
         }
         // pointNCIS normalisers need the logging marginals.
         let caps = settings.caps.filter { $0.isFinite && $0 > 0 }.sorted()
-        var zAt: [[Double]]? = nil
+        var zKey: [[Double]]? = nil   // [cap][key]
         if let l = logging {
-            zAt = caps.map { c in (0..<K).map { k in (0..<N).reduce(0.0) { $0 + min(target.probability(item: $1, rank: k), c * l.probability(item: $1, rank: k)) } } }
+            zKey = caps.map { c in keyParts.map { p in (0..<N).reduce(0.0) { $0 + min(targets[p.ts].probability(item: $1, rank: p.k), c * l[p.ls].probability(item: $1, rank: p.k)) } } }
         } else {
             warnings.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped")
         }
@@ -157,12 +186,12 @@ public enum OfflineEvaluation {
                 let o = j * F
                 let res = r[j] - q[item[j] * K + pos[j]]
                 feat[o] = 1; feat[o + 1] = Float(w[j] * r[j]); feat[o + 2] = Float(w[j])
-                feat[o + 3] = Float(dmAt[pos[j]]); feat[o + 4] = Float(dmAt[pos[j]] + w[j] * res)
-                feat[o + 5] = Float(dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0))
+                feat[o + 3] = Float(dmRow(j)); feat[o + 4] = Float(dmRow(j) + w[j] * res)
+                feat[o + 5] = Float(dmRow(j) + (w[j] <= tau ? w[j] * res : 0))
                 for (ci, c) in caps.enumerated() {
                     let wc = min(w[j], c)
                     feat[o + 6 + 3 * ci] = Float(wc * r[j]); feat[o + 7 + 3 * ci] = Float(wc)
-                    feat[o + 8 + 3 * ci] = Float(zAt.map { wc * r[j] / $0[ci][pos[j]] } ?? 0)
+                    feat[o + 8 + 3 * ci] = Float(zKey.map { wc * r[j] / $0[ci][Int(key[j])] } ?? 0)
                     let g = o + 6 + 3 * C + 2 * (ci * K + pos[j])
                     feat[g] = Float(wc * r[j]); feat[g + 1] = Float(wc)
                 }
@@ -175,11 +204,11 @@ public enum OfflineEvaluation {
         for j in 0..<n {
             full[0] += 1; full[1] += w[j] * r[j]; full[2] += w[j]
             let res = r[j] - q[item[j] * K + pos[j]]
-            full[3] += dmAt[pos[j]]; full[4] += dmAt[pos[j]] + w[j] * res; full[5] += dmAt[pos[j]] + (w[j] <= tau ? w[j] * res : 0)
+            full[3] += dmRow(j); full[4] += dmRow(j) + w[j] * res; full[5] += dmRow(j) + (w[j] <= tau ? w[j] * res : 0)
             for (ci, c) in caps.enumerated() {
                 let wc = min(w[j], c)
                 full[6 + 3 * ci] += wc * r[j]; full[7 + 3 * ci] += wc
-                full[8 + 3 * ci] += zAt.map { wc * r[j] / $0[ci][pos[j]] } ?? 0
+                full[8 + 3 * ci] += zKey.map { wc * r[j] / $0[ci][Int(key[j])] } ?? 0
                 let g = 6 + 3 * C + 2 * (ci * K + pos[j])
                 full[g] += wc * r[j]; full[g + 1] += wc
             }
@@ -225,9 +254,9 @@ public enum OfflineEvaluation {
         var normals = [(Double, Double)]()
         normals.append(meanCI({ w[$0] * r[$0] }, point[0]))
         let sn = ratioCI({ w[$0] * r[$0] }, { w[$0] }, point[1]); normals.append((sn.0, sn.1))
-        normals.append(meanCI({ dmAt[pos[$0]] }, point[2]))
-        normals.append(meanCI({ dmAt[pos[$0]] + w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) }, point[3]))
-        normals.append(meanCI({ dmAt[pos[$0]] + (w[$0] <= tau ? w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) : 0) }, point[4]))
+        normals.append(meanCI({ dmRow($0) }, point[2]))
+        normals.append(meanCI({ dmRow($0) + w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) }, point[3]))
+        normals.append(meanCI({ dmRow($0) + (w[$0] <= tau ? w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) : 0) }, point[4]))
         let rowsAt = (0..<K).map { k in (0..<n).filter { pos[$0] == k } }
         for (ci, c) in caps.enumerated() {
             let base = 5 + 4 * ci
@@ -242,7 +271,7 @@ public enum OfflineEvaluation {
                 }
             }
             normals.append((point[base + 2] - zq * pv.squareRoot(), point[base + 2] + zq * pv.squareRoot()))
-            if let z = zAt { normals.append(meanCI({ min(w[$0], c) * r[$0] / z[ci][pos[$0]] }, point[base + 3])) }
+            if let z = zKey { normals.append(meanCI({ min(w[$0], c) * r[$0] / z[ci][Int(key[$0])] }, point[base + 3])) }
             else { normals.append((.nan, .nan)) }
         }
         // Bootstrap: resample counts (B × n) times features (n × F) = sums (B × F).
@@ -275,7 +304,7 @@ public enum OfflineEvaluation {
         for (ci, c) in caps.enumerated() { add("NCIS", 5 + 4 * ci + 1, cap: c) }
         add("SNIPS", 1, cap: nil)
         for (ci, c) in caps.enumerated() { add("pieceNCIS", 5 + 4 * ci + 2, cap: c, groups: "position") }
-        if zAt != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 5 + 4 * ci + 3, cap: c) } }
+        if zKey != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 5 + 4 * ci + 3, cap: c) } }
         add("DM", 2, cap: nil)
         add("DR", 3, cap: nil)
         add("SwitchDR", 4, cap: tau)
