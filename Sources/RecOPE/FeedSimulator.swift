@@ -1,0 +1,167 @@
+import Foundation
+import RecCore
+
+/// A simulated home feed with known click rates, for offline A/B tests whose true answer is known.
+///
+/// Items belong to teams; each request comes from a user whose favourite team is drawn
+/// uniformly. Item i's click rate in period t for a user of team f is
+/// `base_i · (1 + amplitude·sin(2π t / cycle_i + phase_i)) · (lift if team(i) = f else 1)`, and a
+/// click at position k also needs the slot to be examined (probability `examination[k]`).
+///
+/// The logging policy is Bernoulli Thompson sampling with prior Beta(1, priorBeta), updated at
+/// every period boundary with all clicks and non-clicks so far. Each logged row carries its exact
+/// propensity P_A(item at position | period). Candidate policies are replayed on the same logs:
+/// - priority TS: the same posterior, with items of the user's favourite team boosted
+///   (multiplicative);
+/// - dTS: discounted counts (γ per period) on the same prior;
+/// - dOTS: dTS with optimism.
+/// The true value of a candidate is the mean, over logged slots (period, user, position), of
+/// Σ_a P_B(a at k | period, user) · examination[k] · ctr(a, period, user): what it would have
+/// earned in exactly those slots.
+public struct FeedSimulator: Sendable {
+    public struct Config: Sendable {
+        public var items = 24
+        public var teams = 4
+        public var positions = 3
+        public var periods = 24
+        public var requestsPerPeriod = 500
+        public var periodSeconds = 4.0 * 3600
+        public var baseCTR: ClosedRange<Double> = 0.02...0.08
+        public var amplitude = 0.5
+        public var favouriteLift = 1.6
+        public var examination: [Double] = [1, 0.75, 0.55]
+        public var priorBeta = 30.0
+        public var boost = 1.3
+        public var discount = 0.8
+        public init() {}
+    }
+
+    /// A candidate's exact marginals per state and its true value on the simulated log.
+    public struct Candidate: Sendable {
+        public let name: String
+        public let marginals: [RankMarginals]
+        public let state: [Int32]
+        public let truth: Double
+    }
+
+    /// One simulated log.
+    public struct Run: Sendable {
+        public let logs: LoggedData
+        /// The logging policy's exact marginals per period, and each row's period.
+        public let logging: [RankMarginals]
+        public let period: [Int32]
+        public let candidates: [Candidate]
+        /// The logging policy's own true value on the same slots.
+        public let loggingTruth: Double
+    }
+
+    public let config: Config
+
+    public init(config: Config = Config()) { self.config = config }
+
+    /// Simulates one log.
+    public func run(seed: UInt64) throws(RecOPEError) -> Run {
+        let c = config
+        let N = c.items, K = min(c.positions, c.items), T = c.periods
+        guard N >= 1, K >= 1, T >= 1, c.teams >= 1, c.examination.count >= K else {
+            throw .invalidParameter("feed simulator: bad configuration")
+        }
+        var g = Xoshiro256(seed: seed)
+        let base = (0..<N).map { _ in c.baseCTR.lowerBound + (c.baseCTR.upperBound - c.baseCTR.lowerBound) * Sampling.uniform(&g) }
+        let cycle = (0..<N).map { _ in 6 + 12 * Sampling.uniform(&g) }
+        let phase = (0..<N).map { _ in 2 * Double.pi * Sampling.uniform(&g) }
+        let team = (0..<N).map { $0 % c.teams }
+        func ctr(_ a: Int, _ t: Int, _ f: Int) -> Double {
+            let v = base[a] * (1 + c.amplitude * sin(2 * Double.pi * Double(t) / cycle[a] + phase[a])) * (team[a] == f ? c.favouriteLift : 1)
+            return min(max(v, 0), 1)
+        }
+        let prior = try BetaPrior(alpha: [Double](repeating: 1, count: N), beta: [Double](repeating: c.priorBeta, count: N))
+        var clicks = [Double](repeating: 0, count: N), shows = clicks
+        var dts = try DiscountedThompsonSampling(prior: prior, discount: c.discount, period: c.periodSeconds)
+        var items = [Int](), positions = [Int](), rewards = [Double](), props = [Double](), ctx = [Int](), period = [Int32]()
+        var loggingMarginals = [RankMarginals]()
+        var priorityM = [RankMarginals](), dtsM = [RankMarginals](), dotsM = [RankMarginals]()
+        var events = [DiscountedThompsonSampling.Event]()
+        for t in 0..<T {
+            // Policies at the start of period t.
+            let logging = try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, name: "logging TS")
+            let lm = try logging.exactMarginals(k: K)
+            loggingMarginals.append(lm)
+            for f in 0..<c.teams {
+                let boost = PriorityBoost(items: Set((0..<N).filter { team[$0] == f }), rule: .multiplicative(c.boost))
+                priorityM.append(try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, boost: boost).exactMarginals(k: K))
+            }
+            try dts.advance(to: Double(t) * c.periodSeconds)
+            dtsM.append(try dts.policy().exactMarginals(k: K))
+            dotsM.append(try dts.policy(optimistic: true).exactMarginals(k: K))
+            events.removeAll(keepingCapacity: true)
+            for q in 0..<c.requestsPerPeriod {
+                let f = Int(Sampling.uniform(&g) * Double(c.teams))
+                let ranking = try logging.sampleRanking(k: K, using: &g)
+                let time = (Double(t) + Double(q) / Double(c.requestsPerPeriod)) * c.periodSeconds
+                for (k, a) in ranking.enumerated() {
+                    let click = Sampling.uniform(&g) < c.examination[k] * ctr(a, t, f)
+                    items.append(a); positions.append(k); rewards.append(click ? 1 : 0)
+                    props.append(lm.probability(item: a, rank: k)); ctx.append(f); period.append(Int32(t))
+                    events.append(.init(time: time, item: a, clicked: click))
+                }
+            }
+            // Period boundary: everyone learns from this period's impressions.
+            for e in events { shows[e.item] += 1; if e.clicked { clicks[e.item] += 1 } }
+            try dts.update(with: events)
+        }
+        let logs = try LoggedData(items: items, positions: positions, rewards: rewards, propensities: props, contexts: ctx,
+                                  source: "simulated feed (seed \(seed))")
+        func truth(_ ms: [RankMarginals], _ state: (Int) -> Int) -> Double {
+            var v = 0.0
+            for j in 0..<items.count {
+                let m = ms[state(j)], k = positions[j], t = Int(period[j]), f = ctx[j]
+                for a in 0..<N { v += m.probability(item: a, rank: k) * c.examination[k] * ctr(a, t, f) }
+            }
+            return v / Double(items.count)
+        }
+        let byPeriod = { (j: Int) in Int(period[j]) }
+        let byPeriodTeam = { (j: Int) in Int(period[j]) * c.teams + ctx[j] }
+        let candidates = [
+            Candidate(name: "priority TS", marginals: priorityM, state: (0..<items.count).map { Int32(byPeriodTeam($0)) }, truth: truth(priorityM, byPeriodTeam)),
+            Candidate(name: "dTS", marginals: dtsM, state: period, truth: truth(dtsM, byPeriod)),
+            Candidate(name: "dOTS", marginals: dotsM, state: period, truth: truth(dotsM, byPeriod)),
+        ]
+        return Run(logs: logs, logging: loggingMarginals, period: period, candidates: candidates,
+                   loggingTruth: truth(loggingMarginals, byPeriod))
+    }
+
+    /// Evaluates every candidate of a run with every estimator.
+    public static func evaluate(_ run: Run, settings: EvaluationSettings) throws(RecOPEError) -> [PolicyEvaluation] {
+        var out = [PolicyEvaluation]()
+        for cand in run.candidates {
+            out.append(try OfflineEvaluation.evaluate(logs: run.logs, targets: cand.marginals, targetState: cand.state, policy: cand.name,
+                                                      logging: run.logging, loggingState: run.period, settings: settings))
+        }
+        return out
+    }
+
+    /// Bias and RMSE of each estimator over `runs` simulated logs (seeds seed, seed+1, …), each
+    /// against that log's exact value of the candidate.
+    public func study(runs: Int, seed: UInt64, settings: EvaluationSettings) throws(RecOPEError) -> [(policy: String, estimator: String, cap: Double?, bias: Double, rmse: Double, meanTruth: Double)] {
+        var acc = [String: (policy: String, estimator: String, cap: Double?, sum: Double, sumSq: Double, truth: Double, n: Int)]()
+        var order = [String]()
+        for r in 0..<runs {
+            let run = try self.run(seed: seed &+ UInt64(r))
+            let evs = try FeedSimulator.evaluate(run, settings: settings)
+            for (cand, ev) in zip(run.candidates, evs) {
+                for e in ev.estimates {
+                    let key = "\(cand.name)|\(e.estimator)|\(e.cap.map { String($0) } ?? "-")"
+                    if acc[key] == nil { acc[key] = (cand.name, e.estimator, e.cap, 0, 0, 0, 0); order.append(key) }
+                    let err = e.value - cand.truth
+                    acc[key]!.sum += err; acc[key]!.sumSq += err * err; acc[key]!.truth += cand.truth; acc[key]!.n += 1
+                }
+            }
+        }
+        return order.map { k in
+            let a = acc[k]!
+            let n = Double(a.n)
+            return (a.policy, a.estimator, a.cap, a.sum / n, (a.sumSq / n).squareRoot(), a.truth / n)
+        }
+    }
+}
