@@ -21,6 +21,10 @@ public struct LoggedData: Sendable {
     public internal(set) var contexts: [Int32]?
     /// The context key of each context id.
     public internal(set) var contextKeys: [String] = []
+    /// The context columns one by one: per column a dense id per row (for grouping by a feature).
+    public internal(set) var contextFeatures: [[Int32]] = []
+    /// The names of those columns.
+    public internal(set) var contextFeatureNames: [String] = []
     /// Where the data came from.
     public let source: String
 
@@ -47,8 +51,11 @@ public struct LoggedData: Sendable {
             self.propensities = p
         }
         if let c = contexts {
+            guard c.allSatisfy({ $0 >= 0 }) else { throw .invalidParameter("logged data: context ids must be non-negative") }
             self.contexts = c.map { Int32($0) }
             contextKeys = (0...(c.max() ?? 0)).map(String.init)
+            contextFeatures = [self.contexts!]
+            contextFeatureNames = ["context"]
         }
     }
 
@@ -133,6 +140,9 @@ extension LoggedData {
         if ct != nil { data.times = [] }
         if !cctx.isEmpty { data.contexts = [] }
         var contextIds = [String: Int32]()
+        data.contextFeatureNames = columns.context
+        data.contextFeatures = columns.context.map { _ in [] }
+        var featureIds = columns.context.map { _ in [String: Int32]() }
         while try next() {
             let line = reader.line
             guard reader.count > needed else {
@@ -164,7 +174,13 @@ extension LoggedData {
                 data.times!.append(t)
             }
             if !cctx.isEmpty {
-                let key = cctx.map { reader.string($0) }.joined(separator: "|")
+                let values = cctx.map { reader.string($0) }
+                for (f, v) in values.enumerated() {
+                    let id: Int32
+                    if let e = featureIds[f][v] { id = e } else { id = Int32(featureIds[f].count); featureIds[f][v] = id }
+                    data.contextFeatures[f].append(id)
+                }
+                let key = values.joined(separator: "|")
                 let id: Int32
                 if let e = contextIds[key] { id = e } else {
                     id = Int32(contextIds.count); contextIds[key] = id; data.contextKeys.append(key)

@@ -46,6 +46,18 @@ public struct PolicyEvaluation: Sendable {
     public var warnings: [String]
 }
 
+/// How pieceNCIS cuts the rows into pieces (Gilotte et al. 2018).
+public enum PieceGrouping: Sendable, Equatable {
+    /// One piece per position.
+    case position
+    /// One piece per value of a context column of the log (at most 64 values).
+    case contextFeature(String)
+    /// Quantile buckets of a reward model's predicted click rate, the model fitted on separate
+    /// data: rows are split in two folds and each fold is bucketed by the model fitted on the
+    /// other (cross-fitting), so no row's piece depends on its own reward.
+    case valueModel(buckets: Int)
+}
+
 /// Settings of an offline evaluation.
 public struct EvaluationSettings: Sendable {
     /// Finite weight caps for CIS, NCIS, pieceNCIS and pointNCIS (∞ is SNIPS / IS).
@@ -60,6 +72,8 @@ public struct EvaluationSettings: Sendable {
     public var rewardSmoothing: Double = 10
     /// Interval level.
     public var level: Double = 0.95
+    /// The groupings pieceNCIS is computed for (one estimate per grouping and cap).
+    public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
     public var parallelism: Parallelism = .automatic
 
     public init() {}
@@ -175,65 +189,86 @@ public enum OfflineEvaluation {
         }
         let tau = settings.switchThreshold ?? (caps.last ?? 10)
 
+        // Groupings for pieceNCIS.
+        var groupings = [(label: String, group: [Int32], count: Int)]()
+        for spec in settings.pieceGroupings {
+            switch spec {
+            case .position:
+                groupings.append(("position", logs.positions, K))
+            case .contextFeature(let column):
+                guard let ci = logs.contextFeatureNames.firstIndex(of: column) else {
+                    warnings.append("\(name): pieceNCIS by '\(column)': the log has no such context column; skipped"); continue
+                }
+                let ids = logs.contextFeatures[ci]
+                let count = Int(ids.max() ?? 0) + 1
+                guard count <= 64 else {
+                    warnings.append("\(name): pieceNCIS by '\(column)': \(count) groups (more than 64); skipped"); continue
+                }
+                groupings.append(("context:" + column, ids, count))
+            case .valueModel(let buckets):
+                groupings.append(("value-model", valueModelBuckets(item: item, pos: pos, r: r, N: N, K: K, buckets: buckets,
+                                                                    smoothing: m, seed: settings.seed), max(1, buckets)))
+            }
+        }
         // Features per row; every estimator is a function of column sums over (resampled) rows.
-        // Layout: [1, w r, w, dm, dr, sw] + per cap [min(w,c) r, min(w,c), point] + per cap per
-        // position [min(w,c) r, min(w,c)] + per position [1].
+        // Layout: [1, w r, w, dm, dr, sw] + per cap [min(w,c) r, min(w,c), point] + per grouping
+        // (per cap per group [min(w,c) r, min(w,c)] + per group [1]).
         let C = caps.count
-        let F = 6 + 3 * C + 2 * C * K + K
+        var gOffset = [Int]()
+        var F = 6 + 3 * C
+        for gr in groupings { gOffset.append(F); F += 2 * C * gr.count + gr.count }
+        /// Adds row j's features into `out` at `base` (the row's slice, or the totals).
+        func accumulate(_ j: Int, _ add: (Int, Double) -> Void) {
+            let res = r[j] - q[item[j] * K + pos[j]]
+            let dm = dmRow(j)
+            add(0, 1); add(1, w[j] * r[j]); add(2, w[j])
+            add(3, dm); add(4, dm + w[j] * res); add(5, dm + (w[j] <= tau ? w[j] * res : 0))
+            for (ci, c) in caps.enumerated() {
+                let wc = min(w[j], c)
+                add(6 + 3 * ci, wc * r[j]); add(7 + 3 * ci, wc)
+                if let z = zKey { add(8 + 3 * ci, wc * r[j] / z[ci][Int(key[j])]) }
+                for (t, gr) in groupings.enumerated() {
+                    let g = Int(gr.group[j])
+                    add(gOffset[t] + 2 * (ci * gr.count + g), wc * r[j]); add(gOffset[t] + 2 * (ci * gr.count + g) + 1, wc)
+                }
+            }
+            for (t, gr) in groupings.enumerated() { add(gOffset[t] + 2 * C * gr.count + Int(gr.group[j]), 1) }
+        }
         func features() -> [Float] {
             var feat = [Float](repeating: 0, count: n * F)
-            for j in 0..<n {
-                let o = j * F
-                let res = r[j] - q[item[j] * K + pos[j]]
-                feat[o] = 1; feat[o + 1] = Float(w[j] * r[j]); feat[o + 2] = Float(w[j])
-                feat[o + 3] = Float(dmRow(j)); feat[o + 4] = Float(dmRow(j) + w[j] * res)
-                feat[o + 5] = Float(dmRow(j) + (w[j] <= tau ? w[j] * res : 0))
-                for (ci, c) in caps.enumerated() {
-                    let wc = min(w[j], c)
-                    feat[o + 6 + 3 * ci] = Float(wc * r[j]); feat[o + 7 + 3 * ci] = Float(wc)
-                    feat[o + 8 + 3 * ci] = Float(zKey.map { wc * r[j] / $0[ci][Int(key[j])] } ?? 0)
-                    let g = o + 6 + 3 * C + 2 * (ci * K + pos[j])
-                    feat[g] = Float(wc * r[j]); feat[g + 1] = Float(wc)
-                }
-                feat[o + 6 + 3 * C + 2 * C * K + pos[j]] = 1
+            feat.withUnsafeMutableBufferPointer { fp in
+                for j in 0..<n { let o = j * F; accumulate(j) { fp[o + $0] += Float($1) } }
             }
             return feat
         }
         // Exact sums in Double for the point estimates.
         var full = [Double](repeating: 0, count: F)
-        for j in 0..<n {
-            full[0] += 1; full[1] += w[j] * r[j]; full[2] += w[j]
-            let res = r[j] - q[item[j] * K + pos[j]]
-            full[3] += dmRow(j); full[4] += dmRow(j) + w[j] * res; full[5] += dmRow(j) + (w[j] <= tau ? w[j] * res : 0)
-            for (ci, c) in caps.enumerated() {
-                let wc = min(w[j], c)
-                full[6 + 3 * ci] += wc * r[j]; full[7 + 3 * ci] += wc
-                full[8 + 3 * ci] += zKey.map { wc * r[j] / $0[ci][Int(key[j])] } ?? 0
-                let g = 6 + 3 * C + 2 * (ci * K + pos[j])
-                full[g] += wc * r[j]; full[g + 1] += wc
-            }
-            full[6 + 3 * C + 2 * C * K + pos[j]] += 1
-        }
-        /// Estimator values from column sums.
+        for j in 0..<n { accumulate(j) { full[$0] += $1 } }
+        /// Estimator values from column sums: [IS, SNIPS, DM, DR, SwitchDR] + per cap [CIS, NCIS,
+        /// pointNCIS] + per grouping per cap [pieceNCIS].
         func values(_ s: [Double]) -> [Double] {
             let cnt = s[0]
             var v = [s[1] / cnt, s[1] / s[2], s[3] / cnt, s[4] / cnt, s[5] / cnt]
             for ci in 0..<C {
-                v.append(s[6 + 3 * ci] / cnt)                       // CIS
-                v.append(s[6 + 3 * ci] / s[7 + 3 * ci])            // NCIS
-                var piece = 0.0
-                for k in 0..<K {
-                    let g = 6 + 3 * C + 2 * (ci * K + k)
-                    let ng = s[6 + 3 * C + 2 * C * K + k]
-                    if ng > 0 && s[g + 1] > 0 { piece += ng / cnt * s[g] / s[g + 1] }
+                v.append(s[6 + 3 * ci] / cnt)
+                v.append(s[6 + 3 * ci] / s[7 + 3 * ci])
+                v.append(s[8 + 3 * ci] / cnt)
+            }
+            for (t, gr) in groupings.enumerated() {
+                for ci in 0..<C {
+                    var piece = 0.0
+                    for g in 0..<gr.count {
+                        let o = gOffset[t] + 2 * (ci * gr.count + g)
+                        let ng = s[gOffset[t] + 2 * C * gr.count + g]
+                        if ng > 0 && s[o + 1] > 0 { piece += ng / cnt * s[o] / s[o + 1] }
+                    }
+                    v.append(piece)
                 }
-                v.append(piece)                                     // pieceNCIS
-                v.append(s[8 + 3 * ci] / cnt)                       // pointNCIS
             }
             return v
         }
         let point = values(full)
-        // Normal intervals.
+        // Normal intervals, in the order of `values`.
         let zq = normalQuantile(0.5 + settings.level / 2)
         func meanCI(_ f: (Int) -> Double, _ v: Double) -> (Double, Double) {
             var ss = 0.0
@@ -257,22 +292,28 @@ public enum OfflineEvaluation {
         normals.append(meanCI({ dmRow($0) }, point[2]))
         normals.append(meanCI({ dmRow($0) + w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) }, point[3]))
         normals.append(meanCI({ dmRow($0) + (w[$0] <= tau ? w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) : 0) }, point[4]))
-        let rowsAt = (0..<K).map { k in (0..<n).filter { pos[$0] == k } }
         for (ci, c) in caps.enumerated() {
-            let base = 5 + 4 * ci
+            let base = 5 + 3 * ci
             normals.append(meanCI({ min(w[$0], c) * r[$0] }, point[base]))
             let nc = ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, point[base + 1]); normals.append((nc.0, nc.1))
-            var pv = 0.0
-            for k in 0..<K where !rowsAt[k].isEmpty {
-                let sa = rowsAt[k].reduce(0.0) { $0 + min(w[$1], c) * r[$1] }, sb = rowsAt[k].reduce(0.0) { $0 + min(w[$1], c) }
-                if sb > 0 {
-                    let share = Double(rowsAt[k].count) / Double(n)
-                    pv += share * share * ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, sa / sb, rows: rowsAt[k]).2
-                }
-            }
-            normals.append((point[base + 2] - zq * pv.squareRoot(), point[base + 2] + zq * pv.squareRoot()))
-            if let z = zKey { normals.append(meanCI({ min(w[$0], c) * r[$0] / z[ci][Int(key[$0])] }, point[base + 3])) }
+            if let z = zKey { normals.append(meanCI({ min(w[$0], c) * r[$0] / z[ci][Int(key[$0])] }, point[base + 2])) }
             else { normals.append((.nan, .nan)) }
+        }
+        for (t, gr) in groupings.enumerated() {
+            var rowsIn = [[Int]](repeating: [], count: gr.count)
+            for j in 0..<n { rowsIn[Int(gr.group[j])].append(j) }
+            for (ci, c) in caps.enumerated() {
+                var pv = 0.0
+                for rows in rowsIn where !rows.isEmpty {
+                    let sa = rows.reduce(0.0) { $0 + min(w[$1], c) * r[$1] }, sb = rows.reduce(0.0) { $0 + min(w[$1], c) }
+                    if sb > 0 {
+                        let share = Double(rows.count) / Double(n)
+                        pv += share * share * ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, sa / sb, rows: rows).2
+                    }
+                }
+                let v = point[5 + 3 * C + t * C + ci]
+                normals.append((v - zq * pv.squareRoot(), v + zq * pv.squareRoot()))
+            }
         }
         // Bootstrap: resample counts (B × n) times features (n × F) = sums (B × F).
         var boot: [[Double]]? = nil
@@ -300,11 +341,13 @@ public enum OfflineEvaluation {
                                       ciLow: lo, ciHigh: hi, ciMethod: method, normalLow: nl, normalHigh: nh))
         }
         add("IS", 0, cap: nil)
-        for (ci, c) in caps.enumerated() { add("CIS", 5 + 4 * ci, cap: c) }
-        for (ci, c) in caps.enumerated() { add("NCIS", 5 + 4 * ci + 1, cap: c) }
+        for (ci, c) in caps.enumerated() { add("CIS", 5 + 3 * ci, cap: c) }
+        for (ci, c) in caps.enumerated() { add("NCIS", 5 + 3 * ci + 1, cap: c) }
         add("SNIPS", 1, cap: nil)
-        for (ci, c) in caps.enumerated() { add("pieceNCIS", 5 + 4 * ci + 2, cap: c, groups: "position") }
-        if zKey != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 5 + 4 * ci + 3, cap: c) } }
+        for (t, gr) in groupings.enumerated() {
+            for (ci, c) in caps.enumerated() { add("pieceNCIS", 5 + 3 * C + t * C + ci, cap: c, groups: gr.label) }
+        }
+        if zKey != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 5 + 3 * ci + 2, cap: c) } }
         add("DM", 2, cap: nil)
         add("DR", 3, cap: nil)
         add("SwitchDR", 4, cap: tau)
@@ -379,4 +422,29 @@ public enum OfflineEvaluation {
         let u = e * (2 * Double.pi).squareRoot() * exp(x * x / 2)
         return x - u / (1 + x * u / 2)
     }
+}
+
+/// Cross-fitted value-model buckets: rows fall in two folds at random (seeded); the smoothed
+/// click rate per (item, position) is fitted on one fold and predicts the other; rows are then
+/// cut into `buckets` groups at the quantiles of their predictions.
+func valueModelBuckets(item: [Int], pos: [Int], r: [Double], N: Int, K: Int, buckets: Int, smoothing m: Double, seed: UInt64) -> [Int32] {
+    let n = item.count
+    var g = Xoshiro256(seed: seed ^ 0x5EED_F01D)
+    let fold = (0..<n).map { _ in Int(g.next() >> 63) }
+    var clicks = [[Double]](repeating: [Double](repeating: 0, count: N * K), count: 2), shows = clicks
+    var pc = [[Double]](repeating: [Double](repeating: 0, count: K), count: 2), ps = pc
+    for j in 0..<n {
+        let f = fold[j]
+        clicks[f][item[j] * K + pos[j]] += r[j]; shows[f][item[j] * K + pos[j]] += 1
+        pc[f][pos[j]] += r[j]; ps[f][pos[j]] += 1
+    }
+    let pred = (0..<n).map { j -> Double in
+        let o = 1 - fold[j], c = item[j] * K + pos[j]
+        let prior = ps[o][pos[j]] > 0 ? pc[o][pos[j]] / ps[o][pos[j]] : 0
+        return (clicks[o][c] + m * prior) / (shows[o][c] + m)
+    }
+    let b = max(1, buckets)
+    let sorted = pred.sorted()
+    let cuts = (1..<b).map { sorted[min(n - 1, $0 * n / b)] }
+    return pred.map { p in Int32(cuts.filter { p >= $0 }.count) }
 }

@@ -21,6 +21,8 @@ struct OfflineAB: ParsableCommand {
     @Option(help: "Target policy spec (JSON); repeat for several.") var target: [String] = []
     @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
     @Option(help: "Bootstrap resamples (0: normal intervals only).") var bootstrap: Int = 1000
+    @Option(help: "pieceNCIS groupings, comma-separated: position, value-model[:BUCKETS], context:COLUMN.")
+    var pieceGroups: String = "position,value-model"
     @Option(help: "Seed (bootstrap and Monte Carlo marginals).") var seed: UInt64 = 1
     @Option(help: "Positions evaluated (default: the deepest logged position).") var k: Int?
     @Option(help: "Marginals: exact or mc.") var method: String = "exact"
@@ -50,6 +52,17 @@ struct OfflineAB: ParsableCommand {
             settings.caps = cap
             settings.bootstrap = bootstrap
             settings.seed = seed
+            settings.pieceGroupings = try pieceGroups.split(separator: ",").map { (raw: Substring) throws(RecOPEError) -> PieceGrouping in
+                let g = raw.trimmingCharacters(in: .whitespaces)
+                if g == "position" { return .position }
+                if g.hasPrefix("value-model") {
+                    let b = g.split(separator: ":").dropFirst().first.flatMap { Int($0) } ?? 5
+                    guard b >= 1 else { throw .invalidParameter("--piece-groups: value-model buckets must be at least 1") }
+                    return .valueModel(buckets: b)
+                }
+                if g.hasPrefix("context:") { return .contextFeature(String(g.dropFirst(8))) }
+                throw .invalidParameter("--piece-groups: unknown grouping '\(g)' (position, value-model[:N], context:COLUMN)")
+            }
             func marginals(_ p: any RankingPolicy) throws(RecOPEError) -> RankMarginals {
                 method == "exact" ? try p.exactMarginals(k: min(depth, p.itemCount))
                     : try p.monteCarloMarginals(k: min(depth, p.itemCount), simulations: simulations, seed: seed)
@@ -80,9 +93,10 @@ struct OfflineAB: ParsableCommand {
         for e in evaluations {
             print("")
             print("policy: \(e.policy)")
-            print("  estimator   cap    value       95% interval                 uplift vs logged")
+            print("  estimator                        cap    value       95% interval                 uplift vs logged")
             for s in e.estimates {
-                let head = "  " + s.estimator.padding(toLength: 11, withPad: " ", startingAt: 0) + fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
+                let label = s.estimator + (s.groups.map { " by " + $0 } ?? "")
+                let head = "  " + label.padding(toLength: 33, withPad: " ", startingAt: 0) + fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
                 print(head + String(format: " %.6f   [%.6f, %.6f] %@  %+.2f%%", s.value, s.ciLow, s.ciHigh,
                                     s.ciMethod == "normal" ? "normal   " : "bootstrap", 100 * (s.value - logged) / logged))
             }

@@ -28,7 +28,7 @@ enum ReportHTML {
             for s in e.estimates {
                 let cap = s.cap.map { $0.isInfinite ? "∞" : String(format: "%g", $0) } ?? "–"
                 h += String(format: "<tr><td>%@</td><td>%@</td><td>%.6f</td><td>[%.6f, %.6f]</td><td>%@</td><td>%+.2f%%</td></tr>",
-                            escape(s.estimator), cap, s.value, s.ciLow, s.ciHigh, s.ciMethod, 100 * (s.value - logged) / logged)
+                            escape(s.estimator + (s.groups.map { " by " + $0 } ?? "")), cap, s.value, s.ciLow, s.ciHigh, s.ciMethod, 100 * (s.value - logged) / logged)
             }
             h += "</table>"
             let d = e.diagnostics
@@ -48,7 +48,7 @@ enum ReportHTML {
         var lo = finite.min() ?? 0, hi = finite.max() ?? 1
         if hi <= lo { hi = lo + 1 }
         let pad = 0.05 * (hi - lo); lo -= pad; hi += pad
-        let left = 150.0, width = 520.0, rowH = 20.0, top = 10.0
+        let left = 260.0, width = 520.0, rowH = 20.0, top = 10.0
         let height = top * 2 + rowH * Double(es.count) + 20
         func x(_ v: Double) -> Double { left + (v - lo) / (hi - lo) * width }
         var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\">", left + width + 20, height)
@@ -56,7 +56,7 @@ enum ReportHTML {
         s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\" fill=\"#666\">logged %.5f</text>", x(logged), height - 6, logged)
         for (i, e) in es.enumerated() {
             let y = top + rowH * (Double(i) + 0.5)
-            let label = e.estimator + (e.cap.map { $0.isInfinite ? "" : String(format: " c=%g", $0) } ?? "")
+            let label = e.estimator + (e.groups.map { "/" + $0 } ?? "") + (e.cap.map { $0.isInfinite ? "" : String(format: " c=%g", $0) } ?? "")
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%@</text>", left - 8, y + 4, escape(label))
             if e.ciLow.isFinite && e.ciHigh.isFinite {
                 s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#36c\" stroke-width=\"3\"/>", x(e.ciLow), y, x(e.ciHigh), y)

@@ -52,6 +52,29 @@ import RecOPE
         #expect(ev.diagnostics.maxWeight == w.max()!)
     }
 
+    @Test func pieceNCISByContextAndValueModel() throws {
+        let items = [0, 1, 2, 1, 0, 2, 2, 1, 0, 1], positions = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
+        let rewards = [1.0, 0, 0, 1, 0, 1, 0, 0, 1, 1], ctx = [0, 1, 1, 0, 2, 2, 0, 1, 2, 0]
+        let logs = try LoggedData(items: items, positions: positions, rewards: rewards,
+                                  propensities: [Double](repeating: 0.4, count: 10), contexts: ctx)
+        let target = try PlackettLuce(scores: [1, 0.2, -0.5], temperature: 0.7).exactMarginals(k: 2)
+        var settings = EvaluationSettings()
+        settings.caps = [3]
+        settings.bootstrap = 50
+        settings.pieceGroupings = [.contextFeature("context"), .valueModel(buckets: 2), .contextFeature("missing")]
+        let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: settings)
+        let byContext = ev.estimates.first { $0.estimator == "pieceNCIS" && $0.groups == "context:context" }!
+        let w = items.indices.map { min(target.probability(item: items[$0], rank: positions[$0]) / 0.4, 3) }
+        var expected = 0.0
+        for c in 0..<3 {
+            let rows = items.indices.filter { ctx[$0] == c }
+            expected += Double(rows.count) / 10 * rows.reduce(0.0) { $0 + w[$1] * rewards[$1] } / rows.reduce(0.0) { $0 + w[$1] }
+        }
+        #expect(abs(byContext.value - expected) < 1e-12)
+        #expect(ev.estimates.contains { $0.groups == "value-model" })
+        #expect(ev.warnings.contains { $0.contains("'missing'") })
+    }
+
     /// Simulated logs from uniform random rankings over items with known click rates per
     /// (item, position): IS and DR are unbiased, so over 400k rows they land within 4 standard
     /// errors of the exact value of the target policy, which is computed from its exact marginals.
