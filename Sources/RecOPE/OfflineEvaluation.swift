@@ -8,8 +8,10 @@ public struct Estimate: Sendable, Equatable {
     public var estimator: String
     /// The weight cap c, nil for none.
     public var cap: Double?
-    /// The grouping of pieceNCIS ("position"), nil otherwise.
+    /// The grouping of pieceNCIS ("position", "value-model", "context:COLUMN"), nil otherwise.
     public var groups: String?
+    /// The reward model of DM, DR and SwitchDR ("ctr" or "logistic"), nil otherwise.
+    public var model: String? = nil
     public var value: Double
     /// The interval of `ciMethod` ("bootstrap-percentile" when resamples were drawn, else "normal").
     public var ciLow: Double
@@ -72,6 +74,9 @@ public struct EvaluationSettings: Sendable {
     public var rewardSmoothing: Double = 10
     /// Interval level.
     public var level: Double = 0.95
+    /// Also fit the logistic-regression reward model (item, position, context columns) and report
+    /// DM and DR with it, when the log has context columns and at most 2 million rows.
+    public var logisticRewardModel: Bool = true
     /// The groupings pieceNCIS is computed for (one estimate per grouping and cap).
     public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
     public var parallelism: Parallelism = .automatic
@@ -170,14 +175,36 @@ public enum OfflineEvaluation {
         } }
         let dmKey = keyParts.map { p in (0..<N).reduce(0.0) { $0 + targets[p.ts].probability(item: $1, rank: p.k) * q[$1 * K + p.k] } }
         let dmRow = { (j: Int) -> Double in dmKey[Int(key[j])] }
-        var warnings = [String]()
+        // The logistic reward model, where the log has context columns.
+        var dmL = [Double](), qL = [Double]()
+        var warningsEarly = [String]()
+        if settings.logisticRewardModel && !logs.contextFeatures.isEmpty {
+            if n > 2_000_000 {
+                warningsEarly.append("\(name): the logistic reward model is skipped above 2 million rows")
+            } else if let model = LogisticRewardModel.fit(items: item, positions: pos, features: logs.contextFeatures,
+                                                           rewards: r, N: N, K: K) {
+                dmL = [Double](repeating: 0, count: n); qL = dmL
+                for j in 0..<n {
+                    let base = model.rowLogit(position: pos[j], row: j, features: logs.contextFeatures)
+                    let tm = targets[keyParts[Int(key[j])].ts]
+                    var v = 0.0
+                    for a in 0..<N { v += tm.probability(item: a, rank: pos[j]) * model.probability(item: a, rowLogit: base) }
+                    dmL[j] = v
+                    qL[j] = model.probability(item: item[j], rowLogit: base)
+                }
+            } else {
+                warningsEarly.append("\(name): the logistic reward model did not converge; skipped")
+            }
+        }
+        let hasLogistic = !dmL.isEmpty
+        var warnings = warningsEarly
         // Support: target mass on pairs never logged.
         var unsupported = 0.0
         let unsupportedKey = keyParts.map { p in (0..<N).reduce(0.0) { shows[$1 * K + p.k] == 0 ? $0 + targets[p.ts].probability(item: $1, rank: p.k) : $0 } }
         for j in 0..<n { unsupported += unsupportedKey[Int(key[j])] }
         unsupported /= Double(n)
         if unsupported > 0 {
-            warnings.append(String(format: "%@: %.4g%% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it", name, 100 * unsupported))
+            warnings.append("\(name): " + String(format: "%.4g", 100 * unsupported) + "% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it")
         }
         // pointNCIS normalisers need the logging marginals.
         let caps = settings.caps.filter { $0.isFinite && $0 > 0 }.sorted()
@@ -211,11 +238,11 @@ public enum OfflineEvaluation {
             }
         }
         // Features per row; every estimator is a function of column sums over (resampled) rows.
-        // Layout: [1, w r, w, dm, dr, sw] + per cap [min(w,c) r, min(w,c), point] + per grouping
-        // (per cap per group [min(w,c) r, min(w,c)] + per group [1]).
+        // Layout: [1, w r, w, dm, dr, sw, dm_logistic, dr_logistic] + per cap [min(w,c) r, min(w,c),
+        // point] + per grouping (per cap per group [min(w,c) r, min(w,c)] + per group [1]).
         let C = caps.count
         var gOffset = [Int]()
-        var F = 6 + 3 * C
+        var F = 8 + 3 * C
         for gr in groupings { gOffset.append(F); F += 2 * C * gr.count + gr.count }
         /// Adds row j's features into `out` at `base` (the row's slice, or the totals).
         func accumulate(_ j: Int, _ add: (Int, Double) -> Void) {
@@ -223,10 +250,11 @@ public enum OfflineEvaluation {
             let dm = dmRow(j)
             add(0, 1); add(1, w[j] * r[j]); add(2, w[j])
             add(3, dm); add(4, dm + w[j] * res); add(5, dm + (w[j] <= tau ? w[j] * res : 0))
+            if hasLogistic { add(6, dmL[j]); add(7, dmL[j] + w[j] * (r[j] - qL[j])) }
             for (ci, c) in caps.enumerated() {
                 let wc = min(w[j], c)
-                add(6 + 3 * ci, wc * r[j]); add(7 + 3 * ci, wc)
-                if let z = zKey { add(8 + 3 * ci, wc * r[j] / z[ci][Int(key[j])]) }
+                add(8 + 3 * ci, wc * r[j]); add(9 + 3 * ci, wc)
+                if let z = zKey { add(10 + 3 * ci, wc * r[j] / z[ci][Int(key[j])]) }
                 for (t, gr) in groupings.enumerated() {
                     let g = Int(gr.group[j])
                     add(gOffset[t] + 2 * (ci * gr.count + g), wc * r[j]); add(gOffset[t] + 2 * (ci * gr.count + g) + 1, wc)
@@ -244,15 +272,15 @@ public enum OfflineEvaluation {
         // Exact sums in Double for the point estimates.
         var full = [Double](repeating: 0, count: F)
         for j in 0..<n { accumulate(j) { full[$0] += $1 } }
-        /// Estimator values from column sums: [IS, SNIPS, DM, DR, SwitchDR] + per cap [CIS, NCIS,
-        /// pointNCIS] + per grouping per cap [pieceNCIS].
+        /// Estimator values from column sums: [IS, SNIPS, DM, DR, SwitchDR, DM-logistic,
+        /// DR-logistic] + per cap [CIS, NCIS, pointNCIS] + per grouping per cap [pieceNCIS].
         func values(_ s: [Double]) -> [Double] {
             let cnt = s[0]
-            var v = [s[1] / cnt, s[1] / s[2], s[3] / cnt, s[4] / cnt, s[5] / cnt]
+            var v = [s[1] / cnt, s[1] / s[2], s[3] / cnt, s[4] / cnt, s[5] / cnt, s[6] / cnt, s[7] / cnt]
             for ci in 0..<C {
-                v.append(s[6 + 3 * ci] / cnt)
-                v.append(s[6 + 3 * ci] / s[7 + 3 * ci])
                 v.append(s[8 + 3 * ci] / cnt)
+                v.append(s[8 + 3 * ci] / s[9 + 3 * ci])
+                v.append(s[10 + 3 * ci] / cnt)
             }
             for (t, gr) in groupings.enumerated() {
                 for ci in 0..<C {
@@ -292,8 +320,12 @@ public enum OfflineEvaluation {
         normals.append(meanCI({ dmRow($0) }, point[2]))
         normals.append(meanCI({ dmRow($0) + w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) }, point[3]))
         normals.append(meanCI({ dmRow($0) + (w[$0] <= tau ? w[$0] * (r[$0] - q[item[$0] * K + pos[$0]]) : 0) }, point[4]))
+        if hasLogistic {
+            normals.append(meanCI({ dmL[$0] }, point[5]))
+            normals.append(meanCI({ dmL[$0] + w[$0] * (r[$0] - qL[$0]) }, point[6]))
+        } else { normals.append((.nan, .nan)); normals.append((.nan, .nan)) }
         for (ci, c) in caps.enumerated() {
-            let base = 5 + 3 * ci
+            let base = 7 + 3 * ci
             normals.append(meanCI({ min(w[$0], c) * r[$0] }, point[base]))
             let nc = ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, point[base + 1]); normals.append((nc.0, nc.1))
             if let z = zKey { normals.append(meanCI({ min(w[$0], c) * r[$0] / z[ci][Int(key[$0])] }, point[base + 2])) }
@@ -311,7 +343,7 @@ public enum OfflineEvaluation {
                         pv += share * share * ratioCI({ min(w[$0], c) * r[$0] }, { min(w[$0], c) }, sa / sb, rows: rows).2
                     }
                 }
-                let v = point[5 + 3 * C + t * C + ci]
+                let v = point[7 + 3 * C + t * C + ci]
                 normals.append((v - zq * pv.squareRoot(), v + zq * pv.squareRoot()))
             }
         }
@@ -335,22 +367,26 @@ public enum OfflineEvaluation {
             return (qtile(lowQ), qtile(highQ), "bootstrap-percentile", nl, nh)
         }
         var estimates = [Estimate]()
-        func add(_ est: String, _ i: Int, cap: Double?, groups: String? = nil) {
+        func add(_ est: String, _ i: Int, cap: Double?, groups: String? = nil, model: String? = nil) {
             let (lo, hi, method, nl, nh) = interval(i)
-            estimates.append(Estimate(policy: name, estimator: est, cap: cap, groups: groups, value: point[i],
+            estimates.append(Estimate(policy: name, estimator: est, cap: cap, groups: groups, model: model, value: point[i],
                                       ciLow: lo, ciHigh: hi, ciMethod: method, normalLow: nl, normalHigh: nh))
         }
         add("IS", 0, cap: nil)
-        for (ci, c) in caps.enumerated() { add("CIS", 5 + 3 * ci, cap: c) }
-        for (ci, c) in caps.enumerated() { add("NCIS", 5 + 3 * ci + 1, cap: c) }
+        for (ci, c) in caps.enumerated() { add("CIS", 7 + 3 * ci, cap: c) }
+        for (ci, c) in caps.enumerated() { add("NCIS", 7 + 3 * ci + 1, cap: c) }
         add("SNIPS", 1, cap: nil)
         for (t, gr) in groupings.enumerated() {
-            for (ci, c) in caps.enumerated() { add("pieceNCIS", 5 + 3 * C + t * C + ci, cap: c, groups: gr.label) }
+            for (ci, c) in caps.enumerated() { add("pieceNCIS", 7 + 3 * C + t * C + ci, cap: c, groups: gr.label) }
         }
-        if zKey != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 5 + 3 * ci + 2, cap: c) } }
-        add("DM", 2, cap: nil)
-        add("DR", 3, cap: nil)
-        add("SwitchDR", 4, cap: tau)
+        if zKey != nil { for (ci, c) in caps.enumerated() { add("pointNCIS", 7 + 3 * ci + 2, cap: c) } }
+        add("DM", 2, cap: nil, model: "ctr")
+        add("DR", 3, cap: nil, model: "ctr")
+        add("SwitchDR", 4, cap: tau, model: "ctr")
+        if hasLogistic {
+            add("DM", 5, cap: nil, model: "logistic")
+            add("DR", 6, cap: nil, model: "logistic")
+        }
         // Diagnostics.
         let sw = w.reduce(0, +), sw2 = w.reduce(0) { $0 + $1 * $1 }
         var above = [Double: Double]()
@@ -363,7 +399,7 @@ public enum OfflineEvaluation {
         let diag = WeightDiagnostics(effectiveSampleSize: sw * sw / sw2, maxWeight: w.max() ?? 0, meanWeight: sw / Double(n),
                                      shareAboveCap: above, unsupportedMass: unsupported, capTable: capTable)
         if diag.meanWeight < 0.5 || diag.meanWeight > 2 {
-            warnings.append(String(format: "%@: the mean weight is %.3f (1 under correct propensities): check the logging policy", name, diag.meanWeight))
+            warnings.append("\(name): the mean weight is " + String(format: "%.3f", diag.meanWeight) + " (1 under correct propensities): check the logging policy")
         }
         return PolicyEvaluation(policy: name, estimates: estimates, diagnostics: diag, warnings: warnings)
     }

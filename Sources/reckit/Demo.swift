@@ -98,9 +98,10 @@ struct Demo: ParsableCommand {
         for (cand, ev) in zip(run.candidates, evs) {
             let e = ev.estimates.first { $0.estimator == "NCIS" }!
             let covered = e.ciLow <= cand.truth && cand.truth <= e.ciHigh
-            print(String(format: "  %@ NCIS [%.5f, %.5f] %@ the truth %.5f; uplift over logging %+.1f%% (true %+.1f%%)",
-                         cand.name.padding(toLength: 12, withPad: " ", startingAt: 0), e.ciLow, e.ciHigh, covered ? "covers" : "misses",
-                         cand.truth, 100 * (e.value / run.logs.meanReward - 1), 100 * (cand.truth / run.loggingTruth - 1)))
+            print("  " + cand.name.padding(toLength: 12, withPad: " ", startingAt: 0)
+                  + String(format: " NCIS [%.5f, %.5f] ", e.ciLow, e.ciHigh) + (covered ? "covers" : "misses")
+                  + String(format: " the truth %.5f; uplift over logging %+.1f%% (true %+.1f%%)",
+                           cand.truth, 100 * (e.value / run.logs.meanReward - 1), 100 * (cand.truth / run.loggingTruth - 1)))
         }
         print(String(format: "  simulation, exact marginals for %d policy states and every estimator in %.0f ms", run.candidates.reduce(0) { $0 + $1.marginals.count } + run.logging.count, ms))
     }

@@ -35,7 +35,7 @@ struct Marginals: ParsableCommand {
                 result = method == "exact" ? try p.exactMarginals(k: k)
                     : try p.monteCarloMarginals(k: k, simulations: simulations, seed: seed)
             }
-            stderrLine(String(format: "%@ marginals of %@ (%d items, top-%d) in %.1f ms", method, p.name, p.itemCount, k, ms))
+            stderrLine("\(method) marginals of \(p.name) (\(p.itemCount) items, top-\(k)) in " + String(format: "%.1f ms", ms))
             var out = result.simulations == nil ? "item,rank,probability\n" : "item,rank,probability,std_error\n"
             for i in 0..<result.items {
                 for r in 0..<result.k {

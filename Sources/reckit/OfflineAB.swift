@@ -77,8 +77,8 @@ struct OfflineAB: ParsableCommand {
             }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             printTable(data: data, evaluations: evaluations)
-            stderrLine(String(format: "offline A/B of %d policies on %d rows in %.0f ms (%@ marginals, %d resamples, %d threads)",
-                              evaluations.count, data.count, ms, method, bootstrap, Threading.count))
+            stderrLine("offline A/B of \(evaluations.count) policies on \(data.count) rows in " + String(format: "%.0f ms", ms)
+                       + " (\(method) marginals, \(bootstrap) resamples, \(Threading.count) threads)")
             for e in evaluations { for w in e.warnings { stderrLine("warning: \(w)") } }
             if let json { try AtomicFile.write(reportJSON(data: data, evaluations: evaluations), to: json) }
             if let html { try AtomicFile.write(Data(ReportHTML.render(data: data, evaluations: evaluations).utf8), to: html) }
@@ -89,16 +89,16 @@ struct OfflineAB: ParsableCommand {
 
     func printTable(data: LoggedData, evaluations: [PolicyEvaluation]) {
         let logged = data.meanReward
-        print(String(format: "logs: %@ (%d rows), logged mean reward %.6f", data.source, data.count, logged))
+        print("logs: \(data.source) (\(data.count) rows), logged mean reward " + String(format: "%.6f", logged))
         for e in evaluations {
             print("")
             print("policy: \(e.policy)")
             print("  estimator                        cap    value       95% interval                 uplift vs logged")
             for s in e.estimates {
-                let label = s.estimator + (s.groups.map { " by " + $0 } ?? "")
+                let label = s.estimator + (s.groups.map { " by " + $0 } ?? "") + (s.model.map { " (" + $0 + ")" } ?? "")
                 let head = "  " + label.padding(toLength: 33, withPad: " ", startingAt: 0) + fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
-                print(head + String(format: " %.6f   [%.6f, %.6f] %@  %+.2f%%", s.value, s.ciLow, s.ciHigh,
-                                    s.ciMethod == "normal" ? "normal   " : "bootstrap", 100 * (s.value - logged) / logged))
+                print(head + String(format: " %.6f   [%.6f, %.6f] ", s.value, s.ciLow, s.ciHigh)
+                      + (s.ciMethod == "normal" ? "normal   " : "bootstrap") + String(format: "  %+.2f%%", 100 * (s.value - logged) / logged))
             }
             let d = e.diagnostics
             print(String(format: "  diagnostics: ESS %.0f of %d, max weight %.2f, mean weight %.3f, unsupported mass %.3g",
@@ -113,7 +113,7 @@ struct OfflineAB: ParsableCommand {
         func num(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
         let estimates: [[String: Any]] = evaluations.flatMap { e in e.estimates.map { s in [
             "policy": s.policy, "estimator": s.estimator, "cap": s.cap.map { num($0) } ?? NSNull(),
-            "groups": s.groups ?? NSNull(), "value": num(s.value), "ci_low": num(s.ciLow), "ci_high": num(s.ciHigh),
+            "groups": s.groups ?? NSNull(), "model": s.model ?? NSNull(), "value": num(s.value), "ci_low": num(s.ciLow), "ci_high": num(s.ciHigh),
             "ci_method": s.ciMethod, "normal_ci_low": num(s.normalLow), "normal_ci_high": num(s.normalHigh),
             "uplift": num(s.value - data.meanReward),
         ] } }

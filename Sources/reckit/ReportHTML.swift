@@ -27,8 +27,9 @@ enum ReportHTML {
             h += "<table><tr><th>estimator</th><th>cap</th><th>value</th><th>interval</th><th>method</th><th>uplift</th></tr>"
             for s in e.estimates {
                 let cap = s.cap.map { $0.isInfinite ? "∞" : String(format: "%g", $0) } ?? "–"
-                h += String(format: "<tr><td>%@</td><td>%@</td><td>%.6f</td><td>[%.6f, %.6f]</td><td>%@</td><td>%+.2f%%</td></tr>",
-                            escape(s.estimator + (s.groups.map { " by " + $0 } ?? "")), cap, s.value, s.ciLow, s.ciHigh, s.ciMethod, 100 * (s.value - logged) / logged)
+                h += "<tr><td>\(escape(s.estimator + (s.groups.map { " by " + $0 } ?? "") + (s.model.map { " (" + $0 + ")" } ?? "")))</td><td>\(cap)</td>"
+                    + String(format: "<td>%.6f</td><td>[%.6f, %.6f]</td>", s.value, s.ciLow, s.ciHigh)
+                    + "<td>\(s.ciMethod)</td>" + String(format: "<td>%+.2f%%</td></tr>", 100 * (s.value - logged) / logged)
             }
             h += "</table>"
             let d = e.diagnostics
@@ -57,7 +58,7 @@ enum ReportHTML {
         for (i, e) in es.enumerated() {
             let y = top + rowH * (Double(i) + 0.5)
             let label = e.estimator + (e.groups.map { "/" + $0 } ?? "") + (e.cap.map { $0.isInfinite ? "" : String(format: " c=%g", $0) } ?? "")
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">%@</text>", left - 8, y + 4, escape(label))
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"end\">", left - 8, y + 4) + escape(label) + "</text>"
             if e.ciLow.isFinite && e.ciHigh.isFinite {
                 s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#36c\" stroke-width=\"3\"/>", x(e.ciLow), y, x(e.ciHigh), y)
             }
