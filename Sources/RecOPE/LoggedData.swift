@@ -25,6 +25,9 @@ public struct LoggedData: Sendable {
     public internal(set) var contextFeatures: [[Int32]] = []
     /// The names of those columns.
     public internal(set) var contextFeatureNames: [String] = []
+    /// Event type per row (dense id into `eventNames`), when logged (click, cart, purchase, …).
+    public internal(set) var events: [Int32]?
+    public internal(set) var eventNames: [String] = []
     /// Where the data came from.
     public let source: String
 
@@ -70,6 +73,8 @@ public struct LogColumns: Sendable, Equatable {
     public var reward: String
     public var propensity: String?
     public var time: String?
+    /// The event-type column, if any.
+    public var event: String? = nil
     /// Columns whose joined values identify the context (empty: no contexts).
     public var context: [String]
     /// The value of the top position in the file (1 for OBD, 0 for 0-based files).
@@ -93,8 +98,8 @@ public struct LogColumns: Sendable, Equatable {
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("column mapping: '\(part)' is not key=column") }
-            guard ["item", "position", "reward", "propensity", "time", "context", "position_base"].contains(kv[0]) else {
-                throw .invalidParameter("column mapping: unknown key '\(kv[0])' (item, position, reward, propensity, time, context, position_base)")
+            guard ["item", "position", "reward", "propensity", "time", "context", "position_base", "event"].contains(kv[0]) else {
+                throw .invalidParameter("column mapping: unknown key '\(kv[0])' (item, position, reward, propensity, time, context, event, position_base)")
             }
             m[kv[0]] = kv[1]
         }
@@ -106,8 +111,10 @@ public struct LogColumns: Sendable, Equatable {
             guard let v = Int(b), v == 0 || v == 1 else { throw .invalidParameter("column mapping: position_base must be 0 or 1") }
             base = v
         }
-        return LogColumns(item: i, position: p, reward: r, propensity: m["propensity"], time: m["time"],
-                          context: m["context"].map { $0.split(separator: "+").map(String.init) } ?? [], positionBase: base)
+        var cols = LogColumns(item: i, position: p, reward: r, propensity: m["propensity"], time: m["time"],
+                              context: m["context"].map { $0.split(separator: "+").map(String.init) } ?? [], positionBase: base)
+        cols.event = m["event"]
+        return cols
     }
 }
 
@@ -134,10 +141,13 @@ extension LoggedData {
         let ct = try columns.time.map { (n: String) throws(RecOPEError) in try col(n) }
         var cctx = [Int]()
         for n in columns.context { cctx.append(try col(n)) }
-        let needed = ([ci, cp, cr] + cctx + [cprop, ct].compactMap { $0 }).max()!
+        let cev = try columns.event.map { (n: String) throws(RecOPEError) in try col(n) }
+        let needed = ([ci, cp, cr] + cctx + [cprop, ct, cev].compactMap { $0 }).max()!
+        var eventIds = [String: Int32]()
         var data = LoggedData(source: path)
         if cprop != nil { data.propensities = [] }
         if ct != nil { data.times = [] }
+        if cev != nil { data.events = [] }
         if !cctx.isEmpty { data.contexts = [] }
         var contextIds = [String: Int32]()
         data.contextFeatureNames = columns.context
@@ -172,6 +182,12 @@ extension LoggedData {
                     throw bad(columns.time!, "'\(reader.string(c))' is neither seconds nor a YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM] time")
                 }
                 data.times!.append(t)
+            }
+            if let c = cev {
+                let v = reader.string(c)
+                let id: Int32
+                if let e = eventIds[v] { id = e } else { id = Int32(eventIds.count); eventIds[v] = id; data.eventNames.append(v) }
+                data.events!.append(id)
             }
             if !cctx.isEmpty {
                 let values = cctx.map { reader.string($0) }

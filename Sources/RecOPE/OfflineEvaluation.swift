@@ -77,6 +77,8 @@ public struct EvaluationSettings: Sendable {
     /// Also fit the logistic-regression reward model (item, position, context columns) and report
     /// DM and DR with it, when the log has context columns and at most 2 million rows.
     public var logisticRewardModel: Bool = true
+    /// Item features for the logistic reward model (for example OBD's item_context.csv).
+    public var itemFeatures: ItemFeatures? = nil
     /// The groupings pieceNCIS is computed for (one estimate per grouping and cap).
     public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
     public var parallelism: Parallelism = .automatic
@@ -182,7 +184,7 @@ public enum OfflineEvaluation {
             if n > 2_000_000 {
                 warningsEarly.append("\(name): the logistic reward model is skipped above 2 million rows")
             } else if let model = LogisticRewardModel.fit(items: item, positions: pos, features: logs.contextFeatures,
-                                                           rewards: r, N: N, K: K) {
+                                                           rewards: r, N: N, K: K, itemFeatures: settings.itemFeatures) {
                 dmL = [Double](repeating: 0, count: n); qL = dmL
                 for j in 0..<n {
                     let base = model.rowLogit(position: pos[j], row: j, features: logs.contextFeatures)

@@ -21,6 +21,8 @@ struct OfflineAB: ParsableCommand {
     @Option(help: "Target policy spec (JSON); repeat for several.") var target: [String] = []
     @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
     @Option(help: "Bootstrap resamples (0: normal intervals only).") var bootstrap: Int = 1000
+    @Option(help: "Item features CSV for the logistic reward model (default for --format obd: item_context.csv beside the log).")
+    var itemFeatures: String?
     @Option(help: "pieceNCIS groupings, comma-separated: position, value-model[:BUCKETS], context:COLUMN.")
     var pieceGroups: String = "position,value-model"
     @Option(help: "Seed (bootstrap and Monte Carlo marginals).") var seed: UInt64 = 1
@@ -52,6 +54,10 @@ struct OfflineAB: ParsableCommand {
             settings.caps = cap
             settings.bootstrap = bootstrap
             settings.seed = seed
+            let sibling = URL(fileURLWithPath: logs).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
+            if let f = itemFeatures ?? (format == "obd" && FileManager.default.fileExists(atPath: sibling) ? sibling : nil) {
+                settings.itemFeatures = try ItemFeatures.load(csv: f)
+            }
             settings.pieceGroupings = try pieceGroups.split(separator: ",").map { (raw: Substring) throws(RecOPEError) -> PieceGrouping in
                 let g = raw.trimmingCharacters(in: .whitespaces)
                 if g == "position" { return .position }

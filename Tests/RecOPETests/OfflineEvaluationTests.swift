@@ -169,6 +169,9 @@ import RecOPE
         #expect(throws: RecOPEError.self) { try LoggedData.load(csv: badTime, columns: .openBanditDataset) }
         #expect(throws: RecOPEError.self) { try LoggedData.load(csv: "/nonexistent.csv", columns: .openBanditDataset) }
         #expect(throws: RecOPEError.self) { try LogColumns.parse("item=a,position=b") }
+        let generic = try write("it,pos,r,ev\n3,0,1,click\n2,1,0,view\n3,1,1,purchase\n")
+        let g = try LoggedData.load(csv: generic, columns: try LogColumns.parse("item=it,position=pos,reward=r,event=ev"))
+        #expect(g.events == [0, 1, 2] && g.eventNames == ["click", "view", "purchase"] && g.propensities == nil)
         #expect(try LogColumns.parse("item=a,position=b,reward=c,context=x+y,position_base=1") ==
                 LogColumns(item: "a", position: "b", reward: "c", context: ["x", "y"], positionBase: 1))
     }
@@ -205,6 +208,9 @@ struct OpenBanditOfflineABTests {
         #expect(abs(isValue.value - sum / n) < 1e-12)
         // The bootstrap interval is close to the published one, [0.001531, 0.009254].
         #expect(abs(isValue.ciLow - 0.001531) < 0.0004 && abs(isValue.ciHigh - 0.009254) < 0.0006, "[\(isValue.ciLow), \(isValue.ciHigh)]")
+        // Item features: one numeric and three categorical columns for the 80 items.
+        let itemFeatures = try ItemFeatures.load(csv: dataDir + "/random/all/item_context.csv")
+        #expect(itemFeatures.itemCount == 80 && itemFeatures.numeric.count == 1 && itemFeatures.categorical.count == 3)
         // The on-policy truth (mean click of the BTS logs) is 0.0042.
         let bts = try LoggedData.load(csv: dataDir + "/bts/all/all.csv", columns: .openBanditDataset)
         #expect(abs(bts.meanReward - 0.0042) < 1e-12)
