@@ -1,0 +1,155 @@
+import Foundation
+
+/// A named dense tensor in row-major Float.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    /// - Precondition: `values.count` is the product of `shape`.
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == values.count,
+                     "Tensor: \(values.count) values do not fill shape \(shape)")
+        self.shape = shape
+        self.values = values
+    }
+
+    public var count: Int { values.count }
+}
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+/// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {string: string}}`,
+/// then the raw little-endian data. RecKit writes F32 and reads F32, F16 and BF16 (converted to
+/// Float), so PyTorch models exported with `safetensors.torch.save_file` load directly.
+///
+/// Written here because no package on this machine reads or writes the format.
+public enum SafeTensors {
+    /// Reads every tensor of a file.
+    /// - Throws: `RecIOError.malformed` naming the file (and the tensor) for a truncated file, a
+    ///   corrupt header, an unsupported dtype, or data offsets that do not match the shape.
+    public static func read(_ path: String) throws(RecIOError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+        }
+        return try parse(data, file: path)
+    }
+
+    /// Parses safetensors bytes; `file` names the source in errors.
+    public static func parse(_ data: Data, file: String) throws(RecIOError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+        func bad(_ m: String) -> RecIOError { .malformed(file: file, line: 0, field: nil, message: m) }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 8 else { throw bad("truncated: \(bytes.count) bytes, the header length alone needs 8") }
+        var headerLength = 0
+        for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
+        guard headerLength > 0, headerLength <= bytes.count - 8 else {
+            throw bad("truncated or corrupt: header length \(headerLength) but the file has \(bytes.count - 8) bytes after it")
+        }
+        let headerData = Data(bytes[8..<(8 + headerLength)])
+        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
+            throw bad("corrupt header: not a JSON object")
+        }
+        let dataStart = 8 + headerLength
+        let dataCount = bytes.count - dataStart
+        var metadata = [String: String]()
+        var tensors = [String: Tensor]()
+        for (name, entry) in header {
+            if name == "__metadata__" {
+                if let m = entry as? [String: Any] { for (k, v) in m { metadata[k] = v as? String ?? "\(v)" } }
+                continue
+            }
+            guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String, let shapeAny = e["shape"] as? [Any],
+                  let offAny = e["data_offsets"] as? [Any], offAny.count == 2 else {
+                throw bad("tensor '\(name)': entry needs dtype, shape and data_offsets")
+            }
+            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
+            let offs = offAny.compactMap { ($0 as? NSNumber)?.intValue }
+            guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offs.count == 2 else {
+                throw bad("tensor '\(name)': shape and data_offsets must be non-negative integers")
+            }
+            let n = shape.reduce(1, *)
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F16", "BF16": width = 2
+            default: throw bad("tensor '\(name)': dtype \(dtype) is not supported (F32, F16, BF16)")
+            }
+            guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= dataCount else {
+                throw bad("tensor '\(name)': data_offsets [\(offs[0]), \(offs[1])] outside the \(dataCount) data bytes (truncated file?)")
+            }
+            guard offs[1] - offs[0] == n * width else {
+                throw bad("tensor '\(name)': \(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype) (\(n * width) expected)")
+            }
+            var values = [Float](repeating: 0, count: n)
+            let base = dataStart + offs[0]
+            for i in 0..<n {
+                let p = base + i * width
+                switch dtype {
+                case "F32":
+                    let bits = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
+                    values[i] = Float(bitPattern: bits)
+                case "BF16":
+                    values[i] = Float(bitPattern: (UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8) << 16)
+                default:
+                    values[i] = halfToFloat(UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8)
+                }
+            }
+            tensors[name] = Tensor(shape: shape, values: values)
+        }
+        return (tensors, metadata)
+    }
+
+    /// IEEE 754 binary16 to Float (subnormals, infinities and NaN included).
+    public static func halfToFloat(_ h: UInt16) -> Float {
+        let sign = UInt32(h >> 15) << 31
+        let exp = Int((h >> 10) & 0x1F)
+        let mant = UInt32(h & 0x3FF)
+        if exp == 0 {
+            if mant == 0 { return Float(bitPattern: sign) }
+            let v = Float(mant) * Float(sign == 0 ? 1 : -1) * 0x1p-24
+            return v
+        }
+        if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
+        return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | mant << 13)
+    }
+
+    /// Writes F32 tensors (names sorted, data 8-byte aligned) atomically: temporary file, fsync,
+    /// rename.
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws(RecIOError) {
+        let names = tensors.keys.sorted()
+        var offset = 0
+        var entries = [String]()
+        func jsonString(_ s: String) -> String {
+            var o = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": o += "\\\""
+                case "\\": o += "\\\\"
+                default:
+                    if u.value < 0x20 { o += String(format: "\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
+                }
+            }
+            return o + "\""
+        }
+        if !metadata.isEmpty {
+            entries.append("\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",") + "}")
+        }
+        for name in names {
+            let t = tensors[name]!
+            let size = t.count * 4
+            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}")
+            offset += size
+        }
+        var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
+        while (8 + header.count) % 8 != 0 { header.append(0x20) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + header.count + offset)
+        for i in 0..<8 { out.append(UInt8((header.count >> (8 * i)) & 0xFF)) }
+        out += header
+        for name in names {
+            for v in tensors[name]!.values {
+                let b = v.bitPattern
+                out.append(UInt8(b & 0xFF)); out.append(UInt8((b >> 8) & 0xFF)); out.append(UInt8((b >> 16) & 0xFF)); out.append(UInt8(b >> 24))
+            }
+        }
+        try AtomicFile.write(Data(out), to: path)
+    }
+}
