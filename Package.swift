@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "RecKit", targets: ["RecKit"]),
         .library(name: "RecCore", targets: ["RecCore"]),
         .library(name: "RecIO", targets: ["RecIO"]),
+        .library(name: "RecNN", targets: ["RecNN"]),
         .library(name: "RecOPE", targets: ["RecOPE"]),
         .executable(name: "reckit", targets: ["reckit"]),
         .executable(name: "recbench", targets: ["recbench"]),
@@ -30,10 +31,12 @@ let package = Package(
         .target(name: "RecCore", dependencies: ["CBLAS"]),
         // File formats: CSV matrices, atomic writes (later: safetensors, .npy, logs).
         .target(name: "RecIO", dependencies: ["RecCore"]),
+        // Layers with hand-written backward, optimisers, checkpoints.
+        .target(name: "RecNN", dependencies: ["RecCore", "RecIO"]),
         // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).
         .target(name: "RecOPE", dependencies: ["RecCore", "RecIO"]),
         // Umbrella: re-exports the library modules.
-        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecOPE"]),
+        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),
         .executableTarget(
             name: "reckit",
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -47,5 +50,6 @@ let package = Package(
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "_RecTestSupport"]),
         .testTarget(name: "RecIOTests", dependencies: ["RecIO", "_RecTestSupport"]),
         .testTarget(name: "RecOPETests", dependencies: ["RecOPE", "_RecTestSupport"]),
+        .testTarget(name: "RecNNTests", dependencies: ["RecNN", "_RecTestSupport"]),
     ]
 )

@@ -2,3 +2,4 @@
 @_exported import RecCore
 @_exported import RecIO
 @_exported import RecOPE
+@_exported import RecNN

@@ -1,0 +1,307 @@
+import Foundation
+import RecCore
+import RecIO
+
+/// A trainable tensor with its gradient. Layers own their parameters; optimisers update them in
+/// place. `touchedRows` marks the rows a sparse gradient filled (embeddings), so an optimiser
+/// or a zeroing pass can visit only those.
+public final class Parameter {
+    /// The checkpoint name (PyTorch state-dict style, e.g. `encoder.blocks.0.attn.q.weight`).
+    public let name: String
+    public var value: Matrix
+    public var grad: Matrix
+    /// Rows with a non-zero gradient when the gradient is sparse; nil for dense gradients.
+    public var touchedRows: Set<Int>?
+
+    public init(name: String, value: Matrix, sparse: Bool = false) {
+        self.name = name
+        self.value = value
+        grad = Matrix(rows: value.rows, cols: value.cols)
+        touchedRows = sparse ? [] : nil
+    }
+
+    /// Clears the gradient (only the touched rows of a sparse one).
+    public func zeroGrad() {
+        if let rows = touchedRows {
+            let c = grad.cols
+            grad.withUnsafeMutableBufferPointer { g in for r in rows { for j in 0..<c { g[r * c + j] = 0 } } }
+            touchedRows = []
+        } else {
+            grad = Matrix(rows: value.rows, cols: value.cols)
+        }
+    }
+}
+
+/// Something with parameters.
+public protocol Module: AnyObject {
+    var parameters: [Parameter] { get }
+}
+
+extension Module {
+    public func zeroGrad() { for p in parameters { p.zeroGrad() } }
+
+    /// Writes the parameters to a safetensors file (atomically).
+    public func save(to path: String, metadata: [String: String] = [:]) throws(RecIOError) {
+        var t = [String: Tensor]()
+        for p in parameters { t[p.name] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage) }
+        try SafeTensors.write(t, metadata: metadata, to: path)
+    }
+
+    /// Loads parameters from a safetensors file. Every parameter must be present with a matching
+    /// shape (a vector parameter of n values accepts shape [n] or [1, n]); otherwise nothing is
+    /// changed and the error names the tensor.
+    public func load(from path: String) throws(RecNNError) {
+        let file: [String: Tensor]
+        do { file = try SafeTensors.read(path).tensors } catch { throw .checkpoint(file: path, tensor: nil, message: "\(error)") }
+        var staged = [(Parameter, Matrix)]()
+        for p in parameters {
+            guard let t = file[p.name] else { throw .checkpoint(file: path, tensor: p.name, message: "missing") }
+            let rows = p.value.rows, cols = p.value.cols
+            let ok = (t.shape == [rows, cols]) || (rows == 1 && t.shape == [cols]) || (cols == 1 && t.shape == [rows])
+            guard ok else { throw .checkpoint(file: path, tensor: p.name, message: "shape \(t.shape), expected [\(rows), \(cols)]") }
+            staged.append((p, Matrix(rows: rows, cols: cols, elements: t.values)))
+        }
+        for (p, m) in staged { p.value = m }
+    }
+}
+
+/// Errors of the model layer.
+public enum RecNNError: Error, Equatable, CustomStringConvertible {
+    case checkpoint(file: String, tensor: String?, message: String)
+    case itemOutOfRange(id: Int, position: Int, vocabulary: Int)
+
+    public var description: String {
+        switch self {
+        case .checkpoint(let f, let t, let m): return "\(f): " + (t.map { "tensor '\($0)': " } ?? "") + m
+        case .itemOutOfRange(let id, let pos, let n): return "item id \(id) at position \(pos) of the batch is outside the embedding table (0..<\(n))"
+        }
+    }
+}
+
+/// Parameter initialisation schemes.
+public enum Initialization: Sendable {
+    /// PyTorch's defaults: Linear weight and bias U(−1/√fan_in, 1/√fan_in); embeddings N(0, 1).
+    case pytorchDefault
+    /// N(0, std²) for weights and embeddings, zero biases (the SQN authors used std = 0.01).
+    case normal(std: Float)
+}
+
+/// `y = x Wᵀ + b` with W out×in (PyTorch layout).
+public final class Linear: Module {
+    public let weight: Parameter
+    public let bias: Parameter?
+    public var inFeatures: Int { weight.value.cols }
+    public var outFeatures: Int { weight.value.rows }
+    public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
+
+    public init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, initialization: Initialization = .pytorchDefault, seed: UInt64) {
+        let bound = 1 / Float(inFeatures).squareRoot()
+        switch initialization {
+        case .pytorchDefault:
+            weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -bound, high: bound)))
+            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.random(1, outFeatures, seed: seed &+ 1, distribution: .uniform(low: -bound, high: bound))) : nil
+        case .normal(let std):
+            weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .normal(mean: 0, std: std)))
+            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
+        }
+    }
+
+    /// x: n×in → n×out.
+    /// - Complexity: 2·n·in·out FLOPs.
+    public func forward(_ x: Matrix) -> Matrix {
+        precondition(x.cols == inFeatures, "Linear.forward: input is \(x.shapeDescription), weight is \(weight.value.shapeDescription)")
+        var y = Matrix(rows: x.rows, cols: outFeatures)
+        if let b = bias {
+            y.withUnsafeMutableBufferPointer { yp in
+                b.value.withUnsafeBufferPointer { bp in
+                    for r in 0..<x.rows { for j in 0..<outFeatures { yp[r * outFeatures + j] = bp[j] } }
+                }
+            }
+            gemm(x, weight.value, into: &y, transposeB: .transpose, beta: 1)
+        } else {
+            gemm(x, weight.value, into: &y, transposeB: .transpose)
+        }
+        return y
+    }
+
+    /// Accumulates dW += dyᵀx and db += Σ dy; returns dx = dy W.
+    /// - Complexity: 4·n·in·out FLOPs.
+    @discardableResult
+    public func backward(_ x: Matrix, _ dy: Matrix) -> Matrix {
+        precondition(dy.rows == x.rows && dy.cols == outFeatures, "Linear.backward: dy is \(dy.shapeDescription), expected \(x.rows)×\(outFeatures)")
+        gemm(dy, x, into: &weight.grad, transposeA: .transpose, beta: 1)
+        if let b = bias {
+            b.grad.withUnsafeMutableBufferPointer { g in
+                dy.withUnsafeBufferPointer { d in
+                    for r in 0..<dy.rows { for j in 0..<outFeatures { g[j] += d[r * outFeatures + j] } }
+                }
+            }
+        }
+        return matmul(dy, weight.value)
+    }
+}
+
+/// Layer normalisation over the last dimension with learned scale and shift (PyTorch LayerNorm).
+public final class LayerNorm: Module {
+    public let gamma: Parameter
+    public let beta: Parameter
+    public let eps: Float
+    public var parameters: [Parameter] { [gamma, beta] }
+
+    public init(name: String, features: Int, eps: Float = 1e-5) {
+        gamma = Parameter(name: name + ".weight", value: Matrix(rows: 1, cols: features, repeating: 1))
+        beta = Parameter(name: name + ".bias", value: Matrix.zeros(1, features))
+        self.eps = eps
+    }
+
+    /// What `backward` needs from `forward`.
+    public struct Cache { public let xhat: Matrix; public let rstd: [Float] }
+
+    public func forward(_ x: Matrix) -> (y: Matrix, cache: Cache) {
+        let d = gamma.value.cols
+        precondition(x.cols == d, "LayerNorm.forward: input is \(x.shapeDescription), features \(d)")
+        var xhat = x
+        var rstd = [Float](repeating: 0, count: x.rows)
+        xhat.withUnsafeMutableBufferPointer { xp in
+            for r in 0..<x.rows {
+                let row = UnsafeMutableBufferPointer(rebasing: xp[(r * d)..<((r + 1) * d)])
+                rstd[r] = Kernels.layerNorm(UnsafeBufferPointer(row), gamma: nil, beta: nil, eps: eps, into: row).rstd
+            }
+        }
+        var y = xhat
+        y.withUnsafeMutableBufferPointer { yp in
+            gamma.value.withUnsafeBufferPointer { g in beta.value.withUnsafeBufferPointer { b in
+                for r in 0..<x.rows { for j in 0..<d { yp[r * d + j] = yp[r * d + j] * g[j] + b[j] } }
+            } }
+        }
+        return (y, Cache(xhat: xhat, rstd: rstd))
+    }
+
+    /// dγ += Σ dy·x̂, dβ += Σ dy; dx = r/d · (d·g − Σg − x̂·Σ(g·x̂)) with g = dy·γ.
+    @discardableResult
+    public func backward(_ cache: Cache, _ dy: Matrix) -> Matrix {
+        let d = gamma.value.cols, n = dy.rows
+        var dx = Matrix(rows: n, cols: d)
+        gamma.grad.withUnsafeMutableBufferPointer { gg in beta.grad.withUnsafeMutableBufferPointer { bg in
+            gamma.value.withUnsafeBufferPointer { g in cache.xhat.withUnsafeBufferPointer { xh in
+                dy.withUnsafeBufferPointer { dyp in dx.withUnsafeMutableBufferPointer { dxp in
+                    for r in 0..<n {
+                        var sumG: Float = 0, sumGX: Float = 0
+                        for j in 0..<d {
+                            let o = r * d + j
+                            gg[j] += dyp[o] * xh[o]; bg[j] += dyp[o]
+                            let gj = dyp[o] * g[j]
+                            sumG += gj; sumGX += gj * xh[o]
+                        }
+                        let scale = cache.rstd[r] / Float(d)
+                        for j in 0..<d {
+                            let o = r * d + j
+                            dxp[o] = scale * (Float(d) * dyp[o] * g[j] - sumG - xh[o] * sumGX)
+                        }
+                    }
+                } }
+            } }
+        } }
+        return dx
+    }
+}
+
+/// An embedding table with a padding id (its row is zero and never updated) and a sparse
+/// gradient over the rows a batch used.
+public final class Embedding: Module {
+    public let table: Parameter
+    public let paddingIndex: Int?
+    public var vocabulary: Int { table.value.rows }
+    public var dimension: Int { table.value.cols }
+    public var parameters: [Parameter] { [table] }
+
+    public init(name: String, vocabulary: Int, dimension: Int, paddingIndex: Int?, initialization: Initialization = .pytorchDefault, seed: UInt64) {
+        let std: Float
+        switch initialization { case .pytorchDefault: std = 1; case .normal(let s): std = s }
+        var m = Matrix.random(vocabulary, dimension, seed: seed, distribution: .normal(mean: 0, std: std))
+        if let p = paddingIndex { m.setRow(p, [Float](repeating: 0, count: dimension)) }
+        table = Parameter(name: name + ".weight", value: m, sparse: true)
+        self.paddingIndex = paddingIndex
+    }
+
+    /// Rows of the table for `ids` (one output row per id).
+    /// - Throws: `.itemOutOfRange` naming the id and its position.
+    public func forward(_ ids: [Int]) throws(RecNNError) -> Matrix {
+        let d = dimension, n = vocabulary
+        var out = Matrix(rows: ids.count, cols: d)
+        for (pos, id) in ids.enumerated() where id < 0 || id >= n { throw .itemOutOfRange(id: id, position: pos, vocabulary: n) }
+        out.withUnsafeMutableBufferPointer { o in table.value.withUnsafeBufferPointer { t in
+            for (r, id) in ids.enumerated() { for j in 0..<d { o[r * d + j] = t[id * d + j] } }
+        } }
+        return out
+    }
+
+    /// Accumulates dy rows into the used rows' gradient (the padding row is skipped).
+    public func backward(_ ids: [Int], _ dy: Matrix) {
+        let d = dimension
+        table.grad.withUnsafeMutableBufferPointer { g in dy.withUnsafeBufferPointer { dp in
+            for (r, id) in ids.enumerated() where id != paddingIndex {
+                for j in 0..<d { g[id * d + j] += dp[r * d + j] }
+                table.touchedRows!.insert(id)
+            }
+        } }
+    }
+}
+
+/// Adam (Kingma & Ba, ICLR 2015) with optional decoupled weight decay (AdamW, Loshchilov & Hutter,
+/// ICLR 2019). Sparse parameters are updated lazily: only their touched rows, with the moment
+/// estimates of those rows (as PyTorch's SparseAdam).
+public final class Adam {
+    public let parameters: [Parameter]
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, eps: Float
+    public var weightDecay: Float
+    private var m: [[Float]], v: [[Float]]
+    private var stepCount = 0
+    private var rowSteps: [[Int32]]
+
+    public init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                eps: Float = 1e-8, weightDecay: Float = 0) {
+        self.parameters = parameters
+        self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
+        v = m
+        rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.value.rows) }
+    }
+
+    /// One update from the current gradients.
+    public func step() {
+        stepCount += 1
+        for (pi, p) in parameters.enumerated() {
+            let c = p.value.cols
+            let rows: [Int] = p.touchedRows.map { Array($0) } ?? Array(0..<p.value.rows)
+            p.value.withUnsafeMutableBufferPointer { w in p.grad.withUnsafeBufferPointer { g in
+                for r in rows {
+                    let t: Int
+                    if p.touchedRows != nil { rowSteps[pi][r] += 1; t = Int(rowSteps[pi][r]) } else { t = stepCount }
+                    let bc1 = 1 - Foundation.pow(beta1, Float(t)), bc2 = 1 - Foundation.pow(beta2, Float(t))
+                    for j in (r * c)..<((r + 1) * c) {
+                        m[pi][j] = beta1 * m[pi][j] + (1 - beta1) * g[j]
+                        v[pi][j] = beta2 * v[pi][j] + (1 - beta2) * g[j] * g[j]
+                        let update = (m[pi][j] / bc1) / ((v[pi][j] / bc2).squareRoot() + eps)
+                        w[j] -= learningRate * (update + weightDecay * w[j])
+                    }
+                }
+            } }
+        }
+    }
+}
+
+/// Scales every gradient so that their global L2 norm is at most `maxNorm`; returns the norm
+/// before clipping (PyTorch's clip_grad_norm_).
+@discardableResult
+public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
+    var total: Double = 0
+    for p in parameters { p.grad.withUnsafeBufferPointer { g in for x in g { total += Double(x) * Double(x) } } }
+    let norm = Float(total.squareRoot())
+    if norm > maxNorm && norm > 0 {
+        let s = maxNorm / norm
+        for p in parameters { p.grad.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= s } } }
+    }
+    return norm
+}
