@@ -1,0 +1,155 @@
+import Foundation
+
+/// Scaled dot-product attention on batched buffers, forward and backward.
+///
+/// Layout: queries, keys and values are `(B·L) × (H·dₕ)` row-major matrices (row b·L + i is
+/// position i of sequence b; head h occupies columns h·dₕ ..< (h+1)·dₕ), the natural output of
+/// the projection layers. For each sequence b and head h:
+///
+///     S = Q Kᵀ / √dₕ,  S[i, j] = −∞ where j > i (causal) or key j is padding
+///     P = softmax(S) by rows,  O = dropout(P) V
+///
+/// A query row whose keys are all masked (a padding position with nothing before it) outputs 0
+/// and passes no gradient. Per (b, h) the two products are OpenBLAS sgemm calls on strided
+/// sub-blocks; sequences run in parallel over `parallelism`, each worker calling
+/// single-threaded BLAS.
+public enum Attention {
+    /// Batch shape.
+    public struct Shape: Sendable, Equatable {
+        public var batch: Int, length: Int, heads: Int, headDim: Int
+        public init(batch: Int, length: Int, heads: Int, headDim: Int) {
+            self.batch = batch; self.length = length; self.heads = heads; self.headDim = headDim
+        }
+        public var width: Int { heads * headDim }
+        public var rows: Int { batch * length }
+    }
+
+    /// Attention-probability dropout: rate and seed (the mask depends only on the seed and the
+    /// (sequence, head) index, not on threads).
+    public struct Dropout: Sendable, Equatable {
+        public var rate: Float
+        public var seed: UInt64
+        public init(rate: Float, seed: UInt64) { self.rate = rate; self.seed = seed }
+    }
+
+    /// What backward needs: the softmax probabilities (before dropout) and the dropout mask
+    /// (already scaled by 1/(1 − rate)), each `B·H·L·L`.
+    public struct Cache: Sendable {
+        public let probabilities: [Float]
+        public let dropoutScale: [Float]?
+    }
+
+    /// - Parameters:
+    ///   - keyPadding: `B·L` flags, true where a position is padding (masked as a key).
+    /// - Precondition: q, k, v are `(B·L) × (H·dₕ)`; keyPadding has `B·L` entries.
+    /// - Complexity: 4·B·H·L²·dₕ FLOPs plus B·H·L² exponentials.
+    public static func forward(q: Matrix, k: Matrix, v: Matrix, shape s: Shape, causal: Bool, keyPadding: [Bool]?,
+                               dropout: Dropout? = nil, parallelism: Parallelism = .automatic) -> (output: Matrix, cache: Cache) {
+        for (name, m) in [("q", q), ("k", k), ("v", v)] {
+            precondition(m.rows == s.rows && m.cols == s.width, "Attention.forward: \(name) is \(m.shapeDescription), expected \(s.rows)×\(s.width) for \(s)")
+        }
+        precondition(keyPadding == nil || keyPadding!.count == s.rows, "Attention.forward: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
+        let L = s.length, D = s.width, dh = s.headDim
+        let scale = 1 / Float(dh).squareRoot()
+        var out = Matrix(rows: s.rows, cols: D)
+        var probs = [Float](repeating: 0, count: s.batch * s.heads * L * L)
+        var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * L * L)
+        let workers = min(parallelism.resolvedCount, max(1, s.batch))
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+            out.withUnsafeMutableBufferPointer { op in probs.withUnsafeMutableBufferPointer { pp in drop.withUnsafeMutableBufferPointer { dp in
+                let dropPtr = dropout == nil ? nil : dp.baseAddress
+                let ctx = UncheckedSendable((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!, pp.baseAddress!, dropPtr))
+                let blas: Parallelism = workers > 1 ? .sequential : parallelism
+                Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                    let (qb, kb, vb, ob, pb, db) = ctx.value
+                    let b = bh / s.heads, h = bh % s.heads
+                    let rowOff = b * L * D + h * dh
+                    let P = pb + bh * L * L
+                    // S = Q Kᵀ · scale
+                    BLAS.sgemm(.none, .transpose, m: L, n: L, k: dh, alpha: scale, a: qb + rowOff, lda: D,
+                               b: kb + rowOff, ldb: D, beta: 0, c: P, ldc: L, parallelism: blas)
+                    for i in 0..<L {
+                        let row = P + i * L
+                        var any = false
+                        for j in 0..<L {
+                            let masked = (causal && j > i) || (keyPadding?[b * L + j] ?? false)
+                            if masked { row[j] = -.infinity } else { any = true }
+                        }
+                        if any {
+                            let buf = UnsafeMutableBufferPointer(start: row, count: L)
+                            Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
+                        } else {
+                            for j in 0..<L { row[j] = 0 }
+                        }
+                    }
+                    if let dropout, let db {
+                        let mask = db + bh * L * L
+                        var g = RandomStream(seed: dropout.seed).split(bh).generator()
+                        let keep = 1 / (1 - dropout.rate)
+                        for t in 0..<(L * L) { mask[t] = Float(Sampling.uniform(&g)) < dropout.rate ? 0 : keep }
+                        // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
+                        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
+                        for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
+                        BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(tmp), lda: L, b: vb + rowOff, ldb: D,
+                                   beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
+                        tmp.deallocate()
+                    } else {
+                        BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(P), lda: L, b: vb + rowOff, ldb: D,
+                                   beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
+                    }
+                }
+            } } }
+        } } }
+        return (out, Cache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
+    }
+
+    /// Gradients of the inputs from the gradient of the output.
+    /// - Precondition: shapes as in `forward`; `cache` from the matching forward call.
+    /// - Complexity: 8·B·H·L²·dₕ FLOPs.
+    public static func backward(dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, cache: Cache, shape s: Shape,
+                                parallelism: Parallelism = .automatic) -> (dq: Matrix, dk: Matrix, dv: Matrix) {
+        precondition(dOutput.rows == s.rows && dOutput.cols == s.width, "Attention.backward: dOutput is \(dOutput.shapeDescription), expected \(s.rows)×\(s.width)")
+        let L = s.length, D = s.width, dh = s.headDim
+        let scale = 1 / Float(dh).squareRoot()
+        var dq = Matrix(rows: s.rows, cols: D), dk = dq, dv = dq
+        let workers = min(parallelism.resolvedCount, max(1, s.batch))
+        dOutput.withUnsafeBufferPointer { gp in q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+            dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
+                cache.probabilities.withUnsafeBufferPointer { pp in (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
+                    let maskPtr = cache.dropoutScale == nil ? nil : mp.baseAddress
+                    let ctx = UncheckedSendable((gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
+                                                 dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!, pp.baseAddress!, maskPtr))
+                    let blas: Parallelism = workers > 1 ? .sequential : parallelism
+                    Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                        let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
+                        let rowOff = (bh / s.heads) * L * D + (bh % s.heads) * dh
+                        let P = pb + bh * L * L
+                        let pd = UnsafeMutablePointer<Float>.allocate(capacity: L * L)   // dropout(P)
+                        let dP = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
+                        defer { pd.deallocate(); dP.deallocate() }
+                        for t in 0..<(L * L) { pd[t] = P[t] * (mb.map { $0[bh * L * L + t] } ?? 1) }
+                        // dV = dropout(P)ᵀ dO
+                        BLAS.sgemm(.transpose, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(pd), lda: L, b: g + rowOff, ldb: D,
+                                   beta: 0, c: dvb + rowOff, ldc: D, parallelism: blas)
+                        // d(dropout P) = dO Vᵀ, then through the mask.
+                        BLAS.sgemm(.none, .transpose, m: L, n: L, k: dh, alpha: 1, a: g + rowOff, lda: D, b: vb + rowOff, ldb: D,
+                                   beta: 0, c: dP, ldc: L, parallelism: blas)
+                        if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
+                        // Softmax backward: dS = P ⊙ (dP − Σ_j P dP), times the scale.
+                        for i in 0..<L {
+                            var dot: Float = 0
+                            for j in 0..<L { dot += P[i * L + j] * dP[i * L + j] }
+                            for j in 0..<L { dP[i * L + j] = P[i * L + j] * (dP[i * L + j] - dot) * scale }
+                        }
+                        // dQ = dS K, dK = dSᵀ Q
+                        BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP), lda: L, b: kb + rowOff, ldb: D,
+                                   beta: 0, c: dqb + rowOff, ldc: D, parallelism: blas)
+                        BLAS.sgemm(.transpose, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP), lda: L, b: qb + rowOff, ldb: D,
+                                   beta: 0, c: dkb + rowOff, ldc: D, parallelism: blas)
+                    }
+                } }
+            } } }
+        } } } }
+        return (dq, dk, dv)
+    }
+}

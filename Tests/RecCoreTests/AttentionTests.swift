@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+import RecCore
+import _RecTestSupport
+
+@Suite struct AttentionTests {
+    /// Naive attention in Double: Σ O ⊙ R.
+    func naiveLoss(q: [Double], k: [Double], v: [Double], s: Attention.Shape, causal: Bool, pad: [Bool]?, mask: [Float]?, R: [Double]) -> Double {
+        let L = s.length, D = s.width, dh = s.headDim
+        var loss = 0.0
+        for b in 0..<s.batch { for h in 0..<s.heads { for i in 0..<L {
+            var scores = [Double](repeating: -.infinity, count: L)
+            for j in 0..<L where !((causal && j > i) || (pad?[b * L + j] ?? false)) {
+                var d = 0.0
+                for t in 0..<dh { d += q[(b * L + i) * D + h * dh + t] * k[(b * L + j) * D + h * dh + t] }
+                scores[j] = d / Double(dh).squareRoot()
+            }
+            guard let m = scores.max(), m > -.infinity else { continue }
+            let e = scores.map { $0 == -.infinity ? 0 : exp($0 - m) }
+            let z = e.reduce(0, +)
+            for t in 0..<dh {
+                var o = 0.0
+                for j in 0..<L {
+                    let p = e[j] / z * Double(mask?[((b * s.heads + h) * L + i) * L + j] ?? 1)
+                    o += p * v[(b * L + j) * D + h * dh + t]
+                }
+                loss += o * R[(b * L + i) * D + h * dh + t]
+            }
+        } } }
+        return loss
+    }
+
+    static let cases: [(Int, Int, Int, Int, Bool, Bool, Bool)] = [
+        // batch, length, heads, headDim, causal, padding, dropout
+        (1, 1, 1, 3, true, false, false), (2, 4, 1, 3, true, false, false), (2, 5, 2, 3, true, true, false),
+        (1, 4, 2, 2, false, true, false), (2, 4, 2, 3, true, true, true), (3, 17, 1, 4, true, true, false),
+    ]
+
+    @Test(arguments: cases)
+    func gradientsMatchFiniteDifferences(c: (Int, Int, Int, Int, Bool, Bool, Bool)) {
+        let (B, L, H, dh, causal, padded, dropout) = c
+        let s = Attention.Shape(batch: B, length: L, heads: H, headDim: dh)
+        let n = s.rows * s.width
+        let q = Matrix(rows: s.rows, cols: s.width, elements: randomFloats(n, seed: 1))
+        let k = Matrix(rows: s.rows, cols: s.width, elements: randomFloats(n, seed: 2))
+        let v = Matrix(rows: s.rows, cols: s.width, elements: randomFloats(n, seed: 3))
+        // Left padding: the first two positions of the last sequence are padding, so with a
+        // causal mask its first queries see no key at all.
+        var pad: [Bool]? = nil
+        if padded { pad = (0..<s.rows).map { $0 >= (B - 1) * L && $0 < (B - 1) * L + min(2, L - 1) } }
+        let R = randomDoubles(n, seed: 4)
+        let (out, cache) = Attention.forward(q: q, k: k, v: v, shape: s, causal: causal, keyPadding: pad,
+                                             dropout: dropout ? .init(rate: 0.3, seed: 7) : nil, parallelism: .threads(2))
+        let qd = q.storage.map(Double.init), kd = k.storage.map(Double.init), vd = v.storage.map(Double.init)
+        let mask = cache.dropoutScale
+        // Forward agrees with the naive one.
+        let loss = zip(out.storage, R).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+        let ref = naiveLoss(q: qd, k: kd, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R)
+        #expect(abs(loss - ref) < 1e-4 * max(1, abs(ref)))
+        let (dq, dk, dv) = Attention.backward(dOutput: Matrix(rows: s.rows, cols: s.width, elements: R.map(Float.init)),
+                                              q: q, k: k, v: v, cache: cache, shape: s, parallelism: .threads(2))
+        #expect(gradientsClose(dq.storage, fd(qd) { naiveLoss(q: $0, k: kd, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
+        #expect(gradientsClose(dk.storage, fd(kd) { naiveLoss(q: qd, k: $0, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
+        #expect(gradientsClose(dv.storage, fd(vd) { naiveLoss(q: qd, k: kd, v: $0, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
+        if padded && causal && L > 1 {
+            // The fully masked query rows output 0.
+            for t in 0..<s.width { #expect(out[(B - 1) * L, t] == 0) }
+        }
+    }
+
+    @Test func causalMaskingHidesTheFuture() {
+        let s = Attention.Shape(batch: 1, length: 6, heads: 2, headDim: 2)
+        let q = Matrix.random(6, 4, seed: 1), k = Matrix.random(6, 4, seed: 2)
+        var v = Matrix.random(6, 4, seed: 3)
+        let a = Attention.forward(q: q, k: k, v: v, shape: s, causal: true, keyPadding: nil).output
+        v.setRow(5, [9, 9, 9, 9])
+        var k2 = k
+        k2.setRow(5, [3, -3, 3, -3])
+        let b = Attention.forward(q: q, k: k2, v: v, shape: s, causal: true, keyPadding: nil).output
+        for i in 0..<5 { #expect(Array(a.row(i)) == Array(b.row(i))) }
+        #expect(Array(a.row(5)) != Array(b.row(5)))
+    }
+
+    func fd(_ x: [Double], _ f: ([Double]) -> Double) -> [Double] {
+        var t = x
+        return x.indices.map { i in
+            t[i] = x[i] + 1e-6; let a = f(t); t[i] = x[i] - 1e-6; let b = f(t); t[i] = x[i]
+            return (a - b) / 2e-6
+        }
+    }
+
+    func gradientsClose(_ a: [Float], _ n: [Double]) -> Bool {
+        let scale = max(n.map(abs).max() ?? 0, 1e-3)
+        return zip(a, n).allSatisfy { abs(Double($0) - $1) <= 2e-3 * scale }
+    }
+}
