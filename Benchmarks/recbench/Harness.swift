@@ -8,6 +8,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Catalog size N (items, columns).") var items: Int?
     @Option(help: "Dimension d.") var dim: Int?
     @Option(help: "Top-k size.") var k: Int?
+    @Option(help: "Sequence length L.") var length: Int?
+    @Option(help: "Attention heads.") var heads: Int?
     @Option(help: "Threads (RecKit's knob: also OpenBLAS's). Repeat or comma-separate to sweep, e.g. --threads 1,2.")
     var threads: [String] = []
     @Option(help: "Timed repetitions (after one warm-up).") var reps: Int = 20

@@ -10,7 +10,7 @@ struct RecBench: ParsableCommand {
         commandName: "recbench",
         abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
-        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self])
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, AttentionBench.self])
 }
 
 /// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.
@@ -230,6 +230,35 @@ struct OPEBench: ParsableCommand {
             }, threads: t)
             b.extra = [("resamples_per_second", Double(bootstrap) / (max(b.medianMs - m.medianMs, 1e-3) / 1e3))]
             out.append(b)
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// Scaled dot-product attention, forward and backward.
+struct AttentionBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "attention",
+        abstract: "Causal multi-head scaled dot-product attention kernel: forward and backward (projections excluded).")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let b = common.batch ?? 256, L = common.length ?? 50, d = common.dim ?? 64, h = common.heads ?? 1
+        guard d % h == 0 else { throw ValidationError("--dim \(d) must be a multiple of --heads \(h)") }
+        let s = Attention.Shape(batch: b, length: L, heads: h, headDim: d / h)
+        let q = Matrix.random(b * L, d, seed: 1), k = Matrix.random(b * L, d, seed: 2), v = Matrix.random(b * L, d, seed: 3)
+        let pad = (0..<(b * L)).map { $0 % L < L / 5 }
+        let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("heads", h)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            var cache: Attention.Cache!
+            var o: Matrix!
+            out.append(Measurement(name: "attention.forward", params: params, timesMs: timeit(reps: common.reps) {
+                (o, cache) = Attention.forward(q: q, k: k, v: v, shape: s, causal: true, keyPadding: pad, parallelism: .threads(t))
+            }, threads: t))
+            out.append(Measurement(name: "attention.backward", params: params, timesMs: timeit(reps: common.reps) {
+                _ = Attention.backward(dOutput: o, q: q, k: k, v: v, cache: cache, shape: s, parallelism: .threads(t))
+            }, threads: t))
         }
         report(out, format: common.format)
     }

@@ -120,14 +120,15 @@ public enum Attention {
                     let ctx = UncheckedSendable((gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
                                                  dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!, pp.baseAddress!, maskPtr))
                     let blas: Parallelism = workers > 1 ? .sequential : parallelism
-                    Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                    Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers),
+                                          scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L) },
+                                          release: { $0.deallocate() }) { bh, scratch in
                         let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
                         let rowOff = (bh / s.heads) * L * D + (bh % s.heads) * dh
                         let P = pb + bh * L * L
-                        let pd = UnsafeMutablePointer<Float>.allocate(capacity: L * L)   // dropout(P)
-                        let dP = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
-                        defer { pd.deallocate(); dP.deallocate() }
-                        for t in 0..<(L * L) { pd[t] = P[t] * (mb.map { $0[bh * L * L + t] } ?? 1) }
+                        let pd = scratch            // dropout(P)
+                        let dP = scratch + L * L
+                        if let mb { for t in 0..<(L * L) { pd[t] = P[t] * mb[bh * L * L + t] } } else { pd.update(from: P, count: L * L) }
                         // dV = dropout(P)ᵀ dO
                         BLAS.sgemm(.transpose, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(pd), lda: L, b: g + rowOff, ldb: D,
                                    beta: 0, c: dvb + rowOff, ldc: D, parallelism: blas)
@@ -136,11 +137,7 @@ public enum Attention {
                                    beta: 0, c: dP, ldc: L, parallelism: blas)
                         if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
                         // Softmax backward: dS = P ⊙ (dP − Σ_j P dP), times the scale.
-                        for i in 0..<L {
-                            var dot: Float = 0
-                            for j in 0..<L { dot += P[i * L + j] * dP[i * L + j] }
-                            for j in 0..<L { dP[i * L + j] = P[i * L + j] * (dP[i * L + j] - dot) * scale }
-                        }
+                        for i in 0..<L { softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: scale) }
                         // dQ = dS K, dK = dSᵀ Q
                         BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP), lda: L, b: kb + rowOff, ldb: D,
                                    beta: 0, c: dqb + rowOff, ldc: D, parallelism: blas)
@@ -152,4 +149,19 @@ public enum Attention {
         } } } }
         return (dq, dk, dv)
     }
+}
+
+/// dS = P ⊙ (dP − Σ_j P dP) · scale for one row, in place in `dp`.
+@inline(__always)
+func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ dp: UnsafeMutablePointer<Float>, count n: Int, scale: Float) {
+    typealias V = SIMD16<Float>
+    var acc = V()
+    var j = 0
+    while j + 16 <= n { acc += VectorMath.load(p + j) * VectorMath.load(dp + j); j += 16 }
+    var dot = acc.sum()
+    while j < n { dot += p[j] * dp[j]; j += 1 }
+    let dv = V(repeating: dot), sv = V(repeating: scale)
+    j = 0
+    while j + 16 <= n { VectorMath.store(VectorMath.load(p + j) * (VectorMath.load(dp + j) - dv) * sv, dp + j); j += 16 }
+    while j < n { dp[j] = p[j] * (dp[j] - dot) * scale; j += 1 }
 }
