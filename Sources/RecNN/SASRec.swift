@@ -1,0 +1,180 @@
+import Foundation
+import RecCore
+
+/// SASRec (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018): item and
+/// learned position embeddings, causal self-attention blocks, and the state at each sequence's
+/// last real position.
+///
+/// Item ids are 1...items; 0 is padding (right or left padding both work: the state is read at
+/// the last non-padding position; an all-padding row reads the last position). Block layouts:
+/// - `.original` (the authors' code): q = LN₁(x); h = q + MHA(queries q, keys x); u = LN₂(h);
+///   y = u + FFN(u); final LN; embeddings scaled by √d.
+/// - `.preLN`: h = x + MHA(LN₁(x)); y = h + FFN(LN₂(h)); final LN.
+/// - `.postLN` (RecBole): h = LN₁(x + MHA(x)); y = LN₂(h + FFN(h)); no final LN.
+/// Padding rows are zeroed after the embedding and after every block.
+public final class SASRec: Module {
+    public enum Layout: String, Sendable, CaseIterable { case original, preLN, postLN }
+
+    public struct Config: Sendable {
+        public var items: Int
+        public var length: Int = 10
+        public var dim: Int = 64
+        public var heads: Int = 1
+        public var blocks: Int = 2
+        public var dropout: Float = 0.2
+        public var layout: Layout = .original
+        public var activation: FeedForward.Activation = .relu
+        public var initialization: Initialization = .pytorchDefault
+        public init(items: Int) { self.items = items }
+    }
+
+    final class Block {
+        let ln1: LayerNorm, ln2: LayerNorm, attn: MultiHeadAttention, ffn: FeedForward
+        init(_ prefix: String, _ c: Config, seed: UInt64) {
+            ln1 = LayerNorm(name: prefix + ".ln1", features: c.dim)
+            ln2 = LayerNorm(name: prefix + ".ln2", features: c.dim)
+            attn = MultiHeadAttention(name: prefix + ".attn", dim: c.dim, heads: c.heads, initialization: c.initialization, seed: seed)
+            ffn = FeedForward(name: prefix + ".ffn", dim: c.dim, hidden: c.dim, activation: c.activation, initialization: c.initialization, seed: seed &+ 100)
+        }
+        var parameters: [Parameter] { ln1.parameters + attn.parameters + ln2.parameters + ffn.parameters }
+    }
+
+    public let config: Config
+    public let itemEmbedding: Embedding
+    public let positionEmbedding: Parameter
+    let blocks: [Block]
+    public let finalNorm: LayerNorm?
+
+    public var parameters: [Parameter] {
+        [itemEmbedding.table, positionEmbedding] + blocks.flatMap(\.parameters) + (finalNorm?.parameters ?? [])
+    }
+
+    public init(config c: Config, seed: UInt64) {
+        config = c
+        itemEmbedding = Embedding(name: "item_embedding", vocabulary: c.items + 1, dimension: c.dim, paddingIndex: 0,
+                                  initialization: c.initialization, seed: seed)
+        let posStd: Float
+        switch c.initialization { case .pytorchDefault: posStd = 1; case .normal(let s): posStd = s }
+        positionEmbedding = Parameter(name: "position_embedding.weight", value: Matrix.random(c.length, c.dim, seed: seed &+ 1, distribution: .normal(mean: 0, std: posStd)))
+        blocks = (0..<c.blocks).map { Block("blocks.\($0)", c, seed: seed &+ UInt64(1000 * ($0 + 1))) }
+        finalNorm = c.layout == .postLN ? nil : LayerNorm(name: "final_norm", features: c.dim)
+    }
+
+    struct BlockCache {
+        var ln1: LayerNorm.Cache?, ln2: LayerNorm.Cache?
+        var attn: MultiHeadAttention.Cache, ffn: FeedForward.Cache
+        var attnOut: Matrix
+    }
+
+    /// Everything backward needs.
+    public struct Cache {
+        let ids: [Int], padding: [Bool], statePositions: [Int], batch: Int
+        let embeddingDropout: [Float]?
+        var blocks: [BlockCache]
+        let finalNorm: LayerNorm.Cache?
+    }
+
+    /// Encodes a batch: `sequences` is B rows of exactly `length` ids (0 = padding).
+    /// - Parameters:
+    ///   - training: applies dropout (seeded by `seed`), otherwise none.
+    /// - Returns: the B × d states and the cache for `backward`.
+    /// - Throws: `.itemOutOfRange` naming an id outside 0...items and its position in the batch.
+    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
+        let c = config, L = c.length, d = c.dim, B = sequences.count
+        var ids = [Int]()
+        ids.reserveCapacity(B * L)
+        for (b, s) in sequences.enumerated() {
+            precondition(s.count == L, "SASRec.forward: sequence \(b) has \(s.count) ids, the model takes \(L)")
+            ids += s
+        }
+        let padding = ids.map { $0 == 0 }
+        let statePositions = sequences.map { s in s.lastIndex { $0 != 0 } ?? (L - 1) }
+        var x = try itemEmbedding.forward(ids)
+        let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
+        x.withUnsafeMutableBufferPointer { xp in positionEmbedding.value.withUnsafeBufferPointer { pp in
+            for r in 0..<(B * L) { for j in 0..<d { xp[r * d + j] = xp[r * d + j] * scale + pp[(r % L) * d + j] } }
+        } }
+        let rate = training ? c.dropout : 0
+        let stream = RandomStream(seed: seed)
+        let (xd, embMask) = Dropout.forward(x, rate: rate, seed: stream.split(0).key)
+        x = masked(xd, padding)
+        var caches = [BlockCache]()
+        for (bi, blk) in blocks.enumerated() {
+            let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key) : nil
+            let ffnSeed = stream.split(100 + bi).key
+            switch c.layout {
+            case .original:
+                let (qn, l1) = blk.ln1.forward(x)
+                let (a, ac) = blk.attn.forward(queries: qn, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+                let h = added(qn, a)
+                let (u, l2) = blk.ln2.forward(h)
+                let (f, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed)
+                x = masked(added(u, f), padding)
+                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc, attnOut: a))
+            case .preLN:
+                let (xn, l1) = blk.ln1.forward(x)
+                let (a, ac) = blk.attn.forward(queries: xn, keys: xn, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+                let h = added(x, a)
+                let (hn, l2) = blk.ln2.forward(h)
+                let (f, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed)
+                x = masked(added(h, f), padding)
+                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc, attnOut: a))
+            case .postLN:
+                let (a, ac) = blk.attn.forward(queries: x, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+                let (h, l1) = blk.ln1.forward(added(x, a))
+                let (f, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed)
+                let (y, l2) = blk.ln2.forward(added(h, f))
+                x = masked(y, padding)
+                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc, attnOut: a))
+            }
+        }
+        var fn: LayerNorm.Cache? = nil
+        if let f = finalNorm { let r = f.forward(x); x = r.y; fn = r.cache }
+        var states = Matrix(rows: B, cols: d)
+        for b in 0..<B { states.setRow(b, x.row(b * L + statePositions[b])) }
+        return (states, Cache(ids: ids, padding: padding, statePositions: statePositions, batch: B,
+                              embeddingDropout: embMask, blocks: caches, finalNorm: fn))
+    }
+
+    /// Accumulates every parameter's gradient from the gradient of the states (B × d).
+    public func backward(_ cache: Cache, _ dStates: Matrix) {
+        let c = config, L = c.length, d = c.dim, B = cache.batch
+        precondition(dStates.rows == B && dStates.cols == d, "SASRec.backward: dStates is \(dStates.shapeDescription), expected \(B)×\(d)")
+        var dx = Matrix(rows: B * L, cols: d)
+        for b in 0..<B { dx.setRow(b * L + cache.statePositions[b], dStates.row(b)) }
+        if let f = finalNorm, let fc = cache.finalNorm { dx = f.backward(fc, dx) }
+        for (bi, blk) in blocks.enumerated().reversed() {
+            let bc = cache.blocks[bi]
+            dx = masked(dx, cache.padding)
+            switch c.layout {
+            case .original:
+                // x_out = u + FFN(u), u = LN₂(h), h = q + A(q, x), q = LN₁(x)
+                let du = added(dx, blk.ffn.backward(bc.ffn, dx))
+                let dh = blk.ln2.backward(bc.ln2!, du)
+                let (dq, dkeys) = blk.attn.backward(bc.attn, dh)
+                let dqTotal = added(dh, dq)
+                dx = added(blk.ln1.backward(bc.ln1!, dqTotal), dkeys)
+            case .preLN:
+                // x_out = h + FFN(LN₂(h)), h = x + A(LN₁(x))
+                let dh = added(dx, blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dx)))
+                let (dq, dkeys) = blk.attn.backward(bc.attn, dh)
+                dx = added(dh, blk.ln1.backward(bc.ln1!, added(dq, dkeys)))
+            case .postLN:
+                // x_out = LN₂(h + FFN(h)), h = LN₁(x + A(x))
+                let dsum2 = blk.ln2.backward(bc.ln2!, dx)
+                let dh = added(dsum2, blk.ffn.backward(bc.ffn, dsum2))
+                let dsum1 = blk.ln1.backward(bc.ln1!, dh)
+                let (dq, dkeys) = blk.attn.backward(bc.attn, dsum1)
+                dx = added(dsum1, added(dq, dkeys))
+            }
+        }
+        dx = Dropout.backward(masked(dx, cache.padding), mask: cache.embeddingDropout)
+        // Position embedding gradient and item embedding gradient (scaled for .original).
+        let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
+        positionEmbedding.grad.withUnsafeMutableBufferPointer { g in dx.withUnsafeBufferPointer { p in
+            for r in 0..<(B * L) { for j in 0..<d { g[(r % L) * d + j] += p[r * d + j] } }
+        } }
+        if scale != 1 { dx.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= scale } } }
+        itemEmbedding.backward(cache.ids, dx)
+    }
+}
