@@ -43,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "recbench",
-            dependencies: ["RecCore", "RecOPE", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RecCore", "RecNN", "RecOPE", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/recbench"
         ),
         .target(name: "_RecTestSupport", dependencies: ["RecCore"], path: "Tests/_RecTestSupport"),

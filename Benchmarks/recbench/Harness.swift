@@ -10,6 +10,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Top-k size.") var k: Int?
     @Option(help: "Sequence length L.") var length: Int?
     @Option(help: "Attention heads.") var heads: Int?
+    @Option(help: "Encoder blocks.") var blocks: Int?
     @Option(help: "Threads (RecKit's knob: also OpenBLAS's). Repeat or comma-separate to sweep, e.g. --threads 1,2.")
     var threads: [String] = []
     @Option(help: "Timed repetitions (after one warm-up).") var reps: Int = 20

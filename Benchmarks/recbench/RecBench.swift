@@ -2,15 +2,24 @@ import ArgumentParser
 import CBLAS
 import Foundation
 import RecCore
+import RecNN
 import RecOPE
 
 @main
 struct RecBench: ParsableCommand {
+    /// Keeps freed memory in the process (no trim, no per-allocation mmap), so that layers that
+    /// allocate fresh activation matrices each step do not page-fault on every allocation. An
+    /// executable's choice; the library itself does not touch the allocator.
+    static func main() {
+        ProcessTuning.keepFreedMemory()
+        Self.main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "recbench",
         abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
-        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, AttentionBench.self])
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, AttentionBench.self, EncoderBench.self])
 }
 
 /// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.
@@ -258,6 +267,42 @@ struct AttentionBench: ParsableCommand {
             }, threads: t))
             out.append(Measurement(name: "attention.backward", params: params, timesMs: timeit(reps: common.reps) {
                 _ = Attention.backward(dOutput: o, q: q, k: k, v: v, cache: cache, shape: s, parallelism: .threads(t))
+            }, threads: t))
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// SASRec encoder forward + backward.
+struct EncoderBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "encoder",
+        abstract: "SASRec encoder forward + backward (training mode, dropout 0.2) for a batch.")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let b = common.batch ?? 256, L = common.length ?? 10, d = common.dim ?? 64
+        var c = SASRec.Config(items: common.items ?? 10_000)
+        c.length = L; c.dim = d; c.heads = common.heads ?? 1; c.blocks = common.blocks ?? 2
+        let model = SASRec(config: c, seed: common.seed)
+        var g = Xoshiro256(seed: common.seed)
+        let seqs = (0..<b).map { _ -> [Int] in
+            let n = 1 + Int(Sampling.uniform(&g) * Double(L))
+            return (0..<L).map { $0 < n ? 1 + Int(Sampling.uniform(&g) * Double(c.items)) : 0 }
+        }
+        let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("heads", c.heads), ("blocks", c.blocks), ("items", c.items)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            let dStates = Matrix.random(b, d, seed: 3)
+            var m = Measurement(name: "encoder.sasrec_fwd_bwd", params: params, timesMs: timeit(reps: common.reps) {
+                let (_, cache) = try! model.forward(seqs, training: true, seed: 1)
+                model.backward(cache, dStates)
+                model.zeroGrad()
+            }, threads: t)
+            m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3))]
+            out.append(m)
+            out.append(Measurement(name: "encoder.sasrec_forward", params: params, timesMs: timeit(reps: common.reps) {
+                _ = try! model.forward(seqs, training: false)
             }, threads: t))
         }
         report(out, format: common.format)

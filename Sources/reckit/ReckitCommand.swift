@@ -9,6 +9,11 @@ struct Reckit: ParsableCommand {
         abstract: "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
         subcommands: [Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self],
         defaultSubcommand: nil)
+
+    static func main() {
+        ProcessTuning.keepFreedMemory()
+        Self.main(nil)
+    }
 }
 
 /// Options for the threading knob, shared by commands.
