@@ -90,9 +90,9 @@ public enum Kernels {
         return m + Foundation.log(s)
     }
 
-    /// `Σ exp(x[i] − shift)`.
+    /// `Σ exp(x[i] − shift)` (the building block of a streaming log-sum-exp).
     @inlinable
-    static func sumExpShifted(_ x: UnsafeBufferPointer<Float>, shift: Float) -> Float {
+    public static func sumExpShifted(_ x: UnsafeBufferPointer<Float>, shift: Float) -> Float {
         let n = x.count
         guard n > 0, let p = x.baseAddress else { return 0 }
         let sh = V(repeating: shift)

@@ -1,0 +1,145 @@
+import Foundation
+import RecCore
+
+/// A dense head over the catalog: logits `z = S Wᵀ + b` for items 1...N (row i − 1 of W is
+/// item i), with a fused softmax cross-entropy over all items and a column-restricted path for
+/// losses that touch only a few items (TD errors).
+public final class CatalogHead: Module {
+    public let weight: Parameter
+    public let bias: Parameter
+    /// Items per GEMM block.
+    public var blockItems = 4096
+    public var items: Int { weight.value.rows }
+    public var dim: Int { weight.value.cols }
+    public var parameters: [Parameter] { [weight, bias] }
+
+    public init(name: String, items: Int, dim: Int, initialization: Initialization = .pytorchDefault, seed: UInt64) {
+        let lin = Linear(name: name, inFeatures: dim, outFeatures: items, initialization: initialization, seed: seed)
+        weight = lin.weight
+        bias = lin.bias!
+    }
+
+    /// Mean softmax cross-entropy of the next items over the whole catalog, with its gradients:
+    /// loss = (1/B) Σ_b [log Σ_i exp z_bi − z_b,target]. Accumulates dW and db and returns dS.
+    ///
+    /// Pass 1 computes the logits block by block (one sgemm per block) and a running
+    /// log-sum-exp per row; pass 2 turns each stored block into (softmax − one-hot)/B in place and
+    /// forms dW = Pᵀ S and dS += P W per block. FLOPs: 3 × 2·B·N·d. Memory: the B × N logits.
+    /// - Throws: `.itemOutOfRange` for a target outside 1...N (naming its position).
+    /// - Precondition: `states` is B × d and `targets` has B entries.
+    public func crossEntropy(states: Matrix, targets: [Int], parallelism: Parallelism = .automatic) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+        let B = states.rows, N = items, d = dim
+        precondition(states.cols == d && targets.count == B, "CatalogHead.crossEntropy: states \(states.shapeDescription), \(targets.count) targets, head \(N)×\(d)")
+        for (b, t) in targets.enumerated() where t < 1 || t > N { throw .itemOutOfRange(id: t, position: b, vocabulary: N + 1) }
+        let nb = max(1, blockItems)
+        let blocks = (N + nb - 1) / nb
+        let workers = max(1, min(parallelism.resolvedCount, blocks))
+        let blas: Parallelism = workers > 1 ? .sequential : parallelism
+        var logits = [Float](repeating: 0, count: B * N)   // block-major: block k holds B × cnt_k
+        // Per worker running (max, sum) per row.
+        var runMax = [Float](repeating: -.infinity, count: workers * B), runSum = [Float](repeating: 0, count: workers * B)
+        var lse = [Float](repeating: 0, count: B)
+        var dS = Matrix(rows: B, cols: d)
+        var partialDS = [Float](repeating: 0, count: workers * B * d)
+        var lossOut = 0.0
+        states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in bias.value.withUnsafeBufferPointer { bp in
+        weight.grad.withUnsafeMutableBufferPointer { gw in bias.grad.withUnsafeMutableBufferPointer { gb in
+        logits.withUnsafeMutableBufferPointer { lp in runMax.withUnsafeMutableBufferPointer { mp in runSum.withUnsafeMutableBufferPointer { smp in
+        lse.withUnsafeMutableBufferPointer { lsp in partialDS.withUnsafeMutableBufferPointer { pdp in
+            let S = sp.baseAddress!, W = wp.baseAddress!, bias = bp.baseAddress!, Z = lp.baseAddress!
+            // Pass 1: logits and running log-sum-exp (blocks split in contiguous ranges per worker).
+            Threading.perWorker(workers) { w in
+                let b0 = w * blocks / workers, b1 = (w + 1) * blocks / workers
+                for k in b0..<b1 {
+                    let j0 = k * nb, cnt = min(nb, N - j0)
+                    let z = Z + B * j0
+                    for r in 0..<B { (z + r * cnt).update(from: bias + j0, count: cnt) }
+                    BLAS.sgemm(.none, .transpose, m: B, n: cnt, k: d, alpha: 1, a: S, lda: d, b: W + j0 * d, ldb: d,
+                               beta: 1, c: z, ldc: cnt, parallelism: blas)
+                    for r in 0..<B {
+                        let row = UnsafeBufferPointer(start: z + r * cnt, count: cnt)
+                        let m = Kernels.max(row)
+                        let o = w * B + r
+                        let newMax = Swift.max(mp[o], m)
+                        var s = smp[o] * (mp[o] == -.infinity ? 0 : exp(mp[o] - newMax))
+                        s += Kernels.sumExpShifted(row, shift: newMax)
+                        mp[o] = newMax; smp[o] = s
+                    }
+                }
+            }
+            var loss = 0.0
+            for r in 0..<B {
+                var m: Float = -.infinity
+                for w in 0..<workers { m = Swift.max(m, mp[w * B + r]) }
+                var s: Float = 0
+                for w in 0..<workers where mp[w * B + r] > -.infinity { s += smp[w * B + r] * exp(mp[w * B + r] - m) }
+                lsp[r] = m + log(s)
+                let t = targets[r] - 1, k = t / nb, j0 = k * nb, cnt = min(nb, N - j0)
+                loss += Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
+            }
+            lossOut = loss / Double(B)
+            // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
+            let invB = 1 / Float(B)
+            Threading.perWorker(workers) { w in
+                let b0 = w * blocks / workers, b1 = (w + 1) * blocks / workers
+                let myDS = pdp.baseAddress! + w * B * d
+                for k in b0..<b1 {
+                    let j0 = k * nb, cnt = min(nb, N - j0)
+                    let z = Z + B * j0
+                    for r in 0..<B {
+                        let row = z + r * cnt
+                        let sh = SIMD16<Float>(repeating: lsp[r]), sc = SIMD16<Float>(repeating: invB)
+                        var j = 0
+                        while j + 16 <= cnt { VectorMath.store(VectorMath.exp(VectorMath.load(row + j) - sh) * sc, row + j); j += 16 }
+                        while j < cnt { row[j] = exp(row[j] - lsp[r]) * invB; j += 1 }
+                        let t = targets[r] - 1
+                        if t >= j0 && t < j0 + cnt { row[t - j0] -= invB }
+                    }
+                    BLAS.sgemm(.transpose, .none, m: cnt, n: d, k: B, alpha: 1, a: UnsafePointer(z), lda: cnt, b: S, ldb: d,
+                               beta: 1, c: gw.baseAddress! + j0 * d, ldc: d, parallelism: blas)
+                    for r in 0..<B { let row = z + r * cnt; for j in 0..<cnt { gb[j0 + j] += row[j] } }
+                    BLAS.sgemm(.none, .none, m: B, n: d, k: cnt, alpha: 1, a: UnsafePointer(z), lda: cnt, b: W + j0 * d, ldb: d,
+                               beta: 1, c: myDS, ldc: d, parallelism: blas)
+                }
+            }
+        } } } } } } } } } }
+        dS.withUnsafeMutableBufferPointer { out in
+            for w in 0..<workers { for i in 0..<(B * d) { out[i] += partialDS[w * B * d + i] } }
+        }
+        return (lossOut, dS)
+    }
+
+    /// Logits of selected columns: `columns[b]` lists item ids (1...N) for row b.
+    public func logits(states: Matrix, columns: [[Int]]) -> [[Float]] {
+        let d = dim
+        return states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in bias.value.withUnsafeBufferPointer { bp in
+            columns.enumerated().map { b, cols in
+                cols.map { id in
+                    let i = id - 1
+                    var acc = bp[i]
+                    for j in 0..<d { acc += sp[b * d + j] * wp[i * d + j] }
+                    return acc
+                }
+            }
+        } } }
+    }
+
+    /// Backward of selected columns: accumulates dW rows and db for the touched items only and
+    /// returns dS. `dLogits[b][c]` is the gradient of the logit of `columns[b][c]`.
+    public func backward(states: Matrix, columns: [[Int]], dLogits: [[Float]]) -> Matrix {
+        let d = dim
+        var dS = Matrix(rows: states.rows, cols: d)
+        states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in
+        weight.grad.withUnsafeMutableBufferPointer { gw in bias.grad.withUnsafeMutableBufferPointer { gb in
+        dS.withUnsafeMutableBufferPointer { ds in
+            for (b, cols) in columns.enumerated() {
+                for (c, id) in cols.enumerated() {
+                    let i = id - 1, g = dLogits[b][c]
+                    gb[i] += g
+                    for j in 0..<d { gw[i * d + j] += g * sp[b * d + j]; ds[b * d + j] += g * wp[i * d + j] }
+                }
+            }
+        } } } } }
+        return dS
+    }
+}

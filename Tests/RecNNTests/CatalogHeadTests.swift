@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import RecCore
+import RecNN
+import _RecTestSupport
+
+@Suite struct CatalogHeadTests {
+    func naiveLoss(_ s: [Double], _ w: [Double], _ b: [Double], _ t: [Int], B: Int, N: Int, d: Int) -> Double {
+        var loss = 0.0
+        for r in 0..<B {
+            let z = (0..<N).map { i in b[i] + (0..<d).reduce(0.0) { $0 + s[r * d + $1] * w[i * d + $1] } }
+            let m = z.max()!
+            loss += m + log(z.map { exp($0 - m) }.reduce(0, +)) - z[t[r] - 1]
+        }
+        return loss / Double(B)
+    }
+
+    func fd(_ x: [Double], _ f: ([Double]) -> Double) -> [Double] {
+        var t = x
+        return x.indices.map { i in
+            t[i] = x[i] + 1e-6; let a = f(t); t[i] = x[i] - 1e-6; let b = f(t); t[i] = x[i]
+            return (a - b) / 2e-6
+        }
+    }
+
+    func close(_ a: [Float], _ n: [Double]) -> Bool {
+        let scale = max(n.map(abs).max() ?? 0, 1e-3)
+        return zip(a, n).allSatisfy { abs(Double($0) - $1) <= 2e-3 * scale }
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func fusedCrossEntropyMatchesNaive(threads: Int) throws {
+        let B = 5, N = 37, d = 4
+        let head = CatalogHead(name: "head", items: N, dim: d, seed: 1)
+        head.blockItems = 8
+        let states = Matrix(rows: B, cols: d, elements: randomFloats(B * d, seed: 2, scale: 2))
+        let targets = [1, 37, 8, 9, 20]
+        let (loss, dS) = try head.crossEntropy(states: states, targets: targets, parallelism: .threads(threads))
+        let s = states.storage.map(Double.init), w = head.weight.value.storage.map(Double.init), b = head.bias.value.storage.map(Double.init)
+        #expect(abs(loss - naiveLoss(s, w, b, targets, B: B, N: N, d: d)) < 1e-5)
+        #expect(close(dS.storage, fd(s) { naiveLoss($0, w, b, targets, B: B, N: N, d: d) }))
+        #expect(close(head.weight.grad.storage, fd(w) { naiveLoss(s, $0, b, targets, B: B, N: N, d: d) }))
+        #expect(close(head.bias.grad.storage, fd(b) { naiveLoss(s, w, $0, targets, B: B, N: N, d: d) }))
+        #expect(throws: RecNNError.self) { try head.crossEntropy(states: states, targets: [0, 1, 2, 3, 4]) }
+    }
+
+    @Test func columnPathMatchesTheFullLogits() {
+        let B = 3, N = 20, d = 5
+        let head = CatalogHead(name: "q", items: N, dim: d, seed: 3)
+        let states = Matrix(rows: B, cols: d, elements: randomFloats(B * d, seed: 4))
+        let cols = [[1, 5], [20], [3, 3, 7]]
+        let z = head.logits(states: states, columns: cols)
+        let full = matmul(states, head.weight.value, transposeB: .transpose)
+        for (b, cs) in cols.enumerated() { for (c, id) in cs.enumerated() {
+            #expect(abs(z[b][c] - (full[b, id - 1] + head.bias.value[0, id - 1])) < 1e-5)
+        } }
+        // Backward of L = Σ g·z over the selected columns.
+        let g: [[Float]] = [[0.5, -1], [2], [1, 1, -0.25]]
+        let dS = head.backward(states: states, columns: cols, dLogits: g)
+        let s = states.storage.map(Double.init), w = head.weight.value.storage.map(Double.init)
+        func L(_ sv: [Double], _ wv: [Double]) -> Double {
+            var t = 0.0
+            for (b, cs) in cols.enumerated() { for (c, id) in cs.enumerated() {
+                var zz = Double(head.bias.value[0, id - 1])
+                for j in 0..<d { zz += sv[b * d + j] * wv[(id - 1) * d + j] }
+                t += Double(g[b][c]) * zz
+            } }
+            return t
+        }
+        #expect(close(dS.storage, fd(s) { L($0, w) }))
+        #expect(close(head.weight.grad.storage, fd(w) { L(s, $0) }))
+    }
+}
