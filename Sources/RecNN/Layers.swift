@@ -269,25 +269,45 @@ public final class Adam {
         rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.value.rows) }
     }
 
-    /// One update from the current gradients.
+    /// One update from the current gradients. Dense parameters run a 16-lane vector loop with
+    /// the bias corrections of the shared step count; sparse ones update their touched rows with
+    /// per-row step counts.
     public func step() {
         stepCount += 1
+        typealias V = SIMD16<Float>
         for (pi, p) in parameters.enumerated() {
-            let c = p.value.cols
-            let rows: [Int] = p.touchedRows.map { Array($0) } ?? Array(0..<p.value.rows)
+            let c = p.value.cols, total = p.value.count
+            let touched = p.touchedRows
             p.value.withUnsafeMutableBufferPointer { w in p.grad.withUnsafeBufferPointer { g in
-                for r in rows {
-                    let t: Int
-                    if p.touchedRows != nil { rowSteps[pi][r] += 1; t = Int(rowSteps[pi][r]) } else { t = stepCount }
+            m[pi].withUnsafeMutableBufferPointer { mm in v[pi].withUnsafeMutableBufferPointer { vv in
+                func update(_ lo: Int, _ hi: Int, t: Int) {
                     let bc1 = 1 - Foundation.pow(beta1, Float(t)), bc2 = 1 - Foundation.pow(beta2, Float(t))
-                    for j in (r * c)..<((r + 1) * c) {
-                        m[pi][j] = beta1 * m[pi][j] + (1 - beta1) * g[j]
-                        v[pi][j] = beta2 * v[pi][j] + (1 - beta2) * g[j] * g[j]
-                        let update = (m[pi][j] / bc1) / ((v[pi][j] / bc2).squareRoot() + eps)
-                        w[j] -= learningRate * (update + weightDecay * w[j])
+                    let a = learningRate / bc1, ib2 = 1 / bc2, wd = learningRate * weightDecay
+                    var j = lo
+                    let b1 = V(repeating: beta1), b2 = V(repeating: beta2), o1 = V(repeating: 1 - beta1), o2 = V(repeating: 1 - beta2)
+                    while j + 16 <= hi {
+                        let gv = VectorMath.load(g.baseAddress! + j)
+                        let mv = b1 * VectorMath.load(mm.baseAddress! + j) + o1 * gv
+                        let vv2 = b2 * VectorMath.load(vv.baseAddress! + j) + o2 * gv * gv
+                        VectorMath.store(mv, mm.baseAddress! + j); VectorMath.store(vv2, vv.baseAddress! + j)
+                        let wv = VectorMath.load(w.baseAddress! + j)
+                        let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
+                        VectorMath.store(wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv, w.baseAddress! + j)
+                        j += 16
+                    }
+                    while j < hi {
+                        mm[j] = beta1 * mm[j] + (1 - beta1) * g[j]
+                        vv[j] = beta2 * vv[j] + (1 - beta2) * g[j] * g[j]
+                        w[j] -= a * mm[j] / ((vv[j] * ib2).squareRoot() + eps) + wd * w[j]
+                        j += 1
                     }
                 }
-            } }
+                if let rows = touched {
+                    for r in rows { rowSteps[pi][r] += 1; update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r])) }
+                } else {
+                    update(0, total, t: stepCount)
+                }
+            } } } }
         }
     }
 }
