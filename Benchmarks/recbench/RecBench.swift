@@ -19,7 +19,7 @@ struct RecBench: ParsableCommand {
         commandName: "recbench",
         abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
-        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, AttentionBench.self, EncoderBench.self])
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, AttentionBench.self, EncoderBench.self, CEStepBench.self])
 }
 
 /// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.
@@ -304,6 +304,45 @@ struct EncoderBench: ParsableCommand {
             out.append(Measurement(name: "encoder.sasrec_forward", params: params, timesMs: timeit(reps: common.reps) {
                 _ = try! model.forward(seqs, training: false)
             }, threads: t))
+        }
+        report(out, format: common.format)
+    }
+}
+
+/// One supervised training step: SASRec encoder + cross-entropy over the whole catalog + Adam.
+struct CEStepBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ce-step",
+        abstract: "Supervised training step: SASRec forward/backward, fused softmax cross-entropy over N items, Adam.")
+    @OptionGroup var common: CommonOptions
+
+    func run() throws {
+        let b = common.batch ?? 256, L = common.length ?? 10, d = common.dim ?? 64, n = common.items ?? 100_000
+        var c = SASRec.Config(items: n)
+        c.length = L; c.dim = d; c.heads = common.heads ?? 1; c.blocks = common.blocks ?? 2
+        let encoder = SASRec(config: c, seed: common.seed)
+        let head = CatalogHead(name: "head", items: n, dim: d, seed: common.seed &+ 7)
+        let adam = Adam(parameters: encoder.parameters + head.parameters, learningRate: 1e-3)
+        var g = Xoshiro256(seed: common.seed)
+        let seqs = (0..<b).map { _ -> [Int] in
+            let len = 1 + Int(Sampling.uniform(&g) * Double(L))
+            return (0..<L).map { $0 < len ? 1 + Int(Sampling.uniform(&g) * Double(n)) : 0 }
+        }
+        let targets = (0..<b).map { _ in 1 + Int(Sampling.uniform(&g) * Double(n)) }
+        let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("items", n), ("blocks", c.blocks), ("heads", c.heads)]
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            var step = 0
+            var m = Measurement(name: "ce-step.sasrec", params: params, timesMs: timeit(reps: common.reps) {
+                step += 1
+                let (states, cache) = try! encoder.forward(seqs, training: true, seed: UInt64(step))
+                let (_, dS) = try! head.crossEntropy(states: states, targets: targets, parallelism: .threads(t))
+                encoder.backward(cache, dS)
+                adam.step()
+                encoder.zeroGrad(); head.zeroGrad()
+            }, threads: t)
+            m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak)]
+            out.append(m)
         }
         report(out, format: common.format)
     }
