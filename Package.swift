@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "RecCoreTests", dependencies: ["RecCore", "_RecTestSupport"]),
         .testTarget(name: "RecIOTests", dependencies: ["RecIO", "_RecTestSupport"]),
         .testTarget(name: "RecOPETests", dependencies: ["RecOPE", "_RecTestSupport"]),
-        .testTarget(name: "RecNNTests", dependencies: ["RecNN", "_RecTestSupport"]),
+        .testTarget(name: "RecNNTests", dependencies: ["RecNN", "_RecTestSupport"], exclude: ["Fixtures"]),
     ]
 )
