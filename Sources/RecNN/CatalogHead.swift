@@ -143,3 +143,26 @@ public final class CatalogHead: Module {
         return dS
     }
 }
+
+extension CatalogHead {
+    /// Squared TD error on selected columns: loss = (1/B) Σ_b (Q(s_b, a_b) − y_b)² with the
+    /// targets y held constant (a TD loss). Touches only the B action columns of the head:
+    /// accumulates their dW rows and db entries and returns dS.
+    /// - Throws: `.itemOutOfRange` for an action outside 1...N.
+    /// - Precondition: one action and one target per state.
+    public func squaredTDError(states: Matrix, actions: [Int], targets: [Float]) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+        let B = states.rows
+        precondition(actions.count == B && targets.count == B, "squaredTDError: \(B) states, \(actions.count) actions, \(targets.count) targets")
+        for (b, a) in actions.enumerated() where a < 1 || a > items { throw .itemOutOfRange(id: a, position: b, vocabulary: items + 1) }
+        let cols = actions.map { [$0] }
+        let q = logits(states: states, columns: cols)
+        var loss = 0.0
+        var g = [[Float]]()
+        for b in 0..<B {
+            let e = q[b][0] - targets[b]
+            loss += Double(e * e)
+            g.append([2 * e / Float(B)])
+        }
+        return (loss / Double(B), backward(states: states, columns: cols, dLogits: g))
+    }
+}

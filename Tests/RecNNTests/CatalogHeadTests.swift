@@ -93,3 +93,69 @@ import _RecTestSupport
         #expect(FileManager.default.fileExists(atPath: path))
     }
 }
+
+@Suite struct TDAndFeedForwardTests {
+    @Test func squaredTDErrorMatchesFiniteDifferences() throws {
+        let B = 4, N = 9, d = 3
+        let head = CatalogHead(name: "q", items: N, dim: d, seed: 8)
+        let states = Matrix(rows: B, cols: d, elements: randomFloats(B * d, seed: 9))
+        let actions = [1, 9, 4, 4], y: [Float] = [0.5, -0.2, 1, 0]
+        let (loss, dS) = try head.squaredTDError(states: states, actions: actions, targets: y)
+        let w = head.weight.value.storage.map(Double.init), b = head.bias.value.storage.map(Double.init)
+        func L(_ s: [Double], _ wv: [Double]) -> Double {
+            var t = 0.0
+            for r in 0..<B {
+                var q = b[actions[r] - 1]
+                for j in 0..<d { q += s[r * d + j] * wv[(actions[r] - 1) * d + j] }
+                t += (q - Double(y[r])) * (q - Double(y[r]))
+            }
+            return t / Double(B)
+        }
+        let s = states.storage.map(Double.init)
+        #expect(abs(loss - L(s, w)) < 1e-5)
+        func fd(_ x: [Double], _ f: ([Double]) -> Double) -> [Double] {
+            var t = x
+            return x.indices.map { i in t[i] = x[i] + 1e-6; let a = f(t); t[i] = x[i] - 1e-6; let c = f(t); t[i] = x[i]; return (a - c) / 2e-6 }
+        }
+        let nd = fd(s) { L($0, w) }, nw = fd(w) { L(s, $0) }
+        #expect(zip(dS.storage, nd).allSatisfy { abs(Double($0) - $1) < 1e-3 })
+        #expect(zip(head.weight.grad.storage, nw).allSatisfy { abs(Double($0) - $1) < 1e-3 })
+        // Only the action rows were touched.
+        for i in [1, 2, 4, 5, 6, 7] { #expect(Array(head.weight.grad.row(i)).allSatisfy { $0 == 0 }) }
+    }
+
+    @Test(arguments: [FeedForward.Activation.relu, .gelu])
+    func feedForwardGradients(activation: FeedForward.Activation) {
+        let n = 3, d = 4
+        let ffn = FeedForward(name: "f", dim: d, hidden: 5, activation: activation, initialization: .pytorchDefault, seed: 2)
+        let x = Matrix(rows: n, cols: d, elements: randomFloats(n * d, seed: 3, scale: 2))
+        let R = randomDoubles(n * d, seed: 4)
+        let (_, cache) = ffn.forward(x, dropout: 0, seed: 0)
+        let dx = ffn.backward(cache, Matrix(rows: n, cols: d, elements: R.map(Float.init)))
+        let w1 = ffn.w1.weight.value.storage.map(Double.init), b1 = ffn.w1.bias!.value.storage.map(Double.init)
+        let w2 = ffn.w2.weight.value.storage.map(Double.init), b2 = ffn.w2.bias!.value.storage.map(Double.init)
+        func L(_ xv: [Double]) -> Double {
+            var t = 0.0
+            for r in 0..<n {
+                var hdn = [Double](repeating: 0, count: 5)
+                for o in 0..<5 {
+                    var z = b1[o]
+                    for i in 0..<d { z += w1[o * d + i] * xv[r * d + i] }
+                    hdn[o] = activation == .relu ? max(z, 0) : 0.5 * z * (1 + erf(z / 2.0.squareRoot()))
+                }
+                for o in 0..<d {
+                    var y = b2[o]
+                    for i in 0..<5 { y += w2[o * 5 + i] * hdn[i] }
+                    t += y * R[r * d + o]
+                }
+            }
+            return t
+        }
+        let xd = x.storage.map(Double.init)
+        var t = xd
+        for i in xd.indices {
+            t[i] = xd[i] + 1e-6; let a = L(t); t[i] = xd[i] - 1e-6; let b = L(t); t[i] = xd[i]
+            #expect(abs(Double(dx.storage[i]) - (a - b) / 2e-6) < 2e-3 * max(1, abs((a - b) / 2e-6)))
+        }
+    }
+}
