@@ -112,9 +112,10 @@ public final class Linear: Module {
         precondition(x.cols == inFeatures, "Linear.forward: input is \(x.shapeDescription), weight is \(weight.value.shapeDescription)")
         var y = Matrix(rows: x.rows, cols: outFeatures)
         if let b = bias {
+            let o = outFeatures
             y.withUnsafeMutableBufferPointer { yp in
                 b.value.withUnsafeBufferPointer { bp in
-                    for r in 0..<x.rows { for j in 0..<outFeatures { yp[r * outFeatures + j] = bp[j] } }
+                    for r in 0..<x.rows { (yp.baseAddress! + r * o).update(from: bp.baseAddress!, count: o) }
                 }
             }
             gemm(x, weight.value, into: &y, transposeB: .transpose, beta: 1)
@@ -131,9 +132,10 @@ public final class Linear: Module {
         precondition(dy.rows == x.rows && dy.cols == outFeatures, "Linear.backward: dy is \(dy.shapeDescription), expected \(x.rows)×\(outFeatures)")
         gemm(dy, x, into: &weight.grad, transposeA: .transpose, beta: 1)
         if let b = bias {
+            let o = outFeatures
             b.grad.withUnsafeMutableBufferPointer { g in
                 dy.withUnsafeBufferPointer { d in
-                    for r in 0..<dy.rows { for j in 0..<outFeatures { g[j] += d[r * outFeatures + j] } }
+                    for r in 0..<dy.rows { addRow(d.baseAddress! + r * o, into: g.baseAddress!, count: o) }
                 }
             }
         }
@@ -171,7 +173,7 @@ public final class LayerNorm: Module {
         var y = xhat
         y.withUnsafeMutableBufferPointer { yp in
             gamma.value.withUnsafeBufferPointer { g in beta.value.withUnsafeBufferPointer { b in
-                for r in 0..<x.rows { for j in 0..<d { yp[r * d + j] = yp[r * d + j] * g[j] + b[j] } }
+                for r in 0..<x.rows { affineRow(yp.baseAddress! + r * d, g.baseAddress!, b.baseAddress!, count: d) }
             } }
         }
         return (y, Cache(xhat: xhat, rstd: rstd))
@@ -186,18 +188,8 @@ public final class LayerNorm: Module {
             gamma.value.withUnsafeBufferPointer { g in cache.xhat.withUnsafeBufferPointer { xh in
                 dy.withUnsafeBufferPointer { dyp in dx.withUnsafeMutableBufferPointer { dxp in
                     for r in 0..<n {
-                        var sumG: Float = 0, sumGX: Float = 0
-                        for j in 0..<d {
-                            let o = r * d + j
-                            gg[j] += dyp[o] * xh[o]; bg[j] += dyp[o]
-                            let gj = dyp[o] * g[j]
-                            sumG += gj; sumGX += gj * xh[o]
-                        }
-                        let scale = cache.rstd[r] / Float(d)
-                        for j in 0..<d {
-                            let o = r * d + j
-                            dxp[o] = scale * (Float(d) * dyp[o] * g[j] - sumG - xh[o] * sumGX)
-                        }
+                        layerNormBackwardRow(dyp.baseAddress! + r * d, xh.baseAddress! + r * d, g.baseAddress!, rstd: cache.rstd[r],
+                                             dx: dxp.baseAddress! + r * d, dGamma: gg.baseAddress!, dBeta: bg.baseAddress!, count: d)
                     }
                 } }
             } }
@@ -324,4 +316,57 @@ public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float
         for p in parameters { p.grad.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= s } } }
     }
     return norm
+}
+
+// MARK: - Row helpers (16-lane SIMD with scalar tails)
+
+/// g[j] += d[j].
+@inline(__always)
+func addRow(_ d: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>, count n: Int) {
+    var j = 0
+    while j + 16 <= n { VectorMath.store(VectorMath.load(g + j) + VectorMath.load(d + j), g + j); j += 16 }
+    while j < n { g[j] += d[j]; j += 1 }
+}
+
+/// y[j] = y[j]·γ[j] + β[j].
+@inline(__always)
+func affineRow(_ y: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) {
+    var j = 0
+    while j + 16 <= n { VectorMath.store(VectorMath.load(y + j) * VectorMath.load(g + j) + VectorMath.load(b + j), y + j); j += 16 }
+    while j < n { y[j] = y[j] * g[j] + b[j]; j += 1 }
+}
+
+/// Layer-norm backward of one row: dγ += dy·x̂, dβ += dy, dx = r/d·(d·gx − Σgx − x̂·Σ(gx·x̂)),
+/// gx = dy·γ.
+@inline(__always)
+func layerNormBackwardRow(_ dy: UnsafePointer<Float>, _ xh: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, rstd: Float,
+                          dx: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, count n: Int) {
+    typealias V = SIMD16<Float>
+    var sg = V(), sgx = V()
+    var sumG: Float = 0, sumGX: Float = 0
+    var j = 0
+    while j + 16 <= n {
+        let dv = VectorMath.load(dy + j), xv = VectorMath.load(xh + j)
+        VectorMath.store(VectorMath.load(dGamma + j) + dv * xv, dGamma + j)
+        VectorMath.store(VectorMath.load(dBeta + j) + dv, dBeta + j)
+        let gx = dv * VectorMath.load(gamma + j)
+        sg += gx; sgx += gx * xv
+        j += 16
+    }
+    sumG = sg.sum(); sumGX = sgx.sum()
+    while j < n {
+        dGamma[j] += dy[j] * xh[j]; dBeta[j] += dy[j]
+        let gx = dy[j] * gamma[j]
+        sumG += gx; sumGX += gx * xh[j]
+        j += 1
+    }
+    let scale = rstd / Float(n), fn = Float(n)
+    j = 0
+    let sv = V(repeating: scale), nv = V(repeating: fn), s1 = V(repeating: sumG), s2 = V(repeating: sumGX)
+    while j + 16 <= n {
+        let gx = VectorMath.load(dy + j) * VectorMath.load(gamma + j)
+        VectorMath.store(sv * (nv * gx - s1 - VectorMath.load(xh + j) * s2), dx + j)
+        j += 16
+    }
+    while j < n { dx[j] = scale * (fn * dy[j] * gamma[j] - sumG - xh[j] * sumGX); j += 1 }
 }

@@ -113,7 +113,7 @@ public final class FeedForward: Module {
 /// Matrix sum a + b (same shape).
 func added(_ a: Matrix, _ b: Matrix) -> Matrix {
     var c = a
-    c.withUnsafeMutableBufferPointer { p in b.withUnsafeBufferPointer { q in for i in p.indices { p[i] += q[i] } } }
+    c.withUnsafeMutableBufferPointer { p in b.withUnsafeBufferPointer { q in addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) } }
     return c
 }
 
