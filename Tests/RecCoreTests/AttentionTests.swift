@@ -59,9 +59,9 @@ import _RecTestSupport
         #expect(abs(loss - ref) < 1e-4 * max(1, abs(ref)))
         let (dq, dk, dv) = Attention.backward(dOutput: Matrix(rows: s.rows, cols: s.width, elements: R.map(Float.init)),
                                               q: q, k: k, v: v, cache: cache, shape: s, parallelism: .threads(2))
-        #expect(gradientsClose(dq.storage, fd(qd) { naiveLoss(q: $0, k: kd, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
-        #expect(gradientsClose(dk.storage, fd(kd) { naiveLoss(q: qd, k: $0, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
-        #expect(gradientsClose(dv.storage, fd(vd) { naiveLoss(q: qd, k: kd, v: $0, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
+        #expect(gradientsAgree(dq.storage, centralDifference(qd) { naiveLoss(q: $0, k: kd, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
+        #expect(gradientsAgree(dk.storage, centralDifference(kd) { naiveLoss(q: qd, k: $0, v: vd, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
+        #expect(gradientsAgree(dv.storage, centralDifference(vd) { naiveLoss(q: qd, k: kd, v: $0, s: s, causal: causal, pad: pad, mask: mask, R: R) }))
         if padded && causal && L > 1 {
             // The fully masked query rows output 0.
             for t in 0..<s.width { #expect(out[(B - 1) * L, t] == 0) }
@@ -81,16 +81,4 @@ import _RecTestSupport
         #expect(Array(a.row(5)) != Array(b.row(5)))
     }
 
-    func fd(_ x: [Double], _ f: ([Double]) -> Double) -> [Double] {
-        var t = x
-        return x.indices.map { i in
-            t[i] = x[i] + 1e-6; let a = f(t); t[i] = x[i] - 1e-6; let b = f(t); t[i] = x[i]
-            return (a - b) / 2e-6
-        }
-    }
-
-    func gradientsClose(_ a: [Float], _ n: [Double]) -> Bool {
-        let scale = max(n.map(abs).max() ?? 0, 1e-3)
-        return zip(a, n).allSatisfy { abs(Double($0) - $1) <= 2e-3 * scale }
-    }
 }

@@ -15,19 +15,6 @@ import _RecTestSupport
         return loss / Double(B)
     }
 
-    func fd(_ x: [Double], _ f: ([Double]) -> Double) -> [Double] {
-        var t = x
-        return x.indices.map { i in
-            t[i] = x[i] + 1e-6; let a = f(t); t[i] = x[i] - 1e-6; let b = f(t); t[i] = x[i]
-            return (a - b) / 2e-6
-        }
-    }
-
-    func close(_ a: [Float], _ n: [Double]) -> Bool {
-        let scale = max(n.map(abs).max() ?? 0, 1e-3)
-        return zip(a, n).allSatisfy { abs(Double($0) - $1) <= 2e-3 * scale }
-    }
-
     @Test(arguments: [1, 2, 3])
     func fusedCrossEntropyMatchesNaive(threads: Int) throws {
         let B = 5, N = 37, d = 4
@@ -38,9 +25,9 @@ import _RecTestSupport
         let (loss, dS) = try head.crossEntropy(states: states, targets: targets, parallelism: .threads(threads))
         let s = states.storage.map(Double.init), w = head.weight.value.storage.map(Double.init), b = head.bias.value.storage.map(Double.init)
         #expect(abs(loss - naiveLoss(s, w, b, targets, B: B, N: N, d: d)) < 1e-5)
-        #expect(close(dS.storage, fd(s) { naiveLoss($0, w, b, targets, B: B, N: N, d: d) }))
-        #expect(close(head.weight.grad.storage, fd(w) { naiveLoss(s, $0, b, targets, B: B, N: N, d: d) }))
-        #expect(close(head.bias.grad.storage, fd(b) { naiveLoss(s, w, $0, targets, B: B, N: N, d: d) }))
+        #expect(gradientsAgree(dS.storage, centralDifference(s) { naiveLoss($0, w, b, targets, B: B, N: N, d: d) }))
+        #expect(gradientsAgree(head.weight.grad.storage, centralDifference(w) { naiveLoss(s, $0, b, targets, B: B, N: N, d: d) }))
+        #expect(gradientsAgree(head.bias.grad.storage, centralDifference(b) { naiveLoss(s, w, $0, targets, B: B, N: N, d: d) }))
         #expect(throws: RecNNError.self) { try head.crossEntropy(states: states, targets: [0, 1, 2, 3, 4]) }
     }
 
@@ -67,8 +54,8 @@ import _RecTestSupport
             } }
             return t
         }
-        #expect(close(dS.storage, fd(s) { L($0, w) }))
-        #expect(close(head.weight.grad.storage, fd(w) { L(s, $0) }))
+        #expect(gradientsAgree(dS.storage, centralDifference(s) { L($0, w) }))
+        #expect(gradientsAgree(head.weight.grad.storage, centralDifference(w) { L(s, $0) }))
     }
 }
 
@@ -113,11 +100,7 @@ import _RecTestSupport
         }
         let s = states.storage.map(Double.init)
         #expect(abs(loss - L(s, w)) < 1e-5)
-        func fd(_ x: [Double], _ f: ([Double]) -> Double) -> [Double] {
-            var t = x
-            return x.indices.map { i in t[i] = x[i] + 1e-6; let a = f(t); t[i] = x[i] - 1e-6; let c = f(t); t[i] = x[i]; return (a - c) / 2e-6 }
-        }
-        let nd = fd(s) { L($0, w) }, nw = fd(w) { L(s, $0) }
+        let nd = centralDifference(s) { L($0, w) }, nw = centralDifference(w) { L(s, $0) }
         #expect(zip(dS.storage, nd).allSatisfy { abs(Double($0) - $1) < 1e-3 })
         #expect(zip(head.weight.grad.storage, nw).allSatisfy { abs(Double($0) - $1) < 1e-3 })
         // Only the action rows were touched.

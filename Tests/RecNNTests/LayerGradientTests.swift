@@ -5,25 +5,6 @@ import RecIO
 import RecNN
 import _RecTestSupport
 
-/// Central finite differences in Double of a scalar loss L(θ) = Σ forward(θ) ⊙ R, computed by a
-/// naive Double forward, against the layer's Float backward driven by dy = R.
-func finiteDifference(_ theta: [Double], h: Double = 1e-6, _ loss: ([Double]) -> Double) -> [Double] {
-    var t = theta
-    return theta.indices.map { i in
-        t[i] = theta[i] + h; let a = loss(t)
-        t[i] = theta[i] - h; let b = loss(t)
-        t[i] = theta[i]
-        return (a - b) / (2 * h)
-    }
-}
-
-func gradientsAgree(_ analytic: [Float], _ numeric: [Double], _ note: String) -> Bool {
-    let scale = max(numeric.map(abs).max() ?? 0, 1e-3)
-    let err = zip(analytic, numeric).map { abs(Double($0) - $1) }.max() ?? 0
-    if err > 2e-3 * scale { print("\(note): max error \(err), scale \(scale)"); return false }
-    return true
-}
-
 @Suite struct LayerGradientTests {
     @Test(arguments: [(1, 3, 2), (4, 5, 7), (3, 17, 16)])
     func linear(n: Int, inF: Int, outF: Int) throws {
@@ -42,9 +23,9 @@ func gradientsAgree(_ analytic: [Float], _ numeric: [Double], _ note: String) ->
             return L
         }
         let xd = x.storage.map(Double.init)
-        #expect(gradientsAgree(dx.storage, finiteDifference(xd) { forward($0, W, b) }, "dx"))
-        #expect(gradientsAgree(lin.weight.grad.storage, finiteDifference(W) { forward(xd, $0, b) }, "dW"))
-        #expect(gradientsAgree(lin.bias!.grad.storage, finiteDifference(b) { forward(xd, W, $0) }, "db"))
+        #expect(gradientsAgree(dx.storage, centralDifference(xd) { forward($0, W, b) }, "dx"))
+        #expect(gradientsAgree(lin.weight.grad.storage, centralDifference(W) { forward(xd, $0, b) }, "dW"))
+        #expect(gradientsAgree(lin.bias!.grad.storage, centralDifference(b) { forward(xd, W, $0) }, "db"))
         // Forward matches the naive one.
         let y = lin.forward(x)
         var L = 0.0
@@ -74,9 +55,9 @@ func gradientsAgree(_ analytic: [Float], _ numeric: [Double], _ note: String) ->
             return L
         }
         let xd = x.storage.map(Double.init)
-        #expect(gradientsAgree(dx.storage, finiteDifference(xd) { forward($0, g, b) }, "dx"))
-        #expect(gradientsAgree(ln.gamma.grad.storage, finiteDifference(g) { forward(xd, $0, b) }, "dgamma"))
-        #expect(gradientsAgree(ln.beta.grad.storage, finiteDifference(b) { forward(xd, g, $0) }, "dbeta"))
+        #expect(gradientsAgree(dx.storage, centralDifference(xd) { forward($0, g, b) }, "dx"))
+        #expect(gradientsAgree(ln.gamma.grad.storage, centralDifference(g) { forward(xd, $0, b) }, "dgamma"))
+        #expect(gradientsAgree(ln.beta.grad.storage, centralDifference(b) { forward(xd, g, $0) }, "dbeta"))
     }
 
     @Test func embeddingSparseGradientAndPadding() throws {

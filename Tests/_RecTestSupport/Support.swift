@@ -120,3 +120,25 @@ public func meanVariance(_ x: [Double]) -> (mean: Double, variance: Double) {
     let v = x.map { ($0 - m) * ($0 - m) }.reduce(0, +) / (n - 1)
     return (m, v)
 }
+
+// MARK: - Finite differences
+
+/// Central finite differences of `f` at `x` with step `h` (in Double).
+public func centralDifference(_ x: [Double], h: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
+    var t = x
+    return x.indices.map { i in
+        t[i] = x[i] + h; let a = f(t)
+        t[i] = x[i] - h; let b = f(t)
+        t[i] = x[i]
+        return (a - b) / (2 * h)
+    }
+}
+
+/// True when a Float analytic gradient matches a Double numeric one within `tolerance` relative to
+/// the largest numeric component (floored at 1e-3); prints the worst error otherwise.
+public func gradientsAgree(_ analytic: [Float], _ numeric: [Double], tolerance: Double = 2e-3, _ note: String = "") -> Bool {
+    let scale = max(numeric.map(abs).max() ?? 0, 1e-3)
+    let err = zip(analytic, numeric).map { abs(Double($0) - $1) }.max() ?? 0
+    if err > tolerance * scale { print("\(note): max gradient error \(err), scale \(scale)"); return false }
+    return true
+}
