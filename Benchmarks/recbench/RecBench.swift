@@ -304,6 +304,15 @@ struct EncoderBench: ParsableCommand {
             out.append(Measurement(name: "encoder.sasrec_forward", params: params, timesMs: timeit(reps: common.reps) {
                 _ = try! model.forward(seqs, training: false)
             }, threads: t))
+            // Data-parallel over the batch: one worker per thread, single-threaded kernels inside.
+            let par = SASRec.DataParallel(model, workers: t)
+            var p = Measurement(name: "encoder.sasrec_fwd_bwd_data_parallel", params: params, timesMs: timeit(reps: common.reps) {
+                let (_, cache) = try! par.forward(seqs, training: true, seed: 1)
+                par.backward(cache, dStates)
+                model.zeroGrad()
+            }, threads: t)
+            p.extra = [("sequences_per_second", Double(b) / (p.medianMs / 1e3))]
+            out.append(p)
         }
         report(out, format: common.format)
     }

@@ -18,7 +18,7 @@ public enum Parallelism: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .sequential: return 1
         case .threads(let n): return max(1, n)
-        case .automatic: return Threading.count
+        case .automatic: return Threading.isSequentialScope ? 1 : Threading.count
         }
     }
 
@@ -47,6 +47,22 @@ public enum Threading {
 
     /// Number of cores the OS reports as active.
     public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Runs `body` with `.automatic` meaning one thread on the calling thread (so kernels and
+    /// BLAS calls inside stay single-threaded): for data-parallel workers that already occupy
+    /// every core.
+    public static func withSequentialKernels<R>(_ body: () throws -> R) rethrows -> R {
+        let d = Thread.current.threadDictionary
+        let before = d[sequentialKey]
+        d[sequentialKey] = true
+        defer { d[sequentialKey] = before }
+        return try body()
+    }
+
+    static let sequentialKey = "reckit.sequential-kernels"
+
+    /// True inside `withSequentialKernels` on this thread.
+    public static var isSequentialScope: Bool { Thread.current.threadDictionary[sequentialKey] as? Bool ?? false }
 
     /// Threads used by `.automatic` (and by OpenBLAS for calls made with `.automatic`).
     public static var count: Int {
