@@ -223,7 +223,7 @@ public final class Embedding: Module {
         var out = Matrix(rows: ids.count, cols: d)
         for (pos, id) in ids.enumerated() where id < 0 || id >= n { throw .itemOutOfRange(id: id, position: pos, vocabulary: n) }
         out.withUnsafeMutableBufferPointer { o in table.value.withUnsafeBufferPointer { t in
-            for (r, id) in ids.enumerated() { for j in 0..<d { o[r * d + j] = t[id * d + j] } }
+            for (r, id) in ids.enumerated() { (o.baseAddress! + r * d).update(from: t.baseAddress! + id * d, count: d) }
         } }
         return out
     }
@@ -232,10 +232,12 @@ public final class Embedding: Module {
     public func backward(_ ids: [Int], _ dy: Matrix) {
         let d = dimension
         table.grad.withUnsafeMutableBufferPointer { g in dy.withUnsafeBufferPointer { dp in
+            var touched = table.touchedRows!
             for (r, id) in ids.enumerated() where id != paddingIndex {
-                for j in 0..<d { g[id * d + j] += dp[r * d + j] }
-                table.touchedRows!.insert(id)
+                addRow(dp.baseAddress! + r * d, into: g.baseAddress! + id * d, count: d)
+                touched.insert(id)
             }
+            table.touchedRows = touched
         } }
     }
 }

@@ -11,7 +11,7 @@ public enum Dropout {
         let keep = 1 / (1 - rate)
         for i in mask.indices { mask[i] = mask[i] < rate ? 0 : keep }
         var y = x
-        y.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= mask[i] } }
+        y.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
         return (y, mask)
     }
 
@@ -19,7 +19,7 @@ public enum Dropout {
     public static func backward(_ dy: Matrix, mask: [Float]?) -> Matrix {
         guard let mask else { return dy }
         var dx = dy
-        dx.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= mask[i] } }
+        dx.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
         return dx
     }
 }
@@ -96,10 +96,19 @@ public final class FeedForward: Module {
     public func backward(_ c: Cache, _ dy: Matrix) -> Matrix {
         var dAct = Dropout.backward(w2.backward(c.act, dy), mask: c.dropoutMask)
         dAct.withUnsafeMutableBufferPointer { d in c.pre.withUnsafeBufferPointer { x in
-            for i in d.indices {
-                switch activation {
-                case .relu: if x[i] <= 0 { d[i] = 0 }
-                case .gelu:
+            let n = d.count
+            switch activation {
+            case .relu:
+                typealias V = SIMD16<Float>
+                var i = 0
+                while i + 16 <= n {
+                    let xv = VectorMath.load(x.baseAddress! + i)
+                    VectorMath.store(VectorMath.load(d.baseAddress! + i).replacing(with: 0, where: xv .<= 0), d.baseAddress! + i)
+                    i += 16
+                }
+                while i < n { if x[i] <= 0 { d[i] = 0 }; i += 1 }
+            case .gelu:
+                for i in 0..<n {
                     let z = Double(x[i])
                     let cdf = 0.5 * (1 + erf(z / 2.0.squareRoot())), pdf = exp(-0.5 * z * z) / (2 * Double.pi).squareRoot()
                     d[i] *= Float(cdf + z * pdf)
@@ -123,4 +132,12 @@ func masked(_ x: Matrix, _ padding: [Bool]) -> Matrix {
     let d = x.cols
     y.withUnsafeMutableBufferPointer { p in for (r, pad) in padding.enumerated() where pad { for j in 0..<d { p[r * d + j] = 0 } } }
     return y
+}
+
+/// p[i] *= m[i].
+@inline(__always)
+func multiplyInPlace(_ p: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, count n: Int) {
+    var i = 0
+    while i + 16 <= n { VectorMath.store(VectorMath.load(p + i) * VectorMath.load(m + i), p + i); i += 16 }
+    while i < n { p[i] *= m[i]; i += 1 }
 }
