@@ -285,10 +285,7 @@ struct EncoderBench: ParsableCommand {
         c.length = L; c.dim = d; c.heads = common.heads ?? 1; c.blocks = common.blocks ?? 2
         let model = SASRec(config: c, seed: common.seed)
         var g = Xoshiro256(seed: common.seed)
-        let seqs = (0..<b).map { _ -> [Int] in
-            let n = 1 + Int(Sampling.uniform(&g) * Double(L))
-            return (0..<L).map { $0 < n ? 1 + Int(Sampling.uniform(&g) * Double(c.items)) : 0 }
-        }
+        let seqs = randomSequences(batch: b, length: L, items: c.items, &g)
         let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("heads", c.heads), ("blocks", c.blocks), ("items", c.items)]
         var out = [Measurement]()
         for t in try common.threadList() {
@@ -332,10 +329,7 @@ struct CEStepBench: ParsableCommand {
         let head = CatalogHead(name: "head", items: n, dim: d, seed: common.seed &+ 7)
         let adam = Adam(parameters: encoder.parameters + head.parameters, learningRate: 1e-3)
         var g = Xoshiro256(seed: common.seed)
-        let seqs = (0..<b).map { _ -> [Int] in
-            let len = 1 + Int(Sampling.uniform(&g) * Double(L))
-            return (0..<L).map { $0 < len ? 1 + Int(Sampling.uniform(&g) * Double(n)) : 0 }
-        }
+        let seqs = randomSequences(batch: b, length: L, items: n, &g)
         let targets = (0..<b).map { _ in 1 + Int(Sampling.uniform(&g) * Double(n)) }
         let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("items", n), ("blocks", c.blocks), ("heads", c.heads)]
         var out = [Measurement]()
@@ -354,5 +348,13 @@ struct CEStepBench: ParsableCommand {
             out.append(m)
         }
         report(out, format: common.format)
+    }
+}
+
+/// Right-padded random item sequences (ids 1...items, lengths 1...length).
+func randomSequences(batch: Int, length L: Int, items: Int, _ g: inout Xoshiro256) -> [[Int]] {
+    (0..<batch).map { _ -> [Int] in
+        let len = 1 + Int(Sampling.uniform(&g) * Double(L))
+        return (0..<L).map { $0 < len ? 1 + Int(Sampling.uniform(&g) * Double(items)) : 0 }
     }
 }

@@ -15,12 +15,9 @@ public struct PlackettLuce: RankingPolicy {
     /// - Throws: `.invalidParameter` for an empty item set, a non-finite score (naming the item),
     ///   or a temperature that is not positive and finite.
     public init(scores: [Double], temperature: Double = 1, name: String = "Plackett-Luce") throws(RecOPEError) {
-        guard !scores.isEmpty else { throw .invalidParameter("\(name): the item set is empty") }
+        try validateScores(scores, name: name)
         guard temperature > 0 && temperature.isFinite else {
             throw .invalidParameter("\(name): temperature must be positive and finite, got \(temperature)")
-        }
-        if let i = scores.firstIndex(where: { !$0.isFinite }) {
-            throw .invalidParameter("\(name): item \(i) has score \(scores[i]); scores must be finite")
         }
         self.scores = scores
         self.temperature = temperature
@@ -74,11 +71,8 @@ public struct EpsilonGreedy: RankingPolicy {
 
     /// - Throws: `.invalidParameter` for an empty item set, a non-finite score, or ε outside [0, 1].
     public init(scores: [Double], epsilon: Double, name: String = "epsilon-greedy") throws(RecOPEError) {
-        guard !scores.isEmpty else { throw .invalidParameter("\(name): the item set is empty") }
+        try validateScores(scores, name: name)
         guard epsilon >= 0 && epsilon <= 1 else { throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)") }
-        if let i = scores.firstIndex(where: { !$0.isFinite }) {
-            throw .invalidParameter("\(name): item \(i) has score \(scores[i]); scores must be finite")
-        }
         self.scores = scores
         self.epsilon = epsilon
         self.name = name
@@ -143,5 +137,13 @@ public struct UniformRandomRanking: RankingPolicy {
     public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
         return RankMarginals(items: itemCount, k: k, probabilities: [Double](repeating: 1 / Double(itemCount), count: itemCount * k))
+    }
+}
+
+/// A non-empty list of finite scores, or a typed error naming the first bad item.
+func validateScores(_ scores: [Double], name: String) throws(RecOPEError) {
+    guard !scores.isEmpty else { throw .invalidParameter("\(name): the item set is empty") }
+    if let i = scores.firstIndex(where: { !$0.isFinite }) {
+        throw .invalidParameter("\(name): item \(i) has score \(scores[i]); scores must be finite")
     }
 }
