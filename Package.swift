@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "RecIO", targets: ["RecIO"]),
         .library(name: "RecNN", targets: ["RecNN"]),
         .library(name: "RecOPE", targets: ["RecOPE"]),
+        .library(name: "RecRL", targets: ["RecRL"]),
         .executable(name: "reckit", targets: ["reckit"]),
         .executable(name: "recbench", targets: ["recbench"]),
     ],
@@ -35,15 +36,18 @@ let package = Package(
         .target(name: "RecNN", dependencies: ["RecCore", "RecIO"]),
         // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).
         .target(name: "RecOPE", dependencies: ["RecCore", "RecIO"]),
+        // Offline RL for sequential recommenders: event logs, sessions, transitions, trainers,
+        // evaluation, serving policies.
+        .target(name: "RecRL", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),
         // Umbrella: re-exports the library modules.
-        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),
+        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE", "RecRL"]),
         .executableTarget(
             name: "reckit",
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "recbench",
-            dependencies: ["RecCore", "RecNN", "RecOPE", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["RecCore", "RecNN", "RecOPE", "RecRL", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/recbench"
         ),
         .target(name: "_RecTestSupport", dependencies: ["RecCore"], path: "Tests/_RecTestSupport"),
@@ -51,5 +55,6 @@ let package = Package(
         .testTarget(name: "RecIOTests", dependencies: ["RecIO", "_RecTestSupport"]),
         .testTarget(name: "RecOPETests", dependencies: ["RecOPE", "_RecTestSupport"]),
         .testTarget(name: "RecNNTests", dependencies: ["RecNN", "_RecTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "RecRLTests", dependencies: ["RecRL", "_RecTestSupport"]),
     ]
 )

@@ -3,11 +3,13 @@ import Foundation
 /// A streaming CSV reader over bytes: one row at a time, fields as byte ranges of an internal
 /// buffer (no `String` per cell unless asked), 1-based line numbers for errors.
 ///
-/// Handles `,` separators, `\n` or `\r\n` line ends, and double-quoted fields with `""` escapes
+/// Handles `,` separators (or another one-byte separator such as a tab), `\n` or `\r\n` line ends, and double-quoted fields with `""` escapes
 /// (quoted fields may not span lines). Reads the file in 4 MiB blocks, so memory stays flat
 /// whatever the file size.
 public final class CSVReader {
     public let path: String
+    /// The field separator byte (`,` by default).
+    public let separator: UInt8
     private let handle: FileHandle
     private var buffer = [UInt8]()
     private var start = 0          // next unread byte in buffer
@@ -22,8 +24,9 @@ public final class CSVReader {
 
     /// Opens `path`.
     /// - Throws: `RecIOError.cannotOpen`.
-    public init(path: String) throws(RecIOError) {
+    public init(path: String, separator: UInt8 = UInt8(ascii: ",")) throws(RecIOError) {
         self.path = path
+        self.separator = separator
         guard let h = FileHandle(forReadingAtPath: path) else {
             throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
         }
@@ -80,9 +83,9 @@ public final class CSVReader {
                     rowBytes.append(buffer[i]); i += 1
                 }
                 if !closed { throw .malformed(file: path, line: line, field: fields.count + 1, message: "unterminated quote") }
-                while i < e && buffer[i] != 44 { i += 1 }
+                while i < e && buffer[i] != separator { i += 1 }
             } else {
-                while i < e && buffer[i] != 44 { rowBytes.append(buffer[i]); i += 1 }
+                while i < e && buffer[i] != separator { rowBytes.append(buffer[i]); i += 1 }
             }
             fields.append(fieldStart..<rowBytes.count)
             if i >= e { break }

@@ -3,3 +3,4 @@
 @_exported import RecIO
 @_exported import RecOPE
 @_exported import RecNN
+@_exported import RecRL

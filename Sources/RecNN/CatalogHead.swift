@@ -25,11 +25,15 @@ public final class CatalogHead: Module {
     /// Pass 1 computes the logits block by block (one sgemm per block) and a running
     /// log-sum-exp per row; pass 2 turns each stored block into (softmax − one-hot)/B in place and
     /// forms dW = Pᵀ S and dS += P W per block. FLOPs: 3 × 2·B·N·d. Memory: the B × N logits.
+    /// With `weights`, row b's term is multiplied by `weights[b]` (held constant: SAC and SA2C
+    /// weight the supervised loss by a stop-gradient Q value or advantage).
     /// - Throws: `.itemOutOfRange` for a target outside 1...N (naming its position).
-    /// - Precondition: `states` is B × d and `targets` has B entries.
-    public func crossEntropy(states: Matrix, targets: [Int], parallelism: Parallelism = .automatic) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+    /// - Precondition: `states` is B × d and `targets` (and `weights`) have B entries.
+    public func crossEntropy(states: Matrix, targets: [Int], weights: [Float]? = nil, parallelism: Parallelism = .automatic) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
         let B = states.rows, N = items, d = dim
         precondition(states.cols == d && targets.count == B, "CatalogHead.crossEntropy: states \(states.shapeDescription), \(targets.count) targets, head \(N)×\(d)")
+        precondition(weights.map { $0.count == B } ?? true, "CatalogHead.crossEntropy: \(weights?.count ?? 0) weights for \(B) rows")
+        let rowWeight = weights ?? [Float](repeating: 1, count: B)
         for (b, t) in targets.enumerated() where t < 1 || t > N { throw .itemOutOfRange(id: t, position: b, vocabulary: N + 1) }
         let nb = max(1, blockItems)
         let blocks = (N + nb - 1) / nb
@@ -75,7 +79,7 @@ public final class CatalogHead: Module {
                 for w in 0..<workers where mp[w * B + r] > -.infinity { s += smp[w * B + r] * exp(mp[w * B + r] - m) }
                 lsp[r] = m + log(s)
                 let t = targets[r] - 1, k = t / nb, j0 = k * nb, cnt = min(nb, N - j0)
-                loss += Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
+                loss += Double(rowWeight[r]) * Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
             }
             lossOut = loss / Double(B)
             // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
@@ -88,12 +92,13 @@ public final class CatalogHead: Module {
                     let z = Z + B * j0
                     for r in 0..<B {
                         let row = z + r * cnt
-                        let sh = SIMD16<Float>(repeating: lsp[r]), sc = SIMD16<Float>(repeating: invB)
+                        let scale = invB * rowWeight[r]
+                        let sh = SIMD16<Float>(repeating: lsp[r]), sc = SIMD16<Float>(repeating: scale)
                         var j = 0
                         while j + 16 <= cnt { VectorMath.store(VectorMath.exp(VectorMath.load(row + j) - sh) * sc, row + j); j += 16 }
-                        while j < cnt { row[j] = exp(row[j] - lsp[r]) * invB; j += 1 }
+                        while j < cnt { row[j] = exp(row[j] - lsp[r]) * scale; j += 1 }
                         let t = targets[r] - 1
-                        if t >= j0 && t < j0 + cnt { row[t - j0] -= invB }
+                        if t >= j0 && t < j0 + cnt { row[t - j0] -= scale }
                     }
                     BLAS.sgemm(.transpose, .none, m: cnt, n: d, k: B, alpha: 1, a: UnsafePointer(z), lda: cnt, b: S, ldb: d,
                                beta: 1, c: gw.baseAddress! + j0 * d, ldc: d, parallelism: blas)

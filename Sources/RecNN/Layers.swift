@@ -250,9 +250,9 @@ public final class Adam {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float
     public var weightDecay: Float
-    private var m: [[Float]], v: [[Float]]
-    private var stepCount = 0
-    private var rowSteps: [[Int32]]
+    var m: [[Float]], v: [[Float]]
+    public private(set) var stepCount = 0
+    var rowSteps: [[Int32]]
 
     public init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 eps: Float = 1e-8, weightDecay: Float = 0) {
@@ -303,6 +303,38 @@ public final class Adam {
                 }
             } } } }
         }
+    }
+}
+
+extension Adam {
+    /// The optimiser's state as tensors (`PREFIX.N.m`, `PREFIX.N.v`, `PREFIX.N.rows` per
+    /// parameter N, and `PREFIX.step`), for checkpoints that resume training exactly.
+    public func stateTensors(prefix: String) -> [String: Tensor] {
+        var t = [String: Tensor]()
+        t[prefix + ".step"] = Tensor(shape: [1], values: [Float(stepCount)])
+        for i in parameters.indices {
+            t["\(prefix).\(i).m"] = Tensor(shape: [m[i].count], values: m[i])
+            t["\(prefix).\(i).v"] = Tensor(shape: [v[i].count], values: v[i])
+            if !rowSteps[i].isEmpty { t["\(prefix).\(i).rows"] = Tensor(shape: [rowSteps[i].count], values: rowSteps[i].map(Float.init)) }
+        }
+        return t
+    }
+
+    /// Restores what `stateTensors` wrote; all or nothing.
+    /// - Throws: `.checkpoint` naming a missing or mis-sized tensor.
+    public func loadState(_ t: [String: Tensor], prefix: String, file: String) throws(RecNNError) {
+        guard let st = t[prefix + ".step"], st.values.count == 1 else { throw .checkpoint(file: file, tensor: prefix + ".step", message: "missing") }
+        var nm = [[Float]](), nv = [[Float]](), nr = [[Int32]]()
+        for i in parameters.indices {
+            guard let a = t["\(prefix).\(i).m"], a.values.count == m[i].count else { throw .checkpoint(file: file, tensor: "\(prefix).\(i).m", message: "missing or wrong size") }
+            guard let b = t["\(prefix).\(i).v"], b.values.count == v[i].count else { throw .checkpoint(file: file, tensor: "\(prefix).\(i).v", message: "missing or wrong size") }
+            nm.append(a.values); nv.append(b.values)
+            if rowSteps[i].isEmpty { nr.append([]) } else {
+                guard let r = t["\(prefix).\(i).rows"], r.values.count == rowSteps[i].count else { throw .checkpoint(file: file, tensor: "\(prefix).\(i).rows", message: "missing or wrong size") }
+                nr.append(r.values.map { Int32($0) })
+            }
+        }
+        m = nm; v = nv; rowSteps = nr; stepCount = Int(st.values[0])
     }
 }
 

@@ -1,0 +1,147 @@
+import Foundation
+import RecCore
+import RecIO
+import RecNN
+
+/// The training algorithms.
+public enum Algorithm: String, Sendable, CaseIterable, Codable {
+    /// Supervised cross-entropy on the next item.
+    case ce
+    /// Xin et al. 2020: CE head + Q head with a one-step double Q-learning TD loss.
+    case sqn
+    /// Xin et al. 2020: after the warm-up, the CE term is weighted by the stop-gradient Q(s, a).
+    case sac
+    /// Xin et al. 2022: SQN plus K sampled negatives with reward 0 and next state = state.
+    case snqn
+    /// Xin et al. 2022: after the warm-up, the CE term is weighted by the clipped advantage.
+    case sa2c
+
+    /// Whether the algorithm has a Q head (and two networks).
+    public var usesQ: Bool { self != .ce }
+    public var usesNegatives: Bool { self == .snqn || self == .sa2c }
+}
+
+/// The model's shape (what a checkpoint needs to be rebuilt).
+public struct ModelConfig: Sendable, Codable, Equatable {
+    public var algorithm: Algorithm = .sqn
+    public var items: Int
+    public var length = 10
+    public var dim = 64
+    public var heads = 1
+    public var blocks = 1
+    public var dropout: Float = 0.1
+    public var layout = "original"
+    public init(items: Int) { self.items = items }
+
+    var encoderConfig: SASRec.Config {
+        var c = SASRec.Config(items: items)
+        c.length = length; c.dim = dim; c.heads = heads; c.blocks = blocks; c.dropout = dropout
+        c.layout = SASRec.Layout(rawValue: layout) ?? .original
+        c.initialization = .normal(std: 0.01)
+        return c
+    }
+}
+
+/// One network: a SASRec encoder, a supervised (CE) head and, for the RL algorithms, a Q head.
+/// Tensor names: `encoder.*` (see SASRec), `ce_head.weight` / `ce_head.bias` (N × d, N),
+/// `q_head.weight` / `q_head.bias`.
+public final class QNetwork: Module {
+    public let encoder: SASRec
+    public let ceHead: CatalogHead
+    public let qHead: CatalogHead?
+    let parallel: SASRec.DataParallel
+
+    public init(_ c: ModelConfig, seed: UInt64) {
+        encoder = SASRec(config: c.encoderConfig, seed: seed)
+        ceHead = CatalogHead(name: "ce_head", items: c.items, dim: c.dim, seed: seed &+ 7)
+        qHead = c.algorithm.usesQ ? CatalogHead(name: "q_head", items: c.items, dim: c.dim, seed: seed &+ 11) : nil
+        parallel = SASRec.DataParallel(encoder)
+    }
+
+    public var parameters: [Parameter] { encoder.parameters + ceHead.parameters + (qHead?.parameters ?? []) }
+
+    /// States for a batch of right-padded sequences (no dropout).
+    public func states(_ seqs: [[Int]]) throws(RecRLError) -> Matrix {
+        do { return try parallel.forward(seqs, training: false).states } catch { throw .model("\(error)") }
+    }
+}
+
+/// A trained sequential recommender: one network for CE, two (double Q-learning) for the RL
+/// algorithms; network 0 serves. Carries its item vocabulary (raw keys) so that it can score
+/// events from a file.
+public final class SequentialRecommender {
+    public let config: ModelConfig
+    public let networks: [QNetwork]
+    /// Raw key of item i at index i − 1.
+    public let itemKeys: [String]
+    public let eventTypes: [String]
+
+    public init(config: ModelConfig, itemKeys: [String], eventTypes: [String], seed: UInt64) {
+        precondition(itemKeys.count == config.items, "SequentialRecommender: \(itemKeys.count) item keys for \(config.items) items")
+        self.config = config; self.itemKeys = itemKeys; self.eventTypes = eventTypes
+        networks = (0..<(config.algorithm.usesQ ? 2 : 1)).map { QNetwork(config, seed: seed &+ UInt64($0) &* 1_000_003) }
+    }
+
+    /// Which head scores items.
+    public enum Head: String, Sendable, CaseIterable { case supervised, q }
+
+    /// Scores of every item for each state (B × N, column i − 1 = item i).
+    public func scores(_ seqs: [[Int]], head: Head = .supervised) throws(RecRLError) -> Matrix {
+        let net = networks[0]
+        guard let h = head == .q ? net.qHead : net.ceHead else { throw .invalidParameter("this model (\(config.algorithm.rawValue)) has no Q head") }
+        let s = try net.states(seqs)
+        var z = Matrix(rows: s.rows, cols: config.items)
+        z.withUnsafeMutableBufferPointer { zp in h.bias.value.withUnsafeBufferPointer { bp in
+            for r in 0..<s.rows { (zp.baseAddress! + r * config.items).update(from: bp.baseAddress!, count: config.items) }
+        } }
+        gemm(s, h.weight.value, into: &z, transposeB: .transpose, beta: 1)
+        return z
+    }
+
+    // MARK: Checkpoints
+
+    static let format = "reckit-sequential-recommender-1"
+
+    /// Writes every network (prefixes `net0.`, `net1.`), optionally optimiser states, and the
+    /// config, item keys and event types as metadata; atomically.
+    public func save(to path: String, extra: [String: Tensor] = [:], metadata extraMeta: [String: String] = [:]) throws(RecRLError) {
+        var t = extra
+        for (k, n) in networks.enumerated() { for p in n.parameters { t["net\(k).\(p.name)"] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage) } }
+        var meta = extraMeta
+        meta["format"] = Self.format
+        meta["config"] = String(decoding: try! JSONEncoder().encode(config), as: UTF8.self)
+        meta["item_keys"] = String(decoding: try! JSONEncoder().encode(itemKeys), as: UTF8.self)
+        meta["event_types"] = String(decoding: try! JSONEncoder().encode(eventTypes), as: UTF8.self)
+        do { try SafeTensors.write(t, metadata: meta, to: path) } catch { throw .io(error) }
+    }
+
+    /// Reads a checkpoint written by `save`.
+    /// - Throws: `.model` naming the file and the missing or mis-shaped tensor.
+    public static func load(from path: String) throws(RecRLError) -> (model: SequentialRecommender, tensors: [String: Tensor], metadata: [String: String]) {
+        let file: (tensors: [String: Tensor], metadata: [String: String])
+        do { file = try SafeTensors.read(path) } catch { throw .io(error) }
+        guard file.metadata["format"] == format, let cj = file.metadata["config"], let kj = file.metadata["item_keys"], let ej = file.metadata["event_types"],
+              let c = try? JSONDecoder().decode(ModelConfig.self, from: Data(cj.utf8)),
+              let keys = try? JSONDecoder().decode([String].self, from: Data(kj.utf8)),
+              let types = try? JSONDecoder().decode([String].self, from: Data(ej.utf8)), keys.count == c.items else {
+            throw .model("\(path): not a RecKit sequential-recommender checkpoint (metadata 'format', 'config', 'item_keys', 'event_types' missing or invalid)")
+        }
+        let m = SequentialRecommender(config: c, itemKeys: keys, eventTypes: types, seed: 0)
+        try m.restore(file.tensors, file: path)
+        return (m, file.tensors, file.metadata)
+    }
+
+    /// Loads parameter values, all or nothing.
+    func restore(_ tensors: [String: Tensor], file: String) throws(RecRLError) {
+        var staged = [(Parameter, Matrix)]()
+        for (k, n) in networks.enumerated() {
+            for p in n.parameters {
+                let name = "net\(k).\(p.name)"
+                guard let t = tensors[name] else { throw .model("\(file): tensor '\(name)' is missing") }
+                guard t.values.count == p.value.count else { throw .model("\(file): tensor '\(name)' has shape \(t.shape), expected [\(p.value.rows), \(p.value.cols)]") }
+                staged.append((p, Matrix(rows: p.value.rows, cols: p.value.cols, elements: t.values)))
+            }
+        }
+        for (p, v) in staged { p.value = v }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import RecCore
+import RecIO
+import RecNN
+
+/// Hyper-parameters of training (defaults: the papers', with the README's MovieLens protocol
+/// values for the learning rate).
+public struct TrainingSettings: Sendable, Equatable {
+    public var batch = 256
+    public var learningRate: Float = 0.005
+    /// SA2C's second learning rate (after the warm-up).
+    public var learningRate2: Float = 0.001
+    /// Negatives per transition (SNQN, SA2C).
+    public var negatives = 10
+    /// Steps before SAC / SA2C switch to the weighted supervised loss. nil: the authors' 15,000,
+    /// capped at half the run's steps so that a short run still reaches the second phase.
+    public var warmupSteps: Int? = nil
+    /// SA2C's advantage is clipped to [advantageClip, 10] (the authors' clip, default 0).
+    public var advantageClip: Float = 0
+    /// Weight of the Q losses.
+    public var qWeight: Float = 1
+    /// Evaluate the catalog columns each loss needs only (false: full Q matrices, for tests).
+    public var leanColumns = true
+    public var seed: UInt64 = 1
+    public init() {}
+
+    func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
+}
+
+/// Losses of one step (means over the batch).
+public struct StepLosses: Sendable {
+    public var ce = 0.0
+    public var q = 0.0
+    public var total: Double { ce + q }
+}
+
+/// Trains a `SequentialRecommender` on transitions, one batch at a time.
+///
+/// Per step (RL algorithms): a coin flip picks the network to train (main) and the one that
+/// gives targets (target); main encodes the states with dropout; main, in eval mode, picks the
+/// next action `a* = argmax Q_main(s′, ·)` over the whole catalog; the target network gives one
+/// column `Q_t(s′, a*)`; the TD loss `½(r + γ(1 − done) Q_t(s′, a*) − Q(s, a))²` (TRFL's
+/// double Q-learning) touches one Q-head column per sample. SNQN/SA2C add K negatives n with
+/// reward 0 and next state s: `½(γ Q_t(s, argmax Q_main(s, ·)) − Q(s, n))²`.
+public final class Trainer {
+    public let model: SequentialRecommender
+    public let settings: TrainingSettings
+    public let totalSteps: Int
+    public private(set) var step = 0
+    var optimizers: [Adam]
+    var optimizers2: [Adam]
+
+    public init(model: SequentialRecommender, settings: TrainingSettings, totalSteps: Int) {
+        self.model = model; self.settings = settings; self.totalSteps = totalSteps
+        optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
+        optimizers2 = model.config.algorithm == .sa2c ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
+    }
+
+    public var warmup: Int { settings.warmup(totalSteps: totalSteps) }
+    var inSecondPhase: Bool { (model.config.algorithm == .sac || model.config.algorithm == .sa2c) && step >= warmup }
+
+    /// One step on the transitions `batch` (indices into `data`). Returns the losses.
+    /// - Throws: `.diverged` when a loss is not finite (the parameters are left as they were).
+    @discardableResult
+    public func train(_ data: Transitions, batch: [Int]) throws(RecRLError) -> StepLosses {
+        let alg = model.config.algorithm
+        // Coin flips and negatives depend on (seed, step) only, so a resumed run repeats them.
+        var coin = Xoshiro256(seed: (settings.seed ^ 0xC01F) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+        var negativeRNG = Xoshiro256(seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9)
+        let p = alg.usesQ ? Int(coin.next() >> 63) : 0
+        let main = model.networks[p]
+        let target = alg.usesQ ? model.networks[1 - p] : main
+        let B = batch.count, d = model.config.dim
+        let states = batch.map { data.state($0) }
+        let actions = batch.map { data.action($0) }
+        main.zeroGrad()
+        let fwd: (states: Matrix, cache: SASRec.DataParallel.Cache)
+        do { fwd = try main.parallel.forward(states, training: true, seed: settings.seed &+ UInt64(step) &* 0x9E37) } catch { throw .model("\(error)") }
+        let S = fwd.states
+        var losses = StepLosses()
+        var dS = Matrix(rows: B, cols: d)
+        var ceWeights: [Float]? = nil
+
+        if alg.usesQ, let qh = main.qHead, let tq = target.qHead {
+            // Targets (no gradient): main picks, target values.
+            let nextStates = batch.map { data.nextState($0) }
+            let withNeg = alg.usesNegatives
+            let evalSeqs = withNeg ? nextStates + states : nextStates
+            let mainEval = try main.states(evalSeqs)
+            let targetEval = try target.states(evalSeqs)
+            let picks = try argmaxColumns(qh, mainEval)
+            let tv = columnValues(tq, targetEval, picks)
+            var y = [Float](repeating: 0, count: B)
+            for b in 0..<B { y[b] = data.rewards[batch[b]] + (data.done[batch[b]] ? 0 : data.gamma * tv[b]) }
+            // Negatives: reward 0, next state = state.
+            var negs = [[Int]](repeating: [], count: B)
+            var yNeg = [Float](repeating: 0, count: B)
+            if withNeg {
+                let N = model.config.items
+                for b in 0..<B {
+                    var list = [Int]()
+                    while list.count < settings.negatives {
+                        let n = 1 + Int(negativeRNG.next() % UInt64(N))
+                        if n != actions[b] || N == 1 { list.append(n) }
+                    }
+                    negs[b] = list
+                    yNeg[b] = data.gamma * tv[B + b]
+                }
+            }
+            // Q(s, ·) on the needed columns: the action, then the negatives.
+            let cols = (0..<B).map { [actions[$0]] + negs[$0] }
+            let q = settings.leanColumns ? qh.logits(states: S, columns: cols) : fullColumns(qh, S, cols)
+            var dq = [[Float]]()
+            dq.reserveCapacity(B)
+            var qloss = 0.0
+            let w = settings.qWeight, invB = 1 / Float(B)
+            for b in 0..<B {
+                var g = [Float](repeating: 0, count: cols[b].count)
+                let e = q[b][0] - y[b]
+                qloss += 0.5 * Double(e * e)
+                g[0] = w * e * invB
+                for k in 1..<cols[b].count {
+                    let en = q[b][k] - yNeg[b]
+                    qloss += 0.5 * Double(en * en)
+                    g[k] = w * en * invB
+                }
+                dq.append(g)
+            }
+            losses.q = Double(w) * qloss / Double(B)
+            let dSq = settings.leanColumns ? qh.backward(states: S, columns: cols, dLogits: dq) : fullBackward(qh, S, cols, dq)
+            dS = dSq
+            if inSecondPhase {
+                if alg == .sac {
+                    ceWeights = (0..<B).map { q[$0][0] }
+                } else {
+                    let lo = settings.advantageClip
+                    ceWeights = (0..<B).map { b in
+                        let mean = q[b].reduce(0, +) / Float(q[b].count)
+                        return Swift.min(10, Swift.max(lo, q[b][0] - mean))
+                    }
+                }
+            }
+        }
+        do {
+            let (ce, dSce) = try main.ceHead.crossEntropy(states: S, targets: actions, weights: ceWeights)
+            losses.ce = ce
+            dS.withUnsafeMutableBufferPointer { a in dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } } }
+        } catch { throw .model("\(error)") }
+        guard losses.ce.isFinite && losses.q.isFinite else {
+            main.zeroGrad()
+            throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
+        }
+        main.parallel.backward(fwd.cache, dS)
+        (inSecondPhase && alg == .sa2c ? optimizers2[p] : optimizers[p]).step()
+        step += 1
+        return losses
+    }
+
+    /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.
+    func argmaxColumns(_ head: CatalogHead, _ S: Matrix) throws(RecRLError) -> [Int] {
+        if !settings.leanColumns {
+            let z = fullLogits(head, S)
+            return (0..<S.rows).map { r in
+                var best = 0
+                for j in 1..<head.items where ranksAbove(z[r, j], Int32(j), z[r, best], Int32(best)) { best = j }
+                return best + 1
+            }
+        }
+        let scorer = CatalogScorer(items: head.weight.value, bias: head.bias.value.storage)
+        do {
+            let top = try scorer.topK(states: S, k: 1)
+            return top.indices.map { Int($0) + 1 }
+        } catch { throw .model("\(error)") }
+    }
+
+    /// `Q(S[b], items[b])` for one item per row.
+    func columnValues(_ head: CatalogHead, _ S: Matrix, _ items: [Int]) -> [Float] {
+        head.logits(states: S, columns: items.map { [$0] }).map { $0[0] }
+    }
+
+    func fullLogits(_ head: CatalogHead, _ S: Matrix) -> Matrix {
+        var z = Matrix(rows: S.rows, cols: head.items)
+        for r in 0..<S.rows { z.setRow(r, head.bias.value.storage) }
+        gemm(S, head.weight.value, into: &z, transposeB: .transpose, beta: 1)
+        return z
+    }
+
+    func fullColumns(_ head: CatalogHead, _ S: Matrix, _ cols: [[Int]]) -> [[Float]] {
+        let z = fullLogits(head, S)
+        return cols.enumerated().map { b, c in c.map { z[b, $0 - 1] } }
+    }
+
+    /// The naive backward: a dense B × N gradient of the logits, dW = Gᵀ S, db = Σ G, dS = G W.
+    func fullBackward(_ head: CatalogHead, _ S: Matrix, _ cols: [[Int]], _ g: [[Float]]) -> Matrix {
+        var G = Matrix(rows: S.rows, cols: head.items)
+        for (b, c) in cols.enumerated() { for (k, id) in c.enumerated() { G[b, id - 1] += g[b][k] } }
+        gemm(G, S, into: &head.weight.grad, transposeA: .transpose, beta: 1)
+        head.bias.grad.withUnsafeMutableBufferPointer { gb in for b in 0..<S.rows { for j in 0..<head.items { gb[j] += G[b, j] } } }
+        var dS = Matrix(rows: S.rows, cols: S.cols)
+        gemm(G, head.weight.value, into: &dS)
+        return dS
+    }
+
+    // MARK: Resume
+
+    /// Optimiser states and counters, for a checkpoint.
+    public func stateTensors() -> [String: Tensor] {
+        var t = [String: Tensor]()
+        for (k, o) in optimizers.enumerated() { t.merge(o.stateTensors(prefix: "adam\(k)")) { a, _ in a } }
+        for (k, o) in optimizers2.enumerated() { t.merge(o.stateTensors(prefix: "adam2_\(k)")) { a, _ in a } }
+        return t
+    }
+
+    /// Restores `stateTensors` and the step counter.
+    public func restore(_ t: [String: Tensor], step: Int, file: String) throws(RecRLError) {
+        do {
+            for (k, o) in optimizers.enumerated() { try o.loadState(t, prefix: "adam\(k)", file: file) }
+            for (k, o) in optimizers2.enumerated() { try o.loadState(t, prefix: "adam2_\(k)", file: file) }
+        } catch { throw .model("\(error)") }
+        self.step = step
+    }
+}
