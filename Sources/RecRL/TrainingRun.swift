@@ -1,0 +1,152 @@
+import Foundation
+import RecCore
+import RecIO
+import RecNN
+
+/// A whole training run: epochs over the training transitions, validation and test metrics
+/// after each epoch (and every `validateEvery` steps), an atomic checkpoint each epoch, the
+/// best epoch chosen by one validation metric, `resume` from the last checkpoint, and a stop
+/// with a message when the loss diverges.
+public struct TrainingRun {
+    public var model: ModelConfig
+    public var settings = TrainingSettings()
+    public var epochs = 10
+    public var rewards = RewardTable.standard
+    public var gamma: Float = 0.5
+    /// Metric that picks the best epoch (`purchase_ndcg@10` by default; falls back to the first
+    /// event type's NDCG@10 when the data has no purchases).
+    public var selectBy = "purchase_ndcg@10"
+    public var validateEvery = 0
+    /// Directory for `last.safetensors`, `best.safetensors`, `metrics.json`; nil writes nothing.
+    public var outputDirectory: String?
+    public var resume = false
+    /// Called with a progress line (step, sequences/s, losses, ETA) about every `progressSeconds`.
+    public var progress: (@Sendable (String) -> Void)?
+    public var progressSeconds = 2.0
+    /// Also evaluate the Q head.
+    public var evaluateQHead = false
+
+    public init(model: ModelConfig) { self.model = model }
+
+    /// One epoch's evaluation.
+    public struct EpochReport: Sendable, Codable {
+        public let epoch: Int
+        public let step: Int
+        public let loss: Double
+        public let validation: RankingMetrics
+        public let test: RankingMetrics
+        public let testQ: RankingMetrics?
+        public let seconds: Double
+    }
+
+    public struct Report: Sendable, Codable {
+        public var epochs: [EpochReport]
+        public var bestEpoch: Int
+        public var selectBy: String
+        public var sequencesPerSecond: Double
+        public var best: EpochReport { epochs.first { $0.epoch == bestEpoch }! }
+    }
+
+    /// Trains on `split.train`, validates on `split.validation`, tests on `split.test`.
+    /// - Throws: `.diverged` (the last good checkpoint stays on disk), `.missingReward`, I/O errors.
+    public func run(data: SessionData, split: SessionSplit) throws(RecRLError) -> (model: SequentialRecommender, report: Report) {
+        guard !split.train.isEmpty else { throw .empty("\(data.source): no training sessions") }
+        let train = try Transitions(data.subset(split.train), length: model.length, rewards: rewards, gamma: gamma)
+        let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
+        let rec = SequentialRecommender(config: model, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: settings.seed)
+        let trainer = Trainer(model: rec, settings: settings, totalSteps: stepsPerEpoch * epochs)
+        var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
+        var startEpoch = 0
+        let lastPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("last.safetensors") }
+        let bestPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("best.safetensors") }
+        if let dir = outputDirectory {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw .io(.cannotWrite(file: dir, reason: "\(error)"))
+            }
+        }
+        if resume, let lastPath, FileManager.default.fileExists(atPath: lastPath) {
+            let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)
+            guard saved.config == model else { throw .model("\(lastPath): the checkpoint's model (\(saved.config)) differs from the requested one (\(model))") }
+            guard saved.itemKeys == data.itemKeys else { throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's") }
+            try rec.restore(tensors, file: lastPath)
+            guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { throw .model("\(lastPath): no epoch/step metadata to resume from") }
+            try trainer.restore(tensors, step: s, file: lastPath)
+            if let r = meta["report"], let old = try? JSONDecoder().decode(Report.self, from: Data(r.utf8)) { report = old }
+            startEpoch = e + 1
+            progress?("resumed from \(lastPath) after epoch \(e + 1) (step \(s))")
+        }
+        let valSessions = split.validation, testSessions = split.test
+        var lossScale: Double? = nil
+        var seqs = 0
+        var trainSeconds = 0.0
+        for epoch in startEpoch..<epochs {
+            let t0 = Date()
+            var order = Array(0..<train.count)
+            var g = Xoshiro256(seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+            if order.count > 1 { for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
+            var lastPrint = Date()
+            var epochLoss = 0.0, n = 0
+            for b in 0..<stepsPerEpoch {
+                let batch = Array(order[(b * settings.batch)..<min(order.count, (b + 1) * settings.batch)])
+                let l: StepLosses
+                do { l = try trainer.train(train, batch: batch) } catch {
+                    if case .diverged(let s, let m, _) = error { throw .diverged(step: s, message: m, checkpoint: existing(lastPath)) }
+                    throw error
+                }
+                if lossScale == nil { lossScale = max(1, l.total) }
+                if !(l.total < 1000 * lossScale!) {
+                    throw .diverged(step: trainer.step, message: "loss exploded to \(l.total) (first loss \(lossScale!))", checkpoint: existing(lastPath))
+                }
+                epochLoss += l.total; n += 1; seqs += batch.count
+                if let progress, Date().timeIntervalSince(lastPrint) >= progressSeconds {
+                    lastPrint = Date()
+                    let el = trainSeconds + Date().timeIntervalSince(t0)
+                    let rate = Double(seqs) / max(el, 1e-9)
+                    let left = Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
+                    progress(String(format: "epoch %d/%d step %d  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs, trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
+                }
+                if validateEvery > 0, trainer.step % validateEvery == 0, let progress, !valSessions.isEmpty {
+                    let v = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
+                    progress("step \(trainer.step) validation: " + v.flat.filter { $0.name.hasSuffix("@10") }.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: "  "))
+                }
+            }
+            trainSeconds += Date().timeIntervalSince(t0)
+            let val = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
+            let test = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: testSessions, length: model.length)
+            let testQ = evaluateQHead && model.algorithm.usesQ ? try Evaluation.run(ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
+            let er = EpochReport(epoch: epoch, step: trainer.step, loss: epochLoss / Double(max(n, 1)), validation: val, test: test, testQ: testQ, seconds: Date().timeIntervalSince(t0))
+            report.epochs.append(er)
+            let score = selectionValue(val)
+            let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation)
+            if bestSoFar { report.bestEpoch = epoch }
+            report.sequencesPerSecond = Double(seqs) / max(trainSeconds, 1e-9)
+            progress?(String(format: "epoch %d/%d done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss, selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
+            if let lastPath, let bestPath {
+                let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
+                try rec.save(to: lastPath, extra: trainer.stateTensors(), metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
+                if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
+            }
+        }
+        if let dir = outputDirectory {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            if let d = try? enc.encode(report) {
+                do { try AtomicFile.write(d, to: (dir as NSString).appendingPathComponent("metrics.json")) } catch { throw .io(error) }
+            }
+        }
+        return (rec, report)
+    }
+
+    func selectionValue(_ m: RankingMetrics) -> Double {
+        if let v = m.flat.first(where: { $0.name == selectBy })?.value { return v }
+        return m.flat.first(where: { $0.name.hasSuffix("_ndcg@10") })?.value ?? 0
+    }
+
+    func existing(_ p: String?) -> String? { p.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }
+}
+
+func formatDuration(_ s: Double) -> String {
+    guard s.isFinite else { return "?" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import RecKit
+
+/// Options that read an event log into sessions and a split (shared by train and evaluate).
+struct EventDataOptions: ParsableArguments {
+    @Option(help: "Event log file (for yoochoose: the clicks file).") var data: String
+    @Option(help: "Format: csv, retailrocket, yoochoose, movielens.") var format: String = "csv"
+    @Option(help: "yoochoose: the buys file.") var buys: String?
+    @Option(help: "csv: column roles, e.g. session=user_id,time=ts,item=item,event=type,price=price.") var columns: String?
+    @Option(help: "Map raw event values to event types, e.g. view=click,addtocart=cart,transaction=purchase (skip drops rows).") var eventMap: String?
+    @Option(help: "movielens: rating to event type, e.g. 5=purchase,1-4=click.") var ratingMap: String = "5=purchase,1-4=click"
+    @Option(help: "Keep items with at least this many events (applied first).") var minItemCount: Int = 1
+    @Option(help: "Then keep sessions with at least this many events.") var minSessionLength: Int = 3
+    @Option(help: "CSV of 'session id, split' (train/valid/test) overriding the random split.") var split: String?
+    @Option(help: "Seed of the random 8:1:1 session split.") var splitSeed: UInt64 = 1
+    @Option(help: "State length L (items in a state).") var length: Int = 10
+
+    func load() throws -> (SessionData, SessionSplit) {
+        let log: EventLog
+        switch format {
+        case "csv":
+            log = try EventLog.load(csv: data, columns: try columns.map { try EventColumns.parse($0) } ?? EventColumns(),
+                                    events: try eventMap.map { try EventMapping.parse($0) } ?? .identity)
+        case "retailrocket":
+            log = try EventLog.loadRetailRocket(data, events: try eventMap.map { try EventMapping.parse($0) } ?? .retailRocket)
+        case "yoochoose":
+            log = try EventLog.loadYooChoose(clicks: data, buys: buys)
+        case "movielens":
+            log = try EventLog.loadMovieLens(data, ratings: try RatingMapping.parse(ratingMap))
+        default:
+            throw ValidationError("--format must be csv, retailrocket, yoochoose or movielens, got '\(format)'")
+        }
+        let sessions = try SessionData(log, preprocessing: Preprocessing(minItemCount: minItemCount, minSessionLength: minSessionLength))
+        let sp = try split.map { try SessionSplit.load($0, for: sessions) } ?? SessionSplit.random(sessions: sessions.sessionCount, seed: splitSeed)
+        return (sessions, sp)
+    }
+}
+
+func runRL(_ body: () throws -> Void) throws {
+    do { try runReporting(body) } catch let e as RecRLError {
+        stderrLine("reckit: error: \(e)")
+        throw ExitCode(1)
+    } catch let e as RecNNError {
+        stderrLine("reckit: error: \(e)")
+        throw ExitCode(1)
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a sequential recommender (SASRec encoder) with CE, SQN, SAC, SNQN or SA2C on an event log.",
+        discussion: """
+        Sessions are filtered (items with at least --min-item-count events, then sessions with at \
+        least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
+        into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
+        OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
+        OUT/best.safetensors (best validation epoch), OUT/metrics.json and OUT/split.csv.
+        """)
+
+    @OptionGroup var input: EventDataOptions
+    @Option(help: "ce, sqn, sac, snqn or sa2c.") var algo: String = "sqn"
+    @Option(help: "Output directory.") var out: String = "reckit-model"
+    @Option(help: "Epochs.") var epochs: Int = 10
+    @Option(help: "Batch size.") var batch: Int = 256
+    @Option(help: "Adam learning rate.") var lr: Float = 0.005
+    @Option(help: "SA2C's second learning rate (after the warm-up).") var lr2: Float = 0.001
+    @Option(help: "Hidden size d.") var dim: Int = 64
+    @Option(help: "Attention heads.") var heads: Int = 1
+    @Option(help: "SASRec blocks.") var blocks: Int = 1
+    @Option(help: "Dropout rate.") var dropout: Float = 0.1
+    @Option(help: "Discount gamma.") var gamma: Float = 0.5
+    @Option(help: "Rewards by event type, merged over click=0.2,cart=0.5,like=0.5,purchase=1.") var reward: String?
+    @Option(help: "Scale rewards by price: none, linear, log.") var priceScaling: String = "none"
+    @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
+    @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup: Int?
+    @Option(help: "Validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 0
+    @Option(help: "Metric that picks the best epoch.") var select: String = "purchase_ndcg@10"
+    @Option(help: "Seed of initialisation, batches, coin flips and negatives.") var seed: UInt64 = 1
+    @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
+    @Flag(help: "Also report the Q head's test metrics.") var qHead = false
+    @Flag(help: "Print the final report as JSON on stdout.") var json = false
+    @OptionGroup var threading: ThreadOptions
+
+    func run() throws {
+        try threading.apply()
+        guard let alg = Algorithm(rawValue: algo) else { throw ValidationError("--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(algo)'") }
+        guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else { throw ValidationError("--price-scaling must be none, linear or log") }
+        try runRL {
+            let (data, split) = try input.load()
+            stderrLine("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")
+            var mc = ModelConfig(items: data.itemCount)
+            mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
+            var run = TrainingRun(model: mc)
+            run.epochs = epochs; run.gamma = gamma
+            var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
+            rt.priceScaling = ps
+            run.rewards = rt
+            run.settings.batch = batch; run.settings.learningRate = lr; run.settings.learningRate2 = lr2
+            run.settings.negatives = negatives; run.settings.warmupSteps = warmup; run.settings.seed = seed
+            run.validateEvery = validateEvery; run.selectBy = select; run.outputDirectory = out; run.resume = resume
+            run.evaluateQHead = qHead
+            run.progress = { stderrLine($0) }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try split.write((out as NSString).appendingPathComponent("split.csv"), data: data)
+            let (_, report) = try run.run(data: data, split: split)
+            let best = report.best
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try enc.encode(report), as: UTF8.self))
+            } else {
+                print("\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s")
+                print("test (supervised head):")
+                print(best.test.table(), terminator: "")
+                if let q = best.testQ { print("test (Q head):"); print(q.table(), terminator: "") }
+                print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
+            }
+        }
+    }
+}
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "HR@k and NDCG@k (k = 5, 10, 20) per event type on the test sessions, full ranking: a trained model or the popularity baseline.",
+        discussion: """
+        --model popularity ranks items by their training-event counts (ties: lower item id). \
+        --model FILE loads a checkpoint from reckit train; the data must give the same item \
+        vocabulary (same file and filters). The split is --split FILE (e.g. OUT/split.csv) or \
+        the random split of --split-seed.
+        """)
+
+    @OptionGroup var input: EventDataOptions
+    @Option(help: "'popularity' or a checkpoint (.safetensors).") var model: String = "popularity"
+    @Option(help: "Head of a model: supervised or q.") var head: String = "supervised"
+    @Option(help: "Sessions to evaluate: test or valid.") var on: String = "test"
+    @Flag(help: "JSON output.") var json = false
+    @OptionGroup var threading: ThreadOptions
+
+    func run() throws {
+        try threading.apply()
+        try runRL {
+            let (data, split) = try input.load()
+            let sessions: [Int]
+            switch on { case "test": sessions = split.test; case "valid", "validation": sessions = split.validation
+            default: throw ValidationError("--on must be test or valid") }
+            let ranker: CatalogRanker
+            if model == "popularity" {
+                ranker = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
+            } else {
+                let m = try SequentialRecommender.load(from: model).model
+                guard m.itemKeys == data.itemKeys else {
+                    throw RecRLError.model("\(model): the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training")
+                }
+                guard let h = SequentialRecommender.Head(rawValue: head) else { throw ValidationError("--head must be supervised or q") }
+                ranker = ModelRanker(model: m, head: h)
+            }
+            let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: input.length)
+            if json {
+                var d = [String: Double]()
+                for (k, v) in metrics.flat { d[k] = v }
+                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try enc.encode(d), as: UTF8.self))
+            } else {
+                print("\(model) on \(sessions.count) \(on) sessions:")
+                print(metrics.table(), terminator: "")
+            }
+        }
+    }
+}
