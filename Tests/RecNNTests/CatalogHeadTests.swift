@@ -31,6 +31,26 @@ import _RecTestSupport
         #expect(throws: RecNNError.self) { try head.crossEntropy(states: states, targets: [0, 1, 2, 3, 4]) }
     }
 
+    /// SAC / SA2C weight each row's CE term by a constant: loss = (1/B) Σ w_b CE_b.
+    @Test func weightedCrossEntropyMatchesFiniteDifferences() throws {
+        let B = 4, N = 23, d = 3
+        let head = CatalogHead(name: "head", items: N, dim: d, seed: 5)
+        head.blockItems = 8
+        let states = Matrix(rows: B, cols: d, elements: randomFloats(B * d, seed: 6, scale: 2))
+        let targets = [3, 23, 1, 9], weights: [Float] = [0.5, 0, 2.5, -1]
+        let (loss, dS) = try head.crossEntropy(states: states, targets: targets, weights: weights, parallelism: .threads(2))
+        let s = states.storage.map(Double.init), w = head.weight.value.storage.map(Double.init), b = head.bias.value.storage.map(Double.init)
+        func L(_ sv: [Double], _ wv: [Double], _ bv: [Double]) -> Double {
+            (0..<B).reduce(0.0) { acc, r in
+                acc + Double(weights[r]) * naiveLoss(Array(sv[(r * d)..<((r + 1) * d)]), wv, bv, [targets[r]], B: 1, N: N, d: d)
+            } / Double(B)
+        }
+        #expect(abs(loss - L(s, w, b)) < 1e-5)
+        #expect(gradientsAgree(dS.storage, centralDifference(s) { L($0, w, b) }))
+        #expect(gradientsAgree(head.weight.grad.storage, centralDifference(w) { L(s, $0, b) }))
+        #expect(gradientsAgree(head.bias.grad.storage, centralDifference(b) { L(s, w, $0) }))
+    }
+
     @Test func columnPathMatchesTheFullLogits() {
         let B = 3, N = 20, d = 5
         let head = CatalogHead(name: "q", items: N, dim: d, seed: 3)
