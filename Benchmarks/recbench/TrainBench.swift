@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import RecCore
+import RecRL
+
+/// Offline RL training steps on synthetic sessions (uniformly random items, one purchase in
+/// four events): the whole `Trainer.train` step (states, targets, argmax over the catalog,
+/// CE + Q losses, backward, Adam), for each algorithm.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train",
+        abstract: "Training step of CE / SQN / SAC / SNQN / SA2C (SASRec encoder, CE + Q heads over N items, Adam).")
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Algorithms, comma-separated (ce, sqn, sac, snqn, sa2c).") var algo: String = "ce,sqn,sac,snqn,sa2c"
+    @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
+
+    func run() throws {
+        let b = common.batch ?? 256, L = common.length ?? 10, d = common.dim ?? 64, n = common.items ?? 100_000
+        let algs = try algo.split(separator: ",").map { s -> Algorithm in
+            guard let a = Algorithm(rawValue: String(s)) else { throw ValidationError("--algo: unknown algorithm '\(s)'") }
+            return a
+        }
+        // Synthetic sessions covering the catalog.
+        var g = Xoshiro256(seed: common.seed)
+        var sess = [String](), times = [Double](), items = [String](), events = [String]()
+        let sessions = max(2000, n / 5)
+        for s in 0..<sessions {
+            for k in 0..<10 {
+                sess.append(String(s)); times.append(Double(k))
+                items.append(String(k < 5 ? 1 + ((s * 5 + k) % n) : 1 + Int(g.next() % UInt64(n))))
+                events.append(g.next() % 4 == 0 ? "purchase" : "click")
+            }
+        }
+        let data = try SessionData(try EventLog(sessions: sess, times: times, items: items, events: events), preprocessing: Preprocessing(minItemCount: 1, minSessionLength: 1))
+        let transitions = try Transitions(data, length: L)
+        var out = [Measurement]()
+        for t in try common.threadList() {
+            Threading.setCount(t)
+            for alg in algs {
+                var c = ModelConfig(items: data.itemCount)
+                c.algorithm = alg; c.length = L; c.dim = d; c.heads = common.heads ?? 1; c.blocks = common.blocks ?? 1
+                let model = SequentialRecommender(config: c, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: common.seed)
+                var st = TrainingSettings()
+                st.batch = b; st.negatives = negatives; st.warmupSteps = 0
+                let trainer = Trainer(model: model, settings: st, totalSteps: 1_000_000)
+                var order = Array(0..<transitions.count)
+                order.shuffle(using: &g)
+                var next = 0
+                let params: [(String, Any)] = [("algo", alg.rawValue), ("batch", b), ("length", L), ("dim", d), ("items", data.itemCount), ("blocks", c.blocks), ("heads", c.heads)]
+                var m = Measurement(name: "train.\(alg.rawValue)", params: params, timesMs: timeit(reps: common.reps) {
+                    if next + b > order.count { next = 0 }
+                    let batch = Array(order[next..<(next + b)])
+                    next += b
+                    _ = try! trainer.train(transitions, batch: batch)
+                }, threads: t)
+                m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak)]
+                out.append(m)
+            }
+        }
+        report(out, format: common.format)
+    }
+}
