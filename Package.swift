@@ -55,6 +55,6 @@ let package = Package(
         .testTarget(name: "RecIOTests", dependencies: ["RecIO", "_RecTestSupport"]),
         .testTarget(name: "RecOPETests", dependencies: ["RecOPE", "_RecTestSupport"]),
         .testTarget(name: "RecNNTests", dependencies: ["RecNN", "_RecTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "RecRLTests", dependencies: ["RecRL", "_RecTestSupport"]),
+        .testTarget(name: "RecRLTests", dependencies: ["RecRL", "RecOPE", "_RecTestSupport"]),
     ]
 )

@@ -116,6 +116,66 @@ public struct EpsilonGreedy: RankingPolicy {
     }
 }
 
+/// Epsilon-greedy whose exploration favours the long tail: with probability 1 − ε the items in
+/// score order (ties at random); with probability ε a random ranking drawn by Plackett–Luce over
+/// two weights, the tail items weighted so that the first slot holds a tail item with
+/// probability `tailShare` (tailShare = tail fraction gives uniform exploration).
+public struct TailExplorationGreedy: RankingPolicy {
+    public let scores: [Double]
+    public let epsilon: Double
+    public let isTail: [Bool]
+    public let tailShare: Double
+    public let name: String
+    public var itemCount: Int { scores.count }
+    /// Log-weight of each item in an exploring ranking.
+    let logWeights: [Double]
+
+    /// - Throws: `.invalidParameter` for bad scores, ε outside [0, 1], a tail share outside
+    ///   (0, 1), a tail mask of the wrong length, or a tail or head that is empty.
+    public init(scores: [Double], epsilon: Double, isTail: [Bool], tailShare: Double, name: String = "epsilon-greedy (long tail)") throws(RecOPEError) {
+        try validateScores(scores, name: name)
+        guard epsilon >= 0 && epsilon <= 1 else { throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)") }
+        guard tailShare > 0 && tailShare < 1 else { throw .invalidParameter("\(name): the tail share must be in (0, 1), got \(tailShare)") }
+        guard isTail.count == scores.count else { throw .invalidParameter("\(name): the tail mask has \(isTail.count) entries for \(scores.count) items") }
+        let nT = isTail.filter { $0 }.count, nH = scores.count - nT
+        guard nT > 0 && nH > 0 else { throw .invalidParameter("\(name): the long tail has \(nT) items and the head \(nH); both must be non-empty") }
+        self.scores = scores; self.epsilon = epsilon; self.isTail = isTail; self.tailShare = tailShare; self.name = name
+        // nT·wT / (nT·wT + nH·wH) = share with wH = 1.
+        let lw = Foundation.log(tailShare * Double(nH) / ((1 - tailShare) * Double(nT)))
+        logWeights = isTail.map { $0 ? lw : 0 }
+    }
+
+    public func makeScoreFiller() -> RankSampling.ScoreFiller {
+        let n = itemCount
+        let sortedDistinct = Array(Set(scores)).sorted()
+        let rankScore = scores.map { Float(sortedDistinct.firstIndex(of: $0)!) }
+        let lw = logWeights.map(Float.init)
+        let eps = Float(epsilon)
+        return { out, rows, stream in
+            var g = stream.generator()
+            stream.split(1).fillGumbel(UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
+            for r in 0..<rows {
+                let row = out + r * n
+                if Float(Sampling.uniform(&g)) < eps {
+                    for j in 0..<n { row[j] += lw[j] }
+                } else {
+                    for j in 0..<n { row[j] = rankScore[j] }
+                }
+            }
+        }
+    }
+
+    /// (1 − ε)·[greedy marginals] + ε·[Plackett–Luce marginals of the log-weights].
+    public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
+        try validate(k: k)
+        let greedy = try EpsilonGreedy(scores: scores, epsilon: 0).exactMarginals(k: k)
+        let explore = try PlackettLuce(scores: logWeights).exactMarginals(k: k)
+        var p = [Double](repeating: 0, count: itemCount * k)
+        for i in 0..<itemCount { for r in 0..<k { p[i * k + r] = (1 - epsilon) * greedy.probability(item: i, rank: r) + epsilon * explore.probability(item: i, rank: r) } }
+        return RankMarginals(items: itemCount, k: k, probabilities: p)
+    }
+}
+
 /// Uniformly random rankings.
 public struct UniformRandomRanking: RankingPolicy {
     public let itemCount: Int

@@ -1,0 +1,72 @@
+import Foundation
+import RecCore
+import RecOPE
+
+/// How a trained model ranks items when it serves.
+public enum ServingRule: Sendable, Equatable {
+    /// Top-k by score (ties: random; see `RankingPolicy`).
+    case greedy
+    /// With probability ε an exploring ranking whose first slot is a long-tail item with
+    /// probability `tailShare`; the tail is every item outside the `headFraction` most popular.
+    case epsilonGreedy(epsilon: Double, tailShare: Double, headFraction: Double)
+    /// Plackett–Luce over score / temperature.
+    case plackettLuce(temperature: Double)
+
+    /// Parses `greedy`, `epsilon:0.1[:tail-share[:head-fraction]]`, `pl:0.5`.
+    public static func parse(_ s: String) throws(RecRLError) -> ServingRule {
+        let parts = s.split(separator: ":").map(String.init)
+        switch parts.first {
+        case "greedy": return .greedy
+        case "epsilon", "epsilon-greedy":
+            guard parts.count >= 2, let e = Double(parts[1]) else { throw .invalidParameter("serving rule: expected epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], got '\(s)'") }
+            let share = parts.count > 2 ? Double(parts[2]) : 0.5, head = parts.count > 3 ? Double(parts[3]) : 0.2
+            guard let share, let head else { throw .invalidParameter("serving rule: bad number in '\(s)'") }
+            return .epsilonGreedy(epsilon: e, tailShare: share, headFraction: head)
+        case "pl", "plackett-luce":
+            guard parts.count == 2, let t = Double(parts[1]) else { throw .invalidParameter("serving rule: expected pl:TEMPERATURE, got '\(s)'") }
+            return .plackettLuce(temperature: t)
+        default: throw .invalidParameter("serving rule: '\(s)' is not greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE")
+        }
+    }
+}
+
+extension SequentialRecommender {
+    /// A RecOPE ranking policy for one state over `candidates` (item ids; policy item j is
+    /// `candidates[j]`), so that the trained model can be compared offline with a live policy.
+    /// - Parameters:
+    ///   - popularity: training-event counts per item (index i − 1), which define the long tail
+    ///     for `.epsilonGreedy`.
+    /// - Throws: `.invalidParameter` for an item outside the catalog or a bad rule parameter.
+    public func servingPolicy(state: [Int], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,
+                              head: Head = .supervised) throws(RecRLError) -> any RankingPolicy {
+        try servingPolicies(states: [state], candidates: candidates, rule: rule, popularity: popularity, head: head)[0]
+    }
+
+    /// One policy per state (one encoder pass for all states).
+    public func servingPolicies(states: [[Int]], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,
+                                head: Head = .supervised) throws(RecRLError) -> [any RankingPolicy] {
+        for c in candidates where c < 1 || c > config.items { throw .invalidParameter("serving: item \(c) is outside the catalog 1...\(config.items)") }
+        let z = try scores(states, head: head)
+        var isTail = [Bool]()
+        if case .epsilonGreedy(_, _, let headFraction) = rule {
+            guard let pop = popularity, pop.count == config.items else { throw .invalidParameter("serving: epsilon-greedy needs the training popularity of all \(config.items) items") }
+            let order = candidates.indices.sorted { pop[candidates[$0] - 1] > pop[candidates[$1] - 1] || (pop[candidates[$0] - 1] == pop[candidates[$1] - 1] && candidates[$0] < candidates[$1]) }
+            let nHead = max(1, min(candidates.count - 1, Int((Double(candidates.count) * headFraction).rounded())))
+            isTail = [Bool](repeating: true, count: candidates.count)
+            for j in order.prefix(nHead) { isTail[j] = false }
+        }
+        var out = [any RankingPolicy]()
+        for r in 0..<states.count {
+            let sc = candidates.map { Double(z[r, $0 - 1]) }
+            do {
+                switch rule {
+                case .greedy: out.append(try EpsilonGreedy(scores: sc, epsilon: 0, name: "greedy"))
+                case .epsilonGreedy(let e, let share, _):
+                    out.append(try TailExplorationGreedy(scores: sc, epsilon: e, isTail: isTail, tailShare: share))
+                case .plackettLuce(let t): out.append(try PlackettLuce(scores: sc, temperature: t))
+                }
+            } catch { throw .invalidParameter("\(error)") }
+        }
+        return out
+    }
+}
