@@ -7,7 +7,7 @@ struct Reckit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reckit",
         abstract: "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
-        subcommands: [Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self],
+        subcommands: [Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self, RLStudy.self],
         defaultSubcommand: nil)
 
     static func main() {

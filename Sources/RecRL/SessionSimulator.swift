@@ -1,0 +1,114 @@
+import Foundation
+import RecCore
+
+/// Simulated shopping sessions with a known structure, for the demo and for checking that the
+/// RL trainers learn what rewards ask for.
+///
+/// Items 1...M have Zipf popularity. A session starts at a popular item; each next click is,
+/// with probability `neighbourShare`, one of the last item's `neighbours` following items
+/// (browsing similar items), otherwise a popularity draw. A fraction of items are *gateways*:
+/// once a session has clicked gateway g, each later step is, with probability
+/// `purchaseRate`, the purchase of g's product (one fixed other item), at most once per
+/// gateway. Any other click becomes a purchase with probability `impulseRate`. The true
+/// next-event distribution of any history is available (`nextItemProbabilities`).
+public struct SessionSimulator: Sendable {
+    public struct Config: Sendable {
+        public var items = 300
+        public var sessions = 4000
+        public var meanLength = 8.0
+        public var neighbours = 3
+        public var neighbourShare = 0.6
+        public var gatewayFraction = 0.1
+        public var purchaseRate = 0.35
+        public var impulseRate = 0.02
+        public var zipf = 1.0
+        public init() {}
+    }
+
+    public let config: Config
+    /// Popularity probabilities (index i − 1).
+    public let popularity: [Double]
+    /// Product of each gateway item (0 for non-gateways), index i − 1.
+    public let product: [Int]
+
+    public init(config: Config = Config(), seed: UInt64) {
+        self.config = config
+        let M = config.items
+        let w = (1...M).map { 1 / Foundation.pow(Double($0), config.zipf) }
+        let z = w.reduce(0, +)
+        // Popularity follows a random permutation of the ids, so ids say nothing.
+        var g = Xoshiro256(seed: seed)
+        var perm = Array(0..<M)
+        for i in stride(from: M - 1, to: 0, by: -1) { perm.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+        var pop = [Double](repeating: 0, count: M)
+        for (rank, i) in perm.enumerated() { pop[i] = w[rank] / z }
+        popularity = pop
+        var prod = [Int](repeating: 0, count: M)
+        for i in 0..<M where Double(g.next() % 10_000) / 10_000 < config.gatewayFraction {
+            var p = 1 + Int(g.next() % UInt64(M))
+            if p == i + 1 { p = 1 + (p % M) }
+            prod[i] = p
+        }
+        product = prod
+    }
+
+    /// The events of one step given the history: probability of each (item, purchase?) pair,
+    /// as item → (click probability, purchase probability).
+    public func nextItemProbabilities(history: [(item: Int, purchase: Bool)]) -> (click: [Double], purchase: [Double]) {
+        let M = config.items
+        var click = [Double](repeating: 0, count: M), buy = [Double](repeating: 0, count: M)
+        // Pending gateway purchases.
+        var pending = [Int]()
+        var bought = Set<Int>()
+        for h in history where h.purchase { bought.insert(h.item) }
+        for h in history where !h.purchase && product[h.item - 1] > 0 && !bought.contains(product[h.item - 1]) && !pending.contains(product[h.item - 1]) {
+            pending.append(product[h.item - 1])
+        }
+        var rest = 1.0
+        if !pending.isEmpty {
+            let share = config.purchaseRate
+            for p in pending { buy[p - 1] += share / Double(pending.count) }
+            rest -= share
+        }
+        let last = history.last?.item
+        var browse = [Double](repeating: 0, count: M)
+        if let last {
+            for k in 1...config.neighbours { browse[(last - 1 + k) % M] += config.neighbourShare / Double(config.neighbours) }
+            for i in 0..<M { browse[i] += (1 - config.neighbourShare) * popularity[i] }
+        } else {
+            browse = popularity
+        }
+        for i in 0..<M {
+            let p = rest * browse[i]
+            buy[i] += p * config.impulseRate
+            click[i] += p * (1 - config.impulseRate)
+        }
+        return (click, buy)
+    }
+
+    /// Generates the sessions as an event log (`click` and `purchase` events).
+    public func generate(seed: UInt64) throws(RecRLError) -> EventLog {
+        var g = Xoshiro256(seed: seed)
+        var s = [String](), t = [Double](), it = [String](), ev = [String]()
+        for u in 0..<config.sessions {
+            // Geometric length with the configured mean, at least 3.
+            var len = 3
+            while Double(g.next() % 10_000) / 10_000 > 1 / max(1, config.meanLength - 2) && len < 50 { len += 1 }
+            var history = [(item: Int, purchase: Bool)]()
+            for k in 0..<len {
+                let (c, b) = nextItemProbabilities(history: history)
+                var x = Double(g.next() >> 11) * 0x1p-53
+                var pick = (item: c.count, purchase: false)
+                outer: for i in 0..<c.count {
+                    if x < c[i] { pick = (i + 1, false); break outer }
+                    x -= c[i]
+                    if x < b[i] { pick = (i + 1, true); break outer }
+                    x -= b[i]
+                }
+                history.append(pick)
+                s.append("s\(u)"); t.append(Double(k)); it.append(String(pick.item)); ev.append(pick.purchase ? "purchase" : "click")
+            }
+        }
+        return try EventLog(source: "simulated sessions", sessions: s, times: t, items: it, events: ev)
+    }
+}
