@@ -165,13 +165,37 @@ public struct TailExplorationGreedy: RankingPolicy {
         }
     }
 
-    /// (1 − ε)·[greedy marginals] + ε·[Plackett–Luce marginals of the log-weights].
+    /// (1 − ε)·[greedy marginals] + ε·[Plackett–Luce marginals of the two weights]. Items of one
+    /// group are exchangeable in an exploring ranking, so its marginals follow from the
+    /// distribution of the number of tail items in the first r slots (an O(k²) recursion):
+    /// P(slot r holds a given tail item) = P(slot r is a tail slot) / n_tail.
     public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
         let greedy = try EpsilonGreedy(scores: scores, epsilon: 0).exactMarginals(k: k)
-        let explore = try PlackettLuce(scores: logWeights).exactMarginals(k: k)
+        let nT = isTail.filter { $0 }.count, nH = itemCount - nT
+        let wT = exp(logWeights[isTail.firstIndex(of: true)!])
+        var dist = [Double](repeating: 0, count: k + 1)   // dist[t]: t tail items in the slots so far
+        dist[0] = 1
+        var tailSlot = [Double](repeating: 0, count: k)
+        for r in 0..<k {
+            var next = [Double](repeating: 0, count: k + 1)
+            for t in 0...r where dist[t] > 0 {
+                let h = r - t
+                let a = Double(nT - t) * wT, b = Double(nH - h)
+                let pt = a + b > 0 ? a / (a + b) : 0
+                tailSlot[r] += dist[t] * pt
+                next[t + 1] += dist[t] * pt
+                next[t] += dist[t] * (1 - pt)
+            }
+            dist = next
+        }
         var p = [Double](repeating: 0, count: itemCount * k)
-        for i in 0..<itemCount { for r in 0..<k { p[i * k + r] = (1 - epsilon) * greedy.probability(item: i, rank: r) + epsilon * explore.probability(item: i, rank: r) } }
+        for i in 0..<itemCount {
+            for r in 0..<k {
+                let explore = isTail[i] ? tailSlot[r] / Double(nT) : (1 - tailSlot[r]) / Double(nH)
+                p[i * k + r] = (1 - epsilon) * greedy.probability(item: i, rank: r) + epsilon * explore
+            }
+        }
         return RankMarginals(items: itemCount, k: k, probabilities: p)
     }
 }

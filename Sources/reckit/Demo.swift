@@ -6,7 +6,7 @@ import RecKit
 /// 100,000-item catalog for a batch of users and show the top items and the time.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run RecKit's main job on built-in data (now: fast top-k over a generated 100,000-item catalog).")
+        abstract: "Run RecKit's main job on built-in data: catalog scoring, an offline A/B test on a simulated feed, and offline RL (SQN) on simulated sessions with an offline A/B of the trained policy.")
 
     @Option(help: "Catalog size.") var items: Int = 100_000
     @Option(help: "Embedding dimension.") var dim: Int = 64
@@ -60,6 +60,7 @@ struct Demo: ParsableCommand {
         print("  fused result equals a full sort for user 0: \(agree ? "yes" : "NO")")
         if !agree { throw ExitCode(1) }
         try runReporting { try offlineAB() }
+        try runRL { try sequentialRL() }
     }
 
     /// Part 2: an offline A/B test on a simulated feed whose true answers are known.

@@ -200,6 +200,13 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         #expect(abs(tailFirst - (0.7 * 0.3 + (tail[best] ? 0.7 : 0))) < 1e-9)
         let mc = try p.monteCarloMarginals(k: 4, simulations: 400_000, seed: 3)
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
+        // The exploring part equals Plackett–Luce over the two log-weights, integrated exactly.
+        let nT = 8.0, nH = 4.0, lw = log(0.7 * nH / (0.3 * nT))
+        let pl = try PlackettLuce(scores: tail.map { $0 ? lw : 0 }).exactMarginals(k: 4)
+        let greedy = try EpsilonGreedy(scores: scores, epsilon: 0).exactMarginals(k: 4)
+        for i in 0..<n { for r in 0..<4 {
+            #expect(abs(exact.probability(item: i, rank: r) - (0.7 * greedy.probability(item: i, rank: r) + 0.3 * pl.probability(item: i, rank: r))) < 1e-9)
+        } }
         #expect(throws: RecOPEError.self) { try TailExplorationGreedy(scores: scores, epsilon: 0.1, isTail: [Bool](repeating: true, count: n), tailShare: 0.5) }
     }
 }
