@@ -62,6 +62,17 @@ public struct LoggedData: Sendable {
         }
     }
 
+    /// The same rows with item ids renumbered 0..<m in increasing order of the original ids;
+    /// returns the original id of each new one (for policies over the logged items only).
+    public func compactingItems() -> (logs: LoggedData, originalIDs: [Int]) {
+        let ids = Array(Set(items)).sorted()
+        var index = [Int32: Int32](minimumCapacity: ids.count)
+        for (k, i) in ids.enumerated() { index[i] = Int32(k) }
+        var out = self
+        out.items = items.map { index[$0]! }
+        return (out, ids.map(Int.init))
+    }
+
     /// The mean reward of the logs (the logging policy's on-policy value).
     public var meanReward: Double { rewards.reduce(0.0) { $0 + Double($1) } / Double(max(count, 1)) }
 }

@@ -75,11 +75,28 @@ public final class SequentialRecommender {
     /// Raw key of item i at index i − 1.
     public let itemKeys: [String]
     public let eventTypes: [String]
+    /// Training events per item (index i − 1), when known: defines popularity and the long tail.
+    public var trainingCounts: [Int]?
 
     public init(config: ModelConfig, itemKeys: [String], eventTypes: [String], seed: UInt64) {
         precondition(itemKeys.count == config.items, "SequentialRecommender: \(itemKeys.count) item keys for \(config.items) items")
         self.config = config; self.itemKeys = itemKeys; self.eventTypes = eventTypes
         networks = (0..<(config.algorithm.usesQ ? 2 : 1)).map { QNetwork(config, seed: seed &+ UInt64($0) &* 1_000_003) }
+    }
+
+    /// The dense id (1...N) of each raw item key.
+    public func itemIDs() -> [String: Int] {
+        var d = [String: Int](minimumCapacity: itemKeys.count)
+        for (i, k) in itemKeys.enumerated() { d[k] = i + 1 }
+        return d
+    }
+
+    /// A right-padded state of the last `length` known items of a history given as raw item
+    /// keys (unknown keys are skipped; returns how many were).
+    public func state(rawHistory: [String], ids: [String: Int]) -> (state: [Int], unknown: Int) {
+        let known = rawHistory.compactMap { ids[$0] }
+        let tail = Array(known.suffix(config.length))
+        return (tail + [Int](repeating: 0, count: config.length - tail.count), rawHistory.count - known.count)
     }
 
     /// Which head scores items.
@@ -112,6 +129,7 @@ public final class SequentialRecommender {
         meta["config"] = String(decoding: try! JSONEncoder().encode(config), as: UTF8.self)
         meta["item_keys"] = String(decoding: try! JSONEncoder().encode(itemKeys), as: UTF8.self)
         meta["event_types"] = String(decoding: try! JSONEncoder().encode(eventTypes), as: UTF8.self)
+        if let c = trainingCounts { meta["training_counts"] = String(decoding: try! JSONEncoder().encode(c), as: UTF8.self) }
         do { try SafeTensors.write(t, metadata: meta, to: path) } catch { throw .io(error) }
     }
 
@@ -128,6 +146,9 @@ public final class SequentialRecommender {
         }
         let m = SequentialRecommender(config: c, itemKeys: keys, eventTypes: types, seed: 0)
         try m.restore(file.tensors, file: path)
+        if let tj = file.metadata["training_counts"], let counts = try? JSONDecoder().decode([Int].self, from: Data(tj.utf8)), counts.count == c.items {
+            m.trainingCounts = counts
+        }
         return (m, file.tensors, file.metadata)
     }
 

@@ -54,6 +54,7 @@ public struct TrainingRun {
         let train = try Transitions(data.subset(split.train), length: model.length, rewards: rewards, gamma: gamma)
         let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
         let rec = SequentialRecommender(config: model, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: settings.seed)
+        rec.trainingCounts = train.data.itemCounts()
         let trainer = Trainer(model: rec, settings: settings, totalSteps: stepsPerEpoch * epochs)
         var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
         var startEpoch = 0

@@ -19,6 +19,12 @@ struct OfflineAB: ParsableCommand {
     @Option(help: "Column mapping for --format csv.") var columns: String?
     @Option(help: "Logging policy spec (JSON); default: the logged propensities.") var logging: String?
     @Option(help: "Target policy spec (JSON); repeat for several.") var target: [String] = []
+    @Option(help: "A trained model (reckit train checkpoint) as the target; repeat for several. Needs --history; the log's items are the model's raw item ids.")
+    var targetModel: [String] = []
+    @Option(help: "With --target-model: the column holding each row's session history (raw item ids separated by spaces, oldest first).")
+    var history: String?
+    @Option(help: "With --target-model: how the model serves: greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], pl:TEMPERATURE; repeat for several.")
+    var serving: [String] = []
     @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
     @Option(help: "Bootstrap resamples (0: normal intervals only).") var bootstrap: Int = 1000
     @Option(help: "Item features CSV for the logistic reward model (default for --format obd: item_context.csv beside the log).")
@@ -36,7 +42,11 @@ struct OfflineAB: ParsableCommand {
     func validate() throws {
         guard ["obd", "csv"].contains(format) else { throw ValidationError("--format must be obd or csv, got '\(format)'") }
         guard format == "obd" || columns != nil else { throw ValidationError("--format csv needs --columns") }
-        guard !target.isEmpty else { throw ValidationError("give at least one --target policy spec") }
+        guard !target.isEmpty || !targetModel.isEmpty else { throw ValidationError("give at least one --target policy spec or --target-model") }
+        if !targetModel.isEmpty {
+            guard format == "csv", history != nil else { throw ValidationError("--target-model needs --format csv and --history COLUMN") }
+            guard target.isEmpty, logging == nil else { throw ValidationError("--target-model compares against the logged propensities: leave out --target and --logging") }
+        }
         guard ["exact", "mc"].contains(method) else { throw ValidationError("--method must be exact or mc") }
         guard bootstrap >= 0 else { throw ValidationError("--bootstrap must be at least 0") }
         for c in cap where !(c > 0) { throw ValidationError("--cap values must be positive, got \(c)") }
@@ -47,8 +57,11 @@ struct OfflineAB: ParsableCommand {
         try threading.apply()
         try runReporting {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let cols = format == "obd" ? LogColumns.openBanditDataset : try LogColumns.parse(columns!)
-            let data = try LoggedData.load(csv: logs, columns: cols)
+            var cols = format == "obd" ? LogColumns.openBanditDataset : try LogColumns.parse(columns!)
+            if let h = history { cols.context = [h] }
+            var data = try LoggedData.load(csv: logs, columns: cols)
+            var originalItems = [Int]()
+            if !targetModel.isEmpty { (data, originalItems) = data.compactingItems() }
             let depth = k ?? Int(data.positions.max()! + 1)
             var settings = EvaluationSettings()
             settings.caps = cap
@@ -81,6 +94,11 @@ struct OfflineAB: ParsableCommand {
                 evaluations.append(try OfflineEvaluation.evaluate(logs: data, target: try marginals(p), policy: name,
                                                                   logging: loggingMarginals, settings: settings))
             }
+            for path in targetModel {
+                try runRL {
+                    evaluations += try modelEvaluations(path, data: data, originalItems: originalItems, depth: depth, settings: settings)
+                }
+            }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             printTable(data: data, evaluations: evaluations)
             stderrLine("offline A/B of \(evaluations.count) policies on \(data.count) rows in " + String(format: "%.0f ms", ms)
@@ -89,6 +107,39 @@ struct OfflineAB: ParsableCommand {
             if let json { try AtomicFile.write(reportJSON(data: data, evaluations: evaluations), to: json) }
             if let html { try AtomicFile.write(Data(ReportHTML.render(data: data, evaluations: evaluations).utf8), to: html) }
         }
+    }
+
+    /// Evaluations of a trained model served by each --serving rule: one policy per distinct
+    /// history (per-row policy states).
+    func modelEvaluations(_ path: String, data: LoggedData, originalItems: [Int], depth: Int, settings: EvaluationSettings) throws -> [PolicyEvaluation] {
+        let model = try SequentialRecommender.load(from: path).model
+        let ids = model.itemIDs()
+        var candidates = [Int]()
+        for raw in originalItems {
+            guard let id = ids[String(raw)] else { throw RecRLError.invalidParameter("\(logs): logged item \(raw) is not in the model's catalog (\(path))") }
+            candidates.append(id)
+        }
+        var unknown = 0
+        let states = data.contextKeys.map { key -> [Int] in
+            let r = model.state(rawHistory: key.split(whereSeparator: { $0 == " " || $0 == ";" }).map(String.init), ids: ids)
+            unknown += r.unknown
+            return r.state
+        }
+        if unknown > 0 { stderrLine("warning: \(unknown) history items are not in the model's catalog and were left out of the states") }
+        var out = [PolicyEvaluation]()
+        for spec in serving.isEmpty ? ["greedy"] : serving {
+            let rule = try ServingRule.parse(spec)
+            let policies = try model.servingPolicies(states: states, candidates: candidates, rule: rule, popularity: model.trainingCounts)
+            var marg = [RankMarginals]()
+            for p in policies {
+                marg.append(method == "exact" ? try p.exactMarginals(k: min(depth, p.itemCount))
+                            : try p.monteCarloMarginals(k: min(depth, p.itemCount), simulations: simulations, seed: seed))
+            }
+            let name = "\(URL(fileURLWithPath: path).lastPathComponent) \(spec)"
+            out.append(try OfflineEvaluation.evaluate(logs: data, targets: marg, targetState: data.contexts, policy: name,
+                                                      logging: nil, loggingState: nil, settings: settings))
+        }
+        return out
     }
 
     func fmtCap(_ c: Double?) -> String { c.map { $0.isInfinite ? "inf" : String(format: "%g", $0) } ?? "-" }
