@@ -133,6 +133,8 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
     }
 }
 
+let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data/ml-100k/ml-100k.inter").standardized.path
+
 @Suite struct EvaluationTests {
     @Test func rankOfTargetsMatchesASort() {
         var g = Xoshiro256(seed: 4)
@@ -160,9 +162,9 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
 
     /// The data-pipeline check of the README on real data: the popularity ranking on
     /// MovieLens-100K under the documented protocol.
-    @Test func movieLensPopularityBaseline() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data/ml-100k/ml-100k.inter").standardized.path
-        try #require(FileManager.default.fileExists(atPath: path), "run scripts/fetch-movielens")
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: movieLensPath), "run scripts/fetch-movielens to fetch MovieLens-100K"))
+    func movieLensPopularityBaseline() throws {
+        let path = movieLensPath
         let log = try EventLog.loadMovieLens(path, ratings: .purchaseFiveClickRest)
         #expect(log.count == 100_000)
         let data = try SessionData(log, preprocessing: Preprocessing(minItemCount: 5, minSessionLength: 3))
@@ -196,5 +198,31 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         #expect(abs(try eg.exactMarginals(k: 1).columnSum(rank: 0) - 1) < 1e-9)
         #expect(throws: RecRLError.self) { try model.servingPolicy(state: state, candidates: [0], rule: .greedy) }
         #expect(throws: RecRLError.self) { try ServingRule.parse("softmax") }
+    }
+}
+
+/// The RecRL part of README.md's library tour, kept compiling and checked (on simulated
+/// sessions instead of MovieLens, one short epoch).
+@Suite struct ReadmeRLTourTests {
+    @Test func tour() throws {
+        var c = SessionSimulator.Config(); c.items = 60; c.sessions = 300
+        let log = try SessionSimulator(config: c, seed: 1).generate(seed: 2)
+        let data = try SessionData(log, preprocessing: Preprocessing(minItemCount: 1, minSessionLength: 3))
+        let split = SessionSplit.random(sessions: data.sessionCount, seed: 1)
+        var model = ModelConfig(items: data.itemCount)
+        model.algorithm = .sa2c; model.length = 10; model.dim = 16; model.blocks = 1
+        var run = TrainingRun(model: model)
+        run.epochs = 1; run.rewards = try RewardTable.parse("click=0.2,purchase=1.0"); run.gamma = 0.5
+        let (recommender, report) = try run.run(data: data, split: split)
+        let ndcg = try #require(report.best.test.ndcg("purchase", at: 10))
+        #expect(ndcg >= 0 && ndcg <= 1)
+        let scores = try recommender.scores([[12, 7, 3, 0, 0, 0, 0, 0, 0, 0]])
+        #expect(scores.rows == 1 && scores.cols == data.itemCount)
+        let policy = try recommender.servingPolicy(state: [12, 7, 3, 0, 0, 0, 0, 0, 0, 0], candidates: Array(1...50),
+                                                   rule: .plackettLuce(temperature: 0.5))
+        #expect(policy.itemCount == 50)
+        let popularity = try Evaluation.run(PopularityRanker(trainingCounts: data.subset(split.train).itemCounts()),
+                                            data: data, sessions: split.test, length: 10)
+        #expect(popularity.counts.reduce(0, +) == split.test.reduce(0) { $0 + data.range($1).count })
     }
 }
