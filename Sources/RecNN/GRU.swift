@@ -23,6 +23,9 @@ public final class GRU: Module {
             case .pytorchDefault: return Parameter(name: name + "." + n, value: Matrix.random(r, c, seed: s, distribution: .uniform(low: -bound, high: bound)))
             case .normal(let std):
                 return Parameter(name: name + "." + n, value: n.hasPrefix("bias") ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .normal(mean: 0, std: std)))
+            case .xavierUniform:
+                let g = (6 / Float(r + c)).squareRoot()
+                return Parameter(name: name + "." + n, value: n.hasPrefix("bias") ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .uniform(low: -g, high: g)))
             }
         }
         weightIH = make("weight_ih_l0", 3 * hidden, input, seed)

@@ -84,6 +84,9 @@ public enum Initialization: Sendable {
     case pytorchDefault
     /// N(0, std²) for weights and embeddings, zero biases (the SQN authors used std = 0.01).
     case normal(std: Float)
+    /// TensorFlow's dense-layer defaults, as in the SQN/SA2C authors' code: weights
+    /// U(±√(6/(fan_in + fan_out))) (Glorot), zero biases; embeddings N(0, embeddingStd²).
+    case xavierUniform(embeddingStd: Float)
 }
 
 /// `y = x Wᵀ + b` with W out×in (PyTorch layout).
@@ -102,6 +105,10 @@ public final class Linear: Module {
             self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.random(1, outFeatures, seed: seed &+ 1, distribution: .uniform(low: -bound, high: bound))) : nil
         case .normal(let std):
             weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .normal(mean: 0, std: std)))
+            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
+        case .xavierUniform:
+            let g = (6 / Float(inFeatures + outFeatures)).squareRoot()
+            weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -g, high: g)))
             self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
         }
     }
@@ -209,7 +216,7 @@ public final class Embedding: Module {
 
     public init(name: String, vocabulary: Int, dimension: Int, paddingIndex: Int?, initialization: Initialization = .pytorchDefault, seed: UInt64) {
         let std: Float
-        switch initialization { case .pytorchDefault: std = 1; case .normal(let s): std = s }
+        switch initialization { case .pytorchDefault: std = 1; case .normal(let s): std = s; case .xavierUniform(let s): std = s }
         var m = Matrix.random(vocabulary, dimension, seed: seed, distribution: .normal(mean: 0, std: std))
         if let p = paddingIndex { m.setRow(p, [Float](repeating: 0, count: dimension)) }
         table = Parameter(name: name + ".weight", value: m, sparse: true)

@@ -54,7 +54,7 @@ public final class SASRec: Module {
         itemEmbedding = Embedding(name: "item_embedding", vocabulary: c.items + 1, dimension: c.dim, paddingIndex: 0,
                                   initialization: c.initialization, seed: seed)
         let posStd: Float
-        switch c.initialization { case .pytorchDefault: posStd = 1; case .normal(let s): posStd = s }
+        switch c.initialization { case .pytorchDefault: posStd = 1; case .normal(let s): posStd = s; case .xavierUniform(let s): posStd = s }
         positionEmbedding = Parameter(name: "position_embedding.weight", value: Matrix.random(c.length, c.dim, seed: seed &+ 1, distribution: .normal(mean: 0, std: posStd)))
         blocks = (0..<c.blocks).map { Block("blocks.\($0)", c, seed: seed &+ UInt64(1000 * ($0 + 1))) }
         finalNorm = c.layout == .postLN ? nil : LayerNorm(name: "final_norm", features: c.dim)

@@ -33,11 +33,15 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var layout = "original"
     public init(items: Int) { self.items = items }
 
+    /// The authors' TensorFlow initialisation: embeddings N(0, 0.01²), dense layers Glorot
+    /// uniform with zero biases (heads included).
+    static let initialization = Initialization.xavierUniform(embeddingStd: 0.01)
+
     var encoderConfig: SASRec.Config {
         var c = SASRec.Config(items: items)
         c.length = length; c.dim = dim; c.heads = heads; c.blocks = blocks; c.dropout = dropout
         c.layout = SASRec.Layout(rawValue: layout) ?? .original
-        c.initialization = .normal(std: 0.01)
+        c.initialization = ModelConfig.initialization
         return c
     }
 }
@@ -53,8 +57,8 @@ public final class QNetwork: Module {
 
     public init(_ c: ModelConfig, seed: UInt64) {
         encoder = SASRec(config: c.encoderConfig, seed: seed)
-        ceHead = CatalogHead(name: "ce_head", items: c.items, dim: c.dim, seed: seed &+ 7)
-        qHead = c.algorithm.usesQ ? CatalogHead(name: "q_head", items: c.items, dim: c.dim, seed: seed &+ 11) : nil
+        ceHead = CatalogHead(name: "ce_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 7)
+        qHead = c.algorithm.usesQ ? CatalogHead(name: "q_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 11) : nil
         parallel = SASRec.DataParallel(encoder)
     }
 

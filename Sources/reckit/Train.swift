@@ -74,7 +74,7 @@ struct Train: ParsableCommand {
     @Option(help: "Scale rewards by price: none, linear, log.") var priceScaling: String = "none"
     @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
     @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup: Int?
-    @Option(help: "Validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 0
+    @Option(help: "Also validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 2000
     @Option(help: "Metric that picks the best epoch.") var select: String = "purchase_ndcg@10"
     @Option(help: "Seed of initialisation, batches, coin flips and negatives.") var seed: UInt64 = 1
     @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
