@@ -257,6 +257,10 @@ public final class Adam {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float
     public var weightDecay: Float
+    /// Sparse parameters: update only the touched rows with per-row step counts (true, as
+    /// PyTorch's SparseAdam), or every row with the shared step count as for a dense tensor
+    /// (false, as PyTorch's Adam and TensorFlow's AdamOptimizer on an embedding table).
+    public var lazySparseRows = true
     var m: [[Float]], v: [[Float]]
     public private(set) var stepCount = 0
     var rowSteps: [[Int32]]
@@ -303,7 +307,7 @@ public final class Adam {
                         j += 1
                     }
                 }
-                if let rows = touched {
+                if let rows = touched, lazySparseRows {
                     for r in rows { rowSteps[pi][r] += 1; update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r])) }
                 } else {
                     update(0, total, t: stepCount)

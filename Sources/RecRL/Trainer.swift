@@ -19,6 +19,9 @@ public struct TrainingSettings: Sendable, Equatable {
     public var advantageClip: Float = 0
     /// Weight of the Q losses.
     public var qWeight: Float = 1
+    /// Adam moves every embedding row each step, as the authors' TensorFlow optimiser (and
+    /// PyTorch's Adam) do; false updates only the rows of the batch (lazy, faster at large N).
+    public var denseEmbeddingUpdates = true
     /// Evaluate the catalog columns each loss needs only (false: full Q matrices, for tests).
     public var leanColumns = true
     public var seed: UInt64 = 1
@@ -54,6 +57,7 @@ public final class Trainer {
         self.model = model; self.settings = settings; self.totalSteps = totalSteps
         optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
         optimizers2 = model.config.algorithm == .sa2c ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
+        for o in optimizers + optimizers2 { o.lazySparseRows = !settings.denseEmbeddingUpdates }
     }
 
     public var warmup: Int { settings.warmup(totalSteps: totalSteps) }

@@ -89,6 +89,9 @@ struct Train: ParsableCommand {
         try runRL {
             let (data, split) = try input.load()
             stderrLine("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")
+            if split.validation.isEmpty || split.test.isEmpty {
+                stderrLine("warning: the \(split.validation.isEmpty ? "validation" : "test") split is empty: its metrics are not defined and the best epoch is the first")
+            }
             var mc = ModelConfig(items: data.itemCount)
             mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
             var run = TrainingRun(model: mc)
