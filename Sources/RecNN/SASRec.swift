@@ -63,7 +63,6 @@ public final class SASRec: Module {
     struct BlockCache {
         var ln1: LayerNorm.Cache?, ln2: LayerNorm.Cache?
         var attn: MultiHeadAttention.Cache, ffn: FeedForward.Cache
-        var attnOut: Matrix
     }
 
     /// Everything backward needs.
@@ -97,7 +96,8 @@ public final class SASRec: Module {
         let rate = training ? c.dropout : 0
         let stream = RandomStream(seed: seed)
         let (xd, embMask) = Dropout.forward(x, rate: rate, seed: stream.split(0).key)
-        x = masked(xd, padding)
+        x = xd
+        maskInPlace(&x, padding)
         var caches = [BlockCache]()
         for (bi, blk) in blocks.enumerated() {
             let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key) : nil
@@ -105,27 +105,34 @@ public final class SASRec: Module {
             switch c.layout {
             case .original:
                 let (qn, l1) = blk.ln1.forward(x)
-                let (a, ac) = blk.attn.forward(queries: qn, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-                let h = added(qn, a)
+                var (h, ac) = blk.attn.forward(queries: qn, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+                addInPlace(&h, qn)                       // h = q + A(q, x)
                 let (u, l2) = blk.ln2.forward(h)
-                let (f, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed)
-                x = masked(added(u, f), padding)
-                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc, attnOut: a))
+                var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed)
+                addInPlace(&y, u)
+                maskInPlace(&y, padding)
+                x = y
+                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
             case .preLN:
                 let (xn, l1) = blk.ln1.forward(x)
-                let (a, ac) = blk.attn.forward(queries: xn, keys: xn, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-                let h = added(x, a)
+                var (h, ac) = blk.attn.forward(queries: xn, keys: xn, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+                addInPlace(&h, x)
                 let (hn, l2) = blk.ln2.forward(h)
-                let (f, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed)
-                x = masked(added(h, f), padding)
-                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc, attnOut: a))
+                var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed)
+                addInPlace(&y, h)
+                maskInPlace(&y, padding)
+                x = y
+                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
             case .postLN:
-                let (a, ac) = blk.attn.forward(queries: x, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-                let (h, l1) = blk.ln1.forward(added(x, a))
-                let (f, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed)
-                let (y, l2) = blk.ln2.forward(added(h, f))
-                x = masked(y, padding)
-                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc, attnOut: a))
+                var (s1, ac) = blk.attn.forward(queries: x, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+                addInPlace(&s1, x)
+                let (h, l1) = blk.ln1.forward(s1)
+                var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed)
+                addInPlace(&s2, h)
+                var (y, l2) = blk.ln2.forward(s2)
+                maskInPlace(&y, padding)
+                x = y
+                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
             }
         }
         var fn: LayerNorm.Cache? = nil
@@ -145,30 +152,39 @@ public final class SASRec: Module {
         if let f = finalNorm, let fc = cache.finalNorm { dx = f.backward(fc, dx) }
         for (bi, blk) in blocks.enumerated().reversed() {
             let bc = cache.blocks[bi]
-            dx = masked(dx, cache.padding)
+            maskInPlace(&dx, cache.padding)
             switch c.layout {
             case .original:
                 // x_out = u + FFN(u), u = LN₂(h), h = q + A(q, x), q = LN₁(x)
-                let du = added(dx, blk.ffn.backward(bc.ffn, dx))
+                var du = blk.ffn.backward(bc.ffn, dx)
+                addInPlace(&du, dx)
                 let dh = blk.ln2.backward(bc.ln2!, du)
-                let (dq, dkeys) = blk.attn.backward(bc.attn, dh)
-                let dqTotal = added(dh, dq)
-                dx = added(blk.ln1.backward(bc.ln1!, dqTotal), dkeys)
+                var (dq, dkeys) = blk.attn.backward(bc.attn, dh)
+                addInPlace(&dq, dh)
+                dx = blk.ln1.backward(bc.ln1!, dq)
+                addInPlace(&dx, dkeys)
             case .preLN:
                 // x_out = h + FFN(LN₂(h)), h = x + A(LN₁(x))
-                let dh = added(dx, blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dx)))
-                let (dq, dkeys) = blk.attn.backward(bc.attn, dh)
-                dx = added(dh, blk.ln1.backward(bc.ln1!, added(dq, dkeys)))
+                var dh = blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dx))
+                addInPlace(&dh, dx)
+                var (dq, dkeys) = blk.attn.backward(bc.attn, dh)
+                addInPlace(&dq, dkeys)
+                dx = blk.ln1.backward(bc.ln1!, dq)
+                addInPlace(&dx, dh)
             case .postLN:
                 // x_out = LN₂(h + FFN(h)), h = LN₁(x + A(x))
                 let dsum2 = blk.ln2.backward(bc.ln2!, dx)
-                let dh = added(dsum2, blk.ffn.backward(bc.ffn, dsum2))
+                var dh = blk.ffn.backward(bc.ffn, dsum2)
+                addInPlace(&dh, dsum2)
                 let dsum1 = blk.ln1.backward(bc.ln1!, dh)
-                let (dq, dkeys) = blk.attn.backward(bc.attn, dsum1)
-                dx = added(dsum1, added(dq, dkeys))
+                var (dq, dkeys) = blk.attn.backward(bc.attn, dsum1)
+                addInPlace(&dq, dkeys)
+                addInPlace(&dq, dsum1)
+                dx = dq
             }
         }
-        dx = Dropout.backward(masked(dx, cache.padding), mask: cache.embeddingDropout)
+        maskInPlace(&dx, cache.padding)
+        dx = Dropout.backward(dx, mask: cache.embeddingDropout)
         // Position embedding gradient and item embedding gradient (scaled for .original).
         let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
         positionEmbedding.grad.withUnsafeMutableBufferPointer { g in dx.withUnsafeBufferPointer { p in

@@ -59,8 +59,7 @@ public final class MultiHeadAttention: Module {
         let (dqp, dkp, dvp) = Attention.backward(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, cache: c.attention, shape: c.shape)
         let dQueries = q.backward(c.queries, dqp)
         var dKeys = k.backward(c.keys, dkp)
-        let dv = v.backward(c.keys, dvp)
-        dKeys.withUnsafeMutableBufferPointer { a in dv.withUnsafeBufferPointer { b in for i in a.indices { a[i] += b[i] } } }
+        v.backward(c.keys, dvp, accumulatingInto: &dKeys)
         return (dQueries, dKeys)
     }
 }
@@ -124,6 +123,19 @@ func added(_ a: Matrix, _ b: Matrix) -> Matrix {
     var c = a
     c.withUnsafeMutableBufferPointer { p in b.withUnsafeBufferPointer { q in addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) } }
     return c
+}
+
+/// a += b in place (same shape).
+@inline(__always)
+func addInPlace(_ a: inout Matrix, _ b: Matrix) {
+    precondition(a.rows == b.rows && a.cols == b.cols, "addInPlace: \(a.shapeDescription) and \(b.shapeDescription)")
+    a.withUnsafeMutableBufferPointer { p in b.withUnsafeBufferPointer { q in addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) } }
+}
+
+/// Zeroes the rows of padding positions in place.
+func maskInPlace(_ x: inout Matrix, _ padding: [Bool]) {
+    let d = x.cols
+    x.withUnsafeMutableBufferPointer { p in for (r, pad) in padding.enumerated() where pad { (p.baseAddress! + r * d).update(repeating: 0, count: d) } }
 }
 
 /// Zeroes the rows of padding positions.
