@@ -55,6 +55,7 @@ public enum Attention {
         var probs = [Float](repeating: 0, count: s.batch * s.heads * L * L)
         var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * L * L)
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
+        let small = L <= SmallProducts.maxLength
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
             out.withUnsafeMutableBufferPointer { op in probs.withUnsafeMutableBufferPointer { pp in drop.withUnsafeMutableBufferPointer { dp in
                 let dropPtr = dropout == nil ? nil : dp.baseAddress
@@ -66,8 +67,12 @@ public enum Attention {
                     let rowOff = b * L * D + h * dh
                     let P = pb + bh * L * L
                     // S = Q Kᵀ · scale
-                    BLAS.sgemm(.none, .transpose, m: L, n: L, k: dh, alpha: scale, a: qb + rowOff, lda: D,
-                               b: kb + rowOff, ldb: D, beta: 0, c: P, ldc: L, parallelism: blas)
+                    if small {
+                        SmallProducts.rowDots(qb + rowOff, kb + rowOff, ld: D, width: dh, m: L, n: L, alpha: scale, into: P, ldc: L)
+                    } else {
+                        BLAS.sgemm(.none, .transpose, m: L, n: L, k: dh, alpha: scale, a: qb + rowOff, lda: D,
+                                   b: kb + rowOff, ldb: D, beta: 0, c: P, ldc: L, parallelism: blas)
+                    }
                     for i in 0..<L {
                         let row = P + i * L
                         var any = false
@@ -90,9 +95,15 @@ public enum Attention {
                         // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
                         let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
                         for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
-                        BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(tmp), lda: L, b: vb + rowOff, ldb: D,
-                                   beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
+                        if small {
+                            SmallProducts.combineRows(UnsafePointer(tmp), lda: L, transposeA: false, m: L, k: L, rows: vb + rowOff, ld: D, width: dh, into: ob + rowOff)
+                        } else {
+                            BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(tmp), lda: L, b: vb + rowOff, ldb: D,
+                                       beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
+                        }
                         tmp.deallocate()
+                    } else if small {
+                        SmallProducts.combineRows(UnsafePointer(P), lda: L, transposeA: false, m: L, k: L, rows: vb + rowOff, ld: D, width: dh, into: ob + rowOff)
                     } else {
                         BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(P), lda: L, b: vb + rowOff, ldb: D,
                                    beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
@@ -113,6 +124,7 @@ public enum Attention {
         let scale = 1 / Float(dh).squareRoot()
         var dq = Matrix(rows: s.rows, cols: D), dk = dq, dv = dq
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
+        let small = L <= SmallProducts.maxLength
         dOutput.withUnsafeBufferPointer { gp in q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
             dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
                 cache.probabilities.withUnsafeBufferPointer { pp in (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
@@ -129,6 +141,16 @@ public enum Attention {
                         let pd = scratch            // dropout(P)
                         let dP = scratch + L * L
                         if let mb { for t in 0..<(L * L) { pd[t] = P[t] * mb[bh * L * L + t] } } else { pd.update(from: P, count: L * L) }
+                        if small {
+                            // The same products as below, as SIMD row combinations (no sgemm call overhead).
+                            SmallProducts.combineRows(UnsafePointer(pd), lda: L, transposeA: true, m: L, k: L, rows: g + rowOff, ld: D, width: dh, into: dvb + rowOff)
+                            SmallProducts.rowDots(g + rowOff, vb + rowOff, ld: D, width: dh, m: L, n: L, alpha: 1, into: dP, ldc: L)
+                            if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
+                            for i in 0..<L { softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: scale) }
+                            SmallProducts.combineRows(UnsafePointer(dP), lda: L, transposeA: false, m: L, k: L, rows: kb + rowOff, ld: D, width: dh, into: dqb + rowOff)
+                            SmallProducts.combineRows(UnsafePointer(dP), lda: L, transposeA: true, m: L, k: L, rows: qb + rowOff, ld: D, width: dh, into: dkb + rowOff)
+                            return
+                        }
                         // dV = dropout(P)ᵀ dO
                         BLAS.sgemm(.transpose, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(pd), lda: L, b: g + rowOff, ldb: D,
                                    beta: 0, c: dvb + rowOff, ldc: D, parallelism: blas)
@@ -148,6 +170,61 @@ public enum Attention {
             } } }
         } } } }
         return (dq, dk, dv)
+    }
+}
+
+/// The attention products for short sequences, as SIMD loops over the head dimension: for
+/// L ≤ 32 an sgemm call per (batch, head) costs more in call overhead and packing than the
+/// arithmetic (2·L²·dₕ FLOPs).
+enum SmallProducts {
+    static let maxLength = 32
+
+    /// C[i][j] = alpha · ⟨a_i, b_j⟩ for i < m, j < n; rows of `width` floats, `ld` apart.
+    @inline(__always)
+    static func rowDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ld: Int, width: Int, m: Int, n: Int,
+                        alpha: Float, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        typealias V = SIMD16<Float>
+        let full = width & ~15
+        for i in 0..<m {
+            let ai = a + i * ld
+            for j in 0..<n {
+                let bj = b + j * ld
+                var acc = V()
+                var t = 0
+                while t < full { acc += VectorMath.load(ai + t) * VectorMath.load(bj + t); t += 16 }
+                var sum = acc.sum()
+                while t < width { sum += ai[t] * bj[t]; t += 1 }
+                c[i * ldc + j] = alpha * sum
+            }
+        }
+    }
+
+    /// out_i = Σ_k A[i][k] · row_k (or A[k][i] with `transposeA`), i < m, k < k; rows of
+    /// `width` floats, `ld` apart; overwrites out.
+    @inline(__always)
+    static func combineRows(_ a: UnsafePointer<Float>, lda: Int, transposeA: Bool, m: Int, k: Int,
+                            rows: UnsafePointer<Float>, ld: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        let full = width & ~15
+        for i in 0..<m {
+            let oi = out + i * ld
+            var t = 0
+            while t < full {
+                var acc = V()
+                for kk in 0..<k {
+                    let w = transposeA ? a[kk * lda + i] : a[i * lda + kk]
+                    acc += V(repeating: w) * VectorMath.load(rows + kk * ld + t)
+                }
+                VectorMath.store(acc, oi + t)
+                t += 16
+            }
+            while t < width {
+                var sum: Float = 0
+                for kk in 0..<k { sum += (transposeA ? a[kk * lda + i] : a[i * lda + kk]) * rows[kk * ld + t] }
+                oi[t] = sum
+                t += 1
+            }
+        }
     }
 }
 

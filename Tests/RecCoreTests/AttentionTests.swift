@@ -34,6 +34,9 @@ import _RecTestSupport
         // batch, length, heads, headDim, causal, padding, dropout
         (1, 1, 1, 3, true, false, false), (2, 4, 1, 3, true, false, false), (2, 5, 2, 3, true, true, false),
         (1, 4, 2, 2, false, true, false), (2, 4, 2, 3, true, true, true), (3, 17, 1, 4, true, true, false),
+        // Head widths with full 16-lane chunks and a tail (the short-sequence SIMD path), and a
+        // length above 32 (the sgemm path).
+        (2, 6, 2, 20, true, true, true), (1, 5, 1, 16, false, false, false), (1, 33, 1, 3, true, true, false),
     ]
 
     @Test(arguments: cases)
