@@ -180,14 +180,30 @@ public enum OfflineEvaluation {
         // The logistic reward model, where the log has context columns.
         var dmL = [Double](), qL = [Double]()
         var warningsEarly = [String]()
+        // Context columns with more than `maxLevels` values (ids, histories) are left out of the
+        // one-hot design; a model with more than `maxParameters` coefficients is not fitted (its
+        // dense IRLS solve grows with the cube of the count).
+        let maxLevels = 1000, maxParameters = 3000
+        var logisticFeatures = [[Int32]]()
+        for (f, col) in logs.contextFeatures.enumerated() {
+            let levels = Int(col.max() ?? 0) + 1
+            if levels <= maxLevels { logisticFeatures.append(col) } else if settings.logisticRewardModel {
+                let fname = f < logs.contextFeatureNames.count ? logs.contextFeatureNames[f] : "context"
+                warningsEarly.append("\(name): context column '\(fname)' has \(levels) values; the logistic reward model leaves it out")
+            }
+        }
+        let logisticParameters = 1 + N + K + logisticFeatures.reduce(0) { $0 + Int($1.max() ?? 0) + 1 }
+            + (settings.itemFeatures.map { f in f.categorical.reduce(0) { $0 + Int($1.max() ?? 0) + 1 } + f.numeric.count } ?? 0)
         if settings.logisticRewardModel && !logs.contextFeatures.isEmpty {
             if n > 2_000_000 {
                 warningsEarly.append("\(name): the logistic reward model is skipped above 2 million rows")
-            } else if let model = LogisticRewardModel.fit(items: item, positions: pos, features: logs.contextFeatures,
+            } else if logisticParameters > maxParameters {
+                warningsEarly.append("\(name): the logistic reward model would have \(logisticParameters) coefficients (more than \(maxParameters)); skipped")
+            } else if let model = LogisticRewardModel.fit(items: item, positions: pos, features: logisticFeatures,
                                                            rewards: r, N: N, K: K, itemFeatures: settings.itemFeatures) {
                 dmL = [Double](repeating: 0, count: n); qL = dmL
                 for j in 0..<n {
-                    let base = model.rowLogit(position: pos[j], row: j, features: logs.contextFeatures)
+                    let base = model.rowLogit(position: pos[j], row: j, features: logisticFeatures)
                     let tm = targets[keyParts[Int(key[j])].ts]
                     var v = 0.0
                     for a in 0..<N { v += tm.probability(item: a, rank: pos[j]) * model.probability(item: a, rowLogit: base) }

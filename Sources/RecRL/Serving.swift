@@ -70,3 +70,34 @@ extension SequentialRecommender {
         return out
     }
 }
+
+extension SequentialRecommender {
+    /// Target rank marginals for logged slates: one set per history (raw item keys, oldest
+    /// first; keys outside the catalog are left out of the state), over the candidate items
+    /// given by their raw keys (policy item j = `candidateKeys[j]`), to depth `k`. This is what
+    /// `reckit offline-ab --target-model` feeds to the estimators as per-row policy states.
+    /// - Returns: the marginals and the number of history items that were not in the catalog.
+    /// - Throws: `.invalidParameter` for a candidate outside the catalog or a bad rule.
+    public func servingMarginals(histories: [[String]], candidateKeys: [String], rule: ServingRule, k: Int,
+                                 head: Head = .supervised) throws(RecRLError) -> (marginals: [RankMarginals], unknownHistoryItems: Int) {
+        let ids = itemIDs()
+        var candidates = [Int]()
+        for key in candidateKeys {
+            guard let id = ids[key] else { throw .invalidParameter("item '\(key)' is not in the model's catalog") }
+            candidates.append(id)
+        }
+        var unknown = 0
+        let states = histories.map { h -> [Int] in
+            let r = state(rawHistory: h, ids: ids)
+            unknown += r.unknown
+            return r.state
+        }
+        let policies = try servingPolicies(states: states, candidates: candidates, rule: rule, popularity: trainingCounts, head: head)
+        var out = [RankMarginals]()
+        out.reserveCapacity(policies.count)
+        for p in policies {
+            do { out.append(try p.exactMarginals(k: min(k, p.itemCount))) } catch { throw .invalidParameter("\(error)") }
+        }
+        return (out, unknown)
+    }
+}

@@ -113,27 +113,13 @@ struct OfflineAB: ParsableCommand {
     /// history (per-row policy states).
     func modelEvaluations(_ path: String, data: LoggedData, originalItems: [Int], depth: Int, settings: EvaluationSettings) throws -> [PolicyEvaluation] {
         let model = try SequentialRecommender.load(from: path).model
-        let ids = model.itemIDs()
-        var candidates = [Int]()
-        for raw in originalItems {
-            guard let id = ids[String(raw)] else { throw RecRLError.invalidParameter("\(logs): logged item \(raw) is not in the model's catalog (\(path))") }
-            candidates.append(id)
-        }
-        var unknown = 0
-        let states = data.contextKeys.map { key -> [Int] in
-            let r = model.state(rawHistory: key.split(whereSeparator: { $0 == " " || $0 == ";" }).map(String.init), ids: ids)
-            unknown += r.unknown
-            return r.state
-        }
-        if unknown > 0 { stderrLine("warning: \(unknown) history items are not in the model's catalog and were left out of the states") }
+        let histories = data.contextKeys.map { $0.split(whereSeparator: { $0 == " " || $0 == ";" }).map(String.init) }
         var out = [PolicyEvaluation]()
         for spec in serving.isEmpty ? ["greedy"] : serving {
             let rule = try ServingRule.parse(spec)
-            let policies = try model.servingPolicies(states: states, candidates: candidates, rule: rule, popularity: model.trainingCounts)
-            var marg = [RankMarginals]()
-            for p in policies {
-                marg.append(method == "exact" ? try p.exactMarginals(k: min(depth, p.itemCount))
-                            : try p.monteCarloMarginals(k: min(depth, p.itemCount), simulations: simulations, seed: seed))
+            let (marg, unknown) = try model.servingMarginals(histories: histories, candidateKeys: originalItems.map(String.init), rule: rule, k: depth)
+            if unknown > 0 && spec == (serving.first ?? "greedy") {
+                stderrLine("warning: \(unknown) history items are not in the model's catalog and were left out of the states")
             }
             let name = "\(URL(fileURLWithPath: path).lastPathComponent) \(spec)"
             out.append(try OfflineEvaluation.evaluate(logs: data, targets: marg, targetState: data.contexts, policy: name,
