@@ -31,7 +31,12 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var blocks = 1
     public var dropout: Float = 0.1
     public var layout = "original"
+    /// The state encoder: "sasrec" (default; nil in older checkpoints) or "gru" (GRU4Rec with
+    /// hidden size `dim`; `blocks`, `heads` and `layout` do not apply).
+    public var encoder: String? = nil
     public init(items: Int) { self.items = items }
+
+    public var usesGRU: Bool { encoder == "gru" }
 
     /// The authors' TensorFlow initialisation: embeddings N(0, 0.01²), dense layers Glorot
     /// uniform with zero biases (heads included).
@@ -50,23 +55,54 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 /// Tensor names: `encoder.*` (see SASRec), `ce_head.weight` / `ce_head.bias` (N × d, N),
 /// `q_head.weight` / `q_head.bias`.
 public final class QNetwork: Module {
-    public let encoder: SASRec
+    public let encoder: SASRec?
+    public let gruEncoder: GRU4Rec?
     public let ceHead: CatalogHead
     public let qHead: CatalogHead?
-    let parallel: SASRec.DataParallel
+    let parallel: SASRec.DataParallel?
 
     public init(_ c: ModelConfig, seed: UInt64) {
-        encoder = SASRec(config: c.encoderConfig, seed: seed)
+        if c.usesGRU {
+            encoder = nil; parallel = nil
+            gruEncoder = GRU4Rec(items: c.items, length: c.length, dim: c.dim, hidden: c.dim, dropout: c.dropout,
+                                 initialization: ModelConfig.initialization, seed: seed)
+        } else {
+            let e = SASRec(config: c.encoderConfig, seed: seed)
+            encoder = e; parallel = SASRec.DataParallel(e); gruEncoder = nil
+        }
         ceHead = CatalogHead(name: "ce_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 7)
         qHead = c.algorithm.usesQ ? CatalogHead(name: "q_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 11) : nil
-        parallel = SASRec.DataParallel(encoder)
     }
 
-    public var parameters: [Parameter] { encoder.parameters + ceHead.parameters + (qHead?.parameters ?? []) }
+    public var encoderParameters: [Parameter] { encoder?.parameters ?? gruEncoder!.parameters }
+    public var parameters: [Parameter] { encoderParameters + ceHead.parameters + (qHead?.parameters ?? []) }
+
+    /// What `backward` needs from `forward`.
+    public enum EncoderCache { case sasrec(SASRec.DataParallel.Cache), gru(GRU4Rec.Cache) }
+
+    /// Encodes a batch of right-padded sequences (SASRec: data-parallel over the batch).
+    public func encode(_ seqs: [[Int]], training: Bool, seed: UInt64 = 0) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
+        do {
+            if let parallel {
+                let r = try parallel.forward(seqs, training: training, seed: seed)
+                return (r.states, .sasrec(r.cache))
+            }
+            let r = try gruEncoder!.forward(seqs, training: training, seed: seed)
+            return (r.states, .gru(r.cache))
+        } catch { throw .model("\(error)") }
+    }
+
+    /// Accumulates the encoder's gradients from the gradient of the states.
+    public func backward(_ cache: EncoderCache, _ dStates: Matrix) {
+        switch cache {
+        case .sasrec(let c): parallel!.backward(c, dStates)
+        case .gru(let c): gruEncoder!.backward(c, dStates)
+        }
+    }
 
     /// States for a batch of right-padded sequences (no dropout).
     public func states(_ seqs: [[Int]]) throws(RecRLError) -> Matrix {
-        do { return try parallel.forward(seqs, training: false).states } catch { throw .model("\(error)") }
+        try encode(seqs, training: false).states
     }
 }
 

@@ -87,8 +87,7 @@ public final class Trainer {
         let states = batch.map { data.state($0) }
         let actions = batch.map { data.action($0) }
         main.zeroGrad()
-        let fwd: (states: Matrix, cache: SASRec.DataParallel.Cache)
-        do { fwd = try main.parallel.forward(states, training: true, seed: settings.seed &+ UInt64(step) &* 0x9E37) } catch { throw .model("\(error)") }
+        let fwd = try main.encode(states, training: true, seed: settings.seed &+ UInt64(step) &* 0x9E37)
         let S = fwd.states
         var losses = StepLosses()
         var dS = Matrix(rows: B, cols: d)
@@ -163,7 +162,7 @@ public final class Trainer {
             main.zeroGrad()
             throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
         }
-        main.parallel.backward(fwd.cache, dS)
+        main.backward(fwd.cache, dS)
         return (losses, p)
     }
 

@@ -65,6 +65,7 @@ struct Train: ParsableCommand {
     @Option(help: "Batch size.") var batch: Int = 256
     @Option(help: "Adam learning rate.") var lr: Float = 0.005
     @Option(help: "SA2C's second learning rate (after the warm-up).") var lr2: Float = 0.001
+    @Option(help: "State encoder: sasrec or gru (GRU4Rec).") var encoder: String = "sasrec"
     @Option(help: "Hidden size d.") var dim: Int = 64
     @Option(help: "Attention heads.") var heads: Int = 1
     @Option(help: "SASRec blocks.") var blocks: Int = 1
@@ -86,6 +87,7 @@ struct Train: ParsableCommand {
         try threading.apply()
         guard let alg = Algorithm(rawValue: algo) else { throw ValidationError("--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(algo)'") }
         guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else { throw ValidationError("--price-scaling must be none, linear or log") }
+        guard ["sasrec", "gru"].contains(encoder) else { throw ValidationError("--encoder must be sasrec or gru, got '\(encoder)'") }
         try runRL {
             let (data, split) = try input.load()
             stderrLine("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")
@@ -94,6 +96,7 @@ struct Train: ParsableCommand {
             }
             var mc = ModelConfig(items: data.itemCount)
             mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
+            if encoder == "gru" { mc.encoder = "gru" }
             var run = TrainingRun(model: mc)
             run.epochs = epochs; run.gamma = gamma
             var rt = try reward.map { try RewardTable.parse($0) } ?? .standard

@@ -28,14 +28,16 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
 @Suite struct TrainerTests {
     /// The lean path (only the catalog columns each loss needs, argmax by the blocked scorer)
     /// gives the same losses and gradients as the naive path (full Q matrices, dense gradient).
-    @Test(arguments: [Algorithm.ce, .sqn, .sac, .snqn, .sa2c])
-    func leanColumnsEqualTheNaivePath(alg: Algorithm) throws {
+    @Test(arguments: [(Algorithm.ce, false), (.sqn, false), (.sac, false), (.snqn, false), (.sa2c, false), (.sqn, true), (.sa2c, true)])
+    func leanColumnsEqualTheNaivePath(alg: Algorithm, gru: Bool) throws {
         let data = try syntheticData()
         let tr = try Transitions(data, length: 4)
         let batch = Array(0..<min(32, tr.count))
         var grads = [[[Float]]](), losses = [StepLosses](), picked = [Int]()
         for lean in [true, false] {
-            let model = SequentialRecommender(config: smallConfig(alg, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 9)
+            var config = smallConfig(alg, items: data.itemCount)
+            if gru { config.encoder = "gru" }
+            let model = SequentialRecommender(config: config, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 9)
             // Make the Q head's values non-trivial.
             for n in model.networks { if let q = n.qHead { q.weight.value = Matrix.random(q.items, q.dim, seed: 4, distribution: .normal(mean: 0, std: 0.5)) } }
             var st = TrainingSettings()
@@ -92,6 +94,15 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         var run = TrainingRun(model: smallConfig(.snqn, items: data.itemCount))
         run.settings.batch = 16; run.settings.negatives = 2; run.epochs = 2
         run.model.dropout = 0.1
+        try checkResume(run, data: data, split: split, dir: dir)
+        // The same with the GRU4Rec encoder.
+        var gruRun = run
+        gruRun.model.encoder = "gru"
+        try? FileManager.default.removeItem(atPath: dir)
+        try checkResume(gruRun, data: data, split: split, dir: dir)
+    }
+
+    func checkResume(_ run: TrainingRun, data: SessionData, split: SessionSplit, dir: String) throws {
         let whole = try run.run(data: data, split: split)
         // One epoch, then resume for the second.
         var first = run
