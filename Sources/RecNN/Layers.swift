@@ -137,6 +137,12 @@ public final class Linear: Module {
     @discardableResult
     public func backward(_ x: Matrix, _ dy: Matrix) -> Matrix {
         precondition(dy.rows == x.rows && dy.cols == outFeatures, "Linear.backward: dy is \(dy.shapeDescription), expected \(x.rows)×\(outFeatures)")
+        accumulateParameterGradients(x, dy)
+        return matmul(dy, weight.value)
+    }
+
+    /// dW += dyᵀx and db += Σ dy.
+    private func accumulateParameterGradients(_ x: Matrix, _ dy: Matrix) {
         gemm(dy, x, into: &weight.grad, transposeA: .transpose, beta: 1)
         if let b = bias {
             let o = outFeatures
@@ -146,22 +152,13 @@ public final class Linear: Module {
                 }
             }
         }
-        return matmul(dy, weight.value)
     }
 
     /// As `backward`, but adds dx = dy W into `dx` (one GEMM with β = 1, no new matrix).
     public func backward(_ x: Matrix, _ dy: Matrix, accumulatingInto dx: inout Matrix) {
         precondition(dy.rows == x.rows && dy.cols == outFeatures && dx.rows == x.rows && dx.cols == inFeatures,
                      "Linear.backward: dy is \(dy.shapeDescription), dx is \(dx.shapeDescription), expected \(x.rows)×\(outFeatures) and \(x.rows)×\(inFeatures)")
-        gemm(dy, x, into: &weight.grad, transposeA: .transpose, beta: 1)
-        if let b = bias {
-            let o = outFeatures
-            b.grad.withUnsafeMutableBufferPointer { g in
-                dy.withUnsafeBufferPointer { d in
-                    for r in 0..<dy.rows { addRow(d.baseAddress! + r * o, into: g.baseAddress!, count: o) }
-                }
-            }
-        }
+        accumulateParameterGradients(x, dy)
         gemm(dy, weight.value, into: &dx, beta: 1)
     }
 }

@@ -147,12 +147,7 @@ public final class SequentialRecommender {
         let net = networks[0]
         guard let h = head == .q ? net.qHead : net.ceHead else { throw .invalidParameter("this model (\(config.algorithm.rawValue)) has no Q head") }
         let s = try net.states(seqs)
-        var z = Matrix(rows: s.rows, cols: config.items)
-        z.withUnsafeMutableBufferPointer { zp in h.bias.value.withUnsafeBufferPointer { bp in
-            for r in 0..<s.rows { (zp.baseAddress! + r * config.items).update(from: bp.baseAddress!, count: config.items) }
-        } }
-        gemm(s, h.weight.value, into: &z, transposeB: .transpose, beta: 1)
-        return z
+        return allLogits(h, s)
     }
 
     // MARK: Checkpoints
@@ -205,4 +200,23 @@ public final class SequentialRecommender {
         }
         for (p, v) in staged { p.value = v }
     }
+}
+
+/// Every logit of a catalog head, `S Wᵀ + b` (B × N): one GEMM over the bias rows.
+func allLogits(_ head: CatalogHead, _ S: Matrix) -> Matrix {
+    let n = head.items
+    var z = Matrix(rows: S.rows, cols: n)
+    z.withUnsafeMutableBufferPointer { zp in head.bias.value.withUnsafeBufferPointer { bp in
+        for r in 0..<S.rows { (zp.baseAddress! + r * n).update(from: bp.baseAddress!, count: n) }
+    } }
+    gemm(S, head.weight.value, into: &z, transposeB: .transpose, beta: 1)
+    return z
+}
+
+/// 0..<n in a seeded random order (Fisher–Yates with xoshiro256++).
+func shuffledIndices(_ n: Int, seed: UInt64) -> [Int] {
+    var order = Array(0..<n)
+    var g = Xoshiro256(seed: seed)
+    if n > 1 { for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
+    return order
 }

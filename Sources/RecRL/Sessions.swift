@@ -145,9 +145,7 @@ public struct SessionSplit: Sendable {
     /// A random split by sessions in proportions (default 8:1:1), seeded: the sessions are
     /// shuffled (Fisher–Yates with xoshiro256++), then cut.
     public static func random(sessions n: Int, fractions: (Double, Double, Double) = (0.8, 0.1, 0.1), seed: UInt64) -> SessionSplit {
-        var order = Array(0..<n)
-        var g = Xoshiro256(seed: seed)
-        if n > 1 { for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
+        let order = shuffledIndices(n, seed: seed)
         let total = fractions.0 + fractions.1 + fractions.2
         let nTrain = Int((Double(n) * fractions.0 / total).rounded()), nVal = Int((Double(n) * fractions.1 / total).rounded())
         let a = min(nTrain, n), b = min(a + nVal, n)

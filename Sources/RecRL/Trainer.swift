@@ -169,7 +169,7 @@ public final class Trainer {
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.
     func argmaxColumns(_ head: CatalogHead, _ S: Matrix) throws(RecRLError) -> [Int] {
         if !settings.leanColumns {
-            let z = fullLogits(head, S)
+            let z = allLogits(head, S)
             return (0..<S.rows).map { r in
                 var best = 0
                 for j in 1..<head.items where ranksAbove(z[r, j], Int32(j), z[r, best], Int32(best)) { best = j }
@@ -188,15 +188,9 @@ public final class Trainer {
         head.logits(states: S, columns: items.map { [$0] }).map { $0[0] }
     }
 
-    func fullLogits(_ head: CatalogHead, _ S: Matrix) -> Matrix {
-        var z = Matrix(rows: S.rows, cols: head.items)
-        for r in 0..<S.rows { z.setRow(r, head.bias.value.storage) }
-        gemm(S, head.weight.value, into: &z, transposeB: .transpose, beta: 1)
-        return z
-    }
 
     func fullColumns(_ head: CatalogHead, _ S: Matrix, _ cols: [[Int]]) -> [[Float]] {
-        let z = fullLogits(head, S)
+        let z = allLogits(head, S)
         return cols.enumerated().map { b, c in c.map { z[b, $0 - 1] } }
     }
 

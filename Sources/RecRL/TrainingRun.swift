@@ -50,6 +50,7 @@ public struct TrainingRun {
     /// Trains on `split.train`, validates on `split.validation`, tests on `split.test`.
     /// - Throws: `.diverged` (the last good checkpoint stays on disk), `.missingReward`, I/O errors.
     public func run(data: SessionData, split: SessionSplit) throws(RecRLError) -> (model: SequentialRecommender, report: Report) {
+        try validate()
         guard !split.train.isEmpty else { throw .empty("\(data.source): no training sessions") }
         let train = try Transitions(data.subset(split.train), length: model.length, rewards: rewards, gamma: gamma)
         let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
@@ -82,9 +83,7 @@ public struct TrainingRun {
         var trainSeconds = 0.0
         for epoch in startEpoch..<epochs {
             let t0 = Date()
-            var order = Array(0..<train.count)
-            var g = Xoshiro256(seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-            if order.count > 1 { for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) } }
+            let order = shuffledIndices(train.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
             var lastPrint = Date()
             var epochLoss = 0.0, n = 0
             for b in 0..<stepsPerEpoch {
@@ -136,6 +135,31 @@ public struct TrainingRun {
             }
         }
         return (rec, report)
+    }
+
+    /// Checks the settings before anything is trained or written.
+    /// - Throws: `.invalidParameter` naming the first bad value.
+    public func validate() throws(RecRLError) {
+        let m = model, st = settings
+        func bad(_ what: String) -> RecRLError { .invalidParameter(what) }
+        guard epochs >= 1 else { throw bad("epochs must be at least 1, got \(epochs)") }
+        guard st.batch >= 1 else { throw bad("batch size must be at least 1, got \(st.batch)") }
+        guard st.learningRate > 0 && st.learningRate.isFinite else { throw bad("learning rate must be positive and finite, got \(st.learningRate)") }
+        guard st.learningRate2 > 0 && st.learningRate2.isFinite else { throw bad("second learning rate must be positive and finite, got \(st.learningRate2)") }
+        guard st.negatives >= 0 else { throw bad("negatives must be at least 0, got \(st.negatives)") }
+        guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
+        guard m.items >= 1 else { throw bad("the catalog is empty") }
+        guard m.length >= 1 else { throw bad("state length must be at least 1, got \(m.length)") }
+        guard m.dim >= 1 else { throw bad("hidden size must be at least 1, got \(m.dim)") }
+        guard m.dropout >= 0 && m.dropout < 1 else { throw bad("dropout must be in [0, 1), got \(m.dropout)") }
+        guard m.encoder == nil || m.encoder == "sasrec" || m.encoder == "gru" else { throw bad("encoder must be sasrec or gru, got '\(m.encoder!)'") }
+        if !m.usesGRU {
+            guard m.heads >= 1 && m.dim % m.heads == 0 else { throw bad("hidden size \(m.dim) must be a positive multiple of the heads (\(m.heads))") }
+            guard m.blocks >= 1 else { throw bad("blocks must be at least 1, got \(m.blocks)") }
+            guard SASRec.Layout(rawValue: m.layout) != nil else { throw bad("layout must be original, preLN or postLN, got '\(m.layout)'") }
+        }
+        guard gamma >= 0 && gamma < 1 else { throw bad("discount must be in [0, 1), got \(gamma)") }
+        guard validateEvery >= 0 else { throw bad("validation interval must be at least 0, got \(validateEvery)") }
     }
 
     func selectionValue(_ m: RankingMetrics) -> Double {

@@ -37,6 +37,7 @@ import _RecTestSupport
         // Head widths with full 16-lane chunks and a tail (the short-sequence SIMD path), and a
         // length above 32 (the sgemm path).
         (2, 6, 2, 20, true, true, true), (1, 5, 1, 16, false, false, false), (1, 33, 1, 3, true, true, false),
+        (1, 4, 1, 15, true, false, false), (1, 4, 1, 17, true, true, false), (1, 3, 1, 1, false, false, false),
     ]
 
     @Test(arguments: cases)

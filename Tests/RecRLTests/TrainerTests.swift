@@ -86,11 +86,16 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         #expect(abs(l.q - expected / Double(batch.count)) < 1e-4 * max(1, expected))
     }
 
-    @Test func checkpointRoundTripAndResumeRepeatTheRun() throws {
+    /// 60 synthetic sessions, their seed-1 split and an empty output folder.
+    func trainingFixture(_ name: String) throws -> (SessionData, SessionSplit, String) {
         let data = try syntheticData(sessions: 60)
-        let split = SessionSplit.random(sessions: data.sessionCount, seed: 1)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-resume-\(getpid())").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-\(name)-\(getpid())").path
         try? FileManager.default.removeItem(atPath: dir)
+        return (data, SessionSplit.random(sessions: data.sessionCount, seed: 1), dir)
+    }
+
+    @Test func checkpointRoundTripAndResumeRepeatTheRun() throws {
+        let (data, split, dir) = try trainingFixture("resume")
         var run = TrainingRun(model: smallConfig(.snqn, items: data.itemCount))
         run.settings.batch = 16; run.settings.negatives = 2; run.epochs = 2
         run.model.dropout = 0.1
@@ -124,11 +129,25 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         #expect(throws: RecRLError.self) { try SequentialRecommender.load(from: bad) }
     }
 
+    @Test func badSettingsAreTypedErrorsBeforeTraining() throws {
+        let (data, split, dir) = try trainingFixture("settings")
+        var base = TrainingRun(model: smallConfig(.sqn, items: data.itemCount))
+        base.outputDirectory = dir
+        var cases = [TrainingRun]()
+        var r = base; r.epochs = 0; cases.append(r)
+        r = base; r.settings.batch = 0; cases.append(r)
+        r = base; r.settings.learningRate = .nan; cases.append(r)
+        r = base; r.model.heads = 3; cases.append(r)          // dim 8 is not a multiple of 3
+        r = base; r.model.dropout = 1; cases.append(r)
+        r = base; r.model.encoder = "lstm"; cases.append(r)
+        for c in cases {
+            #expect(throws: RecRLError.self) { try c.run(data: data, split: split) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/last.safetensors"))
+    }
+
     @Test func divergenceStopsWithTheLastGoodCheckpoint() throws {
-        let data = try syntheticData(sessions: 60)
-        let split = SessionSplit.random(sessions: data.sessionCount, seed: 1)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-diverge-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: dir)
+        let (data, split, dir) = try trainingFixture("diverge")
         var run = TrainingRun(model: smallConfig(.sqn, items: data.itemCount))
         run.settings.batch = 16; run.epochs = 1; run.outputDirectory = dir
         _ = try run.run(data: data, split: split)
