@@ -242,3 +242,119 @@ func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ dp: UnsafeMutablePointer<Fl
     while j + 16 <= n { VectorMath.store(VectorMath.load(p + j) * (VectorMath.load(dp + j) - dv) * sv, dp + j); j += 16 }
     while j < n { dp[j] = p[j] * (dp[j] - dot) * scale; j += 1 }
 }
+
+extension Attention {
+    /// What `backwardLastQuery` needs: the softmax probabilities over keys (before dropout) and
+    /// the scaled dropout mask, each `B·H·L`.
+    public struct LastQueryCache: Sendable {
+        public let probabilities: [Float]
+        public let dropoutScale: [Float]?
+    }
+
+    /// Causal attention of one query per sequence (the query at `positions[b]` of sequence b)
+    /// over that sequence's keys 0...positions[b] that are not padding: the rows of the full
+    /// causal attention that an encoder reading only each sequence's last state needs.
+    ///
+    /// - Parameters:
+    ///   - q: `B × (H·dₕ)`, row b the query of sequence b.
+    ///   - k, v: `(B·L) × (H·dₕ)` as in `forward`.
+    ///   - positions: B query positions in 0..<L.
+    ///   - keyPadding: `B·L` flags, true where a key is padding.
+    /// - Returns: `B × (H·dₕ)`; a query with every key masked outputs 0 (as in `forward`).
+    /// - Complexity: 4·B·H·L·dₕ FLOPs plus B·H·L exponentials.
+    public static func forwardLastQuery(q: Matrix, k: Matrix, v: Matrix, positions: [Int], shape s: Shape, keyPadding: [Bool]?,
+                                        dropout: Dropout? = nil, parallelism: Parallelism = .automatic) -> (output: Matrix, cache: LastQueryCache) {
+        precondition(q.rows == s.batch && q.cols == s.width, "Attention.forwardLastQuery: q is \(q.shapeDescription), expected \(s.batch)×\(s.width)")
+        for (name, m) in [("k", k), ("v", v)] {
+            precondition(m.rows == s.rows && m.cols == s.width, "Attention.forwardLastQuery: \(name) is \(m.shapeDescription), expected \(s.rows)×\(s.width) for \(s)")
+        }
+        precondition(positions.count == s.batch && positions.allSatisfy { (0..<s.length).contains($0) },
+                     "Attention.forwardLastQuery: need \(s.batch) positions in 0..<\(s.length)")
+        precondition(keyPadding == nil || keyPadding!.count == s.rows, "Attention.forwardLastQuery: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
+        let L = s.length, D = s.width, dh = s.headDim, H = s.heads
+        let scale = 1 / Float(dh).squareRoot()
+        var out = Matrix(rows: s.batch, cols: D)
+        var probs = [Float](repeating: 0, count: s.batch * H * L)
+        var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * H * L)
+        let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+            out.withUnsafeMutableBufferPointer { op in probs.withUnsafeMutableBufferPointer { pp in drop.withUnsafeMutableBufferPointer { dp in
+                let ctx = UncheckedSendable((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!, pp.baseAddress!,
+                                             dropout == nil ? nil : dp.baseAddress))
+                Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) { bh in
+                    let (qb, kb, vb, ob, pb, db) = ctx.value
+                    let b = bh / H, h = bh % H, n = positions[b] + 1
+                    let keys = b * L * D + h * dh, query = b * D + h * dh
+                    let P = pb + bh * L
+                    SmallProducts.rowDots(qb + query, kb + keys, ld: D, width: dh, m: 1, n: n, alpha: scale, into: P, ldc: L)
+                    var any = false
+                    for j in 0..<n { if keyPadding?[b * L + j] ?? false { P[j] = -.infinity } else { any = true } }
+                    if any {
+                        let buf = UnsafeMutableBufferPointer(start: P, count: n)
+                        Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
+                    } else {
+                        for j in 0..<n { P[j] = 0 }
+                    }
+                    var weights = [Float](repeating: 0, count: n)
+                    if let dropout, let db {
+                        let mask = db + bh * L
+                        var g = RandomStream(seed: dropout.seed).split(bh).generator()
+                        let keep = 1 / (1 - dropout.rate)
+                        for j in 0..<L { mask[j] = Float(Sampling.uniform(&g)) < dropout.rate ? 0 : keep }
+                        for j in 0..<n { weights[j] = P[j] * mask[j] }
+                    } else {
+                        for j in 0..<n { weights[j] = P[j] }
+                    }
+                    weights.withUnsafeBufferPointer { w in
+                        SmallProducts.combineRows(w.baseAddress!, lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)
+                    }
+                }
+            } } }
+        } } }
+        return (out, LastQueryCache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
+    }
+
+    /// Gradients of `forwardLastQuery`'s inputs: dq is `B × (H·dₕ)`, dk and dv `(B·L) × (H·dₕ)`
+    /// (zero rows for keys after each query's position).
+    /// - Complexity: 8·B·H·L·dₕ FLOPs.
+    public static func backwardLastQuery(dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, positions: [Int], cache: LastQueryCache,
+                                         shape s: Shape, parallelism: Parallelism = .automatic) -> (dq: Matrix, dk: Matrix, dv: Matrix) {
+        precondition(dOutput.rows == s.batch && dOutput.cols == s.width, "Attention.backwardLastQuery: dOutput is \(dOutput.shapeDescription), expected \(s.batch)×\(s.width)")
+        precondition(positions.count == s.batch, "Attention.backwardLastQuery: need \(s.batch) positions")
+        let L = s.length, D = s.width, dh = s.headDim, H = s.heads
+        let scale = 1 / Float(dh).squareRoot()
+        var dq = Matrix(rows: s.batch, cols: D), dk = Matrix(rows: s.rows, cols: D), dv = dk
+        let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
+        dOutput.withUnsafeBufferPointer { gp in q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+            dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
+                cache.probabilities.withUnsafeBufferPointer { pp in (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
+                    let ctx = UncheckedSendable((gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
+                                                 dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!, pp.baseAddress!,
+                                                 cache.dropoutScale == nil ? nil : mp.baseAddress))
+                    Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) { bh in
+                        let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
+                        let b = bh / H, h = bh % H, n = positions[b] + 1
+                        let keys = b * L * D + h * dh, query = b * D + h * dh
+                        let P = pb + bh * L
+                        var pd = [Float](repeating: 0, count: n), dP = pd
+                        for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
+                        pd.withUnsafeBufferPointer { w in
+                            // dV_j = pd_j · dO (an outer product: one column of weights, one row).
+                            SmallProducts.combineRows(w.baseAddress!, lda: 1, transposeA: false, m: n, k: 1, rows: g + query, ld: D, width: dh, into: dvb + keys)
+                        }
+                        dP.withUnsafeMutableBufferPointer { dpp in
+                            let dpb = dpp.baseAddress!
+                            SmallProducts.rowDots(g + query, vb + keys, ld: D, width: dh, m: 1, n: n, alpha: 1, into: dpb, ldc: n)
+                            if let mb { for j in 0..<n { dpb[j] *= mb[bh * L + j] } }
+                            softmaxBackwardRow(P, dpb, count: n, scale: scale)
+                            // dq = Σ_j dS_j k_j; dk_j = dS_j q.
+                            SmallProducts.combineRows(UnsafePointer(dpb), lda: n, transposeA: false, m: 1, k: n, rows: kb + keys, ld: D, width: dh, into: dqb + query)
+                            SmallProducts.combineRows(UnsafePointer(dpb), lda: 1, transposeA: false, m: n, k: 1, rows: qb + query, ld: D, width: dh, into: dkb + keys)
+                        }
+                    }
+                } }
+            } } }
+        } } } }
+        return (dq, dk, dv)
+    }
+}

@@ -105,7 +105,10 @@ public func matmul(_ a: Matrix, _ b: Matrix, transposeA transA: Transpose = .non
                    transposeB transB: Transpose = .none, parallelism: Parallelism = .automatic) -> Matrix {
     let m = transA == .none ? a.rows : a.cols
     let n = transB == .none ? b.cols : b.rows
-    var c = Matrix(rows: m, cols: n)
+    let ka = transA == .none ? a.cols : a.rows
+    if ka == 0 { return Matrix(rows: m, cols: n) }
+    // β = 0 overwrites C, so its memory needs no zero fill.
+    var c = Matrix(rows: m, cols: n, unsafeUninitialized: { _ in })
     gemm(a, b, into: &c, transposeA: transA, transposeB: transB, parallelism: parallelism)
     return c
 }

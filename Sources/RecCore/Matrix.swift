@@ -27,6 +27,19 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
         self._storage = [Float](repeating: value, count: rows * cols)
     }
 
+    /// A matrix whose elements `initializer` writes (every one of them: the memory starts
+    /// uninitialised). For kernels that overwrite their output, this skips the zero fill.
+    @inlinable
+    public init(rows: Int, cols: Int, unsafeUninitialized initializer: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
+        self.rows = rows
+        self.cols = cols
+        self._storage = [Float](unsafeUninitializedCapacity: rows * cols) { buf, count in
+            initializer(buf)
+            count = rows * cols
+        }
+    }
+
     /// A matrix over row-major `elements`.
     /// - Precondition: `elements.count == rows * cols`.
     public init(rows: Int, cols: Int, elements: [Float]) {

@@ -117,7 +117,9 @@ public final class Linear: Module {
     /// - Complexity: 2·n·in·out FLOPs.
     public func forward(_ x: Matrix) -> Matrix {
         precondition(x.cols == inFeatures, "Linear.forward: input is \(x.shapeDescription), weight is \(weight.value.shapeDescription)")
-        var y = Matrix(rows: x.rows, cols: outFeatures)
+        if inFeatures == 0 { return biasRows(x.rows) }
+        if bias == nil { return matmul(x, weight.value, transposeB: .transpose) }
+        var y = Matrix(rows: x.rows, cols: outFeatures, unsafeUninitialized: { _ in })
         if let b = bias {
             let o = outFeatures
             y.withUnsafeMutableBufferPointer { yp in
@@ -130,6 +132,12 @@ public final class Linear: Module {
             gemm(x, weight.value, into: &y, transposeB: .transpose)
         }
         return y
+    }
+
+    /// n rows of the bias (zeros without one).
+    private func biasRows(_ n: Int) -> Matrix {
+        guard let b = bias else { return Matrix(rows: n, cols: outFeatures) }
+        return Matrix(rows: n, cols: outFeatures) { _, j in b.value.storage[j] }
     }
 
     /// Accumulates dW += dyᵀx and db += Σ dy; returns dx = dy W.
@@ -182,20 +190,20 @@ public final class LayerNorm: Module {
     public func forward(_ x: Matrix) -> (y: Matrix, cache: Cache) {
         let d = gamma.value.cols
         precondition(x.cols == d, "LayerNorm.forward: input is \(x.shapeDescription), features \(d)")
-        var xhat = x
         var rstd = [Float](repeating: 0, count: x.rows)
-        xhat.withUnsafeMutableBufferPointer { xp in
-            for r in 0..<x.rows {
-                let row = UnsafeMutableBufferPointer(rebasing: xp[(r * d)..<((r + 1) * d)])
-                rstd[r] = Kernels.layerNorm(UnsafeBufferPointer(row), gamma: nil, beta: nil, eps: eps, into: row).rstd
+        let xhat = Matrix(rows: x.rows, cols: d, unsafeUninitialized: { xp in
+            x.withUnsafeBufferPointer { src in
+                for r in 0..<x.rows {
+                    let row = UnsafeMutableBufferPointer(rebasing: xp[(r * d)..<((r + 1) * d)])
+                    rstd[r] = Kernels.layerNorm(UnsafeBufferPointer(rebasing: src[(r * d)..<((r + 1) * d)]), gamma: nil, beta: nil, eps: eps, into: row).rstd
+                }
             }
-        }
-        var y = xhat
-        y.withUnsafeMutableBufferPointer { yp in
-            gamma.value.withUnsafeBufferPointer { g in beta.value.withUnsafeBufferPointer { b in
-                for r in 0..<x.rows { affineRow(yp.baseAddress! + r * d, g.baseAddress!, b.baseAddress!, count: d) }
-            } }
-        }
+        })
+        let y = Matrix(rows: x.rows, cols: d, unsafeUninitialized: { yp in
+            xhat.withUnsafeBufferPointer { xh in gamma.value.withUnsafeBufferPointer { g in beta.value.withUnsafeBufferPointer { b in
+                for r in 0..<x.rows { affineRow(xh.baseAddress! + r * d, g.baseAddress!, b.baseAddress!, into: yp.baseAddress! + r * d, count: d) }
+            } } }
+        })
         return (y, Cache(xhat: xhat, rstd: rstd))
     }
 
@@ -240,12 +248,10 @@ public final class Embedding: Module {
     /// - Throws: `.itemOutOfRange` naming the id and its position.
     public func forward(_ ids: [Int]) throws(RecNNError) -> Matrix {
         let d = dimension, n = vocabulary
-        var out = Matrix(rows: ids.count, cols: d)
         for (pos, id) in ids.enumerated() where id < 0 || id >= n { throw .itemOutOfRange(id: id, position: pos, vocabulary: n) }
-        out.withUnsafeMutableBufferPointer { o in table.value.withUnsafeBufferPointer { t in
+        return Matrix(rows: ids.count, cols: d, unsafeUninitialized: { o in table.value.withUnsafeBufferPointer { t in
             for (r, id) in ids.enumerated() { (o.baseAddress! + r * d).update(from: t.baseAddress! + id * d, count: d) }
-        } }
-        return out
+        } })
     }
 
     /// Accumulates dy rows into the used rows' gradient (the padding row is skipped).
@@ -386,12 +392,12 @@ func addRow(_ d: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>, coun
     while j < n { g[j] += d[j]; j += 1 }
 }
 
-/// y[j] = y[j]·γ[j] + β[j].
+/// y[j] = x[j]·γ[j] + β[j].
 @inline(__always)
-func affineRow(_ y: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) {
+func affineRow(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
     var j = 0
-    while j + 16 <= n { VectorMath.store(VectorMath.load(y + j) * VectorMath.load(g + j) + VectorMath.load(b + j), y + j); j += 16 }
-    while j < n { y[j] = y[j] * g[j] + b[j]; j += 1 }
+    while j + 16 <= n { VectorMath.store(VectorMath.load(x + j) * VectorMath.load(g + j) + VectorMath.load(b + j), y + j); j += 16 }
+    while j < n { y[j] = x[j] * g[j] + b[j]; j += 1 }
 }
 
 /// Layer-norm backward of one row: dγ += dy·x̂, dβ += dy, dx = r/d·(d·gx − Σgx − x̂·Σ(gx·x̂)),

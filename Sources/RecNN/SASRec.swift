@@ -62,7 +62,13 @@ public final class SASRec: Module {
 
     struct BlockCache {
         var ln1: LayerNorm.Cache?, ln2: LayerNorm.Cache?
-        var attn: MultiHeadAttention.Cache, ffn: FeedForward.Cache
+        var attn: MultiHeadAttention.Cache?, ffn: FeedForward.Cache
+        /// The last block runs only the state rows past its keys and values.
+        var lastQuery: MultiHeadAttention.LastQueryCache?
+        init(ln1: LayerNorm.Cache?, ln2: LayerNorm.Cache?, attn: MultiHeadAttention.Cache?, ffn: FeedForward.Cache,
+             lastQuery: MultiHeadAttention.LastQueryCache? = nil) {
+            self.ln1 = ln1; self.ln2 = ln2; self.attn = attn; self.ffn = ffn; self.lastQuery = lastQuery
+        }
     }
 
     /// Everything backward needs.
@@ -91,17 +97,33 @@ public final class SASRec: Module {
         var x = try itemEmbedding.forward(ids)
         let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
         x.withUnsafeMutableBufferPointer { xp in positionEmbedding.value.withUnsafeBufferPointer { pp in
-            for r in 0..<(B * L) { for j in 0..<d { xp[r * d + j] = xp[r * d + j] * scale + pp[(r % L) * d + j] } }
+            let sv = SIMD16<Float>(repeating: scale)
+            for r in 0..<(B * L) {
+                let row = xp.baseAddress! + r * d, pos = pp.baseAddress! + (r % L) * d
+                var j = 0
+                while j + 16 <= d { VectorMath.store(VectorMath.load(row + j) * sv + VectorMath.load(pos + j), row + j); j += 16 }
+                while j < d { row[j] = row[j] * scale + pos[j]; j += 1 }
+            }
         } }
         let rate = training ? c.dropout : 0
         let stream = RandomStream(seed: seed)
-        let (xd, embMask) = Dropout.forward(x, rate: rate, seed: stream.split(0).key)
-        x = xd
+        let embMask = Dropout.apply(&x, rate: rate, seed: stream.split(0).key)
         maskInPlace(&x, padding)
         var caches = [BlockCache]()
+        // Only the state rows leave the encoder, so the last block computes its keys and values
+        // for every position but everything else (queries, output projection, LayerNorms, FFN)
+        // for the B state rows only: the same states as the full computation.
+        let stateRows = (0..<B).map { $0 * L + statePositions[$0] }
+        let statePadding = stateRows.map { padding[$0] }
         for (bi, blk) in blocks.enumerated() {
             let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key) : nil
             let ffnSeed = stream.split(100 + bi).key
+            if bi == blocks.count - 1 {
+                let (y, cache) = lastBlockForward(blk, x, stateRows: stateRows, statePadding: statePadding, positions: statePositions,
+                                                  padding: padding, batch: B, attnDrop: attnDrop, rate: rate, ffnSeed: ffnSeed)
+                x = y; caches.append(cache)
+                continue
+            }
             switch c.layout {
             case .original:
                 let (qn, l1) = blk.ln1.forward(x)
@@ -135,10 +157,11 @@ public final class SASRec: Module {
                 caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
             }
         }
+        // x is now B × d (the state rows), or still (B·L) × d without blocks.
+        if blocks.isEmpty { x = gatherRows(x, stateRows) }
         var fn: LayerNorm.Cache? = nil
         if let f = finalNorm { let r = f.forward(x); x = r.y; fn = r.cache }
-        var states = Matrix(rows: B, cols: d)
-        for b in 0..<B { states.setRow(b, x.row(b * L + statePositions[b])) }
+        let states = x
         return (states, Cache(ids: ids, padding: padding, statePositions: statePositions, batch: B,
                               embeddingDropout: embMask, blocks: caches, finalNorm: fn))
     }
@@ -147,11 +170,18 @@ public final class SASRec: Module {
     public func backward(_ cache: Cache, _ dStates: Matrix) {
         let c = config, L = c.length, d = c.dim, B = cache.batch
         precondition(dStates.rows == B && dStates.cols == d, "SASRec.backward: dStates is \(dStates.shapeDescription), expected \(B)×\(d)")
-        var dx = Matrix(rows: B * L, cols: d)
-        for b in 0..<B { dx.setRow(b * L + cache.statePositions[b], dStates.row(b)) }
+        var dx = dStates
         if let f = finalNorm, let fc = cache.finalNorm { dx = f.backward(fc, dx) }
+        let stateRows = (0..<B).map { $0 * L + cache.statePositions[$0] }
+        if blocks.isEmpty {
+            dx = scatteredRows(dx, stateRows, total: B * L)
+        }
         for (bi, blk) in blocks.enumerated().reversed() {
             let bc = cache.blocks[bi]
+            if bi == blocks.count - 1 {
+                dx = lastBlockBackward(blk, bc, dx, stateRows: stateRows, statePadding: stateRows.map { cache.padding[$0] }, total: B * L)
+                continue
+            }
             maskInPlace(&dx, cache.padding)
             switch c.layout {
             case .original:
@@ -159,7 +189,7 @@ public final class SASRec: Module {
                 var du = blk.ffn.backward(bc.ffn, dx)
                 addInPlace(&du, dx)
                 let dh = blk.ln2.backward(bc.ln2!, du)
-                var (dq, dkeys) = blk.attn.backward(bc.attn, dh)
+                var (dq, dkeys) = blk.attn.backward(bc.attn!, dh)
                 addInPlace(&dq, dh)
                 dx = blk.ln1.backward(bc.ln1!, dq)
                 addInPlace(&dx, dkeys)
@@ -167,7 +197,7 @@ public final class SASRec: Module {
                 // x_out = h + FFN(LN₂(h)), h = x + A(LN₁(x))
                 var dh = blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dx))
                 addInPlace(&dh, dx)
-                var (dq, dkeys) = blk.attn.backward(bc.attn, dh)
+                var (dq, dkeys) = blk.attn.backward(bc.attn!, dh)
                 addInPlace(&dq, dkeys)
                 dx = blk.ln1.backward(bc.ln1!, dq)
                 addInPlace(&dx, dh)
@@ -177,14 +207,14 @@ public final class SASRec: Module {
                 var dh = blk.ffn.backward(bc.ffn, dsum2)
                 addInPlace(&dh, dsum2)
                 let dsum1 = blk.ln1.backward(bc.ln1!, dh)
-                var (dq, dkeys) = blk.attn.backward(bc.attn, dsum1)
+                var (dq, dkeys) = blk.attn.backward(bc.attn!, dsum1)
                 addInPlace(&dq, dkeys)
                 addInPlace(&dq, dsum1)
                 dx = dq
             }
         }
         maskInPlace(&dx, cache.padding)
-        dx = Dropout.backward(dx, mask: cache.embeddingDropout)
+        Dropout.backwardInPlace(&dx, mask: cache.embeddingDropout)
         // Position embedding gradient and item embedding gradient (scaled for .original).
         let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
         positionEmbedding.grad.withUnsafeMutableBufferPointer { g in dx.withUnsafeBufferPointer { p in
@@ -192,5 +222,77 @@ public final class SASRec: Module {
         } }
         if scale != 1 { dx.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= scale } } }
         itemEmbedding.backward(cache.ids, dx)
+    }
+
+    /// The last block on the state rows: `x` is (B·L) × d; returns B × d.
+    private func lastBlockForward(_ blk: Block, _ x: Matrix, stateRows: [Int], statePadding: [Bool], positions: [Int], padding: [Bool],
+                                  batch B: Int, attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64) -> (Matrix, BlockCache) {
+        let L = config.length
+        switch config.layout {
+        case .original:
+            let (qn, l1) = blk.ln1.forward(gatherRows(x, stateRows))
+            var (h, ac) = blk.attn.forwardLastQuery(queries: qn, keys: x, positions: positions, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+            addInPlace(&h, qn)
+            let (u, l2) = blk.ln2.forward(h)
+            var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed)
+            addInPlace(&y, u)
+            maskInPlace(&y, statePadding)
+            return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
+        case .preLN:
+            let (xn, l1) = blk.ln1.forward(x)
+            var (h, ac) = blk.attn.forwardLastQuery(queries: gatherRows(xn, stateRows), keys: xn, positions: positions, batch: B, length: L,
+                                                    keyPadding: padding, dropout: attnDrop)
+            addInPlace(&h, gatherRows(x, stateRows))
+            let (hn, l2) = blk.ln2.forward(h)
+            var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed)
+            addInPlace(&y, h)
+            maskInPlace(&y, statePadding)
+            return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
+        case .postLN:
+            let xs = gatherRows(x, stateRows)
+            var (s1, ac) = blk.attn.forwardLastQuery(queries: xs, keys: x, positions: positions, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+            addInPlace(&s1, xs)
+            let (h, l1) = blk.ln1.forward(s1)
+            var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed)
+            addInPlace(&s2, h)
+            var (y, l2) = blk.ln2.forward(s2)
+            maskInPlace(&y, statePadding)
+            return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
+        }
+    }
+
+    /// Backward of `lastBlockForward`: `dy` is B × d; returns the (B·L) × d input gradient.
+    private func lastBlockBackward(_ blk: Block, _ bc: BlockCache, _ dy: Matrix, stateRows: [Int], statePadding: [Bool], total: Int) -> Matrix {
+        var dy = dy
+        maskInPlace(&dy, statePadding)
+        let ac = bc.lastQuery!
+        switch config.layout {
+        case .original:
+            var du = blk.ffn.backward(bc.ffn, dy)
+            addInPlace(&du, dy)
+            let dh = blk.ln2.backward(bc.ln2!, du)
+            var (dq, dkeys) = blk.attn.backwardLastQuery(ac, dh)
+            addInPlace(&dq, dh)
+            scatterAddRows(blk.ln1.backward(bc.ln1!, dq), stateRows, into: &dkeys)
+            return dkeys
+        case .preLN:
+            var dh = blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dy))
+            addInPlace(&dh, dy)
+            let (dq, dxn0) = blk.attn.backwardLastQuery(ac, dh)
+            var dxn = dxn0
+            scatterAddRows(dq, stateRows, into: &dxn)
+            var dx = blk.ln1.backward(bc.ln1!, dxn)
+            scatterAddRows(dh, stateRows, into: &dx)
+            return dx
+        case .postLN:
+            let dsum2 = blk.ln2.backward(bc.ln2!, dy)
+            var dh = blk.ffn.backward(bc.ffn, dsum2)
+            addInPlace(&dh, dsum2)
+            let dsum1 = blk.ln1.backward(bc.ln1!, dh)
+            var (dq, dx) = blk.attn.backwardLastQuery(ac, dsum1)
+            addInPlace(&dq, dsum1)
+            scatterAddRows(dq, stateRows, into: &dx)
+            return dx
+        }
     }
 }

@@ -5,22 +5,33 @@ import RecCore
 public enum Dropout {
     /// Returns y = x ⊙ mask and the mask (already scaled); rate 0 returns x and nil.
     public static func forward(_ x: Matrix, rate: Float, seed: UInt64) -> (y: Matrix, mask: [Float]?) {
-        guard rate > 0 else { return (x, nil) }
+        var y = x
+        let mask = apply(&y, rate: rate, seed: seed)
+        return (y, mask)
+    }
+
+    /// x ← x ⊙ mask in place; returns the mask (nil for rate 0). Same mask as `forward`.
+    public static func apply(_ x: inout Matrix, rate: Float, seed: UInt64) -> [Float]? {
+        guard rate > 0 else { return nil }
         var mask = [Float](repeating: 0, count: x.count)
         mask.withUnsafeMutableBufferPointer { RandomStream(seed: seed).fillUniform($0, parallelism: .sequential) }
         let keep = 1 / (1 - rate)
         for i in mask.indices { mask[i] = mask[i] < rate ? 0 : keep }
-        var y = x
-        y.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
-        return (y, mask)
+        x.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
+        return mask
     }
 
     /// dx = dy ⊙ mask.
     public static func backward(_ dy: Matrix, mask: [Float]?) -> Matrix {
-        guard let mask else { return dy }
         var dx = dy
-        dx.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
+        backwardInPlace(&dx, mask: mask)
         return dx
+    }
+
+    /// dy ← dy ⊙ mask in place.
+    public static func backwardInPlace(_ dy: inout Matrix, mask: [Float]?) {
+        guard let mask else { return }
+        dy.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
     }
 }
 
@@ -64,6 +75,36 @@ public final class MultiHeadAttention: Module {
     }
 }
 
+extension MultiHeadAttention {
+    public struct LastQueryCache {
+        let queries: Matrix, keys: Matrix, qp: Matrix, kp: Matrix, vp: Matrix, attended: Matrix
+        let positions: [Int], attention: Attention.LastQueryCache, shape: Attention.Shape
+    }
+
+    /// One query per sequence (`queries` is B × d, row b at position `positions[b]` of sequence
+    /// b) over the full keys ((B·L) × d): the rows of `forward` that a last-state encoder uses,
+    /// at a fraction of the cost (the query and output projections run on B rows, not B·L).
+    public func forwardLastQuery(queries: Matrix, keys: Matrix, positions: [Int], batch: Int, length: Int, keyPadding: [Bool]?,
+                                 dropout: Attention.Dropout?) -> (y: Matrix, cache: LastQueryCache) {
+        let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
+        let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
+        let (att, ac) = Attention.forwardLastQuery(q: qp, k: kp, v: vp, positions: positions, shape: shape, keyPadding: keyPadding, dropout: dropout)
+        return (o.forward(att), LastQueryCache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att,
+                                               positions: positions, attention: ac, shape: shape))
+    }
+
+    /// Returns (d queries: B × d, d keys: (B·L) × d).
+    public func backwardLastQuery(_ c: LastQueryCache, _ dy: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
+        let dAtt = o.backward(c.attended, dy)
+        let (dqp, dkp, dvp) = Attention.backwardLastQuery(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, positions: c.positions,
+                                                          cache: c.attention, shape: c.shape)
+        let dQueries = q.backward(c.queries, dqp)
+        var dKeys = k.backward(c.keys, dkp)
+        v.backward(c.keys, dvp, accumulatingInto: &dKeys)
+        return (dQueries, dKeys)
+    }
+}
+
 /// Position-wise feed-forward network: `W₂ act(W₁ x + b₁) + b₂`.
 public final class FeedForward: Module {
     public enum Activation: Sendable { case relu, gelu }
@@ -81,19 +122,21 @@ public final class FeedForward: Module {
 
     public func forward(_ x: Matrix, dropout: Float, seed: UInt64) -> (y: Matrix, cache: Cache) {
         let pre = w1.forward(x)
-        var act = pre
-        act.withUnsafeMutableBufferPointer { p in
-            switch activation {
-            case .relu: Kernels.relu(UnsafeBufferPointer(p), into: p)
-            case .gelu: Kernels.gelu(UnsafeBufferPointer(p), into: p)
+        var act = Matrix(rows: pre.rows, cols: pre.cols, unsafeUninitialized: { p in
+            pre.withUnsafeBufferPointer { src in
+                switch activation {
+                case .relu: Kernels.relu(src, into: p)
+                case .gelu: Kernels.gelu(src, into: p)
+                }
             }
-        }
-        let (dropped, mask) = Dropout.forward(act, rate: dropout, seed: seed)
-        return (w2.forward(dropped), Cache(x: x, pre: pre, act: dropped, dropoutMask: mask))
+        })
+        let mask = Dropout.apply(&act, rate: dropout, seed: seed)
+        return (w2.forward(act), Cache(x: x, pre: pre, act: act, dropoutMask: mask))
     }
 
     public func backward(_ c: Cache, _ dy: Matrix) -> Matrix {
-        var dAct = Dropout.backward(w2.backward(c.act, dy), mask: c.dropoutMask)
+        var dAct = w2.backward(c.act, dy)
+        Dropout.backwardInPlace(&dAct, mask: c.dropoutMask)
         dAct.withUnsafeMutableBufferPointer { d in c.pre.withUnsafeBufferPointer { x in
             let n = d.count
             switch activation {
@@ -152,4 +195,30 @@ func multiplyInPlace(_ p: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>
     var i = 0
     while i + 16 <= n { VectorMath.store(VectorMath.load(p + i) * VectorMath.load(m + i), p + i); i += 16 }
     while i < n { p[i] *= m[i]; i += 1 }
+}
+
+/// The rows `rows` of x, in that order.
+func gatherRows(_ x: Matrix, _ rows: [Int]) -> Matrix {
+    let d = x.cols
+    var y = Matrix(rows: rows.count, cols: d)
+    y.withUnsafeMutableBufferPointer { yp in x.withUnsafeBufferPointer { xp in
+        for (i, r) in rows.enumerated() { (yp.baseAddress! + i * d).update(from: xp.baseAddress! + r * d, count: d) }
+    } }
+    return y
+}
+
+/// into[rows[i]] += x[i].
+func scatterAddRows(_ x: Matrix, _ rows: [Int], into y: inout Matrix) {
+    let d = x.cols
+    precondition(y.cols == d && rows.count == x.rows, "scatterAddRows: \(x.shapeDescription) into \(y.shapeDescription) at \(rows.count) rows")
+    y.withUnsafeMutableBufferPointer { yp in x.withUnsafeBufferPointer { xp in
+        for (i, r) in rows.enumerated() { addRow(xp.baseAddress! + i * d, into: yp.baseAddress! + r * d, count: d) }
+    } }
+}
+
+/// A (total × d) matrix with x's rows at `rows`, zeros elsewhere.
+func scatteredRows(_ x: Matrix, _ rows: [Int], total: Int) -> Matrix {
+    var y = Matrix(rows: total, cols: x.cols)
+    scatterAddRows(x, rows, into: &y)
+    return y
 }

@@ -85,4 +85,67 @@ import _RecTestSupport
         #expect(Array(a.row(5)) != Array(b.row(5)))
     }
 
+
+    /// Naive one-query-per-sequence attention in Double: Σ O ⊙ R.
+    func naiveLastQueryLoss(q: [Double], k: [Double], v: [Double], positions: [Int], s: Attention.Shape, pad: [Bool]?, mask: [Float]?, R: [Double]) -> Double {
+        let L = s.length, D = s.width, dh = s.headDim
+        var loss = 0.0
+        for b in 0..<s.batch { for h in 0..<s.heads {
+            var scores = [Double](repeating: -.infinity, count: L)
+            for j in 0...positions[b] where !(pad?[b * L + j] ?? false) {
+                var d = 0.0
+                for t in 0..<dh { d += q[b * D + h * dh + t] * k[(b * L + j) * D + h * dh + t] }
+                scores[j] = d / Double(dh).squareRoot()
+            }
+            guard let m = scores.max(), m > -.infinity else { continue }
+            let e = scores.map { $0 == -.infinity ? 0 : exp($0 - m) }
+            let z = e.reduce(0, +)
+            for t in 0..<dh {
+                var o = 0.0
+                for j in 0..<L { o += e[j] / z * Double(mask?[(b * s.heads + h) * L + j] ?? 1) * v[(b * L + j) * D + h * dh + t] }
+                loss += o * R[b * D + h * dh + t]
+            }
+        } }
+        return loss
+    }
+
+    static let lastQueryCases: [(Int, Int, Int, Bool)] = [
+        // heads, headDim, length, dropout
+        (1, 3, 5, false), (2, 3, 6, true), (1, 20, 7, true), (1, 16, 1, false), (2, 17, 4, false),
+    ]
+
+    /// The one-query attention of an encoder's last block: its output equals the full causal
+    /// attention's rows at the query positions, and its gradients match finite differences.
+    @Test(arguments: lastQueryCases)
+    func lastQueryMatchesTheFullRowsAndFiniteDifferences(c: (Int, Int, Int, Bool)) {
+        let (H, dh, L, dropout) = c
+        let B = 4
+        let s = Attention.Shape(batch: B, length: L, heads: H, headDim: dh)
+        let n = s.rows * s.width
+        let qFull = Matrix(rows: s.rows, cols: s.width, elements: randomFloats(n, seed: 11))
+        let k = Matrix(rows: s.rows, cols: s.width, elements: randomFloats(n, seed: 12))
+        let v = Matrix(rows: s.rows, cols: s.width, elements: randomFloats(n, seed: 13))
+        // Sequence 0 ends at the last position, 1 in the middle, 2 is left-padded, 3 is all padding.
+        let positions = [L - 1, (L - 1) / 2, L - 1, L - 1]
+        let pad = (0..<s.rows).map { r in (r / L == 1 && r % L > (L - 1) / 2) || (r / L == 2 && r % L < min(2, L - 1)) || r / L == 3 }
+        var q = Matrix(rows: B, cols: s.width)
+        for b in 0..<B { q.setRow(b, qFull.row(b * L + positions[b])) }
+        let full = Attention.forward(q: qFull, k: k, v: v, shape: s, causal: true, keyPadding: pad).output
+        let plain = Attention.forwardLastQuery(q: q, k: k, v: v, positions: positions, shape: s, keyPadding: pad, parallelism: .threads(2)).output
+        for b in 0..<B { for t in 0..<s.width { #expect(abs(plain[b, t] - full[b * L + positions[b], t]) <= 1e-6) } }
+        for t in 0..<s.width { #expect(plain[3, t] == 0) }     // every key masked: output 0
+        let (out, cache) = Attention.forwardLastQuery(q: q, k: k, v: v, positions: positions, shape: s, keyPadding: pad,
+                                                      dropout: dropout ? .init(rate: 0.3, seed: 5) : nil, parallelism: .threads(2))
+        let R = randomDoubles(B * s.width, seed: 14)
+        let qd = q.storage.map(Double.init), kd = k.storage.map(Double.init), vd = v.storage.map(Double.init)
+        let mask = cache.dropoutScale
+        let loss = zip(out.storage, R).reduce(0.0) { $0 + Double($1.0) * $1.1 }
+        #expect(abs(loss - naiveLastQueryLoss(q: qd, k: kd, v: vd, positions: positions, s: s, pad: pad, mask: mask, R: R)) < 1e-4 * max(1, abs(loss)))
+        let (dq, dk, dv) = Attention.backwardLastQuery(dOutput: Matrix(rows: B, cols: s.width, elements: R.map(Float.init)), q: q, k: k, v: v,
+                                                       positions: positions, cache: cache, shape: s, parallelism: .threads(2))
+        func f(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double { naiveLastQueryLoss(q: q, k: k, v: v, positions: positions, s: s, pad: pad, mask: mask, R: R) }
+        #expect(gradientsAgree(dq.storage, centralDifference(qd) { f($0, kd, vd) }))
+        #expect(gradientsAgree(dk.storage, centralDifference(kd) { f(qd, $0, vd) }))
+        #expect(gradientsAgree(dv.storage, centralDifference(vd) { f(qd, kd, $0) }))
+    }
 }
