@@ -8,7 +8,8 @@ weights under RecKit's tensor names plus `input.sequences` (ids as F32) and `exp
 
 Tensor names (PyTorch state-dict style; vectors may be [n] or [1, n]):
   item_embedding.weight [items+1, d] (row 0 = padding), position_embedding.weight [L, d],
-  blocks.{i}.ln1.{weight,bias}, blocks.{i}.attn.{q,k,v,out}.{weight [d, d], bias},
+  blocks.{i}.ln1.{weight,bias}, blocks.{i}.attn.{q,k,v,out}.{weight [d, d], bias} (no `out` for
+  the original layout: the authors' attention has no output projection),
   blocks.{i}.ln2.{weight,bias}, blocks.{i}.ffn.{w1,w2}.{weight [d, d], bias},
   final_norm.{weight,bias} (absent for postLN).
 Linear weights are [out, in] and compute x @ W.T + b, as torch.nn.Linear.
@@ -55,7 +56,8 @@ def attention(p, name, q_in, k_in, pad):
             for i in range(L):
                 if np.all(np.isinf(s[i])): continue
                 e = np.exp(s[i] - s[i].max()); out[b, i, h] = (e / e.sum()) @ v[b, :, h]
-    return linear(p, name + ".out", out.reshape(B, L, D))
+    out = out.reshape(B, L, D)
+    return linear(p, name + ".out", out) if name + ".out.weight" in p else out
 
 
 def ffn(p, name, x):
@@ -100,6 +102,11 @@ def main():
                 p[f"{n}.{ln}.weight"] = 1 + 0.1 * rng.normal(size=D); p[f"{n}.{ln}.bias"] = 0.1 * rng.normal(size=D)
             for lin in ("attn.q", "attn.k", "attn.v", "attn.out", "ffn.w1", "ffn.w2"):
                 p[f"{n}.{lin}.weight"] = rng.uniform(-0.35, 0.35, (D, D)); p[f"{n}.{lin}.bias"] = rng.uniform(-0.35, 0.35, D)
+        if layout == "original":
+            # The authors' attention has no output projection (drawn anyway, to keep the
+            # random stream and so the other layouts' fixtures unchanged).
+            for i in range(BLOCKS):
+                del p[f"blocks.{i}.attn.out.weight"], p[f"blocks.{i}.attn.out.bias"]
         if layout != "postLN":
             p["final_norm.weight"] = 1 + 0.1 * rng.normal(size=D); p["final_norm.bias"] = 0.1 * rng.normal(size=D)
         # Round to float32 first so that both sides start from the same weights.

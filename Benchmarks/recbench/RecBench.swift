@@ -278,15 +278,19 @@ struct EncoderBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "encoder",
         abstract: "SASRec encoder forward + backward (training mode, dropout 0.2) for a batch.")
     @OptionGroup var common: CommonOptions
+    @Flag(help: "Give attention an output projection (PyTorch's block; the default, the authors' original layout, has none).")
+    var attentionProjection = false
 
     func run() throws {
         let b = common.batch ?? 256, L = common.length ?? 10, d = common.dim ?? 64
         var c = SASRec.Config(items: common.items ?? 10_000)
         c.length = L; c.dim = d; c.heads = common.heads ?? 1; c.blocks = common.blocks ?? 2
+        c.attentionOutputProjection = attentionProjection
         let model = SASRec(config: c, seed: common.seed)
         var g = Xoshiro256(seed: common.seed)
         let seqs = randomSequences(batch: b, length: L, items: c.items, &g)
-        let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("heads", c.heads), ("blocks", c.blocks), ("items", c.items)]
+        let params: [(String, Any)] = [("batch", b), ("length", L), ("dim", d), ("heads", c.heads), ("blocks", c.blocks), ("items", c.items),
+                                       ("attention_projection", attentionProjection)]
         var out = [Measurement]()
         for t in try common.threadList() {
             Threading.setCount(t)

@@ -295,18 +295,17 @@ extension Attention {
                     } else {
                         for j in 0..<n { P[j] = 0 }
                     }
-                    var weights = [Float](repeating: 0, count: n)
                     if let dropout, let db {
                         let mask = db + bh * L
                         var g = RandomStream(seed: dropout.seed).split(bh).generator()
                         let keep = 1 / (1 - dropout.rate)
                         for j in 0..<L { mask[j] = Float(Sampling.uniform(&g)) < dropout.rate ? 0 : keep }
-                        for j in 0..<n { weights[j] = P[j] * mask[j] }
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
+                            for j in 0..<n { w[j] = P[j] * mask[j] }
+                            SmallProducts.combineRows(UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)
+                        }
                     } else {
-                        for j in 0..<n { weights[j] = P[j] }
-                    }
-                    weights.withUnsafeBufferPointer { w in
-                        SmallProducts.combineRows(w.baseAddress!, lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)
+                        SmallProducts.combineRows(UnsafePointer(P), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)
                     }
                 }
             } } }
@@ -336,14 +335,11 @@ extension Attention {
                         let b = bh / H, h = bh % H, n = positions[b] + 1
                         let keys = b * L * D + h * dh, query = b * D + h * dh
                         let P = pb + bh * L
-                        var pd = [Float](repeating: 0, count: n), dP = pd
-                        for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
-                        pd.withUnsafeBufferPointer { w in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in
+                            let pd = scratch.baseAddress!, dpb = pd + n
+                            for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
                             // dV_j = pd_j · dO (an outer product: one column of weights, one row).
-                            SmallProducts.combineRows(w.baseAddress!, lda: 1, transposeA: false, m: n, k: 1, rows: g + query, ld: D, width: dh, into: dvb + keys)
-                        }
-                        dP.withUnsafeMutableBufferPointer { dpp in
-                            let dpb = dpp.baseAddress!
+                            SmallProducts.combineRows(UnsafePointer(pd), lda: 1, transposeA: false, m: n, k: 1, rows: g + query, ld: D, width: dh, into: dvb + keys)
                             SmallProducts.rowDots(g + query, vb + keys, ld: D, width: dh, m: 1, n: n, alpha: 1, into: dpb, ldc: n)
                             if let mb { for j in 0..<n { dpb[j] *= mb[bh * L + j] } }
                             softmaxBackwardRow(P, dpb, count: n, scale: scale)

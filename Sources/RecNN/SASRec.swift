@@ -8,7 +8,8 @@ import RecCore
 /// Item ids are 1...items; 0 is padding (right or left padding both work: the state is read at
 /// the last non-padding position; an all-padding row reads the last position). Block layouts:
 /// - `.original` (the authors' code): q = LN₁(x); h = q + MHA(queries q, keys x); u = LN₂(h);
-///   y = u + FFN(u); final LN; embeddings scaled by √d.
+///   y = u + FFN(u); final LN; embeddings scaled by √d; attention without an output projection
+///   and dropout after both FFN layers (see `Config.attentionOutputProjection`).
 /// - `.preLN`: h = x + MHA(LN₁(x)); y = h + FFN(LN₂(h)); final LN.
 /// - `.postLN` (RecBole): h = LN₁(x + MHA(x)); y = LN₂(h + FFN(h)); no final LN.
 /// Padding rows are zeroed after the embedding and after every block.
@@ -25,7 +26,17 @@ public final class SASRec: Module {
         public var layout: Layout = .original
         public var activation: FeedForward.Activation = .relu
         public var initialization: Initialization = .pytorchDefault
+        /// Whether attention has an output projection (`blocks.i.attn.out.*`). nil: as the layout's
+        /// source does, i.e. none for `.original` (the authors' code concatenates the heads into
+        /// the residual), one for `.preLN` and `.postLN` (PyTorch / RecBole attention).
+        public var attentionOutputProjection: Bool? = nil
+        /// Whether dropout also follows the FFN's second layer. nil: yes for `.original` (the
+        /// authors' code drops after both layers), no otherwise.
+        public var ffnOutputDropout: Bool? = nil
         public init(items: Int) { self.items = items }
+
+        public var hasAttentionOutputProjection: Bool { attentionOutputProjection ?? (layout != .original) }
+        public var dropsFFNOutput: Bool { ffnOutputDropout ?? (layout == .original) }
     }
 
     final class Block {
@@ -33,7 +44,8 @@ public final class SASRec: Module {
         init(_ prefix: String, _ c: Config, seed: UInt64) {
             ln1 = LayerNorm(name: prefix + ".ln1", features: c.dim)
             ln2 = LayerNorm(name: prefix + ".ln2", features: c.dim)
-            attn = MultiHeadAttention(name: prefix + ".attn", dim: c.dim, heads: c.heads, initialization: c.initialization, seed: seed)
+            attn = MultiHeadAttention(name: prefix + ".attn", dim: c.dim, heads: c.heads, outputProjection: c.hasAttentionOutputProjection,
+                                      initialization: c.initialization, seed: seed)
             ffn = FeedForward(name: prefix + ".ffn", dim: c.dim, hidden: c.dim, activation: c.activation, initialization: c.initialization, seed: seed &+ 100)
         }
         var parameters: [Parameter] { ln1.parameters + attn.parameters + ln2.parameters + ffn.parameters }
@@ -130,7 +142,7 @@ public final class SASRec: Module {
                 var (h, ac) = blk.attn.forward(queries: qn, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
                 addInPlace(&h, qn)                       // h = q + A(q, x)
                 let (u, l2) = blk.ln2.forward(h)
-                var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed)
+                var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
                 addInPlace(&y, u)
                 maskInPlace(&y, padding)
                 x = y
@@ -140,7 +152,7 @@ public final class SASRec: Module {
                 var (h, ac) = blk.attn.forward(queries: xn, keys: xn, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
                 addInPlace(&h, x)
                 let (hn, l2) = blk.ln2.forward(h)
-                var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed)
+                var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
                 addInPlace(&y, h)
                 maskInPlace(&y, padding)
                 x = y
@@ -149,7 +161,7 @@ public final class SASRec: Module {
                 var (s1, ac) = blk.attn.forward(queries: x, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
                 addInPlace(&s1, x)
                 let (h, l1) = blk.ln1.forward(s1)
-                var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed)
+                var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
                 addInPlace(&s2, h)
                 var (y, l2) = blk.ln2.forward(s2)
                 maskInPlace(&y, padding)
@@ -227,14 +239,14 @@ public final class SASRec: Module {
     /// The last block on the state rows: `x` is (B·L) × d; returns B × d.
     private func lastBlockForward(_ blk: Block, _ x: Matrix, stateRows: [Int], statePadding: [Bool], positions: [Int], padding: [Bool],
                                   batch B: Int, attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64) -> (Matrix, BlockCache) {
-        let L = config.length
+        let L = config.length, c = config
         switch config.layout {
         case .original:
             let (qn, l1) = blk.ln1.forward(gatherRows(x, stateRows))
             var (h, ac) = blk.attn.forwardLastQuery(queries: qn, keys: x, positions: positions, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
             addInPlace(&h, qn)
             let (u, l2) = blk.ln2.forward(h)
-            var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed)
+            var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
             addInPlace(&y, u)
             maskInPlace(&y, statePadding)
             return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
@@ -244,7 +256,7 @@ public final class SASRec: Module {
                                                     keyPadding: padding, dropout: attnDrop)
             addInPlace(&h, gatherRows(x, stateRows))
             let (hn, l2) = blk.ln2.forward(h)
-            var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed)
+            var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
             addInPlace(&y, h)
             maskInPlace(&y, statePadding)
             return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
@@ -253,7 +265,7 @@ public final class SASRec: Module {
             var (s1, ac) = blk.attn.forwardLastQuery(queries: xs, keys: x, positions: positions, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
             addInPlace(&s1, xs)
             let (h, l1) = blk.ln1.forward(s1)
-            var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed)
+            var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
             addInPlace(&s2, h)
             var (y, l2) = blk.ln2.forward(s2)
             maskInPlace(&y, statePadding)

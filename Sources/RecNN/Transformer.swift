@@ -35,21 +35,27 @@ public enum Dropout {
     }
 }
 
-/// Multi-head attention with input and output projections (as PyTorch's MultiheadAttention):
-/// queries are projected from `queries`, keys and values from `keys`.
+/// Multi-head attention with input projections and, optionally, an output projection (with it,
+/// as PyTorch's MultiheadAttention; without it, as the SASRec authors' TensorFlow code, where the
+/// heads' outputs are concatenated and added to the residual directly): queries are projected
+/// from `queries`, keys and values from `keys`.
 public final class MultiHeadAttention: Module {
-    public let q: Linear, k: Linear, v: Linear, o: Linear
+    public let q: Linear, k: Linear, v: Linear
+    public let o: Linear?
     public let heads: Int
-    public var parameters: [Parameter] { q.parameters + k.parameters + v.parameters + o.parameters }
+    public var parameters: [Parameter] { q.parameters + k.parameters + v.parameters + (o?.parameters ?? []) }
 
-    public init(name: String, dim: Int, heads: Int, initialization: Initialization, seed: UInt64) {
+    public init(name: String, dim: Int, heads: Int, outputProjection: Bool = true, initialization: Initialization, seed: UInt64) {
         precondition(dim % heads == 0, "MultiHeadAttention: dim \(dim) is not a multiple of heads \(heads)")
         self.heads = heads
         q = Linear(name: name + ".q", inFeatures: dim, outFeatures: dim, initialization: initialization, seed: seed)
         k = Linear(name: name + ".k", inFeatures: dim, outFeatures: dim, initialization: initialization, seed: seed &+ 10)
         v = Linear(name: name + ".v", inFeatures: dim, outFeatures: dim, initialization: initialization, seed: seed &+ 20)
-        o = Linear(name: name + ".out", inFeatures: dim, outFeatures: dim, initialization: initialization, seed: seed &+ 30)
+        o = outputProjection ? Linear(name: name + ".out", inFeatures: dim, outFeatures: dim, initialization: initialization, seed: seed &+ 30) : nil
     }
+
+    func project(_ att: Matrix) -> Matrix { o?.forward(att) ?? att }
+    func projectBackward(_ attended: Matrix, _ dy: Matrix) -> Matrix { o?.backward(attended, dy) ?? dy }
 
     public struct Cache {
         let queries: Matrix, keys: Matrix, qp: Matrix, kp: Matrix, vp: Matrix, attended: Matrix
@@ -61,12 +67,12 @@ public final class MultiHeadAttention: Module {
         let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
         let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
         let (att, ac) = Attention.forward(q: qp, k: kp, v: vp, shape: shape, causal: true, keyPadding: keyPadding, dropout: dropout)
-        return (o.forward(att), Cache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att, attention: ac, shape: shape))
+        return (project(att), Cache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att, attention: ac, shape: shape))
     }
 
     /// Returns (d queries, d keys).
     public func backward(_ c: Cache, _ dy: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
-        let dAtt = o.backward(c.attended, dy)
+        let dAtt = projectBackward(c.attended, dy)
         let (dqp, dkp, dvp) = Attention.backward(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, cache: c.attention, shape: c.shape)
         let dQueries = q.backward(c.queries, dqp)
         var dKeys = k.backward(c.keys, dkp)
@@ -89,13 +95,13 @@ extension MultiHeadAttention {
         let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
         let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
         let (att, ac) = Attention.forwardLastQuery(q: qp, k: kp, v: vp, positions: positions, shape: shape, keyPadding: keyPadding, dropout: dropout)
-        return (o.forward(att), LastQueryCache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att,
+        return (project(att), LastQueryCache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att,
                                                positions: positions, attention: ac, shape: shape))
     }
 
     /// Returns (d queries: B × d, d keys: (B·L) × d).
     public func backwardLastQuery(_ c: LastQueryCache, _ dy: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
-        let dAtt = o.backward(c.attended, dy)
+        let dAtt = projectBackward(c.attended, dy)
         let (dqp, dkp, dvp) = Attention.backwardLastQuery(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, positions: c.positions,
                                                           cache: c.attention, shape: c.shape)
         let dQueries = q.backward(c.queries, dqp)
@@ -118,9 +124,15 @@ public final class FeedForward: Module {
         self.activation = activation
     }
 
-    public struct Cache { let x: Matrix, pre: Matrix, act: Matrix, dropoutMask: [Float]? }
+    public struct Cache {
+        let x: Matrix, pre: Matrix, act: Matrix
+        /// The scaled dropout masks of the activation and of the output (nil where none).
+        public let dropoutMask: [Float]?, outputMask: [Float]?
+    }
 
-    public func forward(_ x: Matrix, dropout: Float, seed: UInt64) -> (y: Matrix, cache: Cache) {
+    /// Dropout (rate `dropout`) on the activation and, with `outputDropout`, also on the output
+    /// (as the SASRec authors' code: dropout after each of the two layers).
+    public func forward(_ x: Matrix, dropout: Float, seed: UInt64, outputDropout: Bool = false) -> (y: Matrix, cache: Cache) {
         let pre = w1.forward(x)
         var act = Matrix(rows: pre.rows, cols: pre.cols, unsafeUninitialized: { p in
             pre.withUnsafeBufferPointer { src in
@@ -131,11 +143,20 @@ public final class FeedForward: Module {
             }
         })
         let mask = Dropout.apply(&act, rate: dropout, seed: seed)
-        return (w2.forward(act), Cache(x: x, pre: pre, act: act, dropoutMask: mask))
+        var y = w2.forward(act)
+        let outMask = outputDropout ? Dropout.apply(&y, rate: dropout, seed: seed &+ 0x5EED) : nil
+        return (y, Cache(x: x, pre: pre, act: act, dropoutMask: mask, outputMask: outMask))
     }
 
     public func backward(_ c: Cache, _ dy: Matrix) -> Matrix {
-        var dAct = w2.backward(c.act, dy)
+        var dAct: Matrix
+        if let m = c.outputMask {
+            var dOut = dy
+            Dropout.backwardInPlace(&dOut, mask: m)
+            dAct = w2.backward(c.act, dOut)
+        } else {
+            dAct = w2.backward(c.act, dy)
+        }
         Dropout.backwardInPlace(&dAct, mask: c.dropoutMask)
         dAct.withUnsafeMutableBufferPointer { d in c.pre.withUnsafeBufferPointer { x in
             let n = d.count

@@ -34,7 +34,15 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// The state encoder: "sasrec" (default; nil in older checkpoints) or "gru" (GRU4Rec with
     /// hidden size `dim`; `blocks`, `heads` and `layout` do not apply).
     public var encoder: String? = nil
-    public init(items: Int) { self.items = items }
+    /// SASRec's attention output projection and FFN output dropout. New models follow the
+    /// authors' code (no projection, dropout after both FFN layers); checkpoints written before
+    /// these fields existed (nil) had a projection and no output dropout, and load as such.
+    public var attentionOutputProjection: Bool? = nil
+    public var ffnOutputDropout: Bool? = nil
+    public init(items: Int) {
+        self.items = items
+        attentionOutputProjection = false; ffnOutputDropout = true
+    }
 
     public var usesGRU: Bool { encoder == "gru" }
 
@@ -47,6 +55,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         c.length = length; c.dim = dim; c.heads = heads; c.blocks = blocks; c.dropout = dropout
         c.layout = SASRec.Layout(rawValue: layout) ?? .original
         c.initialization = ModelConfig.initialization
+        c.attentionOutputProjection = attentionOutputProjection ?? true
+        c.ffnOutputDropout = ffnOutputDropout ?? false
         return c
     }
 }

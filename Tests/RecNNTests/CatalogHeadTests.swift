@@ -127,13 +127,18 @@ import _RecTestSupport
         for i in [1, 2, 4, 5, 6, 7] { #expect(Array(head.weight.grad.row(i)).allSatisfy { $0 == 0 }) }
     }
 
-    @Test(arguments: [FeedForward.Activation.relu, .gelu])
-    func feedForwardGradients(activation: FeedForward.Activation) {
+    /// With dropout, the masks (after the activation and, as the SASRec authors' code, after
+    /// the output) are held fixed and the gradient is checked through them.
+    @Test(arguments: [(FeedForward.Activation.relu, false), (.gelu, false), (.relu, true), (.gelu, true)])
+    func feedForwardGradients(activation: FeedForward.Activation, dropout: Bool) {
         let n = 3, d = 4
         let ffn = FeedForward(name: "f", dim: d, hidden: 5, activation: activation, initialization: .pytorchDefault, seed: 2)
         let x = Matrix(rows: n, cols: d, elements: randomFloats(n * d, seed: 3, scale: 2))
         let R = randomDoubles(n * d, seed: 4)
-        let (_, cache) = ffn.forward(x, dropout: 0, seed: 0)
+        let (_, cache) = ffn.forward(x, dropout: dropout ? 0.4 : 0, seed: 5, outputDropout: dropout)
+        let m1 = cache.dropoutMask.map { $0.map(Double.init) } ?? [Double](repeating: 1, count: n * 5)
+        let m2 = cache.outputMask.map { $0.map(Double.init) } ?? [Double](repeating: 1, count: n * d)
+        if dropout { #expect(m1.contains(0) && m2.contains(0)) }
         let dx = ffn.backward(cache, Matrix(rows: n, cols: d, elements: R.map(Float.init)))
         let w1 = ffn.w1.weight.value.storage.map(Double.init), b1 = ffn.w1.bias!.value.storage.map(Double.init)
         let w2 = ffn.w2.weight.value.storage.map(Double.init), b2 = ffn.w2.bias!.value.storage.map(Double.init)
@@ -144,12 +149,12 @@ import _RecTestSupport
                 for o in 0..<5 {
                     var z = b1[o]
                     for i in 0..<d { z += w1[o * d + i] * xv[r * d + i] }
-                    hdn[o] = activation == .relu ? max(z, 0) : 0.5 * z * (1 + erf(z / 2.0.squareRoot()))
+                    hdn[o] = (activation == .relu ? max(z, 0) : 0.5 * z * (1 + erf(z / 2.0.squareRoot()))) * m1[r * 5 + o]
                 }
                 for o in 0..<d {
                     var y = b2[o]
                     for i in 0..<5 { y += w2[o * 5 + i] * hdn[i] }
-                    t += y * R[r * d + o]
+                    t += y * m2[r * d + o] * R[r * d + o]
                 }
             }
             return t

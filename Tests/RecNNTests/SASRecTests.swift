@@ -52,7 +52,7 @@ struct NaiveSASRec {
                 out[b * L + i][h * dh + t] = o
             }
         } } }
-        return linear(p, name + ".out", out)
+        return p[name + ".out.weight"] == nil ? out : linear(p, name + ".out", out)
     }
     func ffn(_ p: [String: [Double]], _ name: String, _ x: [[Double]]) -> [[Double]] {
         linear(p, name + ".w2", linear(p, name + ".w1", x).map { $0.map { max($0, 0) } })
@@ -94,12 +94,15 @@ struct NaiveSASRec {
 }
 
 @Suite struct SASRecTests {
-    static let cases: [(SASRec.Layout, Int)] = [(.original, 1), (.preLN, 2), (.postLN, 1), (.original, 2)]
+    /// (layout, heads, attention output projection: nil = the layout's default).
+    static let cases: [(SASRec.Layout, Int, Bool?)] = [(.original, 1, nil), (.preLN, 2, nil), (.postLN, 1, nil), (.original, 2, nil), (.original, 2, true), (.preLN, 1, false)]
 
     @Test(arguments: cases)
-    func gradientsMatchFiniteDifferences(layout: SASRec.Layout, heads: Int) throws {
+    func gradientsMatchFiniteDifferences(layout: SASRec.Layout, heads: Int, projection: Bool?) throws {
         var c = SASRec.Config(items: 5)
         c.length = 4; c.dim = 4; c.heads = heads; c.blocks = 2; c.dropout = 0; c.layout = layout
+        c.attentionOutputProjection = projection
+        #expect(SASRec(config: c, seed: 1).parameters.contains { $0.name.hasSuffix("attn.out.weight") } == (projection ?? (layout != .original)))
         let model = SASRec(config: c, seed: 3)
         // Right padding, left padding, a length-1 sequence and an all-padding row.
         let seqs = [[3, 1, 0, 0], [0, 0, 2, 5], [4, 0, 0, 0], [0, 0, 0, 0], [1, 2, 3, 4]]
