@@ -106,17 +106,21 @@ public final class SASRec: Module {
         }
         let padding = ids.map { $0 == 0 }
         let statePositions = sequences.map { s in s.lastIndex { $0 != 0 } ?? (L - 1) }
-        var x = try itemEmbedding.forward(ids)
+        // x = E[id]·scale + P[position], one pass from the table (the lookup of Embedding.forward, fused).
+        let vocabulary = itemEmbedding.vocabulary
+        for (pos, id) in ids.enumerated() where id < 0 || id >= vocabulary { throw .itemOutOfRange(id: id, position: pos, vocabulary: vocabulary) }
         let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
-        x.withUnsafeMutableBufferPointer { xp in positionEmbedding.value.withUnsafeBufferPointer { pp in
-            let sv = SIMD16<Float>(repeating: scale)
-            for r in 0..<(B * L) {
-                let row = xp.baseAddress! + r * d, pos = pp.baseAddress! + (r % L) * d
-                var j = 0
-                while j + 16 <= d { VectorMath.store(VectorMath.load(row + j) * sv + VectorMath.load(pos + j), row + j); j += 16 }
-                while j < d { row[j] = row[j] * scale + pos[j]; j += 1 }
-            }
-        } }
+        var x = Matrix(rows: B * L, cols: d, unsafeUninitialized: { xp in
+            itemEmbedding.table.value.withUnsafeBufferPointer { tp in positionEmbedding.value.withUnsafeBufferPointer { pp in
+                let sv = SIMD16<Float>(repeating: scale)
+                for r in 0..<(B * L) {
+                    let row = xp.baseAddress! + r * d, emb = tp.baseAddress! + ids[r] * d, pos = pp.baseAddress! + (r % L) * d
+                    var j = 0
+                    while j + 16 <= d { VectorMath.store(VectorMath.load(emb + j) * sv + VectorMath.load(pos + j), row + j); j += 16 }
+                    while j < d { row[j] = emb[j] * scale + pos[j]; j += 1 }
+                }
+            } }
+        })
         let rate = training ? c.dropout : 0
         let stream = RandomStream(seed: seed)
         let embMask = Dropout.apply(&x, rate: rate, seed: stream.split(0).key)

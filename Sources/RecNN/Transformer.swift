@@ -67,7 +67,10 @@ public final class MultiHeadAttention: Module {
         let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
         let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
         let (att, ac) = Attention.forward(q: qp, k: kp, v: vp, shape: shape, causal: true, keyPadding: keyPadding, dropout: dropout)
-        return (project(att), Cache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att, attention: ac, shape: shape))
+        // Without a projection the output is `att` itself: the cache must not keep a second
+        // reference, or the caller's in-place residual add would copy it.
+        return (project(att), Cache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: o == nil ? Matrix(rows: 0, cols: 0) : att,
+                                    attention: ac, shape: shape))
     }
 
     /// Returns (d queries, d keys).
@@ -95,7 +98,7 @@ extension MultiHeadAttention {
         let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
         let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
         let (att, ac) = Attention.forwardLastQuery(q: qp, k: kp, v: vp, positions: positions, shape: shape, keyPadding: keyPadding, dropout: dropout)
-        return (project(att), LastQueryCache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: att,
+        return (project(att), LastQueryCache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: o == nil ? Matrix(rows: 0, cols: 0) : att,
                                                positions: positions, attention: ac, shape: shape))
     }
 
