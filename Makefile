@@ -50,6 +50,7 @@ bench: bootstrap
 	$(BIN)/recbench ope --rows 10000 --threads 1,2
 	$(BIN)/recbench attention --batch 256 --length 50 --dim 64 --heads 1 --threads 2
 	$(BIN)/recbench encoder --threads 1,2 --reps 30
+	$(BIN)/recbench encoder --threads 1,2 --reps 30 --attention-projection
 	$(BIN)/recbench ce-step --threads 1,2 --reps 8
 	for a in ce sqn sac snqn sa2c; do for n in 10000 100000; do \
 	  $(BIN)/recbench train --algo $$a --items $$n --threads 1,2 --reps 10 || exit 1; done; done
