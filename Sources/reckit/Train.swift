@@ -70,6 +70,7 @@ struct Train: ParsableCommand {
     @Option(help: "Attention heads.") var heads: Int = 1
     @Option(help: "SASRec blocks.") var blocks: Int = 1
     @Option(help: "Dropout rate.") var dropout: Float = 0.1
+    @Flag(help: "SASRec attention with an output projection (PyTorch's block; default: the authors', without).") var attentionProjection = false
     @Option(help: "Discount gamma.") var gamma: Float = 0.5
     @Option(help: "Rewards by event type, merged over click=0.2,cart=0.5,like=0.5,purchase=1.") var reward: String?
     @Option(help: "Scale rewards by price: none, linear, log.") var priceScaling: String = "none"
@@ -97,6 +98,7 @@ struct Train: ParsableCommand {
             var mc = ModelConfig(items: data.itemCount)
             mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
             if encoder == "gru" { mc.encoder = "gru" }
+            mc.attentionOutputProjection = attentionProjection
             var run = TrainingRun(model: mc)
             run.epochs = epochs; run.gamma = gamma
             var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
