@@ -49,8 +49,8 @@ bench: bootstrap
 	$(BIN)/recbench exact-rank --items 80 --k 3 --threads 1 --reps 10
 	$(BIN)/recbench ope --rows 10000 --threads 1,2
 	$(BIN)/recbench attention --batch 256 --length 50 --dim 64 --heads 1 --threads 2
-	$(BIN)/recbench encoder --threads 1,2 --reps 30
-	$(BIN)/recbench encoder --threads 1,2 --reps 30 --attention-projection
+	$(BIN)/recbench encoder --threads 1,2 --reps 60
+	$(BIN)/recbench encoder --threads 1,2 --reps 60 --attention-projection
 	$(BIN)/recbench ce-step --threads 1,2 --reps 8
 	for a in ce sqn sac snqn sa2c; do for n in 10000 100000; do \
 	  $(BIN)/recbench train --algo $$a --items $$n --threads 1,2 --reps 10 || exit 1; done; done

@@ -51,8 +51,9 @@ public enum Attention {
         precondition(keyPadding == nil || keyPadding!.count == s.rows, "Attention.forward: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
         let L = s.length, D = s.width, dh = s.headDim
         let scale = 1 / Float(dh).squareRoot()
-        var out = Matrix(rows: s.rows, cols: D)
-        var probs = [Float](repeating: 0, count: s.batch * s.heads * L * L)
+        // Every (sequence, head) block of `out` and `probs` is overwritten below: no zero fill.
+        var out = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
+        var probs = [Float](unsafeUninitializedCapacity: s.batch * s.heads * L * L) { _, n in n = s.batch * s.heads * L * L }
         var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * L * L)
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
         let small = L <= SmallProducts.maxLength
@@ -122,7 +123,10 @@ public enum Attention {
         precondition(dOutput.rows == s.rows && dOutput.cols == s.width, "Attention.backward: dOutput is \(dOutput.shapeDescription), expected \(s.rows)×\(s.width)")
         let L = s.length, D = s.width, dh = s.headDim
         let scale = 1 / Float(dh).squareRoot()
-        var dq = Matrix(rows: s.rows, cols: D), dk = dq, dv = dq
+        // Overwritten block by block below (three separate buffers, no zero fill).
+        var dq = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
+        var dk = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
+        var dv = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
         let small = L <= SmallProducts.maxLength
         dOutput.withUnsafeBufferPointer { gp in q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
