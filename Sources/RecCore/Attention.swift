@@ -30,6 +30,15 @@ public enum Attention {
         public var rate: Float
         public var seed: UInt64
         public init(rate: Float, seed: UInt64) { self.rate = rate; self.seed = seed }
+
+        /// The scaled mask of (sequence, head) chunk `chunk`: `count` values, each 0 with
+        /// probability `rate`, else 1/(1 − rate).
+        @inline(__always)
+        func fillMask(chunk: Int, into mask: UnsafeMutablePointer<Float>, count: Int) {
+            var g = RandomStream(seed: seed).split(chunk).generator()
+            let keep = 1 / (1 - rate)
+            for t in 0..<count { mask[t] = Float(Sampling.uniform(&g)) < rate ? 0 : keep }
+        }
     }
 
     /// What backward needs: the softmax probabilities (before dropout) and the dropout mask
@@ -90,9 +99,7 @@ public enum Attention {
                     }
                     if let dropout, let db {
                         let mask = db + bh * L * L
-                        var g = RandomStream(seed: dropout.seed).split(bh).generator()
-                        let keep = 1 / (1 - dropout.rate)
-                        for t in 0..<(L * L) { mask[t] = Float(Sampling.uniform(&g)) < dropout.rate ? 0 : keep }
+                        dropout.fillMask(chunk: bh, into: mask, count: L * L)
                         // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
                         let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
                         for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
@@ -301,9 +308,7 @@ extension Attention {
                     }
                     if let dropout, let db {
                         let mask = db + bh * L
-                        var g = RandomStream(seed: dropout.seed).split(bh).generator()
-                        let keep = 1 / (1 - dropout.rate)
-                        for j in 0..<L { mask[j] = Float(Sampling.uniform(&g)) < dropout.rate ? 0 : keep }
+                        dropout.fillMask(chunk: bh, into: mask, count: L)
                         withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
                             for j in 0..<n { w[j] = P[j] * mask[j] }
                             SmallProducts.combineRows(UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)

@@ -72,15 +72,18 @@ public final class SASRec: Module {
         finalNorm = c.layout == .postLN ? nil : LayerNorm(name: "final_norm", features: c.dim)
     }
 
+    /// The rows a block computes beyond its keys and values: nil, every position; otherwise one
+    /// row per sequence (`rows[b] = b·L + positions[b]`).
+    struct QueryRows { let rows: [Int], positions: [Int] }
+
+    enum AttentionCache {
+        case full(MultiHeadAttention.Cache)
+        case lastQuery(MultiHeadAttention.LastQueryCache)
+    }
+
     struct BlockCache {
-        var ln1: LayerNorm.Cache?, ln2: LayerNorm.Cache?
-        var attn: MultiHeadAttention.Cache?, ffn: FeedForward.Cache
-        /// The last block runs only the state rows past its keys and values.
-        var lastQuery: MultiHeadAttention.LastQueryCache?
-        init(ln1: LayerNorm.Cache?, ln2: LayerNorm.Cache?, attn: MultiHeadAttention.Cache?, ffn: FeedForward.Cache,
-             lastQuery: MultiHeadAttention.LastQueryCache? = nil) {
-            self.ln1 = ln1; self.ln2 = ln2; self.attn = attn; self.ffn = ffn; self.lastQuery = lastQuery
-        }
+        let ln1: LayerNorm.Cache, ln2: LayerNorm.Cache
+        let attn: AttentionCache, ffn: FeedForward.Cache
     }
 
     /// Everything backward needs.
@@ -130,48 +133,12 @@ public final class SASRec: Module {
         // for every position but everything else (queries, output projection, LayerNorms, FFN)
         // for the B state rows only: the same states as the full computation.
         let stateRows = (0..<B).map { $0 * L + statePositions[$0] }
-        let statePadding = stateRows.map { padding[$0] }
+        let last = QueryRows(rows: stateRows, positions: statePositions)
         for (bi, blk) in blocks.enumerated() {
             let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key) : nil
-            let ffnSeed = stream.split(100 + bi).key
-            if bi == blocks.count - 1 {
-                let (y, cache) = lastBlockForward(blk, x, stateRows: stateRows, statePadding: statePadding, positions: statePositions,
-                                                  padding: padding, batch: B, attnDrop: attnDrop, rate: rate, ffnSeed: ffnSeed)
-                x = y; caches.append(cache)
-                continue
-            }
-            switch c.layout {
-            case .original:
-                let (qn, l1) = blk.ln1.forward(x)
-                var (h, ac) = blk.attn.forward(queries: qn, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-                addInPlace(&h, qn)                       // h = q + A(q, x)
-                let (u, l2) = blk.ln2.forward(h)
-                var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
-                addInPlace(&y, u)
-                maskInPlace(&y, padding)
-                x = y
-                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
-            case .preLN:
-                let (xn, l1) = blk.ln1.forward(x)
-                var (h, ac) = blk.attn.forward(queries: xn, keys: xn, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-                addInPlace(&h, x)
-                let (hn, l2) = blk.ln2.forward(h)
-                var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
-                addInPlace(&y, h)
-                maskInPlace(&y, padding)
-                x = y
-                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
-            case .postLN:
-                var (s1, ac) = blk.attn.forward(queries: x, keys: x, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-                addInPlace(&s1, x)
-                let (h, l1) = blk.ln1.forward(s1)
-                var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
-                addInPlace(&s2, h)
-                var (y, l2) = blk.ln2.forward(s2)
-                maskInPlace(&y, padding)
-                x = y
-                caches.append(BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
-            }
+            let (y, cache) = blockForward(blk, x, queries: bi == blocks.count - 1 ? last : nil, padding: padding, batch: B,
+                                          attnDrop: attnDrop, rate: rate, ffnSeed: stream.split(100 + bi).key)
+            x = y; caches.append(cache)
         }
         // x is now B × d (the state rows), or still (B·L) × d without blocks.
         if blocks.isEmpty { x = gatherRows(x, stateRows) }
@@ -192,42 +159,9 @@ public final class SASRec: Module {
         if blocks.isEmpty {
             dx = scatteredRows(dx, stateRows, total: B * L)
         }
+        let last = QueryRows(rows: stateRows, positions: cache.statePositions)
         for (bi, blk) in blocks.enumerated().reversed() {
-            let bc = cache.blocks[bi]
-            if bi == blocks.count - 1 {
-                dx = lastBlockBackward(blk, bc, dx, stateRows: stateRows, statePadding: stateRows.map { cache.padding[$0] }, total: B * L)
-                continue
-            }
-            maskInPlace(&dx, cache.padding)
-            switch c.layout {
-            case .original:
-                // x_out = u + FFN(u), u = LN₂(h), h = q + A(q, x), q = LN₁(x)
-                var du = blk.ffn.backward(bc.ffn, dx)
-                addInPlace(&du, dx)
-                let dh = blk.ln2.backward(bc.ln2!, du)
-                var (dq, dkeys) = blk.attn.backward(bc.attn!, dh)
-                addInPlace(&dq, dh)
-                dx = blk.ln1.backward(bc.ln1!, dq)
-                addInPlace(&dx, dkeys)
-            case .preLN:
-                // x_out = h + FFN(LN₂(h)), h = x + A(LN₁(x))
-                var dh = blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dx))
-                addInPlace(&dh, dx)
-                var (dq, dkeys) = blk.attn.backward(bc.attn!, dh)
-                addInPlace(&dq, dkeys)
-                dx = blk.ln1.backward(bc.ln1!, dq)
-                addInPlace(&dx, dh)
-            case .postLN:
-                // x_out = LN₂(h + FFN(h)), h = LN₁(x + A(x))
-                let dsum2 = blk.ln2.backward(bc.ln2!, dx)
-                var dh = blk.ffn.backward(bc.ffn, dsum2)
-                addInPlace(&dh, dsum2)
-                let dsum1 = blk.ln1.backward(bc.ln1!, dh)
-                var (dq, dkeys) = blk.attn.backward(bc.attn!, dsum1)
-                addInPlace(&dq, dkeys)
-                addInPlace(&dq, dsum1)
-                dx = dq
-            }
+            dx = blockBackward(blk, cache.blocks[bi], dx, queries: bi == blocks.count - 1 ? last : nil, padding: cache.padding)
         }
         maskInPlace(&dx, cache.padding)
         Dropout.backwardInPlace(&dx, mask: cache.embeddingDropout)
@@ -240,74 +174,96 @@ public final class SASRec: Module {
         itemEmbedding.backward(cache.ids, dx)
     }
 
-    /// The last block on the state rows: `x` is (B·L) × d; returns B × d.
-    private func lastBlockForward(_ blk: Block, _ x: Matrix, stateRows: [Int], statePadding: [Bool], positions: [Int], padding: [Bool],
-                                  batch B: Int, attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64) -> (Matrix, BlockCache) {
-        let L = config.length, c = config
-        switch config.layout {
+    /// One block: (B·L) × d in; out (B·L) × d, or B × d (the query rows) when `queries` is given.
+    private func blockForward(_ blk: Block, _ x: Matrix, queries: QueryRows?, padding: [Bool], batch B: Int,
+                              attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64) -> (Matrix, BlockCache) {
+        let c = config, L = c.length
+        func rows(_ m: Matrix) -> Matrix { queries.map { gatherRows(m, $0.rows) } ?? m }
+        func attend(_ q: Matrix, _ keys: Matrix) -> (Matrix, AttentionCache) {
+            if let queries {
+                let (y, ac) = blk.attn.forwardLastQuery(queries: q, keys: keys, positions: queries.positions, batch: B, length: L,
+                                                        keyPadding: padding, dropout: attnDrop)
+                return (y, .lastQuery(ac))
+            }
+            let (y, ac) = blk.attn.forward(queries: q, keys: keys, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+            return (y, .full(ac))
+        }
+        let outPadding = queries.map { $0.rows.map { padding[$0] } } ?? padding
+        switch c.layout {
         case .original:
-            let (qn, l1) = blk.ln1.forward(gatherRows(x, stateRows))
-            var (h, ac) = blk.attn.forwardLastQuery(queries: qn, keys: x, positions: positions, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+            let (qn, l1) = blk.ln1.forward(rows(x))
+            var (h, ac) = attend(qn, x)              // h = q + A(q, x), q = LN₁(x)
             addInPlace(&h, qn)
             let (u, l2) = blk.ln2.forward(h)
             var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
             addInPlace(&y, u)
-            maskInPlace(&y, statePadding)
-            return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
+            maskInPlace(&y, outPadding)
+            return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
         case .preLN:
             let (xn, l1) = blk.ln1.forward(x)
-            var (h, ac) = blk.attn.forwardLastQuery(queries: gatherRows(xn, stateRows), keys: xn, positions: positions, batch: B, length: L,
-                                                    keyPadding: padding, dropout: attnDrop)
-            addInPlace(&h, gatherRows(x, stateRows))
+            var (h, ac) = attend(rows(xn), xn)       // h = x + A(LN₁(x))
+            addInPlace(&h, rows(x))
             let (hn, l2) = blk.ln2.forward(h)
             var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
             addInPlace(&y, h)
-            maskInPlace(&y, statePadding)
-            return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
+            maskInPlace(&y, outPadding)
+            return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
         case .postLN:
-            let xs = gatherRows(x, stateRows)
-            var (s1, ac) = blk.attn.forwardLastQuery(queries: xs, keys: x, positions: positions, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
+            let xs = rows(x)
+            var (s1, ac) = attend(xs, x)             // h = LN₁(x + A(x))
             addInPlace(&s1, xs)
             let (h, l1) = blk.ln1.forward(s1)
             var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
             addInPlace(&s2, h)
             var (y, l2) = blk.ln2.forward(s2)
-            maskInPlace(&y, statePadding)
-            return (y, BlockCache(ln1: l1, ln2: l2, attn: nil, ffn: fc, lastQuery: ac))
+            maskInPlace(&y, outPadding)
+            return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
         }
     }
 
-    /// Backward of `lastBlockForward`: `dy` is B × d; returns the (B·L) × d input gradient.
-    private func lastBlockBackward(_ blk: Block, _ bc: BlockCache, _ dy: Matrix, stateRows: [Int], statePadding: [Bool], total: Int) -> Matrix {
+    /// Backward of `blockForward`: `dy` has its output's shape; returns the (B·L) × d input gradient.
+    private func blockBackward(_ blk: Block, _ bc: BlockCache, _ dy: Matrix, queries: QueryRows?, padding: [Bool]) -> Matrix {
         var dy = dy
-        maskInPlace(&dy, statePadding)
-        let ac = bc.lastQuery!
+        maskInPlace(&dy, queries.map { $0.rows.map { padding[$0] } } ?? padding)
+        func attendBackward(_ d: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
+            switch bc.attn {
+            case .full(let ac): return blk.attn.backward(ac, d)
+            case .lastQuery(let ac): return blk.attn.backwardLastQuery(ac, d)
+            }
+        }
+        /// dst += src, src on the query rows.
+        func addRows(_ src: Matrix, into dst: inout Matrix) {
+            if let queries { scatterAddRows(src, queries.rows, into: &dst) } else { addInPlace(&dst, src) }
+        }
         switch config.layout {
         case .original:
+            // y = u + FFN(u), u = LN₂(h), h = q + A(q, x), q = LN₁(x)
             var du = blk.ffn.backward(bc.ffn, dy)
             addInPlace(&du, dy)
-            let dh = blk.ln2.backward(bc.ln2!, du)
-            var (dq, dkeys) = blk.attn.backwardLastQuery(ac, dh)
+            let dh = blk.ln2.backward(bc.ln2, du)
+            var (dq, dx) = attendBackward(dh)
             addInPlace(&dq, dh)
-            scatterAddRows(blk.ln1.backward(bc.ln1!, dq), stateRows, into: &dkeys)
-            return dkeys
+            addRows(blk.ln1.backward(bc.ln1, dq), into: &dx)
+            return dx
         case .preLN:
-            var dh = blk.ln2.backward(bc.ln2!, blk.ffn.backward(bc.ffn, dy))
+            // y = h + FFN(LN₂(h)), h = x + A(LN₁(x))
+            var dh = blk.ln2.backward(bc.ln2, blk.ffn.backward(bc.ffn, dy))
             addInPlace(&dh, dy)
-            let (dq, dxn0) = blk.attn.backwardLastQuery(ac, dh)
-            var dxn = dxn0
-            scatterAddRows(dq, stateRows, into: &dxn)
-            var dx = blk.ln1.backward(bc.ln1!, dxn)
-            scatterAddRows(dh, stateRows, into: &dx)
+            let (dq, dKeys) = attendBackward(dh)
+            var dxn = dKeys
+            addRows(dq, into: &dxn)
+            var dx = blk.ln1.backward(bc.ln1, dxn)
+            addRows(dh, into: &dx)
             return dx
         case .postLN:
-            let dsum2 = blk.ln2.backward(bc.ln2!, dy)
+            // y = LN₂(h + FFN(h)), h = LN₁(x + A(x))
+            let dsum2 = blk.ln2.backward(bc.ln2, dy)
             var dh = blk.ffn.backward(bc.ffn, dsum2)
             addInPlace(&dh, dsum2)
-            let dsum1 = blk.ln1.backward(bc.ln1!, dh)
-            var (dq, dx) = blk.attn.backwardLastQuery(ac, dsum1)
+            let dsum1 = blk.ln1.backward(bc.ln1, dh)
+            var (dq, dx) = attendBackward(dsum1)
             addInPlace(&dq, dsum1)
-            scatterAddRows(dq, stateRows, into: &dx)
+            addRows(dq, into: &dx)
             return dx
         }
     }

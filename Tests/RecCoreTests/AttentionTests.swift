@@ -86,29 +86,6 @@ import _RecTestSupport
     }
 
 
-    /// Naive one-query-per-sequence attention in Double: Σ O ⊙ R.
-    func naiveLastQueryLoss(q: [Double], k: [Double], v: [Double], positions: [Int], s: Attention.Shape, pad: [Bool]?, mask: [Float]?, R: [Double]) -> Double {
-        let L = s.length, D = s.width, dh = s.headDim
-        var loss = 0.0
-        for b in 0..<s.batch { for h in 0..<s.heads {
-            var scores = [Double](repeating: -.infinity, count: L)
-            for j in 0...positions[b] where !(pad?[b * L + j] ?? false) {
-                var d = 0.0
-                for t in 0..<dh { d += q[b * D + h * dh + t] * k[(b * L + j) * D + h * dh + t] }
-                scores[j] = d / Double(dh).squareRoot()
-            }
-            guard let m = scores.max(), m > -.infinity else { continue }
-            let e = scores.map { $0 == -.infinity ? 0 : exp($0 - m) }
-            let z = e.reduce(0, +)
-            for t in 0..<dh {
-                var o = 0.0
-                for j in 0..<L { o += e[j] / z * Double(mask?[(b * s.heads + h) * L + j] ?? 1) * v[(b * L + j) * D + h * dh + t] }
-                loss += o * R[b * D + h * dh + t]
-            }
-        } }
-        return loss
-    }
-
     static let lastQueryCases: [(Int, Int, Int, Bool)] = [
         // heads, headDim, length, dropout
         (1, 3, 5, false), (2, 3, 6, true), (1, 20, 7, true), (1, 16, 1, false), (2, 17, 4, false),
@@ -138,12 +115,25 @@ import _RecTestSupport
                                                       dropout: dropout ? .init(rate: 0.3, seed: 5) : nil, parallelism: .threads(2))
         let R = randomDoubles(B * s.width, seed: 14)
         let qd = q.storage.map(Double.init), kd = k.storage.map(Double.init), vd = v.storage.map(Double.init)
-        let mask = cache.dropoutScale
+        // Reference: the naive full attention with the queries at their positions, the weights R
+        // on those rows only (zero elsewhere) and the mask's rows there.
+        var Rfull = [Double](repeating: 0, count: n)
+        var fullMask: [Float]? = cache.dropoutScale.map { _ in [Float](repeating: 1, count: B * H * L * L) }
+        for b in 0..<B {
+            for t in 0..<s.width { Rfull[(b * L + positions[b]) * s.width + t] = R[b * s.width + t] }
+            if let m = cache.dropoutScale {
+                for h in 0..<H { for j in 0..<L { fullMask![((b * H + h) * L + positions[b]) * L + j] = m[(b * H + h) * L + j] } }
+            }
+        }
+        func f(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double {
+            var qFull = [Double](repeating: 0, count: n)
+            for b in 0..<B { for t in 0..<s.width { qFull[(b * L + positions[b]) * s.width + t] = q[b * s.width + t] } }
+            return naiveLoss(q: qFull, k: k, v: v, s: s, causal: true, pad: pad, mask: fullMask, R: Rfull)
+        }
         let loss = zip(out.storage, R).reduce(0.0) { $0 + Double($1.0) * $1.1 }
-        #expect(abs(loss - naiveLastQueryLoss(q: qd, k: kd, v: vd, positions: positions, s: s, pad: pad, mask: mask, R: R)) < 1e-4 * max(1, abs(loss)))
+        #expect(abs(loss - f(qd, kd, vd)) < 1e-4 * max(1, abs(loss)))
         let (dq, dk, dv) = Attention.backwardLastQuery(dOutput: Matrix(rows: B, cols: s.width, elements: R.map(Float.init)), q: q, k: k, v: v,
                                                        positions: positions, cache: cache, shape: s, parallelism: .threads(2))
-        func f(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double { naiveLastQueryLoss(q: q, k: k, v: v, positions: positions, s: s, pad: pad, mask: mask, R: R) }
         #expect(gradientsAgree(dq.storage, centralDifference(qd) { f($0, kd, vd) }))
         #expect(gradientsAgree(dk.storage, centralDifference(kd) { f(qd, $0, vd) }))
         #expect(gradientsAgree(dv.storage, centralDifference(vd) { f(qd, kd, $0) }))
