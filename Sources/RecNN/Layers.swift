@@ -117,27 +117,16 @@ public final class Linear: Module {
     /// - Complexity: 2·n·in·out FLOPs.
     public func forward(_ x: Matrix) -> Matrix {
         precondition(x.cols == inFeatures, "Linear.forward: input is \(x.shapeDescription), weight is \(weight.value.shapeDescription)")
-        if inFeatures == 0 { return biasRows(x.rows) }
-        if bias == nil { return matmul(x, weight.value, transposeB: .transpose) }
-        var y = Matrix(rows: x.rows, cols: outFeatures, unsafeUninitialized: { _ in })
-        if let b = bias {
-            let o = outFeatures
-            y.withUnsafeMutableBufferPointer { yp in
-                b.value.withUnsafeBufferPointer { bp in
-                    for r in 0..<x.rows { (yp.baseAddress! + r * o).update(from: bp.baseAddress!, count: o) }
-                }
+        guard let b = bias else { return matmul(x, weight.value, transposeB: .transpose) }
+        // y = bias rows, then y += x Wᵀ (β = 1); the bias copy fills every element.
+        let o = outFeatures
+        var y = Matrix(rows: x.rows, cols: o, unsafeUninitialized: { yp in
+            b.value.withUnsafeBufferPointer { bp in
+                for r in 0..<x.rows { (yp.baseAddress! + r * o).update(from: bp.baseAddress!, count: o) }
             }
-            gemm(x, weight.value, into: &y, transposeB: .transpose, beta: 1)
-        } else {
-            gemm(x, weight.value, into: &y, transposeB: .transpose)
-        }
+        })
+        gemm(x, weight.value, into: &y, transposeB: .transpose, beta: 1)
         return y
-    }
-
-    /// n rows of the bias (zeros without one).
-    private func biasRows(_ n: Int) -> Matrix {
-        guard let b = bias else { return Matrix(rows: n, cols: outFeatures) }
-        return Matrix(rows: n, cols: outFeatures) { _, j in b.value.storage[j] }
     }
 
     /// Accumulates dW += dyᵀx and db += Σ dy; returns dx = dy W.

@@ -76,14 +76,9 @@ public final class SASRec: Module {
     /// row per sequence (`rows[b] = b·L + positions[b]`).
     struct QueryRows { let rows: [Int], positions: [Int] }
 
-    enum AttentionCache {
-        case full(MultiHeadAttention.Cache)
-        case lastQuery(MultiHeadAttention.LastQueryCache)
-    }
-
     struct BlockCache {
         let ln1: LayerNorm.Cache, ln2: LayerNorm.Cache
-        let attn: AttentionCache, ffn: FeedForward.Cache
+        let attn: MultiHeadAttention.Cache, ffn: FeedForward.Cache
     }
 
     /// Everything backward needs.
@@ -179,14 +174,9 @@ public final class SASRec: Module {
                               attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64) -> (Matrix, BlockCache) {
         let c = config, L = c.length
         func rows(_ m: Matrix) -> Matrix { queries.map { gatherRows(m, $0.rows) } ?? m }
-        func attend(_ q: Matrix, _ keys: Matrix) -> (Matrix, AttentionCache) {
-            if let queries {
-                let (y, ac) = blk.attn.forwardLastQuery(queries: q, keys: keys, positions: queries.positions, batch: B, length: L,
-                                                        keyPadding: padding, dropout: attnDrop)
-                return (y, .lastQuery(ac))
-            }
-            let (y, ac) = blk.attn.forward(queries: q, keys: keys, batch: B, length: L, keyPadding: padding, dropout: attnDrop)
-            return (y, .full(ac))
+        func attend(_ q: Matrix, _ keys: Matrix) -> (Matrix, MultiHeadAttention.Cache) {
+            blk.attn.forward(queries: q, keys: keys, batch: B, length: L, keyPadding: padding, dropout: attnDrop,
+                             lastQueryPositions: queries?.positions)
         }
         let outPadding = queries.map { $0.rows.map { padding[$0] } } ?? padding
         switch c.layout {
@@ -225,12 +215,6 @@ public final class SASRec: Module {
     private func blockBackward(_ blk: Block, _ bc: BlockCache, _ dy: Matrix, queries: QueryRows?, padding: [Bool]) -> Matrix {
         var dy = dy
         maskInPlace(&dy, queries.map { $0.rows.map { padding[$0] } } ?? padding)
-        func attendBackward(_ d: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
-            switch bc.attn {
-            case .full(let ac): return blk.attn.backward(ac, d)
-            case .lastQuery(let ac): return blk.attn.backwardLastQuery(ac, d)
-            }
-        }
         /// dst += src, src on the query rows.
         func addRows(_ src: Matrix, into dst: inout Matrix) {
             if let queries { scatterAddRows(src, queries.rows, into: &dst) } else { addInPlace(&dst, src) }
@@ -241,7 +225,7 @@ public final class SASRec: Module {
             var du = blk.ffn.backward(bc.ffn, dy)
             addInPlace(&du, dy)
             let dh = blk.ln2.backward(bc.ln2, du)
-            var (dq, dx) = attendBackward(dh)
+            var (dq, dx) = blk.attn.backward(bc.attn, dh)
             addInPlace(&dq, dh)
             addRows(blk.ln1.backward(bc.ln1, dq), into: &dx)
             return dx
@@ -249,7 +233,7 @@ public final class SASRec: Module {
             // y = h + FFN(LN₂(h)), h = x + A(LN₁(x))
             var dh = blk.ln2.backward(bc.ln2, blk.ffn.backward(bc.ffn, dy))
             addInPlace(&dh, dy)
-            let (dq, dKeys) = attendBackward(dh)
+            let (dq, dKeys) = blk.attn.backward(bc.attn, dh)
             var dxn = dKeys
             addRows(dq, into: &dxn)
             var dx = blk.ln1.backward(bc.ln1, dxn)
@@ -261,7 +245,7 @@ public final class SASRec: Module {
             var dh = blk.ffn.backward(bc.ffn, dsum2)
             addInPlace(&dh, dsum2)
             let dsum1 = blk.ln1.backward(bc.ln1, dh)
-            var (dq, dx) = attendBackward(dsum1)
+            var (dq, dx) = blk.attn.backward(bc.attn, dsum1)
             addInPlace(&dq, dsum1)
             addRows(dq, into: &dx)
             return dx

@@ -54,59 +54,48 @@ public final class MultiHeadAttention: Module {
         o = outputProjection ? Linear(name: name + ".out", inFeatures: dim, outFeatures: dim, initialization: initialization, seed: seed &+ 30) : nil
     }
 
-    func project(_ att: Matrix) -> Matrix { o?.forward(att) ?? att }
-    func projectBackward(_ attended: Matrix, _ dy: Matrix) -> Matrix { o?.backward(attended, dy) ?? dy }
-
     public struct Cache {
         let queries: Matrix, keys: Matrix, qp: Matrix, kp: Matrix, vp: Matrix, attended: Matrix
-        let attention: Attention.Cache, shape: Attention.Shape
+        let attention: AttentionCache, shape: Attention.Shape
     }
 
+    enum AttentionCache {
+        case full(Attention.Cache)
+        case lastQuery(Attention.LastQueryCache, positions: [Int])
+    }
+
+    /// Causal self-attention over (B·L) × d `keys`. Queries: (B·L) × d (every position), or, with
+    /// `lastQueryPositions`, B × d with row b at position `lastQueryPositions[b]` of sequence b:
+    /// the rows a last-state encoder uses, at a fraction of the cost (the query and output
+    /// projections run on B rows, not B·L). The output has the queries' shape.
     public func forward(queries: Matrix, keys: Matrix, batch: Int, length: Int, keyPadding: [Bool]?,
-                        dropout: Attention.Dropout?) -> (y: Matrix, cache: Cache) {
+                        dropout: Attention.Dropout?, lastQueryPositions: [Int]? = nil) -> (y: Matrix, cache: Cache) {
         let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
         let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
-        let (att, ac) = Attention.forward(q: qp, k: kp, v: vp, shape: shape, causal: true, keyPadding: keyPadding, dropout: dropout)
+        let att: Matrix, ac: AttentionCache
+        if let positions = lastQueryPositions {
+            let r = Attention.forwardLastQuery(q: qp, k: kp, v: vp, positions: positions, shape: shape, keyPadding: keyPadding, dropout: dropout)
+            att = r.output; ac = .lastQuery(r.cache, positions: positions)
+        } else {
+            let r = Attention.forward(q: qp, k: kp, v: vp, shape: shape, causal: true, keyPadding: keyPadding, dropout: dropout)
+            att = r.output; ac = .full(r.cache)
+        }
         // Without a projection the output is `att` itself: the cache must not keep a second
         // reference, or the caller's in-place residual add would copy it.
-        return (project(att), Cache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: o == nil ? Matrix(rows: 0, cols: 0) : att,
-                                    attention: ac, shape: shape))
+        return (o?.forward(att) ?? att, Cache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp,
+                                              attended: o == nil ? Matrix(rows: 0, cols: 0) : att, attention: ac, shape: shape))
     }
 
-    /// Returns (d queries, d keys).
+    /// Returns (d queries, d keys), shaped as the queries and the keys.
     public func backward(_ c: Cache, _ dy: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
-        let dAtt = projectBackward(c.attended, dy)
-        let (dqp, dkp, dvp) = Attention.backward(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, cache: c.attention, shape: c.shape)
-        let dQueries = q.backward(c.queries, dqp)
-        var dKeys = k.backward(c.keys, dkp)
-        v.backward(c.keys, dvp, accumulatingInto: &dKeys)
-        return (dQueries, dKeys)
-    }
-}
-
-extension MultiHeadAttention {
-    public struct LastQueryCache {
-        let queries: Matrix, keys: Matrix, qp: Matrix, kp: Matrix, vp: Matrix, attended: Matrix
-        let positions: [Int], attention: Attention.LastQueryCache, shape: Attention.Shape
-    }
-
-    /// One query per sequence (`queries` is B × d, row b at position `positions[b]` of sequence
-    /// b) over the full keys ((B·L) × d): the rows of `forward` that a last-state encoder uses,
-    /// at a fraction of the cost (the query and output projections run on B rows, not B·L).
-    public func forwardLastQuery(queries: Matrix, keys: Matrix, positions: [Int], batch: Int, length: Int, keyPadding: [Bool]?,
-                                 dropout: Attention.Dropout?) -> (y: Matrix, cache: LastQueryCache) {
-        let shape = Attention.Shape(batch: batch, length: length, heads: heads, headDim: q.outFeatures / heads)
-        let qp = q.forward(queries), kp = k.forward(keys), vp = v.forward(keys)
-        let (att, ac) = Attention.forwardLastQuery(q: qp, k: kp, v: vp, positions: positions, shape: shape, keyPadding: keyPadding, dropout: dropout)
-        return (project(att), LastQueryCache(queries: queries, keys: keys, qp: qp, kp: kp, vp: vp, attended: o == nil ? Matrix(rows: 0, cols: 0) : att,
-                                               positions: positions, attention: ac, shape: shape))
-    }
-
-    /// Returns (d queries: B × d, d keys: (B·L) × d).
-    public func backwardLastQuery(_ c: LastQueryCache, _ dy: Matrix) -> (dQueries: Matrix, dKeys: Matrix) {
-        let dAtt = projectBackward(c.attended, dy)
-        let (dqp, dkp, dvp) = Attention.backwardLastQuery(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, positions: c.positions,
-                                                          cache: c.attention, shape: c.shape)
+        let dAtt = o?.backward(c.attended, dy) ?? dy
+        let (dqp, dkp, dvp): (Matrix, Matrix, Matrix)
+        switch c.attention {
+        case .full(let ac):
+            (dqp, dkp, dvp) = Attention.backward(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, cache: ac, shape: c.shape)
+        case .lastQuery(let ac, let positions):
+            (dqp, dkp, dvp) = Attention.backwardLastQuery(dOutput: dAtt, q: c.qp, k: c.kp, v: c.vp, positions: positions, cache: ac, shape: c.shape)
+        }
         let dQueries = q.backward(c.queries, dqp)
         var dKeys = k.backward(c.keys, dkp)
         v.backward(c.keys, dvp, accumulatingInto: &dKeys)
