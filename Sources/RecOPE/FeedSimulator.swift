@@ -141,27 +141,60 @@ public struct FeedSimulator: Sendable {
         return out
     }
 
-    /// Bias and RMSE of each estimator over `runs` simulated logs (seeds seed, seed+1, …), each
-    /// against that log's exact value of the candidate.
-    public func study(runs: Int, seed: UInt64, settings: EvaluationSettings) throws(RecOPEError) -> [(policy: String, estimator: String, cap: Double?, bias: Double, rmse: Double, meanTruth: Double)] {
-        var acc = [String: (policy: String, estimator: String, cap: Double?, sum: Double, sumSq: Double, truth: Double, n: Int)]()
+    /// One estimator's record over a simulation study.
+    public struct StudyRow: Sendable, Equatable, Codable {
+        public var policy: String
+        /// The estimator's label ("pieceNCIS by position", "DR (ctr)").
+        public var estimator: String
+        public var cap: Double?
+        public var bias: Double
+        public var rmse: Double
+        public var meanTruth: Double
+        /// Share of runs whose normal interval holds the exact value.
+        public var normalCoverage: Double
+        /// Share of runs whose Poisson-bootstrap interval holds it (nil without replicates).
+        public var bootstrapCoverage: Double?
+    }
+
+    /// Bias, RMSE and interval coverage of each estimator over `runs` simulated logs (seeds seed,
+    /// seed+1, …), each against that log's exact value of the candidate.
+    public func study(runs: Int, seed: UInt64, settings: EvaluationSettings) throws(RecOPEError) -> [StudyRow] {
+        struct Tally { var sum = 0.0, sumSq = 0.0, truth = 0.0, n = 0, normal = 0, boot = 0, booted = 0 }
+        var acc = [String: (row: StudyRow, tally: Tally)]()
         var order = [String]()
         for r in 0..<runs {
             let run = try self.run(seed: seed &+ UInt64(r))
             let evs = try FeedSimulator.evaluate(run, settings: settings)
             for (cand, ev) in zip(run.candidates, evs) {
                 for e in ev.estimates {
-                    let key = "\(cand.name)|\(e.estimator)|\(e.cap.map { String($0) } ?? "-")"
-                    if acc[key] == nil { acc[key] = (cand.name, e.estimator, e.cap, 0, 0, 0, 0); order.append(key) }
+                    let key = "\(cand.name)|\(e.label)|\(e.cap.map { String($0) } ?? "-")"
+                    if acc[key] == nil {
+                        acc[key] = (StudyRow(policy: cand.name, estimator: e.label, cap: e.cap, bias: 0, rmse: 0, meanTruth: 0,
+                                             normalCoverage: 0, bootstrapCoverage: nil), Tally())
+                        order.append(key)
+                    }
                     let err = e.value - cand.truth
-                    acc[key]!.sum += err; acc[key]!.sumSq += err * err; acc[key]!.truth += cand.truth; acc[key]!.n += 1
+                    acc[key]!.tally.sum += err
+                    acc[key]!.tally.sumSq += err * err
+                    acc[key]!.tally.truth += cand.truth
+                    acc[key]!.tally.n += 1
+                    if e.normal.low <= cand.truth && cand.truth <= e.normal.high { acc[key]!.tally.normal += 1 }
+                    if e.method == .poissonBootstrap {
+                        acc[key]!.tally.booted += 1
+                        if e.interval.low <= cand.truth && cand.truth <= e.interval.high { acc[key]!.tally.boot += 1 }
+                    }
                 }
             }
         }
         return order.map { k in
-            let a = acc[k]!
-            let n = Double(a.n)
-            return (a.policy, a.estimator, a.cap, a.sum / n, (a.sumSq / n).squareRoot(), a.truth / n)
+            var (row, t) = acc[k]!
+            let n = Double(t.n)
+            row.bias = t.sum / n
+            row.rmse = (t.sumSq / n).squareRoot()
+            row.meanTruth = t.truth / n
+            row.normalCoverage = Double(t.normal) / n
+            row.bootstrapCoverage = t.booted > 0 ? Double(t.boot) / Double(t.booted) : nil
+            return row
         }
     }
 }

@@ -25,6 +25,11 @@ public struct LoggedData: Sendable {
     public internal(set) var contextFeatures: [[Int32]] = []
     /// The names of those columns.
     public internal(set) var contextFeatureNames: [String] = []
+    /// Per context column, the value of each id.
+    public internal(set) var contextFeatureValues: [[String]] = []
+    /// Per row the hash of its `row_key` column (`RowHash`), when the log names one; else rows
+    /// are keyed by the source and their row number.
+    public internal(set) var rowKeys: [UInt64]?
     /// Event type per row (dense id into `eventNames`), when logged (click, cart, purchase, …).
     public internal(set) var events: [Int32]?
     public internal(set) var eventNames: [String] = []
@@ -59,6 +64,7 @@ public struct LoggedData: Sendable {
             contextKeys = (0...(c.max() ?? 0)).map(String.init)
             contextFeatures = [self.contexts!]
             contextFeatureNames = ["context"]
+            contextFeatureValues = [contextKeys]
         }
     }
 
@@ -90,6 +96,9 @@ public struct LogColumns: Sendable, Equatable {
     public var context: [String]
     /// The value of the top position in the file (1 for OBD, 0 for 0-based files).
     public var positionBase: Int
+    /// The column whose value identifies a row across shards (bootstrap weights and folds hash
+    /// it); nil keys rows by the source's name and their row number.
+    public var rowKey: String? = nil
 
     public init(item: String, position: String, reward: String, propensity: String? = nil, time: String? = nil,
                 context: [String] = [], positionBase: Int = 0) {
@@ -109,8 +118,8 @@ public struct LogColumns: Sendable, Equatable {
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("column mapping: '\(part)' is not key=column") }
-            guard ["item", "position", "reward", "propensity", "time", "context", "position_base", "event"].contains(kv[0]) else {
-                throw .invalidParameter("column mapping: unknown key '\(kv[0])' (item, position, reward, propensity, time, context, event, position_base)")
+            guard ["item", "position", "reward", "propensity", "time", "context", "position_base", "event", "row_key"].contains(kv[0]) else {
+                throw .invalidParameter("column mapping: unknown key '\(kv[0].prefix(80))' (item, position, reward, propensity, time, context, event, position_base, row_key)")
             }
             m[kv[0]] = kv[1]
         }
@@ -125,94 +134,64 @@ public struct LogColumns: Sendable, Equatable {
         var cols = LogColumns(item: i, position: p, reward: r, propensity: m["propensity"], time: m["time"],
                               context: m["context"].map { $0.split(separator: "+").map(String.init) } ?? [], positionBase: base)
         cols.event = m["event"]
+        cols.rowKey = m["row_key"]
         return cols
     }
 }
 
 extension LoggedData {
-    /// Streams a CSV log with a header row into columns.
+    /// Reads a whole CSV log with a header row into columns (`LogReader` chunk by chunk).
     /// - Throws: `RecOPEError.malformedFile` naming the file, line and column of the first bad
     ///   value (a propensity that is zero, negative, above 1 or not finite; a non-integer item or
     ///   position; a non-finite reward; an unreadable time), a missing column, or an empty log.
     public static func load(csv path: String, columns: LogColumns) throws(RecOPEError) -> LoggedData {
-        let reader: CSVReader
-        do { reader = try CSVReader(path: path) } catch { throw .cannotOpen(file: path, reason: "\(error)") }
-        func next() throws(RecOPEError) -> Bool {
-            do { return try reader.next() } catch { throw .malformedFile(file: path, line: reader.line, message: "\(error)") }
-        }
-        guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
-        var header = [String: Int]()
-        for i in 0..<reader.count { header[reader.string(i).trimmingCharacters(in: .whitespaces)] = i }
-        func col(_ name: String) throws(RecOPEError) -> Int {
-            guard let i = header[name] else { throw .malformedFile(file: path, line: 1, message: "missing column '\(name)'") }
-            return i
-        }
-        let ci = try col(columns.item), cp = try col(columns.position), cr = try col(columns.reward)
-        let cprop = try columns.propensity.map { (n: String) throws(RecOPEError) in try col(n) }
-        let ct = try columns.time.map { (n: String) throws(RecOPEError) in try col(n) }
-        var cctx = [Int]()
-        for n in columns.context { cctx.append(try col(n)) }
-        let cev = try columns.event.map { (n: String) throws(RecOPEError) in try col(n) }
-        let needed = ([ci, cp, cr] + cctx + [cprop, ct, cev].compactMap { $0 }).max()!
-        var eventIds = [String: Int32]()
+        let reader = try LogReader(path: path, columns: columns)
         var data = LoggedData(source: path)
-        if cprop != nil { data.propensities = [] }
-        if ct != nil { data.times = [] }
-        if cev != nil { data.events = [] }
-        if !cctx.isEmpty { data.contexts = [] }
-        var contextIds = [String: Int32]()
+        if columns.propensity != nil { data.propensities = [] }
+        if columns.time != nil { data.times = [] }
+        if columns.event != nil { data.events = [] }
+        if columns.rowKey != nil { data.rowKeys = [] }
+        if !columns.context.isEmpty { data.contexts = [] }
         data.contextFeatureNames = columns.context
         data.contextFeatures = columns.context.map { _ in [] }
+        data.contextFeatureValues = columns.context.map { _ in [] }
         var featureIds = columns.context.map { _ in [String: Int32]() }
-        while try next() {
-            let line = reader.line
-            guard reader.count > needed else {
-                throw .malformedFile(file: path, line: line, message: "\(reader.count) fields, the header names at least \(needed + 1)")
-            }
-            func bad(_ column: String, _ what: String) -> RecOPEError {
-                .malformedFile(file: path, line: line, message: "column '\(column)': \(what)")
-            }
-            guard let item = reader.int(ci), item >= 0, item <= Int(Int32.max) else {
-                throw bad(columns.item, "'\(reader.string(ci))' is not a non-negative integer item id")
-            }
-            guard let pos = reader.int(cp), pos >= columns.positionBase, pos - columns.positionBase <= Int(Int32.max) else {
-                throw bad(columns.position, "'\(reader.string(cp))' is not a position (the top position is \(columns.positionBase))")
-            }
-            guard let r = reader.double(cr), r.isFinite else { throw bad(columns.reward, "'\(reader.string(cr))' is not a finite number") }
-            data.items.append(Int32(item))
-            data.positions.append(Int32(pos - columns.positionBase))
-            data.rewards.append(Float(r))
-            if let c = cprop {
-                guard let p = reader.double(c), p.isFinite, p > 0, p <= 1 else {
-                    throw bad(columns.propensity!, "propensity '\(reader.string(c))' must be a number in (0, 1]")
+        var contextIds = [String: Int32]()
+        var eventIds = [String: Int32]()
+        while let c = try reader.next(maxRows: 65536) {
+            data.items += c.items
+            data.positions += c.positions
+            data.rewards += c.rewards.map(Float.init)
+            if let p = c.propensities { data.propensities! += p }
+            if let t = reader.lastTimes { data.times! += t }
+            if columns.rowKey != nil { data.rowKeys! += c.rowKeys }
+            if let e = reader.lastEvents {
+                let map = e.values.map { v -> Int32 in
+                    if let id = eventIds[v] { return id }
+                    let id = Int32(eventIds.count)
+                    eventIds[v] = id
+                    data.eventNames.append(v)
+                    return id
                 }
-                data.propensities!.append(p)
+                data.events! += e.ids.map { map[Int($0)] }
             }
-            if let c = ct {
-                guard let t = reader.double(c) ?? parseTimestamp(reader.string(c)) else {
-                    throw bad(columns.time!, "'\(reader.string(c))' is neither seconds nor a YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM] time")
+            guard !c.contexts.isEmpty else { continue }
+            let maps = c.contexts.enumerated().map { f, col in col.values.map { v -> Int32 in
+                if let id = featureIds[f][v] { return id }
+                let id = Int32(featureIds[f].count)
+                featureIds[f][v] = id
+                data.contextFeatureValues[f].append(v)
+                return id
+            } }
+            for f in c.contexts.indices { data.contextFeatures[f] += c.contexts[f].ids.map { maps[f][Int($0)] } }
+            for j in 0..<c.count {
+                let key = c.contexts.indices.map { c.contexts[$0].values[Int(c.contexts[$0].ids[j])] }.joined(separator: "|")
+                if let e = contextIds[key] { data.contexts!.append(e) } else {
+                    let id = Int32(contextIds.count)
+                    contextIds[key] = id
+                    data.contextKeys.append(key)
+                    data.contexts!.append(id)
                 }
-                data.times!.append(t)
-            }
-            if let c = cev {
-                let v = reader.string(c)
-                let id: Int32
-                if let e = eventIds[v] { id = e } else { id = Int32(eventIds.count); eventIds[v] = id; data.eventNames.append(v) }
-                data.events!.append(id)
-            }
-            if !cctx.isEmpty {
-                let values = cctx.map { reader.string($0) }
-                for (f, v) in values.enumerated() {
-                    let id: Int32
-                    if let e = featureIds[f][v] { id = e } else { id = Int32(featureIds[f].count); featureIds[f][v] = id }
-                    data.contextFeatures[f].append(id)
-                }
-                let key = values.joined(separator: "|")
-                let id: Int32
-                if let e = contextIds[key] { id = e } else {
-                    id = Int32(contextIds.count); contextIds[key] = id; data.contextKeys.append(key)
-                }
-                data.contexts!.append(id)
             }
         }
         guard data.count > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }

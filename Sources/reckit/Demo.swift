@@ -84,23 +84,22 @@ struct Demo: ParsableCommand {
         print("  logging policy: Thompson sampling updated every period; \(run.logs.count) logged (impression, position) rows")
         print(String(format: "  logged mean click %.5f (its exact value %.5f)", run.logs.meanReward, run.loggingTruth))
         print("")
-        let shown = ["IS", "CIS", "NCIS", "pieceNCIS", "pointNCIS", "SNIPS", "DM", "DR"]
-        print("  candidate      truth    " + shown.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+        let shown: [Estimator] = [.IS, .CIS, .NCIS, .pieceNCIS, .pointNCIS, .SNIPS, .DM, .DR]
+        print("  candidate      truth    " + shown.map { $0.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
         for (cand, ev) in zip(run.candidates, evs) {
             var line = "  " + cand.name.padding(toLength: 14, withPad: " ", startingAt: 0) + String(format: "%.5f  ", cand.truth)
             for name in shown {
-                let e = ev.estimates.first { $0.estimator == name }!
-                line += String(format: "%.5f   ", e.value)
+                line += String(format: "%.5f   ", ev.estimate(name)?.value ?? .nan)
             }
             print(line)
         }
         print("")
-        print("  (caps c = 5; 95% bootstrap intervals, 500 resamples:)")
+        print("  (caps c = 5; 95% Poisson-bootstrap intervals, 500 replicates:)")
         for (cand, ev) in zip(run.candidates, evs) {
-            let e = ev.estimates.first { $0.estimator == "NCIS" }!
-            let covered = e.ciLow <= cand.truth && cand.truth <= e.ciHigh
+            guard let e = ev.estimate(.NCIS) else { continue }
+            let covered = e.interval.low <= cand.truth && cand.truth <= e.interval.high
             print("  " + cand.name.padding(toLength: 12, withPad: " ", startingAt: 0)
-                  + String(format: " NCIS [%.5f, %.5f] ", e.ciLow, e.ciHigh) + (covered ? "covers" : "misses")
+                  + String(format: " NCIS [%.5f, %.5f] ", e.interval.low, e.interval.high) + (covered ? "covers" : "misses")
                   + String(format: " the truth %.5f; uplift over logging %+.1f%% (true %+.1f%%)",
                            cand.truth, 100 * (e.value / run.logs.meanReward - 1), 100 * (cand.truth / run.loggingTruth - 1)))
         }

@@ -96,9 +96,10 @@ extension Demo {
             truthV /= Double(impressions * K)
             let ev = try OfflineEvaluation.evaluate(logs: logs, targets: marg, targetState: logs.contexts, policy: name, logging: nil, loggingState: nil, settings: settings)
             var line = "  " + name.padding(toLength: 30, withPad: " ", startingAt: 0) + String(format: "  %.4f   ", truthV)
-            for e in shown { line += String(format: "%.4f   ", ev.estimates.first { $0.estimator == e }?.value ?? .nan) }
-            if let n = ev.estimates.first(where: { $0.estimator == "IS" }) {
-                line += String(format: "[%.4f, %.4f] %@", n.ciLow, n.ciHigh, (n.ciLow <= truthV && truthV <= n.ciHigh ? "covers" : "misses") as NSString)
+            for e in shown { line += String(format: "%.4f   ", ev.estimates.first { $0.estimator.rawValue == e }?.value ?? .nan) }
+            if let n = ev.estimate(.IS) {
+                let i = n.interval
+                line += String(format: "[%.4f, %.4f] %@", i.low, i.high, (i.low <= truthV && truthV <= i.high ? "covers" : "misses") as NSString)
             }
             print(line)
         }

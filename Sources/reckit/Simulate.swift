@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import RecKit
 
-/// `reckit simulate --study`: bias and RMSE of every estimator over many simulated logs.
+/// `reckit simulate --study`: bias, RMSE and interval coverage of every estimator over many simulated logs.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Simulation study: bias and RMSE of each off-policy estimator against the exact value of each candidate, over many simulated feeds.")
@@ -12,12 +12,15 @@ struct Simulate: ParsableCommand {
     @Option(help: "First seed.") var seed: UInt64 = 1
     @Option(help: "Requests per 4-hour period.") var requests: Int = 500
     @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
+    @Option(help: "Poisson bootstrap replicates per log (0: normal intervals only).") var bootstrap: Int = 0
+    @Option(help: "Write the study's rows as JSON to this file (atomically).") var json: String?
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
         guard study else { throw ValidationError("give --study (the estimator study)") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard requests >= 1 else { throw ValidationError("--requests must be at least 1") }
+        guard bootstrap >= 0, bootstrap <= 100_000 else { throw ValidationError("--bootstrap must be in 0...100000") }
     }
 
     func run() throws {
@@ -27,15 +30,22 @@ struct Simulate: ParsableCommand {
             config.requestsPerPeriod = requests
             var settings = EvaluationSettings()
             settings.caps = cap
-            settings.bootstrap = 0
+            settings.bootstrap = bootstrap
             let t0 = DispatchTime.now().uptimeNanoseconds
             let rows = try FeedSimulator(config: config).study(runs: runs, seed: seed, settings: settings)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            print("policy        estimator   cap    mean truth   bias        RMSE        RMSE/truth")
+            print("policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover")
             for r in rows {
-                print(r.policy.padding(toLength: 14, withPad: " ", startingAt: 0) + r.estimator.padding(toLength: 12, withPad: " ", startingAt: 0)
+                print(r.policy.padding(toLength: 14, withPad: " ", startingAt: 0) + r.estimator.padding(toLength: 27, withPad: " ", startingAt: 0)
                       + (r.cap.map { String(format: "%g", $0) } ?? "-").padding(toLength: 7, withPad: " ", startingAt: 0)
-                      + String(format: "%.6f     %+.6f   %.6f    %.3f", r.meanTruth, r.bias, r.rmse, r.rmse / r.meanTruth))
+                      + String(format: "%.6f     %+.6f   %.6f    %.3f       %.3f", r.meanTruth, r.bias, r.rmse, r.rmse / r.meanTruth, r.normalCoverage)
+                      + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -"))
+            }
+            if let json {
+                let e = JSONEncoder()
+                e.outputFormatting = [.prettyPrinted, .sortedKeys]
+                e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                try AtomicFile.write(try e.encode(rows), to: json)
             }
             stderrLine(String(format: "%d simulated logs in %.1f s", runs, ms / 1000))
         }

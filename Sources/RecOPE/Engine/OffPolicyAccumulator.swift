@@ -1,0 +1,149 @@
+import Foundation
+import RecCore
+
+/// Reads rows, chunk by chunk, into the sums of one pass of an offline evaluation.
+///
+/// Memory does not grow with rows: the accumulator keeps only the state's sums and per-key
+/// constants (pointNCIS normalisers, DM terms) cached per (policy state, logging state, position).
+/// Two accumulators of the same pass merge through their states (`OffPolicyState.merge`).
+public struct OffPolicyAccumulator {
+    public internal(set) var state: OffPolicyState
+    /// The plan; its targets may grow (`appendTargetMarginals`) while rows stream in.
+    public internal(set) var evaluator: OffPolicyEvaluator
+    let caps: [Double]
+    let tau: Double
+    let replicates: Int
+    /// Click-rate model (all rows) and the cross-fitted ones (fold f predicted by fold 1 − f).
+    let q: [Double]
+    let crossQ: [[Double]]
+    /// Per key (policy, target state, logging state, position): [pointNCIS normaliser per cap,
+    /// DM term, unsupported mass].
+    var keyCache: [KeyCode: [Double]] = [:]
+    var logisticContext: LogisticRows?
+    var scratch: Scratch
+
+    struct KeyCode: Hashable {
+        let policy: Int32, target: Int32, logging: Int32, position: Int32
+    }
+
+    /// Buffers reused across rows.
+    struct Scratch {
+        var x: [Double]
+        var fixed: [Int64]
+        var weights: [UInt8]
+    }
+
+    init(evaluator: OffPolicyEvaluator, state: OffPolicyState) throws(RecOPEError) {
+        self.evaluator = evaluator
+        self.state = state
+        caps = state.settings.caps
+        tau = state.settings.switchThreshold
+        replicates = state.settings.bootstrap
+        let fitted = state.pass != .ratios && state.settings.rewardModels
+        q = fitted ? state.clickRates(fold: nil) : []
+        crossQ = fitted ? [state.clickRates(fold: 1), state.clickRates(fold: 0)] : []
+        let width = max(BlockLayout.ratio(caps: caps.count).width, 8)
+        scratch = Scratch(x: [Double](repeating: 0, count: width), fixed: [Int64](repeating: 0, count: width),
+                          weights: [UInt8](repeating: 0, count: replicates))
+        if let n = state.newton {
+            logisticContext = LogisticRows(design: n.design, theta: n.theta, features: evaluator.usableItemFeatures)
+        }
+    }
+
+    /// Adds a target state to policy `policy` (for example the marginals of a new history) and
+    /// returns its index, for the chunks' `targetStates`.
+    /// - Precondition: the marginals have the evaluator's shape.
+    public mutating func appendTargetMarginals(policy: Int, _ m: RankMarginals) -> Int32 {
+        precondition(m.items == evaluator.items && m.k == evaluator.depth,
+                     "appendTargetMarginals: \(m.items)×\(m.k) marginals, the evaluation's are \(evaluator.items)×\(evaluator.depth)")
+        evaluator.targets[policy].marginals.append(m)
+        return Int32(evaluator.targets[policy].marginals.count - 1)
+    }
+
+    /// The pass this accumulator reads.
+    public var pass: EvaluationPass { state.pass }
+
+    /// Adds a chunk of rows.
+    /// - Throws: `.malformedFile` naming the source and line of a row whose item or position the
+    ///   policies do not know, whose logging probability is 0, whose state index is out of range,
+    ///   or whose weighted reward is outside the bootstrap's exact range.
+    public mutating func add(_ chunk: LogChunk) throws(RecOPEError) {
+        try validate(chunk)
+        if !chunk.source.isEmpty, !state.sources.contains(chunk.source) { state.sources.append(chunk.source) }
+        switch state.pass {
+        case .ratios: try addRatios(chunk)
+        case .rewardModels: try addRewardModels(chunk)
+        case .newton: addNewton(chunk)
+        case .logistic: try addLogistic(chunk)
+        case .done: break
+        }
+    }
+
+    /// The state with every pending sum flushed (what a shard writes).
+    public func finishedState() -> OffPolicyState {
+        var s = state
+        for p in s.policies.indices {
+            s.policies[p].ratio.flush()
+            for g in s.policies[p].pieces.indices { s.policies[p].pieces[g].flush() }
+            s.policies[p].model?.flush()
+            for g in s.policies[p].valuePieces.indices { s.policies[p].valuePieces[g].flush() }
+            s.policies[p].logistic?.flush()
+        }
+        return s
+    }
+
+    func validate(_ c: LogChunk) throws(RecOPEError) {
+        let n = c.count
+        guard c.positions.count == n, c.rewards.count == n, c.rowKeys.count == n, c.propensities.map({ $0.count == n }) ?? true,
+              c.targetStates.isEmpty || c.targetStates.count == evaluator.targets.count else {
+            throw .invalidParameter("\(c.source): a chunk's columns have different lengths")
+        }
+        guard c.propensities != nil || evaluator.logging != nil else {
+            throw .invalidParameter("\(c.source): the log has no propensities; give the logging policy")
+        }
+        let N = evaluator.items, K = evaluator.depth
+        for j in 0..<n {
+            guard Int(c.items[j]) < N, c.items[j] >= 0 else {
+                throw .malformedFile(file: c.source, line: c.lines?[j], message: "item \(c.items[j]); the policies rank items 0..<\(N)")
+            }
+            guard Int(c.positions[j]) < K, c.positions[j] >= 0 else {
+                throw .malformedFile(file: c.source, line: c.lines?[j], message: "position \(Int(c.positions[j]) + 1); the evaluation covers positions 1...\(K) (raise --k)")
+            }
+            guard c.rewards[j].isFinite else { throw .malformedFile(file: c.source, line: c.lines?[j], message: "reward \(c.rewards[j]) is not finite") }
+        }
+        for (p, states) in c.targetStates.enumerated() {
+            guard let states else { continue }
+            let m = evaluator.targets[p].marginals.count
+            if let j = states.firstIndex(where: { $0 < 0 || Int($0) >= m }) {
+                throw .malformedFile(file: c.source, line: c.lines?[j], message: "\(evaluator.targets[p].name): target state \(states[j]) of \(m)")
+            }
+        }
+        if let ls = c.loggingStates, let l = evaluator.logging, let j = ls.firstIndex(where: { $0 < 0 || Int($0) >= l.count }) {
+            throw .malformedFile(file: c.source, line: c.lines?[j], message: "logging state \(ls[j]) of \(l.count)")
+        }
+    }
+
+    /// The logging probability of row j (logged propensity, else the logging marginals).
+    @inline(__always)
+    func loggingProbability(_ c: LogChunk, _ j: Int) throws(RecOPEError) -> Double {
+        let pa = c.propensities?[j]
+            ?? evaluator.logging![Int(c.loggingStates?[j] ?? 0)].denominator(item: Int(c.items[j]), rank: Int(c.positions[j]))
+        guard pa > 0 else {
+            throw .malformedFile(file: c.source, line: c.lines?[j], message: "the logging policy gives item \(c.items[j]) at position \(c.positions[j] + 1) probability 0, yet it was logged")
+        }
+        return pa
+    }
+
+    /// The importance weight of row j for policy p.
+    @inline(__always)
+    func weight(_ c: LogChunk, _ j: Int, policy p: Int, pa: Double) -> Double {
+        let ts = Int(c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0)
+        return evaluator.targets[p].marginals[ts].probability(item: Int(c.items[j]), rank: Int(c.positions[j])) / pa
+    }
+
+    func rangeError(_ c: LogChunk, _ j: Int) -> RecOPEError {
+        .malformedFile(file: c.source, line: c.lines?[j],
+                       message: "a weighted reward is outside the Poisson bootstrap's exact range (|w·r| < \(Int(ReplicateSums.limit))); use --bootstrap 0 for normal intervals")
+    }
+}
+

@@ -1,0 +1,174 @@
+import Foundation
+import RecCore
+
+/// A target policy as the evaluator sees it: its name and its marginals per state (one state for
+/// a policy that ignores the context; a chunk's `targetStates` picks one per row).
+public struct TargetPolicy: Sendable {
+    public var name: String
+    public var marginals: [RankMarginals]
+
+    public init(name: String, marginals: [RankMarginals]) {
+        self.name = name
+        self.marginals = marginals
+    }
+}
+
+/// Settings of an offline evaluation.
+public struct EvaluationSettings: Sendable, Equatable {
+    /// Finite weight caps for CIS, NCIS, pieceNCIS and pointNCIS (∞ is SNIPS / IS).
+    public var caps: [Double] = [2, 5, 10]
+    /// Poisson bootstrap replicates (0: normal intervals only).
+    public var bootstrap: Int = 1000
+    public var seed: UInt64 = 1
+    /// Switch-DR uses the DR correction only where the weight is at most this (default: the
+    /// largest cap).
+    public var switchThreshold: Double?
+    /// Pseudo-impressions of the click-rate model's smoothing toward the position's mean.
+    public var rewardSmoothing: Double = 10
+    /// Interval level.
+    public var level: Double = 0.95
+    /// Fit the click-rate model (DM, DR, SwitchDR), value-model pieces and the unsupported-mass
+    /// diagnostic in a second pass. False: one pass, ratio estimators only.
+    public var rewardModels: Bool = true
+    /// Also fit the logistic reward model (item, position, context columns, item features) by
+    /// Newton iterations, one pass each, when the log has context columns.
+    public var logisticRewardModel: Bool = true
+    /// Item features for the logistic reward model (for example OBD's item_context.csv).
+    public var itemFeatures: ItemFeatures? = nil
+    /// The groupings pieceNCIS is computed for (one estimate per grouping and cap).
+    public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
+    /// Newton iterations at most; the fit stops when no coefficient moves by more than 1e-9.
+    public var maxNewtonIterations = 25
+    public var parallelism: Parallelism = .automatic
+
+    public init() {}
+
+    public static func == (a: EvaluationSettings, b: EvaluationSettings) -> Bool {
+        a.caps == b.caps && a.bootstrap == b.bootstrap && a.seed == b.seed && a.switchThreshold == b.switchThreshold
+            && a.rewardSmoothing == b.rewardSmoothing && a.level == b.level && a.rewardModels == b.rewardModels
+            && a.logisticRewardModel == b.logisticRewardModel && a.pieceGroupings == b.pieceGroupings
+    }
+
+    /// The finite positive caps, sorted.
+    var finiteCaps: [Double] { Array(Set(caps.filter { $0.isFinite && $0 > 0 })).sorted() }
+}
+
+/// The plan of an offline evaluation: target policies, the logging policy, settings. It makes the
+/// first state, turns a merged state into the next pass's (`advance`), and reads rows into a
+/// state through an `OffPolicyAccumulator`.
+///
+/// One process is the one-shard case: `evaluate(passes:)` runs every pass over a source it can
+/// read again; a distributed run calls `accumulator(for:)` on each shard, `OffPolicyState.merge`
+/// on the driver, `advance` between passes and `OffPolicyState.report` at the end.
+public struct OffPolicyEvaluator: Sendable {
+    public var targets: [TargetPolicy]
+    public var logging: [RankMarginals]?
+    public var settings: EvaluationSettings
+    public let items: Int
+    public let depth: Int
+
+    /// - Throws: `.invalidParameter` for marginals of different shapes, a logging policy that
+    ///   ranks fewer positions than the targets, or settings out of range.
+    public init(targets: [TargetPolicy], logging: [RankMarginals]?, settings: EvaluationSettings) throws(RecOPEError) {
+        guard let first = targets.first?.marginals.first else { throw .invalidParameter("offline evaluation: no target marginals") }
+        items = first.items
+        depth = first.k
+        for t in targets {
+            guard !t.marginals.isEmpty else { throw .invalidParameter("\(t.name): no target marginals") }
+            for m in t.marginals where m.items != items || m.k != depth {
+                throw .invalidParameter("\(t.name): target marginals are \(m.items) items × \(m.k) positions, the first policy's \(items) × \(depth)")
+            }
+        }
+        for l in logging ?? [] where l.items != items || l.k < depth {
+            throw .invalidParameter("logging policy ranks \(l.items) items to depth \(l.k), target \(items) items to depth \(depth)")
+        }
+        guard settings.bootstrap >= 0, settings.bootstrap <= 100_000 else {
+            throw .invalidParameter("bootstrap replicates must be in 0...100000, got \(settings.bootstrap)")
+        }
+        guard settings.level > 0, settings.level < 1 else { throw .invalidParameter("interval level must be in (0, 1), got \(settings.level)") }
+        guard settings.rewardSmoothing >= 0, settings.rewardSmoothing.isFinite else {
+            throw .invalidParameter("reward smoothing must be finite and at least 0, got \(settings.rewardSmoothing)")
+        }
+        self.targets = targets
+        self.logging = logging
+        self.settings = settings
+    }
+
+    /// The settings record every state of this evaluation carries.
+    public var stateSettings: StateSettings {
+        let caps = settings.finiteCaps
+        return StateSettings(
+            caps: caps, bootstrap: settings.bootstrap, seed: settings.seed,
+            switchThreshold: settings.switchThreshold ?? (caps.last ?? 10), rewardSmoothing: settings.rewardSmoothing,
+            level: settings.level, logisticRewardModel: settings.logisticRewardModel && settings.rewardModels,
+            pieceGroupings: settings.pieceGroupings.filter { settings.rewardModels || !$0.isValueModel },
+            rewardModels: settings.rewardModels, maxNewtonIterations: max(1, settings.maxNewtonIterations),
+            itemFeatures: usableItemFeatures.map(Self.hash) ?? 0,
+            itemCategories: usableItemFeatures?.categorical.map { Int($0.max() ?? 0) + 1 } ?? [],
+            itemNumeric: usableItemFeatures?.numeric.count ?? 0, items: items, depth: depth,
+            policies: targets.map(\.name), policyHashes: targets.map { Self.hash($0.marginals.first!) },
+            logging: logging.map { Self.hash($0[0]) } ?? 0)
+    }
+
+    /// Item features that cover every item (others are ignored, as the logistic model needs one
+    /// row per item).
+    var usableItemFeatures: ItemFeatures? {
+        guard settings.logisticRewardModel, let f = settings.itemFeatures, f.itemCount >= items else { return nil }
+        return f
+    }
+
+    /// The empty first-pass state.
+    public func initialState() -> OffPolicyState {
+        let s = stateSettings
+        return OffPolicyState(settings: s, counts: RewardCounts(cells: items * depth),
+                              policies: targets.map { _ in OffPolicyState.emptyPolicy(s, pass: .ratios) })
+    }
+
+    /// An accumulator for the pass `state` is at, holding everything earlier passes fitted and
+    /// no sums of this pass.
+    /// - Throws: `.invalidParameter` if the state was made with other settings or policies.
+    public func accumulator(for state: OffPolicyState) throws(RecOPEError) -> OffPolicyAccumulator {
+        try state.requireSettings(stateSettings)
+        return try OffPolicyAccumulator(evaluator: self, state: state.clearingCurrentPass())
+    }
+
+    static func hash(_ m: RankMarginals) -> UInt64 {
+        var h = RowHash.mix(UInt64(m.items) &* 31 &+ UInt64(m.k))
+        for p in m.probabilities { h = RowHash.mix(h ^ p.bitPattern) }
+        return h
+    }
+
+    static func hash(_ f: ItemFeatures) -> UInt64 {
+        var h = RowHash.key(bytes: (f.numericNames + f.categoricalNames).joined(separator: ",").utf8)
+        for col in f.numeric { for v in col { h = RowHash.mix(h ^ v.bitPattern) } }
+        for col in f.categorical { for v in col { h = RowHash.mix(h ^ UInt64(bitPattern: Int64(v))) } }
+        return h
+    }
+}
+
+extension PieceGrouping {
+    var isValueModel: Bool {
+        if case .valueModel = self { return true }
+        return false
+    }
+}
+
+extension OffPolicyEvaluator {
+    /// Runs every pass of the evaluation in this process: `readAll` feeds all the rows into the
+    /// accumulator it is given, once per pass (the same rows each time).
+    /// - Parameter progress: called before each pass.
+    /// - Throws: what `readAll` throws, or `.invalidParameter` if passes read different rows.
+    public func evaluate(progress: ((EvaluationPass) -> Void)? = nil,
+                         _ readAll: (inout OffPolicyAccumulator) throws(RecOPEError) -> Void) throws(RecOPEError) -> OfflineABReport {
+        var state = initialState()
+        var plan = self
+        while state.pass != .done {
+            progress?(state.pass)
+            var acc = try plan.accumulator(for: state)
+            try readAll(&acc)
+            plan.targets = acc.evaluator.targets
+            state = try acc.finishedState().advanced()
+        }
+        return try state.report()
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+extension OffPolicyState {
+    /// A policy's sums with nothing added yet (the current pass's blocks present, later ones nil).
+    static func emptyPolicy(_ s: StateSettings, pass: EvaluationPass) -> PolicySums {
+        let C = s.caps.count, B = s.bootstrap
+        let pieces = s.pieceGroupings.filter { !$0.isValueModel }.map { _ in GroupedSums() }
+        return PolicySums(ratio: SumBlock(.ratio(caps: C), replicates: B), pieces: pieces, weights: WeightSums(caps: s.caps),
+                          model: nil, valuePieces: [], logistic: nil)
+    }
+
+    /// Layouts of the blocks, for decoding checks and merges.
+    static func modelLayout() -> BlockLayout { .means(3, extra: 1) }
+    static func logisticLayout() -> BlockLayout { .means(2) }
+
+    /// Throws naming the first setting that differs from `expected`.
+    func requireSettings(_ expected: StateSettings, what: String = "the state") throws(RecOPEError) {
+        guard format == Self.formatName else { throw .invalidParameter("\(what) is not a RecKit offline A/B state (format '\(format.prefix(80))')") }
+        guard version == Self.currentVersion else {
+            throw .invalidParameter("\(what) has state version \(version); this RecKit reads version \(Self.currentVersion)")
+        }
+        let a = settings, b = expected
+        let checks: [(String, Bool)] = [
+            ("policies", a.policies == b.policies), ("policy marginals", a.policyHashes == b.policyHashes),
+            ("logging policy", a.logging == b.logging), ("caps", a.caps == b.caps), ("bootstrap replicates", a.bootstrap == b.bootstrap),
+            ("seed", a.seed == b.seed), ("switch threshold", a.switchThreshold == b.switchThreshold),
+            ("reward smoothing", a.rewardSmoothing == b.rewardSmoothing), ("interval level", a.level == b.level),
+            ("reward models", a.rewardModels == b.rewardModels && a.logisticRewardModel == b.logisticRewardModel),
+            ("Newton iterations", a.maxNewtonIterations == b.maxNewtonIterations),
+            ("piece groupings", a.pieceGroupings == b.pieceGroupings),
+            ("item features", a.itemFeatures == b.itemFeatures && a.itemCategories == b.itemCategories && a.itemNumeric == b.itemNumeric),
+            ("items and positions", a.items == b.items && a.depth == b.depth),
+        ]
+        for (name, same) in checks where !same {
+            throw .invalidParameter("\(what) was made with different \(name) (\(Self.describe(name, a)) against \(Self.describe(name, b)))")
+        }
+    }
+
+    static func describe(_ field: String, _ s: StateSettings) -> String {
+        switch field {
+        case "policies": return s.policies.map { String($0.prefix(40)) }.joined(separator: ", ")
+        case "caps": return s.caps.map { String(format: "%g", $0) }.joined(separator: ",")
+        case "bootstrap replicates": return "\(s.bootstrap)"
+        case "seed": return "\(s.seed)"
+        case "piece groupings": return s.pieceGroupings.map(\.description).joined(separator: ",")
+        case "items and positions": return "\(s.items) items, \(s.depth) positions"
+        case "reward models": return "ctr \(s.rewardModels), logistic \(s.logisticRewardModel)"
+        default: return "another value"
+        }
+    }
+
+    /// This state with the current pass's sums zeroed (what a shard starts from).
+    func clearingCurrentPass() -> OffPolicyState {
+        var s = self
+        s.sources = []
+        switch pass {
+        case .ratios:
+            s.rows = 0
+            s.rewardSum = CompensatedSum()
+            s.counts = RewardCounts(cells: settings.items * settings.depth)
+            s.contextLevels = [:]
+            s.policies = policies.map { _ in Self.emptyPolicy(settings, pass: .ratios) }
+        case .rewardModels:
+            let groups = settings.pieceGroupings.filter(\.isValueModel).map { _ in GroupedSums() }
+            for p in s.policies.indices {
+                s.policies[p].model = SumBlock(Self.modelLayout(), replicates: settings.bootstrap)
+                s.policies[p].valuePieces = groups
+            }
+            s.newton?.clearSums()
+        case .newton:
+            s.newton?.clearSums()
+        case .logistic:
+            for p in s.policies.indices { s.policies[p].logistic = SumBlock(Self.logisticLayout(), replicates: settings.bootstrap) }
+        case .done:
+            break
+        }
+        return s
+    }
+
+    /// Merges shards' states of one pass: the pass's sums are added, everything earlier passes
+    /// fitted must be equal. Associative and commutative (up to the last bit of compensated
+    /// sums; bootstrap sums exactly).
+    /// - Throws: `.invalidParameter` naming the state and what differs: format or version,
+    ///   settings, pass, or the earlier passes' results.
+    public static func merge(_ states: [OffPolicyState], names: [String]? = nil) throws(RecOPEError) -> OffPolicyState {
+        guard var out = states.first else { throw .invalidParameter("merge: no states") }
+        let label = { (i: Int) in names?[i] ?? "state \(i + 1)" }
+        try out.requireSettings(out.settings, what: label(0))
+        let base = out.clearingCurrentPass()
+        for (i, s) in states.enumerated().dropFirst() {
+            try s.requireSettings(out.settings, what: label(i))
+            guard s.pass == out.pass, s.completedPasses == out.completedPasses else {
+                throw .invalidParameter("\(label(i)) is at pass \(s.completedPasses + 1) (\(s.pass)), \(label(0)) at pass \(out.completedPasses + 1) (\(out.pass))")
+            }
+            guard s.clearingCurrentPass() == base else {
+                throw .invalidParameter("\(label(i)) and \(label(0)) come from different earlier passes (their fitted models differ)")
+            }
+            out.addCurrentPass(s)
+        }
+        return out
+    }
+
+    /// Adds the current pass's sums of `o`.
+    mutating func addCurrentPass(_ o: OffPolicyState) {
+        sources = Array(Set(sources + o.sources)).sorted()
+        let s = settings
+        switch pass {
+        case .ratios:
+            rows += o.rows
+            rewardSum.add(o.rewardSum)
+            counts.merge(o.counts)
+            for (col, values) in o.contextLevels { for (v, c) in values { contextLevels[col, default: [:]][v, default: 0] += c } }
+            for p in policies.indices {
+                policies[p].ratio.merge(o.policies[p].ratio)
+                for g in policies[p].pieces.indices { policies[p].pieces[g].merge(o.policies[p].pieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap) }
+                policies[p].weights.merge(o.policies[p].weights)
+            }
+        case .rewardModels:
+            for p in policies.indices {
+                policies[p].model!.merge(o.policies[p].model!)
+                for g in policies[p].valuePieces.indices {
+                    policies[p].valuePieces[g].merge(o.policies[p].valuePieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap)
+                }
+            }
+            if let n = o.newton { newton?.addSums(n) }
+        case .newton:
+            if let n = o.newton { newton?.addSums(n) }
+        case .logistic:
+            for p in policies.indices { policies[p].logistic!.merge(o.policies[p].logistic!) }
+        case .done:
+            break
+        }
+    }
+}
+
+extension NewtonSums {
+    mutating func clearSums() {
+        gradient = Array(repeating: CompensatedSum(), count: design.parameters)
+        hessian = Array(repeating: 0, count: design.parameters * (design.parameters + 1) / 2)
+    }
+
+    mutating func addSums(_ o: NewtonSums) {
+        for i in gradient.indices { gradient[i].add(o.gradient[i]) }
+        for i in hessian.indices { hessian[i] += o.hessian[i] }
+    }
+}

@@ -1,0 +1,80 @@
+/// Counter-based randomness keyed by a row: the same (row key, seed, counter) always gives the
+/// same bits, whatever shard or order the row arrives in.
+///
+/// The row key is a 64-bit hash of a stable identity of the logged row: the value of the
+/// `--row-key` column (its bytes, FNV-1a), or else the source's name and the row's 1-based data
+/// line number. Bootstrap weights and cross-fitting folds are functions of (row key, seed,
+/// replicate), never of a stream position, so splitting the rows into shards cannot change them
+/// (Poisson bootstrap as in Chamandy et al., "Estimating uncertainty for massive data streams",
+/// Google 2012).
+public enum RowHash {
+    /// FNV-1a over bytes, then the SplitMix64 finaliser (FNV alone mixes its low bits poorly).
+    @inlinable
+    public static func key<Bytes: Sequence>(bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return mix(h)
+    }
+
+    /// The SplitMix64 output function (Steele, Lea & Flood 2014): a bijection of 64-bit words
+    /// whose outputs pass BigCrush for consecutive inputs.
+    @inlinable
+    public static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// The row's base word for a seed and a purpose (bootstrap, folds), mixed once per row.
+    @inlinable
+    public static func base(key: UInt64, seed: UInt64, purpose: UInt64) -> UInt64 {
+        mix(key ^ mix(seed &+ purpose &* 0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The cross-fitting fold (0 or 1) of a row.
+    @inlinable
+    public static func fold(key: UInt64, seed: UInt64) -> Int {
+        Int(base(key: key, seed: seed, purpose: 0xF01D) >> 63)
+    }
+
+    /// Thresholds of the Poisson(1) distribution function on 32-bit uniforms:
+    /// `poissonThresholds[k] = ⌊2³² · P(X ≤ k)⌋`, X ~ Poisson(1). A uniform u below threshold k
+    /// and not below k − 1 draws k. P(X ≥ 13) < 2⁻³², so draws stop at 13.
+    public static let poissonThresholds: [UInt32] = {
+        var out = [UInt32]()
+        var p = 0.0, term = 1.0 / 2.718281828459045235360287
+        for k in 0..<14 {
+            if k > 0 { term /= Double(k) }
+            p += term
+            out.append(UInt32(min(4_294_967_295.0, (p * 4_294_967_296.0).rounded(.down))))
+        }
+        out[13] = .max
+        return out
+    }()
+
+    /// Poisson(1) bootstrap weights of one row for replicates `0..<out.count`: replicate b uses
+    /// half of `mix(base + ⌊b/2⌋·γ)` (the low half for even b, the high half for odd b).
+    @inlinable
+    public static func poissonWeights(base: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, thresholds t: UnsafeBufferPointer<UInt32>) {
+        let count = out.count
+        var b = 0
+        var counter = base
+        while b < count {
+            counter = counter &+ 0x9E37_79B9_7F4A_7C15
+            let z = mix(counter)
+            out[b] = draw(UInt32(truncatingIfNeeded: z), t)
+            if b + 1 < count { out[b + 1] = draw(UInt32(truncatingIfNeeded: z >> 32), t) }
+            b += 2
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func draw(_ u: UInt32, _ t: UnsafeBufferPointer<UInt32>) -> UInt8 {
+        if u < t[0] { return 0 }
+        if u < t[1] { return 1 }
+        var k = 2
+        while u >= t[k] { k += 1 }
+        return UInt8(k)
+    }
+}

@@ -1,0 +1,138 @@
+/// Which products of a block's features are summed (the second moments its intervals need).
+struct BlockLayout: Sendable {
+    let width: Int
+    let pairs: [(Int, Int)]
+
+    /// [1, w·r, w, per cap (min(w,c)·r, min(w,c), pointNCIS term)]: IS, SNIPS, CIS, NCIS, pointNCIS.
+    static func ratio(caps: Int) -> BlockLayout {
+        var pairs = [(1, 1), (1, 2), (2, 2)]
+        for c in 0..<caps {
+            let o = 3 + 3 * c
+            pairs += [(o, o), (o, o + 1), (o + 1, o + 1), (o + 2, o + 2)]
+        }
+        return BlockLayout(width: 3 + 3 * caps, pairs: pairs)
+    }
+
+    /// [1, per cap (min(w,c)·r, min(w,c))]: one piece of pieceNCIS.
+    static func piece(caps: Int) -> BlockLayout {
+        var pairs = [(Int, Int)]()
+        for c in 0..<caps {
+            let o = 1 + 2 * c
+            pairs += [(o, o), (o, o + 1), (o + 1, o + 1)]
+        }
+        return BlockLayout(width: 1 + 2 * caps, pairs: pairs)
+    }
+
+    /// [1, x₁, …, x_m] whose means are estimates: squares of the first `means` of them.
+    static func means(_ m: Int, extra: Int = 0) -> BlockLayout {
+        BlockLayout(width: 1 + m + extra, pairs: (1...max(m, 1)).prefix(m).map { ($0, $0) })
+    }
+}
+
+/// Sums over rows of a fixed-width feature vector: Σx (compensated), Σxᵢxⱼ for the layout's
+/// pairs (compensated), and, with a bootstrap, each replicate's Σ W_b·x (exact fixed point).
+/// Merging adds; the sums are all an estimator and its intervals need.
+public struct SumBlock: Sendable, Equatable, Codable {
+    public internal(set) var first: [CompensatedSum]
+    public internal(set) var second: [CompensatedSum]
+    public internal(set) var replicates: ReplicateSums?
+
+    init(_ layout: BlockLayout, replicates: Int) {
+        first = Array(repeating: CompensatedSum(), count: layout.width)
+        second = Array(repeating: CompensatedSum(), count: layout.pairs.count)
+        self.replicates = replicates > 0 ? ReplicateSums(replicates: replicates, width: layout.width) : nil
+    }
+
+    /// Adds one row's features. `fixed` is scratch of the layout's width; `weights` the row's
+    /// Poisson weights (ignored without a bootstrap).
+    /// - Returns: false, adding nothing, if a feature is outside the bootstrap's exact range.
+    @inline(__always)
+    mutating func add(_ x: UnsafeBufferPointer<Double>, _ layout: BlockLayout, weights: UnsafeBufferPointer<UInt8>,
+                      fixed: UnsafeMutableBufferPointer<Int64>) -> Bool {
+        if replicates != nil {
+            for f in 0..<layout.width {
+                let v = x[f]
+                guard abs(v) < ReplicateSums.limit else { return false }
+                fixed[f] = Int64((v * ReplicateSums.scale).rounded())
+            }
+            replicates!.add(UnsafeBufferPointer(rebasing: fixed[0..<layout.width]), weights: weights)
+        }
+        for f in 0..<layout.width { first[f].add(x[f]) }
+        for (p, (i, j)) in layout.pairs.enumerated() { second[p].add(x[i] * x[j]) }
+        return true
+    }
+
+    mutating func merge(_ other: SumBlock) {
+        for i in first.indices { first[i].add(other.first[i]) }
+        for i in second.indices { second[i].add(other.second[i]) }
+        if let o = other.replicates { replicates?.add(o) }
+    }
+
+    mutating func flush() { replicates?.flush() }
+
+    func sum(_ f: Int) -> Double { first[f].value }
+    func product(_ p: Int) -> Double { second[p].value }
+
+    /// Checks a decoded block against the layout it should have.
+    func matches(_ layout: BlockLayout, replicates b: Int) -> Bool {
+        first.count == layout.width && second.count == layout.pairs.count
+            && (replicates?.replicates ?? 0) == b && (replicates.map { $0.width == layout.width } ?? true)
+    }
+}
+
+/// Blocks keyed by a group's name (a position, a context value, a value-model bucket), so shards
+/// that met the groups in different orders merge by name.
+public struct GroupedSums: Sendable, Equatable, Codable {
+    public internal(set) var keys: [String] = []
+    public internal(set) var blocks: [SumBlock] = []
+    var index: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey { case keys, blocks }
+
+    init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        keys = try c.decode([String].self, forKey: .keys)
+        blocks = try c.decode([SumBlock].self, forKey: .blocks)
+        guard keys.count == blocks.count, Set(keys).count == keys.count else {
+            throw DecodingError.dataCorruptedError(forKey: .keys, in: c, debugDescription: "group keys and blocks differ")
+        }
+        for (i, k) in keys.enumerated() { index[k] = i }
+    }
+
+    /// The block of group `key`, created empty on first sight.
+    mutating func slot(_ key: String, _ layout: BlockLayout, replicates: Int) -> Int {
+        if let i = index[key] { return i }
+        index[key] = keys.count
+        keys.append(key)
+        blocks.append(SumBlock(layout, replicates: replicates))
+        return keys.count - 1
+    }
+
+    @inline(__always)
+    mutating func add(slot i: Int, _ x: UnsafeBufferPointer<Double>, _ layout: BlockLayout, weights: UnsafeBufferPointer<UInt8>,
+                      fixed: UnsafeMutableBufferPointer<Int64>) -> Bool {
+        blocks[i].add(x, layout, weights: weights, fixed: fixed)
+    }
+
+    mutating func merge(_ other: GroupedSums, _ layout: BlockLayout, replicates: Int) {
+        for (k, b) in zip(other.keys, other.blocks) {
+            let i = slot(k, layout, replicates: replicates)
+            blocks[i].merge(b)
+        }
+    }
+
+    mutating func flush() { for i in blocks.indices { blocks[i].flush() } }
+
+    /// The groups in a fixed order (shorter keys first, then by bytes), whatever order they came in.
+    var ordered: [(key: String, block: SumBlock)] {
+        zip(keys, blocks).sorted { $0.0.utf8.count != $1.0.utf8.count ? $0.0.utf8.count < $1.0.utf8.count : $0.0 < $1.0 }
+            .map { (key: $0.0, block: $0.1) }
+    }
+
+    public static func == (a: GroupedSums, b: GroupedSums) -> Bool {
+        let x = a.ordered, y = b.ordered
+        return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.block == $1.block }
+    }
+}
