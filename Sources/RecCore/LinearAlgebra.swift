@@ -11,6 +11,9 @@ public enum LinearAlgebra {
         precondition(a.count == n * n && b.count == n, "solveSymmetricPositiveDefinite: A has \(a.count) values and b \(b.count) for n = \(n)")
         if n == 0 { return [] }
         var m = a, x = b
+        // Small systems (the reward models' Newton steps) run on one BLAS thread: waking
+        // OpenBLAS's threads costs more than the solve, and they spin afterwards.
+        Threading.setBLASThreads(n <= 1024 ? 1 : Threading.count)
         let info = m.withUnsafeMutableBufferPointer { mp in
             x.withUnsafeMutableBufferPointer { xp in
                 LAPACKE_dposv(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "U")), Int32(n), 1, mp.baseAddress, Int32(n), xp.baseAddress, 1)

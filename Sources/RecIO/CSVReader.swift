@@ -67,31 +67,55 @@ public final class CSVReader {
     }
 
     private func split(_ s: Int, _ e: Int) throws(RecIOError) {
-        fields.removeAll(keepingCapacity: true)
-        rowBytes.removeAll(keepingCapacity: true)
-        var i = s
-        while true {
-            let fieldStart = rowBytes.count
-            if i < e && buffer[i] == 34 { // quoted
-                i += 1
-                var closed = false
-                while i < e {
-                    if buffer[i] == 34 {
-                        if i + 1 < e && buffer[i + 1] == 34 { rowBytes.append(34); i += 2; continue }
-                        closed = true; i += 1; break
-                    }
-                    rowBytes.append(buffer[i]); i += 1
-                }
-                if !closed { throw .malformed(file: path, line: line, field: fields.count + 1, message: "unterminated quote") }
-                while i < e && buffer[i] != separator { i += 1 }
-            } else {
-                while i < e && buffer[i] != separator { rowBytes.append(buffer[i]); i += 1 }
-            }
-            fields.append(fieldStart..<rowBytes.count)
-            if i >= e { break }
-            i += 1 // skip the comma
-            if i == e { fields.append(rowBytes.count..<rowBytes.count); break }
+        // Works on local arrays and a buffer pointer: no exclusivity checks per byte.
+        var f = [Range<Int>](), rb = [UInt8]()
+        swap(&f, &fields)
+        swap(&rb, &rowBytes)
+        defer {
+            swap(&f, &fields)
+            swap(&rb, &rowBytes)
         }
+        f.removeAll(keepingCapacity: true)
+        rb.removeAll(keepingCapacity: true)
+        let sep = separator
+        let unterminated = buffer.withUnsafeBufferPointer { buf -> Bool in
+            var i = s
+            while true {
+                let fieldStart = rb.count
+                if i < e && buf[i] == 34 { // quoted
+                    i += 1
+                    var closed = false
+                    while i < e {
+                        if buf[i] == 34 {
+                            if i + 1 < e && buf[i + 1] == 34 {
+                                rb.append(34)
+                                i += 2
+                                continue
+                            }
+                            closed = true
+                            i += 1
+                            break
+                        }
+                        rb.append(buf[i])
+                        i += 1
+                    }
+                    if !closed { return true }
+                    while i < e && buf[i] != sep { i += 1 }
+                } else {
+                    let start = i
+                    while i < e && buf[i] != sep { i += 1 }
+                    rb.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<i]))
+                }
+                f.append(fieldStart..<rb.count)
+                if i >= e { return false }
+                i += 1 // skip the separator
+                if i == e {
+                    f.append(rb.count..<rb.count)
+                    return false
+                }
+            }
+        }
+        if unterminated { throw .malformed(file: path, line: line, field: f.count + 1, message: "unterminated quote") }
     }
 
     /// Field `i` of the current row as a String.

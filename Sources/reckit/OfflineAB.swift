@@ -32,6 +32,7 @@ struct ReportOutput: ParsableArguments {
         if let json {
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            e.keyEncodingStrategy = .convertToSnakeCase
             let data: Data
             do { data = try e.encode(report) } catch { throw RecOPEError.invalidParameter("the report has a number JSON cannot hold: \(error.localizedDescription)") }
             try AtomicFile.write(data, to: json)

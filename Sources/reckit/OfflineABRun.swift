@@ -101,8 +101,9 @@ struct OfflineABRun: ParsableCommand {
             }
             let source = try logs == "-" && !noRewardModels ? spoolStandardInput() : logs
             defer { if source != logs { unlink(source) } }
+            var cache = ChunkCache(budgetBytes: 64 << 20)
             let r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
-                try Self.read(source, columns: cols, into: &acc)
+                try cache.read(source, columns: cols, into: &acc)
             }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             try report.write(r)
@@ -115,6 +116,38 @@ struct OfflineABRun: ParsableCommand {
     static func read(_ path: String, columns: LogColumns, into acc: inout OffPolicyAccumulator) throws(RecOPEError) {
         let reader = try LogReader(path: path, columns: columns)
         while let c = try reader.next() { try acc.add(c) }
+    }
+
+    /// Chunks of the first pass kept for the later ones while they fit a memory budget; a
+    /// larger log is read again from its file on every pass.
+    struct ChunkCache {
+        let budgetBytes: Int
+        var chunks: [LogChunk] = []
+        var complete = false
+        var overBudget = false
+
+        init(budgetBytes: Int) { self.budgetBytes = budgetBytes }
+
+        mutating func read(_ path: String, columns: LogColumns, into acc: inout OffPolicyAccumulator) throws(RecOPEError) {
+            if complete {
+                for c in chunks { try acc.add(c) }
+                return
+            }
+            let reader = try LogReader(path: path, columns: columns)
+            var bytes = 0
+            while let c = try reader.next() {
+                try acc.add(c)
+                guard !overBudget else { continue }
+                bytes += c.count * (48 + 4 * c.contexts.count)
+                if bytes > budgetBytes {
+                    overBudget = true
+                    chunks = []
+                } else {
+                    chunks.append(c)
+                }
+            }
+            complete = !overBudget
+        }
     }
 
     /// One shard's pass: from the first pass, or the merged state given by --after.

@@ -232,7 +232,4 @@ public struct OfflineABReport: Sendable, Equatable, Codable {
     /// Passes over the data the evaluation took.
     public var passes: Int
 
-    enum CodingKeys: String, CodingKey {
-        case logs, rows, loggedMean = "logged_mean", evaluations, warnings, passes
-    }
 }

@@ -8,9 +8,13 @@ struct LogisticRows {
     let theta: [Double]
     let itemLogit: [Double]
     let levelIndex: [[String: Int]]
+    let categoryOffsets: [Int]
+    let numericOffset: Int
 
     init(design: LogisticDesign, theta: [Double], features: ItemFeatures?) {
         self.design = design
+        categoryOffsets = design.itemCategoryOffsets
+        numericOffset = design.numericOffset
         self.theta = theta
         itemLogit = design.itemLogits(theta: theta, features: features)
         levelIndex = design.levels.map { Dictionary(uniqueKeysWithValues: $0.enumerated().map { ($1, $0) }) }
@@ -43,7 +47,7 @@ struct LogisticRows {
         out.append((1 + design.items + k, 1))
         for col in coefficients where col[j] >= 0 { out.append((Int(col[j]), 1)) }
         if let f = itemFeatures, !design.itemCategories.isEmpty || design.itemNumeric > 0 {
-            let co = design.itemCategoryOffsets, no = design.numericOffset
+            let co = categoryOffsets, no = numericOffset
             for (c, col) in f.categorical.enumerated() { out.append((co[c] + Int(col[a]), 1)) }
             for (c, col) in f.numeric.enumerated() { out.append((no + c, col[a])) }
         }

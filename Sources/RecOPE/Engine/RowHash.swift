@@ -54,15 +54,36 @@ public enum RowHash {
     }()
 
     /// Poisson(1) bootstrap weights of one row for replicates `0..<out.count`: replicate b uses
-    /// half of `mix(base + ⌊b/2⌋·γ)` (the low half for even b, the high half for odd b).
+    /// half of `mix(base + (⌊b/2⌋ + 1)·γ)` (the low half for even b, the high half for odd b),
+    /// and draws the number of thresholds at or below that 32-bit uniform.
+    /// - Complexity: out.count / 2 hashes and 13 compares per weight, branch-free in SIMD.
     @inlinable
     public static func poissonWeights(base: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, thresholds t: UnsafeBufferPointer<UInt32>) {
         let count = out.count
+        let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let lanes = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)
         var b = 0
-        var counter = base
+        while b + 16 <= count {
+            let counter = SIMD8<UInt64>(repeating: base) &+ (lanes &+ SIMD8(repeating: UInt64(b / 2 + 1))) &* gamma
+            var z = counter
+            z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+            z = z ^ (z &>> 31)
+            let lo = SIMD8<UInt32>(truncatingIfNeeded: z), hi = SIMD8<UInt32>(truncatingIfNeeded: z &>> 32)
+            var wl = SIMD8<UInt32>(repeating: 0), wh = wl
+            for k in 0..<13 {
+                let tk = SIMD8<UInt32>(repeating: t[k])
+                wl &+= SIMD8<UInt32>(repeating: 1).replacing(with: 0, where: lo .< tk)
+                wh &+= SIMD8<UInt32>(repeating: 1).replacing(with: 0, where: hi .< tk)
+            }
+            for i in 0..<8 {
+                out[b + 2 * i] = UInt8(truncatingIfNeeded: wl[i])
+                out[b + 2 * i + 1] = UInt8(truncatingIfNeeded: wh[i])
+            }
+            b += 16
+        }
         while b < count {
-            counter = counter &+ 0x9E37_79B9_7F4A_7C15
-            let z = mix(counter)
+            let z = mix(base &+ UInt64(b / 2 + 1) &* gamma)
             out[b] = draw(UInt32(truncatingIfNeeded: z), t)
             if b + 1 < count { out[b + 1] = draw(UInt32(truncatingIfNeeded: z >> 32), t) }
             b += 2
@@ -71,10 +92,8 @@ public enum RowHash {
 
     @inlinable @inline(__always)
     static func draw(_ u: UInt32, _ t: UnsafeBufferPointer<UInt32>) -> UInt8 {
-        if u < t[0] { return 0 }
-        if u < t[1] { return 1 }
-        var k = 2
-        while u >= t[k] { k += 1 }
-        return UInt8(k)
+        var k: UInt8 = 0
+        for i in 0..<13 where u >= t[i] { k += 1 }
+        return k
     }
 }

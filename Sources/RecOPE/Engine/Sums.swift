@@ -61,7 +61,8 @@ public struct ReplicateSums: Sendable, Equatable {
 
     public let replicates: Int
     public let width: Int
-    /// Replicate-major totals: `totals[b * width + f]`.
+    /// Feature-major totals: `totals[f * replicates + b]` (the replicates of one feature are
+    /// contiguous, so a row's update vectorises over replicates).
     public internal(set) var totals: [Int128]
     var pending: [Int64]
     var pendingRows = 0
@@ -74,19 +75,16 @@ public struct ReplicateSums: Sendable, Equatable {
     }
 
     /// Adds one row: fixed-point features `x` (already rounded) with per-replicate weights.
+    /// - Complexity: width × replicates integer multiply-adds, vectorised over replicates.
     @inline(__always)
     mutating func add(_ x: UnsafeBufferPointer<Int64>, weights: UnsafeBufferPointer<UInt8>) {
-        let w = width
+        let B = replicates
         pending.withUnsafeMutableBufferPointer { p in
-            for b in 0..<replicates {
-                let k = Int64(weights[b])
-                if k == 0 { continue }
-                let row = p.baseAddress! + b * w
-                if k == 1 {
-                    for f in 0..<w { row[f] &+= x[f] }
-                } else {
-                    for f in 0..<w { row[f] &+= k &* x[f] }
-                }
+            for f in 0..<width {
+                let xf = x[f]
+                if xf == 0 { continue }
+                let row = p.baseAddress! + f * B
+                for b in 0..<B { row[b] &+= Int64(weights[b]) &* xf }
             }
         }
         pendingRows += 1
@@ -115,7 +113,7 @@ public struct ReplicateSums: Sendable, Equatable {
     /// Replicate b's sum of feature f, back in floating point.
     public func value(replicate b: Int, feature f: Int) -> Double {
         precondition(pendingRows == 0, "ReplicateSums: flush before reading")
-        return Double(totals[b * width + f]) / Self.scale
+        return Double(totals[f * replicates + b]) / Self.scale
     }
 
     public static func == (a: ReplicateSums, b: ReplicateSums) -> Bool {
