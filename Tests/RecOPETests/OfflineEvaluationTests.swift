@@ -17,23 +17,23 @@ import RecOPE
         settings.rewardSmoothing = 2
         settings.switchThreshold = 1.2
         let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", logging: logging, settings: settings)
-        func v(_ name: String) -> Double { ev.estimates.first { $0.estimator == name }!.value }
+        func v(_ name: Estimator) -> Double { ev.estimate(name)!.value }
         let n = Double(items.count)
         let w = items.indices.map { target.probability(item: items[$0], rank: positions[$0]) / (1.0 / 3) }
         let r = rewards
-        #expect(abs(v("IS") - zip(w, r).map(*).reduce(0, +) / n) < 1e-12)
+        #expect(abs(v(.IS) - zip(w, r).map(*).reduce(0, +) / n) < 1e-12)
         let wc = w.map { min($0, 1.5) }
-        #expect(abs(v("CIS") - zip(wc, r).map(*).reduce(0, +) / n) < 1e-12)
-        #expect(abs(v("NCIS") - zip(wc, r).map(*).reduce(0, +) / wc.reduce(0, +)) < 1e-12)
-        #expect(abs(v("SNIPS") - zip(w, r).map(*).reduce(0, +) / w.reduce(0, +)) < 1e-12)
+        #expect(abs(v(.CIS) - zip(wc, r).map(*).reduce(0, +) / n) < 1e-12)
+        #expect(abs(v(.NCIS) - zip(wc, r).map(*).reduce(0, +) / wc.reduce(0, +)) < 1e-12)
+        #expect(abs(v(.SNIPS) - zip(w, r).map(*).reduce(0, +) / w.reduce(0, +)) < 1e-12)
         var piece = 0.0
         for k in 0..<2 {
             let rows = items.indices.filter { positions[$0] == k }
             piece += Double(rows.count) / n * rows.reduce(0.0) { $0 + wc[$1] * r[$1] } / rows.reduce(0.0) { $0 + wc[$1] }
         }
-        #expect(abs(v("pieceNCIS") - piece) < 1e-12)
+        #expect(abs(v(.pieceNCIS) - piece) < 1e-12)
         let z = (0..<2).map { k in (0..<3).reduce(0.0) { $0 + min(target.probability(item: $1, rank: k), 1.5 / 3) } }
-        #expect(abs(v("pointNCIS") - items.indices.reduce(0.0) { $0 + wc[$1] * r[$1] / z[positions[$1]] } / n) < 1e-12)
+        #expect(abs(v(.pointNCIS) - items.indices.reduce(0.0) { $0 + wc[$1] * r[$1] / z[positions[$1]] } / n) < 1e-12)
         // Reward model: (clicks + 2·position mean)/(shows + 2) per (item, position).
         func q(_ a: Int, _ k: Int) -> Double {
             let rows = items.indices.filter { positions[$0] == k }
@@ -42,11 +42,11 @@ import RecOPE
             return (mine.reduce(0.0) { $0 + r[$1] } + 2 * mean) / (Double(mine.count) + 2)
         }
         let dmRow = positions.map { k in (0..<3).reduce(0.0) { $0 + target.probability(item: $1, rank: k) * q($1, k) } }
-        #expect(abs(v("DM") - dmRow.reduce(0, +) / n) < 1e-12)
+        #expect(abs(v(.DM) - dmRow.reduce(0, +) / n) < 1e-12)
         let dr = items.indices.map { dmRow[$0] + w[$0] * (r[$0] - q(items[$0], positions[$0])) }
-        #expect(abs(v("DR") - dr.reduce(0, +) / n) < 1e-12)
+        #expect(abs(v(.DR) - dr.reduce(0, +) / n) < 1e-12)
         let sw = items.indices.map { dmRow[$0] + (w[$0] <= 1.2 ? w[$0] * (r[$0] - q(items[$0], positions[$0])) : 0) }
-        #expect(abs(v("SwitchDR") - sw.reduce(0, +) / n) < 1e-12)
+        #expect(abs(v(.SwitchDR) - sw.reduce(0, +) / n) < 1e-12)
         // Diagnostics.
         #expect(abs(ev.diagnostics.effectiveSampleSize - pow(w.reduce(0, +), 2) / w.map { $0 * $0 }.reduce(0, +)) < 1e-9)
         #expect(ev.diagnostics.maxWeight == w.max()!)
@@ -63,7 +63,7 @@ import RecOPE
         settings.bootstrap = 50
         settings.pieceGroupings = [.contextFeature("context"), .valueModel(buckets: 2), .contextFeature("missing")]
         let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: settings)
-        let byContext = ev.estimates.first { $0.estimator == "pieceNCIS" && $0.groups == "context:context" }!
+        let byContext = try #require(ev.estimate(.pieceNCIS, grouping: .contextFeature("context")))
         let w = items.indices.map { min(target.probability(item: items[$0], rank: positions[$0]) / 0.4, 3) }
         var expected = 0.0
         for c in 0..<3 {
@@ -71,7 +71,7 @@ import RecOPE
             expected += Double(rows.count) / 10 * rows.reduce(0.0) { $0 + w[$1] * rewards[$1] } / rows.reduce(0.0) { $0 + w[$1] }
         }
         #expect(abs(byContext.value - expected) < 1e-12)
-        #expect(ev.estimates.contains { $0.groups == "value-model" })
+        #expect(ev.estimates.contains { $0.grouping == .valueModel(buckets: 2) })
         #expect(ev.warnings.contains { $0.contains("'missing'") })
     }
 
@@ -100,11 +100,11 @@ import RecOPE
         var settings = EvaluationSettings()
         settings.bootstrap = 200
         let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: settings)
-        for name in ["IS", "DR", "SNIPS"] {
-            let e = ev.estimates.first { $0.estimator == name }!
-            let se = (e.normalHigh - e.normalLow) / (2 * 1.959963984540054)
+        for name in [Estimator.IS, .DR, .SNIPS] {
+            let e = try #require(ev.estimate(name))
+            let se = (e.normal.high - e.normal.low) / (2 * 1.959963984540054)
             #expect(abs(e.value - truth) <= 4 * se, "\(name) \(e.value) vs truth \(truth) (SE \(se))")
-            #expect(e.ciLow <= e.value && e.value <= e.ciHigh)
+            #expect(e.interval.low <= e.value && e.value <= e.interval.high)
         }
     }
 
@@ -194,7 +194,7 @@ struct OpenBanditOfflineABTests {
         settings.bootstrap = 1000
         let ev = try OfflineEvaluation.evaluate(logs: logs, target: marginals, policy: "bts",
                                                 logging: try UniformRandomRanking(items: 80).exactMarginals(k: 3), settings: settings)
-        let isValue = ev.estimates.first { $0.estimator == "IS" }!
+        let isValue = try #require(ev.estimate(.IS))
         #expect(abs(isValue.value - 0.004553) <= 4 * 1.5e-5, "IS \(isValue.value) vs OBP IPW 0.004553")
         // Independent recomputation: (1/n) Σ click · P(item at position) / propensity.
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
@@ -207,7 +207,9 @@ struct OpenBanditOfflineABTests {
         }
         #expect(abs(isValue.value - sum / n) < 1e-12)
         // The bootstrap interval is close to the published one, [0.001531, 0.009254].
-        #expect(abs(isValue.ciLow - 0.001531) < 0.0004 && abs(isValue.ciHigh - 0.009254) < 0.0006, "[\(isValue.ciLow), \(isValue.ciHigh)]")
+        let ci = isValue.interval
+        #expect(isValue.method == .poissonBootstrap)
+        #expect(abs(ci.low - 0.001531) < 0.0004 && abs(ci.high - 0.009254) < 0.0006, "[\(ci.low), \(ci.high)]")
         // Item features: one numeric and three categorical columns for the 80 items.
         let itemFeatures = try ItemFeatures.load(csv: dataDir + "/random/all/item_context.csv")
         #expect(itemFeatures.itemCount == 80 && itemFeatures.numeric.count == 1 && itemFeatures.categorical.count == 3)
@@ -230,7 +232,7 @@ struct OpenBanditOfflineABTests {
         settings.bootstrap = 0
         let runs = 30
         let rows = try FeedSimulator(config: config).study(runs: runs, seed: 100, settings: settings)
-        for r in rows where ["IS", "DR"].contains(r.estimator) {
+        for r in rows where ["IS", "DR (ctr)"].contains(r.estimator) {
             let se = ((r.rmse * r.rmse - r.bias * r.bias) / Double(runs - 1)).squareRoot()
             #expect(abs(r.bias) <= 4 * se, "\(r.policy) \(r.estimator): bias \(r.bias), SE \(se)")
         }
@@ -280,12 +282,13 @@ struct OpenBanditOfflineABTests {
         var settings = EvaluationSettings()
         settings.bootstrap = 0
         let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: settings)
-        let dm = ev.estimates.first { $0.estimator == "DM" && $0.model == "logistic" }!
-        let dr = ev.estimates.first { $0.estimator == "DR" && $0.model == "logistic" }!
+        let dm = try #require(ev.estimate(.DM, model: .logistic))
+        let dr = try #require(ev.estimate(.DR, model: .logistic))
         #expect(abs(dm.value - truth) < 0.03 * truth, "DM logistic \(dm.value) vs truth \(truth)")
-        #expect(abs(dr.value - truth) <= 4 * (dr.normalHigh - dr.normalLow) / (2 * 1.96), "DR logistic \(dr.value) vs truth \(truth)")
+        let drSE = (dr.normal.high - dr.normal.low) / (2 * 1.96)
+        #expect(abs(dr.value - truth) <= 4 * drSE, "DR logistic \(dr.value) vs truth \(truth)")
         // The per-(item, position) rate model cannot see the context and is biased here only by
         // averaging over contexts; it is still reported.
-        #expect(ev.estimates.contains { $0.estimator == "DM" && $0.model == "ctr" })
+        #expect(ev.estimate(.DM, model: .ctr) != nil)
     }
 }

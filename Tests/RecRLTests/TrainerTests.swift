@@ -300,8 +300,8 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         var settings = EvaluationSettings(); settings.bootstrap = 0; settings.caps = [10]
         let ev = try OfflineEvaluation.evaluate(logs: logs, targets: marg, targetState: logs.contexts, policy: "greedy",
                                                 logging: nil, loggingState: nil, settings: settings)
-        let isEst = try #require(ev.estimates.first { $0.estimator == "IS" })
-        let se = (isEst.ciHigh - isEst.ciLow) / (2 * 1.959964)
+        let isEst = try #require(ev.estimate(.IS))
+        let se = (isEst.normal.high - isEst.normal.low) / (2 * 1.959964)
         #expect(abs(isEst.value - truth) < 4 * se, "IS \(isEst.value) ± \(se), truth \(truth)")
         // The model's greedy policy is better than the uniform logging policy here.
         #expect(truth > logs.meanReward * 1.5, "truth \(truth), logged \(logs.meanReward)")

@@ -95,7 +95,7 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
         var t = 0
         for a in 0..<P {
             for b in a..<P {
-                h[a * P + b] = s.hessian[t]
+                h[a * P + b] = s.hessian[t].value
                 t += 1
             }
         }

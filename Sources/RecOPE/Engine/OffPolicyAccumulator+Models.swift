@@ -113,7 +113,7 @@ extension OffPolicyAccumulator {
                 let rowStart: Int = ai * P - ai * (ai - 1) / 2 - ai
                 for (bi, vb) in x where bi >= ai {
                     let h: Double = wgt * va * vb
-                    n.hessian[rowStart + bi] += h
+                    n.hessian[rowStart + bi].add(h)
                 }
             }
         }

@@ -109,7 +109,9 @@ public struct OffPolicyAccumulator {
             guard Int(c.positions[j]) < K, c.positions[j] >= 0 else {
                 throw .malformedFile(file: c.source, line: c.lines?[j], message: "position \(Int(c.positions[j]) + 1); the evaluation covers positions 1...\(K) (raise --k)")
             }
-            guard c.rewards[j].isFinite else { throw .malformedFile(file: c.source, line: c.lines?[j], message: "reward \(c.rewards[j]) is not finite") }
+            guard c.rewards[j].isFinite, ExactSum.fits(c.rewards[j]) else {
+                throw .malformedFile(file: c.source, line: c.lines?[j], message: "reward \(c.rewards[j]) is outside the range RecKit sums exactly (|r| < 4.6e18)")
+            }
         }
         for (p, states) in c.targetStates.enumerated() {
             guard let states else { continue }

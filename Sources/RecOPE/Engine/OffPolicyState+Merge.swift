@@ -56,7 +56,7 @@ extension OffPolicyState {
         switch pass {
         case .ratios:
             s.rows = 0
-            s.rewardSum = CompensatedSum()
+            s.rewardSum = ExactSum()
             s.counts = RewardCounts(cells: settings.items * settings.depth)
             s.contextLevels = [:]
             s.policies = policies.map { _ in Self.emptyPolicy(settings, pass: .ratios) }
@@ -135,12 +135,12 @@ extension OffPolicyState {
 
 extension NewtonSums {
     mutating func clearSums() {
-        gradient = Array(repeating: CompensatedSum(), count: design.parameters)
-        hessian = Array(repeating: 0, count: design.parameters * (design.parameters + 1) / 2)
+        gradient = Array(repeating: ExactSum(), count: design.parameters)
+        hessian = Array(repeating: ExactSum(), count: design.parameters * (design.parameters + 1) / 2)
     }
 
     mutating func addSums(_ o: NewtonSums) {
         for i in gradient.indices { gradient[i].add(o.gradient[i]) }
-        for i in hessian.indices { hessian[i] += o.hessian[i] }
+        for i in hessian.indices { hessian[i].add(o.hessian[i]) }
     }
 }

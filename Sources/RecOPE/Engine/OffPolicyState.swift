@@ -54,13 +54,14 @@ public struct StateSettings: Sendable, Equatable, Codable {
     public var logging: UInt64
 }
 
-/// Counts of the click-rate model: per fold (row-key hash) and (item, position) cell.
+/// Counts of the click-rate model: per fold (row-key hash) and (item, position) cell, exact, so
+/// the fitted model does not depend on how rows were split.
 public struct RewardCounts: Sendable, Equatable, Codable {
-    public internal(set) var clicks: [[CompensatedSum]]
+    public internal(set) var clicks: [[ExactSum]]
     public internal(set) var shows: [[Int]]
 
     init(cells: Int) {
-        clicks = Array(repeating: Array(repeating: CompensatedSum(), count: cells), count: 2)
+        clicks = Array(repeating: Array(repeating: ExactSum(), count: cells), count: 2)
         shows = Array(repeating: Array(repeating: 0, count: cells), count: 2)
     }
 
@@ -137,8 +138,8 @@ public struct PolicySums: Sendable, Equatable, Codable {
 public struct NewtonSums: Sendable, Equatable, Codable {
     public var design: LogisticDesign
     public var theta: [Double]
-    public var gradient: [CompensatedSum]
-    public var hessian: [Double]
+    public var gradient: [ExactSum]
+    public var hessian: [ExactSum]
     /// Coefficients fitted (set when the iterations have converged).
     public var converged = false
 }
@@ -161,7 +162,7 @@ public struct OffPolicyState: Sendable, Equatable, Codable {
     /// The sources the rows came from (for the report).
     public var sources: [String] = []
     public var rows = 0
-    public var rewardSum = CompensatedSum()
+    public var rewardSum = ExactSum()
     public var counts: RewardCounts
     /// Per context column name, the rows per value (the logistic model's levels).
     public var contextLevels: [String: [String: Int]] = [:]

@@ -150,3 +150,51 @@ extension ReplicateSums: Codable {
         try c.encode(x.totals.map { UInt64(truncatingIfNeeded: $0) }, forKey: .low)
     }
 }
+
+/// A sum of Doubles in exact fixed point (2⁻⁶⁴ units, Int128), for the sums that fit models:
+/// merged in any order and grouping, it is bit-identical, so every shard of a later pass sees
+/// the same fitted model. Each term is rounded once to a multiple of 2⁻⁶⁴ (5.4e-20).
+/// - Precondition: every term and the total stay below 2⁶² in magnitude.
+public struct ExactSum: Sendable, Equatable, Codable {
+    static let scale = 0x1p64
+    /// Terms above this magnitude are refused (`fits`).
+    public static let limit = 0x1p62
+    public internal(set) var total: Int128 = 0
+
+    public init() {}
+
+    /// True when `x` can be added exactly.
+    @inline(__always)
+    public static func fits(_ x: Double) -> Bool { abs(x) < limit }
+
+    /// Adds one term (rounded to 2⁻⁶⁴).
+    /// - Precondition: `ExactSum.fits(x)`.
+    @inline(__always)
+    public mutating func add(_ x: Double) {
+        let whole = x.rounded(.down)
+        let fraction = UInt64(((x - whole) * Self.scale).rounded(.toNearestOrEven).clamped(to: 0...0x1.fffffffffffffp63))
+        total &+= Int128(Int64(whole)) << 64 &+ Int128(fraction)
+    }
+
+    public mutating func add(_ other: ExactSum) { total &+= other.total }
+
+    /// The total as a Double (correctly rounded from the fixed point).
+    public var value: Double { Double(total) / Self.scale }
+
+    public init(from decoder: any Decoder) throws {
+        var c = try decoder.unkeyedContainer()
+        let hi = try c.decode(Int64.self), lo = try c.decode(UInt64.self)
+        total = Int128(hi) << 64 | Int128(lo)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.unkeyedContainer()
+        try c.encode(Int64(truncatingIfNeeded: total >> 64))
+        try c.encode(UInt64(truncatingIfNeeded: total))
+    }
+}
+
+extension Comparable {
+    @inline(__always)
+    func clamped(to r: ClosedRange<Self>) -> Self { min(max(self, r.lowerBound), r.upperBound) }
+}
