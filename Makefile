@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test bench clean data
+.PHONY: all bootstrap build demo test test-spark bench clean data
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -36,6 +36,12 @@ test: bootstrap
 	$(SWIFT) build --build-tests $(RELEASE)
 	$(SWIFT) test $(RELEASE) --skip-build
 
+# The Spark integration on local[2]: the OBD sample as Parquet in 4 partitions must give the
+# report one process gives (installs a Java runtime from Debian and PySpark from PyPI).
+test-spark: bootstrap
+	$(SWIFT) build $(RELEASE) --product reckit
+	bash scripts/test-spark
+
 # The figures quoted in README.md. Each line is one recbench command.
 bench: bootstrap
 	$(SWIFT) build $(RELEASE) --product recbench
@@ -48,6 +54,7 @@ bench: bootstrap
 	$(BIN)/recbench mc-rank --items 1000 --k 10 --simulations 100000 --threads 2 --reps 5
 	$(BIN)/recbench exact-rank --items 80 --k 3 --threads 1 --reps 10
 	$(BIN)/recbench ope --rows 10000 --threads 1,2
+	$(BIN)/recbench ope-stream --rows 1000000 --reps 4 --full
 	$(BIN)/recbench attention --batch 256 --length 50 --dim 64 --heads 1 --threads 2
 	$(BIN)/recbench encoder --threads 1,2 --reps 60
 	$(BIN)/recbench encoder --threads 1,2 --reps 60 --attention-projection

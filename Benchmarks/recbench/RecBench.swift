@@ -19,7 +19,7 @@ struct RecBench: ParsableCommand {
         commandName: "recbench",
         abstract: "Benchmarks of RecKit's hot paths. Build with `make bench` (release, -target-cpu native).",
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
-        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, AttentionBench.self, EncoderBench.self, CEStepBench.self, TrainBench.self])
+        subcommands: [GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self, OPEStreamBench.self, AttentionBench.self, EncoderBench.self, CEStepBench.self, TrainBench.self])
 }
 
 /// `C = A · Iᵀ` with A B×d and I N×d, through the Matrix wrapper and through cblas_sgemm directly.

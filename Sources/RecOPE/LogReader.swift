@@ -60,7 +60,7 @@ public final class LogReader {
     /// The next chunk of at most `maxRows` rows, or nil at the end of the log.
     /// - Throws: `.malformedFile` naming the file, line and column of the first bad value.
     public func next(maxRows: Int = 65536) throws(RecOPEError) -> LogChunk? {
-        var c = LogChunk(source: path)
+        var c = LogChunk(source: path == "-" ? "stdin" : path)
         c.lines = []
         if index.propensity != nil { c.propensities = [] }
         lastTimes = index.time != nil ? [] : nil

@@ -58,41 +58,69 @@ extension OffPolicyAccumulator {
     /// Pass 2: DM, DR, SwitchDR with the click-rate model, unsupported mass, value-model pieces,
     /// and the logistic model's first Newton sums.
     mutating func addRewardModels(_ c: LogChunk) throws(RecOPEError) {
-        let K = evaluator.depth, C = caps.count, seed = state.settings.seed
-        let model = OffPolicyState.modelLayout(), piece = BlockLayout.piece(caps: C)
+        let pa = try loggingProbabilities(c)
+        let seed = state.settings.seed, K = evaluator.depth
+        // Per row: its cell and, per value-model grouping, its bucket's key.
+        let cells = (0..<c.count).map { Int(c.items[$0]) * K + Int(c.positions[$0]) }
+        let buckets = state.valueCuts.map { cuts in
+            (0..<c.count).map { j -> String in
+                let pred = crossQ[RowHash.fold(key: c.rowKeys[j], seed: seed)][cells[j]]
+                return "\(cuts.reduce(0) { pred >= $1 ? $0 + 1 : $0 } + 1)"
+            }
+        }
+        var perPolicy = [(w: [Double], k: KeyedConstants, slots: [[Int32]])]()
+        for p in state.policies.indices {
+            let piece = BlockLayout.piece(caps: caps.count)
+            let slots = buckets.enumerated().map { g, keys in keys.map { Int32(state.policies[p].valuePieces[g].slot($0, piece, replicates: replicates)) } }
+            perPolicy.append((weights(c, policy: p, pa: pa), keyedConstants(c, policy: p), slots))
+        }
         var sc = Self.emptyScratch
         swap(&sc, &scratch)
         defer { swap(&sc, &scratch) }
-        for j in 0..<c.count {
-            let pa = try loggingProbability(c, j)
-            drawWeights(c.rowKeys[j], into: &sc.weights)
-            let r = c.rewards[j], cell = Int(c.items[j]) * K + Int(c.positions[j])
-            let fold = RowHash.fold(key: c.rowKeys[j], seed: seed)
+        for lo in stride(from: 0, to: c.count, by: Self.weightBlock) {
+            let rows = lo..<min(c.count, lo + Self.weightBlock)
+            drawWeights(c, rows, into: &sc.weights)
             for p in state.policies.indices {
-                let w = weight(c, j, policy: p, pa: pa)
-                let kc = constants(c, j, policy: p)
-                let dm = kc[C], correction = w * (r - q[cell])
-                sc.x[0] = 1
-                sc.x[1] = dm
-                sc.x[2] = dm + correction
-                sc.x[3] = dm + (w <= tau ? correction : 0)
-                sc.x[4] = kc[C + 1]
-                guard add(&state.policies[p].model!, model, &sc) else { throw rangeError(c, j) }
-                fillPiece(&sc, w: w, r: r)
-                for (g, cuts) in state.valueCuts.enumerated() {
-                    let pred = crossQ[fold][cell]
-                    let bucket = cuts.reduce(0) { pred >= $1 ? $0 + 1 : $0 }
-                    let s = state.policies[p].valuePieces[g].slot("\(bucket + 1)", piece, replicates: replicates)
-                    let ok = sc.x.withUnsafeBufferPointer { x in
-                        sc.weights.withUnsafeBufferPointer { wb in
-                            sc.fixed.withUnsafeMutableBufferPointer { f in state.policies[p].valuePieces[g].add(slot: s, x, piece, weights: wb, fixed: f) }
-                        }
-                    }
-                    guard ok else { throw rangeError(c, j) }
-                }
+                var sums = takePolicy(p)
+                let bad = addModelRows(c, rows, cells, &sums, perPolicy[p], &sc)
+                state.policies[p] = sums
+                if let j = bad { throw rangeError(c, j) }
             }
         }
         if state.newton != nil { addNewton(c) }
+    }
+
+    /// Click-rate DM, DR, SwitchDR and value-model piece sums of rows `rows` for one policy.
+    func addModelRows(_ c: LogChunk, _ rows: Range<Int>, _ cells: [Int], _ sums: inout PolicySums,
+                      _ pol: (w: [Double], k: KeyedConstants, slots: [[Int32]]), _ sc: inout Scratch) -> Int? {
+        let model = OffPolicyState.modelLayout(), piece = BlockLayout.piece(caps: caps.count), B = replicates, C = caps.count
+        return sc.x.withUnsafeMutableBufferPointer { x in
+            sc.fixed.withUnsafeMutableBufferPointer { f in
+                sc.weights.withUnsafeBufferPointer { wAll in
+                    for j in rows {
+                        let w = pol.w[j], r = c.rewards[j]
+                        let wb = UnsafeBufferPointer(rebasing: wAll[(j - rows.lowerBound) * B ..< (j - rows.lowerBound + 1) * B])
+                        let dm = pol.k.value(j, C), correction = w * (r - q[cells[j]])
+                        x[0] = 1
+                        x[1] = dm
+                        x[2] = dm + correction
+                        x[3] = dm + (w <= tau ? correction : 0)
+                        x[4] = pol.k.value(j, C + 1)
+                        guard sums.model!.add(UnsafeBufferPointer(x), model, weights: wb, fixed: f) else { return j }
+                        x[0] = 1
+                        for (ci, cap) in caps.enumerated() {
+                            let wc = min(w, cap)
+                            x[1 + 2 * ci] = wc * r
+                            x[2 + 2 * ci] = wc
+                        }
+                        for (g, s) in pol.slots.enumerated() {
+                            guard sums.valuePieces[g].add(slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f) else { return j }
+                        }
+                    }
+                    return nil
+                }
+            }
+        }
     }
 
     /// Newton passes: the log-likelihood's gradient and Hessian at the state's coefficients.

@@ -4,6 +4,9 @@ import RecCore
 extension OffPolicyAccumulator {
     static let emptyScratch = Scratch(x: [], fixed: [], weights: [])
 
+    /// Rows per block of Poisson weights (block × replicates bytes of scratch).
+    static let weightBlock = 256
+
     /// Pass 1: reward-model counts, context levels, ratio sums, pieces by position and context,
     /// weight diagnostics.
     mutating func addRatios(_ c: LogChunk) throws(RecOPEError) {
@@ -14,40 +17,137 @@ extension OffPolicyAccumulator {
         }
         state.rows += c.count
         if state.settings.logisticRewardModel { countLevels(c) }
-        let slots = (0..<state.policies.count).map { pieceSlots(c, policy: $0) }
-        let ratio = BlockLayout.ratio(caps: caps.count), piece = BlockLayout.piece(caps: caps.count)
+        let pa = try loggingProbabilities(c)
+        var perPolicy = [(w: [Double], z: KeyedConstants?, slots: [[Int32]?])]()
+        for p in state.policies.indices {
+            perPolicy.append((weights(c, policy: p, pa: pa), evaluator.logging == nil ? nil : keyedConstants(c, policy: p), pieceSlots(c, policy: p)))
+        }
         var sc = Self.emptyScratch
         swap(&sc, &scratch)
         defer { swap(&sc, &scratch) }
-        for j in 0..<c.count {
-            let pa = try loggingProbability(c, j)
-            drawWeights(c.rowKeys[j], into: &sc.weights)
-            let r = c.rewards[j]
+        for lo in stride(from: 0, to: c.count, by: Self.weightBlock) {
+            let rows = lo..<min(c.count, lo + Self.weightBlock)
+            drawWeights(c, rows, into: &sc.weights)
             for p in state.policies.indices {
-                let w = weight(c, j, policy: p, pa: pa)
-                let z = evaluator.logging == nil ? nil : constants(c, j, policy: p)
-                state.policies[p].weights.add(weight: w, reward: r)
-                sc.x[0] = 1
-                sc.x[1] = w * r
-                sc.x[2] = w
-                for (ci, cap) in caps.enumerated() {
-                    let wc = min(w, cap)
-                    sc.x[3 + 3 * ci] = wc * r
-                    sc.x[4 + 3 * ci] = wc
-                    sc.x[5 + 3 * ci] = z.map { wc * r / $0[ci] } ?? 0
-                }
-                guard add(&state.policies[p].ratio, ratio, &sc) else { throw rangeError(c, j) }
-                fillPiece(&sc, w: w, r: r)
-                for (g, s) in slots[p].enumerated() {
-                    guard let s else { continue }
-                    let ok = sc.x.withUnsafeBufferPointer { x in
-                        sc.weights.withUnsafeBufferPointer { wb in
-                            sc.fixed.withUnsafeMutableBufferPointer { f in
-                                state.policies[p].pieces[g].add(slot: Int(s[j]), x, piece, weights: wb, fixed: f)
-                            }
+                var sums = takePolicy(p)
+                let bad = addRatioRows(c, rows, &sums, perPolicy[p], &sc)
+                state.policies[p] = sums
+                if let j = bad { throw rangeError(c, j) }
+            }
+        }
+    }
+
+    /// Moves policy p's sums out of the state (so updating them does not copy).
+    mutating func takePolicy(_ p: Int) -> PolicySums {
+        var out = OffPolicyState.emptyPolicy(state.settings, pass: .done, replicates: 0)
+        swap(&out, &state.policies[p])
+        return out
+    }
+
+    /// Ratio, piece and weight sums of rows `rows` for one policy; the first row outside the
+    /// bootstrap's range, if any.
+    func addRatioRows(_ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
+                      _ pol: (w: [Double], z: KeyedConstants?, slots: [[Int32]?]), _ sc: inout Scratch) -> Int? {
+        let ratio = BlockLayout.ratio(caps: caps.count), piece = BlockLayout.piece(caps: caps.count), B = replicates
+        return sc.x.withUnsafeMutableBufferPointer { x in
+            sc.fixed.withUnsafeMutableBufferPointer { f in
+                sc.weights.withUnsafeBufferPointer { wAll in
+                    for j in rows {
+                        let w = pol.w[j], r = c.rewards[j]
+                        let wb = UnsafeBufferPointer(rebasing: wAll[(j - rows.lowerBound) * B ..< (j - rows.lowerBound + 1) * B])
+                        sums.weights.add(weight: w, reward: r)
+                        x[0] = 1
+                        x[1] = w * r
+                        x[2] = w
+                        for (ci, cap) in caps.enumerated() {
+                            let wc = min(w, cap)
+                            x[3 + 3 * ci] = wc * r
+                            x[4 + 3 * ci] = wc
+                            x[5 + 3 * ci] = pol.z.map { wc * r / $0.value(j, ci) } ?? 0
+                        }
+                        guard sums.ratio.add(UnsafeBufferPointer(x), ratio, weights: wb, fixed: f) else { return j }
+                        x[0] = 1
+                        for (ci, cap) in caps.enumerated() {
+                            let wc = min(w, cap)
+                            x[1 + 2 * ci] = wc * r
+                            x[2 + 2 * ci] = wc
+                        }
+                        for (g, s) in pol.slots.enumerated() {
+                            guard let s else { continue }
+                            guard sums.pieces[g].add(slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f) else { return j }
                         }
                     }
-                    guard ok else { throw rangeError(c, j) }
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// The logging probability of every row.
+    func loggingProbabilities(_ c: LogChunk) throws(RecOPEError) -> [Double] {
+        var out = [Double](repeating: 0, count: c.count)
+        for j in 0..<c.count { out[j] = try loggingProbability(c, j) }
+        return out
+    }
+
+    /// Policy p's importance weight of every row.
+    func weights(_ c: LogChunk, policy p: Int, pa: [Double]) -> [Double] {
+        let states = c.targetStates.isEmpty ? nil : c.targetStates[p]
+        let marginals = evaluator.targets[p].marginals
+        let K = evaluator.depth
+        var out = [Double](repeating: 0, count: c.count)
+        if states == nil {
+            let probs = marginals[0].probabilities
+            for j in 0..<c.count { out[j] = probs[Int(c.items[j]) * K + Int(c.positions[j])] / pa[j] }
+        } else {
+            for j in 0..<c.count { out[j] = weight(c, j, policy: p, pa: pa[j]) }
+        }
+        return out
+    }
+
+    /// Per-row key constants as a table and an index per row.
+    struct KeyedConstants {
+        let table: [[Double]]
+        let index: [Int32]
+
+        @inline(__always)
+        func value(_ j: Int, _ i: Int) -> Double { table[Int(index[j])][i] }
+    }
+
+    /// The key constants of every row (one lookup per position when rows carry no states).
+    mutating func keyedConstants(_ c: LogChunk, policy p: Int) -> KeyedConstants {
+        let stateless = (c.targetStates.isEmpty || c.targetStates[p] == nil) && c.loggingStates == nil
+        if stateless {
+            var probe = c
+            probe.positions = (0..<Int32(evaluator.depth)).map { $0 }
+            let table = (0..<evaluator.depth).map { constants(probe, $0, policy: p) }
+            return KeyedConstants(table: table, index: c.positions)
+        }
+        var table = [[Double]](), seen = [KeyCode: Int32](), index = [Int32](repeating: 0, count: c.count)
+        for j in 0..<c.count {
+            let ts = c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0, ls = c.loggingStates?[j] ?? 0
+            let code = KeyCode(policy: Int32(p), target: ts, logging: ls, position: c.positions[j])
+            if let i = seen[code] { index[j] = i } else {
+                index[j] = Int32(table.count)
+                seen[code] = index[j]
+                table.append(constants(c, j, policy: p))
+            }
+        }
+        return KeyedConstants(table: table, index: index)
+    }
+
+    /// Poisson weights of rows `rows`, row-major (rows × replicates).
+    func drawWeights(_ c: LogChunk, _ rows: Range<Int>, into w: inout [UInt8]) {
+        let B = replicates
+        guard B > 0 else { return }
+        if w.count < rows.count * B { w = [UInt8](repeating: 0, count: Self.weightBlock * B) }
+        let seed = state.settings.seed
+        w.withUnsafeMutableBufferPointer { wb in
+            RowHash.poissonThresholds.withUnsafeBufferPointer { t in
+                for j in rows {
+                    let o = (j - rows.lowerBound) * B
+                    RowHash.poissonWeights(base: RowHash.base(key: c.rowKeys[j], seed: seed, purpose: 0xB007),
+                                           into: UnsafeMutableBufferPointer(rebasing: wb[o ..< o + B]), thresholds: t)
                 }
             }
         }

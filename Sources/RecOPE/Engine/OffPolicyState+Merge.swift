@@ -2,8 +2,8 @@ import Foundation
 
 extension OffPolicyState {
     /// A policy's sums with nothing added yet (the current pass's blocks present, later ones nil).
-    static func emptyPolicy(_ s: StateSettings, pass: EvaluationPass) -> PolicySums {
-        let C = s.caps.count, B = s.bootstrap
+    static func emptyPolicy(_ s: StateSettings, pass: EvaluationPass, replicates: Int? = nil) -> PolicySums {
+        let C = s.caps.count, B = replicates ?? s.bootstrap
         let pieces = s.pieceGroupings.filter { !$0.isValueModel }.map { _ in GroupedSums() }
         return PolicySums(ratio: SumBlock(.ratio(caps: C), replicates: B), pieces: pieces, weights: WeightSums(caps: s.caps),
                           model: nil, valuePieces: [], logistic: nil)

@@ -61,26 +61,27 @@ public enum RowHash {
     public static func poissonWeights(base: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, thresholds t: UnsafeBufferPointer<UInt32>) {
         let count = out.count
         let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
-        let lanes = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7)
+        let lanes = SIMD8<UInt64>(1, 2, 3, 4, 5, 6, 7, 8)
         var b = 0
-        while b + 16 <= count {
-            let counter = SIMD8<UInt64>(repeating: base) &+ (lanes &+ SIMD8(repeating: UInt64(b / 2 + 1))) &* gamma
-            var z = counter
-            z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
-            z = z ^ (z &>> 31)
-            let lo = SIMD8<UInt32>(truncatingIfNeeded: z), hi = SIMD8<UInt32>(truncatingIfNeeded: z &>> 32)
-            var wl = SIMD8<UInt32>(repeating: 0), wh = wl
-            for k in 0..<13 {
-                let tk = SIMD8<UInt32>(repeating: t[k])
-                wl &+= SIMD8<UInt32>(repeating: 1).replacing(with: 0, where: lo .< tk)
-                wh &+= SIMD8<UInt32>(repeating: 1).replacing(with: 0, where: hi .< tk)
+        if count >= 16 {
+            // Thresholds as vectors, once per row.
+            var tv = [SIMD16<UInt32>](repeating: .zero, count: 13)
+            for k in 0..<13 { tv[k] = SIMD16(repeating: t[k]) }
+            let one = SIMD16<UInt32>(repeating: 1)
+            tv.withUnsafeBufferPointer { tvb in
+                while b + 16 <= count {
+                    var z = SIMD8<UInt64>(repeating: base) &+ (lanes &+ SIMD8(repeating: UInt64(b / 2))) &* gamma
+                    z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+                    z = z ^ (z &>> 31)
+                    // Little-endian: lane 2i is the low half of word i (replicate b + 2i), 2i + 1 the high half.
+                    let u = unsafeBitCast(z, to: SIMD16<UInt32>.self)
+                    var w = SIMD16<UInt32>.zero
+                    for k in 0..<13 { w &+= one.replacing(with: 0, where: u .< tvb[k]) }
+                    UnsafeMutableRawPointer(out.baseAddress! + b).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: w), as: SIMD16<UInt8>.self)
+                    b += 16
+                }
             }
-            for i in 0..<8 {
-                out[b + 2 * i] = UInt8(truncatingIfNeeded: wl[i])
-                out[b + 2 * i + 1] = UInt8(truncatingIfNeeded: wh[i])
-            }
-            b += 16
         }
         while b < count {
             let z = mix(base &+ UInt64(b / 2 + 1) &* gamma)
