@@ -86,10 +86,13 @@ struct OfflineABMerge: ParsableCommand {
 
     func run() throws {
         try runReporting {
-            var loaded = [OffPolicyState]()
-            for p in states { loaded.append(try OffPolicyState.load(p)) }
+            // One state in memory at a time: memory does not grow with the number of shards.
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let next = try OffPolicyState.merge(loaded, names: states).advanced()
+            var merged = try OffPolicyState.load(states[0])
+            for p in states.dropFirst() {
+                merged = try OffPolicyState.merge([merged, try OffPolicyState.load(p)], names: [states[0], p])
+            }
+            let next = try merged.advanced()
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             if next.pass == .done {
                 stderrLine("merged \(states.count) states of \(next.rows) rows in " + String(format: "%.1f ms", ms))

@@ -57,6 +57,27 @@ public struct StateSettings: Sendable, Equatable, Codable {
 /// Counts of the click-rate model: per fold (row-key hash) and (item, position) cell, exact, so
 /// the fitted model does not depend on how rows were split.
 public struct RewardCounts: Sendable, Equatable, Codable {
+    enum CodingKeys: String, CodingKey { case cells, clicks, shows }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let n = try c.decode(Int.self, forKey: .cells)
+        guard n >= 0, n <= 1 << 31 else { throw DecodingError.dataCorruptedError(forKey: .cells, in: c, debugDescription: "impossible cell count") }
+        let totals = try c.varints(.clicks, count: 2 * n), counts = try c.varints(.shows, count: 2 * n)
+        guard counts.allSatisfy({ $0 >= 0 && $0 <= Int128(Int.max) }) else {
+            throw DecodingError.dataCorruptedError(forKey: .shows, in: c, debugDescription: "negative or huge counts")
+        }
+        clicks = [totals[0..<n].map(ExactSum.init(total:)), totals[n...].map(ExactSum.init(total:))]
+        shows = [counts[0..<n].map { Int($0) }, counts[n...].map { Int($0) }]
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(shows[0].count, forKey: .cells)
+        try c.encode(BinaryBlob.encodeVarints((clicks[0] + clicks[1]).map(\.total)), forKey: .clicks)
+        try c.encode(BinaryBlob.encodeVarints((shows[0] + shows[1]).map { Int128($0) }), forKey: .shows)
+    }
+
     public internal(set) var clicks: [[ExactSum]]
     public internal(set) var shows: [[Int]]
 
@@ -136,6 +157,37 @@ public struct PolicySums: Sendable, Equatable, Codable {
 /// The logistic model's Newton state: the coefficients this pass evaluates at, and the sums of
 /// the gradient and (upper-triangle, row-major) Hessian of the log-likelihood over rows.
 public struct NewtonSums: Sendable, Equatable, Codable {
+    enum CodingKeys: String, CodingKey { case design, theta, gradient, hessian, converged }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        design = try c.decode(LogisticDesign.self, forKey: .design)
+        let P = design.parameters
+        guard P >= 1, P <= LogisticDesign.maxParameters else {
+            throw DecodingError.dataCorruptedError(forKey: .design, in: c, debugDescription: "impossible coefficient count")
+        }
+        theta = try c.doubleBlob(.theta, count: P)
+        gradient = try c.varints(.gradient, count: P).map(ExactSum.init(total:))
+        hessian = try c.varints(.hessian, count: P * (P + 1) / 2).map(ExactSum.init(total:))
+        converged = try c.decode(Bool.self, forKey: .converged)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(design, forKey: .design)
+        try c.encode(BinaryBlob.encode(theta), forKey: .theta)
+        try c.encode(BinaryBlob.encodeVarints(gradient.map(\.total)), forKey: .gradient)
+        try c.encode(BinaryBlob.encodeVarints(hessian.map(\.total)), forKey: .hessian)
+        try c.encode(converged, forKey: .converged)
+    }
+
+    init(design: LogisticDesign, theta: [Double], gradient: [ExactSum], hessian: [ExactSum]) {
+        self.design = design
+        self.theta = theta
+        self.gradient = gradient
+        self.hessian = hessian
+    }
+
     public var design: LogisticDesign
     public var theta: [Double]
     public var gradient: [ExactSum]

@@ -32,7 +32,7 @@ struct BlockLayout: Sendable {
 /// Sums over rows of a fixed-width feature vector: Σx (compensated), Σxᵢxⱼ for the layout's
 /// pairs (compensated), and, with a bootstrap, each replicate's Σ W_b·x (exact fixed point).
 /// Merging adds; the sums are all an estimator and its intervals need.
-public struct SumBlock: Sendable, Equatable, Codable {
+public struct SumBlock: Sendable, Equatable {
     public internal(set) var first: [CompensatedSum]
     public internal(set) var second: [CompensatedSum]
     public internal(set) var replicates: ReplicateSums?
@@ -77,6 +77,37 @@ public struct SumBlock: Sendable, Equatable, Codable {
     func matches(_ layout: BlockLayout, replicates b: Int) -> Bool {
         first.count == layout.width && second.count == layout.pairs.count
             && (replicates?.replicates ?? 0) == b && (replicates.map { $0.width == layout.width } ?? true)
+    }
+}
+
+extension SumBlock: Codable {
+    enum CodingKeys: String, CodingKey { case width, pairs, first, second, replicates }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let w = try c.decode(Int.self, forKey: .width), p = try c.decode(Int.self, forKey: .pairs)
+        guard w >= 0, p >= 0, w <= 4096, p <= 4096 else { throw DecodingError.dataCorruptedError(forKey: .width, in: c, debugDescription: "impossible block size") }
+        first = Self.sums(try c.doubleBlob(.first, count: 2 * w))
+        second = Self.sums(try c.doubleBlob(.second, count: 2 * p))
+        replicates = try c.decodeIfPresent(ReplicateSums.self, forKey: .replicates)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(first.count, forKey: .width)
+        try c.encode(second.count, forKey: .pairs)
+        try c.encode(BinaryBlob.encode(first.flatMap { [$0.sum, $0.error] }), forKey: .first)
+        try c.encode(BinaryBlob.encode(second.flatMap { [$0.sum, $0.error] }), forKey: .second)
+        try c.encodeIfPresent(replicates, forKey: .replicates)
+    }
+
+    static func sums(_ pairs: [Double]) -> [CompensatedSum] {
+        (0..<(pairs.count / 2)).map {
+            var s = CompensatedSum()
+            s.sum = pairs[2 * $0]
+            s.error = pairs[2 * $0 + 1]
+            return s
+        }
     }
 }
 

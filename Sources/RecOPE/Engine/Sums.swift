@@ -125,19 +125,17 @@ public struct ReplicateSums: Sendable, Equatable {
 }
 
 extension ReplicateSums: Codable {
-    enum CodingKeys: String, CodingKey { case replicates, width, high, low }
+    enum CodingKeys: String, CodingKey { case replicates, width, totals }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         replicates = try c.decode(Int.self, forKey: .replicates)
         width = try c.decode(Int.self, forKey: .width)
-        let hi = try c.decode([Int64].self, forKey: .high), lo = try c.decode([UInt64].self, forKey: .low)
-        guard replicates >= 0, width >= 0, replicates <= 1 << 20, width <= 1 << 20,
-              hi.count == replicates * width, lo.count == hi.count else {
-            throw DecodingError.dataCorruptedError(forKey: .high, in: c, debugDescription: "replicate sums of the wrong size")
+        guard replicates >= 0, width >= 0, replicates <= 1 << 20, width <= 1 << 20 else {
+            throw DecodingError.dataCorruptedError(forKey: .width, in: c, debugDescription: "replicate sums of an impossible size")
         }
-        totals = zip(hi, lo).map { Int128($0.0) << 64 | Int128($0.1) }
-        pending = [Int64](repeating: 0, count: hi.count)
+        totals = try c.varints(.totals, count: replicates * width)
+        pending = [Int64](repeating: 0, count: replicates * width)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -146,8 +144,7 @@ extension ReplicateSums: Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(replicates, forKey: .replicates)
         try c.encode(width, forKey: .width)
-        try c.encode(x.totals.map { Int64(truncatingIfNeeded: $0 >> 64) }, forKey: .high)
-        try c.encode(x.totals.map { UInt64(truncatingIfNeeded: $0) }, forKey: .low)
+        try c.encode(BinaryBlob.encodeVarints(x.totals), forKey: .totals)
     }
 }
 
