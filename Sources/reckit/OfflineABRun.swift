@@ -101,7 +101,8 @@ struct OfflineABRun: ParsableCommand {
             }
             let source = try logs == "-" && !noRewardModels ? spoolStandardInput() : logs
             defer { if source != logs { unlink(source) } }
-            var cache = ChunkCache(budgetBytes: 64 << 20)
+            // Only a multi-pass evaluation reads the rows again.
+            var cache = ChunkCache(budgetBytes: noRewardModels ? 0 : 64 << 20)
             let r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
                 try cache.read(source, columns: cols, into: &acc)
             }
@@ -138,7 +139,7 @@ struct OfflineABRun: ParsableCommand {
             while let c = try reader.next() {
                 try acc.add(c)
                 guard !overBudget else { continue }
-                bytes += c.count * (48 + 4 * c.contexts.count)
+                bytes += c.count * (48 + 4 * c.contexts.count) + c.contexts.reduce(0) { $0 + $1.values.reduce(0) { $0 + 16 + $1.utf8.count } }
                 if bytes > budgetBytes {
                     overBudget = true
                     chunks = []
