@@ -16,7 +16,8 @@ public final class CSVReader {
     private var eof = false
     /// The current row's fields as ranges into `rowBytes`.
     public private(set) var fields = [Range<Int>]()
-    /// The current row's bytes (unquoted).
+    /// The current row's bytes: field `i` is `rowBytes[fields[i]]`, unquoted (bytes between
+    /// fields, such as separators, are not part of any field).
     public private(set) var rowBytes = [UInt8]()
     /// 1-based line number of the current row.
     public private(set) var line = 0
@@ -78,6 +79,27 @@ public final class CSVReader {
         f.removeAll(keepingCapacity: true)
         rb.removeAll(keepingCapacity: true)
         let sep = separator
+        // Fast path: a row without quotes is copied once, and its fields are ranges of it.
+        let plain = buffer.withUnsafeBufferPointer { buf -> Bool in
+            guard e > s, memchr(buf.baseAddress! + s, 34, e - s) == nil else { return e == s }
+            rb.append(contentsOf: UnsafeBufferPointer(rebasing: buf[s..<e]))
+            return true
+        }
+        if plain {
+            rb.withUnsafeBufferPointer { row in
+                var start = 0
+                var i = 0
+                while i < row.count {
+                    if row[i] == sep {
+                        f.append(start..<i)
+                        start = i + 1
+                    }
+                    i += 1
+                }
+                f.append(start..<row.count)
+            }
+            return
+        }
         let unterminated = buffer.withUnsafeBufferPointer { buf -> Bool in
             var i = s
             while true {

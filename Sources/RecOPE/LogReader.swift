@@ -67,6 +67,7 @@ public final class LogReader {
         var events = index.event != nil ? LogChunk.Context(name: columns.event!, ids: [], values: []) : nil
         var eventIds = [String: Int32]()
         var ctxIds = index.context.map { _ in [String: Int32]() }
+        var ctxHashes = index.context.map { _ in [UInt64: Int32]() }
         c.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
         while c.count < maxRows {
             let more: Bool
@@ -74,10 +75,32 @@ public final class LogReader {
             guard more else { break }
             try parseRow(into: &c)
             if let e = index.event { events!.ids.append(Self.intern(reader.string(e), &eventIds, &events!.values)) }
-            for (f, i) in index.context.enumerated() { c.contexts[f].ids.append(Self.intern(reader.string(i), &ctxIds[f], &c.contexts[f].values)) }
+            for (f, i) in index.context.enumerated() {
+                c.contexts[f].ids.append(internField(i, &ctxHashes[f], &ctxIds[f], &c.contexts[f].values))
+            }
         }
         lastEvents = events
         return c.count > 0 ? c : nil
+    }
+
+    /// The id of field `i`'s value, found by a hash of its bytes (no String per row); a value
+    /// whose hash is taken by another value falls back to the String table.
+    func internField(_ i: Int, _ hashes: inout [UInt64: Int32], _ ids: inout [String: Int32], _ values: inout [String]) -> Int32 {
+        let bytes = reader.rowBytes[reader.fields[i]]
+        let h = RowHash.key(bytes: bytes)
+        if let id = hashes[h] {
+            var known = values[Int(id)]
+            let same = known.withUTF8 { k in
+                bytes.withUnsafeBufferPointer { b in k.count == b.count && (k.count == 0 || memcmp(k.baseAddress!, b.baseAddress!, k.count) == 0) }
+            }
+            if same { return id }
+            return Self.intern(String(decoding: bytes, as: UTF8.self), &ids, &values)
+        }
+        let v = String(decoding: bytes, as: UTF8.self)
+        if let id = ids[v] { return id }
+        let id = Self.intern(v, &ids, &values)
+        hashes[h] = id
+        return id
     }
 
     static func intern(_ v: String, _ ids: inout [String: Int32], _ values: inout [String]) -> Int32 {
