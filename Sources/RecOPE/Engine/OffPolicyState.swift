@@ -121,11 +121,19 @@ public struct WeightSums: Sendable, Equatable, Codable {
 
     @inline(__always) mutating func add(weight w: Double, reward r: Double) {
         maxWeight = max(maxWeight, w)
-        for i in aboveCaps.indices where w > aboveCaps[i] { above[i] += 1 }
-        for i in Self.tableCaps.indices {
-            let wc = min(w, Self.tableCaps[i])
-            capReward[i].add(wc * r)
-            capWeight[i].add(wc)
+        aboveCaps.withUnsafeBufferPointer { caps in
+            above.withUnsafeMutableBufferPointer { a in
+                for i in 0..<caps.count where w > caps[i] { a[i] += 1 }
+            }
+        }
+        capReward.withUnsafeMutableBufferPointer { cr in
+            capWeight.withUnsafeMutableBufferPointer { cw in
+                for i in 0..<cr.count {
+                    let wc = min(w, Self.tableCaps[i])
+                    cr[i].add(wc * r)
+                    cw[i].add(wc)
+                }
+            }
         }
     }
 

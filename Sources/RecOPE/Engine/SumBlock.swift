@@ -57,8 +57,14 @@ public struct SumBlock: Sendable, Equatable {
             }
             replicates!.add(UnsafeBufferPointer(rebasing: fixed[0..<layout.width]), weights: weights)
         }
-        for f in 0..<layout.width { first[f].add(x[f]) }
-        for (p, (i, j)) in layout.pairs.enumerated() { second[p].add(x[i] * x[j]) }
+        first.withUnsafeMutableBufferPointer { fp in
+            for f in 0..<fp.count { fp[f].add(x[f]) }
+        }
+        second.withUnsafeMutableBufferPointer { sp in
+            layout.pairs.withUnsafeBufferPointer { pp in
+                for p in 0..<pp.count { sp[p].add(x[pp[p].0] * x[pp[p].1]) }
+            }
+        }
         return true
     }
 
