@@ -41,6 +41,22 @@ def cell(v):
     return str(v)
 
 
+def as_csv_lines(df):
+    """One CSV line per row, built in the JVM (no Python per field): strings are quoted when they
+    hold a comma, a quote or a line break; doubles print in Java's shortest round-trip form."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    def field(name, dtype):
+        c = F.col("`%s`" % name)
+        if isinstance(dtype, StringType):
+            quoted = F.concat(F.lit('"'), F.regexp_replace(c, '"', '""'), F.lit('"'))
+            return F.when(c.rlike('[,"\\r\\n]'), quoted).otherwise(c)
+        return F.coalesce(c.cast("string"), F.lit(""))
+
+    return df.select(F.concat_ws(",", *[F.coalesce(field(f.name, f.dataType), F.lit("")) for f in df.schema.fields]).alias("line"))
+
+
 def executable(reckit, shipped):
     """The reckit binary inside a task: the shipped copy, else the given path or PATH."""
     if shipped:
@@ -52,7 +68,11 @@ def executable(reckit, shipped):
 
 
 def partition_pass(reckit, shipped, header, options, after):
-    """A mapPartitions function: this partition's rows through one reckit pass, its state out."""
+    """A mapPartitions function: this partition's rows (one CSV line each) through one reckit
+    pass, its state out."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(header)
+    header_line = out.getvalue()
 
     def run(rows):
         work = tempfile.mkdtemp(prefix="reckit-partition-")
@@ -65,12 +85,18 @@ def partition_pass(reckit, shipped, header, options, after):
                     f.write(after)
                 cmd += ["--after", previous]
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            text = io.TextIOWrapper(proc.stdin, encoding="utf-8", newline="")
-            writer = csv.writer(text, lineterminator="\n")
-            writer.writerow(header)
+            text = io.TextIOWrapper(proc.stdin, encoding="utf-8", newline="", write_through=False)
             try:
+                text.write(header_line)
+                # Rows arrive as CSV lines built in the JVM; batches keep Python's per-row cost low.
+                batch = []
                 for r in rows:
-                    writer.writerow([cell(v) for v in r])
+                    batch.append(r[0])
+                    if len(batch) == 4096:
+                        text.write("\n".join(batch) + "\n")
+                        batch = []
+                if batch:
+                    text.write("\n".join(batch) + "\n")
                 text.close()
             except BrokenPipeError:
                 pass
@@ -105,6 +131,7 @@ def main(argv):
     fmt = args.input_format or ("csv" if args.logs.endswith(".csv") else "parquet")
     df = spark.read.option("header", True).csv(args.logs) if fmt == "csv" else spark.read.parquet(args.logs)
     header = df.columns
+    lines = as_csv_lines(df)
     shipped = os.path.isfile(args.reckit)
     local_reckit = os.path.abspath(args.reckit) if shipped else args.reckit
     if shipped:
@@ -117,7 +144,7 @@ def main(argv):
     t0 = time.time()
     while True:
         n += 1
-        states = df.rdd.mapPartitions(partition_pass(local_reckit, shipped, header, options, after)).collect()
+        states = lines.rdd.mapPartitions(partition_pass(local_reckit, shipped, header, options, after)).collect()
         files = []
         for i, s in enumerate(states):
             path = os.path.join(work, "pass%d-part%05d.json" % (n, i))
