@@ -74,25 +74,25 @@ extension OffPolicyAccumulator {
             let slots = buckets.enumerated().map { g, keys in keys.map { Int32(state.policies[p].valuePieces[g].slot($0, piece, replicates: replicates)) } }
             perPolicy.append((weights(c, policy: p, pa: pa), keyedConstants(c, policy: p), slots))
         }
-        var sc = Self.emptyScratch
-        swap(&sc, &scratch)
-        defer { swap(&sc, &scratch) }
-        for lo in stride(from: 0, to: c.count, by: Self.weightBlock) {
-            let rows = lo..<min(c.count, lo + Self.weightBlock)
-            drawWeights(c, rows, into: &sc.weights)
-            for p in state.policies.indices {
-                var sums = takePolicy(p)
-                let bad = addModelRows(c, rows, cells, &sums, perPolicy[p], &sc)
-                state.policies[p] = sums
-                if let j = bad { throw rangeError(c, j) }
-            }
-        }
+        let model = ModelRows(caps: caps, replicates: replicates, tau: tau, q: q, cells: cells)
+        try forEachBlock(c) { rows, p, sums, sc in model.add(c, rows, &sums, perPolicy[p], &sc) }
         if state.newton != nil { addNewton(c) }
     }
 
+}
+
+/// What the click-rate pass needs per row, apart from the accumulator.
+struct ModelRows {
+    let caps: [Double]
+    let replicates: Int
+    let tau: Double
+    let q: [Double]
+    /// Per row of the chunk, its (item, position) cell.
+    let cells: [Int]
+
     /// Click-rate DM, DR, SwitchDR and value-model piece sums of rows `rows` for one policy.
-    func addModelRows(_ c: LogChunk, _ rows: Range<Int>, _ cells: [Int], _ sums: inout PolicySums,
-                      _ pol: (w: [Double], k: KeyedConstants, slots: [[Int32]]), _ sc: inout Scratch) -> Int? {
+    func add(_ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
+             _ pol: (w: [Double], k: OffPolicyAccumulator.KeyedConstants, slots: [[Int32]]), _ sc: inout OffPolicyAccumulator.Scratch) -> Int? {
         let model = OffPolicyState.modelLayout(), piece = BlockLayout.piece(caps: caps.count), B = replicates, C = caps.count
         return sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
@@ -107,12 +107,7 @@ extension OffPolicyAccumulator {
                         x[3] = dm + (w <= tau ? correction : 0)
                         x[4] = pol.k.value(j, C + 1)
                         guard sums.model!.add(UnsafeBufferPointer(x), model, weights: wb, fixed: f) else { return j }
-                        x[0] = 1
-                        for (ci, cap) in caps.enumerated() {
-                            let wc = min(w, cap)
-                            x[1 + 2 * ci] = wc * r
-                            x[2 + 2 * ci] = wc
-                        }
+                        OffPolicyAccumulator.fillPiece(x, caps: caps, w: w, r: r)
                         for (g, s) in pol.slots.enumerated() {
                             guard sums.valuePieces[g].add(slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f) else { return j }
                         }
@@ -123,6 +118,9 @@ extension OffPolicyAccumulator {
         }
     }
 
+}
+
+extension OffPolicyAccumulator {
     /// Newton passes: the log-likelihood's gradient and Hessian at the state's coefficients.
     mutating func addNewton(_ c: LogChunk) {
         guard let rowsModel = logisticContext, var n = state.newton else { return }

@@ -22,6 +22,14 @@ extension OffPolicyAccumulator {
         for p in state.policies.indices {
             perPolicy.append((weights(c, policy: p, pa: pa), evaluator.logging == nil ? nil : keyedConstants(c, policy: p), pieceSlots(c, policy: p)))
         }
+        let caps = caps, B = replicates
+        try forEachBlock(c) { rows, p, sums, sc in Self.addRatioRows(c, rows, &sums, perPolicy[p], &sc, caps: caps, replicates: B) }
+    }
+
+    /// Walks the chunk in blocks of `weightBlock` rows: draws each block's Poisson weights, then
+    /// hands every policy's sums (moved out of the state, so updating them copies nothing) to
+    /// `body`, which returns the first row outside the bootstrap's range, if any.
+    mutating func forEachBlock(_ c: LogChunk, _ body: (Range<Int>, Int, inout PolicySums, inout Scratch) -> Int?) throws(RecOPEError) {
         var sc = Self.emptyScratch
         swap(&sc, &scratch)
         defer { swap(&sc, &scratch) }
@@ -30,10 +38,21 @@ extension OffPolicyAccumulator {
             drawWeights(c, rows, into: &sc.weights)
             for p in state.policies.indices {
                 var sums = takePolicy(p)
-                let bad = addRatioRows(c, rows, &sums, perPolicy[p], &sc)
+                let bad = body(rows, p, &sums, &sc)
                 state.policies[p] = sums
                 if let j = bad { throw rangeError(c, j) }
             }
+        }
+    }
+
+    /// Piece features [1, per cap (min(w,c)·r, min(w,c))] into `x`.
+    @inline(__always)
+    static func fillPiece(_ x: UnsafeMutableBufferPointer<Double>, caps: [Double], w: Double, r: Double) {
+        x[0] = 1
+        for (ci, cap) in caps.enumerated() {
+            let wc = min(w, cap)
+            x[1 + 2 * ci] = wc * r
+            x[2 + 2 * ci] = wc
         }
     }
 
@@ -46,9 +65,10 @@ extension OffPolicyAccumulator {
 
     /// Ratio, piece and weight sums of rows `rows` for one policy; the first row outside the
     /// bootstrap's range, if any.
-    func addRatioRows(_ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
-                      _ pol: (w: [Double], z: KeyedConstants?, slots: [[Int32]?]), _ sc: inout Scratch) -> Int? {
-        let ratio = BlockLayout.ratio(caps: caps.count), piece = BlockLayout.piece(caps: caps.count), B = replicates
+    static func addRatioRows(_ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
+                             _ pol: (w: [Double], z: KeyedConstants?, slots: [[Int32]?]), _ sc: inout Scratch,
+                             caps: [Double], replicates B: Int) -> Int? {
+        let ratio = BlockLayout.ratio(caps: caps.count), piece = BlockLayout.piece(caps: caps.count)
         return sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
@@ -66,12 +86,7 @@ extension OffPolicyAccumulator {
                             x[5 + 3 * ci] = pol.z.map { wc * r / $0.value(j, ci) } ?? 0
                         }
                         guard sums.ratio.add(UnsafeBufferPointer(x), ratio, weights: wb, fixed: f) else { return j }
-                        x[0] = 1
-                        for (ci, cap) in caps.enumerated() {
-                            let wc = min(w, cap)
-                            x[1 + 2 * ci] = wc * r
-                            x[2 + 2 * ci] = wc
-                        }
+                        Self.fillPiece(x, caps: caps, w: w, r: r)
                         for (g, s) in pol.slots.enumerated() {
                             guard let s else { continue }
                             guard sums.pieces[g].add(slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f) else { return j }
@@ -150,17 +165,6 @@ extension OffPolicyAccumulator {
                                            into: UnsafeMutableBufferPointer(rebasing: wb[o ..< o + B]), thresholds: t)
                 }
             }
-        }
-    }
-
-    /// Piece features [1, per cap (min(w,c)·r, min(w,c))] into the start of `sc.x`.
-    @inline(__always)
-    func fillPiece(_ sc: inout Scratch, w: Double, r: Double) {
-        sc.x[0] = 1
-        for (ci, cap) in caps.enumerated() {
-            let wc = min(w, cap)
-            sc.x[1 + 2 * ci] = wc * r
-            sc.x[2 + 2 * ci] = wc
         }
     }
 
