@@ -54,6 +54,7 @@ extension OffPolicyState {
     /// first pass, a Newton step after each Newton pass).
     /// - Throws: `.invalidParameter` if a later pass saw other rows than the first.
     public func advanced() throws(RecOPEError) -> OffPolicyState {
+        guard pass != .done else { return self }
         var s = self
         try s.checkRowCounts()
         switch pass {
