@@ -31,10 +31,7 @@ public enum CSVMatrix {
     /// Reads `path` into a matrix.
     /// - Throws: `RecIOError` naming the file, line and field of the first problem.
     public static func read(_ path: String) throws(RecIOError) -> Matrix {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file"
-            throw .cannotOpen(file: path, reason: reason)
-        }
+        let data = try FileInput.contents(path)
         return try parse(data, file: path)
     }
 

@@ -10,7 +10,7 @@ public final class CSVReader {
     public let path: String
     /// The field separator byte (`,` by default).
     public let separator: UInt8
-    private let handle: FileHandle
+    private let fd: Int32
     private var buffer = [UInt8]()
     private var start = 0          // next unread byte in buffer
     private var eof = false
@@ -28,18 +28,17 @@ public final class CSVReader {
     public init(path: String, separator: UInt8 = UInt8(ascii: ",")) throws(RecIOError) {
         self.path = path
         self.separator = separator
-        guard let h = FileHandle(forReadingAtPath: path) else {
-            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
-        }
-        handle = h
+        fd = try FileInput.open(path)
     }
 
-    deinit { try? handle.close() }
+    deinit { if fd != STDIN_FILENO { close(fd) } }
 
-    private func refill() {
-        if start > 0 { buffer.removeFirst(start); start = 0 }
-        let chunk = handle.readData(ofLength: 4 << 20)
-        if chunk.isEmpty { eof = true } else { buffer.append(contentsOf: chunk) }
+    private func refill() throws(RecIOError) {
+        if start > 0 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        if try FileInput.read(fd, into: &buffer, count: 4 << 20, path: path) == 0 { eof = true }
     }
 
     /// Advances to the next non-empty row. Returns false at the end of the file.
@@ -52,7 +51,7 @@ public final class CSVReader {
                 if let nl = buffer[end...].firstIndex(of: 10) { end = nl; break }
                 if eof { end = buffer.count; break }
                 let searched = buffer.count - start
-                refill()
+                try refill()
                 end = start + searched
             }
             if start >= buffer.count && eof { return false }

@@ -27,9 +27,7 @@ public enum SafeTensors {
     /// - Throws: `RecIOError.malformed` naming the file (and the tensor) for a truncated file, a
     ///   corrupt header, an unsupported dtype, or data offsets that do not match the shape.
     public static func read(_ path: String) throws(RecIOError) -> (tensors: [String: Tensor], metadata: [String: String]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
-        }
+        let data = try FileInput.contents(path)
         return try parse(data, file: path)
     }
 

@@ -18,9 +18,9 @@ public struct ItemFeatures: Sendable {
     /// - Throws: `RecOPEError` naming the file and line of a missing or repeated item id.
     public static func load(csv path: String, idColumn: String = "item_id") throws(RecOPEError) -> ItemFeatures {
         let reader: CSVReader
-        do { reader = try CSVReader(path: path) } catch { throw .cannotOpen(file: path, reason: "\(error)") }
+        do { reader = try CSVReader(path: path) } catch { throw opeError(error) }
         func next() throws(RecOPEError) -> Bool {
-            do { return try reader.next() } catch { throw .malformedFile(file: path, line: reader.line, message: "\(error)") }
+            do { return try reader.next() } catch { throw opeError(error) }
         }
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         let names = (0..<reader.count).map { reader.string($0).trimmingCharacters(in: .whitespaces) }

@@ -29,12 +29,12 @@ public final class LogReader {
         self.columns = columns
         let file = path == "-" ? "/dev/stdin" : path
         let reader: CSVReader
-        do { reader = try CSVReader(path: file) } catch { throw .cannotOpen(file: path, reason: "\(error)") }
+        do { reader = try CSVReader(path: file) } catch { throw opeError(error) }
         self.reader = reader
         sourceName = path == "-" ? "stdin" : URL(fileURLWithPath: path).lastPathComponent
         sourceKey = RowHash.key(bytes: sourceName.utf8)
         func next() throws(RecOPEError) -> Bool {
-            do { return try reader.next() } catch { throw .malformedFile(file: path, line: reader.line, message: "\(error)") }
+            do { return try reader.next() } catch { throw opeError(error) }
         }
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         var header = [String: Int]()
@@ -71,7 +71,7 @@ public final class LogReader {
         c.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
         while c.count < maxRows {
             let more: Bool
-            do { more = try reader.next() } catch { throw .malformedFile(file: path, line: reader.line, message: "\(error)") }
+            do { more = try reader.next() } catch { throw opeError(error) }
             guard more else { break }
             try parseRow(into: &c)
             if let e = index.event { events!.ids.append(Self.intern(reader.string(e), &eventIds, &events!.values)) }

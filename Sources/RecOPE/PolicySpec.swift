@@ -24,9 +24,7 @@ public enum PolicySpec {
     /// Reads a spec file and builds its policy.
     /// - Throws: `RecOPEError` naming the file and the key that is wrong.
     public static func load(_ path: String) throws(RecOPEError) -> any RankingPolicy {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
-        }
+        let data = try readFile(path)
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw .malformedFile(file: path, line: nil, message: "not valid JSON (\((error as NSError).localizedDescription))")
@@ -53,7 +51,7 @@ public enum PolicySpec {
                                                    period: 3600 * (try r.number("period_hours") ?? 4))
             if let log = try r.path("log") {
                 let m: Matrix
-                do { m = try CSVMatrix.read(log) } catch { throw .malformedFile(file: log, line: nil, message: "\(error)") }
+                do { m = try CSVMatrix.read(log) } catch { throw opeError(error) }
                 guard m.cols == 3 else { throw .malformedFile(file: log, line: 1, message: "expected 3 columns time,item,click; got \(m.cols)") }
                 var events = [DiscountedThompsonSampling.Event]()
                 for i in 0..<m.rows {
@@ -157,7 +155,7 @@ public enum PolicySpec {
             if let s = try numbers("scores", required: false) { return s }
             guard let p = try path("scores_file") else { throw error("needs \"scores\" or \"scores_file\"") }
             let m: Matrix
-            do { m = try CSVMatrix.read(p) } catch { throw .malformedFile(file: p, line: nil, message: "\(error)") }
+            do { m = try CSVMatrix.read(p) } catch { throw opeError(error) }
             guard m.cols == 1 else { throw .malformedFile(file: p, line: 1, message: "expected one column of scores, got \(m.cols)") }
             return m.storage.map(Double.init)
         }

@@ -17,9 +17,7 @@ extension BetaPrior {
     /// - Throws: `RecOPEError` naming the file and line of a malformed line or a bad value, or the
     ///   campaigns available when `campaign` is missing.
     public static func load(yaml path: String, campaign: String) throws(RecOPEError) -> BetaPrior {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
-        }
+        let data = try readFile(path)
         guard let text = String(data: data, encoding: .utf8) else { throw .malformedFile(file: path, line: nil, message: "not UTF-8 text") }
         var campaigns = [String: [String: [Double]]]()
         var order = [String]()

@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import RecIO
 
 /// Errors of the offline-evaluation layer: each names what is wrong, and the file and line for files.
 public enum RecOPEError: Error, Equatable, CustomStringConvertible {
@@ -19,6 +20,25 @@ public enum RecOPEError: Error, Equatable, CustomStringConvertible {
         case .malformedFile(let f, let l, let m): return l.map { "\(f):\($0): \(m)" } ?? "\(f): \(m)"
         case .unsupported(let m): return m
         }
+    }
+}
+
+/// The whole of a small input file (a spec, a prior, a state), as a `RecOPEError` naming the
+/// path and why it cannot be read (missing, a directory, permissions, over 1 GiB).
+/// A RecIO error as this module's, keeping the path once.
+func opeError(_ e: RecIOError) -> RecOPEError {
+    switch e {
+    case .cannotOpen(let f, let r): return .cannotOpen(file: f, reason: r)
+    case .cannotWrite(let f, let r): return .cannotOpen(file: f, reason: "cannot write: " + r)
+    case .malformed(let f, let l, let field, let m): return .malformedFile(file: f, line: l, message: field.map { "field \($0): \(m)" } ?? m)
+    case .empty(let f): return .malformedFile(file: f, line: nil, message: "no data rows")
+    }
+}
+
+func readFile(_ path: String) throws(RecOPEError) -> Data {
+    do { return try FileInput.contents(path, limit: 1 << 30) } catch {
+        if case .cannotOpen(_, let reason) = error { throw .cannotOpen(file: path, reason: reason) }
+        throw .cannotOpen(file: path, reason: error.description)
     }
 }
 

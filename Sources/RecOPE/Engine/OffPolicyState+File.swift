@@ -15,15 +15,13 @@ extension OffPolicyState {
     /// - Throws: `.cannotOpen` naming the file when it cannot be written.
     public func write(to path: String) throws(RecOPEError) {
         let data = try encoded()
-        do { try AtomicFile.write(data, to: path) } catch { throw .cannotOpen(file: path, reason: "\(error)") }
+        do { try AtomicFile.write(data, to: path) } catch { throw opeError(error) }
     }
 
     /// Reads a state file and checks that it is whole and of this version.
     /// - Throws: `.cannotOpen`, or `.malformedFile` for a truncated, foreign or inconsistent file.
     public static func load(_ path: String) throws(RecOPEError) -> OffPolicyState {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .cannotOpen(file: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
-        }
+        let data = try readFile(path)
         return try decode(data, file: path)
     }
 

@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+import RecCore
+import RecIO
+import RecOPE
+
+/// Hostile input, by class: every case ends in a typed error that names the path once, never a
+/// trap.
+@Suite struct HostileInputTests {
+    static let directory = FileManager.default.temporaryDirectory.path
+
+    /// Class: a directory where a file is expected, for every reader of outside files here.
+    @Test func directoriesAreRefused() throws {
+        let d = Self.directory
+        func expectDirectory(_ what: String, _ body: () throws -> Void) {
+            do {
+                try body()
+                Issue.record("\(what): read a directory without an error")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains("directory"), "\(what): \(text)")
+                #expect(text.components(separatedBy: d).count == 2, "\(what): the path should appear once: \(text)")
+            }
+        }
+        expectDirectory("CSVReader") { _ = try CSVReader(path: d) }
+        expectDirectory("CSVMatrix") { _ = try CSVMatrix.read(d) }
+        expectDirectory("SafeTensors") { _ = try SafeTensors.read(d) }
+        expectDirectory("LoggedData") { _ = try LoggedData.load(csv: d, columns: .openBanditDataset) }
+        expectDirectory("LogReader") { _ = try LogReader(path: d, columns: .openBanditDataset) }
+        expectDirectory("ItemFeatures") { _ = try ItemFeatures.load(csv: d) }
+        expectDirectory("PolicySpec") { _ = try PolicySpec.load(d) }
+        expectDirectory("BetaPrior") { _ = try BetaPrior.load(yaml: d, campaign: "all") }
+        expectDirectory("OffPolicyState") { _ = try OffPolicyState.load(d) }
+    }
+
+    /// A missing file says so, with the path once.
+    @Test func missingFilesAreNamed() {
+        let p = Self.directory + "/no-such-\(UUID().uuidString).csv"
+        #expect(throws: RecIOError.cannotOpen(file: p, reason: "no such file")) { _ = try CSVReader(path: p) }
+        #expect(throws: RecOPEError.cannotOpen(file: p, reason: "no such file")) { _ = try LoggedData.load(csv: p, columns: .openBanditDataset) }
+        #expect(throws: RecOPEError.cannotOpen(file: p, reason: "no such file")) { _ = try PolicySpec.load(p) }
+    }
+}
