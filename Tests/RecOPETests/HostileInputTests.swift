@@ -41,3 +41,37 @@ import RecOPE
         #expect(throws: RecOPEError.cannotOpen(file: p, reason: "no such file")) { _ = try PolicySpec.load(p) }
     }
 }
+
+/// Class: exact rank marginals at extreme but finite parameters are refused with a message
+/// naming the parameter and the Monte Carlo alternative, never a trap or a wrong row.
+@Suite struct ExtremeParameterTests {
+    @Test(arguments: [2e6, 1e9, 1e11, 1e12, 1e30, 1e300])
+    func hugeBetaCountsAreRefusedExactlyAndWorkByMonteCarlo(count: Double) throws {
+        let ts = try ThompsonSampling(alpha: [count * 0.02, 5, count * 0.01], beta: [count, 100, count])
+        #expect {
+            _ = try ts.exactMarginals(k: 2)
+        } throws: { error in
+            "\(error)".contains("--method mc") && "\(error)".contains("item 0")
+        }
+        guard count <= 1e11 else {
+            #expect(throws: RecOPEError.self) { _ = try ts.monteCarloMarginals(k: 2, simulations: 100, seed: 3) }
+            return
+        }
+        let mc = try ts.monteCarloMarginals(k: 2, simulations: 20_000, seed: 3)
+        for r in 0..<2 {
+            let total = (0..<3).reduce(0.0) { $0 + mc.probability(item: $1, rank: r) }
+            #expect(abs(total - 1) < 1e-12, "rank \(r) sums to \(total)")
+        }
+        // Item 1 (mean 0.048, sd 0.02) beats items 0 (mean 0.0196, a point mass here) and 2
+        // (0.0099) most of the time; item 0 is above item 2 always.
+        #expect(mc.probability(item: 1, rank: 0) > 0.8)
+        #expect(mc.probability(item: 0, rank: 1) > mc.probability(item: 2, rank: 1))
+    }
+
+    @Test func theLimitItselfStillComputes() throws {
+        let ts = try ThompsonSampling(alpha: [4e5, 3e5], beta: [6e5, 7e5])
+        let m = try ts.exactMarginals(k: 1)
+        #expect(abs(m.probability(item: 0, rank: 0) + m.probability(item: 1, rank: 0) - 1) < 1e-9)
+        #expect(m.probability(item: 0, rank: 0) > 0.999)
+    }
+}

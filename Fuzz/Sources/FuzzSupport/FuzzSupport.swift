@@ -1,0 +1,35 @@
+import Foundation
+
+/// Writes a fuzz input to a per-process file in memory-backed storage (the readers under test
+/// take paths) and returns its path.
+public func fuzzFile(_ bytes: UnsafeRawBufferPointer, suffix: String = ".csv") -> String {
+    let dir = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    let path = dir + "/reckit-fuzz-\(getpid())" + suffix
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    if fd >= 0 {
+        var off = 0
+        while off < bytes.count {
+            let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n <= 0 { break }
+            off += n
+        }
+        close(fd)
+    }
+    return path
+}
+
+/// The input as Data.
+public func fuzzData(_ start: UnsafeRawPointer, _ count: Int) -> Data { Data(bytes: start, count: count) }
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// Runs libFuzzer's driver on `callback` with this process's arguments (SwiftPM gives every
+/// executable a Swift `main`, which would otherwise replace libFuzzer's).
+public func runFuzzer(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
+    var argc = CommandLine.argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+    exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
+}
