@@ -45,13 +45,22 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
         failures = successes
     }
 
-    func periodIndex(_ t: Double) -> Int { Int((((t - origin) / period)).rounded(.down)) }
+    /// The period `t` falls in.
+    /// - Throws: `.invalidParameter` when it is more than 2⁵³ periods from the origin (a time
+    ///   in the wrong unit, or a tiny period): the index would not be exact.
+    func periodIndex(_ t: Double) throws(RecOPEError) -> Int {
+        let v = ((t - origin) / period).rounded(.down)
+        guard v.isFinite, abs(v) < 0x1p53 else {
+            throw .invalidParameter("dTS: time \(t) is \(String(format: "%.3g", v)) periods of \(period) s from the origin; times must lie within 9e15 periods (check the time unit and the period)")
+        }
+        return Int(v)
+    }
 
     /// Discounts the counts for every period boundary between the current period and `time`'s.
     /// - Throws: `.invalidParameter` when `time` is not finite or lies before the current period.
     public mutating func advance(to time: Double) throws(RecOPEError) {
         guard time.isFinite else { throw .invalidParameter("dTS: time \(time) is not finite") }
-        let q = periodIndex(time)
+        let q = try periodIndex(time)
         guard let p = currentPeriod else { currentPeriod = q; return }
         guard q >= p else { throw .invalidParameter("dTS: time \(time) is in period \(q), before the current period \(p); events must be in time order") }
         if q > p {

@@ -56,8 +56,8 @@ public enum PolicySpec {
                 var events = [DiscountedThompsonSampling.Event]()
                 for i in 0..<m.rows {
                     let item = m[i, 1], click = m[i, 2]
-                    guard item == item.rounded(), click == 0 || click == 1 else {
-                        throw .malformedFile(file: log, line: nil, message: "data row \(i + 1): item must be an integer and click 0 or 1")
+                    guard item == item.rounded(), item >= 0, item < Float(Int32.max), click == 0 || click == 1 else {
+                        throw .malformedFile(file: log, line: nil, message: "data row \(i + 1): item must be a non-negative integer and click 0 or 1")
                     }
                     events.append(.init(time: Double(m[i, 0]), item: Int(item), clicked: click == 1))
                 }
@@ -72,7 +72,9 @@ public enum PolicySpec {
             return try EpsilonGreedy(scores: try r.scores(), epsilon: eps)
         case "uniform":
             guard let n = try r.number("items") else { throw r.error("kind uniform needs \"items\"") }
-            guard n == n.rounded(), n >= 1 else { throw r.error("\"items\" must be a positive integer, got \(n)") }
+            guard n == n.rounded(), n >= 1, n <= 10_000_000 else {
+                throw r.error("\"items\" must be an integer in 1...10000000, got \(String(format: "%g", n))")
+            }
             return try UniformRandomRanking(items: Int(n))
         default:
             throw r.error("unknown kind '\(kind)' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)")
@@ -147,6 +149,9 @@ public enum PolicySpec {
             case "additive": rule = .additive(amount)
             case "multiplicative": rule = .multiplicative(amount)
             case let other: throw error("boost rule must be additive or multiplicative, got '\(other)'")
+            }
+            if let bad = items.first(where: { !($0 == $0.rounded() && $0 >= 0 && $0 < Double(Int32.max)) }) {
+                throw error("boost items must be item indices (non-negative integers), got \(String(format: "%g", bad))")
             }
             return PriorityBoost(items: Set(items.map { Int($0) }), rule: rule)
         }

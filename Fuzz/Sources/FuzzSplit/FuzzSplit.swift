@@ -3,8 +3,8 @@ import RecKit
 
 /// Session split files against a small fixed event log.
 enum Fixture {
-    nonisolated(unsafe) static let sessions: SessionData? = {
-    var text = "session,timestamp,item,event\n"
+    static let sessions: SessionData? = {
+    var text = "session_id,timestamp,item_id,event\n"
     for s in 0..<6 { for t in 0..<4 { text += "s\(s),\(t),\(s + t),click\n" } }
     let bytes = Array(text.utf8)
     let path = bytes.withUnsafeBytes { fuzzFile($0, suffix: ".events.csv") }
