@@ -44,7 +44,7 @@ test-spark: bootstrap
 
 # libFuzzer targets for every parser of outside input (Fuzz/), FUZZ_SECONDS each; crashes
 # are saved under data/fuzz/crashes/ and fail the run.
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 300
 fuzz: bootstrap
 	$(SWIFT) build $(RELEASE) --product reckit
 	bash scripts/fuzz $(FUZZ_SECONDS)
