@@ -5,4 +5,11 @@
 // and LAPACKE, which Debian ships outside OpenBLAS.
 #include <cblas.h>
 #include <lapacke.h>
+#include <stdio.h>
+
+// Flushes standard output and reports whether any write to it failed (C's stdout is a
+// mutable global that Swift 6 will not touch from Swift code).
+static inline int reckit_stdout_failed(void) {
+    return fflush(stdout) != 0 || ferror(stdout) != 0;
+}
 #endif

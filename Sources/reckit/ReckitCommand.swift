@@ -13,6 +13,18 @@ struct Reckit: ParsableCommand {
     static func main() {
         ProcessTuning.keepFreedMemory()
         Self.main(nil)
+        requireStandardOutputWritten()
+    }
+
+    /// Results go to standard output; a write that failed there (a full disk, a closed pipe)
+    /// must fail the run, not end it with status 0 and a truncated result.
+    static func requireStandardOutputWritten() {
+        errno = 0
+        if ProcessTuning.standardOutputFailed() {
+            let reason = errno != 0 ? String(cString: strerror(errno)) : "write error"
+            FileHandle.standardError.write(Data("reckit: error: cannot write the results to standard output (\(reason))\n".utf8))
+            Foundation.exit(1)
+        }
     }
 }
 
