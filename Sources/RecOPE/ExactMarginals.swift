@@ -179,6 +179,9 @@ enum ExactRankMarginals {
     static let rule = GaussLegendre(points: 12)
     /// Panel width in units of each active item's standard deviation.
     static let panelWidth = 1.0
+    /// About a minute of quadrature: inputs that need more (scores spread over millions of
+    /// standard deviations) are refused with a pointer to Monte Carlo instead of running for hours.
+    static let workLimit = 1e11
 
     static func compute(distributions: [ScoreDistribution], k: Int) throws(RecOPEError) -> RankMarginals {
         let n = distributions.count
@@ -203,6 +206,9 @@ enum ExactRankMarginals {
         // covers the panel's left end (items starting inside it start at a fixed point).
         var bps = [fixed[0]]
         var next = 1
+        let m = rule.nodes.count
+        // Work per panel: densities and CDFs of every item, then the Poisson-binomial terms.
+        let panelWork = Double(m) * Double(n) * Double(k * k + m)
         while next < fixed.count {
             let x = bps.last!
             var w = Double.infinity
@@ -210,8 +216,12 @@ enum ExactRankMarginals {
             let candidate = x + w
             if candidate < fixed[next] && candidate > x { bps.append(candidate) }
             else { bps.append(fixed[next]); next += 1 }
+            if Double(bps.count) * panelWork > workLimit {
+                throw .invalidParameter("exact marginals: the item scores spread over more than \(bps.count) "
+                    + "quadrature panels of one standard deviation (\(n) items, k=\(k)), beyond the exact method's "
+                    + "range; --method mc works")
+            }
         }
-        let m = rule.nodes.count
         var result = [Double](repeating: 0, count: n * k)
         // Running CDFs at the current breakpoint.
         var g = distributions.map { $0.cdf(bps[0]) }
