@@ -25,12 +25,17 @@ public enum RankSampling {
     ///   - makeFiller: called once per worker; the filler it returns draws the scores.
     /// - Precondition: `1 <= k <= items`, `simulations >= 0`, `items < 2^24`.
     /// - Complexity: `simulations × items` score draws plus a vectorised top-k per row.
+    /// Inputs beyond these are refused by the callers that take them from outside (2⁴⁰ rankings
+    /// are days of work; item indices live in the low 24 bits of a tie-break key).
+    public static let maxSimulations = 1 << 40, maxItems = 1 << 24
+
     public static func counts(items n: Int, k: Int, simulations: Int, seed: UInt64,
                               parallelism: Parallelism = .automatic,
                               makeFiller: () -> ScoreFiller) -> [Int] {
         precondition(n >= 1 && k >= 1 && k <= n, "RankSampling.counts: need 1 ≤ k ≤ items, got k=\(k), items=\(n)")
         precondition(simulations >= 0, "RankSampling.counts: negative simulation count \(simulations)")
-        precondition(n < 1 << 24, "RankSampling.counts: at most 2^24 items, got \(n)")
+        precondition(n < maxItems, "RankSampling.counts: fewer than 2^24 items, got \(n)")
+        precondition(simulations <= maxSimulations, "RankSampling.counts: at most 2^40 simulations, got \(simulations)")
         let rpc = rowsPerChunk(items: n)
         let chunks = (simulations + rpc - 1) / rpc
         let root = RandomStream(seed: seed)

@@ -130,32 +130,3 @@ public enum CSVMatrix {
         try AtomicFile.write(Data(s.utf8), to: path)
     }
 }
-
-/// Atomic file writes: the data goes to a temporary file in the same folder, is flushed to disk,
-/// and is renamed over the destination, so a crash leaves either the old file or the new one.
-public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws(RecIOError) {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw .cannotWrite(file: path, reason: String(cString: strerror(errno))) }
-        var ok = true
-        data.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
-                if w <= 0 { ok = false; break }
-                off += w
-            }
-        }
-        let reason = ok ? "" : String(cString: strerror(errno))
-        if ok && fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            let r = reason.isEmpty ? String(cString: strerror(errno)) : reason
-            unlink(tmp)
-            throw .cannotWrite(file: path, reason: r)
-        }
-    }
-}

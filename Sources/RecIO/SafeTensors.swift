@@ -1,4 +1,5 @@
 import Foundation
+import RecCore
 
 /// A named dense tensor in row-major Float.
 public struct Tensor: Sendable, Equatable {
@@ -56,25 +57,28 @@ public enum SafeTensors {
             }
             guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String, let shapeAny = e["shape"] as? [Any],
                   let offAny = e["data_offsets"] as? [Any], offAny.count == 2 else {
-                throw bad("tensor '\(name)': entry needs dtype, shape and data_offsets")
+                throw bad("tensor '\(clipped(name))': entry needs dtype, shape and data_offsets")
             }
-            let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-            let offs = offAny.compactMap { ($0 as? NSNumber)?.intValue }
-            guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }), offs.count == 2 else {
-                throw bad("tensor '\(name)': shape and data_offsets must be non-negative integers")
+            let shape = shapeAny.compactMap(Self.headerInteger)
+            let offs = offAny.compactMap(Self.headerInteger)
+            guard shape.count == shapeAny.count, offs.count == 2 else {
+                throw bad("tensor '\(clipped(name))': shape and data_offsets must be integers in 0...2^53")
             }
-            let n = shape.reduce(1, *)
+            // The element count must fit the data before anything is allocated.
+            guard let n = MemoryBudget.product(shape), n <= dataCount else {
+                throw bad("tensor '\(clipped(name))': shape \(clipped(shape.description)) has more elements than the file's \(dataCount) data bytes can hold")
+            }
             let width: Int
             switch dtype {
             case "F32": width = 4
             case "F16", "BF16": width = 2
-            default: throw bad("tensor '\(name)': dtype \(dtype) is not supported (F32, F16, BF16)")
+            default: throw bad("tensor '\(clipped(name))': dtype \(dtype) is not supported (F32, F16, BF16)")
             }
             guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= dataCount else {
-                throw bad("tensor '\(name)': data_offsets [\(offs[0]), \(offs[1])] outside the \(dataCount) data bytes (truncated file?)")
+                throw bad("tensor '\(clipped(name))': data_offsets [\(offs[0]), \(offs[1])] outside the \(dataCount) data bytes (truncated file?)")
             }
             guard offs[1] - offs[0] == n * width else {
-                throw bad("tensor '\(name)': \(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype) (\(n * width) expected)")
+                throw bad("tensor '\(clipped(name))': \(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype) (\(n * width) expected)")
             }
             var values = [Float](repeating: 0, count: n)
             let base = dataStart + offs[0]
@@ -93,6 +97,14 @@ public enum SafeTensors {
             tensors[name] = Tensor(shape: shape, values: values)
         }
         return (tensors, metadata)
+    }
+
+    /// A JSON number that is an integer in 0...2⁵³ (what a shape or an offset can be), else nil.
+    static func headerInteger(_ any: Any) -> Int? {
+        guard let n = any as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d >= 0, d <= 9_007_199_254_740_992, d.rounded() == d else { return nil }
+        return n.int64Value == Int64(d) ? Int(d) : nil
     }
 
     /// IEEE 754 binary16 to Float (subnormals, infinities and NaN included).

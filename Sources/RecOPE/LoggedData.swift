@@ -51,6 +51,9 @@ public struct LoggedData: Sendable {
         self.source = source
         self.items = items.map { Int32($0) }
         self.positions = positions.map { Int32($0) }
+        if let bad = rewards.firstIndex(where: { !($0.isFinite && ExactSum.fits($0)) }) {
+            throw .invalidParameter("logged data: row \(bad) has reward \(rewards[bad]); RecKit sums rewards with |r| < 4.6e18")
+        }
         self.rewards = rewards.map { Float($0) }
         if let p = propensities {
             if let bad = p.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
@@ -161,6 +164,10 @@ extension LoggedData {
         while let c = try reader.next(maxRows: 65536) {
             data.items += c.items
             data.positions += c.positions
+            if let j = c.rewards.firstIndex(where: { !ExactSum.fits($0) }) {
+                throw .malformedFile(file: path, line: c.lines?[j], message: "column '\(clipped(columns.reward))': reward \(c.rewards[j]) "
+                                     + "is outside the range RecKit sums exactly (|r| < 4.6e18)")
+            }
             data.rewards += c.rewards.map(Float.init)
             if let p = c.propensities { data.propensities! += p }
             if let t = reader.lastTimes { data.times! += t }

@@ -62,7 +62,16 @@ extension RankingPolicy {
                                     parallelism: Parallelism = .automatic) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
         try checkMonteCarloRange()
-        guard simulations >= 1 else { throw .invalidParameter("\(name): simulations must be at least 1, got \(simulations)") }
+        guard simulations >= 1 && simulations <= RankSampling.maxSimulations else {
+            throw .invalidParameter("\(name): simulations must be in 1...\(RankSampling.maxSimulations), got \(simulations)")
+        }
+        guard itemCount < RankSampling.maxItems else {
+            throw .invalidParameter("\(name): Monte Carlo ranks at most \(RankSampling.maxItems - 1) items, the policy has \(itemCount)")
+        }
+        do {
+            try MemoryBudget.check("Monte Carlo counts of \(itemCount) items × k=\(k) on \(Threading.count + 1) counters",
+                                   bytes: MemoryBudget.product([itemCount, k, 8, Threading.count + 1]))
+        } catch { throw .invalidParameter("\(name): \(error)") }
         let counts = RankSampling.counts(items: itemCount, k: k, simulations: simulations, seed: seed,
                                          parallelism: parallelism, makeFiller: makeScoreFiller)
         return RankMarginals(items: itemCount, k: k, counts: counts, simulations: simulations)

@@ -46,6 +46,57 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 
     public var usesGRU: Bool { encoder == "gru" }
 
+    /// Upper bounds on sizes that have no use beyond them (and whose products must not overflow).
+    public static let maxItems = 1 << 31, maxLength = 1 << 16, maxDim = 1 << 16, maxBlocks = 1024
+
+    /// Checks every field (a config may come from a checkpoint's header) and that the model fits
+    /// in memory, before anything is allocated.
+    /// - Throws: `.invalidParameter` naming the first bad field and value, or the bytes needed.
+    public func validate() throws(RecRLError) {
+        func bad(_ what: String) -> RecRLError { .invalidParameter(what) }
+        guard items >= 1 && items <= Self.maxItems else { throw bad("items must be in 1...\(Self.maxItems), got \(items)") }
+        guard length >= 1 && length <= Self.maxLength else { throw bad("state length must be in 1...\(Self.maxLength), got \(length)") }
+        guard dim >= 1 && dim <= Self.maxDim else { throw bad("hidden size must be in 1...\(Self.maxDim), got \(dim)") }
+        guard dropout >= 0 && dropout < 1 else { throw bad("dropout must be in [0, 1), got \(dropout)") }
+        guard encoder == nil || encoder == "sasrec" || encoder == "gru" else {
+            throw bad("encoder must be sasrec or gru, got '\(clipped(encoder!))'")
+        }
+        if !usesGRU {
+            guard heads >= 1 && dim % heads == 0 else { throw bad("hidden size \(dim) must be a positive multiple of the heads (\(heads))") }
+            guard blocks >= 1 && blocks <= Self.maxBlocks else { throw bad("blocks must be in 1...\(Self.maxBlocks), got \(blocks)") }
+            guard SASRec.Layout(rawValue: layout) != nil else {
+                throw bad("layout must be \(SASRec.Layout.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(layout))'")
+            }
+        }
+        do {
+            try MemoryBudget.check("a model of \(items) items × d=\(dim) (\(algorithm.usesQ ? 2 : 1) networks, values and gradients)",
+                                   bytes: MemoryBudget.product([parameterCount ?? -1, algorithm.usesQ ? 2 : 1, 2, 4]))
+        } catch { throw bad(error.description) }
+    }
+
+    /// Parameters of one network (nil when the count overflows).
+    public var parameterCount: Int? {
+        let d = dim
+        let perBlock = MemoryBudget.sum([MemoryBudget.product([d, d, 8]), MemoryBudget.product([d, 16])])
+        let encoder = usesGRU
+            ? MemoryBudget.sum([MemoryBudget.product([d, d, 6]), MemoryBudget.product([d, 6]), MemoryBudget.product([items + 1, d])])
+            : MemoryBudget.sum([MemoryBudget.product([items + 1, d]), MemoryBudget.product([length, d]),
+                                perBlock.flatMap { MemoryBudget.product([$0, blocks]) }, MemoryBudget.product([d, 2])])
+        let headCount = algorithm.usesQ ? 2 : 1
+        return MemoryBudget.sum([encoder, MemoryBudget.product([items, d + 1, headCount])])
+    }
+
+    /// About what a training step holds: parameters with gradients and Adam's two moments for
+    /// every network, a batch's activations, and its full-catalog logits (nil on overflow).
+    public func trainingBytes(batch: Int, negatives: Int) -> Int? {
+        let nets = algorithm.usesQ ? 2 : 1
+        let params = parameterCount.flatMap { MemoryBudget.product([$0, nets, 4]) }
+        let activations = MemoryBudget.product([batch, length, dim, usesGRU ? 8 : blocks * 16])
+        let logits = MemoryBudget.product([batch, items, 2 * nets])
+        let negs = MemoryBudget.product([batch, max(negatives, 0), 4])
+        return MemoryBudget.sum([params, activations, logits, negs]).flatMap { MemoryBudget.product([$0, 4]) }
+    }
+
     /// The authors' TensorFlow initialisation: embeddings N(0, 0.01²), dense layers Glorot
     /// uniform with zero biases (heads included).
     static let initialization = Initialization.xavierUniform(embeddingStd: 0.01)
@@ -186,8 +237,18 @@ public final class SequentialRecommender {
         guard file.metadata["format"] == format, let cj = file.metadata["config"], let kj = file.metadata["item_keys"], let ej = file.metadata["event_types"],
               let c = try? JSONDecoder().decode(ModelConfig.self, from: Data(cj.utf8)),
               let keys = try? JSONDecoder().decode([String].self, from: Data(kj.utf8)),
-              let types = try? JSONDecoder().decode([String].self, from: Data(ej.utf8)), keys.count == c.items else {
+              let types = try? JSONDecoder().decode([String].self, from: Data(ej.utf8)) else {
             throw .model("\(path): not a RecKit sequential-recommender checkpoint (metadata 'format', 'config', 'item_keys', 'event_types' missing or invalid)")
+        }
+        do { try c.validate() } catch { throw .model("\(path): metadata 'config': \(error)") }
+        guard keys.count == c.items else {
+            throw .model("\(path): metadata 'item_keys' has \(keys.count) keys but 'config' says \(c.items) items")
+        }
+        // The tensors must hold the model the header describes: a header that claims more
+        // parameters than the file carries is refused before the model is allocated.
+        let stored = file.tensors.values.reduce(0) { $0 + $1.values.count }
+        if let need = c.parameterCount, need > stored {
+            throw .model("\(path): metadata 'config' describes \(need) parameters a network but the file holds \(stored) values")
         }
         let m = SequentialRecommender(config: c, itemKeys: keys, eventTypes: types, seed: 0)
         try m.restore(file.tensors, file: path)

@@ -23,6 +23,20 @@ public struct SessionSimulator: Sendable {
         public var impulseRate = 0.02
         public var zipf = 1.0
         public init() {}
+
+        /// - Throws: `.invalidParameter` naming the first field out of its range.
+        public func validate() throws(RecRLError) {
+            func bad(_ m: String) -> RecRLError { .invalidParameter("session simulator: " + m) }
+            guard items >= 2 && items <= 1_000_000 else { throw bad("items must be in 2...1000000, got \(items)") }
+            guard sessions >= 1 && sessions <= 10_000_000 else { throw bad("sessions must be in 1...10000000, got \(sessions)") }
+            guard meanLength >= 3 && meanLength <= 50 else { throw bad("mean length must be in 3...50, got \(meanLength)") }
+            guard neighbours >= 1 && neighbours < items else { throw bad("neighbours must be in 1..<items, got \(neighbours)") }
+            for (name, v) in [("neighbour share", neighbourShare), ("gateway fraction", gatewayFraction),
+                              ("purchase rate", purchaseRate), ("impulse rate", impulseRate)] where !(v >= 0 && v <= 1) {
+                throw bad("\(name) must be in [0, 1], got \(v)")
+            }
+            guard zipf >= 0 && zipf <= 10 else { throw bad("zipf exponent must be in [0, 10], got \(zipf)") }
+        }
     }
 
     public let config: Config
@@ -31,7 +45,9 @@ public struct SessionSimulator: Sendable {
     /// Product of each gateway item (0 for non-gateways), index i − 1.
     public let product: [Int]
 
-    public init(config: Config = Config(), seed: UInt64) {
+    /// - Throws: `.invalidParameter` for a config outside its ranges (see `Config.validate`).
+    public init(config: Config = Config(), seed: UInt64) throws(RecRLError) {
+        try config.validate()
         self.config = config
         let M = config.items
         let w = (1...M).map { 1 / Foundation.pow(Double($0), config.zipf) }

@@ -13,12 +13,16 @@ public struct TrainingRun {
     public var epochs = 10
     public var rewards = RewardTable.standard
     public var gamma: Float = 0.5
-    /// Metric that picks the best epoch (`purchase_ndcg@10` by default; falls back to the first
-    /// event type's NDCG@10 when the data has no purchases).
-    public var selectBy = "purchase_ndcg@10"
+    /// Metric that picks the best epoch, `EVENT_hr@K` or `EVENT_ndcg@K` (K = 5, 10, 20) for an
+    /// event type of the data; nil: `purchase_ndcg@10` when the data has purchases, else the
+    /// first event type's NDCG@10. A name the data cannot give is an error listing the valid ones.
+    public var selectBy: String? = nil
     public var validateEvery = 0
     /// Directory for `last.safetensors`, `best.safetensors`, `metrics.json`; nil writes nothing.
     public var outputDirectory: String?
+    /// Continue from `outputDirectory/last.safetensors`. Without that file it is an error (not a
+    /// silent fresh start); a checkpoint that has already done `epochs` epochs returns its report
+    /// without training, one that has done more is an error.
     public var resume = false
     /// Called with a progress line (step, sequences/s, losses, ETA) about every `progressSeconds`.
     public var progress: (@Sendable (String) -> Void)?
@@ -52,6 +56,17 @@ public struct TrainingRun {
     public func run(data: SessionData, split: SessionSplit) throws(RecRLError) -> (model: SequentialRecommender, report: Report) {
         try validate()
         guard !split.train.isEmpty else { throw .empty("\(data.source): no training sessions") }
+        let selectBy = try selectionMetric(eventTypes: data.eventTypes)
+        if let unknown = rewards.given.subtracting(data.eventTypes).sorted().first {
+            throw .invalidParameter("reward for event type '\(clipped(unknown))', which \(data.source) does not have "
+                                    + "(its event types: \(data.eventTypes.joined(separator: ", ")))")
+        }
+        let lastPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("last.safetensors") }
+        let bestPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("best.safetensors") }
+        if resume && existing(lastPath) == nil {
+            throw .invalidParameter("resume: nothing to resume, \(lastPath ?? "(no output directory)") does not exist "
+                                    + "(start without resume to train from scratch)")
+        }
         let train = try Transitions(data.subset(split.train), length: model.length, rewards: rewards, gamma: gamma)
         let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
         let rec = SequentialRecommender(config: model, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: settings.seed)
@@ -59,8 +74,6 @@ public struct TrainingRun {
         let trainer = Trainer(model: rec, settings: settings, totalSteps: stepsPerEpoch * epochs)
         var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
         var startEpoch = 0
-        let lastPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("last.safetensors") }
-        let bestPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("best.safetensors") }
         if let dir = outputDirectory {
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
                 throw .io(.cannotWrite(file: dir, reason: "\(error)"))
@@ -74,7 +87,16 @@ public struct TrainingRun {
             guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { throw .model("\(lastPath): no epoch/step metadata to resume from") }
             try trainer.restore(tensors, step: s, file: lastPath)
             if let r = meta["report"], let old = try? JSONDecoder().decode(Report.self, from: Data(r.utf8)) { report = old }
+            guard e + 1 <= epochs else {
+                throw .invalidParameter("\(lastPath) has already trained \(e + 1) epochs, more than the \(epochs) asked "
+                                        + "for (ask for more epochs to continue it)")
+            }
+            guard report.epochs.contains(where: { $0.epoch == report.bestEpoch }), report.selectBy == selectBy else {
+                throw .model("\(lastPath): its metadata 'report' is missing, damaged or selects by another metric "
+                             + "(\(clipped(report.selectBy))); cannot resume from it")
+            }
             startEpoch = e + 1
+            if startEpoch == epochs { progress?("\(lastPath) has already trained all \(epochs) epochs: nothing to train") }
             progress?("resumed from \(lastPath) after epoch \(e + 1) (step \(s))")
         }
         let valSessions = split.validation, testSessions = split.test
@@ -116,8 +138,8 @@ public struct TrainingRun {
             let testQ = evaluateQHead && model.algorithm.usesQ ? try Evaluation.run(ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
             let er = EpochReport(epoch: epoch, step: trainer.step, loss: epochLoss / Double(max(n, 1)), validation: val, test: test, testQ: testQ, seconds: Date().timeIntervalSince(t0))
             report.epochs.append(er)
-            let score = selectionValue(val)
-            let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation)
+            let score = selectionValue(val, selectBy)
+            let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, selectBy)
             if bestSoFar { report.bestEpoch = epoch }
             report.sequencesPerSecond = Double(seqs) / max(trainSeconds, 1e-9)
             progress?(String(format: "epoch %d/%d done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss, selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
@@ -149,22 +171,36 @@ public struct TrainingRun {
         guard st.negatives >= 0 else { throw bad("negatives must be at least 0, got \(st.negatives)") }
         guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
         guard m.items >= 1 else { throw bad("the catalog is empty") }
-        guard m.length >= 1 else { throw bad("state length must be at least 1, got \(m.length)") }
-        guard m.dim >= 1 else { throw bad("hidden size must be at least 1, got \(m.dim)") }
-        guard m.dropout >= 0 && m.dropout < 1 else { throw bad("dropout must be in [0, 1), got \(m.dropout)") }
-        guard m.encoder == nil || m.encoder == "sasrec" || m.encoder == "gru" else { throw bad("encoder must be sasrec or gru, got '\(m.encoder!)'") }
-        if !m.usesGRU {
-            guard m.heads >= 1 && m.dim % m.heads == 0 else { throw bad("hidden size \(m.dim) must be a positive multiple of the heads (\(m.heads))") }
-            guard m.blocks >= 1 else { throw bad("blocks must be at least 1, got \(m.blocks)") }
-            guard SASRec.Layout(rawValue: m.layout) != nil else { throw bad("layout must be original, preLN or postLN, got '\(m.layout)'") }
+        try m.validate()
+        do {
+            try MemoryBudget.check("training \(m.items) items × d=\(m.dim), batch \(st.batch), length \(m.length)",
+                                   bytes: m.trainingBytes(batch: st.batch, negatives: st.negatives))
+        } catch { throw bad(error.description) }
+        if let selectBy, !selectBy.contains("_hr@") && !selectBy.contains("_ndcg@") {
+            throw bad("unknown selection metric '\(clipped(selectBy))' (EVENT_hr@K or EVENT_ndcg@K, K = 5, 10 or 20)")
         }
         guard gamma >= 0 && gamma < 1 else { throw bad("discount must be in [0, 1), got \(gamma)") }
         guard validateEvery >= 0 else { throw bad("validation interval must be at least 0, got \(validateEvery)") }
     }
 
-    func selectionValue(_ m: RankingMetrics) -> Double {
-        if let v = m.flat.first(where: { $0.name == selectBy })?.value { return v }
-        return m.flat.first(where: { $0.name.hasSuffix("_ndcg@10") })?.value ?? 0
+    /// The metric names the data can give, and the one `selectBy` resolves to.
+    /// - Throws: `.invalidParameter` for a name the data cannot give, listing the valid ones.
+    public func selectionMetric(eventTypes: [String]) throws(RecRLError) -> String {
+        let cutoffs = RankingMetrics(eventTypes: eventTypes).cutoffs
+        let valid = eventTypes.flatMap { e in cutoffs.flatMap { ["\(e)_hr@\($0)", "\(e)_ndcg@\($0)"] } }
+        guard let name = selectBy else {
+            return eventTypes.contains("purchase") ? "purchase_ndcg@10" : "\(eventTypes.first ?? "click")_ndcg@10"
+        }
+        guard valid.contains(name) else {
+            throw .invalidParameter("unknown selection metric '\(clipped(name))' (this data gives: \(valid.joined(separator: ", ")))")
+        }
+        return name
+    }
+
+    /// The selection metric's value; a type without validation events has no value (−∞: the
+    /// first epoch stays the best).
+    func selectionValue(_ m: RankingMetrics, _ name: String) -> Double {
+        m.flat.first(where: { $0.name == name })?.value ?? -.infinity
     }
 
     func existing(_ p: String?) -> String? { p.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }

@@ -7,6 +7,9 @@ public struct RewardTable: Sendable, Equatable {
     public enum PriceScaling: String, Sendable, CaseIterable { case none, linear, log }
     public var rewards: [String: Float]
     public var priceScaling: PriceScaling
+    /// The event types `parse` set (a training run refuses those its data does not have: a
+    /// misspelt `--reward purchse=1` is an error, not a silently unused entry).
+    public var given: Set<String> = []
 
     /// The papers' values (click 0.2, purchase 1.0), and cart/like halfway (0.5).
     public static let standard = RewardTable(["click": 0.2, "cart": 0.5, "like": 0.5, "purchase": 1.0])
@@ -18,8 +21,14 @@ public struct RewardTable: Sendable, Equatable {
         var t = base
         for part in s.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, let v = Float(kv[1]), v.isFinite else { throw .invalidParameter("reward: expected EVENT=NUMBER, got '\(part)'") }
-            t.rewards[kv[0]] = v
+            guard kv.count == 2, !kv[0].isEmpty, let d = Double(kv[1]), d.isFinite else {
+                throw .invalidParameter("reward: expected EVENT=NUMBER, got '\(clipped(part))'")
+            }
+            guard abs(d) <= Double(Float.greatestFiniteMagnitude) else {
+                throw .invalidParameter("reward: \(clipped(kv[0]))=\(kv[1].prefix(40)) is beyond the range of the Float rewards train on (|r| ≤ 3.4e38)")
+            }
+            t.rewards[kv[0]] = Float(d)
+            t.given.insert(kv[0])
         }
         return t
     }

@@ -19,6 +19,11 @@ struct Demo: ParsableCommand {
         for (name, v) in [("--items", items), ("--dim", dim), ("--batch", batch), ("--k", k)] where v < 1 {
             throw ValidationError("\(name) must be at least 1, got \(v)")
         }
+        guard k <= items else { throw ValidationError("--k must be at most --items (\(items)), got \(k)") }
+        try MemoryBudget.check("the demo catalog (--items \(items) × (--dim \(dim) + 2) floats)",
+                               bytes: MemoryBudget.bytes(rows: items, columns: [dim, 2]))
+        try MemoryBudget.check("the demo users and their top-k (--batch \(batch) × (--dim \(dim) + 2 × --k \(k)) values)",
+                               bytes: MemoryBudget.bytes(rows: batch, columns: [dim, k, k]))
     }
 
     func run() throws {

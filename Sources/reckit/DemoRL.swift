@@ -10,7 +10,7 @@ extension Demo {
         print("RecKit demo: offline RL on simulated shopping sessions")
         var c = SessionSimulator.Config()
         c.items = 300; c.sessions = 4000
-        let sim = SessionSimulator(config: c, seed: seed)
+        let sim = try SessionSimulator(config: c, seed: seed)
         let data = try SessionData(try sim.generate(seed: seed &+ 1))
         let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
         let counts = data.eventTypes.map { t in data.events.filter { data.eventTypes[Int($0)] == t }.count }

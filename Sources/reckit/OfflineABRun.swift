@@ -186,8 +186,11 @@ struct OfflineABRun: ParsableCommand {
     }
 
     /// Copies standard input to a temporary file, so that later passes can read it again.
+    /// Copies left behind by killed runs (their process is gone) are removed first.
     func spoolStandardInput() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-stdin-\(getpid()).csv").path
+        let dir = FileManager.default.temporaryDirectory.path
+        StaleTemporaries.remove(in: dir, prefix: "reckit-stdin-")
+        let path = dir + "/reckit-stdin-\(getpid()).csv"
         guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path) else {
             throw RecOPEError.cannotOpen(file: path, reason: "cannot create a temporary copy of standard input")
         }

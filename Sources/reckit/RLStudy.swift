@@ -19,15 +19,27 @@ struct RLStudy: ParsableCommand {
     func run() throws {
         try threading.apply()
         let algs = try algos.split(separator: ",").map { s -> Algorithm in
-            guard let a = Algorithm(rawValue: String(s)) else { throw ValidationError("unknown algorithm '\(s)'") }
+            guard let a = Algorithm(rawValue: String(s)) else {
+                throw ValidationError("--algos: unknown algorithm '\(clipped(s))' (\(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
             return a
         }
-        let seedList = seeds.split(separator: ",").compactMap { UInt64($0) }
+        let seedList = try seeds.split(separator: ",", omittingEmptySubsequences: false).map { s -> UInt64 in
+            guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--seeds: '\(clipped(s))' is not a seed (comma-separated integers in 0...\(UInt64.max))")
+            }
+            return v
+        }
+        guard !algs.isEmpty else { throw ValidationError("--algos: give at least one algorithm") }
+        guard epochs >= 1 && epochs <= 10_000 else { throw ValidationError("--epochs must be in 1...10000, got \(epochs)") }
+        guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive and finite, got \(lr)") }
+        var check = SessionSimulator.Config(); check.items = items; check.sessions = sessions
+        do { try check.validate() } catch { throw ValidationError("\(error) (--items, --sessions)") }
         try runRL {
             var results = [Algorithm: [[String: Double]]]()
             for seed in seedList {
                 var c = SessionSimulator.Config(); c.items = items; c.sessions = sessions
-                let sim = SessionSimulator(config: c, seed: seed)
+                let sim = try SessionSimulator(config: c, seed: seed)
                 let data = try SessionData(try sim.generate(seed: seed &+ 100))
                 let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
                 for a in algs {

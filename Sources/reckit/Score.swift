@@ -31,6 +31,15 @@ struct Score: ParsableCommand {
         for (name, v) in [("--items", items), ("--batch", batch), ("--dim", dim)] where v < 1 {
             throw ValidationError("\(name) must be at least 1, got \(v)")
         }
+        // Generated data is allocated from these sizes: check them before anything is.
+        if itemsFile == nil {
+            try MemoryBudget.check("the generated catalog (--items \(items) × --dim \(dim) floats)",
+                                   bytes: MemoryBudget.product([items, dim, 4]))
+        }
+        if statesFile == nil {
+            try MemoryBudget.check("the generated states and their top-k (--batch \(batch) × (--dim \(dim) + --k \(min(k, items)) × 2) values)",
+                                   bytes: MemoryBudget.bytes(rows: batch, columns: [dim, min(k, items), min(k, items)]))
+        }
     }
 
     func run() throws {

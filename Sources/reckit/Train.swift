@@ -77,7 +77,7 @@ struct Train: ParsableCommand {
     @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
     @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup: Int?
     @Option(help: "Also validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 2000
-    @Option(help: "Metric that picks the best epoch.") var select: String = "purchase_ndcg@10"
+    @Option(help: "Metric that picks the best epoch: EVENT_hr@K or EVENT_ndcg@K, K = 5, 10, 20 (default: purchase_ndcg@10, or the first event type's NDCG@10 when the data has no purchases).") var select: String?
     @Option(help: "Seed of initialisation, batches, coin flips and negatives.") var seed: UInt64 = 1
     @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
     @Flag(help: "Also report the Q head's test metrics.") var qHead = false

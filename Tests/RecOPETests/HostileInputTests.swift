@@ -42,6 +42,29 @@ import RecOPE
     }
 }
 
+/// Class: rewards above Float's range but finite as Double: refused with the file and line,
+/// never an infinite estimate.
+@Suite struct RewardRangeTests {
+    @Test func hugeRewardsAreRefusedByEveryLoader() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rewards-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for value in ["1e39", "-1e300", "5e18"] {
+            let path = dir + "/log.csv"
+            try Data("item,position,reward,propensity\n0,0,1,0.5\n1,0,\(value),0.5\n".utf8).write(to: URL(fileURLWithPath: path))
+            let cols = try LogColumns.parse("item=item,position=position,reward=reward,propensity=propensity")
+            #expect {
+                _ = try LoggedData.load(csv: path, columns: cols)
+            } throws: { error in
+                "\(error)".hasPrefix(path + ":3: ") && "\(error)".contains("4.6e18")
+            }
+            #expect(throws: RecOPEError.self) {
+                _ = try LoggedData(items: [0, 1], positions: [0, 0], rewards: [1, Double(value)!], propensities: [0.5, 0.5])
+            }
+        }
+    }
+}
+
 /// Class: exact rank marginals at extreme but finite parameters are refused with a message
 /// naming the parameter and the Monte Carlo alternative, never a trap or a wrong row.
 @Suite struct ExtremeParameterTests {
@@ -104,6 +127,17 @@ import RecOPE
         // The same scores 1,000 apart are in deterministic order: exact and instant.
         let far = try PlackettLuce(scores: (0..<2000).map { 1000 * Double($0) }).exactMarginals(k: 50)
         #expect(far.probability(item: 1999, rank: 0) == 1 && far.probability(item: 1950, rank: 49) == 1)
+    }
+
+    @Test func monteCarloSizesAreCheckedBeforeTheRun() throws {
+        let pl = try PlackettLuce(scores: [1, 2, 3])
+        for sims in [Int.max, 1 << 41, 0, -1] {
+            #expect {
+                _ = try pl.monteCarloMarginals(k: 2, simulations: sims, seed: 1)
+            } throws: { error in
+                "\(error)".contains("simulations must be in 1...1099511627776")
+            }
+        }
     }
 
     @Test func theLimitItselfStillComputes() throws {

@@ -264,7 +264,7 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 @Suite struct ModelOfflineABTests {
     @Test func isEstimateOfTheTrainedPolicyMatchesTheTruth() throws {
         var c = SessionSimulator.Config(); c.items = 40; c.sessions = 600
-        let sim = SessionSimulator(config: c, seed: 11)
+        let sim = try SessionSimulator(config: c, seed: 11)
         let data = try SessionData(try sim.generate(seed: 12))
         var mc = ModelConfig(items: data.itemCount)
         mc.algorithm = .ce; mc.dim = 16

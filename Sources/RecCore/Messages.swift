@@ -1,0 +1,14 @@
+/// A value from outside as it appears in an error message: one line (control characters shown
+/// as escapes) and at most `limit` characters; a longer value is cut and says how long it was.
+public func clipped(_ value: some StringProtocol, limit: Int = 80) -> String {
+    var out = ""
+    var count = 0
+    for ch in value {
+        count += 1
+        if count > limit { continue }
+        if ch.isNewline { out += "\\n" } else if ch == "\t" { out += "\\t" } else if ch.asciiValue.map({ $0 < 32 }) == true {
+            out += "\\u{\(String(ch.asciiValue!, radix: 16))}"
+        } else { out.append(ch) }
+    }
+    return count > limit ? out + "… (\(count) characters)" : out
+}
