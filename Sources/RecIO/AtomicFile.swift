@@ -71,6 +71,25 @@ public enum AtomicFile {
     }
 }
 
+/// Output folders.
+public enum Directory {
+    /// Creates `path` and its missing parents (an existing folder is fine).
+    /// - Throws: `.cannotWrite` naming the path and the system's reason (a file in the way,
+    ///   permissions, a read-only file system).
+    public static func create(_ path: String) throws(RecIOError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .cannotWrite(file: path, reason: "it exists and is not a folder") }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != path { try create(parent) }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST {
+            throw .cannotWrite(file: path, reason: FileInput.reason(errno))
+        }
+    }
+}
+
 /// Temporary files named `PREFIX PID-…` (or `PREFIX PID.…`) whose process no longer runs.
 public enum StaleTemporaries {
     /// Removes the files in `dir` whose names start with `prefix` followed by the id of a process

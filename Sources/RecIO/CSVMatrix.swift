@@ -44,7 +44,8 @@ public enum CSVMatrix {
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             guard let base = raw.bindMemory(to: UInt8.self).baseAddress else { return }
             let n = raw.count
-            var lineStart = 0
+            // A UTF-8 byte-order mark is not part of the first field.
+            var lineStart = n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF ? 3 : 0
             var lineNo = 0
             var scratch = [CChar](repeating: 0, count: 128)
             var headerAllowed = true
@@ -61,26 +62,24 @@ public enum CSVMatrix {
                 if s == e || base[s] == 35 { continue }
                 var fields = 0
                 var rowValues = [Float]()
-                var headerCandidate = false
+                // On the first row: fields that are not numbers (a header names every column;
+                // a row with both is an error, not a header that shifts every index).
+                var firstText: (field: Int, text: String)? = nil
                 var f0 = s
                 while true {
                     var f1 = f0
                     while f1 < e && base[f1] != 44 { f1 += 1 }
                     fields += 1
-                    // Trim spaces.
+                    // Trim spaces, then one pair of quotes ("1.5" is a number).
                     var a = f0, b = f1
                     while a < b && (base[a] == 32 || base[a] == 9) { a += 1 }
                     while b > a && (base[b - 1] == 32 || base[b - 1] == 9) { b -= 1 }
+                    if b - a >= 2 && base[a] == 34 && base[b - 1] == 34 { a += 1; b -= 1 }
                     let len = b - a
-                    if len == 0 || len >= scratch.count {
-                        if headerAllowed { headerCandidate = true } else {
-                            result = .malformed(file: file, line: lineNo, field: fields,
-                                                message: len == 0 ? "empty field" : "field of \(len) characters is not a number")
-                            return
-                        }
-                    } else {
-                        var parsed: Float = 0
-                        var ok = false
+                    func text() -> String { clipped(String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self)) }
+                    var parsed: Float = 0
+                    var ok = false
+                    if len > 0 && len < scratch.count {
                         scratch.withUnsafeMutableBufferPointer { sb in
                             for i in 0..<len { sb[i] = CChar(bitPattern: base[a + i]) }
                             sb[len] = 0
@@ -88,22 +87,34 @@ public enum CSVMatrix {
                             parsed = strtof(sb.baseAddress!, &endp)
                             ok = endp == sb.baseAddress! + len
                         }
-                        if !ok {
-                            if headerAllowed { headerCandidate = true } else {
-                                let text = String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self)
-                                result = .malformed(file: file, line: lineNo, field: fields, message: "'\(text)' is not a number")
-                                return
-                            }
-                        } else if !parsed.isFinite {
-                            let text = String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self)
-                            result = .malformed(file: file, line: lineNo, field: fields, message: "'\(text)' is not a finite number")
+                    }
+                    if !ok {
+                        if headerAllowed {
+                            if firstText == nil { firstText = (fields, text()) }
+                        } else {
+                            result = .malformed(file: file, line: lineNo, field: fields,
+                                                message: len == 0 ? "empty field" : "'\(text())' is not a number")
                             return
                         }
+                    } else if !parsed.isFinite {
+                        let t = text()
+                        let overflow = t.lowercased().allSatisfy { "0123456789+-.e".contains($0) }
+                        result = .malformed(file: file, line: lineNo, field: fields,
+                                            message: overflow ? "'\(t)' is beyond Float's range (|x| ≤ 3.4e38)" : "'\(t)' is not a finite number")
+                        return
+                    } else {
                         rowValues.append(parsed)
                     }
                     if f1 >= e { break }
                     f0 = f1 + 1
                 }
+                if headerAllowed, let t = firstText, !rowValues.isEmpty {
+                    result = .malformed(file: file, line: lineNo, field: t.field,
+                                        message: "'\(t.text)' is not a number (the first row mixes numbers and text: "
+                                            + "neither a header nor a data row)")
+                    return
+                }
+                let headerCandidate = firstText != nil
                 headerAllowed = false
                 if headerCandidate { continue } // the header line
                 if cols < 0 { cols = fields } else if fields != cols {

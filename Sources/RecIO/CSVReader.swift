@@ -58,7 +58,10 @@ public final class CSVReader {
             line += 1
             var lineEnd = end
             if lineEnd > start && buffer[lineEnd - 1] == 13 { lineEnd -= 1 }
-            let lineStart = start
+            var lineStart = start
+            // A UTF-8 byte-order mark is not part of the first column's name.
+            if line == 1 && lineEnd - lineStart >= 3 && buffer[lineStart] == 0xEF && buffer[lineStart + 1] == 0xBB
+                && buffer[lineStart + 2] == 0xBF { lineStart += 3 }
             start = min(end + 1, buffer.count)
             if lineEnd == lineStart { if eof && start >= buffer.count { return false }; continue }
             try split(lineStart, lineEnd)

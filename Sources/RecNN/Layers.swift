@@ -52,7 +52,7 @@ extension Module {
     /// changed and the error names the tensor.
     public func load(from path: String) throws(RecNNError) {
         let file: [String: Tensor]
-        do { file = try SafeTensors.read(path).tensors } catch { throw .checkpoint(file: path, tensor: nil, message: "\(error)") }
+        do { file = try SafeTensors.read(path).tensors } catch { throw .io(error) }
         var staged = [(Parameter, Matrix)]()
         for p in parameters {
             guard let t = file[p.name] else { throw .checkpoint(file: path, tensor: p.name, message: "missing") }
@@ -69,11 +69,14 @@ extension Module {
 public enum RecNNError: Error, Equatable, CustomStringConvertible {
     case checkpoint(file: String, tensor: String?, message: String)
     case itemOutOfRange(id: Int, position: Int, vocabulary: Int)
+    /// A file that cannot be read or parsed (the error names it).
+    case io(RecIOError)
 
     public var description: String {
         switch self {
         case .checkpoint(let f, let t, let m): return "\(f): " + (t.map { "tensor '\($0)': " } ?? "") + m
         case .itemOutOfRange(let id, let pos, let n): return "item id \(id) at position \(pos) of the batch is outside the embedding table (0..<\(n))"
+        case .io(let e): return e.description
         }
     }
 }

@@ -27,7 +27,8 @@ public enum PolicySpec {
         let data = try readFile(path)
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw .malformedFile(file: path, line: nil, message: "not valid JSON (\((error as NSError).localizedDescription))")
+            let (line, what) = JSONDiagnosis.problem(in: data, error: error)
+            throw .malformedFile(file: path, line: line, message: "not valid JSON: " + what)
         }
         guard let spec = object as? [String: Any] else { throw .malformedFile(file: path, line: nil, message: "the spec must be a JSON object") }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
@@ -38,6 +39,12 @@ public enum PolicySpec {
     public static func build(_ spec: [String: Any], file: String, base: URL) throws(RecOPEError) -> any RankingPolicy {
         let r = Reader(spec: spec, file: file, base: base)
         let kind = try r.string("kind")
+        if let allowed = keys[kind], let unknown = spec.keys.filter({ !allowed.contains($0) }).sorted().first {
+            throw r.error("unknown key \"\(clipped(unknown))\" for kind \(kind) (it takes: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        if let b = spec["boost"] as? [String: Any], let unknown = b.keys.filter({ !["items", "rule", "amount"].contains($0) }).sorted().first {
+            throw r.error("unknown key \"\(clipped(unknown))\" in \"boost\" (it takes: amount, items, rule)")
+        }
         switch kind {
         case "bernoulli_ts", "priority_ts":
             let boost = try r.boost()
@@ -80,6 +87,20 @@ public enum PolicySpec {
             throw r.error("unknown kind '\(kind)' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)")
         }
     }
+
+    /// The keys each kind takes (a misspelt key is an error, not a silently ignored setting).
+    static let keys: [String: Set<String>] = {
+        let ts: Set = ["kind", "prior", "campaign", "alpha", "beta", "boost"]
+        return [
+            "bernoulli_ts": ts.union(["clicks", "impressions", "optimistic"]),
+            "priority_ts": ts.union(["clicks", "impressions", "optimistic"]),
+            "dts": ts.union(["discount", "period_hours", "log", "at"]),
+            "dots": ts.union(["discount", "period_hours", "log", "at"]),
+            "plackett_luce": ["kind", "scores", "scores_file", "temperature"],
+            "epsilon_greedy": ["kind", "scores", "scores_file", "epsilon"],
+            "uniform": ["kind", "items"],
+        ]
+    }()
 
     struct Reader {
         let spec: [String: Any]

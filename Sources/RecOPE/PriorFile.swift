@@ -18,7 +18,8 @@ extension BetaPrior {
     ///   campaigns available when `campaign` is missing.
     public static func load(yaml path: String, campaign: String) throws(RecOPEError) -> BetaPrior {
         let data = try readFile(path)
-        guard let text = String(data: data, encoding: .utf8) else { throw .malformedFile(file: path, line: nil, message: "not UTF-8 text") }
+        guard var text = String(data: data, encoding: .utf8) else { throw .malformedFile(file: path, line: nil, message: "not UTF-8 text") }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }   // a byte-order mark
         var campaigns = [String: [String: [Double]]]()
         var order = [String]()
         var current: String?

@@ -8,6 +8,8 @@ public enum RecOPEError: Error, Equatable, CustomStringConvertible {
     case invalidParameter(String)
     /// A file that cannot be read.
     case cannotOpen(file: String, reason: String)
+    /// A file that cannot be written (the old one, if any, is left as it was).
+    case cannotWrite(file: String, reason: String)
     /// A file whose content is wrong at `line` (1-based) when known.
     case malformedFile(file: String, line: Int?, message: String)
     /// The operation does not exist for this policy.
@@ -17,6 +19,7 @@ public enum RecOPEError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidParameter(let m): return m
         case .cannotOpen(let f, let r): return "\(f): cannot open (\(r))"
+        case .cannotWrite(let f, let r): return "\(f): cannot write (\(r))"
         case .malformedFile(let f, let l, let m): return l.map { "\(f):\($0): \(m)" } ?? "\(f): \(m)"
         case .unsupported(let m): return m
         }
@@ -29,7 +32,7 @@ public enum RecOPEError: Error, Equatable, CustomStringConvertible {
 func opeError(_ e: RecIOError) -> RecOPEError {
     switch e {
     case .cannotOpen(let f, let r): return .cannotOpen(file: f, reason: r)
-    case .cannotWrite(let f, let r): return .cannotOpen(file: f, reason: "cannot write: " + r)
+    case .cannotWrite(let f, let r): return .cannotWrite(file: f, reason: r)
     case .malformed(let f, let l, let field, let m): return .malformedFile(file: f, line: l, message: field.map { "field \($0): \(m)" } ?? m)
     case .empty(let f): return .malformedFile(file: f, line: nil, message: "no data rows")
     }

@@ -46,6 +46,21 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 
     public var usesGRU: Bool { encoder == "gru" }
 
+    /// The fields that differ, as "field: self's value, not other's", for messages.
+    public func differences(from other: ModelConfig) -> String {
+        func show<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "unset" }
+        let pairs: [(String, String, String)] = [
+            ("algorithm", algorithm.rawValue, other.algorithm.rawValue), ("items", "\(items)", "\(other.items)"),
+            ("length", "\(length)", "\(other.length)"), ("dim", "\(dim)", "\(other.dim)"), ("heads", "\(heads)", "\(other.heads)"),
+            ("blocks", "\(blocks)", "\(other.blocks)"), ("dropout", "\(dropout)", "\(other.dropout)"), ("layout", layout, other.layout),
+            ("encoder", show(encoder), show(other.encoder)),
+            ("attention output projection", show(attentionOutputProjection), show(other.attentionOutputProjection)),
+            ("FFN output dropout", show(ffnOutputDropout), show(other.ffnOutputDropout)),
+        ]
+        let diff = pairs.filter { $0.1 != $0.2 }.map { "\($0.0): \(clipped($0.1, limit: 40)), not \(clipped($0.2, limit: 40))" }
+        return diff.isEmpty ? "no field differs" : diff.joined(separator: "; ")
+    }
+
     /// Upper bounds on sizes that have no use beyond them (and whose products must not overflow).
     public static let maxItems = 1 << 31, maxLength = 1 << 16, maxDim = 1 << 16, maxBlocks = 1024
 
@@ -222,10 +237,14 @@ public final class SequentialRecommender {
         for (k, n) in networks.enumerated() { for p in n.parameters { t["net\(k).\(p.name)"] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage) } }
         var meta = extraMeta
         meta["format"] = Self.format
-        meta["config"] = String(decoding: try! JSONEncoder().encode(config), as: UTF8.self)
-        meta["item_keys"] = String(decoding: try! JSONEncoder().encode(itemKeys), as: UTF8.self)
-        meta["event_types"] = String(decoding: try! JSONEncoder().encode(eventTypes), as: UTF8.self)
-        if let c = trainingCounts { meta["training_counts"] = String(decoding: try! JSONEncoder().encode(c), as: UTF8.self) }
+        do {
+            func json(_ v: some Encodable) throws(RecIOError) -> String { String(decoding: try JSONOutput.encode(v, what: path).data, as: UTF8.self) }
+            try config.validate()
+            meta["config"] = try json(config)
+            meta["item_keys"] = try json(itemKeys)
+            meta["event_types"] = try json(eventTypes)
+            if let c = trainingCounts { meta["training_counts"] = try json(c) }
+        } catch let e as RecIOError { throw .io(e) } catch let e as RecRLError { throw e } catch { throw .model("\(error)") }
         do { try SafeTensors.write(t, metadata: meta, to: path) } catch { throw .io(error) }
     }
 

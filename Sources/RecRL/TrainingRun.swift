@@ -75,13 +75,13 @@ public struct TrainingRun {
         var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
         var startEpoch = 0
         if let dir = outputDirectory {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw .io(.cannotWrite(file: dir, reason: "\(error)"))
-            }
+            do { try Directory.create(dir) } catch { throw .io(error) }
         }
         if resume, let lastPath, FileManager.default.fileExists(atPath: lastPath) {
             let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)
-            guard saved.config == model else { throw .model("\(lastPath): the checkpoint's model (\(saved.config)) differs from the requested one (\(model))") }
+            guard saved.config == model else {
+                throw .model("\(lastPath): the checkpoint's model differs from the requested one (\(saved.config.differences(from: model)))")
+            }
             guard saved.itemKeys == data.itemKeys else { throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's") }
             try rec.restore(tensors, file: lastPath)
             guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { throw .model("\(lastPath): no epoch/step metadata to resume from") }
@@ -150,11 +150,12 @@ public struct TrainingRun {
             }
         }
         if let dir = outputDirectory {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            if let d = try? enc.encode(report) {
-                do { try AtomicFile.write(d, to: (dir as NSString).appendingPathComponent("metrics.json")) } catch { throw .io(error) }
-            }
+            let path = (dir as NSString).appendingPathComponent("metrics.json")
+            do {
+                let (d, nonFinite) = try JSONOutput.encode(report, pretty: true, what: path)
+                if let w = JSONOutput.warning(nonFinite, in: path) { progress?(w) }
+                try AtomicFile.write(d, to: path)
+            } catch { throw .io(error) }
         }
         return (rec, report)
     }

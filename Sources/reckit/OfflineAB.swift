@@ -30,11 +30,8 @@ struct ReportOutput: ParsableArguments {
         for w in report.warnings { stderrLine("warning: \(w)") }
         for e in report.evaluations { for w in e.warnings { stderrLine("warning: \(w)") } }
         if let json {
-            let e = JSONEncoder()
-            e.outputFormatting = [.prettyPrinted, .sortedKeys]
-            e.keyEncodingStrategy = .convertToSnakeCase
-            let data: Data
-            do { data = try e.encode(report) } catch { throw RecOPEError.invalidParameter("the report has a number JSON cannot hold: \(error.localizedDescription)") }
+            let (data, nonFinite) = try JSONOutput.encode(report, pretty: true, snakeCase: true, what: json)
+            if let w = JSONOutput.warning(nonFinite, in: json) { stderrLine(w) }
             try AtomicFile.write(data, to: json)
         }
         if let html { try AtomicFile.write(Data(ReportHTML.render(report).utf8), to: html) }

@@ -12,7 +12,17 @@ struct Reckit: ParsableCommand {
 
     static func main() {
         ProcessTuning.keepFreedMemory()
-        Self.main(nil)
+        do {
+            var command = try parseAsRoot(nil)
+            try command.run()
+        } catch {
+            // Errors of RecKit and of the system become one line; the argument parser's own
+            // (usage, help, validation, exit codes) keep its handling.
+            guard let message = errorLine(error) else { exit(withError: error) }
+            stderrLine("reckit: error: " + message)
+            requireStandardOutputWritten()
+            Foundation.exit(1)
+        }
         requireStandardOutputWritten()
     }
 
@@ -45,6 +55,13 @@ struct ThreadOptions: ParsableArguments {
 
 func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+/// Prints `value` as pretty JSON on stdout; non-finite numbers become null with a warning.
+func printJSON(_ value: some Encodable, what: String) throws {
+    let (data, nonFinite) = try JSONOutput.encode(value, pretty: true, what: what)
+    if let w = JSONOutput.warning(nonFinite, in: what) { stderrLine(w) }
+    print(String(decoding: data, as: UTF8.self))
+}
+
 func elapsedMs(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
     try body()
@@ -62,5 +79,39 @@ func runReporting(_ body: () throws -> Void) throws {
     } catch let e as RecOPEError {
         stderrLine("reckit: error: \(e)")
         throw ExitCode(1)
+    }
+}
+
+/// One line for an error that is not the argument parser's: RecKit's typed errors as they
+/// describe themselves; Foundation's file errors as "PATH: reason" (no error domains or codes);
+/// anything else cut to one line. Nil for the argument parser's errors.
+func errorLine(_ error: Error) -> String? {
+    switch error {
+    case let e as RecIOError: return e.description
+    case let e as RecCoreError: return e.description
+    case let e as RecOPEError: return e.description
+    case let e as RecRLError: return e.description
+    case let e as RecNNError: return e.description
+    case let e as MemoryBudgetError: return e.description
+    case let e as CocoaError:
+        let path = (e.userInfo[NSFilePathErrorKey] as? String) ?? e.userInfo[NSURLErrorKey].map { "\($0)" }
+        var reason = e.localizedDescription
+        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(u.code)))
+        } else if reason.contains("NSCocoaErrorDomain") || (path.map { reason.contains($0) } ?? false) {
+            switch e.code {
+            case .fileNoSuchFile, .fileReadNoSuchFile: reason = "no such file"
+            case .fileReadNoPermission, .fileWriteNoPermission: reason = "permission denied"
+            case .fileWriteOutOfSpace: reason = "no space left on the device"
+            case .fileWriteVolumeReadOnly: reason = "read-only file system"
+            case .fileWriteFileExists: reason = "it already exists"
+            case .fileReadCorruptFile: reason = "not in the expected format"
+            default: reason = e.code.rawValue >= 512 && e.code.rawValue < 640 ? "cannot write" : "cannot read"
+            }
+        }
+        return clipped((path.map { "\($0): " } ?? "") + reason, limit: 200)
+    case let e as POSIXError: return String(cString: strerror(e.code.rawValue))
+    case is EncodingError, is DecodingError: return clipped("\(error)", limit: 200)
+    default: return nil
     }
 }

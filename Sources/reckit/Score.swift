@@ -67,23 +67,29 @@ struct Score: ParsableCommand {
             let ms = try elapsedMs { result = try scorer.topK(states: statesM, k: k) }
             stderrLine(String(format: "scored %d states against %d items (d=%d, k=%d) in %.2f ms on %d threads",
                               statesM.rows, itemM.rows, itemM.cols, k, ms, Threading.count))
-            var out = ""
+            let nonFinite = (0..<result.rows).reduce(0) { n, r in n + result.scores(row: r).filter { !$0.isFinite }.count }
+            let out: Data
             if format == "json" {
-                out += "[\n"
-                for r in 0..<result.rows {
-                    let pairs = zip(result.items(row: r), result.scores(row: r)).map { "{\"item\": \($0), \"score\": \($1)}" }
-                    out += "  {\"state\": \(r), \"top\": [" + pairs.joined(separator: ", ") + "]}" + (r + 1 < result.rows ? ",\n" : "\n")
+                struct Entry: Encodable { let item: Int; let score: Float }
+                struct Row: Encodable { let state: Int; let top: [Entry] }
+                let rows = (0..<result.rows).map { r in
+                    Row(state: r, top: zip(result.items(row: r), result.scores(row: r)).map { Entry(item: Int($0), score: $1) })
                 }
-                out += "]\n"
+                out = try JSONOutput.encode(rows, what: output ?? "standard output").data + Data("\n".utf8)
             } else {
-                out += "state,rank,item,score\n"
+                var text = "state,rank,item,score\n"
                 for r in 0..<result.rows {
                     for (j, (it, sc)) in zip(result.items(row: r), result.scores(row: r)).enumerated() {
-                        out += "\(r),\(j + 1),\(it),\(sc)\n"
+                        text += "\(r),\(j + 1),\(it),\(sc)\n"
                     }
                 }
+                out = Data(text.utf8)
             }
-            if let output { try AtomicFile.write(Data(out.utf8), to: output) } else { print(out, terminator: "") }
+            if nonFinite > 0 {
+                stderrLine("warning: \(nonFinite) scores are not finite (a product overflowed Float, or an input is huge)"
+                           + (format == "json" ? ", written as null" : ""))
+            }
+            if let output { try AtomicFile.write(out, to: output) } else { print(String(decoding: out, as: UTF8.self), terminator: "") }
         }
     }
 }

@@ -42,10 +42,9 @@ struct Simulate: ParsableCommand {
                       + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -"))
             }
             if let json {
-                let e = JSONEncoder()
-                e.outputFormatting = [.prettyPrinted, .sortedKeys]
-                e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                try AtomicFile.write(try e.encode(rows), to: json)
+                let (data, nonFinite) = try JSONOutput.encode(rows, pretty: true, what: json)
+                if let w = JSONOutput.warning(nonFinite, in: json) { stderrLine(w) }
+                try AtomicFile.write(data, to: json)
             }
             stderrLine(String(format: "%d simulated logs in %.1f s", runs, ms / 1000))
         }

@@ -109,13 +109,12 @@ struct Train: ParsableCommand {
             run.validateEvery = validateEvery; run.selectBy = select; run.outputDirectory = out; run.resume = resume
             run.evaluateQHead = qHead
             run.progress = { stderrLine($0) }
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try Directory.create(out)
             try split.write((out as NSString).appendingPathComponent("split.csv"), data: data)
             let (_, report) = try run.run(data: data, split: split)
             let best = report.best
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
+                try printJSON(report, what: "the training report")
             } else {
                 print("\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s")
                 print("test (supervised head):")
@@ -166,8 +165,7 @@ struct Evaluate: ParsableCommand {
             if json {
                 var d = [String: Double]()
                 for (k, v) in metrics.flat { d[k] = v }
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(d), as: UTF8.self))
+                try printJSON(d, what: "the metrics")
             } else {
                 print("\(model) on \(sessions.count) \(on) sessions:")
                 print(metrics.table(), terminator: "")
