@@ -61,7 +61,7 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
     public func table() -> String {
         var s = "event      events" + cutoffs.map { String(repeating: " ", count: 3) + "HR@\($0)".padding(toLength: 7, withPad: " ", startingAt: 0) + " NDCG@\($0)".padding(toLength: 9, withPad: " ", startingAt: 0) }.joined() + "\n"
         for (t, e) in eventTypes.enumerated() where counts[t] > 0 {
-            s += e.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%7d", counts[t])
+            s += e.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%7ld", counts[t])
             for c in cutoffs.indices {
                 s += String(format: "   %.4f   %.4f", hits[t][c] / Double(counts[t]), ndcgSums[t][c] / Double(counts[t]))
             }

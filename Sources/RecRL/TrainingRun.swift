@@ -125,7 +125,7 @@ public struct TrainingRun {
                     let el = trainSeconds + Date().timeIntervalSince(t0)
                     let rate = Double(seqs) / max(el, 1e-9)
                     let left = Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
-                    progress(String(format: "epoch %d/%d step %d  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs, trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
+                    progress(String(format: "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs, trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
                 }
                 if validateEvery > 0, trainer.step % validateEvery == 0, let progress, !valSessions.isEmpty {
                     let v = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
@@ -142,7 +142,7 @@ public struct TrainingRun {
             let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, selectBy)
             if bestSoFar { report.bestEpoch = epoch }
             report.sequencesPerSecond = Double(seqs) / max(trainSeconds, 1e-9)
-            progress?(String(format: "epoch %d/%d done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss, selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
+            progress?(String(format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss, selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
             if let lastPath, let bestPath {
                 let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
                 try rec.save(to: lastPath, extra: trainer.stateTensors(), metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
@@ -208,7 +208,7 @@ public struct TrainingRun {
 }
 
 func formatDuration(_ s: Double) -> String {
-    guard s.isFinite else { return "?" }
+    guard s.isFinite, abs(s) < 1e15 else { return "?" }
     let t = Int(s.rounded())
-    return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    return t >= 3600 ? String(format: "%ldh%02ldm", t / 3600, (t % 3600) / 60) : String(format: "%ldm%02lds", t / 60, t % 60)
 }

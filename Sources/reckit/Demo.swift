@@ -20,9 +20,9 @@ struct Demo: ParsableCommand {
             throw ValidationError("\(name) must be at least 1, got \(v)")
         }
         guard k <= items else { throw ValidationError("--k must be at most --items (\(items)), got \(k)") }
-        try MemoryBudget.check("the demo catalog (--items \(items) × (--dim \(dim) + 2) floats)",
+        try checkOptionMemory("the demo catalog (--items \(items) × (--dim \(dim) + 2) floats)",
                                bytes: MemoryBudget.bytes(rows: items, columns: [dim, 2]))
-        try MemoryBudget.check("the demo users and their top-k (--batch \(batch) × (--dim \(dim) + 2 × --k \(k)) values)",
+        try checkOptionMemory("the demo users and their top-k (--batch \(batch) × (--dim \(dim) + 2 × --k \(k)) values)",
                                bytes: MemoryBudget.bytes(rows: batch, columns: [dim, k, k]))
     }
 
@@ -56,12 +56,12 @@ struct Demo: ParsableCommand {
         print("")
         for u in 0..<min(3, batch) {
             let tops = zip(result.items(row: u), result.scores(row: u)).prefix(5)
-                .map { String(format: "%d (%.3f)", $0.0, $0.1) }.joined(separator: ", ")
+                .map { String(format: "%ld (%.3f)", Int($0.0), $0.1) }.joined(separator: ", ")
             print("  user \(u): \(tops)")
         }
         print("")
-        print(String(format: "  top-%d for %d users over %d items: median %.2f ms (best %.2f ms)", k, batch, self.items, times[times.count / 2], times[0]))
-        print(String(format: "  top-%d for 1 user: median %.3f ms", k, single[single.count / 2]))
+        print(String(format: "  top-%ld for %ld users over %ld items: median %.2f ms (best %.2f ms)", k, batch, self.items, times[times.count / 2], times[0]))
+        print(String(format: "  top-%ld for 1 user: median %.3f ms", k, single[single.count / 2]))
         print("  fused result equals a full sort for user 0: \(agree ? "yes" : "NO")")
         if !agree { throw ExitCode(1) }
         try runReporting { try offlineAB() }
@@ -108,6 +108,6 @@ struct Demo: ParsableCommand {
                   + String(format: " the truth %.5f; uplift over logging %+.1f%% (true %+.1f%%)",
                            cand.truth, 100 * (e.value / run.logs.meanReward - 1), 100 * (cand.truth / run.loggingTruth - 1)))
         }
-        print(String(format: "  simulation, exact marginals for %d policy states and every estimator in %.0f ms", run.candidates.reduce(0) { $0 + $1.marginals.count } + run.logging.count, ms))
+        print(String(format: "  simulation, exact marginals for %ld policy states and every estimator in %.0f ms", run.candidates.reduce(0) { $0 + $1.marginals.count } + run.logging.count, ms))
     }
 }

@@ -23,7 +23,7 @@ extension Demo {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let (model, report) = try run.run(data: data, split: split)
         let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        print(String(format: "  SQN (SASRec 1 block, d=64, L=10; rewards click 0.2, purchase 1.0; gamma 0.5): %d epochs in %.1f s, %.0f sequences/s",
+        print(String(format: "  SQN (SASRec 1 block, d=64, L=10; rewards click 0.2, purchase 1.0; gamma 0.5): %ld epochs in %.1f s, %.0f sequences/s",
                      run.epochs, secs, report.sequencesPerSecond))
         let pop = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
         let popM = try Evaluation.run(pop, data: data, sessions: split.test, length: mc.length)
@@ -77,7 +77,7 @@ extension Demo {
         }
         loggingTruth /= Double(impressions * K)   // per logged (slate, position) row
         let logs = try LoggedData(items: items, positions: positions, rewards: rewards, propensities: props, contexts: ctx, source: "simulated slates")
-        print(String(format: "  offline A/B: %d slates of %d from the logging policy (Plackett-Luce over log popularity) on held-out histories; logged mean click %.4f (exact %.4f)",
+        print(String(format: "  offline A/B: %ld slates of %ld from the logging policy (Plackett-Luce over log popularity) on held-out histories; logged mean click %.4f (exact %.4f)",
                      impressions, K, logs.meanReward, loggingTruth))
         var settings = EvaluationSettings()
         settings.caps = [10]; settings.bootstrap = 500; settings.seed = seed
@@ -103,6 +103,6 @@ extension Demo {
             }
             print(line)
         }
-        print(String(format: "  (exact marginals of %d policy states and every estimator in %.0f ms)", 2 * impressions, Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6))
+        print(String(format: "  (exact marginals of %ld policy states and every estimator in %.0f ms)", 2 * impressions, Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6))
     }
 }

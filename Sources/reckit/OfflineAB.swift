@@ -52,7 +52,7 @@ struct ReportOutput: ParsableArguments {
                       + (s.method == .normal ? "normal   " : "bootstrap") + "  " + ReportHTML.uplift(s.value, logged))
             }
             let d = e.diagnostics
-            print(String(format: "  diagnostics: ESS %.0f of %d, max weight %.2f, mean weight %.3f, ", d.effectiveSampleSize, report.rows, d.maxWeight, d.meanWeight)
+            print(String(format: "  diagnostics: ESS %.0f of %ld, max weight %.2f, mean weight %.3f, ", d.effectiveSampleSize, report.rows, d.maxWeight, d.meanWeight)
                   + (d.unsupportedMass.map { String(format: "unsupported mass %.3g", $0) } ?? "unsupported mass not computed (one pass)"))
             print("  caps:      " + d.capTable.map { Self.fmtCap($0.cap).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
             print("  CIS:       " + d.capTable.map { String(format: "%-9.6f", $0.cis) }.joined())

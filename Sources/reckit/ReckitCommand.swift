@@ -55,6 +55,11 @@ struct ThreadOptions: ParsableArguments {
 
 func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+/// A size check for an option's `validate()`: a usage error naming the bytes it would take.
+func checkOptionMemory(_ what: String, bytes: Int?) throws {
+    do { try MemoryBudget.check(what, bytes: bytes) } catch { throw ValidationError(error.description) }
+}
+
 /// Prints `value` as pretty JSON on stdout; non-finite numbers become null with a warning.
 func printJSON(_ value: some Encodable, what: String) throws {
     let (data, nonFinite) = try JSONOutput.encode(value, pretty: true, what: what)

@@ -34,7 +34,7 @@ enum ReportHTML {
             }
             h += "</table>"
             let d = e.diagnostics
-            h += String(format: "<p>Effective sample size %.0f of %d; max weight %.3g; mean weight %.3f; ",
+            h += String(format: "<p>Effective sample size %.0f of %ld; max weight %.3g; mean weight %.3f; ",
                         d.effectiveSampleSize, report.rows, d.maxWeight, d.meanWeight)
                 + (d.unsupportedMass.map { String(format: "target mass on unlogged pairs %.3g.</p>", $0) } ?? "unsupported mass not computed (one pass).</p>")
             h += "<table><tr><th>cap</th>" + d.capTable.map { "<th>\($0.cap.isInfinite ? "∞" : String(format: "%g", $0.cap))</th>" }.joined() + "</tr>"

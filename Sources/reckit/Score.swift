@@ -33,11 +33,11 @@ struct Score: ParsableCommand {
         }
         // Generated data is allocated from these sizes: check them before anything is.
         if itemsFile == nil {
-            try MemoryBudget.check("the generated catalog (--items \(items) × --dim \(dim) floats)",
+            try checkOptionMemory("the generated catalog (--items \(items) × --dim \(dim) floats)",
                                    bytes: MemoryBudget.product([items, dim, 4]))
         }
         if statesFile == nil {
-            try MemoryBudget.check("the generated states and their top-k (--batch \(batch) × (--dim \(dim) + --k \(min(k, items)) × 2) values)",
+            try checkOptionMemory("the generated states and their top-k (--batch \(batch) × (--dim \(dim) + --k \(min(k, items)) × 2) values)",
                                    bytes: MemoryBudget.bytes(rows: batch, columns: [dim, min(k, items), min(k, items)]))
         }
     }
@@ -65,7 +65,7 @@ struct Score: ParsableCommand {
             let scorer = CatalogScorer(items: itemM, bias: bias)
             var result: TopKResult!
             let ms = try elapsedMs { result = try scorer.topK(states: statesM, k: k) }
-            stderrLine(String(format: "scored %d states against %d items (d=%d, k=%d) in %.2f ms on %d threads",
+            stderrLine(String(format: "scored %ld states against %ld items (d=%ld, k=%ld) in %.2f ms on %ld threads",
                               statesM.rows, itemM.rows, itemM.cols, k, ms, Threading.count))
             let nonFinite = (0..<result.rows).reduce(0) { n, r in n + result.scores(row: r).filter { !$0.isFinite }.count }
             let out: Data

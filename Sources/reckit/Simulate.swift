@@ -46,7 +46,7 @@ struct Simulate: ParsableCommand {
                 if let w = JSONOutput.warning(nonFinite, in: json) { stderrLine(w) }
                 try AtomicFile.write(data, to: json)
             }
-            stderrLine(String(format: "%d simulated logs in %.1f s", runs, ms / 1000))
+            stderrLine(String(format: "%ld simulated logs in %.1f s", runs, ms / 1000))
         }
     }
 }
