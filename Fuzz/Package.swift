@@ -3,7 +3,8 @@
 // `make fuzz` (and CI's short run) with `-sanitize=fuzzer -parse-as-library`, into .build-fuzz/.
 import PackageDescription
 
-let targets = ["FuzzCSV", "FuzzLog", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors", "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState"]
+let targets = ["FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors",
+               "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState"]
 
 let package = Package(
     name: "RecKitFuzz",

@@ -1,19 +1,15 @@
 import FuzzSupport
 import RecKit
 
-/// Offline A/B state files: decoding, merging with itself, advancing and reporting.
+/// Offline A/B state files: decode, merge with itself, advance, report.
 @main
-enum Main {
-    static func main() { runFuzzer(fuzzOne) }
-}
-
-/// One input (libFuzzer's callback).
-func fuzzOne(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = UnsafeRawPointer(data) else { return 0 }
-    guard let s = try? OffPolicyState.decode(fuzzData(start, count), file: "fuzz.json") else { return 0 }
-    if let m = try? OffPolicyState.merge([s, s]), let next = try? m.advanced(), next.pass == .done {
-        _ = try? next.report()
+enum FuzzOPEState: FuzzTarget {
+    static func fuzz(_ input: UnsafeRawBufferPointer) {
+        guard let start = input.baseAddress,
+              let s = try? OffPolicyState.decode(fuzzData(start, input.count), file: "fuzz.json") else { return }
+        if let m = try? OffPolicyState.merge([s, s]), let next = try? m.advanced(), next.pass == .done {
+            _ = try? next.report()
+        }
+        _ = try? s.report()
     }
-    _ = try? s.report()
-    return 0
 }

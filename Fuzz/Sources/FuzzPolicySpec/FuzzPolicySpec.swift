@@ -1,19 +1,13 @@
 import FuzzSupport
 import RecKit
 
-/// Policy specs (JSON), and the marginals of what they build when small.
+/// Policy specs (JSON), then their marginals exactly and by Monte Carlo when small.
 @main
-enum Main {
-    static func main() { runFuzzer(fuzzOne) }
-}
-
-/// One input (libFuzzer's callback).
-func fuzzOne(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = UnsafeRawPointer(data) else { return 0 }
-    let path = fuzzFile(UnsafeRawBufferPointer(start: start, count: count), suffix: ".json")
-    if let p = try? PolicySpec.load(path), p.itemCount <= 64 {
-        _ = try? p.exactMarginals(k: min(2, p.itemCount))
-        _ = try? p.monteCarloMarginals(k: min(2, p.itemCount), simulations: 200, seed: 1)
+enum FuzzPolicySpec: FuzzTarget {
+    static func fuzz(_ input: UnsafeRawBufferPointer) {
+        if let p = try? PolicySpec.load(fuzzFile(input, suffix: ".json")), p.itemCount <= 64 {
+            _ = try? p.exactMarginals(k: min(2, p.itemCount))
+            _ = try? p.monteCarloMarginals(k: min(2, p.itemCount), simulations: 200, seed: 1)
+        }
     }
-    return 0
 }

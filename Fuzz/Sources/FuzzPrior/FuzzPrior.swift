@@ -1,16 +1,12 @@
 import FuzzSupport
 import RecKit
 
-/// OBD-format prior YAML files.
+/// The OBD prior YAML, for one of the campaign names (chosen by the input's length, so that one
+/// file read serves one input).
 @main
-enum Main {
-    static func main() { runFuzzer(fuzzOne) }
-}
-
-/// One input (libFuzzer's callback).
-func fuzzOne(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = UnsafeRawPointer(data) else { return 0 }
-    let path = fuzzFile(UnsafeRawBufferPointer(start: start, count: count), suffix: ".yaml")
-    for campaign in ["all", "men", "women"] { _ = try? BetaPrior.load(yaml: path, campaign: campaign) }
-    return 0
+enum FuzzPrior: FuzzTarget {
+    static func fuzz(_ input: UnsafeRawBufferPointer) {
+        let campaign = ["all", "men", "women"][input.count % 3]
+        _ = try? BetaPrior.load(yaml: fuzzFile(input, suffix: ".yaml"), campaign: campaign)
+    }
 }

@@ -1,17 +1,11 @@
 import FuzzSupport
 import RecKit
 
-/// safetensors files, and checkpoints built on them.
+/// safetensors files, and RecKit checkpoints built from them (config header, model, tensors).
 @main
-enum Main {
-    static func main() { runFuzzer(fuzzOne) }
-}
-
-/// One input (libFuzzer's callback).
-func fuzzOne(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-    guard let start = UnsafeRawPointer(data) else { return 0 }
-    _ = try? SafeTensors.parse(fuzzData(start, count), file: "fuzz.safetensors")
-    let path = fuzzFile(UnsafeRawBufferPointer(start: start, count: count), suffix: ".safetensors")
-    _ = try? SequentialRecommender.load(from: path)
-    return 0
+enum FuzzSafeTensors: FuzzTarget {
+    static func fuzz(_ input: UnsafeRawBufferPointer) {
+        if let start = input.baseAddress { _ = try? SafeTensors.parse(fuzzData(start, input.count), file: "fuzz.safetensors") }
+        _ = try? SequentialRecommender.load(from: fuzzFile(input, suffix: ".safetensors"))
+    }
 }

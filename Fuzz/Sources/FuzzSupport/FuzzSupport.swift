@@ -26,10 +26,25 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
                          _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
                          _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
 
-/// Runs libFuzzer's driver on `callback` with this process's arguments (SwiftPM gives every
+/// A libFuzzer target: `@main enum FuzzX: FuzzTarget { static func fuzz(_ input: ...) { ... } }`.
+/// The protocol supplies `main`, which hands `fuzz` to libFuzzer's driver (SwiftPM gives every
 /// executable a Swift `main`, which would otherwise replace libFuzzer's).
-public func runFuzzer(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
-    var argc = CommandLine.argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-    exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
+public protocol FuzzTarget {
+    /// Runs the parsers under test on one input; anything but a trap is a pass.
+    static func fuzz(_ input: UnsafeRawBufferPointer)
+}
+
+/// The running target's `fuzz` (libFuzzer's callback is a C function and cannot capture it).
+nonisolated(unsafe) private var currentTarget: ((UnsafeRawBufferPointer) -> Void)?
+
+extension FuzzTarget {
+    public static func main() {
+        currentTarget = { fuzz($0) }
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, count in
+            currentTarget!(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : count))
+            return 0
+        })
+    }
 }
