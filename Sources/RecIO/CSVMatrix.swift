@@ -14,7 +14,8 @@ public enum RecIOError: Error, Equatable, CustomStringConvertible {
         case .cannotOpen(let f, let r): return "\(f): cannot open (\(r))"
         case .empty(let f): return "\(f): no data rows"
         case .malformed(let f, let l, let fld, let m):
-            return fld.map { "\(f):\(l): field \($0): \(m)" } ?? "\(f):\(l): \(m)"
+            let at = l > 0 ? "\(f):\(l)" : f   // line 0: a binary file or the file as a whole
+            return fld.map { "\(at): field \($0): \(m)" } ?? "\(at): \(m)"
         case .cannotWrite(let f, let r): return "\(f): cannot write (\(r))"
         }
     }

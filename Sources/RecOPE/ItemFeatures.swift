@@ -24,12 +24,12 @@ public struct ItemFeatures: Sendable {
         }
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         let names = (0..<reader.count).map { reader.string($0).trimmingCharacters(in: .whitespaces) }
-        guard let idCol = names.firstIndex(of: idColumn) else { throw .malformedFile(file: path, line: 1, message: "missing column '\(idColumn)'") }
+        guard let idCol = names.firstIndex(of: idColumn) else { throw .malformedFile(file: path, line: 1, message: "missing column '\(clipped(idColumn))'") }
         let cols = names.indices.filter { $0 != idCol && !names[$0].isEmpty }
         var rows = [Int: [String]]()
         while try next() {
             guard reader.count == names.count else { throw .malformedFile(file: path, line: reader.line, message: "\(reader.count) fields, the header has \(names.count)") }
-            guard let id = reader.int(idCol), id >= 0 else { throw .malformedFile(file: path, line: reader.line, message: "column '\(idColumn)': not an item id") }
+            guard let id = reader.int(idCol), id >= 0 else { throw .malformedFile(file: path, line: reader.line, message: "column '\(clipped(idColumn))': not an item id") }
             guard rows[id] == nil else { throw .malformedFile(file: path, line: reader.line, message: "item \(id) appears twice") }
             rows[id] = cols.map { reader.string($0) }
         }

@@ -120,9 +120,9 @@ public struct LogColumns: Sendable, Equatable {
         var m = [String: String]()
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("column mapping: '\(part)' is not key=column") }
+            guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("column mapping: '\(clipped(part))' is not key=column") }
             guard ["item", "position", "reward", "propensity", "time", "context", "position_base", "event", "row_key"].contains(kv[0]) else {
-                throw .invalidParameter("column mapping: unknown key '\(kv[0].prefix(80))' (item, position, reward, propensity, time, context, event, position_base, row_key)")
+                throw .invalidParameter("column mapping: unknown key '\(clipped(kv[0].prefix(80)))' (item, position, reward, propensity, time, context, event, position_base, row_key)")
             }
             m[kv[0]] = kv[1]
         }

@@ -84,7 +84,7 @@ public enum PolicySpec {
             }
             return try UniformRandomRanking(items: Int(n))
         default:
-            throw r.error("unknown kind '\(kind)' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)")
+            throw r.error("unknown kind '\(clipped(kind))' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)")
         }
     }
 
@@ -169,7 +169,7 @@ public enum PolicySpec {
             switch try sub.string("rule") {
             case "additive": rule = .additive(amount)
             case "multiplicative": rule = .multiplicative(amount)
-            case let other: throw error("boost rule must be additive or multiplicative, got '\(other)'")
+            case let other: throw error("boost rule must be additive or multiplicative, got '\(clipped(other))'")
             }
             if let bad = items.first(where: { !($0 == $0.rounded() && $0 >= 0 && $0 < Double(Int32.max)) }) {
                 throw error("boost items must be item indices (non-negative integers), got \(String(format: "%g", bad))")

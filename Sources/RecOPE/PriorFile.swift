@@ -33,31 +33,31 @@ extension BetaPrior {
             let indent = line.prefix { $0 == " " }.count
             let body = line.trimmingCharacters(in: .whitespaces)
             if indent == 0 {
-                guard body.hasSuffix(":") else { throw .malformedFile(file: path, line: lineNo, message: "expected a campaign name ending in ':', got '\(body)'") }
+                guard body.hasSuffix(":") else { throw .malformedFile(file: path, line: lineNo, message: "expected a campaign name ending in ':', got '\(clipped(body))'") }
                 let name = String(body.dropLast())
                 current = name; list = nil
                 if campaigns[name] == nil { campaigns[name] = [:]; order.append(name) }
             } else if body.hasPrefix("-") {
                 guard let c = current, let l = list else { throw .malformedFile(file: path, line: lineNo, message: "list item outside an alpha:/beta: list") }
                 let valueText = body.dropFirst().trimmingCharacters(in: .whitespaces)
-                guard let v = Double(valueText) else { throw .malformedFile(file: path, line: lineNo, message: "'\(valueText)' is not a number") }
+                guard let v = Double(valueText) else { throw .malformedFile(file: path, line: lineNo, message: "'\(clipped(valueText))' is not a number") }
                 guard v > 0 && v.isFinite else { throw .malformedFile(file: path, line: lineNo, message: "\(l) value \(valueText) must be positive and finite") }
                 campaigns[c]![l, default: []].append(v)
             } else if body.hasSuffix(":") {
-                guard current != nil else { throw .malformedFile(file: path, line: lineNo, message: "'\(body)' before any campaign name") }
+                guard current != nil else { throw .malformedFile(file: path, line: lineNo, message: "'\(clipped(body))' before any campaign name") }
                 let key = String(body.dropLast())
-                guard key == "alpha" || key == "beta" else { throw .malformedFile(file: path, line: lineNo, message: "unknown key '\(key)' (expected alpha or beta)") }
+                guard key == "alpha" || key == "beta" else { throw .malformedFile(file: path, line: lineNo, message: "unknown key '\(clipped(key))' (expected alpha or beta)") }
                 list = key
             } else {
-                throw .malformedFile(file: path, line: lineNo, message: "cannot read '\(body)'")
+                throw .malformedFile(file: path, line: lineNo, message: "cannot read '\(clipped(body))'")
             }
         }
         guard let c = campaigns[campaign] else {
-            throw .malformedFile(file: path, line: nil, message: "no campaign '\(campaign)'; the file has \(order.joined(separator: ", "))")
+            throw .malformedFile(file: path, line: nil, message: "no campaign '\(clipped(campaign))'; the file has \(order.joined(separator: ", "))")
         }
         let a = c["alpha"] ?? [], b = c["beta"] ?? []
         guard !a.isEmpty, a.count == b.count else {
-            throw .malformedFile(file: path, line: nil, message: "campaign '\(campaign)' has \(a.count) alpha and \(b.count) beta values; they must match and not be empty")
+            throw .malformedFile(file: path, line: nil, message: "campaign '\(clipped(campaign))' has \(a.count) alpha and \(b.count) beta values; they must match and not be empty")
         }
         return try BetaPrior(alpha: a, beta: b)
     }

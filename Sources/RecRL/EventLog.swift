@@ -20,11 +20,11 @@ public enum RecRLError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .io(let e): return e.description
         case .malformed(let f, let l, let fld, let m): return "\(f):\(l): field \(fld): \(m)"
-        case .missingColumn(let f, let c, let h): return "\(f): no column '\(c)' in the header (\(h.joined(separator: ", ")))"
+        case .missingColumn(let f, let c, let h): return "\(f): no column '\(clipped(c))' in the header (\(clipped(h.joined(separator: ", "), limit: 200)))"
         case .unknownEventType(let f, let l, let v, let k):
-            return "\(f):\(l): unknown event type '\(v)' (known: \(k.joined(separator: ", "))); map it with --event-map"
+            return "\(f):\(l): unknown event type '\(clipped(v))' (known: \(clipped(k.joined(separator: ", "), limit: 200))); map it with --event-map"
         case .missingReward(let e, let t):
-            return "the reward table has no entry for event type '\(e)' (it has: \(t.joined(separator: ", "))); add one with --reward \(e)=VALUE"
+            return "the reward table has no entry for event type '\(clipped(e))' (it has: \(t.joined(separator: ", "))); add one with --reward \(e)=VALUE"
         case .empty(let m): return m
         case .invalidParameter(let m): return m
         case .split(let f, let l, let m): return l.map { "\(f):\($0): \(m)" } ?? "\(f): \(m)"
@@ -142,7 +142,7 @@ public struct EventMapping: Sendable, Equatable {
         var m = [String: String]()
         for part in s.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw .invalidParameter("event map: expected RAW=EVENT, got '\(part)'") }
+            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw .invalidParameter("event map: expected RAW=EVENT, got '\(clipped(part))'") }
             m[kv[0]] = kv[1]
         }
         guard !m.isEmpty else { throw .invalidParameter("event map: empty") }
@@ -172,10 +172,10 @@ public struct RatingMapping: Sendable, Equatable {
         var r = [(low: Double, high: Double, event: String)]()
         for part in s.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("rating map: expected RATING=EVENT or LOW-HIGH=EVENT, got '\(part)'") }
+            guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("rating map: expected RATING=EVENT or LOW-HIGH=EVENT, got '\(clipped(part))'") }
             let bounds = kv[0].split(separator: "-").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard (bounds.count == 1 || bounds.count == 2), let lo = bounds.first!, let hi = bounds.last!, lo <= hi else {
-                throw .invalidParameter("rating map: bad rating or range '\(kv[0])'")
+                throw .invalidParameter("rating map: bad rating or range '\(clipped(kv[0]))'")
             }
             r.append((lo, hi, kv[1]))
         }
@@ -207,14 +207,14 @@ public struct EventColumns: Sendable, Equatable {
         var c = EventColumns()
         for part in s.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2 else { throw .invalidParameter("columns: expected ROLE=NAME, got '\(part)'") }
+            guard kv.count == 2 else { throw .invalidParameter("columns: expected ROLE=NAME, got '\(clipped(part))'") }
             switch kv[0] {
             case "session", "user": c.session = kv[1]
             case "time", "timestamp": c.time = kv[1]
             case "item": c.item = kv[1]
             case "event": c.event = kv[1]
             case "price": c.price = kv[1]
-            default: throw .invalidParameter("columns: unknown role '\(kv[0])' (roles: session, time, item, event, price)")
+            default: throw .invalidParameter("columns: unknown role '\(clipped(kv[0]))' (roles: session, time, item, event, price)")
             }
         }
         return c
@@ -270,7 +270,7 @@ extension EventLog {
     private static func time(_ r: CSVReader, _ c: Int, field: String) throws(RecRLError) -> Double {
         if let t = r.double(c), t.isFinite { return t }
         if let t = parseTimestamp(r.string(c)) { return t }
-        throw .malformed(file: r.path, line: r.line, field: field, message: "'\(r.string(c))' is not a number or an ISO 8601 time")
+        throw .malformed(file: r.path, line: r.line, field: field, message: "'\(clipped(r.string(c)))' is not a number or an ISO 8601 time")
     }
     private static func need(_ r: CSVReader, _ c: Int, field: String) throws(RecRLError) {
         guard c < r.count else { throw .malformed(file: r.path, line: r.line, field: field, message: "the row has \(r.count) fields") }
@@ -297,7 +297,7 @@ extension EventLog {
             var price: Float? = nil
             if let cp, cp < r.count, !r.fields[cp].isEmpty {
                 guard let p = r.double(cp), p.isFinite, p >= 0 else {
-                    throw .malformed(file: path, line: r.line, field: columns.price!, message: "'\(r.string(cp))' is not a non-negative number")
+                    throw .malformed(file: path, line: r.line, field: columns.price!, message: "'\(clipped(r.string(cp)))' is not a non-negative number")
                 }
                 price = Float(p)
             }
@@ -328,7 +328,7 @@ extension EventLog {
                 var price: Float? = nil
                 if event == "purchase" {
                     if r.count > 3, !r.fields[3].isEmpty {
-                        guard let p = r.double(3), p.isFinite, p >= 0 else { throw .malformed(file: path, line: r.line, field: "price", message: "'\(r.string(3))' is not a non-negative number") }
+                        guard let p = r.double(3), p.isFinite, p >= 0 else { throw .malformed(file: path, line: r.line, field: "price", message: "'\(clipped(r.string(3)))' is not a non-negative number") }
                         price = Float(p)
                     } else { price = 0 }
                 }
@@ -373,7 +373,7 @@ extension EventLog {
                 for (k, c) in fieldsIdx.enumerated() { try need(r, c, field: names[k]) }
             }
             guard let rating = r.double(fieldsIdx[2]), rating.isFinite else {
-                throw .malformed(file: path, line: r.line, field: names[2], message: "'\(r.string(fieldsIdx[2]))' is not a number")
+                throw .malformed(file: path, line: r.line, field: names[2], message: "'\(clipped(r.string(fieldsIdx[2])))' is not a number")
             }
             guard let mapped = ratings.resolve(rating) else {
                 throw .malformed(file: path, line: r.line, field: names[2], message: "rating \(rating) is not in the rating map (add it, or map it to skip)")

@@ -283,8 +283,8 @@ public final class SequentialRecommender {
         for (k, n) in networks.enumerated() {
             for p in n.parameters {
                 let name = "net\(k).\(p.name)"
-                guard let t = tensors[name] else { throw .model("\(file): tensor '\(name)' is missing") }
-                guard t.values.count == p.value.count else { throw .model("\(file): tensor '\(name)' has shape \(t.shape), expected [\(p.value.rows), \(p.value.cols)]") }
+                guard let t = tensors[name] else { throw .model("\(file): tensor '\(clipped(name))' is missing") }
+                guard t.values.count == p.value.count else { throw .model("\(file): tensor '\(clipped(name))' has shape \(t.shape), expected [\(p.value.rows), \(p.value.cols)]") }
                 staged.append((p, Matrix(rows: p.value.rows, cols: p.value.cols, elements: t.values)))
             }
         }

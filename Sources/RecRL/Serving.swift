@@ -18,14 +18,14 @@ public enum ServingRule: Sendable, Equatable {
         switch parts.first {
         case "greedy": return .greedy
         case "epsilon", "epsilon-greedy":
-            guard parts.count >= 2, let e = Double(parts[1]) else { throw .invalidParameter("serving rule: expected epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], got '\(s)'") }
+            guard parts.count >= 2, let e = Double(parts[1]) else { throw .invalidParameter("serving rule: expected epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], got '\(clipped(s))'") }
             let share = parts.count > 2 ? Double(parts[2]) : 0.5, head = parts.count > 3 ? Double(parts[3]) : 0.2
-            guard let share, let head else { throw .invalidParameter("serving rule: bad number in '\(s)'") }
+            guard let share, let head else { throw .invalidParameter("serving rule: bad number in '\(clipped(s))'") }
             return .epsilonGreedy(epsilon: e, tailShare: share, headFraction: head)
         case "pl", "plackett-luce":
-            guard parts.count == 2, let t = Double(parts[1]) else { throw .invalidParameter("serving rule: expected pl:TEMPERATURE, got '\(s)'") }
+            guard parts.count == 2, let t = Double(parts[1]) else { throw .invalidParameter("serving rule: expected pl:TEMPERATURE, got '\(clipped(s))'") }
             return .plackettLuce(temperature: t)
-        default: throw .invalidParameter("serving rule: '\(s)' is not greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE")
+        default: throw .invalidParameter("serving rule: '\(clipped(s))' is not greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE")
         }
     }
 }
@@ -83,7 +83,7 @@ extension SequentialRecommender {
         let ids = itemIDs()
         var candidates = [Int]()
         for key in candidateKeys {
-            guard let id = ids[key] else { throw .invalidParameter("item '\(key)' is not in the model's catalog") }
+            guard let id = ids[key] else { throw .invalidParameter("item '\(clipped(key))' is not in the model's catalog") }
             candidates.append(id)
         }
         var unknown = 0

@@ -176,17 +176,17 @@ public struct SessionSplit: Sendable {
             case "test": code = 2
             default:
                 if first { first = false; continue }   // header
-                throw .split(file: path, line: r.line, message: "split '\(name)' is not train, valid or test")
+                throw .split(file: path, line: r.line, message: "split '\(clipped(name))' is not train, valid or test")
             }
             first = false
             if let s = index[key] {
-                if which[s] >= 0 && which[s] != code { throw .split(file: path, line: r.line, message: "session '\(key)' is listed in two splits") }
+                if which[s] >= 0 && which[s] != code { throw .split(file: path, line: r.line, message: "session '\(clipped(key))' is listed in two splits") }
                 which[s] = code
             }
         }
         if let missing = which.firstIndex(of: -1) {
             let n = which.filter { $0 < 0 }.count
-            throw .split(file: path, line: nil, message: "\(n) session(s) of the data are not listed, e.g. '\(data.sessionKeys[missing])'")
+            throw .split(file: path, line: nil, message: "\(n) session(s) of the data are not listed, e.g. '\(clipped(data.sessionKeys[missing]))'")
         }
         return SessionSplit(train: which.indices.filter { which[$0] == 0 }, validation: which.indices.filter { which[$0] == 1 },
                             test: which.indices.filter { which[$0] == 2 })

@@ -76,6 +76,11 @@ public struct TrainingRun {
         var startEpoch = 0
         if let dir = outputDirectory {
             do { try Directory.create(dir) } catch { throw .io(error) }
+            // Temporaries a killed run left behind (their writer is gone) go first.
+            for name in ["last.safetensors", "best.safetensors", "metrics.json"] {
+                let removed = AtomicFile.removeStaleTemporaries(of: (dir as NSString).appendingPathComponent(name))
+                if removed > 0 { progress?("removed \(removed) temporary file(s) of \(name) left by a killed run") }
+            }
         }
         if resume, let lastPath, FileManager.default.fileExists(atPath: lastPath) {
             let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)

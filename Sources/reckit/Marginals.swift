@@ -21,7 +21,7 @@ struct Marginals: ParsableCommand {
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
-        guard ["exact", "mc"].contains(method) else { throw ValidationError("--method must be exact or mc, got '\(method)'") }
+        guard ["exact", "mc"].contains(method) else { throw ValidationError("--method must be exact or mc, got '\(clipped(method))'") }
         guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
         guard simulations >= 1 else { throw ValidationError("--simulations must be at least 1, got \(simulations)") }
     }

@@ -29,7 +29,7 @@ struct EventDataOptions: ParsableArguments {
         case "movielens":
             log = try EventLog.loadMovieLens(data, ratings: try RatingMapping.parse(ratingMap))
         default:
-            throw ValidationError("--format must be csv, retailrocket, yoochoose or movielens, got '\(format)'")
+            throw ValidationError("--format must be csv, retailrocket, yoochoose or movielens, got '\(clipped(format))'")
         }
         let sessions = try SessionData(log, preprocessing: Preprocessing(minItemCount: minItemCount, minSessionLength: minSessionLength))
         let sp = try split.map { try SessionSplit.load($0, for: sessions) } ?? SessionSplit.random(sessions: sessions.sessionCount, seed: splitSeed)
@@ -86,9 +86,9 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try threading.apply()
-        guard let alg = Algorithm(rawValue: algo) else { throw ValidationError("--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(algo)'") }
+        guard let alg = Algorithm(rawValue: algo) else { throw ValidationError("--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(algo))'") }
         guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else { throw ValidationError("--price-scaling must be none, linear or log") }
-        guard ["sasrec", "gru"].contains(encoder) else { throw ValidationError("--encoder must be sasrec or gru, got '\(encoder)'") }
+        guard ["sasrec", "gru"].contains(encoder) else { throw ValidationError("--encoder must be sasrec or gru, got '\(clipped(encoder))'") }
         try runRL {
             let (data, split) = try input.load()
             stderrLine("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")

@@ -60,7 +60,12 @@ import RecRL
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/last.safetensors"))
         run.resume = false
+        // A killed run's temporary checkpoint (its writer long gone) is removed by the next run.
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let stale = dir + "/.last.safetensors.tmp-2147483000-5"
+        try Data("partial".utf8).write(to: URL(fileURLWithPath: stale))
         let done = try run.run(data: data, split: split)
+        #expect(!FileManager.default.fileExists(atPath: stale))
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/last.safetensors"))
         // Fewer epochs than done: an error, the checkpoint untouched.
         run.resume = true; run.epochs = 1
@@ -139,6 +144,27 @@ import RecRL
         big.dim = 4096
         #expect(throws: RecRLError.self) { try big.validate() }
         #expect(big.trainingBytes(batch: Int.max, negatives: 1) == nil)
+    }
+
+    /// Class: messages echo outside values cut to ~80 characters, on one line, the path once.
+    @Test func hugeFieldsAreCutInMessages() throws {
+        let dir = scratch("fields")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let big = String(repeating: "v", count: 100_000)
+        let sessions = try syntheticData(sessions: 5)
+        let cases: [(String, () throws -> Void)] = [
+            ("u0,\(big)\n", { _ = try SessionSplit.load(dir + "/log.csv", for: sessions) }),
+            ("session_id,timestamp,item_id,event\ns,\(big),2,click\n", { _ = try EventLog.load(csv: dir + "/log.csv") }),
+            ("\(big),timestamp\ns,1\n", { _ = try EventLog.load(csv: dir + "/log.csv") }),
+        ]
+        for (text, load) in cases {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/log.csv"))
+            do { try load(); Issue.record("no error") } catch {
+                let m = "\(error)"
+                #expect(m.count < 600 && !m.contains("\n") && m.components(separatedBy: dir + "/log.csv").count == 2, "\(m.prefix(300))")
+            }
+        }
     }
 
     /// Class: degenerate simulator (rl-study) arguments.

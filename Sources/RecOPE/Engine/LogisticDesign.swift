@@ -51,7 +51,7 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
         for name in levels.keys.sorted() {
             let values = levels[name]!.keys.sorted()
             if values.count > maxLevels {
-                notes.append("context column '\(name)' has \(values.count) values; the logistic reward model leaves it out")
+                notes.append("context column '\(clipped(name))' has \(values.count) values; the logistic reward model leaves it out")
                 continue
             }
             cols.append(name)
