@@ -19,6 +19,12 @@ public final class CatalogScorer: Sendable {
     public let blockItems: Int
     /// States per GEMM tile (default 256).
     public let tileStates: Int
+    /// The global id of this scorer's first item: a scorer over one shard of a larger catalog
+    /// reports global ids `firstItem ..< firstItem + N` (0 for a whole catalog).
+    public let firstItem: Int
+    /// The size of the whole catalog the ids belong to (`firstItem + N` by default): exclusions
+    /// are checked against it and those outside this shard are ignored.
+    public let catalogSize: Int
 
     /// Number of items N.
     public var itemCount: Int { items.rows }
@@ -30,16 +36,25 @@ public final class CatalogScorer: Sendable {
     ///   - bias: N values added to every state's scores, or nil.
     ///   - blockItems: catalog block size (tuned with `recbench score`).
     ///   - tileStates: states per GEMM call.
-    /// - Precondition: `bias.count == N` when given; block and tile sizes are positive.
-    public init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256) {
+    ///   - firstItem: global id of the first row (sharded catalogs; see `TopKResult.merge`).
+    ///   - catalogSize: size of the whole catalog (default `firstItem + N`).
+    /// - Precondition: `bias.count == N` when given; block and tile sizes are positive; the
+    ///   shard lies inside the catalog, whose ids fit `Int32`.
+    public init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
+                firstItem: Int = 0, catalogSize: Int? = nil) {
         precondition(bias == nil || bias!.count == items.rows,
                      "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
         precondition(items.cols >= 1, "CatalogScorer: items are \(items.shapeDescription); the dimension must be at least 1")
         precondition(blockItems >= 1 && tileStates >= 1, "CatalogScorer: blockItems \(blockItems) and tileStates \(tileStates) must be positive")
+        let total = catalogSize ?? firstItem + items.rows
+        precondition(firstItem >= 0 && firstItem + items.rows <= total && total <= Int(Int32.max),
+                     "CatalogScorer: items \(firstItem)..<\(firstItem + items.rows) must lie in a catalog of 0..<\(total) ≤ 2^31 − 1 ids")
         self.items = items
         self.bias = bias
         self.blockItems = blockItems
         self.tileStates = tileStates
+        self.firstItem = firstItem
+        self.catalogSize = total
     }
 
     /// The best `k` items for each state (row of `states`), best first, in the order of
@@ -48,7 +63,8 @@ public final class CatalogScorer: Sendable {
     /// - Parameters:
     ///   - states: B×d.
     ///   - k: items per state; `k > N` returns N items.
-    ///   - excluding: per state, items to leave out (for example items already seen).
+    ///   - excluding: per state, items to leave out (for example items already seen), as global
+    ///     ids in `0..<catalogSize`; those outside this scorer's shard are ignored.
     ///   - parallelism: threads over catalog blocks.
     /// - Throws: `RecCoreError.invalidArgument` for `k < 1` or an exclusion set with the wrong
     ///   number of rows; `.itemOutOfRange` when it names an item outside the catalog.
@@ -58,7 +74,15 @@ public final class CatalogScorer: Sendable {
                      parallelism: Parallelism = .automatic) throws(RecCoreError) -> TopKResult {
         precondition(states.cols == items.cols,
                      "CatalogScorer.topK: states are \(states.shapeDescription) but items are \(items.shapeDescription); the state dimension must equal the item dimension")
-        try TopK.validate(k: k, rows: states.rows, catalogSize: itemCount, excluding: excluding)
+        try TopK.validate(k: k, rows: states.rows, catalogSize: catalogSize, excluding: excluding)
+        let excluding = excluding.map { firstItem == 0 && catalogSize == itemCount ? $0 : $0.local(to: firstItem..<(firstItem + itemCount)) }
+        var result = try localTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+        if firstItem != 0 { result = result.offsettingItems(by: firstItem) }
+        return result
+    }
+
+    /// `topK` in local ids (0..<N) with local exclusions.
+    func localTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError) -> TopKResult {
         let b = states.rows, n = itemCount, d = dimension
         let kk = min(k, n)
         var outS = [Float](repeating: .nan, count: b * kk)

@@ -52,6 +52,18 @@ public struct ExclusionSet: Sendable, Equatable {
     /// The excluded items of row `r`.
     public func items(row r: Int) -> ArraySlice<Int> { items[offsets[r]..<offsets[r + 1]] }
 
+    /// The exclusions inside `range`, shifted to ids relative to its start (a shard's view).
+    public func local(to range: Range<Int>) -> ExclusionSet {
+        var off = [0], it = [Int]()
+        for r in 0..<rows {
+            for x in items(row: r) where range.contains(x) { it.append(x - range.lowerBound) }
+            off.append(it.count)
+        }
+        return ExclusionSet(offsets: off, items: it)
+    }
+
+    init(offsets: [Int], items: [Int]) { self.offsets = offsets; self.items = items }
+
     /// Throws `.itemOutOfRange` for the first item outside `0..<catalogSize`.
     public func validate(catalogSize: Int) throws(RecCoreError) {
         for r in 0..<rows {
@@ -79,6 +91,62 @@ public struct TopKResult: Sendable, Equatable {
     public func items(row r: Int) -> ArraySlice<Int32> { indices[(r * k)..<(r * k + counts[r])] }
     /// The scores of row `r`, best first.
     public func scores(row r: Int) -> ArraySlice<Float> { scores[(r * k)..<(r * k + counts[r])] }
+
+    public init(rows: Int, k: Int, counts: [Int], indices: [Int32], scores: [Float]) {
+        precondition(counts.count == rows && indices.count == rows * k && scores.count == rows * k,
+                     "TopKResult: \(counts.count) counts, \(indices.count) ids, \(scores.count) scores for \(rows)×\(k)")
+        self.rows = rows; self.k = k; self.counts = counts; self.indices = indices; self.scores = scores
+    }
+
+    /// The same result with every item id shifted by `offset` (a shard's local ids made global).
+    public func offsettingItems(by offset: Int) -> TopKResult {
+        TopKResult(rows: rows, k: k, counts: counts, indices: indices.map { $0 < 0 ? $0 : $0 + Int32(offset) }, scores: scores)
+    }
+
+    /// The top-`k` of the union of `parts`, row by row: the parts are results for the same
+    /// states over disjoint item sets (the shards of a catalog), and the merge gives exactly what
+    /// one scorer over the whole catalog gives — same items, same scores, the order of
+    /// `ranksAbove` (ties to the lower id, NaN last). A k-way merge of the sorted rows.
+    /// - Throws: `.invalidArgument` when the parts differ in row count, or an item appears in
+    ///   two parts of one row (overlapping shards).
+    public static func merge(_ parts: [TopKResult], k: Int) throws(RecCoreError) -> TopKResult {
+        guard k >= 1 else { throw .invalidArgument("top-k merge: k must be at least 1, got \(k)") }
+        guard let rows = parts.first?.rows else { throw .invalidArgument("top-k merge: no parts") }
+        guard parts.allSatisfy({ $0.rows == rows }) else {
+            throw .invalidArgument("top-k merge: parts have \(parts.map(\.rows)) rows; they must score the same states")
+        }
+        let total = parts.reduce(0) { $0 + $1.k }
+        let kk = min(k, total)
+        var outS = [Float](repeating: .nan, count: rows * kk)
+        var outI = [Int32](repeating: -1, count: rows * kk)
+        var counts = [Int](repeating: 0, count: rows)
+        var cursor = [Int](repeating: 0, count: parts.count)
+        for r in 0..<rows {
+            for p in parts.indices { cursor[p] = 0 }
+            var n = 0
+            while n < kk {
+                var best = -1
+                for (p, part) in parts.enumerated() where cursor[p] < part.counts[r] {
+                    let j = r * part.k + cursor[p]
+                    if best < 0 {
+                        best = p
+                    } else {
+                        let b = parts[best], jb = r * b.k + cursor[best]
+                        if ranksAbove(part.scores[j], part.indices[j], b.scores[jb], b.indices[jb]) { best = p }
+                    }
+                }
+                if best < 0 { break }
+                let part = parts[best], j = r * part.k + cursor[best]
+                if n > 0 && outI[r * kk + n - 1] == part.indices[j] {
+                    throw .invalidArgument("top-k merge: item \(part.indices[j]) appears in two parts of row \(r) (overlapping shards)")
+                }
+                outS[r * kk + n] = part.scores[j]; outI[r * kk + n] = part.indices[j]
+                cursor[best] += 1; n += 1
+            }
+            counts[r] = n
+        }
+        return TopKResult(rows: rows, k: kk, counts: counts, indices: outI, scores: outS)
+    }
 }
 
 /// A bounded heap holding the best `k` (score, item) pairs seen so far; the worst is at the root.
