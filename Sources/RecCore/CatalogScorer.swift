@@ -25,6 +25,10 @@ public final class CatalogScorer: Sendable {
     /// The size of the whole catalog the ids belong to (`firstItem + N` by default): exclusions
     /// are checked against it and those outside this shard are ignored.
     public let catalogSize: Int
+    /// How the returned scores are computed (see `ScoreArithmetic`).
+    public let arithmetic: ScoreArithmetic
+    /// `.canonical` only: the largest item norm and |bias| (the rounding bound of a score).
+    let maxItemNorm: Float, maxAbsBias: Float
 
     /// Number of items N.
     public var itemCount: Int { items.rows }
@@ -38,10 +42,12 @@ public final class CatalogScorer: Sendable {
     ///   - tileStates: states per GEMM call.
     ///   - firstItem: global id of the first row (sharded catalogs; see `TopKResult.merge`).
     ///   - catalogSize: size of the whole catalog (default `firstItem + N`).
+    ///   - arithmetic: `.canonical` (default) returns scores that do not depend on the batch,
+    ///     the shard, the blocking or the thread count; `.blas` returns BLAS's own.
     /// - Precondition: `bias.count == N` when given; block and tile sizes are positive; the
     ///   shard lies inside the catalog, whose ids fit `Int32`.
     public init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
-                firstItem: Int = 0, catalogSize: Int? = nil) {
+                firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical) {
         precondition(bias == nil || bias!.count == items.rows,
                      "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
         precondition(items.cols >= 1, "CatalogScorer: items are \(items.shapeDescription); the dimension must be at least 1")
@@ -55,6 +61,12 @@ public final class CatalogScorer: Sendable {
         self.tileStates = tileStates
         self.firstItem = firstItem
         self.catalogSize = total
+        self.arithmetic = arithmetic
+        if arithmetic == .canonical {
+            (maxItemNorm, maxAbsBias) = Self.bounds(items: items, bias: bias)
+        } else {
+            (maxItemNorm, maxAbsBias) = (0, 0)
+        }
     }
 
     /// The best `k` items for each state (row of `states`), best first, in the order of
@@ -69,14 +81,19 @@ public final class CatalogScorer: Sendable {
     /// - Throws: `RecCoreError.invalidArgument` for `k < 1` or an exclusion set with the wrong
     ///   number of rows; `.itemOutOfRange` when it names an item outside the catalog.
     /// - Precondition: `states.cols == d` (the message names both shapes).
-    /// - Complexity: 2·B·N·d FLOPs in GEMM plus O(B·N) vector compares.
+    /// - Complexity: 2·B·N·d FLOPs in GEMM plus O(B·N) vector compares (and, for canonical
+    ///   scores, 2·B·2k·d more).
     public func topK(states: Matrix, k: Int, excluding: ExclusionSet? = nil,
                      parallelism: Parallelism = .automatic) throws(RecCoreError) -> TopKResult {
         precondition(states.cols == items.cols,
                      "CatalogScorer.topK: states are \(states.shapeDescription) but items are \(items.shapeDescription); the state dimension must equal the item dimension")
         try TopK.validate(k: k, rows: states.rows, catalogSize: catalogSize, excluding: excluding)
         let excluding = excluding.map { firstItem == 0 && catalogSize == itemCount ? $0 : $0.local(to: firstItem..<(firstItem + itemCount)) }
-        var result = try localTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+        var result: TopKResult
+        switch arithmetic {
+        case .blas: result = try localTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+        case .canonical: result = try canonicalTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+        }
         if firstItem != 0 { result = result.offsettingItems(by: firstItem) }
         return result
     }

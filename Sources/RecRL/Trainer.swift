@@ -176,7 +176,7 @@ public final class Trainer {
                 return best + 1
             }
         }
-        let scorer = CatalogScorer(items: head.weight.value, bias: head.bias.value.storage)
+        let scorer = CatalogScorer(items: head.weight.value, bias: head.bias.value.storage, arithmetic: .blas)
         do {
             let top = try scorer.topK(states: S, k: 1)
             return top.indices.map { Int($0) + 1 }

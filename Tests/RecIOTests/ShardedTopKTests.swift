@@ -7,10 +7,11 @@ import RecIO
 /// scored piece by piece and merged, gives exactly the single scorer's top-k (same items, same
 /// score bits, ties to the lower global id, NaN last) — the property the Spark job relies on.
 @Suite struct ShardedTopKTests {
-    /// Items with integer entries (many exact ties), a few NaN rows, a few duplicated rows.
-    static func catalog(_ n: Int, _ d: Int, seed: UInt64) -> (Matrix, [Float]) {
+    /// Items with integer entries (many exact ties) or, with `real`, Gaussian ones (every product
+    /// rounded: the scores must not depend on the GEMM shapes), a few NaN and duplicated rows.
+    static func catalog(_ n: Int, _ d: Int, seed: UInt64, real: Bool = false) -> (Matrix, [Float]) {
         var g = Xoshiro256(seed: seed)
-        var v = (0..<(n * d)).map { _ in Float(Int(g.next() % 5)) - 2 }
+        var v = (0..<(n * d)).map { _ in real ? Float(Sampling.normal(&g)) : Float(Int(g.next() % 5)) - 2 }
         for _ in 0..<max(1, n / 50) {
             let r = Int(g.next() % UInt64(n))
             v[r * d + Int(g.next() % UInt64(d))] = .nan
@@ -28,22 +29,24 @@ import RecIO
         return c.sorted()
     }
 
-    @Test(arguments: 0..<12)
+    @Test(arguments: 0..<16)
     func randomShardingsMergeToTheSingleResult(trial: Int) throws {
         var g = Xoshiro256(seed: UInt64(100 + trial))
-        let n = 1 + Int(g.next() % 3000), d = 1 + Int(g.next() % 24), b = 1 + Int(g.next() % 40)
+        let real = trial % 2 == 1
+        let n = 1 + Int(g.next() % 3000), d = 1 + Int(g.next() % (real ? 130 : 24)), b = 1 + Int(g.next() % 40)
         let k = 1 + Int(g.next() % 30)
-        let (items, bias) = Self.catalog(n, d, seed: UInt64(trial))
-        var sv = (0..<(b * d)).map { _ in Float(Int(g.next() % 7)) - 3 }
+        let (items, bias) = Self.catalog(n, d, seed: UInt64(trial), real: real)
+        var sv = (0..<(b * d)).map { _ in real ? Float(Sampling.normal(&g)) : Float(Int(g.next() % 7)) - 3 }
         if trial % 3 == 0 { sv[0] = .nan }
         let states = Matrix(rows: b, cols: d, elements: sv)
         // Exclusions in global ids, some rows empty.
         let exclusions = ExclusionSet((0..<b).map { r in r % 3 == 0 ? [] : (0..<5).map { _ in Int(g.next() % UInt64(n)) } })
-        let useBias = trial % 2 == 0
+        let useBias = trial % 4 < 2
         let single = try CatalogScorer(items: items, bias: useBias ? bias : nil, blockItems: 64 + trial * 37)
             .topK(states: states, k: k, excluding: exclusions)
         let itemCuts = Self.cuts(n, pieces: 1 + Int(g.next() % 6), g: &g)
-        let stateCuts = Self.cuts(b, pieces: 1 + Int(g.next() % 3), g: &g)
+        // Blocks of every size, single states included (trial 3 cuts every state apart).
+        let stateCuts = trial == 3 ? Array(0...b) : Self.cuts(b, pieces: 1 + Int(g.next() % 3), g: &g)
         var parts = [(file: String, partial: TopKPartial)]()
         for s in 0..<(stateCuts.count - 1) {
             let rows = stateCuts[s]..<stateCuts[s + 1]
