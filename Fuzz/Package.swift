@@ -4,7 +4,7 @@
 import PackageDescription
 
 let targets = ["FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors",
-               "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState"]
+               "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState", "FuzzTopKPartial"]
 
 let package = Package(
     name: "RecKitFuzz",

@@ -74,6 +74,7 @@ struct ScoreBench: ParsableCommand {
         let items = Matrix.random(n, d, seed: common.seed &+ 1)
         let states = Matrix.random(b, d, seed: common.seed)
         let scorer = CatalogScorer(items: items, blockItems: blockItems)
+        let blasScorer = CatalogScorer(items: items, blockItems: blockItems, arithmetic: .blas)
         let params: [(String, Any)] = [("batch", b), ("items", n), ("dim", d), ("k", k), ("block_items", blockItems)]
         var out = [Measurement]()
         for t in try common.threadList() {
@@ -84,7 +85,11 @@ struct ScoreBench: ParsableCommand {
             let ts = timeit(reps: common.reps) { _ = try! scorer.topK(states: states, k: k, parallelism: .threads(t)) }
             let peak = residentMemoryMB().peak
             var m = Measurement(name: "score.topk", params: params, timesMs: ts, threads: t)
-            m.extra = [("items_mb", itemsMB), ("peak_rss_above_start_mb", peak - before)]
+            // The same with BLAS's own scores (no canonical rescoring of the candidates).
+            let tb = timeit(reps: common.reps) { _ = try! blasScorer.topK(states: states, k: k, parallelism: .threads(t)) }
+            let blasMedian = Measurement(name: "score.topk_blas", params: params, timesMs: tb, threads: t).medianMs
+            m.extra = [("items_mb", itemsMB), ("peak_rss_above_start_mb", peak - before), ("blas_scores_median_ms", blasMedian),
+                       ("canonical_over_blas", m.medianMs / blasMedian)]
             if !noSgemm {
                 var c = Matrix(rows: b, cols: n)
                 let tg = timeit(reps: common.reps) { gemm(states, items, into: &c, transposeB: .transpose, parallelism: .threads(t)) }

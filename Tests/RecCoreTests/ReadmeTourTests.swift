@@ -14,6 +14,11 @@ import RecCore
         let top = try scorer.topK(states: users, k: 10, excluding: ExclusionSet(seen), parallelism: .automatic)
         #expect(top.items(row: 0).count == 10)
         #expect(!top.items(row: 0).contains(0) && !top.items(row: 0).contains(1))
+        let lower = CatalogScorer(items: items.rows(0..<50_000), firstItem: 0, catalogSize: 100_000)
+        let upper = CatalogScorer(items: items.rows(50_000..<100_000), firstItem: 50_000, catalogSize: 100_000)
+        let merged = try TopKResult.merge([lower.topK(states: users, k: 10, excluding: ExclusionSet(seen)),
+                                           upper.topK(states: users, k: 10, excluding: ExclusionSet(seen))], k: 10)
+        #expect(merged == top)
         var c = Matrix.zeros(256, 100_000)
         gemm(users, items, into: &c, transposeB: .transpose, alpha: 1, beta: 0)
         let y = matmul(users, items, transposeB: .transpose)
