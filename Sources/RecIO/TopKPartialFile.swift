@@ -114,11 +114,13 @@ public struct TopKPartial: Sendable, Equatable {
     }
 
     /// Merges partial files into the whole top-k: per state block, the shards must be disjoint
-    /// and cover the catalog; the blocks must be disjoint and cover states `0..<B`.
-    /// - Returns: the top-`k` of every state, in global state order.
+    /// and cover the catalog; the blocks must be disjoint and cover states `firstState..<B`
+    /// (`firstState` is 0 for the whole result; a block's own first state merges one block).
+    /// - Returns: the top-`k` of every state from `firstState` on, in global state order.
     /// - Throws: `.malformed` naming the files that disagree (k, catalog size), overlap or leave
     ///   items or states out.
-    public static func merge(_ parts: [(file: String, partial: TopKPartial)], k: Int? = nil) throws(RecIOError) -> TopKResult {
+    public static func merge(_ parts: [(file: String, partial: TopKPartial)], k: Int? = nil,
+                             firstState: Int = 0) throws(RecIOError) -> TopKResult {
         guard let first = parts.first else { throw .malformed(file: "(no files)", line: 0, field: nil, message: "nothing to merge") }
         func bad(_ f: String, _ m: String) -> RecIOError { .malformed(file: f, line: 0, field: nil, message: m) }
         let kk = k ?? first.partial.result.k
@@ -134,7 +136,7 @@ public struct TopKPartial: Sendable, Equatable {
         var blocks = [Int: [(file: String, partial: TopKPartial)]]()
         for p in parts { blocks[p.partial.firstState, default: []].append(p) }
         var rowsOut = [TopKResult]()
-        var nextState = 0
+        var nextState = firstState
         for start in blocks.keys.sorted() {
             let group = blocks[start]!.sorted { $0.partial.firstItem < $1.partial.firstItem }
             guard start == nextState else {

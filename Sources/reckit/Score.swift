@@ -211,6 +211,8 @@ struct ScoreMerge: ParsableCommand {
 
     @Argument(help: "Partial files written by `reckit score --partial`.") var partials: [String]
     @Option(help: "Items per state (default: the partial files' k).") var k: Int?
+    @Option(help: "The first state the pieces cover (default 0: all states; a block's first state merges that block alone).")
+    var firstState: Int = 0
     @OptionGroup var output: ScoreOutput
 
     func validate() throws {
@@ -222,10 +224,10 @@ struct ScoreMerge: ParsableCommand {
         try runReporting {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let parts = try partials.map { path throws(RecIOError) in (file: path, partial: try TopKPartial.read(path)) }
-            let merged = try TopKPartial.merge(parts, k: k)
+            let merged = try TopKPartial.merge(parts, k: k, firstState: firstState)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             stderrLine(String(format: "merged %ld partial files into the top-%ld of %ld states in %.1f ms", partials.count, merged.k, merged.rows, ms))
-            try output.write(merged)
+            try output.write(merged, firstState: firstState)
         }
     }
 }

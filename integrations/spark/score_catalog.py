@@ -113,6 +113,7 @@ def main(argv):
                                  for s in range(-(-n_items // shard))], numSlices=-(-n_items // shard))
 
     k, threads, head, items_from, catalog = args.k, args.threads, args.head, args.items_from, n_items
+    block_size = block
 
     def score_piece(pair):
         (b, first_state, states_text), (s, first_item, count, items_text, bias_text) = pair
@@ -144,6 +145,7 @@ def main(argv):
 
     def merge_block(kv):
         b, pieces = kv
+        first_state = b * block_size
         work = tempfile.mkdtemp(prefix="reckit-merge-")
         try:
             files = []
@@ -152,7 +154,8 @@ def main(argv):
                 with open(path, "wb") as f:
                     f.write(data)
                 files.append(path)
-            text = run([executable(local_reckit, shipped), "score", "merge", *files, "--format", "csv"]).decode()
+            text = run([executable(local_reckit, shipped), "score", "merge", *files, "--first-state", str(first_state),
+                        "--format", "csv"]).decode()
             for line in text.splitlines()[1:]:
                 state, rank, item, score = line.split(",")
                 yield (int(state), (int(rank), int(item), score))
