@@ -45,9 +45,9 @@ if a.csv:
     def write_lines(df, path):
         # One file, rows in order; floats as Spark prints them (shortest round-trip), which
         # reckit's strtof reads back to the same Float.
-        lines = [r[0] for r in df.collect()]
         with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            for r in df.toLocalIterator():   # streamed: a million rows need not fit the driver
+                f.write(r[0] + "\n")
     items_sorted = spark.read.parquet(os.path.join(a.out, "items.parquet")).orderBy("item_id")
     write_lines(items_sorted.select(F.concat_ws(",", F.col("vector").cast("array<string>"))), os.path.join(a.out, "items.csv"))
     write_lines(items_sorted.select(F.col("bias").cast("string")), os.path.join(a.out, "bias.csv"))
