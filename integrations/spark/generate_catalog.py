@@ -21,7 +21,8 @@ ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--partitions", type=int, default=8)
 a = ap.parse_args()
 
-spark = SparkSession.builder.master("local[2]").appName("reckit-generate-catalog").getOrCreate()
+spark = (SparkSession.builder.master("local[2]").appName("reckit-generate-catalog")
+         .config("spark.driver.memory", "4g").getOrCreate())
 
 
 def gaussian(seed, n):

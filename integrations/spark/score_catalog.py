@@ -172,7 +172,7 @@ def main(argv):
         out.orderBy("user_id", "rank").coalesce(1).write.mode("overwrite").option("header", True).csv(args.output)
     else:
         out.write.mode("overwrite").parquet(args.output)
-    print("score_catalog on Spark: %d users in %d blocks × %d items in %d shards, k=%d: %.1f s"
+    print("score_catalog on Spark: %d users in %d blocks x %d items in %d shards, k=%d: %.1f s"
           % (n_users, -(-n_users // block), n_items, -(-n_items // shard), k, time.time() - t0), file=sys.stderr, flush=True)
     spark.stop()
     return 0
