@@ -3,6 +3,7 @@ import Testing
 import RecCore
 import RecIO
 import RecOPE
+import _RecTestSupport
 
 /// Hostile input, by class: every case ends in a typed error that names the path once, never a
 /// trap.
@@ -12,16 +13,7 @@ import RecOPE
     /// Class: a directory where a file is expected, for every reader of outside files here.
     @Test func directoriesAreRefused() throws {
         let d = Self.directory
-        func expectDirectory(_ what: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                Issue.record("\(what): read a directory without an error")
-            } catch {
-                let text = "\(error)"
-                #expect(text.contains("directory"), "\(what): \(text)")
-                #expect(text.components(separatedBy: d).count == 2, "\(what): the path should appear once: \(text)")
-            }
-        }
+        func expectDirectory(_ what: String, _ body: () throws -> Void) { expectDirectoryRefused(d, what, body) }
         expectDirectory("CSVReader") { _ = try CSVReader(path: d) }
         expectDirectory("CSVMatrix") { _ = try CSVMatrix.read(d) }
         expectDirectory("SafeTensors") { _ = try SafeTensors.read(d) }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RecRL
+import _RecTestSupport
 
 func tempFile(_ name: String, _ text: String) -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-rl-tests-\(getpid())")
@@ -162,15 +163,7 @@ func tempFile(_ name: String, _ text: String) -> String {
 @Suite struct RLDirectoryInputTests {
     @Test func directoriesAreRefused() throws {
         let d = FileManager.default.temporaryDirectory.path
-        func check(_ what: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                Issue.record("\(what): read a directory without an error")
-            } catch {
-                let text = "\(error)"
-                #expect(text.contains("directory") && text.components(separatedBy: d).count == 2, "\(what): \(text)")
-            }
-        }
+        func check(_ what: String, _ body: () throws -> Void) { expectDirectoryRefused(d, what, body) }
         check("EventLog.load") { _ = try EventLog.load(csv: d) }
         check("RetailRocket") { _ = try EventLog.loadRetailRocket(d) }
         check("YooChoose") { _ = try EventLog.loadYooChoose(clicks: d, buys: nil) }

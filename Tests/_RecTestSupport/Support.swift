@@ -1,6 +1,7 @@
 // Naive reference implementations and tolerance helpers for RecKit's tests. Not public API.
 import Foundation
 import RecCore
+import Testing
 
 /// Sizes that straddle the 16-lane vector width (and a large one).
 public let sizesAroundVectorWidth = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000]
@@ -141,4 +142,17 @@ public func gradientsAgree(_ analytic: [Float], _ numeric: [Double], tolerance: 
     let err = zip(analytic, numeric).map { abs(Double($0) - $1) }.max() ?? 0
     if err > tolerance * scale { print("\(note): max gradient error \(err), scale \(scale)"); return false }
     return true
+}
+
+/// Hostile input, class "a directory where a file is expected": `body` reads the folder `path`
+/// and must fail with an error that says "directory" and names the path once.
+public func expectDirectoryRefused(_ path: String, _ what: String, _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("\(what): read a directory without an error")
+    } catch {
+        let text = "\(error)"
+        #expect(text.contains("directory"), "\(what): \(text)")
+        #expect(text.components(separatedBy: path).count == 2, "\(what): the path should appear once: \(text)")
+    }
 }

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from pyspark import SparkFiles
+from reckit_spark import executable, ship
 from pyspark.sql import SparkSession
 
 
@@ -55,16 +55,6 @@ def as_csv_lines(df):
         return F.coalesce(c.cast("string"), F.lit(""))
 
     return df.select(F.concat_ws(",", *[F.coalesce(field(f.name, f.dataType), F.lit("")) for f in df.schema.fields]).alias("line"))
-
-
-def executable(reckit, shipped):
-    """The reckit binary inside a task: the shipped copy, else the given path or PATH."""
-    if shipped:
-        path = SparkFiles.get(os.path.basename(reckit))
-        if not os.access(path, os.X_OK):
-            os.chmod(path, 0o755)
-        return path
-    return reckit
 
 
 def partition_pass(reckit, shipped, header, options, after):
@@ -132,10 +122,7 @@ def main(argv):
     df = spark.read.option("header", True).csv(args.logs) if fmt == "csv" else spark.read.parquet(args.logs)
     header = df.columns
     lines = as_csv_lines(df)
-    shipped = os.path.isfile(args.reckit)
-    local_reckit = os.path.abspath(args.reckit) if shipped else args.reckit
-    if shipped:
-        spark.sparkContext.addFile(local_reckit)
+    local_reckit, shipped = ship(spark.sparkContext, args.reckit)
 
     work = args.work or tempfile.mkdtemp(prefix="reckit-driver-")
     os.makedirs(work, exist_ok=True)

@@ -23,19 +23,10 @@ import sys
 import tempfile
 import time
 
-from pyspark import SparkFiles
+from reckit_spark import executable, ship
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import FloatType, IntegerType, StringType, StructField, StructType
-
-
-def executable(reckit, shipped):
-    if shipped:
-        path = SparkFiles.get(os.path.basename(reckit))
-        if not os.access(path, os.X_OK):
-            os.chmod(path, 0o755)
-        return path
-    return reckit
 
 
 def run(cmd):
@@ -69,10 +60,7 @@ def main(argv):
 
     spark = SparkSession.builder.appName("reckit-score-catalog").getOrCreate()
     sc = spark.sparkContext
-    shipped = os.path.isfile(args.reckit)
-    local_reckit = os.path.abspath(args.reckit) if shipped else args.reckit
-    if shipped:
-        sc.addFile(local_reckit)
+    local_reckit, shipped = ship(sc, args.reckit)
     t0 = time.time()
 
     # Users in id order, numbered: the global state index of each.
