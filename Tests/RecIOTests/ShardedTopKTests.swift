@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import RecCore
 import RecIO
+import _RecTestSupport
 
 /// Sharded catalog scoring: any split of the items into shards and of the states into blocks,
 /// scored piece by piece and merged, gives exactly the single scorer's top-k (same items, same
@@ -69,6 +70,34 @@ import RecIO
                 "n=\(n) d=\(d) b=\(b) k=\(k) cuts \(itemCuts) / \(stateCuts)")
         #expect(merged.indices == single.indices, "n=\(n) d=\(d) b=\(b) k=\(k) cuts \(itemCuts) / \(stateCuts)")
         #expect(merged.scores.map(\.bitPattern) == single.scores.map(\.bitPattern))
+    }
+
+    /// Canonical scores against a naive reference: every item's score as a plain `fma` loop in
+    /// index order plus the bias, a full sort in `ranksAbove` order — equal bit for bit, over
+    /// catalog sizes around the vector width, B = 1 (sgemv) and B > 1 (sgemm), ties included.
+    @Test(arguments: [1, 2, 7])
+    func canonicalScoresEqualANaiveFullSort(b: Int) throws {
+        var g = Xoshiro256(seed: UInt64(b))
+        for n in sizesAroundVectorWidth where n > 0 {
+            for d in [1, 3, 16, 17, 64] {
+                let real = (n + d) % 2 == 0
+                let (items, bias) = Self.catalog(n, d, seed: UInt64(n * 100 + d), real: real)
+                let states = Matrix(rows: b, cols: d, elements: (0..<(b * d)).map { _ in Float(Sampling.normal(&g)) })
+                let k = 1 + (n * 7 + d) % 12
+                let got = try CatalogScorer(items: items, bias: bias, blockItems: 16).topK(states: states, k: k)
+                for r in 0..<b {
+                    var ref = (0..<n).map { j -> (Float, Int32) in
+                        var acc: Float = 0
+                        for t in 0..<d { acc = fmaf(states[r, t], items[j, t], acc) }
+                        return (acc + bias[j], Int32(j))
+                    }
+                    ref.sort { ranksAbove($0.0, $0.1, $1.0, $1.1) }
+                    let top = ref.prefix(min(k, n))
+                    #expect(Array(got.items(row: r)) == top.map(\.1), "n=\(n) d=\(d) b=\(b) row \(r)")
+                    #expect(got.scores(row: r).map(\.bitPattern) == top.map(\.0.bitPattern), "n=\(n) d=\(d) b=\(b) row \(r)")
+                }
+            }
+        }
     }
 
     @Test func missingOverlappingAndDamagedPiecesAreErrors() throws {
