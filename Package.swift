@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "RecOPE", targets: ["RecOPE"]),
         .library(name: "RecRL", targets: ["RecRL"]),
         .executable(name: "reckit", targets: ["reckit"]),
+        // The command line's commands as a library, for tools that run them in another setting
+        // (integrations/mpi's reckit-mpi runs `train` over MPI with the same options).
+        .library(name: "ReckitCLI", targets: ["ReckitCLI"]),
         .executable(name: "recbench", targets: ["recbench"]),
     ],
     dependencies: [
@@ -41,10 +44,11 @@ let package = Package(
         .target(name: "RecRL", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),
         // Umbrella: re-exports the library modules.
         .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE", "RecRL"]),
-        .executableTarget(
-            name: "reckit",
+        .target(
+            name: "ReckitCLI",
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(name: "reckit", dependencies: ["ReckitCLI"]),
         .executableTarget(
             name: "recbench",
             dependencies: ["RecCore", "RecNN", "RecOPE", "RecRL", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -25,17 +25,22 @@ public enum Attention {
     }
 
     /// Attention-probability dropout: rate and seed (the mask depends only on the seed and the
-    /// (sequence, head) index, not on threads).
+    /// (sequence, head) index, not on threads). Sequence b of a batch is sequence
+    /// `firstSequence + b` of the whole batch, so a part of a batch split across workers or
+    /// processes draws the masks the whole batch would.
     public struct Dropout: Sendable, Equatable {
         public var rate: Float
         public var seed: UInt64
-        public init(rate: Float, seed: UInt64) { self.rate = rate; self.seed = seed }
+        public var firstSequence: Int
+        public init(rate: Float, seed: UInt64, firstSequence: Int = 0) {
+            self.rate = rate; self.seed = seed; self.firstSequence = firstSequence
+        }
 
-        /// The scaled mask of (sequence, head) chunk `chunk`: `count` values, each 0 with
-        /// probability `rate`, else 1/(1 − rate).
+        /// The scaled mask of chunk `chunk` = b·heads + h (sequence b of this batch, head h):
+        /// `count` values, each 0 with probability `rate`, else 1/(1 − rate).
         @inline(__always)
-        func fillMask(chunk: Int, into mask: UnsafeMutablePointer<Float>, count: Int) {
-            var g = RandomStream(seed: seed).split(chunk).generator()
+        func fillMask(chunk: Int, heads: Int, into mask: UnsafeMutablePointer<Float>, count: Int) {
+            var g = RandomStream(seed: seed).split(firstSequence &* heads &+ chunk).generator()
             let keep = 1 / (1 - rate)
             for t in 0..<count { mask[t] = Float(Sampling.uniform(&g)) < rate ? 0 : keep }
         }
@@ -99,7 +104,7 @@ public enum Attention {
                     }
                     if let dropout, let db {
                         let mask = db + bh * L * L
-                        dropout.fillMask(chunk: bh, into: mask, count: L * L)
+                        dropout.fillMask(chunk: bh, heads: s.heads, into: mask, count: L * L)
                         // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
                         let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
                         for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
@@ -308,7 +313,7 @@ extension Attention {
                     }
                     if let dropout, let db {
                         let mask = db + bh * L
-                        dropout.fillMask(chunk: bh, into: mask, count: L)
+                        dropout.fillMask(chunk: bh, heads: H, into: mask, count: L)
                         withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
                             for j in 0..<n { w[j] = P[j] * mask[j] }
                             SmallProducts.combineRows(UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)

@@ -27,10 +27,15 @@ public final class CatalogHead: Module {
     /// forms dW = Pᵀ S and dS += P W per block. FLOPs: 3 × 2·B·N·d. Memory: the B × N logits.
     /// With `weights`, row b's term is multiplied by `weights[b]` (held constant: SAC and SA2C
     /// weight the supervised loss by a stop-gradient Q value or advantage).
+    /// The loss is a mean over `normalizer` rows (default B): a part of a batch (a process's in
+    /// data-parallel training) passes the whole batch's size, and the parts' losses and
+    /// gradients add up to the whole batch's.
     /// - Throws: `.itemOutOfRange` for a target outside 1...N (naming its position).
     /// - Precondition: `states` is B × d and `targets` (and `weights`) have B entries.
-    public func crossEntropy(states: Matrix, targets: [Int], weights: [Float]? = nil, parallelism: Parallelism = .automatic) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+    public func crossEntropy(states: Matrix, targets: [Int], weights: [Float]? = nil, normalizer: Int? = nil,
+                             parallelism: Parallelism = .automatic) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
         let B = states.rows, N = items, d = dim
+        let mean = max(1, normalizer ?? B)
         precondition(states.cols == d && targets.count == B, "CatalogHead.crossEntropy: states \(states.shapeDescription), \(targets.count) targets, head \(N)×\(d)")
         precondition(weights.map { $0.count == B } ?? true, "CatalogHead.crossEntropy: \(weights?.count ?? 0) weights for \(B) rows")
         let rowWeight = weights ?? [Float](repeating: 1, count: B)
@@ -81,9 +86,9 @@ public final class CatalogHead: Module {
                 let t = targets[r] - 1, k = t / nb, j0 = k * nb, cnt = min(nb, N - j0)
                 loss += Double(rowWeight[r]) * Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
             }
-            lossOut = loss / Double(B)
+            lossOut = loss / Double(mean)
             // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
-            let invB = 1 / Float(B)
+            let invB = 1 / Float(mean)
             Threading.perWorker(workers) { w in
                 let b0 = w * blocks / workers, b1 = (w + 1) * blocks / workers
                 let myDS = pdp.baseAddress! + w * B * d

@@ -144,14 +144,17 @@ public final class GRU4Rec: Module {
     public struct Cache { let ids: [Int], dropoutMask: [Float]?, gru: GRU.Cache }
 
     /// - Throws: `.itemOutOfRange` naming an id and its position in the batch.
-    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
+    /// - Parameter firstSample: the index of `sequences[0]` in the whole batch (dropout masks
+    ///   are drawn per sequence, as `SASRec.forward`'s).
+    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
         let L = length
         var ids = [Int]()
         for (b, s) in sequences.enumerated() {
             precondition(s.count == L, "GRU4Rec.forward: sequence \(b) has \(s.count) ids, the model takes \(L)")
             ids += s
         }
-        let (x, mask) = Dropout.forward(try itemEmbedding.forward(ids), rate: training ? dropout : 0, seed: seed)
+        let (x, mask) = Dropout.forward(try itemEmbedding.forward(ids), rate: training ? dropout : 0, seed: seed,
+                                     samples: Dropout.Samples(first: firstSample, count: sequences.count))
         let (_, final, gc) = gru.forward(x, batch: sequences.count, length: L, padding: ids.map { $0 == 0 })
         return (final, Cache(ids: ids, dropoutMask: mask, gru: gc))
     }

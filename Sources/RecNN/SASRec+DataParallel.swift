@@ -23,26 +23,27 @@ extension SASRec {
 
         public struct Cache { let parts: [(range: Range<Int>, cache: SASRec.Cache)] }
 
-        /// Forward over the whole batch; part p's dropout uses `RandomStream(seed).split(p)`.
-        public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
+        /// Forward over the whole batch; the dropout masks are those of `SASRec.forward` on the
+        /// whole batch (per sequence, from `seed` and `firstSample + b`), whatever the workers.
+        public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
             let B = sequences.count
             let W = max(1, min(workers, B / 32))
             if W == 1 {
-                let (s, c) = try model.forward(sequences, training: training, seed: seed)
+                let (s, c) = try model.forward(sequences, training: training, seed: seed, firstSample: firstSample)
                 return (s, Cache(parts: [(0..<B, c)]))
             }
             // Share the current parameter values (copy-on-write, no copy).
             for r in replicas { for (a, b) in zip(r.parameters, model.parameters) { a.value = b.value } }
             let ranges = (0..<W).map { ($0 * B / W)..<(($0 + 1) * B / W) }
             var results = [Result<(Matrix, SASRec.Cache), RecNNError>?](repeating: nil, count: W)
-            let stream = RandomStream(seed: seed)
             results.withUnsafeMutableBufferPointer { out in
                 let box = UncheckedBox(out.baseAddress!)
                 Threading.perWorker(W) { w in
                     Threading.withSequentialKernels {
                         let part = Array(sequences[ranges[w]])
                         do {
-                            let r = try self.worker(w).forward(part, training: training, seed: stream.split(w).key)
+                            let r = try self.worker(w).forward(part, training: training, seed: seed,
+                                                                           firstSample: firstSample + ranges[w].lowerBound)
                             box.pointer[w] = .success(r)
                         } catch let e as RecNNError { box.pointer[w] = .failure(e) } catch {}
                     }

@@ -92,9 +92,12 @@ public final class SASRec: Module {
     /// Encodes a batch: `sequences` is B rows of exactly `length` ids (0 = padding).
     /// - Parameters:
     ///   - training: applies dropout (seeded by `seed`), otherwise none.
+    ///   - firstSample: the index of `sequences[0]` in the whole batch: sequence b's dropout masks
+    ///     depend only on `seed` and `firstSample + b`, so the parts of a batch split across
+    ///     workers or processes draw the masks the whole batch draws.
     /// - Returns: the B × d states and the cache for `backward`.
     /// - Throws: `.itemOutOfRange` naming an id outside 0...items and its position in the batch.
-    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
+    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
         let c = config, L = c.length, d = c.dim, B = sequences.count
         var ids = [Int]()
         ids.reserveCapacity(B * L)
@@ -121,7 +124,8 @@ public final class SASRec: Module {
         })
         let rate = training ? c.dropout : 0
         let stream = RandomStream(seed: seed)
-        let embMask = Dropout.apply(&x, rate: rate, seed: stream.split(0).key)
+        let samples = Dropout.Samples(first: firstSample, count: B)
+        let embMask = Dropout.apply(&x, rate: rate, seed: stream.split(0).key, samples: samples)
         maskInPlace(&x, padding)
         var caches = [BlockCache]()
         // Only the state rows leave the encoder, so the last block computes its keys and values
@@ -130,9 +134,9 @@ public final class SASRec: Module {
         let stateRows = (0..<B).map { $0 * L + statePositions[$0] }
         let last = QueryRows(rows: stateRows, positions: statePositions)
         for (bi, blk) in blocks.enumerated() {
-            let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key) : nil
+            let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key, firstSequence: firstSample) : nil
             let (y, cache) = blockForward(blk, x, queries: bi == blocks.count - 1 ? last : nil, padding: padding, batch: B,
-                                          attnDrop: attnDrop, rate: rate, ffnSeed: stream.split(100 + bi).key)
+                                          attnDrop: attnDrop, rate: rate, ffnSeed: stream.split(100 + bi).key, samples: samples)
             x = y; caches.append(cache)
         }
         // x is now B × d (the state rows), or still (B·L) × d without blocks.
@@ -171,7 +175,7 @@ public final class SASRec: Module {
 
     /// One block: (B·L) × d in; out (B·L) × d, or B × d (the query rows) when `queries` is given.
     private func blockForward(_ blk: Block, _ x: Matrix, queries: QueryRows?, padding: [Bool], batch B: Int,
-                              attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64) -> (Matrix, BlockCache) {
+                              attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64, samples: Dropout.Samples) -> (Matrix, BlockCache) {
         let c = config, L = c.length
         func rows(_ m: Matrix) -> Matrix { queries.map { gatherRows(m, $0.rows) } ?? m }
         func attend(_ q: Matrix, _ keys: Matrix) -> (Matrix, MultiHeadAttention.Cache) {
@@ -185,7 +189,7 @@ public final class SASRec: Module {
             var (h, ac) = attend(qn, x)              // h = q + A(q, x), q = LN₁(x)
             addInPlace(&h, qn)
             let (u, l2) = blk.ln2.forward(h)
-            var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
+            var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
             addInPlace(&y, u)
             maskInPlace(&y, outPadding)
             return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
@@ -194,7 +198,7 @@ public final class SASRec: Module {
             var (h, ac) = attend(rows(xn), xn)       // h = x + A(LN₁(x))
             addInPlace(&h, rows(x))
             let (hn, l2) = blk.ln2.forward(h)
-            var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
+            var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
             addInPlace(&y, h)
             maskInPlace(&y, outPadding)
             return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
@@ -203,7 +207,7 @@ public final class SASRec: Module {
             var (s1, ac) = attend(xs, x)             // h = LN₁(x + A(x))
             addInPlace(&s1, xs)
             let (h, l1) = blk.ln1.forward(s1)
-            var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput)
+            var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
             addInPlace(&s2, h)
             var (y, l2) = blk.ln2.forward(s2)
             maskInPlace(&y, outPadding)

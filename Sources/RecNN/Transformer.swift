@@ -4,17 +4,40 @@ import RecCore
 /// Element-wise dropout with a seeded mask (inverted: kept values are scaled by 1/(1 − rate)).
 public enum Dropout {
     /// Returns y = x ⊙ mask and the mask (already scaled); rate 0 returns x and nil.
-    public static func forward(_ x: Matrix, rate: Float, seed: UInt64) -> (y: Matrix, mask: [Float]?) {
+    public static func forward(_ x: Matrix, rate: Float, seed: UInt64, samples: Samples? = nil) -> (y: Matrix, mask: [Float]?) {
         var y = x
-        let mask = apply(&y, rate: rate, seed: seed)
+        let mask = apply(&y, rate: rate, seed: seed, samples: samples)
         return (y, mask)
     }
 
+    /// Which samples of a batch the rows of a matrix belong to: `count` samples of equal row
+    /// blocks, numbered from `first` in the whole batch. Each sample's mask is drawn from its own
+    /// stream (`RandomStream(seed).split(first + b)`), so a part of a batch (a worker's, a
+    /// process's) draws the masks the whole batch would.
+    public struct Samples: Sendable, Equatable {
+        public var first: Int, count: Int
+        public init(first: Int, count: Int) { self.first = first; self.count = count }
+    }
+
     /// x ← x ⊙ mask in place; returns the mask (nil for rate 0). Same mask as `forward`.
-    public static func apply(_ x: inout Matrix, rate: Float, seed: UInt64) -> [Float]? {
+    /// Without `samples` the whole matrix is one stream.
+    /// - Precondition: with `samples`, its count divides the rows.
+    public static func apply(_ x: inout Matrix, rate: Float, seed: UInt64, samples: Samples? = nil) -> [Float]? {
         guard rate > 0 else { return nil }
         var mask = [Float](repeating: 0, count: x.count)
-        mask.withUnsafeMutableBufferPointer { RandomStream(seed: seed).fillUniform($0, parallelism: .sequential) }
+        let stream = RandomStream(seed: seed)
+        if let samples, samples.count > 0 {
+            precondition(x.rows % samples.count == 0, "Dropout.apply: \(x.rows) rows are not blocks of \(samples.count) samples")
+            let per = x.count / samples.count
+            mask.withUnsafeMutableBufferPointer { m in
+                for b in 0..<samples.count {
+                    stream.split(samples.first &+ b).fillUniform(UnsafeMutableBufferPointer(rebasing: m[(b * per)..<((b + 1) * per)]),
+                                                                parallelism: .sequential)
+                }
+            }
+        } else {
+            mask.withUnsafeMutableBufferPointer { stream.fillUniform($0, parallelism: .sequential) }
+        }
         let keep = 1 / (1 - rate)
         for i in mask.indices { mask[i] = mask[i] < rate ? 0 : keep }
         x.withUnsafeMutableBufferPointer { p in mask.withUnsafeBufferPointer { m in multiplyInPlace(p.baseAddress!, m.baseAddress!, count: p.count) } }
@@ -98,6 +121,11 @@ public final class MultiHeadAttention: Module {
         }
         let dQueries = q.backward(c.queries, dqp)
         var dKeys = k.backward(c.keys, dkp)
+        // The key bias adds qᵢ·b to every score of query i: softmax does not see it, and its
+        // exact gradient is 0. What backward computes is rounding noise, which Adam (dividing by
+        // √v) would turn into steps of the full learning rate in random directions, different
+        // for every batch split; keep it exactly 0.
+        if let kb = k.bias { kb.grad = Matrix(rows: kb.grad.rows, cols: kb.grad.cols) }
         v.backward(c.keys, dvp, accumulatingInto: &dKeys)
         return (dQueries, dKeys)
     }
@@ -124,7 +152,8 @@ public final class FeedForward: Module {
 
     /// Dropout (rate `dropout`) on the activation and, with `outputDropout`, also on the output
     /// (as the SASRec authors' code: dropout after each of the two layers).
-    public func forward(_ x: Matrix, dropout: Float, seed: UInt64, outputDropout: Bool = false) -> (y: Matrix, cache: Cache) {
+    public func forward(_ x: Matrix, dropout: Float, seed: UInt64, outputDropout: Bool = false,
+                        samples: Dropout.Samples? = nil) -> (y: Matrix, cache: Cache) {
         let pre = w1.forward(x)
         var act = Matrix(rows: pre.rows, cols: pre.cols, unsafeUninitialized: { p in
             pre.withUnsafeBufferPointer { src in
@@ -134,9 +163,9 @@ public final class FeedForward: Module {
                 }
             }
         })
-        let mask = Dropout.apply(&act, rate: dropout, seed: seed)
+        let mask = Dropout.apply(&act, rate: dropout, seed: seed, samples: samples)
         var y = w2.forward(act)
-        let outMask = outputDropout ? Dropout.apply(&y, rate: dropout, seed: seed &+ 0x5EED) : nil
+        let outMask = outputDropout ? Dropout.apply(&y, rate: dropout, seed: seed &+ 0x5EED, samples: samples) : nil
         return (y, Cache(x: x, pre: pre, act: act, dropoutMask: mask, outputMask: outMask))
     }
 

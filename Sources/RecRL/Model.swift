@@ -157,13 +157,15 @@ public final class QNetwork: Module {
     public enum EncoderCache { case sasrec(SASRec.DataParallel.Cache), gru(GRU4Rec.Cache) }
 
     /// Encodes a batch of right-padded sequences (SASRec: data-parallel over the batch).
-    public func encode(_ seqs: [[Int]], training: Bool, seed: UInt64 = 0) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
+    /// `firstSample` is the index of `seqs[0]` in the whole batch (dropout masks are drawn per
+    /// sample, see `SASRec.forward`).
+    public func encode(_ seqs: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
         do {
             if let parallel {
-                let r = try parallel.forward(seqs, training: training, seed: seed)
+                let r = try parallel.forward(seqs, training: training, seed: seed, firstSample: firstSample)
                 return (r.states, .sasrec(r.cache))
             }
-            let r = try gruEncoder!.forward(seqs, training: training, seed: seed)
+            let r = try gruEncoder!.forward(seqs, training: training, seed: seed, firstSample: firstSample)
             return (r.states, .gru(r.cache))
         } catch { throw .model("\(error)") }
     }

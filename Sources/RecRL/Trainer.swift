@@ -25,6 +25,8 @@ public struct TrainingSettings: Sendable, Equatable {
     /// Evaluate the catalog columns each loss needs only (false: full Q matrices, for tests).
     public var leanColumns = true
     public var seed: UInt64 = 1
+    /// Seed of the dropout masks (nil: derived from `seed`).
+    public var dropoutSeed: UInt64? = nil
     public init() {}
 
     func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
@@ -53,8 +55,13 @@ public final class Trainer {
     var optimizers: [Adam]
     var optimizers2: [Adam]
 
-    public init(model: SequentialRecommender, settings: TrainingSettings, totalSteps: Int) {
-        self.model = model; self.settings = settings; self.totalSteps = totalSteps
+    /// The processes this one trains with (nil: alone). Each takes its slice of every batch.
+    public let group: ProcessGroup?
+    /// Gradient bytes this process sent to the group.
+    public private(set) var traffic = GradientTraffic()
+
+    public init(model: SequentialRecommender, settings: TrainingSettings, totalSteps: Int, group: ProcessGroup? = nil) {
+        self.model = model; self.settings = settings; self.totalSteps = totalSteps; self.group = group
         optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
         optimizers2 = model.config.algorithm == .sa2c ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
         for o in optimizers + optimizers2 { o.lazySparseRows = !settings.denseEmbeddingUpdates }
@@ -75,23 +82,70 @@ public final class Trainer {
 
     /// The losses and gradients of one step (into the trained network's parameters), without
     /// the optimiser step; returns the index of the network that was trained.
+    ///
+    /// Every random draw depends on the seed, the step and a sample's index in `batch` only:
+    /// the coin flip on the step, the negatives and the dropout masks of sample i on (step, i).
+    /// With a `group`, this process computes its slice of `batch` (rank r of R: indices
+    /// r·B/R ..< (r+1)·B/R), the losses are means over the whole batch, and losses and
+    /// gradients are summed across the group: the step is the one a single process takes.
     public func gradients(_ data: Transitions, batch: [Int]) throws(RecRLError) -> (StepLosses, Int) {
         let alg = model.config.algorithm
-        // Coin flips and negatives depend on (seed, step) only, so a resumed run repeats them.
+        // The coin flip depends on (seed, step) only, so a resumed run repeats it.
         var coin = Xoshiro256(seed: (settings.seed ^ 0xC01F) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
-        var negativeRNG = Xoshiro256(seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9)
         let p = alg.usesQ ? Int(coin.next() >> 63) : 0
+        let main = model.networks[p]
+        let R = group?.size ?? 1, rank = group?.rank ?? 0
+        let slice = (rank * batch.count / R)..<((rank + 1) * batch.count / R)
+        main.zeroGrad()
+        var losses = StepLosses()
+        var backward: (cache: QNetwork.EncoderCache, dStates: Matrix)? = nil
+        var qRows = [Int]()
+        if !slice.isEmpty {
+            let part = try localStep(data, batch: Array(batch[slice]), first: slice.lowerBound, total: batch.count, network: p)
+            losses = part.losses; backward = (part.cache, part.dStates); qRows = part.qRows
+        }
+        if let group {
+            var l = [losses.ce, losses.q]
+            try l.withUnsafeMutableBufferPointer { b throws(RecRLError) in try group.allReduceSum(b) }
+            losses = StepLosses(ce: l[0], q: l[1])
+        }
+        guard losses.ce.isFinite && losses.q.isFinite else {
+            main.zeroGrad()
+            throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
+        }
+        if let backward { main.backward(backward.cache, backward.dStates) }
+        if let group {
+            var sparse = [GradientReducer.Sparse]()
+            if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table, let rows = e.touchedRows {
+                sparse.append(.init(parameter: e, rows: rows.sorted()))
+            }
+            if let qh = main.qHead, settings.leanColumns {
+                sparse.append(.init(parameter: qh.weight, rows: qRows))
+            }
+            try GradientReducer.reduce(main.parameters, sparse: sparse, group: group, traffic: &traffic)
+            traffic.steps += 1
+        }
+        return (losses, p)
+    }
+
+    /// One process's part of a step: `batch` holds samples `first ..< first + batch.count` of
+    /// a batch of `total`. Returns its losses (sums over its samples / total), the encoder's cache
+    /// and state gradient (the heads' gradients are accumulated), and the Q-head rows touched.
+    func localStep(_ data: Transitions, batch: [Int], first: Int, total: Int, network p: Int) throws(RecRLError)
+        -> (losses: StepLosses, cache: QNetwork.EncoderCache, dStates: Matrix, qRows: [Int]) {
+        let alg = model.config.algorithm
         let main = model.networks[p]
         let target = alg.usesQ ? model.networks[1 - p] : main
         let B = batch.count, d = model.config.dim
         let states = batch.map { data.state($0) }
         let actions = batch.map { data.action($0) }
-        main.zeroGrad()
-        let fwd = try main.encode(states, training: true, seed: settings.seed &+ UInt64(step) &* 0x9E37)
+        let dropoutSeed = (settings.dropoutSeed ?? settings.seed) &+ UInt64(step) &* 0x9E37
+        let fwd = try main.encode(states, training: true, seed: dropoutSeed, firstSample: first)
         let S = fwd.states
         var losses = StepLosses()
         var dS = Matrix(rows: B, cols: d)
         var ceWeights: [Float]? = nil
+        var qRows = [Int]()
 
         if alg.usesQ, let qh = main.qHead, let tq = target.qHead {
             // Targets (no gradient): main picks, target values.
@@ -104,12 +158,14 @@ public final class Trainer {
             let tv = columnValues(tq, targetEval, picks)
             var y = [Float](repeating: 0, count: B)
             for b in 0..<B { y[b] = data.rewards[batch[b]] + (data.done[batch[b]] ? 0 : data.gamma * tv[b]) }
-            // Negatives: reward 0, next state = state.
+            // Negatives: reward 0, next state = state; sample i's from (seed, step, i).
             var negs = [[Int]](repeating: [], count: B)
             var yNeg = [Float](repeating: 0, count: B)
             if withNeg {
                 let N = model.config.items
                 for b in 0..<B {
+                    var negativeRNG = Xoshiro256(seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9
+                                                 &+ UInt64(first + b) &* 0x94D0_49BB_1331_11EB)
                     var list = [Int]()
                     while list.count < settings.negatives {
                         let n = 1 + Int(negativeRNG.next() % UInt64(N))
@@ -121,11 +177,12 @@ public final class Trainer {
             }
             // Q(s, ·) on the needed columns: the action, then the negatives.
             let cols = (0..<B).map { [actions[$0]] + negs[$0] }
+            qRows = Array(Set(cols.joined())).sorted().map { $0 - 1 }
             let q = settings.leanColumns ? qh.logits(states: S, columns: cols) : fullColumns(qh, S, cols)
             var dq = [[Float]]()
             dq.reserveCapacity(B)
             var qloss = 0.0
-            let w = settings.qWeight, invB = 1 / Float(B)
+            let w = settings.qWeight, invB = 1 / Float(total)
             for b in 0..<B {
                 var g = [Float](repeating: 0, count: cols[b].count)
                 let e = q[b][0] - y[b]
@@ -138,7 +195,7 @@ public final class Trainer {
                 }
                 dq.append(g)
             }
-            losses.q = Double(w) * qloss / Double(B)
+            losses.q = Double(w) * qloss / Double(total)
             let dSq = settings.leanColumns ? qh.backward(states: S, columns: cols, dLogits: dq) : fullBackward(qh, S, cols, dq)
             dS = dSq
             if inSecondPhase {
@@ -154,16 +211,11 @@ public final class Trainer {
             }
         }
         do {
-            let (ce, dSce) = try main.ceHead.crossEntropy(states: S, targets: actions, weights: ceWeights)
+            let (ce, dSce) = try main.ceHead.crossEntropy(states: S, targets: actions, weights: ceWeights, normalizer: total)
             losses.ce = ce
             dS.withUnsafeMutableBufferPointer { a in dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } } }
         } catch { throw .model("\(error)") }
-        guard losses.ce.isFinite && losses.q.isFinite else {
-            main.zeroGrad()
-            throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
-        }
-        main.backward(fwd.cache, dS)
-        return (losses, p)
+        return (losses, fwd.cache, dS, qRows)
     }
 
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.

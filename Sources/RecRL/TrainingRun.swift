@@ -29,6 +29,10 @@ public struct TrainingRun {
     public var progressSeconds = 2.0
     /// Also evaluate the Q head.
     public var evaluateQHead = false
+    /// The processes of a data-parallel run (nil: this process alone). Every process calls `run`
+    /// with the same data and settings (checked at the start); each trains on its slice of every
+    /// batch, and rank 0 alone evaluates, writes `outputDirectory` and reports progress.
+    public var group: ProcessGroup? = nil
 
     public init(model: ModelConfig) { self.model = model }
 
@@ -48,6 +52,9 @@ public struct TrainingRun {
         public var bestEpoch: Int
         public var selectBy: String
         public var sequencesPerSecond: Double
+        /// Processes of a data-parallel run and the gradient bytes rank 0 sent (nil: one process).
+        public var processes: Int? = nil
+        public var gradientTraffic: GradientTraffic? = nil
         public var best: EpochReport { epochs.first { $0.epoch == bestEpoch }! }
     }
 
@@ -61,6 +68,7 @@ public struct TrainingRun {
             throw .invalidParameter("reward for event type '\(clipped(unknown))', which \(data.source) does not have "
                                     + "(its event types: \(data.eventTypes.joined(separator: ", ")))")
         }
+        let writer = (group?.rank ?? 0) == 0
         let lastPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("last.safetensors") }
         let bestPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("best.safetensors") }
         if resume && existing(lastPath) == nil {
@@ -71,10 +79,11 @@ public struct TrainingRun {
         let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
         let rec = SequentialRecommender(config: model, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: settings.seed)
         rec.trainingCounts = train.data.itemCounts()
-        let trainer = Trainer(model: rec, settings: settings, totalSteps: stepsPerEpoch * epochs)
+        let trainer = Trainer(model: rec, settings: settings, totalSteps: stepsPerEpoch * epochs, group: group)
         var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
         var startEpoch = 0
-        if let dir = outputDirectory {
+        if let group { try checkSameRun(group, data: data, transitions: train.count) }
+        if writer, let dir = outputDirectory {
             do { try Directory.create(dir) } catch { throw .io(error) }
             // Temporaries a killed run left behind (their writer is gone) go first.
             for name in ["last.safetensors", "best.safetensors", "metrics.json"] {
@@ -104,6 +113,7 @@ public struct TrainingRun {
             if startEpoch == epochs { progress?("\(lastPath) has already trained all \(epochs) epochs: nothing to train") }
             progress?("resumed from \(lastPath) after epoch \(e + 1) (step \(s))")
         }
+        let progress = writer ? progress : nil
         let valSessions = split.validation, testSessions = split.test
         var lossScale: Double? = nil
         var seqs = 0
@@ -138,6 +148,9 @@ public struct TrainingRun {
                 }
             }
             trainSeconds += Date().timeIntervalSince(t0)
+            // Only rank 0 evaluates and writes; the others go on to the next epoch's first step,
+            // where they wait for it.
+            guard writer else { continue }
             let val = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
             let test = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: testSessions, length: model.length)
             let testQ = evaluateQHead && model.algorithm.usesQ ? try Evaluation.run(ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
@@ -147,6 +160,7 @@ public struct TrainingRun {
             let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, selectBy)
             if bestSoFar { report.bestEpoch = epoch }
             report.sequencesPerSecond = Double(seqs) / max(trainSeconds, 1e-9)
+            if let group { report.processes = group.size; report.gradientTraffic = trainer.traffic }
             progress?(String(format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss, selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
             if let lastPath, let bestPath {
                 let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
@@ -154,7 +168,7 @@ public struct TrainingRun {
                 if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
             }
         }
-        if let dir = outputDirectory {
+        if writer, let dir = outputDirectory {
             let path = (dir as NSString).appendingPathComponent("metrics.json")
             do {
                 let (d, nonFinite) = try JSONOutput.encode(report, pretty: true, what: path)
@@ -163,6 +177,23 @@ public struct TrainingRun {
             } catch { throw .io(error) }
         }
         return (rec, report)
+    }
+
+    /// Every process of a group must train the same model on the same data with the same
+    /// settings; a process that differs would silently pull the others' parameters elsewhere.
+    func checkSameRun(_ group: ProcessGroup, data: SessionData, transitions: Int) throws(RecRLError) {
+        // Dictionaries and sets are printed sorted: their order differs between processes.
+        let rewardList = rewards.rewards.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let description = "\(model)|\(settings)|\(epochs)|\(rewardList)|\(rewards.priceScaling)|\(rewards.given.sorted())|\(gamma)|\(resume)|\(transitions)|\(data.itemKeys.count)|"
+            + "\(data.eventCount)|\(data.sessionCount)|\(data.itemKeys.first ?? "")|\(data.itemKeys.last ?? "")"
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        let mine = [Int32(truncatingIfNeeded: hash), Int32(truncatingIfNeeded: hash >> 32)]
+        let all = try group.allGather(mine)
+        if let other = all.firstIndex(where: { $0 != all[0] }) {
+            throw .invalidParameter("process \(other) of the group has other training options or data than process 0 "
+                                    + "(every process must run the same command on the same data)")
+        }
     }
 
     /// Checks the settings before anything is trained or written.

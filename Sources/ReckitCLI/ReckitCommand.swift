@@ -2,15 +2,19 @@ import ArgumentParser
 import Foundation
 import RecKit
 
-@main
-struct Reckit: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `reckit` command (its `main` is the executable's entry point).
+public struct Reckit: ParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "reckit",
         abstract: "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
         subcommands: [Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self, RLStudy.self],
         defaultSubcommand: nil)
 
-    static func main() {
+    public init() {}
+
+    /// Parses the arguments and runs the command; RecKit's and the system's errors become one
+    /// line on stderr and exit status 1.
+    public static func main() {
         ProcessTuning.keepFreedMemory()
         do {
             var command = try parseAsRoot(nil)
@@ -39,11 +43,13 @@ struct Reckit: ParsableCommand {
 }
 
 /// Options for the threading knob, shared by commands.
-struct ThreadOptions: ParsableArguments {
+public struct ThreadOptions: ParsableArguments {
     @Option(help: "Threads for RecKit and OpenBLAS (default: RECKIT_THREADS or all cores).")
-    var threads: Int?
+    public var threads: Int?
 
-    func apply() throws {
+    public init() {}
+
+    public func apply() throws {
         if let t = threads {
             guard t >= 1 else { throw ValidationError("--threads must be at least 1, got \(t)") }
             Threading.setCount(t)
@@ -53,7 +59,7 @@ struct ThreadOptions: ParsableArguments {
     }
 }
 
-func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+public func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 /// A size check for an option's `validate()`: a usage error naming the bytes it would take.
 func checkOptionMemory(_ what: String, bytes: Int?) throws {
@@ -90,7 +96,7 @@ func runReporting(_ body: () throws -> Void) throws {
 /// One line for an error that is not the argument parser's: RecKit's typed errors as they
 /// describe themselves; Foundation's file errors as "PATH: reason" (no error domains or codes);
 /// anything else cut to one line. Nil for the argument parser's errors.
-func errorLine(_ error: Error) -> String? {
+public func errorLine(_ error: Error) -> String? {
     switch error {
     case let e as RecIOError: return e.description
     case let e as RecCoreError: return e.description

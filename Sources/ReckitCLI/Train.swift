@@ -47,17 +47,9 @@ func runRL(_ body: () throws -> Void) throws {
     }
 }
 
-struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Train a sequential recommender (SASRec encoder) with CE, SQN, SAC, SNQN or SA2C on an event log.",
-        discussion: """
-        Sessions are filtered (items with at least --min-item-count events, then sessions with at \
-        least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
-        into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
-        OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
-        OUT/best.safetensors (best validation epoch), OUT/metrics.json and OUT/split.csv.
-        """)
-
+/// The options of `reckit train` (shared with integrations/mpi's `reckit-mpi train`, which runs
+/// the same training data-parallel over MPI ranks).
+public struct TrainOptions: ParsableArguments {
     @OptionGroup var input: EventDataOptions
     @Option(help: "ce, sqn, sac, snqn or sa2c.") var algo: String = "sqn"
     @Option(help: "Output directory.") var out: String = "reckit-model"
@@ -84,46 +76,84 @@ struct Train: ParsableCommand {
     @Flag(help: "Print the final report as JSON on stdout.") var json = false
     @OptionGroup var threading: ThreadOptions
 
-    func run() throws {
+    public init() {}
+
+    /// Trains and reports. With `group`, this process is one rank of a data-parallel run: every
+    /// rank reads the data and trains on its slice of each batch; rank 0 alone writes the output
+    /// directory and prints.
+    public func run(group: ProcessGroup? = nil) throws {
         try threading.apply()
         guard let alg = Algorithm(rawValue: algo) else { throw ValidationError("--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(algo))'") }
         guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else { throw ValidationError("--price-scaling must be none, linear or log") }
         guard ["sasrec", "gru"].contains(encoder) else { throw ValidationError("--encoder must be sasrec or gru, got '\(clipped(encoder))'") }
-        try runRL {
-            let (data, split) = try input.load()
-            stderrLine("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")
-            if split.validation.isEmpty || split.test.isEmpty {
-                stderrLine("warning: the \(split.validation.isEmpty ? "validation" : "test") split is empty: its metrics are not defined and the best epoch is the first")
-            }
-            var mc = ModelConfig(items: data.itemCount)
-            mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
-            if encoder == "gru" { mc.encoder = "gru" }
-            mc.attentionOutputProjection = attentionProjection
-            var run = TrainingRun(model: mc)
-            run.epochs = epochs; run.gamma = gamma
-            var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
-            rt.priceScaling = ps
-            run.rewards = rt
-            run.settings.batch = batch; run.settings.learningRate = lr; run.settings.learningRate2 = lr2
-            run.settings.negatives = negatives; run.settings.warmupSteps = warmup; run.settings.seed = seed
-            run.validateEvery = validateEvery; run.selectBy = select; run.outputDirectory = out; run.resume = resume
-            run.evaluateQHead = qHead
-            run.progress = { stderrLine($0) }
+        // Over MPI the errors go to the caller, which prints one message and stops every rank.
+        if group == nil {
+            try runRL { try train(algorithm: alg, priceScaling: ps, group: nil) }
+        } else {
+            try train(algorithm: alg, priceScaling: ps, group: group)
+        }
+    }
+
+    private func train(algorithm alg: Algorithm, priceScaling ps: RewardTable.PriceScaling, group: ProcessGroup?) throws {
+        let writer = (group?.rank ?? 0) == 0
+        func say(_ line: String) { if writer { stderrLine(line) } }
+        let (data, split) = try input.load()
+        say("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")
+        if split.validation.isEmpty || split.test.isEmpty {
+            say("warning: the \(split.validation.isEmpty ? "validation" : "test") split is empty: its metrics are not defined and the best epoch is the first")
+        }
+        var mc = ModelConfig(items: data.itemCount)
+        mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
+        if encoder == "gru" { mc.encoder = "gru" }
+        mc.attentionOutputProjection = attentionProjection
+        var run = TrainingRun(model: mc)
+        run.epochs = epochs; run.gamma = gamma
+        var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
+        rt.priceScaling = ps
+        run.rewards = rt
+        run.settings.batch = batch; run.settings.learningRate = lr; run.settings.learningRate2 = lr2
+        run.settings.negatives = negatives; run.settings.warmupSteps = warmup; run.settings.seed = seed
+        run.validateEvery = validateEvery; run.selectBy = select; run.outputDirectory = out; run.resume = resume
+        run.evaluateQHead = qHead
+        if writer { run.progress = { stderrLine($0) } }
+        run.group = group
+        if writer {
             try Directory.create(out)
             try split.write((out as NSString).appendingPathComponent("split.csv"), data: data)
-            let (_, report) = try run.run(data: data, split: split)
-            let best = report.best
-            if json {
-                try printJSON(report, what: "the training report")
-            } else {
-                print("\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s")
-                print("test (supervised head):")
-                print(best.test.table(), terminator: "")
-                if let q = best.testQ { print("test (Q head):"); print(q.table(), terminator: "") }
-                print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
+        }
+        let (_, report) = try run.run(data: data, split: split)
+        guard writer else { return }
+        let best = report.best
+        if json {
+            try printJSON(report, what: "the training report")
+        } else {
+            print("\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s")
+            print("test (supervised head):")
+            print(best.test.table(), terminator: "")
+            if let q = best.testQ { print("test (Q head):"); print(q.table(), terminator: "") }
+            print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
+            if let t = report.gradientTraffic, let r = report.processes {
+                print(String(format: "data-parallel over %ld processes: %.2f MB of gradients sent per step by each (dense: %.2f MB)",
+                             r, t.sentPerStep / 1e6, t.densePerStep / 1e6))
             }
         }
     }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a sequential recommender (SASRec encoder) with CE, SQN, SAC, SNQN or SA2C on an event log.",
+        discussion: """
+        Sessions are filtered (items with at least --min-item-count events, then sessions with at \
+        least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
+        into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
+        OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
+        OUT/best.safetensors (best validation epoch), OUT/metrics.json and OUT/split.csv.
+        """)
+
+    @OptionGroup var options: TrainOptions
+
+    func run() throws { try options.run() }
 }
 
 struct Evaluate: ParsableCommand {

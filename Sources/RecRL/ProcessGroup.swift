@@ -1,0 +1,90 @@
+import Foundation
+import RecCore
+import RecNN
+
+/// The processes of a data-parallel training run (MPI ranks, for example): every process holds
+/// the whole model, takes its slice of each global batch, and the gradients and losses are
+/// summed across the group before each optimiser step, so every process applies the same update
+/// and the run gives the parameters one process gives with the same global batch.
+///
+/// RecKit does not link an MPI library; `integrations/mpi` implements this protocol over
+/// OpenMPI. Implementations must give every process the same bits (a sum in a fixed order).
+public protocol ProcessGroup: AnyObject {
+    /// This process's index in 0..<size. Rank 0 writes checkpoints, metrics and progress.
+    var rank: Int { get }
+    var size: Int { get }
+    /// In-place element-wise sum over the group.
+    func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws(RecRLError)
+    /// In-place element-wise sum over the group.
+    func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws(RecRLError)
+    /// Every process's `values`, in rank order (the counts may differ).
+    func allGather(_ values: [Int32]) throws(RecRLError) -> [[Int32]]
+    /// Every process's `values`, in rank order (the counts may differ).
+    func allGather(_ values: [Float]) throws(RecRLError) -> [[Float]]
+}
+
+/// Bytes one process sent for gradients: what went over the group, and what the dense tensors
+/// would have taken (the payload of the reductions, before the transport's own factor: a ring
+/// all-reduce moves 2(R − 1)/R of it per process).
+public struct GradientTraffic: Sendable, Equatable, Codable {
+    public var steps = 0
+    public var sentBytes = 0
+    public var denseBytes = 0
+    public init() {}
+    public var sentPerStep: Double { steps == 0 ? 0 : Double(sentBytes) / Double(steps) }
+    public var densePerStep: Double { steps == 0 ? 0 : Double(denseBytes) / Double(steps) }
+}
+
+/// Sums a network's gradients across a `ProcessGroup`. Dense gradients go in one all-reduce;
+/// a gradient whose non-zero rows are known (an embedding's `touchedRows`, the Q-head rows a
+/// TD step touched) is sent as (row ids, rows) when that is smaller than the dense tensor. The
+/// result is the same either way: every process adds the contributions in rank order.
+struct GradientReducer {
+    /// A parameter's known non-zero rows (`rows` of `p.grad`'s rows).
+    struct Sparse { let parameter: Parameter; let rows: [Int] }
+
+    static func reduce(_ parameters: [Parameter], sparse: [Sparse], group: ProcessGroup,
+                       traffic: inout GradientTraffic) throws(RecRLError) {
+        let sparseIDs = Set(sparse.map { ObjectIdentifier($0.parameter) })
+        var all = parameters.filter { !sparseIDs.contains(ObjectIdentifier($0)) }
+        var unions = [(Parameter, Set<Int>)]()
+        for s in sparse {
+            let p = s.parameter, c = p.grad.cols
+            let ids = try group.allGather(s.rows.map { Int32($0) })
+            let union = Set(ids.joined().map { Int($0) })
+            unions.append((p, union))
+            // Sparse: an id (4 bytes) and a row (4c bytes) per touched row; dense: the whole tensor.
+            let total = ids.reduce(0) { $0 + $1.count }
+            guard total * (c + 1) < p.grad.count else { all.append(p); continue }
+            var mine = [Float]()
+            mine.reserveCapacity(s.rows.count * c)
+            p.grad.withUnsafeBufferPointer { g in for r in s.rows { mine.append(contentsOf: g[(r * c)..<((r + 1) * c)]) } }
+            let rows = try group.allGather(mine)
+            p.grad.withUnsafeMutableBufferPointer { g in
+                for r in s.rows { for j in 0..<c { g[r * c + j] = 0 } }
+                for (rank, list) in ids.enumerated() {
+                    for (k, r) in list.enumerated() {
+                        let row = Int(r) * c
+                        for j in 0..<c { g[row + j] += rows[rank][k * c + j] }
+                    }
+                }
+            }
+            traffic.sentBytes += 4 * s.rows.count * (c + 1)
+            traffic.denseBytes += 4 * p.grad.count
+        }
+        let count = all.reduce(0) { $0 + $1.grad.count }
+        var flat = [Float](repeating: 0, count: count)
+        var o = 0
+        for p in all { p.grad.withUnsafeBufferPointer { g in flat.replaceSubrange(o..<(o + g.count), with: g) }; o += p.grad.count }
+        try flat.withUnsafeMutableBufferPointer { b throws(RecRLError) in try group.allReduceSum(b) }
+        o = 0
+        for p in all {
+            p.grad.withUnsafeMutableBufferPointer { g in _ = g.update(fromContentsOf: flat[o..<(o + g.count)]) }
+            o += p.grad.count
+        }
+        // An embedding's touched rows become every process's (for the optimiser and zeroGrad).
+        for (p, union) in unions where p.touchedRows != nil { p.touchedRows = union }
+        traffic.sentBytes += 4 * count
+        traffic.denseBytes += 4 * count
+    }
+}
