@@ -8,7 +8,10 @@ import RecNN
 /// and the run gives the parameters one process gives with the same global batch.
 ///
 /// RecKit does not link an MPI library; `integrations/mpi` implements this protocol over
-/// OpenMPI. Implementations must give every process the same bits (a sum in a fixed order).
+/// OpenMPI. Implementations must give every process the same bits (a sum in a fixed order);
+/// for R processes to end with one process's parameters bit for bit, the sum must also be the
+/// trainer's order over the processes' parts, pairwise in rank order ((r₀ + r₁) + (r₂ + r₃)) + …
+/// (MPI_Allreduce's sum of two ranks is r₀ + r₁; for more, MPI does not promise an order).
 public protocol ProcessGroup: AnyObject {
     /// This process's index in 0..<size. Rank 0 writes checkpoints, metrics and progress.
     var rank: Int { get }
@@ -60,13 +63,22 @@ struct GradientReducer {
             mine.reserveCapacity(s.rows.count * c)
             p.grad.withUnsafeBufferPointer { g in for r in s.rows { mine.append(contentsOf: g[(r * c)..<((r + 1) * c)]) } }
             let rows = try group.allGather(mine)
+            // Row by row, the processes' rows added pairwise in rank order (a process without
+            // the row adds zeros): the bits of the dense sum.
+            var position = [[Int32: Int]](repeating: [:], count: ids.count)
+            for (rank, list) in ids.enumerated() { for (k, r) in list.enumerated() { position[rank][r] = k } }
             p.grad.withUnsafeMutableBufferPointer { g in
-                for r in s.rows { for j in 0..<c { g[r * c + j] = 0 } }
-                for (rank, list) in ids.enumerated() {
-                    for (k, r) in list.enumerated() {
-                        let row = Int(r) * c
-                        for j in 0..<c { g[row + j] += rows[rank][k * c + j] }
+                var level = [[Float]](repeating: [Float](repeating: 0, count: c), count: ids.count)
+                for row in union.sorted() {
+                    for rank in ids.indices {
+                        if let k = position[rank][Int32(row)] {
+                            for j in 0..<c { level[rank][j] = rows[rank][k * c + j] }
+                        } else {
+                            for j in 0..<c { level[rank][j] = 0 }
+                        }
                     }
+                    let sum = pairwiseSum(level) { a, b in zip(a, b).map { $0 + $1 } }!
+                    for j in 0..<c { g[row * c + j] = sum[j] }
                 }
             }
             traffic.sentBytes += 4 * s.rows.count * (c + 1)

@@ -27,6 +27,10 @@ public struct TrainingSettings: Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Seed of the dropout masks (nil: derived from `seed`).
     public var dropoutSeed: UInt64? = nil
+    /// Parts a batch is computed in (by threads side by side, or by the processes of a group),
+    /// their gradients added in a fixed order: the result depends on this, not on the threads
+    /// or processes (which must divide it).
+    public var batchParts = 2
     public init() {}
 
     func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
@@ -54,6 +58,8 @@ public final class Trainer {
     public private(set) var step = 0
     var optimizers: [Adam]
     var optimizers2: [Adam]
+    /// Networks for the parts of a batch beyond the first (values shared during a step).
+    var replicas = [[QNetwork]]()
 
     /// The processes this one trains with (nil: alone). Each takes its slice of every batch.
     public let group: ProcessGroup?
@@ -83,27 +89,62 @@ public final class Trainer {
     /// The losses and gradients of one step (into the trained network's parameters), without
     /// the optimiser step; returns the index of the network that was trained.
     ///
-    /// Every random draw depends on the seed, the step and a sample's index in `batch` only:
-    /// the coin flip on the step, the negatives and the dropout masks of sample i on (step, i).
-    /// With a `group`, this process computes its slice of `batch` (rank r of R: indices
-    /// r·B/R ..< (r+1)·B/R), the losses are means over the whole batch, and losses and
-    /// gradients are summed across the group: the step is the one a single process takes.
+    /// The batch is computed as `settings.batchParts` parts (part i: samples i·B/P ..< (i+1)·B/P),
+    /// each with single-threaded kernels on a replica of the network (threads run parts side by
+    /// side), and the parts' gradients and losses are added in a fixed pairwise order:
+    /// ((p₀ + p₁) + (p₂ + p₃)) + …. Every random draw depends on the seed, the step and a
+    /// sample's index in `batch` only (the coin flip on the step; the negatives and dropout
+    /// masks of sample i on (step, i)). So the result depends on the parts, never on the threads;
+    /// and with a `group` of R processes (R divides P; rank r computes parts r·P/R ..< (r+1)·P/R
+    /// and the group sums the processes' totals), R processes take the step one process takes,
+    /// bit for bit when R and P/R are powers of two.
     public func gradients(_ data: Transitions, batch: [Int]) throws(RecRLError) -> (StepLosses, Int) {
         let alg = model.config.algorithm
         // The coin flip depends on (seed, step) only, so a resumed run repeats it.
         var coin = Xoshiro256(seed: (settings.seed ^ 0xC01F) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
         let p = alg.usesQ ? Int(coin.next() >> 63) : 0
-        let main = model.networks[p]
-        let R = group?.size ?? 1, rank = group?.rank ?? 0
-        let slice = (rank * batch.count / R)..<((rank + 1) * batch.count / R)
-        main.zeroGrad()
-        var losses = StepLosses()
-        var backward: (cache: QNetwork.EncoderCache, dStates: Matrix)? = nil
-        var qRows = [Int]()
-        if !slice.isEmpty {
-            let part = try localStep(data, batch: Array(batch[slice]), first: slice.lowerBound, total: batch.count, network: p)
-            losses = part.losses; backward = (part.cache, part.dStates); qRows = part.qRows
+        let P = settings.batchParts, R = group?.size ?? 1, rank = group?.rank ?? 0
+        guard P >= 1 && P % R == 0 else {
+            throw .invalidParameter("the batch parts (\(P)) must be a positive multiple of the processes (\(R))")
         }
+        let parts = (rank * P / R)..<((rank + 1) * P / R)
+        let nets = partNetworks(count: parts.count)
+        let B = batch.count
+        var results = [Result<(StepLosses, [Int]), RecRLError>?](repeating: nil, count: parts.count)
+        let W = min(Threading.count, parts.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let box = UncheckedResults(out.baseAddress!)
+            Threading.perWorker(W) { w in
+                Threading.withSequentialKernels {
+                    for k in Swift.stride(from: w, to: parts.count, by: W) {
+                        let i = parts.lowerBound + k
+                        let range = (i * B / P)..<((i + 1) * B / P)
+                        let main = nets[k][p], target = nets[k][alg.usesQ ? 1 - p : p]
+                        guard !range.isEmpty else { box.pointer[k] = .success((StepLosses(), [])); continue }
+                        do throws(RecRLError) {
+                            let r = try self.partStep(data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main, target: target)
+                            box.pointer[k] = .success(r)
+                        } catch { box.pointer[k] = .failure(error) }
+                    }
+                }
+            }
+        }
+        defer { for k in 1..<max(1, nets.count) { for n in nets[k] { n.releaseValues() } } }
+        var partLosses = [StepLosses](), qRows = Set<Int>()
+        for r in results {
+            switch r! {
+            case .failure(let e): throw e
+            case .success(let (l, rows)): partLosses.append(l); qRows.formUnion(rows)
+            }
+        }
+        // Fixed pairwise order over the parts, for the losses and the gradients alike.
+        var losses = pairwiseSum(partLosses) { StepLosses(ce: $0.ce + $1.ce, q: $0.q + $1.q) } ?? StepLosses()
+        var width = 1
+        while width < nets.count {
+            for k in Swift.stride(from: 0, to: nets.count - width, by: 2 * width) { nets[k][p].accumulateGradients(from: nets[k + width][p]) }
+            width *= 2
+        }
+        let main = model.networks[p]
         if let group {
             var l = [losses.ce, losses.q]
             try l.withUnsafeMutableBufferPointer { b throws(RecRLError) in try group.allReduceSum(b) }
@@ -113,34 +154,41 @@ public final class Trainer {
             main.zeroGrad()
             throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
         }
-        if let backward { main.backward(backward.cache, backward.dStates) }
         if let group {
             var sparse = [GradientReducer.Sparse]()
             if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table, let rows = e.touchedRows {
                 sparse.append(.init(parameter: e, rows: rows.sorted()))
             }
-            if let qh = main.qHead, settings.leanColumns {
-                sparse.append(.init(parameter: qh.weight, rows: qRows))
-            }
+            if let qh = main.qHead, settings.leanColumns { sparse.append(.init(parameter: qh.weight, rows: qRows.sorted())) }
             try GradientReducer.reduce(main.parameters, sparse: sparse, group: group, traffic: &traffic)
             traffic.steps += 1
         }
         return (losses, p)
     }
 
-    /// One process's part of a step: `batch` holds samples `first ..< first + batch.count` of
-    /// a batch of `total`. Returns its losses (sums over its samples / total), the encoder's cache
-    /// and state gradient (the heads' gradients are accumulated), and the Q-head rows touched.
-    func localStep(_ data: Transitions, batch: [Int], first: Int, total: Int, network p: Int) throws(RecRLError)
-        -> (losses: StepLosses, cache: QNetwork.EncoderCache, dStates: Matrix, qRows: [Int]) {
+    /// The networks of this process's parts: part 0 the model's own, the others replicas that
+    /// share its values for this step.
+    func partNetworks(count: Int) -> [[QNetwork]] {
+        while replicas.count < count - 1 {
+            replicas.append(model.networks.map { _ in QNetwork(model.config, seed: 0, dataParallel: false) })
+        }
+        for n in model.networks { n.zeroGrad() }
+        let used = replicas.prefix(max(0, count - 1))
+        for set in used { for (r, n) in zip(set, model.networks) { r.share(n) } }
+        return [model.networks] + used
+    }
+
+    /// One part of a step: `batch` holds samples `first ..< first + batch.count` of a batch of
+    /// `total`. Accumulates the gradients into `main` and returns the part's losses (sums over
+    /// its samples / total) and the Q-head rows it touched (0-based).
+    func partStep(_ data: Transitions, batch: [Int], first: Int, total: Int, main: QNetwork, target: QNetwork) throws(RecRLError)
+        -> (StepLosses, [Int]) {
         let alg = model.config.algorithm
-        let main = model.networks[p]
-        let target = alg.usesQ ? model.networks[1 - p] : main
         let B = batch.count, d = model.config.dim
         let states = batch.map { data.state($0) }
         let actions = batch.map { data.action($0) }
         let dropoutSeed = (settings.dropoutSeed ?? settings.seed) &+ UInt64(step) &* 0x9E37
-        let fwd = try main.encode(states, training: true, seed: dropoutSeed, firstSample: first)
+        let fwd = try main.encode(states, training: true, seed: dropoutSeed, firstSample: first, split: false)
         let S = fwd.states
         var losses = StepLosses()
         var dS = Matrix(rows: B, cols: d)
@@ -152,8 +200,8 @@ public final class Trainer {
             let nextStates = batch.map { data.nextState($0) }
             let withNeg = alg.usesNegatives
             let evalSeqs = withNeg ? nextStates + states : nextStates
-            let mainEval = try main.states(evalSeqs)
-            let targetEval = try target.states(evalSeqs)
+            let mainEval = try main.states(evalSeqs, split: false)
+            let targetEval = try target.states(evalSeqs, split: false)
             let picks = try argmaxColumns(qh, mainEval)
             let tv = columnValues(tq, targetEval, picks)
             var y = [Float](repeating: 0, count: B)
@@ -215,7 +263,8 @@ public final class Trainer {
             losses.ce = ce
             dS.withUnsafeMutableBufferPointer { a in dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } } }
         } catch { throw .model("\(error)") }
-        return (losses, fwd.cache, dS, qRows)
+        main.backward(fwd.cache, dS)
+        return (losses, qRows)
     }
 
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.
@@ -275,4 +324,20 @@ public final class Trainer {
         } catch { throw .model("\(error)") }
         self.step = step
     }
+}
+
+/// Sums `values` pairwise in a fixed order: ((v₀ + v₁) + (v₂ + v₃)) + …; nil when empty.
+func pairwiseSum<T>(_ values: [T], _ add: (T, T) -> T) -> T? {
+    guard !values.isEmpty else { return nil }
+    var level = values
+    while level.count > 1 {
+        level = stride(from: 0, to: level.count, by: 2).map { $0 + 1 < level.count ? add(level[$0], level[$0 + 1]) : level[$0] }
+    }
+    return level[0]
+}
+
+/// A pointer shared by workers that write disjoint elements.
+struct UncheckedResults<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

@@ -205,6 +205,10 @@ public struct TrainingRun {
         guard st.batch >= 1 else { throw bad("batch size must be at least 1, got \(st.batch)") }
         guard st.learningRate > 0 && st.learningRate.isFinite else { throw bad("learning rate must be positive and finite, got \(st.learningRate)") }
         guard st.learningRate2 > 0 && st.learningRate2.isFinite else { throw bad("second learning rate must be positive and finite, got \(st.learningRate2)") }
+        guard st.batchParts >= 1 && st.batchParts <= 4096 else { throw bad("batch parts must be in 1...4096, got \(st.batchParts)") }
+        if let g = group, st.batchParts % g.size != 0 {
+            throw bad("batch parts (\(st.batchParts)) must be a multiple of the processes (\(g.size)): each computes whole parts")
+        }
         guard st.negatives >= 0 else { throw bad("negatives must be at least 0, got \(st.negatives)") }
         guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
         guard m.items >= 1 else { throw bad("the catalog is empty") }

@@ -71,6 +71,7 @@ public struct TrainOptions: ParsableArguments {
     @Option(help: "Also validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 2000
     @Option(help: "Metric that picks the best epoch: EVENT_hr@K or EVENT_ndcg@K, K = 5, 10, 20 (default: purchase_ndcg@10, or the first event type's NDCG@10 when the data has no purchases).") var select: String?
     @Option(help: "Seed of initialisation, batches, coin flips and negatives.") var seed: UInt64 = 1
+    @Option(help: "Parts each batch is computed in (by threads, or by MPI ranks, which must divide it), summed in a fixed order: the result depends on the parts, not on threads or ranks.") var batchParts: Int = 2
     @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
     @Flag(help: "Also report the Q head's test metrics.") var qHead = false
     @Flag(help: "Print the final report as JSON on stdout.") var json = false
@@ -112,7 +113,7 @@ public struct TrainOptions: ParsableArguments {
         rt.priceScaling = ps
         run.rewards = rt
         run.settings.batch = batch; run.settings.learningRate = lr; run.settings.learningRate2 = lr2
-        run.settings.negatives = negatives; run.settings.warmupSteps = warmup; run.settings.seed = seed
+        run.settings.negatives = negatives; run.settings.warmupSteps = warmup; run.settings.seed = seed; run.settings.batchParts = batchParts
         run.validateEvery = validateEvery; run.selectBy = select; run.outputDirectory = out; run.resume = resume
         run.evaluateQHead = qHead
         if writer { run.progress = { stderrLine($0) } }
