@@ -12,6 +12,7 @@ struct TrainBench: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Algorithms, comma-separated (ce, sqn, sac, snqn, sa2c).") var algo: String = "ce,sqn,sac,snqn,sa2c"
     @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
+    @Option(help: "Parts each batch is computed in (Trainer's batchParts; threads run parts side by side).") var batchParts: Int = 2
 
     func run() throws {
         let b = common.batch ?? 256, L = common.length ?? 10, d = common.dim ?? 64, n = common.items ?? 100_000
@@ -40,12 +41,12 @@ struct TrainBench: ParsableCommand {
                 c.algorithm = alg; c.length = L; c.dim = d; c.heads = common.heads ?? 1; c.blocks = common.blocks ?? 1
                 let model = SequentialRecommender(config: c, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: common.seed)
                 var st = TrainingSettings()
-                st.batch = b; st.negatives = negatives; st.warmupSteps = 0
+                st.batch = b; st.negatives = negatives; st.warmupSteps = 0; st.batchParts = batchParts
                 let trainer = Trainer(model: model, settings: st, totalSteps: 1_000_000)
                 var order = Array(0..<transitions.count)
                 order.shuffle(using: &g)
                 var next = 0
-                let params: [(String, Any)] = [("algo", alg.rawValue), ("batch", b), ("length", L), ("dim", d), ("items", data.itemCount), ("blocks", c.blocks), ("heads", c.heads)]
+                let params: [(String, Any)] = [("algo", alg.rawValue), ("batch", b), ("length", L), ("dim", d), ("items", data.itemCount), ("blocks", c.blocks), ("heads", c.heads), ("parts", batchParts)]
                 var m = Measurement(name: "train.\(alg.rawValue)", params: params, timesMs: timeit(reps: common.reps) {
                     if next + b > order.count { next = 0 }
                     let batch = Array(order[next..<(next + b)])

@@ -196,11 +196,11 @@ public final class QNetwork: Module {
         try encode(seqs, training: false, split: split).states
     }
 
-    /// Gives this network `other`'s parameter values (shared, copy-on-write) and clears its
-    /// gradients: a replica that computes one part of a batch.
-    func share(_ other: QNetwork) {
+    /// Gives this network `other`'s parameter values (shared, copy-on-write), and clears its
+    /// gradients when it is to be trained: a replica that computes one part of a batch.
+    func share(_ other: QNetwork, clearGradients: Bool) {
         for (mine, theirs) in zip(parameters, other.parameters) { mine.value = theirs.value }
-        zeroGrad()
+        if clearGradients { zeroGrad() }
     }
 
     /// Drops the shared values (so that the owner's in-place optimiser step copies nothing).

@@ -108,7 +108,7 @@ public final class Trainer {
             throw .invalidParameter("the batch parts (\(P)) must be a positive multiple of the processes (\(R))")
         }
         let parts = (rank * P / R)..<((rank + 1) * P / R)
-        let nets = partNetworks(count: parts.count)
+        let nets = partNetworks(count: parts.count, trained: p)
         let B = batch.count
         var results = [Result<(StepLosses, [Int]), RecRLError>?](repeating: nil, count: parts.count)
         let W = min(Threading.count, parts.count)
@@ -168,13 +168,14 @@ public final class Trainer {
 
     /// The networks of this process's parts: part 0 the model's own, the others replicas that
     /// share its values for this step.
-    func partNetworks(count: Int) -> [[QNetwork]] {
+    func partNetworks(count: Int, trained p: Int) -> [[QNetwork]] {
         while replicas.count < count - 1 {
             replicas.append(model.networks.map { _ in QNetwork(model.config, seed: 0, dataParallel: false) })
         }
-        for n in model.networks { n.zeroGrad() }
+        // Only the trained network gets gradients (the other only gives targets).
+        model.networks[p].zeroGrad()
         let used = replicas.prefix(max(0, count - 1))
-        for set in used { for (r, n) in zip(set, model.networks) { r.share(n) } }
+        for set in used { for (k, (r, n)) in zip(set, model.networks).enumerated() { r.share(n, clearGradients: k == p) } }
         return [model.networks] + used
     }
 
