@@ -45,6 +45,10 @@ public struct StepLosses: Sendable {
 
 /// Trains a `SequentialRecommender` on transitions, one batch at a time.
 ///
+/// Each batch is computed in `settings.batchParts` parts added in a fixed order (see
+/// `gradients`), so the parameters do not depend on the threads, nor on the processes of a
+/// `ProcessGroup` sharing the batch.
+///
 /// Per step (RL algorithms): a coin flip picks the network to train (main) and the one that
 /// gives targets (target); main encodes the states with dropout; main, in eval mode, picks the
 /// next action `a* = argmax Q_main(s′, ·)` over the whole catalog; the target network gives one
