@@ -20,6 +20,23 @@ public final class Parameter {
         touchedRows = sparse ? [] : nil
     }
 
+    /// Adds `other`'s gradient into this one: over `other`'s touched rows when it is sparse (they
+    /// join this one's), element by element otherwise. Replicas of a model that computed parts of
+    /// a batch are added this way.
+    public func accumulateGradient(from other: Parameter) {
+        let c = grad.cols
+        if let rows = other.touchedRows {
+            grad.withUnsafeMutableBufferPointer { g in other.grad.withUnsafeBufferPointer { t in
+                for row in rows { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
+            } }
+            touchedRows?.formUnion(rows)
+        } else {
+            grad.withUnsafeMutableBufferPointer { g in other.grad.withUnsafeBufferPointer { t in
+                for i in g.indices { g[i] += t[i] }
+            } }
+        }
+    }
+
     /// Clears the gradient (only the touched rows of a sparse one).
     public func zeroGrad() {
         if let rows = touchedRows {

@@ -78,17 +78,7 @@ extension SASRec {
             }
             for r in replicas.prefix(cache.parts.count - 1) {
                 for (mine, theirs) in zip(model.parameters, r.parameters) {
-                    let c = mine.value.cols
-                    if let rows = theirs.touchedRows {
-                        mine.grad.withUnsafeMutableBufferPointer { g in theirs.grad.withUnsafeBufferPointer { t in
-                            for row in rows { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
-                        } }
-                        mine.touchedRows!.formUnion(rows)
-                    } else {
-                        mine.grad.withUnsafeMutableBufferPointer { g in theirs.grad.withUnsafeBufferPointer { t in
-                            for i in g.indices { g[i] += t[i] }
-                        } }
-                    }
+                    mine.accumulateGradient(from: theirs)
                     theirs.zeroGrad()
                 }
             }

@@ -210,19 +210,7 @@ public final class QNetwork: Module {
 
     /// Adds `other`'s gradients into this network's (sparse ones over their touched rows).
     func accumulateGradients(from other: QNetwork) {
-        for (mine, theirs) in zip(parameters, other.parameters) {
-            let c = mine.grad.cols
-            if let rows = theirs.touchedRows {
-                mine.grad.withUnsafeMutableBufferPointer { g in theirs.grad.withUnsafeBufferPointer { t in
-                    for row in rows { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
-                } }
-                mine.touchedRows!.formUnion(rows)
-            } else {
-                mine.grad.withUnsafeMutableBufferPointer { g in theirs.grad.withUnsafeBufferPointer { t in
-                    for i in g.indices { g[i] += t[i] }
-                } }
-            }
-        }
+        for (mine, theirs) in zip(parameters, other.parameters) { mine.accumulateGradient(from: theirs) }
     }
 }
 
