@@ -123,12 +123,14 @@ func report(_ ms: [Measurement], format: OutputFormat) {
         for m in ms {
             var fields: [(String, Any)] = [("name", m.name), ("params", m.params), ("median_ms", m.medianMs),
                                            ("min_ms", m.minMs), ("threads", m.threads), ("blas_core", core),
-                                           ("reps", m.timesMs.count), ("load_avg_1m", loadAverage())]
+                                           ("reps", m.timesMs.count), ("load_avg_1m", loadAverage()),
+                                           ("build_unused_features", BuildTarget.unused.description)]
             fields += m.extra
             print(jsonValue(fields))
         }
     case .table:
-        print("# blas_core=\(core)  cores=\(Threading.coreCount)  load_avg_1m=\(String(format: "%.2f", loadAverage()))")
+        print("# blas_core=\(core)  cores=\(Threading.coreCount)  load_avg_1m=\(String(format: "%.2f", loadAverage()))"
+              + "  build=\(BuildTarget.unused.isEmpty ? "native" : "baseline (unused: \(BuildTarget.unused))")")
         let header = ["name", "params", "threads", "median_ms", "min_ms", "extra"]
         var rows = [header]
         for m in ms {

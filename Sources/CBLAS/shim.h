@@ -12,4 +12,31 @@
 static inline int reckit_stdout_failed(void) {
     return fflush(stdout) != 0 || ferror(stdout) != 0;
 }
+
+// The vector features the including module was compiled for (bit 0: AVX2, 1: FMA, 2: AVX-512F):
+// the compiler's target macros, so a RecCore built without -target-cpu reports 0.
+static inline int reckit_compiled_features(void) {
+    int f = 0;
+#ifdef __AVX2__
+    f |= 1;
+#endif
+#ifdef __FMA__
+    f |= 2;
+#endif
+#ifdef __AVX512F__
+    f |= 4;
+#endif
+    return f;
+}
+
+// The same features of the CPU this runs on (same bits).
+static inline int reckit_host_features(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return (__builtin_cpu_supports("avx2") ? 1 : 0) | (__builtin_cpu_supports("fma") ? 2 : 0)
+         | (__builtin_cpu_supports("avx512f") ? 4 : 0);
+#else
+    return 0;
+#endif
+}
 #endif

@@ -16,6 +16,7 @@ public struct Reckit: ParsableCommand {
     /// line on stderr and exit status 1.
     public static func main() {
         ProcessTuning.keepFreedMemory()
+        if let advice = BuildTarget.advice { stderrLine("reckit: note: " + advice) }
         do {
             var command = try parseAsRoot(nil)
             try command.run()

@@ -1,0 +1,29 @@
+import Foundation
+import Testing
+import RecCore
+
+@Suite struct BuildTargetTests {
+    /// The CPU's features as the C builtins report them agree with the kernel's /proc/cpuinfo.
+    @Test func hostFeaturesMatchProcCpuinfo() throws {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+        let flags = Set(line.split(separator: ":")[1].split(separator: " ").map(String.init))
+        #expect(BuildTarget.host.contains(.avx2) == flags.contains("avx2"))
+        #expect(BuildTarget.host.contains(.fma) == flags.contains("fma"))
+        #expect(BuildTarget.host.contains(.avx512f) == flags.contains("avx512f"))
+    }
+
+    /// A binary that runs uses only features the CPU has; the advice appears exactly when some
+    /// are unused, and names them and the flag.
+    @Test func adviceNamesWhatIsUnused() {
+        #expect(BuildTarget.compiled.isSubset(of: BuildTarget.host))
+        if BuildTarget.unused.isEmpty {
+            #expect(BuildTarget.advice == nil)
+        } else {
+            let advice = BuildTarget.advice ?? ""
+            #expect(advice.contains(BuildTarget.unused.description) && advice.contains("-target-cpu"))
+        }
+        #expect(BuildTarget.Features([.avx2, .avx512f]).description == "AVX2, AVX-512F")
+        #expect(BuildTarget.Features().description == "none")
+    }
+}
