@@ -90,6 +90,10 @@ struct ScoreBench: ParsableCommand {
             let blasMedian = Measurement(name: "score.topk_blas", params: params, timesMs: tb, threads: t).medianMs
             m.extra = [("items_mb", itemsMB), ("peak_rss_above_start_mb", peak - before), ("blas_scores_median_ms", blasMedian),
                        ("canonical_over_blas", m.medianMs / blasMedian)]
+            // Efficiency: FLOP/s against the FMA peak; for one state, the catalog's bytes against
+            // the streaming bandwidth (a single state's scoring reads the catalog once).
+            m.extra += Probes.efficiency(flops: Flops.score(batch: b, items: n, dim: d), bytes: b == 1 ? Double(n * d * 4) : nil,
+                                         ms: m.medianMs, threads: t)
             if !noSgemm {
                 var c = Matrix(rows: b, cols: n)
                 let tg = timeit(reps: common.reps) { gemm(states, items, into: &c, transposeB: .transpose, parallelism: .threads(t)) }
@@ -267,12 +271,15 @@ struct AttentionBench: ParsableCommand {
             Threading.setCount(t)
             var cache: Attention.Cache!
             var o: Matrix!
-            out.append(Measurement(name: "attention.forward", params: params, timesMs: timeit(reps: common.reps) {
+            var f = Measurement(name: "attention.forward", params: params, timesMs: timeit(reps: common.reps) {
                 (o, cache) = Attention.forward(q: q, k: k, v: v, shape: s, causal: true, keyPadding: pad, parallelism: .threads(t))
-            }, threads: t))
-            out.append(Measurement(name: "attention.backward", params: params, timesMs: timeit(reps: common.reps) {
+            }, threads: t)
+            f.extra = Probes.efficiency(flops: Flops.attentionForward(batch: b, length: L, dim: d), ms: f.medianMs, threads: t)
+            var bw = Measurement(name: "attention.backward", params: params, timesMs: timeit(reps: common.reps) {
                 _ = Attention.backward(dOutput: o, q: q, k: k, v: v, cache: cache, shape: s, parallelism: .threads(t))
-            }, threads: t))
+            }, threads: t)
+            bw.extra = Probes.efficiency(flops: 2 * Flops.attentionForward(batch: b, length: L, dim: d), ms: bw.medianMs, threads: t)
+            out += [f, bw]
         }
         report(out, format: common.format)
     }
@@ -305,11 +312,14 @@ struct EncoderBench: ParsableCommand {
                 model.backward(cache, dStates)
                 model.zeroGrad()
             }, threads: t)
-            m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3))]
+            let step = Flops.encoderStep(batch: b, length: L, dim: d, blocks: c.blocks, projection: attentionProjection)
+            m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3))] + Probes.efficiency(flops: step, ms: m.medianMs, threads: t)
             out.append(m)
-            out.append(Measurement(name: "encoder.sasrec_forward", params: params, timesMs: timeit(reps: common.reps) {
+            var fw = Measurement(name: "encoder.sasrec_forward", params: params, timesMs: timeit(reps: common.reps) {
                 _ = try! model.forward(seqs, training: false)
-            }, threads: t))
+            }, threads: t)
+            fw.extra = Probes.efficiency(flops: step / 3, ms: fw.medianMs, threads: t)
+            out.append(fw)
             // Data-parallel over the batch: one worker per thread, single-threaded kernels inside.
             let par = SASRec.DataParallel(model, workers: t)
             var p = Measurement(name: "encoder.sasrec_fwd_bwd_data_parallel", params: params, timesMs: timeit(reps: common.reps) {
@@ -317,7 +327,7 @@ struct EncoderBench: ParsableCommand {
                 par.backward(cache, dStates)
                 model.zeroGrad()
             }, threads: t)
-            p.extra = [("sequences_per_second", Double(b) / (p.medianMs / 1e3))]
+            p.extra = [("sequences_per_second", Double(b) / (p.medianMs / 1e3))] + Probes.efficiency(flops: step, ms: p.medianMs, threads: t)
             out.append(p)
         }
         report(out, format: common.format)
@@ -354,6 +364,9 @@ struct CEStepBench: ParsableCommand {
                 encoder.zeroGrad(); head.zeroGrad()
             }, threads: t)
             m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak)]
+            let flops = Flops.encoderStep(batch: b, length: L, dim: d, blocks: c.blocks, projection: c.hasAttentionOutputProjection)
+                + Flops.softmaxHead(batch: b, items: n, dim: d)
+            m.extra += Probes.efficiency(flops: flops, ms: m.medianMs, threads: t)
             out.append(m)
         }
         report(out, format: common.format)

@@ -14,6 +14,19 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
     @Option(help: "Parts each batch is computed in (Trainer's batchParts; threads run parts side by side).") var batchParts: Int = 2
 
+    /// A step's FLOPs: the trained network's encoder forward and backward and its softmax head; for
+    /// the Q algorithms also the no-dropout forwards of both networks over the next states (and the
+    /// states, with negatives) and main's argmax over the catalog for them (the TD columns are few).
+    static func flops(_ alg: Algorithm, batch b: Int, length L: Int, dim d: Int, items n: Int, blocks: Int) -> Double {
+        var f = Flops.encoderStep(batch: b, length: L, dim: d, blocks: blocks, projection: false) + Flops.softmaxHead(batch: b, items: n, dim: d)
+        if alg.usesQ {
+            let evaluated = alg.usesNegatives ? 2 * b : b
+            f += 2 * Flops.encoderForward(batch: evaluated, length: L, dim: d, blocks: blocks, projection: false)
+            f += Flops.score(batch: evaluated, items: n, dim: d)
+        }
+        return f
+    }
+
     func run() throws {
         let b = common.batch ?? 256, L = common.length ?? 10, d = common.dim ?? 64, n = common.items ?? 100_000
         let algs = try algo.split(separator: ",").map { s -> Algorithm in
@@ -54,6 +67,8 @@ struct TrainBench: ParsableCommand {
                     _ = try! trainer.train(transitions, batch: batch)
                 }, threads: t)
                 m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak)]
+                m.extra += Probes.efficiency(flops: Self.flops(alg, batch: b, length: L, dim: d, items: data.itemCount, blocks: c.blocks),
+                                             ms: m.medianMs, threads: t)
                 out.append(m)
             }
         }
