@@ -56,6 +56,7 @@ struct TrainBench: ParsableCommand {
                 var st = TrainingSettings()
                 st.batch = b; st.negatives = negatives; st.warmupSteps = 0; st.batchParts = batchParts
                 let trainer = Trainer(model: model, settings: st, totalSteps: 1_000_000)
+                trainer.profile = StepProfile()
                 var order = Array(0..<transitions.count)
                 order.shuffle(using: &g)
                 var next = 0
@@ -67,6 +68,8 @@ struct TrainBench: ParsableCommand {
                     _ = try! trainer.train(transitions, batch: batch)
                 }, threads: t)
                 m.extra = [("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak)]
+                // Where the time goes, ms a step (part phases summed over the parts' threads).
+                if let p = trainer.profile { m.extra += p.phases.map { ("ms_\($0.0)", 1000 * $0.1 / Double(max(1, p.steps))) } }
                 m.extra += Probes.efficiency(flops: Self.flops(alg, batch: b, length: L, dim: d, items: data.itemCount, blocks: c.blocks),
                                              ms: m.medianMs, threads: t)
                 out.append(m)

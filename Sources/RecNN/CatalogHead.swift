@@ -9,6 +9,9 @@ public final class CatalogHead: Module {
     public let bias: Parameter
     /// Items per GEMM block.
     public var blockItems = 4096
+    /// Seconds the last `crossEntropy` spent in its first pass (logits and log-sum-exp: the
+    /// head's forward) and its second (softmax gradient, dW, db, dS: the backward).
+    public private(set) var lastCrossEntropySeconds: (forward: Double, backward: Double) = (0, 0)
     public var items: Int { weight.value.rows }
     public var dim: Int { weight.value.cols }
     public var parameters: [Parameter] { [weight, bias] }
@@ -51,6 +54,8 @@ public final class CatalogHead: Module {
         var dS = Matrix(rows: B, cols: d)
         var partialDS = [Float](repeating: 0, count: workers * B * d)
         var lossOut = 0.0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var middle = start
         states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in bias.value.withUnsafeBufferPointer { bp in
         weight.grad.withUnsafeMutableBufferPointer { gw in bias.grad.withUnsafeMutableBufferPointer { gb in
         logits.withUnsafeMutableBufferPointer { lp in runMax.withUnsafeMutableBufferPointer { mp in runSum.withUnsafeMutableBufferPointer { smp in
@@ -87,6 +92,7 @@ public final class CatalogHead: Module {
                 loss += Double(rowWeight[r]) * Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
             }
             lossOut = loss / Double(mean)
+            middle = DispatchTime.now().uptimeNanoseconds
             // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
             let invB = 1 / Float(mean)
             Threading.perWorker(workers) { w in
@@ -116,6 +122,8 @@ public final class CatalogHead: Module {
         dS.withUnsafeMutableBufferPointer { out in
             for w in 0..<workers { for i in 0..<(B * d) { out[i] += partialDS[w * B * d + i] } }
         }
+        let end = DispatchTime.now().uptimeNanoseconds
+        lastCrossEntropySeconds = (Double(middle - start) / 1e9, Double(end - middle) / 1e9)
         return (lossOut, dS)
     }
 

@@ -36,6 +36,41 @@ public struct TrainingSettings: Sendable, Equatable {
     func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
 }
 
+/// Where a step's time goes, summed over steps (seconds). The part phases are summed over the
+/// parts (time on their threads); combine, reduce and Adam are wall time of the calling thread.
+public struct StepProfile: Sendable, Codable, Equatable {
+    public var steps = 0
+    /// Encoder forward with dropout (the trained network).
+    public var encoderForward = 0.0
+    /// Q passes: both networks' forwards over the next states (and states), main's argmax over
+    /// the catalog, the TD columns and their backward.
+    public var qPasses = 0.0
+    /// Softmax head: logits and log-sum-exp.
+    public var headForward = 0.0
+    /// Softmax head: its gradient, dW, db, dS.
+    public var headBackward = 0.0
+    public var encoderBackward = 0.0
+    /// Adding the parts' gradients.
+    public var combine = 0.0
+    /// Sums across the processes of a group.
+    public var reduce = 0.0
+    public var adam = 0.0
+    public init() {}
+
+    /// (phase, seconds) in step order.
+    public var phases: [(String, Double)] {
+        [("encoder_forward", encoderForward), ("q_passes", qPasses), ("head_forward", headForward), ("head_backward", headBackward),
+         ("encoder_backward", encoderBackward), ("combine_parts", combine), ("reduce", reduce), ("adam", adam)]
+    }
+
+    static func + (a: StepProfile, b: StepProfile) -> StepProfile {
+        var s = a
+        s.encoderForward += b.encoderForward; s.qPasses += b.qPasses; s.headForward += b.headForward
+        s.headBackward += b.headBackward; s.encoderBackward += b.encoderBackward
+        return s
+    }
+}
+
 /// Losses of one step (means over the batch).
 public struct StepLosses: Sendable {
     public var ce = 0.0
@@ -69,6 +104,8 @@ public final class Trainer {
     public let group: ProcessGroup?
     /// Gradient bytes this process sent to the group.
     public private(set) var traffic = GradientTraffic()
+    /// Set to a `StepProfile()` to time each step's phases (nil: not timed).
+    public var profile: StepProfile? = nil
 
     public init(model: SequentialRecommender, settings: TrainingSettings, totalSteps: Int, group: ProcessGroup? = nil) {
         self.model = model; self.settings = settings; self.totalSteps = totalSteps; self.group = group
@@ -85,7 +122,12 @@ public final class Trainer {
     @discardableResult
     public func train(_ data: Transitions, batch: [Int]) throws(RecRLError) -> StepLosses {
         let (losses, p) = try gradients(data, batch: batch)
+        let t0 = DispatchTime.now().uptimeNanoseconds
         (inSecondPhase && model.config.algorithm == .sa2c ? optimizers2[p] : optimizers[p]).step()
+        if profile != nil {
+            profile!.adam += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            profile!.steps += 1
+        }
         step += 1
         return losses
     }
@@ -114,7 +156,7 @@ public final class Trainer {
         let parts = (rank * P / R)..<((rank + 1) * P / R)
         let nets = partNetworks(count: parts.count, trained: p)
         let B = batch.count
-        var results = [Result<(StepLosses, [Int]), RecRLError>?](repeating: nil, count: parts.count)
+        var results = [Result<(StepLosses, [Int], StepProfile), RecRLError>?](repeating: nil, count: parts.count)
         let W = min(Threading.count, parts.count)
         results.withUnsafeMutableBufferPointer { out in
             let box = UncheckedResults(out.baseAddress!)
@@ -124,7 +166,7 @@ public final class Trainer {
                         let i = parts.lowerBound + k
                         let range = (i * B / P)..<((i + 1) * B / P)
                         let main = nets[k][p], target = nets[k][alg.usesQ ? 1 - p : p]
-                        guard !range.isEmpty else { box.pointer[k] = .success((StepLosses(), [])); continue }
+                        guard !range.isEmpty else { box.pointer[k] = .success((StepLosses(), [], StepProfile())); continue }
                         do throws(RecRLError) {
                             let r = try self.partStep(data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main, target: target)
                             box.pointer[k] = .success(r)
@@ -134,13 +176,14 @@ public final class Trainer {
             }
         }
         defer { for k in 1..<max(1, nets.count) { for n in nets[k] { n.releaseValues() } } }
-        var partLosses = [StepLosses](), qRows = Set<Int>()
+        var partLosses = [StepLosses](), qRows = Set<Int>(), partTimes = StepProfile()
         for r in results {
             switch r! {
             case .failure(let e): throw e
-            case .success(let (l, rows)): partLosses.append(l); qRows.formUnion(rows)
+            case .success(let (l, rows, t)): partLosses.append(l); qRows.formUnion(rows); partTimes = partTimes + t
             }
         }
+        let combineStart = DispatchTime.now().uptimeNanoseconds
         // Fixed pairwise order over the parts, for the losses and the gradients alike.
         var losses = pairwiseSum(partLosses) { StepLosses(ce: $0.ce + $1.ce, q: $0.q + $1.q) } ?? StepLosses()
         var width = 1
@@ -148,6 +191,7 @@ public final class Trainer {
             for k in Swift.stride(from: 0, to: nets.count - width, by: 2 * width) { nets[k][p].accumulateGradients(from: nets[k + width][p]) }
             width *= 2
         }
+        let reduceStart = DispatchTime.now().uptimeNanoseconds
         let main = model.networks[p]
         if let group {
             var l = [losses.ce, losses.q]
@@ -166,6 +210,12 @@ public final class Trainer {
             if let qh = main.qHead, settings.leanColumns { sparse.append(.init(parameter: qh.weight, rows: qRows.sorted())) }
             try GradientReducer.reduce(main.parameters, sparse: sparse, group: group, traffic: &traffic)
             traffic.steps += 1
+        }
+        if profile != nil {
+            let end = DispatchTime.now().uptimeNanoseconds
+            profile = profile! + partTimes
+            profile!.combine += Double(reduceStart - combineStart) / 1e9
+            profile!.reduce += Double(end - reduceStart) / 1e9
         }
         return (losses, p)
     }
@@ -187,7 +237,14 @@ public final class Trainer {
     /// `total`. Accumulates the gradients into `main` and returns the part's losses (sums over
     /// its samples / total) and the Q-head rows it touched (0-based).
     func partStep(_ data: Transitions, batch: [Int], first: Int, total: Int, main: QNetwork, target: QNetwork) throws(RecRLError)
-        -> (StepLosses, [Int]) {
+        -> (StepLosses, [Int], StepProfile) {
+        var times = StepProfile()
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { clock = now }
+            return Double(now - clock) / 1e9
+        }
         let alg = model.config.algorithm
         let B = batch.count, d = model.config.dim
         let states = batch.map { data.state($0) }
@@ -195,6 +252,7 @@ public final class Trainer {
         let dropoutSeed = (settings.dropoutSeed ?? settings.seed) &+ UInt64(step) &* 0x9E37
         let fwd = try main.encode(states, training: true, seed: dropoutSeed, firstSample: first, split: false)
         let S = fwd.states
+        times.encoderForward = lap()
         var losses = StepLosses()
         var dS = Matrix(rows: B, cols: d)
         var ceWeights: [Float]? = nil
@@ -263,13 +321,18 @@ public final class Trainer {
                 }
             }
         }
+        times.qPasses = lap()
         do {
             let (ce, dSce) = try main.ceHead.crossEntropy(states: S, targets: actions, weights: ceWeights, normalizer: total)
+            times.headForward = main.ceHead.lastCrossEntropySeconds.forward
+            times.headBackward = main.ceHead.lastCrossEntropySeconds.backward
             losses.ce = ce
             dS.withUnsafeMutableBufferPointer { a in dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } } }
         } catch { throw .model("\(error)") }
+        _ = lap()
         main.backward(fwd.cache, dS)
-        return (losses, qRows)
+        times.encoderBackward = lap()
+        return (losses, qRows, times)
     }
 
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.
