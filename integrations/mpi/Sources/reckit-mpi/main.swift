@@ -121,6 +121,16 @@ struct BenchMPI: ParsableCommand {
     @Option(help: "Untimed steps first.") var warmup: Int = 3
     @OptionGroup var threading: ThreadOptions
 
+    func validate() throws {
+        for (name, value, low) in [("--items", items, 1), ("--batch", batch, 1), ("--dim", dim, 1), ("--length", length, 1),
+                                   ("--steps", steps, 1), ("--warmup", warmup, 0)] where value < low {
+            throw ValidationError("\(name) must be at least \(low), got \(value)")
+        }
+        guard items <= ModelConfig.maxItems, dim <= ModelConfig.maxDim, length <= ModelConfig.maxLength else {
+            throw ValidationError("--items, --dim or --length beyond RecKit's limits (\(ModelConfig.maxItems), \(ModelConfig.maxDim), \(ModelConfig.maxLength))")
+        }
+    }
+
     func run() throws {
         try MPIRun.run { group in
             if threading.threads != nil { try threading.apply() }
