@@ -61,48 +61,79 @@ struct GemmBench: ParsableCommand {
     }
 }
 
+extension CatalogKernel: ExpressibleByArgument {}
+
 /// Fused catalog top-k against the bare sgemm of the same shapes.
 struct ScoreBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "score",
-        abstract: "CatalogScorer top-k (blocked GEMM + fused selection) against the bare sgemm of the same shape.")
+        abstract: "CatalogScorer top-k (SIMD micro-kernel or blocked GEMM, selection fused) against the bare sgemm of the same shape.",
+        discussion: """
+            One row per kernel (score.topk, with kernel=...; canonical scores), then the bare sgemm. Extra figures: \
+            blas_scores_median_ms (the BLAS kernel with BLAS's own scores), over_blas (this kernel's time over the \
+            BLAS kernel's canonical one, same run), over_simd (for simdBFloat16: its time over simd's), FLOP and \
+            bandwidth efficiency against probes run in the same process.
+            """)
     @OptionGroup var common: CommonOptions
     @Option(help: "Catalog block size of the scorer.") var blockItems: Int = 1024
+    @Option(help: "States per tile of the scorer.") var tileStates: Int = 256
+    @Option(help: "Kernels to time, comma-separated: \(CatalogKernel.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var kernels: String = "automatic,blas"
     @Flag(help: "Skip the bare sgemm (it allocates the full B×N matrix).") var noSgemm = false
+
+    func kernelList() throws -> [CatalogKernel] {
+        try kernels.split(separator: ",").map { s in
+            guard let k = CatalogKernel(rawValue: String(s).trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--kernels: '\(s)' is not one of \(CatalogKernel.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return k
+        }
+    }
 
     func run() throws {
         let b = common.batch ?? 256, n = common.items ?? 100_000, d = common.dim ?? 64, k = common.k ?? 10
         let items = Matrix.random(n, d, seed: common.seed &+ 1)
         let states = Matrix.random(b, d, seed: common.seed)
-        let scorer = CatalogScorer(items: items, blockItems: blockItems)
-        let blasScorer = CatalogScorer(items: items, blockItems: blockItems, arithmetic: .blas)
-        let params: [(String, Any)] = [("batch", b), ("items", n), ("dim", d), ("k", k), ("block_items", blockItems)]
+        let scorers = try kernelList().map {
+            ($0, CatalogScorer(items: items, blockItems: blockItems, tileStates: tileStates, kernel: $0))
+        }
+        let blasScorer = CatalogScorer(items: items, blockItems: blockItems, tileStates: tileStates, arithmetic: .blas)
         var out = [Measurement]()
         for t in try common.threadList() {
             Threading.setCount(t)
-            let itemsMB = Double(n * d * 4) / 1048576
-            let before = residentMemoryMB().current
-            resetPeakRSS()
-            let ts = timeit(reps: common.reps) { _ = try! scorer.topK(states: states, k: k, parallelism: .threads(t)) }
-            let peak = residentMemoryMB().peak
-            var m = Measurement(name: "score.topk", params: params, timesMs: ts, threads: t)
-            // The same with BLAS's own scores (no canonical rescoring of the candidates).
             let tb = timeit(reps: common.reps) { _ = try! blasScorer.topK(states: states, k: k, parallelism: .threads(t)) }
-            let blasMedian = Measurement(name: "score.topk_blas", params: params, timesMs: tb, threads: t).medianMs
-            m.extra = [("items_mb", itemsMB), ("peak_rss_above_start_mb", peak - before), ("blas_scores_median_ms", blasMedian),
-                       ("canonical_over_blas", m.medianMs / blasMedian)]
-            // Efficiency: FLOP/s against the FMA peak; for one state, the catalog's bytes against
-            // the streaming bandwidth (a single state's scoring reads the catalog once).
-            m.extra += Probes.efficiency(flops: Flops.score(batch: b, items: n, dim: d), bytes: b == 1 ? Double(n * d * 4) : nil,
-                                         ms: m.medianMs, threads: t)
+            let blasMedian = Measurement(name: "score.topk_blas", params: [], timesMs: tb, threads: t).medianMs
+            var rows = [Measurement]()
+            var medians = [CatalogKernel: Double]()
+            for (requested, scorer) in scorers {
+                let params: [(String, Any)] = [("batch", b), ("items", n), ("dim", d), ("k", k), ("kernel", scorer.kernel.rawValue),
+                                               ("block_items", blockItems)]
+                let before = residentMemoryMB().current
+                resetPeakRSS()
+                let ts = timeit(reps: common.reps) { _ = try! scorer.topK(states: states, k: k, parallelism: .threads(t)) }
+                let peak = residentMemoryMB().peak
+                var m = Measurement(name: "score.topk", params: params, timesMs: ts, threads: t)
+                medians[requested] = m.medianMs
+                m.extra = [("items_mb", Double(n * d * 4) / 1048576), ("packed_mb", Double(scorer.packedBytes) / 1048576),
+                           ("peak_rss_above_start_mb", peak - before), ("blas_scores_median_ms", blasMedian)]
+                if requested == .simdBFloat16, let simd = medians[.simd] ?? medians[.automatic] { m.extra.append(("over_simd", m.medianMs / simd)) }
+                // Efficiency: FLOP/s against the FMA peak; for one state, the bytes the kernel reads
+                // against the streaming bandwidth (a single state's scoring reads the catalog once).
+                let bytes = scorer.kernel == .blas ? Double(n * d * 4) : Double(scorer.packedBytes)
+                m.extra += Probes.efficiency(flops: Flops.score(batch: b, items: n, dim: d), bytes: b == 1 ? bytes : nil,
+                                             ms: m.medianMs, threads: t)
+                rows.append(m)
+            }
+            if let blas = medians[.blas] {
+                for i in rows.indices { rows[i].extra.insert(("over_blas", rows[i].medianMs / blas), at: 4) }
+            }
             if !noSgemm {
                 var c = Matrix(rows: b, cols: n)
                 let tg = timeit(reps: common.reps) { gemm(states, items, into: &c, transposeB: .transpose, parallelism: .threads(t)) }
-                let g = Measurement(name: "score.sgemm", params: params, timesMs: tg, threads: t)
-                m.extra += [("sgemm_median_ms", g.medianMs), ("ratio", m.medianMs / g.medianMs)]
-                out += [m, g]
-            } else {
-                out.append(m)
+                let g = Measurement(name: "score.sgemm", params: [("batch", b), ("items", n), ("dim", d)], timesMs: tg, threads: t)
+                for i in rows.indices { rows[i].extra += [("sgemm_median_ms", g.medianMs), ("ratio", rows[i].medianMs / g.medianMs)] }
+                rows.append(g)
             }
+            out += rows
         }
         report(out, format: common.format)
     }

@@ -76,10 +76,7 @@ extension CatalogScorer {
                             heap.offer(Self.canonicalScore(srow, x0 + Int(id) * d, d, bias: bias?[Int(id)]), id)
                         }
                     } else {
-                        let skip = excluding.map { Set($0.items(row: r)) } ?? []
-                        for j in 0..<n where !skip.contains(j) {
-                            heap.offer(Self.canonicalScore(srow, x0 + j * d, d, bias: bias?[j]), Int32(j))
-                        }
+                        canonicalScan(srow, items: x0, skipping: excluding?.items(row: r) ?? [], into: &heap)
                     }
                     counts[r] = heap.count
                     outS.withUnsafeMutableBufferPointer { os in

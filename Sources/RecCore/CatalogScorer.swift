@@ -27,7 +27,15 @@ public final class CatalogScorer: Sendable {
     public let catalogSize: Int
     /// How the returned scores are computed (see `ScoreArithmetic`).
     public let arithmetic: ScoreArithmetic
-    /// `.canonical` only: the largest item norm and |bias| (the rounding bound of a score).
+    /// The kernel that scores: `.blas`, `.simd` or `.simdBFloat16` (never `.automatic`; a
+    /// bfloat16 request on a catalog bfloat16 cannot hold is `.simd`).
+    public let kernel: CatalogKernel
+    /// The packed copy the SIMD kernel reads (nil for `.blas`).
+    let packed: PackedCatalog?
+    /// Bytes of the packed copy the SIMD kernels read, beyond `items` (0 for `.blas`): the
+    /// catalog rounded up to whole panels, 4 bytes a value for `.simd`, 2 for `.simdBFloat16`.
+    public var packedBytes: Int { packed?.bytes ?? 0 }
+    /// The largest item norm and |bias| (the rounding bound of a score).
     let maxItemNorm: Float, maxAbsBias: Float
 
     /// Number of items N.
@@ -43,11 +51,25 @@ public final class CatalogScorer: Sendable {
     ///   - firstItem: global id of the first row (sharded catalogs; see `TopKResult.merge`).
     ///   - catalogSize: size of the whole catalog (default `firstItem + N`).
     ///   - arithmetic: `.canonical` (default) returns scores that do not depend on the batch,
-    ///     the shard, the blocking or the thread count; `.blas` returns BLAS's own.
+    ///     the shard, the blocking or the thread count; `.blas` returns BLAS's own (and scores
+    ///     with `.blas`, whatever `kernel` says).
+    ///   - kernel: see `CatalogKernel`; `.simd` and `.simdBFloat16` pack a copy of the catalog
+    ///     here (`packedBytes`).
     /// - Precondition: `bias.count == N` when given; block and tile sizes are positive; the
     ///   shard lies inside the catalog, whose ids fit `Int32`.
-    public init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
-                firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical) {
+    public convenience init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
+                firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical,
+                            kernel: CatalogKernel = .automatic) {
+        self.init(items: items, bias: bias, blockItems: blockItems, tileStates: tileStates, firstItem: firstItem,
+                  catalogSize: catalogSize, arithmetic: arithmetic, kernel: kernel, vectorLanes: PackedCatalog.buildLanes)
+    }
+
+    /// As the public initialiser, with the SIMD kernel's vector width chosen (16 or 8 floats):
+    /// tests run the AVX2 kernel's layout on an AVX-512 host.
+    @_spi(Testing)
+    public init(items: Matrix, bias: [Float]?, blockItems: Int, tileStates: Int, firstItem: Int, catalogSize: Int?,
+                arithmetic: ScoreArithmetic, kernel: CatalogKernel, vectorLanes: Int) {
+        precondition(vectorLanes == 8 || vectorLanes == 16, "CatalogScorer: vectorLanes must be 8 or 16, got \(vectorLanes)")
         precondition(bias == nil || bias!.count == items.rows,
                      "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
         precondition(items.cols >= 1, "CatalogScorer: items are \(items.shapeDescription); the dimension must be at least 1")
@@ -62,10 +84,27 @@ public final class CatalogScorer: Sendable {
         self.firstItem = firstItem
         self.catalogSize = total
         self.arithmetic = arithmetic
-        if arithmetic == .canonical {
-            (maxItemNorm, maxAbsBias) = Self.bounds(items: items, bias: bias)
-        } else {
-            (maxItemNorm, maxAbsBias) = (0, 0)
+        (maxItemNorm, maxAbsBias) = Self.bounds(items: items, bias: bias)
+        let chosen = Self.resolve(kernel, arithmetic: arithmetic, items: items)
+        self.kernel = chosen
+        switch chosen {
+        case .simd: packed = PackedCatalog(items: items, bias: bias, element: .float32, lanes: vectorLanes)
+        case .simdBFloat16: packed = PackedCatalog(items: items, bias: bias, element: .bfloat16, lanes: vectorLanes)
+        case .blas, .automatic: packed = nil
+        }
+    }
+
+    /// The kernel `kernel` stands for with these items (see `CatalogKernel`).
+    static func resolve(_ kernel: CatalogKernel, arithmetic: ScoreArithmetic, items: Matrix) -> CatalogKernel {
+        if arithmetic == .blas { return .blas }
+        switch kernel {
+        case .automatic:
+            let fast = BuildTarget.compiled.isSuperset(of: [.avx2, .fma])
+            return fast && items.cols <= CatalogKernel.simdMaxDimension ? .simd : .blas
+        case .simdBFloat16:
+            return PackedCatalog.fitsBFloat16(items) ? .simdBFloat16 : .simd
+        case .blas, .simd:
+            return kernel
         }
     }
 
@@ -90,9 +129,13 @@ public final class CatalogScorer: Sendable {
         try TopK.validate(k: k, rows: states.rows, catalogSize: catalogSize, excluding: excluding)
         let excluding = excluding.map { firstItem == 0 && catalogSize == itemCount ? $0 : $0.local(to: firstItem..<(firstItem + itemCount)) }
         var result: TopKResult
-        switch arithmetic {
-        case .blas: result = try localTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
-        case .canonical: result = try canonicalTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+        if let packed {
+            result = simdTopK(packed, states: states, k: k, excluding: excluding, parallelism: parallelism)
+        } else {
+            switch arithmetic {
+            case .blas: result = try localTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+            case .canonical: result = try canonicalTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+            }
         }
         if firstItem != 0 { result = result.offsettingItems(by: firstItem) }
         return result
@@ -102,10 +145,10 @@ public final class CatalogScorer: Sendable {
     func localTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError) -> TopKResult {
         let b = states.rows, n = itemCount, d = dimension
         let kk = min(k, n)
-        var outS = [Float](repeating: .nan, count: b * kk)
-        var outI = [Int32](repeating: -1, count: b * kk)
-        var counts = [Int](repeating: 0, count: b)
-        if b == 0 || n == 0 { return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS) }
+        if b == 0 || n == 0 {
+            return TopKResult(rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
+                              scores: [Float](repeating: .nan, count: b * kk))
+        }
 
         let nBlocks = (n + blockItems - 1) / blockItems
         let workers = max(1, min(parallelism.resolvedCount, nBlocks))
@@ -188,32 +231,7 @@ public final class CatalogScorer: Sendable {
             }
         }
 
-        // Merge the workers' heaps row by row.
-        outS.withUnsafeMutableBufferPointer { os in
-            outI.withUnsafeMutableBufferPointer { oi in
-                if workers == 1 {
-                    for r in 0..<b {
-                        var h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])
-                        counts[r] = heapCounts[r]
-                        h.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
-                    }
-                    return
-                }
-                let ms = UnsafeMutablePointer<Float>.allocate(capacity: kk)
-                let mi = UnsafeMutablePointer<Int32>.allocate(capacity: kk)
-                defer { ms.deallocate(); mi.deallocate() }
-                for r in 0..<b {
-                    var h = RowHeap(scores: ms, items: mi, k: kk)
-                    for w in 0..<workers {
-                        let off = (w * b + r) * kk
-                        for j in 0..<heapCounts[w * b + r] { h.offer(heapS[off + j], heapI[off + j]) }
-                    }
-                    counts[r] = h.count
-                    h.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
-                }
-            }
-        }
-        return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS)
+        return Self.mergeWorkerHeaps(heapS, heapI, counts: heapCounts, workers: workers, rows: b, k: kk)
     }
 
     /// The best `k` items for one state.
