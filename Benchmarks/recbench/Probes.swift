@@ -2,7 +2,7 @@ import Foundation
 import RecCore
 
 /// The machine's limits, measured in the same run as the figures they judge: the FMA peak
-/// (independent chains of 16-lane fused multiply-adds per thread) and the streaming read
+/// (independent chains of fused multiply-adds per thread, in the build's widest vectors) and the streaming read
 /// bandwidth (a sum over a buffer). Cached per thread count (and size).
 enum Probes {
     nonisolated(unsafe) static var peaks = [Int: Double]()
@@ -15,9 +15,9 @@ enum Probes {
         var best = 0.0
         for _ in 0..<5 {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            Threading.perWorker(threads) { w in sink(fmaChains(iterations, Float(w) * 1e-3)) }
+            Threading.perWorker(threads) { w in sink(fmaChains(iterations, Float(w) * 1e-3).0) }
             let s = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            best = max(best, Double(threads) * Double(iterations) * 12 * 32 / s / 1e9)
+            best = max(best, Double(threads) * Double(iterations) * fmaChains(0, 0).flopsPerIteration / s / 1e9)
         }
         peaks[threads] = best
         return best
@@ -73,10 +73,20 @@ enum Probes {
     }
 }
 
-/// 12 independent chains of y + a·x on 16 lanes: 12 × 32 FLOPs an iteration.
+/// 12 independent chains of y + a·x in the widest vectors this build uses: 16 lanes when compiled
+/// for AVX-512, else 8 (16-lane chains on AVX2 would need 24 registers of 16 and spill, measuring
+/// less than the machine's peak). Returns the result and the FLOPs an iteration.
+func fmaChains(_ n: Int, _ seed: Float) -> (Float, flopsPerIteration: Double) {
+    BuildTarget.compiled.contains(.avx512f) ? (fmaChains16(n, seed), 12 * 32) : (fmaChains8(n, seed), 12 * 16)
+}
+
 @inline(never)
-func fmaChains(_ n: Int, _ seed: Float) -> Float {
-    typealias V = SIMD16<Float>
+func fmaChains16(_ n: Int, _ seed: Float) -> Float { fmaChains(SIMD16<Float>.self, n, seed) }
+@inline(never)
+func fmaChains8(_ n: Int, _ seed: Float) -> Float { fmaChains(SIMD8<Float>.self, n, seed) }
+
+@inline(__always)
+func fmaChains<V: SIMD>(_: V.Type, _ n: Int, _ seed: Float) -> Float where V.Scalar == Float {
     let x = V(repeating: 0.999_999), y = V(repeating: 1e-7)
     var a0 = V(repeating: seed), a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3, a4 = a0 + 4, a5 = a0 + 5
     var a6 = a0 + 6, a7 = a0 + 7, a8 = a0 + 8, a9 = a0 + 9, a10 = a0 + 10, a11 = a0 + 11

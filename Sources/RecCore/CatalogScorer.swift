@@ -1,15 +1,24 @@
-/// Top-k items of a whole catalog for a batch of states, by blocked GEMM with the selection fused
-/// per block: `score(b, j) = state_b · item_j + bias_j`.
+/// Top-k items of a whole catalog for a batch of states, the selection fused into the scoring:
+/// `score(b, j) = state_b · item_j + bias_j`. Two kernels (`CatalogKernel`):
 ///
-/// The catalog is cut into blocks of `blockItems` items and the batch into tiles of at most
-/// `tileStates` states. For each (block, tile) one `sgemm` writes a `tile × block` score buffer
-/// that stays in cache, and each row's bounded heap filters it with a vectorised threshold test.
-/// No B×N score matrix is ever allocated: the extra memory is
-/// `threads × tileStates × blockItems` floats plus `threads × B × k` heap entries.
+/// - **SIMD** (`.simd`, the default where RecCore was compiled with FMA and AVX2 or AVX-512): the
+///   catalog is packed once, here, into panels of three vectors of items, dimension-major
+///   (`packedBytes`: a second copy of the catalog, rounded up to whole panels). A register-tiled
+///   micro-kernel scores 4 states × one panel (12 vector accumulators) with fused multiply-adds in
+///   dimension order — exactly the canonical scores — and tests them against each state's heap
+///   threshold on the registers; only states with a candidate reach the heaps. Panels are walked
+///   in blocks of `blockItems` items (L2) and states in tiles of `tileStates` (L1).
+///   `.simdBFloat16` stores the panels as bfloat16 (half the bytes a query reads) and rescores the
+///   candidates exactly, so the result is the same.
+/// - **BLAS** (`.blas`): the catalog is cut into blocks of `blockItems` items and the batch into
+///   tiles of at most `tileStates` states; for each (block, tile) one `sgemm` writes a
+///   `tile × block` score buffer that stays in cache, and each row's heap filters it with a
+///   vectorised threshold test; canonical scores by rescoring a few more candidates than asked.
 ///
-/// With more than one thread the blocks are split into contiguous ranges, one per worker; each
-/// worker calls single-threaded BLAS and keeps its own heaps, and the heaps are merged at the end.
-/// The result does not depend on the thread count (the order of `ranksAbove` is total).
+/// No B×N score matrix is ever allocated. With more than one thread the catalog is split into
+/// contiguous ranges, one per worker (single-threaded BLAS inside); each worker keeps its own
+/// heaps, merged at the end. The result does not depend on the kernel, the thread count or the
+/// blocking (canonical scores, and the order of `ranksAbove` is total).
 public final class CatalogScorer: Sendable {
     /// The N×d item matrix.
     public let items: Matrix
