@@ -19,6 +19,9 @@ import RecCore
         let merged = try TopKResult.merge([lower.topK(states: users, k: 10, excluding: ExclusionSet(seen)),
                                            upper.topK(states: users, k: 10, excluding: ExclusionSet(seen))], k: 10)
         #expect(merged == top)
+        let compact = CatalogScorer(items: items, kernel: .simdBFloat16)
+        #expect(try compact.topK(states: users, k: 10, excluding: ExclusionSet(seen)) == top)
+        #expect(compact.packedBytes == (100_000 + 47) / 48 * 48 * 32 * 4 || compact.packedBytes == (100_000 + 23) / 24 * 24 * 32 * 4)
         var c = Matrix.zeros(256, 100_000)
         gemm(users, items, into: &c, transposeB: .transpose, alpha: 1, beta: 0)
         let y = matmul(users, items, transposeB: .transpose)
