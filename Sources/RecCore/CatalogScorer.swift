@@ -105,15 +105,9 @@ public final class CatalogScorer: Sendable {
 
     /// The kernel `kernel` stands for with these items (see `CatalogKernel`).
     static func resolve(_ kernel: CatalogKernel, arithmetic: ScoreArithmetic, items: Matrix) -> CatalogKernel {
-        if arithmetic == .blas { return .blas }
-        switch kernel {
-        case .automatic:
-            let fast = BuildTarget.compiled.isSuperset(of: [.avx2, .fma])
-            return fast && items.cols <= CatalogKernel.simdMaxDimension ? .simd : .blas
-        case .simdBFloat16:
-            return PackedCatalog.fitsBFloat16(items) ? .simdBFloat16 : .simd
-        case .blas, .simd:
-            return kernel
+        switch kernel.resolved(dimension: items.cols, arithmetic: arithmetic) {
+        case .simdBFloat16: return PackedCatalog.fitsBFloat16(items) ? .simdBFloat16 : .simd
+        case let other: return other
         }
     }
 

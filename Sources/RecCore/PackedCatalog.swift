@@ -24,6 +24,16 @@ public enum CatalogKernel: String, Sendable, CaseIterable, Codable, CustomString
     public static let simdMaxDimension = 256
 
     public var description: String { rawValue }
+
+    /// The kernel this choice stands for in this build for catalogs of `dimension` (`.automatic`
+    /// resolved; the others as they are — a bfloat16 catalog that cannot hold the items still
+    /// becomes `.simd` when the scorer is built).
+    public func resolved(dimension: Int, arithmetic: ScoreArithmetic = .canonical) -> CatalogKernel {
+        if arithmetic == .blas { return .blas }
+        guard self == .automatic else { return self }
+        let fast = BuildTarget.compiled.isSuperset(of: [.avx2, .fma])
+        return fast && dimension <= Self.simdMaxDimension ? .simd : .blas
+    }
 }
 
 /// The catalog as the SIMD kernel reads it: panels of `width` consecutive items (three vectors

@@ -101,8 +101,11 @@ struct ScoreRun: ParsableCommand {
         guard firstState >= 0 && firstState <= Int(Int32.max) else { throw ValidationError("--first-state must be in 0...\(Int32.max), got \(firstState)") }
         // Generated data is allocated from these sizes: check them before anything is.
         if itemsFile == nil && itemsFrom == nil {
-            try checkOptionMemory("the generated catalog (--items \(items) × --dim \(dim) floats)",
-                                  bytes: MemoryBudget.product([items, dim, 4]))
+            // The SIMD kernels keep a packed copy beside the catalog (4 or 2 bytes a value).
+            let chosen = kernel.resolved(dimension: dim)
+            let copies = chosen == .blas ? 4 : chosen == .simdBFloat16 ? 6 : 8
+            try checkOptionMemory("the generated catalog (--items \(items) × --dim \(dim) floats\(chosen == .blas ? "" : ", and its packed copy for the \(chosen) kernel"))",
+                                  bytes: MemoryBudget.product([items, dim, copies]))
         }
         if statesFile == nil {
             try checkOptionMemory("the generated states and their top-k (--batch \(batch) × (--dim \(dim) + --k \(min(k, items)) × 2) values)",

@@ -142,6 +142,18 @@ import _RecTestSupport
         #expect(blas.packedBytes == 0)
     }
 
+    @Test func automaticChoice() {
+        let fast = BuildTarget.compiled.isSuperset(of: [.avx2, .fma])
+        #expect(CatalogKernel.automatic.resolved(dimension: 64) == (fast ? .simd : .blas))
+        #expect(CatalogKernel.automatic.resolved(dimension: CatalogKernel.simdMaxDimension + 1) == .blas)
+        #expect(CatalogKernel.simd.resolved(dimension: 64, arithmetic: .blas) == .blas)
+        #expect(CatalogKernel.simdBFloat16.resolved(dimension: 1000) == .simdBFloat16)
+        let items = Matrix.random(10, 4, seed: 1)
+        #expect(CatalogScorer(items: items).kernel == (fast ? .simd : .blas))
+        #expect(CatalogScorer(items: items, arithmetic: .blas, kernel: .simd).kernel == .blas)
+        #expect(CatalogScorer(items: items, arithmetic: .blas).packedBytes == 0)
+    }
+
     @Test func bfloat16RoundingAndMemory() {
         // Round to nearest, ties to even, and the stated relative bound.
         #expect(BFloat16.bits(1) == 0x3F80)
