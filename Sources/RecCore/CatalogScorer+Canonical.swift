@@ -46,9 +46,7 @@ extension CatalogScorer {
         let blas = try localTopK(states: states, k: wide, excluding: excluding, parallelism: parallelism)
         let u = Float(0x1p-24), m = Float(d + 1)
         let gamma = m * u / (1 - m * u)
-        var outS = [Float](repeating: .nan, count: b * kk)
-        var outI = [Int32](repeating: -1, count: b * kk)
-        var counts = [Int](repeating: 0, count: b)
+        var out = TopKRows(rows: b, k: kk)
         states.withUnsafeBufferPointer { sp in
             items.withUnsafeBufferPointer { ip in
                 let s0 = sp.baseAddress!, x0 = ip.baseAddress!
@@ -78,15 +76,10 @@ extension CatalogScorer {
                     } else {
                         canonicalScan(srow, items: x0, skipping: excluding?.items(row: r) ?? [], into: &heap)
                     }
-                    counts[r] = heap.count
-                    outS.withUnsafeMutableBufferPointer { os in
-                        outI.withUnsafeMutableBufferPointer { oi in
-                            heap.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
-                        }
-                    }
+                    out.drain(&heap, row: r)
                 }
             }
         }
-        return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS)
+        return out.result
     }
 }

@@ -199,6 +199,29 @@ struct PanelScan {
     }
 }
 
+/// The rows of a `TopKResult` filled one heap at a time.
+struct TopKRows {
+    let k: Int
+    var scores: [Float], items: [Int32], counts: [Int]
+
+    init(rows: Int, k: Int) {
+        self.k = k
+        scores = [Float](repeating: .nan, count: rows * k)
+        items = [Int32](repeating: -1, count: rows * k)
+        counts = [Int](repeating: 0, count: rows)
+    }
+
+    /// Row `r` from `heap`, best first (empties the heap).
+    mutating func drain(_ heap: inout RowHeap, row r: Int) {
+        counts[r] = heap.count
+        scores.withUnsafeMutableBufferPointer { os in
+            items.withUnsafeMutableBufferPointer { oi in heap.drainSorted(into: os.baseAddress! + r * k, oi.baseAddress! + r * k) }
+        }
+    }
+
+    var result: TopKResult { TopKResult(rows: counts.count, k: k, counts: counts, indices: items, scores: scores) }
+}
+
 extension CatalogScorer {
     /// Top-k in local ids with the SIMD kernel (`CatalogKernel.simd` or `.simdBFloat16`).
     func simdTopK(_ packed: PackedCatalog, states: Matrix, k: Int, excluding: ExclusionSet?,
@@ -298,9 +321,7 @@ extension CatalogScorer {
     func rescoreCandidates(_ lists: [[CandidateList]], margins: [Float], states: Matrix, k: Int,
                            excluding: ExclusionSet?) -> TopKResult {
         let b = states.rows, d = dimension
-        var outS = [Float](repeating: .nan, count: b * k)
-        var outI = [Int32](repeating: -1, count: b * k)
-        var counts = [Int](repeating: 0, count: b)
+        var out = TopKRows(rows: b, k: k)
         let hs = UnsafeMutablePointer<Float>.allocate(capacity: k)
         let hi = UnsafeMutablePointer<Int32>.allocate(capacity: k)
         defer { hs.deallocate(); hi.deallocate() }
@@ -319,16 +340,11 @@ extension CatalogScorer {
                     } else {
                         canonicalScan(srow, items: ip.baseAddress!, skipping: excluding?.items(row: r) ?? [], into: &heap)
                     }
-                    counts[r] = heap.count
-                    outS.withUnsafeMutableBufferPointer { os in
-                        outI.withUnsafeMutableBufferPointer { oi in
-                            heap.drainSorted(into: os.baseAddress! + r * k, oi.baseAddress! + r * k)
-                        }
-                    }
+                    out.drain(&heap, row: r)
                 }
             }
         }
-        return TopKResult(rows: b, k: k, counts: counts, indices: outI, scores: outS)
+        return out.result
     }
 
     /// Offers every item's canonical score for one state, skipping `excluded` (sorted local ids).
@@ -345,31 +361,23 @@ extension CatalogScorer {
     /// The best `k` of each row over the workers' heaps (`workers × rows × k` entries).
     static func mergeWorkerHeaps(_ heapS: UnsafeMutablePointer<Float>, _ heapI: UnsafeMutablePointer<Int32>, counts heapCounts: [Int],
                                  workers: Int, rows b: Int, k kk: Int) -> TopKResult {
-        var outS = [Float](repeating: .nan, count: b * kk)
-        var outI = [Int32](repeating: -1, count: b * kk)
-        var counts = [Int](repeating: 0, count: b)
+        var out = TopKRows(rows: b, k: kk)
         let ms = UnsafeMutablePointer<Float>.allocate(capacity: kk)
         let mi = UnsafeMutablePointer<Int32>.allocate(capacity: kk)
         defer { ms.deallocate(); mi.deallocate() }
-        outS.withUnsafeMutableBufferPointer { os in
-            outI.withUnsafeMutableBufferPointer { oi in
-                for r in 0..<b {
-                    if workers == 1 {
-                        var h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])
-                        counts[r] = heapCounts[r]
-                        h.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
-                        continue
-                    }
-                    var h = RowHeap(scores: ms, items: mi, k: kk)
-                    for w in 0..<workers {
-                        let off = (w * b + r) * kk
-                        for j in 0..<heapCounts[w * b + r] { h.offer(heapS[off + j], heapI[off + j]) }
-                    }
-                    counts[r] = h.count
-                    h.drainSorted(into: os.baseAddress! + r * kk, oi.baseAddress! + r * kk)
-                }
+        for r in 0..<b {
+            if workers == 1 {
+                var h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])
+                out.drain(&h, row: r)
+                continue
             }
+            var h = RowHeap(scores: ms, items: mi, k: kk)
+            for w in 0..<workers {
+                let off = (w * b + r) * kk
+                for j in 0..<heapCounts[w * b + r] { h.offer(heapS[off + j], heapI[off + j]) }
+            }
+            out.drain(&h, row: r)
         }
-        return TopKResult(rows: b, k: kk, counts: counts, indices: outI, scores: outS)
+        return out.result
     }
 }

@@ -75,26 +75,13 @@ enum ScoringKernels {
                                bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>,
                                out: UnsafeMutablePointer<Float>) -> UInt32 where V.Scalar == Float {
         let w = V.scalarCount, nr = 3 * w
-        var a00 = V(), a01 = V(), a02 = V(), a10 = V(), a11 = V(), a12 = V()
-        var a20 = V(), a21 = V(), a22 = V(), a30 = V(), a31 = V(), a32 = V()
-        let s1 = s + d, s2 = s + 2 * d, s3 = s + 3 * d
+        var a = Tile4<V>(states: s, d: d)
         var p = x
         for k in 0..<d {
-            let x0: V = load(p), x1: V = load(p + w), x2: V = load(p + 2 * w)
-            let b0 = V(repeating: s[k]), b1 = V(repeating: s1[k])
-            a00 = a00.addingProduct(b0, x0); a01 = a01.addingProduct(b0, x1); a02 = a02.addingProduct(b0, x2)
-            a10 = a10.addingProduct(b1, x0); a11 = a11.addingProduct(b1, x1); a12 = a12.addingProduct(b1, x2)
-            let b2 = V(repeating: s2[k]), b3 = V(repeating: s3[k])
-            a20 = a20.addingProduct(b2, x0); a21 = a21.addingProduct(b2, x1); a22 = a22.addingProduct(b2, x2)
-            a30 = a30.addingProduct(b3, x0); a31 = a31.addingProduct(b3, x1); a32 = a32.addingProduct(b3, x2)
+            a.step(k, load(p), load(p + w), load(p + 2 * w))
             p += nr
         }
-        var bits: UInt32 = 0
-        if finish(a00, a01, a02, bias: bias, threshold: t[0], out: out) { bits |= 1 }
-        if finish(a10, a11, a12, bias: bias, threshold: t[1], out: out + nr) { bits |= 2 }
-        if finish(a20, a21, a22, bias: bias, threshold: t[2], out: out + 2 * nr) { bits |= 4 }
-        if finish(a30, a31, a32, bias: bias, threshold: t[3], out: out + 3 * nr) { bits |= 8 }
-        return bits
+        return a.finish(bias: bias, thresholds: t, out: out)
     }
 
     /// One state × one Float32 panel (the B = 1 shape, bound by memory bandwidth).
@@ -119,39 +106,24 @@ enum ScoringKernels {
                                         d: Int, bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>,
                                         out: UnsafeMutablePointer<Float>) -> UInt32 where V.Scalar == Float, U.Scalar == UInt32 {
         let w = V.scalarCount, nr = 3 * w
-        var a00 = V(), a01 = V(), a02 = V(), a10 = V(), a11 = V(), a12 = V()
-        var a20 = V(), a21 = V(), a22 = V(), a30 = V(), a31 = V(), a32 = V()
-        let s1 = s + d, s2 = s + 2 * d, s3 = s + 3 * d
+        var a = Tile4<V>(states: s, d: d)
         var p = x
-        @inline(__always) func step(_ k: Int, _ x0: V, _ x1: V, _ x2: V) {
-            let b0 = V(repeating: s[k]), b1 = V(repeating: s1[k])
-            a00 = a00.addingProduct(b0, x0); a01 = a01.addingProduct(b0, x1); a02 = a02.addingProduct(b0, x2)
-            a10 = a10.addingProduct(b1, x0); a11 = a11.addingProduct(b1, x1); a12 = a12.addingProduct(b1, x2)
-            let b2 = V(repeating: s2[k]), b3 = V(repeating: s3[k])
-            a20 = a20.addingProduct(b2, x0); a21 = a21.addingProduct(b2, x1); a22 = a22.addingProduct(b2, x2)
-            a30 = a30.addingProduct(b3, x0); a31 = a31.addingProduct(b3, x1); a32 = a32.addingProduct(b3, x2)
-        }
         var k = 0
         while k + 1 < d {
             let (l0, h0) = unpack(loadWords(p) as U, as: V.self)
             let (l1, h1) = unpack(loadWords(p + w) as U, as: V.self)
             let (l2, h2) = unpack(loadWords(p + 2 * w) as U, as: V.self)
-            step(k, l0, l1, l2)
-            step(k + 1, h0, h1, h2)
+            a.step(k, l0, l1, l2)
+            a.step(k + 1, h0, h1, h2)
             k += 2; p += nr
         }
         if k < d {
             let (l0, _) = unpack(loadWords(p) as U, as: V.self)
             let (l1, _) = unpack(loadWords(p + w) as U, as: V.self)
             let (l2, _) = unpack(loadWords(p + 2 * w) as U, as: V.self)
-            step(k, l0, l1, l2)
+            a.step(k, l0, l1, l2)
         }
-        var bits: UInt32 = 0
-        if finish(a00, a01, a02, bias: bias, threshold: t[0], out: out) { bits |= 1 }
-        if finish(a10, a11, a12, bias: bias, threshold: t[1], out: out + nr) { bits |= 2 }
-        if finish(a20, a21, a22, bias: bias, threshold: t[2], out: out + 2 * nr) { bits |= 4 }
-        if finish(a30, a31, a32, bias: bias, threshold: t[3], out: out + 3 * nr) { bits |= 8 }
-        return bits
+        return a.finish(bias: bias, thresholds: t, out: out)
     }
 
     /// One state × one bfloat16 panel.
@@ -179,5 +151,40 @@ enum ScoringKernels {
             a2 = a2.addingProduct(b, unpack(loadWords(p + 2 * w) as U, as: V.self).0)
         }
         return finish(a0, a1, a2, bias: bias, threshold: t, out: out) ? 1 : 0
+    }
+}
+
+/// The 12 accumulators of a 4-state × 3-vector tile (kept in registers once inlined).
+struct Tile4<V: KernelVector> {
+    let s0: UnsafePointer<Float>, s1: UnsafePointer<Float>, s2: UnsafePointer<Float>, s3: UnsafePointer<Float>
+    var a00 = V(), a01 = V(), a02 = V(), a10 = V(), a11 = V(), a12 = V()
+    var a20 = V(), a21 = V(), a22 = V(), a30 = V(), a31 = V(), a32 = V()
+
+    /// States at rows `s`, `s + d`, `s + 2d`, `s + 3d`.
+    @inline(__always)
+    init(states s: UnsafePointer<Float>, d: Int) { s0 = s; s1 = s + d; s2 = s + 2 * d; s3 = s + 3 * d }
+
+    /// Adds dimension k: each state's value times the three item vectors.
+    @inline(__always)
+    mutating func step(_ k: Int, _ x0: V, _ x1: V, _ x2: V) {
+        let b0 = V(repeating: s0[k]), b1 = V(repeating: s1[k])
+        a00 = a00.addingProduct(b0, x0); a01 = a01.addingProduct(b0, x1); a02 = a02.addingProduct(b0, x2)
+        a10 = a10.addingProduct(b1, x0); a11 = a11.addingProduct(b1, x1); a12 = a12.addingProduct(b1, x2)
+        let b2 = V(repeating: s2[k]), b3 = V(repeating: s3[k])
+        a20 = a20.addingProduct(b2, x0); a21 = a21.addingProduct(b2, x1); a22 = a22.addingProduct(b2, x2)
+        a30 = a30.addingProduct(b3, x0); a31 = a31.addingProduct(b3, x1); a32 = a32.addingProduct(b3, x2)
+    }
+
+    /// `ScoringKernels.finish` for the 4 rows (row i's scores at `out + i·3·V.scalarCount`); bit i
+    /// set when row i has a lane at or above `t[i]`.
+    @inline(__always)
+    func finish(bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> UInt32 {
+        let nr = 3 * V.scalarCount
+        var bits: UInt32 = 0
+        if ScoringKernels.finish(a00, a01, a02, bias: bias, threshold: t[0], out: out) { bits |= 1 }
+        if ScoringKernels.finish(a10, a11, a12, bias: bias, threshold: t[1], out: out + nr) { bits |= 2 }
+        if ScoringKernels.finish(a20, a21, a22, bias: bias, threshold: t[2], out: out + 2 * nr) { bits |= 4 }
+        if ScoringKernels.finish(a30, a31, a32, bias: bias, threshold: t[3], out: out + 3 * nr) { bits |= 8 }
+        return bits
     }
 }
