@@ -128,7 +128,9 @@ import _RecTestSupport
         var bias = randomFloats(1500, seed: 9)
         bias[70] = .infinity
         bias[71] = -.infinity
-        let states = Matrix.random(19, 24, seed: 10)
+        var states = Matrix.random(19, 24, seed: 10)
+        states[5, 7] = .nan          // every score of row 5 is NaN
+        states[6, 0] = 1e30          // row 6 overflows to ±inf
         let blas = CatalogScorer(items: items, bias: bias, kernel: .blas)
         for lanes in [8, 16] {
             let simd = Self.scorer(items, bias: bias, kernel: .simd, lanes: lanes)
