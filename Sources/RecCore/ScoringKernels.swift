@@ -54,6 +54,18 @@ enum ScoringKernels {
         (unsafeBitCast(w &<< 16, to: V.self), unsafeBitCast(w & 0xFFFF_0000, to: V.self))
     }
 
+    /// One row of a bfloat16 panel (three vectors of pairs): dimension 2q's three item vectors and
+    /// dimension 2q + 1's.
+    @inline(__always)
+    static func pairRow<V: KernelVector, U: SIMD>(_ p: UnsafePointer<UInt32>, _: V.Type, _: U.Type) -> ((V, V, V), (V, V, V))
+    where U.Scalar == UInt32 {
+        let w = V.scalarCount
+        let (l0, h0) = unpack(loadWords(p) as U, as: V.self)
+        let (l1, h1) = unpack(loadWords(p + w) as U, as: V.self)
+        let (l2, h2) = unpack(loadWords(p + 2 * w) as U, as: V.self)
+        return ((l0, l1, l2), (h0, h1, h2))
+    }
+
     /// Adds the panel's biases (when given), stores the three vectors at `out` and tells whether
     /// a lane is at or above `t`.
     @inline(__always)
@@ -110,18 +122,14 @@ enum ScoringKernels {
         var p = x
         var k = 0
         while k + 1 < d {
-            let (l0, h0) = unpack(loadWords(p) as U, as: V.self)
-            let (l1, h1) = unpack(loadWords(p + w) as U, as: V.self)
-            let (l2, h2) = unpack(loadWords(p + 2 * w) as U, as: V.self)
+            let ((l0, l1, l2), (h0, h1, h2)) = pairRow(p, V.self, U.self)
             a.step(k, l0, l1, l2)
             a.step(k + 1, h0, h1, h2)
             k += 2; p += nr
         }
         if k < d {
-            let (l0, _) = unpack(loadWords(p) as U, as: V.self)
-            let (l1, _) = unpack(loadWords(p + w) as U, as: V.self)
-            let (l2, _) = unpack(loadWords(p + 2 * w) as U, as: V.self)
-            a.step(k, l0, l1, l2)
+            let (l, _) = pairRow(p, V.self, U.self)
+            a.step(k, l.0, l.1, l.2)
         }
         return a.finish(bias: bias, thresholds: t, out: out)
     }
@@ -136,19 +144,15 @@ enum ScoringKernels {
         var p = x
         var k = 0
         while k + 1 < d {
-            let (l0, h0) = unpack(loadWords(p) as U, as: V.self)
-            let (l1, h1) = unpack(loadWords(p + w) as U, as: V.self)
-            let (l2, h2) = unpack(loadWords(p + 2 * w) as U, as: V.self)
+            let ((l0, l1, l2), (h0, h1, h2)) = pairRow(p, V.self, U.self)
             let b = V(repeating: s[k]), c = V(repeating: s[k + 1])
             a0 = a0.addingProduct(b, l0); a1 = a1.addingProduct(b, l1); a2 = a2.addingProduct(b, l2)
             a0 = a0.addingProduct(c, h0); a1 = a1.addingProduct(c, h1); a2 = a2.addingProduct(c, h2)
             k += 2; p += nr
         }
         if k < d {
-            let b = V(repeating: s[k])
-            a0 = a0.addingProduct(b, unpack(loadWords(p) as U, as: V.self).0)
-            a1 = a1.addingProduct(b, unpack(loadWords(p + w) as U, as: V.self).0)
-            a2 = a2.addingProduct(b, unpack(loadWords(p + 2 * w) as U, as: V.self).0)
+            let b = V(repeating: s[k]), (l, _) = pairRow(p, V.self, U.self)
+            a0 = a0.addingProduct(b, l.0); a1 = a1.addingProduct(b, l.1); a2 = a2.addingProduct(b, l.2)
         }
         return finish(a0, a1, a2, bias: bias, threshold: t, out: out) ? 1 : 0
     }
