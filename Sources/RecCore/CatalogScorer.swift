@@ -44,7 +44,7 @@ public final class CatalogScorer: Sendable {
     /// Bytes of the packed copy the SIMD kernels read, beyond `items` (0 for `.blas`): the
     /// catalog rounded up to whole panels, 4 bytes a value for `.simd`, 2 for `.simdBFloat16`.
     public var packedBytes: Int { packed?.bytes ?? 0 }
-    /// The largest item norm and |bias| (the rounding bound of a score).
+    /// `.canonical` only: the largest item norm and |bias| (the rounding bound of a score).
     let maxItemNorm: Float, maxAbsBias: Float
 
     /// Number of items N.
@@ -67,7 +67,7 @@ public final class CatalogScorer: Sendable {
     /// - Precondition: `bias.count == N` when given; block and tile sizes are positive; the
     ///   shard lies inside the catalog, whose ids fit `Int32`.
     public convenience init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
-                firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical,
+                            firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical,
                             kernel: CatalogKernel = .automatic) {
         self.init(items: items, bias: bias, blockItems: blockItems, tileStates: tileStates, firstItem: firstItem,
                   catalogSize: catalogSize, arithmetic: arithmetic, kernel: kernel, vectorLanes: PackedCatalog.buildLanes)
@@ -93,7 +93,8 @@ public final class CatalogScorer: Sendable {
         self.firstItem = firstItem
         self.catalogSize = total
         self.arithmetic = arithmetic
-        (maxItemNorm, maxAbsBias) = Self.bounds(items: items, bias: bias)
+        // The rounding bounds serve canonical rescoring (BLAS kernel) and the bfloat16 margins only.
+        (maxItemNorm, maxAbsBias) = arithmetic == .canonical ? Self.bounds(items: items, bias: bias) : (0, 0)
         let chosen = Self.resolve(kernel, arithmetic: arithmetic, items: items)
         self.kernel = chosen
         switch chosen {
