@@ -20,7 +20,7 @@ let package = Package(
         .executable(name: "recbench", targets: ["recbench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // System library: OpenBLAS's CBLAS and LAPACKE (Debian: libopenblas-dev, liblapacke-dev).
@@ -51,7 +51,10 @@ let package = Package(
         .executableTarget(name: "reckit", dependencies: ["ReckitCLI"]),
         .executableTarget(
             name: "recbench",
-            dependencies: ["RecCore", "RecNN", "RecOPE", "RecRL", "CBLAS", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "RecCore", "RecNN", "RecOPE", "RecRL", "CBLAS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Benchmarks/recbench"
         ),
         .target(name: "_RecTestSupport", dependencies: ["RecCore"], path: "Tests/_RecTestSupport"),

@@ -3,8 +3,10 @@
 // `make fuzz` (and CI's short run) with `-sanitize=fuzzer -parse-as-library`, into .build-fuzz/.
 import PackageDescription
 
-let targets = ["FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors",
-               "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState", "FuzzTopKPartial"]
+let targets = [
+    "FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors",
+    "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState", "FuzzTopKPartial",
+]
 
 let package = Package(
     name: "RecKitFuzz",
@@ -12,7 +14,8 @@ let package = Package(
     dependencies: [.package(name: "RecKit", path: "../")],
     targets: [.target(name: "FuzzSupport", path: "Sources/FuzzSupport")]
         + targets.map { name in
-            .executableTarget(name: name, dependencies: ["FuzzSupport", .product(name: "RecKit", package: "RecKit")],
-                              path: "Sources/\(name)")
+            .executableTarget(
+                name: name, dependencies: ["FuzzSupport", .product(name: "RecKit", package: "RecKit")],
+                path: "Sources/\(name)")
         }
 )

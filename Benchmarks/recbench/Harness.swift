@@ -87,7 +87,8 @@ func resetPeakRSS() {
 /// The 1-minute load average, for the report.
 func loadAverage() -> Double {
     guard let s = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
-          let first = s.split(separator: " ").first, let v = Double(first) else { return .nan }
+        let first = s.split(separator: " ").first, let v = Double(first)
+    else { return .nan }
     return v
 }
 
@@ -121,38 +122,45 @@ func report(_ ms: [Measurement], format: OutputFormat) {
     switch format {
     case .json:
         for m in ms {
-            var fields: [(String, Any)] = [("name", m.name), ("params", m.params), ("median_ms", m.medianMs),
-                                           ("min_ms", m.minMs), ("threads", m.threads), ("blas_core", core),
-                                           ("reps", m.timesMs.count), ("load_avg_1m", loadAverage()),
-                                           ("build_unused_features", BuildTarget.unused.description)]
+            var fields: [(String, Any)] = [
+                ("name", m.name), ("params", m.params), ("median_ms", m.medianMs),
+                ("min_ms", m.minMs), ("threads", m.threads), ("blas_core", core),
+                ("reps", m.timesMs.count), ("load_avg_1m", loadAverage()),
+                ("build_unused_features", BuildTarget.unused.description),
+            ]
             fields += m.extra
             print(jsonValue(fields))
         }
     case .table:
-        print("# blas_core=\(core)  cores=\(Threading.coreCount)  load_avg_1m=\(String(format: "%.2f", loadAverage()))"
-              + "  build=\(BuildTarget.unused.isEmpty ? "native" : "baseline (unused: \(BuildTarget.unused))")")
+        print(
+            "# blas_core=\(core)  cores=\(Threading.coreCount)  load_avg_1m=\(String(format: "%.2f", loadAverage()))"
+                + "  build=\(BuildTarget.unused.isEmpty ? "native" : "baseline (unused: \(BuildTarget.unused))")")
         let header = ["name", "params", "threads", "median_ms", "min_ms", "extra"]
         var rows = [header]
         for m in ms {
-            rows.append([m.name,
-                         m.params.map { "\($0.0)=\($0.1)" }.joined(separator: " "),
-                         String(m.threads),
-                         String(format: "%.3f", m.medianMs),
-                         String(format: "%.3f", m.minMs),
-                         m.extra.map { "\($0.0)=\(fmt($0.1))" }.joined(separator: " ")])
+            rows.append([
+                m.name,
+                m.params.map { "\($0.0)=\($0.1)" }.joined(separator: " "),
+                String(m.threads),
+                String(format: "%.3f", m.medianMs),
+                String(format: "%.3f", m.minMs),
+                m.extra.map { "\($0.0)=\(fmt($0.1))" }.joined(separator: " "),
+            ])
         }
         var widths = [Int](repeating: 0, count: header.count)
         for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
         for r in rows {
-            print(r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-                .joined(separator: "  "))
+            print(
+                r.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  "))
         }
     }
 }
 
 func fmt(_ v: Any) -> String {
     switch v {
-    case let d as Double: return abs(d) >= 1e5 || (abs(d) < 1e-2 && d != 0) ? String(format: "%.4g", d) : String(format: "%.3f", d)
+    case let d as Double:
+        return abs(d) >= 1e5 || (abs(d) < 1e-2 && d != 0) ? String(format: "%.4g", d) : String(format: "%.3f", d)
     default: return "\(v)"
     }
 }

@@ -6,12 +6,16 @@ import RecOPE
 /// The streaming offline A/B engine on generated rows that are never stored: throughput of
 /// each pass and the peak memory of a whole evaluation.
 struct OPEStreamBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ope-stream",
-        abstract: "Streaming offline A/B: rows/s of the one-pass ratio estimators (normal intervals; with Poisson replicates), and a whole evaluation (every estimator, logistic DM/DR included) with its peak memory.")
+    static let configuration = CommandConfiguration(
+        commandName: "ope-stream",
+        abstract:
+            "Streaming offline A/B: rows/s of the one-pass ratio estimators (normal intervals; with Poisson replicates), and a whole evaluation (every estimator, logistic DM/DR included) with its peak memory."
+    )
     @OptionGroup var common: CommonOptions
     @Option(help: "Generated rows.") var rows: Int = 1_000_000
     @Option(help: "Poisson bootstrap replicates for the replicate measurement.") var replicates: Int = 200
-    @Flag(help: "Also run every pass of every estimator (logistic Newton passes included) and report peak RSS.") var full = false
+    @Flag(help: "Also run every pass of every estimator (logistic Newton passes included) and report peak RSS.")
+    var full = false
 
     /// Deterministic rows: item, position, click, propensity, a 20-value context column; chunk
     /// `c` is generated from its own seed, so every pass sees the same rows.
@@ -35,34 +39,50 @@ struct OPEStreamBench: ParsableCommand {
     }
 
     func run() throws {
-        let nItems = common.items ?? 80, K = common.k ?? 3, chunkRows = 65536
+        let nItems = common.items ?? 80
+        let K = common.k ?? 3
+        let chunkRows = 65536
         let target = try benchPolicy(items: nItems, seed: common.seed).exactMarginals(k: K)
         let logging = try UniformRandomRanking(items: nItems).exactMarginals(k: K)
         let chunks = (rows + chunkRows - 1) / chunkRows
         func feed(_ acc: inout OffPolicyAccumulator) throws(RecOPEError) {
-            for c in 0..<chunks { try acc.add(Self.chunk(c, rows: min(chunkRows, rows - c * chunkRows), items: nItems, depth: K, seed: common.seed)) }
+            for c in 0..<chunks {
+                try acc.add(
+                    Self.chunk(
+                        c, rows: min(chunkRows, rows - c * chunkRows), items: nItems, depth: K, seed: common.seed))
+            }
         }
         let params: [(String, Any)] = [("rows", rows), ("items", nItems), ("k", K), ("caps", "2,5,10")]
         var out = [Measurement]()
         Threading.setCount(1)
         // The generator alone, to subtract.
-        let gen = timeit(reps: max(1, common.reps / 4)) { for c in 0..<chunks { _ = Self.chunk(c, rows: min(chunkRows, rows - c * chunkRows), items: nItems, depth: K, seed: common.seed) } }
+        let gen = timeit(reps: max(1, common.reps / 4)) {
+            for c in 0..<chunks {
+                _ = Self.chunk(
+                    c, rows: min(chunkRows, rows - c * chunkRows), items: nItems, depth: K, seed: common.seed)
+            }
+        }
         let genMs = gen.sorted()[gen.count / 2]
         for b in [0, replicates] {
             var s = EvaluationSettings()
             s.bootstrap = b
             s.rewardModels = false
             s.pieceGroupings = [.position]
-            let ev = try OffPolicyEvaluator(targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
-            var m = Measurement(name: b == 0 ? "ope-stream.ratios" : "ope-stream.ratios+replicates", params: params + [("replicates", b)],
-                                timesMs: timeit(reps: max(1, common.reps / 4)) {
-                var acc = try! ev.accumulator(for: ev.initialState())
-                try! feed(&acc)
-                _ = acc.finishedState()
-            }, threads: 1)
+            let ev = try OffPolicyEvaluator(
+                targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
+            var m = Measurement(
+                name: b == 0 ? "ope-stream.ratios" : "ope-stream.ratios+replicates",
+                params: params + [("replicates", b)],
+                timesMs: timeit(reps: max(1, common.reps / 4)) {
+                    var acc = try! ev.accumulator(for: ev.initialState())
+                    try! feed(&acc)
+                    _ = acc.finishedState()
+                }, threads: 1)
             let netMs = max(m.medianMs - genMs, 1e-3)
-            m.extra = [("rows_per_second_per_core", Double(rows) / (netMs / 1e3)), ("generator_ms", genMs),
-                       ("state_kb", Double((try? ev.initialState().encoded().count) ?? 0) / 1024)]
+            m.extra = [
+                ("rows_per_second_per_core", Double(rows) / (netMs / 1e3)), ("generator_ms", genMs),
+                ("state_kb", Double((try? ev.initialState().encoded().count) ?? 0) / 1024),
+            ]
             out.append(m)
         }
         if full { out.append(try fullRun(target: target, logging: logging, feed: feed, params: params)) }
@@ -70,12 +90,15 @@ struct OPEStreamBench: ParsableCommand {
     }
 
     /// Every estimator, every pass, one thread: time, passes and peak RSS above the start.
-    func fullRun(target: RankMarginals, logging: RankMarginals, feed: (inout OffPolicyAccumulator) throws(RecOPEError) -> Void,
-                 params: [(String, Any)]) throws -> Measurement {
+    func fullRun(
+        target: RankMarginals, logging: RankMarginals, feed: (inout OffPolicyAccumulator) throws(RecOPEError) -> Void,
+        params: [(String, Any)]
+    ) throws -> Measurement {
         var s = EvaluationSettings()
         s.bootstrap = replicates
         s.pieceGroupings = [.position, .valueModel(buckets: 5), .contextFeature("user")]
-        let ev = try OffPolicyEvaluator(targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
+        let ev = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
         let before = residentMemoryMB().current
         resetPeakRSS()
         var passes = 0
@@ -83,9 +106,12 @@ struct OPEStreamBench: ParsableCommand {
         let r = try ev.evaluate(progress: { _ in passes += 1 }, feed)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
         let peak = residentMemoryMB().peak
-        var m = Measurement(name: "ope-stream.all-estimators", params: params + [("replicates", replicates)], timesMs: [ms], threads: 1)
-        m.extra = [("passes", passes), ("peak_rss_mb", peak), ("peak_above_start_mb", peak - before),
-                   ("estimates", r.evaluations[0].estimates.count)]
+        var m = Measurement(
+            name: "ope-stream.all-estimators", params: params + [("replicates", replicates)], timesMs: [ms], threads: 1)
+        m.extra = [
+            ("passes", passes), ("peak_rss_mb", peak), ("peak_above_start_mb", peak - before),
+            ("estimates", r.evaluations[0].estimates.count),
+        ]
         return m
     }
 }

@@ -37,7 +37,8 @@ enum Probes {
             let base = SendablePointer(value: p.baseAddress!)
             func run(_ times: Int) {
                 Threading.perWorker(threads) { w in
-                    let lo = w * n / threads, hi = (w + 1) * n / threads
+                    let lo = w * n / threads
+                    let hi = (w + 1) * n / threads
                     for _ in 0..<times { sink(sumStream(base.value + lo, hi - lo)) }
                 }
             }
@@ -65,9 +66,12 @@ enum Probes {
             // Against a read of the same working set (the cache level it lives in when queries
             // repeat) and against DRAM.
             let gbs = bytes / (ms / 1e3) / 1e9
-            let same = streamBandwidth(threads: threads, bytes: Int(bytes)), dram = streamBandwidth(threads: threads)
-            out += [("gb_per_s", gbs), ("stream_same_size_gb_per_s", same), ("of_stream_same_size", gbs / same),
-                    ("stream_dram_gb_per_s", dram)]
+            let same = streamBandwidth(threads: threads, bytes: Int(bytes))
+            let dram = streamBandwidth(threads: threads)
+            out += [
+                ("gb_per_s", gbs), ("stream_same_size_gb_per_s", same), ("of_stream_same_size", gbs / same),
+                ("stream_dram_gb_per_s", dram),
+            ]
         }
         return out
     }
@@ -87,13 +91,33 @@ func fmaChains8(_ n: Int, _ seed: Float) -> Float { fmaChains(SIMD8<Float>.self,
 
 @inline(__always)
 func fmaChains<V: SIMD>(_: V.Type, _ n: Int, _ seed: Float) -> Float where V.Scalar == Float {
-    let x = V(repeating: 0.999_999), y = V(repeating: 1e-7)
-    var a0 = V(repeating: seed), a1 = a0 + 1, a2 = a0 + 2, a3 = a0 + 3, a4 = a0 + 4, a5 = a0 + 5
-    var a6 = a0 + 6, a7 = a0 + 7, a8 = a0 + 8, a9 = a0 + 9, a10 = a0 + 10, a11 = a0 + 11
+    let x = V(repeating: 0.999_999)
+    let y = V(repeating: 1e-7)
+    var a0 = V(repeating: seed)
+    var a1 = a0 + 1
+    var a2 = a0 + 2
+    var a3 = a0 + 3
+    var a4 = a0 + 4
+    var a5 = a0 + 5
+    var a6 = a0 + 6
+    var a7 = a0 + 7
+    var a8 = a0 + 8
+    var a9 = a0 + 9
+    var a10 = a0 + 10
+    var a11 = a0 + 11
     for _ in 0..<n {
-        a0 = y.addingProduct(a0, x); a1 = y.addingProduct(a1, x); a2 = y.addingProduct(a2, x); a3 = y.addingProduct(a3, x)
-        a4 = y.addingProduct(a4, x); a5 = y.addingProduct(a5, x); a6 = y.addingProduct(a6, x); a7 = y.addingProduct(a7, x)
-        a8 = y.addingProduct(a8, x); a9 = y.addingProduct(a9, x); a10 = y.addingProduct(a10, x); a11 = y.addingProduct(a11, x)
+        a0 = y.addingProduct(a0, x)
+        a1 = y.addingProduct(a1, x)
+        a2 = y.addingProduct(a2, x)
+        a3 = y.addingProduct(a3, x)
+        a4 = y.addingProduct(a4, x)
+        a5 = y.addingProduct(a5, x)
+        a6 = y.addingProduct(a6, x)
+        a7 = y.addingProduct(a7, x)
+        a8 = y.addingProduct(a8, x)
+        a9 = y.addingProduct(a9, x)
+        a10 = y.addingProduct(a10, x)
+        a11 = y.addingProduct(a11, x)
     }
     let s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11))
     return s.sum()
@@ -103,15 +127,23 @@ func fmaChains<V: SIMD>(_: V.Type, _ n: Int, _ seed: Float) -> Float where V.Sca
 @inline(never)
 func sumStream(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     typealias V = SIMD16<Float>
-    var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+    var s0 = V()
+    var s1 = V()
+    var s2 = V()
+    var s3 = V()
     var i = 0
     while i + 64 <= n {
-        s0 += UnsafeRawPointer(p + i).loadUnaligned(as: V.self); s1 += UnsafeRawPointer(p + i + 16).loadUnaligned(as: V.self)
-        s2 += UnsafeRawPointer(p + i + 32).loadUnaligned(as: V.self); s3 += UnsafeRawPointer(p + i + 48).loadUnaligned(as: V.self)
+        s0 += UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
+        s1 += UnsafeRawPointer(p + i + 16).loadUnaligned(as: V.self)
+        s2 += UnsafeRawPointer(p + i + 32).loadUnaligned(as: V.self)
+        s3 += UnsafeRawPointer(p + i + 48).loadUnaligned(as: V.self)
         i += 64
     }
     var s = ((s0 + s1) + (s2 + s3)).sum()
-    while i < n { s += p[i]; i += 1 }
+    while i < n {
+        s += p[i]
+        i += 1
+    }
     return s
 }
 
@@ -126,12 +158,15 @@ enum Flops {
     /// Scores of B states against N items of dimension d.
     static func score(batch b: Int, items n: Int, dim d: Int) -> Double { 2 * Double(b) * Double(n) * Double(d) }
     /// Attention forward: QKᵀ and PV over every (query, key) pair, the masked half included.
-    static func attentionForward(batch b: Int, length l: Int, dim d: Int) -> Double { 4 * Double(b) * Double(l * l) * Double(d) }
+    static func attentionForward(batch b: Int, length l: Int, dim d: Int) -> Double {
+        4 * Double(b) * Double(l * l) * Double(d)
+    }
     /// SASRec forward, dense-equivalent: every block on all B·L rows (Q, K, V and FFN projections, the
     /// output projection when present, attention). The last block really computes its queries and
     /// FFN for the B state rows only, so its saving counts as speed.
     static func encoderForward(batch b: Int, length l: Int, dim d: Int, blocks: Int, projection: Bool) -> Double {
-        let rows = Double(b * l), dd = Double(d * d)
+        let rows = Double(b * l)
+        let dd = Double(d * d)
         let perBlock = 2 * rows * dd * (projection ? 6 : 5) + attentionForward(batch: b, length: l, dim: d)
         return Double(blocks) * perBlock
     }

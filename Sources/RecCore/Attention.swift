@@ -18,7 +18,10 @@ public enum Attention {
     public struct Shape: Sendable, Equatable {
         public var batch: Int, length: Int, heads: Int, headDim: Int
         public init(batch: Int, length: Int, heads: Int, headDim: Int) {
-            self.batch = batch; self.length = length; self.heads = heads; self.headDim = headDim
+            self.batch = batch
+            self.length = length
+            self.heads = heads
+            self.headDim = headDim
         }
         public var width: Int { heads * headDim }
         public var rows: Int { batch * length }
@@ -33,7 +36,9 @@ public enum Attention {
         public var seed: UInt64
         public var firstSequence: Int
         public init(rate: Float, seed: UInt64, firstSequence: Int = 0) {
-            self.rate = rate; self.seed = seed; self.firstSequence = firstSequence
+            self.rate = rate
+            self.seed = seed
+            self.firstSequence = firstSequence
         }
 
         /// The scaled mask of chunk `chunk` = b·heads + h (sequence b of this batch, head h):
@@ -57,83 +62,123 @@ public enum Attention {
     ///   - keyPadding: `B·L` flags, true where a position is padding (masked as a key).
     /// - Precondition: q, k, v are `(B·L) × (H·dₕ)`; keyPadding has `B·L` entries.
     /// - Complexity: 4·B·H·L²·dₕ FLOPs plus B·H·L² exponentials.
-    public static func forward(q: Matrix, k: Matrix, v: Matrix, shape s: Shape, causal: Bool, keyPadding: [Bool]?,
-                               dropout: Dropout? = nil, parallelism: Parallelism = .automatic) -> (output: Matrix, cache: Cache) {
+    public static func forward(
+        q: Matrix, k: Matrix, v: Matrix, shape s: Shape, causal: Bool, keyPadding: [Bool]?,
+        dropout: Dropout? = nil, parallelism: Parallelism = .automatic
+    ) -> (output: Matrix, cache: Cache) {
         for (name, m) in [("q", q), ("k", k), ("v", v)] {
-            precondition(m.rows == s.rows && m.cols == s.width, "Attention.forward: \(name) is \(m.shapeDescription), expected \(s.rows)×\(s.width) for \(s)")
+            precondition(
+                m.rows == s.rows && m.cols == s.width,
+                "Attention.forward: \(name) is \(m.shapeDescription), expected \(s.rows)×\(s.width) for \(s)")
         }
-        precondition(keyPadding == nil || keyPadding!.count == s.rows, "Attention.forward: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
-        let L = s.length, D = s.width, dh = s.headDim
+        precondition(
+            keyPadding == nil || keyPadding!.count == s.rows,
+            "Attention.forward: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
+        let L = s.length
+        let D = s.width
+        let dh = s.headDim
         let scale = 1 / Float(dh).squareRoot()
         // Every (sequence, head) block of `out` and `probs` is overwritten below: no zero fill.
         var out = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
-        var probs = [Float](unsafeUninitializedCapacity: s.batch * s.heads * L * L) { _, n in n = s.batch * s.heads * L * L }
+        var probs = [Float](unsafeUninitializedCapacity: s.batch * s.heads * L * L) { _, n in
+            n = s.batch * s.heads * L * L
+        }
         var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * L * L)
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
         let small = L <= SmallProducts.maxLength
-        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-            out.withUnsafeMutableBufferPointer { op in probs.withUnsafeMutableBufferPointer { pp in drop.withUnsafeMutableBufferPointer { dp in
-                let dropPtr = dropout == nil ? nil : dp.baseAddress
-                let ctx = UncheckedSendable((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!, pp.baseAddress!, dropPtr))
-                let blas: Parallelism = workers > 1 ? .sequential : parallelism
-                Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
-                    let (qb, kb, vb, ob, pb, db) = ctx.value
-                    let b = bh / s.heads, h = bh % s.heads
-                    let rowOff = b * L * D + h * dh
-                    let P = pb + bh * L * L
-                    // S = Q Kᵀ · scale
-                    if small {
-                        SmallProducts.rowDots(qb + rowOff, kb + rowOff, ld: D, width: dh, m: L, n: L, alpha: scale, into: P, ldc: L)
-                    } else {
-                        BLAS.sgemm(.none, .transpose, m: L, n: L, k: dh, alpha: scale, a: qb + rowOff, lda: D,
-                                   b: kb + rowOff, ldb: D, beta: 0, c: P, ldc: L, parallelism: blas)
-                    }
-                    for i in 0..<L {
-                        let row = P + i * L
-                        var any = false
-                        for j in 0..<L {
-                            let masked = (causal && j > i) || (keyPadding?[b * L + j] ?? false)
-                            if masked { row[j] = -.infinity } else { any = true }
+        q.withUnsafeBufferPointer { qp in
+            k.withUnsafeBufferPointer { kp in
+                v.withUnsafeBufferPointer { vp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        probs.withUnsafeMutableBufferPointer { pp in
+                            drop.withUnsafeMutableBufferPointer { dp in
+                                let dropPtr = dropout == nil ? nil : dp.baseAddress
+                                let ctx = UncheckedSendable(
+                                    (
+                                        qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!,
+                                        pp.baseAddress!, dropPtr
+                                    ))
+                                let blas: Parallelism = workers > 1 ? .sequential : parallelism
+                                Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                                    let (qb, kb, vb, ob, pb, db) = ctx.value
+                                    let b = bh / s.heads
+                                    let h = bh % s.heads
+                                    let rowOff = b * L * D + h * dh
+                                    let P = pb + bh * L * L
+                                    // S = Q Kᵀ · scale
+                                    if small {
+                                        SmallProducts.rowDots(
+                                            qb + rowOff, kb + rowOff, ld: D, width: dh, m: L, n: L, alpha: scale,
+                                            into: P, ldc: L)
+                                    } else {
+                                        BLAS.sgemm(
+                                            .none, .transpose, m: L, n: L, k: dh, alpha: scale, a: qb + rowOff, lda: D,
+                                            b: kb + rowOff, ldb: D, beta: 0, c: P, ldc: L, parallelism: blas)
+                                    }
+                                    for i in 0..<L {
+                                        let row = P + i * L
+                                        var any = false
+                                        for j in 0..<L {
+                                            let masked = (causal && j > i) || (keyPadding?[b * L + j] ?? false)
+                                            if masked { row[j] = -.infinity } else { any = true }
+                                        }
+                                        if any {
+                                            let buf = UnsafeMutableBufferPointer(start: row, count: L)
+                                            Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
+                                        } else {
+                                            for j in 0..<L { row[j] = 0 }
+                                        }
+                                    }
+                                    if let dropout, let db {
+                                        let mask = db + bh * L * L
+                                        dropout.fillMask(chunk: bh, heads: s.heads, into: mask, count: L * L)
+                                        // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
+                                        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
+                                        for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
+                                        if small {
+                                            SmallProducts.combineRows(
+                                                UnsafePointer(tmp), lda: L, transposeA: false, m: L, k: L,
+                                                rows: vb + rowOff, ld: D, width: dh, into: ob + rowOff)
+                                        } else {
+                                            BLAS.sgemm(
+                                                .none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(tmp),
+                                                lda: L, b: vb + rowOff, ldb: D,
+                                                beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
+                                        }
+                                        tmp.deallocate()
+                                    } else if small {
+                                        SmallProducts.combineRows(
+                                            UnsafePointer(P), lda: L, transposeA: false, m: L, k: L, rows: vb + rowOff,
+                                            ld: D, width: dh, into: ob + rowOff)
+                                    } else {
+                                        BLAS.sgemm(
+                                            .none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(P), lda: L,
+                                            b: vb + rowOff, ldb: D,
+                                            beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
+                                    }
+                                }
+                            }
                         }
-                        if any {
-                            let buf = UnsafeMutableBufferPointer(start: row, count: L)
-                            Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
-                        } else {
-                            for j in 0..<L { row[j] = 0 }
-                        }
-                    }
-                    if let dropout, let db {
-                        let mask = db + bh * L * L
-                        dropout.fillMask(chunk: bh, heads: s.heads, into: mask, count: L * L)
-                        // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
-                        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
-                        for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
-                        if small {
-                            SmallProducts.combineRows(UnsafePointer(tmp), lda: L, transposeA: false, m: L, k: L, rows: vb + rowOff, ld: D, width: dh, into: ob + rowOff)
-                        } else {
-                            BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(tmp), lda: L, b: vb + rowOff, ldb: D,
-                                       beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
-                        }
-                        tmp.deallocate()
-                    } else if small {
-                        SmallProducts.combineRows(UnsafePointer(P), lda: L, transposeA: false, m: L, k: L, rows: vb + rowOff, ld: D, width: dh, into: ob + rowOff)
-                    } else {
-                        BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(P), lda: L, b: vb + rowOff, ldb: D,
-                                   beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
                     }
                 }
-            } } }
-        } } }
+            }
+        }
         return (out, Cache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
     }
 
     /// Gradients of the inputs from the gradient of the output.
     /// - Precondition: shapes as in `forward`; `cache` from the matching forward call.
     /// - Complexity: 8·B·H·L²·dₕ FLOPs.
-    public static func backward(dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, cache: Cache, shape s: Shape,
-                                parallelism: Parallelism = .automatic) -> (dq: Matrix, dk: Matrix, dv: Matrix) {
-        precondition(dOutput.rows == s.rows && dOutput.cols == s.width, "Attention.backward: dOutput is \(dOutput.shapeDescription), expected \(s.rows)×\(s.width)")
-        let L = s.length, D = s.width, dh = s.headDim
+    public static func backward(
+        dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, cache: Cache, shape s: Shape,
+        parallelism: Parallelism = .automatic
+    ) -> (dq: Matrix, dk: Matrix, dv: Matrix) {
+        precondition(
+            dOutput.rows == s.rows && dOutput.cols == s.width,
+            "Attention.backward: dOutput is \(dOutput.shapeDescription), expected \(s.rows)×\(s.width)")
+        let L = s.length
+        let D = s.width
+        let dh = s.headDim
         let scale = 1 / Float(dh).squareRoot()
         // Overwritten block by block below (three separate buffers, no zero fill).
         var dq = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
@@ -141,50 +186,93 @@ public enum Attention {
         var dv = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
         let small = L <= SmallProducts.maxLength
-        dOutput.withUnsafeBufferPointer { gp in q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-            dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
-                cache.probabilities.withUnsafeBufferPointer { pp in (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
-                    let maskPtr = cache.dropoutScale == nil ? nil : mp.baseAddress
-                    let ctx = UncheckedSendable((gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
-                                                 dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!, pp.baseAddress!, maskPtr))
-                    let blas: Parallelism = workers > 1 ? .sequential : parallelism
-                    Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers),
-                                          scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L) },
-                                          release: { $0.deallocate() }) { bh, scratch in
-                        let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
-                        let rowOff = (bh / s.heads) * L * D + (bh % s.heads) * dh
-                        let P = pb + bh * L * L
-                        let pd = scratch            // dropout(P)
-                        let dP = scratch + L * L
-                        if let mb { for t in 0..<(L * L) { pd[t] = P[t] * mb[bh * L * L + t] } } else { pd.update(from: P, count: L * L) }
-                        if small {
-                            // The same products as below, as SIMD row combinations (no sgemm call overhead).
-                            SmallProducts.combineRows(UnsafePointer(pd), lda: L, transposeA: true, m: L, k: L, rows: g + rowOff, ld: D, width: dh, into: dvb + rowOff)
-                            SmallProducts.rowDots(g + rowOff, vb + rowOff, ld: D, width: dh, m: L, n: L, alpha: 1, into: dP, ldc: L)
-                            if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
-                            for i in 0..<L { softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: scale) }
-                            SmallProducts.combineRows(UnsafePointer(dP), lda: L, transposeA: false, m: L, k: L, rows: kb + rowOff, ld: D, width: dh, into: dqb + rowOff)
-                            SmallProducts.combineRows(UnsafePointer(dP), lda: L, transposeA: true, m: L, k: L, rows: qb + rowOff, ld: D, width: dh, into: dkb + rowOff)
-                            return
+        dOutput.withUnsafeBufferPointer { gp in
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    cache.probabilities.withUnsafeBufferPointer { pp in
+                                        (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
+                                            let maskPtr = cache.dropoutScale == nil ? nil : mp.baseAddress
+                                            let ctx = UncheckedSendable(
+                                                (
+                                                    gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
+                                                    dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!,
+                                                    pp.baseAddress!, maskPtr
+                                                ))
+                                            let blas: Parallelism = workers > 1 ? .sequential : parallelism
+                                            Threading.parallelFor(
+                                                chunks: s.batch * s.heads, parallelism: .threads(workers),
+                                                scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L) },
+                                                release: { $0.deallocate() }
+                                            ) { bh, scratch in
+                                                let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
+                                                let rowOff = (bh / s.heads) * L * D + (bh % s.heads) * dh
+                                                let P = pb + bh * L * L
+                                                let pd = scratch  // dropout(P)
+                                                let dP = scratch + L * L
+                                                if let mb {
+                                                    for t in 0..<(L * L) { pd[t] = P[t] * mb[bh * L * L + t] }
+                                                } else {
+                                                    pd.update(from: P, count: L * L)
+                                                }
+                                                if small {
+                                                    // The same products as below, as SIMD row combinations (no sgemm call overhead).
+                                                    SmallProducts.combineRows(
+                                                        UnsafePointer(pd), lda: L, transposeA: true, m: L, k: L,
+                                                        rows: g + rowOff, ld: D, width: dh, into: dvb + rowOff)
+                                                    SmallProducts.rowDots(
+                                                        g + rowOff, vb + rowOff, ld: D, width: dh, m: L, n: L, alpha: 1,
+                                                        into: dP, ldc: L)
+                                                    if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
+                                                    for i in 0..<L {
+                                                        softmaxBackwardRow(
+                                                            P + i * L, dP + i * L, count: L, scale: scale)
+                                                    }
+                                                    SmallProducts.combineRows(
+                                                        UnsafePointer(dP), lda: L, transposeA: false, m: L, k: L,
+                                                        rows: kb + rowOff, ld: D, width: dh, into: dqb + rowOff)
+                                                    SmallProducts.combineRows(
+                                                        UnsafePointer(dP), lda: L, transposeA: true, m: L, k: L,
+                                                        rows: qb + rowOff, ld: D, width: dh, into: dkb + rowOff)
+                                                    return
+                                                }
+                                                // dV = dropout(P)ᵀ dO
+                                                BLAS.sgemm(
+                                                    .transpose, .none, m: L, n: dh, k: L, alpha: 1,
+                                                    a: UnsafePointer(pd), lda: L, b: g + rowOff, ldb: D,
+                                                    beta: 0, c: dvb + rowOff, ldc: D, parallelism: blas)
+                                                // d(dropout P) = dO Vᵀ, then through the mask.
+                                                BLAS.sgemm(
+                                                    .none, .transpose, m: L, n: L, k: dh, alpha: 1, a: g + rowOff,
+                                                    lda: D, b: vb + rowOff, ldb: D,
+                                                    beta: 0, c: dP, ldc: L, parallelism: blas)
+                                                if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
+                                                // Softmax backward: dS = P ⊙ (dP − Σ_j P dP), times the scale.
+                                                for i in 0..<L {
+                                                    softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: scale)
+                                                }
+                                                // dQ = dS K, dK = dSᵀ Q
+                                                BLAS.sgemm(
+                                                    .none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP),
+                                                    lda: L, b: kb + rowOff, ldb: D,
+                                                    beta: 0, c: dqb + rowOff, ldc: D, parallelism: blas)
+                                                BLAS.sgemm(
+                                                    .transpose, .none, m: L, n: dh, k: L, alpha: 1,
+                                                    a: UnsafePointer(dP), lda: L, b: qb + rowOff, ldb: D,
+                                                    beta: 0, c: dkb + rowOff, ldc: D, parallelism: blas)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
-                        // dV = dropout(P)ᵀ dO
-                        BLAS.sgemm(.transpose, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(pd), lda: L, b: g + rowOff, ldb: D,
-                                   beta: 0, c: dvb + rowOff, ldc: D, parallelism: blas)
-                        // d(dropout P) = dO Vᵀ, then through the mask.
-                        BLAS.sgemm(.none, .transpose, m: L, n: L, k: dh, alpha: 1, a: g + rowOff, lda: D, b: vb + rowOff, ldb: D,
-                                   beta: 0, c: dP, ldc: L, parallelism: blas)
-                        if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
-                        // Softmax backward: dS = P ⊙ (dP − Σ_j P dP), times the scale.
-                        for i in 0..<L { softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: scale) }
-                        // dQ = dS K, dK = dSᵀ Q
-                        BLAS.sgemm(.none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP), lda: L, b: kb + rowOff, ldb: D,
-                                   beta: 0, c: dqb + rowOff, ldc: D, parallelism: blas)
-                        BLAS.sgemm(.transpose, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP), lda: L, b: qb + rowOff, ldb: D,
-                                   beta: 0, c: dkb + rowOff, ldc: D, parallelism: blas)
                     }
-                } }
-            } } }
-        } } } }
+                }
+            }
+        }
         return (dq, dk, dv)
     }
 }
@@ -197,8 +285,10 @@ enum SmallProducts {
 
     /// C[i][j] = alpha · ⟨a_i, b_j⟩ for i < m, j < n; rows of `width` floats, `ld` apart.
     @inline(__always)
-    static func rowDots(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ld: Int, width: Int, m: Int, n: Int,
-                        alpha: Float, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+    static func rowDots(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ld: Int, width: Int, m: Int, n: Int,
+        alpha: Float, into c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         typealias V = SIMD16<Float>
         let full = width & ~15
         for i in 0..<m {
@@ -207,9 +297,15 @@ enum SmallProducts {
                 let bj = b + j * ld
                 var acc = V()
                 var t = 0
-                while t < full { acc += VectorMath.load(ai + t) * VectorMath.load(bj + t); t += 16 }
+                while t < full {
+                    acc += VectorMath.load(ai + t) * VectorMath.load(bj + t)
+                    t += 16
+                }
                 var sum = acc.sum()
-                while t < width { sum += ai[t] * bj[t]; t += 1 }
+                while t < width {
+                    sum += ai[t] * bj[t]
+                    t += 1
+                }
                 c[i * ldc + j] = alpha * sum
             }
         }
@@ -218,8 +314,10 @@ enum SmallProducts {
     /// out_i = Σ_k A[i][k] · row_k (or A[k][i] with `transposeA`), i < m, k < k; rows of
     /// `width` floats, `ld` apart; overwrites out.
     @inline(__always)
-    static func combineRows(_ a: UnsafePointer<Float>, lda: Int, transposeA: Bool, m: Int, k: Int,
-                            rows: UnsafePointer<Float>, ld: Int, width: Int, into out: UnsafeMutablePointer<Float>) {
+    static func combineRows(
+        _ a: UnsafePointer<Float>, lda: Int, transposeA: Bool, m: Int, k: Int,
+        rows: UnsafePointer<Float>, ld: Int, width: Int, into out: UnsafeMutablePointer<Float>
+    ) {
         typealias V = SIMD16<Float>
         let full = width & ~15
         for i in 0..<m {
@@ -250,13 +348,26 @@ func softmaxBackwardRow(_ p: UnsafePointer<Float>, _ dp: UnsafeMutablePointer<Fl
     typealias V = SIMD16<Float>
     var acc = V()
     var j = 0
-    while j + 16 <= n { acc += VectorMath.load(p + j) * VectorMath.load(dp + j); j += 16 }
+    while j + 16 <= n {
+        acc += VectorMath.load(p + j) * VectorMath.load(dp + j)
+        j += 16
+    }
     var dot = acc.sum()
-    while j < n { dot += p[j] * dp[j]; j += 1 }
-    let dv = V(repeating: dot), sv = V(repeating: scale)
+    while j < n {
+        dot += p[j] * dp[j]
+        j += 1
+    }
+    let dv = V(repeating: dot)
+    let sv = V(repeating: scale)
     j = 0
-    while j + 16 <= n { VectorMath.store(VectorMath.load(p + j) * (VectorMath.load(dp + j) - dv) * sv, dp + j); j += 16 }
-    while j < n { dp[j] = p[j] * (dp[j] - dot) * scale; j += 1 }
+    while j + 16 <= n {
+        VectorMath.store(VectorMath.load(p + j) * (VectorMath.load(dp + j) - dv) * sv, dp + j)
+        j += 16
+    }
+    while j < n {
+        dp[j] = p[j] * (dp[j] - dot) * scale
+        j += 1
+    }
 }
 
 extension Attention {
@@ -278,93 +389,167 @@ extension Attention {
     ///   - keyPadding: `B·L` flags, true where a key is padding.
     /// - Returns: `B × (H·dₕ)`; a query with every key masked outputs 0 (as in `forward`).
     /// - Complexity: 4·B·H·L·dₕ FLOPs plus B·H·L exponentials.
-    public static func forwardLastQuery(q: Matrix, k: Matrix, v: Matrix, positions: [Int], shape s: Shape, keyPadding: [Bool]?,
-                                        dropout: Dropout? = nil, parallelism: Parallelism = .automatic) -> (output: Matrix, cache: LastQueryCache) {
-        precondition(q.rows == s.batch && q.cols == s.width, "Attention.forwardLastQuery: q is \(q.shapeDescription), expected \(s.batch)×\(s.width)")
+    public static func forwardLastQuery(
+        q: Matrix, k: Matrix, v: Matrix, positions: [Int], shape s: Shape, keyPadding: [Bool]?,
+        dropout: Dropout? = nil, parallelism: Parallelism = .automatic
+    ) -> (output: Matrix, cache: LastQueryCache) {
+        precondition(
+            q.rows == s.batch && q.cols == s.width,
+            "Attention.forwardLastQuery: q is \(q.shapeDescription), expected \(s.batch)×\(s.width)")
         for (name, m) in [("k", k), ("v", v)] {
-            precondition(m.rows == s.rows && m.cols == s.width, "Attention.forwardLastQuery: \(name) is \(m.shapeDescription), expected \(s.rows)×\(s.width) for \(s)")
+            precondition(
+                m.rows == s.rows && m.cols == s.width,
+                "Attention.forwardLastQuery: \(name) is \(m.shapeDescription), expected \(s.rows)×\(s.width) for \(s)")
         }
-        precondition(positions.count == s.batch && positions.allSatisfy { (0..<s.length).contains($0) },
-                     "Attention.forwardLastQuery: need \(s.batch) positions in 0..<\(s.length)")
-        precondition(keyPadding == nil || keyPadding!.count == s.rows, "Attention.forwardLastQuery: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
-        let L = s.length, D = s.width, dh = s.headDim, H = s.heads
+        precondition(
+            positions.count == s.batch && positions.allSatisfy { (0..<s.length).contains($0) },
+            "Attention.forwardLastQuery: need \(s.batch) positions in 0..<\(s.length)")
+        precondition(
+            keyPadding == nil || keyPadding!.count == s.rows,
+            "Attention.forwardLastQuery: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
+        let L = s.length
+        let D = s.width
+        let dh = s.headDim
+        let H = s.heads
         let scale = 1 / Float(dh).squareRoot()
         var out = Matrix(rows: s.batch, cols: D)
         var probs = [Float](repeating: 0, count: s.batch * H * L)
         var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * H * L)
         let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
-        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-            out.withUnsafeMutableBufferPointer { op in probs.withUnsafeMutableBufferPointer { pp in drop.withUnsafeMutableBufferPointer { dp in
-                let ctx = UncheckedSendable((qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!, pp.baseAddress!,
-                                             dropout == nil ? nil : dp.baseAddress))
-                Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) { bh in
-                    let (qb, kb, vb, ob, pb, db) = ctx.value
-                    let b = bh / H, h = bh % H, n = positions[b] + 1
-                    let keys = b * L * D + h * dh, query = b * D + h * dh
-                    let P = pb + bh * L
-                    SmallProducts.rowDots(qb + query, kb + keys, ld: D, width: dh, m: 1, n: n, alpha: scale, into: P, ldc: L)
-                    var any = false
-                    for j in 0..<n { if keyPadding?[b * L + j] ?? false { P[j] = -.infinity } else { any = true } }
-                    if any {
-                        let buf = UnsafeMutableBufferPointer(start: P, count: n)
-                        Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
-                    } else {
-                        for j in 0..<n { P[j] = 0 }
-                    }
-                    if let dropout, let db {
-                        let mask = db + bh * L
-                        dropout.fillMask(chunk: bh, heads: H, into: mask, count: L)
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
-                            for j in 0..<n { w[j] = P[j] * mask[j] }
-                            SmallProducts.combineRows(UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)
+        q.withUnsafeBufferPointer { qp in
+            k.withUnsafeBufferPointer { kp in
+                v.withUnsafeBufferPointer { vp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        probs.withUnsafeMutableBufferPointer { pp in
+                            drop.withUnsafeMutableBufferPointer { dp in
+                                let ctx = UncheckedSendable(
+                                    (
+                                        qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!,
+                                        pp.baseAddress!,
+                                        dropout == nil ? nil : dp.baseAddress
+                                    ))
+                                Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) { bh in
+                                    let (qb, kb, vb, ob, pb, db) = ctx.value
+                                    let b = bh / H
+                                    let h = bh % H
+                                    let n = positions[b] + 1
+                                    let keys = b * L * D + h * dh
+                                    let query = b * D + h * dh
+                                    let P = pb + bh * L
+                                    SmallProducts.rowDots(
+                                        qb + query, kb + keys, ld: D, width: dh, m: 1, n: n, alpha: scale, into: P,
+                                        ldc: L)
+                                    var any = false
+                                    for j in 0..<n {
+                                        if keyPadding?[b * L + j] ?? false { P[j] = -.infinity } else { any = true }
+                                    }
+                                    if any {
+                                        let buf = UnsafeMutableBufferPointer(start: P, count: n)
+                                        Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
+                                    } else {
+                                        for j in 0..<n { P[j] = 0 }
+                                    }
+                                    if let dropout, let db {
+                                        let mask = db + bh * L
+                                        dropout.fillMask(chunk: bh, heads: H, into: mask, count: L)
+                                        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
+                                            for j in 0..<n { w[j] = P[j] * mask[j] }
+                                            SmallProducts.combineRows(
+                                                UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n,
+                                                rows: vb + keys, ld: D, width: dh, into: ob + query)
+                                        }
+                                    } else {
+                                        SmallProducts.combineRows(
+                                            UnsafePointer(P), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys,
+                                            ld: D, width: dh, into: ob + query)
+                                    }
+                                }
+                            }
                         }
-                    } else {
-                        SmallProducts.combineRows(UnsafePointer(P), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys, ld: D, width: dh, into: ob + query)
                     }
                 }
-            } } }
-        } } }
+            }
+        }
         return (out, LastQueryCache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
     }
 
     /// Gradients of `forwardLastQuery`'s inputs: dq is `B × (H·dₕ)`, dk and dv `(B·L) × (H·dₕ)`
     /// (zero rows for keys after each query's position).
     /// - Complexity: 8·B·H·L·dₕ FLOPs.
-    public static func backwardLastQuery(dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, positions: [Int], cache: LastQueryCache,
-                                         shape s: Shape, parallelism: Parallelism = .automatic) -> (dq: Matrix, dk: Matrix, dv: Matrix) {
-        precondition(dOutput.rows == s.batch && dOutput.cols == s.width, "Attention.backwardLastQuery: dOutput is \(dOutput.shapeDescription), expected \(s.batch)×\(s.width)")
+    public static func backwardLastQuery(
+        dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, positions: [Int], cache: LastQueryCache,
+        shape s: Shape, parallelism: Parallelism = .automatic
+    ) -> (dq: Matrix, dk: Matrix, dv: Matrix) {
+        precondition(
+            dOutput.rows == s.batch && dOutput.cols == s.width,
+            "Attention.backwardLastQuery: dOutput is \(dOutput.shapeDescription), expected \(s.batch)×\(s.width)")
         precondition(positions.count == s.batch, "Attention.backwardLastQuery: need \(s.batch) positions")
-        let L = s.length, D = s.width, dh = s.headDim, H = s.heads
+        let L = s.length
+        let D = s.width
+        let dh = s.headDim
+        let H = s.heads
         let scale = 1 / Float(dh).squareRoot()
-        var dq = Matrix(rows: s.batch, cols: D), dk = Matrix(rows: s.rows, cols: D), dv = dk
+        var dq = Matrix(rows: s.batch, cols: D)
+        var dk = Matrix(rows: s.rows, cols: D)
+        var dv = dk
         let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
-        dOutput.withUnsafeBufferPointer { gp in q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
-            dq.withUnsafeMutableBufferPointer { dqp in dk.withUnsafeMutableBufferPointer { dkp in dv.withUnsafeMutableBufferPointer { dvp in
-                cache.probabilities.withUnsafeBufferPointer { pp in (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
-                    let ctx = UncheckedSendable((gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
-                                                 dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!, pp.baseAddress!,
-                                                 cache.dropoutScale == nil ? nil : mp.baseAddress))
-                    Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) { bh in
-                        let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
-                        let b = bh / H, h = bh % H, n = positions[b] + 1
-                        let keys = b * L * D + h * dh, query = b * D + h * dh
-                        let P = pb + bh * L
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in
-                            let pd = scratch.baseAddress!, dpb = pd + n
-                            for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
-                            // dV_j = pd_j · dO (an outer product: one column of weights, one row).
-                            SmallProducts.combineRows(UnsafePointer(pd), lda: 1, transposeA: false, m: n, k: 1, rows: g + query, ld: D, width: dh, into: dvb + keys)
-                            SmallProducts.rowDots(g + query, vb + keys, ld: D, width: dh, m: 1, n: n, alpha: 1, into: dpb, ldc: n)
-                            if let mb { for j in 0..<n { dpb[j] *= mb[bh * L + j] } }
-                            softmaxBackwardRow(P, dpb, count: n, scale: scale)
-                            // dq = Σ_j dS_j k_j; dk_j = dS_j q.
-                            SmallProducts.combineRows(UnsafePointer(dpb), lda: n, transposeA: false, m: 1, k: n, rows: kb + keys, ld: D, width: dh, into: dqb + query)
-                            SmallProducts.combineRows(UnsafePointer(dpb), lda: 1, transposeA: false, m: n, k: 1, rows: qb + query, ld: D, width: dh, into: dkb + keys)
+        dOutput.withUnsafeBufferPointer { gp in
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    cache.probabilities.withUnsafeBufferPointer { pp in
+                                        (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
+                                            let ctx = UncheckedSendable(
+                                                (
+                                                    gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
+                                                    dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!,
+                                                    pp.baseAddress!,
+                                                    cache.dropoutScale == nil ? nil : mp.baseAddress
+                                                ))
+                                            Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) {
+                                                bh in
+                                                let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
+                                                let b = bh / H
+                                                let h = bh % H
+                                                let n = positions[b] + 1
+                                                let keys = b * L * D + h * dh
+                                                let query = b * D + h * dh
+                                                let P = pb + bh * L
+                                                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) {
+                                                    scratch in
+                                                    let pd = scratch.baseAddress!
+                                                    let dpb = pd + n
+                                                    for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
+                                                    // dV_j = pd_j · dO (an outer product: one column of weights, one row).
+                                                    SmallProducts.combineRows(
+                                                        UnsafePointer(pd), lda: 1, transposeA: false, m: n, k: 1,
+                                                        rows: g + query, ld: D, width: dh, into: dvb + keys)
+                                                    SmallProducts.rowDots(
+                                                        g + query, vb + keys, ld: D, width: dh, m: 1, n: n, alpha: 1,
+                                                        into: dpb, ldc: n)
+                                                    if let mb { for j in 0..<n { dpb[j] *= mb[bh * L + j] } }
+                                                    softmaxBackwardRow(P, dpb, count: n, scale: scale)
+                                                    // dq = Σ_j dS_j k_j; dk_j = dS_j q.
+                                                    SmallProducts.combineRows(
+                                                        UnsafePointer(dpb), lda: n, transposeA: false, m: 1, k: n,
+                                                        rows: kb + keys, ld: D, width: dh, into: dqb + query)
+                                                    SmallProducts.combineRows(
+                                                        UnsafePointer(dpb), lda: 1, transposeA: false, m: n, k: 1,
+                                                        rows: qb + query, ld: D, width: dh, into: dkb + keys)
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
-                } }
-            } } }
-        } } } }
+                }
+            }
+        }
         return (dq, dk, dv)
     }
 }

@@ -13,7 +13,8 @@ public enum BuildTarget {
         public static let avx512f = Features(rawValue: 4)
 
         public var description: String {
-            let names = [(Features.avx2, "AVX2"), (.fma, "FMA"), (.avx512f, "AVX-512F")].filter { contains($0.0) }.map(\.1)
+            let names = [(Features.avx2, "AVX2"), (.fma, "FMA"), (.avx512f, "AVX-512F")].filter { contains($0.0) }.map(
+                \.1)
             return names.isEmpty ? "none" : names.joined(separator: ", ")
         }
     }

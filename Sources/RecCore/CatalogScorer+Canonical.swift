@@ -24,8 +24,11 @@ extension CatalogScorer {
         items.withUnsafeBufferPointer { p in
             for r in 0..<items.rows {
                 var ss: Float = 0
-                for j in 0..<items.cols { let v = p[r * items.cols + j]; ss += v * v }
-                maxNorm = max(maxNorm, ss.squareRoot())   // NaN rows do not raise it
+                for j in 0..<items.cols {
+                    let v = p[r * items.cols + j]
+                    ss += v * v
+                }
+                maxNorm = max(maxNorm, ss.squareRoot())  // NaN rows do not raise it
             }
         }
         let maxBias = (bias ?? []).reduce(Float(0)) { max($0, abs($1)) }
@@ -39,20 +42,29 @@ extension CatalogScorer {
     /// candidate's, w; when w < τ − 2E (τ the k-th best BLAS score) it cannot reach the canonical
     /// top-k, because k candidates are canonically at least τ − E > w + E. Rows where that does not hold (near-ties
     /// at the boundary, overflow, NaN) are scored canonically in full.
-    func canonicalTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError) -> TopKResult {
-        let b = states.rows, n = itemCount, d = dimension
+    func canonicalTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError)
+        -> TopKResult
+    {
+        let b = states.rows
+        let n = itemCount
+        let d = dimension
         let kk = min(k, n)
         let wide = min(n, kk + max(8, kk))
         let blas = try localTopK(states: states, k: wide, excluding: excluding, parallelism: parallelism)
-        let u = Float(0x1p-24), m = Float(d + 1)
+        let u = Float(0x1p-24)
+        let m = Float(d + 1)
         let gamma = m * u / (1 - m * u)
         var out = TopKRows(rows: b, k: kk)
         states.withUnsafeBufferPointer { sp in
             items.withUnsafeBufferPointer { ip in
-                let s0 = sp.baseAddress!, x0 = ip.baseAddress!
+                let s0 = sp.baseAddress!
+                let x0 = ip.baseAddress!
                 let cs = UnsafeMutablePointer<Float>.allocate(capacity: max(wide, 1))
                 let ci = UnsafeMutablePointer<Int32>.allocate(capacity: max(wide, 1))
-                defer { cs.deallocate(); ci.deallocate() }
+                defer {
+                    cs.deallocate()
+                    ci.deallocate()
+                }
                 for r in 0..<b {
                     let srow = s0 + r * d
                     var norm: Float = 0
@@ -61,7 +73,8 @@ extension CatalogScorer {
                     // the norms themselves), so BLAS and canonical scores differ by at most 2e.
                     let e = 1.01 * gamma * (norm.squareRoot() * maxItemNorm + maxAbsBias)
                     let cnt = blas.counts[r]
-                    let g = blas.scores(row: r), ids = blas.items(row: r)
+                    let g = blas.scores(row: r)
+                    let ids = blas.items(row: r)
                     // Every item is a candidate when the wide heap was not filled.
                     var complete = cnt < wide
                     if !complete, cnt >= kk, let w = g.last {

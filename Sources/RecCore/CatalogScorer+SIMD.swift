@@ -7,16 +7,20 @@ struct CandidateList {
     var capacity = 64
 
     mutating func append(_ score: Float, _ item: Int32) {
-        scores.append(score); items.append(item)
+        scores.append(score)
+        items.append(item)
     }
 
     /// Keeps the entries at or above `floor`; doubles the capacity when more than half remain.
     mutating func prune(below floor: Float) {
         var kept = 0
         for i in scores.indices where scores[i] >= floor {
-            scores[kept] = scores[i]; items[kept] = items[i]; kept += 1
+            scores[kept] = scores[i]
+            items[kept] = items[i]
+            kept += 1
         }
-        scores.removeLast(scores.count - kept); items.removeLast(items.count - kept)
+        scores.removeLast(scores.count - kept)
+        items.removeLast(items.count - kept)
         if kept > capacity / 2 { capacity *= 2 }
     }
 }
@@ -56,7 +60,8 @@ struct PanelScan {
     }
 
     @inline(__always)
-    private func run<V: KernelVector, U: SIMD>(_ v: V.Type, _ u: U.Type, panels: Range<Int>) where V.Scalar == Float, U.Scalar == UInt32 {
+    private func run<V: KernelVector, U: SIMD>(_ v: V.Type, _ u: U.Type, panels: Range<Int>)
+    where V.Scalar == Float, U.Scalar == UInt32 {
         let width = catalog.width
         resetCursors(rows: 0..<rows, firstItem: panels.lowerBound * width)
         // Blocks of panels sized for L2, tiles of states for L1: each block is read from memory
@@ -68,7 +73,8 @@ struct PanelScan {
             while t0 < paddedRows {
                 let t1 = min(paddedRows, t0 + tileRows)
                 for p in pb..<pe {
-                    let j0 = p * width, valid = min(width, catalog.items - j0)
+                    let j0 = p * width
+                    let valid = min(width, catalog.items - j0)
                     let partial: UInt32 = valid < width ? 0xF : 0
                     let bias = catalog.bias.map { UnsafePointer($0 + j0) }
                     var g = t0
@@ -91,23 +97,30 @@ struct PanelScan {
     /// The kernel for this catalog's element type and the batch's shape on panel `p` and the
     /// states from row `g`.
     @inline(__always)
-    private func tile<V: KernelVector, U: SIMD>(_ v: V.Type, _ u: U.Type, panel p: Int, group g: Int,
-                                                bias: UnsafePointer<Float>?) -> UInt32 where U.Scalar == UInt32 {
-        let d = catalog.dimension, width = catalog.width
+    private func tile<V: KernelVector, U: SIMD>(
+        _ v: V.Type, _ u: U.Type, panel p: Int, group g: Int,
+        bias: UnsafePointer<Float>?
+    ) -> UInt32 where U.Scalar == UInt32 {
+        let d = catalog.dimension
+        let width = catalog.width
         let s = states + g * d
         switch (catalog.element, paddedRows) {
         case (.float32, 1):
-            return ScoringKernels.tile1(v, panel: catalog.floats + p * d * width, state: s, d: d, bias: bias,
-                                        threshold: thresholds[0], out: out)
+            return ScoringKernels.tile1(
+                v, panel: catalog.floats + p * d * width, state: s, d: d, bias: bias,
+                threshold: thresholds[0], out: out)
         case (.float32, _):
-            return ScoringKernels.tile4(v, panel: catalog.floats + p * d * width, states: s, d: d, bias: bias,
-                                        thresholds: thresholds + g, out: out)
+            return ScoringKernels.tile4(
+                v, panel: catalog.floats + p * d * width, states: s, d: d, bias: bias,
+                thresholds: thresholds + g, out: out)
         case (.bfloat16, 1):
-            return ScoringKernels.tile1(v, u, bf16: catalog.words + p * catalog.panelRows * width, state: s, d: d,
-                                        bias: bias, threshold: thresholds[0], out: out)
+            return ScoringKernels.tile1(
+                v, u, bf16: catalog.words + p * catalog.panelRows * width, state: s, d: d,
+                bias: bias, threshold: thresholds[0], out: out)
         case (.bfloat16, _):
-            return ScoringKernels.tile4(v, u, bf16: catalog.words + p * catalog.panelRows * width, states: s, d: d,
-                                        bias: bias, thresholds: thresholds + g, out: out)
+            return ScoringKernels.tile4(
+                v, u, bf16: catalog.words + p * catalog.panelRows * width, states: s, d: d,
+                bias: bias, thresholds: thresholds + g, out: out)
         }
     }
 
@@ -120,7 +133,8 @@ struct PanelScan {
         for i in 0..<count {
             let t = thresholds[g + i]
             if t != t { bits |= 1 << i }
-            if let ex = exclusions, g + i < rows, cursors[g + i] < ex.offsets[g + i + 1], ex.items[cursors[g + i]] < end {
+            if let ex = exclusions, g + i < rows, cursors[g + i] < ex.offsets[g + i + 1], ex.items[cursors[g + i]] < end
+            {
                 bits |= 1 << i
             }
         }
@@ -187,8 +201,12 @@ struct PanelScan {
         guard margin.isFinite else { return }
         var next = skip.startIndex
         for j in 0..<count {
-            if next < skip.endIndex && skip[next] == j0 + j { next += 1; continue }
-            let v = scores[j], id = Int32(truncatingIfNeeded: j0 + j)
+            if next < skip.endIndex && skip[next] == j0 + j {
+                next += 1
+                continue
+            }
+            let v = scores[j]
+            let id = Int32(truncatingIfNeeded: j0 + j)
             if heaps[r].count == k && v < heaps[r].s[0] - margin { continue }
             heaps[r].offer(v, id)
             if heaps[r].count < k || v >= heaps[r].s[0] - margin { candidates![r].append(v, id) }
@@ -215,7 +233,9 @@ struct TopKRows {
     mutating func drain(_ heap: inout RowHeap, row r: Int) {
         counts[r] = heap.count
         scores.withUnsafeMutableBufferPointer { os in
-            items.withUnsafeMutableBufferPointer { oi in heap.drainSorted(into: os.baseAddress! + r * k, oi.baseAddress! + r * k) }
+            items.withUnsafeMutableBufferPointer { oi in
+                heap.drainSorted(into: os.baseAddress! + r * k, oi.baseAddress! + r * k)
+            }
         }
     }
 
@@ -224,13 +244,18 @@ struct TopKRows {
 
 extension CatalogScorer {
     /// Top-k in local ids with the SIMD kernel (`CatalogKernel.simd` or `.simdBFloat16`).
-    func simdTopK(_ packed: PackedCatalog, states: Matrix, k: Int, excluding: ExclusionSet?,
-                  parallelism: Parallelism) -> TopKResult {
-        let b = states.rows, n = itemCount, d = dimension
+    func simdTopK(
+        _ packed: PackedCatalog, states: Matrix, k: Int, excluding: ExclusionSet?,
+        parallelism: Parallelism
+    ) -> TopKResult {
+        let b = states.rows
+        let n = itemCount
+        let d = dimension
         let kk = min(k, n)
         if b == 0 || n == 0 {
-            return TopKResult(rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
-                              scores: [Float](repeating: .nan, count: b * kk))
+            return TopKResult(
+                rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
+                scores: [Float](repeating: .nan, count: b * kk))
         }
         let paddedRows = b == 1 ? 1 : (b + 3) / 4 * 4
         let padded = states.withUnsafeBufferPointer { s in
@@ -247,12 +272,17 @@ extension CatalogScorer {
         let heapI = UnsafeMutablePointer<Int32>.allocate(capacity: workers * b * kk)
         var heapCounts = [Int](repeating: 0, count: workers * b)
         var candidates = [[CandidateList]](repeating: [], count: workers)
-        defer { heapS.deallocate(); heapI.deallocate() }
-        let tileRows = max(4, tileStates / 4 * 4), blockPanels = max(1, blockItems / packed.width)
+        defer {
+            heapS.deallocate()
+            heapI.deallocate()
+        }
+        let tileRows = max(4, tileStates / 4 * 4)
+        let blockPanels = max(1, blockItems / packed.width)
         heapCounts.withUnsafeMutableBufferPointer { hc in
             candidates.withUnsafeMutableBufferPointer { cand in
                 (margins ?? []).withUnsafeBufferPointer { mp in
-                    let ctx = UncheckedSendable((hc.baseAddress!, cand.baseAddress!, approximate ? mp.baseAddress : nil, UnsafePointer(padded)))
+                    let ctx = UncheckedSendable(
+                        (hc.baseAddress!, cand.baseAddress!, approximate ? mp.baseAddress : nil, UnsafePointer(padded)))
                     Threading.perWorker(workers) { w in
                         let (hc, cand, mp, states) = ctx.value
                         let heaps = UnsafeMutablePointer<RowHeap>.allocate(capacity: b)
@@ -260,7 +290,12 @@ extension CatalogScorer {
                         let cursors = UnsafeMutablePointer<Int>.allocate(capacity: b)
                         let out = UnsafeMutablePointer<Float>.allocate(capacity: 4 * packed.width + 16)
                         let lists = UnsafeMutablePointer<CandidateList>.allocate(capacity: approximate ? b : 0)
-                        defer { heaps.deallocate(); thresholds.deallocate(); cursors.deallocate(); out.deallocate() }
+                        defer {
+                            heaps.deallocate()
+                            thresholds.deallocate()
+                            cursors.deallocate()
+                            out.deallocate()
+                        }
                         for r in 0..<b {
                             let off = (w * b + r) * kk
                             (heaps + r).initialize(to: RowHeap(scores: heapS + off, items: heapI + off, k: kk))
@@ -270,9 +305,11 @@ extension CatalogScorer {
                             thresholds[r] = r >= b || (mp.map { !$0[r].isFinite } ?? false) ? .infinity : .nan
                         }
                         if approximate { lists.initialize(repeating: CandidateList(), count: b) }
-                        let scan = PanelScan(catalog: packed, states: states, rows: b, paddedRows: paddedRows, k: kk,
-                                             tileRows: tileRows, blockPanels: blockPanels, heaps: heaps, thresholds: thresholds, margins: mp, candidates: approximate ? lists : nil,
-                                             exclusions: excluding, cursors: cursors, out: out)
+                        let scan = PanelScan(
+                            catalog: packed, states: states, rows: b, paddedRows: paddedRows, k: kk,
+                            tileRows: tileRows, blockPanels: blockPanels, heaps: heaps, thresholds: thresholds,
+                            margins: mp, candidates: approximate ? lists : nil,
+                            exclusions: excluding, cursors: cursors, out: out)
                         scan.run(panels: (w * packed.panels / workers)..<((w + 1) * packed.panels / workers))
                         for r in 0..<b { hc[w * b + r] = heaps[r].count }
                         if approximate {
@@ -298,11 +335,13 @@ extension CatalogScorer {
     /// scored exactly in full.
     func bfloat16Margins(_ states: UnsafePointer<Float>, rows b: Int) -> [Float] {
         let d = dimension
-        let u = Float(0x1p-24), m = Float(d + 1)
+        let u = Float(0x1p-24)
+        let m = Float(d + 1)
         let gamma = m * u / (1 - m * u)
         let rel: Float = 0x1p-8
         return (0..<b).map { r in
-            var norm: Float = 0, largest: Float = 0
+            var norm: Float = 0
+            var largest: Float = 0
             for j in 0..<d {
                 let v = states[r * d + j]
                 norm += v * v
@@ -310,7 +349,8 @@ extension CatalogScorer {
             }
             let size = norm.squareRoot() * maxItemNorm
             guard size.isFinite, largest.isFinite, size + maxAbsBias < 0x1p100 else { return .infinity }
-            let e = 1.01 * ((rel + 2 * gamma * (1 + rel)) * size + 2 * gamma * maxAbsBias) + Float(d) * largest * 0x1p-133
+            let e =
+                1.01 * ((rel + 2 * gamma * (1 + rel)) * size + 2 * gamma * maxAbsBias) + Float(d) * largest * 0x1p-133
             return 2 * e
         }
     }
@@ -318,13 +358,19 @@ extension CatalogScorer {
     /// The exact top-k of each row from the workers' candidate lists: the k-th best approximate
     /// score τ over all of them, the candidates at or above τ − margin rescored canonically.
     /// Rows whose margin is not finite are scored canonically over the whole catalog.
-    func rescoreCandidates(_ lists: [[CandidateList]], margins: [Float], states: Matrix, k: Int,
-                           excluding: ExclusionSet?) -> TopKResult {
-        let b = states.rows, d = dimension
+    func rescoreCandidates(
+        _ lists: [[CandidateList]], margins: [Float], states: Matrix, k: Int,
+        excluding: ExclusionSet?
+    ) -> TopKResult {
+        let b = states.rows
+        let d = dimension
         var out = TopKRows(rows: b, k: k)
         let hs = UnsafeMutablePointer<Float>.allocate(capacity: k)
         let hi = UnsafeMutablePointer<Int32>.allocate(capacity: k)
-        defer { hs.deallocate(); hi.deallocate() }
+        defer {
+            hs.deallocate()
+            hi.deallocate()
+        }
         states.withUnsafeBufferPointer { sp in
             items.withUnsafeBufferPointer { ip in
                 for r in 0..<b {
@@ -335,10 +381,12 @@ extension CatalogScorer {
                         let ids = lists.flatMap { $0[r].items }
                         let tau = approx.count < k ? -Float.infinity : approx.sorted(by: >)[k - 1]
                         for (a, id) in zip(approx, ids) where a >= tau - margins[r] {
-                            heap.offer(Self.canonicalScore(srow, ip.baseAddress! + Int(id) * d, d, bias: bias?[Int(id)]), id)
+                            heap.offer(
+                                Self.canonicalScore(srow, ip.baseAddress! + Int(id) * d, d, bias: bias?[Int(id)]), id)
                         }
                     } else {
-                        canonicalScan(srow, items: ip.baseAddress!, skipping: excluding?.items(row: r) ?? [], into: &heap)
+                        canonicalScan(
+                            srow, items: ip.baseAddress!, skipping: excluding?.items(row: r) ?? [], into: &heap)
                     }
                     out.drain(&heap, row: r)
                 }
@@ -348,23 +396,33 @@ extension CatalogScorer {
     }
 
     /// Offers every item's canonical score for one state, skipping `excluded` (sorted local ids).
-    func canonicalScan(_ srow: UnsafePointer<Float>, items x: UnsafePointer<Float>, skipping excluded: ArraySlice<Int>,
-                       into heap: inout RowHeap) {
+    func canonicalScan(
+        _ srow: UnsafePointer<Float>, items x: UnsafePointer<Float>, skipping excluded: ArraySlice<Int>,
+        into heap: inout RowHeap
+    ) {
         let d = dimension
         var next = excluded.startIndex
         for j in 0..<itemCount {
-            if next < excluded.endIndex && excluded[next] == j { next += 1; continue }
+            if next < excluded.endIndex && excluded[next] == j {
+                next += 1
+                continue
+            }
             heap.offer(Self.canonicalScore(srow, x + j * d, d, bias: bias?[j]), Int32(j))
         }
     }
 
     /// The best `k` of each row over the workers' heaps (`workers × rows × k` entries).
-    static func mergeWorkerHeaps(_ heapS: UnsafeMutablePointer<Float>, _ heapI: UnsafeMutablePointer<Int32>, counts heapCounts: [Int],
-                                 workers: Int, rows b: Int, k kk: Int) -> TopKResult {
+    static func mergeWorkerHeaps(
+        _ heapS: UnsafeMutablePointer<Float>, _ heapI: UnsafeMutablePointer<Int32>, counts heapCounts: [Int],
+        workers: Int, rows b: Int, k kk: Int
+    ) -> TopKResult {
         var out = TopKRows(rows: b, k: kk)
         let ms = UnsafeMutablePointer<Float>.allocate(capacity: kk)
         let mi = UnsafeMutablePointer<Int32>.allocate(capacity: kk)
-        defer { ms.deallocate(); mi.deallocate() }
+        defer {
+            ms.deallocate()
+            mi.deallocate()
+        }
         for r in 0..<b {
             if workers == 1 {
                 var h = RowHeap(scores: heapS + r * kk, items: heapI + r * kk, k: kk, count: heapCounts[r])

@@ -66,26 +66,38 @@ public final class CatalogScorer: Sendable {
     ///     here (`packedBytes`).
     /// - Precondition: `bias.count == N` when given; block and tile sizes are positive; the
     ///   shard lies inside the catalog, whose ids fit `Int32`.
-    public convenience init(items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
-                            firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical,
-                            kernel: CatalogKernel = .automatic) {
-        self.init(items: items, bias: bias, blockItems: blockItems, tileStates: tileStates, firstItem: firstItem,
-                  catalogSize: catalogSize, arithmetic: arithmetic, kernel: kernel, vectorLanes: PackedCatalog.buildLanes)
+    public convenience init(
+        items: Matrix, bias: [Float]? = nil, blockItems: Int = 1024, tileStates: Int = 256,
+        firstItem: Int = 0, catalogSize: Int? = nil, arithmetic: ScoreArithmetic = .canonical,
+        kernel: CatalogKernel = .automatic
+    ) {
+        self.init(
+            items: items, bias: bias, blockItems: blockItems, tileStates: tileStates, firstItem: firstItem,
+            catalogSize: catalogSize, arithmetic: arithmetic, kernel: kernel, vectorLanes: PackedCatalog.buildLanes)
     }
 
     /// As the public initialiser, with the SIMD kernel's vector width chosen (16 or 8 floats):
     /// tests run the AVX2 kernel's layout on an AVX-512 host.
     @_spi(Testing)
-    public init(items: Matrix, bias: [Float]?, blockItems: Int, tileStates: Int, firstItem: Int, catalogSize: Int?,
-                arithmetic: ScoreArithmetic, kernel: CatalogKernel, vectorLanes: Int) {
-        precondition(vectorLanes == 8 || vectorLanes == 16, "CatalogScorer: vectorLanes must be 8 or 16, got \(vectorLanes)")
-        precondition(bias == nil || bias!.count == items.rows,
-                     "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
-        precondition(items.cols >= 1, "CatalogScorer: items are \(items.shapeDescription); the dimension must be at least 1")
-        precondition(blockItems >= 1 && tileStates >= 1, "CatalogScorer: blockItems \(blockItems) and tileStates \(tileStates) must be positive")
+    public init(
+        items: Matrix, bias: [Float]?, blockItems: Int, tileStates: Int, firstItem: Int, catalogSize: Int?,
+        arithmetic: ScoreArithmetic, kernel: CatalogKernel, vectorLanes: Int
+    ) {
+        precondition(
+            vectorLanes == 8 || vectorLanes == 16, "CatalogScorer: vectorLanes must be 8 or 16, got \(vectorLanes)")
+        precondition(
+            bias == nil || bias!.count == items.rows,
+            "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
+        precondition(
+            items.cols >= 1, "CatalogScorer: items are \(items.shapeDescription); the dimension must be at least 1")
+        precondition(
+            blockItems >= 1 && tileStates >= 1,
+            "CatalogScorer: blockItems \(blockItems) and tileStates \(tileStates) must be positive")
         let total = catalogSize ?? firstItem + items.rows
-        precondition(firstItem >= 0 && firstItem + items.rows <= total && total <= Int(Int32.max),
-                     "CatalogScorer: items \(firstItem)..<\(firstItem + items.rows) must lie in a catalog of 0..<\(total) ≤ 2^31 − 1 ids")
+        precondition(
+            firstItem >= 0 && firstItem + items.rows <= total && total <= Int(Int32.max),
+            "CatalogScorer: items \(firstItem)..<\(firstItem + items.rows) must lie in a catalog of 0..<\(total) ≤ 2^31 − 1 ids"
+        )
         self.items = items
         self.bias = bias
         self.blockItems = blockItems
@@ -126,19 +138,26 @@ public final class CatalogScorer: Sendable {
     /// - Precondition: `states.cols == d` (the message names both shapes).
     /// - Complexity: 2·B·N·d FLOPs in GEMM plus O(B·N) vector compares (and, for canonical
     ///   scores, 2·B·2k·d more).
-    public func topK(states: Matrix, k: Int, excluding: ExclusionSet? = nil,
-                     parallelism: Parallelism = .automatic) throws(RecCoreError) -> TopKResult {
-        precondition(states.cols == items.cols,
-                     "CatalogScorer.topK: states are \(states.shapeDescription) but items are \(items.shapeDescription); the state dimension must equal the item dimension")
+    public func topK(
+        states: Matrix, k: Int, excluding: ExclusionSet? = nil,
+        parallelism: Parallelism = .automatic
+    ) throws(RecCoreError) -> TopKResult {
+        precondition(
+            states.cols == items.cols,
+            "CatalogScorer.topK: states are \(states.shapeDescription) but items are \(items.shapeDescription); the state dimension must equal the item dimension"
+        )
         try TopK.validate(k: k, rows: states.rows, catalogSize: catalogSize, excluding: excluding)
-        let excluding = excluding.map { firstItem == 0 && catalogSize == itemCount ? $0 : $0.local(to: firstItem..<(firstItem + itemCount)) }
+        let excluding = excluding.map {
+            firstItem == 0 && catalogSize == itemCount ? $0 : $0.local(to: firstItem..<(firstItem + itemCount))
+        }
         var result: TopKResult
         if let packed {
             result = simdTopK(packed, states: states, k: k, excluding: excluding, parallelism: parallelism)
         } else {
             switch arithmetic {
             case .blas: result = try localTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
-            case .canonical: result = try canonicalTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
+            case .canonical:
+                result = try canonicalTopK(states: states, k: k, excluding: excluding, parallelism: parallelism)
             }
         }
         if firstItem != 0 { result = result.offsettingItems(by: firstItem) }
@@ -146,12 +165,17 @@ public final class CatalogScorer: Sendable {
     }
 
     /// `topK` in local ids (0..<N) with local exclusions.
-    func localTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError) -> TopKResult {
-        let b = states.rows, n = itemCount, d = dimension
+    func localTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError)
+        -> TopKResult
+    {
+        let b = states.rows
+        let n = itemCount
+        let d = dimension
         let kk = min(k, n)
         if b == 0 || n == 0 {
-            return TopKResult(rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
-                              scores: [Float](repeating: .nan, count: b * kk))
+            return TopKResult(
+                rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
+                scores: [Float](repeating: .nan, count: b * kk))
         }
 
         let nBlocks = (n + blockItems - 1) / blockItems
@@ -165,17 +189,22 @@ public final class CatalogScorer: Sendable {
         let heapS = UnsafeMutablePointer<Float>.allocate(capacity: workers * b * kk)
         let heapI = UnsafeMutablePointer<Int32>.allocate(capacity: workers * b * kk)
         var heapCounts = [Int](repeating: 0, count: workers * b)
-        defer { heapS.deallocate(); heapI.deallocate() }
+        defer {
+            heapS.deallocate()
+            heapI.deallocate()
+        }
 
         states.withUnsafeBufferPointer { sp in
             items.withUnsafeBufferPointer { ip in
                 let biasCopy = bias
                 (biasCopy ?? []).withUnsafeBufferPointer { bp in
                     heapCounts.withUnsafeMutableBufferPointer { hc in
-                        let ctx = UncheckedSendable((sp.baseAddress!, ip.baseAddress!, biasCopy == nil ? nil : bp.baseAddress, hc.baseAddress!))
+                        let ctx = UncheckedSendable(
+                            (sp.baseAddress!, ip.baseAddress!, biasCopy == nil ? nil : bp.baseAddress, hc.baseAddress!))
                         Threading.perWorker(workers) { w in
                             let (sp, ip, bp, hc) = ctx.value
-                            let firstBlock = w * nBlocks / workers, endBlock = (w + 1) * nBlocks / workers
+                            let firstBlock = w * nBlocks / workers
+                            let endBlock = (w + 1) * nBlocks / workers
                             let buf = UnsafeMutablePointer<Float>.allocate(capacity: tile * nb)
                             defer { buf.deallocate() }
                             var heaps = [RowHeap]()
@@ -202,12 +231,14 @@ public final class CatalogScorer: Sendable {
                                 while r0 < b {
                                     let m = min(tile, b - r0)
                                     if m == 1 {
-                                        BLAS.sgemv(.none, rows: cnt, cols: d, alpha: 1, a: ip + j0 * d, lda: d,
-                                                   x: sp + r0 * d, beta: 0, y: buf, parallelism: blasParallelism)
+                                        BLAS.sgemv(
+                                            .none, rows: cnt, cols: d, alpha: 1, a: ip + j0 * d, lda: d,
+                                            x: sp + r0 * d, beta: 0, y: buf, parallelism: blasParallelism)
                                     } else {
-                                        BLAS.sgemm(.none, .transpose, m: m, n: cnt, k: d, alpha: 1,
-                                                   a: sp + r0 * d, lda: d, b: ip + j0 * d, ldb: d,
-                                                   beta: 0, c: buf, ldc: cnt, parallelism: blasParallelism)
+                                        BLAS.sgemm(
+                                            .none, .transpose, m: m, n: cnt, k: d, alpha: 1,
+                                            a: sp + r0 * d, lda: d, b: ip + j0 * d, ldb: d,
+                                            beta: 0, c: buf, ldc: cnt, parallelism: blasParallelism)
                                     }
                                     let bias = bp.map { $0 + j0 }
                                     for r in r0..<(r0 + m) {
@@ -219,7 +250,9 @@ public final class CatalogScorer: Sendable {
                                             while e < row.endIndex && row[e] < j0 + cnt { e += 1 }
                                             exCursor[r] = e
                                             if e > s {
-                                                heaps[r].scan(rowScores, bias: bias, count: cnt, firstItem: j0, skipping: row[s..<e])
+                                                heaps[r].scan(
+                                                    rowScores, bias: bias, count: cnt, firstItem: j0,
+                                                    skipping: row[s..<e])
                                                 continue
                                             }
                                         }
@@ -240,12 +273,16 @@ public final class CatalogScorer: Sendable {
 
     /// The best `k` items for one state.
     /// - Throws: as `topK(states:k:excluding:parallelism:)`.
-    public func topK(state: [Float], k: Int, excluding: [Int]? = nil,
-                     parallelism: Parallelism = .automatic) throws(RecCoreError) -> [(item: Int, score: Float)] {
-        precondition(state.count == dimension,
-                     "CatalogScorer.topK: state has \(state.count) values but items are \(items.shapeDescription)")
-        let r = try topK(states: Matrix(rows: 1, cols: state.count, elements: state), k: k,
-                         excluding: excluding.map { ExclusionSet([$0]) }, parallelism: parallelism)
+    public func topK(
+        state: [Float], k: Int, excluding: [Int]? = nil,
+        parallelism: Parallelism = .automatic
+    ) throws(RecCoreError) -> [(item: Int, score: Float)] {
+        precondition(
+            state.count == dimension,
+            "CatalogScorer.topK: state has \(state.count) values but items are \(items.shapeDescription)")
+        let r = try topK(
+            states: Matrix(rows: 1, cols: state.count, elements: state), k: k,
+            excluding: excluding.map { ExclusionSet([$0]) }, parallelism: parallelism)
         return zip(r.items(row: 0), r.scores(row: 0)).map { (Int($0.0), $0.1) }
     }
 }

@@ -20,14 +20,22 @@ public enum Kernels {
     public static func sum(_ x: UnsafeBufferPointer<Float>) -> Float {
         let n = x.count
         guard n > 0, let p = x.baseAddress else { return 0 }
-        var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+        var a0 = V()
+        var a1 = V()
+        var a2 = V()
+        var a3 = V()
         var i = 0
         while i + 64 <= n {
-            a0 += VectorMath.load(p + i); a1 += VectorMath.load(p + i + 16)
-            a2 += VectorMath.load(p + i + 32); a3 += VectorMath.load(p + i + 48)
+            a0 += VectorMath.load(p + i)
+            a1 += VectorMath.load(p + i + 16)
+            a2 += VectorMath.load(p + i + 32)
+            a3 += VectorMath.load(p + i + 48)
             i += 64
         }
-        while i + 16 <= n { a0 += VectorMath.load(p + i); i += 16 }
+        while i + 16 <= n {
+            a0 += VectorMath.load(p + i)
+            i += 16
+        }
         if i < n { a1 += VectorMath.loadPartial(p + i, n - i, fill: 0) }
         return ((a0 + a1) + (a2 + a3)).sum()
     }
@@ -37,22 +45,28 @@ public enum Kernels {
     public static func max(_ x: UnsafeBufferPointer<Float>) -> Float {
         let n = x.count
         guard n > 0, let p = x.baseAddress else { return -.infinity }
-        var m0 = V(repeating: -.infinity), m1 = m0
+        var m0 = V(repeating: -.infinity)
+        var m1 = m0
         var nan = SIMDMask<SIMD16<Int32>>()
         var i = 0
         while i + 32 <= n {
-            let v0 = VectorMath.load(p + i), v1 = VectorMath.load(p + i + 16)
-            m0 = VectorMath.maximum(m0, v0); m1 = VectorMath.maximum(m1, v1)
-            nan = nan .| (v0 .!= v0) .| (v1 .!= v1)
+            let v0 = VectorMath.load(p + i)
+            let v1 = VectorMath.load(p + i + 16)
+            m0 = VectorMath.maximum(m0, v0)
+            m1 = VectorMath.maximum(m1, v1)
+            nan .|= (v0 .!= v0) .| (v1 .!= v1)
             i += 32
         }
         while i + 16 <= n {
             let v = VectorMath.load(p + i)
-            m0 = VectorMath.maximum(m0, v); nan = nan .| (v .!= v); i += 16
+            m0 = VectorMath.maximum(m0, v)
+            nan .|= (v .!= v)
+            i += 16
         }
         if i < n {
             let v = VectorMath.loadPartial(p + i, n - i, fill: -.infinity)
-            m1 = VectorMath.maximum(m1, v); nan = nan .| (v .!= v)
+            m1 = VectorMath.maximum(m1, v)
+            nan .|= (v .!= v)
         }
         if any(nan) { return .nan }
         return VectorMath.horizontalMax(VectorMath.maximum(m0, m1))
@@ -69,13 +83,18 @@ public enum Kernels {
         var i = 0
         while i + 16 <= n {
             let v = VectorMath.load(p + i)
-            m = VectorMath.maximum(m, v.replacing(with: -.infinity, where: v .!= v)); i += 16
+            m = VectorMath.maximum(m, v.replacing(with: -.infinity, where: v .!= v))
+            i += 16
         }
         var best = VectorMath.horizontalMax(m)
-        while i < n { let v = p[i]; if v > best { best = v }; i += 1 }
+        while i < n {
+            let v = p[i]
+            if v > best { best = v }
+            i += 1
+        }
         // Pass 2: first index equal to it.
         for j in 0..<n where p[j] == best { return j }
-        return 0 // every element is NaN
+        return 0  // every element is NaN
     }
 
     /// `log Σ exp(x[i])`, max-subtracted: `m + log Σ exp(x[i] − m)`. `-inf` for an empty buffer
@@ -96,14 +115,18 @@ public enum Kernels {
         let n = x.count
         guard n > 0, let p = x.baseAddress else { return 0 }
         let sh = V(repeating: shift)
-        var a0 = V(), a1 = V()
+        var a0 = V()
+        var a1 = V()
         var i = 0
         while i + 32 <= n {
             a0 += VectorMath.exp(VectorMath.load(p + i) - sh)
             a1 += VectorMath.exp(VectorMath.load(p + i + 16) - sh)
             i += 32
         }
-        while i + 16 <= n { a0 += VectorMath.exp(VectorMath.load(p + i) - sh); i += 16 }
+        while i + 16 <= n {
+            a0 += VectorMath.exp(VectorMath.load(p + i) - sh)
+            i += 16
+        }
         if i < n { a1 += VectorMath.exp(VectorMath.loadPartial(p + i, n - i, fill: -.infinity) - sh) }
         return (a0 + a1).sum()
     }
@@ -133,16 +156,25 @@ public enum Kernels {
         var i = 0
         while i + 16 <= n {
             let e = VectorMath.exp(VectorMath.load(p + i) - sh)
-            VectorMath.store(e, q + i); acc += e; i += 16
+            VectorMath.store(e, q + i)
+            acc += e
+            i += 16
         }
         if i < n {
             let e = VectorMath.exp(VectorMath.loadPartial(p + i, n - i, fill: -.infinity) - sh)
-            VectorMath.storePartial(e, q + i, n - i); acc += e
+            VectorMath.storePartial(e, q + i, n - i)
+            acc += e
         }
         let inv = V(repeating: 1 / acc.sum())
         i = 0
-        while i + 16 <= n { VectorMath.store(VectorMath.load(q + i) * inv, q + i); i += 16 }
-        while i < n { q[i] *= inv[0]; i += 1 }
+        while i + 16 <= n {
+            VectorMath.store(VectorMath.load(q + i) * inv, q + i)
+            i += 16
+        }
+        while i < n {
+            q[i] *= inv[0]
+            i += 1
+        }
     }
 
     /// `y[i] = x[i] − m − log Σ_j exp(x[j] − m)`; `x` and `y` may alias.
@@ -155,8 +187,14 @@ public enum Kernels {
         let lse = m + Foundation.log(sumExpShifted(x, shift: m))
         let sh = V(repeating: lse)
         var i = 0
-        while i + 16 <= n { VectorMath.store(VectorMath.load(p + i) - sh, q + i); i += 16 }
-        while i < n { q[i] = p[i] - lse; i += 1 }
+        while i + 16 <= n {
+            VectorMath.store(VectorMath.load(p + i) - sh, q + i)
+            i += 16
+        }
+        while i < n {
+            q[i] = p[i] - lse
+            i += 1
+        }
     }
 
     // MARK: Layer norm
@@ -168,9 +206,11 @@ public enum Kernels {
     /// - Complexity: about 5n FLOPs, two passes over x.
     /// - Precondition: all buffers have the same count.
     @inlinable @discardableResult
-    public static func layerNorm(_ x: UnsafeBufferPointer<Float>, gamma: UnsafeBufferPointer<Float>?,
-                                 beta: UnsafeBufferPointer<Float>?, eps: Float,
-                                 into y: UnsafeMutableBufferPointer<Float>) -> (mean: Float, rstd: Float) {
+    public static func layerNorm(
+        _ x: UnsafeBufferPointer<Float>, gamma: UnsafeBufferPointer<Float>?,
+        beta: UnsafeBufferPointer<Float>?, eps: Float,
+        into y: UnsafeMutableBufferPointer<Float>
+    ) -> (mean: Float, rstd: Float) {
         let n = x.count
         precondition(y.count == n, "layerNorm: input has \(n) elements, output \(y.count)")
         precondition(gamma == nil || gamma!.count == n, "layerNorm: gamma has \(gamma?.count ?? 0) elements, row \(n)")
@@ -178,28 +218,40 @@ public enum Kernels {
         guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return (0, 0) }
         let mean = sum(x) / Float(n)
         let mv = V(repeating: mean)
-        var a0 = V(), a1 = V()
+        var a0 = V()
+        var a1 = V()
         var i = 0
-        while i + 16 <= n { let d = VectorMath.load(p + i) - mv; a0 += d * d; i += 16 }
+        while i + 16 <= n {
+            let d = VectorMath.load(p + i) - mv
+            a0 += d * d
+            i += 16
+        }
         var tail: Float = 0
-        while i < n { let d = p[i] - mean; tail += d * d; i += 1 }
+        while i < n {
+            let d = p[i] - mean
+            tail += d * d
+            i += 1
+        }
         a1[0] = tail
         let variance = (a0 + a1).sum() / Float(n)
         let rstd = 1 / (variance + eps).squareRoot()
         let rv = V(repeating: rstd)
-        let g = gamma?.baseAddress, b = beta?.baseAddress
+        let g = gamma?.baseAddress
+        let b = beta?.baseAddress
         i = 0
         while i + 16 <= n {
             var v = (VectorMath.load(p + i) - mv) * rv
             if let g { v = v * VectorMath.load(g + i) }
             if let b { v = v + VectorMath.load(b + i) }
-            VectorMath.store(v, q + i); i += 16
+            VectorMath.store(v, q + i)
+            i += 16
         }
         while i < n {
             var v = (p[i] - mean) * rstd
             if let g { v *= g[i] }
             if let b { v += b[i] }
-            q[i] = v; i += 1
+            q[i] = v
+            i += 1
         }
         return (mean, rstd)
     }
@@ -215,9 +267,14 @@ public enum Kernels {
         var i = 0
         while i + 16 <= n {
             let v = VectorMath.load(p + i)
-            VectorMath.store(v.replacing(with: 0, where: v .< 0), q + i); i += 16
+            VectorMath.store(v.replacing(with: 0, where: v .< 0), q + i)
+            i += 16
         }
-        while i < n { let v = p[i]; q[i] = v < 0 ? 0 : v; i += 1 }
+        while i < n {
+            let v = p[i]
+            q[i] = v < 0 ? 0 : v
+            i += 1
+        }
     }
 
     /// The GELU variants.
@@ -230,8 +287,10 @@ public enum Kernels {
 
     /// GELU per element; `x` and `y` may alias.
     @inlinable
-    public static func gelu(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>,
-                            approximation: GELUApproximation = .none) {
+    public static func gelu(
+        _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>,
+        approximation: GELUApproximation = .none
+    ) {
         precondition(x.count == y.count, "gelu: input has \(x.count) elements, output \(y.count)")
         let n = x.count
         guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return }
@@ -245,7 +304,10 @@ public enum Kernels {
             }
         }
         var i = 0
-        while i + 16 <= n { VectorMath.store(f(VectorMath.load(p + i)), q + i); i += 16 }
+        while i + 16 <= n {
+            VectorMath.store(f(VectorMath.load(p + i)), q + i)
+            i += 16
+        }
         if i < n { VectorMath.storePartial(f(VectorMath.loadPartial(p + i, n - i, fill: 0)), q + i, n - i) }
     }
 }
@@ -282,12 +344,18 @@ extension Matrix {
     /// Layer norm of every row, in place (see `Kernels.layerNorm`).
     /// - Precondition: `gamma` and `beta`, when given, have `cols` elements.
     public mutating func layerNormRows(gamma: [Float]? = nil, beta: [Float]? = nil, eps: Float = 1e-5) {
-        let g = gamma, b = beta
+        let g = gamma
+        let b = beta
         mapRowsInPlace { x, y in
             if let g {
                 g.withUnsafeBufferPointer { gp in
-                    if let b { b.withUnsafeBufferPointer { bp in _ = Kernels.layerNorm(x, gamma: gp, beta: bp, eps: eps, into: y) } }
-                    else { Kernels.layerNorm(x, gamma: gp, beta: nil, eps: eps, into: y) }
+                    if let b {
+                        b.withUnsafeBufferPointer { bp in
+                            _ = Kernels.layerNorm(x, gamma: gp, beta: bp, eps: eps, into: y)
+                        }
+                    } else {
+                        Kernels.layerNorm(x, gamma: gp, beta: nil, eps: eps, into: y)
+                    }
                 }
             } else if let b {
                 b.withUnsafeBufferPointer { bp in _ = Kernels.layerNorm(x, gamma: nil, beta: bp, eps: eps, into: y) }

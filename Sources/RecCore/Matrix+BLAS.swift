@@ -22,37 +22,45 @@ public enum BLAS {
     /// `beta = 0` replaces C (its old contents may be garbage, even NaN); `beta = 1` accumulates.
     /// - Complexity: 2·m·n·k FLOPs.
     /// - Precondition: leading dimensions are at least the stored row lengths.
-    public static func sgemm(_ transA: Transpose, _ transB: Transpose,
-                             m: Int, n: Int, k: Int,
-                             alpha: Float,
-                             a: UnsafePointer<Float>, lda: Int,
-                             b: UnsafePointer<Float>, ldb: Int,
-                             beta: Float,
-                             c: UnsafeMutablePointer<Float>, ldc: Int,
-                             parallelism: Parallelism = .automatic) {
+    public static func sgemm(
+        _ transA: Transpose, _ transB: Transpose,
+        m: Int, n: Int, k: Int,
+        alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        parallelism: Parallelism = .automatic
+    ) {
         precondition(m >= 0 && n >= 0 && k >= 0, "BLAS.sgemm: negative size m=\(m) n=\(n) k=\(k)")
-        precondition(lda >= max(1, transA == .none ? k : m), "BLAS.sgemm: lda \(lda) too small for op(A) \(m)×\(k) (\(transA))")
-        precondition(ldb >= max(1, transB == .none ? n : k), "BLAS.sgemm: ldb \(ldb) too small for op(B) \(k)×\(n) (\(transB))")
+        precondition(
+            lda >= max(1, transA == .none ? k : m), "BLAS.sgemm: lda \(lda) too small for op(A) \(m)×\(k) (\(transA))")
+        precondition(
+            ldb >= max(1, transB == .none ? n : k), "BLAS.sgemm: ldb \(ldb) too small for op(B) \(k)×\(n) (\(transB))")
         precondition(ldc >= max(1, n), "BLAS.sgemm: ldc \(ldc) too small for C \(m)×\(n)")
         if m == 0 || n == 0 { return }
         Threading.setBLASThreads(parallelism.resolvedCount)
-        cblas_sgemm(CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor, transA.cblas, transB.cblas, Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// `y ← alpha · op(A) · x + beta · y` for a row-major `A` of `rows`×`cols`.
     /// - Complexity: 2·rows·cols FLOPs.
-    public static func sgemv(_ trans: Transpose, rows: Int, cols: Int, alpha: Float,
-                             a: UnsafePointer<Float>, lda: Int,
-                             x: UnsafePointer<Float>, incx: Int = 1,
-                             beta: Float, y: UnsafeMutablePointer<Float>, incy: Int = 1,
-                             parallelism: Parallelism = .automatic) {
+    public static func sgemv(
+        _ trans: Transpose, rows: Int, cols: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int,
+        x: UnsafePointer<Float>, incx: Int = 1,
+        beta: Float, y: UnsafeMutablePointer<Float>, incy: Int = 1,
+        parallelism: Parallelism = .automatic
+    ) {
         precondition(rows >= 0 && cols >= 0, "BLAS.sgemv: negative size \(rows)×\(cols)")
         precondition(lda >= max(1, cols), "BLAS.sgemv: lda \(lda) smaller than cols \(cols)")
         if rows == 0 || cols == 0 { return }
         Threading.setBLASThreads(parallelism.resolvedCount)
-        cblas_sgemv(CblasRowMajor, trans.cblas, Int32(rows), Int32(cols), alpha, a, Int32(lda),
-                    x, Int32(incx), beta, y, Int32(incy))
+        cblas_sgemv(
+            CblasRowMajor, trans.cblas, Int32(rows), Int32(cols), alpha, a, Int32(lda),
+            x, Int32(incx), beta, y, Int32(incy))
     }
 
     /// `y ← alpha · x + y`.
@@ -81,19 +89,28 @@ public enum BLAS {
 ///   - parallelism: threads OpenBLAS may use for this call.
 /// - Complexity: 2·m·n·k FLOPs.
 /// - Precondition: inner dimensions agree and `c` is m×n; the message names all three shapes.
-public func gemm(_ a: Matrix, _ b: Matrix, into c: inout Matrix,
-                 transposeA transA: Transpose = .none, transposeB transB: Transpose = .none,
-                 alpha: Float = 1, beta: Float = 0, parallelism: Parallelism = .automatic) {
+public func gemm(
+    _ a: Matrix, _ b: Matrix, into c: inout Matrix,
+    transposeA transA: Transpose = .none, transposeB transB: Transpose = .none,
+    alpha: Float = 1, beta: Float = 0, parallelism: Parallelism = .automatic
+) {
     let (m, ka) = transA == .none ? (a.rows, a.cols) : (a.cols, a.rows)
     let (kb, n) = transB == .none ? (b.rows, b.cols) : (b.cols, b.rows)
-    precondition(ka == kb, "gemm: op(A) is \(m)×\(ka) (A \(a.shapeDescription), \(transA)) but op(B) is \(kb)×\(n) (B \(b.shapeDescription), \(transB))")
-    precondition(c.rows == m && c.cols == n, "gemm: C is \(c.shapeDescription), expected \(m)×\(n) for op(A) \(m)×\(ka) · op(B) \(kb)×\(n)")
+    precondition(
+        ka == kb,
+        "gemm: op(A) is \(m)×\(ka) (A \(a.shapeDescription), \(transA)) but op(B) is \(kb)×\(n) (B \(b.shapeDescription), \(transB))"
+    )
+    precondition(
+        c.rows == m && c.cols == n,
+        "gemm: C is \(c.shapeDescription), expected \(m)×\(n) for op(A) \(m)×\(ka) · op(B) \(kb)×\(n)")
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
             c.withUnsafeMutableBufferPointer { pc in
-                BLAS.sgemm(transA, transB, m: m, n: n, k: ka, alpha: alpha,
-                           a: pa.baseAddress ?? emptyFloatPointer, lda: max(1, a.cols), b: pb.baseAddress ?? emptyFloatPointer, ldb: max(1, b.cols),
-                           beta: beta, c: pc.baseAddress ?? emptyMutableFloatPointer, ldc: max(1, n), parallelism: parallelism)
+                BLAS.sgemm(
+                    transA, transB, m: m, n: n, k: ka, alpha: alpha,
+                    a: pa.baseAddress ?? emptyFloatPointer, lda: max(1, a.cols), b: pb.baseAddress ?? emptyFloatPointer,
+                    ldb: max(1, b.cols),
+                    beta: beta, c: pc.baseAddress ?? emptyMutableFloatPointer, ldc: max(1, n), parallelism: parallelism)
             }
         }
     }
@@ -101,8 +118,10 @@ public func gemm(_ a: Matrix, _ b: Matrix, into c: inout Matrix,
 
 /// `op(A) · op(B)` as a new matrix.
 /// - Precondition: inner dimensions agree.
-public func matmul(_ a: Matrix, _ b: Matrix, transposeA transA: Transpose = .none,
-                   transposeB transB: Transpose = .none, parallelism: Parallelism = .automatic) -> Matrix {
+public func matmul(
+    _ a: Matrix, _ b: Matrix, transposeA transA: Transpose = .none,
+    transposeB transB: Transpose = .none, parallelism: Parallelism = .automatic
+) -> Matrix {
     let m = transA == .none ? a.rows : a.cols
     let n = transB == .none ? b.cols : b.rows
     let ka = transA == .none ? a.cols : a.rows
@@ -115,16 +134,23 @@ public func matmul(_ a: Matrix, _ b: Matrix, transposeA transA: Transpose = .non
 
 /// `y ← alpha · op(A) · x + beta · y`.
 /// - Precondition: `x.count` equals op(A)'s columns and `y.count` its rows.
-public func gemv(_ a: Matrix, _ x: [Float], into y: inout [Float], transpose trans: Transpose = .none,
-                 alpha: Float = 1, beta: Float = 0, parallelism: Parallelism = .automatic) {
+public func gemv(
+    _ a: Matrix, _ x: [Float], into y: inout [Float], transpose trans: Transpose = .none,
+    alpha: Float = 1, beta: Float = 0, parallelism: Parallelism = .automatic
+) {
     let (m, n) = trans == .none ? (a.rows, a.cols) : (a.cols, a.rows)
-    precondition(x.count == n, "gemv: op(A) is \(m)×\(n) (A \(a.shapeDescription), \(trans)) but x has \(x.count) elements")
-    precondition(y.count == m, "gemv: op(A) is \(m)×\(n) (A \(a.shapeDescription), \(trans)) but y has \(y.count) elements")
+    precondition(
+        x.count == n, "gemv: op(A) is \(m)×\(n) (A \(a.shapeDescription), \(trans)) but x has \(x.count) elements")
+    precondition(
+        y.count == m, "gemv: op(A) is \(m)×\(n) (A \(a.shapeDescription), \(trans)) but y has \(y.count) elements")
     a.withUnsafeBufferPointer { pa in
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
-                BLAS.sgemv(trans, rows: a.rows, cols: a.cols, alpha: alpha, a: pa.baseAddress ?? emptyFloatPointer, lda: max(1, a.cols),
-                           x: px.baseAddress ?? emptyFloatPointer, beta: beta, y: py.baseAddress ?? emptyMutableFloatPointer, parallelism: parallelism)
+                BLAS.sgemv(
+                    trans, rows: a.rows, cols: a.cols, alpha: alpha, a: pa.baseAddress ?? emptyFloatPointer,
+                    lda: max(1, a.cols),
+                    x: px.baseAddress ?? emptyFloatPointer, beta: beta, y: py.baseAddress ?? emptyMutableFloatPointer,
+                    parallelism: parallelism)
             }
         }
     }

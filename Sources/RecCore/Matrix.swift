@@ -44,8 +44,9 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
     /// - Precondition: `elements.count == rows * cols`.
     public init(rows: Int, cols: Int, elements: [Float]) {
         precondition(rows >= 0 && cols >= 0, "Matrix: negative shape \(rows)×\(cols)")
-        precondition(elements.count == rows * cols,
-                     "Matrix: \(elements.count) elements do not fill a \(rows)×\(cols) matrix (\(rows * cols) needed)")
+        precondition(
+            elements.count == rows * cols,
+            "Matrix: \(elements.count) elements do not fill a \(rows)×\(cols) matrix (\(rows * cols) needed)")
         self.rows = rows
         self.cols = cols
         self._storage = elements
@@ -87,9 +88,11 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
 
     /// A matrix of seeded random values; the same seed gives the same matrix whatever the
     /// thread count.
-    public static func random(_ rows: Int, _ cols: Int, seed: UInt64,
-                              distribution: Distribution = .normal(mean: 0, std: 1),
-                              parallelism: Parallelism = .automatic) -> Matrix {
+    public static func random(
+        _ rows: Int, _ cols: Int, seed: UInt64,
+        distribution: Distribution = .normal(mean: 0, std: 1),
+        parallelism: Parallelism = .automatic
+    ) -> Matrix {
         var m = Matrix(rows: rows, cols: cols)
         let stream = RandomStream(seed: seed)
         m._storage.withUnsafeMutableBufferPointer { buf in
@@ -128,15 +131,20 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
         precondition(r >= 0 && r < rows, "Matrix: row \(r) outside \(rows)×\(cols)")
         precondition(values.count == cols, "Matrix: row of \(values.count) elements into a \(rows)×\(cols) matrix")
         var i = r * cols
-        for v in values { _storage[i] = v; i += 1 }
+        for v in values {
+            _storage[i] = v
+            i += 1
+        }
     }
 
     /// Rows `range` as a new matrix.
     public func rows(_ range: Range<Int>) -> Matrix {
-        precondition(range.lowerBound >= 0 && range.upperBound <= rows,
-                     "Matrix: rows \(range) outside \(rows)×\(cols)")
-        return Matrix(rows: range.count, cols: cols,
-                      elements: Array(storage[(range.lowerBound * cols)..<(range.upperBound * cols)]))
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= rows,
+            "Matrix: rows \(range) outside \(rows)×\(cols)")
+        return Matrix(
+            rows: range.count, cols: cols,
+            elements: Array(storage[(range.lowerBound * cols)..<(range.upperBound * cols)]))
     }
 
     /// The transpose.
@@ -159,13 +167,16 @@ public struct Matrix: Sendable, Equatable, CustomStringConvertible {
 
     /// Calls `body` with the mutable row-major elements.
     @inlinable
-    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
         try _storage.withUnsafeMutableBufferPointer(body)
     }
 
     public var description: String {
         var s = "Matrix(\(rows)×\(cols))"
-        let rmax = min(rows, 6), cmax = min(cols, 8)
+        let rmax = min(rows, 6)
+        let cmax = min(cols, 8)
         for r in 0..<rmax {
             s += "\n  ["
             s += (0..<cmax).map { String(storage[r * cols + $0]) }.joined(separator: ", ")

@@ -6,7 +6,8 @@ import Foundation
 public enum MemoryBudget {
     /// Physical memory in bytes (`sysconf`), or `Int.max` where it cannot be read.
     public static let physicalBytes: Int = {
-        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        let pages = sysconf(Int32(_SC_PHYS_PAGES))
+        let size = sysconf(Int32(_SC_PAGESIZE))
         guard pages > 0, size > 0 else { return .max }
         let (b, o) = pages.multipliedReportingOverflow(by: size)
         return o ? .max : b
@@ -53,8 +54,12 @@ public enum MemoryBudget {
     public static func format(_ bytes: Int?) -> String {
         guard let bytes else { return "more than 9.2 EB" }
         let units = ["bytes", "KB", "MB", "GB", "TB", "PB", "EB"]
-        var v = Double(bytes), u = 0
-        while v >= 1000 && u < units.count - 1 { v /= 1000; u += 1 }
+        var v = Double(bytes)
+        var u = 0
+        while v >= 1000 && u < units.count - 1 {
+            v /= 1000
+            u += 1
+        }
         return u == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", v, units[u])
     }
 }

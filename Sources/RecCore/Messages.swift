@@ -6,9 +6,15 @@ public func clipped(_ value: some StringProtocol, limit: Int = 80) -> String {
     for ch in value {
         count += 1
         if count > limit { continue }
-        if ch.isNewline { out += "\\n" } else if ch == "\t" { out += "\\t" } else if ch.asciiValue.map({ $0 < 32 }) == true {
+        if ch.isNewline {
+            out += "\\n"
+        } else if ch == "\t" {
+            out += "\\t"
+        } else if ch.asciiValue.map({ $0 < 32 }) == true {
             out += "\\u{\(String(ch.asciiValue!, radix: 16))}"
-        } else { out.append(ch) }
+        } else {
+            out.append(ch)
+        }
     }
     return count > limit ? out + "… (\(count) characters)" : out
 }

@@ -92,9 +92,11 @@ final class PackedCatalog: @unchecked Sendable {
     }
 
     private func pack(_ x: UnsafePointer<Float>) {
-        let d = dimension, w = width
+        let d = dimension
+        let w = width
         for j in 0..<items {
-            let p = j / w, lane = j % w
+            let p = j / w
+            let lane = j % w
             let row = x + j * d
             switch element {
             case .float32:

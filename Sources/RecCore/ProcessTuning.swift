@@ -1,7 +1,8 @@
 internal import CBLAS
+
 #if os(Linux)
-/// glibc's mallopt (malloc.h is not in the Glibc module map).
-@_silgen_name("mallopt") private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+    /// glibc's mallopt (malloc.h is not in the Glibc module map).
+    @_silgen_name("mallopt") private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
 #endif
 
 /// Process-wide settings for executables. The library never calls these itself.
@@ -17,8 +18,8 @@ public enum ProcessTuning {
     /// No effect on other platforms.
     public static func keepFreedMemory() {
         #if os(Linux)
-        _ = glibcMallopt(-3, 512 << 20) // M_MMAP_THRESHOLD
-        _ = glibcMallopt(-1, 1 << 30)   // M_TRIM_THRESHOLD
+            _ = glibcMallopt(-3, 512 << 20)  // M_MMAP_THRESHOLD
+            _ = glibcMallopt(-1, 1 << 30)  // M_TRIM_THRESHOLD
         #endif
     }
 }

@@ -26,17 +26,25 @@ struct DeferredGammaQueue {
     init(capacity: Int, columns: Int) {
         self.capacity = capacity
         pos = .allocate(capacity: capacity)
-        x = .allocate(capacity: capacity); u = .allocate(capacity: capacity)
-        v = .allocate(capacity: capacity); d = .allocate(capacity: capacity)
+        x = .allocate(capacity: capacity)
+        u = .allocate(capacity: capacity)
+        v = .allocate(capacity: capacity)
+        d = .allocate(capacity: capacity)
         // Rows padded to whole vectors, plus one vector: normals come in pairs of vectors.
         let rows = (capacity + max(columns, 1) - 1) / max(columns, 1)
         scratchCapacity = rows * ((columns + 15) / 16) * 16 + 32
-        normals = .allocate(capacity: scratchCapacity); uniforms = .allocate(capacity: scratchCapacity)
+        normals = .allocate(capacity: scratchCapacity)
+        uniforms = .allocate(capacity: scratchCapacity)
     }
 
     func deallocate() {
-        pos.deallocate(); x.deallocate(); u.deallocate(); v.deallocate(); d.deallocate()
-        normals.deallocate(); uniforms.deallocate()
+        pos.deallocate()
+        x.deallocate()
+        u.deallocate()
+        v.deallocate()
+        d.deallocate()
+        normals.deallocate()
+        uniforms.deallocate()
     }
 }
 
@@ -44,12 +52,15 @@ struct DeferredGammaQueue {
 /// `params[j / 16]`. Shapes below 1 are boosted (`Gamma(a) = Gamma(a+1)·U^(1/a)`).
 /// - Precondition: `queue.capacity >= rows * cols`.
 @inline(__always)
-func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, params: UnsafePointer<GammaLanes>,
-                    rng: inout SIMDXoshiro128, scalar: inout Xoshiro256, queue: inout DeferredGammaQueue) {
+func fillGammaBlock(
+    _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, params: UnsafePointer<GammaLanes>,
+    rng: inout SIMDXoshiro128, scalar: inout Xoshiro256, queue: inout DeferredGammaQueue
+) {
     typealias V = SIMD16<Float>
     let vecs = (cols + 15) / 16
     queue.count = 0
-    let one = V(repeating: 1), k = V(repeating: 0.0331)
+    let one = V(repeating: 1)
+    let k = V(repeating: 0.0331)
     // Draw all normals and uniforms first, in tight loops (the Box–Muller step is the costliest
     // part, and in its own loop it is not interleaved with the sampler's bookkeeping).
     let slots = rows * vecs * 16
@@ -57,11 +68,15 @@ func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pa
     var i0 = 0
     while i0 < slots {
         let (z1, z2) = rng.nextNormalPair()
-        VectorMath.store(z1, queue.normals + i0); VectorMath.store(z2, queue.normals + i0 + 16)
+        VectorMath.store(z1, queue.normals + i0)
+        VectorMath.store(z2, queue.normals + i0 + 16)
         i0 += 32
     }
     i0 = 0
-    while i0 < slots { VectorMath.store(rng.nextUniform(), queue.uniforms + i0); i0 += 16 }
+    while i0 < slots {
+        VectorMath.store(rng.nextUniform(), queue.uniforms + i0)
+        i0 += 16
+    }
     // Pass 1: candidates and the squeeze.
     for r in 0..<rows {
         for vi in 0..<vecs {
@@ -77,7 +92,11 @@ func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pa
             let j = vi * 16
             let at = r * cols + j
             let lanes = min(16, cols - j)
-            if lanes == 16 { VectorMath.store(value, out + at) } else { VectorMath.storePartial(value, out + at, lanes) }
+            if lanes == 16 {
+                VectorMath.store(value, out + at)
+            } else {
+                VectorMath.storePartial(value, out + at, lanes)
+            }
             var pass = ok
             if any(.!ok) {
                 // Second squeeze, free of logarithms: with t = c·x the exact test is
@@ -86,7 +105,8 @@ func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pa
                 // bound gLow ≤ g, and log u ≤ −w − w²/2 (w = 1 − u) an upper bound of log u. When
                 // the bounds decide, the lane is accepted here. At large shapes (click-rate
                 // posteriors) almost every lane the first squeeze left is settled this way.
-                pass = ok .| seriesSqueeze(d: p.d, c: p.c, x: x, u: u, v0: v0)
+                pass = ok
+                pass .|= seriesSqueeze(d: p.d, c: p.c, x: x, u: u, v0: v0)
             }
             if any(.!pass) {
                 var failed = laneBits(.!pass) & ((1 << lanes) - 1)
@@ -95,8 +115,9 @@ func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pa
                     failed &= failed - 1
                     let q = queue.count
                     queue.pos[q] = at + l
-                    queue.x[q] = x[l]; queue.u[q] = u[l]
-                    queue.v[q] = v0[l] > 0 ? v[l] : 0 // v = 0 makes the log test reject
+                    queue.x[q] = x[l]
+                    queue.u[q] = u[l]
+                    queue.v[q] = v0[l] > 0 ? v[l] : 0  // v = 0 makes the log test reject
                     queue.d[q] = p.d[l]
                     queue.count = q + 1
                 }
@@ -134,8 +155,11 @@ func fillGammaBlock(_ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, pa
         for r in 0..<rows {
             let at = out + r * cols + j
             let boost = VectorMath.exp(VectorMath.log(rng.nextUniform()) * p.invBoost)
-            if lanes == 16 { VectorMath.store(VectorMath.load(at) * boost, at) }
-            else { VectorMath.storePartial(VectorMath.loadPartial(at, lanes, fill: 0) * boost, at, lanes) }
+            if lanes == 16 {
+                VectorMath.store(VectorMath.load(at) * boost, at)
+            } else {
+                VectorMath.storePartial(VectorMath.loadPartial(at, lanes, fill: 0) * boost, at, lanes)
+            }
         }
     }
 }
@@ -160,7 +184,9 @@ func horizontalOr(_ v: SIMD16<Int32>) -> Int {
 /// The second, logarithm-free squeeze of the Marsaglia–Tsang test (see `fillGammaBlock`): true
 /// where it proves `log u < x²/2 + d(1 − v + log v)`.
 @inline(__always)
-func seriesSqueeze(d: SIMD16<Float>, c: SIMD16<Float>, x: SIMD16<Float>, u: SIMD16<Float>, v0: SIMD16<Float>) -> SIMDMask<SIMD16<Int32>> {
+func seriesSqueeze(d: SIMD16<Float>, c: SIMD16<Float>, x: SIMD16<Float>, u: SIMD16<Float>, v0: SIMD16<Float>)
+    -> SIMDMask<SIMD16<Int32>>
+{
     typealias V = SIMD16<Float>
     let t = c * x
     var sr = V(repeating: -1.0 / 11)
@@ -188,7 +214,8 @@ public enum _GammaSqueezeProbe {
     public static func accepts(shape a: Float, x: Float, u: Float) -> (mt: Bool, series: Bool) {
         let d = SIMD16<Float>(repeating: a - 1.0 / 3.0)
         let c = SIMD16<Float>(repeating: 1 / (9 * (a - 1.0 / 3.0)).squareRoot())
-        let xv = SIMD16<Float>(repeating: x), uv = SIMD16<Float>(repeating: u)
+        let xv = SIMD16<Float>(repeating: x)
+        let uv = SIMD16<Float>(repeating: u)
         let v0 = SIMD16<Float>(repeating: 1) + c * xv
         let x2 = xv * xv
         let mt = (v0 .> 0) .& (uv .< SIMD16<Float>(repeating: 1) - SIMD16<Float>(repeating: 0.0331) * x2 * x2)

@@ -18,14 +18,21 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
     /// A generator whose state is expanded from `seed` by SplitMix64.
     public init(seed: UInt64) {
         var x = seed
-        s0 = splitMix64(&x); s1 = splitMix64(&x); s2 = splitMix64(&x); s3 = splitMix64(&x)
+        s0 = splitMix64(&x)
+        s1 = splitMix64(&x)
+        s2 = splitMix64(&x)
+        s3 = splitMix64(&x)
     }
 
     @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
         let result = ((s0 &+ s3) << 23 | (s0 &+ s3) >> 41) &+ s0
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
         s3 = (s3 << 45) | (s3 >> 19)
         return result
     }
@@ -46,11 +53,17 @@ public struct SIMDXoshiro128: Sendable {
     /// Lane states expanded from `seed` by SplitMix64 (no lane is all-zero).
     public init(seed: UInt64) {
         var x = seed
-        s0 = VU(); s1 = VU(); s2 = VU(); s3 = VU()
+        s0 = VU()
+        s1 = VU()
+        s2 = VU()
+        s3 = VU()
         for l in 0..<16 {
-            let a = splitMix64(&x), b = splitMix64(&x)
-            s0[l] = UInt32(truncatingIfNeeded: a); s1[l] = UInt32(truncatingIfNeeded: a >> 32)
-            s2[l] = UInt32(truncatingIfNeeded: b); s3[l] = UInt32(truncatingIfNeeded: b >> 32) | 1
+            let a = splitMix64(&x)
+            let b = splitMix64(&x)
+            s0[l] = UInt32(truncatingIfNeeded: a)
+            s1[l] = UInt32(truncatingIfNeeded: a >> 32)
+            s2[l] = UInt32(truncatingIfNeeded: b)
+            s3[l] = UInt32(truncatingIfNeeded: b >> 32) | 1
         }
     }
 
@@ -62,7 +75,11 @@ public struct SIMDXoshiro128: Sendable {
     public mutating func next() -> VU {
         let result = SIMDXoshiro128.rotl(s0 &+ s3, 7) &+ s0
         let t = s1 &<< 9
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
         s3 = SIMDXoshiro128.rotl(s3, 11)
         return result
     }
@@ -77,7 +94,8 @@ public struct SIMDXoshiro128: Sendable {
     /// 32 standard normals by the Box–Muller transform (two vectors of 16).
     @inlinable @inline(__always)
     public mutating func nextNormalPair() -> (SIMD16<Float>, SIMD16<Float>) {
-        let u1 = nextUniform(), u2 = nextUniform()
+        let u1 = nextUniform()
+        let u2 = nextUniform()
         let r = VectorMath.sqrt(SIMD16<Float>(repeating: -2) * VectorMath.log(u1))
         let (c, s) = VectorMath.sinCos2Pi(u2)
         return (r * c, r * s)
@@ -127,7 +145,8 @@ public enum Sampling {
     @inlinable
     public static func normal<G: RandomNumberGenerator>(_ g: inout G) -> Double {
         while true {
-            let u = 2 * uniform(&g) - 1, v = 2 * uniform(&g) - 1
+            let u = 2 * uniform(&g) - 1
+            let v = 2 * uniform(&g) - 1
             let s = u * u + v * v
             if s > 0 && s < 1 { return u * (-2 * Foundation.log(s) / s).squareRoot() }
         }
@@ -143,7 +162,8 @@ public enum Sampling {
             let x = gamma(shape: shape + 1, &g)
             return x * Foundation.exp(Foundation.log(uniform(&g)) / shape)
         }
-        let d = shape - 1.0 / 3.0, c = 1 / (9 * d).squareRoot()
+        let d = shape - 1.0 / 3.0
+        let c = 1 / (9 * d).squareRoot()
         while true {
             let x = normal(&g)
             let v0 = 1 + c * x
@@ -158,7 +178,8 @@ public enum Sampling {
     /// Beta(a, b) as `X / (X + Y)` with `X ~ Gamma(a)`, `Y ~ Gamma(b)`.
     @inlinable
     public static func beta<G: RandomNumberGenerator>(_ a: Double, _ b: Double, _ g: inout G) -> Double {
-        let x = gamma(shape: a, &g), y = gamma(shape: b, &g)
+        let x = gamma(shape: a, &g)
+        let y = gamma(shape: b, &g)
         return x / (x + y)
     }
 
@@ -175,8 +196,10 @@ extension RandomStream {
     /// Elements per chunk of the flat fills; chunk `i` draws from `split(i)`.
     public static let fillChunk = 4096
 
-    func forEachChunk(_ count: Int, parallelism: Parallelism,
-                      _ body: (_ range: Range<Int>, _ rng: inout SIMDXoshiro128) -> Void) {
+    func forEachChunk(
+        _ count: Int, parallelism: Parallelism,
+        _ body: (_ range: Range<Int>, _ rng: inout SIMDXoshiro128) -> Void
+    ) {
         let chunks = (count + Self.fillChunk - 1) / Self.fillChunk
         Threading.parallelFor(chunks: chunks, parallelism: parallelism) { c in
             var rng = split(c).vectorGenerator()
@@ -185,34 +208,45 @@ extension RandomStream {
     }
 
     /// Fills `out` with uniforms on (low, high).
-    public func fillUniform(_ out: UnsafeMutableBufferPointer<Float>, low: Float = 0, high: Float = 1,
-                            parallelism: Parallelism = .automatic) {
+    public func fillUniform(
+        _ out: UnsafeMutableBufferPointer<Float>, low: Float = 0, high: Float = 1,
+        parallelism: Parallelism = .automatic
+    ) {
         guard let base = out.baseAddress else { return }
         let ctx = UncheckedSendable(base)
-        let lo = SIMD16<Float>(repeating: low), w = SIMD16<Float>(repeating: high - low)
+        let lo = SIMD16<Float>(repeating: low)
+        let w = SIMD16<Float>(repeating: high - low)
         forEachChunk(out.count, parallelism: parallelism) { range, rng in
             let p = ctx.value
             var i = range.lowerBound
-            while i + 16 <= range.upperBound { VectorMath.store(lo + w * rng.nextUniform(), p + i); i += 16 }
+            while i + 16 <= range.upperBound {
+                VectorMath.store(lo + w * rng.nextUniform(), p + i)
+                i += 16
+            }
             if i < range.upperBound { VectorMath.storePartial(lo + w * rng.nextUniform(), p + i, range.upperBound - i) }
         }
     }
 
     /// Fills `out` with normals of the given mean and standard deviation (Box–Muller).
-    public func fillNormal(_ out: UnsafeMutableBufferPointer<Float>, mean: Float = 0, std: Float = 1,
-                           parallelism: Parallelism = .automatic) {
+    public func fillNormal(
+        _ out: UnsafeMutableBufferPointer<Float>, mean: Float = 0, std: Float = 1,
+        parallelism: Parallelism = .automatic
+    ) {
         guard let base = out.baseAddress else { return }
         let ctx = UncheckedSendable(base)
-        let mu = SIMD16<Float>(repeating: mean), sd = SIMD16<Float>(repeating: std)
+        let mu = SIMD16<Float>(repeating: mean)
+        let sd = SIMD16<Float>(repeating: std)
         forEachChunk(out.count, parallelism: parallelism) { range, rng in
             let p = ctx.value
             var i = range.lowerBound
             while i < range.upperBound {
                 let (z1, z2) = rng.nextNormalPair()
                 let end = range.upperBound
-                let v1 = mu + sd * z1, v2 = mu + sd * z2
+                let v1 = mu + sd * z1
+                let v2 = mu + sd * z2
                 if i + 32 <= end {
-                    VectorMath.store(v1, p + i); VectorMath.store(v2, p + i + 16)
+                    VectorMath.store(v1, p + i)
+                    VectorMath.store(v2, p + i + 16)
                 } else if i + 16 <= end {
                     VectorMath.store(v1, p + i)
                     if i + 16 < end { VectorMath.storePartial(v2, p + i + 16, end - i - 16) }
@@ -233,7 +267,11 @@ extension RandomStream {
             var i = range.lowerBound
             while i < range.upperBound {
                 let v = -VectorMath.log(-VectorMath.log(rng.nextUniform()))
-                if i + 16 <= range.upperBound { VectorMath.store(v, p + i) } else { VectorMath.storePartial(v, p + i, range.upperBound - i) }
+                if i + 16 <= range.upperBound {
+                    VectorMath.store(v, p + i)
+                } else {
+                    VectorMath.storePartial(v, p + i, range.upperBound - i)
+                }
                 i += 16
             }
         }
@@ -241,34 +279,39 @@ extension RandomStream {
 
     /// Fills `out` with Gamma(shape, 1) draws (Marsaglia–Tsang, boosted for shape < 1).
     /// - Precondition: `shape > 0` and finite.
-    public func fillGamma(_ out: UnsafeMutableBufferPointer<Float>, shape: Float, parallelism: Parallelism = .automatic) {
+    public func fillGamma(_ out: UnsafeMutableBufferPointer<Float>, shape: Float, parallelism: Parallelism = .automatic)
+    {
         precondition(shape > 0 && shape.isFinite, "fillGamma: shape must be positive and finite, got \(shape)")
         guard let base = out.baseAddress else { return }
         let ctx = UncheckedSendable(base)
         let prm = GammaLanes(shape: SIMD16<Float>(repeating: shape))
         let count = out.count
         let chunks = (count + Self.fillChunk - 1) / Self.fillChunk
-        Threading.parallelFor(chunks: chunks, parallelism: parallelism,
-                              scratch: { DeferredGammaQueue(capacity: Self.fillChunk, columns: 16) },
-                              release: { $0.deallocate() }) { c, queue in
-            let child = split(c)
-            var rng = child.vectorGenerator()
-            var scalar = child.generator()
-            let range = (c * Self.fillChunk)..<min(count, (c + 1) * Self.fillChunk)
-            withUnsafePointer(to: prm) { pp in
-                // Whole 16-wide rows, then the tail as one short row.
-                let full = range.count / 16
-                if full > 0 {
-                    fillGammaBlock(ctx.value + range.lowerBound, rows: full, cols: 16, params: pp,
-                                   rng: &rng, scalar: &scalar, queue: &queue)
+        Threading.parallelFor(
+            chunks: chunks, parallelism: parallelism,
+            scratch: { DeferredGammaQueue(capacity: Self.fillChunk, columns: 16) },
+            release: { $0.deallocate() },
+            body: { c, queue in
+                let child = split(c)
+                var rng = child.vectorGenerator()
+                var scalar = child.generator()
+                let range = (c * Self.fillChunk)..<min(count, (c + 1) * Self.fillChunk)
+                withUnsafePointer(to: prm) { pp in
+                    // Whole 16-wide rows, then the tail as one short row.
+                    let full = range.count / 16
+                    if full > 0 {
+                        fillGammaBlock(
+                            ctx.value + range.lowerBound, rows: full, cols: 16, params: pp,
+                            rng: &rng, scalar: &scalar, queue: &queue)
+                    }
+                    let tail = range.count - full * 16
+                    if tail > 0 {
+                        fillGammaBlock(
+                            ctx.value + range.lowerBound + full * 16, rows: 1, cols: tail, params: pp,
+                            rng: &rng, scalar: &scalar, queue: &queue)
+                    }
                 }
-                let tail = range.count - full * 16
-                if tail > 0 {
-                    fillGammaBlock(ctx.value + range.lowerBound + full * 16, rows: 1, cols: tail, params: pp,
-                                   rng: &rng, scalar: &scalar, queue: &queue)
-                }
-            }
-        }
+            })
     }
 
     /// Fills the row-major `rows × alpha.count` buffer `out` with Beta draws: column `j` of every
@@ -281,23 +324,30 @@ extension RandomStream {
     ///   every parameter positive and finite.
     /// - Complexity: per draw about one normal, one uniform and a few vector operations for each
     ///   of the two gammas, plus one division; see `fillGammaBlock` for the deferred tests.
-    public func fillBeta(_ out: UnsafeMutableBufferPointer<Float>, alpha: [Float], beta: [Float],
-                         parallelism: Parallelism = .automatic) {
+    public func fillBeta(
+        _ out: UnsafeMutableBufferPointer<Float>, alpha: [Float], beta: [Float],
+        parallelism: Parallelism = .automatic
+    ) {
         let cols = alpha.count
-        precondition(cols > 0 ? out.count % cols == 0 : out.count == 0,
-                     "fillBeta: buffer of \(out.count) is not a whole number of rows of \(cols)")
+        precondition(
+            cols > 0 ? out.count % cols == 0 : out.count == 0,
+            "fillBeta: buffer of \(out.count) is not a whole number of rows of \(cols)")
         let sampler = BetaSampler(alpha: alpha, beta: beta)
         guard cols > 0, let base = out.baseAddress else { return }
         let rows = out.count / cols
         let rowsPerChunk = max(1, Self.fillChunk / cols)
         let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
         let ctx = UncheckedSendable(base)
-        Threading.parallelFor(chunks: chunks, parallelism: parallelism,
-                              scratch: { sampler.makeWorkspace(maxRows: rowsPerChunk) },
-                              release: { _ in }) { c, workspace in
-            let r0 = c * rowsPerChunk
-            sampler.fill(ctx.value + r0 * cols, rows: min(rows, r0 + rowsPerChunk) - r0, stream: split(c), workspace: workspace)
-        }
+        Threading.parallelFor(
+            chunks: chunks, parallelism: parallelism,
+            scratch: { sampler.makeWorkspace(maxRows: rowsPerChunk) },
+            release: { _ in },
+            body: { c, workspace in
+                let r0 = c * rowsPerChunk
+                sampler.fill(
+                    ctx.value + r0 * cols, rows: min(rows, r0 + rowsPerChunk) - r0, stream: split(c),
+                    workspace: workspace)
+            })
     }
 }
 
@@ -315,15 +365,22 @@ public struct BetaSampler: Sendable {
         let cols = alpha.count
         precondition(cols == beta.count, "BetaSampler: \(alpha.count) alphas but \(beta.count) betas")
         for j in 0..<cols {
-            precondition(alpha[j] > 0 && alpha[j].isFinite && beta[j] > 0 && beta[j].isFinite,
-                         "BetaSampler: parameters of column \(j) must be positive and finite, got (\(alpha[j]), \(beta[j]))")
+            precondition(
+                alpha[j] > 0 && alpha[j].isFinite && beta[j] > 0 && beta[j].isFinite,
+                "BetaSampler: parameters of column \(j) must be positive and finite, got (\(alpha[j]), \(beta[j]))")
         }
         columns = cols
-        var pa = [GammaLanes](), pb = [GammaLanes]()
+        var pa = [GammaLanes]()
+        var pb = [GammaLanes]()
         for v in 0..<((cols + 15) / 16) {
-            var a = SIMD16<Float>(repeating: 1), b = SIMD16<Float>(repeating: 1)
-            for l in 0..<16 where v * 16 + l < cols { a[l] = alpha[v * 16 + l]; b[l] = beta[v * 16 + l] }
-            pa.append(GammaLanes(shape: a)); pb.append(GammaLanes(shape: b))
+            var a = SIMD16<Float>(repeating: 1)
+            var b = SIMD16<Float>(repeating: 1)
+            for l in 0..<16 where v * 16 + l < cols {
+                a[l] = alpha[v * 16 + l]
+                b[l] = beta[v * 16 + l]
+            }
+            pa.append(GammaLanes(shape: a))
+            pb.append(GammaLanes(shape: b))
         }
         self.pa = pa
         self.pb = pb
@@ -339,11 +396,16 @@ public struct BetaSampler: Sendable {
             queue = DeferredGammaQueue(capacity: capacity, columns: columns)
             y = .allocate(capacity: capacity)
         }
-        deinit { queue.deallocate(); y.deallocate() }
+        deinit {
+            queue.deallocate()
+            y.deallocate()
+        }
     }
 
     /// A workspace for blocks of up to `maxRows` rows.
-    public func makeWorkspace(maxRows: Int) -> Workspace { Workspace(capacity: max(1, maxRows * columns), columns: columns) }
+    public func makeWorkspace(maxRows: Int) -> Workspace {
+        Workspace(capacity: max(1, maxRows * columns), columns: columns)
+    }
 
     /// Fills `rows × columns` draws (row-major) at `out` from `stream` (deterministic in it).
     /// X/(X+Y) per cell; where both gammas underflow (tiny shapes), the limit law: 1 with
@@ -359,23 +421,33 @@ public struct BetaSampler: Sendable {
         let y = workspace.y
         pa.withUnsafeBufferPointer { pa in
             pb.withUnsafeBufferPointer { pb in
-                fillGammaBlock(out, rows: rows, cols: cols, params: pa.baseAddress!, rng: &rng, scalar: &scalar, queue: &workspace.queue)
-                fillGammaBlock(y, rows: rows, cols: cols, params: pb.baseAddress!, rng: &rng, scalar: &scalar, queue: &workspace.queue)
+                fillGammaBlock(
+                    out, rows: rows, cols: cols, params: pa.baseAddress!, rng: &rng, scalar: &scalar,
+                    queue: &workspace.queue)
+                fillGammaBlock(
+                    y, rows: rows, cols: cols, params: pb.baseAddress!, rng: &rng, scalar: &scalar,
+                    queue: &workspace.queue)
                 // X/(X+Y); a NaN means both gammas underflowed (tiny shapes): use the limit law.
                 var i = 0
                 var sawNaN = false
                 while i + 16 <= n {
-                    let xv = VectorMath.load(out + i), yv = VectorMath.load(y + i)
+                    let xv = VectorMath.load(out + i)
+                    let yv = VectorMath.load(y + i)
                     let r = xv / (xv + yv)
                     sawNaN = sawNaN || any(r .!= r)
                     VectorMath.store(r, out + i)
                     i += 16
                 }
-                while i < n { out[i] = out[i] / (out[i] + y[i]); sawNaN = sawNaN || out[i].isNaN; i += 1 }
+                while i < n {
+                    out[i] = out[i] / (out[i] + y[i])
+                    sawNaN = sawNaN || out[i].isNaN
+                    i += 1
+                }
                 if sawNaN {
                     for j in 0..<n where out[j].isNaN {
                         let col = j % cols
-                        let a = Double(pa[col / 16].shape[col % 16]), b = Double(pb[col / 16].shape[col % 16])
+                        let a = Double(pa[col / 16].shape[col % 16])
+                        let b = Double(pb[col / 16].shape[col % 16])
                         out[j] = Sampling.uniform(&scalar) < a / (a + b) ? 1 : 0
                     }
                 }

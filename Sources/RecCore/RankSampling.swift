@@ -29,9 +29,11 @@ public enum RankSampling {
     /// are days of work; item indices live in the low 24 bits of a tie-break key).
     public static let maxSimulations = 1 << 40, maxItems = 1 << 24
 
-    public static func counts(items n: Int, k: Int, simulations: Int, seed: UInt64,
-                              parallelism: Parallelism = .automatic,
-                              makeFiller: () -> ScoreFiller) -> [Int] {
+    public static func counts(
+        items n: Int, k: Int, simulations: Int, seed: UInt64,
+        parallelism: Parallelism = .automatic,
+        makeFiller: () -> ScoreFiller
+    ) -> [Int] {
         precondition(n >= 1 && k >= 1 && k <= n, "RankSampling.counts: need 1 ≤ k ≤ items, got k=\(k), items=\(n)")
         precondition(simulations >= 0, "RankSampling.counts: negative simulation count \(simulations)")
         precondition(n < maxItems, "RankSampling.counts: fewer than 2^24 items, got \(n)")
@@ -62,43 +64,57 @@ public enum RankSampling {
                 self.fill = fill
                 scores = .allocate(capacity: rows * n)
                 keys = .allocate(capacity: ((n + 15) / 16) * 16)
-                counts = .allocate(capacity: n * k); counts.initialize(repeating: 0, count: n * k)
-                heapS = .allocate(capacity: k); heapK = .allocate(capacity: k)
-                sortedS = .allocate(capacity: k); sortedK = .allocate(capacity: k)
+                counts = .allocate(capacity: n * k)
+                counts.initialize(repeating: 0, count: n * k)
+                heapS = .allocate(capacity: k)
+                heapK = .allocate(capacity: k)
+                sortedS = .allocate(capacity: k)
+                sortedK = .allocate(capacity: k)
             }
             deinit {
-                scores.deallocate(); keys.deallocate(); counts.deallocate()
-                heapS.deallocate(); heapK.deallocate(); sortedS.deallocate(); sortedK.deallocate()
+                scores.deallocate()
+                keys.deallocate()
+                counts.deallocate()
+                heapS.deallocate()
+                heapK.deallocate()
+                sortedS.deallocate()
+                sortedK.deallocate()
             }
         }
-        Threading.parallelFor(chunks: chunks, parallelism: parallelism,
-                              scratch: { Worker(fill: makeFiller(), rows: rpc, n: n, k: k) },
-                              release: { w in
-                                  lock.withLock { for j in 0..<(n * k) { total.value[j] += w.counts[j] } }
-                              }) { c, w in
-            let rows = min(rpc, simulations - c * rpc)
-            let stream = root.split(c)
-            w.fill(w.scores, rows, stream)
-            var tie = stream.split(-1).vectorGenerator()
-            for r in 0..<rows {
-                // Fresh random keys for this row: random high bits, the item in the low bits.
-                var j = 0
-                while j < n {
-                    let randomBits = (tie.next() & SIMD16<UInt32>(repeating: randomMask)) &<< SIMD16<UInt32>(repeating: randomShift)
-                    let keysV = unsafeBitCast(randomBits, to: SIMD16<Int32>.self) | (lane &+ SIMD16<Int32>(repeating: Int32(j)))
-                    UnsafeMutableRawPointer(w.keys + j).storeBytes(of: keysV, as: SIMD16<Int32>.self)
-                    j += 16
+        Threading.parallelFor(
+            chunks: chunks, parallelism: parallelism,
+            scratch: { Worker(fill: makeFiller(), rows: rpc, n: n, k: k) },
+            release: { w in
+                lock.withLock { for j in 0..<(n * k) { total.value[j] += w.counts[j] } }
+            },
+            body: { c, w in
+                let rows = min(rpc, simulations - c * rpc)
+                let stream = root.split(c)
+                w.fill(w.scores, rows, stream)
+                var tie = stream.split(-1).vectorGenerator()
+                for r in 0..<rows {
+                    // Fresh random keys for this row: random high bits, the item in the low bits.
+                    var j = 0
+                    while j < n {
+                        let randomBits =
+                            (tie.next() & SIMD16<UInt32>(repeating: randomMask))
+                            &<< SIMD16<UInt32>(repeating: randomShift)
+                        let keysV =
+                            unsafeBitCast(randomBits, to: SIMD16<Int32>.self)
+                            | (lane &+ SIMD16<Int32>(repeating: Int32(j)))
+                        UnsafeMutableRawPointer(w.keys + j).storeBytes(of: keysV, as: SIMD16<Int32>.self)
+                        j += 16
+                    }
+                    var heap = RowHeap(scores: w.heapS, items: w.heapK, k: k)
+                    heap.scan(w.scores + r * n, count: n, keys: w.keys)
+                    let found = heap.count
+                    heap.drainSorted(into: w.sortedS, w.sortedK)
+                    for rank in 0..<found {
+                        let item = Int(w.sortedK[rank] & itemMask)
+                        w.counts[item * k + rank] += 1
+                    }
                 }
-                var heap = RowHeap(scores: w.heapS, items: w.heapK, k: k)
-                heap.scan(w.scores + r * n, count: n, keys: w.keys)
-                let found = heap.count
-                heap.drainSorted(into: w.sortedS, w.sortedK)
-                for rank in 0..<found {
-                    let item = Int(w.sortedK[rank] & itemMask)
-                    w.counts[item * k + rank] += 1
-                }
-            }
-        }
+            })
         return Array(UnsafeBufferPointer(start: total.value, count: n * k))
     }
 }

@@ -50,14 +50,17 @@ enum ScoringKernels {
     /// The two Float vectors in a vector of bfloat16 pairs: the low halves (dimension 2q) and the
     /// high halves (dimension 2q + 1), each moved to the top 16 bits of a Float.
     @inline(__always)
-    static func unpack<V: KernelVector, U: SIMD>(_ w: U, as _: V.Type) -> (V, V) where V.Scalar == Float, U.Scalar == UInt32 {
+    static func unpack<V: KernelVector, U: SIMD>(_ w: U, as _: V.Type) -> (V, V)
+    where V.Scalar == Float, U.Scalar == UInt32 {
         (unsafeBitCast(w &<< 16, to: V.self), unsafeBitCast(w & 0xFFFF_0000, to: V.self))
     }
 
     /// One row of a bfloat16 panel (three vectors of pairs): dimension 2q's three item vectors and
     /// dimension 2q + 1's.
     @inline(__always)
-    static func pairRow<V: KernelVector, U: SIMD>(_ p: UnsafePointer<UInt32>, _: V.Type, _: U.Type) -> ((V, V, V), (V, V, V))
+    static func pairRow<V: KernelVector, U: SIMD>(_ p: UnsafePointer<UInt32>, _: V.Type, _: U.Type) -> (
+        (V, V, V), (V, V, V)
+    )
     where U.Scalar == UInt32 {
         let w = V.scalarCount
         let (l0, h0) = unpack(loadWords(p) as U, as: V.self)
@@ -69,24 +72,33 @@ enum ScoringKernels {
     /// Adds the panel's biases (when given), stores the three vectors at `out` and tells whether
     /// a lane is at or above `t`.
     @inline(__always)
-    static func finish<V: KernelVector>(_ a0: V, _ a1: V, _ a2: V, bias: UnsafePointer<Float>?, threshold t: Float,
-                                out: UnsafeMutablePointer<Float>) -> Bool where V.Scalar == Float {
+    static func finish<V: KernelVector>(
+        _ a0: V, _ a1: V, _ a2: V, bias: UnsafePointer<Float>?, threshold t: Float,
+        out: UnsafeMutablePointer<Float>
+    ) -> Bool where V.Scalar == Float {
         let w = V.scalarCount
         var (a0, a1, a2) = (a0, a1, a2)
         if let bias {
-            a0 += load(bias) as V; a1 += load(bias + w) as V; a2 += load(bias + 2 * w) as V
+            a0 += load(bias) as V
+            a1 += load(bias + w) as V
+            a2 += load(bias + 2 * w) as V
         }
-        store(a0, out); store(a1, out + w); store(a2, out + 2 * w)
+        store(a0, out)
+        store(a1, out + w)
+        store(a2, out + 2 * w)
         return V.anyAtLeast(a0, a1, a2, t)
     }
 
     /// 4 states (rows `s`, `s + d`, `s + 2d`, `s + 3d`) × one Float32 panel. `out` receives 4 rows
     /// of `3·V.scalarCount` scores; bit i of the result is set when row i has a lane ≥ `t[i]`.
     @inline(__always)
-    static func tile4<V: KernelVector>(_: V.Type, panel x: UnsafePointer<Float>, states s: UnsafePointer<Float>, d: Int,
-                               bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>,
-                               out: UnsafeMutablePointer<Float>) -> UInt32 where V.Scalar == Float {
-        let w = V.scalarCount, nr = 3 * w
+    static func tile4<V: KernelVector>(
+        _: V.Type, panel x: UnsafePointer<Float>, states s: UnsafePointer<Float>, d: Int,
+        bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>
+    ) -> UInt32 where V.Scalar == Float {
+        let w = V.scalarCount
+        let nr = 3 * w
         var a = Tile4<V>(states: s, d: d)
         var p = x
         for k in 0..<d {
@@ -98,15 +110,22 @@ enum ScoringKernels {
 
     /// One state × one Float32 panel (the B = 1 shape, bound by memory bandwidth).
     @inline(__always)
-    static func tile1<V: KernelVector>(_: V.Type, panel x: UnsafePointer<Float>, state s: UnsafePointer<Float>, d: Int,
-                               bias: UnsafePointer<Float>?, threshold t: Float,
-                               out: UnsafeMutablePointer<Float>) -> UInt32 where V.Scalar == Float {
-        let w = V.scalarCount, nr = 3 * w
-        var a0 = V(), a1 = V(), a2 = V()
+    static func tile1<V: KernelVector>(
+        _: V.Type, panel x: UnsafePointer<Float>, state s: UnsafePointer<Float>, d: Int,
+        bias: UnsafePointer<Float>?, threshold t: Float,
+        out: UnsafeMutablePointer<Float>
+    ) -> UInt32 where V.Scalar == Float {
+        let w = V.scalarCount
+        let nr = 3 * w
+        var a0 = V()
+        var a1 = V()
+        var a2 = V()
         var p = x
         for k in 0..<d {
             let b = V(repeating: s[k])
-            a0 = a0.addingProduct(b, load(p)); a1 = a1.addingProduct(b, load(p + w)); a2 = a2.addingProduct(b, load(p + 2 * w))
+            a0 = a0.addingProduct(b, load(p))
+            a1 = a1.addingProduct(b, load(p + w))
+            a2 = a2.addingProduct(b, load(p + 2 * w))
             p += nr
         }
         return finish(a0, a1, a2, bias: bias, threshold: t, out: out) ? 1 : 0
@@ -114,10 +133,13 @@ enum ScoringKernels {
 
     /// 4 states × one bfloat16 panel (approximate scores: see `CatalogKernel.simdBFloat16`).
     @inline(__always)
-    static func tile4<V: KernelVector, U: SIMD>(_: V.Type, _: U.Type, bf16 x: UnsafePointer<UInt32>, states s: UnsafePointer<Float>,
-                                        d: Int, bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>,
-                                        out: UnsafeMutablePointer<Float>) -> UInt32 where V.Scalar == Float, U.Scalar == UInt32 {
-        let w = V.scalarCount, nr = 3 * w
+    static func tile4<V: KernelVector, U: SIMD>(
+        _: V.Type, _: U.Type, bf16 x: UnsafePointer<UInt32>, states s: UnsafePointer<Float>,
+        d: Int, bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>,
+        out: UnsafeMutablePointer<Float>
+    ) -> UInt32 where V.Scalar == Float, U.Scalar == UInt32 {
+        let w = V.scalarCount
+        let nr = 3 * w
         var a = Tile4<V>(states: s, d: d)
         var p = x
         var k = 0
@@ -125,7 +147,8 @@ enum ScoringKernels {
             let ((l0, l1, l2), (h0, h1, h2)) = pairRow(p, V.self, U.self)
             a.step(k, l0, l1, l2)
             a.step(k + 1, h0, h1, h2)
-            k += 2; p += nr
+            k += 2
+            p += nr
         }
         if k < d {
             let (l, _) = pairRow(p, V.self, U.self)
@@ -136,23 +159,37 @@ enum ScoringKernels {
 
     /// One state × one bfloat16 panel.
     @inline(__always)
-    static func tile1<V: KernelVector, U: SIMD>(_: V.Type, _: U.Type, bf16 x: UnsafePointer<UInt32>, state s: UnsafePointer<Float>,
-                                        d: Int, bias: UnsafePointer<Float>?, threshold t: Float,
-                                        out: UnsafeMutablePointer<Float>) -> UInt32 where V.Scalar == Float, U.Scalar == UInt32 {
-        let w = V.scalarCount, nr = 3 * w
-        var a0 = V(), a1 = V(), a2 = V()
+    static func tile1<V: KernelVector, U: SIMD>(
+        _: V.Type, _: U.Type, bf16 x: UnsafePointer<UInt32>, state s: UnsafePointer<Float>,
+        d: Int, bias: UnsafePointer<Float>?, threshold t: Float,
+        out: UnsafeMutablePointer<Float>
+    ) -> UInt32 where V.Scalar == Float, U.Scalar == UInt32 {
+        let w = V.scalarCount
+        let nr = 3 * w
+        var a0 = V()
+        var a1 = V()
+        var a2 = V()
         var p = x
         var k = 0
         while k + 1 < d {
             let ((l0, l1, l2), (h0, h1, h2)) = pairRow(p, V.self, U.self)
-            let b = V(repeating: s[k]), c = V(repeating: s[k + 1])
-            a0 = a0.addingProduct(b, l0); a1 = a1.addingProduct(b, l1); a2 = a2.addingProduct(b, l2)
-            a0 = a0.addingProduct(c, h0); a1 = a1.addingProduct(c, h1); a2 = a2.addingProduct(c, h2)
-            k += 2; p += nr
+            let b = V(repeating: s[k])
+            let c = V(repeating: s[k + 1])
+            a0 = a0.addingProduct(b, l0)
+            a1 = a1.addingProduct(b, l1)
+            a2 = a2.addingProduct(b, l2)
+            a0 = a0.addingProduct(c, h0)
+            a1 = a1.addingProduct(c, h1)
+            a2 = a2.addingProduct(c, h2)
+            k += 2
+            p += nr
         }
         if k < d {
-            let b = V(repeating: s[k]), (l, _) = pairRow(p, V.self, U.self)
-            a0 = a0.addingProduct(b, l.0); a1 = a1.addingProduct(b, l.1); a2 = a2.addingProduct(b, l.2)
+            let b = V(repeating: s[k])
+            let (l, _) = pairRow(p, V.self, U.self)
+            a0 = a0.addingProduct(b, l.0)
+            a1 = a1.addingProduct(b, l.1)
+            a2 = a2.addingProduct(b, l.2)
         }
         return finish(a0, a1, a2, bias: bias, threshold: t, out: out) ? 1 : 0
     }
@@ -166,23 +203,40 @@ struct Tile4<V: KernelVector> {
 
     /// States at rows `s`, `s + d`, `s + 2d`, `s + 3d`.
     @inline(__always)
-    init(states s: UnsafePointer<Float>, d: Int) { s0 = s; s1 = s + d; s2 = s + 2 * d; s3 = s + 3 * d }
+    init(states s: UnsafePointer<Float>, d: Int) {
+        s0 = s
+        s1 = s + d
+        s2 = s + 2 * d
+        s3 = s + 3 * d
+    }
 
     /// Adds dimension k: each state's value times the three item vectors.
     @inline(__always)
     mutating func step(_ k: Int, _ x0: V, _ x1: V, _ x2: V) {
-        let b0 = V(repeating: s0[k]), b1 = V(repeating: s1[k])
-        a00 = a00.addingProduct(b0, x0); a01 = a01.addingProduct(b0, x1); a02 = a02.addingProduct(b0, x2)
-        a10 = a10.addingProduct(b1, x0); a11 = a11.addingProduct(b1, x1); a12 = a12.addingProduct(b1, x2)
-        let b2 = V(repeating: s2[k]), b3 = V(repeating: s3[k])
-        a20 = a20.addingProduct(b2, x0); a21 = a21.addingProduct(b2, x1); a22 = a22.addingProduct(b2, x2)
-        a30 = a30.addingProduct(b3, x0); a31 = a31.addingProduct(b3, x1); a32 = a32.addingProduct(b3, x2)
+        let b0 = V(repeating: s0[k])
+        let b1 = V(repeating: s1[k])
+        a00 = a00.addingProduct(b0, x0)
+        a01 = a01.addingProduct(b0, x1)
+        a02 = a02.addingProduct(b0, x2)
+        a10 = a10.addingProduct(b1, x0)
+        a11 = a11.addingProduct(b1, x1)
+        a12 = a12.addingProduct(b1, x2)
+        let b2 = V(repeating: s2[k])
+        let b3 = V(repeating: s3[k])
+        a20 = a20.addingProduct(b2, x0)
+        a21 = a21.addingProduct(b2, x1)
+        a22 = a22.addingProduct(b2, x2)
+        a30 = a30.addingProduct(b3, x0)
+        a31 = a31.addingProduct(b3, x1)
+        a32 = a32.addingProduct(b3, x2)
     }
 
     /// `ScoringKernels.finish` for the 4 rows (row i's scores at `out + i·3·V.scalarCount`); bit i
     /// set when row i has a lane at or above `t[i]`.
     @inline(__always)
-    func finish(bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) -> UInt32 {
+    func finish(bias: UnsafePointer<Float>?, thresholds t: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>)
+        -> UInt32
+    {
         let nr = 3 * V.scalarCount
         var bits: UInt32 = 0
         if ScoringKernels.finish(a00, a01, a02, bias: bias, threshold: t[0], out: out) { bits |= 1 }

@@ -12,13 +12,15 @@ public enum SpecialFunctions {
         let (lo, hi) = a <= b ? (a, b) : (b, a)
         if hi < 10 { return lgamma(lo) + lgamma(hi) - lgamma(lo + hi) }
         let s = lo + hi
-        return lgamma(lo) + (hi - 0.5) * log1p(-lo / s) - lo * log(s) + lo + stirlingCorrection(hi) - stirlingCorrection(s)
+        return lgamma(lo) + (hi - 0.5) * log1p(-lo / s) - lo * log(s) + lo + stirlingCorrection(hi)
+            - stirlingCorrection(s)
     }
 
     /// `δ(x) = log Γ(x) − ((x − ½) log x − x + ½ log 2π)` for x ≥ 10 (Stirling series, 5 terms:
     /// error below 1e-17 there).
     static func stirlingCorrection(_ x: Double) -> Double {
-        let r = 1 / x, r2 = r * r
+        let r = 1 / x
+        let r2 = r * r
         return r * (1.0 / 12 - r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188))))
     }
 
@@ -44,8 +46,11 @@ public enum SpecialFunctions {
     }
 
     static func betaContinuedFraction(_ a: Double, _ b: Double, _ x: Double) -> Double {
-        let tiny = 1e-300, eps = 1e-16
-        let qab = a + b, qap = a + 1, qam = a - 1
+        let tiny = 1e-300
+        let eps = 1e-16
+        let qab = a + b
+        let qap = a + 1
+        let qam = a - 1
         var c = 1.0
         var d = 1 - qab * x / qap
         if abs(d) < tiny { d = tiny }
@@ -55,14 +60,20 @@ public enum SpecialFunctions {
         // (callers refuse parameters this large before they get here).
         let maxIter = 10_000 + Int(min(20 * (max(a, b)).squareRoot(), 1e8))
         for m in 1...maxIter {
-            let m2 = Double(2 * m), md = Double(m)
+            let m2 = Double(2 * m)
+            let md = Double(m)
             var aa = md * (b - md) * x / ((qam + m2) * (a + m2))
-            d = 1 + aa * d; if abs(d) < tiny { d = tiny }
-            c = 1 + aa / c; if abs(c) < tiny { c = tiny }
-            d = 1 / d; h *= d * c
+            d = 1 + aa * d
+            if abs(d) < tiny { d = tiny }
+            c = 1 + aa / c
+            if abs(c) < tiny { c = tiny }
+            d = 1 / d
+            h *= d * c
             aa = -(a + md) * (qab + md) * x / ((a + m2) * (qap + m2))
-            d = 1 + aa * d; if abs(d) < tiny { d = tiny }
-            c = 1 + aa / c; if abs(c) < tiny { c = tiny }
+            d = 1 + aa * d
+            if abs(d) < tiny { d = tiny }
+            c = 1 + aa / c
+            if abs(c) < tiny { c = tiny }
             d = 1 / d
             let del = d * c
             h *= del
@@ -82,20 +93,29 @@ public enum SpecialFunctions {
         let lnFront = -x + a * log(x) - lgamma(a)
         let maxIter = 10_000 + Int(20 * a.squareRoot())
         if x < a + 1 {
-            var ap = a, del = 1 / a, sum = del
+            var ap = a
+            var del = 1 / a
+            var sum = del
             for _ in 0..<maxIter {
-                ap += 1; del *= x / ap; sum += del
+                ap += 1
+                del *= x / ap
+                sum += del
                 if abs(del) < abs(sum) * 1e-16 { break }
             }
             return sum * exp(lnFront)
         }
         let tiny = 1e-300
-        var b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d
+        var b = x + 1 - a
+        var c = 1 / tiny
+        var d = 1 / b
+        var h = d
         for i in 1...maxIter {
             let an = -Double(i) * (Double(i) - a)
             b += 2
-            d = an * d + b; if abs(d) < tiny { d = tiny }
-            c = b + an / c; if abs(c) < tiny { c = tiny }
+            d = an * d + b
+            if abs(d) < tiny { d = tiny }
+            c = b + an / c
+            if abs(c) < tiny { c = tiny }
             d = 1 / d
             let del = d * c
             h *= del
@@ -120,7 +140,8 @@ public enum SpecialFunctions {
         if u == 0 { return 0 }
         if u == 1 { return 1 }
         let lb = logBeta(a, b)
-        var lo = 0.0, hi = 1.0
+        var lo = 0.0
+        var hi = 1.0
         var x = a / (a + b)
         for _ in 0..<300 {
             let f = regularizedIncompleteBeta(a, b, x) - u
@@ -130,10 +151,15 @@ public enum SpecialFunctions {
             var next = x - f / pdf
             if !(next > lo && next < hi) || !next.isFinite {
                 // Leave the bracket: bisect, geometrically where the bracket spans decades.
-                if lo == 0 { next = hi / 8 }
-                else if hi == 1 { next = 1 - (1 - lo) / 8 }
-                else if hi > 4 * lo { next = (lo * hi).squareRoot() }
-                else { next = 0.5 * (lo + hi) }
+                if lo == 0 {
+                    next = hi / 8
+                } else if hi == 1 {
+                    next = 1 - (1 - lo) / 8
+                } else if hi > 4 * lo {
+                    next = (lo * hi).squareRoot()
+                } else {
+                    next = 0.5 * (lo + hi)
+                }
             }
             if abs(next - x) <= tolerance * x || hi - lo <= tolerance * lo { return next }
             x = next

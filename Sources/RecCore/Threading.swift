@@ -133,8 +133,10 @@ public enum Threading {
     /// As `parallelFor(chunks:parallelism:_:)`, with per-worker scratch state: each worker calls
     /// `make()` once, passes the state to every chunk it runs, and hands it to `release` at the
     /// end. Results must still depend on the chunk index only.
-    public static func parallelFor<State>(chunks: Int, parallelism: Parallelism, scratch make: () -> State,
-                                          release: (State) -> Void, _ body: (Int, inout State) -> Void) {
+    public static func parallelFor<State>(
+        chunks: Int, parallelism: Parallelism, scratch make: () -> State,
+        release: (State) -> Void, body: (Int, inout State) -> Void
+    ) {
         guard chunks > 0 else { return }
         let t = min(parallelism.resolvedCount, chunks)
         let next = Atomic<Int>(0)
@@ -153,7 +155,10 @@ public enum Threading {
     /// Runs `body(worker)` once for each worker in `0..<workers`, concurrently.
     public static func perWorker(_ workers: Int, _ body: (Int) -> Void) {
         guard workers > 0 else { return }
-        if workers == 1 { body(0); return }
+        if workers == 1 {
+            body(0)
+            return
+        }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
             DispatchQueue.concurrentPerform(iterations: workers) { w in box.value(w) }

@@ -54,7 +54,8 @@ public struct ExclusionSet: Sendable, Equatable {
 
     /// The exclusions inside `range`, shifted to ids relative to its start (a shard's view).
     public func local(to range: Range<Int>) -> ExclusionSet {
-        var off = [0], it = [Int]()
+        var off = [0]
+        var it = [Int]()
         for r in 0..<rows {
             for x in items(row: r) where range.contains(x) { it.append(x - range.lowerBound) }
             off.append(it.count)
@@ -62,7 +63,10 @@ public struct ExclusionSet: Sendable, Equatable {
         return ExclusionSet(offsets: off, items: it)
     }
 
-    init(offsets: [Int], items: [Int]) { self.offsets = offsets; self.items = items }
+    init(offsets: [Int], items: [Int]) {
+        self.offsets = offsets
+        self.items = items
+    }
 
     /// Throws `.itemOutOfRange` for the first item outside `0..<catalogSize`.
     public func validate(catalogSize: Int) throws(RecCoreError) {
@@ -93,14 +97,20 @@ public struct TopKResult: Sendable, Equatable {
     public func scores(row r: Int) -> ArraySlice<Float> { scores[(r * k)..<(r * k + counts[r])] }
 
     public init(rows: Int, k: Int, counts: [Int], indices: [Int32], scores: [Float]) {
-        precondition(counts.count == rows && indices.count == rows * k && scores.count == rows * k,
-                     "TopKResult: \(counts.count) counts, \(indices.count) ids, \(scores.count) scores for \(rows)×\(k)")
-        self.rows = rows; self.k = k; self.counts = counts; self.indices = indices; self.scores = scores
+        precondition(
+            counts.count == rows && indices.count == rows * k && scores.count == rows * k,
+            "TopKResult: \(counts.count) counts, \(indices.count) ids, \(scores.count) scores for \(rows)×\(k)")
+        self.rows = rows
+        self.k = k
+        self.counts = counts
+        self.indices = indices
+        self.scores = scores
     }
 
     /// The same result with every item id shifted by `offset` (a shard's local ids made global).
     public func offsettingItems(by offset: Int) -> TopKResult {
-        TopKResult(rows: rows, k: k, counts: counts, indices: indices.map { $0 < 0 ? $0 : $0 + Int32(offset) }, scores: scores)
+        TopKResult(
+            rows: rows, k: k, counts: counts, indices: indices.map { $0 < 0 ? $0 : $0 + Int32(offset) }, scores: scores)
     }
 
     /// The top-`k` of the union of `parts`, row by row: the parts are results for the same
@@ -131,17 +141,22 @@ public struct TopKResult: Sendable, Equatable {
                     if best < 0 {
                         best = p
                     } else {
-                        let b = parts[best], jb = r * b.k + cursor[best]
+                        let b = parts[best]
+                        let jb = r * b.k + cursor[best]
                         if ranksAbove(part.scores[j], part.indices[j], b.scores[jb], b.indices[jb]) { best = p }
                     }
                 }
                 if best < 0 { break }
-                let part = parts[best], j = r * part.k + cursor[best]
+                let part = parts[best]
+                let j = r * part.k + cursor[best]
                 if n > 0 && outI[r * kk + n - 1] == part.indices[j] {
-                    throw .invalidArgument("top-k merge: item \(part.indices[j]) appears in two parts of row \(r) (overlapping shards)")
+                    throw .invalidArgument(
+                        "top-k merge: item \(part.indices[j]) appears in two parts of row \(r) (overlapping shards)")
                 }
-                outS[r * kk + n] = part.scores[j]; outI[r * kk + n] = part.indices[j]
-                cursor[best] += 1; n += 1
+                outS[r * kk + n] = part.scores[j]
+                outI[r * kk + n] = part.indices[j]
+                cursor[best] += 1
+                n += 1
             }
             counts[r] = n
         }
@@ -158,7 +173,10 @@ struct RowHeap {
     @usableFromInline var count: Int
 
     @inlinable init(scores: UnsafeMutablePointer<Float>, items: UnsafeMutablePointer<Int32>, k: Int) {
-        s = scores; ix = items; self.k = k; count = 0
+        s = scores
+        ix = items
+        self.k = k
+        count = 0
     }
 
     /// The filter threshold: candidates below it cannot enter. `-inf` while the heap is not
@@ -180,10 +198,15 @@ struct RowHeap {
             while i > 0 {
                 let p = (i - 1) >> 1
                 if ranksAbove(s[p], ix[p], score, item) {
-                    s[i] = s[p]; ix[i] = ix[p]; i = p
-                } else { break }
+                    s[i] = s[p]
+                    ix[i] = ix[p]
+                    i = p
+                } else {
+                    break
+                }
             }
-            s[i] = score; ix[i] = item
+            s[i] = score
+            ix[i] = item
             return
         }
         guard ranksAbove(score, item, s[0], ix[0]) else { return }
@@ -201,29 +224,42 @@ struct RowHeap {
             if r < n && ranksAbove(s[l], ix[l], s[r], ix[r]) { c = r }
             // c is the worse child; if it ranks below the new element, move it up.
             if ranksAbove(score, item, s[c], ix[c]) {
-                s[i] = s[c]; ix[i] = ix[c]; i = c
-            } else { break }
+                s[i] = s[c]
+                ix[i] = ix[c]
+                i = c
+            } else {
+                break
+            }
         }
-        s[i] = score; ix[i] = item
+        s[i] = score
+        ix[i] = item
     }
 
     /// Offers `n` consecutive scores (plus optional bias) for items `firstItem ..< firstItem+n`.
     /// Vectorised: 64 scores are compared with the threshold at once and skipped when none
     /// can enter, which is the common case once the heap is full.
-    @inlinable mutating func scan(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int) {
+    @inlinable mutating func scan(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int)
+    {
         typealias V = SIMD16<Float>
         var i = 0
         while i + 64 <= n {
             if filterIsExact {
                 let t = V(repeating: s[0])
-                var v0 = VectorMath.load(p + i), v1 = VectorMath.load(p + i + 16)
-                var v2 = VectorMath.load(p + i + 32), v3 = VectorMath.load(p + i + 48)
+                var v0 = VectorMath.load(p + i)
+                var v1 = VectorMath.load(p + i + 16)
+                var v2 = VectorMath.load(p + i + 32)
+                var v3 = VectorMath.load(p + i + 48)
                 if let b = bias {
-                    v0 += VectorMath.load(b + i); v1 += VectorMath.load(b + i + 16)
-                    v2 += VectorMath.load(b + i + 32); v3 += VectorMath.load(b + i + 48)
+                    v0 += VectorMath.load(b + i)
+                    v1 += VectorMath.load(b + i + 16)
+                    v2 += VectorMath.load(b + i + 32)
+                    v3 += VectorMath.load(b + i + 48)
                 }
                 let m = (v0 .>= t) .| (v1 .>= t) .| (v2 .>= t) .| (v3 .>= t)
-                if !any(m) { i += 64; continue }
+                if !any(m) {
+                    i += 64
+                    continue
+                }
             }
             offerScalar(p + i, bias: bias.map { $0 + i }, count: 64, firstItem: firstItem + i)
             i += 64
@@ -231,7 +267,9 @@ struct RowHeap {
         if i < n { offerScalar(p + i, bias: bias.map { $0 + i }, count: n - i, firstItem: firstItem + i) }
     }
 
-    @inlinable mutating func offerScalar(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int) {
+    @inlinable mutating func offerScalar(
+        _ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int
+    ) {
         if let b = bias {
             for j in 0..<n {
                 let v = p[j] + b[j]
@@ -256,7 +294,10 @@ struct RowHeap {
         if k <= 16 && count == 0 && n >= 32 {
             var mx = V(repeating: -.infinity)
             var i = 0
-            while i + 16 <= n { mx = VectorMath.maximum(mx, VectorMath.load(p + i)); i += 16 }
+            while i + 16 <= n {
+                mx = VectorMath.maximum(mx, VectorMath.load(p + i))
+                i += 16
+            }
             if i < n { mx = VectorMath.maximum(mx, VectorMath.loadPartial(p + i, n - i, fill: -.infinity)) }
             // The k-th largest lane (counting equal lanes separately), without allocating.
             var t = -Float.infinity
@@ -264,7 +305,10 @@ struct RowHeap {
             var rest = mx
             while left > 0 {
                 let top = VectorMath.horizontalMax(rest)
-                if !(top > -.infinity) { t = -.infinity; break }
+                if !(top > -.infinity) {
+                    t = -.infinity
+                    break
+                }
                 let eq = rest .== V(repeating: top)
                 left -= eq.nonzeroLaneCount
                 t = top
@@ -278,7 +322,10 @@ struct RowHeap {
                     if any(m) { for j in i..<(i + 16) where p[j] >= t { offer(p[j], keys[j]) } }
                     i += 16
                 }
-                while i < n { if p[i] >= t { offer(p[i], keys[i]) }; i += 1 }
+                while i < n {
+                    if p[i] >= t { offer(p[i], keys[i]) }
+                    i += 1
+                }
                 // NaN scores never reach the filter; they matter only if fewer than k numbers exist,
                 // which t > -inf rules out (16 lane maxima ≥ t means at least k numbers).
                 return
@@ -287,7 +334,10 @@ struct RowHeap {
         var i = 0
         while i < n {
             let m = min(16, n - i)
-            if m == 16 && filterIsExact && !any(VectorMath.load(p + i) .>= V(repeating: s[0])) { i += 16; continue }
+            if m == 16 && filterIsExact && !any(VectorMath.load(p + i) .>= V(repeating: s[0])) {
+                i += 16
+                continue
+            }
             for j in i..<(i + m) {
                 let v = p[j]
                 if count < k || !(v < s[0]) || s[0] != s[0] { offer(v, keys[j]) }
@@ -298,12 +348,16 @@ struct RowHeap {
 
     /// Offers a run of scores while skipping the excluded items in `excluded` (sorted), which
     /// all lie in `firstItem ..< firstItem+n`.
-    @inlinable mutating func scan(_ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int,
-                                  skipping excluded: ArraySlice<Int>) {
+    @inlinable mutating func scan(
+        _ p: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count n: Int, firstItem: Int,
+        skipping excluded: ArraySlice<Int>
+    ) {
         var start = 0
         for x in excluded {
             let e = Int(x) - firstItem
-            if e > start { scan(p + start, bias: bias.map { $0 + start }, count: e - start, firstItem: firstItem + start) }
+            if e > start {
+                scan(p + start, bias: bias.map { $0 + start }, count: e - start, firstItem: firstItem + start)
+            }
             start = e + 1
         }
         if start < n { scan(p + start, bias: bias.map { $0 + start }, count: n - start, firstItem: firstItem + start) }
@@ -312,11 +366,15 @@ struct RowHeap {
     /// The heap's contents sorted best first, written to `outScores`/`outItems`, by popping the
     /// worst element into the last free slot (heapsort, no allocation). Leaves the heap empty.
     /// - Complexity: O(k log k).
-    @inlinable mutating func drainSorted(into outScores: UnsafeMutablePointer<Float>, _ outItems: UnsafeMutablePointer<Int32>) {
+    @inlinable mutating func drainSorted(
+        into outScores: UnsafeMutablePointer<Float>, _ outItems: UnsafeMutablePointer<Int32>
+    ) {
         while count > 0 {
             let last = count - 1
-            outScores[last] = s[0]; outItems[last] = ix[0]
-            let ms = s[last], mi = ix[last]
+            outScores[last] = s[0]
+            outItems[last] = ix[0]
+            let ms = s[last]
+            let mi = ix[last]
             count = last
             if last > 0 { siftDownFromRoot(ms, mi) }
         }
@@ -335,11 +393,14 @@ public enum TopK {
     /// - Throws: `RecCoreError.invalidArgument` when `k < 1` or the exclusion set has the wrong
     ///   number of rows; `.itemOutOfRange` when it names an item outside `0..<N`.
     /// - Complexity: O(B·N) compares plus O(B·k·log k·log(N/k)) heap work on random data.
-    public static func select(_ scores: Matrix, k: Int, excluding: ExclusionSet? = nil,
-                              parallelism: Parallelism = .automatic) throws(RecCoreError) -> TopKResult {
+    public static func select(
+        _ scores: Matrix, k: Int, excluding: ExclusionSet? = nil,
+        parallelism: Parallelism = .automatic
+    ) throws(RecCoreError) -> TopKResult {
         try validate(k: k, rows: scores.rows, catalogSize: scores.cols, excluding: excluding)
         let kk = min(k, scores.cols)
-        let b = scores.rows, n = scores.cols
+        let b = scores.rows
+        let n = scores.cols
         var outS = [Float](repeating: .nan, count: b * kk)
         var outI = [Int32](repeating: -1, count: b * kk)
         var counts = [Int](repeating: 0, count: b)
@@ -353,11 +414,15 @@ public enum TopK {
                             let (sp, os, oi, cs) = ctx.value
                             let hs = UnsafeMutablePointer<Float>.allocate(capacity: max(kk, 1))
                             let hi = UnsafeMutablePointer<Int32>.allocate(capacity: max(kk, 1))
-                            defer { hs.deallocate(); hi.deallocate() }
+                            defer {
+                                hs.deallocate()
+                                hi.deallocate()
+                            }
                             for r in (c * 16)..<min(b, c * 16 + 16) {
                                 var heap = RowHeap(scores: hs, items: hi, k: kk)
                                 if let ex = excluding {
-                                    heap.scan(sp! + r * n, bias: nil, count: n, firstItem: 0, skipping: ex.items(row: r))
+                                    heap.scan(
+                                        sp! + r * n, bias: nil, count: n, firstItem: 0, skipping: ex.items(row: r))
                                 } else {
                                     heap.scan(sp! + r * n, bias: nil, count: n, firstItem: 0)
                                 }
@@ -397,7 +462,9 @@ extension SIMDMask where Storage == SIMD16<Int32> {
     /// Number of true lanes.
     @inlinable var nonzeroLaneCount: Int {
         let v = unsafeBitCast(self, to: SIMD16<Int32>.self) & SIMD16<Int32>(repeating: 1)
-        let a = v.lowHalf &+ v.highHalf, b = a.lowHalf &+ a.highHalf, c = b.lowHalf &+ b.highHalf
+        let a = v.lowHalf &+ v.highHalf
+        let b = a.lowHalf &+ a.highHalf
+        let c = b.lowHalf &+ b.highHalf
         return Int(c[0] &+ c[1])
     }
 }

@@ -20,11 +20,12 @@ public enum VectorMath {
     /// - Complexity: about 15 vector operations.
     @inlinable @inline(__always)
     public static func exp(_ x: V) -> V {
-        let hi = V(repeating: 88.72283), lo = V(repeating: -87.33654)
+        let hi = V(repeating: 88.72283)
+        let lo = V(repeating: -87.33654)
         var xc = x.replacing(with: hi, where: x .> hi)
         xc = xc.replacing(with: lo, where: xc .< lo)
         // n = round(x / ln2) via the magic-number trick; the low bits of t hold n.
-        let magic = V(repeating: 12582912.0) // 1.5 * 2^23
+        let magic = V(repeating: 12582912.0)  // 1.5 * 2^23
         let t = xc * V(repeating: 1.44269504088896341) + magic
         let n = t - magic
         var r = xc - n * V(repeating: 0.693359375)

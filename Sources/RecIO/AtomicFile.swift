@@ -26,7 +26,10 @@ public enum AtomicFile {
             while off < raw.count {
                 let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
                 if w < 0 && errno == EINTR { continue }
-                if w <= 0 { ok = false; break }
+                if w <= 0 {
+                    ok = false
+                    break
+                }
                 off += w
             }
         }
@@ -44,7 +47,7 @@ public enum AtomicFile {
     /// - Throws: `.cannotWrite` saying what the node is.
     public static func checkDestination(_ path: String) throws(RecIOError) {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return }   // absent: fine
+        guard lstat(path, &st) == 0 else { return }  // absent: fine
         let kind: String
         switch st.st_mode & S_IFMT {
         case S_IFREG: return
@@ -55,8 +58,10 @@ public enum AtomicFile {
         case S_IFSOCK: kind = "a socket"
         default: kind = "not a regular file"
         }
-        throw .cannotWrite(file: path, reason: "it is \(kind); RecKit replaces only regular files, so give a "
-                           + "regular file's path (or stdout, where the command offers it)")
+        throw .cannotWrite(
+            file: path,
+            reason: "it is \(kind); RecKit replaces only regular files, so give a "
+                + "regular file's path (or stdout, where the command offers it)")
     }
 
     static func temporaryPrefix(of path: String) -> String {
@@ -79,7 +84,9 @@ public enum Directory {
     public static func create(_ path: String) throws(RecIOError) {
         var st = stat()
         if stat(path, &st) == 0 {
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .cannotWrite(file: path, reason: "it exists and is not a folder") }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw .cannotWrite(file: path, reason: "it exists and is not a folder")
+            }
             return
         }
         let parent = (path as NSString).deletingLastPathComponent
@@ -96,12 +103,14 @@ public enum StaleTemporaries {
     /// that no longer exists; returns how many were removed.
     @discardableResult
     public static func remove(in dir: String, prefix: String) -> Int {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir) else { return 0 }
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir.isEmpty ? "." : dir) else {
+            return 0
+        }
         var removed = 0
         for name in names where name.hasPrefix(prefix) {
             let rest = name.dropFirst(prefix.count)
             guard let pid = Int32(rest.prefix(while: { $0.isNumber })), pid > 0, pid != getpid() else { continue }
-            if kill(pid, 0) == 0 || errno == EPERM { continue }   // alive (or someone else's)
+            if kill(pid, 0) == 0 || errno == EPERM { continue }  // alive (or someone else's)
             if unlink((dir.isEmpty ? "." : dir) + "/" + name) == 0 { removed += 1 }
         }
         return removed

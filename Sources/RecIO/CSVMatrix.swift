@@ -14,7 +14,7 @@ public enum RecIOError: Error, Equatable, CustomStringConvertible {
         case .cannotOpen(let f, let r): return "\(f): cannot open (\(r))"
         case .empty(let f): return "\(f): no data rows"
         case .malformed(let f, let l, let fld, let m):
-            let at = l > 0 ? "\(f):\(l)" : f   // line 0: a binary file or the file as a whole
+            let at = l > 0 ? "\(f):\(l)" : f  // line 0: a binary file or the file as a whole
             return fld.map { "\(at): field \($0): \(m)" } ?? "\(at): \(m)"
         case .cannotWrite(let f, let r): return "\(f): cannot write (\(r))"
         }
@@ -55,7 +55,7 @@ public enum CSVMatrix {
                 var lineEnd = lineStart
                 while lineEnd < n && base[lineEnd] != 10 { lineEnd += 1 }
                 var e = lineEnd
-                if e > lineStart && base[e - 1] == 13 { e -= 1 } // CRLF
+                if e > lineStart && base[e - 1] == 13 { e -= 1 }  // CRLF
                 defer { lineStart = lineEnd + 1 }
                 // Skip blank and comment lines.
                 var s = lineStart
@@ -72,12 +72,18 @@ public enum CSVMatrix {
                     while f1 < e && base[f1] != 44 { f1 += 1 }
                     fields += 1
                     // Trim spaces, then one pair of quotes ("1.5" is a number).
-                    var a = f0, b = f1
+                    var a = f0
+                    var b = f1
                     while a < b && (base[a] == 32 || base[a] == 9) { a += 1 }
                     while b > a && (base[b - 1] == 32 || base[b - 1] == 9) { b -= 1 }
-                    if b - a >= 2 && base[a] == 34 && base[b - 1] == 34 { a += 1; b -= 1 }
+                    if b - a >= 2 && base[a] == 34 && base[b - 1] == 34 {
+                        a += 1
+                        b -= 1
+                    }
                     let len = b - a
-                    func text() -> String { clipped(String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self)) }
+                    func text() -> String {
+                        clipped(String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self))
+                    }
                     var parsed: Float = 0
                     var ok = false
                     if len > 0 && len < scratch.count {
@@ -93,15 +99,18 @@ public enum CSVMatrix {
                         if headerAllowed {
                             if firstText == nil { firstText = (fields, text()) }
                         } else {
-                            result = .malformed(file: file, line: lineNo, field: fields,
-                                                message: len == 0 ? "empty field" : "'\(text())' is not a number")
+                            result = .malformed(
+                                file: file, line: lineNo, field: fields,
+                                message: len == 0 ? "empty field" : "'\(text())' is not a number")
                             return
                         }
                     } else if !parsed.isFinite {
                         let t = text()
                         let overflow = t.lowercased().allSatisfy { "0123456789+-.e".contains($0) }
-                        result = .malformed(file: file, line: lineNo, field: fields,
-                                            message: overflow ? "'\(t)' is beyond Float's range (|x| ≤ 3.4e38)" : "'\(t)' is not a finite number")
+                        result = .malformed(
+                            file: file, line: lineNo, field: fields,
+                            message: overflow
+                                ? "'\(t)' is beyond Float's range (|x| ≤ 3.4e38)" : "'\(t)' is not a finite number")
                         return
                     } else {
                         rowValues.append(parsed)
@@ -110,16 +119,21 @@ public enum CSVMatrix {
                     f0 = f1 + 1
                 }
                 if headerAllowed, let t = firstText, !rowValues.isEmpty {
-                    result = .malformed(file: file, line: lineNo, field: t.field,
-                                        message: "'\(t.text)' is not a number (the first row mixes numbers and text: "
-                                            + "neither a header nor a data row)")
+                    result = .malformed(
+                        file: file, line: lineNo, field: t.field,
+                        message: "'\(t.text)' is not a number (the first row mixes numbers and text: "
+                            + "neither a header nor a data row)")
                     return
                 }
                 let headerCandidate = firstText != nil
                 headerAllowed = false
-                if headerCandidate { continue } // the header line
-                if cols < 0 { cols = fields } else if fields != cols {
-                    result = .malformed(file: file, line: lineNo, field: nil, message: "\(fields) fields, expected \(cols) as in the first row")
+                if headerCandidate { continue }  // the header line
+                if cols < 0 {
+                    cols = fields
+                } else if fields != cols {
+                    result = .malformed(
+                        file: file, line: lineNo, field: nil,
+                        message: "\(fields) fields, expected \(cols) as in the first row")
                     return
                 }
                 values.append(contentsOf: rowValues)

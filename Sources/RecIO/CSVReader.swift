@@ -12,7 +12,7 @@ public final class CSVReader {
     public let separator: UInt8
     private let fd: Int32
     private var buffer = [UInt8]()
-    private var start = 0          // next unread byte in buffer
+    private var start = 0  // next unread byte in buffer
     private var eof = false
     /// The current row's fields as ranges into `rowBytes`.
     public private(set) var fields = [Range<Int>]()
@@ -48,8 +48,14 @@ public final class CSVReader {
             // Find the end of the line, refilling as needed.
             var end = start
             while true {
-                if let nl = buffer[end...].firstIndex(of: 10) { end = nl; break }
-                if eof { end = buffer.count; break }
+                if let nl = buffer[end...].firstIndex(of: 10) {
+                    end = nl
+                    break
+                }
+                if eof {
+                    end = buffer.count
+                    break
+                }
                 let searched = buffer.count - start
                 try refill()
                 end = start + searched
@@ -61,9 +67,15 @@ public final class CSVReader {
             var lineStart = start
             // A UTF-8 byte-order mark is not part of the first column's name.
             if line == 1 && lineEnd - lineStart >= 3 && buffer[lineStart] == 0xEF && buffer[lineStart + 1] == 0xBB
-                && buffer[lineStart + 2] == 0xBF { lineStart += 3 }
+                && buffer[lineStart + 2] == 0xBF
+            {
+                lineStart += 3
+            }
             start = min(end + 1, buffer.count)
-            if lineEnd == lineStart { if eof && start >= buffer.count { return false }; continue }
+            if lineEnd == lineStart {
+                if eof && start >= buffer.count { return false }
+                continue
+            }
             try split(lineStart, lineEnd)
             return true
         }
@@ -71,7 +83,8 @@ public final class CSVReader {
 
     private func split(_ s: Int, _ e: Int) throws(RecIOError) {
         // Works on local arrays and a buffer pointer: no exclusivity checks per byte.
-        var f = [Range<Int>](), rb = [UInt8]()
+        var f = [Range<Int>]()
+        var rb = [UInt8]()
         swap(&f, &fields)
         swap(&rb, &rowBytes)
         defer {
@@ -106,7 +119,7 @@ public final class CSVReader {
             var i = s
             while true {
                 let fieldStart = rb.count
-                if i < e && buf[i] == 34 { // quoted
+                if i < e && buf[i] == 34 {  // quoted
                     i += 1
                     var closed = false
                     while i < e {
@@ -132,7 +145,7 @@ public final class CSVReader {
                 }
                 f.append(fieldStart..<rb.count)
                 if i >= e { return false }
-                i += 1 // skip the separator
+                i += 1  // skip the separator
                 if i == e {
                     f.append(rb.count..<rb.count)
                     return false
@@ -168,14 +181,19 @@ public final class CSVReader {
         var v = 0
         var neg = false
         var k = r.lowerBound
-        if rowBytes[k] == 45 { neg = true; k += 1; if k == r.upperBound { return nil } }
+        if rowBytes[k] == 45 {
+            neg = true
+            k += 1
+            if k == r.upperBound { return nil }
+        }
         while k < r.upperBound {
             let d = Int(rowBytes[k]) - 48
             guard d >= 0 && d <= 9 else { return nil }
             let (m, o1) = v.multipliedReportingOverflow(by: 10)
             let (a, o2) = m.addingReportingOverflow(d)
             if o1 || o2 { return nil }
-            v = a; k += 1
+            v = a
+            k += 1
         }
         return neg ? -v : v
     }

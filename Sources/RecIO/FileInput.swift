@@ -24,7 +24,8 @@ public enum FileInput {
 
     /// Reads up to `count` bytes into `buffer` (appending); 0 at the end.
     /// - Throws: `.cannotOpen` with the OS's reason when the read fails.
-    public static func read(_ fd: Int32, into buffer: inout [UInt8], count: Int, path: String) throws(RecIOError) -> Int {
+    public static func read(_ fd: Int32, into buffer: inout [UInt8], count: Int, path: String) throws(RecIOError) -> Int
+    {
         // Read into uninitialised storage (no zero fill of `count` bytes), then append what came.
         var failure: Int32 = 0
         let chunk = [UInt8](unsafeUninitializedCapacity: count) { p, initialized in

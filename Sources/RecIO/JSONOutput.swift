@@ -9,18 +9,22 @@ public enum JSONOutput {
     /// Encodes `value`; `pretty` sorts keys and indents, `snakeCase` converts the keys.
     /// - Returns: the bytes and how many non-finite numbers were written as `null`.
     /// - Throws: `RecIOError.cannotWrite` naming `what` if the value cannot be encoded at all.
-    public static func encode(_ value: some Encodable, pretty: Bool = false, snakeCase: Bool = false,
-                              what: String = "JSON") throws(RecIOError) -> (data: Data, nonFinite: Int) {
+    public static func encode(
+        _ value: some Encodable, pretty: Bool = false, snakeCase: Bool = false,
+        what: String = "JSON"
+    ) throws(RecIOError) -> (data: Data, nonFinite: Int) {
         let e = JSONEncoder()
         if pretty { e.outputFormatting = [.prettyPrinted, .sortedKeys] }
         if snakeCase { e.keyEncodingStrategy = .convertToSnakeCase }
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: marker, negativeInfinity: marker, nan: marker)
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: marker, negativeInfinity: marker, nan: marker)
         let raw: Data
         do { raw = try e.encode(value) } catch {
             throw .cannotWrite(file: what, reason: "cannot encode as JSON: \(String(describing: error).prefix(120))")
         }
         let quoted = Data(("\"" + marker + "\"").utf8)
-        var out = Data(), count = 0
+        var out = Data()
+        var count = 0
         var rest = raw[...]
         while let r = rest.firstRange(of: quoted) {
             out.append(rest[rest.startIndex..<r.lowerBound])
@@ -34,6 +38,7 @@ public enum JSONOutput {
 
     /// The warning line for `count` non-finite values in `what`, or nil for none.
     public static func warning(_ count: Int, in what: String) -> String? {
-        count == 0 ? nil : "warning: \(what): \(count) non-finite value\(count == 1 ? "" : "s") (±inf or NaN) written as null"
+        count == 0
+            ? nil : "warning: \(what): \(count) non-finite value\(count == 1 ? "" : "s") (±inf or NaN) written as null"
     }
 }

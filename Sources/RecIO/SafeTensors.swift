@@ -8,8 +8,9 @@ public struct Tensor: Sendable, Equatable {
 
     /// - Precondition: `values.count` is the product of `shape`.
     public init(shape: [Int], values: [Float]) {
-        precondition(shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == values.count,
-                     "Tensor: \(values.count) values do not fill shape \(shape)")
+        precondition(
+            shape.allSatisfy { $0 >= 0 } && shape.reduce(1, *) == values.count,
+            "Tensor: \(values.count) values do not fill shape \(shape)")
         self.shape = shape
         self.values = values
     }
@@ -27,23 +28,30 @@ public enum SafeTensors {
     /// Reads every tensor of a file.
     /// - Throws: `RecIOError.malformed` naming the file (and the tensor) for a truncated file, a
     ///   corrupt header, an unsupported dtype, or data offsets that do not match the shape.
-    public static func read(_ path: String) throws(RecIOError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func read(_ path: String) throws(RecIOError) -> (
+        tensors: [String: Tensor], metadata: [String: String]
+    ) {
         let data = try FileInput.contents(path)
         return try parse(data, file: path)
     }
 
     /// Parses safetensors bytes; `file` names the source in errors.
-    public static func parse(_ data: Data, file: String) throws(RecIOError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func parse(_ data: Data, file: String) throws(RecIOError) -> (
+        tensors: [String: Tensor], metadata: [String: String]
+    ) {
         func bad(_ m: String) -> RecIOError { .malformed(file: file, line: 0, field: nil, message: m) }
         let bytes = [UInt8](data)
         guard bytes.count >= 8 else { throw bad("truncated: \(bytes.count) bytes, the header length alone needs 8") }
         var headerLength = 0
         for i in 0..<8 { headerLength |= Int(bytes[i]) << (8 * i) }
         guard headerLength > 0, headerLength <= bytes.count - 8 else {
-            throw bad("truncated or corrupt: header length \(headerLength) but the file has \(bytes.count - 8) bytes after it")
+            throw bad(
+                "truncated or corrupt: header length \(headerLength) but the file has \(bytes.count - 8) bytes after it"
+            )
         }
         let headerData = Data(bytes[8..<(8 + headerLength)])
-        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any]
+        else {
             throw bad("corrupt header: not a JSON object")
         }
         let dataStart = 8 + headerLength
@@ -55,8 +63,10 @@ public enum SafeTensors {
                 if let m = entry as? [String: Any] { for (k, v) in m { metadata[k] = v as? String ?? "\(v)" } }
                 continue
             }
-            guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String, let shapeAny = e["shape"] as? [Any],
-                  let offAny = e["data_offsets"] as? [Any], offAny.count == 2 else {
+            guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String,
+                let shapeAny = e["shape"] as? [Any],
+                let offAny = e["data_offsets"] as? [Any], offAny.count == 2
+            else {
                 throw bad("tensor '\(clipped(name))': entry needs dtype, shape and data_offsets")
             }
             let shape = shapeAny.compactMap(Self.headerInteger)
@@ -66,7 +76,9 @@ public enum SafeTensors {
             }
             // The element count must fit the data before anything is allocated.
             guard let n = MemoryBudget.product(shape), n <= dataCount else {
-                throw bad("tensor '\(clipped(name))': shape \(clipped(shape.description)) has more elements than the file's \(dataCount) data bytes can hold")
+                throw bad(
+                    "tensor '\(clipped(name))': shape \(clipped(shape.description)) has more elements than the file's \(dataCount) data bytes can hold"
+                )
             }
             let width: Int
             switch dtype {
@@ -75,10 +87,14 @@ public enum SafeTensors {
             default: throw bad("tensor '\(clipped(name))': dtype \(dtype) is not supported (F32, F16, BF16)")
             }
             guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= dataCount else {
-                throw bad("tensor '\(clipped(name))': data_offsets [\(offs[0]), \(offs[1])] outside the \(dataCount) data bytes (truncated file?)")
+                throw bad(
+                    "tensor '\(clipped(name))': data_offsets [\(offs[0]), \(offs[1])] outside the \(dataCount) data bytes (truncated file?)"
+                )
             }
             guard offs[1] - offs[0] == n * width else {
-                throw bad("tensor '\(clipped(name))': \(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype) (\(n * width) expected)")
+                throw bad(
+                    "tensor '\(clipped(name))': \(offs[1] - offs[0]) bytes for shape \(shape) of \(dtype) (\(n * width) expected)"
+                )
             }
             var values = [Float](repeating: 0, count: n)
             let base = dataStart + offs[0]
@@ -86,7 +102,9 @@ public enum SafeTensors {
                 let p = base + i * width
                 switch dtype {
                 case "F32":
-                    let bits = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
+                    let bits =
+                        UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3])
+                        << 24
                     values[i] = Float(bitPattern: bits)
                 case "BF16":
                     values[i] = Float(bitPattern: (UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8) << 16)
@@ -123,7 +141,9 @@ public enum SafeTensors {
 
     /// Writes F32 tensors (names sorted, data 8-byte aligned) atomically: temporary file, fsync,
     /// rename.
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws(RecIOError) {
+    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String)
+        throws(RecIOError)
+    {
         let names = tensors.keys.sorted()
         var offset = 0
         var entries = [String]()
@@ -140,12 +160,17 @@ public enum SafeTensors {
             return o + "\""
         }
         if !metadata.isEmpty {
-            entries.append("\"__metadata__\":{" + metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(separator: ",") + "}")
+            entries.append(
+                "\"__metadata__\":{"
+                    + metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }.joined(
+                        separator: ",") + "}")
         }
         for name in names {
             let t = tensors[name]!
             let size = t.count * 4
-            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}")
+            entries.append(
+                "\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+            )
             offset += size
         }
         var header = Array(("{" + entries.joined(separator: ",") + "}").utf8)
@@ -157,7 +182,10 @@ public enum SafeTensors {
         for name in names {
             for v in tensors[name]!.values {
                 let b = v.bitPattern
-                out.append(UInt8(b & 0xFF)); out.append(UInt8((b >> 8) & 0xFF)); out.append(UInt8((b >> 16) & 0xFF)); out.append(UInt8(b >> 24))
+                out.append(UInt8(b & 0xFF))
+                out.append(UInt8((b >> 8) & 0xFF))
+                out.append(UInt8((b >> 16) & 0xFF))
+                out.append(UInt8(b >> 24))
             }
         }
         try AtomicFile.write(Data(out), to: path)

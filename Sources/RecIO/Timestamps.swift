@@ -6,24 +6,41 @@ public func parseTimestamp(_ s: String) -> Double? {
     func num(_ from: Int, _ len: Int) -> Int? {
         guard from + len <= b.count else { return nil }
         var v = 0
-        for k in from..<(from + len) { let d = Int(b[k]) - 48; guard d >= 0 && d <= 9 else { return nil }; v = v * 10 + d }
+        for k in from..<(from + len) {
+            let d = Int(b[k]) - 48
+            guard d >= 0 && d <= 9 else { return nil }
+            v = v * 10 + d
+        }
         return v
     }
     guard b.count >= 19, let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2),
-          b[10] == 32 || b[10] == 84, let h = num(11, 2), b[13] == 58, let mi = num(14, 2), b[16] == 58, let sec = num(17, 2),
-          (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61 else { return nil }
+        b[10] == 32 || b[10] == 84, let h = num(11, 2), b[13] == 58, let mi = num(14, 2), b[16] == 58,
+        let sec = num(17, 2),
+        (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61
+    else { return nil }
     var i = 19
     var frac = 0.0
     if i < b.count && b[i] == 46 {
         i += 1
         var scale = 0.1
-        while i < b.count, b[i] >= 48, b[i] <= 57 { frac += Double(b[i] - 48) * scale; scale /= 10; i += 1 }
+        while i < b.count, b[i] >= 48, b[i] <= 57 {
+            frac += Double(b[i] - 48) * scale
+            scale /= 10
+            i += 1
+        }
     }
     var offset = 0
     if i < b.count {
-        if b[i] == 90 { i += 1 } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58, let om = num(i + 4, 2) {
-            offset = (b[i] == 43 ? 1 : -1) * (oh * 3600 + om * 60); i += 6
-        } else { return nil }
+        if b[i] == 90 {
+            i += 1
+        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58,
+            let om = num(i + 4, 2)
+        {
+            offset = (b[i] == 43 ? 1 : -1) * (oh * 3600 + om * 60)
+            i += 6
+        } else {
+            return nil
+        }
     }
     guard i == b.count else { return nil }
     // Days from the civil date (Howard Hinnant's algorithm).

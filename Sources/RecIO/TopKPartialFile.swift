@@ -21,8 +21,11 @@ public struct TopKPartial: Sendable, Equatable {
     public var result: TopKResult
 
     public init(firstState: Int, firstItem: Int, itemCount: Int, catalogSize: Int, result: TopKResult) {
-        self.firstState = firstState; self.firstItem = firstItem; self.itemCount = itemCount
-        self.catalogSize = catalogSize; self.result = result
+        self.firstState = firstState
+        self.firstItem = firstItem
+        self.itemCount = itemCount
+        self.catalogSize = catalogSize
+        self.result = result
     }
 
     static let magic = Array("RKTOPK01\n".utf8)
@@ -40,10 +43,11 @@ public struct TopKPartial: Sendable, Equatable {
 
     /// The file's bytes.
     public func encoded() -> Data {
-        let h = Header(first_state: firstState, states: result.rows, k: result.k, first_item: firstItem,
-                       items: itemCount, catalog_size: catalogSize)
+        let h = Header(
+            first_state: firstState, states: result.rows, k: result.k, first_item: firstItem,
+            items: itemCount, catalog_size: catalogSize)
         var out = Data(Self.magic)
-        out.append(try! JSONEncoder().encode(h))   // integers and fixed strings only: cannot fail
+        out.append(try! JSONEncoder().encode(h))  // integers and fixed strings only: cannot fail
         out.append(10)
         func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         for c in result.counts { put(UInt32(c)) }
@@ -70,22 +74,30 @@ public struct TopKPartial: Sendable, Equatable {
         }
         guard let nl = bytes[magic.count...].firstIndex(of: 10) else { throw bad("truncated header") }
         guard let h = try? JSONDecoder().decode(Header.self, from: Data(bytes[magic.count..<nl])),
-              h.format == "reckit-topk-partial" else { throw bad("damaged header") }
+            h.format == "reckit-topk-partial"
+        else { throw bad("damaged header") }
         guard h.version == 1 else { throw bad("version \(h.version); this RecKit reads version 1") }
         let maxId = Int(Int32.max)
         guard h.first_state >= 0, h.states >= 0, h.k >= 1, h.first_item >= 0, h.items >= 0,
-              h.catalog_size <= maxId, h.first_item <= h.catalog_size - h.items, h.first_state <= maxId,
-              h.states <= maxId else {
-            throw bad("header out of range (states \(h.first_state)+\(h.states), k \(h.k), items \(h.first_item)+\(h.items) of \(h.catalog_size))")
+            h.catalog_size <= maxId, h.first_item <= h.catalog_size - h.items, h.first_state <= maxId,
+            h.states <= maxId
+        else {
+            throw bad(
+                "header out of range (states \(h.first_state)+\(h.states), k \(h.k), items \(h.first_item)+\(h.items) of \(h.catalog_size))"
+            )
         }
         guard let cells = MemoryBudget.product([h.states, h.k]),
-              let need = MemoryBudget.sum([MemoryBudget.product([h.states, 4]), MemoryBudget.product([cells, 8])]),
-              bytes.count - nl - 1 == need else {
-            throw bad("\(bytes.count - nl - 1) data bytes; the header asks for \(h.states) states × k=\(h.k) (truncated or damaged)")
+            let need = MemoryBudget.sum([MemoryBudget.product([h.states, 4]), MemoryBudget.product([cells, 8])]),
+            bytes.count - nl - 1 == need
+        else {
+            throw bad(
+                "\(bytes.count - nl - 1) data bytes; the header asks for \(h.states) states × k=\(h.k) (truncated or damaged)"
+            )
         }
         var p = nl + 1
         func next() -> UInt32 {
-            let v = UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
+            let v =
+                UInt32(bytes[p]) | UInt32(bytes[p + 1]) << 8 | UInt32(bytes[p + 2]) << 16 | UInt32(bytes[p + 3]) << 24
             p += 4
             return v
         }
@@ -94,7 +106,9 @@ public struct TopKPartial: Sendable, Equatable {
         let scores = (0..<cells).map { _ in Float(bitPattern: next()) }
         let shard = h.first_item..<(h.first_item + h.items)
         for r in 0..<h.states {
-            guard counts[r] <= min(h.k, h.items) else { throw bad("state \(h.first_state + r): \(counts[r]) items for k=\(h.k)") }
+            guard counts[r] <= min(h.k, h.items) else {
+                throw bad("state \(h.first_state + r): \(counts[r]) items for k=\(h.k)")
+            }
             for j in 0..<h.k {
                 let c = r * h.k + j
                 if j >= counts[r] {
@@ -102,15 +116,18 @@ public struct TopKPartial: Sendable, Equatable {
                     continue
                 }
                 guard shard.contains(Int(ids[c])) else {
-                    throw bad("state \(h.first_state + r): item \(ids[c]) outside the shard \(shard.lowerBound)..<\(shard.upperBound)")
+                    throw bad(
+                        "state \(h.first_state + r): item \(ids[c]) outside the shard \(shard.lowerBound)..<\(shard.upperBound)"
+                    )
                 }
                 if j > 0 && !ranksAbove(scores[c - 1], ids[c - 1], scores[c], ids[c]) {
                     throw bad("state \(h.first_state + r): items not in top-k order at rank \(j + 1)")
                 }
             }
         }
-        return TopKPartial(firstState: h.first_state, firstItem: h.first_item, itemCount: h.items, catalogSize: h.catalog_size,
-                           result: TopKResult(rows: h.states, k: h.k, counts: counts, indices: ids, scores: scores))
+        return TopKPartial(
+            firstState: h.first_state, firstItem: h.first_item, itemCount: h.items, catalogSize: h.catalog_size,
+            result: TopKResult(rows: h.states, k: h.k, counts: counts, indices: ids, scores: scores))
     }
 
     /// Merges partial files into the whole top-k: per state block, the shards must be disjoint
@@ -119,17 +136,25 @@ public struct TopKPartial: Sendable, Equatable {
     /// - Returns: the top-`k` of every state from `firstState` on, in global state order.
     /// - Throws: `.malformed` naming the files that disagree (k, catalog size), overlap or leave
     ///   items or states out.
-    public static func merge(_ parts: [(file: String, partial: TopKPartial)], k: Int? = nil,
-                             firstState: Int = 0) throws(RecIOError) -> TopKResult {
-        guard let first = parts.first else { throw .malformed(file: "(no files)", line: 0, field: nil, message: "nothing to merge") }
+    public static func merge(
+        _ parts: [(file: String, partial: TopKPartial)], k: Int? = nil,
+        firstState: Int = 0
+    ) throws(RecIOError) -> TopKResult {
+        guard let first = parts.first else {
+            throw .malformed(file: "(no files)", line: 0, field: nil, message: "nothing to merge")
+        }
         func bad(_ f: String, _ m: String) -> RecIOError { .malformed(file: f, line: 0, field: nil, message: m) }
         let kk = k ?? first.partial.result.k
         for p in parts {
             guard p.partial.catalogSize == first.partial.catalogSize else {
-                throw bad(p.file, "catalog of \(p.partial.catalogSize) items, but \(first.file) has \(first.partial.catalogSize)")
+                throw bad(
+                    p.file,
+                    "catalog of \(p.partial.catalogSize) items, but \(first.file) has \(first.partial.catalogSize)")
             }
             guard p.partial.result.k >= min(kk, p.partial.itemCount) else {
-                throw bad(p.file, "holds the top \(p.partial.result.k) of its shard; merging to k=\(kk) needs at least that many")
+                throw bad(
+                    p.file,
+                    "holds the top \(p.partial.result.k) of its shard; merging to k=\(kk) needs at least that many")
             }
         }
         // Group by state block.
@@ -140,24 +165,35 @@ public struct TopKPartial: Sendable, Equatable {
         for start in blocks.keys.sorted() {
             let group = blocks[start]!.sorted { $0.partial.firstItem < $1.partial.firstItem }
             guard start == nextState else {
-                throw bad(group[0].file, start < nextState ? "states \(start)... overlap an earlier block"
-                                                           : "states \(nextState)..<\(start) are in no partial file")
+                throw bad(
+                    group[0].file,
+                    start < nextState
+                        ? "states \(start)... overlap an earlier block"
+                        : "states \(nextState)..<\(start) are in no partial file")
             }
             let rows = group[0].partial.result.rows
             var nextItem = 0
             for g in group {
                 guard g.partial.result.rows == rows else {
-                    throw bad(g.file, "block at state \(start) has \(g.partial.result.rows) states, but \(group[0].file) has \(rows)")
+                    throw bad(
+                        g.file,
+                        "block at state \(start) has \(g.partial.result.rows) states, but \(group[0].file) has \(rows)")
                 }
                 guard g.partial.firstItem == nextItem else {
-                    throw bad(g.file, g.partial.firstItem < nextItem
-                        ? "items \(g.partial.firstItem)... overlap another shard of the states at \(start)"
-                        : "items \(nextItem)..<\(g.partial.firstItem) are in no shard for the states at \(start) (a shard is missing)")
+                    throw bad(
+                        g.file,
+                        g.partial.firstItem < nextItem
+                            ? "items \(g.partial.firstItem)... overlap another shard of the states at \(start)"
+                            : "items \(nextItem)..<\(g.partial.firstItem) are in no shard for the states at \(start) (a shard is missing)"
+                    )
                 }
                 nextItem += g.partial.itemCount
             }
             guard nextItem == first.partial.catalogSize else {
-                throw bad(group.last!.file, "items \(nextItem)..<\(first.partial.catalogSize) are in no shard for the states at \(start) (a shard is missing)")
+                throw bad(
+                    group.last!.file,
+                    "items \(nextItem)..<\(first.partial.catalogSize) are in no shard for the states at \(start) (a shard is missing)"
+                )
             }
             do { rowsOut.append(try TopKResult.merge(group.map(\.partial.result), k: kk)) } catch {
                 throw bad(group[0].file, error.description)
@@ -166,7 +202,9 @@ public struct TopKPartial: Sendable, Equatable {
         }
         // Concatenate the blocks' rows.
         let width = rowsOut.map(\.k).max() ?? kk
-        var counts = [Int](), ids = [Int32](), scores = [Float]()
+        var counts = [Int]()
+        var ids = [Int32]()
+        var scores = [Float]()
         for b in rowsOut {
             for r in 0..<b.rows {
                 counts.append(b.counts[r])

@@ -1,6 +1,6 @@
 // The umbrella module: `import RecKit` brings in every library module.
 @_exported import RecCore
 @_exported import RecIO
-@_exported import RecOPE
 @_exported import RecNN
+@_exported import RecOPE
 @_exported import RecRL

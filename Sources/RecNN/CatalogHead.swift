@@ -35,14 +35,24 @@ public final class CatalogHead: Module {
     /// gradients add up to the whole batch's.
     /// - Throws: `.itemOutOfRange` for a target outside 1...N (naming its position).
     /// - Precondition: `states` is B × d and `targets` (and `weights`) have B entries.
-    public func crossEntropy(states: Matrix, targets: [Int], weights: [Float]? = nil, normalizer: Int? = nil,
-                             parallelism: Parallelism = .automatic) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
-        let B = states.rows, N = items, d = dim
+    public func crossEntropy(
+        states: Matrix, targets: [Int], weights: [Float]? = nil, normalizer: Int? = nil,
+        parallelism: Parallelism = .automatic
+    ) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+        let B = states.rows
+        let N = items
+        let d = dim
         let mean = max(1, normalizer ?? B)
-        precondition(states.cols == d && targets.count == B, "CatalogHead.crossEntropy: states \(states.shapeDescription), \(targets.count) targets, head \(N)×\(d)")
-        precondition(weights.map { $0.count == B } ?? true, "CatalogHead.crossEntropy: \(weights?.count ?? 0) weights for \(B) rows")
+        precondition(
+            states.cols == d && targets.count == B,
+            "CatalogHead.crossEntropy: states \(states.shapeDescription), \(targets.count) targets, head \(N)×\(d)")
+        precondition(
+            weights.map { $0.count == B } ?? true,
+            "CatalogHead.crossEntropy: \(weights?.count ?? 0) weights for \(B) rows")
         let rowWeight = weights ?? [Float](repeating: 1, count: B)
-        for (b, t) in targets.enumerated() where t < 1 || t > N { throw .itemOutOfRange(id: t, position: b, vocabulary: N + 1) }
+        for (b, t) in targets.enumerated() where t < 1 || t > N {
+            throw .itemOutOfRange(id: t, position: b, vocabulary: N + 1)
+        }
         let nb = max(1, blockItems)
         let blocks = (N + nb - 1) / nb
         let workers = max(1, min(parallelism.resolvedCount, blocks))
@@ -51,76 +61,127 @@ public final class CatalogHead: Module {
         // (the bias) before the GEMM adds into it (zeroing 4·B·N bytes first cost a memset pass).
         var logits = [Float](unsafeUninitializedCapacity: B * N) { _, count in count = B * N }
         // Per worker running (max, sum) per row.
-        var runMax = [Float](repeating: -.infinity, count: workers * B), runSum = [Float](repeating: 0, count: workers * B)
+        var runMax = [Float](repeating: -.infinity, count: workers * B)
+        var runSum = [Float](repeating: 0, count: workers * B)
         var lse = [Float](repeating: 0, count: B)
         var dS = Matrix(rows: B, cols: d)
         var partialDS = [Float](repeating: 0, count: workers * B * d)
         var lossOut = 0.0
         let start = DispatchTime.now().uptimeNanoseconds
         var middle = start
-        states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in bias.value.withUnsafeBufferPointer { bp in
-        weight.grad.withUnsafeMutableBufferPointer { gw in bias.grad.withUnsafeMutableBufferPointer { gb in
-        logits.withUnsafeMutableBufferPointer { lp in runMax.withUnsafeMutableBufferPointer { mp in runSum.withUnsafeMutableBufferPointer { smp in
-        lse.withUnsafeMutableBufferPointer { lsp in partialDS.withUnsafeMutableBufferPointer { pdp in
-            let S = sp.baseAddress!, W = wp.baseAddress!, bias = bp.baseAddress!, Z = lp.baseAddress!
-            // Pass 1: logits and running log-sum-exp (blocks split in contiguous ranges per worker).
-            Threading.perWorker(workers) { w in
-                let b0 = w * blocks / workers, b1 = (w + 1) * blocks / workers
-                for k in b0..<b1 {
-                    let j0 = k * nb, cnt = min(nb, N - j0)
-                    let z = Z + B * j0
-                    for r in 0..<B { (z + r * cnt).update(from: bias + j0, count: cnt) }
-                    BLAS.sgemm(.none, .transpose, m: B, n: cnt, k: d, alpha: 1, a: S, lda: d, b: W + j0 * d, ldb: d,
-                               beta: 1, c: z, ldc: cnt, parallelism: blas)
-                    for r in 0..<B {
-                        let row = UnsafeBufferPointer(start: z + r * cnt, count: cnt)
-                        let m = Kernels.max(row)
-                        let o = w * B + r
-                        let newMax = Swift.max(mp[o], m)
-                        var s = smp[o] * (mp[o] == -.infinity ? 0 : exp(mp[o] - newMax))
-                        s += Kernels.sumExpShifted(row, shift: newMax)
-                        mp[o] = newMax; smp[o] = s
+        states.withUnsafeBufferPointer { sp in
+            weight.value.withUnsafeBufferPointer { wp in
+                bias.value.withUnsafeBufferPointer { bp in
+                    weight.grad.withUnsafeMutableBufferPointer { gw in
+                        bias.grad.withUnsafeMutableBufferPointer { gb in
+                            logits.withUnsafeMutableBufferPointer { lp in
+                                runMax.withUnsafeMutableBufferPointer { mp in
+                                    runSum.withUnsafeMutableBufferPointer { smp in
+                                        lse.withUnsafeMutableBufferPointer { lsp in
+                                            partialDS.withUnsafeMutableBufferPointer { pdp in
+                                                let S = sp.baseAddress!
+                                                let W = wp.baseAddress!
+                                                let bias = bp.baseAddress!
+                                                let Z = lp.baseAddress!
+                                                // Pass 1: logits and running log-sum-exp (blocks split in contiguous ranges per worker).
+                                                Threading.perWorker(workers) { w in
+                                                    let b0 = w * blocks / workers
+                                                    let b1 = (w + 1) * blocks / workers
+                                                    for k in b0..<b1 {
+                                                        let j0 = k * nb
+                                                        let cnt = min(nb, N - j0)
+                                                        let z = Z + B * j0
+                                                        for r in 0..<B {
+                                                            (z + r * cnt).update(from: bias + j0, count: cnt)
+                                                        }
+                                                        BLAS.sgemm(
+                                                            .none, .transpose, m: B, n: cnt, k: d, alpha: 1, a: S,
+                                                            lda: d, b: W + j0 * d, ldb: d,
+                                                            beta: 1, c: z, ldc: cnt, parallelism: blas)
+                                                        for r in 0..<B {
+                                                            let row = UnsafeBufferPointer(
+                                                                start: z + r * cnt, count: cnt)
+                                                            let m = Kernels.max(row)
+                                                            let o = w * B + r
+                                                            let newMax = Swift.max(mp[o], m)
+                                                            var s =
+                                                                smp[o] * (mp[o] == -.infinity ? 0 : exp(mp[o] - newMax))
+                                                            s += Kernels.sumExpShifted(row, shift: newMax)
+                                                            mp[o] = newMax
+                                                            smp[o] = s
+                                                        }
+                                                    }
+                                                }
+                                                var loss = 0.0
+                                                for r in 0..<B {
+                                                    var m: Float = -.infinity
+                                                    for w in 0..<workers { m = Swift.max(m, mp[w * B + r]) }
+                                                    var s: Float = 0
+                                                    for w in 0..<workers where mp[w * B + r] > -.infinity {
+                                                        s += smp[w * B + r] * exp(mp[w * B + r] - m)
+                                                    }
+                                                    lsp[r] = m + log(s)
+                                                    let t = targets[r] - 1
+                                                    let k = t / nb
+                                                    let j0 = k * nb
+                                                    let cnt = min(nb, N - j0)
+                                                    loss +=
+                                                        Double(rowWeight[r])
+                                                        * Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
+                                                }
+                                                lossOut = loss / Double(mean)
+                                                middle = DispatchTime.now().uptimeNanoseconds
+                                                // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
+                                                let invB = 1 / Float(mean)
+                                                Threading.perWorker(workers) { w in
+                                                    let b0 = w * blocks / workers
+                                                    let b1 = (w + 1) * blocks / workers
+                                                    let myDS = pdp.baseAddress! + w * B * d
+                                                    for k in b0..<b1 {
+                                                        let j0 = k * nb
+                                                        let cnt = min(nb, N - j0)
+                                                        let z = Z + B * j0
+                                                        for r in 0..<B {
+                                                            let row = z + r * cnt
+                                                            let scale = invB * rowWeight[r]
+                                                            let sh = SIMD16<Float>(repeating: lsp[r])
+                                                            let sc = SIMD16<Float>(repeating: scale)
+                                                            var j = 0
+                                                            while j + 16 <= cnt {
+                                                                VectorMath.store(
+                                                                    VectorMath.exp(VectorMath.load(row + j) - sh) * sc,
+                                                                    row + j)
+                                                                j += 16
+                                                            }
+                                                            while j < cnt {
+                                                                row[j] = exp(row[j] - lsp[r]) * scale
+                                                                j += 1
+                                                            }
+                                                            let t = targets[r] - 1
+                                                            if t >= j0 && t < j0 + cnt { row[t - j0] -= scale }
+                                                        }
+                                                        BLAS.sgemm(
+                                                            .transpose, .none, m: cnt, n: d, k: B, alpha: 1,
+                                                            a: UnsafePointer(z), lda: cnt, b: S, ldb: d,
+                                                            beta: 1, c: gw.baseAddress! + j0 * d, ldc: d,
+                                                            parallelism: blas)
+                                                        Self.addRows(z, rows: B, count: cnt, into: gb.baseAddress! + j0)
+                                                        BLAS.sgemm(
+                                                            .none, .none, m: B, n: d, k: cnt, alpha: 1,
+                                                            a: UnsafePointer(z), lda: cnt, b: W + j0 * d, ldb: d,
+                                                            beta: 1, c: myDS, ldc: d, parallelism: blas)
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
             }
-            var loss = 0.0
-            for r in 0..<B {
-                var m: Float = -.infinity
-                for w in 0..<workers { m = Swift.max(m, mp[w * B + r]) }
-                var s: Float = 0
-                for w in 0..<workers where mp[w * B + r] > -.infinity { s += smp[w * B + r] * exp(mp[w * B + r] - m) }
-                lsp[r] = m + log(s)
-                let t = targets[r] - 1, k = t / nb, j0 = k * nb, cnt = min(nb, N - j0)
-                loss += Double(rowWeight[r]) * Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
-            }
-            lossOut = loss / Double(mean)
-            middle = DispatchTime.now().uptimeNanoseconds
-            // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
-            let invB = 1 / Float(mean)
-            Threading.perWorker(workers) { w in
-                let b0 = w * blocks / workers, b1 = (w + 1) * blocks / workers
-                let myDS = pdp.baseAddress! + w * B * d
-                for k in b0..<b1 {
-                    let j0 = k * nb, cnt = min(nb, N - j0)
-                    let z = Z + B * j0
-                    for r in 0..<B {
-                        let row = z + r * cnt
-                        let scale = invB * rowWeight[r]
-                        let sh = SIMD16<Float>(repeating: lsp[r]), sc = SIMD16<Float>(repeating: scale)
-                        var j = 0
-                        while j + 16 <= cnt { VectorMath.store(VectorMath.exp(VectorMath.load(row + j) - sh) * sc, row + j); j += 16 }
-                        while j < cnt { row[j] = exp(row[j] - lsp[r]) * scale; j += 1 }
-                        let t = targets[r] - 1
-                        if t >= j0 && t < j0 + cnt { row[t - j0] -= scale }
-                    }
-                    BLAS.sgemm(.transpose, .none, m: cnt, n: d, k: B, alpha: 1, a: UnsafePointer(z), lda: cnt, b: S, ldb: d,
-                               beta: 1, c: gw.baseAddress! + j0 * d, ldc: d, parallelism: blas)
-                    Self.addRows(z, rows: B, count: cnt, into: gb.baseAddress! + j0)
-                    BLAS.sgemm(.none, .none, m: B, n: d, k: cnt, alpha: 1, a: UnsafePointer(z), lda: cnt, b: W + j0 * d, ldb: d,
-                               beta: 1, c: myDS, ldc: d, parallelism: blas)
-                }
-            }
-        } } } } } } } } } }
+        }
         dS.withUnsafeMutableBufferPointer { out in
             for w in 0..<workers { for i in 0..<(B * d) { out[i] += partialDS[w * B * d + i] } }
         }
@@ -139,23 +200,30 @@ public final class CatalogHead: Module {
                 VectorMath.store(VectorMath.load(sum + j) + VectorMath.load(row + j), sum + j)
                 j += 16
             }
-            while j < count { sum[j] += row[j]; j += 1 }
+            while j < count {
+                sum[j] += row[j]
+                j += 1
+            }
         }
     }
 
     /// Logits of selected columns: `columns[b]` lists item ids (1...N) for row b.
     public func logits(states: Matrix, columns: [[Int]]) -> [[Float]] {
         let d = dim
-        return states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in bias.value.withUnsafeBufferPointer { bp in
-            columns.enumerated().map { b, cols in
-                cols.map { id in
-                    let i = id - 1
-                    var acc = bp[i]
-                    for j in 0..<d { acc += sp[b * d + j] * wp[i * d + j] }
-                    return acc
+        return states.withUnsafeBufferPointer { sp in
+            weight.value.withUnsafeBufferPointer { wp in
+                bias.value.withUnsafeBufferPointer { bp in
+                    columns.enumerated().map { b, cols in
+                        cols.map { id in
+                            let i = id - 1
+                            var acc = bp[i]
+                            for j in 0..<d { acc += sp[b * d + j] * wp[i * d + j] }
+                            return acc
+                        }
+                    }
                 }
             }
-        } } }
+        }
     }
 
     /// Backward of selected columns: accumulates dW rows and db for the touched items only and
@@ -163,17 +231,27 @@ public final class CatalogHead: Module {
     public func backward(states: Matrix, columns: [[Int]], dLogits: [[Float]]) -> Matrix {
         let d = dim
         var dS = Matrix(rows: states.rows, cols: d)
-        states.withUnsafeBufferPointer { sp in weight.value.withUnsafeBufferPointer { wp in
-        weight.grad.withUnsafeMutableBufferPointer { gw in bias.grad.withUnsafeMutableBufferPointer { gb in
-        dS.withUnsafeMutableBufferPointer { ds in
-            for (b, cols) in columns.enumerated() {
-                for (c, id) in cols.enumerated() {
-                    let i = id - 1, g = dLogits[b][c]
-                    gb[i] += g
-                    for j in 0..<d { gw[i * d + j] += g * sp[b * d + j]; ds[b * d + j] += g * wp[i * d + j] }
+        states.withUnsafeBufferPointer { sp in
+            weight.value.withUnsafeBufferPointer { wp in
+                weight.grad.withUnsafeMutableBufferPointer { gw in
+                    bias.grad.withUnsafeMutableBufferPointer { gb in
+                        dS.withUnsafeMutableBufferPointer { ds in
+                            for (b, cols) in columns.enumerated() {
+                                for (c, id) in cols.enumerated() {
+                                    let i = id - 1
+                                    let g = dLogits[b][c]
+                                    gb[i] += g
+                                    for j in 0..<d {
+                                        gw[i * d + j] += g * sp[b * d + j]
+                                        ds[b * d + j] += g * wp[i * d + j]
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-        } } } } }
+        }
         return dS
     }
 }
@@ -184,10 +262,16 @@ extension CatalogHead {
     /// accumulates their dW rows and db entries and returns dS.
     /// - Throws: `.itemOutOfRange` for an action outside 1...N.
     /// - Precondition: one action and one target per state.
-    public func squaredTDError(states: Matrix, actions: [Int], targets: [Float]) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+    public func squaredTDError(states: Matrix, actions: [Int], targets: [Float]) throws(RecNNError) -> (
+        loss: Double, dStates: Matrix
+    ) {
         let B = states.rows
-        precondition(actions.count == B && targets.count == B, "squaredTDError: \(B) states, \(actions.count) actions, \(targets.count) targets")
-        for (b, a) in actions.enumerated() where a < 1 || a > items { throw .itemOutOfRange(id: a, position: b, vocabulary: items + 1) }
+        precondition(
+            actions.count == B && targets.count == B,
+            "squaredTDError: \(B) states, \(actions.count) actions, \(targets.count) targets")
+        for (b, a) in actions.enumerated() where a < 1 || a > items {
+            throw .itemOutOfRange(id: a, position: b, vocabulary: items + 1)
+        }
         let cols = actions.map { [$0] }
         let q = logits(states: states, columns: cols)
         var loss = 0.0

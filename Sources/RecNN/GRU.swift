@@ -20,12 +20,21 @@ public final class GRU: Module {
         let bound = 1 / Float(hidden).squareRoot()
         func make(_ n: String, _ r: Int, _ c: Int, _ s: UInt64) -> Parameter {
             switch initialization {
-            case .pytorchDefault: return Parameter(name: name + "." + n, value: Matrix.random(r, c, seed: s, distribution: .uniform(low: -bound, high: bound)))
+            case .pytorchDefault:
+                return Parameter(
+                    name: name + "." + n,
+                    value: Matrix.random(r, c, seed: s, distribution: .uniform(low: -bound, high: bound)))
             case .normal(let std):
-                return Parameter(name: name + "." + n, value: n.hasPrefix("bias") ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .normal(mean: 0, std: std)))
+                return Parameter(
+                    name: name + "." + n,
+                    value: n.hasPrefix("bias")
+                        ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .normal(mean: 0, std: std)))
             case .xavierUniform:
                 let g = (6 / Float(r + c)).squareRoot()
-                return Parameter(name: name + "." + n, value: n.hasPrefix("bias") ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .uniform(low: -g, high: g)))
+                return Parameter(
+                    name: name + "." + n,
+                    value: n.hasPrefix("bias")
+                        ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .uniform(low: -g, high: g)))
             }
         }
         weightIH = make("weight_ih_l0", 3 * hidden, input, seed)
@@ -44,26 +53,42 @@ public final class GRU: Module {
 
     /// Runs the GRU over `x` ((B·L) × input); returns every step's state ((B·L) × H) and the
     /// final states (B × H).
-    public func forward(_ x: Matrix, batch B: Int, length L: Int, padding: [Bool]) -> (outputs: Matrix, final: Matrix, cache: Cache) {
+    public func forward(_ x: Matrix, batch B: Int, length L: Int, padding: [Bool]) -> (
+        outputs: Matrix, final: Matrix, cache: Cache
+    ) {
         let H = hidden
-        precondition(x.rows == B * L && x.cols == inputSize, "GRU.forward: x is \(x.shapeDescription), expected \(B * L)×\(inputSize)")
+        precondition(
+            x.rows == B * L && x.cols == inputSize,
+            "GRU.forward: x is \(x.shapeDescription), expected \(B * L)×\(inputSize)")
         precondition(padding.count == B * L, "GRU.forward: \(padding.count) padding flags for \(B * L) rows")
         // Input projections of all steps at once.
         var xi = Matrix(rows: B * L, cols: 3 * H)
-        xi.withUnsafeMutableBufferPointer { p in biasIH.value.withUnsafeBufferPointer { b in
-            for r in 0..<(B * L) { for j in 0..<(3 * H) { p[r * 3 * H + j] = b[j] } }
-        } }
+        xi.withUnsafeMutableBufferPointer { p in
+            biasIH.value.withUnsafeBufferPointer { b in
+                for r in 0..<(B * L) { for j in 0..<(3 * H) { p[r * 3 * H + j] = b[j] } }
+            }
+        }
         gemm(x, weightIH.value, into: &xi, transposeB: .transpose, beta: 1)
         var h = Matrix(rows: B, cols: H)
         var outputs = Matrix(rows: B * L, cols: H)
-        var hPrev = [Matrix](), rs = [Matrix](), zs = [Matrix](), ns = [Matrix](), hns = [Matrix]()
+        var hPrev = [Matrix]()
+        var rs = [Matrix]()
+        var zs = [Matrix]()
+        var ns = [Matrix]()
+        var hns = [Matrix]()
         for t in 0..<L {
             var hh = Matrix(rows: B, cols: 3 * H)
-            hh.withUnsafeMutableBufferPointer { p in biasHH.value.withUnsafeBufferPointer { b in
-                for r in 0..<B { for j in 0..<(3 * H) { p[r * 3 * H + j] = b[j] } }
-            } }
+            hh.withUnsafeMutableBufferPointer { p in
+                biasHH.value.withUnsafeBufferPointer { b in
+                    for r in 0..<B { for j in 0..<(3 * H) { p[r * 3 * H + j] = b[j] } }
+                }
+            }
             gemm(h, weightHH.value, into: &hh, transposeB: .transpose, beta: 1)
-            var r = Matrix(rows: B, cols: H), z = r, n = r, hn = r, next = h
+            var r = Matrix(rows: B, cols: H)
+            var z = r
+            var n = r
+            var hn = r
+            var next = h
             for b in 0..<B {
                 let row = b * L + t
                 for j in 0..<H {
@@ -71,21 +96,32 @@ public final class GRU: Module {
                     let zv = GRU.sigmoid(xi[row, H + j] + hh[b, H + j])
                     let hnv = hh[b, 2 * H + j]
                     let nv = tanh(xi[row, 2 * H + j] + rv * hnv)
-                    r[b, j] = rv; z[b, j] = zv; hn[b, j] = hnv; n[b, j] = nv
+                    r[b, j] = rv
+                    z[b, j] = zv
+                    hn[b, j] = hnv
+                    n[b, j] = nv
                     if !padding[row] { next[b, j] = (1 - zv) * nv + zv * h[b, j] }
                 }
             }
-            hPrev.append(h); rs.append(r); zs.append(z); ns.append(n); hns.append(hn)
+            hPrev.append(h)
+            rs.append(r)
+            zs.append(z)
+            ns.append(n)
+            hns.append(hn)
             h = next
             for b in 0..<B { outputs.setRow(b * L + t, h.row(b)) }
         }
-        return (outputs, h, Cache(x: x, padding: padding, batch: B, length: L, hPrev: hPrev, r: rs, z: zs, n: ns, hn: hns))
+        return (
+            outputs, h, Cache(x: x, padding: padding, batch: B, length: L, hPrev: hPrev, r: rs, z: zs, n: ns, hn: hns)
+        )
     }
 
     /// Backpropagation through time from the gradient of the final states (B × H) and, if given,
     /// of every step's state ((B·L) × H). Accumulates the parameter gradients; returns dx.
     public func backward(_ c: Cache, dFinal: Matrix, dOutputs: Matrix? = nil) -> Matrix {
-        let H = hidden, B = c.batch, L = c.length
+        let H = hidden
+        let B = c.batch
+        let L = c.length
         var dh = dFinal
         var dxi = Matrix(rows: B * L, cols: 3 * H)
         for t in stride(from: L - 1, through: 0, by: -1) {
@@ -94,7 +130,11 @@ public final class GRU: Module {
             }
             var dhh = Matrix(rows: B, cols: 3 * H)
             var dPrev = Matrix(rows: B, cols: H)
-            let r = c.r[t], z = c.z[t], n = c.n[t], hn = c.hn[t], hp = c.hPrev[t]
+            let r = c.r[t]
+            let z = c.z[t]
+            let n = c.n[t]
+            let hn = c.hn[t]
+            let hp = c.hPrev[t]
             for b in 0..<B {
                 let row = b * L + t
                 if c.padding[row] {
@@ -103,22 +143,32 @@ public final class GRU: Module {
                 }
                 for j in 0..<H {
                     let g = dh[b, j]
-                    let dn = g * (1 - z[b, j]), dz = g * (hp[b, j] - n[b, j])
+                    let dn = g * (1 - z[b, j])
+                    let dz = g * (hp[b, j] - n[b, j])
                     dPrev[b, j] = g * z[b, j]
                     let dnPre = dn * (1 - n[b, j] * n[b, j])
                     let dr = dnPre * hn[b, j]
-                    let drPre = dr * r[b, j] * (1 - r[b, j]), dzPre = dz * z[b, j] * (1 - z[b, j])
-                    dxi[row, j] = drPre; dxi[row, H + j] = dzPre; dxi[row, 2 * H + j] = dnPre
-                    dhh[b, j] = drPre; dhh[b, H + j] = dzPre; dhh[b, 2 * H + j] = dnPre * r[b, j]
+                    let drPre = dr * r[b, j] * (1 - r[b, j])
+                    let dzPre = dz * z[b, j] * (1 - z[b, j])
+                    dxi[row, j] = drPre
+                    dxi[row, H + j] = dzPre
+                    dxi[row, 2 * H + j] = dnPre
+                    dhh[b, j] = drPre
+                    dhh[b, H + j] = dzPre
+                    dhh[b, 2 * H + j] = dnPre * r[b, j]
                 }
             }
             gemm(dhh, hp, into: &weightHH.grad, transposeA: .transpose, beta: 1)
-            biasHH.grad.withUnsafeMutableBufferPointer { g in for b in 0..<B { for j in 0..<(3 * H) { g[j] += dhh[b, j] } } }
+            biasHH.grad.withUnsafeMutableBufferPointer { g in
+                for b in 0..<B { for j in 0..<(3 * H) { g[j] += dhh[b, j] } }
+            }
             gemm(dhh, weightHH.value, into: &dPrev, beta: 1)
             dh = dPrev
         }
         gemm(dxi, c.x, into: &weightIH.grad, transposeA: .transpose, beta: 1)
-        biasIH.grad.withUnsafeMutableBufferPointer { g in for r in 0..<(B * L) { for j in 0..<(3 * H) { g[j] += dxi[r, j] } } }
+        biasIH.grad.withUnsafeMutableBufferPointer { g in
+            for r in 0..<(B * L) { for j in 0..<(3 * H) { g[j] += dxi[r, j] } }
+        }
         return matmul(dxi, weightIH.value)
     }
 }
@@ -132,10 +182,13 @@ public final class GRU4Rec: Module {
     public let dropout: Float
     public var parameters: [Parameter] { itemEmbedding.parameters + gru.parameters }
 
-    public init(items: Int, length: Int, dim: Int, hidden: Int, dropout: Float = 0.1,
-                initialization: Initialization = .pytorchDefault, seed: UInt64) {
-        itemEmbedding = Embedding(name: "item_embedding", vocabulary: items + 1, dimension: dim, paddingIndex: 0,
-                                  initialization: initialization, seed: seed)
+    public init(
+        items: Int, length: Int, dim: Int, hidden: Int, dropout: Float = 0.1,
+        initialization: Initialization = .pytorchDefault, seed: UInt64
+    ) {
+        itemEmbedding = Embedding(
+            name: "item_embedding", vocabulary: items + 1, dimension: dim, paddingIndex: 0,
+            initialization: initialization, seed: seed)
         gru = GRU(name: "gru", input: dim, hidden: hidden, initialization: initialization, seed: seed &+ 1)
         self.length = length
         self.dropout = dropout
@@ -146,15 +199,18 @@ public final class GRU4Rec: Module {
     /// - Throws: `.itemOutOfRange` naming an id and its position in the batch.
     /// - Parameter firstSample: the index of `sequences[0]` in the whole batch (dropout masks
     ///   are drawn per sequence, as `SASRec.forward`'s).
-    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
+    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError)
+        -> (states: Matrix, cache: Cache)
+    {
         let L = length
         var ids = [Int]()
         for (b, s) in sequences.enumerated() {
             precondition(s.count == L, "GRU4Rec.forward: sequence \(b) has \(s.count) ids, the model takes \(L)")
             ids += s
         }
-        let (x, mask) = Dropout.forward(try itemEmbedding.forward(ids), rate: training ? dropout : 0, seed: seed,
-                                     samples: Dropout.Samples(first: firstSample, count: sequences.count))
+        let (x, mask) = Dropout.forward(
+            try itemEmbedding.forward(ids), rate: training ? dropout : 0, seed: seed,
+            samples: Dropout.Samples(first: firstSample, count: sequences.count))
         let (_, final, gc) = gru.forward(x, batch: sequences.count, length: L, padding: ids.map { $0 == 0 })
         return (final, Cache(ids: ids, dropoutMask: mask, gru: gc))
     }

@@ -26,14 +26,18 @@ public final class Parameter {
     public func accumulateGradient(from other: Parameter) {
         let c = grad.cols
         if let rows = other.touchedRows {
-            grad.withUnsafeMutableBufferPointer { g in other.grad.withUnsafeBufferPointer { t in
-                for row in rows { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
-            } }
+            grad.withUnsafeMutableBufferPointer { g in
+                other.grad.withUnsafeBufferPointer { t in
+                    for row in rows { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
+                }
+            }
             touchedRows?.formUnion(rows)
         } else {
-            grad.withUnsafeMutableBufferPointer { g in other.grad.withUnsafeBufferPointer { t in
-                for i in g.indices { g[i] += t[i] }
-            } }
+            grad.withUnsafeMutableBufferPointer { g in
+                other.grad.withUnsafeBufferPointer { t in
+                    for i in g.indices { g[i] += t[i] }
+                }
+            }
         }
     }
 
@@ -77,9 +81,12 @@ extension Module {
         var staged = [(Parameter, Matrix)]()
         for p in parameters {
             guard let t = file[p.name] else { throw .checkpoint(file: path, tensor: p.name, message: "missing") }
-            let rows = p.value.rows, cols = p.value.cols
+            let rows = p.value.rows
+            let cols = p.value.cols
             let ok = (t.shape == [rows, cols]) || (rows == 1 && t.shape == [cols]) || (cols == 1 && t.shape == [rows])
-            guard ok else { throw .checkpoint(file: path, tensor: p.name, message: "shape \(t.shape), expected [\(rows), \(cols)]") }
+            guard ok else {
+                throw .checkpoint(file: path, tensor: p.name, message: "shape \(t.shape), expected [\(rows), \(cols)]")
+            }
             staged.append((p, Matrix(rows: rows, cols: cols, elements: t.values)))
         }
         for (p, m) in staged { p.value = m }
@@ -96,7 +103,8 @@ public enum RecNNError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .checkpoint(let f, let t, let m): return "\(f): " + (t.map { "tensor '\($0)': " } ?? "") + m
-        case .itemOutOfRange(let id, let pos, let n): return "item id \(id) at position \(pos) of the batch is outside the embedding table (0..<\(n))"
+        case .itemOutOfRange(let id, let pos, let n):
+            return "item id \(id) at position \(pos) of the batch is outside the embedding table (0..<\(n))"
         case .io(let e): return e.description
         }
     }
@@ -121,18 +129,33 @@ public final class Linear: Module {
     public var outFeatures: Int { weight.value.rows }
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
-    public init(name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true, initialization: Initialization = .pytorchDefault, seed: UInt64) {
+    public init(
+        name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true,
+        initialization: Initialization = .pytorchDefault, seed: UInt64
+    ) {
         let bound = 1 / Float(inFeatures).squareRoot()
         switch initialization {
         case .pytorchDefault:
-            weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -bound, high: bound)))
-            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.random(1, outFeatures, seed: seed &+ 1, distribution: .uniform(low: -bound, high: bound))) : nil
+            weight = Parameter(
+                name: name + ".weight",
+                value: Matrix.random(
+                    outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -bound, high: bound)))
+            self.bias =
+                bias
+                ? Parameter(
+                    name: name + ".bias",
+                    value: Matrix.random(
+                        1, outFeatures, seed: seed &+ 1, distribution: .uniform(low: -bound, high: bound))) : nil
         case .normal(let std):
-            weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .normal(mean: 0, std: std)))
+            weight = Parameter(
+                name: name + ".weight",
+                value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .normal(mean: 0, std: std)))
             self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
         case .xavierUniform:
             let g = (6 / Float(inFeatures + outFeatures)).squareRoot()
-            weight = Parameter(name: name + ".weight", value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -g, high: g)))
+            weight = Parameter(
+                name: name + ".weight",
+                value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -g, high: g)))
             self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
         }
     }
@@ -140,15 +163,19 @@ public final class Linear: Module {
     /// x: n×in → n×out.
     /// - Complexity: 2·n·in·out FLOPs.
     public func forward(_ x: Matrix) -> Matrix {
-        precondition(x.cols == inFeatures, "Linear.forward: input is \(x.shapeDescription), weight is \(weight.value.shapeDescription)")
+        precondition(
+            x.cols == inFeatures,
+            "Linear.forward: input is \(x.shapeDescription), weight is \(weight.value.shapeDescription)")
         guard let b = bias else { return matmul(x, weight.value, transposeB: .transpose) }
         // y = bias rows, then y += x Wᵀ (β = 1); the bias copy fills every element.
         let o = outFeatures
-        var y = Matrix(rows: x.rows, cols: o, unsafeUninitialized: { yp in
-            b.value.withUnsafeBufferPointer { bp in
-                for r in 0..<x.rows { (yp.baseAddress! + r * o).update(from: bp.baseAddress!, count: o) }
-            }
-        })
+        var y = Matrix(
+            rows: x.rows, cols: o,
+            unsafeUninitialized: { yp in
+                b.value.withUnsafeBufferPointer { bp in
+                    for r in 0..<x.rows { (yp.baseAddress! + r * o).update(from: bp.baseAddress!, count: o) }
+                }
+            })
         gemm(x, weight.value, into: &y, transposeB: .transpose, beta: 1)
         return y
     }
@@ -157,7 +184,9 @@ public final class Linear: Module {
     /// - Complexity: 4·n·in·out FLOPs.
     @discardableResult
     public func backward(_ x: Matrix, _ dy: Matrix) -> Matrix {
-        precondition(dy.rows == x.rows && dy.cols == outFeatures, "Linear.backward: dy is \(dy.shapeDescription), expected \(x.rows)×\(outFeatures)")
+        precondition(
+            dy.rows == x.rows && dy.cols == outFeatures,
+            "Linear.backward: dy is \(dy.shapeDescription), expected \(x.rows)×\(outFeatures)")
         accumulateParameterGradients(x, dy)
         return matmul(dy, weight.value)
     }
@@ -177,8 +206,10 @@ public final class Linear: Module {
 
     /// As `backward`, but adds dx = dy W into `dx` (one GEMM with β = 1, no new matrix).
     public func backward(_ x: Matrix, _ dy: Matrix, accumulatingInto dx: inout Matrix) {
-        precondition(dy.rows == x.rows && dy.cols == outFeatures && dx.rows == x.rows && dx.cols == inFeatures,
-                     "Linear.backward: dy is \(dy.shapeDescription), dx is \(dx.shapeDescription), expected \(x.rows)×\(outFeatures) and \(x.rows)×\(inFeatures)")
+        precondition(
+            dy.rows == x.rows && dy.cols == outFeatures && dx.rows == x.rows && dx.cols == inFeatures,
+            "Linear.backward: dy is \(dy.shapeDescription), dx is \(dx.shapeDescription), expected \(x.rows)×\(outFeatures) and \(x.rows)×\(inFeatures)"
+        )
         accumulateParameterGradients(x, dy)
         gemm(dy, weight.value, into: &dx, beta: 1)
     }
@@ -198,43 +229,72 @@ public final class LayerNorm: Module {
     }
 
     /// What `backward` needs from `forward`.
-    public struct Cache { public let xhat: Matrix; public let rstd: [Float] }
+    public struct Cache {
+        public let xhat: Matrix
+        public let rstd: [Float]
+    }
 
     public func forward(_ x: Matrix) -> (y: Matrix, cache: Cache) {
         let d = gamma.value.cols
         precondition(x.cols == d, "LayerNorm.forward: input is \(x.shapeDescription), features \(d)")
         var rstd = [Float](repeating: 0, count: x.rows)
-        let xhat = Matrix(rows: x.rows, cols: d, unsafeUninitialized: { xp in
-            x.withUnsafeBufferPointer { src in
-                for r in 0..<x.rows {
-                    let row = UnsafeMutableBufferPointer(rebasing: xp[(r * d)..<((r + 1) * d)])
-                    rstd[r] = Kernels.layerNorm(UnsafeBufferPointer(rebasing: src[(r * d)..<((r + 1) * d)]), gamma: nil, beta: nil, eps: eps, into: row).rstd
+        let xhat = Matrix(
+            rows: x.rows, cols: d,
+            unsafeUninitialized: { xp in
+                x.withUnsafeBufferPointer { src in
+                    for r in 0..<x.rows {
+                        let row = UnsafeMutableBufferPointer(rebasing: xp[(r * d)..<((r + 1) * d)])
+                        rstd[r] =
+                            Kernels.layerNorm(
+                                UnsafeBufferPointer(rebasing: src[(r * d)..<((r + 1) * d)]), gamma: nil, beta: nil,
+                                eps: eps, into: row
+                            ).rstd
+                    }
                 }
-            }
-        })
-        let y = Matrix(rows: x.rows, cols: d, unsafeUninitialized: { yp in
-            xhat.withUnsafeBufferPointer { xh in gamma.value.withUnsafeBufferPointer { g in beta.value.withUnsafeBufferPointer { b in
-                for r in 0..<x.rows { affineRow(xh.baseAddress! + r * d, g.baseAddress!, b.baseAddress!, into: yp.baseAddress! + r * d, count: d) }
-            } } }
-        })
+            })
+        let y = Matrix(
+            rows: x.rows, cols: d,
+            unsafeUninitialized: { yp in
+                xhat.withUnsafeBufferPointer { xh in
+                    gamma.value.withUnsafeBufferPointer { g in
+                        beta.value.withUnsafeBufferPointer { b in
+                            for r in 0..<x.rows {
+                                affineRow(
+                                    xh.baseAddress! + r * d, g.baseAddress!, b.baseAddress!,
+                                    into: yp.baseAddress! + r * d, count: d)
+                            }
+                        }
+                    }
+                }
+            })
         return (y, Cache(xhat: xhat, rstd: rstd))
     }
 
     /// dγ += Σ dy·x̂, dβ += Σ dy; dx = r/d · (d·g − Σg − x̂·Σ(g·x̂)) with g = dy·γ.
     @discardableResult
     public func backward(_ cache: Cache, _ dy: Matrix) -> Matrix {
-        let d = gamma.value.cols, n = dy.rows
+        let d = gamma.value.cols
+        let n = dy.rows
         var dx = Matrix(rows: n, cols: d)
-        gamma.grad.withUnsafeMutableBufferPointer { gg in beta.grad.withUnsafeMutableBufferPointer { bg in
-            gamma.value.withUnsafeBufferPointer { g in cache.xhat.withUnsafeBufferPointer { xh in
-                dy.withUnsafeBufferPointer { dyp in dx.withUnsafeMutableBufferPointer { dxp in
-                    for r in 0..<n {
-                        layerNormBackwardRow(dyp.baseAddress! + r * d, xh.baseAddress! + r * d, g.baseAddress!, rstd: cache.rstd[r],
-                                             dx: dxp.baseAddress! + r * d, dGamma: gg.baseAddress!, dBeta: bg.baseAddress!, count: d)
+        gamma.grad.withUnsafeMutableBufferPointer { gg in
+            beta.grad.withUnsafeMutableBufferPointer { bg in
+                gamma.value.withUnsafeBufferPointer { g in
+                    cache.xhat.withUnsafeBufferPointer { xh in
+                        dy.withUnsafeBufferPointer { dyp in
+                            dx.withUnsafeMutableBufferPointer { dxp in
+                                for r in 0..<n {
+                                    layerNormBackwardRow(
+                                        dyp.baseAddress! + r * d, xh.baseAddress! + r * d, g.baseAddress!,
+                                        rstd: cache.rstd[r],
+                                        dx: dxp.baseAddress! + r * d, dGamma: gg.baseAddress!, dBeta: bg.baseAddress!,
+                                        count: d)
+                                }
+                            }
+                        }
                     }
-                } }
-            } }
-        } }
+                }
+            }
+        }
         return dx
     }
 }
@@ -248,9 +308,16 @@ public final class Embedding: Module {
     public var dimension: Int { table.value.cols }
     public var parameters: [Parameter] { [table] }
 
-    public init(name: String, vocabulary: Int, dimension: Int, paddingIndex: Int?, initialization: Initialization = .pytorchDefault, seed: UInt64) {
+    public init(
+        name: String, vocabulary: Int, dimension: Int, paddingIndex: Int?,
+        initialization: Initialization = .pytorchDefault, seed: UInt64
+    ) {
         let std: Float
-        switch initialization { case .pytorchDefault: std = 1; case .normal(let s): std = s; case .xavierUniform(let s): std = s }
+        switch initialization {
+        case .pytorchDefault: std = 1
+        case .normal(let s): std = s
+        case .xavierUniform(let s): std = s
+        }
         var m = Matrix.random(vocabulary, dimension, seed: seed, distribution: .normal(mean: 0, std: std))
         if let p = paddingIndex { m.setRow(p, [Float](repeating: 0, count: dimension)) }
         table = Parameter(name: name + ".weight", value: m, sparse: true)
@@ -260,24 +327,35 @@ public final class Embedding: Module {
     /// Rows of the table for `ids` (one output row per id).
     /// - Throws: `.itemOutOfRange` naming the id and its position.
     public func forward(_ ids: [Int]) throws(RecNNError) -> Matrix {
-        let d = dimension, n = vocabulary
-        for (pos, id) in ids.enumerated() where id < 0 || id >= n { throw .itemOutOfRange(id: id, position: pos, vocabulary: n) }
-        return Matrix(rows: ids.count, cols: d, unsafeUninitialized: { o in table.value.withUnsafeBufferPointer { t in
-            for (r, id) in ids.enumerated() { (o.baseAddress! + r * d).update(from: t.baseAddress! + id * d, count: d) }
-        } })
+        let d = dimension
+        let n = vocabulary
+        for (pos, id) in ids.enumerated() where id < 0 || id >= n {
+            throw .itemOutOfRange(id: id, position: pos, vocabulary: n)
+        }
+        return Matrix(
+            rows: ids.count, cols: d,
+            unsafeUninitialized: { o in
+                table.value.withUnsafeBufferPointer { t in
+                    for (r, id) in ids.enumerated() {
+                        (o.baseAddress! + r * d).update(from: t.baseAddress! + id * d, count: d)
+                    }
+                }
+            })
     }
 
     /// Accumulates dy rows into the used rows' gradient (the padding row is skipped).
     public func backward(_ ids: [Int], _ dy: Matrix) {
         let d = dimension
-        table.grad.withUnsafeMutableBufferPointer { g in dy.withUnsafeBufferPointer { dp in
-            var touched = table.touchedRows!
-            for (r, id) in ids.enumerated() where id != paddingIndex {
-                addRow(dp.baseAddress! + r * d, into: g.baseAddress! + id * d, count: d)
-                touched.insert(id)
+        table.grad.withUnsafeMutableBufferPointer { g in
+            dy.withUnsafeBufferPointer { dp in
+                var touched = table.touchedRows!
+                for (r, id) in ids.enumerated() where id != paddingIndex {
+                    addRow(dp.baseAddress! + r * d, into: g.baseAddress! + id * d, count: d)
+                    touched.insert(id)
+                }
+                table.touchedRows = touched
             }
-            table.touchedRows = touched
-        } }
+        }
     }
 }
 
@@ -297,10 +375,16 @@ public final class Adam {
     public private(set) var stepCount = 0
     var rowSteps: [[Int32]]
 
-    public init(parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
-                eps: Float = 1e-8, weightDecay: Float = 0) {
+    public init(
+        parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        eps: Float = 1e-8, weightDecay: Float = 0
+    ) {
         self.parameters = parameters
-        self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
         m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
         v = m
         rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.value.rows) }
@@ -316,41 +400,62 @@ public final class Adam {
         stepCount += 1
         typealias V = SIMD16<Float>
         for (pi, p) in parameters.enumerated() {
-            let c = p.value.cols, total = p.value.count
+            let c = p.value.cols
+            let total = p.value.count
             let touched = p.touchedRows
-            p.value.withUnsafeMutableBufferPointer { w in p.grad.withUnsafeBufferPointer { g in
-            m[pi].withUnsafeMutableBufferPointer { mm in v[pi].withUnsafeMutableBufferPointer { vv in
-                func update(_ lo: Int, _ hi: Int, t: Int) {
-                    let bc1 = 1 - Foundation.pow(beta1, Float(t)), bc2 = 1 - Foundation.pow(beta2, Float(t))
-                    let a = learningRate / bc1, ib2 = 1 / bc2, wd = learningRate * weightDecay
-                    var j = lo
-                    let b1 = V(repeating: beta1), b2 = V(repeating: beta2), o1 = V(repeating: 1 - beta1), o2 = V(repeating: 1 - beta2)
-                    while j + 16 <= hi {
-                        let gv = VectorMath.load(g.baseAddress! + j)
-                        let mv = b1 * VectorMath.load(mm.baseAddress! + j) + o1 * gv
-                        let vv2 = b2 * VectorMath.load(vv.baseAddress! + j) + o2 * gv * gv
-                        VectorMath.store(mv, mm.baseAddress! + j); VectorMath.store(vv2, vv.baseAddress! + j)
-                        let wv = VectorMath.load(w.baseAddress! + j)
-                        let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
-                        VectorMath.store(wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv, w.baseAddress! + j)
-                        j += 16
-                    }
-                    while j < hi {
-                        mm[j] = beta1 * mm[j] + (1 - beta1) * g[j]
-                        vv[j] = beta2 * vv[j] + (1 - beta2) * g[j] * g[j]
-                        w[j] -= a * mm[j] / ((vv[j] * ib2).squareRoot() + eps) + wd * w[j]
-                        j += 1
+            p.value.withUnsafeMutableBufferPointer { w in
+                p.grad.withUnsafeBufferPointer { g in
+                    m[pi].withUnsafeMutableBufferPointer { mm in
+                        v[pi].withUnsafeMutableBufferPointer { vv in
+                            func update(_ lo: Int, _ hi: Int, t: Int) {
+                                let bc1 = 1 - Foundation.pow(beta1, Float(t))
+                                let bc2 = 1 - Foundation.pow(beta2, Float(t))
+                                let a = learningRate / bc1
+                                let ib2 = 1 / bc2
+                                let wd = learningRate * weightDecay
+                                var j = lo
+                                let b1 = V(repeating: beta1)
+                                let b2 = V(repeating: beta2)
+                                let o1 = V(repeating: 1 - beta1)
+                                let o2 = V(repeating: 1 - beta2)
+                                while j + 16 <= hi {
+                                    let gv = VectorMath.load(g.baseAddress! + j)
+                                    let mv = b1 * VectorMath.load(mm.baseAddress! + j) + o1 * gv
+                                    let vv2 = b2 * VectorMath.load(vv.baseAddress! + j) + o2 * gv * gv
+                                    VectorMath.store(mv, mm.baseAddress! + j)
+                                    VectorMath.store(vv2, vv.baseAddress! + j)
+                                    let wv = VectorMath.load(w.baseAddress! + j)
+                                    let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
+                                    VectorMath.store(
+                                        wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv, w.baseAddress! + j)
+                                    j += 16
+                                }
+                                while j < hi {
+                                    mm[j] = beta1 * mm[j] + (1 - beta1) * g[j]
+                                    vv[j] = beta2 * vv[j] + (1 - beta2) * g[j] * g[j]
+                                    w[j] -= a * mm[j] / ((vv[j] * ib2).squareRoot() + eps) + wd * w[j]
+                                    j += 1
+                                }
+                            }
+                            if let rows = touched, lazySparseRows {
+                                for r in rows {
+                                    rowSteps[pi][r] += 1
+                                    update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r]))
+                                }
+                            } else {
+                                let chunk = 1 << 15
+                                let t = stepCount
+                                Threading.parallelFor(
+                                    chunks: (total + chunk - 1) / chunk,
+                                    parallelism: total >= 1 << 17 ? parallelism : .sequential
+                                ) { i in
+                                    update(i * chunk, Swift.min(total, (i + 1) * chunk), t: t)
+                                }
+                            }
+                        }
                     }
                 }
-                if let rows = touched, lazySparseRows {
-                    for r in rows { rowSteps[pi][r] += 1; update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r])) }
-                } else {
-                    let chunk = 1 << 15, t = stepCount
-                    Threading.parallelFor(chunks: (total + chunk - 1) / chunk, parallelism: total >= 1 << 17 ? parallelism : .sequential) { i in
-                        update(i * chunk, Swift.min(total, (i + 1) * chunk), t: t)
-                    }
-                }
-            } } } }
+            }
         }
     }
 }
@@ -364,7 +469,9 @@ extension Adam {
         for i in parameters.indices {
             t["\(prefix).\(i).m"] = Tensor(shape: [m[i].count], values: m[i])
             t["\(prefix).\(i).v"] = Tensor(shape: [v[i].count], values: v[i])
-            if !rowSteps[i].isEmpty { t["\(prefix).\(i).rows"] = Tensor(shape: [rowSteps[i].count], values: rowSteps[i].map(Float.init)) }
+            if !rowSteps[i].isEmpty {
+                t["\(prefix).\(i).rows"] = Tensor(shape: [rowSteps[i].count], values: rowSteps[i].map(Float.init))
+            }
         }
         return t
     }
@@ -372,18 +479,34 @@ extension Adam {
     /// Restores what `stateTensors` wrote; all or nothing.
     /// - Throws: `.checkpoint` naming a missing or mis-sized tensor.
     public func loadState(_ t: [String: Tensor], prefix: String, file: String) throws(RecNNError) {
-        guard let st = t[prefix + ".step"], st.values.count == 1 else { throw .checkpoint(file: file, tensor: prefix + ".step", message: "missing") }
-        var nm = [[Float]](), nv = [[Float]](), nr = [[Int32]]()
+        guard let st = t[prefix + ".step"], st.values.count == 1 else {
+            throw .checkpoint(file: file, tensor: prefix + ".step", message: "missing")
+        }
+        var nm = [[Float]]()
+        var nv = [[Float]]()
+        var nr = [[Int32]]()
         for i in parameters.indices {
-            guard let a = t["\(prefix).\(i).m"], a.values.count == m[i].count else { throw .checkpoint(file: file, tensor: "\(prefix).\(i).m", message: "missing or wrong size") }
-            guard let b = t["\(prefix).\(i).v"], b.values.count == v[i].count else { throw .checkpoint(file: file, tensor: "\(prefix).\(i).v", message: "missing or wrong size") }
-            nm.append(a.values); nv.append(b.values)
-            if rowSteps[i].isEmpty { nr.append([]) } else {
-                guard let r = t["\(prefix).\(i).rows"], r.values.count == rowSteps[i].count else { throw .checkpoint(file: file, tensor: "\(prefix).\(i).rows", message: "missing or wrong size") }
+            guard let a = t["\(prefix).\(i).m"], a.values.count == m[i].count else {
+                throw .checkpoint(file: file, tensor: "\(prefix).\(i).m", message: "missing or wrong size")
+            }
+            guard let b = t["\(prefix).\(i).v"], b.values.count == v[i].count else {
+                throw .checkpoint(file: file, tensor: "\(prefix).\(i).v", message: "missing or wrong size")
+            }
+            nm.append(a.values)
+            nv.append(b.values)
+            if rowSteps[i].isEmpty {
+                nr.append([])
+            } else {
+                guard let r = t["\(prefix).\(i).rows"], r.values.count == rowSteps[i].count else {
+                    throw .checkpoint(file: file, tensor: "\(prefix).\(i).rows", message: "missing or wrong size")
+                }
                 nr.append(r.values.map { Int32($0) })
             }
         }
-        m = nm; v = nv; rowSteps = nr; stepCount = Int(st.values[0])
+        m = nm
+        v = nv
+        rowSteps = nr
+        stepCount = Int(st.values[0])
     }
 }
 
@@ -407,49 +530,81 @@ public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float
 @inline(__always)
 func addRow(_ d: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>, count n: Int) {
     var j = 0
-    while j + 16 <= n { VectorMath.store(VectorMath.load(g + j) + VectorMath.load(d + j), g + j); j += 16 }
-    while j < n { g[j] += d[j]; j += 1 }
+    while j + 16 <= n {
+        VectorMath.store(VectorMath.load(g + j) + VectorMath.load(d + j), g + j)
+        j += 16
+    }
+    while j < n {
+        g[j] += d[j]
+        j += 1
+    }
 }
 
 /// y[j] = x[j]·γ[j] + β[j].
 @inline(__always)
-func affineRow(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int) {
+func affineRow(
+    _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    into y: UnsafeMutablePointer<Float>, count n: Int
+) {
     var j = 0
-    while j + 16 <= n { VectorMath.store(VectorMath.load(x + j) * VectorMath.load(g + j) + VectorMath.load(b + j), y + j); j += 16 }
-    while j < n { y[j] = x[j] * g[j] + b[j]; j += 1 }
+    while j + 16 <= n {
+        VectorMath.store(VectorMath.load(x + j) * VectorMath.load(g + j) + VectorMath.load(b + j), y + j)
+        j += 16
+    }
+    while j < n {
+        y[j] = x[j] * g[j] + b[j]
+        j += 1
+    }
 }
 
 /// Layer-norm backward of one row: dγ += dy·x̂, dβ += dy, dx = r/d·(d·gx − Σgx − x̂·Σ(gx·x̂)),
 /// gx = dy·γ.
 @inline(__always)
-func layerNormBackwardRow(_ dy: UnsafePointer<Float>, _ xh: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, rstd: Float,
-                          dx: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, count n: Int) {
+func layerNormBackwardRow(
+    _ dy: UnsafePointer<Float>, _ xh: UnsafePointer<Float>, _ gamma: UnsafePointer<Float>, rstd: Float,
+    dx: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>,
+    count n: Int
+) {
     typealias V = SIMD16<Float>
-    var sg = V(), sgx = V()
-    var sumG: Float = 0, sumGX: Float = 0
+    var sg = V()
+    var sgx = V()
+    var sumG: Float = 0
+    var sumGX: Float = 0
     var j = 0
     while j + 16 <= n {
-        let dv = VectorMath.load(dy + j), xv = VectorMath.load(xh + j)
+        let dv = VectorMath.load(dy + j)
+        let xv = VectorMath.load(xh + j)
         VectorMath.store(VectorMath.load(dGamma + j) + dv * xv, dGamma + j)
         VectorMath.store(VectorMath.load(dBeta + j) + dv, dBeta + j)
         let gx = dv * VectorMath.load(gamma + j)
-        sg += gx; sgx += gx * xv
+        sg += gx
+        sgx += gx * xv
         j += 16
     }
-    sumG = sg.sum(); sumGX = sgx.sum()
+    sumG = sg.sum()
+    sumGX = sgx.sum()
     while j < n {
-        dGamma[j] += dy[j] * xh[j]; dBeta[j] += dy[j]
+        dGamma[j] += dy[j] * xh[j]
+        dBeta[j] += dy[j]
         let gx = dy[j] * gamma[j]
-        sumG += gx; sumGX += gx * xh[j]
+        sumG += gx
+        sumGX += gx * xh[j]
         j += 1
     }
-    let scale = rstd / Float(n), fn = Float(n)
+    let scale = rstd / Float(n)
+    let fn = Float(n)
     j = 0
-    let sv = V(repeating: scale), nv = V(repeating: fn), s1 = V(repeating: sumG), s2 = V(repeating: sumGX)
+    let sv = V(repeating: scale)
+    let nv = V(repeating: fn)
+    let s1 = V(repeating: sumG)
+    let s2 = V(repeating: sumGX)
     while j + 16 <= n {
         let gx = VectorMath.load(dy + j) * VectorMath.load(gamma + j)
         VectorMath.store(sv * (nv * gx - s1 - VectorMath.load(xh + j) * s2), dx + j)
         j += 16
     }
-    while j < n { dx[j] = scale * (fn * dy[j] * gamma[j] - sumG - xh[j] * sumGX); j += 1 }
+    while j < n {
+        dx[j] = scale * (fn * dy[j] * gamma[j] - sumG - xh[j] * sumGX)
+        j += 1
+    }
 }

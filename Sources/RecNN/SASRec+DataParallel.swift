@@ -25,7 +25,9 @@ extension SASRec {
 
         /// Forward over the whole batch; the dropout masks are those of `SASRec.forward` on the
         /// whole batch (per sequence, from `seed` and `firstSample + b`), whatever the workers.
-        public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
+        public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0)
+            throws(RecNNError) -> (states: Matrix, cache: Cache)
+        {
             let B = sequences.count
             let W = max(1, min(workers, B / 32))
             if W == 1 {
@@ -42,8 +44,9 @@ extension SASRec {
                     Threading.withSequentialKernels {
                         let part = Array(sequences[ranges[w]])
                         do {
-                            let r = try self.worker(w).forward(part, training: training, seed: seed,
-                                                                           firstSample: firstSample + ranges[w].lowerBound)
+                            let r = try self.worker(w).forward(
+                                part, training: training, seed: seed,
+                                firstSample: firstSample + ranges[w].lowerBound)
                             box.pointer[w] = .success(r)
                         } catch let e as RecNNError { box.pointer[w] = .failure(e) } catch {}
                     }
@@ -56,7 +59,8 @@ extension SASRec {
                 case .failure(let e):
                     // Re-number the position to the whole batch.
                     if case .itemOutOfRange(let id, let pos, let n) = e {
-                        throw .itemOutOfRange(id: id, position: pos + ranges[w].lowerBound * model.config.length, vocabulary: n)
+                        throw .itemOutOfRange(
+                            id: id, position: pos + ranges[w].lowerBound * model.config.length, vocabulary: n)
                     }
                     throw e
                 case .success(let (s, c)):
@@ -69,7 +73,10 @@ extension SASRec {
 
         /// Backward for the whole batch; accumulates every gradient into the model's parameters.
         public func backward(_ cache: Cache, _ dStates: Matrix) {
-            if cache.parts.count == 1 { model.backward(cache.parts[0].cache, dStates); return }
+            if cache.parts.count == 1 {
+                model.backward(cache.parts[0].cache, dStates)
+                return
+            }
             Threading.perWorker(cache.parts.count) { w in
                 Threading.withSequentialKernels {
                     let part = cache.parts[w]
@@ -87,4 +94,7 @@ extension SASRec {
 }
 
 /// A pointer shared by workers that write disjoint elements.
-struct UncheckedBox<T>: @unchecked Sendable { let pointer: UnsafeMutablePointer<T>; init(_ p: UnsafeMutablePointer<T>) { pointer = p } }
+struct UncheckedBox<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
+}

@@ -44,9 +44,12 @@ public final class SASRec: Module {
         init(_ prefix: String, _ c: Config, seed: UInt64) {
             ln1 = LayerNorm(name: prefix + ".ln1", features: c.dim)
             ln2 = LayerNorm(name: prefix + ".ln2", features: c.dim)
-            attn = MultiHeadAttention(name: prefix + ".attn", dim: c.dim, heads: c.heads, outputProjection: c.hasAttentionOutputProjection,
-                                      initialization: c.initialization, seed: seed)
-            ffn = FeedForward(name: prefix + ".ffn", dim: c.dim, hidden: c.dim, activation: c.activation, initialization: c.initialization, seed: seed &+ 100)
+            attn = MultiHeadAttention(
+                name: prefix + ".attn", dim: c.dim, heads: c.heads, outputProjection: c.hasAttentionOutputProjection,
+                initialization: c.initialization, seed: seed)
+            ffn = FeedForward(
+                name: prefix + ".ffn", dim: c.dim, hidden: c.dim, activation: c.activation,
+                initialization: c.initialization, seed: seed &+ 100)
         }
         var parameters: [Parameter] { ln1.parameters + attn.parameters + ln2.parameters + ffn.parameters }
     }
@@ -63,11 +66,18 @@ public final class SASRec: Module {
 
     public init(config c: Config, seed: UInt64) {
         config = c
-        itemEmbedding = Embedding(name: "item_embedding", vocabulary: c.items + 1, dimension: c.dim, paddingIndex: 0,
-                                  initialization: c.initialization, seed: seed)
+        itemEmbedding = Embedding(
+            name: "item_embedding", vocabulary: c.items + 1, dimension: c.dim, paddingIndex: 0,
+            initialization: c.initialization, seed: seed)
         let posStd: Float
-        switch c.initialization { case .pytorchDefault: posStd = 1; case .normal(let s): posStd = s; case .xavierUniform(let s): posStd = s }
-        positionEmbedding = Parameter(name: "position_embedding.weight", value: Matrix.random(c.length, c.dim, seed: seed &+ 1, distribution: .normal(mean: 0, std: posStd)))
+        switch c.initialization {
+        case .pytorchDefault: posStd = 1
+        case .normal(let s): posStd = s
+        case .xavierUniform(let s): posStd = s
+        }
+        positionEmbedding = Parameter(
+            name: "position_embedding.weight",
+            value: Matrix.random(c.length, c.dim, seed: seed &+ 1, distribution: .normal(mean: 0, std: posStd)))
         blocks = (0..<c.blocks).map { Block("blocks.\($0)", c, seed: seed &+ UInt64(1000 * ($0 + 1))) }
         finalNorm = c.layout == .postLN ? nil : LayerNorm(name: "final_norm", features: c.dim)
     }
@@ -97,8 +107,13 @@ public final class SASRec: Module {
     ///     workers or processes draw the masks the whole batch draws.
     /// - Returns: the B × d states and the cache for `backward`.
     /// - Throws: `.itemOutOfRange` naming an id outside 0...items and its position in the batch.
-    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError) -> (states: Matrix, cache: Cache) {
-        let c = config, L = c.length, d = c.dim, B = sequences.count
+    public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError)
+        -> (states: Matrix, cache: Cache)
+    {
+        let c = config
+        let L = c.length
+        let d = c.dim
+        let B = sequences.count
         var ids = [Int]()
         ids.reserveCapacity(B * L)
         for (b, s) in sequences.enumerated() {
@@ -109,19 +124,33 @@ public final class SASRec: Module {
         let statePositions = sequences.map { s in s.lastIndex { $0 != 0 } ?? (L - 1) }
         // x = E[id]·scale + P[position], one pass from the table (the lookup of Embedding.forward, fused).
         let vocabulary = itemEmbedding.vocabulary
-        for (pos, id) in ids.enumerated() where id < 0 || id >= vocabulary { throw .itemOutOfRange(id: id, position: pos, vocabulary: vocabulary) }
+        for (pos, id) in ids.enumerated() where id < 0 || id >= vocabulary {
+            throw .itemOutOfRange(id: id, position: pos, vocabulary: vocabulary)
+        }
         let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
-        var x = Matrix(rows: B * L, cols: d, unsafeUninitialized: { xp in
-            itemEmbedding.table.value.withUnsafeBufferPointer { tp in positionEmbedding.value.withUnsafeBufferPointer { pp in
-                let sv = SIMD16<Float>(repeating: scale)
-                for r in 0..<(B * L) {
-                    let row = xp.baseAddress! + r * d, emb = tp.baseAddress! + ids[r] * d, pos = pp.baseAddress! + (r % L) * d
-                    var j = 0
-                    while j + 16 <= d { VectorMath.store(VectorMath.load(emb + j) * sv + VectorMath.load(pos + j), row + j); j += 16 }
-                    while j < d { row[j] = emb[j] * scale + pos[j]; j += 1 }
+        var x = Matrix(
+            rows: B * L, cols: d,
+            unsafeUninitialized: { xp in
+                itemEmbedding.table.value.withUnsafeBufferPointer { tp in
+                    positionEmbedding.value.withUnsafeBufferPointer { pp in
+                        let sv = SIMD16<Float>(repeating: scale)
+                        for r in 0..<(B * L) {
+                            let row = xp.baseAddress! + r * d
+                            let emb = tp.baseAddress! + ids[r] * d
+                            let pos = pp.baseAddress! + (r % L) * d
+                            var j = 0
+                            while j + 16 <= d {
+                                VectorMath.store(VectorMath.load(emb + j) * sv + VectorMath.load(pos + j), row + j)
+                                j += 16
+                            }
+                            while j < d {
+                                row[j] = emb[j] * scale + pos[j]
+                                j += 1
+                            }
+                        }
+                    }
                 }
-            } }
-        })
+            })
         let rate = training ? c.dropout : 0
         let stream = RandomStream(seed: seed)
         let samples = Dropout.Samples(first: firstSample, count: B)
@@ -134,24 +163,41 @@ public final class SASRec: Module {
         let stateRows = (0..<B).map { $0 * L + statePositions[$0] }
         let last = QueryRows(rows: stateRows, positions: statePositions)
         for (bi, blk) in blocks.enumerated() {
-            let attnDrop = rate > 0 ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key, firstSequence: firstSample) : nil
-            let (y, cache) = blockForward(blk, x, queries: bi == blocks.count - 1 ? last : nil, padding: padding, batch: B,
-                                          attnDrop: attnDrop, rate: rate, ffnSeed: stream.split(100 + bi).key, samples: samples)
-            x = y; caches.append(cache)
+            let attnDrop =
+                rate > 0
+                ? Attention.Dropout(rate: rate, seed: stream.split(10 + bi).key, firstSequence: firstSample) : nil
+            let (y, cache) = blockForward(
+                blk, x, queries: bi == blocks.count - 1 ? last : nil, padding: padding, batch: B,
+                attnDrop: attnDrop, rate: rate, ffnSeed: stream.split(100 + bi).key, samples: samples)
+            x = y
+            caches.append(cache)
         }
         // x is now B × d (the state rows), or still (B·L) × d without blocks.
         if blocks.isEmpty { x = gatherRows(x, stateRows) }
         var fn: LayerNorm.Cache? = nil
-        if let f = finalNorm { let r = f.forward(x); x = r.y; fn = r.cache }
+        if let f = finalNorm {
+            let r = f.forward(x)
+            x = r.y
+            fn = r.cache
+        }
         let states = x
-        return (states, Cache(ids: ids, padding: padding, statePositions: statePositions, batch: B,
-                              embeddingDropout: embMask, blocks: caches, finalNorm: fn))
+        return (
+            states,
+            Cache(
+                ids: ids, padding: padding, statePositions: statePositions, batch: B,
+                embeddingDropout: embMask, blocks: caches, finalNorm: fn)
+        )
     }
 
     /// Accumulates every parameter's gradient from the gradient of the states (B × d).
     public func backward(_ cache: Cache, _ dStates: Matrix) {
-        let c = config, L = c.length, d = c.dim, B = cache.batch
-        precondition(dStates.rows == B && dStates.cols == d, "SASRec.backward: dStates is \(dStates.shapeDescription), expected \(B)×\(d)")
+        let c = config
+        let L = c.length
+        let d = c.dim
+        let B = cache.batch
+        precondition(
+            dStates.rows == B && dStates.cols == d,
+            "SASRec.backward: dStates is \(dStates.shapeDescription), expected \(B)×\(d)")
         var dx = dStates
         if let f = finalNorm, let fc = cache.finalNorm { dx = f.backward(fc, dx) }
         let stateRows = (0..<B).map { $0 * L + cache.statePositions[$0] }
@@ -160,54 +206,64 @@ public final class SASRec: Module {
         }
         let last = QueryRows(rows: stateRows, positions: cache.statePositions)
         for (bi, blk) in blocks.enumerated().reversed() {
-            dx = blockBackward(blk, cache.blocks[bi], dx, queries: bi == blocks.count - 1 ? last : nil, padding: cache.padding)
+            dx = blockBackward(
+                blk, cache.blocks[bi], dx, queries: bi == blocks.count - 1 ? last : nil, padding: cache.padding)
         }
         maskInPlace(&dx, cache.padding)
         Dropout.backwardInPlace(&dx, mask: cache.embeddingDropout)
         // Position embedding gradient and item embedding gradient (scaled for .original).
         let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
-        positionEmbedding.grad.withUnsafeMutableBufferPointer { g in dx.withUnsafeBufferPointer { p in
-            for r in 0..<(B * L) { for j in 0..<d { g[(r % L) * d + j] += p[r * d + j] } }
-        } }
+        positionEmbedding.grad.withUnsafeMutableBufferPointer { g in
+            dx.withUnsafeBufferPointer { p in
+                for r in 0..<(B * L) { for j in 0..<d { g[(r % L) * d + j] += p[r * d + j] } }
+            }
+        }
         if scale != 1 { dx.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= scale } } }
         itemEmbedding.backward(cache.ids, dx)
     }
 
     /// One block: (B·L) × d in; out (B·L) × d, or B × d (the query rows) when `queries` is given.
-    private func blockForward(_ blk: Block, _ x: Matrix, queries: QueryRows?, padding: [Bool], batch B: Int,
-                              attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64, samples: Dropout.Samples) -> (Matrix, BlockCache) {
-        let c = config, L = c.length
+    private func blockForward(
+        _ blk: Block, _ x: Matrix, queries: QueryRows?, padding: [Bool], batch B: Int,
+        attnDrop: Attention.Dropout?, rate: Float, ffnSeed: UInt64, samples: Dropout.Samples
+    ) -> (Matrix, BlockCache) {
+        let c = config
+        let L = c.length
         func rows(_ m: Matrix) -> Matrix { queries.map { gatherRows(m, $0.rows) } ?? m }
         func attend(_ q: Matrix, _ keys: Matrix) -> (Matrix, MultiHeadAttention.Cache) {
-            blk.attn.forward(queries: q, keys: keys, batch: B, length: L, keyPadding: padding, dropout: attnDrop,
-                             lastQueryPositions: queries?.positions)
+            blk.attn.forward(
+                queries: q, keys: keys, batch: B, length: L, keyPadding: padding, dropout: attnDrop,
+                lastQueryPositions: queries?.positions)
         }
         let outPadding = queries.map { $0.rows.map { padding[$0] } } ?? padding
         switch c.layout {
         case .original:
             let (qn, l1) = blk.ln1.forward(rows(x))
-            var (h, ac) = attend(qn, x)              // h = q + A(q, x), q = LN₁(x)
+            var (h, ac) = attend(qn, x)  // h = q + A(q, x), q = LN₁(x)
             addInPlace(&h, qn)
             let (u, l2) = blk.ln2.forward(h)
-            var (y, fc) = blk.ffn.forward(u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
+            var (y, fc) = blk.ffn.forward(
+                u, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
             addInPlace(&y, u)
             maskInPlace(&y, outPadding)
             return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
         case .preLN:
             let (xn, l1) = blk.ln1.forward(x)
-            var (h, ac) = attend(rows(xn), xn)       // h = x + A(LN₁(x))
+            var (h, ac) = attend(rows(xn), xn)  // h = x + A(LN₁(x))
             addInPlace(&h, rows(x))
             let (hn, l2) = blk.ln2.forward(h)
-            var (y, fc) = blk.ffn.forward(hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
+            var (y, fc) = blk.ffn.forward(
+                hn, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
             addInPlace(&y, h)
             maskInPlace(&y, outPadding)
             return (y, BlockCache(ln1: l1, ln2: l2, attn: ac, ffn: fc))
         case .postLN:
             let xs = rows(x)
-            var (s1, ac) = attend(xs, x)             // h = LN₁(x + A(x))
+            var (s1, ac) = attend(xs, x)  // h = LN₁(x + A(x))
             addInPlace(&s1, xs)
             let (h, l1) = blk.ln1.forward(s1)
-            var (s2, fc) = blk.ffn.forward(h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
+            var (s2, fc) = blk.ffn.forward(
+                h, dropout: rate, seed: ffnSeed, outputDropout: c.dropsFFNOutput, samples: samples)
             addInPlace(&s2, h)
             var (y, l2) = blk.ln2.forward(s2)
             maskInPlace(&y, outPadding)
@@ -216,7 +272,9 @@ public final class SASRec: Module {
     }
 
     /// Backward of `blockForward`: `dy` has its output's shape; returns the (B·L) × d input gradient.
-    private func blockBackward(_ blk: Block, _ bc: BlockCache, _ dy: Matrix, queries: QueryRows?, padding: [Bool]) -> Matrix {
+    private func blockBackward(_ blk: Block, _ bc: BlockCache, _ dy: Matrix, queries: QueryRows?, padding: [Bool])
+        -> Matrix
+    {
         var dy = dy
         maskInPlace(&dy, queries.map { $0.rows.map { padding[$0] } } ?? padding)
         /// dst += src, src on the query rows.

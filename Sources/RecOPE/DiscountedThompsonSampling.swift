@@ -15,7 +15,11 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
         public var time: Double
         public var item: Int
         public var clicked: Bool
-        public init(time: Double, item: Int, clicked: Bool) { self.time = time; self.item = item; self.clicked = clicked }
+        public init(time: Double, item: Int, clicked: Bool) {
+            self.time = time
+            self.item = item
+            self.clicked = clicked
+        }
     }
 
     public let prior: BetaPrior
@@ -34,8 +38,12 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
 
     /// - Throws: `.invalidParameter` for γ outside (0, 1] or a period that is not positive and finite.
     public init(prior: BetaPrior, discount: Double, period: Double, origin: Double = 0) throws(RecOPEError) {
-        guard discount > 0 && discount <= 1 else { throw .invalidParameter("dTS: discount must be in (0, 1], got \(discount)") }
-        guard period > 0 && period.isFinite else { throw .invalidParameter("dTS: period must be positive and finite, got \(period)") }
+        guard discount > 0 && discount <= 1 else {
+            throw .invalidParameter("dTS: discount must be in (0, 1], got \(discount)")
+        }
+        guard period > 0 && period.isFinite else {
+            throw .invalidParameter("dTS: period must be positive and finite, got \(period)")
+        }
         guard origin.isFinite else { throw .invalidParameter("dTS: origin must be finite, got \(origin)") }
         self.prior = prior
         self.discount = discount
@@ -51,7 +59,9 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
     func periodIndex(_ t: Double) throws(RecOPEError) -> Int {
         let v = ((t - origin) / period).rounded(.down)
         guard v.isFinite, abs(v) < 0x1p53 else {
-            throw .invalidParameter("dTS: time \(t) is \(String(format: "%.3g", v)) periods of \(period) s from the origin; times must lie within 9e15 periods (check the time unit and the period)")
+            throw .invalidParameter(
+                "dTS: time \(t) is \(String(format: "%.3g", v)) periods of \(period) s from the origin; times must lie within 9e15 periods (check the time unit and the period)"
+            )
         }
         return Int(v)
     }
@@ -61,11 +71,20 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
     public mutating func advance(to time: Double) throws(RecOPEError) {
         guard time.isFinite else { throw .invalidParameter("dTS: time \(time) is not finite") }
         let q = try periodIndex(time)
-        guard let p = currentPeriod else { currentPeriod = q; return }
-        guard q >= p else { throw .invalidParameter("dTS: time \(time) is in period \(q), before the current period \(p); events must be in time order") }
+        guard let p = currentPeriod else {
+            currentPeriod = q
+            return
+        }
+        guard q >= p else {
+            throw .invalidParameter(
+                "dTS: time \(time) is in period \(q), before the current period \(p); events must be in time order")
+        }
         if q > p {
             let f = Foundation.pow(discount, Double(q - p))
-            for i in successes.indices { successes[i] *= f; failures[i] *= f }
+            for i in successes.indices {
+                successes[i] *= f
+                failures[i] *= f
+            }
             currentPeriod = q
         }
     }
@@ -85,8 +104,9 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
 
     /// The policy now: Beta(prior α + S, prior β + F) per item; `optimistic` gives dOTS.
     public func policy(optimistic: Bool = false, boost: PriorityBoost? = nil) throws(RecOPEError) -> ThompsonSampling {
-        try ThompsonSampling(alpha: zip(prior.alpha, successes).map { $0 + $1 },
-                             beta: zip(prior.beta, failures).map { $0 + $1 },
-                             optimistic: optimistic, boost: boost, name: optimistic ? "dOTS" : "dTS")
+        try ThompsonSampling(
+            alpha: zip(prior.alpha, successes).map { $0 + $1 },
+            beta: zip(prior.beta, failures).map { $0 + $1 },
+            optimistic: optimistic, boost: boost, name: optimistic ? "dOTS" : "dTS")
     }
 }

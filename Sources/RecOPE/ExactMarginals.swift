@@ -26,7 +26,9 @@ indirect enum ScoreDistribution: Sendable {
     func pdf(_ x: Double) -> Double {
         switch self {
         case .beta(let a, let b): return SpecialFunctions.betaPDF(a, b, x)
-        case .gumbel(let mu): let z = x - mu; return exp(-z - exp(-z))
+        case .gumbel(let mu):
+            let z = x - mu
+            return exp(-z - exp(-z))
         case .floored(let d, let m): return x > m ? d.pdf(x) : 0
         case .affine(let d, let s, let t): return d.pdf((x - t) / s) / s
         }
@@ -57,40 +59,61 @@ indirect enum ScoreDistribution: Sendable {
 /// Beta(a, b) or a standard Gumbel at `mu` (no indirect enum, no reference counting in the loop).
 struct FlatScore {
     let isBeta: Bool
-    let a1: Double, b1: Double, logNorm: Double   // Beta: a − 1, b − 1, −log B(a, b)
-    let mu: Double                                // Gumbel location
+    let a1: Double, b1: Double, logNorm: Double  // Beta: a − 1, b − 1, −log B(a, b)
+    let mu: Double  // Gumbel location
     let scale: Double, shift: Double
-    let floor: Double                             // −inf when there is none
+    let floor: Double  // −inf when there is none
     /// True for an untransformed Beta: its density can use the node-shared logarithms.
     var plainBeta: Bool { isBeta && scale == 1 && shift == 0 && floor == -.infinity }
 
     init(_ d: ScoreDistribution) {
-        var scale = 1.0, shift = 0.0, floor = -Double.infinity
+        var scale = 1.0
+        var shift = 0.0
+        var floor = -Double.infinity
         var base = d
         // Peel transforms from the outside in: affine(s, t) maps a floor m to s·m + t.
         var transforms = [(Double, Double)]()
-        var floors = [(Double, Int)]()    // floor value and how many affines were outside it
+        var floors = [(Double, Int)]()  // floor value and how many affines were outside it
         while true {
             switch base {
-            case .affine(let inner, let s, let t): transforms.append((s, t)); base = inner; continue
-            case .floored(let inner, let m): floors.append((m, transforms.count)); base = inner; continue
+            case .affine(let inner, let s, let t):
+                transforms.append((s, t))
+                base = inner
+                continue
+            case .floored(let inner, let m):
+                floors.append((m, transforms.count))
+                base = inner
+                continue
             default: break
             }
             break
         }
-        for (s, t) in transforms.reversed() { scale *= s; shift = s * shift + t }
+        for (s, t) in transforms.reversed() {
+            scale *= s
+            shift = s * shift + t
+        }
         for (m, outer) in floors {
             // Map the floor through the affines that were outside it.
             var v = m
             for (s, t) in transforms.prefix(outer).reversed() { v = s * v + t }
             floor = max(floor, v)
         }
-        self.scale = scale; self.shift = shift; self.floor = floor
+        self.scale = scale
+        self.shift = shift
+        self.floor = floor
         switch base {
         case .beta(let a, let b):
-            isBeta = true; a1 = a - 1; b1 = b - 1; logNorm = -SpecialFunctions.logBeta(a, b); mu = 0
+            isBeta = true
+            a1 = a - 1
+            b1 = b - 1
+            logNorm = -SpecialFunctions.logBeta(a, b)
+            mu = 0
         case .gumbel(let m):
-            isBeta = false; a1 = 0; b1 = 0; logNorm = 0; mu = m
+            isBeta = false
+            a1 = 0
+            b1 = 0
+            logNorm = 0
+            mu = m
         default: fatalError("unreachable")
         }
     }
@@ -128,14 +151,20 @@ extension ScoreDistribution {
             let median = SpecialFunctions.betaQuantile(a, b, 0.5, tolerance: 1e-9)
             if a < 3 && a != 1 && a != 2 {
                 var x = SpecialFunctions.betaQuantile(a, b, 1e-15, tolerance: 1e-9)
-                while x < median && x > 0 { out.append(x); x *= 2 }
+                while x < median && x > 0 {
+                    out.append(x)
+                    x *= 2
+                }
             }
             if b < 3 && b != 1 && b != 2 {
                 // Double cannot place points closer to 1 than about 1e-16: start there at the
                 // latest (the mass left beyond is below 1e-8 for b ≥ 1/2).
                 var y = max(1 - SpecialFunctions.betaQuantile(a, b, 1 - 1e-15, tolerance: 1e-9), 4e-16)
                 let top = 1 - median
-                while y < top && y > 0 { out.append(1 - y); y *= 2 }
+                while y < top && y > 0 {
+                    out.append(1 - y)
+                    y *= 2
+                }
             }
             return out
         case .gumbel: return []
@@ -173,9 +202,11 @@ extension ScoreDistribution {
 /// starting from one exact CDF value at the left end, so the incomplete beta is evaluated only a
 /// few times per item. Mass beyond the outermost quantiles is below 1e-15 per item.
 enum ExactRankMarginals {
-    static let levels: [Double] = [1e-15, 1e-12, 1e-9, 1e-7, 1e-5, 1e-4, 1e-3, 0.005, 0.02, 0.06, 0.13, 0.22,
-                                   0.33, 0.45, 0.55, 0.67, 0.78, 0.87, 0.94, 0.98, 0.995, 1 - 1e-3, 1 - 1e-4,
-                                   1 - 1e-5, 1 - 1e-7, 1 - 1e-9, 1 - 1e-12, 1 - 1e-15]
+    static let levels: [Double] = [
+        1e-15, 1e-12, 1e-9, 1e-7, 1e-5, 1e-4, 1e-3, 0.005, 0.02, 0.06, 0.13, 0.22,
+        0.33, 0.45, 0.55, 0.67, 0.78, 0.87, 0.94, 0.98, 0.995, 1 - 1e-3, 1 - 1e-4,
+        1 - 1e-5, 1 - 1e-7, 1 - 1e-9, 1 - 1e-12, 1 - 1e-15,
+    ]
     static let rule = GaussLegendre(points: 12)
     /// Panel width in units of each active item's standard deviation.
     static let panelWidth = 1.0
@@ -185,14 +216,19 @@ enum ExactRankMarginals {
 
     static func compute(distributions: [ScoreDistribution], k: Int) throws(RecOPEError) -> RankMarginals {
         let n = distributions.count
-        guard n >= 1, k >= 1, k <= n else { throw .invalidParameter("exact marginals: need 1 ≤ k ≤ items, got k=\(k), items=\(n)") }
+        guard n >= 1, k >= 1, k <= n else {
+            throw .invalidParameter("exact marginals: need 1 ≤ k ≤ items, got k=\(k), items=\(n)")
+        }
         // Supports (quantiles 1e-15 and 1 − 1e-15), atoms, and a panel width per item.
-        var lo = [Double](), hi = [Double](), width = [Double]()
+        var lo = [Double]()
+        var hi = [Double]()
+        var width = [Double]()
         var atomsAt = [Double: [(item: Int, mass: Double)]]()
         var fixed = [Double]()
         for (j, d) in distributions.enumerated() {
             let ends = d.breakpoints([1e-15, 1 - 1e-15])
-            lo.append(ends.min()!); hi.append(ends.max()!)
+            lo.append(ends.min()!)
+            hi.append(ends.max()!)
             width.append(panelWidth * d.spread)
             fixed += ends
             fixed += d.singularityBreakpoints()
@@ -214,33 +250,43 @@ enum ExactRankMarginals {
             var w = Double.infinity
             for j in 0..<n where lo[j] <= x && x < hi[j] { w = min(w, width[j]) }
             let candidate = x + w
-            if candidate < fixed[next] && candidate > x { bps.append(candidate) }
-            else { bps.append(fixed[next]); next += 1 }
+            if candidate < fixed[next] && candidate > x {
+                bps.append(candidate)
+            } else {
+                bps.append(fixed[next])
+                next += 1
+            }
             if Double(bps.count) * panelWork > workLimit {
-                throw .invalidParameter("exact marginals: the item scores spread over more than \(bps.count) "
-                    + "quadrature panels of one standard deviation (\(n) items, k=\(k)), beyond the exact method's "
-                    + "range; --method mc works")
+                throw .invalidParameter(
+                    "exact marginals: the item scores spread over more than \(bps.count) "
+                        + "quadrature panels of one standard deviation (\(n) items, k=\(k)), beyond the exact method's "
+                        + "range; --method mc works")
             }
         }
         var result = [Double](repeating: 0, count: n * k)
         // Running CDFs at the current breakpoint.
         var g = distributions.map { $0.cdf(bps[0]) }
         // Atoms at the first breakpoint are already in g.
-        var f = [Double](repeating: 0, count: n * m)       // densities at the panel's nodes
-        var gNode = [Double](repeating: 0, count: n * m)   // CDFs at the panel's nodes
+        var f = [Double](repeating: 0, count: n * m)  // densities at the panel's nodes
+        var gNode = [Double](repeating: 0, count: n * m)  // CDFs at the panel's nodes
         var prefix = [Double](repeating: 0, count: (n + 1) * k)
         var suffix = [Double](repeating: 0, count: (n + 1) * k)
         var p = [Double](repeating: 0, count: n)
         let flat = distributions.map(FlatScore.init)
-        var xs = [Double](repeating: 0, count: m), logX = xs, log1mX = xs
+        var xs = [Double](repeating: 0, count: m)
+        var logX = xs
+        var log1mX = xs
         if let atoms = atomsAt[bps[0]] { addAtoms(atoms, at: bps[0], g: g, n: n, k: k, into: &result) }
         for panel in 0..<(bps.count - 1) {
-            let a = bps[panel], b = bps[panel + 1]
-            let half = 0.5 * (b - a), mid = 0.5 * (a + b)
+            let a = bps[panel]
+            let b = bps[panel + 1]
+            let half = 0.5 * (b - a)
+            let mid = 0.5 * (a + b)
             if half <= 0 { continue }
             for t in 0..<m {
                 xs[t] = mid + half * rule.nodes[t]
-                logX[t] = log(xs[t]); log1mX[t] = log1p(-xs[t])
+                logX[t] = log(xs[t])
+                log1mX[t] = log1p(-xs[t])
             }
             for j in 0..<n {
                 var any = false
@@ -302,16 +348,23 @@ enum ExactRankMarginals {
     /// rows of `k` coefficients, `n + 1` rows each.
     static func poissonBinomialPrefixSuffix(_ p: [Double], k: Int, prefix: inout [Double], suffix: inout [Double]) {
         let n = p.count
-        for r in 0..<k { prefix[r] = r == 0 ? 1 : 0; suffix[n * k + r] = r == 0 ? 1 : 0 }
+        for r in 0..<k {
+            prefix[r] = r == 0 ? 1 : 0
+            suffix[n * k + r] = r == 0 ? 1 : 0
+        }
         for j in 0..<n {
-            let pj = p[j], qj = 1 - pj
-            let src = j * k, dst = (j + 1) * k
+            let pj = p[j]
+            let qj = 1 - pj
+            let src = j * k
+            let dst = (j + 1) * k
             prefix[dst] = prefix[src] * qj
             if k > 1 { for r in 1..<k { prefix[dst + r] = prefix[src + r] * qj + prefix[src + r - 1] * pj } }
         }
         for j in stride(from: n - 1, through: 0, by: -1) {
-            let pj = p[j], qj = 1 - pj
-            let src = (j + 1) * k, dst = j * k
+            let pj = p[j]
+            let qj = 1 - pj
+            let src = (j + 1) * k
+            let dst = j * k
             suffix[dst] = suffix[src] * qj
             if k > 1 { for r in 1..<k { suffix[dst + r] = suffix[src + r] * qj + suffix[src + r - 1] * pj } }
         }
@@ -320,8 +373,10 @@ enum ExactRankMarginals {
     /// Rank terms of the atoms at `x`: for owner i, every other item is above x with probability
     /// 1 − G_j(x), tied with probability (its atom at x), below otherwise; tied items are ordered
     /// uniformly at random, so with A above and T tied, i takes ranks A…A+T with 1/(T+1) each.
-    static func addAtoms(_ atoms: [(item: Int, mass: Double)], at x: Double, g: [Double], n: Int, k: Int,
-                         into result: inout [Double]) {
+    static func addAtoms(
+        _ atoms: [(item: Int, mass: Double)], at x: Double, g: [Double], n: Int, k: Int,
+        into result: inout [Double]
+    ) {
         var tieMass = [Int: Double]()
         for (j, mass) in atoms { tieMass[j, default: 0] += mass }
         for (i, mass) in atoms {
@@ -366,7 +421,8 @@ struct GaussLegendre: Sendable {
     let integration: [Double]
 
     init(points m: Int) {
-        var xs = [Double](repeating: 0, count: m), ws = xs
+        var xs = [Double](repeating: 0, count: m)
+        var ws = xs
         for i in 0..<m {
             var x = cos(Double.pi * (Double(i) + 0.75) / (Double(m) + 0.5))
             var dp = 0.0
@@ -400,11 +456,13 @@ struct GaussLegendre: Sendable {
 
     /// P_m(x) and P_m'(x).
     static func legendre(_ m: Int, _ x: Double) -> (Double, Double) {
-        var p0 = 1.0, p1 = x
+        var p0 = 1.0
+        var p1 = x
         if m == 0 { return (1, 0) }
         for n in 2...max(2, m) where m >= 2 {
             let p2 = ((2 * Double(n) - 1) * x * p1 - (Double(n) - 1) * p0) / Double(n)
-            p0 = p1; p1 = p2
+            p0 = p1
+            p1 = p2
         }
         let d = Double(m) * (x * p1 - p0) / (x * x - 1)
         return (p1, d)
@@ -413,8 +471,13 @@ struct GaussLegendre: Sendable {
     /// P_0(x) … P_{m+1}(x).
     static func allLegendre(_ m: Int, _ x: Double) -> [Double] {
         var p = [Double](repeating: 0, count: m + 2)
-        p[0] = 1; p[1] = x
-        if m + 1 >= 2 { for n in 2...(m + 1) { p[n] = ((2 * Double(n) - 1) * x * p[n - 1] - (Double(n) - 1) * p[n - 2]) / Double(n) } }
+        p[0] = 1
+        p[1] = x
+        if m + 1 >= 2 {
+            for n in 2...(m + 1) {
+                p[n] = ((2 * Double(n) - 1) * x * p[n - 1] - (Double(n) - 1) * p[n - 2]) / Double(n)
+            }
+        }
         return p
     }
 }

@@ -62,25 +62,40 @@ public struct FeedSimulator: Sendable {
     /// Simulates one log.
     public func run(seed: UInt64) throws(RecOPEError) -> Run {
         let c = config
-        let N = c.items, K = min(c.positions, c.items), T = c.periods
+        let N = c.items
+        let K = min(c.positions, c.items)
+        let T = c.periods
         guard N >= 1, K >= 1, T >= 1, c.teams >= 1, c.examination.count >= K else {
             throw .invalidParameter("feed simulator: bad configuration")
         }
         var g = Xoshiro256(seed: seed)
-        let base = (0..<N).map { _ in c.baseCTR.lowerBound + (c.baseCTR.upperBound - c.baseCTR.lowerBound) * Sampling.uniform(&g) }
+        let base = (0..<N).map { _ in
+            c.baseCTR.lowerBound + (c.baseCTR.upperBound - c.baseCTR.lowerBound) * Sampling.uniform(&g)
+        }
         let cycle = (0..<N).map { _ in 6 + 12 * Sampling.uniform(&g) }
         let phase = (0..<N).map { _ in 2 * Double.pi * Sampling.uniform(&g) }
         let team = (0..<N).map { $0 % c.teams }
         func ctr(_ a: Int, _ t: Int, _ f: Int) -> Double {
-            let v = base[a] * (1 + c.amplitude * sin(2 * Double.pi * Double(t) / cycle[a] + phase[a])) * (team[a] == f ? c.favouriteLift : 1)
+            let v =
+                base[a] * (1 + c.amplitude * sin(2 * Double.pi * Double(t) / cycle[a] + phase[a]))
+                * (team[a] == f ? c.favouriteLift : 1)
             return min(max(v, 0), 1)
         }
-        let prior = try BetaPrior(alpha: [Double](repeating: 1, count: N), beta: [Double](repeating: c.priorBeta, count: N))
-        var clicks = [Double](repeating: 0, count: N), shows = clicks
+        let prior = try BetaPrior(
+            alpha: [Double](repeating: 1, count: N), beta: [Double](repeating: c.priorBeta, count: N))
+        var clicks = [Double](repeating: 0, count: N)
+        var shows = clicks
         var dts = try DiscountedThompsonSampling(prior: prior, discount: c.discount, period: c.periodSeconds)
-        var items = [Int](), positions = [Int](), rewards = [Double](), props = [Double](), ctx = [Int](), period = [Int32]()
+        var items = [Int]()
+        var positions = [Int]()
+        var rewards = [Double]()
+        var props = [Double]()
+        var ctx = [Int]()
+        var period = [Int32]()
         var loggingMarginals = [RankMarginals]()
-        var priorityM = [RankMarginals](), dtsM = [RankMarginals](), dotsM = [RankMarginals]()
+        var priorityM = [RankMarginals]()
+        var dtsM = [RankMarginals]()
+        var dotsM = [RankMarginals]()
         var events = [DiscountedThompsonSampling.Event]()
         for t in 0..<T {
             // Policies at the start of period t.
@@ -89,7 +104,9 @@ public struct FeedSimulator: Sendable {
             loggingMarginals.append(lm)
             for f in 0..<c.teams {
                 let boost = PriorityBoost(items: Set((0..<N).filter { team[$0] == f }), rule: .multiplicative(c.boost))
-                priorityM.append(try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, boost: boost).exactMarginals(k: K))
+                priorityM.append(
+                    try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, boost: boost).exactMarginals(
+                        k: K))
             }
             try dts.advance(to: Double(t) * c.periodSeconds)
             dtsM.append(try dts.policy().exactMarginals(k: K))
@@ -101,21 +118,32 @@ public struct FeedSimulator: Sendable {
                 let time = (Double(t) + Double(q) / Double(c.requestsPerPeriod)) * c.periodSeconds
                 for (k, a) in ranking.enumerated() {
                     let click = Sampling.uniform(&g) < c.examination[k] * ctr(a, t, f)
-                    items.append(a); positions.append(k); rewards.append(click ? 1 : 0)
-                    props.append(lm.probability(item: a, rank: k)); ctx.append(f); period.append(Int32(t))
+                    items.append(a)
+                    positions.append(k)
+                    rewards.append(click ? 1 : 0)
+                    props.append(lm.probability(item: a, rank: k))
+                    ctx.append(f)
+                    period.append(Int32(t))
                     events.append(.init(time: time, item: a, clicked: click))
                 }
             }
             // Period boundary: everyone learns from this period's impressions.
-            for e in events { shows[e.item] += 1; if e.clicked { clicks[e.item] += 1 } }
+            for e in events {
+                shows[e.item] += 1
+                if e.clicked { clicks[e.item] += 1 }
+            }
             try dts.update(with: events)
         }
-        let logs = try LoggedData(items: items, positions: positions, rewards: rewards, propensities: props, contexts: ctx,
-                                  source: "simulated feed (seed \(seed))")
+        let logs = try LoggedData(
+            items: items, positions: positions, rewards: rewards, propensities: props, contexts: ctx,
+            source: "simulated feed (seed \(seed))")
         func truth(_ ms: [RankMarginals], _ state: (Int) -> Int) -> Double {
             var v = 0.0
             for j in 0..<items.count {
-                let m = ms[state(j)], k = positions[j], t = Int(period[j]), f = ctx[j]
+                let m = ms[state(j)]
+                let k = positions[j]
+                let t = Int(period[j])
+                let f = ctx[j]
                 for a in 0..<N { v += m.probability(item: a, rank: k) * c.examination[k] * ctr(a, t, f) }
             }
             return v / Double(items.count)
@@ -123,20 +151,25 @@ public struct FeedSimulator: Sendable {
         let byPeriod = { (j: Int) in Int(period[j]) }
         let byPeriodTeam = { (j: Int) in Int(period[j]) * c.teams + ctx[j] }
         let candidates = [
-            Candidate(name: "priority TS", marginals: priorityM, state: (0..<items.count).map { Int32(byPeriodTeam($0)) }, truth: truth(priorityM, byPeriodTeam)),
+            Candidate(
+                name: "priority TS", marginals: priorityM, state: (0..<items.count).map { Int32(byPeriodTeam($0)) },
+                truth: truth(priorityM, byPeriodTeam)),
             Candidate(name: "dTS", marginals: dtsM, state: period, truth: truth(dtsM, byPeriod)),
             Candidate(name: "dOTS", marginals: dotsM, state: period, truth: truth(dotsM, byPeriod)),
         ]
-        return Run(logs: logs, logging: loggingMarginals, period: period, candidates: candidates,
-                   loggingTruth: truth(loggingMarginals, byPeriod))
+        return Run(
+            logs: logs, logging: loggingMarginals, period: period, candidates: candidates,
+            loggingTruth: truth(loggingMarginals, byPeriod))
     }
 
     /// Evaluates every candidate of a run with every estimator.
     public static func evaluate(_ run: Run, settings: EvaluationSettings) throws(RecOPEError) -> [PolicyEvaluation] {
         var out = [PolicyEvaluation]()
         for cand in run.candidates {
-            out.append(try OfflineEvaluation.evaluate(logs: run.logs, targets: cand.marginals, targetState: cand.state, policy: cand.name,
-                                                      logging: run.logging, loggingState: run.period, settings: settings))
+            out.append(
+                try OfflineEvaluation.evaluate(
+                    logs: run.logs, targets: cand.marginals, targetState: cand.state, policy: cand.name,
+                    logging: run.logging, loggingState: run.period, settings: settings))
         }
         return out
     }
@@ -169,8 +202,11 @@ public struct FeedSimulator: Sendable {
                 for e in ev.estimates {
                     let key = "\(cand.name)|\(e.label)|\(e.cap.map { String($0) } ?? "-")"
                     if acc[key] == nil {
-                        acc[key] = (StudyRow(policy: cand.name, estimator: e.label, cap: e.cap, bias: 0, rmse: 0, meanTruth: 0,
-                                             normalCoverage: 0, bootstrapCoverage: nil), Tally())
+                        acc[key] = (
+                            StudyRow(
+                                policy: cand.name, estimator: e.label, cap: e.cap, bias: 0, rmse: 0, meanTruth: 0,
+                                normalCoverage: 0, bootstrapCoverage: nil), Tally()
+                        )
                         order.append(key)
                     }
                     let err = e.value - cand.truth

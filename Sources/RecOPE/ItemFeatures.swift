@@ -24,18 +24,33 @@ public struct ItemFeatures: Sendable {
         }
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         let names = (0..<reader.count).map { reader.string($0).trimmingCharacters(in: .whitespaces) }
-        guard let idCol = names.firstIndex(of: idColumn) else { throw .malformedFile(file: path, line: 1, message: "missing column '\(clipped(idColumn))'") }
+        guard let idCol = names.firstIndex(of: idColumn) else {
+            throw .malformedFile(file: path, line: 1, message: "missing column '\(clipped(idColumn))'")
+        }
         let cols = names.indices.filter { $0 != idCol && !names[$0].isEmpty }
         var rows = [Int: [String]]()
         while try next() {
-            guard reader.count == names.count else { throw .malformedFile(file: path, line: reader.line, message: "\(reader.count) fields, the header has \(names.count)") }
-            guard let id = reader.int(idCol), id >= 0 else { throw .malformedFile(file: path, line: reader.line, message: "column '\(clipped(idColumn))': not an item id") }
-            guard rows[id] == nil else { throw .malformedFile(file: path, line: reader.line, message: "item \(id) appears twice") }
+            guard reader.count == names.count else {
+                throw .malformedFile(
+                    file: path, line: reader.line, message: "\(reader.count) fields, the header has \(names.count)")
+            }
+            guard let id = reader.int(idCol), id >= 0 else {
+                throw .malformedFile(
+                    file: path, line: reader.line, message: "column '\(clipped(idColumn))': not an item id")
+            }
+            guard rows[id] == nil else {
+                throw .malformedFile(file: path, line: reader.line, message: "item \(id) appears twice")
+            }
             rows[id] = cols.map { reader.string($0) }
         }
         let n = (rows.keys.max() ?? -1) + 1
-        guard n > 0, rows.count == n else { throw .malformedFile(file: path, line: nil, message: "item ids must cover 0..<\(n) without gaps") }
-        var numeric = [[Double]](), categorical = [[Int32]](), nn = [String](), cn = [String]()
+        guard n > 0, rows.count == n else {
+            throw .malformedFile(file: path, line: nil, message: "item ids must cover 0..<\(n) without gaps")
+        }
+        var numeric = [[Double]]()
+        var categorical = [[Int32]]()
+        var nn = [String]()
+        var cn = [String]()
         for (ci, c) in cols.enumerated() {
             let values = (0..<n).map { rows[$0]![ci] }
             let parsed = values.map { Double($0) }
@@ -43,17 +58,20 @@ public struct ItemFeatures: Sendable {
                 let v = parsed.map { $0! }
                 let mean = v.reduce(0, +) / Double(n)
                 let sd = max((v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)).squareRoot(), 1e-12)
-                numeric.append(v.map { ($0 - mean) / sd }); nn.append(names[c])
+                numeric.append(v.map { ($0 - mean) / sd })
+                nn.append(names[c])
             } else {
                 var ids = [String: Int32]()
-                categorical.append(values.map { v in
-                    if let e = ids[v] { return e }
-                    let id = Int32(ids.count); ids[v] = id; return id
-                })
+                categorical.append(
+                    values.map { v in
+                        if let e = ids[v] { return e }
+                        let id = Int32(ids.count)
+                        ids[v] = id
+                        return id
+                    })
                 cn.append(names[c])
             }
         }
         return ItemFeatures(numeric: numeric, categorical: categorical, numericNames: nn, categoricalNames: cn)
     }
 }
-

@@ -20,7 +20,11 @@ public final class LogReader {
     let reader: CSVReader
     let sourceName: String
     let sourceKey: UInt64
-    let index: (item: Int, position: Int, reward: Int, propensity: Int?, time: Int?, event: Int?, rowKey: Int?, context: [Int], needed: Int)
+    let index:
+        (
+            item: Int, position: Int, reward: Int, propensity: Int?, time: Int?, event: Int?, rowKey: Int?,
+            context: [Int], needed: Int
+        )
 
     /// Opens the log and reads its header.
     /// - Throws: `.cannotOpen`, or `.malformedFile` for an empty file or a missing column.
@@ -40,12 +44,18 @@ public final class LogReader {
         var header = [String: Int]()
         for i in 0..<reader.count { header[reader.string(i).trimmingCharacters(in: .whitespaces)] = i }
         func col(_ name: String) throws(RecOPEError) -> Int {
-            guard let i = header[name] else { throw .malformedFile(file: path, line: 1, message: "missing column '\(name.prefix(80))'") }
+            guard let i = header[name] else {
+                throw .malformedFile(file: path, line: 1, message: "missing column '\(name.prefix(80))'")
+            }
             return i
         }
-        let opt = { (n: String?) throws(RecOPEError) -> Int? in try n.map { (n: String) throws(RecOPEError) in try col(n) } }
+        let opt = { (n: String?) throws(RecOPEError) -> Int? in
+            try n.map { (n: String) throws(RecOPEError) in try col(n) }
+        }
         let (ci, cp, cr) = (try col(columns.item), try col(columns.position), try col(columns.reward))
-        let (cprop, ct, cev, ck) = (try opt(columns.propensity), try opt(columns.time), try opt(columns.event), try opt(columns.rowKey))
+        let (cprop, ct, cev, ck) = (
+            try opt(columns.propensity), try opt(columns.time), try opt(columns.event), try opt(columns.rowKey)
+        )
         var cctx = [Int]()
         for n in columns.context { cctx.append(try col(n)) }
         let needed = ([ci, cp, cr] + cctx + [cprop, ct, cev, ck].compactMap { $0 }).max()!
@@ -85,13 +95,17 @@ public final class LogReader {
 
     /// The id of field `i`'s value, found by a hash of its bytes (no String per row); a value
     /// whose hash is taken by another value falls back to the String table.
-    func internField(_ i: Int, _ hashes: inout [UInt64: Int32], _ ids: inout [String: Int32], _ values: inout [String]) -> Int32 {
+    func internField(_ i: Int, _ hashes: inout [UInt64: Int32], _ ids: inout [String: Int32], _ values: inout [String])
+        -> Int32
+    {
         let bytes = reader.rowBytes[reader.fields[i]]
         let h = RowHash.key(bytes: bytes)
         if let id = hashes[h] {
             var known = values[Int(id)]
             let same = known.withUTF8 { k in
-                bytes.withUnsafeBufferPointer { b in k.count == b.count && (k.count == 0 || memcmp(k.baseAddress!, b.baseAddress!, k.count) == 0) }
+                bytes.withUnsafeBufferPointer { b in
+                    k.count == b.count && (k.count == 0 || memcmp(k.baseAddress!, b.baseAddress!, k.count) == 0)
+                }
             }
             if same { return id }
             return Self.intern(String(decoding: bytes, as: UTF8.self), &ids, &values)
@@ -115,7 +129,9 @@ public final class LogReader {
     func parseRow(into c: inout LogChunk) throws(RecOPEError) {
         let line = reader.line
         guard reader.count > index.needed else {
-            throw .malformedFile(file: path, line: line, message: "\(reader.count) fields, the header names at least \(index.needed + 1)")
+            throw .malformedFile(
+                file: path, line: line, message: "\(reader.count) fields, the header names at least \(index.needed + 1)"
+            )
         }
         func bad(_ column: String, _ what: String) -> RecOPEError {
             .malformedFile(file: path, line: line, message: "column '\(column.prefix(80))': \(what)")
@@ -128,7 +144,9 @@ public final class LogReader {
         guard let pos = reader.int(index.position), pos >= base, pos - base <= Int(Int32.max) else {
             throw bad(columns.position, "'\(shown(index.position))' is not a position (the top position is \(base))")
         }
-        guard let r = reader.double(index.reward), r.isFinite else { throw bad(columns.reward, "'\(shown(index.reward))' is not a finite number") }
+        guard let r = reader.double(index.reward), r.isFinite else {
+            throw bad(columns.reward, "'\(shown(index.reward))' is not a finite number")
+        }
         if let i = index.propensity {
             guard let p = reader.double(i), p.isFinite, p > 0, p <= 1 else {
                 throw bad(columns.propensity!, "propensity '\(shown(i))' must be a number in (0, 1]")
@@ -137,7 +155,8 @@ public final class LogReader {
         }
         if let i = index.time {
             guard let t = reader.double(i) ?? parseTimestamp(reader.string(i)) else {
-                throw bad(columns.time!, "'\(shown(i))' is neither seconds nor a YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM] time")
+                throw bad(
+                    columns.time!, "'\(shown(i))' is neither seconds nor a YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM] time")
             }
             lastTimes!.append(t)
         }

@@ -42,17 +42,21 @@ public struct LoggedData: Sendable {
 
     /// Builds logs in memory (for simulations and tests).
     /// - Throws: `.invalidParameter` for mismatched lengths or a bad propensity.
-    public init(items: [Int], positions: [Int], rewards: [Double], propensities: [Double]? = nil,
-                contexts: [Int]? = nil, source: String = "memory") throws(RecOPEError) {
+    public init(
+        items: [Int], positions: [Int], rewards: [Double], propensities: [Double]? = nil,
+        contexts: [Int]? = nil, source: String = "memory"
+    ) throws(RecOPEError) {
         guard items.count == positions.count, items.count == rewards.count,
-              propensities.map({ $0.count == items.count }) ?? true, contexts.map({ $0.count == items.count }) ?? true else {
+            propensities.map({ $0.count == items.count }) ?? true, contexts.map({ $0.count == items.count }) ?? true
+        else {
             throw .invalidParameter("logged data: columns have different lengths")
         }
         self.source = source
         self.items = items.map { Int32($0) }
         self.positions = positions.map { Int32($0) }
         if let bad = rewards.firstIndex(where: { !($0.isFinite && ExactSum.fits($0)) }) {
-            throw .invalidParameter("logged data: row \(bad) has reward \(rewards[bad]); RecKit sums rewards with |r| < 4.6e18")
+            throw .invalidParameter(
+                "logged data: row \(bad) has reward \(rewards[bad]); RecKit sums rewards with |r| < 4.6e18")
         }
         self.rewards = rewards.map { Float($0) }
         if let p = propensities {
@@ -62,7 +66,9 @@ public struct LoggedData: Sendable {
             self.propensities = p
         }
         if let c = contexts {
-            guard c.allSatisfy({ $0 >= 0 }) else { throw .invalidParameter("logged data: context ids must be non-negative") }
+            guard c.allSatisfy({ $0 >= 0 }) else {
+                throw .invalidParameter("logged data: context ids must be non-negative")
+            }
             self.contexts = c.map { Int32($0) }
             contextKeys = (0...(c.max() ?? 0)).map(String.init)
             contextFeatures = [self.contexts!]
@@ -103,10 +109,17 @@ public struct LogColumns: Sendable, Equatable {
     /// it); nil keys rows by the source's name and their row number.
     public var rowKey: String? = nil
 
-    public init(item: String, position: String, reward: String, propensity: String? = nil, time: String? = nil,
-                context: [String] = [], positionBase: Int = 0) {
-        self.item = item; self.position = position; self.reward = reward; self.propensity = propensity
-        self.time = time; self.context = context; self.positionBase = positionBase
+    public init(
+        item: String, position: String, reward: String, propensity: String? = nil, time: String? = nil,
+        context: [String] = [], positionBase: Int = 0
+    ) {
+        self.item = item
+        self.position = position
+        self.reward = reward
+        self.propensity = propensity
+        self.time = time
+        self.context = context
+        self.positionBase = positionBase
     }
 
     /// The Open Bandit Dataset's columns (`obp/dataset/obd/{random,bts}/{all,men,women}/*.csv`).
@@ -120,9 +133,16 @@ public struct LogColumns: Sendable, Equatable {
         var m = [String: String]()
         for part in spec.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("column mapping: '\(clipped(part))' is not key=column") }
-            guard ["item", "position", "reward", "propensity", "time", "context", "position_base", "event", "row_key"].contains(kv[0]) else {
-                throw .invalidParameter("column mapping: unknown key '\(clipped(kv[0].prefix(80)))' (item, position, reward, propensity, time, context, event, position_base, row_key)")
+            guard kv.count == 2, !kv[1].isEmpty else {
+                throw .invalidParameter("column mapping: '\(clipped(part))' is not key=column")
+            }
+            guard
+                ["item", "position", "reward", "propensity", "time", "context", "position_base", "event", "row_key"]
+                    .contains(kv[0])
+            else {
+                throw .invalidParameter(
+                    "column mapping: unknown key '\(clipped(kv[0].prefix(80)))' (item, position, reward, propensity, time, context, event, position_base, row_key)"
+                )
             }
             m[kv[0]] = kv[1]
         }
@@ -131,11 +151,14 @@ public struct LogColumns: Sendable, Equatable {
         }
         var base = 0
         if let b = m["position_base"] {
-            guard let v = Int(b), v == 0 || v == 1 else { throw .invalidParameter("column mapping: position_base must be 0 or 1") }
+            guard let v = Int(b), v == 0 || v == 1 else {
+                throw .invalidParameter("column mapping: position_base must be 0 or 1")
+            }
             base = v
         }
-        var cols = LogColumns(item: i, position: p, reward: r, propensity: m["propensity"], time: m["time"],
-                              context: m["context"].map { $0.split(separator: "+").map(String.init) } ?? [], positionBase: base)
+        var cols = LogColumns(
+            item: i, position: p, reward: r, propensity: m["propensity"], time: m["time"],
+            context: m["context"].map { $0.split(separator: "+").map(String.init) } ?? [], positionBase: base)
         cols.event = m["event"]
         cols.rowKey = m["row_key"]
         return cols
@@ -165,8 +188,10 @@ extension LoggedData {
             data.items += c.items
             data.positions += c.positions
             if let j = c.rewards.firstIndex(where: { !ExactSum.fits($0) }) {
-                throw .malformedFile(file: path, line: c.lines?[j], message: "column '\(clipped(columns.reward))': reward \(c.rewards[j]) "
-                                     + "is outside the range RecKit sums exactly (|r| < 4.6e18)")
+                throw .malformedFile(
+                    file: path, line: c.lines?[j],
+                    message: "column '\(clipped(columns.reward))': reward \(c.rewards[j]) "
+                        + "is outside the range RecKit sums exactly (|r| < 4.6e18)")
             }
             data.rewards += c.rewards.map(Float.init)
             if let p = c.propensities { data.propensities! += p }
@@ -183,17 +208,22 @@ extension LoggedData {
                 data.events! += e.ids.map { map[Int($0)] }
             }
             guard !c.contexts.isEmpty else { continue }
-            let maps = c.contexts.enumerated().map { f, col in col.values.map { v -> Int32 in
-                if let id = featureIds[f][v] { return id }
-                let id = Int32(featureIds[f].count)
-                featureIds[f][v] = id
-                data.contextFeatureValues[f].append(v)
-                return id
-            } }
+            let maps = c.contexts.enumerated().map { f, col in
+                col.values.map { v -> Int32 in
+                    if let id = featureIds[f][v] { return id }
+                    let id = Int32(featureIds[f].count)
+                    featureIds[f][v] = id
+                    data.contextFeatureValues[f].append(v)
+                    return id
+                }
+            }
             for f in c.contexts.indices { data.contextFeatures[f] += c.contexts[f].ids.map { maps[f][Int($0)] } }
             for j in 0..<c.count {
-                let key = c.contexts.indices.map { c.contexts[$0].values[Int(c.contexts[$0].ids[j])] }.joined(separator: "|")
-                if let e = contextIds[key] { data.contexts!.append(e) } else {
+                let key = c.contexts.indices.map { c.contexts[$0].values[Int(c.contexts[$0].ids[j])] }.joined(
+                    separator: "|")
+                if let e = contextIds[key] {
+                    data.contexts!.append(e)
+                } else {
                     let id = Int32(contextIds.count)
                     contextIds[key] = id
                     data.contextKeys.append(key)

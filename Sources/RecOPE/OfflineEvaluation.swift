@@ -36,10 +36,13 @@ public enum OfflineEvaluation {
     ///     and for pointNCIS.
     /// - Throws: `.invalidParameter` naming the log and row for an item or position the policy
     ///   does not know, a zero logging probability for a logged pair, or empty logs.
-    public static func evaluate(logs: LoggedData, target: RankMarginals, policy name: String,
-                                logging: RankMarginals? = nil, settings: EvaluationSettings = .init()) throws(RecOPEError) -> PolicyEvaluation {
-        try evaluate(logs: logs, targets: [target], targetState: nil, policy: name,
-                     logging: logging.map { [$0] }, loggingState: nil, settings: settings)
+    public static func evaluate(
+        logs: LoggedData, target: RankMarginals, policy name: String,
+        logging: RankMarginals? = nil, settings: EvaluationSettings = .init()
+    ) throws(RecOPEError) -> PolicyEvaluation {
+        try evaluate(
+            logs: logs, targets: [target], targetState: nil, policy: name,
+            logging: logging.map { [$0] }, loggingState: nil, settings: settings)
     }
 
     /// Evaluates a target policy whose marginals change with the context or over time: row j is
@@ -47,11 +50,14 @@ public enum OfflineEvaluation {
     /// its logged propensity). Nil state arrays mean state 0 for every row.
     /// - Throws: as `evaluate(logs:target:policy:logging:settings:)`, and `.invalidParameter` for
     ///   a state index outside the lists.
-    public static func evaluate(logs: LoggedData, targets: [RankMarginals], targetState: [Int32]?, policy name: String,
-                                logging: [RankMarginals]?, loggingState: [Int32]?,
-                                settings: EvaluationSettings = .init()) throws(RecOPEError) -> PolicyEvaluation {
-        let report = try evaluate(logs: logs, policies: [TargetPolicy(name: name, marginals: targets)], targetStates: [targetState],
-                                  logging: logging, loggingState: loggingState, settings: settings)
+    public static func evaluate(
+        logs: LoggedData, targets: [RankMarginals], targetState: [Int32]?, policy name: String,
+        logging: [RankMarginals]?, loggingState: [Int32]?,
+        settings: EvaluationSettings = .init()
+    ) throws(RecOPEError) -> PolicyEvaluation {
+        let report = try evaluate(
+            logs: logs, policies: [TargetPolicy(name: name, marginals: targets)], targetStates: [targetState],
+            logging: logging, loggingState: loggingState, settings: settings)
         var e = report.evaluations[0]
         e.warnings = report.warnings.map { "\(name): \($0)" } + e.warnings
         return e
@@ -60,16 +66,21 @@ public enum OfflineEvaluation {
     /// Evaluates several target policies on in-memory logs, every pass over the same rows.
     /// - Parameter targetStates: per policy, each row's index into its marginals (nil: state 0).
     /// - Throws: as `evaluate(logs:target:policy:logging:settings:)`.
-    public static func evaluate(logs: LoggedData, policies: [TargetPolicy], targetStates: [[Int32]?]?,
-                                logging: [RankMarginals]?, loggingState: [Int32]?,
-                                settings: EvaluationSettings = .init()) throws(RecOPEError) -> OfflineABReport {
+    public static func evaluate(
+        logs: LoggedData, policies: [TargetPolicy], targetStates: [[Int32]?]?,
+        logging: [RankMarginals]?, loggingState: [Int32]?,
+        settings: EvaluationSettings = .init()
+    ) throws(RecOPEError) -> OfflineABReport {
         let n = logs.count
         guard n > 0 else { throw .invalidParameter("\(logs.source): the log has no rows") }
         guard logs.propensities != nil || logging != nil else {
             throw .invalidParameter("\(logs.source): the log has no propensities; give the logging policy")
         }
-        guard (targetStates ?? []).allSatisfy({ $0.map { $0.count == n } ?? true }), loggingState.map({ $0.count == n }) ?? true else {
-            throw .invalidParameter("\(policies.first?.name ?? "policy"): state arrays must have one entry per logged row")
+        guard (targetStates ?? []).allSatisfy({ $0.map { $0.count == n } ?? true }),
+            loggingState.map({ $0.count == n }) ?? true
+        else {
+            throw .invalidParameter(
+                "\(policies.first?.name ?? "policy"): state arrays must have one entry per logged row")
         }
         let evaluator = try OffPolicyEvaluator(targets: policies, logging: logging, settings: settings)
         return try evaluator.evaluate { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
@@ -86,24 +97,39 @@ public enum OfflineEvaluation {
     /// The standard normal quantile (Acklam's rational approximation refined by one Newton step
     /// on erfc; |error| < 1e-12).
     static func normalQuantile(_ p: Double) -> Double {
-        let a = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00]
-        let b = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01]
-        let c = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00]
+        let a = [
+            -3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383577518672690e+02,
+            -3.066479806614716e+01, 2.506628277459239e+00,
+        ]
+        let b = [
+            -5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01,
+            -1.328068155288572e+01,
+        ]
+        let c = [
+            -7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00,
+            4.374664141464968e+00, 2.938163982698783e+00,
+        ]
         let d = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00]
         var x: Double
         if p < 0.02425 {
             let q = (-2 * log(p)).squareRoot()
-            x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+            x =
+                (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+                / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
         } else if p <= 1 - 0.02425 {
-            let q = p - 0.5, rr = q * q
-            x = (((((a[0] * rr + a[1]) * rr + a[2]) * rr + a[3]) * rr + a[4]) * rr + a[5]) * q / (((((b[0] * rr + b[1]) * rr + b[2]) * rr + b[3]) * rr + b[4]) * rr + 1)
+            let q = p - 0.5
+            let rr = q * q
+            x =
+                (((((a[0] * rr + a[1]) * rr + a[2]) * rr + a[3]) * rr + a[4]) * rr + a[5]) * q
+                / (((((b[0] * rr + b[1]) * rr + b[2]) * rr + b[3]) * rr + b[4]) * rr + 1)
         } else {
             let q = (-2 * log(1 - p)).squareRoot()
-            x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
+            x =
+                -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5])
+                / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1)
         }
         let e = 0.5 * erfc(-x / 2.0.squareRoot()) - p
         let u = e * (2 * Double.pi).squareRoot() * exp(x * x / 2)
         return x - u / (1 + x * u / 2)
     }
 }
-

@@ -30,7 +30,9 @@ public enum PolicySpec {
             let (line, what) = JSONDiagnosis.problem(in: data, error: error)
             throw .malformedFile(file: path, line: line, message: "not valid JSON: " + what)
         }
-        guard let spec = object as? [String: Any] else { throw .malformedFile(file: path, line: nil, message: "the spec must be a JSON object") }
+        guard let spec = object as? [String: Any] else {
+            throw .malformedFile(file: path, line: nil, message: "the spec must be a JSON object")
+        }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         return try build(spec, file: path, base: base)
     }
@@ -40,35 +42,49 @@ public enum PolicySpec {
         let r = Reader(spec: spec, file: file, base: base)
         let kind = try r.string("kind")
         if let allowed = keys[kind], let unknown = spec.keys.filter({ !allowed.contains($0) }).sorted().first {
-            throw r.error("unknown key \"\(clipped(unknown))\" for kind \(kind) (it takes: \(allowed.sorted().joined(separator: ", ")))")
+            throw r.error(
+                "unknown key \"\(clipped(unknown))\" for kind \(kind) (it takes: \(allowed.sorted().joined(separator: ", ")))"
+            )
         }
-        if let b = spec["boost"] as? [String: Any], let unknown = b.keys.filter({ !["items", "rule", "amount"].contains($0) }).sorted().first {
+        if let b = spec["boost"] as? [String: Any],
+            let unknown = b.keys.filter({ !["items", "rule", "amount"].contains($0) }).sorted().first
+        {
             throw r.error("unknown key \"\(clipped(unknown))\" in \"boost\" (it takes: amount, items, rule)")
         }
         switch kind {
         case "bernoulli_ts", "priority_ts":
             let boost = try r.boost()
             if kind == "priority_ts" && boost == nil { throw r.error("kind priority_ts needs a \"boost\" object") }
-            return try ThompsonSampling(prior: try r.prior(), clicks: try r.numbers("clicks", required: false),
-                                        impressions: try r.numbers("impressions", required: false),
-                                        optimistic: try r.bool("optimistic") ?? false, boost: boost,
-                                        name: kind == "priority_ts" ? "priority TS" : "TS")
+            return try ThompsonSampling(
+                prior: try r.prior(), clicks: try r.numbers("clicks", required: false),
+                impressions: try r.numbers("impressions", required: false),
+                optimistic: try r.bool("optimistic") ?? false, boost: boost,
+                name: kind == "priority_ts" ? "priority TS" : "TS")
         case "dts", "dots":
-            var d = try DiscountedThompsonSampling(prior: try r.prior(), discount: try r.number("discount") ?? 0.99,
-                                                   period: 3600 * (try r.number("period_hours") ?? 4))
+            var d = try DiscountedThompsonSampling(
+                prior: try r.prior(), discount: try r.number("discount") ?? 0.99,
+                period: 3600 * (try r.number("period_hours") ?? 4))
             if let log = try r.path("log") {
                 let m: Matrix
                 do { m = try CSVMatrix.read(log) } catch { throw opeError(error) }
-                guard m.cols == 3 else { throw .malformedFile(file: log, line: 1, message: "expected 3 columns time,item,click; got \(m.cols)") }
+                guard m.cols == 3 else {
+                    throw .malformedFile(
+                        file: log, line: 1, message: "expected 3 columns time,item,click; got \(m.cols)")
+                }
                 var events = [DiscountedThompsonSampling.Event]()
                 for i in 0..<m.rows {
-                    let item = m[i, 1], click = m[i, 2]
+                    let item = m[i, 1]
+                    let click = m[i, 2]
                     guard item == item.rounded(), item >= 0, item < Float(Int32.max), click == 0 || click == 1 else {
-                        throw .malformedFile(file: log, line: nil, message: "data row \(i + 1): item must be a non-negative integer and click 0 or 1")
+                        throw .malformedFile(
+                            file: log, line: nil,
+                            message: "data row \(i + 1): item must be a non-negative integer and click 0 or 1")
                     }
                     events.append(.init(time: Double(m[i, 0]), item: Int(item), clicked: click == 1))
                 }
-                do { try d.update(with: events) } catch { throw .malformedFile(file: log, line: nil, message: "\(error)") }
+                do { try d.update(with: events) } catch {
+                    throw .malformedFile(file: log, line: nil, message: "\(error)")
+                }
             }
             if let at = try r.number("at") { try d.advance(to: at) }
             return try d.policy(optimistic: kind == "dots", boost: try r.boost())
@@ -84,7 +100,9 @@ public enum PolicySpec {
             }
             return try UniformRandomRanking(items: Int(n))
         default:
-            throw r.error("unknown kind '\(clipped(kind))' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)")
+            throw r.error(
+                "unknown kind '\(clipped(kind))' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)"
+            )
         }
     }
 
@@ -172,7 +190,8 @@ public enum PolicySpec {
             case let other: throw error("boost rule must be additive or multiplicative, got '\(clipped(other))'")
             }
             if let bad = items.first(where: { !($0 == $0.rounded() && $0 >= 0 && $0 < Double(Int32.max)) }) {
-                throw error("boost items must be item indices (non-negative integers), got \(String(format: "%g", bad))")
+                throw error(
+                    "boost items must be item indices (non-negative integers), got \(String(format: "%g", bad))")
             }
             return PriorityBoost(items: Set(items.map { Int($0) }), rule: rule)
         }
@@ -182,7 +201,9 @@ public enum PolicySpec {
             guard let p = try path("scores_file") else { throw error("needs \"scores\" or \"scores_file\"") }
             let m: Matrix
             do { m = try CSVMatrix.read(p) } catch { throw opeError(error) }
-            guard m.cols == 1 else { throw .malformedFile(file: p, line: 1, message: "expected one column of scores, got \(m.cols)") }
+            guard m.cols == 1 else {
+                throw .malformedFile(file: p, line: 1, message: "expected one column of scores, got \(m.cols)")
+            }
             return m.storage.map(Double.init)
         }
     }

@@ -18,8 +18,10 @@ extension BetaPrior {
     ///   campaigns available when `campaign` is missing.
     public static func load(yaml path: String, campaign: String) throws(RecOPEError) -> BetaPrior {
         let data = try readFile(path)
-        guard var text = String(data: data, encoding: .utf8) else { throw .malformedFile(file: path, line: nil, message: "not UTF-8 text") }
-        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }   // a byte-order mark
+        guard var text = String(data: data, encoding: .utf8) else {
+            throw .malformedFile(file: path, line: nil, message: "not UTF-8 text")
+        }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark
         var campaigns = [String: [String: [Double]]]()
         var order = [String]()
         var current: String?
@@ -33,31 +35,59 @@ extension BetaPrior {
             let indent = line.prefix { $0 == " " }.count
             let body = line.trimmingCharacters(in: .whitespaces)
             if indent == 0 {
-                guard body.hasSuffix(":") else { throw .malformedFile(file: path, line: lineNo, message: "expected a campaign name ending in ':', got '\(clipped(body))'") }
+                guard body.hasSuffix(":") else {
+                    throw .malformedFile(
+                        file: path, line: lineNo,
+                        message: "expected a campaign name ending in ':', got '\(clipped(body))'")
+                }
                 let name = String(body.dropLast())
-                current = name; list = nil
-                if campaigns[name] == nil { campaigns[name] = [:]; order.append(name) }
+                current = name
+                list = nil
+                if campaigns[name] == nil {
+                    campaigns[name] = [:]
+                    order.append(name)
+                }
             } else if body.hasPrefix("-") {
-                guard let c = current, let l = list else { throw .malformedFile(file: path, line: lineNo, message: "list item outside an alpha:/beta: list") }
+                guard let c = current, let l = list else {
+                    throw .malformedFile(file: path, line: lineNo, message: "list item outside an alpha:/beta: list")
+                }
                 let valueText = body.dropFirst().trimmingCharacters(in: .whitespaces)
-                guard let v = Double(valueText) else { throw .malformedFile(file: path, line: lineNo, message: "'\(clipped(valueText))' is not a number") }
-                guard v > 0 && v.isFinite else { throw .malformedFile(file: path, line: lineNo, message: "\(l) value \(valueText) must be positive and finite") }
+                guard let v = Double(valueText) else {
+                    throw .malformedFile(file: path, line: lineNo, message: "'\(clipped(valueText))' is not a number")
+                }
+                guard v > 0 && v.isFinite else {
+                    throw .malformedFile(
+                        file: path, line: lineNo, message: "\(l) value \(valueText) must be positive and finite")
+                }
                 campaigns[c]![l, default: []].append(v)
             } else if body.hasSuffix(":") {
-                guard current != nil else { throw .malformedFile(file: path, line: lineNo, message: "'\(clipped(body))' before any campaign name") }
+                guard current != nil else {
+                    throw .malformedFile(
+                        file: path, line: lineNo, message: "'\(clipped(body))' before any campaign name")
+                }
                 let key = String(body.dropLast())
-                guard key == "alpha" || key == "beta" else { throw .malformedFile(file: path, line: lineNo, message: "unknown key '\(clipped(key))' (expected alpha or beta)") }
+                guard key == "alpha" || key == "beta" else {
+                    throw .malformedFile(
+                        file: path, line: lineNo, message: "unknown key '\(clipped(key))' (expected alpha or beta)")
+                }
                 list = key
             } else {
                 throw .malformedFile(file: path, line: lineNo, message: "cannot read '\(clipped(body))'")
             }
         }
         guard let c = campaigns[campaign] else {
-            throw .malformedFile(file: path, line: nil, message: "no campaign '\(clipped(campaign))'; the file has \(order.joined(separator: ", "))")
+            throw .malformedFile(
+                file: path, line: nil,
+                message: "no campaign '\(clipped(campaign))'; the file has \(order.joined(separator: ", "))")
         }
-        let a = c["alpha"] ?? [], b = c["beta"] ?? []
+        let a = c["alpha"] ?? []
+        let b = c["beta"] ?? []
         guard !a.isEmpty, a.count == b.count else {
-            throw .malformedFile(file: path, line: nil, message: "campaign '\(clipped(campaign))' has \(a.count) alpha and \(b.count) beta values; they must match and not be empty")
+            throw .malformedFile(
+                file: path, line: nil,
+                message:
+                    "campaign '\(clipped(campaign))' has \(a.count) alpha and \(b.count) beta values; they must match and not be empty"
+            )
         }
         return try BetaPrior(alpha: a, beta: b)
     }

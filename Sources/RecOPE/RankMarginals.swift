@@ -33,7 +33,8 @@ func opeError(_ e: RecIOError) -> RecOPEError {
     switch e {
     case .cannotOpen(let f, let r): return .cannotOpen(file: f, reason: r)
     case .cannotWrite(let f, let r): return .cannotWrite(file: f, reason: r)
-    case .malformed(let f, let l, let field, let m): return .malformedFile(file: f, line: l, message: field.map { "field \($0): \(m)" } ?? m)
+    case .malformed(let f, let l, let field, let m):
+        return .malformedFile(file: f, line: l, message: field.map { "field \($0): \(m)" } ?? m)
     case .empty(let f): return .malformedFile(file: f, line: nil, message: "no data rows")
     }
 }
@@ -63,14 +64,21 @@ public struct RankMarginals: Sendable, Equatable {
     /// Exact marginals.
     public init(items: Int, k: Int, probabilities: [Double]) {
         precondition(probabilities.count == items * k, "RankMarginals: \(probabilities.count) values for \(items)×\(k)")
-        self.items = items; self.k = k; self.probabilities = probabilities
-        standardErrors = nil; counts = nil; simulations = nil
+        self.items = items
+        self.k = k
+        self.probabilities = probabilities
+        standardErrors = nil
+        counts = nil
+        simulations = nil
     }
 
     /// Monte Carlo marginals from counts over `simulations` rankings.
     public init(items: Int, k: Int, counts: [Int], simulations: Int) {
         precondition(counts.count == items * k, "RankMarginals: \(counts.count) counts for \(items)×\(k)")
-        self.items = items; self.k = k; self.counts = counts; self.simulations = simulations
+        self.items = items
+        self.k = k
+        self.counts = counts
+        self.simulations = simulations
         let n = Double(max(simulations, 1))
         let p = counts.map { Double($0) / n }
         probabilities = p

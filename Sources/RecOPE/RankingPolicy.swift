@@ -46,7 +46,8 @@ extension RankingPolicy {
         var tie = stream.split(-1).generator()
         let keys = (0..<n).map { _ in tie.next() }
         let order = (0..<n).sorted { a, b in
-            let sa = scores[a], sb = scores[b]
+            let sa = scores[a]
+            let sb = scores[b]
             if sa.isNaN != sb.isNaN { return sb.isNaN }
             if sa != sb && !(sa.isNaN && sb.isNaN) { return sa > sb }
             return keys[a] < keys[b]
@@ -58,22 +59,28 @@ extension RankingPolicy {
     /// multi-threaded, and identical for a seed whatever the thread count.
     /// - Throws: `.invalidParameter` for `k` outside `1...itemCount` or `simulations < 1`.
     /// - Complexity: `simulations × itemCount` score draws and a top-k per ranking.
-    public func monteCarloMarginals(k: Int, simulations: Int, seed: UInt64,
-                                    parallelism: Parallelism = .automatic) throws(RecOPEError) -> RankMarginals {
+    public func monteCarloMarginals(
+        k: Int, simulations: Int, seed: UInt64,
+        parallelism: Parallelism = .automatic
+    ) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
         try checkMonteCarloRange()
         guard simulations >= 1 && simulations <= RankSampling.maxSimulations else {
-            throw .invalidParameter("\(name): simulations must be in 1...\(RankSampling.maxSimulations), got \(simulations)")
+            throw .invalidParameter(
+                "\(name): simulations must be in 1...\(RankSampling.maxSimulations), got \(simulations)")
         }
         guard itemCount < RankSampling.maxItems else {
-            throw .invalidParameter("\(name): Monte Carlo ranks at most \(RankSampling.maxItems - 1) items, the policy has \(itemCount)")
+            throw .invalidParameter(
+                "\(name): Monte Carlo ranks at most \(RankSampling.maxItems - 1) items, the policy has \(itemCount)")
         }
         do {
-            try MemoryBudget.check("Monte Carlo counts of \(itemCount) items × k=\(k) on \(Threading.count + 1) counters",
-                                   bytes: MemoryBudget.product([itemCount, k, 8, Threading.count + 1]))
+            try MemoryBudget.check(
+                "Monte Carlo counts of \(itemCount) items × k=\(k) on \(Threading.count + 1) counters",
+                bytes: MemoryBudget.product([itemCount, k, 8, Threading.count + 1]))
         } catch { throw .invalidParameter("\(name): \(error)") }
-        let counts = RankSampling.counts(items: itemCount, k: k, simulations: simulations, seed: seed,
-                                         parallelism: parallelism, makeFiller: makeScoreFiller)
+        let counts = RankSampling.counts(
+            items: itemCount, k: k, simulations: simulations, seed: seed,
+            parallelism: parallelism, makeFiller: makeScoreFiller)
         return RankMarginals(items: itemCount, k: k, counts: counts, simulations: simulations)
     }
 }

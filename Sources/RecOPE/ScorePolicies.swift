@@ -35,8 +35,8 @@ public struct PlackettLuce: RankingPolicy {
     /// logits differ by more than `separation`, each item's logit relative to its cluster's top.
     struct Layout {
         var order: [Int]
-        var clusterStarts: [Int]       // indices into `order`, plus `order.count` at the end
-        var relativeLogit: [Double]    // per item, ≤ 0
+        var clusterStarts: [Int]  // indices into `order`, plus `order.count` at the end
+        var relativeLogit: [Double]  // per item, ≤ 0
     }
 
     func layout(separation: Double) -> Layout {
@@ -97,19 +97,24 @@ public struct PlackettLuce: RankingPolicy {
         let lay = layout(separation: Self.exactSeparation)
         var probs = [Double](repeating: 0, count: n * k)
         for c in 0..<(lay.clusterStarts.count - 1) {
-            let start = lay.clusterStarts[c], end = lay.clusterStarts[c + 1]
+            let start = lay.clusterStarts[c]
+            let end = lay.clusterStarts[c + 1]
             if start >= k { break }
             let members = Array(lay.order[start..<end])
-            if members.count == 1 { probs[members[0] * k + start] = 1; continue }
+            if members.count == 1 {
+                probs[members[0] * k + start] = 1
+                continue
+            }
             let localK = min(members.count, k - start)
             let local: RankMarginals
             do {
                 local = try ExactRankMarginals.compute(
                     distributions: members.map { .gumbel(location: lay.relativeLogit[$0]) }, k: localK)
             } catch {
-                throw .invalidParameter("exact marginals of \(name): \(members.count) items whose scores/temperature "
-                    + "chain over \(Int(-members.map { lay.relativeLogit[$0] }.min()!)) logit units are beyond the "
-                    + "exact method's range (\(error)); --method mc works")
+                throw .invalidParameter(
+                    "exact marginals of \(name): \(members.count) items whose scores/temperature "
+                        + "chain over \(Int(-members.map { lay.relativeLogit[$0] }.min()!)) logit units are beyond the "
+                        + "exact method's range (\(error)); --method mc works")
             }
             for (li, item) in members.enumerated() {
                 for r in 0..<localK { probs[item * k + start + r] = local.probabilities[li * localK + r] }
@@ -145,7 +150,9 @@ public struct EpsilonGreedy: RankingPolicy {
     /// - Throws: `.invalidParameter` for an empty item set, a non-finite score, or ε outside [0, 1].
     public init(scores: [Double], epsilon: Double, name: String = "epsilon-greedy") throws(RecOPEError) {
         try validateScores(scores, name: name)
-        guard epsilon >= 0 && epsilon <= 1 else { throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)") }
+        guard epsilon >= 0 && epsilon <= 1 else {
+            throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)")
+        }
         self.scores = scores
         self.epsilon = epsilon
         self.name = name
@@ -160,7 +167,8 @@ public struct EpsilonGreedy: RankingPolicy {
         let eps = Float(epsilon)
         return { out, rows, stream in
             var g = stream.generator()
-            stream.split(1).fillUniform(UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
+            stream.split(1).fillUniform(
+                UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
             rankScore.withUnsafeBufferPointer { rp in
                 for r in 0..<rows where !(Float(Sampling.uniform(&g)) < eps) {
                     let row = out + r * n
@@ -182,7 +190,9 @@ public struct EpsilonGreedy: RankingPolicy {
             var end = start
             while end + 1 < n && scores[order[end + 1]] == scores[order[start]] { end += 1 }
             let size = Double(end - start + 1)
-            for pos in start...end { for r in start...end where r < k { probs[order[pos] * k + r] += (1 - epsilon) / size } }
+            for pos in start...end {
+                for r in start...end where r < k { probs[order[pos] * k + r] += (1 - epsilon) / size }
+            }
             start = end + 1
         }
         return RankMarginals(items: n, k: k, probabilities: probs)
@@ -205,14 +215,30 @@ public struct TailExplorationGreedy: RankingPolicy {
 
     /// - Throws: `.invalidParameter` for bad scores, ε outside [0, 1], a tail share outside
     ///   (0, 1), a tail mask of the wrong length, or a tail or head that is empty.
-    public init(scores: [Double], epsilon: Double, isTail: [Bool], tailShare: Double, name: String = "epsilon-greedy (long tail)") throws(RecOPEError) {
+    public init(
+        scores: [Double], epsilon: Double, isTail: [Bool], tailShare: Double,
+        name: String = "epsilon-greedy (long tail)"
+    ) throws(RecOPEError) {
         try validateScores(scores, name: name)
-        guard epsilon >= 0 && epsilon <= 1 else { throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)") }
-        guard tailShare > 0 && tailShare < 1 else { throw .invalidParameter("\(name): the tail share must be in (0, 1), got \(tailShare)") }
-        guard isTail.count == scores.count else { throw .invalidParameter("\(name): the tail mask has \(isTail.count) entries for \(scores.count) items") }
-        let nT = isTail.filter { $0 }.count, nH = scores.count - nT
-        guard nT > 0 && nH > 0 else { throw .invalidParameter("\(name): the long tail has \(nT) items and the head \(nH); both must be non-empty") }
-        self.scores = scores; self.epsilon = epsilon; self.isTail = isTail; self.tailShare = tailShare; self.name = name
+        guard epsilon >= 0 && epsilon <= 1 else {
+            throw .invalidParameter("\(name): epsilon must be in [0, 1], got \(epsilon)")
+        }
+        guard tailShare > 0 && tailShare < 1 else {
+            throw .invalidParameter("\(name): the tail share must be in (0, 1), got \(tailShare)")
+        }
+        guard isTail.count == scores.count else {
+            throw .invalidParameter("\(name): the tail mask has \(isTail.count) entries for \(scores.count) items")
+        }
+        let nT = isTail.filter { $0 }.count
+        let nH = scores.count - nT
+        guard nT > 0 && nH > 0 else {
+            throw .invalidParameter("\(name): the long tail has \(nT) items and the head \(nH); both must be non-empty")
+        }
+        self.scores = scores
+        self.epsilon = epsilon
+        self.isTail = isTail
+        self.tailShare = tailShare
+        self.name = name
         // nT·wT / (nT·wT + nH·wH) = share with wH = 1.
         let lw = Foundation.log(tailShare * Double(nH) / ((1 - tailShare) * Double(nT)))
         logWeights = isTail.map { $0 ? lw : 0 }
@@ -226,7 +252,8 @@ public struct TailExplorationGreedy: RankingPolicy {
         let eps = Float(epsilon)
         return { out, rows, stream in
             var g = stream.generator()
-            stream.split(1).fillGumbel(UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
+            stream.split(1).fillGumbel(
+                UnsafeMutableBufferPointer(start: out, count: rows * n), parallelism: .sequential)
             for r in 0..<rows {
                 let row = out + r * n
                 if Float(Sampling.uniform(&g)) < eps {
@@ -245,16 +272,18 @@ public struct TailExplorationGreedy: RankingPolicy {
     public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
         let greedy = try EpsilonGreedy(scores: scores, epsilon: 0).exactMarginals(k: k)
-        let nT = isTail.filter { $0 }.count, nH = itemCount - nT
+        let nT = isTail.filter { $0 }.count
+        let nH = itemCount - nT
         let wT = exp(logWeights[isTail.firstIndex(of: true)!])
-        var dist = [Double](repeating: 0, count: k + 1)   // dist[t]: t tail items in the slots so far
+        var dist = [Double](repeating: 0, count: k + 1)  // dist[t]: t tail items in the slots so far
         dist[0] = 1
         var tailSlot = [Double](repeating: 0, count: k)
         for r in 0..<k {
             var next = [Double](repeating: 0, count: k + 1)
             for t in 0...r where dist[t] > 0 {
                 let h = r - t
-                let a = Double(nT - t) * wT, b = Double(nH - h)
+                let a = Double(nT - t) * wT
+                let b = Double(nH - h)
                 let pt = a + b > 0 ? a / (a + b) : 0
                 tailSlot[r] += dist[t] * pt
                 next[t + 1] += dist[t] * pt
@@ -293,7 +322,8 @@ public struct UniformRandomRanking: RankingPolicy {
 
     public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
-        return RankMarginals(items: itemCount, k: k, probabilities: [Double](repeating: 1 / Double(itemCount), count: itemCount * k))
+        return RankMarginals(
+            items: itemCount, k: k, probabilities: [Double](repeating: 1 / Double(itemCount), count: itemCount * k))
     }
 }
 

@@ -68,8 +68,10 @@ public struct ThompsonSampling: RankingPolicy {
     /// A policy from posterior parameters.
     /// - Throws: `.invalidParameter` for an empty item set, mismatched lengths, or a parameter
     ///   that is not positive and finite (naming the item).
-    public init(alpha: [Double], beta: [Double], optimistic: Bool = false, boost: PriorityBoost? = nil,
-                name: String? = nil) throws(RecOPEError) {
+    public init(
+        alpha: [Double], beta: [Double], optimistic: Bool = false, boost: PriorityBoost? = nil,
+        name: String? = nil
+    ) throws(RecOPEError) {
         let label = name ?? (optimistic ? "optimistic TS" : boost == nil ? "TS" : "priority TS")
         guard !alpha.isEmpty else { throw .invalidParameter("\(label): the item set is empty") }
         guard alpha.count == beta.count else {
@@ -77,7 +79,9 @@ public struct ThompsonSampling: RankingPolicy {
         }
         for i in alpha.indices {
             guard alpha[i] > 0, alpha[i].isFinite, beta[i] > 0, beta[i].isFinite else {
-                throw .invalidParameter("\(label): item \(i) has Beta parameters (\(alpha[i]), \(beta[i])); both must be positive and finite")
+                throw .invalidParameter(
+                    "\(label): item \(i) has Beta parameters (\(alpha[i]), \(beta[i])); both must be positive and finite"
+                )
             }
         }
         try boost?.validate(itemCount: alpha.count)
@@ -92,8 +96,10 @@ public struct ThompsonSampling: RankingPolicy {
     /// posterior a = prior alpha + clicks, b = prior beta + (impressions − clicks).
     /// - Throws: `.invalidParameter` when counts are negative, clicks exceed impressions, or the
     ///   lengths differ from the prior's.
-    public init(prior: BetaPrior, clicks: [Double]? = nil, impressions: [Double]? = nil,
-                optimistic: Bool = false, boost: PriorityBoost? = nil, name: String? = nil) throws(RecOPEError) {
+    public init(
+        prior: BetaPrior, clicks: [Double]? = nil, impressions: [Double]? = nil,
+        optimistic: Bool = false, boost: PriorityBoost? = nil, name: String? = nil
+    ) throws(RecOPEError) {
         let n = prior.alpha.count
         let c = clicks ?? [Double](repeating: 0, count: n)
         let m = impressions ?? c
@@ -101,10 +107,12 @@ public struct ThompsonSampling: RankingPolicy {
             throw .invalidParameter("TS: prior has \(n) items but clicks/impressions have \(c.count)/\(m.count)")
         }
         for i in 0..<n where !(c[i] >= 0 && m[i] >= c[i] && m[i].isFinite) {
-            throw .invalidParameter("TS: item \(i) has \(c[i]) clicks and \(m[i]) impressions; need 0 ≤ clicks ≤ impressions")
+            throw .invalidParameter(
+                "TS: item \(i) has \(c[i]) clicks and \(m[i]) impressions; need 0 ≤ clicks ≤ impressions")
         }
-        try self.init(alpha: (0..<n).map { prior.alpha[$0] + c[$0] }, beta: (0..<n).map { prior.beta[$0] + m[$0] - c[$0] },
-                      optimistic: optimistic, boost: boost, name: name)
+        try self.init(
+            alpha: (0..<n).map { prior.alpha[$0] + c[$0] }, beta: (0..<n).map { prior.beta[$0] + m[$0] - c[$0] },
+            optimistic: optimistic, boost: boost, name: name)
     }
 
     public func makeScoreFiller() -> RankSampling.ScoreFiller {
@@ -153,14 +161,18 @@ public struct ThompsonSampling: RankingPolicy {
 
     public func checkMonteCarloRange() throws(RecOPEError) {
         if let i = alpha.indices.first(where: { alpha[$0] + beta[$0] > Self.monteCarloParameterLimit }) {
-            throw .unsupported("Monte Carlo marginals take Beta posteriors with a + b ≤ 1e12 (Float draws cannot resolve narrower ones); item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): scale the counts down (a discount) first")
+            throw .unsupported(
+                "Monte Carlo marginals take Beta posteriors with a + b ≤ 1e12 (Float draws cannot resolve narrower ones); item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): scale the counts down (a discount) first"
+            )
         }
     }
 
     /// Throws naming the first item whose Beta parameters are outside the exact method's range.
     static func requireExactRange(alpha: [Double], beta: [Double]) throws(RecOPEError) {
         if let i = alpha.indices.first(where: { alpha[$0] + beta[$0] > exactParameterLimit }) {
-            throw .unsupported("exact marginals take Beta posteriors with a + b ≤ 1e6; item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): use Monte Carlo marginals (--method mc)")
+            throw .unsupported(
+                "exact marginals take Beta posteriors with a + b ≤ 1e6; item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): use Monte Carlo marginals (--method mc)"
+            )
         }
     }
 
@@ -193,7 +205,8 @@ public struct BetaPrior: Sendable, Equatable {
             throw .invalidParameter("Beta prior: \(alpha.count) alpha values but \(beta.count) beta values")
         }
         for i in alpha.indices where !(alpha[i] > 0 && alpha[i].isFinite && beta[i] > 0 && beta[i].isFinite) {
-            throw .invalidParameter("Beta prior: item \(i) has (\(alpha[i]), \(beta[i])); both must be positive and finite")
+            throw .invalidParameter(
+                "Beta prior: item \(i) has (\(alpha[i]), \(beta[i])); both must be positive and finite")
         }
         self.alpha = alpha
         self.beta = beta

@@ -20,7 +20,8 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
     public var ndcgSums: [[Double]]
 
     public init(cutoffs: [Int] = [5, 10, 20], eventTypes: [String]) {
-        self.cutoffs = cutoffs; self.eventTypes = eventTypes
+        self.cutoffs = cutoffs
+        self.eventTypes = eventTypes
         counts = [Int](repeating: 0, count: eventTypes.count)
         hits = [[Double]](repeating: [Double](repeating: 0, count: cutoffs.count), count: eventTypes.count)
         ndcgSums = hits
@@ -59,11 +60,17 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
 
     /// A table: one row per event type, HR and NDCG at each cutoff.
     public func table() -> String {
-        var s = "event      events" + cutoffs.map { String(repeating: " ", count: 3) + "HR@\($0)".padding(toLength: 7, withPad: " ", startingAt: 0) + " NDCG@\($0)".padding(toLength: 9, withPad: " ", startingAt: 0) }.joined() + "\n"
+        var s =
+            "event      events"
+            + cutoffs.map {
+                String(repeating: " ", count: 3) + "HR@\($0)".padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + " NDCG@\($0)".padding(toLength: 9, withPad: " ", startingAt: 0)
+            }.joined() + "\n"
         for (t, e) in eventTypes.enumerated() where counts[t] > 0 {
             s += e.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%7ld", counts[t])
             for c in cutoffs.indices {
-                s += String(format: "   %.4f   %.4f", hits[t][c] / Double(counts[t]), ndcgSums[t][c] / Double(counts[t]))
+                s += String(
+                    format: "   %.4f   %.4f", hits[t][c] / Double(counts[t]), ndcgSums[t][c] / Double(counts[t]))
             }
             s += "\n"
         }
@@ -97,7 +104,10 @@ public struct ModelRanker: CatalogRanker {
     public let model: SequentialRecommender
     public let head: SequentialRecommender.Head
 
-    public init(model: SequentialRecommender, head: SequentialRecommender.Head = .supervised) { self.model = model; self.head = head }
+    public init(model: SequentialRecommender, head: SequentialRecommender.Head = .supervised) {
+        self.model = model
+        self.head = head
+    }
 
     public func ranks(states: [[Int]], targets: [Int]) throws(RecRLError) -> [Int] {
         let z = try model.scores(states, head: head)
@@ -113,8 +123,12 @@ public func rankOfTargets(_ z: Matrix, targets: [Int]) -> [Int] {
     z.withUnsafeBufferPointer { zp in
         for r in 0..<z.rows {
             let row = zp.baseAddress! + r * N
-            let t = targets[r] - 1, st = row[t]
-            if st.isNaN { out[r] = N - 1; continue }
+            let t = targets[r] - 1
+            let st = row[t]
+            if st.isNaN {
+                out[r] = N - 1
+                continue
+            }
             var above = 0
             for j in 0..<N { above &+= (row[j] > st) ? 1 : 0 }
             for j in 0..<t where row[j] == st { above += 1 }
@@ -126,20 +140,27 @@ public func rankOfTargets(_ z: Matrix, targets: [Int]) -> [Int] {
 
 public enum Evaluation {
     /// Evaluates `ranker` on every event of `sessions`, in batches of `batch` queries.
-    public static func run(_ ranker: CatalogRanker, data: SessionData, sessions: [Int], length: Int,
-                           cutoffs: [Int] = [5, 10, 20], batch: Int = 256) throws(RecRLError) -> RankingMetrics {
+    public static func run(
+        _ ranker: CatalogRanker, data: SessionData, sessions: [Int], length: Int,
+        cutoffs: [Int] = [5, 10, 20], batch: Int = 256
+    ) throws(RecRLError) -> RankingMetrics {
         var m = RankingMetrics(cutoffs: cutoffs, eventTypes: data.eventTypes)
-        var states = [[Int]](), targets = [Int](), events = [Int]()
+        var states = [[Int]]()
+        var targets = [Int]()
+        var events = [Int]()
         func flush() throws(RecRLError) {
             guard !states.isEmpty else { return }
             let r = try ranker.ranks(states: states, targets: targets)
             for (k, rank) in r.enumerated() { m.add(rank: rank, event: events[k]) }
-            states.removeAll(keepingCapacity: true); targets.removeAll(keepingCapacity: true); events.removeAll(keepingCapacity: true)
+            states.removeAll(keepingCapacity: true)
+            targets.removeAll(keepingCapacity: true)
+            events.removeAll(keepingCapacity: true)
         }
         for s in sessions {
             let range = data.range(s)
             for e in range {
-                states.append(sessionState(data.items, event: e, start: range.lowerBound, length: length, includingEvent: false))
+                states.append(
+                    sessionState(data.items, event: e, start: range.lowerBound, length: length, includingEvent: false))
                 targets.append(Int(data.items[e]))
                 events.append(Int(data.events[e]))
                 if states.count == batch { try flush() }

@@ -20,16 +20,20 @@ public enum RecRLError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .io(let e): return e.description
         case .malformed(let f, let l, let fld, let m): return "\(f):\(l): field \(fld): \(m)"
-        case .missingColumn(let f, let c, let h): return "\(f): no column '\(clipped(c))' in the header (\(clipped(h.joined(separator: ", "), limit: 200)))"
+        case .missingColumn(let f, let c, let h):
+            return "\(f): no column '\(clipped(c))' in the header (\(clipped(h.joined(separator: ", "), limit: 200)))"
         case .unknownEventType(let f, let l, let v, let k):
-            return "\(f):\(l): unknown event type '\(clipped(v))' (known: \(clipped(k.joined(separator: ", "), limit: 200))); map it with --event-map"
+            return
+                "\(f):\(l): unknown event type '\(clipped(v))' (known: \(clipped(k.joined(separator: ", "), limit: 200))); map it with --event-map"
         case .missingReward(let e, let t):
-            return "the reward table has no entry for event type '\(clipped(e))' (it has: \(t.joined(separator: ", "))); add one with --reward \(e)=VALUE"
+            return
+                "the reward table has no entry for event type '\(clipped(e))' (it has: \(t.joined(separator: ", "))); add one with --reward \(e)=VALUE"
         case .empty(let m): return m
         case .invalidParameter(let m): return m
         case .split(let f, let l, let m): return l.map { "\(f):\($0): \(m)" } ?? "\(f): \(m)"
         case .diverged(let s, let m, let c):
-            return "training stopped at step \(s): \(m)" + (c.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written yet")
+            return "training stopped at step \(s): \(m)"
+                + (c.map { "; the last good checkpoint is \($0)" } ?? "; no checkpoint was written yet")
         case .model(let m): return m
         }
     }
@@ -44,20 +48,32 @@ struct KeyInterner {
     mutating func id(_ reader: CSVReader, _ field: Int) -> Int32 {
         if let v = reader.int(field) {
             if let id = ints[v] { return id }
-            let id = Int32(keys.count); ints[v] = id; keys.append(String(v)); return id
+            let id = Int32(keys.count)
+            ints[v] = id
+            keys.append(String(v))
+            return id
         }
         let s = reader.string(field)
         if let id = strings[s] { return id }
-        let id = Int32(keys.count); strings[s] = id; keys.append(s); return id
+        let id = Int32(keys.count)
+        strings[s] = id
+        keys.append(s)
+        return id
     }
 
     mutating func id(_ s: String) -> Int32 {
         if let v = Int(s) {
             if let id = ints[v] { return id }
-            let id = Int32(keys.count); ints[v] = id; keys.append(s); return id
+            let id = Int32(keys.count)
+            ints[v] = id
+            keys.append(s)
+            return id
         }
         if let id = strings[s] { return id }
-        let id = Int32(keys.count); strings[s] = id; keys.append(s); return id
+        let id = Int32(keys.count)
+        strings[s] = id
+        keys.append(s)
+        return id
     }
 }
 
@@ -88,26 +104,34 @@ public struct EventLog: Sendable {
 
     /// Builds a log in memory (tests, simulations). `events` are names; `prices` optional.
     /// - Throws: `.invalidParameter` for mismatched lengths.
-    public init(source: String = "memory", sessions: [String], times: [Double], items: [String], events: [String], prices: [Float]? = nil) throws(RecRLError) {
+    public init(
+        source: String = "memory", sessions: [String], times: [Double], items: [String], events: [String],
+        prices: [Float]? = nil
+    ) throws(RecRLError) {
         self.source = source
         let n = sessions.count
         guard times.count == n, items.count == n, events.count == n, prices.map({ $0.count == n }) ?? true else {
-            throw .invalidParameter("EventLog: columns of different lengths (\(n) sessions, \(times.count) times, \(items.count) items, \(events.count) events)")
+            throw .invalidParameter(
+                "EventLog: columns of different lengths (\(n) sessions, \(times.count) times, \(items.count) items, \(events.count) events)"
+            )
         }
-        var s = KeyInterner(), it = KeyInterner()
+        var s = KeyInterner()
+        var it = KeyInterner()
         var types = [String: UInt8]()
         for r in 0..<n {
             self.sessions.append(s.id(sessions[r]))
             self.items.append(it.id(items[r]))
             if types[events[r]] == nil {
                 guard eventTypes.count < 255 else { throw .invalidParameter("EventLog: more than 255 event types") }
-                types[events[r]] = UInt8(eventTypes.count); eventTypes.append(events[r])
+                types[events[r]] = UInt8(eventTypes.count)
+                eventTypes.append(events[r])
             }
             self.events.append(types[events[r]]!)
         }
         self.times = times
         self.prices = prices
-        sessionKeys = s.keys; itemKeys = it.keys
+        sessionKeys = s.keys
+        itemKeys = it.keys
     }
 
     /// Index of an event type name.
@@ -129,7 +153,10 @@ public struct EventMapping: Sendable, Equatable {
     public var map: [String: String]
     public var passThrough: Bool
 
-    public init(_ map: [String: String], passThrough: Bool = false) { self.map = map; self.passThrough = passThrough }
+    public init(_ map: [String: String], passThrough: Bool = false) {
+        self.map = map
+        self.passThrough = passThrough
+    }
 
     /// Every value is its own event type.
     public static let identity = EventMapping([:], passThrough: true)
@@ -142,7 +169,9 @@ public struct EventMapping: Sendable, Equatable {
         var m = [String: String]()
         for part in s.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else { throw .invalidParameter("event map: expected RAW=EVENT, got '\(clipped(part))'") }
+            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
+                throw .invalidParameter("event map: expected RAW=EVENT, got '\(clipped(part))'")
+            }
             m[kv[0]] = kv[1]
         }
         guard !m.isEmpty else { throw .invalidParameter("event map: empty") }
@@ -163,7 +192,8 @@ public struct RatingMapping: Sendable, Equatable {
     public var ranges: [(low: Double, high: Double, event: String)]
 
     public static func == (a: RatingMapping, b: RatingMapping) -> Bool {
-        a.ranges.count == b.ranges.count && zip(a.ranges, b.ranges).allSatisfy { $0.low == $1.low && $0.high == $1.high && $0.event == $1.event }
+        a.ranges.count == b.ranges.count
+            && zip(a.ranges, b.ranges).allSatisfy { $0.low == $1.low && $0.high == $1.high && $0.event == $1.event }
     }
 
     /// Parses `5=purchase,1-4=click`.
@@ -172,9 +202,11 @@ public struct RatingMapping: Sendable, Equatable {
         var r = [(low: Double, high: Double, event: String)]()
         for part in s.split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard kv.count == 2, !kv[1].isEmpty else { throw .invalidParameter("rating map: expected RATING=EVENT or LOW-HIGH=EVENT, got '\(clipped(part))'") }
+            guard kv.count == 2, !kv[1].isEmpty else {
+                throw .invalidParameter("rating map: expected RATING=EVENT or LOW-HIGH=EVENT, got '\(clipped(part))'")
+            }
             let bounds = kv[0].split(separator: "-").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard (bounds.count == 1 || bounds.count == 2), let lo = bounds.first!, let hi = bounds.last!, lo <= hi else {
+            guard bounds.count == 1 || bounds.count == 2, let lo = bounds.first!, let hi = bounds.last!, lo <= hi else {
                 throw .invalidParameter("rating map: bad rating or range '\(clipped(kv[0]))'")
             }
             r.append((lo, hi, kv[1]))
@@ -214,7 +246,9 @@ public struct EventColumns: Sendable, Equatable {
             case "item": c.item = kv[1]
             case "event": c.event = kv[1]
             case "price": c.price = kv[1]
-            default: throw .invalidParameter("columns: unknown role '\(clipped(kv[0]))' (roles: session, time, item, event, price)")
+            default:
+                throw .invalidParameter(
+                    "columns: unknown role '\(clipped(kv[0]))' (roles: session, time, item, event, price)")
             }
         }
         return c
@@ -232,20 +266,35 @@ struct EventLogBuilder {
 
     mutating func append(session: Int32, item: Int32, event: String, time: Double, price: Float?) throws(RecRLError) {
         let code: UInt8
-        if let c = types[event] { code = c } else {
-            guard log.eventTypes.count < 255 else { throw .invalidParameter("\(log.source): more than 255 event types") }
-            code = UInt8(log.eventTypes.count); types[event] = code; log.eventTypes.append(event)
+        if let c = types[event] {
+            code = c
+        } else {
+            guard log.eventTypes.count < 255 else {
+                throw .invalidParameter("\(log.source): more than 255 event types")
+            }
+            code = UInt8(log.eventTypes.count)
+            types[event] = code
+            log.eventTypes.append(event)
         }
-        log.sessions.append(session); log.items.append(item); log.events.append(code); log.times.append(time)
+        log.sessions.append(session)
+        log.items.append(item)
+        log.events.append(code)
+        log.times.append(time)
         if let p = price {
-            if !hasPrices { hasPrices = true; log.prices = [Float](repeating: .nan, count: log.count - 1) }
+            if !hasPrices {
+                hasPrices = true
+                log.prices = [Float](repeating: .nan, count: log.count - 1)
+            }
             log.prices!.append(p)
-        } else if hasPrices { log.prices!.append(.nan) }
+        } else if hasPrices {
+            log.prices!.append(.nan)
+        }
     }
 
     func finish() throws(RecRLError) -> EventLog {
         var l = log
-        l.sessionKeys = sessions.keys; l.itemKeys = items.keys
+        l.sessionKeys = sessions.keys
+        l.itemKeys = items.keys
         guard l.count > 0 else { throw .empty("\(l.source): no events") }
         return l
     }
@@ -264,40 +313,62 @@ extension EventLog {
     }
     private static func column(_ name: String, in header: [String], file: String) throws(RecRLError) -> Int {
         // RecBole headers carry a type suffix ("user_id:token").
-        if let i = header.firstIndex(of: name) ?? header.firstIndex(where: { $0.split(separator: ":").first.map(String.init) == name }) { return i }
+        if let i = header.firstIndex(of: name)
+            ?? header.firstIndex(where: { $0.split(separator: ":").first.map(String.init) == name })
+        {
+            return i
+        }
         throw .missingColumn(file: file, column: name, header: header)
     }
     private static func time(_ r: CSVReader, _ c: Int, field: String) throws(RecRLError) -> Double {
         if let t = r.double(c), t.isFinite { return t }
         if let t = parseTimestamp(r.string(c)) { return t }
-        throw .malformed(file: r.path, line: r.line, field: field, message: "'\(clipped(r.string(c)))' is not a number or an ISO 8601 time")
+        throw .malformed(
+            file: r.path, line: r.line, field: field,
+            message: "'\(clipped(r.string(c)))' is not a number or an ISO 8601 time")
     }
     private static func need(_ r: CSVReader, _ c: Int, field: String) throws(RecRLError) {
-        guard c < r.count else { throw .malformed(file: r.path, line: r.line, field: field, message: "the row has \(r.count) fields") }
+        guard c < r.count else {
+            throw .malformed(file: r.path, line: r.line, field: field, message: "the row has \(r.count) fields")
+        }
         guard !r.fields[c].isEmpty else { throw .malformed(file: r.path, line: r.line, field: field, message: "empty") }
     }
 
     /// A generic CSV with a header row; `columns` names the columns, `events` maps raw event
     /// values to event types (`.identity` keeps them).
     /// - Throws: `.io`, `.missingColumn`, `.malformed` (file:line:field), `.unknownEventType`, `.empty`.
-    public static func load(csv path: String, columns: EventColumns = EventColumns(), events: EventMapping = .identity) throws(RecRLError) -> EventLog {
+    public static func load(csv path: String, columns: EventColumns = EventColumns(), events: EventMapping = .identity)
+        throws(RecRLError) -> EventLog
+    {
         let r = try open(path)
         let h = try header(r)
-        let cs = try column(columns.session, in: h, file: path), ct = try column(columns.time, in: h, file: path)
-        let ci = try column(columns.item, in: h, file: path), ce = try column(columns.event, in: h, file: path)
+        let cs = try column(columns.session, in: h, file: path)
+        let ct = try column(columns.time, in: h, file: path)
+        let ci = try column(columns.item, in: h, file: path)
+        let ce = try column(columns.event, in: h, file: path)
         let cp = try columns.price.map { (n: String) throws(RecRLError) -> Int in try column(n, in: h, file: path) }
         var b = EventLogBuilder(source: path)
         var eventCache = [String: String?]()
         while try next(r) {
-            try need(r, cs, field: columns.session); try need(r, ci, field: columns.item); try need(r, ce, field: columns.event); try need(r, ct, field: columns.time)
+            try need(r, cs, field: columns.session)
+            try need(r, ci, field: columns.item)
+            try need(r, ce, field: columns.event)
+            try need(r, ct, field: columns.time)
             let raw = r.string(ce)
             let ev: String?
-            if let c = eventCache[raw] { ev = c } else { ev = try events.resolve(raw, file: path, line: r.line); eventCache[raw] = ev }
+            if let c = eventCache[raw] {
+                ev = c
+            } else {
+                ev = try events.resolve(raw, file: path, line: r.line)
+                eventCache[raw] = ev
+            }
             guard let event = ev else { continue }
             var price: Float? = nil
             if let cp, cp < r.count, !r.fields[cp].isEmpty {
                 guard let p = r.double(cp), p.isFinite, p >= 0 else {
-                    throw .malformed(file: path, line: r.line, field: columns.price!, message: "'\(clipped(r.string(cp)))' is not a non-negative number")
+                    throw .malformed(
+                        file: path, line: r.line, field: columns.price!,
+                        message: "'\(clipped(r.string(cp)))' is not a non-negative number")
                 }
                 price = Float(p)
             }
@@ -309,9 +380,14 @@ extension EventLog {
 
     /// RetailRocket `events.csv` (timestamp, visitorid, event, itemid, transactionid): visitors are
     /// sessions; view → click, addtocart → cart, transaction → purchase unless `events` says otherwise.
-    public static func loadRetailRocket(_ path: String, events: EventMapping = .retailRocket) throws(RecRLError) -> EventLog {
+    public static func loadRetailRocket(_ path: String, events: EventMapping = .retailRocket) throws(RecRLError)
+        -> EventLog
+    {
         var c = EventColumns()
-        c.session = "visitorid"; c.time = "timestamp"; c.item = "itemid"; c.event = "event"
+        c.session = "visitorid"
+        c.time = "timestamp"
+        c.item = "itemid"
+        c.event = "event"
         return try load(csv: path, columns: c, events: events)
     }
 
@@ -323,14 +399,22 @@ extension EventLog {
         for (path, event) in [(clicks, "click")] + (buys.map { [($0, "purchase")] } ?? []) {
             let r = try open(path)
             while try next(r) {
-                try need(r, 0, field: "session"); try need(r, 1, field: "timestamp"); try need(r, 2, field: "item")
+                try need(r, 0, field: "session")
+                try need(r, 1, field: "timestamp")
+                try need(r, 2, field: "item")
                 let t = try time(r, 1, field: "timestamp")
                 var price: Float? = nil
                 if event == "purchase" {
                     if r.count > 3, !r.fields[3].isEmpty {
-                        guard let p = r.double(3), p.isFinite, p >= 0 else { throw .malformed(file: path, line: r.line, field: "price", message: "'\(clipped(r.string(3)))' is not a non-negative number") }
+                        guard let p = r.double(3), p.isFinite, p >= 0 else {
+                            throw .malformed(
+                                file: path, line: r.line, field: "price",
+                                message: "'\(clipped(r.string(3)))' is not a non-negative number")
+                        }
                         price = Float(p)
-                    } else { price = 0 }
+                    } else {
+                        price = 0
+                    }
                 }
                 try b.append(session: b.sessions.id(r, 0), item: b.items.id(r, 2), event: event, time: t, price: price)
             }
@@ -344,13 +428,22 @@ extension EventLog {
     /// - Throws: `.malformed` for a rating outside the map (naming the line), and the loader errors.
     public static func loadMovieLens(_ path: String, ratings: RatingMapping) throws(RecRLError) -> EventLog {
         let sep: UInt8
-        if path.hasSuffix(".dat") { sep = UInt8(ascii: ":") } else if path.hasSuffix(".csv") { sep = UInt8(ascii: ",") } else { sep = UInt8(ascii: "\t") }
+        if path.hasSuffix(".dat") {
+            sep = UInt8(ascii: ":")
+        } else if path.hasSuffix(".csv") {
+            sep = UInt8(ascii: ",")
+        } else {
+            sep = UInt8(ascii: "\t")
+        }
         let r = try open(path, separator: sep)
-        var cu = 0, ci = 1, cr = 2, ct = 3
+        var cu = 0
+        var ci = 1
+        var cr = 2
+        var ct = 3
         var names = ["user", "item", "rating", "timestamp"]
         guard try next(r) else { throw .empty("\(path): the file is empty") }
         var pending = true
-        if r.count > 0, r.int(0) == nil, sep != UInt8(ascii: ":") {   // a header row
+        if r.count > 0, r.int(0) == nil, sep != UInt8(ascii: ":") {  // a header row
             let h = (0..<r.count).map { r.string($0).trimmingCharacters(in: .whitespaces) }
             cu = try column(h.contains("userId") ? "userId" : "user_id", in: h, file: path)
             ci = try column(h.contains("movieId") ? "movieId" : "item_id", in: h, file: path)
@@ -364,23 +457,32 @@ extension EventLog {
         while true {
             if !pending { guard try next(r) else { break } }
             pending = false
-            if sep == UInt8(ascii: ":") {   // "a::b::c::d" splits into a, "", b, "", ...
+            if sep == UInt8(ascii: ":") {  // "a::b::c::d" splits into a, "", b, "", ...
                 var k = 0
-                for f in 0..<r.count where !r.fields[f].isEmpty && k < 4 { fieldsIdx[k] = f; k += 1 }
+                for f in 0..<r.count where !r.fields[f].isEmpty && k < 4 {
+                    fieldsIdx[k] = f
+                    k += 1
+                }
                 guard k == 4 else { throw .malformed(file: path, line: r.line, field: names[k], message: "missing") }
             } else {
                 fieldsIdx = [cu, ci, cr, ct]
                 for (k, c) in fieldsIdx.enumerated() { try need(r, c, field: names[k]) }
             }
             guard let rating = r.double(fieldsIdx[2]), rating.isFinite else {
-                throw .malformed(file: path, line: r.line, field: names[2], message: "'\(clipped(r.string(fieldsIdx[2])))' is not a number")
+                throw .malformed(
+                    file: path, line: r.line, field: names[2],
+                    message: "'\(clipped(r.string(fieldsIdx[2])))' is not a number")
             }
             guard let mapped = ratings.resolve(rating) else {
-                throw .malformed(file: path, line: r.line, field: names[2], message: "rating \(rating) is not in the rating map (add it, or map it to skip)")
+                throw .malformed(
+                    file: path, line: r.line, field: names[2],
+                    message: "rating \(rating) is not in the rating map (add it, or map it to skip)")
             }
             guard let event = mapped else { continue }
             let t = try time(r, fieldsIdx[3], field: names[3])
-            try b.append(session: b.sessions.id(r, fieldsIdx[0]), item: b.items.id(r, fieldsIdx[1]), event: event, time: t, price: nil)
+            try b.append(
+                session: b.sessions.id(r, fieldsIdx[0]), item: b.items.id(r, fieldsIdx[1]), event: event, time: t,
+                price: nil)
         }
         return try b.finish()
     }

@@ -41,7 +41,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var ffnOutputDropout: Bool? = nil
     public init(items: Int) {
         self.items = items
-        attentionOutputProjection = false; ffnOutputDropout = true
+        attentionOutputProjection = false
+        ffnOutputDropout = true
     }
 
     public var usesGRU: Bool { encoder == "gru" }
@@ -51,13 +52,17 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         func show<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "unset" }
         let pairs: [(String, String, String)] = [
             ("algorithm", algorithm.rawValue, other.algorithm.rawValue), ("items", "\(items)", "\(other.items)"),
-            ("length", "\(length)", "\(other.length)"), ("dim", "\(dim)", "\(other.dim)"), ("heads", "\(heads)", "\(other.heads)"),
-            ("blocks", "\(blocks)", "\(other.blocks)"), ("dropout", "\(dropout)", "\(other.dropout)"), ("layout", layout, other.layout),
+            ("length", "\(length)", "\(other.length)"), ("dim", "\(dim)", "\(other.dim)"),
+            ("heads", "\(heads)", "\(other.heads)"),
+            ("blocks", "\(blocks)", "\(other.blocks)"), ("dropout", "\(dropout)", "\(other.dropout)"),
+            ("layout", layout, other.layout),
             ("encoder", show(encoder), show(other.encoder)),
             ("attention output projection", show(attentionOutputProjection), show(other.attentionOutputProjection)),
             ("FFN output dropout", show(ffnOutputDropout), show(other.ffnOutputDropout)),
         ]
-        let diff = pairs.filter { $0.1 != $0.2 }.map { "\($0.0): \(clipped($0.1, limit: 40)), not \(clipped($0.2, limit: 40))" }
+        let diff = pairs.filter { $0.1 != $0.2 }.map {
+            "\($0.0): \(clipped($0.1, limit: 40)), not \(clipped($0.2, limit: 40))"
+        }
         return diff.isEmpty ? "no field differs" : diff.joined(separator: "; ")
     }
 
@@ -69,23 +74,34 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// - Throws: `.invalidParameter` naming the first bad field and value, or the bytes needed.
     public func validate() throws(RecRLError) {
         func bad(_ what: String) -> RecRLError { .invalidParameter(what) }
-        guard items >= 1 && items <= Self.maxItems else { throw bad("items must be in 1...\(Self.maxItems), got \(items)") }
-        guard length >= 1 && length <= Self.maxLength else { throw bad("state length must be in 1...\(Self.maxLength), got \(length)") }
+        guard items >= 1 && items <= Self.maxItems else {
+            throw bad("items must be in 1...\(Self.maxItems), got \(items)")
+        }
+        guard length >= 1 && length <= Self.maxLength else {
+            throw bad("state length must be in 1...\(Self.maxLength), got \(length)")
+        }
         guard dim >= 1 && dim <= Self.maxDim else { throw bad("hidden size must be in 1...\(Self.maxDim), got \(dim)") }
         guard dropout >= 0 && dropout < 1 else { throw bad("dropout must be in [0, 1), got \(dropout)") }
         guard encoder == nil || encoder == "sasrec" || encoder == "gru" else {
             throw bad("encoder must be sasrec or gru, got '\(clipped(encoder!))'")
         }
         if !usesGRU {
-            guard heads >= 1 && dim % heads == 0 else { throw bad("hidden size \(dim) must be a positive multiple of the heads (\(heads))") }
-            guard blocks >= 1 && blocks <= Self.maxBlocks else { throw bad("blocks must be in 1...\(Self.maxBlocks), got \(blocks)") }
+            guard heads >= 1 && dim % heads == 0 else {
+                throw bad("hidden size \(dim) must be a positive multiple of the heads (\(heads))")
+            }
+            guard blocks >= 1 && blocks <= Self.maxBlocks else {
+                throw bad("blocks must be in 1...\(Self.maxBlocks), got \(blocks)")
+            }
             guard SASRec.Layout(rawValue: layout) != nil else {
-                throw bad("layout must be \(SASRec.Layout.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(layout))'")
+                throw bad(
+                    "layout must be \(SASRec.Layout.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(layout))'"
+                )
             }
         }
         do {
-            try MemoryBudget.check("a model of \(items) items × d=\(dim) (\(algorithm.usesQ ? 2 : 1) networks, values and gradients)",
-                                   bytes: MemoryBudget.product([parameterCount ?? -1, algorithm.usesQ ? 2 : 1, 2, 4]))
+            try MemoryBudget.check(
+                "a model of \(items) items × d=\(dim) (\(algorithm.usesQ ? 2 : 1) networks, values and gradients)",
+                bytes: MemoryBudget.product([parameterCount ?? -1, algorithm.usesQ ? 2 : 1, 2, 4]))
         } catch { throw bad(error.description) }
     }
 
@@ -93,10 +109,15 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var parameterCount: Int? {
         let d = dim
         let perBlock = MemoryBudget.sum([MemoryBudget.product([d, d, 8]), MemoryBudget.product([d, 16])])
-        let encoder = usesGRU
-            ? MemoryBudget.sum([MemoryBudget.product([d, d, 6]), MemoryBudget.product([d, 6]), MemoryBudget.product([items + 1, d])])
-            : MemoryBudget.sum([MemoryBudget.product([items + 1, d]), MemoryBudget.product([length, d]),
-                                perBlock.flatMap { MemoryBudget.product([$0, blocks]) }, MemoryBudget.product([d, 2])])
+        let encoder =
+            usesGRU
+            ? MemoryBudget.sum([
+                MemoryBudget.product([d, d, 6]), MemoryBudget.product([d, 6]), MemoryBudget.product([items + 1, d]),
+            ])
+            : MemoryBudget.sum([
+                MemoryBudget.product([items + 1, d]), MemoryBudget.product([length, d]),
+                perBlock.flatMap { MemoryBudget.product([$0, blocks]) }, MemoryBudget.product([d, 2]),
+            ])
         let headCount = algorithm.usesQ ? 2 : 1
         return MemoryBudget.sum([encoder, MemoryBudget.product([items, d + 1, headCount])])
     }
@@ -118,7 +139,11 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 
     var encoderConfig: SASRec.Config {
         var c = SASRec.Config(items: items)
-        c.length = length; c.dim = dim; c.heads = heads; c.blocks = blocks; c.dropout = dropout
+        c.length = length
+        c.dim = dim
+        c.heads = heads
+        c.blocks = blocks
+        c.dropout = dropout
         c.layout = SASRec.Layout(rawValue: layout) ?? .original
         c.initialization = ModelConfig.initialization
         c.attentionOutputProjection = attentionOutputProjection ?? true
@@ -141,29 +166,44 @@ public final class QNetwork: Module {
     ///   `states` over large batches); the trainer's part replicas do without.
     public init(_ c: ModelConfig, seed: UInt64, dataParallel: Bool = true) {
         if c.usesGRU {
-            encoder = nil; parallel = nil
-            gruEncoder = GRU4Rec(items: c.items, length: c.length, dim: c.dim, hidden: c.dim, dropout: c.dropout,
-                                 initialization: ModelConfig.initialization, seed: seed)
+            encoder = nil
+            parallel = nil
+            gruEncoder = GRU4Rec(
+                items: c.items, length: c.length, dim: c.dim, hidden: c.dim, dropout: c.dropout,
+                initialization: ModelConfig.initialization, seed: seed)
         } else {
             let e = SASRec(config: c.encoderConfig, seed: seed)
-            encoder = e; parallel = dataParallel ? SASRec.DataParallel(e) : nil; gruEncoder = nil
+            encoder = e
+            parallel = dataParallel ? SASRec.DataParallel(e) : nil
+            gruEncoder = nil
         }
-        ceHead = CatalogHead(name: "ce_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 7)
-        qHead = c.algorithm.usesQ ? CatalogHead(name: "q_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 11) : nil
+        ceHead = CatalogHead(
+            name: "ce_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 7)
+        qHead =
+            c.algorithm.usesQ
+            ? CatalogHead(
+                name: "q_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 11
+            ) : nil
     }
 
     public var encoderParameters: [Parameter] { encoder?.parameters ?? gruEncoder!.parameters }
     public var parameters: [Parameter] { encoderParameters + ceHead.parameters + (qHead?.parameters ?? []) }
 
     /// What `backward` needs from `forward`.
-    public enum EncoderCache { case sasrec(SASRec.DataParallel.Cache), sasrecWhole(SASRec.Cache), gru(GRU4Rec.Cache) }
+    public enum EncoderCache {
+        case sasrec(SASRec.DataParallel.Cache)
+        case sasrecWhole(SASRec.Cache)
+        case gru(GRU4Rec.Cache)
+    }
 
     /// Encodes a batch of right-padded sequences (SASRec: data-parallel over the batch).
     /// `firstSample` is the index of `seqs[0]` in the whole batch (dropout masks are drawn per
     /// sample, see `SASRec.forward`). `split: false` encodes the batch in one piece (no
     /// in-process data-parallel split, whose sums depend on the thread count).
-    public func encode(_ seqs: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0,
-                       split: Bool = true) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
+    public func encode(
+        _ seqs: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0,
+        split: Bool = true
+    ) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
         do {
             if let encoder, !split {
                 let r = try encoder.forward(seqs, training: training, seed: seed, firstSample: firstSample)
@@ -227,9 +267,15 @@ public final class SequentialRecommender {
     public var trainingCounts: [Int]?
 
     public init(config: ModelConfig, itemKeys: [String], eventTypes: [String], seed: UInt64) {
-        precondition(itemKeys.count == config.items, "SequentialRecommender: \(itemKeys.count) item keys for \(config.items) items")
-        self.config = config; self.itemKeys = itemKeys; self.eventTypes = eventTypes
-        networks = (0..<(config.algorithm.usesQ ? 2 : 1)).map { QNetwork(config, seed: seed &+ UInt64($0) &* 1_000_003) }
+        precondition(
+            itemKeys.count == config.items,
+            "SequentialRecommender: \(itemKeys.count) item keys for \(config.items) items")
+        self.config = config
+        self.itemKeys = itemKeys
+        self.eventTypes = eventTypes
+        networks = (0..<(config.algorithm.usesQ ? 2 : 1)).map {
+            QNetwork(config, seed: seed &+ UInt64($0) &* 1_000_003)
+        }
     }
 
     /// The dense id (1...N) of each raw item key.
@@ -253,7 +299,9 @@ public final class SequentialRecommender {
     /// Scores of every item for each state (B × N, column i − 1 = item i).
     public func scores(_ seqs: [[Int]], head: Head = .supervised) throws(RecRLError) -> Matrix {
         let net = networks[0]
-        guard let h = head == .q ? net.qHead : net.ceHead else { throw .invalidParameter("this model (\(config.algorithm.rawValue)) has no Q head") }
+        guard let h = head == .q ? net.qHead : net.ceHead else {
+            throw .invalidParameter("this model (\(config.algorithm.rawValue)) has no Q head")
+        }
         let s = try net.states(seqs)
         return allLogits(h, s)
     }
@@ -264,32 +312,48 @@ public final class SequentialRecommender {
 
     /// Writes every network (prefixes `net0.`, `net1.`), optionally optimiser states, and the
     /// config, item keys and event types as metadata; atomically.
-    public func save(to path: String, extra: [String: Tensor] = [:], metadata extraMeta: [String: String] = [:]) throws(RecRLError) {
+    public func save(to path: String, extra: [String: Tensor] = [:], metadata extraMeta: [String: String] = [:])
+        throws(RecRLError)
+    {
         var t = extra
-        for (k, n) in networks.enumerated() { for p in n.parameters { t["net\(k).\(p.name)"] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage) } }
+        for (k, n) in networks.enumerated() {
+            for p in n.parameters {
+                t["net\(k).\(p.name)"] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage)
+            }
+        }
         var meta = extraMeta
         meta["format"] = Self.format
         do {
-            func json(_ v: some Encodable) throws(RecIOError) -> String { String(decoding: try JSONOutput.encode(v, what: path).data, as: UTF8.self) }
+            func json(_ v: some Encodable) throws(RecIOError) -> String {
+                String(decoding: try JSONOutput.encode(v, what: path).data, as: UTF8.self)
+            }
             try config.validate()
             meta["config"] = try json(config)
             meta["item_keys"] = try json(itemKeys)
             meta["event_types"] = try json(eventTypes)
             if let c = trainingCounts { meta["training_counts"] = try json(c) }
-        } catch let e as RecIOError { throw .io(e) } catch let e as RecRLError { throw e } catch { throw .model("\(error)") }
+        } catch let e as RecIOError { throw .io(e) } catch let e as RecRLError { throw e } catch {
+            throw .model("\(error)")
+        }
         do { try SafeTensors.write(t, metadata: meta, to: path) } catch { throw .io(error) }
     }
 
     /// Reads a checkpoint written by `save`.
     /// - Throws: `.model` naming the file and the missing or mis-shaped tensor.
-    public static func load(from path: String) throws(RecRLError) -> (model: SequentialRecommender, tensors: [String: Tensor], metadata: [String: String]) {
+    public static func load(from path: String) throws(RecRLError) -> (
+        model: SequentialRecommender, tensors: [String: Tensor], metadata: [String: String]
+    ) {
         let file: (tensors: [String: Tensor], metadata: [String: String])
         do { file = try SafeTensors.read(path) } catch { throw .io(error) }
-        guard file.metadata["format"] == format, let cj = file.metadata["config"], let kj = file.metadata["item_keys"], let ej = file.metadata["event_types"],
-              let c = try? JSONDecoder().decode(ModelConfig.self, from: Data(cj.utf8)),
-              let keys = try? JSONDecoder().decode([String].self, from: Data(kj.utf8)),
-              let types = try? JSONDecoder().decode([String].self, from: Data(ej.utf8)) else {
-            throw .model("\(path): not a RecKit sequential-recommender checkpoint (metadata 'format', 'config', 'item_keys', 'event_types' missing or invalid)")
+        guard file.metadata["format"] == format, let cj = file.metadata["config"], let kj = file.metadata["item_keys"],
+            let ej = file.metadata["event_types"],
+            let c = try? JSONDecoder().decode(ModelConfig.self, from: Data(cj.utf8)),
+            let keys = try? JSONDecoder().decode([String].self, from: Data(kj.utf8)),
+            let types = try? JSONDecoder().decode([String].self, from: Data(ej.utf8))
+        else {
+            throw .model(
+                "\(path): not a RecKit sequential-recommender checkpoint (metadata 'format', 'config', 'item_keys', 'event_types' missing or invalid)"
+            )
         }
         do { try c.validate() } catch { throw .model("\(path): metadata 'config': \(error)") }
         guard keys.count == c.items else {
@@ -299,11 +363,14 @@ public final class SequentialRecommender {
         // parameters than the file carries is refused before the model is allocated.
         let stored = file.tensors.values.reduce(0) { $0 + $1.values.count }
         if let need = c.parameterCount, need > stored {
-            throw .model("\(path): metadata 'config' describes \(need) parameters a network but the file holds \(stored) values")
+            throw .model(
+                "\(path): metadata 'config' describes \(need) parameters a network but the file holds \(stored) values")
         }
         let m = SequentialRecommender(config: c, itemKeys: keys, eventTypes: types, seed: 0)
         try m.restore(file.tensors, file: path)
-        if let tj = file.metadata["training_counts"], let counts = try? JSONDecoder().decode([Int].self, from: Data(tj.utf8)), counts.count == c.items {
+        if let tj = file.metadata["training_counts"],
+            let counts = try? JSONDecoder().decode([Int].self, from: Data(tj.utf8)), counts.count == c.items
+        {
             m.trainingCounts = counts
         }
         return (m, file.tensors, file.metadata)
@@ -316,7 +383,11 @@ public final class SequentialRecommender {
             for p in n.parameters {
                 let name = "net\(k).\(p.name)"
                 guard let t = tensors[name] else { throw .model("\(file): tensor '\(clipped(name))' is missing") }
-                guard t.values.count == p.value.count else { throw .model("\(file): tensor '\(clipped(name))' has shape \(t.shape), expected [\(p.value.rows), \(p.value.cols)]") }
+                guard t.values.count == p.value.count else {
+                    throw .model(
+                        "\(file): tensor '\(clipped(name))' has shape \(t.shape), expected [\(p.value.rows), \(p.value.cols)]"
+                    )
+                }
                 staged.append((p, Matrix(rows: p.value.rows, cols: p.value.cols, elements: t.values)))
             }
         }
@@ -328,9 +399,11 @@ public final class SequentialRecommender {
 func allLogits(_ head: CatalogHead, _ S: Matrix) -> Matrix {
     let n = head.items
     var z = Matrix(rows: S.rows, cols: n)
-    z.withUnsafeMutableBufferPointer { zp in head.bias.value.withUnsafeBufferPointer { bp in
-        for r in 0..<S.rows { (zp.baseAddress! + r * n).update(from: bp.baseAddress!, count: n) }
-    } }
+    z.withUnsafeMutableBufferPointer { zp in
+        head.bias.value.withUnsafeBufferPointer { bp in
+            for r in 0..<S.rows { (zp.baseAddress! + r * n).update(from: bp.baseAddress!, count: n) }
+        }
+    }
     gemm(S, head.weight.value, into: &z, transposeB: .transpose, beta: 1)
     return z
 }

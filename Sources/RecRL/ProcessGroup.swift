@@ -44,24 +44,35 @@ public struct GradientTraffic: Sendable, Equatable, Codable {
 /// result is the same either way: every process adds the contributions in rank order.
 struct GradientReducer {
     /// A parameter's known non-zero rows (`rows` of `p.grad`'s rows).
-    struct Sparse { let parameter: Parameter; let rows: [Int] }
+    struct Sparse {
+        let parameter: Parameter
+        let rows: [Int]
+    }
 
-    static func reduce(_ parameters: [Parameter], sparse: [Sparse], group: ProcessGroup,
-                       traffic: inout GradientTraffic) throws(RecRLError) {
+    static func reduce(
+        _ parameters: [Parameter], sparse: [Sparse], group: ProcessGroup,
+        traffic: inout GradientTraffic
+    ) throws(RecRLError) {
         let sparseIDs = Set(sparse.map { ObjectIdentifier($0.parameter) })
         var all = parameters.filter { !sparseIDs.contains(ObjectIdentifier($0)) }
         var unions = [(Parameter, Set<Int>)]()
         for s in sparse {
-            let p = s.parameter, c = p.grad.cols
+            let p = s.parameter
+            let c = p.grad.cols
             let ids = try group.allGather(s.rows.map { Int32($0) })
             let union = Set(ids.joined().map { Int($0) })
             unions.append((p, union))
             // Sparse: an id (4 bytes) and a row (4c bytes) per touched row; dense: the whole tensor.
             let total = ids.reduce(0) { $0 + $1.count }
-            guard total * (c + 1) < p.grad.count else { all.append(p); continue }
+            guard total * (c + 1) < p.grad.count else {
+                all.append(p)
+                continue
+            }
             var mine = [Float]()
             mine.reserveCapacity(s.rows.count * c)
-            p.grad.withUnsafeBufferPointer { g in for r in s.rows { mine.append(contentsOf: g[(r * c)..<((r + 1) * c)]) } }
+            p.grad.withUnsafeBufferPointer { g in
+                for r in s.rows { mine.append(contentsOf: g[(r * c)..<((r + 1) * c)]) }
+            }
             let rows = try group.allGather(mine)
             // Row by row, the processes' rows added pairwise in rank order (a process without
             // the row adds zeros): the bits of the dense sum.
@@ -87,7 +98,10 @@ struct GradientReducer {
         let count = all.reduce(0) { $0 + $1.grad.count }
         var flat = [Float](repeating: 0, count: count)
         var o = 0
-        for p in all { p.grad.withUnsafeBufferPointer { g in flat.replaceSubrange(o..<(o + g.count), with: g) }; o += p.grad.count }
+        for p in all {
+            p.grad.withUnsafeBufferPointer { g in flat.replaceSubrange(o..<(o + g.count), with: g) }
+            o += p.grad.count
+        }
         try flat.withUnsafeMutableBufferPointer { b throws(RecRLError) in try group.allReduceSum(b) }
         o = 0
         for p in all {

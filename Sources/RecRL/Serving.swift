@@ -18,14 +18,23 @@ public enum ServingRule: Sendable, Equatable {
         switch parts.first {
         case "greedy": return .greedy
         case "epsilon", "epsilon-greedy":
-            guard parts.count >= 2, let e = Double(parts[1]) else { throw .invalidParameter("serving rule: expected epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], got '\(clipped(s))'") }
-            let share = parts.count > 2 ? Double(parts[2]) : 0.5, head = parts.count > 3 ? Double(parts[3]) : 0.2
+            guard parts.count >= 2, let e = Double(parts[1]) else {
+                throw .invalidParameter(
+                    "serving rule: expected epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], got '\(clipped(s))'")
+            }
+            let share = parts.count > 2 ? Double(parts[2]) : 0.5
+            let head = parts.count > 3 ? Double(parts[3]) : 0.2
             guard let share, let head else { throw .invalidParameter("serving rule: bad number in '\(clipped(s))'") }
             return .epsilonGreedy(epsilon: e, tailShare: share, headFraction: head)
         case "pl", "plackett-luce":
-            guard parts.count == 2, let t = Double(parts[1]) else { throw .invalidParameter("serving rule: expected pl:TEMPERATURE, got '\(clipped(s))'") }
+            guard parts.count == 2, let t = Double(parts[1]) else {
+                throw .invalidParameter("serving rule: expected pl:TEMPERATURE, got '\(clipped(s))'")
+            }
             return .plackettLuce(temperature: t)
-        default: throw .invalidParameter("serving rule: '\(clipped(s))' is not greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE")
+        default:
+            throw .invalidParameter(
+                "serving rule: '\(clipped(s))' is not greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE"
+            )
         }
     }
 }
@@ -37,20 +46,32 @@ extension SequentialRecommender {
     ///   - popularity: training-event counts per item (index i − 1), which define the long tail
     ///     for `.epsilonGreedy`.
     /// - Throws: `.invalidParameter` for an item outside the catalog or a bad rule parameter.
-    public func servingPolicy(state: [Int], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,
-                              head: Head = .supervised) throws(RecRLError) -> any RankingPolicy {
+    public func servingPolicy(
+        state: [Int], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,
+        head: Head = .supervised
+    ) throws(RecRLError) -> any RankingPolicy {
         try servingPolicies(states: [state], candidates: candidates, rule: rule, popularity: popularity, head: head)[0]
     }
 
     /// One policy per state (one encoder pass for all states).
-    public func servingPolicies(states: [[Int]], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,
-                                head: Head = .supervised) throws(RecRLError) -> [any RankingPolicy] {
-        for c in candidates where c < 1 || c > config.items { throw .invalidParameter("serving: item \(c) is outside the catalog 1...\(config.items)") }
+    public func servingPolicies(
+        states: [[Int]], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,
+        head: Head = .supervised
+    ) throws(RecRLError) -> [any RankingPolicy] {
+        for c in candidates where c < 1 || c > config.items {
+            throw .invalidParameter("serving: item \(c) is outside the catalog 1...\(config.items)")
+        }
         let z = try scores(states, head: head)
         var isTail = [Bool]()
         if case .epsilonGreedy(_, _, let headFraction) = rule {
-            guard let pop = popularity, pop.count == config.items else { throw .invalidParameter("serving: epsilon-greedy needs the training popularity of all \(config.items) items") }
-            let order = candidates.indices.sorted { pop[candidates[$0] - 1] > pop[candidates[$1] - 1] || (pop[candidates[$0] - 1] == pop[candidates[$1] - 1] && candidates[$0] < candidates[$1]) }
+            guard let pop = popularity, pop.count == config.items else {
+                throw .invalidParameter(
+                    "serving: epsilon-greedy needs the training popularity of all \(config.items) items")
+            }
+            let order = candidates.indices.sorted {
+                pop[candidates[$0] - 1] > pop[candidates[$1] - 1]
+                    || (pop[candidates[$0] - 1] == pop[candidates[$1] - 1] && candidates[$0] < candidates[$1])
+            }
             let nHead = max(1, min(candidates.count - 1, Int((Double(candidates.count) * headFraction).rounded())))
             isTail = [Bool](repeating: true, count: candidates.count)
             for j in order.prefix(nHead) { isTail[j] = false }
@@ -78,12 +99,16 @@ extension SequentialRecommender {
     /// `reckit offline-ab --target-model` feeds to the estimators as per-row policy states.
     /// - Returns: the marginals and the number of history items that were not in the catalog.
     /// - Throws: `.invalidParameter` for a candidate outside the catalog or a bad rule.
-    public func servingMarginals(histories: [[String]], candidateKeys: [String], rule: ServingRule, k: Int,
-                                 head: Head = .supervised) throws(RecRLError) -> (marginals: [RankMarginals], unknownHistoryItems: Int) {
+    public func servingMarginals(
+        histories: [[String]], candidateKeys: [String], rule: ServingRule, k: Int,
+        head: Head = .supervised
+    ) throws(RecRLError) -> (marginals: [RankMarginals], unknownHistoryItems: Int) {
         let ids = itemIDs()
         var candidates = [Int]()
         for key in candidateKeys {
-            guard let id = ids[key] else { throw .invalidParameter("item '\(clipped(key))' is not in the model's catalog") }
+            guard let id = ids[key] else {
+                throw .invalidParameter("item '\(clipped(key))' is not in the model's catalog")
+            }
             candidates.append(id)
         }
         var unknown = 0
@@ -92,11 +117,14 @@ extension SequentialRecommender {
             unknown += r.unknown
             return r.state
         }
-        let policies = try servingPolicies(states: states, candidates: candidates, rule: rule, popularity: trainingCounts, head: head)
+        let policies = try servingPolicies(
+            states: states, candidates: candidates, rule: rule, popularity: trainingCounts, head: head)
         var out = [RankMarginals]()
         out.reserveCapacity(policies.count)
         for p in policies {
-            do { out.append(try p.exactMarginals(k: min(k, p.itemCount))) } catch { throw .invalidParameter("\(error)") }
+            do { out.append(try p.exactMarginals(k: min(k, p.itemCount))) } catch {
+                throw .invalidParameter("\(error)")
+            }
         }
         return (out, unknown)
     }

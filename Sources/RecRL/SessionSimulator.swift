@@ -28,11 +28,19 @@ public struct SessionSimulator: Sendable {
         public func validate() throws(RecRLError) {
             func bad(_ m: String) -> RecRLError { .invalidParameter("session simulator: " + m) }
             guard items >= 2 && items <= 1_000_000 else { throw bad("items must be in 2...1000000, got \(items)") }
-            guard sessions >= 1 && sessions <= 10_000_000 else { throw bad("sessions must be in 1...10000000, got \(sessions)") }
-            guard meanLength >= 3 && meanLength <= 50 else { throw bad("mean length must be in 3...50, got \(meanLength)") }
-            guard neighbours >= 1 && neighbours < items else { throw bad("neighbours must be in 1..<items, got \(neighbours)") }
-            for (name, v) in [("neighbour share", neighbourShare), ("gateway fraction", gatewayFraction),
-                              ("purchase rate", purchaseRate), ("impulse rate", impulseRate)] where !(v >= 0 && v <= 1) {
+            guard sessions >= 1 && sessions <= 10_000_000 else {
+                throw bad("sessions must be in 1...10000000, got \(sessions)")
+            }
+            guard meanLength >= 3 && meanLength <= 50 else {
+                throw bad("mean length must be in 3...50, got \(meanLength)")
+            }
+            guard neighbours >= 1 && neighbours < items else {
+                throw bad("neighbours must be in 1..<items, got \(neighbours)")
+            }
+            for (name, v) in [
+                ("neighbour share", neighbourShare), ("gateway fraction", gatewayFraction),
+                ("purchase rate", purchaseRate), ("impulse rate", impulseRate),
+            ] where !(v >= 0 && v <= 1) {
                 throw bad("\(name) must be in [0, 1], got \(v)")
             }
             guard zipf >= 0 && zipf <= 10 else { throw bad("zipf exponent must be in [0, 10], got \(zipf)") }
@@ -72,12 +80,16 @@ public struct SessionSimulator: Sendable {
     /// as item → (click probability, purchase probability).
     public func nextItemProbabilities(history: [(item: Int, purchase: Bool)]) -> (click: [Double], purchase: [Double]) {
         let M = config.items
-        var click = [Double](repeating: 0, count: M), buy = [Double](repeating: 0, count: M)
+        var click = [Double](repeating: 0, count: M)
+        var buy = [Double](repeating: 0, count: M)
         // Pending gateway purchases.
         var pending = [Int]()
         var bought = Set<Int>()
         for h in history where h.purchase { bought.insert(h.item) }
-        for h in history where !h.purchase && product[h.item - 1] > 0 && !bought.contains(product[h.item - 1]) && !pending.contains(product[h.item - 1]) {
+        for h in history
+        where !h.purchase && product[h.item - 1] > 0 && !bought.contains(product[h.item - 1])
+            && !pending.contains(product[h.item - 1])
+        {
             pending.append(product[h.item - 1])
         }
         var rest = 1.0
@@ -89,7 +101,9 @@ public struct SessionSimulator: Sendable {
         let last = history.last?.item
         var browse = [Double](repeating: 0, count: M)
         if let last {
-            for k in 1...config.neighbours { browse[(last - 1 + k) % M] += config.neighbourShare / Double(config.neighbours) }
+            for k in 1...config.neighbours {
+                browse[(last - 1 + k) % M] += config.neighbourShare / Double(config.neighbours)
+            }
             for i in 0..<M { browse[i] += (1 - config.neighbourShare) * popularity[i] }
         } else {
             browse = popularity
@@ -105,7 +119,10 @@ public struct SessionSimulator: Sendable {
     /// Generates the sessions as an event log (`click` and `purchase` events).
     public func generate(seed: UInt64) throws(RecRLError) -> EventLog {
         var g = Xoshiro256(seed: seed)
-        var s = [String](), t = [Double](), it = [String](), ev = [String]()
+        var s = [String]()
+        var t = [Double]()
+        var it = [String]()
+        var ev = [String]()
         for u in 0..<config.sessions {
             // Geometric length with the configured mean, at least 3.
             var len = 3
@@ -116,13 +133,22 @@ public struct SessionSimulator: Sendable {
                 var x = Double(g.next() >> 11) * 0x1p-53
                 var pick = (item: c.count, purchase: false)
                 outer: for i in 0..<c.count {
-                    if x < c[i] { pick = (i + 1, false); break outer }
+                    if x < c[i] {
+                        pick = (i + 1, false)
+                        break outer
+                    }
                     x -= c[i]
-                    if x < b[i] { pick = (i + 1, true); break outer }
+                    if x < b[i] {
+                        pick = (i + 1, true)
+                        break outer
+                    }
                     x -= b[i]
                 }
                 history.append(pick)
-                s.append("s\(u)"); t.append(Double(k)); it.append(String(pick.item)); ev.append(pick.purchase ? "purchase" : "click")
+                s.append("s\(u)")
+                t.append(Double(k))
+                it.append(String(pick.item))
+                ev.append(pick.purchase ? "purchase" : "click")
             }
         }
         return try EventLog(source: "simulated sessions", sessions: s, times: t, items: it, events: ev)

@@ -9,7 +9,8 @@ public struct Preprocessing: Sendable, Equatable {
     public var minItemCount = 1
     public var minSessionLength = 3
     public init(minItemCount: Int = 1, minSessionLength: Int = 3) {
-        self.minItemCount = minItemCount; self.minSessionLength = minSessionLength
+        self.minItemCount = minItemCount
+        self.minSessionLength = minSessionLength
     }
 }
 
@@ -39,9 +40,19 @@ public struct SessionData: Sendable {
     }
     private let itemIndex: [String: Int]
 
-    init(itemKeys: [String], eventTypes: [String], sessionKeys: [String], offsets: [Int], items: [Int32], events: [UInt8], prices: [Float]?, source: String) {
-        self.itemCount = itemKeys.count; self.itemKeys = itemKeys; self.eventTypes = eventTypes; self.sessionKeys = sessionKeys
-        self.offsets = offsets; self.items = items; self.events = events; self.prices = prices; self.source = source
+    init(
+        itemKeys: [String], eventTypes: [String], sessionKeys: [String], offsets: [Int], items: [Int32],
+        events: [UInt8], prices: [Float]?, source: String
+    ) {
+        self.itemCount = itemKeys.count
+        self.itemKeys = itemKeys
+        self.eventTypes = eventTypes
+        self.sessionKeys = sessionKeys
+        self.offsets = offsets
+        self.items = items
+        self.events = events
+        self.prices = prices
+        self.source = source
         var idx = [String: Int](minimumCapacity: itemKeys.count)
         for (i, k) in itemKeys.enumerated() { idx[k] = i + 1 }
         itemIndex = idx
@@ -63,59 +74,79 @@ public struct SessionData: Sendable {
         rows.reserveCapacity(n)
         for r in 0..<n where keepItem[Int(log.items[r])] && keepSession[Int(log.sessions[r])] { rows.append(Int32(r)) }
         guard !rows.isEmpty else {
-            throw .empty("\(log.source): no session is left after filtering (items with at least \(p.minItemCount) events, then sessions with at least \(p.minSessionLength) events)")
+            throw .empty(
+                "\(log.source): no session is left after filtering (items with at least \(p.minItemCount) events, then sessions with at least \(p.minSessionLength) events)"
+            )
         }
         // Dense item ids in raw-id order (numeric keys numerically, then strings).
         var usedItems = [Bool](repeating: false, count: log.itemKeys.count)
         for r in rows { usedItems[Int(log.items[Int(r)])] = true }
-        let itemOrder = (0..<log.itemKeys.count).filter { usedItems[$0] }.sorted { rawKeyLess(log.itemKeys[$0], log.itemKeys[$1]) }
+        let itemOrder = (0..<log.itemKeys.count).filter { usedItems[$0] }.sorted {
+            rawKeyLess(log.itemKeys[$0], log.itemKeys[$1])
+        }
         var dense = [Int32](repeating: 0, count: log.itemKeys.count)
         for (k, i) in itemOrder.enumerated() { dense[i] = Int32(k + 1) }
         // Sessions in raw-key order; events by (time, item id, file order).
         var usedSessions = [Bool](repeating: false, count: log.sessionKeys.count)
         for r in rows { usedSessions[Int(log.sessions[Int(r)])] = true }
-        let sessionOrder = (0..<log.sessionKeys.count).filter { usedSessions[$0] }.sorted { rawKeyLess(log.sessionKeys[$0], log.sessionKeys[$1]) }
+        let sessionOrder = (0..<log.sessionKeys.count).filter { usedSessions[$0] }.sorted {
+            rawKeyLess(log.sessionKeys[$0], log.sessionKeys[$1])
+        }
         var sessionRank = [Int32](repeating: -1, count: log.sessionKeys.count)
         for (k, s) in sessionOrder.enumerated() { sessionRank[s] = Int32(k) }
         rows.sort { a, b in
-            let sa = sessionRank[Int(log.sessions[Int(a)])], sb = sessionRank[Int(log.sessions[Int(b)])]
+            let sa = sessionRank[Int(log.sessions[Int(a)])]
+            let sb = sessionRank[Int(log.sessions[Int(b)])]
             if sa != sb { return sa < sb }
-            let ta = log.times[Int(a)], tb = log.times[Int(b)]
+            let ta = log.times[Int(a)]
+            let tb = log.times[Int(b)]
             if ta != tb { return ta < tb }
-            let ia = dense[Int(log.items[Int(a)])], ib = dense[Int(log.items[Int(b)])]
+            let ia = dense[Int(log.items[Int(a)])]
+            let ib = dense[Int(log.items[Int(b)])]
             if ia != ib { return ia < ib }
             return a < b
         }
         var offsets = [0]
         offsets.reserveCapacity(sessionOrder.count + 1)
-        var items = [Int32](), events = [UInt8]()
-        items.reserveCapacity(rows.count); events.reserveCapacity(rows.count)
+        var items = [Int32]()
+        var events = [UInt8]()
+        items.reserveCapacity(rows.count)
+        events.reserveCapacity(rows.count)
         var prices: [Float]? = log.prices == nil ? nil : []
         var current = sessionRank[Int(log.sessions[Int(rows[0])])]
         for r in rows {
             let s = sessionRank[Int(log.sessions[Int(r)])]
-            if s != current { offsets.append(items.count); current = s }
+            if s != current {
+                offsets.append(items.count)
+                current = s
+            }
             items.append(dense[Int(log.items[Int(r)])])
             events.append(log.events[Int(r)])
             if log.prices != nil { prices!.append(log.prices![Int(r)]) }
         }
         offsets.append(items.count)
-        self.init(itemKeys: itemOrder.map { log.itemKeys[$0] }, eventTypes: log.eventTypes, sessionKeys: sessionOrder.map { log.sessionKeys[$0] },
-                  offsets: offsets, items: items, events: events, prices: prices, source: log.source)
+        self.init(
+            itemKeys: itemOrder.map { log.itemKeys[$0] }, eventTypes: log.eventTypes,
+            sessionKeys: sessionOrder.map { log.sessionKeys[$0] },
+            offsets: offsets, items: items, events: events, prices: prices, source: log.source)
     }
 
     /// A subset of the sessions, same catalog.
     public func subset(_ sessions: [Int]) -> SessionData {
-        var offsets = [0], items = [Int32](), events = [UInt8]()
+        var offsets = [0]
+        var items = [Int32]()
+        var events = [UInt8]()
         var prices: [Float]? = self.prices == nil ? nil : []
         for s in sessions {
             let r = range(s)
-            items += self.items[r]; events += self.events[r]
+            items += self.items[r]
+            events += self.events[r]
             if let p = self.prices { prices! += p[r] }
             offsets.append(items.count)
         }
-        return SessionData(itemKeys: itemKeys, eventTypes: eventTypes, sessionKeys: sessions.map { sessionKeys[$0] }, offsets: offsets,
-                           items: items, events: events, prices: prices, source: source)
+        return SessionData(
+            itemKeys: itemKeys, eventTypes: eventTypes, sessionKeys: sessions.map { sessionKeys[$0] }, offsets: offsets,
+            items: items, events: events, prices: prices, source: source)
     }
 
     /// Events per item over these sessions (index i − 1 for item i).
@@ -129,7 +160,7 @@ public struct SessionData: Sendable {
 /// Numeric keys before others, numerically; then strings.
 func rawKeyLess(_ a: String, _ b: String) -> Bool {
     switch (Int(a), Int(b)) {
-    case let (x?, y?): return x < y
+    case (let x?, let y?): return x < y
     case (.some, nil): return true
     case (nil, .some): return false
     default: return a < b
@@ -140,15 +171,23 @@ func rawKeyLess(_ a: String, _ b: String) -> Bool {
 public struct SessionSplit: Sendable {
     public let train: [Int], validation: [Int], test: [Int]
 
-    public init(train: [Int], validation: [Int], test: [Int]) { self.train = train; self.validation = validation; self.test = test }
+    public init(train: [Int], validation: [Int], test: [Int]) {
+        self.train = train
+        self.validation = validation
+        self.test = test
+    }
 
     /// A random split by sessions in proportions (default 8:1:1), seeded: the sessions are
     /// shuffled (Fisher–Yates with xoshiro256++), then cut.
-    public static func random(sessions n: Int, fractions: (Double, Double, Double) = (0.8, 0.1, 0.1), seed: UInt64) -> SessionSplit {
+    public static func random(sessions n: Int, fractions: (Double, Double, Double) = (0.8, 0.1, 0.1), seed: UInt64)
+        -> SessionSplit
+    {
         let order = shuffledIndices(n, seed: seed)
         let total = fractions.0 + fractions.1 + fractions.2
-        let nTrain = Int((Double(n) * fractions.0 / total).rounded()), nVal = Int((Double(n) * fractions.1 / total).rounded())
-        let a = min(nTrain, n), b = min(a + nVal, n)
+        let nTrain = Int((Double(n) * fractions.0 / total).rounded())
+        let nVal = Int((Double(n) * fractions.1 / total).rounded())
+        let a = min(nTrain, n)
+        let b = min(a + nVal, n)
         return SessionSplit(train: order[0..<a].sorted(), validation: order[a..<b].sorted(), test: order[b...].sorted())
     }
 
@@ -167,35 +206,48 @@ public struct SessionSplit: Sendable {
             let more: Bool
             do { more = try r.next() } catch { throw .io(error) }
             if !more { break }
-            guard r.count >= 2 else { throw .split(file: path, line: r.line, message: "expected 'session id, split', got \(r.count) field(s)") }
-            let key = r.string(0).trimmingCharacters(in: .whitespaces), name = r.string(1).trimmingCharacters(in: .whitespaces).lowercased()
+            guard r.count >= 2 else {
+                throw .split(file: path, line: r.line, message: "expected 'session id, split', got \(r.count) field(s)")
+            }
+            let key = r.string(0).trimmingCharacters(in: .whitespaces)
+            let name = r.string(1).trimmingCharacters(in: .whitespaces).lowercased()
             let code: Int8
             switch name {
             case "train": code = 0
             case "valid", "validation", "val": code = 1
             case "test": code = 2
             default:
-                if first { first = false; continue }   // header
+                if first {
+                    first = false
+                    continue
+                }  // header
                 throw .split(file: path, line: r.line, message: "split '\(clipped(name))' is not train, valid or test")
             }
             first = false
             if let s = index[key] {
-                if which[s] >= 0 && which[s] != code { throw .split(file: path, line: r.line, message: "session '\(clipped(key))' is listed in two splits") }
+                if which[s] >= 0 && which[s] != code {
+                    throw .split(file: path, line: r.line, message: "session '\(clipped(key))' is listed in two splits")
+                }
                 which[s] = code
             }
         }
         if let missing = which.firstIndex(of: -1) {
             let n = which.filter { $0 < 0 }.count
-            throw .split(file: path, line: nil, message: "\(n) session(s) of the data are not listed, e.g. '\(clipped(data.sessionKeys[missing]))'")
+            throw .split(
+                file: path, line: nil,
+                message: "\(n) session(s) of the data are not listed, e.g. '\(clipped(data.sessionKeys[missing]))'")
         }
-        return SessionSplit(train: which.indices.filter { which[$0] == 0 }, validation: which.indices.filter { which[$0] == 1 },
-                            test: which.indices.filter { which[$0] == 2 })
+        return SessionSplit(
+            train: which.indices.filter { which[$0] == 0 }, validation: which.indices.filter { which[$0] == 1 },
+            test: which.indices.filter { which[$0] == 2 })
     }
 
     /// Writes the split as `session_id,split` (atomically).
     public func write(_ path: String, data: SessionData) throws(RecRLError) {
         var s = "session_id,split\n"
-        for (name, list) in [("train", train), ("valid", validation), ("test", test)] { for i in list { s += "\(data.sessionKeys[i]),\(name)\n" } }
+        for (name, list) in [("train", train), ("valid", validation), ("test", test)] {
+            for i in list { s += "\(data.sessionKeys[i]),\(name)\n" }
+        }
         do { try AtomicFile.write(Data(s.utf8), to: path) } catch { throw .io(error) }
     }
 }

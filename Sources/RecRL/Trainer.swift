@@ -59,14 +59,20 @@ public struct StepProfile: Sendable, Codable, Equatable {
 
     /// (phase, seconds) in step order.
     public var phases: [(String, Double)] {
-        [("encoder_forward", encoderForward), ("q_passes", qPasses), ("head_forward", headForward), ("head_backward", headBackward),
-         ("encoder_backward", encoderBackward), ("combine_parts", combine), ("reduce", reduce), ("adam", adam)]
+        [
+            ("encoder_forward", encoderForward), ("q_passes", qPasses), ("head_forward", headForward),
+            ("head_backward", headBackward),
+            ("encoder_backward", encoderBackward), ("combine_parts", combine), ("reduce", reduce), ("adam", adam),
+        ]
     }
 
     static func + (a: StepProfile, b: StepProfile) -> StepProfile {
         var s = a
-        s.encoderForward += b.encoderForward; s.qPasses += b.qPasses; s.headForward += b.headForward
-        s.headBackward += b.headBackward; s.encoderBackward += b.encoderBackward
+        s.encoderForward += b.encoderForward
+        s.qPasses += b.qPasses
+        s.headForward += b.headForward
+        s.headBackward += b.headBackward
+        s.encoderBackward += b.encoderBackward
         return s
     }
 }
@@ -108,9 +114,14 @@ public final class Trainer {
     public var profile: StepProfile? = nil
 
     public init(model: SequentialRecommender, settings: TrainingSettings, totalSteps: Int, group: ProcessGroup? = nil) {
-        self.model = model; self.settings = settings; self.totalSteps = totalSteps; self.group = group
+        self.model = model
+        self.settings = settings
+        self.totalSteps = totalSteps
+        self.group = group
         optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
-        optimizers2 = model.config.algorithm == .sa2c ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
+        optimizers2 =
+            model.config.algorithm == .sa2c
+            ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
         for o in optimizers + optimizers2 { o.lazySparseRows = !settings.denseEmbeddingUpdates }
     }
 
@@ -149,7 +160,9 @@ public final class Trainer {
         // The coin flip depends on (seed, step) only, so a resumed run repeats it.
         var coin = Xoshiro256(seed: (settings.seed ^ 0xC01F) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
         let p = alg.usesQ ? Int(coin.next() >> 63) : 0
-        let P = settings.batchParts, R = group?.size ?? 1, rank = group?.rank ?? 0
+        let P = settings.batchParts
+        let R = group?.size ?? 1
+        let rank = group?.rank ?? 0
         guard P >= 1 && P % R == 0 else {
             throw .invalidParameter("the batch parts (\(P)) must be a positive multiple of the processes (\(R))")
         }
@@ -165,10 +178,16 @@ public final class Trainer {
                     for k in Swift.stride(from: w, to: parts.count, by: W) {
                         let i = parts.lowerBound + k
                         let range = (i * B / P)..<((i + 1) * B / P)
-                        let main = nets[k][p], target = nets[k][alg.usesQ ? 1 - p : p]
-                        guard !range.isEmpty else { box.pointer[k] = .success((StepLosses(), [], StepProfile())); continue }
+                        let main = nets[k][p]
+                        let target = nets[k][alg.usesQ ? 1 - p : p]
+                        guard !range.isEmpty else {
+                            box.pointer[k] = .success((StepLosses(), [], StepProfile()))
+                            continue
+                        }
                         do throws(RecRLError) {
-                            let r = try self.partStep(data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main, target: target)
+                            let r = try self.partStep(
+                                data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main,
+                                target: target)
                             box.pointer[k] = .success(r)
                         } catch { box.pointer[k] = .failure(error) }
                     }
@@ -176,11 +195,16 @@ public final class Trainer {
             }
         }
         defer { for k in 1..<max(1, nets.count) { for n in nets[k] { n.releaseValues() } } }
-        var partLosses = [StepLosses](), qRows = Set<Int>(), partTimes = StepProfile()
+        var partLosses = [StepLosses]()
+        var qRows = Set<Int>()
+        var partTimes = StepProfile()
         for r in results {
             switch r! {
             case .failure(let e): throw e
-            case .success(let (l, rows, t)): partLosses.append(l); qRows.formUnion(rows); partTimes = partTimes + t
+            case .success(let (l, rows, t)):
+                partLosses.append(l)
+                qRows.formUnion(rows)
+                partTimes = partTimes + t
             }
         }
         let combineStart = DispatchTime.now().uptimeNanoseconds
@@ -188,7 +212,9 @@ public final class Trainer {
         var losses = pairwiseSum(partLosses) { StepLosses(ce: $0.ce + $1.ce, q: $0.q + $1.q) } ?? StepLosses()
         var width = 1
         while width < nets.count {
-            for k in Swift.stride(from: 0, to: nets.count - width, by: 2 * width) { nets[k][p].accumulateGradients(from: nets[k + width][p]) }
+            for k in Swift.stride(from: 0, to: nets.count - width, by: 2 * width) {
+                nets[k][p].accumulateGradients(from: nets[k + width][p])
+            }
             width *= 2
         }
         let reduceStart = DispatchTime.now().uptimeNanoseconds
@@ -204,10 +230,14 @@ public final class Trainer {
         }
         if let group {
             var sparse = [GradientReducer.Sparse]()
-            if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table, let rows = e.touchedRows {
+            if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table,
+                let rows = e.touchedRows
+            {
                 sparse.append(.init(parameter: e, rows: rows.sorted()))
             }
-            if let qh = main.qHead, settings.leanColumns { sparse.append(.init(parameter: qh.weight, rows: qRows.sorted())) }
+            if let qh = main.qHead, settings.leanColumns {
+                sparse.append(.init(parameter: qh.weight, rows: qRows.sorted()))
+            }
             try GradientReducer.reduce(main.parameters, sparse: sparse, group: group, traffic: &traffic)
             traffic.steps += 1
         }
@@ -229,15 +259,19 @@ public final class Trainer {
         // Only the trained network gets gradients (the other only gives targets).
         model.networks[p].zeroGrad()
         let used = replicas.prefix(max(0, count - 1))
-        for set in used { for (k, (r, n)) in zip(set, model.networks).enumerated() { r.share(n, clearGradients: k == p) } }
+        for set in used {
+            for (k, (r, n)) in zip(set, model.networks).enumerated() { r.share(n, clearGradients: k == p) }
+        }
         return [model.networks] + used
     }
 
     /// One part of a step: `batch` holds samples `first ..< first + batch.count` of a batch of
     /// `total`. Accumulates the gradients into `main` and returns the part's losses (sums over
     /// its samples / total) and the Q-head rows it touched (0-based).
-    func partStep(_ data: Transitions, batch: [Int], first: Int, total: Int, main: QNetwork, target: QNetwork) throws(RecRLError)
-        -> (StepLosses, [Int], StepProfile) {
+    func partStep(_ data: Transitions, batch: [Int], first: Int, total: Int, main: QNetwork, target: QNetwork)
+        throws(RecRLError)
+        -> (StepLosses, [Int], StepProfile)
+    {
         var times = StepProfile()
         var clock = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
@@ -246,7 +280,8 @@ public final class Trainer {
             return Double(now - clock) / 1e9
         }
         let alg = model.config.algorithm
-        let B = batch.count, d = model.config.dim
+        let B = batch.count
+        let d = model.config.dim
         let states = batch.map { data.state($0) }
         let actions = batch.map { data.action($0) }
         let dropoutSeed = (settings.dropoutSeed ?? settings.seed) &+ UInt64(step) &* 0x9E37
@@ -275,8 +310,9 @@ public final class Trainer {
             if withNeg {
                 let N = model.config.items
                 for b in 0..<B {
-                    var negativeRNG = Xoshiro256(seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9
-                                                 &+ UInt64(first + b) &* 0x94D0_49BB_1331_11EB)
+                    var negativeRNG = Xoshiro256(
+                        seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9
+                            &+ UInt64(first + b) &* 0x94D0_49BB_1331_11EB)
                     var list = [Int]()
                     while list.count < settings.negatives {
                         let n = 1 + Int(negativeRNG.next() % UInt64(N))
@@ -293,7 +329,8 @@ public final class Trainer {
             var dq = [[Float]]()
             dq.reserveCapacity(B)
             var qloss = 0.0
-            let w = settings.qWeight, invB = 1 / Float(total)
+            let w = settings.qWeight
+            let invB = 1 / Float(total)
             for b in 0..<B {
                 var g = [Float](repeating: 0, count: cols[b].count)
                 let e = q[b][0] - y[b]
@@ -307,7 +344,9 @@ public final class Trainer {
                 dq.append(g)
             }
             losses.q = Double(w) * qloss / Double(total)
-            let dSq = settings.leanColumns ? qh.backward(states: S, columns: cols, dLogits: dq) : fullBackward(qh, S, cols, dq)
+            let dSq =
+                settings.leanColumns
+                ? qh.backward(states: S, columns: cols, dLogits: dq) : fullBackward(qh, S, cols, dq)
             dS = dSq
             if inSecondPhase {
                 if alg == .sac {
@@ -323,11 +362,14 @@ public final class Trainer {
         }
         times.qPasses = lap()
         do {
-            let (ce, dSce) = try main.ceHead.crossEntropy(states: S, targets: actions, weights: ceWeights, normalizer: total)
+            let (ce, dSce) = try main.ceHead.crossEntropy(
+                states: S, targets: actions, weights: ceWeights, normalizer: total)
             times.headForward = main.ceHead.lastCrossEntropySeconds.forward
             times.headBackward = main.ceHead.lastCrossEntropySeconds.backward
             losses.ce = ce
-            dS.withUnsafeMutableBufferPointer { a in dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } } }
+            dS.withUnsafeMutableBufferPointer { a in
+                dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } }
+            }
         } catch { throw .model("\(error)") }
         _ = lap()
         main.backward(fwd.cache, dS)
@@ -357,7 +399,6 @@ public final class Trainer {
         head.logits(states: S, columns: items.map { [$0] }).map { $0[0] }
     }
 
-
     func fullColumns(_ head: CatalogHead, _ S: Matrix, _ cols: [[Int]]) -> [[Float]] {
         let z = allLogits(head, S)
         return cols.enumerated().map { b, c in c.map { z[b, $0 - 1] } }
@@ -368,7 +409,9 @@ public final class Trainer {
         var G = Matrix(rows: S.rows, cols: head.items)
         for (b, c) in cols.enumerated() { for (k, id) in c.enumerated() { G[b, id - 1] += g[b][k] } }
         gemm(G, S, into: &head.weight.grad, transposeA: .transpose, beta: 1)
-        head.bias.grad.withUnsafeMutableBufferPointer { gb in for b in 0..<S.rows { for j in 0..<head.items { gb[j] += G[b, j] } } }
+        head.bias.grad.withUnsafeMutableBufferPointer { gb in
+            for b in 0..<S.rows { for j in 0..<head.items { gb[j] += G[b, j] } }
+        }
         var dS = Matrix(rows: S.rows, cols: S.cols)
         gemm(G, head.weight.value, into: &dS)
         return dS
@@ -399,7 +442,9 @@ func pairwiseSum<T>(_ values: [T], _ add: (T, T) -> T) -> T? {
     guard !values.isEmpty else { return nil }
     var level = values
     while level.count > 1 {
-        level = stride(from: 0, to: level.count, by: 2).map { $0 + 1 < level.count ? add(level[$0], level[$0 + 1]) : level[$0] }
+        level = stride(from: 0, to: level.count, by: 2).map {
+            $0 + 1 < level.count ? add(level[$0], level[$0 + 1]) : level[$0]
+        }
     }
     return level[0]
 }

@@ -60,24 +60,29 @@ public struct TrainingRun {
 
     /// Trains on `split.train`, validates on `split.validation`, tests on `split.test`.
     /// - Throws: `.diverged` (the last good checkpoint stays on disk), `.missingReward`, I/O errors.
-    public func run(data: SessionData, split: SessionSplit) throws(RecRLError) -> (model: SequentialRecommender, report: Report) {
+    public func run(data: SessionData, split: SessionSplit) throws(RecRLError) -> (
+        model: SequentialRecommender, report: Report
+    ) {
         try validate()
         guard !split.train.isEmpty else { throw .empty("\(data.source): no training sessions") }
         let selectBy = try selectionMetric(eventTypes: data.eventTypes)
         if let unknown = rewards.given.subtracting(data.eventTypes).sorted().first {
-            throw .invalidParameter("reward for event type '\(clipped(unknown))', which \(data.source) does not have "
-                                    + "(its event types: \(data.eventTypes.joined(separator: ", ")))")
+            throw .invalidParameter(
+                "reward for event type '\(clipped(unknown))', which \(data.source) does not have "
+                    + "(its event types: \(data.eventTypes.joined(separator: ", ")))")
         }
         let writer = (group?.rank ?? 0) == 0
         let lastPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("last.safetensors") }
         let bestPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("best.safetensors") }
         if resume && existing(lastPath) == nil {
-            throw .invalidParameter("resume: nothing to resume, \(lastPath ?? "(no output directory)") does not exist "
-                                    + "(start without resume to train from scratch)")
+            throw .invalidParameter(
+                "resume: nothing to resume, \(lastPath ?? "(no output directory)") does not exist "
+                    + "(start without resume to train from scratch)")
         }
         let train = try Transitions(data.subset(split.train), length: model.length, rewards: rewards, gamma: gamma)
         let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
-        let rec = SequentialRecommender(config: model, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: settings.seed)
+        let rec = SequentialRecommender(
+            config: model, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: settings.seed)
         rec.trainingCounts = train.data.itemCounts()
         let trainer = Trainer(model: rec, settings: settings, totalSteps: stepsPerEpoch * epochs, group: group)
         var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
@@ -94,27 +99,40 @@ public struct TrainingRun {
         if resume, let lastPath, FileManager.default.fileExists(atPath: lastPath) {
             let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)
             guard saved.config == model else {
-                throw .model("\(lastPath): the checkpoint's model differs from the requested one (\(saved.config.differences(from: model)))")
+                throw .model(
+                    "\(lastPath): the checkpoint's model differs from the requested one (\(saved.config.differences(from: model)))"
+                )
             }
-            guard saved.itemKeys == data.itemKeys else { throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's") }
+            guard saved.itemKeys == data.itemKeys else {
+                throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's")
+            }
             try rec.restore(tensors, file: lastPath)
-            guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else { throw .model("\(lastPath): no epoch/step metadata to resume from") }
+            guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
+                throw .model("\(lastPath): no epoch/step metadata to resume from")
+            }
             try trainer.restore(tensors, step: s, file: lastPath)
-            if let r = meta["report"], let old = try? JSONDecoder().decode(Report.self, from: Data(r.utf8)) { report = old }
+            if let r = meta["report"], let old = try? JSONDecoder().decode(Report.self, from: Data(r.utf8)) {
+                report = old
+            }
             guard e + 1 <= epochs else {
-                throw .invalidParameter("\(lastPath) has already trained \(e + 1) epochs, more than the \(epochs) asked "
-                                        + "for (ask for more epochs to continue it)")
+                throw .invalidParameter(
+                    "\(lastPath) has already trained \(e + 1) epochs, more than the \(epochs) asked "
+                        + "for (ask for more epochs to continue it)")
             }
             guard report.epochs.contains(where: { $0.epoch == report.bestEpoch }), report.selectBy == selectBy else {
-                throw .model("\(lastPath): its metadata 'report' is missing, damaged or selects by another metric "
-                             + "(\(clipped(report.selectBy))); cannot resume from it")
+                throw .model(
+                    "\(lastPath): its metadata 'report' is missing, damaged or selects by another metric "
+                        + "(\(clipped(report.selectBy))); cannot resume from it")
             }
             startEpoch = e + 1
-            if startEpoch == epochs { progress?("\(lastPath) has already trained all \(epochs) epochs: nothing to train") }
+            if startEpoch == epochs {
+                progress?("\(lastPath) has already trained all \(epochs) epochs: nothing to train")
+            }
             progress?("resumed from \(lastPath) after epoch \(e + 1) (step \(s))")
         }
         let progress = writer ? progress : nil
-        let valSessions = split.validation, testSessions = split.test
+        let valSessions = split.validation
+        let testSessions = split.test
         var lossScale: Double? = nil
         var seqs = 0
         var trainSeconds = 0.0
@@ -122,49 +140,80 @@ public struct TrainingRun {
             let t0 = Date()
             let order = shuffledIndices(train.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
             var lastPrint = Date()
-            var epochLoss = 0.0, n = 0
+            var epochLoss = 0.0
+            var n = 0
             for b in 0..<stepsPerEpoch {
                 let batch = Array(order[(b * settings.batch)..<min(order.count, (b + 1) * settings.batch)])
                 let l: StepLosses
                 do { l = try trainer.train(train, batch: batch) } catch {
-                    if case .diverged(let s, let m, _) = error { throw .diverged(step: s, message: m, checkpoint: existing(lastPath)) }
+                    if case .diverged(let s, let m, _) = error {
+                        throw .diverged(step: s, message: m, checkpoint: existing(lastPath))
+                    }
                     throw error
                 }
                 if lossScale == nil { lossScale = max(1, l.total) }
                 if !(l.total < 1000 * lossScale!) {
-                    throw .diverged(step: trainer.step, message: "loss exploded to \(l.total) (first loss \(lossScale!))", checkpoint: existing(lastPath))
+                    throw .diverged(
+                        step: trainer.step, message: "loss exploded to \(l.total) (first loss \(lossScale!))",
+                        checkpoint: existing(lastPath))
                 }
-                epochLoss += l.total; n += 1; seqs += batch.count
+                epochLoss += l.total
+                n += 1
+                seqs += batch.count
                 if let progress, Date().timeIntervalSince(lastPrint) >= progressSeconds {
                     lastPrint = Date()
                     let el = trainSeconds + Date().timeIntervalSince(t0)
                     let rate = Double(seqs) / max(el, 1e-9)
-                    let left = Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
-                    progress(String(format: "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs, trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
+                    let left =
+                        Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
+                    progress(
+                        String(
+                            format: "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs,
+                            trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
                 }
                 if validateEvery > 0, trainer.step % validateEvery == 0, let progress, !valSessions.isEmpty {
-                    let v = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
-                    progress("step \(trainer.step) validation: " + v.flat.filter { $0.name.hasSuffix("@10") }.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: "  "))
+                    let v = try Evaluation.run(
+                        ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
+                    progress(
+                        "step \(trainer.step) validation: "
+                            + v.flat.filter { $0.name.hasSuffix("@10") }.map {
+                                "\($0.name) \(String(format: "%.4f", $0.value))"
+                            }.joined(separator: "  "))
                 }
             }
             trainSeconds += Date().timeIntervalSince(t0)
             // Only rank 0 evaluates and writes; the others go on to the next epoch's first step,
             // where they wait for it.
             guard writer else { continue }
-            let val = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
-            let test = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: testSessions, length: model.length)
-            let testQ = evaluateQHead && model.algorithm.usesQ ? try Evaluation.run(ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
-            let er = EpochReport(epoch: epoch, step: trainer.step, loss: epochLoss / Double(max(n, 1)), validation: val, test: test, testQ: testQ, seconds: Date().timeIntervalSince(t0))
+            let val = try Evaluation.run(
+                ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
+            let test = try Evaluation.run(
+                ModelRanker(model: rec), data: data, sessions: testSessions, length: model.length)
+            let testQ =
+                evaluateQHead && model.algorithm.usesQ
+                ? try Evaluation.run(
+                    ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
+            let er = EpochReport(
+                epoch: epoch, step: trainer.step, loss: epochLoss / Double(max(n, 1)), validation: val, test: test,
+                testQ: testQ, seconds: Date().timeIntervalSince(t0))
             report.epochs.append(er)
             let score = selectionValue(val, selectBy)
             let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, selectBy)
             if bestSoFar { report.bestEpoch = epoch }
             report.sequencesPerSecond = Double(seqs) / max(trainSeconds, 1e-9)
-            if let group { report.processes = group.size; report.gradientTraffic = trainer.traffic }
-            progress?(String(format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss, selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
+            if let group {
+                report.processes = group.size
+                report.gradientTraffic = trainer.traffic
+            }
+            progress?(
+                String(
+                    format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss,
+                    selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
             if let lastPath, let bestPath {
                 let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
-                try rec.save(to: lastPath, extra: trainer.stateTensors(), metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
+                try rec.save(
+                    to: lastPath, extra: trainer.stateTensors(),
+                    metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
                 if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
             }
         }
@@ -184,38 +233,50 @@ public struct TrainingRun {
     func checkSameRun(_ group: ProcessGroup, data: SessionData, transitions: Int) throws(RecRLError) {
         // Dictionaries and sets are printed sorted: their order differs between processes.
         let rewardList = rewards.rewards.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        let description = "\(model)|\(settings)|\(epochs)|\(rewardList)|\(rewards.priceScaling)|\(rewards.given.sorted())|\(gamma)|\(resume)|\(transitions)|\(data.itemKeys.count)|"
+        let description =
+            "\(model)|\(settings)|\(epochs)|\(rewardList)|\(rewards.priceScaling)|\(rewards.given.sorted())|\(gamma)|\(resume)|\(transitions)|\(data.itemKeys.count)|"
             + "\(data.eventCount)|\(data.sessionCount)|\(data.itemKeys.first ?? "")|\(data.itemKeys.last ?? "")"
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
         let mine = [Int32(truncatingIfNeeded: hash), Int32(truncatingIfNeeded: hash >> 32)]
         let all = try group.allGather(mine)
         if let other = all.firstIndex(where: { $0 != all[0] }) {
-            throw .invalidParameter("process \(other) of the group has other training options or data than process 0 "
-                                    + "(every process must run the same command on the same data)")
+            throw .invalidParameter(
+                "process \(other) of the group has other training options or data than process 0 "
+                    + "(every process must run the same command on the same data)")
         }
     }
 
     /// Checks the settings before anything is trained or written.
     /// - Throws: `.invalidParameter` naming the first bad value.
     public func validate() throws(RecRLError) {
-        let m = model, st = settings
+        let m = model
+        let st = settings
         func bad(_ what: String) -> RecRLError { .invalidParameter(what) }
         guard epochs >= 1 else { throw bad("epochs must be at least 1, got \(epochs)") }
         guard st.batch >= 1 else { throw bad("batch size must be at least 1, got \(st.batch)") }
-        guard st.learningRate > 0 && st.learningRate.isFinite else { throw bad("learning rate must be positive and finite, got \(st.learningRate)") }
-        guard st.learningRate2 > 0 && st.learningRate2.isFinite else { throw bad("second learning rate must be positive and finite, got \(st.learningRate2)") }
-        guard st.batchParts >= 1 && st.batchParts <= 4096 else { throw bad("batch parts must be in 1...4096, got \(st.batchParts)") }
+        guard st.learningRate > 0 && st.learningRate.isFinite else {
+            throw bad("learning rate must be positive and finite, got \(st.learningRate)")
+        }
+        guard st.learningRate2 > 0 && st.learningRate2.isFinite else {
+            throw bad("second learning rate must be positive and finite, got \(st.learningRate2)")
+        }
+        guard st.batchParts >= 1 && st.batchParts <= 4096 else {
+            throw bad("batch parts must be in 1...4096, got \(st.batchParts)")
+        }
         if let g = group, st.batchParts % g.size != 0 {
-            throw bad("batch parts (\(st.batchParts)) must be a multiple of the processes (\(g.size)): each computes whole parts")
+            throw bad(
+                "batch parts (\(st.batchParts)) must be a multiple of the processes (\(g.size)): each computes whole parts"
+            )
         }
         guard st.negatives >= 0 else { throw bad("negatives must be at least 0, got \(st.negatives)") }
         guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
         guard m.items >= 1 else { throw bad("the catalog is empty") }
         try m.validate()
         do {
-            try MemoryBudget.check("training \(m.items) items × d=\(m.dim), batch \(st.batch), length \(m.length)",
-                                   bytes: m.trainingBytes(batch: st.batch, negatives: st.negatives))
+            try MemoryBudget.check(
+                "training \(m.items) items × d=\(m.dim), batch \(st.batch), length \(m.length)",
+                bytes: m.trainingBytes(batch: st.batch, negatives: st.negatives))
         } catch { throw bad(error.description) }
         if let selectBy, !selectBy.contains("_hr@") && !selectBy.contains("_ndcg@") {
             throw bad("unknown selection metric '\(clipped(selectBy))' (EVENT_hr@K or EVENT_ndcg@K, K = 5, 10 or 20)")
@@ -233,7 +294,8 @@ public struct TrainingRun {
             return eventTypes.contains("purchase") ? "purchase_ndcg@10" : "\(eventTypes.first ?? "click")_ndcg@10"
         }
         guard valid.contains(name) else {
-            throw .invalidParameter("unknown selection metric '\(clipped(name))' (this data gives: \(valid.joined(separator: ", ")))")
+            throw .invalidParameter(
+                "unknown selection metric '\(clipped(name))' (this data gives: \(valid.joined(separator: ", ")))")
         }
         return name
     }
@@ -250,5 +312,6 @@ public struct TrainingRun {
 func formatDuration(_ s: Double) -> String {
     guard s.isFinite, abs(s) < 1e15 else { return "?" }
     let t = Int(s.rounded())
-    return t >= 3600 ? String(format: "%ldh%02ldm", t / 3600, (t % 3600) / 60) : String(format: "%ldm%02lds", t / 60, t % 60)
+    return t >= 3600
+        ? String(format: "%ldh%02ldm", t / 3600, (t % 3600) / 60) : String(format: "%ldm%02lds", t / 60, t % 60)
 }

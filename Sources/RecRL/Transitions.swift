@@ -14,7 +14,10 @@ public struct RewardTable: Sendable, Equatable {
     /// The papers' values (click 0.2, purchase 1.0), and cart/like halfway (0.5).
     public static let standard = RewardTable(["click": 0.2, "cart": 0.5, "like": 0.5, "purchase": 1.0])
 
-    public init(_ rewards: [String: Float], priceScaling: PriceScaling = .none) { self.rewards = rewards; self.priceScaling = priceScaling }
+    public init(_ rewards: [String: Float], priceScaling: PriceScaling = .none) {
+        self.rewards = rewards
+        self.priceScaling = priceScaling
+    }
 
     /// Parses `click=0.2,purchase=1` and merges it over `base`.
     public static func parse(_ s: String, over base: RewardTable = .standard) throws(RecRLError) -> RewardTable {
@@ -25,7 +28,9 @@ public struct RewardTable: Sendable, Equatable {
                 throw .invalidParameter("reward: expected EVENT=NUMBER, got '\(clipped(part))'")
             }
             guard abs(d) <= Double(Float.greatestFiniteMagnitude) else {
-                throw .invalidParameter("reward: \(clipped(kv[0]))=\(kv[1].prefix(40)) is beyond the range of the Float rewards train on (|r| ≤ 3.4e38)")
+                throw .invalidParameter(
+                    "reward: \(clipped(kv[0]))=\(kv[1].prefix(40)) is beyond the range of the Float rewards train on (|r| ≤ 3.4e38)"
+                )
             }
             t.rewards[kv[0]] = Float(d)
             t.given.insert(kv[0])
@@ -71,7 +76,9 @@ public struct Transitions: Sendable {
     public var count: Int { events.count }
 
     /// - Throws: `.missingReward` for an event type the table lacks.
-    public init(_ data: SessionData, length: Int = 10, rewards table: RewardTable = .standard, gamma: Float = 0.5) throws(RecRLError) {
+    public init(_ data: SessionData, length: Int = 10, rewards table: RewardTable = .standard, gamma: Float = 0.5)
+        throws(RecRLError)
+    {
         guard length >= 1 else { throw .invalidParameter("state length must be at least 1, got \(length)") }
         guard gamma >= 0 && gamma < 1 else { throw .invalidParameter("discount must be in [0, 1), got \(gamma)") }
         // Only the event types present need a reward.
@@ -81,18 +88,30 @@ public struct Transitions: Sendable {
         var perType = [Float](repeating: 0, count: data.eventTypes.count)
         let vals = try table.values(for: needed.map { data.eventTypes[$0] })
         for (k, t) in needed.enumerated() { perType[t] = vals[k] }
-        self.data = data; self.length = length; self.gamma = gamma
-        var ev = [Int32](), st = [Int32](), rw = [Float](), dn = [Bool]()
-        ev.reserveCapacity(data.eventCount); st.reserveCapacity(data.eventCount); rw.reserveCapacity(data.eventCount); dn.reserveCapacity(data.eventCount)
+        self.data = data
+        self.length = length
+        self.gamma = gamma
+        var ev = [Int32]()
+        var st = [Int32]()
+        var rw = [Float]()
+        var dn = [Bool]()
+        ev.reserveCapacity(data.eventCount)
+        st.reserveCapacity(data.eventCount)
+        rw.reserveCapacity(data.eventCount)
+        dn.reserveCapacity(data.eventCount)
         for s in 0..<data.sessionCount {
             let r = data.range(s)
             for e in r {
-                ev.append(Int32(e)); st.append(Int32(r.lowerBound))
+                ev.append(Int32(e))
+                st.append(Int32(r.lowerBound))
                 rw.append(perType[Int(data.events[e])] * table.factor(data.prices?[e] ?? .nan))
                 dn.append(e == r.upperBound - 1)
             }
         }
-        events = ev; starts = st; rewards = rw; done = dn
+        events = ev
+        starts = st
+        rewards = rw
+        done = dn
     }
 
     /// Right-padded state before event `e` of a session starting at `start`: the last `length`
@@ -104,7 +123,9 @@ public struct Transitions: Sendable {
 
     public func action(_ j: Int) -> Int { Int(data.items[Int(events[j])]) }
     public func state(_ j: Int) -> [Int] { state(event: Int(events[j]), start: Int(starts[j])) }
-    public func nextState(_ j: Int) -> [Int] { state(event: Int(events[j]), start: Int(starts[j]), includingEvent: true) }
+    public func nextState(_ j: Int) -> [Int] {
+        state(event: Int(events[j]), start: Int(starts[j]), includingEvent: true)
+    }
 }
 
 /// The right-padded window of items before (or up to and including) event `e`.

@@ -7,10 +7,10 @@ struct Marginals: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rank marginals P(item at rank) of a ranking policy (JSON spec), exactly or by Monte Carlo.",
         discussion: """
-        Writes CSV rows item,rank,probability (rank from 1; items as the policy numbers them, e.g.
-        0..n-1 for an OBD prior), plus std_error for Monte Carlo. See README for the spec format;
-        for example {"kind": "bernoulli_ts", "prior": "data/obp/obp/policy/conf/prior_bts.yaml", "campaign": "all"}.
-        """)
+            Writes CSV rows item,rank,probability (rank from 1; items as the policy numbers them, e.g.
+            0..n-1 for an OBD prior), plus std_error for Monte Carlo. See README for the spec format;
+            for example {"kind": "bernoulli_ts", "prior": "data/obp/obp/policy/conf/prior_bts.yaml", "campaign": "all"}.
+            """)
 
     @Option(help: "Policy spec (JSON).") var policy: String
     @Option(help: "Ranks to compute (top-k).") var k: Int
@@ -21,7 +21,9 @@ struct Marginals: ParsableCommand {
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
-        guard ["exact", "mc"].contains(method) else { throw ValidationError("--method must be exact or mc, got '\(clipped(method))'") }
+        guard ["exact", "mc"].contains(method) else {
+            throw ValidationError("--method must be exact or mc, got '\(clipped(method))'")
+        }
         guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
         guard simulations >= 1 else { throw ValidationError("--simulations must be at least 1, got \(simulations)") }
     }
@@ -32,10 +34,13 @@ struct Marginals: ParsableCommand {
             let p = try PolicySpec.load(policy)
             var result: RankMarginals!
             let ms = try elapsedMs {
-                result = method == "exact" ? try p.exactMarginals(k: k)
+                result =
+                    method == "exact"
+                    ? try p.exactMarginals(k: k)
                     : try p.monteCarloMarginals(k: k, simulations: simulations, seed: seed)
             }
-            stderrLine("\(method) marginals of \(p.name) (\(p.itemCount) items, top-\(k)) in " + String(format: "%.1f ms", ms))
+            stderrLine(
+                "\(method) marginals of \(p.name) (\(p.itemCount) items, top-\(k)) in " + String(format: "%.1f ms", ms))
             var out = result.simulations == nil ? "item,rank,probability\n" : "item,rank,probability,std_error\n"
             for i in 0..<result.items {
                 for r in 0..<result.k {
@@ -45,7 +50,9 @@ struct Marginals: ParsableCommand {
                 }
             }
             if let zero = Optional(result.zeroCells), !zero.isEmpty {
-                stderrLine("note: \(zero.count) cells were never sampled; as importance-weight denominators they count as 0.5/\(simulations)")
+                stderrLine(
+                    "note: \(zero.count) cells were never sampled; as importance-weight denominators they count as 0.5/\(simulations)"
+                )
             }
             if let csv { try AtomicFile.write(Data(out.utf8), to: csv) } else { print(out, terminator: "") }
         }

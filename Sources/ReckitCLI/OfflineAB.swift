@@ -7,7 +7,8 @@ import RecKit
 struct OfflineAB: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offline-ab",
-        abstract: "Offline A/B test: estimate target ranking policies' click rates from logged data (IS, CIS, NCIS, pieceNCIS, pointNCIS, SNIPS, DM, DR, SwitchDR).",
+        abstract:
+            "Offline A/B test: estimate target ranking policies' click rates from logged data (IS, CIS, NCIS, pieceNCIS, pointNCIS, SNIPS, DM, DR, SwitchDR).",
         subcommands: [OfflineABRun.self, OfflineABMerge.self],
         defaultSubcommand: OfflineABRun.self)
 }
@@ -23,7 +24,8 @@ enum MarginalsMethod: String, ExpressibleByArgument, CaseIterable {
 /// Report outputs shared by a single run and a merge.
 struct ReportOutput: ParsableArguments {
     @Option(help: "Write the report as JSON to this file (atomically).") var json: String?
-    @Option(help: "Write an HTML report with an interval chart (inline SVG) to this file (atomically).") var html: String?
+    @Option(help: "Write an HTML report with an interval chart (inline SVG) to this file (atomically).") var html:
+        String?
 
     func write(_ report: OfflineABReport) throws {
         printTable(report)
@@ -47,14 +49,23 @@ struct ReportOutput: ParsableArguments {
             print("policy: \(e.policy)")
             print("  estimator                        cap    value       95% interval                 uplift vs logged")
             for s in e.estimates {
-                let head = "  " + s.label.padding(toLength: 33, withPad: " ", startingAt: 0) + Self.fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
-                print(head + String(format: " %.6f   [%.6f, %.6f] ", s.value, s.interval.low, s.interval.high)
-                      + (s.method == .normal ? "normal   " : "bootstrap") + "  " + ReportHTML.uplift(s.value, logged))
+                let head =
+                    "  " + s.label.padding(toLength: 33, withPad: " ", startingAt: 0)
+                    + Self.fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
+                print(
+                    head + String(format: " %.6f   [%.6f, %.6f] ", s.value, s.interval.low, s.interval.high)
+                        + (s.method == .normal ? "normal   " : "bootstrap") + "  " + ReportHTML.uplift(s.value, logged))
             }
             let d = e.diagnostics
-            print(String(format: "  diagnostics: ESS %.0f of %ld, max weight %.2f, mean weight %.3f, ", d.effectiveSampleSize, report.rows, d.maxWeight, d.meanWeight)
-                  + (d.unsupportedMass.map { String(format: "unsupported mass %.3g", $0) } ?? "unsupported mass not computed (one pass)"))
-            print("  caps:      " + d.capTable.map { Self.fmtCap($0.cap).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+            print(
+                String(
+                    format: "  diagnostics: ESS %.0f of %ld, max weight %.2f, mean weight %.3f, ",
+                    d.effectiveSampleSize, report.rows, d.maxWeight, d.meanWeight)
+                    + (d.unsupportedMass.map { String(format: "unsupported mass %.3g", $0) }
+                        ?? "unsupported mass not computed (one pass)"))
+            print(
+                "  caps:      "
+                    + d.capTable.map { Self.fmtCap($0.cap).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
             print("  CIS:       " + d.capTable.map { String(format: "%-9.6f", $0.cis) }.joined())
             print("  NCIS:      " + d.capTable.map { String(format: "%-9.6f", $0.ncis) }.joined())
         }
@@ -66,12 +77,13 @@ struct ReportOutput: ParsableArguments {
 struct OfflineABMerge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Merge the states shards wrote with --partial; print the report, or write the next pass's state (--output).",
+        abstract:
+            "Merge the states shards wrote with --partial; print the report, or write the next pass's state (--output).",
         discussion: """
-        Every state must come from the same settings, policies and earlier passes; a difference is an error
-        naming it. When passes remain (the reward models need more than one), --output receives the merged
-        state: run each shard again with --partial SHARD_STATE --after that file, then merge again.
-        """)
+            Every state must come from the same settings, policies and earlier passes; a difference is an error
+            naming it. When passes remain (the reward models need more than one), --output receives the merged
+            state: run each shard again with --partial SHARD_STATE --after that file, then merge again.
+            """)
 
     @Argument(help: "State files written by `reckit offline-ab --partial`.") var states: [String]
     @Option(help: "Where to write the merged state when passes remain (atomically).") var output: String?
@@ -97,10 +109,14 @@ struct OfflineABMerge: ParsableCommand {
                 return
             }
             guard let output else {
-                throw RecOPEError.invalidParameter("pass \(next.completedPasses + 1) (\(next.pass)) remains: give --output MERGED, run every shard with --after MERGED, and merge again")
+                throw RecOPEError.invalidParameter(
+                    "pass \(next.completedPasses + 1) (\(next.pass)) remains: give --output MERGED, run every shard with --after MERGED, and merge again"
+                )
             }
             try next.write(to: output)
-            stderrLine("merged \(states.count) states; next: pass \(next.completedPasses + 1) (\(next.pass)). Run every shard with --partial STATE --after \(output), then merge again.")
+            stderrLine(
+                "merged \(states.count) states; next: pass \(next.completedPasses + 1) (\(next.pass)). Run every shard with --partial STATE --after \(output), then merge again."
+            )
         }
     }
 }

@@ -8,55 +8,92 @@ struct OfflineABRun: ParsableCommand {
         commandName: "run",
         abstract: "Estimate target policies' click rates from a log (the default subcommand).",
         discussion: """
-        Logs: --format obd reads the Open Bandit Dataset CSV layout; --format csv reads any CSV with a
-        header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1][,row_key=COL].
-        --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives
-        the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
-        Scale-out: --partial STATE reads this shard's rows for one pass and writes its state; `reckit
-        offline-ab merge` adds the shards' states. Rows are streamed: memory does not grow with the log.
-        """)
+            Logs: --format obd reads the Open Bandit Dataset CSV layout; --format csv reads any CSV with a
+            header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1][,row_key=COL].
+            --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives
+            the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
+            Scale-out: --partial STATE reads this shard's rows for one pass and writes its state; `reckit
+            offline-ab merge` adds the shards' states. Rows are streamed: memory does not grow with the log.
+            """)
 
     @Option(help: "Logged data (CSV); - for standard input.") var logs: String
     @Option(help: "obd or csv.") var format: LogFormat = .obd
     @Option(help: "Column mapping for --format csv.") var columns: String?
-    @Option(help: "The column that identifies a row (bootstrap weights and folds hash it; needed for shards to agree with one pass).")
+    @Option(
+        help:
+            "The column that identifies a row (bootstrap weights and folds hash it; needed for shards to agree with one pass)."
+    )
     var rowKey: String?
     @Option(help: "Logging policy spec (JSON); default: the logged propensities.") var logging: String?
     @Option(help: "Target policy spec (JSON); repeat for several.") var target: [String] = []
-    @Option(help: "A trained model (reckit train checkpoint) as the target; repeat for several. Needs --history; the log's items are the model's raw item ids. Reads the log into memory.")
+    @Option(
+        help:
+            "A trained model (reckit train checkpoint) as the target; repeat for several. Needs --history; the log's items are the model's raw item ids. Reads the log into memory."
+    )
     var targetModel: [String] = []
-    @Option(help: "With --target-model: the column holding each row's session history (raw item ids separated by spaces, oldest first).")
+    @Option(
+        help:
+            "With --target-model: the column holding each row's session history (raw item ids separated by spaces, oldest first)."
+    )
     var history: String?
-    @Option(help: "With --target-model: how the model serves: greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], pl:TEMPERATURE; repeat for several.")
+    @Option(
+        help:
+            "With --target-model: how the model serves: greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], pl:TEMPERATURE; repeat for several."
+    )
     var serving: [String] = []
     @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
     @Option(help: "Poisson bootstrap replicates (0: normal intervals only).") var bootstrap: Int = 1000
-    @Option(help: "Item features CSV for the logistic reward model (default for --format obd: item_context.csv beside the log).")
+    @Option(
+        help:
+            "Item features CSV for the logistic reward model (default for --format obd: item_context.csv beside the log)."
+    )
     var itemFeatures: String?
     @Option(help: "pieceNCIS groupings, comma-separated: position, value-model[:BUCKETS], context:COLUMN.")
     var pieceGroups: String = "position,value-model"
-    @Flag(help: "Ratio estimators only, in one pass (no DM, DR, SwitchDR, value-model pieces).") var noRewardModels = false
+    @Flag(help: "Ratio estimators only, in one pass (no DM, DR, SwitchDR, value-model pieces).") var noRewardModels =
+        false
     @Option(help: "Seed (bootstrap, folds and Monte Carlo marginals).") var seed: UInt64 = 1
-    @Option(help: "Positions evaluated (default: the deepest logged position; required with --partial or --logs -).") var k: Int?
+    @Option(help: "Positions evaluated (default: the deepest logged position; required with --partial or --logs -).")
+    var k: Int?
     @Option(help: "Marginals: exact or mc.") var method: MarginalsMethod = .exact
     @Option(help: "Monte Carlo marginals: simulated rankings.") var simulations: Int = 1_000_000
-    @Option(help: "Write this shard's state for the current pass to FILE (atomically) instead of a report.") var partial: String?
+    @Option(help: "Write this shard's state for the current pass to FILE (atomically) instead of a report.")
+    var partial: String?
     @Option(help: "With --partial: the merged state of the previous pass (from `merge --output`).") var after: String?
     @OptionGroup var report: ReportOutput
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
-        guard !target.isEmpty || !targetModel.isEmpty else { throw ValidationError("give at least one --target policy spec or --target-model") }
-        if !targetModel.isEmpty {
-            guard format == .csv, history != nil else { throw ValidationError("--target-model needs --format csv and --history COLUMN") }
-            guard target.isEmpty, logging == nil else { throw ValidationError("--target-model compares against the logged propensities: leave out --target and --logging") }
-            guard partial == nil, logs != "-" else { throw ValidationError("--target-model reads the whole log into memory (it needs the logged item set): no --partial or --logs -") }
+        guard !target.isEmpty || !targetModel.isEmpty else {
+            throw ValidationError("give at least one --target policy spec or --target-model")
         }
-        guard bootstrap >= 0, bootstrap <= 100_000 else { throw ValidationError("--bootstrap must be in 0...100000, got \(bootstrap)") }
-        for c in cap where !(c > 0 && c.isFinite) { throw ValidationError("--cap values must be positive and finite, got \(c)") }
+        if !targetModel.isEmpty {
+            guard format == .csv, history != nil else {
+                throw ValidationError("--target-model needs --format csv and --history COLUMN")
+            }
+            guard target.isEmpty, logging == nil else {
+                throw ValidationError(
+                    "--target-model compares against the logged propensities: leave out --target and --logging")
+            }
+            guard partial == nil, logs != "-" else {
+                throw ValidationError(
+                    "--target-model reads the whole log into memory (it needs the logged item set): no --partial or --logs -"
+                )
+            }
+        }
+        guard bootstrap >= 0, bootstrap <= 100_000 else {
+            throw ValidationError("--bootstrap must be in 0...100000, got \(bootstrap)")
+        }
+        for c in cap where !(c > 0 && c.isFinite) {
+            throw ValidationError("--cap values must be positive and finite, got \(c)")
+        }
         if let k, k < 1 || k > 10_000 { throw ValidationError("--k must be in 1...10000, got \(k)") }
-        if partial != nil || logs == "-" { guard k != nil else { throw ValidationError("--partial and --logs - need --k (every shard must evaluate the same positions)") } }
+        if partial != nil || logs == "-" {
+            guard k != nil else {
+                throw ValidationError("--partial and --logs - need --k (every shard must evaluate the same positions)")
+            }
+        }
         guard after == nil || partial != nil else { throw ValidationError("--after goes with --partial") }
         guard simulations >= 1 else { throw ValidationError("--simulations must be at least 1") }
     }
@@ -75,11 +112,16 @@ struct OfflineABRun: ParsableCommand {
         s.seed = seed
         s.rewardModels = !noRewardModels
         s.parallelism = .threads(Threading.count)
-        let sibling = URL(fileURLWithPath: logs).deletingLastPathComponent().appendingPathComponent("item_context.csv").path
-        if let f = itemFeatures ?? (format == .obd && logs != "-" && FileManager.default.fileExists(atPath: sibling) ? sibling : nil) {
+        let sibling = URL(fileURLWithPath: logs).deletingLastPathComponent().appendingPathComponent("item_context.csv")
+            .path
+        if let f = itemFeatures
+            ?? (format == .obd && logs != "-" && FileManager.default.fileExists(atPath: sibling) ? sibling : nil)
+        {
             s.itemFeatures = try ItemFeatures.load(csv: f)
         }
-        s.pieceGroupings = try pieceGroups.split(separator: ",").map { (g: Substring) throws(RecOPEError) in try PieceGrouping.parse(String(g)) }
+        s.pieceGroupings = try pieceGroups.split(separator: ",").map { (g: Substring) throws(RecOPEError) in
+            try PieceGrouping.parse(String(g))
+        }
         return s
     }
 
@@ -87,7 +129,8 @@ struct OfflineABRun: ParsableCommand {
         try threading.apply()
         try runReporting {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let cols = try logColumns(), s = try settings()
+            let cols = try logColumns()
+            let s = try settings()
             if !targetModel.isEmpty {
                 let r = try runModels(columns: cols, settings: s)
                 try report.write(r)
@@ -103,13 +146,16 @@ struct OfflineABRun: ParsableCommand {
             defer { if source != logs { unlink(source) } }
             // Only a multi-pass evaluation reads the rows again.
             var cache = ChunkCache(budgetBytes: noRewardModels ? 0 : 64 << 20)
-            let r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
+            let r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) {
+                (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
                 try cache.read(source, columns: cols, into: &acc)
             }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             try report.write(r)
-            stderrLine("offline A/B of \(r.evaluations.count) policies on \(r.rows) rows in " + String(format: "%.0f ms", ms)
-                       + " (\(method.rawValue) marginals, \(bootstrap) replicates, \(r.passes) passes, \(Threading.count) threads)")
+            stderrLine(
+                "offline A/B of \(r.evaluations.count) policies on \(r.rows) rows in " + String(format: "%.0f ms", ms)
+                    + " (\(method.rawValue) marginals, \(bootstrap) replicates, \(r.passes) passes, \(Threading.count) threads)"
+            )
         }
     }
 
@@ -129,7 +175,9 @@ struct OfflineABRun: ParsableCommand {
 
         init(budgetBytes: Int) { self.budgetBytes = budgetBytes }
 
-        mutating func read(_ path: String, columns: LogColumns, into acc: inout OffPolicyAccumulator) throws(RecOPEError) {
+        mutating func read(_ path: String, columns: LogColumns, into acc: inout OffPolicyAccumulator)
+            throws(RecOPEError)
+        {
             if complete {
                 for c in chunks { try acc.add(c) }
                 return
@@ -139,7 +187,9 @@ struct OfflineABRun: ParsableCommand {
             while let c = try reader.next() {
                 try acc.add(c)
                 guard !overBudget else { continue }
-                bytes += c.count * (48 + 4 * c.contexts.count) + c.contexts.reduce(0) { $0 + $1.values.reduce(0) { $0 + 16 + $1.utf8.count } }
+                bytes +=
+                    c.count * (48 + 4 * c.contexts.count)
+                    + c.contexts.reduce(0) { $0 + $1.values.reduce(0) { $0 + 16 + $1.utf8.count } }
                 if bytes > budgetBytes {
                     overBudget = true
                     chunks = []
@@ -153,12 +203,18 @@ struct OfflineABRun: ParsableCommand {
 
     /// One shard's pass: from the first pass, or the merged state given by --after.
     func runPartial(_ evaluator: OffPolicyEvaluator, columns: LogColumns, to path: String) throws {
-        let state = try after.map { (p: String) throws(RecOPEError) in try OffPolicyState.load(p) } ?? evaluator.initialState()
-        guard state.pass != .done else { throw RecOPEError.invalidParameter("\(after ?? "the state"): every pass is done; run `reckit offline-ab merge` on it for the report") }
+        let state =
+            try after.map { (p: String) throws(RecOPEError) in try OffPolicyState.load(p) } ?? evaluator.initialState()
+        guard state.pass != .done else {
+            throw RecOPEError.invalidParameter(
+                "\(after ?? "the state"): every pass is done; run `reckit offline-ab merge` on it for the report")
+        }
         var acc = try evaluator.accumulator(for: state)
         try Self.read(logs, columns: columns, into: &acc)
         try acc.finishedState().write(to: path)
-        stderrLine("offline-ab: pass \(state.completedPasses + 1) (\(state.pass)) of \(acc.state.rows > 0 ? "\(acc.state.rows) rows" : "this shard") written to \(path)")
+        stderrLine(
+            "offline-ab: pass \(state.completedPasses + 1) (\(state.pass)) of \(acc.state.rows > 0 ? "\(acc.state.rows) rows" : "this shard") written to \(path)"
+        )
     }
 
     /// The deepest logged position (a quick pass over the positions only).
@@ -166,21 +222,29 @@ struct OfflineABRun: ParsableCommand {
         let reader = try LogReader(path: logs, columns: cols)
         var deepest = 0
         while let c = try reader.next() { deepest = max(deepest, Int(c.positions.max() ?? 0) + 1) }
-        guard deepest > 0 else { throw RecOPEError.malformedFile(file: logs, line: nil, message: "the log has no rows") }
+        guard deepest > 0 else {
+            throw RecOPEError.malformedFile(file: logs, line: nil, message: "the log has no rows")
+        }
         return deepest
     }
 
     func marginals(_ p: any RankingPolicy, depth: Int) throws(RecOPEError) -> RankMarginals {
-        method == .exact ? try p.exactMarginals(k: min(depth, p.itemCount))
+        method == .exact
+            ? try p.exactMarginals(k: min(depth, p.itemCount))
             : try p.monteCarloMarginals(k: min(depth, p.itemCount), simulations: simulations, seed: seed)
     }
 
     func makeEvaluator(depth: Int, settings: EvaluationSettings) throws -> OffPolicyEvaluator {
-        let loggingMarginals = try logging.map { (path: String) throws(RecOPEError) in try marginals(try PolicySpec.load(path), depth: depth) }
+        let loggingMarginals = try logging.map { (path: String) throws(RecOPEError) in
+            try marginals(try PolicySpec.load(path), depth: depth)
+        }
         var targets = [TargetPolicy]()
         for spec in target {
             let p = try PolicySpec.load(spec)
-            targets.append(TargetPolicy(name: "\(p.name) (\(URL(fileURLWithPath: spec).lastPathComponent))", marginals: [try marginals(p, depth: depth)]))
+            targets.append(
+                TargetPolicy(
+                    name: "\(p.name) (\(URL(fileURLWithPath: spec).lastPathComponent))",
+                    marginals: [try marginals(p, depth: depth)]))
         }
         return try OffPolicyEvaluator(targets: targets, logging: loggingMarginals.map { [$0] }, settings: settings)
     }
@@ -191,7 +255,8 @@ struct OfflineABRun: ParsableCommand {
         let dir = FileManager.default.temporaryDirectory.path
         StaleTemporaries.remove(in: dir, prefix: "reckit-stdin-")
         let path = dir + "/reckit-stdin-\(getpid()).csv"
-        guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path) else {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path)
+        else {
             throw RecOPEError.cannotOpen(file: path, reason: "cannot create a temporary copy of standard input")
         }
         defer { try? out.close() }
@@ -213,18 +278,25 @@ struct OfflineABRun: ParsableCommand {
         try runRL {
             for path in targetModel {
                 let model = try SequentialRecommender.load(from: path).model
-                let histories = data.contextKeys.map { $0.split(whereSeparator: { $0 == " " || $0 == ";" }).map(String.init) }
+                let histories = data.contextKeys.map {
+                    $0.split(whereSeparator: { $0 == " " || $0 == ";" }).map(String.init)
+                }
                 for spec in serving.isEmpty ? ["greedy"] : serving {
                     let rule = try ServingRule.parse(spec)
-                    let (marg, unknown) = try model.servingMarginals(histories: histories, candidateKeys: originalItems.map(String.init), rule: rule, k: depth)
+                    let (marg, unknown) = try model.servingMarginals(
+                        histories: histories, candidateKeys: originalItems.map(String.init), rule: rule, k: depth)
                     if unknown > 0 && spec == (serving.first ?? "greedy") {
-                        stderrLine("warning: \(unknown) history items are not in the model's catalog and were left out of the states")
+                        stderrLine(
+                            "warning: \(unknown) history items are not in the model's catalog and were left out of the states"
+                        )
                     }
-                    policies.append(TargetPolicy(name: "\(URL(fileURLWithPath: path).lastPathComponent) \(spec)", marginals: marg))
+                    policies.append(
+                        TargetPolicy(name: "\(URL(fileURLWithPath: path).lastPathComponent) \(spec)", marginals: marg))
                 }
             }
         }
-        return try OfflineEvaluation.evaluate(logs: data, policies: policies, targetStates: policies.map { _ in data.contexts },
-                                              logging: nil, loggingState: nil, settings: settings)
+        return try OfflineEvaluation.evaluate(
+            logs: data, policies: policies, targetStates: policies.map { _ in data.contexts },
+            logging: nil, loggingState: nil, settings: settings)
     }
 }

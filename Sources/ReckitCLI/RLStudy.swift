@@ -6,8 +6,11 @@ import RecKit
 /// items lead to purchases later in the session), over several seeds; prints test HR/NDCG@10
 /// by event type, mean ± sd, for each algorithm.
 struct RLStudy: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rl-study",
-        abstract: "Train CE and the RL variants on simulated sessions with a known purchase structure; compare test metrics over seeds.")
+    static let configuration = CommandConfiguration(
+        commandName: "rl-study",
+        abstract:
+            "Train CE and the RL variants on simulated sessions with a known purchase structure; compare test metrics over seeds."
+    )
     @Option(help: "Algorithms, comma-separated.") var algos: String = "ce,sqn,snqn,sa2c"
     @Option(help: "Seeds (data, split and training), comma-separated.") var seeds: String = "1,2,3"
     @Option(help: "Items in the simulated catalog.") var items: Int = 300
@@ -20,25 +23,34 @@ struct RLStudy: ParsableCommand {
         try threading.apply()
         let algs = try algos.split(separator: ",").map { s -> Algorithm in
             guard let a = Algorithm(rawValue: String(s)) else {
-                throw ValidationError("--algos: unknown algorithm '\(clipped(s))' (\(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw ValidationError(
+                    "--algos: unknown algorithm '\(clipped(s))' (\(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
             return a
         }
         let seedList = try seeds.split(separator: ",", omittingEmptySubsequences: false).map { s -> UInt64 in
             guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--seeds: '\(clipped(s))' is not a seed (comma-separated integers in 0...\(UInt64.max))")
+                throw ValidationError(
+                    "--seeds: '\(clipped(s))' is not a seed (comma-separated integers in 0...\(UInt64.max))")
             }
             return v
         }
         guard !algs.isEmpty else { throw ValidationError("--algos: give at least one algorithm") }
-        guard epochs >= 1 && epochs <= 10_000 else { throw ValidationError("--epochs must be in 1...10000, got \(epochs)") }
+        guard epochs >= 1 && epochs <= 10_000 else {
+            throw ValidationError("--epochs must be in 1...10000, got \(epochs)")
+        }
         guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive and finite, got \(lr)") }
-        var check = SessionSimulator.Config(); check.items = items; check.sessions = sessions
+        var check = SessionSimulator.Config()
+        check.items = items
+        check.sessions = sessions
         do { try check.validate() } catch { throw ValidationError("\(error) (--items, --sessions)") }
         try runRL {
             var results = [Algorithm: [[String: Double]]]()
             for seed in seedList {
-                var c = SessionSimulator.Config(); c.items = items; c.sessions = sessions
+                var c = SessionSimulator.Config()
+                c.items = items
+                c.sessions = sessions
                 let sim = try SessionSimulator(config: c, seed: seed)
                 let data = try SessionData(try sim.generate(seed: seed &+ 100))
                 let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
@@ -46,22 +58,30 @@ struct RLStudy: ParsableCommand {
                     var mc = ModelConfig(items: data.itemCount)
                     mc.algorithm = a
                     var run = TrainingRun(model: mc)
-                    run.epochs = epochs; run.settings.learningRate = lr; run.settings.seed = seed
+                    run.epochs = epochs
+                    run.settings.learningRate = lr
+                    run.settings.seed = seed
                     let (_, report) = try run.run(data: data, split: split)
                     var flat = [String: Double]()
                     for (k, v) in report.best.test.flat { flat[k] = v }
                     results[a, default: []].append(flat)
-                    stderrLine("seed \(seed) \(a.rawValue): purchase HR@10 \(String(format: "%.4f", flat["purchase_hr@10"] ?? .nan)), click HR@10 \(String(format: "%.4f", flat["click_hr@10"] ?? .nan))")
+                    stderrLine(
+                        "seed \(seed) \(a.rawValue): purchase HR@10 \(String(format: "%.4f", flat["purchase_hr@10"] ?? .nan)), click HR@10 \(String(format: "%.4f", flat["click_hr@10"] ?? .nan))"
+                    )
                 }
             }
             let keys = ["purchase_hr@10", "purchase_ndcg@10", "click_hr@10", "click_ndcg@10"]
-            print("algorithm  " + keys.map { $0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined(separator: " "))
+            print(
+                "algorithm  "
+                    + keys.map { $0.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined(separator: " "))
             for a in algs {
                 let rs = results[a] ?? []
                 let cells = keys.map { k -> String in
                     let v = rs.compactMap { $0[k] }
                     let m = v.reduce(0, +) / Double(max(v.count, 1))
-                    let sd = v.count > 1 ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
+                    let sd =
+                        v.count > 1
+                        ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
                     return String(format: "%.4f ± %.4f   ", m, sd)
                 }
                 print(a.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + cells.joined(separator: " "))

@@ -6,8 +6,12 @@ import RecKit
 public struct Reckit: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "reckit",
-        abstract: "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
-        subcommands: [Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self, RLStudy.self],
+        abstract:
+            "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
+        subcommands: [
+            Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self,
+            RLStudy.self,
+        ],
         defaultSubcommand: nil)
 
     public init() {}
@@ -37,7 +41,8 @@ public struct Reckit: ParsableCommand {
         errno = 0
         if ProcessTuning.standardOutputFailed() {
             let reason = errno != 0 ? String(cString: strerror(errno)) : "write error"
-            FileHandle.standardError.write(Data("reckit: error: cannot write the results to standard output (\(reason))\n".utf8))
+            FileHandle.standardError.write(
+                Data("reckit: error: cannot write the results to standard output (\(reason))\n".utf8))
             Foundation.exit(1)
         }
     }

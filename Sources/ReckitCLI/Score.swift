@@ -6,7 +6,8 @@ import RecKit
 /// shard (`--partial`, then `merge`).
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Top-k items of a catalog for each state (blocked GEMM with fused top-k); sharded with --partial and merge.",
+        abstract:
+            "Top-k items of a catalog for each state (blocked GEMM with fused top-k); sharded with --partial and merge.",
         subcommands: [ScoreRun.self, ScoreMerge.self],
         defaultSubcommand: ScoreRun.self)
 }
@@ -26,10 +27,18 @@ struct ScoreOutput: ParsableArguments {
         let out: Data
         switch format {
         case .json:
-            struct Entry: Encodable { let item: Int; let score: Float }
-            struct Row: Encodable { let state: Int; let top: [Entry] }
+            struct Entry: Encodable {
+                let item: Int
+                let score: Float
+            }
+            struct Row: Encodable {
+                let state: Int
+                let top: [Entry]
+            }
             let rows = (0..<result.rows).map { r in
-                Row(state: firstState + r, top: zip(result.items(row: r), result.scores(row: r)).map { Entry(item: Int($0), score: $1) })
+                Row(
+                    state: firstState + r,
+                    top: zip(result.items(row: r), result.scores(row: r)).map { Entry(item: Int($0), score: $1) })
             }
             out = try JSONOutput.encode(rows, what: output ?? "standard output").data + Data("\n".utf8)
         case .csv:
@@ -42,10 +51,15 @@ struct ScoreOutput: ParsableArguments {
             out = Data(text.utf8)
         }
         if nonFinite > 0 {
-            stderrLine("warning: \(nonFinite) scores are not finite (a product overflowed Float, or an input is huge)"
-                       + (format == .json ? ", written as null" : ""))
+            stderrLine(
+                "warning: \(nonFinite) scores are not finite (a product overflowed Float, or an input is huge)"
+                    + (format == .json ? ", written as null" : ""))
         }
-        if let output { try AtomicFile.write(out, to: output) } else { print(String(decoding: out, as: UTF8.self), terminator: "") }
+        if let output {
+            try AtomicFile.write(out, to: output)
+        } else {
+            print(String(decoding: out, as: UTF8.self), terminator: "")
+        }
     }
 }
 
@@ -55,25 +69,28 @@ struct ScoreRun: ParsableCommand {
         commandName: "run",
         abstract: "Top-k items of a catalog (or of one shard of it, --partial) for each state.",
         discussion: """
-        Items and states are CSV files of floats (one row per item / state, an optional header line),
-        or are generated with --items/--batch/--dim/--seed; --items-from takes a trained checkpoint's
-        head (weights and bias) as the items. Output: one line per (state, rank) as CSV
-        (state,rank,item,score) on stdout, or JSON with --format json; --output writes to a file
-        atomically instead.
+            Items and states are CSV files of floats (one row per item / state, an optional header line),
+            or are generated with --items/--batch/--dim/--seed; --items-from takes a trained checkpoint's
+            head (weights and bias) as the items. Output: one line per (state, rank) as CSV
+            (state,rank,item,score) on stdout, or JSON with --format json; --output writes to a file
+            atomically instead.
 
-        Sharded: each piece scores a block of states (--first-state) against a shard of the items
-        (a file holding rows --first-item.. of a --catalog-size catalog, or --item-range A:B of a whole
-        items source) and writes --partial FILE; `reckit score merge FILE...` gives exactly the
-        single-process top-k (same items, same scores, ties to the lower global id, NaN last).
-        Exclusions (--exclude) are global item ids.
-        """)
+            Sharded: each piece scores a block of states (--first-state) against a shard of the items
+            (a file holding rows --first-item.. of a --catalog-size catalog, or --item-range A:B of a whole
+            items source) and writes --partial FILE; `reckit score merge FILE...` gives exactly the
+            single-process top-k (same items, same scores, ties to the lower global id, NaN last).
+            Exclusions (--exclude) are global item ids.
+            """)
 
     @Option(help: "CSV of item vectors (N rows × d).") var itemsFile: String?
     @Option(help: "A reckit train checkpoint whose head gives the items (weights and bias).") var itemsFrom: String?
     @Option(help: "With --items-from: the supervised or q head.") var head: SequentialRecommender.Head = .supervised
     @Option(help: "CSV of per-item bias (N rows × 1).") var biasFile: String?
     @Option(help: "CSV of state vectors (B rows × d).") var statesFile: String?
-    @Option(help: "CSV of items to exclude per state: one line per state, global item ids separated by spaces (an empty line excludes none).")
+    @Option(
+        help:
+            "CSV of items to exclude per state: one line per state, global item ids separated by spaces (an empty line excludes none)."
+    )
     var exclude: String?
     @Option(help: "Generated catalog size when no --items-file.") var items: Int = 100_000
     @Option(help: "Generated state count when no --states-file.") var batch: Int = 4
@@ -84,8 +101,12 @@ struct ScoreRun: ParsableCommand {
     @Option(help: "The items file is a shard whose first row is this global item id.") var firstItem: Int?
     @Option(help: "With --first-item: the whole catalog's size.") var catalogSize: Int?
     @Option(help: "Global index of the first state (a block of states).") var firstState: Int = 0
-    @Option(help: "Write this piece's top-k as a partial file for `reckit score merge` (atomically).") var partial: String?
-    @Option(help: "Scoring kernel: automatic (the SIMD kernel where this build has FMA and AVX2), blas, simd, or simdBFloat16 (half the bytes read per query; the same top-k, rescored exactly).")
+    @Option(help: "Write this piece's top-k as a partial file for `reckit score merge` (atomically).") var partial:
+        String?
+    @Option(
+        help:
+            "Scoring kernel: automatic (the SIMD kernel where this build has FMA and AVX2), blas, simd, or simdBFloat16 (half the bytes read per query; the same top-k, rescored exactly)."
+    )
     var kernel: CatalogKernel = .automatic
     @OptionGroup var output: ScoreOutput
     @OptionGroup var threading: ThreadOptions
@@ -95,21 +116,31 @@ struct ScoreRun: ParsableCommand {
         for (name, v) in [("--items", items), ("--batch", batch), ("--dim", dim)] where v < 1 {
             throw ValidationError("\(name) must be at least 1, got \(v)")
         }
-        guard itemsFile == nil || itemsFrom == nil else { throw ValidationError("give --items-file or --items-from, not both") }
-        guard itemRange == nil || firstItem == nil else { throw ValidationError("give --item-range or --first-item, not both") }
-        guard (firstItem == nil) == (catalogSize == nil) else { throw ValidationError("--first-item and --catalog-size go together") }
-        guard firstState >= 0 && firstState <= Int(Int32.max) else { throw ValidationError("--first-state must be in 0...\(Int32.max), got \(firstState)") }
+        guard itemsFile == nil || itemsFrom == nil else {
+            throw ValidationError("give --items-file or --items-from, not both")
+        }
+        guard itemRange == nil || firstItem == nil else {
+            throw ValidationError("give --item-range or --first-item, not both")
+        }
+        guard (firstItem == nil) == (catalogSize == nil) else {
+            throw ValidationError("--first-item and --catalog-size go together")
+        }
+        guard firstState >= 0 && firstState <= Int(Int32.max) else {
+            throw ValidationError("--first-state must be in 0...\(Int32.max), got \(firstState)")
+        }
         // Generated data is allocated from these sizes: check them before anything is.
         if itemsFile == nil && itemsFrom == nil {
             // The SIMD kernels keep a packed copy beside the catalog (4 or 2 bytes a value).
             let chosen = kernel.resolved(dimension: dim)
             let copies = chosen == .blas ? 4 : chosen == .simdBFloat16 ? 6 : 8
-            try checkOptionMemory("the generated catalog (--items \(items) × --dim \(dim) floats\(chosen == .blas ? "" : ", and its packed copy for the \(chosen) kernel"))",
-                                  bytes: MemoryBudget.product([items, dim, copies]))
+            try checkOptionMemory(
+                "the generated catalog (--items \(items) × --dim \(dim) floats\(chosen == .blas ? "" : ", and its packed copy for the \(chosen) kernel"))",
+                bytes: MemoryBudget.product([items, dim, copies]))
         }
         if statesFile == nil {
-            try checkOptionMemory("the generated states and their top-k (--batch \(batch) × (--dim \(dim) + --k \(min(k, items)) × 2) values)",
-                                  bytes: MemoryBudget.bytes(rows: batch, columns: [dim, min(k, items), min(k, items)]))
+            try checkOptionMemory(
+                "the generated states and their top-k (--batch \(batch) × (--dim \(dim) + --k \(min(k, items)) × 2) values)",
+                bytes: MemoryBudget.bytes(rows: batch, columns: [dim, min(k, items), min(k, items)]))
         }
     }
 
@@ -120,26 +151,31 @@ struct ScoreRun: ParsableCommand {
         if let path = itemsFrom {
             let model = try SequentialRecommender.load(from: path).model
             guard let h = head == .q ? model.networks[0].qHead : model.networks[0].ceHead else {
-                throw RecRLError.invalidParameter("\(path): this model (\(model.config.algorithm.rawValue)) has no Q head")
+                throw RecRLError.invalidParameter(
+                    "\(path): this model (\(model.config.algorithm.rawValue)) has no Q head")
             }
             itemM = h.weight.value
             bias = h.bias.value.storage
         } else {
-            itemM = try itemsFile.map { path throws(RecIOError) in try CSVMatrix.read(path) }
+            itemM =
+                try itemsFile.map { path throws(RecIOError) in try CSVMatrix.read(path) }
                 ?? Matrix.random(items, dim, seed: seed &+ 1_000_003)
         }
         if let bf = biasFile {
             let b = try CSVMatrix.read(bf)
             guard b.cols == 1, b.rows == itemM.rows else {
-                throw RecIOError.malformed(file: bf, line: 1, field: nil,
-                                           message: "bias must be \(itemM.rows) rows × 1 column (one per item), got \(b.rows)×\(b.cols)")
+                throw RecIOError.malformed(
+                    file: bf, line: 1, field: nil,
+                    message: "bias must be \(itemM.rows) rows × 1 column (one per item), got \(b.rows)×\(b.cols)")
             }
             bias = b.storage
         }
         if let r = itemRange {
             let parts = r.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
             guard parts.count == 2, let a = parts[0], let b = parts[1], 0 <= a, a < b, b <= itemM.rows else {
-                throw ValidationError("--item-range must be A:B with 0 ≤ A < B ≤ \(itemM.rows) (the items source's rows), got '\(clipped(r))'")
+                throw ValidationError(
+                    "--item-range must be A:B with 0 ≤ A < B ≤ \(itemM.rows) (the items source's rows), got '\(clipped(r))'"
+                )
             }
             let total = itemM.rows
             itemM = itemM.rows(a..<b)
@@ -147,7 +183,9 @@ struct ScoreRun: ParsableCommand {
         }
         if let f = firstItem, let c = catalogSize {
             guard f >= 0, c <= Int(Int32.max), f <= c - itemM.rows else {
-                throw ValidationError("--first-item \(f) with \(itemM.rows) items does not fit a --catalog-size \(c) catalog (at most \(Int32.max))")
+                throw ValidationError(
+                    "--first-item \(f) with \(itemM.rows) items does not fit a --catalog-size \(c) catalog (at most \(Int32.max))"
+                )
             }
             return (itemM, bias, f, c)
         }
@@ -158,18 +196,24 @@ struct ScoreRun: ParsableCommand {
     func loadExclusions(rows: Int, catalog: Int) throws -> ExclusionSet? {
         guard let path = exclude else { return nil }
         let data = try FileInput.contents(path)
-        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(
+            String.init)
         if lines.last == "" { lines.removeLast() }
         guard lines.count == rows else {
-            throw RecIOError.malformed(file: path, line: lines.count, field: nil, message: "\(lines.count) lines for \(rows) states (one line per state)")
+            throw RecIOError.malformed(
+                file: path, line: lines.count, field: nil,
+                message: "\(lines.count) lines for \(rows) states (one line per state)")
         }
         var perRow = [[Int]]()
         for (i, line) in lines.enumerated() {
             var ids = [Int]()
-            for (f, tok) in line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\r" || $0 == "\t" }).enumerated() {
+            for (f, tok) in line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\r" || $0 == "\t" })
+                .enumerated()
+            {
                 guard let id = Int(tok), id >= 0, id < catalog else {
-                    throw RecIOError.malformed(file: path, line: i + 1, field: f + 1,
-                                               message: "'\(clipped(tok))' is not an item id of the catalog (0..<\(catalog))")
+                    throw RecIOError.malformed(
+                        file: path, line: i + 1, field: f + 1,
+                        message: "'\(clipped(tok))' is not an item id of the catalog (0..<\(catalog))")
                 }
                 ids.append(id)
             }
@@ -182,20 +226,26 @@ struct ScoreRun: ParsableCommand {
         try threading.apply()
         try runRL {
             let (itemM, bias, first, catalog) = try loadItems()
-            let statesM = try statesFile.map { path throws(RecIOError) in try CSVMatrix.read(path) }
+            let statesM =
+                try statesFile.map { path throws(RecIOError) in try CSVMatrix.read(path) }
                 ?? Matrix.random(batch, itemM.cols, seed: seed)
             guard statesM.cols == itemM.cols else {
-                throw RecIOError.malformed(file: statesFile ?? "states", line: 1, field: nil,
-                                           message: "states have \(statesM.cols) columns but items have \(itemM.cols)")
+                throw RecIOError.malformed(
+                    file: statesFile ?? "states", line: 1, field: nil,
+                    message: "states have \(statesM.cols) columns but items have \(itemM.cols)")
             }
             let exclusions = try loadExclusions(rows: statesM.rows, catalog: catalog)
             let scorer = CatalogScorer(items: itemM, bias: bias, firstItem: first, catalogSize: catalog, kernel: kernel)
             var result: TopKResult!
             let ms = try elapsedMs { result = try scorer.topK(states: statesM, k: k, excluding: exclusions) }
-            stderrLine(String(format: "scored %ld states against %ld items (d=%ld, k=%ld) in %.2f ms on %ld threads",
-                              statesM.rows, itemM.rows, itemM.cols, k, ms, Threading.count) + " (\(scorer.kernel) kernel)")
+            stderrLine(
+                String(
+                    format: "scored %ld states against %ld items (d=%ld, k=%ld) in %.2f ms on %ld threads",
+                    statesM.rows, itemM.rows, itemM.cols, k, ms, Threading.count) + " (\(scorer.kernel) kernel)")
             if let partial {
-                let piece = TopKPartial(firstState: firstState, firstItem: first, itemCount: itemM.rows, catalogSize: catalog, result: result)
+                let piece = TopKPartial(
+                    firstState: firstState, firstItem: first, itemCount: itemM.rows, catalogSize: catalog,
+                    result: result)
                 try piece.write(to: partial)
                 return
             }
@@ -208,15 +258,18 @@ struct ScoreRun: ParsableCommand {
 struct ScoreMerge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Merge the partial files of `reckit score --partial` into every state's top-k (exactly the single-process result).",
+        abstract:
+            "Merge the partial files of `reckit score --partial` into every state's top-k (exactly the single-process result).",
         discussion: """
-        For each block of states the item shards must be disjoint and cover the catalog, and the blocks must
-        cover states 0..<B; a missing or overlapping piece is an error naming the file.
-        """)
+            For each block of states the item shards must be disjoint and cover the catalog, and the blocks must
+            cover states 0..<B; a missing or overlapping piece is an error naming the file.
+            """)
 
     @Argument(help: "Partial files written by `reckit score --partial`.") var partials: [String]
     @Option(help: "Items per state (default: the partial files' k).") var k: Int?
-    @Option(help: "The first state the pieces cover (default 0: all states; a block's first state merges that block alone).")
+    @Option(
+        help: "The first state the pieces cover (default 0: all states; a block's first state merges that block alone)."
+    )
     var firstState: Int = 0
     @OptionGroup var output: ScoreOutput
 
@@ -228,10 +281,14 @@ struct ScoreMerge: ParsableCommand {
     func run() throws {
         try runReporting {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let parts = try partials.map { path throws(RecIOError) in (file: path, partial: try TopKPartial.read(path)) }
+            let parts = try partials.map { path throws(RecIOError) in (file: path, partial: try TopKPartial.read(path))
+            }
             let merged = try TopKPartial.merge(parts, k: k, firstState: firstState)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            stderrLine(String(format: "merged %ld partial files into the top-%ld of %ld states in %.1f ms", partials.count, merged.k, merged.rows, ms))
+            stderrLine(
+                String(
+                    format: "merged %ld partial files into the top-%ld of %ld states in %.1f ms", partials.count,
+                    merged.k, merged.rows, ms))
             try output.write(merged, firstState: firstState)
         }
     }

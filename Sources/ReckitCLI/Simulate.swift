@@ -5,7 +5,9 @@ import RecKit
 /// `reckit simulate --study`: bias, RMSE and interval coverage of every estimator over many simulated logs.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Simulation study: bias and RMSE of each off-policy estimator against the exact value of each candidate, over many simulated feeds.")
+        abstract:
+            "Simulation study: bias and RMSE of each off-policy estimator against the exact value of each candidate, over many simulated feeds."
+    )
 
     @Flag(help: "Run the estimator study (the only mode for now).") var study = false
     @Option(help: "Simulated logs.") var runs: Int = 50
@@ -34,12 +36,19 @@ struct Simulate: ParsableCommand {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let rows = try FeedSimulator(config: config).study(runs: runs, seed: seed, settings: settings)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
-            print("policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover")
+            print(
+                "policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover"
+            )
             for r in rows {
-                print(r.policy.padding(toLength: 14, withPad: " ", startingAt: 0) + r.estimator.padding(toLength: 27, withPad: " ", startingAt: 0)
-                      + (r.cap.map { String(format: "%g", $0) } ?? "-").padding(toLength: 7, withPad: " ", startingAt: 0)
-                      + String(format: "%.6f     %+.6f   %.6f    %.3f       %.3f", r.meanTruth, r.bias, r.rmse, r.rmse / r.meanTruth, r.normalCoverage)
-                      + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -"))
+                print(
+                    r.policy.padding(toLength: 14, withPad: " ", startingAt: 0)
+                        + r.estimator.padding(toLength: 27, withPad: " ", startingAt: 0)
+                        + (r.cap.map { String(format: "%g", $0) } ?? "-").padding(
+                            toLength: 7, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "%.6f     %+.6f   %.6f    %.3f       %.3f", r.meanTruth, r.bias, r.rmse,
+                            r.rmse / r.meanTruth, r.normalCoverage)
+                        + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -"))
             }
             if let json {
                 let (data, nonFinite) = try JSONOutput.encode(rows, pretty: true, what: json)

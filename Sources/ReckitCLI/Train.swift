@@ -7,9 +7,14 @@ struct EventDataOptions: ParsableArguments {
     @Option(help: "Event log file (for yoochoose: the clicks file).") var data: String
     @Option(help: "Format: csv, retailrocket, yoochoose, movielens.") var format: String = "csv"
     @Option(help: "yoochoose: the buys file.") var buys: String?
-    @Option(help: "csv: column roles, e.g. session=user_id,time=ts,item=item,event=type,price=price.") var columns: String?
-    @Option(help: "Map raw event values to event types, e.g. view=click,addtocart=cart,transaction=purchase (skip drops rows).") var eventMap: String?
-    @Option(help: "movielens: rating to event type, e.g. 5=purchase,1-4=click.") var ratingMap: String = "5=purchase,1-4=click"
+    @Option(help: "csv: column roles, e.g. session=user_id,time=ts,item=item,event=type,price=price.") var columns:
+        String?
+    @Option(
+        help:
+            "Map raw event values to event types, e.g. view=click,addtocart=cart,transaction=purchase (skip drops rows)."
+    ) var eventMap: String?
+    @Option(help: "movielens: rating to event type, e.g. 5=purchase,1-4=click.") var ratingMap: String =
+        "5=purchase,1-4=click"
     @Option(help: "Keep items with at least this many events (applied first).") var minItemCount: Int = 1
     @Option(help: "Then keep sessions with at least this many events.") var minSessionLength: Int = 3
     @Option(help: "CSV of 'session id, split' (train/valid/test) overriding the random split.") var split: String?
@@ -20,19 +25,25 @@ struct EventDataOptions: ParsableArguments {
         let log: EventLog
         switch format {
         case "csv":
-            log = try EventLog.load(csv: data, columns: try columns.map { try EventColumns.parse($0) } ?? EventColumns(),
-                                    events: try eventMap.map { try EventMapping.parse($0) } ?? .identity)
+            log = try EventLog.load(
+                csv: data, columns: try columns.map { try EventColumns.parse($0) } ?? EventColumns(),
+                events: try eventMap.map { try EventMapping.parse($0) } ?? .identity)
         case "retailrocket":
-            log = try EventLog.loadRetailRocket(data, events: try eventMap.map { try EventMapping.parse($0) } ?? .retailRocket)
+            log = try EventLog.loadRetailRocket(
+                data, events: try eventMap.map { try EventMapping.parse($0) } ?? .retailRocket)
         case "yoochoose":
             log = try EventLog.loadYooChoose(clicks: data, buys: buys)
         case "movielens":
             log = try EventLog.loadMovieLens(data, ratings: try RatingMapping.parse(ratingMap))
         default:
-            throw ValidationError("--format must be csv, retailrocket, yoochoose or movielens, got '\(clipped(format))'")
+            throw ValidationError(
+                "--format must be csv, retailrocket, yoochoose or movielens, got '\(clipped(format))'")
         }
-        let sessions = try SessionData(log, preprocessing: Preprocessing(minItemCount: minItemCount, minSessionLength: minSessionLength))
-        let sp = try split.map { try SessionSplit.load($0, for: sessions) } ?? SessionSplit.random(sessions: sessions.sessionCount, seed: splitSeed)
+        let sessions = try SessionData(
+            log, preprocessing: Preprocessing(minItemCount: minItemCount, minSessionLength: minSessionLength))
+        let sp =
+            try split.map { try SessionSplit.load($0, for: sessions) }
+            ?? SessionSplit.random(sessions: sessions.sessionCount, seed: splitSeed)
         return (sessions, sp)
     }
 }
@@ -62,16 +73,24 @@ public struct TrainOptions: ParsableArguments {
     @Option(help: "Attention heads.") var heads: Int = 1
     @Option(help: "SASRec blocks.") var blocks: Int = 1
     @Option(help: "Dropout rate.") var dropout: Float = 0.1
-    @Flag(help: "SASRec attention with an output projection (PyTorch's block; default: the authors', without).") var attentionProjection = false
+    @Flag(help: "SASRec attention with an output projection (PyTorch's block; default: the authors', without).")
+    var attentionProjection = false
     @Option(help: "Discount gamma.") var gamma: Float = 0.5
     @Option(help: "Rewards by event type, merged over click=0.2,cart=0.5,like=0.5,purchase=1.") var reward: String?
     @Option(help: "Scale rewards by price: none, linear, log.") var priceScaling: String = "none"
     @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
-    @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup: Int?
+    @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup:
+        Int?
     @Option(help: "Also validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 2000
-    @Option(help: "Metric that picks the best epoch: EVENT_hr@K or EVENT_ndcg@K, K = 5, 10, 20 (default: purchase_ndcg@10, or the first event type's NDCG@10 when the data has no purchases).") var select: String?
+    @Option(
+        help:
+            "Metric that picks the best epoch: EVENT_hr@K or EVENT_ndcg@K, K = 5, 10, 20 (default: purchase_ndcg@10, or the first event type's NDCG@10 when the data has no purchases)."
+    ) var select: String?
     @Option(help: "Seed of initialisation, batches, coin flips and negatives.") var seed: UInt64 = 1
-    @Option(help: "Parts each batch is computed in (by threads, or by MPI ranks, which must divide it), summed in a fixed order: the result depends on the parts, not on threads or ranks.") var batchParts: Int = 2
+    @Option(
+        help:
+            "Parts each batch is computed in (by threads, or by MPI ranks, which must divide it), summed in a fixed order: the result depends on the parts, not on threads or ranks."
+    ) var batchParts: Int = 2
     @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
     @Flag(help: "Also report the Q head's test metrics.") var qHead = false
     @Flag(help: "Print the final report as JSON on stdout.") var json = false
@@ -84,9 +103,17 @@ public struct TrainOptions: ParsableArguments {
     /// directory and prints.
     public func run(group: ProcessGroup? = nil) throws {
         try threading.apply()
-        guard let alg = Algorithm(rawValue: algo) else { throw ValidationError("--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(algo))'") }
-        guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else { throw ValidationError("--price-scaling must be none, linear or log") }
-        guard ["sasrec", "gru"].contains(encoder) else { throw ValidationError("--encoder must be sasrec or gru, got '\(clipped(encoder))'") }
+        guard let alg = Algorithm(rawValue: algo) else {
+            throw ValidationError(
+                "--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(algo))'"
+            )
+        }
+        guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else {
+            throw ValidationError("--price-scaling must be none, linear or log")
+        }
+        guard ["sasrec", "gru"].contains(encoder) else {
+            throw ValidationError("--encoder must be sasrec or gru, got '\(clipped(encoder))'")
+        }
         // Over MPI the errors go to the caller, which prints one message and stops every rank.
         if group == nil {
             try runRL { try train(algorithm: alg, priceScaling: ps, group: nil) }
@@ -95,26 +122,45 @@ public struct TrainOptions: ParsableArguments {
         }
     }
 
-    private func train(algorithm alg: Algorithm, priceScaling ps: RewardTable.PriceScaling, group: ProcessGroup?) throws {
+    private func train(algorithm alg: Algorithm, priceScaling ps: RewardTable.PriceScaling, group: ProcessGroup?) throws
+    {
         let writer = (group?.rank ?? 0) == 0
         func say(_ line: String) { if writer { stderrLine(line) } }
         let (data, split) = try input.load()
-        say("reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)")
+        say(
+            "reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)"
+        )
         if split.validation.isEmpty || split.test.isEmpty {
-            say("warning: the \(split.validation.isEmpty ? "validation" : "test") split is empty: its metrics are not defined and the best epoch is the first")
+            say(
+                "warning: the \(split.validation.isEmpty ? "validation" : "test") split is empty: its metrics are not defined and the best epoch is the first"
+            )
         }
         var mc = ModelConfig(items: data.itemCount)
-        mc.algorithm = alg; mc.length = input.length; mc.dim = dim; mc.heads = heads; mc.blocks = blocks; mc.dropout = dropout
+        mc.algorithm = alg
+        mc.length = input.length
+        mc.dim = dim
+        mc.heads = heads
+        mc.blocks = blocks
+        mc.dropout = dropout
         if encoder == "gru" { mc.encoder = "gru" }
         mc.attentionOutputProjection = attentionProjection
         var run = TrainingRun(model: mc)
-        run.epochs = epochs; run.gamma = gamma
+        run.epochs = epochs
+        run.gamma = gamma
         var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
         rt.priceScaling = ps
         run.rewards = rt
-        run.settings.batch = batch; run.settings.learningRate = lr; run.settings.learningRate2 = lr2
-        run.settings.negatives = negatives; run.settings.warmupSteps = warmup; run.settings.seed = seed; run.settings.batchParts = batchParts
-        run.validateEvery = validateEvery; run.selectBy = select; run.outputDirectory = out; run.resume = resume
+        run.settings.batch = batch
+        run.settings.learningRate = lr
+        run.settings.learningRate2 = lr2
+        run.settings.negatives = negatives
+        run.settings.warmupSteps = warmup
+        run.settings.seed = seed
+        run.settings.batchParts = batchParts
+        run.validateEvery = validateEvery
+        run.selectBy = select
+        run.outputDirectory = out
+        run.resume = resume
         run.evaluateQHead = qHead
         if writer { run.progress = { stderrLine($0) } }
         run.group = group
@@ -128,14 +174,22 @@ public struct TrainOptions: ParsableArguments {
         if json {
             try printJSON(report, what: "the training report")
         } else {
-            print("\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s")
+            print(
+                "\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s"
+            )
             print("test (supervised head):")
             print(best.test.table(), terminator: "")
-            if let q = best.testQ { print("test (Q head):"); print(q.table(), terminator: "") }
+            if let q = best.testQ {
+                print("test (Q head):")
+                print(q.table(), terminator: "")
+            }
             print("checkpoints: \(out)/best.safetensors, \(out)/last.safetensors")
             if let t = report.gradientTraffic, let r = report.processes {
-                print(String(format: "data-parallel over %ld processes: %.2f MB of gradients sent per step by each (dense: %.2f MB)",
-                             r, t.sentPerStep / 1e6, t.densePerStep / 1e6))
+                print(
+                    String(
+                        format:
+                            "data-parallel over %ld processes: %.2f MB of gradients sent per step by each (dense: %.2f MB)",
+                        r, t.sentPerStep / 1e6, t.densePerStep / 1e6))
             }
         }
     }
@@ -145,12 +199,12 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a sequential recommender (SASRec encoder) with CE, SQN, SAC, SNQN or SA2C on an event log.",
         discussion: """
-        Sessions are filtered (items with at least --min-item-count events, then sessions with at \
-        least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
-        into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
-        OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
-        OUT/best.safetensors (best validation epoch), OUT/metrics.json and OUT/split.csv.
-        """)
+            Sessions are filtered (items with at least --min-item-count events, then sessions with at \
+            least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
+            into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
+            OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
+            OUT/best.safetensors (best validation epoch), OUT/metrics.json and OUT/split.csv.
+            """)
 
     @OptionGroup var options: TrainOptions
 
@@ -159,13 +213,14 @@ struct Train: ParsableCommand {
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "HR@k and NDCG@k (k = 5, 10, 20) per event type on the test sessions, full ranking: a trained model or the popularity baseline.",
+        abstract:
+            "HR@k and NDCG@k (k = 5, 10, 20) per event type on the test sessions, full ranking: a trained model or the popularity baseline.",
         discussion: """
-        --model popularity ranks items by their training-event counts (ties: lower item id). \
-        --model FILE loads a checkpoint from reckit train; the data must give the same item \
-        vocabulary (same file and filters). The split is --split FILE (e.g. OUT/split.csv) or \
-        the random split of --split-seed.
-        """)
+            --model popularity ranks items by their training-event counts (ties: lower item id). \
+            --model FILE loads a checkpoint from reckit train; the data must give the same item \
+            vocabulary (same file and filters). The split is --split FILE (e.g. OUT/split.csv) or \
+            the random split of --split-seed.
+            """)
 
     @OptionGroup var input: EventDataOptions
     @Option(help: "'popularity' or a checkpoint (.safetensors).") var model: String = "popularity"
@@ -179,17 +234,24 @@ struct Evaluate: ParsableCommand {
         try runRL {
             let (data, split) = try input.load()
             let sessions: [Int]
-            switch on { case "test": sessions = split.test; case "valid", "validation": sessions = split.validation
-            default: throw ValidationError("--on must be test or valid") }
+            switch on {
+            case "test": sessions = split.test
+            case "valid", "validation": sessions = split.validation
+            default: throw ValidationError("--on must be test or valid")
+            }
             let ranker: CatalogRanker
             if model == "popularity" {
                 ranker = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
             } else {
                 let m = try SequentialRecommender.load(from: model).model
                 guard m.itemKeys == data.itemKeys else {
-                    throw RecRLError.model("\(model): the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training")
+                    throw RecRLError.model(
+                        "\(model): the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training"
+                    )
                 }
-                guard let h = SequentialRecommender.Head(rawValue: head) else { throw ValidationError("--head must be supervised or q") }
+                guard let h = SequentialRecommender.Head(rawValue: head) else {
+                    throw ValidationError("--head must be supervised or q")
+                }
                 ranker = ModelRanker(model: m, head: h)
             }
             let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: input.length)

@@ -1,12 +1,13 @@
 import Foundation
-import Testing
 import RecCore
+import Testing
 
 @Suite struct BuildTargetTests {
     /// The CPU's features as the C builtins report them agree with the kernel's /proc/cpuinfo.
     @Test func hostFeaturesMatchProcCpuinfo() throws {
         guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return }
         let flags = Set(line.split(separator: ":")[1].split(separator: " ").map(String.init))
         #expect(BuildTarget.host.contains(.avx2) == flags.contains("avx2"))
         #expect(BuildTarget.host.contains(.fma) == flags.contains("fma"))

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import RecCore
+import Testing
 import _RecTestSupport
 
 @Suite struct VectorMathTests {
@@ -24,14 +24,17 @@ import _RecTestSupport
         let xs = stride(from: -87.0, through: 88.0, by: 0.0137).map { Float($0) }
         #expect(closeness(apply(xs, VectorMath.exp), xs.map { Foundation.exp(Double($0)) }, atol: 0, rtol: 3e-7) == nil)
         let special = apply([-100, 100, .nan, -.infinity, .infinity, 0], VectorMath.exp)
-        #expect(special[0] == 0 && special[1] == .infinity && special[2].isNaN && special[3] == 0 && special[4] == .infinity && special[5] == 1)
+        #expect(
+            special[0] == 0 && special[1] == .infinity && special[2].isNaN && special[3] == 0 && special[4] == .infinity
+                && special[5] == 1)
     }
 
     @Test func logMatchesDouble() {
         var xs = stride(from: -30.0, through: 30.0, by: 0.011).map { Float(Foundation.exp($0)) }
         xs += stride(from: 0.5, through: 2.0, by: 0.0003).map { Float($0) }
         xs += [Float.leastNormalMagnitude, Float.greatestFiniteMagnitude, 1]
-        #expect(closeness(apply(xs, VectorMath.log), xs.map { Foundation.log(Double($0)) }, atol: 1e-7, rtol: 3e-7) == nil)
+        #expect(
+            closeness(apply(xs, VectorMath.log), xs.map { Foundation.log(Double($0)) }, atol: 1e-7, rtol: 3e-7) == nil)
         let special = apply([0, -1, .nan, .infinity], VectorMath.log)
         #expect(special[0] == -.infinity && special[1].isNaN && special[2].isNaN && special[3] == .infinity)
     }
@@ -49,7 +52,8 @@ import _RecTestSupport
         #expect(closeness(apply(xs, VectorMath.sqrt), xs.map { Double($0).squareRoot() }, atol: 0, rtol: 2.5e-7) == nil)
         let zs = stride(from: -6.0, through: 6.0, by: 0.0013).map { Float($0) }
         #expect(closeness(apply(zs, VectorMath.erf), zs.map { Foundation.erf(Double($0)) }, atol: 5e-7, rtol: 0) == nil)
-        #expect(closeness(apply(zs, VectorMath.tanh), zs.map { Foundation.tanh(Double($0)) }, atol: 5e-7, rtol: 0) == nil)
+        #expect(
+            closeness(apply(zs, VectorMath.tanh), zs.map { Foundation.tanh(Double($0)) }, atol: 5e-7, rtol: 0) == nil)
     }
 }
 
@@ -67,7 +71,9 @@ import _RecTestSupport
         let am = withBuf(x) { Kernels.argmax($0) }
         #expect(am == (n == 0 ? nil : x.indices.max { x[$0] < x[$1] || (x[$0] == x[$1] && $0 > $1) }))
         let lse = withBuf(x) { Kernels.logSumExp($0) }
-        if n == 0 { #expect(lse == -.infinity) } else {
+        if n == 0 {
+            #expect(lse == -.infinity)
+        } else {
             #expect(closeness([lse], [naiveLogSumExp(x)], atol: 1e-5, rtol: 1e-6) == nil)
         }
     }
@@ -77,13 +83,15 @@ import _RecTestSupport
         #expect(withBuf(withNaN) { Kernels.max($0) }.isNaN)
         #expect(withBuf(withNaN) { Kernels.sum($0) }.isNaN)
         #expect(withBuf(withNaN) { Kernels.logSumExp($0) }.isNaN)
-        #expect(withBuf(withNaN) { Kernels.argmax($0) } == 41) // NaN ranks below every number
+        #expect(withBuf(withNaN) { Kernels.argmax($0) } == 41)  // NaN ranks below every number
         #expect(withBuf([Float.nan, .nan]) { Kernels.argmax($0) } == 0)
         let ties: [Float] = [1, 5, 3, 5, 5] + Array(repeating: 0, count: 30)
         #expect(withBuf(ties) { Kernels.argmax($0) } == 1)
         #expect(withBuf([-Float.infinity, -.infinity]) { Kernels.logSumExp($0) } == -.infinity)
         #expect(withBuf([Float.infinity, 1]) { Kernels.logSumExp($0) } == .infinity)
-        #expect(withBuf([Float](repeating: 1000, count: 33)) { Kernels.logSumExp($0) } == Float(1000 + Foundation.log(33.0)))
+        #expect(
+            withBuf([Float](repeating: 1000, count: 33)) { Kernels.logSumExp($0) } == Float(1000 + Foundation.log(33.0))
+        )
     }
 
     @Test(arguments: sizesAroundVectorWidth.filter { $0 > 0 })
@@ -117,16 +125,22 @@ import _RecTestSupport
     @Test(arguments: sizesAroundVectorWidth.filter { $0 > 0 })
     func layerNorm(n: Int) {
         let x = randomFloats(n, seed: UInt64(n) + 11, scale: 2).map { $0 + 4 }
-        let g = randomFloats(n, seed: 12), b = randomFloats(n, seed: 13)
+        let g = randomFloats(n, seed: 12)
+        let b = randomFloats(n, seed: 13)
         var m = Matrix(rows: 2, cols: n, elements: x + x.map { -$0 })
         m.layerNormRows(gamma: g, beta: b, eps: 1e-5)
-        #expect(closeness(Array(m.row(0)), naiveLayerNorm(x, gamma: g, beta: b, eps: 1e-5), atol: 2e-5, rtol: 1e-5) == nil)
+        #expect(
+            closeness(Array(m.row(0)), naiveLayerNorm(x, gamma: g, beta: b, eps: 1e-5), atol: 2e-5, rtol: 1e-5) == nil)
         var plain = Matrix(rows: 1, cols: n, elements: x)
         plain.layerNormRows()
-        #expect(closeness(plain.storage, naiveLayerNorm(x, gamma: nil, beta: nil, eps: 1e-5), atol: 2e-5, rtol: 1e-5) == nil)
+        #expect(
+            closeness(plain.storage, naiveLayerNorm(x, gamma: nil, beta: nil, eps: 1e-5), atol: 2e-5, rtol: 1e-5) == nil
+        )
         let stats = x.withUnsafeBufferPointer { xp in
             var y = [Float](repeating: 0, count: n)
-            return y.withUnsafeMutableBufferPointer { Kernels.layerNorm(xp, gamma: nil, beta: nil, eps: 1e-5, into: $0) }
+            return y.withUnsafeMutableBufferPointer {
+                Kernels.layerNorm(xp, gamma: nil, beta: nil, eps: 1e-5, into: $0)
+            }
         }
         let mean = x.map(Double.init).reduce(0, +) / Double(n)
         #expect(abs(Double(stats.mean) - mean) < 1e-5 * max(1, abs(mean)))
@@ -140,7 +154,9 @@ import _RecTestSupport
         #expect(y == x.map { max($0, 0) })
         x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Kernels.gelu(xp, into: $0) } }
         #expect(closeness(y, x.map { naiveGELU(Double($0)) }, atol: 1e-6, rtol: 1e-6) == nil)
-        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { Kernels.gelu(xp, into: $0, approximation: .tanh) } }
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { Kernels.gelu(xp, into: $0, approximation: .tanh) }
+        }
         #expect(closeness(y, x.map { naiveGELUTanh(Double($0)) }, atol: 1e-6, rtol: 1e-6) == nil)
     }
 }

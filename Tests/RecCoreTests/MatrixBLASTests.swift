@@ -1,5 +1,5 @@
-import Testing
 import RecCore
+import Testing
 import _RecTestSupport
 
 @Suite struct MatrixTests {
@@ -35,7 +35,9 @@ import _RecTestSupport
 }
 
 @Suite struct BLASTests {
-    static let shapes: [(Int, Int, Int)] = [(1, 1, 1), (3, 5, 7), (16, 17, 15), (33, 31, 64), (70, 129, 20), (0, 4, 3), (4, 0, 3), (4, 3, 0)]
+    static let shapes: [(Int, Int, Int)] = [
+        (1, 1, 1), (3, 5, 7), (16, 17, 15), (33, 31, 64), (70, 129, 20), (0, 4, 3), (4, 0, 3), (4, 3, 0),
+    ]
 
     @Test(arguments: [false, true], [false, true])
     func gemmMatchesNaive(transA: Bool, transB: Bool) {
@@ -51,15 +53,18 @@ import _RecTestSupport
             #expect(closeness(c.storage, ref.c, atol: 1e-4, rtol: 1e-5) == nil, "m=\(m) n=\(n) k=\(k)")
             // Accumulate with alpha and beta.
             var c2 = c0
-            gemm(a, b, into: &c2, transposeA: transA ? .transpose : .none, transposeB: transB ? .transpose : .none, alpha: 0.5, beta: 2,
-                 parallelism: .threads(2))
+            gemm(
+                a, b, into: &c2, transposeA: transA ? .transpose : .none, transposeB: transB ? .transpose : .none,
+                alpha: 0.5, beta: 2,
+                parallelism: .threads(2))
             let ref2 = (0..<(m * n)).map { 0.5 * ref.c[$0] + 2 * Double(c0.storage[$0]) }
             #expect(closeness(c2.storage, ref2, atol: 1e-4, rtol: 1e-5) == nil, "m=\(m) n=\(n) k=\(k) accumulate")
         }
     }
 
     @Test func gemmBetaZeroIgnoresGarbage() {
-        let a = Matrix([[1, 2]]), b = Matrix([[3], [4]])
+        let a = Matrix([[1, 2]])
+        let b = Matrix([[3], [4]])
         var c = Matrix([[Float.nan]])
         gemm(a, b, into: &c)
         #expect(c[0, 0] == 11)
@@ -69,7 +74,8 @@ import _RecTestSupport
     func gemvMatchesNaive(trans: Bool) {
         for (r, c) in [(1, 1), (17, 5), (33, 64), (128, 129)] {
             let a = Matrix(rows: r, cols: c, elements: randomFloats(r * c, seed: 4))
-            let xn = trans ? r : c, yn = trans ? c : r
+            let xn = trans ? r : c
+            let yn = trans ? c : r
             let x = randomFloats(xn, seed: 5)
             var y = randomFloats(yn, seed: 6)
             let y0 = y
@@ -88,7 +94,10 @@ import _RecTestSupport
             var seen = false
             for _ in 0..<200 {
                 Threading.setCount(target)
-                if Threading.blasThreadCount == target && Threading.count == target { seen = true; break }
+                if Threading.blasThreadCount == target && Threading.count == target {
+                    seen = true
+                    break
+                }
             }
             #expect(seen, "Threading.setCount(\(target)) did not reach OpenBLAS")
         }
@@ -102,7 +111,10 @@ import _RecTestSupport
         let n = 7
         let g = randomDoubles(n * n, seed: 3)
         var a = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { for j in 0..<n { for k in 0..<n { a[i * n + j] += g[i * n + k] * g[j * n + k] } }; a[i * n + i] += 1 }
+        for i in 0..<n {
+            for j in 0..<n { for k in 0..<n { a[i * n + j] += g[i * n + k] * g[j * n + k] } }
+            a[i * n + i] += 1
+        }
         let x0 = randomDoubles(n, seed: 4)
         let b = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + a[i * n + $1] * x0[$1] } }
         let x = LinearAlgebra.solveSymmetricPositiveDefinite(a, b, n: n)!

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import RecCore
+import Testing
 import _RecTestSupport
 
 @Suite struct RandomTests {
@@ -12,11 +12,17 @@ import _RecTestSupport
 
     @Test func reproducibleWhateverTheThreadCount() {
         let s = RandomStream(seed: 123)
-        let alpha = (0..<37).map { Float($0 + 1) }, beta = (0..<37).map { Float(1000 + 50 * $0) }
+        let alpha = (0..<37).map { Float($0 + 1) }
+        let beta = (0..<37).map { Float(1000 + 50 * $0) }
         for t in [2, 3, 8] {
-            #expect(fill(50_001) { s.fillUniform($0, parallelism: .sequential) } == fill(50_001) { s.fillUniform($0, parallelism: .threads(t)) })
-            #expect(fill(50_001) { s.fillNormal($0, parallelism: .sequential) } == fill(50_001) { s.fillNormal($0, parallelism: .threads(t)) })
-            #expect(fill(37 * 999) { s.fillBeta($0, alpha: alpha, beta: beta, parallelism: .sequential) }
+            #expect(
+                fill(50_001) { s.fillUniform($0, parallelism: .sequential) }
+                    == fill(50_001) { s.fillUniform($0, parallelism: .threads(t)) })
+            #expect(
+                fill(50_001) { s.fillNormal($0, parallelism: .sequential) }
+                    == fill(50_001) { s.fillNormal($0, parallelism: .threads(t)) })
+            #expect(
+                fill(37 * 999) { s.fillBeta($0, alpha: alpha, beta: beta, parallelism: .sequential) }
                     == fill(37 * 999) { s.fillBeta($0, alpha: alpha, beta: beta, parallelism: .threads(t)) })
         }
         #expect(fill(100) { s.fillUniform($0) } != fill(100) { RandomStream(seed: 124).fillUniform($0) })
@@ -32,7 +38,9 @@ import _RecTestSupport
             #expect(!fill(n) { s.fillGamma($0, shape: 2.5) }.contains { $0.isNaN }, "gamma n=\(n)")
         }
         for cols in [1, 15, 16, 17, 33] {
-            let x = fill(cols * 301) { s.fillBeta($0, alpha: [Float](repeating: 2, count: cols), beta: [Float](repeating: 3, count: cols)) }
+            let x = fill(cols * 301) {
+                s.fillBeta($0, alpha: [Float](repeating: 2, count: cols), beta: [Float](repeating: 3, count: cols))
+            }
             #expect(x.allSatisfy { $0 > 0 && $0 < 1 }, "beta cols=\(cols)")
         }
     }
@@ -43,7 +51,9 @@ import _RecTestSupport
         let n = Double(x.count)
         let (m, v) = meanVariance(x)
         #expect(abs(m - mean) <= 5 * (variance / n).squareRoot(), "\(note): mean \(m) vs \(mean)")
-        #expect(abs(v - variance) <= 5 * variance * ((kurtosis - 1) / n).squareRoot(), "\(note): variance \(v) vs \(variance)")
+        #expect(
+            abs(v - variance) <= 5 * variance * ((kurtosis - 1) / n).squareRoot(),
+            "\(note): variance \(v) vs \(variance)")
     }
 
     @Test func uniformNormalGumbelMomentsAndKS() {
@@ -70,18 +80,24 @@ import _RecTestSupport
     }
 
     /// (a, b) pairs: click-rate posteriors (a in 1..1000, b up to 3e5) and textbook shapes.
-    static let betaCases: [(Double, Double)] = [(1, 1), (2, 5), (0.5, 0.5), (0.3, 2000), (1, 1000), (3, 3e5),
-                                                (30, 5e4), (1000, 3e5), (1000, 1e3), (200, 1.5e5)]
+    static let betaCases: [(Double, Double)] = [
+        (1, 1), (2, 5), (0.5, 0.5), (0.3, 2000), (1, 1000), (3, 3e5),
+        (30, 5e4), (1000, 3e5), (1000, 1e3), (200, 1.5e5),
+    ]
 
     @Test(arguments: betaCases)
     func betaMomentsAndKS(a: Double, b: Double) {
         // One column per case, many rows: the layout Thompson sampling uses.
         let rows = 200_000
         let cols = 3
-        let alpha = [Float(a), 2, Float(a)], beta = [Float(b), 2, Float(b)]
-        let out = fill(rows * cols) { RandomStream(seed: 99).fillBeta($0, alpha: alpha, beta: beta, parallelism: .threads(2)) }
+        let alpha = [Float(a), 2, Float(a)]
+        let beta = [Float(b), 2, Float(b)]
+        let out = fill(rows * cols) {
+            RandomStream(seed: 99).fillBeta($0, alpha: alpha, beta: beta, parallelism: .threads(2))
+        }
         let x = stride(from: 0, to: out.count, by: cols).map { Double(out[$0]) }
-        let mean = a / (a + b), variance = a * b / ((a + b) * (a + b) * (a + b + 1))
+        let mean = a / (a + b)
+        let variance = a * b / ((a + b) * (a + b) * (a + b + 1))
         let kurt = 3 + 6 * ((a - b) * (a - b) * (a + b + 1) - a * b * (a + b + 2)) / (a * b * (a + b + 2) * (a + b + 3))
         checkMoments(x, mean: mean, variance: variance, kurtosis: kurt, "beta(\(a), \(b))")
         let d = ksStatistic(x, cdf: { SpecialFunctions.regularizedIncompleteBeta(a, b, $0) })
@@ -150,10 +166,12 @@ import _RecTestSupport
 
     @Test func betaQuantileMatchesSciPy() {
         // scipy.special.betaincinv
-        for (a, b, u, ref) in [(2.0, 5.0, 0.3, 0.18180347131894917), (47, 12198, 1e-12, 0.0011046350866919146),
-                               (47, 12198, 0.5, 0.0038113213782898126), (1013, 222255, 0.999, 0.0049893441855389355),
-                               (1e4, 1e6, 0.01, 0.0096732301731772916), (0.5, 0.5, 0.9, 0.97552825814757682),
-                               (3, 3e5, 1e-6, 6.0847405201930394e-08)] {
+        for (a, b, u, ref) in [
+            (2.0, 5.0, 0.3, 0.18180347131894917), (47, 12198, 1e-12, 0.0011046350866919146),
+            (47, 12198, 0.5, 0.0038113213782898126), (1013, 222255, 0.999, 0.0049893441855389355),
+            (1e4, 1e6, 0.01, 0.0096732301731772916), (0.5, 0.5, 0.9, 0.97552825814757682),
+            (3, 3e5, 1e-6, 6.0847405201930394e-08),
+        ] {
             let q = SpecialFunctions.betaQuantile(a, b, u)
             #expect(abs(q - ref) <= 1e-10 * ref, "Q(\(u); \(a), \(b)) = \(q), SciPy \(ref)")
         }
@@ -161,8 +179,10 @@ import _RecTestSupport
     }
 
     @Test func incompleteGammaMatchesSciPy() {
-        for (a, x, ref) in [(0.5, 0.2, 0.47291074313446196), (1, 1, 0.63212055882855767), (3.5, 2, 0.22022259152428406),
-                            (100, 95, 0.31735681116980008), (1000, 1030, 0.82891190388239389), (0.1, 0.001, 0.52676856839244501)] {
+        for (a, x, ref) in [
+            (0.5, 0.2, 0.47291074313446196), (1, 1, 0.63212055882855767), (3.5, 2, 0.22022259152428406),
+            (100, 95, 0.31735681116980008), (1000, 1030, 0.82891190388239389), (0.1, 0.001, 0.52676856839244501),
+        ] {
             let v = SpecialFunctions.regularizedLowerGamma(a, x)
             #expect(abs(v - ref) <= 1e-11 + 1e-9 * ref, "P(\(a), \(x)) = \(v), SciPy \(ref)")
         }
@@ -175,21 +195,32 @@ import _RecTestSupport
     @Test func squeezesNeverAcceptWhatTheExactTestRejects() {
         var g = Xoshiro256(seed: 12)
         for a in [1.0, 1.7, 3.0, 10.0, 100.0, 1000.0, 2e5] {
-            let d = a - 1.0 / 3.0, c = 1 / (9 * d).squareRoot()
-            var settled = 0, needed = 0
+            let d = a - 1.0 / 3.0
+            let c = 1 / (9 * d).squareRoot()
+            var settled = 0
+            var needed = 0
             for _ in 0..<60_000 {
                 let x = Float(Sampling.normal(&g) * 1.3)
                 let u = Float((Double(UInt32.random(in: 0...UInt32(1 << 23 - 1), using: &g)) + 0.5) * 0x1p-23)
                 let (xd, ud) = (Double(x), Double(u))
                 let v0 = 1 + c * xd
-                let exact = v0 > 0 && Foundation.log(ud) < 0.5 * xd * xd + d * (1 - v0 * v0 * v0 + 3 * Foundation.log(v0))
+                let exact =
+                    v0 > 0 && Foundation.log(ud) < 0.5 * xd * xd + d * (1 - v0 * v0 * v0 + 3 * Foundation.log(v0))
                 let (mt, series) = _GammaSqueezeProbe.accepts(shape: Float(a), x: x, u: u)
                 if mt || series {
-                    #expect(exact, "a=\(a) x=\(x) u=\(u): squeeze accepted (mt \(mt), series \(series)) but the exact test rejects")
+                    #expect(
+                        exact,
+                        "a=\(a) x=\(x) u=\(u): squeeze accepted (mt \(mt), series \(series)) but the exact test rejects"
+                    )
                 }
-                if exact && !mt { needed += 1; if series { settled += 1 } }
+                if exact && !mt {
+                    needed += 1
+                    if series { settled += 1 }
+                }
             }
-            if a >= 100 { #expect(Double(settled) >= 0.99 * Double(needed), "a=\(a): series settled \(settled) of \(needed)") }
+            if a >= 100 {
+                #expect(Double(settled) >= 0.99 * Double(needed), "a=\(a): series settled \(settled) of \(needed)")
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-import Testing
 import RecCore
+import Testing
 
 /// The library tour of README.md, kept compiling and checked.
 @Suite struct ReadmeTourTests {
@@ -16,12 +16,17 @@ import RecCore
         #expect(!top.items(row: 0).contains(0) && !top.items(row: 0).contains(1))
         let lower = CatalogScorer(items: items.rows(0..<50_000), firstItem: 0, catalogSize: 100_000)
         let upper = CatalogScorer(items: items.rows(50_000..<100_000), firstItem: 50_000, catalogSize: 100_000)
-        let merged = try TopKResult.merge([lower.topK(states: users, k: 10, excluding: ExclusionSet(seen)),
-                                           upper.topK(states: users, k: 10, excluding: ExclusionSet(seen))], k: 10)
+        let merged = try TopKResult.merge(
+            [
+                lower.topK(states: users, k: 10, excluding: ExclusionSet(seen)),
+                upper.topK(states: users, k: 10, excluding: ExclusionSet(seen)),
+            ], k: 10)
         #expect(merged == top)
         let compact = CatalogScorer(items: items, kernel: .simdBFloat16)
         #expect(try compact.topK(states: users, k: 10, excluding: ExclusionSet(seen)) == top)
-        #expect(compact.packedBytes == (100_000 + 47) / 48 * 48 * 32 * 4 || compact.packedBytes == (100_000 + 23) / 24 * 24 * 32 * 4)
+        #expect(
+            compact.packedBytes == (100_000 + 47) / 48 * 48 * 32 * 4
+                || compact.packedBytes == (100_000 + 23) / 24 * 24 * 32 * 4)
         var c = Matrix.zeros(256, 100_000)
         gemm(users, items, into: &c, transposeB: .transpose, alpha: 1, beta: 0)
         let y = matmul(users, items, transposeB: .transpose)

@@ -1,5 +1,5 @@
-import Testing
 @_spi(Testing) import RecCore
+import Testing
 import _RecTestSupport
 
 /// The SIMD scoring kernels (`CatalogKernel.simd`, `.simdBFloat16`) against a naive reference:
@@ -13,7 +13,9 @@ import _RecTestSupport
         return bias.map { acc + $0 } ?? acc
     }
 
-    static func naive(states: Matrix, items: Matrix, bias: [Float]?, k: Int, excluding: [[Int]]? = nil) -> [[(Int32, Float)]] {
+    static func naive(states: Matrix, items: Matrix, bias: [Float]?, k: Int, excluding: [[Int]]? = nil) -> [[(
+        Int32, Float
+    )]] {
         (0..<states.rows).map { r in
             let skip = Set(excluding?[r] ?? [])
             var all = [(Int32, Float)]()
@@ -25,14 +27,18 @@ import _RecTestSupport
         }
     }
 
-    static func scorer(_ items: Matrix, bias: [Float]?, kernel: CatalogKernel, lanes: Int, block: Int = 1024, tile: Int = 256) -> CatalogScorer {
-        CatalogScorer(items: items, bias: bias, blockItems: block, tileStates: tile, firstItem: 0, catalogSize: nil,
-                      arithmetic: .canonical, kernel: kernel, vectorLanes: lanes)
+    static func scorer(
+        _ items: Matrix, bias: [Float]?, kernel: CatalogKernel, lanes: Int, block: Int = 1024, tile: Int = 256
+    ) -> CatalogScorer {
+        CatalogScorer(
+            items: items, bias: bias, blockItems: block, tileStates: tile, firstItem: 0, catalogSize: nil,
+            arithmetic: .canonical, kernel: kernel, vectorLanes: lanes)
     }
 
     func expectEqual(_ got: TopKResult, _ ref: [[(Int32, Float)]], _ note: String) {
         for r in ref.indices {
-            let items = Array(got.items(row: r)), scores = Array(got.scores(row: r))
+            let items = Array(got.items(row: r))
+            let scores = Array(got.scores(row: r))
             #expect(items == ref[r].map(\.0), "\(note): row \(r) items")
             #expect(scores.map(\.bitPattern) == ref[r].map(\.1.bitPattern), "\(note): row \(r) score bits")
         }
@@ -50,7 +56,9 @@ import _RecTestSupport
             let states = Matrix.random(shape.b, shape.d, seed: UInt64(200 + i))
             let bias = randomFloats(shape.n, seed: UInt64(300 + i))
             for useBias in [false, true] {
-                let scorer = Self.scorer(items, bias: useBias ? bias : nil, kernel: kernel, lanes: lanes, block: 100 + 50 * i, tile: 4 + 4 * i)
+                let scorer = Self.scorer(
+                    items, bias: useBias ? bias : nil, kernel: kernel, lanes: lanes, block: 100 + 50 * i,
+                    tile: 4 + 4 * i)
                 #expect(scorer.kernel == kernel)
                 let ref = Self.naive(states: states, items: items, bias: useBias ? bias : nil, k: shape.k)
                 for threads in [1, 2, 3] {
@@ -63,16 +71,21 @@ import _RecTestSupport
 
     @Test(arguments: [CatalogKernel.simd, .simdBFloat16], [16, 8])
     func exclusionsAcrossPanels(kernel: CatalogKernel, lanes: Int) throws {
-        let n = 1000, d = 12
-        let items = Matrix.random(n, d, seed: 5), states = Matrix.random(6, d, seed: 6)
+        let n = 1000
+        let d = 12
+        let items = Matrix.random(n, d, seed: 5)
+        let states = Matrix.random(6, d, seed: 6)
         let first = Self.naive(states: states, items: items, bias: nil, k: 30)
         // Each row's own top 20, panel borders, the first and last items; one row excludes all but 3.
         var ex = (0..<6).map { r in first[r].prefix(20).map { Int($0.0) } + [0, 23, 24, 47, 48, 95, 96, 999] }
         ex[4] = Array(3..<n)
         let scorer = Self.scorer(items, bias: nil, kernel: kernel, lanes: lanes)
         for threads in [1, 2] {
-            let got = try scorer.topK(states: states, k: 30, excluding: ExclusionSet(ex), parallelism: .threads(threads))
-            expectEqual(got, Self.naive(states: states, items: items, bias: nil, k: 30, excluding: ex), "\(kernel) lanes=\(lanes) threads=\(threads)")
+            let got = try scorer.topK(
+                states: states, k: 30, excluding: ExclusionSet(ex), parallelism: .threads(threads))
+            expectEqual(
+                got, Self.naive(states: states, items: items, bias: nil, k: 30, excluding: ex),
+                "\(kernel) lanes=\(lanes) threads=\(threads)")
             #expect(got.counts[4] == 3)
         }
     }
@@ -81,7 +94,8 @@ import _RecTestSupport
     /// them apart, the exact rescoring must (ties to the lower id).
     @Test(arguments: [16, 8])
     func bfloat16NearTies(lanes: Int) throws {
-        let d = 16, n = 3000
+        let d = 16
+        let n = 3000
         let base = randomFloats(d, seed: 1)
         var rows = [[Float]]()
         for j in 0..<n {
@@ -94,7 +108,8 @@ import _RecTestSupport
         let states = Matrix(rows: 5, cols: d, elements: (0..<5).flatMap { i in base.map { $0 * Float(i + 1) } })
         for k in [1, 10, 300] {
             let simd = try Self.scorer(items, bias: nil, kernel: .simd, lanes: lanes).topK(states: states, k: k)
-            let bf = try Self.scorer(items, bias: nil, kernel: .simdBFloat16, lanes: lanes).topK(states: states, k: k, parallelism: .threads(2))
+            let bf = try Self.scorer(items, bias: nil, kernel: .simdBFloat16, lanes: lanes).topK(
+                states: states, k: k, parallelism: .threads(2))
             #expect(bf == simd, "k=\(k) lanes=\(lanes)")
             expectEqual(bf, Self.naive(states: states, items: items, bias: nil, k: k), "near ties k=\(k)")
         }
@@ -110,7 +125,10 @@ import _RecTestSupport
         #expect(Self.scorer(items, bias: nil, kernel: .simdBFloat16, lanes: 16).kernel == .simd)
         // Subnormal and huge-but-storable items, a state that overflows and one with a NaN.
         var odd = Matrix.random(300, 8, seed: 4)
-        for j in 0..<8 { odd[11, j] = 0x1p-133; odd[12, j] = 1e30 }
+        for j in 0..<8 {
+            odd[11, j] = 0x1p-133
+            odd[12, j] = 1e30
+        }
         var states = Matrix.random(4, 8, seed: 5)
         states[1, 0] = 1e20
         states[2, 3] = .nan
@@ -129,13 +147,14 @@ import _RecTestSupport
         bias[70] = .infinity
         bias[71] = -.infinity
         var states = Matrix.random(19, 24, seed: 10)
-        states[5, 7] = .nan          // every score of row 5 is NaN
-        states[6, 0] = 1e30          // row 6 overflows to ±inf
+        states[5, 7] = .nan  // every score of row 5 is NaN
+        states[6, 0] = 1e30  // row 6 overflows to ±inf
         let blas = CatalogScorer(items: items, bias: bias, kernel: .blas)
         for lanes in [8, 16] {
             let simd = Self.scorer(items, bias: bias, kernel: .simd, lanes: lanes)
             for k in [1, 17, 1500] {
-                let a = try simd.topK(states: states, k: k, parallelism: .threads(2)), b = try blas.topK(states: states, k: k)
+                let a = try simd.topK(states: states, k: k, parallelism: .threads(2))
+                let b = try blas.topK(states: states, k: k)
                 // Bit patterns: the NaN scores (item 3's) compare unequal as Floats.
                 #expect(a.indices == b.indices && a.counts == b.counts, "k=\(k) lanes=\(lanes)")
                 #expect(a.scores.map(\.bitPattern) == b.scores.map(\.bitPattern), "k=\(k) lanes=\(lanes)")
@@ -169,6 +188,8 @@ import _RecTestSupport
         // 100 items in panels of 48 (3 × 16 lanes): 3 panels.
         #expect(Self.scorer(items, bias: nil, kernel: .simd, lanes: 16).packedBytes == 3 * 48 * 10 * 4)
         #expect(Self.scorer(items, bias: nil, kernel: .simdBFloat16, lanes: 16).packedBytes == 3 * 48 * 5 * 4)
-        #expect(Self.scorer(items, bias: [Float](repeating: 1, count: 100), kernel: .simd, lanes: 8).packedBytes == (5 * 24 * 10 + 5 * 24) * 4)
+        #expect(
+            Self.scorer(items, bias: [Float](repeating: 1, count: 100), kernel: .simd, lanes: 8).packedBytes
+                == (5 * 24 * 10 + 5 * 24) * 4)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import RecCore
 import RecIO
+import Testing
 
 @Suite struct CSVMatrixTests {
     func parse(_ s: String) throws(RecIOError) -> Matrix { try CSVMatrix.parse(Data(s.utf8), file: "t.csv") }
@@ -13,15 +13,25 @@ import RecIO
     }
 
     @Test func errorsNameLineAndField() {
-        #expect(throws: RecIOError.malformed(file: "t.csv", line: 3, field: 2, message: "'x' is not a number")) { try parse("1,2\n3,4\n5,x\n") }
-        #expect(throws: RecIOError.malformed(file: "t.csv", line: 2, field: nil, message: "3 fields, expected 2 as in the first row")) { try parse("1,2\n3,4,5\n") }
-        #expect(throws: RecIOError.malformed(file: "t.csv", line: 2, field: 1, message: "'nan' is not a finite number")) { try parse("1,2\nnan,4\n") }
-        #expect(throws: RecIOError.malformed(file: "t.csv", line: 2, field: 2, message: "empty field")) { try parse("1,2\n3,\n") }
+        #expect(throws: RecIOError.malformed(file: "t.csv", line: 3, field: 2, message: "'x' is not a number")) {
+            try parse("1,2\n3,4\n5,x\n")
+        }
+        #expect(
+            throws: RecIOError.malformed(
+                file: "t.csv", line: 2, field: nil, message: "3 fields, expected 2 as in the first row")
+        ) { try parse("1,2\n3,4,5\n") }
+        #expect(throws: RecIOError.malformed(file: "t.csv", line: 2, field: 1, message: "'nan' is not a finite number"))
+        { try parse("1,2\nnan,4\n") }
+        #expect(throws: RecIOError.malformed(file: "t.csv", line: 2, field: 2, message: "empty field")) {
+            try parse("1,2\n3,\n")
+        }
         #expect(throws: RecIOError.empty(file: "t.csv")) { try parse("h1,h2\n") }
         #expect(throws: RecIOError.empty(file: "t.csv")) { try parse("") }
         // Only the first line may be a header.
         #expect(throws: RecIOError.self) { try parse("h1,h2\nh3,h4\n1,2\n") }
-        #expect(throws: RecIOError.cannotOpen(file: "/nonexistent/x.csv", reason: "no such file")) { try CSVMatrix.read("/nonexistent/x.csv") }
+        #expect(throws: RecIOError.cannotOpen(file: "/nonexistent/x.csv", reason: "no such file")) {
+            try CSVMatrix.read("/nonexistent/x.csv")
+        }
     }
 
     @Test func atomicRoundTrip() throws {

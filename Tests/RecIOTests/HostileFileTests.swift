@@ -1,14 +1,15 @@
 import Foundation
-import Testing
 import RecCore
 import RecIO
+import Testing
 
 /// Class: `--output` onto something that is not a regular file, and crash leftovers. Atomic
 /// writes replace only regular files; temporaries of dead writers are cleaned up, never those of
 /// a live one.
 @Suite struct AtomicFileTests {
     func scratch(_ name: String) throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("atomic-\(name)-\(UUID().uuidString)").path
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("atomic-\(name)-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }
@@ -21,8 +22,10 @@ import RecIO
         try FileManager.default.createSymbolicLink(atPath: d + "/link.csv", withDestinationPath: target)
         #expect(mkfifo(d + "/fifo", 0o644) == 0)
         try FileManager.default.createDirectory(atPath: d + "/dir", withIntermediateDirectories: false)
-        for (path, kind) in [(d + "/link.csv", "a symbolic link"), (d + "/fifo", "a FIFO"), ("/dev/null", "a device"),
-                             (d + "/dir", "a directory")] {
+        for (path, kind) in [
+            (d + "/link.csv", "a symbolic link"), (d + "/fifo", "a FIFO"), ("/dev/null", "a device"),
+            (d + "/dir", "a directory"),
+        ] {
             #expect {
                 try AtomicFile.write(Data("new".utf8), to: path)
             } throws: { error in
@@ -51,7 +54,7 @@ import RecIO
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: d))
         #expect(!names.contains(".last.safetensors.tmp-2147483000-17"))
         #expect(names.contains(".last.safetensors.tmp-1-18"))
-        #expect(names.contains(".best.safetensors.tmp-2147483000-19"))   // another destination's
+        #expect(names.contains(".best.safetensors.tmp-2147483000-19"))  // another destination's
         #expect(names.contains("last.safetensors"))
         #expect(AtomicFile.removeStaleTemporaries(of: d + "/best.safetensors") == 1)
     }
@@ -70,10 +73,12 @@ import RecIO
 
     @Test func checkNamesTheBytes() throws {
         #expect {
-            try MemoryBudget.check("the catalog (--items 100000000000 × --dim 64 floats)",
-                                   bytes: MemoryBudget.product([100_000_000_000, 64, 4]), limit: 24 << 30)
+            try MemoryBudget.check(
+                "the catalog (--items 100000000000 × --dim 64 floats)",
+                bytes: MemoryBudget.product([100_000_000_000, 64, 4]), limit: 24 << 30)
         } throws: { error in
-            "\(error)" == "the catalog (--items 100000000000 × --dim 64 floats) would take 25.6 TB (25600000000000 bytes), "
+            "\(error)"
+                == "the catalog (--items 100000000000 × --dim 64 floats) would take 25.6 TB (25600000000000 bytes), "
                 + "more than this machine's 25.8 GB of memory"
         }
         #expect(throws: MemoryBudgetError.self) { try MemoryBudget.check("x", bytes: nil) }
@@ -94,7 +99,8 @@ import RecIO
         #"[-1, 2]"#, #"[2.5]"#, #"[1, 1e308]"#, #"[3037000500, 3037000500]"#,
     ])
     func shapesThatCannotBeAreTypedErrors(shape: String) {
-        let d = file(#"{"w":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,16]}}"#, [UInt8](repeating: 0, count: 16))
+        let d = file(
+            #"{"w":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,16]}}"#, [UInt8](repeating: 0, count: 16))
         #expect {
             _ = try SafeTensors.parse(d, file: "ckpt.safetensors")
         } throws: { error in
@@ -105,7 +111,8 @@ import RecIO
 
     @Test func offsetsBeyondTheIntegersAreTypedErrors() {
         for offs in [#"[0, 1e300]"#, #"[-16, 0]"#, #"[9223372036854775807, 0]"#, #"[0.5, 16.5]"#] {
-            let d = file(#"{"w":{"dtype":"F32","shape":[4],"data_offsets":"# + offs + "}}", [UInt8](repeating: 0, count: 16))
+            let d = file(
+                #"{"w":{"dtype":"F32","shape":[4],"data_offsets":"# + offs + "}}", [UInt8](repeating: 0, count: 16))
             #expect(throws: RecIOError.self) { _ = try SafeTensors.parse(d, file: "ckpt.safetensors") }
         }
     }
@@ -115,7 +122,9 @@ import RecIO
 /// not a header (which would shift every item index by one); a first row that mixes numbers
 /// and text is an error.
 @Suite struct MatrixFirstRowTests {
-    @Test(arguments: ["\u{FEFF}1,2\n3,4\n", "\"1\",\"2\"\n3,4\n", "\u{FEFF}\"1\", \"2\"\r\n3,4\r\n", " \"1\" ,2\n\"3\",4\n"])
+    @Test(arguments: [
+        "\u{FEFF}1,2\n3,4\n", "\"1\",\"2\"\n3,4\n", "\u{FEFF}\"1\", \"2\"\r\n3,4\r\n", " \"1\" ,2\n\"3\",4\n",
+    ])
     func firstRowIsData(text: String) throws {
         let m = try CSVMatrix.parse(Data(text.utf8), file: "m.csv")
         #expect(m.rows == 2 && m.storage == [1, 2, 3, 4])
@@ -129,11 +138,18 @@ import RecIO
     }
 
     @Test func mixedFirstRowIsAnError() {
-        #expect(throws: RecIOError.malformed(file: "m.csv", line: 1, field: 2,
-                                             message: "'abc' is not a number (the first row mixes numbers and text: neither a header nor a data row)")) {
+        #expect(
+            throws: RecIOError.malformed(
+                file: "m.csv", line: 1, field: 2,
+                message: "'abc' is not a number (the first row mixes numbers and text: neither a header nor a data row)"
+            )
+        ) {
             _ = try CSVMatrix.parse(Data("1.5,abc\n2,3\n".utf8), file: "m.csv")
         }
-        #expect(throws: RecIOError.malformed(file: "m.csv", line: 2, field: 1, message: "'1e39' is beyond Float's range (|x| ≤ 3.4e38)")) {
+        #expect(
+            throws: RecIOError.malformed(
+                file: "m.csv", line: 2, field: 1, message: "'1e39' is beyond Float's range (|x| ≤ 3.4e38)")
+        ) {
             _ = try CSVMatrix.parse(Data("a\n1e39\n".utf8), file: "m.csv")
         }
     }
@@ -160,14 +176,21 @@ import RecIO
 /// Class: JSON never carries non-finite numbers: null, counted for a warning.
 @Suite struct JSONOutputTests {
     @Test func nonFiniteNumbersBecomeNull() throws {
-        struct Row: Encodable { let name: String; let value: Double; let values: [Float] }
-        let rows = [Row(name: "a", value: .infinity, values: [1, .nan, -.infinity]), Row(name: "inf", value: 2, values: [])]
+        struct Row: Encodable {
+            let name: String
+            let value: Double
+            let values: [Float]
+        }
+        let rows = [
+            Row(name: "a", value: .infinity, values: [1, .nan, -.infinity]), Row(name: "inf", value: 2, values: []),
+        ]
         let (data, count) = try JSONOutput.encode(rows, pretty: true)
         #expect(count == 3)
         let compact = String(decoding: data, as: UTF8.self).filter { !$0.isWhitespace }
         #expect(compact == #"[{"name":"a","value":null,"values":[1,null,null]},{"name":"inf","value":2,"values":[]}]"#)
         #expect(JSONOutput.warning(0, in: "x") == nil)
-        #expect(JSONOutput.warning(3, in: "r.json") == "warning: r.json: 3 non-finite values (±inf or NaN) written as null")
+        #expect(
+            JSONOutput.warning(3, in: "r.json") == "warning: r.json: 3 non-finite values (±inf or NaN) written as null")
         _ = try JSONSerialization.jsonObject(with: data)
     }
 }

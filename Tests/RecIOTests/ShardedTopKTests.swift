@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import RecCore
 import RecIO
+import Testing
 import _RecTestSupport
 
 /// Sharded catalog scoring: any split of the items into shards and of the states into blocks,
@@ -16,7 +16,8 @@ import _RecTestSupport
         for _ in 0..<max(1, n / 50) {
             let r = Int(g.next() % UInt64(n))
             v[r * d + Int(g.next() % UInt64(d))] = .nan
-            let a = Int(g.next() % UInt64(n)), b = Int(g.next() % UInt64(n))
+            let a = Int(g.next() % UInt64(n))
+            let b = Int(g.next() % UInt64(n))
             for j in 0..<d { v[b * d + j] = v[a * d + j] }
         }
         let bias = (0..<n).map { _ in Float(Int(g.next() % 3)) }
@@ -34,14 +35,17 @@ import _RecTestSupport
     func randomShardingsMergeToTheSingleResult(trial: Int) throws {
         var g = Xoshiro256(seed: UInt64(100 + trial))
         let real = trial % 2 == 1
-        let n = 1 + Int(g.next() % 3000), d = 1 + Int(g.next() % (real ? 130 : 24)), b = 1 + Int(g.next() % 40)
+        let n = 1 + Int(g.next() % 3000)
+        let d = 1 + Int(g.next() % (real ? 130 : 24))
+        let b = 1 + Int(g.next() % 40)
         let k = 1 + Int(g.next() % 30)
         let (items, bias) = Self.catalog(n, d, seed: UInt64(trial), real: real)
         var sv = (0..<(b * d)).map { _ in real ? Float(Sampling.normal(&g)) : Float(Int(g.next() % 7)) - 3 }
         if trial % 3 == 0 { sv[0] = .nan }
         let states = Matrix(rows: b, cols: d, elements: sv)
         // Exclusions in global ids, some rows empty.
-        let exclusions = ExclusionSet((0..<b).map { r in r % 3 == 0 ? [] : (0..<5).map { _ in Int(g.next() % UInt64(n)) } })
+        let exclusions = ExclusionSet(
+            (0..<b).map { r in r % 3 == 0 ? [] : (0..<5).map { _ in Int(g.next() % UInt64(n)) } })
         let useBias = trial % 4 < 2
         let single = try CatalogScorer(items: items, bias: useBias ? bias : nil, blockItems: 64 + trial * 37)
             .topK(states: states, k: k, excluding: exclusions)
@@ -55,19 +59,22 @@ import _RecTestSupport
             let blockEx = ExclusionSet(rows.map { Array(exclusions.items(row: $0)) })
             for c in 0..<(itemCuts.count - 1) {
                 let range = itemCuts[c]..<itemCuts[c + 1]
-                let scorer = CatalogScorer(items: items.rows(range), bias: useBias ? Array(bias[range]) : nil,
-                                           blockItems: 32 + c * 13, firstItem: range.lowerBound, catalogSize: n)
+                let scorer = CatalogScorer(
+                    items: items.rows(range), bias: useBias ? Array(bias[range]) : nil,
+                    blockItems: 32 + c * 13, firstItem: range.lowerBound, catalogSize: n)
                 let r = try scorer.topK(states: block, k: k, excluding: blockEx)
-                let piece = TopKPartial(firstState: rows.lowerBound, firstItem: range.lowerBound, itemCount: range.count,
-                                        catalogSize: n, result: r)
+                let piece = TopKPartial(
+                    firstState: rows.lowerBound, firstItem: range.lowerBound, itemCount: range.count,
+                    catalogSize: n, result: r)
                 // Through the file format, as the CLI and Spark do.
                 parts.append(("s\(s)-i\(c)", try TopKPartial.decode(piece.encoded(), file: "s\(s)-i\(c)")))
             }
         }
         parts.shuffle(using: &g)
         let merged = try TopKPartial.merge(parts)
-        #expect(merged.rows == single.rows && merged.k == single.k && merged.counts == single.counts,
-                "n=\(n) d=\(d) b=\(b) k=\(k) cuts \(itemCuts) / \(stateCuts)")
+        #expect(
+            merged.rows == single.rows && merged.k == single.k && merged.counts == single.counts,
+            "n=\(n) d=\(d) b=\(b) k=\(k) cuts \(itemCuts) / \(stateCuts)")
         #expect(merged.indices == single.indices, "n=\(n) d=\(d) b=\(b) k=\(k) cuts \(itemCuts) / \(stateCuts)")
         #expect(merged.scores.map(\.bitPattern) == single.scores.map(\.bitPattern))
     }
@@ -94,19 +101,24 @@ import _RecTestSupport
                     ref.sort { ranksAbove($0.0, $0.1, $1.0, $1.1) }
                     let top = ref.prefix(min(k, n))
                     #expect(Array(got.items(row: r)) == top.map(\.1), "n=\(n) d=\(d) b=\(b) row \(r)")
-                    #expect(got.scores(row: r).map(\.bitPattern) == top.map(\.0.bitPattern), "n=\(n) d=\(d) b=\(b) row \(r)")
+                    #expect(
+                        got.scores(row: r).map(\.bitPattern) == top.map(\.0.bitPattern), "n=\(n) d=\(d) b=\(b) row \(r)"
+                    )
                 }
             }
         }
     }
 
     @Test func missingOverlappingAndDamagedPiecesAreErrors() throws {
-        let items = Matrix.random(100, 4, seed: 1)   // distinct scores: a swapped pair is out of order
+        let items = Matrix.random(100, 4, seed: 1)  // distinct scores: a swapped pair is out of order
         let states = Matrix.random(3, 4, seed: 2)
-        func piece(_ range: Range<Int>, firstState: Int = 0, rows: Range<Int> = 0..<3, k: Int = 5) throws -> TopKPartial {
+        func piece(_ range: Range<Int>, firstState: Int = 0, rows: Range<Int> = 0..<3, k: Int = 5) throws -> TopKPartial
+        {
             let r = try CatalogScorer(items: items.rows(range), firstItem: range.lowerBound, catalogSize: 100)
                 .topK(states: states.rows(rows), k: k)
-            return TopKPartial(firstState: firstState, firstItem: range.lowerBound, itemCount: range.count, catalogSize: 100, result: r)
+            return TopKPartial(
+                firstState: firstState, firstItem: range.lowerBound, itemCount: range.count, catalogSize: 100, result: r
+            )
         }
         func expectError(_ parts: [(String, TopKPartial)], _ text: String) {
             #expect {
@@ -117,8 +129,9 @@ import _RecTestSupport
         }
         expectError([("a", try piece(0..<40)), ("b", try piece(50..<100))], "items 40..<50 are in no shard")
         expectError([("a", try piece(0..<60)), ("b", try piece(50..<100))], "overlap another shard")
-        expectError([("a", try piece(0..<100, rows: 0..<2)), ("b", try piece(0..<100, firstState: 3, rows: 2..<3))],
-                    "states 2..<3 are in no partial file")
+        expectError(
+            [("a", try piece(0..<100, rows: 0..<2)), ("b", try piece(0..<100, firstState: 3, rows: 2..<3))],
+            "states 2..<3 are in no partial file")
         expectError([("a", try piece(0..<50)), ("b", try piece(50..<100, k: 2))], "merging to k=5 needs")
         // A file cut short, a foreign file, a shuffled row.
         let good = try piece(0..<100).encoded()
@@ -127,7 +140,7 @@ import _RecTestSupport
         var swapped = [UInt8](good)
         let dataStart = swapped.count - 3 * 5 * 8 - 3 * 4
         let scoreStart = dataStart + 3 * 4 + 3 * 5 * 4
-        for j in 0..<4 { swapped.swapAt(scoreStart + j, scoreStart + 4 + j) }   // scores of ranks 1 and 2 of state 0
+        for j in 0..<4 { swapped.swapAt(scoreStart + j, scoreStart + 4 + j) }  // scores of ranks 1 and 2 of state 0
         #expect {
             _ = try TopKPartial.decode(Data(swapped), file: "p")
         } throws: { error in

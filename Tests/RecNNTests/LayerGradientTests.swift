@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RecCore
 import RecIO
 import RecNN
+import Testing
 import _RecTestSupport
 
 @Suite struct LayerGradientTests {
@@ -12,14 +12,17 @@ import _RecTestSupport
         let x = Matrix(rows: n, cols: inF, elements: randomFloats(n * inF, seed: 2))
         let R = randomDoubles(n * outF, seed: 3)
         let dx = lin.backward(x, Matrix(rows: n, cols: outF, elements: R.map(Float.init)))
-        let W = lin.weight.value.storage.map(Double.init), b = lin.bias!.value.storage.map(Double.init)
+        let W = lin.weight.value.storage.map(Double.init)
+        let b = lin.bias!.value.storage.map(Double.init)
         func forward(_ xv: [Double], _ w: [Double], _ bv: [Double]) -> Double {
             var L = 0.0
-            for r in 0..<n { for o in 0..<outF {
-                var y = bv[o]
-                for i in 0..<inF { y += xv[r * inF + i] * w[o * inF + i] }
-                L += y * R[r * outF + o]
-            } }
+            for r in 0..<n {
+                for o in 0..<outF {
+                    var y = bv[o]
+                    for i in 0..<inF { y += xv[r * inF + i] * w[o * inF + i] }
+                    L += y * R[r * outF + o]
+                }
+            }
             return L
         }
         let xd = x.storage.map(Double.init)
@@ -42,7 +45,8 @@ import _RecTestSupport
         let R = randomDoubles(n * d, seed: 8)
         let (_, cache) = ln.forward(x)
         let dx = ln.backward(cache, Matrix(rows: n, cols: d, elements: R.map(Float.init)))
-        let g = ln.gamma.value.storage.map(Double.init), b = ln.beta.value.storage.map(Double.init)
+        let g = ln.gamma.value.storage.map(Double.init)
+        let b = ln.beta.value.storage.map(Double.init)
         func forward(_ xv: [Double], _ gv: [Double], _ bv: [Double]) -> Double {
             var L = 0.0
             for r in 0..<n {
@@ -83,14 +87,18 @@ import _RecTestSupport
     @Test func adamMatchesTheRule() {
         let p = Parameter(name: "w", value: Matrix([[1, -2]]))
         let adam = Adam(parameters: [p], learningRate: 0.1, weightDecay: 0.01)
-        var w = [1.0, -2.0], m = [0.0, 0.0], v = [0.0, 0.0]
+        var w = [1.0, -2.0]
+        var m = [0.0, 0.0]
+        var v = [0.0, 0.0]
         for t in 1...2 {
-            let g = w.map { 2 * $0 } // d/dw of w²
+            let g = w.map { 2 * $0 }  // d/dw of w²
             p.grad = Matrix([g.map(Float.init)])
             adam.step()
             for i in 0..<2 {
-                m[i] = 0.9 * m[i] + 0.1 * g[i]; v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i]
-                let mh = m[i] / (1 - pow(0.9, Double(t))), vh = v[i] / (1 - pow(0.999, Double(t)))
+                m[i] = 0.9 * m[i] + 0.1 * g[i]
+                v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i]
+                let mh = m[i] / (1 - pow(0.9, Double(t)))
+                let vh = v[i] / (1 - pow(0.999, Double(t)))
                 w[i] -= 0.1 * (mh / (vh.squareRoot() + 1e-8) + 0.01 * w[i])
             }
             for i in 0..<2 { #expect(abs(Double(p.value.storage[i]) - w[i]) < 1e-6) }
@@ -101,7 +109,8 @@ import _RecTestSupport
     /// tail) ends with the same bits on 1, 2 and 3 threads, and each value follows the rule.
     @Test func adamAcrossThreads() {
         let n = (1 << 17) + 5
-        let g0 = randomFloats(n, seed: 3), w0 = randomFloats(n, seed: 4)
+        let g0 = randomFloats(n, seed: 3)
+        let w0 = randomFloats(n, seed: 4)
         var results = [[Float]]()
         for threads in [1, 2, 3] {
             let p = Parameter(name: "w", value: Matrix(rows: 1, cols: n, elements: w0))
@@ -115,10 +124,13 @@ import _RecTestSupport
         #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern))
         #expect(results[0].map(\.bitPattern) == results[2].map(\.bitPattern))
         for i in [0, 77_777, n - 1] {
-            var w = Double(w0[i]), m = 0.0, v = 0.0
+            var w = Double(w0[i])
+            var m = 0.0
+            var v = 0.0
             for t in 1...3 {
                 let g = Double(g0[i]) * Double(t)
-                m = 0.9 * m + 0.1 * g; v = 0.999 * v + 0.001 * g * g
+                m = 0.9 * m + 0.1 * g
+                v = 0.999 * v + 0.001 * g * g
                 w -= 0.01 * (m / (1 - pow(0.9, Double(t)))) / ((v / (1 - pow(0.999, Double(t)))).squareRoot() + 1e-8)
             }
             #expect(abs(Double(results[0][i]) - w) < 1e-5, "value \(i)")
@@ -126,8 +138,10 @@ import _RecTestSupport
     }
 
     @Test func clipping() {
-        let a = Parameter(name: "a", value: Matrix([[0, 0]])), b = Parameter(name: "b", value: Matrix([[0]]))
-        a.grad = Matrix([[3, 0]]); b.grad = Matrix([[4]])
+        let a = Parameter(name: "a", value: Matrix([[0, 0]]))
+        let b = Parameter(name: "b", value: Matrix([[0]]))
+        a.grad = Matrix([[3, 0]])
+        b.grad = Matrix([[4]])
         #expect(clipGradientNorm([a, b], maxNorm: 1) == 5)
         #expect(abs(a.grad.storage[0] - 0.6) < 1e-6 && abs(b.grad.storage[0] - 0.8) < 1e-6)
         #expect(clipGradientNorm([a, b], maxNorm: 10) == 1)
@@ -142,7 +156,8 @@ import _RecTestSupport
     }
 
     @Test func saveLoadAndBadCheckpoints() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ck-\(UUID().uuidString).safetensors").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ck-\(UUID().uuidString).safetensors")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let a = Tiny()
         try a.save(to: path)
@@ -156,11 +171,15 @@ import _RecTestSupport
         try SafeTensors.write(t, to: path)
         let c = Tiny()
         let before = c.lin.weight.value
-        #expect(throws: RecNNError.checkpoint(file: path, tensor: "norm.bias", message: "missing")) { try c.load(from: path) }
+        #expect(throws: RecNNError.checkpoint(file: path, tensor: "norm.bias", message: "missing")) {
+            try c.load(from: path)
+        }
         #expect(c.lin.weight.value == before)
         t["norm.bias"] = Tensor(shape: [4], values: [0, 0, 0, 0])
         try SafeTensors.write(t, to: path)
-        #expect(throws: RecNNError.checkpoint(file: path, tensor: "norm.bias", message: "shape [4], expected [1, 3]")) { try c.load(from: path) }
+        #expect(throws: RecNNError.checkpoint(file: path, tensor: "norm.bias", message: "shape [4], expected [1, 3]")) {
+            try c.load(from: path)
+        }
         #expect(c.lin.weight.value == before)
         // Truncated file.
         let data = FileManager.default.contents(atPath: path)!

@@ -1,16 +1,18 @@
 import Foundation
-import Testing
 import RecCore
-import RecNN
-import _RecTestSupport
 import RecIO
+import RecNN
+import Testing
+import _RecTestSupport
 
 /// A naive Double SASRec forward (no dropout) over named parameters, for finite differences.
 struct NaiveSASRec {
     let c: SASRec.Config
     func linear(_ p: [String: [Double]], _ name: String, _ x: [[Double]]) -> [[Double]] {
-        let w = p[name + ".weight"]!, b = p[name + ".bias"]!
-        let outF = b.count, inF = w.count / outF
+        let w = p[name + ".weight"]!
+        let b = p[name + ".bias"]!
+        let outF = b.count
+        let inF = w.count / outF
         var out = [[Double]]()
         for row in x {
             var y = [Double](repeating: 0, count: outF)
@@ -24,7 +26,8 @@ struct NaiveSASRec {
         return out
     }
     func layerNorm(_ p: [String: [Double]], _ name: String, _ x: [[Double]]) -> [[Double]] {
-        let g = p[name + ".weight"]!, b = p[name + ".bias"]!
+        let g = p[name + ".weight"]!
+        let b = p[name + ".bias"]!
         return x.map { row in
             let m = row.reduce(0, +) / Double(row.count)
             let v = row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(row.count)
@@ -33,36 +36,54 @@ struct NaiveSASRec {
     }
     func add(_ a: [[Double]], _ b: [[Double]]) -> [[Double]] { zip(a, b).map { zip($0, $1).map(+) } }
 
-    func attention(_ p: [String: [Double]], _ name: String, queries: [[Double]], keys: [[Double]], B: Int, pad: [Bool]) -> [[Double]] {
-        let L = c.length, d = c.dim, H = c.heads, dh = d / H
-        let q = linear(p, name + ".q", queries), k = linear(p, name + ".k", keys), v = linear(p, name + ".v", keys)
+    func attention(_ p: [String: [Double]], _ name: String, queries: [[Double]], keys: [[Double]], B: Int, pad: [Bool])
+        -> [[Double]]
+    {
+        let L = c.length
+        let d = c.dim
+        let H = c.heads
+        let dh = d / H
+        let q = linear(p, name + ".q", queries)
+        let k = linear(p, name + ".k", keys)
+        let v = linear(p, name + ".v", keys)
         var out = [[Double]](repeating: [Double](repeating: 0, count: d), count: B * L)
-        for b in 0..<B { for h in 0..<H { for i in 0..<L {
-            var s = [Double](repeating: -.infinity, count: L)
-            for j in 0...i where !pad[b * L + j] {
-                var dot = 0.0
-                for t in 0..<dh { dot += q[b * L + i][h * dh + t] * k[b * L + j][h * dh + t] }
-                s[j] = dot / Double(dh).squareRoot()
+        for b in 0..<B {
+            for h in 0..<H {
+                for i in 0..<L {
+                    var s = [Double](repeating: -.infinity, count: L)
+                    for j in 0...i where !pad[b * L + j] {
+                        var dot = 0.0
+                        for t in 0..<dh { dot += q[b * L + i][h * dh + t] * k[b * L + j][h * dh + t] }
+                        s[j] = dot / Double(dh).squareRoot()
+                    }
+                    guard let m = s.max(), m > -.infinity else { continue }
+                    let e = s.map { $0 == -.infinity ? 0 : exp($0 - m) }
+                    let z = e.reduce(0, +)
+                    for t in 0..<dh {
+                        var o = 0.0
+                        for j in 0..<L { o += e[j] / z * v[b * L + j][h * dh + t] }
+                        out[b * L + i][h * dh + t] = o
+                    }
+                }
             }
-            guard let m = s.max(), m > -.infinity else { continue }
-            let e = s.map { $0 == -.infinity ? 0 : exp($0 - m) }, z = e.reduce(0, +)
-            for t in 0..<dh {
-                var o = 0.0
-                for j in 0..<L { o += e[j] / z * v[b * L + j][h * dh + t] }
-                out[b * L + i][h * dh + t] = o
-            }
-        } } }
+        }
         return p[name + ".out.weight"] == nil ? out : linear(p, name + ".out", out)
     }
     func ffn(_ p: [String: [Double]], _ name: String, _ x: [[Double]]) -> [[Double]] {
         linear(p, name + ".w2", linear(p, name + ".w1", x).map { $0.map { max($0, 0) } })
     }
-    func mask(_ x: [[Double]], _ pad: [Bool]) -> [[Double]] { x.indices.map { pad[$0] ? [Double](repeating: 0, count: x[$0].count) : x[$0] } }
+    func mask(_ x: [[Double]], _ pad: [Bool]) -> [[Double]] {
+        x.indices.map { pad[$0] ? [Double](repeating: 0, count: x[$0].count) : x[$0] }
+    }
 
     func states(_ p: [String: [Double]], _ seqs: [[Int]]) -> [[Double]] {
-        let L = c.length, d = c.dim, B = seqs.count
-        let ids = seqs.flatMap { $0 }, pad = ids.map { $0 == 0 }
-        let emb = p["item_embedding.weight"]!, pos = p["position_embedding.weight"]!
+        let L = c.length
+        let d = c.dim
+        let B = seqs.count
+        let ids = seqs.flatMap { $0 }
+        let pad = ids.map { $0 == 0 }
+        let emb = p["item_embedding.weight"]!
+        let pos = p["position_embedding.weight"]!
         let scale = c.layout == .original ? Double(d).squareRoot() : 1
         var x = [[Double]]()
         for r in ids.indices {
@@ -95,14 +116,24 @@ struct NaiveSASRec {
 
 @Suite struct SASRecTests {
     /// (layout, heads, attention output projection: nil = the layout's default).
-    static let cases: [(SASRec.Layout, Int, Bool?)] = [(.original, 1, nil), (.preLN, 2, nil), (.postLN, 1, nil), (.original, 2, nil), (.original, 2, true), (.preLN, 1, false)]
+    static let cases: [(SASRec.Layout, Int, Bool?)] = [
+        (.original, 1, nil), (.preLN, 2, nil), (.postLN, 1, nil), (.original, 2, nil), (.original, 2, true),
+        (.preLN, 1, false),
+    ]
 
     @Test(arguments: cases)
     func gradientsMatchFiniteDifferences(layout: SASRec.Layout, heads: Int, projection: Bool?) throws {
         var c = SASRec.Config(items: 5)
-        c.length = 4; c.dim = 4; c.heads = heads; c.blocks = 2; c.dropout = 0; c.layout = layout
+        c.length = 4
+        c.dim = 4
+        c.heads = heads
+        c.blocks = 2
+        c.dropout = 0
+        c.layout = layout
         c.attentionOutputProjection = projection
-        #expect(SASRec(config: c, seed: 1).parameters.contains { $0.name.hasSuffix("attn.out.weight") } == (projection ?? (layout != .original)))
+        #expect(
+            SASRec(config: c, seed: 1).parameters.contains { $0.name.hasSuffix("attn.out.weight") }
+                == (projection ?? (layout != .original)))
         let model = SASRec(config: c, seed: 3)
         // Right padding, left padding, a length-1 sequence and an all-padding row.
         let seqs = [[3, 1, 0, 0], [0, 0, 2, 5], [4, 0, 0, 0], [0, 0, 0, 0], [1, 2, 3, 4]]
@@ -125,11 +156,14 @@ struct NaiveSASRec {
         // Every parameter's gradient.
         for q in model.parameters {
             var pp = p
-            var worst = 0.0, scale = 1e-3
+            var worst = 0.0
+            var scale = 1e-3
             for i in 0..<q.value.count {
                 let orig = p[q.name]![i]
-                pp[q.name]![i] = orig + 1e-6; let a = loss(pp)
-                pp[q.name]![i] = orig - 1e-6; let b = loss(pp)
+                pp[q.name]![i] = orig + 1e-6
+                let a = loss(pp)
+                pp[q.name]![i] = orig - 1e-6
+                let b = loss(pp)
                 pp[q.name]![i] = orig
                 let numeric = (a - b) / 2e-6
                 scale = max(scale, abs(numeric))
@@ -143,7 +177,10 @@ struct NaiveSASRec {
 
     @Test func causalAndOutOfRange() throws {
         var c = SASRec.Config(items: 9)
-        c.length = 5; c.dim = 8; c.heads = 2; c.dropout = 0
+        c.length = 5
+        c.dim = 8
+        c.heads = 2
+        c.dropout = 0
         let model = SASRec(config: c, seed: 1)
         // Changing a later item never changes an earlier state: compare states read at position 2
         // (sequences right-padded after position 2).
@@ -153,11 +190,16 @@ struct NaiveSASRec {
         let (x, _) = try model.forward([[1, 2, 3, 4, 5]], training: false)
         let (y, _) = try model.forward([[1, 2, 3, 4, 9]], training: false)
         #expect(x != y)
-        #expect(throws: RecNNError.itemOutOfRange(id: 10, position: 7, vocabulary: 10)) { try model.forward([[1, 2, 3, 4, 5], [1, 0, 10, 0, 0]], training: false) }
+        #expect(throws: RecNNError.itemOutOfRange(id: 10, position: 7, vocabulary: 10)) {
+            try model.forward([[1, 2, 3, 4, 5], [1, 0, 10, 0, 0]], training: false)
+        }
         // Dropout is seeded: the same seed gives the same training-mode states.
-        var cd = c; cd.dropout = 0.3
+        var cd = c
+        cd.dropout = 0.3
         let m2 = SASRec(config: cd, seed: 2)
-        #expect(try m2.forward([[1, 2, 3, 4, 5]], training: true, seed: 5).states == (try m2.forward([[1, 2, 3, 4, 5]], training: true, seed: 5).states))
+        #expect(
+            try m2.forward([[1, 2, 3, 4, 5]], training: true, seed: 5).states
+                == (try m2.forward([[1, 2, 3, 4, 5]], training: true, seed: 5).states))
     }
 }
 
@@ -173,18 +215,28 @@ struct NaiveSASRec {
     func matchesTheNumpyReference(layout: SASRec.Layout) throws {
         let path = Self.fixtures + "/sasrec_\(layout.rawValue).safetensors"
         var c = SASRec.Config(items: 7)
-        c.length = 5; c.dim = 8; c.heads = 2; c.blocks = 2; c.dropout = 0.2; c.layout = layout
+        c.length = 5
+        c.dim = 8
+        c.heads = 2
+        c.blocks = 2
+        c.dropout = 0.2
+        c.layout = layout
         let model = SASRec(config: c, seed: 99)
         try model.load(from: path)
         let file = try SafeTensors.read(path).tensors
-        let seqsT = file["input.sequences"]!, expected = file["expected.states"]!
-        let seqs = (0..<seqsT.shape[0]).map { b in (0..<seqsT.shape[1]).map { Int(seqsT.values[b * seqsT.shape[1] + $0]) } }
+        let seqsT = file["input.sequences"]!
+        let expected = file["expected.states"]!
+        let seqs = (0..<seqsT.shape[0]).map { b in
+            (0..<seqsT.shape[1]).map { Int(seqsT.values[b * seqsT.shape[1] + $0]) }
+        }
         let (states, _) = try model.forward(seqs, training: false)
         #expect(states.shapeDescription == "\(expected.shape[0])×\(expected.shape[1])")
         let worst = zip(states.storage, expected.values).map { abs($0 - $1) }.max() ?? 0
         #expect(worst <= 1e-5, "\(layout): max abs difference \(worst)")
         // Round trip through RecKit's own writer.
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("sasrec-\(UUID().uuidString).safetensors").path
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sasrec-\(UUID().uuidString).safetensors"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: copy) }
         try model.save(to: copy)
         let other = SASRec(config: c, seed: 5)
@@ -196,11 +248,16 @@ struct NaiveSASRec {
 @Suite struct SASRecDataParallelTests {
     @Test func matchesTheSingleWorkerPass() throws {
         var c = SASRec.Config(items: 30)
-        c.length = 6; c.dim = 16; c.heads = 2; c.blocks = 2; c.dropout = 0.1
+        c.length = 6
+        c.dim = 16
+        c.heads = 2
+        c.blocks = 2
+        c.dropout = 0.1
         var g = Xoshiro256(seed: 4)
         let seqs = (0..<100).map { _ in (0..<6).map { _ in Int(Sampling.uniform(&g) * 31) } }
         let dS = Matrix.random(100, 16, seed: 6)
-        let single = SASRec(config: c, seed: 1), multi = SASRec(config: c, seed: 1)
+        let single = SASRec(config: c, seed: 1)
+        let multi = SASRec(config: c, seed: 1)
         let par = SASRec.DataParallel(multi, workers: 3)
         let (a, ca) = try single.forward(seqs, training: false)
         let (b, cb) = try par.forward(seqs, training: false)
@@ -216,8 +273,12 @@ struct NaiveSASRec {
         // Errors name the position in the whole batch.
         var bad = seqs
         bad[90][2] = 99
-        #expect(throws: RecNNError.itemOutOfRange(id: 99, position: 90 * 6 + 2, vocabulary: 31)) { try par.forward(bad, training: false) }
+        #expect(throws: RecNNError.itemOutOfRange(id: 99, position: 90 * 6 + 2, vocabulary: 31)) {
+            try par.forward(bad, training: false)
+        }
         // Training mode is reproducible for a seed.
-        #expect(try par.forward(seqs, training: true, seed: 3).states == (try par.forward(seqs, training: true, seed: 3).states))
+        #expect(
+            try par.forward(seqs, training: true, seed: 3).states
+                == (try par.forward(seqs, training: true, seed: 3).states))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import RecCore
 import RecOPE
+import Testing
 
 @Suite struct DiscountedTSTests {
     /// Worked by hand: prior Beta(1, 1) for two items, γ = 0.5, 4-hour periods from time 0.
@@ -12,8 +12,10 @@ import RecOPE
     @Test func discountingWorkedByHand() throws {
         let h = 3600.0
         var d = try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.5, period: 4 * h)
-        try d.update(with: [.init(time: 0, item: 0, clicked: true), .init(time: 100, item: 0, clicked: false),
-                            .init(time: 4 * h, item: 1, clicked: true), .init(time: 12 * h + 5, item: 0, clicked: true)])
+        try d.update(with: [
+            .init(time: 0, item: 0, clicked: true), .init(time: 100, item: 0, clicked: false),
+            .init(time: 4 * h, item: 1, clicked: true), .init(time: 12 * h + 5, item: 0, clicked: true),
+        ])
         #expect(d.successes == [1.125, 0.25] && d.failures == [0.125, 0])
         let p = try d.policy()
         #expect(p.alpha == [2.125, 1.25] && p.beta == [1.125, 1])
@@ -30,8 +32,12 @@ import RecOPE
         try d.update(with: [.init(time: 50, item: 0, clicked: true)])
         #expect(throws: RecOPEError.self) { try d.update(with: [.init(time: 20, item: 0, clicked: true)]) }
         #expect(throws: RecOPEError.self) { try d.update(with: [.init(time: .nan, item: 0, clicked: true)]) }
-        #expect(throws: RecOPEError.self) { try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 1.5, period: 10) }
-        #expect(throws: RecOPEError.self) { try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.9, period: 0) }
+        #expect(throws: RecOPEError.self) {
+            try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 1.5, period: 10)
+        }
+        #expect(throws: RecOPEError.self) {
+            try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.9, period: 0)
+        }
     }
 }
 
@@ -43,12 +49,17 @@ import RecOPE
     }
 
     @Test func readsCampaigns() throws {
-        let path = try write("# prior\nall:\n  alpha:\n    - 2.0\n    - 3\n  beta:\n    - 100.0\n    - 200.0\nmen:\n  alpha:\n    - 1\n  beta:\n    - 5\n")
+        let path = try write(
+            "# prior\nall:\n  alpha:\n    - 2.0\n    - 3\n  beta:\n    - 100.0\n    - 200.0\nmen:\n  alpha:\n    - 1\n  beta:\n    - 5\n"
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let p = try BetaPrior.load(yaml: path, campaign: "all")
         #expect(p.alpha == [2, 3] && p.beta == [100, 200])
         #expect(try BetaPrior.load(yaml: path, campaign: "men").alpha == [1])
-        #expect(throws: RecOPEError.malformedFile(file: path, line: nil, message: "no campaign 'women'; the file has all, men")) {
+        #expect(
+            throws: RecOPEError.malformedFile(
+                file: path, line: nil, message: "no campaign 'women'; the file has all, men")
+        ) {
             try BetaPrior.load(yaml: path, campaign: "women")
         }
     }
@@ -56,14 +67,21 @@ import RecOPE
     @Test func errorsNameTheLine() throws {
         let bad = try write("all:\n  alpha:\n    - 2.0\n    - x\n  beta:\n    - 1\n")
         defer { try? FileManager.default.removeItem(atPath: bad) }
-        #expect(throws: RecOPEError.malformedFile(file: bad, line: 4, message: "'x' is not a number")) { try BetaPrior.load(yaml: bad, campaign: "all") }
+        #expect(throws: RecOPEError.malformedFile(file: bad, line: 4, message: "'x' is not a number")) {
+            try BetaPrior.load(yaml: bad, campaign: "all")
+        }
         let neg = try write("all:\n  alpha:\n    - -2.0\n  beta:\n    - 1\n")
         defer { try? FileManager.default.removeItem(atPath: neg) }
-        #expect(throws: RecOPEError.malformedFile(file: neg, line: 3, message: "alpha value -2.0 must be positive and finite")) { try BetaPrior.load(yaml: neg, campaign: "all") }
+        #expect(
+            throws: RecOPEError.malformedFile(
+                file: neg, line: 3, message: "alpha value -2.0 must be positive and finite")
+        ) { try BetaPrior.load(yaml: neg, campaign: "all") }
         let short = try write("all:\n  alpha:\n    - 2.0\n    - 3.0\n  beta:\n    - 1\n")
         defer { try? FileManager.default.removeItem(atPath: short) }
         #expect(throws: RecOPEError.self) { try BetaPrior.load(yaml: short, campaign: "all") }
-        #expect(throws: RecOPEError.cannotOpen(file: "/nonexistent.yaml", reason: "no such file")) { try BetaPrior.load(yaml: "/nonexistent.yaml", campaign: "all") }
+        #expect(throws: RecOPEError.cannotOpen(file: "/nonexistent.yaml", reason: "no such file")) {
+            try BetaPrior.load(yaml: "/nonexistent.yaml", campaign: "all")
+        }
     }
 }
 
@@ -74,7 +92,8 @@ let obpPriorPath: String = {
     return url.appendingPathComponent("data/obp/obp/policy/conf/prior_bts.yaml").path
 }()
 
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD prior"))
+@Suite(
+    .enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD prior"))
 struct OpenBanditPriorTests {
     @Test func campaignsLoad() throws {
         #expect(try BetaPrior.load(yaml: obpPriorPath, campaign: "all").alpha.count == 80)
@@ -94,12 +113,16 @@ struct OpenBanditPriorTests {
             abs(p - published) <= 4 * (published * (1 - published) / 1e5).squareRoot() + rounding
         }
         for (r, v) in [0.198, 0.245, 0.198].enumerated() {
-            #expect(close(exact.probability(item: 61, rank: r), v, rounding: 5e-4), "item 61 rank \(r + 1): \(exact.probability(item: 61, rank: r))")
+            #expect(
+                close(exact.probability(item: 61, rank: r), v, rounding: 5e-4),
+                "item 61 rank \(r + 1): \(exact.probability(item: 61, rank: r))")
             let best = (0..<80).max { exact.probability(item: $0, rank: r) < exact.probability(item: $1, rank: r) }
             #expect(best == 61)
         }
         for (r, v) in [0.0108, 0.0093, 0.0092].enumerated() {
-            #expect(close(exact.probability(item: 0, rank: r), v, rounding: 5e-5), "item 0 rank \(r + 1): \(exact.probability(item: 0, rank: r))")
+            #expect(
+                close(exact.probability(item: 0, rank: r), v, rounding: 5e-5),
+                "item 0 rank \(r + 1): \(exact.probability(item: 0, rank: r))")
         }
         // And a 1e7-ranking simulation agrees with the exact values within 4 SE in every cell.
         let mc = try ts.monteCarloMarginals(k: 3, simulations: 10_000_000, seed: 61)
@@ -108,12 +131,14 @@ struct OpenBanditPriorTests {
 }
 
 /// The RecOPE part of README.md's library tour, kept compiling and checked.
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD prior"))
+@Suite(
+    .enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD prior"))
 struct ReadmePolicyTourTests {
     @Test func tour() throws {
         let prior = try BetaPrior.load(yaml: obpPriorPath, campaign: "all")
         let ts = try ThompsonSampling(prior: prior)
-        let boosted = try ThompsonSampling(prior: prior, boost: PriorityBoost(items: [3, 7], rule: .multiplicative(1.2)))
+        let boosted = try ThompsonSampling(
+            prior: prior, boost: PriorityBoost(items: [3, 7], rule: .multiplicative(1.2)))
         var dts = try DiscountedThompsonSampling(prior: prior, discount: 0.99, period: 4 * 3600)
         try dts.update(with: [.init(time: 0, item: 61, clicked: true)])
         let dots = try dts.policy(optimistic: true)
@@ -128,16 +153,18 @@ struct ReadmePolicyTourTests {
 
     /// The offline A/B part of the tour: one process, then the same rows in two shards.
     @Test func offlineABTour() throws {
-        let path = obpPriorPath.replacingOccurrences(of: "policy/conf/prior_bts.yaml", with: "dataset/obd/random/all/all.csv")
+        let path = obpPriorPath.replacingOccurrences(
+            of: "policy/conf/prior_bts.yaml", with: "dataset/obd/random/all/all.csv")
         let ts = try ThompsonSampling(prior: try BetaPrior.load(yaml: obpPriorPath, campaign: "all"))
         var settings = EvaluationSettings()
         settings.caps = [2, 5, 10]
-        settings.bootstrap = 200                                  // Poisson replicates
+        settings.bootstrap = 200  // Poisson replicates
         settings.pieceGroupings = [.position, .valueModel(buckets: 5)]
-        let evaluator = try OffPolicyEvaluator(targets: [TargetPolicy(name: "bts", marginals: [try ts.exactMarginals(k: 3)])],
-                                               logging: [try UniformRandomRanking(items: 80).exactMarginals(k: 3)], settings: settings)
+        let evaluator = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "bts", marginals: [try ts.exactMarginals(k: 3)])],
+            logging: [try UniformRandomRanking(items: 80).exactMarginals(k: 3)], settings: settings)
         var columns = LogColumns.openBanditDataset
-        columns.rowKey = ""                                       // OBD's unnamed index column
+        columns.rowKey = ""  // OBD's unnamed index column
         let report = try evaluator.evaluate { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
             let reader = try LogReader(path: path, columns: columns)
             while let chunk = try reader.next(maxRows: 4096) { try acc.add(chunk) }
@@ -156,7 +183,7 @@ struct ReadmePolicyTourTests {
                     if i % 2 == part { try acc.add(chunk) }
                     i += 1
                 }
-                shards.append(acc.finishedState())          // `write(to:)` / `load` in a real deployment
+                shards.append(acc.finishedState())  // `write(to:)` / `load` in a real deployment
             }
             state = try OffPolicyState.merge(shards).advanced()
         }

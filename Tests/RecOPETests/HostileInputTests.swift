@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RecCore
 import RecIO
 import RecOPE
+import Testing
 import _RecTestSupport
 
 /// Hostile input, by class: every case ends in a typed error that names the path once, never a
@@ -29,7 +29,9 @@ import _RecTestSupport
     @Test func missingFilesAreNamed() {
         let p = Self.directory + "/no-such-\(UUID().uuidString).csv"
         #expect(throws: RecIOError.cannotOpen(file: p, reason: "no such file")) { _ = try CSVReader(path: p) }
-        #expect(throws: RecOPEError.cannotOpen(file: p, reason: "no such file")) { _ = try LoggedData.load(csv: p, columns: .openBanditDataset) }
+        #expect(throws: RecOPEError.cannotOpen(file: p, reason: "no such file")) {
+            _ = try LoggedData.load(csv: p, columns: .openBanditDataset)
+        }
         #expect(throws: RecOPEError.cannotOpen(file: p, reason: "no such file")) { _ = try PolicySpec.load(p) }
     }
 }
@@ -43,7 +45,8 @@ import _RecTestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for value in ["1e39", "-1e300", "5e18"] {
             let path = dir + "/log.csv"
-            try Data("item,position,reward,propensity\n0,0,1,0.5\n1,0,\(value),0.5\n".utf8).write(to: URL(fileURLWithPath: path))
+            try Data("item,position,reward,propensity\n0,0,1,0.5\n1,0,\(value),0.5\n".utf8).write(
+                to: URL(fileURLWithPath: path))
             let cols = try LogColumns.parse("item=item,position=position,reward=reward,propensity=propensity")
             #expect {
                 _ = try LoggedData.load(csv: path, columns: cols)
@@ -51,7 +54,8 @@ import _RecTestSupport
                 "\(error)".hasPrefix(path + ":3: ") && "\(error)".contains("4.6e18")
             }
             #expect(throws: RecOPEError.self) {
-                _ = try LoggedData(items: [0, 1], positions: [0, 0], rewards: [1, Double(value)!], propensities: [0.5, 0.5])
+                _ = try LoggedData(
+                    items: [0, 1], positions: [0, 0], rewards: [1, Double(value)!], propensities: [0.5, 0.5])
             }
         }
     }
@@ -70,13 +74,24 @@ import _RecTestSupport
     @Test(arguments: [
         (#"{"kind": "plackett_luce", "scores": [1, inf, 2]}"#, ":1: not valid JSON: 'inf' is not a JSON number"),
         ("{\"kind\": \"plackett_luce\",\n \"scores\": [1, NaN]}", ":2: not valid JSON: 'NaN' is not a JSON number"),
-        (#"{"kind": "plackett_luce", "scores": [-Infinity, 2]}"#, ":1: not valid JSON: '-Infinity' is not a JSON number"),
+        (
+            #"{"kind": "plackett_luce", "scores": [-Infinity, 2]}"#,
+            ":1: not valid JSON: '-Infinity' is not a JSON number"
+        ),
         (#"{"kind": "plackett_luce", "scores": [1, 1e400]}"#, ":1: not valid JSON: 1e400 is beyond Double's range"),
         (#"{"kind": "epsilon_greedy", "scores": [1, 2], "epsilon": -1e999}"#, "-1e999 is beyond Double's range"),
-        (#"{"kind": "plackett_luce", "scores": [1, 2], "temprature": 5}"#, #"unknown key "temprature" for kind plackett_luce"#),
-        (#"{"kind": "uniform", "items": 3, "seed": 4}"#, #"unknown key "seed" for kind uniform (it takes: items, kind)"#),
-        (#"{"kind": "bernoulli_ts", "alpha": [1], "beta": [2], "boost": {"items": [0], "rule": "additive", "amont": 2}}"#,
-         #"unknown key "amont" in "boost""#),
+        (
+            #"{"kind": "plackett_luce", "scores": [1, 2], "temprature": 5}"#,
+            #"unknown key "temprature" for kind plackett_luce"#
+        ),
+        (
+            #"{"kind": "uniform", "items": 3, "seed": 4}"#,
+            #"unknown key "seed" for kind uniform (it takes: items, kind)"#
+        ),
+        (
+            #"{"kind": "bernoulli_ts", "alpha": [1], "beta": [2], "boost": {"items": [0], "rule": "additive", "amont": 2}}"#,
+            #"unknown key "amont" in "boost""#
+        ),
         (#"{"kind": "dts", "alpha": [1], "beta": [2], "period": 3}"#, #"unknown key "period" for kind dts"#),
     ])
     func badSpecsAreTypedErrors(json: String, expected: String) {
@@ -88,10 +103,15 @@ import _RecTestSupport
     }
 
     @Test func everyDocumentedKeyIsAccepted() throws {
-        _ = try load(#"{"kind": "bernoulli_ts", "alpha": [1, 2], "beta": [3, 4], "clicks": [0, 1], "impressions": [1, 2], "optimistic": true}"#)
-        _ = try load(#"{"kind": "dots", "alpha": [1, 2], "beta": [3, 4], "discount": 0.9, "period_hours": 2, "at": 10}"#)
+        _ = try load(
+            #"{"kind": "bernoulli_ts", "alpha": [1, 2], "beta": [3, 4], "clicks": [0, 1], "impressions": [1, 2], "optimistic": true}"#
+        )
+        _ = try load(
+            #"{"kind": "dots", "alpha": [1, 2], "beta": [3, 4], "discount": 0.9, "period_hours": 2, "at": 10}"#)
         _ = try load(#"{"kind": "epsilon_greedy", "scores": [1, 2], "epsilon": 0.1}"#)
-        _ = try load(#"{"kind": "priority_ts", "alpha": [1, 2], "beta": [3, 4], "boost": {"items": [1], "rule": "multiplicative", "amount": 2}}"#)
+        _ = try load(
+            #"{"kind": "priority_ts", "alpha": [1, 2], "beta": [3, 4], "boost": {"items": [1], "rule": "multiplicative", "amount": 2}}"#
+        )
     }
 }
 
@@ -139,7 +159,9 @@ import _RecTestSupport
         }
         let exact = try pl.exactMarginals(k: n)
         for c in 0..<(n * n) {
-            #expect(abs(exact.probabilities[c] - ref[c]) < 1e-9, "\(scores)/\(temperature) cell \(c): \(exact.probabilities[c]) vs \(ref[c])")
+            #expect(
+                abs(exact.probabilities[c] - ref[c]) < 1e-9,
+                "\(scores)/\(temperature) cell \(c): \(exact.probabilities[c]) vs \(ref[c])")
         }
         for r in 0..<n { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
         let mc = try pl.monteCarloMarginals(k: n, simulations: 200_000, seed: 5)

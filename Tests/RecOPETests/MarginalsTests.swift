@@ -1,31 +1,37 @@
 import Foundation
-import Testing
 import RecCore
 import RecOPE
+import Testing
 import _RecTestSupport
 
 /// Every cell of `mc` within `z` standard errors of `exact` (SE from the exact p, floored at one
 /// count's worth so that a cell with p ≈ 0 still has a finite band).
 func agreeWithinStandardErrors(_ mc: RankMarginals, _ exact: RankMarginals, z: Double = 4) -> String? {
     let n = Double(mc.simulations!)
-    var worst = 0.0, worstCell = (0, 0)
+    var worst = 0.0
+    var worstCell = (0, 0)
     for i in 0..<exact.items {
         for r in 0..<exact.k {
             let p = exact.probability(item: i, rank: r)
             let se = max((p * (1 - p) / n).squareRoot(), 1 / n)
             let dev = abs(mc.probability(item: i, rank: r) - p) / se
-            if dev > worst { worst = dev; worstCell = (i, r) }
+            if dev > worst {
+                worst = dev
+                worstCell = (i, r)
+            }
         }
     }
     if worst <= z { return nil }
     let (i, r) = worstCell
-    return "cell (item \(i), rank \(r)): MC \(mc.probability(item: i, rank: r)) vs exact \(exact.probability(item: i, rank: r)): \(worst) SE"
+    return
+        "cell (item \(i), rank \(r)): MC \(mc.probability(item: i, rank: r)) vs exact \(exact.probability(item: i, rank: r)): \(worst) SE"
 }
 
 func permutations(_ xs: [Int]) -> [[Int]] {
     if xs.count <= 1 { return [xs] }
     return xs.indices.flatMap { i -> [[Int]] in
-        var rest = xs; let x = rest.remove(at: i)
+        var rest = xs
+        let x = rest.remove(at: i)
         return permutations(rest).map { [x] + $0 }
     }
 }
@@ -41,7 +47,11 @@ func permutations(_ xs: [Int]) -> [[Int]] {
             for (r, i) in perm.enumerated() { ref[i * n + r] += p }
         }
         let exact = try pl.exactMarginals(k: n)
-        for c in 0..<(n * n) { #expect(abs(exact.probabilities[c] - ref[c]) < 1e-10, "n=\(n) cell \(c): \(exact.probabilities[c]) vs \(ref[c])") }
+        for c in 0..<(n * n) {
+            #expect(
+                abs(exact.probabilities[c] - ref[c]) < 1e-10, "n=\(n) cell \(c): \(exact.probabilities[c]) vs \(ref[c])"
+            )
+        }
         for r in 0..<n { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
     }
 
@@ -55,7 +65,9 @@ func permutations(_ xs: [Int]) -> [[Int]] {
 
 @Suite struct ThompsonSamplingTests {
     static func smallPrior() throws -> BetaPrior {
-        try BetaPrior(alpha: [47, 8, 62, 142, 3, 14, 7, 12, 2, 30], beta: [12198, 3566, 15993, 35522, 2367, 4609, 3171, 4372, 2308, 8776])
+        try BetaPrior(
+            alpha: [47, 8, 62, 142, 3, 14, 7, 12, 2, 30],
+            beta: [12198, 3566, 15993, 35522, 2367, 4609, 3171, 4372, 2308, 8776])
     }
 
     @Test func twoItemsMatchOneDimensionalIntegration() throws {
@@ -69,14 +81,17 @@ func permutations(_ xs: [Int]) -> [[Int]] {
             let x = (Double(s) + 0.5) * h
             ref += SpecialFunctions.betaPDF(3, 40, x) * SpecialFunctions.regularizedIncompleteBeta(5, 50, x) * h
         }
-        #expect(abs(exact.probability(item: 0, rank: 0) - ref) < 1e-8, "\(exact.probability(item: 0, rank: 0)) vs \(ref)")
+        #expect(
+            abs(exact.probability(item: 0, rank: 0) - ref) < 1e-8, "\(exact.probability(item: 0, rank: 0)) vs \(ref)")
         #expect(abs(exact.probability(item: 0, rank: 0) + exact.probability(item: 1, rank: 0) - 1) < 1e-10)
     }
 
     @Test func exactColumnsSumToOneAndAgreeWithMonteCarlo() throws {
         let ts = try ThompsonSampling(prior: Self.smallPrior())
         let exact = try ts.exactMarginals(k: 3)
-        for r in 0..<3 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9, "rank \(r) sums to \(exact.columnSum(rank: r))") }
+        for r in 0..<3 {
+            #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9, "rank \(r) sums to \(exact.columnSum(rank: r))")
+        }
         let mc = try ts.monteCarloMarginals(k: 3, simulations: 1_000_000, seed: 11)
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
     }
@@ -127,7 +142,8 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         let mc = try ts.monteCarloMarginals(k: 3, simulations: 1_000_000, seed: 3)
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
         // With ten identical items and no data, every item is equally likely at every rank.
-        let same = try ThompsonSampling(alpha: [Double](repeating: 1, count: 10), beta: [Double](repeating: 30, count: 10), optimistic: true)
+        let same = try ThompsonSampling(
+            alpha: [Double](repeating: 1, count: 10), beta: [Double](repeating: 30, count: 10), optimistic: true)
         let e = try same.exactMarginals(k: 4)
         #expect(e.probabilities.allSatisfy { abs($0 - 0.1) < 1e-9 })
     }
@@ -160,8 +176,13 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         #expect(throws: RecOPEError.self) { try ts.monteCarloMarginals(k: 1, simulations: 0, seed: 1) }
         #expect(throws: RecOPEError.self) { try PlackettLuce(scores: [1, 2], temperature: 0) }
         #expect(throws: RecOPEError.self) { try PlackettLuce(scores: [1, .infinity]) }
-        #expect(throws: RecOPEError.self) { try ThompsonSampling(alpha: [1, 2], beta: [3, 4], boost: PriorityBoost(items: [5], rule: .additive(1))) }
-        #expect(throws: RecOPEError.self) { try ThompsonSampling(alpha: [1, 2], beta: [3, 4], boost: PriorityBoost(items: [0], rule: .multiplicative(0))) }
+        #expect(throws: RecOPEError.self) {
+            try ThompsonSampling(alpha: [1, 2], beta: [3, 4], boost: PriorityBoost(items: [5], rule: .additive(1)))
+        }
+        #expect(throws: RecOPEError.self) {
+            try ThompsonSampling(
+                alpha: [1, 2], beta: [3, 4], boost: PriorityBoost(items: [0], rule: .multiplicative(0)))
+        }
     }
 }
 
@@ -190,7 +211,7 @@ func permutations(_ xs: [Int]) -> [[Int]] {
     @Test func monteCarloAgreesWithExactAndTheTailShareHolds() throws {
         let n = 12
         let scores = randomDoubles(n, seed: 9, scale: 3)
-        let tail = (0..<n).map { $0 % 3 != 0 }          // 8 tail items, 4 head items
+        let tail = (0..<n).map { $0 % 3 != 0 }  // 8 tail items, 4 head items
         let p = try TailExplorationGreedy(scores: scores, epsilon: 0.3, isTail: tail, tailShare: 0.7)
         let exact = try p.exactMarginals(k: 4)
         for r in 0..<4 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
@@ -201,12 +222,23 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         let mc = try p.monteCarloMarginals(k: 4, simulations: 400_000, seed: 3)
         #expect(agreeWithinStandardErrors(mc, exact) == nil)
         // The exploring part equals Plackett–Luce over the two log-weights, integrated exactly.
-        let nT = 8.0, nH = 4.0, lw = log(0.7 * nH / (0.3 * nT))
+        let nT = 8.0
+        let nH = 4.0
+        let lw = log(0.7 * nH / (0.3 * nT))
         let pl = try PlackettLuce(scores: tail.map { $0 ? lw : 0 }).exactMarginals(k: 4)
         let greedy = try EpsilonGreedy(scores: scores, epsilon: 0).exactMarginals(k: 4)
-        for i in 0..<n { for r in 0..<4 {
-            #expect(abs(exact.probability(item: i, rank: r) - (0.7 * greedy.probability(item: i, rank: r) + 0.3 * pl.probability(item: i, rank: r))) < 1e-9)
-        } }
-        #expect(throws: RecOPEError.self) { try TailExplorationGreedy(scores: scores, epsilon: 0.1, isTail: [Bool](repeating: true, count: n), tailShare: 0.5) }
+        for i in 0..<n {
+            for r in 0..<4 {
+                #expect(
+                    abs(
+                        exact.probability(item: i, rank: r)
+                            - (0.7 * greedy.probability(item: i, rank: r) + 0.3 * pl.probability(item: i, rank: r)))
+                        < 1e-9)
+            }
+        }
+        #expect(throws: RecOPEError.self) {
+            try TailExplorationGreedy(
+                scores: scores, epsilon: 0.1, isTail: [Bool](repeating: true, count: n), tailShare: 0.5)
+        }
     }
 }

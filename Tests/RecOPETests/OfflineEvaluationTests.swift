@@ -1,12 +1,13 @@
 import Foundation
-import Testing
 import RecCore
 import RecOPE
+import Testing
 
 @Suite struct OfflineEvaluationTests {
     /// Small logs whose estimates are recomputed here by plain loops.
     @Test func estimatorsMatchTheirFormulas() throws {
-        let items = [0, 1, 2, 1, 0, 2, 2, 1], positions = [0, 0, 1, 1, 0, 1, 0, 1]
+        let items = [0, 1, 2, 1, 0, 2, 2, 1]
+        let positions = [0, 0, 1, 1, 0, 1, 0, 1]
         let rewards = [1.0, 0, 0, 1, 0, 1, 0, 0]
         let logging = try UniformRandomRanking(items: 3).exactMarginals(k: 2)
         let target = try ThompsonSampling(alpha: [5, 2, 1], beta: [10, 10, 10]).exactMarginals(k: 2)
@@ -16,7 +17,8 @@ import RecOPE
         settings.bootstrap = 0
         settings.rewardSmoothing = 2
         settings.switchThreshold = 1.2
-        let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", logging: logging, settings: settings)
+        let ev = try OfflineEvaluation.evaluate(
+            logs: logs, target: target, policy: "t", logging: logging, settings: settings)
         func v(_ name: Estimator) -> Double { ev.estimate(name)!.value }
         let n = Double(items.count)
         let w = items.indices.map { target.probability(item: items[$0], rank: positions[$0]) / (1.0 / 3) }
@@ -29,7 +31,8 @@ import RecOPE
         var piece = 0.0
         for k in 0..<2 {
             let rows = items.indices.filter { positions[$0] == k }
-            piece += Double(rows.count) / n * rows.reduce(0.0) { $0 + wc[$1] * r[$1] } / rows.reduce(0.0) { $0 + wc[$1] }
+            piece +=
+                Double(rows.count) / n * rows.reduce(0.0) { $0 + wc[$1] * r[$1] } / rows.reduce(0.0) { $0 + wc[$1] }
         }
         #expect(abs(v(.pieceNCIS) - piece) < 1e-12)
         let z = (0..<2).map { k in (0..<3).reduce(0.0) { $0 + min(target.probability(item: $1, rank: k), 1.5 / 3) } }
@@ -48,15 +51,19 @@ import RecOPE
         let sw = items.indices.map { dmRow[$0] + (w[$0] <= 1.2 ? w[$0] * (r[$0] - q(items[$0], positions[$0])) : 0) }
         #expect(abs(v(.SwitchDR) - sw.reduce(0, +) / n) < 1e-12)
         // Diagnostics.
-        #expect(abs(ev.diagnostics.effectiveSampleSize - pow(w.reduce(0, +), 2) / w.map { $0 * $0 }.reduce(0, +)) < 1e-9)
+        #expect(
+            abs(ev.diagnostics.effectiveSampleSize - pow(w.reduce(0, +), 2) / w.map { $0 * $0 }.reduce(0, +)) < 1e-9)
         #expect(ev.diagnostics.maxWeight == w.max()!)
     }
 
     @Test func pieceNCISByContextAndValueModel() throws {
-        let items = [0, 1, 2, 1, 0, 2, 2, 1, 0, 1], positions = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
-        let rewards = [1.0, 0, 0, 1, 0, 1, 0, 0, 1, 1], ctx = [0, 1, 1, 0, 2, 2, 0, 1, 2, 0]
-        let logs = try LoggedData(items: items, positions: positions, rewards: rewards,
-                                  propensities: [Double](repeating: 0.4, count: 10), contexts: ctx)
+        let items = [0, 1, 2, 1, 0, 2, 2, 1, 0, 1]
+        let positions = [0, 0, 1, 1, 0, 1, 0, 1, 1, 0]
+        let rewards = [1.0, 0, 0, 1, 0, 1, 0, 0, 1, 1]
+        let ctx = [0, 1, 1, 0, 2, 2, 0, 1, 2, 0]
+        let logs = try LoggedData(
+            items: items, positions: positions, rewards: rewards,
+            propensities: [Double](repeating: 0.4, count: 10), contexts: ctx)
         let target = try PlackettLuce(scores: [1, 0.2, -0.5], temperature: 0.7).exactMarginals(k: 2)
         var settings = EvaluationSettings()
         settings.caps = [3]
@@ -68,7 +75,9 @@ import RecOPE
         var expected = 0.0
         for c in 0..<3 {
             let rows = items.indices.filter { ctx[$0] == c }
-            expected += Double(rows.count) / 10 * rows.reduce(0.0) { $0 + w[$1] * rewards[$1] } / rows.reduce(0.0) { $0 + w[$1] }
+            expected +=
+                Double(rows.count) / 10 * rows.reduce(0.0) { $0 + w[$1] * rewards[$1] }
+                / rows.reduce(0.0) { $0 + w[$1] }
         }
         #expect(abs(byContext.value - expected) < 1e-12)
         #expect(ev.estimates.contains { $0.grouping == .valueModel(buckets: 2) })
@@ -79,24 +88,39 @@ import RecOPE
     /// (item, position): IS and DR are unbiased, so over 400k rows they land within 4 standard
     /// errors of the exact value of the target policy, which is computed from its exact marginals.
     @Test func simulatedLogsRecoverTheTruth() throws {
-        let nItems = 12, K = 3, rows = 400_000
+        let nItems = 12
+        let K = 3
+        let rows = 400_000
         var g = Xoshiro256(seed: 5)
-        let ctr = (0..<(nItems * K)).map { i in 0.02 + 0.1 * Double(i % nItems) / Double(nItems) * (1 - 0.3 * Double(i / nItems)) }
-        let target = try ThompsonSampling(alpha: (0..<nItems).map { Double($0 + 2) }, beta: [Double](repeating: 60, count: nItems)).exactMarginals(k: K)
-        var items = [Int](), positions = [Int](), rewards = [Double]()
+        let ctr = (0..<(nItems * K)).map { i in
+            0.02 + 0.1 * Double(i % nItems) / Double(nItems) * (1 - 0.3 * Double(i / nItems))
+        }
+        let target = try ThompsonSampling(
+            alpha: (0..<nItems).map { Double($0 + 2) }, beta: [Double](repeating: 60, count: nItems)
+        ).exactMarginals(k: K)
+        var items = [Int]()
+        var positions = [Int]()
+        var rewards = [Double]()
         for _ in 0..<(rows / K) {
             var perm = Array(0..<nItems)
-            for i in 0..<K { let j = i + Int(Sampling.uniform(&g) * Double(nItems - i)); perm.swapAt(i, j) }
+            for i in 0..<K {
+                let j = i + Int(Sampling.uniform(&g) * Double(nItems - i))
+                perm.swapAt(i, j)
+            }
             for k in 0..<K {
-                items.append(perm[k]); positions.append(k)
+                items.append(perm[k])
+                positions.append(k)
                 rewards.append(Sampling.uniform(&g) < ctr[perm[k] * 1 + k * nItems] ? 1 : 0)
             }
         }
         // Truth: positions are equally frequent; the target puts item a at k with P_B(a, k).
         var truth = 0.0
-        for k in 0..<K { for a in 0..<nItems { truth += target.probability(item: a, rank: k) * ctr[a + k * nItems] / Double(K) } }
-        let logs = try LoggedData(items: items, positions: positions, rewards: rewards,
-                                  propensities: [Double](repeating: 1.0 / Double(nItems), count: items.count))
+        for k in 0..<K {
+            for a in 0..<nItems { truth += target.probability(item: a, rank: k) * ctr[a + k * nItems] / Double(K) }
+        }
+        let logs = try LoggedData(
+            items: items, positions: positions, rewards: rewards,
+            propensities: [Double](repeating: 1.0 / Double(nItems), count: items.count))
         var settings = EvaluationSettings()
         settings.bootstrap = 200
         let ev = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: settings)
@@ -109,11 +133,15 @@ import RecOPE
     }
 
     @Test func bootstrapIsReproducibleAcrossThreads() throws {
-        let logs = try LoggedData(items: [0, 1, 2, 1, 0, 2, 2, 1, 0, 0], positions: [0, 0, 1, 1, 0, 1, 0, 1, 1, 0],
-                                  rewards: [1, 0, 0, 1, 0, 1, 0, 0, 1, 1], propensities: [Double](repeating: 1.0 / 3, count: 10))
+        let logs = try LoggedData(
+            items: [0, 1, 2, 1, 0, 2, 2, 1, 0, 0], positions: [0, 0, 1, 1, 0, 1, 0, 1, 1, 0],
+            rewards: [1, 0, 0, 1, 0, 1, 0, 0, 1, 1], propensities: [Double](repeating: 1.0 / 3, count: 10))
         let target = try PlackettLuce(scores: [1, 0.5, 0], temperature: 0.5).exactMarginals(k: 2)
-        var s1 = EvaluationSettings(); s1.bootstrap = 300; s1.parallelism = .sequential
-        var s2 = s1; s2.parallelism = .threads(3)
+        var s1 = EvaluationSettings()
+        s1.bootstrap = 300
+        s1.parallelism = .sequential
+        var s2 = s1
+        s2.parallelism = .threads(3)
         let a = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: s1)
         let b = try OfflineEvaluation.evaluate(logs: logs, target: target, policy: "t", settings: s2)
         #expect(a.estimates == b.estimates)
@@ -127,8 +155,12 @@ import RecOPE
         #expect(throws: RecOPEError.self) { try OfflineEvaluation.evaluate(logs: badItem, target: target, policy: "t") }
         let badPos = try LoggedData(items: [0], positions: [4], rewards: [1], propensities: [0.5])
         #expect(throws: RecOPEError.self) { try OfflineEvaluation.evaluate(logs: badPos, target: target, policy: "t") }
-        #expect(throws: RecOPEError.self) { try LoggedData(items: [0], positions: [0], rewards: [1], propensities: [0]) }
-        #expect(throws: RecOPEError.self) { try LoggedData(items: [0], positions: [0], rewards: [1], propensities: [1.5]) }
+        #expect(throws: RecOPEError.self) {
+            try LoggedData(items: [0], positions: [0], rewards: [1], propensities: [0])
+        }
+        #expect(throws: RecOPEError.self) {
+            try LoggedData(items: [0], positions: [0], rewards: [1], propensities: [1.5])
+        }
         let empty = try LoggedData(items: [], positions: [], rewards: [], propensities: [])
         #expect(throws: RecOPEError.self) { try OfflineEvaluation.evaluate(logs: empty, target: target, policy: "t") }
     }
@@ -141,28 +173,46 @@ import RecOPE
         return path
     }
 
-    let header = ",timestamp,item_id,position,click,propensity_score,user_feature_0,user_feature_1,user_feature_2,user_feature_3\n"
+    let header =
+        ",timestamp,item_id,position,click,propensity_score,user_feature_0,user_feature_1,user_feature_2,user_feature_3\n"
 
     @Test func readsOBDRows() throws {
-        let p = try write(header + "0,2019-11-24 00:00:34.762830+00:00,14,3,0,0.0125,a,b,c,d\n1,2019-11-24 01:00:00+00:00,2,1,1,0.5,a,b,c,e\n")
+        let p = try write(
+            header
+                + "0,2019-11-24 00:00:34.762830+00:00,14,3,0,0.0125,a,b,c,d\n1,2019-11-24 01:00:00+00:00,2,1,1,0.5,a,b,c,e\n"
+        )
         let d = try LoggedData.load(csv: p, columns: .openBanditDataset)
-        #expect(d.items == [14, 2] && d.positions == [2, 0] && d.rewards == [0, 1] && d.propensities == [0.0125, 0.5])
+        #expect(
+            d.items == [14, 2] && d.positions == [2, 0] && d.rewards == [0, 1] && d.propensities == [0.0125, 0.5])
         #expect(abs(d.times![0] - 1574553634.76283) < 1e-6 && d.times![1] - d.times![0] > 3565)
         #expect(d.contexts == [0, 1] && d.contextKeys == ["a|b|c|d", "a|b|c|e"])
     }
 
     @Test func errorsNameFileLineAndColumn() throws {
-        for (bad, message) in [("0.0", "propensity '0.0' must be a number in (0, 1]"), ("-0.1", "propensity '-0.1' must be a number in (0, 1]"),
-                               ("1.5", "propensity '1.5' must be a number in (0, 1]"), ("nan", "propensity 'nan' must be a number in (0, 1]")] {
-            let p = try write(header + "0,2019-11-24 00:00:34+00:00,14,3,0,0.0125,a,b,c,d\n1,2019-11-24 00:00:35+00:00,14,3,0,\(bad),a,b,c,d\n")
-            #expect(throws: RecOPEError.malformedFile(file: p, line: 3, message: "column 'propensity_score': \(message)")) {
+        for (bad, message) in [
+            ("0.0", "propensity '0.0' must be a number in (0, 1]"),
+            ("-0.1", "propensity '-0.1' must be a number in (0, 1]"),
+            ("1.5", "propensity '1.5' must be a number in (0, 1]"),
+            ("nan", "propensity 'nan' must be a number in (0, 1]"),
+        ] {
+            let p = try write(
+                header
+                    + "0,2019-11-24 00:00:34+00:00,14,3,0,0.0125,a,b,c,d\n1,2019-11-24 00:00:35+00:00,14,3,0,\(bad),a,b,c,d\n"
+            )
+            #expect(
+                throws: RecOPEError.malformedFile(file: p, line: 3, message: "column 'propensity_score': \(message)")
+            ) {
                 try LoggedData.load(csv: p, columns: .openBanditDataset)
             }
         }
         let noCol = try write(",timestamp,item_id,click\n0,2019-11-24 00:00:34+00:00,1,0\n")
-        #expect(throws: RecOPEError.malformedFile(file: noCol, line: 1, message: "missing column 'position'")) { try LoggedData.load(csv: noCol, columns: .openBanditDataset) }
+        #expect(throws: RecOPEError.malformedFile(file: noCol, line: 1, message: "missing column 'position'")) {
+            try LoggedData.load(csv: noCol, columns: .openBanditDataset)
+        }
         let empty = try write(header)
-        #expect(throws: RecOPEError.malformedFile(file: empty, line: nil, message: "the log has no rows")) { try LoggedData.load(csv: empty, columns: .openBanditDataset) }
+        #expect(throws: RecOPEError.malformedFile(file: empty, line: nil, message: "the log has no rows")) {
+            try LoggedData.load(csv: empty, columns: .openBanditDataset)
+        }
         let badPos = try write(header + "0,2019-11-24 00:00:34+00:00,14,0,0,0.0125,a,b,c,d\n")
         #expect(throws: RecOPEError.self) { try LoggedData.load(csv: badPos, columns: .openBanditDataset) }
         let badTime = try write(header + "0,yesterday,14,1,0,0.0125,a,b,c,d\n")
@@ -170,14 +220,17 @@ import RecOPE
         #expect(throws: RecOPEError.self) { try LoggedData.load(csv: "/nonexistent.csv", columns: .openBanditDataset) }
         #expect(throws: RecOPEError.self) { try LogColumns.parse("item=a,position=b") }
         let generic = try write("it,pos,r,ev\n3,0,1,click\n2,1,0,view\n3,1,1,purchase\n")
-        let g = try LoggedData.load(csv: generic, columns: try LogColumns.parse("item=it,position=pos,reward=r,event=ev"))
+        let g = try LoggedData.load(
+            csv: generic, columns: try LogColumns.parse("item=it,position=pos,reward=r,event=ev"))
         #expect(g.events == [0, 1, 2] && g.eventNames == ["click", "view", "purchase"] && g.propensities == nil)
-        #expect(try LogColumns.parse("item=a,position=b,reward=c,context=x+y,position_base=1") ==
-                LogColumns(item: "a", position: "b", reward: "c", context: ["x", "y"], positionBase: 1))
+        #expect(
+            try LogColumns.parse("item=a,position=b,reward=c,context=x+y,position_base=1")
+                == LogColumns(item: "a", position: "b", reward: "c", context: ["x", "y"], positionBase: 1))
     }
 }
 
-@Suite(.enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD data"))
+@Suite(
+    .enabled(if: FileManager.default.fileExists(atPath: obpPriorPath), "run scripts/fetch-obp to fetch the OBD data"))
 struct OpenBanditOfflineABTests {
     var dataDir: String { obpPriorPath.replacingOccurrences(of: "policy/conf/prior_bts.yaml", with: "dataset/obd") }
 
@@ -192,16 +245,21 @@ struct OpenBanditOfflineABTests {
         let logs = try LoggedData.load(csv: path, columns: .openBanditDataset)
         var settings = EvaluationSettings()
         settings.bootstrap = 1000
-        let ev = try OfflineEvaluation.evaluate(logs: logs, target: marginals, policy: "bts",
-                                                logging: try UniformRandomRanking(items: 80).exactMarginals(k: 3), settings: settings)
+        let ev = try OfflineEvaluation.evaluate(
+            logs: logs, target: marginals, policy: "bts",
+            logging: try UniformRandomRanking(items: 80).exactMarginals(k: 3), settings: settings)
         let isValue = try #require(ev.estimate(.IS))
         #expect(abs(isValue.value - 0.004553) <= 4 * 1.5e-5, "IS \(isValue.value) vs OBP IPW 0.004553")
         // Independent recomputation: (1/n) Σ click · P(item at position) / propensity.
         let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
-        var sum = 0.0, n = 0.0
+        var sum = 0.0
+        var n = 0.0
         for line in lines {
             let f = line.split(separator: ",", omittingEmptySubsequences: false)
-            let item = Int(f[2])!, pos = Int(f[3])! - 1, click = Double(f[4])!, prop = Double(f[5])!
+            let item = Int(f[2])!
+            let pos = Int(f[3])! - 1
+            let click = Double(f[4])!
+            let prop = Double(f[5])!
             sum += click * marginals.probability(item: item, rank: pos) / prop
             n += 1
         }
@@ -250,7 +308,9 @@ struct OpenBanditOfflineABTests {
         // Logged propensities are the logging policy's exact marginals of each row's period.
         for j in stride(from: 0, to: run.logs.count, by: 37) {
             let m = run.logging[Int(run.period[j])]
-            #expect(run.logs.propensities![j] == m.probability(item: Int(run.logs.items[j]), rank: Int(run.logs.positions[j])))
+            #expect(
+                run.logs.propensities![j]
+                    == m.probability(item: Int(run.logs.items[j]), rank: Int(run.logs.positions[j])))
         }
         // Same seed, same log.
         let again = try FeedSimulator(config: config).run(seed: 3)
@@ -263,21 +323,37 @@ struct OpenBanditOfflineABTests {
     /// Logs drawn from a true logistic click model over item, position and a context column:
     /// DM and DR with the logistic model land near the exact value of the target.
     @Test func wellSpecifiedModelRecoversTheValue() throws {
-        let nItems = 10, K = 2, rows = 200_000
+        let nItems = 10
+        let K = 2
+        let rows = 200_000
         var g = Xoshiro256(seed: 9)
-        let alpha = (0..<nItems).map { _ in Sampling.normal(&g) * 0.6 }, beta = [0.0, -0.5], gamma = [0.0, 0.8, -0.7]
+        let alpha = (0..<nItems).map { _ in Sampling.normal(&g) * 0.6 }
+        let beta = [0.0, -0.5]
+        let gamma = [0.0, 0.8, -0.7]
         func p(_ a: Int, _ k: Int, _ c: Int) -> Double { 1 / (1 + exp(-(-2.5 + alpha[a] + beta[k] + gamma[c]))) }
-        var items = [Int](), positions = [Int](), rewards = [Double](), ctx = [Int]()
+        var items = [Int]()
+        var positions = [Int]()
+        var rewards = [Double]()
+        var ctx = [Int]()
         for j in 0..<rows {
-            let a = Int(Sampling.uniform(&g) * Double(nItems)), k = j % K, c = Int(Sampling.uniform(&g) * 3)
-            items.append(a); positions.append(k); ctx.append(c)
+            let a = Int(Sampling.uniform(&g) * Double(nItems))
+            let k = j % K
+            let c = Int(Sampling.uniform(&g) * 3)
+            items.append(a)
+            positions.append(k)
+            ctx.append(c)
             rewards.append(Sampling.uniform(&g) < p(a, k, c) ? 1 : 0)
         }
-        let logs = try LoggedData(items: items, positions: positions, rewards: rewards,
-                                  propensities: [Double](repeating: 1.0 / Double(nItems), count: rows), contexts: ctx)
+        let logs = try LoggedData(
+            items: items, positions: positions, rewards: rewards,
+            propensities: [Double](repeating: 1.0 / Double(nItems), count: rows), contexts: ctx)
         let target = try PlackettLuce(scores: alpha, temperature: 0.5).exactMarginals(k: K)
         var truth = 0.0
-        for j in 0..<rows { for a in 0..<nItems { truth += target.probability(item: a, rank: positions[j]) * p(a, positions[j], ctx[j]) } }
+        for j in 0..<rows {
+            for a in 0..<nItems {
+                truth += target.probability(item: a, rank: positions[j]) * p(a, positions[j], ctx[j])
+            }
+        }
         truth /= Double(rows)
         var settings = EvaluationSettings()
         settings.bootstrap = 0

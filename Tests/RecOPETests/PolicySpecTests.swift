@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import RecCore
 import RecOPE
+import Testing
 
 @Suite struct PolicySpecTests {
     let dir: URL = {
@@ -17,30 +17,51 @@ import RecOPE
     }
 
     @Test func buildsEveryKind() throws {
-        try "time,item,click\n0,0,1\n3600,1,0\n7200,2,1\n".write(toFile: dir.appendingPathComponent("log.csv").path, atomically: true, encoding: .utf8)
-        let ts = try PolicySpec.load(try spec(#"{"kind": "bernoulli_ts", "alpha": [1, 2], "beta": [10, 20], "clicks": [1, 0], "impressions": [3, 1]}"#))
+        try "time,item,click\n0,0,1\n3600,1,0\n7200,2,1\n".write(
+            toFile: dir.appendingPathComponent("log.csv").path, atomically: true, encoding: .utf8)
+        let ts = try PolicySpec.load(
+            try spec(
+                #"{"kind": "bernoulli_ts", "alpha": [1, 2], "beta": [10, 20], "clicks": [1, 0], "impressions": [3, 1]}"#
+            ))
         #expect((ts as! ThompsonSampling).alpha == [2, 2] && (ts as! ThompsonSampling).beta == [12, 21])
-        let pts = try PolicySpec.load(try spec(#"{"kind": "priority_ts", "alpha": [1, 2], "beta": [10, 20], "boost": {"items": [1], "rule": "additive", "amount": 0.05}}"#))
+        let pts = try PolicySpec.load(
+            try spec(
+                #"{"kind": "priority_ts", "alpha": [1, 2], "beta": [10, 20], "boost": {"items": [1], "rule": "additive", "amount": 0.05}}"#
+            ))
         #expect((pts as! ThompsonSampling).boost == PriorityBoost(items: [1], rule: .additive(0.05)))
-        let dots = try PolicySpec.load(try spec(#"{"kind": "dots", "alpha": [1, 1, 2], "beta": [50, 50, 60], "log": "log.csv", "discount": 0.5, "period_hours": 1}"#))
+        let dots = try PolicySpec.load(
+            try spec(
+                #"{"kind": "dots", "alpha": [1, 1, 2], "beta": [50, 50, 60], "log": "log.csv", "discount": 0.5, "period_hours": 1}"#
+            ))
         let d = dots as! ThompsonSampling
         #expect(d.optimistic && d.alpha == [1.25, 1, 3] && d.beta == [50, 50.5, 60])
-        #expect(try PolicySpec.load(try spec(#"{"kind": "plackett_luce", "scores": [1, 2], "temperature": 0.5}"#)) is PlackettLuce)
-        #expect(try PolicySpec.load(try spec(#"{"kind": "epsilon_greedy", "scores": [1, 2], "epsilon": 0.1}"#)) is EpsilonGreedy)
+        #expect(
+            try PolicySpec.load(try spec(#"{"kind": "plackett_luce", "scores": [1, 2], "temperature": 0.5}"#))
+                is PlackettLuce)
+        #expect(
+            try PolicySpec.load(try spec(#"{"kind": "epsilon_greedy", "scores": [1, 2], "epsilon": 0.1}"#))
+                is EpsilonGreedy)
         #expect(try PolicySpec.load(try spec(#"{"kind": "uniform", "items": 4}"#)).itemCount == 4)
     }
 
     @Test func errorsNameFileAndKey() throws {
         let p1 = try spec(#"{"kind": "bernoulli_ts", "alpha": [1, true], "beta": [1, 2]}"#)
-        #expect(throws: RecOPEError.malformedFile(file: p1, line: nil, message: #""alpha"[1] is not a number"#)) { try PolicySpec.load(p1) }
+        #expect(throws: RecOPEError.malformedFile(file: p1, line: nil, message: #""alpha"[1] is not a number"#)) {
+            try PolicySpec.load(p1)
+        }
         let p2 = try spec(#"{"kind": "nope"}"#)
         #expect(throws: RecOPEError.self) { try PolicySpec.load(p2) }
         let p3 = try spec(#"{"kind": "priority_ts", "alpha": [1], "beta": [1]}"#)
-        #expect(throws: RecOPEError.malformedFile(file: p3, line: nil, message: #"kind priority_ts needs a "boost" object"#)) { try PolicySpec.load(p3) }
+        #expect(
+            throws: RecOPEError.malformedFile(file: p3, line: nil, message: #"kind priority_ts needs a "boost" object"#)
+        ) { try PolicySpec.load(p3) }
         let p4 = try spec("{not json")
         #expect(throws: RecOPEError.self) { try PolicySpec.load(p4) }
         let p5 = try spec(#"{"kind": "bernoulli_ts", "prior": "missing.yaml"}"#)
-        #expect(throws: RecOPEError.cannotOpen(file: dir.appendingPathComponent("missing.yaml").path, reason: "no such file")) { try PolicySpec.load(p5) }
+        #expect(
+            throws: RecOPEError.cannotOpen(
+                file: dir.appendingPathComponent("missing.yaml").path, reason: "no such file")
+        ) { try PolicySpec.load(p5) }
         let p6 = try spec(#"{"kind": "bernoulli_ts", "alpha": [1, -1], "beta": [1, 2]}"#)
         #expect(throws: RecOPEError.self) { try PolicySpec.load(p6) }
     }

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import RecCore
 import RecOPE
+import Testing
 
 /// The distributed evaluation is the single pass: any split of the rows into shards, read in any
 /// order and merged in any order, gives the same report.
@@ -10,11 +10,17 @@ import RecOPE
     /// position-dependent rate; sizes chosen to straddle chunk boundaries.
     static func randomLogs(rows: Int, items: Int, depth: Int, seed: UInt64) throws -> (LoggedData, RankMarginals) {
         var g = Xoshiro256(seed: seed)
-        let logging = try PlackettLuce(scores: (0..<items).map { _ in Sampling.normal(&g) }, temperature: 1).exactMarginals(k: depth)
-        var it = [Int](), pos = [Int](), rew = [Double](), prop = [Double](), ctx = [Int]()
+        let logging = try PlackettLuce(scores: (0..<items).map { _ in Sampling.normal(&g) }, temperature: 1)
+            .exactMarginals(k: depth)
+        var it = [Int]()
+        var pos = [Int]()
+        var rew = [Double]()
+        var prop = [Double]()
+        var ctx = [Int]()
         for j in 0..<rows {
             let k = j % depth
-            var a = 0, u = Sampling.uniform(&g)
+            var a = 0
+            var u = Sampling.uniform(&g)
             while a < items - 1 && u >= logging.probability(item: a, rank: k) {
                 u -= logging.probability(item: a, rank: k)
                 a += 1
@@ -26,7 +32,8 @@ import RecOPE
             ctx.append(c)
             rew.append(Sampling.uniform(&g) < 0.05 + 0.1 * Double(a % 3) / Double(k + 1) + 0.05 * Double(c) ? 1 : 0)
         }
-        let logs = try LoggedData(items: it, positions: pos, rewards: rew, propensities: prop, contexts: ctx, source: "random.csv")
+        let logs = try LoggedData(
+            items: it, positions: pos, rewards: rew, propensities: prop, contexts: ctx, source: "random.csv")
         return (logs, logging)
     }
 
@@ -41,14 +48,18 @@ import RecOPE
         c.rowKeys = rows.map { LogReader.defaultKey(sourceKey: key, row: $0 + 1) }
         c.lines = rows.map { $0 + 1 }
         c.contexts = logs.contextFeatures.indices.map { f in
-            LogChunk.Context(name: logs.contextFeatureNames[f], ids: rows.map { logs.contextFeatures[f][$0] }, values: logs.contextFeatureValues[f])
+            LogChunk.Context(
+                name: logs.contextFeatureNames[f], ids: rows.map { logs.contextFeatures[f][$0] },
+                values: logs.contextFeatureValues[f])
         }
         return c
     }
 
     /// Every pass: each shard reads its rows (in chunks of random size), writes its state through
     /// JSON, and the states merge in a shuffled order.
-    static func sharded(_ ev: OffPolicyEvaluator, _ logs: LoggedData, shards: [[Int]], g: inout Xoshiro256) throws -> OfflineABReport {
+    static func sharded(_ ev: OffPolicyEvaluator, _ logs: LoggedData, shards: [[Int]], g: inout Xoshiro256) throws
+        -> OfflineABReport
+    {
         var state = ev.initialState()
         while state.pass != .done {
             var parts = [OffPolicyState]()
@@ -79,28 +90,39 @@ import RecOPE
             #expect(ea.estimates.count == eb.estimates.count, "\(label): estimate lists differ")
             for (x, y) in zip(ea.estimates, eb.estimates) {
                 #expect(x.label == y.label && x.cap == y.cap)
-                #expect(close(x.value, y.value) && close(x.normal.low, y.normal.low) && close(x.normal.high, y.normal.high),
-                        "\(label) \(x.label) \(x.cap ?? .nan): \(x.value) [\(x.normal.low), \(x.normal.high)] vs \(y.value) [\(y.normal.low), \(y.normal.high)]")
-                #expect(x.method == y.method && x.interval == y.interval, "\(label) \(x.label): bootstrap \(x.interval) vs \(y.interval)")
+                #expect(
+                    close(x.value, y.value) && close(x.normal.low, y.normal.low) && close(x.normal.high, y.normal.high),
+                    "\(label) \(x.label) \(x.cap ?? .nan): \(x.value) [\(x.normal.low), \(x.normal.high)] vs \(y.value) [\(y.normal.low), \(y.normal.high)]"
+                )
+                #expect(
+                    x.method == y.method && x.interval == y.interval,
+                    "\(label) \(x.label): bootstrap \(x.interval) vs \(y.interval)")
             }
             #expect(close(ea.diagnostics.effectiveSampleSize, eb.diagnostics.effectiveSampleSize))
-            #expect(ea.diagnostics.maxWeight == eb.diagnostics.maxWeight && ea.diagnostics.shareAboveCap == eb.diagnostics.shareAboveCap)
+            #expect(
+                ea.diagnostics.maxWeight == eb.diagnostics.maxWeight
+                    && ea.diagnostics.shareAboveCap == eb.diagnostics.shareAboveCap)
         }
     }
 
     @Test(arguments: [(1, 37), (2, 129), (3, 500), (4, 1001)])
     func shardsGiveTheSinglePass(seed: Int, rows: Int) throws {
         let (logs, logging) = try Self.randomLogs(rows: rows, items: 7, depth: 3, seed: UInt64(seed))
-        let target = try ThompsonSampling(alpha: [3, 2, 5, 1, 4, 2, 2], beta: [20, 20, 20, 20, 20, 20, 20]).exactMarginals(k: 3)
+        let target = try ThompsonSampling(alpha: [3, 2, 5, 1, 4, 2, 2], beta: [20, 20, 20, 20, 20, 20, 20])
+            .exactMarginals(k: 3)
         var settings = EvaluationSettings()
         settings.caps = [1.5, 4]
         settings.bootstrap = 64
         settings.seed = UInt64(seed)
         settings.pieceGroupings = [.position, .contextFeature("context"), .valueModel(buckets: 3)]
-        let ev = try OffPolicyEvaluator(targets: [TargetPolicy(name: "ts", marginals: [target]), TargetPolicy(name: "logging", marginals: [logging])],
-                                        logging: [logging], settings: settings)
-        let single = try OfflineEvaluation.evaluate(logs: logs, policies: ev.targets, targetStates: nil, logging: [logging],
-                                                    loggingState: nil, settings: settings)
+        let ev = try OffPolicyEvaluator(
+            targets: [
+                TargetPolicy(name: "ts", marginals: [target]), TargetPolicy(name: "logging", marginals: [logging]),
+            ],
+            logging: [logging], settings: settings)
+        let single = try OfflineEvaluation.evaluate(
+            logs: logs, policies: ev.targets, targetStates: nil, logging: [logging],
+            loggingState: nil, settings: settings)
         #expect(single.passes >= 4, "ratios, reward models, Newton, logistic: \(single.passes) passes")
         #expect(single.evaluations[0].estimate(.DR, model: .logistic) != nil)
         var g = Xoshiro256(seed: UInt64(seed) &* 77)
@@ -119,25 +141,34 @@ import RecOPE
         let (logs, logging) = try Self.randomLogs(rows: 60, items: 5, depth: 2, seed: 9)
         var s = EvaluationSettings()
         s.bootstrap = 8
-        let ev = try OffPolicyEvaluator(targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
+        let ev = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
         var acc = try ev.accumulator(for: ev.initialState())
         try acc.add(Self.chunk(logs, Array(0..<60)))
         let a = acc.finishedState()
         var s2 = s
         s2.seed = 2
-        let ev2 = try OffPolicyEvaluator(targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s2)
+        let ev2 = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s2)
         let b = try ev2.accumulator(for: ev2.initialState()).finishedState()
-        #expect(throws: RecOPEError.invalidParameter("state 2 was made with different seed (2 against 1)")) { try OffPolicyState.merge([a, b]) }
+        #expect(throws: RecOPEError.invalidParameter("state 2 was made with different seed (2 against 1)")) {
+            try OffPolicyState.merge([a, b])
+        }
         var s3 = s
         s3.caps = [3]
-        let ev3 = try OffPolicyEvaluator(targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s3)
-        #expect(throws: RecOPEError.self) { try OffPolicyState.merge([a, try ev3.accumulator(for: ev3.initialState()).finishedState()]) }
+        let ev3 = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s3)
+        #expect(throws: RecOPEError.self) {
+            try OffPolicyState.merge([a, try ev3.accumulator(for: ev3.initialState()).finishedState()])
+        }
         let next = try OffPolicyState.merge([a]).advanced()
         #expect(throws: RecOPEError.self) { try OffPolicyState.merge([a, next]) }
         #expect(throws: RecOPEError.self) { try ev2.accumulator(for: next) }
         let data = try a.encoded()
         #expect(throws: RecOPEError.self) { try OffPolicyState.decode(data.prefix(data.count / 2), file: "half") }
-        #expect(throws: RecOPEError.self) { try OffPolicyState.decode(Data("{\"format\": \"other\"}".utf8), file: "foreign") }
+        #expect(throws: RecOPEError.self) {
+            try OffPolicyState.decode(Data("{\"format\": \"other\"}".utf8), file: "foreign")
+        }
         #expect(throws: RecOPEError.self) { try next.report() }
         #expect(try OffPolicyState.decode(data, file: "whole") == a)
     }
@@ -158,12 +189,17 @@ import RecOPE
             }
             #expect(fast == naive, "count \(count)")
         }
-        var sum = 0.0, sumSq = 0.0, zeros = 0.0
+        var sum = 0.0
+        var sumSq = 0.0
+        var zeros = 0.0
         let n = 200_000
         var w = [UInt8](repeating: 0, count: 100)
         for row in 0..<(n / 100) {
             RowHash.poissonThresholds.withUnsafeBufferPointer { t in
-                w.withUnsafeMutableBufferPointer { RowHash.poissonWeights(base: RowHash.base(key: UInt64(row), seed: 1, purpose: 1), into: $0, thresholds: t) }
+                w.withUnsafeMutableBufferPointer {
+                    RowHash.poissonWeights(
+                        base: RowHash.base(key: UInt64(row), seed: 1, purpose: 1), into: $0, thresholds: t)
+                }
             }
             for x in w {
                 sum += Double(x)
@@ -171,7 +207,8 @@ import RecOPE
                 if x == 0 { zeros += 1 }
             }
         }
-        let mean = sum / Double(n), variance = sumSq / Double(n) - mean * mean
+        let mean = sum / Double(n)
+        let variance = sumSq / Double(n) - mean * mean
         #expect(abs(mean - 1) < 4 * (1 / Double(n)).squareRoot(), "mean \(mean)")
         // Var of X² for Poisson(1) is 14 (E X⁴ = 15): the variance estimate's SE is about √(14/n).
         #expect(abs(variance - 1) < 4 * (14 / Double(n)).squareRoot(), "variance \(variance)")
@@ -183,9 +220,16 @@ import RecOPE
     @Test func sumsAreOrderFree() {
         var g = Xoshiro256(seed: 4)
         let terms = (0..<10_000).map { _ in (Sampling.uniform(&g) - 0.3) * pow(10, Sampling.uniform(&g) * 12 - 6) }
-        var a = ExactSum(), b = ExactSum(), ca = CompensatedSum(), cb = CompensatedSum()
-        for t in terms { a.add(t); ca.add(t) }
-        var parts = [ExactSum](repeating: ExactSum(), count: 7), cparts = [CompensatedSum](repeating: CompensatedSum(), count: 7)
+        var a = ExactSum()
+        var b = ExactSum()
+        var ca = CompensatedSum()
+        var cb = CompensatedSum()
+        for t in terms {
+            a.add(t)
+            ca.add(t)
+        }
+        var parts = [ExactSum](repeating: ExactSum(), count: 7)
+        var cparts = [CompensatedSum](repeating: CompensatedSum(), count: 7)
         for t in terms.shuffled(using: &g) {
             let i = Int(Sampling.uniform(&g) * 7)
             parts[i].add(t)
@@ -196,7 +240,9 @@ import RecOPE
         #expect(a == b)
         #expect(abs(ca.value - cb.value) <= 2 * ca.value.ulp)
         let reference = terms.map { Decimal($0) }.reduce(0, +)
-        #expect(abs(a.value - NSDecimalNumber(decimal: reference).doubleValue) <= 1e-15 * abs(a.value), "exact sum \(a.value)")
+        #expect(
+            abs(a.value - NSDecimalNumber(decimal: reference).doubleValue) <= 1e-15 * abs(a.value),
+            "exact sum \(a.value)")
     }
 }
 
@@ -207,7 +253,8 @@ import RecOPE
         var g = Xoshiro256(seed: 11)
         var text = "id,item,pos,click,prop,ctx\n"
         for j in 0..<rows {
-            let item = Int(Sampling.uniform(&g) * 6), pos = j % 2
+            let item = Int(Sampling.uniform(&g) * 6)
+            let pos = j % 2
             let click = Sampling.uniform(&g) < 0.2 ? 1 : 0
             // Quoted fields on some rows exercise the slow path of the CSV reader.
             let ctx = j % 7 == 0 ? "\"c,\(j % 3)\"" : "c\(j % 4)"
@@ -224,7 +271,10 @@ import RecOPE
         var cols = try LogColumns.parse("item=item,position=pos,reward=click,propensity=prop,context=ctx,row_key=id")
         let whole = try LoggedData.load(csv: path, columns: cols)
         let reader = try LogReader(path: path, columns: cols)
-        var items = [Int32](), keys = [UInt64](), ctx = [String](), lines = [Int]()
+        var items = [Int32]()
+        var keys = [UInt64]()
+        var ctx = [String]()
+        var lines = [Int]()
         while let c = try reader.next(maxRows: chunk) {
             #expect(c.count <= chunk)
             items += c.items
@@ -242,13 +292,15 @@ import RecOPE
         var s = EvaluationSettings()
         s.bootstrap = 50
         s.pieceGroupings = [.position, .contextFeature("ctx"), .valueModel(buckets: 3)]
-        let ev = try OffPolicyEvaluator(targets: [TargetPolicy(name: "t", marginals: [target])], logging: nil, settings: s)
+        let ev = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "t", marginals: [target])], logging: nil, settings: s)
         let streamed = try ev.evaluate { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
             let r = try LogReader(path: path, columns: cols)
             while let c = try r.next(maxRows: chunk) { try acc.add(c) }
         }
-        let memory = try OfflineEvaluation.evaluate(logs: try LoggedData.load(csv: path, columns: cols), policies: ev.targets,
-                                                    targetStates: nil, logging: nil, loggingState: nil, settings: s)
+        let memory = try OfflineEvaluation.evaluate(
+            logs: try LoggedData.load(csv: path, columns: cols), policies: ev.targets,
+            targetStates: nil, logging: nil, loggingState: nil, settings: s)
         ShardedEvaluationTests.expectSame(streamed, memory, "chunk \(chunk)")
     }
 }

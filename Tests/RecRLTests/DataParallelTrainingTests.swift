@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RecCore
 import RecNN
 import RecRL
+import Testing
 
 /// A `ProcessGroup` of threads in this process (what MPI ranks do, without MPI): each
 /// collective waits for every member, then each member adds the contributions pairwise in
@@ -13,7 +13,10 @@ final class ThreadGroup: ProcessGroup, @unchecked Sendable {
         let condition = NSCondition()
         var slots: [Any?], snapshot: [Any?] = []
         var arrived = 0, generation = 0
-        init(size: Int) { self.size = size; slots = Array(repeating: nil, count: size) }
+        init(size: Int) {
+            self.size = size
+            slots = Array(repeating: nil, count: size)
+        }
 
         func exchange(_ rank: Int, _ value: Any) -> [Any] {
             condition.lock()
@@ -22,7 +25,9 @@ final class ThreadGroup: ProcessGroup, @unchecked Sendable {
             arrived += 1
             let mine = generation
             if arrived == size {
-                snapshot = slots; arrived = 0; generation += 1
+                snapshot = slots
+                arrived = 0
+                generation += 1
                 condition.broadcast()
             } else {
                 while generation == mine { condition.wait() }
@@ -33,32 +38,45 @@ final class ThreadGroup: ProcessGroup, @unchecked Sendable {
     let hub: Hub
     let rank: Int
     var size: Int { hub.size }
-    init(hub: Hub, rank: Int) { self.hub = hub; self.rank = rank }
+    init(hub: Hub, rank: Int) {
+        self.hub = hub
+        self.rank = rank
+    }
 
     func sum<T: FloatingPoint>(_ values: UnsafeMutableBufferPointer<T>) {
         let all = hub.exchange(rank, Array(values)).map { $0 as! [T] }
         for i in values.indices {
             var level = all.map { $0[i] }
             while level.count > 1 {
-                level = stride(from: 0, to: level.count, by: 2).map { $0 + 1 < level.count ? level[$0] + level[$0 + 1] : level[$0] }
+                level = stride(from: 0, to: level.count, by: 2).map {
+                    $0 + 1 < level.count ? level[$0] + level[$0 + 1] : level[$0]
+                }
             }
             values[i] = level[0]
         }
     }
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws(RecRLError) { sum(values) }
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Double>) throws(RecRLError) { sum(values) }
-    func allGather(_ values: [Int32]) throws(RecRLError) -> [[Int32]] { hub.exchange(rank, values).map { $0 as! [Int32] } }
-    func allGather(_ values: [Float]) throws(RecRLError) -> [[Float]] { hub.exchange(rank, values).map { $0 as! [Float] } }
+    func allGather(_ values: [Int32]) throws(RecRLError) -> [[Int32]] {
+        hub.exchange(rank, values).map { $0 as! [Int32] }
+    }
+    func allGather(_ values: [Float]) throws(RecRLError) -> [[Float]] {
+        hub.exchange(rank, values).map { $0 as! [Float] }
+    }
 
     /// Runs `body(group)` on `size` threads and returns their results in rank order.
     static func run<T>(size: Int, _ body: @escaping @Sendable (ThreadGroup) throws -> T) throws -> [T] {
         let hub = Hub(size: size)
-        let box = ResultBox<T>(size), done = DispatchGroup(), lock = NSLock()
+        let box = ResultBox<T>(size)
+        let done = DispatchGroup()
+        let lock = NSLock()
         for r in 0..<size {
             done.enter()
             let t = Thread {
                 let result = Result { try body(ThreadGroup(hub: hub, rank: r)) }
-                lock.lock(); box.results[r] = result; lock.unlock()
+                lock.lock()
+                box.results[r] = result
+                lock.unlock()
                 done.leave()
             }
             t.stackSize = 8 << 20
@@ -76,27 +94,41 @@ final class ResultBox<T>: @unchecked Sendable {
 
 /// ‖a − b‖ / ‖b‖ over a tensor (Euclidean norms; 0 when both are 0).
 func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
-    var d = 0.0, n = 0.0
-    for (x, y) in zip(a, b) { d += Double(x - y) * Double(x - y); n += Double(y) * Double(y) }
+    var d = 0.0
+    var n = 0.0
+    for (x, y) in zip(a, b) {
+        d += Double(x - y) * Double(x - y)
+        n += Double(y) * Double(y)
+    }
     return d == 0 ? 0 : (d / max(n, 1e-300)).squareRoot()
 }
 
 @Suite struct DataParallelTrainingTests {
     /// Trains `steps` steps on batches of `batch` (the last batch of the data is short) and
     /// returns every network's parameters (and the trainer's traffic).
-    static func train(_ alg: Algorithm, items: Int, ranks: Int?, steps: Int, batch: Int, parts: Int = 2, rankDropoutSeed: (Int, UInt64)? = nil)
-        throws -> (parameters: [[Float]], traffic: GradientTraffic) {
+    static func train(
+        _ alg: Algorithm, items: Int, ranks: Int?, steps: Int, batch: Int, parts: Int = 2,
+        rankDropoutSeed: (Int, UInt64)? = nil
+    )
+        throws -> (parameters: [[Float]], traffic: GradientTraffic)
+    {
         let data = try syntheticData(sessions: 60, items: items, seed: 11)
         let tr = try Transitions(data, length: 4)
         let config = {
             var c = smallConfig(alg, items: data.itemCount)
-            c.dropout = 0.3; c.dim = 16
+            c.dropout = 0.3
+            c.dim = 16
             return c
         }()
         let body: @Sendable (ProcessGroup?) throws -> ([[Float]], GradientTraffic) = { group in
-            let model = SequentialRecommender(config: config, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 9)
+            let model = SequentialRecommender(
+                config: config, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 9)
             var st = TrainingSettings()
-            st.negatives = 3; st.warmupSteps = steps / 2; st.seed = 5; st.batch = batch; st.batchParts = parts
+            st.negatives = 3
+            st.warmupSteps = steps / 2
+            st.seed = 5
+            st.batch = batch
+            st.batchParts = parts
             if let (rank, seed) = rankDropoutSeed, rank == group?.rank { st.dropoutSeed = seed }
             let trainer = Trainer(model: model, settings: st, totalSteps: steps, group: group)
             var start = 0
@@ -118,10 +150,13 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
     /// bit for bit: dropout masks, negatives and coin flips come from the step and the sample's
     /// index in the batch, the losses are means over the batch, and the parts' gradients are
     /// added in one fixed order (here the group adds in rank order, as MPI does for two ranks).
-    @Test(arguments: [(Algorithm.ce, 30, 2, 2), (.sqn, 30, 2, 2), (.sa2c, 30, 2, 2), (.sa2c, 2000, 2, 4), (.snqn, 2000, 2, 2),
-                      (.sqn, 2000, 3, 6), (.ce, 2000, 4, 4), (.sac, 2000, 2, 8)])
+    @Test(arguments: [
+        (Algorithm.ce, 30, 2, 2), (.sqn, 30, 2, 2), (.sa2c, 30, 2, 2), (.sa2c, 2000, 2, 4), (.snqn, 2000, 2, 2),
+        (.sqn, 2000, 3, 6), (.ce, 2000, 4, 4), (.sac, 2000, 2, 8),
+    ])
     func processesGiveTheSingleProcessParameters(alg: Algorithm, items: Int, ranks: Int, parts: Int) throws {
-        let steps = 24, batch = 37
+        let steps = 24
+        let batch = 37
         let one = try Self.train(alg, items: items, ranks: nil, steps: steps, batch: batch, parts: parts)
         let many = try Self.train(alg, items: items, ranks: ranks, steps: steps, batch: batch, parts: parts)
         let worst = zip(many.parameters, one.parameters).map { relativeDifference($0, $1) }.max() ?? 0
@@ -160,7 +195,10 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
     /// indices) gives the rows of encoding it whole.
     @Test func dropoutMasksDependOnTheSampleIndexOnly() throws {
         var c = SASRec.Config(items: 50)
-        c.length = 6; c.dim = 16; c.blocks = 2; c.dropout = 0.4
+        c.length = 6
+        c.dim = 16
+        c.blocks = 2
+        c.dropout = 0.4
         let model = SASRec(config: c, seed: 3)
         var g = Xoshiro256(seed: 8)
         let seqs = (0..<9).map { _ in (0..<6).map { _ in Int(g.next() % 51) } }
@@ -184,10 +222,12 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
     func profileTimesPhasesWithoutChangingTheStep(alg: Algorithm) throws {
         let data = try syntheticData(sessions: 60, items: 500, seed: 11)
         let tr = try Transitions(data, length: 4)
-        var params = [[[Float]]](), profiles = [StepProfile?]()
+        var params = [[[Float]]]()
+        var profiles = [StepProfile?]()
         for timed in [false, true] {
-            let model = SequentialRecommender(config: smallConfig(alg, items: data.itemCount), itemKeys: data.itemKeys,
-                                              eventTypes: data.eventTypes, seed: 9)
+            let model = SequentialRecommender(
+                config: smallConfig(alg, items: data.itemCount), itemKeys: data.itemKeys,
+                eventTypes: data.eventTypes, seed: 9)
             let trainer = Trainer(model: model, settings: TrainingSettings(), totalSteps: 5)
             if timed { trainer.profile = StepProfile() }
             for s in 0..<5 { try trainer.train(tr, batch: Array((s * 20)..<(s * 20 + 20))) }

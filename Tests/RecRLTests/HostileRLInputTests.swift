@@ -1,13 +1,14 @@
 import Foundation
-import Testing
 import RecCore
 import RecIO
 import RecRL
+import Testing
 
 /// Hostile input to training and checkpoints, by class.
 @Suite struct HostileRLInputTests {
     func scratch(_ name: String) -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-rl-\(name)-\(UUID().uuidString)").path
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-rl-\(name)-\(UUID().uuidString)")
+            .path
         try? FileManager.default.removeItem(atPath: d)
         return d
     }
@@ -16,7 +17,8 @@ import RecRL
     /// checkpoint's metadata): typed errors naming the file and the field, nothing allocated.
     @Test(arguments: [
         (#""heads":-1"#, "heads"), (#""dim":4611686018427387904"#, "hidden size"), (#""length":-5"#, "state length"),
-        (#""blocks":100000000"#, "blocks"), (#""items":4611686018427387904"#, "items"), (#""layout":"sideways""#, "layout"),
+        (#""blocks":100000000"#, "blocks"), (#""items":4611686018427387904"#, "items"),
+        (#""layout":"sideways""#, "layout"),
         (#""encoder":"lstm""#, "encoder"), (#""dropout":7"#, "dropout"), (#""dim":1024,"heads":1"#, "parameters"),
     ])
     func checkpointConfigNumbersAreTypedErrors(field: String, expected: String) throws {
@@ -24,8 +26,9 @@ import RecRL
         let dir = scratch("config")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let model = SequentialRecommender(config: smallConfig(.sqn, items: data.itemCount), itemKeys: data.itemKeys,
-                                          eventTypes: data.eventTypes, seed: 1)
+        let model = SequentialRecommender(
+            config: smallConfig(.sqn, items: data.itemCount), itemKeys: data.itemKeys,
+            eventTypes: data.eventTypes, seed: 1)
         let path = dir + "/m.safetensors"
         try model.save(to: path)
         var (tensors, meta) = try SafeTensors.read(path)
@@ -52,7 +55,10 @@ import RecRL
         let dir = scratch("resume")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var run = TrainingRun(model: smallConfig(.ce, items: data.itemCount))
-        run.settings.batch = 16; run.epochs = 2; run.outputDirectory = dir; run.resume = true
+        run.settings.batch = 16
+        run.epochs = 2
+        run.outputDirectory = dir
+        run.resume = true
         #expect {
             _ = try run.run(data: data, split: split)
         } throws: { error in
@@ -68,7 +74,8 @@ import RecRL
         #expect(!FileManager.default.fileExists(atPath: stale))
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/last.safetensors"))
         // Fewer epochs than done: an error, the checkpoint untouched.
-        run.resume = true; run.epochs = 1
+        run.resume = true
+        run.epochs = 1
         #expect {
             _ = try run.run(data: data, split: split)
         } throws: { error in
@@ -79,7 +86,9 @@ import RecRL
         let again = try run.run(data: data, split: split)
         #expect(again.report.epochs.count == 2 && again.report.bestEpoch == done.report.bestEpoch)
         #expect(again.report.best.test.flat.map(\.value) == done.report.best.test.flat.map(\.value))
-        for (a, b) in zip(again.model.networks[0].parameters, done.model.networks[0].parameters) { #expect(a.value.storage == b.value.storage) }
+        for (a, b) in zip(again.model.networks[0].parameters, done.model.networks[0].parameters) {
+            #expect(a.value.storage == b.value.storage)
+        }
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/last.safetensors")) == before)
     }
 
@@ -103,10 +112,16 @@ import RecRL
         // Through a whole run: the report carries the metric actually used.
         let data = try syntheticData(sessions: 30)
         var r = TrainingRun(model: smallConfig(.ce, items: data.itemCount))
-        r.epochs = 1; r.settings.batch = 16; r.selectBy = "click_hr@20"
-        #expect(try r.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 2)).report.selectBy == "click_hr@20")
+        r.epochs = 1
+        r.settings.batch = 16
+        r.selectBy = "click_hr@20"
+        #expect(
+            try r.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 2)).report.selectBy
+                == "click_hr@20")
         r.selectBy = "cart_hr@20"
-        #expect(throws: RecRLError.self) { try r.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 2)) }
+        #expect(throws: RecRLError.self) {
+            try r.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 2))
+        }
     }
 
     /// Class: rewards beyond Float's range and `--reward` entries for event types the data does
@@ -118,7 +133,8 @@ import RecRL
         #expect(try RewardTable.parse("purchase=3e38").rewards["purchase"] == 3e38)
         let data = try syntheticData(sessions: 20)
         var run = TrainingRun(model: smallConfig(.sqn, items: data.itemCount))
-        run.epochs = 1; run.settings.batch = 16
+        run.epochs = 1
+        run.settings.batch = 16
         run.rewards = try RewardTable.parse("purchse=2")
         #expect {
             _ = try run.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 1))
@@ -138,7 +154,8 @@ import RecRL
         #expect {
             _ = try run.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 1))
         } throws: { error in
-            "\(error)".contains("batch 1099511627776") && "\(error)".contains("bytes") && "\(error)".contains("of memory")
+            "\(error)".contains("batch 1099511627776") && "\(error)".contains("bytes")
+                && "\(error)".contains("of memory")
         }
         var big = ModelConfig(items: 1 << 30)
         big.dim = 4096
@@ -155,14 +172,22 @@ import RecRL
         let sessions = try syntheticData(sessions: 5)
         let cases: [(String, () throws -> Void)] = [
             ("u0,\(big)\n", { _ = try SessionSplit.load(dir + "/log.csv", for: sessions) }),
-            ("session_id,timestamp,item_id,event\ns,\(big),2,click\n", { _ = try EventLog.load(csv: dir + "/log.csv") }),
+            (
+                "session_id,timestamp,item_id,event\ns,\(big),2,click\n",
+                { _ = try EventLog.load(csv: dir + "/log.csv") }
+            ),
             ("\(big),timestamp\ns,1\n", { _ = try EventLog.load(csv: dir + "/log.csv") }),
         ]
         for (text, load) in cases {
             try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/log.csv"))
-            do { try load(); Issue.record("no error") } catch {
+            do {
+                try load()
+                Issue.record("no error")
+            } catch {
                 let m = "\(error)"
-                #expect(m.count < 600 && !m.contains("\n") && m.components(separatedBy: dir + "/log.csv").count == 2, "\(m.prefix(300))")
+                #expect(
+                    m.count < 600 && !m.contains("\n") && m.components(separatedBy: dir + "/log.csv").count == 2,
+                    "\(m.prefix(300))")
             }
         }
     }
@@ -170,14 +195,31 @@ import RecRL
     /// Class: degenerate simulator (rl-study) arguments.
     @Test func degenerateSimulatorConfigsAreTypedErrors() {
         var cases = [SessionSimulator.Config]()
-        var c = SessionSimulator.Config(); c.items = 1; cases.append(c)
-        c = .init(); c.items = 0; cases.append(c)
-        c = .init(); c.items = -4; cases.append(c)
-        c = .init(); c.sessions = 0; cases.append(c)
-        c = .init(); c.items = 3; c.neighbours = 3; cases.append(c)
-        c = .init(); c.purchaseRate = .nan; cases.append(c)
-        c = .init(); c.meanLength = 1e300; cases.append(c)
-        c = .init(); c.items = 1 << 40; cases.append(c)
+        var c = SessionSimulator.Config()
+        c.items = 1
+        cases.append(c)
+        c = .init()
+        c.items = 0
+        cases.append(c)
+        c = .init()
+        c.items = -4
+        cases.append(c)
+        c = .init()
+        c.sessions = 0
+        cases.append(c)
+        c = .init()
+        c.items = 3
+        c.neighbours = 3
+        cases.append(c)
+        c = .init()
+        c.purchaseRate = .nan
+        cases.append(c)
+        c = .init()
+        c.meanLength = 1e300
+        cases.append(c)
+        c = .init()
+        c.items = 1 << 40
+        cases.append(c)
         for c in cases {
             #expect(throws: RecRLError.self) { _ = try SessionSimulator(config: c, seed: 1) }
         }

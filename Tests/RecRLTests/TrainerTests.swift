@@ -1,18 +1,23 @@
 import Foundation
-import Testing
 import RecCore
 import RecNN
-import RecRL
 import RecOPE
+import RecRL
+import Testing
 
 /// A small synthetic log: sessions of random items with some purchases.
 func syntheticData(sessions: Int = 40, items: Int = 30, seed: UInt64 = 3) throws -> SessionData {
     var g = Xoshiro256(seed: seed)
-    var s = [String](), t = [Double](), it = [String](), ev = [String]()
+    var s = [String]()
+    var t = [Double]()
+    var it = [String]()
+    var ev = [String]()
     for u in 0..<sessions {
         let n = 3 + Int(g.next() % 6)
         for k in 0..<n {
-            s.append("u\(u)"); t.append(Double(k)); it.append("\(1 + Int(g.next() % UInt64(items)))")
+            s.append("u\(u)")
+            t.append(Double(k))
+            it.append("\(1 + Int(g.next() % UInt64(items)))")
             ev.append(g.next() % 4 == 0 ? "purchase" : "click")
         }
     }
@@ -21,30 +26,49 @@ func syntheticData(sessions: Int = 40, items: Int = 30, seed: UInt64 = 3) throws
 
 func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
     var c = ModelConfig(items: items)
-    c.algorithm = alg; c.length = 4; c.dim = 8; c.blocks = 1; c.heads = 1; c.dropout = 0
+    c.algorithm = alg
+    c.length = 4
+    c.dim = 8
+    c.blocks = 1
+    c.heads = 1
+    c.dropout = 0
     return c
 }
 
 @Suite struct TrainerTests {
     /// The lean path (only the catalog columns each loss needs, argmax by the blocked scorer)
     /// gives the same losses and gradients as the naive path (full Q matrices, dense gradient).
-    @Test(arguments: [(Algorithm.ce, false), (.sqn, false), (.sac, false), (.snqn, false), (.sa2c, false), (.sqn, true), (.sa2c, true)])
+    @Test(arguments: [
+        (Algorithm.ce, false), (.sqn, false), (.sac, false), (.snqn, false), (.sa2c, false), (.sqn, true),
+        (.sa2c, true),
+    ])
     func leanColumnsEqualTheNaivePath(alg: Algorithm, gru: Bool) throws {
         let data = try syntheticData()
         let tr = try Transitions(data, length: 4)
         let batch = Array(0..<min(32, tr.count))
-        var grads = [[[Float]]](), losses = [StepLosses](), picked = [Int]()
+        var grads = [[[Float]]]()
+        var losses = [StepLosses]()
+        var picked = [Int]()
         for lean in [true, false] {
             var config = smallConfig(alg, items: data.itemCount)
             if gru { config.encoder = "gru" }
-            let model = SequentialRecommender(config: config, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 9)
+            let model = SequentialRecommender(
+                config: config, itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 9)
             // Make the Q head's values non-trivial.
-            for n in model.networks { if let q = n.qHead { q.weight.value = Matrix.random(q.items, q.dim, seed: 4, distribution: .normal(mean: 0, std: 0.5)) } }
+            for n in model.networks {
+                if let q = n.qHead {
+                    q.weight.value = Matrix.random(q.items, q.dim, seed: 4, distribution: .normal(mean: 0, std: 0.5))
+                }
+            }
             var st = TrainingSettings()
-            st.leanColumns = lean; st.negatives = 3; st.warmupSteps = 0; st.seed = 5
+            st.leanColumns = lean
+            st.negatives = 3
+            st.warmupSteps = 0
+            st.seed = 5
             let trainer = Trainer(model: model, settings: st, totalSteps: 10)
             let (l, p) = try trainer.gradients(tr, batch: batch)
-            losses.append(l); picked.append(p)
+            losses.append(l)
+            picked.append(p)
             grads.append(model.networks[p].parameters.map { $0.grad.storage })
         }
         #expect(picked[0] == picked[1])
@@ -62,14 +86,21 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
     @Test func tdTargetIsDoubleQ() throws {
         let data = try syntheticData(sessions: 10)
         let tr = try Transitions(data, length: 4)
-        let model = SequentialRecommender(config: smallConfig(.sqn, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 2)
-        for n in model.networks { n.qHead!.weight.value = Matrix.random(data.itemCount, 8, seed: 12, distribution: .normal(mean: 0, std: 1)) }
-        var st = TrainingSettings(); st.seed = 1
+        let model = SequentialRecommender(
+            config: smallConfig(.sqn, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes,
+            seed: 2)
+        for n in model.networks {
+            n.qHead!.weight.value = Matrix.random(data.itemCount, 8, seed: 12, distribution: .normal(mean: 0, std: 1))
+        }
+        var st = TrainingSettings()
+        st.seed = 1
         let trainer = Trainer(model: model, settings: st, totalSteps: 1)
         let batch = [0, 1, 2, 3, 4]
         let (l, p) = try trainer.gradients(tr, batch: batch)
-        let main = model.networks[p], target = model.networks[1 - p]
-        let sMain = try main.states(batch.map { tr.nextState($0) }), sT = try target.states(batch.map { tr.nextState($0) })
+        let main = model.networks[p]
+        let target = model.networks[1 - p]
+        let sMain = try main.states(batch.map { tr.nextState($0) })
+        let sT = try target.states(batch.map { tr.nextState($0) })
         let sNow = try main.states(batch.map { tr.state($0) })
         var expected = 0.0
         for (r, j) in batch.enumerated() {
@@ -78,7 +109,9 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
                 for k in 0..<8 { v += Double(S[r, k]) * Double(net.qHead!.weight.value[i - 1, k]) }
                 return v
             }
-            let best = (1...data.itemCount).max { q(main, sMain, $0) < q(main, sMain, $1) || (q(main, sMain, $0) == q(main, sMain, $1) && $0 > $1) }!
+            let best = (1...data.itemCount).max {
+                q(main, sMain, $0) < q(main, sMain, $1) || (q(main, sMain, $0) == q(main, sMain, $1) && $0 > $1)
+            }!
             let y = Double(tr.rewards[j]) + (tr.done[j] ? 0 : 0.5 * q(target, sT, best))
             let e = q(main, sNow, tr.action(j)) - y
             expected += 0.5 * e * e
@@ -97,7 +130,9 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
     @Test func checkpointRoundTripAndResumeRepeatTheRun() throws {
         let (data, split, dir) = try trainingFixture("resume")
         var run = TrainingRun(model: smallConfig(.snqn, items: data.itemCount))
-        run.settings.batch = 16; run.settings.negatives = 2; run.epochs = 2
+        run.settings.batch = 16
+        run.settings.negatives = 2
+        run.epochs = 2
         run.model.dropout = 0.1
         try checkResume(run, data: data, split: split, dir: dir)
         // The same with the GRU4Rec encoder.
@@ -111,10 +146,12 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         let whole = try run.run(data: data, split: split)
         // One epoch, then resume for the second.
         var first = run
-        first.epochs = 1; first.outputDirectory = dir
+        first.epochs = 1
+        first.outputDirectory = dir
         _ = try first.run(data: data, split: split)
         var second = run
-        second.outputDirectory = dir; second.resume = true
+        second.outputDirectory = dir
+        second.resume = true
         let resumed = try second.run(data: data, split: split)
         for (a, b) in zip(whole.model.networks[0].parameters, resumed.model.networks[0].parameters) {
             #expect(a.value.storage == b.value.storage, "parameter \(a.name)")
@@ -123,7 +160,9 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         // The checkpoint loads back into an equal model; a damaged one is a typed error.
         let loaded = try SequentialRecommender.load(from: dir + "/last.safetensors").model
         #expect(loaded.config == run.model && loaded.itemKeys == data.itemKeys)
-        for (a, b) in zip(loaded.networks[1].parameters, resumed.model.networks[1].parameters) { #expect(a.value.storage == b.value.storage) }
+        for (a, b) in zip(loaded.networks[1].parameters, resumed.model.networks[1].parameters) {
+            #expect(a.value.storage == b.value.storage)
+        }
         let bad = dir + "/bad.safetensors"
         try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: bad))
         #expect(throws: RecRLError.self) { try SequentialRecommender.load(from: bad) }
@@ -134,12 +173,24 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         var base = TrainingRun(model: smallConfig(.sqn, items: data.itemCount))
         base.outputDirectory = dir
         var cases = [TrainingRun]()
-        var r = base; r.epochs = 0; cases.append(r)
-        r = base; r.settings.batch = 0; cases.append(r)
-        r = base; r.settings.learningRate = .nan; cases.append(r)
-        r = base; r.model.heads = 3; cases.append(r)          // dim 8 is not a multiple of 3
-        r = base; r.model.dropout = 1; cases.append(r)
-        r = base; r.model.encoder = "lstm"; cases.append(r)
+        var r = base
+        r.epochs = 0
+        cases.append(r)
+        r = base
+        r.settings.batch = 0
+        cases.append(r)
+        r = base
+        r.settings.learningRate = .nan
+        cases.append(r)
+        r = base
+        r.model.heads = 3
+        cases.append(r)  // dim 8 is not a multiple of 3
+        r = base
+        r.model.dropout = 1
+        cases.append(r)
+        r = base
+        r.model.encoder = "lstm"
+        cases.append(r)
         for c in cases {
             #expect(throws: RecRLError.self) { try c.run(data: data, split: split) }
         }
@@ -149,11 +200,15 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
     @Test func divergenceStopsWithTheLastGoodCheckpoint() throws {
         let (data, split, dir) = try trainingFixture("diverge")
         var run = TrainingRun(model: smallConfig(.sqn, items: data.itemCount))
-        run.settings.batch = 16; run.epochs = 1; run.outputDirectory = dir
+        run.settings.batch = 16
+        run.epochs = 1
+        run.outputDirectory = dir
         _ = try run.run(data: data, split: split)
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/last.safetensors"))
         // A reward of 1e30 makes the TD loss overflow in the first steps of the next epoch.
-        run.rewards = RewardTable(["click": 1e30, "purchase": 1e30]); run.epochs = 2; run.resume = true
+        run.rewards = RewardTable(["click": 1e30, "purchase": 1e30])
+        run.epochs = 2
+        run.resume = true
         var stopped: RecRLError? = nil
         do { _ = try run.run(data: data, split: split) } catch { stopped = error }
         let text = stopped.map { "\($0)" } ?? "training did not stop"
@@ -163,13 +218,16 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
     }
 }
 
-let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../data/ml-100k/ml-100k.inter").standardized.path
+let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+    "../../data/ml-100k/ml-100k.inter"
+).standardized.path
 
 @Suite struct EvaluationTests {
     @Test func rankOfTargetsMatchesASort() {
         var g = Xoshiro256(seed: 4)
-        let B = 7, N = 50
-        var vals = (0..<(B * N)).map { _ in Float(Int(g.next() % 10)) }   // many ties
+        let B = 7
+        let N = 50
+        var vals = (0..<(B * N)).map { _ in Float(Int(g.next() % 10)) }  // many ties
         vals[3] = .nan
         let z = Matrix(rows: B, cols: N, elements: vals)
         let targets = (0..<B).map { 1 + ($0 * 7) % N }
@@ -184,7 +242,9 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         let pop = PopularityRanker(trainingCounts: [5, 9, 5, 1])
         #expect(pop.rank == [1, 0, 2, 3])
         var m = RankingMetrics(cutoffs: [1, 3], eventTypes: ["click", "purchase"])
-        m.add(rank: 0, event: 0); m.add(rank: 2, event: 0); m.add(rank: 5, event: 1)
+        m.add(rank: 0, event: 0)
+        m.add(rank: 2, event: 0)
+        m.add(rank: 5, event: 1)
         #expect(m.hitRate("click", at: 1) == 0.5 && m.hitRate("click", at: 3) == 1)
         #expect(abs(m.ndcg("click", at: 3)! - (1 + 1 / log2(4.0)) / 2) < 1e-12)
         #expect(m.hitRate("purchase", at: 3) == 0)
@@ -192,19 +252,27 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 
     /// The data-pipeline check of the README on real data: the popularity ranking on
     /// MovieLens-100K under the documented protocol.
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: movieLensPath), "run scripts/fetch-movielens to fetch MovieLens-100K"))
+    @Test(
+        .enabled(
+            if: FileManager.default.fileExists(atPath: movieLensPath),
+            "run scripts/fetch-movielens to fetch MovieLens-100K"))
     func movieLensPopularityBaseline() throws {
         let path = movieLensPath
         let log = try EventLog.loadMovieLens(path, ratings: .purchaseFiveClickRest)
         #expect(log.count == 100_000)
         let data = try SessionData(log, preprocessing: Preprocessing(minItemCount: 5, minSessionLength: 3))
-        var purchase = [Double](), click = [Double]()
+        var purchase = [Double]()
+        var click = [Double]()
         for seed: UInt64 in 1...3 {
             let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
-            let m = try Evaluation.run(PopularityRanker(trainingCounts: data.subset(split.train).itemCounts()), data: data, sessions: split.test, length: 10)
-            purchase.append(m.hitRate("purchase", at: 10)!); click.append(m.hitRate("click", at: 10)!)
+            let m = try Evaluation.run(
+                PopularityRanker(trainingCounts: data.subset(split.train).itemCounts()), data: data,
+                sessions: split.test, length: 10)
+            purchase.append(m.hitRate("purchase", at: 10)!)
+            click.append(m.hitRate("click", at: 10)!)
         }
-        let mp = purchase.reduce(0, +) / 3, mc = click.reduce(0, +) / 3
+        let mp = purchase.reduce(0, +) / 3
+        let mc = click.reduce(0, +) / 3
         #expect(mp > 0.05 && mp < 0.08, "purchase HR@10 \(purchase)")
         #expect(mc > 0.04 && mc < 0.06, "click HR@10 \(click)")
     }
@@ -213,8 +281,11 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 @Suite struct ServingTests {
     @Test func policiesFollowTheModelScores() throws {
         let data = try syntheticData(sessions: 20, items: 15)
-        let model = SequentialRecommender(config: smallConfig(.sqn, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes, seed: 4)
-        let state = [3, 5, 0, 0], candidates = [2, 4, 6, 8, 10]
+        let model = SequentialRecommender(
+            config: smallConfig(.sqn, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes,
+            seed: 4)
+        let state = [3, 5, 0, 0]
+        let candidates = [2, 4, 6, 8, 10]
         let z = try model.scores([state])
         let greedy = try model.servingPolicy(state: state, candidates: candidates, rule: .greedy)
         let m = try greedy.exactMarginals(k: 2)
@@ -224,7 +295,9 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         let plm = try pl.exactMarginals(k: 1)
         let w = candidates.map { exp(Double(z[0, $0 - 1]) / 0.5) }
         for j in candidates.indices { #expect(abs(plm.probability(item: j, rank: 0) - w[j] / w.reduce(0, +)) < 1e-6) }
-        let eg = try model.servingPolicy(state: state, candidates: candidates, rule: try ServingRule.parse("epsilon:0.2:0.6:0.4"), popularity: data.itemCounts())
+        let eg = try model.servingPolicy(
+            state: state, candidates: candidates, rule: try ServingRule.parse("epsilon:0.2:0.6:0.4"),
+            popularity: data.itemCounts())
         #expect(abs(try eg.exactMarginals(k: 1).columnSum(rank: 0) - 1) < 1e-9)
         #expect(throws: RecRLError.self) { try model.servingPolicy(state: state, candidates: [0], rule: .greedy) }
         #expect(throws: RecRLError.self) { try ServingRule.parse("softmax") }
@@ -235,24 +308,33 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 /// sessions instead of MovieLens, one short epoch).
 @Suite struct ReadmeRLTourTests {
     @Test func tour() throws {
-        var c = SessionSimulator.Config(); c.items = 60; c.sessions = 300
+        var c = SessionSimulator.Config()
+        c.items = 60
+        c.sessions = 300
         let log = try SessionSimulator(config: c, seed: 1).generate(seed: 2)
         let data = try SessionData(log, preprocessing: Preprocessing(minItemCount: 1, minSessionLength: 3))
         let split = SessionSplit.random(sessions: data.sessionCount, seed: 1)
         var model = ModelConfig(items: data.itemCount)
-        model.algorithm = .sa2c; model.length = 10; model.dim = 16; model.blocks = 1
+        model.algorithm = .sa2c
+        model.length = 10
+        model.dim = 16
+        model.blocks = 1
         var run = TrainingRun(model: model)
-        run.epochs = 1; run.rewards = try RewardTable.parse("click=0.2,purchase=1.0"); run.gamma = 0.5
+        run.epochs = 1
+        run.rewards = try RewardTable.parse("click=0.2,purchase=1.0")
+        run.gamma = 0.5
         let (recommender, report) = try run.run(data: data, split: split)
         let ndcg = try #require(report.best.test.ndcg("purchase", at: 10))
         #expect(ndcg >= 0 && ndcg <= 1)
         let scores = try recommender.scores([[12, 7, 3, 0, 0, 0, 0, 0, 0, 0]])
         #expect(scores.rows == 1 && scores.cols == data.itemCount)
-        let policy = try recommender.servingPolicy(state: [12, 7, 3, 0, 0, 0, 0, 0, 0, 0], candidates: Array(1...50),
-                                                   rule: .plackettLuce(temperature: 0.5))
+        let policy = try recommender.servingPolicy(
+            state: [12, 7, 3, 0, 0, 0, 0, 0, 0, 0], candidates: Array(1...50),
+            rule: .plackettLuce(temperature: 0.5))
         #expect(policy.itemCount == 50)
-        let popularity = try Evaluation.run(PopularityRanker(trainingCounts: data.subset(split.train).itemCounts()),
-                                            data: data, sessions: split.test, length: 10)
+        let popularity = try Evaluation.run(
+            PopularityRanker(trainingCounts: data.subset(split.train).itemCounts()),
+            data: data, sessions: split.test, length: 10)
         #expect(popularity.counts.reduce(0, +) == split.test.reduce(0) { $0 + data.range($1).count })
     }
 }
@@ -263,43 +345,67 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
 /// next-event probabilities, within 4 standard errors.
 @Suite struct ModelOfflineABTests {
     @Test func isEstimateOfTheTrainedPolicyMatchesTheTruth() throws {
-        var c = SessionSimulator.Config(); c.items = 40; c.sessions = 600
+        var c = SessionSimulator.Config()
+        c.items = 40
+        c.sessions = 600
         let sim = try SessionSimulator(config: c, seed: 11)
         let data = try SessionData(try sim.generate(seed: 12))
         var mc = ModelConfig(items: data.itemCount)
-        mc.algorithm = .ce; mc.dim = 16
+        mc.algorithm = .ce
+        mc.dim = 16
         var run = TrainingRun(model: mc)
         run.epochs = 2
         let (model, _) = try run.run(data: data, split: SessionSplit.random(sessions: data.sessionCount, seed: 1))
-        let K = 3, n = data.itemCount, impressions = 6000
+        let K = 3
+        let n = data.itemCount
+        let impressions = 6000
         let exam = (0..<K).map { 1 / Double($0 + 1) }
         var g = Xoshiro256(seed: 5)
-        var histories = [[String]](), items = [Int](), positions = [Int](), rewards = [Double](), ctx = [Int]()
+        var histories = [[String]]()
+        var items = [Int]()
+        var positions = [Int]()
+        var rewards = [Double]()
+        var ctx = [Int]()
         var attract = [[Double]]()
         for imp in 0..<impressions {
-            let s = Int(g.next() % UInt64(data.sessionCount)), r = data.range(s)
+            let s = Int(g.next() % UInt64(data.sessionCount))
+            let r = data.range(s)
             let cut = r.lowerBound + Int(g.next() % UInt64(r.count))
             let h = data.items[r.lowerBound..<cut].map { Int($0) }
             histories.append(h.map { data.itemKeys[$0 - 1] })
             // The simulator's items are its own ids; map dense ids back through the raw keys.
             let p = sim.nextItemProbabilities(history: h.map { (item: Int(data.itemKeys[$0 - 1])!, purchase: false) })
-            attract.append((0..<n).map { j in min(1, 10 * (p.click[Int(data.itemKeys[j])! - 1] + p.purchase[Int(data.itemKeys[j])! - 1])) })
+            attract.append(
+                (0..<n).map { j in
+                    min(1, 10 * (p.click[Int(data.itemKeys[j])! - 1] + p.purchase[Int(data.itemKeys[j])! - 1]))
+                })
             let slate = try UniformRandomRanking(items: n).sampleRanking(k: K, using: &g)
             for (pos, j) in slate.enumerated() {
-                items.append(j); positions.append(pos); ctx.append(imp)
+                items.append(j)
+                positions.append(pos)
+                ctx.append(imp)
                 rewards.append(Double(g.next() >> 11) * 0x1p-53 < exam[pos] * attract[imp][j] ? 1 : 0)
             }
         }
-        let logs = try LoggedData(items: items, positions: positions, rewards: rewards,
-                                  propensities: [Double](repeating: 1 / Double(n), count: items.count), contexts: ctx)
-        let (marg, unknown) = try model.servingMarginals(histories: histories, candidateKeys: data.itemKeys, rule: .greedy, k: K)
+        let logs = try LoggedData(
+            items: items, positions: positions, rewards: rewards,
+            propensities: [Double](repeating: 1 / Double(n), count: items.count), contexts: ctx)
+        let (marg, unknown) = try model.servingMarginals(
+            histories: histories, candidateKeys: data.itemKeys, rule: .greedy, k: K)
         #expect(unknown == 0 && marg.count == impressions)
         var truth = 0.0
-        for (imp, m) in marg.enumerated() { for j in 0..<n { for pos in 0..<K { truth += m.probability(item: j, rank: pos) * exam[pos] * attract[imp][j] } } }
+        for (imp, m) in marg.enumerated() {
+            for j in 0..<n {
+                for pos in 0..<K { truth += m.probability(item: j, rank: pos) * exam[pos] * attract[imp][j] }
+            }
+        }
         truth /= Double(impressions * K)
-        var settings = EvaluationSettings(); settings.bootstrap = 0; settings.caps = [10]
-        let ev = try OfflineEvaluation.evaluate(logs: logs, targets: marg, targetState: logs.contexts, policy: "greedy",
-                                                logging: nil, loggingState: nil, settings: settings)
+        var settings = EvaluationSettings()
+        settings.bootstrap = 0
+        settings.caps = [10]
+        let ev = try OfflineEvaluation.evaluate(
+            logs: logs, targets: marg, targetState: logs.contexts, policy: "greedy",
+            logging: nil, loggingState: nil, settings: settings)
         let isEst = try #require(ev.estimate(.IS))
         let se = (isEst.normal.high - isEst.normal.low) / (2 * 1.959964)
         #expect(abs(isEst.value - truth) < 4 * se, "IS \(isEst.value) ± \(se), truth \(truth)")
@@ -318,7 +424,8 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         let freshNames = QNetwork(fresh, seed: 1).parameters.map(\.name)
         #expect(!freshNames.contains { $0.contains("attn.out") })
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(fresh)) as! [String: Any]
-        json.removeValue(forKey: "attentionOutputProjection"); json.removeValue(forKey: "ffnOutputDropout")
+        json.removeValue(forKey: "attentionOutputProjection")
+        json.removeValue(forKey: "ffnOutputDropout")
         let legacy = try JSONDecoder().decode(ModelConfig.self, from: JSONSerialization.data(withJSONObject: json))
         #expect(legacy.attentionOutputProjection == nil)
         #expect(QNetwork(legacy, seed: 1).parameters.contains { $0.name.contains("attn.out.weight") })

@@ -10,18 +10,26 @@ public let sizesAroundVectorWidth = [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1
 /// Returns nil when close, otherwise a message with the largest absolute and relative errors.
 public func closeness(_ actual: [Float], _ reference: [Double], atol: Double, rtol: Double) -> String? {
     guard actual.count == reference.count else { return "count \(actual.count) != reference count \(reference.count)" }
-    var maxAbs = 0.0, maxRel = 0.0, worst = -1, bad = 0
+    var maxAbs = 0.0
+    var maxRel = 0.0
+    var worst = -1
+    var bad = 0
     for i in 0..<actual.count {
-        let a = Double(actual[i]), r = reference[i]
+        let a = Double(actual[i])
+        let r = reference[i]
         if a.isNaN && r.isNaN { continue }
-        if a == r { continue } // covers matching infinities
+        if a == r { continue }  // covers matching infinities
         let e = abs(a - r)
-        if !(e <= atol + rtol * abs(r)) { bad += 1; if worst < 0 { worst = i } }
+        if !(e <= atol + rtol * abs(r)) {
+            bad += 1
+            if worst < 0 { worst = i }
+        }
         if e > maxAbs || e.isNaN { maxAbs = e }
         if r != 0 { maxRel = max(maxRel, e / abs(r)) }
     }
     if bad == 0 { return nil }
-    return "\(bad) of \(actual.count) elements differ (first at \(worst): \(actual[worst]) vs \(reference[worst])); max abs error \(maxAbs), max rel error \(maxRel); atol \(atol), rtol \(rtol)"
+    return
+        "\(bad) of \(actual.count) elements differ (first at \(worst): \(actual[worst]) vs \(reference[worst])); max abs error \(maxAbs), max rel error \(maxRel); atol \(atol), rtol \(rtol)"
 }
 
 /// Seeded normal values in Double (the scalar sampler), for building inputs.
@@ -37,9 +45,12 @@ public func randomFloats(_ n: Int, seed: UInt64, scale: Double = 1) -> [Float] {
 // MARK: - Naive references (Double accumulation)
 
 /// `op(A)·op(B)` for row-major inputs, in Double.
-public func naiveGEMM(_ a: [Float], _ ar: Int, _ ac: Int, transA: Bool,
-                      _ b: [Float], _ br: Int, _ bc: Int, transB: Bool) -> (m: Int, n: Int, c: [Double]) {
-    let m = transA ? ac : ar, k = transA ? ar : ac
+public func naiveGEMM(
+    _ a: [Float], _ ar: Int, _ ac: Int, transA: Bool,
+    _ b: [Float], _ br: Int, _ bc: Int, transB: Bool
+) -> (m: Int, n: Int, c: [Double]) {
+    let m = transA ? ac : ar
+    let k = transA ? ar : ac
     let n = transB ? br : bc
     var c = [Double](repeating: 0, count: m * n)
     for i in 0..<m {
@@ -128,8 +139,10 @@ public func meanVariance(_ x: [Double]) -> (mean: Double, variance: Double) {
 public func centralDifference(_ x: [Double], h: Double = 1e-6, _ f: ([Double]) -> Double) -> [Double] {
     var t = x
     return x.indices.map { i in
-        t[i] = x[i] + h; let a = f(t)
-        t[i] = x[i] - h; let b = f(t)
+        t[i] = x[i] + h
+        let a = f(t)
+        t[i] = x[i] - h
+        let b = f(t)
         t[i] = x[i]
         return (a - b) / (2 * h)
     }
@@ -137,10 +150,15 @@ public func centralDifference(_ x: [Double], h: Double = 1e-6, _ f: ([Double]) -
 
 /// True when a Float analytic gradient matches a Double numeric one within `tolerance` relative to
 /// the largest numeric component (floored at 1e-3); prints the worst error otherwise.
-public func gradientsAgree(_ analytic: [Float], _ numeric: [Double], tolerance: Double = 2e-3, _ note: String = "") -> Bool {
+public func gradientsAgree(_ analytic: [Float], _ numeric: [Double], tolerance: Double = 2e-3, _ note: String = "")
+    -> Bool
+{
     let scale = max(numeric.map(abs).max() ?? 0, 1e-3)
     let err = zip(analytic, numeric).map { abs(Double($0) - $1) }.max() ?? 0
-    if err > tolerance * scale { print("\(note): max gradient error \(err), scale \(scale)"); return false }
+    if err > tolerance * scale {
+        print("\(note): max gradient error \(err), scale \(scale)")
+        return false
+    }
     return true
 }
 

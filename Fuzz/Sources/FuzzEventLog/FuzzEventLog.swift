@@ -9,6 +9,8 @@ enum FuzzEventLog: FuzzTarget {
         _ = try? EventLog.load(csv: path)
         _ = try? EventLog.loadRetailRocket(path)
         _ = try? EventLog.loadYooChoose(clicks: path, buys: path)
-        if let m = try? RatingMapping.parse("5=purchase,1-4=click") { _ = try? EventLog.loadMovieLens(path, ratings: m) }
+        if let m = try? RatingMapping.parse("5=purchase,1-4=click") {
+            _ = try? EventLog.loadMovieLens(path, ratings: m)
+        }
     }
 }

@@ -6,7 +6,8 @@ import RecKit
 enum FuzzOPEState: FuzzTarget {
     static func fuzz(_ input: UnsafeRawBufferPointer) {
         guard let start = input.baseAddress,
-              let s = try? OffPolicyState.decode(fuzzData(start, input.count), file: "fuzz.json") else { return }
+            let s = try? OffPolicyState.decode(fuzzData(start, input.count), file: "fuzz.json")
+        else { return }
         if let m = try? OffPolicyState.merge([s, s]), let next = try? m.advanced(), next.pass == .done {
             _ = try? next.report()
         }

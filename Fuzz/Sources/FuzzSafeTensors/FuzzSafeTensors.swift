@@ -5,7 +5,9 @@ import RecKit
 @main
 enum FuzzSafeTensors: FuzzTarget {
     static func fuzz(_ input: UnsafeRawBufferPointer) {
-        if let start = input.baseAddress { _ = try? SafeTensors.parse(fuzzData(start, input.count), file: "fuzz.safetensors") }
+        if let start = input.baseAddress {
+            _ = try? SafeTensors.parse(fuzzData(start, input.count), file: "fuzz.safetensors")
+        }
         _ = try? SequentialRecommender.load(from: fuzzFile(input, suffix: ".safetensors"))
     }
 }

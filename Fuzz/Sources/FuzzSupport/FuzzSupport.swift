@@ -22,9 +22,11 @@ public func fuzzFile(_ bytes: UnsafeRawBufferPointer, suffix: String = ".csv") -
 public func fuzzData(_ start: UnsafeRawPointer, _ count: Int) -> Data { Data(bytes: start, count: count) }
 
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
 /// A libFuzzer target: `@main enum FuzzX: FuzzTarget { static func fuzz(_ input: ...) { ... } }`.
 /// The protocol supplies `main`, which hands `fuzz` to libFuzzer's driver (SwiftPM gives every
@@ -42,9 +44,10 @@ extension FuzzTarget {
         currentTarget = { fuzz($0) }
         var argc = CommandLine.argc
         var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, count in
-            currentTarget!(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : count))
-            return 0
-        })
+        exit(
+            LLVMFuzzerRunDriver(&argc, &argv) { data, count in
+                currentTarget!(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : count))
+                return 0
+            })
     }
 }

@@ -7,7 +7,8 @@ import RecKit
 enum FuzzTopKPartial: FuzzTarget {
     static func fuzz(_ input: UnsafeRawBufferPointer) {
         guard let start = input.baseAddress,
-              let p = try? TopKPartial.decode(fuzzData(start, input.count), file: "fuzz.bin") else { return }
+            let p = try? TopKPartial.decode(fuzzData(start, input.count), file: "fuzz.bin")
+        else { return }
         _ = try? TopKPartial.merge([(file: "a", partial: p)])
         _ = try? TopKPartial.merge([(file: "a", partial: p), (file: "b", partial: p)], k: 3)
     }

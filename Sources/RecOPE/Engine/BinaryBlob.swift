@@ -12,7 +12,9 @@ enum BinaryBlob {
 
     /// Decodes `count` values; nil when the text is not base64 of exactly that many.
     static func decode<T: FixedWidthInteger>(_ text: String, count: Int, as: T.Type = T.self) -> [T]? {
-        guard count >= 0, let data = Data(base64Encoded: text), data.count == count * MemoryLayout<T>.size else { return nil }
+        guard count >= 0, let data = Data(base64Encoded: text), data.count == count * MemoryLayout<T>.size else {
+            return nil
+        }
         var out = [T](repeating: 0, count: count)
         _ = out.withUnsafeMutableBytes { data.copyBytes(to: $0) }
         return out.map { T(littleEndian: $0) }
@@ -44,7 +46,8 @@ extension BinaryBlob {
         guard count >= 0, let data = Data(base64Encoded: text) else { return nil }
         var out = [Int128]()
         out.reserveCapacity(count)
-        var z: UInt128 = 0, shift: UInt128 = 0
+        var z: UInt128 = 0
+        var shift: UInt128 = 0
         for b in data {
             guard shift < 128, out.count < count else { return nil }
             z |= UInt128(b & 0x7F) << shift

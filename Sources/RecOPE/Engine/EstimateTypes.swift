@@ -49,12 +49,14 @@ public enum PieceGrouping: Sendable, Hashable, Codable, CustomStringConvertible 
         if g == "value-model" { return .valueModel(buckets: 5) }
         if g.hasPrefix("value-model:") {
             guard let b = Int(g.dropFirst(12)), b >= 1, b <= 1000 else {
-                throw .invalidParameter("piece grouping '\(g.prefix(80))': value-model buckets must be an integer in 1...1000")
+                throw .invalidParameter(
+                    "piece grouping '\(g.prefix(80))': value-model buckets must be an integer in 1...1000")
             }
             return .valueModel(buckets: b)
         }
         if g.hasPrefix("context:"), g.count > 8 { return .contextFeature(String(g.dropFirst(8))) }
-        throw .invalidParameter("unknown piece grouping '\(g.prefix(80))' (position, value-model[:BUCKETS], context:COLUMN)")
+        throw .invalidParameter(
+            "unknown piece grouping '\(g.prefix(80))' (position, value-model[:BUCKETS], context:COLUMN)")
     }
 }
 
@@ -139,8 +141,10 @@ public struct Estimate: Sendable, Equatable, Codable {
         normal = try c.decode(Interval.self, forKey: .normal)
     }
 
-    public init(policy: String, estimator: Estimator, cap: Double?, grouping: PieceGrouping?, model: RewardModelKind?,
-                value: Double, interval: Interval, method: IntervalMethod, normal: Interval) {
+    public init(
+        policy: String, estimator: Estimator, cap: Double?, grouping: PieceGrouping?, model: RewardModelKind?,
+        value: Double, interval: Interval, method: IntervalMethod, normal: Interval
+    ) {
         self.policy = policy
         self.estimator = estimator
         self.cap = cap
@@ -212,7 +216,9 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
     public var warnings: [String]
 
     /// The first estimate of a kind (with the grouping and model, when given).
-    public func estimate(_ e: Estimator, cap: Double? = nil, grouping: PieceGrouping? = nil, model: RewardModelKind? = nil) -> Estimate? {
+    public func estimate(
+        _ e: Estimator, cap: Double? = nil, grouping: PieceGrouping? = nil, model: RewardModelKind? = nil
+    ) -> Estimate? {
         estimates.first {
             $0.estimator == e && (cap == nil || $0.cap == cap) && (grouping == nil || $0.grouping == grouping)
                 && (model == nil || $0.model == model)

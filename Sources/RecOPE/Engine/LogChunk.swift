@@ -59,11 +59,13 @@ extension LoggedData {
         c.rewards = rewards[range].map(Double.init)
         c.propensities = propensities.map { Array($0[range]) }
         let sourceKey = RowHash.key(bytes: URL(fileURLWithPath: source).lastPathComponent.utf8)
-        c.rowKeys = rowKeys.map { Array($0[range]) } ?? range.map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
+        c.rowKeys =
+            rowKeys.map { Array($0[range]) } ?? range.map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
         c.lines = range.map { $0 + 1 }
         for (f, col) in contextFeatures.enumerated() {
             let name = f < contextFeatureNames.count ? contextFeatureNames[f] : "context\(f)"
-            let values = f < contextFeatureValues.count ? contextFeatureValues[f] : (0...Int(col.max() ?? 0)).map(String.init)
+            let values =
+                f < contextFeatureValues.count ? contextFeatureValues[f] : (0...Int(col.max() ?? 0)).map(String.init)
             c.contexts.append(.init(name: name, ids: Array(col[range]), values: values))
         }
         return c

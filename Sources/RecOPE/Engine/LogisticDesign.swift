@@ -18,7 +18,8 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
 
     /// Coefficient offsets: context columns, item categorical columns, item numeric columns.
     public var columnOffsets: [Int] {
-        var o = [Int](), p = 1 + items + depth
+        var o = [Int]()
+        var p = 1 + items + depth
         for l in levels {
             o.append(p)
             p += l.count
@@ -27,7 +28,8 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
     }
 
     var itemCategoryOffsets: [Int] {
-        var o = [Int](), p = columnOffsets.last.map { $0 + levels.last!.count } ?? 1 + items + depth
+        var o = [Int]()
+        var p = columnOffsets.last.map { $0 + levels.last!.count } ?? 1 + items + depth
         for c in itemCategories {
             o.append(p)
             p += c
@@ -35,7 +37,10 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
         return o
     }
 
-    var numericOffset: Int { (itemCategoryOffsets.last.map { $0 + itemCategories.last! }) ?? (columnOffsets.last.map { $0 + levels.last!.count } ?? 1 + items + depth) }
+    var numericOffset: Int {
+        (itemCategoryOffsets.last.map { $0 + itemCategories.last! })
+            ?? (columnOffsets.last.map { $0 + levels.last!.count } ?? 1 + items + depth)
+    }
 
     public var parameters: Int { numericOffset + itemNumeric }
 
@@ -45,22 +50,30 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
     public static let maxParameters = 3000
 
     /// The design for merged context-value counts, or nil with the reason it cannot be fitted.
-    static func make(items: Int, depth: Int, levels: [String: [String: Int]], itemCategories: [Int], itemNumeric: Int,
-                     notes: inout [String]) -> LogisticDesign? {
-        var cols = [String](), lv = [[String]]()
+    static func make(
+        items: Int, depth: Int, levels: [String: [String: Int]], itemCategories: [Int], itemNumeric: Int,
+        notes: inout [String]
+    ) -> LogisticDesign? {
+        var cols = [String]()
+        var lv = [[String]]()
         for name in levels.keys.sorted() {
             let values = levels[name]!.keys.sorted()
             if values.count > maxLevels {
-                notes.append("context column '\(clipped(name))' has \(values.count) values; the logistic reward model leaves it out")
+                notes.append(
+                    "context column '\(clipped(name))' has \(values.count) values; the logistic reward model leaves it out"
+                )
                 continue
             }
             cols.append(name)
             lv.append(values)
         }
-        let d = LogisticDesign(items: items, depth: depth, columns: cols, levels: lv,
-                               itemCategories: itemCategories, itemNumeric: itemNumeric)
+        let d = LogisticDesign(
+            items: items, depth: depth, columns: cols, levels: lv,
+            itemCategories: itemCategories, itemNumeric: itemNumeric)
         if d.parameters > maxParameters {
-            notes.append("the logistic reward model would have \(d.parameters) coefficients (more than \(maxParameters)); skipped")
+            notes.append(
+                "the logistic reward model would have \(d.parameters) coefficients (more than \(maxParameters)); skipped"
+            )
             return nil
         }
         return d
@@ -68,7 +81,8 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
 
     /// Per item, the item part of the logit.
     func itemLogits(theta: [Double], features: ItemFeatures?) -> [Double] {
-        let co = itemCategoryOffsets, no = numericOffset
+        let co = itemCategoryOffsets
+        let no = numericOffset
         return (0..<items).map { a in
             var v = theta[1 + a]
             if let f = features, !itemCategories.isEmpty || itemNumeric > 0 {
@@ -105,7 +119,8 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
         }
         h[0] += 1e-8
         guard let step = LinearAlgebra.solveSymmetricPositiveDefinite(h, g, n: P) else { return nil }
-        var theta = s.theta, size = 0.0
+        var theta = s.theta
+        var size = 0.0
         for i in 0..<P {
             theta[i] += step[i]
             size = max(size, abs(step[i]))

@@ -24,7 +24,9 @@ struct LogisticRows {
     func columnCoefficients(_ c: LogChunk) -> [[Int32]] {
         let offsets = design.columnOffsets
         return design.columns.enumerated().map { f, name in
-            guard let col = c.contexts.first(where: { $0.name == name }) else { return [Int32](repeating: -1, count: c.count) }
+            guard let col = c.contexts.first(where: { $0.name == name }) else {
+                return [Int32](repeating: -1, count: c.count)
+            }
             let map = col.values.map { v in levelIndex[f][v].map { Int32(offsets[f] + $0) } ?? -1 }
             return col.ids.map { map[Int($0)] }
         }
@@ -39,15 +41,18 @@ struct LogisticRows {
     }
 
     /// The row's sparse features (index, value) for item a.
-    func features(item a: Int, position k: Int, _ coefficients: [[Int32]], _ j: Int, itemFeatures: ItemFeatures?,
-                  into out: inout [(Int, Double)]) {
+    func features(
+        item a: Int, position k: Int, _ coefficients: [[Int32]], _ j: Int, itemFeatures: ItemFeatures?,
+        into out: inout [(Int, Double)]
+    ) {
         out.removeAll(keepingCapacity: true)
         out.append((0, 1))
         out.append((1 + a, 1))
         out.append((1 + design.items + k, 1))
         for col in coefficients where col[j] >= 0 { out.append((Int(col[j]), 1)) }
         if let f = itemFeatures, !design.itemCategories.isEmpty || design.itemNumeric > 0 {
-            let co = categoryOffsets, no = numericOffset
+            let co = categoryOffsets
+            let no = numericOffset
             for (c, col) in f.categorical.enumerated() { out.append((co[c] + Int(col[a]), 1)) }
             for (c, col) in f.numeric.enumerated() { out.append((no + c, col[a])) }
         }
@@ -59,7 +64,8 @@ extension OffPolicyAccumulator {
     /// and the logistic model's first Newton sums.
     mutating func addRewardModels(_ c: LogChunk) throws(RecOPEError) {
         let pa = try loggingProbabilities(c)
-        let seed = state.settings.seed, K = evaluator.depth
+        let seed = state.settings.seed
+        let K = evaluator.depth
         // Per row: its cell and, per value-model grouping, its bucket's key.
         let cells = (0..<c.count).map { Int(c.items[$0]) * K + Int(c.positions[$0]) }
         let buckets = state.valueCuts.map { cuts in
@@ -71,7 +77,9 @@ extension OffPolicyAccumulator {
         var perPolicy = [(w: [Double], k: KeyedConstants, slots: [[Int32]])]()
         for p in state.policies.indices {
             let piece = BlockLayout.piece(caps: caps.count)
-            let slots = buckets.enumerated().map { g, keys in keys.map { Int32(state.policies[p].valuePieces[g].slot($0, piece, replicates: replicates)) } }
+            let slots = buckets.enumerated().map { g, keys in
+                keys.map { Int32(state.policies[p].valuePieces[g].slot($0, piece, replicates: replicates)) }
+            }
             perPolicy.append((weights(c, policy: p, pa: pa), keyedConstants(c, policy: p), slots))
         }
         let model = ModelRows(caps: caps, replicates: replicates, tau: tau, q: q, cells: cells)
@@ -91,16 +99,25 @@ struct ModelRows {
     let cells: [Int]
 
     /// Click-rate DM, DR, SwitchDR and value-model piece sums of rows `rows` for one policy.
-    func add(_ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
-             _ pol: (w: [Double], k: OffPolicyAccumulator.KeyedConstants, slots: [[Int32]]), _ sc: inout OffPolicyAccumulator.Scratch) -> Int? {
-        let model = OffPolicyState.modelLayout(), piece = BlockLayout.piece(caps: caps.count), B = replicates, C = caps.count
+    func add(
+        _ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
+        _ pol: (w: [Double], k: OffPolicyAccumulator.KeyedConstants, slots: [[Int32]]),
+        _ sc: inout OffPolicyAccumulator.Scratch
+    ) -> Int? {
+        let model = OffPolicyState.modelLayout()
+        let piece = BlockLayout.piece(caps: caps.count)
+        let B = replicates
+        let C = caps.count
         return sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
                     for j in rows {
-                        let w = pol.w[j], r = c.rewards[j]
-                        let wb = UnsafeBufferPointer(rebasing: wAll[(j - rows.lowerBound) * B ..< (j - rows.lowerBound + 1) * B])
-                        let dm = pol.k.value(j, C), correction = w * (r - q[cells[j]])
+                        let w = pol.w[j]
+                        let r = c.rewards[j]
+                        let wb = UnsafeBufferPointer(
+                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
+                        let dm = pol.k.value(j, C)
+                        let correction = w * (r - q[cells[j]])
                         x[0] = 1
                         x[1] = dm
                         x[2] = dm + correction
@@ -109,7 +126,10 @@ struct ModelRows {
                         guard sums.model!.add(UnsafeBufferPointer(x), model, weights: wb, fixed: f) else { return j }
                         OffPolicyAccumulator.fillPiece(x, caps: caps, w: w, r: r)
                         for (g, s) in pol.slots.enumerated() {
-                            guard sums.valuePieces[g].add(slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f) else { return j }
+                            guard
+                                sums.valuePieces[g].add(
+                                    slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f)
+                            else { return j }
                         }
                     }
                     return nil
@@ -124,16 +144,19 @@ extension OffPolicyAccumulator {
     /// Newton passes: the log-likelihood's gradient and Hessian at the state's coefficients.
     mutating func addNewton(_ c: LogChunk) {
         guard let rowsModel = logisticContext, var n = state.newton else { return }
-        let coefficients = rowsModel.columnCoefficients(c), P = n.design.parameters
+        let coefficients = rowsModel.columnCoefficients(c)
+        let P = n.design.parameters
         let features = evaluator.usableItemFeatures
         var x = [(Int, Double)]()
         for j in 0..<c.count {
-            let a = Int(c.items[j]), k = Int(c.positions[j])
+            let a = Int(c.items[j])
+            let k = Int(c.positions[j])
             rowsModel.features(item: a, position: k, coefficients, j, itemFeatures: features, into: &x)
             var eta = 0.0
             for (i, v) in x { eta += n.theta[i] * v }
             let p = 1 / (1 + exp(-eta))
-            let wgt = max(p * (1 - p), 1e-12), res = c.rewards[j] - p
+            let wgt = max(p * (1 - p), 1e-12)
+            let res = c.rewards[j] - p
             for (ai, va) in x {
                 n.gradient[ai].add(res * va)
                 let rowStart: Int = ai * P - ai * (ai - 1) / 2 - ai
@@ -149,7 +172,8 @@ extension OffPolicyAccumulator {
     /// Last pass: DM and DR with the fitted logistic model.
     mutating func addLogistic(_ c: LogChunk) throws(RecOPEError) {
         guard let m = logisticContext else { return }
-        let coefficients = m.columnCoefficients(c), N = evaluator.items
+        let coefficients = m.columnCoefficients(c)
+        let N = evaluator.items
         let layout = OffPolicyState.logisticLayout()
         var sc = Self.emptyScratch
         swap(&sc, &scratch)
@@ -157,7 +181,9 @@ extension OffPolicyAccumulator {
         for j in 0..<c.count {
             let pa = try loggingProbability(c, j)
             drawWeights(c.rowKeys[j], into: &sc.weights)
-            let a = Int(c.items[j]), k = Int(c.positions[j]), r = c.rewards[j]
+            let a = Int(c.items[j])
+            let k = Int(c.positions[j])
+            let r = c.rewards[j]
             let base = m.rowLogit(position: k, coefficients, j)
             let logitJ: Double = base + m.itemLogit[a]
             let qj = 1 / (1 + exp(-logitJ))

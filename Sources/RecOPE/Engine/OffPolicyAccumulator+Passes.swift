@@ -10,9 +10,12 @@ extension OffPolicyAccumulator {
     /// Pass 1: reward-model counts, context levels, ratio sums, pieces by position and context,
     /// weight diagnostics.
     mutating func addRatios(_ c: LogChunk) throws(RecOPEError) {
-        let K = evaluator.depth, seed = state.settings.seed
+        let K = evaluator.depth
+        let seed = state.settings.seed
         for j in 0..<c.count {
-            state.counts.add(fold: RowHash.fold(key: c.rowKeys[j], seed: seed), cell: Int(c.items[j]) * K + Int(c.positions[j]), reward: c.rewards[j])
+            state.counts.add(
+                fold: RowHash.fold(key: c.rowKeys[j], seed: seed), cell: Int(c.items[j]) * K + Int(c.positions[j]),
+                reward: c.rewards[j])
             state.rewardSum.add(c.rewards[j])
         }
         state.rows += c.count
@@ -20,16 +23,25 @@ extension OffPolicyAccumulator {
         let pa = try loggingProbabilities(c)
         var perPolicy = [(w: [Double], z: KeyedConstants?, slots: [[Int32]?])]()
         for p in state.policies.indices {
-            perPolicy.append((weights(c, policy: p, pa: pa), evaluator.logging == nil ? nil : keyedConstants(c, policy: p), pieceSlots(c, policy: p)))
+            perPolicy.append(
+                (
+                    weights(c, policy: p, pa: pa), evaluator.logging == nil ? nil : keyedConstants(c, policy: p),
+                    pieceSlots(c, policy: p)
+                ))
         }
-        let caps = caps, B = replicates
-        try forEachBlock(c) { rows, p, sums, sc in Self.addRatioRows(c, rows, &sums, perPolicy[p], &sc, caps: caps, replicates: B) }
+        let caps = caps
+        let B = replicates
+        try forEachBlock(c) { rows, p, sums, sc in
+            Self.addRatioRows(c, rows, &sums, perPolicy[p], &sc, caps: caps, replicates: B)
+        }
     }
 
     /// Walks the chunk in blocks of `weightBlock` rows: draws each block's Poisson weights, then
     /// hands every policy's sums (moved out of the state, so updating them copies nothing) to
     /// `body`, which returns the first row outside the bootstrap's range, if any.
-    mutating func forEachBlock(_ c: LogChunk, _ body: (Range<Int>, Int, inout PolicySums, inout Scratch) -> Int?) throws(RecOPEError) {
+    mutating func forEachBlock(_ c: LogChunk, _ body: (Range<Int>, Int, inout PolicySums, inout Scratch) -> Int?)
+        throws(RecOPEError)
+    {
         var sc = Self.emptyScratch
         swap(&sc, &scratch)
         defer { swap(&sc, &scratch) }
@@ -65,16 +77,21 @@ extension OffPolicyAccumulator {
 
     /// Ratio, piece and weight sums of rows `rows` for one policy; the first row outside the
     /// bootstrap's range, if any.
-    static func addRatioRows(_ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
-                             _ pol: (w: [Double], z: KeyedConstants?, slots: [[Int32]?]), _ sc: inout Scratch,
-                             caps: [Double], replicates B: Int) -> Int? {
-        let ratio = BlockLayout.ratio(caps: caps.count), piece = BlockLayout.piece(caps: caps.count)
+    static func addRatioRows(
+        _ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
+        _ pol: (w: [Double], z: KeyedConstants?, slots: [[Int32]?]), _ sc: inout Scratch,
+        caps: [Double], replicates B: Int
+    ) -> Int? {
+        let ratio = BlockLayout.ratio(caps: caps.count)
+        let piece = BlockLayout.piece(caps: caps.count)
         return sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
                     for j in rows {
-                        let w = pol.w[j], r = c.rewards[j]
-                        let wb = UnsafeBufferPointer(rebasing: wAll[(j - rows.lowerBound) * B ..< (j - rows.lowerBound + 1) * B])
+                        let w = pol.w[j]
+                        let r = c.rewards[j]
+                        let wb = UnsafeBufferPointer(
+                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
                         sums.weights.add(weight: w, reward: r)
                         x[0] = 1
                         x[1] = w * r
@@ -89,7 +106,10 @@ extension OffPolicyAccumulator {
                         Self.fillPiece(x, caps: caps, w: w, r: r)
                         for (g, s) in pol.slots.enumerated() {
                             guard let s else { continue }
-                            guard sums.pieces[g].add(slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f) else { return j }
+                            guard
+                                sums.pieces[g].add(
+                                    slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f)
+                            else { return j }
                         }
                     }
                     return nil
@@ -138,11 +158,16 @@ extension OffPolicyAccumulator {
             let table = (0..<evaluator.depth).map { constants(probe, $0, policy: p) }
             return KeyedConstants(table: table, index: c.positions)
         }
-        var table = [[Double]](), seen = [KeyCode: Int32](), index = [Int32](repeating: 0, count: c.count)
+        var table = [[Double]]()
+        var seen = [KeyCode: Int32]()
+        var index = [Int32](repeating: 0, count: c.count)
         for j in 0..<c.count {
-            let ts = c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0, ls = c.loggingStates?[j] ?? 0
+            let ts = c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0
+            let ls = c.loggingStates?[j] ?? 0
             let code = KeyCode(policy: Int32(p), target: ts, logging: ls, position: c.positions[j])
-            if let i = seen[code] { index[j] = i } else {
+            if let i = seen[code] {
+                index[j] = i
+            } else {
                 index[j] = Int32(table.count)
                 seen[code] = index[j]
                 table.append(constants(c, j, policy: p))
@@ -161,8 +186,9 @@ extension OffPolicyAccumulator {
             RowHash.poissonThresholds.withUnsafeBufferPointer { t in
                 for j in rows {
                     let o = (j - rows.lowerBound) * B
-                    RowHash.poissonWeights(base: RowHash.base(key: c.rowKeys[j], seed: seed, purpose: 0xB007),
-                                           into: UnsafeMutableBufferPointer(rebasing: wb[o ..< o + B]), thresholds: t)
+                    RowHash.poissonWeights(
+                        base: RowHash.base(key: c.rowKeys[j], seed: seed, purpose: 0xB007),
+                        into: UnsafeMutableBufferPointer(rebasing: wb[o..<o + B]), thresholds: t)
                 }
             }
         }
@@ -183,7 +209,9 @@ extension OffPolicyAccumulator {
         guard replicates > 0 else { return }
         let base = RowHash.base(key: key, seed: state.settings.seed, purpose: 0xB007)
         w.withUnsafeMutableBufferPointer { wb in
-            RowHash.poissonThresholds.withUnsafeBufferPointer { RowHash.poissonWeights(base: base, into: wb, thresholds: $0) }
+            RowHash.poissonThresholds.withUnsafeBufferPointer {
+                RowHash.poissonWeights(base: base, into: wb, thresholds: $0)
+            }
         }
     }
 
@@ -191,12 +219,15 @@ extension OffPolicyAccumulator {
     /// (nil for a grouping whose column the chunk lacks; noted once).
     mutating func pieceSlots(_ c: LogChunk, policy p: Int) -> [[Int32]?] {
         let groupings = state.settings.pieceGroupings.filter { !$0.isValueModel }
-        let piece = BlockLayout.piece(caps: caps.count), B = replicates
+        let piece = BlockLayout.piece(caps: caps.count)
+        let B = replicates
         var out = [[Int32]?]()
         for (g, grouping) in groupings.enumerated() {
             switch grouping {
             case .position:
-                let map = (0..<evaluator.depth).map { Int32(state.policies[p].pieces[g].slot("\($0 + 1)", piece, replicates: B)) }
+                let map = (0..<evaluator.depth).map {
+                    Int32(state.policies[p].pieces[g].slot("\($0 + 1)", piece, replicates: B))
+                }
                 out.append(c.positions.map { map[Int($0)] })
             case .contextFeature(let name):
                 guard let col = c.contexts.first(where: { $0.name == name }) else {
@@ -219,26 +250,37 @@ extension OffPolicyAccumulator {
         for col in c.contexts {
             var n = [Int](repeating: 0, count: col.values.count)
             for id in col.ids { n[Int(id)] += 1 }
-            for (v, k) in zip(col.values, n) where k > 0 { state.contextLevels[col.name, default: [:]][v, default: 0] += k }
+            for (v, k) in zip(col.values, n) where k > 0 {
+                state.contextLevels[col.name, default: [:]][v, default: 0] += k
+            }
         }
     }
 
     /// Per-key constants of row j for policy p: [pointNCIS normaliser per cap, DM term,
     /// unsupported mass], with Z(k) = Σ_a min(P_B(a at k), c·P_A(a at k)).
     mutating func constants(_ c: LogChunk, _ j: Int, policy p: Int) -> [Double] {
-        let ts = c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0, ls = c.loggingStates?[j] ?? 0
+        let ts = c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0
+        let ls = c.loggingStates?[j] ?? 0
         let code = KeyCode(policy: Int32(p), target: ts, logging: ls, position: c.positions[j])
         if let v = keyCache[code] { return v }
-        let target = evaluator.targets[p].marginals[Int(ts)], k = Int(c.positions[j]), N = evaluator.items
+        let target = evaluator.targets[p].marginals[Int(ts)]
+        let k = Int(c.positions[j])
+        let N = evaluator.items
         var v = [Double]()
         if let l = evaluator.logging?[Int(ls)] {
-            for cap in caps { v.append((0..<N).reduce(0.0) { $0 + min(target.probability(item: $1, rank: k), cap * l.probability(item: $1, rank: k)) }) }
+            for cap in caps {
+                v.append(
+                    (0..<N).reduce(0.0) {
+                        $0 + min(target.probability(item: $1, rank: k), cap * l.probability(item: $1, rank: k))
+                    })
+            }
         } else {
             v += caps.map { _ in Double.nan }
         }
         if !q.isEmpty {
             let K = evaluator.depth
-            var dm = 0.0, unsupported = 0.0
+            var dm = 0.0
+            var unsupported = 0.0
             for a in 0..<N {
                 let pb = target.probability(item: a, rank: k)
                 dm += pb * q[a * K + k]

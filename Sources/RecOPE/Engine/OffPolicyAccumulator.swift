@@ -43,8 +43,9 @@ public struct OffPolicyAccumulator {
         q = fitted ? state.clickRates(fold: nil) : []
         crossQ = fitted ? [state.clickRates(fold: 1), state.clickRates(fold: 0)] : []
         let width = max(BlockLayout.ratio(caps: caps.count).width, 8)
-        scratch = Scratch(x: [Double](repeating: 0, count: width), fixed: [Int64](repeating: 0, count: width),
-                          weights: [UInt8](repeating: 0, count: replicates))
+        scratch = Scratch(
+            x: [Double](repeating: 0, count: width), fixed: [Int64](repeating: 0, count: width),
+            weights: [UInt8](repeating: 0, count: replicates))
         if let n = state.newton {
             logisticContext = LogisticRows(design: n.design, theta: n.theta, features: evaluator.usableItemFeatures)
         }
@@ -54,8 +55,10 @@ public struct OffPolicyAccumulator {
     /// returns its index, for the chunks' `targetStates`.
     /// - Precondition: the marginals have the evaluator's shape.
     public mutating func appendTargetMarginals(policy: Int, _ m: RankMarginals) -> Int32 {
-        precondition(m.items == evaluator.items && m.k == evaluator.depth,
-                     "appendTargetMarginals: \(m.items)×\(m.k) marginals, the evaluation's are \(evaluator.items)×\(evaluator.depth)")
+        precondition(
+            m.items == evaluator.items && m.k == evaluator.depth,
+            "appendTargetMarginals: \(m.items)×\(m.k) marginals, the evaluation's are \(evaluator.items)×\(evaluator.depth)"
+        )
         evaluator.targets[policy].marginals.append(m)
         return Int32(evaluator.targets[policy].marginals.count - 1)
     }
@@ -94,33 +97,46 @@ public struct OffPolicyAccumulator {
 
     func validate(_ c: LogChunk) throws(RecOPEError) {
         let n = c.count
-        guard c.positions.count == n, c.rewards.count == n, c.rowKeys.count == n, c.propensities.map({ $0.count == n }) ?? true,
-              c.targetStates.isEmpty || c.targetStates.count == evaluator.targets.count else {
+        guard c.positions.count == n, c.rewards.count == n, c.rowKeys.count == n,
+            c.propensities.map({ $0.count == n }) ?? true,
+            c.targetStates.isEmpty || c.targetStates.count == evaluator.targets.count
+        else {
             throw .invalidParameter("\(c.source): a chunk's columns have different lengths")
         }
         guard c.propensities != nil || evaluator.logging != nil else {
             throw .invalidParameter("\(c.source): the log has no propensities; give the logging policy")
         }
-        let N = evaluator.items, K = evaluator.depth
+        let N = evaluator.items
+        let K = evaluator.depth
         for j in 0..<n {
             guard Int(c.items[j]) < N, c.items[j] >= 0 else {
-                throw .malformedFile(file: c.source, line: c.lines?[j], message: "item \(c.items[j]); the policies rank items 0..<\(N)")
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j], message: "item \(c.items[j]); the policies rank items 0..<\(N)")
             }
             guard Int(c.positions[j]) < K, c.positions[j] >= 0 else {
-                throw .malformedFile(file: c.source, line: c.lines?[j], message: "position \(Int(c.positions[j]) + 1); the evaluation covers positions 1...\(K) (raise --k)")
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j],
+                    message: "position \(Int(c.positions[j]) + 1); the evaluation covers positions 1...\(K) (raise --k)"
+                )
             }
             guard c.rewards[j].isFinite, ExactSum.fits(c.rewards[j]) else {
-                throw .malformedFile(file: c.source, line: c.lines?[j], message: "reward \(c.rewards[j]) is outside the range RecKit sums exactly (|r| < 4.6e18)")
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j],
+                    message: "reward \(c.rewards[j]) is outside the range RecKit sums exactly (|r| < 4.6e18)")
             }
         }
         for (p, states) in c.targetStates.enumerated() {
             guard let states else { continue }
             let m = evaluator.targets[p].marginals.count
             if let j = states.firstIndex(where: { $0 < 0 || Int($0) >= m }) {
-                throw .malformedFile(file: c.source, line: c.lines?[j], message: "\(evaluator.targets[p].name): target state \(states[j]) of \(m)")
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j],
+                    message: "\(evaluator.targets[p].name): target state \(states[j]) of \(m)")
             }
         }
-        if let ls = c.loggingStates, let l = evaluator.logging, let j = ls.firstIndex(where: { $0 < 0 || Int($0) >= l.count }) {
+        if let ls = c.loggingStates, let l = evaluator.logging,
+            let j = ls.firstIndex(where: { $0 < 0 || Int($0) >= l.count })
+        {
             throw .malformedFile(file: c.source, line: c.lines?[j], message: "logging state \(ls[j]) of \(l.count)")
         }
     }
@@ -128,10 +144,16 @@ public struct OffPolicyAccumulator {
     /// The logging probability of row j (logged propensity, else the logging marginals).
     @inline(__always)
     func loggingProbability(_ c: LogChunk, _ j: Int) throws(RecOPEError) -> Double {
-        let pa = c.propensities?[j]
-            ?? evaluator.logging![Int(c.loggingStates?[j] ?? 0)].denominator(item: Int(c.items[j]), rank: Int(c.positions[j]))
+        let pa =
+            c.propensities?[j]
+            ?? evaluator.logging![Int(c.loggingStates?[j] ?? 0)].denominator(
+                item: Int(c.items[j]), rank: Int(c.positions[j]))
         guard pa > 0 else {
-            throw .malformedFile(file: c.source, line: c.lines?[j], message: "the logging policy gives item \(c.items[j]) at position \(c.positions[j] + 1) probability 0, yet it was logged")
+            throw .malformedFile(
+                file: c.source, line: c.lines?[j],
+                message:
+                    "the logging policy gives item \(c.items[j]) at position \(c.positions[j] + 1) probability 0, yet it was logged"
+            )
         }
         return pa
     }
@@ -144,8 +166,10 @@ public struct OffPolicyAccumulator {
     }
 
     func rangeError(_ c: LogChunk, _ j: Int) -> RecOPEError {
-        .malformedFile(file: c.source, line: c.lines?[j],
-                       message: "a weighted reward is outside the Poisson bootstrap's exact range (|w·r| < \(Int(ReplicateSums.limit))); use --bootstrap 0 for normal intervals")
+        .malformedFile(
+            file: c.source, line: c.lines?[j],
+            message:
+                "a weighted reward is outside the Poisson bootstrap's exact range (|w·r| < \(Int(ReplicateSums.limit))); use --bootstrap 0 for normal intervals"
+        )
     }
 }
-

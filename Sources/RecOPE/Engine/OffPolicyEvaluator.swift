@@ -70,22 +70,29 @@ public struct OffPolicyEvaluator: Sendable {
     /// - Throws: `.invalidParameter` for marginals of different shapes, a logging policy that
     ///   ranks fewer positions than the targets, or settings out of range.
     public init(targets: [TargetPolicy], logging: [RankMarginals]?, settings: EvaluationSettings) throws(RecOPEError) {
-        guard let first = targets.first?.marginals.first else { throw .invalidParameter("offline evaluation: no target marginals") }
+        guard let first = targets.first?.marginals.first else {
+            throw .invalidParameter("offline evaluation: no target marginals")
+        }
         items = first.items
         depth = first.k
         for t in targets {
             guard !t.marginals.isEmpty else { throw .invalidParameter("\(t.name): no target marginals") }
             for m in t.marginals where m.items != items || m.k != depth {
-                throw .invalidParameter("\(t.name): target marginals are \(m.items) items × \(m.k) positions, the first policy's \(items) × \(depth)")
+                throw .invalidParameter(
+                    "\(t.name): target marginals are \(m.items) items × \(m.k) positions, the first policy's \(items) × \(depth)"
+                )
             }
         }
         for l in logging ?? [] where l.items != items || l.k < depth {
-            throw .invalidParameter("logging policy ranks \(l.items) items to depth \(l.k), target \(items) items to depth \(depth)")
+            throw .invalidParameter(
+                "logging policy ranks \(l.items) items to depth \(l.k), target \(items) items to depth \(depth)")
         }
         guard settings.bootstrap >= 0, settings.bootstrap <= 100_000 else {
             throw .invalidParameter("bootstrap replicates must be in 0...100000, got \(settings.bootstrap)")
         }
-        guard settings.level > 0, settings.level < 1 else { throw .invalidParameter("interval level must be in (0, 1), got \(settings.level)") }
+        guard settings.level > 0, settings.level < 1 else {
+            throw .invalidParameter("interval level must be in (0, 1), got \(settings.level)")
+        }
         guard settings.rewardSmoothing >= 0, settings.rewardSmoothing.isFinite else {
             throw .invalidParameter("reward smoothing must be finite and at least 0, got \(settings.rewardSmoothing)")
         }
@@ -120,8 +127,9 @@ public struct OffPolicyEvaluator: Sendable {
     /// The empty first-pass state.
     public func initialState() -> OffPolicyState {
         let s = stateSettings
-        return OffPolicyState(settings: s, counts: RewardCounts(cells: items * depth),
-                              policies: targets.map { _ in OffPolicyState.emptyPolicy(s, pass: .ratios) })
+        return OffPolicyState(
+            settings: s, counts: RewardCounts(cells: items * depth),
+            policies: targets.map { _ in OffPolicyState.emptyPolicy(s, pass: .ratios) })
     }
 
     /// An accumulator for the pass `state` is at, holding everything earlier passes fitted and
@@ -158,8 +166,10 @@ extension OffPolicyEvaluator {
     /// accumulator it is given, once per pass (the same rows each time).
     /// - Parameter progress: called before each pass.
     /// - Throws: what `readAll` throws, or `.invalidParameter` if passes read different rows.
-    public func evaluate(progress: ((EvaluationPass) -> Void)? = nil,
-                         _ readAll: (inout OffPolicyAccumulator) throws(RecOPEError) -> Void) throws(RecOPEError) -> OfflineABReport {
+    public func evaluate(
+        progress: ((EvaluationPass) -> Void)? = nil,
+        _ readAll: (inout OffPolicyAccumulator) throws(RecOPEError) -> Void
+    ) throws(RecOPEError) -> OfflineABReport {
         var state = initialState()
         var plan = self
         while state.pass != .done {

@@ -5,10 +5,14 @@ extension OffPolicyState {
     /// q = (clicks + m·p̄ₖ) / (shows + m), p̄ₖ the position's mean reward, m the smoothing.
     /// `fold` 0 or 1 fits on that fold's rows only (cross-fitting); nil on all rows.
     func clickRates(fold: Int?) -> [Double] {
-        let N = settings.items, K = settings.depth, m = settings.rewardSmoothing
+        let N = settings.items
+        let K = settings.depth
+        let m = settings.rewardSmoothing
         let folds = fold.map { [$0] } ?? [0, 1]
-        var clicks = [Double](repeating: 0, count: N * K), shows = clicks
-        var posClicks = [CompensatedSum](repeating: CompensatedSum(), count: K), posShows = [Double](repeating: 0, count: K)
+        var clicks = [Double](repeating: 0, count: N * K)
+        var shows = clicks
+        var posClicks = [CompensatedSum](repeating: CompensatedSum(), count: K)
+        var posShows = [Double](repeating: 0, count: K)
         for f in folds {
             for c in 0..<(N * K) {
                 clicks[c] += counts.clicks[f][c].value
@@ -36,8 +40,11 @@ extension OffPolicyState {
         var mass = [(value: Double, count: Int)]()
         for f in 0..<2 { for (c, n) in counts.shows[f].enumerated() where n > 0 { mass.append((q[f][c], n)) } }
         mass.sort { $0.value < $1.value }
-        let n = rows, b = max(1, buckets)
-        var cuts = [Double](), seen = 0, next = 0
+        let n = rows
+        let b = max(1, buckets)
+        var cuts = [Double]()
+        var seen = 0
+        var next = 0
         for i in 1..<max(b, 1) {
             let rank = min(n - 1, i * n / b)
             while next < mass.count && seen + mass[next].count <= rank {
@@ -95,16 +102,22 @@ extension OffPolicyState {
             default: seen = nil
             }
             if let seen, seen != Double(rows) {
-                throw .invalidParameter("\(name): pass \(completedPasses + 1) (\(pass)) read \(Int(seen)) rows, the first pass \(rows): every pass must read the same rows")
+                throw .invalidParameter(
+                    "\(name): pass \(completedPasses + 1) (\(pass)) read \(Int(seen)) rows, the first pass \(rows): every pass must read the same rows"
+                )
             }
         }
     }
 
     mutating func startNewton() {
         guard settings.logisticRewardModel, !contextLevels.isEmpty else { return }
-        guard let d = LogisticDesign.make(items: settings.items, depth: settings.depth, levels: contextLevels,
-                                          itemCategories: settings.itemCategories, itemNumeric: settings.itemNumeric, notes: &notes) else { return }
-        var n = NewtonSums(design: d, theta: d.start(meanReward: rewardSum.value / Double(max(rows, 1))), gradient: [], hessian: [])
+        guard
+            let d = LogisticDesign.make(
+                items: settings.items, depth: settings.depth, levels: contextLevels,
+                itemCategories: settings.itemCategories, itemNumeric: settings.itemNumeric, notes: &notes)
+        else { return }
+        var n = NewtonSums(
+            design: d, theta: d.start(meanReward: rewardSum.value / Double(max(rows, 1))), gradient: [], hessian: [])
         n.clearSums()
         newton = n
     }

@@ -7,8 +7,11 @@ extension OffPolicyState {
     public func encoded() throws(RecOPEError) -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
-        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        do { return try e.encode(self) } catch { throw .invalidParameter("offline A/B state: cannot encode (\(error.localizedDescription))") }
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try e.encode(self) } catch {
+            throw .invalidParameter("offline A/B state: cannot encode (\(error.localizedDescription))")
+        }
     }
 
     /// Writes the state atomically (temporary file, then rename).
@@ -32,18 +35,29 @@ extension OffPolicyState {
             var version: Int?
         }
         let d = JSONDecoder()
-        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        d.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         guard let header = try? d.decode(Header.self, from: data), header.format == formatName else {
-            throw .malformedFile(file: file, line: nil, message: "not a RecKit offline A/B state (a JSON object with \"format\": \"\(formatName)\"); truncated or foreign")
+            throw .malformedFile(
+                file: file, line: nil,
+                message:
+                    "not a RecKit offline A/B state (a JSON object with \"format\": \"\(formatName)\"); truncated or foreign"
+            )
         }
         guard header.version == currentVersion else {
-            throw .malformedFile(file: file, line: nil, message: "state version \(header.version.map(String.init) ?? "missing"); this RecKit reads version \(currentVersion)")
+            throw .malformedFile(
+                file: file, line: nil,
+                message:
+                    "state version \(header.version.map(String.init) ?? "missing"); this RecKit reads version \(currentVersion)"
+            )
         }
         let s: OffPolicyState
         do { s = try d.decode(OffPolicyState.self, from: data) } catch {
             throw .malformedFile(file: file, line: nil, message: "damaged state (\(Self.decodingMessage(error)))")
         }
-        if let problem = s.inconsistency() { throw .malformedFile(file: file, line: nil, message: "inconsistent state: \(problem)") }
+        if let problem = s.inconsistency() {
+            throw .malformedFile(file: file, line: nil, message: "inconsistent state: \(problem)")
+        }
         return s
     }
 
@@ -52,37 +66,49 @@ extension OffPolicyState {
         switch de {
         case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
         case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-            return (c.codingPath.map(\.stringValue).joined(separator: ".") + ": " + c.debugDescription).prefix(120).description
+            return (c.codingPath.map(\.stringValue).joined(separator: ".") + ": " + c.debugDescription).prefix(120)
+                .description
         @unknown default: return "undecodable"
         }
     }
 
     /// The first way the decoded sums disagree with the settings, or nil.
     func inconsistency() -> String? {
-        let s = settings, C = s.caps.count, B = s.bootstrap
-        guard s.items > 0, s.depth > 0, s.items <= 1 << 31, s.depth <= 1 << 20, B >= 0, B <= 100_000, C <= 1000 else { return "sizes out of range" }
+        let s = settings
+        let C = s.caps.count
+        let B = s.bootstrap
+        guard s.items > 0, s.depth > 0, s.items <= 1 << 31, s.depth <= 1 << 20, B >= 0, B <= 100_000, C <= 1000 else {
+            return "sizes out of range"
+        }
         guard s.policies.count == policies.count, s.policyHashes.count == policies.count else { return "policy count" }
         guard counts.clicks.count == 2, counts.shows.count == 2,
-              counts.clicks.allSatisfy({ $0.count == s.items * s.depth }), counts.shows.allSatisfy({ $0.count == s.items * s.depth }) else {
+            counts.clicks.allSatisfy({ $0.count == s.items * s.depth }),
+            counts.shows.allSatisfy({ $0.count == s.items * s.depth })
+        else {
             return "reward counts of the wrong size"
         }
         guard rows >= 0, completedPasses >= 0 else { return "negative counts" }
-        let nonValue = s.pieceGroupings.filter { !$0.isValueModel }.count, value = s.pieceGroupings.count - nonValue
+        let nonValue = s.pieceGroupings.filter { !$0.isValueModel }.count
+        let value = s.pieceGroupings.count - nonValue
         for p in policies {
             guard p.ratio.matches(.ratio(caps: C), replicates: B), p.pieces.count == nonValue,
-                  p.pieces.allSatisfy({ $0.blocks.allSatisfy { $0.matches(.piece(caps: C), replicates: B) } }),
-                  p.weights.above.count == p.weights.aboveCaps.count, p.weights.capReward.count == WeightSums.tableCaps.count,
-                  p.weights.capWeight.count == WeightSums.tableCaps.count,
-                  p.model.map({ $0.matches(Self.modelLayout(), replicates: B) }) ?? true,
-                  p.logistic.map({ $0.matches(Self.logisticLayout(), replicates: B) }) ?? true,
-                  p.valuePieces.isEmpty || p.valuePieces.count == value,
-                  p.valuePieces.allSatisfy({ $0.blocks.allSatisfy { $0.matches(.piece(caps: C), replicates: B) } }) else {
+                p.pieces.allSatisfy({ $0.blocks.allSatisfy { $0.matches(.piece(caps: C), replicates: B) } }),
+                p.weights.above.count == p.weights.aboveCaps.count,
+                p.weights.capReward.count == WeightSums.tableCaps.count,
+                p.weights.capWeight.count == WeightSums.tableCaps.count,
+                p.model.map({ $0.matches(Self.modelLayout(), replicates: B) }) ?? true,
+                p.logistic.map({ $0.matches(Self.logisticLayout(), replicates: B) }) ?? true,
+                p.valuePieces.isEmpty || p.valuePieces.count == value,
+                p.valuePieces.allSatisfy({ $0.blocks.allSatisfy { $0.matches(.piece(caps: C), replicates: B) } })
+            else {
                 return "a policy's sums do not match its caps, groupings or replicates"
             }
         }
         if let n = newton {
             let P = n.design.parameters
-            guard P <= LogisticDesign.maxParameters, n.theta.count == P, n.gradient.count == P, n.hessian.count == P * (P + 1) / 2 else {
+            guard P <= LogisticDesign.maxParameters, n.theta.count == P, n.gradient.count == P,
+                n.hessian.count == P * (P + 1) / 2
+            else {
                 return "the logistic model's sums do not match its design"
             }
         }

@@ -5,12 +5,15 @@ extension OffPolicyState {
     /// - Throws: `.invalidParameter` if passes remain or no rows were read.
     public func report() throws(RecOPEError) -> OfflineABReport {
         guard pass == .done else {
-            throw .invalidParameter("the evaluation is at pass \(completedPasses + 1) (\(pass)); run that pass over the data before the report")
+            throw .invalidParameter(
+                "the evaluation is at pass \(completedPasses + 1) (\(pass)); run that pass over the data before the report"
+            )
         }
         guard rows > 0 else { throw .invalidParameter("\(sources.first ?? "the log"): the log has no rows") }
         let evaluations = policies.indices.map { evaluation(policy: $0) }
-        return OfflineABReport(logs: sources.joined(separator: ", "), rows: rows, loggedMean: rewardSum.value / Double(rows),
-                               evaluations: evaluations, warnings: notes, passes: completedPasses)
+        return OfflineABReport(
+            logs: sources.joined(separator: ", "), rows: rows, loggedMean: rewardSum.value / Double(rows),
+            evaluations: evaluations, warnings: notes, passes: completedPasses)
     }
 
     /// The labels of `values`' entries: (estimator, cap, grouping, model).
@@ -35,15 +38,19 @@ extension OffPolicyState {
         guard B > 0 else { return Array(repeating: nil, count: count) }
         var columns = [[Double]](repeating: [], count: count)
         for b in 0..<B {
-            for (i, v) in values(policy: p, SumView(replicate: b)).enumerated() where v.isFinite { columns[i].append(v) }
+            for (i, v) in values(policy: p, SumView(replicate: b)).enumerated() where v.isFinite {
+                columns[i].append(v)
+            }
         }
-        let lowQ = (1 - settings.level) / 2, highQ = 1 - lowQ
+        let lowQ = (1 - settings.level) / 2
+        let highQ = 1 - lowQ
         return columns.map { col in
             guard !col.isEmpty else { return nil }
             let sorted = col.sorted()
             func quantile(_ q: Double) -> Double {
                 let h = q * Double(sorted.count - 1)
-                let lo = Int(h.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
+                let lo = Int(h.rounded(.down))
+                let hi = min(lo + 1, sorted.count - 1)
                 return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
             }
             return Interval(low: quantile(lowQ), high: quantile(highQ))
@@ -60,16 +67,22 @@ extension OffPolicyState {
         var estimates = [Estimate]()
         for (i, (e, cap, g, m)) in labels(policy: p).enumerated() {
             let normal = Interval(low: point[i] - z * se[i], high: point[i] + z * se[i])
-            estimates.append(Estimate(policy: name, estimator: e, cap: cap, grouping: g, model: m, value: point[i],
-                                      interval: boot[i] ?? normal, method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal))
+            estimates.append(
+                Estimate(
+                    policy: name, estimator: e, cap: cap, grouping: g, model: m, value: point[i],
+                    interval: boot[i] ?? normal, method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal))
         }
         let diagnostics = weightDiagnostics(policy: p)
-        return PolicyEvaluation(policy: name, estimates: estimates, diagnostics: diagnostics,
-                                warnings: warnings(policy: p, diagnostics))
+        return PolicyEvaluation(
+            policy: name, estimates: estimates, diagnostics: diagnostics,
+            warnings: warnings(policy: p, diagnostics))
     }
 
     func weightDiagnostics(policy p: Int) -> WeightDiagnostics {
-        let P = policies[p], R = P.ratio, W = P.weights, n = Double(rows)
+        let P = policies[p]
+        let R = P.ratio
+        let W = P.weights
+        let n = Double(rows)
         var shares = [CapShare]()
         for (c, k) in zip(W.aboveCaps, W.above) where !shares.contains(where: { $0.cap == c }) {
             shares.append(CapShare(cap: c, share: Double(k) / n))
@@ -79,25 +92,37 @@ extension OffPolicyState {
             CapRow(cap: c, cis: s.0.value / n, ncis: s.0.value / s.1.value)
         }
         table.append(CapRow(cap: .infinity, cis: R.sum(1) / n, ncis: R.sum(1) / R.sum(2)))
-        return WeightDiagnostics(effectiveSampleSize: R.sum(2) * R.sum(2) / R.product(2), maxWeight: W.maxWeight,
-                                 meanWeight: R.sum(2) / n, shareAboveCap: shares,
-                                 unsupportedMass: P.model.map { $0.sum(4) / n }, capTable: table)
+        return WeightDiagnostics(
+            effectiveSampleSize: R.sum(2) * R.sum(2) / R.product(2), maxWeight: W.maxWeight,
+            meanWeight: R.sum(2) / n, shareAboveCap: shares,
+            unsupportedMass: P.model.map { $0.sum(4) / n }, capTable: table)
     }
 
     func warnings(policy p: Int, _ d: WeightDiagnostics) -> [String] {
         let name = settings.policies[p]
         var out = [String]()
         if let u = d.unsupportedMass, u > 0 {
-            out.append("\(name): " + String(format: "%.4g", 100 * u) + "% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it")
+            out.append(
+                "\(name): " + String(format: "%.4g", 100 * u)
+                    + "% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it"
+            )
         }
-        if settings.logging == 0 { out.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped") }
+        if settings.logging == 0 {
+            out.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped")
+        }
         for (g, groups) in pieceGroups(policy: p) where groups == nil {
-            if case .contextFeature(let c) = g, let n = policies[p].pieces.first(where: { _ in true }).map({ _ in contextGroupCount(policy: p, column: c) }), n > 64 {
+            if case .contextFeature(let c) = g,
+                let n = policies[p].pieces.first(where: { _ in true }).map({ _ in
+                    contextGroupCount(policy: p, column: c)
+                }), n > 64
+            {
                 out.append("\(name): pieceNCIS by '\(c.prefix(80))': \(n) groups (more than 64); skipped")
             }
         }
         if d.meanWeight < 0.5 || d.meanWeight > 2 {
-            out.append("\(name): the mean weight is " + String(format: "%.3f", d.meanWeight) + " (1 under correct propensities): check the logging policy")
+            out.append(
+                "\(name): the mean weight is " + String(format: "%.3f", d.meanWeight)
+                    + " (1 under correct propensities): check the logging policy")
         }
         return out
     }

@@ -3,10 +3,12 @@ import Foundation
 extension OffPolicyState {
     /// A policy's sums with nothing added yet (the current pass's blocks present, later ones nil).
     static func emptyPolicy(_ s: StateSettings, pass: EvaluationPass, replicates: Int? = nil) -> PolicySums {
-        let C = s.caps.count, B = replicates ?? s.bootstrap
+        let C = s.caps.count
+        let B = replicates ?? s.bootstrap
         let pieces = s.pieceGroupings.filter { !$0.isValueModel }.map { _ in GroupedSums() }
-        return PolicySums(ratio: SumBlock(.ratio(caps: C), replicates: B), pieces: pieces, weights: WeightSums(caps: s.caps),
-                          model: nil, valuePieces: [], logistic: nil)
+        return PolicySums(
+            ratio: SumBlock(.ratio(caps: C), replicates: B), pieces: pieces, weights: WeightSums(caps: s.caps),
+            model: nil, valuePieces: [], logistic: nil)
     }
 
     /// Layouts of the blocks, for decoding checks and merges.
@@ -15,24 +17,34 @@ extension OffPolicyState {
 
     /// Throws naming the first setting that differs from `expected`.
     func requireSettings(_ expected: StateSettings, what: String = "the state") throws(RecOPEError) {
-        guard format == Self.formatName else { throw .invalidParameter("\(what) is not a RecKit offline A/B state (format '\(format.prefix(80))')") }
-        guard version == Self.currentVersion else {
-            throw .invalidParameter("\(what) has state version \(version); this RecKit reads version \(Self.currentVersion)")
+        guard format == Self.formatName else {
+            throw .invalidParameter("\(what) is not a RecKit offline A/B state (format '\(format.prefix(80))')")
         }
-        let a = settings, b = expected
+        guard version == Self.currentVersion else {
+            throw .invalidParameter(
+                "\(what) has state version \(version); this RecKit reads version \(Self.currentVersion)")
+        }
+        let a = settings
+        let b = expected
         let checks: [(String, Bool)] = [
             ("policies", a.policies == b.policies), ("policy marginals", a.policyHashes == b.policyHashes),
-            ("logging policy", a.logging == b.logging), ("caps", a.caps == b.caps), ("bootstrap replicates", a.bootstrap == b.bootstrap),
+            ("logging policy", a.logging == b.logging), ("caps", a.caps == b.caps),
+            ("bootstrap replicates", a.bootstrap == b.bootstrap),
             ("seed", a.seed == b.seed), ("switch threshold", a.switchThreshold == b.switchThreshold),
             ("reward smoothing", a.rewardSmoothing == b.rewardSmoothing), ("interval level", a.level == b.level),
             ("reward models", a.rewardModels == b.rewardModels && a.logisticRewardModel == b.logisticRewardModel),
             ("Newton iterations", a.maxNewtonIterations == b.maxNewtonIterations),
             ("piece groupings", a.pieceGroupings == b.pieceGroupings),
-            ("item features", a.itemFeatures == b.itemFeatures && a.itemCategories == b.itemCategories && a.itemNumeric == b.itemNumeric),
+            (
+                "item features",
+                a.itemFeatures == b.itemFeatures && a.itemCategories == b.itemCategories
+                    && a.itemNumeric == b.itemNumeric
+            ),
             ("items and positions", a.items == b.items && a.depth == b.depth),
         ]
         for (name, same) in checks where !same {
-            throw .invalidParameter("\(what) was made with different \(name) (\(Self.describe(name, a)) against \(Self.describe(name, b)))")
+            throw .invalidParameter(
+                "\(what) was made with different \(name) (\(Self.describe(name, a)) against \(Self.describe(name, b)))")
         }
     }
 
@@ -70,7 +82,9 @@ extension OffPolicyState {
         case .newton:
             s.newton?.clearSums()
         case .logistic:
-            for p in s.policies.indices { s.policies[p].logistic = SumBlock(Self.logisticLayout(), replicates: settings.bootstrap) }
+            for p in s.policies.indices {
+                s.policies[p].logistic = SumBlock(Self.logisticLayout(), replicates: settings.bootstrap)
+            }
         case .done:
             break
         }
@@ -90,10 +104,13 @@ extension OffPolicyState {
         for (i, s) in states.enumerated().dropFirst() {
             try s.requireSettings(out.settings, what: label(i))
             guard s.pass == out.pass, s.completedPasses == out.completedPasses else {
-                throw .invalidParameter("\(label(i)) is at pass \(s.completedPasses + 1) (\(s.pass)), \(label(0)) at pass \(out.completedPasses + 1) (\(out.pass))")
+                throw .invalidParameter(
+                    "\(label(i)) is at pass \(s.completedPasses + 1) (\(s.pass)), \(label(0)) at pass \(out.completedPasses + 1) (\(out.pass))"
+                )
             }
             guard s.clearingCurrentPass() == base else {
-                throw .invalidParameter("\(label(i)) and \(label(0)) come from different earlier passes (their fitted models differ)")
+                throw .invalidParameter(
+                    "\(label(i)) and \(label(0)) come from different earlier passes (their fitted models differ)")
             }
             out.addCurrentPass(s)
         }
@@ -109,17 +126,23 @@ extension OffPolicyState {
             rows += o.rows
             rewardSum.add(o.rewardSum)
             counts.merge(o.counts)
-            for (col, values) in o.contextLevels { for (v, c) in values { contextLevels[col, default: [:]][v, default: 0] += c } }
+            for (col, values) in o.contextLevels {
+                for (v, c) in values { contextLevels[col, default: [:]][v, default: 0] += c }
+            }
             for p in policies.indices {
                 policies[p].ratio.merge(o.policies[p].ratio)
-                for g in policies[p].pieces.indices { policies[p].pieces[g].merge(o.policies[p].pieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap) }
+                for g in policies[p].pieces.indices {
+                    policies[p].pieces[g].merge(
+                        o.policies[p].pieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap)
+                }
                 policies[p].weights.merge(o.policies[p].weights)
             }
         case .rewardModels:
             for p in policies.indices {
                 policies[p].model!.merge(o.policies[p].model!)
                 for g in policies[p].valuePieces.indices {
-                    policies[p].valuePieces[g].merge(o.policies[p].valuePieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap)
+                    policies[p].valuePieces[g].merge(
+                        o.policies[p].valuePieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap)
                 }
             }
             if let n = o.newton { newton?.addSums(n) }

@@ -62,8 +62,11 @@ public struct RewardCounts: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let n = try c.decode(Int.self, forKey: .cells)
-        guard n >= 0, n <= 1 << 31 else { throw DecodingError.dataCorruptedError(forKey: .cells, in: c, debugDescription: "impossible cell count") }
-        let totals = try c.varints(.clicks, count: 2 * n), counts = try c.varints(.shows, count: 2 * n)
+        guard n >= 0, n <= 1 << 31 else {
+            throw DecodingError.dataCorruptedError(forKey: .cells, in: c, debugDescription: "impossible cell count")
+        }
+        let totals = try c.varints(.clicks, count: 2 * n)
+        let counts = try c.varints(.shows, count: 2 * n)
         guard counts.allSatisfy({ $0 >= 0 && $0 <= Int128(Int.max) }) else {
             throw DecodingError.dataCorruptedError(forKey: .shows, in: c, debugDescription: "negative or huge counts")
         }
@@ -172,7 +175,8 @@ public struct NewtonSums: Sendable, Equatable, Codable {
         design = try c.decode(LogisticDesign.self, forKey: .design)
         let P = design.parameters
         guard P >= 1, P <= LogisticDesign.maxParameters else {
-            throw DecodingError.dataCorruptedError(forKey: .design, in: c, debugDescription: "impossible coefficient count")
+            throw DecodingError.dataCorruptedError(
+                forKey: .design, in: c, debugDescription: "impossible coefficient count")
         }
         theta = try c.doubleBlob(.theta, count: P)
         gradient = try c.varints(.gradient, count: P).map(ExactSum.init(total:))

@@ -43,7 +43,8 @@ public enum RowHash {
     /// and not below k − 1 draws k. P(X ≥ 13) < 2⁻³², so draws stop at 13.
     public static let poissonThresholds: [UInt32] = {
         var out = [UInt32]()
-        var p = 0.0, term = 1.0 / 2.718281828459045235360287
+        var p = 0.0
+        var term = 1.0 / 2.718281828459045235360287
         for k in 0..<14 {
             if k > 0 { term /= Double(k) }
             p += term
@@ -58,7 +59,9 @@ public enum RowHash {
     /// and draws the number of thresholds at or below that 32-bit uniform.
     /// - Complexity: out.count / 2 hashes and 13 compares per weight, branch-free in SIMD.
     @inlinable
-    public static func poissonWeights(base: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, thresholds t: UnsafeBufferPointer<UInt32>) {
+    public static func poissonWeights(
+        base: UInt64, into out: UnsafeMutableBufferPointer<UInt8>, thresholds t: UnsafeBufferPointer<UInt32>
+    ) {
         let count = out.count
         let gamma: UInt64 = 0x9E37_79B9_7F4A_7C15
         let lanes = SIMD8<UInt64>(1, 2, 3, 4, 5, 6, 7, 8)
@@ -78,7 +81,8 @@ public enum RowHash {
                     let u = unsafeBitCast(z, to: SIMD16<UInt32>.self)
                     var w = SIMD16<UInt32>.zero
                     for k in 0..<13 { w &+= one.replacing(with: 0, where: u .< tvb[k]) }
-                    UnsafeMutableRawPointer(out.baseAddress! + b).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: w), as: SIMD16<UInt8>.self)
+                    UnsafeMutableRawPointer(out.baseAddress! + b).storeBytes(
+                        of: SIMD16<UInt8>(truncatingIfNeeded: w), as: SIMD16<UInt8>.self)
                     b += 16
                 }
             }

@@ -47,8 +47,10 @@ public struct SumBlock: Sendable, Equatable {
     /// Poisson weights (ignored without a bootstrap).
     /// - Returns: false, adding nothing, if a feature is outside the bootstrap's exact range.
     @inline(__always)
-    mutating func add(_ x: UnsafeBufferPointer<Double>, _ layout: BlockLayout, weights: UnsafeBufferPointer<UInt8>,
-                      fixed: UnsafeMutableBufferPointer<Int64>) -> Bool {
+    mutating func add(
+        _ x: UnsafeBufferPointer<Double>, _ layout: BlockLayout, weights: UnsafeBufferPointer<UInt8>,
+        fixed: UnsafeMutableBufferPointer<Int64>
+    ) -> Bool {
         if replicates != nil {
             for f in 0..<layout.width {
                 let v = x[f]
@@ -91,8 +93,11 @@ extension SumBlock: Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let w = try c.decode(Int.self, forKey: .width), p = try c.decode(Int.self, forKey: .pairs)
-        guard w >= 0, p >= 0, w <= 4096, p <= 4096 else { throw DecodingError.dataCorruptedError(forKey: .width, in: c, debugDescription: "impossible block size") }
+        let w = try c.decode(Int.self, forKey: .width)
+        let p = try c.decode(Int.self, forKey: .pairs)
+        guard w >= 0, p >= 0, w <= 4096, p <= 4096 else {
+            throw DecodingError.dataCorruptedError(forKey: .width, in: c, debugDescription: "impossible block size")
+        }
         first = Self.sums(try c.doubleBlob(.first, count: 2 * w))
         second = Self.sums(try c.doubleBlob(.second, count: 2 * p))
         replicates = try c.decodeIfPresent(ReplicateSums.self, forKey: .replicates)
@@ -133,7 +138,8 @@ public struct GroupedSums: Sendable, Equatable, Codable {
         keys = try c.decode([String].self, forKey: .keys)
         blocks = try c.decode([SumBlock].self, forKey: .blocks)
         guard keys.count == blocks.count, Set(keys).count == keys.count else {
-            throw DecodingError.dataCorruptedError(forKey: .keys, in: c, debugDescription: "group keys and blocks differ")
+            throw DecodingError.dataCorruptedError(
+                forKey: .keys, in: c, debugDescription: "group keys and blocks differ")
         }
         for (i, k) in keys.enumerated() { index[k] = i }
     }
@@ -148,8 +154,10 @@ public struct GroupedSums: Sendable, Equatable, Codable {
     }
 
     @inline(__always)
-    mutating func add(slot i: Int, _ x: UnsafeBufferPointer<Double>, _ layout: BlockLayout, weights: UnsafeBufferPointer<UInt8>,
-                      fixed: UnsafeMutableBufferPointer<Int64>) -> Bool {
+    mutating func add(
+        slot i: Int, _ x: UnsafeBufferPointer<Double>, _ layout: BlockLayout, weights: UnsafeBufferPointer<UInt8>,
+        fixed: UnsafeMutableBufferPointer<Int64>
+    ) -> Bool {
         blocks[i].add(x, layout, weights: weights, fixed: fixed)
     }
 
@@ -164,12 +172,15 @@ public struct GroupedSums: Sendable, Equatable, Codable {
 
     /// The groups in a fixed order (shorter keys first, then by bytes), whatever order they came in.
     var ordered: [(key: String, block: SumBlock)] {
-        zip(keys, blocks).sorted { $0.0.utf8.count != $1.0.utf8.count ? $0.0.utf8.count < $1.0.utf8.count : $0.0 < $1.0 }
-            .map { (key: $0.0, block: $0.1) }
+        zip(keys, blocks).sorted {
+            $0.0.utf8.count != $1.0.utf8.count ? $0.0.utf8.count < $1.0.utf8.count : $0.0 < $1.0
+        }
+        .map { (key: $0.0, block: $0.1) }
     }
 
     public static func == (a: GroupedSums, b: GroupedSums) -> Bool {
-        let x = a.ordered, y = b.ordered
+        let x = a.ordered
+        let y = b.ordered
         return x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.block == $1.block }
     }
 }

@@ -103,7 +103,9 @@ public struct ReplicateSums: Sendable, Equatable {
 
     /// Adds another shard's sums.
     mutating func add(_ other: ReplicateSums) {
-        precondition(other.replicates == replicates && other.width == width, "ReplicateSums: \(other.replicates)×\(other.width) into \(replicates)×\(width)")
+        precondition(
+            other.replicates == replicates && other.width == width,
+            "ReplicateSums: \(other.replicates)×\(other.width) into \(replicates)×\(width)")
         flush()
         var o = other
         o.flush()
@@ -117,7 +119,8 @@ public struct ReplicateSums: Sendable, Equatable {
     }
 
     public static func == (a: ReplicateSums, b: ReplicateSums) -> Bool {
-        var x = a, y = b
+        var x = a
+        var y = b
         x.flush()
         y.flush()
         return x.replicates == y.replicates && x.width == y.width && x.totals == y.totals
@@ -132,7 +135,8 @@ extension ReplicateSums: Codable {
         replicates = try c.decode(Int.self, forKey: .replicates)
         width = try c.decode(Int.self, forKey: .width)
         guard replicates >= 0, width >= 0, replicates <= 1 << 20, width <= 1 << 20 else {
-            throw DecodingError.dataCorruptedError(forKey: .width, in: c, debugDescription: "replicate sums of an impossible size")
+            throw DecodingError.dataCorruptedError(
+                forKey: .width, in: c, debugDescription: "replicate sums of an impossible size")
         }
         totals = try c.varints(.totals, count: replicates * width)
         pending = [Int64](repeating: 0, count: replicates * width)
@@ -169,7 +173,8 @@ public struct ExactSum: Sendable, Equatable, Codable {
     @inline(__always)
     public mutating func add(_ x: Double) {
         let whole = x.rounded(.down)
-        let fraction = UInt64(((x - whole) * Self.scale).rounded(.toNearestOrEven).clamped(to: 0...0x1.fffffffffffffp63))
+        let fraction = UInt64(
+            ((x - whole) * Self.scale).rounded(.toNearestOrEven).clamped(to: 0...0x1.fffffffffffffp63))
         total &+= Int128(Int64(whole)) << 64 &+ Int128(fraction)
     }
 
@@ -180,7 +185,8 @@ public struct ExactSum: Sendable, Equatable, Codable {
 
     public init(from decoder: any Decoder) throws {
         var c = try decoder.unkeyedContainer()
-        let hi = try c.decode(Int64.self), lo = try c.decode(UInt64.self)
+        let hi = try c.decode(Int64.self)
+        let lo = try c.decode(UInt64.self)
         total = Int128(hi) << 64 | Int128(lo)
     }
 

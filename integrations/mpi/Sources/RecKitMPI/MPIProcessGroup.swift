@@ -20,10 +20,12 @@ public final class MPIProcessGroup: ProcessGroup {
         guard MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided) == reckit_mpi_success() else {
             throw .invalidParameter("MPI_Init failed (run under mpirun)")
         }
-        var r: Int32 = 0, s: Int32 = 0
+        var r: Int32 = 0
+        var s: Int32 = 0
         MPI_Comm_rank(reckit_mpi_comm_world(), &r)
         MPI_Comm_size(reckit_mpi_comm_world(), &s)
-        rank = Int(r); size = Int(s)
+        rank = Int(r)
+        size = Int(s)
         localSize = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
     }
 
@@ -39,13 +41,18 @@ public final class MPIProcessGroup: ProcessGroup {
         try reduce(values.baseAddress, values.count, reckit_mpi_double(), stride: 8)
     }
 
-    private func reduce(_ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, stride: Int) throws(RecRLError) {
+    private func reduce(_ base: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype, stride: Int)
+        throws(RecRLError)
+    {
         guard let base, count > 0 else { return }
         var start = 0
         while start < count {
             let n = min(Self.piece, count - start)
-            try check(MPI_Allreduce(reckit_mpi_in_place(), base + start * stride, Int32(n), type, reckit_mpi_sum(), reckit_mpi_comm_world()),
-                      "MPI_Allreduce")
+            try check(
+                MPI_Allreduce(
+                    reckit_mpi_in_place(), base + start * stride, Int32(n), type, reckit_mpi_sum(),
+                    reckit_mpi_comm_world()),
+                "MPI_Allreduce")
             start += n
         }
     }
@@ -59,19 +66,29 @@ public final class MPIProcessGroup: ProcessGroup {
     }
 
     private func gather<T: Numeric>(_ values: [T], _ type: MPI_Datatype) throws(RecRLError) -> [[T]] {
-        guard values.count < Self.piece else { throw .invalidParameter("rank \(rank): \(values.count) values to gather, more than 2^30") }
+        guard values.count < Self.piece else {
+            throw .invalidParameter("rank \(rank): \(values.count) values to gather, more than 2^30")
+        }
         var mine = Int32(values.count)
         var counts = [Int32](repeating: 0, count: size)
-        try check(MPI_Allgather(&mine, 1, reckit_mpi_int(), &counts, 1, reckit_mpi_int(), reckit_mpi_comm_world()), "MPI_Allgather")
+        try check(
+            MPI_Allgather(&mine, 1, reckit_mpi_int(), &counts, 1, reckit_mpi_int(), reckit_mpi_comm_world()),
+            "MPI_Allgather")
         var offsets = [Int32](repeating: 0, count: size)
         var total = 0
-        for r in 0..<size { offsets[r] = Int32(total); total += Int(counts[r]) }
-        guard total < Self.piece else { throw .invalidParameter("rank \(rank): \(total) values to gather, more than 2^30") }
+        for r in 0..<size {
+            offsets[r] = Int32(total)
+            total += Int(counts[r])
+        }
+        guard total < Self.piece else {
+            throw .invalidParameter("rank \(rank): \(total) values to gather, more than 2^30")
+        }
         var all = [T](repeating: 0, count: total)
         var send = values
         let code = send.withUnsafeMutableBufferPointer { s in
             all.withUnsafeMutableBufferPointer { a in
-                MPI_Allgatherv(s.baseAddress, mine, type, a.baseAddress, &counts, &offsets, type, reckit_mpi_comm_world())
+                MPI_Allgatherv(
+                    s.baseAddress, mine, type, a.baseAddress, &counts, &offsets, type, reckit_mpi_comm_world())
             }
         }
         try check(code, "MPI_Allgatherv")
