@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data
+.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -35,6 +35,15 @@ test: bootstrap
 	@bash scripts/fetch-movielens
 	$(SWIFT) build --build-tests $(RELEASE)
 	$(SWIFT) test $(RELEASE) --skip-build
+
+# swift-format (bundled with the toolchain; rules in .swift-format, line length 120): `make format`
+# rewrites the tree, `make lint` fails on anything it would change or flag.
+SWIFT_SOURCES := Package.swift Sources Tests Benchmarks Fuzz integrations
+lint:
+	$(SWIFT) format lint --strict --recursive --parallel $(SWIFT_SOURCES)
+
+format:
+	$(SWIFT) format format --in-place --recursive --parallel $(SWIFT_SOURCES)
 
 # The Spark integration on local[2]: the OBD sample as Parquet in 4 partitions must give the
 # report one process gives (installs a Java runtime from Debian and PySpark from PyPI).
