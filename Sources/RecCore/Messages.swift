@@ -18,3 +18,16 @@ public func clipped(_ value: some StringProtocol, limit: Int = 80) -> String {
     }
     return count > limit ? out + "… (\(count) characters)" : out
 }
+
+/// A short message for a JSON decoding failure: the missing field, or the field's path and
+/// what is wrong with it (for errors that name a file and a field).
+public func decodingMessage(_ e: any Error) -> String {
+    guard let de = e as? DecodingError else { return clipped(String(describing: e)) }
+    switch de {
+    case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
+    case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+        let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+        return clipped((path.isEmpty ? "" : path + ": ") + c.debugDescription, limit: 160)
+    @unknown default: return "undecodable"
+    }
+}

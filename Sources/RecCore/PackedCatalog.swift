@@ -1,5 +1,5 @@
 /// Which kernel a `CatalogScorer` scores with.
-public enum CatalogKernel: String, Sendable, CaseIterable, Codable, CustomStringConvertible {
+public enum CatalogKernel: String, NamedChoice, CustomStringConvertible {
     /// `.simd` when RecCore was compiled with FMA and AVX2 (or AVX-512) and the dimension is at
     /// most `CatalogKernel.simdMaxDimension`; `.blas` otherwise, and always for
     /// `ScoreArithmetic.blas`.

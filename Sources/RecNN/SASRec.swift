@@ -14,7 +14,16 @@ import RecCore
 /// - `.postLN` (RecBole): h = LN₁(x + MHA(x)); y = LN₂(h + FFN(h)); no final LN.
 /// Padding rows are zeroed after the embedding and after every block.
 public final class SASRec: Module {
-    public enum Layout: String, Sendable, CaseIterable { case original, preLN, postLN }
+    /// Where the blocks' layer norms sit.
+    public enum Layout: String, NamedChoice {
+        /// The authors' TensorFlow code: LayerNorm on the queries before attention, scaled
+        /// embeddings, a final LayerNorm.
+        case original
+        /// LayerNorm before each sublayer, a final LayerNorm.
+        case preLN
+        /// LayerNorm after each residual sum, no final LayerNorm.
+        case postLN
+    }
 
     public struct Config: Sendable {
         public var items: Int

@@ -4,7 +4,7 @@ import RecIO
 import RecNN
 
 /// The training algorithms.
-public enum Algorithm: String, Sendable, CaseIterable, Codable {
+public enum Algorithm: String, NamedChoice {
     /// Supervised cross-entropy on the next item.
     case ce
     /// Xin et al. 2020: CE head + Q head with a one-step double Q-learning TD loss.
@@ -21,6 +21,14 @@ public enum Algorithm: String, Sendable, CaseIterable, Codable {
     public var usesNegatives: Bool { self == .snqn || self == .sa2c }
 }
 
+/// The state encoder of a model.
+public enum EncoderKind: String, NamedChoice {
+    /// SASRec (self-attention blocks; `blocks`, `heads`, `layout` apply).
+    case sasrec
+    /// GRU4Rec (one GRU layer with hidden size `dim`).
+    case gru
+}
+
 /// The model's shape (what a checkpoint needs to be rebuilt).
 public struct ModelConfig: Sendable, Codable, Equatable {
     public var algorithm: Algorithm = .sqn
@@ -30,10 +38,9 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var heads = 1
     public var blocks = 1
     public var dropout: Float = 0.1
-    public var layout = "original"
-    /// The state encoder: "sasrec" (default; nil in older checkpoints) or "gru" (GRU4Rec with
-    /// hidden size `dim`; `blocks`, `heads` and `layout` do not apply).
-    public var encoder: String? = nil
+    public var layout: SASRec.Layout = .original
+    /// The state encoder (checkpoints written before the field existed hold SASRec).
+    public var encoder: EncoderKind = .sasrec
     /// SASRec's attention output projection and FFN output dropout. New models follow the
     /// authors' code (no projection, dropout after both FFN layers); checkpoints written before
     /// these fields existed (nil) had a projection and no output dropout, and load as such.
@@ -45,7 +52,26 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         ffnOutputDropout = true
     }
 
-    public var usesGRU: Bool { encoder == "gru" }
+    /// Reads a config as `encode(to:)` writes it, and as checkpoints written before `encoder`
+    /// existed (SASRec) and before the output projection and dropout fields existed (nil).
+    /// - Throws: `DecodingError` naming the field; an unknown algorithm, layout or encoder lists
+    ///   the valid names.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        items = try c.decode(Int.self, forKey: .items)
+        algorithm = try c.decode(Algorithm.self, forKey: .algorithm)
+        length = try c.decode(Int.self, forKey: .length)
+        dim = try c.decode(Int.self, forKey: .dim)
+        heads = try c.decode(Int.self, forKey: .heads)
+        blocks = try c.decode(Int.self, forKey: .blocks)
+        dropout = try c.decode(Float.self, forKey: .dropout)
+        layout = try c.decode(SASRec.Layout.self, forKey: .layout)
+        encoder = try c.decodeIfPresent(EncoderKind.self, forKey: .encoder) ?? .sasrec
+        attentionOutputProjection = try c.decodeIfPresent(Bool.self, forKey: .attentionOutputProjection)
+        ffnOutputDropout = try c.decodeIfPresent(Bool.self, forKey: .ffnOutputDropout)
+    }
+
+    public var usesGRU: Bool { encoder == .gru }
 
     /// The fields that differ, as "field: self's value, not other's", for messages.
     public func differences(from other: ModelConfig) -> String {
@@ -55,8 +81,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             ("length", "\(length)", "\(other.length)"), ("dim", "\(dim)", "\(other.dim)"),
             ("heads", "\(heads)", "\(other.heads)"),
             ("blocks", "\(blocks)", "\(other.blocks)"), ("dropout", "\(dropout)", "\(other.dropout)"),
-            ("layout", layout, other.layout),
-            ("encoder", show(encoder), show(other.encoder)),
+            ("layout", layout.rawValue, other.layout.rawValue),
+            ("encoder", encoder.rawValue, other.encoder.rawValue),
             ("attention output projection", show(attentionOutputProjection), show(other.attentionOutputProjection)),
             ("FFN output dropout", show(ffnOutputDropout), show(other.ffnOutputDropout)),
         ]
@@ -82,20 +108,12 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         }
         guard dim >= 1 && dim <= Self.maxDim else { throw bad("hidden size must be in 1...\(Self.maxDim), got \(dim)") }
         guard dropout >= 0 && dropout < 1 else { throw bad("dropout must be in [0, 1), got \(dropout)") }
-        guard encoder == nil || encoder == "sasrec" || encoder == "gru" else {
-            throw bad("encoder must be sasrec or gru, got '\(clipped(encoder!))'")
-        }
         if !usesGRU {
             guard heads >= 1 && dim % heads == 0 else {
                 throw bad("hidden size \(dim) must be a positive multiple of the heads (\(heads))")
             }
             guard blocks >= 1 && blocks <= Self.maxBlocks else {
                 throw bad("blocks must be in 1...\(Self.maxBlocks), got \(blocks)")
-            }
-            guard SASRec.Layout(rawValue: layout) != nil else {
-                throw bad(
-                    "layout must be \(SASRec.Layout.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(layout))'"
-                )
             }
         }
         do {
@@ -144,7 +162,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         c.heads = heads
         c.blocks = blocks
         c.dropout = dropout
-        c.layout = SASRec.Layout(rawValue: layout) ?? .original
+        c.layout = layout
         c.initialization = ModelConfig.initialization
         c.attentionOutputProjection = attentionOutputProjection ?? true
         c.ffnOutputDropout = ffnOutputDropout ?? false
@@ -294,7 +312,12 @@ public final class SequentialRecommender {
     }
 
     /// Which head scores items.
-    public enum Head: String, Sendable, CaseIterable { case supervised, q }
+    public enum Head: String, NamedChoice {
+        /// The supervised (cross-entropy) head.
+        case supervised
+        /// The Q head (RL algorithms only).
+        case q
+    }
 
     /// Scores of every item for each state (B × N, column i − 1 = item i).
     public func scores(_ seqs: [[Int]], head: Head = .supervised) throws(RecRLError) -> Matrix {
@@ -347,13 +370,16 @@ public final class SequentialRecommender {
         do { file = try SafeTensors.read(path) } catch { throw .io(error) }
         guard file.metadata["format"] == format, let cj = file.metadata["config"], let kj = file.metadata["item_keys"],
             let ej = file.metadata["event_types"],
-            let c = try? JSONDecoder().decode(ModelConfig.self, from: Data(cj.utf8)),
             let keys = try? JSONDecoder().decode([String].self, from: Data(kj.utf8)),
             let types = try? JSONDecoder().decode([String].self, from: Data(ej.utf8))
         else {
             throw .model(
                 "\(path): not a RecKit sequential-recommender checkpoint (metadata 'format', 'config', 'item_keys', 'event_types' missing or invalid)"
             )
+        }
+        let c: ModelConfig
+        do { c = try JSONDecoder().decode(ModelConfig.self, from: Data(cj.utf8)) } catch {
+            throw .model("\(path): metadata 'config': \(decodingMessage(error))")
         }
         do { try c.validate() } catch { throw .model("\(path): metadata 'config': \(error)") }
         guard keys.count == c.items else {

@@ -4,7 +4,15 @@ import RecCore
 /// What each event type is worth: `reward = table[type] × priceFactor`, with the price factor 1,
 /// the price, or log(1 + price) (events without a price get 1).
 public struct RewardTable: Sendable, Equatable {
-    public enum PriceScaling: String, Sendable, CaseIterable { case none, linear, log }
+    /// How an event's price scales its reward.
+    public enum PriceScaling: String, NamedChoice {
+        /// Factor 1.
+        case none
+        /// Factor = the price.
+        case linear
+        /// Factor = log(1 + price).
+        case log
+    }
     public var rewards: [String: Float]
     public var priceScaling: PriceScaling
     /// The event types `parse` set (a training run refuses those its data does not have: a

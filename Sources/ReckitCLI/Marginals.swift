@@ -14,16 +14,13 @@ struct Marginals: ParsableCommand {
 
     @Option(help: "Policy spec (JSON).") var policy: String
     @Option(help: "Ranks to compute (top-k).") var k: Int
-    @Option(help: "exact or mc.") var method: String = "exact"
+    @Option(help: "Exact, or Monte Carlo with a standard error per cell.") var method: MarginalsMethod = .exact
     @Option(help: "Monte Carlo: simulated rankings.") var simulations: Int = 100_000
     @Option(help: "Monte Carlo: seed.") var seed: UInt64 = 1
     @Option(help: "Output CSV (written atomically); stdout when omitted.") var csv: String?
     @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
-        guard ["exact", "mc"].contains(method) else {
-            throw ValidationError("--method must be exact or mc, got '\(clipped(method))'")
-        }
         guard k >= 1 else { throw ValidationError("--k must be at least 1, got \(k)") }
         guard simulations >= 1 else { throw ValidationError("--simulations must be at least 1, got \(simulations)") }
     }
@@ -35,7 +32,7 @@ struct Marginals: ParsableCommand {
             var result: RankMarginals!
             let ms = try elapsedMs {
                 result =
-                    method == "exact"
+                    method == .exact
                     ? try p.exactMarginals(k: k)
                     : try p.monteCarloMarginals(k: k, simulations: simulations, seed: seed)
             }

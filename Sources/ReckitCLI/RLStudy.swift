@@ -22,12 +22,9 @@ struct RLStudy: ParsableCommand {
     func run() throws {
         try threading.apply()
         let algs = try algos.split(separator: ",").map { s -> Algorithm in
-            guard let a = Algorithm(rawValue: String(s)) else {
-                throw ValidationError(
-                    "--algos: unknown algorithm '\(clipped(s))' (\(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")))"
-                )
+            do { return try Algorithm(parsing: String(s), field: "--algos") } catch {
+                throw ValidationError("\(error)")
             }
-            return a
         }
         let seedList = try seeds.split(separator: ",", omittingEmptySubsequences: false).map { s -> UInt64 in
             guard let v = UInt64(s.trimmingCharacters(in: .whitespaces)) else {

@@ -293,6 +293,3 @@ struct ScoreMerge: ParsableCommand {
         }
     }
 }
-
-extension SequentialRecommender.Head: ExpressibleByArgument {}
-extension CatalogKernel: ExpressibleByArgument {}

@@ -5,7 +5,7 @@ import RecKit
 /// Options that read an event log into sessions and a split (shared by train and evaluate).
 struct EventDataOptions: ParsableArguments {
     @Option(help: "Event log file (for yoochoose: the clicks file).") var data: String
-    @Option(help: "Format: csv, retailrocket, yoochoose, movielens.") var format: String = "csv"
+    @Option(help: "Format of the event log.") var format: EventLogFormat = .csv
     @Option(help: "yoochoose: the buys file.") var buys: String?
     @Option(help: "csv: column roles, e.g. session=user_id,time=ts,item=item,event=type,price=price.") var columns:
         String?
@@ -24,20 +24,17 @@ struct EventDataOptions: ParsableArguments {
     func load() throws -> (SessionData, SessionSplit) {
         let log: EventLog
         switch format {
-        case "csv":
+        case .csv:
             log = try EventLog.load(
                 csv: data, columns: try columns.map { try EventColumns.parse($0) } ?? EventColumns(),
                 events: try eventMap.map { try EventMapping.parse($0) } ?? .identity)
-        case "retailrocket":
+        case .retailrocket:
             log = try EventLog.loadRetailRocket(
                 data, events: try eventMap.map { try EventMapping.parse($0) } ?? .retailRocket)
-        case "yoochoose":
+        case .yoochoose:
             log = try EventLog.loadYooChoose(clicks: data, buys: buys)
-        case "movielens":
+        case .movielens:
             log = try EventLog.loadMovieLens(data, ratings: try RatingMapping.parse(ratingMap))
-        default:
-            throw ValidationError(
-                "--format must be csv, retailrocket, yoochoose or movielens, got '\(clipped(format))'")
         }
         let sessions = try SessionData(
             log, preprocessing: Preprocessing(minItemCount: minItemCount, minSessionLength: minSessionLength))
@@ -62,22 +59,23 @@ func runRL(_ body: () throws -> Void) throws {
 /// the same training data-parallel over MPI ranks).
 public struct TrainOptions: ParsableArguments {
     @OptionGroup var input: EventDataOptions
-    @Option(help: "ce, sqn, sac, snqn or sa2c.") var algo: String = "sqn"
+    @Option(help: "Training algorithm.") var algo: Algorithm = .sqn
     @Option(help: "Output directory.") var out: String = "reckit-model"
     @Option(help: "Epochs.") var epochs: Int = 10
     @Option(help: "Batch size.") var batch: Int = 256
     @Option(help: "Adam learning rate.") var lr: Float = 0.005
     @Option(help: "SA2C's second learning rate (after the warm-up).") var lr2: Float = 0.001
-    @Option(help: "State encoder: sasrec or gru (GRU4Rec).") var encoder: String = "sasrec"
+    @Option(help: "State encoder (gru: GRU4Rec).") var encoder: EncoderKind = .sasrec
     @Option(help: "Hidden size d.") var dim: Int = 64
     @Option(help: "Attention heads.") var heads: Int = 1
     @Option(help: "SASRec blocks.") var blocks: Int = 1
+    @Option(help: "SASRec block layout (original: the authors' code).") var layout: SASRec.Layout = .original
     @Option(help: "Dropout rate.") var dropout: Float = 0.1
     @Flag(help: "SASRec attention with an output projection (PyTorch's block; default: the authors', without).")
     var attentionProjection = false
     @Option(help: "Discount gamma.") var gamma: Float = 0.5
     @Option(help: "Rewards by event type, merged over click=0.2,cart=0.5,like=0.5,purchase=1.") var reward: String?
-    @Option(help: "Scale rewards by price: none, linear, log.") var priceScaling: String = "none"
+    @Option(help: "Scale rewards by price.") var priceScaling: RewardTable.PriceScaling = .none
     @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
     @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup:
         Int?
@@ -103,27 +101,15 @@ public struct TrainOptions: ParsableArguments {
     /// directory and prints.
     public func run(group: ProcessGroup? = nil) throws {
         try threading.apply()
-        guard let alg = Algorithm(rawValue: algo) else {
-            throw ValidationError(
-                "--algo must be one of \(Algorithm.allCases.map(\.rawValue).joined(separator: ", ")), got '\(clipped(algo))'"
-            )
-        }
-        guard let ps = RewardTable.PriceScaling(rawValue: priceScaling) else {
-            throw ValidationError("--price-scaling must be none, linear or log")
-        }
-        guard ["sasrec", "gru"].contains(encoder) else {
-            throw ValidationError("--encoder must be sasrec or gru, got '\(clipped(encoder))'")
-        }
         // Over MPI the errors go to the caller, which prints one message and stops every rank.
         if group == nil {
-            try runRL { try train(algorithm: alg, priceScaling: ps, group: nil) }
+            try runRL { try train(group: nil) }
         } else {
-            try train(algorithm: alg, priceScaling: ps, group: group)
+            try train(group: group)
         }
     }
 
-    private func train(algorithm alg: Algorithm, priceScaling ps: RewardTable.PriceScaling, group: ProcessGroup?) throws
-    {
+    private func train(group: ProcessGroup?) throws {
         let writer = (group?.rank ?? 0) == 0
         func say(_ line: String) { if writer { stderrLine(line) } }
         let (data, split) = try input.load()
@@ -136,19 +122,20 @@ public struct TrainOptions: ParsableArguments {
             )
         }
         var mc = ModelConfig(items: data.itemCount)
-        mc.algorithm = alg
+        mc.algorithm = algo
         mc.length = input.length
         mc.dim = dim
         mc.heads = heads
         mc.blocks = blocks
         mc.dropout = dropout
-        if encoder == "gru" { mc.encoder = "gru" }
+        mc.encoder = encoder
+        mc.layout = layout
         mc.attentionOutputProjection = attentionProjection
         var run = TrainingRun(model: mc)
         run.epochs = epochs
         run.gamma = gamma
         var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
-        rt.priceScaling = ps
+        rt.priceScaling = priceScaling
         run.rewards = rt
         run.settings.batch = batch
         run.settings.learningRate = lr
@@ -175,7 +162,7 @@ public struct TrainOptions: ParsableArguments {
             try printJSON(report, what: "the training report")
         } else {
             print(
-                "\(alg.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s"
+                "\(algo.rawValue): best epoch \(best.epoch + 1) of \(report.epochs.count) by validation \(report.selectBy); \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s"
             )
             print("test (supervised head):")
             print(best.test.table(), terminator: "")
@@ -224,8 +211,8 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var input: EventDataOptions
     @Option(help: "'popularity' or a checkpoint (.safetensors).") var model: String = "popularity"
-    @Option(help: "Head of a model: supervised or q.") var head: String = "supervised"
-    @Option(help: "Sessions to evaluate: test or valid.") var on: String = "test"
+    @Option(help: "Head of a model.") var head: SequentialRecommender.Head = .supervised
+    @Option(help: "Sessions to evaluate.") var on: SplitPart = .test
     @Flag(help: "JSON output.") var json = false
     @OptionGroup var threading: ThreadOptions
 
@@ -235,9 +222,8 @@ struct Evaluate: ParsableCommand {
             let (data, split) = try input.load()
             let sessions: [Int]
             switch on {
-            case "test": sessions = split.test
-            case "valid", "validation": sessions = split.validation
-            default: throw ValidationError("--on must be test or valid")
+            case .test: sessions = split.test
+            case .valid: sessions = split.validation
             }
             let ranker: CatalogRanker
             if model == "popularity" {
@@ -249,10 +235,7 @@ struct Evaluate: ParsableCommand {
                         "\(model): the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training"
                     )
                 }
-                guard let h = SequentialRecommender.Head(rawValue: head) else {
-                    throw ValidationError("--head must be supervised or q")
-                }
-                ranker = ModelRanker(model: m, head: h)
+                ranker = ModelRanker(model: m, head: head)
             }
             let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: input.length)
             if json {

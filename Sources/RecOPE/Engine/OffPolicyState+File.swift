@@ -1,4 +1,5 @@
 import Foundation
+import RecCore
 import RecIO
 
 extension OffPolicyState {
@@ -53,23 +54,12 @@ extension OffPolicyState {
         }
         let s: OffPolicyState
         do { s = try d.decode(OffPolicyState.self, from: data) } catch {
-            throw .malformedFile(file: file, line: nil, message: "damaged state (\(Self.decodingMessage(error)))")
+            throw .malformedFile(file: file, line: nil, message: "damaged state (\(decodingMessage(error)))")
         }
         if let problem = s.inconsistency() {
             throw .malformedFile(file: file, line: nil, message: "inconsistent state: \(problem)")
         }
         return s
-    }
-
-    static func decodingMessage(_ e: any Error) -> String {
-        guard let de = e as? DecodingError else { return String(describing: e).prefix(80).description }
-        switch de {
-        case .keyNotFound(let k, _): return "missing field '\(k.stringValue)'"
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-            return (c.codingPath.map(\.stringValue).joined(separator: ".") + ": " + c.debugDescription).prefix(120)
-                .description
-        @unknown default: return "undecodable"
-        }
     }
 
     /// The first way the decoded sums disagree with the settings, or nil.
