@@ -23,18 +23,21 @@ public final class GRU: Module {
             case .pytorchDefault:
                 return Parameter(
                     name: name + "." + n,
-                    value: Matrix.random(r, c, seed: s, distribution: .uniform(low: -bound, high: bound)))
+                    value: Matrix.random(r, c, seed: s, distribution: .uniform(low: -bound, high: bound)),
+                    vector: n.hasPrefix("bias"))
             case .normal(let std):
                 return Parameter(
                     name: name + "." + n,
                     value: n.hasPrefix("bias")
-                        ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .normal(mean: 0, std: std)))
+                        ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .normal(mean: 0, std: std)),
+                    vector: n.hasPrefix("bias"))
             case .xavierUniform:
                 let g = (6 / Float(r + c)).squareRoot()
                 return Parameter(
                     name: name + "." + n,
                     value: n.hasPrefix("bias")
-                        ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .uniform(low: -g, high: g)))
+                        ? Matrix.zeros(r, c) : Matrix.random(r, c, seed: s, distribution: .uniform(low: -g, high: g)),
+                    vector: n.hasPrefix("bias"))
             }
         }
         weightIH = make("weight_ih_l0", 3 * hidden, input, seed)

@@ -12,12 +12,30 @@ public final class Parameter {
     public var grad: Matrix
     /// Rows with a non-zero gradient when the gradient is sparse; nil for dense gradients.
     public var touchedRows: Set<Int>?
+    /// Whether the parameter is a vector (a bias, a LayerNorm gain): held as a 1 × n matrix,
+    /// written to checkpoints as a 1-D tensor of shape [n], as PyTorch's state dicts hold it.
+    public let isVector: Bool
 
-    public init(name: String, value: Matrix, sparse: Bool = false) {
+    /// - Precondition: a vector parameter has one row.
+    public init(name: String, value: Matrix, sparse: Bool = false, vector: Bool = false) {
+        precondition(!vector || value.rows == 1, "Parameter \(name): a vector parameter has one row, got \(value.rows)")
         self.name = name
         self.value = value
         grad = Matrix(rows: value.rows, cols: value.cols)
         touchedRows = sparse ? [] : nil
+        isVector = vector
+    }
+
+    /// The shape checkpoints hold: [n] for a vector, [rows, cols] otherwise.
+    public var checkpointShape: [Int] { isVector ? [value.cols] : [value.rows, value.cols] }
+
+    /// The parameter's values as a checkpoint tensor (shape `checkpointShape`).
+    public var tensor: Tensor { Tensor(shape: checkpointShape, values: value.storage) }
+
+    /// Whether a checkpoint tensor of `shape` holds this parameter: `checkpointShape`, or
+    /// [1, n] for a vector (checkpoints written before vectors were 1-D).
+    public func accepts(shape: [Int]) -> Bool {
+        shape == checkpointShape || shape == [value.rows, value.cols]
     }
 
     /// Adds `other`'s gradient into this one: over `other`'s touched rows when it is sparse (they
@@ -68,13 +86,13 @@ extension Module {
     /// Writes the parameters to a safetensors file (atomically).
     public func save(to path: String, metadata: [String: String] = [:]) throws(RecIOError) {
         var t = [String: Tensor]()
-        for p in parameters { t[p.name] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage) }
+        for p in parameters { t[p.name] = p.tensor }
         try SafeTensors.write(t, metadata: metadata, to: path)
     }
 
     /// Loads parameters from a safetensors file. Every parameter must be present with a matching
-    /// shape (a vector parameter of n values accepts shape [n] or [1, n]); otherwise nothing is
-    /// changed and the error names the tensor.
+    /// shape (a vector parameter of n values accepts shape [n] or, as older files hold it,
+    /// [1, n]); otherwise nothing is changed and the error names the tensor.
     public func load(from path: String) throws(RecNNError) {
         let file: [String: Tensor]
         do { file = try SafeTensors.read(path).tensors } catch { throw .io(error) }
@@ -83,9 +101,9 @@ extension Module {
             guard let t = file[p.name] else { throw .checkpoint(file: path, tensor: p.name, message: "missing") }
             let rows = p.value.rows
             let cols = p.value.cols
-            let ok = (t.shape == [rows, cols]) || (rows == 1 && t.shape == [cols]) || (cols == 1 && t.shape == [rows])
-            guard ok else {
-                throw .checkpoint(file: path, tensor: p.name, message: "shape \(t.shape), expected [\(rows), \(cols)]")
+            guard p.accepts(shape: t.shape) else {
+                throw .checkpoint(
+                    file: path, tensor: p.name, message: "shape \(t.shape), expected \(p.checkpointShape)")
             }
             staged.append((p, Matrix(rows: rows, cols: cols, elements: t.values)))
         }
@@ -145,18 +163,19 @@ public final class Linear: Module {
                 ? Parameter(
                     name: name + ".bias",
                     value: Matrix.random(
-                        1, outFeatures, seed: seed &+ 1, distribution: .uniform(low: -bound, high: bound))) : nil
+                        1, outFeatures, seed: seed &+ 1, distribution: .uniform(low: -bound, high: bound)),
+                    vector: true) : nil
         case .normal(let std):
             weight = Parameter(
                 name: name + ".weight",
                 value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .normal(mean: 0, std: std)))
-            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
+            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures), vector: true) : nil
         case .xavierUniform:
             let g = (6 / Float(inFeatures + outFeatures)).squareRoot()
             weight = Parameter(
                 name: name + ".weight",
                 value: Matrix.random(outFeatures, inFeatures, seed: seed, distribution: .uniform(low: -g, high: g)))
-            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures)) : nil
+            self.bias = bias ? Parameter(name: name + ".bias", value: Matrix.zeros(1, outFeatures), vector: true) : nil
         }
     }
 
@@ -223,8 +242,8 @@ public final class LayerNorm: Module {
     public var parameters: [Parameter] { [gamma, beta] }
 
     public init(name: String, features: Int, eps: Float = 1e-5) {
-        gamma = Parameter(name: name + ".weight", value: Matrix(rows: 1, cols: features, repeating: 1))
-        beta = Parameter(name: name + ".bias", value: Matrix.zeros(1, features))
+        gamma = Parameter(name: name + ".weight", value: Matrix(rows: 1, cols: features, repeating: 1), vector: true)
+        beta = Parameter(name: name + ".bias", value: Matrix.zeros(1, features), vector: true)
         self.eps = eps
     }
 

@@ -341,7 +341,7 @@ public final class SequentialRecommender {
         var t = extra
         for (k, n) in networks.enumerated() {
             for p in n.parameters {
-                t["net\(k).\(p.name)"] = Tensor(shape: [p.value.rows, p.value.cols], values: p.value.storage)
+                t["net\(k).\(p.name)"] = p.tensor
             }
         }
         var meta = extraMeta
@@ -409,10 +409,9 @@ public final class SequentialRecommender {
             for p in n.parameters {
                 let name = "net\(k).\(p.name)"
                 guard let t = tensors[name] else { throw .model("\(file): tensor '\(clipped(name))' is missing") }
-                guard t.values.count == p.value.count else {
+                guard p.accepts(shape: t.shape) else {
                     throw .model(
-                        "\(file): tensor '\(clipped(name))' has shape \(t.shape), expected [\(p.value.rows), \(p.value.cols)]"
-                    )
+                        "\(file): tensor '\(clipped(name))' has shape \(t.shape), expected \(p.checkpointShape)")
                 }
                 staged.append((p, Matrix(rows: p.value.rows, cols: p.value.cols, elements: t.values)))
             }
