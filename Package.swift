@@ -20,7 +20,9 @@ let package = Package(
         .executable(name: "recbench", targets: ["recbench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The OBD prior YAML (RecOPE's BetaPrior.load(yaml:)).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System library: OpenBLAS's CBLAS and LAPACKE (Debian: libopenblas-dev, liblapacke-dev).
@@ -38,7 +40,7 @@ let package = Package(
         // Layers with hand-written backward, optimisers, checkpoints.
         .target(name: "RecNN", dependencies: ["RecCore", "RecIO"]),
         // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).
-        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO"]),
+        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO", .product(name: "Yams", package: "Yams")]),
         // Offline RL for sequential recommenders: event logs, sessions, transitions, trainers,
         // evaluation, serving policies.
         .target(name: "RecRL", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),

@@ -83,6 +83,39 @@ import Testing
             try BetaPrior.load(yaml: "/nonexistent.yaml", campaign: "all")
         }
     }
+
+    /// Other YAML spellings of the same structure read the same (Yams on libyaml); syntax and
+    /// structure errors name their line.
+    @Test func yamlSpellingsAndSyntaxErrors() throws {
+        let flow = try write(
+            "all: {alpha: [2.0, '3'], beta: [100, 200]}  # one line\nmen:\n  alpha: [1]\n  beta: [5]\n")
+        defer { try? FileManager.default.removeItem(atPath: flow) }
+        let p = try BetaPrior.load(yaml: flow, campaign: "all")
+        #expect(p.alpha == [2, 3] && p.beta == [100, 200])
+        let anchors = try write("all:\n  alpha: &a\n    - 4\n  beta: *a\n")
+        defer { try? FileManager.default.removeItem(atPath: anchors) }
+        #expect(try BetaPrior.load(yaml: anchors, campaign: "all").beta == [4])
+        let cases: [(String, Int?, String)] = [
+            ("all:\n  alpha:\n    - 2.0\n  beta: [1\n", 5, "YAML:"),  // unclosed flow list
+            ("all:\n  alpha:\n    - 1\n  gamma:\n    - 1\n", 4, "unknown key 'gamma' (expected alpha or beta)"),
+            ("all:\n  alpha: 3\n  beta: [1]\n", 2, "alpha must be a list of numbers"),
+            ("all:\n  alpha:\n    - [1, 2]\n  beta: [1]\n", 3, "alpha entries must be numbers"),
+            ("- 1\n- 2\n", 1, "expected campaign names"),
+            ("all:\n  alpha: [1]\n  beta: [2]\nall:\n  alpha: [1]\n  beta: [2]\n", 1, "duplicate keys all"),
+            ("all:\n  alpha: [1, inf]\n  beta: [1, 2]\n", 2, "alpha value inf must be positive and finite"),
+            ("all:\n  alpha: [1]\n  beta: [1, 2]\n", 1, "has 1 alpha and 2 beta values"),
+        ]
+        for (text, line, message) in cases {
+            let path = try write(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect {
+                _ = try BetaPrior.load(yaml: path, campaign: "all")
+            } throws: { error in
+                guard case .malformedFile(let f, let l, let m) = error as? RecOPEError else { return false }
+                return f == path && l == line && m.contains(message)
+            }
+        }
+    }
 }
 
 /// The Open Bandit Dataset's production prior (fetched by scripts/fetch-obp into data/obp).
