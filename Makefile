@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format
+.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format docs
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -44,6 +44,12 @@ lint:
 
 format:
 	$(SWIFT) format format --in-place --recursive --parallel $(SWIFT_SOURCES)
+
+# The DocC catalogs of the library modules (Sources/*/*.docc), built with swift-docc-plugin;
+# any warning (an unresolved symbol link, say) fails. Archives in .build/plugins/Swift-DocC/outputs/.
+DOC_TARGETS := RecKit RecCore RecIO RecNN RecOPE RecRL
+docs: bootstrap
+	$(SWIFT) package generate-documentation $(foreach t,$(DOC_TARGETS),--target $(t)) --warnings-as-errors
 
 # The Spark integration on local[2]: the OBD sample as Parquet in 4 partitions must give the
 # report one process gives (installs a Java runtime from Debian and PySpark from PyPI).

@@ -58,8 +58,18 @@ public enum Attention {
         public let dropoutScale: [Float]?
     }
 
+    /// Multi-head scaled dot-product attention, softmax(q kᵀ/√dₕ + mask) v, per sequence and head.
+    ///
     /// - Parameters:
+    ///   - q: the queries, `(B·L) × (H·dₕ)`, sequence b's rows b·L..<(b+1)·L.
+    ///   - k: the keys, as `q`.
+    ///   - v: the values, as `q`.
+    ///   - s: batch B, length L, heads H and head width dₕ.
+    ///   - causal: whether position t attends only to positions ≤ t.
     ///   - keyPadding: `B·L` flags, true where a position is padding (masked as a key).
+    ///   - dropout: dropout on the attention probabilities (training), nil for none.
+    ///   - parallelism: threads for the work (`.automatic`: RecKit's count).
+    /// - Returns: the `(B·L) × (H·dₕ)` output and what `backward` needs.
     /// - Precondition: q, k, v are `(B·L) × (H·dₕ)`; keyPadding has `B·L` entries.
     /// - Complexity: 4·B·H·L²·dₕ FLOPs plus B·H·L² exponentials.
     public static func forward(
@@ -384,9 +394,13 @@ extension Attention {
     ///
     /// - Parameters:
     ///   - q: `B × (H·dₕ)`, row b the query of sequence b.
-    ///   - k, v: `(B·L) × (H·dₕ)` as in `forward`.
+    ///   - k: the keys, `(B·L) × (H·dₕ)` as in `forward`.
+    ///   - v: the values, as `k`.
     ///   - positions: B query positions in 0..<L.
+    ///   - s: batch B, length L, heads H and head width dₕ.
     ///   - keyPadding: `B·L` flags, true where a key is padding.
+    ///   - dropout: dropout on the attention probabilities (training), nil for none.
+    ///   - parallelism: threads for the work (`.automatic`: RecKit's count).
     /// - Returns: `B × (H·dₕ)`; a query with every key masked outputs 0 (as in `forward`).
     /// - Complexity: 4·B·H·L·dₕ FLOPs plus B·H·L exponentials.
     public static func forwardLastQuery(

@@ -83,9 +83,13 @@ public enum BLAS {
 /// `C ← alpha · op(A) · op(B) + beta · C`.
 ///
 /// - Parameters:
-///   - a, transposeA: `op(A)` must be m×k.
-///   - b, transposeB: `op(B)` must be k×n.
+///   - a: A; `op(A)` must be m×k.
+///   - b: B; `op(B)` must be k×n.
 ///   - c: m×n, replaced when `beta == 0`, accumulated into otherwise.
+///   - transA: whether `op(A)` is A or Aᵀ.
+///   - transB: whether `op(B)` is B or Bᵀ.
+///   - alpha: the product's factor.
+///   - beta: C's factor (0: C's old values are not read, NaN included).
 ///   - parallelism: threads OpenBLAS may use for this call.
 /// - Complexity: 2·m·n·k FLOPs.
 /// - Precondition: inner dimensions agree and `c` is m×n; the message names all three shapes.

@@ -43,8 +43,11 @@ public enum MemoryBudget {
     }
 
     /// Throws unless `bytes` (nil: beyond `Int`) fits the machine's physical memory.
-    /// - Parameter what: what would be allocated, with the sizes it comes from, e.g.
-    ///   "the catalog (--items 100000000000 × --dim 64 floats)".
+    /// - Parameters:
+    ///   - what: what would be allocated, with the sizes it comes from, e.g.
+    ///     "the catalog (--items 100000000000 × --dim 64 floats)".
+    ///   - bytes: the bytes it would take; nil when the count overflowed `Int`.
+    ///   - limit: the bytes allowed (default: the machine's physical memory).
     public static func check(_ what: String, bytes: Int?, limit: Int = physicalBytes) throws(MemoryBudgetError) {
         if let bytes, bytes <= limit { return }
         throw MemoryBudgetError(what: what, bytes: bytes, limit: limit)

@@ -390,6 +390,7 @@ public enum TopK {
     ///   - scores: B×N scores.
     ///   - k: items per row; `k > N` returns N items.
     ///   - excluding: items to leave out of each row (must have B rows).
+    ///   - parallelism: threads for the work (`.automatic`: RecKit's count).
     /// - Throws: `RecCoreError.invalidArgument` when `k < 1` or the exclusion set has the wrong
     ///   number of rows; `.itemOutOfRange` when it names an item outside `0..<N`.
     /// - Complexity: O(B·N) compares plus O(B·k·log k·log(N/k)) heap work on random data.

@@ -199,9 +199,14 @@ public final class GRU4Rec: Module {
 
     public struct Cache { let ids: [Int], dropoutMask: [Float]?, gru: GRU.Cache }
 
+    /// The state of each sequence (B × hidden) and what `backward` needs.
+    /// - Parameters:
+    ///   - sequences: B rows of L item ids (0 = padding).
+    ///   - training: whether dropout applies.
+    ///   - seed: the dropout masks' seed.
+    ///   - firstSample: the index of `sequences[0]` in the whole batch (dropout masks
+    ///     are drawn per sequence, as `SASRec.forward`'s).
     /// - Throws: `.itemOutOfRange` naming an id and its position in the batch.
-    /// - Parameter firstSample: the index of `sequences[0]` in the whole batch (dropout masks
-    ///   are drawn per sequence, as `SASRec.forward`'s).
     public func forward(_ sequences: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0) throws(RecNNError)
         -> (states: Matrix, cache: Cache)
     {

@@ -11,7 +11,9 @@ extension SASRec {
         public let model: SASRec
         let replicas: [SASRec]
 
-        /// - Parameter workers: parts per batch (default: `Threading.count`).
+        /// - Parameters:
+        ///   - model: the encoder whose parameters (and gradients) the parts share.
+        ///   - workers: parts per batch (default: `Threading.count`).
         public init(_ model: SASRec, workers: Int = Threading.count) {
             self.model = model
             replicas = (1..<max(1, workers)).map { _ in SASRec(config: model.config, seed: 0) }

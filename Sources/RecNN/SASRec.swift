@@ -110,7 +110,9 @@ public final class SASRec: Module {
 
     /// Encodes a batch: `sequences` is B rows of exactly `length` ids (0 = padding).
     /// - Parameters:
+    ///   - sequences: B rows of `length` item ids (0 = padding).
     ///   - training: applies dropout (seeded by `seed`), otherwise none.
+    ///   - seed: the dropout masks' seed.
     ///   - firstSample: the index of `sequences[0]` in the whole batch: sequence b's dropout masks
     ///     depend only on `seed` and `firstSample + b`, so the parts of a batch split across
     ///     workers or processes draw the masks the whole batch draws.

@@ -32,6 +32,10 @@ import RecCore
 public enum OfflineEvaluation {
     /// Evaluates a target policy whose marginals do not depend on the context.
     /// - Parameters:
+    ///   - logs: the logged rows (item, position, click, propensity).
+    ///   - target: the target policy's rank marginals.
+    ///   - name: the policy's name in the report.
+    ///   - settings: estimators' caps, pieces, reward models, bootstrap and seed.
     ///   - logging: the logging policy's marginals; required when the logs carry no propensities,
     ///     and for pointNCIS.
     /// - Throws: `.invalidParameter` naming the log and row for an item or position the policy
@@ -64,7 +68,13 @@ public enum OfflineEvaluation {
     }
 
     /// Evaluates several target policies on in-memory logs, every pass over the same rows.
-    /// - Parameter targetStates: per policy, each row's index into its marginals (nil: state 0).
+    /// - Parameters:
+    ///   - logs: the logged rows.
+    ///   - policies: the target policies, each with one or more marginals.
+    ///   - targetStates: per policy, each row's index into its marginals (nil: state 0).
+    ///   - logging: the logging policy's marginals (nil: the logged propensities).
+    ///   - loggingState: each row's index into `logging` (nil: state 0).
+    ///   - settings: estimators' caps, pieces, reward models, bootstrap and seed.
     /// - Throws: as `evaluate(logs:target:policy:logging:settings:)`.
     public static func evaluate(
         logs: LoggedData, policies: [TargetPolicy], targetStates: [[Int32]?]?,

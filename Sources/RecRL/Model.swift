@@ -180,8 +180,12 @@ public final class QNetwork: Module {
     public let qHead: CatalogHead?
     let parallel: SASRec.DataParallel?
 
-    /// - Parameter dataParallel: give the SASRec encoder its in-process data-parallel split (for
-    ///   `states` over large batches); the trainer's part replicas do without.
+    /// A network of the shape `c` describes, initialised from `seed`.
+    /// - Parameters:
+    ///   - c: the model's shape and algorithm.
+    ///   - seed: the initialisation's seed.
+    ///   - dataParallel: give the SASRec encoder its in-process data-parallel split (for
+    ///     `states` over large batches); the trainer's part replicas do without.
     public init(_ c: ModelConfig, seed: UInt64, dataParallel: Bool = true) {
         if c.usesGRU {
             encoder = nil

@@ -43,8 +43,12 @@ extension SequentialRecommender {
     /// A RecOPE ranking policy for one state over `candidates` (item ids; policy item j is
     /// `candidates[j]`), so that the trained model can be compared offline with a live policy.
     /// - Parameters:
+    ///   - state: the history the policy ranks for (item ids, 0 = padding).
+    ///   - candidates: the items ranked; policy item j is `candidates[j]`.
+    ///   - rule: greedy, epsilon-greedy on the long tail, or Plackett–Luce over the scores.
     ///   - popularity: training-event counts per item (index i − 1), which define the long tail
     ///     for `.epsilonGreedy`.
+    ///   - head: the head whose scores rank the candidates.
     /// - Throws: `.invalidParameter` for an item outside the catalog or a bad rule parameter.
     public func servingPolicy(
         state: [Int], candidates: [Int], rule: ServingRule, popularity: [Int]? = nil,

@@ -164,7 +164,9 @@ extension PieceGrouping {
 extension OffPolicyEvaluator {
     /// Runs every pass of the evaluation in this process: `readAll` feeds all the rows into the
     /// accumulator it is given, once per pass (the same rows each time).
-    /// - Parameter progress: called before each pass.
+    /// - Parameters:
+    ///   - progress: called before each pass.
+    ///   - readAll: adds every row of the log to the accumulator it is given.
     /// - Throws: what `readAll` throws, or `.invalidParameter` if passes read different rows.
     public func evaluate(
         progress: ((EvaluationPass) -> Void)? = nil,
