@@ -1,6 +1,16 @@
 import Foundation
 
-/// Seconds since 1970 for `YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z|±HH:MM]` (UTC when no offset).
+/// Days in month `m` (1...12) of year `y` in the proleptic Gregorian calendar.
+func daysInMonth(_ m: Int, year y: Int) -> Int {
+    switch m {
+    case 2: return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ? 29 : 28
+    case 4, 6, 9, 11: return 30
+    default: return 31
+    }
+}
+
+/// Seconds since 1970 for `YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z|±HH:MM]` (UTC when no offset);
+/// nil for anything else, a day the month does not have (2023-02-29) included.
 public func parseTimestamp(_ s: String) -> Double? {
     let b = Array(s.utf8)
     func num(_ from: Int, _ len: Int) -> Int? {
@@ -16,7 +26,7 @@ public func parseTimestamp(_ s: String) -> Double? {
     guard b.count >= 19, let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2),
         b[10] == 32 || b[10] == 84, let h = num(11, 2), b[13] == 58, let mi = num(14, 2), b[16] == 58,
         let sec = num(17, 2),
-        (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, sec < 61
+        (1...12).contains(mo), d >= 1, d <= daysInMonth(mo, year: y), h < 24, mi < 60, sec < 61
     else { return nil }
     var i = 19
     var frac = 0.0

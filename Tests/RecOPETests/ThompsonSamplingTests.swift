@@ -4,65 +4,6 @@ import RecOPE
 import Testing
 import _RecTestSupport
 
-/// Every cell of `mc` within `z` standard errors of `exact` (SE from the exact p, floored at one
-/// count's worth so that a cell with p ≈ 0 still has a finite band).
-func agreeWithinStandardErrors(_ mc: RankMarginals, _ exact: RankMarginals, z: Double = 4) -> String? {
-    let n = Double(mc.simulations!)
-    var worst = 0.0
-    var worstCell = (0, 0)
-    for i in 0..<exact.items {
-        for r in 0..<exact.k {
-            let p = exact.probability(item: i, rank: r)
-            let se = max((p * (1 - p) / n).squareRoot(), 1 / n)
-            let dev = abs(mc.probability(item: i, rank: r) - p) / se
-            if dev > worst {
-                worst = dev
-                worstCell = (i, r)
-            }
-        }
-    }
-    if worst <= z { return nil }
-    let (i, r) = worstCell
-    return
-        "cell (item \(i), rank \(r)): MC \(mc.probability(item: i, rank: r)) vs exact \(exact.probability(item: i, rank: r)): \(worst) SE"
-}
-
-func permutations(_ xs: [Int]) -> [[Int]] {
-    if xs.count <= 1 { return [xs] }
-    return xs.indices.flatMap { i -> [[Int]] in
-        var rest = xs
-        let x = rest.remove(at: i)
-        return permutations(rest).map { [x] + $0 }
-    }
-}
-
-@Suite struct PlackettLuceTests {
-    @Test(arguments: [1, 2, 3, 5, 6])
-    func exactMatchesPermutationEnumeration(n: Int) throws {
-        let scores = randomDoubles(n, seed: UInt64(n), scale: 1.5)
-        let pl = try PlackettLuce(scores: scores, temperature: 0.7)
-        var ref = [Double](repeating: 0, count: n * n)
-        for perm in permutations(Array(0..<n)) {
-            let p = pl.probability(ofRanking: perm)
-            for (r, i) in perm.enumerated() { ref[i * n + r] += p }
-        }
-        let exact = try pl.exactMarginals(k: n)
-        for c in 0..<(n * n) {
-            #expect(
-                abs(exact.probabilities[c] - ref[c]) < 1e-10, "n=\(n) cell \(c): \(exact.probabilities[c]) vs \(ref[c])"
-            )
-        }
-        for r in 0..<n { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
-    }
-
-    @Test func monteCarloAgreesWithExact() throws {
-        let pl = try PlackettLuce(scores: randomDoubles(40, seed: 4, scale: 2), temperature: 0.5)
-        let exact = try pl.exactMarginals(k: 5)
-        let mc = try pl.monteCarloMarginals(k: 5, simulations: 400_000, seed: 1)
-        #expect(agreeWithinStandardErrors(mc, exact) == nil)
-    }
-}
-
 @Suite struct ThompsonSamplingTests {
     static func smallPrior() throws -> BetaPrior {
         try BetaPrior(
@@ -182,63 +123,6 @@ func permutations(_ xs: [Int]) -> [[Int]] {
         #expect(throws: RecOPEError.self) {
             try ThompsonSampling(
                 alpha: [1, 2], beta: [3, 4], boost: PriorityBoost(items: [0], rule: .multiplicative(0)))
-        }
-    }
-}
-
-@Suite struct SimplePolicyTests {
-    @Test func epsilonGreedyWithTies() throws {
-        let eg = try EpsilonGreedy(scores: [3, 1, 3, 2, 0], epsilon: 0.2)
-        let exact = try eg.exactMarginals(k: 3)
-        // Items 0 and 2 tie for the top two ranks.
-        #expect(abs(exact.probability(item: 0, rank: 0) - (0.8 * 0.5 + 0.2 / 5)) < 1e-12)
-        #expect(abs(exact.probability(item: 3, rank: 2) - (0.8 + 0.2 / 5)) < 1e-12)
-        let mc = try eg.monteCarloMarginals(k: 3, simulations: 300_000, seed: 2)
-        #expect(agreeWithinStandardErrors(mc, exact) == nil)
-    }
-
-    @Test func uniform() throws {
-        let u = try UniformRandomRanking(items: 7)
-        let mc = try u.monteCarloMarginals(k: 7, simulations: 200_000, seed: 3)
-        #expect(agreeWithinStandardErrors(mc, try u.exactMarginals(k: 7)) == nil)
-        var g = Xoshiro256(seed: 1)
-        let r = try u.sampleRanking(k: 7, using: &g)
-        #expect(Set(r) == Set(0..<7))
-    }
-}
-
-@Suite struct TailExplorationTests {
-    @Test func monteCarloAgreesWithExactAndTheTailShareHolds() throws {
-        let n = 12
-        let scores = randomDoubles(n, seed: 9, scale: 3)
-        let tail = (0..<n).map { $0 % 3 != 0 }  // 8 tail items, 4 head items
-        let p = try TailExplorationGreedy(scores: scores, epsilon: 0.3, isTail: tail, tailShare: 0.7)
-        let exact = try p.exactMarginals(k: 4)
-        for r in 0..<4 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9) }
-        // First slot: greedy part puts the best item there; exploring part a tail item w.p. 0.7.
-        let best = scores.indices.max { scores[$0] < scores[$1] }!
-        let tailFirst = (0..<n).filter { tail[$0] }.reduce(0.0) { $0 + exact.probability(item: $1, rank: 0) }
-        #expect(abs(tailFirst - (0.7 * 0.3 + (tail[best] ? 0.7 : 0))) < 1e-9)
-        let mc = try p.monteCarloMarginals(k: 4, simulations: 400_000, seed: 3)
-        #expect(agreeWithinStandardErrors(mc, exact) == nil)
-        // The exploring part equals Plackett–Luce over the two log-weights, integrated exactly.
-        let nT = 8.0
-        let nH = 4.0
-        let lw = log(0.7 * nH / (0.3 * nT))
-        let pl = try PlackettLuce(scores: tail.map { $0 ? lw : 0 }).exactMarginals(k: 4)
-        let greedy = try EpsilonGreedy(scores: scores, epsilon: 0).exactMarginals(k: 4)
-        for i in 0..<n {
-            for r in 0..<4 {
-                #expect(
-                    abs(
-                        exact.probability(item: i, rank: r)
-                            - (0.7 * greedy.probability(item: i, rank: r) + 0.3 * pl.probability(item: i, rank: r)))
-                        < 1e-9)
-            }
-        }
-        #expect(throws: RecOPEError.self) {
-            try TailExplorationGreedy(
-                scores: scores, epsilon: 0.1, isTail: [Bool](repeating: true, count: n), tailShare: 0.5)
         }
     }
 }

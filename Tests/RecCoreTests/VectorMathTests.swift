@@ -1,0 +1,58 @@
+import Foundation
+import RecCore
+import Testing
+import _RecTestSupport
+
+@Suite struct VectorMathTests {
+    typealias V = SIMD16<Float>
+
+    /// Applies a vector function to many values, 16 at a time.
+    func apply(_ xs: [Float], _ f: (V) -> V) -> [Float] {
+        var out = [Float]()
+        var i = 0
+        while i < xs.count {
+            var v = V(repeating: 1)
+            for l in 0..<16 where i + l < xs.count { v[l] = xs[i + l] }
+            let y = f(v)
+            for l in 0..<16 where i + l < xs.count { out.append(y[l]) }
+            i += 16
+        }
+        return out
+    }
+
+    @Test func expMatchesDouble() {
+        let xs = stride(from: -87.0, through: 88.0, by: 0.0137).map { Float($0) }
+        #expect(closeness(apply(xs, VectorMath.exp), xs.map { Foundation.exp(Double($0)) }, atol: 0, rtol: 3e-7) == nil)
+        let special = apply([-100, 100, .nan, -.infinity, .infinity, 0], VectorMath.exp)
+        #expect(
+            special[0] == 0 && special[1] == .infinity && special[2].isNaN && special[3] == 0 && special[4] == .infinity
+                && special[5] == 1)
+    }
+
+    @Test func logMatchesDouble() {
+        var xs = stride(from: -30.0, through: 30.0, by: 0.011).map { Float(Foundation.exp($0)) }
+        xs += stride(from: 0.5, through: 2.0, by: 0.0003).map { Float($0) }
+        xs += [Float.leastNormalMagnitude, Float.greatestFiniteMagnitude, 1]
+        #expect(
+            closeness(apply(xs, VectorMath.log), xs.map { Foundation.log(Double($0)) }, atol: 1e-7, rtol: 3e-7) == nil)
+        let special = apply([0, -1, .nan, .infinity], VectorMath.log)
+        #expect(special[0] == -.infinity && special[1].isNaN && special[2].isNaN && special[3] == .infinity)
+    }
+
+    @Test func sinCosMatchesDouble() {
+        let us = stride(from: 0.0, through: 1.0, by: 0.00037).map { Float($0) }
+        let out = apply(us) { VectorMath.sinCos2Pi($0).cos }
+        let outS = apply(us) { VectorMath.sinCos2Pi($0).sin }
+        #expect(closeness(out, us.map { Foundation.cos(2 * Double.pi * Double($0)) }, atol: 4e-7, rtol: 0) == nil)
+        #expect(closeness(outS, us.map { Foundation.sin(2 * Double.pi * Double($0)) }, atol: 4e-7, rtol: 0) == nil)
+    }
+
+    @Test func sqrtErfTanhMatchDouble() {
+        let xs = stride(from: 0.0, through: 50.0, by: 0.0071).map { Float($0) } + [1e-30, 1e30, 0]
+        #expect(closeness(apply(xs, VectorMath.sqrt), xs.map { Double($0).squareRoot() }, atol: 0, rtol: 2.5e-7) == nil)
+        let zs = stride(from: -6.0, through: 6.0, by: 0.0013).map { Float($0) }
+        #expect(closeness(apply(zs, VectorMath.erf), zs.map { Foundation.erf(Double($0)) }, atol: 5e-7, rtol: 0) == nil)
+        #expect(
+            closeness(apply(zs, VectorMath.tanh), zs.map { Foundation.tanh(Double($0)) }, atol: 5e-7, rtol: 0) == nil)
+    }
+}
