@@ -54,6 +54,17 @@ import Testing
         #expect(
             abs(ev.diagnostics.effectiveSampleSize - pow(w.reduce(0, +), 2) / w.map { $0 * $0 }.reduce(0, +)) < 1e-9)
         #expect(ev.diagnostics.maxWeight == w.max()!)
+        // The weight histogram: every row once, in the bin [2^e, 2^(e+1)) that holds its weight.
+        let bins = try #require(ev.diagnostics.weightHistogram)
+        #expect(bins.count == 33 && bins.reduce(0) { $0 + $1.rows } == items.count)
+        for b in bins {
+            let inside = w.filter {
+                b.low == 0 && b.high == 0 ? $0 == 0 : $0 >= b.low && $0 < (b.high ?? .infinity) && $0 > 0
+            }
+            #expect(
+                inside.count == b.rows,
+                "bin [\(b.low), \(b.high ?? .infinity)): \(b.rows) rows, \(inside.count) weights")
+        }
     }
 
     @Test func pieceNCISByContextAndValueModel() throws {

@@ -101,7 +101,9 @@ import Testing
             #expect(close(ea.diagnostics.effectiveSampleSize, eb.diagnostics.effectiveSampleSize))
             #expect(
                 ea.diagnostics.maxWeight == eb.diagnostics.maxWeight
-                    && ea.diagnostics.shareAboveCap == eb.diagnostics.shareAboveCap)
+                    && ea.diagnostics.shareAboveCap == eb.diagnostics.shareAboveCap
+                    && ea.diagnostics.weightHistogram == eb.diagnostics.weightHistogram
+                    && ea.diagnostics.weightHistogram != nil)
         }
     }
 

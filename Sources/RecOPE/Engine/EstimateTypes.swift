@@ -206,6 +206,16 @@ public struct WeightDiagnostics: Sendable, Equatable, Codable {
     public var unsupportedMass: Double?
     /// CIS and NCIS at caps 1, 2, 5, 10, 20, 50, 100 and ∞.
     public var capTable: [CapRow]
+    /// Rows by importance weight in binary bins (nil when a merged state predates histograms).
+    public var weightHistogram: [WeightBin]?
+}
+
+/// Rows whose importance weight w lies in [low, high) (the first bin is w = 0: low = high = 0).
+public struct WeightBin: Sendable, Equatable, Codable {
+    public var low: Double
+    /// Exclusive upper edge (nil for the last bin, w ≥ low).
+    public var high: Double?
+    public var rows: Int
 }
 
 /// The evaluation of one target policy on logged data.

@@ -86,6 +86,7 @@ extension OffPolicyState {
                 p.weights.above.count == p.weights.aboveCaps.count,
                 p.weights.capReward.count == WeightSums.tableCaps.count,
                 p.weights.capWeight.count == WeightSums.tableCaps.count,
+                p.weights.histogram.map({ $0.count == WeightSums.histogramBins && $0.allSatisfy { $0 >= 0 } }) ?? true,
                 p.model.map({ $0.matches(Self.modelLayout(), replicates: B) }) ?? true,
                 p.logistic.map({ $0.matches(Self.logisticLayout(), replicates: B) }) ?? true,
                 p.valuePieces.isEmpty || p.valuePieces.count == value,

@@ -95,7 +95,22 @@ extension OffPolicyState {
         return WeightDiagnostics(
             effectiveSampleSize: R.sum(2) * R.sum(2) / R.product(2), maxWeight: W.maxWeight,
             meanWeight: R.sum(2) / n, shareAboveCap: shares,
-            unsupportedMass: P.model.map { $0.sum(4) / n }, capTable: table)
+            unsupportedMass: P.model.map { $0.sum(4) / n }, capTable: table,
+            weightHistogram: W.histogram.map(Self.weightBins))
+    }
+
+    /// The histogram's counts with their edges (bins as `WeightSums.histogramBin` numbers them).
+    static func weightBins(_ counts: [Int]) -> [WeightBin] {
+        let e = WeightSums.histogramExponents
+        var bins = [WeightBin(low: 0, high: 0, rows: counts[0]), WeightBin(low: 0, high: 0x1p-10, rows: counts[1])]
+        for (k, x) in e.enumerated() {
+            bins.append(
+                WeightBin(
+                    low: Double(sign: .plus, exponent: x, significand: 1),
+                    high: Double(sign: .plus, exponent: x + 1, significand: 1), rows: counts[2 + k]))
+        }
+        bins.append(WeightBin(low: 0x1p20, high: nil, rows: counts[counts.count - 1]))
+        return bins
     }
 
     func warnings(policy p: Int, _ d: WeightDiagnostics) -> [String] {

@@ -114,16 +114,33 @@ public struct WeightSums: Sendable, Equatable, Codable {
     /// Per table cap: Σ min(w, c)·r and Σ min(w, c).
     public var capReward: [CompensatedSum]
     public var capWeight: [CompensatedSum]
+    /// Rows by weight, in `histogramBins` bins (nil in states written before it existed).
+    public var histogram: [Int]?
+
+    /// The weight histogram's binary exponents: bins are w = 0, 0 < w < 2⁻¹⁰, [2ᵉ, 2ᵉ⁺¹) for
+    /// e = −10 … 19, and w ≥ 2²⁰.
+    static let histogramExponents = -10..<20
+    static let histogramBins = histogramExponents.count + 3
 
     init(caps: [Double]) {
         aboveCaps = Self.tableCaps + caps
         above = Array(repeating: 0, count: aboveCaps.count)
         capReward = Array(repeating: CompensatedSum(), count: Self.tableCaps.count)
         capWeight = capReward
+        histogram = Array(repeating: 0, count: Self.histogramBins)
+    }
+
+    /// The histogram bin of weight w ≥ 0 (its binary exponent, read off the bits).
+    @inline(__always) static func histogramBin(_ w: Double) -> Int {
+        if w == 0 { return 0 }
+        if w < 0x1p-10 { return 1 }
+        if w >= 0x1p20 { return histogramBins - 1 }
+        return 2 + Int(w.exponent) - histogramExponents.lowerBound
     }
 
     @inline(__always) mutating func add(weight w: Double, reward r: Double) {
         maxWeight = max(maxWeight, w)
+        if histogram != nil, w >= 0 { histogram![Self.histogramBin(w)] += 1 }
         aboveCaps.withUnsafeBufferPointer { caps in
             above.withUnsafeMutableBufferPointer { a in
                 for i in 0..<caps.count where w > caps[i] { a[i] += 1 }
@@ -142,6 +159,11 @@ public struct WeightSums: Sendable, Equatable, Codable {
 
     mutating func merge(_ o: WeightSums) {
         maxWeight = max(maxWeight, o.maxWeight)
+        if let h = o.histogram, histogram?.count == h.count {
+            for i in h.indices { histogram![i] += h[i] }
+        } else {
+            histogram = nil  // a state written before histograms existed: none in the report
+        }
         for i in above.indices { above[i] += o.above[i] }
         for i in capReward.indices {
             capReward[i].add(o.capReward[i])
