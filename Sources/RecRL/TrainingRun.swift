@@ -45,6 +45,10 @@ public struct TrainingRun {
         public let test: RankingMetrics
         public let testQ: RankingMetrics?
         public let seconds: Double
+        /// The epoch's mean supervised (cross-entropy) and TD losses, whose sum is `loss` (nil in
+        /// reports written before they were kept).
+        public var ceLoss: Double? = nil
+        public var qLoss: Double? = nil
     }
 
     public struct Report: Sendable, Codable {
@@ -141,6 +145,8 @@ public struct TrainingRun {
             let order = shuffledIndices(train.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
             var lastPrint = Date()
             var epochLoss = 0.0
+            var epochCE = 0.0
+            var epochQ = 0.0
             var n = 0
             for b in 0..<stepsPerEpoch {
                 let batch = Array(order[(b * settings.batch)..<min(order.count, (b + 1) * settings.batch)])
@@ -158,6 +164,8 @@ public struct TrainingRun {
                         checkpoint: existing(lastPath))
                 }
                 epochLoss += l.total
+                epochCE += l.ce
+                epochQ += l.q
                 n += 1
                 seqs += batch.count
                 if let progress, Date().timeIntervalSince(lastPrint) >= progressSeconds {
@@ -195,7 +203,8 @@ public struct TrainingRun {
                     ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
             let er = EpochReport(
                 epoch: epoch, step: trainer.step, loss: epochLoss / Double(max(n, 1)), validation: val, test: test,
-                testQ: testQ, seconds: Date().timeIntervalSince(t0))
+                testQ: testQ, seconds: Date().timeIntervalSince(t0), ceLoss: epochCE / Double(max(n, 1)),
+                qLoss: epochQ / Double(max(n, 1)))
             report.epochs.append(er)
             let score = selectionValue(val, selectBy)
             let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, selectBy)

@@ -92,6 +92,7 @@ public struct TrainOptions: ParsableArguments {
     @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
     @Flag(help: "Also report the Q head's test metrics.") var qHead = false
     @Flag(help: "Print the final report as JSON on stdout.") var json = false
+    @Option(help: "Also write the HTML training report here (OUT/report.html is always written).") var html: String?
     @OptionGroup var threading: ThreadOptions
 
     public init() {}
@@ -157,6 +158,9 @@ public struct TrainOptions: ParsableArguments {
         }
         let (_, report) = try run.run(data: data, split: split)
         guard writer else { return }
+        let page = Data(TrainingReportHTML.render(report, model: mc, source: data.source).utf8)
+        try AtomicFile.write(page, to: (out as NSString).appendingPathComponent("report.html"))
+        if let html { try AtomicFile.write(page, to: html) }
         let best = report.best
         if json {
             try printJSON(report, what: "the training report")
@@ -190,7 +194,7 @@ struct Train: ParsableCommand {
             least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
             into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
             OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
-            OUT/best.safetensors (best validation epoch), OUT/metrics.json and OUT/split.csv.
+            OUT/best.safetensors (best validation epoch), OUT/metrics.json, OUT/split.csv and             OUT/report.html (metrics and losses by epoch, the chosen epoch; --html FILE writes a copy).
             """)
 
     @OptionGroup var options: TrainOptions
