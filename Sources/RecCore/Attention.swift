@@ -16,14 +16,24 @@ import Foundation
 public enum Attention {
     /// Batch shape.
     public struct Shape: Sendable, Equatable {
-        public var batch: Int, length: Int, heads: Int, headDim: Int
+        /// Sequences B.
+        public var batch: Int
+        /// Positions per sequence L.
+        public var length: Int
+        /// Heads H.
+        public var heads: Int
+        /// Width of a head dₕ.
+        public var headDim: Int
+        /// A batch of `batch` sequences of `length` positions, `heads` heads of `headDim`.
         public init(batch: Int, length: Int, heads: Int, headDim: Int) {
             self.batch = batch
             self.length = length
             self.heads = heads
             self.headDim = headDim
         }
+        /// Columns of q, k, v: H·dₕ.
         public var width: Int { heads * headDim }
+        /// Rows of q, k, v: B·L.
         public var rows: Int { batch * length }
     }
 
@@ -32,9 +42,13 @@ public enum Attention {
     /// `firstSequence + b` of the whole batch, so a part of a batch split across workers or
     /// processes draws the masks the whole batch would.
     public struct Dropout: Sendable, Equatable {
+        /// The probability of dropping an attention weight.
         public var rate: Float
+        /// The masks' seed.
         public var seed: UInt64
+        /// The index of this batch's first sequence in the whole batch.
         public var firstSequence: Int
+        /// Dropout at `rate`, masks from `seed`, sequences numbered from `firstSequence`.
         public init(rate: Float, seed: UInt64, firstSequence: Int = 0) {
             self.rate = rate
             self.seed = seed
@@ -54,7 +68,9 @@ public enum Attention {
     /// What backward needs: the softmax probabilities (before dropout) and the dropout mask
     /// (already scaled by 1/(1 − rate)), each `B·H·L·L`.
     public struct Cache: Sendable {
+        /// The softmax probabilities, before dropout.
         public let probabilities: [Float]
+        /// The dropout mask scaled by 1/(1 − rate) (nil without dropout).
         public let dropoutScale: [Float]?
     }
 
@@ -384,7 +400,9 @@ extension Attention {
     /// What `backwardLastQuery` needs: the softmax probabilities over keys (before dropout) and
     /// the scaled dropout mask, each `B·H·L`.
     public struct LastQueryCache: Sendable {
+        /// The softmax probabilities, before dropout.
         public let probabilities: [Float]
+        /// The dropout mask scaled by 1/(1 − rate) (nil without dropout).
         public let dropoutScale: [Float]?
     }
 

@@ -5,11 +5,15 @@ internal import CBLAS
 /// `-Xswiftc -target-cpu -Xswiftc native` (or another CPU): the SIMD kernels then run on SSE2,
 /// silently slower (README, "Measured figures": the baseline build's rows).
 public enum BuildTarget {
+    /// x86-64 vector features that change RecKit's kernels.
     public struct Features: OptionSet, Sendable, CustomStringConvertible {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
+        /// 256-bit integer and float vectors.
         public static let avx2 = Features(rawValue: 1)
+        /// Fused multiply-add.
         public static let fma = Features(rawValue: 2)
+        /// 512-bit vectors (foundation).
         public static let avx512f = Features(rawValue: 4)
 
         public var description: String {

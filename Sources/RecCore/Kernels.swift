@@ -10,6 +10,7 @@ import Foundation
 /// shows up as NaN rather than being hidden; `argmax` follows the ranking order of `TopK`
 /// (NaN ranks below every number, ties go to the lower index).
 public enum Kernels {
+    /// The kernels' vector of 16 floats.
     public typealias V = SIMD16<Float>
 
     // MARK: Reductions

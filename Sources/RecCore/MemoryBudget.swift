@@ -69,9 +69,11 @@ public enum MemoryBudget {
 
 /// A size from outside that would not fit in memory.
 public struct MemoryBudgetError: Error, Equatable, CustomStringConvertible {
+    /// What would be allocated, with the sizes it comes from.
     public let what: String
     /// The bytes needed (nil: beyond `Int`).
     public let bytes: Int?
+    /// The bytes allowed (the machine's physical memory).
     public let limit: Int
 
     public var description: String {

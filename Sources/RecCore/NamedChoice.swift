@@ -23,6 +23,8 @@ extension NamedChoice {
         self = value
     }
 
+    /// Decodes the case from its name.
+    /// - Throws: `DecodingError.dataCorrupted` listing the valid names when the name is not one.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         let name = try container.decode(String.self)
@@ -33,6 +35,7 @@ extension NamedChoice {
         self = value
     }
 
+    /// Encodes the case as its name.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)

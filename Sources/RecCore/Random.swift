@@ -47,6 +47,7 @@ public struct Xoshiro256: RandomNumberGenerator, Sendable {
 /// Sixteen independent xoshiro128++ generators in the lanes of `SIMD16<UInt32>`: 16 random
 /// 32-bit words per step in about 10 vector operations.
 public struct SIMDXoshiro128: Sendable {
+    /// Sixteen 32-bit lanes: one generator each.
     public typealias VU = SIMD16<UInt32>
     @usableFromInline var s0, s1, s2, s3: VU
 

@@ -7,8 +7,11 @@
 /// Conversions between float and integer lanes use the "magic number" trick (adding 1.5·2²³)
 /// so that no lane-by-lane conversion is emitted.
 public enum VectorMath {
+    /// Sixteen floats.
     public typealias V = SIMD16<Float>
+    /// Sixteen 32-bit signed integers.
     public typealias VI = SIMD16<Int32>
+    /// Sixteen 32-bit unsigned integers.
     public typealias VU = SIMD16<UInt32>
 
     @inlinable @inline(__always)

@@ -4,9 +4,13 @@ import RecCore
 /// Errors from reading and writing files: each names the file and, where it applies, the line
 /// (1-based) and the field (1-based column).
 public enum RecIOError: Error, Equatable, CustomStringConvertible {
+    /// The file cannot be opened (missing, a directory, no permission: `reason` says).
     case cannotOpen(file: String, reason: String)
+    /// The file has no data.
     case empty(file: String)
+    /// A malformed line: the file, line, field (from 1, when known) and what is wrong.
     case malformed(file: String, line: Int, field: Int?, message: String)
+    /// The file cannot be written (`reason` says why).
     case cannotWrite(file: String, reason: String)
 
     public var description: String {

@@ -7,6 +7,7 @@ import Foundation
 /// (quoted fields may not span lines). Reads the file in 4 MiB blocks, so memory stays flat
 /// whatever the file size.
 public final class CSVReader {
+    /// The file read.
     public let path: String
     /// The field separator byte (`,` by default).
     public let separator: UInt8

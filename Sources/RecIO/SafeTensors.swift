@@ -3,7 +3,9 @@ import RecCore
 
 /// A named dense tensor in row-major Float.
 public struct Tensor: Sendable, Equatable {
+    /// The dimensions (row-major).
     public var shape: [Int]
+    /// The values, row-major.
     public var values: [Float]
 
     /// - Precondition: `values.count` is the product of `shape`.
@@ -15,6 +17,7 @@ public struct Tensor: Sendable, Equatable {
         self.values = values
     }
 
+    /// Values (the product of `shape`).
     public var count: Int { values.count }
 }
 

@@ -12,14 +12,16 @@ import RecCore
 public struct TopKPartial: Sendable, Equatable {
     /// Global index of the block's first state.
     public var firstState: Int
-    /// Global id of the shard's first item, and its item count.
+    /// Global id of the shard's first item.
     public var firstItem: Int
+    /// Items in the shard.
     public var itemCount: Int
     /// The whole catalog's size.
     public var catalogSize: Int
     /// The block's top-k over the shard (global item ids).
     public var result: TopKResult
 
+    /// A piece: the top-k of states `firstState...` over items `firstItem ..< firstItem + itemCount`.
     public init(firstState: Int, firstItem: Int, itemCount: Int, catalogSize: Int, result: TopKResult) {
         self.firstState = firstState
         self.firstItem = firstItem
@@ -66,6 +68,8 @@ public struct TopKPartial: Sendable, Equatable {
         try decode(try FileInput.contents(path), file: path)
     }
 
+    /// Reads a piece from bytes as `read` does (`file` names it in errors).
+    /// - Throws: as `read`.
     public static func decode(_ data: Data, file: String) throws(RecIOError) -> TopKPartial {
         func bad(_ m: String) -> RecIOError { .malformed(file: file, line: 0, field: nil, message: m) }
         let bytes = [UInt8](data)

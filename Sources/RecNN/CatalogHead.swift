@@ -5,17 +5,23 @@ import RecCore
 /// item i), with a fused softmax cross-entropy over all items and a column-restricted path for
 /// losses that touch only a few items (TD errors).
 public final class CatalogHead: Module {
+    /// The item vectors, N × d (`ce_head.weight` / `q_head.weight`; row i − 1 scores item i).
     public let weight: Parameter
+    /// The item biases, N (1-D in checkpoints).
     public let bias: Parameter
     /// Items per GEMM block.
     public var blockItems = 4096
     /// Seconds the last `crossEntropy` spent in its first pass (logits and log-sum-exp: the
     /// head's forward) and its second (softmax gradient, dW, db, dS: the backward).
     public private(set) var lastCrossEntropySeconds: (forward: Double, backward: Double) = (0, 0)
+    /// Items in the catalog (N).
     public var items: Int { weight.value.rows }
+    /// The state dimension (d).
     public var dim: Int { weight.value.cols }
+    /// The weight, then the bias.
     public var parameters: [Parameter] { [weight, bias] }
 
+    /// A head of `items` × `dim` weights and `items` biases, initialised as a `Linear` layer.
     public init(name: String, items: Int, dim: Int, initialization: Initialization = .pytorchDefault, seed: UInt64) {
         let lin = Linear(name: name, inFeatures: dim, outFeatures: items, initialization: initialization, seed: seed)
         weight = lin.weight

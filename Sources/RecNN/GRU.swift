@@ -11,11 +11,23 @@ import RecCore
 /// their last real item. The input projections of all steps are one GEMM; each step adds one
 /// B × H × 3H GEMM.
 public final class GRU: Module {
-    public let weightIH: Parameter, weightHH: Parameter, biasIH: Parameter, biasHH: Parameter
+    /// Input-to-hidden weights, 3h × input (reset, update, new gates, as `torch.nn.GRU`).
+    public let weightIH: Parameter
+    /// Hidden-to-hidden weights, 3h × h.
+    public let weightHH: Parameter
+    /// Input-to-hidden bias, 3h (1-D in checkpoints).
+    public let biasIH: Parameter
+    /// Hidden-to-hidden bias, 3h.
+    public let biasHH: Parameter
+    /// The hidden size h.
     public var hidden: Int { weightHH.value.cols }
+    /// The input size.
     public var inputSize: Int { weightIH.value.cols }
+    /// The weights, then the biases (`torch.nn.GRU`'s order).
     public var parameters: [Parameter] { [weightIH, weightHH, biasIH, biasHH] }
 
+    /// A one-layer GRU with PyTorch's parameter names (`NAME.weight_ih_l0`, ...), initialised
+    /// uniformly in ±1/√h (or as `initialization` says, biases zero).
     public init(name: String, input: Int, hidden: Int, initialization: Initialization = .pytorchDefault, seed: UInt64) {
         let bound = 1 / Float(hidden).squareRoot()
         func make(_ n: String, _ r: Int, _ c: Int, _ s: UInt64) -> Parameter {
@@ -46,6 +58,7 @@ public final class GRU: Module {
         biasHH = make("bias_hh_l0", 1, 3 * hidden, seed &+ 3)
     }
 
+    /// What `backward` needs: the gates and hidden states of every step.
     public struct Cache {
         let x: Matrix, padding: [Bool], batch: Int, length: Int
         /// Per step t (B × H each): previous state, r, z, n, and W_hn h + b_hn.
@@ -179,12 +192,19 @@ public final class GRU: Module {
 /// GRU4Rec (Hidasi et al., ICLR 2016) as a state encoder: item embeddings (0 = padding), dropout,
 /// one GRU layer; the state is the GRU state after the last real item.
 public final class GRU4Rec: Module {
+    /// The item embedding table (item 0 is padding).
     public let itemEmbedding: Embedding
+    /// The recurrent layer (`gru.*`).
     public let gru: GRU
+    /// The state length L (items per history).
     public let length: Int
+    /// The dropout rate on the embeddings (training only).
     public let dropout: Float
+    /// The embedding table, then the GRU's parameters.
     public var parameters: [Parameter] { itemEmbedding.parameters + gru.parameters }
 
+    /// GRU4Rec (Hidasi et al. 2016) as in the SQN papers' baselines: embeddings of `dim`, one GRU
+    /// layer of `hidden`, the state the hidden vector after the last real item.
     public init(
         items: Int, length: Int, dim: Int, hidden: Int, dropout: Float = 0.1,
         initialization: Initialization = .pytorchDefault, seed: UInt64
@@ -197,6 +217,7 @@ public final class GRU4Rec: Module {
         self.dropout = dropout
     }
 
+    /// What `backward` needs from `forward`.
     public struct Cache { let ids: [Int], dropoutMask: [Float]?, gru: GRU.Cache }
 
     /// The state of each sequence (B × hidden) and what `backward` needs.
@@ -223,6 +244,7 @@ public final class GRU4Rec: Module {
         return (final, Cache(ids: ids, dropoutMask: mask, gru: gc))
     }
 
+    /// Accumulates the gradients of the embedding table and the GRU from `dStates` (B × hidden).
     public func backward(_ c: Cache, _ dStates: Matrix) {
         let dx = gru.backward(c.gru, dFinal: dStates)
         itemEmbedding.backward(c.ids, Dropout.backward(dx, mask: c.dropoutMask))

@@ -8,7 +8,9 @@ import RecIO
 public final class Parameter {
     /// The checkpoint name (PyTorch state-dict style, e.g. `encoder.blocks.0.attn.q.weight`).
     public let name: String
+    /// The values (a 1 × n matrix for a vector).
     public var value: Matrix
+    /// The gradient, the shape of `value`; backward passes add into it.
     public var grad: Matrix
     /// Rows with a non-zero gradient when the gradient is sparse; nil for dense gradients.
     public var touchedRows: Set<Int>?
@@ -77,10 +79,12 @@ public final class Parameter {
 
 /// Something with parameters.
 public protocol Module: AnyObject {
+    /// Every parameter, in a fixed order (checkpoints and optimisers use it).
     var parameters: [Parameter] { get }
 }
 
 extension Module {
+    /// Sets every parameter's gradient to zero (in place).
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }
 
     /// Writes the parameters to a safetensors file (atomically).
@@ -113,7 +117,9 @@ extension Module {
 
 /// Errors of the model layer.
 public enum RecNNError: Error, Equatable, CustomStringConvertible {
+    /// A checkpoint tensor that is missing or mis-shaped (file, tensor, what is wrong).
     case checkpoint(file: String, tensor: String?, message: String)
+    /// An item id outside the embedding table, with its position in the batch.
     case itemOutOfRange(id: Int, position: Int, vocabulary: Int)
     /// A file that cannot be read or parsed (the error names it).
     case io(RecIOError)
@@ -141,12 +147,18 @@ public enum Initialization: Sendable {
 
 /// `y = x Wᵀ + b` with W out×in (PyTorch layout).
 public final class Linear: Module {
+    /// The weights, out × in (PyTorch's layout).
     public let weight: Parameter
+    /// The bias, out (nil for a layer without one).
     public let bias: Parameter?
+    /// Input features.
     public var inFeatures: Int { weight.value.cols }
+    /// Output features.
     public var outFeatures: Int { weight.value.rows }
+    /// The weight, then the bias.
     public var parameters: [Parameter] { bias.map { [weight, $0] } ?? [weight] }
 
+    /// y = x Wᵀ + b with `NAME.weight` and `NAME.bias`, initialised as `initialization` says (seeded).
     public init(
         name: String, inFeatures: Int, outFeatures: Int, bias: Bool = true,
         initialization: Initialization = .pytorchDefault, seed: UInt64
@@ -236,11 +248,16 @@ public final class Linear: Module {
 
 /// Layer normalisation over the last dimension with learned scale and shift (PyTorch LayerNorm).
 public final class LayerNorm: Module {
+    /// The gain γ (`NAME.weight`, 1-D in checkpoints).
     public let gamma: Parameter
+    /// The shift β (`NAME.bias`).
     public let beta: Parameter
+    /// Added to the variance before the square root.
     public let eps: Float
+    /// The gain, then the shift.
     public var parameters: [Parameter] { [gamma, beta] }
 
+    /// Layer normalisation over `features` with γ = 1 and β = 0.
     public init(name: String, features: Int, eps: Float = 1e-5) {
         gamma = Parameter(name: name + ".weight", value: Matrix(rows: 1, cols: features, repeating: 1), vector: true)
         beta = Parameter(name: name + ".bias", value: Matrix.zeros(1, features), vector: true)
@@ -249,10 +266,13 @@ public final class LayerNorm: Module {
 
     /// What `backward` needs from `forward`.
     public struct Cache {
+        /// The normalised input (x − mean)/σ.
         public let xhat: Matrix
+        /// 1/σ per row.
         public let rstd: [Float]
     }
 
+    /// y = γ·(x − mean)/√(var + eps) + β per row, and what `backward` needs.
     public func forward(_ x: Matrix) -> (y: Matrix, cache: Cache) {
         let d = gamma.value.cols
         precondition(x.cols == d, "LayerNorm.forward: input is \(x.shapeDescription), features \(d)")
@@ -321,12 +341,18 @@ public final class LayerNorm: Module {
 /// An embedding table with a padding id (its row is zero and never updated) and a sparse
 /// gradient over the rows a batch used.
 public final class Embedding: Module {
+    /// The table, vocabulary × dimension (`NAME.weight`; sparse gradient rows).
     public let table: Parameter
+    /// The row that is padding: zero and never updated (nil for none).
     public let paddingIndex: Int?
+    /// Rows of the table.
     public var vocabulary: Int { table.value.rows }
+    /// Columns of the table.
     public var dimension: Int { table.value.cols }
+    /// The table.
     public var parameters: [Parameter] { [table] }
 
+    /// An embedding table, initialised as `initialization` says (seeded), the padding row zero.
     public init(
         name: String, vocabulary: Int, dimension: Int, paddingIndex: Int?,
         initialization: Initialization = .pytorchDefault, seed: UInt64
@@ -382,18 +408,29 @@ public final class Embedding: Module {
 /// ICLR 2019). Sparse parameters are updated lazily: only their touched rows, with the moment
 /// estimates of those rows (as PyTorch's SparseAdam).
 public final class Adam {
+    /// The parameters it updates, in order (its moment buffers follow this order).
     public let parameters: [Parameter]
+    /// The step size (may change between steps: SA2C's second phase).
     public var learningRate: Float
-    public let beta1: Float, beta2: Float, eps: Float
+    /// Decay of the first moment's running mean.
+    public let beta1: Float
+    /// Decay of the second moment's running mean.
+    public let beta2: Float
+    /// Added to the second moment's square root in the denominator.
+    public let eps: Float
+    /// Decoupled weight decay (AdamW) per step, 0 for none.
     public var weightDecay: Float
     /// Sparse parameters: update only the touched rows with per-row step counts (true, as
     /// PyTorch's SparseAdam), or every row with the shared step count as for a dense tensor
     /// (false, as PyTorch's Adam and TensorFlow's AdamOptimizer on an embedding table).
     public var lazySparseRows = true
     var m: [[Float]], v: [[Float]]
+    /// Steps taken (the bias correction's t).
     public private(set) var stepCount = 0
     var rowSteps: [[Int32]]
 
+    /// Adam (Kingma & Ba) over `parameters` with PyTorch's defaults; sparse parameters update only
+    /// their touched rows, with per-row step counts.
     public init(
         parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
         eps: Float = 1e-8, weightDecay: Float = 0

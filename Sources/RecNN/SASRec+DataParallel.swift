@@ -8,6 +8,7 @@ extension SASRec {
     /// the model's. For the small GEMMs of a recommender encoder this scales where multi-threaded
     /// BLAS mostly spins.
     public final class DataParallel {
+        /// The encoder whose parameters the parts share and whose gradients receive the parts' sums.
         public let model: SASRec
         let replicas: [SASRec]
 
@@ -19,10 +20,12 @@ extension SASRec {
             replicas = (1..<max(1, workers)).map { _ in SASRec(config: model.config, seed: 0) }
         }
 
+        /// Parts per batch: the model and its replicas.
         public var workers: Int { replicas.count + 1 }
 
         func worker(_ w: Int) -> SASRec { w == 0 ? model : replicas[w - 1] }
 
+        /// What `backward` needs: each part's rows and cache.
         public struct Cache { let parts: [(range: Range<Int>, cache: SASRec.Cache)] }
 
         /// Forward over the whole batch; the dropout masks are those of `SASRec.forward` on the

@@ -25,15 +25,25 @@ public final class SASRec: Module {
         case postLN
     }
 
+    /// The encoder's shape and options.
     public struct Config: Sendable {
+        /// Items in the catalog (ids 1...items; 0 is padding).
         public var items: Int
+        /// The state length L (items per history).
         public var length: Int = 10
+        /// The hidden size d.
         public var dim: Int = 64
+        /// Attention heads (d must be a multiple).
         public var heads: Int = 1
+        /// Self-attention blocks.
         public var blocks: Int = 2
+        /// The dropout rate (training only).
         public var dropout: Float = 0.2
+        /// Where the layer norms sit.
         public var layout: Layout = .original
+        /// The feed-forward nonlinearity.
         public var activation: FeedForward.Activation = .relu
+        /// How the parameters are initialised.
         public var initialization: Initialization = .pytorchDefault
         /// Whether attention has an output projection (`blocks.i.attn.out.*`). nil: as the layout's
         /// source does, i.e. none for `.original` (the authors' code concatenates the heads into
@@ -42,9 +52,12 @@ public final class SASRec: Module {
         /// Whether dropout also follows the FFN's second layer. nil: yes for `.original` (the
         /// authors' code drops after both layers), no otherwise.
         public var ffnOutputDropout: Bool? = nil
+        /// Defaults for a catalog of `items`.
         public init(items: Int) { self.items = items }
 
+        /// Whether attention has an output projection (as set, or as the layout's source has it).
         public var hasAttentionOutputProjection: Bool { attentionOutputProjection ?? (layout != .original) }
+        /// Whether dropout follows the FFN's output layer (as set, or as the layout's source has it).
         public var dropsFFNOutput: Bool { ffnOutputDropout ?? (layout == .original) }
     }
 
@@ -63,16 +76,22 @@ public final class SASRec: Module {
         var parameters: [Parameter] { ln1.parameters + attn.parameters + ln2.parameters + ffn.parameters }
     }
 
+    /// The shape and options it was built with.
     public let config: Config
+    /// The item embedding table (`item_embedding.weight`; padding row 0).
     public let itemEmbedding: Embedding
+    /// The learned position embeddings, L × d (`position_embedding.weight`).
     public let positionEmbedding: Parameter
     let blocks: [Block]
+    /// The final layer norm (`final_norm`; none for `.postLN`).
     public let finalNorm: LayerNorm?
 
+    /// Embeddings, then each block's, then the final norm's.
     public var parameters: [Parameter] {
         [itemEmbedding.table, positionEmbedding] + blocks.flatMap(\.parameters) + (finalNorm?.parameters ?? [])
     }
 
+    /// An encoder of the shape `c` describes, initialised from `seed`.
     public init(config c: Config, seed: UInt64) {
         config = c
         itemEmbedding = Embedding(

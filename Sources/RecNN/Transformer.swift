@@ -17,7 +17,11 @@ public enum Dropout {
     /// stream (`RandomStream(seed).split(first + b)`), so a part of a batch (a worker's, a
     /// process's) draws the masks the whole batch would.
     public struct Samples: Sendable, Equatable {
-        public var first: Int, count: Int
+        /// The index of the first sequence in the whole batch.
+        public var first: Int
+        /// Sequences in this part.
+        public var count: Int
+        /// Sequences `first ..< first + count` of a batch.
         public init(first: Int, count: Int) {
             self.first = first
             self.count = count
@@ -74,11 +78,20 @@ public enum Dropout {
 /// heads' outputs are concatenated and added to the residual directly): queries are projected
 /// from `queries`, keys and values from `keys`.
 public final class MultiHeadAttention: Module {
-    public let q: Linear, k: Linear, v: Linear
+    /// The query projection (`attn.q`).
+    public let q: Linear
+    /// The key projection (`attn.k`).
+    public let k: Linear
+    /// The value projection (`attn.v`).
+    public let v: Linear
+    /// The output projection (`attn.out`; nil in the authors' block).
     public let o: Linear?
+    /// Heads H (dₕ = d/H).
     public let heads: Int
+    /// q, k, v, then the output projection's.
     public var parameters: [Parameter] { q.parameters + k.parameters + v.parameters + (o?.parameters ?? []) }
 
+    /// Multi-head attention over `dim` with `heads` heads (`NAME.q`, `.k`, `.v`, `.out`).
     public init(
         name: String, dim: Int, heads: Int, outputProjection: Bool = true, initialization: Initialization, seed: UInt64
     ) {
@@ -96,6 +109,7 @@ public final class MultiHeadAttention: Module {
             ) : nil
     }
 
+    /// What `backward` needs: the projections and the attention cache.
     public struct Cache {
         let queries: Matrix, keys: Matrix, qp: Matrix, kp: Matrix, vp: Matrix, attended: Matrix
         let attention: AttentionCache, shape: Attention.Shape
@@ -166,11 +180,23 @@ public final class MultiHeadAttention: Module {
 
 /// Position-wise feed-forward network: `W₂ act(W₁ x + b₁) + b₂`.
 public final class FeedForward: Module {
-    public enum Activation: Sendable { case relu, gelu }
-    public let w1: Linear, w2: Linear
+    /// The hidden layer's nonlinearity.
+    public enum Activation: Sendable {
+        /// max(0, x) (the authors' SASRec).
+        case relu
+        /// x·Φ(x) (the exact GELU, as `torch.nn.GELU()`).
+        case gelu
+    }
+    /// The first layer, d → hidden (`ffn.w1`).
+    public let w1: Linear
+    /// The second layer, hidden → d (`ffn.w2`).
+    public let w2: Linear
+    /// The hidden layer's nonlinearity.
     public let activation: Activation
+    /// w1's, then w2's.
     public var parameters: [Parameter] { w1.parameters + w2.parameters }
 
+    /// A two-layer position-wise feed-forward network d → hidden → d (`NAME.w1`, `NAME.w2`).
     public init(
         name: String, dim: Int, hidden: Int, activation: Activation, initialization: Initialization, seed: UInt64
     ) {
@@ -181,6 +207,7 @@ public final class FeedForward: Module {
         self.activation = activation
     }
 
+    /// What `backward` needs: the input, the hidden pre-activation and the dropout masks.
     public struct Cache {
         let x: Matrix, pre: Matrix, act: Matrix
         /// The scaled dropout masks of the activation and of the output (nil where none).
@@ -210,6 +237,7 @@ public final class FeedForward: Module {
         return (y, Cache(x: x, pre: pre, act: act, dropoutMask: mask, outputMask: outMask))
     }
 
+    /// Accumulates w1's and w2's gradients from `dy` and returns the input's gradient.
     public func backward(_ c: Cache, _ dy: Matrix) -> Matrix {
         var dAct: Matrix
         if let m = c.outputMask {

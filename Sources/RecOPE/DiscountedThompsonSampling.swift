@@ -12,9 +12,13 @@ import RecCore
 public struct DiscountedThompsonSampling: Sendable, Equatable {
     /// One logged impression.
     public struct Event: Sendable, Equatable {
+        /// Seconds (any origin; only differences matter).
         public var time: Double
+        /// The item shown (0-based, as the prior numbers them).
         public var item: Int
+        /// Whether it was clicked.
         public var clicked: Bool
+        /// A logged impression.
         public init(time: Double, item: Int, clicked: Bool) {
             self.time = time
             self.item = item
@@ -22,6 +26,7 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
         }
     }
 
+    /// The prior the discounted counts start from.
     public let prior: BetaPrior
     /// γ in (0, 1].
     public let discount: Double

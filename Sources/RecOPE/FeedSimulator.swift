@@ -19,44 +19,68 @@ import RecCore
 /// Σ_a P_B(a at k | period, user) · examination[k] · ctr(a, period, user): what it would have
 /// earned in exactly those slots.
 public struct FeedSimulator: Sendable {
+    /// The simulated feed's sizes and rates.
     public struct Config: Sendable {
+        /// Items.
         public var items = 24
+        /// User groups with favourite items.
         public var teams = 4
+        /// Positions per request.
         public var positions = 3
+        /// Periods the click rates drift over.
         public var periods = 24
+        /// Requests per period.
         public var requestsPerPeriod = 500
+        /// Seconds per period.
         public var periodSeconds = 4.0 * 3600
+        /// The range items' base click rates are drawn from.
         public var baseCTR: ClosedRange<Double> = 0.02...0.08
+        /// Relative amplitude of the periodic drift.
         public var amplitude = 0.5
+        /// Click-rate factor of a group's favourite items.
         public var favouriteLift = 1.6
+        /// Probability that each position is examined.
         public var examination: [Double] = [1, 0.75, 0.55]
+        /// The prior's pseudo-impressions.
         public var priorBeta = 30.0
+        /// The priority boost factor of the boosted candidate.
         public var boost = 1.3
+        /// The discount of the discounted candidates.
         public var discount = 0.8
+        /// The defaults.
         public init() {}
     }
 
     /// A candidate's exact marginals per state and its true value on the simulated log.
     public struct Candidate: Sendable {
+        /// The candidate's name.
         public let name: String
+        /// Its marginals, one per state.
         public let marginals: [RankMarginals]
+        /// Per logged row, its state.
         public let state: [Int32]
+        /// Its true mean reward in the simulated world.
         public let truth: Double
     }
 
     /// One simulated log.
     public struct Run: Sendable {
+        /// The logged rows.
         public let logs: LoggedData
         /// The logging policy's exact marginals per period, and each row's period.
         public let logging: [RankMarginals]
+        /// Per row, its period.
         public let period: [Int32]
+        /// The candidate target policies.
         public let candidates: [Candidate]
         /// The logging policy's own true value on the same slots.
         public let loggingTruth: Double
     }
 
+    /// The world it simulates.
     public let config: Config
 
+    /// A simulator of `config`'s world.
     public init(config: Config = Config()) { self.config = config }
 
     /// Simulates one log.
@@ -176,12 +200,17 @@ public struct FeedSimulator: Sendable {
 
     /// One estimator's record over a simulation study.
     public struct StudyRow: Sendable, Equatable, Codable {
+        /// The candidate.
         public var policy: String
         /// The estimator's label ("pieceNCIS by position", "DR (ctr)").
         public var estimator: String
+        /// The cap (nil for none).
         public var cap: Double?
+        /// Mean estimate − truth over the runs.
         public var bias: Double
+        /// Root mean squared error over the runs.
         public var rmse: Double
+        /// The truth's mean over the runs.
         public var meanTruth: Double
         /// Share of runs whose normal interval holds the exact value.
         public var normalCoverage: Double

@@ -9,8 +9,11 @@ public struct ItemFeatures: Sendable {
     public let numeric: [[Double]]
     /// Per categorical column, the category id of each item.
     public let categorical: [[Int32]]
+    /// Names of the numeric columns.
     public let numericNames: [String]
+    /// Names of the categorical columns.
     public let categoricalNames: [String]
+    /// Items described.
     public var itemCount: Int { numeric.first?.count ?? categorical.first?.count ?? 0 }
 
     /// Loads a CSV with a header and an item id column; other columns (except an unnamed index

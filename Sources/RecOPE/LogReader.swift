@@ -10,10 +10,13 @@ import RecIO
 /// row number. The second form is stable only for the same file read whole: shards of one log
 /// need a key column for their bootstrap to equal the single pass's.
 public final class LogReader {
+    /// The file read.
     public let path: String
+    /// The column mapping.
     public let columns: LogColumns
     /// Times and events of the last chunk (not part of `LogChunk`; `LoggedData.load` keeps them).
     public private(set) var lastTimes: [Double]?
+    /// The event column's values of the last chunk, when the mapping has one.
     public private(set) var lastEvents: LogChunk.Context?
     /// Data rows read so far.
     public private(set) var rowsRead = 0

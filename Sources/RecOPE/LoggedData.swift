@@ -32,12 +32,15 @@ public struct LoggedData: Sendable {
     public internal(set) var rowKeys: [UInt64]?
     /// Event type per row (dense id into `eventNames`), when logged (click, cart, purchase, …).
     public internal(set) var events: [Int32]?
+    /// Names of the event types, when the log has an event column.
     public internal(set) var eventNames: [String] = []
     /// Where the data came from.
     public let source: String
 
+    /// Rows.
     public var count: Int { items.count }
 
+    /// Empty logs whose errors name `source`.
     public init(source: String) { self.source = source }
 
     /// Builds logs in memory (for simulations and tests).
@@ -94,10 +97,15 @@ public struct LoggedData: Sendable {
 
 /// Which columns of a CSV hold what.
 public struct LogColumns: Sendable, Equatable {
+    /// The item column.
     public var item: String
+    /// The position column.
     public var position: String
+    /// The reward column.
     public var reward: String
+    /// The logged propensity column (nil: none; give the logging policy instead).
     public var propensity: String?
+    /// The timestamp column (nil: none).
     public var time: String?
     /// The event-type column, if any.
     public var event: String? = nil
@@ -109,6 +117,7 @@ public struct LogColumns: Sendable, Equatable {
     /// it); nil keys rows by the source's name and their row number.
     public var rowKey: String? = nil
 
+    /// A column mapping.
     public init(
         item: String, position: String, reward: String, propensity: String? = nil, time: String? = nil,
         context: [String] = [], positionBase: Int = 0

@@ -7,7 +7,9 @@ import RecCore
 /// softmax sampling without replacement: P(i first) = exp(sᵢ/τ) / Σⱼ exp(sⱼ/τ), and so on down
 /// the ranking. Lower temperatures approach the deterministic order.
 public struct PlackettLuce: RankingPolicy {
+    /// The items' scores.
     public let scores: [Double]
+    /// The softmax temperature.
     public let temperature: Double
     public let name: String
     public var itemCount: Int { scores.count }
@@ -142,7 +144,9 @@ public struct PlackettLuce: RankingPolicy {
 /// Epsilon-greedy over a deterministic ranking: with probability 1 − ε the items in score order
 /// (equal scores in uniformly random order), with probability ε a uniformly random ranking.
 public struct EpsilonGreedy: RankingPolicy {
+    /// The items' scores.
     public let scores: [Double]
+    /// The exploration probability.
     public let epsilon: Double
     public let name: String
     public var itemCount: Int { scores.count }
@@ -204,9 +208,13 @@ public struct EpsilonGreedy: RankingPolicy {
 /// two weights, the tail items weighted so that the first slot holds a tail item with
 /// probability `tailShare` (tailShare = tail fraction gives uniform exploration).
 public struct TailExplorationGreedy: RankingPolicy {
+    /// The items' scores.
     public let scores: [Double]
+    /// The exploration probability.
     public let epsilon: Double
+    /// Which items are in the long tail.
     public let isTail: [Bool]
+    /// The tail's share of the exploration.
     public let tailShare: Double
     public let name: String
     public var itemCount: Int { scores.count }

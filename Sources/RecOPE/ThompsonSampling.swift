@@ -13,8 +13,10 @@ public struct PriorityBoost: Sendable, Equatable {
     }
     /// The flagged items (indices into the policy's items).
     public let items: Set<Int>
+    /// How the boost changes a flagged item's score.
     public let rule: Rule
 
+    /// A boost of `items` by `rule`.
     public init(items: Set<Int>, rule: Rule) {
         self.items = items
         self.rule = rule
@@ -194,7 +196,9 @@ public struct ThompsonSampling: RankingPolicy {
 
 /// Per-item Beta prior parameters.
 public struct BetaPrior: Sendable, Equatable {
+    /// α per item (the prior's successes).
     public let alpha: [Double]
+    /// β per item.
     public let beta: [Double]
 
     /// - Throws: `.invalidParameter` for mismatched lengths, an empty set, or a parameter that is

@@ -11,14 +11,18 @@ import RecCore
 /// sessions are still in the catalog and are ranked like any other item (their embeddings stay
 /// at their initial values), as in the papers' evaluation.
 public struct RankingMetrics: Sendable, Equatable, Codable {
+    /// The cutoffs k of HR@k and NDCG@k.
     public let cutoffs: [Int]
+    /// The event types, in the data's order.
     public let eventTypes: [String]
     /// Events per event type.
     public var counts: [Int]
     /// hits[t][c]: events of type t ranked within cutoffs[c].
     public var hits: [[Double]]
+    /// ndcgSums[t][c]: Σ 1/log₂(rank + 2) over events of type t ranked within cutoffs[c].
     public var ndcgSums: [[Double]]
 
+    /// Empty sums for `eventTypes` at `cutoffs`.
     public init(cutoffs: [Int] = [5, 10, 20], eventTypes: [String]) {
         self.cutoffs = cutoffs
         self.eventTypes = eventTypes
@@ -27,6 +31,7 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
         ndcgSums = hits
     }
 
+    /// Adds one query: its target's rank (0 = first) and its event type's index.
     public mutating func add(rank: Int, event: Int) {
         counts[event] += 1
         for (c, k) in cutoffs.enumerated() where rank < k {
@@ -41,6 +46,7 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
         return counts[t] == 0 ? .nan : hits[t][c] / Double(counts[t])
     }
 
+    /// NDCG@k for an event type (NaN when it has no events, nil for an unknown type or cutoff).
     public func ndcg(_ event: String, at k: Int) -> Double? {
         guard let t = eventTypes.firstIndex(of: event), let c = cutoffs.firstIndex(of: k) else { return nil }
         return counts[t] == 0 ? .nan : ndcgSums[t][c] / Double(counts[t])
@@ -81,6 +87,10 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
 /// Something that ranks the catalog for a batch of states: returns the 0-based rank of each
 /// target among all items.
 public protocol CatalogRanker {
+    /// For each query, the number of items ranked above its target (equal scores: lower ids first).
+    /// - Parameters:
+    ///   - states: the queries' histories (item ids, 0 = padding).
+    ///   - targets: the queries' target items (1...N).
     func ranks(states: [[Int]], targets: [Int]) throws(RecRLError) -> [Int]
 }
 
@@ -89,6 +99,7 @@ public struct PopularityRanker: CatalogRanker, Sendable {
     /// rank[i − 1] of item i.
     public let rank: [Int]
 
+    /// Ranks items by their count in the training events (`counts[i − 1]` for item i).
     public init(trainingCounts counts: [Int]) {
         let order = counts.indices.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
         var r = [Int](repeating: 0, count: counts.count)
@@ -96,19 +107,24 @@ public struct PopularityRanker: CatalogRanker, Sendable {
         rank = r
     }
 
+    /// The target's rank in the popularity order (the same for every state).
     public func ranks(states: [[Int]], targets: [Int]) -> [Int] { targets.map { rank[$0 - 1] } }
 }
 
 /// Ranks by a model's head (supervised or Q).
 public struct ModelRanker: CatalogRanker {
+    /// The trained model.
     public let model: SequentialRecommender
+    /// The head whose scores rank the catalog.
     public let head: SequentialRecommender.Head
 
+    /// Ranks with `model`'s `head`.
     public init(model: SequentialRecommender, head: SequentialRecommender.Head = .supervised) {
         self.model = model
         self.head = head
     }
 
+    /// The target's rank among every item's score for its state (full catalog, canonical scores).
     public func ranks(states: [[Int]], targets: [Int]) throws(RecRLError) -> [Int] {
         let z = try model.scores(states, head: head)
         return rankOfTargets(z, targets: targets)
@@ -138,6 +154,7 @@ public func rankOfTargets(_ z: Matrix, targets: [Int]) -> [Int] {
     return out
 }
 
+/// Full-ranking evaluation of a `CatalogRanker` on held-out sessions.
 public enum Evaluation {
     /// Evaluates `ranker` on every event of `sessions`, in batches of `batch` queries.
     public static func run(

@@ -6,14 +6,23 @@ import RecIO
 public enum RecRLError: Error, Equatable, CustomStringConvertible {
     /// A file could not be read or a row could not be parsed (`file:line: field`).
     case io(RecIOError)
+    /// A malformed row: the file, line, field and what is wrong.
     case malformed(file: String, line: Int, field: String, message: String)
+    /// A column the loader needs is not in the header (which is listed).
     case missingColumn(file: String, column: String, header: [String])
+    /// An event value the mapping does not know (the known values are listed).
     case unknownEventType(file: String, line: Int, value: String, known: [String])
+    /// An event type of the data without a reward in the table.
     case missingReward(eventType: String, table: [String])
+    /// Nothing left to train or evaluate on (what is empty).
     case empty(String)
+    /// A parameter out of its range (named with its value).
     case invalidParameter(String)
+    /// A split file that is malformed or does not match the data.
     case split(file: String, line: Int?, message: String)
+    /// Training diverged at a step; the last good checkpoint, when there is one, is kept.
     case diverged(step: Int, message: String, checkpoint: String?)
+    /// A checkpoint or model that cannot be used (the message names the file).
     case model(String)
 
     public var description: String {
@@ -92,14 +101,19 @@ public struct EventLog: Sendable {
     public internal(set) var times: [Double] = []
     /// Price per row when the log has prices (NaN where a row has none).
     public internal(set) var prices: [Float]?
+    /// Raw session keys, by session index.
     public internal(set) var sessionKeys: [String] = []
+    /// Raw item keys, by item index.
     public internal(set) var itemKeys: [String] = []
+    /// Event type names, by event index.
     public internal(set) var eventTypes: [String] = []
     /// Where it came from (for messages).
     public let source: String
 
+    /// Rows (events).
     public var count: Int { items.count }
 
+    /// An empty log whose errors and reports name `source`.
     public init(source: String) { self.source = source }
 
     /// Builds a log in memory (tests, simulations). `events` are names; `prices` optional.
@@ -150,9 +164,12 @@ public struct EventLog: Sendable {
 /// How the raw values of an event column map to event types. Values absent from the map are an
 /// error listing the known values, unless `passThrough` keeps them as they are.
 public struct EventMapping: Sendable, Equatable {
+    /// Raw value → event type (`skip` drops the row).
     public var map: [String: String]
+    /// Whether values absent from `map` are kept as event types of their own (else an error).
     public var passThrough: Bool
 
+    /// A mapping; with `passThrough`, unmapped values are kept as they are.
     public init(_ map: [String: String], passThrough: Bool = false) {
         self.map = map
         self.passThrough = passThrough
@@ -189,6 +206,7 @@ public struct EventMapping: Sendable, Equatable {
 /// MovieLens: a rating → event-type map such as `5=purchase,1-4=click` (ranges inclusive,
 /// half-star ratings map through their range; `skip` drops the rows).
 public struct RatingMapping: Sendable, Equatable {
+    /// Closed rating ranges and the event type each maps to (`5=purchase,1-4=click`).
     public var ranges: [(low: Double, high: Double, event: String)]
 
     public static func == (a: RatingMapping, b: RatingMapping) -> Bool {
@@ -226,12 +244,17 @@ public struct RatingMapping: Sendable, Equatable {
 
 /// Column names of a generic event CSV (with a header row).
 public struct EventColumns: Sendable, Equatable {
+    /// The session column (default `session_id`).
     public var session = "session_id"
+    /// The timestamp column (seconds or `YYYY-MM-DD HH:MM:SS`; default `timestamp`).
     public var time = "timestamp"
+    /// The item column (default `item_id`).
     public var item = "item_id"
+    /// The event-type column (default `event`).
     public var event = "event"
     /// Optional price column.
     public var price: String? = nil
+    /// The default column names.
     public init() {}
 
     /// Parses `session=user_id,time=ts,item=item,event=type,price=price`.

@@ -18,6 +18,7 @@ public enum Algorithm: String, NamedChoice {
 
     /// Whether the algorithm has a Q head (and two networks).
     public var usesQ: Bool { self != .ce }
+    /// Whether the algorithm samples negative actions (reward 0, next state = state).
     public var usesNegatives: Bool { self == .snqn || self == .sa2c }
 }
 
@@ -31,13 +32,21 @@ public enum EncoderKind: String, NamedChoice {
 
 /// The model's shape (what a checkpoint needs to be rebuilt).
 public struct ModelConfig: Sendable, Codable, Equatable {
+    /// The training algorithm (decides the heads and networks).
     public var algorithm: Algorithm = .sqn
+    /// Items in the catalog (ids 1...items).
     public var items: Int
+    /// The state length L (items per history).
     public var length = 10
+    /// The hidden size d.
     public var dim = 64
+    /// SASRec attention heads.
     public var heads = 1
+    /// SASRec blocks.
     public var blocks = 1
+    /// The dropout rate (training only).
     public var dropout: Float = 0.1
+    /// SASRec's block layout.
     public var layout: SASRec.Layout = .original
     /// The state encoder (checkpoints written before the field existed hold SASRec).
     public var encoder: EncoderKind = .sasrec
@@ -45,7 +54,10 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// authors' code (no projection, dropout after both FFN layers); checkpoints written before
     /// these fields existed (nil) had a projection and no output dropout, and load as such.
     public var attentionOutputProjection: Bool? = nil
+    /// Whether dropout follows the FFN's output layer (nil in older checkpoints: none).
     public var ffnOutputDropout: Bool? = nil
+    /// A config for `items` items with the authors' SASRec block (no attention output projection,
+    /// dropout after both FFN layers).
     public init(items: Int) {
         self.items = items
         attentionOutputProjection = false
@@ -71,6 +83,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         ffnOutputDropout = try c.decodeIfPresent(Bool.self, forKey: .ffnOutputDropout)
     }
 
+    /// Whether the encoder is GRU4Rec.
     public var usesGRU: Bool { encoder == .gru }
 
     /// The fields that differ, as "field: self's value, not other's", for messages.
@@ -174,9 +187,13 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 /// Tensor names: `encoder.*` (see SASRec), `ce_head.weight` / `ce_head.bias` (N × d, N),
 /// `q_head.weight` / `q_head.bias`.
 public final class QNetwork: Module {
+    /// The SASRec encoder (nil for GRU4Rec).
     public let encoder: SASRec?
+    /// The GRU4Rec encoder (nil for SASRec).
     public let gruEncoder: GRU4Rec?
+    /// The supervised head (`ce_head.*`).
     public let ceHead: CatalogHead
+    /// The Q head (`q_head.*`; nil for CE).
     public let qHead: CatalogHead?
     let parallel: SASRec.DataParallel?
 
@@ -208,13 +225,17 @@ public final class QNetwork: Module {
             ) : nil
     }
 
+    /// The encoder's parameters, whichever encoder it is.
     public var encoderParameters: [Parameter] { encoder?.parameters ?? gruEncoder!.parameters }
     public var parameters: [Parameter] { encoderParameters + ceHead.parameters + (qHead?.parameters ?? []) }
 
     /// What `backward` needs from `forward`.
     public enum EncoderCache {
+        /// SASRec run in parts (its data-parallel split).
         case sasrec(SASRec.DataParallel.Cache)
+        /// SASRec run whole.
         case sasrecWhole(SASRec.Cache)
+        /// GRU4Rec.
         case gru(GRU4Rec.Cache)
     }
 
@@ -280,14 +301,18 @@ public final class QNetwork: Module {
 /// algorithms; network 0 serves. Carries its item vocabulary (raw keys) so that it can score
 /// events from a file.
 public final class SequentialRecommender {
+    /// The model's shape.
     public let config: ModelConfig
+    /// Network 0 (trained and served) and, for the RL algorithms, network 1 (the double-Q partner).
     public let networks: [QNetwork]
     /// Raw key of item i at index i − 1.
     public let itemKeys: [String]
+    /// The data's event types, in order.
     public let eventTypes: [String]
     /// Training events per item (index i − 1), when known: defines popularity and the long tail.
     public var trainingCounts: [Int]?
 
+    /// A model of `config`'s shape for a catalog with these raw item keys, initialised from `seed`.
     public init(config: ModelConfig, itemKeys: [String], eventTypes: [String], seed: UInt64) {
         precondition(
             itemKeys.count == config.items,

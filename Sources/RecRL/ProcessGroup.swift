@@ -15,6 +15,7 @@ import RecNN
 public protocol ProcessGroup: AnyObject {
     /// This process's index in 0..<size. Rank 0 writes checkpoints, metrics and progress.
     var rank: Int { get }
+    /// Processes in the group.
     var size: Int { get }
     /// In-place element-wise sum over the group.
     func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws(RecRLError)
@@ -30,11 +31,17 @@ public protocol ProcessGroup: AnyObject {
 /// would have taken (the payload of the reductions, before the transport's own factor: a ring
 /// all-reduce moves 2(R − 1)/R of it per process).
 public struct GradientTraffic: Sendable, Equatable, Codable {
+    /// Steps counted.
     public var steps = 0
+    /// Bytes of gradients this process sent, over all steps.
     public var sentBytes = 0
+    /// Bytes dense gradients would have taken, over all steps.
     public var denseBytes = 0
+    /// No traffic yet.
     public init() {}
+    /// Bytes sent per step.
     public var sentPerStep: Double { steps == 0 ? 0 : Double(sentBytes) / Double(steps) }
+    /// Bytes dense gradients would take per step.
     public var densePerStep: Double { steps == 0 ? 0 : Double(denseBytes) / Double(steps) }
 }
 

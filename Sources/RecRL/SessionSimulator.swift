@@ -12,16 +12,27 @@ import RecCore
 /// gateway. Any other click becomes a purchase with probability `impulseRate`. The true
 /// next-event distribution of any history is available (`nextItemProbabilities`).
 public struct SessionSimulator: Sendable {
+    /// The simulated world's sizes and rates.
     public struct Config: Sendable {
+        /// Items M.
         public var items = 300
+        /// Sessions to simulate.
         public var sessions = 4000
+        /// Mean session length (lengths are geometric above a minimum, at most 50).
         public var meanLength = 8.0
+        /// Following items a browsing step chooses among.
         public var neighbours = 3
+        /// Probability that the next click browses the last item's neighbours.
         public var neighbourShare = 0.6
+        /// Fraction of items that are gateways to a purchase.
         public var gatewayFraction = 0.1
+        /// Per step after a gateway, the probability of buying its product.
         public var purchaseRate = 0.35
+        /// Probability that any other click is a purchase.
         public var impulseRate = 0.02
+        /// The Zipf exponent of item popularity.
         public var zipf = 1.0
+        /// The defaults (300 items, 4,000 sessions).
         public init() {}
 
         /// - Throws: `.invalidParameter` naming the first field out of its range.
@@ -47,6 +58,7 @@ public struct SessionSimulator: Sendable {
         }
     }
 
+    /// The world it simulates.
     public let config: Config
     /// Popularity probabilities (index i − 1).
     public let popularity: [Double]

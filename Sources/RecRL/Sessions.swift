@@ -6,8 +6,11 @@ import RecIO
 /// items with at least `minItemCount` events are kept, then sessions with at least
 /// `minSessionLength` of the remaining events.
 public struct Preprocessing: Sendable, Equatable {
+    /// Keep items with at least this many events (applied first).
     public var minItemCount = 1
+    /// Then keep sessions with at least this many events.
     public var minSessionLength = 3
+    /// Filters with these thresholds.
     public init(minItemCount: Int = 1, minSessionLength: Int = 3) {
         self.minItemCount = minItemCount
         self.minSessionLength = minSessionLength
@@ -18,20 +21,30 @@ public struct Preprocessing: Sendable, Equatable {
 /// densely as 1...itemCount in the order of their raw ids (numeric ids numerically), 0 free for
 /// padding. Session s holds events `offsets[s]..<offsets[s + 1]`.
 public struct SessionData: Sendable {
+    /// Items N (ids 1...N).
     public let itemCount: Int
     /// Raw key of item i at index i − 1.
     public let itemKeys: [String]
+    /// Event type names (`events` holds indices into it).
     public let eventTypes: [String]
+    /// Raw session keys, by session.
     public let sessionKeys: [String]
+    /// Session s holds events `offsets[s]..<offsets[s + 1]` (count + 1 entries).
     public let offsets: [Int]
+    /// Item id (1...N) per event.
     public let items: [Int32]
+    /// Event type index per event.
     public let events: [UInt8]
     /// Price per event (NaN where none) when the log had prices.
     public let prices: [Float]?
+    /// Where the events came from (for messages and reports).
     public let source: String
 
+    /// Sessions.
     public var sessionCount: Int { sessionKeys.count }
+    /// Events.
     public var eventCount: Int { items.count }
+    /// The events of session `s`.
     public func range(_ s: Int) -> Range<Int> { offsets[s]..<offsets[s + 1] }
 
     /// The dense id of a raw item key, if the item is in the catalog.
@@ -169,8 +182,14 @@ func rawKeyLess(_ a: String, _ b: String) -> Bool {
 
 /// Train / validation / test sessions.
 public struct SessionSplit: Sendable {
-    public let train: [Int], validation: [Int], test: [Int]
+    /// The training sessions (indices into the `SessionData`).
+    public let train: [Int]
+    /// The validation sessions (they pick the best epoch).
+    public let validation: [Int]
+    /// The test sessions (reported).
+    public let test: [Int]
 
+    /// A split from session index lists (disjoint).
     public init(train: [Int], validation: [Int], test: [Int]) {
         self.train = train
         self.validation = validation

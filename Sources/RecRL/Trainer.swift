@@ -6,7 +6,9 @@ import RecNN
 /// Hyper-parameters of training (defaults: the papers', with the README's MovieLens protocol
 /// values for the learning rate).
 public struct TrainingSettings: Sendable, Equatable {
+    /// Transitions per batch.
     public var batch = 256
+    /// Adam's learning rate.
     public var learningRate: Float = 0.005
     /// SA2C's second learning rate (after the warm-up).
     public var learningRate2: Float = 0.001
@@ -24,6 +26,7 @@ public struct TrainingSettings: Sendable, Equatable {
     public var denseEmbeddingUpdates = true
     /// Evaluate the catalog columns each loss needs only (false: full Q matrices, for tests).
     public var leanColumns = true
+    /// Seeds initialisation, batch order, dropout and negatives.
     public var seed: UInt64 = 1
     /// Seed of the dropout masks (nil: derived from `seed`).
     public var dropoutSeed: UInt64? = nil
@@ -31,6 +34,7 @@ public struct TrainingSettings: Sendable, Equatable {
     /// their gradients added in a fixed order: the result depends on this, not on the threads
     /// or processes (which must divide it).
     public var batchParts = 2
+    /// The defaults.
     public init() {}
 
     func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
@@ -39,6 +43,7 @@ public struct TrainingSettings: Sendable, Equatable {
 /// Where a step's time goes, summed over steps (seconds). The part phases are summed over the
 /// parts (time on their threads); combine, reduce and Adam are wall time of the calling thread.
 public struct StepProfile: Sendable, Codable, Equatable {
+    /// Steps profiled.
     public var steps = 0
     /// Encoder forward with dropout (the trained network).
     public var encoderForward = 0.0
@@ -49,12 +54,15 @@ public struct StepProfile: Sendable, Codable, Equatable {
     public var headForward = 0.0
     /// Softmax head: its gradient, dW, db, dS.
     public var headBackward = 0.0
+    /// Encoder backward.
     public var encoderBackward = 0.0
     /// Adding the parts' gradients.
     public var combine = 0.0
     /// Sums across the processes of a group.
     public var reduce = 0.0
+    /// Adam's updates.
     public var adam = 0.0
+    /// Zero time, no steps.
     public init() {}
 
     /// (phase, seconds) in step order.
@@ -79,8 +87,11 @@ public struct StepProfile: Sendable, Codable, Equatable {
 
 /// Losses of one step (means over the batch).
 public struct StepLosses: Sendable {
+    /// The supervised (cross-entropy) loss.
     public var ce = 0.0
+    /// The TD loss of the Q head (0 for CE).
     public var q = 0.0
+    /// The sum of both.
     public var total: Double { ce + q }
 }
 
@@ -97,9 +108,13 @@ public struct StepLosses: Sendable {
 /// double Q-learning) touches one Q-head column per sample. SNQN/SA2C add K negatives n with
 /// reward 0 and next state s: `½(γ Q_t(s, argmax Q_main(s, ·)) − Q(s, n))²`.
 public final class Trainer {
+    /// The model it trains.
     public let model: SequentialRecommender
+    /// Batch size, learning rates, seeds and the rest.
     public let settings: TrainingSettings
+    /// Steps of the whole run (SAC/SA2C's warm-up is a share of them).
     public let totalSteps: Int
+    /// Steps taken.
     public private(set) var step = 0
     var optimizers: [Adam]
     var optimizers2: [Adam]
@@ -113,6 +128,8 @@ public final class Trainer {
     /// Set to a `StepProfile()` to time each step's phases (nil: not timed).
     public var profile: StepProfile? = nil
 
+    /// A trainer for `model`; with `group`, one rank of a data-parallel run (each rank computes its
+    /// part of every batch, the gradients are summed across ranks in a fixed order).
     public init(model: SequentialRecommender, settings: TrainingSettings, totalSteps: Int, group: ProcessGroup? = nil) {
         self.model = model
         self.settings = settings
@@ -125,6 +142,7 @@ public final class Trainer {
         for o in optimizers + optimizers2 { o.lazySparseRows = !settings.denseEmbeddingUpdates }
     }
 
+    /// Steps before SAC and SA2C weight the CE loss.
     public var warmup: Int { settings.warmup(totalSteps: totalSteps) }
     var inSecondPhase: Bool { (model.config.algorithm == .sac || model.config.algorithm == .sa2c) && step >= warmup }
 

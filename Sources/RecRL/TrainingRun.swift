@@ -8,15 +8,21 @@ import RecNN
 /// best epoch chosen by one validation metric, `resume` from the last checkpoint, and a stop
 /// with a message when the loss diverges.
 public struct TrainingRun {
+    /// The model to train.
     public var model: ModelConfig
+    /// Batch size, learning rates, seeds and the rest.
     public var settings = TrainingSettings()
+    /// Epochs over the training transitions.
     public var epochs = 10
+    /// Rewards by event type.
     public var rewards = RewardTable.standard
+    /// The TD discount γ.
     public var gamma: Float = 0.5
     /// Metric that picks the best epoch, `EVENT_hr@K` or `EVENT_ndcg@K` (K = 5, 10, 20) for an
     /// event type of the data; nil: `purchase_ndcg@10` when the data has purchases, else the
     /// first event type's NDCG@10. A name the data cannot give is an error listing the valid ones.
     public var selectBy: String? = nil
+    /// Also validate every this many steps (0: at epoch ends only).
     public var validateEvery = 0
     /// Directory for `last.safetensors`, `best.safetensors`, `metrics.json`; nil writes nothing.
     public var outputDirectory: String?
@@ -26,6 +32,7 @@ public struct TrainingRun {
     public var resume = false
     /// Called with a progress line (step, sequences/s, losses, ETA) about every `progressSeconds`.
     public var progress: (@Sendable (String) -> Void)?
+    /// Seconds between progress lines.
     public var progressSeconds = 2.0
     /// Also evaluate the Q head.
     public var evaluateQHead = false
@@ -34,31 +41,47 @@ public struct TrainingRun {
     /// batch, and rank 0 alone evaluates, writes `outputDirectory` and reports progress.
     public var group: ProcessGroup? = nil
 
+    /// A run of `model` with the default settings.
     public init(model: ModelConfig) { self.model = model }
 
     /// One epoch's evaluation.
     public struct EpochReport: Sendable, Codable {
+        /// The epoch, from 0.
         public let epoch: Int
+        /// Steps taken by its end.
         public let step: Int
+        /// The epoch's mean training loss.
         public let loss: Double
+        /// Metrics on the validation sessions.
         public let validation: RankingMetrics
+        /// Metrics on the test sessions.
         public let test: RankingMetrics
+        /// Test metrics of the Q head (when asked for).
         public let testQ: RankingMetrics?
+        /// Wall time of the epoch, evaluation included.
         public let seconds: Double
         /// The epoch's mean supervised (cross-entropy) and TD losses, whose sum is `loss` (nil in
         /// reports written before they were kept).
         public var ceLoss: Double? = nil
+        /// The epoch's mean TD loss (nil in older reports).
         public var qLoss: Double? = nil
     }
 
+    /// What a run did: every epoch, and the one chosen.
     public struct Report: Sendable, Codable {
+        /// Every epoch, in order.
         public var epochs: [EpochReport]
+        /// The epoch with the best validation `selectBy` metric.
         public var bestEpoch: Int
+        /// The metric that chose it (`purchase_ndcg@10`, ...).
         public var selectBy: String
+        /// Training transitions per second of training time.
         public var sequencesPerSecond: Double
         /// Processes of a data-parallel run and the gradient bytes rank 0 sent (nil: one process).
         public var processes: Int? = nil
+        /// Gradient bytes sent per step in a data-parallel run.
         public var gradientTraffic: GradientTraffic? = nil
+        /// The chosen epoch's report.
         public var best: EpochReport { epochs.first { $0.epoch == bestEpoch }! }
     }
 

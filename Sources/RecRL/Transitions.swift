@@ -13,7 +13,9 @@ public struct RewardTable: Sendable, Equatable {
         /// Factor = log(1 + price).
         case log
     }
+    /// Reward per event type.
     public var rewards: [String: Float]
+    /// How a price scales the reward.
     public var priceScaling: PriceScaling
     /// The event types `parse` set (a training run refuses those its data does not have: a
     /// misspelt `--reward purchse=1` is an error, not a silently unused entry).
@@ -22,6 +24,7 @@ public struct RewardTable: Sendable, Equatable {
     /// The papers' values (click 0.2, purchase 1.0), and cart/like halfway (0.5).
     public static let standard = RewardTable(["click": 0.2, "cart": 0.5, "like": 0.5, "purchase": 1.0])
 
+    /// A table of rewards by event type.
     public init(_ rewards: [String: Float], priceScaling: PriceScaling = .none) {
         self.rewards = rewards
         self.priceScaling = priceScaling
@@ -72,15 +75,21 @@ public struct RewardTable: Sendable, Equatable {
 /// items, the action the event's item, the next state includes it, and `done` marks the
 /// session's last event.
 public struct Transitions: Sendable {
+    /// The sessions the transitions come from.
     public let data: SessionData
+    /// The state length L.
     public let length: Int
+    /// The TD discount γ.
     public let gamma: Float
     /// Event index of each transition.
     public let events: [Int32]
     /// Start of its session.
     public let starts: [Int32]
+    /// Reward per transition.
     public let rewards: [Float]
+    /// Whether the transition is its session's last event.
     public let done: [Bool]
+    /// Transitions.
     public var count: Int { events.count }
 
     /// - Throws: `.missingReward` for an event type the table lacks.
@@ -129,8 +138,11 @@ public struct Transitions: Sendable {
         sessionState(data.items, event: e, start: start, length: length, includingEvent: includingEvent)
     }
 
+    /// The action (item id) of transition `j`.
     public func action(_ j: Int) -> Int { Int(data.items[Int(events[j])]) }
+    /// The state of transition `j`: the previous L items, right-padded with 0.
     public func state(_ j: Int) -> [Int] { state(event: Int(events[j]), start: Int(starts[j])) }
+    /// The next state of transition `j`: the last L items including its action.
     public func nextState(_ j: Int) -> [Int] {
         state(event: Int(events[j]), start: Int(starts[j]), includingEvent: true)
     }

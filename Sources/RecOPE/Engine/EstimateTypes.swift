@@ -2,7 +2,25 @@ import Foundation
 
 /// The off-policy estimators RecOPE computes (formulas in `OfflineEvaluation`).
 public enum Estimator: String, Sendable, Codable, CaseIterable {
-    case IS, CIS, NCIS, SNIPS, pieceNCIS, pointNCIS, DM, DR, SwitchDR
+    /// Importance sampling: (1/n) Σ wⱼ rⱼ.
+    case IS
+    /// Capped IS: (1/n) Σ min(wⱼ, c) rⱼ.
+    case CIS
+    /// Normalised capped IS: Σ min(wⱼ, c) rⱼ / Σ min(wⱼ, c).
+    case NCIS
+    /// Self-normalised IS: Σ wⱼ rⱼ / Σ wⱼ.
+    case SNIPS
+    /// NCIS within groups (positions, value-model buckets or a context column), weighted by the
+    /// groups' shares of the rows.
+    case pieceNCIS
+    /// NCIS with the exact per-position normaliser Σ_a min(P_B(a), c·P_A(a)).
+    case pointNCIS
+    /// The direct method: the reward model's value of the target's ranking.
+    case DM
+    /// Doubly robust: DM plus the weighted residual of the logged reward.
+    case DR
+    /// DR with the correction only where the weight is at most τ.
+    case SwitchDR
 }
 
 /// The reward model behind DM, DR and SwitchDR.
@@ -62,9 +80,12 @@ public enum PieceGrouping: Sendable, Hashable, Codable, CustomStringConvertible 
 
 /// A two-sided interval.
 public struct Interval: Sendable, Equatable, Codable {
+    /// The lower end.
     public var low: Double
+    /// The upper end.
     public var high: Double
 
+    /// [low, high].
     public init(low: Double, high: Double) {
         self.low = low
         self.high = high
@@ -87,7 +108,9 @@ public struct Interval: Sendable, Equatable, Codable {
 
 /// One estimate of a target policy's value (mean reward per logged row).
 public struct Estimate: Sendable, Equatable, Codable {
+    /// The target policy's name.
     public var policy: String
+    /// Which estimator.
     public var estimator: Estimator
     /// The weight cap c (the switch threshold τ for SwitchDR), nil for none.
     public var cap: Double?
@@ -95,9 +118,11 @@ public struct Estimate: Sendable, Equatable, Codable {
     public var grouping: PieceGrouping?
     /// The reward model of DM, DR and SwitchDR, nil otherwise.
     public var model: RewardModelKind?
+    /// The estimated mean reward of the target policy.
     public var value: Double
     /// The reported interval, computed by `method`.
     public var interval: Interval
+    /// How `interval` was computed.
     public var method: IntervalMethod
     /// The normal (CLT / delta-method) interval, always computed.
     public var normal: Interval
@@ -141,6 +166,7 @@ public struct Estimate: Sendable, Equatable, Codable {
         normal = try c.decode(Interval.self, forKey: .normal)
     }
 
+    /// An estimate with its intervals.
     public init(
         policy: String, estimator: Estimator, cap: Double?, grouping: PieceGrouping?, model: RewardModelKind?,
         value: Double, interval: Interval, method: IntervalMethod, normal: Interval
@@ -161,7 +187,9 @@ public struct Estimate: Sendable, Equatable, Codable {
 public struct CapRow: Sendable, Equatable, Codable {
     /// The cap (∞ for none; written as null in JSON).
     public var cap: Double
+    /// CIS at the cap.
     public var cis: Double
+    /// NCIS at the cap.
     public var ncis: Double
 
     public func encode(to encoder: any Encoder) throws {
@@ -178,6 +206,7 @@ public struct CapRow: Sendable, Equatable, Codable {
         ncis = try c.decodeIfPresent(Double.self, forKey: .ncis) ?? .nan
     }
 
+    /// A row of the cap table.
     public init(cap: Double, cis: Double, ncis: Double) {
         self.cap = cap
         self.cis = cis
@@ -189,7 +218,9 @@ public struct CapRow: Sendable, Equatable, Codable {
 
 /// The share of rows whose weight exceeds a cap.
 public struct CapShare: Sendable, Equatable, Codable {
+    /// The cap.
     public var cap: Double
+    /// Rows whose weight exceeds it, as a share of all rows.
     public var share: Double
 }
 
@@ -197,7 +228,9 @@ public struct CapShare: Sendable, Equatable, Codable {
 public struct WeightDiagnostics: Sendable, Equatable, Codable {
     /// Kish effective sample size (Σw)²/Σw².
     public var effectiveSampleSize: Double
+    /// The largest weight of any row.
     public var maxWeight: Double
+    /// The mean weight (1 in expectation when the logging probabilities are right).
     public var meanWeight: Double
     /// Share of rows whose weight exceeds each cap (1, 2, 5, 10, 20, 50, 100 and the caps given).
     public var shareAboveCap: [CapShare]
@@ -212,17 +245,23 @@ public struct WeightDiagnostics: Sendable, Equatable, Codable {
 
 /// Rows whose importance weight w lies in [low, high) (the first bin is w = 0: low = high = 0).
 public struct WeightBin: Sendable, Equatable, Codable {
+    /// Inclusive lower edge.
     public var low: Double
     /// Exclusive upper edge (nil for the last bin, w ≥ low).
     public var high: Double?
+    /// Rows in the bin.
     public var rows: Int
 }
 
 /// The evaluation of one target policy on logged data.
 public struct PolicyEvaluation: Sendable, Equatable, Codable {
+    /// The target policy's name.
     public var policy: String
+    /// Every estimate: estimators × caps × groupings × reward models.
     public var estimates: [Estimate]
+    /// Numbers that decide whether to trust the weights.
     public var diagnostics: WeightDiagnostics
+    /// What may make the estimates unreliable (unsupported mass, heavy weights, ...).
     public var warnings: [String]
 
     /// The first estimate of a kind (with the grouping and model, when given).
@@ -240,10 +279,13 @@ public struct PolicyEvaluation: Sendable, Equatable, Codable {
 public struct OfflineABReport: Sendable, Equatable, Codable {
     /// Where the rows came from (a file, "stdin", or the merged shards' sources).
     public var logs: String
+    /// Rows evaluated.
     public var rows: Int
     /// The logged policy's own mean reward.
     public var loggedMean: Double
+    /// One evaluation per target policy, in the order given.
     public var evaluations: [PolicyEvaluation]
+    /// Warnings about the log itself.
     public var warnings: [String]
     /// Passes over the data the evaluation took.
     public var passes: Int

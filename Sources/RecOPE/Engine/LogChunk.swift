@@ -7,11 +7,14 @@ import Foundation
 public struct LogChunk: Sendable {
     /// One context column of the chunk.
     public struct Context: Sendable {
+        /// The column's name.
         public var name: String
         /// Per row an index into `values`.
         public var ids: [Int32]
+        /// The chunk's distinct values of the column.
         public var values: [String]
 
+        /// A context column of `ids` into `values`.
         public init(name: String, ids: [Int32], values: [String]) {
             self.name = name
             self.ids = ids
@@ -19,9 +22,11 @@ public struct LogChunk: Sendable {
         }
     }
 
+    /// 0-based item ids.
     public var items: [Int32] = []
     /// 0-based positions.
     public var positions: [Int32] = []
+    /// Rewards (clicks: 0 or 1).
     public var rewards: [Double] = []
     /// Logged propensities P_A(item at position), when the log has them.
     public var propensities: [Double]?
@@ -29,6 +34,7 @@ public struct LogChunk: Sendable {
     public var rowKeys: [UInt64] = []
     /// Per row its line in the source (for errors), when known.
     public var lines: [Int]?
+    /// The context columns.
     public var contexts: [Context] = []
     /// Per target policy, the row's index into that policy's marginals (nil: state 0).
     public var targetStates: [[Int32]?] = []
@@ -37,8 +43,10 @@ public struct LogChunk: Sendable {
     /// The source's name, for errors.
     public var source: String
 
+    /// Rows.
     public var count: Int { items.count }
 
+    /// An empty chunk whose errors name `source`.
     public init(source: String) { self.source = source }
 
     /// "source:line" of row j, or "source row j+1".

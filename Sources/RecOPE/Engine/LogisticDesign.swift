@@ -6,14 +6,19 @@ import RecCore
 /// penalty λ = 1 on every weight but the intercept (Newton / IRLS; each iteration's gradient and
 /// Hessian are sums over rows, so shards add them, as Spark MLlib's IRLS does).
 public struct LogisticDesign: Sendable, Equatable, Codable {
+    /// Items (item effects α).
     public var items: Int
+    /// Positions (position effects β).
     public var depth: Int
     /// Context columns in the model and their values (sorted, so every shard numbers them alike).
     public var columns: [String]
+    /// Per context column, its values (one effect each).
     public var levels: [[String]]
     /// Item-feature shape: categories per categorical column, numeric column count.
     public var itemCategories: [Int]
+    /// Numeric item-feature columns.
     public var itemNumeric: Int
+    /// The L2 penalty on every weight but the intercept.
     public var lambda: Double = 1
 
     /// Coefficient offsets: context columns, item categorical columns, item numeric columns.
@@ -42,6 +47,7 @@ public struct LogisticDesign: Sendable, Equatable, Codable {
             ?? (columnOffsets.last.map { $0 + levels.last!.count } ?? 1 + items + depth)
     }
 
+    /// Coefficients in all.
     public var parameters: Int { numericOffset + itemNumeric }
 
     /// Columns with more than this many values (ids, histories) are left out of the design.

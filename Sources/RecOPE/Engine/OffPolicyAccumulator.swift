@@ -7,6 +7,7 @@ import RecCore
 /// constants (pointNCIS normalisers, DM terms) cached per (policy state, logging state, position).
 /// Two accumulators of the same pass merge through their states (`OffPolicyState.merge`).
 public struct OffPolicyAccumulator {
+    /// The sums so far (write them with `finishedState()`).
     public internal(set) var state: OffPolicyState
     /// The plan; its targets may grow (`appendTargetMarginals`) while rows stream in.
     public internal(set) var evaluator: OffPolicyEvaluator

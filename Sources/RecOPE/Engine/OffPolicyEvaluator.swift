@@ -4,9 +4,12 @@ import RecCore
 /// A target policy as the evaluator sees it: its name and its marginals per state (one state for
 /// a policy that ignores the context; a chunk's `targetStates` picks one per row).
 public struct TargetPolicy: Sendable {
+    /// The name in reports.
     public var name: String
+    /// Its rank marginals, one per state (rows say which; one for a context-free policy).
     public var marginals: [RankMarginals]
 
+    /// A target policy with its marginals.
     public init(name: String, marginals: [RankMarginals]) {
         self.name = name
         self.marginals = marginals
@@ -19,6 +22,7 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var caps: [Double] = [2, 5, 10]
     /// Poisson bootstrap replicates (0: normal intervals only).
     public var bootstrap: Int = 1000
+    /// Seeds the bootstrap's row weights (hashed with each row's key).
     public var seed: UInt64 = 1
     /// Switch-DR uses the DR correction only where the weight is at most this (default: the
     /// largest cap).
@@ -39,8 +43,10 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
     /// Newton iterations at most; the fit stops when no coefficient moves by more than 1e-9.
     public var maxNewtonIterations = 25
+    /// Threads for the passes.
     public var parallelism: Parallelism = .automatic
 
+    /// The defaults: caps 2, 5, 10, 1,000 replicates, both reward models.
     public init() {}
 
     public static func == (a: EvaluationSettings, b: EvaluationSettings) -> Bool {
@@ -61,10 +67,15 @@ public struct EvaluationSettings: Sendable, Equatable {
 /// read again; a distributed run calls `accumulator(for:)` on each shard, `OffPolicyState.merge`
 /// on the driver, `advance` between passes and `OffPolicyState.report` at the end.
 public struct OffPolicyEvaluator: Sendable {
+    /// The target policies.
     public var targets: [TargetPolicy]
+    /// The logging policy's marginals (nil: the logged propensities).
     public var logging: [RankMarginals]?
+    /// The estimators' settings.
     public var settings: EvaluationSettings
+    /// Items the policies rank.
     public let items: Int
+    /// Positions evaluated.
     public let depth: Int
 
     /// - Throws: `.invalidParameter` for marginals of different shapes, a logging policy that

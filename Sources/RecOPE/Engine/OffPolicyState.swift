@@ -9,10 +9,15 @@ import Foundation
 /// are sums over rows; the first iteration shares the second pass) and a last one for its DM
 /// and DR.
 public enum EvaluationPass: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Pass 1: the ratio estimators' sums and the click counts.
     case ratios
+    /// Pass 2: the click-rate model's DM, DR, SwitchDR and value-model pieces.
     case rewardModels
+    /// A Newton iteration of the logistic model (gradient and Hessian).
     case newton(iteration: Int)
+    /// The logistic model's DM and DR.
     case logistic
+    /// Nothing left to read: the report can be computed.
     case done
 
     public var description: String {
@@ -28,27 +33,40 @@ public enum EvaluationPass: Sendable, Equatable, Codable, CustomStringConvertibl
 
 /// The settings a state was made with; states merge only when these are equal.
 public struct StateSettings: Sendable, Equatable, Codable {
+    /// Finite weight caps.
     public var caps: [Double]
+    /// Poisson bootstrap replicates.
     public var bootstrap: Int
+    /// The bootstrap's seed.
     public var seed: UInt64
+    /// SwitchDR's threshold τ.
     public var switchThreshold: Double
+    /// The click-rate model's pseudo-impressions.
     public var rewardSmoothing: Double
+    /// The intervals' level.
     public var level: Double
+    /// Whether the logistic reward model is fitted.
     public var logisticRewardModel: Bool
+    /// pieceNCIS's groupings.
     public var pieceGroupings: [PieceGrouping]
     /// Fit the click-rate model in a second pass (DM, DR, SwitchDR, value-model pieces).
     public var rewardModels: Bool
+    /// Newton iterations at most.
     public var maxNewtonIterations: Int
     /// A hash of the item features given to the logistic model (0: none), and their shape:
     /// categories per categorical column, numeric column count.
     public var itemFeatures: UInt64
+    /// Categories per categorical item-feature column.
     public var itemCategories: [Int]
+    /// Numeric item-feature columns.
     public var itemNumeric: Int
     /// Items the policies rank and positions evaluated.
     public var items: Int
+    /// Positions evaluated.
     public var depth: Int
     /// Per target policy its name and a hash of its marginals.
     public var policies: [String]
+    /// Per target policy, a hash of its marginals.
     public var policyHashes: [UInt64]
     /// A hash of the logging marginals (0: the logged propensities).
     public var logging: UInt64
@@ -81,7 +99,9 @@ public struct RewardCounts: Sendable, Equatable, Codable {
         try c.encode(BinaryBlob.encodeVarints((shows[0] + shows[1]).map { Int128($0) }), forKey: .shows)
     }
 
+    /// Clicks per fold (of two, by row-key hash) and (item, position) cell, exact.
     public internal(set) var clicks: [[ExactSum]]
+    /// Impressions per fold and cell, in the same layout.
     public internal(set) var shows: [[Int]]
 
     init(cells: Int) {
@@ -107,12 +127,15 @@ public struct RewardCounts: Sendable, Equatable, Codable {
 /// Weight diagnostics as sums: the largest weight, counts above caps, and the cap table's sums.
 public struct WeightSums: Sendable, Equatable, Codable {
     static let tableCaps: [Double] = [1, 2, 5, 10, 20, 50, 100]
+    /// The largest weight.
     public var maxWeight: Double = 0
     /// Caps of `above` (the table caps, then the evaluation's caps).
     public var aboveCaps: [Double]
+    /// Rows whose weight exceeds each of `aboveCaps`.
     public var above: [Int]
     /// Per table cap: Σ min(w, c)·r and Σ min(w, c).
     public var capReward: [CompensatedSum]
+    /// Per table cap, Σ min(w, c).
     public var capWeight: [CompensatedSum]
     /// Rows by weight, in `histogramBins` bins (nil in states written before it existed).
     public var histogram: [Int]?
@@ -178,6 +201,7 @@ public struct PolicySums: Sendable, Equatable, Codable {
     public var ratio: SumBlock
     /// Pass 1: per position / context grouping, per group [1, per cap (min(w,c)·r, min(w,c))].
     public var pieces: [GroupedSums]
+    /// Weight diagnostics' sums.
     public var weights: WeightSums
     /// Pass 2: [1, DM, DR, SwitchDR, unsupported mass] with the click-rate model.
     public var model: SumBlock?
@@ -222,9 +246,13 @@ public struct NewtonSums: Sendable, Equatable, Codable {
         self.hessian = hessian
     }
 
+    /// The model's terms.
     public var design: LogisticDesign
+    /// The coefficients this pass evaluates at.
     public var theta: [Double]
+    /// Σ over rows of the log-likelihood's gradient (exact fixed point).
     public var gradient: [ExactSum]
+    /// Σ over rows of its Hessian, upper triangle row-major.
     public var hessian: [ExactSum]
     /// Coefficients fitted (set when the iterations have converged).
     public var converged = false
@@ -236,25 +264,36 @@ public struct NewtonSums: Sendable, Equatable, Codable {
 /// rows), versioned and self-describing; `merge` adds the current pass's sums and requires
 /// everything else to be equal.
 public struct OffPolicyState: Sendable, Equatable, Codable {
+    /// The `format` every state file carries.
     public static let formatName = "reckit-offline-ab-state"
+    /// The state file version this build writes and reads.
     public static let currentVersion = 1
 
+    /// The file's format name.
     public var format = OffPolicyState.formatName
+    /// The file's version.
     public var version = OffPolicyState.currentVersion
+    /// The settings (states merge only when equal).
     public var settings: StateSettings
+    /// The pass these sums belong to.
     public var pass: EvaluationPass = .ratios
     /// Passes completed before this one.
     public var completedPasses = 0
     /// The sources the rows came from (for the report).
     public var sources: [String] = []
+    /// Rows read in this pass.
     public var rows = 0
+    /// Σ of the logged rewards (the logged mean's numerator).
     public var rewardSum = ExactSum()
+    /// Clicks and impressions per (item, position), for the click-rate model.
     public var counts: RewardCounts
     /// Per context column name, the rows per value (the logistic model's levels).
     public var contextLevels: [String: [String: Int]] = [:]
+    /// Per target policy, its sums.
     public var policies: [PolicySums]
     /// Per value-model grouping, the bucket cut points of the cross-fitted predictions.
     public var valueCuts: [[Double]] = []
+    /// The logistic model's Newton sums (nil when it is not fitted).
     public var newton: NewtonSums?
     /// Messages of the fitting steps (model skipped, not converged).
     public var notes: [String] = []

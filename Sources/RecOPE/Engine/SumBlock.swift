@@ -33,8 +33,11 @@ struct BlockLayout: Sendable {
 /// pairs (compensated), and, with a bootstrap, each replicate's Σ W_b·x (exact fixed point).
 /// Merging adds; the sums are all an estimator and its intervals need.
 public struct SumBlock: Sendable, Equatable {
+    /// Per column, Σ x (compensated).
     public internal(set) var first: [CompensatedSum]
+    /// Per pair of columns, Σ xᵢ xⱼ (for the normal intervals).
     public internal(set) var second: [CompensatedSum]
+    /// The bootstrap replicates' sums (nil without a bootstrap).
     public internal(set) var replicates: ReplicateSums?
 
     init(_ layout: BlockLayout, replicates: Int) {
@@ -125,7 +128,9 @@ extension SumBlock: Codable {
 /// Blocks keyed by a group's name (a position, a context value, a value-model bucket), so shards
 /// that met the groups in different orders merge by name.
 public struct GroupedSums: Sendable, Equatable, Codable {
+    /// Group keys (values, so that shards agree).
     public internal(set) var keys: [String] = []
+    /// Per group, its sums.
     public internal(set) var blocks: [SumBlock] = []
     var index: [String: Int] = [:]
 

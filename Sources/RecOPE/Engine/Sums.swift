@@ -9,6 +9,7 @@ public struct CompensatedSum: Sendable, Equatable, Codable {
     /// The rounding error carried so far.
     public var error: Double = 0
 
+    /// Zero.
     public init() {}
 
     /// The total, sum plus carried error.
@@ -54,12 +55,15 @@ public struct CompensatedSum: Sendable, Equatable, Codable {
 public struct ReplicateSums: Sendable, Equatable {
     /// Fraction bits of the fixed-point features.
     public static let fractionBits = 24
+    /// 2^fractionBits: the fixed-point scale of replicate sums.
     public static let scale = Double(1 << fractionBits)
     /// The largest |feature| the exact sums take (2²⁰): W·v·2²⁴ < 2⁴⁸, and 8,192 rows < 2⁶¹.
     public static let limit = Double(1 << 20)
     static let flushRows = 8192
 
+    /// Replicates B.
     public let replicates: Int
+    /// Columns per replicate.
     public let width: Int
     /// Feature-major totals: `totals[f * replicates + b]` (the replicates of one feature are
     /// contiguous, so a row's update vectorises over replicates).
@@ -67,6 +71,7 @@ public struct ReplicateSums: Sendable, Equatable {
     var pending: [Int64]
     var pendingRows = 0
 
+    /// Zero sums for `replicates` × `width`.
     public init(replicates: Int, width: Int) {
         self.replicates = replicates
         self.width = width
@@ -160,8 +165,10 @@ public struct ExactSum: Sendable, Equatable, Codable {
     static let scale = 0x1p64
     /// Terms above this magnitude are refused (`fits`).
     public static let limit = 0x1p62
+    /// The sum, in units of 2^-fractionBits.
     public internal(set) var total: Int128 = 0
 
+    /// Zero.
     public init() {}
 
     /// True when `x` can be added exactly.
@@ -178,6 +185,7 @@ public struct ExactSum: Sendable, Equatable, Codable {
         total &+= Int128(Int64(whole)) << 64 &+ Int128(fraction)
     }
 
+    /// Adds another exact sum (exactly).
     public mutating func add(_ other: ExactSum) { total &+= other.total }
 
     /// The total as a Double (correctly rounded from the fixed point).
