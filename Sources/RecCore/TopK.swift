@@ -469,3 +469,42 @@ extension SIMDMask where Storage == SIMD16<Int32> {
         return Int(c[0] &+ c[1])
     }
 }
+
+/// One item of a state's top-k, as `reckit score --format json` writes it.
+public struct ScoredItem: Sendable, Equatable, Codable {
+    /// The item (0-based row of the catalog, or its global id in a sharded run).
+    public var item: Int
+    /// Its canonical score.
+    public var score: Float
+
+    /// An item with its score.
+    public init(item: Int, score: Float) {
+        self.item = item
+        self.score = score
+    }
+}
+
+/// A state's top-k, best first, as `reckit score --format json` writes it.
+public struct ScoredState: Sendable, Equatable, Codable {
+    /// The state's index (global in a run over blocks of states).
+    public var state: Int
+    /// Its best items, best first.
+    public var top: [ScoredItem]
+
+    /// A state's list.
+    public init(state: Int, top: [ScoredItem]) {
+        self.state = state
+        self.top = top
+    }
+}
+
+extension TopKResult {
+    /// Every row as a `ScoredState`, rows numbered from `firstState`.
+    public func scoredStates(firstState: Int = 0) -> [ScoredState] {
+        (0..<rows).map { r in
+            ScoredState(
+                state: firstState + r,
+                top: zip(items(row: r), scores(row: r)).map { ScoredItem(item: Int($0), score: $1) })
+        }
+    }
+}

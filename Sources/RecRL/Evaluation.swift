@@ -187,3 +187,26 @@ public enum Evaluation {
         return m
     }
 }
+
+/// Every metric of a `RankingMetrics` by name, encoded as one JSON object
+/// (`{"purchase_hr@10": 0.12, ...}`, what `reckit evaluate --json` writes).
+public struct NamedMetrics: Sendable, Equatable, Codable {
+    /// Metric name (`EVENT_hr@K`, `EVENT_ndcg@K`) → value.
+    public var values: [String: Double]
+
+    /// The metrics of event types that have events.
+    public init(_ metrics: RankingMetrics) {
+        values = Dictionary(metrics.flat.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Reads the object `encode(to:)` writes.
+    public init(from decoder: any Decoder) throws {
+        values = try decoder.singleValueContainer().decode([String: Double].self)
+    }
+
+    /// Writes the metrics as one object, name → value.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(values)
+    }
+}

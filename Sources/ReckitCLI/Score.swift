@@ -27,20 +27,9 @@ struct ScoreOutput: ParsableArguments {
         let out: Data
         switch format {
         case .json:
-            struct Entry: Encodable {
-                let item: Int
-                let score: Float
-            }
-            struct Row: Encodable {
-                let state: Int
-                let top: [Entry]
-            }
-            let rows = (0..<result.rows).map { r in
-                Row(
-                    state: firstState + r,
-                    top: zip(result.items(row: r), result.scores(row: r)).map { Entry(item: Int($0), score: $1) })
-            }
-            out = try JSONOutput.encode(rows, what: output ?? "standard output").data + Data("\n".utf8)
+            out =
+                try JSONOutput.encode(result.scoredStates(firstState: firstState), what: output ?? "standard output")
+                .data + Data("\n".utf8)
         case .csv:
             var text = "state,rank,item,score\n"
             for r in 0..<result.rows {

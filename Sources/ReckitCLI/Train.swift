@@ -243,9 +243,7 @@ struct Evaluate: ParsableCommand {
             }
             let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: input.length)
             if json {
-                var d = [String: Double]()
-                for (k, v) in metrics.flat { d[k] = v }
-                try printJSON(d, what: "the metrics")
+                try printJSON(NamedMetrics(metrics), what: "the metrics")
             } else {
                 print("\(model) on \(sessions.count) \(on) sessions:")
                 print(metrics.table(), terminator: "")

@@ -1,3 +1,4 @@
+import Foundation
 import RecCore
 import Testing
 import _RecTestSupport
@@ -76,5 +77,26 @@ import _RecTestSupport
         #expect(r.rows == 0 && r.indices.isEmpty)
         let e = try TopK.select(Matrix(rows: 2, cols: 0), k: 3)
         #expect(e.counts == [0, 0])
+    }
+
+    /// `reckit score --format json`'s rows: the library's Codable types, in the layout the
+    /// README documents.
+    @Test func scoredStatesJSON() throws {
+        let m = Matrix(rows: 2, cols: 3, elements: [1, 3, 2, 0.5, -1, 0.25])
+        let r = try TopK.select(m, k: 2)
+        let rows = r.scoredStates(firstState: 10)
+        #expect(
+            rows == [
+                ScoredState(state: 10, top: [ScoredItem(item: 1, score: 3), ScoredItem(item: 2, score: 2)]),
+                ScoredState(state: 11, top: [ScoredItem(item: 0, score: 0.5), ScoredItem(item: 2, score: 0.25)]),
+            ])
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        let text = String(decoding: try e.encode(rows), as: UTF8.self)
+        #expect(
+            text
+                == #"[{"state":10,"top":[{"item":1,"score":3},{"item":2,"score":2}]},{"state":11,"top":[{"item":0,"score":0.5},{"item":2,"score":0.25}]}]"#
+        )
+        #expect(try JSONDecoder().decode([ScoredState].self, from: Data(text.utf8)) == rows)
     }
 }

@@ -59,4 +59,18 @@ import Testing
         #expect(mp > 0.05 && mp < 0.08, "purchase HR@10 \(purchase)")
         #expect(mc > 0.04 && mc < 0.06, "click HR@10 \(click)")
     }
+
+    /// `reckit evaluate --json`: one object, metric name → value, as before it was a library type.
+    @Test func namedMetricsJSON() throws {
+        var m = RankingMetrics(cutoffs: [1], eventTypes: ["click", "purchase"])
+        m.add(rank: 0, event: 0)
+        m.add(rank: 3, event: 0)
+        let named = NamedMetrics(m)
+        #expect(named.values == ["click_hr@1": 0.5, "click_ndcg@1": 0.5])
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        let text = String(decoding: try e.encode(named), as: UTF8.self)
+        #expect(text == #"{"click_hr@1":0.5,"click_ndcg@1":0.5}"#)
+        #expect(try JSONDecoder().decode(NamedMetrics.self, from: Data(text.utf8)) == named)
+    }
 }
