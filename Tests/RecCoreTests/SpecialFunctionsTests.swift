@@ -52,4 +52,39 @@ import _RecTestSupport
             #expect(abs(v - ref) <= 1e-11 + 1e-9 * ref, "P(\(a), \(x)) = \(v), SciPy \(ref)")
         }
     }
+
+    /// The normal quantile inverts Φ(x) = erfc(−x/√2)/2 to 1e-12 over the tails and the middle,
+    /// and gives the textbook z values.
+    @Test func normalQuantileInvertsTheCDF() {
+        for p in [1e-12, 1e-6, 0.001, 0.01, 0.02425, 0.1, 0.3, 0.5, 0.7, 0.975, 0.99, 0.999999] {
+            let x = SpecialFunctions.normalQuantile(p)
+            let back = 0.5 * Foundation.erfc(-x / 2.0.squareRoot())
+            #expect(abs(back - p) <= 1e-12 * max(1, p / (1 - p)) + 1e-15 * p, "p = \(p): Φ(\(x)) = \(back)")
+        }
+        #expect(abs(SpecialFunctions.normalQuantile(0.975) - 1.959963984540054) < 1e-12)
+        #expect(SpecialFunctions.normalQuantile(0.5) == 0)
+    }
+
+    /// Gauss–Legendre with m points integrates polynomials of degree < 2m exactly on [−1, 1],
+    /// and its integration matrix those of degree < m from −1 to each node.
+    @Test func gaussLegendreIsExactForPolynomials() {
+        for m in [1, 2, 5, 12] {
+            let g = GaussLegendre(points: m)
+            for deg in 0..<(2 * m) {
+                let q = zip(g.nodes, g.weights).reduce(0.0) { $0 + $1.1 * Foundation.pow($1.0, Double(deg)) }
+                let exact = deg % 2 == 1 ? 0 : 2 / Double(deg + 1)
+                #expect(abs(q - exact) < 1e-13, "m = \(m), degree \(deg): \(q) vs \(exact)")
+            }
+            for deg in 0..<m {
+                for t in 0..<m {
+                    var q = 0.0
+                    for s in 0..<m { q += g.integration[t * m + s] * Foundation.pow(g.nodes[s], Double(deg)) }
+                    let x = g.nodes[t]
+                    let exact =
+                        (Foundation.pow(x, Double(deg + 1)) - Foundation.pow(-1, Double(deg + 1))) / Double(deg + 1)
+                    #expect(abs(q - exact) < 1e-12, "m = \(m), degree \(deg), node \(t)")
+                }
+            }
+        }
+    }
 }

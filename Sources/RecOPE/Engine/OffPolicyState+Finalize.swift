@@ -1,4 +1,5 @@
 import Foundation
+import RecCore
 
 extension OffPolicyState {
     /// The offline A/B report of a state whose passes are all done.
@@ -63,7 +64,7 @@ extension OffPolicyState {
         let point = values(policy: p, SumView(replicate: nil))
         let se = standardErrors(policy: p, point: point)
         let boot = bootstrapIntervals(policy: p, count: point.count)
-        let z = OfflineEvaluation.normalQuantile(0.5 + settings.level / 2)
+        let z = SpecialFunctions.normalQuantile(0.5 + settings.level / 2)
         var estimates = [Estimate]()
         for (i, (e, cap, g, m)) in labels(policy: p).enumerated() {
             let normal = Interval(low: point[i] - z * se[i], high: point[i] + z * se[i])
