@@ -198,65 +198,6 @@ public enum Kernels {
         }
     }
 
-    // MARK: Layer norm
-
-    /// Layer normalisation of one row: `y = (x − μ) · r · γ + β` with `μ` the mean,
-    /// `r = 1/sqrt(σ² + eps)` and `σ²` the biased variance (as PyTorch's `LayerNorm`).
-    /// Returns `(μ, r)` for the backward pass. `x` and `y` may alias; `gamma`/`beta` may be nil
-    /// (identity affine).
-    /// - Complexity: about 5n FLOPs, two passes over x.
-    /// - Precondition: all buffers have the same count.
-    @inlinable @discardableResult
-    public static func layerNorm(
-        _ x: UnsafeBufferPointer<Float>, gamma: UnsafeBufferPointer<Float>?,
-        beta: UnsafeBufferPointer<Float>?, eps: Float,
-        into y: UnsafeMutableBufferPointer<Float>
-    ) -> (mean: Float, rstd: Float) {
-        let n = x.count
-        precondition(y.count == n, "layerNorm: input has \(n) elements, output \(y.count)")
-        precondition(gamma == nil || gamma!.count == n, "layerNorm: gamma has \(gamma?.count ?? 0) elements, row \(n)")
-        precondition(beta == nil || beta!.count == n, "layerNorm: beta has \(beta?.count ?? 0) elements, row \(n)")
-        guard n > 0, let p = x.baseAddress, let q = y.baseAddress else { return (0, 0) }
-        let mean = sum(x) / Float(n)
-        let mv = V(repeating: mean)
-        var a0 = V()
-        var a1 = V()
-        var i = 0
-        while i + 16 <= n {
-            let d = VectorMath.load(p + i) - mv
-            a0 += d * d
-            i += 16
-        }
-        var tail: Float = 0
-        while i < n {
-            let d = p[i] - mean
-            tail += d * d
-            i += 1
-        }
-        a1[0] = tail
-        let variance = (a0 + a1).sum() / Float(n)
-        let rstd = 1 / (variance + eps).squareRoot()
-        let rv = V(repeating: rstd)
-        let g = gamma?.baseAddress
-        let b = beta?.baseAddress
-        i = 0
-        while i + 16 <= n {
-            var v = (VectorMath.load(p + i) - mv) * rv
-            if let g { v = v * VectorMath.load(g + i) }
-            if let b { v = v + VectorMath.load(b + i) }
-            VectorMath.store(v, q + i)
-            i += 16
-        }
-        while i < n {
-            var v = (p[i] - mean) * rstd
-            if let g { v *= g[i] }
-            if let b { v += b[i] }
-            q[i] = v
-            i += 1
-        }
-        return (mean, rstd)
-    }
-
     // MARK: Activations
 
     /// `y = max(x, 0)` (NaN stays NaN); `x` and `y` may alias.

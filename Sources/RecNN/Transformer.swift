@@ -283,7 +283,7 @@ public final class FeedForward: Module {
 func added(_ a: Matrix, _ b: Matrix) -> Matrix {
     var c = a
     c.withUnsafeMutableBufferPointer { p in
-        b.withUnsafeBufferPointer { q in addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) }
+        b.withUnsafeBufferPointer { q in Kernels.addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) }
     }
     return c
 }
@@ -293,7 +293,7 @@ func added(_ a: Matrix, _ b: Matrix) -> Matrix {
 func addInPlace(_ a: inout Matrix, _ b: Matrix) {
     precondition(a.rows == b.rows && a.cols == b.cols, "addInPlace: \(a.shapeDescription) and \(b.shapeDescription)")
     a.withUnsafeMutableBufferPointer { p in
-        b.withUnsafeBufferPointer { q in addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) }
+        b.withUnsafeBufferPointer { q in Kernels.addRow(q.baseAddress!, into: p.baseAddress!, count: p.count) }
     }
 }
 
@@ -351,7 +351,9 @@ func scatterAddRows(_ x: Matrix, _ rows: [Int], into y: inout Matrix) {
         "scatterAddRows: \(x.shapeDescription) into \(y.shapeDescription) at \(rows.count) rows")
     y.withUnsafeMutableBufferPointer { yp in
         x.withUnsafeBufferPointer { xp in
-            for (i, r) in rows.enumerated() { addRow(xp.baseAddress! + i * d, into: yp.baseAddress! + r * d, count: d) }
+            for (i, r) in rows.enumerated() {
+                Kernels.addRow(xp.baseAddress! + i * d, into: yp.baseAddress! + r * d, count: d)
+            }
         }
     }
 }

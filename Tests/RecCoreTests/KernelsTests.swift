@@ -105,4 +105,36 @@ import _RecTestSupport
         }
         #expect(closeness(y, x.map { naiveGELUTanh(Double($0)) }, atol: 1e-6, rtol: 1e-6) == nil)
     }
+
+    /// Layer norm's backward row kernel against finite differences of a Double-precision
+    /// layer norm: dx, dγ and dβ for rows with and without a SIMD tail.
+    @Test(arguments: [5, 16, 37, 64])
+    func layerNormBackwardMatchesFiniteDifferences(n: Int) {
+        let x = randomFloats(n, seed: 11, scale: 2)
+        let gamma = randomFloats(n, seed: 12).map { 1 + 0.5 * $0 }
+        let dy = randomFloats(n, seed: 13)
+        let eps = 1e-5
+        // Forward in Float gives x̂ and 1/σ as the layers keep them.
+        var y = [Float](repeating: 0, count: n)
+        let (_, rstd) = x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { Kernels.layerNorm(xp, gamma: nil, beta: nil, eps: Float(eps), into: $0) }
+        }
+        let xhat = y
+        var dx = [Float](repeating: 0, count: n)
+        var dGamma = [Float](repeating: 0, count: n)
+        var dBeta = [Float](repeating: 0, count: n)
+        Kernels.layerNormBackwardRow(
+            dy, xhat, gamma, rstd: rstd, dx: &dx, dGamma: &dGamma, dBeta: &dBeta, count: n)
+        // f(x) = Σ dy · LN(x; γ, 0)
+        let fdX = centralDifference(x.map(Double.init), h: 1e-4) { xs in
+            let out = naiveLayerNorm(xs.map { Float($0) }, gamma: gamma, beta: nil, eps: eps)
+            return zip(out, dy).reduce(0) { $0 + $1.0 * Double($1.1) }
+        }
+        #expect(gradientsAgree(dx, fdX, tolerance: 5e-3, "dx, n = \(n)"))
+        let plain = naiveLayerNorm(x, gamma: nil, beta: nil, eps: eps)
+        for j in 0..<n {
+            #expect(abs(Double(dGamma[j]) - Double(dy[j]) * plain[j]) < 1e-5)
+            #expect(dBeta[j] == dy[j])
+        }
+    }
 }

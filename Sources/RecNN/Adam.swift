@@ -1,0 +1,179 @@
+import Foundation
+import RecCore
+import RecIO
+
+/// Adam (Kingma & Ba, ICLR 2015) with optional decoupled weight decay (AdamW, Loshchilov & Hutter,
+/// ICLR 2019). Sparse parameters are updated lazily: only their touched rows, with the moment
+/// estimates of those rows (as PyTorch's SparseAdam).
+public final class Adam {
+    /// The parameters it updates, in order (its moment buffers follow this order).
+    public let parameters: [Parameter]
+    /// The step size (may change between steps: SA2C's second phase).
+    public var learningRate: Float
+    /// Decay of the first moment's running mean.
+    public let beta1: Float
+    /// Decay of the second moment's running mean.
+    public let beta2: Float
+    /// Added to the second moment's square root in the denominator.
+    public let eps: Float
+    /// Decoupled weight decay (AdamW) per step, 0 for none.
+    public var weightDecay: Float
+    /// Sparse parameters: update only the touched rows with per-row step counts (true, as
+    /// PyTorch's SparseAdam), or every row with the shared step count as for a dense tensor
+    /// (false, as PyTorch's Adam and TensorFlow's AdamOptimizer on an embedding table).
+    public var lazySparseRows = true
+    var m: [[Float]], v: [[Float]]
+    /// Steps taken (the bias correction's t).
+    public private(set) var stepCount = 0
+    var rowSteps: [[Int32]]
+
+    /// Adam (Kingma & Ba) over `parameters` with PyTorch's defaults; sparse parameters update only
+    /// their touched rows, with per-row step counts.
+    public init(
+        parameters: [Parameter], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+        eps: Float = 1e-8, weightDecay: Float = 0
+    ) {
+        self.parameters = parameters
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+        m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
+        v = m
+        rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.value.rows) }
+    }
+
+    /// One update from the current gradients. Dense parameters run a 16-lane vector loop with
+    /// the bias corrections of the shared step count, in chunks of 2¹⁵ values spread over
+    /// `parallelism`'s threads when a tensor has at least 2¹⁷ (the catalog head: the update reads
+    /// and writes 28 bytes a value, bound by memory bandwidth); the result does not depend on the
+    /// thread count (every value is updated alone, chunks start at multiples of 16). Sparse
+    /// parameters update their touched rows with per-row step counts.
+    public func step(parallelism: Parallelism = .automatic) {
+        stepCount += 1
+        typealias V = SIMD16<Float>
+        for (pi, p) in parameters.enumerated() {
+            let c = p.value.cols
+            let total = p.value.count
+            let touched = p.touchedRows
+            p.value.withUnsafeMutableBufferPointer { w in
+                p.grad.withUnsafeBufferPointer { g in
+                    m[pi].withUnsafeMutableBufferPointer { mm in
+                        v[pi].withUnsafeMutableBufferPointer { vv in
+                            func update(_ lo: Int, _ hi: Int, t: Int) {
+                                let bc1 = 1 - Foundation.pow(beta1, Float(t))
+                                let bc2 = 1 - Foundation.pow(beta2, Float(t))
+                                let a = learningRate / bc1
+                                let ib2 = 1 / bc2
+                                let wd = learningRate * weightDecay
+                                var j = lo
+                                let b1 = V(repeating: beta1)
+                                let b2 = V(repeating: beta2)
+                                let o1 = V(repeating: 1 - beta1)
+                                let o2 = V(repeating: 1 - beta2)
+                                while j + 16 <= hi {
+                                    let gv = VectorMath.load(g.baseAddress! + j)
+                                    let mv = b1 * VectorMath.load(mm.baseAddress! + j) + o1 * gv
+                                    let vv2 = b2 * VectorMath.load(vv.baseAddress! + j) + o2 * gv * gv
+                                    VectorMath.store(mv, mm.baseAddress! + j)
+                                    VectorMath.store(vv2, vv.baseAddress! + j)
+                                    let wv = VectorMath.load(w.baseAddress! + j)
+                                    let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
+                                    VectorMath.store(
+                                        wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv, w.baseAddress! + j)
+                                    j += 16
+                                }
+                                while j < hi {
+                                    mm[j] = beta1 * mm[j] + (1 - beta1) * g[j]
+                                    vv[j] = beta2 * vv[j] + (1 - beta2) * g[j] * g[j]
+                                    w[j] -= a * mm[j] / ((vv[j] * ib2).squareRoot() + eps) + wd * w[j]
+                                    j += 1
+                                }
+                            }
+                            if let rows = touched, lazySparseRows {
+                                for r in rows {
+                                    rowSteps[pi][r] += 1
+                                    update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r]))
+                                }
+                            } else {
+                                let chunk = 1 << 15
+                                let t = stepCount
+                                Threading.parallelFor(
+                                    chunks: (total + chunk - 1) / chunk,
+                                    parallelism: total >= 1 << 17 ? parallelism : .sequential
+                                ) { i in
+                                    update(i * chunk, Swift.min(total, (i + 1) * chunk), t: t)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Adam {
+    /// The optimiser's state as tensors (`PREFIX.N.m`, `PREFIX.N.v`, `PREFIX.N.rows` per
+    /// parameter N, and `PREFIX.step`), for checkpoints that resume training exactly.
+    public func stateTensors(prefix: String) -> [String: Tensor] {
+        var t = [String: Tensor]()
+        t[prefix + ".step"] = Tensor(shape: [1], values: [Float(stepCount)])
+        for i in parameters.indices {
+            t["\(prefix).\(i).m"] = Tensor(shape: [m[i].count], values: m[i])
+            t["\(prefix).\(i).v"] = Tensor(shape: [v[i].count], values: v[i])
+            if !rowSteps[i].isEmpty {
+                t["\(prefix).\(i).rows"] = Tensor(shape: [rowSteps[i].count], values: rowSteps[i].map(Float.init))
+            }
+        }
+        return t
+    }
+
+    /// Restores what `stateTensors` wrote; all or nothing.
+    /// - Throws: `.checkpoint` naming a missing or mis-sized tensor.
+    public func loadState(_ t: [String: Tensor], prefix: String, file: String) throws(RecNNError) {
+        guard let st = t[prefix + ".step"], st.values.count == 1 else {
+            throw .checkpoint(file: file, tensor: prefix + ".step", message: "missing")
+        }
+        var nm = [[Float]]()
+        var nv = [[Float]]()
+        var nr = [[Int32]]()
+        for i in parameters.indices {
+            guard let a = t["\(prefix).\(i).m"], a.values.count == m[i].count else {
+                throw .checkpoint(file: file, tensor: "\(prefix).\(i).m", message: "missing or wrong size")
+            }
+            guard let b = t["\(prefix).\(i).v"], b.values.count == v[i].count else {
+                throw .checkpoint(file: file, tensor: "\(prefix).\(i).v", message: "missing or wrong size")
+            }
+            nm.append(a.values)
+            nv.append(b.values)
+            if rowSteps[i].isEmpty {
+                nr.append([])
+            } else {
+                guard let r = t["\(prefix).\(i).rows"], r.values.count == rowSteps[i].count else {
+                    throw .checkpoint(file: file, tensor: "\(prefix).\(i).rows", message: "missing or wrong size")
+                }
+                nr.append(r.values.map { Int32($0) })
+            }
+        }
+        m = nm
+        v = nv
+        rowSteps = nr
+        stepCount = Int(st.values[0])
+    }
+}
+
+/// Scales every gradient so that their global L2 norm is at most `maxNorm`; returns the norm
+/// before clipping (PyTorch's clip_grad_norm_).
+@discardableResult
+public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
+    var total: Double = 0
+    for p in parameters { p.grad.withUnsafeBufferPointer { g in for x in g { total += Double(x) * Double(x) } } }
+    let norm = Float(total.squareRoot())
+    if norm > maxNorm && norm > 0 {
+        let s = maxNorm / norm
+        for p in parameters { p.grad.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= s } } }
+    }
+    return norm
+}
