@@ -252,11 +252,7 @@ extension CatalogScorer {
         let n = itemCount
         let d = dimension
         let kk = min(k, n)
-        if b == 0 || n == 0 {
-            return TopKResult(
-                rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
-                scores: [Float](repeating: .nan, count: b * kk))
-        }
+        if b == 0 || n == 0 { return TopKResult.empty(rows: b, k: kk) }
         let paddedRows = b == 1 ? 1 : (b + 3) / 4 * 4
         let padded = states.withUnsafeBufferPointer { s in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: paddedRows * d)

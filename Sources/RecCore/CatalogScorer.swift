@@ -164,27 +164,18 @@ public final class CatalogScorer: Sendable {
         return result
     }
 
-    /// `topK` in local ids (0..<N) with local exclusions.
+    /// `topK` in local ids (0..<N) with local exclusions, on the BLAS path: the catalog's item
+    /// blocks split into contiguous ranges, one per worker; each worker scores a block for a tile
+    /// of states (`BLASScan`) into its own heaps; the workers' heaps are merged at the end.
     func localTopK(states: Matrix, k: Int, excluding: ExclusionSet?, parallelism: Parallelism) throws(RecCoreError)
         -> TopKResult
     {
         let b = states.rows
         let n = itemCount
-        let d = dimension
         let kk = min(k, n)
-        if b == 0 || n == 0 {
-            return TopKResult(
-                rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
-                scores: [Float](repeating: .nan, count: b * kk))
-        }
-
+        if b == 0 || n == 0 { return TopKResult.empty(rows: b, k: kk) }
         let nBlocks = (n + blockItems - 1) / blockItems
         let workers = max(1, min(parallelism.resolvedCount, nBlocks))
-        // With one worker, BLAS itself may use the requested threads; with several, each worker
-        // calls single-threaded BLAS.
-        let blasParallelism: Parallelism = workers > 1 ? .sequential : parallelism
-        let tile = min(tileStates, b)
-        let nb = blockItems
         // Heaps: workers × B × kk.
         let heapS = UnsafeMutablePointer<Float>.allocate(capacity: workers * b * kk)
         let heapI = UnsafeMutablePointer<Int32>.allocate(capacity: workers * b * kk)
@@ -193,81 +184,32 @@ public final class CatalogScorer: Sendable {
             heapS.deallocate()
             heapI.deallocate()
         }
-
+        let biasCopy = bias
         states.withUnsafeBufferPointer { sp in
             items.withUnsafeBufferPointer { ip in
-                let biasCopy = bias
                 (biasCopy ?? []).withUnsafeBufferPointer { bp in
                     heapCounts.withUnsafeMutableBufferPointer { hc in
-                        let ctx = UncheckedSendable(
-                            (sp.baseAddress!, ip.baseAddress!, biasCopy == nil ? nil : bp.baseAddress, hc.baseAddress!))
+                        let scan = BLASScan(
+                            states: sp.baseAddress!, items: ip.baseAddress!,
+                            bias: biasCopy == nil ? nil : bp.baseAddress, rows: b, itemCount: n, dimension: dimension,
+                            k: kk, tile: min(tileStates, b), blockItems: blockItems, excluding: excluding,
+                            // With one worker, BLAS itself may use the requested threads; with
+                            // several, each worker calls single-threaded BLAS.
+                            blas: workers > 1 ? .sequential : parallelism)
+                        let ctx = UncheckedSendable((scan, hc.baseAddress!))
                         Threading.perWorker(workers) { w in
-                            let (sp, ip, bp, hc) = ctx.value
-                            let firstBlock = w * nBlocks / workers
-                            let endBlock = (w + 1) * nBlocks / workers
-                            let buf = UnsafeMutablePointer<Float>.allocate(capacity: tile * nb)
-                            defer { buf.deallocate() }
-                            var heaps = [RowHeap]()
-                            heaps.reserveCapacity(b)
-                            for r in 0..<b {
+                            let (scan, hc) = ctx.value
+                            var heaps = (0..<b).map { r in
                                 let off = (w * b + r) * kk
-                                heaps.append(RowHeap(scores: heapS + off, items: heapI + off, k: kk))
+                                return RowHeap(scores: heapS + off, items: heapI + off, k: kk)
                             }
-                            var exCursor = [Int](repeating: 0, count: excluding == nil ? 0 : b)
-                            if let ex = excluding {
-                                // Start each row's cursor at its first excluded item in this range.
-                                let j0 = firstBlock * nb
-                                for r in 0..<b {
-                                    let row = ex.items(row: r)
-                                    var c = row.startIndex
-                                    while c < row.endIndex && row[c] < j0 { c += 1 }
-                                    exCursor[r] = c
-                                }
-                            }
-                            for blk in firstBlock..<endBlock {
-                                let j0 = blk * nb
-                                let cnt = min(nb, n - j0)
-                                var r0 = 0
-                                while r0 < b {
-                                    let m = min(tile, b - r0)
-                                    if m == 1 {
-                                        BLAS.sgemv(
-                                            .none, rows: cnt, cols: d, alpha: 1, a: ip + j0 * d, lda: d,
-                                            x: sp + r0 * d, beta: 0, y: buf, parallelism: blasParallelism)
-                                    } else {
-                                        BLAS.sgemm(
-                                            .none, .transpose, m: m, n: cnt, k: d, alpha: 1,
-                                            a: sp + r0 * d, lda: d, b: ip + j0 * d, ldb: d,
-                                            beta: 0, c: buf, ldc: cnt, parallelism: blasParallelism)
-                                    }
-                                    let bias = bp.map { $0 + j0 }
-                                    for r in r0..<(r0 + m) {
-                                        let rowScores = UnsafePointer(buf + (r - r0) * cnt)
-                                        if let ex = excluding {
-                                            let row = ex.items(row: r)
-                                            var e = exCursor[r]
-                                            let s = e
-                                            while e < row.endIndex && row[e] < j0 + cnt { e += 1 }
-                                            exCursor[r] = e
-                                            if e > s {
-                                                heaps[r].scan(
-                                                    rowScores, bias: bias, count: cnt, firstItem: j0,
-                                                    skipping: row[s..<e])
-                                                continue
-                                            }
-                                        }
-                                        heaps[r].scan(rowScores, bias: bias, count: cnt, firstItem: j0)
-                                    }
-                                    r0 += m
-                                }
-                            }
+                            scan.run(blocks: (w * nBlocks / workers)..<((w + 1) * nBlocks / workers), heaps: &heaps)
                             for r in 0..<b { hc[w * b + r] = heaps[r].count }
                         }
                     }
                 }
             }
         }
-
         return Self.mergeWorkerHeaps(heapS, heapI, counts: heapCounts, workers: workers, rows: b, k: kk)
     }
 

@@ -483,6 +483,13 @@ public struct ScoredState: Sendable, Equatable, Codable {
 }
 
 extension TopKResult {
+    /// A result with no items in any row (`rows` rows of `k` empty slots).
+    static func empty(rows b: Int, k kk: Int) -> TopKResult {
+        TopKResult(
+            rows: b, k: kk, counts: [Int](repeating: 0, count: b), indices: [Int32](repeating: -1, count: b * kk),
+            scores: [Float](repeating: .nan, count: b * kk))
+    }
+
     /// Every row as a `ScoredState`, rows numbered from `firstState`.
     public func scoredStates(firstState: Int = 0) -> [ScoredState] {
         (0..<rows).map { r in
