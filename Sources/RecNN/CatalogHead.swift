@@ -60,18 +60,22 @@ public final class CatalogHead: Module {
             throw .itemOutOfRange(id: t, position: b, vocabulary: N + 1)
         }
         let nb = max(1, blockItems)
-        let blocks = (N + nb - 1) / nb
-        let workers = max(1, min(parallelism.resolvedCount, blocks))
-        let blas: Parallelism = workers > 1 ? .sequential : parallelism
-        // Block-major: block k holds B × cnt_k. Left uninitialised: pass 1 writes every element
-        // (the bias) before the GEMM adds into it (zeroing 4·B·N bytes first cost a memset pass).
-        var logits = [Float](unsafeUninitializedCapacity: B * N) { _, count in count = B * N }
-        // Per worker running (max, sum) per row.
-        var runMax = [Float](repeating: -.infinity, count: workers * B)
-        var runSum = [Float](repeating: 0, count: workers * B)
-        var lse = [Float](repeating: 0, count: B)
-        var dS = Matrix(rows: B, cols: d)
-        var partialDS = [Float](repeating: 0, count: workers * B * d)
+        let workers = max(1, min(parallelism.resolvedCount, (N + nb - 1) / nb))
+        // Block-major logits: block k holds B × cnt_k. Left uninitialised: pass 1 writes every
+        // element (the bias) before the GEMM adds into it (zeroing 4·B·N bytes cost a memset pass).
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: B * N)
+        // Per worker running (max, sum) per row; per row the log-sum-exp; per worker its dS.
+        let runMax = UnsafeMutablePointer<Float>.allocate(capacity: workers * B)
+        let runSum = UnsafeMutablePointer<Float>.allocate(capacity: workers * B)
+        let lse = UnsafeMutablePointer<Float>.allocate(capacity: B)
+        let partialDS = UnsafeMutablePointer<Float>.allocate(capacity: workers * B * d)
+        runMax.initialize(repeating: -.infinity, count: workers * B)
+        runSum.initialize(repeating: 0, count: workers * B)
+        lse.initialize(repeating: 0, count: B)
+        partialDS.initialize(repeating: 0, count: workers * B * d)
+        defer {
+            for p in [logits, runMax, runSum, lse, partialDS] { p.deallocate() }
+        }
         var lossOut = 0.0
         let start = DispatchTime.now().uptimeNanoseconds
         var middle = start
@@ -80,114 +84,23 @@ public final class CatalogHead: Module {
                 bias.value.withUnsafeBufferPointer { bp in
                     weight.grad.withUnsafeMutableBufferPointer { gw in
                         bias.grad.withUnsafeMutableBufferPointer { gb in
-                            logits.withUnsafeMutableBufferPointer { lp in
-                                runMax.withUnsafeMutableBufferPointer { mp in
-                                    runSum.withUnsafeMutableBufferPointer { smp in
-                                        lse.withUnsafeMutableBufferPointer { lsp in
-                                            partialDS.withUnsafeMutableBufferPointer { pdp in
-                                                let S = sp.baseAddress!
-                                                let W = wp.baseAddress!
-                                                let bias = bp.baseAddress!
-                                                let Z = lp.baseAddress!
-                                                // Pass 1: logits and running log-sum-exp (blocks split in contiguous ranges per worker).
-                                                Threading.perWorker(workers) { w in
-                                                    let b0 = w * blocks / workers
-                                                    let b1 = (w + 1) * blocks / workers
-                                                    for k in b0..<b1 {
-                                                        let j0 = k * nb
-                                                        let cnt = min(nb, N - j0)
-                                                        let z = Z + B * j0
-                                                        for r in 0..<B {
-                                                            (z + r * cnt).update(from: bias + j0, count: cnt)
-                                                        }
-                                                        BLAS.sgemm(
-                                                            .none, .transpose, m: B, n: cnt, k: d, alpha: 1, a: S,
-                                                            lda: d, b: W + j0 * d, ldb: d,
-                                                            beta: 1, c: z, ldc: cnt, parallelism: blas)
-                                                        for r in 0..<B {
-                                                            let row = UnsafeBufferPointer(
-                                                                start: z + r * cnt, count: cnt)
-                                                            let m = Kernels.max(row)
-                                                            let o = w * B + r
-                                                            let newMax = Swift.max(mp[o], m)
-                                                            var s =
-                                                                smp[o] * (mp[o] == -.infinity ? 0 : exp(mp[o] - newMax))
-                                                            s += Kernels.sumExpShifted(row, shift: newMax)
-                                                            mp[o] = newMax
-                                                            smp[o] = s
-                                                        }
-                                                    }
-                                                }
-                                                var loss = 0.0
-                                                for r in 0..<B {
-                                                    var m: Float = -.infinity
-                                                    for w in 0..<workers { m = Swift.max(m, mp[w * B + r]) }
-                                                    var s: Float = 0
-                                                    for w in 0..<workers where mp[w * B + r] > -.infinity {
-                                                        s += smp[w * B + r] * exp(mp[w * B + r] - m)
-                                                    }
-                                                    lsp[r] = m + log(s)
-                                                    let t = targets[r] - 1
-                                                    let k = t / nb
-                                                    let j0 = k * nb
-                                                    let cnt = min(nb, N - j0)
-                                                    loss +=
-                                                        Double(rowWeight[r])
-                                                        * Double(lsp[r] - Z[B * j0 + r * cnt + (t - j0)])
-                                                }
-                                                lossOut = loss / Double(mean)
-                                                middle = DispatchTime.now().uptimeNanoseconds
-                                                // Pass 2: P = (softmax − onehot)/B per block; dW = Pᵀ S, db = Σ P, dS += P W.
-                                                let invB = 1 / Float(mean)
-                                                Threading.perWorker(workers) { w in
-                                                    let b0 = w * blocks / workers
-                                                    let b1 = (w + 1) * blocks / workers
-                                                    let myDS = pdp.baseAddress! + w * B * d
-                                                    for k in b0..<b1 {
-                                                        let j0 = k * nb
-                                                        let cnt = min(nb, N - j0)
-                                                        let z = Z + B * j0
-                                                        for r in 0..<B {
-                                                            let row = z + r * cnt
-                                                            let scale = invB * rowWeight[r]
-                                                            let sh = SIMD16<Float>(repeating: lsp[r])
-                                                            let sc = SIMD16<Float>(repeating: scale)
-                                                            var j = 0
-                                                            while j + 16 <= cnt {
-                                                                VectorMath.store(
-                                                                    VectorMath.exp(VectorMath.load(row + j) - sh) * sc,
-                                                                    row + j)
-                                                                j += 16
-                                                            }
-                                                            while j < cnt {
-                                                                row[j] = exp(row[j] - lsp[r]) * scale
-                                                                j += 1
-                                                            }
-                                                            let t = targets[r] - 1
-                                                            if t >= j0 && t < j0 + cnt { row[t - j0] -= scale }
-                                                        }
-                                                        BLAS.sgemm(
-                                                            .transpose, .none, m: cnt, n: d, k: B, alpha: 1,
-                                                            a: UnsafePointer(z), lda: cnt, b: S, ldb: d,
-                                                            beta: 1, c: gw.baseAddress! + j0 * d, ldc: d,
-                                                            parallelism: blas)
-                                                        Self.addRows(z, rows: B, count: cnt, into: gb.baseAddress! + j0)
-                                                        BLAS.sgemm(
-                                                            .none, .none, m: B, n: d, k: cnt, alpha: 1,
-                                                            a: UnsafePointer(z), lda: cnt, b: W + j0 * d, ldb: d,
-                                                            beta: 1, c: myDS, ldc: d, parallelism: blas)
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
+                            let passes = CrossEntropyPasses(
+                                S: sp.baseAddress!, W: wp.baseAddress!, bias: bp.baseAddress!, gW: gw.baseAddress!,
+                                gB: gb.baseAddress!, Z: logits, runMax: runMax, runSum: runSum, lse: lse,
+                                partialDS: partialDS, B: B, N: N, d: d, blockItems: nb, workers: workers,
+                                targets: targets, rowWeight: rowWeight,
+                                blas: workers > 1 ? .sequential : parallelism)
+                            Threading.perWorker(workers) { w in passes.logits(worker: w) }
+                            lossOut = passes.logSumExps() / Double(mean)
+                            middle = DispatchTime.now().uptimeNanoseconds
+                            let invB = 1 / Float(mean)
+                            Threading.perWorker(workers) { w in passes.gradients(worker: w, scale: invB) }
                         }
                     }
                 }
             }
         }
+        var dS = Matrix(rows: B, cols: d)
         dS.withUnsafeMutableBufferPointer { out in
             for w in 0..<workers { for i in 0..<(B * d) { out[i] += partialDS[w * B * d + i] } }
         }
