@@ -90,22 +90,8 @@ public struct TrainingRun {
     public func run(data: SessionData, split: SessionSplit) throws(RecRLError) -> (
         model: SequentialRecommender, report: Report
     ) {
-        try validate()
-        guard !split.train.isEmpty else { throw .empty("\(data.source): no training sessions") }
-        let selectBy = try selectionMetric(eventTypes: data.eventTypes)
-        if let unknown = rewards.given.subtracting(data.eventTypes).sorted().first {
-            throw .invalidParameter(
-                "reward for event type '\(clipped(unknown))', which \(data.source) does not have "
-                    + "(its event types: \(data.eventTypes.joined(separator: ", ")))")
-        }
+        let selectBy = try checkInputs(data: data, split: split)
         let writer = (group?.rank ?? 0) == 0
-        let lastPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("last.safetensors") }
-        let bestPath = outputDirectory.map { ($0 as NSString).appendingPathComponent("best.safetensors") }
-        if resume && existing(lastPath) == nil {
-            throw .invalidParameter(
-                "resume: nothing to resume, \(lastPath ?? "(no output directory)") does not exist "
-                    + "(start without resume to train from scratch)")
-        }
         let train = try Transitions(data.subset(split.train), length: model.length, rewards: rewards, gamma: gamma)
         let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
         let rec = SequentialRecommender(
@@ -115,149 +101,220 @@ public struct TrainingRun {
         var report = Report(epochs: [], bestEpoch: -1, selectBy: selectBy, sequencesPerSecond: 0)
         var startEpoch = 0
         if let group { try checkSameRun(group, data: data, transitions: train.count) }
-        if writer, let dir = outputDirectory {
-            do { try Directory.create(dir) } catch { throw .io(error) }
-            // Temporaries a killed run left behind (their writer is gone) go first.
-            for name in ["last.safetensors", "best.safetensors", "metrics.json"] {
-                let removed = AtomicFile.removeStaleTemporaries(of: (dir as NSString).appendingPathComponent(name))
-                if removed > 0 { progress?("removed \(removed) temporary file(s) of \(name) left by a killed run") }
-            }
+        if writer { try prepareOutputDirectory() }
+        if resume, let lastPath = path("last.safetensors"), FileManager.default.fileExists(atPath: lastPath) {
+            (report, startEpoch) = try resumeFrom(
+                lastPath, model: rec, trainer: trainer, data: data, selectBy: selectBy, report: report)
         }
-        if resume, let lastPath, FileManager.default.fileExists(atPath: lastPath) {
-            let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)
-            guard saved.config == model else {
-                throw .model(
-                    "\(lastPath): the checkpoint's model differs from the requested one (\(saved.config.differences(from: model)))"
-                )
-            }
-            guard saved.itemKeys == data.itemKeys else {
-                throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's")
-            }
-            try rec.restore(tensors, file: lastPath)
-            guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
-                throw .model("\(lastPath): no epoch/step metadata to resume from")
-            }
-            try trainer.restore(tensors, step: s, file: lastPath)
-            if let r = meta["report"], let old = try? JSONDecoder().decode(Report.self, from: Data(r.utf8)) {
-                report = old
-            }
-            guard e + 1 <= epochs else {
-                throw .invalidParameter(
-                    "\(lastPath) has already trained \(e + 1) epochs, more than the \(epochs) asked "
-                        + "for (ask for more epochs to continue it)")
-            }
-            guard report.epochs.contains(where: { $0.epoch == report.bestEpoch }), report.selectBy == selectBy else {
-                throw .model(
-                    "\(lastPath): its metadata 'report' is missing, damaged or selects by another metric "
-                        + "(\(clipped(report.selectBy))); cannot resume from it")
-            }
-            startEpoch = e + 1
-            if startEpoch == epochs {
-                progress?("\(lastPath) has already trained all \(epochs) epochs: nothing to train")
-            }
-            progress?("resumed from \(lastPath) after epoch \(e + 1) (step \(s))")
-        }
-        let progress = writer ? progress : nil
-        let valSessions = split.validation
-        let testSessions = split.test
-        var lossScale: Double? = nil
-        var seqs = 0
-        var trainSeconds = 0.0
+        var clock = TrainingClock()
         for epoch in startEpoch..<epochs {
             let t0 = Date()
-            let order = shuffledIndices(train.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
-            var lastPrint = Date()
-            var epochLoss = 0.0
-            var epochCE = 0.0
-            var epochQ = 0.0
-            var n = 0
-            for b in 0..<stepsPerEpoch {
-                let batch = Array(order[(b * settings.batch)..<min(order.count, (b + 1) * settings.batch)])
-                let l: StepLosses
-                do { l = try trainer.train(train, batch: batch) } catch {
-                    if case .diverged(let s, let m, _) = error {
-                        throw .diverged(step: s, message: m, checkpoint: existing(lastPath))
-                    }
-                    throw error
-                }
-                if lossScale == nil { lossScale = max(1, l.total) }
-                if !(l.total < 1000 * lossScale!) {
-                    throw .diverged(
-                        step: trainer.step, message: "loss exploded to \(l.total) (first loss \(lossScale!))",
-                        checkpoint: existing(lastPath))
-                }
-                epochLoss += l.total
-                epochCE += l.ce
-                epochQ += l.q
-                n += 1
-                seqs += batch.count
-                if let progress, Date().timeIntervalSince(lastPrint) >= progressSeconds {
-                    lastPrint = Date()
-                    let el = trainSeconds + Date().timeIntervalSince(t0)
-                    let rate = Double(seqs) / max(el, 1e-9)
-                    let left =
-                        Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
-                    progress(
-                        String(
-                            format: "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs,
-                            trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
-                }
-                if validateEvery > 0, trainer.step % validateEvery == 0, let progress, !valSessions.isEmpty {
-                    let v = try Evaluation.run(
-                        ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
-                    progress(
-                        "step \(trainer.step) validation: "
-                            + v.flat.filter { $0.name.hasSuffix("@10") }.map {
-                                "\($0.name) \(String(format: "%.4f", $0.value))"
-                            }.joined(separator: "  "))
-                }
-            }
-            trainSeconds += Date().timeIntervalSince(t0)
+            let losses = try trainEpoch(
+                epoch, train: train, trainer: trainer, model: rec, data: data,
+                validation: split.validation, clock: &clock, writer: writer)
+            clock.trainSeconds += Date().timeIntervalSince(t0)
             // Only rank 0 evaluates and writes; the others go on to the next epoch's first step,
             // where they wait for it.
             guard writer else { continue }
-            let val = try Evaluation.run(
-                ModelRanker(model: rec), data: data, sessions: valSessions, length: model.length)
-            let test = try Evaluation.run(
-                ModelRanker(model: rec), data: data, sessions: testSessions, length: model.length)
-            let testQ =
-                evaluateQHead && model.algorithm.usesQ
-                ? try Evaluation.run(
-                    ModelRanker(model: rec, head: .q), data: data, sessions: testSessions, length: model.length) : nil
-            let er = EpochReport(
-                epoch: epoch, step: trainer.step, loss: epochLoss / Double(max(n, 1)), validation: val, test: test,
-                testQ: testQ, seconds: Date().timeIntervalSince(t0), ceLoss: epochCE / Double(max(n, 1)),
-                qLoss: epochQ / Double(max(n, 1)))
-            report.epochs.append(er)
-            let score = selectionValue(val, selectBy)
-            let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, selectBy)
-            if bestSoFar { report.bestEpoch = epoch }
-            report.sequencesPerSecond = Double(seqs) / max(trainSeconds, 1e-9)
-            if let group {
-                report.processes = group.size
-                report.gradientTraffic = trainer.traffic
-            }
-            progress?(
-                String(
-                    format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss,
-                    selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
-            if let lastPath, let bestPath {
-                let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
-                try rec.save(
-                    to: lastPath, extra: trainer.stateTensors(),
-                    metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
-                if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
-            }
+            try finishEpoch(
+                epoch, losses: losses, seconds: { Date().timeIntervalSince(t0) }, model: rec, trainer: trainer,
+                data: data, split: split, clock: clock, report: &report)
         }
-        if writer, let dir = outputDirectory {
-            let path = (dir as NSString).appendingPathComponent("metrics.json")
-            do {
-                let (d, nonFinite) = try JSONOutput.encode(report, pretty: true, what: path)
-                if let w = JSONOutput.warning(nonFinite, in: path) { progress?(w) }
-                try AtomicFile.write(d, to: path)
-            } catch { throw .io(error) }
-        }
+        if writer { try writeMetrics(report) }
         return (rec, report)
+    }
+
+    /// The checks before anything is built: settings, a training set, rewards the data has, and
+    /// something to resume from when asked to. Returns the metric that selects the best epoch.
+    func checkInputs(data: SessionData, split: SessionSplit) throws(RecRLError) -> String {
+        try validate()
+        guard !split.train.isEmpty else { throw .empty("\(data.source): no training sessions") }
+        let selectBy = try selectionMetric(eventTypes: data.eventTypes)
+        if let unknown = rewards.given.subtracting(data.eventTypes).sorted().first {
+            throw .invalidParameter(
+                "reward for event type '\(clipped(unknown))', which \(data.source) does not have "
+                    + "(its event types: \(data.eventTypes.joined(separator: ", ")))")
+        }
+        if resume && existing(path("last.safetensors")) == nil {
+            throw .invalidParameter(
+                "resume: nothing to resume, \(path("last.safetensors") ?? "(no output directory)") does not exist "
+                    + "(start without resume to train from scratch)")
+        }
+        return selectBy
+    }
+
+    /// A file in the output directory (nil without one).
+    func path(_ name: String) -> String? {
+        outputDirectory.map { ($0 as NSString).appendingPathComponent(name) }
+    }
+
+    /// Creates the output directory and removes the temporaries a killed run left behind.
+    func prepareOutputDirectory() throws(RecRLError) {
+        guard let dir = outputDirectory else { return }
+        do { try Directory.create(dir) } catch { throw .io(error) }
+        for name in ["last.safetensors", "best.safetensors", "metrics.json"] {
+            let removed = AtomicFile.removeStaleTemporaries(of: (dir as NSString).appendingPathComponent(name))
+            if removed > 0 { progress?("removed \(removed) temporary file(s) of \(name) left by a killed run") }
+        }
+    }
+
+    /// Restores the model, the optimiser state and the report from `lastPath`; returns the report
+    /// and the first epoch still to train.
+    func resumeFrom(
+        _ lastPath: String, model rec: SequentialRecommender, trainer: Trainer, data: SessionData, selectBy: String,
+        report initial: Report
+    ) throws(RecRLError) -> (Report, Int) {
+        var report = initial
+        let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)
+        guard saved.config == model else {
+            throw .model(
+                "\(lastPath): the checkpoint's model differs from the requested one (\(saved.config.differences(from: model)))"
+            )
+        }
+        guard saved.itemKeys == data.itemKeys else {
+            throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's")
+        }
+        try rec.restore(tensors, file: lastPath)
+        guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
+            throw .model("\(lastPath): no epoch/step metadata to resume from")
+        }
+        try trainer.restore(tensors, step: s, file: lastPath)
+        if let r = meta["report"], let old = try? JSONDecoder().decode(Report.self, from: Data(r.utf8)) {
+            report = old
+        }
+        guard e + 1 <= epochs else {
+            throw .invalidParameter(
+                "\(lastPath) has already trained \(e + 1) epochs, more than the \(epochs) asked "
+                    + "for (ask for more epochs to continue it)")
+        }
+        guard report.epochs.contains(where: { $0.epoch == report.bestEpoch }), report.selectBy == selectBy else {
+            throw .model(
+                "\(lastPath): its metadata 'report' is missing, damaged or selects by another metric "
+                    + "(\(clipped(report.selectBy))); cannot resume from it")
+        }
+        if e + 1 == epochs { progress?("\(lastPath) has already trained all \(epochs) epochs: nothing to train") }
+        progress?("resumed from \(lastPath) after epoch \(e + 1) (step \(s))")
+        return (report, e + 1)
+    }
+
+    /// Training time and sequences so far, and the first step's loss (the divergence check's scale).
+    struct TrainingClock {
+        var trainSeconds = 0.0
+        var sequences = 0
+        var lossScale: Double?
+    }
+
+    /// One epoch's training steps in a seeded order; returns the summed losses and the step count.
+    /// - Throws: `.diverged` when a loss is not finite or exceeds 1000 × the first.
+    func trainEpoch(
+        _ epoch: Int, train: Transitions, trainer: Trainer, model rec: SequentialRecommender, data: SessionData,
+        validation: [Int], clock: inout TrainingClock, writer: Bool
+    ) throws(RecRLError) -> (total: Double, ce: Double, q: Double, steps: Int) {
+        let progress = writer ? progress : nil
+        let t0 = Date()
+        let stepsPerEpoch = (train.count + settings.batch - 1) / settings.batch
+        let order = shuffledIndices(train.count, seed: settings.seed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var lastPrint = Date()
+        var sums = (total: 0.0, ce: 0.0, q: 0.0, steps: 0)
+        for b in 0..<stepsPerEpoch {
+            let batch = Array(order[(b * settings.batch)..<min(order.count, (b + 1) * settings.batch)])
+            let l = try step(trainer, train, batch: batch, clock: &clock)
+            sums.total += l.total
+            sums.ce += l.ce
+            sums.q += l.q
+            sums.steps += 1
+            clock.sequences += batch.count
+            if let progress, Date().timeIntervalSince(lastPrint) >= progressSeconds {
+                lastPrint = Date()
+                let rate = Double(clock.sequences) / max(clock.trainSeconds + Date().timeIntervalSince(t0), 1e-9)
+                let left = Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
+                progress(
+                    String(
+                        format: "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs,
+                        trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
+            }
+            if validateEvery > 0, trainer.step % validateEvery == 0, let progress, !validation.isEmpty {
+                let v = try Evaluation.run(
+                    ModelRanker(model: rec), data: data, sessions: validation, length: model.length)
+                progress(
+                    "step \(trainer.step) validation: "
+                        + v.flat.filter { $0.name.hasSuffix("@10") }.map {
+                            "\($0.name) \(String(format: "%.4f", $0.value))"
+                        }.joined(separator: "  "))
+            }
+        }
+        return sums
+    }
+
+    /// One training step, with the divergence checks.
+    func step(_ trainer: Trainer, _ train: Transitions, batch: [Int], clock: inout TrainingClock) throws(RecRLError)
+        -> StepLosses
+    {
+        let l: StepLosses
+        do { l = try trainer.train(train, batch: batch) } catch {
+            if case .diverged(let s, let m, _) = error {
+                throw .diverged(step: s, message: m, checkpoint: existing(path("last.safetensors")))
+            }
+            throw error
+        }
+        if clock.lossScale == nil { clock.lossScale = max(1, l.total) }
+        if !(l.total < 1000 * clock.lossScale!) {
+            throw .diverged(
+                step: trainer.step, message: "loss exploded to \(l.total) (first loss \(clock.lossScale!))",
+                checkpoint: existing(path("last.safetensors")))
+        }
+        return l
+    }
+
+    /// Evaluates the epoch's model on the validation and test sessions, adds the epoch to the
+    /// report (and makes it the best when it is), and writes last.safetensors (and
+    /// best.safetensors) atomically.
+    func finishEpoch(
+        _ epoch: Int, losses: (total: Double, ce: Double, q: Double, steps: Int), seconds: () -> Double,
+        model rec: SequentialRecommender, trainer: Trainer, data: SessionData, split: SessionSplit,
+        clock: TrainingClock, report: inout Report
+    ) throws(RecRLError) {
+        let val = try Evaluation.run(
+            ModelRanker(model: rec), data: data, sessions: split.validation, length: model.length)
+        let test = try Evaluation.run(ModelRanker(model: rec), data: data, sessions: split.test, length: model.length)
+        let testQ =
+            evaluateQHead && model.algorithm.usesQ
+            ? try Evaluation.run(
+                ModelRanker(model: rec, head: .q), data: data, sessions: split.test, length: model.length) : nil
+        let n = Double(max(losses.steps, 1))
+        let er = EpochReport(
+            epoch: epoch, step: trainer.step, loss: losses.total / n, validation: val, test: test, testQ: testQ,
+            seconds: seconds(), ceLoss: losses.ce / n, qLoss: losses.q / n)
+        report.epochs.append(er)
+        let score = selectionValue(val, report.selectBy)
+        let bestSoFar = report.bestEpoch < 0 || score > selectionValue(report.best.validation, report.selectBy)
+        if bestSoFar { report.bestEpoch = epoch }
+        report.sequencesPerSecond = Double(clock.sequences) / max(clock.trainSeconds, 1e-9)
+        if let group {
+            report.processes = group.size
+            report.gradientTraffic = trainer.traffic
+        }
+        progress?(
+            String(
+                format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss,
+                report.selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
+        if let lastPath = path("last.safetensors"), let bestPath = path("best.safetensors") {
+            let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
+            try rec.save(
+                to: lastPath, extra: trainer.stateTensors(),
+                metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
+            if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
+        }
+    }
+
+    /// Writes metrics.json (every epoch's report) atomically.
+    func writeMetrics(_ report: Report) throws(RecRLError) {
+        guard let path = path("metrics.json") else { return }
+        do {
+            let (d, nonFinite) = try JSONOutput.encode(report, pretty: true, what: path)
+            if let w = JSONOutput.warning(nonFinite, in: path) { progress?(w) }
+            try AtomicFile.write(d, to: path)
+        } catch { throw .io(error) }
     }
 
     /// Every process of a group must train the same model on the same data with the same
