@@ -6,6 +6,23 @@ extension Demo {
     /// Part 3: the whole RL flow on simulated sessions: train SQN, score the catalog, and an
     /// offline A/B test of the trained policy against the logging policy, with the exact truth.
     func sequentialRL() throws {
+        let world = try trainOnSimulatedSessions()
+        try showScores(world)
+        let slates = try logSlates(world)
+        try compareOffline(world, slates)
+    }
+
+    /// The simulated sessions, their split, and the SQN model trained on them.
+    struct RLWorld {
+        let sim: SessionSimulator
+        let data: SessionData
+        let split: SessionSplit
+        let config: ModelConfig
+        let model: SequentialRecommender
+    }
+
+    /// Simulates sessions, trains SQN for 5 epochs and prints its test metrics beside popularity's.
+    func trainOnSimulatedSessions() throws -> RLWorld {
         print("")
         print("RecKit demo: offline RL on simulated shopping sessions")
         var c = SessionSimulator.Config()
@@ -47,8 +64,12 @@ extension Demo {
                         m.ndcg("purchase", at: 10)!,
                         m.hitRate("click", at: 10)!, m.ndcg("click", at: 10)!))
         }
+        return RLWorld(sim: sim, data: data, split: split, config: mc, model: model)
+    }
 
-        // Score the catalog for one held-out history.
+    /// The top 5 of the catalog for one held-out history, with the simulator's true probabilities.
+    func showScores(_ w: RLWorld) throws {
+        let (sim, data, split, mc, model) = (w.sim, w.data, w.split, w.config, w.model)
         let s0 = split.test[0]
         let r0 = data.range(s0)
         let history = Array(data.items[r0].prefix(4)).map(Int.init)
@@ -63,13 +84,26 @@ extension Demo {
                         format: "%@ (true next-event prob. %.3f)", data.itemKeys[Int(i)] as NSString,
                         truth.click[Int(i)] + truth.purchase[Int(i)])
                 }.joined(separator: ", "))
+    }
 
-        // Offline A/B: logs of a popularity Plackett-Luce policy on held-out histories.
+    /// Logged slates of a popularity Plackett-Luce policy on held-out histories, with each
+    /// history's true attraction of every item (examination 1/(position + 1)).
+    struct Slates {
+        let K: Int
+        let impressions: Int
+        let exam: [Double]
+        let states: [[Int]]
+        let attract: [[Double]]
+        let logs: LoggedData
+    }
+
+    /// Logs `impressions` slates of the logging policy and prints the logged and exact mean click.
+    func logSlates(_ w: RLWorld) throws -> Slates {
+        let (sim, data, split, mc) = (w.sim, w.data, w.split, w.config)
         let K = 5
         let impressions = 1500
         let exam = (0..<K).map { 1 / Double($0 + 1) }
         let logPop = data.subset(split.train).itemCounts().map { log(Double($0) + 1) }
-        let candidates = Array(1...data.itemCount)
         let logging = try PlackettLuce(scores: logPop, temperature: 1, name: "logging (popularity PL)")
         let loggingM = try logging.exactMarginals(k: K)
         var states = [[Int]]()
@@ -113,6 +147,17 @@ extension Demo {
                 format:
                     "  offline A/B: %ld slates of %ld from the logging policy (Plackett-Luce over log popularity) on held-out histories; logged mean click %.4f (exact %.4f)",
                 impressions, K, logs.meanReward, loggingTruth))
+        return Slates(K: K, impressions: impressions, exam: exam, states: states, attract: attract, logs: logs)
+    }
+
+    /// The trained model served greedily and with long-tail exploration: every estimator on the
+    /// logged slates against the exact truth.
+    func compareOffline(_ w: RLWorld, _ sl: Slates) throws {
+        let (data, split, model) = (w.data, w.split, w.model)
+        let (K, impressions, exam, states, attract, logs) = (
+            sl.K, sl.impressions, sl.exam, sl.states, sl.attract, sl.logs
+        )
+        let candidates = Array(1...data.itemCount)
         var settings = EvaluationSettings()
         settings.caps = [10]
         settings.bootstrap = 500
