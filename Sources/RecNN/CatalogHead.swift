@@ -112,18 +112,7 @@ public final class CatalogHead: Module {
     /// `sum[j] += rows[r·count + j]` for r = 0, 1, … in order (the same additions as a scalar loop,
     /// 16 columns at a time: the bias gradient of a block).
     static func addRows(_ rows: UnsafePointer<Float>, rows b: Int, count: Int, into sum: UnsafeMutablePointer<Float>) {
-        for r in 0..<b {
-            let row = rows + r * count
-            var j = 0
-            while j + 16 <= count {
-                VectorMath.store(VectorMath.load(sum + j) + VectorMath.load(row + j), sum + j)
-                j += 16
-            }
-            while j < count {
-                sum[j] += row[j]
-                j += 1
-            }
-        }
+        for r in 0..<b { Kernels.addRow(rows + r * count, into: sum, count: count) }
     }
 
     /// Logits of selected columns: `columns[b]` lists item ids (1...N) for row b.
