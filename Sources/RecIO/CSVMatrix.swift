@@ -41,88 +41,116 @@ public enum CSVMatrix {
                 var s = lineStart
                 while s < e && (base[s] == 32 || base[s] == 9) { s += 1 }
                 if s == e || base[s] == 35 { continue }
-                var fields = 0
-                var rowValues = [Float]()
-                // On the first row: fields that are not numbers (a header names every column;
-                // a row with both is an error, not a header that shifts every index).
-                var firstText: (field: Int, text: String)? = nil
-                var f0 = s
-                while true {
-                    var f1 = f0
-                    while f1 < e && base[f1] != 44 { f1 += 1 }
-                    fields += 1
-                    // Trim spaces, then one pair of quotes ("1.5" is a number).
-                    var a = f0
-                    var b = f1
-                    while a < b && (base[a] == 32 || base[a] == 9) { a += 1 }
-                    while b > a && (base[b - 1] == 32 || base[b - 1] == 9) { b -= 1 }
-                    if b - a >= 2 && base[a] == 34 && base[b - 1] == 34 {
-                        a += 1
-                        b -= 1
-                    }
-                    let len = b - a
-                    func text() -> String {
-                        clipped(String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self))
-                    }
-                    var parsed: Float = 0
-                    var ok = false
-                    if len > 0 && len < scratch.count {
-                        scratch.withUnsafeMutableBufferPointer { sb in
-                            for i in 0..<len { sb[i] = CChar(bitPattern: base[a + i]) }
-                            sb[len] = 0
-                            var endp: UnsafeMutablePointer<CChar>?
-                            parsed = strtof(sb.baseAddress!, &endp)
-                            ok = endp == sb.baseAddress! + len
-                        }
-                    }
-                    if !ok {
-                        if headerAllowed {
-                            if firstText == nil { firstText = (fields, text()) }
-                        } else {
-                            result = .malformed(
-                                file: file, line: lineNo, field: fields,
-                                message: len == 0 ? "empty field" : "'\(text())' is not a number")
-                            return
-                        }
-                    } else if !parsed.isFinite {
-                        let t = text()
-                        let overflow = t.lowercased().allSatisfy { "0123456789+-.e".contains($0) }
-                        result = .malformed(
-                            file: file, line: lineNo, field: fields,
-                            message: overflow
-                                ? "'\(t)' is beyond Float's range (|x| ≤ 3.4e38)" : "'\(t)' is not a finite number")
-                        return
-                    } else {
-                        rowValues.append(parsed)
-                    }
-                    if f1 >= e { break }
-                    f0 = f1 + 1
-                }
-                if headerAllowed, let t = firstText, !rowValues.isEmpty {
-                    result = .malformed(
-                        file: file, line: lineNo, field: t.field,
-                        message: "'\(t.text)' is not a number (the first row mixes numbers and text: "
-                            + "neither a header nor a data row)")
+                let line: ParsedLine
+                do throws(RecIOError) {
+                    line = try parseLine(
+                        base, from: s, to: e, line: lineNo, file: file, headerAllowed: headerAllowed, scratch: &scratch)
+                } catch {
+                    result = error
                     return
                 }
-                let headerCandidate = firstText != nil
                 headerAllowed = false
-                if headerCandidate { continue }  // the header line
+                if line.isHeader { continue }
                 if cols < 0 {
-                    cols = fields
-                } else if fields != cols {
+                    cols = line.fields
+                } else if line.fields != cols {
                     result = .malformed(
                         file: file, line: lineNo, field: nil,
-                        message: "\(fields) fields, expected \(cols) as in the first row")
+                        message: "\(line.fields) fields, expected \(cols) as in the first row")
                     return
                 }
-                values.append(contentsOf: rowValues)
+                values.append(contentsOf: line.values)
                 rows += 1
             }
         }
         if let result { throw result }
         guard rows > 0 else { throw .empty(file: file) }
         return Matrix(rows: rows, cols: cols, elements: values)
+    }
+
+    /// A parsed line: its field count and numbers, or a header (every field text).
+    struct ParsedLine {
+        var fields = 0
+        var values = [Float]()
+        var isHeader = false
+    }
+
+    /// Parses the comma-separated fields of bytes `s..<e` (line `lineNo`). On the first row
+    /// (`headerAllowed`), fields that are not numbers make it a header when every field is text;
+    /// a row with both is an error, not a header that shifts every index.
+    /// - Throws: `.malformed` naming the line and field of a text, empty or non-finite field.
+    static func parseLine(
+        _ base: UnsafePointer<UInt8>, from s: Int, to e: Int, line lineNo: Int, file: String, headerAllowed: Bool,
+        scratch: inout [CChar]
+    ) throws(RecIOError) -> ParsedLine {
+        var out = ParsedLine()
+        var firstText: (field: Int, text: String)? = nil
+        var f0 = s
+        while true {
+            var f1 = f0
+            while f1 < e && base[f1] != 44 { f1 += 1 }
+            out.fields += 1
+            let (a, b) = trimmedField(base, from: f0, to: f1)
+            let len = b - a
+            func text() -> String {
+                clipped(String(decoding: UnsafeBufferPointer(start: base + a, count: len), as: UTF8.self))
+            }
+            if let parsed = number(base + a, count: len, scratch: &scratch) {
+                guard parsed.isFinite else {
+                    let t = text()
+                    let overflow = t.lowercased().allSatisfy { "0123456789+-.e".contains($0) }
+                    throw .malformed(
+                        file: file, line: lineNo, field: out.fields,
+                        message: overflow
+                            ? "'\(t)' is beyond Float's range (|x| ≤ 3.4e38)" : "'\(t)' is not a finite number")
+                }
+                out.values.append(parsed)
+            } else if headerAllowed {
+                if firstText == nil { firstText = (out.fields, text()) }
+            } else {
+                throw .malformed(
+                    file: file, line: lineNo, field: out.fields,
+                    message: len == 0 ? "empty field" : "'\(text())' is not a number")
+            }
+            if f1 >= e { break }
+            f0 = f1 + 1
+        }
+        if let t = firstText {
+            guard out.values.isEmpty else {
+                throw .malformed(
+                    file: file, line: lineNo, field: t.field,
+                    message: "'\(t.text)' is not a number (the first row mixes numbers and text: "
+                        + "neither a header nor a data row)")
+            }
+            out.isHeader = true
+        }
+        return out
+    }
+
+    /// A field's bounds without surrounding spaces and one pair of quotes ("1.5" is a number).
+    static func trimmedField(_ base: UnsafePointer<UInt8>, from f0: Int, to f1: Int) -> (Int, Int) {
+        var a = f0
+        var b = f1
+        while a < b && (base[a] == 32 || base[a] == 9) { a += 1 }
+        while b > a && (base[b - 1] == 32 || base[b - 1] == 9) { b -= 1 }
+        if b - a >= 2 && base[a] == 34 && base[b - 1] == 34 {
+            a += 1
+            b -= 1
+        }
+        return (a, b)
+    }
+
+    /// The field's bytes as a Float (strtof over the whole field), or nil when they are not one
+    /// number (empty, text, or longer than the scratch buffer).
+    static func number(_ p: UnsafePointer<UInt8>, count len: Int, scratch: inout [CChar]) -> Float? {
+        guard len > 0 && len < scratch.count else { return nil }
+        return scratch.withUnsafeMutableBufferPointer { sb -> Float? in
+            for i in 0..<len { sb[i] = CChar(bitPattern: p[i]) }
+            sb[len] = 0
+            var endp: UnsafeMutablePointer<CChar>?
+            let parsed = strtof(sb.baseAddress!, &endp)
+            return endp == sb.baseAddress! + len ? parsed : nil
+        }
     }
 
     /// Writes `m` as CSV to `path` atomically (temporary file, fsync, rename).
