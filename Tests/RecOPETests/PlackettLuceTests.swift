@@ -36,16 +36,23 @@ func permutations(_ xs: [Int]) -> [[Int]] {
     }
 }
 
+/// P(item i at rank r) of a Plackett–Luce policy by enumerating every ranking (n! of them),
+/// row-major by item.
+func enumeratedMarginals(_ pl: PlackettLuce, items n: Int) -> [Double] {
+    var ref = [Double](repeating: 0, count: n * n)
+    for perm in permutations(Array(0..<n)) {
+        let p = pl.probability(ofRanking: perm)
+        for (r, i) in perm.enumerated() { ref[i * n + r] += p }
+    }
+    return ref
+}
+
 @Suite struct PlackettLuceTests {
     @Test(arguments: [1, 2, 3, 5, 6])
     func exactMatchesPermutationEnumeration(n: Int) throws {
         let scores = randomDoubles(n, seed: UInt64(n), scale: 1.5)
         let pl = try PlackettLuce(scores: scores, temperature: 0.7)
-        var ref = [Double](repeating: 0, count: n * n)
-        for perm in permutations(Array(0..<n)) {
-            let p = pl.probability(ofRanking: perm)
-            for (r, i) in perm.enumerated() { ref[i * n + r] += p }
-        }
+        let ref = enumeratedMarginals(pl, items: n)
         let exact = try pl.exactMarginals(k: n)
         for c in 0..<(n * n) {
             #expect(

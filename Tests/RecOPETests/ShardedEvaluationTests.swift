@@ -173,6 +173,19 @@ import Testing
         }
         #expect(throws: RecOPEError.self) { try next.report() }
         #expect(try OffPolicyState.decode(data, file: "whole") == a)
+        // The weight histogram: a file whose histogram has another size is refused; a state
+        // written before histograms existed (none) merges, and the merge has none.
+        var wrong = a
+        wrong.policies[0].weights.histogram = [1, 2, 3]
+        #expect {
+            _ = try OffPolicyState.decode(try wrong.encoded(), file: "wrong")
+        } throws: { error in "\(error)".contains("inconsistent state") }
+        var old = a
+        old.policies[0].weights.histogram = nil
+        let oldBack = try OffPolicyState.decode(try old.encoded(), file: "old")
+        #expect(oldBack.policies[0].weights.histogram == nil)
+        #expect(try OffPolicyState.merge([a, oldBack]).policies[0].weights.histogram == nil)
+        #expect(try OffPolicyState.merge([a, a]).policies[0].weights.histogram != nil)
     }
 
     /// The Poisson(1) weights: the SIMD path equals the scalar reference, and over many rows their
