@@ -36,36 +36,72 @@ enum ExactRankMarginals {
         guard n >= 1, k >= 1, k <= n else {
             throw .invalidParameter("exact marginals: need 1 ≤ k ≤ items, got k=\(k), items=\(n)")
         }
-        // Supports (quantiles 1e-15 and 1 − 1e-15), atoms, and a panel width per item.
+        let supports = Supports(distributions)
+        let bps = try panelBreakpoints(supports, k: k)
+        var sweep = Sweep(distributions: distributions, supports: supports, k: k, start: bps[0])
+        // Atoms at the first breakpoint are already in the starting CDFs.
+        if let atoms = supports.atomsAt[bps[0]] {
+            addAtoms(atoms, at: bps[0], g: sweep.g, n: n, k: k, into: &sweep.result)
+        }
+        for panel in 0..<(bps.count - 1) {
+            let a = bps[panel]
+            let b = bps[panel + 1]
+            guard 0.5 * (b - a) > 0 else { continue }
+            sweep.integrate(from: a, to: b)
+            // Atoms at the panel's right end: include them in the CDFs, then add their terms.
+            if let atoms = supports.atomsAt[b] {
+                for (j, mass) in atoms { sweep.g[j] += mass }
+                addAtoms(atoms, at: b, g: sweep.g, n: n, k: k, into: &sweep.result)
+            }
+        }
+        return RankMarginals(items: n, k: k, probabilities: sweep.result)
+    }
+
+    /// Each item's support (quantiles 1e-15 and 1 − 1e-15), panel width and atoms, and the
+    /// fixed points every panel boundary must include (support ends, singular ends, atoms).
+    struct Supports {
         var lo = [Double]()
         var hi = [Double]()
         var width = [Double]()
         var atomsAt = [Double: [(item: Int, mass: Double)]]()
+        /// Sorted, distinct, finite.
         var fixed = [Double]()
-        for (j, d) in distributions.enumerated() {
-            let ends = d.breakpoints([1e-15, 1 - 1e-15])
-            lo.append(ends.min()!)
-            hi.append(ends.max()!)
-            width.append(panelWidth * d.spread)
-            fixed += ends
-            fixed += d.singularityBreakpoints()
-            for (x, m) in d.atoms where m > 0 {
-                fixed.append(x)
-                atomsAt[x, default: []].append((j, m))
+
+        init(_ distributions: [ScoreDistribution]) {
+            for (j, d) in distributions.enumerated() {
+                let ends = d.breakpoints([1e-15, 1 - 1e-15])
+                lo.append(ends.min()!)
+                hi.append(ends.max()!)
+                width.append(panelWidth * d.spread)
+                fixed += ends
+                fixed += d.singularityBreakpoints()
+                for (x, m) in d.atoms where m > 0 {
+                    fixed.append(x)
+                    atomsAt[x, default: []].append((j, m))
+                }
             }
+            fixed = Array(Set(fixed.filter { $0.isFinite })).sorted()
         }
-        fixed = Array(Set(fixed.filter { $0.isFinite })).sorted()
-        // Panels: between fixed points, no wider than the panel width of any item whose support
-        // covers the panel's left end (items starting inside it start at a fixed point).
+
+        /// Whether item `j`'s support covers `x`.
+        func covers(_ j: Int, _ x: Double) -> Bool { lo[j] <= x && x < hi[j] }
+    }
+
+    /// Panel boundaries: between fixed points, no wider than the panel width of any item whose
+    /// support covers the panel's left end (items starting inside it start at a fixed point).
+    /// Refuses inputs whose quadrature would exceed `workLimit`.
+    static func panelBreakpoints(_ supports: Supports, k: Int) throws(RecOPEError) -> [Double] {
+        let n = supports.lo.count
+        let fixed = supports.fixed
         var bps = [fixed[0]]
         var next = 1
-        let m = rule.nodes.count
         // Work per panel: densities and CDFs of every item, then the Poisson-binomial terms.
+        let m = rule.nodes.count
         let panelWork = Double(m) * Double(n) * Double(k * k + m)
         while next < fixed.count {
             let x = bps.last!
             var w = Double.infinity
-            for j in 0..<n where lo[j] <= x && x < hi[j] { w = min(w, width[j]) }
+            for j in 0..<n where supports.covers(j, x) { w = min(w, supports.width[j]) }
             let candidate = x + w
             if candidate < fixed[next] && candidate > x {
                 bps.append(candidate)
@@ -80,85 +116,110 @@ enum ExactRankMarginals {
                         + "range; --method mc works")
             }
         }
-        var result = [Double](repeating: 0, count: n * k)
-        // Running CDFs at the current breakpoint.
-        var g = distributions.map { $0.cdf(bps[0]) }
-        // Atoms at the first breakpoint are already in g.
-        var f = [Double](repeating: 0, count: n * m)  // densities at the panel's nodes
-        var gNode = [Double](repeating: 0, count: n * m)  // CDFs at the panel's nodes
-        var prefix = [Double](repeating: 0, count: (n + 1) * k)
-        var suffix = [Double](repeating: 0, count: (n + 1) * k)
-        var p = [Double](repeating: 0, count: n)
-        let flat = distributions.map(FlatScore.init)
-        var xs = [Double](repeating: 0, count: m)
-        var logX = xs
-        var log1mX = xs
-        if let atoms = atomsAt[bps[0]] { addAtoms(atoms, at: bps[0], g: g, n: n, k: k, into: &result) }
-        for panel in 0..<(bps.count - 1) {
-            let a = bps[panel]
-            let b = bps[panel + 1]
+        return bps
+    }
+
+    /// The sweep along the score axis: running CDFs, per-panel node values, the
+    /// Poisson-binomial workspaces and the accumulated marginals.
+    struct Sweep {
+        let n: Int
+        let k: Int
+        let m = rule.nodes.count
+        let supports: Supports
+        let flat: [FlatScore]
+        /// Running CDFs at the current breakpoint.
+        var g: [Double]
+        /// `n × k` rank probabilities accumulated so far.
+        var result: [Double]
+        /// Densities and CDFs at the panel's nodes (`n × m`).
+        var f: [Double]
+        var gNode: [Double]
+        var prefix: [Double]
+        var suffix: [Double]
+        var p: [Double]
+        var xs: [Double]
+        var logX: [Double]
+        var log1mX: [Double]
+
+        init(distributions: [ScoreDistribution], supports: Supports, k: Int, start: Double) {
+            n = distributions.count
+            self.k = k
+            self.supports = supports
+            flat = distributions.map(FlatScore.init)
+            g = distributions.map { $0.cdf(start) }
+            result = [Double](repeating: 0, count: n * k)
+            f = [Double](repeating: 0, count: n * m)
+            gNode = f
+            prefix = [Double](repeating: 0, count: (n + 1) * k)
+            suffix = prefix
+            p = [Double](repeating: 0, count: n)
+            xs = [Double](repeating: 0, count: m)
+            logX = xs
+            log1mX = xs
+        }
+
+        /// One panel [a, b]: densities and CDFs at its nodes, then the rank terms.
+        mutating func integrate(from a: Double, to b: Double) {
             let half = 0.5 * (b - a)
             let mid = 0.5 * (a + b)
-            if half <= 0 { continue }
             for t in 0..<m {
                 xs[t] = mid + half * rule.nodes[t]
                 logX[t] = log(xs[t])
                 log1mX[t] = log1p(-xs[t])
             }
-            for j in 0..<n {
-                var any = false
-                if b <= lo[j] || a >= hi[j] {
-                    for t in 0..<m { f[j * m + t] = 0 }
-                } else {
-                    let fj = flat[j]
-                    for t in 0..<m {
-                        let v = fj.pdf(xs[t], logY: logX[t], log1mY: log1mX[t])
-                        f[j * m + t] = v.isFinite ? v : 0
-                        if v > 0 { any = true }
-                    }
-                }
-                if !any {
-                    for t in 0..<m { gNode[j * m + t] = g[j] }
-                    continue
-                }
-                var total = 0.0
+            for j in 0..<n { advance(item: j, a: a, b: b, half: half) }
+            for t in 0..<m { addRankTerms(node: t, weight: half * rule.weights[t]) }
+        }
+
+        /// Item `j`'s densities at the nodes, its CDF at the nodes (integration matrix) and at
+        /// the panel's right end.
+        mutating func advance(item j: Int, a: Double, b: Double, half: Double) {
+            var any = false
+            if b <= supports.lo[j] || a >= supports.hi[j] {
+                for t in 0..<m { f[j * m + t] = 0 }
+            } else {
+                let fj = flat[j]
                 for t in 0..<m {
-                    var acc = 0.0
-                    for s in 0..<m { acc += rule.integration[t * m + s] * f[j * m + s] }
-                    gNode[j * m + t] = g[j] + half * acc
-                    total += rule.weights[t] * f[j * m + t]
+                    let v = fj.pdf(xs[t], logY: logX[t], log1mY: log1mX[t])
+                    f[j * m + t] = v.isFinite ? v : 0
+                    if v > 0 { any = true }
                 }
-                g[j] += half * total
             }
-            // The Poisson-binomial terms at each node.
+            if !any {
+                for t in 0..<m { gNode[j * m + t] = g[j] }
+                return
+            }
+            var total = 0.0
             for t in 0..<m {
-                var anyDensity = false
-                for j in 0..<n {
-                    p[j] = min(1, max(0, 1 - gNode[j * m + t]))
-                    if f[j * m + t] > 0 { anyDensity = true }
-                }
-                if !anyDensity { continue }
-                poissonBinomialPrefixSuffix(p, k: k, prefix: &prefix, suffix: &suffix)
-                let w = half * rule.weights[t]
-                for i in 0..<n {
-                    let fi = f[i * m + t]
-                    if fi == 0 { continue }
-                    let c = w * fi
-                    // others(r) = Σ_{s ≤ r} prefix[i][s] · suffix[i+1][r − s]
-                    for r in 0..<k {
-                        var acc = 0.0
-                        for s in 0...r { acc += prefix[i * k + s] * suffix[(i + 1) * k + r - s] }
-                        result[i * k + r] += c * acc
-                    }
-                }
+                var acc = 0.0
+                for s in 0..<m { acc += rule.integration[t * m + s] * f[j * m + s] }
+                gNode[j * m + t] = g[j] + half * acc
+                total += rule.weights[t] * f[j * m + t]
             }
-            // Atoms at the panel's right end: include them in the CDFs, then add their terms.
-            if let atoms = atomsAt[b] {
-                for (j, mass) in atoms { g[j] += mass }
-                addAtoms(atoms, at: b, g: g, n: n, k: k, into: &result)
+            g[j] += half * total
+        }
+
+        /// The Poisson-binomial terms at node `t`, weighted by the quadrature weight `w`:
+        /// others(r) = Σ_{s ≤ r} prefix[i][s] · suffix[i+1][r − s] for every item with density there.
+        mutating func addRankTerms(node t: Int, weight w: Double) {
+            var anyDensity = false
+            for j in 0..<n {
+                p[j] = min(1, max(0, 1 - gNode[j * m + t]))
+                if f[j * m + t] > 0 { anyDensity = true }
+            }
+            if !anyDensity { return }
+            poissonBinomialPrefixSuffix(p, k: k, prefix: &prefix, suffix: &suffix)
+            for i in 0..<n {
+                let fi = f[i * m + t]
+                if fi == 0 { continue }
+                let c = w * fi
+                for r in 0..<k {
+                    var acc = 0.0
+                    for s in 0...r { acc += prefix[i * k + s] * suffix[(i + 1) * k + r - s] }
+                    result[i * k + r] += c * acc
+                }
             }
         }
-        return RankMarginals(items: n, k: k, probabilities: result)
     }
 
     /// prefix[j] = Π_{l<j} (1 − p_l + p_l z), suffix[j] = Π_{l≥j} (…), both truncated at degree k−1;

@@ -88,60 +88,131 @@ public struct FeedSimulator: Sendable {
         let c = config
         let N = c.items
         let K = min(c.positions, c.items)
-        let T = c.periods
-        guard N >= 1, K >= 1, T >= 1, c.teams >= 1, c.examination.count >= K else {
+        guard N >= 1, K >= 1, c.periods >= 1, c.teams >= 1, c.examination.count >= K else {
             throw .invalidParameter("feed simulator: bad configuration")
         }
         var g = Xoshiro256(seed: seed)
-        let base = (0..<N).map { _ in
-            c.baseCTR.lowerBound + (c.baseCTR.upperBound - c.baseCTR.lowerBound) * Sampling.uniform(&g)
-        }
-        let cycle = (0..<N).map { _ in 6 + 12 * Sampling.uniform(&g) }
-        let phase = (0..<N).map { _ in 2 * Double.pi * Sampling.uniform(&g) }
-        let team = (0..<N).map { $0 % c.teams }
-        func ctr(_ a: Int, _ t: Int, _ f: Int) -> Double {
-            let v =
-                base[a] * (1 + c.amplitude * sin(2 * Double.pi * Double(t) / cycle[a] + phase[a]))
-                * (team[a] == f ? c.favouriteLift : 1)
-            return min(max(v, 0), 1)
-        }
+        let world = World(config: c, using: &g)
         let prior = try BetaPrior(
             alpha: [Double](repeating: 1, count: N), beta: [Double](repeating: c.priorBeta, count: N))
         var clicks = [Double](repeating: 0, count: N)
         var shows = clicks
         var dts = try DiscountedThompsonSampling(prior: prior, discount: c.discount, period: c.periodSeconds)
+        var log = Log()
+        var loggingM = [RankMarginals]()
+        var priorityM = [RankMarginals]()
+        var dtsM = [RankMarginals]()
+        var dotsM = [RankMarginals]()
+        for t in 0..<c.periods {
+            // Policies at the start of period t.
+            let logging = try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, name: "logging TS")
+            let lm = try logging.exactMarginals(k: K)
+            loggingM.append(lm)
+            for f in 0..<c.teams {
+                let boost = PriorityBoost(
+                    items: Set((0..<N).filter { world.team[$0] == f }), rule: .multiplicative(c.boost))
+                let priority = try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, boost: boost)
+                priorityM.append(try priority.exactMarginals(k: K))
+            }
+            try dts.advance(to: Double(t) * c.periodSeconds)
+            dtsM.append(try dts.policy().exactMarginals(k: K))
+            dotsM.append(try dts.policy(optimistic: true).exactMarginals(k: K))
+            let events = try log.logPeriod(t, policy: logging, marginals: lm, k: K, world: world, using: &g)
+            // Period boundary: everyone learns from this period's impressions.
+            for e in events {
+                shows[e.item] += 1
+                if e.clicked { clicks[e.item] += 1 }
+            }
+            try dts.update(with: events)
+        }
+        let logs = try LoggedData(
+            items: log.items, positions: log.positions, rewards: log.rewards, propensities: log.props,
+            contexts: log.ctx, source: "simulated feed (seed \(seed))")
+        let byPeriod = { (j: Int) in Int(log.period[j]) }
+        let byPeriodTeam = { (j: Int) in Int(log.period[j]) * c.teams + log.ctx[j] }
+        let candidates = [
+            Candidate(
+                name: "priority TS", marginals: priorityM,
+                state: (0..<log.items.count).map { Int32(byPeriodTeam($0)) },
+                truth: world.truth(of: priorityM, state: byPeriodTeam, on: log)),
+            Candidate(
+                name: "dTS", marginals: dtsM, state: log.period, truth: world.truth(of: dtsM, state: byPeriod, on: log)),
+            Candidate(
+                name: "dOTS", marginals: dotsM, state: log.period,
+                truth: world.truth(of: dotsM, state: byPeriod, on: log)),
+        ]
+        return Run(
+            logs: logs, logging: loggingM, period: log.period, candidates: candidates,
+            loggingTruth: world.truth(of: loggingM, state: byPeriod, on: log))
+    }
+
+    /// The simulated world: items' base rates, drift cycles and phases, and teams.
+    struct World {
+        let config: Config
+        let base: [Double]
+        let cycle: [Double]
+        let phase: [Double]
+        let team: [Int]
+
+        /// Draws the items' base rates, then cycles, then phases, from `g`.
+        init(config c: Config, using g: inout Xoshiro256) {
+            config = c
+            let N = c.items
+            base = (0..<N).map { _ in
+                c.baseCTR.lowerBound + (c.baseCTR.upperBound - c.baseCTR.lowerBound) * Sampling.uniform(&g)
+            }
+            cycle = (0..<N).map { _ in 6 + 12 * Sampling.uniform(&g) }
+            phase = (0..<N).map { _ in 2 * Double.pi * Sampling.uniform(&g) }
+            team = (0..<N).map { $0 % c.teams }
+        }
+
+        /// Item `a`'s click rate in period `t` for a user whose favourite team is `f`.
+        func ctr(_ a: Int, _ t: Int, _ f: Int) -> Double {
+            let v =
+                base[a] * (1 + config.amplitude * sin(2 * Double.pi * Double(t) / cycle[a] + phase[a]))
+                * (team[a] == f ? config.favouriteLift : 1)
+            return min(max(v, 0), 1)
+        }
+
+        /// The true value of marginals `ms` (row j's state from `state`) on the logged slots:
+        /// the mean of Σ_a P(a at k) · examination[k] · ctr(a, period, team).
+        func truth(of ms: [RankMarginals], state: (Int) -> Int, on log: Log) -> Double {
+            var v = 0.0
+            for j in 0..<log.items.count {
+                let m = ms[state(j)]
+                let k = log.positions[j]
+                let t = Int(log.period[j])
+                let f = log.ctx[j]
+                for a in 0..<config.items {
+                    v += m.probability(item: a, rank: k) * config.examination[k] * ctr(a, t, f)
+                }
+            }
+            return v / Double(log.items.count)
+        }
+    }
+
+    /// The logged rows as they accumulate.
+    struct Log {
         var items = [Int]()
         var positions = [Int]()
         var rewards = [Double]()
         var props = [Double]()
         var ctx = [Int]()
         var period = [Int32]()
-        var loggingMarginals = [RankMarginals]()
-        var priorityM = [RankMarginals]()
-        var dtsM = [RankMarginals]()
-        var dotsM = [RankMarginals]()
-        var events = [DiscountedThompsonSampling.Event]()
-        for t in 0..<T {
-            // Policies at the start of period t.
-            let logging = try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, name: "logging TS")
-            let lm = try logging.exactMarginals(k: K)
-            loggingMarginals.append(lm)
-            for f in 0..<c.teams {
-                let boost = PriorityBoost(items: Set((0..<N).filter { team[$0] == f }), rule: .multiplicative(c.boost))
-                priorityM.append(
-                    try ThompsonSampling(prior: prior, clicks: clicks, impressions: shows, boost: boost).exactMarginals(
-                        k: K))
-            }
-            try dts.advance(to: Double(t) * c.periodSeconds)
-            dtsM.append(try dts.policy().exactMarginals(k: K))
-            dotsM.append(try dts.policy(optimistic: true).exactMarginals(k: K))
-            events.removeAll(keepingCapacity: true)
+
+        /// Period `t`'s requests under the logging policy; returns its impressions as events.
+        mutating func logPeriod(
+            _ t: Int, policy logging: ThompsonSampling, marginals lm: RankMarginals, k K: Int, world: World,
+            using g: inout Xoshiro256
+        ) throws(RecOPEError) -> [DiscountedThompsonSampling.Event] {
+            let c = world.config
+            var events = [DiscountedThompsonSampling.Event]()
             for q in 0..<c.requestsPerPeriod {
                 let f = Int(Sampling.uniform(&g) * Double(c.teams))
                 let ranking = try logging.sampleRanking(k: K, using: &g)
                 let time = (Double(t) + Double(q) / Double(c.requestsPerPeriod)) * c.periodSeconds
                 for (k, a) in ranking.enumerated() {
-                    let click = Sampling.uniform(&g) < c.examination[k] * ctr(a, t, f)
+                    let click = Sampling.uniform(&g) < c.examination[k] * world.ctr(a, t, f)
                     items.append(a)
                     positions.append(k)
                     rewards.append(click ? 1 : 0)
@@ -151,39 +222,8 @@ public struct FeedSimulator: Sendable {
                     events.append(.init(time: time, item: a, clicked: click))
                 }
             }
-            // Period boundary: everyone learns from this period's impressions.
-            for e in events {
-                shows[e.item] += 1
-                if e.clicked { clicks[e.item] += 1 }
-            }
-            try dts.update(with: events)
+            return events
         }
-        let logs = try LoggedData(
-            items: items, positions: positions, rewards: rewards, propensities: props, contexts: ctx,
-            source: "simulated feed (seed \(seed))")
-        func truth(_ ms: [RankMarginals], _ state: (Int) -> Int) -> Double {
-            var v = 0.0
-            for j in 0..<items.count {
-                let m = ms[state(j)]
-                let k = positions[j]
-                let t = Int(period[j])
-                let f = ctx[j]
-                for a in 0..<N { v += m.probability(item: a, rank: k) * c.examination[k] * ctr(a, t, f) }
-            }
-            return v / Double(items.count)
-        }
-        let byPeriod = { (j: Int) in Int(period[j]) }
-        let byPeriodTeam = { (j: Int) in Int(period[j]) * c.teams + ctx[j] }
-        let candidates = [
-            Candidate(
-                name: "priority TS", marginals: priorityM, state: (0..<items.count).map { Int32(byPeriodTeam($0)) },
-                truth: truth(priorityM, byPeriodTeam)),
-            Candidate(name: "dTS", marginals: dtsM, state: period, truth: truth(dtsM, byPeriod)),
-            Candidate(name: "dOTS", marginals: dotsM, state: period, truth: truth(dotsM, byPeriod)),
-        ]
-        return Run(
-            logs: logs, logging: loggingMarginals, period: period, candidates: candidates,
-            loggingTruth: truth(loggingMarginals, byPeriod))
     }
 
     /// Evaluates every candidate of a run with every estimator.
