@@ -100,88 +100,30 @@ public enum Attention {
         precondition(
             keyPadding == nil || keyPadding!.count == s.rows,
             "Attention.forward: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
-        let L = s.length
-        let D = s.width
-        let dh = s.headDim
-        let scale = 1 / Float(dh).squareRoot()
+        let LL = s.length * s.length
         // Every (sequence, head) block of `out` and `probs` is overwritten below: no zero fill.
-        var out = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
-        var probs = [Float](unsafeUninitializedCapacity: s.batch * s.heads * L * L) { _, n in
-            n = s.batch * s.heads * L * L
+        var out = Matrix(rows: s.rows, cols: s.width, unsafeUninitialized: { _ in })
+        var probs = [Float](unsafeUninitializedCapacity: s.batch * s.heads * LL) { _, n in
+            n = s.batch * s.heads * LL
         }
-        var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * L * L)
+        var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * LL)
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
-        let small = L <= SmallProducts.maxLength
+        let products = BlockProducts(shape: s, blas: workers > 1 ? .sequential : parallelism)
         q.withUnsafeBufferPointer { qp in
             k.withUnsafeBufferPointer { kp in
                 v.withUnsafeBufferPointer { vp in
                     out.withUnsafeMutableBufferPointer { op in
                         probs.withUnsafeMutableBufferPointer { pp in
                             drop.withUnsafeMutableBufferPointer { dp in
-                                let dropPtr = dropout == nil ? nil : dp.baseAddress
-                                let ctx = UncheckedSendable(
-                                    (
-                                        qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!,
-                                        pp.baseAddress!, dropPtr
-                                    ))
-                                let blas: Parallelism = workers > 1 ? .sequential : parallelism
+                                let operands = UncheckedSendable(
+                                    ForwardOperands(
+                                        q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!,
+                                        out: op.baseAddress!, probabilities: pp.baseAddress!,
+                                        mask: dropout == nil ? nil : dp.baseAddress))
                                 Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
-                                    let (qb, kb, vb, ob, pb, db) = ctx.value
-                                    let b = bh / s.heads
-                                    let h = bh % s.heads
-                                    let rowOff = b * L * D + h * dh
-                                    let P = pb + bh * L * L
-                                    // S = Q Kᵀ · scale
-                                    if small {
-                                        SmallProducts.rowDots(
-                                            qb + rowOff, kb + rowOff, ld: D, width: dh, m: L, n: L, alpha: scale,
-                                            into: P, ldc: L)
-                                    } else {
-                                        BLAS.sgemm(
-                                            .none, .transpose, m: L, n: L, k: dh, alpha: scale, a: qb + rowOff, lda: D,
-                                            b: kb + rowOff, ldb: D, beta: 0, c: P, ldc: L, parallelism: blas)
-                                    }
-                                    for i in 0..<L {
-                                        let row = P + i * L
-                                        var any = false
-                                        for j in 0..<L {
-                                            let masked = (causal && j > i) || (keyPadding?[b * L + j] ?? false)
-                                            if masked { row[j] = -.infinity } else { any = true }
-                                        }
-                                        if any {
-                                            let buf = UnsafeMutableBufferPointer(start: row, count: L)
-                                            Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
-                                        } else {
-                                            for j in 0..<L { row[j] = 0 }
-                                        }
-                                    }
-                                    if let dropout, let db {
-                                        let mask = db + bh * L * L
-                                        dropout.fillMask(chunk: bh, heads: s.heads, into: mask, count: L * L)
-                                        // Apply the mask on a scratch copy so that P stays the pre-dropout softmax.
-                                        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
-                                        for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
-                                        if small {
-                                            SmallProducts.combineRows(
-                                                UnsafePointer(tmp), lda: L, transposeA: false, m: L, k: L,
-                                                rows: vb + rowOff, ld: D, width: dh, into: ob + rowOff)
-                                        } else {
-                                            BLAS.sgemm(
-                                                .none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(tmp),
-                                                lda: L, b: vb + rowOff, ldb: D,
-                                                beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
-                                        }
-                                        tmp.deallocate()
-                                    } else if small {
-                                        SmallProducts.combineRows(
-                                            UnsafePointer(P), lda: L, transposeA: false, m: L, k: L, rows: vb + rowOff,
-                                            ld: D, width: dh, into: ob + rowOff)
-                                    } else {
-                                        BLAS.sgemm(
-                                            .none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(P), lda: L,
-                                            b: vb + rowOff, ldb: D,
-                                            beta: 0, c: ob + rowOff, ldc: D, parallelism: blas)
-                                    }
+                                    forwardBlock(
+                                        bh, operands.value, products: products, causal: causal, keyPadding: keyPadding,
+                                        dropout: dropout)
                                 }
                             }
                         }
@@ -190,6 +132,115 @@ public enum Attention {
             }
         }
         return (out, Cache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
+    }
+
+    /// The base pointers `forward` (and `forwardLastQuery`) work on.
+    struct ForwardOperands {
+        let q: UnsafePointer<Float>
+        let k: UnsafePointer<Float>
+        let v: UnsafePointer<Float>
+        let out: UnsafeMutablePointer<Float>
+        let probabilities: UnsafeMutablePointer<Float>
+        /// The dropout mask's buffer, nil without dropout.
+        let mask: UnsafeMutablePointer<Float>?
+    }
+
+    /// One (sequence, head) block of `forward`, `bh` = b·H + h: S = Q Kᵀ·scale, the masked softmax
+    /// by rows into the cache, then O = dropout(P) V (the mask applied on a scratch copy, so the
+    /// cache keeps the softmax before dropout).
+    @inline(__always)
+    static func forwardBlock(
+        _ bh: Int, _ x: ForwardOperands, products: BlockProducts, causal: Bool, keyPadding: [Bool]?,
+        dropout: Dropout?
+    ) {
+        let s = products.shape
+        let L = s.length
+        let b = bh / s.heads
+        let rowOff = b * L * s.width + (bh % s.heads) * s.headDim
+        let P = x.probabilities + bh * L * L
+        products.dots(x.q + rowOff, x.k + rowOff, alpha: products.scale, into: P)
+        for i in 0..<L {
+            maskedSoftmax(P + i * L, count: L) { j in (causal && j > i) || (keyPadding?[b * L + j] ?? false) }
+        }
+        if let dropout, let db = x.mask {
+            let mask = db + bh * L * L
+            dropout.fillMask(chunk: bh, heads: s.heads, into: mask, count: L * L)
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
+            for t in 0..<(L * L) { tmp[t] = P[t] * mask[t] }
+            products.combine(UnsafePointer(tmp), transposeA: false, rows: x.v + rowOff, into: x.out + rowOff)
+            tmp.deallocate()
+        } else {
+            products.combine(UnsafePointer(P), transposeA: false, rows: x.v + rowOff, into: x.out + rowOff)
+        }
+    }
+
+    /// Softmax of a row of `count` scores in place, with the positions `masked` says excluded
+    /// (probability 0); a row with every position masked becomes all zeros.
+    @inline(__always)
+    static func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, count n: Int, masked: (Int) -> Bool) {
+        var any = false
+        for j in 0..<n {
+            if masked(j) { row[j] = -.infinity } else { any = true }
+        }
+        if any {
+            let buf = UnsafeMutableBufferPointer(start: row, count: n)
+            Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
+        } else {
+            for j in 0..<n { row[j] = 0 }
+        }
+    }
+
+    /// The two products of one (sequence, head) block, for blocks of L rows of dₕ columns that
+    /// are `shape.width` apart: SIMD row loops for L ≤ 32 (`SmallProducts`), else single sgemm
+    /// calls with `blas` threads.
+    struct BlockProducts {
+        let shape: Shape
+        let blas: Parallelism
+        let small: Bool
+        /// 1/√dₕ.
+        let scale: Float
+
+        init(shape: Shape, blas: Parallelism) {
+            self.shape = shape
+            self.blas = blas
+            small = shape.length <= SmallProducts.maxLength
+            scale = 1 / Float(shape.headDim).squareRoot()
+        }
+
+        /// C (L × L, rows L apart) = alpha · A Bᵀ for two blocks A, B.
+        @inline(__always)
+        func dots(
+            _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, alpha: Float, into c: UnsafeMutablePointer<Float>
+        ) {
+            let L = shape.length
+            if small {
+                SmallProducts.rowDots(
+                    a, b, ld: shape.width, width: shape.headDim, m: L, n: L, alpha: alpha, into: c, ldc: L)
+            } else {
+                BLAS.sgemm(
+                    .none, .transpose, m: L, n: L, k: shape.headDim, alpha: alpha, a: a, lda: shape.width, b: b,
+                    ldb: shape.width, beta: 0, c: c, ldc: L, parallelism: blas)
+            }
+        }
+
+        /// out (a block) = A · rows, or Aᵀ · rows with `transposeA`, for A L × L (rows L apart)
+        /// and `rows` a block; overwrites out.
+        @inline(__always)
+        func combine(
+            _ a: UnsafePointer<Float>, transposeA: Bool, rows: UnsafePointer<Float>,
+            into out: UnsafeMutablePointer<Float>
+        ) {
+            let L = shape.length
+            if small {
+                SmallProducts.combineRows(
+                    a, lda: L, transposeA: transposeA, m: L, k: L, rows: rows, ld: shape.width, width: shape.headDim,
+                    into: out)
+            } else {
+                BLAS.sgemm(
+                    transposeA ? .transpose : .none, .none, m: L, n: shape.headDim, k: L, alpha: 1, a: a, lda: L,
+                    b: rows, ldb: shape.width, beta: 0, c: out, ldc: shape.width, parallelism: blas)
+            }
+        }
     }
 
     /// Gradients of the inputs from the gradient of the output.
@@ -202,16 +253,13 @@ public enum Attention {
         precondition(
             dOutput.rows == s.rows && dOutput.cols == s.width,
             "Attention.backward: dOutput is \(dOutput.shapeDescription), expected \(s.rows)×\(s.width)")
-        let L = s.length
-        let D = s.width
-        let dh = s.headDim
-        let scale = 1 / Float(dh).squareRoot()
+        let LL = s.length * s.length
         // Overwritten block by block below (three separate buffers, no zero fill).
-        var dq = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
-        var dk = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
-        var dv = Matrix(rows: s.rows, cols: D, unsafeUninitialized: { _ in })
+        var dq = Matrix(rows: s.rows, cols: s.width, unsafeUninitialized: { _ in })
+        var dk = Matrix(rows: s.rows, cols: s.width, unsafeUninitialized: { _ in })
+        var dv = Matrix(rows: s.rows, cols: s.width, unsafeUninitialized: { _ in })
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
-        let small = L <= SmallProducts.maxLength
+        let products = BlockProducts(shape: s, blas: workers > 1 ? .sequential : parallelism)
         dOutput.withUnsafeBufferPointer { gp in
             q.withUnsafeBufferPointer { qp in
                 k.withUnsafeBufferPointer { kp in
@@ -221,74 +269,18 @@ public enum Attention {
                                 dv.withUnsafeMutableBufferPointer { dvp in
                                     cache.probabilities.withUnsafeBufferPointer { pp in
                                         (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
-                                            let maskPtr = cache.dropoutScale == nil ? nil : mp.baseAddress
-                                            let ctx = UncheckedSendable(
-                                                (
-                                                    gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
-                                                    dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!,
-                                                    pp.baseAddress!, maskPtr
-                                                ))
-                                            let blas: Parallelism = workers > 1 ? .sequential : parallelism
+                                            let operands = UncheckedSendable(
+                                                BackwardOperands(
+                                                    dOutput: gp.baseAddress!, q: qp.baseAddress!, k: kp.baseAddress!,
+                                                    v: vp.baseAddress!, dq: dqp.baseAddress!, dk: dkp.baseAddress!,
+                                                    dv: dvp.baseAddress!, probabilities: pp.baseAddress!,
+                                                    mask: cache.dropoutScale == nil ? nil : mp.baseAddress))
                                             Threading.parallelFor(
                                                 chunks: s.batch * s.heads, parallelism: .threads(workers),
-                                                scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L) },
+                                                scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * LL) },
                                                 release: { $0.deallocate() }
                                             ) { bh, scratch in
-                                                let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
-                                                let rowOff = (bh / s.heads) * L * D + (bh % s.heads) * dh
-                                                let P = pb + bh * L * L
-                                                let pd = scratch  // dropout(P)
-                                                let dP = scratch + L * L
-                                                if let mb {
-                                                    for t in 0..<(L * L) { pd[t] = P[t] * mb[bh * L * L + t] }
-                                                } else {
-                                                    pd.update(from: P, count: L * L)
-                                                }
-                                                if small {
-                                                    // The same products as below, as SIMD row combinations (no sgemm call overhead).
-                                                    SmallProducts.combineRows(
-                                                        UnsafePointer(pd), lda: L, transposeA: true, m: L, k: L,
-                                                        rows: g + rowOff, ld: D, width: dh, into: dvb + rowOff)
-                                                    SmallProducts.rowDots(
-                                                        g + rowOff, vb + rowOff, ld: D, width: dh, m: L, n: L, alpha: 1,
-                                                        into: dP, ldc: L)
-                                                    if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
-                                                    for i in 0..<L {
-                                                        softmaxBackwardRow(
-                                                            P + i * L, dP + i * L, count: L, scale: scale)
-                                                    }
-                                                    SmallProducts.combineRows(
-                                                        UnsafePointer(dP), lda: L, transposeA: false, m: L, k: L,
-                                                        rows: kb + rowOff, ld: D, width: dh, into: dqb + rowOff)
-                                                    SmallProducts.combineRows(
-                                                        UnsafePointer(dP), lda: L, transposeA: true, m: L, k: L,
-                                                        rows: qb + rowOff, ld: D, width: dh, into: dkb + rowOff)
-                                                    return
-                                                }
-                                                // dV = dropout(P)ᵀ dO
-                                                BLAS.sgemm(
-                                                    .transpose, .none, m: L, n: dh, k: L, alpha: 1,
-                                                    a: UnsafePointer(pd), lda: L, b: g + rowOff, ldb: D,
-                                                    beta: 0, c: dvb + rowOff, ldc: D, parallelism: blas)
-                                                // d(dropout P) = dO Vᵀ, then through the mask.
-                                                BLAS.sgemm(
-                                                    .none, .transpose, m: L, n: L, k: dh, alpha: 1, a: g + rowOff,
-                                                    lda: D, b: vb + rowOff, ldb: D,
-                                                    beta: 0, c: dP, ldc: L, parallelism: blas)
-                                                if let mb { for t in 0..<(L * L) { dP[t] *= mb[bh * L * L + t] } }
-                                                // Softmax backward: dS = P ⊙ (dP − Σ_j P dP), times the scale.
-                                                for i in 0..<L {
-                                                    softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: scale)
-                                                }
-                                                // dQ = dS K, dK = dSᵀ Q
-                                                BLAS.sgemm(
-                                                    .none, .none, m: L, n: dh, k: L, alpha: 1, a: UnsafePointer(dP),
-                                                    lda: L, b: kb + rowOff, ldb: D,
-                                                    beta: 0, c: dqb + rowOff, ldc: D, parallelism: blas)
-                                                BLAS.sgemm(
-                                                    .transpose, .none, m: L, n: dh, k: L, alpha: 1,
-                                                    a: UnsafePointer(dP), lda: L, b: qb + rowOff, ldb: D,
-                                                    beta: 0, c: dkb + rowOff, ldc: D, parallelism: blas)
+                                                backwardBlock(bh, operands.value, products: products, scratch: scratch)
                                             }
                                         }
                                     }
@@ -300,6 +292,47 @@ public enum Attention {
             }
         }
         return (dq, dk, dv)
+    }
+
+    /// The base pointers `backward` (and `backwardLastQuery`) work on.
+    struct BackwardOperands {
+        let dOutput: UnsafePointer<Float>
+        let q: UnsafePointer<Float>
+        let k: UnsafePointer<Float>
+        let v: UnsafePointer<Float>
+        let dq: UnsafeMutablePointer<Float>
+        let dk: UnsafeMutablePointer<Float>
+        let dv: UnsafeMutablePointer<Float>
+        let probabilities: UnsafePointer<Float>
+        /// The scaled dropout mask, nil without dropout.
+        let mask: UnsafePointer<Float>?
+    }
+
+    /// One (sequence, head) block of `backward`, `bh` = b·H + h, with `scratch` for 2·L² floats:
+    /// dV = dropout(P)ᵀ dO; d(dropout P) = dO Vᵀ, then through the mask; the softmax backward
+    /// dS = P ⊙ (dP − Σ_j P dP)·scale; dQ = dS K, dK = dSᵀ Q.
+    @inline(__always)
+    static func backwardBlock(
+        _ bh: Int, _ x: BackwardOperands, products: BlockProducts, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let s = products.shape
+        let L = s.length
+        let LL = L * L
+        let rowOff = (bh / s.heads) * L * s.width + (bh % s.heads) * s.headDim
+        let P = x.probabilities + bh * LL
+        let pd = scratch  // dropout(P)
+        let dP = scratch + LL
+        if let mb = x.mask {
+            for t in 0..<LL { pd[t] = P[t] * mb[bh * LL + t] }
+        } else {
+            pd.update(from: P, count: LL)
+        }
+        products.combine(UnsafePointer(pd), transposeA: true, rows: x.dOutput + rowOff, into: x.dv + rowOff)
+        products.dots(x.dOutput + rowOff, x.v + rowOff, alpha: 1, into: dP)
+        if let mb = x.mask { for t in 0..<LL { dP[t] *= mb[bh * LL + t] } }
+        for i in 0..<L { softmaxBackwardRow(P + i * L, dP + i * L, count: L, scale: products.scale) }
+        products.combine(UnsafePointer(dP), transposeA: false, rows: x.k + rowOff, into: x.dq + rowOff)
+        products.combine(UnsafePointer(dP), transposeA: true, rows: x.q + rowOff, into: x.dk + rowOff)
     }
 }
 
@@ -439,14 +472,9 @@ extension Attention {
         precondition(
             keyPadding == nil || keyPadding!.count == s.rows,
             "Attention.forwardLastQuery: keyPadding has \(keyPadding!.count) flags for \(s.rows) rows")
-        let L = s.length
-        let D = s.width
-        let dh = s.headDim
-        let H = s.heads
-        let scale = 1 / Float(dh).squareRoot()
-        var out = Matrix(rows: s.batch, cols: D)
-        var probs = [Float](repeating: 0, count: s.batch * H * L)
-        var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * H * L)
+        var out = Matrix(rows: s.batch, cols: s.width)
+        var probs = [Float](repeating: 0, count: s.batch * s.heads * s.length)
+        var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * s.length)
         let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
         q.withUnsafeBufferPointer { qp in
             k.withUnsafeBufferPointer { kp in
@@ -454,47 +482,15 @@ extension Attention {
                     out.withUnsafeMutableBufferPointer { op in
                         probs.withUnsafeMutableBufferPointer { pp in
                             drop.withUnsafeMutableBufferPointer { dp in
-                                let ctx = UncheckedSendable(
-                                    (
-                                        qp.baseAddress!, kp.baseAddress!, vp.baseAddress!, op.baseAddress!,
-                                        pp.baseAddress!,
-                                        dropout == nil ? nil : dp.baseAddress
-                                    ))
-                                Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) { bh in
-                                    let (qb, kb, vb, ob, pb, db) = ctx.value
-                                    let b = bh / H
-                                    let h = bh % H
-                                    let n = positions[b] + 1
-                                    let keys = b * L * D + h * dh
-                                    let query = b * D + h * dh
-                                    let P = pb + bh * L
-                                    SmallProducts.rowDots(
-                                        qb + query, kb + keys, ld: D, width: dh, m: 1, n: n, alpha: scale, into: P,
-                                        ldc: L)
-                                    var any = false
-                                    for j in 0..<n {
-                                        if keyPadding?[b * L + j] ?? false { P[j] = -.infinity } else { any = true }
-                                    }
-                                    if any {
-                                        let buf = UnsafeMutableBufferPointer(start: P, count: n)
-                                        Kernels.softmax(UnsafeBufferPointer(buf), into: buf)
-                                    } else {
-                                        for j in 0..<n { P[j] = 0 }
-                                    }
-                                    if let dropout, let db {
-                                        let mask = db + bh * L
-                                        dropout.fillMask(chunk: bh, heads: H, into: mask, count: L)
-                                        withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
-                                            for j in 0..<n { w[j] = P[j] * mask[j] }
-                                            SmallProducts.combineRows(
-                                                UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n,
-                                                rows: vb + keys, ld: D, width: dh, into: ob + query)
-                                        }
-                                    } else {
-                                        SmallProducts.combineRows(
-                                            UnsafePointer(P), lda: n, transposeA: false, m: 1, k: n, rows: vb + keys,
-                                            ld: D, width: dh, into: ob + query)
-                                    }
+                                let operands = UncheckedSendable(
+                                    ForwardOperands(
+                                        q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!,
+                                        out: op.baseAddress!, probabilities: pp.baseAddress!,
+                                        mask: dropout == nil ? nil : dp.baseAddress))
+                                Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                                    forwardLastQueryBlock(
+                                        bh, operands.value, positions: positions, shape: s, keyPadding: keyPadding,
+                                        dropout: dropout)
                                 }
                             }
                         }
@@ -503,6 +499,40 @@ extension Attention {
             }
         }
         return (out, LastQueryCache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
+    }
+
+    /// One (sequence, head) of `forwardLastQuery`, `bh` = b·H + h: the n = positions[b] + 1
+    /// scores q·k_j·scale, their masked softmax into the cache, then o = Σ_j dropout(p)_j v_j.
+    @inline(__always)
+    static func forwardLastQueryBlock(
+        _ bh: Int, _ x: ForwardOperands, positions: [Int], shape s: Shape, keyPadding: [Bool]?, dropout: Dropout?
+    ) {
+        let L = s.length
+        let D = s.width
+        let dh = s.headDim
+        let b = bh / s.heads
+        let h = bh % s.heads
+        let n = positions[b] + 1
+        let keys = b * L * D + h * dh
+        let query = b * D + h * dh
+        let P = x.probabilities + bh * L
+        let scale = 1 / Float(dh).squareRoot()
+        SmallProducts.rowDots(x.q + query, x.k + keys, ld: D, width: dh, m: 1, n: n, alpha: scale, into: P, ldc: L)
+        maskedSoftmax(P, count: n) { j in keyPadding?[b * L + j] ?? false }
+        if let dropout, let db = x.mask {
+            let mask = db + bh * L
+            dropout.fillMask(chunk: bh, heads: s.heads, into: mask, count: L)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { w in
+                for j in 0..<n { w[j] = P[j] * mask[j] }
+                SmallProducts.combineRows(
+                    UnsafePointer(w.baseAddress!), lda: n, transposeA: false, m: 1, k: n, rows: x.v + keys, ld: D,
+                    width: dh, into: x.out + query)
+            }
+        } else {
+            SmallProducts.combineRows(
+                UnsafePointer(P), lda: n, transposeA: false, m: 1, k: n, rows: x.v + keys, ld: D, width: dh,
+                into: x.out + query)
+        }
     }
 
     /// Gradients of `forwardLastQuery`'s inputs: dq is `B × (H·dₕ)`, dk and dv `(B·L) × (H·dₕ)`
@@ -516,13 +546,8 @@ extension Attention {
             dOutput.rows == s.batch && dOutput.cols == s.width,
             "Attention.backwardLastQuery: dOutput is \(dOutput.shapeDescription), expected \(s.batch)×\(s.width)")
         precondition(positions.count == s.batch, "Attention.backwardLastQuery: need \(s.batch) positions")
-        let L = s.length
-        let D = s.width
-        let dh = s.headDim
-        let H = s.heads
-        let scale = 1 / Float(dh).squareRoot()
-        var dq = Matrix(rows: s.batch, cols: D)
-        var dk = Matrix(rows: s.rows, cols: D)
+        var dq = Matrix(rows: s.batch, cols: s.width)
+        var dk = Matrix(rows: s.rows, cols: s.width)
         var dv = dk
         let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
         dOutput.withUnsafeBufferPointer { gp in
@@ -534,44 +559,17 @@ extension Attention {
                                 dv.withUnsafeMutableBufferPointer { dvp in
                                     cache.probabilities.withUnsafeBufferPointer { pp in
                                         (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
-                                            let ctx = UncheckedSendable(
-                                                (
-                                                    gp.baseAddress!, qp.baseAddress!, kp.baseAddress!, vp.baseAddress!,
-                                                    dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!,
-                                                    pp.baseAddress!,
-                                                    cache.dropoutScale == nil ? nil : mp.baseAddress
-                                                ))
-                                            Threading.parallelFor(chunks: s.batch * H, parallelism: .threads(workers)) {
-                                                bh in
-                                                let (g, qb, kb, vb, dqb, dkb, dvb, pb, mb) = ctx.value
-                                                let b = bh / H
-                                                let h = bh % H
-                                                let n = positions[b] + 1
-                                                let keys = b * L * D + h * dh
-                                                let query = b * D + h * dh
-                                                let P = pb + bh * L
-                                                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) {
-                                                    scratch in
-                                                    let pd = scratch.baseAddress!
-                                                    let dpb = pd + n
-                                                    for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
-                                                    // dV_j = pd_j · dO (an outer product: one column of weights, one row).
-                                                    SmallProducts.combineRows(
-                                                        UnsafePointer(pd), lda: 1, transposeA: false, m: n, k: 1,
-                                                        rows: g + query, ld: D, width: dh, into: dvb + keys)
-                                                    SmallProducts.rowDots(
-                                                        g + query, vb + keys, ld: D, width: dh, m: 1, n: n, alpha: 1,
-                                                        into: dpb, ldc: n)
-                                                    if let mb { for j in 0..<n { dpb[j] *= mb[bh * L + j] } }
-                                                    softmaxBackwardRow(P, dpb, count: n, scale: scale)
-                                                    // dq = Σ_j dS_j k_j; dk_j = dS_j q.
-                                                    SmallProducts.combineRows(
-                                                        UnsafePointer(dpb), lda: n, transposeA: false, m: 1, k: n,
-                                                        rows: kb + keys, ld: D, width: dh, into: dqb + query)
-                                                    SmallProducts.combineRows(
-                                                        UnsafePointer(dpb), lda: 1, transposeA: false, m: n, k: 1,
-                                                        rows: qb + query, ld: D, width: dh, into: dkb + keys)
-                                                }
+                                            let operands = UncheckedSendable(
+                                                BackwardOperands(
+                                                    dOutput: gp.baseAddress!, q: qp.baseAddress!, k: kp.baseAddress!,
+                                                    v: vp.baseAddress!, dq: dqp.baseAddress!, dk: dkp.baseAddress!,
+                                                    dv: dvp.baseAddress!, probabilities: pp.baseAddress!,
+                                                    mask: cache.dropoutScale == nil ? nil : mp.baseAddress))
+                                            Threading.parallelFor(
+                                                chunks: s.batch * s.heads, parallelism: .threads(workers)
+                                            ) { bh in
+                                                backwardLastQueryBlock(
+                                                    bh, operands.value, positions: positions, shape: s)
                                             }
                                         }
                                     }
@@ -583,5 +581,42 @@ extension Attention {
             }
         }
         return (dq, dk, dv)
+    }
+
+    /// One (sequence, head) of `backwardLastQuery`, `bh` = b·H + h: dv_j = dropout(p)_j · do;
+    /// dp = do·v_j through the mask; the softmax backward; dq = Σ_j dS_j k_j, dk_j = dS_j q.
+    @inline(__always)
+    static func backwardLastQueryBlock(_ bh: Int, _ x: BackwardOperands, positions: [Int], shape s: Shape) {
+        let L = s.length
+        let D = s.width
+        let dh = s.headDim
+        let b = bh / s.heads
+        let h = bh % s.heads
+        let n = positions[b] + 1
+        let keys = b * L * D + h * dh
+        let query = b * D + h * dh
+        let P = x.probabilities + bh * L
+        let scale = 1 / Float(dh).squareRoot()
+        let mb = x.mask
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n) { scratch in
+            let pd = scratch.baseAddress!
+            let dpb = pd + n
+            for j in 0..<n { pd[j] = P[j] * (mb?[bh * L + j] ?? 1) }
+            // dV_j = pd_j · dO (an outer product: one column of weights, one row).
+            SmallProducts.combineRows(
+                UnsafePointer(pd), lda: 1, transposeA: false, m: n, k: 1, rows: x.dOutput + query, ld: D, width: dh,
+                into: x.dv + keys)
+            SmallProducts.rowDots(
+                x.dOutput + query, x.v + keys, ld: D, width: dh, m: 1, n: n, alpha: 1, into: dpb, ldc: n)
+            if let mb { for j in 0..<n { dpb[j] *= mb[bh * L + j] } }
+            softmaxBackwardRow(P, dpb, count: n, scale: scale)
+            // dq = Σ_j dS_j k_j; dk_j = dS_j q.
+            SmallProducts.combineRows(
+                UnsafePointer(dpb), lda: n, transposeA: false, m: 1, k: n, rows: x.k + keys, ld: D, width: dh,
+                into: x.dq + query)
+            SmallProducts.combineRows(
+                UnsafePointer(dpb), lda: 1, transposeA: false, m: n, k: 1, rows: x.q + query, ld: D, width: dh,
+                into: x.dk + keys)
+        }
     }
 }

@@ -56,98 +56,136 @@ func fillGammaBlock(
     _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, params: UnsafePointer<GammaLanes>,
     rng: inout SIMDXoshiro128, scalar: inout Xoshiro256, queue: inout DeferredGammaQueue
 ) {
-    typealias V = SIMD16<Float>
     let vecs = (cols + 15) / 16
     queue.count = 0
-    let one = V(repeating: 1)
-    let k = V(repeating: 0.0331)
-    // Draw all normals and uniforms first, in tight loops (the Box–Muller step is the costliest
-    // part, and in its own loop it is not interleaved with the sampler's bookkeeping).
-    let slots = rows * vecs * 16
-    precondition(slots + 32 <= queue.scratchCapacity, "fillGammaBlock: scratch too small")
-    var i0 = 0
-    while i0 < slots {
-        let (z1, z2) = rng.nextNormalPair()
-        VectorMath.store(z1, queue.normals + i0)
-        VectorMath.store(z2, queue.normals + i0 + 16)
-        i0 += 32
+    queue.predraw(slots: rows * vecs * 16, rng: &rng)
+    queue.candidates(out, rows: rows, cols: cols, params: params)
+    queue.logarithmicTest(out, scalar: &scalar)
+    boostSmallShapes(out, rows: rows, cols: cols, params: params, rng: &rng)
+}
+
+extension DeferredGammaQueue {
+    /// Draws all normals and uniforms of a block first, in tight loops (the Box–Muller step is
+    /// the costliest part, and in its own loop it is not interleaved with the sampler's
+    /// bookkeeping): `slots` of each, normals in pairs of vectors.
+    @inline(__always)
+    func predraw(slots: Int, rng: inout SIMDXoshiro128) {
+        precondition(slots + 32 <= scratchCapacity, "fillGammaBlock: scratch too small")
+        var i0 = 0
+        while i0 < slots {
+            let (z1, z2) = rng.nextNormalPair()
+            VectorMath.store(z1, normals + i0)
+            VectorMath.store(z2, normals + i0 + 16)
+            i0 += 32
+        }
+        i0 = 0
+        while i0 < slots {
+            VectorMath.store(rng.nextUniform(), uniforms + i0)
+            i0 += 16
+        }
     }
-    i0 = 0
-    while i0 < slots {
-        VectorMath.store(rng.nextUniform(), queue.uniforms + i0)
-        i0 += 16
-    }
-    // Pass 1: candidates and the squeeze.
-    for r in 0..<rows {
-        for vi in 0..<vecs {
-            let p = params[vi]
-            let slot = (r * vecs + vi) * 16
-            let x = VectorMath.load(queue.normals + slot)
-            let u = VectorMath.load(queue.uniforms + slot)
-            let v0 = one + p.c * x
-            let v = v0 * v0 * v0
-            let x2 = x * x
-            let ok = (v0 .> 0) .& (u .< one - k * x2 * x2)
-            let value = p.d * v
-            let j = vi * 16
-            let at = r * cols + j
-            let lanes = min(16, cols - j)
-            if lanes == 16 {
-                VectorMath.store(value, out + at)
-            } else {
-                VectorMath.storePartial(value, out + at, lanes)
-            }
-            var pass = ok
-            if any(.!ok) {
-                // Second squeeze, free of logarithms: with t = c·x the exact test is
-                // log u < g(t) = −3d·t⁴·(1/4 − t/5 + t²/6 − … ), an alternating series whose tail
-                // beyond t¹¹ lies in [0, t⁸/(12(1 − |t|))]; for |t| ≤ 0.35 that gives a lower
-                // bound gLow ≤ g, and log u ≤ −w − w²/2 (w = 1 − u) an upper bound of log u. When
-                // the bounds decide, the lane is accepted here. At large shapes (click-rate
-                // posteriors) almost every lane the first squeeze left is settled this way.
-                pass = ok
-                pass .|= seriesSqueeze(d: p.d, c: p.c, x: x, u: u, v0: v0)
-            }
-            if any(.!pass) {
-                var failed = laneBits(.!pass) & ((1 << lanes) - 1)
-                while failed != 0 {
-                    let l = failed.trailingZeroBitCount
-                    failed &= failed - 1
-                    let q = queue.count
-                    queue.pos[q] = at + l
-                    queue.x[q] = x[l]
-                    queue.u[q] = u[l]
-                    queue.v[q] = v0[l] > 0 ? v[l] : 0  // v = 0 makes the log test reject
-                    queue.d[q] = p.d[l]
-                    queue.count = q + 1
+
+    /// Pass 1: every candidate d·v written to `out`; the lanes that fail both squeezes queued.
+    @inline(__always)
+    mutating func candidates(
+        _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, params: UnsafePointer<GammaLanes>
+    ) {
+        typealias V = SIMD16<Float>
+        let vecs = (cols + 15) / 16
+        let one = V(repeating: 1)
+        let k = V(repeating: 0.0331)
+        for r in 0..<rows {
+            for vi in 0..<vecs {
+                let p = params[vi]
+                let slot = (r * vecs + vi) * 16
+                let x = VectorMath.load(normals + slot)
+                let u = VectorMath.load(uniforms + slot)
+                let v0 = one + p.c * x
+                let v = v0 * v0 * v0
+                let x2 = x * x
+                let ok = (v0 .> 0) .& (u .< one - k * x2 * x2)
+                let value = p.d * v
+                let j = vi * 16
+                let at = r * cols + j
+                let lanes = min(16, cols - j)
+                if lanes == 16 {
+                    VectorMath.store(value, out + at)
+                } else {
+                    VectorMath.storePartial(value, out + at, lanes)
+                }
+                var pass = ok
+                if any(.!ok) {
+                    // Second squeeze, free of logarithms: with t = c·x the exact test is
+                    // log u < g(t) = −3d·t⁴·(1/4 − t/5 + t²/6 − … ), an alternating series whose tail
+                    // beyond t¹¹ lies in [0, t⁸/(12(1 − |t|))]; for |t| ≤ 0.35 that gives a lower
+                    // bound gLow ≤ g, and log u ≤ −w − w²/2 (w = 1 − u) an upper bound of log u. When
+                    // the bounds decide, the lane is accepted here. At large shapes (click-rate
+                    // posteriors) almost every lane the first squeeze left is settled this way.
+                    pass .|= seriesSqueeze(d: p.d, c: p.c, x: x, u: u, v0: v0)
+                }
+                if any(.!pass) {
+                    var failed = laneBits(.!pass) & ((1 << lanes) - 1)
+                    while failed != 0 {
+                        let l = failed.trailingZeroBitCount
+                        failed &= failed - 1
+                        // v = 0 makes the log test reject.
+                        enqueue(at: at + l, x: x[l], u: u[l], v: v0[l] > 0 ? v[l] : 0, d: p.d[l])
+                    }
                 }
             }
         }
     }
-    // Pass 2: the logarithmic test on the queued lanes, 16 at a time.
-    var i = 0
-    while i < queue.count {
-        let n = min(16, queue.count - i)
-        let x = VectorMath.loadPartial(queue.x + i, n, fill: 0)
-        let u = VectorMath.loadPartial(queue.u + i, n, fill: 0.5)
-        let v = VectorMath.loadPartial(queue.v + i, n, fill: 1)
-        let d = VectorMath.loadPartial(queue.d + i, n, fill: 1)
-        let lhs = VectorMath.log(u)
-        let rhs = V(repeating: 0.5) * x * x + d * (one - v + VectorMath.log(v))
-        let accept = lhs .< rhs
-        if any(.!accept) {
-            var rejected = laneBits(.!accept) & ((1 << n) - 1)
-            while rejected != 0 {
-                let l = rejected.trailingZeroBitCount
-                rejected &= rejected - 1
-                // d = a' − 1/3 was formed in Float from a'; recover a' the same way.
-                let shape = Double(queue.d[i + l] + Float(1.0 / 3.0))
-                out[queue.pos[i + l]] = Float(Sampling.gamma(shape: shape, &scalar))
-            }
-        }
-        i += 16
+
+    /// Queues one lane for the logarithmic test.
+    @inline(__always)
+    mutating func enqueue(at position: Int, x: Float, u: Float, v: Float, d: Float) {
+        let q = count
+        pos[q] = position
+        self.x[q] = x
+        self.u[q] = u
+        self.v[q] = v
+        self.d[q] = d
+        count = q + 1
     }
-    // Pass 3: the boost for shapes below 1.
+
+    /// Pass 2: the logarithmic test on the queued lanes, 16 at a time; each rejected candidate
+    /// replaced by a fresh scalar draw.
+    @inline(__always)
+    func logarithmicTest(_ out: UnsafeMutablePointer<Float>, scalar: inout Xoshiro256) {
+        typealias V = SIMD16<Float>
+        let one = V(repeating: 1)
+        var i = 0
+        while i < count {
+            let n = min(16, count - i)
+            let x = VectorMath.loadPartial(self.x + i, n, fill: 0)
+            let u = VectorMath.loadPartial(self.u + i, n, fill: 0.5)
+            let v = VectorMath.loadPartial(self.v + i, n, fill: 1)
+            let d = VectorMath.loadPartial(self.d + i, n, fill: 1)
+            let lhs = VectorMath.log(u)
+            let rhs = V(repeating: 0.5) * x * x + d * (one - v + VectorMath.log(v))
+            let accept = lhs .< rhs
+            if any(.!accept) {
+                var rejected = laneBits(.!accept) & ((1 << n) - 1)
+                while rejected != 0 {
+                    let l = rejected.trailingZeroBitCount
+                    rejected &= rejected - 1
+                    // d = a' − 1/3 was formed in Float from a'; recover a' the same way.
+                    let shape = Double(self.d[i + l] + Float(1.0 / 3.0))
+                    out[pos[i + l]] = Float(Sampling.gamma(shape: shape, &scalar))
+                }
+            }
+            i += 16
+        }
+    }
+}
+
+/// Pass 3 of `fillGammaBlock`: the boost U^(1/a) for the columns whose shapes are below 1.
+@inline(__always)
+func boostSmallShapes(
+    _ out: UnsafeMutablePointer<Float>, rows: Int, cols: Int, params: UnsafePointer<GammaLanes>,
+    rng: inout SIMDXoshiro128
+) {
+    let vecs = (cols + 15) / 16
     for vi in 0..<vecs where params[vi].anyBoost {
         let p = params[vi]
         let j = vi * 16

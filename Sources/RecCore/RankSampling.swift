@@ -41,46 +41,11 @@ public enum RankSampling {
         let rpc = rowsPerChunk(items: n)
         let chunks = (simulations + rpc - 1) / rpc
         let root = RandomStream(seed: seed)
-        // Tie-break keys: the item in the low `itemBits`, random bits above.
-        let itemBits = max(1, Int.bitWidth - (n - 1).leadingZeroBitCount)
-        let randomShift = UInt32(itemBits)
-        let randomMask = UInt32((1 << (31 - itemBits)) - 1)
-        let itemMask = Int32((1 << itemBits) - 1)
+        let keys = TieKeys(items: n)
         let total = UncheckedSendable(UnsafeMutablePointer<Int>.allocate(capacity: n * k))
         total.value.initialize(repeating: 0, count: n * k)
         defer { total.value.deallocate() }
         let lock = SpinLock()
-        let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        final class Worker {
-            let fill: ScoreFiller
-            let scores: UnsafeMutablePointer<Float>
-            let keys: UnsafeMutablePointer<Int32>
-            let counts: UnsafeMutablePointer<Int>
-            let heapS: UnsafeMutablePointer<Float>
-            let heapK: UnsafeMutablePointer<Int32>
-            let sortedS: UnsafeMutablePointer<Float>
-            let sortedK: UnsafeMutablePointer<Int32>
-            init(fill: @escaping ScoreFiller, rows: Int, n: Int, k: Int) {
-                self.fill = fill
-                scores = .allocate(capacity: rows * n)
-                keys = .allocate(capacity: ((n + 15) / 16) * 16)
-                counts = .allocate(capacity: n * k)
-                counts.initialize(repeating: 0, count: n * k)
-                heapS = .allocate(capacity: k)
-                heapK = .allocate(capacity: k)
-                sortedS = .allocate(capacity: k)
-                sortedK = .allocate(capacity: k)
-            }
-            deinit {
-                scores.deallocate()
-                keys.deallocate()
-                counts.deallocate()
-                heapS.deallocate()
-                heapK.deallocate()
-                sortedS.deallocate()
-                sortedK.deallocate()
-            }
-        }
         Threading.parallelFor(
             chunks: chunks, parallelism: parallelism,
             scratch: { Worker(fill: makeFiller(), rows: rpc, n: n, k: k) },
@@ -88,34 +53,103 @@ public enum RankSampling {
                 lock.withLock { for j in 0..<(n * k) { total.value[j] += w.counts[j] } }
             },
             body: { c, w in
-                let rows = min(rpc, simulations - c * rpc)
                 let stream = root.split(c)
-                w.fill(w.scores, rows, stream)
-                var tie = stream.split(-1).vectorGenerator()
-                for r in 0..<rows {
-                    // Fresh random keys for this row: random high bits, the item in the low bits.
-                    var j = 0
-                    while j < n {
-                        let randomBits =
-                            (tie.next() & SIMD16<UInt32>(repeating: randomMask))
-                            &<< SIMD16<UInt32>(repeating: randomShift)
-                        let keysV =
-                            unsafeBitCast(randomBits, to: SIMD16<Int32>.self)
-                            | (lane &+ SIMD16<Int32>(repeating: Int32(j)))
-                        UnsafeMutableRawPointer(w.keys + j).storeBytes(of: keysV, as: SIMD16<Int32>.self)
-                        j += 16
-                    }
-                    var heap = RowHeap(scores: w.heapS, items: w.heapK, k: k)
-                    heap.scan(w.scores + r * n, count: n, keys: w.keys)
-                    let found = heap.count
-                    heap.drainSorted(into: w.sortedS, w.sortedK)
-                    for rank in 0..<found {
-                        let item = Int(w.sortedK[rank] & itemMask)
-                        w.counts[item * k + rank] += 1
-                    }
-                }
+                w.count(rows: min(rpc, simulations - c * rpc), stream: stream, keys: keys)
             })
         return Array(UnsafeBufferPointer(start: total.value, count: n * k))
+    }
+
+    /// Tie-break keys of a catalog: the item in the low `itemBits` bits, random bits above.
+    struct TieKeys {
+        let randomShift: UInt32
+        let randomMask: UInt32
+        let itemMask: Int32
+        let items: Int
+        static let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+
+        init(items n: Int) {
+            let itemBits = max(1, Int.bitWidth - (n - 1).leadingZeroBitCount)
+            randomShift = UInt32(itemBits)
+            randomMask = UInt32((1 << (31 - itemBits)) - 1)
+            itemMask = Int32((1 << itemBits) - 1)
+            items = n
+        }
+
+        /// Fresh random keys for one row into `out` (rounded up to whole vectors).
+        @inline(__always)
+        func fill(_ out: UnsafeMutablePointer<Int32>, using tie: inout SIMDXoshiro128) {
+            var j = 0
+            while j < items {
+                let randomBits =
+                    (tie.next() & SIMD16<UInt32>(repeating: randomMask)) &<< SIMD16<UInt32>(repeating: randomShift)
+                let keysV =
+                    unsafeBitCast(randomBits, to: SIMD16<Int32>.self)
+                    | (Self.lane &+ SIMD16<Int32>(repeating: Int32(j)))
+                UnsafeMutableRawPointer(out + j).storeBytes(of: keysV, as: SIMD16<Int32>.self)
+                j += 16
+            }
+        }
+
+        /// The item a key stands for.
+        @inline(__always)
+        func item(_ key: Int32) -> Int { Int(key & itemMask) }
+    }
+
+    /// A worker's filler, its scratch (scores, keys, the top-k heap) and its own counts.
+    final class Worker {
+        let fill: ScoreFiller
+        let k: Int
+        let n: Int
+        let scores: UnsafeMutablePointer<Float>
+        let keys: UnsafeMutablePointer<Int32>
+        let counts: UnsafeMutablePointer<Int>
+        let heapS: UnsafeMutablePointer<Float>
+        let heapK: UnsafeMutablePointer<Int32>
+        let sortedS: UnsafeMutablePointer<Float>
+        let sortedK: UnsafeMutablePointer<Int32>
+
+        init(fill: @escaping ScoreFiller, rows: Int, n: Int, k: Int) {
+            self.fill = fill
+            self.k = k
+            self.n = n
+            scores = .allocate(capacity: rows * n)
+            keys = .allocate(capacity: ((n + 15) / 16) * 16)
+            counts = .allocate(capacity: n * k)
+            counts.initialize(repeating: 0, count: n * k)
+            heapS = .allocate(capacity: k)
+            heapK = .allocate(capacity: k)
+            sortedS = .allocate(capacity: k)
+            sortedK = .allocate(capacity: k)
+        }
+
+        deinit {
+            scores.deallocate()
+            keys.deallocate()
+            counts.deallocate()
+            heapS.deallocate()
+            heapK.deallocate()
+            sortedS.deallocate()
+            sortedK.deallocate()
+        }
+
+        /// One chunk: draws `rows` rows of scores from `stream`, ranks each row's top-k with
+        /// fresh tie-break keys (from `stream.split(-1)`) and counts the ranks.
+        @inline(__always)
+        func count(rows: Int, stream: RandomStream, keys tieKeys: TieKeys) {
+            fill(scores, rows, stream)
+            // Locals, so the loop does not reload the class's fields after each store.
+            let (k, n, scores, keys, counts) = (self.k, self.n, self.scores, self.keys, self.counts)
+            let (heapS, heapK, sortedS, sortedK) = (self.heapS, self.heapK, self.sortedS, self.sortedK)
+            var tie = stream.split(-1).vectorGenerator()
+            for r in 0..<rows {
+                tieKeys.fill(keys, using: &tie)
+                var heap = RowHeap(scores: heapS, items: heapK, k: k)
+                heap.scan(scores + r * n, count: n, keys: keys)
+                let found = heap.count
+                heap.drainSorted(into: sortedS, sortedK)
+                for rank in 0..<found { counts[tieKeys.item(sortedK[rank]) * k + rank] += 1 }
+            }
+        }
     }
 }
 

@@ -6,7 +6,8 @@ public enum JSONOutput {
     /// A string no RecKit value contains, standing for a non-finite number until it becomes null.
     static let marker = "__reckit_non_finite_3f1c__"
 
-    /// Encodes `value`; `pretty` sorts keys and indents, `snakeCase` converts the keys.
+    /// Encodes `value` with sorted keys (the same value gives the same bytes); `pretty` indents,
+    /// `snakeCase` converts the keys.
     /// - Returns: the bytes and how many non-finite numbers were written as `null`.
     /// - Throws: `RecIOError.cannotWrite` naming `what` if the value cannot be encoded at all.
     public static func encode(
@@ -14,7 +15,7 @@ public enum JSONOutput {
         what: String = "JSON"
     ) throws(RecIOError) -> (data: Data, nonFinite: Int) {
         let e = JSONEncoder()
-        if pretty { e.outputFormatting = [.prettyPrinted, .sortedKeys] }
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         if snakeCase { e.keyEncodingStrategy = .convertToSnakeCase }
         e.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: marker, negativeInfinity: marker, nan: marker)

@@ -142,45 +142,11 @@ public final class SASRec: Module {
     {
         let c = config
         let L = c.length
-        let d = c.dim
         let B = sequences.count
-        var ids = [Int]()
-        ids.reserveCapacity(B * L)
-        for (b, s) in sequences.enumerated() {
-            precondition(s.count == L, "SASRec.forward: sequence \(b) has \(s.count) ids, the model takes \(L)")
-            ids += s
-        }
+        let ids = try flatIds(sequences)
         let padding = ids.map { $0 == 0 }
         let statePositions = sequences.map { s in s.lastIndex { $0 != 0 } ?? (L - 1) }
-        // x = E[id]·scale + P[position], one pass from the table (the lookup of Embedding.forward, fused).
-        let vocabulary = itemEmbedding.vocabulary
-        for (pos, id) in ids.enumerated() where id < 0 || id >= vocabulary {
-            throw .itemOutOfRange(id: id, position: pos, vocabulary: vocabulary)
-        }
-        let scale: Float = c.layout == .original ? Float(d).squareRoot() : 1
-        var x = Matrix(
-            rows: B * L, cols: d,
-            unsafeUninitialized: { xp in
-                itemEmbedding.table.value.withUnsafeBufferPointer { tp in
-                    positionEmbedding.value.withUnsafeBufferPointer { pp in
-                        let sv = SIMD16<Float>(repeating: scale)
-                        for r in 0..<(B * L) {
-                            let row = xp.baseAddress! + r * d
-                            let emb = tp.baseAddress! + ids[r] * d
-                            let pos = pp.baseAddress! + (r % L) * d
-                            var j = 0
-                            while j + 16 <= d {
-                                VectorMath.store(VectorMath.load(emb + j) * sv + VectorMath.load(pos + j), row + j)
-                                j += 16
-                            }
-                            while j < d {
-                                row[j] = emb[j] * scale + pos[j]
-                                j += 1
-                            }
-                        }
-                    }
-                }
-            })
+        var x = embed(ids, batch: B)
         let rate = training ? c.dropout : 0
         let stream = RandomStream(seed: seed)
         let samples = Dropout.Samples(first: firstSample, count: B)
@@ -217,6 +183,54 @@ public final class SASRec: Module {
                 ids: ids, padding: padding, statePositions: statePositions, batch: B,
                 embeddingDropout: embMask, blocks: caches, finalNorm: fn)
         )
+    }
+
+    /// The B·L ids of `sequences` in one row-major array, each sequence checked to have `length`
+    /// ids and each id to be in the vocabulary.
+    func flatIds(_ sequences: [[Int]]) throws(RecNNError) -> [Int] {
+        let L = config.length
+        var ids = [Int]()
+        ids.reserveCapacity(sequences.count * L)
+        for (b, s) in sequences.enumerated() {
+            precondition(s.count == L, "SASRec.forward: sequence \(b) has \(s.count) ids, the model takes \(L)")
+            ids += s
+        }
+        let vocabulary = itemEmbedding.vocabulary
+        for (pos, id) in ids.enumerated() where id < 0 || id >= vocabulary {
+            throw .itemOutOfRange(id: id, position: pos, vocabulary: vocabulary)
+        }
+        return ids
+    }
+
+    /// x = E[id]·scale + P[position] for the (B·L) ids (scale √d in the original layout, else 1):
+    /// one pass from the table (the lookup of `Embedding.forward`, fused with the positions).
+    func embed(_ ids: [Int], batch B: Int) -> Matrix {
+        let L = config.length
+        let d = config.dim
+        let scale: Float = config.layout == .original ? Float(d).squareRoot() : 1
+        return Matrix(
+            rows: B * L, cols: d,
+            unsafeUninitialized: { xp in
+                itemEmbedding.table.value.withUnsafeBufferPointer { tp in
+                    positionEmbedding.value.withUnsafeBufferPointer { pp in
+                        let sv = SIMD16<Float>(repeating: scale)
+                        for r in 0..<(B * L) {
+                            let row = xp.baseAddress! + r * d
+                            let emb = tp.baseAddress! + ids[r] * d
+                            let pos = pp.baseAddress! + (r % L) * d
+                            var j = 0
+                            while j + 16 <= d {
+                                VectorMath.store(VectorMath.load(emb + j) * sv + VectorMath.load(pos + j), row + j)
+                                j += 16
+                            }
+                            while j < d {
+                                row[j] = emb[j] * scale + pos[j]
+                                j += 1
+                            }
+                        }
+                    }
+                }
+            })
     }
 
     /// Accumulates every parameter's gradient from the gradient of the states (B × d).

@@ -186,32 +186,7 @@ public final class Trainer {
         }
         let parts = (rank * P / R)..<((rank + 1) * P / R)
         let nets = partNetworks(count: parts.count, trained: p)
-        let B = batch.count
-        var results = [Result<(StepLosses, [Int], StepProfile), RecRLError>?](repeating: nil, count: parts.count)
-        let W = min(Threading.count, parts.count)
-        results.withUnsafeMutableBufferPointer { out in
-            let box = UncheckedResults(out.baseAddress!)
-            Threading.perWorker(W) { w in
-                Threading.withSequentialKernels {
-                    for k in Swift.stride(from: w, to: parts.count, by: W) {
-                        let i = parts.lowerBound + k
-                        let range = (i * B / P)..<((i + 1) * B / P)
-                        let main = nets[k][p]
-                        let target = nets[k][alg.usesQ ? 1 - p : p]
-                        guard !range.isEmpty else {
-                            box.pointer[k] = .success((StepLosses(), [], StepProfile()))
-                            continue
-                        }
-                        do throws(RecRLError) {
-                            let r = try self.partStep(
-                                data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main,
-                                target: target)
-                            box.pointer[k] = .success(r)
-                        } catch { box.pointer[k] = .failure(error) }
-                    }
-                }
-            }
-        }
+        let results = runParts(data, batch: batch, parts: parts, of: P, networks: nets, trained: p)
         defer { for k in 1..<max(1, nets.count) { for n in nets[k] { n.releaseValues() } } }
         var partLosses = [StepLosses]()
         var qRows = Set<Int>()
@@ -246,19 +221,7 @@ public final class Trainer {
             main.zeroGrad()
             throw .diverged(step: step, message: "loss is not finite (CE \(losses.ce), Q \(losses.q))", checkpoint: nil)
         }
-        if let group {
-            var sparse = [GradientReducer.Sparse]()
-            if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table,
-                let rows = e.touchedRows
-            {
-                sparse.append(.init(parameter: e, rows: rows.sorted()))
-            }
-            if let qh = main.qHead, settings.leanColumns {
-                sparse.append(.init(parameter: qh.weight, rows: qRows.sorted()))
-            }
-            try GradientReducer.reduce(main.parameters, sparse: sparse, group: group, traffic: &traffic)
-            traffic.steps += 1
-        }
+        if let group { try reduce(main, qRows: qRows, across: group) }
         if profile != nil {
             let end = DispatchTime.now().uptimeNanoseconds
             profile = profile! + partTimes
@@ -266,6 +229,57 @@ public final class Trainer {
             profile!.reduce += Double(end - reduceStart) / 1e9
         }
         return (losses, p)
+    }
+
+    /// Runs this process's `parts` (of `P`) side by side on the worker threads, each with
+    /// single-threaded kernels on its own network set; part k's result in slot k.
+    func runParts(
+        _ data: Transitions, batch: [Int], parts: Range<Int>, of P: Int, networks nets: [[QNetwork]], trained p: Int
+    ) -> [Result<(StepLosses, [Int], StepProfile), RecRLError>?] {
+        let usesQ = model.config.algorithm.usesQ
+        let B = batch.count
+        var results = [Result<(StepLosses, [Int], StepProfile), RecRLError>?](repeating: nil, count: parts.count)
+        let W = min(Threading.count, parts.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let box = UncheckedResults(out.baseAddress!)
+            Threading.perWorker(W) { w in
+                Threading.withSequentialKernels {
+                    for k in Swift.stride(from: w, to: parts.count, by: W) {
+                        let i = parts.lowerBound + k
+                        let range = (i * B / P)..<((i + 1) * B / P)
+                        let main = nets[k][p]
+                        let target = nets[k][usesQ ? 1 - p : p]
+                        guard !range.isEmpty else {
+                            box.pointer[k] = .success((StepLosses(), [], StepProfile()))
+                            continue
+                        }
+                        do throws(RecRLError) {
+                            let r = try self.partStep(
+                                data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main,
+                                target: target)
+                            box.pointer[k] = .success(r)
+                        } catch { box.pointer[k] = .failure(error) }
+                    }
+                }
+            }
+        }
+        return results
+    }
+
+    /// Sums the trained network's gradients over the group: the item embedding's touched rows
+    /// and (lean columns) the Q head's touched rows sparsely, the rest densely.
+    func reduce(_ main: QNetwork, qRows: Set<Int>, across group: ProcessGroup) throws(RecRLError) {
+        var sparse = [GradientReducer.Sparse]()
+        if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table,
+            let rows = e.touchedRows
+        {
+            sparse.append(.init(parameter: e, rows: rows.sorted()))
+        }
+        if let qh = main.qHead, settings.leanColumns {
+            sparse.append(.init(parameter: qh.weight, rows: qRows.sorted()))
+        }
+        try GradientReducer.reduce(main.parameters, sparse: sparse, group: group, traffic: &traffic)
+        traffic.steps += 1
     }
 
     /// The networks of this process's parts: part 0 the model's own, the others replicas that
@@ -310,73 +324,20 @@ public final class Trainer {
         var dS = Matrix(rows: B, cols: d)
         var ceWeights: [Float]? = nil
         var qRows = [Int]()
-
         if alg.usesQ, let qh = main.qHead, let tq = target.qHead {
-            // Targets (no gradient): main picks, target values.
-            let nextStates = batch.map { data.nextState($0) }
-            let withNeg = alg.usesNegatives
-            let evalSeqs = withNeg ? nextStates + states : nextStates
-            let mainEval = try main.states(evalSeqs, split: false)
-            let targetEval = try target.states(evalSeqs, split: false)
-            let picks = try argmaxColumns(qh, mainEval)
-            let tv = columnValues(tq, targetEval, picks)
-            var y = [Float](repeating: 0, count: B)
-            for b in 0..<B { y[b] = data.rewards[batch[b]] + (data.done[batch[b]] ? 0 : data.gamma * tv[b]) }
-            // Negatives: reward 0, next state = state; sample i's from (seed, step, i).
-            var negs = [[Int]](repeating: [], count: B)
-            var yNeg = [Float](repeating: 0, count: B)
-            if withNeg {
-                let N = model.config.items
-                for b in 0..<B {
-                    var negativeRNG = Xoshiro256(
-                        seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9
-                            &+ UInt64(first + b) &* 0x94D0_49BB_1331_11EB)
-                    var list = [Int]()
-                    while list.count < settings.negatives {
-                        let n = 1 + Int(negativeRNG.next() % UInt64(N))
-                        if n != actions[b] || N == 1 { list.append(n) }
-                    }
-                    negs[b] = list
-                    yNeg[b] = data.gamma * tv[B + b]
-                }
-            }
+            let (y, negs, yNeg) = try qTargets(
+                data, batch: batch, states: states, actions: actions, first: first, main: main, target: target,
+                heads: (qh, tq))
             // Q(s, ·) on the needed columns: the action, then the negatives.
             let cols = (0..<B).map { [actions[$0]] + negs[$0] }
             qRows = Array(Set(cols.joined())).sorted().map { $0 - 1 }
             let q = settings.leanColumns ? qh.logits(states: S, columns: cols) : fullColumns(qh, S, cols)
-            var dq = [[Float]]()
-            dq.reserveCapacity(B)
-            var qloss = 0.0
-            let w = settings.qWeight
-            let invB = 1 / Float(total)
-            for b in 0..<B {
-                var g = [Float](repeating: 0, count: cols[b].count)
-                let e = q[b][0] - y[b]
-                qloss += 0.5 * Double(e * e)
-                g[0] = w * e * invB
-                for k in 1..<cols[b].count {
-                    let en = q[b][k] - yNeg[b]
-                    qloss += 0.5 * Double(en * en)
-                    g[k] = w * en * invB
-                }
-                dq.append(g)
-            }
-            losses.q = Double(w) * qloss / Double(total)
-            let dSq =
+            let (qloss, dq) = qLoss(q, y: y, yNegative: yNeg, total: total)
+            losses.q = qloss
+            dS =
                 settings.leanColumns
                 ? qh.backward(states: S, columns: cols, dLogits: dq) : fullBackward(qh, S, cols, dq)
-            dS = dSq
-            if inSecondPhase {
-                if alg == .sac {
-                    ceWeights = (0..<B).map { q[$0][0] }
-                } else {
-                    let lo = settings.advantageClip
-                    ceWeights = (0..<B).map { b in
-                        let mean = q[b].reduce(0, +) / Float(q[b].count)
-                        return Swift.min(10, Swift.max(lo, q[b][0] - mean))
-                    }
-                }
-            }
+            if inSecondPhase { ceWeights = supervisedWeights(q) }
         }
         times.qPasses = lap()
         do {
@@ -393,6 +354,84 @@ public final class Trainer {
         main.backward(fwd.cache, dS)
         times.encoderBackward = lap()
         return (losses, qRows, times)
+    }
+
+    /// The Q targets of a part (no gradient: the main network picks, the target values):
+    /// y = r + γ·Q_target(s′, argmax Q_main(s′, ·)) for the actions, and with negatives, each
+    /// sample's negative items and their target γ·Q_target(s, argmax Q_main(s, ·)) (reward 0,
+    /// next state = state).
+    func qTargets(
+        _ data: Transitions, batch: [Int], states: [[Int]], actions: [Int], first: Int, main: QNetwork,
+        target: QNetwork, heads: (main: CatalogHead, target: CatalogHead)
+    ) throws(RecRLError) -> (y: [Float], negatives: [[Int]], yNegative: [Float]) {
+        let B = batch.count
+        let nextStates = batch.map { data.nextState($0) }
+        let withNeg = model.config.algorithm.usesNegatives
+        let evalSeqs = withNeg ? nextStates + states : nextStates
+        let mainEval = try main.states(evalSeqs, split: false)
+        let targetEval = try target.states(evalSeqs, split: false)
+        let picks = try argmaxColumns(heads.main, mainEval)
+        let tv = columnValues(heads.target, targetEval, picks)
+        var y = [Float](repeating: 0, count: B)
+        for b in 0..<B { y[b] = data.rewards[batch[b]] + (data.done[batch[b]] ? 0 : data.gamma * tv[b]) }
+        var negs = [[Int]](repeating: [], count: B)
+        var yNeg = [Float](repeating: 0, count: B)
+        if withNeg {
+            for b in 0..<B {
+                negs[b] = negatives(sample: first + b, action: actions[b])
+                yNeg[b] = data.gamma * tv[B + b]
+            }
+        }
+        return (y, negs, yNeg)
+    }
+
+    /// `settings.negatives` items other than `action` (any item when the catalog has one), drawn
+    /// from (seed, step, sample index) only, so the parts and processes draw what one process draws.
+    func negatives(sample: Int, action: Int) -> [Int] {
+        let N = model.config.items
+        var negativeRNG = Xoshiro256(
+            seed: (settings.seed ^ 0x4E6) &+ UInt64(step) &* 0xBF58_476D_1CE4_E5B9
+                &+ UInt64(sample) &* 0x94D0_49BB_1331_11EB)
+        var list = [Int]()
+        while list.count < settings.negatives {
+            let n = 1 + Int(negativeRNG.next() % UInt64(N))
+            if n != action || N == 1 { list.append(n) }
+        }
+        return list
+    }
+
+    /// The weighted squared TD loss of a part (a sum over its samples / `total`) and its gradient
+    /// with respect to the Q values `q` (per sample: the action's column, then the negatives').
+    func qLoss(_ q: [[Float]], y: [Float], yNegative yNeg: [Float], total: Int) -> (Double, [[Float]]) {
+        var dq = [[Float]]()
+        dq.reserveCapacity(q.count)
+        var qloss = 0.0
+        let w = settings.qWeight
+        let invB = 1 / Float(total)
+        for b in 0..<q.count {
+            var g = [Float](repeating: 0, count: q[b].count)
+            let e = q[b][0] - y[b]
+            qloss += 0.5 * Double(e * e)
+            g[0] = w * e * invB
+            for k in 1..<q[b].count {
+                let en = q[b][k] - yNeg[b]
+                qloss += 0.5 * Double(en * en)
+                g[k] = w * en * invB
+            }
+            dq.append(g)
+        }
+        return (Double(w) * qloss / Double(total), dq)
+    }
+
+    /// The second phase's weights of the supervised loss: SAC's Q(s, a); SA2C's advantage
+    /// Q(s, a) − mean over the sampled columns, clipped to [advantageClip, 10].
+    func supervisedWeights(_ q: [[Float]]) -> [Float] {
+        if model.config.algorithm == .sac { return q.map { $0[0] } }
+        let lo = settings.advantageClip
+        return q.map { row in
+            let mean = row.reduce(0, +) / Float(row.count)
+            return Swift.min(10, Swift.max(lo, row[0] - mean))
+        }
     }
 
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.

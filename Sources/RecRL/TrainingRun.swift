@@ -299,7 +299,7 @@ public struct TrainingRun {
                 format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss,
                 report.selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
         if let lastPath = path("last.safetensors"), let bestPath = path("best.safetensors") {
-            let rj = String(decoding: (try? JSONEncoder().encode(report)) ?? Data(), as: UTF8.self)
+            let rj = String(decoding: (try? JSONOutput.encode(report).data) ?? Data(), as: UTF8.self)
             try rec.save(
                 to: lastPath, extra: trainer.stateTensors(),
                 metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
