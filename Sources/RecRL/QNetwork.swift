@@ -1,0 +1,118 @@
+import Foundation
+import RecCore
+import RecIO
+import RecNN
+
+/// One network: a SASRec encoder, a supervised (CE) head and, for the RL algorithms, a Q head.
+/// Tensor names: `encoder.*` (see SASRec), `ce_head.weight` / `ce_head.bias` (N × d, N),
+/// `q_head.weight` / `q_head.bias`.
+public final class QNetwork: Module {
+    /// The SASRec encoder (nil for GRU4Rec).
+    public let encoder: SASRec?
+    /// The GRU4Rec encoder (nil for SASRec).
+    public let gruEncoder: GRU4Rec?
+    /// The supervised head (`ce_head.*`).
+    public let ceHead: CatalogHead
+    /// The Q head (`q_head.*`; nil for CE).
+    public let qHead: CatalogHead?
+    let parallel: SASRec.DataParallel?
+
+    /// A network of the shape `c` describes, initialised from `seed`.
+    /// - Parameters:
+    ///   - c: the model's shape and algorithm.
+    ///   - seed: the initialisation's seed.
+    ///   - dataParallel: give the SASRec encoder its in-process data-parallel split (for
+    ///     `states` over large batches); the trainer's part replicas do without.
+    public init(_ c: ModelConfig, seed: UInt64, dataParallel: Bool = true) {
+        if c.usesGRU {
+            encoder = nil
+            parallel = nil
+            gruEncoder = GRU4Rec(
+                items: c.items, length: c.length, dim: c.dim, hidden: c.dim, dropout: c.dropout,
+                initialization: ModelConfig.initialization, seed: seed)
+        } else {
+            let e = SASRec(config: c.encoderConfig, seed: seed)
+            encoder = e
+            parallel = dataParallel ? SASRec.DataParallel(e) : nil
+            gruEncoder = nil
+        }
+        ceHead = CatalogHead(
+            name: "ce_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 7)
+        qHead =
+            c.algorithm.usesQ
+            ? CatalogHead(
+                name: "q_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 11
+            ) : nil
+    }
+
+    /// The encoder's parameters, whichever encoder it is.
+    public var encoderParameters: [Parameter] { encoder?.parameters ?? gruEncoder!.parameters }
+    public var parameters: [Parameter] { encoderParameters + ceHead.parameters + (qHead?.parameters ?? []) }
+
+    /// What `backward` needs from `forward`.
+    public enum EncoderCache {
+        /// SASRec run in parts (its data-parallel split).
+        case sasrec(SASRec.DataParallel.Cache)
+        /// SASRec run whole.
+        case sasrecWhole(SASRec.Cache)
+        /// GRU4Rec.
+        case gru(GRU4Rec.Cache)
+    }
+
+    /// Encodes a batch of right-padded sequences (SASRec: data-parallel over the batch).
+    /// `firstSample` is the index of `seqs[0]` in the whole batch (dropout masks are drawn per
+    /// sample, see `SASRec.forward`). `split: false` encodes the batch in one piece (no
+    /// in-process data-parallel split, whose sums depend on the thread count).
+    public func encode(
+        _ seqs: [[Int]], training: Bool, seed: UInt64 = 0, firstSample: Int = 0,
+        split: Bool = true
+    ) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
+        do {
+            if let encoder, !split {
+                let r = try encoder.forward(seqs, training: training, seed: seed, firstSample: firstSample)
+                return (r.states, .sasrecWhole(r.cache))
+            }
+            if let parallel {
+                let r = try parallel.forward(seqs, training: training, seed: seed, firstSample: firstSample)
+                return (r.states, .sasrec(r.cache))
+            }
+            if let encoder {
+                let r = try encoder.forward(seqs, training: training, seed: seed, firstSample: firstSample)
+                return (r.states, .sasrecWhole(r.cache))
+            }
+            let r = try gruEncoder!.forward(seqs, training: training, seed: seed, firstSample: firstSample)
+            return (r.states, .gru(r.cache))
+        } catch { throw .model("\(error)") }
+    }
+
+    /// Accumulates the encoder's gradients from the gradient of the states.
+    public func backward(_ cache: EncoderCache, _ dStates: Matrix) {
+        switch cache {
+        case .sasrec(let c): parallel!.backward(c, dStates)
+        case .sasrecWhole(let c): encoder!.backward(c, dStates)
+        case .gru(let c): gruEncoder!.backward(c, dStates)
+        }
+    }
+
+    /// States for a batch of right-padded sequences (no dropout).
+    public func states(_ seqs: [[Int]], split: Bool = true) throws(RecRLError) -> Matrix {
+        try encode(seqs, training: false, split: split).states
+    }
+
+    /// Gives this network `other`'s parameter values (shared, copy-on-write), and clears its
+    /// gradients when it is to be trained: a replica that computes one part of a batch.
+    func share(_ other: QNetwork, clearGradients: Bool) {
+        for (mine, theirs) in zip(parameters, other.parameters) { mine.value = theirs.value }
+        if clearGradients { zeroGrad() }
+    }
+
+    /// Drops the shared values (so that the owner's in-place optimiser step copies nothing).
+    func releaseValues() {
+        for p in parameters { p.value = Matrix(rows: 0, cols: 0) }
+    }
+
+    /// Adds `other`'s gradients into this network's (sparse ones over their touched rows).
+    func accumulateGradients(from other: QNetwork) {
+        for (mine, theirs) in zip(parameters, other.parameters) { mine.accumulateGradient(from: theirs) }
+    }
+}

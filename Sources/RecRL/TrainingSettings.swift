@@ -1,0 +1,41 @@
+import Foundation
+import RecCore
+import RecIO
+import RecNN
+
+/// Hyper-parameters of training (defaults: the papers', with the README's MovieLens protocol
+/// values for the learning rate).
+public struct TrainingSettings: Sendable, Equatable {
+    /// Transitions per batch.
+    public var batch = 256
+    /// Adam's learning rate.
+    public var learningRate: Float = 0.005
+    /// SA2C's second learning rate (after the warm-up).
+    public var learningRate2: Float = 0.001
+    /// Negatives per transition (SNQN, SA2C).
+    public var negatives = 10
+    /// Steps before SAC / SA2C switch to the weighted supervised loss. nil: the authors' 15,000,
+    /// capped at half the run's steps so that a short run still reaches the second phase.
+    public var warmupSteps: Int? = nil
+    /// SA2C's advantage is clipped to [advantageClip, 10] (the authors' clip, default 0).
+    public var advantageClip: Float = 0
+    /// Weight of the Q losses.
+    public var qWeight: Float = 1
+    /// Adam moves every embedding row each step, as the authors' TensorFlow optimiser (and
+    /// PyTorch's Adam) do; false updates only the rows of the batch (lazy, faster at large N).
+    public var denseEmbeddingUpdates = true
+    /// Evaluate the catalog columns each loss needs only (false: full Q matrices, for tests).
+    public var leanColumns = true
+    /// Seeds initialisation, batch order, dropout and negatives.
+    public var seed: UInt64 = 1
+    /// Seed of the dropout masks (nil: derived from `seed`).
+    public var dropoutSeed: UInt64? = nil
+    /// Parts a batch is computed in (by threads side by side, or by the processes of a group),
+    /// their gradients added in a fixed order: the result depends on this, not on the threads
+    /// or processes (which must divide it).
+    public var batchParts = 2
+    /// The defaults.
+    public init() {}
+
+    func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
+}
