@@ -21,7 +21,8 @@ struct RecBench: ParsableCommand {
         discussion: "Every subcommand takes --batch --items --dim --k --threads --reps --seed --format.",
         subcommands: [
             GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self,
-            OPEStreamBench.self, AttentionBench.self, EncoderBench.self, CEStepBench.self, TrainBench.self,
+            OPEStreamBench.self, AttentionBench.self, EncoderBench.self, CEStepBench.self, CEHeadBench.self,
+            TrainBench.self,
         ])
 }
 

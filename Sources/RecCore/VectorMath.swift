@@ -51,6 +51,36 @@ public enum VectorMath {
         return y.replacing(with: x, where: x .!= x)
     }
 
+    /// `e^x` per lane as `exp`, with the range reduction and the polynomial evaluated by fused
+    /// multiply-adds: half the dependent operations, so about twice the throughput where the
+    /// polynomial's latency bounds a loop (the softmax passes over a catalog's logits). Results
+    /// may differ from `exp` in the last bit; the same accuracy bound holds (`VectorMathTests`).
+    /// Inputs below -87.3 give 0, above 88.7 give +inf; NaN stays NaN.
+    @inlinable @inline(__always)
+    public static func expFused(_ x: V) -> V {
+        let hi = V(repeating: 88.72283)
+        let lo = V(repeating: -87.33654)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc = xc.replacing(with: lo, where: xc .< lo)
+        let magic = V(repeating: 12582912.0)  // 1.5 * 2^23
+        let t = magic.addingProduct(xc, V(repeating: 1.44269504088896341))
+        let n = t - magic
+        var r = xc.addingProduct(n, V(repeating: -0.693359375))
+        r = r.addingProduct(n, V(repeating: 2.12194440e-4))
+        var p = V(repeating: 1.3981999507e-3).addingProduct(V(repeating: 1.9875691500e-4), r)
+        p = V(repeating: 8.3334519073e-3).addingProduct(p, r)
+        p = V(repeating: 4.1665795894e-2).addingProduct(p, r)
+        p = V(repeating: 1.6666665459e-1).addingProduct(p, r)
+        p = V(repeating: 5.0000001201e-1).addingProduct(p, r)
+        p = (r + V(repeating: 1)).addingProduct(p, r * r)
+        let ni = bits(t) &- bits(magic)
+        let scale = float((ni &+ 127) &<< 23)
+        var y = p * scale
+        y = y.replacing(with: V(repeating: 0), where: x .< lo)
+        y = y.replacing(with: V(repeating: .infinity), where: x .> hi)
+        return y.replacing(with: x, where: x .!= x)
+    }
+
     /// Natural logarithm per lane for positive finite normal inputs. `log(0)` is -inf,
     /// negative inputs and NaN give NaN, +inf gives +inf.
     /// - Complexity: about 20 vector operations.

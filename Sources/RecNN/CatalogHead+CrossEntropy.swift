@@ -2,34 +2,54 @@ import Foundation
 import RecCore
 
 /// The two passes of `CatalogHead.crossEntropy` over the catalog's item blocks (blocks split in
-/// contiguous ranges, one per worker): pass 1 computes each block's logits (one sgemm) and a
-/// running max and sum of exponentials per row; pass 2 turns each stored block into
-/// (softmax − one-hot)·weight/B in place and forms dW = Pᵀ S, db = Σ P and dS += P W. The
-/// pointers stay valid for the passes' duration (the caller holds them); the workers write
-/// disjoint blocks of Z, gW, gB and their own rows of runMax, runSum and partialDS.
+/// contiguous ranges, one per worker), in the item-major layout: block k's logits are
+/// `cnt_k × ld` (row j: item j₀ + j for every state, `CatalogLogits.transposed`), small enough to
+/// stay in L2 between the kernel that writes them and the passes that read them.
+///
+/// Pass 1 computes each block's logits z, the block's max m per state, then replaces z by
+/// e = exp(z − m) in place while summing it: every exponential of the step is taken here,
+/// once. With the log-sum-exp known, the softmax is P = e · exp(m − lse) (per block and state:
+/// a factor f), so pass 2 scales each stored block by f (no exponentials) and forms dW = P S,
+/// db = Σ P and dS += Pᵀ W. The one-hot part of (softmax − one-hot) is a rank-one
+/// correction per state, added once after the workers (`oneHotCorrections`). The pointers stay
+/// valid for the passes' duration (the caller holds them); the workers write disjoint blocks of
+/// Z, gW, gB and their own rows of runMax, runSum, scratch and partialDS.
 struct CrossEntropyPasses: @unchecked Sendable {
     let S: UnsafePointer<Float>
+    /// Sᵀ, d × ld, zero past the B states.
+    let ST: UnsafePointer<Float>
     let W: UnsafePointer<Float>
     let bias: UnsafePointer<Float>
     let gW: UnsafeMutablePointer<Float>
     let gB: UnsafeMutablePointer<Float>
-    /// The logits, block-major: block k holds B × cnt_k.
+    /// The logits, then their shifted exponentials, item-major: item j's row at `Z + j·ld`.
     let Z: UnsafeMutablePointer<Float>
-    /// Per worker and row, the running max and Σ exp(z − max) over the worker's blocks.
+    /// Per block and state, the block's max logit.
+    let blockMax: UnsafeMutablePointer<Float>
+    /// Per state, its target's logit.
+    let targetLogit: UnsafeMutablePointer<Float>
+    /// Per worker and state, the running max and Σ exp(z − max) over the worker's blocks.
     let runMax: UnsafeMutablePointer<Float>
     let runSum: UnsafeMutablePointer<Float>
-    /// Per row, log Σ exp z.
+    /// Per worker, B floats of scratch.
+    let scratch: UnsafeMutablePointer<Float>
+    /// Per state, log Σ exp z.
     let lse: UnsafeMutablePointer<Float>
+    /// Per state, weight · scale (the gradient's row factor c).
+    let factor: UnsafeMutablePointer<Float>
     /// Per worker, its B × d share of dS.
     let partialDS: UnsafeMutablePointer<Float>
     let B: Int
+    let ld: Int
     let N: Int
     let d: Int
     let blockItems: Int
     let workers: Int
     let targets: [Int]
     let rowWeight: [Float]
-    let blas: Parallelism
+
+    /// Floats of scratch per worker.
+    static func scratchCount(states B: Int, dim d: Int) -> Int { B }
 
     /// The item blocks of worker `w`.
     func blocks(worker w: Int) -> Range<Int> {
@@ -37,30 +57,37 @@ struct CrossEntropyPasses: @unchecked Sendable {
         return (w * blocks / workers)..<((w + 1) * blocks / workers)
     }
 
-    /// Pass 1 for worker `w`: logits = bias + S Wᵀ per block, and the running max and sum.
+    /// Pass 1 for worker `w`: each block's logits, its max per state (kept), the target logits
+    /// that fall in it (kept), then the exponentials in place, their sum merged into the worker's
+    /// running pair.
     func logits(worker w: Int) {
+        let s = scratch + w * Self.scratchCount(states: B, dim: d)
         for k in blocks(worker: w) {
             let j0 = k * blockItems
             let cnt = min(blockItems, N - j0)
-            let z = Z + B * j0
-            for r in 0..<B { (z + r * cnt).update(from: bias + j0, count: cnt) }
-            BLAS.sgemm(
-                .none, .transpose, m: B, n: cnt, k: d, alpha: 1, a: S, lda: d, b: W + j0 * d, ldb: d, beta: 1, c: z,
-                ldc: cnt, parallelism: blas)
+            let z = Z + j0 * ld
+            let m = blockMax + k * B
+            CatalogLogits.transposed(
+                weights: W, bias: bias, items: j0..<(j0 + cnt), dimension: d, statesT: ST, ld: ld, into: z)
+            m.update(from: z, count: B)
+            for j in 1..<max(1, cnt) { Kernels.maxInPlace(m, z + j * ld, count: B) }
+            for r in 0..<B where targets[r] - 1 >= j0 && targets[r] - 1 < j0 + cnt {
+                targetLogit[r] = z[(targets[r] - 1 - j0) * ld + r]
+            }
+            s.initialize(repeating: 0, count: B)
+            for j in 0..<cnt { Kernels.expShiftedAccumulating(z + j * ld, shift: m, into: s, count: B) }
             for r in 0..<B {
-                let row = UnsafeBufferPointer(start: z + r * cnt, count: cnt)
-                let m = Kernels.max(row)
                 let o = w * B + r
-                let newMax = Swift.max(runMax[o], m)
-                var s = runSum[o] * (runMax[o] == -.infinity ? 0 : exp(runMax[o] - newMax))
-                s += Kernels.sumExpShifted(row, shift: newMax)
+                let newMax = Swift.max(runMax[o], m[r])
+                let old = runMax[o] == -.infinity ? 0 : runSum[o] * exp(runMax[o] - newMax)
+                let block = m[r] == -.infinity ? 0 : s[r] * exp(m[r] - newMax)
                 runMax[o] = newMax
-                runSum[o] = s
+                runSum[o] = old + block
             }
         }
     }
 
-    /// Combines the workers' running sums into each row's log-sum-exp (in worker order) and
+    /// Combines the workers' running sums into each state's log-sum-exp (in worker order) and
     /// returns Σ_b weight_b · (lse_b − z_b,target).
     func logSumExps() -> Double {
         var loss = 0.0
@@ -72,50 +99,44 @@ struct CrossEntropyPasses: @unchecked Sendable {
                 s += runSum[w * B + r] * exp(runMax[w * B + r] - m)
             }
             lse[r] = m + log(s)
-            let t = targets[r] - 1
-            let j0 = t / blockItems * blockItems
-            let cnt = min(blockItems, N - j0)
-            loss += Double(rowWeight[r]) * Double(lse[r] - Z[B * j0 + r * cnt + (t - j0)])
+            loss += Double(rowWeight[r]) * Double(lse[r] - targetLogit[r])
         }
         return loss
     }
 
-    /// Pass 2 for worker `w`: P = (softmax − one-hot)·weight·`scale` per block, in place; then
-    /// dW += Pᵀ S, db += Σ P and the worker's dS += P W.
-    func gradients(worker w: Int, scale invB: Float) {
+    /// Pass 2 for worker `w`, the softmax part: per block, f = c · exp(m − lse) per state,
+    /// P = E ⊙ f in place (row by row, while the block is in L2) with db += Σ P, then
+    /// dW += P S and the worker's dS += Pᵀ W.
+    func gradients(worker w: Int) {
         let myDS = partialDS + w * B * d
+        let f = scratch + w * Self.scratchCount(states: B, dim: d)
         for k in blocks(worker: w) {
             let j0 = k * blockItems
             let cnt = min(blockItems, N - j0)
-            let z = Z + B * j0
-            for r in 0..<B {
-                softmaxMinusOneHot(z + r * cnt, row: r, items: j0, count: cnt, scale: invB * rowWeight[r])
-            }
+            let p = Z + j0 * ld
+            let m = blockMax + k * B
+            for r in 0..<B { f[r] = m[r] == -.infinity ? 0 : factor[r] * exp(m[r] - lse[r]) }
+            for j in 0..<cnt { gB[j0 + j] += Kernels.scaleInPlace(p + j * ld, by: f, count: B) }
             BLAS.sgemm(
-                .transpose, .none, m: cnt, n: d, k: B, alpha: 1, a: UnsafePointer(z), lda: cnt, b: S, ldb: d,
-                beta: 1, c: gW + j0 * d, ldc: d, parallelism: blas)
-            CatalogHead.addRows(z, rows: B, count: cnt, into: gB + j0)
+                .none, .none, m: cnt, n: d, k: B, alpha: 1, a: p, lda: ld, b: S, ldb: d, beta: 1,
+                c: gW + j0 * d, ldc: d, parallelism: .sequential)
             BLAS.sgemm(
-                .none, .none, m: B, n: d, k: cnt, alpha: 1, a: UnsafePointer(z), lda: cnt, b: W + j0 * d, ldb: d,
-                beta: 1, c: myDS, ldc: d, parallelism: blas)
+                .transpose, .none, m: B, n: d, k: cnt, alpha: 1, a: p, lda: ld, b: W + j0 * d, ldb: d, beta: 1,
+                c: myDS, ldc: d, parallelism: .sequential)
         }
     }
 
-    /// row[j] = exp(row[j] − lse_r)·scale, minus scale at the row's target when it is in the block.
-    func softmaxMinusOneHot(_ row: UnsafeMutablePointer<Float>, row r: Int, items j0: Int, count cnt: Int, scale: Float)
-    {
-        let sh = SIMD16<Float>(repeating: lse[r])
-        let sc = SIMD16<Float>(repeating: scale)
-        var j = 0
-        while j + 16 <= cnt {
-            VectorMath.store(VectorMath.exp(VectorMath.load(row + j) - sh) * sc, row + j)
-            j += 16
+    /// The one-hot part of the gradient, once per state after the workers (in state order):
+    /// db_t −= c, dW_t −= c·S_r, dS_r −= c·W_t.
+    func oneHotCorrections(into dS: UnsafeMutablePointer<Float>) {
+        for r in 0..<B {
+            let t = targets[r] - 1
+            let c = factor[r]
+            gB[t] -= c
+            for k in 0..<d {
+                gW[t * d + k] -= c * S[r * d + k]
+                dS[r * d + k] -= c * W[t * d + k]
+            }
         }
-        while j < cnt {
-            row[j] = exp(row[j] - lse[r]) * scale
-            j += 1
-        }
-        let t = targets[r] - 1
-        if t >= j0 && t < j0 + cnt { row[t - j0] -= scale }
     }
 }

@@ -9,8 +9,8 @@ public final class CatalogHead: Module {
     public let weight: Parameter
     /// The item biases, N (1-D in checkpoints).
     public let bias: Parameter
-    /// Items per GEMM block.
-    public var blockItems = 4096
+    /// Items per block of the cross-entropy passes (a block's logits, items × states, stay in L2).
+    public var blockItems = 256
     /// Seconds the last `crossEntropy` spent in its first pass (logits and log-sum-exp: the
     /// head's forward) and its second (softmax gradient, dW, db, dS: the backward).
     public private(set) var lastCrossEntropySeconds: (forward: Double, backward: Double) = (0, 0)
@@ -20,6 +20,30 @@ public final class CatalogHead: Module {
     public var dim: Int { weight.value.cols }
     /// The weight, then the bias.
     public var parameters: [Parameter] { [weight, bias] }
+    /// The cross-entropy's logits buffer (N × B floats), kept from one call to the next: a fresh
+    /// buffer of that size every step costs its page faults again (about 3% of a training step
+    /// at N = 100,000). `releaseWorkspace()` frees it.
+    private var workspace: UnsafeMutablePointer<Float>? = nil
+    private var workspaceCount = 0
+
+    deinit { workspace?.deallocate() }
+
+    /// Frees the buffer `crossEntropy` keeps between calls (the next call allocates it again).
+    public func releaseWorkspace() {
+        workspace?.deallocate()
+        workspace = nil
+        workspaceCount = 0
+    }
+
+    /// A buffer of at least `count` floats, reused between calls.
+    private func workspace(count: Int) -> UnsafeMutablePointer<Float> {
+        if let w = workspace, workspaceCount >= count { return w }
+        workspace?.deallocate()
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        workspace = w
+        workspaceCount = count
+        return w
+    }
 
     /// A head of `items` × `dim` weights and `items` biases, initialised as a `Linear` layer.
     public init(name: String, items: Int, dim: Int, initialization: Initialization = .pytorchDefault, seed: UInt64) {
@@ -31,9 +55,14 @@ public final class CatalogHead: Module {
     /// Mean softmax cross-entropy of the next items over the whole catalog, with its gradients:
     /// loss = (1/B) Σ_b [log Σ_i exp z_bi − z_b,target]. Accumulates dW and db and returns dS.
     ///
-    /// Pass 1 computes the logits block by block (one sgemm per block) and a running
-    /// log-sum-exp per row; pass 2 turns each stored block into (softmax − one-hot)/B in place and
-    /// forms dW = Pᵀ S and dS += P W per block. FLOPs: 3 × 2·B·N·d. Memory: the B × N logits.
+    /// Pass 1 computes the logits block by block in the item-major layout
+    /// (`CatalogLogits.transposed`: the SIMD register-tiled kernel, or sgemm without AVX2) and,
+    /// while each block is in L2, its max per state and its exponentials (stored in place of the
+    /// logits: the step's only exponentials) with a running log-sum-exp; pass 2 forms dW, db and
+    /// dS per block from the stored exponentials scaled per state (softmax = e · exp(m − lse)),
+    /// and the one-hot part as one rank-one correction per state (`CrossEntropyPasses`).
+    /// FLOPs: 3 × 2·B·N·d. Memory: the N × B logits (B rounded up to a vector), kept between
+    /// calls (`releaseWorkspace()`).
     /// With `weights`, row b's term is multiplied by `weights[b]` (held constant: SAC and SA2C
     /// weight the supervised loss by a stop-gradient Q value or advantage).
     /// The loss is a mean over `normalizer` rows (default B): a part of a batch (a process's in
@@ -61,58 +90,66 @@ public final class CatalogHead: Module {
         }
         let nb = max(1, blockItems)
         let workers = max(1, min(parallelism.resolvedCount, (N + nb - 1) / nb))
-        // Block-major logits: block k holds B × cnt_k. Left uninitialised: pass 1 writes every
-        // element (the bias) before the GEMM adds into it (zeroing 4·B·N bytes cost a memset pass).
-        let logits = UnsafeMutablePointer<Float>.allocate(capacity: B * N)
-        // Per worker running (max, sum) per row; per row the log-sum-exp; per worker its dS.
+        let ld = CatalogLogits.leadingDimension(states: B)
+        // Item-major logits, N × ld, in the kept workspace. Not cleared: pass 1 writes every element.
+        let logits = workspace(count: N * ld)
+        let statesT = UnsafeMutablePointer<Float>.allocate(capacity: d * ld)
+        // Per block and state the block's max; per state its target's logit, its log-sum-exp
+        // and the gradient's factor; per worker its running (max, sum), scratch and dS.
+        let blocks = (N + nb - 1) / nb
+        let blockMax = UnsafeMutablePointer<Float>.allocate(capacity: blocks * B)
+        let targetLogit = UnsafeMutablePointer<Float>.allocate(capacity: B)
         let runMax = UnsafeMutablePointer<Float>.allocate(capacity: workers * B)
         let runSum = UnsafeMutablePointer<Float>.allocate(capacity: workers * B)
+        let scratch = UnsafeMutablePointer<Float>.allocate(
+            capacity: workers * CrossEntropyPasses.scratchCount(states: B, dim: d))
         let lse = UnsafeMutablePointer<Float>.allocate(capacity: B)
+        let factor = UnsafeMutablePointer<Float>.allocate(capacity: B)
         let partialDS = UnsafeMutablePointer<Float>.allocate(capacity: workers * B * d)
         runMax.initialize(repeating: -.infinity, count: workers * B)
         runSum.initialize(repeating: 0, count: workers * B)
         lse.initialize(repeating: 0, count: B)
+        let invB = 1 / Float(mean)
+        for r in 0..<B { factor[r] = invB * rowWeight[r] }
         partialDS.initialize(repeating: 0, count: workers * B * d)
         defer {
-            for p in [logits, runMax, runSum, lse, partialDS] { p.deallocate() }
+            for p in [statesT, blockMax, targetLogit, runMax, runSum, scratch, lse, factor, partialDS] {
+                p.deallocate()
+            }
         }
         var lossOut = 0.0
         let start = DispatchTime.now().uptimeNanoseconds
         var middle = start
         states.withUnsafeBufferPointer { sp in
+            statesT.initialize(repeating: 0, count: d * ld)
+            for r in 0..<B { for k in 0..<d { statesT[k * ld + r] = sp[r * d + k] } }
             weight.value.withUnsafeBufferPointer { wp in
                 bias.value.withUnsafeBufferPointer { bp in
                     weight.grad.withUnsafeMutableBufferPointer { gw in
                         bias.grad.withUnsafeMutableBufferPointer { gb in
                             let passes = CrossEntropyPasses(
-                                S: sp.baseAddress!, W: wp.baseAddress!, bias: bp.baseAddress!, gW: gw.baseAddress!,
-                                gB: gb.baseAddress!, Z: logits, runMax: runMax, runSum: runSum, lse: lse,
-                                partialDS: partialDS, B: B, N: N, d: d, blockItems: nb, workers: workers,
-                                targets: targets, rowWeight: rowWeight,
-                                blas: workers > 1 ? .sequential : parallelism)
+                                S: sp.baseAddress!, ST: statesT, W: wp.baseAddress!, bias: bp.baseAddress!,
+                                gW: gw.baseAddress!, gB: gb.baseAddress!, Z: logits, blockMax: blockMax,
+                                targetLogit: targetLogit, runMax: runMax, runSum: runSum, scratch: scratch, lse: lse,
+                                factor: factor, partialDS: partialDS, B: B, ld: ld, N: N, d: d, blockItems: nb,
+                                workers: workers, targets: targets, rowWeight: rowWeight)
                             Threading.perWorker(workers) { w in passes.logits(worker: w) }
                             lossOut = passes.logSumExps() / Double(mean)
                             middle = DispatchTime.now().uptimeNanoseconds
-                            let invB = 1 / Float(mean)
-                            Threading.perWorker(workers) { w in passes.gradients(worker: w, scale: invB) }
+                            Threading.perWorker(workers) { w in passes.gradients(worker: w) }
+                            for w in 1..<workers {
+                                for i in 0..<(B * d) { partialDS[i] += partialDS[w * B * d + i] }
+                            }
+                            passes.oneHotCorrections(into: partialDS)
                         }
                     }
                 }
             }
         }
-        var dS = Matrix(rows: B, cols: d)
-        dS.withUnsafeMutableBufferPointer { out in
-            for w in 0..<workers { for i in 0..<(B * d) { out[i] += partialDS[w * B * d + i] } }
-        }
+        let dS = Matrix(rows: B, cols: d, elements: Array(UnsafeBufferPointer(start: partialDS, count: B * d)))
         let end = DispatchTime.now().uptimeNanoseconds
         lastCrossEntropySeconds = (Double(middle - start) / 1e9, Double(end - middle) / 1e9)
         return (lossOut, dS)
-    }
-
-    /// `sum[j] += rows[r·count + j]` for r = 0, 1, … in order (the same additions as a scalar loop,
-    /// 16 columns at a time: the bias gradient of a block).
-    static func addRows(_ rows: UnsafePointer<Float>, rows b: Int, count: Int, into sum: UnsafeMutablePointer<Float>) {
-        for r in 0..<b { Kernels.addRow(rows + r * count, into: sum, count: count) }
     }
 
     /// Logits of selected columns: `columns[b]` lists item ids (1...N) for row b.

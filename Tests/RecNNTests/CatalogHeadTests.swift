@@ -100,3 +100,62 @@ import _RecTestSupport
         #expect(gradientsAgree(head.weight.grad.storage, centralDifference(w) { L(s, $0) }))
     }
 }
+
+@Suite struct CatalogHeadLargeTests {
+    /// The full-catalog cross-entropy at a size where every path of the passes runs (several
+    /// strips of states, many blocks split between workers, a last block and a last tile that are
+    /// partial, row weights, a normalizer), against the analytic gradients computed in Double:
+    /// loss = Σ_b w_b (lse_b − z_b,t) / M, dZ = w_b (softmax − one-hot) / M.
+    @Test(arguments: [1, 2])
+    func crossEntropyMatchesDoubleReference(threads: Int) throws {
+        let B = 50
+        let N = 1001
+        let d = 20
+        let M = 80
+        let head = CatalogHead(name: "head", items: N, dim: d, seed: 11)
+        head.blockItems = 64
+        let states = Matrix(rows: B, cols: d, elements: randomFloats(B * d, seed: 12, scale: 3))
+        var g = Xoshiro256(seed: 13)
+        let targets = (0..<B).map { _ in 1 + Int(g.next() % UInt64(N)) }
+        let weights = (0..<B).map { b in Float(b % 7) * 0.25 - 0.5 }
+        let (loss, dS) = try head.crossEntropy(
+            states: states, targets: targets, weights: weights, normalizer: M, parallelism: .threads(threads))
+        let s = states.storage.map(Double.init)
+        let w = head.weight.value.storage.map(Double.init)
+        let bias = head.bias.value.storage.map(Double.init)
+        var refLoss = 0.0
+        var dSRef = [Double](repeating: 0, count: B * d)
+        var dWRef = [Double](repeating: 0, count: N * d)
+        var dbRef = [Double](repeating: 0, count: N)
+        for r in 0..<B {
+            let z = (0..<N).map { i in bias[i] + (0..<d).reduce(0.0) { $0 + s[r * d + $1] * w[i * d + $1] } }
+            let m = z.max()!
+            let lse = m + log(z.reduce(0.0) { $0 + exp($1 - m) })
+            let c = Double(weights[r]) / Double(M)
+            refLoss += c * (lse - z[targets[r] - 1])
+            for i in 0..<N {
+                let p = c * (exp(z[i] - lse) - (i == targets[r] - 1 ? 1 : 0))
+                dbRef[i] += p
+                for k in 0..<d {
+                    dWRef[i * d + k] += p * s[r * d + k]
+                    dSRef[r * d + k] += p * w[i * d + k]
+                }
+            }
+        }
+        #expect(abs(loss - refLoss) < 1e-5 * max(1, abs(refLoss)))
+        #expect(closeness(dS.storage, dSRef, atol: 1e-6, rtol: 1e-4) == nil)
+        #expect(closeness(head.weight.grad.storage, dWRef, atol: 1e-6, rtol: 1e-4) == nil)
+        #expect(closeness(head.bias.grad.storage, dbRef, atol: 1e-6, rtol: 1e-4) == nil)
+    }
+
+    /// A state with a NaN or infinite value gives a non-finite loss (training stops as diverged),
+    /// never a finite wrong one; huge but finite logits give the finite loss they imply.
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func nonFiniteStatesGiveANonFiniteLoss(value: Float) throws {
+        let head = CatalogHead(name: "head", items: 40, dim: 8, seed: 3)
+        var states = Matrix(rows: 3, cols: 8, elements: randomFloats(24, seed: 4, scale: 1))
+        states[1, 2] = value
+        let (loss, _) = try head.crossEntropy(states: states, targets: [1, 2, 3])
+        #expect(!loss.isFinite)
+    }
+}

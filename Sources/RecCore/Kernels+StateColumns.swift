@@ -1,0 +1,83 @@
+import Foundation
+
+// Element-wise kernels over rows whose elements belong to different states (the item-major
+// logits of a training step's softmax: one row per item, one element per state), each element
+// with its own shift (16-lane SIMD with partial-vector tails).
+extension Kernels {
+    /// `m[i] = max(m[i], x[i])` for i < `count`. A NaN in `x` is not carried into `m` (the
+    /// exponentials that follow turn it into a NaN sum).
+    @inlinable
+    public static func maxInPlace(_ m: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            VectorMath.store(VectorMath.maximum(VectorMath.load(m + i), VectorMath.load(x + i)), m + i)
+            i += 16
+        }
+        if i < n {
+            let v = VectorMath.maximum(
+                VectorMath.loadPartial(m + i, n - i, fill: 0), VectorMath.loadPartial(x + i, n - i, fill: 0))
+            VectorMath.storePartial(v, m + i, n - i)
+        }
+    }
+
+    /// `x[i] = exp(x[i] − shift[i])` in place and `s[i] += x[i]`, for i < `count`
+    /// (`VectorMath.expFused`).
+    @inlinable
+    public static func expShiftedAccumulating(
+        _ x: UnsafeMutablePointer<Float>, shift: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
+        count n: Int
+    ) {
+        var i = 0
+        while i + 16 <= n {
+            let e = VectorMath.expFused(VectorMath.load(x + i) - VectorMath.load(shift + i))
+            VectorMath.store(e, x + i)
+            VectorMath.store(VectorMath.load(s + i) + e, s + i)
+            i += 16
+        }
+        if i < n {
+            let r = n - i
+            let e = VectorMath.expFused(
+                VectorMath.loadPartial(x + i, r, fill: 0) - VectorMath.loadPartial(shift + i, r, fill: 0))
+            VectorMath.storePartial(e, x + i, r)
+            VectorMath.storePartial(VectorMath.loadPartial(s + i, r, fill: 0) + e, s + i, r)
+        }
+    }
+
+    /// `Σ x[i]·y[i]` for i < `count` (lane-wise sums, then across lanes).
+    @inlinable
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) -> Float {
+        var acc = V()
+        var i = 0
+        while i + 16 <= n {
+            acc = acc.addingProduct(VectorMath.load(x + i), VectorMath.load(y + i))
+            i += 16
+        }
+        if i < n {
+            acc = acc.addingProduct(
+                VectorMath.loadPartial(x + i, n - i, fill: 0), VectorMath.loadPartial(y + i, n - i, fill: 0))
+        }
+        return acc.sum()
+    }
+
+    /// `x[i] *= f[i]` for i < `count`, in place; returns Σ x[i] (the new values, lane-wise then
+    /// across lanes).
+    @inlinable @discardableResult
+    public static func scaleInPlace(_ x: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, count n: Int)
+        -> Float
+    {
+        var acc = V()
+        var i = 0
+        while i + 16 <= n {
+            let y = VectorMath.load(x + i) * VectorMath.load(f + i)
+            VectorMath.store(y, x + i)
+            acc += y
+            i += 16
+        }
+        if i < n {
+            let y = VectorMath.loadPartial(x + i, n - i, fill: 0) * VectorMath.loadPartial(f + i, n - i, fill: 0)
+            VectorMath.storePartial(y, x + i, n - i)
+            acc += y
+        }
+        return acc.sum()
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import RecCore
+import Testing
+import _RecTestSupport
+
+@Suite struct StateColumnKernelsTests {
+    /// maxInPlace, expShiftedAccumulating and dot against scalar loops in Double, on counts
+    /// around the 16-lane vector (full vectors, a partial tail, both).
+    @Test(arguments: [1, 15, 16, 17, 50])
+    func kernelsMatchScalarLoops(count n: Int) {
+        let x = randomFloats(n, seed: 1, scale: 5)
+        let m0 = randomFloats(n, seed: 2, scale: 5)
+        let shift = randomFloats(n, seed: 3, scale: 5)
+        let y = randomFloats(n, seed: 4, scale: 1)
+        let s0 = randomFloats(n, seed: 5, scale: 1).map(abs)
+        var m = m0
+        var s = s0
+        var e = x
+        var d: Float = 0
+        x.withUnsafeBufferPointer { xp in
+            shift.withUnsafeBufferPointer { hp in
+                m.withUnsafeMutableBufferPointer { Kernels.maxInPlace($0.baseAddress!, xp.baseAddress!, count: n) }
+                e.withUnsafeMutableBufferPointer { ep in
+                    s.withUnsafeMutableBufferPointer {
+                        Kernels.expShiftedAccumulating(
+                            ep.baseAddress!, shift: hp.baseAddress!, into: $0.baseAddress!, count: n)
+                    }
+                }
+                y.withUnsafeBufferPointer { d = Kernels.dot(xp.baseAddress!, $0.baseAddress!, count: n) }
+            }
+        }
+        #expect(m == zip(m0, x).map { max($0, $1) })
+        let eRef = (0..<n).map { exp(Double(x[$0]) - Double(shift[$0])) }
+        #expect(closeness(e, eRef, atol: 0, rtol: 1e-6) == nil)
+        #expect(closeness(s, (0..<n).map { Double(s0[$0]) + eRef[$0] }, atol: 0, rtol: 1e-6) == nil)
+        let dRef = (0..<n).reduce(0.0) { $0 + Double(x[$1]) * Double(y[$1]) }
+        let dScale = (0..<n).reduce(0.0) { $0 + abs(Double(x[$1]) * Double(y[$1])) }
+        #expect(abs(Double(d) - dRef) <= 1e-6 * dScale)
+    }
+}
