@@ -11,16 +11,18 @@ struct CEHeadBench: ParsableCommand {
         commandName: "ce-head",
         abstract: "Catalog head: softmax cross-entropy forward + backward over N items, and its logits kernel alone.")
     @OptionGroup var common: CommonOptions
+    @Option(help: "Items per block of the cross-entropy passes (CatalogHead.blockItems).") var blockItems: Int = 256
 
     func run() throws {
         let b = common.batch ?? 128
         let d = common.dim ?? 64
         let n = common.items ?? 100_000
         let head = CatalogHead(name: "head", items: n, dim: d, seed: common.seed)
+        head.blockItems = blockItems
         var g = Xoshiro256(seed: common.seed &+ 1)
         let states = Matrix(rows: b, cols: d, elements: (0..<(b * d)).map { _ in Float(Sampling.normal(&g)) })
         let targets = (0..<b).map { _ in 1 + Int(g.next() % UInt64(n)) }
-        let params: [(String, Any)] = [("batch", b), ("dim", d), ("items", n)]
+        let params: [(String, Any)] = [("batch", b), ("dim", d), ("items", n), ("block_items", blockItems)]
         var out = [Measurement]()
         for t in try common.threadList() {
             Threading.setCount(t)
