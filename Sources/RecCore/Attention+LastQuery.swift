@@ -47,29 +47,26 @@ extension Attention {
         var probs = [Float](repeating: 0, count: s.batch * s.heads * s.length)
         var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * s.length)
         let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
-        q.withUnsafeBufferPointer { qp in
-            k.withUnsafeBufferPointer { kp in
-                v.withUnsafeBufferPointer { vp in
-                    out.withUnsafeMutableBufferPointer { op in
-                        probs.withUnsafeMutableBufferPointer { pp in
-                            drop.withUnsafeMutableBufferPointer { dp in
-                                let operands = UncheckedSendable(
-                                    ForwardOperands(
-                                        q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!,
-                                        out: op.baseAddress!, probabilities: pp.baseAddress!,
-                                        mask: dropout == nil ? nil : dp.baseAddress))
-                                Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
-                                    forwardLastQueryBlock(
-                                        bh, operands.value, positions: positions, shape: s, keyPadding: keyPadding,
-                                        dropout: dropout)
-                                }
-                            }
-                        }
-                    }
-                }
+        withOperands(q: q, k: k, v: v, out: &out, probabilities: &probs, mask: &drop, dropout: dropout != nil) { x in
+            let operands = UncheckedSendable(x)
+            Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                forwardLastQueryBlock(
+                    bh, operands.value, positions: positions, shape: s, keyPadding: keyPadding,
+                    dropout: dropout)
             }
         }
         return (out, LastQueryCache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
+    }
+
+    /// Where block `bh` = b·H + h of the last-query attention lives: its sequence b, its n =
+    /// positions[b] + 1 keys, the offset of its keys (and values) and of its query and output.
+    @inline(__always)
+    static func lastQueryBlock(_ bh: Int, positions: [Int], shape s: Shape) -> (
+        sequence: Int, keys: Int, keyOffset: Int, queryOffset: Int
+    ) {
+        let b = bh / s.heads
+        let h = bh % s.heads
+        return (b, positions[b] + 1, b * s.length * s.width + h * s.headDim, b * s.width + h * s.headDim)
     }
 
     /// One (sequence, head) of `forwardLastQuery`, `bh` = b·H + h: the n = positions[b] + 1
@@ -78,14 +75,8 @@ extension Attention {
     static func forwardLastQueryBlock(
         _ bh: Int, _ x: ForwardOperands, positions: [Int], shape s: Shape, keyPadding: [Bool]?, dropout: Dropout?
     ) {
-        let L = s.length
-        let D = s.width
-        let dh = s.headDim
-        let b = bh / s.heads
-        let h = bh % s.heads
-        let n = positions[b] + 1
-        let keys = b * L * D + h * dh
-        let query = b * D + h * dh
+        let (L, D, dh) = (s.length, s.width, s.headDim)
+        let (b, n, keys, query) = lastQueryBlock(bh, positions: positions, shape: s)
         let P = x.probabilities + bh * L
         let scale = 1 / Float(dh).squareRoot()
         SmallProducts.rowDots(x.q + query, x.k + keys, ld: D, width: dh, m: 1, n: n, alpha: scale, into: P, ldc: L)
@@ -121,34 +112,13 @@ extension Attention {
         var dk = Matrix(rows: s.rows, cols: s.width)
         var dv = dk
         let workers = min(parallelism.resolvedCount, max(1, s.batch / 16))
-        dOutput.withUnsafeBufferPointer { gp in
-            q.withUnsafeBufferPointer { qp in
-                k.withUnsafeBufferPointer { kp in
-                    v.withUnsafeBufferPointer { vp in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    cache.probabilities.withUnsafeBufferPointer { pp in
-                                        (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
-                                            let operands = UncheckedSendable(
-                                                BackwardOperands(
-                                                    dOutput: gp.baseAddress!, q: qp.baseAddress!, k: kp.baseAddress!,
-                                                    v: vp.baseAddress!, dq: dqp.baseAddress!, dk: dkp.baseAddress!,
-                                                    dv: dvp.baseAddress!, probabilities: pp.baseAddress!,
-                                                    mask: cache.dropoutScale == nil ? nil : mp.baseAddress))
-                                            Threading.parallelFor(
-                                                chunks: s.batch * s.heads, parallelism: .threads(workers)
-                                            ) { bh in
-                                                backwardLastQueryBlock(
-                                                    bh, operands.value, positions: positions, shape: s)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        withOperands(dOutput: dOutput, q: q, k: k, v: v, dq: &dq, dk: &dk, dv: &dv, cache: cache) { x in
+            let operands = UncheckedSendable(x)
+            Threading.parallelFor(
+                chunks: s.batch * s.heads, parallelism: .threads(workers)
+            ) { bh in
+                backwardLastQueryBlock(
+                    bh, operands.value, positions: positions, shape: s)
             }
         }
         return (dq, dk, dv)
@@ -158,14 +128,8 @@ extension Attention {
     /// dp = do·v_j through the mask; the softmax backward; dq = Σ_j dS_j k_j, dk_j = dS_j q.
     @inline(__always)
     static func backwardLastQueryBlock(_ bh: Int, _ x: BackwardOperands, positions: [Int], shape s: Shape) {
-        let L = s.length
-        let D = s.width
-        let dh = s.headDim
-        let b = bh / s.heads
-        let h = bh % s.heads
-        let n = positions[b] + 1
-        let keys = b * L * D + h * dh
-        let query = b * D + h * dh
+        let (L, D, dh) = (s.length, s.width, s.headDim)
+        let (_, n, keys, query) = lastQueryBlock(bh, positions: positions, shape: s)
         let P = x.probabilities + bh * L
         let scale = 1 / Float(dh).squareRoot()
         let mb = x.mask
@@ -191,3 +155,5 @@ extension Attention {
         }
     }
 }
+
+extension Attention.LastQueryCache: AttentionCache {}

@@ -109,21 +109,64 @@ public enum Attention {
         var drop = [Float](repeating: 1, count: dropout == nil ? 0 : s.batch * s.heads * LL)
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
         let products = BlockProducts(shape: s, blas: workers > 1 ? .sequential : parallelism)
+        withOperands(q: q, k: k, v: v, out: &out, probabilities: &probs, mask: &drop, dropout: dropout != nil) { x in
+            let operands = UncheckedSendable(x)
+            Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
+                forwardBlock(
+                    bh, operands.value, products: products, causal: causal, keyPadding: keyPadding,
+                    dropout: dropout)
+            }
+        }
+        return (out, Cache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
+    }
+
+    /// Runs `body` with the base pointers of `forward`'s operands (the mask's only with dropout).
+    static func withOperands(
+        q: Matrix, k: Matrix, v: Matrix, out: inout Matrix, probabilities: inout [Float], mask: inout [Float],
+        dropout: Bool, _ body: (ForwardOperands) -> Void
+    ) {
         q.withUnsafeBufferPointer { qp in
             k.withUnsafeBufferPointer { kp in
                 v.withUnsafeBufferPointer { vp in
                     out.withUnsafeMutableBufferPointer { op in
-                        probs.withUnsafeMutableBufferPointer { pp in
-                            drop.withUnsafeMutableBufferPointer { dp in
-                                let operands = UncheckedSendable(
+                        probabilities.withUnsafeMutableBufferPointer { pp in
+                            mask.withUnsafeMutableBufferPointer { dp in
+                                body(
                                     ForwardOperands(
                                         q: qp.baseAddress!, k: kp.baseAddress!, v: vp.baseAddress!,
                                         out: op.baseAddress!, probabilities: pp.baseAddress!,
-                                        mask: dropout == nil ? nil : dp.baseAddress))
-                                Threading.parallelFor(chunks: s.batch * s.heads, parallelism: .threads(workers)) { bh in
-                                    forwardBlock(
-                                        bh, operands.value, products: products, causal: causal, keyPadding: keyPadding,
-                                        dropout: dropout)
+                                        mask: dropout ? dp.baseAddress : nil))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `body` with the base pointers of `backward`'s operands (the mask's only when the
+    /// cache has one).
+    static func withOperands<C: AttentionCache>(
+        dOutput: Matrix, q: Matrix, k: Matrix, v: Matrix, dq: inout Matrix, dk: inout Matrix, dv: inout Matrix,
+        cache: C, _ body: (BackwardOperands) -> Void
+    ) {
+        dOutput.withUnsafeBufferPointer { gp in
+            q.withUnsafeBufferPointer { qp in
+                k.withUnsafeBufferPointer { kp in
+                    v.withUnsafeBufferPointer { vp in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    cache.probabilities.withUnsafeBufferPointer { pp in
+                                        (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
+                                            body(
+                                                BackwardOperands(
+                                                    dOutput: gp.baseAddress!, q: qp.baseAddress!, k: kp.baseAddress!,
+                                                    v: vp.baseAddress!, dq: dqp.baseAddress!, dk: dkp.baseAddress!,
+                                                    dv: dvp.baseAddress!, probabilities: pp.baseAddress!,
+                                                    mask: cache.dropoutScale == nil ? nil : mp.baseAddress))
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -131,7 +174,6 @@ public enum Attention {
                 }
             }
         }
-        return (out, Cache(probabilities: probs, dropoutScale: dropout == nil ? nil : drop))
     }
 
     /// The base pointers `forward` (and `forwardLastQuery`) work on.
@@ -260,35 +302,14 @@ public enum Attention {
         var dv = Matrix(rows: s.rows, cols: s.width, unsafeUninitialized: { _ in })
         let workers = min(parallelism.resolvedCount, max(1, s.batch))
         let products = BlockProducts(shape: s, blas: workers > 1 ? .sequential : parallelism)
-        dOutput.withUnsafeBufferPointer { gp in
-            q.withUnsafeBufferPointer { qp in
-                k.withUnsafeBufferPointer { kp in
-                    v.withUnsafeBufferPointer { vp in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    cache.probabilities.withUnsafeBufferPointer { pp in
-                                        (cache.dropoutScale ?? []).withUnsafeBufferPointer { mp in
-                                            let operands = UncheckedSendable(
-                                                BackwardOperands(
-                                                    dOutput: gp.baseAddress!, q: qp.baseAddress!, k: kp.baseAddress!,
-                                                    v: vp.baseAddress!, dq: dqp.baseAddress!, dk: dkp.baseAddress!,
-                                                    dv: dvp.baseAddress!, probabilities: pp.baseAddress!,
-                                                    mask: cache.dropoutScale == nil ? nil : mp.baseAddress))
-                                            Threading.parallelFor(
-                                                chunks: s.batch * s.heads, parallelism: .threads(workers),
-                                                scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * LL) },
-                                                release: { $0.deallocate() }
-                                            ) { bh, scratch in
-                                                backwardBlock(bh, operands.value, products: products, scratch: scratch)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        withOperands(dOutput: dOutput, q: q, k: k, v: v, dq: &dq, dk: &dk, dv: &dv, cache: cache) { x in
+            let operands = UncheckedSendable(x)
+            Threading.parallelFor(
+                chunks: s.batch * s.heads, parallelism: .threads(workers),
+                scratch: { UnsafeMutablePointer<Float>.allocate(capacity: 2 * LL) },
+                release: { $0.deallocate() }
+            ) { bh, scratch in
+                backwardBlock(bh, operands.value, products: products, scratch: scratch)
             }
         }
         return (dq, dk, dv)
@@ -335,3 +356,12 @@ public enum Attention {
         products.combine(UnsafePointer(dP), transposeA: true, rows: x.q + rowOff, into: x.dk + rowOff)
     }
 }
+
+/// The softmax probabilities and scaled dropout mask a backward pass reads (`Attention.Cache`,
+/// `Attention.LastQueryCache`).
+protocol AttentionCache {
+    var probabilities: [Float] { get }
+    var dropoutScale: [Float]? { get }
+}
+
+extension Attention.Cache: AttentionCache {}
