@@ -140,3 +140,40 @@ struct CrossEntropyPasses: @unchecked Sendable {
         }
     }
 }
+
+/// The per-call buffers of `CatalogHead.crossEntropy` besides the kept logits: Sᵀ (d × ld, zero
+/// past the states); per block and state the block's max; per state its target's logit, its
+/// log-sum-exp and the gradient's factor c; per worker its running (max, sum), scratch and dS.
+struct CrossEntropyBuffers {
+    let statesT: UnsafeMutablePointer<Float>
+    let blockMax: UnsafeMutablePointer<Float>
+    let targetLogit: UnsafeMutablePointer<Float>
+    let runMax: UnsafeMutablePointer<Float>
+    let runSum: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
+    let lse: UnsafeMutablePointer<Float>
+    let factor: UnsafeMutablePointer<Float>
+    let partialDS: UnsafeMutablePointer<Float>
+
+    init(states B: Int, dim d: Int, ld: Int, blocks: Int, workers: Int, factors: [Float]) {
+        statesT = .allocate(capacity: d * ld)
+        statesT.initialize(repeating: 0, count: d * ld)
+        blockMax = .allocate(capacity: blocks * B)
+        targetLogit = .allocate(capacity: B)
+        runMax = .allocate(capacity: workers * B)
+        runMax.initialize(repeating: -.infinity, count: workers * B)
+        runSum = .allocate(capacity: workers * B)
+        runSum.initialize(repeating: 0, count: workers * B)
+        scratch = .allocate(capacity: workers * CrossEntropyPasses.scratchCount(states: B, dim: d))
+        lse = .allocate(capacity: B)
+        lse.initialize(repeating: 0, count: B)
+        factor = .allocate(capacity: B)
+        factor.initialize(from: factors, count: B)
+        partialDS = .allocate(capacity: workers * B * d)
+        partialDS.initialize(repeating: 0, count: workers * B * d)
+    }
+
+    func deallocate() {
+        for p in [statesT, blockMax, targetLogit, runMax, runSum, scratch, lse, factor, partialDS] { p.deallocate() }
+    }
+}

@@ -93,46 +93,28 @@ public final class CatalogHead: Module {
         let ld = CatalogLogits.leadingDimension(states: B)
         // Item-major logits, N × ld, in the kept workspace. Not cleared: pass 1 writes every element.
         let logits = workspace(count: N * ld)
-        let statesT = UnsafeMutablePointer<Float>.allocate(capacity: d * ld)
-        // Per block and state the block's max; per state its target's logit, its log-sum-exp
-        // and the gradient's factor; per worker its running (max, sum), scratch and dS.
-        let blocks = (N + nb - 1) / nb
-        let blockMax = UnsafeMutablePointer<Float>.allocate(capacity: blocks * B)
-        let targetLogit = UnsafeMutablePointer<Float>.allocate(capacity: B)
-        let runMax = UnsafeMutablePointer<Float>.allocate(capacity: workers * B)
-        let runSum = UnsafeMutablePointer<Float>.allocate(capacity: workers * B)
-        let scratch = UnsafeMutablePointer<Float>.allocate(
-            capacity: workers * CrossEntropyPasses.scratchCount(states: B, dim: d))
-        let lse = UnsafeMutablePointer<Float>.allocate(capacity: B)
-        let factor = UnsafeMutablePointer<Float>.allocate(capacity: B)
-        let partialDS = UnsafeMutablePointer<Float>.allocate(capacity: workers * B * d)
-        runMax.initialize(repeating: -.infinity, count: workers * B)
-        runSum.initialize(repeating: 0, count: workers * B)
-        lse.initialize(repeating: 0, count: B)
         let invB = 1 / Float(mean)
-        for r in 0..<B { factor[r] = invB * rowWeight[r] }
-        partialDS.initialize(repeating: 0, count: workers * B * d)
-        defer {
-            for p in [statesT, blockMax, targetLogit, runMax, runSum, scratch, lse, factor, partialDS] {
-                p.deallocate()
-            }
-        }
+        let buf = CrossEntropyBuffers(
+            states: B, dim: d, ld: ld, blocks: (N + nb - 1) / nb, workers: workers,
+            factors: rowWeight.map { invB * $0 })
+        defer { buf.deallocate() }
+        let partialDS = buf.partialDS
         var lossOut = 0.0
         let start = DispatchTime.now().uptimeNanoseconds
         var middle = start
         states.withUnsafeBufferPointer { sp in
-            statesT.initialize(repeating: 0, count: d * ld)
-            for r in 0..<B { for k in 0..<d { statesT[k * ld + r] = sp[r * d + k] } }
+            for r in 0..<B { for k in 0..<d { buf.statesT[k * ld + r] = sp[r * d + k] } }
             weight.value.withUnsafeBufferPointer { wp in
                 bias.value.withUnsafeBufferPointer { bp in
                     weight.grad.withUnsafeMutableBufferPointer { gw in
                         bias.grad.withUnsafeMutableBufferPointer { gb in
                             let passes = CrossEntropyPasses(
-                                S: sp.baseAddress!, ST: statesT, W: wp.baseAddress!, bias: bp.baseAddress!,
-                                gW: gw.baseAddress!, gB: gb.baseAddress!, Z: logits, blockMax: blockMax,
-                                targetLogit: targetLogit, runMax: runMax, runSum: runSum, scratch: scratch, lse: lse,
-                                factor: factor, partialDS: partialDS, B: B, ld: ld, N: N, d: d, blockItems: nb,
-                                workers: workers, targets: targets, rowWeight: rowWeight)
+                                S: sp.baseAddress!, ST: buf.statesT, W: wp.baseAddress!, bias: bp.baseAddress!,
+                                gW: gw.baseAddress!, gB: gb.baseAddress!, Z: logits, blockMax: buf.blockMax,
+                                targetLogit: buf.targetLogit, runMax: buf.runMax, runSum: buf.runSum,
+                                scratch: buf.scratch, lse: buf.lse, factor: buf.factor, partialDS: partialDS, B: B,
+                                ld: ld, N: N, d: d, blockItems: nb, workers: workers, targets: targets,
+                                rowWeight: rowWeight)
                             Threading.perWorker(workers) { w in passes.logits(worker: w) }
                             lossOut = passes.logSumExps() / Double(mean)
                             middle = DispatchTime.now().uptimeNanoseconds
