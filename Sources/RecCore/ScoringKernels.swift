@@ -10,7 +10,7 @@
 /// with AVX2: 12 of 16 ymm registers, a 4×24 tile).
 /// The vector types the kernels run on, with the threshold test written for each concrete type
 /// (a generic SIMD comparison compiles to a lane-by-lane loop, and so does the standard library's
-/// `any` on a mask: the test ORs the halves of the mask instead).
+/// `any` on a mask: `VectorMath.any` ORs the mask's halves instead).
 protocol KernelVector: SIMD where Scalar == Float {
     /// True when a lane of `a`, `b` or `c` is at or above `t`.
     static func anyAtLeast(_ a: Self, _ b: Self, _ c: Self, _ t: Float) -> Bool
@@ -20,8 +20,7 @@ extension SIMD16<Float>: KernelVector {
     @inline(__always)
     static func anyAtLeast(_ a: Self, _ b: Self, _ c: Self, _ t: Float) -> Bool {
         let tv = Self(repeating: t)
-        let m = (a .>= tv) .| (b .>= tv) .| (c .>= tv)
-        return SIMD8<Float>.anyLane(SIMD16<UInt32>(repeating: 0).replacing(with: 1, where: m))
+        return VectorMath.any((a .>= tv) .| (b .>= tv) .| (c .>= tv))
     }
 }
 
@@ -29,19 +28,7 @@ extension SIMD8<Float>: KernelVector {
     @inline(__always)
     static func anyAtLeast(_ a: Self, _ b: Self, _ c: Self, _ t: Float) -> Bool {
         let tv = Self(repeating: t)
-        let m = (a .>= tv) .| (b .>= tv) .| (c .>= tv)
-        return anyLane(
-            SIMD16<UInt32>(lowHalf: SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: m), highHalf: .zero))
-    }
-
-    /// True when a lane is not zero: halves OR-ed together (vector instructions; the standard
-    /// library's `any` on a mask extracts the lanes one by one).
-    @inline(__always)
-    static func anyLane(_ v: SIMD16<UInt32>) -> Bool {
-        let h = v.lowHalf | v.highHalf
-        let q = h.lowHalf | h.highHalf
-        let r = q.lowHalf | q.highHalf
-        return (r[0] | r[1]) != 0
+        return VectorMath.any((a .>= tv) .| (b .>= tv) .| (c .>= tv))
     }
 }
 

@@ -190,6 +190,32 @@ public enum VectorMath {
         return out.replacing(with: x, where: x .== .infinity)
     }
 
+    /// True when a lane of the mask is set: the mask's halves OR-ed together in vector registers
+    /// (the standard library's `any` extracts the lanes one by one: ~20 scalar instructions for
+    /// 16 lanes, measured as 8% of the scoring kernel's time).
+    @inlinable @inline(__always)
+    public static func any(_ m: SIMDMask<SIMD16<Int32>>) -> Bool {
+        anyLane(SIMD16<UInt32>(repeating: 0).replacing(with: 1, where: m))
+    }
+
+    /// True when a lane of the mask is set (see the 16-lane `any`).
+    @inlinable @inline(__always)
+    public static func any(_ m: SIMDMask<SIMD8<Int32>>) -> Bool {
+        let v = SIMD8<UInt32>(repeating: 0).replacing(with: 1, where: m)
+        let q = v.lowHalf | v.highHalf
+        let r = q.lowHalf | q.highHalf
+        return (r[0] | r[1]) != 0
+    }
+
+    /// True when a lane is not zero (halves OR-ed together).
+    @inlinable @inline(__always)
+    public static func anyLane(_ v: SIMD16<UInt32>) -> Bool {
+        let h = v.lowHalf | v.highHalf
+        let q = h.lowHalf | h.highHalf
+        let r = q.lowHalf | q.highHalf
+        return (r[0] | r[1]) != 0
+    }
+
     /// Lane-wise maximum; a NaN in `b` is ignored, a NaN in `a` kept (`a > b` compare).
     @inlinable @inline(__always)
     public static func maximum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }

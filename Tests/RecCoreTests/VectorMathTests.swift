@@ -30,6 +30,28 @@ import _RecTestSupport
                 && special[5] == 1)
     }
 
+    /// `VectorMath.any` against a loop over the lanes, for every 8-lane mask and for every
+    /// 16-lane mask with 0, 1, 2 or 16 lanes set.
+    @Test func anyMatchesLaneLoop() {
+        for bits in 0..<256 {
+            var m = SIMDMask<SIMD8<Int32>>(repeating: false)
+            for l in 0..<8 { m[l] = bits & (1 << l) != 0 }
+            #expect(VectorMath.any(m) == (bits != 0), "8 lanes, bits \(bits)")
+        }
+        var patterns: [[Int]] = [[], Array(0..<16)]
+        for a in 0..<16 {
+            patterns.append([a])
+            for b in (a + 1)..<16 { patterns.append([a, b]) }
+        }
+        for lanes in patterns {
+            var m = SIMDMask<SIMD16<Int32>>(repeating: false)
+            for l in lanes { m[l] = true }
+            #expect(VectorMath.any(m) == !lanes.isEmpty, "16 lanes, set \(lanes)")
+            let v = SIMD16<UInt32>((0..<16).map { lanes.contains($0) ? UInt32(1) << UInt32($0) : 0 })
+            #expect(VectorMath.anyLane(v) == !lanes.isEmpty)
+        }
+    }
+
     @Test func logMatchesDouble() {
         var xs = stride(from: -30.0, through: 30.0, by: 0.011).map { Float(Foundation.exp($0)) }
         xs += stride(from: 0.5, through: 2.0, by: 0.0003).map { Float($0) }
