@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The top-k candidates one row of the bfloat16 path keeps: every item whose approximate score
 /// may still reach the exact top-k (at least the row's k-th best approximate score so far minus
 /// the row's margin), pruned when the list grows.
@@ -63,7 +65,7 @@ struct PanelScan {
     private func run<V: KernelVector, U: SIMD>(_ v: V.Type, _ u: U.Type, panels: Range<Int>)
     where V.Scalar == Float, U.Scalar == UInt32 {
         let width = catalog.width
-        resetCursors(rows: 0..<rows, firstItem: panels.lowerBound * width)
+        seekCursors(rows: 0..<rows, firstItem: panels.lowerBound * width)
         // Blocks of panels sized for L2, tiles of states for L1: each block is read from memory
         // once and each panel from L2 once per tile.
         var pb = panels.lowerBound
@@ -141,12 +143,18 @@ struct PanelScan {
         return bits
     }
 
-    private func resetCursors(rows range: Range<Int>, firstItem: Int) {
+    /// Points each row's exclusion cursor at its first excluded item at or after `firstItem`
+    /// (binary search in the row's sorted list: a worker's chunks need not be adjacent).
+    private func seekCursors(rows range: Range<Int>, firstItem: Int) {
         guard let ex = exclusions else { return }
         for r in range {
-            var c = ex.offsets[r]
-            while c < ex.offsets[r + 1] && ex.items[c] < firstItem { c += 1 }
-            cursors[r] = c
+            var lo = ex.offsets[r]
+            var hi = ex.offsets[r + 1]
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if ex.items[mid] < firstItem { lo = mid + 1 } else { hi = mid }
+            }
+            cursors[r] = lo
         }
     }
 
@@ -263,7 +271,10 @@ extension CatalogScorer {
         defer { padded.deallocate() }
         let approximate = packed.element == .bfloat16
         let margins = approximate ? bfloat16Margins(padded, rows: b) : nil
-        let workers = max(1, min(parallelism.resolvedCount, packed.panels))
+        let tileRows = max(4, tileStates / 4 * 4)
+        let blockPanels = max(1, blockItems / packed.width)
+        let chunks = (packed.panels + blockPanels - 1) / blockPanels
+        let workers = max(1, min(parallelism.resolvedCount, chunks))
         let heapS = UnsafeMutablePointer<Float>.allocate(capacity: workers * b * kk)
         let heapI = UnsafeMutablePointer<Int32>.allocate(capacity: workers * b * kk)
         var heapCounts = [Int](repeating: 0, count: workers * b)
@@ -272,49 +283,29 @@ extension CatalogScorer {
             heapS.deallocate()
             heapI.deallocate()
         }
-        let tileRows = max(4, tileStates / 4 * 4)
-        let blockPanels = max(1, blockItems / packed.width)
         heapCounts.withUnsafeMutableBufferPointer { hc in
             candidates.withUnsafeMutableBufferPointer { cand in
                 (margins ?? []).withUnsafeBufferPointer { mp in
                     let ctx = UncheckedSendable(
                         (hc.baseAddress!, cand.baseAddress!, approximate ? mp.baseAddress : nil, UnsafePointer(padded)))
-                    Threading.perWorker(workers) { w in
-                        let (hc, cand, mp, states) = ctx.value
-                        let heaps = UnsafeMutablePointer<RowHeap>.allocate(capacity: b)
-                        let thresholds = UnsafeMutablePointer<Float>.allocate(capacity: paddedRows)
-                        let cursors = UnsafeMutablePointer<Int>.allocate(capacity: b)
-                        let out = UnsafeMutablePointer<Float>.allocate(capacity: 4 * packed.width + 16)
-                        let lists = UnsafeMutablePointer<CandidateList>.allocate(capacity: approximate ? b : 0)
-                        defer {
-                            heaps.deallocate()
-                            thresholds.deallocate()
-                            cursors.deallocate()
-                            out.deallocate()
-                        }
-                        for r in 0..<b {
-                            let off = (w * b + r) * kk
-                            (heaps + r).initialize(to: RowHeap(scores: heapS + off, items: heapI + off, k: kk))
-                        }
-                        for r in 0..<paddedRows {
-                            // Padded rows never pass; rows scored exactly elsewhere neither.
-                            thresholds[r] = r >= b || (mp.map { !$0[r].isFinite } ?? false) ? .infinity : .nan
-                        }
-                        if approximate { lists.initialize(repeating: CandidateList(), count: b) }
-                        let scan = PanelScan(
-                            catalog: packed, states: states, rows: b, paddedRows: paddedRows, k: kk,
-                            tileRows: tileRows, blockPanels: blockPanels, heaps: heaps, thresholds: thresholds,
-                            margins: mp, candidates: approximate ? lists : nil,
-                            exclusions: excluding, cursors: cursors, out: out)
-                        scan.run(panels: (w * packed.panels / workers)..<((w + 1) * packed.panels / workers))
-                        for r in 0..<b { hc[w * b + r] = heaps[r].count }
-                        if approximate {
-                            cand[w] = Array(UnsafeBufferPointer(start: lists, count: b))
-                            lists.deinitialize(count: b)
-                        }
-                        lists.deallocate()
-                        heaps.deinitialize(count: b)
-                    }
+                    // Chunks of one L2 block of panels, handed out dynamically (a worker slowed by
+                    // the host does not hold the other back); each worker keeps its own heaps, so
+                    // the merged top-k does not depend on which worker scored which chunk.
+                    let slots = Atomic<Int>(0)
+                    Threading.parallelFor(
+                        chunks: chunks, parallelism: .threads(workers),
+                        scratch: { () -> ScanWorker in
+                            let (hc, cand, mp, states) = ctx.value
+                            let w = slots.add(1, ordering: .relaxed).oldValue
+                            return ScanWorker(
+                                slot: w, packed: packed, states: states, rows: b, paddedRows: paddedRows, k: kk,
+                                tileRows: tileRows, blockPanels: blockPanels, heapScores: heapS, heapItems: heapI,
+                                margins: mp, excluding: excluding, heapCounts: hc, candidates: cand)
+                        },
+                        release: { $0.finish() },
+                        body: { c, worker in
+                            worker.scan.run(panels: (c * blockPanels)..<min(packed.panels, (c + 1) * blockPanels))
+                        })
                 }
             }
         }
@@ -433,5 +424,63 @@ extension CatalogScorer {
             out.drain(&h, row: r)
         }
         return out.result
+    }
+}
+
+/// One worker of `CatalogScorer.simdTopK`: its heaps (in slot `slot` of the shared heap storage),
+/// thresholds, exclusion cursors, tile buffer and (approximate mode) candidate lists, and the
+/// `PanelScan` over them. `finish()` records the heap counts and candidates and frees the rest.
+struct ScanWorker {
+    let slot: Int
+    let rows: Int
+    let scan: PanelScan
+    let heapCounts: UnsafeMutablePointer<Int>
+    let candidates: UnsafeMutablePointer<[CandidateList]>
+
+    init(
+        slot w: Int, packed: PackedCatalog, states: UnsafePointer<Float>, rows b: Int, paddedRows: Int, k: Int,
+        tileRows: Int, blockPanels: Int, heapScores: UnsafeMutablePointer<Float>,
+        heapItems: UnsafeMutablePointer<Int32>, margins mp: UnsafePointer<Float>?, excluding: ExclusionSet?,
+        heapCounts: UnsafeMutablePointer<Int>, candidates: UnsafeMutablePointer<[CandidateList]>
+    ) {
+        slot = w
+        rows = b
+        self.heapCounts = heapCounts
+        self.candidates = candidates
+        let approximate = mp != nil
+        let heaps = UnsafeMutablePointer<RowHeap>.allocate(capacity: b)
+        let thresholds = UnsafeMutablePointer<Float>.allocate(capacity: paddedRows)
+        let cursors = UnsafeMutablePointer<Int>.allocate(capacity: b)
+        for r in 0..<b {
+            let off = (w * b + r) * k
+            (heaps + r).initialize(to: RowHeap(scores: heapScores + off, items: heapItems + off, k: k))
+        }
+        for r in 0..<paddedRows {
+            // Padded rows never pass; rows scored exactly elsewhere neither.
+            thresholds[r] = r >= b || (mp.map { !$0[r].isFinite } ?? false) ? .infinity : .nan
+        }
+        let lists = UnsafeMutablePointer<CandidateList>.allocate(capacity: approximate ? b : 0)
+        if approximate { lists.initialize(repeating: CandidateList(), count: b) }
+        scan = PanelScan(
+            catalog: packed, states: states, rows: b, paddedRows: paddedRows, k: k,
+            tileRows: tileRows, blockPanels: blockPanels, heaps: heaps, thresholds: thresholds,
+            margins: mp, candidates: approximate ? lists : nil,
+            exclusions: excluding, cursors: cursors,
+            out: UnsafeMutablePointer<Float>.allocate(capacity: 4 * packed.width + 16))
+    }
+
+    func finish() {
+        let b = rows
+        for r in 0..<b { heapCounts[slot * b + r] = scan.heaps[r].count }
+        if let lists = scan.candidates {
+            candidates[slot] = Array(UnsafeBufferPointer(start: lists, count: b))
+            lists.deinitialize(count: b)
+            lists.deallocate()
+        }
+        scan.heaps.deinitialize(count: b)
+        scan.heaps.deallocate()
+        scan.thresholds.deallocate()
+        scan.cursors.deallocate()
+        scan.out.deallocate()
     }
 }

@@ -79,14 +79,18 @@ import _RecTestSupport
         // Each row's own top 20, panel borders, the first and last items; one row excludes all but 3.
         var ex = (0..<6).map { r in first[r].prefix(20).map { Int($0.0) } + [0, 23, 24, 47, 48, 95, 96, 999] }
         ex[4] = Array(3..<n)
-        let scorer = Self.scorer(items, bias: nil, kernel: kernel, lanes: lanes)
-        for threads in [1, 2] {
-            let got = try scorer.topK(
-                states: states, k: 30, excluding: ExclusionSet(ex), parallelism: .threads(threads))
-            expectEqual(
-                got, Self.naive(states: states, items: items, bias: nil, k: 30, excluding: ex),
-                "\(kernel) lanes=\(lanes) threads=\(threads)")
-            #expect(got.counts[4] == 3)
+        // One chunk of panels, and chunks of a few panels handed out to up to 3 workers (each
+        // worker's exclusion cursors skip the chunks the others took).
+        for block in [1024, 100] {
+            let scorer = Self.scorer(items, bias: nil, kernel: kernel, lanes: lanes, block: block)
+            for threads in [1, 2, 3] {
+                let got = try scorer.topK(
+                    states: states, k: 30, excluding: ExclusionSet(ex), parallelism: .threads(threads))
+                expectEqual(
+                    got, Self.naive(states: states, items: items, bias: nil, k: 30, excluding: ex),
+                    "\(kernel) lanes=\(lanes) block=\(block) threads=\(threads)")
+                #expect(got.counts[4] == 3)
+            }
         }
     }
 
