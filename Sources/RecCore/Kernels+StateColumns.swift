@@ -1,3 +1,4 @@
+internal import CBLAS
 import Foundation
 
 // Element-wise kernels over rows whose elements belong to different states (the item-major
@@ -59,25 +60,34 @@ extension Kernels {
         return acc.sum()
     }
 
-    /// `x[i] *= f[i]` for i < `count`, in place; returns Σ x[i] (the new values, lane-wise then
-    /// across lanes).
-    @inlinable @discardableResult
-    public static func scaleInPlace(_ x: UnsafeMutablePointer<Float>, by f: UnsafePointer<Float>, count n: Int)
-        -> Float
-    {
+    /// `y[i] = x[i]·f[i]` for i < `count`; returns Σ y[i] (lane-wise sums, then across lanes).
+    @inlinable
+    public static func scaled(
+        _ x: UnsafePointer<Float>, by f: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count n: Int
+    ) -> Float {
         var acc = V()
         var i = 0
         while i + 16 <= n {
-            let y = VectorMath.load(x + i) * VectorMath.load(f + i)
-            VectorMath.store(y, x + i)
-            acc += y
+            let v = VectorMath.load(x + i) * VectorMath.load(f + i)
+            VectorMath.store(v, y + i)
+            acc += v
             i += 16
         }
         if i < n {
-            let y = VectorMath.loadPartial(x + i, n - i, fill: 0) * VectorMath.loadPartial(f + i, n - i, fill: 0)
-            VectorMath.storePartial(y, x + i, n - i)
-            acc += y
+            let v = VectorMath.loadPartial(x + i, n - i, fill: 0) * VectorMath.loadPartial(f + i, n - i, fill: 0)
+            VectorMath.storePartial(v, y + i, n - i)
+            acc += v
         }
         return acc.sum()
+    }
+
+    /// Copies `count` floats from `source` to `destination` with streaming (non-temporal) stores:
+    /// the destination's cache lines are not read before they are written and do not evict what
+    /// is in cache — for a large buffer written now and read much later. A store fence ends it,
+    /// so threads that synchronise with this one afterwards see the data.
+    public static func streamCopy(
+        _ destination: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int
+    ) {
+        reckit_stream_copy(destination, source, count)
     }
 }

@@ -56,13 +56,14 @@ public final class CatalogHead: Module {
     /// loss = (1/B) Σ_b [log Σ_i exp z_bi − z_b,target]. Accumulates dW and db and returns dS.
     ///
     /// Pass 1 computes the logits block by block in the item-major layout
-    /// (`CatalogLogits.transposed`: the SIMD register-tiled kernel, or sgemm without AVX2) and,
-    /// while each block is in L2, its max per state and its exponentials (stored in place of the
-    /// logits: the step's only exponentials) with a running log-sum-exp; pass 2 forms dW, db and
-    /// dS per block from the stored exponentials scaled per state (softmax = e · exp(m − lse)),
-    /// and the one-hot part as one rank-one correction per state (`CrossEntropyPasses`).
-    /// FLOPs: 3 × 2·B·N·d. Memory: the N × B logits (B rounded up to a vector), kept between
-    /// calls (`releaseWorkspace()`).
+    /// (`CatalogLogits.transposed`: the SIMD register-tiled kernel, or sgemm without AVX2) into a
+    /// block buffer that stays in L2, then its max per state and its exponentials (the step's only
+    /// exponentials) with a running log-sum-exp, and streams the block out to the N × B buffer
+    /// (non-temporal stores: no read of the buffer's lines first); pass 2 reads each block back
+    /// scaled per state (softmax = e · exp(m − lse)) into the L2 buffer and forms dW, db and dS
+    /// from it, and the one-hot part as one rank-one correction per state (`CrossEntropyPasses`).
+    /// FLOPs: 3 × 2·B·N·d. Memory: the N × B exponentials (B rounded up to a vector), kept
+    /// between calls (`releaseWorkspace()`), and one `blockItems` × B buffer per worker.
     /// With `weights`, row b's term is multiplied by `weights[b]` (held constant: SAC and SA2C
     /// weight the supervised loss by a stop-gradient Q value or advantage).
     /// The loss is a mean over `normalizer` rows (default B): a part of a batch (a process's in
@@ -91,11 +92,11 @@ public final class CatalogHead: Module {
         let nb = max(1, blockItems)
         let workers = max(1, min(parallelism.resolvedCount, (N + nb - 1) / nb))
         let ld = CatalogLogits.leadingDimension(states: B)
-        // Item-major logits, N × ld, in the kept workspace. Not cleared: pass 1 writes every element.
+        // Item-major exponentials, N × ld, in the kept workspace. Not cleared: pass 1 writes every element.
         let logits = workspace(count: N * ld)
         let invB = 1 / Float(mean)
         let buf = CrossEntropyBuffers(
-            states: B, dim: d, ld: ld, blocks: (N + nb - 1) / nb, workers: workers,
+            states: B, dim: d, ld: ld, blocks: (N + nb - 1) / nb, blockItems: nb, workers: workers,
             factors: rowWeight.map { invB * $0 })
         defer { buf.deallocate() }
         let partialDS = buf.partialDS
@@ -109,12 +110,9 @@ public final class CatalogHead: Module {
                     weight.grad.withUnsafeMutableBufferPointer { gw in
                         bias.grad.withUnsafeMutableBufferPointer { gb in
                             let passes = CrossEntropyPasses(
-                                S: sp.baseAddress!, ST: buf.statesT, W: wp.baseAddress!, bias: bp.baseAddress!,
-                                gW: gw.baseAddress!, gB: gb.baseAddress!, Z: logits, blockMax: buf.blockMax,
-                                targetLogit: buf.targetLogit, runMax: buf.runMax, runSum: buf.runSum,
-                                scratch: buf.scratch, lse: buf.lse, factor: buf.factor, partialDS: partialDS, B: B,
-                                ld: ld, N: N, d: d, blockItems: nb, workers: workers, targets: targets,
-                                rowWeight: rowWeight)
+                                S: sp.baseAddress!, W: wp.baseAddress!, bias: bp.baseAddress!, gW: gw.baseAddress!,
+                                gB: gb.baseAddress!, Z: logits, buf: buf, B: B, ld: ld, N: N, d: d, blockItems: nb,
+                                workers: workers, targets: targets, rowWeight: rowWeight)
                             Threading.perWorker(workers) { w in passes.logits(worker: w) }
                             lossOut = passes.logSumExps() / Double(mean)
                             middle = DispatchTime.now().uptimeNanoseconds

@@ -37,4 +37,35 @@ import _RecTestSupport
         let dScale = (0..<n).reduce(0.0) { $0 + abs(Double(x[$1]) * Double(y[$1])) }
         #expect(abs(Double(d) - dRef) <= 1e-6 * dScale)
     }
+
+    /// scaled against the scalar products and their sum in Double; streamCopy against the source,
+    /// from every offset mod 4 (the streaming stores need 16-byte alignment: the head goes
+    /// element by element) and with a tail, leaving the destination's neighbours untouched.
+    @Test(arguments: [1, 15, 16, 17, 50])
+    func scaledAndStreamCopy(count n: Int) {
+        let x = randomFloats(n, seed: 6, scale: 5)
+        let f = randomFloats(n, seed: 7, scale: 2)
+        var y = [Float](repeating: .nan, count: n)
+        let sum = x.withUnsafeBufferPointer { xp in
+            f.withUnsafeBufferPointer { fp in
+                y.withUnsafeMutableBufferPointer {
+                    Kernels.scaled(xp.baseAddress!, by: fp.baseAddress!, into: $0.baseAddress!, count: n)
+                }
+            }
+        }
+        #expect(y == zip(x, f).map { $0 * $1 })
+        let ref = (0..<n).reduce(0.0) { $0 + Double(x[$1] * f[$1]) }
+        let scale = (0..<n).reduce(0.0) { $0 + abs(Double(x[$1] * f[$1])) }
+        #expect(abs(Double(sum) - ref) <= 1e-6 * scale)
+        for offset in 0..<4 {
+            var dst = [Float](repeating: -1, count: n + 8)
+            x.withUnsafeBufferPointer { xp in
+                dst.withUnsafeMutableBufferPointer {
+                    Kernels.streamCopy($0.baseAddress! + offset, from: xp.baseAddress!, count: n)
+                }
+            }
+            #expect(Array(dst[offset..<(offset + n)]) == x, "offset \(offset)")
+            #expect(dst[..<offset].allSatisfy { $0 == -1 } && dst[(offset + n)...].allSatisfy { $0 == -1 })
+        }
+    }
 }
