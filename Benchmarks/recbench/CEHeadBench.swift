@@ -45,7 +45,7 @@ struct CEHeadBench: ParsableCommand {
                                             CatalogLogits.transposed(
                                                 weights: wp.baseAddress!, bias: bp.baseAddress!,
                                                 items: j0..<min(n, j0 + blockItems), dimension: d,
-                                                statesT: sp.baseAddress!, ld: ld, into: zp.baseAddress!)
+                                                statesT: sp.baseAddress!, ld: ld, states: b, into: zp.baseAddress!)
                                             j0 += blockItems
                                         }
                                     }

@@ -54,7 +54,8 @@ struct CrossEntropyPasses: @unchecked Sendable {
             let cnt = min(blockItems, N - j0)
             let m = buf.blockMax + k * B
             CatalogLogits.transposed(
-                weights: W, bias: bias, items: j0..<(j0 + cnt), dimension: d, statesT: buf.statesT, ld: ld, into: z)
+                weights: W, bias: bias, items: j0..<(j0 + cnt), dimension: d, statesT: buf.statesT, ld: ld, states: B,
+                into: z)
             m.update(from: z, count: B)
             for j in 1..<max(1, cnt) { Kernels.maxInPlace(m, z + j * ld, count: B) }
             for r in 0..<B where targets[r] - 1 >= j0 && targets[r] - 1 < j0 + cnt {

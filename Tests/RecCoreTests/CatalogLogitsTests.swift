@@ -7,9 +7,11 @@ import _RecTestSupport
     /// The item-major logits of a block against the canonical arithmetic (a fused multiply-add
     /// chain in dimension order from 0, then + bias): bit for bit with the SIMD kernel, within
     /// rounding with sgemm. Rows outside the block are untouched; several strips of states, a
-    /// block whose item count is not a multiple of 4.
-    @Test(arguments: [(1, 5), (29, 37), (50, 64), (97, 8)])
-    func transposedLogitsMatchCanonicalArithmetic(states B: Int, dim d: Int) {
+    /// block whose item count is not a multiple of 4 or 8. With `states: B`, the columns from B
+    /// rounded up to a vector are left alone.
+    @Test(arguments: [(1, 5), (29, 37), (50, 64), (97, 8), (128, 16)], [false, true])
+    func transposedLogitsMatchCanonicalArithmetic(shape: (Int, Int), onlyStates: Bool) {
+        let (B, d) = shape
         let N = 103
         let items = 5..<98
         let W = randomFloats(N * d, seed: 1, scale: 1)
@@ -27,7 +29,7 @@ import _RecTestSupport
                     zt.withUnsafeMutableBufferPointer { zp in
                         CatalogLogits.transposed(
                             weights: wp.baseAddress!, bias: bp.baseAddress!, items: items, dimension: d,
-                            statesT: sp.baseAddress!, ld: ld, into: zp.baseAddress!)
+                            statesT: sp.baseAddress!, ld: ld, states: onlyStates ? B : nil, into: zp.baseAddress!)
                     }
                 }
             }
@@ -49,5 +51,12 @@ import _RecTestSupport
         if CatalogLogits.simdAvailable { #expect(exact == items.count * B) }
         #expect(worst < 1e-4 * Double(d))
         #expect(zt[(items.count * ld)...].allSatisfy { $0 == sentinel })
+        if onlyStates {
+            let v = CatalogLogits.simdAvailable ? CatalogLogits.vectorStates : 1
+            let computed = (B + v - 1) / v * v
+            for jj in items.indices.map({ $0 - items.lowerBound }) {
+                #expect(zt[(jj * ld + computed)..<(jj * ld + ld)].allSatisfy { $0 == sentinel }, "row \(jj)")
+            }
+        }
     }
 }
