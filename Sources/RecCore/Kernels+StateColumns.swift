@@ -22,7 +22,8 @@ extension Kernels {
     }
 
     /// `x[i] = exp(x[i] − shift[i])` in place and `s[i] += x[i]`, for i < `count`
-    /// (`VectorMath.expFused`).
+    /// (`VectorMath.expFusedNonPositive`: the shift is a max, `shift[i] >= x[i]`; a NaN on
+    /// either side gives NaN).
     @inlinable
     public static func expShiftedAccumulating(
         _ x: UnsafeMutablePointer<Float>, shift: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
@@ -30,14 +31,14 @@ extension Kernels {
     ) {
         var i = 0
         while i + 16 <= n {
-            let e = VectorMath.expFused(VectorMath.load(x + i) - VectorMath.load(shift + i))
+            let e = VectorMath.expFusedNonPositive(VectorMath.load(x + i) - VectorMath.load(shift + i))
             VectorMath.store(e, x + i)
             VectorMath.store(VectorMath.load(s + i) + e, s + i)
             i += 16
         }
         if i < n {
             let r = n - i
-            let e = VectorMath.expFused(
+            let e = VectorMath.expFusedNonPositive(
                 VectorMath.loadPartial(x + i, r, fill: 0) - VectorMath.loadPartial(shift + i, r, fill: 0))
             VectorMath.storePartial(e, x + i, r)
             VectorMath.storePartial(VectorMath.loadPartial(s + i, r, fill: 0) + e, s + i, r)

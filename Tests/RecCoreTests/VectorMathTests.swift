@@ -30,6 +30,26 @@ import _RecTestSupport
                 && special[5] == 1)
     }
 
+    /// expFusedNonPositive equals expFused bit for bit on non-positive inputs: a dense sweep of
+    /// [-100, 0], the underflow boundary's neighbours, -0 and -inf; NaN gives NaN.
+    @Test func expFusedNonPositiveMatchesExpFused() {
+        var xs = (0...200_000).map { -Float($0) * 0.0005 }
+        let lo: Float = -87.33654
+        xs += [lo, lo.nextUp, lo.nextDown, -0.0, -.infinity, -.leastNonzeroMagnitude, -1e-30]
+        var i = 0
+        while i < xs.count {
+            var v = VectorMath.V(repeating: 0)
+            for l in 0..<16 where i + l < xs.count { v[l] = xs[i + l] }
+            let a = VectorMath.expFusedNonPositive(v)
+            let b = VectorMath.expFused(v)
+            for l in 0..<16 where i + l < xs.count {
+                #expect(a[l].bitPattern == b[l].bitPattern, "x = \(xs[i + l])")
+            }
+            i += 16
+        }
+        #expect(VectorMath.expFusedNonPositive(VectorMath.V(repeating: .nan)).min().isNaN)
+    }
+
     /// `VectorMath.any` against a loop over the lanes, for every 8-lane mask and for every
     /// 16-lane mask with 0, 1, 2 or 16 lanes set.
     @Test func anyMatchesLaneLoop() {
