@@ -60,6 +60,23 @@ import _RecTestSupport
         }
     }
 
+    /// Adding a replica's dense gradient and clearing one, on a tensor large enough to go in
+    /// chunks on the automatic threads (1,000,003 elements: the last chunk partial): against the
+    /// element-wise sum, and every element zero after.
+    @Test func largeGradientsAddAndClearInChunks() {
+        let rows = 1_000_003
+        let a = Parameter(name: "a", value: Matrix(rows: rows, cols: 1))
+        let b = Parameter(name: "b", value: Matrix(rows: rows, cols: 1))
+        let ga = randomFloats(rows, seed: 1, scale: 1)
+        let gb = randomFloats(rows, seed: 2, scale: 1)
+        a.grad = Matrix(rows: rows, cols: 1, elements: ga)
+        b.grad = Matrix(rows: rows, cols: 1, elements: gb)
+        a.accumulateGradient(from: b)
+        #expect(a.grad.storage == zip(ga, gb).map { $0 + $1 })
+        a.zeroGrad()
+        #expect(a.grad.storage.allSatisfy { $0 == 0 } && a.grad.count == rows)
+    }
+
     @Test func clipping() {
         let a = Parameter(name: "a", value: Matrix([[0, 0]]))
         let b = Parameter(name: "b", value: Matrix([[0]]))
