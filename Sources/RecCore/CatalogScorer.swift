@@ -15,9 +15,10 @@
 ///   `tile × block` score buffer that stays in cache, and each row's heap filters it with a
 ///   vectorised threshold test; canonical scores by rescoring a few more candidates than asked.
 ///
-/// No B×N score matrix is ever allocated. With more than one thread the catalog is split into
-/// contiguous ranges, one per worker (single-threaded BLAS inside); each worker keeps its own
-/// heaps, merged at the end. The result does not depend on the kernel, the thread count or the
+/// No B×N score matrix is ever allocated. With more than one thread the BLAS path splits the
+/// catalog into contiguous ranges, one per worker (single-threaded BLAS inside), and the SIMD path
+/// hands its blocks out to the workers one at a time (a worker the host slows does not hold the
+/// other back); each worker keeps its own heaps, merged at the end. The result does not depend on the kernel, the thread count or the
 /// blocking (canonical scores, and the order of `ranksAbove` is total).
 public final class CatalogScorer: Sendable {
     /// The N×d item matrix.
