@@ -59,4 +59,57 @@ import _RecTestSupport
             }
         }
     }
+
+    /// The states' gradient of a block (dSᵀ += Wᵀ P over the block's items) against the canonical
+    /// arithmetic — per element and chunk of `reductionItems` items a fused multiply-add chain over
+    /// the chunk's items in order from 0, added to dSᵀ chunk after chunk: bit for bit with the
+    /// SIMD kernel, within rounding with sgemm.
+    /// Dimensions not a multiple of 4 or 8, several strips and a tail of states, columns past
+    /// the states (rounded up to a vector) untouched.
+    @Test(arguments: [(1, 5), (29, 37), (50, 64), (97, 8), (128, 16), (3, 1)])
+    func statesGradientMatchesCanonicalArithmetic(shape: (Int, Int)) {
+        let (B, d) = shape
+        let N = 103
+        let items = 5..<98
+        let W = randomFloats(N * d, seed: 11, scale: 1)
+        let ld = CatalogLogits.leadingDimension(states: B)
+        let P = randomFloats(items.count * ld, seed: 12, scale: 1)
+        let start = randomFloats(d * ld, seed: 13, scale: 1)
+        var dST = start
+        W.withUnsafeBufferPointer { wp in
+            P.withUnsafeBufferPointer { pp in
+                dST.withUnsafeMutableBufferPointer { op in
+                    CatalogLogits.accumulateStatesGradient(
+                        weights: wp.baseAddress!, items: items, dimension: d, gradient: pp.baseAddress!, ld: ld,
+                        states: B, into: op.baseAddress!)
+                }
+            }
+        }
+        var exact = 0
+        var worst = 0.0
+        for k in 0..<d {
+            for r in 0..<B {
+                var canonical = start[k * ld + r]
+                for c0 in Swift.stride(from: 0, to: items.count, by: CatalogLogits.reductionItems) {
+                    var acc: Float = 0
+                    for jj in c0..<min(items.count, c0 + CatalogLogits.reductionItems) {
+                        acc = acc.addingProduct(W[(items.lowerBound + jj) * d + k], P[jj * ld + r])
+                    }
+                    canonical += acc
+                }
+                let got = dST[k * ld + r]
+                if got == canonical { exact += 1 }
+                var ref = Double(start[k * ld + r])
+                for (jj, j) in items.enumerated() { ref += Double(W[j * d + k]) * Double(P[jj * ld + r]) }
+                worst = max(worst, abs(Double(got) - ref))
+            }
+        }
+        if CatalogLogits.simdAvailable { #expect(exact == d * B) }
+        #expect(worst < 1e-5 * Double(items.count))
+        let v = CatalogLogits.simdAvailable ? CatalogLogits.vectorStates : 1
+        let computed = (B + v - 1) / v * v
+        for k in 0..<d {
+            #expect(dST[(k * ld + computed)..<(k * ld + ld)] == start[(k * ld + computed)..<(k * ld + ld)], "row \(k)")
+        }
+    }
 }
