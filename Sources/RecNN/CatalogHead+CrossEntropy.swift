@@ -15,7 +15,7 @@ import RecCore
 /// dW = P S, db = Σ P and dS += Pᵀ W. The one-hot part of (softmax − one-hot) is a rank-one
 /// correction per state, added once after the workers (`oneHotCorrections`). The pointers stay
 /// valid for the passes' duration (the caller holds them); the workers write disjoint blocks of
-/// Z, gW, gB and their own rows of runMax, runSum, scratch, block and partialDST.
+/// Z, gW, gB and their own rows of runMax, runSum, scratch, block and partialDS.
 struct CrossEntropyPasses: @unchecked Sendable {
     let S: UnsafePointer<Float>
     let W: UnsafePointer<Float>
@@ -100,10 +100,9 @@ struct CrossEntropyPasses: @unchecked Sendable {
 
     /// Pass 2 for worker `w`, the softmax part: per block, f = c · exp(m − lse) per state,
     /// P = E ⊙ f read from Z into the worker's block buffer (L2; Z itself is not written again)
-    /// with db += Σ P, then dW += P S (sgemm) and the worker's dSᵀ += Wᵀ P
-    /// (`CatalogLogits.accumulateStatesGradient`, state-major like Sᵀ).
+    /// with db += Σ P, then dW += P S and the worker's dS += Pᵀ W.
     func gradients(worker w: Int) {
-        let myDST = buf.partialDST + w * d * ld
+        let myDS = buf.partialDS + w * B * d
         let f = buf.scratch + w * B
         let p = buf.block + w * blockItems * ld
         for k in blocks(worker: w) {
@@ -115,24 +114,10 @@ struct CrossEntropyPasses: @unchecked Sendable {
             BLAS.sgemm(
                 .none, .none, m: cnt, n: d, k: B, alpha: 1, a: p, lda: ld, b: S, ldb: d, beta: 1,
                 c: gW + j0 * d, ldc: d, parallelism: .sequential)
-            CatalogLogits.accumulateStatesGradient(
-                weights: W, items: j0..<(j0 + cnt), dimension: d, gradient: p, ld: ld, states: B, into: myDST)
+            BLAS.sgemm(
+                .transpose, .none, m: B, n: d, k: cnt, alpha: 1, a: p, lda: ld, b: W + j0 * d, ldb: d, beta: 1,
+                c: myDS, ldc: d, parallelism: .sequential)
         }
-    }
-
-    /// dS after the workers: their dSᵀ shares added in worker order, transposed, then the one-hot
-    /// corrections.
-    func statesGradient() -> Matrix {
-        let dST = buf.partialDST
-        for w in 1..<max(1, workers) {
-            for i in 0..<(d * ld) { dST[i] += dST[w * d * ld + i] }
-        }
-        var dS = Matrix(rows: B, cols: d)
-        dS.withUnsafeMutableBufferPointer { ds in
-            for r in 0..<B { for k in 0..<d { ds[r * d + k] = dST[k * ld + r] } }
-            oneHotCorrections(into: ds.baseAddress!)
-        }
-        return dS
     }
 
     /// The one-hot part of the gradient, once per state after the workers (in state order):
@@ -153,7 +138,7 @@ struct CrossEntropyPasses: @unchecked Sendable {
 /// The per-call buffers of `CatalogHead.crossEntropy` besides the kept exponentials: Sᵀ (d × ld,
 /// zero past the states); per block and state the block's max; per state its target's logit, its
 /// log-sum-exp and the gradient's factor c; per worker its running (max, sum), B floats of
-/// scratch, a block buffer (blockItems × ld: one block's logits, kept in L2) and its dSᵀ.
+/// scratch, a block buffer (blockItems × ld: one block's logits, kept in L2) and its dS.
 struct CrossEntropyBuffers {
     let statesT: UnsafeMutablePointer<Float>
     let blockMax: UnsafeMutablePointer<Float>
@@ -164,8 +149,7 @@ struct CrossEntropyBuffers {
     let block: UnsafeMutablePointer<Float>
     let lse: UnsafeMutablePointer<Float>
     let factor: UnsafeMutablePointer<Float>
-    /// Per worker, its d × ld share of dSᵀ.
-    let partialDST: UnsafeMutablePointer<Float>
+    let partialDS: UnsafeMutablePointer<Float>
 
     init(states B: Int, dim d: Int, ld: Int, blocks: Int, blockItems: Int, workers: Int, factors: [Float]) {
         statesT = .allocate(capacity: d * ld)
@@ -184,12 +168,12 @@ struct CrossEntropyBuffers {
         lse.initialize(repeating: 0, count: B)
         factor = .allocate(capacity: B)
         factor.initialize(from: factors, count: B)
-        partialDST = .allocate(capacity: workers * d * ld)
-        partialDST.initialize(repeating: 0, count: workers * d * ld)
+        partialDS = .allocate(capacity: workers * B * d)
+        partialDS.initialize(repeating: 0, count: workers * B * d)
     }
 
     func deallocate() {
-        for p in [statesT, blockMax, targetLogit, runMax, runSum, scratch, block, lse, factor, partialDST] {
+        for p in [statesT, blockMax, targetLogit, runMax, runSum, scratch, block, lse, factor, partialDS] {
             p.deallocate()
         }
     }

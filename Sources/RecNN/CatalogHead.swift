@@ -99,7 +99,7 @@ public final class CatalogHead: Module {
             states: B, dim: d, ld: ld, blocks: (N + nb - 1) / nb, blockItems: nb, workers: workers,
             factors: rowWeight.map { invB * $0 })
         defer { buf.deallocate() }
-        var dS = Matrix(rows: B, cols: d)
+        let partialDS = buf.partialDS
         var lossOut = 0.0
         let start = DispatchTime.now().uptimeNanoseconds
         var middle = start
@@ -117,12 +117,16 @@ public final class CatalogHead: Module {
                             lossOut = passes.logSumExps() / Double(mean)
                             middle = DispatchTime.now().uptimeNanoseconds
                             Threading.perWorker(workers) { w in passes.gradients(worker: w) }
-                            dS = passes.statesGradient()
+                            for w in 1..<workers {
+                                for i in 0..<(B * d) { partialDS[i] += partialDS[w * B * d + i] }
+                            }
+                            passes.oneHotCorrections(into: partialDS)
                         }
                     }
                 }
             }
         }
+        let dS = Matrix(rows: B, cols: d, elements: Array(UnsafeBufferPointer(start: partialDS, count: B * d)))
         let end = DispatchTime.now().uptimeNanoseconds
         lastCrossEntropySeconds = (Double(middle - start) / 1e9, Double(end - middle) / 1e9)
         return (lossOut, dS)
