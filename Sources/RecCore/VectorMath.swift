@@ -22,11 +22,12 @@ public enum VectorMath {
     /// `e^x` per lane. Inputs below -87.3 give 0 (flushed), above 88.7 give +inf; NaN stays NaN.
     /// - Complexity: about 15 vector operations.
     @inlinable @inline(__always)
-    public static func exp(_ x: V) -> V {
-        let hi = V(repeating: 88.72283)
-        let lo = V(repeating: -87.33654)
-        var xc = x.replacing(with: hi, where: x .> hi)
-        xc = xc.replacing(with: lo, where: xc .< lo)
+    public static func exp(_ x: V) -> V { clampedExp(x, expInRange) }
+
+    /// e^x for x in [-87.33654, 88.72283] (or NaN): `exp`'s range reduction and Cephes
+    /// polynomial, with separate multiplies and adds.
+    @inlinable @inline(__always)
+    static func expInRange(_ xc: V) -> V {
         // n = round(x / ln2) via the magic-number trick; the low bits of t hold n.
         let magic = V(repeating: 12582912.0)  // 1.5 * 2^23
         let t = xc * V(repeating: 1.44269504088896341) + magic
@@ -44,8 +45,18 @@ public enum VectorMath {
         p = p * r2 + r + V(repeating: 1)
         // 2^n: integer n sits in the low mantissa bits of t.
         let ni = bits(t) &- bits(magic)
-        let scale = float((ni &+ 127) &<< 23)
-        var y = p * scale
+        return p * float((ni &+ 127) &<< 23)
+    }
+
+    /// `inRange` on x clamped to [-87.33654, 88.72283], then 0 below, +inf above, NaN kept: the
+    /// edges `exp` and `expFused` share.
+    @inlinable @inline(__always)
+    static func clampedExp(_ x: V, _ inRange: (V) -> V) -> V {
+        let hi = V(repeating: 88.72283)
+        let lo = V(repeating: -87.33654)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc = xc.replacing(with: lo, where: xc .< lo)
+        var y = inRange(xc)
         y = y.replacing(with: V(repeating: 0), where: x .< lo)
         y = y.replacing(with: V(repeating: .infinity), where: x .> hi)
         return y.replacing(with: x, where: x .!= x)
@@ -57,16 +68,7 @@ public enum VectorMath {
     /// may differ from `exp` in the last bit; the same accuracy bound holds (`VectorMathTests`).
     /// Inputs below -87.3 give 0, above 88.7 give +inf; NaN stays NaN.
     @inlinable @inline(__always)
-    public static func expFused(_ x: V) -> V {
-        let hi = V(repeating: 88.72283)
-        let lo = V(repeating: -87.33654)
-        var xc = x.replacing(with: hi, where: x .> hi)
-        xc = xc.replacing(with: lo, where: xc .< lo)
-        var y = expFusedInRange(xc)
-        y = y.replacing(with: V(repeating: 0), where: x .< lo)
-        y = y.replacing(with: V(repeating: .infinity), where: x .> hi)
-        return y.replacing(with: x, where: x .!= x)
-    }
+    public static func expFused(_ x: V) -> V { clampedExp(x, expFusedInRange) }
 
     /// `expFused` for inputs at or below 0 and NaN — a softmax's shifted logits z − max — with
     /// the same result bits (NaN payloads aside), in 19 vector operations instead of 25: no
