@@ -45,11 +45,26 @@ struct Measurement {
     var threads: Int
     var extra: [(String, Any)] = []
 
-    var medianMs: Double {
-        let s = timesMs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
-    }
+    var medianMs: Double { median(timesMs) }
     var minMs: Double { timesMs.min() ?? .nan }
+}
+
+/// The median of `values` (NaN when empty).
+func median(_ values: [Double]) -> Double {
+    if values.isEmpty { return .nan }
+    let s = values.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+}
+
+/// Milliseconds between successive `next()` calls (the first from its creation): a step's phases.
+struct PhaseClock {
+    private var last = DispatchTime.now().uptimeNanoseconds
+
+    mutating func next() -> Double {
+        let now = DispatchTime.now().uptimeNanoseconds
+        defer { last = now }
+        return Double(now - last) / 1e6
+    }
 }
 
 /// Times `body` `reps` times after one warm-up call; milliseconds.

@@ -469,11 +469,16 @@ struct EncoderBench: ParsableCommand {
 }
 
 /// One supervised training step: SASRec encoder + cross-entropy over the whole catalog + Adam.
+/// Measured twice: the encoder on the whole batch with multi-threaded GEMMs, and data-parallel
+/// over the batch; the head's passes split the catalog over the threads in both.
 struct CEStepBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ce-step",
         abstract: "Supervised training step: SASRec forward/backward, fused softmax cross-entropy over N items, Adam.")
     @OptionGroup var common: CommonOptions
+
+    /// The encoder's forward for a step's seed: the states and the matching backward.
+    typealias Encode = (UInt64) -> (Matrix, (Matrix) -> Void)
 
     func run() throws {
         let b = common.batch ?? 256
@@ -494,30 +499,65 @@ struct CEStepBench: ParsableCommand {
         let params: [(String, Any)] = [
             ("batch", b), ("length", L), ("dim", d), ("items", n), ("blocks", c.blocks), ("heads", c.heads),
         ]
+        let flops =
+            Flops.encoderStep(batch: b, length: L, dim: d, blocks: c.blocks, projection: c.hasAttentionOutputProjection)
+            + Flops.softmaxHead(batch: b, items: n, dim: d)
         var out = [Measurement]()
         for t in try common.threadList() {
             Threading.setCount(t)
-            var step = 0
-            var m = Measurement(
-                name: "ce-step.sasrec", params: params,
-                timesMs: timeit(reps: common.reps) {
-                    step += 1
-                    let (states, cache) = try! encoder.forward(seqs, training: true, seed: UInt64(step))
-                    let (_, dS) = try! head.crossEntropy(states: states, targets: targets, parallelism: .threads(t))
-                    encoder.backward(cache, dS)
-                    adam.step()
-                    encoder.zeroGrad()
-                    head.zeroGrad()
-                }, threads: t)
-            m.extra = [
-                ("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak),
+            // The encoder on the whole batch (its GEMMs on OpenBLAS's threads), then split over
+            // the batch (`SASRec.DataParallel`: one part per thread, single-threaded kernels).
+            let parallel = SASRec.DataParallel(encoder, workers: t)
+            let variants: [(String, Encode)] = [
+                (
+                    "ce-step.sasrec",
+                    { step in
+                        let (states, cache) = try! encoder.forward(seqs, training: true, seed: step)
+                        return (states, { encoder.backward(cache, $0) })
+                    }
+                ),
+                (
+                    "ce-step.sasrec_data_parallel",
+                    { step in
+                        let (states, cache) = try! parallel.forward(seqs, training: true, seed: step)
+                        return (states, { parallel.backward(cache, $0) })
+                    }
+                ),
             ]
-            let flops =
-                Flops.encoderStep(
-                    batch: b, length: L, dim: d, blocks: c.blocks, projection: c.hasAttentionOutputProjection)
-                + Flops.softmaxHead(batch: b, items: n, dim: d)
-            m.extra += Probes.efficiency(flops: flops, ms: m.medianMs, threads: t)
-            out.append(m)
+            for (name, encode) in variants {
+                var step: UInt64 = 0
+                // Per-phase wall times of every timed step (the warm-up's dropped below).
+                var phases = [[Double]](repeating: [], count: 6)
+                var m = Measurement(
+                    name: name, params: params,
+                    timesMs: timeit(reps: common.reps) {
+                        step += 1
+                        var lap = PhaseClock()
+                        let (states, backward) = encode(step)
+                        phases[0].append(lap.next())
+                        let (_, dS) = try! head.crossEntropy(states: states, targets: targets, parallelism: .threads(t))
+                        phases[1].append(head.lastCrossEntropySeconds.forward * 1e3)
+                        phases[2].append(lap.next() - phases[1].last!)
+                        backward(dS)
+                        phases[3].append(lap.next())
+                        adam.step()
+                        phases[4].append(lap.next())
+                        encoder.zeroGrad()
+                        head.zeroGrad()
+                        phases[5].append(lap.next())
+                    }, threads: t)
+                m.extra = [
+                    ("sequences_per_second", Double(b) / (m.medianMs / 1e3)), ("peak_rss_mb", residentMemoryMB().peak),
+                ]
+                let names = [
+                    "encoder_forward", "head_forward", "head_backward", "encoder_backward", "adam", "zero_grad",
+                ]
+                for (name, times) in zip(names, phases) {
+                    m.extra.append(("ms_" + name, median(Array(times.dropFirst()))))
+                }
+                m.extra += Probes.efficiency(flops: flops, ms: m.medianMs, threads: t)
+                out.append(m)
+            }
         }
         report(out, format: common.format)
     }

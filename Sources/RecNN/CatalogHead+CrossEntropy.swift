@@ -1,11 +1,16 @@
 import Foundation
 import RecCore
 
-/// The two passes of `CatalogHead.crossEntropy` over the catalog's item blocks (blocks split in
-/// contiguous ranges, one per worker), in the item-major layout: block k's logits are
-/// `cnt_k × ld` (row j: item j₀ + j for every state, `CatalogLogits.transposed`), computed in the
-/// worker's block buffer, small enough to stay in L2 between the kernel that writes it and the
-/// passes that read it.
+/// The two passes of `CatalogHead.crossEntropy` over the catalog's item blocks, in the
+/// item-major layout: block k's logits are `cnt_k × ld` (row j: item j₀ + j for every state,
+/// `CatalogLogits.transposed`), computed in a worker's block buffer, small enough to stay in L2
+/// between the kernel that writes it and the passes that read it.
+///
+/// The blocks are grouped in `chunks` contiguous ranges, a number that depends on the catalog
+/// and the block size only; each chunk keeps its own running (max, sum) per state and its own
+/// part of dS, and the chunks are merged in chunk order. So the workers take chunks as they
+/// free up (a worker slowed by the host does not hold the other back) and the result does not
+/// depend on the thread count or on which worker ran which chunk.
 ///
 /// Pass 1 computes each block's logits z, the block's max m per state, then replaces z by
 /// e = exp(z − m) in place while summing it (every exponential of the step is taken here, once)
@@ -14,8 +19,9 @@ import RecCore
 /// scaled by f into the block buffer (no exponentials; Z is not written again) and forms
 /// dW = P S, db = Σ P and dS += Pᵀ W. The one-hot part of (softmax − one-hot) is a rank-one
 /// correction per state, added once after the workers (`oneHotCorrections`). The pointers stay
-/// valid for the passes' duration (the caller holds them); the workers write disjoint blocks of
-/// Z, gW, gB and their own rows of runMax, runSum, scratch, block and partialDS.
+/// valid for the passes' duration (the caller holds them); the chunks write disjoint blocks of
+/// Z, gW, gB and their own rows of runMax, runSum and partialDS, the workers their own scratch
+/// and block buffer (`slot`).
 struct CrossEntropyPasses: @unchecked Sendable {
     let S: UnsafePointer<Float>
     let W: UnsafePointer<Float>
@@ -32,24 +38,29 @@ struct CrossEntropyPasses: @unchecked Sendable {
     let N: Int
     let d: Int
     let blockItems: Int
-    let workers: Int
+    let chunks: Int
     let targets: [Int]
     let rowWeight: [Float]
 
-    /// The item blocks of worker `w`.
-    func blocks(worker w: Int) -> Range<Int> {
+    /// Chunks for a catalog of `blocks` blocks: enough for the workers to balance (a few per
+    /// thread), few enough that their dS parts stay small.
+    static func chunks(blocks: Int) -> Int { max(1, min(blocks, 32)) }
+
+    /// The item blocks of chunk `c`.
+    func blocks(chunk c: Int) -> Range<Int> {
         let blocks = (N + blockItems - 1) / blockItems
-        return (w * blocks / workers)..<((w + 1) * blocks / workers)
+        return (c * blocks / chunks)..<((c + 1) * blocks / chunks)
     }
 
-    /// Pass 1 for worker `w`: each block's logits in the worker's block buffer (L2), its max per
-    /// state (kept), the target logits that fall in it (kept), then the exponentials in place,
-    /// their sum merged into the worker's running pair, and the block streamed out to Z (no
-    /// read of Z's lines before they are written, no eviction of what is in cache).
-    func logits(worker w: Int) {
+    /// Pass 1 for chunk `c` on the worker holding `slot`: each block's logits in the worker's
+    /// block buffer (L2), its max per state (kept), the target logits that fall in it (kept),
+    /// then the exponentials in place, their sum merged into the chunk's running pair, and the
+    /// block streamed out to Z (no read of Z's lines before they are written, no eviction of
+    /// what is in cache).
+    func logits(chunk c: Int, slot w: Int) {
         let s = buf.scratch + w * B
         let z = buf.block + w * blockItems * ld
-        for k in blocks(worker: w) {
+        for k in blocks(chunk: c) {
             let j0 = k * blockItems
             let cnt = min(blockItems, N - j0)
             let m = buf.blockMax + k * B
@@ -63,15 +74,15 @@ struct CrossEntropyPasses: @unchecked Sendable {
             }
             s.initialize(repeating: 0, count: B)
             for j in 0..<cnt { Kernels.expShiftedAccumulating(z + j * ld, shift: m, into: s, count: B) }
-            mergeRunning(worker: w, blockMax: m, blockSum: s)
+            mergeRunning(chunk: c, blockMax: m, blockSum: s)
             Kernels.streamCopy(Z + j0 * ld, from: z, count: cnt * ld)
         }
     }
 
-    /// Merges a block's (max, Σ exp(z − max)) per state into worker `w`'s running pair.
-    func mergeRunning(worker w: Int, blockMax m: UnsafePointer<Float>, blockSum s: UnsafePointer<Float>) {
+    /// Merges a block's (max, Σ exp(z − max)) per state into chunk `c`'s running pair.
+    func mergeRunning(chunk c: Int, blockMax m: UnsafePointer<Float>, blockSum s: UnsafePointer<Float>) {
         for r in 0..<B {
-            let o = w * B + r
+            let o = c * B + r
             let runMax = buf.runMax[o]
             let newMax = Swift.max(runMax, m[r])
             let old = runMax == -.infinity ? 0 : buf.runSum[o] * exp(runMax - newMax)
@@ -81,16 +92,16 @@ struct CrossEntropyPasses: @unchecked Sendable {
         }
     }
 
-    /// Combines the workers' running sums into each state's log-sum-exp (in worker order) and
+    /// Combines the chunks' running sums into each state's log-sum-exp (in chunk order) and
     /// returns Σ_b weight_b · (lse_b − z_b,target).
     func logSumExps() -> Double {
         var loss = 0.0
         for r in 0..<B {
             var m: Float = -.infinity
-            for w in 0..<workers { m = Swift.max(m, buf.runMax[w * B + r]) }
+            for c in 0..<chunks { m = Swift.max(m, buf.runMax[c * B + r]) }
             var s: Float = 0
-            for w in 0..<workers where buf.runMax[w * B + r] > -.infinity {
-                s += buf.runSum[w * B + r] * exp(buf.runMax[w * B + r] - m)
+            for c in 0..<chunks where buf.runMax[c * B + r] > -.infinity {
+                s += buf.runSum[c * B + r] * exp(buf.runMax[c * B + r] - m)
             }
             buf.lse[r] = m + log(s)
             loss += Double(rowWeight[r]) * Double(buf.lse[r] - buf.targetLogit[r])
@@ -98,14 +109,14 @@ struct CrossEntropyPasses: @unchecked Sendable {
         return loss
     }
 
-    /// Pass 2 for worker `w`, the softmax part: per block, f = c · exp(m − lse) per state,
-    /// P = E ⊙ f read from Z into the worker's block buffer (L2; Z itself is not written again)
-    /// with db += Σ P, then dW += P S and the worker's dS += Pᵀ W.
-    func gradients(worker w: Int) {
-        let myDS = buf.partialDS + w * B * d
+    /// Pass 2 for chunk `c` on the worker holding `slot`, the softmax part: per block,
+    /// f = c · exp(m − lse) per state, P = E ⊙ f read from Z into the worker's block buffer (L2;
+    /// Z itself is not written again) with db += Σ P, then dW += P S and the chunk's dS += Pᵀ W.
+    func gradients(chunk c: Int, slot w: Int) {
+        let myDS = buf.partialDS + c * B * d
         let f = buf.scratch + w * B
         let p = buf.block + w * blockItems * ld
-        for k in blocks(worker: w) {
+        for k in blocks(chunk: c) {
             let j0 = k * blockItems
             let cnt = min(blockItems, N - j0)
             let m = buf.blockMax + k * B
@@ -120,7 +131,7 @@ struct CrossEntropyPasses: @unchecked Sendable {
         }
     }
 
-    /// The one-hot part of the gradient, once per state after the workers (in state order):
+    /// The one-hot part of the gradient, once per state after the chunks (in state order):
     /// db_t −= c, dW_t −= c·S_r, dS_r −= c·W_t.
     func oneHotCorrections(into dS: UnsafeMutablePointer<Float>) {
         for r in 0..<B {
@@ -137,8 +148,9 @@ struct CrossEntropyPasses: @unchecked Sendable {
 
 /// The per-call buffers of `CatalogHead.crossEntropy` besides the kept exponentials: Sᵀ (d × ld,
 /// zero past the states); per block and state the block's max; per state its target's logit, its
-/// log-sum-exp and the gradient's factor c; per worker its running (max, sum), B floats of
-/// scratch, a block buffer (blockItems × ld: one block's logits, kept in L2) and its dS.
+/// log-sum-exp and the gradient's factor c; per chunk its running (max, sum) and its part of dS;
+/// per worker B floats of scratch and a block buffer (blockItems × ld: one block's logits, kept
+/// in L2).
 struct CrossEntropyBuffers {
     let statesT: UnsafeMutablePointer<Float>
     let blockMax: UnsafeMutablePointer<Float>
@@ -151,15 +163,17 @@ struct CrossEntropyBuffers {
     let factor: UnsafeMutablePointer<Float>
     let partialDS: UnsafeMutablePointer<Float>
 
-    init(states B: Int, dim d: Int, ld: Int, blocks: Int, blockItems: Int, workers: Int, factors: [Float]) {
+    init(
+        states B: Int, dim d: Int, ld: Int, blocks: Int, blockItems: Int, chunks: Int, workers: Int, factors: [Float]
+    ) {
         statesT = .allocate(capacity: d * ld)
         statesT.initialize(repeating: 0, count: d * ld)
         blockMax = .allocate(capacity: blocks * B)
         targetLogit = .allocate(capacity: B)
-        runMax = .allocate(capacity: workers * B)
-        runMax.initialize(repeating: -.infinity, count: workers * B)
-        runSum = .allocate(capacity: workers * B)
-        runSum.initialize(repeating: 0, count: workers * B)
+        runMax = .allocate(capacity: chunks * B)
+        runMax.initialize(repeating: -.infinity, count: chunks * B)
+        runSum = .allocate(capacity: chunks * B)
+        runSum.initialize(repeating: 0, count: chunks * B)
         scratch = .allocate(capacity: workers * B)
         // Zero once: the columns past B of each row are copied to Z, never read.
         block = .allocate(capacity: workers * blockItems * ld)
@@ -168,8 +182,8 @@ struct CrossEntropyBuffers {
         lse.initialize(repeating: 0, count: B)
         factor = .allocate(capacity: B)
         factor.initialize(from: factors, count: B)
-        partialDS = .allocate(capacity: workers * B * d)
-        partialDS.initialize(repeating: 0, count: workers * B * d)
+        partialDS = .allocate(capacity: chunks * B * d)
+        partialDS.initialize(repeating: 0, count: chunks * B * d)
     }
 
     func deallocate() {

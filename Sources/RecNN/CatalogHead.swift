@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import Synchronization
 
 /// A dense head over the catalog: logits `z = S Wᵀ + b` for items 1...N (row i − 1 of W is
 /// item i), with a fused softmax cross-entropy over all items and a column-restricted path for
@@ -62,8 +63,12 @@ public final class CatalogHead: Module {
     /// (non-temporal stores: no read of the buffer's lines first); pass 2 reads each block back
     /// scaled per state (softmax = e · exp(m − lse)) into the L2 buffer and forms dW, db and dS
     /// from it, and the one-hot part as one rank-one correction per state (`CrossEntropyPasses`).
+    /// The blocks are grouped in chunks (at most 32, by catalog and block size only) that the
+    /// threads take as they free up; each chunk keeps its own partial sums, merged in chunk
+    /// order, so the loss and the gradients are the same, bit for bit, on any thread count.
     /// FLOPs: 3 × 2·B·N·d. Memory: the N × B exponentials (B rounded up to a vector), kept
-    /// between calls (`releaseWorkspace()`), and one `blockItems` × B buffer per worker.
+    /// between calls (`releaseWorkspace()`), one `blockItems` × B buffer per worker and a B × d
+    /// part of dS per chunk.
     /// With `weights`, row b's term is multiplied by `weights[b]` (held constant: SAC and SA2C
     /// weight the supervised loss by a stop-gradient Q value or advantage).
     /// The loss is a mean over `normalizer` rows (default B): a part of a batch (a process's in
@@ -90,13 +95,15 @@ public final class CatalogHead: Module {
             throw .itemOutOfRange(id: t, position: b, vocabulary: N + 1)
         }
         let nb = max(1, blockItems)
-        let workers = max(1, min(parallelism.resolvedCount, (N + nb - 1) / nb))
+        let blocks = (N + nb - 1) / nb
+        let chunks = CrossEntropyPasses.chunks(blocks: blocks)
+        let workers = max(1, min(parallelism.resolvedCount, chunks))
         let ld = CatalogLogits.leadingDimension(states: B)
         // Item-major exponentials, N × ld, in the kept workspace. Not cleared: pass 1 writes every element.
         let logits = workspace(count: N * ld)
         let invB = 1 / Float(mean)
         let buf = CrossEntropyBuffers(
-            states: B, dim: d, ld: ld, blocks: (N + nb - 1) / nb, blockItems: nb, workers: workers,
+            states: B, dim: d, ld: ld, blocks: blocks, blockItems: nb, chunks: chunks, workers: workers,
             factors: rowWeight.map { invB * $0 })
         defer { buf.deallocate() }
         let partialDS = buf.partialDS
@@ -112,13 +119,16 @@ public final class CatalogHead: Module {
                             let passes = CrossEntropyPasses(
                                 S: sp.baseAddress!, W: wp.baseAddress!, bias: bp.baseAddress!, gW: gw.baseAddress!,
                                 gB: gb.baseAddress!, Z: logits, buf: buf, B: B, ld: ld, N: N, d: d, blockItems: nb,
-                                workers: workers, targets: targets, rowWeight: rowWeight)
-                            Threading.perWorker(workers) { w in passes.logits(worker: w) }
+                                chunks: chunks, targets: targets, rowWeight: rowWeight)
+                            Self.forEachChunk(chunks, workers: workers) { c, slot in passes.logits(chunk: c, slot: slot)
+                            }
                             lossOut = passes.logSumExps() / Double(mean)
                             middle = DispatchTime.now().uptimeNanoseconds
-                            Threading.perWorker(workers) { w in passes.gradients(worker: w) }
-                            for w in 1..<workers {
-                                for i in 0..<(B * d) { partialDS[i] += partialDS[w * B * d + i] }
+                            Self.forEachChunk(chunks, workers: workers) { c, slot in
+                                passes.gradients(chunk: c, slot: slot)
+                            }
+                            for c in 1..<chunks {
+                                for i in 0..<(B * d) { partialDS[i] += partialDS[c * B * d + i] }
                             }
                             passes.oneHotCorrections(into: partialDS)
                         }
@@ -130,6 +140,16 @@ public final class CatalogHead: Module {
         let end = DispatchTime.now().uptimeNanoseconds
         lastCrossEntropySeconds = (Double(middle - start) / 1e9, Double(end - middle) / 1e9)
         return (lossOut, dS)
+    }
+
+    /// Runs `body(chunk, slot)` for every chunk on up to `workers` threads, chunks handed out as
+    /// workers free up; `slot` (0..<workers) names the worker's buffers.
+    static func forEachChunk(_ chunks: Int, workers: Int, _ body: (Int, Int) -> Void) {
+        let slots = Atomic<Int>(0)
+        Threading.parallelFor(
+            chunks: chunks, parallelism: .threads(workers),
+            scratch: { slots.add(1, ordering: .relaxed).oldValue }, release: { _ in },
+            body: { c, slot in body(c, slot) })
     }
 
     /// Logits of selected columns: `columns[b]` lists item ids (1...N) for row b.
