@@ -84,6 +84,12 @@ struct CrossEntropyPasses: @unchecked Sendable {
         for r in 0..<B {
             let o = c * B + r
             let runMax = buf.runMax[o]
+            if m[r] <= runMax {
+                // The running max stands (most blocks): the old sum's factor is exp(0) = 1, so
+                // one exponential, the same bits as the general case.
+                if m[r] > -.infinity { buf.runSum[o] += s[r] * exp(m[r] - runMax) }
+                continue
+            }
             let newMax = Swift.max(runMax, m[r])
             let old = runMax == -.infinity ? 0 : buf.runSum[o] * exp(runMax - newMax)
             let block = m[r] == -.infinity ? 0 : s[r] * exp(m[r] - newMax)
