@@ -40,6 +40,25 @@ static inline int reckit_host_features(void) {
 #endif
 }
 
+// Eight floats (Swift: SIMD8<Float>).
+typedef float reckit_float8 __attribute__((ext_vector_type(8)));
+
+// Stores `v` at `dst`, which must be 32-byte aligned, with a non-temporal (streaming) store: the
+// line is not read first and what is in cache stays. Weakly ordered: end a run of them with
+// reckit_store_fence() before another thread reads the data.
+static inline void reckit_stream_store8(float *dst, reckit_float8 v) {
+    __builtin_nontemporal_store(v, (reckit_float8 *)dst);
+}
+
+// Orders the streaming stores before it with every store after it (sfence on x86).
+static inline void reckit_store_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
 // Copies `n` floats from `src` to `dst` with non-temporal (streaming) stores where the target has
 // them: the destination's cache lines are written without being read first and without
 // evicting the caches' contents (for a large buffer written now and read much later). Ends with
@@ -54,10 +73,6 @@ static inline void reckit_stream_copy(float *dst, const float *src, long n) {
         __builtin_nontemporal_store(v, (reckit_v4f *)(dst + i));
     }
     for (; i < n; i++) dst[i] = src[i];
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_sfence();
-#else
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-#endif
+    reckit_store_fence();
 }
 #endif

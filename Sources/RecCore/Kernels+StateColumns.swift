@@ -45,6 +45,49 @@ extension Kernels {
         }
     }
 
+    /// `e[i] = exp(x[i] − shift[i])` written to `out` and `s[i] += e[i]`, for i < `count`: as
+    /// `expShiftedAccumulating` (the same bits) with the exponentials streamed out instead of
+    /// written back — non-temporal stores when `out` is 32-byte aligned (its lines are not read
+    /// first and the caches keep what they hold), plain stores otherwise. Call `storeFence()`
+    /// after a run of these, before another thread reads `out`. Not inlinable (the store is a C
+    /// inline, which RecCore's clients do not see): one call per row.
+    public static func expShiftedAccumulating(
+        _ x: UnsafePointer<Float>, shift: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
+        streamingTo out: UnsafeMutablePointer<Float>, count n: Int
+    ) {
+        let streaming = UInt(bitPattern: out) & 31 == 0
+        var i = 0
+        while i + 16 <= n {
+            let e = VectorMath.expFusedNonPositive(VectorMath.load(x + i) - VectorMath.load(shift + i))
+            if streaming {
+                streamStore(e.lowHalf, out + i)
+                streamStore(e.highHalf, out + i + 8)
+            } else {
+                VectorMath.store(e, out + i)
+            }
+            VectorMath.store(VectorMath.load(s + i) + e, s + i)
+            i += 16
+        }
+        if i < n {
+            let r = n - i
+            let e = VectorMath.expFusedNonPositive(
+                VectorMath.loadPartial(x + i, r, fill: 0) - VectorMath.loadPartial(shift + i, r, fill: 0))
+            VectorMath.storePartial(e, out + i, r)
+            VectorMath.storePartial(VectorMath.loadPartial(s + i, r, fill: 0) + e, s + i, r)
+        }
+    }
+
+    /// A non-temporal store of 8 floats at a 32-byte-aligned address.
+    @inline(__always)
+    static func streamStore(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        reckit_stream_store8(p, v)
+    }
+
+    /// Orders the streaming stores made before it (`expShiftedAccumulating(…, streamingTo:…)`)
+    /// before every store after it: call it when a run of them ends, before the data is handed
+    /// to another thread.
+    public static func storeFence() { reckit_store_fence() }
+
     /// `Σ x[i]·y[i]` for i < `count` (lane-wise sums, then across lanes).
     @inlinable
     public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) -> Float {

@@ -12,9 +12,8 @@ import RecCore
 /// free up (a worker slowed by the host does not hold the other back) and the result does not
 /// depend on the thread count or on which worker ran which chunk.
 ///
-/// Pass 1 computes each block's logits z, the block's max m per state, then replaces z by
-/// e = exp(z − m) in place while summing it (every exponential of the step is taken here, once)
-/// and streams the block out to Z. With the log-sum-exp known, the softmax is
+/// Pass 1 computes each block's logits z, the block's max m per state, then e = exp(z − m),
+/// streamed out to Z while summed (every exponential of the step is taken here, once). With the log-sum-exp known, the softmax is
 /// P = e · exp(m − lse) (per block and state: a factor f), so pass 2 reads each block of Z back
 /// scaled by f into the block buffer (no exponentials; Z is not written again) and forms
 /// dW = P S, db = Σ P and dS += Pᵀ W. The one-hot part of (softmax − one-hot) is a rank-one
@@ -28,8 +27,8 @@ struct CrossEntropyPasses: @unchecked Sendable {
     let bias: UnsafePointer<Float>
     let gW: UnsafeMutablePointer<Float>
     let gB: UnsafeMutablePointer<Float>
-    /// The shifted exponentials, item-major: item j's row at `Z + j·ld` (written by pass 1
-    /// with streaming stores, read by pass 2).
+    /// The shifted exponentials, item-major: item j's row at `Z + j·ld`, columns 0..<B
+    /// (written by pass 1 with streaming stores, read by pass 2; 32-byte aligned rows).
     let Z: UnsafeMutablePointer<Float>
     /// Sᵀ, the per-block and per-state values, the workers' scratch (`CrossEntropyBuffers`).
     let buf: CrossEntropyBuffers
@@ -54,9 +53,9 @@ struct CrossEntropyPasses: @unchecked Sendable {
 
     /// Pass 1 for chunk `c` on the worker holding `slot`: each block's logits in the worker's
     /// block buffer (L2), its max per state (kept), the target logits that fall in it (kept),
-    /// then the exponentials in place, their sum merged into the chunk's running pair, and the
-    /// block streamed out to Z (no read of Z's lines before they are written, no eviction of
-    /// what is in cache).
+    /// then the exponentials streamed straight out to Z (no read of Z's lines before they are
+    /// written, no eviction of what is in cache; columns B..<ld of Z are not written) and their
+    /// sum merged into the chunk's running pair.
     func logits(chunk c: Int, slot w: Int) {
         let s = buf.scratch + w * B
         let z = buf.block + w * blockItems * ld
@@ -73,10 +72,12 @@ struct CrossEntropyPasses: @unchecked Sendable {
                 buf.targetLogit[r] = z[(targets[r] - 1 - j0) * ld + r]
             }
             s.initialize(repeating: 0, count: B)
-            for j in 0..<cnt { Kernels.expShiftedAccumulating(z + j * ld, shift: m, into: s, count: B) }
+            for j in 0..<cnt {
+                Kernels.expShiftedAccumulating(z + j * ld, shift: m, into: s, streamingTo: Z + (j0 + j) * ld, count: B)
+            }
             mergeRunning(chunk: c, blockMax: m, blockSum: s)
-            Kernels.streamCopy(Z + j0 * ld, from: z, count: cnt * ld)
         }
+        Kernels.storeFence()
     }
 
     /// Merges a block's (max, Σ exp(z − max)) per state into chunk `c`'s running pair.
@@ -181,7 +182,7 @@ struct CrossEntropyBuffers {
         runSum = .allocate(capacity: chunks * B)
         runSum.initialize(repeating: 0, count: chunks * B)
         scratch = .allocate(capacity: workers * B)
-        // Zero once: the columns past B of each row are copied to Z, never read.
+        // Zero once: the columns past B of each row are never read.
         block = .allocate(capacity: workers * blockItems * ld)
         block.initialize(repeating: 0, count: workers * blockItems * ld)
         lse = .allocate(capacity: B)

@@ -24,7 +24,7 @@ public final class CatalogHead: Module {
     /// The cross-entropy's logits buffer (N × B floats), kept from one call to the next: a fresh
     /// buffer of that size every step costs its page faults again (about 3% of a training step
     /// at N = 100,000). `releaseWorkspace()` frees it.
-    private var workspace: UnsafeMutablePointer<Float>? = nil
+    private var workspace: UnsafeMutableRawPointer? = nil
     private var workspaceCount = 0
 
     deinit { workspace?.deallocate() }
@@ -36,14 +36,15 @@ public final class CatalogHead: Module {
         workspaceCount = 0
     }
 
-    /// A buffer of at least `count` floats, reused between calls.
+    /// A buffer of at least `count` floats, 64-byte aligned (the streaming stores of pass 1 need
+    /// 32), reused between calls.
     private func workspace(count: Int) -> UnsafeMutablePointer<Float> {
-        if let w = workspace, workspaceCount >= count { return w }
+        if let w = workspace, workspaceCount >= count { return w.assumingMemoryBound(to: Float.self) }
         workspace?.deallocate()
-        let w = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let w = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
         workspace = w
         workspaceCount = count
-        return w
+        return w.bindMemory(to: Float.self, capacity: count)
     }
 
     /// A head of `items` × `dim` weights and `items` biases, initialised as a `Linear` layer.
@@ -99,7 +100,8 @@ public final class CatalogHead: Module {
         let chunks = CrossEntropyPasses.chunks(blocks: blocks)
         let workers = max(1, min(parallelism.resolvedCount, chunks))
         let ld = CatalogLogits.leadingDimension(states: B)
-        // Item-major exponentials, N × ld, in the kept workspace. Not cleared: pass 1 writes every element.
+        // Item-major exponentials, N × ld, in the kept workspace. Not cleared: pass 1 writes
+        // columns 0..<B of every row, the only ones read.
         let logits = workspace(count: N * ld)
         let invB = 1 / Float(mean)
         let buf = CrossEntropyBuffers(

@@ -42,6 +42,41 @@ import _RecTestSupport
         #expect(abs(Double(d) - dRef) <= 1e-6 * dScale)
     }
 
+    /// The streaming form of expShiftedAccumulating gives the in-place form's bits, into a
+    /// 32-byte-aligned destination (streaming stores) and one off by a float (plain stores),
+    /// leaving the destination's neighbours untouched; then a store fence.
+    @Test(arguments: [1, 15, 16, 17, 50])
+    func streamedExponentialsMatchTheInPlaceKernel(count n: Int) {
+        let x = randomFloats(n, seed: 8, scale: 5)
+        let shift = zip(x, randomFloats(n, seed: 9, scale: 5)).map { $0 + abs($1) }
+        let s0 = randomFloats(n, seed: 10, scale: 1).map(abs)
+        var e = x
+        var sRef = s0
+        e.withUnsafeMutableBufferPointer { ep in
+            sRef.withUnsafeMutableBufferPointer {
+                Kernels.expShiftedAccumulating(ep.baseAddress!, shift: shift, into: $0.baseAddress!, count: n)
+            }
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (n + 24) * 4, alignment: 64)
+        defer { raw.deallocate() }
+        let dst = raw.bindMemory(to: Float.self, capacity: n + 24)
+        for offset in [8, 9] {
+            dst.initialize(repeating: -1, count: n + 24)
+            var s = s0
+            x.withUnsafeBufferPointer { xp in
+                s.withUnsafeMutableBufferPointer {
+                    Kernels.expShiftedAccumulating(
+                        xp.baseAddress!, shift: shift, into: $0.baseAddress!, streamingTo: dst + offset, count: n)
+                }
+            }
+            Kernels.storeFence()
+            let out = Array(UnsafeBufferPointer(start: dst, count: n + 24))
+            #expect(Array(out[offset..<(offset + n)]) == e, "offset \(offset)")
+            #expect(s == sRef, "offset \(offset)")
+            #expect(out[..<offset].allSatisfy { $0 == -1 } && out[(offset + n)...].allSatisfy { $0 == -1 })
+        }
+    }
+
     /// scaled against the scalar products and their sum in Double; streamCopy against the source,
     /// from every offset mod 4 (the streaming stores need 16-byte alignment: the head goes
     /// element by element) and with a tail, leaving the destination's neighbours untouched.
