@@ -59,20 +59,4 @@ static inline void reckit_store_fence(void) {
 #endif
 }
 
-// Copies `n` floats from `src` to `dst` with non-temporal (streaming) stores where the target has
-// them: the destination's cache lines are written without being read first and without
-// evicting the caches' contents (for a large buffer written now and read much later). Ends with
-// a store fence, so the data is visible to other threads once they synchronise with this one.
-static inline void reckit_stream_copy(float *dst, const float *src, long n) {
-    typedef float reckit_v4f __attribute__((vector_size(16)));
-    long i = 0;
-    while (i < n && ((unsigned long)(dst + i) & 15) != 0) { dst[i] = src[i]; i++; }
-    for (; i + 4 <= n; i += 4) {
-        reckit_v4f v;
-        __builtin_memcpy(&v, src + i, sizeof v);
-        __builtin_nontemporal_store(v, (reckit_v4f *)(dst + i));
-    }
-    for (; i < n; i++) dst[i] = src[i];
-    reckit_store_fence();
-}
 #endif

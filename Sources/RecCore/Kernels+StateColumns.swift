@@ -124,14 +124,4 @@ extension Kernels {
         }
         return acc.sum()
     }
-
-    /// Copies `count` floats from `source` to `destination` with streaming (non-temporal) stores:
-    /// the destination's cache lines are not read before they are written and do not evict what
-    /// is in cache — for a large buffer written now and read much later. A store fence ends it,
-    /// so threads that synchronise with this one afterwards see the data.
-    public static func streamCopy(
-        _ destination: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int
-    ) {
-        reckit_stream_copy(destination, source, count)
-    }
 }
