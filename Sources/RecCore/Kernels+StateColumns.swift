@@ -21,36 +21,13 @@ extension Kernels {
         }
     }
 
-    /// `x[i] = exp(x[i] − shift[i])` in place and `s[i] += x[i]`, for i < `count`
+    /// `e[i] = exp(x[i] − shift[i])` written to `out` and `s[i] += e[i]`, for i < `count`
     /// (`VectorMath.expFusedNonPositive`: the shift is a max, `shift[i] >= x[i]`; a NaN on
-    /// either side gives NaN).
-    @inlinable
-    public static func expShiftedAccumulating(
-        _ x: UnsafeMutablePointer<Float>, shift: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
-        count n: Int
-    ) {
-        var i = 0
-        while i + 16 <= n {
-            let e = VectorMath.expFusedNonPositive(VectorMath.load(x + i) - VectorMath.load(shift + i))
-            VectorMath.store(e, x + i)
-            VectorMath.store(VectorMath.load(s + i) + e, s + i)
-            i += 16
-        }
-        if i < n {
-            let r = n - i
-            let e = VectorMath.expFusedNonPositive(
-                VectorMath.loadPartial(x + i, r, fill: 0) - VectorMath.loadPartial(shift + i, r, fill: 0))
-            VectorMath.storePartial(e, x + i, r)
-            VectorMath.storePartial(VectorMath.loadPartial(s + i, r, fill: 0) + e, s + i, r)
-        }
-    }
-
-    /// `e[i] = exp(x[i] − shift[i])` written to `out` and `s[i] += e[i]`, for i < `count`: as
-    /// `expShiftedAccumulating` (the same bits) with the exponentials streamed out instead of
-    /// written back — non-temporal stores when `out` is 32-byte aligned (its lines are not read
-    /// first and the caches keep what they hold), plain stores otherwise. Call `storeFence()`
-    /// after a run of these, before another thread reads `out`. Not inlinable (the store is a C
-    /// inline, which RecCore's clients do not see): one call per row.
+    /// either side gives NaN). The exponentials are streamed out: non-temporal stores when `out`
+    /// is 32-byte aligned (its lines are not read first and the caches keep what they hold),
+    /// plain stores otherwise (`out` may then be `x`). Call `storeFence()` after a run of these,
+    /// before another thread reads `out`. Not inlinable (the store is a C inline, which RecCore's
+    /// clients do not see): one call per row.
     public static func expShiftedAccumulating(
         _ x: UnsafePointer<Float>, shift: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
         streamingTo out: UnsafeMutablePointer<Float>, count n: Int
