@@ -40,7 +40,9 @@ public enum Parallelism: Sendable, Equatable, CustomStringConvertible {
 /// OpenBLAS's thread count is process-global. RecCore kernels that run their own threads
 /// (catalog scoring over item blocks, random fills) call BLAS with one thread from each worker;
 /// every BLAS call made through RecCore first sets OpenBLAS to the count that call asked for
-/// (a cached compare, so the cost is nil when nothing changes).
+/// (a cached compare, so the cost is nil when nothing changes). After a multi-threaded call,
+/// OpenBLAS's own worker threads spin (yielding) for a while before they sleep; on few cores
+/// they slow the threaded kernels that follow (`SASRec.DataParallel` avoids them in training).
 public enum Threading {
     private static let configured = Atomic<Int>(0)
     private static let blasCurrent = Atomic<Int>(0)

@@ -7,6 +7,13 @@ extension SASRec {
     /// parameter values) with single-threaded kernels, and the replicas' gradients are added into
     /// the model's. For the small GEMMs of a recommender encoder this scales where multi-threaded
     /// BLAS mostly spins.
+    ///
+    /// Prefer it in a training step whose other phases run on RecKit's threads (the catalog
+    /// head's passes, Adam), even where the encoder alone is no faster: after a multi-threaded
+    /// call OpenBLAS's worker threads keep spinning (yielding) for a while, and on few cores they
+    /// take time from the kernels that follow. `recbench ce-step` measures both: on a 2-core
+    /// host the head's forward took 43–60 ms after the whole-batch encoder and 34–43 ms after
+    /// this one.
     public final class DataParallel {
         /// The encoder whose parameters the parts share and whose gradients receive the parts' sums.
         public let model: SASRec
