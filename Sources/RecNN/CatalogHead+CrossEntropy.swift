@@ -13,14 +13,14 @@ import RecCore
 /// depend on the thread count or on which worker ran which chunk.
 ///
 /// Pass 1 computes each block's logits z, the block's max m per state, then e = exp(z − m),
-/// streamed out to Z while summed (every exponential of the step is taken here, once). With the log-sum-exp known, the softmax is
-/// P = e · exp(m − lse) (per block and state: a factor f), so pass 2 reads each block of Z back
-/// scaled by f into the block buffer (no exponentials; Z is not written again) and forms
-/// dW = P S, db = Σ P and dS += Pᵀ W. The one-hot part of (softmax − one-hot) is a rank-one
-/// correction per state, added once after the workers (`oneHotCorrections`). The pointers stay
-/// valid for the passes' duration (the caller holds them); the chunks write disjoint blocks of
-/// Z, gW, gB and their own rows of runMax, runSum and partialDS, the workers their own scratch
-/// and block buffer (`slot`).
+/// streamed out to Z while summed (every exponential of the step is taken here, once). With the
+/// log-sum-exp known, the softmax is P = e · exp(m − lse) (per block and state: a factor f), so
+/// pass 2 reads each block of Z back scaled by f into the block buffer (no exponentials; Z is not
+/// written again) and forms dW = P S, db = Σ P and dS += Pᵀ W. The one-hot part of
+/// (softmax − one-hot) is a rank-one correction per state, added once after the chunks
+/// (`oneHotCorrections`). The pointers stay valid for the passes' duration (the caller holds
+/// them); the chunks write disjoint blocks of Z, gW, gB and their own rows of runMax, runSum and
+/// partialDS, the workers their own scratch and block buffer (`slot`).
 struct CrossEntropyPasses: @unchecked Sendable {
     let S: UnsafePointer<Float>
     let W: UnsafePointer<Float>
