@@ -25,9 +25,9 @@ extension Kernels {
     /// (`VectorMath.expFusedNonPositive`: the shift is a max, `shift[i] >= x[i]`; a NaN on
     /// either side gives NaN). The exponentials are streamed out: non-temporal stores when `out`
     /// is 32-byte aligned (its lines are not read first and the caches keep what they hold),
-    /// plain stores otherwise (`out` may then be `x`). Call `storeFence()` after a run of these,
-    /// before another thread reads `out`. Not inlinable (the store is a C inline, which RecCore's
-    /// clients do not see): one call per row.
+    /// plain stores otherwise. `out` may be `x` (each element is read before it is written).
+    /// Call `storeFence()` after a run of these, before another thread reads `out`. Not
+    /// inlinable (the store is a C inline, which RecCore's clients do not see): one call per row.
     public static func expShiftedAccumulating(
         _ x: UnsafePointer<Float>, shift: UnsafePointer<Float>, into s: UnsafeMutablePointer<Float>,
         streamingTo out: UnsafeMutablePointer<Float>, count n: Int
