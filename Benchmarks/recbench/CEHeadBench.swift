@@ -11,18 +11,30 @@ struct CEHeadBench: ParsableCommand {
         commandName: "ce-head",
         abstract: "Catalog head: softmax cross-entropy forward + backward over N items, and its logits kernel alone.")
     @OptionGroup var common: CommonOptions
-    @Option(help: "Items per block of the cross-entropy passes (CatalogHead.blockItems).") var blockItems: Int = 256
+    @Option(
+        help: """
+            Items per block of the cross-entropy passes (CatalogHead.blockItems), comma-separated: \
+            with several, the repetitions alternate between them and each row gives its median \
+            ratio to the first, rep by rep.
+            """)
+    var blockItems: String = "256"
 
     func run() throws {
         let b = common.batch ?? 128
         let d = common.dim ?? 64
         let n = common.items ?? 100_000
+        let sizes = try blockItems.split(separator: ",").map { (s: Substring) throws -> Int in
+            guard let v = Int(s), v > 0 else {
+                throw ValidationError("--block-items: '\(s)' is not a positive integer")
+            }
+            return v
+        }
         let head = CatalogHead(name: "head", items: n, dim: d, seed: common.seed)
-        head.blockItems = blockItems
+        head.blockItems = sizes[0]
         var g = Xoshiro256(seed: common.seed &+ 1)
         let states = Matrix(rows: b, cols: d, elements: (0..<(b * d)).map { _ in Float(Sampling.normal(&g)) })
         let targets = (0..<b).map { _ in 1 + Int(g.next() % UInt64(n)) }
-        let params: [(String, Any)] = [("batch", b), ("dim", d), ("items", n), ("block_items", blockItems)]
+        let params: [(String, Any)] = [("batch", b), ("dim", d), ("items", n)]
         var out = [Measurement]()
         for t in try common.threadList() {
             Threading.setCount(t)
@@ -34,7 +46,7 @@ struct CEHeadBench: ParsableCommand {
                 let blockItems = head.blockItems
                 var zt = [Float](repeating: 0, count: blockItems * ld)
                 var m = Measurement(
-                    name: "ce-head.logits_kernel", params: params + [("ld", ld)],
+                    name: "ce-head.logits_kernel", params: params + [("block_items", blockItems), ("ld", ld)],
                     timesMs: timeit(reps: common.reps) {
                         head.weight.value.withUnsafeBufferPointer { wp in
                             head.bias.value.withUnsafeBufferPointer { bp in
@@ -56,22 +68,46 @@ struct CEHeadBench: ParsableCommand {
                 m.extra = Probes.efficiency(flops: Flops.score(batch: b, items: n, dim: d), ms: m.medianMs, threads: 1)
                 out.append(m)
             }
-            var forward = [Double]()
-            var backward = [Double]()
-            var m = Measurement(
-                name: "ce-head.cross_entropy", params: params,
-                timesMs: timeit(reps: common.reps) {
-                    _ = try! head.crossEntropy(states: states, targets: targets, parallelism: .threads(t))
-                    forward.append(head.lastCrossEntropySeconds.forward * 1e3)
-                    backward.append(head.lastCrossEntropySeconds.backward * 1e3)
-                    head.zeroGrad()
-                }, threads: t)
-            let median = { (x: [Double]) in x.sorted()[x.count / 2] }
-            m.extra = [("ms_forward", median(forward)), ("ms_backward", median(backward))]
-            m.extra += Probes.efficiency(
-                flops: Flops.softmaxHead(batch: b, items: n, dim: d), ms: m.medianMs, threads: t)
-            out.append(m)
+            out += try crossEntropy(
+                head: head, states: states, targets: targets, blockSizes: sizes, threads: t, params: params)
         }
         report(out, format: common.format)
+    }
+
+    /// The whole cross-entropy (forward and backward) on `t` threads, one row per block size,
+    /// repetitions alternating between the sizes (a slow minute on the host weighs on each
+    /// alike); each row after the first also gives the median over repetitions of its time over
+    /// the first's in the same repetition.
+    func crossEntropy(
+        head: CatalogHead, states: Matrix, targets: [Int], blockSizes choices: [Int], threads t: Int,
+        params: [(String, Any)]
+    ) throws -> [Measurement] {
+        var times = [[Double]](repeating: [], count: choices.count)
+        var forward = times
+        var backward = times
+        for rep in 0..<(common.reps + 1) {
+            for (i, choice) in choices.enumerated() {
+                head.blockItems = choice
+                let start = DispatchTime.now().uptimeNanoseconds
+                _ = try head.crossEntropy(states: states, targets: targets, parallelism: .threads(t))
+                let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                head.zeroGrad()
+                guard rep > 0 else { continue }  // the first is a warm-up
+                times[i].append(ms)
+                forward[i].append(head.lastCrossEntropySeconds.forward * 1e3)
+                backward[i].append(head.lastCrossEntropySeconds.backward * 1e3)
+            }
+        }
+        let b = states.rows
+        return choices.indices.map { i in
+            var m = Measurement(
+                name: "ce-head.cross_entropy", params: params + [("block_items", choices[i])],
+                timesMs: times[i], threads: t)
+            m.extra = [("ms_forward", median(forward[i])), ("ms_backward", median(backward[i]))]
+            if i > 0 { m.extra.append(("ratio_to_first", median(zip(times[i], times[0]).map { $0 / $1 }))) }
+            m.extra += Probes.efficiency(
+                flops: Flops.softmaxHead(batch: b, items: head.items, dim: head.dim), ms: m.medianMs, threads: t)
+            return m
+        }
     }
 }
