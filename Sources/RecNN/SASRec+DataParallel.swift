@@ -101,6 +101,16 @@ extension SASRec {
                     theirs.zeroGrad()
                 }
             }
+            releaseShared()
+        }
+
+        /// Drops the replicas' shares of the model's values, so that an optimiser's in-place
+        /// update of the model finds them unshared and copies nothing (a share held past the step
+        /// made every Adam step copy the item embedding: 25.6 MB at 100,000 items × 64). The next
+        /// `forward` shares them again. `backward` calls it; call it after a `forward` that no
+        /// `backward` follows (inference).
+        public func releaseShared() {
+            for r in replicas { for p in r.parameters { p.value = Matrix(rows: 0, cols: 0) } }
         }
     }
 }

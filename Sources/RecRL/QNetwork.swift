@@ -96,7 +96,8 @@ public final class QNetwork: Module {
 
     /// States for a batch of right-padded sequences (no dropout).
     public func states(_ seqs: [[Int]], split: Bool = true) throws(RecRLError) -> Matrix {
-        try encode(seqs, training: false, split: split).states
+        defer { parallel?.releaseShared() }
+        return try encode(seqs, training: false, split: split).states
     }
 
     /// Gives this network `other`'s parameter values (shared, copy-on-write), and clears its

@@ -30,6 +30,13 @@ import _RecTestSupport
             #expect(worst <= 1e-4 * scale + 1e-6, "\(p.name): \(worst)")
         }
         #expect(multi.itemEmbedding.table.touchedRows == single.itemEmbedding.table.touchedRows)
+        // After the backward no replica shares the values: an optimiser's in-place update
+        // writes where they are (no copy of the item embedding every step).
+        for p in multi.parameters {
+            let before = p.value.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            let after = p.value.withUnsafeMutableBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            #expect(before == after, "\(p.name) was copied on its first write after the step")
+        }
         // Errors name the position in the whole batch.
         var bad = seqs
         bad[90][2] = 99
