@@ -16,6 +16,24 @@ import _RecTestSupport
         #expect(Matrix(rows: 2, cols: 2) { r, c in Float(r * 10 + c) }.storage == [0, 1, 10, 11])
     }
 
+    /// setRow copies contiguous sources in one go and walks other collections element by
+    /// element; both write the same row, and a row of the matrix itself (a slice sharing its
+    /// storage) is copied before the write.
+    @Test func setRowFromContiguousAndOtherCollections() {
+        var m = Matrix(rows: 3, cols: 4) { r, c in Float(r * 10 + c) }
+        m.setRow(0, [Float](arrayLiteral: 9, 8, 7, 6))
+        m.setRow(1, Matrix([[1, 2, 3, 4, 5]]).storage[1..<5])
+        m.setRow(2, [Float](arrayLiteral: 1, 2, 3, 4).reversed())
+        #expect(m.storage == [9, 8, 7, 6, 2, 3, 4, 5, 4, 3, 2, 1])
+        let before = m
+        m.setRow(0, m.row(2))
+        #expect(m.storage == [4, 3, 2, 1, 2, 3, 4, 5, 4, 3, 2, 1])
+        #expect(before.storage[0] == 9)
+        var empty = Matrix(rows: 2, cols: 0)
+        empty.setRow(1, [Float]())
+        #expect(empty.storage.isEmpty)
+    }
+
     @Test func valueSemantics() {
         let a = Matrix([[1, 2]])
         var b = a
