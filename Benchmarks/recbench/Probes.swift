@@ -2,17 +2,21 @@ import Foundation
 import RecCore
 
 /// The machine's limits, measured in the same run as the figures they judge: the FMA peak
-/// (independent chains of fused multiply-adds per thread, in the build's widest vectors) and the streaming read
-/// bandwidth (a sum over a buffer). Cached per thread count (and size).
+/// (independent chains of fused multiply-adds per thread, in the build's widest vectors) and the
+/// streaming read bandwidth (a sum over a buffer). The peak is the best seen per thread count,
+/// probed again for every figure; the bandwidth is cached per thread count and size.
 enum Probes {
     nonisolated(unsafe) static var peaks = [Int: Double]()
     nonisolated(unsafe) static var bandwidths = [String: Double]()
 
-    /// GFLOP/s of `threads` threads doing nothing but FMAs (best of 5 runs).
+    /// GFLOP/s of `threads` threads doing nothing but FMAs: the best of 5 runs now and of every
+    /// earlier call in the process for that thread count. Measured again at every call (each
+    /// figure's efficiency asks after its timed repetitions): a probe that fell in a slow moment
+    /// of a shared host (one run read 125 GFLOP/s where the others read 180–188) would make
+    /// every figure after it look closer to the peak than it is.
     static func fmaPeak(threads: Int) -> Double {
-        if let p = peaks[threads] { return p }
         let iterations = 16_000_000
-        var best = 0.0
+        var best = peaks[threads] ?? 0
         for _ in 0..<5 {
             let t0 = DispatchTime.now().uptimeNanoseconds
             Threading.perWorker(threads) { w in sink(fmaChains(iterations, Float(w) * 1e-3).0) }
