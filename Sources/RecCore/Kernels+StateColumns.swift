@@ -60,6 +60,30 @@ extension Kernels {
         reckit_stream_store8(p, v)
     }
 
+    /// Writes `count` zeros from `p` with non-temporal stores (plain stores up to the first
+    /// 32-byte boundary and after the last): the lines are not read first and the caches keep
+    /// what they hold, where a plain clear of a tensor larger than the caches reads every line
+    /// from memory before writing it. For a buffer the next pass reads from memory anyway (a
+    /// catalog head's gradient, cleared between steps). Call `storeFence()` before another
+    /// thread reads the zeros.
+    public static func streamZero(_ p: UnsafeMutablePointer<Float>, count n: Int) {
+        var i = 0
+        while i < n && UInt(bitPattern: p + i) & 31 != 0 {
+            p[i] = 0
+            i += 1
+        }
+        let zero = SIMD8<Float>()
+        while i + 16 <= n {
+            streamStore(zero, p + i)
+            streamStore(zero, p + i + 8)
+            i += 16
+        }
+        while i < n {
+            p[i] = 0
+            i += 1
+        }
+    }
+
     /// Orders the streaming stores made before it (`expShiftedAccumulating(…, streamingTo:…)`)
     /// before every store after it: call it when a run of them ends, before the data is handed
     /// to another thread.

@@ -74,6 +74,9 @@ public final class Parameter {
         }
     }
 
+    /// Values from which `zeroGrad` streams its zeros past the caches (4 MB of floats).
+    static let streamingClearMinimum = 1 << 20
+
     /// Clears the gradient (only the touched rows of a sparse one).
     public func zeroGrad() {
         if let rows = touchedRows {
@@ -83,9 +86,21 @@ public final class Parameter {
         } else if grad.rows == value.rows && grad.cols == value.cols {
             // In place: a fresh allocation of a large tensor costs a page fault per 4 KB page on
             // its first write (the catalog head's gradient: 6,250 a step at N = 100k, d = 64).
+            // From 4 MB the zeros are streamed (no read of each line before it is written; the
+            // next pass reads the gradient from memory anyway): at N = 100k, d = 64, 1.4–1.7 ms
+            // on 2 threads instead of 2.6–2.9. Smaller gradients stay in the caches for the next
+            // backward.
             grad.withUnsafeMutableBufferPointer { g in
-                let gp = g.baseAddress!
-                Self.inChunks(g.count) { r in (gp + r.lowerBound).update(repeating: 0, count: r.count) }
+                guard let gp = g.baseAddress else { return }
+                let streaming = g.count >= Self.streamingClearMinimum
+                Self.inChunks(g.count) { r in
+                    if streaming {
+                        Kernels.streamZero(gp + r.lowerBound, count: r.count)
+                        Kernels.storeFence()
+                    } else {
+                        (gp + r.lowerBound).update(repeating: 0, count: r.count)
+                    }
+                }
             }
         } else {
             grad = Matrix(rows: value.rows, cols: value.cols)

@@ -7,6 +7,25 @@ import _RecTestSupport
     /// maxInPlace, expShiftedAccumulating (shifts at or above x) and dot against scalar loops in
     /// Double, on counts
     /// around the 16-lane vector (full vectors, a partial tail, both).
+    /// streamZero clears exactly its range, from every alignment (plain stores before the first
+    /// 32-byte boundary and after the last 16-float run) and for every length up to 70.
+    @Test func streamZeroClearsExactlyItsRange() {
+        var buf = [Float](repeating: 7, count: 96)
+        buf.withUnsafeMutableBufferPointer { b in
+            for offset in 0..<9 {
+                for n in 0...70 {
+                    for i in b.indices { b[i] = Float(i + 1) }
+                    Kernels.streamZero(b.baseAddress! + offset, count: n)
+                    Kernels.storeFence()
+                    for i in b.indices {
+                        let inside = i >= offset && i < offset + n
+                        #expect(b[i] == (inside ? 0 : Float(i + 1)), "offset \(offset) count \(n) index \(i)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: [1, 15, 16, 17, 50])
     func kernelsMatchScalarLoops(count n: Int) {
         let x = randomFloats(n, seed: 1, scale: 5)

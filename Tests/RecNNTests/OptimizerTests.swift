@@ -61,10 +61,11 @@ import _RecTestSupport
     }
 
     /// Adding a replica's dense gradient and clearing one, on a tensor large enough to go in
-    /// chunks on the automatic threads (1,000,003 elements: the last chunk partial): against the
-    /// element-wise sum, and every element zero after.
+    /// chunks on the automatic threads and to be cleared with streaming stores (2²⁰ + 3
+    /// elements: the last chunk partial): against the element-wise sum, and every element zero
+    /// after.
     @Test func largeGradientsAddAndClearInChunks() {
-        let rows = 1_000_003
+        let rows = (1 << 20) + 3
         let a = Parameter(name: "a", value: Matrix(rows: rows, cols: 1))
         let b = Parameter(name: "b", value: Matrix(rows: rows, cols: 1))
         let ga = randomFloats(rows, seed: 1, scale: 1)
