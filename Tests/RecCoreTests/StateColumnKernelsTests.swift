@@ -4,9 +4,6 @@ import Testing
 import _RecTestSupport
 
 @Suite struct StateColumnKernelsTests {
-    /// maxInPlace, expShiftedAccumulating (shifts at or above x) and dot against scalar loops in
-    /// Double, on counts
-    /// around the 16-lane vector (full vectors, a partial tail, both).
     /// streamZero clears exactly its range, from every alignment (plain stores before the first
     /// 32-byte boundary and after the last 16-float run) and for every length up to 70.
     @Test func streamZeroClearsExactlyItsRange() {
@@ -26,6 +23,9 @@ import _RecTestSupport
         }
     }
 
+    /// maxInPlace, expShiftedAccumulating (shifts at or above x) and dot against scalar loops in
+    /// Double, on counts
+    /// around the 16-lane vector (full vectors, a partial tail, both).
     @Test(arguments: [1, 15, 16, 17, 50])
     func kernelsMatchScalarLoops(count n: Int) {
         let x = randomFloats(n, seed: 1, scale: 5)
