@@ -50,6 +50,12 @@ static inline void reckit_stream_store8(float *dst, reckit_float8 v) {
     __builtin_nontemporal_store(v, (reckit_float8 *)dst);
 }
 
+// Asks for the cache line holding `p` to be brought into the caches (a hint: no fault for any
+// address, no effect on results).
+static inline void reckit_prefetch(const void *p) {
+    __builtin_prefetch(p, 0, 3);
+}
+
 // Orders the streaming stores before it with every store after it (sfence on x86).
 static inline void reckit_store_fence(void) {
 #if defined(__x86_64__) || defined(__i386__)

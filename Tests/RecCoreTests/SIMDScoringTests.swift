@@ -94,6 +94,47 @@ import _RecTestSupport
         }
     }
 
+    /// One state: the Float32 path scores 4 panels at a time (`tile1x4`) and offers them after
+    /// all four, under the threshold from before the first; the bfloat16 path prefetches ahead.
+    /// Exact ties (duplicate rows), exclusions at panel borders and inside a group of 4, blocks
+    /// of panels not a multiple of 4, a partial last panel, an odd dimension: the reference's
+    /// items and score bits.
+    @Test(arguments: [CatalogKernel.simd, .simdBFloat16], [16, 8])
+    func singleStateGroupsOfPanels(kernel: CatalogKernel, lanes: Int) throws {
+        for d in [64, 13] {
+            let n = 1007
+            let base = Matrix.random(n, d, seed: UInt64(40 + d))
+            // Every 5th row a copy of row 2: equal scores, ranked by id.
+            let items = Matrix((0..<n).map { j in Array(base.row(j % 5 == 0 ? 2 : j)) })
+            let states = Matrix.random(1, d, seed: UInt64(50 + d))
+            let bias = randomFloats(n, seed: UInt64(60 + d))
+            for useBias in [false, true] {
+                let b = useBias ? bias : nil
+                let top = Self.naive(states: states, items: items, bias: b, k: 40)[0].map { Int($0.0) }
+                let exclusions: [[[Int]]?] = [
+                    nil, [Array(top.prefix(15)) + [0, 23, 24, 47, 48, 50, 95, 96, 1006]], [Array(top.dropFirst(1))],
+                ]
+                for ex in exclusions {
+                    for block in [1024, 100, 240] {
+                        let scorer = Self.scorer(items, bias: b, kernel: kernel, lanes: lanes, block: block)
+                        for k in [1, 10, 50] {
+                            let ref = Self.naive(states: states, items: items, bias: b, k: k, excluding: ex)
+                            for threads in [1, 2, 3] {
+                                let got = try scorer.topK(
+                                    states: states, k: k, excluding: ex.map { ExclusionSet($0) },
+                                    parallelism: .threads(threads))
+                                expectEqual(
+                                    got, ref,
+                                    "\(kernel) lanes=\(lanes) d=\(d) bias=\(useBias) excluded=\(ex?.first?.count ?? 0) block=\(block) k=\(k) threads=\(threads)"
+                                )
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Scores equal or within bfloat16's rounding of each other: the approximate pass cannot tell
     /// them apart, the exact rescoring must (ties to the lower id).
     @Test(arguments: [16, 8])
