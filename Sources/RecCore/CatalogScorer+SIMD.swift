@@ -54,8 +54,15 @@ struct PanelScan {
     let out: UnsafeMutablePointer<Float>
 
     func run(panels: Range<Int>) {
+        let oneState = paddedRows == 1
         if catalog.lanes == 16 {
-            run(SIMD16<Float>.self, SIMD16<UInt32>.self, panels: panels)
+            if oneState {
+                runOneState(SIMD16<Float>.self, SIMD16<UInt32>.self, panels: panels)
+            } else {
+                run(SIMD16<Float>.self, SIMD16<UInt32>.self, panels: panels)
+            }
+        } else if oneState {
+            runOneState(SIMD8<Float>.self, SIMD8<UInt32>.self, panels: panels)
         } else {
             run(SIMD8<Float>.self, SIMD8<UInt32>.self, panels: panels)
         }
@@ -74,19 +81,7 @@ struct PanelScan {
             var t0 = 0
             while t0 < paddedRows {
                 let t1 = min(paddedRows, t0 + tileRows)
-                var p = pb
-                while p < pe {
-                    if let quad = quadPanels(v, from: p, end: pe) {
-                        var bits = quad
-                        while bits != 0 {
-                            let i = bits.trailingZeroBitCount
-                            bits &= bits - 1
-                            offer(row: 0, scores: out + i * width, firstItem: (p + i) * width, count: width)
-                        }
-                        p += 4
-                        continue
-                    }
-                    defer { p += 1 }
+                for p in pb..<pe {
                     let j0 = p * width
                     let valid = min(width, catalog.items - j0)
                     let partial: UInt32 = valid < width ? 0xF : 0
@@ -108,19 +103,62 @@ struct PanelScan {
         }
     }
 
+    /// One state, in each block of panels: Float32 panels 4 at a time (`quadPanels`), bfloat16
+    /// panels one at a time with the rows two panels ahead prefetched (the catalog is read once,
+    /// front to back, and the hardware's prefetcher alone left the kernel waiting on memory:
+    /// 35–43% slower on 1 thread, 15–28% on 2, at N = 100,000 and d = 64; for `tile1x4` the
+    /// same prefetches cost 9–14%); the last partial panel through `run`. Apart from `run` so
+    /// that the many-state loop's code stays as it was (with these paths inside it, B = 256 ran
+    /// 2–6% slower on 1 thread).
+    @inline(__always)
+    private func runOneState<V: KernelVector, U: SIMD>(_ v: V.Type, _ u: U.Type, panels: Range<Int>)
+    where V.Scalar == Float, U.Scalar == UInt32 {
+        let width = catalog.width
+        let d = catalog.dimension
+        let panelWords = catalog.panelRows * width
+        var pb = panels.lowerBound
+        while pb < panels.upperBound {
+            let pe = min(panels.upperBound, pb + blockPanels)
+            seekCursors(rows: 0..<1, firstItem: pb * width)
+            var p = pb
+            switch catalog.element {
+            case .float32:
+                while p + 4 <= pe && (p + 4) * width <= catalog.items {
+                    var bits = quadPanels(v, from: p)
+                    while bits != 0 {
+                        let i = bits.trailingZeroBitCount
+                        bits &= bits - 1
+                        offer(row: 0, scores: out + i * width, firstItem: (p + i) * width, count: width)
+                    }
+                    p += 4
+                }
+            case .bfloat16:
+                while p < pe && (p + 1) * width <= catalog.items {
+                    let j0 = p * width
+                    let bits = ScoringKernels.tile1(
+                        v, u, bf16: catalog.words + p * panelWords, state: states, d: d,
+                        bias: catalog.bias.map { UnsafePointer($0 + j0) }, threshold: thresholds[0], out: out,
+                        prefetch: 2 * panelWords)
+                    if bits | forced(0, upTo: j0 + width) != 0 {
+                        offer(row: 0, scores: out, firstItem: j0, count: width)
+                    }
+                    p += 1
+                }
+            }
+            if p < pe { run(v, u, panels: p..<pe) }
+            pb = pe
+        }
+    }
+
     /// One state on Float32 panels: the 4 full panels from `p` at once
     /// (`ScoringKernels.tile1x4`), and the bits of those to offer (a lane at or above the
-    /// threshold, or forced); nil when fewer than 4 full panels are left, for several states, or
-    /// for bfloat16 panels (interleaving 2 or 4 of them measured 4–19% slower: their unpacking
-    /// needs the registers). The threshold is the one before the first panel's offers: a later
-    /// panel may be offered under a threshold that has since risen, and `offer` tests its lanes
-    /// against the current one.
+    /// threshold, or forced). Not for bfloat16 panels (interleaving 2 or 4 of them measured 4–19%
+    /// slower: their unpacking needs the registers; they prefetch instead). The threshold is the
+    /// one before the first panel's offers: a later panel may be offered under a threshold that
+    /// has since risen, and `offer` tests its lanes against the current one.
     @inline(__always)
-    private func quadPanels<V: KernelVector>(_ v: V.Type, from p: Int, end: Int) -> UInt32? {
+    private func quadPanels<V: KernelVector>(_ v: V.Type, from p: Int) -> UInt32 {
         let width = catalog.width
-        guard paddedRows == 1, catalog.element == .float32, p + 4 <= end,
-            (p + 4) * width <= catalog.items
-        else { return nil }
         let d = catalog.dimension
         let j0 = p * width
         var bits = ScoringKernels.tile1x4(
@@ -154,7 +192,7 @@ struct PanelScan {
         case (.bfloat16, 1):
             return ScoringKernels.tile1(
                 v, u, bf16: catalog.words + p * catalog.panelRows * width, state: s, d: d,
-                bias: bias, threshold: thresholds[0], out: out, prefetch: 2 * catalog.panelRows * width)
+                bias: bias, threshold: thresholds[0], out: out, prefetch: 0)
         case (.bfloat16, _):
             return ScoringKernels.tile4(
                 v, u, bf16: catalog.words + p * catalog.panelRows * width, states: s, d: d,

@@ -200,11 +200,8 @@ enum ScoringKernels {
         return a.finish(bias: bias, thresholds: t, out: out)
     }
 
-    /// One state × one bfloat16 panel. Each row of the panel read asks for the same row
-    /// `prefetch` words ahead (two panels on: the catalog is read once, front to back, and the
-    /// hardware's prefetcher alone left the kernel waiting on memory — 35–43% slower on 1
-    /// thread, 15–28% on 2, at N = 100,000, d = 64; the Float32 panels are better served by
-    /// `tile1x4`, where the same prefetches made it 9–14% slower).
+    /// One state × one bfloat16 panel. With `prefetch` > 0, each row of the panel read asks for
+    /// the same row `prefetch` words ahead (a constant 0 compiles the test away).
     @inline(__always)
     static func tile1<V: KernelVector, U: SIMD>(
         _: V.Type, _: U.Type, bf16 x: UnsafePointer<UInt32>, state s: UnsafePointer<Float>,
@@ -219,11 +216,13 @@ enum ScoringKernels {
         var p = x
         var k = 0
         while k + 1 < d {
-            // A row is 3 vectors (96 bytes with AVX2, 192 with AVX-512): its lines, ahead.
-            var ahead = 0
-            while ahead < nr {
-                reckit_prefetch(p + prefetch + ahead)
-                ahead += 16
+            if prefetch > 0 {
+                // A row is 3 vectors (96 bytes with AVX2, 192 with AVX-512): its lines, ahead.
+                var ahead = 0
+                while ahead < nr {
+                    reckit_prefetch(p + prefetch + ahead)
+                    ahead += 16
+                }
             }
             let ((l0, l1, l2), (h0, h1, h2)) = pairRow(p, V.self, U.self)
             let b = V(repeating: s[k])
