@@ -108,8 +108,8 @@ struct PanelScan {
     /// front to back, and the hardware's prefetcher alone left the kernel waiting on memory:
     /// 35–43% slower on 1 thread, 15–28% on 2, at N = 100,000 and d = 64; for `tile1x4` the
     /// same prefetches cost 9–14%); the last partial panel through `run`. Apart from `run` so
-    /// that the many-state loop's code stays as it was (with these paths inside it, B = 256 ran
-    /// 2–6% slower on 1 thread).
+    /// that the many-state loop's code stays as it was (with these paths inside it, B = 256 read
+    /// 1–6% slower on 1 thread in alternating runs).
     @inline(__always)
     private func runOneState<V: KernelVector, U: SIMD>(_ v: V.Type, _ u: U.Type, panels: Range<Int>)
     where V.Scalar == Float, U.Scalar == UInt32 {
