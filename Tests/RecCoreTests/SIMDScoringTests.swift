@@ -97,12 +97,12 @@ import _RecTestSupport
     /// One state: the Float32 path scores 4 panels at a time (`tile1x4`) and offers them after
     /// all four, under the threshold from before the first; the bfloat16 path prefetches ahead.
     /// Exact ties (duplicate rows), exclusions at panel borders and inside a group of 4, blocks
-    /// of panels not a multiple of 4, a partial last panel, an odd dimension: the reference's
-    /// items and score bits.
+    /// of panels not a multiple of 4, a partial last panel, catalogs just under, at and over 4
+    /// panels, odd dimensions: the reference's items and score bits.
     @Test(arguments: [CatalogKernel.simd, .simdBFloat16], [16, 8])
     func singleStateGroupsOfPanels(kernel: CatalogKernel, lanes: Int) throws {
-        for d in [64, 13] {
-            let n = 1007
+        // Catalogs around 4 panels for both widths (24 and 48 items a panel), and a long one.
+        for (n, d) in [(95, 8), (96, 1), (97, 16), (191, 13), (192, 64), (193, 3), (1007, 64), (1007, 13)] {
             let base = Matrix.random(n, d, seed: UInt64(40 + d))
             // Every 5th row a copy of row 2: equal scores, ranked by id.
             let items = Matrix((0..<n).map { j in Array(base.row(j % 5 == 0 ? 2 : j)) })
@@ -112,7 +112,8 @@ import _RecTestSupport
                 let b = useBias ? bias : nil
                 let top = Self.naive(states: states, items: items, bias: b, k: 40)[0].map { Int($0.0) }
                 let exclusions: [[[Int]]?] = [
-                    nil, [Array(top.prefix(15)) + [0, 23, 24, 47, 48, 50, 95, 96, 1006]], [Array(top.dropFirst(1))],
+                    nil, [Array(top.prefix(15)) + [0, 23, 24, 47, 48, 50, 95, 96, 1006].filter { $0 < n }],
+                    [Array(top.dropFirst(1))],
                 ]
                 for ex in exclusions {
                     for block in [1024, 100, 240] {
