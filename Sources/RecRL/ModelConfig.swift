@@ -139,7 +139,13 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// Parameters of one network (nil when the count overflows).
     public var parameterCount: Int? {
         let d = dim
-        let perBlock = MemoryBudget.sum([MemoryBudget.product([d, d, 8]), MemoryBudget.product([d, 16])])
+        // Exactly the tensors `QNetwork` builds (a test compares the two for every shape option):
+        // a block is two layer norms (2d each), Q, K and V (d² + d each), the optional output
+        // projection (d² + d) and the FFN's two layers (d² + d each).
+        let linear = MemoryBudget.sum([MemoryBudget.product([d, d]), d])
+        let perBlock = MemoryBudget.sum([
+            MemoryBudget.product([d, 4]), linear.flatMap { MemoryBudget.product([$0, encoderConfig.hasAttentionOutputProjection ? 6 : 5]) },
+        ])
         let encoder =
             usesGRU
             ? MemoryBudget.sum([
@@ -147,11 +153,14 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             ])
             : MemoryBudget.sum([
                 MemoryBudget.product([items + 1, d]), MemoryBudget.product([length, d]),
-                perBlock.flatMap { MemoryBudget.product([$0, blocks]) }, MemoryBudget.product([d, 2]),
+                perBlock.flatMap { MemoryBudget.product([$0, blocks]) }, layout == .postLN ? 0 : MemoryBudget.product([d, 2]),
             ])
         let headCount = algorithm.usesQ ? 2 : 1
         return MemoryBudget.sum([encoder, MemoryBudget.product([items, d + 1, headCount])])
     }
+
+    /// Networks a model of this config holds: two (double Q-learning) for the RL algorithms.
+    public var networkCount: Int { algorithm.usesQ ? 2 : 1 }
 
     /// About what a training step holds: parameters with gradients and Adam's two moments for
     /// every network, a batch's activations, and its full-catalog logits (nil on overflow).

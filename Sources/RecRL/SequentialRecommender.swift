@@ -26,7 +26,7 @@ public final class SequentialRecommender {
         self.config = config
         self.itemKeys = itemKeys
         self.eventTypes = eventTypes
-        networks = (0..<(config.algorithm.usesQ ? 2 : 1)).map {
+        networks = (0..<config.networkCount).map {
             QNetwork(config, seed: seed &+ UInt64($0) &* 1_000_003)
         }
     }
@@ -123,9 +123,12 @@ public final class SequentialRecommender {
         // The tensors must hold the model the header describes: a header that claims more
         // parameters than the file carries is refused before the model is allocated.
         let stored = file.tensors.values.reduce(0) { $0 + $1.values.count }
-        if let need = c.parameterCount, need > stored {
+        if let perNetwork = c.parameterCount, let need = MemoryBudget.product([perNetwork, c.networkCount]),
+            need > stored
+        {
             throw .model(
-                "\(path): metadata 'config' describes \(need) parameters a network but the file holds \(stored) values")
+                "\(path): metadata 'config' describes \(need) parameters (\(c.networkCount) network\(c.networkCount == 1 ? "" : "s") of \(perNetwork)) but the file holds \(stored) values"
+            )
         }
         let m = SequentialRecommender(config: c, itemKeys: keys, eventTypes: types, seed: 0)
         try m.restore(file.tensors, file: path)
