@@ -37,11 +37,28 @@ public enum SpecialFunctions {
         if x.isNaN { return .nan }
         if x <= 0 { return 0 }
         if x >= 1 { return 1 }
-        let lnFront = a * log(x) + b * log1p(-x) - logBeta(a, b)
+        return incompleteBeta(a, b, x: x, y: 1 - x, lnFront: a * log(x) + b * log1p(-x) - logBeta(a, b))
+    }
+
+    /// `I_x(a, b)` from `log x` and `log(1 − x)`, both given to full precision: the form for
+    /// points within 1e-300 of 0 or 1e-16 of 1 (a Beta with a shape below 1 puts much of its mass
+    /// there, e.g. P(X < 1e-300) = 0.5 for a = 0.001), where `x` itself cannot carry the distance.
+    /// - Precondition: `a > 0`, `b > 0`.
+    public static func regularizedIncompleteBeta(_ a: Double, _ b: Double, logX: Double, log1mX: Double) -> Double {
+        precondition(a > 0 && b > 0, "regularizedIncompleteBeta: a and b must be positive, got (\(a), \(b))")
+        if logX.isNaN || log1mX.isNaN { return .nan }
+        if logX == -.infinity { return 0 }
+        if log1mX == -.infinity { return 1 }
+        return incompleteBeta(a, b, x: exp(logX), y: exp(log1mX), lnFront: a * logX + b * log1mX - logBeta(a, b))
+    }
+
+    /// The continued fraction for `I_x(a, b)` on the side where it converges; `y = 1 − x` and the
+    /// prefactor's logarithm `lnFront` are given by the caller to the precision it has them.
+    static func incompleteBeta(_ a: Double, _ b: Double, x: Double, y: Double, lnFront: Double) -> Double {
         if x < (a + 1) / (a + b + 2) {
             return exp(lnFront) * betaContinuedFraction(a, b, x) / a
         } else {
-            return 1 - exp(lnFront) * betaContinuedFraction(b, a, 1 - x) / b
+            return 1 - exp(lnFront) * betaContinuedFraction(b, a, y) / b
         }
     }
 

@@ -10,20 +10,16 @@ import RecCore
 /// prefix and suffix products of the polynomials (1 − pⱼ + pⱼ z), truncated at degree k − 1, give
 /// it for every item at once in O(n·k²) per node.
 ///
-/// Quadrature: the score axis runs from the lowest item's 1e-15 quantile to the highest item's
-/// 1 − 1e-15 quantile and is cut into panels at every item's support ends and atoms, with no
-/// panel wider than one standard deviation of any item whose support covers it (and geometric
-/// panels toward a Beta density's singular end when a shape is below 1). Each panel gets
-/// 12-point Gauss–Legendre nodes. Each item's CDF at the nodes is carried along the axis by
-/// integrating its density with the Gauss–Legendre integration matrix (spectrally accurate),
-/// starting from one exact CDF value at the left end, so the incomplete beta is evaluated only a
-/// few times per item. Mass beyond the outermost quantiles is below 1e-15 per item.
+/// Quadrature (Gumbel scores, Plackett–Luce): the score axis runs from the lowest item's 1e-15
+/// quantile to the highest item's 1 − 1e-15 quantile and is cut into panels at every item's
+/// support ends and atoms, with no panel wider than one standard deviation of any item whose
+/// support covers it. Each panel gets 12-point Gauss–Legendre nodes. Each item's CDF at the nodes
+/// is carried along the axis by integrating its density with the Gauss–Legendre integration
+/// matrix (spectrally accurate), starting from one exact CDF value at the left end. Mass beyond
+/// the outermost quantiles is below 1e-15 per item. Beta scores (Thompson sampling) are
+/// integrated in logistic coordinates instead, where a shape below 1 is no singularity
+/// (`computeBeta`).
 enum ExactRankMarginals {
-    static let levels: [Double] = [
-        1e-15, 1e-12, 1e-9, 1e-7, 1e-5, 1e-4, 1e-3, 0.005, 0.02, 0.06, 0.13, 0.22,
-        0.33, 0.45, 0.55, 0.67, 0.78, 0.87, 0.94, 0.98, 0.995, 1 - 1e-3, 1 - 1e-4,
-        1 - 1e-5, 1 - 1e-7, 1 - 1e-9, 1 - 1e-12, 1 - 1e-15,
-    ]
     static let rule = GaussLegendre(points: 12)
     /// Panel width in units of each active item's standard deviation.
     static let panelWidth = 1.0
@@ -36,13 +32,16 @@ enum ExactRankMarginals {
         guard n >= 1, k >= 1, k <= n else {
             throw .invalidParameter("exact marginals: need 1 ≤ k ≤ items, got k=\(k), items=\(n)")
         }
+        let betas = distributions.compactMap(BetaItem.init)
+        if betas.count == n { return try computeBeta(betas, distributions, k: k) }
+        guard betas.isEmpty else {
+            throw .unsupported("exact marginals: Beta and Gumbel scores in one policy are not supported; --method mc works")
+        }
         let supports = Supports(distributions)
         let bps = try panelBreakpoints(supports, k: k)
         var sweep = Sweep(distributions: distributions, supports: supports, k: k, start: bps[0])
         // Atoms at the first breakpoint are already in the starting CDFs.
-        if let atoms = supports.atomsAt[bps[0]] {
-            addAtoms(atoms, at: bps[0], g: sweep.g, n: n, k: k, into: &sweep.result)
-        }
+        if let atoms = supports.atomsAt[bps[0]] { sweep.terms.addAtoms(atoms, g: sweep.g) }
         for panel in 0..<(bps.count - 1) {
             let a = bps[panel]
             let b = bps[panel + 1]
@@ -51,10 +50,10 @@ enum ExactRankMarginals {
             // Atoms at the panel's right end: include them in the CDFs, then add their terms.
             if let atoms = supports.atomsAt[b] {
                 for (j, mass) in atoms { sweep.g[j] += mass }
-                addAtoms(atoms, at: b, g: sweep.g, n: n, k: k, into: &sweep.result)
+                sweep.terms.addAtoms(atoms, g: sweep.g)
             }
         }
-        return RankMarginals(items: n, k: k, probabilities: sweep.result)
+        return RankMarginals(items: n, k: k, probabilities: sweep.terms.result)
     }
 
     /// Each item's support (quantiles 1e-15 and 1 − 1e-15), panel width and atoms, and the
@@ -74,7 +73,6 @@ enum ExactRankMarginals {
                 hi.append(ends.max()!)
                 width.append(panelWidth * d.spread)
                 fixed += ends
-                fixed += d.singularityBreakpoints()
                 for (x, m) in d.atoms where m > 0 {
                     fixed.append(x)
                     atomsAt[x, default: []].append((j, m))
@@ -119,89 +117,91 @@ enum ExactRankMarginals {
         return bps
     }
 
-    /// The sweep along the score axis: running CDFs, per-panel node values, the
-    /// Poisson-binomial workspaces and the accumulated marginals.
+    /// The sweep along the score axis (Gumbel scores: Plackett–Luce): running CDFs, per-panel
+    /// node values and the rank terms.
     struct Sweep {
         let n: Int
-        let k: Int
         let m = rule.nodes.count
         let supports: Supports
         let flat: [FlatScore]
         /// Running CDFs at the current breakpoint.
         var g: [Double]
-        /// `n × k` rank probabilities accumulated so far.
-        var result: [Double]
         /// Densities and CDFs at the panel's nodes (`n × m`).
         var f: [Double]
         var gNode: [Double]
-        var prefix: [Double]
-        var suffix: [Double]
-        var p: [Double]
-        var xs: [Double]
-        var logX: [Double]
-        var log1mX: [Double]
+        var terms: RankTerms
 
         init(distributions: [ScoreDistribution], supports: Supports, k: Int, start: Double) {
             n = distributions.count
-            self.k = k
             self.supports = supports
             flat = distributions.map(FlatScore.init)
             g = distributions.map { $0.cdf(start) }
-            result = [Double](repeating: 0, count: n * k)
             f = [Double](repeating: 0, count: n * m)
             gNode = f
-            prefix = [Double](repeating: 0, count: (n + 1) * k)
-            suffix = prefix
-            p = [Double](repeating: 0, count: n)
-            xs = [Double](repeating: 0, count: m)
-            logX = xs
-            log1mX = xs
+            terms = RankTerms(n: n, k: k)
         }
 
         /// One panel [a, b]: densities and CDFs at its nodes, then the rank terms.
         mutating func integrate(from a: Double, to b: Double) {
             let half = 0.5 * (b - a)
             let mid = 0.5 * (a + b)
-            for t in 0..<m {
-                xs[t] = mid + half * rule.nodes[t]
-                logX[t] = log(xs[t])
-                log1mX[t] = log1p(-xs[t])
-            }
-            for j in 0..<n { advance(item: j, a: a, b: b, half: half) }
-            for t in 0..<m { addRankTerms(node: t, weight: half * rule.weights[t]) }
-        }
-
-        /// Item `j`'s densities at the nodes, its CDF at the nodes (integration matrix) and at
-        /// the panel's right end.
-        mutating func advance(item j: Int, a: Double, b: Double, half: Double) {
             var any = false
-            if b <= supports.lo[j] || a >= supports.hi[j] {
-                for t in 0..<m { f[j * m + t] = 0 }
-            } else {
-                let fj = flat[j]
+            for j in 0..<n {
+                let covered = !(b <= supports.lo[j] || a >= supports.hi[j])
                 for t in 0..<m {
-                    let v = fj.pdf(xs[t], logY: logX[t], log1mY: log1mX[t])
+                    let v = covered ? flat[j].pdf(mid + half * rule.nodes[t]) : 0
                     f[j * m + t] = v.isFinite ? v : 0
                     if v > 0 { any = true }
                 }
+                carryCDF(item: j, f: f, g: &g, gNode: &gNode, half: half)
             }
-            if !any {
-                for t in 0..<m { gNode[j * m + t] = g[j] }
-                return
-            }
-            var total = 0.0
-            for t in 0..<m {
-                var acc = 0.0
-                for s in 0..<m { acc += rule.integration[t * m + s] * f[j * m + s] }
-                gNode[j * m + t] = g[j] + half * acc
-                total += rule.weights[t] * f[j * m + t]
-            }
-            g[j] += half * total
+            if any { for t in 0..<m { terms.add(node: t, m: m, weight: half * rule.weights[t], f: f, gNode: gNode) } }
+        }
+    }
+
+    /// Item `j`'s CDF at a panel's nodes (the integration matrix over its densities `f`, from its
+    /// value `g[j]` at the panel's left end) and at the panel's right end.
+    static func carryCDF(item j: Int, f: [Double], g: inout [Double], gNode: inout [Double], half: Double) {
+        let m = rule.nodes.count
+        var any = false
+        for t in 0..<m where f[j * m + t] > 0 { any = true }
+        if !any {
+            for t in 0..<m { gNode[j * m + t] = g[j] }
+            return
+        }
+        var total = 0.0
+        for t in 0..<m {
+            var acc = 0.0
+            for s in 0..<m { acc += rule.integration[t * m + s] * f[j * m + s] }
+            gNode[j * m + t] = g[j] + half * acc
+            total += rule.weights[t] * f[j * m + t]
+        }
+        g[j] += half * total
+    }
+
+    /// The rank probabilities accumulated over the nodes and atoms, with the Poisson-binomial
+    /// workspaces.
+    struct RankTerms {
+        let n: Int, k: Int
+        /// `n × k` rank probabilities accumulated so far.
+        var result: [Double]
+        var prefix: [Double]
+        var suffix: [Double]
+        var p: [Double]
+
+        init(n: Int, k: Int) {
+            self.n = n
+            self.k = k
+            result = [Double](repeating: 0, count: n * k)
+            prefix = [Double](repeating: 0, count: (n + 1) * k)
+            suffix = prefix
+            p = [Double](repeating: 0, count: n)
         }
 
-        /// The Poisson-binomial terms at node `t`, weighted by the quadrature weight `w`:
-        /// others(r) = Σ_{s ≤ r} prefix[i][s] · suffix[i+1][r − s] for every item with density there.
-        mutating func addRankTerms(node t: Int, weight w: Double) {
+        /// The Poisson-binomial terms at node `t` (densities `f`, CDFs `gNode`, `n × m`), weighted
+        /// by the quadrature weight `w`: others(r) = Σ_{s ≤ r} prefix[i][s] · suffix[i+1][r − s]
+        /// for every item with density there.
+        mutating func add(node t: Int, m: Int, weight w: Double, f: [Double], gNode: [Double]) {
             var anyDensity = false
             for j in 0..<n {
                 p[j] = min(1, max(0, 1 - gNode[j * m + t]))
@@ -219,6 +219,11 @@ enum ExactRankMarginals {
                     result[i * k + r] += c * acc
                 }
             }
+        }
+
+        /// The terms of the atoms at one point (CDFs `g` there, atoms included).
+        mutating func addAtoms(_ atoms: [(item: Int, mass: Double)], g: [Double]) {
+            ExactRankMarginals.addAtoms(atoms, g: g, n: n, k: k, into: &result)
         }
     }
 
@@ -252,8 +257,7 @@ enum ExactRankMarginals {
     /// 1 − G_j(x), tied with probability (its atom at x), below otherwise; tied items are ordered
     /// uniformly at random, so with A above and T tied, i takes ranks A…A+T with 1/(T+1) each.
     static func addAtoms(
-        _ atoms: [(item: Int, mass: Double)], at x: Double, g: [Double], n: Int, k: Int,
-        into result: inout [Double]
+        _ atoms: [(item: Int, mass: Double)], g: [Double], n: Int, k: Int, into result: inout [Double]
     ) {
         var tieMass = [Int: Double]()
         for (j, mass) in atoms { tieMass[j, default: 0] += mass }

@@ -5,12 +5,10 @@ import RecCore
 /// Beta(a, b) or a standard Gumbel at `mu` (no indirect enum, no reference counting in the loop).
 struct FlatScore {
     let isBeta: Bool
-    let a1: Double, b1: Double, logNorm: Double  // Beta: a − 1, b − 1, −log B(a, b)
+    let a: Double, b: Double  // Beta shapes
     let mu: Double  // Gumbel location
     let scale: Double, shift: Double
     let floor: Double  // −inf when there is none
-    /// True for an untransformed Beta: its density can use the node-shared logarithms.
-    var plainBeta: Bool { isBeta && scale == 1 && shift == 0 && floor == -.infinity }
 
     init(_ d: ScoreDistribution) {
         var scale = 1.0
@@ -50,34 +48,23 @@ struct FlatScore {
         switch base {
         case .beta(let a, let b):
             isBeta = true
-            a1 = a - 1
-            b1 = b - 1
-            logNorm = -SpecialFunctions.logBeta(a, b)
+            self.a = a
+            self.b = b
             mu = 0
         case .gumbel(let m):
             isBeta = false
-            a1 = 0
-            b1 = 0
-            logNorm = 0
+            a = 0
+            b = 0
             mu = m
         default: fatalError("unreachable")
         }
     }
 
-    /// Density of the continuous part at y; `logX`/`log1mX` are log x and log1p(−x) of y itself
-    /// (used only for plain Betas).
-    @inline(__always) func pdf(_ y: Double, logY: Double, log1mY: Double) -> Double {
+    /// Density of the continuous part at y of a Gumbel-based score (Beta-based scores are
+    /// integrated in logistic coordinates, `ExactRankMarginals.BetaItem`).
+    @inline(__always) func pdf(_ y: Double) -> Double {
         if y <= floor { return 0 }
-        if plainBeta {
-            if !(y > 0 && y < 1) { return 0 }
-            return exp(a1 * logY + b1 * log1mY + logNorm)
-        }
-        let x = (y - shift) / scale
-        if isBeta {
-            if !(x > 0 && x < 1) { return 0 }
-            return exp(a1 * log(x) + b1 * log1p(-x) + logNorm) / scale
-        }
-        let z = x - mu
+        let z = (y - shift) / scale - mu
         return exp(-z - exp(-z)) / scale
     }
 }

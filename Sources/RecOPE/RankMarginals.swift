@@ -36,13 +36,18 @@ public struct RankMarginals: Sendable, Equatable {
     public let counts: [Int]?
     /// Monte Carlo only: the number of simulated rankings N.
     public let simulations: Int?
+    /// Exact marginals of Beta scores (Thompson sampling): the quadrature's error estimate, the
+    /// largest difference between a CDF carried along the score axis and its exact value, or
+    /// between a rank's column sum and 1 (results above 1e-6 are refused).
+    public let errorEstimate: Double?
 
     /// Exact marginals.
-    public init(items: Int, k: Int, probabilities: [Double]) {
+    public init(items: Int, k: Int, probabilities: [Double], errorEstimate: Double? = nil) {
         precondition(probabilities.count == items * k, "RankMarginals: \(probabilities.count) values for \(items)×\(k)")
         self.items = items
         self.k = k
         self.probabilities = probabilities
+        self.errorEstimate = errorEstimate
         standardErrors = nil
         counts = nil
         simulations = nil
@@ -55,6 +60,7 @@ public struct RankMarginals: Sendable, Equatable {
         self.k = k
         self.counts = counts
         self.simulations = simulations
+        errorEstimate = nil
         let n = Double(max(simulations, 1))
         let p = counts.map { Double($0) / n }
         probabilities = p

@@ -56,42 +56,6 @@ indirect enum ScoreDistribution: Sendable {
 }
 
 extension ScoreDistribution {
-    /// Extra panel breakpoints where the density is not smooth: a Beta with a small non-integer
-    /// shape a (b) has a density like x^(a−1) at 0 (like (1−x)^(b−1) at 1), singular or with a
-    /// singular derivative; beyond a = 3 the endpoint carries negligible mass. On [x, 2x] the 12-point interpolant
-    /// of such a power (which carries the CDFs) is good to about 1e-9 and the quadrature to
-    /// 1e-18, so these points grow geometrically by 2 from the 1e-15 quantile up to the median
-    /// (and likewise toward 1, where Double's resolution near 1 limits accuracy for b < 1 to
-    /// about 1e-5: the mass within 1e-12 of 1 is not resolved).
-    func singularityBreakpoints() -> [Double] {
-        switch self {
-        case .beta(let a, let b):
-            var out = [Double]()
-            let median = SpecialFunctions.betaQuantile(a, b, 0.5, tolerance: 1e-9)
-            if a < 3 && a != 1 && a != 2 {
-                var x = SpecialFunctions.betaQuantile(a, b, 1e-15, tolerance: 1e-9)
-                while x < median && x > 0 {
-                    out.append(x)
-                    x *= 2
-                }
-            }
-            if b < 3 && b != 1 && b != 2 {
-                // Double cannot place points closer to 1 than about 1e-16: start there at the
-                // latest (the mass left beyond is below 1e-8 for b ≥ 1/2).
-                var y = max(1 - SpecialFunctions.betaQuantile(a, b, 1 - 1e-15, tolerance: 1e-9), 4e-16)
-                let top = 1 - median
-                while y < top && y > 0 {
-                    out.append(1 - y)
-                    y *= 2
-                }
-            }
-            return out
-        case .gumbel: return []
-        case .floored(let d, let m): return d.singularityBreakpoints().filter { $0 > m }
-        case .affine(let d, let s, let t): return d.singularityBreakpoints().map { s * $0 + t }
-        }
-    }
-
     /// Standard deviation of the continuous base variable, scaled (a width for panels).
     var spread: Double {
         switch self {

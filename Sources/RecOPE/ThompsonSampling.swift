@@ -167,6 +167,47 @@ public struct ThompsonSampling: RankingPolicy {
                 "Monte Carlo marginals take Beta posteriors with a + b ≤ 1e12 (Float draws cannot resolve narrower ones); item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): scale the counts down (a discount) first"
             )
         }
+        let tiny = Double(Float.leastNormalMagnitude)
+        if let i = alpha.indices.first(where: { !(alpha[$0] >= tiny && beta[$0] >= tiny) }) {
+            throw .unsupported(
+                "Monte Carlo marginals draw in Float, whose smallest normal value is 1.2e-38; item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): use the exact method (--method exact)"
+            )
+        }
+        if let (end, p, items) = Self.floatTies(alpha: alpha, beta: beta) {
+            throw .unsupported(
+                "Monte Carlo marginals: Beta shapes this small put draws at \(end) as Float rounds them, where items tie (probability \(String(format: "%.2g", p)) that two or more do, above \(Self.monteCarloTieLimit); items \(items.prefix(5).map(String.init).joined(separator: ", "))\(items.count > 5 ? ", ..." : "")): use the exact method (--method exact), which resolves them"
+            )
+        }
+    }
+
+    /// The largest probability the Monte Carlo sampler accepts that two or more items' Float
+    /// draws round to the same end of [0, 1] (below 2^-126 or above 1 − 2^-25) and tie there.
+    public static let monteCarloTieLimit = 1e-4
+
+    /// Where Float draws tie with probability above `monteCarloTieLimit`: the end, that
+    /// probability and the items with mass there (nil when they do not). Two items with a shape
+    /// below about 0.25 at the same end give such ties.
+    static func floatTies(alpha: [Double], beta: [Double]) -> (end: Int, probability: Double, items: [Int])? {
+        let low = Double(Float.leastNormalMagnitude)
+        let high = 0x1p-25
+        for end in [0, 1] {
+            // P(no item at the end) and P(exactly one), over independent items.
+            var none = 1.0
+            var one = 0.0
+            var items = [Int]()
+            for i in alpha.indices {
+                let p =
+                    end == 0
+                    ? SpecialFunctions.regularizedIncompleteBeta(alpha[i], beta[i], low)
+                    : SpecialFunctions.regularizedIncompleteBeta(beta[i], alpha[i], high)
+                if p > 1e-6 { items.append(i) }
+                one = one * (1 - p) + none * p
+                none *= 1 - p
+            }
+            let ties = max(0, 1 - none - one)
+            if ties > monteCarloTieLimit { return (end, ties, items) }
+        }
+        return nil
     }
 
     /// Throws naming the first item whose Beta parameters are outside the exact method's range.

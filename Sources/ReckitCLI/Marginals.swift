@@ -37,7 +37,8 @@ struct Marginals: ParsableCommand {
                     : try p.monteCarloMarginals(k: k, simulations: simulations, seed: seed)
             }
             stderrLine(
-                "\(method) marginals of \(p.name) (\(p.itemCount) items, top-\(k)) in " + String(format: "%.1f ms", ms))
+                "\(method) marginals of \(p.name) (\(p.itemCount) items, top-\(k)) in " + String(format: "%.1f ms", ms)
+                    + (result.errorEstimate.map { String(format: ", error estimate %.1e", $0) } ?? ""))
             var out = result.simulations == nil ? "item,rank,probability\n" : "item,rank,probability,std_error\n"
             for i in 0..<result.items {
                 for r in 0..<result.k {
