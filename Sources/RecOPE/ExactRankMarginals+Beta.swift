@@ -162,8 +162,12 @@ extension ExactRankMarginals {
     static func logDensity(_ f: Frame, _ it: BetaItem, _ piece: Piece, _ s: Logistic, u: Double) -> Double {
         if u <= f.uFloor { return -.infinity }
         let r = piece.logDelta - it.logScale
-        let left = f.aGap == 0 ? it.a * s.l1 + (it.a - 1) * r : (it.a - 1) * (log(f.aGap + piece.delta * s.s1) - it.logScale) + s.l1
-        let right = f.bGap == 0 ? it.b * s.l0 + (it.b - 1) * r : (it.b - 1) * (log(f.bGap + piece.delta * s.s0) - it.logScale) + s.l0
+        let left =
+            f.aGap == 0
+            ? it.a * s.l1 + (it.a - 1) * r : (it.a - 1) * (log(f.aGap + piece.delta * s.s1) - it.logScale) + s.l1
+        let right =
+            f.bGap == 0
+            ? it.b * s.l0 + (it.b - 1) * r : (it.b - 1) * (log(f.bGap + piece.delta * s.s0) - it.logScale) + s.l0
         return left + right + it.logNorm + piece.logDelta
     }
 

@@ -35,7 +35,8 @@ enum ExactRankMarginals {
         let betas = distributions.compactMap(BetaItem.init)
         if betas.count == n { return try computeBeta(betas, distributions, k: k) }
         guard betas.isEmpty else {
-            throw .unsupported("exact marginals: Beta and Gumbel scores in one policy are not supported; --method mc works")
+            throw .unsupported(
+                "exact marginals: Beta and Gumbel scores in one policy are not supported; --method mc works")
         }
         let supports = Supports(distributions)
         let bps = try panelBreakpoints(supports, k: k)

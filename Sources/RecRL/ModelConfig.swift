@@ -144,7 +144,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         // projection (d² + d) and the FFN's two layers (d² + d each).
         let linear = MemoryBudget.sum([MemoryBudget.product([d, d]), d])
         let perBlock = MemoryBudget.sum([
-            MemoryBudget.product([d, 4]), linear.flatMap { MemoryBudget.product([$0, encoderConfig.hasAttentionOutputProjection ? 6 : 5]) },
+            MemoryBudget.product([d, 4]),
+            linear.flatMap { MemoryBudget.product([$0, encoderConfig.hasAttentionOutputProjection ? 6 : 5]) },
         ])
         let encoder =
             usesGRU
@@ -153,7 +154,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             ])
             : MemoryBudget.sum([
                 MemoryBudget.product([items + 1, d]), MemoryBudget.product([length, d]),
-                perBlock.flatMap { MemoryBudget.product([$0, blocks]) }, layout == .postLN ? 0 : MemoryBudget.product([d, 2]),
+                perBlock.flatMap { MemoryBudget.product([$0, blocks]) },
+                layout == .postLN ? 0 : MemoryBudget.product([d, 2]),
             ])
         let headCount = algorithm.usesQ ? 2 : 1
         return MemoryBudget.sum([encoder, MemoryBudget.product([items, d + 1, headCount])])

@@ -53,7 +53,8 @@ import Testing
         let exact = try ts.exactMarginals(k: 1)
         #expect(abs(exact.columnSum(rank: 0) - 1) < 1e-9)
         #expect(exact.errorEstimate.map { $0 <= 1e-6 } == true)
-        let ref = Self.reference(alpha: [2, 3, 1], beta: [0.1, 2, 1], optimistic: false, k: 1, draws: 400_000, seed: 3)
+        let ref = Self.reference(
+            alpha: [2, 3, 1], beta: [0.1, 2, 1], optimistic: false, k: 1, draws: 400_000, seed: 3)
         #expect(agreeWithinStandardErrors(ref, exact, z: 5) == nil)
         #expect(abs(exact.probability(item: 0, rank: 0) - 0.925) < 0.002)
     }
