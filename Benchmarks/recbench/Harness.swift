@@ -21,7 +21,9 @@ struct CommonOptions: ParsableArguments {
         let parts = threads.flatMap { $0.split(separator: ",") }.map { String($0).trimmingCharacters(in: .whitespaces) }
         if parts.isEmpty { return [Threading.coreCount] }
         return try parts.map { s in
-            guard let n = Int(s), n >= 1 else { throw ValidationError("--threads: '\(s)' is not a positive integer") }
+            guard let n = Int(s), n >= 1, n <= Threading.maxCount else {
+                throw ValidationError("--threads: '\(s)' is not an integer in 1...\(Threading.maxCount)")
+            }
             return n
         }
     }

@@ -17,7 +17,7 @@ public enum Parallelism: Sendable, Equatable, CustomStringConvertible {
     public var resolvedCount: Int {
         switch self {
         case .sequential: return 1
-        case .threads(let n): return max(1, n)
+        case .threads(let n): return min(max(1, n), Threading.maxCount)
         case .automatic: return Threading.isSequentialScope ? 1 : Threading.count
         }
     }
@@ -66,20 +66,37 @@ public enum Threading {
     /// True inside `withSequentialKernels` on this thread.
     public static var isSequentialScope: Bool { Thread.current.threadDictionary[sequentialKey] as? Bool ?? false }
 
-    /// Threads used by `.automatic` (and by OpenBLAS for calls made with `.automatic`).
+    /// The largest thread count RecKit takes (more threads than cores only contend; OpenBLAS
+    /// holds its count in an Int32).
+    public static let maxCount = 1024
+
+    /// Threads used by `.automatic` (and by OpenBLAS for calls made with `.automatic`): the
+    /// count set, else `RECKIT_THREADS` when it is an integer in 1...`maxCount`
+    /// (`environmentCount()` says why another value is not), else the active cores.
     public static var count: Int {
         let c = configured.load(ordering: .relaxed)
         if c > 0 { return c }
-        var n = coreCount
-        if let s = ProcessInfo.processInfo.environment["RECKIT_THREADS"], let v = Int(s), v > 0 { n = v }
+        let n = (try? environmentCount()) ?? nil ?? min(coreCount, maxCount)
         configured.store(n, ordering: .relaxed)
         return n
     }
 
+    /// `RECKIT_THREADS` as a thread count (nil when unset).
+    /// - Throws: `RecCoreError.invalidArgument` naming the variable and its value when it is not
+    ///   an integer in 1...`maxCount`.
+    public static func environmentCount() throws(RecCoreError) -> Int? {
+        guard let s = ProcessInfo.processInfo.environment["RECKIT_THREADS"] else { return nil }
+        guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 1, v <= maxCount else {
+            throw .invalidArgument(
+                "RECKIT_THREADS must be an integer in 1...\(maxCount), got '\(clipped(s, limit: 40))'")
+        }
+        return v
+    }
+
     /// Sets the thread count for `.automatic` and OpenBLAS.
-    /// - Precondition: `n >= 1`.
+    /// - Precondition: `1 <= n <= maxCount`.
     public static func setCount(_ n: Int) {
-        precondition(n >= 1, "Threading.setCount: thread count must be at least 1, got \(n)")
+        precondition(n >= 1 && n <= maxCount, "Threading.setCount: thread count must be in 1...\(maxCount), got \(n)")
         configured.store(n, ordering: .relaxed)
         setBLASThreads(n)
     }
@@ -102,7 +119,7 @@ public enum Threading {
     /// Sets OpenBLAS's thread count if it differs from the last value RecCore set.
     @usableFromInline
     internal static func setBLASThreads(_ n: Int) {
-        let n = max(1, n)
+        let n = min(max(1, n), maxCount)
         if blasCurrent.load(ordering: .relaxed) != n {
             openblas_set_num_threads(Int32(n))
             blasCurrent.store(n, ordering: .relaxed)

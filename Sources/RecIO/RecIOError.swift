@@ -23,4 +23,13 @@ public enum RecIOError: Error, Equatable, CustomStringConvertible {
         case .cannotWrite(let f, let r): return "\(f): cannot write (\(r))"
         }
     }
+
+    /// What went wrong, without the file's name (for a message that names the file itself).
+    public var reason: String {
+        switch self {
+        case .cannotOpen(_, let r), .cannotWrite(_, let r): return r
+        case .empty: return "no data rows"
+        case .malformed(_, let l, let fld, let m): return "line \(l)" + (fld.map { ", field \($0)" } ?? "") + ": " + m
+        }
+    }
 }

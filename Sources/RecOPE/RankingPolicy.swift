@@ -32,6 +32,12 @@ extension RankingPolicy {
         guard k >= 1 && k <= itemCount else {
             throw .invalidParameter("\(name): k must be between 1 and the number of items (\(itemCount)), got \(k)")
         }
+        // The result (items × k probabilities) and the exact method's two workspaces of the
+        // same size, before any is allocated.
+        do {
+            try MemoryBudget.check(
+                "rank marginals of \(itemCount) items × k=\(k)", bytes: MemoryBudget.product([itemCount, k, 8, 3]))
+        } catch { throw .invalidParameter("\(name): \(error)") }
     }
 
     /// One sampled ranking: the top `k` items, best first (ties at random).

@@ -23,4 +23,16 @@ public enum RecOPEError: Error, Equatable, CustomStringConvertible {
         case .unsupported(let m): return m
         }
     }
+
+    /// The same error naming `label` where it named the file `path` (a temporary copy of an
+    /// input is reported under the input's own name).
+    public func renamingFile(_ path: String, to label: String) -> RecOPEError {
+        switch self {
+        case .cannotOpen(let f, let r) where f == path: return .cannotOpen(file: label, reason: r)
+        case .cannotWrite(let f, let r) where f == path: return .cannotWrite(file: label, reason: r)
+        case .malformedFile(let f, let l, let m) where f == path:
+            return .malformedFile(file: label, line: l, message: m)
+        default: return self
+        }
+    }
 }

@@ -136,20 +136,28 @@ struct OfflineABRun: ParsableCommand {
                 try report.write(r)
                 return
             }
-            let depth = try k ?? deepestPosition(cols)
-            let evaluator = try makeEvaluator(depth: depth, settings: s)
-            if let partial {
-                try runPartial(evaluator, columns: cols, to: partial)
-                return
-            }
-            let source = try logs == "-" && !noRewardModels ? spoolStandardInput() : logs
-            defer { if source != logs { unlink(source) } }
-            // Only a multi-pass evaluation reads the rows again.
-            var cache = ChunkCache(budgetBytes: noRewardModels ? 0 : 64 << 20)
-            let r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) {
-                (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
-                try cache.read(source, columns: cols, into: &acc)
-            }
+            // A stream (standard input, a FIFO, a device) is read once: a run that reads the rows
+            // more than once (the deepest position, reward models) reads a temporary copy, and
+            // its errors name the stream, not the copy.
+            let label = logs == "-" ? "standard input" : logs
+            let spool = try partial == nil && (k == nil || !noRewardModels) && Self.isStream(logs) ? spoolInput() : nil
+            defer { if let spool { unlink(spool) } }
+            let source = spool ?? logs
+            let r: OfflineABReport
+            do {
+                let depth = try k ?? deepestPosition(cols, source: source)
+                let evaluator = try makeEvaluator(depth: depth, settings: s)
+                if let partial {
+                    try runPartial(evaluator, columns: cols, to: partial)
+                    return
+                }
+                // Only a multi-pass evaluation reads the rows again.
+                var cache = ChunkCache(budgetBytes: noRewardModels ? 0 : 64 << 20)
+                r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) {
+                    (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
+                    try cache.read(source, columns: cols, into: &acc)
+                }
+            } catch let e as RecOPEError { throw e.renamingFile(source, to: label) }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             try report.write(r)
             stderrLine(
@@ -218,14 +226,23 @@ struct OfflineABRun: ParsableCommand {
     }
 
     /// The deepest logged position (a quick pass over the positions only).
-    func deepestPosition(_ cols: LogColumns) throws -> Int {
-        let reader = try LogReader(path: logs, columns: cols)
+    func deepestPosition(_ cols: LogColumns, source: String) throws -> Int {
+        let reader = try LogReader(path: source, columns: cols)
         var deepest = 0
         while let c = try reader.next() { deepest = max(deepest, Int(c.positions.max() ?? 0) + 1) }
         guard deepest > 0 else {
-            throw RecOPEError.malformedFile(file: logs, line: nil, message: "the log has no rows")
+            throw RecOPEError.malformedFile(file: source, line: nil, message: "the log has no rows")
         }
         return deepest
+    }
+
+    /// Whether `path` is read once only: standard input, a FIFO, a socket or a device (not a
+    /// regular file, which can be read again from its start).
+    static func isStream(_ path: String) -> Bool {
+        if path == "-" { return true }
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }  // opening it names the problem
+        return (st.st_mode & S_IFMT) != S_IFREG
     }
 
     func marginals(_ p: any RankingPolicy, depth: Int) throws(RecOPEError) -> RankMarginals {
@@ -249,21 +266,41 @@ struct OfflineABRun: ParsableCommand {
         return try OffPolicyEvaluator(targets: targets, logging: loggingMarginals.map { [$0] }, settings: settings)
     }
 
-    /// Copies standard input to a temporary file, so that later passes can read it again.
-    /// Copies left behind by killed runs (their process is gone) are removed first.
-    func spoolStandardInput() throws -> String {
+    /// Copies the log stream (`--logs`: standard input, a FIFO or a device) to a temporary file,
+    /// so that later passes can read it again; the copy is removed if the copying fails. Copies
+    /// left behind by killed runs (their process is gone) are removed first.
+    func spoolInput() throws -> String {
+        let label = logs == "-" ? "standard input" : logs
         let dir = FileManager.default.temporaryDirectory.path
         StaleTemporaries.remove(in: dir, prefix: "reckit-stdin-")
         let path = dir + "/reckit-stdin-\(getpid()).csv"
         guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path)
         else {
-            throw RecOPEError.cannotOpen(file: path, reason: "cannot create a temporary copy of standard input")
+            throw RecOPEError.cannotOpen(file: path, reason: "cannot create a temporary copy of \(label)")
         }
-        defer { try? out.close() }
-        while true {
-            let d = FileHandle.standardInput.readData(ofLength: 4 << 20)
-            if d.isEmpty { break }
-            try out.write(contentsOf: d)
+        do {
+            defer { try? out.close() }
+            let fd: Int32
+            do { fd = try FileInput.open(logs) } catch {
+                throw RecOPEError.cannotOpen(file: label, reason: error.reason)
+            }
+            defer { if fd != STDIN_FILENO { close(fd) } }
+            var bytes = [UInt8]()
+            while true {
+                bytes.removeAll(keepingCapacity: true)
+                let n: Int
+                do { n = try FileInput.read(fd, into: &bytes, count: 4 << 20, path: label) } catch {
+                    throw RecOPEError.cannotOpen(file: label, reason: error.reason)
+                }
+                if n == 0 { break }
+                do { try out.write(contentsOf: bytes) } catch {
+                    throw RecOPEError.cannotWrite(
+                        file: path, reason: "the temporary copy of \(label): \(error.localizedDescription)")
+                }
+            }
+        } catch {
+            unlink(path)
+            throw error
         }
         return path
     }

@@ -57,10 +57,14 @@ public struct ThreadOptions: ParsableArguments {
 
     public func apply() throws {
         if let t = threads {
-            guard t >= 1 else { throw ValidationError("--threads must be at least 1, got \(t)") }
+            guard t >= 1 && t <= Threading.maxCount else {
+                throw ValidationError("--threads must be in 1...\(Threading.maxCount), got \(t)")
+            }
             Threading.setCount(t)
         } else {
-            Threading.setCount(Threading.count)
+            do { try Threading.setCount(Threading.environmentCount() ?? Threading.count) } catch {
+                throw ValidationError(error.description)
+            }
         }
     }
 }
