@@ -6,9 +6,10 @@ import RecCore
 /// `reckit score merge` reads it.
 ///
 /// Layout: the line `RKTOPK01`, a one-line JSON header (`format`, `version`, `first_state`,
-/// `states`, `k`, `first_item`, `items`, `catalog_size`), then little-endian arrays: `states`
-/// Int32 counts, `states × k` Int32 item ids (−1 in unused slots), `states × k` Float32 scores.
-/// Scores are stored as bits, so the merge sees exactly what the shard computed.
+/// `states`, `k`, `first_item`, `items`, `catalog_size`, `states_hash`: the block's states and
+/// exclusions, `checksum`: the arrays), then little-endian arrays: `states` Int32 counts,
+/// `states × k` Int32 item ids (−1 in unused slots), `states × k` Float32 scores. Scores are
+/// stored as bits, so the merge sees exactly what the shard computed.
 public struct TopKPartial: Sendable, Equatable {
     /// Global index of the block's first state.
     public var firstState: Int
@@ -20,41 +21,71 @@ public struct TopKPartial: Sendable, Equatable {
     public var catalogSize: Int
     /// The block's top-k over the shard (global item ids).
     public var result: TopKResult
+    /// A hash of the block's states and exclusions (`statesHash(_:exclusions:)`): the shards of one
+    /// block must have scored the same states, in the same order.
+    public var statesHash: UInt64
 
     /// A piece: the top-k of states `firstState...` over items `firstItem ..< firstItem + itemCount`.
-    public init(firstState: Int, firstItem: Int, itemCount: Int, catalogSize: Int, result: TopKResult) {
+    public init(
+        firstState: Int, firstItem: Int, itemCount: Int, catalogSize: Int, result: TopKResult, statesHash: UInt64
+    ) {
         self.firstState = firstState
         self.firstItem = firstItem
         self.itemCount = itemCount
         self.catalogSize = catalogSize
         self.result = result
+        self.statesHash = statesHash
+    }
+
+    /// The hash a piece records of the states it scored (their bits, row by row) and of each
+    /// state's excluded items.
+    public static func statesHash(_ states: Matrix, exclusions: ExclusionSet? = nil) -> UInt64 {
+        var h = StableHash.words([UInt64(states.rows), UInt64(states.cols)])
+        for r in 0..<states.rows {
+            for c in 0..<states.cols { h = StableHash.mix(h ^ UInt64(states[r, c].bitPattern)) }
+            if let e = exclusions {
+                h = StableHash.words(e.items(row: r).map { UInt64(bitPattern: Int64($0)) }, seed: h)
+            }
+        }
+        return h
     }
 
     static let magic = Array("RKTOPK01\n".utf8)
 
     struct Header: Codable {
         var format = "reckit-topk-partial"
-        var version = 1
+        var version = 2
         var first_state: Int
         var states: Int
         var k: Int
         var first_item: Int
         var items: Int
         var catalog_size: Int
+        var states_hash: String
+        var checksum: String
     }
 
-    /// The file's bytes.
-    public func encoded() -> Data {
-        let h = Header(
-            first_state: firstState, states: result.rows, k: result.k, first_item: firstItem,
-            items: itemCount, catalog_size: catalogSize)
-        var out = Data(Self.magic)
-        out.append(try! JSONEncoder().encode(h))  // integers and fixed strings only: cannot fail
-        out.append(10)
+    /// The arrays' bytes.
+    func payload() -> Data {
+        var out = Data()
         func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         for c in result.counts { put(UInt32(c)) }
         for i in result.indices { put(UInt32(bitPattern: i)) }
         for s in result.scores { put(s.bitPattern) }
+        return out
+    }
+
+    /// The file's bytes.
+    public func encoded() -> Data {
+        let body = payload()
+        let h = Header(
+            first_state: firstState, states: result.rows, k: result.k, first_item: firstItem,
+            items: itemCount, catalog_size: catalogSize, states_hash: String(statesHash, radix: 16),
+            checksum: String(StableHash.bytes(body), radix: 16))
+        var out = Data(Self.magic)
+        out.append(try! JSONEncoder().encode(h))  // integers and fixed strings only: cannot fail
+        out.append(10)
+        out.append(body)
         return out
     }
 
@@ -80,7 +111,13 @@ public struct TopKPartial: Sendable, Equatable {
         guard let h = try? JSONDecoder().decode(Header.self, from: Data(bytes[magic.count..<nl])),
             h.format == "reckit-topk-partial"
         else { throw bad("damaged header") }
-        guard h.version == 1 else { throw bad("version \(h.version); this RecKit reads version 1") }
+        guard h.version == 2 else { throw bad("version \(h.version); this RecKit reads version 2") }
+        guard let statesHash = UInt64(h.states_hash, radix: 16) else { throw bad("damaged header (states_hash)") }
+        guard String(StableHash.bytes(bytes[(nl + 1)...]), radix: 16) == h.checksum else {
+            throw bad(
+                "damaged or edited (its checksum does not match its content; write it again with reckit score --partial)"
+            )
+        }
         let maxId = Int(Int32.max)
         guard h.first_state >= 0, h.states >= 0, h.k >= 1, h.first_item >= 0, h.items >= 0,
             h.catalog_size <= maxId, h.first_item <= h.catalog_size - h.items, h.first_state <= maxId,
@@ -128,10 +165,15 @@ public struct TopKPartial: Sendable, Equatable {
                     throw bad("state \(h.first_state + r): items not in top-k order at rank \(j + 1)")
                 }
             }
+            let row = ids[(r * h.k)..<(r * h.k + counts[r])]
+            if Set(row).count != row.count {
+                throw bad("state \(h.first_state + r): an item appears twice in its top-\(h.k)")
+            }
         }
         return TopKPartial(
             firstState: h.first_state, firstItem: h.first_item, itemCount: h.items, catalogSize: h.catalog_size,
-            result: TopKResult(rows: h.states, k: h.k, counts: counts, indices: ids, scores: scores))
+            result: TopKResult(rows: h.states, k: h.k, counts: counts, indices: ids, scores: scores),
+            statesHash: statesHash)
     }
 
     /// Merges partial files into the whole top-k: per state block, the shards must be disjoint
@@ -178,6 +220,12 @@ public struct TopKPartial: Sendable, Equatable {
             let rows = group[0].partial.result.rows
             var nextItem = 0
             for g in group {
+                guard g.partial.statesHash == group[0].partial.statesHash else {
+                    throw bad(
+                        g.file,
+                        "scored other states (or other exclusions, or the states in another order) than \(group[0].file) for the block at state \(start)"
+                    )
+                }
                 guard g.partial.result.rows == rows else {
                     throw bad(
                         g.file,

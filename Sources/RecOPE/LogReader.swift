@@ -74,6 +74,7 @@ public final class LogReader {
     /// - Throws: `.malformedFile` naming the file, line and column of the first bad value.
     public func next(maxRows: Int = 65536) throws(RecOPEError) -> LogChunk? {
         var c = LogChunk(source: path == "-" ? "stdin" : path)
+        c.rowKeyed = index.rowKey != nil
         c.lines = []
         if index.propensity != nil { c.propensities = [] }
         lastTimes = index.time != nil ? [] : nil

@@ -234,7 +234,7 @@ struct ScoreRun: ParsableCommand {
             if let partial {
                 let piece = TopKPartial(
                     firstState: firstState, firstItem: first, itemCount: itemM.rows, catalogSize: catalog,
-                    result: result)
+                    result: result, statesHash: TopKPartial.statesHash(statesM, exclusions: exclusions))
                 try piece.write(to: partial)
                 return
             }

@@ -65,7 +65,7 @@ import _RecTestSupport
                 let r = try scorer.topK(states: block, k: k, excluding: blockEx)
                 let piece = TopKPartial(
                     firstState: rows.lowerBound, firstItem: range.lowerBound, itemCount: range.count,
-                    catalogSize: n, result: r)
+                    catalogSize: n, result: r, statesHash: TopKPartial.statesHash(block, exclusions: blockEx))
                 // Through the file format, as the CLI and Spark do.
                 parts.append(("s\(s)-i\(c)", try TopKPartial.decode(piece.encoded(), file: "s\(s)-i\(c)")))
             }
@@ -112,13 +112,14 @@ import _RecTestSupport
     @Test func missingOverlappingAndDamagedPiecesAreErrors() throws {
         let items = Matrix.random(100, 4, seed: 1)  // distinct scores: a swapped pair is out of order
         let states = Matrix.random(3, 4, seed: 2)
-        func piece(_ range: Range<Int>, firstState: Int = 0, rows: Range<Int> = 0..<3, k: Int = 5) throws -> TopKPartial
-        {
+        func piece(
+            _ range: Range<Int>, firstState: Int = 0, rows: Range<Int> = 0..<3, k: Int = 5, states: Matrix = states
+        ) throws -> TopKPartial {
             let r = try CatalogScorer(items: items.rows(range), firstItem: range.lowerBound, catalogSize: 100)
                 .topK(states: states.rows(rows), k: k)
             return TopKPartial(
-                firstState: firstState, firstItem: range.lowerBound, itemCount: range.count, catalogSize: 100, result: r
-            )
+                firstState: firstState, firstItem: range.lowerBound, itemCount: range.count, catalogSize: 100,
+                result: r, statesHash: TopKPartial.statesHash(states.rows(rows)))
         }
         func expectError(_ parts: [(String, TopKPartial)], _ text: String) {
             #expect {
@@ -137,6 +138,7 @@ import _RecTestSupport
         let good = try piece(0..<100).encoded()
         #expect(throws: RecIOError.self) { _ = try TopKPartial.decode(good.dropLast(4), file: "p") }
         #expect(throws: RecIOError.self) { _ = try TopKPartial.decode(Data("RKTOPK01\n{}\n".utf8), file: "p") }
+        // Bytes changed after writing: the checksum.
         var swapped = [UInt8](good)
         let dataStart = swapped.count - 3 * 5 * 8 - 3 * 4
         let scoreStart = dataStart + 3 * 4 + 3 * 5 * 4
@@ -144,8 +146,33 @@ import _RecTestSupport
         #expect {
             _ = try TopKPartial.decode(Data(swapped), file: "p")
         } throws: { error in
+            "\(error)".contains("checksum does not match")
+        }
+        // Written whole (a valid checksum) but wrong inside: out of order, an item twice.
+        var bad = try piece(0..<100)
+        var sc = bad.result.scores
+        sc.swapAt(0, 1)
+        bad.result = TopKResult(
+            rows: bad.result.rows, k: bad.result.k, counts: bad.result.counts, indices: bad.result.indices, scores: sc)
+        #expect {
+            _ = try TopKPartial.decode(bad.encoded(), file: "p")
+        } throws: { error in
             "\(error)".contains("not in top-k order")
         }
+        var twice = try piece(0..<100)
+        var ids = twice.result.indices
+        ids[2] = ids[0]  // rank 3 repeats rank 1's item with rank 3's (lower) score: in order, but twice
+        twice.result = TopKResult(rows: 3, k: 5, counts: twice.result.counts, indices: ids, scores: twice.result.scores)
+        #expect {
+            _ = try TopKPartial.decode(twice.encoded(), file: "p")
+        } throws: { error in
+            "\(error)".contains("appears twice")
+        }
+        // Shards of one block computed from other states, or the same states in another order.
+        let reordered = Matrix(
+            rows: 3, cols: 4, elements: Array(states.rows(1..<3).storage) + Array(states.rows(0..<1).storage))
+        expectError(
+            [("a", try piece(0..<50)), ("b", try piece(50..<100, states: reordered))], "scored other states")
     }
 
     @Test func shardsCheckExclusionsAgainstTheWholeCatalog() throws {

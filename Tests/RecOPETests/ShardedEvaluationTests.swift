@@ -180,12 +180,76 @@ import Testing
         #expect {
             _ = try OffPolicyState.decode(try wrong.encoded(), file: "wrong")
         } throws: { error in "\(error)".contains("inconsistent state") }
-        var old = a
+        func shard(_ rows: Range<Int>) throws -> OffPolicyState {
+            var acc = try ev.accumulator(for: ev.initialState())
+            try acc.add(Self.chunk(logs, Array(rows)))
+            return acc.finishedState()
+        }
+        let (first, second) = (try shard(0..<30), try shard(30..<60))
+        var old = second
         old.policies[0].weights.histogram = nil
         let oldBack = try OffPolicyState.decode(try old.encoded(), file: "old")
         #expect(oldBack.policies[0].weights.histogram == nil)
-        #expect(try OffPolicyState.merge([a, oldBack]).policies[0].weights.histogram == nil)
-        #expect(try OffPolicyState.merge([a, a]).policies[0].weights.histogram != nil)
+        #expect(try OffPolicyState.merge([first, oldBack]).policies[0].weights.histogram == nil)
+        #expect(try OffPolicyState.merge([first, second]).policies[0].weights.histogram != nil)
+    }
+
+    /// Shard states carry their rows' identity and a checksum: the same shard twice (also under
+    /// another file name), a later pass run twice on one shard or missing one, shards read with
+    /// and without a row-key column, and an edited file are refused; empty shards merge freely.
+    @Test func duplicatedMixedAndEditedShardsAreRefused() throws {
+        let (logs, logging) = try Self.randomLogs(rows: 60, items: 5, depth: 2, seed: 9)
+        var s = EvaluationSettings()
+        s.bootstrap = 8
+        s.rewardModels = true
+        let ev = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
+        func shard(_ rows: Range<Int>, keyed: Bool = false, after: OffPolicyState? = nil, source: String? = nil)
+            throws -> OffPolicyState
+        {
+            var acc = try ev.accumulator(for: after ?? ev.initialState())
+            var c = Self.chunk(logs, Array(rows))
+            if let source { c.source = source }
+            if keyed {
+                c.rowKeyed = true
+                c.rowKeys = rows.map { UInt64($0) &* 7919 }
+            }
+            try acc.add(c)
+            return acc.finishedState()
+        }
+        func refused(_ states: [OffPolicyState], _ text: String) {
+            #expect {
+                _ = try OffPolicyState.merge(states).advanced()
+            } throws: { error in
+                "\(error)".contains(text)
+            }
+        }
+        let a = try shard(0..<30)
+        let b = try shard(30..<60)
+        let empty = try ev.accumulator(for: ev.initialState()).finishedState()
+        refused([a, b, a], "the same rows merged twice")
+        refused([a, try shard(0..<30, source: "renamed.csv"), b], "the same rows merged twice")
+        refused([a, try shard(30..<60, keyed: true)], "read with a row-key column and state 1 without one")
+        let merged = try OffPolicyState.merge([a, empty, b, empty])
+        #expect(merged.rows == 60)
+        // The second pass: every shard once.
+        let next = try merged.advanced()
+        let a2 = try shard(0..<30, after: next)
+        let b2 = try shard(30..<60, after: next)
+        refused([a2, b2, b2], "the same rows merged twice")
+        refused([a2], "missing: 30 rows")
+        refused([a2, try shard(30..<50, after: next)], "not in the earlier pass")
+        #expect(try OffPolicyState.merge([b2, a2]).advanced().completedPasses == 2)
+        // A file edited after writing: its checksum.
+        let text = String(decoding: try a.encoded(), as: UTF8.self)
+        let edited = text.replacingOccurrences(of: "\"rows\":30", with: "\"rows\":31")
+        #expect(edited != text)
+        #expect {
+            _ = try OffPolicyState.decode(Data(edited.utf8), file: "edited")
+        } throws: { error in
+            "\(error)".contains("checksum does not match")
+        }
+        #expect(try OffPolicyState.decode(try a.encoded(), file: "whole") == a)
     }
 
     /// The Poisson(1) weights: the SIMD path equals the scalar reference, and over many rows their

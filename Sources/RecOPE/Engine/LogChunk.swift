@@ -32,6 +32,8 @@ public struct LogChunk: Sendable {
     public var propensities: [Double]?
     /// Per row the stable key the bootstrap weights and folds hash (`RowHash`).
     public var rowKeys: [UInt64] = []
+    /// Whether `rowKeys` come from a row-key column (else from the source's name and the line).
+    public var rowKeyed = false
     /// Per row its line in the source (for errors), when known.
     public var lines: [Int]?
     /// The context columns.
@@ -69,6 +71,7 @@ extension LoggedData {
         let sourceKey = RowHash.key(bytes: URL(fileURLWithPath: source).lastPathComponent.utf8)
         c.rowKeys =
             rowKeys.map { Array($0[range]) } ?? range.map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
+        c.rowKeyed = rowKeys != nil
         c.lines = range.map { $0 + 1 }
         for (f, col) in contextFeatures.enumerated() {
             let name = f < contextFeatureNames.count ? contextFeatureNames[f] : "context\(f)"

@@ -22,6 +22,8 @@ public struct OffPolicyAccumulator {
     var keyCache: [KeyCode: [Double]] = [:]
     var logisticContext: LogisticRows?
     var scratch: Scratch
+    /// The rows added so far, identified (the shard this accumulator reads).
+    var shard = ShardIdentity()
 
     struct KeyCode: Hashable {
         let policy: Int32, target: Int32, logging: Int32, position: Int32
@@ -73,6 +75,15 @@ public struct OffPolicyAccumulator {
     ///   or whose weighted reward is outside the bootstrap's exact range.
     public mutating func add(_ chunk: LogChunk) throws(RecOPEError) {
         try validate(chunk)
+        if chunk.count > 0 {
+            if shard.rows > 0 && shard.keyed != chunk.rowKeyed {
+                throw .invalidParameter(
+                    "\(chunk.source): rows with and without a row-key column in one shard (bootstrap weights would mix)"
+                )
+            }
+            shard.keyed = chunk.rowKeyed
+            shard.add(chunk)
+        }
         if !chunk.source.isEmpty, !state.sources.contains(chunk.source) { state.sources.append(chunk.source) }
         switch state.pass {
         case .ratios: try addRatios(chunk)
@@ -86,6 +97,7 @@ public struct OffPolicyAccumulator {
     /// The state with every pending sum flushed (what a shard writes).
     public func finishedState() -> OffPolicyState {
         var s = state
+        s.shards = [shard]
         for p in s.policies.indices {
             s.policies[p].ratio.flush()
             for g in s.policies[p].pieces.indices { s.policies[p].pieces[g].flush() }

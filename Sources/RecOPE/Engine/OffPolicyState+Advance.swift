@@ -63,6 +63,7 @@ extension OffPolicyState {
     public func advanced() throws(RecOPEError) -> OffPolicyState {
         guard pass != .done else { return self }
         var s = self
+        try s.checkShards()
         try s.checkRowCounts()
         switch pass {
         case .ratios:
@@ -84,7 +85,24 @@ extension OffPolicyState {
             s.pass = .done
         }
         s.completedPasses += 1
+        s.earlierShards = shards
         return s.pass == .done ? s : s.clearingCurrentPass().withSources(sources)
+    }
+
+    /// A later pass must have read exactly the shards the previous one did.
+    func checkShards() throws(RecOPEError) {
+        guard completedPasses > 0 else { return }
+        let now = shards.filter { $0.rows > 0 }
+        let before = earlierShards.filter { $0.rows > 0 }
+        guard Set(now) != Set(before) else { return }
+        let missing = before.filter { !now.contains($0) }
+        let extra = now.filter { !before.contains($0) }
+        throw .invalidParameter(
+            "pass \(completedPasses + 1) (\(pass)) holds \(now.count) shards of \(now.reduce(0) { $0 + $1.rows }) rows, pass \(completedPasses) held \(before.count) of \(before.reduce(0) { $0 + $1.rows }) rows"
+                + (missing.isEmpty ? "" : "; missing: \(missing.prefix(3).map(\.description).joined(separator: "; "))")
+                + (extra.isEmpty
+                    ? "" : "; not in the earlier pass: \(extra.prefix(3).map(\.description).joined(separator: "; "))")
+                + " (run every shard of the first pass, once, with --after the merged state)")
     }
 
     func withSources(_ x: [String]) -> OffPolicyState {

@@ -5,7 +5,14 @@ import RecIO
 extension OffPolicyState {
     /// The state as JSON (self-describing: format name, version, settings, pass, sums).
     /// Non-finite sums are written as the strings "inf", "-inf", "nan" and read back as such.
+    /// A `checksum` field holds a hash of the rest (the encoding without it), checked on reading.
     public func encoded() throws(RecOPEError) -> Data {
+        var s = self
+        s.checksum = try s.contentChecksum()
+        return try s.encodedAsIs()
+    }
+
+    func encodedAsIs() throws(RecOPEError) -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         e.nonConformingFloatEncodingStrategy = .convertToString(
@@ -13,6 +20,14 @@ extension OffPolicyState {
         do { return try e.encode(self) } catch {
             throw .invalidParameter("offline A/B state: cannot encode (\(error.localizedDescription))")
         }
+    }
+
+    /// The hash of the encoding without the checksum (sorted keys, shortest round-trip numbers:
+    /// decoding and encoding again gives the same bytes).
+    func contentChecksum() throws(RecOPEError) -> String {
+        var s = self
+        s.checksum = nil
+        return String(RowHash.key(bytes: try s.encodedAsIs()), radix: 16)
     }
 
     /// Writes the state atomically (temporary file, then rename).
@@ -52,10 +67,19 @@ extension OffPolicyState {
                     "state version \(header.version.map(String.init) ?? "missing"); this RecKit reads version \(currentVersion)"
             )
         }
-        let s: OffPolicyState
+        var s: OffPolicyState
         do { s = try d.decode(OffPolicyState.self, from: data) } catch {
             throw .malformedFile(file: file, line: nil, message: "damaged state (\(decodingMessage(error)))")
         }
+        guard let stored = s.checksum, stored == (try s.contentChecksum()) else {
+            throw .malformedFile(
+                file: file, line: nil,
+                message: s.checksum == nil
+                    ? "damaged state (no checksum)"
+                    : "damaged or edited state (its checksum does not match its content; write it again with offline-ab)"
+            )
+        }
+        s.checksum = nil
         if let problem = s.inconsistency() {
             throw .malformedFile(file: file, line: nil, message: "inconsistent state: \(problem)")
         }

@@ -65,6 +65,7 @@ extension OffPolicyState {
     func clearingCurrentPass() -> OffPolicyState {
         var s = self
         s.sources = []
+        s.shards = []
         switch pass {
         case .ratios:
             s.rows = 0
@@ -112,6 +113,18 @@ extension OffPolicyState {
                 throw .invalidParameter(
                     "\(label(i)) and \(label(0)) come from different earlier passes (their fitted models differ)")
             }
+            if let mine = s.shards.first(where: { $0.rows > 0 }), let theirs = out.shards.first(where: { $0.rows > 0 }),
+                mine.keyed != theirs.keyed
+            {
+                throw .invalidParameter(
+                    "\(label(i)) was read \(mine.keyed ? "with" : "without") a row-key column and \(label(0)) \(theirs.keyed ? "with" : "without") one: "
+                        + "their bootstrap weights and folds differ (read every shard with the same --row-key)")
+            }
+            if let twice = s.shards.first(where: { $0.rows > 0 && out.shards.contains($0) }) {
+                throw .invalidParameter(
+                    "\(label(i)) holds a shard that \(i == 1 ? label(0) : "an earlier state") already holds (\(twice)): the same rows merged twice"
+                )
+            }
             out.addCurrentPass(s)
         }
         return out
@@ -120,6 +133,9 @@ extension OffPolicyState {
     /// Adds the current pass's sums of `o`.
     mutating func addCurrentPass(_ o: OffPolicyState) {
         sources = Array(Set(sources + o.sources)).sorted()
+        shards = (shards + o.shards.filter { $0.rows > 0 || !shards.contains($0) }).sorted {
+            ($0.rows, $0.fingerprint) < ($1.rows, $1.fingerprint)
+        }
         let s = settings
         switch pass {
         case .ratios:

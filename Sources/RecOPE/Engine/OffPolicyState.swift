@@ -267,7 +267,7 @@ public struct OffPolicyState: Sendable, Equatable, Codable {
     /// The `format` every state file carries.
     public static let formatName = "reckit-offline-ab-state"
     /// The state file version this build writes and reads.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     /// The file's format name.
     public var format = OffPolicyState.formatName
@@ -297,4 +297,47 @@ public struct OffPolicyState: Sendable, Equatable, Codable {
     public var newton: NewtonSums?
     /// Messages of the fitting steps (model skipped, not converged).
     public var notes: [String] = []
+    /// The shards whose rows this pass's sums hold (one for a shard's own state; every one for a
+    /// merge). A merge refuses a shard twice.
+    public var shards: [ShardIdentity] = []
+    /// The shards the previous pass covered: a later pass must cover exactly these.
+    public var earlierShards: [ShardIdentity] = []
+    /// In a file only: a hash of the rest of the state's encoding, so that an edited or
+    /// damaged file is refused (nil in memory).
+    public var checksum: String?
+}
+
+/// One shard's rows in a pass, identified by their content: merges refuse the same shard twice,
+/// a later pass run twice on one shard, and shards read with and without row keys.
+public struct ShardIdentity: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    /// Σ over the rows (mod 2⁶⁴) of a hash of the row's key (its `--row-key` value, else its
+    /// line) and content (item, position, reward, propensity): the same for any chunking or row
+    /// order, and for every pass over the same rows.
+    public var fingerprint: UInt64 = 0
+    /// The rows.
+    public var rows = 0
+    /// Whether the row keys came from a `--row-key` column (bootstrap weights and folds depend on
+    /// it, so shards of both kinds do not merge).
+    public var keyed = false
+
+    /// A shard with no rows yet.
+    public init() {}
+
+    /// Adds a chunk's rows.
+    mutating func add(_ c: LogChunk) {
+        for j in 0..<c.count {
+            let key = c.rowKeyed ? c.rowKeys[j] : UInt64(c.lines?[j] ?? 0)
+            var h = RowHash.mix(key ^ 0x5348_4152_4400_0000)
+            h = RowHash.mix(
+                h ^ (UInt64(UInt32(bitPattern: c.items[j])) << 32 | UInt64(UInt32(bitPattern: c.positions[j]))))
+            h = RowHash.mix(h ^ c.rewards[j].bitPattern)
+            if let p = c.propensities { h = RowHash.mix(h ^ p[j].bitPattern) }
+            fingerprint &+= h
+        }
+        rows += c.count
+    }
+
+    public var description: String {
+        "\(rows) rows, fingerprint \(String(fingerprint, radix: 16))\(keyed ? ", keyed" : "")"
+    }
 }

@@ -1,3 +1,5 @@
+import RecCore
+
 /// Counter-based randomness keyed by a row: the same (row key, seed, counter) always gives the
 /// same bits, whatever shard or order the row arrives in.
 ///
@@ -8,23 +10,15 @@
 /// (Poisson bootstrap as in Chamandy et al., "Estimating uncertainty for massive data streams",
 /// Google 2012).
 public enum RowHash {
-    /// FNV-1a over bytes, then the SplitMix64 finaliser (FNV alone mixes its low bits poorly).
+    /// FNV-1a over bytes, then the SplitMix64 finaliser (`StableHash.bytes`).
     @inlinable
     public static func key<Bytes: Sequence>(bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return mix(h)
+        StableHash.bytes(bytes)
     }
 
-    /// The SplitMix64 output function (Steele, Lea & Flood 2014): a bijection of 64-bit words
-    /// whose outputs pass BigCrush for consecutive inputs.
+    /// The SplitMix64 output function (`StableHash.mix`).
     @inlinable
-    public static func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public static func mix(_ x: UInt64) -> UInt64 { StableHash.mix(x) }
 
     /// The row's base word for a seed and a purpose (bootstrap, folds), mixed once per row.
     @inlinable
