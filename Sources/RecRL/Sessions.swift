@@ -212,7 +212,8 @@ public struct SessionSplit: Sendable {
 
     /// Reads a split file: CSV rows `session id, split` with split `train`, `valid`/`validation`
     /// or `test` (an optional header row is skipped). Every session of `data` must be listed;
-    /// listed sessions absent from the data are ignored (they were filtered out).
+    /// listed sessions absent from the data are ignored (they were filtered out), unless they
+    /// outnumber the data's sessions (a split of other data).
     /// - Throws: `.split` naming the file and line.
     public static func load(_ path: String, for data: SessionData) throws(RecRLError) -> SessionSplit {
         let r: CSVReader
@@ -221,6 +222,8 @@ public struct SessionSplit: Sendable {
         for (i, k) in data.sessionKeys.enumerated() { index[k] = i }
         var which = [Int8](repeating: -1, count: data.sessionCount)
         var first = true
+        var absent = 0
+        var firstAbsent: (String, Int)?
         while true {
             let more: Bool
             do { more = try r.next() } catch { throw .io(error) }
@@ -248,7 +251,19 @@ public struct SessionSplit: Sendable {
                     throw .split(file: path, line: r.line, message: "session '\(clipped(key))' is listed in two splits")
                 }
                 which[s] = code
+            } else {
+                absent += 1
+                if firstAbsent == nil { firstAbsent = (key, r.line) }
             }
+        }
+        // The filters drop some sessions; a split of another dataset lists mostly sessions this
+        // data does not have (and may still cover it when its ids are small integers).
+        if let (key, line) = firstAbsent, absent > data.sessionCount {
+            throw .split(
+                file: path, line: line,
+                message:
+                    "\(absent) listed sessions (e.g. '\(clipped(key))') are not in \(data.source), which has \(data.sessionCount): a split of other data? (sessions the filters dropped are ignored, but not more than the data keeps)"
+            )
         }
         if let missing = which.firstIndex(of: -1) {
             let n = which.filter { $0 < 0 }.count

@@ -28,8 +28,13 @@ public struct TrainingRun {
     public var outputDirectory: String?
     /// Continue from `outputDirectory/last.safetensors`. Without that file it is an error (not a
     /// silent fresh start); a checkpoint that has already done `epochs` epochs returns its report
-    /// without training, one that has done more is an error.
+    /// without training, one that has done more is an error; one trained on other data, another
+    /// split or with other optimisation settings is an error naming them (`runFields`).
     public var resume = false
+    /// Replace a run already in `outputDirectory` (its files are removed before training starts,
+    /// so the directory never mixes two runs). Without it, a new run into a directory that holds
+    /// one is an error.
+    public var overwrite = false
     /// Called with a progress line (step, sequences/s, losses, ETA) about every `progressSeconds`.
     public var progress: (@Sendable (String) -> Void)?
     /// Seconds between progress lines.
@@ -104,7 +109,7 @@ public struct TrainingRun {
         if writer { try prepareOutputDirectory() }
         if resume, let lastPath = path("last.safetensors"), FileManager.default.fileExists(atPath: lastPath) {
             (report, startEpoch) = try resumeFrom(
-                lastPath, model: rec, trainer: trainer, data: data, selectBy: selectBy, report: report)
+                lastPath, model: rec, trainer: trainer, data: data, split: split, selectBy: selectBy, report: report)
         }
         var clock = TrainingClock()
         for epoch in startEpoch..<epochs {
@@ -122,6 +127,14 @@ public struct TrainingRun {
         }
         if writer { try writeMetrics(report) }
         return (rec, report)
+    }
+
+    /// The checks `run` makes before anything is built or written (settings, a training set,
+    /// rewards the data has, something to resume from when asked to), for a caller that writes
+    /// to the run directory first.
+    /// - Throws: the error `run` would throw.
+    public func check(data: SessionData, split: SessionSplit) throws(RecRLError) {
+        _ = try checkInputs(data: data, split: split)
     }
 
     /// The checks before anything is built: settings, a training set, rewards the data has, and
@@ -148,9 +161,46 @@ public struct TrainingRun {
         outputDirectory.map { ($0 as NSString).appendingPathComponent(name) }
     }
 
-    /// Creates the output directory and removes the temporaries a killed run left behind.
+    /// The files a run writes in its directory.
+    public static let runFiles = ["last.safetensors", "best.safetensors", "metrics.json", "split.csv", "report.html"]
+
+    /// Makes the output directory ready for a new run, before anything is written to it: created
+    /// if missing; when it holds a run (checkpoints or metrics), an error unless `overwrite`;
+    /// then (and when only a split or report is left by a run that failed early) every one of
+    /// `runFiles` is removed, so the new run's split and checkpoints are never mixed with the
+    /// old run's. With `resume` nothing is touched.
+    /// - Throws: `.invalidParameter` naming the directory and the run files it holds.
+    public func prepareRunDirectory() throws(RecRLError) {
+        guard let dir = outputDirectory, !resume else { return }
+        do { try Directory.create(dir) } catch { throw .io(error) }
+        let held = Self.runFiles.filter { existing(path($0)) != nil }
+        guard !held.isEmpty else { return }
+        // A split or report without checkpoints is what a run that failed before its first epoch
+        // leaves: nothing to keep.
+        let isRun = held.contains { ["last.safetensors", "best.safetensors", "metrics.json"].contains($0) }
+        guard overwrite || !isRun else {
+            throw .invalidParameter(
+                "\(dir) already holds a run (\(held.joined(separator: ", "))): give --overwrite to replace it, "
+                    + "--resume to continue it, or another --out")
+        }
+        for name in held {
+            guard let p = path(name), unlink(p) == 0 || errno == ENOENT else {
+                throw .io(.cannotWrite(file: path(name) ?? name, reason: "cannot remove the old run's file"))
+            }
+        }
+    }
+
+    /// Creates the output directory and removes the temporaries a killed run left behind; a new
+    /// run refuses a directory that holds another run's checkpoints (`prepareRunDirectory`).
     func prepareOutputDirectory() throws(RecRLError) {
         guard let dir = outputDirectory else { return }
+        // The split (and report) a caller wrote after `prepareRunDirectory` belong to this run;
+        // checkpoints there belong to another.
+        if !resume
+            && ["last.safetensors", "best.safetensors", "metrics.json"].contains(where: { existing(path($0)) != nil })
+        {
+            try prepareRunDirectory()
+        }
         do { try Directory.create(dir) } catch { throw .io(error) }
         for name in ["last.safetensors", "best.safetensors", "metrics.json"] {
             let removed = AtomicFile.removeStaleTemporaries(of: (dir as NSString).appendingPathComponent(name))
@@ -161,8 +211,8 @@ public struct TrainingRun {
     /// Restores the model, the optimiser state and the report from `lastPath`; returns the report
     /// and the first epoch still to train.
     func resumeFrom(
-        _ lastPath: String, model rec: SequentialRecommender, trainer: Trainer, data: SessionData, selectBy: String,
-        report initial: Report
+        _ lastPath: String, model rec: SequentialRecommender, trainer: Trainer, data: SessionData,
+        split: SessionSplit, selectBy: String, report initial: Report
     ) throws(RecRLError) -> (Report, Int) {
         var report = initial
         let (saved, tensors, meta) = try SequentialRecommender.load(from: lastPath)
@@ -173,6 +223,22 @@ public struct TrainingRun {
         }
         guard saved.itemKeys == data.itemKeys else {
             throw .model("\(lastPath): the checkpoint's item vocabulary differs from this data's")
+        }
+        if let stored = meta["run"] {
+            guard let saved = try? JSONDecoder().decode([String: String].self, from: Data(stored.utf8)) else {
+                throw .model("\(lastPath): metadata 'run' is damaged; cannot resume from it")
+            }
+            let now = runFields(data: data, split: split)
+            let changed = now.keys.sorted().filter { saved[$0] != now[$0] }.map {
+                "\($0) \(clipped(now[$0]!, limit: 80)) (the checkpoint's: \(clipped(saved[$0] ?? "none", limit: 80)))"
+            }
+            guard changed.isEmpty else {
+                throw .invalidParameter(
+                    "resume: \(lastPath) was trained with other settings: \(changed.joined(separator: "; ")); "
+                        + "resume with the checkpoint's, or start a new run (--overwrite)")
+            }
+        } else {
+            progress?("\(lastPath) predates the run's recorded settings: they are not checked on resume")
         }
         try rec.restore(tensors, file: lastPath)
         guard let e = meta["epoch"].flatMap(Int.init), let s = meta["step"].flatMap(Int.init) else {
@@ -300,9 +366,11 @@ public struct TrainingRun {
                 report.selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
         if let lastPath = path("last.safetensors"), let bestPath = path("best.safetensors") {
             let rj = String(decoding: (try? JSONOutput.encode(report).data) ?? Data(), as: UTF8.self)
+            let fields = runFields(data: data, split: split)
+            let run = String(decoding: (try? JSONOutput.encode(fields).data) ?? Data(), as: UTF8.self)
             try rec.save(
                 to: lastPath, extra: trainer.stateTensors(),
-                metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj])
+                metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj, "run": run])
             if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
         }
     }
@@ -393,6 +461,37 @@ public struct TrainingRun {
     /// first epoch stays the best).
     func selectionValue(_ m: RankingMetrics, _ name: String) -> Double {
         m.flat.first(where: { $0.name == name })?.value ?? -.infinity
+    }
+
+    /// What a resumed run must share with the run it continues: the data, the split and every
+    /// setting of the optimisation (not the epoch count, threads or progress options), as
+    /// name → value.
+    public func runFields(data: SessionData, split: SessionSplit) -> [String: String] {
+        var dataHash = StableHash.words([UInt64(data.eventCount), UInt64(data.sessionCount), UInt64(data.itemCount)])
+        dataHash = StableHash.bytes(data.sessionKeys.joined(separator: "\u{1}").utf8, seed: dataHash)
+        dataHash = StableHash.bytes(data.itemKeys.joined(separator: "\u{1}").utf8, seed: dataHash)
+        dataHash = StableHash.words(data.items.map { UInt64(UInt32(bitPattern: $0)) }, seed: dataHash)
+        dataHash = StableHash.words(data.events.map { UInt64($0) }, seed: dataHash)
+        var splitHash: UInt64 = 0
+        for (tag, list) in [(1, split.train), (2, split.validation), (3, split.test)] {
+            splitHash = StableHash.words([UInt64(tag)] + list.map { UInt64($0) }, seed: splitHash)
+        }
+        let s = settings
+        func show(_ v: Float?) -> String { v.map { "\($0)" } ?? "default" }
+        return [
+            "data":
+                "\(data.eventCount) events, \(data.sessionCount) sessions, fingerprint \(String(dataHash, radix: 16))",
+            "split":
+                "\(split.train.count)/\(split.validation.count)/\(split.test.count) sessions, fingerprint \(String(splitHash, radix: 16))",
+            "batch": "\(s.batch)", "learning rate": "\(s.learningRate)", "learning rate 2": "\(s.learningRate2)",
+            "negatives": "\(s.negatives)", "warm-up steps": s.warmupSteps.map(String.init) ?? "default",
+            "advantage clip": "\(s.advantageClip)", "Q weight": "\(s.qWeight)",
+            "dense embedding updates": "\(s.denseEmbeddingUpdates)", "seed": "\(s.seed)",
+            "dropout seed": s.dropoutSeed.map(String.init) ?? "default", "gamma": "\(gamma)",
+            "rewards": rewards.rewards.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(
+                separator: ","),
+            "price scaling": "\(rewards.priceScaling)",
+        ]
     }
 
     func existing(_ p: String?) -> String? { p.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }

@@ -89,7 +89,9 @@ public struct TrainOptions: ParsableArguments {
         help:
             "Parts each batch is computed in (by threads, or by MPI ranks, which must divide it), summed in a fixed order: the result depends on the parts, not on threads or ranks."
     ) var batchParts: Int = 2
-    @Flag(help: "Resume from OUT/last.safetensors.") var resume = false
+    @Flag(help: "Resume from OUT/last.safetensors (same data, split and optimisation settings).") var resume = false
+    @Flag(help: "Replace the run already in OUT (its files are removed first); without it such an OUT is an error.")
+    var overwrite = false
     @Flag(help: "Also report the Q head's test metrics.") var qHead = false
     @Flag(help: "Print the final report as JSON on stdout.") var json = false
     @Option(help: "Also write the HTML training report here (OUT/report.html is always written).") var html: String?
@@ -149,15 +151,23 @@ public struct TrainOptions: ParsableArguments {
         run.selectBy = select
         run.outputDirectory = out
         run.resume = resume
+        run.overwrite = overwrite
         run.evaluateQHead = qHead
         if writer { run.progress = { stderrLine($0) } }
         run.group = group
-        if writer {
-            try Directory.create(out)
-            try split.write((out as NSString).appendingPathComponent("split.csv"), data: data)
+        let splitPath = (out as NSString).appendingPathComponent("split.csv")
+        if writer && !resume {
+            // A run directory is one run: refused if it holds another (unless --overwrite, which
+            // clears it) before the split is written, and only for a run that can start.
+            try run.check(data: data, split: split)
+            try run.prepareRunDirectory()
+            try split.write(splitPath, data: data)
         }
         let (_, report) = try run.run(data: data, split: split)
         guard writer else { return }
+        // A resumed run checked that its split is the checkpoint's; the file is written again only
+        // if it went missing.
+        if resume && !FileManager.default.fileExists(atPath: splitPath) { try split.write(splitPath, data: data) }
         let page = Data(TrainingReportHTML.render(report, model: mc, source: data.source).utf8)
         try AtomicFile.write(page, to: (out as NSString).appendingPathComponent("report.html"))
         if let html { try AtomicFile.write(page, to: html) }
@@ -228,6 +238,11 @@ struct Evaluate: ParsableCommand {
             switch on {
             case .test: sessions = split.test
             case .valid: sessions = split.validation
+            }
+            guard !sessions.isEmpty else {
+                throw RecRLError.invalidParameter(
+                    "\(input.split ?? "the split"): no \(on) sessions to evaluate (\(split.train.count)/\(split.validation.count)/\(split.test.count) train/valid/test)"
+                )
             }
             let ranker: CatalogRanker
             if model == "popularity" {

@@ -201,9 +201,20 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         run.epochs = 1
         run.outputDirectory = dir
         _ = try run.run(data: data, split: split)
-        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/last.safetensors"))
-        // A reward of 1e30 makes the TD loss overflow in the first steps of the next epoch.
-        run.rewards = RewardTable(["click": 1e30, "purchase": 1e30])
+        // Q values of 1e30 (the checkpoint's Q head scaled; its settings unchanged, so it resumes)
+        // make the TD loss overflow in the first steps of the next epoch.
+        let last = dir + "/last.safetensors"
+        let (model, tensors, meta) = try SequentialRecommender.load(from: last)
+        for net in model.networks {
+            guard let head = net.qHead else { continue }
+            head.weight.value = Matrix(
+                rows: head.weight.value.rows, cols: head.weight.value.cols,
+                elements: head.weight.value.storage.map { $0 * 1e30 })
+        }
+        try model.save(
+            to: last, extra: tensors.filter { !$0.key.hasPrefix("net") },
+            metadata: meta.filter { ["epoch", "step", "report", "run"].contains($0.key) })
+        let before = try Data(contentsOf: URL(fileURLWithPath: last))
         run.epochs = 2
         run.resume = true
         var stopped: RecRLError? = nil
@@ -220,3 +231,79 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
     "../../data/ml-100k/ml-100k.inter"
 
 ).standardized.path
+
+/// A run directory holds one run: a new run into it is refused unless asked to replace it (then
+/// the old run's files go first), and a resumed run must share the data, the split and the
+/// optimisation settings of the one it continues (the error names what changed).
+@Suite struct RunDirectoryTests {
+    func fixture(_ name: String) throws -> (SessionData, SessionSplit, TrainingRun, String) {
+        let data = try syntheticData(sessions: 40)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-rundir-\(name)-\(getpid())")
+            .path
+        try? FileManager.default.removeItem(atPath: dir)
+        var run = TrainingRun(model: smallConfig(.sqn, items: data.itemCount))
+        run.settings.batch = 16
+        run.epochs = 1
+        run.outputDirectory = dir
+        return (data, SessionSplit.random(sessions: data.sessionCount, seed: 1), run, dir)
+    }
+
+    @Test func aNewRunDoesNotMixWithAnOldOne() throws {
+        let (data, split, run, dir) = try fixture("new")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try run.run(data: data, split: split)
+        #expect {
+            try run.prepareRunDirectory()
+        } throws: { error in
+            "\(error)".contains("already holds a run (last.safetensors, best.safetensors, metrics.json)")
+        }
+        #expect {
+            _ = try run.run(data: data, split: split)
+        } throws: { error in
+            "\(error)".contains("--overwrite")
+        }
+        // Replacing: the old files go before the new run writes; a run that then fails leaves no
+        // checkpoint of the old one behind.
+        var again = run
+        again.overwrite = true
+        again.settings.learningRate = .nan
+        try again.prepareRunDirectory()
+        for f in TrainingRun.runFiles { #expect(!FileManager.default.fileExists(atPath: dir + "/" + f), "\(f)") }
+        #expect(throws: RecRLError.self) { _ = try again.run(data: data, split: split) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/last.safetensors"))
+    }
+
+    @Test func resumeRefusesChangedDataSplitAndSettings() throws {
+        let (data, split, run, dir) = try fixture("resume")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try run.run(data: data, split: split)
+        var base = run
+        base.resume = true
+        base.epochs = 2
+        func refused(_ r: TrainingRun, split s: SessionSplit = split, data d: SessionData? = nil, _ text: String) {
+            #expect {
+                _ = try r.run(data: d ?? data, split: s)
+            } throws: { error in
+                "\(error)".contains("trained with other settings: \(text)")
+            }
+        }
+        var r = base
+        r.settings.learningRate = 0.01
+        refused(r, "learning rate 0.01 (the checkpoint's: 0.005)")
+        r = base
+        r.gamma = 0.9
+        refused(r, "gamma 0.9")
+        r = base
+        r.settings.batch = 8
+        refused(r, "batch 8")
+        r = base
+        r.settings.seed = 7
+        refused(r, "seed 7")
+        r = base
+        r.rewards = try RewardTable.parse("purchase=2")
+        refused(r, "rewards")
+        refused(base, split: SessionSplit.random(sessions: data.sessionCount, seed: 2), "split")
+        // The same run continues.
+        #expect(try base.run(data: data, split: split).report.epochs.count == 2)
+    }
+}
