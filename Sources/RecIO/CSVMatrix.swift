@@ -141,9 +141,9 @@ public enum CSVMatrix {
     }
 
     /// The field's bytes as a Float (strtof over the whole field), or nil when they are not one
-    /// number (empty, text, or longer than the scratch buffer).
+    /// number in `NumberSyntax` (empty, text, hexadecimal, or longer than the scratch buffer).
     static func number(_ p: UnsafePointer<UInt8>, count len: Int, scratch: inout [CChar]) -> Float? {
-        guard len > 0 && len < scratch.count else { return nil }
+        guard len > 0 && len < scratch.count, NumberSyntax.isNumber(p, count: len) else { return nil }
         return scratch.withUnsafeMutableBufferPointer { sb -> Float? in
             for i in 0..<len { sb[i] = CChar(bitPattern: p[i]) }
             sb[len] = 0

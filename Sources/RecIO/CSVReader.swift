@@ -161,11 +161,19 @@ public final class CSVReader {
         String(decoding: rowBytes[fields[i]], as: UTF8.self)
     }
 
-    /// Field `i` parsed as a Double, or nil when it is not a number.
+    /// Field `i` parsed as a Double, or nil when it is not a number (`NumberSyntax` after any
+    /// leading spaces: no hexadecimal).
     public func double(_ i: Int) -> Double? {
         let r = fields[i]
         if r.isEmpty || r.count > 63 { return nil }
         let n = r.count
+        // Leading spaces, as strtod allows them (trailing ones it never did).
+        var lead = r.lowerBound
+        while lead < r.upperBound && (rowBytes[lead] == 32 || rowBytes[lead] == 9) { lead += 1 }
+        let decimal = rowBytes.withUnsafeBufferPointer {
+            NumberSyntax.isNumber($0.baseAddress! + lead, count: r.upperBound - lead)
+        }
+        guard decimal else { return nil }
         for (k, b) in rowBytes[r].enumerated() { scratch[k] = CChar(bitPattern: b) }
         scratch[n] = 0
         return scratch.withUnsafeMutableBufferPointer { t -> Double? in

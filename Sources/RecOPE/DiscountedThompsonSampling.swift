@@ -1,5 +1,6 @@
 import Foundation
 import RecCore
+import RecIO
 
 /// Discounted Thompson sampling (dTS) and its optimistic variant (dOTS): per-item discounted
 /// success and failure counts on top of a fixed prior.
@@ -92,6 +93,45 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
             }
             currentPeriod = q
         }
+    }
+
+    /// Reads an impression log: CSV rows `time,item,click` (time in seconds, read as Float64, so
+    /// Unix times keep their seconds; item a non-negative integer; click 0 or 1), with an
+    /// optional header row.
+    /// - Throws: `.malformedFile` naming the file, line and field.
+    public static func readEvents(csv path: String) throws(RecOPEError) -> [Event] {
+        let r: CSVReader
+        do { r = try CSVReader(path: path) } catch { throw opeError(error) }
+        var events = [Event]()
+        var first = true
+        while true {
+            let more: Bool
+            do { more = try r.next() } catch { throw opeError(error) }
+            if !more { break }
+            func bad(_ field: Int, _ m: String) -> RecOPEError {
+                .malformedFile(file: path, line: r.line, message: "field \(field): \(m)")
+            }
+            guard r.count == 3 else {
+                throw .malformedFile(
+                    file: path, line: r.line, message: "expected 3 fields time,item,click; got \(r.count)")
+            }
+            if first && r.double(0) == nil && r.double(1) == nil && r.double(2) == nil {
+                first = false
+                continue  // a header
+            }
+            first = false
+            guard let t = r.double(0), t.isFinite else {
+                throw bad(1, "time '\(clipped(r.string(0)))' is not a finite number of seconds")
+            }
+            guard let item = r.int(1), item >= 0, item < Int(Int32.max) else {
+                throw bad(2, "item '\(clipped(r.string(1)))' is not a non-negative integer")
+            }
+            guard let click = r.int(2), click == 0 || click == 1 else {
+                throw bad(3, "click '\(clipped(r.string(2)))' is not 0 or 1")
+            }
+            events.append(Event(time: t, item: item, clicked: click == 1))
+        }
+        return events
     }
 
     /// Adds a time-ordered log of impressions.

@@ -65,23 +65,7 @@ public enum PolicySpec {
                 prior: try r.prior(), discount: try r.number("discount") ?? 0.99,
                 period: 3600 * (try r.number("period_hours") ?? 4))
             if let log = try r.path("log") {
-                let m: Matrix
-                do { m = try CSVMatrix.read(log) } catch { throw opeError(error) }
-                guard m.cols == 3 else {
-                    throw .malformedFile(
-                        file: log, line: 1, message: "expected 3 columns time,item,click; got \(m.cols)")
-                }
-                var events = [DiscountedThompsonSampling.Event]()
-                for i in 0..<m.rows {
-                    let item = m[i, 1]
-                    let click = m[i, 2]
-                    guard item == item.rounded(), item >= 0, item < Float(Int32.max), click == 0 || click == 1 else {
-                        throw .malformedFile(
-                            file: log, line: nil,
-                            message: "data row \(i + 1): item must be a non-negative integer and click 0 or 1")
-                    }
-                    events.append(.init(time: Double(m[i, 0]), item: Int(item), clicked: click == 1))
-                }
+                let events = try DiscountedThompsonSampling.readEvents(csv: log)
                 do { try d.update(with: events) } catch {
                     throw .malformedFile(file: log, line: nil, message: "\(error)")
                 }

@@ -39,6 +39,34 @@ import Testing
             try DiscountedThompsonSampling(prior: try BetaPrior.uniform(items: 2), discount: 0.9, period: 0)
         }
     }
+
+    /// Unix-epoch times keep their seconds: a click one second before a period boundary
+    /// (1,700,006,400 = 118,056 periods of 4 hours) stays in its period, so advancing to the same
+    /// second discounts nothing. As Float32 (spacing 128 s there) it moved past the boundary.
+    @Test func epochTimesKeepTheirSeconds() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-dts-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = dir.appendingPathComponent("log.csv").path
+        try "time,item,click\n1700006399,0,1\n1700006399.5,1,0\n".write(toFile: log, atomically: true, encoding: .utf8)
+        let events = try DiscountedThompsonSampling.readEvents(csv: log)
+        #expect(events.map(\.time) == [1_700_006_399, 1_700_006_399.5])
+        let spec = dir.appendingPathComponent("dts.json").path
+        try
+            "{\"kind\": \"dts\", \"alpha\": [1, 1], \"beta\": [1, 1], \"discount\": 0.5, \"log\": \"\(log)\", \"at\": 1700006399.9}"
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        let p = try #require(try PolicySpec.load(spec) as? ThompsonSampling)
+        #expect(p.alpha == [2, 1] && p.beta == [1, 2])
+        // Bad fields name the line and field; hexadecimal is not a number.
+        for (row, text) in [("0x10,0,1", "log.csv:2: field 1"), ("5,-1,1", "field 2"), ("5,0,2", "field 3")] {
+            try "time,item,click\n\(row)\n".write(toFile: log, atomically: true, encoding: .utf8)
+            #expect {
+                _ = try DiscountedThompsonSampling.readEvents(csv: log)
+            } throws: { error in
+                "\(error)".contains(text)
+            }
+        }
+    }
 }
 
 /// The Open Bandit Dataset's production prior (fetched by scripts/fetch-obp into data/obp).
