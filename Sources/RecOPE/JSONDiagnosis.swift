@@ -64,4 +64,49 @@ enum JSONDiagnosis {
         let detail = (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
         return (nil, clipped(detail, limit: 120))
     }
+
+    /// The first key that appears twice in one object of valid JSON, and its line (Foundation's
+    /// parser keeps one of the two silently).
+    static func duplicateKey(in data: Data) -> (line: Int, key: String)? {
+        let bytes = [UInt8](data)
+        var line = 1
+        var i = 0
+        // Per open container: nil for an array, else the keys seen so far.
+        var stack = [Set<[UInt8]>?]()
+        var expectKey = false
+        while i < bytes.count {
+            let c = bytes[i]
+            switch c {
+            case 10: line += 1
+            case 123:  // {
+                stack.append([])
+                expectKey = true
+            case 91:  // [
+                stack.append(nil)
+                expectKey = false
+            case 125, 93:  // } ]
+                _ = stack.popLast()
+                expectKey = false
+            case 44:  // ,
+                expectKey = stack.last.map { $0 != nil } ?? false
+            case 34:  // a string: a key when one is expected
+                var j = i + 1
+                while j < bytes.count && bytes[j] != 34 {
+                    if bytes[j] == 10 { line += 1 }
+                    j += bytes[j] == 92 ? 2 : 1
+                }
+                let text = Array(bytes[(i + 1)..<min(j, bytes.count)])
+                if expectKey, var keys = stack.last ?? nil {
+                    if keys.contains(text) { return (line, String(decoding: text, as: UTF8.self)) }
+                    keys.insert(text)
+                    stack[stack.count - 1] = keys
+                }
+                expectKey = false
+                i = j
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
 }

@@ -44,13 +44,23 @@ public final class LogReader {
             do { return try reader.next() } catch { throw opeError(error) }
         }
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
-        var header = [String: Int]()
-        for i in 0..<reader.count { header[reader.string(i).trimmingCharacters(in: .whitespaces)] = i }
+        var header = [String: [Int]]()
+        for i in 0..<reader.count {
+            header[reader.string(i).trimmingCharacters(in: .whitespaces), default: []].append(i)
+        }
         func col(_ name: String) throws(RecOPEError) -> Int {
-            guard let i = header[name] else {
+            guard let at = header[name] else {
                 throw .malformedFile(file: path, line: 1, message: "missing column '\(name.prefix(80))'")
             }
-            return i
+            // Two columns of that name: which one is meant is not for the reader to guess.
+            guard at.count == 1 else {
+                throw .malformedFile(
+                    file: path, line: 1,
+                    message:
+                        "the header names column '\(name.prefix(80))' \(at.count) times (fields \(at.map { String($0 + 1) }.joined(separator: ", ")))"
+                )
+            }
+            return at[0]
         }
         let opt = { (n: String?) throws(RecOPEError) -> Int? in
             try n.map { (n: String) throws(RecOPEError) in try col(n) }

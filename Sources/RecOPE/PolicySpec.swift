@@ -33,8 +33,20 @@ public enum PolicySpec {
         guard let spec = object as? [String: Any] else {
             throw .malformedFile(file: path, line: nil, message: "the spec must be a JSON object")
         }
+        if let (line, key) = JSONDiagnosis.duplicateKey(in: data) {
+            throw .malformedFile(
+                file: path, line: line,
+                message: "key \"\(clipped(key))\" appears twice in one object (which one is meant?)")
+        }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
-        return try build(spec, file: path, base: base)
+        // Errors of the values (a policy's own checks) name the spec file too.
+        do { return try build(spec, file: path, base: base) } catch {
+            switch error {
+            case .invalidParameter(let m), .unsupported(let m):
+                throw .malformedFile(file: path, line: nil, message: m)
+            default: throw error
+            }
+        }
     }
 
     /// Builds a policy from a parsed spec; `file` names it in errors, `base` resolves relative paths.
@@ -152,6 +164,12 @@ public enum PolicySpec {
         }
 
         func prior() throws(RecOPEError) -> BetaPrior {
+            if spec["prior"] != nil && (spec["alpha"] != nil || spec["beta"] != nil) {
+                throw error("give \"prior\" (a prior file) or \"alpha\" and \"beta\", not both")
+            }
+            if spec["campaign"] != nil && spec["prior"] == nil {
+                throw error("\"campaign\" selects a campaign of a \"prior\" file; this spec has none")
+            }
             if let p = try path("prior") {
                 return try BetaPrior.load(yaml: p, campaign: spec["campaign"] == nil ? "all" : try string("campaign"))
             }
@@ -181,6 +199,9 @@ public enum PolicySpec {
         }
 
         func scores() throws(RecOPEError) -> [Double] {
+            if spec["scores"] != nil && spec["scores_file"] != nil {
+                throw error("give \"scores\" or \"scores_file\", not both")
+            }
             if let s = try numbers("scores", required: false) { return s }
             guard let p = try path("scores_file") else { throw error("needs \"scores\" or \"scores_file\"") }
             let m: Matrix

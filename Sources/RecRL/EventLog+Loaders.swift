@@ -15,12 +15,20 @@ extension EventLog {
     }
     private static func column(_ name: String, in header: [String], file: String) throws(RecRLError) -> Int {
         // RecBole headers carry a type suffix ("user_id:token").
-        if let i = header.firstIndex(of: name)
-            ?? header.firstIndex(where: { $0.split(separator: ":").first.map(String.init) == name })
-        {
-            return i
+        let exact = header.indices.filter { header[$0] == name }
+        let matches =
+            exact.isEmpty
+            ? header.indices.filter { header[$0].split(separator: ":").first.map(String.init) == name } : exact
+        guard let i = matches.first else { throw .missingColumn(file: file, column: name, header: header) }
+        // Two columns of that name: which one is meant is not for the reader to guess.
+        guard matches.count == 1 else {
+            throw .malformed(
+                file: file, line: 1, field: clipped(name),
+                message:
+                    "the header names column '\(clipped(name))' \(matches.count) times (fields \(matches.map { String($0 + 1) }.joined(separator: ", ")))"
+            )
         }
-        throw .missingColumn(file: file, column: name, header: header)
+        return i
     }
     private static func time(_ r: CSVReader, _ c: Int, field: String) throws(RecRLError) -> Double {
         if let t = r.double(c), t.isFinite { return t }
@@ -67,10 +75,10 @@ extension EventLog {
             guard let event = ev else { continue }
             var price: Float? = nil
             if let cp, cp < r.count, !r.fields[cp].isEmpty {
-                guard let p = r.double(cp), p.isFinite, p >= 0 else {
+                guard let p = r.double(cp), p.isFinite, p >= 0, Float(p).isFinite else {
                     throw .malformed(
                         file: path, line: r.line, field: columns.price!,
-                        message: "'\(clipped(r.string(cp)))' is not a non-negative number")
+                        message: "'\(clipped(r.string(cp)))' is not a non-negative number up to 3.4e38 (a price)")
                 }
                 price = Float(p)
             }
@@ -108,10 +116,11 @@ extension EventLog {
                 var price: Float? = nil
                 if event == "purchase" {
                     if r.count > 3, !r.fields[3].isEmpty {
-                        guard let p = r.double(3), p.isFinite, p >= 0 else {
+                        guard let p = r.double(3), p.isFinite, p >= 0, Float(p).isFinite else {
                             throw .malformed(
                                 file: path, line: r.line, field: "price",
-                                message: "'\(clipped(r.string(3)))' is not a non-negative number")
+                                message: "'\(clipped(r.string(3)))' is not a non-negative number up to 3.4e38 (a price)"
+                            )
                         }
                         price = Float(p)
                     } else {

@@ -151,6 +151,12 @@ public final class SequentialRecommender {
                     throw .model(
                         "\(file): tensor '\(clipped(name))' has shape \(t.shape), expected \(p.checkpointShape)")
                 }
+                // A NaN or infinite weight would score every item NaN (HR 0, silently).
+                if let i = t.values.firstIndex(where: { !$0.isFinite }) {
+                    throw .model(
+                        "\(file): tensor '\(clipped(name))' holds \(t.values[i]) at index \(i); a model's weights must be finite"
+                    )
+                }
                 staged.append((p, Matrix(rows: p.value.rows, cols: p.value.cols, elements: t.values)))
             }
         }

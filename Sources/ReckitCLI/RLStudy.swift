@@ -75,7 +75,12 @@ struct RLStudy: ParsableCommand {
                 let rs = results[a] ?? []
                 let cells = keys.map { k -> String in
                     let v = rs.compactMap { $0[k] }
-                    let m = v.reduce(0, +) / Double(max(v.count, 1))
+                    // A metric the data cannot give (no such events in the test sessions) is
+                    // undefined, not 0 ± 0.
+                    guard !v.isEmpty, v.allSatisfy(\.isFinite) else {
+                        return "undefined".padding(toLength: 20, withPad: " ", startingAt: 0)
+                    }
+                    let m = v.reduce(0, +) / Double(v.count)
                     let sd =
                         v.count > 1
                         ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0

@@ -69,4 +69,27 @@ import Testing
             }
         }
     }
+
+    /// A NaN or infinite weight in a checkpoint is refused at loading (it scored every item NaN:
+    /// HR 0 with exit status 0).
+    @Test func nonFiniteWeightsAreRefused() throws {
+        let keys = (1...6).map(String.init)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-nan-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for bad in [Float.nan, .infinity] {
+            let m = SequentialRecommender(
+                config: smallConfig(.ce, items: 6), itemKeys: keys, eventTypes: ["click"], seed: 1)
+            let w = m.networks[0].ceHead.weight.value
+            var values = w.storage
+            values[3] = bad
+            m.networks[0].ceHead.weight.value = Matrix(rows: w.rows, cols: w.cols, elements: values)
+            try m.save(to: dir + "/m.safetensors")
+            #expect {
+                _ = try SequentialRecommender.load(from: dir + "/m.safetensors")
+            } throws: { error in
+                "\(error)".contains("tensor 'net0.ce_head.weight' holds \(bad) at index 3")
+            }
+        }
+    }
 }

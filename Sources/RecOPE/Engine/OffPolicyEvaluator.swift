@@ -107,6 +107,15 @@ public struct OffPolicyEvaluator: Sendable {
         guard settings.rewardSmoothing >= 0, settings.rewardSmoothing.isFinite else {
             throw .invalidParameter("reward smoothing must be finite and at least 0, got \(settings.rewardSmoothing)")
         }
+        // A cap of 0, below 0 or NaN would drop every capped estimator without a word.
+        if let c = settings.caps.first(where: { !($0 > 0) }) {
+            throw .invalidParameter("weight caps must be positive (or inf), got \(c)")
+        }
+        if settings.logisticRewardModel && settings.rewardModels, let f = settings.itemFeatures, f.itemCount < items {
+            throw .invalidParameter(
+                "the item features cover \(f.itemCount) items but the policies rank \(items): the logistic reward model needs a row for every item"
+            )
+        }
         self.targets = targets
         self.logging = logging
         self.settings = settings
