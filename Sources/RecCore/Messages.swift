@@ -6,17 +6,32 @@ public func clipped(_ value: some StringProtocol, limit: Int = 80) -> String {
     for ch in value {
         count += 1
         if count > limit { continue }
-        if ch.isNewline {
-            out += "\\n"
-        } else if ch == "\t" {
-            out += "\\t"
-        } else if ch.asciiValue.map({ $0 < 32 }) == true {
-            out += "\\u{\(String(ch.asciiValue!, radix: 16))}"
-        } else {
-            out.append(ch)
-        }
+        appendEscaped(ch, to: &out)
     }
     return count > limit ? out + "… (\(count) characters)" : out
+}
+
+/// `value` on one line: line breaks, tabs and other control characters (C0, DEL, C1: a
+/// terminal's escape sequences among them) written as escapes, so that a path or value inside a
+/// message cannot start a second, forged line or drive the terminal.
+public func oneLine(_ value: some StringProtocol) -> String {
+    var out = ""
+    for ch in value { appendEscaped(ch, to: &out) }
+    return out
+}
+
+func appendEscaped(_ ch: Character, to out: inout String) {
+    if ch.isNewline {
+        out += ch == "\r" ? "\\r" : "\\n"
+    } else if ch == "\t" {
+        out += "\\t"
+    } else if let v = ch.unicodeScalars.first?.value, ch.unicodeScalars.count == 1,
+        v < 32 || (v >= 0x7F && v <= 0x9F)
+    {
+        out += "\\u{\(String(v, radix: 16))}"
+    } else {
+        out.append(ch)
+    }
 }
 
 /// A short message for a JSON decoding failure: the missing field, or the field's path and

@@ -64,6 +64,21 @@ public enum AtomicFile {
                 + "regular file's path (or stdout, where the command offers it)")
     }
 
+    /// Checks before any work is done that `path` can be written: `checkDestination`, and its
+    /// folder exists, is a folder and is writable (a long computation should not end in "cannot
+    /// write").
+    /// - Throws: `.cannotWrite` naming the path and what is wrong.
+    public static func checkWritable(_ path: String) throws(RecIOError) {
+        try checkDestination(path)
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var st = stat()
+        guard stat(dir, &st) == 0 else { throw .cannotWrite(file: path, reason: "its folder \(dir) does not exist") }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw .cannotWrite(file: path, reason: "\(dir) is not a folder") }
+        guard access(dir, W_OK) == 0 else {
+            throw .cannotWrite(file: path, reason: "its folder is not writable (\(FileInput.reason(errno)))")
+        }
+    }
+
     static func temporaryPrefix(of path: String) -> String {
         "." + URL(fileURLWithPath: path).lastPathComponent + ".tmp-"
     }

@@ -28,6 +28,7 @@ struct Marginals: ParsableCommand {
     func run() throws {
         try threading.apply()
         try runReporting {
+            try checkOutputs(csv)
             let p = try PolicySpec.load(policy)
             var result: RankMarginals!
             let ms = try elapsedMs {

@@ -95,6 +95,7 @@ struct OfflineABMerge: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try checkOutputs(output, report.json, report.html)
             // One state in memory at a time: memory does not grow with the number of shards.
             let t0 = DispatchTime.now().uptimeNanoseconds
             var merged = try OffPolicyState.load(states[0])

@@ -128,6 +128,7 @@ struct OfflineABRun: ParsableCommand {
     func run() throws {
         try threading.apply()
         try runReporting {
+            try checkOutputs(partial, report.json, report.html)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let cols = try logColumns()
             let s = try settings()

@@ -28,7 +28,7 @@ public struct Reckit: ParsableCommand {
             // Errors of RecKit and of the system become one line; the argument parser's own
             // (usage, help, validation, exit codes) keep its handling.
             guard let message = errorLine(error) else { exit(withError: error) }
-            stderrLine("reckit: error: " + message)
+            reportError(message)
             requireStandardOutputWritten()
             Foundation.exit(1)
         }
@@ -71,6 +71,15 @@ public struct ThreadOptions: ParsableArguments {
 
 public func stderrLine(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+/// Prints `reckit: error: MESSAGE` as one line: control characters in the message (a path with
+/// a newline or a terminal escape in it) are escaped, so it cannot forge a second line.
+/// Refuses, before the computation, output files that could not be written at its end.
+func checkOutputs(_ paths: String?...) throws(RecIOError) {
+    for p in paths.compactMap({ $0 }) where p != "-" { try AtomicFile.checkWritable(p) }
+}
+
+func reportError(_ message: String) { stderrLine("reckit: error: " + oneLine(message)) }
+
 /// A size check for an option's `validate()`: a usage error naming the bytes it would take.
 func checkOptionMemory(_ what: String, bytes: Int?) throws {
     do { try MemoryBudget.check(what, bytes: bytes) } catch { throw ValidationError(error.description) }
@@ -92,13 +101,13 @@ func elapsedMs(_ body: () throws -> Void) rethrows -> Double {
 /// Converts library errors into a clean message and a non-zero exit, never a crash.
 func runReporting(_ body: () throws -> Void) throws {
     do { try body() } catch let e as RecIOError {
-        stderrLine("reckit: error: \(e)")
+        reportError("\(e)")
         throw ExitCode(1)
     } catch let e as RecCoreError {
-        stderrLine("reckit: error: \(e)")
+        reportError("\(e)")
         throw ExitCode(1)
     } catch let e as RecOPEError {
-        stderrLine("reckit: error: \(e)")
+        reportError("\(e)")
         throw ExitCode(1)
     }
 }

@@ -214,6 +214,7 @@ struct ScoreRun: ParsableCommand {
     func run() throws {
         try threading.apply()
         try runRL {
+            try checkOutputs(partial, output.output)
             let (itemM, bias, first, catalog) = try loadItems()
             let statesM =
                 try statesFile.map { path throws(RecIOError) in try CSVMatrix.read(path) }
@@ -269,6 +270,7 @@ struct ScoreMerge: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            try checkOutputs(output.output)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let parts = try partials.map { path throws(RecIOError) in (file: path, partial: try TopKPartial.read(path))
             }

@@ -28,6 +28,7 @@ struct Simulate: ParsableCommand {
     func run() throws {
         try threading.apply()
         try runReporting {
+            try checkOutputs(json)
             var config = FeedSimulator.Config()
             config.requestsPerPeriod = requests
             var settings = EvaluationSettings()

@@ -47,10 +47,10 @@ struct EventDataOptions: ParsableArguments {
 
 func runRL(_ body: () throws -> Void) throws {
     do { try runReporting(body) } catch let e as RecRLError {
-        stderrLine("reckit: error: \(e)")
+        reportError("\(e)")
         throw ExitCode(1)
     } catch let e as RecNNError {
-        stderrLine("reckit: error: \(e)")
+        reportError("\(e)")
         throw ExitCode(1)
     }
 }
@@ -115,6 +115,7 @@ public struct TrainOptions: ParsableArguments {
     private func train(group: ProcessGroup?) throws {
         let writer = (group?.rank ?? 0) == 0
         func say(_ line: String) { if writer { stderrLine(line) } }
+        if writer { try checkOutputs(html) }
         let (data, split) = try input.load()
         say(
             "reckit train: \(data.source): \(data.eventCount) events, \(data.sessionCount) sessions, \(data.itemCount) items; split \(split.train.count)/\(split.validation.count)/\(split.test.count)"

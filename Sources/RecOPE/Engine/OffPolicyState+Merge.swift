@@ -57,7 +57,19 @@ extension OffPolicyState {
         case "piece groupings": return s.pieceGroupings.map(\.description).joined(separator: ",")
         case "items and positions": return "\(s.items) items, \(s.depth) positions"
         case "reward models": return "ctr \(s.rewardModels), logistic \(s.logisticRewardModel)"
-        default: return "another value"
+        case "policy marginals":
+            return "marginals " + s.policyHashes.map { String($0, radix: 16) }.joined(separator: ",")
+        case "logging policy":
+            return s.logging == 0 ? "logged propensities" : "marginals \(String(s.logging, radix: 16))"
+        case "switch threshold": return String(format: "%g", s.switchThreshold)
+        case "reward smoothing": return String(format: "%g", s.rewardSmoothing)
+        case "interval level": return String(format: "%g", s.level)
+        case "Newton iterations": return "\(s.maxNewtonIterations)"
+        case "item features":
+            return s.itemFeatures == 0
+                ? "none"
+                : "features \(String(s.itemFeatures, radix: 16)) (\(s.itemCategories.count) categorical, \(s.itemNumeric) numeric)"
+        default: return "(\(field))"
         }
     }
 
