@@ -252,6 +252,32 @@ import Testing
         #expect(try OffPolicyState.decode(try a.encoded(), file: "whole") == a)
     }
 
+    /// A row key with few distinct values draws a warning (the bootstrap resamples that many
+    /// clusters); the distinct-key sketch merges across shards to what one process counts.
+    @Test func fewRowKeysAreReported() throws {
+        let (logs, logging) = try Self.randomLogs(rows: 60, items: 5, depth: 2, seed: 9)
+        var s = EvaluationSettings()
+        s.bootstrap = 8
+        s.rewardModels = false
+        let ev = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
+        func state(_ rows: Range<Int>, keys: Int) throws -> OffPolicyState {
+            var acc = try ev.accumulator(for: ev.initialState())
+            var c = Self.chunk(logs, Array(rows))
+            c.rowKeyed = true
+            c.rowKeys = rows.map { UInt64($0 % keys) }
+            try acc.add(c)
+            return acc.finishedState()
+        }
+        for keys in [3, 60] {
+            let whole = try state(0..<60, keys: keys).advanced()
+            let merged = try OffPolicyState.merge([state(0..<25, keys: keys), state(25..<60, keys: keys)]).advanced()
+            #expect(whole.rowKeySketch == merged.rowKeySketch && whole.rowKeySketch.count == keys)
+            let warned = try merged.report().warnings.contains { $0.contains("only \(keys) distinct values") }
+            #expect(warned == (keys < OffPolicyState.fewRowKeys), "\(keys) keys")
+        }
+    }
+
     /// The Poisson(1) weights: the SIMD path equals the scalar reference, and over many rows their
     /// mean and variance are 1 within 4 standard errors.
     @Test func poissonWeights() throws {

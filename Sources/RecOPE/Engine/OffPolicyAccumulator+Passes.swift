@@ -19,6 +19,11 @@ extension OffPolicyAccumulator {
             state.rewardSum.add(c.rewards[j])
         }
         state.rows += c.count
+        if c.rowKeyed {
+            for j in 0..<c.count {
+                OffPolicyState.addToSketch(RowHash.mix(c.rowKeys[j] ^ 0x4B4D_56), &state.rowKeySketch)
+            }
+        }
         if state.settings.logisticRewardModel { countLevels(c) }
         let pa = try loggingProbabilities(c)
         var perPolicy = [(w: [Double], z: KeyedConstants?, slots: [[Int32]?])]()

@@ -12,9 +12,16 @@ extension OffPolicyState {
         }
         guard rows > 0 else { throw .invalidParameter("\(sources.first ?? "the log"): the log has no rows") }
         let evaluations = policies.indices.map { evaluation(policy: $0) }
+        var warnings = notes
+        let keys = rowKeySketch.count
+        if keys > 0 && keys < Self.fewRowKeys && settings.bootstrap > 0 {
+            warnings.append(
+                "the row key has only \(keys) distinct values over \(rows) rows: rows that share a key share their bootstrap weights, so the bootstrap resamples \(keys) clusters, too few for its intervals to hold; use a key with more values (a row or session id)"
+            )
+        }
         return OfflineABReport(
             logs: sources.joined(separator: ", "), rows: rows, loggedMean: rewardSum.value / Double(rows),
-            evaluations: evaluations, warnings: notes, passes: completedPasses)
+            evaluations: evaluations, warnings: warnings, passes: completedPasses)
     }
 
     /// The labels of `values`' entries: (estimator, cap, grouping, model).

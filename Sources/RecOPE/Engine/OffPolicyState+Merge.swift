@@ -81,6 +81,7 @@ extension OffPolicyState {
         switch pass {
         case .ratios:
             s.rows = 0
+            s.rowKeySketch = []
             s.rewardSum = ExactSum()
             s.counts = RewardCounts(cells: settings.items * settings.depth)
             s.contextLevels = [:]
@@ -142,6 +143,20 @@ extension OffPolicyState {
         return out
     }
 
+    /// Adds a hash to a k-minimum-values sketch (sorted, distinct, at most `rowKeySketchSize`).
+    static func addToSketch(_ h: UInt64, _ sketch: inout [UInt64]) {
+        if sketch.count == rowKeySketchSize, h >= sketch[sketch.count - 1] { return }
+        var lo = 0
+        var hi = sketch.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sketch[mid] < h { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < sketch.count && sketch[lo] == h { return }
+        sketch.insert(h, at: lo)
+        if sketch.count > rowKeySketchSize { sketch.removeLast() }
+    }
+
     /// Adds the current pass's sums of `o`.
     mutating func addCurrentPass(_ o: OffPolicyState) {
         sources = Array(Set(sources + o.sources)).sorted()
@@ -152,6 +167,7 @@ extension OffPolicyState {
         switch pass {
         case .ratios:
             rows += o.rows
+            for h in o.rowKeySketch { Self.addToSketch(h, &rowKeySketch) }
             rewardSum.add(o.rewardSum)
             counts.merge(o.counts)
             for (col, values) in o.contextLevels {

@@ -302,6 +302,16 @@ public struct OffPolicyState: Sendable, Equatable, Codable {
     public var shards: [ShardIdentity] = []
     /// The shards the previous pass covered: a later pass must cover exactly these.
     public var earlierShards: [ShardIdentity] = []
+    /// With a row-key column: the smallest (up to `rowKeySketchSize`) distinct hashes of the row
+    /// keys the ratio pass read (a k-minimum-values sketch, mergeable), so the number of distinct
+    /// keys is known exactly when it is small: rows that share a key share their bootstrap weights,
+    /// and a key with few values leaves the bootstrap few clusters to resample.
+    public var rowKeySketch: [UInt64] = []
+    /// The sketch's size.
+    public static let rowKeySketchSize = 256
+    /// Fewer distinct row keys than this draw a warning in the report.
+    public static let fewRowKeys = 50
+
     /// In a file only: a hash of the rest of the state's encoding, so that an edited or
     /// damaged file is refused (nil in memory).
     public var checksum: String?
