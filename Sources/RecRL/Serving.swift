@@ -14,21 +14,38 @@ public enum ServingRule: Sendable, Equatable {
 
     /// Parses `greedy`, `epsilon:0.1[:tail-share[:head-fraction]]`, `pl:0.5`.
     public static func parse(_ s: String) throws(RecRLError) -> ServingRule {
-        let parts = s.split(separator: ":").map(String.init)
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func number(_ i: Int, _ what: String, in range: ClosedRange<Double>) throws(RecRLError) -> Double {
+            guard let v = Double(parts[i]), range.contains(v) else {
+                throw .invalidParameter(
+                    "serving rule '\(clipped(s))': \(what) must be a number in \(range.lowerBound)...\(range.upperBound), got '\(clipped(parts[i]))'"
+                )
+            }
+            return v
+        }
         switch parts.first {
-        case "greedy": return .greedy
+        case "greedy":
+            guard parts.count == 1 else {
+                throw .invalidParameter("serving rule '\(clipped(s))': greedy takes no parameters")
+            }
+            return .greedy
         case "epsilon", "epsilon-greedy":
-            guard parts.count >= 2, let e = Double(parts[1]) else {
+            guard parts.count >= 2 && parts.count <= 4 else {
                 throw .invalidParameter(
                     "serving rule: expected epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]], got '\(clipped(s))'")
             }
-            let share = parts.count > 2 ? Double(parts[2]) : 0.5
-            let head = parts.count > 3 ? Double(parts[3]) : 0.2
-            guard let share, let head else { throw .invalidParameter("serving rule: bad number in '\(clipped(s))'") }
+            let e = try number(1, "EPS", in: 0...1)
+            let share = parts.count > 2 ? try number(2, "TAIL_SHARE", in: 0...1) : 0.5
+            let head = parts.count > 3 ? try number(3, "HEAD_FRACTION", in: 0...1) : 0.2
             return .epsilonGreedy(epsilon: e, tailShare: share, headFraction: head)
         case "pl", "plackett-luce":
-            guard parts.count == 2, let t = Double(parts[1]) else {
+            guard parts.count == 2 else {
                 throw .invalidParameter("serving rule: expected pl:TEMPERATURE, got '\(clipped(s))'")
+            }
+            guard let t = Double(parts[1]), t > 0, t.isFinite else {
+                throw .invalidParameter(
+                    "serving rule '\(clipped(s))': TEMPERATURE must be a positive finite number, got '\(clipped(parts[1]))'"
+                )
             }
             return .plackettLuce(temperature: t)
         default:

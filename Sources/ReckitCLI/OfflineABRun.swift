@@ -68,6 +68,9 @@ struct OfflineABRun: ParsableCommand {
         guard !target.isEmpty || !targetModel.isEmpty else {
             throw ValidationError("give at least one --target policy spec or --target-model")
         }
+        guard serving.isEmpty || !targetModel.isEmpty else {
+            throw ValidationError("--serving says how a --target-model serves: it goes with --target-model")
+        }
         if !targetModel.isEmpty {
             guard format == .csv, history != nil else {
                 throw ValidationError("--target-model needs --format csv and --history COLUMN")

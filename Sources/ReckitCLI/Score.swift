@@ -73,7 +73,7 @@ struct ScoreRun: ParsableCommand {
 
     @Option(help: "CSV of item vectors (N rows × d).") var itemsFile: String?
     @Option(help: "A reckit train checkpoint whose head gives the items (weights and bias).") var itemsFrom: String?
-    @Option(help: "With --items-from: the supervised or q head.") var head: SequentialRecommender.Head = .supervised
+    @Option(help: "With --items-from: the supervised (default) or q head.") var head: SequentialRecommender.Head?
     @Option(help: "CSV of per-item bias (N rows × 1).") var biasFile: String?
     @Option(help: "CSV of state vectors (B rows × d).") var statesFile: String?
     @Option(
@@ -107,6 +107,9 @@ struct ScoreRun: ParsableCommand {
         }
         guard itemsFile == nil || itemsFrom == nil else {
             throw ValidationError("give --items-file or --items-from, not both")
+        }
+        guard head == nil || itemsFrom != nil else {
+            throw ValidationError("--head chooses a checkpoint's head: it goes with --items-from")
         }
         guard itemRange == nil || firstItem == nil else {
             throw ValidationError("give --item-range or --first-item, not both")
