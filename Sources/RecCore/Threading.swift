@@ -101,6 +101,43 @@ public enum Threading {
         setBLASThreads(n)
     }
 
+    /// Address space OpenBLAS reserves for each thread that runs a GEMM (Debian's x86-64 build:
+    /// a 128 MiB buffer per calling or worker thread, mapped at its first BLAS call).
+    public static let blasBufferBytes = 128 << 20
+
+    /// Address space left under the process's limit (`ulimit -v`, RLIMIT_AS): the limit less the
+    /// mapped size now; nil when there is no limit.
+    public static func addressSpaceLeft() -> Int? {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != UInt64.max else { return nil }  // RLIM_INFINITY
+        let limit = rl.rlim_cur > UInt64(Int.max) ? Int.max : Int(rl.rlim_cur)
+        // /proc/self/statm: the mapped size in pages first.
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = text.split(separator: " ").first.flatMap({ Int($0) })
+        else { return limit }
+        return limit - pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// Refuses a thread count whose OpenBLAS buffers do not fit under the address-space limit:
+    /// OpenBLAS retries a failed buffer mapping for ever (the process hangs with no message), so
+    /// the check comes before the first BLAS call.
+    /// - Throws: `RecCoreError.invalidArgument` naming the limit, what is left and the threads
+    ///   that would fit.
+    public static func checkAddressSpace(threads: Int) throws(RecCoreError) {
+        guard let left = addressSpaceLeft() else { return }
+        let margin = 16 << 20
+        let need = threads * blasBufferBytes + margin
+        guard left < need else { return }
+        let fit = max(0, (left - margin) / blasBufferBytes)
+        let mb = { (b: Int) in "\(b >> 20) MB" }
+        throw .invalidArgument(
+            "the address-space limit (ulimit -v) leaves \(mb(max(left, 0))); OpenBLAS maps \(mb(blasBufferBytes)) per thread, "
+                + "\(mb(need)) with a margin for \(threads) thread\(threads == 1 ? "" : "s"): "
+                + (fit >= 1
+                    ? "use --threads \(fit) or raise the limit"
+                    : "raise the limit (ulimit -v) by at least \(mb(need - left))"))
+    }
+
     /// OpenBLAS's current thread count, as reported by OpenBLAS.
     public static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
 

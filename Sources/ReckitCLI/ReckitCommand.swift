@@ -26,13 +26,28 @@ public struct Reckit: ParsableCommand {
             try command.run()
         } catch {
             // Errors of RecKit and of the system become one line; the argument parser's own
-            // (usage, help, validation, exit codes) keep its handling.
-            guard let message = errorLine(error) else { exit(withError: error) }
+            // (usage, help, validation, exit codes) keep its messages and codes.
+            guard let message = errorLine(error) else {
+                let code = exitCode(for: error)
+                let text = fullMessage(for: error)
+                if !text.isEmpty {
+                    if code == .success { print(text) } else { stderrLine(text) }
+                }
+                finish(code.rawValue)
+            }
             reportError(message)
-            requireStandardOutputWritten()
-            Foundation.exit(1)
+            finish(1)
         }
+        finish(0)
+    }
+
+    /// Ends the process: standard output flushed (a failed write fails the run), then `_exit`,
+    /// without the libraries' destructors. OpenBLAS's shutdown joins its worker threads, and a
+    /// worker that cannot map its buffer under an address-space limit (`ulimit -v`) retries for
+    /// ever, so a finished run would never exit.
+    static func finish(_ code: Int32) -> Never {
         requireStandardOutputWritten()
+        _exit(code)
     }
 
     /// Results go to standard output; a write that failed there (a full disk, a closed pipe)
@@ -43,7 +58,7 @@ public struct Reckit: ParsableCommand {
             let reason = errno != 0 ? String(cString: strerror(errno)) : "write error"
             FileHandle.standardError.write(
                 Data("reckit: error: cannot write the results to standard output (\(reason))\n".utf8))
-            Foundation.exit(1)
+            _exit(1)
         }
     }
 }
@@ -66,6 +81,8 @@ public struct ThreadOptions: ParsableArguments {
                 throw ValidationError(error.description)
             }
         }
+        // Under `ulimit -v`, OpenBLAS would hang at its first call rather than fail.
+        try Threading.checkAddressSpace(threads: Threading.count)
     }
 }
 
