@@ -109,7 +109,8 @@ public enum Threading {
     /// mapped size now; nil when there is no limit.
     public static func addressSpaceLeft() -> Int? {
         var rl = rlimit()
-        guard getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != UInt64.max else { return nil }  // RLIM_INFINITY
+        // UInt64.max is RLIM_INFINITY (no limit).
+        guard getrlimit(Int32(RLIMIT_AS.rawValue), &rl) == 0, rl.rlim_cur != UInt64.max else { return nil }
         let limit = rl.rlim_cur > UInt64(Int.max) ? Int.max : Int(rl.rlim_cur)
         // /proc/self/statm: the mapped size in pages first.
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
