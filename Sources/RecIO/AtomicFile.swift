@@ -13,10 +13,35 @@ public enum AtomicFile {
     /// - Throws: `.cannotWrite` naming the path: the destination is not a regular file, the
     ///   folder is not writable, or the disk is full (the old file stays as it was).
     public static func write(_ data: Data, to path: String) throws(RecIOError) {
-        try checkDestination(path)
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        removeStaleTemporaries(of: path)
+        try write([(data, path)])
+    }
+
+    /// Writes several files together: every one to its temporary file and to disk first, then
+    /// all renamed; if any cannot be written, none is replaced (a full disk leaves the old set
+    /// whole, never a new checkpoint beside an old one).
+    /// - Throws: `.cannotWrite` naming the first path that could not be written.
+    public static func write(_ files: [(data: Data, path: String)]) throws(RecIOError) {
+        var temporaries = [(tmp: String, path: String)]()
+        do {
+            for (data, path) in files {
+                try checkDestination(path)
+                removeStaleTemporaries(of: path)
+                temporaries.append((try writeTemporary(data, for: path), path))
+            }
+        } catch {
+            for t in temporaries { unlink(t.tmp) }
+            throw error
+        }
+        for (i, t) in temporaries.enumerated() where rename(t.tmp, t.path) != 0 {
+            let r = FileInput.reason(errno)
+            for u in temporaries[i...] { unlink(u.tmp) }
+            throw .cannotWrite(file: t.path, reason: r)
+        }
+    }
+
+    /// `data` in a new temporary file beside `path`, flushed to disk; returns its path.
+    static func writeTemporary(_ data: Data, for path: String) throws(RecIOError) -> String {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
         let tmp = dir + "/" + temporaryPrefix(of: path) + "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .cannotWrite(file: path, reason: FileInput.reason(errno)) }
@@ -35,12 +60,13 @@ public enum AtomicFile {
         }
         let reason = ok ? "" : FileInput.reason(errno)
         if ok && fsync(fd) != 0 { ok = false }
+        let fsyncReason = ok ? "" : FileInput.reason(errno)
         close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            let r = reason.isEmpty ? FileInput.reason(errno) : reason
+        guard ok else {
             unlink(tmp)
-            throw .cannotWrite(file: path, reason: r)
+            throw .cannotWrite(file: path, reason: reason.isEmpty ? fsyncReason : reason)
         }
+        return tmp
     }
 
     /// Refuses a destination that exists and is not a regular file (links are not followed).

@@ -147,6 +147,12 @@ public enum SafeTensors {
     public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String)
         throws(RecIOError)
     {
+        try AtomicFile.write(encode(tensors, metadata: metadata), to: path)
+    }
+
+    /// The file's bytes (F32 tensors, names sorted, data 8-byte aligned), for a caller that writes
+    /// several files together (`AtomicFile.write(_:)`).
+    public static func encode(_ tensors: [String: Tensor], metadata: [String: String] = [:]) -> Data {
         let names = tensors.keys.sorted()
         var offset = 0
         var entries = [String]()
@@ -191,6 +197,6 @@ public enum SafeTensors {
                 out.append(UInt8(b >> 24))
             }
         }
-        try AtomicFile.write(Data(out), to: path)
+        return Data(out)
     }
 }

@@ -73,6 +73,16 @@ public final class SequentialRecommender {
     public func save(to path: String, extra: [String: Tensor] = [:], metadata extraMeta: [String: String] = [:])
         throws(RecRLError)
     {
+        let data = try checkpoint(extra: extra, metadata: extraMeta, what: path)
+        do { try AtomicFile.write(data, to: path) } catch { throw .io(error) }
+    }
+
+    /// The bytes `save` writes (for writing several checkpoints together); `what` names them in
+    /// errors.
+    public func checkpoint(extra: [String: Tensor] = [:], metadata extraMeta: [String: String] = [:], what: String)
+        throws(RecRLError) -> Data
+    {
+        let path = what
         var t = extra
         for (k, n) in networks.enumerated() {
             for p in n.parameters {
@@ -93,7 +103,7 @@ public final class SequentialRecommender {
         } catch let e as RecIOError { throw .io(e) } catch let e as RecRLError { throw e } catch {
             throw .model("\(error)")
         }
-        do { try SafeTensors.write(t, metadata: meta, to: path) } catch { throw .io(error) }
+        return SafeTensors.encode(t, metadata: meta)
     }
 
     /// Reads a checkpoint written by `save`.

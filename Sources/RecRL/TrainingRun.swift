@@ -368,10 +368,25 @@ public struct TrainingRun {
             let rj = String(decoding: (try? JSONOutput.encode(report).data) ?? Data(), as: UTF8.self)
             let fields = runFields(data: data, split: split)
             let run = String(decoding: (try? JSONOutput.encode(fields).data) ?? Data(), as: UTF8.self)
-            try rec.save(
-                to: lastPath, extra: trainer.stateTensors(),
-                metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj, "run": run])
-            if bestSoFar { try rec.save(to: bestPath, metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"]) }
+            // The last and best checkpoints are replaced together or not at all (a full disk
+            // leaves the previous epoch's pair).
+            var files = [
+                (
+                    data: try rec.checkpoint(
+                        extra: trainer.stateTensors(),
+                        metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)", "report": rj, "run": run],
+                        what: lastPath),
+                    path: lastPath
+                )
+            ]
+            if bestSoFar {
+                files.append(
+                    (
+                        data: try rec.checkpoint(
+                            metadata: ["epoch": "\(epoch)", "step": "\(trainer.step)"], what: bestPath), path: bestPath
+                    ))
+            }
+            do { try AtomicFile.write(files) } catch { throw .io(error) }
         }
     }
 

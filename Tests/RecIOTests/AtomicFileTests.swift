@@ -14,6 +14,27 @@ import Testing
         return d
     }
 
+    /// Files written together are replaced together or not at all: when the second cannot be
+    /// written, the first keeps its old content and no temporary is left.
+    @Test func filesWrittenTogetherAreAllOrNothing() throws {
+        let d = try scratch("together")
+        defer { try? FileManager.default.removeItem(atPath: d) }
+        let a = d + "/last.safetensors"
+        let b = d + "/best.safetensors"
+        try Data("old a".utf8).write(to: URL(fileURLWithPath: a))
+        try FileManager.default.createDirectory(atPath: b, withIntermediateDirectories: false)  // unwritable
+        #expect(throws: RecIOError.self) {
+            try AtomicFile.write([(Data("new a".utf8), a), (Data("new b".utf8), b)])
+        }
+        #expect(try String(contentsOfFile: a, encoding: .utf8) == "old a")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: d).sorted() == ["best.safetensors", "last.safetensors"])
+        try FileManager.default.removeItem(atPath: b)
+        try AtomicFile.write([(Data("new a".utf8), a), (Data("new b".utf8), b)])
+        #expect(try String(contentsOfFile: a, encoding: .utf8) == "new a")
+        #expect(try String(contentsOfFile: b, encoding: .utf8) == "new b")
+    }
+
     @Test func nodesThatAreNotRegularFilesAreRefusedAndLeftAlone() throws {
         let d = try scratch("nodes")
         defer { try? FileManager.default.removeItem(atPath: d) }
