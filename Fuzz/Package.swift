@@ -5,7 +5,7 @@ import PackageDescription
 
 let targets = [
     "FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors",
-    "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState", "FuzzTopKPartial",
+    "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState", "FuzzTopKPartial", "FuzzImpressionLog",
 ]
 
 let package = Package(
