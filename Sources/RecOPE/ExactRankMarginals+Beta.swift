@@ -270,29 +270,20 @@ extension ExactRankMarginals {
         fixed = Array(Set(fixed.filter { $0.isFinite && $0 >= piece.uLo && $0 <= piece.uHi })).sorted()
         let m = rule.nodes.count
         let panelWork = Double(m) * Double(piece.frames.count) * Double(k * k + m)
-        var bps = [fixed[0]]
-        var next = 1
-        while next < fixed.count {
-            let u = bps.last!
-            var w = max(1, abs(u) / 2)
-            for f in piece.frames where f.cutLo <= u && u < f.cutHi {
-                w = min(w, width(f, items[f.j], piece, u: u))
-            }
-            let candidate = u + w
-            if candidate < fixed[next] && candidate > u {
-                bps.append(candidate)
-            } else {
-                bps.append(fixed[next])
-                next += 1
-            }
-            work += panelWork
-            if work > workLimit {
-                throw .invalidParameter(
-                    "exact marginals: the item scores need more than \(bps.count) quadrature panels "
+        return try walk(
+            fixed, panelWork: panelWork, work: &work,
+            width: { u in
+                var w = max(1, abs(u) / 2)
+                for f in piece.frames where f.cutLo <= u && u < f.cutHi {
+                    w = min(w, width(f, items[f.j], piece, u: u))
+                }
+                return w
+            },
+            tooMuch: { panels in
+                .invalidParameter(
+                    "exact marginals: the item scores need more than \(panels) quadrature panels "
                         + "(\(items.count) items, k=\(k)), beyond the exact method's range; --method mc works")
-            }
-        }
-        return bps
+            })
     }
 
     /// Exact marginals of Beta-based scores (see the extension's comment).

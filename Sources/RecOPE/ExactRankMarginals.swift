@@ -95,29 +95,45 @@ enum ExactRankMarginals {
     /// Refuses inputs whose quadrature would exceed `workLimit`.
     static func panelBreakpoints(_ supports: Supports, k: Int) throws(RecOPEError) -> [Double] {
         let n = supports.lo.count
-        let fixed = supports.fixed
-        var bps = [fixed[0]]
-        var next = 1
         // Work per panel: densities and CDFs of every item, then the Poisson-binomial terms.
         let m = rule.nodes.count
         let panelWork = Double(m) * Double(n) * Double(k * k + m)
+        var work = panelWork  // counted per breakpoint, the first included
+        return try walk(
+            supports.fixed, panelWork: panelWork, work: &work,
+            width: { x in
+                var w = Double.infinity
+                for j in 0..<n where supports.covers(j, x) { w = min(w, supports.width[j]) }
+                return w
+            },
+            tooMuch: { panels in
+                .invalidParameter(
+                    "exact marginals: the item scores spread over more than \(panels) "
+                        + "quadrature panels of one standard deviation (\(n) items, k=\(k)), beyond the exact method's "
+                        + "range; --method mc works")
+            })
+    }
+
+    /// Panel boundaries from the sorted, distinct `fixed` points: from each boundary the next is
+    /// `width(at:)` away, or the next fixed point if that comes first. `work` grows by `panelWork`
+    /// a panel; past `workLimit` the walk stops with `tooMuch(breakpoints so far)`.
+    static func walk(
+        _ fixed: [Double], panelWork: Double, work: inout Double, width: (Double) -> Double,
+        tooMuch: (Int) -> RecOPEError
+    ) throws(RecOPEError) -> [Double] {
+        var bps = [fixed[0]]
+        var next = 1
         while next < fixed.count {
             let x = bps.last!
-            var w = Double.infinity
-            for j in 0..<n where supports.covers(j, x) { w = min(w, supports.width[j]) }
-            let candidate = x + w
+            let candidate = x + width(x)
             if candidate < fixed[next] && candidate > x {
                 bps.append(candidate)
             } else {
                 bps.append(fixed[next])
                 next += 1
             }
-            if Double(bps.count) * panelWork > workLimit {
-                throw .invalidParameter(
-                    "exact marginals: the item scores spread over more than \(bps.count) "
-                        + "quadrature panels of one standard deviation (\(n) items, k=\(k)), beyond the exact method's "
-                        + "range; --method mc works")
-            }
+            work += panelWork
+            if work > workLimit { throw tooMuch(bps.count) }
         }
         return bps
     }

@@ -194,16 +194,22 @@ import Testing
         #expect(try OffPolicyState.merge([first, second]).policies[0].weights.histogram != nil)
     }
 
+    /// 60 random rows and an evaluator of one target with 8 replicates.
+    static func smallEvaluation(rewardModels: Bool) throws -> (LoggedData, OffPolicyEvaluator) {
+        let (logs, logging) = try randomLogs(rows: 60, items: 5, depth: 2, seed: 9)
+        var s = EvaluationSettings()
+        s.bootstrap = 8
+        s.rewardModels = rewardModels
+        let ev = try OffPolicyEvaluator(
+            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
+        return (logs, ev)
+    }
+
     /// Shard states carry their rows' identity and a checksum: the same shard twice (also under
     /// another file name), a later pass run twice on one shard or missing one, shards read with
     /// and without a row-key column, and an edited file are refused; empty shards merge freely.
     @Test func duplicatedMixedAndEditedShardsAreRefused() throws {
-        let (logs, logging) = try Self.randomLogs(rows: 60, items: 5, depth: 2, seed: 9)
-        var s = EvaluationSettings()
-        s.bootstrap = 8
-        s.rewardModels = true
-        let ev = try OffPolicyEvaluator(
-            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
+        let (logs, ev) = try Self.smallEvaluation(rewardModels: true)
         func shard(_ rows: Range<Int>, keyed: Bool = false, after: OffPolicyState? = nil, source: String? = nil)
             throws -> OffPolicyState
         {
@@ -255,12 +261,7 @@ import Testing
     /// A row key with few distinct values draws a warning (the bootstrap resamples that many
     /// clusters); the distinct-key sketch merges across shards to what one process counts.
     @Test func fewRowKeysAreReported() throws {
-        let (logs, logging) = try Self.randomLogs(rows: 60, items: 5, depth: 2, seed: 9)
-        var s = EvaluationSettings()
-        s.bootstrap = 8
-        s.rewardModels = false
-        let ev = try OffPolicyEvaluator(
-            targets: [TargetPolicy(name: "l", marginals: [logging])], logging: nil, settings: s)
+        let (logs, ev) = try Self.smallEvaluation(rewardModels: false)
         func state(_ rows: Range<Int>, keys: Int) throws -> OffPolicyState {
             var acc = try ev.accumulator(for: ev.initialState())
             var c = Self.chunk(logs, Array(rows))
