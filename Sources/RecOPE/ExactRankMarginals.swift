@@ -115,11 +115,13 @@ enum ExactRankMarginals {
     }
 
     /// Panel boundaries from the sorted, distinct `fixed` points: from each boundary the next is
-    /// `width(at:)` away, or the next fixed point if that comes first. `work` grows by `panelWork`
-    /// a panel; past `workLimit` the walk stops with `tooMuch(breakpoints so far)`.
+    /// `width(at:)` away, or the next fixed point if that comes first; `visit(a, b)` sees each
+    /// panel as it is made (so a width may depend on what the panels before it computed).
+    /// `work` grows by `panelWork` a panel; past `workLimit` the walk stops with
+    /// `tooMuch(breakpoints so far)`.
     static func walk(
         _ fixed: [Double], panelWork: Double, work: inout Double, width: (Double) -> Double,
-        tooMuch: (Int) -> RecOPEError
+        tooMuch: (Int) -> RecOPEError, visit: (Double, Double) -> Void = { _, _ in }
     ) throws(RecOPEError) -> [Double] {
         var bps = [fixed[0]]
         var next = 1
@@ -134,6 +136,7 @@ enum ExactRankMarginals {
             }
             work += panelWork
             if work > workLimit { throw tooMuch(bps.count) }
+            visit(x, bps.last!)
         }
         return bps
     }

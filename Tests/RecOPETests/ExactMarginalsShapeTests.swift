@@ -82,6 +82,20 @@ import Testing
         }
     }
 
+    /// Many identical items: every item is at every rank with probability 1/n, and the deep ranks
+    /// are far narrower than any one item (the panels follow the order statistics: without that,
+    /// 100 items of Beta(1, 30) summed to 1 within 6e-7 at rank 10).
+    @Test(arguments: [(100, 1.0, 30.0), (500, 2.0, 50.0), (40, 0.2, 0.3)])
+    func identicalItemsAreExchangeable(n: Int, a: Double, b: Double) throws {
+        let ts = try ThompsonSampling(
+            alpha: [Double](repeating: a, count: n), beta: [Double](repeating: b, count: n))
+        let exact = try ts.exactMarginals(k: 10)
+        for r in 0..<10 {
+            #expect(abs(exact.columnSum(rank: r) - 1) < 1e-10, "n \(n) rank \(r): \(exact.columnSum(rank: r))")
+        }
+        #expect(exact.probabilities.allSatisfy { abs($0 - 1 / Double(n)) < 1e-11 })
+    }
+
     /// A boost splits the score axis into pieces (support ends at 0, 1 and the boosted ends);
     /// small shapes at every end of every piece, against Monte Carlo (shapes ≥ 0.3, which Float
     /// draws still order).
