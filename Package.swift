@@ -18,6 +18,8 @@ let package = Package(
         // (integrations/mpi's reckit-mpi runs `train` over MPI with the same options).
         .library(name: "ReckitCLI", targets: ["ReckitCLI"]),
         .executable(name: "recbench", targets: ["recbench"]),
+        // The C ABI (include/reckit.h): the shared library the Python package loads.
+        .library(name: "RecKitC", type: .dynamic, targets: ["RecKitC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,6 +55,8 @@ let package = Package(
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "reckit", dependencies: ["ReckitCLI"]),
+        // @_cdecl functions over the library: statuses and messages, never a trap.
+        .target(name: "RecKitC", dependencies: ["RecKit"]),
         .executableTarget(
             name: "recbench",
             dependencies: [
@@ -67,5 +71,6 @@ let package = Package(
         .testTarget(name: "RecOPETests", dependencies: ["RecOPE", "_RecTestSupport"]),
         .testTarget(name: "RecNNTests", dependencies: ["RecNN", "_RecTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RecRLTests", dependencies: ["RecRL", "RecOPE", "_RecTestSupport"]),
+        .testTarget(name: "RecKitCTests", dependencies: ["RecKitC", "RecKit"]),
     ]
 )

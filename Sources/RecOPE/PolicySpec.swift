@@ -24,7 +24,13 @@ public enum PolicySpec {
     /// Reads a spec file and builds its policy.
     /// - Throws: `RecOPEError` naming the file and the key that is wrong.
     public static func load(_ path: String) throws(RecOPEError) -> any RankingPolicy {
-        let data = try readFile(path)
+        try parse(try readFile(path), file: path, base: URL(fileURLWithPath: path).deletingLastPathComponent())
+    }
+
+    /// Builds the policy of a spec given as JSON bytes, with every check `load` makes; `file`
+    /// names it in errors (a path, or a label such as "the spec"), `base` resolves relative paths.
+    /// - Throws: `RecOPEError` naming `file` and the key that is wrong.
+    public static func parse(_ data: Data, file path: String, base: URL) throws(RecOPEError) -> any RankingPolicy {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             let (line, what) = JSONDiagnosis.problem(in: data, error: error)
@@ -38,7 +44,6 @@ public enum PolicySpec {
                 file: path, line: line,
                 message: "key \"\(clipped(key))\" appears twice in one object (which one is meant?)")
         }
-        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         // Errors of the values (a policy's own checks) name the spec file too.
         do { return try build(spec, file: path, base: base) } catch {
             switch error {

@@ -1,0 +1,213 @@
+import Foundation
+import RecKit
+
+// The C ABI over RecKit (`include/reckit.h` documents it for C and Python callers).
+//
+// Nothing traps across the boundary: every function checks its arguments (null pointers, sizes,
+// shapes, ranges) before RecKit sees them, returns a status, and leaves the message — the text
+// the `reckit` command prints — for `reckit_last_error` on the calling thread. Arrays pass as
+// pointers and shapes; outputs are written into the caller's buffers.
+
+/// The statuses the C functions return.
+public enum ReckitStatus: Int32 {
+    /// Success.
+    case ok = 0
+    /// An argument is wrong (a null pointer, a size, a shape, a value out of range).
+    case invalidArgument = 1
+    /// A file could not be read or written.
+    case io = 2
+    /// The operation does not exist for this input (for example exact marginals beyond range).
+    case unsupported = 3
+    /// The result would not fit in memory.
+    case memory = 4
+    /// The caller's output buffer is too small (the needed size is written where the call says).
+    case bufferTooSmall = 5
+}
+
+/// The ABI's version: raised when a function's signature or meaning changes.
+@_cdecl("reckit_abi_version")
+public func reckit_abi_version() -> Int32 { 1 }
+
+/// The last failed call's message on this thread (empty when none has failed). The pointer
+/// stays valid until the next failing call on the same thread.
+@_cdecl("reckit_last_error")
+public func reckit_last_error() -> UnsafePointer<CChar> {
+    UnsafePointer(LastError.current.pointer)
+}
+
+/// Sets the thread count of RecKit and OpenBLAS (1...1024).
+@_cdecl("reckit_set_threads")
+public func reckit_set_threads(_ n: Int64) -> Int32 {
+    guard n >= 1 && n <= Int64(Threading.maxCount) else {
+        return fail(.invalidArgument, "threads must be in 1...\(Threading.maxCount), got \(n)")
+    }
+    Threading.setCount(Int(n))
+    return ReckitStatus.ok.rawValue
+}
+
+/// Builds a scorer over `n` items of dimension `d` (row-major floats; `bias` has `n` values or is
+/// null) and writes its handle to `out`; free it with `reckit_scorer_free`.
+@_cdecl("reckit_scorer_create")
+public func reckit_scorer_create(
+    _ items: UnsafePointer<Float>?, _ n: Int64, _ d: Int64, _ bias: UnsafePointer<Float>?,
+    _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32 {
+    guard let items, let out else { return fail(.invalidArgument, "items and out must not be null") }
+    guard n >= 1 && n <= Int64(Int32.max) else {
+        return fail(.invalidArgument, "items: n must be in 1...\(Int32.max), got \(n)")
+    }
+    guard d >= 1 && d <= 1 << 20 else { return fail(.invalidArgument, "items: d must be in 1...1048576, got \(d)") }
+    // The catalog, its packed copy for the SIMD kernel and the bias.
+    do {
+        try MemoryBudget.check(
+            "a catalog of \(n) items × d=\(d) and its packed copy", bytes: MemoryBudget.product([Int(n), Int(d), 8]))
+    } catch { return fail(.memory, error.description) }
+    let count = Int(n) * Int(d)
+    let matrix = Matrix(rows: Int(n), cols: Int(d), elements: Array(UnsafeBufferPointer(start: items, count: count)))
+    let b = bias.map { Array(UnsafeBufferPointer(start: $0, count: Int(n))) }
+    let scorer = CatalogScorer(items: matrix, bias: b)
+    out.pointee = Unmanaged.passRetained(scorer).toOpaque()
+    return ReckitStatus.ok.rawValue
+}
+
+/// Releases a scorer (null is allowed).
+@_cdecl("reckit_scorer_free")
+public func reckit_scorer_free(_ scorer: UnsafeMutableRawPointer?) {
+    guard let scorer else { return }
+    Unmanaged<CatalogScorer>.fromOpaque(scorer).release()
+}
+
+/// The top `k` items of each of `b` states (row-major `b × d` floats) with the scorer's canonical
+/// scores, best first: `indices` and `scores` receive `b × k` values (unused slots: −1 and NaN),
+/// `counts` (may be null) the items found per state. Exclusions (both null, or both given): the
+/// items of state `r` are `exclude_items[exclude_offsets[r] ..< exclude_offsets[r + 1]]`
+/// (`b + 1` offsets, `exclude_count` items).
+@_cdecl("reckit_scorer_topk")
+public func reckit_scorer_topk(
+    _ scorer: UnsafeMutableRawPointer?, _ states: UnsafePointer<Float>?, _ b: Int64, _ d: Int64, _ k: Int64,
+    _ excludeOffsets: UnsafePointer<Int64>?, _ excludeItems: UnsafePointer<Int64>?, _ excludeCount: Int64,
+    _ indices: UnsafeMutablePointer<Int64>?, _ scores: UnsafeMutablePointer<Float>?,
+    _ counts: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let scorer, let states, let indices, let scores else {
+        return fail(.invalidArgument, "scorer, states, indices and scores must not be null")
+    }
+    let s = Unmanaged<CatalogScorer>.fromOpaque(scorer).takeUnretainedValue()
+    guard d == Int64(s.items.cols) else {
+        return fail(.invalidArgument, "states: d is \(d), but the catalog's items have \(s.items.cols) dimensions")
+    }
+    guard b >= 1 && b <= Int64(Int32.max) else {
+        return fail(.invalidArgument, "states: b must be in 1...\(Int32.max), got \(b)")
+    }
+    guard k >= 1 && k <= Int64(Int32.max) else { return fail(.invalidArgument, "k must be at least 1, got \(k)") }
+    do {
+        try MemoryBudget.check(
+            "the top-\(k) of \(b) states", bytes: MemoryBudget.product([Int(b), Int(min(k, Int64(s.catalogSize))), 16]))
+    } catch { return fail(.memory, error.description) }
+    var exclusions: ExclusionSet? = nil
+    switch (excludeOffsets, excludeItems) {
+    case (nil, nil): break
+    case (let offsets?, let items?):
+        var perRow = [[Int]]()
+        perRow.reserveCapacity(Int(b))
+        for r in 0..<Int(b) {
+            let lo = offsets[r]
+            let hi = offsets[r + 1]
+            guard lo >= 0 && lo <= hi && hi <= excludeCount else {
+                return fail(
+                    .invalidArgument,
+                    "exclude_offsets[\(r)...\(r + 1)] = \(lo), \(hi): offsets must rise from 0 to at most exclude_count (\(excludeCount))"
+                )
+            }
+            perRow.append((Int(lo)..<Int(hi)).map { Int(items[$0]) })
+        }
+        exclusions = ExclusionSet(perRow)
+    default: return fail(.invalidArgument, "exclude_offsets and exclude_items go together (both null or both given)")
+    }
+    let m = Matrix(
+        rows: Int(b), cols: Int(d), elements: Array(UnsafeBufferPointer(start: states, count: Int(b) * Int(d))))
+    let result: TopKResult
+    do { result = try s.topK(states: m, k: Int(k), excluding: exclusions) } catch {
+        return fail(.invalidArgument, error.description)
+    }
+    let kk = Int(k)
+    for r in 0..<result.rows {
+        for j in 0..<kk {
+            let inside = j < result.k
+            indices[r * kk + j] = inside ? Int64(result.indices[r * result.k + j]) : -1
+            scores[r * kk + j] = inside ? result.scores[r * result.k + j] : .nan
+        }
+        counts?[r] = Int64(result.counts[r])
+    }
+    return ReckitStatus.ok.rawValue
+}
+
+/// Rank marginals `P(item at rank)` of a policy given as a JSON spec (the keys of `reckit`'s spec
+/// files; relative paths in it resolve against `base_dir`, or the working directory when null):
+/// `method` 0 exact, 1 Monte Carlo (`simulations`, `seed`). Writes `items × k` values, row-major,
+/// to `out` (`out_len` values available) and the item count to `items_out`; when `out` is too
+/// small the status is `bufferTooSmall` with `items_out` set, so a caller can ask once with
+/// `out_len` 0 and again with the size.
+@_cdecl("reckit_rank_marginals")
+public func reckit_rank_marginals(
+    _ spec: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ k: Int64, _ method: Int32,
+    _ simulations: Int64, _ seed: UInt64, _ out: UnsafeMutablePointer<Double>?, _ outLen: Int64,
+    _ itemsOut: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let spec else { return fail(.invalidArgument, "spec must not be null") }
+    guard method == 0 || method == 1 else {
+        return fail(.invalidArgument, "method must be 0 (exact) or 1 (Monte Carlo), got \(method)")
+    }
+    let base = URL(
+        fileURLWithPath: baseDir.map { String(cString: $0) } ?? FileManager.default.currentDirectoryPath,
+        isDirectory: true)
+    let policy: any RankingPolicy
+    do {
+        policy = try PolicySpec.parse(Data(String(cString: spec).utf8), file: "the policy spec", base: base)
+    } catch { return fail(error) }
+    let n = Int64(policy.itemCount)
+    itemsOut?.pointee = n
+    guard k >= 1 && k <= n else {
+        return fail(.invalidArgument, "k must be between 1 and the number of items (\(n)), got \(k)")
+    }
+    guard let out, outLen >= n * k else {
+        return fail(.bufferTooSmall, "out holds \(outLen) values; \(n) items × k=\(k) need \(n * k)")
+    }
+    do {
+        let m =
+            method == 0
+            ? try policy.exactMarginals(k: Int(k))
+            : try policy.monteCarloMarginals(k: Int(k), simulations: Int(simulations), seed: seed)
+        m.probabilities.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    } catch { return fail(error) }
+    return ReckitStatus.ok.rawValue
+}
+
+// MARK: Errors
+
+/// The last failed call's message, per thread (a C string owned here).
+final class LastError {
+    let pointer: UnsafeMutablePointer<CChar>
+    init(_ message: String) { pointer = strdup(oneLine(message)) }
+    deinit { free(pointer) }
+
+    static let key = "reckit.c.last-error"
+    static var current: LastError {
+        (Thread.current.threadDictionary[key] as? LastError) ?? LastError("")
+    }
+}
+
+/// Records `message` as this thread's last error; returns the status.
+func fail(_ status: ReckitStatus, _ message: String) -> Int32 {
+    Thread.current.threadDictionary[LastError.key] = LastError(message)
+    return status.rawValue
+}
+
+/// A policy error as a status and its message.
+func fail(_ error: RecOPEError) -> Int32 {
+    switch error {
+    case .cannotOpen, .cannotWrite: return fail(.io, error.description)
+    case .unsupported: return fail(.unsupported, error.description)
+    case .invalidParameter, .malformedFile: return fail(.invalidArgument, error.description)
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import RecKit
+import RecKitC
+import Testing
+
+/// The C ABI: the same results as the Swift API (bits), and every bad argument a status with a
+/// message, never a trap.
+@Suite struct CABITests {
+    func lastError() -> String { String(cString: reckit_last_error()) }
+
+    @Test func topKIsTheSwiftScorersBits() throws {
+        let (n, d, b, k) = (1_000, 16, 5, 7)
+        let items = Matrix.random(n, d, seed: 1)
+        let states = Matrix.random(b, d, seed: 2)
+        let bias = (0..<n).map { Float($0 % 7) * 0.01 }
+        let want = try CatalogScorer(items: items, bias: bias).topK(
+            states: states, k: k, excluding: ExclusionSet([[3, 5], [], [999], [0, 1, 2], []]))
+        var handle: UnsafeMutableRawPointer?
+        #expect(reckit_scorer_create(items.storage, Int64(n), Int64(d), bias, &handle) == 0)
+        defer { reckit_scorer_free(handle) }
+        var idx = [Int64](repeating: 0, count: b * k)
+        var sc = [Float](repeating: 0, count: b * k)
+        var counts = [Int64](repeating: 0, count: b)
+        let offsets: [Int64] = [0, 2, 2, 3, 6, 6]
+        let excluded: [Int64] = [3, 5, 999, 0, 1, 2]
+        let status = reckit_scorer_topk(
+            handle, states.storage, Int64(b), Int64(d), Int64(k), offsets, excluded, Int64(excluded.count), &idx, &sc,
+            &counts)
+        #expect(status == 0, "\(lastError())")
+        #expect(idx == want.indices.map(Int64.init))
+        #expect(sc.map(\.bitPattern) == want.scores.map(\.bitPattern))
+        #expect(counts == want.counts.map(Int64.init))
+    }
+
+    @Test func badArgumentsAreStatusesWithMessages() {
+        let items = [Float](repeating: 1, count: 12)
+        var handle: UnsafeMutableRawPointer?
+        #expect(reckit_scorer_create(nil, 3, 4, nil, &handle) == 1)
+        #expect(lastError().contains("must not be null"))
+        #expect(reckit_scorer_create(items, 0, 4, nil, &handle) == 1)
+        #expect(lastError().contains("n must be in 1..."))
+        #expect(reckit_scorer_create(items, 3, 4, nil, &handle) == 0)
+        defer { reckit_scorer_free(handle) }
+        var idx = [Int64](repeating: 0, count: 4)
+        var sc = [Float](repeating: 0, count: 4)
+        #expect(reckit_scorer_topk(handle, items, 1, 5, 2, nil, nil, 0, &idx, &sc, nil) == 1)
+        #expect(lastError().contains("d is 5, but the catalog's items have 4 dimensions"))
+        #expect(reckit_scorer_topk(handle, items, 1, 4, 0, nil, nil, 0, &idx, &sc, nil) == 1)
+        let offsets: [Int64] = [0, 3]
+        let bad: [Int64] = [0, 1]
+        #expect(reckit_scorer_topk(handle, items, 1, 4, 2, offsets, bad, 2, &idx, &sc, nil) == 1)
+        #expect(lastError().contains("offsets must rise"))
+        let outside: [Int64] = [7]
+        #expect(reckit_scorer_topk(handle, items, 1, 4, 2, [0, 1], outside, 1, &idx, &sc, nil) == 1)
+        #expect(lastError().contains("7"))
+        #expect(reckit_scorer_topk(handle, items, 1, 4, 2, [0, 1], nil, 1, &idx, &sc, nil) == 1)
+        #expect(reckit_set_threads(0) == 1 && lastError().contains("threads must be in 1...1024"))
+        // A later success leaves the message of the last failure; a new failure replaces it.
+        #expect(reckit_scorer_topk(handle, items, 1, 4, 2, nil, nil, 0, &idx, &sc, nil) == 0)
+        #expect(lastError().contains("threads"))
+    }
+
+    @Test func marginalsAreTheSpecsAndSizesAreAsked() throws {
+        let spec = #"{"kind": "bernoulli_ts", "alpha": [2, 3, 1], "beta": [0.1, 2, 1]}"#
+        var items: Int64 = 0
+        #expect(reckit_rank_marginals(spec, nil, 2, 0, 0, 0, nil, 0, &items) == 5)
+        #expect(items == 3)
+        var out = [Double](repeating: 0, count: 6)
+        #expect(reckit_rank_marginals(spec, nil, 2, 0, 0, 0, &out, 6, &items) == 0, "\(lastError())")
+        let want = try ThompsonSampling(alpha: [2, 3, 1], beta: [0.1, 2, 1]).exactMarginals(k: 2)
+        #expect(out == want.probabilities)
+        #expect(reckit_rank_marginals(spec, nil, 2, 1, 10_000, 3, &out, 6, &items) == 0)
+        let mc = try ThompsonSampling(alpha: [2, 3, 1], beta: [0.1, 2, 1]).monteCarloMarginals(
+            k: 2, simulations: 10_000, seed: 3)
+        #expect(out == mc.probabilities)
+        // The spec checks of the CLI, named as "the policy spec".
+        #expect(
+            reckit_rank_marginals(#"{"kind": "uniform", "items": 3, "items": 4}"#, nil, 1, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(lastError().contains("the policy spec:1: key \"items\" appears twice"))
+        #expect(reckit_rank_marginals("{", nil, 1, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(lastError().contains("not valid JSON"))
+        #expect(reckit_rank_marginals(spec, nil, 4, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(reckit_rank_marginals(spec, nil, 1, 2, 0, 0, &out, 6, nil) == 1)
+        #expect(reckit_rank_marginals(nil, nil, 1, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(reckit_abi_version() == 1)
+    }
+}

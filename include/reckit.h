@@ -1,0 +1,63 @@
+/*
+ * reckit.h: the C ABI of RecKit (the shared library libRecKitC.so, SwiftPM product RecKitC).
+ *
+ * Every function returns a status (RECKIT_OK = 0, or one of the codes below) and never aborts
+ * the process on bad input: arguments are checked first. After a failure, reckit_last_error()
+ * gives the message (the text the `reckit` command prints) for the calling thread; the pointer
+ * stays valid until that thread's next failing call. Arrays are passed as pointers and shapes,
+ * row-major; outputs go to the caller's buffers. Functions may be called from several threads.
+ */
+#ifndef RECKIT_H
+#define RECKIT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    RECKIT_OK = 0,
+    RECKIT_INVALID_ARGUMENT = 1, /* a null pointer, a size, a shape or a value out of range */
+    RECKIT_IO = 2,               /* a file could not be read or written */
+    RECKIT_UNSUPPORTED = 3,      /* the operation does not exist for this input */
+    RECKIT_MEMORY = 4,           /* the result would not fit in memory */
+    RECKIT_BUFFER_TOO_SMALL = 5  /* an output buffer is too small; the size needed is reported */
+};
+
+/* The ABI's version (1): raised when a signature or a meaning changes. */
+int32_t reckit_abi_version(void);
+
+/* The last failed call's message on this thread ("" when none failed). */
+const char *reckit_last_error(void);
+
+/* RecKit's and OpenBLAS's thread count, 1...1024. */
+int32_t reckit_set_threads(int64_t n);
+
+/* A scorer over n items of dimension d (n × d floats; bias: n floats or NULL). The catalog is
+ * copied (and packed for the SIMD kernel); free the handle with reckit_scorer_free. */
+int32_t reckit_scorer_create(const float *items, int64_t n, int64_t d, const float *bias, void **out);
+void reckit_scorer_free(void *scorer);
+
+/* The top k items of each of b states (b × d floats), canonical scores (the same bits as
+ * RecKit's CatalogScorer for any thread count), best first. indices and scores receive b × k
+ * values (unused slots -1 and NaN), counts (or NULL) b values. Exclusions: exclude_offsets (b + 1
+ * rising values from 0) and exclude_items (exclude_count global ids), or both NULL. */
+int32_t reckit_scorer_topk(void *scorer, const float *states, int64_t b, int64_t d, int64_t k,
+                           const int64_t *exclude_offsets, const int64_t *exclude_items,
+                           int64_t exclude_count, int64_t *indices, float *scores, int64_t *counts);
+
+/* Rank marginals P(item at rank) of a policy given as a JSON spec (the keys of reckit's spec
+ * files; relative paths resolve against base_dir, or the working directory when NULL). method 0:
+ * exact; 1: Monte Carlo with simulations and seed. Writes items × k doubles to out (out_len
+ * available) and the item count to items_out (or NULL); with too small a buffer the status is
+ * RECKIT_BUFFER_TOO_SMALL and items_out is set (ask with out_len 0 first). */
+int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, int64_t k, int32_t method,
+                              int64_t simulations, uint64_t seed, double *out, int64_t out_len,
+                              int64_t *items_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECKIT_H */
