@@ -18,7 +18,7 @@ import RecCore
 ///
 /// Panels in u are no wider than each active item's local scale (`2/|slope|` and
 /// `1/√|curvature|` of its log-density, and half the distance to the piece's centre) nor than the
-/// top ranks' scale (`2/Σ fⱼ/Gⱼ`, see `panelWidth`), with
+/// top ranks' scale (`2/Σ fⱼ/Gⱼ`, see `logisticPanelWidth`), with
 /// breakpoints at every item's truncation points (quantiles 1e-15 and 1 − 1e-15, computed in log
 /// space where Double underflows), its floor and u = 0. Each panel
 /// gets 12-point Gauss–Legendre nodes; the CDFs are carried along by the integration matrix and
@@ -281,7 +281,7 @@ extension ExactRankMarginals {
     /// to 1 within 6e-7 on the items' scales alone, 5e-14 with this). Where at most k − 1 items being
     /// above u has probability below 1e-30 the integrands are negligible and this limit is not
     /// applied (in the far left tails the reverse hazards add up to Σ aⱼ).
-    static func panelWidth(
+    static func logisticPanelWidth(
         at u: Double, _ piece: Piece, _ items: [BetaItem], g: [Double], k: Int, scratch: inout [Double]
     ) -> Double {
         var w = max(1, abs(u) / 2)
@@ -374,7 +374,7 @@ extension ExactRankMarginals {
             let m = rule.nodes.count
             _ = try walk(
                 fixedPoints(piece), panelWork: Double(m) * Double(piece.frames.count) * Double(k * k + m),
-                work: &work, width: { u in panelWidth(at: u, piece, items, g: g, k: k, scratch: &scratch) },
+                work: &work, width: { u in logisticPanelWidth(at: u, piece, items, g: g, k: k, scratch: &scratch) },
                 tooMuch: { panels in
                     .invalidParameter(
                         "exact marginals: the item scores need more than \(panels) quadrature panels "
