@@ -23,8 +23,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // The OBD prior YAML (RecOPE's BetaPrior.load(yaml:)).
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // `swift package generate-documentation` (make docs): the DocC catalogs in Sources/*/*.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -36,6 +34,15 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        // System library: libyaml's event parser (Debian: libyaml-dev), for the OBD prior files
+        // (RecOPE composes the events; a YAML package would bring full Foundation and its ICU data,
+        // 45 MB, into every build of the Python wheel).
+        .systemLibrary(
+            name: "CYAML",
+            path: "Sources/CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
         // Numerics with no domain words: Matrix, BLAS wrappers, SIMD kernels, top-k,
         // catalog scoring, random numbers, special functions.
         .target(name: "RecCore", dependencies: ["CBLAS"]),
@@ -44,7 +51,7 @@ let package = Package(
         // Layers with hand-written backward, optimisers, checkpoints.
         .target(name: "RecNN", dependencies: ["RecCore", "RecIO"]),
         // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).
-        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO", .product(name: "Yams", package: "Yams")]),
+        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO", "CYAML"]),
         // Offline RL for sequential recommenders: event logs, sessions, transitions, trainers,
         // evaluation, serving policies.
         .target(name: "RecRL", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),

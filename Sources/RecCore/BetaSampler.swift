@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Beta draws for a fixed set of columns (one (a, b) pair per column), block by block: the engine
 /// behind `RandomStream.fillBeta`, public so that other modules can draw blocks inside their own

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One worker's share of `CatalogScorer`'s BLAS path: item blocks scored for a tile of states at
 /// a time (sgemm; sgemv for a single state), each row's scores offered to its heap, skipping the

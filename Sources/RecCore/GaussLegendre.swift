@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Gauss–Legendre nodes and weights on [−1, 1], and the integration matrix
 /// `integration[t·m + s] = ∫_{−1}^{ξ_t} L_s(y) dy` of the Lagrange basis on the nodes.

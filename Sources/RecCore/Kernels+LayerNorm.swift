@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Layer normalisation's row kernels, forward and backward side by side, and the row additions
 // the layers' backward passes use (16-lane SIMD with scalar tails).

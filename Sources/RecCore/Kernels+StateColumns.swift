@@ -1,5 +1,12 @@
 internal import CBLAS
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Element-wise kernels over rows whose elements belong to different states (the item-major
 // logits of a training step's softmax: one row per item, one element per state), each element

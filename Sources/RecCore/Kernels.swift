@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Vectorised kernels over contiguous `Float` buffers and matrix rows.
 ///
@@ -107,7 +114,7 @@ public enum Kernels {
         if m == .infinity { return .infinity }
         if m == -.infinity { return -.infinity }
         let s = sumExpShifted(x, shift: m)
-        return m + Foundation.log(s)
+        return m + LibC.log(s)
     }
 
     /// `Σ exp(x[i] − shift)` (the building block of a streaming log-sum-exp).
@@ -185,7 +192,7 @@ public enum Kernels {
         precondition(x.count == y.count, "logSoftmax: input has \(x.count) elements, output \(y.count)")
         let n = x.count
         guard n > 0, let p = x.baseAddress, let q = y.baseAddress, let m = finiteMax(x, orFillNaN: q) else { return }
-        let lse = m + Foundation.log(sumExpShifted(x, shift: m))
+        let lse = m + LibC.log(sumExpShifted(x, shift: m))
         let sh = V(repeating: lse)
         var i = 0
         while i + 16 <= n {

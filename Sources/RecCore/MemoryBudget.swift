@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Sizes that come from outside (command-line options, file headers) are checked against the
 /// machine's memory before anything is allocated: a request that cannot fit is refused with the
@@ -63,7 +70,7 @@ public enum MemoryBudget {
             v /= 1000
             u += 1
         }
-        return u == 0 ? "\(bytes) bytes" : String(format: "%.1f %@", v, units[u])
+        return u == 0 ? "\(bytes) bytes" : cFormat("%.1f ", v) + units[u]
     }
 }
 

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A closed set of named values: an enum whose cases are spelt by their `String` raw values in
 /// files, JSON and on the command line. Reading a name that is not one of them is an error that

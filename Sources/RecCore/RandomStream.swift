@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A seeded source of random streams. Splitting is by index, so parallel work that gives chunk
 /// `i` the stream `split(i)` produces the same numbers whatever the thread count.

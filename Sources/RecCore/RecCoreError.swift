@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Errors RecCore reports for bad arguments that come from data or users (not programmer bugs).
 public enum RecCoreError: Error, Equatable, CustomStringConvertible {

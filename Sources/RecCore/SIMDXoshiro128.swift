@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Sixteen independent xoshiro128++ generators in the lanes of `SIMD16<UInt32>`: 16 random
 /// 32-bit words per step in about 10 vector operations.

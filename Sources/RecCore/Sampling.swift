@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // MARK: - Scalar distributions
 
@@ -18,7 +25,7 @@ public enum Sampling {
             let u = 2 * uniform(&g) - 1
             let v = 2 * uniform(&g) - 1
             let s = u * u + v * v
-            if s > 0 && s < 1 { return u * (-2 * Foundation.log(s) / s).squareRoot() }
+            if s > 0 && s < 1 { return u * (-2 * LibC.log(s) / s).squareRoot() }
         }
     }
 
@@ -30,7 +37,7 @@ public enum Sampling {
         precondition(shape > 0 && shape.isFinite, "Sampling.gamma: shape must be positive and finite, got \(shape)")
         if shape < 1 {
             let x = gamma(shape: shape + 1, &g)
-            return x * Foundation.exp(Foundation.log(uniform(&g)) / shape)
+            return x * LibC.exp(LibC.log(uniform(&g)) / shape)
         }
         let d = shape - 1.0 / 3.0
         let c = 1 / (9 * d).squareRoot()
@@ -41,7 +48,7 @@ public enum Sampling {
             let v = v0 * v0 * v0
             let u = uniform(&g)
             if u < 1 - 0.0331 * x * x * x * x { return d * v }
-            if Foundation.log(u) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) { return d * v }
+            if LibC.log(u) < 0.5 * x * x + d * (1 - v + LibC.log(v)) { return d * v }
         }
     }
 
@@ -56,6 +63,6 @@ public enum Sampling {
     /// Standard Gumbel: `−log(−log U)`.
     @inlinable
     public static func gumbel<G: RandomNumberGenerator>(_ g: inout G) -> Double {
-        -Foundation.log(-Foundation.log(uniform(&g)))
+        -LibC.log(-LibC.log(uniform(&g)))
     }
 }

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The attention products for short sequences, as SIMD loops over the head dimension: for
 /// L ≤ 32 an sgemm call per (batch, head) costs more in call overhead and packing than the

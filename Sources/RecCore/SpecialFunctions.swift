@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Special functions in `Double`, used for exact distribution functions (Kolmogorov–Smirnov
 /// tests of the samplers, exact rank probabilities).

@@ -1,7 +1,14 @@
 internal import CBLAS
 import Dispatch
-import Foundation
 import Synchronization
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// How many threads one call may use. Passed explicitly to every kernel that can run in
 /// parallel; `.automatic` means "the process-wide count set with `Threading.setCount(_:)`".
@@ -54,17 +61,16 @@ public enum Threading {
     /// BLAS calls inside stay single-threaded): for data-parallel workers that already occupy
     /// every core.
     public static func withSequentialKernels<R>(_ body: () throws -> R) rethrows -> R {
-        let d = Thread.current.threadDictionary
-        let before = d[sequentialKey]
-        d[sequentialKey] = true
-        defer { d[sequentialKey] = before }
+        let before = sequential.value
+        sequential.value = true
+        defer { sequential.value = before }
         return try body()
     }
 
-    static let sequentialKey = "reckit.sequential-kernels"
+    static let sequential = ThreadLocal<Bool>()
 
     /// True inside `withSequentialKernels` on this thread.
-    public static var isSequentialScope: Bool { Thread.current.threadDictionary[sequentialKey] as? Bool ?? false }
+    public static var isSequentialScope: Bool { sequential.value ?? false }
 
     /// The largest thread count RecKit takes (more threads than cores only contend; OpenBLAS
     /// holds its count in an Int32).
@@ -86,7 +92,7 @@ public enum Threading {
     ///   an integer in 1...`maxCount`.
     public static func environmentCount() throws(RecCoreError) -> Int? {
         guard let s = ProcessInfo.processInfo.environment["RECKIT_THREADS"] else { return nil }
-        guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v >= 1, v <= maxCount else {
+        guard let v = Int(s.trimmingWhitespace()), v >= 1, v <= maxCount else {
             throw .invalidArgument(
                 "RECKIT_THREADS must be an integer in 1...\(maxCount), got '\(clipped(s, limit: 40))'")
         }

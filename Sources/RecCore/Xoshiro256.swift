@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): used to expand seeds into generator states.
 @inlinable @inline(__always)

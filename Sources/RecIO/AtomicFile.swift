@@ -1,4 +1,12 @@
-import Foundation
+import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Atomic file writes: the data goes to a temporary file in the same folder, is flushed to disk,
 /// and is renamed over the destination, so a crash leaves either the old file or the new one.
@@ -49,7 +57,7 @@ public enum AtomicFile {
         data.withUnsafeBytes { raw in
             var off = 0
             while off < raw.count {
-                let w = Foundation.write(fd, raw.baseAddress! + off, raw.count - off)
+                let w = LibC.write(fd, raw.baseAddress! + off, raw.count - off)
                 if w < 0 && errno == EINTR { continue }
                 if w <= 0 {
                     ok = false
@@ -130,7 +138,7 @@ public enum Directory {
             }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = PathText.parent(of: path)
         if !parent.isEmpty && parent != path { try create(parent) }
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             throw .cannotWrite(file: path, reason: FileInput.reason(errno))

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A streaming CSV reader over bytes: one row at a time, fields as byte ranges of an internal
 /// buffer (no `String` per cell unless asked), 1-based line numbers for errors.

@@ -1,4 +1,12 @@
-import Foundation
+import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reading outside files without trapping: directories, unreadable paths and read errors become
 /// `RecIOError.cannotOpen` naming the path and the reason (the OS's message, once).
@@ -7,7 +15,7 @@ public enum FileInput {
     /// - Throws: `.cannotOpen` for a missing path, a directory or a permission error.
     public static func open(_ path: String) throws(RecIOError) -> Int32 {
         if path == "-" { return STDIN_FILENO }
-        let fd = Foundation.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = LibC.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotOpen(file: path, reason: reason(errno)) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
@@ -31,7 +39,7 @@ public enum FileInput {
         let chunk = [UInt8](unsafeUninitializedCapacity: count) { p, initialized in
             var n = -1
             while true {
-                n = Foundation.read(fd, p.baseAddress!, count)
+                n = LibC.read(fd, p.baseAddress!, count)
                 if n >= 0 || errno != EINTR { break }
             }
             if n < 0 { failure = errno }

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// JSON that RecKit writes: never a non-finite number (JSON has none). Infinities and NaN
 /// become `null`, and the count of such values is returned so the caller can warn.

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Errors from reading and writing files: each names the file and, where it applies, the line
 /// (1-based) and the field (1-based column).

@@ -1,5 +1,13 @@
-import Foundation
 import RecCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A named dense tensor in row-major Float.
 public struct Tensor: Sendable, Equatable {
@@ -52,9 +60,7 @@ public enum SafeTensors {
                 "truncated or corrupt: header length \(headerLength) but the file has \(bytes.count - 8) bytes after it"
             )
         }
-        let headerData = Data(bytes[8..<(8 + headerLength)])
-        guard let object = try? JSONSerialization.jsonObject(with: headerData), let header = object as? [String: Any]
-        else {
+        guard let parsed = try? JSONValue.parse(bytes[8..<(8 + headerLength)]), let header = parsed.object else {
             throw bad("corrupt header: not a JSON object")
         }
         let dataStart = 8 + headerLength
@@ -63,12 +69,12 @@ public enum SafeTensors {
         var tensors = [String: Tensor]()
         for (name, entry) in header {
             if name == "__metadata__" {
-                if let m = entry as? [String: Any] { for (k, v) in m { metadata[k] = v as? String ?? "\(v)" } }
+                if let m = entry.object { for (k, v) in m { metadata[k] = v.string ?? Self.scalarText(v) } }
                 continue
             }
-            guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String,
-                let shapeAny = e["shape"] as? [Any],
-                let offAny = e["data_offsets"] as? [Any], offAny.count == 2
+            guard let e = entry.object, let dtype = e["dtype"]?.string,
+                let shapeAny = e["shape"]?.array,
+                let offAny = e["data_offsets"]?.array, offAny.count == 2
             else {
                 throw bad("tensor '\(clipped(name))': entry needs dtype, shape and data_offsets")
             }
@@ -121,11 +127,22 @@ public enum SafeTensors {
     }
 
     /// A JSON number that is an integer in 0...2⁵³ (what a shape or an offset can be), else nil.
-    static func headerInteger(_ any: Any) -> Int? {
-        guard let n = any as? NSNumber else { return nil }
-        let d = n.doubleValue
+    static func headerInteger(_ value: JSONValue) -> Int? {
+        guard case .number(let d, let exact) = value else { return nil }
         guard d >= 0, d <= 9_007_199_254_740_992, d.rounded() == d else { return nil }
-        return n.int64Value == Int64(d) ? Int(d) : nil
+        if let exact, exact != Int64(d) { return nil }
+        return Int(d)
+    }
+
+    /// A metadata value that is not a string, as text (numbers as written, true/false, null).
+    static func scalarText(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let d, let exact): return exact.map { "\($0)" } ?? "\(d)"
+        case .string(let s): return s
+        case .array, .object: return "(a JSON \(value.array != nil ? "array" : "object"))"
+        }
     }
 
     /// IEEE 754 binary16 to Float (subnormals, infinities and NaN included).
@@ -163,7 +180,7 @@ public enum SafeTensors {
                 case "\"": o += "\\\""
                 case "\\": o += "\\\\"
                 default:
-                    if u.value < 0x20 { o += String(format: "\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
+                    if u.value < 0x20 { o += cFormat("\\u%04x", u.value) } else { o.unicodeScalars.append(u) }
                 }
             }
             return o + "\""

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Days in month `m` (1...12) of year `y` in the proleptic Gregorian calendar.
 func daysInMonth(_ m: Int, year y: Int) -> Int {

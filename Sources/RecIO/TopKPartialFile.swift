@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One (state block, item shard) piece of a sharded top-k: the best `k` items of the shard for
 /// each state of the block, in global ids, as `reckit score --partial` writes it and

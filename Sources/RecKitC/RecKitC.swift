@@ -1,5 +1,13 @@
-import Foundation
 import RecKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // The C ABI over RecKit (`include/reckit.h` documents it for C and Python callers).
 //
@@ -191,15 +199,18 @@ final class LastError {
     init(_ message: String) { pointer = strdup(oneLine(message)) }
     deinit { free(pointer) }
 
-    static let key = "reckit.c.last-error"
+    static let perThread = ThreadLocal<LastError>()
     static var current: LastError {
-        (Thread.current.threadDictionary[key] as? LastError) ?? LastError("")
+        if let e = perThread.value { return e }
+        let e = LastError("")
+        perThread.value = e
+        return e
     }
 }
 
 /// Records `message` as this thread's last error; returns the status.
 func fail(_ status: ReckitStatus, _ message: String) -> Int32 {
-    Thread.current.threadDictionary[LastError.key] = LastError(message)
+    LastError.perThread.value = LastError(message)
     return status.rawValue
 }
 

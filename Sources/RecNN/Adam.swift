@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Adam (Kingma & Ba, ICLR 2015) with optional decoupled weight decay (AdamW, Loshchilov & Hutter,
 /// ICLR 2019). Sparse parameters are updated lazily: only their touched rows, with the moment
@@ -62,8 +69,8 @@ public final class Adam {
                     m[pi].withUnsafeMutableBufferPointer { mm in
                         v[pi].withUnsafeMutableBufferPointer { vv in
                             func update(_ lo: Int, _ hi: Int, t: Int) {
-                                let bc1 = 1 - Foundation.pow(beta1, Float(t))
-                                let bc2 = 1 - Foundation.pow(beta2, Float(t))
+                                let bc1 = 1 - LibC.pow(beta1, Float(t))
+                                let bc2 = 1 - LibC.pow(beta2, Float(t))
                                 let a = learningRate / bc1
                                 let ib2 = 1 / bc2
                                 let wd = learningRate * weightDecay

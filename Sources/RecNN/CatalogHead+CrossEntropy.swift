@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The two passes of `CatalogHead.crossEntropy` over the catalog's item blocks, in the
 /// item-major layout: block k's logits are `cnt_k × ld` (row j: item j₀ + j for every state,

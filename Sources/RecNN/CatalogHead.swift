@@ -1,6 +1,14 @@
-import Foundation
+import Dispatch
 import RecCore
 import Synchronization
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A dense head over the catalog: logits `z = S Wᵀ + b` for items 1...N (row i − 1 of W is
 /// item i), with a fused softmax cross-entropy over all items and a column-restricted path for

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A one-layer GRU with PyTorch's equations and parameter layout (gate order r, z, n):
 ///

@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A trainable tensor with its gradient. Layers own their parameters; optimisers update them in
 /// place. `touchedRows` marks the rows a sparse gradient filled (embeddings), so an optimiser

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// SASRec (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018): item and
 /// learned position embeddings, causal self-attention blocks, and the state at each sequence's

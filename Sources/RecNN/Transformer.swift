@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Element-wise dropout with a seeded mask (inverted: kept values are scaled by 1/(1 − rate)).
 public enum Dropout {

@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Discounted Thompson sampling (dTS) and its optimistic variant (dOTS): per-item discounted
 /// success and failure counts on top of a fixed prior.
@@ -66,7 +73,7 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
         let v = ((t - origin) / period).rounded(.down)
         guard v.isFinite, abs(v) < 0x1p53 else {
             throw .invalidParameter(
-                "dTS: time \(t) is \(String(format: "%.3g", v)) periods of \(period) s from the origin; times must lie within 9e15 periods (check the time unit and the period)"
+                "dTS: time \(t) is \(cFormat("%.3g", v)) periods of \(period) s from the origin; times must lie within 9e15 periods (check the time unit and the period)"
             )
         }
         return Int(v)
@@ -86,7 +93,7 @@ public struct DiscountedThompsonSampling: Sendable, Equatable {
                 "dTS: time \(time) is in period \(q), before the current period \(p); events must be in time order")
         }
         if q > p {
-            let f = Foundation.pow(discount, Double(q - p))
+            let f = LibC.pow(discount, Double(q - p))
             for i in successes.indices {
                 successes[i] *= f
                 failures[i] *= f

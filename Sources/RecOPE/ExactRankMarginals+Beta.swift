@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Exact rank marginals of Beta-based scores, `Y = max(s·X + t, floor)` with X ~ Beta(a, b)
 /// (Thompson sampling, its optimistic floor and priority boosts), integrated in logistic
@@ -392,7 +399,7 @@ extension ExactRankMarginals {
         }
         guard error <= tolerance else {
             throw .unsupported(
-                "exact marginals: the quadrature's error estimate \(String(format: "%.2g", error)) exceeds "
+                "exact marginals: the quadrature's error estimate \(cFormat("%.2g", error)) exceeds "
                     + "\(tolerance) for these Beta shapes (\(n) items, k=\(k)); --method mc works")
         }
         return RankMarginals(items: n, k: k, probabilities: acc.result, errorEstimate: error)

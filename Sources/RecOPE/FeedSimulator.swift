@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A simulated home feed with known click rates, for offline A/B tests whose true answer is known.
 ///

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A score distribution flattened for fast evaluation: `Y = max(scale·X + shift, floor)` with X a
 /// Beta(a, b) or a standard Gumbel at `mu` (no indirect enum, no reference counting in the loop).

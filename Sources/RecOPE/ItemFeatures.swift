@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Per-item features (the OBD `item_context.csv` layout: one row per item id, numeric and
 /// categorical columns). Numeric columns are standardised; categorical ones get dense ids.
@@ -26,7 +33,7 @@ public struct ItemFeatures: Sendable {
             do { return try reader.next() } catch { throw opeError(error) }
         }
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
-        let names = (0..<reader.count).map { reader.string($0).trimmingCharacters(in: .whitespaces) }
+        let names = (0..<reader.count).map { reader.string($0).trimmingWhitespace() }
         guard let idCol = names.firstIndex(of: idColumn) else {
             throw .malformedFile(file: path, line: 1, message: "missing column '\(clipped(idColumn))'")
         }

@@ -1,10 +1,18 @@
-import Foundation
 import RecCore
+import RecIO
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Why a JSON input does not parse, said the way a person can fix it: the line, and for the
 /// usual culprits the token itself (`inf`, `NaN`, `Infinity`, numbers beyond Double's range,
-/// which other tools write but JSON has no place for), else Foundation's description cut to
-/// one line.
+/// which other tools write but JSON has no place for), else the parser's message and column.
 enum JSONDiagnosis {
     static func problem(in data: Data, error: Error) -> (line: Int?, message: String) {
         let bytes = [UInt8](data)
@@ -43,7 +51,7 @@ enum JSONDiagnosis {
                     i = j
                     continue
                 }
-                let lower = token.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "+-"))
+                let lower = String(token.lowercased().drop(while: { $0 == "+" || $0 == "-" }))
                 if ["inf", "infinity", "nan"].contains(lower) {
                     return (
                         line,
@@ -60,9 +68,10 @@ enum JSONDiagnosis {
             }
             i += 1
         }
-        let ns = error as NSError
-        let detail = (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
-        return (nil, clipped(detail, limit: 120))
+        if let e = error as? JSONValue.SyntaxError {
+            return (e.line, clipped("\(e.message) (column \(e.column))", limit: 160))
+        }
+        return (nil, clipped(String(describing: error), limit: 120))
     }
 
     /// The first key that appears twice in one object of valid JSON, and its line (Foundation's

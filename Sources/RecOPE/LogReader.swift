@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Streams a CSV log with a header row as `LogChunk`s: memory holds one chunk, whatever the
 /// file's size. `-` reads standard input.
@@ -46,7 +53,7 @@ public final class LogReader {
         guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         var header = [String: [Int]]()
         for i in 0..<reader.count {
-            header[reader.string(i).trimmingCharacters(in: .whitespaces), default: []].append(i)
+            header[reader.string(i).trimmingWhitespace(), default: []].append(i)
         }
         func col(_ name: String) throws(RecOPEError) -> Int {
             guard let at = header[name] else {

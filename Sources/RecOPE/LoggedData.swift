@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Logged bandit feedback for ranking: one row per (impression, position).
 ///
@@ -141,7 +148,7 @@ public struct LogColumns: Sendable, Equatable {
     public static func parse(_ spec: String) throws(RecOPEError) -> LogColumns {
         var m = [String: String]()
         for part in spec.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             guard kv.count == 2, !kv[1].isEmpty else {
                 throw .invalidParameter("column mapping: '\(clipped(part))' is not key=column")
             }

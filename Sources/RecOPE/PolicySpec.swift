@@ -1,6 +1,14 @@
-import Foundation
 import RecCore
 import RecIO
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A ranking policy described by a small JSON object, as `reckit marginals` and
 /// `reckit offline-ab` read it. Paths inside a spec are relative to the spec file's folder.
@@ -31,12 +39,12 @@ public enum PolicySpec {
     /// names it in errors (a path, or a label such as "the spec"), `base` resolves relative paths.
     /// - Throws: `RecOPEError` naming `file` and the key that is wrong.
     public static func parse(_ data: Data, file path: String, base: URL) throws(RecOPEError) -> any RankingPolicy {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+        let object: JSONValue
+        do { object = try JSONValue.parse(data) } catch {
             let (line, what) = JSONDiagnosis.problem(in: data, error: error)
             throw .malformedFile(file: path, line: line, message: "not valid JSON: " + what)
         }
-        guard let spec = object as? [String: Any] else {
+        guard let spec = object.object else {
             throw .malformedFile(file: path, line: nil, message: "the spec must be a JSON object")
         }
         if let (line, key) = JSONDiagnosis.duplicateKey(in: data) {
@@ -55,7 +63,9 @@ public enum PolicySpec {
     }
 
     /// Builds a policy from a parsed spec; `file` names it in errors, `base` resolves relative paths.
-    public static func build(_ spec: [String: Any], file: String, base: URL) throws(RecOPEError) -> any RankingPolicy {
+    public static func build(_ spec: [String: JSONValue], file: String, base: URL) throws(RecOPEError)
+        -> any RankingPolicy
+    {
         let r = Reader(spec: spec, file: file, base: base)
         let kind = try r.string("kind")
         if let allowed = keys[kind], let unknown = spec.keys.filter({ !allowed.contains($0) }).sorted().first {
@@ -63,7 +73,7 @@ public enum PolicySpec {
                 "unknown key \"\(clipped(unknown))\" for kind \(kind) (it takes: \(allowed.sorted().joined(separator: ", ")))"
             )
         }
-        if let b = spec["boost"] as? [String: Any],
+        if let b = spec["boost"]?.object,
             let unknown = b.keys.filter({ !["items", "rule", "amount"].contains($0) }).sorted().first
         {
             throw r.error("unknown key \"\(clipped(unknown))\" in \"boost\" (it takes: amount, items, rule)")
@@ -97,7 +107,7 @@ public enum PolicySpec {
         case "uniform":
             guard let n = try r.number("items") else { throw r.error("kind uniform needs \"items\"") }
             guard n == n.rounded(), n >= 1, n <= 10_000_000 else {
-                throw r.error("\"items\" must be an integer in 1...10000000, got \(String(format: "%g", n))")
+                throw r.error("\"items\" must be an integer in 1...10000000, got \(cFormat("%g", n))")
             }
             return try UniformRandomRanking(items: Int(n))
         default:
@@ -122,7 +132,7 @@ public enum PolicySpec {
     }()
 
     struct Reader {
-        let spec: [String: Any]
+        let spec: [String: JSONValue]
         let file: String
         let base: URL
 
@@ -130,21 +140,20 @@ public enum PolicySpec {
 
         func string(_ key: String) throws(RecOPEError) -> String {
             guard let v = spec[key] else { throw error("missing \"\(key)\"") }
-            guard let s = v as? String else { throw error("\"\(key)\" must be a string") }
+            guard let s = v.string else { throw error("\"\(key)\" must be a string") }
             return s
         }
 
         func number(_ key: String) throws(RecOPEError) -> Double? {
             guard let v = spec[key] else { return nil }
-            guard let n = v as? NSNumber, !isJSONBool(v) else { throw error("\"\(key)\" must be a number") }
-            let d = n.doubleValue
+            guard let d = v.number else { throw error("\"\(key)\" must be a number") }
             guard d.isFinite else { throw error("\"\(key)\" must be finite") }
             return d
         }
 
         func bool(_ key: String) throws(RecOPEError) -> Bool? {
             guard let v = spec[key] else { return nil }
-            guard isJSONBool(v), let b = v as? Bool else { throw error("\"\(key)\" must be true or false") }
+            guard case .bool(let b) = v else { throw error("\"\(key)\" must be true or false") }
             return b
         }
 
@@ -153,11 +162,11 @@ public enum PolicySpec {
                 if required { throw error("missing \"\(key)\"") }
                 return nil
             }
-            guard let arr = v as? [Any] else { throw error("\"\(key)\" must be an array of numbers") }
+            guard let arr = v.array else { throw error("\"\(key)\" must be an array of numbers") }
             var out = [Double]()
             for (i, x) in arr.enumerated() {
-                guard let n = x as? NSNumber, !isJSONBool(x) else { throw error("\"\(key)\"[\(i)] is not a number") }
-                out.append(n.doubleValue)
+                guard let d = x.number else { throw error("\"\(key)\"[\(i)] is not a number") }
+                out.append(d)
             }
             return out
         }
@@ -186,7 +195,7 @@ public enum PolicySpec {
 
         func boost() throws(RecOPEError) -> PriorityBoost? {
             guard let v = spec["boost"] else { return nil }
-            guard let b = v as? [String: Any] else { throw error("\"boost\" must be an object") }
+            guard let b = v.object else { throw error("\"boost\" must be an object") }
             let sub = Reader(spec: b, file: file, base: base)
             guard let items = try sub.numbers("items", required: true) else { return nil }
             let amount = try sub.number("amount") ?? 0
@@ -198,7 +207,7 @@ public enum PolicySpec {
             }
             if let bad = items.first(where: { !($0 == $0.rounded() && $0 >= 0 && $0 < Double(Int32.max)) }) {
                 throw error(
-                    "boost items must be item indices (non-negative integers), got \(String(format: "%g", bad))")
+                    "boost items must be item indices (non-negative integers), got \(cFormat("%g", bad))")
             }
             return PriorityBoost(items: Set(items.map { Int($0) }), rule: rule)
         }
@@ -217,10 +226,4 @@ public enum PolicySpec {
             return m.storage.map(Double.init)
         }
     }
-}
-
-/// JSONSerialization gives both numbers and booleans as NSNumber; booleans are its CFBoolean
-/// subclass (and `is Bool` is true for the numbers 0 and 1 as well), so tell them apart by class.
-func isJSONBool(_ v: Any) -> Bool {
-    String(describing: type(of: v)).contains("Boolean")
 }

@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The whole of a small input file (a spec, a prior, a state), as a `RecOPEError` naming the
 /// path and why it cannot be read (missing, a directory, permissions, over 1 GiB).

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Errors of the offline-evaluation layer: each names what is wrong, and the file and line for files.
 public enum RecOPEError: Error, Equatable, CustomStringConvertible {

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Plackett–Luce over fixed scores with a temperature: a deterministic ranker made stochastic.
 ///
@@ -248,7 +255,7 @@ public struct TailExplorationGreedy: RankingPolicy {
         self.tailShare = tailShare
         self.name = name
         // nT·wT / (nT·wT + nH·wH) = share with wH = 1.
-        let lw = Foundation.log(tailShare * Double(nH) / ((1 - tailShare) * Double(nT)))
+        let lw = LibC.log(tailShare * Double(nH) / ((1 - tailShare) * Double(nT)))
         logWeights = isTail.map { $0 ? lw : 0 }
     }
 

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A priority boost: items flagged for the context (for example the user's favourite team) get
 /// their score raised before ranking.
@@ -164,18 +171,18 @@ public struct ThompsonSampling: RankingPolicy {
     public func checkMonteCarloRange() throws(RecOPEError) {
         if let i = alpha.indices.first(where: { alpha[$0] + beta[$0] > Self.monteCarloParameterLimit }) {
             throw .unsupported(
-                "Monte Carlo marginals take Beta posteriors with a + b ≤ 1e12 (Float draws cannot resolve narrower ones); item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): scale the counts down (a discount) first"
+                "Monte Carlo marginals take Beta posteriors with a + b ≤ 1e12 (Float draws cannot resolve narrower ones); item \(i) has a = \(cFormat("%.4g", alpha[i])), b = \(cFormat("%.4g", beta[i])): scale the counts down (a discount) first"
             )
         }
         let tiny = Double(Float.leastNormalMagnitude)
         if let i = alpha.indices.first(where: { !(alpha[$0] >= tiny && beta[$0] >= tiny) }) {
             throw .unsupported(
-                "Monte Carlo marginals draw in Float, whose smallest normal value is 1.2e-38; item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): use the exact method (--method exact)"
+                "Monte Carlo marginals draw in Float, whose smallest normal value is 1.2e-38; item \(i) has a = \(cFormat("%.4g", alpha[i])), b = \(cFormat("%.4g", beta[i])): use the exact method (--method exact)"
             )
         }
         if let (end, p, items) = Self.floatTies(alpha: alpha, beta: beta) {
             throw .unsupported(
-                "Monte Carlo marginals: Beta shapes this small put draws at \(end) as Float rounds them, where items tie (probability \(String(format: "%.2g", p)) that two or more do, above \(Self.monteCarloTieLimit); items \(items.prefix(5).map(String.init).joined(separator: ", "))\(items.count > 5 ? ", ..." : "")): use the exact method (--method exact), which resolves them"
+                "Monte Carlo marginals: Beta shapes this small put draws at \(end) as Float rounds them, where items tie (probability \(cFormat("%.2g", p)) that two or more do, above \(Self.monteCarloTieLimit); items \(items.prefix(5).map(String.init).joined(separator: ", "))\(items.count > 5 ? ", ..." : "")): use the exact method (--method exact), which resolves them"
             )
         }
     }
@@ -214,7 +221,7 @@ public struct ThompsonSampling: RankingPolicy {
     static func requireExactRange(alpha: [Double], beta: [Double]) throws(RecOPEError) {
         if let i = alpha.indices.first(where: { alpha[$0] + beta[$0] > exactParameterLimit }) {
             throw .unsupported(
-                "exact marginals take Beta posteriors with a + b ≤ 1e6; item \(i) has a = \(String(format: "%.4g", alpha[i])), b = \(String(format: "%.4g", beta[i])): use Monte Carlo marginals (--method mc)"
+                "exact marginals take Beta posteriors with a + b ≤ 1e6; item \(i) has a = \(cFormat("%.4g", alpha[i])), b = \(cFormat("%.4g", beta[i])): use Monte Carlo marginals (--method mc)"
             )
         }
     }

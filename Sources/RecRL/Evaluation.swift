@@ -1,5 +1,13 @@
-import Foundation
 import RecCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// HR@k and NDCG@k per event type, every event of the held-out sessions ranked against the
 /// whole catalog (full ranking, no sampled negatives).
@@ -36,7 +44,7 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
         counts[event] += 1
         for (c, k) in cutoffs.enumerated() where rank < k {
             hits[event][c] += 1
-            ndcgSums[event][c] += 1 / Foundation.log2(Double(rank) + 2)
+            ndcgSums[event][c] += 1 / LibC.log2(Double(rank) + 2)
         }
     }
 
@@ -69,14 +77,13 @@ public struct RankingMetrics: Sendable, Equatable, Codable {
         var s =
             "event      events"
             + cutoffs.map {
-                String(repeating: " ", count: 3) + "HR@\($0)".padding(toLength: 7, withPad: " ", startingAt: 0)
-                    + " NDCG@\($0)".padding(toLength: 9, withPad: " ", startingAt: 0)
+                String(repeating: " ", count: 3) + "HR@\($0)".padded(to: 7) + " NDCG@\($0)".padded(to: 9)
             }.joined() + "\n"
         for (t, e) in eventTypes.enumerated() where counts[t] > 0 {
-            s += e.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "%7ld", counts[t])
+            s += e.padded(to: 10) + cFormat("%7ld", counts[t])
             for c in cutoffs.indices {
-                s += String(
-                    format: "   %.4f   %.4f", hits[t][c] / Double(counts[t]), ndcgSums[t][c] / Double(counts[t]))
+                s += cFormat(
+                    "   %.4f   %.4f", hits[t][c] / Double(counts[t]), ndcgSums[t][c] / Double(counts[t]))
             }
             s += "\n"
         }

@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension EventLog {
     private static func open(_ path: String, separator: UInt8 = UInt8(ascii: ",")) throws(RecRLError) -> CSVReader {
@@ -11,7 +18,7 @@ extension EventLog {
     }
     private static func header(_ r: CSVReader) throws(RecRLError) -> [String] {
         guard try next(r) else { throw .empty("\(r.path): the file is empty") }
-        return (0..<r.count).map { r.string($0).trimmingCharacters(in: .whitespaces) }
+        return (0..<r.count).map { r.string($0).trimmingWhitespace() }
     }
     private static func column(_ name: String, in header: [String], file: String) throws(RecRLError) -> Int {
         // RecBole headers carry a type suffix ("user_id:token").
@@ -155,7 +162,7 @@ extension EventLog {
         guard try next(r) else { throw .empty("\(path): the file is empty") }
         var pending = true
         if r.count > 0, r.int(0) == nil, sep != UInt8(ascii: ":") {  // a header row
-            let h = (0..<r.count).map { r.string($0).trimmingCharacters(in: .whitespaces) }
+            let h = (0..<r.count).map { r.string($0).trimmingWhitespace() }
             cu = try column(h.contains("userId") ? "userId" : "user_id", in: h, file: path)
             ci = try column(h.contains("movieId") ? "movieId" : "item_id", in: h, file: path)
             cr = try column("rating", in: h, file: path)

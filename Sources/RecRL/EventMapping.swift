@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // MARK: - Loaders
 
@@ -28,7 +35,7 @@ public struct EventMapping: Sendable, Equatable {
     public static func parse(_ s: String) throws(RecRLError) -> EventMapping {
         var m = [String: String]()
         for part in s.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
                 throw .invalidParameter("event map: expected RAW=EVENT, got '\(clipped(part))'")
             }

@@ -1,7 +1,14 @@
-import Foundation
 import RecCore
 import RecIO
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The training algorithms.
 public enum Algorithm: String, NamedChoice {

@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The processes of a data-parallel training run (MPI ranks, for example): every process holds
 /// the whole model, takes its slice of each global batch, and the gradients and losses are

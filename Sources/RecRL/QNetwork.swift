@@ -1,7 +1,14 @@
-import Foundation
 import RecCore
 import RecIO
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One network: a SASRec encoder, a supervised (CE) head and, for the RL algorithms, a Q head.
 /// Tensor names: `encoder.*` (see SASRec), `ce_head.weight` / `ce_head.bias` (N × d, N),

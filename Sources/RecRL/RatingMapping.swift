@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// MovieLens: a rating → event-type map such as `5=purchase,1-4=click` (ranges inclusive,
 /// half-star ratings map through their range; `skip` drops the rows).
@@ -18,11 +25,11 @@ public struct RatingMapping: Sendable, Equatable {
     public static func parse(_ s: String) throws(RecRLError) -> RatingMapping {
         var r = [(low: Double, high: Double, event: String)]()
         for part in s.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             guard kv.count == 2, !kv[1].isEmpty else {
                 throw .invalidParameter("rating map: expected RATING=EVENT or LOW-HIGH=EVENT, got '\(clipped(part))'")
             }
-            let bounds = kv[0].split(separator: "-").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            let bounds = kv[0].split(separator: "-").map { Double($0.trimmingWhitespace()) }
             guard bounds.count == 1 || bounds.count == 2, let lo = bounds.first!, let hi = bounds.last!, lo <= hi else {
                 throw .invalidParameter("rating map: bad rating or range '\(clipped(kv[0]))'")
             }

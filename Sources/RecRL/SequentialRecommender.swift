@@ -1,7 +1,14 @@
-import Foundation
 import RecCore
 import RecIO
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A trained sequential recommender: one network for CE, two (double Q-learning) for the RL
 /// algorithms; network 0 serves. Carries its item vocabulary (raw keys) so that it can score

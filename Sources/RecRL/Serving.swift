@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecOPE
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// How a trained model ranks items when it serves.
 public enum ServingRule: Sendable, Equatable {

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Simulated shopping sessions with a known structure, for the demo and for checking that the
 /// RL trainers learn what rewards ask for.
@@ -70,7 +77,7 @@ public struct SessionSimulator: Sendable {
         try config.validate()
         self.config = config
         let M = config.items
-        let w = (1...M).map { 1 / Foundation.pow(Double($0), config.zipf) }
+        let w = (1...M).map { 1 / LibC.pow(Double($0), config.zipf) }
         let z = w.reduce(0, +)
         // Popularity follows a random permutation of the ids, so ids say nothing.
         var g = Xoshiro256(seed: seed)

@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Filters of the preprocessing, applied in this order, once each (as the papers did):
 /// items with at least `minItemCount` events are kept, then sessions with at least
@@ -231,8 +238,8 @@ public struct SessionSplit: Sendable {
             guard r.count >= 2 else {
                 throw .split(file: path, line: r.line, message: "expected 'session id, split', got \(r.count) field(s)")
             }
-            let key = r.string(0).trimmingCharacters(in: .whitespaces)
-            let name = r.string(1).trimmingCharacters(in: .whitespaces).lowercased()
+            let key = r.string(0).trimmingWhitespace()
+            let name = r.string(1).trimmingWhitespace().lowercased()
             let code: Int8
             switch name {
             case "train": code = 0

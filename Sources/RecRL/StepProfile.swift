@@ -1,7 +1,14 @@
-import Foundation
 import RecCore
 import RecIO
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where a step's time goes, summed over steps (seconds). The part phases are summed over the
 /// parts (time on their threads); combine, reduce and Adam are wall time of the calling thread.

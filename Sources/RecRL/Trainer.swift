@@ -1,7 +1,15 @@
-import Foundation
+import Dispatch
 import RecCore
 import RecIO
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Trains a `SequentialRecommender` on transitions, one batch at a time.
 ///

@@ -1,7 +1,15 @@
-import Foundation
 import RecCore
 import RecIO
 import RecNN
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A whole training run: epochs over the training transitions, validation and test metrics
 /// after each epoch (and every `validateEvery` steps), an atomic checkpoint each epoch, the
@@ -158,7 +166,7 @@ public struct TrainingRun {
 
     /// A file in the output directory (nil without one).
     func path(_ name: String) -> String? {
-        outputDirectory.map { ($0 as NSString).appendingPathComponent(name) }
+        outputDirectory.map { PathText.join($0, name) }
     }
 
     /// The files a run writes in its directory.
@@ -203,7 +211,7 @@ public struct TrainingRun {
         }
         do { try Directory.create(dir) } catch { throw .io(error) }
         for name in ["last.safetensors", "best.safetensors", "metrics.json"] {
-            let removed = AtomicFile.removeStaleTemporaries(of: (dir as NSString).appendingPathComponent(name))
+            let removed = AtomicFile.removeStaleTemporaries(of: PathText.join(dir, name))
             if removed > 0 { progress?("removed \(removed) temporary file(s) of \(name) left by a killed run") }
         }
     }
@@ -295,9 +303,9 @@ public struct TrainingRun {
                 let rate = Double(clock.sequences) / max(clock.trainSeconds + Date().timeIntervalSince(t0), 1e-9)
                 let left = Double((epochs - epoch) * stepsPerEpoch - b - 1) * Double(settings.batch) / max(rate, 1e-9)
                 progress(
-                    String(
-                        format: "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA %@", epoch + 1, epochs,
-                        trainer.step, rate, l.ce, l.q, formatDuration(left) as NSString))
+                    cFormat(
+                        "epoch %ld/%ld step %ld  %.0f seq/s  CE %.4f  Q %.5f  ETA ", epoch + 1, epochs, trainer.step,
+                        rate, l.ce, l.q) + formatDuration(left))
             }
             if validateEvery > 0, trainer.step % validateEvery == 0, let progress, !validation.isEmpty {
                 let v = try Evaluation.run(
@@ -305,7 +313,7 @@ public struct TrainingRun {
                 progress(
                     "step \(trainer.step) validation: "
                         + v.flat.filter { $0.name.hasSuffix("@10") }.map {
-                            "\($0.name) \(String(format: "%.4f", $0.value))"
+                            "\($0.name) \(cFormat("%.4f", $0.value))"
                         }.joined(separator: "  "))
             }
         }
@@ -361,9 +369,8 @@ public struct TrainingRun {
             report.gradientTraffic = trainer.traffic
         }
         progress?(
-            String(
-                format: "epoch %ld/%ld done: loss %.4f, validation %@ %.4f%@, %.1f s", epoch + 1, epochs, er.loss,
-                report.selectBy as NSString, score, bestSoFar ? " (best)" : "", er.seconds))
+            cFormat("epoch %ld/%ld done: loss %.4f, validation ", epoch + 1, epochs, er.loss) + report.selectBy
+                + cFormat(" %.4f", score) + (bestSoFar ? " (best)" : "") + cFormat(", %.1f s", er.seconds))
         if let lastPath = path("last.safetensors"), let bestPath = path("best.safetensors") {
             let rj = String(decoding: (try? JSONOutput.encode(report).data) ?? Data(), as: UTF8.self)
             let fields = runFields(data: data, split: split)
@@ -516,5 +523,5 @@ func formatDuration(_ s: Double) -> String {
     guard s.isFinite, abs(s) < 1e15 else { return "?" }
     let t = Int(s.rounded())
     return t >= 3600
-        ? String(format: "%ldh%02ldm", t / 3600, (t % 3600) / 60) : String(format: "%ldm%02lds", t / 60, t % 60)
+        ? cFormat("%ldh%02ldm", t / 3600, (t % 3600) / 60) : cFormat("%ldm%02lds", t / 60, t % 60)
 }

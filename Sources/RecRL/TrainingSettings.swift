@@ -1,7 +1,14 @@
-import Foundation
 import RecCore
 import RecIO
 import RecNN
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Hyper-parameters of training (defaults: the papers', with the README's MovieLens protocol
 /// values for the learning rate).

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What each event type is worth: `reward = table[type] × priceFactor`, with the price factor 1,
 /// the price, or log(1 + price) (events without a price get 1).
@@ -34,7 +41,7 @@ public struct RewardTable: Sendable, Equatable {
     public static func parse(_ s: String, over base: RewardTable = .standard) throws(RecRLError) -> RewardTable {
         var t = base
         for part in s.split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingWhitespace() }
             guard kv.count == 2, !kv[0].isEmpty, let d = Double(kv[1]), d.isFinite else {
                 throw .invalidParameter("reward: expected EVENT=NUMBER, got '\(clipped(part))'")
             }
@@ -65,7 +72,7 @@ public struct RewardTable: Sendable, Equatable {
         switch priceScaling {
         case .none: return 1
         case .linear: return price
-        case .log: return Foundation.log1p(max(0, price))
+        case .log: return LibC.log1p(max(0, price))
         }
     }
 }

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Arrays of numbers in a state file as base64 of their little-endian bytes: exact, compact, and
 /// decoded with one copy instead of one JSON number at a time.

@@ -1,4 +1,11 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The off-policy estimators RecOPE computes (formulas in `OfflineEvaluation`).
 public enum Estimator: String, Sendable, Codable, CaseIterable {
@@ -62,7 +69,7 @@ public enum PieceGrouping: Sendable, Hashable, Codable, CustomStringConvertible 
     /// Parses `position`, `value-model[:BUCKETS]` or `context:COLUMN`.
     /// - Throws: `.invalidParameter` listing the valid forms.
     public static func parse(_ text: String) throws(RecOPEError) -> PieceGrouping {
-        let g = text.trimmingCharacters(in: .whitespaces)
+        let g = text.trimmingWhitespace()
         if g == "position" { return .position }
         if g == "value-model" { return .valueModel(buckets: 5) }
         if g.hasPrefix("value-model:") {

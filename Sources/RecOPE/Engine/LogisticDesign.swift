@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The one-hot design of the logistic reward model, fixed from the first pass's merged counts:
 /// `logit P(click) = b + α_item + β_position + Σ_f γ_f[x_f] + item-feature terms`, with an L2

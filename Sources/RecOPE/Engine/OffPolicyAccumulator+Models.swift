@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The logistic model's coefficients laid out for rows: item logits, and per context column a
 /// map from value to coefficient.

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A target policy as the evaluator sees it: its name and its marginals per state (one state for
 /// a policy that ignores the context; a chunk's `targetStates` picks one per row).

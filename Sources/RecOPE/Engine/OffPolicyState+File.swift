@@ -1,6 +1,13 @@
-import Foundation
 import RecCore
 import RecIO
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension OffPolicyState {
     /// The state as JSON (self-describing: format name, version, settings, pass, sums).
@@ -18,7 +25,7 @@ extension OffPolicyState {
         e.nonConformingFloatEncodingStrategy = .convertToString(
             positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         do { return try e.encode(self) } catch {
-            throw .invalidParameter("offline A/B state: cannot encode (\(error.localizedDescription))")
+            throw .invalidParameter("offline A/B state: cannot encode (\(error))")
         }
     }
 

@@ -1,5 +1,12 @@
-import Foundation
 import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension OffPolicyState {
     /// The offline A/B report of a state whose passes are all done.
@@ -126,7 +133,7 @@ extension OffPolicyState {
         var out = [String]()
         if let u = d.unsupportedMass, u > 0 {
             out.append(
-                "\(name): " + String(format: "%.4g", 100 * u)
+                "\(name): " + cFormat("%.4g", 100 * u)
                     + "% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it"
             )
         }
@@ -144,7 +151,7 @@ extension OffPolicyState {
         }
         if d.meanWeight < 0.5 || d.meanWeight > 2 {
             out.append(
-                "\(name): the mean weight is " + String(format: "%.3f", d.meanWeight)
+                "\(name): the mean weight is " + cFormat("%.3f", d.meanWeight)
                     + " (1 under correct propensities): check the logging policy")
         }
         return out

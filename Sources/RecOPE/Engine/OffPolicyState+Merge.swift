@@ -1,4 +1,12 @@
-import Foundation
+import RecCore
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension OffPolicyState {
     /// A policy's sums with nothing added yet (the current pass's blocks present, later ones nil).
@@ -51,7 +59,7 @@ extension OffPolicyState {
     static func describe(_ field: String, _ s: StateSettings) -> String {
         switch field {
         case "policies": return s.policies.map { String($0.prefix(40)) }.joined(separator: ", ")
-        case "caps": return s.caps.map { String(format: "%g", $0) }.joined(separator: ",")
+        case "caps": return s.caps.map { cFormat("%g", $0) }.joined(separator: ",")
         case "bootstrap replicates": return "\(s.bootstrap)"
         case "seed": return "\(s.seed)"
         case "piece groupings": return s.pieceGroupings.map(\.description).joined(separator: ",")
@@ -61,9 +69,9 @@ extension OffPolicyState {
             return "marginals " + s.policyHashes.map { String($0, radix: 16) }.joined(separator: ",")
         case "logging policy":
             return s.logging == 0 ? "logged propensities" : "marginals \(String(s.logging, radix: 16))"
-        case "switch threshold": return String(format: "%g", s.switchThreshold)
-        case "reward smoothing": return String(format: "%g", s.rewardSmoothing)
-        case "interval level": return String(format: "%g", s.level)
+        case "switch threshold": return cFormat("%g", s.switchThreshold)
+        case "reward smoothing": return cFormat("%g", s.rewardSmoothing)
+        case "interval level": return cFormat("%g", s.level)
         case "Newton iterations": return "\(s.maxNewtonIterations)"
         case "item features":
             return s.itemFeatures == 0
