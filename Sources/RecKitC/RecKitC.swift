@@ -34,7 +34,30 @@ public enum ReckitStatus: Int32 {
 
 /// The ABI's version: raised when a function's signature or meaning changes.
 @_cdecl("reckit_abi_version")
-public func reckit_abi_version() -> Int32 { 1 }
+public func reckit_abi_version() -> Int32 { 2 }
+
+/// RecKit's version ("0.1.0"): the same number as `reckit --version` and the Python package's.
+@_cdecl("reckit_version")
+public func reckit_version() -> UnsafePointer<CChar> { UnsafePointer(BuildStrings.version) }
+
+/// What this build of the library was compiled for and runs on, as bits (1 AVX2, 2 FMA,
+/// 4 AVX-512F): `compiled` and `host` (either may be null).
+@_cdecl("reckit_build_features")
+public func reckit_build_features(_ compiled: UnsafeMutablePointer<Int32>?, _ host: UnsafeMutablePointer<Int32>?) {
+    compiled?.pointee = Int32(BuildTarget.compiled.rawValue)
+    host?.pointee = Int32(BuildTarget.host.rawValue)
+}
+
+/// The OpenBLAS core (kernel set) the loaded OpenBLAS chose, e.g. "Cooperlake", "Haswell",
+/// "Prescott" (its `openblas_get_corename`).
+@_cdecl("reckit_blas_core")
+public func reckit_blas_core() -> UnsafePointer<CChar> { UnsafePointer(BuildStrings.blasCore) }
+
+/// C strings that live as long as the library.
+enum BuildStrings {
+    nonisolated(unsafe) static let version = strdup(RecKitInfo.version)!
+    nonisolated(unsafe) static let blasCore = strdup(Threading.blasCoreName)!
+}
 
 /// The last failed call's message on this thread (empty when none has failed). The pointer
 /// stays valid until the next failing call on the same thread.
@@ -151,14 +174,16 @@ public func reckit_scorer_topk(
 }
 
 /// Rank marginals `P(item at rank)` of a policy given as a JSON spec (the keys of `reckit`'s spec
-/// files; relative paths in it resolve against `base_dir`, or the working directory when null):
+/// files; relative paths in it resolve against `base_dir`, or the working directory when null;
+/// errors name `source`, a spec file's path, or "the policy spec" when null):
 /// `method` 0 exact, 1 Monte Carlo (`simulations`, `seed`). Writes `items × k` values, row-major,
 /// to `out` (`out_len` values available) and the item count to `items_out`; when `out` is too
 /// small the status is `bufferTooSmall` with `items_out` set, so a caller can ask once with
 /// `out_len` 0 and again with the size.
 @_cdecl("reckit_rank_marginals")
 public func reckit_rank_marginals(
-    _ spec: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ k: Int64, _ method: Int32,
+    _ spec: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?, _ k: Int64,
+    _ method: Int32,
     _ simulations: Int64, _ seed: UInt64, _ out: UnsafeMutablePointer<Double>?, _ outLen: Int64,
     _ itemsOut: UnsafeMutablePointer<Int64>?
 ) -> Int32 {
@@ -171,7 +196,8 @@ public func reckit_rank_marginals(
         isDirectory: true)
     let policy: any RankingPolicy
     do {
-        policy = try PolicySpec.parse(Data(String(cString: spec).utf8), file: "the policy spec", base: base)
+        policy = try PolicySpec.parse(
+            Data(String(cString: spec).utf8), file: source.map { String(cString: $0) } ?? "the policy spec", base: base)
     } catch { return fail(error) }
     let n = Int64(policy.itemCount)
     itemsOut?.pointee = n

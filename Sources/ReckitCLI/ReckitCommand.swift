@@ -8,6 +8,7 @@ public struct Reckit: ParsableCommand {
         commandName: "reckit",
         abstract:
             "RecKit: fast catalog scoring, offline RL for sequential recommenders, offline A/B tests of ranking policies.",
+        version: RecKitInfo.version,
         subcommands: [
             Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self,
             RLStudy.self,

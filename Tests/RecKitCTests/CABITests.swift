@@ -63,25 +63,33 @@ import Testing
     @Test func marginalsAreTheSpecsAndSizesAreAsked() throws {
         let spec = #"{"kind": "bernoulli_ts", "alpha": [2, 3, 1], "beta": [0.1, 2, 1]}"#
         var items: Int64 = 0
-        #expect(reckit_rank_marginals(spec, nil, 2, 0, 0, 0, nil, 0, &items) == 5)
+        #expect(reckit_rank_marginals(spec, nil, nil, 2, 0, 0, 0, nil, 0, &items) == 5)
         #expect(items == 3)
         var out = [Double](repeating: 0, count: 6)
-        #expect(reckit_rank_marginals(spec, nil, 2, 0, 0, 0, &out, 6, &items) == 0, "\(lastError())")
+        #expect(reckit_rank_marginals(spec, nil, nil, 2, 0, 0, 0, &out, 6, &items) == 0, "\(lastError())")
         let want = try ThompsonSampling(alpha: [2, 3, 1], beta: [0.1, 2, 1]).exactMarginals(k: 2)
         #expect(out == want.probabilities)
-        #expect(reckit_rank_marginals(spec, nil, 2, 1, 10_000, 3, &out, 6, &items) == 0)
+        #expect(reckit_rank_marginals(spec, nil, nil, 2, 1, 10_000, 3, &out, 6, &items) == 0)
         let mc = try ThompsonSampling(alpha: [2, 3, 1], beta: [0.1, 2, 1]).monteCarloMarginals(
             k: 2, simulations: 10_000, seed: 3)
         #expect(out == mc.probabilities)
-        // The spec checks of the CLI, named as "the policy spec".
+        // The spec checks of the CLI, naming the source given.
         #expect(
-            reckit_rank_marginals(#"{"kind": "uniform", "items": 3, "items": 4}"#, nil, 1, 0, 0, 0, &out, 6, nil) == 1)
-        #expect(lastError().contains("the policy spec:1: key \"items\" appears twice"))
-        #expect(reckit_rank_marginals("{", nil, 1, 0, 0, 0, &out, 6, nil) == 1)
+            reckit_rank_marginals(
+                #"{"kind": "uniform", "items": 3, "items": 4}"#, nil, "spec.json", 1, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(lastError().contains("spec.json:1: key \"items\" appears twice"))
+        #expect(reckit_rank_marginals("{", nil, nil, 1, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(lastError().contains("the policy spec:"))
         #expect(lastError().contains("not valid JSON"))
-        #expect(reckit_rank_marginals(spec, nil, 4, 0, 0, 0, &out, 6, nil) == 1)
-        #expect(reckit_rank_marginals(spec, nil, 1, 2, 0, 0, &out, 6, nil) == 1)
-        #expect(reckit_rank_marginals(nil, nil, 1, 0, 0, 0, &out, 6, nil) == 1)
-        #expect(reckit_abi_version() == 1)
+        #expect(reckit_rank_marginals(spec, nil, nil, 4, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(reckit_rank_marginals(spec, nil, nil, 1, 2, 0, 0, &out, 6, nil) == 1)
+        #expect(reckit_rank_marginals(nil, nil, nil, 1, 0, 0, 0, &out, 6, nil) == 1)
+        #expect(reckit_abi_version() == 2)
+        #expect(String(cString: reckit_version()) == RecKitInfo.version)
+        #expect(String(cString: reckit_blas_core()) == Threading.blasCoreName)
+        var compiled: Int32 = -1
+        var host: Int32 = -1
+        reckit_build_features(&compiled, &host)
+        #expect(Int(compiled) == BuildTarget.compiled.rawValue && Int(host) == BuildTarget.host.rawValue)
     }
 }

@@ -5,8 +5,10 @@ Bad input raises an exception naming the argument (``TypeError``/``ValueError`` 
 shapes, ``ReckitError`` subclasses for what RecKit refuses); nothing crashes the interpreter.
 The calls release the GIL (ctypes does) while RecKit works.
 
-The shared library is found at ``$RECKIT_LIBRARY``, else beside this package, else in a RecKit
-checkout's ``.build/release``.
+The shared library is ``$RECKIT_LIBRARY`` when set; else the build inside the wheel that this CPU
+runs fastest (``x86-64-v4``: AVX-512; ``x86-64-v3``: AVX2 and FMA; ``x86-64``: any x86-64), which
+``$RECKIT_ISA`` may name instead; else a RecKit checkout's ``.build/release/libRecKitC.so``.
+``reckit.build_info()`` says which was loaded.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ __all__ = [
     "topk",
     "rank_marginals",
     "set_threads",
+    "build_info",
+    "__version__",
 ]
 
 
@@ -58,26 +62,66 @@ class ReckitMemoryError(ReckitError, MemoryError):
 _ERRORS = {1: ReckitValueError, 2: ReckitIOError, 3: ReckitUnsupportedError, 4: ReckitMemoryError}
 
 
-def _find_library() -> str:
-    candidates = []
+# The builds a wheel holds, best first, and the CPU flags (/proc/cpuinfo names) each needs: the
+# x86-64-v4 and -v3 levels, as the compiler targets skylake-avx512 and haswell use them.
+_ISA_LEVELS = [
+    ("x86-64-v4", {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma", "bmi1", "bmi2",
+                   "f16c", "movbe", "abm", "popcnt"}),
+    ("x86-64-v3", {"avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm", "popcnt"}),
+    ("x86-64", set()),
+]
+
+
+def _cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _find_library() -> tuple:
     if os.environ.get("RECKIT_LIBRARY"):
-        candidates.append(Path(os.environ["RECKIT_LIBRARY"]))
+        path = Path(os.environ["RECKIT_LIBRARY"])
+        if not path.is_file():
+            raise ImportError(f"reckit: RECKIT_LIBRARY={path} is not a file")
+        return str(path), "RECKIT_LIBRARY"
     here = Path(__file__).resolve().parent
-    candidates += [here / "libRecKitC.so", here.parent.parent / ".build" / "release" / "libRecKitC.so"]
-    for c in candidates:
-        if c.is_file():
-            return str(c)
+    builds = {isa: here / "_lib" / f"libreckit-{isa}.so" for isa, _ in _ISA_LEVELS}
+    if any(p.is_file() for p in builds.values()):
+        flags = _cpu_flags()
+        runnable = [isa for isa, need in _ISA_LEVELS if need <= flags and builds[isa].is_file()]
+        wanted = os.environ.get("RECKIT_ISA")
+        if wanted:
+            if wanted not in builds:
+                raise ImportError(f"reckit: RECKIT_ISA={wanted!r} is not one of {', '.join(builds)}")
+            if wanted not in runnable:
+                raise ImportError(f"reckit: RECKIT_ISA={wanted}: this CPU lacks its instructions (or the build is missing)")
+            return str(builds[wanted]), wanted
+        if not runnable:
+            raise ImportError("reckit: no build in this package runs on this CPU")
+        return str(builds[runnable[0]]), runnable[0]
+    checkout = here.parent.parent / ".build" / "release" / "libRecKitC.so"
+    if checkout.is_file():
+        return str(checkout), "checkout"
     raise ImportError(
-        "reckit: libRecKitC.so not found (looked at: " + ", ".join(str(c) for c in candidates)
-        + "); build it with `swift build -c release --product RecKitC` or set RECKIT_LIBRARY"
-    )
+        f"reckit: no RecKit library found (looked in {here / '_lib'} and at {checkout}); build it with "
+        "`swift build -c release --product RecKitC` or set RECKIT_LIBRARY")
 
 
-_lib = ctypes.CDLL(_find_library())
+_library_path, _library_build = _find_library()
+_lib = ctypes.CDLL(_library_path)
 _i64, _i32, _u64 = ctypes.c_int64, ctypes.c_int32, ctypes.c_uint64
 _fp, _dp, _ip = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int64)
 _lib.reckit_abi_version.restype = _i32
 _lib.reckit_last_error.restype = ctypes.c_char_p
+_lib.reckit_version.restype = ctypes.c_char_p
+_lib.reckit_blas_core.restype = ctypes.c_char_p
+_lib.reckit_build_features.argtypes = [ctypes.POINTER(_i32), ctypes.POINTER(_i32)]
+_lib.reckit_build_features.restype = None
 _lib.reckit_set_threads.argtypes = [_i64]
 _lib.reckit_set_threads.restype = _i32
 _lib.reckit_scorer_create.argtypes = [_fp, _i64, _i64, _fp, ctypes.POINTER(ctypes.c_void_p)]
@@ -87,10 +131,33 @@ _lib.reckit_scorer_free.restype = None
 _lib.reckit_scorer_topk.argtypes = [ctypes.c_void_p, _fp, _i64, _i64, _i64, _ip, _ip, _i64, _ip, _fp, _ip]
 _lib.reckit_scorer_topk.restype = _i32
 _lib.reckit_rank_marginals.argtypes = [
-    ctypes.c_char_p, ctypes.c_char_p, _i64, _i32, _i64, _u64, _dp, _i64, _ip]
+    ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _i64, _i32, _i64, _u64, _dp, _i64, _ip]
 _lib.reckit_rank_marginals.restype = _i32
-if _lib.reckit_abi_version() != 1:
-    raise ImportError(f"reckit: the library's ABI is version {_lib.reckit_abi_version()}, this package needs 1")
+if _lib.reckit_abi_version() != 2:
+    raise ImportError(f"reckit: the library's ABI is version {_lib.reckit_abi_version()}, this package needs 2")
+
+
+__version__ = _lib.reckit_version().decode()
+
+
+def build_info() -> dict:
+    """What was loaded: ``version``, ``library`` (its path), ``build`` (the wheel's ISA level,
+    ``RECKIT_LIBRARY`` or ``checkout``), the vector features it was ``compiled`` for and the
+    ``host`` has, and ``blas_core``, the kernel set OpenBLAS chose on this CPU."""
+    compiled, host = _i32(0), _i32(0)
+    _lib.reckit_build_features(ctypes.byref(compiled), ctypes.byref(host))
+
+    def names(bits: int) -> list:
+        return [n for b, n in ((1, "AVX2"), (2, "FMA"), (4, "AVX-512F")) if bits & b]
+
+    return {
+        "version": __version__,
+        "library": _library_path,
+        "build": _library_build,
+        "compiled": names(compiled.value),
+        "host": names(host.value),
+        "blas_core": _lib.reckit_blas_core().decode(),
+    }
 
 
 def _check(status: int) -> None:
@@ -202,7 +269,7 @@ def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 
     (the keys of ``reckit``'s JSON spec files) or a spec file's path; ``method`` is ``"exact"``
     or ``"mc"`` (Monte Carlo with ``simulations`` rankings from ``seed``)."""
     if isinstance(policy, dict):
-        text, base = json.dumps(policy), None
+        text, base, source = json.dumps(policy), None, None
     elif isinstance(policy, (str, os.PathLike)):
         path = Path(policy)
         try:
@@ -210,6 +277,7 @@ def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 
         except OSError as e:
             raise ReckitIOError(f"policy: {path}: {e.strerror or e}", 2) from None
         base = str(path.resolve().parent).encode()
+        source = str(path).encode()
     else:
         raise TypeError(f"policy: expected a spec dict or a path, got {type(policy).__name__}")
     if method not in ("exact", "mc"):
@@ -218,11 +286,11 @@ def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 
         raise TypeError(f"k: expected an int, got {type(k).__name__}")
     code = 0 if method == "exact" else 1
     n = ctypes.c_int64(0)
-    status = _lib.reckit_rank_marginals(text.encode(), base, int(k), code, int(simulations), int(seed), None, 0,
+    status = _lib.reckit_rank_marginals(text.encode(), base, source, int(k), code, int(simulations), int(seed), None, 0,
                                         ctypes.byref(n))
     if status != 5:  # the size query: anything else is the spec's or k's error
         _check(status if status != 0 else 5)
     out = np.empty((n.value, int(k)), dtype=np.float64)
-    _check(_lib.reckit_rank_marginals(text.encode(), base, int(k), code, int(simulations), int(seed),
+    _check(_lib.reckit_rank_marginals(text.encode(), base, source, int(k), code, int(simulations), int(seed),
                                       _ptr(out, _dp), out.size, ctypes.byref(n)))
     return out
