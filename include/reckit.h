@@ -68,6 +68,32 @@ int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const
                               int64_t simulations, uint64_t seed, double *out, int64_t out_len,
                               int64_t *items_out);
 
+/* Offline A/B tests. config_json holds reckit offline-ab's options as JSON: "logs" (a CSV path),
+ * "format" ("obd" or "csv"), "columns" (csv: item=COL,position=COL,reward=COL[,...]), "row_key",
+ * "targets" (a list of spec paths, spec objects or {"name": ..., "spec": ...}), "logging",
+ * "caps", "bootstrap", "seed", "item_features", "piece_groups", "reward_models", "k", "method"
+ * ("exact" or "mc"), "simulations". Relative paths resolve against base_dir (NULL: the working
+ * directory); errors name source (NULL: "the configuration"). Outputs are malloc'd buffers
+ * (text ones end with a 0 byte) to free with reckit_free; their length goes to *_len (or NULL). */
+
+/* The report as JSON (the keys of reckit offline-ab --json). */
+int32_t reckit_offline_ab(const char *config_json, const char *base_dir, const char *source,
+                          uint8_t **report_json, int64_t *report_len);
+
+/* One shard's pass (the configuration must set "k"): after (after_len bytes) is the merged state
+ * of the previous pass, or NULL for the first; state receives this shard's state. */
+int32_t reckit_offline_ab_partial(const char *config_json, const char *base_dir, const char *source,
+                                  const uint8_t *after, int64_t after_len, uint8_t **state,
+                                  int64_t *state_len);
+
+/* Merges count shard states of one pass. *done = 1: out is the report as JSON; *done = 0: out is
+ * the merged state, to give every shard as `after` for the next pass. */
+int32_t reckit_offline_ab_merge(const uint8_t *const *states, const int64_t *lengths, int64_t count,
+                                uint8_t **out, int64_t *out_len, int32_t *done);
+
+/* Frees a buffer a reckit function returned (NULL is allowed). */
+void reckit_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

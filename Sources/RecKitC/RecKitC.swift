@@ -248,3 +248,122 @@ func fail(_ error: RecOPEError) -> Int32 {
     case .invalidParameter, .malformedFile: return fail(.invalidArgument, error.description)
     }
 }
+
+// MARK: Offline A/B
+
+/// Copies `data` into a malloc'd buffer (with a terminating 0, so that text is a C string).
+func mallocCopy(
+    _ data: Data, to out: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>, length: UnsafeMutablePointer<Int64>?
+) -> Bool {
+    guard let p = malloc(data.count + 1)?.assumingMemoryBound(to: UInt8.self) else { return false }
+    data.copyBytes(to: p, count: data.count)
+    p[data.count] = 0
+    out.pointee = p
+    length?.pointee = Int64(data.count)
+    return true
+}
+
+/// An offline A/B job from its JSON configuration (`OfflineABJob.parse(config:)`; errors name
+/// `source`, or "the configuration" when null; relative paths resolve against `base_dir`).
+func offlineABJob(_ config: UnsafePointer<CChar>, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?)
+    throws(RecOPEError) -> OfflineABJob
+{
+    let base = URL(
+        fileURLWithPath: baseDir.map { String(cString: $0) } ?? FileManager.default.currentDirectoryPath,
+        isDirectory: true)
+    return try OfflineABJob.parse(
+        config: Data(String(cString: config).utf8), source: source.map { String(cString: $0) } ?? "the configuration",
+        base: base)
+}
+
+/// The report's JSON (snake_case keys; non-finite numbers as null), as `reckit offline-ab --json`
+/// writes it.
+func reportJSON(_ report: OfflineABReport) throws -> Data {
+    try JSONOutput.encode(report, pretty: false, snakeCase: true, what: "the report").data
+}
+
+/// Runs an offline A/B test (the JSON configuration's keys: `OfflineABJob.parse(config:)`) and
+/// writes the report's JSON, a malloc'd C string, to `report_json` (free it with `reckit_free`).
+@_cdecl("reckit_offline_ab")
+public func reckit_offline_ab(
+    _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
+    _ reportOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ reportLength: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let config, let reportOut else { return fail(.invalidArgument, "config and report_json must not be null") }
+    reportOut.pointee = nil
+    do {
+        let job = try offlineABJob(config, baseDir, source)
+        let data = try reportJSON(try job.run())
+        guard mallocCopy(data, to: reportOut, length: reportLength) else {
+            return fail(.memory, "the report: out of memory")
+        }
+    } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
+    return ReckitStatus.ok.rawValue
+}
+
+/// One shard's pass of an offline A/B test: the configuration must set `k`; `after` (`after_len`
+/// bytes, or null) is the merged state of the previous pass. Writes the shard's state (bytes, as
+/// `reckit offline-ab --partial` writes them) to a malloc'd buffer (free it with `reckit_free`).
+@_cdecl("reckit_offline_ab_partial")
+public func reckit_offline_ab_partial(
+    _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
+    _ after: UnsafePointer<UInt8>?, _ afterLength: Int64,
+    _ stateOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ stateLength: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let config, let stateOut else { return fail(.invalidArgument, "config and state must not be null") }
+    guard afterLength >= 0, after != nil || afterLength == 0 else {
+        return fail(.invalidArgument, "after: \(afterLength) bytes at a null pointer")
+    }
+    stateOut.pointee = nil
+    do {
+        let job = try offlineABJob(config, baseDir, source)
+        let previous = try after.map { (p: UnsafePointer<UInt8>) throws(RecOPEError) in
+            try OffPolicyState.decode(Data(UnsafeBufferPointer(start: p, count: Int(afterLength))), file: "after")
+        }
+        let data = try job.runPartial(after: previous).encoded()
+        guard mallocCopy(data, to: stateOut, length: stateLength) else {
+            return fail(.memory, "the state: out of memory")
+        }
+    } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
+    return ReckitStatus.ok.rawValue
+}
+
+/// Merges `count` shard states (`states[i]`, `lengths[i]` bytes) of one pass. When every pass is
+/// done, `done` is set to 1 and `out` receives the report's JSON; otherwise `done` is 0 and `out`
+/// the merged state, to give every shard as `after` for the next pass. Free `out` with
+/// `reckit_free`.
+@_cdecl("reckit_offline_ab_merge")
+public func reckit_offline_ab_merge(
+    _ states: UnsafePointer<UnsafePointer<UInt8>?>?, _ lengths: UnsafePointer<Int64>?, _ count: Int64,
+    _ out: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<Int64>?,
+    _ done: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let states, let lengths, let out else {
+        return fail(.invalidArgument, "states, lengths and out must not be null")
+    }
+    guard count >= 1 else { return fail(.invalidArgument, "count must be at least 1, got \(count)") }
+    out.pointee = nil
+    do {
+        var merged: OffPolicyState?
+        for i in 0..<Int(count) {
+            guard let p = states[i], lengths[i] >= 0 else {
+                return fail(.invalidArgument, "states[\(i)]: a null pointer or a negative length")
+            }
+            let s = try OffPolicyState.decode(
+                Data(UnsafeBufferPointer(start: p, count: Int(lengths[i]))), file: "states[\(i)]")
+            merged =
+                try merged.map { (m: OffPolicyState) throws(RecOPEError) in
+                    try OffPolicyState.merge([m, s], names: ["states[0...\(i - 1)]", "states[\(i)]"])
+                } ?? s
+        }
+        let next = try merged!.advanced()
+        let data = next.pass == .done ? try reportJSON(try next.report()) : try next.encoded()
+        done?.pointee = next.pass == .done ? 1 : 0
+        guard mallocCopy(data, to: out, length: outLength) else { return fail(.memory, "the merge: out of memory") }
+    } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
+    return ReckitStatus.ok.rawValue
+}
+
+/// Frees a buffer a RecKit function returned (null is allowed).
+@_cdecl("reckit_free")
+public func reckit_free(_ p: UnsafeMutableRawPointer?) { free(p) }

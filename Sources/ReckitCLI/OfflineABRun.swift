@@ -149,18 +149,12 @@ struct OfflineABRun: ParsableCommand {
             let source = spool ?? logs
             let r: OfflineABReport
             do {
-                let depth = try k ?? deepestPosition(cols, source: source)
-                let evaluator = try makeEvaluator(depth: depth, settings: s)
+                let job = try makeJob(logs: source, columns: cols, settings: s)
                 if let partial {
-                    try runPartial(evaluator, columns: cols, to: partial)
+                    try runPartial(job, to: partial)
                     return
                 }
-                // Only a multi-pass evaluation reads the rows again.
-                var cache = ChunkCache(budgetBytes: noRewardModels ? 0 : 64 << 20)
-                r = try evaluator.evaluate(progress: { stderrLine("offline-ab: pass \($0)") }) {
-                    (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
-                    try cache.read(source, columns: cols, into: &acc)
-                }
+                r = try job.run(progress: { stderrLine("offline-ab: pass \($0)") })
             } catch let e as RecOPEError { throw e.renamingFile(source, to: label) }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             try report.write(r)
@@ -171,73 +165,18 @@ struct OfflineABRun: ParsableCommand {
         }
     }
 
-    /// Reads every row of `path` into the accumulator.
-    static func read(_ path: String, columns: LogColumns, into acc: inout OffPolicyAccumulator) throws(RecOPEError) {
-        let reader = try LogReader(path: path, columns: columns)
-        while let c = try reader.next() { try acc.add(c) }
-    }
-
-    /// Chunks of the first pass kept for the later ones while they fit a memory budget; a
-    /// larger log is read again from its file on every pass.
-    struct ChunkCache {
-        let budgetBytes: Int
-        var chunks: [LogChunk] = []
-        var complete = false
-        var overBudget = false
-
-        init(budgetBytes: Int) { self.budgetBytes = budgetBytes }
-
-        mutating func read(_ path: String, columns: LogColumns, into acc: inout OffPolicyAccumulator)
-            throws(RecOPEError)
-        {
-            if complete {
-                for c in chunks { try acc.add(c) }
-                return
-            }
-            let reader = try LogReader(path: path, columns: columns)
-            var bytes = 0
-            while let c = try reader.next() {
-                try acc.add(c)
-                guard !overBudget else { continue }
-                bytes +=
-                    c.count * (48 + 4 * c.contexts.count)
-                    + c.contexts.reduce(0) { $0 + $1.values.reduce(0) { $0 + 16 + $1.utf8.count } }
-                if bytes > budgetBytes {
-                    overBudget = true
-                    chunks = []
-                } else {
-                    chunks.append(c)
-                }
-            }
-            complete = !overBudget
-        }
-    }
-
     /// One shard's pass: from the first pass, or the merged state given by --after.
-    func runPartial(_ evaluator: OffPolicyEvaluator, columns: LogColumns, to path: String) throws {
-        let state =
-            try after.map { (p: String) throws(RecOPEError) in try OffPolicyState.load(p) } ?? evaluator.initialState()
-        guard state.pass != .done else {
+    func runPartial(_ job: OfflineABJob, to path: String) throws {
+        let state = try after.map { (p: String) throws(RecOPEError) in try OffPolicyState.load(p) }
+        if let state, state.pass == .done {
             throw RecOPEError.invalidParameter(
                 "\(after ?? "the state"): every pass is done; run `reckit offline-ab merge` on it for the report")
         }
-        var acc = try evaluator.accumulator(for: state)
-        try Self.read(logs, columns: columns, into: &acc)
-        try acc.finishedState().write(to: path)
+        let next = try job.runPartial(after: state)
+        try next.write(to: path)
         stderrLine(
-            "offline-ab: pass \(state.completedPasses + 1) (\(state.pass)) of \(acc.state.rows > 0 ? "\(acc.state.rows) rows" : "this shard") written to \(path)"
+            "offline-ab: pass \(next.completedPasses + 1) (\(next.pass)) of \(next.rows > 0 ? "\(next.rows) rows" : "this shard") written to \(path)"
         )
-    }
-
-    /// The deepest logged position (a quick pass over the positions only).
-    func deepestPosition(_ cols: LogColumns, source: String) throws -> Int {
-        let reader = try LogReader(path: source, columns: cols)
-        var deepest = 0
-        while let c = try reader.next() { deepest = max(deepest, Int(c.positions.max() ?? 0) + 1) }
-        guard deepest > 0 else {
-            throw RecOPEError.malformedFile(file: source, line: nil, message: "the log has no rows")
-        }
-        return deepest
     }
 
     /// Whether `path` is read once only: standard input, a FIFO, a socket or a device (not a
@@ -249,25 +188,21 @@ struct OfflineABRun: ParsableCommand {
         return (st.st_mode & S_IFMT) != S_IFREG
     }
 
-    func marginals(_ p: any RankingPolicy, depth: Int) throws(RecOPEError) -> RankMarginals {
-        method == .exact
-            ? try p.exactMarginals(k: min(depth, p.itemCount))
-            : try p.monteCarloMarginals(k: min(depth, p.itemCount), simulations: simulations, seed: seed)
-    }
-
-    func makeEvaluator(depth: Int, settings: EvaluationSettings) throws -> OffPolicyEvaluator {
-        let loggingMarginals = try logging.map { (path: String) throws(RecOPEError) in
-            try marginals(try PolicySpec.load(path), depth: depth)
-        }
-        var targets = [TargetPolicy]()
+    /// The job: the target specs (named by policy and file), the logging spec, the depth and the
+    /// marginals method.
+    func makeJob(logs source: String, columns: LogColumns, settings: EvaluationSettings) throws -> OfflineABJob {
+        var targets = [OfflineABJob.Target]()
         for spec in target {
             let p = try PolicySpec.load(spec)
-            targets.append(
-                TargetPolicy(
-                    name: "\(p.name) (\(URL(fileURLWithPath: spec).lastPathComponent))",
-                    marginals: [try marginals(p, depth: depth)]))
+            targets.append(.init(name: "\(p.name) (\(URL(fileURLWithPath: spec).lastPathComponent))", policy: p))
         }
-        return try OffPolicyEvaluator(targets: targets, logging: loggingMarginals.map { [$0] }, settings: settings)
+        var job = OfflineABJob(
+            logs: source, columns: columns, targets: targets,
+            logging: try logging.map { (path: String) throws(RecOPEError) in try PolicySpec.load(path) },
+            settings: settings, depth: k,
+            marginals: method == .exact ? .exact : .monteCarlo(simulations: simulations))
+        if job.depth == nil { job.depth = try job.deepestPosition() }
+        return job
     }
 
     /// Copies the log stream (`--logs`: standard input, a FIFO or a device) to a temporary file,

@@ -93,3 +93,118 @@ import Testing
         #expect(Int(compiled) == BuildTarget.compiled.rawValue && Int(host) == BuildTarget.host.rawValue)
     }
 }
+
+/// The OBD sample's folder (fetched by scripts/fetch-obp).
+let obdFolder: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.appendingPathComponent("data/obp/obp").path
+}()
+
+/// Offline A/B over the C ABI: the report `OfflineABJob` gives (the CLI's), and a pass-by-pass
+/// partial/merge loop that ends in the same report.
+@Suite(
+    .enabled(
+        if: FileManager.default.fileExists(atPath: obdFolder + "/dataset/obd/random/all/all.csv"),
+        "run scripts/fetch-obp to fetch the OBD sample"))
+struct CABIOfflineABTests {
+    func lastError() -> String { String(cString: reckit_last_error()) }
+
+    var config: String {
+        """
+        {"logs": "dataset/obd/random/all/all.csv", "targets": [{"kind": "bernoulli_ts", "prior": "policy/conf/prior_bts.yaml"},
+         {"name": "uniform", "spec": {"kind": "uniform", "items": 80}}], "bootstrap": 100, "k": 3, "seed": 7}
+        """
+    }
+
+    func take(_ p: UnsafeMutablePointer<UInt8>?, _ n: Int64) -> Data {
+        defer { reckit_free(p) }
+        return Data(UnsafeBufferPointer(start: p, count: Int(n)))
+    }
+
+    @Test func reportEqualsTheJobsAndPartialsMergeToIt() throws {
+        let job = try OfflineABJob.parse(
+            config: Data(config.utf8), source: "c", base: URL(fileURLWithPath: obdFolder, isDirectory: true))
+        let want = try JSONOutput.encode(try job.run(), pretty: false, snakeCase: true, what: "r").data
+        var out: UnsafeMutablePointer<UInt8>?
+        var n: Int64 = 0
+        #expect(reckit_offline_ab(config, obdFolder, nil, &out, &n) == 0, "\(lastError())")
+        let got = take(out, n)
+        #expect(got == want)
+        let report = try JSONSerialization.jsonObject(with: got) as? [String: Any]
+        let names = (report?["evaluations"] as? [[String: Any]])?.map { $0["policy"] as? String }
+        #expect(names == ["TS", "uniform"])
+
+        // Pass by pass: one shard's state, merged, given back as `after` until the report comes.
+        var after = Data()
+        var passes = 0
+        while true {
+            var state: UnsafeMutablePointer<UInt8>?
+            var sn: Int64 = 0
+            let status = after.withUnsafeBytes { a in
+                reckit_offline_ab_partial(
+                    config, obdFolder, nil, after.isEmpty ? nil : a.bindMemory(to: UInt8.self).baseAddress,
+                    Int64(after.count), &state, &sn)
+            }
+            #expect(status == 0, "\(lastError())")
+            guard status == 0 else { return }
+            let s = take(state, sn)
+            var merged: UnsafeMutablePointer<UInt8>?
+            var mn: Int64 = 0
+            var done: Int32 = -1
+            let ms = s.withUnsafeBytes { b in
+                var pointers: [UnsafePointer<UInt8>?] = [b.bindMemory(to: UInt8.self).baseAddress]
+                return reckit_offline_ab_merge(&pointers, [Int64(s.count)], 1, &merged, &mn, &done)
+            }
+            #expect(ms == 0, "\(lastError())")
+            passes += 1
+            if done == 1 {
+                #expect(take(merged, mn) == want)
+                break
+            }
+            after = take(merged, mn)
+            #expect(passes < 20)
+            if passes >= 20 { return }
+        }
+        #expect(passes > 1)
+    }
+
+    @Test func badConfigurationsNameTheKey() {
+        var out: UnsafeMutablePointer<UInt8>?
+        let cases: [(String, String)] = [
+            ("{", "the configuration:1: not valid JSON"),
+            (#"{"logs": "x.csv", "targets": [], "k": 3}"#, "\"targets\" must be a non-empty list"),
+            (#"{"targets": [{"kind": "uniform", "items": 3}]}"#, "missing \"logs\""),
+            (#"{"logs": "x.csv", "target": []}"#, "unknown key \"target\""),
+            (
+                #"{"logs": "x.csv", "targets": [{"kind": "uniform", "items": 3}], "k": 0}"#,
+                "\"k\" must be an integer in 1...10000"
+            ),
+            (#"{"logs": "x.csv", "targets": [{"kind": "unifrm"}]}"#, "targets[0]"),
+            (
+                #"{"logs": "x.csv", "format": "csv", "targets": [{"kind": "uniform", "items": 3}]}"#,
+                "format csv needs \"columns\""
+            ),
+            (#"{"logs": "nope.csv", "targets": [{"kind": "uniform", "items": 3}], "k": 2}"#, "nope.csv"),
+            (
+                #"{"logs": "x.csv", "targets": [{"kind": "uniform", "items": 3}], "method": "mc", "simulations": 0}"#,
+                "\"simulations\""
+            ),
+        ]
+        for (config, text) in cases {
+            #expect(reckit_offline_ab(config, "/tmp", nil, &out, nil) != 0)
+            #expect(out == nil)
+            #expect(lastError().contains(text), "\(config): \(lastError())")
+        }
+        #expect(reckit_offline_ab(nil, nil, nil, &out, nil) == 1)
+        var done: Int32 = 0
+        #expect(reckit_offline_ab_merge(nil, nil, 1, &out, nil, &done) == 1)
+        let junk: [UInt8] = [1, 2, 3]
+        junk.withUnsafeBufferPointer { b in
+            var ptrs: [UnsafePointer<UInt8>?] = [b.baseAddress]
+            #expect(reckit_offline_ab_merge(&ptrs, [3], 1, &out, nil, &done) != 0)
+        }
+        #expect(lastError().contains("states[0]"))
+        reckit_free(nil)
+    }
+}
