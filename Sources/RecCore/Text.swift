@@ -71,6 +71,7 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
         init(_ value: Value) { self.value = value }
     }
 
+    /// A new per-thread slot (nil on every thread).
     public init() {
         pthread_key_create(&key) { p in
             guard let p else { return }
@@ -97,18 +98,29 @@ public final class ThreadLocal<Value>: @unchecked Sendable {
 /// The C library's functions by a name that no method shadows (inside a type with its own
 /// `log` or `write`, say), on Linux and Darwin alike.
 public enum LibC {
+    /// Natural logarithm.
     @inlinable public static func log(_ x: Double) -> Double { _log(x) }
+    /// Natural logarithm (logf).
     @inlinable public static func log(_ x: Float) -> Float { _logf(x) }
+    /// e to the x.
     @inlinable public static func exp(_ x: Double) -> Double { _exp(x) }
+    /// log(1 + x), accurate near 0.
     @inlinable public static func log1p(_ x: Double) -> Double { _log1p(x) }
+    /// log(1 + x), accurate near 0 (log1pf).
     @inlinable public static func log1p(_ x: Float) -> Float { _log1pf(x) }
+    /// Base-2 logarithm.
     @inlinable public static func log2(_ x: Double) -> Double { _log2(x) }
+    /// x to the y.
     @inlinable public static func pow(_ x: Double, _ y: Double) -> Double { _pow(x, y) }
+    /// x to the y (powf).
     @inlinable public static func pow(_ x: Float, _ y: Float) -> Float { _powf(x, y) }
+    /// open(2): a descriptor, or -1 with errno set.
     public static func open(_ path: String, _ flags: Int32) -> Int32 { _open(path, flags) }
+    /// read(2): bytes read, 0 at the end, -1 with errno set.
     public static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
         _read(fd, buffer, count)
     }
+    /// write(2): bytes written, or -1 with errno set.
     public static func write(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
         _write(fd, buffer, count)
     }

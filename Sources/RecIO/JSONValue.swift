@@ -6,12 +6,16 @@
 /// `JSONSerialization` (untyped) and whose decoder does not say where a syntax error is; this
 /// parser gives untyped values and a line and column for every syntax error.
 public enum JSONValue: Sendable, Equatable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// A number: its Double value, and its exact value when the literal is an integer (no
     /// fraction or exponent) within Int64.
     case number(Double, exact: Int64?)
+    /// A string (escapes resolved).
     case string(String)
+    /// An array.
     case array([JSONValue])
     /// An object's members (for a key given twice, the last; `JSONDiagnosis`-style callers check
     /// duplicates themselves).
@@ -19,11 +23,16 @@ public enum JSONValue: Sendable, Equatable {
 
     /// A syntax error: its 1-based line and column, and what was expected.
     public struct SyntaxError: Error, Equatable, CustomStringConvertible {
+        /// The 1-based line.
         public let line: Int
+        /// The 1-based column (in characters).
         public let column: Int
+        /// What is wrong, or what was expected.
         public let message: String
+        /// "line L, column C: message".
         public var description: String { "line \(line), column \(column): \(message)" }
 
+        /// An error at `line` and `column`.
         public init(line: Int, column: Int, message: String) {
             self.line = line
             self.column = column

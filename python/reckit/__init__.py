@@ -31,6 +31,9 @@ __all__ = [
     "rank_marginals",
     "set_threads",
     "build_info",
+    "offline_ab",
+    "merge",
+    "OfflineABReport",
     "__version__",
 ]
 
@@ -294,3 +297,239 @@ def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 
     _check(_lib.reckit_rank_marginals(text.encode(), base, source, int(k), code, int(simulations), int(seed),
                                       _ptr(out, _dp), out.size, ctypes.byref(n)))
     return out
+
+
+# Offline A/B tests ---------------------------------------------------------------------------
+
+_lib.reckit_offline_ab.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                   ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
+_lib.reckit_offline_ab.restype = _i32
+_lib.reckit_offline_ab_partial.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                           _i64, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
+_lib.reckit_offline_ab_partial.restype = _i32
+_lib.reckit_offline_ab_merge.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_i64), _i64,
+                                         ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64),
+                                         ctypes.POINTER(_i32)]
+_lib.reckit_offline_ab_merge.restype = _i32
+_lib.reckit_free.argtypes = [ctypes.c_void_p]
+_lib.reckit_free.restype = None
+
+
+def _take(p: ctypes.c_void_p, n: ctypes.c_int64) -> bytes:
+    try:
+        return ctypes.string_at(p.value, n.value)
+    finally:
+        _lib.reckit_free(p)
+
+
+class OfflineABReport:
+    """An offline A/B report: ``rows``, ``logged_mean``, ``policies``, ``warnings``,
+    ``estimates`` (a pandas DataFrame: policy, estimator, cap, grouping, model, value, low, high,
+    method, normal_low, normal_high), ``diagnostics(policy)``, ``to_dict()``, ``to_json()``."""
+
+    def __init__(self, report: dict):
+        self._report = report
+        self.rows = report["rows"]
+        self.logged_mean = report["logged_mean"]
+        self.warnings = list(report.get("warnings", []))
+        self.policies = [e["policy"] for e in report["evaluations"]]
+
+    def records(self) -> list:
+        """The estimates as a list of dicts (the rows of ``estimates``)."""
+        out = []
+        for e in self._report["evaluations"]:
+            for s in e["estimates"]:
+                nan = float("nan")
+                out.append({
+                    "policy": s["policy"], "estimator": s["estimator"],
+                    "cap": nan if s.get("cap") is None else s["cap"],
+                    "grouping": s.get("grouping"), "model": s.get("model"),
+                    "value": nan if s.get("value") is None else s["value"],
+                    "low": nan if s["interval"].get("low") is None else s["interval"]["low"],
+                    "high": nan if s["interval"].get("high") is None else s["interval"]["high"],
+                    "method": s["method"],
+                    "normal_low": nan if s["normal"].get("low") is None else s["normal"]["low"],
+                    "normal_high": nan if s["normal"].get("high") is None else s["normal"]["high"],
+                })
+        return out
+
+    @property
+    def estimates(self):
+        """Every estimate as a pandas DataFrame (pandas is needed for this property only)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("reckit: OfflineABReport.estimates needs pandas (pip install pandas); "
+                              "records() gives the same rows as dicts") from None
+        return pd.DataFrame.from_records(self.records(), columns=[
+            "policy", "estimator", "cap", "grouping", "model", "value", "low", "high", "method", "normal_low",
+            "normal_high"])
+
+    def estimate(self, policy: str, estimator: str, *, cap=None, grouping=None, model=None) -> dict:
+        """The first estimate of ``policy`` by ``estimator`` (and ``cap``, ``grouping``, ``model``
+        when given), as a dict; KeyError when there is none."""
+        for r in self.records():
+            if (r["policy"] == policy and r["estimator"] == estimator and (cap is None or r["cap"] == cap)
+                    and (grouping is None or r["grouping"] == grouping) and (model is None or r["model"] == model)):
+                return r
+        raise KeyError(f"no {estimator} estimate for policy {policy!r}")
+
+    def diagnostics(self, policy: str) -> dict:
+        """The weight diagnostics of one policy (ESS, max and mean weight, cap table, ...)."""
+        for e in self._report["evaluations"]:
+            if e["policy"] == policy:
+                return e["diagnostics"]
+        raise KeyError(f"no policy {policy!r} (the report has {', '.join(self.policies)})")
+
+    def to_dict(self) -> dict:
+        """The report as the dict ``reckit offline-ab --json`` writes."""
+        return json.loads(json.dumps(self._report))
+
+    def to_json(self, path=None, *, indent=2):
+        """The report as JSON text, or written to ``path`` when given."""
+        text = json.dumps(self._report, indent=indent)
+        if path is None:
+            return text
+        tmp = Path(str(path) + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        return None
+
+    def __repr__(self):
+        return f"OfflineABReport({self.rows} rows, policies {self.policies})"
+
+
+def _spec_value(spec, what: str):
+    if isinstance(spec, dict):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        return str(Path(spec).resolve())
+    raise TypeError(f"{what}: expected a spec dict or a spec file's path, got {type(spec).__name__}")
+
+
+def _columns_text(columns) -> str:
+    if isinstance(columns, str):
+        return columns
+    if isinstance(columns, dict):
+        parts = []
+        for key, value in columns.items():
+            if key == "context" and isinstance(value, (list, tuple)):
+                value = "+".join(value)
+            parts.append(f"{key}={value}")
+        return ",".join(parts)
+    raise TypeError(f"columns: expected a dict (item=..., position=..., reward=...) or the CLI's text, "
+                    f"got {type(columns).__name__}")
+
+
+def _write_table(table, directory: str, name: str, what: str) -> str:
+    """A DataFrame or pyarrow Table as a CSV file in ``directory`` (its name is fixed, so that row
+    keys, which hash the file name and the line, are the same on every run)."""
+    path = os.path.join(directory, name)
+    if hasattr(table, "to_pandas") and not hasattr(table, "to_csv"):  # a pyarrow Table
+        table = table.to_pandas()
+    if not hasattr(table, "to_csv"):
+        raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
+    table.to_csv(path, index=False)
+    return path
+
+
+def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
+    if isinstance(logs, (str, os.PathLike)):
+        path = Path(logs)
+        if path.suffix.lower() == ".parquet":
+            try:
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise ImportError(f"{what}: reading Parquet needs pyarrow (pip install pyarrow)") from None
+            return _write_table(pq.read_table(path), directory, path.stem + ".csv", what)
+        return str(path.resolve())
+    return _write_table(logs, directory, "logs.csv", what)
+
+
+def _offline_ab_config(logs, directory, *, format, columns, targets, logging, caps, bootstrap, seed,
+                       item_features, row_key, k, method, simulations, piece_groups, reward_models) -> dict:
+    if format not in ("obd", "csv"):
+        raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
+    if method not in ("exact", "mc"):
+        raise ValueError(f"method: expected 'exact' or 'mc', got {method!r}")
+    if isinstance(targets, dict) and "kind" not in targets:
+        target_list = [{"name": str(n), "spec": _spec_value(s, f"targets[{n!r}]")} for n, s in targets.items()]
+    elif isinstance(targets, (list, tuple)):
+        target_list = [_spec_value(s, f"targets[{i}]") for i, s in enumerate(targets)]
+    else:
+        raise TypeError("targets: expected a list of specs (dicts or paths) or a dict of names to specs, "
+                        f"got {type(targets).__name__}")
+    if not target_list:
+        raise ValueError("targets: give at least one target policy")
+    config = {"logs": _prepare_logs(logs, directory), "format": format, "targets": target_list,
+              "caps": [float(c) for c in caps], "bootstrap": int(bootstrap), "seed": int(seed),
+              "reward_models": bool(reward_models), "method": method}
+    if columns is not None:
+        config["columns"] = _columns_text(columns)
+    if logging is not None:
+        config["logging"] = _spec_value(logging, "logging")
+    if item_features is not None:
+        config["item_features"] = _prepare_logs(item_features, directory, "item_features") \
+            if not isinstance(item_features, (str, os.PathLike)) else str(Path(item_features).resolve())
+    if row_key is not None:
+        config["row_key"] = str(row_key)
+    if k is not None:
+        config["k"] = int(k)
+    if method == "mc":
+        config["simulations"] = int(simulations)
+    if piece_groups is not None:
+        config["piece_groups"] = piece_groups if isinstance(piece_groups, str) else ",".join(piece_groups)
+    return config
+
+
+def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
+               seed=1, item_features=None, row_key=None, k=None, method="exact", simulations=1_000_000,
+               piece_groups=None, reward_models=True, partial=False, after=None):
+    """Estimates target ranking policies' click rates from logged data, as ``reckit offline-ab``.
+
+    ``logs``: a CSV path (``format="obd"``: the Open Bandit Dataset layout; ``"csv"``: any header,
+    mapped by ``columns``, a dict such as ``{"item": "item_id", "position": "position", "reward":
+    "click", "propensity": "propensity_score", "context": ["user_feature_0"], "position_base": 1}``),
+    a Parquet path, a pandas DataFrame or a pyarrow Table. ``targets``: a list of policy specs
+    (dicts with the JSON spec files' keys, or their paths) or a dict of names to specs;
+    ``logging``: the logging policy (default: the logged propensities). Returns an
+    ``OfflineABReport``. With ``partial=True`` (``k`` required) returns this shard's state as
+    bytes for ``reckit.merge``; ``after`` is the merged state of the previous pass.
+
+    Without ``row_key``, bootstrap weights and cross-fitting folds hash the log file's name and
+    each row's line (a table is read as ``logs.csv``, a Parquet file as its stem + ``.csv``);
+    give ``row_key`` (a column identifying rows) for results that do not depend on either."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="reckit-") as d:
+        config = _offline_ab_config(
+            logs, d, format=format, columns=columns, targets=targets, logging=logging, caps=caps,
+            bootstrap=bootstrap, seed=seed, item_features=item_features, row_key=row_key, k=k, method=method,
+            simulations=simulations, piece_groups=piece_groups, reward_models=reward_models)
+        text = json.dumps(config).encode()
+        out, n = ctypes.c_void_p(), _i64(0)
+        if partial or after is not None:
+            if after is not None and not isinstance(after, (bytes, bytearray)):
+                raise TypeError(f"after: expected the bytes reckit.merge returned, got {type(after).__name__}")
+            after_bytes = bytes(after) if after is not None else None
+            _check(_lib.reckit_offline_ab_partial(text, None, b"offline_ab", after_bytes,
+                                                  len(after_bytes) if after_bytes else 0, ctypes.byref(out),
+                                                  ctypes.byref(n)))
+            return _take(out, n)
+        _check(_lib.reckit_offline_ab(text, None, b"offline_ab", ctypes.byref(out), ctypes.byref(n)))
+        return OfflineABReport(json.loads(_take(out, n)))
+
+
+def merge(states):
+    """Merges shards' states of one pass (``offline_ab(..., partial=True)``): the report when
+    every pass is done, else the merged state (bytes) to give every shard as ``after``."""
+    states = list(states)
+    if not states or not all(isinstance(s, (bytes, bytearray)) for s in states):
+        raise TypeError("states: expected a non-empty list of the bytes offline_ab(partial=True) returned")
+    blobs = [bytes(s) for s in states]
+    ptrs = (ctypes.c_char_p * len(blobs))(*blobs)
+    lens = (_i64 * len(blobs))(*[len(b) for b in blobs])
+    out, n, done = ctypes.c_void_p(), _i64(0), _i32(0)
+    _check(_lib.reckit_offline_ab_merge(ptrs, lens, len(blobs), ctypes.byref(out), ctypes.byref(n),
+                                        ctypes.byref(done)))
+    data = _take(out, n)
+    return OfflineABReport(json.loads(data)) if done.value == 1 else data

@@ -1,0 +1,134 @@
+"""reckit.offline_ab against `reckit offline-ab` on the Open Bandit Dataset sample: the same
+report from a path, the same estimates from a DataFrame and from Parquet, shards' states merging
+to the single run, and bad input naming the argument."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reckit
+from conftest import run
+
+ROOT = Path(__file__).resolve().parents[2]
+OBD = ROOT / "data" / "obp" / "obp"
+LOG = OBD / "dataset" / "obd" / "random" / "all" / "all.csv"
+PRIOR = OBD / "policy" / "conf" / "prior_bts.yaml"
+needs_obd = pytest.mark.skipif(not LOG.is_file(), reason="run scripts/fetch-obp for the OBD sample")
+BTS = {"kind": "bernoulli_ts", "prior": str(PRIOR), "campaign": "all"}
+UNIFORM = {"kind": "uniform", "items": 80}
+
+
+@pytest.fixture(scope="module")
+def specs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("specs")
+    (d / "bts.json").write_text(json.dumps(BTS))
+    (d / "uniform.json").write_text(json.dumps(UNIFORM))
+    return d
+
+
+@needs_obd
+def test_the_report_equals_the_cli(cli, specs, tmp_path):
+    out = tmp_path / "cli.json"
+    run(cli, "offline-ab", "--logs", str(LOG), "--target", str(specs / "bts.json"), "--target",
+        str(specs / "uniform.json"), "--logging", str(specs / "uniform.json"), "--bootstrap", "200", "--json", str(out))
+    want = json.loads(out.read_text())
+    got = reckit.offline_ab(LOG, targets=[specs / "bts.json", specs / "uniform.json"], logging=specs / "uniform.json",
+                            bootstrap=200)
+    assert got.to_dict() == want
+    assert got.policies == ["TS (bts.json)", "uniform random (uniform.json)"] or got.policies == [
+        e["policy"] for e in want["evaluations"]]
+    est = got.estimates
+    assert list(est.columns) == ["policy", "estimator", "cap", "grouping", "model", "value", "low", "high", "method",
+                                 "normal_low", "normal_high"]
+    assert len(est) == sum(len(e["estimates"]) for e in want["evaluations"])
+    ips = got.estimate(got.policies[0], "IS")
+    assert ips["low"] <= ips["value"] <= ips["high"]
+
+
+@needs_obd
+def test_a_dataframe_and_parquet_give_the_paths_estimates(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_csv(LOG)
+    features = LOG.parent / "item_context.csv"
+    # Without a row key, bootstrap weights and cross-fitting folds hash the file's name and the
+    # line: a table is written as logs.csv, so compare with the log under that name.
+    (tmp_path / "logs.csv").write_bytes(LOG.read_bytes())
+    kwargs = dict(targets={"ts": BTS}, bootstrap=50, item_features=features)
+    from_path = reckit.offline_ab(tmp_path / "logs.csv", **kwargs).records()
+    from_frame = reckit.offline_ab(frame, **kwargs).records()
+    assert _same(from_frame, from_path)
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    pq.write_table(pa.Table.from_pandas(frame), tmp_path / "logs.parquet")
+    assert _same(reckit.offline_ab(tmp_path / "logs.parquet", **kwargs).records(), from_path)
+    assert _same(reckit.offline_ab(pa.Table.from_pandas(frame), **kwargs).records(), from_path)
+
+
+def _same(a, b):
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        for key in x:
+            u, v = x[key], y[key]
+            if isinstance(u, float) and np.isnan(u) and isinstance(v, float) and np.isnan(v):
+                continue
+            if u != v:
+                return False
+    return True
+
+
+@needs_obd
+def test_shards_states_merge_to_the_single_run():
+    kwargs = dict(targets=[BTS], k=3, bootstrap=100, seed=5)
+    want = reckit.offline_ab(LOG, **kwargs)
+    state = None
+    for _ in range(20):
+        part = reckit.offline_ab(LOG, partial=True, after=state, **kwargs)
+        assert isinstance(part, bytes)
+        merged = reckit.merge([part])
+        if isinstance(merged, reckit.OfflineABReport):
+            assert merged.to_dict() == want.to_dict()
+            return
+        state = merged
+    pytest.fail("the passes did not end")
+
+
+@needs_obd
+@pytest.mark.parametrize("kwargs, exc, text", [
+    (dict(targets=[]), ValueError, "targets: give at least one"),
+    (dict(targets=42), TypeError, "targets: expected a list"),
+    (dict(targets=[42]), TypeError, "targets[0]: expected a spec dict"),
+    (dict(targets=[UNIFORM], format="parquet"), ValueError, "format: expected 'obd' or 'csv'"),
+    (dict(targets=[UNIFORM], method="fast"), ValueError, "method: expected 'exact' or 'mc'"),
+    (dict(targets=[UNIFORM], format="csv"), reckit.ReckitValueError, 'format csv needs "columns"'),
+    (dict(targets=[{"kind": "uniform"}]), reckit.ReckitValueError, "targets[0]"),
+    (dict(targets=[UNIFORM], k=0), reckit.ReckitValueError, '"k" must be an integer in 1...10000'),
+    (dict(targets=[UNIFORM], columns=42, format="csv"), TypeError, "columns: expected a dict"),
+    (dict(targets=[UNIFORM], bootstrap=-1), reckit.ReckitValueError, '"bootstrap"'),
+    (dict(targets=[UNIFORM], partial=True), reckit.ReckitValueError, "needs the depth (k)"),
+    (dict(targets=[UNIFORM], k=2, after="state"), TypeError, "after: expected the bytes"),
+])
+def test_bad_arguments(kwargs, exc, text):
+    with pytest.raises(exc) as e:
+        reckit.offline_ab(LOG, **kwargs)
+    assert text in str(e.value)
+
+
+def test_bad_logs(tmp_path):
+    with pytest.raises(reckit.ReckitIOError, match="nope.csv"):
+        reckit.offline_ab(tmp_path / "nope.csv", targets=[UNIFORM])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("item_id,position,click,propensity_score\n1,1,1,0.5\n2,x,0,0.5\n")
+    with pytest.raises(reckit.ReckitValueError, match=r"bad.csv:3"):
+        reckit.offline_ab(bad, targets=[UNIFORM], format="csv",
+                          columns={"item": "item_id", "position": "position", "reward": "click",
+                                   "propensity": "propensity_score", "position_base": 1})
+    with pytest.raises(TypeError, match="logs: expected a path, a pandas DataFrame"):
+        reckit.offline_ab(42, targets=[UNIFORM])
+    with pytest.raises(TypeError, match="states: expected a non-empty list"):
+        reckit.merge([])
+    with pytest.raises(reckit.ReckitValueError, match=r"states\[0\]"):
+        reckit.merge([b"not a state"])
