@@ -91,6 +91,16 @@ int32_t reckit_offline_ab_partial(const char *config_json, const char *base_dir,
 int32_t reckit_offline_ab_merge(const uint8_t *const *states, const int64_t *lengths, int64_t count,
                                 uint8_t **out, int64_t *out_len, int32_t *done);
 
+/* OBP-style estimators on per-round action distributions: the round rewards (their mean is the
+ * policy value) of estimator 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR with lambda (IPW's and DR's
+ * clip, SwitchDR's threshold; INFINITY for none). action, position (0-based), reward, pscore: n
+ * values; action_dist and estimated_rewards (NULL for IPW, SNIPW): n x actions x positions,
+ * row-major (OBP's layout). Writes n values to out. */
+int32_t reckit_obp_round_rewards(int32_t estimator, double lambda, int64_t n, int64_t actions,
+                                 int64_t positions, const int64_t *action, const int64_t *position,
+                                 const double *reward, const double *pscore, const double *action_dist,
+                                 const double *estimated_rewards, double *out);
+
 /* Frees a buffer a reckit function returned (NULL is allowed). */
 void reckit_free(void *p);
 

@@ -367,3 +367,53 @@ public func reckit_offline_ab_merge(
 /// Frees a buffer a RecKit function returned (null is allowed).
 @_cdecl("reckit_free")
 public func reckit_free(_ p: UnsafeMutableRawPointer?) { free(p) }
+
+// MARK: OBP-style estimators
+
+/// The round rewards of an estimator on per-round action distributions (OBP's arrays; see
+/// `ActionDistributionOPE`): `estimator` 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR, with `lambda`
+/// (IPW's and DR's clip, SwitchDR's threshold; +inf for none). `action`, `position` (0-based),
+/// `reward`, `pscore` hold `n` values; `action_dist` and `estimated_rewards` (null for IPW and
+/// SNIPW) `n × actions × positions`, row-major. Writes `n` values to `out`.
+@_cdecl("reckit_obp_round_rewards")
+public func reckit_obp_round_rewards(
+    _ estimator: Int32, _ lambda: Double, _ n: Int64, _ actions: Int64, _ positions: Int64,
+    _ action: UnsafePointer<Int64>?, _ position: UnsafePointer<Int64>?, _ reward: UnsafePointer<Double>?,
+    _ pscore: UnsafePointer<Double>?, _ actionDist: UnsafePointer<Double>?, _ estimatedRewards: UnsafePointer<Double>?,
+    _ out: UnsafeMutablePointer<Double>?
+) -> Int32 {
+    guard let action, let position, let reward, let pscore, let actionDist, let out else {
+        return fail(.invalidArgument, "action, position, reward, pscore, action_dist and out must not be null")
+    }
+    guard n >= 1, actions >= 1, positions >= 1, n <= Int64(Int32.max), actions <= 1 << 24, positions <= 1 << 16,
+        let cells = MemoryBudget.product([Int(n), Int(actions), Int(positions)])
+    else {
+        return fail(
+            .invalidArgument, "n (\(n)), actions (\(actions)) and positions (\(positions)) must be positive and fit")
+    }
+    guard !lambda.isNaN, lambda >= 0 else {
+        return fail(.invalidArgument, "lambda_ must be non-negative, got \(lambda)")
+    }
+    let e: ActionDistributionOPE.Estimator
+    switch estimator {
+    case 0: e = .ipw(lambda: lambda)
+    case 1: e = .snipw
+    case 2: e = .dm
+    case 3: e = .dr(lambda: lambda)
+    case 4: e = .switchDR(lambda: lambda)
+    default: return fail(.invalidArgument, "estimator must be 0...4 (IPW, SNIPW, DM, DR, SwitchDR), got \(estimator)")
+    }
+    let count = Int(n)
+    do {
+        let rounds = try ActionDistributionOPE.Rounds(
+            n: count, actions: Int(actions), positions: Int(positions),
+            action: UnsafeBufferPointer(start: action, count: count),
+            position: UnsafeBufferPointer(start: position, count: count),
+            reward: UnsafeBufferPointer(start: reward, count: count),
+            pscore: UnsafeBufferPointer(start: pscore, count: count),
+            actionDistribution: UnsafeBufferPointer(start: actionDist, count: cells),
+            estimatedRewards: estimatedRewards.map { UnsafeBufferPointer(start: $0, count: cells) })
+        try ActionDistributionOPE.roundRewards(e, rounds, into: UnsafeMutableBufferPointer(start: out, count: count))
+    } catch { return fail(error) }
+    return ReckitStatus.ok.rawValue
+}
