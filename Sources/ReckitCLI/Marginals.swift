@@ -7,8 +7,8 @@ struct Marginals: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rank marginals P(item at rank) of a ranking policy (JSON spec), exactly or by Monte Carlo.",
         discussion: """
-            Writes CSV rows item,rank,probability (rank from 1; items as the policy numbers them, e.g.
-            0..n-1 for an OBD prior), plus std_error for Monte Carlo. See README for the spec format;
+            Writes CSV rows item,rank,probability (rank from 1; items as the policy numbers them, e.g. \
+            0..n-1 for an OBD prior), plus std_error for Monte Carlo. See README for the spec format; \
             for example {"kind": "bernoulli_ts", "prior": "data/obp/obp/policy/conf/prior_bts.yaml", "campaign": "all"}.
             """)
 

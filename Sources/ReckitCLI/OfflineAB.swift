@@ -80,8 +80,8 @@ struct OfflineABMerge: ParsableCommand {
         abstract:
             "Merge the states shards wrote with --partial; print the report, or write the next pass's state (--output).",
         discussion: """
-            Every state must come from the same settings, policies and earlier passes; a difference is an error
-            naming it. When passes remain (the reward models need more than one), --output receives the merged
+            Every state must come from the same settings, policies and earlier passes; a difference is an error \
+            naming it. When passes remain (the reward models need more than one), --output receives the merged \
             state: run each shard again with --partial SHARD_STATE --after that file, then merge again.
             """)
 

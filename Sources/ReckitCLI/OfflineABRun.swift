@@ -8,11 +8,12 @@ struct OfflineABRun: ParsableCommand {
         commandName: "run",
         abstract: "Estimate target policies' click rates from a log (the default subcommand).",
         discussion: """
-            Logs: --format obd reads the Open Bandit Dataset CSV layout; --format csv reads any CSV with a
-            header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1][,row_key=COL].
-            --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives
+            Logs: --format obd reads the Open Bandit Dataset CSV layout; --format csv reads any CSV with a \
+            header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1][,row_key=COL]. \
+            --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives \
             the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
-            Scale-out: --partial STATE reads this shard's rows for one pass and writes its state; `reckit
+
+            Scale-out: --partial STATE reads this shard's rows for one pass and writes its state; `reckit \
             offline-ab merge` adds the shards' states. Rows are streamed: memory does not grow with the log.
             """)
 

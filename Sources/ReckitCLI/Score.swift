@@ -58,16 +58,16 @@ struct ScoreRun: ParsableCommand {
         commandName: "run",
         abstract: "Top-k items of a catalog (or of one shard of it, --partial) for each state.",
         discussion: """
-            Items and states are CSV files of floats (one row per item / state, an optional header line),
-            or are generated with --items/--batch/--dim/--seed; --items-from takes a trained checkpoint's
-            head (weights and bias) as the items. Output: one line per (state, rank) as CSV
-            (state,rank,item,score) on stdout, or JSON with --format json; --output writes to a file
+            Items and states are CSV files of floats (one row per item / state, an optional header line), \
+            or are generated with --items/--batch/--dim/--seed; --items-from takes a trained checkpoint's \
+            head (weights and bias) as the items. Output: one line per (state, rank) as CSV \
+            (state,rank,item,score) on stdout, or JSON with --format json; --output writes to a file \
             atomically instead.
 
-            Sharded: each piece scores a block of states (--first-state) against a shard of the items
-            (a file holding rows --first-item.. of a --catalog-size catalog, or --item-range A:B of a whole
-            items source) and writes --partial FILE; `reckit score merge FILE...` gives exactly the
-            single-process top-k (same items, same scores, ties to the lower global id, NaN last).
+            Sharded: each piece scores a block of states (--first-state) against a shard of the items \
+            (a file holding rows --first-item.. of a --catalog-size catalog, or --item-range A:B of a whole \
+            items source) and writes --partial FILE; `reckit score merge FILE...` gives exactly the \
+            single-process top-k (same items, same scores, ties to the lower global id, NaN last). \
             Exclusions (--exclude) are global item ids.
             """)
 
@@ -254,7 +254,7 @@ struct ScoreMerge: ParsableCommand {
         abstract:
             "Merge the partial files of `reckit score --partial` into every state's top-k (exactly the single-process result).",
         discussion: """
-            For each block of states the item shards must be disjoint and cover the catalog, and the blocks must
+            For each block of states the item shards must be disjoint and cover the catalog, and the blocks must \
             cover states 0..<B; a missing or overlapping piece is an error naming the file.
             """)
 

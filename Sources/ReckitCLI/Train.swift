@@ -205,7 +205,8 @@ struct Train: ParsableCommand {
             least --min-session-length), split 8:1:1 by --split-seed (or --split FILE), and turned \
             into transitions with rewards by event type (--reward click=0.2,purchase=1). Writes \
             OUT/last.safetensors each epoch (with the optimiser state, for --resume), \
-            OUT/best.safetensors (best validation epoch), OUT/metrics.json, OUT/split.csv and             OUT/report.html (metrics and losses by epoch, the chosen epoch; --html FILE writes a copy).
+            OUT/best.safetensors (best validation epoch), OUT/metrics.json, OUT/split.csv and \
+            OUT/report.html (metrics and losses by epoch, the chosen epoch; --html FILE writes a copy).
             """)
 
     @OptionGroup var options: TrainOptions
