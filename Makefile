@@ -48,7 +48,7 @@ format:
 # The DocC catalogs of the library modules (Sources/*/*.docc), built with swift-docc-plugin;
 # any warning (an unresolved symbol link, say) fails, and so does a module with doc comments on
 # fewer than 90% of its public declarations. Archives in .build/plugins/Swift-DocC/outputs/.
-DOC_TARGETS := RecKit RecCore RecIO RecNN RecOPE RecRL
+DOC_TARGETS := RecKit RecCore RecIO RecNN RecOPE RecRL RecReports
 docs: bootstrap
 	$(SWIFT) package generate-documentation $(foreach t,$(DOC_TARGETS),--target $(t)) --warnings-as-errors
 	python3 scripts/doc-coverage --min 0.9

@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "RecNN", targets: ["RecNN"]),
         .library(name: "RecOPE", targets: ["RecOPE"]),
         .library(name: "RecRL", targets: ["RecRL"]),
+        .library(name: "RecReports", targets: ["RecReports"]),
         .executable(name: "reckit", targets: ["reckit"]),
         // The command line's commands as a library, for tools that run them in another setting
         // (integrations/mpi's reckit-mpi runs `train` over MPI with the same options).
@@ -55,8 +56,10 @@ let package = Package(
         // Offline RL for sequential recommenders: event logs, sessions, transitions, trainers,
         // evaluation, serving policies.
         .target(name: "RecRL", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),
+        // Self-contained HTML reports (inline SVG charts) of offline A/B tests and training runs.
+        .target(name: "RecReports", dependencies: ["RecCore", "RecOPE", "RecRL"]),
         // Umbrella: re-exports the library modules.
-        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE", "RecRL"]),
+        .target(name: "RecKit", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE", "RecRL", "RecReports"]),
         .target(
             name: "ReckitCLI",
             dependencies: ["RecKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -76,9 +76,10 @@ int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const
  * directory); errors name source (NULL: "the configuration"). Outputs are malloc'd buffers
  * (text ones end with a 0 byte) to free with reckit_free; their length goes to *_len (or NULL). */
 
-/* The report as JSON (the keys of reckit offline-ab --json). */
+/* The report as JSON (the keys of reckit offline-ab --json) and, when html is not NULL, as the
+ * HTML page reckit offline-ab --html writes. */
 int32_t reckit_offline_ab(const char *config_json, const char *base_dir, const char *source,
-                          uint8_t **report_json, int64_t *report_len);
+                          uint8_t **report_json, int64_t *report_len, uint8_t **html, int64_t *html_len);
 
 /* One shard's pass (the configuration must set "k"): after (after_len bytes) is the merged state
  * of the previous pass, or NULL for the first; state receives this shard's state. */
@@ -86,10 +87,12 @@ int32_t reckit_offline_ab_partial(const char *config_json, const char *base_dir,
                                   const uint8_t *after, int64_t after_len, uint8_t **state,
                                   int64_t *state_len);
 
-/* Merges count shard states of one pass. *done = 1: out is the report as JSON; *done = 0: out is
- * the merged state, to give every shard as `after` for the next pass. */
+/* Merges count shard states of one pass. *done = 1: out is the report as JSON (and html, when not
+ * NULL, the HTML page); *done = 0: out is the merged state, to give every shard as `after` for the
+ * next pass. */
 int32_t reckit_offline_ab_merge(const uint8_t *const *states, const int64_t *lengths, int64_t count,
-                                uint8_t **out, int64_t *out_len, int32_t *done);
+                                uint8_t **out, int64_t *out_len, int32_t *done, uint8_t **html,
+                                int64_t *html_len);
 
 /* OBP-style estimators on per-round action distributions: the round rewards (their mean is the
  * policy value) of estimator 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR with lambda (IPW's and DR's

@@ -4,3 +4,4 @@
 @_exported import RecNN
 @_exported import RecOPE
 @_exported import RecRL
+@_exported import RecReports

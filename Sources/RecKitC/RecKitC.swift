@@ -283,19 +283,27 @@ func reportJSON(_ report: OfflineABReport) throws -> Data {
 }
 
 /// Runs an offline A/B test (the JSON configuration's keys: `OfflineABJob.parse(config:)`) and
-/// writes the report's JSON, a malloc'd C string, to `report_json` (free it with `reckit_free`).
+/// writes the report's JSON, a malloc'd C string, to `report_json`, and when `html` is not null
+/// the HTML report (`reckit offline-ab --html`'s page) to `html` (free both with `reckit_free`).
 @_cdecl("reckit_offline_ab")
 public func reckit_offline_ab(
     _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
-    _ reportOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ reportLength: UnsafeMutablePointer<Int64>?
+    _ reportOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ reportLength: UnsafeMutablePointer<Int64>?,
+    _ htmlOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ htmlLength: UnsafeMutablePointer<Int64>?
 ) -> Int32 {
     guard let config, let reportOut else { return fail(.invalidArgument, "config and report_json must not be null") }
     reportOut.pointee = nil
+    htmlOut?.pointee = nil
     do {
         let job = try offlineABJob(config, baseDir, source)
-        let data = try reportJSON(try job.run())
-        guard mallocCopy(data, to: reportOut, length: reportLength) else {
+        let report = try job.run()
+        guard mallocCopy(try reportJSON(report), to: reportOut, length: reportLength) else {
             return fail(.memory, "the report: out of memory")
+        }
+        if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
+            free(reportOut.pointee)
+            reportOut.pointee = nil
+            return fail(.memory, "the HTML report: out of memory")
         }
     } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
     return ReckitStatus.ok.rawValue
@@ -329,14 +337,15 @@ public func reckit_offline_ab_partial(
 }
 
 /// Merges `count` shard states (`states[i]`, `lengths[i]` bytes) of one pass. When every pass is
-/// done, `done` is set to 1 and `out` receives the report's JSON; otherwise `done` is 0 and `out`
-/// the merged state, to give every shard as `after` for the next pass. Free `out` with
-/// `reckit_free`.
+/// done, `done` is set to 1, `out` receives the report's JSON and `html` (when not null) the HTML
+/// report; otherwise `done` is 0 and `out` the merged state, to give every shard as `after` for
+/// the next pass. Free the buffers with `reckit_free`.
 @_cdecl("reckit_offline_ab_merge")
 public func reckit_offline_ab_merge(
     _ states: UnsafePointer<UnsafePointer<UInt8>?>?, _ lengths: UnsafePointer<Int64>?, _ count: Int64,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<Int64>?,
-    _ done: UnsafeMutablePointer<Int32>?
+    _ done: UnsafeMutablePointer<Int32>?, _ htmlOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+    _ htmlLength: UnsafeMutablePointer<Int64>?
 ) -> Int32 {
     guard let states, let lengths, let out else {
         return fail(.invalidArgument, "states, lengths and out must not be null")
@@ -357,9 +366,23 @@ public func reckit_offline_ab_merge(
                 } ?? s
         }
         let next = try merged!.advanced()
-        let data = next.pass == .done ? try reportJSON(try next.report()) : try next.encoded()
+        htmlOut?.pointee = nil
+        if next.pass == .done {
+            let report = try next.report()
+            guard mallocCopy(try reportJSON(report), to: out, length: outLength) else {
+                return fail(.memory, "the merge: out of memory")
+            }
+            if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
+                free(out.pointee)
+                out.pointee = nil
+                return fail(.memory, "the HTML report: out of memory")
+            }
+        } else {
+            guard mallocCopy(try next.encoded(), to: out, length: outLength) else {
+                return fail(.memory, "the merge: out of memory")
+            }
+        }
         done?.pointee = next.pass == .done ? 1 : 0
-        guard mallocCopy(data, to: out, length: outLength) else { return fail(.memory, "the merge: out of memory") }
     } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
     return ReckitStatus.ok.rawValue
 }

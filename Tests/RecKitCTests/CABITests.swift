@@ -128,7 +128,10 @@ struct CABIOfflineABTests {
         let want = try JSONOutput.encode(try job.run(), pretty: false, snakeCase: true, what: "r").data
         var out: UnsafeMutablePointer<UInt8>?
         var n: Int64 = 0
-        #expect(reckit_offline_ab(config, obdFolder, nil, &out, &n) == 0, "\(lastError())")
+        var html: UnsafeMutablePointer<UInt8>?
+        var hn: Int64 = 0
+        #expect(reckit_offline_ab(config, obdFolder, nil, &out, &n, &html, &hn) == 0, "\(lastError())")
+        #expect(take(html, hn) == Data(ReportHTML.render(try job.run()).utf8))
         let got = take(out, n)
         #expect(got == want)
         let report = try JSONSerialization.jsonObject(with: got) as? [String: Any]
@@ -154,7 +157,7 @@ struct CABIOfflineABTests {
             var done: Int32 = -1
             let ms = s.withUnsafeBytes { b in
                 var pointers: [UnsafePointer<UInt8>?] = [b.bindMemory(to: UInt8.self).baseAddress]
-                return reckit_offline_ab_merge(&pointers, [Int64(s.count)], 1, &merged, &mn, &done)
+                return reckit_offline_ab_merge(&pointers, [Int64(s.count)], 1, &merged, &mn, &done, nil, nil)
             }
             #expect(ms == 0, "\(lastError())")
             passes += 1
@@ -192,17 +195,17 @@ struct CABIOfflineABTests {
             ),
         ]
         for (config, text) in cases {
-            #expect(reckit_offline_ab(config, "/tmp", nil, &out, nil) != 0)
+            #expect(reckit_offline_ab(config, "/tmp", nil, &out, nil, nil, nil) != 0)
             #expect(out == nil)
             #expect(lastError().contains(text), "\(config): \(lastError())")
         }
-        #expect(reckit_offline_ab(nil, nil, nil, &out, nil) == 1)
+        #expect(reckit_offline_ab(nil, nil, nil, &out, nil, nil, nil) == 1)
         var done: Int32 = 0
-        #expect(reckit_offline_ab_merge(nil, nil, 1, &out, nil, &done) == 1)
+        #expect(reckit_offline_ab_merge(nil, nil, 1, &out, nil, &done, nil, nil) == 1)
         let junk: [UInt8] = [1, 2, 3]
         junk.withUnsafeBufferPointer { b in
             var ptrs: [UnsafePointer<UInt8>?] = [b.baseAddress]
-            #expect(reckit_offline_ab_merge(&ptrs, [3], 1, &out, nil, &done) != 0)
+            #expect(reckit_offline_ab_merge(&ptrs, [3], 1, &out, nil, &done, nil, nil) != 0)
         }
         #expect(lastError().contains("states[0]"))
         reckit_free(nil)

@@ -302,6 +302,7 @@ def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 
 # Offline A/B tests ---------------------------------------------------------------------------
 
 _lib.reckit_offline_ab.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                                   ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64),
                                    ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
 _lib.reckit_offline_ab.restype = _i32
 _lib.reckit_offline_ab_partial.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -309,7 +310,7 @@ _lib.reckit_offline_ab_partial.argtypes = [ctypes.c_char_p, ctypes.c_char_p, cty
 _lib.reckit_offline_ab_partial.restype = _i32
 _lib.reckit_offline_ab_merge.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_i64), _i64,
                                          ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64),
-                                         ctypes.POINTER(_i32)]
+                                         ctypes.POINTER(_i32), ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
 _lib.reckit_offline_ab_merge.restype = _i32
 _lib.reckit_free.argtypes = [ctypes.c_void_p]
 _lib.reckit_free.restype = None
@@ -325,10 +326,12 @@ def _take(p: ctypes.c_void_p, n: ctypes.c_int64) -> bytes:
 class OfflineABReport:
     """An offline A/B report: ``rows``, ``logged_mean``, ``policies``, ``warnings``,
     ``estimates`` (a pandas DataFrame: policy, estimator, cap, grouping, model, value, low, high,
-    method, normal_low, normal_high), ``diagnostics(policy)``, ``to_dict()``, ``to_json()``."""
+    method, normal_low, normal_high), ``diagnostics(policy)``, ``to_dict()``, ``to_json()``,
+    ``to_html(path)``."""
 
-    def __init__(self, report: dict):
+    def __init__(self, report: dict, html: str = ""):
         self._report = report
+        self._html = html
         self.rows = report["rows"]
         self.logged_mean = report["logged_mean"]
         self.warnings = list(report.get("warnings", []))
@@ -394,6 +397,19 @@ class OfflineABReport:
         tmp.write_text(text)
         os.replace(tmp, path)
         return None
+
+    def to_html(self, path=None):
+        """The HTML report (``reckit offline-ab --html``'s page: interval charts, cap curves, weight
+        histograms, tables; self-contained), as text, or written atomically to ``path``."""
+        if path is None:
+            return self._html
+        tmp = Path(str(path) + ".tmp")
+        tmp.write_text(self._html, encoding="utf-8")
+        os.replace(tmp, path)
+        return None
+
+    def _repr_html_(self):
+        return self._html
 
     def __repr__(self):
         return f"OfflineABReport({self.rows} rows, policies {self.policies})"
@@ -515,8 +531,11 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
                                                   len(after_bytes) if after_bytes else 0, ctypes.byref(out),
                                                   ctypes.byref(n)))
             return _take(out, n)
-        _check(_lib.reckit_offline_ab(text, None, b"offline_ab", ctypes.byref(out), ctypes.byref(n)))
-        return OfflineABReport(json.loads(_take(out, n)))
+        html, hn = ctypes.c_void_p(), _i64(0)
+        _check(_lib.reckit_offline_ab(text, None, b"offline_ab", ctypes.byref(out), ctypes.byref(n),
+                                      ctypes.byref(html), ctypes.byref(hn)))
+        report = json.loads(_take(out, n))
+        return OfflineABReport(report, _take(html, hn).decode("utf-8"))
 
 
 def merge(states):
@@ -529,7 +548,10 @@ def merge(states):
     ptrs = (ctypes.c_char_p * len(blobs))(*blobs)
     lens = (_i64 * len(blobs))(*[len(b) for b in blobs])
     out, n, done = ctypes.c_void_p(), _i64(0), _i32(0)
+    html, hn = ctypes.c_void_p(), _i64(0)
     _check(_lib.reckit_offline_ab_merge(ptrs, lens, len(blobs), ctypes.byref(out), ctypes.byref(n),
-                                        ctypes.byref(done)))
+                                        ctypes.byref(done), ctypes.byref(html), ctypes.byref(hn)))
     data = _take(out, n)
-    return OfflineABReport(json.loads(data)) if done.value == 1 else data
+    if done.value == 1:
+        return OfflineABReport(json.loads(data), _take(html, hn).decode("utf-8"))
+    return data

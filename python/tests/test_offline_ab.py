@@ -46,6 +46,12 @@ def test_the_report_equals_the_cli(cli, specs, tmp_path):
     assert len(est) == sum(len(e["estimates"]) for e in want["evaluations"])
     ips = got.estimate(got.policies[0], "IS")
     assert ips["low"] <= ips["value"] <= ips["high"]
+    # The HTML page is the CLI's, byte for byte.
+    run(cli, "offline-ab", "--logs", str(LOG), "--target", str(specs / "bts.json"), "--target",
+        str(specs / "uniform.json"), "--logging", str(specs / "uniform.json"), "--bootstrap", "200", "--html",
+        str(tmp_path / "cli.html"))
+    got.to_html(tmp_path / "py.html")
+    assert (tmp_path / "py.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
 
 
 @needs_obd

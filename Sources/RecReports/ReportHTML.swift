@@ -1,11 +1,21 @@
-import Foundation
-import RecKit
+import RecCore
+import RecOPE
+import RecRL
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A self-contained HTML report (inline CSS and SVG, no network) of an offline A/B test: per
 /// policy an interval chart of every estimate against the logged mean, the cap curve (CIS and NCIS
 /// against the weight cap), a histogram of the importance weights, the estimates table and the
 /// diagnostics.
-enum ReportHTML {
+public enum ReportHTML {
     static let style = """
         <style>body{font:14px system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
         table{border-collapse:collapse;margin:1em 0}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}
@@ -13,14 +23,15 @@ enum ReportHTML {
         figure{margin:1em 0}figcaption{color:#555;font-size:13px}svg text{font-family:system-ui,sans-serif}</style>
         """
 
-    static func render(_ report: OfflineABReport) -> String {
+    /// The page of `report` (a complete HTML document).
+    public static func render(_ report: OfflineABReport) -> String {
         let logged = report.loggedMean
         var h = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>RecKit offline A/B report</title>
             \(style)</head><body>
             <h1>Offline A/B report</h1>
             <p id="summary">Logs: <code>\(SVGPlot.escape(report.logs))</code>, \(report.rows) rows, logged mean reward \
-            \(String(format: "%.6f", logged)); \(report.passes) passes over the data.</p>
+            \(cFormat("%.6f", logged)); \(report.passes) passes over the data.</p>
             """
         for w in report.warnings { h += "<p class=\"warn\">\(SVGPlot.escape(w))</p>" }
         for (i, e) in report.evaluations.enumerated() {
@@ -51,7 +62,7 @@ enum ReportHTML {
     /// An estimate's row label: the estimator, its grouping and reward model, and its cap.
     static func rowLabel(_ e: Estimate) -> String {
         guard let c = e.cap else { return e.label }
-        let value = c.isInfinite ? "∞" : String(format: "%g", c)
+        let value = c.isInfinite ? "∞" : cFormat("%g", c)
         return e.label + (e.estimator == .SwitchDR ? ", τ=" : ", c=") + value
     }
 
@@ -60,14 +71,14 @@ enum ReportHTML {
             "<table id=\"\(id)\"><tr><th>estimator</th><th>reward model</th><th>cap</th><th>value</th><th>interval</th>"
             + "<th>method</th><th>normal interval</th><th>uplift</th></tr>"
         for s in es {
-            let cap = s.cap.map { $0.isInfinite ? "∞" : String(format: "%g", $0) } ?? "–"
+            let cap = s.cap.map { $0.isInfinite ? "∞" : cFormat("%g", $0) } ?? "–"
             h +=
                 "<tr><td>\(SVGPlot.escape(s.estimator.rawValue + (s.grouping.map { " by \($0)" } ?? "")))</td>"
                 + "<td>\(s.model?.rawValue ?? "–")</td><td>\(cap)</td>"
-                + String(
-                    format: "<td>%.6f</td><td>[%.6f, %.6f]</td>", s.value, s.interval.low, s.interval.high)
+                + cFormat(
+                    "<td>%.6f</td><td>[%.6f, %.6f]</td>", s.value, s.interval.low, s.interval.high)
                 + "<td>\(s.method.rawValue)</td>"
-                + String(format: "<td>[%.6f, %.6f]</td>", s.normal.low, s.normal.high)
+                + cFormat("<td>[%.6f, %.6f]</td>", s.normal.low, s.normal.high)
                 + "<td>\(uplift(s.value, logged))</td></tr>"
         }
         return h + "</table>"
@@ -75,24 +86,25 @@ enum ReportHTML {
 
     static func diagnostics(_ d: WeightDiagnostics, rows: Int) -> String {
         var h =
-            String(
-                format: "<p>Effective sample size %.0f of %ld; max weight %.3g; mean weight %.3f; ",
+            cFormat(
+                "<p>Effective sample size %.0f of %ld; max weight %.3g; mean weight %.3f; ",
                 d.effectiveSampleSize, rows, d.maxWeight, d.meanWeight)
-            + (d.unsupportedMass.map { String(format: "target mass on unlogged pairs %.3g.</p>", $0) }
+            + (d.unsupportedMass.map { cFormat("target mass on unlogged pairs %.3g.</p>", $0) }
                 ?? "unsupported mass not computed (one pass).</p>")
         h +=
             "<table><tr><th>cap</th>"
-            + d.capTable.map { "<th>\($0.cap.isInfinite ? "∞" : String(format: "%g", $0.cap))</th>" }.joined()
+            + d.capTable.map { "<th>\($0.cap.isInfinite ? "∞" : cFormat("%g", $0.cap))</th>" }.joined()
             + "</tr>"
-        h += "<tr><td>CIS</td>" + d.capTable.map { String(format: "<td>%.6f</td>", $0.cis) }.joined() + "</tr>"
-        return h + "<tr><td>NCIS</td>" + d.capTable.map { String(format: "<td>%.6f</td>", $0.ncis) }.joined()
+        h += "<tr><td>CIS</td>" + d.capTable.map { cFormat("<td>%.6f</td>", $0.cis) }.joined() + "</tr>"
+        return h + "<tr><td>NCIS</td>" + d.capTable.map { cFormat("<td>%.6f</td>", $0.ncis) }.joined()
             + "</tr></table>"
     }
 
     /// "+1.23%", or "–" when the logged mean is 0 or the value is not finite.
-    static func uplift(_ v: Double, _ logged: Double) -> String {
+    /// `v` against the logged mean as a signed percentage ("+12.3%"), or "-" when undefined.
+    public static func uplift(_ v: Double, _ logged: Double) -> String {
         guard logged != 0, v.isFinite else { return "–" }
-        return String(format: "%+.2f%%", 100 * (v - logged) / logged)
+        return cFormat("%+.2f%%", 100 * (v - logged) / logged)
     }
 
     /// Horizontal interval chart: one labelled row per estimate, a dot at the value, a bar over
@@ -114,7 +126,7 @@ enum ReportHTML {
                 s += SVGPlot.line(f.px(e.interval.low), y, f.px(e.interval.high), y, color: "#36c", width: 3)
             }
             if e.value.isFinite {
-                s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#123\"/>", f.px(e.value), y)
+                s += cFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#123\"/>", f.px(e.value), y)
             }
         }
         return s + "</svg>"
@@ -130,7 +142,7 @@ enum ReportHTML {
         let f = SVGPlot.Frame(
             x: (lo - 0.1)...(infX + 0.1), y: SVGPlot.paddedRange(rows.flatMap { [$0.cis, $0.ncis] } + [logged]))
         var s = SVGPlot.open(id: id, width: f.svgWidth, height: f.svgHeight, title: "CIS and NCIS against the cap")
-        let xt = rows.map { (x($0.cap), $0.cap.isFinite ? String(format: "%g", $0.cap) : "∞") }
+        let xt = rows.map { (x($0.cap), $0.cap.isFinite ? cFormat("%g", $0.cap) : "∞") }
         s += SVGPlot.xAxis(f, ticks: xt, title: "weight cap c")
         s += SVGPlot.yAxis(f, ticks: SVGPlot.labelledTicks(f.y), title: "estimate")
         s += SVGPlot.line(f.left, f.py(logged), f.left + f.width, f.py(logged), color: "#888", dash: "4 3")
@@ -154,10 +166,11 @@ enum ReportHTML {
         for (k, b) in shown.enumerated() {
             let x0 = f.px(Double(k) + 0.1)
             let x1 = f.px(Double(k) + 0.9)
-            s += String(
-                format:
-                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#36c\"><title>%@: %ld rows</title></rect>",
-                x0, f.py(Double(b.rows)), x1 - x0, f.py(0) - f.py(Double(b.rows)), binName(b), b.rows)
+            s +=
+                cFormat(
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#36c\"><title>",
+                    x0, f.py(Double(b.rows)), x1 - x0, f.py(0) - f.py(Double(b.rows))) + binName(b)
+                + cFormat(": %ld rows</title></rect>", b.rows)
             ticks.append((Double(k) + 0.5, binTick(b)))
         }
         s += SVGPlot.xAxis(f, ticks: ticks, title: "importance weight (bin lower edge)")
@@ -169,7 +182,7 @@ enum ReportHTML {
         if b.high == 0 { return "0" }
         if b.low == 0 { return "<2⁻¹⁰" }
         let e = Int(b.low.exponent)
-        return (0...10).contains(e) ? String(format: "%g", b.low) : "2" + superscript(e)
+        return (0...10).contains(e) ? cFormat("%g", b.low) : "2" + superscript(e)
     }
 
     static func superscript(_ n: Int) -> String {
@@ -179,7 +192,7 @@ enum ReportHTML {
 
     static func binName(_ b: WeightBin) -> String {
         if b.high == 0 { return "w = 0" }
-        guard let hi = b.high else { return String(format: "w ≥ %g", b.low) }
-        return String(format: "%g ≤ w < %g", b.low, hi)
+        guard let hi = b.high else { return cFormat("w ≥ %g", b.low) }
+        return cFormat("%g ≤ w < %g", b.low, hi)
     }
 }

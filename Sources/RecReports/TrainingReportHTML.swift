@@ -1,13 +1,24 @@
-import Foundation
-import RecKit
+import RecCore
+import RecOPE
+import RecRL
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A self-contained HTML report (inline CSS and SVG, no network) of a training run: validation
 /// and test HR@k and NDCG@k per event type by epoch, the losses by epoch, the chosen epoch marked,
 /// and the chosen epoch's tables.
-enum TrainingReportHTML {
+public enum TrainingReportHTML {
     static let colors = ["#36c", "#d62", "#393", "#939", "#c90", "#066", "#a33", "#555"]
 
-    static func render(_ report: TrainingRun.Report, model: ModelConfig, source: String) -> String {
+    /// The page of a training run's `report` (a complete HTML document) for `model` trained on `source`.
+    public static func render(_ report: TrainingRun.Report, model: ModelConfig, source: String) -> String {
         let best = report.best
         var h = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>RecKit training report</title>
@@ -16,7 +27,7 @@ enum TrainingReportHTML {
             <p id="summary">\(SVGPlot.escape(model.algorithm.rawValue.uppercased())) on \
             <code>\(SVGPlot.escape(source))</code>: \(model.items) items, \(model.encoder.rawValue) encoder \
             (d = \(model.dim), blocks \(model.blocks), heads \(model.heads), L = \(model.length)); \
-            \(report.epochs.count) epochs, \(String(format: "%.0f", report.sequencesPerSecond)) sequences/s. \
+            \(report.epochs.count) epochs, \(cFormat("%.0f", report.sequencesPerSecond)) sequences/s. \
             Chosen epoch: <strong id="chosen-epoch">\(best.epoch + 1)</strong>, by validation \
             \(SVGPlot.escape(report.selectBy)).</p>
             """
@@ -107,8 +118,8 @@ enum TrainingReportHTML {
         for (t, e) in m.eventTypes.enumerated() where m.counts[t] > 0 {
             h += "<tr><td>\(SVGPlot.escape(e))</td><td>\(m.counts[t])</td>"
             for k in m.cutoffs {
-                h += String(
-                    format: "<td>%.4f</td><td>%.4f</td>", m.hitRate(e, at: k) ?? .nan, m.ndcg(e, at: k) ?? .nan)
+                h += cFormat(
+                    "<td>%.4f</td><td>%.4f</td>", m.hitRate(e, at: k) ?? .nan, m.ndcg(e, at: k) ?? .nan)
             }
             h += "</tr>"
         }
@@ -123,7 +134,7 @@ enum TrainingReportHTML {
             let v = e.validation.flat.first { $0.name == select }?.value ?? .nan
             let mark = e.epoch == report.bestEpoch ? " (chosen)" : ""
             h += "<tr><td>\(e.epoch + 1)\(mark)</td><td>\(e.step)</td>"
-            h += String(format: "<td>%.4f</td><td>%.4f</td><td>%.1f</td></tr>", e.loss, v, e.seconds)
+            h += cFormat("<td>%.4f</td><td>%.4f</td><td>%.1f</td></tr>", e.loss, v, e.seconds)
         }
         return h + "</table>"
     }

@@ -1,4 +1,13 @@
-import Foundation
+import RecCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Small inline-SVG charts for the HTML reports: axes with ticks, lines, bars. No scripts, no
 /// network; every number is printed with a fixed format, so a report is the same bytes for the
@@ -6,8 +15,18 @@ import Foundation
 enum SVGPlot {
     /// Escapes text for HTML and SVG.
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for ch in s {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
     }
 
     /// About `count` round tick values (steps of 1, 2 or 5 × 10ᵏ) covering [lo, hi].
@@ -28,7 +47,7 @@ enum SVGPlot {
     /// A tick label with as many decimals as the step needs.
     static func label(_ v: Double, step: Double) -> String {
         let decimals = max(0, min(12, Int(-floor(log10(step)))))
-        return String(format: "%.\(decimals)f", v)
+        return cFormat("%.\(decimals)f", v)
     }
 
     /// A plot area inside an SVG: data coordinates to pixels.
@@ -48,9 +67,9 @@ enum SVGPlot {
 
     /// Opens an SVG element with an id and an accessible title.
     static func open(id: String, width: Double, height: Double, title: String) -> String {
-        String(
-            format: "<svg id=\"%@\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" role=\"img\">",
-            id, width, height) + "<title>\(escape(title))</title>"
+        "<svg id=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\""
+            + cFormat(" width=\"%.0f\" height=\"%.0f\" role=\"img\">", width, height)
+            + "<title>\(escape(title))</title>"
     }
 
     /// The x axis along the bottom of the frame with ticks, labels, light grid lines and a title.
@@ -78,9 +97,8 @@ enum SVGPlot {
         let x = 14.0
         let y = f.top + f.height / 2
         return s
-            + String(
-                format:
-                    "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">",
+            + cFormat(
+                "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">",
                 x, y, x, y) + escape(title) + "</text>"
     }
 
@@ -94,13 +112,12 @@ enum SVGPlot {
         _ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, color: String, width: Double = 1,
         dash: String? = nil
     ) -> String {
-        String(
-            format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"%.1f\"%@/>", x1,
-            y1, x2, y2, color, width, dash.map { " stroke-dasharray=\"\($0)\"" } ?? "")
+        cFormat("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"", x1, y1, x2, y2) + color
+            + cFormat("\" stroke-width=\"%.1f\"", width) + (dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "/>"
     }
 
     static func text(_ x: Double, _ y: Double, _ s: String, anchor: String, size: Int, cls: String? = nil) -> String {
-        String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%ld\" text-anchor=\"%@\"", x, y, size, anchor)
+        cFormat("<text x=\"%.1f\" y=\"%.1f\" font-size=\"%ld\" text-anchor=\"", x, y, size) + anchor + "\""
             + (cls.map { " class=\"\($0)\"" } ?? "") + ">" + escape(s) + "</text>"
     }
 
@@ -113,15 +130,14 @@ enum SVGPlot {
                 s +=
                     "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\""
                     + (dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + " points=\""
-                    + run.map { String(format: "%.1f,%.1f", f.px($0.0), f.py($0.1)) }.joined(separator: " ") + "\"/>"
+                    + run.map { cFormat("%.1f,%.1f", f.px($0.0), f.py($0.1)) }.joined(separator: " ") + "\"/>"
             }
             run = []
         }
         for p in points {
             if p.1.isFinite {
                 run.append(p)
-                s += String(
-                    format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"/>", f.px(p.0), f.py(p.1), color)
+                s += cFormat("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"", f.px(p.0), f.py(p.1)) + color + "\"/>"
             } else {
                 flush()
             }
