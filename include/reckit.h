@@ -104,6 +104,35 @@ int32_t reckit_obp_round_rewards(int32_t estimator, double lambda, int64_t n, in
                                  const double *reward, const double *pscore, const double *action_dist,
                                  const double *estimated_rewards, double *out);
 
+/* Training and serving. reckit_train: config_json holds reckit train's options as JSON ("data",
+ * "format", "columns", "event_map", "rating_map", "min_item_count", "min_session_length", "split",
+ * "split_seed", "length", "algo", "epochs", "batch", "lr", "lr2", "encoder", "dim", "heads",
+ * "blocks", "layout", "dropout", "attention_projection", "gamma", "reward", "price_scaling",
+ * "negatives", "warmup", "validate_every", "select", "seed", "batch_parts", "out", "overwrite",
+ * "q_head"); model receives the best model (free with reckit_model_free), report_json (or NULL)
+ * the training report. With "out", the run folder gets what reckit train writes. */
+int32_t reckit_train(const char *config_json, const char *base_dir, const char *source, void **model,
+                     uint8_t **report_json, int64_t *report_len);
+int32_t reckit_model_load(const char *path, void **model);
+void reckit_model_free(void *model);
+/* JSON: items, length, algorithm, encoder, dim, item_keys (item i+1's raw key at index i),
+ * event_types, has_q_head. */
+int32_t reckit_model_info(void *model, uint8_t **json, int64_t *json_len);
+/* Histories: dense item ids (1...items), history r = ids[offsets[r] .. offsets[r+1]), oldest first
+ * (the last `length` are used). head 0: supervised, 1: Q. scores: b x items floats, column i =
+ * item i+1. recommend: b x k item indices (dense id - 1; -1 when fewer) and scores, best first;
+ * exclude_history leaves the history's items out. */
+int32_t reckit_model_scores(void *model, int32_t head, const int64_t *offsets, const int64_t *ids,
+                            int64_t b, float *scores);
+int32_t reckit_model_recommend(void *model, int32_t head, const int64_t *offsets, const int64_t *ids,
+                               int64_t b, int64_t k, int32_t exclude_history, int64_t *indices,
+                               float *scores);
+int32_t reckit_model_save(void *model, const char *path);
+/* HR@k and NDCG@k per event type (reckit evaluate --json's object) of model (NULL: the popularity
+ * baseline) on the data keys of reckit_train's configuration plus "on" ("test" or "valid"). */
+int32_t reckit_evaluate(void *model, int32_t head, const char *config_json, const char *base_dir,
+                        const char *source, uint8_t **json, int64_t *json_len);
+
 /* Frees a buffer a reckit function returned (NULL is allowed). */
 void reckit_free(void *p);
 

@@ -440,3 +440,299 @@ public func reckit_obp_round_rewards(
     } catch { return fail(error) }
     return ReckitStatus.ok.rawValue
 }
+
+// MARK: Training and serving
+
+/// Any error RecKit throws as a status and its message.
+func fail(any error: any Error) -> Int32 {
+    switch error {
+    case let e as RecOPEError: return fail(e)
+    case let e as RecRLError:
+        switch e {
+        case .io(let io):
+            if case .cannotOpen = io { return fail(.io, e.description) }
+            if case .cannotWrite = io { return fail(.io, e.description) }
+            return fail(.invalidArgument, e.description)
+        default: return fail(.invalidArgument, e.description)
+        }
+    case let e as RecNNError: return fail(.invalidArgument, e.description)
+    case let e as RecIOError:
+        switch e {
+        case .cannotOpen, .cannotWrite: return fail(.io, e.description)
+        default: return fail(.invalidArgument, e.description)
+        }
+    case let e as MemoryBudgetError: return fail(.memory, e.description)
+    default: return fail(.invalidArgument, String(describing: error))
+    }
+}
+
+/// The base folder and source label of a configuration.
+func configPlace(_ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?, _ label: String) -> (URL, String) {
+    (
+        URL(
+            fileURLWithPath: baseDir.map { String(cString: $0) } ?? FileManager.default.currentDirectoryPath,
+            isDirectory: true),
+        source.map { String(cString: $0) } ?? label
+    )
+}
+
+/// Trains a sequential recommender (`TrainingJob.parse(config:)`: `reckit train`'s options as
+/// JSON). Writes the best model's handle to `model` (free it with `reckit_model_free`) and the
+/// training report's JSON to `report_json` (free it with `reckit_free`). With `"out"`, the run
+/// folder gets what `reckit train` writes (checkpoints, metrics, split.csv, report.html).
+@_cdecl("reckit_train")
+public func reckit_train(
+    _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
+    _ modelOut: UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+    _ reportOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ reportLength: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let config, let modelOut else { return fail(.invalidArgument, "config and model must not be null") }
+    modelOut.pointee = nil
+    reportOut?.pointee = nil
+    let (base, label) = configPlace(baseDir, source, "the training configuration")
+    do {
+        let job = try TrainingJob.parse(config: Data(String(cString: config).utf8), source: label, base: base)
+        let (model, report, data) = try job.run()
+        if let out = job.outputDirectory {
+            let page = TrainingReportHTML.render(report, model: model.config, source: data.source)
+            try AtomicFile.write(Data(page.utf8), to: PathText.join(out, "report.html"))
+        }
+        if let reportOut {
+            let json = try JSONOutput.encode(report, pretty: false, snakeCase: true, what: "the training report").data
+            guard mallocCopy(json, to: reportOut, length: reportLength) else {
+                return fail(.memory, "the training report: out of memory")
+            }
+        }
+        modelOut.pointee = Unmanaged.passRetained(ModelBox(model)).toOpaque()
+    } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// A model behind a C handle.
+final class ModelBox {
+    let model: SequentialRecommender
+    init(_ model: SequentialRecommender) { self.model = model }
+}
+
+func modelBox(_ p: UnsafeMutableRawPointer) -> SequentialRecommender {
+    Unmanaged<ModelBox>.fromOpaque(p).takeUnretainedValue().model
+}
+
+/// Loads a checkpoint written by `reckit train` (or `reckit_model_save`).
+@_cdecl("reckit_model_load")
+public func reckit_model_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?)
+    -> Int32
+{
+    guard let path, let out else { return fail(.invalidArgument, "path and model must not be null") }
+    out.pointee = nil
+    do {
+        let model = try SequentialRecommender.load(from: String(cString: path)).model
+        out.pointee = Unmanaged.passRetained(ModelBox(model)).toOpaque()
+    } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// Releases a model (null is allowed).
+@_cdecl("reckit_model_free")
+public func reckit_model_free(_ model: UnsafeMutableRawPointer?) {
+    guard let model else { return }
+    Unmanaged<ModelBox>.fromOpaque(model).release()
+}
+
+/// The model's facts as JSON: `items`, `length`, `algorithm`, `encoder`, `dim`, `item_keys`
+/// (item i + 1's raw key at index i), `event_types`, `has_q_head`.
+@_cdecl("reckit_model_info")
+public func reckit_model_info(
+    _ model: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+    _ length: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let model, let out else { return fail(.invalidArgument, "model and out must not be null") }
+    let m = modelBox(model)
+    struct Info: Encodable {
+        let items: Int
+        let length: Int
+        let algorithm: String
+        let encoder: String
+        let dim: Int
+        let itemKeys: [String]
+        let eventTypes: [String]
+        let hasQHead: Bool
+    }
+    let info = Info(
+        items: m.config.items, length: m.config.length, algorithm: m.config.algorithm.rawValue,
+        encoder: m.config.encoder.rawValue, dim: m.config.dim, itemKeys: m.itemKeys, eventTypes: m.eventTypes,
+        hasQHead: m.networks[0].qHead != nil)
+    do {
+        let data = try JSONOutput.encode(info, pretty: false, snakeCase: true, what: "the model info").data
+        guard mallocCopy(data, to: out, length: length) else { return fail(.memory, "the model info: out of memory") }
+    } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// The states of `b` histories given as dense item ids (1...items) in `ids[offsets[r] ..<
+/// offsets[r + 1]]`, oldest first: the last `length` of each, right-padded with 0 (what
+/// `SequentialRecommender.state(rawHistory:)` makes of raw keys).
+func historyStates(
+    _ m: SequentialRecommender, _ offsets: UnsafePointer<Int64>, _ ids: UnsafePointer<Int64>?, _ b: Int
+) throws(RecRLError) -> [[Int]] {
+    var states = [[Int]]()
+    states.reserveCapacity(b)
+    for r in 0..<b {
+        let lo = Int(offsets[r])
+        let hi = Int(offsets[r + 1])
+        guard lo >= 0, hi >= lo, hi == lo || ids != nil else {
+            throw .invalidParameter("offsets[\(r)...\(r + 1)] = \(lo), \(hi): offsets must rise from 0")
+        }
+        var h = [Int]()
+        for j in lo..<hi {
+            let id = ids![j]
+            guard id >= 1 && id <= Int64(m.config.items) else {
+                throw .invalidParameter("history \(r): item id \(id) is not in 1...\(m.config.items)")
+            }
+            h.append(Int(id))
+        }
+        let tail = Array(h.suffix(m.config.length))
+        states.append(tail + [Int](repeating: 0, count: m.config.length - tail.count))
+    }
+    return states
+}
+
+/// Scores of every item (`b × items` floats, column i = item i + 1) for `b` histories (see
+/// `historyStates`); `head` 0 supervised, 1 Q.
+@_cdecl("reckit_model_scores")
+public func reckit_model_scores(
+    _ model: UnsafeMutableRawPointer?, _ head: Int32, _ offsets: UnsafePointer<Int64>?, _ ids: UnsafePointer<Int64>?,
+    _ b: Int64, _ out: UnsafeMutablePointer<Float>?
+) -> Int32 {
+    guard let model, let offsets, let out else {
+        return fail(.invalidArgument, "model, offsets and out must not be null")
+    }
+    guard b >= 1 && b <= Int64(Int32.max) else {
+        return fail(.invalidArgument, "b must be in 1...\(Int32.max), got \(b)")
+    }
+    guard head == 0 || head == 1 else {
+        return fail(.invalidArgument, "head must be 0 (supervised) or 1 (q), got \(head)")
+    }
+    let m = modelBox(model)
+    do {
+        try MemoryBudget.check(
+            "scores of \(b) histories × \(m.config.items) items",
+            bytes: MemoryBudget.product([Int(b), m.config.items, 8]))
+        let states = try historyStates(m, offsets, ids, Int(b))
+        let s = try m.scores(states, head: head == 1 ? .q : .supervised)
+        s.storage.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+    } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// The top `k` items of each of `b` histories: `indices` (0-based item indices, i.e. dense id − 1;
+/// −1 when fewer) and `scores` (`b × k`), best first, ties to the lower index; with
+/// `exclude_history` the items of the history are left out.
+@_cdecl("reckit_model_recommend")
+public func reckit_model_recommend(
+    _ model: UnsafeMutableRawPointer?, _ head: Int32, _ offsets: UnsafePointer<Int64>?, _ ids: UnsafePointer<Int64>?,
+    _ b: Int64, _ k: Int64, _ excludeHistory: Int32, _ indices: UnsafeMutablePointer<Int64>?,
+    _ scores: UnsafeMutablePointer<Float>?
+) -> Int32 {
+    guard let model, let offsets, let indices, let scores else {
+        return fail(.invalidArgument, "model, offsets, indices and scores must not be null")
+    }
+    guard b >= 1 && b <= Int64(Int32.max) else {
+        return fail(.invalidArgument, "b must be in 1...\(Int32.max), got \(b)")
+    }
+    guard k >= 1 && k <= Int64(Int32.max) else { return fail(.invalidArgument, "k must be at least 1, got \(k)") }
+    guard head == 0 || head == 1 else {
+        return fail(.invalidArgument, "head must be 0 (supervised) or 1 (q), got \(head)")
+    }
+    let m = modelBox(model)
+    let n = m.config.items
+    do {
+        try MemoryBudget.check("scores of \(b) histories × \(n) items", bytes: MemoryBudget.product([Int(b), n, 8]))
+        let states = try historyStates(m, offsets, ids, Int(b))
+        let s = try m.scores(states, head: head == 1 ? .q : .supervised)
+        let kk = Int(k)
+        for r in 0..<Int(b) {
+            var row = Array(s.storage[(r * n)..<((r + 1) * n)])
+            if excludeHistory != 0 {
+                for j in Int(offsets[r])..<Int(offsets[r + 1]) { row[Int(ids![j]) - 1] = -.infinity }
+            }
+            var top = try TopK.select(row, k: min(kk, n))
+            if excludeHistory != 0 { top.removeAll { $0.score == -.infinity } }
+            for j in 0..<kk {
+                indices[r * kk + j] = j < top.count ? Int64(top[j].item) : -1
+                scores[r * kk + j] = j < top.count ? top[j].score : .nan
+            }
+        }
+    } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// Writes the model as a checkpoint (atomically) that `reckit_model_load`, `reckit evaluate` and
+/// `reckit offline-ab --target-model` read.
+@_cdecl("reckit_model_save")
+public func reckit_model_save(_ model: UnsafeMutableRawPointer?, _ path: UnsafePointer<CChar>?) -> Int32 {
+    guard let model, let path else { return fail(.invalidArgument, "model and path must not be null") }
+    do { try modelBox(model).save(to: String(cString: path)) } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// HR@k and NDCG@k per event type (`reckit evaluate --json`'s object) of a model (or, with a
+/// null model, the popularity baseline) on the data of a configuration with the data keys of
+/// `TrainingJob.parse(config:)` and `"on"`: "test" (default) or "valid"; `head` 0 supervised, 1 Q.
+@_cdecl("reckit_evaluate")
+public func reckit_evaluate(
+    _ model: UnsafeMutableRawPointer?, _ head: Int32, _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?,
+    _ source: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+    _ length: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let config, let out else { return fail(.invalidArgument, "config and out must not be null") }
+    guard head == 0 || head == 1 else {
+        return fail(.invalidArgument, "head must be 0 (supervised) or 1 (q), got \(head)")
+    }
+    out.pointee = nil
+    let (base, label) = configPlace(baseDir, source, "the evaluation configuration")
+    do {
+        let c = try ConfigReaderC.parse(config, base: base, label: label)
+        let (data, split) = try c.spec.load()
+        let sessions = c.on == "valid" ? split.validation : split.test
+        guard !sessions.isEmpty else {
+            throw RecRLError.invalidParameter("\(label): no \(c.on) sessions to evaluate")
+        }
+        let ranker: CatalogRanker
+        if let model {
+            let m = modelBox(model)
+            guard m.itemKeys == data.itemKeys else {
+                throw RecRLError.model(
+                    "the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training"
+                )
+            }
+            ranker = ModelRanker(model: m, head: head == 1 ? .q : .supervised)
+        } else {
+            ranker = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
+        }
+        let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: c.spec.length)
+        let json = try JSONOutput.encode(NamedMetrics(metrics), pretty: false, snakeCase: false, what: "the metrics")
+            .data
+        guard mallocCopy(json, to: out, length: length) else { return fail(.memory, "the metrics: out of memory") }
+    } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// The data keys plus "on", for `reckit_evaluate`.
+enum ConfigReaderC {
+    static func parse(_ config: UnsafePointer<CChar>, base: URL, label: String) throws(RecRLError) -> (
+        spec: EventDataSpec, on: String
+    ) {
+        let data = Data(String(cString: config).utf8)
+        var on = "test"
+        if case .object(let o)? = try? JSONValue.parse(data), let v = o["on"] {
+            guard let s = v.string, s == "test" || s == "valid" else {
+                throw .invalidParameter("\(label): \"on\" must be test or valid")
+            }
+            on = s
+        }
+        let job = try TrainingJob.parse(
+            config: data, source: label, base: base, allowed: EventDataSpec.configKeys.union(["on"]))
+        return (job.data, on)
+    }
+}

@@ -21,28 +21,23 @@ struct EventDataOptions: ParsableArguments {
     @Option(help: "Seed of the random 8:1:1 session split.") var splitSeed: UInt64 = 1
     @Option(help: "State length L (items in a state).") var length: Int = 10
 
-    func load() throws -> (SessionData, SessionSplit) {
-        let log: EventLog
-        switch format {
-        case .csv:
-            log = try EventLog.load(
-                csv: data, columns: try columns.map { try EventColumns.parse($0) } ?? EventColumns(),
-                events: try eventMap.map { try EventMapping.parse($0) } ?? .identity)
-        case .retailrocket:
-            log = try EventLog.loadRetailRocket(
-                data, events: try eventMap.map { try EventMapping.parse($0) } ?? .retailRocket)
-        case .yoochoose:
-            log = try EventLog.loadYooChoose(clicks: data, buys: buys)
-        case .movielens:
-            log = try EventLog.loadMovieLens(data, ratings: try RatingMapping.parse(ratingMap))
-        }
-        let sessions = try SessionData(
-            log, preprocessing: Preprocessing(minItemCount: minItemCount, minSessionLength: minSessionLength))
-        let sp =
-            try split.map { try SessionSplit.load($0, for: sessions) }
-            ?? SessionSplit.random(sessions: sessions.sessionCount, seed: splitSeed)
-        return (sessions, sp)
+    /// The data options as the library's spec.
+    func spec() throws -> EventDataSpec {
+        var d = EventDataSpec(data: data)
+        d.format = format
+        d.buys = buys
+        d.columns = try columns.map { try EventColumns.parse($0) } ?? EventColumns()
+        d.eventMap = try eventMap.map { try EventMapping.parse($0) }
+        d.ratingMap = ratingMap
+        d.minItemCount = minItemCount
+        d.minSessionLength = minSessionLength
+        d.split = split
+        d.splitSeed = splitSeed
+        d.length = length
+        return d
     }
+
+    func load() throws -> (SessionData, SessionSplit) { try spec().load() }
 }
 
 func runRL(_ body: () throws -> Void) throws {
@@ -112,6 +107,37 @@ public struct TrainOptions: ParsableArguments {
         }
     }
 
+    /// The options as the library's training job.
+    func job() throws -> TrainingJob {
+        var job = TrainingJob(data: try input.spec())
+        job.model.algorithm = algo
+        job.model.dim = dim
+        job.model.heads = heads
+        job.model.blocks = blocks
+        job.model.dropout = dropout
+        job.model.encoder = encoder
+        job.model.layout = layout
+        job.model.attentionOutputProjection = attentionProjection
+        job.epochs = epochs
+        job.gamma = gamma
+        job.reward = reward
+        job.priceScaling = priceScaling
+        job.settings.batch = batch
+        job.settings.learningRate = lr
+        job.settings.learningRate2 = lr2
+        job.settings.negatives = negatives
+        job.settings.warmupSteps = warmup
+        job.settings.seed = seed
+        job.settings.batchParts = batchParts
+        job.validateEvery = validateEvery
+        job.selectBy = select
+        job.outputDirectory = out
+        job.resume = resume
+        job.overwrite = overwrite
+        job.evaluateQHead = qHead
+        return job
+    }
+
     private func train(group: ProcessGroup?) throws {
         let writer = (group?.rank ?? 0) == 0
         func say(_ line: String) { if writer { stderrLine(line) } }
@@ -125,35 +151,9 @@ public struct TrainOptions: ParsableArguments {
                 "warning: the \(split.validation.isEmpty ? "validation" : "test") split is empty: its metrics are not defined and the best epoch is the first"
             )
         }
-        var mc = ModelConfig(items: data.itemCount)
-        mc.algorithm = algo
-        mc.length = input.length
-        mc.dim = dim
-        mc.heads = heads
-        mc.blocks = blocks
-        mc.dropout = dropout
-        mc.encoder = encoder
-        mc.layout = layout
-        mc.attentionOutputProjection = attentionProjection
-        var run = TrainingRun(model: mc)
-        run.epochs = epochs
-        run.gamma = gamma
-        var rt = try reward.map { try RewardTable.parse($0) } ?? .standard
-        rt.priceScaling = priceScaling
-        run.rewards = rt
-        run.settings.batch = batch
-        run.settings.learningRate = lr
-        run.settings.learningRate2 = lr2
-        run.settings.negatives = negatives
-        run.settings.warmupSteps = warmup
-        run.settings.seed = seed
-        run.settings.batchParts = batchParts
-        run.validateEvery = validateEvery
-        run.selectBy = select
-        run.outputDirectory = out
-        run.resume = resume
-        run.overwrite = overwrite
-        run.evaluateQHead = qHead
+        let job = try job()
+        let mc = job.modelConfig(items: data.itemCount)
+        var run = try job.makeRun(items: data.itemCount)
         if writer { run.progress = { stderrLine($0) } }
         run.group = group
         let splitPath = (out as NSString).appendingPathComponent("split.csv")

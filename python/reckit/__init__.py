@@ -34,6 +34,10 @@ __all__ = [
     "offline_ab",
     "merge",
     "OfflineABReport",
+    "Model",
+    "train",
+    "load_model",
+    "evaluate",
     "__version__",
 ]
 
@@ -555,3 +559,197 @@ def merge(states):
     if done.value == 1:
         return OfflineABReport(json.loads(data), _take(html, hn).decode("utf-8"))
     return data
+
+
+# Training and serving ------------------------------------------------------------------------
+
+_vp = ctypes.POINTER(ctypes.c_void_p)
+_bufp = ctypes.POINTER(ctypes.c_void_p)
+_lib.reckit_train.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _vp, _bufp, ctypes.POINTER(_i64)]
+_lib.reckit_train.restype = _i32
+_lib.reckit_model_load.argtypes = [ctypes.c_char_p, _vp]
+_lib.reckit_model_load.restype = _i32
+_lib.reckit_model_free.argtypes = [ctypes.c_void_p]
+_lib.reckit_model_free.restype = None
+_lib.reckit_model_info.argtypes = [ctypes.c_void_p, _bufp, ctypes.POINTER(_i64)]
+_lib.reckit_model_info.restype = _i32
+_lib.reckit_model_scores.argtypes = [ctypes.c_void_p, _i32, _ip, _ip, _i64, _fp]
+_lib.reckit_model_scores.restype = _i32
+_lib.reckit_model_recommend.argtypes = [ctypes.c_void_p, _i32, _ip, _ip, _i64, _i64, _i32, _ip, _fp]
+_lib.reckit_model_recommend.restype = _i32
+_lib.reckit_model_save.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+_lib.reckit_model_save.restype = _i32
+_lib.reckit_evaluate.argtypes = [ctypes.c_void_p, _i32, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _bufp,
+                                 ctypes.POINTER(_i64)]
+_lib.reckit_evaluate.restype = _i32
+
+_HEADS = {"supervised": 0, "q": 1}
+
+
+def _head(head: str) -> int:
+    if head not in _HEADS:
+        raise ValueError(f"head: expected 'supervised' or 'q', got {head!r}")
+    return _HEADS[head]
+
+
+class Model:
+    """A trained sequential recommender (SASRec or GRU4Rec encoder, supervised and Q heads):
+    ``items``, ``item_keys`` (raw item keys, as strings), ``event_types``, ``length``,
+    ``algorithm``; ``scores(histories)``, ``recommend(histories, k)``, ``save(path)``.
+    ``report`` holds the training report when it comes from ``reckit.train``.
+
+    Histories are lists of raw item keys (the log's item values; compared as strings), oldest
+    first; keys the model does not know are skipped, and the last ``length`` are used."""
+
+    def __init__(self, handle: ctypes.c_void_p, report=None):
+        self._handle = handle
+        out, n = ctypes.c_void_p(), _i64(0)
+        _check(_lib.reckit_model_info(handle, ctypes.byref(out), ctypes.byref(n)))
+        info = json.loads(_take(out, n))
+        self.items = info["items"]
+        self.length = info["length"]
+        self.algorithm = info["algorithm"]
+        self.encoder = info["encoder"]
+        self.item_keys = info["item_keys"]
+        self.event_types = info["event_types"]
+        self.has_q_head = info["has_q_head"]
+        self.report = report
+        self._ids = {k: i + 1 for i, k in enumerate(self.item_keys)}
+
+    def _histories(self, histories, name="histories"):
+        if self._handle is None:
+            raise ValueError("model: it has been closed")
+        if isinstance(histories, (str, bytes)) or not hasattr(histories, "__len__"):
+            raise TypeError(f"{name}: expected a list of histories (each a list of item keys)")
+        offsets = np.zeros(len(histories) + 1, dtype=np.int64)
+        ids = []
+        for r, h in enumerate(histories):
+            if isinstance(h, (str, bytes)) or not hasattr(h, "__iter__"):
+                raise TypeError(f"{name}[{r}]: expected a list of item keys, got {type(h).__name__}")
+            known = [self._ids[str(k)] for k in h if str(k) in self._ids]
+            ids.extend(known)
+            offsets[r + 1] = len(ids)
+        if len(histories) == 0:
+            raise ValueError(f"{name}: expected at least one history")
+        return offsets, np.asarray(ids if ids else [0], dtype=np.int64)
+
+    def scores(self, histories, *, head: str = "supervised") -> np.ndarray:
+        """Scores of every item, ``float32 [len(histories), items]`` (column i = ``item_keys[i]``)."""
+        code = _head(head)
+        offsets, ids = self._histories(histories)
+        out = np.empty((len(offsets) - 1, self.items), dtype=np.float32)
+        _check(_lib.reckit_model_scores(self._handle, code, _ptr(offsets, _ip), _ptr(ids, _ip), len(offsets) - 1,
+                                        _ptr(out, _fp)))
+        return out
+
+    def recommend(self, histories, k: int = 10, *, exclude_history: bool = False, head: str = "supervised"):
+        """The top ``k`` items of each history: ``(keys object [B, k], scores float32 [B, k])``,
+        best first, ties to the lower item index; unused slots hold None and NaN."""
+        code = _head(head)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k: expected a positive int, got {k!r}")
+        offsets, ids = self._histories(histories)
+        b = len(offsets) - 1
+        idx = np.empty((b, int(k)), dtype=np.int64)
+        sc = np.empty((b, int(k)), dtype=np.float32)
+        _check(_lib.reckit_model_recommend(self._handle, code, _ptr(offsets, _ip), _ptr(ids, _ip), b, int(k),
+                                           1 if exclude_history else 0, _ptr(idx, _ip), _ptr(sc, _fp)))
+        keys = np.array([[self.item_keys[i] if i >= 0 else None for i in row] for row in idx], dtype=object)
+        return keys, sc
+
+    def save(self, path) -> None:
+        """Writes the model as a checkpoint (atomically) that ``reckit.load_model``, ``reckit
+        evaluate`` and ``reckit offline-ab --target-model`` read."""
+        if self._handle is None:
+            raise ValueError("model: it has been closed")
+        _check(_lib.reckit_model_save(self._handle, str(path).encode()))
+
+    def close(self) -> None:
+        """Frees the model (also done when it is collected)."""
+        if getattr(self, "_handle", None) is not None:
+            _lib.reckit_model_free(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()
+
+    def __repr__(self):
+        return f"Model({self.algorithm}, {self.encoder}, {self.items} items, length {self.length})"
+
+
+def _event_config(events, directory: str, *, format: str, columns, extra: dict) -> dict:
+    config = dict(extra)
+    if isinstance(events, (str, os.PathLike)):
+        config["data"] = str(Path(events).resolve())
+    else:
+        config["data"] = _write_table(events, directory, "events.csv", "events")
+    config["format"] = format
+    if columns is not None:
+        if isinstance(columns, dict):
+            config["columns"] = ",".join(f"{k}={v}" for k, v in columns.items())
+        elif isinstance(columns, str):
+            config["columns"] = columns
+        else:
+            raise TypeError(f"columns: expected a dict (session=..., time=..., item=..., event=...) or the CLI's "
+                            f"text, got {type(columns).__name__}")
+    return config
+
+
+def train(events, *, columns=None, format: str = "csv", algo: str = "sqn", epochs: int = 10, out=None,
+          **options) -> Model:
+    """Trains a sequential recommender as ``reckit train`` does and returns the best epoch's
+    model (``.report`` holds the training report). ``events``: an event log path or a pandas
+    DataFrame / pyarrow Table; ``columns``: ``{"session": ..., "time": ..., "item": ...,
+    "event": ...}`` (or the CLI's text). Other options are ``reckit train``'s flags in snake_case
+    (``batch``, ``lr``, ``dim``, ``blocks``, ``reward``, ``seed``, ``min_item_count``, ...). With
+    ``out``, the run folder gets the checkpoints, metrics, split and HTML report."""
+    import tempfile
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs: expected a positive int, got {epochs!r}")
+    extra = {"algo": algo, "epochs": int(epochs), **options}
+    if out is not None:
+        extra["out"] = str(Path(out).resolve())
+    with tempfile.TemporaryDirectory(prefix="reckit-") as d:
+        config = _event_config(events, d, format=format, columns=columns, extra=extra)
+        handle, report, n = ctypes.c_void_p(), ctypes.c_void_p(), _i64(0)
+        _check(_lib.reckit_train(json.dumps(config).encode(), None, b"train", ctypes.byref(handle),
+                                 ctypes.byref(report), ctypes.byref(n)))
+        return Model(handle, json.loads(_take(report, n)))
+
+
+def load_model(path) -> Model:
+    """A model from a checkpoint (``reckit train``'s ``best.safetensors``, or ``Model.save``)."""
+    handle = ctypes.c_void_p()
+    _check(_lib.reckit_model_load(str(path).encode(), ctypes.byref(handle)))
+    return Model(handle)
+
+
+def evaluate(model, events, *, columns=None, format: str = "csv", on: str = "test", head: str = "supervised",
+             **options):
+    """HR@k and NDCG@k (k = 5, 10, 20) per event type on the ``on`` sessions ("test" or
+    "valid") of ``events``, split as in training (the same data options and ``split_seed``, or
+    ``split`` = the run's split.csv): a pandas DataFrame (event, metric, k, value), or a dict
+    when pandas is missing. ``model``: a ``Model`` or ``"popularity"``."""
+    import tempfile
+    if not (isinstance(model, Model) or model == "popularity"):
+        raise TypeError(f"model: expected a reckit.Model or 'popularity', got {type(model).__name__}")
+    if on not in ("test", "valid"):
+        raise ValueError(f"on: expected 'test' or 'valid', got {on!r}")
+    code = _head(head)
+    with tempfile.TemporaryDirectory(prefix="reckit-") as d:
+        config = _event_config(events, d, format=format, columns=columns, extra={**options, "on": on})
+        out, n = ctypes.c_void_p(), _i64(0)
+        handle = model._handle if isinstance(model, Model) else None
+        _check(_lib.reckit_evaluate(handle, code, json.dumps(config).encode(), None, b"evaluate", ctypes.byref(out),
+                                    ctypes.byref(n)))
+        values = json.loads(_take(out, n))
+    try:
+        import pandas as pd
+    except ImportError:
+        return values
+    rows = []
+    for name, value in sorted(values.items()):
+        event, _, metric = name.rpartition("_")
+        m, _, k = metric.partition("@")
+        rows.append({"event": event, "metric": m, "k": int(k), "value": value})
+    return pd.DataFrame(rows, columns=["event", "metric", "k", "value"])
