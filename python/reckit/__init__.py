@@ -441,19 +441,46 @@ def _columns_text(columns) -> str:
                     f"got {type(columns).__name__}")
 
 
-def _write_table(table, directory: str, name: str, what: str) -> str:
+def _write_table(table, directory: str, name: str, what: str, needed=None) -> str:
     """A DataFrame or pyarrow Table as a CSV file in ``directory`` (its name is fixed, so that row
-    keys, which hash the file name and the line, are the same on every run)."""
+    keys, which hash the file name and the line, are the same on every run); with ``needed``, only
+    those of its columns (when it has them all; else every column, and RecKit names the missing)."""
     path = os.path.join(directory, name)
     if hasattr(table, "to_pandas") and not hasattr(table, "to_csv"):  # a pyarrow Table
+        if needed is not None and all(c in table.column_names for c in needed):
+            table = table.select(list(needed))
         table = table.to_pandas()
     if not hasattr(table, "to_csv"):
         raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
+    if needed is not None and all(c in table.columns for c in needed):
+        table = table[list(needed)]
     table.to_csv(path, index=False)
     return path
 
 
-def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
+_OBD_COLUMNS = ["item_id", "position", "click", "propensity_score", "timestamp", "user_feature_0", "user_feature_1",
+                "user_feature_2", "user_feature_3"]
+
+
+def _log_columns(format: str, columns_text, row_key, piece_groups) -> list:
+    """The columns an offline A/B run reads (so that a table is written with those only)."""
+    if format == "obd":
+        names = list(_OBD_COLUMNS)
+    else:
+        names = []
+        for part in (columns_text or "").split(","):
+            role, _, value = part.partition("=")
+            if role.strip() in ("position_base",) or not value:
+                continue
+            names += [v.strip() for v in value.split("+")] if role.strip() == "context" else [value.strip()]
+    if row_key:
+        names.append(str(row_key))
+    groups = piece_groups if isinstance(piece_groups, str) else ",".join(piece_groups or [])
+    names += [g.split(":", 1)[1].strip() for g in groups.split(",") if g.strip().startswith("context:")]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _prepare_logs(logs, directory: str, what: str = "logs", needed=None) -> str:
     if isinstance(logs, (str, os.PathLike)):
         path = Path(logs)
         if path.suffix.lower() == ".parquet":
@@ -461,9 +488,9 @@ def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
                 import pyarrow.parquet as pq
             except ImportError:
                 raise ImportError(f"{what}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-            return _write_table(pq.read_table(path), directory, path.stem + ".csv", what)
+            return _write_table(pq.read_table(path), directory, path.stem + ".csv", what, needed)
         return str(path.resolve())
-    return _write_table(logs, directory, "logs.csv", what)
+    return _write_table(logs, directory, "logs.csv", what, needed)
 
 
 def _offline_ab_config(logs, directory, *, format, columns, targets, logging, caps, bootstrap, seed,
@@ -481,11 +508,13 @@ def _offline_ab_config(logs, directory, *, format, columns, targets, logging, ca
                         f"got {type(targets).__name__}")
     if not target_list:
         raise ValueError("targets: give at least one target policy")
-    config = {"logs": _prepare_logs(logs, directory), "format": format, "targets": target_list,
+    columns_text = None if columns is None else _columns_text(columns)
+    needed = _log_columns(format, columns_text, row_key, piece_groups)
+    config = {"logs": _prepare_logs(logs, directory, needed=needed), "format": format, "targets": target_list,
               "caps": [float(c) for c in caps], "bootstrap": int(bootstrap), "seed": int(seed),
               "reward_models": bool(reward_models), "method": method}
-    if columns is not None:
-        config["columns"] = _columns_text(columns)
+    if columns_text is not None:
+        config["columns"] = columns_text
     if logging is not None:
         config["logging"] = _spec_value(logging, "logging")
     if item_features is not None:
