@@ -76,15 +76,27 @@ int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const
  * directory); errors name source (NULL: "the configuration"). Outputs are malloc'd buffers
  * (text ones end with a 0 byte) to free with reckit_free; their length goes to *_len (or NULL). */
 
+/* Rows in memory instead of a "logs" file: n item ids, positions (as logged), rewards and
+ * propensities (or NULL), copied; source names them in errors and, without a row key, in the
+ * row keys (as a file of that name would). reckit_log_add_column adds a coded column (a context
+ * or the row key) by name: n codes into count values, value v being the UTF-8 text
+ * values[offsets[v] .. offsets[v+1]) as a CSV file would hold it. */
+int32_t reckit_log_create(const char *source, int64_t n, const int64_t *item, const int64_t *position,
+                          const double *reward, const double *propensity, void **log);
+int32_t reckit_log_add_column(void *log, const char *name, const int32_t *codes, int64_t n,
+                              const uint8_t *values, const int64_t *offsets, int64_t count);
+void reckit_log_free(void *log);
+
 /* The report as JSON (the keys of reckit offline-ab --json) and, when html is not NULL, as the
- * HTML page reckit offline-ab --html writes. */
-int32_t reckit_offline_ab(const char *config_json, const char *base_dir, const char *source,
+ * HTML page reckit offline-ab --html writes. log: a reckit_log_create handle, or NULL to read
+ * the configuration's "logs" file. */
+int32_t reckit_offline_ab(const char *config_json, const char *base_dir, const char *source, void *log,
                           uint8_t **report_json, int64_t *report_len, uint8_t **html, int64_t *html_len);
 
 /* One shard's pass (the configuration must set "k"): after (after_len bytes) is the merged state
  * of the previous pass, or NULL for the first; state receives this shard's state. */
 int32_t reckit_offline_ab_partial(const char *config_json, const char *base_dir, const char *source,
-                                  const uint8_t *after, int64_t after_len, uint8_t **state,
+                                  void *log, const uint8_t *after, int64_t after_len, uint8_t **state,
                                   int64_t *state_len);
 
 /* Merges count shard states of one pass. *done = 1: out is the report as JSON (and html, when not

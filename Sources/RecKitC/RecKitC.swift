@@ -265,15 +265,132 @@ func mallocCopy(
 
 /// An offline A/B job from its JSON configuration (`OfflineABJob.parse(config:)`; errors name
 /// `source`, or "the configuration" when null; relative paths resolve against `base_dir`).
-func offlineABJob(_ config: UnsafePointer<CChar>, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?)
-    throws(RecOPEError) -> OfflineABJob
-{
+func offlineABJob(
+    _ config: UnsafePointer<CChar>, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
+    _ log: UnsafeMutableRawPointer? = nil
+) throws(RecOPEError) -> OfflineABJob {
     let base = URL(
         fileURLWithPath: baseDir.map { String(cString: $0) } ?? FileManager.default.currentDirectoryPath,
         isDirectory: true)
-    return try OfflineABJob.parse(
+    let rows = log.map { Unmanaged<LogBuilder>.fromOpaque($0).takeUnretainedValue() }
+    var job = try OfflineABJob.parse(
         config: Data(String(cString: config).utf8), source: source.map { String(cString: $0) } ?? "the configuration",
-        base: base)
+        base: base, logsGiven: rows?.source)
+    if let rows { job.rows = try rows.arrays(job.columns) }
+    return job
+}
+
+// MARK: Logs in memory
+
+/// Logged rows given column by column (`reckit_log_create`, `reckit_log_add_column`), held until
+/// `reckit_log_free`; an offline A/B run reads them with the configuration's column names.
+final class LogBuilder {
+    let source: String
+    let items: [Int64]
+    let positions: [Int64]
+    let rewards: [Double]
+    let propensities: [Double]?
+    var coded: [String: LogArrays.Coded] = [:]
+
+    init(source: String, items: [Int64], positions: [Int64], rewards: [Double], propensities: [Double]?) {
+        (self.source, self.items, self.positions, self.rewards, self.propensities) =
+            (source, items, positions, rewards, propensities)
+    }
+
+    /// The rows under `columns`' names (its context and row-key columns must have been added).
+    func arrays(_ columns: LogColumns) throws(RecOPEError) -> LogArrays {
+        func column(_ name: String) throws(RecOPEError) -> LogArrays.Coded {
+            guard let c = coded[name] else {
+                throw .malformedFile(
+                    file: source, line: nil,
+                    message: "missing column '\(clipped(name))' (given: \(coded.keys.sorted().joined(separator: ", ")))"
+                )
+            }
+            return c
+        }
+        if columns.propensity != nil && propensities == nil {
+            throw .malformedFile(file: source, line: nil, message: "missing column '\(columns.propensity!)'")
+        }
+        var contexts = [LogArrays.Coded]()
+        for name in columns.context { contexts.append(try column(name)) }
+        return try LogArrays(
+            source: source, columns: columns, items: items, positions: positions, rewards: rewards,
+            propensities: columns.propensity == nil ? nil : propensities, contexts: contexts,
+            rowKeys: try columns.rowKey.map { (k: String) throws(RecOPEError) in try column(k) })
+    }
+}
+
+/// Rows in memory for an offline A/B run: `n` item ids, positions (as logged: the configuration's
+/// format says the top position), rewards and propensities (or null). `source` names them in
+/// errors and, without a row-key column, in the row keys (as a file of that name would). The
+/// arrays are copied. Free the handle with `reckit_log_free`.
+@_cdecl("reckit_log_create")
+public func reckit_log_create(
+    _ source: UnsafePointer<CChar>?, _ n: Int64, _ item: UnsafePointer<Int64>?, _ position: UnsafePointer<Int64>?,
+    _ reward: UnsafePointer<Double>?, _ propensity: UnsafePointer<Double>?,
+    _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32 {
+    guard let source, let item, let position, let reward, let out else {
+        return fail(.invalidArgument, "source, item, position, reward and out must not be null")
+    }
+    guard n >= 1 && n <= Int64(Int32.max) * 64 else { return fail(.invalidArgument, "n must be positive, got \(n)") }
+    do { try MemoryBudget.check("a log of \(n) rows", bytes: MemoryBudget.product([Int(n), 48])) } catch {
+        return fail(.memory, error.description)
+    }
+    let count = Int(n)
+    let b = LogBuilder(
+        source: String(cString: source), items: Array(UnsafeBufferPointer(start: item, count: count)),
+        positions: Array(UnsafeBufferPointer(start: position, count: count)),
+        rewards: Array(UnsafeBufferPointer(start: reward, count: count)),
+        propensities: propensity.map { Array(UnsafeBufferPointer(start: $0, count: count)) })
+    out.pointee = Unmanaged.passRetained(b).toOpaque()
+    return ReckitStatus.ok.rawValue
+}
+
+/// Adds a coded column (a context or the row key) named `name`: per row a code (`n`, the log's
+/// rows) into `count` values, the UTF-8 text `values[offsets[v] ..< offsets[v + 1]]` (as the value
+/// would be written in a CSV file).
+@_cdecl("reckit_log_add_column")
+public func reckit_log_add_column(
+    _ log: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?, _ codes: UnsafePointer<Int32>?, _ n: Int64,
+    _ values: UnsafePointer<UInt8>?, _ offsets: UnsafePointer<Int64>?, _ count: Int64
+) -> Int32 {
+    guard let log, let name, let codes, let offsets else {
+        return fail(.invalidArgument, "log, name, codes and offsets must not be null")
+    }
+    let b = Unmanaged<LogBuilder>.fromOpaque(log).takeUnretainedValue()
+    let column = String(cString: name)
+    guard n == Int64(b.items.count) else {
+        return fail(.invalidArgument, "column '\(clipped(column))': \(n) codes for \(b.items.count) rows")
+    }
+    guard count >= 0, count <= Int64(Int32.max) else {
+        return fail(.invalidArgument, "count must be in 0...\(Int32.max)")
+    }
+    var texts = [String]()
+    texts.reserveCapacity(Int(count))
+    for v in 0..<Int(count) {
+        let lo = offsets[v]
+        let hi = offsets[v + 1]
+        guard lo >= 0, hi >= lo, hi == lo || values != nil else {
+            return fail(.invalidArgument, "column '\(clipped(column))': value offsets must rise from 0")
+        }
+        guard
+            let text = String(
+                validating: UnsafeBufferPointer(start: values.map { $0 + Int(lo) }, count: Int(hi - lo)), as: UTF8.self)
+        else {
+            return fail(.invalidArgument, "column '\(clipped(column))': value \(v) is not UTF-8")
+        }
+        texts.append(text)
+    }
+    b.coded[column] = LogArrays.Coded(codes: Array(UnsafeBufferPointer(start: codes, count: Int(n))), values: texts)
+    return ReckitStatus.ok.rawValue
+}
+
+/// Releases a log (null is allowed).
+@_cdecl("reckit_log_free")
+public func reckit_log_free(_ log: UnsafeMutableRawPointer?) {
+    guard let log else { return }
+    Unmanaged<LogBuilder>.fromOpaque(log).release()
 }
 
 /// The report's JSON (snake_case keys; non-finite numbers as null), as `reckit offline-ab --json`
@@ -282,12 +399,14 @@ func reportJSON(_ report: OfflineABReport) throws -> Data {
     try JSONOutput.encode(report, pretty: false, snakeCase: true, what: "the report").data
 }
 
-/// Runs an offline A/B test (the JSON configuration's keys: `OfflineABJob.parse(config:)`) and
+/// Runs an offline A/B test (the JSON configuration's keys: `OfflineABJob.parse(config:)`; with
+/// `log`, a `reckit_log_create` handle, its rows instead of a `logs` file) and
 /// writes the report's JSON, a malloc'd C string, to `report_json`, and when `html` is not null
 /// the HTML report (`reckit offline-ab --html`'s page) to `html` (free both with `reckit_free`).
 @_cdecl("reckit_offline_ab")
 public func reckit_offline_ab(
     _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
+    _ log: UnsafeMutableRawPointer?,
     _ reportOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ reportLength: UnsafeMutablePointer<Int64>?,
     _ htmlOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ htmlLength: UnsafeMutablePointer<Int64>?
 ) -> Int32 {
@@ -295,7 +414,7 @@ public func reckit_offline_ab(
     reportOut.pointee = nil
     htmlOut?.pointee = nil
     do {
-        let job = try offlineABJob(config, baseDir, source)
+        let job = try offlineABJob(config, baseDir, source, log)
         let report = try job.run()
         guard mallocCopy(try reportJSON(report), to: reportOut, length: reportLength) else {
             return fail(.memory, "the report: out of memory")
@@ -309,12 +428,14 @@ public func reckit_offline_ab(
     return ReckitStatus.ok.rawValue
 }
 
-/// One shard's pass of an offline A/B test: the configuration must set `k`; `after` (`after_len`
+/// One shard's pass of an offline A/B test (`log` as for `reckit_offline_ab`): the configuration
+/// must set `k`; `after` (`after_len`
 /// bytes, or null) is the merged state of the previous pass. Writes the shard's state (bytes, as
 /// `reckit offline-ab --partial` writes them) to a malloc'd buffer (free it with `reckit_free`).
 @_cdecl("reckit_offline_ab_partial")
 public func reckit_offline_ab_partial(
     _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
+    _ log: UnsafeMutableRawPointer?,
     _ after: UnsafePointer<UInt8>?, _ afterLength: Int64,
     _ stateOut: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ stateLength: UnsafeMutablePointer<Int64>?
 ) -> Int32 {
@@ -324,7 +445,7 @@ public func reckit_offline_ab_partial(
     }
     stateOut.pointee = nil
     do {
-        let job = try offlineABJob(config, baseDir, source)
+        let job = try offlineABJob(config, baseDir, source, log)
         let previous = try after.map { (p: UnsafePointer<UInt8>) throws(RecOPEError) in
             try OffPolicyState.decode(Data(UnsafeBufferPointer(start: p, count: Int(afterLength))), file: "after")
         }

@@ -20,9 +20,12 @@ extension OfflineABJob {
     /// spec object, or `{"name": ..., "spec": path or object}`), `logging` (a path or a spec),
     /// `caps`, `bootstrap`, `seed`, `item_features` (a CSV path; for obd the default is
     /// `item_context.csv` beside the log), `piece_groups`, `reward_models`, `k`, `method`
-    /// (`exact` or `mc`), `simulations`. Relative paths resolve against `base`.
+    /// (`exact` or `mc`), `simulations`. Relative paths resolve against `base`. With `logsGiven`
+    /// (the rows are in memory, `rows`, and this names them) the configuration has no `logs`.
     /// - Throws: `RecOPEError` naming `source` and the key that is wrong (an unknown key too).
-    public static func parse(config data: Data, source: String, base: URL) throws(RecOPEError) -> OfflineABJob {
+    public static func parse(config data: Data, source: String, base: URL, logsGiven: String? = nil)
+        throws(RecOPEError) -> OfflineABJob
+    {
         func bad(_ m: String) -> RecOPEError { .malformedFile(file: source, line: nil, message: m) }
         let root: JSONValue
         do { root = try JSONValue.parse(data) } catch {
@@ -64,8 +67,14 @@ extension OfflineABJob {
             }
         }
 
-        guard let logs = try string("logs") else { throw bad("missing \"logs\" (the log's path)") }
-        let logPath = path(logs)
+        let logPath: String
+        if let given = logsGiven {
+            if c["logs"] != nil && c["logs"] != .null { throw bad("\"logs\" and rows in memory: give one") }
+            logPath = given
+        } else {
+            guard let logs = try string("logs") else { throw bad("missing \"logs\" (the log's path)") }
+            logPath = path(logs)
+        }
         let format = try string("format") ?? "obd"
         guard format == "obd" || format == "csv" else {
             throw bad("\"format\" must be obd or csv, got '\(clipped(format))'")

@@ -46,6 +46,8 @@ public struct OfflineABJob: Sendable {
     public var depth: Int?
     /// How marginals are computed.
     public var marginals: Marginals
+    /// The rows in memory, read instead of the `logs` file when set.
+    public var rows: LogArrays?
 
     /// A job over `logs` with the default settings.
     public init(
@@ -64,6 +66,7 @@ public struct OfflineABJob: Sendable {
     /// The deepest logged position + 1 (a quick read of the positions).
     /// - Throws: `RecOPEError` for an unreadable or malformed log, or one without rows.
     public func deepestPosition() throws(RecOPEError) -> Int {
+        if let rows { return rows.depth }
         let reader = try LogReader(path: logs, columns: columns)
         var deepest = 0
         while let c = try reader.next() { deepest = max(deepest, Int(c.positions.max() ?? 0) + 1) }
@@ -101,8 +104,13 @@ public struct OfflineABJob: Sendable {
         var cache = ChunkCache(budgetBytes: settings.rewardModels ? 64 << 20 : 0)
         let logs = self.logs
         let columns = self.columns
+        let chunks = rows?.chunks()
         let readAll = { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
-            try cache.read(logs, columns: columns, into: &acc)
+            if let chunks {
+                for c in chunks { try acc.add(c) }
+            } else {
+                try cache.read(logs, columns: columns, into: &acc)
+            }
         }
         return try e.evaluate(progress: { progress?("\($0)") }, readAll)
     }
@@ -121,8 +129,12 @@ public struct OfflineABJob: Sendable {
             throw .invalidParameter("the state's passes are all done: merge it for the report")
         }
         var acc = try e.accumulator(for: state)
-        let reader = try LogReader(path: logs, columns: columns)
-        while let c = try reader.next() { try acc.add(c) }
+        if let rows {
+            for c in rows.chunks() { try acc.add(c) }
+        } else {
+            let reader = try LogReader(path: logs, columns: columns)
+            while let c = try reader.next() { try acc.add(c) }
+        }
         return try acc.finishedState()
     }
 

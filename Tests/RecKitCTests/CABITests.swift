@@ -130,7 +130,7 @@ struct CABIOfflineABTests {
         var n: Int64 = 0
         var html: UnsafeMutablePointer<UInt8>?
         var hn: Int64 = 0
-        #expect(reckit_offline_ab(config, obdFolder, nil, &out, &n, &html, &hn) == 0, "\(lastError())")
+        #expect(reckit_offline_ab(config, obdFolder, nil, nil, &out, &n, &html, &hn) == 0, "\(lastError())")
         #expect(take(html, hn) == Data(ReportHTML.render(try job.run()).utf8))
         let got = take(out, n)
         #expect(got == want)
@@ -146,7 +146,7 @@ struct CABIOfflineABTests {
             var sn: Int64 = 0
             let status = after.withUnsafeBytes { a in
                 reckit_offline_ab_partial(
-                    config, obdFolder, nil, after.isEmpty ? nil : a.bindMemory(to: UInt8.self).baseAddress,
+                    config, obdFolder, nil, nil, after.isEmpty ? nil : a.bindMemory(to: UInt8.self).baseAddress,
                     Int64(after.count), &state, &sn)
             }
             #expect(status == 0, "\(lastError())")
@@ -195,11 +195,11 @@ struct CABIOfflineABTests {
             ),
         ]
         for (config, text) in cases {
-            #expect(reckit_offline_ab(config, "/tmp", nil, &out, nil, nil, nil) != 0)
+            #expect(reckit_offline_ab(config, "/tmp", nil, nil, &out, nil, nil, nil) != 0)
             #expect(out == nil)
             #expect(lastError().contains(text), "\(config): \(lastError())")
         }
-        #expect(reckit_offline_ab(nil, nil, nil, &out, nil, nil, nil) == 1)
+        #expect(reckit_offline_ab(nil, nil, nil, nil, &out, nil, nil, nil) == 1)
         var done: Int32 = 0
         #expect(reckit_offline_ab_merge(nil, nil, 1, &out, nil, &done, nil, nil) == 1)
         let junk: [UInt8] = [1, 2, 3]

@@ -305,12 +305,19 @@ def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 
 
 # Offline A/B tests ---------------------------------------------------------------------------
 
-_lib.reckit_offline_ab.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+_lib.reckit_offline_ab.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p,
                                    ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64),
                                    ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
 _lib.reckit_offline_ab.restype = _i32
-_lib.reckit_offline_ab_partial.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                                           _i64, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
+_lib.reckit_offline_ab_partial.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p,
+                                           ctypes.c_char_p, _i64, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64)]
+_lib.reckit_log_create.argtypes = [ctypes.c_char_p, _i64, _ip, _ip, _dp, _dp, ctypes.POINTER(ctypes.c_void_p)]
+_lib.reckit_log_create.restype = _i32
+_lib.reckit_log_add_column.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_i32), _i64,
+                                       ctypes.c_char_p, _ip, _i64]
+_lib.reckit_log_add_column.restype = _i32
+_lib.reckit_log_free.argtypes = [ctypes.c_void_p]
+_lib.reckit_log_free.restype = None
 _lib.reckit_offline_ab_partial.restype = _i32
 _lib.reckit_offline_ab_merge.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(_i64), _i64,
                                          ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(_i64),
@@ -462,6 +469,104 @@ _OBD_COLUMNS = ["item_id", "position", "click", "propensity_score", "timestamp",
                 "user_feature_2", "user_feature_3"]
 
 
+def _roles(format: str, columns_text, row_key) -> dict:
+    """The columns an offline A/B run reads, by role: item, position, reward, propensity,
+    context (a list), row_key (``reckit offline-ab``'s --columns)."""
+    if format == "obd":
+        roles = {"item": "item_id", "position": "position", "reward": "click", "propensity": "propensity_score",
+                 "context": ["user_feature_0", "user_feature_1", "user_feature_2", "user_feature_3"]}
+    else:
+        roles = {"context": []}
+        for part in (columns_text or "").split(","):
+            role, _, value = part.partition("=")
+            role, value = role.strip(), value.strip()
+            if role == "context":
+                roles["context"] = [v.strip() for v in value.split("+") if v.strip()]
+            elif role in ("item", "position", "reward", "propensity", "row_key"):
+                roles[role] = value
+    if row_key:
+        roles["row_key"] = str(row_key)
+    return roles
+
+
+def _csv_text(values) -> list:
+    """Values as a CSV file written by pandas holds them (the text RecKit's reader sees)."""
+    out = []
+    for v in values:
+        if v is None or (isinstance(v, float) and v != v):
+            out.append("")
+        elif isinstance(v, (bool, np.bool_)):
+            out.append("True" if v else "False")
+        else:
+            out.append(str(v))
+    return out
+
+
+def _log_handle(table, source: str, roles: dict, what: str = "logs"):
+    """A table's columns as a RecKit log handle (no CSV text): numbers as arrays, contexts and the
+    row key as codes into their distinct values."""
+    if hasattr(table, "to_pandas") and not hasattr(table, "to_csv"):  # a pyarrow Table
+        names = [c for c in [roles.get(k) for k in ("item", "position", "reward", "propensity", "row_key")] if c]
+        names += roles.get("context", [])
+        if all(n in table.column_names for n in names):
+            table = table.select(list(dict.fromkeys(names)))
+        table = table.to_pandas()
+    if not hasattr(table, "to_csv"):
+        raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
+    import pandas as pd
+    n = len(table)
+
+    def column(role):
+        name = roles.get(role)
+        if not name:
+            raise ValueError(f"columns: no column is mapped to {role!r}")
+        if name not in table.columns:
+            raise ValueError(f"{what}: missing column {name!r} (the {role} column)")
+        return name, table[name]
+
+    def integers(role):
+        name, col = column(role)
+        a = col.to_numpy()
+        if a.dtype.kind in "iu":
+            return np.ascontiguousarray(a, dtype=np.int64)
+        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+            return np.ascontiguousarray(a, dtype=np.int64)
+        raise ValueError(f"{what}: column {name!r} ({role}): expected integers, got dtype {a.dtype}")
+
+    def numbers(role):
+        name, col = column(role)
+        a = col.to_numpy()
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{what}: column {name!r} ({role}): expected numbers, got dtype {a.dtype}")
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    item, position, reward = integers("item"), integers("position"), numbers("reward")
+    propensity = numbers("propensity") if roles.get("propensity") else None
+    handle = ctypes.c_void_p()
+    _check(_lib.reckit_log_create(source.encode(), n, _ptr(item, _ip), _ptr(position, _ip), _ptr(reward, _dp),
+                                  None if propensity is None else _ptr(propensity, _dp), ctypes.byref(handle)))
+    try:
+        coded = list(roles.get("context", [])) + ([roles["row_key"]] if roles.get("row_key") else [])
+        for name in dict.fromkeys(coded):
+            if name not in table.columns:
+                raise ValueError(f"{what}: missing column {name!r}")
+            codes, uniques = pd.factorize(table[name], use_na_sentinel=True)
+            texts = _csv_text(list(uniques))
+            if (codes < 0).any():  # missing values: an empty field in a CSV file
+                codes = np.where(codes < 0, len(texts), codes)
+                texts.append("")
+            blobs = [t.encode("utf-8") for t in texts]
+            offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+            offsets[1:] = np.cumsum([len(b) for b in blobs])
+            codes32 = np.ascontiguousarray(codes, dtype=np.int32)
+            _check(_lib.reckit_log_add_column(handle, name.encode(), codes32.ctypes.data_as(ctypes.POINTER(_i32)), n,
+                                              b"".join(blobs), _ptr(offsets, _ip), len(blobs)))
+    except BaseException:
+        _lib.reckit_log_free(handle)
+        raise
+    return handle
+
+
 def _log_columns(format: str, columns_text, row_key, piece_groups) -> list:
     """The columns an offline A/B run reads (so that a table is written with those only)."""
     if format == "obd":
@@ -509,8 +614,7 @@ def _offline_ab_config(logs, directory, *, format, columns, targets, logging, ca
     if not target_list:
         raise ValueError("targets: give at least one target policy")
     columns_text = None if columns is None else _columns_text(columns)
-    needed = _log_columns(format, columns_text, row_key, piece_groups)
-    config = {"logs": _prepare_logs(logs, directory, needed=needed), "format": format, "targets": target_list,
+    config = {"format": format, "targets": target_list,
               "caps": [float(c) for c in caps], "bootstrap": int(bootstrap), "seed": int(seed),
               "reward_models": bool(reward_models), "method": method}
     if columns_text is not None:
@@ -529,6 +633,20 @@ def _offline_ab_config(logs, directory, *, format, columns, targets, logging, ca
     if piece_groups is not None:
         config["piece_groups"] = piece_groups if isinstance(piece_groups, str) else ",".join(piece_groups)
     return config
+
+
+def _offline_ab_rows(logs, format, columns_text, row_key, piece_groups):
+    """(path, None) for a CSV file; (None, log handle) for a table or a Parquet file."""
+    if isinstance(logs, (str, os.PathLike)):
+        path = Path(logs)
+        if path.suffix.lower() != ".parquet":
+            return str(path.resolve()), None
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ImportError("logs: reading Parquet needs pyarrow (pip install pyarrow)") from None
+        return None, _log_handle(pq.read_table(path), path.stem + ".csv", _roles(format, columns_text, row_key))
+    return None, _log_handle(logs, "logs.csv", _roles(format, columns_text, row_key))
 
 
 def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
@@ -554,21 +672,32 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
             logs, d, format=format, columns=columns, targets=targets, logging=logging, caps=caps,
             bootstrap=bootstrap, seed=seed, item_features=item_features, row_key=row_key, k=k, method=method,
             simulations=simulations, piece_groups=piece_groups, reward_models=reward_models)
+        path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
+        if path is not None:
+            config["logs"] = path
         text = json.dumps(config).encode()
         out, n = ctypes.c_void_p(), _i64(0)
-        if partial or after is not None:
-            if after is not None and not isinstance(after, (bytes, bytearray)):
-                raise TypeError(f"after: expected the bytes reckit.merge returned, got {type(after).__name__}")
-            after_bytes = bytes(after) if after is not None else None
-            _check(_lib.reckit_offline_ab_partial(text, None, b"offline_ab", after_bytes,
-                                                  len(after_bytes) if after_bytes else 0, ctypes.byref(out),
-                                                  ctypes.byref(n)))
-            return _take(out, n)
-        html, hn = ctypes.c_void_p(), _i64(0)
-        _check(_lib.reckit_offline_ab(text, None, b"offline_ab", ctypes.byref(out), ctypes.byref(n),
-                                      ctypes.byref(html), ctypes.byref(hn)))
-        report = json.loads(_take(out, n))
-        return OfflineABReport(report, _take(html, hn).decode("utf-8"))
+        try:
+            return _run_offline_ab(text, log, partial, after, out, n)
+        finally:
+            if log is not None:
+                _lib.reckit_log_free(log)
+
+
+def _run_offline_ab(text, log, partial, after, out, n):
+    if partial or after is not None:
+        if after is not None and not isinstance(after, (bytes, bytearray)):
+            raise TypeError(f"after: expected the bytes reckit.merge returned, got {type(after).__name__}")
+        after_bytes = bytes(after) if after is not None else None
+        _check(_lib.reckit_offline_ab_partial(text, None, b"offline_ab", log, after_bytes,
+                                              len(after_bytes) if after_bytes else 0, ctypes.byref(out),
+                                              ctypes.byref(n)))
+        return _take(out, n)
+    html, hn = ctypes.c_void_p(), _i64(0)
+    _check(_lib.reckit_offline_ab(text, None, b"offline_ab", log, ctypes.byref(out), ctypes.byref(n),
+                                  ctypes.byref(html), ctypes.byref(hn)))
+    report = json.loads(_take(out, n))
+    return OfflineABReport(report, _take(html, hn).decode("utf-8"))
 
 
 def merge(states):

@@ -138,3 +138,39 @@ def test_bad_logs(tmp_path):
         reckit.merge([])
     with pytest.raises(reckit.ReckitValueError, match=r"states\[0\]"):
         reckit.merge([b"not a state"])
+
+
+@needs_obd
+def test_a_table_with_a_row_key_equals_the_cli_on_its_csv(cli, specs, tmp_path):
+    """Columns mapped by hand, a string context, missing context values and a row key: a
+    DataFrame read as arrays gives the report `reckit offline-ab` gives on the same rows as CSV."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_csv(LOG).head(4000)
+    frame["row_id"] = [f"r{i}" for i in range(len(frame))]
+    frame["segment"] = np.where(frame["user_feature_0"].astype(str).str.len() % 2 == 0, "a", None)
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    mapping = "item=item_id,position=position,reward=click,propensity=propensity_score,context=segment+user_feature_1," \
+              "position_base=1"
+    out = tmp_path / "cli.json"
+    run(cli, "offline-ab", "--logs", str(tmp_path / "rows.csv"), "--format", "csv", "--columns", mapping,
+        "--row-key", "row_id", "--target", str(specs / "bts.json"), "--bootstrap", "100", "--k", "3",
+        "--piece-groups", "position,context:segment", "--no-reward-models", "--json", str(out))
+    got = reckit.offline_ab(frame, format="csv", columns=mapping, row_key="row_id", targets=[specs / "bts.json"],
+                            bootstrap=100, k=3, piece_groups="position,context:segment", reward_models=False)
+    assert got.to_dict() == {**json.loads(out.read_text()), "logs": got.to_dict()["logs"]}
+
+
+def test_bad_table_columns(tmp_path):
+    pd = pytest.importorskip("pandas")
+    good = pd.DataFrame({"item": [0, 1], "pos": [1, 1], "click": [0, 1], "p": [0.5, 0.5]})
+    cols = {"item": "item", "position": "pos", "reward": "click", "propensity": "p", "position_base": 1}
+    with pytest.raises(ValueError, match=r"column 'item' \(item\): expected integers"):
+        reckit.offline_ab(good.assign(item=["a", "b"]), format="csv", columns=cols, targets=[UNIFORM], k=1)
+    with pytest.raises(ValueError, match="missing column 'pos'"):
+        reckit.offline_ab(good.drop(columns=["pos"]), format="csv", columns=cols, targets=[UNIFORM], k=1)
+    with pytest.raises(reckit.ReckitValueError, match=r"row 2: column 'p': propensity '0.0' must be a number in \(0, 1\]"):
+        reckit.offline_ab(good.assign(p=[0.5, 0.0]), format="csv", columns=cols, targets=[UNIFORM], k=1)
+    with pytest.raises(reckit.ReckitValueError, match=r"row 1: column 'pos': '0' is not a position"):
+        reckit.offline_ab(good.assign(pos=[0, 1]), format="csv", columns=cols, targets=[UNIFORM], k=1)
+    with pytest.raises(ValueError, match="missing column 'seg'"):
+        reckit.offline_ab(good, format="csv", columns={**cols, "context": ["seg"]}, targets=[UNIFORM], k=1)

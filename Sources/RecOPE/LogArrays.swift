@@ -1,0 +1,133 @@
+import RecCore
+
+/// Logged rows given as columns in memory (a DataFrame's or an Arrow batch's, through the C ABI),
+/// read as `LogReader` reads the same rows from a CSV file: the same checks, the same context
+/// values and the same row keys, so an evaluation gives the same report either way.
+public struct LogArrays: Sendable {
+    /// A context (or row-key) column: per row an index into `values` (its text, as a CSV file
+    /// would hold it).
+    public struct Coded: Sendable {
+        /// Per row, the index of its value.
+        public var codes: [Int32]
+        /// The distinct values.
+        public var values: [String]
+        /// A column of `codes` into `values`.
+        public init(codes: [Int32], values: [String]) {
+            self.codes = codes
+            self.values = values
+        }
+    }
+
+    /// The name errors give the rows; without a row-key column, row keys hash its last path
+    /// component and the row number, as `LogReader` does for a file of that name.
+    public var source: String
+    /// Column names, for errors.
+    public var columns: LogColumns
+    /// Item ids (non-negative).
+    public var items: [Int64]
+    /// Positions as logged (the top one is `columns.positionBase`).
+    public var positions: [Int64]
+    /// Rewards (finite).
+    public var rewards: [Double]
+    /// Logged propensities in (0, 1], when the log has them.
+    public var propensities: [Double]?
+    /// The context columns, in `columns.context`'s order.
+    public var contexts: [Coded] = []
+    /// The row-key column (`columns.rowKey`), when there is one.
+    public var rowKeys: Coded?
+
+    /// Rows.
+    public var count: Int { items.count }
+
+    /// Checks the columns' lengths and values.
+    /// - Throws: `.malformedFile` naming the source, the row (1-based) and the column.
+    public init(
+        source: String, columns: LogColumns, items: [Int64], positions: [Int64], rewards: [Double],
+        propensities: [Double]?, contexts: [Coded] = [], rowKeys: Coded? = nil
+    ) throws(RecOPEError) {
+        let n = items.count
+        func bad(_ row: Int, _ column: String, _ what: String) -> RecOPEError {
+            .malformedFile(file: source, line: nil, message: "row \(row + 1): column '\(column)': \(what)")
+        }
+        guard n > 0 else { throw .malformedFile(file: source, line: nil, message: "the log has no rows") }
+        guard positions.count == n, rewards.count == n, propensities.map({ $0.count == n }) ?? true,
+            contexts.allSatisfy({ $0.codes.count == n }), rowKeys.map({ $0.codes.count == n }) ?? true
+        else { throw .malformedFile(file: source, line: nil, message: "the columns have different lengths") }
+        guard contexts.count == columns.context.count else {
+            throw .invalidParameter("\(columns.context.count) context columns named, \(contexts.count) given")
+        }
+        guard (rowKeys != nil) == (columns.rowKey != nil) else {
+            throw .invalidParameter("a row-key column is named without its values, or given without a name")
+        }
+        let base = Int64(columns.positionBase)
+        for r in 0..<n {
+            guard items[r] >= 0 && items[r] <= Int64(Int32.max) else {
+                throw bad(r, columns.item, "'\(items[r])' is not a non-negative integer item id")
+            }
+            guard positions[r] >= base && positions[r] - base <= Int64(Int32.max) else {
+                throw bad(r, columns.position, "'\(positions[r])' is not a position (the top position is \(base))")
+            }
+            guard rewards[r].isFinite else { throw bad(r, columns.reward, "'\(rewards[r])' is not a finite number") }
+            if let p = propensities?[r], !(p.isFinite && p > 0 && p <= 1) {
+                throw bad(r, columns.propensity ?? "propensity", "propensity '\(p)' must be a number in (0, 1]")
+            }
+        }
+        let coded = contexts + (rowKeys.map { [$0] } ?? [])
+        for (f, c) in coded.enumerated() {
+            let name = f < columns.context.count ? columns.context[f] : (columns.rowKey ?? "row key")
+            if let r = c.codes.firstIndex(where: { $0 < 0 || Int($0) >= c.values.count }) {
+                throw bad(r, name, "value index \(c.codes[r]) is outside the column's \(c.values.count) values")
+            }
+        }
+        (self.source, self.columns, self.items, self.positions) = (source, columns, items, positions)
+        (self.rewards, self.propensities, self.contexts, self.rowKeys) = (rewards, propensities, contexts, rowKeys)
+    }
+
+    /// The deepest position + 1 (0-based positions).
+    public var depth: Int { Int((positions.max() ?? Int64(columns.positionBase)) - Int64(columns.positionBase)) + 1 }
+
+    /// The rows as chunks of at most `maxRows` (what `LogReader.next` gives for the same file).
+    public func chunks(maxRows: Int = 65536) -> [LogChunk] {
+        let sourceKey = RowHash.key(bytes: (source.split(separator: "/").last.map(String.init) ?? source).utf8)
+        let keyHashes = rowKeys.map { k in k.values.map { RowHash.key(bytes: $0.utf8) } }
+        let base = Int64(columns.positionBase)
+        var out = [LogChunk]()
+        var start = 0
+        while start < count {
+            let end = min(start + maxRows, count)
+            var c = LogChunk(source: source)
+            c.items = items[start..<end].map { Int32($0) }
+            c.positions = positions[start..<end].map { Int32($0 - base) }
+            c.rewards = Array(rewards[start..<end])
+            c.propensities = propensities.map { Array($0[start..<end]) }
+            c.rowKeyed = rowKeys != nil
+            if let rk = rowKeys, let h = keyHashes {
+                c.rowKeys = rk.codes[start..<end].map { h[Int($0)] }
+            } else {
+                c.rowKeys = (start..<end).map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
+            }
+            // A chunk's context table holds the values its rows use, in order of first use (as the
+            // CSV reader interns them).
+            for (f, ctx) in contexts.enumerated() {
+                var remap = [Int32: Int32]()
+                var values = [String]()
+                var ids = [Int32]()
+                ids.reserveCapacity(end - start)
+                for code in ctx.codes[start..<end] {
+                    if let id = remap[code] {
+                        ids.append(id)
+                    } else {
+                        let id = Int32(values.count)
+                        remap[code] = id
+                        values.append(ctx.values[Int(code)])
+                        ids.append(id)
+                    }
+                }
+                c.contexts.append(.init(name: columns.context[f], ids: ids, values: values))
+            }
+            out.append(c)
+            start = end
+        }
+        return out
+    }
+}
