@@ -72,7 +72,8 @@ check-html: bootstrap
 	bash scripts/check-html
 
 # The Spark integration on local[2]: the OBD sample as Parquet in 4 partitions must give the
-# report one process gives (installs a Java runtime from Debian and PySpark from PyPI).
+# report one process gives (installs a Java runtime from Debian, PySpark, pyarrow and pandas from
+# PyPI, and this checkout's wheel for the executors).
 test-spark: bootstrap
 	$(SWIFT) build $(RELEASE) --product reckit
 	bash scripts/test-spark

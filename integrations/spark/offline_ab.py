@@ -1,164 +1,94 @@
-"""Offline A/B testing of ranking policies on Spark, with RecKit doing the arithmetic.
+"""Offline A/B testing of ranking policies on Spark, with RecKit's Python package doing the
+arithmetic in the executors.
 
-Every partition of the log DataFrame is piped as CSV into `reckit offline-ab --logs - --partial
-STATE` on its executor; the driver merges the partitions' states with `reckit offline-ab merge`.
-Ratio estimators need one pass; the reward models more (one per Newton iteration of the
-logistic model): the driver repeats the partition pass with `--after MERGED` until the merge
-prints the report. The report equals the one a single `reckit offline-ab` run prints on the
-whole log, as long as rows carry a key column (`--row-key`, which Poisson-bootstrap weights and
-cross-fitting folds hash).
+Every partition of the log DataFrame reaches its executor as Arrow record batches (`mapInArrow`)
+and goes to `reckit.offline_ab(..., partial=True)` as columns: no CSV text, no subprocess. The
+driver merges the partitions' states with `reckit.merge`. Ratio estimators need one pass; the
+reward models more: the driver repeats the partition pass with the merged state (`after=`) until
+the merge gives the report. The report equals the one a single `reckit offline-ab` run gives on
+the whole log, as long as rows carry a key column (`row_key`, which the Poisson bootstrap weights
+and cross-fitting folds hash).
 
-    spark-submit integrations/spark/offline_ab.py --logs events.parquet --reckit /path/to/reckit \\
-        --json report.json -- --format csv --columns item=item_id,position=pos,reward=click,... \\
-        --row-key row_id --k 3 --target policy.json
+    spark-submit integrations/spark/offline_ab.py --logs events.parquet --config job.json --json report.json
 
-Everything after `--` is passed to `reckit offline-ab` unchanged (policy spec paths must exist on
-the executors: a shared filesystem, or ship them with `--files` and give bare names).
+`job.json` holds `reckit.offline_ab`'s keyword arguments (`format`, `columns`, `row_key`, `k` —
+required —, `targets`, `logging`, `caps`, `bootstrap`, `seed`, `item_features`, `piece_groups`,
+`reward_models`, `method`, `simulations`), with `threads` for RecKit's threads in each task.
+Policy spec paths and item features must exist on the executors (a shared filesystem).
+
+The executors need the `reckit` wheel: in the cluster image (`pip install reckit-*.whl`), or in
+a packed virtual environment shipped with the job (`venv-pack -o env.tar.gz`, then
+`spark-submit --archives env.tar.gz#env` with `PYSPARK_PYTHON=./env/bin/python`).
 """
 
 import argparse
-import csv
-import io
-import os
-import shutil
-import subprocess
+import json
 import sys
-import tempfile
 import time
 
-from reckit_spark import executable, ship
+import pyarrow as pa
 from pyspark.sql import SparkSession
 
+import reckit
 
-def cell(v):
-    """A DataFrame value as reckit's CSV reader reads it (floats in shortest round-trip form)."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, float):
-        return repr(v)
-    return str(v)
+SCHEMA = "state binary"
 
 
-def as_csv_lines(df):
-    """One CSV line per row, built in the JVM (no Python per field): strings are quoted when they
-    hold a comma, a quote or a line break; doubles print in Java's shortest round-trip form."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import StringType
+def partition_pass(options, after, threads):
+    """A mapInArrow function: this partition's rows through one pass, its state out."""
 
-    def field(name, dtype):
-        c = F.col("`%s`" % name)
-        if isinstance(dtype, StringType):
-            quoted = F.concat(F.lit('"'), F.regexp_replace(c, '"', '""'), F.lit('"'))
-            return F.when(c.rlike('[,"\\r\\n]'), quoted).otherwise(c)
-        return F.coalesce(c.cast("string"), F.lit(""))
+    def run(batches):
+        import pyarrow as pa
+        import reckit
 
-    return df.select(F.concat_ws(",", *[F.coalesce(field(f.name, f.dataType), F.lit("")) for f in df.schema.fields]).alias("line"))
-
-
-def partition_pass(reckit, shipped, header, options, after):
-    """A mapPartitions function: this partition's rows (one CSV line each) through one reckit
-    pass, its state out."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(header)
-    header_line = out.getvalue()
-
-    def run(rows):
-        work = tempfile.mkdtemp(prefix="reckit-partition-")
-        try:
-            state = os.path.join(work, "state.json")
-            cmd = [executable(reckit, shipped), "offline-ab", "--logs", "-", *options, "--partial", state]
-            if after is not None:
-                previous = os.path.join(work, "after.json")
-                with open(previous, "wb") as f:
-                    f.write(after)
-                cmd += ["--after", previous]
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            text = io.TextIOWrapper(proc.stdin, encoding="utf-8", newline="", write_through=False)
-            try:
-                text.write(header_line)
-                # Rows arrive as CSV lines built in the JVM; batches keep Python's per-row cost low.
-                batch = []
-                for r in rows:
-                    batch.append(r[0])
-                    if len(batch) == 4096:
-                        text.write("\n".join(batch) + "\n")
-                        batch = []
-                if batch:
-                    text.write("\n".join(batch) + "\n")
-                text.close()
-            except BrokenPipeError:
-                pass
-            err = proc.stderr.read().decode("utf-8", "replace")
-            if proc.wait() != 0:
-                raise RuntimeError("reckit offline-ab --partial failed: " + err.strip())
-            with open(state, "rb") as f:
-                yield f.read()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        table = pa.Table.from_batches(list(batches))
+        if table.num_rows == 0:
+            return
+        reckit.set_threads(threads)
+        state = reckit.offline_ab(table, partial=True, after=after, **options)
+        yield pa.RecordBatch.from_pydict({"state": [state]}, schema=pa.schema([("state", pa.binary())]))
 
     return run
 
 
 def main(argv):
-    if "--" in argv:
-        i = argv.index("--")
-        ours, options = argv[:i], argv[i + 1:]
-    else:
-        ours, options = argv, []
-    ap = argparse.ArgumentParser(description="Offline A/B with RecKit on Spark")
+    ap = argparse.ArgumentParser(description="Offline A/B with RecKit on Spark (Arrow, the Python API)")
     ap.add_argument("--logs", required=True, help="the log: a Parquet path, or a CSV with a header")
     ap.add_argument("--input-format", choices=["parquet", "csv"], default=None,
                     help="default: from the extension (.csv is CSV, else Parquet)")
-    ap.add_argument("--reckit", default="reckit", help="the reckit binary: a file is shipped to the executors, a bare name is found on their PATH")
+    ap.add_argument("--config", required=True, help="reckit.offline_ab's keyword arguments as JSON (k required)")
     ap.add_argument("--json", help="write the report as JSON here (on the driver)")
     ap.add_argument("--html", help="write the HTML report here (on the driver)")
-    ap.add_argument("--work", help="a driver folder for the merged states (default: a temporary one)")
-    args = ap.parse_args(ours)
+    args = ap.parse_args(argv)
+    with open(args.config, encoding="utf-8") as f:
+        options = json.load(f)
+    threads = int(options.pop("threads", 1))
+    if options.get("k") is None:
+        print("offline_ab.py: the configuration needs \"k\" (every partition evaluates the same positions)",
+              file=sys.stderr)
+        return 2
 
     spark = SparkSession.builder.appName("reckit-offline-ab").getOrCreate()
     fmt = args.input_format or ("csv" if args.logs.endswith(".csv") else "parquet")
-    df = spark.read.option("header", True).csv(args.logs) if fmt == "csv" else spark.read.parquet(args.logs)
-    header = df.columns
-    lines = as_csv_lines(df)
-    local_reckit, shipped = ship(spark.sparkContext, args.reckit)
-
-    work = args.work or tempfile.mkdtemp(prefix="reckit-driver-")
-    os.makedirs(work, exist_ok=True)
+    df = (spark.read.option("header", True).option("inferSchema", True).csv(args.logs) if fmt == "csv"
+          else spark.read.parquet(args.logs))
     after = None
-    n = 0
+    passes = 0
     t0 = time.time()
     while True:
-        n += 1
-        states = lines.rdd.mapPartitions(partition_pass(local_reckit, shipped, header, options, after)).collect()
-        files = []
-        for i, s in enumerate(states):
-            path = os.path.join(work, "pass%d-part%05d.json" % (n, i))
-            with open(path, "wb") as f:
-                f.write(s)
-            files.append(path)
-        merged = os.path.join(work, "merged%d.json" % n)
-        cmd = [local_reckit, "offline-ab", "merge", *files, "--output", merged]
-        if args.json:
-            cmd += ["--json", args.json]
-        if args.html:
-            cmd += ["--html", args.html]
-        res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if res.returncode != 0:
-            print(res.stderr, end="", file=sys.stderr, flush=True)
-            spark.stop()
-            return res.returncode
-        if not os.path.exists(merged):
-            print(res.stdout, end="", flush=True)
-            print(res.stderr, end="", file=sys.stderr, flush=True)
+        passes += 1
+        rows = df.mapInArrow(partition_pass(options, after, threads), SCHEMA).collect()
+        merged = reckit.merge([bytes(r.state) for r in rows])
+        if isinstance(merged, reckit.OfflineABReport):
             break
-        with open(merged, "rb") as f:
-            after = f.read()
-    print("offline-ab on Spark: %d partitions, %d passes, %.1f s" % (df.rdd.getNumPartitions(), n, time.time() - t0),
+        after = merged
+    if args.json:
+        merged.to_json(args.json)
+    if args.html:
+        merged.to_html(args.html)
+    print("offline-ab on Spark: %d partitions, %d passes, %.1f s (%d rows, %d estimates)"
+          % (df.rdd.getNumPartitions(), passes, time.time() - t0, merged.rows, len(merged.records())),
           file=sys.stderr, flush=True)
-    if not args.work:
-        shutil.rmtree(work, ignore_errors=True)
     spark.stop()
     return 0
 
