@@ -448,25 +448,16 @@ def _columns_text(columns) -> str:
                     f"got {type(columns).__name__}")
 
 
-def _write_table(table, directory: str, name: str, what: str, needed=None) -> str:
-    """A DataFrame or pyarrow Table as a CSV file in ``directory`` (its name is fixed, so that row
-    keys, which hash the file name and the line, are the same on every run); with ``needed``, only
-    those of its columns (when it has them all; else every column, and RecKit names the missing)."""
+def _write_table(table, directory: str, name: str, what: str) -> str:
+    """A DataFrame or pyarrow Table as a CSV file in ``directory`` (item features, event logs for
+    training; its name is fixed, so that what hashes the file name is the same on every run)."""
     path = os.path.join(directory, name)
     if hasattr(table, "to_pandas") and not hasattr(table, "to_csv"):  # a pyarrow Table
-        if needed is not None and all(c in table.column_names for c in needed):
-            table = table.select(list(needed))
         table = table.to_pandas()
     if not hasattr(table, "to_csv"):
         raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
-    if needed is not None and all(c in table.columns for c in needed):
-        table = table[list(needed)]
     table.to_csv(path, index=False)
     return path
-
-
-_OBD_COLUMNS = ["item_id", "position", "click", "propensity_score", "timestamp", "user_feature_0", "user_feature_1",
-                "user_feature_2", "user_feature_3"]
 
 
 def _roles(format: str, columns_text, row_key) -> dict:
@@ -567,25 +558,7 @@ def _log_handle(table, source: str, roles: dict, what: str = "logs"):
     return handle
 
 
-def _log_columns(format: str, columns_text, row_key, piece_groups) -> list:
-    """The columns an offline A/B run reads (so that a table is written with those only)."""
-    if format == "obd":
-        names = list(_OBD_COLUMNS)
-    else:
-        names = []
-        for part in (columns_text or "").split(","):
-            role, _, value = part.partition("=")
-            if role.strip() in ("position_base",) or not value:
-                continue
-            names += [v.strip() for v in value.split("+")] if role.strip() == "context" else [value.strip()]
-    if row_key:
-        names.append(str(row_key))
-    groups = piece_groups if isinstance(piece_groups, str) else ",".join(piece_groups or [])
-    names += [g.split(":", 1)[1].strip() for g in groups.split(",") if g.strip().startswith("context:")]
-    return list(dict.fromkeys(n for n in names if n))
-
-
-def _prepare_logs(logs, directory: str, what: str = "logs", needed=None) -> str:
+def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
     if isinstance(logs, (str, os.PathLike)):
         path = Path(logs)
         if path.suffix.lower() == ".parquet":
@@ -593,12 +566,12 @@ def _prepare_logs(logs, directory: str, what: str = "logs", needed=None) -> str:
                 import pyarrow.parquet as pq
             except ImportError:
                 raise ImportError(f"{what}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-            return _write_table(pq.read_table(path), directory, path.stem + ".csv", what, needed)
+            return _write_table(pq.read_table(path), directory, path.stem + ".csv", what)
         return str(path.resolve())
-    return _write_table(logs, directory, "logs.csv", what, needed)
+    return _write_table(logs, directory, "logs.csv", what)
 
 
-def _offline_ab_config(logs, directory, *, format, columns, targets, logging, caps, bootstrap, seed,
+def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bootstrap, seed,
                        item_features, row_key, k, method, simulations, piece_groups, reward_models) -> dict:
     if format not in ("obd", "csv"):
         raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
@@ -669,7 +642,7 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
     import tempfile
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
         config = _offline_ab_config(
-            logs, d, format=format, columns=columns, targets=targets, logging=logging, caps=caps,
+            d, format=format, columns=columns, targets=targets, logging=logging, caps=caps,
             bootstrap=bootstrap, seed=seed, item_features=item_features, row_key=row_key, k=k, method=method,
             simulations=simulations, piece_groups=piece_groups, reward_models=reward_models)
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)

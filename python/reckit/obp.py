@@ -126,7 +126,7 @@ class _Estimator:
     _needs_model = False
 
     def _lambda(self) -> float:
-        return math.inf
+        return getattr(self, "lambda_", math.inf)
 
     def _estimate_round_rewards(self, reward, action, pscore=None, action_dist=None, position=None,
                                 estimated_rewards_by_reg_model=None, **_) -> np.ndarray:
@@ -165,8 +165,6 @@ class InverseProbabilityWeighting(_Estimator):
     estimator_name: str = "ipw"
     _code = 0
 
-    def _lambda(self) -> float:
-        return self.lambda_
 
 
 @dataclass
@@ -195,8 +193,6 @@ class DoublyRobust(_Estimator):
     _code = 3
     _needs_model = True
 
-    def _lambda(self) -> float:
-        return self.lambda_
 
 
 @dataclass
@@ -208,8 +204,6 @@ class SwitchDoublyRobust(_Estimator):
     _code = 4
     _needs_model = True
 
-    def _lambda(self) -> float:
-        return self.lambda_
 
 
 class OffPolicyEvaluation:
