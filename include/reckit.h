@@ -80,11 +80,15 @@ int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const
  * propensities (or NULL), copied; source names them in errors and, without a row key, in the
  * row keys (as a file of that name would). reckit_log_add_column adds a coded column (a context
  * or the row key) by name: n codes into count values, value v being the UTF-8 text
- * values[offsets[v] .. offsets[v+1]) as a CSV file would hold it. */
+ * values[offsets[v] .. offsets[v+1]) as a CSV file would hold it. reckit_log_add_int_column adds
+ * an integer column: n values read as their decimal text, missing (or NULL) flagging per row
+ * (non-zero) an empty field; no text is made per row. */
 int32_t reckit_log_create(const char *source, int64_t n, const int64_t *item, const int64_t *position,
                           const double *reward, const double *propensity, void **log);
 int32_t reckit_log_add_column(void *log, const char *name, const int32_t *codes, int64_t n,
                               const uint8_t *values, const int64_t *offsets, int64_t count);
+int32_t reckit_log_add_int_column(void *log, const char *name, const int64_t *values, int64_t n,
+                                  const uint8_t *missing);
 void reckit_log_free(void *log);
 
 /* The report as JSON (the keys of reckit offline-ab --json) and, when html is not NULL, as the

@@ -290,7 +290,7 @@ final class LogBuilder {
     let positions: [Int64]
     let rewards: [Double]
     let propensities: [Double]?
-    var coded: [String: LogArrays.Coded] = [:]
+    var coded: [String: LogArrays.Column] = [:]
 
     init(source: String, items: [Int64], positions: [Int64], rewards: [Double], propensities: [Double]?) {
         (self.source, self.items, self.positions, self.rewards, self.propensities) =
@@ -299,7 +299,7 @@ final class LogBuilder {
 
     /// The rows under `columns`' names (its context and row-key columns must have been added).
     func arrays(_ columns: LogColumns) throws(RecOPEError) -> LogArrays {
-        func column(_ name: String) throws(RecOPEError) -> LogArrays.Coded {
+        func column(_ name: String) throws(RecOPEError) -> LogArrays.Column {
             guard let c = coded[name] else {
                 throw .malformedFile(
                     file: source, line: nil,
@@ -311,7 +311,7 @@ final class LogBuilder {
         if columns.propensity != nil && propensities == nil {
             throw .malformedFile(file: source, line: nil, message: "missing column '\(columns.propensity!)'")
         }
-        var contexts = [LogArrays.Coded]()
+        var contexts = [LogArrays.Column]()
         for name in columns.context { contexts.append(try column(name)) }
         return try LogArrays(
             source: source, columns: columns, items: items, positions: positions, rewards: rewards,
@@ -382,7 +382,31 @@ public func reckit_log_add_column(
         }
         texts.append(text)
     }
-    b.coded[column] = LogArrays.Coded(codes: Array(UnsafeBufferPointer(start: codes, count: Int(n))), values: texts)
+    b.coded[column] = .coded(.init(codes: Array(UnsafeBufferPointer(start: codes, count: Int(n))), values: texts))
+    return ReckitStatus.ok.rawValue
+}
+
+/// Adds an integer column (a context or the row key) named `name`: `n` (the log's rows) values,
+/// each read as its decimal text (as a CSV file written from it holds it); `missing`, when not
+/// null, flags per row (non-zero) the values that are missing (an empty field). No text is made
+/// per row: a key column of distinct integers costs what its integers cost.
+@_cdecl("reckit_log_add_int_column")
+public func reckit_log_add_int_column(
+    _ log: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?, _ values: UnsafePointer<Int64>?, _ n: Int64,
+    _ missing: UnsafePointer<UInt8>?
+) -> Int32 {
+    guard let log, let name, let values else { return fail(.invalidArgument, "log, name and values must not be null") }
+    let b = Unmanaged<LogBuilder>.fromOpaque(log).takeUnretainedValue()
+    let column = String(cString: name)
+    guard n == Int64(b.items.count) else {
+        return fail(.invalidArgument, "column '\(clipped(column))': \(n) values for \(b.items.count) rows")
+    }
+    let count = Int(n)
+    let flags = missing.map { m in (0..<count).map { m[$0] != 0 } }
+    b.coded[column] = .integers(
+        .init(
+            values: Array(UnsafeBufferPointer(start: values, count: count)),
+            missing: flags.flatMap { $0.contains(true) ? $0 : nil }))
     return ReckitStatus.ok.rawValue
 }
 

@@ -18,6 +18,37 @@ public struct LogArrays: Sendable {
         }
     }
 
+    /// An integer context (or row-key) column: per row a value whose text is its decimal form
+    /// (what a CSV file written from it holds); a missing value is an empty field. Kept as
+    /// integers: no text is made per row.
+    public struct Integers: Sendable {
+        /// Per row, the value.
+        public var values: [Int64]
+        /// Per row, true where the value is missing (nil: none is).
+        public var missing: [Bool]?
+        /// A column of integers, with the rows whose values are missing.
+        public init(values: [Int64], missing: [Bool]? = nil) {
+            self.values = values
+            self.missing = missing
+        }
+    }
+
+    /// A context or row-key column: coded text, or integers.
+    public enum Column: Sendable {
+        /// Codes into distinct texts.
+        case coded(Coded)
+        /// Integers (their decimal text).
+        case integers(Integers)
+
+        /// Rows.
+        public var count: Int {
+            switch self {
+            case .coded(let c): c.codes.count
+            case .integers(let i): i.values.count
+            }
+        }
+    }
+
     /// The name errors give the rows; without a row-key column, row keys hash its last path
     /// component and the row number, as `LogReader` does for a file of that name.
     public var source: String
@@ -32,9 +63,9 @@ public struct LogArrays: Sendable {
     /// Logged propensities in (0, 1], when the log has them.
     public var propensities: [Double]?
     /// The context columns, in `columns.context`'s order.
-    public var contexts: [Coded] = []
+    public var contexts: [Column] = []
     /// The row-key column (`columns.rowKey`), when there is one.
-    public var rowKeys: Coded?
+    public var rowKeys: Column?
 
     /// Rows.
     public var count: Int { items.count }
@@ -43,7 +74,7 @@ public struct LogArrays: Sendable {
     /// - Throws: `.malformedFile` naming the source, the row (1-based) and the column.
     public init(
         source: String, columns: LogColumns, items: [Int64], positions: [Int64], rewards: [Double],
-        propensities: [Double]?, contexts: [Coded] = [], rowKeys: Coded? = nil
+        propensities: [Double]?, contexts: [Column] = [], rowKeys: Column? = nil
     ) throws(RecOPEError) {
         let n = items.count
         func bad(_ row: Int, _ column: String, _ what: String) -> RecOPEError {
@@ -51,7 +82,7 @@ public struct LogArrays: Sendable {
         }
         guard n > 0 else { throw .malformedFile(file: source, line: nil, message: "the log has no rows") }
         guard positions.count == n, rewards.count == n, propensities.map({ $0.count == n }) ?? true,
-            contexts.allSatisfy({ $0.codes.count == n }), rowKeys.map({ $0.codes.count == n }) ?? true
+            contexts.allSatisfy({ $0.count == n }), rowKeys.map({ $0.count == n }) ?? true
         else { throw .malformedFile(file: source, line: nil, message: "the columns have different lengths") }
         guard contexts.count == columns.context.count else {
             throw .invalidParameter("\(columns.context.count) context columns named, \(contexts.count) given")
@@ -73,10 +104,17 @@ public struct LogArrays: Sendable {
             }
         }
         let coded = contexts + (rowKeys.map { [$0] } ?? [])
-        for (f, c) in coded.enumerated() {
+        for (f, column) in coded.enumerated() {
             let name = f < columns.context.count ? columns.context[f] : (columns.rowKey ?? "row key")
-            if let r = c.codes.firstIndex(where: { $0 < 0 || Int($0) >= c.values.count }) {
-                throw bad(r, name, "value index \(c.codes[r]) is outside the column's \(c.values.count) values")
+            switch column {
+            case .coded(let c):
+                if let r = c.codes.firstIndex(where: { $0 < 0 || Int($0) >= c.values.count }) {
+                    throw bad(r, name, "value index \(c.codes[r]) is outside the column's \(c.values.count) values")
+                }
+            case .integers(let i):
+                if let m = i.missing, m.count != n {
+                    throw bad(0, name, "\(m.count) missing-value flags for \(n) rows")
+                }
             }
         }
         (self.source, self.columns, self.items, self.positions) = (source, columns, items, positions)
@@ -89,8 +127,9 @@ public struct LogArrays: Sendable {
     /// The rows as chunks of at most `maxRows` (what `LogReader.next` gives for the same file).
     public func chunks(maxRows: Int = 65536) -> [LogChunk] {
         let sourceKey = RowHash.key(bytes: (source.split(separator: "/").last.map(String.init) ?? source).utf8)
-        let keyHashes = rowKeys.map { k in k.values.map { RowHash.key(bytes: $0.utf8) } }
         let base = Int64(columns.positionBase)
+        var keyHashes: [UInt64]?
+        if case .coded(let k) = rowKeys { keyHashes = k.values.map { RowHash.key(bytes: $0.utf8) } }
         var out = [LogChunk]()
         var start = 0
         while start < count {
@@ -101,26 +140,54 @@ public struct LogArrays: Sendable {
             c.rewards = Array(rewards[start..<end])
             c.propensities = propensities.map { Array($0[start..<end]) }
             c.rowKeyed = rowKeys != nil
-            if let rk = rowKeys, let h = keyHashes {
-                c.rowKeys = rk.codes[start..<end].map { h[Int($0)] }
-            } else {
+            switch rowKeys {
+            case .coded(let k):
+                let h = keyHashes!
+                c.rowKeys = k.codes[start..<end].map { h[Int($0)] }
+            case .integers(let k):
+                c.rowKeys = (start..<end).map { r in
+                    k.missing?[r] == true ? RowHash.key(bytes: EmptyCollection()) : Self.decimalKey(k.values[r])
+                }
+            case nil:
                 c.rowKeys = (start..<end).map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
             }
             // A chunk's context table holds the values its rows use, in order of first use (as the
             // CSV reader interns them).
             for (f, ctx) in contexts.enumerated() {
-                var remap = [Int32: Int32]()
-                var values = [String]()
                 var ids = [Int32]()
                 ids.reserveCapacity(end - start)
-                for code in ctx.codes[start..<end] {
-                    if let id = remap[code] {
-                        ids.append(id)
-                    } else {
-                        let id = Int32(values.count)
-                        remap[code] = id
-                        values.append(ctx.values[Int(code)])
-                        ids.append(id)
+                var values = [String]()
+                switch ctx {
+                case .coded(let coded):
+                    var remap = [Int32: Int32]()
+                    for code in coded.codes[start..<end] {
+                        if let id = remap[code] {
+                            ids.append(id)
+                        } else {
+                            let id = Int32(values.count)
+                            remap[code] = id
+                            values.append(coded.values[Int(code)])
+                            ids.append(id)
+                        }
+                    }
+                case .integers(let ints):
+                    var remap = [Int64: Int32]()
+                    var missingID: Int32?
+                    for r in start..<end {
+                        if ints.missing?[r] == true {
+                            if missingID == nil {
+                                missingID = Int32(values.count)
+                                values.append("")
+                            }
+                            ids.append(missingID!)
+                        } else if let id = remap[ints.values[r]] {
+                            ids.append(id)
+                        } else {
+                            let id = Int32(values.count)
+                            remap[ints.values[r]] = id
+                            values.append(String(ints.values[r]))
+                            ids.append(id)
+                        }
                     }
                 }
                 c.contexts.append(.init(name: columns.context[f], ids: ids, values: values))
@@ -129,5 +196,25 @@ public struct LogArrays: Sendable {
             start = end
         }
         return out
+    }
+
+    /// The row key of an integer: the hash of its decimal text, made without a `String`.
+    @inline(__always)
+    static func decimalKey(_ value: Int64) -> UInt64 {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: a sign and 19 digits fit
+        return withUnsafeMutableBytes(of: &digits) { buf in
+            var i = buf.count
+            var m = value.magnitude
+            repeat {
+                i -= 1
+                buf[i] = UInt8(truncatingIfNeeded: 48 &+ m % 10)
+                m /= 10
+            } while m != 0
+            if value < 0 {
+                i -= 1
+                buf[i] = 45  // "-"
+            }
+            return RowHash.key(bytes: UnsafeRawBufferPointer(rebasing: buf[i...]))
+        }
     }
 }

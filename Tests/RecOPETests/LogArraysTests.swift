@@ -48,7 +48,7 @@ import Testing
         }
         let arrays = try LogArrays(
             source: "somewhere/logs.csv", columns: cols, items: items, positions: positions, rewards: rewards,
-            propensities: props, contexts: [.init(codes: codes, values: values)])
+            propensities: props, contexts: [.coded(.init(codes: codes, values: values))])
         let got = arrays.chunks()
         #expect(got.count == want.count && got.count == 3)
         #expect(arrays.depth == 3)
@@ -88,5 +88,60 @@ import Testing
         ) { try make([0, 1], [1, 1], [0, 1], [1.5, 0.5]) }
         #expect(throws: RecOPEError.self) { try make([0], [1, 1]) }
         #expect(throws: RecOPEError.self) { try make([], [], [], []) }
+    }
+}
+
+/// Integer context and row-key columns (kept as integers) give the chunks the CSV reader gives
+/// for their decimal text: negative keys, missing values as empty fields.
+@Suite struct LogArraysIntegerTests {
+    @Test func integerColumnsGiveTheReadersChunks() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("logints-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var text = "item,pos,click,key,tier\n"
+        var keys = [Int64]()
+        var tiers = [Int64]()
+        var missing = [Bool]()
+        var rng = Xoshiro256(seed: 9)
+        for r in 0..<70_000 {
+            let key = Int64(bitPattern: rng.next()) >> Int64(rng.next() % 60)
+            let tier = Int64(rng.next() % 5) - 2
+            let gone = r % 11 == 0
+            keys.append(key)
+            tiers.append(gone ? 0 : tier)
+            missing.append(gone)
+            text += "\(r % 30),\(1 + r % 3),\(r % 7 == 0 ? 1 : 0),\(key),\(gone ? "" : String(tier))\n"
+        }
+        keys[5] = .min
+        keys[6] = .max
+        keys[7] = 0
+        text = text.split(separator: "\n").enumerated().map { i, line in
+            guard (6...8).contains(i) else { return String(line) }
+            var f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            f[3] = String(keys[i - 1])
+            return f.joined(separator: ",")
+        }.joined(separator: "\n") + "\n"
+        let path = dir.appendingPathComponent("ints.csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var cols = LogColumns(item: "item", position: "pos", reward: "click", context: ["tier"])
+        cols.positionBase = 1
+        cols.rowKey = "key"
+        let reader = try LogReader(path: path, columns: cols)
+        var want = [LogChunk]()
+        while let c = try reader.next() { want.append(c) }
+        let n = keys.count
+        let arrays = try LogArrays(
+            source: "ints.csv", columns: cols, items: (0..<n).map { Int64($0 % 30) },
+            positions: (0..<n).map { Int64(1 + $0 % 3) }, rewards: (0..<n).map { $0 % 7 == 0 ? 1 : 0 },
+            propensities: nil, contexts: [.integers(.init(values: tiers, missing: missing))],
+            rowKeys: .integers(.init(values: keys)))
+        let got = arrays.chunks()
+        #expect(got.count == want.count && got.count == 2)
+        for (g, w) in zip(got, want) {
+            #expect(g.items == w.items && g.positions == w.positions && g.rewards == w.rewards)
+            #expect(g.rowKeys == w.rowKeys && g.rowKeyed && w.rowKeyed)
+            #expect(g.contexts[0].ids == w.contexts[0].ids && g.contexts[0].values == w.contexts[0].values)
+        }
+        #expect(want[0].contexts[0].values.contains(""))
     }
 }

@@ -316,6 +316,8 @@ _lib.reckit_log_create.restype = _i32
 _lib.reckit_log_add_column.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_i32), _i64,
                                        ctypes.c_char_p, _ip, _i64]
 _lib.reckit_log_add_column.restype = _i32
+_lib.reckit_log_add_int_column.argtypes = [ctypes.c_void_p, ctypes.c_char_p, _ip, _i64, ctypes.POINTER(ctypes.c_uint8)]
+_lib.reckit_log_add_int_column.restype = _i32
 _lib.reckit_log_free.argtypes = [ctypes.c_void_p]
 _lib.reckit_log_free.restype = None
 _lib.reckit_offline_ab_partial.restype = _i32
@@ -493,6 +495,26 @@ def _csv_text(values) -> list:
     return out
 
 
+def _integer_column(col):
+    """(int64 values, uint8 missing flags or None) for an integer column (numpy or pandas'
+    nullable integers), else None (the column goes as text)."""
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind == "i" or (dtype.kind == "u" and dtype.itemsize < 8):
+            return np.ascontiguousarray(col.to_numpy(), dtype=np.int64), None
+        if dtype.kind == "u":
+            a = col.to_numpy()
+            if a.size == 0 or a.max() <= np.iinfo(np.int64).max:
+                return np.ascontiguousarray(a, dtype=np.int64), None
+        return None
+    kind = getattr(getattr(dtype, "numpy_dtype", None), "kind", None)
+    if kind == "i" or (kind == "u" and dtype.numpy_dtype.itemsize < 8):  # pandas Int64 & co.
+        missing = np.ascontiguousarray(col.isna().to_numpy(), dtype=np.uint8)
+        values = np.ascontiguousarray(col.to_numpy(dtype=np.int64, na_value=0), dtype=np.int64)
+        return values, (missing if missing.any() else None)
+    return None
+
+
 def _log_handle(table, source: str, roles: dict, what: str = "logs"):
     """A table's columns as a RecKit log handle (no CSV text): numbers as arrays, contexts and the
     row key as codes into their distinct values."""
@@ -541,6 +563,13 @@ def _log_handle(table, source: str, roles: dict, what: str = "logs"):
         for name in dict.fromkeys(coded):
             if name not in table.columns:
                 raise ValueError(f"{what}: missing column {name!r}")
+            ints = _integer_column(table[name])
+            if ints is not None:  # integers go as integers: RecKit reads their decimal text
+                values, missing = ints
+                _check(_lib.reckit_log_add_int_column(
+                    handle, name.encode(), _ptr(values, _ip), n,
+                    None if missing is None else missing.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))))
+                continue
             codes, uniques = pd.factorize(table[name], use_na_sentinel=True)
             texts = _csv_text(list(uniques))
             if (codes < 0).any():  # missing values: an empty field in a CSV file
