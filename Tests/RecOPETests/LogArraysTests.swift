@@ -115,12 +115,13 @@ import Testing
         keys[5] = .min
         keys[6] = .max
         keys[7] = 0
-        text = text.split(separator: "\n").enumerated().map { i, line in
-            guard (6...8).contains(i) else { return String(line) }
-            var f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            f[3] = String(keys[i - 1])
-            return f.joined(separator: ",")
-        }.joined(separator: "\n") + "\n"
+        text =
+            text.split(separator: "\n").enumerated().map { i, line in
+                guard (6...8).contains(i) else { return String(line) }
+                var f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                f[3] = String(keys[i - 1])
+                return f.joined(separator: ",")
+            }.joined(separator: "\n") + "\n"
         let path = dir.appendingPathComponent("ints.csv").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         var cols = LogColumns(item: "item", position: "pos", reward: "click", context: ["tier"])
