@@ -47,6 +47,10 @@ int32_t reckit_set_threads(int64_t n);
 /* A scorer over n items of dimension d (n × d floats; bias: n floats or NULL). The catalog is
  * copied (and packed for the SIMD kernel); free the handle with reckit_scorer_free. */
 int32_t reckit_scorer_create(const float *items, int64_t n, int64_t d, const float *bias, void **out);
+/* The same for a shard of a catalog: the n items are global ids first_item .. first_item + n - 1
+ * of a catalog_size-item catalog; its top-k reports global ids and the whole catalog's scores. */
+int32_t reckit_scorer_create_shard(const float *items, int64_t n, int64_t d, const float *bias,
+                                   int64_t first_item, int64_t catalog_size, void **out);
 void reckit_scorer_free(void *scorer);
 
 /* The top k items of each of b states (b × d floats), canonical scores (the same bits as
@@ -56,6 +60,13 @@ void reckit_scorer_free(void *scorer);
 int32_t reckit_scorer_topk(void *scorer, const float *states, int64_t b, int64_t d, int64_t k,
                            const int64_t *exclude_offsets, const int64_t *exclude_items,
                            int64_t exclude_count, int64_t *indices, float *scores, int64_t *counts);
+
+/* Merges p top-k results of the same b states over disjoint item sets (a catalog's shards):
+ * indices and scores hold p × b × kp values (part-major; rows best first, unused slots -1 and
+ * NaN). Writes the b × k best of the union (unused slots -1 and NaN) and the counts (or NULL):
+ * exactly one scorer's top-k over the whole catalog (ties to the lower id, NaN last). */
+int32_t reckit_topk_merge(int64_t p, int64_t b, int64_t kp, const int64_t *indices, const float *scores,
+                          int64_t k, int64_t *out_indices, float *out_scores, int64_t *out_counts);
 
 /* Rank marginals P(item at rank) of a policy given as a JSON spec (the keys of reckit's spec
  * files; relative paths resolve against base_dir, or the working directory when NULL; errors name
@@ -144,6 +155,9 @@ int32_t reckit_model_recommend(void *model, int32_t head, const int64_t *offsets
                                int64_t b, int64_t k, int32_t exclude_history, int64_t *indices,
                                float *scores);
 int32_t reckit_model_save(void *model, const char *path);
+/* A model head's item vectors (items × dim floats; row i scores item i + 1) and bias (items
+ * floats, or NULL): the catalog reckit score --items-from scores. head 0 supervised, 1 Q. */
+int32_t reckit_model_head(void *model, int32_t head, float *vectors, float *bias);
 /* HR@k and NDCG@k per event type (reckit evaluate --json's object) of model (NULL: the popularity
  * baseline) on the data keys of reckit_train's configuration plus "on" ("test" or "valid"). */
 int32_t reckit_evaluate(void *model, int32_t head, const char *config_json, const char *base_dir,

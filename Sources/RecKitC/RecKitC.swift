@@ -83,11 +83,29 @@ public func reckit_scorer_create(
     _ items: UnsafePointer<Float>?, _ n: Int64, _ d: Int64, _ bias: UnsafePointer<Float>?,
     _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 {
+    reckit_scorer_create_shard(items, n, d, bias, 0, n, out)
+}
+
+/// As `reckit_scorer_create`, for a shard of a catalog: the `n` items are global ids
+/// `first_item ..< first_item + n` of a `catalog_size`-item catalog. Its top-k reports global ids
+/// and the scores a scorer over the whole catalog gives (canonical scores do not depend on the
+/// shard), so `reckit_topk_merge` of the shards' results is the whole catalog's top-k.
+@_cdecl("reckit_scorer_create_shard")
+public func reckit_scorer_create_shard(
+    _ items: UnsafePointer<Float>?, _ n: Int64, _ d: Int64, _ bias: UnsafePointer<Float>?, _ firstItem: Int64,
+    _ catalogSize: Int64, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32 {
     guard let items, let out else { return fail(.invalidArgument, "items and out must not be null") }
     guard n >= 1 && n <= Int64(Int32.max) else {
         return fail(.invalidArgument, "items: n must be in 1...\(Int32.max), got \(n)")
     }
     guard d >= 1 && d <= 1 << 20 else { return fail(.invalidArgument, "items: d must be in 1...1048576, got \(d)") }
+    guard firstItem >= 0, catalogSize <= Int64(Int32.max), firstItem <= catalogSize - n else {
+        return fail(
+            .invalidArgument,
+            "first_item \(firstItem) with \(n) items does not fit a catalog_size \(catalogSize) catalog (at most \(Int32.max))"
+        )
+    }
     // The catalog, its packed copy for the SIMD kernel and the bias.
     do {
         try MemoryBudget.check(
@@ -96,8 +114,68 @@ public func reckit_scorer_create(
     let count = Int(n) * Int(d)
     let matrix = Matrix(rows: Int(n), cols: Int(d), elements: Array(UnsafeBufferPointer(start: items, count: count)))
     let b = bias.map { Array(UnsafeBufferPointer(start: $0, count: Int(n))) }
-    let scorer = CatalogScorer(items: matrix, bias: b)
+    let scorer = CatalogScorer(items: matrix, bias: b, firstItem: Int(firstItem), catalogSize: Int(catalogSize))
     out.pointee = Unmanaged.passRetained(scorer).toOpaque()
+    return ReckitStatus.ok.rawValue
+}
+
+/// Merges `p` top-k results of the same `b` states over disjoint item sets (a catalog's shards):
+/// `indices` and `scores` hold `p × b × kp` values (part-major; each row best first, unused slots
+/// −1 and NaN). Writes the `b × k` best of the union to `out_indices` / `out_scores` (unused slots
+/// −1 and NaN) and the items found to `out_counts` (may be null): exactly one scorer's top-k over
+/// the whole catalog — same items, same scores, ties to the lower id, NaN last.
+@_cdecl("reckit_topk_merge")
+public func reckit_topk_merge(
+    _ p: Int64, _ b: Int64, _ kp: Int64, _ indices: UnsafePointer<Int64>?, _ scores: UnsafePointer<Float>?,
+    _ k: Int64, _ outIndices: UnsafeMutablePointer<Int64>?, _ outScores: UnsafeMutablePointer<Float>?,
+    _ outCounts: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let indices, let scores, let outIndices, let outScores else {
+        return fail(.invalidArgument, "indices, scores, out_indices and out_scores must not be null")
+    }
+    guard p >= 1, b >= 1, kp >= 1, k >= 1, b <= Int64(Int32.max), kp <= Int64(Int32.max), k <= Int64(Int32.max)
+    else { return fail(.invalidArgument, "p, b, kp and k must be positive, got \(p), \(b), \(kp), \(k)") }
+    do {
+        try MemoryBudget.check("\(p) top-k parts of \(b) × \(kp)", bytes: MemoryBudget.product([Int(p), Int(b), Int(kp), 8]))
+    } catch { return fail(.memory, error.description) }
+    let rows = Int(b)
+    let width = Int(kp)
+    var parts = [TopKResult]()
+    for part in 0..<Int(p) {
+        var counts = [Int](repeating: 0, count: rows)
+        var ids = [Int32](repeating: -1, count: rows * width)
+        var values = [Float](repeating: .nan, count: rows * width)
+        for r in 0..<rows {
+            let base = (part * rows + r) * width
+            var n = 0
+            while n < width && indices[base + n] >= 0 { n += 1 }
+            for j in n..<width where indices[base + j] >= 0 {
+                return fail(
+                    .invalidArgument,
+                    "part \(part), row \(r): item \(indices[base + j]) follows an unused slot (rows hold their items first)")
+            }
+            for j in 0..<n {
+                guard indices[base + j] <= Int64(Int32.max) else {
+                    return fail(.invalidArgument, "part \(part), row \(r): item id \(indices[base + j]) exceeds \(Int32.max)")
+                }
+                ids[r * width + j] = Int32(indices[base + j])
+                values[r * width + j] = scores[base + j]
+            }
+            counts[r] = n
+        }
+        parts.append(TopKResult(rows: rows, k: width, counts: counts, indices: ids, scores: values))
+    }
+    let merged: TopKResult
+    do { merged = try TopKResult.merge(parts, k: Int(k)) } catch { return fail(.invalidArgument, error.description) }
+    let kk = Int(k)
+    for r in 0..<rows {
+        for j in 0..<kk {
+            let inside = j < merged.counts[r]
+            outIndices[r * kk + j] = inside ? Int64(merged.indices[r * merged.k + j]) : -1
+            outScores[r * kk + j] = inside ? merged.scores[r * merged.k + j] : .nan
+        }
+        outCounts?[r] = Int64(merged.counts[r])
+    }
     return ReckitStatus.ok.rawValue
 }
 
@@ -809,6 +887,27 @@ public func reckit_model_recommend(
             }
         }
     } catch { return fail(any: error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// The item vectors and bias of a model's head (`head` 0 supervised, 1 Q): `items × dim` floats
+/// (row i = item i + 1, the catalog `reckit score --items-from` scores) to `vectors` and `items`
+/// floats to `bias` (may be null).
+@_cdecl("reckit_model_head")
+public func reckit_model_head(
+    _ model: UnsafeMutableRawPointer?, _ head: Int32, _ vectors: UnsafeMutablePointer<Float>?,
+    _ bias: UnsafeMutablePointer<Float>?
+) -> Int32 {
+    guard let model, let vectors else { return fail(.invalidArgument, "model and vectors must not be null") }
+    guard head == 0 || head == 1 else {
+        return fail(.invalidArgument, "head must be 0 (supervised) or 1 (q), got \(head)")
+    }
+    let m = modelBox(model)
+    guard let h = head == 1 ? m.networks[0].qHead : m.networks[0].ceHead else {
+        return fail(.invalidArgument, "this model (\(m.config.algorithm.rawValue)) has no Q head")
+    }
+    h.weight.value.storage.withUnsafeBufferPointer { vectors.update(from: $0.baseAddress!, count: $0.count) }
+    if let bias { h.bias.value.storage.withUnsafeBufferPointer { bias.update(from: $0.baseAddress!, count: $0.count) } }
     return ReckitStatus.ok.rawValue
 }
 

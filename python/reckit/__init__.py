@@ -28,10 +28,12 @@ __all__ = [
     "ReckitMemoryError",
     "CatalogScorer",
     "topk",
+    "merge_topk",
     "rank_marginals",
     "set_threads",
     "build_info",
     "offline_ab",
+    "log_columns",
     "merge",
     "OfflineABReport",
     "Model",
@@ -133,6 +135,10 @@ _lib.reckit_set_threads.argtypes = [_i64]
 _lib.reckit_set_threads.restype = _i32
 _lib.reckit_scorer_create.argtypes = [_fp, _i64, _i64, _fp, ctypes.POINTER(ctypes.c_void_p)]
 _lib.reckit_scorer_create.restype = _i32
+_lib.reckit_scorer_create_shard.argtypes = [_fp, _i64, _i64, _fp, _i64, _i64, ctypes.POINTER(ctypes.c_void_p)]
+_lib.reckit_scorer_create_shard.restype = _i32
+_lib.reckit_topk_merge.argtypes = [_i64, _i64, _i64, _ip, _fp, _i64, _ip, _fp, _ip]
+_lib.reckit_topk_merge.restype = _i32
 _lib.reckit_scorer_free.argtypes = [ctypes.c_void_p]
 _lib.reckit_scorer_free.restype = None
 _lib.reckit_scorer_topk.argtypes = [ctypes.c_void_p, _fp, _i64, _i64, _i64, _ip, _ip, _i64, _ip, _fp, _ip]
@@ -201,20 +207,33 @@ def set_threads(n: int) -> None:
 class CatalogScorer:
     """A catalog of items (an ``[N, d]`` array, optional ``bias`` of ``N``) kept packed between
     calls; ``topk`` scores states against it with RecKit's canonical scores (the same bits as the
-    Swift ``CatalogScorer`` for any thread count)."""
+    Swift ``CatalogScorer`` for any thread count).
 
-    def __init__(self, items, bias=None):
+    A shard of a larger catalog: ``first_item`` (its first row's global id) and ``catalog_size``
+    (the whole catalog's items). ``topk`` then reports global ids and the scores a scorer over the
+    whole catalog gives, and ``merge_topk`` of the shards' results is the whole catalog's top-k."""
+
+    def __init__(self, items, bias=None, *, first_item: int = 0, catalog_size=None):
         self._handle = None
         it = _matrix(items, "items")
         self.items, self.dim = it.shape
+        for name, v in (("first_item", first_item), ("catalog_size", catalog_size)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+                raise TypeError(f"{name}: expected an int, got {type(v).__name__}")
+        self.first_item = int(first_item)
+        self.catalog_size = self.first_item + self.items if catalog_size is None else int(catalog_size)
+        if self.first_item < 0 or self.first_item + self.items > self.catalog_size:
+            raise ValueError(f"first_item: items {self.first_item}..{self.first_item + self.items - 1} do not fit a "
+                             f"catalog_size {self.catalog_size} catalog")
         b = None
         if bias is not None:
             b = np.ascontiguousarray(np.asarray(bias), dtype=np.float32)
             if b.shape != (self.items,):
                 raise ValueError(f"bias: expected shape ({self.items},), got {b.shape}")
         handle = ctypes.c_void_p()
-        _check(_lib.reckit_scorer_create(
-            _ptr(it, _fp), self.items, self.dim, None if b is None else _ptr(b, _fp), ctypes.byref(handle)))
+        _check(_lib.reckit_scorer_create_shard(
+            _ptr(it, _fp), self.items, self.dim, None if b is None else _ptr(b, _fp), self.first_item,
+            self.catalog_size, ctypes.byref(handle)))
         self._handle = handle
 
     def topk(self, states, k: int, *, exclude=None, threads=None):
@@ -269,6 +288,46 @@ def topk(items, states, k: int, *, bias=None, exclude=None, threads=None):
         return scorer.topk(states, k, exclude=exclude, threads=threads)
     finally:
         scorer.close()
+
+
+def merge_topk(parts, k: int):
+    """The top ``k`` of the union of ``parts``, each ``(indices, scores)`` (``[B, k_i]``, unused
+    slots -1 and NaN) for the same states over disjoint items (a catalog's shards, e.g. from
+    ``CatalogScorer(..., first_item=, catalog_size=)``): ``(indices int64 [B, k], scores float32
+    [B, k])``, exactly one scorer's top-k over the whole catalog (same items, same score bits, ties
+    to the lower id, NaN last)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k: expected an int, got {type(k).__name__}")
+    if k < 1:
+        raise ValueError(f"k: must be at least 1, got {k}")
+    if isinstance(parts, tuple) or not hasattr(parts, "__len__") or len(parts) == 0:
+        raise ValueError("parts: expected a non-empty list of (indices, scores) pairs")
+    pairs = []
+    for i, part in enumerate(parts):
+        if not isinstance(part, (tuple, list)) or len(part) != 2:
+            raise TypeError(f"parts[{i}]: expected an (indices, scores) pair")
+        ids, sc = np.asarray(part[0]), np.asarray(part[1])
+        if ids.ndim != 2 or sc.shape != ids.shape:
+            raise ValueError(f"parts[{i}]: indices and scores must be 2-D of one shape, got {ids.shape} and {sc.shape}")
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"parts[{i}]: indices must be integers, got dtype {ids.dtype}")
+        pairs.append((ids, sc))
+    b = pairs[0][0].shape[0]
+    if any(ids.shape[0] != b for ids, _ in pairs):
+        raise ValueError(f"parts: every part must hold the same states; rows {[ids.shape[0] for ids, _ in pairs]}")
+    kp = max(ids.shape[1] for ids, _ in pairs)
+    if b == 0 or kp == 0:
+        raise ValueError("parts: expected at least one state and one slot")
+    indices = np.full((len(pairs), b, kp), -1, dtype=np.int64)
+    scores = np.full((len(pairs), b, kp), np.nan, dtype=np.float32)
+    for i, (ids, sc) in enumerate(pairs):
+        indices[i, :, :ids.shape[1]] = ids
+        scores[i, :, :ids.shape[1]] = sc
+    out_i = np.empty((b, int(k)), dtype=np.int64)
+    out_s = np.empty((b, int(k)), dtype=np.float32)
+    _check(_lib.reckit_topk_merge(len(pairs), b, kp, _ptr(indices, _ip), _ptr(scores, _fp), int(k),
+                                  _ptr(out_i, _ip), _ptr(out_s, _fp), None))
+    return out_i, out_s
 
 
 def rank_marginals(policy, k: int, *, method: str = "exact", simulations: int = 100_000, seed: int = 1):
@@ -519,10 +578,9 @@ def _log_handle(table, source: str, roles: dict, what: str = "logs"):
     """A table's columns as a RecKit log handle (no CSV text): numbers as arrays, contexts and the
     row key as codes into their distinct values."""
     if hasattr(table, "to_pandas") and not hasattr(table, "to_csv"):  # a pyarrow Table
-        names = [c for c in [roles.get(k) for k in ("item", "position", "reward", "propensity", "row_key")] if c]
-        names += roles.get("context", [])
+        names = _role_columns(roles)
         if all(n in table.column_names for n in names):
-            table = table.select(list(dict.fromkeys(names)))
+            table = table.select(names)
         table = table.to_pandas()
     if not hasattr(table, "to_csv"):
         raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
@@ -647,8 +705,28 @@ def _offline_ab_rows(logs, format, columns_text, row_key, piece_groups):
             import pyarrow.parquet as pq
         except ImportError:
             raise ImportError("logs: reading Parquet needs pyarrow (pip install pyarrow)") from None
-        return None, _log_handle(pq.read_table(path), path.stem + ".csv", _roles(format, columns_text, row_key))
+        roles = _roles(format, columns_text, row_key)
+        wanted = set(_role_columns(roles))
+        names = [n for n in pq.read_schema(path).names if n in wanted]  # only what the run reads
+        return None, _log_handle(pq.read_table(path, columns=names), path.stem + ".csv", roles)
     return None, _log_handle(logs, "logs.csv", _roles(format, columns_text, row_key))
+
+
+def _role_columns(roles: dict) -> list:
+    names = [roles[k] for k in ("item", "position", "reward", "propensity") if roles.get(k)]
+    names += roles.get("context", [])
+    if roles.get("row_key"):
+        names.append(roles["row_key"])
+    return list(dict.fromkeys(names))
+
+
+def log_columns(*, format: str = "obd", columns=None, row_key=None) -> list:
+    """The columns ``offline_ab`` reads from a log with these ``format``, ``columns`` and
+    ``row_key`` arguments, in order (item, position, reward, propensity, contexts, row key): what
+    to read from a Parquet file, or to select from a DataFrame before it travels."""
+    if format not in ("obd", "csv"):
+        raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
+    return _role_columns(_roles(format, None if columns is None else _columns_text(columns), row_key))
 
 
 def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
@@ -739,6 +817,8 @@ _lib.reckit_model_recommend.argtypes = [ctypes.c_void_p, _i32, _ip, _ip, _i64, _
 _lib.reckit_model_recommend.restype = _i32
 _lib.reckit_model_save.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 _lib.reckit_model_save.restype = _i32
+_lib.reckit_model_head.argtypes = [ctypes.c_void_p, _i32, _fp, _fp]
+_lib.reckit_model_head.restype = _i32
 _lib.reckit_evaluate.argtypes = [ctypes.c_void_p, _i32, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, _bufp,
                                  ctypes.POINTER(_i64)]
 _lib.reckit_evaluate.restype = _i32
@@ -770,6 +850,7 @@ class Model:
         self.length = info["length"]
         self.algorithm = info["algorithm"]
         self.encoder = info["encoder"]
+        self.dim = info["dim"]
         self.item_keys = info["item_keys"]
         self.event_types = info["event_types"]
         self.has_q_head = info["has_q_head"]
@@ -816,6 +897,18 @@ class Model:
                                            1 if exclude_history else 0, _ptr(idx, _ip), _ptr(sc, _fp)))
         keys = np.array([[self.item_keys[i] if i >= 0 else None for i in row] for row in idx], dtype=object)
         return keys, sc
+
+    def item_vectors(self, *, head: str = "supervised"):
+        """The head's catalog: ``(vectors float32 [items, dim], bias float32 [items])``, row i
+        scoring ``item_keys[i]`` (what ``reckit score --items-from`` scores; give them to
+        ``CatalogScorer`` to serve top-k from states)."""
+        code = _head(head)
+        if self._handle is None:
+            raise ValueError("model: it has been closed")
+        vectors = np.empty((self.items, self.dim), dtype=np.float32)
+        bias = np.empty(self.items, dtype=np.float32)
+        _check(_lib.reckit_model_head(self._handle, code, _ptr(vectors, _fp), _ptr(bias, _fp)))
+        return vectors, bias
 
     def save(self, path) -> None:
         """Writes the model as a checkpoint (atomically) that ``reckit.load_model``, ``reckit

@@ -97,3 +97,62 @@ def test_the_gil_is_released_during_a_call():
     t.join()
     s.close()
     assert ticks > 10_000, ticks
+
+
+def test_shards_merge_to_the_whole_catalogs_bits(catalog, scorer):
+    """A catalog cut into uneven shards (first_item, catalog_size): each shard's top-k has global
+    ids, and merge_topk of the shards is the whole catalog's top-k, items and score bits; with
+    exclusions (global ids) too."""
+    want = scorer.topk(catalog["states"], K)
+    cuts = [0, 1, 700, 1313, 2000]
+    parts = []
+    for a, b in zip(cuts, cuts[1:]):
+        shard = reckit.CatalogScorer(catalog["items"][a:b], bias=catalog["bias"][a:b], first_item=a, catalog_size=2000)
+        idx, sc = shard.topk(catalog["states"], K)
+        assert ((idx == -1) | ((idx >= a) & (idx < b))).all()
+        parts.append((idx, sc))
+    got = reckit.merge_topk(parts, K)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1].view(np.uint32), want[1].view(np.uint32))
+    # Fewer slots than k in one part (a 1-item shard), and k larger than the catalog.
+    assert parts[0][0][:, 1:].max() == -1
+    shards = [reckit.CatalogScorer(catalog["items"][a:b], bias=catalog["bias"][a:b], first_item=a,
+                                   catalog_size=2000) for a, b in zip(cuts, cuts[1:])]
+    big = reckit.merge_topk([s.topk(catalog["states"], 2500) for s in shards], 2500)
+    assert big[0].shape == (7, 2500) and (big[0][:, 2000:] == -1).all() and (big[0][:, :2000] >= 0).all()
+    whole = scorer.topk(catalog["states"], 2500)
+    assert np.array_equal(big[0], whole[0]) and np.array_equal(big[1].view(np.uint32), whole[1].view(np.uint32))
+    exclude = [[want[0][r][0], 5, 1999] for r in range(7)]
+    want_ex = scorer.topk(catalog["states"], K, exclude=exclude)
+    parts_ex = [reckit.CatalogScorer(catalog["items"][a:b], bias=catalog["bias"][a:b], first_item=a,
+                                     catalog_size=2000).topk(catalog["states"], K, exclude=exclude)
+                for a, b in zip(cuts, cuts[1:])]
+    got_ex = reckit.merge_topk(parts_ex, K)
+    assert np.array_equal(got_ex[0], want_ex[0])
+    assert np.array_equal(got_ex[1].view(np.uint32), want_ex[1].view(np.uint32))
+
+
+def test_merge_breaks_ties_to_the_lower_id():
+    items = np.ones((6, 4), dtype=np.float32)  # every item scores the same
+    states = np.ones((2, 4), dtype=np.float32)
+    parts = [reckit.CatalogScorer(items[a:a + 2], first_item=a, catalog_size=6).topk(states, 3) for a in (4, 0, 2)]
+    idx, sc = reckit.merge_topk(parts, 3)
+    assert idx.tolist() == [[0, 1, 2], [0, 1, 2]] and (sc == 4).all()
+
+
+def test_bad_shards_and_parts(catalog):
+    import pytest
+    with pytest.raises(ValueError, match="catalog_size"):
+        reckit.CatalogScorer(catalog["items"][:10], first_item=95, catalog_size=100)
+    with pytest.raises(TypeError, match="first_item"):
+        reckit.CatalogScorer(catalog["items"][:10], first_item=1.5)
+    part = reckit.CatalogScorer(catalog["items"][:10], first_item=0, catalog_size=20).topk(catalog["states"], 3)
+    with pytest.raises(reckit.ReckitValueError, match="two parts|overlap"):
+        reckit.merge_topk([part, part], 3)
+    with pytest.raises(ValueError, match="same states"):
+        reckit.merge_topk([part, (part[0][:2], part[1][:2])], 3)
+    with pytest.raises(ValueError, match="non-empty"):
+        reckit.merge_topk([], 3)
+    with pytest.raises(TypeError, match="integers"):
+        reckit.merge_topk([(part[1], part[1])], 3)
+    with pytest.raises(ValueError, match="k: must be"):
+        reckit.merge_topk([part], 0)

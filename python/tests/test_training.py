@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import reckit
-from conftest import run
+from conftest import read_csv, run
 
 COLUMNS = {"session": "session", "time": "t", "item": "item", "event": "event"}
 OPTIONS = dict(min_item_count=1, min_session_length=2, seed=3, reward="click=0.3")
@@ -115,3 +115,22 @@ def test_bad_serving_input(trained, tmp_path):
         reckit.load_model(tmp_path / "bad.safetensors")
     with pytest.raises(TypeError, match="model: expected a reckit.Model or 'popularity'"):
         reckit.evaluate("best", tmp_path / "x.csv")
+
+
+def test_item_vectors_are_the_catalog_the_cli_scores(cli, trained, tmp_path):
+    """The head's item vectors and bias in a CatalogScorer give `reckit score --items-from`'s
+    top-k, items and score bits, for both heads."""
+    model, out = trained
+    rng = np.random.default_rng(5)
+    vectors, bias = model.item_vectors()
+    assert vectors.shape == (model.items, model.dim) and bias.shape == (model.items,)
+    states = rng.standard_normal((4, model.dim)).astype(np.float32)
+    np.savetxt(tmp_path / "states.csv", states, delimiter=",", fmt="%.9g")
+    states = np.loadtxt(tmp_path / "states.csv", delimiter=",", dtype=np.float32)
+    for head in ("supervised", "q"):
+        text = run(cli, "score", "--items-from", str(out / "best.safetensors"), "--head", head, "--states-file",
+                   str(tmp_path / "states.csv"), "--k", "5", "--format", "csv")
+        want = np.array([[int(r["item"]), np.float32(r["score"]).view(np.uint32)] for r in read_csv(text)])
+        idx, sc = reckit.CatalogScorer(*model.item_vectors(head=head)).topk(states, 5)
+        got = np.stack([idx.ravel(), sc.ravel().view(np.uint32).astype(np.int64)], axis=1)
+        assert np.array_equal(got, want)
