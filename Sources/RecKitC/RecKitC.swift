@@ -136,7 +136,8 @@ public func reckit_topk_merge(
     guard p >= 1, b >= 1, kp >= 1, k >= 1, b <= Int64(Int32.max), kp <= Int64(Int32.max), k <= Int64(Int32.max)
     else { return fail(.invalidArgument, "p, b, kp and k must be positive, got \(p), \(b), \(kp), \(k)") }
     do {
-        try MemoryBudget.check("\(p) top-k parts of \(b) × \(kp)", bytes: MemoryBudget.product([Int(p), Int(b), Int(kp), 8]))
+        try MemoryBudget.check(
+            "\(p) top-k parts of \(b) × \(kp)", bytes: MemoryBudget.product([Int(p), Int(b), Int(kp), 8]))
     } catch { return fail(.memory, error.description) }
     let rows = Int(b)
     let width = Int(kp)
@@ -152,11 +153,13 @@ public func reckit_topk_merge(
             for j in n..<width where indices[base + j] >= 0 {
                 return fail(
                     .invalidArgument,
-                    "part \(part), row \(r): item \(indices[base + j]) follows an unused slot (rows hold their items first)")
+                    "part \(part), row \(r): item \(indices[base + j]) follows an unused slot (rows hold their items first)"
+                )
             }
             for j in 0..<n {
                 guard indices[base + j] <= Int64(Int32.max) else {
-                    return fail(.invalidArgument, "part \(part), row \(r): item id \(indices[base + j]) exceeds \(Int32.max)")
+                    return fail(
+                        .invalidArgument, "part \(part), row \(r): item id \(indices[base + j]) exceeds \(Int32.max)")
                 }
                 ids[r * width + j] = Int32(indices[base + j])
                 values[r * width + j] = scores[base + j]
