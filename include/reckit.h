@@ -88,8 +88,10 @@ int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const
  * (text ones end with a 0 byte) to free with reckit_free; their length goes to *_len (or NULL). */
 
 /* Rows in memory instead of a "logs" file: n item ids, positions (as logged), rewards and
- * propensities (or NULL), copied; source names them in errors and, without a row key, in the
- * row keys (as a file of that name would). reckit_log_add_column adds a coded column (a context
+ * propensities (or NULL), read in place: these arrays, and the codes, values and flags of the
+ * columns added later (not their texts), must stay valid and unchanged until reckit_log_free.
+ * source names the rows in errors and, without a row key, in the row keys (as a file of that name
+ * would). reckit_log_add_column adds a coded column (a context
  * or the row key) by name: n codes into count values, value v being the UTF-8 text
  * values[offsets[v] .. offsets[v+1]) as a CSV file would hold it. reckit_log_add_int_column adds
  * an integer column: n values read as their decimal text, missing (or NULL) flagging per row

@@ -367,13 +367,16 @@ func offlineABJob(
 /// `reckit_log_free`; an offline A/B run reads them with the configuration's column names.
 final class LogBuilder {
     let source: String
-    let items: [Int64]
-    let positions: [Int64]
-    let rewards: [Double]
-    let propensities: [Double]?
+    let items: LogValues<Int64>
+    let positions: LogValues<Int64>
+    let rewards: LogValues<Double>
+    let propensities: LogValues<Double>?
     var coded: [String: LogArrays.Column] = [:]
 
-    init(source: String, items: [Int64], positions: [Int64], rewards: [Double], propensities: [Double]?) {
+    init(
+        source: String, items: LogValues<Int64>, positions: LogValues<Int64>, rewards: LogValues<Double>,
+        propensities: LogValues<Double>?
+    ) {
         (self.source, self.items, self.positions, self.rewards, self.propensities) =
             (source, items, positions, rewards, propensities)
     }
@@ -404,7 +407,8 @@ final class LogBuilder {
 /// Rows in memory for an offline A/B run: `n` item ids, positions (as logged: the configuration's
 /// format says the top position), rewards and propensities (or null). `source` names them in
 /// errors and, without a row-key column, in the row keys (as a file of that name would). The
-/// arrays are copied. Free the handle with `reckit_log_free`.
+/// arrays (and the columns' codes, values and flags added later; not their value texts) are
+/// borrowed, read in place: they must stay valid and unchanged until `reckit_log_free`.
 @_cdecl("reckit_log_create")
 public func reckit_log_create(
     _ source: UnsafePointer<CChar>?, _ n: Int64, _ item: UnsafePointer<Int64>?, _ position: UnsafePointer<Int64>?,
@@ -415,22 +419,20 @@ public func reckit_log_create(
         return fail(.invalidArgument, "source, item, position, reward and out must not be null")
     }
     guard n >= 1 && n <= Int64(Int32.max) * 64 else { return fail(.invalidArgument, "n must be positive, got \(n)") }
-    do { try MemoryBudget.check("a log of \(n) rows", bytes: MemoryBudget.product([Int(n), 48])) } catch {
-        return fail(.memory, error.description)
-    }
     let count = Int(n)
     let b = LogBuilder(
-        source: String(cString: source), items: Array(UnsafeBufferPointer(start: item, count: count)),
-        positions: Array(UnsafeBufferPointer(start: position, count: count)),
-        rewards: Array(UnsafeBufferPointer(start: reward, count: count)),
-        propensities: propensity.map { Array(UnsafeBufferPointer(start: $0, count: count)) })
+        source: String(cString: source), items: LogValues(borrowing: UnsafeBufferPointer(start: item, count: count)),
+        positions: LogValues(borrowing: UnsafeBufferPointer(start: position, count: count)),
+        rewards: LogValues(borrowing: UnsafeBufferPointer(start: reward, count: count)),
+        propensities: propensity.map { LogValues(borrowing: UnsafeBufferPointer(start: $0, count: count)) })
     out.pointee = Unmanaged.passRetained(b).toOpaque()
     return ReckitStatus.ok.rawValue
 }
 
 /// Adds a coded column (a context or the row key) named `name`: per row a code (`n`, the log's
 /// rows) into `count` values, the UTF-8 text `values[offsets[v] ..< offsets[v + 1]]` (as the value
-/// would be written in a CSV file).
+/// would be written in a CSV file). The codes are borrowed (see `reckit_log_create`); the texts
+/// are copied.
 @_cdecl("reckit_log_add_column")
 public func reckit_log_add_column(
     _ log: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?, _ codes: UnsafePointer<Int32>?, _ n: Int64,
@@ -463,14 +465,16 @@ public func reckit_log_add_column(
         }
         texts.append(text)
     }
-    b.coded[column] = .coded(.init(codes: Array(UnsafeBufferPointer(start: codes, count: Int(n))), values: texts))
+    b.coded[column] = .coded(
+        .init(codes: LogValues(borrowing: UnsafeBufferPointer(start: codes, count: Int(n))), values: texts))
     return ReckitStatus.ok.rawValue
 }
 
 /// Adds an integer column (a context or the row key) named `name`: `n` (the log's rows) values,
 /// each read as its decimal text (as a CSV file written from it holds it); `missing`, when not
 /// null, flags per row (non-zero) the values that are missing (an empty field). No text is made
-/// per row: a key column of distinct integers costs what its integers cost.
+/// per row: a key column of distinct integers costs what its integers cost. Both arrays are
+/// borrowed (see `reckit_log_create`).
 @_cdecl("reckit_log_add_int_column")
 public func reckit_log_add_int_column(
     _ log: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?, _ values: UnsafePointer<Int64>?, _ n: Int64,
@@ -483,11 +487,10 @@ public func reckit_log_add_int_column(
         return fail(.invalidArgument, "column '\(clipped(column))': \(n) values for \(b.items.count) rows")
     }
     let count = Int(n)
-    let flags = missing.map { m in (0..<count).map { m[$0] != 0 } }
     b.coded[column] = .integers(
         .init(
-            values: Array(UnsafeBufferPointer(start: values, count: count)),
-            missing: flags.flatMap { $0.contains(true) ? $0 : nil }))
+            values: LogValues(borrowing: UnsafeBufferPointer(start: values, count: count)),
+            missing: missing.map { LogValues(borrowing: UnsafeBufferPointer(start: $0, count: count)) }))
     return ReckitStatus.ok.rawValue
 }
 

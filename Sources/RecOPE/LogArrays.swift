@@ -1,5 +1,40 @@
 import RecCore
 
+/// A column's values: a Swift array, or memory lent by the caller (the C ABI's arrays, read in
+/// place: no copy).
+public struct LogValues<T>: @unchecked Sendable {
+    let array: [T]
+    let base: UnsafePointer<T>?
+    /// Values.
+    public let count: Int
+
+    /// The values of an array.
+    public init(_ array: [T]) {
+        self.array = array
+        self.base = nil
+        self.count = array.count
+    }
+
+    /// The values in `buffer`, read in place: the memory must stay valid and unchanged while
+    /// these values (or a `LogArrays` holding them) are used.
+    public init(borrowing buffer: UnsafeBufferPointer<T>) {
+        self.array = []
+        self.base = buffer.baseAddress
+        self.count = buffer.count
+    }
+
+    /// Calls `body` with the values.
+    @inline(__always)
+    public func withBuffer<R, E: Error>(_ body: (UnsafeBufferPointer<T>) throws(E) -> R) throws(E) -> R {
+        if let base { return try body(UnsafeBufferPointer(start: base, count: count)) }
+        return try array.withUnsafeBufferPointer(body)
+    }
+
+    /// The value at `i`.
+    @inline(__always)
+    public subscript(i: Int) -> T { base.map { $0[i] } ?? array[i] }
+}
+
 /// Logged rows given as columns in memory (a DataFrame's or an Arrow batch's, through the C ABI),
 /// read as `LogReader` reads the same rows from a CSV file: the same checks, the same context
 /// values and the same row keys, so an evaluation gives the same report either way.
@@ -8,14 +43,16 @@ public struct LogArrays: Sendable {
     /// would hold it).
     public struct Coded: Sendable {
         /// Per row, the index of its value.
-        public var codes: [Int32]
+        public var codes: LogValues<Int32>
         /// The distinct values.
         public var values: [String]
         /// A column of `codes` into `values`.
-        public init(codes: [Int32], values: [String]) {
+        public init(codes: LogValues<Int32>, values: [String]) {
             self.codes = codes
             self.values = values
         }
+        /// A column of `codes` into `values`.
+        public init(codes: [Int32], values: [String]) { self.init(codes: LogValues(codes), values: values) }
     }
 
     /// An integer context (or row-key) column: per row a value whose text is its decimal form
@@ -23,13 +60,17 @@ public struct LogArrays: Sendable {
     /// integers: no text is made per row.
     public struct Integers: Sendable {
         /// Per row, the value.
-        public var values: [Int64]
-        /// Per row, true where the value is missing (nil: none is).
-        public var missing: [Bool]?
+        public var values: LogValues<Int64>
+        /// Per row, non-zero where the value is missing (nil: none is).
+        public var missing: LogValues<UInt8>?
         /// A column of integers, with the rows whose values are missing.
-        public init(values: [Int64], missing: [Bool]? = nil) {
+        public init(values: LogValues<Int64>, missing: LogValues<UInt8>? = nil) {
             self.values = values
             self.missing = missing
+        }
+        /// A column of integers, with the rows whose values are missing.
+        public init(values: [Int64], missing: [Bool]? = nil) {
+            self.init(values: LogValues(values), missing: missing.map { LogValues($0.map { $0 ? 1 : 0 }) })
         }
     }
 
@@ -55,13 +96,13 @@ public struct LogArrays: Sendable {
     /// Column names, for errors.
     public var columns: LogColumns
     /// Item ids (non-negative).
-    public var items: [Int64]
+    public var items: LogValues<Int64>
     /// Positions as logged (the top one is `columns.positionBase`).
-    public var positions: [Int64]
+    public var positions: LogValues<Int64>
     /// Rewards (finite).
-    public var rewards: [Double]
+    public var rewards: LogValues<Double>
     /// Logged propensities in (0, 1], when the log has them.
-    public var propensities: [Double]?
+    public var propensities: LogValues<Double>?
     /// The context columns, in `columns.context`'s order.
     public var contexts: [Column] = []
     /// The row-key column (`columns.rowKey`), when there is one.
@@ -75,6 +116,18 @@ public struct LogArrays: Sendable {
     public init(
         source: String, columns: LogColumns, items: [Int64], positions: [Int64], rewards: [Double],
         propensities: [Double]?, contexts: [Column] = [], rowKeys: Column? = nil
+    ) throws(RecOPEError) {
+        try self.init(
+            source: source, columns: columns, items: LogValues(items), positions: LogValues(positions),
+            rewards: LogValues(rewards), propensities: propensities.map { LogValues($0) }, contexts: contexts,
+            rowKeys: rowKeys)
+    }
+
+    /// Checks the columns' lengths and values (read in place when borrowed).
+    /// - Throws: `.malformedFile` naming the source, the row (1-based) and the column.
+    public init(
+        source: String, columns: LogColumns, items: LogValues<Int64>, positions: LogValues<Int64>,
+        rewards: LogValues<Double>, propensities: LogValues<Double>?, contexts: [Column] = [], rowKeys: Column? = nil
     ) throws(RecOPEError) {
         let n = items.count
         func bad(_ row: Int, _ column: String, _ what: String) -> RecOPEError {
@@ -91,25 +144,26 @@ public struct LogArrays: Sendable {
             throw .invalidParameter("a row-key column is named without its values, or given without a name")
         }
         let base = Int64(columns.positionBase)
-        for r in 0..<n {
-            guard items[r] >= 0 && items[r] <= Int64(Int32.max) else {
-                throw bad(r, columns.item, "'\(items[r])' is not a non-negative integer item id")
-            }
-            guard positions[r] >= base && positions[r] - base <= Int64(Int32.max) else {
-                throw bad(r, columns.position, "'\(positions[r])' is not a position (the top position is \(base))")
-            }
-            guard rewards[r].isFinite else { throw bad(r, columns.reward, "'\(rewards[r])' is not a finite number") }
-            if let p = propensities?[r], !(p.isFinite && p > 0 && p <= 1) {
-                throw bad(r, columns.propensity ?? "propensity", "propensity '\(p)' must be a number in (0, 1]")
-            }
+        if let r = items.withBuffer({ $0.firstIndex { !($0 >= 0 && $0 <= Int64(Int32.max)) } }) {
+            throw bad(r, columns.item, "'\(items[r])' is not a non-negative integer item id")
+        }
+        if let r = positions.withBuffer({ $0.firstIndex { !($0 >= base && $0 - base <= Int64(Int32.max)) } }) {
+            throw bad(r, columns.position, "'\(positions[r])' is not a position (the top position is \(base))")
+        }
+        if let r = rewards.withBuffer({ $0.firstIndex { !$0.isFinite } }) {
+            throw bad(r, columns.reward, "'\(rewards[r])' is not a finite number")
+        }
+        if let p = propensities, let r = p.withBuffer({ $0.firstIndex { !($0.isFinite && $0 > 0 && $0 <= 1) } }) {
+            throw bad(r, columns.propensity ?? "propensity", "propensity '\(p[r])' must be a number in (0, 1]")
         }
         let coded = contexts + (rowKeys.map { [$0] } ?? [])
         for (f, column) in coded.enumerated() {
             let name = f < columns.context.count ? columns.context[f] : (columns.rowKey ?? "row key")
             switch column {
             case .coded(let c):
-                if let r = c.codes.firstIndex(where: { $0 < 0 || Int($0) >= c.values.count }) {
-                    throw bad(r, name, "value index \(c.codes[r]) is outside the column's \(c.values.count) values")
+                let limit = c.values.count
+                if let r = c.codes.withBuffer({ $0.firstIndex { $0 < 0 || Int($0) >= limit } }) {
+                    throw bad(r, name, "value index \(c.codes[r]) is outside the column's \(limit) values")
                 }
             case .integers(let i):
                 if let m = i.missing, m.count != n {
@@ -122,45 +176,65 @@ public struct LogArrays: Sendable {
     }
 
     /// The deepest position + 1 (0-based positions).
-    public var depth: Int { Int((positions.max() ?? Int64(columns.positionBase)) - Int64(columns.positionBase)) + 1 }
+    public var depth: Int {
+        Int((positions.withBuffer { $0.max() } ?? Int64(columns.positionBase)) - Int64(columns.positionBase)) + 1
+    }
 
     /// The rows as chunks of at most `maxRows` (what `LogReader.next` gives for the same file).
     public func chunks(maxRows: Int = 65536) -> [LogChunk] {
+        var out = [LogChunk]()
+        forEachChunk(maxRows: maxRows) { out.append($0) }
+        return out
+    }
+
+    /// Calls `body` with each chunk of at most `maxRows` rows in turn (what `LogReader.next`
+    /// gives for the same file): one chunk is in memory at a time.
+    public func forEachChunk<E: Error>(maxRows: Int = 65536, _ body: (LogChunk) throws(E) -> Void) throws(E) {
         let sourceKey = RowHash.key(bytes: (source.split(separator: "/").last.map(String.init) ?? source).utf8)
-        let base = Int64(columns.positionBase)
         var keyHashes: [UInt64]?
         if case .coded(let k) = rowKeys { keyHashes = k.values.map { RowHash.key(bytes: $0.utf8) } }
-        var out = [LogChunk]()
         var start = 0
         while start < count {
             let end = min(start + maxRows, count)
-            var c = LogChunk(source: source)
-            c.items = items[start..<end].map { Int32($0) }
-            c.positions = positions[start..<end].map { Int32($0 - base) }
-            c.rewards = Array(rewards[start..<end])
-            c.propensities = propensities.map { Array($0[start..<end]) }
-            c.rowKeyed = rowKeys != nil
-            switch rowKeys {
-            case .coded(let k):
-                let h = keyHashes!
-                c.rowKeys = k.codes[start..<end].map { h[Int($0)] }
-            case .integers(let k):
-                c.rowKeys = (start..<end).map { r in
-                    k.missing?[r] == true ? RowHash.key(bytes: EmptyCollection()) : Self.decimalKey(k.values[r])
+            try body(chunk(start..<end, sourceKey: sourceKey, keyHashes: keyHashes))
+            start = end
+        }
+    }
+
+    func chunk(_ rows: Range<Int>, sourceKey: UInt64, keyHashes: [UInt64]?) -> LogChunk {
+        let base = Int64(columns.positionBase)
+        var c = LogChunk(source: source)
+        c.items = items.withBuffer { b in rows.map { Int32(b[$0]) } }
+        c.positions = positions.withBuffer { b in rows.map { Int32(b[$0] - base) } }
+        c.rewards = rewards.withBuffer { Array($0[rows]) }
+        c.propensities = propensities.map { p in p.withBuffer { Array($0[rows]) } }
+        c.rowKeyed = rowKeys != nil
+        switch rowKeys {
+        case .coded(let k):
+            let h = keyHashes!
+            c.rowKeys = k.codes.withBuffer { b in rows.map { h[Int(b[$0])] } }
+        case .integers(let k):
+            c.rowKeys = k.values.withBuffer { v in
+                rows.map { r in
+                    k.missing.map { $0[r] != 0 } == true
+                        ? RowHash.key(bytes: EmptyCollection()) : Self.decimalKey(v[r])
                 }
-            case nil:
-                c.rowKeys = (start..<end).map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
             }
-            // A chunk's context table holds the values its rows use, in order of first use (as the
-            // CSV reader interns them).
-            for (f, ctx) in contexts.enumerated() {
-                var ids = [Int32]()
-                ids.reserveCapacity(end - start)
-                var values = [String]()
-                switch ctx {
-                case .coded(let coded):
-                    var remap = [Int32: Int32]()
-                    for code in coded.codes[start..<end] {
+        case nil:
+            c.rowKeys = rows.map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
+        }
+        // A chunk's context table holds the values its rows use, in order of first use (as the
+        // CSV reader interns them).
+        for (f, ctx) in contexts.enumerated() {
+            var ids = [Int32]()
+            ids.reserveCapacity(rows.count)
+            var values = [String]()
+            switch ctx {
+            case .coded(let coded):
+                var remap = [Int32: Int32]()
+                coded.codes.withBuffer { b in
+                    for r in rows {
+                        let code = b[r]
                         if let id = remap[code] {
                             ids.append(id)
                         } else {
@@ -170,32 +244,31 @@ public struct LogArrays: Sendable {
                             ids.append(id)
                         }
                     }
-                case .integers(let ints):
-                    var remap = [Int64: Int32]()
-                    var missingID: Int32?
-                    for r in start..<end {
-                        if ints.missing?[r] == true {
-                            if missingID == nil {
-                                missingID = Int32(values.count)
-                                values.append("")
-                            }
-                            ids.append(missingID!)
-                        } else if let id = remap[ints.values[r]] {
-                            ids.append(id)
-                        } else {
-                            let id = Int32(values.count)
-                            remap[ints.values[r]] = id
-                            values.append(String(ints.values[r]))
-                            ids.append(id)
+                }
+            case .integers(let ints):
+                var remap = [Int64: Int32]()
+                var missingID: Int32?
+                for r in rows {
+                    if let m = ints.missing, m[r] != 0 {
+                        if missingID == nil {
+                            missingID = Int32(values.count)
+                            values.append("")
                         }
+                        ids.append(missingID!)
+                    } else if let id = remap[ints.values[r]] {
+                        ids.append(id)
+                    } else {
+                        let v = ints.values[r]
+                        let id = Int32(values.count)
+                        remap[v] = id
+                        values.append(String(v))
+                        ids.append(id)
                     }
                 }
-                c.contexts.append(.init(name: columns.context[f], ids: ids, values: values))
             }
-            out.append(c)
-            start = end
+            c.contexts.append(.init(name: columns.context[f], ids: ids, values: values))
         }
-        return out
+        return c
     }
 
     /// The row key of an integer: the hash of its decimal text, made without a `String`.

@@ -104,10 +104,10 @@ public struct OfflineABJob: Sendable {
         var cache = ChunkCache(budgetBytes: settings.rewardModels ? 64 << 20 : 0)
         let logs = self.logs
         let columns = self.columns
-        let chunks = rows?.chunks()
+        let rows = self.rows
         let readAll = { (acc: inout OffPolicyAccumulator) throws(RecOPEError) in
-            if let chunks {
-                for c in chunks { try acc.add(c) }
+            if let rows {
+                try rows.forEachChunk { (c) throws(RecOPEError) in try acc.add(c) }
             } else {
                 try cache.read(logs, columns: columns, into: &acc)
             }
@@ -130,7 +130,7 @@ public struct OfflineABJob: Sendable {
         }
         var acc = try e.accumulator(for: state)
         if let rows {
-            for c in rows.chunks() { try acc.add(c) }
+            try rows.forEachChunk { (c) throws(RecOPEError) in try acc.add(c) }
         } else {
             let reader = try LogReader(path: logs, columns: columns)
             while let c = try reader.next() { try acc.add(c) }

@@ -574,75 +574,108 @@ def _integer_column(col):
     return None
 
 
-def _log_handle(table, source: str, roles: dict, what: str = "logs"):
-    """A table's columns as a RecKit log handle (no CSV text): numbers as arrays, contexts and the
-    row key as codes into their distinct values."""
-    if hasattr(table, "to_pandas") and not hasattr(table, "to_csv"):  # a pyarrow Table
-        names = _role_columns(roles)
-        if all(n in table.column_names for n in names):
-            table = table.select(names)
-        table = table.to_pandas()
-    if not hasattr(table, "to_csv"):
-        raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
+def _table_columns(table, names, what):
+    """(rows, {name: pandas Series}) for the named columns present in a DataFrame or a pyarrow
+    Table, without copying numpy-backed columns (a DataFrame's, or an Arrow column without nulls
+    in one chunk)."""
     import pandas as pd
-    n = len(table)
+    if hasattr(table, "to_csv"):  # a DataFrame: its columns are views
+        return len(table), {n: table[n] for n in names if n in table.columns}
+    if not hasattr(table, "column_names"):
+        raise TypeError(f"{what}: expected a path, a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
+    import pyarrow as pa
+    cols = {}
+    for n in names:
+        if n not in table.column_names:
+            continue
+        c = table.column(n)
+        t = c.type
+        if c.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            cols[n] = pd.Series(c.to_numpy(), copy=False)  # zero-copy for one chunk
+        else:
+            cols[n] = c.to_pandas()
+    return table.num_rows, cols
 
-    def column(role):
-        name = roles.get(role)
-        if not name:
-            raise ValueError(f"columns: no column is mapped to {role!r}")
-        if name not in table.columns:
-            raise ValueError(f"{what}: missing column {name!r} (the {role} column)")
-        return name, table[name]
 
-    def integers(role):
-        name, col = column(role)
-        a = col.to_numpy()
-        if a.dtype.kind in "iu":
-            return np.ascontiguousarray(a, dtype=np.int64)
-        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
-            return np.ascontiguousarray(a, dtype=np.int64)
-        raise ValueError(f"{what}: column {name!r} ({role}): expected integers, got dtype {a.dtype}")
+class _Log:
+    """A table's columns as a RecKit log (no CSV text): numbers as arrays RecKit reads in place
+    (int64 and float64 columns are not copied; other dtypes are converted once), integer
+    contexts and row keys as integers, other contexts as codes into their distinct values. Keeps
+    the arrays it lends alive until ``close``."""
 
-    def numbers(role):
-        name, col = column(role)
-        a = col.to_numpy()
-        if a.dtype.kind not in "biuf":
-            raise ValueError(f"{what}: column {name!r} ({role}): expected numbers, got dtype {a.dtype}")
-        return np.ascontiguousarray(a, dtype=np.float64)
+    def __init__(self, table, source: str, roles: dict, what: str = "logs"):
+        import pandas as pd
+        self.handle = None
+        self._keep = []
+        n, cols = _table_columns(table, _role_columns(roles), what)
 
-    item, position, reward = integers("item"), integers("position"), numbers("reward")
-    propensity = numbers("propensity") if roles.get("propensity") else None
-    handle = ctypes.c_void_p()
-    _check(_lib.reckit_log_create(source.encode(), n, _ptr(item, _ip), _ptr(position, _ip), _ptr(reward, _dp),
-                                  None if propensity is None else _ptr(propensity, _dp), ctypes.byref(handle)))
-    try:
-        coded = list(roles.get("context", [])) + ([roles["row_key"]] if roles.get("row_key") else [])
-        for name in dict.fromkeys(coded):
-            if name not in table.columns:
-                raise ValueError(f"{what}: missing column {name!r}")
-            ints = _integer_column(table[name])
-            if ints is not None:  # integers go as integers: RecKit reads their decimal text
-                values, missing = ints
-                _check(_lib.reckit_log_add_int_column(
-                    handle, name.encode(), _ptr(values, _ip), n,
-                    None if missing is None else missing.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))))
-                continue
-            codes, uniques = pd.factorize(table[name], use_na_sentinel=True)
-            texts = _csv_text(list(uniques))
-            if (codes < 0).any():  # missing values: an empty field in a CSV file
-                codes = np.where(codes < 0, len(texts), codes)
-                texts.append("")
-            blobs = [t.encode("utf-8") for t in texts]
-            offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-            offsets[1:] = np.cumsum([len(b) for b in blobs])
-            codes32 = np.ascontiguousarray(codes, dtype=np.int32)
-            _check(_lib.reckit_log_add_column(handle, name.encode(), codes32.ctypes.data_as(ctypes.POINTER(_i32)), n,
-                                              b"".join(blobs), _ptr(offsets, _ip), len(blobs)))
-    except BaseException:
-        _lib.reckit_log_free(handle)
-        raise
-    return handle
+        def column(role):
+            name = roles.get(role)
+            if not name:
+                raise ValueError(f"columns: no column is mapped to {role!r}")
+            if name not in cols:
+                raise ValueError(f"{what}: missing column {name!r} (the {role} column)")
+            return name, cols[name]
+
+        def integers(role):
+            name, col = column(role)
+            a = col.to_numpy()
+            if a.dtype.kind in "iu":
+                return self._lend(np.ascontiguousarray(a, dtype=np.int64))
+            if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a)):
+                return self._lend(np.ascontiguousarray(a, dtype=np.int64))
+            raise ValueError(f"{what}: column {name!r} ({role}): expected integers, got dtype {a.dtype}")
+
+        def numbers(role):
+            name, col = column(role)
+            a = col.to_numpy()
+            if a.dtype.kind not in "biuf":
+                raise ValueError(f"{what}: column {name!r} ({role}): expected numbers, got dtype {a.dtype}")
+            return self._lend(np.ascontiguousarray(a, dtype=np.float64))
+
+        item, position, reward = integers("item"), integers("position"), numbers("reward")
+        propensity = numbers("propensity") if roles.get("propensity") else None
+        handle = ctypes.c_void_p()
+        _check(_lib.reckit_log_create(source.encode(), n, _ptr(item, _ip), _ptr(position, _ip), _ptr(reward, _dp),
+                                      None if propensity is None else _ptr(propensity, _dp), ctypes.byref(handle)))
+        self.handle = handle
+        try:
+            coded = list(roles.get("context", [])) + ([roles["row_key"]] if roles.get("row_key") else [])
+            for name in dict.fromkeys(coded):
+                if name not in cols:
+                    raise ValueError(f"{what}: missing column {name!r}")
+                ints = _integer_column(cols[name])
+                if ints is not None:  # integers go as integers: RecKit reads their decimal text
+                    values, missing = self._lend(ints[0]), self._lend(ints[1])
+                    _check(_lib.reckit_log_add_int_column(
+                        handle, name.encode(), _ptr(values, _ip), n,
+                        None if missing is None else missing.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))))
+                    continue
+                codes, uniques = pd.factorize(cols[name], use_na_sentinel=True)
+                texts = _csv_text(list(uniques))
+                if (codes < 0).any():  # missing values: an empty field in a CSV file
+                    codes = np.where(codes < 0, len(texts), codes)
+                    texts.append("")
+                blobs = [t.encode("utf-8") for t in texts]
+                offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+                offsets[1:] = np.cumsum([len(b) for b in blobs])
+                codes32 = self._lend(np.ascontiguousarray(codes, dtype=np.int32))
+                _check(_lib.reckit_log_add_column(handle, name.encode(), codes32.ctypes.data_as(ctypes.POINTER(_i32)),
+                                                  n, b"".join(blobs), _ptr(offsets, _ip), len(blobs)))
+        except BaseException:
+            self.close()
+            raise
+
+    def _lend(self, a):
+        if a is not None:
+            self._keep.append(a)
+        return a
+
+    def close(self):
+        if self.handle is not None:
+            _lib.reckit_log_free(self.handle)
+            self.handle = None
+        self._keep = []
 
 
 def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
@@ -696,7 +729,7 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
 
 
 def _offline_ab_rows(logs, format, columns_text, row_key, piece_groups):
-    """(path, None) for a CSV file; (None, log handle) for a table or a Parquet file."""
+    """(path, None) for a CSV file; (None, a _Log) for a table or a Parquet file."""
     if isinstance(logs, (str, os.PathLike)):
         path = Path(logs)
         if path.suffix.lower() != ".parquet":
@@ -708,8 +741,8 @@ def _offline_ab_rows(logs, format, columns_text, row_key, piece_groups):
         roles = _roles(format, columns_text, row_key)
         wanted = set(_role_columns(roles))
         names = [n for n in pq.read_schema(path).names if n in wanted]  # only what the run reads
-        return None, _log_handle(pq.read_table(path, columns=names), path.stem + ".csv", roles)
-    return None, _log_handle(logs, "logs.csv", _roles(format, columns_text, row_key))
+        return None, _Log(pq.read_table(path, columns=names), path.stem + ".csv", roles)
+    return None, _Log(logs, "logs.csv", _roles(format, columns_text, row_key))
 
 
 def _role_columns(roles: dict) -> list:
@@ -758,10 +791,10 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
         text = json.dumps(config).encode()
         out, n = ctypes.c_void_p(), _i64(0)
         try:
-            return _run_offline_ab(text, log, partial, after, out, n)
+            return _run_offline_ab(text, None if log is None else log.handle, partial, after, out, n)
         finally:
             if log is not None:
-                _lib.reckit_log_free(log)
+                log.close()
 
 
 def _run_offline_ab(text, log, partial, after, out, n):

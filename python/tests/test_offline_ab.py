@@ -203,3 +203,29 @@ def test_bad_table_columns(tmp_path):
         reckit.offline_ab(good.assign(pos=[0, 1]), format="csv", columns=cols, targets=[UNIFORM], k=1)
     with pytest.raises(ValueError, match="missing column 'seg'"):
         reckit.offline_ab(good, format="csv", columns={**cols, "context": ["seg"]}, targets=[UNIFORM], k=1)
+
+
+def test_numeric_columns_are_read_in_place():
+    """int64 and float64 columns of a DataFrame, and of a pyarrow Table in one chunk without
+    nulls, reach RecKit without a copy (the log borrows the caller's memory); other dtypes are
+    converted once."""
+    pd = pytest.importorskip("pandas")
+    pa = pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"item": np.arange(6, dtype=np.int64), "pos": np.ones(6, dtype=np.int64),
+                          "click": np.zeros(6), "p": np.full(6, 0.5), "key": np.arange(6, dtype=np.int64) * 3})
+    roles = {"item": "item", "position": "pos", "reward": "click", "propensity": "p", "context": [],
+             "row_key": "key"}
+    for table in (frame, pa.Table.from_pandas(frame, preserve_index=False)):
+        log = reckit._Log(table, "logs.csv", roles)
+        try:
+            source = [table[c] if hasattr(table, "to_csv") else table.column(c).chunk(0)
+                      for c in ("item", "pos", "click", "p", "key")]
+            for lent, col in zip(log._keep, source):
+                col = col.to_numpy()
+                assert np.shares_memory(lent, col), "a column was copied"
+        finally:
+            log.close()
+    small = frame.assign(item=frame["item"].astype(np.int32))
+    log = reckit._Log(small, "logs.csv", roles)
+    assert not np.shares_memory(log._keep[0], small["item"].to_numpy()) and log._keep[0].dtype == np.int64
+    log.close()
