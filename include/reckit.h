@@ -38,6 +38,12 @@ void reckit_build_features(int32_t *compiled, int32_t *host);
 /* The kernel set the loaded OpenBLAS chose ("Cooperlake", "Haswell", "Prescott", ...). */
 const char *reckit_blas_core(void);
 
+/* The OpenBLAS core to load instead ("SkylakeX" or "Haswell") when OpenBLAS chose a generic core
+ * on a CPU with AVX-512 or AVX2+FMA and neither OPENBLAS_CORETYPE nor RECKIT_BLAS_CORE=keep is
+ * set; "" otherwise. OpenBLAS reads OPENBLAS_CORETYPE only when it loads: ask from a throwaway
+ * process, then set it before loading this library. */
+const char *reckit_blas_recommended_core(void);
+
 /* The last failed call's message on this thread ("" when none failed). */
 const char *reckit_last_error(void);
 

@@ -133,6 +133,13 @@ func jsonValue(_ v: Any) -> String {
     }
 }
 
+/// Who chose the OpenBLAS core: "openblas", "environment" (OPENBLAS_CORETYPE) or "reckit".
+var blasChooser: String {
+    if BLASHealth.replacedCore != nil { return "reckit" }
+    if case .setByEnvironment = BLASHealth.decision { return "environment" }
+    return "openblas"
+}
+
 /// Prints measurements as a table or as JSON lines.
 func report(_ ms: [Measurement], format: OutputFormat) {
     let core = Threading.blasCoreName
@@ -143,12 +150,14 @@ func report(_ ms: [Measurement], format: OutputFormat) {
                 ("name", m.name), ("params", m.params), ("median_ms", m.medianMs),
                 ("min_ms", m.minMs), ("threads", m.threads), ("blas_core", core),
                 ("reps", m.timesMs.count), ("load_avg_1m", loadAverage()),
-                ("build_unused_features", BuildTarget.unused.description),
+                ("build_unused_features", BuildTarget.unused.description), ("cpu", BLASHealth.cpuModel),
+                ("isa", BLASHealth.hostFeatures.description), ("blas_core_chosen_by", blasChooser),
             ]
             fields += m.extra
             print(jsonValue(fields))
         }
     case .table:
+        print("# cpu=\(BLASHealth.cpuModel)  isa=\(BLASHealth.hostFeatures)  blas_core=\(BLASHealth.coreDescription)")
         print(
             "# blas_core=\(core)  cores=\(Threading.coreCount)  load_avg_1m=\(String(format: "%.2f", loadAverage()))"
                 + "  build=\(BuildTarget.unused.isEmpty ? "native" : "baseline (unused: \(BuildTarget.unused))")")

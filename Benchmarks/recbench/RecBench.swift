@@ -11,6 +11,7 @@ struct RecBench: ParsableCommand {
     /// allocate fresh activation matrices each step do not page-fault on every allocation. An
     /// executable's choice; the library itself does not touch the allocator.
     static func main() {
+        BLASHealth.reexecIfNeeded(tool: "recbench")
         ProcessTuning.keepFreedMemory()
         Self.main(nil)
     }

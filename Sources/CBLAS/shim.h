@@ -40,6 +40,19 @@ static inline int reckit_host_features(void) {
 #endif
 }
 
+// The CPU features that decide which OpenBLAS kernels (cores) can run (bit 0: AVX2, 1: FMA,
+// 2: AVX-512F, 3: AVX-512BW, 4: AVX-512DQ, 5: AVX-512VL).
+static inline int reckit_host_blas_features(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return (__builtin_cpu_supports("avx2") ? 1 : 0) | (__builtin_cpu_supports("fma") ? 2 : 0)
+         | (__builtin_cpu_supports("avx512f") ? 4 : 0) | (__builtin_cpu_supports("avx512bw") ? 8 : 0)
+         | (__builtin_cpu_supports("avx512dq") ? 16 : 0) | (__builtin_cpu_supports("avx512vl") ? 32 : 0);
+#else
+    return 0;
+#endif
+}
+
 // Eight floats (Swift: SIMD8<Float>).
 typedef float reckit_float8 __attribute__((ext_vector_type(8)));
 

@@ -59,6 +59,20 @@ enum BuildStrings {
     nonisolated(unsafe) static let blasCore = strdup(Threading.blasCoreName)!
 }
 
+/// The OpenBLAS core this process should load instead of the one it chose: "SkylakeX" or
+/// "Haswell" when OpenBLAS chose a generic core on a CPU with AVX-512 or AVX2+FMA and neither
+/// `OPENBLAS_CORETYPE` nor `RECKIT_BLAS_CORE=keep` is set; "" otherwise. OpenBLAS reads
+/// `OPENBLAS_CORETYPE` only when it loads: a caller asks from a throwaway process, then sets it
+/// before loading this library (the Python package does).
+@_cdecl("reckit_blas_recommended_core")
+public func reckit_blas_recommended_core() -> UnsafePointer<CChar> {
+    if case .switchCore(_, let to) = BLASHealth.decision { return to == "SkylakeX" ? skylakeX : haswell }
+    return none
+}
+private nonisolated(unsafe) let skylakeX = UnsafePointer(strdup("SkylakeX")!)
+private nonisolated(unsafe) let haswell = UnsafePointer(strdup("Haswell")!)
+private nonisolated(unsafe) let none = UnsafePointer(strdup("")!)
+
 /// The last failed call's message on this thread (empty when none has failed). The pointer
 /// stays valid until the next failing call on the same thread.
 @_cdecl("reckit_last_error")

@@ -33,7 +33,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         try threading.apply()
         print("RecKit demo: catalog scoring")
-        print("  OpenBLAS core \(Threading.blasCoreName), \(Threading.count) thread(s)")
+        print("  OpenBLAS core \(BLASHealth.coreDescription), \(Threading.count) thread(s)")
         // A catalog with popularity: item vectors plus a log-popularity bias, and users whose
         // taste vectors share the item space.
         let items = Matrix.random(

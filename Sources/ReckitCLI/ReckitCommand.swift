@@ -20,8 +20,10 @@ public struct Reckit: ParsableCommand {
     /// Parses the arguments and runs the command; RecKit's and the system's errors become one
     /// line on stderr and exit status 1.
     public static func main() {
+        BLASHealth.reexecIfNeeded(tool: "reckit")
         ProcessTuning.keepFreedMemory()
         if let advice = BuildTarget.advice { stderrLine("reckit: note: " + advice) }
+        if let advice = BLASHealth.advice { stderrLine("reckit: note: " + advice) }
         do {
             var command = try parseAsRoot(nil)
             try command.run()

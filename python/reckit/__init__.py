@@ -92,6 +92,17 @@ def _cpu_flags() -> set:
     return set()
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def _find_library() -> tuple:
     if os.environ.get("RECKIT_LIBRARY"):
         path = Path(os.environ["RECKIT_LIBRARY"])
@@ -121,14 +132,51 @@ def _find_library() -> tuple:
         "`swift build -c release --product RecKitC` or set RECKIT_LIBRARY")
 
 
+def _blas_core_choice(path: str):
+    """(OpenBLAS's own core, the core to load instead) when the OpenBLAS this library loads would
+    run a generic core (Prescott, ...) on a CPU with AVX2+FMA or AVX-512, else None. OpenBLAS
+    picks its core when it loads, so a throwaway process loads it and asks RecKit
+    (``reckit_blas_recommended_core``). Never when ``OPENBLAS_CORETYPE`` is set (the user's or the
+    machine's choice stands) or ``RECKIT_BLAS_CORE=keep``."""
+    if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("RECKIT_BLAS_CORE", "").lower() == "keep":
+        return None
+    if not {"avx2", "fma"} <= _cpu_flags():
+        return None
+    import subprocess
+    import sys
+    probe = ("import ctypes, sys\n"
+             "lib = ctypes.CDLL(sys.argv[1])\n"
+             "for f in (lib.reckit_blas_core, lib.reckit_blas_recommended_core): f.restype = ctypes.c_char_p\n"
+             "print(lib.reckit_blas_core().decode(), lib.reckit_blas_recommended_core().decode())\n")
+    try:
+        out = subprocess.run([sys.executable, "-S", "-c", probe, path], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = out.stdout.split() if out.returncode == 0 else []
+    if len(words) != 2:
+        return None
+    # RECKIT_BLAS_CORE_AS (tests) stands in for OpenBLAS's choice, as in the library.
+    return os.environ.get("RECKIT_BLAS_CORE_AS") or words[0], words[1]
+
+
 _library_path, _library_build = _find_library()
-_lib = ctypes.CDLL(_library_path)
+_blas_switch = _blas_core_choice(_library_path)
+if _blas_switch is not None:
+    # Set for OpenBLAS's load only: numpy's OpenBLAS and child processes keep their own choice.
+    os.environ["OPENBLAS_CORETYPE"] = _blas_switch[1]
+    try:
+        _lib = ctypes.CDLL(_library_path)
+    finally:
+        del os.environ["OPENBLAS_CORETYPE"]
+else:
+    _lib = ctypes.CDLL(_library_path)
 _i64, _i32, _u64 = ctypes.c_int64, ctypes.c_int32, ctypes.c_uint64
 _fp, _dp, _ip = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int64)
 _lib.reckit_abi_version.restype = _i32
 _lib.reckit_last_error.restype = ctypes.c_char_p
 _lib.reckit_version.restype = ctypes.c_char_p
 _lib.reckit_blas_core.restype = ctypes.c_char_p
+_lib.reckit_blas_recommended_core.restype = ctypes.c_char_p
 _lib.reckit_build_features.argtypes = [ctypes.POINTER(_i32), ctypes.POINTER(_i32)]
 _lib.reckit_build_features.restype = None
 _lib.reckit_set_threads.argtypes = [_i64]
@@ -156,7 +204,9 @@ __version__ = _lib.reckit_version().decode()
 def build_info() -> dict:
     """What was loaded: ``version``, ``library`` (its path), ``build`` (the wheel's ISA level,
     ``RECKIT_LIBRARY`` or ``checkout``), the vector features it was ``compiled`` for and the
-    ``host`` has, and ``blas_core``, the kernel set OpenBLAS chose on this CPU."""
+    ``host`` has, the ``cpu``'s model, ``blas_core``, the kernel set OpenBLAS runs, and
+    ``blas_core_chosen_by``: "openblas", "environment" (``OPENBLAS_CORETYPE``) or "reckit"
+    (OpenBLAS chose the generic ``blas_core_replaced``; see ``RECKIT_BLAS_CORE`` in the docs)."""
     compiled, host = _i32(0), _i32(0)
     _lib.reckit_build_features(ctypes.byref(compiled), ctypes.byref(host))
 
@@ -170,6 +220,10 @@ def build_info() -> dict:
         "compiled": names(compiled.value),
         "host": names(host.value),
         "blas_core": _lib.reckit_blas_core().decode(),
+        "blas_core_chosen_by": "reckit" if _blas_switch else
+                               ("environment" if os.environ.get("OPENBLAS_CORETYPE") else "openblas"),
+        "blas_core_replaced": _blas_switch[0] if _blas_switch else None,
+        "cpu": _cpu_model(),
     }
 
 
