@@ -18,13 +18,15 @@ Policy spec paths and item features must exist on the executors (a shared filesy
 
 Two ways rows reach the executors (`--reader`):
 
-- `spark` (the default; any input Spark reads): Spark reads the log and gives each partition's
-  rows to the executor's Python worker as Arrow record batches (`mapInArrow`).
+- `spark` (any input Spark reads): Spark reads the log and gives each partition's rows to the
+  executor's Python worker as Arrow record batches (`mapInArrow`).
 - `pyarrow` (Parquet only): Spark schedules one task per Parquet row group, and each task reads
   its row group itself with pyarrow, only the columns the run needs. The rows skip the JVM (its
   Parquet decoding and Arrow conversion cost more than RecKit's arithmetic at 10M rows); the
   executors must reach the files through a filesystem pyarrow knows (local or shared paths,
   `hdfs://`, `s3://`, `gs://`).
+- `auto` (the default): `pyarrow` for a Parquet log whose files pyarrow opens on the driver,
+  else `spark` (saying why on stderr).
 
 Both give the same report.
 
@@ -101,9 +103,10 @@ def main(argv):
     ap.add_argument("--logs", required=True, help="the log: a Parquet path, or a CSV with a header")
     ap.add_argument("--input-format", choices=["parquet", "csv"], default=None,
                     help="default: from the extension (.csv is CSV, else Parquet)")
-    ap.add_argument("--reader", choices=["spark", "pyarrow"], default="spark",
+    ap.add_argument("--reader", choices=["auto", "spark", "pyarrow"], default="auto",
                     help="spark: Spark reads the log, partitions go as Arrow batches (any input); pyarrow: each "
-                         "task reads one Parquet row group with pyarrow (Parquet only; see the docstring)")
+                         "task reads one Parquet row group with pyarrow (Parquet only; see the docstring); auto "
+                         "(default): pyarrow where it can open the files, else spark")
     ap.add_argument("--config", required=True, help="reckit.offline_ab's keyword arguments as JSON (k required)")
     ap.add_argument("--json", help="write the report as JSON here (on the driver)")
     ap.add_argument("--html", help="write the HTML report here (on the driver)")
@@ -124,18 +127,29 @@ def main(argv):
     columns = reckit.log_columns(format=options.get("format", "obd"), columns=options.get("columns"),
                                  row_key=options.get("row_key"))
     df = df.select(*[c for c in columns if c in df.columns])
-    if args.reader == "pyarrow":
-        if fmt != "parquet":
-            print("offline_ab.py: --reader pyarrow reads Parquet logs only", file=sys.stderr)
-            return 2
-        units = [(uri, g) for uri, g, n in parquet_row_groups(df.inputFiles()) if n > 0]
+    reader = args.reader
+    if reader == "pyarrow" and fmt != "parquet":
+        print("offline_ab.py: --reader pyarrow reads Parquet logs only", file=sys.stderr)
+        return 2
+    if reader == "auto":
+        reader = "spark"
+        if fmt == "parquet":
+            try:
+                groups = parquet_row_groups(df.inputFiles())
+                reader = "pyarrow"
+            except Exception as e:  # a filesystem pyarrow does not know: Spark reads the rows
+                print("offline_ab.py: Spark reads the log (pyarrow cannot open its files: %s)" % e, file=sys.stderr)
+    if reader == "pyarrow":
+        if args.reader == "pyarrow":
+            groups = parquet_row_groups(df.inputFiles())
+        units = [(uri, g) for uri, g, n in groups if n > 0]
         tasks = spark.sparkContext.parallelize(units, numSlices=max(1, len(units)))
     after = None
     passes = 0
     t0 = time.time()
     while True:
         passes += 1
-        if args.reader == "pyarrow":
+        if reader == "pyarrow":
             states = tasks.mapPartitions(row_group_pass(options, after, threads, columns)).collect()
         else:
             states = [bytes(r.state) for r in df.mapInArrow(partition_pass(options, after, threads), SCHEMA).collect()]
@@ -147,9 +161,9 @@ def main(argv):
         merged.to_json(args.json)
     if args.html:
         merged.to_html(args.html)
-    pieces = len(units) if args.reader == "pyarrow" else df.rdd.getNumPartitions()
+    pieces = len(units) if reader == "pyarrow" else df.rdd.getNumPartitions()
     print("offline-ab on Spark (%s reader): %d %s, %d passes, %.1f s (%d rows, %d estimates)"
-          % (args.reader, pieces, "row groups" if args.reader == "pyarrow" else "partitions", passes,
+          % (reader, pieces, "row groups" if reader == "pyarrow" else "partitions", passes,
              time.time() - t0, merged.rows, len(merged.records())), flush=True)
     spark.stop()
     return 0
