@@ -173,17 +173,43 @@ def main():
     ap.add_argument("--json", help="also write the rows here")
     a = ap.parse_args()
     reps = 3 if a.quick else a.reps
-    only = set((a.only or "score,mc,beta,train").split(","))
-    head = recbench(a.recbench, "rng", "--batch", "10", "--items", "10", "--reps", "1", "--threads", "1")[0]
-    import torch
-    info = {"cpu": head["cpu"], "isa": head["isa"], "reckit_blas_core": head["blas_core"],
-            "reckit_blas_core_chosen_by": head["blas_core_chosen_by"], "reckit_build_unused": head["build_unused_features"],
-            "torch": torch.__version__, "torch_blas": "MKL" if torch.backends.mkl.is_available() else "other",
-            "numpy": np.__version__, "threads": a.threads, "load_avg_1m_start": os.getloadavg()[0]}
-    print("# host: %(cpu)s, %(isa)s; RecKit's OpenBLAS core %(reckit_blas_core)s (chosen by "
-          "%(reckit_blas_core_chosen_by)s), build unused features: %(reckit_build_unused)s" % info)
-    print("# peers: PyTorch %(torch)s (%(torch_blas)s), numpy %(numpy)s; %(threads)d threads; load %(load_avg_1m_start).2f"
-          % info, flush=True)
+    if a.only is None:
+        # Each group in its own process: FAISS's OpenMP and PyTorch's threads never share one.
+        import tempfile
+        head = recbench(a.recbench, "rng", "--batch", "10", "--items", "10", "--reps", "1", "--threads", "1")[0]
+        probe = subprocess.run([sys.executable, "-c", "import torch, faiss; print(torch.__version__, "
+                                "'MKL' if torch.backends.mkl.is_available() else 'other', faiss.__version__)"],
+                               capture_output=True, text=True, check=True).stdout.split()
+        info = {"cpu": head["cpu"], "isa": head["isa"], "reckit_blas_core": head["blas_core"],
+                "reckit_blas_core_chosen_by": head["blas_core_chosen_by"],
+                "reckit_build_unused": head["build_unused_features"], "torch": probe[0], "torch_blas": probe[1],
+                "faiss": probe[2], "numpy": np.__version__, "threads": a.threads,
+                "load_avg_1m_start": os.getloadavg()[0]}
+        print("# host: %(cpu)s, %(isa)s; RecKit's OpenBLAS core %(reckit_blas_core)s (chosen by "
+              "%(reckit_blas_core_chosen_by)s), build unused features: %(reckit_build_unused)s" % info)
+        print("# peers: FAISS %(faiss)s, PyTorch %(torch)s (%(torch_blas)s), numpy %(numpy)s; %(threads)d threads; "
+              "load %(load_avg_1m_start).2f" % info, flush=True)
+        rows = []
+        with tempfile.TemporaryDirectory() as d:
+            for group in ("score", "mc", "beta", "train"):
+                part = os.path.join(d, group + ".json")
+                cmd = [sys.executable, os.path.abspath(__file__), "--recbench", a.recbench, "--threads", str(a.threads),
+                       "--reps", str(a.reps), "--only", group, "--json", part] + (["--quick"] if a.quick else [])
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+                with open(part) as f:
+                    rows += [tuple(r[k] for k in ("what", "unit", "reckit", "peer", "peer_value"))
+                             for r in json.load(f)["rows"]]
+        info["load_avg_1m_end"] = os.getloadavg()[0]
+        print_rows(rows)
+        print("# load %(load_avg_1m_end).2f at the end" % info)
+        if a.json:
+            with open(a.json + ".tmp", "w") as f:
+                json.dump({"host": info, "rows": [dict(zip(("what", "unit", "reckit", "peer", "peer_value"), r))
+                                                  for r in rows]}, f, indent=1)
+            os.replace(a.json + ".tmp", a.json)
+        return
+    only = set(a.only.split(","))
+    info = {"load_avg_1m_start": os.getloadavg()[0]}
     rows = []
     if "score" in only:
         rows += faiss_pair(a.recbench, a.threads, reps, 256) + faiss_pair(a.recbench, a.threads, reps * 5, 1)
@@ -194,6 +220,15 @@ def main():
     if "train" in only:
         rows += training_pairs(a.recbench, a.threads, reps, a.quick)
     info["load_avg_1m_end"] = os.getloadavg()[0]
+    print_rows(rows)
+    if a.json:
+        with open(a.json + ".tmp", "w") as f:
+            json.dump({"host": info, "rows": [dict(zip(("what", "unit", "reckit", "peer", "peer_value"), r))
+                                              for r in rows]}, f, indent=1)
+        os.replace(a.json + ".tmp", a.json)
+
+
+def print_rows(rows):
     w = max(len(r[0]) for r in rows)
     print(f"{'what':<{w}}  {'unit':<5}  {'RecKit':>10}  {'peer':<24} {'peer value':>10}  RecKit's advantage")
     for what, unit, ours, peer, theirs in rows:
@@ -207,12 +242,6 @@ def main():
         if ours is None:
             adv = f"{(theirs / last_ours if last_unit == 'ms' else last_ours / theirs):.1f}x"
         print(f"{what:<{w}}  {unit:<5}  {ours_text:>10}  {peer:<24} {theirs:10.3g}  {adv}", flush=True)
-    print("# load %(load_avg_1m_end).2f at the end" % info)
-    if a.json:
-        with open(a.json + ".tmp", "w") as f:
-            json.dump({"host": info, "rows": [dict(zip(("what", "unit", "reckit", "peer", "peer_value"), r))
-                                              for r in rows]}, f, indent=1)
-        os.replace(a.json + ".tmp", a.json)
 
 
 if __name__ == "__main__":
