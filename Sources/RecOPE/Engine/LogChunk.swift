@@ -58,6 +58,22 @@ public struct LogChunk: Sendable {
     /// An empty chunk whose errors name `source`.
     public init(source: String) { self.source = source }
 
+    /// Rows `range` of this chunk, as a chunk (the context columns keep their value tables).
+    public func rows(_ range: Range<Int>) -> LogChunk {
+        var c = LogChunk(source: source)
+        c.items = Array(items[range])
+        c.positions = Array(positions[range])
+        c.rewards = Array(rewards[range])
+        c.propensities = propensities.map { Array($0[range]) }
+        c.rowKeys = Array(rowKeys[range])
+        c.rowKeyed = rowKeyed
+        c.lines = lines.map { Array($0[range]) }
+        c.contexts = contexts.map { .init(name: $0.name, ids: Array($0.ids[range]), values: $0.values) }
+        c.targetStates = targetStates.map { $0.map { Array($0[range]) } }
+        c.loggingStates = loggingStates.map { Array($0[range]) }
+        return c
+    }
+
     /// "source:line" of row j, or "source row j+1".
     func place(_ j: Int) -> String {
         if let l = lines?[j] { return "\(source):\(l)" }

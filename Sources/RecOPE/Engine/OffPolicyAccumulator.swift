@@ -1,4 +1,6 @@
 import RecCore
+import Synchronization
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -7,6 +9,14 @@ import RecCore
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// Worker accumulators and their result slots, shared by the threads of `addBlocks` (each
+/// worker touches only its own accumulator, each block only its own slot).
+struct SharedBuffers: @unchecked Sendable {
+    let workers: UnsafeMutablePointer<OffPolicyAccumulator>
+    let sums: UnsafeMutablePointer<Result<OffPolicyState, RecOPEError>?>
+    let chunk: LogChunk
+}
 
 /// Reads rows, chunk by chunk, into the sums of one pass of an offline evaluation.
 ///
@@ -31,6 +41,15 @@ public struct OffPolicyAccumulator {
     var scratch: Scratch
     /// The rows added so far, identified (the shard this accumulator reads).
     var shard = ShardIdentity()
+    /// The state this pass started from (no sums of this pass): each block's sums start here.
+    let base: OffPolicyState
+    /// Accumulators that sum blocks (one per thread), made on first use.
+    var workers: [OffPolicyAccumulator] = []
+
+    /// Rows per block. A chunk's rows are summed block by block, each block from zero, and the
+    /// blocks' sums are added to the state in block order: the sums, to the last bit, do not
+    /// depend on how many threads summed the blocks.
+    public static let blockRows = 16384
 
     struct KeyCode: Hashable {
         let policy: Int32, target: Int32, logging: Int32, position: Int32
@@ -46,6 +65,7 @@ public struct OffPolicyAccumulator {
     init(evaluator: OffPolicyEvaluator, state: OffPolicyState) throws(RecOPEError) {
         self.evaluator = evaluator
         self.state = state
+        self.base = state
         caps = state.settings.caps
         tau = state.settings.switchThreshold
         replicates = state.settings.bootstrap
@@ -92,12 +112,71 @@ public struct OffPolicyAccumulator {
             shard.add(chunk)
         }
         if !chunk.source.isEmpty, !state.sources.contains(chunk.source) { state.sources.append(chunk.source) }
+        guard chunk.count > 0, state.pass != .done else { return }
+        try addBlocks(chunk)
+    }
+
+    /// The pass's sums of `c`'s rows, added to `state` (a worker's).
+    mutating func addSums(_ c: LogChunk) throws(RecOPEError) {
         switch state.pass {
-        case .ratios: try addRatios(chunk)
-        case .rewardModels: try addRewardModels(chunk)
-        case .newton: addNewton(chunk)
-        case .logistic: try addLogistic(chunk)
+        case .ratios: try addRatios(c)
+        case .rewardModels: try addRewardModels(c)
+        case .newton: addNewton(c)
+        case .logistic: try addLogistic(c)
         case .done: break
+        }
+    }
+
+    /// The sums of block `range` of `c` alone (a worker: its state starts from `base`).
+    mutating func blockSums(_ c: LogChunk, _ range: Range<Int>) -> Result<OffPolicyState, RecOPEError> {
+        state = base
+        do throws(RecOPEError) {
+            try addSums(range == 0..<c.count ? c : c.rows(range))
+        } catch { return .failure(error) }
+        var s = finishedState()
+        s.shards = []
+        s.sources = []
+        return .success(s)
+    }
+
+    /// Sums `c` block by block (`blockRows`) on up to `settings.parallelism` threads, and adds
+    /// the blocks' sums to the state in block order.
+    mutating func addBlocks(_ c: LogChunk) throws(RecOPEError) {
+        let n = c.count
+        let blocks = (n + Self.blockRows - 1) / Self.blockRows
+        let threads = max(1, min(evaluator.settings.parallelism.resolvedCount, blocks))
+        while workers.count < threads {
+            var w = try OffPolicyAccumulator(evaluator: evaluator, state: base)
+            w.workers = []
+            workers.append(w)
+        }
+        // Targets may have grown (appendTargetMarginals) since the workers were made.
+        for w in workers.indices { workers[w].evaluator = evaluator }
+        let range = { (b: Int) in (b * Self.blockRows)..<min(n, (b + 1) * Self.blockRows) }
+        var sums = [Result<OffPolicyState, RecOPEError>?](repeating: nil, count: blocks)
+        if threads == 1 {
+            for b in 0..<blocks { sums[b] = workers[0].blockSums(c, range(b)) }
+        } else {
+            let next = Atomic<Int>(0)
+            workers.withUnsafeMutableBufferPointer { ws in
+                sums.withUnsafeMutableBufferPointer { out in
+                    let shared = SharedBuffers(workers: ws.baseAddress!, sums: out.baseAddress!, chunk: c)
+                    Threading.perWorker(threads) { w in
+                        // Each worker sums the blocks it takes; results go to the block's slot.
+                        while true {
+                            let b = next.add(1, ordering: .relaxed).oldValue
+                            if b >= blocks { break }
+                            shared.sums[b] = shared.workers[w].blockSums(shared.chunk, range(b))
+                        }
+                    }
+                }
+            }
+        }
+        for b in 0..<blocks {
+            switch sums[b]! {
+            case .success(let s): state.addCurrentPass(s)
+            case .failure(let e): throw e
+            }
         }
     }
 

@@ -167,7 +167,8 @@ extension OffPolicyState {
 
     /// Adds the current pass's sums of `o`.
     mutating func addCurrentPass(_ o: OffPolicyState) {
-        sources = Array(Set(sources + o.sources)).sorted()
+        if !o.sources.isEmpty { sources = Array(Set(sources + o.sources)).sorted() }
+        for note in o.notes where !notes.contains(note) { notes.append(note) }
         shards = (shards + o.shards.filter { $0.rows > 0 || !shards.contains($0) }).sorted {
             ($0.rows, $0.fingerprint) < ($1.rows, $1.fingerprint)
         }
