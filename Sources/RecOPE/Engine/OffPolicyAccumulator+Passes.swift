@@ -96,6 +96,9 @@ extension OffPolicyAccumulator {
     ) -> Int? {
         let ratio = BlockLayout.ratio(caps: caps.count)
         let piece = BlockLayout.piece(caps: caps.count)
+        // The loop touches no shared array's reference count (threads sum blocks side by side:
+        // retains of one buffer from two cores bounce its cache line).
+        let caps = caps.withUnsafeBufferPointer { Array($0) }
         return sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
@@ -154,11 +157,22 @@ extension OffPolicyAccumulator {
 
     /// Per-row key constants as a table and an index per row.
     struct KeyedConstants {
-        let table: [[Double]]
+        /// The table's rows, one after another (`width` values each): no array per row to
+        /// retain in the row loop.
+        let flat: [Double]
+        let width: Int
         let index: [Int32]
 
+        init(table: [[Double]], index: [Int32]) {
+            let w = table.first?.count ?? 0
+            precondition(table.allSatisfy { $0.count == w }, "KeyedConstants: rows of different widths")
+            width = w
+            flat = table.flatMap { $0 }
+            self.index = index
+        }
+
         @inline(__always)
-        func value(_ j: Int, _ i: Int) -> Double { table[Int(index[j])][i] }
+        func value(_ j: Int, _ i: Int) -> Double { flat[Int(index[j]) * width + i] }
     }
 
     /// The key constants of every row (one lookup per position when rows carry no states).

@@ -108,8 +108,7 @@ public struct OffPolicyAccumulator {
                     "\(chunk.source): rows with and without a row-key column in one shard (bootstrap weights would mix)"
                 )
             }
-            shard.keyed = chunk.rowKeyed
-            shard.add(chunk)
+            shard.keyed = chunk.rowKeyed  // the rows are added to `shard` block by block
         }
         if !chunk.source.isEmpty, !state.sources.contains(chunk.source) { state.sources.append(chunk.source) }
         guard chunk.count > 0, state.pass != .done else { return }
@@ -128,13 +127,17 @@ public struct OffPolicyAccumulator {
     }
 
     /// The sums of block `range` of `c` alone (a worker: its state starts from `base`).
+    /// The block's rows are identified here too (`ShardIdentity` sums are associative).
     mutating func blockSums(_ c: LogChunk, _ range: Range<Int>) -> Result<OffPolicyState, RecOPEError> {
         state = base
+        let rows = range == 0..<c.count ? c : c.rows(range)
         do throws(RecOPEError) {
-            try addSums(range == 0..<c.count ? c : c.rows(range))
+            try addSums(rows)
         } catch { return .failure(error) }
         var s = finishedState()
-        s.shards = []
+        var identity = ShardIdentity()
+        identity.add(rows)
+        s.shards = [identity]
         s.sources = []
         return .success(s)
     }
@@ -146,9 +149,10 @@ public struct OffPolicyAccumulator {
         let blocks = (n + Self.blockRows - 1) / Self.blockRows
         let threads = max(1, min(evaluator.settings.parallelism.resolvedCount, blocks))
         while workers.count < threads {
-            var w = try OffPolicyAccumulator(evaluator: evaluator, state: base)
-            w.workers = []
-            workers.append(w)
+            // Each worker's own copy of the start state: threads summing side by side share no
+            // array buffer, so no reference count bounces between their cores.
+            let own = workers.isEmpty ? base : try OffPolicyState.decode(try base.encoded(), file: "worker")
+            workers.append(try OffPolicyAccumulator(evaluator: evaluator, state: own))
         }
         // Targets may have grown (appendTargetMarginals) since the workers were made.
         for w in workers.indices { workers[w].evaluator = evaluator }
@@ -174,7 +178,11 @@ public struct OffPolicyAccumulator {
         }
         for b in 0..<blocks {
             switch sums[b]! {
-            case .success(let s): state.addCurrentPass(s)
+            case .success(var s):
+                shard.fingerprint &+= s.shards[0].fingerprint
+                shard.rows += s.shards[0].rows
+                s.shards = []
+                state.addCurrentPass(s)
             case .failure(let e): throw e
             }
         }
