@@ -9,14 +9,8 @@ import Testing
 @Suite struct ParallelEvaluationTests {
     @Test(arguments: [(5, 70_001), (6, 16_384), (7, 40_000)])
     func everyThreadCountGivesTheSameBits(seed: Int, rows: Int) throws {
-        let (logs, logging) = try ShardedEvaluationTests.randomLogs(rows: rows, items: 7, depth: 3, seed: UInt64(seed))
-        let target = try ThompsonSampling(alpha: [3, 2, 5, 1, 4, 2, 2], beta: [20, 20, 20, 20, 20, 20, 20])
-            .exactMarginals(k: 3)
-        var settings = EvaluationSettings()
-        settings.caps = [1.5, 4]
-        settings.bootstrap = 32
-        settings.seed = UInt64(seed)
-        settings.pieceGroupings = [.position, .contextFeature("context"), .valueModel(buckets: 3)]
+        let (logs, logging, target, settings) = try ShardedEvaluationTests.evaluationCase(
+            seed: seed, rows: rows, bootstrap: 32)
         func run(threads: Int, chunkRows: Int, seedShift: UInt64 = 0) throws -> OfflineABReport {
             var s = settings
             s.seed &+= seedShift

@@ -107,16 +107,25 @@ import Testing
         }
     }
 
-    @Test(arguments: [(1, 37), (2, 129), (3, 500), (4, 1001)])
-    func shardsGiveTheSinglePass(seed: Int, rows: Int) throws {
-        let (logs, logging) = try Self.randomLogs(rows: rows, items: 7, depth: 3, seed: UInt64(seed))
+    /// Random logs, a Thompson-sampling target over their 7 items and settings with every pass
+    /// (caps 1.5 and 4, pieces by position, context and value model).
+    static func evaluationCase(seed: Int, rows: Int, bootstrap: Int) throws -> (
+        logs: LoggedData, logging: RankMarginals, target: RankMarginals, settings: EvaluationSettings
+    ) {
+        let (logs, logging) = try randomLogs(rows: rows, items: 7, depth: 3, seed: UInt64(seed))
         let target = try ThompsonSampling(alpha: [3, 2, 5, 1, 4, 2, 2], beta: [20, 20, 20, 20, 20, 20, 20])
             .exactMarginals(k: 3)
         var settings = EvaluationSettings()
         settings.caps = [1.5, 4]
-        settings.bootstrap = 64
+        settings.bootstrap = bootstrap
         settings.seed = UInt64(seed)
         settings.pieceGroupings = [.position, .contextFeature("context"), .valueModel(buckets: 3)]
+        return (logs, logging, target, settings)
+    }
+
+    @Test(arguments: [(1, 37), (2, 129), (3, 500), (4, 1001)])
+    func shardsGiveTheSinglePass(seed: Int, rows: Int) throws {
+        let (logs, logging, target, settings) = try Self.evaluationCase(seed: seed, rows: rows, bootstrap: 64)
         let ev = try OffPolicyEvaluator(
             targets: [
                 TargetPolicy(name: "ts", marginals: [target]), TargetPolicy(name: "logging", marginals: [logging]),

@@ -140,6 +140,27 @@ def test_bad_logs(tmp_path):
         reckit.merge([b"not a state"])
 
 
+def table_and_cli(cli, specs, tmp_path, frame, contexts):
+    """The report of `frame` (as arrays) and of `reckit offline-ab` on the same rows as CSV:
+    the OBD columns mapped by hand, `contexts` as context columns, `row_id` as the row key, 100
+    replicates, pieces by position and each context, no reward models."""
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    mapping = ("item=item_id,position=position,reward=click,propensity=propensity_score,context="
+               + "+".join(contexts) + ",position_base=1")
+    pieces = ",".join(["position"] + [f"context:{c}" for c in contexts])
+    out = tmp_path / "cli.json"
+    run(cli, "offline-ab", "--logs", str(tmp_path / "rows.csv"), "--format", "csv", "--columns", mapping,
+        "--row-key", "row_id", "--target", str(specs / "bts.json"), "--bootstrap", "100", "--k", "3",
+        "--piece-groups", pieces, "--no-reward-models", "--json", str(out))
+
+    def table(f):
+        return reckit.offline_ab(f, format="csv", columns=mapping, row_key="row_id", targets=[specs / "bts.json"],
+                                 bootstrap=100, k=3, piece_groups=pieces, reward_models=False).to_dict()
+
+    got = table(frame)
+    return got, {**json.loads(out.read_text()), "logs": got["logs"]}, table
+
+
 @needs_obd
 def test_a_table_with_a_row_key_equals_the_cli_on_its_csv(cli, specs, tmp_path):
     """Columns mapped by hand, a string context, missing context values and a row key: a
@@ -148,16 +169,8 @@ def test_a_table_with_a_row_key_equals_the_cli_on_its_csv(cli, specs, tmp_path):
     frame = pd.read_csv(LOG).head(4000)
     frame["row_id"] = [f"r{i}" for i in range(len(frame))]
     frame["segment"] = np.where(frame["user_feature_0"].astype(str).str.len() % 2 == 0, "a", None)
-    frame.to_csv(tmp_path / "rows.csv", index=False)
-    mapping = "item=item_id,position=position,reward=click,propensity=propensity_score,context=segment+user_feature_1," \
-              "position_base=1"
-    out = tmp_path / "cli.json"
-    run(cli, "offline-ab", "--logs", str(tmp_path / "rows.csv"), "--format", "csv", "--columns", mapping,
-        "--row-key", "row_id", "--target", str(specs / "bts.json"), "--bootstrap", "100", "--k", "3",
-        "--piece-groups", "position,context:segment", "--no-reward-models", "--json", str(out))
-    got = reckit.offline_ab(frame, format="csv", columns=mapping, row_key="row_id", targets=[specs / "bts.json"],
-                            bootstrap=100, k=3, piece_groups="position,context:segment", reward_models=False)
-    assert got.to_dict() == {**json.loads(out.read_text()), "logs": got.to_dict()["logs"]}
+    got, want, _ = table_and_cli(cli, specs, tmp_path, frame, ["segment", "user_feature_1"])
+    assert got == want
 
 
 @needs_obd
@@ -170,23 +183,10 @@ def test_integer_key_and_context_columns_equal_the_cli_on_their_csv(cli, specs, 
     frame["row_id"] = (np.arange(len(frame), dtype=np.int64) * 7919 - 10_000_000_000)
     frame["tier"] = pd.array([None if i % 5 == 0 else i % 3 - 1 for i in range(len(frame))], dtype="Int64")
     frame["slot"] = (np.arange(len(frame)) % 4).astype(np.uint8)
-    frame.to_csv(tmp_path / "rows.csv", index=False)
-    mapping = "item=item_id,position=position,reward=click,propensity=propensity_score,context=tier+slot," \
-              "position_base=1"
-    out = tmp_path / "cli.json"
-    run(cli, "offline-ab", "--logs", str(tmp_path / "rows.csv"), "--format", "csv", "--columns", mapping,
-        "--row-key", "row_id", "--target", str(specs / "bts.json"), "--bootstrap", "100", "--k", "3",
-        "--piece-groups", "position,context:tier,context:slot", "--no-reward-models", "--json", str(out))
-    got = reckit.offline_ab(frame, format="csv", columns=mapping, row_key="row_id", targets=[specs / "bts.json"],
-                            bootstrap=100, k=3, piece_groups="position,context:tier,context:slot",
-                            reward_models=False)
-    want = json.loads(out.read_text())
-    assert got.to_dict() == {**want, "logs": got.to_dict()["logs"]}
+    got, want, table = table_and_cli(cli, specs, tmp_path, frame, ["tier", "slot"])
+    assert got == want
     # A different key changes the bootstrap: the key column is really read.
-    other = reckit.offline_ab(frame.assign(row_id=frame["row_id"] + 1), format="csv", columns=mapping,
-                              row_key="row_id", targets=[specs / "bts.json"], bootstrap=100, k=3,
-                              piece_groups="position,context:tier,context:slot", reward_models=False)
-    assert other.to_dict() != got.to_dict()
+    assert table(frame.assign(row_id=frame["row_id"] + 1)) != got
 
 
 def test_bad_table_columns(tmp_path):
