@@ -134,7 +134,11 @@ public struct OffPolicyAccumulator {
         do throws(RecOPEError) {
             try addSums(rows)
         } catch { return .failure(error) }
-        var s = finishedState()
+        // Flushed in place and handed over (no copy of the sums): the next block starts from
+        // `base` again.
+        Self.flush(&state)
+        var s = state
+        state = base
         var identity = ShardIdentity()
         identity.add(rows)
         s.shards = [identity]
@@ -192,6 +196,12 @@ public struct OffPolicyAccumulator {
     public func finishedState() -> OffPolicyState {
         var s = state
         s.shards = [shard]
+        Self.flush(&s)
+        return s
+    }
+
+    /// Moves every pending sum of `s` into its totals.
+    static func flush(_ s: inout OffPolicyState) {
         for p in s.policies.indices {
             s.policies[p].ratio.flush()
             for g in s.policies[p].pieces.indices { s.policies[p].pieces[g].flush() }
@@ -199,7 +209,6 @@ public struct OffPolicyAccumulator {
             for g in s.policies[p].valuePieces.indices { s.policies[p].valuePieces[g].flush() }
             s.policies[p].logistic?.flush()
         }
-        return s
     }
 
     func validate(_ c: LogChunk) throws(RecOPEError) {
