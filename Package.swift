@@ -44,9 +44,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // Vector primitives Swift's SIMD types do not lower to one instruction (fused multiply-add,
+        // square root, mask bits), as inline C over clang's extended vectors.
+        .target(name: "CSIMD"),
         // Numerics with no domain words: Matrix, BLAS wrappers, SIMD kernels, top-k,
         // catalog scoring, random numbers, special functions.
-        .target(name: "RecCore", dependencies: ["CBLAS"]),
+        .target(name: "RecCore", dependencies: ["CBLAS", "CSIMD"]),
         // File formats: CSV matrices, atomic writes (later: safetensors, .npy, logs).
         .target(name: "RecIO", dependencies: ["RecCore"]),
         // Layers with hand-written backward, optimisers, checkpoints.

@@ -245,11 +245,26 @@ struct MCRankBench: ParsableCommand {
         abstract: "Monte Carlo rank marginals of Thompson sampling (Beta draws + top-k + counts).")
     @OptionGroup var common: CommonOptions
     @Option(help: "Simulated rankings.") var simulations: Int = 100_000
+    @Option(help: "Write the policy's (alpha, beta) per item as CSV lines here, for the C reference.")
+    var writePolicy: String?
+    @Option(help: "Write the policy's exact rank marginals (a line per item, k columns) here.")
+    var writeExact: String?
 
     func run() throws {
         let n = common.items ?? 80
         let k = common.k ?? 3
         let policy = try benchPolicy(items: n, seed: common.seed)
+        if let path = writePolicy {
+            let lines = zip(policy.alpha, policy.beta).map { "\($0),\($1)\n" }.joined()
+            try lines.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        if let path = writeExact {
+            let m = try policy.exactMarginals(k: k)
+            let lines = (0..<n).map { i in
+                (0..<k).map { cFormat("%.9g", m.probability(item: i, rank: $0)) }.joined(separator: ",") + "\n"
+            }
+            try lines.joined().write(toFile: path, atomically: true, encoding: .utf8)
+        }
         let params: [(String, Any)] = [("items", n), ("k", k), ("simulations", simulations)]
         var out = [Measurement]()
         for t in try common.threadList() {

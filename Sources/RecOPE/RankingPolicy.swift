@@ -28,11 +28,22 @@ public protocol RankingPolicy: Sendable {
     /// Throws when the policy's parameters are outside what the Monte Carlo sampler (Float
     /// draws) represents faithfully.
     func checkMonteCarloRange() throws(RecOPEError)
+    /// Monte Carlo counts of item `i` at rank `r` in `counts[i * k + r]`, identical for a seed
+    /// on any thread count. The default draws rows with `makeScoreFiller` (`RankSampling`); a
+    /// policy with a faster dedicated sampler supplies its own. Arguments are validated.
+    func monteCarloCounts(k: Int, simulations: Int, seed: UInt64, parallelism: Parallelism) -> [Int]
 }
 
 extension RankingPolicy {
     /// Most policies sample faithfully at any valid parameters.
     public func checkMonteCarloRange() throws(RecOPEError) {}
+
+    /// Rows of scores from `makeScoreFiller`, ranked by `RankSampling`.
+    public func monteCarloCounts(k: Int, simulations: Int, seed: UInt64, parallelism: Parallelism) -> [Int] {
+        RankSampling.counts(
+            items: itemCount, k: k, simulations: simulations, seed: seed,
+            parallelism: parallelism, makeFiller: makeScoreFiller)
+    }
 
     /// Checks `1 ≤ k ≤ itemCount`.
     func validate(k: Int) throws(RecOPEError) {
@@ -92,9 +103,7 @@ extension RankingPolicy {
                 "Monte Carlo counts of \(itemCount) items × k=\(k) on \(Threading.count + 1) counters",
                 bytes: MemoryBudget.product([itemCount, k, 8, Threading.count + 1]))
         } catch { throw .invalidParameter("\(name): \(error)") }
-        let counts = RankSampling.counts(
-            items: itemCount, k: k, simulations: simulations, seed: seed,
-            parallelism: parallelism, makeFiller: makeScoreFiller)
+        let counts = monteCarloCounts(k: k, simulations: simulations, seed: seed, parallelism: parallelism)
         return RankMarginals(items: itemCount, k: k, counts: counts, simulations: simulations)
     }
 }

@@ -152,6 +152,34 @@ public struct ThompsonSampling: RankingPolicy {
         }
     }
 
+    /// Monte Carlo counts by `BetaRankSampler` (sixteen rankings per vector) for k up to 16, by
+    /// rows of scores (`RankSampling`) above.
+    public func monteCarloCounts(k: Int, simulations: Int, seed: UInt64, parallelism: Parallelism) -> [Int] {
+        guard k <= BetaRankSampler.maxK else {
+            return RankSampling.counts(
+                items: itemCount, k: k, simulations: simulations, seed: seed,
+                parallelism: parallelism, makeFiller: makeScoreFiller)
+        }
+        var scale: [Float]? = nil
+        var shift: [Float]? = nil
+        if let boost {
+            // x·1 + 0 is x exactly, and x·m + 0, x·1 + a are the boost's one rounding.
+            switch boost.rule {
+            case .additive(let amount):
+                var s = [Float](repeating: 0, count: itemCount)
+                for i in boost.items { s[i] = Float(amount) }
+                shift = s
+            case .multiplicative(let factor):
+                var m = [Float](repeating: 1, count: itemCount)
+                for i in boost.items { m[i] = Float(factor) }
+                scale = m
+            }
+        }
+        let sampler = BetaRankSampler(
+            alpha: alpha, beta: beta, floor: optimistic ? means.map { Float($0) } : nil, scale: scale, shift: shift)
+        return sampler.counts(k: k, simulations: simulations, seed: seed, parallelism: parallelism)
+    }
+
     public func exactMarginals(k: Int) throws(RecOPEError) -> RankMarginals {
         try validate(k: k)
         try Self.requireExactRange(alpha: alpha, beta: beta)

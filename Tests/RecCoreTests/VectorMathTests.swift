@@ -90,6 +90,45 @@ import _RecTestSupport
         #expect(closeness(outS, us.map { Foundation.sin(2 * Double.pi * Double($0)) }, atol: 4e-7, rtol: 0) == nil)
     }
 
+    /// The fused transforms of the lane-wise rank sampler against Double, and the primitives
+    /// against Swift's own lane-by-lane operations.
+    @Test func fusedTransformsAndPrimitivesMatch() {
+        let xs =
+            stride(from: 1e-7, through: 1.0, by: 0.000091).map { Float($0) } + [1e-30, 3.5, 1e6, 0x1p-23, 1 - 0x1p-24]
+        #expect(
+            closeness(apply(xs, VectorMath.logPositive), xs.map { Foundation.log(Double($0)) }, atol: 1e-7, rtol: 3e-7)
+                == nil)
+        let us = stride(from: 0.0, through: 1.0, by: 0.00037).map { Float($0) }
+        let c = apply(us) { VectorMath.sinCos2PiFused($0).cos }
+        let s = apply(us) { VectorMath.sinCos2PiFused($0).sin }
+        #expect(closeness(c, us.map { Foundation.cos(2 * Double.pi * Double($0)) }, atol: 4e-7, rtol: 0) == nil)
+        #expect(closeness(s, us.map { Foundation.sin(2 * Double.pi * Double($0)) }, atol: 4e-7, rtol: 0) == nil)
+        // Correctly rounded square root, one-rounding fma, selects, abs and mask bits: bit for bit.
+        var g = Xoshiro256(seed: 4)
+        for _ in 0..<200 {
+            var a = V()
+            var b = V()
+            var d = V()
+            for l in 0..<16 {
+                a[l] = Float(Sampling.normal(&g) * 100)
+                b[l] = Float(Sampling.normal(&g))
+                d[l] = Float(Sampling.normal(&g) * 10)
+            }
+            let r = VectorMath.sqrtExact(VectorMath.abs(a))
+            let f = VectorMath.fma(a, b, d)
+            let m = a .> d
+            let sel = VectorMath.select(m, a, else: b)
+            let bits = VectorMath.laneBits(m)
+            for l in 0..<16 {
+                #expect(r[l] == Swift.abs(a[l]).squareRoot())
+                #expect(f[l] == d[l].addingProduct(a[l], b[l]))
+                #expect(sel[l] == (a[l] > d[l] ? a[l] : b[l]))
+                #expect((bits >> l) & 1 == (a[l] > d[l] ? 1 : 0))
+            }
+        }
+        #expect(VectorMath.abs(V(repeating: -0.0))[0].sign == .plus)
+    }
+
     @Test func sqrtErfTanhMatchDouble() {
         let xs = stride(from: 0.0, through: 50.0, by: 0.0071).map { Float($0) } + [1e-30, 1e30, 0]
         #expect(closeness(apply(xs, VectorMath.sqrt), xs.map { Double($0).squareRoot() }, atol: 0, rtol: 2.5e-7) == nil)

@@ -89,6 +89,19 @@ import _RecTestSupport
         #expect(e.probabilities.allSatisfy { abs($0 - 0.1) < 1e-9 })
     }
 
+    @Test func largeKUsesTheRowEngineAndAgrees() throws {
+        // k above BetaRankSampler.maxK (16) ranks rows of draws instead; both agree with exact.
+        var g = Xoshiro256(seed: 31)
+        let a = (0..<20).map { _ in (2 + 30 * Sampling.uniform(&g)).rounded() }
+        let b = a.map { ($0 / (0.01 + 0.05 * Sampling.uniform(&g))).rounded() }
+        let ts = try ThompsonSampling(alpha: a, beta: b)
+        for k in [16, 17] {
+            let exact = try ts.exactMarginals(k: k)
+            let mc = try ts.monteCarloMarginals(k: k, simulations: 400_000, seed: 8)
+            #expect(agreeWithinStandardErrors(mc, exact) == nil, "k=\(k)")
+        }
+    }
+
     @Test func monteCarloIsReproducibleAcrossThreadCounts() throws {
         let ts = try ThompsonSampling(prior: Self.smallPrior())
         let a = try ts.monteCarloMarginals(k: 3, simulations: 50_000, seed: 9, parallelism: .sequential)

@@ -1,3 +1,5 @@
+import CSIMD
+
 /// Vectorised elementary functions on `SIMD16<Float>`.
 ///
 /// Swift's `Float.exp`/`log` are scalar library calls; these are branch-free polynomial versions
@@ -164,6 +166,85 @@ public enum VectorMath {
         return (cs, sn)
     }
 
+    /// `log(x)` per lane for positive finite normal `x` only (no special cases), by `log`'s
+    /// reduction and polynomial evaluated with fused multiply-adds: half the dependent operations
+    /// (random-number transforms, where inputs are uniforms on (0, 1) or positive candidates).
+    /// Within `log`'s accuracy bound; the last bit may differ from it.
+    @inlinable @inline(__always)
+    public static func logPositive(_ x: V) -> V {
+        let xb = bits(x)
+        let k = rk_sra16(xb &- VI(repeating: 0x3F35_04F3), 23)
+        let m = float(xb &- rk_shl16(k, 23)) - V(repeating: 1)
+        let magic = V(repeating: 12582912.0)
+        let ef = float(k &+ bits(magic)) - magic
+        var p = fma(V(repeating: 7.0376836292e-2), m, V(repeating: -1.1514610310e-1))
+        p = fma(p, m, V(repeating: 1.1676998740e-1))
+        p = fma(p, m, V(repeating: -1.2420140846e-1))
+        p = fma(p, m, V(repeating: 1.4249322787e-1))
+        p = fma(p, m, V(repeating: -1.6668057665e-1))
+        p = fma(p, m, V(repeating: 2.0000714765e-1))
+        p = fma(p, m, V(repeating: -2.4999993993e-1))
+        p = fma(p, m, V(repeating: 3.3333331174e-1))
+        p = fma(p, m, V(repeating: -0.5))
+        let y = fma(p, m * m, m)
+        return fma(ef, V(repeating: 0.693147180559945), y)
+    }
+
+    /// `sinCos2Pi` with fused multiply-adds (same reduction and coefficients, fewer dependent
+    /// operations; within its accuracy bound, the last bit may differ).
+    @inlinable @inline(__always)
+    public static func sinCos2PiFused(_ u: V) -> (cos: V, sin: V) {
+        let magic = V(repeating: 12582912.0)
+        let u4 = u * V(repeating: 4)
+        let qf = (u4 + magic) - magic
+        let f = (u4 - qf) * V(repeating: 1.57079632679489662)
+        let f2 = f * f
+        var s = fma(V(repeating: -1.9515295891e-4), f2, V(repeating: 8.3321608736e-3))
+        s = fma(s, f2, V(repeating: -1.6666654611e-1))
+        s = fma(s * f2, f, f)
+        var c = fma(V(repeating: 2.443315711809948e-5), f2, V(repeating: -1.388731625493765e-3))
+        c = fma(c, f2, V(repeating: 4.166664568298827e-2))
+        c = fma(c, f2, V(repeating: -0.5))
+        c = fma(c, f2, V(repeating: 1))
+        // Rotate by q quarter turns, q = round(4u) in 0...4 (4 is a full turn): (c, s), (−s, c),
+        // (−c, −s), (s, −c). Lane compares on q give the masks (integer lane logic is split into
+        // 128-bit pieces by LLVM; compares and selects are not).
+        let q1 = qf .== V(repeating: 1)
+        let q2 = qf .== V(repeating: 2)
+        let q3 = qf .== V(repeating: 3)
+        let swap = q1 .| q3
+        let a = select(swap, s, else: c)
+        let b = select(swap, c, else: s)
+        let zero = V()
+        return (select(q1 .| q2, zero - a, else: a), select(q2 .| q3, zero - b, else: b))
+    }
+
+    /// The correctly rounded square root per lane (the vector unit's instruction; `sqrt` above
+    /// is a Newton approximation kept for the draws it already defines).
+    @inlinable @inline(__always)
+    public static func sqrtExact(_ x: V) -> V { rk_sqrt16(x) }
+
+    /// `a·b + c` per lane with one rounding: one instruction on FMA targets (`addingProduct` on
+    /// `SIMD16` is emitted as four 128-bit FMAs and shuffles), the same bits everywhere.
+    @inlinable @inline(__always)
+    public static func fma(_ a: V, _ b: V, _ c: V) -> V { rk_fma16(a, b, c) }
+
+    /// `a` where the mask is set, else `b`: one blend (`b.replacing(with: a, where: m)` is four).
+    @inlinable @inline(__always)
+    public static func select(_ m: SIMDMask<VI>, _ a: V, else b: V) -> V {
+        rk_select16(unsafeBitCast(m, to: VI.self), a, b)
+    }
+
+    /// `a` where the mask is set, else `b`, for integer lanes.
+    @inlinable @inline(__always)
+    public static func select(_ m: SIMDMask<VI>, _ a: VI, else b: VI) -> VI {
+        rk_select16i(unsafeBitCast(m, to: VI.self), a, b)
+    }
+
+    /// Bit l set where lane l of the mask is (a movemask, not a reduction).
+    @inlinable @inline(__always)
+    public static func laneBits(_ m: SIMDMask<VI>) -> Int { Int(rk_mask_bits16(unsafeBitCast(m, to: VI.self))) }
+
     /// `erf(x)` per lane, from the Chebyshev-fitted erfc of Numerical Recipes (§6.2, fractional
     /// error below 1.2e-7 in exact arithmetic; absolute error below 5e-7 in Float).
     /// - Complexity: about 20 vector operations plus one `exp`.
@@ -238,6 +319,10 @@ public enum VectorMath {
     /// Lane-wise maximum; a NaN in `b` is ignored, a NaN in `a` kept (`a > b` compare).
     @inlinable @inline(__always)
     public static func maximum(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .> a) }
+
+    /// Lane-wise absolute value (the sign bit cleared; a NaN stays NaN).
+    @inlinable @inline(__always)
+    public static func abs(_ x: V) -> V { rk_abs16(x) }
 
     /// The largest lane (NaN lanes ignored unless all are NaN).
     @inlinable @inline(__always)

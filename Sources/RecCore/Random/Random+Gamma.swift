@@ -202,22 +202,9 @@ func boostSmallShapes(
     }
 }
 
-/// The lanes of a mask as the bits of an integer (lane l → bit l). Swift exposes no movemask;
-/// masking lane weights and summing compiles to a few vector instructions.
+/// The lanes of a mask as the bits of an integer (lane l → bit l): a movemask (`VectorMath.laneBits`).
 @inline(__always)
-func laneBits(_ m: SIMDMask<SIMD16<Int32>>) -> Int {
-    let w = SIMD16<Int32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-    return horizontalOr(unsafeBitCast(m, to: SIMD16<Int32>.self) & w)
-}
-
-/// OR of the 16 lanes, by halving (`wrappedSum` is emitted as an out-of-line generic call).
-@inline(__always)
-func horizontalOr(_ v: SIMD16<Int32>) -> Int {
-    let a = v.lowHalf | v.highHalf
-    let b = a.lowHalf | a.highHalf
-    let c = b.lowHalf | b.highHalf
-    return Int(c[0] | c[1])
-}
+func laneBits(_ m: SIMDMask<SIMD16<Int32>>) -> Int { VectorMath.laneBits(m) }
 
 /// The second, logarithm-free squeeze of the Marsaglia–Tsang test (see `fillGammaBlock`): true
 /// where it proves `log u < x²/2 + d(1 − v + log v)`.
@@ -258,5 +245,19 @@ public enum _GammaSqueezeProbe {
         let x2 = xv * xv
         let mt = (v0 .> 0) .& (uv .< SIMD16<Float>(repeating: 1) - SIMD16<Float>(repeating: 0.0331) * x2 * x2)
         return (mt[0], seriesSqueeze(d: d, c: c, x: xv, u: uv, v0: v0)[0])
+    }
+
+    /// Whether `BetaRankSampler`'s two squeezes accept a candidate (any shape, boosted below 1
+    /// as the sampler does), and whether its exact test does.
+    public static func laneSampler(shape a: Float, x: Float, u: Float) -> (squeeze: Bool, exact: Bool) {
+        let g = GammaShape(a)
+        let xv = SIMD16<Float>(repeating: x)
+        let uv = SIMD16<Float>(repeating: u)
+        let (_, ok) = LaneWorker.candidate(g, xv, uv)
+        let t = SIMD16<Float>(repeating: g.c) * xv
+        let v0 = SIMD16<Float>(repeating: 1) + t
+        let exact = LaneWorker.exactTest(
+            d: SIMD16<Float>(repeating: g.d), t: t, x2: xv * xv, v: v0 * v0 * v0, u: uv, positive: v0 .> 0)
+        return (ok[0], exact[0])
     }
 }

@@ -1,0 +1,59 @@
+// Vector primitives that Swift's SIMD types do not lower to single instructions, as inline C over
+// clang's extended vectors (imported into Swift as SIMD16<Float> and SIMD16<Int32>):
+//   - a fused multiply-add: Swift's `SIMD16<Float>.addingProduct` is a lane loop that LLVM's
+//     SLP pass rebuilds as four 128-bit FMAs plus shuffles;
+//   - a square root: `SIMD16<Float>.squareRoot()` becomes sixteen scalar calls;
+//   - the lanes of a mask as bits (a movemask / kmov), which Swift spells as a reduction;
+//   - a lane select and integer shifts: `replacing(with:where:)`, `&<<` and `&>>` on SIMD16
+//     are lane loops that LLVM rebuilds as four 128-bit pieces.
+// Each compiles to what the build targets: `rk_fma16` is one instruction where the target has FMA
+// (-target-cpu native on any AVX2 or AVX-512 host) and a correctly rounded library fma per lane
+// elsewhere, so its results are the same bits on every build, and the same as `addingProduct`.
+// Swift inlines these like its own code (they are `static inline`), so there is no call.
+#ifndef RECKIT_CSIMD_H
+#define RECKIT_CSIMD_H
+
+#include <stdint.h>
+
+typedef float rk_float16 __attribute__((ext_vector_type(16)));
+typedef int32_t rk_int16 __attribute__((ext_vector_type(16)));
+typedef uint32_t rk_uint16 __attribute__((ext_vector_type(16)));
+
+#define RK_INLINE static inline __attribute__((always_inline))
+
+/// a·b + c per lane with one rounding.
+RK_INLINE rk_float16 rk_fma16(rk_float16 a, rk_float16 b, rk_float16 c) { return __builtin_elementwise_fma(a, b, c); }
+
+/// The correctly rounded square root per lane (the vector unit's sqrt instruction).
+RK_INLINE rk_float16 rk_sqrt16(rk_float16 x) { return __builtin_elementwise_sqrt(x); }
+
+/// `a` where the mask lane is set (all ones), else `b`: one blend.
+RK_INLINE rk_float16 rk_select16(rk_int16 m, rk_float16 a, rk_float16 b) {
+    return (rk_float16)(((rk_int16)a & m) | ((rk_int16)b & ~m));
+}
+
+/// `a` where the mask lane is set (all ones), else `b`, for integer lanes.
+RK_INLINE rk_int16 rk_select16i(rk_int16 m, rk_int16 a, rk_int16 b) { return (a & m) | (b & ~m); }
+
+/// |x| per lane (the sign bit cleared).
+RK_INLINE rk_float16 rk_abs16(rk_float16 x) { return __builtin_elementwise_abs(x); }
+
+/// Arithmetic shift right by `n` bits (0 ≤ n < 32) per lane.
+RK_INLINE rk_int16 rk_sra16(rk_int16 x, int n) { return x >> n; }
+
+/// Shift left by `n` bits (0 ≤ n < 32) per lane.
+RK_INLINE rk_int16 rk_shl16(rk_int16 x, int n) { return (rk_int16)((rk_uint16)x << n); }
+
+/// Bit l set where lane l of the mask (all ones or zero per lane) is set.
+RK_INLINE uint32_t rk_mask_bits16(rk_int16 m) {
+    typedef _Bool rk_bool16 __attribute__((ext_vector_type(16)));
+    rk_bool16 b = __builtin_convertvector(m < 0, rk_bool16);
+    uint16_t bits;
+    __builtin_memcpy(&bits, &b, sizeof bits);
+    return bits;
+}
+
+/// True when every lane of the mask is set.
+RK_INLINE _Bool rk_mask_all16(rk_int16 m) { return rk_mask_bits16(m) == 0xFFFFu; }
+
+#endif
