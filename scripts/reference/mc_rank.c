@@ -4,23 +4,28 @@
 // vector unit. scripts/bench-peers builds it with `cc -O3 -march=native` and runs it beside
 // recbench on the same policy; peers.py checks its marginals against RecKit's exact ones.
 //
-// What it does, 16 lanes at a time (GCC vector extensions: one AVX-512 register, or two AVX2):
-//   - random bits from two 8-lane xoshiro256+ streams (one for the normals, one for the
-//     acceptance uniforms), each 64-bit output giving two 23-bit uniforms on (0, 1);
-//   - standard normals by Box–Muller with a vector log and sincos (Cephes polynomials);
-//   - Gamma(a) by Marsaglia–Tsang for a ≥ 1: the squeeze, the logarithmic test only when a lane
-//     failed it, and a masked retry of the rejected lanes with fresh draws;
-//   - Beta(a, b) = X / (X + Y);
-//   - the top-k of each ranking: a 16-item block is skipped unless a lane beats the current k-th
-//     best; the lanes that do are inserted into a sorted array of k.
-// Ties between equal Float draws go to the lower item (RecKit orders them at random; at these
-// shapes a tie in a top-k is rarer than one in 10⁶ rankings).
+// It is RecKit's algorithm (Sources/RecCore/Random/BetaRankSampler.swift) in C, so that the pair
+// measures the code, not the method. W rankings at a time, one per lane of the widest register
+// (W = 16 with AVX-512, 8 with AVX2; GCC vector extensions):
+//   - random bits from two xoshiro256+ streams of W/2 64-bit lanes (one for the normals, one for
+//     the acceptance uniforms), each 64-bit output giving two 23-bit uniforms on (0, 1);
+//   - standard normals by Box–Muller with a vector log and sincos (Cephes polynomials) and the
+//     hardware square root;
+//   - Gamma(a) by Marsaglia–Tsang for a ≥ 1: two squeezes (Marsaglia and Tsang's, and the series
+//     bound that settles large shapes), the exact test only for a vector a squeeze left, and a
+//     masked retry of rejected lanes with fresh draws;
+//   - Beta(a, b) = X / (X + Y); an item's parameters are one broadcast value;
+//   - each ranking's top k in k vectors of scores and k of items, updated by an insertion network
+//     that is skipped when no lane reaches the k-th best.
+// Ties between equal draws go to the lower item, and are counted (RecKit ranks a tied ranking
+// again with random tie-break keys; at these shapes that is about one ranking in 10⁵).
 //
 // Usage: mc_rank --policy FILE [--k 3] [--simulations 100000] [--threads 2] [--reps 15]
 //                [--seed 1] [--marginals OUT]
 //   FILE: one "alpha,beta" line per item (recbench mc-rank --write-policy writes it).
 //   Prints "median_ms=… min_ms=… rankings_per_second=…"; OUT gets P(item at rank) as CSV.
 #define _GNU_SOURCE
+#pragma GCC diagnostic ignored "-Wpsabi"
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -32,10 +37,18 @@
 #include <immintrin.h>
 #endif
 
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
-typedef uint32_t vu __attribute__((vector_size(64)));
-typedef uint64_t vq __attribute__((vector_size(64)));
+// W lanes: the widest vector register the build targets (16 with AVX-512, 8 with AVX2), as a C
+// programmer would choose; GCC lowers wider generic vectors on AVX2 to scalar code in places.
+#if defined(__AVX512F__)
+#define W 16
+#else
+#define W 8
+#endif
+#define FULL ((1u << W) - 1)
+typedef float vf __attribute__((vector_size(4 * W)));
+typedef int32_t vi __attribute__((vector_size(4 * W)));
+typedef uint32_t vu __attribute__((vector_size(4 * W)));
+typedef uint64_t vq __attribute__((vector_size(4 * W)));
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -46,13 +59,10 @@ INLINE unsigned lanebits(vi m) {
 #if defined(__AVX512F__)
     return (unsigned)_mm512_movepi32_mask((__m512i)m);
 #elif defined(__AVX2__)
-    __m256i lo, hi;
-    memcpy(&lo, &m, 32);
-    memcpy(&hi, (char *)&m + 32, 32);
-    return (unsigned)_mm256_movemask_ps((__m256)lo) | ((unsigned)_mm256_movemask_ps((__m256)hi) << 8);
+    return (unsigned)_mm256_movemask_ps((__m256)m);
 #else
     unsigned r = 0;
-    for (int l = 0; l < 16; l++) r |= (m[l] != 0) << l;
+    for (int l = 0; l < W; l++) r |= (m[l] != 0) << l;
     return r;
 #endif
 }
@@ -71,7 +81,7 @@ static uint64_t splitmix64(uint64_t *x) {
 
 static void x8_seed(X8 *g, uint64_t seed) {
     uint64_t x = seed;
-    for (int l = 0; l < 8; l++) {
+    for (int l = 0; l < W / 2; l++) {
         g->s0[l] = splitmix64(&x);
         g->s1[l] = splitmix64(&x);
         g->s2[l] = splitmix64(&x);
@@ -141,17 +151,9 @@ INLINE vf vsqrt(vf x) {
 #if defined(__AVX512F__)
     return (vf)_mm512_sqrt_ps((__m512)x);
 #elif defined(__AVX__)
-    __m256 lo, hi;
-    memcpy(&lo, &x, 32);
-    memcpy(&hi, (char *)&x + 32, 32);
-    lo = _mm256_sqrt_ps(lo);
-    hi = _mm256_sqrt_ps(hi);
-    vf r;
-    memcpy(&r, &lo, 32);
-    memcpy((char *)&r + 32, &hi, 32);
-    return r;
+    return (vf)_mm256_sqrt_ps((__m256)x);
 #else
-    for (int i = 0; i < 16; i++) x[i] = __builtin_sqrtf(x[i]);
+    for (int i = 0; i < W; i++) x[i] = __builtin_sqrtf(x[i]);
     return x;
 #endif
 }
@@ -214,7 +216,7 @@ __attribute__((noinline)) static vf settle(Shape g, vf x, vf u, vf out, vi done,
         ok |= exact_test(g, x, u);
         out = sel(ok & ~done, cand, out);
         done |= ok;
-        if (lanebits(done) == 0xFFFFu) return out;
+        if (lanebits(done) == FULL) return out;
         vf z1, z2;
         normals(gn, &z1, &z2);
         x = z1;
@@ -245,7 +247,7 @@ static void *run_job(void *arg) {
     vi item[64];
     memset(j->counts, 0, sizeof(int64_t) * n * k);
     j->ties = 0;
-    for (int64_t r0 = 0; r0 < j->rows; r0 += 16) {
+    for (int64_t r0 = 0; r0 < j->rows; r0 += W) {
         for (int r = 0; r < k; r++) {
             top[r] = (vf){0} - INFINITY;
             item[r] = (vi){0};
@@ -258,9 +260,9 @@ static void *run_job(void *arg) {
             vi okx, oky;
             vf x = candidate(j->a[i], z1, ua, &okx);
             vf y = candidate(j->b[i], z2, ub, &oky);
-            if (lanebits(okx & oky) != 0xFFFFu) {
-                if (lanebits(okx) != 0xFFFFu) x = settle(j->a[i], z1, ua, x, okx, &gn, &gu);
-                if (lanebits(oky) != 0xFFFFu) y = settle(j->b[i], z2, ub, y, oky, &gn, &gu);
+            if (lanebits(okx & oky) != FULL) {
+                if (lanebits(okx) != FULL) x = settle(j->a[i], z1, ua, x, okx, &gn, &gu);
+                if (lanebits(oky) != FULL) y = settle(j->b[i], z2, ub, y, oky, &gn, &gu);
             }
             vf v = x / (x + y);
             draws[i] = v;
@@ -279,7 +281,7 @@ static void *run_job(void *arg) {
                 }
             }
         }
-        int lanes = j->rows - r0 < 16 ? (int)(j->rows - r0) : 16;
+        int lanes = j->rows - r0 < W ? (int)(j->rows - r0) : W;
         j->ties += __builtin_popcount(lanebits(tied) & ((1u << lanes) - 1));
         for (int l = 0; l < lanes; l++)
             for (int r = 0; r < k; r++) j->counts[(int64_t)item[r][l] * k + r]++;

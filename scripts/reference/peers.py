@@ -5,8 +5,10 @@ Each pair times RecKit (`recbench`, release build) and a peer on the same shapes
 
 - top-k scoring of N = 100,000 items (d = 64, k = 10) for 256 states and for 1: FAISS
   `IndexFlatIP.search`, and a bare sgemm (numpy's `states @ items.T`, no top-k);
-- Monte Carlo rank marginals of 80 items, top-3, 1e5 rankings: numpy, vectorised (Beta draws for
-  every item and ranking, `argpartition`, counts);
+- Monte Carlo rank marginals of 80 items, top-3, 1e5 rankings, on the policy recbench times: the
+  C reference (`mc_rank.c`: RecKit's algorithm written in C with GCC vector extensions, built with
+  `-O3 -march=native`; its marginals checked against the exact ones), and numpy, vectorised (Beta
+  draws for every item and ranking, `argpartition`, counts);
 - Beta draws: numpy's `Generator.beta`;
 - training steps, N = 100,000, 2 blocks, B = 256: the supervised step (SASRec + full softmax CE +
   Adam) and the SQN step (CE + double-Q TD over two networks) against the same model in PyTorch
@@ -73,11 +75,27 @@ def faiss_pair(rb, threads, reps, batch):
              "FAISS IndexFlatIP", peer), ("", "", None, "numpy sgemm, no top-k", gemm)]
 
 
-def mc_pair(rb, threads, reps):
+def mc_pair(rb, threads, reps, cref):
+    """RecKit, the C reference (`mc_rank.c`, the same algorithm in C) and numpy on one policy: the
+    one `recbench mc-rank` times, written out with its exact marginals. The C reference's
+    marginals are checked against the exact ones before its time is shown."""
+    import tempfile
     m, k, sims = 80, 3, 100_000
-    rng = np.random.default_rng(1)
-    a = 1 + rng.integers(0, 50, m).astype(np.float64)
-    b = 1 + rng.integers(0, 500, m).astype(np.float64)
+    with tempfile.TemporaryDirectory() as d:
+        policy, exact, cm = (os.path.join(d, f) for f in ("policy.csv", "exact.csv", "c.csv"))
+        ours = pick(recbench(rb, "mc-rank", "--items", str(m), "--k", str(k), "--simulations", str(sims),
+                             "--threads", str(threads), "--reps", str(reps), "--write-policy", policy,
+                             "--write-exact", exact), "mc-rank.ts")
+        a, b = np.loadtxt(policy, delimiter=",", unpack=True)
+        out = subprocess.run([cref, "--policy", policy, "--k", str(k), "--simulations", str(sims), "--threads",
+                              str(threads), "--reps", str(reps), "--marginals", cm],
+                             capture_output=True, text=True, check=True).stdout
+        c_ms = float(out.split("median_ms=")[1].split()[0])
+        p_exact, p_c = np.loadtxt(exact, delimiter=","), np.loadtxt(cm, delimiter=",")
+    se = np.sqrt(np.maximum(p_exact * (1 - p_exact), 1e-12) / sims)
+    worst = float(np.max(np.abs(p_c - p_exact) / se))
+    if worst > 6:
+        raise SystemExit(f"peers: the C reference's marginals are {worst:.1f} standard errors from the exact ones")
     gen = np.random.default_rng(2)
 
     def numpy_marginals():
@@ -88,10 +106,8 @@ def mc_pair(rb, threads, reps):
         return np.stack([np.bincount(ranked[:, r], minlength=m) for r in range(k)], 1) / sims
 
     peer = median_ms(numpy_marginals, max(3, reps // 4))
-    ours = pick(recbench(rb, "mc-rank", "--items", str(m), "--k", str(k), "--simulations", str(sims),
-                         "--threads", str(threads), "--reps", str(reps)), "mc-rank.ts")
     return [(f"Monte Carlo rank marginals, {m} items, top-{k}, {sims:,} rankings", "ms", ours["median_ms"],
-             "numpy (vectorised)", peer)]
+             f"C reference (max |z| {worst:.1f})", c_ms), ("", "", None, "numpy (vectorised)", peer)]
 
 
 def beta_pair(rb, threads, reps):
@@ -166,6 +182,7 @@ def training_pairs(rb, threads, reps, quick):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recbench", required=True)
+    ap.add_argument("--c-reference", default=".build/reference/mc_rank", help="the built mc_rank.c")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="smaller training shapes and fewer repetitions (a smoke run)")
@@ -193,7 +210,8 @@ def main():
         with tempfile.TemporaryDirectory() as d:
             for group in ("score", "mc", "beta", "train"):
                 part = os.path.join(d, group + ".json")
-                cmd = [sys.executable, os.path.abspath(__file__), "--recbench", a.recbench, "--threads", str(a.threads),
+                cmd = [sys.executable, os.path.abspath(__file__), "--recbench", a.recbench,
+                       "--c-reference", a.c_reference, "--threads", str(a.threads),
                        "--reps", str(a.reps), "--only", group, "--json", part] + (["--quick"] if a.quick else [])
                 subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
                 with open(part) as f:
@@ -214,7 +232,7 @@ def main():
     if "score" in only:
         rows += faiss_pair(a.recbench, a.threads, reps, 256) + faiss_pair(a.recbench, a.threads, reps * 5, 1)
     if "mc" in only:
-        rows += mc_pair(a.recbench, a.threads, reps)
+        rows += mc_pair(a.recbench, a.threads, reps, a.c_reference)
     if "beta" in only:
         rows += beta_pair(a.recbench, a.threads, reps)
     if "train" in only:

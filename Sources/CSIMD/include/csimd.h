@@ -6,10 +6,12 @@
 //   - the lanes of a mask as bits (a movemask / kmov), which Swift spells as a reduction;
 //   - a lane select and integer shifts: `replacing(with:where:)`, `&<<` and `&>>` on SIMD16
 //     are lane loops that LLVM rebuilds as four 128-bit pieces.
-// Each compiles to what the build targets: `rk_fma16` is one instruction where the target has FMA
-// (-target-cpu native on any AVX2 or AVX-512 host) and a correctly rounded library fma per lane
-// elsewhere, so its results are the same bits on every build, and the same as `addingProduct`.
-// Swift inlines these like its own code (they are `static inline`), so there is no call.
+// Each compiles to what the build targets. `rk_fma16` is one instruction where the target has FMA
+// (-target-cpu native on any AVX2 or AVX-512 host; the same bits as `addingProduct`); a baseline
+// x86-64 build has no FMA instruction, and a correctly rounded fma there is a library call per lane
+// (20x slower Monte Carlo, measured), so it multiplies then adds: draws from such a build may differ
+// from an FMA build's in the last bit. Swift inlines these like its own code (they are
+// `static inline`), so there is no call.
 #ifndef RECKIT_CSIMD_H
 #define RECKIT_CSIMD_H
 
@@ -21,8 +23,14 @@ typedef uint32_t rk_uint16 __attribute__((ext_vector_type(16)));
 
 #define RK_INLINE static inline __attribute__((always_inline))
 
-/// a·b + c per lane with one rounding.
-RK_INLINE rk_float16 rk_fma16(rk_float16 a, rk_float16 b, rk_float16 c) { return __builtin_elementwise_fma(a, b, c); }
+/// a·b + c per lane: one rounding where the target has FMA, else two.
+RK_INLINE rk_float16 rk_fma16(rk_float16 a, rk_float16 b, rk_float16 c) {
+#if defined(__FMA__)
+    return __builtin_elementwise_fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
 
 /// The correctly rounded square root per lane (the vector unit's sqrt instruction).
 RK_INLINE rk_float16 rk_sqrt16(rk_float16 x) { return __builtin_elementwise_sqrt(x); }

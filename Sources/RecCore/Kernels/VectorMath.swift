@@ -224,8 +224,9 @@ public enum VectorMath {
     @inlinable @inline(__always)
     public static func sqrtExact(_ x: V) -> V { rk_sqrt16(x) }
 
-    /// `a·b + c` per lane with one rounding: one instruction on FMA targets (`addingProduct` on
-    /// `SIMD16` is emitted as four 128-bit FMAs and shuffles), the same bits everywhere.
+    /// `a·b + c` per lane: one instruction with one rounding on FMA targets, the same bits as
+    /// `addingProduct` (which `SIMD16` emits as four 128-bit FMAs and shuffles); in a build
+    /// without FMA (`BuildTarget.compiled` lacks `.fma`), a multiply then an add.
     @inlinable @inline(__always)
     public static func fma(_ a: V, _ b: V, _ c: V) -> V { rk_fma16(a, b, c) }
 
