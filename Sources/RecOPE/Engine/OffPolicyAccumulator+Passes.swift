@@ -96,41 +96,70 @@ extension OffPolicyAccumulator {
     ) -> Int? {
         let ratio = BlockLayout.ratio(caps: caps.count)
         let piece = BlockLayout.piece(caps: caps.count)
-        // The loop touches no shared array's reference count (threads sum blocks side by side:
-        // retains of one buffer from two cores bounce its cache line).
+        // The loops touch no shared array's reference count (threads sum blocks side by side:
+        // retains of one buffer from two cores bounce its cache line): every array is read
+        // through a pointer taken once per block.
         let caps = caps.withUnsafeBufferPointer { Array($0) }
-        return sc.x.withUnsafeMutableBufferPointer { x in
+        let hasZ = pol.z != nil
+        let zWidth = pol.z?.width ?? 0
+        let zFlat = pol.z?.flat ?? []
+        let zIndex = pol.z?.index ?? []
+        // The first row a sum refuses; rows from there on are not added anywhere.
+        var end = rows.upperBound
+        sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
-                    for j in rows {
-                        let w = pol.w[j]
-                        let r = c.rewards[j]
-                        let wb = UnsafeBufferPointer(
-                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
-                        sums.weights.add(weight: w, reward: r)
-                        x[0] = 1
-                        x[1] = w * r
-                        x[2] = w
-                        for (ci, cap) in caps.enumerated() {
-                            let wc = min(w, cap)
-                            x[3 + 3 * ci] = wc * r
-                            x[4 + 3 * ci] = wc
-                            x[5 + 3 * ci] = pol.z.map { wc * r / $0.value(j, ci) } ?? 0
-                        }
-                        guard sums.ratio.add(UnsafeBufferPointer(x), ratio, weights: wb, fixed: f) else { return j }
-                        Self.fillPiece(x, caps: caps, w: w, r: r)
-                        for (g, s) in pol.slots.enumerated() {
-                            guard let s else { continue }
-                            guard
-                                sums.pieces[g].add(
-                                    slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f)
-                            else { return j }
+                    pol.w.withUnsafeBufferPointer { wp in
+                        c.rewards.withUnsafeBufferPointer { rp in
+                            zFlat.withUnsafeBufferPointer { zf in
+                                zIndex.withUnsafeBufferPointer { zi in
+                                    for j in rows {
+                                        let w = wp[j]
+                                        let r = rp[j]
+                                        let wb = UnsafeBufferPointer(
+                                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
+                                        sums.weights.add(weight: w, reward: r)
+                                        x[0] = 1
+                                        x[1] = w * r
+                                        x[2] = w
+                                        for (ci, cap) in caps.enumerated() {
+                                            let wc = min(w, cap)
+                                            x[3 + 3 * ci] = wc * r
+                                            x[4 + 3 * ci] = wc
+                                            x[5 + 3 * ci] = hasZ ? wc * r / zf[Int(zi[j]) * zWidth + ci] : 0
+                                        }
+                                        if !sums.ratio.add(UnsafeBufferPointer(x), ratio, weights: wb, fixed: f) {
+                                            end = j
+                                            break
+                                        }
+                                    }
+                                }
+                            }
+                            // The pieces, group by group: each group's sums take the rows in the
+                            // same order as row by row, so the bits are the same.
+                            for g in pol.slots.indices {
+                                guard let slots = pol.slots[g] else { continue }
+                                slots.withUnsafeBufferPointer { sp in
+                                    for j in rows.lowerBound..<end {
+                                        let w = wp[j]
+                                        let wb = UnsafeBufferPointer(
+                                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
+                                        Self.fillPiece(x, caps: caps, w: w, r: rp[j])
+                                        if !sums.pieces[g].add(
+                                            slot: Int(sp[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f)
+                                        {
+                                            end = j
+                                            break
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
-                    return nil
                 }
             }
         }
+        return end < rows.upperBound ? end : nil
     }
 
     /// The logging probability of every row.
