@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // `swift package generate-documentation` (make docs): the DocC catalogs in Sources/*/*.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // swift-log: how a library warns without printing (RecCore logs its build advice once).
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // System library: OpenBLAS's CBLAS and LAPACKE (Debian: libopenblas-dev, liblapacke-dev).
@@ -49,7 +51,8 @@ let package = Package(
         .target(name: "CSIMD"),
         // Numerics with no domain words: Matrix, BLAS wrappers, SIMD kernels, top-k,
         // catalog scoring, random numbers, special functions.
-        .target(name: "RecCore", dependencies: ["CBLAS", "CSIMD"]),
+        .target(
+            name: "RecCore", dependencies: ["CBLAS", "CSIMD", .product(name: "Logging", package: "swift-log")]),
         // File formats: CSV matrices, atomic writes (later: safetensors, .npy, logs).
         .target(name: "RecIO", dependencies: ["RecCore"]),
         // Layers with hand-written backward, optimisers, checkpoints.

@@ -35,6 +35,11 @@ const char *reckit_version(void);
  * either pointer may be NULL. */
 void reckit_build_features(int32_t *compiled, int32_t *host);
 
+/* What this build leaves of the CPU's vector features unused, what that costs per kernel and the
+ * flag that fixes it, or NULL when it uses them. Asking marks it shown: the library does not
+ * also log it (through swift-log, once, at the first kernel) after this call. */
+const char *reckit_build_advice(void);
+
 /* The kernel set the loaded OpenBLAS chose ("Cooperlake", "Haswell", "Prescott", ...). */
 const char *reckit_blas_core(void);
 

@@ -57,6 +57,16 @@ public func reckit_blas_core() -> UnsafePointer<CChar> { UnsafePointer(BuildStri
 enum BuildStrings {
     nonisolated(unsafe) static let version = strdup(RecKitInfo.version)!
     nonisolated(unsafe) static let blasCore = strdup(Threading.blasCoreName)!
+    nonisolated(unsafe) static let advice = BuildTarget.advice.map { strdup($0)! }
+}
+
+/// What this build leaves of the CPU's vector features unused and what that costs per kernel, or
+/// NULL when it uses them (`BuildTarget.advice`). The caller shows it its own way: the library
+/// then does not log it (through swift-log) again.
+@_cdecl("reckit_build_advice")
+public func reckit_build_advice() -> UnsafePointer<CChar>? {
+    BuildTarget.markReported()
+    return BuildStrings.advice.map { UnsafePointer($0) }
 }
 
 /// The OpenBLAS core this process should load instead of the one it chose: "SkylakeX" or

@@ -23,6 +23,7 @@ public struct Reckit: ParsableCommand {
         BLASHealth.reexecIfNeeded(tool: "reckit")
         ProcessTuning.keepFreedMemory()
         if let advice = BuildTarget.advice { stderrLine("reckit: note: " + advice) }
+        BuildTarget.markReported()
         if let advice = BLASHealth.advice { stderrLine("reckit: note: " + advice) }
         do {
             var command = try parseAsRoot(nil)

@@ -27,4 +27,23 @@ import Testing
         #expect(BuildTarget.Features([.avx2, .avx512f]).description == "AVX2, AVX-512F")
         #expect(BuildTarget.Features().description == "none")
     }
+
+    /// The advice of a flagless build states each kernel's measured cost for the host's class,
+    /// and names the flag; a build that uses the CPU has no advice and logs nothing.
+    @Test func adviceStatesTheCostPerKernel() {
+        let all: BuildTarget.Features = [.avx2, .fma, .avx512f]
+        for hostClass in [BuildTarget.HostClass.avx512, .avx2] {
+            let costs = BuildTarget.costs(on: hostClass)
+            #expect(Set(costs.map(\.kernel)).count == costs.count && costs.count >= 4)
+            #expect(costs.allSatisfy { $0.slowdown.lowerBound >= 1 })
+            let advice = BuildTarget.advice(unused: all, compiled: [], hostClass: hostClass) ?? ""
+            for c in costs { #expect(advice.contains(c.description), "\(hostClass): \(c) missing from \(advice)") }
+            #expect(advice.contains("AVX2, FMA, AVX-512F") && advice.contains("-Xswiftc -target-cpu -Xswiftc native"))
+        }
+        #expect(BuildTarget.advice(unused: [], compiled: all, hostClass: .avx512) == nil)
+        #expect(BuildTarget.costs(on: .avx512)[0].description.hasPrefix("top-k scoring, 256 states "))
+        if BuildTarget.unused.isEmpty { #expect(!BuildTarget.reportOnce()) }
+        BuildTarget.markReported()
+        #expect(!BuildTarget.reportOnce())
+    }
 }

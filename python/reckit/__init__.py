@@ -179,6 +179,7 @@ _lib.reckit_blas_core.restype = ctypes.c_char_p
 _lib.reckit_blas_recommended_core.restype = ctypes.c_char_p
 _lib.reckit_build_features.argtypes = [ctypes.POINTER(_i32), ctypes.POINTER(_i32)]
 _lib.reckit_build_features.restype = None
+_lib.reckit_build_advice.restype = ctypes.c_char_p
 _lib.reckit_set_threads.argtypes = [_i64]
 _lib.reckit_set_threads.restype = _i32
 _lib.reckit_scorer_create.argtypes = [_fp, _i64, _i64, _fp, ctypes.POINTER(ctypes.c_void_p)]
@@ -196,6 +197,10 @@ _lib.reckit_rank_marginals.argtypes = [
 _lib.reckit_rank_marginals.restype = _i32
 if _lib.reckit_abi_version() != 2:
     raise ImportError(f"reckit: the library's ABI is version {_lib.reckit_abi_version()}, this package needs 2")
+# Asked once here, so that the library does not log it to stdout from inside a notebook:
+# build_info()["advice"] carries it.
+_advice = _lib.reckit_build_advice()
+_advice = _advice.decode() if _advice else None
 
 
 __version__ = _lib.reckit_version().decode()
@@ -206,7 +211,9 @@ def build_info() -> dict:
     ``RECKIT_LIBRARY`` or ``checkout``), the vector features it was ``compiled`` for and the
     ``host`` has, the ``cpu``'s model, ``blas_core``, the kernel set OpenBLAS runs, and
     ``blas_core_chosen_by``: "openblas", "environment" (``OPENBLAS_CORETYPE``) or "reckit"
-    (OpenBLAS chose the generic ``blas_core_replaced``; see ``RECKIT_BLAS_CORE`` in the docs)."""
+    (OpenBLAS chose the generic ``blas_core_replaced``; see ``RECKIT_BLAS_CORE`` in the docs), and
+    ``advice``: None, or what the library leaves of the CPU's vector features unused and what that
+    costs per kernel."""
     compiled, host = _i32(0), _i32(0)
     _lib.reckit_build_features(ctypes.byref(compiled), ctypes.byref(host))
 
@@ -224,6 +231,7 @@ def build_info() -> dict:
                                ("environment" if os.environ.get("OPENBLAS_CORETYPE") else "openblas"),
         "blas_core_replaced": _blas_switch[0] if _blas_switch else None,
         "cpu": _cpu_model(),
+        "advice": _advice,
     }
 
 

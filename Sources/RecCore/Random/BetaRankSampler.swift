@@ -81,6 +81,7 @@ public struct BetaRankSampler: Sendable {
         precondition(
             simulations >= 0 && simulations <= RankSampling.maxSimulations,
             "BetaRankSampler.counts: simulations must be in 0...2^40, got \(simulations)")
+        BuildTarget.reportOnce()
         let rpc = Self.rowsPerChunk(items: n)
         let chunks = (simulations + rpc - 1) / rpc
         let root = RandomStream(seed: seed)

@@ -38,6 +38,7 @@ public enum RankSampling {
         precondition(simulations >= 0, "RankSampling.counts: negative simulation count \(simulations)")
         precondition(n < maxItems, "RankSampling.counts: fewer than 2^24 items, got \(n)")
         precondition(simulations <= maxSimulations, "RankSampling.counts: at most 2^40 simulations, got \(simulations)")
+        BuildTarget.reportOnce()
         let rpc = rowsPerChunk(items: n)
         let chunks = (simulations + rpc - 1) / rpc
         let root = RandomStream(seed: seed)

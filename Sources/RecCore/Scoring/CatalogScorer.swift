@@ -86,6 +86,7 @@ public final class CatalogScorer: Sendable {
     ) {
         precondition(
             vectorLanes == 8 || vectorLanes == 16, "CatalogScorer: vectorLanes must be 8 or 16, got \(vectorLanes)")
+        BuildTarget.reportOnce()
         precondition(
             bias == nil || bias!.count == items.rows,
             "CatalogScorer: bias has \(bias!.count) values for \(items.rows) items (items \(items.shapeDescription))")
