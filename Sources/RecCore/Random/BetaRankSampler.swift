@@ -135,13 +135,10 @@ final class LaneWorker {
     let top: UnsafeMutablePointer<V>
     let topItem: UnsafeMutablePointer<VI>
     let counts: UnsafeMutablePointer<Int>
-    /// Scratch for ranking a tied row again: its scores and keys (padded to whole vectors), the heap.
+    /// Scratch for ranking a tied row again: its scores, the ranker.
     let row: UnsafeMutablePointer<Float>
-    let keys: UnsafeMutablePointer<Int32>
-    let heapS: UnsafeMutablePointer<Float>
-    let heapK: UnsafeMutablePointer<Int32>
-    let sortedS: UnsafeMutablePointer<Float>
-    let sortedK: UnsafeMutablePointer<Int32>
+    let ranker: RankSampling.RowRanker
+    let tieKeys: RankSampling.TieKeys
     /// Scratch for the rare paths' vectors and generator.
     let spill: UnsafeMutablePointer<V>
     let spillRng: UnsafeMutablePointer<SIMDXoshiro128>
@@ -157,11 +154,8 @@ final class LaneWorker {
         counts = .allocate(capacity: n * k)
         counts.initialize(repeating: 0, count: n * k)
         row = .allocate(capacity: padded)
-        keys = .allocate(capacity: padded)
-        heapS = .allocate(capacity: k)
-        heapK = .allocate(capacity: k)
-        sortedS = .allocate(capacity: k)
-        sortedK = .allocate(capacity: k)
+        ranker = RankSampling.RowRanker(items: n, k: k)
+        tieKeys = RankSampling.TieKeys(items: n)
         spill = .allocate(capacity: 4)
         spillRng = .allocate(capacity: 1)
     }
@@ -172,11 +166,6 @@ final class LaneWorker {
         topItem.deallocate()
         counts.deallocate()
         row.deallocate()
-        keys.deallocate()
-        heapS.deallocate()
-        heapK.deallocate()
-        sortedS.deallocate()
-        sortedK.deallocate()
         spill.deallocate()
         spillRng.deallocate()
     }
@@ -255,13 +244,7 @@ final class LaneWorker {
     /// tie-break keys, and counted.
     func rankAgain(lane l: Int, tie: inout SIMDXoshiro128) {
         for i in 0..<n { row[i] = draws[i * 16 + l] }
-        let tieKeys = RankSampling.TieKeys(items: n)
-        tieKeys.fill(keys, using: &tie)
-        var heap = RowHeap(scores: heapS, items: heapK, k: k)
-        heap.scan(row, count: n, keys: keys)
-        let found = heap.count
-        heap.drainSorted(into: sortedS, sortedK)
-        for rank in 0..<found { counts[tieKeys.item(sortedK[rank]) * k + rank] += 1 }
+        ranker.count(row, tieKeys: tieKeys, tie: &tie, into: counts)
     }
 
     /// Marsaglia–Tsang candidates `d·(1 + c·x)³` for one shape, and the lanes the two squeezes

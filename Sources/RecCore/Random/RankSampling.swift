@@ -96,41 +96,28 @@ public enum RankSampling {
         func item(_ key: Int32) -> Int { Int(key & itemMask) }
     }
 
-    /// A worker's filler, its scratch (scores, keys, the top-k heap) and its own counts.
+    /// A worker's filler, its scratch (scores, the ranker) and its own counts.
     final class Worker {
         let fill: ScoreFiller
         let k: Int
         let n: Int
         let scores: UnsafeMutablePointer<Float>
-        let keys: UnsafeMutablePointer<Int32>
         let counts: UnsafeMutablePointer<Int>
-        let heapS: UnsafeMutablePointer<Float>
-        let heapK: UnsafeMutablePointer<Int32>
-        let sortedS: UnsafeMutablePointer<Float>
-        let sortedK: UnsafeMutablePointer<Int32>
+        let ranker: RowRanker
 
         init(fill: @escaping ScoreFiller, rows: Int, n: Int, k: Int) {
             self.fill = fill
             self.k = k
             self.n = n
             scores = .allocate(capacity: rows * n)
-            keys = .allocate(capacity: ((n + 15) / 16) * 16)
             counts = .allocate(capacity: n * k)
             counts.initialize(repeating: 0, count: n * k)
-            heapS = .allocate(capacity: k)
-            heapK = .allocate(capacity: k)
-            sortedS = .allocate(capacity: k)
-            sortedK = .allocate(capacity: k)
+            ranker = RowRanker(items: n, k: k)
         }
 
         deinit {
             scores.deallocate()
-            keys.deallocate()
             counts.deallocate()
-            heapS.deallocate()
-            heapK.deallocate()
-            sortedS.deallocate()
-            sortedK.deallocate()
         }
 
         /// One chunk: draws `rows` rows of scores from `stream`, ranks each row's top-k with
@@ -138,18 +125,52 @@ public enum RankSampling {
         @inline(__always)
         func count(rows: Int, stream: RandomStream, keys tieKeys: TieKeys) {
             fill(scores, rows, stream)
-            // Locals, so the loop does not reload the class's fields after each store.
-            let (k, n, scores, keys, counts) = (self.k, self.n, self.scores, self.keys, self.counts)
-            let (heapS, heapK, sortedS, sortedK) = (self.heapS, self.heapK, self.sortedS, self.sortedK)
             var tie = stream.split(-1).vectorGenerator()
-            for r in 0..<rows {
-                tieKeys.fill(keys, using: &tie)
-                var heap = RowHeap(scores: heapS, items: heapK, k: k)
-                heap.scan(scores + r * n, count: n, keys: keys)
-                let found = heap.count
-                heap.drainSorted(into: sortedS, sortedK)
-                for rank in 0..<found { counts[tieKeys.item(sortedK[rank]) * k + rank] += 1 }
-            }
+            for r in 0..<rows { ranker.count(scores + r * n, tieKeys: tieKeys, tie: &tie, into: counts) }
+        }
+    }
+
+    /// Ranks one row of scores with fresh random tie-break keys and counts its ranks: the
+    /// scratch (keys padded to whole vectors, the top-k heap) and the steps that `RankSampling`'s
+    /// rows and `BetaRankSampler`'s tied rankings share.
+    final class RowRanker {
+        let k: Int
+        let keys: UnsafeMutablePointer<Int32>
+        let heapS: UnsafeMutablePointer<Float>
+        let heapK: UnsafeMutablePointer<Int32>
+        let sortedS: UnsafeMutablePointer<Float>
+        let sortedK: UnsafeMutablePointer<Int32>
+
+        init(items n: Int, k: Int) {
+            self.k = k
+            keys = .allocate(capacity: ((n + 15) / 16) * 16)
+            heapS = .allocate(capacity: k)
+            heapK = .allocate(capacity: k)
+            sortedS = .allocate(capacity: k)
+            sortedK = .allocate(capacity: k)
+        }
+
+        deinit {
+            keys.deallocate()
+            heapS.deallocate()
+            heapK.deallocate()
+            sortedS.deallocate()
+            sortedK.deallocate()
+        }
+
+        /// Adds 1 to `counts[item * k + rank]` for the top k of `row` (`tieKeys.items` scores),
+        /// equal scores ordered by keys drawn from `tie`.
+        @inline(__always)
+        func count(
+            _ row: UnsafePointer<Float>, tieKeys: TieKeys, tie: inout SIMDXoshiro128,
+            into counts: UnsafeMutablePointer<Int>
+        ) {
+            tieKeys.fill(keys, using: &tie)
+            var heap = RowHeap(scores: heapS, items: heapK, k: k)
+            heap.scan(row, count: tieKeys.items, keys: keys)
+            let found = heap.count
+            heap.drainSorted(into: sortedS, sortedK)
+            for rank in 0..<found { counts[tieKeys.item(sortedK[rank]) * k + rank] += 1 }
         }
     }
 }
