@@ -225,6 +225,11 @@ struct BenchMPI: ParsableCommand {
     }
 }
 
+// OpenBLAS picks its kernels when it loads: on a CPU it does not know (a VM's generic model) each
+// rank starts again once with the core the CPU runs, before MPI starts, as `reckit` does, so that
+// the ranks run the kernels one `reckit` process runs.
+BLASHealth.reexecIfNeeded(tool: "reckit-mpi")
+
 // Argument errors come before MPI starts: every rank meets them, rank 0 alone prints.
 do {
     var command = try ReckitMPI.parseAsRoot()
