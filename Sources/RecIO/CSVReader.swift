@@ -22,14 +22,15 @@ public final class CSVReader {
     private var buffer = [UInt8]()
     private var start = 0  // next unread byte in buffer
     private var eof = false
+    /// The current row (its bytes, fields and line).
+    public private(set) var row = CSVRow()
     /// The current row's fields as ranges into `rowBytes`.
-    public private(set) var fields = [Range<Int>]()
+    public var fields: [Range<Int>] { row.fields }
     /// The current row's bytes: field `i` is `rowBytes[fields[i]]`, unquoted (bytes between
     /// fields, such as separators, are not part of any field).
-    public private(set) var rowBytes = [UInt8]()
+    public var rowBytes: [UInt8] { row.bytes }
     /// 1-based line number of the current row.
     public private(set) var line = 0
-    private var scratch = [CChar](repeating: 0, count: 64)
 
     /// Opens `path`.
     /// - Throws: `RecIOError.cannotOpen`.
@@ -90,130 +91,25 @@ public final class CSVReader {
     }
 
     private func split(_ s: Int, _ e: Int) throws(RecIOError) {
-        // Works on local arrays and a buffer pointer: no exclusivity checks per byte.
-        var f = [Range<Int>]()
-        var rb = [UInt8]()
-        swap(&f, &fields)
-        swap(&rb, &rowBytes)
-        defer {
-            swap(&f, &fields)
-            swap(&rb, &rowBytes)
+        row.line = line
+        let unterminated = buffer.withUnsafeBufferPointer { buf in
+            row.split(buf.baseAddress! + s, count: e - s, separator: separator)
         }
-        f.removeAll(keepingCapacity: true)
-        rb.removeAll(keepingCapacity: true)
-        let sep = separator
-        // Fast path: a row without quotes is copied once, and its fields are ranges of it.
-        let plain = buffer.withUnsafeBufferPointer { buf -> Bool in
-            guard e > s, memchr(buf.baseAddress! + s, 34, e - s) == nil else { return e == s }
-            rb.append(contentsOf: UnsafeBufferPointer(rebasing: buf[s..<e]))
-            return true
+        if let field = unterminated {
+            throw .malformed(file: path, line: line, field: field, message: "unterminated quote")
         }
-        if plain {
-            rb.withUnsafeBufferPointer { row in
-                var start = 0
-                var i = 0
-                while i < row.count {
-                    if row[i] == sep {
-                        f.append(start..<i)
-                        start = i + 1
-                    }
-                    i += 1
-                }
-                f.append(start..<row.count)
-            }
-            return
-        }
-        let unterminated = buffer.withUnsafeBufferPointer { buf -> Bool in
-            var i = s
-            while true {
-                let fieldStart = rb.count
-                if i < e && buf[i] == 34 {  // quoted
-                    i += 1
-                    var closed = false
-                    while i < e {
-                        if buf[i] == 34 {
-                            if i + 1 < e && buf[i + 1] == 34 {
-                                rb.append(34)
-                                i += 2
-                                continue
-                            }
-                            closed = true
-                            i += 1
-                            break
-                        }
-                        rb.append(buf[i])
-                        i += 1
-                    }
-                    if !closed { return true }
-                    while i < e && buf[i] != sep { i += 1 }
-                } else {
-                    let start = i
-                    while i < e && buf[i] != sep { i += 1 }
-                    rb.append(contentsOf: UnsafeBufferPointer(rebasing: buf[start..<i]))
-                }
-                f.append(fieldStart..<rb.count)
-                if i >= e { return false }
-                i += 1  // skip the separator
-                if i == e {
-                    f.append(rb.count..<rb.count)
-                    return false
-                }
-            }
-        }
-        if unterminated { throw .malformed(file: path, line: line, field: f.count + 1, message: "unterminated quote") }
     }
 
     /// Field `i` of the current row as a String.
-    public func string(_ i: Int) -> String {
-        String(decoding: rowBytes[fields[i]], as: UTF8.self)
-    }
+    public func string(_ i: Int) -> String { row.string(i) }
 
     /// Field `i` parsed as a Double, or nil when it is not a number (`NumberSyntax` after any
-    /// leading spaces: no hexadecimal).
-    public func double(_ i: Int) -> Double? {
-        let r = fields[i]
-        if r.isEmpty || r.count > 63 { return nil }
-        let n = r.count
-        // Leading spaces, as strtod allows them (trailing ones it never did).
-        var lead = r.lowerBound
-        while lead < r.upperBound && (rowBytes[lead] == 32 || rowBytes[lead] == 9) { lead += 1 }
-        let decimal = rowBytes.withUnsafeBufferPointer {
-            NumberSyntax.isNumber($0.baseAddress! + lead, count: r.upperBound - lead)
-        }
-        guard decimal else { return nil }
-        for (k, b) in rowBytes[r].enumerated() { scratch[k] = CChar(bitPattern: b) }
-        scratch[n] = 0
-        return scratch.withUnsafeMutableBufferPointer { t -> Double? in
-            var endp: UnsafeMutablePointer<CChar>?
-            let v = strtod(t.baseAddress!, &endp)
-            return endp == t.baseAddress! + n ? v : nil
-        }
-    }
+    /// leading spaces: no hexadecimal), to the value `strtod` gives (`DecimalParser`).
+    public func double(_ i: Int) -> Double? { row.double(i) }
 
     /// Field `i` parsed as an integer, or nil.
-    public func int(_ i: Int) -> Int? {
-        let r = fields[i]
-        if r.isEmpty { return nil }
-        var v = 0
-        var neg = false
-        var k = r.lowerBound
-        if rowBytes[k] == 45 {
-            neg = true
-            k += 1
-            if k == r.upperBound { return nil }
-        }
-        while k < r.upperBound {
-            let d = Int(rowBytes[k]) - 48
-            guard d >= 0 && d <= 9 else { return nil }
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(d)
-            if o1 || o2 { return nil }
-            v = a
-            k += 1
-        }
-        return neg ? -v : v
-    }
+    public func int(_ i: Int) -> Int? { row.int(i) }
 
     /// Number of fields in the current row.
-    public var count: Int { fields.count }
+    public var count: Int { row.fields.count }
 }

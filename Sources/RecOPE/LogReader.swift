@@ -10,8 +10,14 @@ import RecIO
     import Glibc
 #endif
 
-/// Streams a CSV log with a header row as `LogChunk`s: memory holds one chunk, whatever the
-/// file's size. `-` reads standard input.
+/// Streams a CSV log with a header row as `LogChunk`s: memory holds a few blocks of the file,
+/// whatever its size. `-` reads standard input.
+///
+/// The file is read in blocks of whole lines; each block is cut at line ends into one span per
+/// thread and the spans are parsed at once, each into its own columns; chunks are then cut from
+/// them in file order. A chunk is the same for any thread count, and the same as a row-by-row
+/// read gives (the reference path, `LogRowParser.reference`, parses a row the fast path refuses
+/// and makes the message of every bad row).
 ///
 /// Row keys: the hash of the `row_key` column's bytes when `LogColumns.rowKey` names one, else of
 /// the file's name (its last path component; "stdin" for standard input) and the 1-based data
@@ -28,36 +34,275 @@ public final class LogReader {
     public private(set) var lastEvents: LogChunk.Context?
     /// Data rows read so far.
     public private(set) var rowsRead = 0
-    let reader: CSVReader
     let sourceName: String
     let sourceKey: UInt64
-    let index:
-        (
-            item: Int, position: Int, reward: Int, propensity: Int?, time: Int?, event: Int?, rowKey: Int?,
-            context: [Int], needed: Int
-        )
+    let parser: LogRowParser
+    let threads: Int
+    var blocks: LineBlockReader
+    /// Parsed spans not yet handed out, in file order, and the rows of the first one already
+    /// handed out.
+    var pending: [LogSpan] = []
+    var pendingHead = 0
+    var headOffset = 0
+    /// Lines of the file before the next block.
+    var linesRead = 0
+    var atEnd = false
 
-    /// Opens the log and reads its header.
+    /// Opens the log and reads its header; `parallelism` is the threads that parse it.
     /// - Throws: `.cannotOpen`, or `.malformedFile` for an empty file or a missing column.
-    public init(path: String, columns: LogColumns) throws(RecOPEError) {
+    public init(path: String, columns: LogColumns, parallelism: Parallelism = .automatic) throws(RecOPEError) {
         self.path = path
         self.columns = columns
-        let file = path == "-" ? "/dev/stdin" : path
-        let reader: CSVReader
-        do { reader = try CSVReader(path: file) } catch { throw opeError(error) }
-        self.reader = reader
+        let t = parallelism.resolvedCount
+        threads = t
+        do {
+            blocks = try LineBlockReader(path: path == "-" ? "/dev/stdin" : path, blockBytes: max(t, 1) * (2 << 20))
+        } catch {
+            throw opeError(error)
+        }
         sourceName = path == "-" ? "stdin" : URL(fileURLWithPath: path).lastPathComponent
         sourceKey = RowHash.key(bytes: sourceName.utf8)
-        func next() throws(RecOPEError) -> Bool {
-            do { return try reader.next() } catch { throw opeError(error) }
+        // The header: the first non-empty line of the first block (or of a later one, after
+        // empty blocks of blank lines).
+        var header: CSVRow?
+        var dataFrom = 0
+        var lines = 0
+        let file = path
+        while header == nil {
+            let got: Result<Void, RecOPEError>?
+            do {
+                got = try blocks.next { (block, atFileStart) throws(RecOPEError) in
+                    var scan = CSVLines(
+                        block.baseAddress!, count: block.count, separator: 44, atFileStart: atFileStart)
+                    guard scan.next() else {
+                        lines += scan.lineIndex
+                        return
+                    }
+                    var row = CSVRow()
+                    row.line = lines + scan.lineIndex
+                    if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
+                        throw opeError(
+                            .malformed(
+                                file: file == "-" ? "/dev/stdin" : file, line: row.line, field: f,
+                                message: "unterminated quote"))
+                    }
+                    header = row
+                    lines += scan.lineIndex
+                    dataFrom = scan.line.baseAddress! + scan.line.count - block.baseAddress!
+                }
+            } catch { throw opeError(error) }
+            guard let got else { break }
+            if case .failure(let e) = got { throw e }
         }
-        guard try next() else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
-        var header = [String: [Int]]()
-        for i in 0..<reader.count {
-            header[reader.string(i).trimmingWhitespace(), default: []].append(i)
+        guard let header else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
+        parser = try LogRowParser(header: header, columns: columns, path: path)
+        linesRead = lines - 1  // the header's line is counted again by the rest of its block
+        // The rest of the header's block.
+        try parseCurrentBlock(from: dataFrom)
+    }
+
+    /// The key of data row `row` (1-based) of a source without a key column.
+    public static func defaultKey(sourceKey: UInt64, row: Int) -> UInt64 {
+        RowHash.mix(sourceKey ^ RowHash.mix(UInt64(truncatingIfNeeded: row) &+ 0x632B_E59B_D9B4_E019))
+    }
+
+    /// Parses the block `blocks` holds now (its bytes from `from`), in spans on the threads.
+    private func parseCurrentBlock(from: Int) throws(RecOPEError) {
+        let spans = blocks.withCurrent { block in parseBlock(block, from: from) }
+        append(spans)
+    }
+
+    private func append(_ spans: [LogSpan]) {
+        if pendingHead > 0 && pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        }
+        for var s in spans {
+            s.firstLine = linesRead
+            linesRead += s.lineCount
+            pending.append(s)
+            if s.failure != nil { break }  // nothing after a bad row is read
+        }
+    }
+
+    /// Reads and parses the next block; false at the end of the file.
+    private func readBlock() throws(RecOPEError) -> Bool {
+        let got: Result<[LogSpan], Never>?
+        do { got = try blocks.next { (block, _) in parseBlock(block, from: 0) } } catch { throw opeError(error) }
+        guard case .success(let spans) = got else { return false }
+        append(spans)
+        return true
+    }
+
+    /// `block[from...]` cut at line ends into one span per thread, parsed at once.
+    private func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int) -> [LogSpan] {
+        let rest = UnsafeBufferPointer(rebasing: block[from...])
+        guard rest.count > 0 else { return [] }
+        let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads)
+        var out = [LogSpan](repeating: LogSpan(), count: cuts.count)
+        let parser = self.parser
+        out.withUnsafeMutableBufferPointer { o in
+            let box = UncheckedSendableBuffer(o)
+            Threading.parallelFor(chunks: cuts.count, parallelism: .threads(threads)) { k in
+                let a = k == 0 ? 0 : cuts[k - 1]
+                box.buffer[k] = parser.parse(
+                    UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]), expectedRows: (cuts[k] - a) / 12 + 16)
+            }
+        }
+        return out
+    }
+
+    /// The next chunk of at most `maxRows` rows, or nil at the end of the log.
+    /// - Throws: `.malformedFile` naming the file, line and column of the first bad value.
+    public func next(maxRows: Int = 65536) throws(RecOPEError) -> LogChunk? {
+        var c = LogChunk(source: path == "-" ? "stdin" : path)
+        c.rowKeyed = parser.rowKey != nil
+        c.lines = []
+        c.lines!.reserveCapacity(maxRows)
+        c.items.reserveCapacity(maxRows)
+        c.positions.reserveCapacity(maxRows)
+        c.rewards.reserveCapacity(maxRows)
+        c.rowKeys.reserveCapacity(maxRows)
+        if parser.propensity != nil { c.propensities = [] }
+        var times: [Double]? = parser.time != nil ? [] : nil
+        var events = parser.event != nil ? LogChunk.Context(name: columns.event!, ids: [], values: []) : nil
+        c.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
+        // Per span, its value ids → this chunk's (first appearance in the chunk, as read row by row).
+        var eventMap = [Int32]()
+        var contextMaps = [[Int32]](repeating: [], count: columns.context.count)
+        var chunkEvents = ByteInterner()
+        var chunkContexts = [ByteInterner](repeating: ByteInterner(), count: columns.context.count)
+        var mappedSpan = -1
+        while c.count < maxRows {
+            if pendingHead == pending.count {
+                if atEnd { break }
+                if try !readBlock() {
+                    atEnd = true
+                    break
+                }
+                continue
+            }
+            let s = pending[pendingHead]
+            if mappedSpan != pendingHead {
+                mappedSpan = pendingHead
+                eventMap = [Int32](repeating: -1, count: s.events.count)
+                for f in 0..<contextMaps.count {
+                    contextMaps[f] = [Int32](repeating: -1, count: s.contexts[f].count)
+                }
+            }
+            let n = min(maxRows - c.count, s.rows - headOffset)
+            let r = headOffset..<(headOffset + n)
+            c.items += s.items[r]
+            c.positions += s.positions[r]
+            c.rewards += s.rewards[r]
+            if c.propensities != nil { c.propensities! += s.propensities[r] }
+            if times != nil { times! += s.times[r] }
+            for j in r { c.lines!.append(s.firstLine + Int(s.lines[j])) }
+            if parser.rowKey != nil {
+                c.rowKeys += s.keys[r]
+            } else {
+                for j in 0..<n { c.rowKeys.append(Self.defaultKey(sourceKey: sourceKey, row: rowsRead + j + 1)) }
+            }
+            rowsRead += n
+            if events != nil {
+                Self.remap(s.eventIds[r], s.events, &eventMap, &chunkEvents, into: &events!)
+            }
+            for f in 0..<c.contexts.count {
+                Self.remap(s.contextIds[f][r], s.contexts[f], &contextMaps[f], &chunkContexts[f], into: &c.contexts[f])
+            }
+            headOffset += n
+            if headOffset == s.rows {
+                if let bad = s.failure {
+                    // The first bad row: its message from the reference path, with its line.
+                    lastTimes = times
+                    lastEvents = events
+                    let line = s.firstLine + bad.line
+                    if let f = bad.unterminatedField {
+                        throw opeError(
+                            .malformed(
+                                file: path == "-" ? "/dev/stdin" : path, line: line, field: f,
+                                message: "unterminated quote"))
+                    }
+                    _ = try parser.reference(bad.row, line: line, interned: nil)
+                    throw .malformedFile(file: path, line: line, message: "unreadable row")
+                }
+                pendingHead += 1
+                headOffset = 0
+            }
+        }
+        lastTimes = times
+        lastEvents = events
+        return c.count > 0 ? c : nil
+    }
+
+    /// Appends span ids `ids` to `context`, as ids of the chunk's own value table (`chunk`, in
+    /// the order values first appear in the chunk); `map` caches the span's ids → the chunk's.
+    static func remap(
+        _ ids: ArraySlice<Int32>, _ span: ByteInterner, _ map: inout [Int32], _ chunk: inout ByteInterner,
+        into context: inout LogChunk.Context
+    ) {
+        context.ids.reserveCapacity(context.ids.count + ids.count)
+        for v in ids {
+            var m = map[Int(v)]
+            if m < 0 {
+                m = span.withBytes(Int(v)) { chunk.id($0, count: $1) }
+                if Int(m) == context.values.count { context.values.append(span.string(Int(v))) }
+                map[Int(v)] = m
+            }
+            context.ids.append(m)
+        }
+    }
+}
+
+/// Writes to disjoint elements of a buffer from parallel workers.
+struct UncheckedSendableBuffer<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ b: UnsafeMutableBufferPointer<T>) { buffer = b }
+}
+
+/// The rows of one span of a log's lines, by column; lines are relative to the span's first.
+struct LogSpan {
+    var rows = 0
+    var items: [Int32] = []
+    var positions: [Int32] = []
+    var rewards: [Double] = []
+    var propensities: [Double] = []
+    var times: [Double] = []
+    var keys: [UInt64] = []
+    /// Per row its line within the span (1 for the span's first line).
+    var lines: [Int32] = []
+    var eventIds: [Int32] = []
+    var events = ByteInterner()
+    var contextIds: [[Int32]] = []
+    var contexts: [ByteInterner] = []
+    /// Lines the span holds (blank ones included).
+    var lineCount = 0
+    /// The file's line before the span's first (set when the span joins the queue).
+    var firstLine = 0
+    /// The span's first bad row (rows after it are not parsed) and its line in the span.
+    var failure: (row: CSVRow, line: Int, unterminatedField: Int?)?
+}
+
+/// How a log's rows become columns: the mapped fields' indices and checks. Unmapped fields are
+/// never converted.
+struct LogRowParser: Sendable {
+    let path: String
+    let columns: LogColumns
+    let item: Int, position: Int, reward: Int
+    let propensity: Int?, time: Int?, event: Int?, rowKey: Int?
+    let context: [Int]
+    let needed: Int
+    let base: Int
+
+    init(header: CSVRow, columns: LogColumns, path: String) throws(RecOPEError) {
+        self.path = path
+        self.columns = columns
+        var names = [String: [Int]]()
+        for i in 0..<header.count {
+            names[header.string(i).trimmingWhitespace(), default: []].append(i)
         }
         func col(_ name: String) throws(RecOPEError) -> Int {
-            guard let at = header[name] else {
+            guard let at = names[name] else {
                 throw .malformedFile(file: path, line: 1, message: "missing column '\(name.prefix(80))'")
             }
             // Two columns of that name: which one is meant is not for the reader to guess.
@@ -73,124 +318,163 @@ public final class LogReader {
         let opt = { (n: String?) throws(RecOPEError) -> Int? in
             try n.map { (n: String) throws(RecOPEError) in try col(n) }
         }
-        let (ci, cp, cr) = (try col(columns.item), try col(columns.position), try col(columns.reward))
-        let (cprop, ct, cev, ck) = (
+        (item, position, reward) = (try col(columns.item), try col(columns.position), try col(columns.reward))
+        (propensity, time, event, rowKey) = (
             try opt(columns.propensity), try opt(columns.time), try opt(columns.event), try opt(columns.rowKey)
         )
         var cctx = [Int]()
         for n in columns.context { cctx.append(try col(n)) }
-        let needed = ([ci, cp, cr] + cctx + [cprop, ct, cev, ck].compactMap { $0 }).max()!
-        index = (ci, cp, cr, cprop, ct, cev, ck, cctx, needed)
+        context = cctx
+        needed = ([item, position, reward] + cctx + [propensity, time, event, rowKey].compactMap { $0 }).max()!
+        base = columns.positionBase
     }
 
-    /// The key of data row `row` (1-based) of a source without a key column.
-    public static func defaultKey(sourceKey: UInt64, row: Int) -> UInt64 {
-        RowHash.mix(sourceKey ^ RowHash.mix(UInt64(truncatingIfNeeded: row) &+ 0x632B_E59B_D9B4_E019))
+    /// The values of one row.
+    struct Values {
+        var item: Int32 = 0
+        var position: Int32 = 0
+        var reward = 0.0
+        var propensity = 0.0
+        var time = 0.0
+        var key: UInt64 = 0
     }
 
-    /// The next chunk of at most `maxRows` rows, or nil at the end of the log.
-    /// - Throws: `.malformedFile` naming the file, line and column of the first bad value.
-    public func next(maxRows: Int = 65536) throws(RecOPEError) -> LogChunk? {
-        var c = LogChunk(source: path == "-" ? "stdin" : path)
-        c.rowKeyed = index.rowKey != nil
-        c.lines = []
-        if index.propensity != nil { c.propensities = [] }
-        lastTimes = index.time != nil ? [] : nil
-        var events = index.event != nil ? LogChunk.Context(name: columns.event!, ids: [], values: []) : nil
-        var eventIds = [String: Int32]()
-        var ctxIds = index.context.map { _ in [String: Int32]() }
-        var ctxHashes = index.context.map { _ in [UInt64: Int32]() }
-        c.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
-        while c.count < maxRows {
-            let more: Bool
-            do { more = try reader.next() } catch { throw opeError(error) }
-            guard more else { break }
-            try parseRow(into: &c)
-            if let e = index.event { events!.ids.append(Self.intern(reader.string(e), &eventIds, &events!.values)) }
-            for (f, i) in index.context.enumerated() {
-                c.contexts[f].ids.append(internField(i, &ctxHashes[f], &ctxIds[f], &c.contexts[f].values))
-            }
-        }
-        lastEvents = events
-        return c.count > 0 ? c : nil
-    }
-
-    /// The id of field `i`'s value, found by a hash of its bytes (no String per row); a value
-    /// whose hash is taken by another value falls back to the String table.
-    func internField(_ i: Int, _ hashes: inout [UInt64: Int32], _ ids: inout [String: Int32], _ values: inout [String])
-        -> Int32
-    {
-        let bytes = reader.rowBytes[reader.fields[i]]
-        let h = RowHash.key(bytes: bytes)
-        if let id = hashes[h] {
-            var known = values[Int(id)]
-            let same = known.withUTF8 { k in
-                bytes.withUnsafeBufferPointer { b in
-                    k.count == b.count && (k.count == 0 || memcmp(k.baseAddress!, b.baseAddress!, k.count) == 0)
+    /// Parses the lines of `span`.
+    func parse(_ span: UnsafeBufferPointer<UInt8>, expectedRows: Int) -> LogSpan {
+        var s = LogSpan()
+        s.items.reserveCapacity(expectedRows)
+        s.positions.reserveCapacity(expectedRows)
+        s.rewards.reserveCapacity(expectedRows)
+        s.lines.reserveCapacity(expectedRows)
+        if propensity != nil { s.propensities.reserveCapacity(expectedRows) }
+        if rowKey != nil { s.keys.reserveCapacity(expectedRows) }
+        s.contextIds = context.map { _ in [] }
+        s.contexts = context.map { _ in ByteInterner() }
+        var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
+        var v = Values()
+        var row = CSVRow()
+        while scan.next() {
+            if !(scan.isPlain && fast(scan, &v, &s)) {
+                // The reference path: quotes, or a value the fast path does not take.
+                row.line = scan.lineIndex
+                if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
+                    s.failure = (row, scan.lineIndex, f)
+                    break
+                }
+                do { v = try reference(row, line: scan.lineIndex, interned: &s) } catch {
+                    s.failure = (row, scan.lineIndex, nil)
+                    break
                 }
             }
-            if same { return id }
-            return Self.intern(String(decoding: bytes, as: UTF8.self), &ids, &values)
+            s.items.append(v.item)
+            s.positions.append(v.position)
+            s.rewards.append(v.reward)
+            if propensity != nil { s.propensities.append(v.propensity) }
+            if time != nil { s.times.append(v.time) }
+            if rowKey != nil { s.keys.append(v.key) }
+            s.lines.append(Int32(truncatingIfNeeded: scan.lineIndex))
+            s.rows += 1
         }
-        let v = String(decoding: bytes, as: UTF8.self)
-        if let id = ids[v] { return id }
-        let id = Self.intern(v, &ids, &values)
-        hashes[h] = id
-        return id
+        // Lines to the end of the span (the scan stopped early only at a bad row).
+        while scan.next() {}
+        s.lineCount = scan.lineIndex
+        return s
     }
 
-    static func intern(_ v: String, _ ids: inout [String: Int32], _ values: inout [String]) -> Int32 {
-        if let id = ids[v] { return id }
-        let id = Int32(values.count)
-        ids[v] = id
-        values.append(v)
-        return id
+    /// The fast path of a plain row: every check of `reference`, on the span's bytes; false
+    /// (nothing appended) for anything it does not take.
+    @inline(__always)
+    func fast(_ scan: borrowing CSVLines, _ v: inout Values, _ s: inout LogSpan) -> Bool {
+        guard scan.count > needed else { return false }
+        var (p, n) = scan.field(item)
+        guard let it = DecimalParser.int(p, count: n), it >= 0, it <= Int(Int32.max) else { return false }
+        (p, n) = scan.field(position)
+        guard let pos = DecimalParser.int(p, count: n), pos >= base, pos - base <= Int(Int32.max) else {
+            return false
+        }
+        (p, n) = scan.field(reward)
+        guard let r = DecimalParser.double(p, count: n), r.isFinite else { return false }
+        if let i = propensity {
+            (p, n) = scan.field(i)
+            guard let q = DecimalParser.double(p, count: n), q.isFinite, q > 0, q <= 1 else { return false }
+            v.propensity = q
+        }
+        if let i = time {
+            (p, n) = scan.field(i)
+            guard let t = DecimalParser.double(p, count: n) else { return false }
+            v.time = t
+        }
+        if let i = rowKey {
+            (p, n) = scan.field(i)
+            v.key = RowHash.key(bytes: UnsafeBufferPointer(start: p, count: n))
+        }
+        v.item = Int32(it)
+        v.position = Int32(pos - base)
+        v.reward = r
+        if let i = event {
+            (p, n) = scan.field(i)
+            s.eventIds.append(s.events.id(p, count: n))
+        }
+        for f in 0..<context.count {
+            (p, n) = scan.field(context[f])
+            s.contextIds[f].append(s.contexts[f].id(p, count: n))
+        }
+        return true
     }
 
-    /// Parses the reader's current row into the chunk's numeric columns.
-    func parseRow(into c: inout LogChunk) throws(RecOPEError) {
-        let line = reader.line
-        guard reader.count > index.needed else {
+    /// One row the reference way (`CSVRow`'s accessors), with the messages of bad values;
+    /// interns the event and context values into `interned` when given.
+    func reference(_ row: CSVRow, line: Int, interned s: UnsafeMutablePointer<LogSpan>?) throws(RecOPEError)
+        -> Values
+    {
+        guard row.count > needed else {
             throw .malformedFile(
-                file: path, line: line, message: "\(reader.count) fields, the header names at least \(index.needed + 1)"
-            )
+                file: path, line: line, message: "\(row.count) fields, the header names at least \(needed + 1)")
         }
         func bad(_ column: String, _ what: String) -> RecOPEError {
             .malformedFile(file: path, line: line, message: "column '\(column.prefix(80))': \(what)")
         }
-        func shown(_ i: Int) -> String { String(reader.string(i).prefix(80)) }
-        guard let item = reader.int(index.item), item >= 0, item <= Int(Int32.max) else {
-            throw bad(columns.item, "'\(shown(index.item))' is not a non-negative integer item id")
+        func shown(_ i: Int) -> String { String(row.string(i).prefix(80)) }
+        var v = Values()
+        guard let it = row.int(item), it >= 0, it <= Int(Int32.max) else {
+            throw bad(columns.item, "'\(shown(item))' is not a non-negative integer item id")
         }
-        let base = columns.positionBase
-        guard let pos = reader.int(index.position), pos >= base, pos - base <= Int(Int32.max) else {
-            throw bad(columns.position, "'\(shown(index.position))' is not a position (the top position is \(base))")
+        guard let pos = row.int(position), pos >= base, pos - base <= Int(Int32.max) else {
+            throw bad(columns.position, "'\(shown(position))' is not a position (the top position is \(base))")
         }
-        guard let r = reader.double(index.reward), r.isFinite else {
-            throw bad(columns.reward, "'\(shown(index.reward))' is not a finite number")
+        guard let r = row.double(reward), r.isFinite else {
+            throw bad(columns.reward, "'\(shown(reward))' is not a finite number")
         }
-        if let i = index.propensity {
-            guard let p = reader.double(i), p.isFinite, p > 0, p <= 1 else {
+        if let i = propensity {
+            guard let p = row.double(i), p.isFinite, p > 0, p <= 1 else {
                 throw bad(columns.propensity!, "propensity '\(shown(i))' must be a number in (0, 1]")
             }
-            c.propensities!.append(p)
+            v.propensity = p
         }
-        if let i = index.time {
-            guard let t = reader.double(i) ?? parseTimestamp(reader.string(i)) else {
+        if let i = time {
+            guard let t = row.double(i) ?? parseTimestamp(row.string(i)) else {
                 throw bad(
                     columns.time!, "'\(shown(i))' is neither seconds nor a YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM] time")
             }
-            lastTimes!.append(t)
+            v.time = t
         }
-        rowsRead += 1
-        if let i = index.rowKey {
-            c.rowKeys.append(RowHash.key(bytes: reader.rowBytes[reader.fields[i]]))
-        } else {
-            c.rowKeys.append(Self.defaultKey(sourceKey: sourceKey, row: rowsRead))
+        if let i = rowKey { v.key = RowHash.key(bytes: row.bytes[row.fields[i]]) }
+        v.item = Int32(it)
+        v.position = Int32(pos - base)
+        v.reward = r
+        if let s {
+            row.bytes.withUnsafeBufferPointer { b in
+                if let i = event {
+                    s.pointee.eventIds.append(
+                        s.pointee.events.id(b.baseAddress! + row.fields[i].lowerBound, count: row.fields[i].count))
+                }
+                for f in 0..<context.count {
+                    let r = row.fields[context[f]]
+                    s.pointee.contextIds[f].append(
+                        s.pointee.contexts[f].id(b.baseAddress! + r.lowerBound, count: r.count))
+                }
+            }
         }
-        c.items.append(Int32(item))
-        c.positions.append(Int32(pos - base))
-        c.rewards.append(r)
-        c.lines!.append(line)
+        return v
     }
 }

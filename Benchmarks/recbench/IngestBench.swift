@@ -1,0 +1,236 @@
+import ArgumentParser
+import Foundation
+import RecCore
+import RecOPE
+import RecRL
+
+/// The log readers on generated CSV files: rows/s of `LogReader` (offline A/B logs) and of
+/// `EventLog.load` (event logs), a one-pass offline A/B evaluation from the file, and, in the same
+/// run, `pandas.read_csv` and `pyarrow.csv.read_csv` on the same files when a Python with them is
+/// at hand.
+struct IngestBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract:
+            "Log readers on generated CSV files (offline A/B log: item, position, click, propensity, user; event log: session_id, timestamp, item_id, event) beside pandas.read_csv and pyarrow.csv in the same run."
+    )
+    @OptionGroup var common: CommonOptions
+    @Option(help: "Generated rows per file.") var rows: Int = 3_000_000
+    @Option(help: "Directory for the generated files (kept for reuse; default: a temporary one, removed).")
+    var directory: String?
+    @Option(
+        help:
+            "A Python with pandas (and pyarrow) for the peers; default .venv-torch/bin/python when it exists, else python3. 'none' skips them."
+    )
+    var python: String?
+
+    /// The offline A/B log: 80 items, 3 positions, clicks, propensities with six significant
+    /// digits, 1000 users.
+    static func writeABLog(_ path: String, rows: Int, seed: UInt64) throws {
+        var g = Xoshiro256(seed: seed)
+        var out = [UInt8]()
+        out.reserveCapacity(1 << 22)
+        out += Array("item,position,click,propensity,user\n".utf8)
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot write \(path)") }
+        defer { close(fd) }
+        for j in 0..<rows {
+            let item = Int(Sampling.uniform(&g) * 80)
+            let click = Sampling.uniform(&g) < 0.004 * (1 + Double(item % 5)) ? 1 : 0
+            let p = 0.001 + 0.05 * Sampling.uniform(&g)
+            let user = Int(Sampling.uniform(&g) * 1000)
+            out += Array("\(item),\(j % 3),\(click),\(String(format: "%.6g", p)),u\(user)\n".utf8)
+            if out.count > 1 << 22 {
+                _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    /// The event log: sessions of ~8 events, Unix-second times, 50k items, click/cart/purchase.
+    static func writeEventLog(_ path: String, rows: Int, seed: UInt64) throws {
+        var g = Xoshiro256(seed: seed)
+        var out = [UInt8]()
+        out.reserveCapacity(1 << 22)
+        out += Array("session_id,timestamp,item_id,event\n".utf8)
+        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot write \(path)") }
+        defer { close(fd) }
+        var session = 1
+        var t = 1_600_000_000
+        for _ in 0..<rows {
+            if Sampling.uniform(&g) < 0.125 { session += 1 }
+            t += Int(Sampling.uniform(&g) * 30)
+            let item = Int(Sampling.uniform(&g) * 50_000)
+            let u = Sampling.uniform(&g)
+            let ev = u < 0.9 ? "click" : u < 0.97 ? "cart" : "purchase"
+            out += Array("\(session),\(t),\(item),\(ev)\n".utf8)
+            if out.count > 1 << 22 {
+                _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    func run() throws {
+        let dir: String
+        var temporary = false
+        if let directory {
+            dir = directory
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } else {
+            dir = NSTemporaryDirectory() + "/recbench-ingest-\(getpid())"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            temporary = true
+        }
+        defer { if temporary { try? FileManager.default.removeItem(atPath: dir) } }
+        let ab = dir + "/ab-\(rows).csv"
+        let events = dir + "/events-\(rows).csv"
+        if !FileManager.default.fileExists(atPath: ab) { try Self.writeABLog(ab, rows: rows, seed: common.seed) }
+        if !FileManager.default.fileExists(atPath: events) {
+            try Self.writeEventLog(events, rows: rows, seed: common.seed)
+        }
+        let abBytes = Double((try FileManager.default.attributesOfItem(atPath: ab)[.size] as? Int) ?? 0)
+        let evBytes = Double((try FileManager.default.attributesOfItem(atPath: events)[.size] as? Int) ?? 0)
+        // Read each file once so every reader starts from the page cache.
+        for f in [ab, events] { _ = FileManager.default.contents(atPath: f) }
+        var columns = LogColumns.openBanditDataset
+        columns.item = "item"
+        columns.position = "position"
+        columns.reward = "click"
+        columns.propensity = "propensity"
+        columns.time = nil
+        columns.context = ["user"]
+        columns.positionBase = 0
+        let reps = max(1, common.reps / 4)
+        let threadList = try common.threadList()
+        let params: [(String, Any)] = [("rows", rows)]
+        var out = [Measurement]()
+        let peers = try pythonPeers(ab: ab, events: events, threads: threadList, reps: reps)
+        func withPeers(_ m: inout Measurement, file: String, bytes: Double) {
+            let rps = Double(rows) / (m.medianMs / 1e3)
+            m.extra += [("rows_per_second", rps), ("mb_per_second", bytes / 1e6 / (m.medianMs / 1e3))]
+            if let p = peers["pandas:" + file] {
+                m.extra += [("pandas_ms", p), ("vs_pandas", (p / m.medianMs))]
+            }
+            if let p = peers["pyarrow\(m.threads):" + file] {
+                m.extra += [("pyarrow_ms", p), ("vs_pyarrow", (p / m.medianMs))]
+            }
+        }
+        for t in threadList {
+            Threading.setCount(t)
+            var m = Measurement(
+                name: "ingest.ab-log", params: params + [("mb", abBytes / 1e6)],
+                timesMs: timeit(reps: reps) {
+                    let r = try! LogReader(path: ab, columns: columns, parallelism: .threads(t))
+                    var n = 0
+                    while let c = try! r.next() { n += c.count }
+                    precondition(n == rows)
+                }, threads: t)
+            withPeers(&m, file: "ab", bytes: abBytes)
+            out.append(m)
+        }
+        for t in threadList {
+            Threading.setCount(t)
+            var m = Measurement(
+                name: "ingest.event-log", params: params + [("mb", evBytes / 1e6)],
+                timesMs: timeit(reps: reps) {
+                    let log = try! EventLog.load(csv: events)
+                    precondition(log.count == rows)
+                }, threads: t)
+            withPeers(&m, file: "events", bytes: evBytes)
+            out.append(m)
+        }
+        // One pass of the ratio estimators (no reward models, no bootstrap) from the file.
+        let target = try benchPolicy(items: 80, seed: common.seed).exactMarginals(k: 3)
+        let logging = try UniformRandomRanking(items: 80).exactMarginals(k: 3)
+        for t in threadList {
+            Threading.setCount(t)
+            var s = EvaluationSettings()
+            s.bootstrap = 0
+            s.rewardModels = false
+            s.pieceGroupings = [.position]
+            s.parallelism = .threads(t)
+            let ev = try OffPolicyEvaluator(
+                targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
+            resetPeakRSS()
+            let before = residentMemoryMB().current
+            var m = Measurement(
+                name: "ingest.offline-ab-pass", params: params,
+                timesMs: timeit(reps: reps) {
+                    var acc = try! ev.accumulator(for: ev.initialState())
+                    let r = try! LogReader(path: ab, columns: columns, parallelism: .threads(t))
+                    while let c = try! r.next() { try! acc.add(c) }
+                    _ = acc.finishedState()
+                }, threads: t)
+            let peak = residentMemoryMB().peak
+            m.extra += [
+                ("rows_per_second", Double(rows) / (m.medianMs / 1e3)), ("peak_above_start_mb", peak - before),
+            ]
+            out.append(m)
+        }
+        Threading.setCount(1)
+        report(out, format: common.format)
+    }
+
+    /// Milliseconds (median) of pandas.read_csv (one thread) and pyarrow.csv.read_csv (per thread
+    /// count) on both files, keyed "pandas:ab", "pyarrow2:events", ...; empty without a Python.
+    func pythonPeers(ab: String, events: String, threads: [Int], reps: Int) throws -> [String: Double] {
+        var py = python
+        if py == nil {
+            let venv = FileManager.default.currentDirectoryPath + "/.venv-torch/bin/python"
+            py = FileManager.default.isExecutableFile(atPath: venv) ? venv : "/usr/bin/python3"
+        }
+        guard let py, py != "none" else { return [:] }
+        let script = """
+            import json, sys, time
+            try:
+                import pandas as pd
+            except ImportError:
+                print(json.dumps({"error": "no pandas"})); sys.exit(0)
+            try:
+                import pyarrow as pa, pyarrow.csv as pacsv
+            except ImportError:
+                pa = None
+            files = {"ab": sys.argv[1], "events": sys.argv[2]}
+            threads = [int(t) for t in sys.argv[3].split(",")]
+            reps = int(sys.argv[4])
+            def med(f):
+                f()
+                ts = []
+                for _ in range(reps):
+                    t0 = time.perf_counter(); f(); ts.append((time.perf_counter() - t0) * 1e3)
+                ts.sort(); return ts[len(ts) // 2]
+            out = {"pandas_version": pd.__version__}
+            for k, path in files.items():
+                out["pandas:" + k] = med(lambda: pd.read_csv(path))
+                if pa is not None:
+                    out["pyarrow_version"] = pa.__version__
+                    for t in threads:
+                        pa.set_cpu_count(t); pa.set_io_thread_count(t)
+                        out["pyarrow%d:%s" % (t, k)] = med(lambda: pacsv.read_csv(path))
+            print(json.dumps(out))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: py)
+        p.arguments = ["-c", script, ab, events, threads.map(String.init).joined(separator: ","), String(reps)]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return [:] }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        var out = [String: Double]()
+        for (k, v) in obj { if let d = v as? Double { out[k] = d } }
+        if let v = obj["pandas_version"] as? String {
+            FileHandle.standardError.write("ingest: pandas \(v)\n".data(using: .utf8)!)
+        }
+        if let v = obj["pyarrow_version"] as? String {
+            FileHandle.standardError.write("ingest: pyarrow \(v)\n".data(using: .utf8)!)
+        }
+        return out
+    }
+}

@@ -1,0 +1,318 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One row of a CSV file split into fields that the row owns: field `i` is `bytes[fields[i]]`,
+/// unquoted. The reference path of every reader (quoted rows, rows a fast path refuses, and
+/// the messages of bad rows) and what `CSVReader` holds for its current row.
+public struct CSVRow: Sendable {
+    /// The row's bytes: field `i` is `bytes[fields[i]]` (separators belong to no field).
+    public var bytes: [UInt8] = []
+    /// The fields as ranges of `bytes`.
+    public var fields: [Range<Int>] = []
+    /// 1-based line number of the row in its file.
+    public var line = 0
+
+    /// An empty row.
+    public init() {}
+
+    /// Number of fields.
+    public var count: Int { fields.count }
+
+    /// Field `i` as a String.
+    public func string(_ i: Int) -> String { String(decoding: bytes[fields[i]], as: UTF8.self) }
+
+    /// Field `i` parsed as a Double, or nil when it is not a number (`NumberSyntax` after any
+    /// leading spaces: no hexadecimal), by `DecimalParser`: the value `strtod` gives.
+    public func double(_ i: Int) -> Double? {
+        let r = fields[i]
+        return bytes.withUnsafeBufferPointer { DecimalParser.double($0.baseAddress! + r.lowerBound, count: r.count) }
+    }
+
+    /// Field `i` parsed as an integer (`[-]digits`), or nil.
+    public func int(_ i: Int) -> Int? {
+        let r = fields[i]
+        return bytes.withUnsafeBufferPointer { DecimalParser.int($0.baseAddress! + r.lowerBound, count: r.count) }
+    }
+
+    /// Splits the `count` bytes at `p` (one line, without its line end) into fields, unquoting
+    /// double-quoted fields (`""` is a quote).
+    /// - Returns: nil, or the 1-based number of a field whose quote is not closed.
+    public mutating func split(_ p: UnsafePointer<UInt8>, count e: Int, separator sep: UInt8) -> Int? {
+        var f = [Range<Int>]()
+        var rb = [UInt8]()
+        swap(&f, &fields)
+        swap(&rb, &bytes)
+        defer {
+            swap(&f, &fields)
+            swap(&rb, &bytes)
+        }
+        f.removeAll(keepingCapacity: true)
+        rb.removeAll(keepingCapacity: true)
+        // Fast path: a row without quotes is copied once, and its fields are ranges of it.
+        if e == 0 || memchr(p, 34, e) == nil {
+            rb.append(contentsOf: UnsafeBufferPointer(start: p, count: e))
+            var start = 0
+            for i in 0..<e where p[i] == sep {
+                f.append(start..<i)
+                start = i + 1
+            }
+            f.append(start..<e)
+            return nil
+        }
+        var i = 0
+        while true {
+            let fieldStart = rb.count
+            if i < e && p[i] == 34 {  // quoted
+                i += 1
+                var closed = false
+                while i < e {
+                    if p[i] == 34 {
+                        if i + 1 < e && p[i + 1] == 34 {
+                            rb.append(34)
+                            i += 2
+                            continue
+                        }
+                        closed = true
+                        i += 1
+                        break
+                    }
+                    rb.append(p[i])
+                    i += 1
+                }
+                if !closed { return f.count + 1 }
+                while i < e && p[i] != sep { i += 1 }
+            } else {
+                let start = i
+                while i < e && p[i] != sep { i += 1 }
+                rb.append(contentsOf: UnsafeBufferPointer(start: p + start, count: i - start))
+            }
+            f.append(fieldStart..<rb.count)
+            if i >= e { return nil }
+            i += 1  // skip the separator
+            if i == e {
+                f.append(rb.count..<rb.count)
+                return nil
+            }
+        }
+    }
+}
+
+/// The lines of a span of memory that holds whole lines, one row at a time, with the fields of
+/// an unquoted row as offsets into the span (no copy). A row with a quote is left to the caller
+/// (`isPlain` is false): `CSVRow.split` on `line`.
+///
+/// A value the loop owns: its scratch is freed with it, nothing is reference-counted per row.
+/// Empty lines are skipped but counted; a `\r` before `\n` is not part of the row; a UTF-8 byte
+/// order mark opens the first line when `atFileStart`.
+public struct CSVLines: ~Copyable {
+    @usableFromInline let end: UnsafePointer<UInt8>
+    @usableFromInline var cursor: UnsafePointer<UInt8>
+    @usableFromInline let separator: UInt8
+    @usableFromInline var atFileStart: Bool
+    /// Field boundaries of the current plain row: field `k` is `[starts[k], starts[k+1] - 1)`
+    /// from `line.baseAddress`.
+    @usableFromInline var starts: UnsafeMutablePointer<Int32>
+    @usableFromInline var capacity: Int
+    /// Lines consumed, the current row's included: the current row's line, counted from 1 at
+    /// the span's first line.
+    @inlinable public var lineIndex: Int { _lineIndex }
+    @usableFromInline var _lineIndex: Int = 0
+    /// Fields of the current row (when plain).
+    @inlinable public var count: Int { _count }
+    @usableFromInline var _count: Int = 0
+    /// The current row's bytes (without its line end).
+    @inlinable public var line: UnsafeBufferPointer<UInt8> { _line }
+    @usableFromInline var _line: UnsafeBufferPointer<UInt8>
+    /// Whether the current row has no quote (its fields are then `field(_:)`).
+    @inlinable public var isPlain: Bool { _isPlain }
+    @usableFromInline var _isPlain: Bool = true
+
+    /// Scans the `count` bytes at `base`.
+    public init(_ base: UnsafePointer<UInt8>, count: Int, separator: UInt8, atFileStart: Bool) {
+        end = base + count
+        cursor = base
+        self.separator = separator
+        self.atFileStart = atFileStart
+        capacity = 64
+        starts = .allocate(capacity: capacity + 1)
+        _line = UnsafeBufferPointer(start: base, count: 0)
+    }
+
+    deinit { starts.deallocate() }
+
+    /// Advances to the next non-empty line. Returns false at the end of the span.
+    @inlinable
+    public mutating func next() -> Bool {
+        while cursor < end {
+            let lineStart = cursor
+            var p = cursor
+            let sep = separator
+            var n = 0
+            var plain = true
+            starts[0] = 0
+            // One pass over the line: separators, the line end, and quotes.
+            while p < end {
+                let b = p.pointee
+                if b == 10 { break }
+                if b == sep {
+                    n += 1
+                    if n >= capacity { grow() }
+                    starts[n] = Int32(truncatingIfNeeded: p - lineStart + 1)
+                } else if b == 34 {
+                    plain = false
+                }
+                p += 1
+            }
+            cursor = p < end ? p + 1 : end
+            _lineIndex += 1
+            var s = lineStart
+            var e = p
+            if e > s && (e - 1).pointee == 13 {
+                e -= 1
+                // a \r ends the last field, not part of it
+            }
+            if atFileStart {
+                atFileStart = false
+                if e - s >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF {
+                    s += 3
+                    // The byte order mark shifts every boundary.
+                    if plain {
+                        for k in 1..<(n + 1) { starts[k] -= 3 }
+                    }
+                }
+            }
+            if e == s { continue }
+            _line = UnsafeBufferPointer(start: s, count: e - s)
+            _isPlain = plain
+            _count = n + 1
+            // One past the last field's end, as if a separator followed it.
+            starts[n + 1] = Int32(truncatingIfNeeded: e - s + 1)
+            return true
+        }
+        return false
+    }
+
+    @usableFromInline
+    mutating func grow() {
+        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: capacity * 2 + 1)
+        bigger.update(from: starts, count: capacity + 1)
+        starts.deallocate()
+        starts = bigger
+        capacity *= 2
+    }
+
+    /// Field `k` of the current (plain) row: its first byte and its length.
+    @inlinable
+    public func field(_ k: Int) -> (UnsafePointer<UInt8>, Int) {
+        let a = Int(starts[k])
+        return (line.baseAddress! + a, Int(starts[k + 1]) - 1 - a)
+    }
+}
+
+/// Reads a file in large blocks that end at a line end (the rest of a block's last line opens
+/// the next one), for readers that parse whole lines in parallel. `-` is standard input.
+public struct LineBlockReader: ~Copyable {
+    /// The file read.
+    public let path: String
+    let fd: Int32
+    var buffer: UnsafeMutablePointer<UInt8>
+    var capacity: Int
+    var filled = 0  // bytes in buffer
+    var blockEnd = 0  // end of the block last handed out
+    var eof = false
+    /// Whether the next block starts the file (a byte order mark may open it).
+    public private(set) var atFileStart = true
+
+    /// Opens `path`.
+    /// - Throws: `RecIOError.cannotOpen`.
+    public init(path: String, blockBytes: Int = 8 << 20) throws(RecIOError) {
+        self.path = path
+        fd = try FileInput.open(path)
+        capacity = max(blockBytes, 4096)
+        buffer = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        buffer.deallocate()
+        if fd != STDIN_FILENO { close(fd) }
+    }
+
+    /// The next block of whole lines (the last one may lack its line end), or nil at the end:
+    /// `body` gets its bytes and whether it starts the file. The bytes are valid during `body`.
+    public mutating func next<R, E: Error>(
+        _ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool) throws(E) -> R
+    ) throws(RecIOError) -> Result<R, E>? {
+        // Move the unread tail to the front.
+        if blockEnd > 0 {
+            let tail = filled - blockEnd
+            if tail > 0 { memmove(buffer, buffer + blockEnd, tail) }
+            filled = tail
+            blockEnd = 0
+        }
+        var searchFrom = 0
+        while true {
+            // Fill the buffer.
+            while !eof && filled < capacity {
+                var n = -1
+                while true {
+                    n = read(fd, buffer + filled, capacity - filled)
+                    if n >= 0 || errno != EINTR { break }
+                }
+                if n < 0 { throw .cannotOpen(file: path, reason: "read failed: " + FileInput.reason(errno)) }
+                if n == 0 { eof = true } else { filled += n }
+            }
+            if filled == 0 { return nil }
+            if eof {
+                blockEnd = filled
+                break
+            }
+            // The block ends after the last line end; a line longer than the buffer grows it.
+            var last = filled - 1
+            while last >= searchFrom && buffer[last] != 10 { last -= 1 }
+            if last >= searchFrom {
+                blockEnd = last + 1
+                break
+            }
+            searchFrom = filled
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+            bigger.update(from: buffer, count: filled)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
+        }
+        let first = atFileStart
+        atFileStart = false
+        let block = UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd)
+        do { return .success(try body(block, first)) } catch { return .failure(error) }
+    }
+
+    /// The block `next` handed out last, again (valid until the next call of `next`).
+    public func withCurrent<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        body(UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd))
+    }
+
+    /// Splits `block` into at most `pieces` spans of whole lines of about equal size (fewer for a
+    /// small block): the spans' end offsets.
+    public static func lineAlignedCuts(_ block: UnsafeBufferPointer<UInt8>, pieces: Int) -> [Int] {
+        var cuts = [Int]()
+        var from = 0
+        let n = block.count
+        for k in 1..<max(pieces, 1) {
+            var at = max(n * k / pieces, from)
+            guard at < n else { break }
+            guard let nl = memchr(block.baseAddress! + at, 10, n - at) else { break }
+            at = block.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
+            if at >= n { break }
+            cuts.append(at)
+            from = at
+        }
+        cuts.append(n)
+        return cuts
+    }
+}

@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The numbers of `NumberSyntax` parsed to the same `Double` as `strtod`, to the last bit, without
+/// a copy or a C call for the forms logs hold.
+///
+/// Why our own: `strtod` needs a NUL-terminated copy of every field and a locale lookup, and was
+/// 6% of a log pass. The fast paths are exact by construction and everything else goes to
+/// `strtod`:
+/// - **Clinger's path**: a significand `m < 2⁵³` and a power of ten `10^|e|` with `|e| ≤ 22` are
+///   both exact doubles, so `m · 10^e` (or `m / 10^-e`) is one correctly rounded operation.
+/// - **Extended path** (x86-64): a significand of up to 19 digits (`m < 2⁶⁴`) and `10^|e|` with
+///   `|e| ≤ 27` are exact in `Float80`; the one `Float80` operation rounds to 64 bits, then to 53.
+///   That double rounding can differ from rounding once only when the 64-bit result lies exactly
+///   on a midpoint between two doubles (a midpoint strictly between the true value and its
+///   nearest `Float80` would be nearer still), so a result whose 11 extra bits are `100…0` goes to
+///   `strtod`. Results stay far inside the normal range (`10⁻²⁷ ≤ |x| < 2⁶⁴·10²⁷`).
+/// - Anything else (20 or more significant digits, larger exponents, `inf`/`nan`) is `strtod`'s.
+///
+/// The test `DecimalParserTests` compares bit patterns with `strtod` on random and edge-case strings.
+public enum DecimalParser {
+    /// Exact powers of ten as doubles, 10⁰ … 10²².
+    @usableFromInline static let powers: [Double] = (0...22).map { e in
+        var v = 1.0
+        for _ in 0..<e { v *= 10 }
+        return v
+    }
+
+    #if arch(x86_64) && !os(Windows)
+        /// Exact powers of ten as Float80, 10⁰ … 10²⁷ (5²⁷ < 2⁶⁴).
+        @usableFromInline static let powers80: [Float80] = (0...27).map { e in
+            var v: Float80 = 1
+            for _ in 0..<e { v *= 10 }
+            return v
+        }
+    #endif
+
+    /// The value of the `count` bytes at `p` as `CSVReader.double` reads a field: leading spaces
+    /// or tabs, then one number of `NumberSyntax`; nil for anything else, and for fields longer
+    /// than 63 bytes (as before).
+    @inlinable
+    public static func double(_ p: UnsafePointer<UInt8>, count n: Int) -> Double? {
+        if n == 0 || n > 63 { return nil }
+        var i = 0
+        while i < n && (p[i] == 32 || p[i] == 9) { i += 1 }
+        let start = i
+        var negative = false
+        if i < n && (p[i] == 45 || p[i] == 43) {
+            negative = p[i] == 45
+            i += 1
+        }
+        var m: UInt64 = 0
+        var significant = 0  // digits in m, leading zeros excluded
+        var digits = 0  // all mantissa digits
+        var scale = 0  // power of ten from digits after the point
+        while i < n {
+            let d = p[i] &- 48
+            if d > 9 { break }
+            if m != 0 || d != 0 {
+                significant += 1
+                m = m &* 10 &+ UInt64(d)
+            }
+            digits += 1
+            i += 1
+        }
+        if i < n && p[i] == 46 {
+            i += 1
+            while i < n {
+                let d = p[i] &- 48
+                if d > 9 { break }
+                if m != 0 || d != 0 {
+                    significant += 1
+                    m = m &* 10 &+ UInt64(d)
+                }
+                digits += 1
+                scale -= 1
+                i += 1
+            }
+        }
+        if digits == 0 { return slow(p + start, count: n - start) }  // inf, nan, or not a number
+        var e = 0
+        if i < n && (p[i] == 101 || p[i] == 69) {
+            i += 1
+            var eNegative = false
+            if i < n && (p[i] == 45 || p[i] == 43) {
+                eNegative = p[i] == 45
+                i += 1
+            }
+            let eStart = i
+            while i < n {
+                let d = p[i] &- 48
+                if d > 9 { break }
+                if e < 100_000 { e = e * 10 + Int(d) }
+                i += 1
+            }
+            if i == eStart { return nil }
+            if eNegative { e = -e }
+        }
+        if i != n { return nil }
+        if m == 0 { return negative ? -0.0 : 0.0 }
+        if significant > 19 { return slow(p + start, count: n - start) }
+        let power = e + scale
+        if m <= 1 << 53 && power >= -22 && power <= 22 {
+            let v = power >= 0 ? Double(m) * powers[power] : Double(m) / powers[-power]
+            return negative ? -v : v
+        }
+        #if arch(x86_64) && !os(Windows)
+            if power >= -27 && power <= 27 {
+                let x = power >= 0 ? Float80(m) * powers80[power] : Float80(m) / powers80[-power]
+                if x.significandBitPattern & 0x7FF != 0x400 {
+                    let v = Double(x)
+                    return negative ? -v : v
+                }
+            }
+        #endif
+        return slow(p + start, count: n - start)
+    }
+
+    /// `strtod` on a NUL-terminated copy, accepting only a whole-field parse.
+    @usableFromInline
+    static func slow(_ p: UnsafePointer<UInt8>, count n: Int) -> Double? {
+        guard NumberSyntax.isNumber(p, count: n) else { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { t -> Double? in
+            for k in 0..<n { t[k] = CChar(bitPattern: p[k]) }
+            t[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(t.baseAddress!, &end)
+            return end == t.baseAddress! + n ? v : nil
+        }
+    }
+
+    /// The integer of the `count` bytes at `p` (`[-]digits`), or nil (empty, other bytes, or
+    /// outside `Int`), as `CSVReader.int` reads a field.
+    @inlinable
+    public static func int(_ p: UnsafePointer<UInt8>, count n: Int) -> Int? {
+        if n == 0 { return nil }
+        var k = 0
+        var neg = false
+        if p[0] == 45 {
+            neg = true
+            k = 1
+            if n == 1 { return nil }
+        }
+        if n - k <= 18 {
+            // At most 18 digits: no overflow is possible.
+            var v = 0
+            while k < n {
+                let d = p[k] &- 48
+                if d > 9 { return nil }
+                v = v &* 10 &+ Int(d)
+                k += 1
+            }
+            return neg ? -v : v
+        }
+        var v = 0
+        while k < n {
+            let d = Int(p[k]) - 48
+            guard d >= 0 && d <= 9 else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(d)
+            if o1 || o2 { return nil }
+            v = a
+            k += 1
+        }
+        return neg ? -v : v
+    }
+}
