@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "RecCore", dependencies: ["CBLAS", "CSIMD", .product(name: "Logging", package: "swift-log")]),
         // File formats: CSV matrices, atomic writes (later: safetensors, .npy, logs).
-        .target(name: "RecIO", dependencies: ["RecCore"]),
+        .target(name: "RecIO", dependencies: ["RecCore", "CSIMD"]),
         // Layers with hand-written backward, optimisers, checkpoints.
         .target(name: "RecNN", dependencies: ["RecCore", "RecIO"]),
         // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).

@@ -23,6 +23,8 @@ struct IngestBench: ParsableCommand {
             "A Python with pandas (and pyarrow) for the peers; default .venv-torch/bin/python when it exists, else python3. 'none' skips them."
     )
     var python: String?
+    @Option(help: "Measurements to run: ab, events, pass (comma-separated; default all).") var only: String =
+        "ab,events,pass"
 
     /// The offline A/B log: 80 items, 3 positions, clicks, propensities with six significant
     /// digits, 1000 users.
@@ -119,7 +121,8 @@ struct IngestBench: ParsableCommand {
                 m.extra += [("pyarrow_ms", p), ("vs_pyarrow", (p / m.medianMs))]
             }
         }
-        for t in threadList {
+        let parts = Set(only.split(separator: ",").map(String.init))
+        for t in threadList where parts.contains("ab") {
             Threading.setCount(t)
             var m = Measurement(
                 name: "ingest.ab-log", params: params + [("mb", abBytes / 1e6)],
@@ -132,7 +135,7 @@ struct IngestBench: ParsableCommand {
             withPeers(&m, file: "ab", bytes: abBytes)
             out.append(m)
         }
-        for t in threadList {
+        for t in threadList where parts.contains("events") {
             Threading.setCount(t)
             var m = Measurement(
                 name: "ingest.event-log", params: params + [("mb", evBytes / 1e6)],
@@ -146,7 +149,7 @@ struct IngestBench: ParsableCommand {
         // One pass of the ratio estimators (no reward models, no bootstrap) from the file.
         let target = try benchPolicy(items: 80, seed: common.seed).exactMarginals(k: 3)
         let logging = try UniformRandomRanking(items: 80).exactMarginals(k: 3)
-        for t in threadList {
+        for t in threadList where parts.contains("pass") {
             Threading.setCount(t)
             var s = EvaluationSettings()
             s.bootstrap = 0

@@ -1,3 +1,5 @@
+import CSIMD
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -107,14 +109,25 @@ public struct CSVRow: Sendable {
 /// an unquoted row as offsets into the span (no copy). A row with a quote is left to the caller
 /// (`isPlain` is false): `CSVRow.split` on `line`.
 ///
-/// A value the loop owns: its scratch is freed with it, nothing is reference-counted per row.
-/// Empty lines are skipped but counted; a `\r` before `\n` is not part of the row; a UTF-8 byte
-/// order mark opens the first line when `atFileStart`.
+/// The span is scanned 64 bytes at a time for separators, line ends and quotes
+/// (`rk_csv_masks64`); a row's fields come from the set bits, so the loop touches each byte once
+/// in a vector compare and each delimiter once. A value the loop owns: its scratch is freed with
+/// it, nothing is reference-counted per row. Empty lines are skipped but counted; a `\r` before
+/// `\n` is not part of the row; a UTF-8 byte order mark opens the first line when `atFileStart`.
 public struct CSVLines: ~Copyable {
-    @usableFromInline let end: UnsafePointer<UInt8>
-    @usableFromInline var cursor: UnsafePointer<UInt8>
+    @usableFromInline let base: UnsafePointer<UInt8>
+    @usableFromInline let total: Int
     @usableFromInline let separator: UInt8
     @usableFromInline var atFileStart: Bool
+    /// Offset of the next line's first byte.
+    @usableFromInline var cursor = 0
+    /// The 64-byte window being read: its offset, and its delimiter bits not yet consumed.
+    @usableFromInline var window = -64
+    @usableFromInline var bits: UInt64 = 0
+    @usableFromInline var newlines: UInt64 = 0
+    @usableFromInline var quotes: UInt64 = 0
+    /// The last window when it runs past the span, zero-padded.
+    @usableFromInline var tail: UnsafeMutablePointer<UInt8>
     /// Field boundaries of the current plain row: field `k` is `[starts[k], starts[k+1] - 1)`
     /// from `line.baseAddress`.
     @usableFromInline var starts: UnsafeMutablePointer<Int32>
@@ -135,67 +148,118 @@ public struct CSVLines: ~Copyable {
 
     /// Scans the `count` bytes at `base`.
     public init(_ base: UnsafePointer<UInt8>, count: Int, separator: UInt8, atFileStart: Bool) {
-        end = base + count
-        cursor = base
+        self.base = base
+        total = count
         self.separator = separator
         self.atFileStart = atFileStart
         capacity = 64
         starts = .allocate(capacity: capacity + 1)
+        tail = .allocate(capacity: 64)
         _line = UnsafeBufferPointer(start: base, count: 0)
     }
 
-    deinit { starts.deallocate() }
+    deinit {
+        starts.deallocate()
+        tail.deallocate()
+    }
+
+    /// Loads the next window's bits.
+    @inlinable
+    mutating func advance() {
+        window += 64
+        var s: UInt64 = 0
+        var n: UInt64 = 0
+        var q: UInt64 = 0
+        if window + 64 <= total {
+            rk_csv_masks64(base + window, separator, &s, &n, &q)
+        } else {
+            let k = total - window
+            tail.update(repeating: 0, count: 64)
+            tail.update(from: base + window, count: k)
+            rk_csv_masks64(tail, separator, &s, &n, &q)
+        }
+        bits = s | n
+        newlines = n
+        quotes = q
+    }
 
     /// Advances to the next non-empty line. Returns false at the end of the span.
     @inlinable
     public mutating func next() -> Bool {
-        while cursor < end {
+        while cursor < total {
             let lineStart = cursor
-            var p = cursor
-            let sep = separator
             var n = 0
-            var plain = true
+            var quoted = false
+            var end = total  // the line's end (its \n, or the span's end)
             starts[0] = 0
-            // One pass over the line: separators, the line end, and quotes.
-            while p < end {
-                let b = p.pointee
-                if b == 10 { break }
-                if b == sep {
-                    n += 1
-                    if n >= capacity { grow() }
-                    starts[n] = Int32(truncatingIfNeeded: p - lineStart + 1)
-                } else if b == 34 {
-                    plain = false
+            scan: while true {
+                while bits == 0 {
+                    // Quotes in the rest of this window belong to this line.
+                    if window >= 0 && quotes >> UInt64(max(lineStart - window, 0) & 63) != 0
+                        && lineStart < window + 64
+                    {
+                        quoted = true
+                    }
+                    if window + 64 >= total { break scan }
+                    advance()
                 }
-                p += 1
+                let b = bits.trailingZeroBitCount
+                bits &= bits &- 1
+                let at = window + b
+                if (newlines >> UInt64(b)) & 1 != 0 {
+                    end = at
+                    // Quotes between the line's start and its end in this window.
+                    let from = max(lineStart - window, 0)
+                    let below: UInt64 = b == 0 ? 0 : (~0 >> UInt64(64 - b))
+                    if (quotes & below) >> UInt64(from) != 0 { quoted = true }
+                    break
+                }
+                n += 1
+                if n >= capacity { grow() }
+                starts[n] = Int32(truncatingIfNeeded: at - lineStart + 1)
             }
-            cursor = p < end ? p + 1 : end
+            cursor = end + 1
             _lineIndex += 1
             var s = lineStart
-            var e = p
-            if e > s && (e - 1).pointee == 13 {
-                e -= 1
-                // a \r ends the last field, not part of it
-            }
+            var e = end
+            if e > s && base[e - 1] == 13 { e -= 1 }
             if atFileStart {
                 atFileStart = false
-                if e - s >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF {
+                if e - s >= 3 && base[s] == 0xEF && base[s + 1] == 0xBB && base[s + 2] == 0xBF {
                     s += 3
                     // The byte order mark shifts every boundary.
-                    if plain {
-                        for k in 1..<(n + 1) { starts[k] -= 3 }
-                    }
+                    for k in 1..<(n + 1) { starts[k] -= 3 }
                 }
             }
             if e == s { continue }
-            _line = UnsafeBufferPointer(start: s, count: e - s)
-            _isPlain = plain
+            _line = UnsafeBufferPointer(start: base + s, count: e - s)
+            _isPlain = !quoted
             _count = n + 1
             // One past the last field's end, as if a separator followed it.
             starts[n + 1] = Int32(truncatingIfNeeded: e - s + 1)
             return true
         }
         return false
+    }
+
+    /// Line ends (`\n`) in `span`: one less than its lines when the last one has no line end.
+    public static func lineCount(_ span: UnsafeBufferPointer<UInt8>) -> Int {
+        var count = 0
+        var at = 0
+        var s: UInt64 = 0
+        var n: UInt64 = 0
+        var q: UInt64 = 0
+        let p = span.baseAddress!
+        while at + 64 <= span.count {
+            rk_csv_masks64(p + at, 10, &s, &n, &q)
+            count += n.nonzeroBitCount
+            at += 64
+        }
+        while at < span.count {
+            if p[at] == 10 { count += 1 }
+            at += 1
+        }
+        return count
     }
 
     @usableFromInline
@@ -234,7 +298,7 @@ public struct LineBlockReader: ~Copyable {
     public init(path: String, blockBytes: Int = 8 << 20) throws(RecIOError) {
         self.path = path
         fd = try FileInput.open(path)
-        capacity = max(blockBytes, 4096)
+        capacity = max(blockBytes, 16)
         buffer = .allocate(capacity: capacity)
     }
 

@@ -20,19 +20,26 @@
 ///
 /// The test `DecimalParserTests` compares bit patterns with `strtod` on random and edge-case strings.
 public enum DecimalParser {
-    /// Exact powers of ten as doubles, 10⁰ … 10²².
-    @usableFromInline static let powers: [Double] = (0...22).map { e in
-        var v = 1.0
-        for _ in 0..<e { v *= 10 }
-        return v
+    /// 10^e for 0 ≤ e ≤ 22, exact (a literal table, not a lazily built global).
+    @inlinable
+    static func power(_ e: Int) -> Double {
+        let t:
+            (
+                Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double,
+                Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double
+            ) = (
+                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+                1e18, 1e19, 1e20, 1e21, 1e22
+            )
+        return withUnsafeBytes(of: t) { $0.load(fromByteOffset: e * 8, as: Double.self) }
     }
 
     #if arch(x86_64) && !os(Windows)
-        /// Exact powers of ten as Float80, 10⁰ … 10²⁷ (5²⁷ < 2⁶⁴).
-        @usableFromInline static let powers80: [Float80] = (0...27).map { e in
-            var v: Float80 = 1
-            for _ in 0..<e { v *= 10 }
-            return v
+        /// 10^e for 0 ≤ e ≤ 27 as Float80, exact (5²⁷ < 2⁶⁴): 10^e = 10^(e-22) · 10^22 with both
+        /// factors and the product exact.
+        @inlinable
+        static func power80(_ e: Int) -> Float80 {
+            e <= 22 ? Float80(power(e)) : Float80(power(e - 22)) * Float80(power(22))
         }
     #endif
 
@@ -50,33 +57,35 @@ public enum DecimalParser {
             negative = p[i] == 45
             i += 1
         }
+        // Integer digits (leading zeros are not significant), then fraction digits (leading
+        // zeros not significant while the value is still zero).
+        let intStart = i
+        while i < n && p[i] == 48 { i += 1 }
         var m: UInt64 = 0
-        var significant = 0  // digits in m, leading zeros excluded
-        var digits = 0  // all mantissa digits
-        var scale = 0  // power of ten from digits after the point
+        var sigStart = i
         while i < n {
             let d = p[i] &- 48
             if d > 9 { break }
-            if m != 0 || d != 0 {
-                significant += 1
-                m = m &* 10 &+ UInt64(d)
-            }
-            digits += 1
+            m = m &* 10 &+ UInt64(d)
             i += 1
         }
+        var significant = i - sigStart
+        var digits = i - intStart
+        var scale = 0
         if i < n && p[i] == 46 {
             i += 1
+            let fracStart = i
+            if significant == 0 { while i < n && p[i] == 48 { i += 1 } }
+            sigStart = i
             while i < n {
                 let d = p[i] &- 48
                 if d > 9 { break }
-                if m != 0 || d != 0 {
-                    significant += 1
-                    m = m &* 10 &+ UInt64(d)
-                }
-                digits += 1
-                scale -= 1
+                m = m &* 10 &+ UInt64(d)
                 i += 1
             }
+            significant += i - sigStart
+            digits += i - fracStart
+            scale = fracStart - i
         }
         if digits == 0 { return slow(p + start, count: n - start) }  // inf, nan, or not a number
         var e = 0
@@ -98,16 +107,16 @@ public enum DecimalParser {
             if eNegative { e = -e }
         }
         if i != n { return nil }
-        if m == 0 { return negative ? -0.0 : 0.0 }
+        if significant == 0 { return negative ? -0.0 : 0.0 }  // only zeros
         if significant > 19 { return slow(p + start, count: n - start) }
-        let power = e + scale
-        if m <= 1 << 53 && power >= -22 && power <= 22 {
-            let v = power >= 0 ? Double(m) * powers[power] : Double(m) / powers[-power]
+        let exponent = e + scale
+        if m <= 1 << 53 && exponent >= -22 && exponent <= 22 {
+            let v = exponent >= 0 ? Double(m) * power(exponent) : Double(m) / power(-exponent)
             return negative ? -v : v
         }
         #if arch(x86_64) && !os(Windows)
-            if power >= -27 && power <= 27 {
-                let x = power >= 0 ? Float80(m) * powers80[power] : Float80(m) / powers80[-power]
+            if exponent >= -27 && exponent <= 27 {
+                let x = exponent >= 0 ? Float80(m) * power80(exponent) : Float80(m) / power80(-exponent)
                 if x.significandBitPattern & 0x7FF != 0x400 {
                     let v = Double(x)
                     return negative ? -v : v

@@ -44,19 +44,25 @@ public final class LogReader {
     var pending: [LogSpan] = []
     var pendingHead = 0
     var headOffset = 0
-    /// Lines of the file before the next block.
-    var linesRead = 0
+    /// Lines and data rows of the file before the next block.
+    var linesParsed = 0
+    var rowsParsed = 0
+    var spansParsed = 0
     var atEnd = false
 
-    /// Opens the log and reads its header; `parallelism` is the threads that parse it.
+    /// Opens the log and reads its header; `parallelism` is the threads that parse it, each
+    /// `blockBytes` of the file at a time (chunks do not depend on either).
     /// - Throws: `.cannotOpen`, or `.malformedFile` for an empty file or a missing column.
-    public init(path: String, columns: LogColumns, parallelism: Parallelism = .automatic) throws(RecOPEError) {
+    public init(
+        path: String, columns: LogColumns, parallelism: Parallelism = .automatic, blockBytes: Int = 2 << 20
+    ) throws(RecOPEError) {
         self.path = path
         self.columns = columns
         let t = parallelism.resolvedCount
         threads = t
         do {
-            blocks = try LineBlockReader(path: path == "-" ? "/dev/stdin" : path, blockBytes: max(t, 1) * (2 << 20))
+            blocks = try LineBlockReader(
+                path: path == "-" ? "/dev/stdin" : path, blockBytes: max(t, 1) * max(blockBytes, 16))
         } catch {
             throw opeError(error)
         }
@@ -96,7 +102,7 @@ public final class LogReader {
         }
         guard let header else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         parser = try LogRowParser(header: header, columns: columns, path: path)
-        linesRead = lines - 1  // the header's line is counted again by the rest of its block
+        linesParsed = lines - 1  // the header's line is counted again by the rest of its block
         // The rest of the header's block.
         try parseCurrentBlock(from: dataFrom)
     }
@@ -117,9 +123,7 @@ public final class LogReader {
             pending.removeAll(keepingCapacity: true)
             pendingHead = 0
         }
-        for var s in spans {
-            s.firstLine = linesRead
-            linesRead += s.lineCount
+        for s in spans {
             pending.append(s)
             if s.failure != nil { break }  // nothing after a bad row is read
         }
@@ -134,7 +138,8 @@ public final class LogReader {
         return true
     }
 
-    /// `block[from...]` cut at line ends into one span per thread, parsed at once.
+    /// `block[from...]` cut at line ends into one span per thread, parsed at once; then, with
+    /// every span's rows and lines known, each span's file lines and default row keys, at once.
     private func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int) -> [LogSpan] {
         let rest = UnsafeBufferPointer(rebasing: block[from...])
         guard rest.count > 0 else { return [] }
@@ -145,8 +150,29 @@ public final class LogReader {
             let box = UncheckedSendableBuffer(o)
             Threading.parallelFor(chunks: cuts.count, parallelism: .threads(threads)) { k in
                 let a = k == 0 ? 0 : cuts[k - 1]
-                box.buffer[k] = parser.parse(
-                    UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]), expectedRows: (cuts[k] - a) / 12 + 16)
+                box.buffer[k] = parser.parse(UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]))
+            }
+        }
+        // Lines and rows before each span (spans after a bad row are dropped by `append`).
+        var line = linesParsed
+        var row = rowsParsed
+        for k in out.indices {
+            out[k].serial = spansParsed
+            spansParsed += 1
+            out[k].firstLine = line
+            out[k].firstRow = row
+            line += out[k].lineCount
+            row += out[k].rows
+        }
+        linesParsed = line
+        rowsParsed = row
+        let sourceKey = self.sourceKey
+        let keyed = parser.rowKey != nil
+        out.withUnsafeMutableBufferPointer { o in
+            let box = UncheckedSendableBuffer(o)
+            Threading.parallelFor(chunks: o.count, parallelism: .threads(threads)) { k in
+                let s = box.buffer[k]
+                s.columns.finish(firstLine: s.firstLine, firstRow: s.firstRow, defaultKeys: keyed ? nil : sourceKey)
             }
         }
         return out
@@ -183,32 +209,35 @@ public final class LogReader {
                 continue
             }
             let s = pending[pendingHead]
-            if mappedSpan != pendingHead {
-                mappedSpan = pendingHead
+            if mappedSpan != s.serial {
+                mappedSpan = s.serial
                 eventMap = [Int32](repeating: -1, count: s.events.count)
                 for f in 0..<contextMaps.count {
                     contextMaps[f] = [Int32](repeating: -1, count: s.contexts[f].count)
                 }
             }
             let n = min(maxRows - c.count, s.rows - headOffset)
-            let r = headOffset..<(headOffset + n)
-            c.items += s.items[r]
-            c.positions += s.positions[r]
-            c.rewards += s.rewards[r]
-            if c.propensities != nil { c.propensities! += s.propensities[r] }
-            if times != nil { times! += s.times[r] }
-            for j in r { c.lines!.append(s.firstLine + Int(s.lines[j])) }
-            if parser.rowKey != nil {
-                c.rowKeys += s.keys[r]
-            } else {
-                for j in 0..<n { c.rowKeys.append(Self.defaultKey(sourceKey: sourceKey, row: rowsRead + j + 1)) }
+            let o = headOffset
+            let col = s.columns
+            c.items.append(contentsOf: UnsafeBufferPointer(start: col.items + o, count: n))
+            c.positions.append(contentsOf: UnsafeBufferPointer(start: col.positions + o, count: n))
+            c.rewards.append(contentsOf: UnsafeBufferPointer(start: col.rewards + o, count: n))
+            if c.propensities != nil {
+                c.propensities!.append(contentsOf: UnsafeBufferPointer(start: col.propensities! + o, count: n))
             }
+            if times != nil { times!.append(contentsOf: UnsafeBufferPointer(start: col.times! + o, count: n)) }
+            c.lines!.append(contentsOf: UnsafeBufferPointer(start: col.fileLines + o, count: n))
+            c.rowKeys.append(contentsOf: UnsafeBufferPointer(start: col.keys + o, count: n))
             rowsRead += n
             if events != nil {
-                Self.remap(s.eventIds[r], s.events, &eventMap, &chunkEvents, into: &events!)
+                Self.remap(
+                    UnsafeBufferPointer(start: col.eventIds! + o, count: n), s.events, &eventMap, &chunkEvents,
+                    into: &events!)
             }
             for f in 0..<c.contexts.count {
-                Self.remap(s.contextIds[f][r], s.contexts[f], &contextMaps[f], &chunkContexts[f], into: &c.contexts[f])
+                Self.remap(
+                    UnsafeBufferPointer(start: col.contextIds + f * col.capacity + o, count: n), s.contexts[f],
+                    &contextMaps[f], &chunkContexts[f], into: &c.contexts[f])
             }
             headOffset += n
             if headOffset == s.rows {
@@ -238,7 +267,7 @@ public final class LogReader {
     /// Appends span ids `ids` to `context`, as ids of the chunk's own value table (`chunk`, in
     /// the order values first appear in the chunk); `map` caches the span's ids → the chunk's.
     static func remap(
-        _ ids: ArraySlice<Int32>, _ span: ByteInterner, _ map: inout [Int32], _ chunk: inout ByteInterner,
+        _ ids: UnsafeBufferPointer<Int32>, _ span: ByteInterner, _ map: inout [Int32], _ chunk: inout ByteInterner,
         into context: inout LogChunk.Context
     ) {
         context.ids.reserveCapacity(context.ids.count + ids.count)
@@ -260,26 +289,78 @@ struct UncheckedSendableBuffer<T>: @unchecked Sendable {
     init(_ b: UnsafeMutableBufferPointer<T>) { buffer = b }
 }
 
-/// The rows of one span of a log's lines, by column; lines are relative to the span's first.
-struct LogSpan {
+/// The columns of one span's rows, in memory the span owns (written through pointers by the
+/// parse loop: no uniqueness check or growth per row; freed with the span).
+final class SpanColumns: @unchecked Sendable {
+    let capacity: Int
+    let items: UnsafeMutablePointer<Int32>
+    let positions: UnsafeMutablePointer<Int32>
+    let rewards: UnsafeMutablePointer<Double>
+    let propensities: UnsafeMutablePointer<Double>?
+    let times: UnsafeMutablePointer<Double>?
+    /// Row keys: the key column's hashes, or (after `finish`) the default keys.
+    let keys: UnsafeMutablePointer<UInt64>
+    /// Per row its line in the span (1 for the span's first line).
+    let lines: UnsafeMutablePointer<Int32>
+    /// Per row its line in the file (after `finish`).
+    let fileLines: UnsafeMutablePointer<Int>
+    let eventIds: UnsafeMutablePointer<Int32>?
+    /// Context column f's ids at `contextIds + f * capacity`.
+    let contextIds: UnsafeMutablePointer<Int32>
     var rows = 0
-    var items: [Int32] = []
-    var positions: [Int32] = []
-    var rewards: [Double] = []
-    var propensities: [Double] = []
-    var times: [Double] = []
-    var keys: [UInt64] = []
-    /// Per row its line within the span (1 for the span's first line).
-    var lines: [Int32] = []
-    var eventIds: [Int32] = []
+
+    init(capacity n: Int, propensity: Bool, time: Bool, event: Bool, contexts: Int) {
+        capacity = n
+        items = .allocate(capacity: n)
+        positions = .allocate(capacity: n)
+        rewards = .allocate(capacity: n)
+        propensities = propensity ? .allocate(capacity: n) : nil
+        times = time ? .allocate(capacity: n) : nil
+        keys = .allocate(capacity: n)
+        lines = .allocate(capacity: n)
+        fileLines = .allocate(capacity: n)
+        eventIds = event ? .allocate(capacity: n) : nil
+        contextIds = .allocate(capacity: max(n * contexts, 1))
+    }
+
+    deinit {
+        items.deallocate()
+        positions.deallocate()
+        rewards.deallocate()
+        propensities?.deallocate()
+        times?.deallocate()
+        keys.deallocate()
+        lines.deallocate()
+        fileLines.deallocate()
+        eventIds?.deallocate()
+        contextIds.deallocate()
+    }
+
+    /// The file's line of every row, and the default row keys (file name and data row number)
+    /// when `defaultKeys` is the source's key.
+    func finish(firstLine: Int, firstRow: Int, defaultKeys: UInt64?) {
+        for j in 0..<rows { fileLines[j] = firstLine + Int(lines[j]) }
+        if let k = defaultKeys {
+            for j in 0..<rows { keys[j] = LogReader.defaultKey(sourceKey: k, row: firstRow + j + 1) }
+        }
+    }
+}
+
+/// The rows of one span of a log's lines, by column.
+struct LogSpan {
+    var columns = SpanColumns(capacity: 0, propensity: false, time: false, event: false, contexts: 0)
+    var rows: Int { columns.rows }
     var events = ByteInterner()
-    var contextIds: [[Int32]] = []
     var contexts: [ByteInterner] = []
     /// Lines the span holds (blank ones included).
     var lineCount = 0
-    /// The file's line before the span's first (set when the span joins the queue).
+    /// The span's number in the file (0 for the first).
+    var serial = 0
+    /// Lines and data rows of the file before the span's first.
     var firstLine = 0
-    /// The span's first bad row (rows after it are not parsed) and its line in the span.
+    var firstRow = 0
+    /// The span's first bad row (rows after it are not parsed), its line in the span, and the
+    /// field whose quote is not closed when that is what is wrong.
     var failure: (row: CSVRow, line: Int, unterminatedField: Int?)?
 }
 
@@ -340,51 +421,51 @@ struct LogRowParser: Sendable {
     }
 
     /// Parses the lines of `span`.
-    func parse(_ span: UnsafeBufferPointer<UInt8>, expectedRows: Int) -> LogSpan {
+    func parse(_ span: UnsafeBufferPointer<UInt8>) -> LogSpan {
         var s = LogSpan()
-        s.items.reserveCapacity(expectedRows)
-        s.positions.reserveCapacity(expectedRows)
-        s.rewards.reserveCapacity(expectedRows)
-        s.lines.reserveCapacity(expectedRows)
-        if propensity != nil { s.propensities.reserveCapacity(expectedRows) }
-        if rowKey != nil { s.keys.reserveCapacity(expectedRows) }
-        s.contextIds = context.map { _ in [] }
+        let col = SpanColumns(
+            capacity: CSVLines.lineCount(span) + 1, propensity: propensity != nil, time: time != nil,
+            event: event != nil, contexts: context.count)
+        s.columns = col
         s.contexts = context.map { _ in ByteInterner() }
         var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
-        var v = Values()
         var row = CSVRow()
+        var r = 0
         while scan.next() {
-            if !(scan.isPlain && fast(scan, &v, &s)) {
+            if !(scan.isPlain && fast(scan, r, col, &s)) {
                 // The reference path: quotes, or a value the fast path does not take.
                 row.line = scan.lineIndex
                 if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
                     s.failure = (row, scan.lineIndex, f)
                     break
                 }
-                do { v = try reference(row, line: scan.lineIndex, interned: &s) } catch {
+                do {
+                    let v = try reference(row, line: scan.lineIndex, interned: &s, at: r)
+                    col.items[r] = v.item
+                    col.positions[r] = v.position
+                    col.rewards[r] = v.reward
+                    col.propensities?[r] = v.propensity
+                    col.times?[r] = v.time
+                    col.keys[r] = v.key
+                } catch {
                     s.failure = (row, scan.lineIndex, nil)
                     break
                 }
             }
-            s.items.append(v.item)
-            s.positions.append(v.position)
-            s.rewards.append(v.reward)
-            if propensity != nil { s.propensities.append(v.propensity) }
-            if time != nil { s.times.append(v.time) }
-            if rowKey != nil { s.keys.append(v.key) }
-            s.lines.append(Int32(truncatingIfNeeded: scan.lineIndex))
-            s.rows += 1
+            col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
+            r += 1
         }
+        col.rows = r
         // Lines to the end of the span (the scan stopped early only at a bad row).
         while scan.next() {}
         s.lineCount = scan.lineIndex
         return s
     }
 
-    /// The fast path of a plain row: every check of `reference`, on the span's bytes; false
-    /// (nothing appended) for anything it does not take.
+    /// The fast path of a plain row `r`: every check of `reference`, on the span's bytes; false
+    /// for anything it does not take (what it wrote is then overwritten).
     @inline(__always)
-    func fast(_ scan: borrowing CSVLines, _ v: inout Values, _ s: inout LogSpan) -> Bool {
+    func fast(_ scan: borrowing CSVLines, _ r: Int, _ col: SpanColumns, _ s: inout LogSpan) -> Bool {
         guard scan.count > needed else { return false }
         var (p, n) = scan.field(item)
         guard let it = DecimalParser.int(p, count: n), it >= 0, it <= Int(Int32.max) else { return false }
@@ -393,39 +474,39 @@ struct LogRowParser: Sendable {
             return false
         }
         (p, n) = scan.field(reward)
-        guard let r = DecimalParser.double(p, count: n), r.isFinite else { return false }
+        guard let rw = DecimalParser.double(p, count: n), rw.isFinite else { return false }
         if let i = propensity {
             (p, n) = scan.field(i)
             guard let q = DecimalParser.double(p, count: n), q.isFinite, q > 0, q <= 1 else { return false }
-            v.propensity = q
+            col.propensities![r] = q
         }
         if let i = time {
             (p, n) = scan.field(i)
             guard let t = DecimalParser.double(p, count: n) else { return false }
-            v.time = t
+            col.times![r] = t
         }
         if let i = rowKey {
             (p, n) = scan.field(i)
-            v.key = RowHash.key(bytes: UnsafeBufferPointer(start: p, count: n))
+            col.keys[r] = RowHash.key(bytes: UnsafeBufferPointer(start: p, count: n))
         }
-        v.item = Int32(it)
-        v.position = Int32(pos - base)
-        v.reward = r
+        col.items[r] = Int32(it)
+        col.positions[r] = Int32(pos - base)
+        col.rewards[r] = rw
         if let i = event {
             (p, n) = scan.field(i)
-            s.eventIds.append(s.events.id(p, count: n))
+            col.eventIds![r] = s.events.id(p, count: n)
         }
         for f in 0..<context.count {
             (p, n) = scan.field(context[f])
-            s.contextIds[f].append(s.contexts[f].id(p, count: n))
+            col.contextIds[f * col.capacity + r] = s.contexts[f].id(p, count: n)
         }
         return true
     }
 
     /// One row the reference way (`CSVRow`'s accessors), with the messages of bad values;
     /// interns the event and context values into `interned` when given.
-    func reference(_ row: CSVRow, line: Int, interned s: UnsafeMutablePointer<LogSpan>?) throws(RecOPEError)
-        -> Values
+    func reference(_ row: CSVRow, line: Int, interned s: UnsafeMutablePointer<LogSpan>?, at index: Int = 0)
+        throws(RecOPEError) -> Values
     {
         guard row.count > needed else {
             throw .malformedFile(
@@ -464,14 +545,15 @@ struct LogRowParser: Sendable {
         v.reward = r
         if let s {
             row.bytes.withUnsafeBufferPointer { b in
+                let col = s.pointee.columns
                 if let i = event {
-                    s.pointee.eventIds.append(
-                        s.pointee.events.id(b.baseAddress! + row.fields[i].lowerBound, count: row.fields[i].count))
+                    col.eventIds![index] = s.pointee.events.id(
+                        b.baseAddress! + row.fields[i].lowerBound, count: row.fields[i].count)
                 }
                 for f in 0..<context.count {
                     let r = row.fields[context[f]]
-                    s.pointee.contextIds[f].append(
-                        s.pointee.contexts[f].id(b.baseAddress! + r.lowerBound, count: r.count))
+                    col.contextIds[f * col.capacity + index] = s.pointee.contexts[f].id(
+                        b.baseAddress! + r.lowerBound, count: r.count)
                 }
             }
         }

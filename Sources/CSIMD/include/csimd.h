@@ -64,4 +64,21 @@ RK_INLINE uint32_t rk_mask_bits16(rk_int16 m) {
 /// True when every lane of the mask is set.
 RK_INLINE _Bool rk_mask_all16(rk_int16 m) { return rk_mask_bits16(m) == 0xFFFFu; }
 
+/// The bytes of a CSV text that delimit fields, 64 at a time: bit i of `*sep`, `*newline` and
+/// `*quote` is set where byte i of `p[0..<64]` is the separator, `\n` and `"`. One load and three
+/// compares (three mask compares on AVX-512, pcmpeqb + pmovmskb pairs below), where Swift's
+/// `SIMD64<UInt8>` comparison and its reduction to bits are lane loops.
+RK_INLINE void rk_csv_masks64(const uint8_t *p, uint8_t separator, uint64_t *sep, uint64_t *newline, uint64_t *quote) {
+    typedef uint8_t rk_u8x64 __attribute__((ext_vector_type(64)));
+    typedef _Bool rk_b64 __attribute__((ext_vector_type(64)));
+    rk_u8x64 v;
+    __builtin_memcpy(&v, p, 64);
+    rk_b64 s = __builtin_convertvector(v == separator, rk_b64);
+    rk_b64 n = __builtin_convertvector(v == (uint8_t)10, rk_b64);
+    rk_b64 q = __builtin_convertvector(v == (uint8_t)34, rk_b64);
+    __builtin_memcpy(sep, &s, 8);
+    __builtin_memcpy(newline, &n, 8);
+    __builtin_memcpy(quote, &q, 8);
+}
+
 #endif

@@ -1,0 +1,109 @@
+import Foundation
+import RecCore
+import RecIO
+import Testing
+
+/// `CSVLines` (64-byte delimiter masks) and `LineBlockReader` (blocks of whole lines) against the
+/// row-at-a-time reference: the text split at `\n`, each line by `CSVRow.split`.
+@Suite struct CSVLinesTests {
+    /// Random CSV text: short and long lines (across 64-byte windows), quotes, CRLF, blank lines,
+    /// a byte order mark, a last line with or without its line end.
+    static func text(_ g: inout Xoshiro256, lines: Int) -> [UInt8] {
+        var out = [UInt8]()
+        if g.next() % 3 == 0 { out += [0xEF, 0xBB, 0xBF] }
+        for l in 0..<lines {
+            let fields = Int(g.next() % 8)
+            for f in 0..<fields {
+                if f > 0 { out.append(44) }
+                let len = g.next() % 5 == 0 ? Int(g.next() % 150) : Int(g.next() % 6)
+                for _ in 0..<len {
+                    let r = g.next() % 40
+                    out.append(r == 0 ? 34 : r == 1 ? 13 : r == 2 ? 32 : UInt8(48 + r % 40))
+                }
+            }
+            if l < lines - 1 || g.next() % 2 == 0 { out += g.next() % 4 == 0 ? [13, 10] : [10] }
+        }
+        return out
+    }
+
+    /// The reference rows: (line, plain, fields as strings when plain).
+    static func reference(_ t: [UInt8], atFileStart: Bool) -> [(Int, Bool, [String])] {
+        var out = [(Int, Bool, [String])]()
+        var lines = t.split(separator: 10, omittingEmptySubsequences: false).map(Array.init)
+        if t.last == 10 { lines.removeLast() }
+        for (i, var l) in lines.enumerated() {
+            if l.last == 13 { l.removeLast() }
+            if i == 0 && atFileStart && l.starts(with: [0xEF, 0xBB, 0xBF]) { l.removeFirst(3) }
+            if l.isEmpty { continue }
+            let plain = !l.contains(34)
+            var row = CSVRow()
+            _ = l.withUnsafeBufferPointer { row.split($0.baseAddress!, count: l.count, separator: 44) }
+            out.append((i + 1, plain, plain ? (0..<row.count).map(row.string) : []))
+        }
+        return out
+    }
+
+    static func scanned(_ t: [UInt8], atFileStart: Bool) -> [(Int, Bool, [String])] {
+        var out = [(Int, Bool, [String])]()
+        t.withUnsafeBufferPointer { b in
+            guard let base = b.baseAddress else { return }
+            var s = CSVLines(base, count: b.count, separator: 44, atFileStart: atFileStart)
+            while s.next() {
+                var fields = [String]()
+                if s.isPlain {
+                    for k in 0..<s.count {
+                        let (p, n) = s.field(k)
+                        fields.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+                    }
+                }
+                out.append((s.lineIndex, s.isPlain, fields))
+            }
+        }
+        return out
+    }
+
+    @Test func rowsEqualTheReference() {
+        var g = Xoshiro256(seed: 64)
+        for trial in 0..<400 {
+            let t = Self.text(&g, lines: 1 + Int(g.next() % 40))
+            let a = Self.scanned(t, atFileStart: trial % 2 == 0)
+            let b = Self.reference(t, atFileStart: trial % 2 == 0)
+            #expect(a.count == b.count)
+            for (x, y) in zip(a, b) {
+                #expect(x.0 == y.0 && x.1 == y.1 && x.2 == y.2, "trial \(trial): \(x) vs \(y)")
+            }
+            let ends = Array(t.enumerated().filter { $0.element == 10 }).count
+            #expect(t.withUnsafeBufferPointer { CSVLines.lineCount($0) } == ends)
+        }
+    }
+
+    /// Blocks of whole lines, cut again into spans, hold the file's bytes in order, every span
+    /// ending at a line end (but the file's last).
+    @Test func blocksAreWholeLines() throws {
+        var g = Xoshiro256(seed: 65)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lines-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for trial in 0..<60 {
+            let t = Self.text(&g, lines: 1 + Int(g.next() % 300))
+            let path = dir.appendingPathComponent("t\(trial).csv").path
+            try Data(t).write(to: URL(fileURLWithPath: path))
+            var r = try LineBlockReader(path: path, blockBytes: [16, 100, 4096, 1 << 20][trial % 4])
+            var joined = [UInt8]()
+            var first = true
+            while let got = try r.next({ (b, atStart) -> [[UInt8]] in
+                #expect(atStart == first)
+                first = false
+                let cuts = LineBlockReader.lineAlignedCuts(b, pieces: 1 + trial % 3)
+                return cuts.indices.map { k in Array(b[(k == 0 ? 0 : cuts[k - 1])..<cuts[k]]) }
+            }) {
+                for span in try got.get() {
+                    #expect(!span.isEmpty)
+                    joined += span
+                    if joined.count < t.count { #expect(span.last == 10) }
+                }
+            }
+            #expect(joined == t, "trial \(trial)")
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import RecCore
+import RecIO
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `DecimalParser` against the reference it replaces: `NumberSyntax` and `strtod` on a
+/// NUL-terminated copy, the bit pattern compared (and nil where the reference refuses).
+@Suite struct DecimalParserTests {
+    /// The reference: what `CSVReader.double` did before (leading spaces, ≤ 63 bytes, the syntax,
+    /// then strtod on the whole field).
+    static func reference(_ s: String) -> Double? {
+        let b = Array(s.utf8)
+        if b.isEmpty || b.count > 63 { return nil }
+        var lead = 0
+        while lead < b.count && (b[lead] == 32 || b[lead] == 9) { lead += 1 }
+        let ok = b.withUnsafeBufferPointer { NumberSyntax.isNumber($0.baseAddress! + lead, count: b.count - lead) }
+        guard ok else { return nil }
+        var c = b.map { CChar(bitPattern: $0) }
+        c.append(0)
+        return c.withUnsafeMutableBufferPointer { t -> Double? in
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtod(t.baseAddress!, &end)
+            return end == t.baseAddress! + b.count ? v : nil
+        }
+    }
+
+    static func parsed(_ s: String) -> Double? {
+        let b = Array(s.utf8)
+        return b.withUnsafeBufferPointer {
+            DecimalParser.double($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count)
+        }
+    }
+
+    func same(_ s: String) -> Bool {
+        let (a, b) = (Self.parsed(s), Self.reference(s))
+        switch (a, b) {
+        case (nil, nil): return true
+        case (let x?, let y?): return x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
+        default: return false
+        }
+    }
+
+    @Test func edgeCases() {
+        let cases = [
+            "0", "-0", "+0", "0.0", "-0.0", "00", "000.000", ".5", "-.5", "+.5", "5.", "5.e3", ".e3", ".", "-", "+",
+            "e5",
+            "1e", "1e+", "1e-", "1E5", "1e+5", "1e-5", "1.5e-07", "0.1", "0.2", "0.3", "1e22", "1e23", "9e22", "1e-22",
+            "1e-23", "9007199254740992", "9007199254740993", "9007199254740995", "18446744073709551615",
+            "18446744073709551616", "9999999999999999999", "99999999999999999999", "1234567890123456789",
+            "0.000000000000000000000000000001", "1e-300", "1e-320", "4.9e-324", "2.2250738585072014e-308",
+            "1.7976931348623157e308", "1.8e308", "1e400", "-1e400", "inf", "-inf", "Infinity", "nan", "NaN", "-nan",
+            "0x10", "0x1p3", " 1.5", "\t2", "  ", " ", "1.5 ", "1,5", "1_000", "١", "0.0125", "0.05019470",
+            "8.589973e9", "2.0000000000000004", "0.30000000000000004", "123456789012345678", "1e0000000000000000005",
+            "1e-99999999999", "0e99999", "-0e-5", "7.038531e-26",
+            "1.00000000000000011102230246251565404236316680908203125",
+            "4.4501477170144023e-308", "3.0540870182740225e-290", String(repeating: "1", count: 63),
+            String(repeating: "1", count: 64), "0." + String(repeating: "0", count: 30) + "1",
+        ]
+        for c in cases {
+            #expect(same(c), "\(c): \(String(describing: Self.parsed(c))) vs \(String(describing: Self.reference(c)))")
+        }
+    }
+
+    /// Doubles printed every way a log writer prints them, and random digit strings.
+    @Test func randomStrings() {
+        var g = Xoshiro256(seed: 35)
+        var bad = [String]()
+        for i in 0..<200_000 {
+            let s: String
+            switch i % 6 {
+            case 0:
+                let v = Double(bitPattern: g.next() & 0x7FEF_FFFF_FFFF_FFFF) * (g.next() & 1 == 0 ? 1 : -1)
+                s = String(format: "%.\(Int(g.next() % 20))g", v)
+            case 1:
+                let v = Sampling.uniform(&g) * pow(10, Double(Int(g.next() % 40)) - 20)
+                s = String(format: "%.\(Int(g.next() % 18))e", v)
+            case 2:
+                let v = Sampling.uniform(&g) * pow(10, Double(Int(g.next() % 12)) - 4)
+                s = String(format: "%.\(Int(g.next() % 21))f", v)
+            case 3:
+                s = "\(Sampling.uniform(&g))"  // Swift's shortest round-trip form
+            case 4:
+                // Random digits, a random point, a random exponent.
+                let n = 1 + Int(g.next() % 24)
+                var d = (0..<n).map { _ in String(g.next() % 10) }.joined()
+                if g.next() % 2 == 0 {
+                    d.insert(".", at: d.index(d.startIndex, offsetBy: Int(g.next() % UInt64(n + 1))))
+                }
+                if g.next() % 2 == 0 { d += "e\(Int(g.next() % 70) - 35)" }
+                s = (g.next() % 3 == 0 ? "-" : "") + d
+            default:
+                // Halfway cases: a double's midpoint with its next one, printed in full.
+                let v = Double(bitPattern: 0x3000_0000_0000_0000 &+ (g.next() % 0x2000_0000_0000_0000))
+                let mid = (Float80(v) + Float80(v.nextUp)) / 2
+                s = "\(mid)"
+            }
+            if !same(s) { bad.append(s) }
+        }
+        #expect(bad.isEmpty, "\(bad.prefix(10))")
+    }
+
+    @Test func integers() {
+        func reference(_ s: String) -> Int? {
+            let b = Array(s.utf8)
+            if b.isEmpty { return nil }
+            var k = 0
+            var neg = false
+            if b[0] == 45 {
+                neg = true
+                k = 1
+                if b.count == 1 { return nil }
+            }
+            var v = 0
+            while k < b.count {
+                let d = Int(b[k]) - 48
+                guard d >= 0 && d <= 9 else { return nil }
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(d)
+                if o1 || o2 { return nil }
+                v = a
+                k += 1
+            }
+            return neg ? -v : v
+        }
+        var cases = [
+            "0", "-0", "-", "", "+1", "12a", "9223372036854775807", "9223372036854775808", "-9223372036854775807",
+            "-9223372036854775808", "999999999999999999", "1000000000000000000", "00000000000000000000001", " 1",
+        ]
+        var g = Xoshiro256(seed: 7)
+        for _ in 0..<20000 { cases.append(String(Int(bitPattern: UInt(g.next() >> (g.next() % 64))))) }
+        for c in cases {
+            let b = Array(c.utf8)
+            let got = b.withUnsafeBufferPointer {
+                DecimalParser.int($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count)
+            }
+            #expect(got == reference(c), "\(c)")
+        }
+    }
+}
