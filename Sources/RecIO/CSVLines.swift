@@ -357,8 +357,8 @@ public struct LineBlockReader: ~Copyable {
     }
 
     /// The block `next` handed out last, again (valid until the next call of `next`).
-    public func withCurrent<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        body(UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd))
+    public func withCurrent<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd))
     }
 
     /// Splits `block` into at most `pieces` spans of whole lines of about equal size (fewer for a

@@ -20,6 +20,11 @@ func daysInMonth(_ m: Int, year y: Int) -> Int {
 /// nil for anything else, a day the month does not have (2023-02-29) included.
 public func parseTimestamp(_ s: String) -> Double? {
     let b = Array(s.utf8)
+    return b.withUnsafeBufferPointer { parseTimestamp(bytes: $0) }
+}
+
+/// `parseTimestamp(_:)` on bytes (a field of a CSV row, without a String).
+public func parseTimestamp(bytes b: UnsafeBufferPointer<UInt8>) -> Double? {
     func num(_ from: Int, _ len: Int) -> Int? {
         guard from + len <= b.count else { return nil }
         var v = 0

@@ -1,5 +1,6 @@
 import RecCore
 import RecIO
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -20,7 +21,7 @@ extension EventLog {
         guard try next(r) else { throw .empty("\(r.path): the file is empty") }
         return (0..<r.count).map { r.string($0).trimmingWhitespace() }
     }
-    private static func column(_ name: String, in header: [String], file: String) throws(RecRLError) -> Int {
+    static func column(_ name: String, in header: [String], file: String) throws(RecRLError) -> Int {
         // RecBole headers carry a type suffix ("user_id:token").
         let exact = header.indices.filter { header[$0] == name }
         let matches =
@@ -52,11 +53,23 @@ extension EventLog {
     }
 
     /// A generic CSV with a header row; `columns` names the columns, `events` maps raw event
-    /// values to event types (`.identity` keeps them).
+    /// values to event types (`.identity` keeps them). Read in blocks of lines parsed on
+    /// `parallelism`'s threads; the log is the same for any thread count.
     /// - Throws: `.io`, `.missingColumn`, `.malformed` (file:line:field), `.unknownEventType`, `.empty`.
-    public static func load(csv path: String, columns: EventColumns = EventColumns(), events: EventMapping = .identity)
-        throws(RecRLError) -> EventLog
-    {
+    public static func load(
+        csv path: String, columns: EventColumns = EventColumns(), events: EventMapping = .identity,
+        parallelism: Parallelism = .automatic, blockBytes: Int = 16 << 20
+    ) throws(RecRLError) -> EventLog {
+        try loadBlocks(
+            path: path, columns: columns, events: events, threads: parallelism.resolvedCount, blockBytes: blockBytes)
+    }
+
+    /// The row-at-a-time loader `load(csv:)` replaced (a `CSVReader` row per step), kept as the
+    /// reference its logs and errors are tested against.
+    @_spi(Reference)
+    public static func loadRowByRow(
+        csv path: String, columns: EventColumns = EventColumns(), events: EventMapping = .identity
+    ) throws(RecRLError) -> EventLog {
         let r = try open(path)
         let h = try header(r)
         let cs = try column(columns.session, in: h, file: path)

@@ -1,0 +1,477 @@
+import RecCore
+import RecIO
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The generic event-log CSV read in blocks of whole lines, each cut at line ends into one span
+/// per thread and parsed at once (fields checked and converted, session and item keys interned
+/// per span); the spans are then joined in file order, where keys get their ids in the order
+/// they first appear in the file. The result equals the row-at-a-time loader's
+/// (`loadRowByRow`, the reference path of every quoted or bad row), field by field, with the
+/// same first error, for any thread count.
+struct EventSpanParser: Sendable {
+    let path: String
+    let session: Int, time: Int, item: Int, event: Int
+    let price: Int?
+    let columns: EventColumns
+    let events: EventMapping
+
+    /// How a span's distinct raw event value resolves.
+    enum Resolution {
+        case event(String)
+        case skip
+        case unknown
+    }
+
+    /// One span's rows.
+    final class Span: @unchecked Sendable {
+        var rows = 0
+        /// Keys as `KeyCode`s: a non-negative integer key by its value, any other by its
+        /// span-local string id.
+        var sessions: [Int64] = []
+        var items: [Int64] = []
+        var events: [Int32] = []
+        var times: [Double] = []
+        /// NaN where a row has no price.
+        var prices: [Float] = []
+        var anyPrice = false
+        var sessionKeys = ByteInterner()
+        var itemKeys = ByteInterner()
+        var eventValues = ByteInterner()
+        var resolutions: [Resolution] = []
+        var lineCount = 0
+        var firstLine = 0
+        /// The first bad row and its line in the span: the reference path makes its error.
+        var failure: (row: CSVRow, line: Int, unterminatedField: Int?)?
+    }
+
+    /// A key field's code: a non-negative integer key is its value (the row loader keys integers
+    /// by value: "007" and "7" are one key); any other key is `-(id + 1)` of its text in the span's
+    /// `strings` (negative integers by their canonical text, `String(value)`).
+    @inline(__always)
+    static func key(_ p: UnsafePointer<UInt8>, _ n: Int, _ strings: inout ByteInterner) -> Int64 {
+        if let v = DecimalParser.int(p, count: n) {
+            if v >= 0 { return Int64(v) }
+            var s = String(v)
+            return -1 - Int64(s.withUTF8 { strings.id($0.baseAddress!, count: $0.count) })
+        }
+        return -1 - Int64(strings.id(p, count: n))
+    }
+
+    /// Parses the lines of `span`. The loop works on local columns and tables (no class
+    /// property access per row), handed to the span at the end.
+    func parse(_ span: UnsafeBufferPointer<UInt8>) -> Span {
+        let out = Span()
+        let capacity = CSVLines.lineCount(span) + 1
+        var sessions = [Int64]()
+        var items = [Int64]()
+        var eventIds = [Int32]()
+        var times = [Double]()
+        var prices = [Float]()
+        sessions.reserveCapacity(capacity)
+        items.reserveCapacity(capacity)
+        eventIds.reserveCapacity(capacity)
+        times.reserveCapacity(capacity)
+        prices.reserveCapacity(capacity)
+        var sessionKeys = ByteInterner()
+        var itemKeys = ByteInterner()
+        var values = ByteInterner()
+        var resolutions = [Resolution]()
+        var anyPrice = false
+        var rows = 0
+        // The previous row's session (rows of a session are usually together).
+        var lastSession: (UnsafePointer<UInt8>, Int, Int64)? = nil
+        var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
+        var row = CSVRow()
+        let needed = max(session, time, item, event)
+        func resolve(_ raw: UnsafePointer<UInt8>, _ n: Int) -> (Int32, Resolution) {
+            let id = values.id(raw, count: n)
+            if Int(id) == resolutions.count {
+                let v = String(decoding: UnsafeBufferPointer(start: raw, count: n), as: UTF8.self)
+                if let e = events.map[v] {
+                    resolutions.append(e == "skip" ? .skip : .event(e))
+                } else {
+                    resolutions.append(events.passThrough ? .event(v) : .unknown)
+                }
+            }
+            return (id, resolutions[Int(id)])
+        }
+        while scan.next() {
+            if scan.isPlain && scan.count > needed {
+                // The fast path: every check of the row loader, on the span's bytes; anything it
+                // does not take goes to the reference path below.
+                let (sp, sn) = scan.field(session)
+                let (ip, iN) = scan.field(item)
+                let (ep, en) = scan.field(event)
+                let (tp, tn) = scan.field(time)
+                if sn > 0 && iN > 0 && en > 0 && tn > 0 {
+                    let (eid, r) = resolve(ep, en)
+                    switch r {
+                    case .skip: continue
+                    case .unknown: break
+                    case .event:
+                        var priceOK = true
+                        var pv = Float.nan
+                        if let cp = price, cp < scan.count {
+                            let (pp, pn) = scan.field(cp)
+                            if pn > 0 {
+                                if let p = DecimalParser.double(pp, count: pn), p.isFinite, p >= 0, Float(p).isFinite {
+                                    pv = Float(p)
+                                    anyPrice = true
+                                } else {
+                                    priceOK = false
+                                }
+                            }
+                        }
+                        var t = DecimalParser.double(tp, count: tn)
+                        if t == nil || !t!.isFinite {
+                            t = parseTimestamp(bytes: UnsafeBufferPointer(start: tp, count: tn))
+                        }
+                        if priceOK, let t {
+                            let sid: Int64
+                            if let (lp, ln, lid) = lastSession, ln == sn, memcmp(lp, sp, sn) == 0 {
+                                sid = lid
+                            } else {
+                                sid = Self.key(sp, sn, &sessionKeys)
+                                lastSession = (sp, sn, sid)
+                            }
+                            sessions.append(sid)
+                            items.append(Self.key(ip, iN, &itemKeys))
+                            eventIds.append(eid)
+                            times.append(t)
+                            prices.append(pv)
+                            rows += 1
+                            continue
+                        }
+                    }
+                }
+            }
+            // The reference path: a quoted row, or one the fast path refused.
+            row.line = scan.lineIndex
+            if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
+                out.failure = (row, scan.lineIndex, f)
+                break
+            }
+            do {
+                guard let v = try reference(row, line: scan.lineIndex) else { continue }
+                v.session.withUTF8Bytes { sessions.append(Self.key($0, $1, &sessionKeys)) }
+                v.item.withUTF8Bytes { items.append(Self.key($0, $1, &itemKeys)) }
+                lastSession = nil
+                let eid = v.raw.withUTF8Bytes { resolve($0, $1).0 }
+                eventIds.append(eid)
+                times.append(v.time)
+                prices.append(v.price ?? .nan)
+                if v.price != nil { anyPrice = true }
+                rows += 1
+            } catch {
+                out.failure = (row, scan.lineIndex, nil)
+                break
+            }
+        }
+        while scan.next() {}
+        out.lineCount = scan.lineIndex
+        out.rows = rows
+        out.sessions = sessions
+        out.items = items
+        out.events = eventIds
+        out.times = times
+        out.prices = prices
+        out.anyPrice = anyPrice
+        out.sessionKeys = sessionKeys
+        out.itemKeys = itemKeys
+        out.eventValues = values
+        out.resolutions = resolutions
+        return out
+    }
+
+    /// A row's values the row loader's way; nil for a row whose event maps to `skip`.
+    struct Values {
+        var session: String
+        var item: String
+        var raw: String
+        var time: Double
+        var price: Float?
+    }
+
+    /// One row the row loader's way, with its messages (`line` is the row's line in the file).
+    func reference(_ r: CSVRow, line: Int) throws(RecRLError) -> Values? {
+        func need(_ c: Int, _ field: String) throws(RecRLError) {
+            guard c < r.count else {
+                throw .malformed(file: path, line: line, field: field, message: "the row has \(r.count) fields")
+            }
+            guard !r.fields[c].isEmpty else { throw .malformed(file: path, line: line, field: field, message: "empty") }
+        }
+        try need(session, columns.session)
+        try need(item, columns.item)
+        try need(event, columns.event)
+        try need(time, columns.time)
+        let raw = r.string(event)
+        guard (try events.resolve(raw, file: path, line: line)) != nil else { return nil }
+        var amount: Float? = nil
+        if let cp = price, cp < r.count, !r.fields[cp].isEmpty {
+            guard let p = r.double(cp), p.isFinite, p >= 0, Float(p).isFinite else {
+                throw .malformed(
+                    file: path, line: line, field: columns.price!,
+                    message: "'\(clipped(r.string(cp)))' is not a non-negative number up to 3.4e38 (a price)")
+            }
+            amount = Float(p)
+        }
+        let t: Double
+        if let v = r.double(time), v.isFinite {
+            t = v
+        } else if let v = parseTimestamp(r.string(time)) {
+            t = v
+        } else {
+            throw .malformed(
+                file: path, line: line, field: columns.time,
+                message: "'\(clipped(r.string(time)))' is not a number or an ISO 8601 time")
+        }
+        func canonical(_ c: Int) -> String { r.int(c).map { String($0) } ?? r.string(c) }
+        return Values(session: canonical(session), item: canonical(item), raw: raw, time: t, price: amount)
+    }
+}
+
+extension String {
+    /// Calls `body` with the string's UTF-8 bytes and their count.
+    fileprivate func withUTF8Bytes<R>(_ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
+        var s = self
+        return s.withUTF8 { b in
+            b.baseAddress.map { body($0, b.count) }
+                ?? withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1) {
+                    body($0.baseAddress!, 0)
+                }
+        }
+    }
+}
+
+extension EventLog {
+    /// The generic CSV loader's body: blocks of lines parsed in spans on `threads` threads, joined
+    /// in file order.
+    static func loadBlocks(
+        path: String, columns: EventColumns, events: EventMapping, threads: Int, blockBytes: Int = 2 << 20
+    ) throws(RecRLError) -> EventLog {
+        var blocks: LineBlockReader
+        do { blocks = try LineBlockReader(path: path, blockBytes: max(threads, 1) * max(blockBytes, 16)) } catch {
+            throw .io(error)
+        }
+        // The header: the first non-empty line.
+        var header: [String]?
+        var dataFrom = 0
+        var lines = 0
+        while header == nil {
+            let got: Result<Void, RecRLError>?
+            do {
+                got = try blocks.next { (block, atFileStart) throws(RecRLError) in
+                    var scan = CSVLines(block.baseAddress!, count: block.count, separator: 44, atFileStart: atFileStart)
+                    guard scan.next() else {
+                        lines += scan.lineIndex
+                        return
+                    }
+                    var row = CSVRow()
+                    if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
+                        throw .io(
+                            .malformed(
+                                file: path, line: lines + scan.lineIndex, field: f, message: "unterminated quote"))
+                    }
+                    header = (0..<row.count).map { row.string($0).trimmingWhitespace() }
+                    lines += scan.lineIndex
+                    dataFrom = scan.line.baseAddress! + scan.line.count - block.baseAddress!
+                }
+            } catch { throw .io(error) }
+            guard let got else { break }
+            if case .failure(let e) = got { throw e }
+        }
+        guard let h = header else { throw .empty("\(path): the file is empty") }
+        let parser = EventSpanParser(
+            path: path, session: try column(columns.session, in: h, file: path),
+            time: try column(columns.time, in: h, file: path), item: try column(columns.item, in: h, file: path),
+            event: try column(columns.event, in: h, file: path),
+            price: try columns.price.map { (n: String) throws(RecRLError) -> Int in try column(n, in: h, file: path) },
+            columns: columns, events: events)
+        var join = EventSpanJoin(source: path, parser: parser)
+        var linesBefore = lines - 1  // the header's line is counted again by the rest of its block
+        func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int) throws(RecRLError) {
+            let rest = UnsafeBufferPointer(rebasing: block[from...])
+            guard rest.count > 0 else { return }
+            let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads)
+            var spans = [EventSpanParser.Span?](repeating: nil, count: cuts.count)
+            spans.withUnsafeMutableBufferPointer { o in
+                let box = UncheckedSendableSpans(o)
+                Threading.parallelFor(chunks: cuts.count, parallelism: .threads(threads)) { k in
+                    let a = k == 0 ? 0 : cuts[k - 1]
+                    box.buffer[k] = parser.parse(UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]))
+                }
+            }
+            for s in spans {
+                s!.firstLine = linesBefore
+                linesBefore += s!.lineCount
+                try join.add(s!)
+            }
+        }
+        try blocks.withCurrent { (b) throws(RecRLError) in try parseBlock(b, from: dataFrom) }
+        while true {
+            let got: Result<Void, RecRLError>?
+            do { got = try blocks.next { (b, _) throws(RecRLError) in try parseBlock(b, from: 0) } } catch {
+                throw .io(error)
+            }
+            guard let got else { break }
+            if case .failure(let e) = got { throw e }
+        }
+        return try join.finish()
+    }
+}
+
+struct UncheckedSendableSpans: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<EventSpanParser.Span?>
+    init(_ b: UnsafeMutableBufferPointer<EventSpanParser.Span?>) { buffer = b }
+}
+
+/// Global ids of keys in order of first appearance: integer keys by value (a dense table for
+/// values below `denseLimit`, a dictionary above), string keys by their bytes.
+struct KeyIndex {
+    var dense: [Int32] = []
+    var sparse: [Int64: Int32] = [:]
+    var strings = ByteInterner()
+    var keys: [String] = []
+    static let denseLimit = 1 << 23
+
+    /// The id of an integer key `v ≥ 0`.
+    @inline(__always)
+    mutating func id(value v: Int64) -> Int32 {
+        if v < Self.denseLimit {
+            let i = Int(v)
+            if i >= dense.count {
+                dense.append(
+                    contentsOf: repeatElement(
+                        -1, count: max(i + 1, min(2 * dense.count, Self.denseLimit)) - dense.count))
+            }
+            let g = dense[i]
+            if g >= 0 { return g }
+            let n = Int32(keys.count)
+            dense[i] = n
+            keys.append(String(v))
+            return n
+        }
+        if let g = sparse[v] { return g }
+        let n = Int32(keys.count)
+        sparse[v] = n
+        keys.append(String(v))
+        return n
+    }
+
+    /// The id of string key `i` of `local`.
+    mutating func id(string i: Int, of local: ByteInterner) -> Int32 {
+        let before = strings.count
+        let s = local.withBytes(i) { strings.id($0, count: $1) }
+        if strings.count > before {
+            // A new string: its global id is the next key id.
+            stringIds.append(Int32(keys.count))
+            keys.append(local.string(i))
+        }
+        return stringIds[Int(s)]
+    }
+    var stringIds: [Int32] = []
+}
+
+/// Spans joined in file order: keys and event types get ids in order of first appearance.
+struct EventSpanJoin {
+    var log: EventLog
+    let parser: EventSpanParser
+    var sessions = KeyIndex()
+    var items = KeyIndex()
+    var types = [String: UInt8]()
+    var prices: [Float] = []
+    var anyPrice = false
+    var lastSession: (code: Int64, id: Int32) = (.min, -1)
+
+    init(source: String, parser: EventSpanParser) {
+        log = EventLog(source: source)
+        self.parser = parser
+    }
+
+    mutating func add(_ s: EventSpanParser.Span) throws(RecRLError) {
+        // Ids in order of first appearance in the file: walk the span's rows in order.
+        var sMap = [Int32](repeating: -1, count: s.sessionKeys.count)
+        var iMap = [Int32](repeating: -1, count: s.itemKeys.count)
+        var eMap = [Int](repeating: -1, count: s.resolutions.count)
+        log.sessions.reserveCapacity(log.sessions.count + s.rows)
+        log.items.reserveCapacity(log.items.count + s.rows)
+        log.events.reserveCapacity(log.events.count + s.rows)
+        for r in 0..<s.rows {
+            let ks = s.sessions[r]
+            var gs: Int32
+            if ks == lastSession.code {
+                gs = lastSession.id
+            } else if ks >= 0 {
+                gs = sessions.id(value: ks)
+            } else {
+                let l = Int(-1 - ks)
+                gs = sMap[l]
+                if gs < 0 {
+                    gs = sessions.id(string: l, of: s.sessionKeys)
+                    sMap[l] = gs
+                }
+            }
+            // A string code is the span's: the cache holds integer keys only.
+            lastSession = ks >= 0 ? (ks, gs) : (.min, -1)
+            let ki = s.items[r]
+            var gi: Int32
+            if ki >= 0 {
+                gi = items.id(value: ki)
+            } else {
+                let l = Int(-1 - ki)
+                gi = iMap[l]
+                if gi < 0 {
+                    gi = items.id(string: l, of: s.itemKeys)
+                    iMap[l] = gi
+                }
+            }
+            let le = Int(s.events[r])
+            var code = eMap[le]
+            if code < 0 {
+                guard case .event(let name) = s.resolutions[le] else { preconditionFailure("an unresolved event kept") }
+                if let c = types[name] {
+                    code = Int(c)
+                } else {
+                    guard log.eventTypes.count < 255 else {
+                        throw .invalidParameter("\(log.source): more than 255 event types")
+                    }
+                    code = log.eventTypes.count
+                    types[name] = UInt8(code)
+                    log.eventTypes.append(name)
+                }
+                eMap[le] = code
+            }
+            log.sessions.append(gs)
+            log.items.append(gi)
+            log.events.append(UInt8(code))
+        }
+        log.times += s.times
+        prices += s.prices
+        anyPrice = anyPrice || s.anyPrice
+        if let bad = s.failure {
+            let line = s.firstLine + bad.line
+            if let f = bad.unterminatedField {
+                throw .io(.malformed(file: parser.path, line: line, field: f, message: "unterminated quote"))
+            }
+            _ = try parser.reference(bad.row, line: line)
+            throw .malformed(file: parser.path, line: line, field: "", message: "unreadable row")
+        }
+    }
+
+    func finish() throws(RecRLError) -> EventLog {
+        var l = log
+        l.sessionKeys = sessions.keys
+        l.itemKeys = items.keys
+        if anyPrice { l.prices = prices }
+        guard l.count > 0 else { throw .empty("\(l.source): no events") }
+        return l
+    }
+}
