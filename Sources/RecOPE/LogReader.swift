@@ -36,7 +36,7 @@ public final class LogReader {
     public private(set) var rowsRead = 0
     let sourceName: String
     let sourceKey: UInt64
-    let parser: LogRowParser
+    var parser: LogRowParser
     let threads: Int
     var blocks: LineBlockReader
     /// Parsed spans not yet handed out, in file order, and the rows of the first one already
@@ -53,8 +53,16 @@ public final class LogReader {
     /// Opens the log and reads its header; `parallelism` is the threads that parse it, each
     /// `blockBytes` of the file at a time (chunks do not depend on either).
     /// - Throws: `.cannotOpen`, or `.malformedFile` for an empty file or a missing column.
-    public init(
+    public convenience init(
         path: String, columns: LogColumns, parallelism: Parallelism = .automatic, blockBytes: Int = 2 << 20
+    ) throws(RecOPEError) {
+        try self.init(
+            path: path, columns: columns, parallelism: parallelism, blockBytes: blockBytes, positionsOnly: false)
+    }
+
+    init(
+        path: String, columns: LogColumns, parallelism: Parallelism = .automatic, blockBytes: Int = 2 << 20,
+        positionsOnly: Bool
     ) throws(RecOPEError) {
         self.path = path
         self.columns = columns
@@ -102,6 +110,7 @@ public final class LogReader {
         }
         guard let header else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         parser = try LogRowParser(header: header, columns: columns, path: path)
+        parser.positionsOnly = positionsOnly
         linesParsed = lines - 1  // the header's line is counted again by the rest of its block
         // The rest of the header's block.
         try parseCurrentBlock(from: dataFrom)
@@ -168,6 +177,7 @@ public final class LogReader {
         rowsParsed = row
         let sourceKey = self.sourceKey
         let keyed = parser.rowKey != nil
+        if parser.positionsOnly { return out }
         out.withUnsafeMutableBufferPointer { o in
             let box = UncheckedSendableBuffer(o)
             Threading.parallelFor(chunks: o.count, parallelism: .threads(threads)) { k in
@@ -176,6 +186,32 @@ public final class LogReader {
             }
         }
         return out
+    }
+
+    /// The deepest logged position + 1 (0 for a log without rows), from a read of the position
+    /// column alone. A bad row found on the way is reported as a full read reports it (the first
+    /// bad value of any mapped column, found by reading the rows again up to it).
+    /// - Throws: `.cannotOpen`, `.malformedFile`.
+    public static func deepestPosition(
+        path: String, columns: LogColumns, parallelism: Parallelism = .automatic
+    ) throws(RecOPEError) -> Int {
+        let r = try LogReader(path: path, columns: columns, parallelism: parallelism, positionsOnly: true)
+        var deepest: Int32 = -1
+        while true {
+            for s in r.pending[r.pendingHead...] {
+                let p = s.columns.positions
+                for j in 0..<s.rows { deepest = max(deepest, p[j]) }
+                if s.failure != nil {
+                    // The first error of a full read (at or before this row).
+                    let full = try LogReader(path: path, columns: columns, parallelism: parallelism)
+                    while try full.next() != nil {}
+                    throw .malformedFile(file: path, line: s.firstLine + s.failure!.line, message: "unreadable row")
+                }
+            }
+            r.pendingHead = r.pending.count
+            if try !r.readBlock() { break }
+        }
+        return Int(deepest) + 1
     }
 
     /// The next chunk of at most `maxRows` rows, or nil at the end of the log.
@@ -270,7 +306,6 @@ public final class LogReader {
         _ ids: UnsafeBufferPointer<Int32>, _ span: ByteInterner, _ map: inout [Int32], _ chunk: inout ByteInterner,
         into context: inout LogChunk.Context
     ) {
-        context.ids.reserveCapacity(context.ids.count + ids.count)
         for v in ids {
             var m = map[Int(v)]
             if m < 0 {
@@ -374,6 +409,9 @@ struct LogRowParser: Sendable {
     let context: [Int]
     let needed: Int
     let base: Int
+    /// Parse the position column only (`LogReader.deepestPosition`): other columns are not
+    /// converted or checked on the fast path.
+    var positionsOnly = false
 
     init(header: CSVRow, columns: LogColumns, path: String) throws(RecOPEError) {
         self.path = path
@@ -466,6 +504,15 @@ struct LogRowParser: Sendable {
     /// for anything it does not take (what it wrote is then overwritten).
     @inline(__always)
     func fast(_ scan: borrowing CSVLines, _ r: Int, _ col: SpanColumns, _ s: inout LogSpan) -> Bool {
+        if positionsOnly {
+            guard scan.count > position else { return false }
+            let (p, n) = scan.field(position)
+            guard let pos = DecimalParser.int(p, count: n), pos >= base, pos - base <= Int(Int32.max) else {
+                return false
+            }
+            col.positions[r] = Int32(pos - base)
+            return true
+        }
         guard scan.count > needed else { return false }
         var (p, n) = scan.field(item)
         guard let it = DecimalParser.int(p, count: n), it >= 0, it <= Int(Int32.max) else { return false }

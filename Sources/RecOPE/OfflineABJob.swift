@@ -67,9 +67,7 @@ public struct OfflineABJob: Sendable {
     /// - Throws: `RecOPEError` for an unreadable or malformed log, or one without rows.
     public func deepestPosition() throws(RecOPEError) -> Int {
         if let rows { return rows.depth }
-        let reader = try LogReader(path: logs, columns: columns)
-        var deepest = 0
-        while let c = try reader.next() { deepest = max(deepest, Int(c.positions.max() ?? 0) + 1) }
+        let deepest = try LogReader.deepestPosition(path: logs, columns: columns, parallelism: settings.parallelism)
         guard deepest > 0 else { throw .malformedFile(file: logs, line: nil, message: "the log has no rows") }
         return deepest
     }

@@ -65,6 +65,23 @@ struct EventSpanParser: Sendable {
         return -1 - Int64(strings.id(p, count: n))
     }
 
+    /// The span-local id of a raw event value and how it resolves (resolved once per value).
+    @inline(__always)
+    func resolve(
+        _ raw: UnsafePointer<UInt8>, _ n: Int, _ values: inout ByteInterner, _ resolutions: inout [Resolution]
+    ) -> (Int32, Resolution) {
+        let id = values.id(raw, count: n)
+        if Int(id) == resolutions.count {
+            let v = String(decoding: UnsafeBufferPointer(start: raw, count: n), as: UTF8.self)
+            if let e = events.map[v] {
+                resolutions.append(e == "skip" ? .skip : .event(e))
+            } else {
+                resolutions.append(events.passThrough ? .event(v) : .unknown)
+            }
+        }
+        return (id, resolutions[Int(id)])
+    }
+
     /// Parses the lines of `span`. The loop works on local columns and tables (no class
     /// property access per row), handed to the span at the end.
     func parse(_ span: UnsafeBufferPointer<UInt8>) -> Span {
@@ -91,18 +108,6 @@ struct EventSpanParser: Sendable {
         var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
         var row = CSVRow()
         let needed = max(session, time, item, event)
-        func resolve(_ raw: UnsafePointer<UInt8>, _ n: Int) -> (Int32, Resolution) {
-            let id = values.id(raw, count: n)
-            if Int(id) == resolutions.count {
-                let v = String(decoding: UnsafeBufferPointer(start: raw, count: n), as: UTF8.self)
-                if let e = events.map[v] {
-                    resolutions.append(e == "skip" ? .skip : .event(e))
-                } else {
-                    resolutions.append(events.passThrough ? .event(v) : .unknown)
-                }
-            }
-            return (id, resolutions[Int(id)])
-        }
         while scan.next() {
             if scan.isPlain && scan.count > needed {
                 // The fast path: every check of the row loader, on the span's bytes; anything it
@@ -112,7 +117,7 @@ struct EventSpanParser: Sendable {
                 let (ep, en) = scan.field(event)
                 let (tp, tn) = scan.field(time)
                 if sn > 0 && iN > 0 && en > 0 && tn > 0 {
-                    let (eid, r) = resolve(ep, en)
+                    let (eid, r) = resolve(ep, en, &values, &resolutions)
                     switch r {
                     case .skip: continue
                     case .unknown: break
@@ -164,7 +169,7 @@ struct EventSpanParser: Sendable {
                 v.session.withUTF8Bytes { sessions.append(Self.key($0, $1, &sessionKeys)) }
                 v.item.withUTF8Bytes { items.append(Self.key($0, $1, &itemKeys)) }
                 lastSession = nil
-                let eid = v.raw.withUTF8Bytes { resolve($0, $1).0 }
+                let eid = v.raw.withUTF8Bytes { resolve($0, $1, &values, &resolutions).0 }
                 eventIds.append(eid)
                 times.append(v.time)
                 prices.append(v.price ?? .nan)
@@ -297,33 +302,51 @@ extension EventLog {
             columns: columns, events: events)
         var join = EventSpanJoin(source: path, parser: parser)
         var linesBefore = lines - 1  // the header's line is counted again by the rest of its block
-        func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int) throws(RecRLError) {
+        // Block k's spans are joined while block k + 1's are parsed: the join is one more task
+        // of the same parallel step (task 0, taken first), so the serial join overlaps parsing.
+        var parsed = [EventSpanParser.Span]()
+        func joinAll(_ spans: [EventSpanParser.Span]) throws(RecRLError) {
+            for s in spans {
+                s.firstLine = linesBefore
+                linesBefore += s.lineCount
+                try join.add(s)
+            }
+        }
+        func step(_ block: UnsafeBufferPointer<UInt8>, from: Int) throws(RecRLError) {
             let rest = UnsafeBufferPointer(rebasing: block[from...])
             guard rest.count > 0 else { return }
-            let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads)
+            // Several spans per thread, so that the join task and the spans balance.
+            let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads == 1 ? 1 : 4 * threads)
             var spans = [EventSpanParser.Span?](repeating: nil, count: cuts.count)
+            let previous = parsed
+            var joinError: RecRLError?
             spans.withUnsafeMutableBufferPointer { o in
                 let box = UncheckedSendableSpans(o)
-                Threading.parallelFor(chunks: cuts.count, parallelism: .threads(threads)) { k in
+                Threading.parallelFor(chunks: cuts.count + 1, parallelism: .threads(threads)) { task in
+                    if task == 0 {
+                        do throws(RecRLError) { try joinAll(previous) } catch { joinError = error }
+                        return
+                    }
+                    let k = task - 1
                     let a = k == 0 ? 0 : cuts[k - 1]
                     box.buffer[k] = parser.parse(UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]))
                 }
             }
-            for s in spans {
-                s!.firstLine = linesBefore
-                linesBefore += s!.lineCount
-                try join.add(s!)
-            }
+            if let joinError { throw joinError }
+            parsed = spans.map { $0! }
         }
-        try blocks.withCurrent { (b) throws(RecRLError) in try parseBlock(b, from: dataFrom) }
+        try blocks.withCurrent { (b) throws(RecRLError) in try step(b, from: dataFrom) }
         while true {
             let got: Result<Void, RecRLError>?
-            do { got = try blocks.next { (b, _) throws(RecRLError) in try parseBlock(b, from: 0) } } catch {
+            do { got = try blocks.next { (b, _) throws(RecRLError) in try step(b, from: 0) } } catch {
+                // Rows before a read error are joined first: their errors come first.
+                try joinAll(parsed)
                 throw .io(error)
             }
             guard let got else { break }
             if case .failure(let e) = got { throw e }
         }
+        try joinAll(parsed)
         return try join.finish()
     }
 }
@@ -401,11 +424,13 @@ struct EventSpanJoin {
         var sMap = [Int32](repeating: -1, count: s.sessionKeys.count)
         var iMap = [Int32](repeating: -1, count: s.itemKeys.count)
         var eMap = [Int](repeating: -1, count: s.resolutions.count)
-        log.sessions.reserveCapacity(log.sessions.count + s.rows)
-        log.items.reserveCapacity(log.items.count + s.rows)
-        log.events.reserveCapacity(log.events.count + s.rows)
+        // The span's columns as locals: no class property access per row.
+        let spanSessions = s.sessions
+        let spanItems = s.items
+        let spanEvents = s.events
+        let resolutions = s.resolutions
         for r in 0..<s.rows {
-            let ks = s.sessions[r]
+            let ks = spanSessions[r]
             var gs: Int32
             if ks == lastSession.code {
                 gs = lastSession.id
@@ -421,7 +446,7 @@ struct EventSpanJoin {
             }
             // A string code is the span's: the cache holds integer keys only.
             lastSession = ks >= 0 ? (ks, gs) : (.min, -1)
-            let ki = s.items[r]
+            let ki = spanItems[r]
             var gi: Int32
             if ki >= 0 {
                 gi = items.id(value: ki)
@@ -433,10 +458,10 @@ struct EventSpanJoin {
                     iMap[l] = gi
                 }
             }
-            let le = Int(s.events[r])
+            let le = Int(spanEvents[r])
             var code = eMap[le]
             if code < 0 {
-                guard case .event(let name) = s.resolutions[le] else { preconditionFailure("an unresolved event kept") }
+                guard case .event(let name) = resolutions[le] else { preconditionFailure("an unresolved event kept") }
                 if let c = types[name] {
                     code = Int(c)
                 } else {

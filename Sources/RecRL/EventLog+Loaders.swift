@@ -58,7 +58,7 @@ extension EventLog {
     /// - Throws: `.io`, `.missingColumn`, `.malformed` (file:line:field), `.unknownEventType`, `.empty`.
     public static func load(
         csv path: String, columns: EventColumns = EventColumns(), events: EventMapping = .identity,
-        parallelism: Parallelism = .automatic, blockBytes: Int = 16 << 20
+        parallelism: Parallelism = .automatic, blockBytes: Int = 4 << 20
     ) throws(RecRLError) -> EventLog {
         try loadBlocks(
             path: path, columns: columns, events: events, threads: parallelism.resolvedCount, blockBytes: blockBytes)
