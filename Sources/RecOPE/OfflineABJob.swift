@@ -63,8 +63,9 @@ public struct OfflineABJob: Sendable {
         self.marginals = marginals
     }
 
-    /// The deepest logged position + 1 (a quick read of the positions).
-    /// - Throws: `RecOPEError` for an unreadable or malformed log, or one without rows.
+    /// The deepest logged position + 1 (a quick read of the position column; the other columns
+    /// are checked by the passes, which report a log's first bad value).
+    /// - Throws: `RecOPEError` for an unreadable log, a bad position, or a log without rows.
     public func deepestPosition() throws(RecOPEError) -> Int {
         if let rows { return rows.depth }
         let deepest = try LogReader.deepestPosition(path: logs, columns: columns, parallelism: settings.parallelism)

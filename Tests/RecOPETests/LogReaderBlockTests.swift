@@ -106,4 +106,53 @@ import Testing
             }
         }
     }
+
+    /// The position-only read gives the deepest position of a full read; an error it reports is a
+    /// full read's first error (a bad reward before a bad position is the one reported).
+    @Test func deepestPositionEqualsAFullRead() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("deepest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var g = Xoshiro256(seed: 37)
+        var cols = LogColumns(item: "item", position: "pos", reward: "click", context: ["user"])
+        cols.positionBase = 1
+        cols.propensity = "prop"
+        cols.event = "ev"
+        for trial in 0..<12 {
+            let text = Self.log(&g, rows: 3000, keyed: false, bad: trial % 2 == 1)
+            let path = dir.appendingPathComponent("d\(trial).csv").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            var want: Result<Int, RecOPEError>
+            do {
+                let r = try ReferenceLogReader(path: path, columns: cols)
+                var deepest = 0
+                while let c = try r.next() { deepest = max(deepest, Int(c.positions.max() ?? 0) + 1) }
+                want = .success(deepest)
+            } catch { want = .failure(error) }
+            for threads in [1, 2] {
+                let got: Result<Int, RecOPEError>
+                do {
+                    got = .success(
+                        try LogReader.deepestPosition(path: path, columns: cols, parallelism: .threads(threads)))
+                } catch { got = .failure(error) }
+                // A bad value in a column it does not read is left to the passes (which report the
+                // same first error as before); any error it reports is the full read's.
+                if case .success = want {
+                    #expect("\(got)" == "\(want)", "trial \(trial)")
+                } else if case .failure = got {
+                    #expect("\(got)" == "\(want)", "trial \(trial)")
+                }
+            }
+        }
+        // A bad reward (line 3) before a bad position (line 4): the reward's error.
+        let path = dir.appendingPathComponent("two.csv").path
+        try "item,pos,click,prop,user,ev\n1,1,0,0.5,u,click\n1,1,x,0.5,u,click\n1,0,0,0.5,u,click\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(
+            throws: RecOPEError.malformedFile(
+                file: path, line: 3, message: "column 'click': 'x' is not a finite number")
+        ) {
+            _ = try LogReader.deepestPosition(path: path, columns: cols)
+        }
+    }
 }
