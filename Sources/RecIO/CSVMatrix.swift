@@ -151,14 +151,8 @@ public enum CSVMatrix {
     /// The field's bytes as a Float (strtof over the whole field), or nil when they are not one
     /// number in `NumberSyntax` (empty, text, hexadecimal, or longer than the scratch buffer).
     static func number(_ p: UnsafePointer<UInt8>, count len: Int, scratch: inout [CChar]) -> Float? {
-        guard len > 0 && len < scratch.count, NumberSyntax.isNumber(p, count: len) else { return nil }
-        return scratch.withUnsafeMutableBufferPointer { sb -> Float? in
-            for i in 0..<len { sb[i] = CChar(bitPattern: p[i]) }
-            sb[len] = 0
-            var endp: UnsafeMutablePointer<CChar>?
-            let parsed = strtof(sb.baseAddress!, &endp)
-            return endp == sb.baseAddress! + len ? parsed : nil
-        }
+        guard len > 0 && len < scratch.count else { return nil }
+        return DecimalParser.float(p, count: len)
     }
 
     /// Writes `m` as CSV to `path` atomically (temporary file, fsync, rename).

@@ -126,6 +126,43 @@ public enum DecimalParser {
         return slow(p + start, count: n - start)
     }
 
+    /// The `count` bytes at `p` (one number of `NumberSyntax`, nothing around it) as the Float
+    /// `strtof` gives, to the last bit; nil for anything else.
+    ///
+    /// Through `double`: its result is the value correctly rounded to 53 bits, and rounding that to
+    /// 24 bits differs from rounding the value once only when it lies exactly on a midpoint between
+    /// two Floats (its 29 extra bits `100…0`); those, subnormal and out-of-range results, and
+    /// anything `double` hands to `strtod`, go to `strtof`.
+    @inlinable
+    public static func float(_ p: UnsafePointer<UInt8>, count n: Int) -> Float? {
+        guard n > 0 && p[0] != 32 && p[0] != 9 else { return nil }
+        if n > 63 { return slowFloat(p, count: n) }
+        if let d = double(p, count: n) {
+            let m = d.magnitude
+            if d == 0 || (m >= Double(Float.leastNormalMagnitude) && m <= Double(Float.greatestFiniteMagnitude)),
+                d.significandBitPattern & 0x1FFF_FFFF != 0x1000_0000
+            {
+                return Float(d)
+            }
+        } else {
+            return nil
+        }
+        return slowFloat(p, count: n)
+    }
+
+    /// `strtof` on a NUL-terminated copy, accepting only a whole-field parse.
+    @usableFromInline
+    static func slowFloat(_ p: UnsafePointer<UInt8>, count n: Int) -> Float? {
+        guard NumberSyntax.isNumber(p, count: n) else { return nil }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: n + 1) { t -> Float? in
+            for k in 0..<n { t[k] = CChar(bitPattern: p[k]) }
+            t[n] = 0
+            var end: UnsafeMutablePointer<CChar>?
+            let v = strtof(t.baseAddress!, &end)
+            return end == t.baseAddress! + n ? v : nil
+        }
+    }
+
     /// `strtod` on a NUL-terminated copy, accepting only a whole-field parse.
     @usableFromInline
     static func slow(_ p: UnsafePointer<UInt8>, count n: Int) -> Double? {

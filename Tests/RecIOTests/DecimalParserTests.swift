@@ -140,4 +140,57 @@ import Testing
             #expect(got == reference(c), "\(c)")
         }
     }
+
+    /// `DecimalParser.float` against `strtof` on the same strings (bits), long fields included.
+    @Test func floatsEqualStrtof() {
+        func reference(_ s: String) -> Float? {
+            let b = Array(s.utf8)
+            guard !b.isEmpty, b.withUnsafeBufferPointer({ NumberSyntax.isNumber($0.baseAddress!, count: b.count) })
+            else { return nil }
+            var c = b.map { CChar(bitPattern: $0) }
+            c.append(0)
+            return c.withUnsafeMutableBufferPointer { t -> Float? in
+                var end: UnsafeMutablePointer<CChar>?
+                let v = strtof(t.baseAddress!, &end)
+                return end == t.baseAddress! + b.count ? v : nil
+            }
+        }
+        var g = Xoshiro256(seed: 36)
+        var cases = [
+            "0", "-0", "1e39", "-1e39", "3.4028235e38", "3.4028236e38", "1e-38", "1e-45", "1e-46", "1.4e-45", "inf",
+            "nan", " 1", "1 ", "", "0.1", "16777217", "16777219", "0x10", String(repeating: "1", count: 80),
+            "0." + String(repeating: "0", count: 70) + "1",
+        ]
+        for i in 0..<100_000 {
+            switch i % 4 {
+            case 0:
+                let v = Float(bitPattern: UInt32(truncatingIfNeeded: g.next()) & 0x7F7F_FFFF)
+                cases.append(String(format: "%.\(Int(g.next() % 12))g", Double(v)))
+            case 1:
+                // Midpoints between two Floats, printed in full (the double-rounding cases).
+                let v = Float(bitPattern: 0x0080_0000 &+ UInt32(truncatingIfNeeded: g.next() % 0x7E00_0000))
+                cases.append(String(format: "%.17g", (Double(v) + Double(v.nextUp)) / 2))
+            case 2: cases.append("\(Sampling.uniform(&g) * 10)")
+            default:
+                let n = 1 + Int(g.next() % 12)
+                cases.append((0..<n).map { _ in String(g.next() % 10) }.joined() + "e\(Int(g.next() % 80) - 40)")
+            }
+        }
+        var bad = [String]()
+        for c in cases {
+            let b = Array(c.utf8)
+            let got = b.withUnsafeBufferPointer {
+                DecimalParser.float($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: b.count)
+            }
+            let want = reference(c)
+            let same =
+                switch (got, want) {
+                case (nil, nil): true
+                case (let x?, let y?): x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
+                default: false
+                }
+            if !same { bad.append(c) }
+        }
+        #expect(bad.isEmpty, "\(bad.prefix(10))")
+    }
 }
