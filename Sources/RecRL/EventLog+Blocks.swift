@@ -65,6 +65,25 @@ struct EventSpanParser: Sendable {
         return -1 - Int64(strings.id(p, count: n))
     }
 
+    /// Whether the `n` bytes at `a` and `b` are equal (short keys: no call).
+    @inline(__always)
+    static func same(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+        var i = 0
+        while i + 8 <= n {
+            if UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self)
+                != UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)
+            {
+                return false
+            }
+            i += 8
+        }
+        while i < n {
+            if a[i] != b[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
     /// The span-local id of a raw event value and how it resolves (resolved once per value).
     @inline(__always)
     func resolve(
@@ -135,13 +154,17 @@ struct EventSpanParser: Sendable {
                                 }
                             }
                         }
-                        var t = DecimalParser.double(tp, count: tn)
+                        // Whole seconds (the usual form): the integer's Double is strtod's value
+                        // (both round once); a sign goes the general way ("-0" is -0.0).
+                        var t: Double? =
+                            tp[0] != 45 ? DecimalParser.int(tp, count: tn).map(Double.init) : nil
+                        if t == nil { t = DecimalParser.double(tp, count: tn) }
                         if t == nil || !t!.isFinite {
                             t = parseTimestamp(bytes: UnsafeBufferPointer(start: tp, count: tn))
                         }
                         if priceOK, let t {
                             let sid: Int64
-                            if let (lp, ln, lid) = lastSession, ln == sn, memcmp(lp, sp, sn) == 0 {
+                            if let (lp, ln, lid) = lastSession, ln == sn, Self.same(lp, sp, sn) {
                                 sid = lid
                             } else {
                                 sid = Self.key(sp, sn, &sessionKeys)

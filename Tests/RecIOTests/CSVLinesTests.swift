@@ -106,4 +106,38 @@ import Testing
             #expect(joined == t, "trial \(trial)")
         }
     }
+
+    /// A pipe (no mapping: the buffered path) gives the same blocks' bytes as the file.
+    @Test func pipesAreReadInBlocksToo() throws {
+        var g = Xoshiro256(seed: 66)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for trial in 0..<6 {
+            let t = Self.text(&g, lines: 200 + Int(g.next() % 2000))
+            let path = dir.appendingPathComponent("p\(trial)").path
+            #expect(mkfifo(path, 0o600) == 0)
+            let writer = Thread {
+                let fd = open(path, O_WRONLY)
+                _ = t.withUnsafeBytes { b in
+                    var off = 0
+                    while off < b.count {
+                        let n = write(fd, b.baseAddress! + off, min(b.count - off, 777))
+                        if n <= 0 { break }
+                        off += n
+                    }
+                }
+                close(fd)
+            }
+            writer.start()
+            var r = try LineBlockReader(path: path, blockBytes: [64, 1000, 1 << 16][trial % 3])
+            var joined = [UInt8]()
+            while let got = try r.next({ (b, _) in Array(b) }) {
+                let block = got.get()
+                if joined.count + block.count < t.count { #expect(block.last == 10) }
+                joined += block
+            }
+            #expect(joined == t, "trial \(trial)")
+        }
+    }
 }

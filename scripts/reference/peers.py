@@ -179,6 +179,27 @@ def training_pairs(rb, threads, reps, quick):
     ]
 
 
+def ingest_pair(rb, threads, reps, quick):
+    """Reading CSV logs: recbench ingest times RecKit's readers and, in the same process run,
+    pandas.read_csv (one thread) and pyarrow.csv.read_csv (1 and `threads` threads) on the same
+    generated files, with this Python."""
+    n = 1_000_000 if quick else 3_000_000
+    out = recbench(rb, "ingest", "--rows", str(n), "--threads", f"1,{threads}", "--reps", str(max(reps, 4)),
+                   "--python", sys.executable, "--only", "ab,events,pass")
+    rows = []
+    for name, what in (("ingest.ab-log", "offline A/B log"), ("ingest.event-log", "event log")):
+        for t in (1, threads):
+            r = [x for x in out if x["name"] == name and x["threads"] == t]
+            if not r or "pandas_ms" not in r[0]:
+                raise SystemExit(f"peers: recbench ingest printed no {name} row with pandas at {t} threads")
+            r = r[0]
+            rows.append((f"read {what}, {n // 1_000_000}M rows, {t} thread{'s' if t > 1 else ''}", "ms",
+                         r["median_ms"], "pandas.read_csv (1 thread)", r["pandas_ms"]))
+            if "pyarrow_ms" in r:
+                rows.append(("", "", None, f"pyarrow.csv ({t} thread{'s' if t > 1 else ''})", r["pyarrow_ms"]))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recbench", required=True)
@@ -186,7 +207,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="smaller training shapes and fewer repetitions (a smoke run)")
-    ap.add_argument("--only", help="comma-separated: score,mc,beta,train")
+    ap.add_argument("--only", help="comma-separated: score,mc,beta,train,ingest")
     ap.add_argument("--json", help="also write the rows here")
     a = ap.parse_args()
     reps = 3 if a.quick else a.reps
@@ -208,7 +229,7 @@ def main():
               "load %(load_avg_1m_start).2f" % info, flush=True)
         rows = []
         with tempfile.TemporaryDirectory() as d:
-            for group in ("score", "mc", "beta", "train"):
+            for group in ("score", "mc", "beta", "train", "ingest"):
                 part = os.path.join(d, group + ".json")
                 cmd = [sys.executable, os.path.abspath(__file__), "--recbench", a.recbench,
                        "--c-reference", a.c_reference, "--threads", str(a.threads),
@@ -237,6 +258,8 @@ def main():
         rows += beta_pair(a.recbench, a.threads, reps)
     if "train" in only:
         rows += training_pairs(a.recbench, a.threads, reps, a.quick)
+    if "ingest" in only:
+        rows += ingest_pair(a.recbench, a.threads, reps, a.quick)
     info["load_avg_1m_end"] = os.getloadavg()[0]
     print_rows(rows)
     if a.json:
