@@ -151,6 +151,9 @@ extension OffPolicyAccumulator {
     /// Newton passes: the log-likelihood's gradient and Hessian at the state's coefficients.
     mutating func addNewton(_ c: LogChunk) {
         guard let rowsModel = logisticContext, var n = state.newton else { return }
+        // `n` holds the only reference to the sums while rows are added (else the first write
+        // copies the whole Hessian, P²/2 sums, once per block of rows).
+        state.newton = nil
         let coefficients = rowsModel.columnCoefficients(c)
         let P = n.design.parameters
         let features = evaluator.usableItemFeatures
