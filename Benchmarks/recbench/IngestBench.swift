@@ -26,54 +26,50 @@ struct IngestBench: ParsableCommand {
     @Option(help: "Measurements to run: ab, events, pass (comma-separated; default all).") var only: String =
         "ab,events,pass"
 
-    /// The offline A/B log: 80 items, 3 positions, clicks, propensities with six significant
-    /// digits, 1000 users.
-    static func writeABLog(_ path: String, rows: Int, seed: UInt64) throws {
+    /// Writes `header` then `rows` lines from `line(j, &g)` to `path`, 4 MiB at a time.
+    static func writeLines(
+        _ path: String, header: String, rows: Int, seed: UInt64, _ line: (Int, inout Xoshiro256) -> String
+    ) throws {
         var g = Xoshiro256(seed: seed)
-        var out = [UInt8]()
-        out.reserveCapacity(1 << 22)
-        out += Array("item,position,click,propensity,user\n".utf8)
         let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw ValidationError("cannot write \(path)") }
         defer { close(fd) }
+        var out = Array(header.utf8)
+        out.reserveCapacity(1 << 22 + 256)
         for j in 0..<rows {
-            let item = Int(Sampling.uniform(&g) * 80)
-            let click = Sampling.uniform(&g) < 0.004 * (1 + Double(item % 5)) ? 1 : 0
-            let p = 0.001 + 0.05 * Sampling.uniform(&g)
-            let user = Int(Sampling.uniform(&g) * 1000)
-            out += Array("\(item),\(j % 3),\(click),\(String(format: "%.6g", p)),u\(user)\n".utf8)
-            if out.count > 1 << 22 {
+            out += Array(line(j, &g).utf8)
+            if out.count > 1 << 22 || j == rows - 1 {
                 _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
                 out.removeAll(keepingCapacity: true)
             }
         }
-        _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        if rows == 0 { _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) } }
+    }
+
+    /// The offline A/B log: 80 items, 3 positions, clicks, propensities with six significant
+    /// digits, 1000 users.
+    static func writeABLog(_ path: String, rows: Int, seed: UInt64) throws {
+        try writeLines(path, header: "item,position,click,propensity,user\n", rows: rows, seed: seed) { j, g in
+            let item = Int(Sampling.uniform(&g) * 80)
+            let click = Sampling.uniform(&g) < 0.004 * (1 + Double(item % 5)) ? 1 : 0
+            let p = 0.001 + 0.05 * Sampling.uniform(&g)
+            let user = Int(Sampling.uniform(&g) * 1000)
+            return "\(item),\(j % 3),\(click),\(String(format: "%.6g", p)),u\(user)\n"
+        }
     }
 
     /// The event log: sessions of ~8 events, Unix-second times, 50k items, click/cart/purchase.
     static func writeEventLog(_ path: String, rows: Int, seed: UInt64) throws {
-        var g = Xoshiro256(seed: seed)
-        var out = [UInt8]()
-        out.reserveCapacity(1 << 22)
-        out += Array("session_id,timestamp,item_id,event\n".utf8)
-        let fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw ValidationError("cannot write \(path)") }
-        defer { close(fd) }
         var session = 1
         var t = 1_600_000_000
-        for _ in 0..<rows {
+        try writeLines(path, header: "session_id,timestamp,item_id,event\n", rows: rows, seed: seed) { _, g in
             if Sampling.uniform(&g) < 0.125 { session += 1 }
             t += Int(Sampling.uniform(&g) * 30)
             let item = Int(Sampling.uniform(&g) * 50_000)
             let u = Sampling.uniform(&g)
             let ev = u < 0.9 ? "click" : u < 0.97 ? "cart" : "purchase"
-            out += Array("\(session),\(t),\(item),\(ev)\n".utf8)
-            if out.count > 1 << 22 {
-                _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-                out.removeAll(keepingCapacity: true)
-            }
+            return "\(session),\(t),\(item),\(ev)\n"
         }
-        _ = out.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
     }
 
     func run() throws {

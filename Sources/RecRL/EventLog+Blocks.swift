@@ -412,6 +412,16 @@ struct KeyIndex {
         return n
     }
 
+    /// The id of a span's key code (`EventSpanParser.key`): an integer by value, a string
+    /// through the span's map of its string ids (filled on first use).
+    @inline(__always)
+    mutating func id(code: Int64, _ map: inout [Int32], of local: ByteInterner) -> Int32 {
+        if code >= 0 { return id(value: code) }
+        let l = Int(-1 - code)
+        if map[l] < 0 { map[l] = id(string: l, of: local) }
+        return map[l]
+    }
+
     /// The id of string key `i` of `local`.
     mutating func id(string i: Int, of local: ByteInterner) -> Int32 {
         let before = strings.count
@@ -454,33 +464,11 @@ struct EventSpanJoin {
         let resolutions = s.resolutions
         for r in 0..<s.rows {
             let ks = spanSessions[r]
-            var gs: Int32
-            if ks == lastSession.code {
-                gs = lastSession.id
-            } else if ks >= 0 {
-                gs = sessions.id(value: ks)
-            } else {
-                let l = Int(-1 - ks)
-                gs = sMap[l]
-                if gs < 0 {
-                    gs = sessions.id(string: l, of: s.sessionKeys)
-                    sMap[l] = gs
-                }
-            }
+            let gs =
+                ks == lastSession.code ? lastSession.id : sessions.id(code: ks, &sMap, of: s.sessionKeys)
             // A string code is the span's: the cache holds integer keys only.
             lastSession = ks >= 0 ? (ks, gs) : (.min, -1)
-            let ki = spanItems[r]
-            var gi: Int32
-            if ki >= 0 {
-                gi = items.id(value: ki)
-            } else {
-                let l = Int(-1 - ki)
-                gi = iMap[l]
-                if gi < 0 {
-                    gi = items.id(string: l, of: s.itemKeys)
-                    iMap[l] = gi
-                }
-            }
+            let gi = items.id(code: spanItems[r], &iMap, of: s.itemKeys)
             let le = Int(spanEvents[r])
             var code = eMap[le]
             if code < 0 {
