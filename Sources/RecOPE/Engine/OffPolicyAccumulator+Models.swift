@@ -150,10 +150,17 @@ struct ModelRows {
 extension OffPolicyAccumulator {
     /// Newton passes: the log-likelihood's gradient and Hessian at the state's coefficients.
     mutating func addNewton(_ c: LogChunk) {
-        guard let rowsModel = logisticContext, var n = state.newton else { return }
-        // `n` holds the only reference to the sums while rows are added (else the first write
-        // copies the whole Hessian, P²/2 sums, once per block of rows).
-        state.newton = nil
+        guard let rowsModel = logisticContext, let current = state.newton else { return }
+        // A worker adds to its carry (made once per pass from the start's zero sums); otherwise
+        // `n` holds the only reference to the sums while rows are added (no copy on write).
+        var n: NewtonSums
+        if isWorker {
+            n = newtonCarry ?? current
+            newtonCarry = nil
+        } else {
+            n = current
+            state.newton = nil
+        }
         let coefficients = rowsModel.columnCoefficients(c)
         let P = n.design.parameters
         let features = evaluator.usableItemFeatures
@@ -176,7 +183,7 @@ extension OffPolicyAccumulator {
                 }
             }
         }
-        state.newton = n
+        if isWorker { newtonCarry = n } else { state.newton = n }
     }
 
     /// Last pass: DM and DR with the fitted logistic model.

@@ -45,6 +45,13 @@ public struct OffPolicyAccumulator {
     let base: OffPolicyState
     /// Accumulators that sum blocks (one per thread), made on first use.
     var workers: [OffPolicyAccumulator] = []
+    /// A worker's logistic-model sums (gradient and Hessian) over every block it summed in this
+    /// pass. They are exact fixed-point sums (`ExactSum`: integer additions, in any order the
+    /// same bits), so they are kept per worker and added to the state once, in `finishedState`,
+    /// instead of a dense Hessian (P²/2 sums) copied and merged for every block.
+    var newtonCarry: NewtonSums?
+    /// Whether this accumulator is a worker (its Newton sums go to `newtonCarry`).
+    var isWorker = false
 
     /// Rows per block. A chunk's rows are summed block by block, each block from zero, and the
     /// blocks' sums are added to the state in block order: the sums, to the last bit, do not
@@ -139,6 +146,8 @@ public struct OffPolicyAccumulator {
         Self.flush(&state)
         var s = state
         state = base
+        // The block's Newton sums are in the worker's carry; the state's are the start's zeros.
+        if newtonCarry != nil { s.newton = nil }
         var identity = ShardIdentity()
         identity.add(rows)
         s.shards = [identity]
@@ -156,7 +165,9 @@ public struct OffPolicyAccumulator {
             // Each worker's own copy of the start state: threads summing side by side share no
             // array buffer, so no reference count bounces between their cores.
             let own = workers.isEmpty ? base : try OffPolicyState.decode(try base.encoded(), file: "worker")
-            workers.append(try OffPolicyAccumulator(evaluator: evaluator, state: own))
+            var w = try OffPolicyAccumulator(evaluator: evaluator, state: own)
+            w.isWorker = true
+            workers.append(w)
         }
         // Targets may have grown (appendTargetMarginals) since the workers were made.
         for w in workers.indices { workers[w].evaluator = evaluator }
@@ -197,6 +208,7 @@ public struct OffPolicyAccumulator {
         var s = state
         s.shards = [shard]
         Self.flush(&s)
+        for w in workers { if let n = w.newtonCarry { s.newton?.addSums(n) } }
         return s
     }
 
