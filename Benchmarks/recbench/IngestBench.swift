@@ -23,8 +23,9 @@ struct IngestBench: ParsableCommand {
             "A Python with pandas (and pyarrow) for the peers; default .venv-torch/bin/python when it exists, else python3. 'none' skips them."
     )
     var python: String?
-    @Option(help: "Measurements to run: ab, events, pass (comma-separated; default all).") var only: String =
-        "ab,events,pass"
+    @Option(
+        help: "Measurements to run: ab, depth (the position column alone), events, pass (comma-separated).")
+    var only: String = "ab,depth,events,pass"
 
     /// Writes `header` then `rows` lines from `line(j, &g)` to `path`, 4 MiB at a time.
     static func writeLines(
@@ -129,6 +130,17 @@ struct IngestBench: ParsableCommand {
                     precondition(n == rows)
                 }, threads: t)
             withPeers(&m, file: "ab", bytes: abBytes)
+            out.append(m)
+        }
+        for t in threadList where parts.contains("depth") {
+            Threading.setCount(t)
+            var m = Measurement(
+                name: "ingest.ab-log-positions", params: params + [("mb", abBytes / 1e6)],
+                timesMs: timeit(reps: reps) {
+                    precondition(
+                        try! LogReader.deepestPosition(path: ab, columns: columns, parallelism: .threads(t)) == 3)
+                }, threads: t)
+            m.extra += [("rows_per_second", Double(rows) / (m.medianMs / 1e3))]
             out.append(m)
         }
         for t in threadList where parts.contains("events") {
