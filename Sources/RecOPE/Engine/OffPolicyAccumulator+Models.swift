@@ -1,4 +1,5 @@
 import RecCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -207,11 +208,17 @@ extension OffPolicyAccumulator {
             for p in state.policies.indices {
                 let w = weight(c, j, policy: p, pa: pa)
                 let ts = c.targetStates.isEmpty ? 0 : Int(c.targetStates[p]?[j] ?? 0)
-                let target = evaluator.targets[p].marginals[ts]
+                let key = DMKey(policy: Int32(p), state: Int32(ts), position: Int32(k), logit: base.bitPattern)
                 var dm = 0.0
-                for i in 0..<N {
-                    let logit: Double = base + m.itemLogit[i]
-                    dm += target.probability(item: i, rank: k) / (1 + exp(-logit))
+                if let cached = dmCache[key] {
+                    dm = cached
+                } else {
+                    let target = evaluator.targets[p].marginals[ts]
+                    for i in 0..<N {
+                        let logit: Double = base + m.itemLogit[i]
+                        dm += target.probability(item: i, rank: k) / (1 + exp(-logit))
+                    }
+                    if dmCache.count < Self.dmCacheLimit { dmCache[key] = dm }
                 }
                 sc.x[0] = 1
                 sc.x[1] = dm

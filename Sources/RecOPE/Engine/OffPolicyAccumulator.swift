@@ -52,6 +52,17 @@ public struct OffPolicyAccumulator {
     var newtonCarry: NewtonSums?
     /// Whether this accumulator is a worker (its Newton sums go to `newtonCarry`).
     var isWorker = false
+    /// The DM term of the logistic pass by (policy, target state, position, row logit's bits):
+    /// rows that share a position and context share it, and it is a sum over every item (one
+    /// `exp` each), so it is computed once per key (the same arithmetic: the same bits).
+    var dmCache: [DMKey: Double] = [:]
+
+    struct DMKey: Hashable {
+        let policy: Int32, state: Int32, position: Int32
+        let logit: UInt64
+    }
+    /// Keys kept at most (a log whose every row has its own context stops caching there).
+    static let dmCacheLimit = 1 << 20
 
     /// Rows per block. A chunk's rows are summed block by block, each block from zero, and the
     /// blocks' sums are added to the state in block order: the sums, to the last bit, do not
