@@ -166,25 +166,64 @@ extension OffPolicyAccumulator {
         let P = n.design.parameters
         let features = evaluator.usableItemFeatures
         var x = [(Int, Double)]()
-        for j in 0..<c.count {
-            let a = Int(c.items[j])
-            let k = Int(c.positions[j])
-            rowsModel.features(item: a, position: k, coefficients, j, itemFeatures: features, into: &x)
-            var eta = 0.0
-            for (i, v) in x { eta += n.theta[i] * v }
-            let p = 1 / (1 + exp(-eta))
-            let wgt = max(p * (1 - p), 1e-12)
-            let res = c.rewards[j] - p
-            for (ai, va) in x {
-                n.gradient[ai].add(res * va)
-                let rowStart: Int = ai * P - ai * (ai - 1) / 2 - ai
-                for (bi, vb) in x where bi >= ai {
-                    let h: Double = wgt * va * vb
-                    n.hessian[rowStart + bi].add(h)
+        // Rows in order of (item, first context value): the sums are exact integers (any order
+        // gives the same bits), and in this order each row's Hessian cells lie near the last
+        // row's (one Hessian row per item, the context's cells in order) instead of anywhere in
+        // P²/2 cells.
+        let order = Self.newtonOrder(c, coefficients.first, parameters: P)
+        let theta = n.theta
+        n.gradient.withUnsafeMutableBufferPointer { gradient in
+            n.hessian.withUnsafeMutableBufferPointer { hessian in
+                for j in order {
+                    let j = Int(j)
+                    let a = Int(c.items[j])
+                    let k = Int(c.positions[j])
+                    rowsModel.features(item: a, position: k, coefficients, j, itemFeatures: features, into: &x)
+                    var eta = 0.0
+                    for (i, v) in x { eta += theta[i] * v }
+                    let p = 1 / (1 + exp(-eta))
+                    let wgt = max(p * (1 - p), 1e-12)
+                    let res = c.rewards[j] - p
+                    for (ai, va) in x {
+                        gradient[ai].add(res * va)
+                        let rowStart: Int = ai * P - ai * (ai - 1) / 2 - ai
+                        for (bi, vb) in x where bi >= ai {
+                            let h: Double = wgt * va * vb
+                            hessian[rowStart + bi].add(h)
+                        }
+                    }
                 }
             }
         }
         if isWorker { newtonCarry = n } else { state.newton = n }
+    }
+
+    /// The rows of `c` by item, and within an item by the first context column's coefficient
+    /// (two stable counting passes; file order where both are equal).
+    static func newtonOrder(_ c: LogChunk, _ context: [Int32]?, parameters P: Int) -> [Int32] {
+        let n = c.count
+        var order = [Int32](unsafeUninitializedCapacity: n) { b, count in
+            for j in 0..<n { b[j] = Int32(j) }
+            count = n
+        }
+        func countingSort(_ key: (Int) -> Int, buckets: Int) {
+            var starts = [Int](repeating: 0, count: buckets + 1)
+            for j in order { starts[key(Int(j)) + 1] += 1 }
+            for b in 0..<buckets { starts[b + 1] += starts[b] }
+            var out = [Int32](repeating: 0, count: n)
+            for j in order {
+                let b = key(Int(j))
+                out[starts[b]] = j
+                starts[b] += 1
+            }
+            order = out
+        }
+        if let context {
+            countingSort({ Int(context[$0]) + 1 }, buckets: P + 1)  // -1 (no value) first
+        }
+        let items = (c.items.max().map { Int($0) } ?? 0) + 1
+        countingSort({ Int(c.items[$0]) }, buckets: items)
+        return order
     }
 
     /// Last pass: DM and DR with the fitted logistic model.
