@@ -30,17 +30,20 @@ struct EventSpanParser: Sendable {
         case unknown
     }
 
-    /// One span's rows.
+    /// One span's rows: columns the span owns (raw memory, filled by the parse loop without a
+    /// capacity or uniqueness check per row).
     final class Span: @unchecked Sendable {
         var rows = 0
+        /// Rows the columns can hold.
+        let capacity: Int
         /// Keys as `KeyCode`s: a non-negative integer key by its value, any other by its
         /// span-local string id.
-        var sessions: [Int64] = []
-        var items: [Int64] = []
-        var events: [Int32] = []
-        var times: [Double] = []
+        let sessions: UnsafeMutablePointer<Int64>
+        let items: UnsafeMutablePointer<Int64>
+        let events: UnsafeMutablePointer<Int32>
+        let times: UnsafeMutablePointer<Double>
         /// NaN where a row has no price.
-        var prices: [Float] = []
+        let prices: UnsafeMutablePointer<Float>
         var anyPrice = false
         var sessionKeys = ByteInterner()
         var itemKeys = ByteInterner()
@@ -50,6 +53,23 @@ struct EventSpanParser: Sendable {
         var firstLine = 0
         /// The first bad row and its line in the span: the reference path makes its error.
         var failure: (row: CSVRow, line: Int, unterminatedField: Int?)?
+
+        init(capacity: Int) {
+            self.capacity = capacity
+            sessions = .allocate(capacity: capacity)
+            items = .allocate(capacity: capacity)
+            events = .allocate(capacity: capacity)
+            times = .allocate(capacity: capacity)
+            prices = .allocate(capacity: capacity)
+        }
+
+        deinit {
+            sessions.deallocate()
+            items.deallocate()
+            events.deallocate()
+            times.deallocate()
+            prices.deallocate()
+        }
     }
 
     /// A key field's code: a non-negative integer key is its value (the row loader keys integers
@@ -88,7 +108,7 @@ struct EventSpanParser: Sendable {
     @inline(__always)
     func resolve(
         _ raw: UnsafePointer<UInt8>, _ n: Int, _ values: inout ByteInterner, _ resolutions: inout [Resolution]
-    ) -> (Int32, Resolution) {
+    ) -> Int32 {
         let id = values.id(raw, count: n)
         if Int(id) == resolutions.count {
             let v = String(decoding: UnsafeBufferPointer(start: raw, count: n), as: UTF8.self)
@@ -98,28 +118,43 @@ struct EventSpanParser: Sendable {
                 resolutions.append(events.passThrough ? .event(v) : .unknown)
             }
         }
-        return (id, resolutions[Int(id)])
+        return id
+    }
+
+    /// The few raw event values a log has, each by the bytes of its first appearance in the span:
+    /// a row's value is found by comparing bytes (no hashing); values past `limit` go to the
+    /// interner.
+    struct EventCache {
+        static let limit = 8
+        var starts: [UnsafePointer<UInt8>] = []
+        var lengths: [Int] = []
+        /// Span-local id and how it resolves: 0 an event, 1 skip, 2 unknown.
+        var ids: [Int32] = []
+        var kinds: [UInt8] = []
+
+        @inline(__always)
+        func find(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+            for k in 0..<lengths.count where lengths[k] == n && EventSpanParser.same(starts[k], p, n) {
+                return k
+            }
+            return nil
+        }
     }
 
     /// Parses the lines of `span`. The loop works on local columns and tables (no class
     /// property access per row), handed to the span at the end.
     func parse(_ span: UnsafeBufferPointer<UInt8>) -> Span {
-        let out = Span()
-        let capacity = CSVLines.lineCount(span) + 1
-        var sessions = [Int64]()
-        var items = [Int64]()
-        var eventIds = [Int32]()
-        var times = [Double]()
-        var prices = [Float]()
-        sessions.reserveCapacity(capacity)
-        items.reserveCapacity(capacity)
-        eventIds.reserveCapacity(capacity)
-        times.reserveCapacity(capacity)
-        prices.reserveCapacity(capacity)
+        let out = Span(capacity: CSVLines.lineCount(span) + 1)
+        let sessions = out.sessions
+        let items = out.items
+        let eventIds = out.events
+        let times = out.times
+        let prices = out.prices
         var sessionKeys = ByteInterner()
         var itemKeys = ByteInterner()
         var values = ByteInterner()
         var resolutions = [Resolution]()
+        var cache = EventCache()
         var anyPrice = false
         var rows = 0
         // The previous row's session (rows of a session are usually together).
@@ -136,11 +171,27 @@ struct EventSpanParser: Sendable {
                 let (ep, en) = scan.field(event)
                 let (tp, tn) = scan.field(time)
                 if sn > 0 && iN > 0 && en > 0 && tn > 0 {
-                    let (eid, r) = resolve(ep, en, &values, &resolutions)
-                    switch r {
-                    case .skip: continue
-                    case .unknown: break
-                    case .event:
+                    let eid: Int32
+                    let kind: UInt8
+                    if let k = cache.find(ep, en) {
+                        eid = cache.ids[k]
+                        kind = cache.kinds[k]
+                    } else {
+                        eid = resolve(ep, en, &values, &resolutions)
+                        switch resolutions[Int(eid)] {
+                        case .event: kind = 0
+                        case .skip: kind = 1
+                        case .unknown: kind = 2
+                        }
+                        if cache.ids.count < EventCache.limit {
+                            cache.starts.append(ep)
+                            cache.lengths.append(en)
+                            cache.ids.append(eid)
+                            cache.kinds.append(kind)
+                        }
+                    }
+                    if kind == 1 { continue }
+                    if kind == 0 {
                         var priceOK = true
                         var pv = Float.nan
                         if let cp = price, cp < scan.count {
@@ -170,11 +221,11 @@ struct EventSpanParser: Sendable {
                                 sid = Self.key(sp, sn, &sessionKeys)
                                 lastSession = (sp, sn, sid)
                             }
-                            sessions.append(sid)
-                            items.append(Self.key(ip, iN, &itemKeys))
-                            eventIds.append(eid)
-                            times.append(t)
-                            prices.append(pv)
+                            sessions[rows] = sid
+                            items[rows] = Self.key(ip, iN, &itemKeys)
+                            eventIds[rows] = eid
+                            times[rows] = t
+                            prices[rows] = pv
                             rows += 1
                             continue
                         }
@@ -189,13 +240,12 @@ struct EventSpanParser: Sendable {
             }
             do {
                 guard let v = try reference(row, line: scan.lineIndex) else { continue }
-                v.session.withUTF8Bytes { sessions.append(Self.key($0, $1, &sessionKeys)) }
-                v.item.withUTF8Bytes { items.append(Self.key($0, $1, &itemKeys)) }
+                sessions[rows] = v.session.withUTF8Bytes { Self.key($0, $1, &sessionKeys) }
+                items[rows] = v.item.withUTF8Bytes { Self.key($0, $1, &itemKeys) }
                 lastSession = nil
-                let eid = v.raw.withUTF8Bytes { resolve($0, $1, &values, &resolutions).0 }
-                eventIds.append(eid)
-                times.append(v.time)
-                prices.append(v.price ?? .nan)
+                eventIds[rows] = v.raw.withUTF8Bytes { resolve($0, $1, &values, &resolutions) }
+                times[rows] = v.time
+                prices[rows] = v.price ?? .nan
                 if v.price != nil { anyPrice = true }
                 rows += 1
             } catch {
@@ -206,11 +256,6 @@ struct EventSpanParser: Sendable {
         while scan.next() {}
         out.lineCount = scan.lineIndex
         out.rows = rows
-        out.sessions = sessions
-        out.items = items
-        out.events = eventIds
-        out.times = times
-        out.prices = prices
         out.anyPrice = anyPrice
         out.sessionKeys = sessionKeys
         out.itemKeys = itemKeys
@@ -462,13 +507,25 @@ struct EventSpanJoin {
         let spanItems = s.items
         let spanEvents = s.events
         let resolutions = s.resolutions
-        for r in 0..<s.rows {
+        let sessionKeys = s.sessionKeys
+        let itemKeys = s.itemKeys
+        let n = s.rows
+        // The span's rows are written in place (no capacity or uniqueness check per row).
+        let gS = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+        let gI = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+        let gE = UnsafeMutablePointer<UInt8>.allocate(capacity: max(n, 1))
+        defer {
+            gS.deallocate()
+            gI.deallocate()
+            gE.deallocate()
+        }
+        for r in 0..<n {
             let ks = spanSessions[r]
             let gs =
-                ks == lastSession.code ? lastSession.id : sessions.id(code: ks, &sMap, of: s.sessionKeys)
+                ks == lastSession.code ? lastSession.id : sessions.id(code: ks, &sMap, of: sessionKeys)
             // A string code is the span's: the cache holds integer keys only.
             lastSession = ks >= 0 ? (ks, gs) : (.min, -1)
-            let gi = items.id(code: spanItems[r], &iMap, of: s.itemKeys)
+            let gi = items.id(code: spanItems[r], &iMap, of: itemKeys)
             let le = Int(spanEvents[r])
             var code = eMap[le]
             if code < 0 {
@@ -485,12 +542,15 @@ struct EventSpanJoin {
                 }
                 eMap[le] = code
             }
-            log.sessions.append(gs)
-            log.items.append(gi)
-            log.events.append(UInt8(code))
+            gS[r] = gs
+            gI[r] = gi
+            gE[r] = UInt8(code)
         }
-        log.times += s.times
-        prices += s.prices
+        log.sessions.append(contentsOf: UnsafeBufferPointer(start: gS, count: n))
+        log.items.append(contentsOf: UnsafeBufferPointer(start: gI, count: n))
+        log.events.append(contentsOf: UnsafeBufferPointer(start: gE, count: n))
+        log.times.append(contentsOf: UnsafeBufferPointer(start: s.times, count: n))
+        prices.append(contentsOf: UnsafeBufferPointer(start: s.prices, count: n))
         anyPrice = anyPrice || s.anyPrice
         if let bad = s.failure {
             let line = s.firstLine + bad.line
