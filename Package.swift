@@ -58,7 +58,7 @@ let package = Package(
         // Layers with hand-written backward, optimisers, checkpoints.
         .target(name: "RecNN", dependencies: ["RecCore", "RecIO"]),
         // Offline evaluation: ranking policies, rank marginals (Monte Carlo and exact).
-        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO", "CYAML"]),
+        .target(name: "RecOPE", dependencies: ["RecCore", "RecIO", "CSIMD", "CYAML"]),
         // Offline RL for sequential recommenders: event logs, sessions, transitions, trainers,
         // evaluation, serving policies.
         .target(name: "RecRL", dependencies: ["RecCore", "RecIO", "RecNN", "RecOPE"]),

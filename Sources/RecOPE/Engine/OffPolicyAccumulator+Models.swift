@@ -163,44 +163,172 @@ extension OffPolicyAccumulator {
             state.newton = nil
         }
         let coefficients = rowsModel.columnCoefficients(c)
-        let P = n.design.parameters
         let features = evaluator.usableItemFeatures
+        if newtonTally == nil {
+            newtonTally = NewtonTally(
+                design: n.design, features: features, categoryOffsets: rowsModel.categoryOffsets)
+        }
+        if newtonTally != nil {
+            // 0/1 features in a dense table of combinations: rows counted, the counts turned into
+            // the sums at the pass's end (a worker's, in `finishedState`) or now.
+            newtonTally!.add(c, coefficients, into: &n)
+            if !isWorker { newtonTally!.flush(into: &n) }
+        } else {
+            Self.addNewtonRows(c, coefficients, rowsModel, features, depth: evaluator.depth, &n)
+        }
+        if isWorker { newtonCarry = n } else { state.newton = n }
+    }
+
+    /// The Newton sums of `c`'s rows one by one (designs with numeric item features, or too many
+    /// feature combinations for `NewtonTally`); `generic` takes every design through the loop
+    /// for any feature values (the reference of the others).
+    static func addNewtonRows(
+        _ c: LogChunk, _ coefficients: [[Int32]], _ rowsModel: LogisticRows, _ features: ItemFeatures?,
+        depth: Int, generic: Bool = false, _ n: inout NewtonSums
+    ) {
+        let P = n.design.parameters
         var x = [(Int, Double)]()
-        // Rows in order of (item, first context value): the sums are exact integers (any order
-        // gives the same bits), and in this order each row's Hessian cells lie near the last
-        // row's (one Hessian row per item, the context's cells in order) instead of anywhere in
-        // P²/2 cells.
-        let order = Self.newtonOrder(c, coefficients.first, parameters: P)
-        let theta = n.theta
-        n.gradient.withUnsafeMutableBufferPointer { gradient in
-            n.hessian.withUnsafeMutableBufferPointer { hessian in
-                for j in order {
-                    let j = Int(j)
-                    let a = Int(c.items[j])
-                    let k = Int(c.positions[j])
-                    rowsModel.features(item: a, position: k, coefficients, j, itemFeatures: features, into: &x)
-                    var eta = 0.0
-                    for (i, v) in x { eta += theta[i] * v }
-                    let p = 1 / (1 + exp(-eta))
-                    let wgt = max(p * (1 - p), 1e-12)
-                    let res = c.rewards[j] - p
-                    for (ai, va) in x {
-                        gradient[ai].add(res * va)
-                        let rowStart: Int = ai * P - ai * (ai - 1) / 2 - ai
-                        for (bi, vb) in x where bi >= ai {
-                            let h: Double = wgt * va * vb
-                            hessian[rowStart + bi].add(h)
+        // Rows in order of (item, first context value, position): the sums are exact integers (any
+        // order gives the same bits), and in this order each row's Hessian cells lie near the
+        // last row's (one Hessian row per item, the context's cells in order) instead of anywhere
+        // in P²/2 cells, and rows with the same features are consecutive.
+        let order = Self.newtonOrder(c, coefficients.first, parameters: P, depth: depth)
+        if !generic && (features == nil || n.design.itemNumeric == 0) {
+            // Every feature value is 1 unless items have numeric features.
+            Self.addNewtonOnes(c, order, coefficients, rowsModel, features, &n)
+        } else {
+            let theta = n.theta
+            n.gradient.withUnsafeMutableBufferPointer { gradient in
+                n.hessian.withUnsafeMutableBufferPointer { hessian in
+                    for j in order {
+                        let j = Int(j)
+                        let a = Int(c.items[j])
+                        let k = Int(c.positions[j])
+                        rowsModel.features(item: a, position: k, coefficients, j, itemFeatures: features, into: &x)
+                        var eta = 0.0
+                        for (i, v) in x { eta += theta[i] * v }
+                        let p = 1 / (1 + exp(-eta))
+                        let wgt = max(p * (1 - p), 1e-12)
+                        let res = c.rewards[j] - p
+                        for (ai, va) in x {
+                            gradient[ai].add(res * va)
+                            let rowStart: Int = ai * P - ai * (ai - 1) / 2 - ai
+                            for (bi, vb) in x where bi >= ai {
+                                let h: Double = wgt * va * vb
+                                hessian[rowStart + bi].add(h)
+                            }
                         }
                     }
                 }
             }
         }
-        if isWorker { newtonCarry = n } else { state.newton = n }
     }
 
-    /// The rows of `c` by item, and within an item by the first context column's coefficient
-    /// (two stable counting passes; file order where both are equal).
-    static func newtonOrder(_ c: LogChunk, _ context: [Int32]?, parameters P: Int) -> [Int32] {
+    /// The Newton sums of a chunk whose features are all 0/1 (`LogisticRows.features` without
+    /// numeric item features), rows taken in `order`: the same cells and terms as row by row,
+    /// through raw buffers. Each term is rounded to fixed point once: a row's Hessian terms are
+    /// all its weight (wgt · 1 · 1) and its gradient terms its residual; rows with the same
+    /// features (consecutive in `order`) share one logit, and their Hessian terms are added as
+    /// one exact integer multiple.
+    static func addNewtonOnes(
+        _ c: LogChunk, _ order: [Int32], _ coefficients: [[Int32]], _ rowsModel: LogisticRows,
+        _ features: ItemFeatures?, _ n: inout NewtonSums
+    ) {
+        let P = n.design.parameters
+        let I = n.design.items
+        let rows = c.count
+        let columns = coefficients.count
+        // The coefficient columns, flat: column f's row j at f * rows + j.
+        var flat = [Int32](repeating: -1, count: max(columns * rows, 1))
+        for (f, col) in coefficients.enumerated() {
+            flat.withUnsafeMutableBufferPointer { o in
+                col.withUnsafeBufferPointer {
+                    o.baseAddress!.advanced(by: f * rows).update(from: $0.baseAddress!, count: rows)
+                }
+            }
+        }
+        // Item categories (their coefficient index per item), as in `features`.
+        var categories = [[Int]]()
+        if let f = features, !n.design.itemCategories.isEmpty {
+            let co = rowsModel.categoryOffsets
+            categories = f.categorical.enumerated().map { c, col in col.map { co[c] + Int($0) } }
+        }
+        let width = 3 + columns + categories.count
+        let ix = UnsafeMutablePointer<Int>.allocate(capacity: width)
+        defer { ix.deallocate() }
+        n.theta.withUnsafeBufferPointer { theta in
+            n.gradient.withUnsafeMutableBufferPointer { gradient in
+                n.hessian.withUnsafeMutableBufferPointer { hessian in
+                    flat.withUnsafeBufferPointer { flat in
+                        c.items.withUnsafeBufferPointer { items in
+                            c.positions.withUnsafeBufferPointer { positions in
+                                c.rewards.withUnsafeBufferPointer { rewards in
+                                    order.withUnsafeBufferPointer { order in
+                                        var at = 0
+                                        while at < rows {
+                                            let j = Int(order[at])
+                                            let a = Int(items[j])
+                                            // The row's features in `features`' order (the logit's sum
+                                            // order).
+                                            var m = 3
+                                            ix[0] = 0
+                                            ix[1] = 1 + a
+                                            ix[2] = 1 + I + Int(positions[j])
+                                            for f in 0..<columns {
+                                                let v = flat[f * rows + j]
+                                                if v >= 0 {
+                                                    ix[m] = Int(v)
+                                                    m += 1
+                                                }
+                                            }
+                                            for cat in categories {
+                                                ix[m] = cat[a]
+                                                m += 1
+                                            }
+                                            // The run of rows with the same features.
+                                            var end = at + 1
+                                            run: while end < rows {
+                                                let i = Int(order[end])
+                                                guard items[i] == items[j] && positions[i] == positions[j] else {
+                                                    break
+                                                }
+                                                for f in 0..<columns where flat[f * rows + i] != flat[f * rows + j] {
+                                                    break run
+                                                }
+                                                end += 1
+                                            }
+                                            var eta = 0.0
+                                            for t in 0..<m { eta += theta[ix[t]] * 1 }
+                                            let p = 1 / (1 + exp(-eta))
+                                            let wgt = max(p * (1 - p), 1e-12)
+                                            var res = ExactSum()
+                                            for t in at..<end { res.add(rewards[Int(order[t])] - p) }
+                                            var h = ExactSum()
+                                            h.add(wgt)
+                                            let term = h.total &* Int128(end - at)
+                                            for t in 0..<m {
+                                                let ai = ix[t]
+                                                gradient[ai].add(res)
+                                                let rowStart = ai &* P &- ai &* (ai &- 1) / 2 &- ai
+                                                for u in 0..<m where ix[u] >= ai {
+                                                    hessian[rowStart &+ ix[u]].total &+= term
+                                                }
+                                            }
+                                            at = end
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows of `c` by item, within an item by the first context column's coefficient, then by
+    /// position (three stable counting passes; file order where all are equal).
+    static func newtonOrder(_ c: LogChunk, _ context: [Int32]?, parameters P: Int, depth K: Int) -> [Int32] {
         let n = c.count
         var order = [Int32](unsafeUninitializedCapacity: n) { b, count in
             for j in 0..<n { b[j] = Int32(j) }
@@ -218,6 +346,7 @@ extension OffPolicyAccumulator {
             }
             order = out
         }
+        countingSort({ Int(c.positions[$0]) }, buckets: max(K, (c.positions.max().map { Int($0) } ?? 0) + 1))
         if let context {
             countingSort({ Int(context[$0]) + 1 }, buckets: P + 1)  // -1 (no value) first
         }

@@ -50,6 +50,9 @@ public struct OffPolicyAccumulator {
     /// same bits), so they are kept per worker and added to the state once, in `finishedState`,
     /// instead of a dense Hessian (P²/2 sums) copied and merged for every block.
     var newtonCarry: NewtonSums?
+    /// A worker's Newton tallies by feature combination (0/1 designs), added to its carry in
+    /// `finishedState`.
+    var newtonTally: NewtonTally?
     /// Whether this accumulator is a worker (its Newton sums go to `newtonCarry`).
     var isWorker = false
     /// The DM term of the logistic pass by (policy, target state, position, row logit's bits):
@@ -219,7 +222,11 @@ public struct OffPolicyAccumulator {
         var s = state
         s.shards = [shard]
         Self.flush(&s)
-        for w in workers { if let n = w.newtonCarry { s.newton?.addSums(n) } }
+        for w in workers {
+            guard var n = w.newtonCarry else { continue }
+            w.newtonTally?.addSums(into: &n)
+            s.newton?.addSums(n)
+        }
         return s
     }
 
