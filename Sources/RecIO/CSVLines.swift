@@ -282,10 +282,10 @@ public struct CSVLines: ~Copyable {
 /// Reads a file in large blocks that end at a line end (the rest of a block's last line opens
 /// the next one), for readers that parse whole lines in parallel. `-` is standard input.
 ///
-/// A regular file is mapped (no copy into a buffer: its pages are read where the spans are
-/// parsed, on every thread), and the pages of a block are released once the next block is asked
-/// for, so the memory held stays about one block. Pipes, standard input and special files are
-/// read into a buffer.
+/// Every file is read into one buffer of about a block (memory held: one block). Regular files
+/// were mapped once: `read` into the buffer measured the same (`recbench ingest`, 3M rows, 1 and 2
+/// threads), and a mapped file that shrinks while it is read kills the process (SIGBUS) where
+/// `read` just ends early.
 public struct LineBlockReader: ~Copyable {
     /// The file read.
     public let path: String
@@ -295,10 +295,6 @@ public struct LineBlockReader: ~Copyable {
     var filled = 0  // bytes in buffer
     var blockEnd = 0  // end of the block last handed out
     var eof = false
-    /// The mapping of a regular file, its size, and the offset of the current block.
-    var mapped: UnsafeMutableRawPointer?
-    var mappedSize = 0
-    var blockStart = 0
     /// Whether the next block starts the file (a byte order mark may open it).
     public private(set) var atFileStart = true
 
@@ -308,50 +304,12 @@ public struct LineBlockReader: ~Copyable {
         self.path = path
         fd = try FileInput.open(path)
         capacity = max(blockBytes, 16)
-        var st = stat()
-        if fd != STDIN_FILENO, fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0,
-            let m = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED
-        {
-            mapped = m
-            mappedSize = Int(st.st_size)
-            _ = madvise(m, mappedSize, MADV_SEQUENTIAL)
-            buffer = .allocate(capacity: 1)
-        } else {
-            buffer = .allocate(capacity: capacity)
-        }
+        buffer = .allocate(capacity: capacity)
     }
 
     deinit {
-        if let mapped { munmap(mapped, mappedSize) }
         buffer.deallocate()
         if fd != STDIN_FILENO { close(fd) }
-    }
-
-    /// The next block of a mapped file.
-    mutating func nextMapped<R, E: Error>(
-        _ base: UnsafeMutableRawPointer, _ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool) throws(E) -> R
-    ) -> Result<R, E>? {
-        let p = base.assumingMemoryBound(to: UInt8.self)
-        // Release the pages of the block before (whole pages only).
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let done = (blockEnd / page) * page
-        if done > 0 && blockEnd > 0 { _ = madvise(base, done, MADV_DONTNEED) }
-        blockStart = blockEnd
-        guard blockStart < mappedSize else { return nil }
-        var end = min(blockStart + capacity, mappedSize)
-        if end < mappedSize {
-            // Extend to the line end at or after the cut.
-            if let nl = memchr(p + end - 1, 10, mappedSize - end + 1) {
-                end = p.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
-            } else {
-                end = mappedSize
-            }
-        }
-        blockEnd = end
-        let first = atFileStart
-        atFileStart = false
-        let block = UnsafeBufferPointer(start: UnsafePointer(p + blockStart), count: end - blockStart)
-        do { return .success(try body(block, first)) } catch { return .failure(error) }
     }
 
     /// The next block of whole lines (the last one may lack its line end), or nil at the end:
@@ -359,7 +317,6 @@ public struct LineBlockReader: ~Copyable {
     public mutating func next<R, E: Error>(
         _ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool) throws(E) -> R
     ) throws(RecIOError) -> Result<R, E>? {
-        if let mapped { return nextMapped(mapped, body) }
         // Move the unread tail to the front.
         if blockEnd > 0 {
             let tail = filled - blockEnd
@@ -406,12 +363,6 @@ public struct LineBlockReader: ~Copyable {
 
     /// The block `next` handed out last, again (valid until the next call of `next`).
     public func withCurrent<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
-        if let mapped {
-            return try body(
-                UnsafeBufferPointer(
-                    start: UnsafePointer(mapped.assumingMemoryBound(to: UInt8.self) + blockStart),
-                    count: blockEnd - blockStart))
-        }
         return try body(UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd))
     }
 

@@ -107,7 +107,7 @@ import Testing
         }
     }
 
-    /// A pipe (no mapping: the buffered path) gives the same blocks' bytes as the file.
+    /// A pipe gives the same blocks' bytes as the file.
     @Test func pipesAreReadInBlocksToo() throws {
         var g = Xoshiro256(seed: 66)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString)")
@@ -139,5 +139,27 @@ import Testing
             }
             #expect(joined == t, "trial \(trial)")
         }
+    }
+
+    /// A file cut short while it is read (a log rotated under the reader) ends the blocks early:
+    /// no crash (a mapped file kills the process there), every block a prefix of the old text's
+    /// lines.
+    @Test func aFileCutShortWhileReadEndsEarly() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = Array((0..<20000).map { "\($0),\($0 * 7)\n" }.joined().utf8)
+        let path = dir.appendingPathComponent("cut.csv").path
+        try Data(t).write(to: URL(fileURLWithPath: path))
+        var r = try LineBlockReader(path: path, blockBytes: 4096)
+        var joined = [UInt8]()
+        var blocks = 0
+        while let got = try r.next({ (b, _) in Array(b) }) {
+            joined += got.get()
+            blocks += 1
+            if blocks == 2 { #expect(truncate(path, 10000) == 0) }
+        }
+        #expect(joined.count < t.count && joined.count >= 8192)
+        #expect(Array(t.prefix(joined.count)) == joined)
     }
 }
