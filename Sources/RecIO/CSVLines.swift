@@ -361,6 +361,38 @@ public struct LineBlockReader: ~Copyable {
         do { return .success(try body(block, first)) } catch { return .failure(error) }
     }
 
+    /// The header: the first non-empty line (of the first block, or of a later one after blocks
+    /// of blank lines), split, its `line` its line in the file; and where the data start in the
+    /// current block (`withCurrent`). Nil for a file without a non-empty line.
+    /// - Throws: `RecIOError.malformed` (this reader's `path`) for a header whose quote is not
+    ///   closed; `.cannotOpen` for a failed read.
+    public mutating func header(separator: UInt8 = 44) throws(RecIOError) -> (row: CSVRow, dataFrom: Int)? {
+        var header: CSVRow?
+        var dataFrom = 0
+        var lines = 0
+        let file = path
+        while header == nil {
+            let got = try next { (block, atFileStart) throws(RecIOError) in
+                var scan = CSVLines(
+                    block.baseAddress!, count: block.count, separator: separator, atFileStart: atFileStart)
+                guard scan.next() else {
+                    lines += scan.lineIndex
+                    return
+                }
+                var row = CSVRow()
+                row.line = lines + scan.lineIndex
+                if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: separator) {
+                    throw .malformed(file: file, line: row.line, field: f, message: "unterminated quote")
+                }
+                header = row
+                dataFrom = scan.line.baseAddress! + scan.line.count - block.baseAddress!
+            }
+            guard let got else { break }
+            if case .failure(let e) = got { throw e }
+        }
+        return header.map { ($0, dataFrom) }
+    }
+
     /// The block `next` handed out last, again (valid until the next call of `next`).
     public func withCurrent<R, E: Error>(_ body: (UnsafeBufferPointer<UInt8>) throws(E) -> R) throws(E) -> R {
         return try body(UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd))

@@ -78,40 +78,14 @@ public final class LogReader {
         sourceKey = RowHash.key(bytes: sourceName.utf8)
         // The header: the first non-empty line of the first block (or of a later one, after
         // empty blocks of blank lines).
-        var header: CSVRow?
-        var dataFrom = 0
-        var lines = 0
-        let file = path
-        while header == nil {
-            let got: Result<Void, RecOPEError>?
-            do {
-                got = try blocks.next { (block, atFileStart) throws(RecOPEError) in
-                    var scan = CSVLines(
-                        block.baseAddress!, count: block.count, separator: 44, atFileStart: atFileStart)
-                    guard scan.next() else {
-                        lines += scan.lineIndex
-                        return
-                    }
-                    var row = CSVRow()
-                    row.line = lines + scan.lineIndex
-                    if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
-                        throw opeError(
-                            .malformed(
-                                file: file == "-" ? "/dev/stdin" : file, line: row.line, field: f,
-                                message: "unterminated quote"))
-                    }
-                    header = row
-                    lines += scan.lineIndex
-                    dataFrom = scan.line.baseAddress! + scan.line.count - block.baseAddress!
-                }
-            } catch { throw opeError(error) }
-            guard let got else { break }
-            if case .failure(let e) = got { throw e }
+        let found: (row: CSVRow, dataFrom: Int)?
+        do { found = try blocks.header() } catch { throw opeError(error) }
+        guard let (header, dataFrom) = found else {
+            throw .malformedFile(file: path, line: nil, message: "the file is empty")
         }
-        guard let header else { throw .malformedFile(file: path, line: nil, message: "the file is empty") }
         parser = try LogRowParser(header: header, columns: columns, path: path)
         parser.positionsOnly = positionsOnly
-        linesParsed = lines - 1  // the header's line is counted again by the rest of its block
+        linesParsed = header.line - 1  // the header's line is counted again by the rest of its block
         // The rest of the header's block.
         try parseCurrentBlock(from: dataFrom)
     }

@@ -335,33 +335,10 @@ extension EventLog {
             throw .io(error)
         }
         // The header: the first non-empty line.
-        var header: [String]?
-        var dataFrom = 0
-        var lines = 0
-        while header == nil {
-            let got: Result<Void, RecRLError>?
-            do {
-                got = try blocks.next { (block, atFileStart) throws(RecRLError) in
-                    var scan = CSVLines(block.baseAddress!, count: block.count, separator: 44, atFileStart: atFileStart)
-                    guard scan.next() else {
-                        lines += scan.lineIndex
-                        return
-                    }
-                    var row = CSVRow()
-                    if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
-                        throw .io(
-                            .malformed(
-                                file: path, line: lines + scan.lineIndex, field: f, message: "unterminated quote"))
-                    }
-                    header = (0..<row.count).map { row.string($0).trimmingWhitespace() }
-                    lines += scan.lineIndex
-                    dataFrom = scan.line.baseAddress! + scan.line.count - block.baseAddress!
-                }
-            } catch { throw .io(error) }
-            guard let got else { break }
-            if case .failure(let e) = got { throw e }
-        }
-        guard let h = header else { throw .empty("\(path): the file is empty") }
+        let found: (row: CSVRow, dataFrom: Int)?
+        do { found = try blocks.header() } catch { throw .io(error) }
+        guard let (row, dataFrom) = found else { throw .empty("\(path): the file is empty") }
+        let h = (0..<row.count).map { row.string($0).trimmingWhitespace() }
         let parser = EventSpanParser(
             path: path, session: try column(columns.session, in: h, file: path),
             time: try column(columns.time, in: h, file: path), item: try column(columns.item, in: h, file: path),
@@ -369,7 +346,7 @@ extension EventLog {
             price: try columns.price.map { (n: String) throws(RecRLError) -> Int in try column(n, in: h, file: path) },
             columns: columns, events: events)
         var join = EventSpanJoin(source: path, parser: parser)
-        var linesBefore = lines - 1  // the header's line is counted again by the rest of its block
+        var linesBefore = row.line - 1  // the header's line is counted again by the rest of its block
         // Block k's spans are joined while block k + 1's are parsed: the join is one more task
         // of the same parallel step (task 0, taken first), so the serial join overlaps parsing.
         var parsed = [EventSpanParser.Span]()
