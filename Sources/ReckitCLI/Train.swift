@@ -217,16 +217,24 @@ struct Train: ParsableCommand {
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "HR@k and NDCG@k (k = 5, 10, 20) per event type on the test sessions, full ranking: a trained model or the popularity baseline.",
+            "HR@k and NDCG@k (k = 5, 10, 20) per event type on the test sessions, full ranking: a trained model or a baseline (popularity, item-kNN, SKNN, V-SKNN).",
         discussion: """
             --model popularity ranks items by their training-event counts (ties: lower item id). \
+            --model itemknn scores items by their similarity to the state's last item (session-rec's \
+            ItemKNN: co-occurrence over training sessions, λ = 20, α = 0.5); --model sknn and \
+            --model vsknn by the --neighbours most similar training sessions (session-based kNN and \
+            its vector variant with session-rec's defaults; every session sharing an item is a \
+            candidate). \
             --model FILE loads a checkpoint from reckit train; the data must give the same item \
             vocabulary (same file and filters). The split is --split FILE (e.g. OUT/split.csv) or \
             the random split of --split-seed.
             """)
 
     @OptionGroup var input: EventDataOptions
-    @Option(help: "'popularity' or a checkpoint (.safetensors).") var model: String = "popularity"
+    @Option(help: "'popularity', 'itemknn', 'sknn', 'vsknn' or a checkpoint (.safetensors).") var model: String =
+        "popularity"
+    @Option(help: "Neighbours of the kNN baselines (items for itemknn, sessions for sknn/vsknn).") var neighbours =
+        100
     @Option(help: "Head of a model.") var head: SequentialRecommender.Head = .supervised
     @Option(help: "Sessions to evaluate.") var on: SplitPart = .test
     @Flag(help: "JSON output.") var json = false
@@ -249,6 +257,10 @@ struct Evaluate: ParsableCommand {
             let ranker: CatalogRanker
             if model == "popularity" {
                 ranker = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
+            } else if model == "itemknn" {
+                ranker = try ItemKNNRanker(training: data.subset(split.train), neighbours: neighbours)
+            } else if let v = SessionKNNRanker.Variant(rawValue: model) {
+                ranker = try SessionKNNRanker(training: data.subset(split.train), variant: v, neighbours: neighbours)
             } else {
                 let m = try SequentialRecommender.load(from: model).model
                 guard m.itemKeys == data.itemKeys else {
