@@ -166,12 +166,17 @@ public struct ItemKNNRanker: CatalogRanker, Sendable {
 public struct SessionKNNRanker: CatalogRanker, Sendable {
     /// How sessions are compared and vote.
     public enum Variant: String, Sendable, CaseIterable {
-        case sknn, vsknn
+        /// Binary session vectors, cosine similarity, votes of the similarity.
+        case sknn
+        /// Position-weighted state, dot-product similarity, votes decayed by recency.
+        case vsknn
     }
 
     /// Items in the catalog.
     public let items: Int
+    /// How sessions are compared and vote.
     public let variant: Variant
+    /// Training sessions that vote per state.
     public let neighbours: Int
     let sets: SessionSets
 
