@@ -11,6 +11,7 @@ public struct Reckit: ParsableCommand {
         version: RecKitInfo.version,
         subcommands: [
             Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self,
+            Compare.self,
             RLStudy.self,
         ],
         defaultSubcommand: nil)

@@ -40,6 +40,27 @@ struct EventDataOptions: ParsableArguments {
     func load() throws -> (SessionData, SessionSplit) { try spec().load() }
 }
 
+/// The ranker `--model` names: a baseline (popularity, itemknn, sknn, vsknn) fitted on the
+/// training sessions, or a checkpoint (its item vocabulary must be the data's).
+func makeRanker(
+    _ model: String, head: SequentialRecommender.Head, neighbours: Int, data: SessionData, split: SessionSplit
+) throws -> CatalogRanker {
+    if model == "popularity" {
+        return PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
+    } else if model == "itemknn" {
+        return try ItemKNNRanker(training: data.subset(split.train), neighbours: neighbours)
+    } else if let v = SessionKNNRanker.Variant(rawValue: model) {
+        return try SessionKNNRanker(training: data.subset(split.train), variant: v, neighbours: neighbours)
+    }
+    let m = try SequentialRecommender.load(from: model).model
+    guard m.itemKeys == data.itemKeys else {
+        throw RecRLError.model(
+            "\(model): the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training"
+        )
+    }
+    return ModelRanker(model: m, head: head)
+}
+
 func runRL(_ body: () throws -> Void) throws {
     do { try runReporting(body) } catch let e as RecRLError {
         reportError("\(e)")
@@ -254,28 +275,97 @@ struct Evaluate: ParsableCommand {
                     "\(input.split ?? "the split"): no \(on) sessions to evaluate (\(split.train.count)/\(split.validation.count)/\(split.test.count) train/valid/test)"
                 )
             }
-            let ranker: CatalogRanker
-            if model == "popularity" {
-                ranker = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
-            } else if model == "itemknn" {
-                ranker = try ItemKNNRanker(training: data.subset(split.train), neighbours: neighbours)
-            } else if let v = SessionKNNRanker.Variant(rawValue: model) {
-                ranker = try SessionKNNRanker(training: data.subset(split.train), variant: v, neighbours: neighbours)
-            } else {
-                let m = try SequentialRecommender.load(from: model).model
-                guard m.itemKeys == data.itemKeys else {
-                    throw RecRLError.model(
-                        "\(model): the model's item vocabulary (\(m.itemKeys.count) items) differs from this data's (\(data.itemCount) items); use the same file and filters as in training"
-                    )
-                }
-                ranker = ModelRanker(model: m, head: head)
-            }
+            let ranker = try makeRanker(model, head: head, neighbours: neighbours, data: data, split: split)
             let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: input.length)
             if json {
                 try printJSON(NamedMetrics(metrics), what: "the metrics")
             } else {
                 print("\(model) on \(sessions.count) \(on) sessions:")
                 print(metrics.table(), terminator: "")
+            }
+        }
+    }
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Rankers compared on the same held-out sessions: one metric each with its 95% bootstrap interval, and each against the first with a paired test.",
+        discussion: """
+            Every --model (a baseline: popularity, itemknn, sknn, vsknn; or a checkpoint) ranks \
+            the same test queries (full ranking, as evaluate). The first --model is the reference: \
+            each other one gets the difference of the metric, its 95% paired bootstrap interval \
+            (sessions resampled) and a two-sided paired permutation p-value (each session's \
+            results swapped between the two with probability 1/2). Sessions are the units.
+            """)
+
+    @OptionGroup var input: EventDataOptions
+    @Option(
+        help: "A ranker ('popularity', 'itemknn', 'sknn', 'vsknn' or a checkpoint); repeat, the first is the reference."
+    )
+    var model: [String] = []
+    @Option(help: "Metric: EVENT_hr@K or EVENT_ndcg@K (K = 5, 10, 20).") var metric: String = "purchase_ndcg@10"
+    @Option(help: "Head of the checkpoints.") var head: SequentialRecommender.Head = .supervised
+    @Option(help: "Neighbours of the kNN baselines.") var neighbours = 100
+    @Option(help: "Sessions to compare on.") var on: SplitPart = .test
+    @Option(help: "Bootstrap draws and sign flips.") var replicates = 10000
+    @Option(help: "Seed of the draws.") var seed: UInt64 = 1
+    @Flag(help: "JSON output.") var json = false
+    @OptionGroup var threading: ThreadOptions
+
+    func run() throws {
+        try threading.apply()
+        try runRL {
+            guard model.count >= 2 else {
+                throw RecRLError.invalidParameter("compare: give at least two --model (the first is the reference)")
+            }
+            _ = try PairedComparison.parse(metric: metric)
+            let (data, split) = try input.load()
+            let sessions = on == .test ? split.test : split.validation
+            guard !sessions.isEmpty else { throw RecRLError.invalidParameter("compare: no \(on) sessions") }
+            var sums = [[(sum: Double, count: Int)]]()
+            for m in model {
+                let r = try makeRanker(m, head: head, neighbours: neighbours, data: data, split: split)
+                let per = try Evaluation.perSession(r, data: data, sessions: sessions, length: input.length)
+                sums.append(try PairedComparison.sessionSums(per, metric: metric))
+            }
+            let width = min(max(model.map(\.count).max() ?? 0, 10), 60)
+            func column(_ name: String) -> String {
+                let clipped = name.count > width ? "…" + name.suffix(width - 1) : Substring(name)
+                return clipped + String(repeating: " ", count: width - clipped.count + 2)
+            }
+            var rows = [PairedComparison]()
+            for k in 1..<model.count {
+                rows.append(
+                    try PairedComparison(metric: metric, a: sums[k], b: sums[0], replicates: replicates, seed: seed))
+            }
+            // Each ranker's own interval: its value against zero.
+            let zero = sums[0].map { (sum: 0.0, count: $0.count) }
+            let own = try model.indices.map { k in
+                try PairedComparison(metric: metric, a: sums[k], b: zero, replicates: replicates, seed: seed)
+            }
+            if json {
+                struct Out: Encodable {
+                    let metric: String
+                    let models: [String]
+                    let values: [PairedComparison]
+                    let againstFirst: [PairedComparison]
+                }
+                try printJSON(
+                    Out(metric: metric, models: model, values: own, againstFirst: rows), what: "the comparison")
+                return
+            }
+            print(
+                "\(metric) on \(own[0].sessions) \(on) sessions (\(replicates) bootstrap draws and sign flips, seed \(seed)):"
+            )
+            for (k, m) in model.enumerated() {
+                print("  " + column(m) + cFormat("%.4f  [%.4f, %.4f]", own[k].a, own[k].lower, own[k].upper))
+            }
+            print("against \(model[0]):")
+            for (k, r) in rows.enumerated() {
+                print(
+                    "  " + column(model[k + 1])
+                        + cFormat("%+.4f  [%+.4f, %+.4f]  p = %.4f", r.difference, r.lower, r.upper, r.pValue))
             }
         }
     }
