@@ -48,6 +48,11 @@ public enum DecimalParser {
     /// than 63 bytes (as before).
     @inlinable
     public static func double(_ p: UnsafePointer<UInt8>, count n: Int) -> Double? {
+        if n == 1 {
+            // One digit (a 0/1 reward, a count): its value, exactly.
+            let d = p[0] &- 48
+            if d <= 9 { return Double(d) }
+        }
         if n == 0 || n > 63 { return nil }
         var i = 0
         while i < n && (p[i] == 32 || p[i] == 9) { i += 1 }
