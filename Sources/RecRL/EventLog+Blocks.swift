@@ -51,6 +51,8 @@ struct EventSpanParser: Sendable {
         var resolutions: [Resolution] = []
         var lineCount = 0
         var firstLine = 0
+        /// The span's bytes.
+        var bytes = 0
         /// The first bad row and its line in the span: the reference path makes its error.
         var failure: (row: CSVRow, line: Int, unterminatedField: Int?)?
 
@@ -145,6 +147,7 @@ struct EventSpanParser: Sendable {
     /// property access per row), handed to the span at the end.
     func parse(_ span: UnsafeBufferPointer<UInt8>) -> Span {
         let out = Span(capacity: CSVLines.lineCount(span) + 1)
+        out.bytes = span.count
         let sessions = out.sessions
         let items = out.items
         let eventIds = out.events
@@ -346,6 +349,8 @@ extension EventLog {
             price: try columns.price.map { (n: String) throws(RecRLError) -> Int in try column(n, in: h, file: path) },
             columns: columns, events: events)
         var join = EventSpanJoin(source: path, parser: parser)
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { join.fileBytes = Int(st.st_size) }
         var linesBefore = row.line - 1  // the header's line is counted again by the rest of its block
         // Block k's spans are joined while block k + 1's are parsed: the join is one more task
         // of the same parallel step (task 0, taken first), so the serial join overlaps parsing.
@@ -469,12 +474,30 @@ struct EventSpanJoin {
     var anyPrice = false
     var lastSession: (code: Int64, id: Int32) = (.min, -1)
 
+    /// The file's size when it is a regular file: the first span's bytes per row then give the
+    /// rows to reserve (the columns are not copied again as they grow).
+    var fileBytes: Int?
+
     init(source: String, parser: EventSpanParser) {
         log = EventLog(source: source)
         self.parser = parser
     }
 
+    /// Reserves the log's columns for the rows a file of `fileBytes` holds at the density of `s`.
+    mutating func reserve(like s: EventSpanParser.Span) {
+        guard let total = fileBytes, total > 0, s.bytes > 0, s.rows > 0 else { return }
+        // 5% more than the first span's density predicts; a row takes at least 2 bytes.
+        let rows = min(Int(Double(total) / Double(s.bytes) * Double(s.rows) * 1.05) + 16, total / 2 + 16)
+        log.sessions.reserveCapacity(rows)
+        log.items.reserveCapacity(rows)
+        log.events.reserveCapacity(rows)
+        log.times.reserveCapacity(rows)
+        prices.reserveCapacity(rows)
+        fileBytes = nil
+    }
+
     mutating func add(_ s: EventSpanParser.Span) throws(RecRLError) {
+        if fileBytes != nil { reserve(like: s) }
         // Ids in order of first appearance in the file: walk the span's rows in order.
         var sMap = [Int32](repeating: -1, count: s.sessionKeys.count)
         var iMap = [Int32](repeating: -1, count: s.itemKeys.count)
