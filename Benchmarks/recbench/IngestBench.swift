@@ -132,26 +132,29 @@ struct IngestBench: ParsableCommand {
             }
         }
         let parts = Set(only.split(separator: ",").map(String.init))
-        var abRuns = [Measurement]()
-        if parts.contains("ab") {
-            try measuredPeers("ab") {
+        /// A reader timed on every thread count, between the peers' two runs on its file.
+        func reader(_ file: String, name: String, bytes: Double, _ read: @escaping (Int) -> Void) throws {
+            guard parts.contains(file) else { return }
+            var runs = [Measurement]()
+            try measuredPeers(file) {
                 for t in threadList {
                     Threading.setCount(t)
-                    abRuns.append(
+                    runs.append(
                         Measurement(
-                            name: "ingest.ab-log", params: params + [("mb", abBytes / 1e6)],
-                            timesMs: timeit(reps: reps) {
-                                let r = try! LogReader(path: ab, columns: columns, parallelism: .threads(t))
-                                var n = 0
-                                while let c = try! r.next() { n += c.count }
-                                precondition(n == rows)
-                            }, threads: t))
+                            name: name, params: params + [("mb", bytes / 1e6)], timesMs: timeit(reps: reps) { read(t) },
+                            threads: t))
                 }
             }
+            for var m in runs {
+                withPeers(&m, file: file, bytes: bytes)
+                out.append(m)
+            }
         }
-        for var m in abRuns {
-            withPeers(&m, file: "ab", bytes: abBytes)
-            out.append(m)
+        try reader("ab", name: "ingest.ab-log", bytes: abBytes) { t in
+            let r = try! LogReader(path: ab, columns: columns, parallelism: .threads(t))
+            var n = 0
+            while let c = try! r.next() { n += c.count }
+            precondition(n == rows)
         }
         for t in threadList where parts.contains("depth") {
             Threading.setCount(t)
@@ -164,24 +167,9 @@ struct IngestBench: ParsableCommand {
             m.extra += [("rows_per_second", Double(rows) / (m.medianMs / 1e3))]
             out.append(m)
         }
-        var eventRuns = [Measurement]()
-        if parts.contains("events") {
-            try measuredPeers("events") {
-                for t in threadList {
-                    Threading.setCount(t)
-                    eventRuns.append(
-                        Measurement(
-                            name: "ingest.event-log", params: params + [("mb", evBytes / 1e6)],
-                            timesMs: timeit(reps: reps) {
-                                let log = try! EventLog.load(csv: events)
-                                precondition(log.count == rows)
-                            }, threads: t))
-                }
-            }
-        }
-        for var m in eventRuns {
-            withPeers(&m, file: "events", bytes: evBytes)
-            out.append(m)
+        try reader("events", name: "ingest.event-log", bytes: evBytes) { _ in
+            let log = try! EventLog.load(csv: events)
+            precondition(log.count == rows)
         }
         // One pass of the ratio estimators (no reward models, no bootstrap) from the file.
         let target = try benchPolicy(items: 80, seed: common.seed).exactMarginals(k: 3)
@@ -266,12 +254,19 @@ struct IngestBench: ParsableCommand {
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
         var out = [String: Double]()
         for (k, v) in obj { if let d = v as? Double { out[k] = d } }
-        if let v = obj["pandas_version"] as? String {
-            FileHandle.standardError.write("ingest: pandas \(v)\n".data(using: .utf8)!)
-        }
-        if let v = obj["pyarrow_version"] as? String {
-            FileHandle.standardError.write("ingest: pyarrow \(v)\n".data(using: .utf8)!)
+        // The versions, once per run.
+        if !peerVersionsShown {
+            peerVersionsShown = true
+            if let v = obj["pandas_version"] as? String {
+                FileHandle.standardError.write("ingest: pandas \(v)\n".data(using: .utf8)!)
+            }
+            if let v = obj["pyarrow_version"] as? String {
+                FileHandle.standardError.write("ingest: pyarrow \(v)\n".data(using: .utf8)!)
+            }
         }
         return out
     }
 }
+
+/// Whether `recbench ingest` has named the peers' versions (it runs them several times).
+nonisolated(unsafe) var peerVersionsShown = false

@@ -320,6 +320,9 @@ struct Compare: ParsableCommand {
                 throw RecRLError.invalidParameter("compare: give at least two --model (the first is the reference)")
             }
             _ = try PairedComparison.parse(metric: metric)
+            guard replicates >= 99 && replicates <= 10_000_000 else {
+                throw RecRLError.invalidParameter("compare: --replicates must be in 99...10000000 (got \(replicates))")
+            }
             let (data, split) = try input.load()
             let sessions = on == .test ? split.test : split.validation
             guard !sessions.isEmpty else { throw RecRLError.invalidParameter("compare: no \(on) sessions") }
