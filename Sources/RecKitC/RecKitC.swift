@@ -951,7 +951,8 @@ public func reckit_model_save(_ model: UnsafeMutableRawPointer?, _ path: UnsafeP
 }
 
 /// HR@k and NDCG@k per event type (`reckit evaluate --json`'s object) of a model (or, with a
-/// null model, the popularity baseline) on the data of a configuration with the data keys of
+/// null model, the baseline `"baseline"` names: popularity (default), itemknn, sknn, vsknn, with
+/// `"neighbours"`, default 100) on the data of a configuration with the data keys of
 /// `TrainingJob.parse(config:)` and `"on"`: "test" (default) or "valid"; `head` 0 supervised, 1 Q.
 @_cdecl("reckit_evaluate")
 public func reckit_evaluate(
@@ -982,7 +983,15 @@ public func reckit_evaluate(
             }
             ranker = ModelRanker(model: m, head: head == 1 ? .q : .supervised)
         } else {
-            ranker = PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
+            guard
+                let r = try BaselineRanker.named(
+                    c.baseline, training: data.subset(split.train), neighbours: c.neighbours)
+            else {
+                throw RecRLError.invalidParameter(
+                    "\(label): \"baseline\" must be one of \(BaselineRanker.names.joined(separator: ", ")), got '\(clipped(c.baseline))'"
+                )
+            }
+            ranker = r
         }
         let metrics = try Evaluation.run(ranker, data: data, sessions: sessions, length: c.spec.length)
         let json = try JSONOutput.encode(NamedMetrics(metrics), pretty: false, snakeCase: false, what: "the metrics")
@@ -995,18 +1004,33 @@ public func reckit_evaluate(
 /// The data keys plus "on", for `reckit_evaluate`.
 enum ConfigReaderC {
     static func parse(_ config: UnsafePointer<CChar>, base: URL, label: String) throws(RecRLError) -> (
-        spec: EventDataSpec, on: String
+        spec: EventDataSpec, on: String, baseline: String, neighbours: Int
     ) {
         let data = Data(String(cString: config).utf8)
         var on = "test"
-        if case .object(let o)? = try? JSONValue.parse(data), let v = o["on"] {
-            guard let s = v.string, s == "test" || s == "valid" else {
-                throw .invalidParameter("\(label): \"on\" must be test or valid")
+        var baseline = "popularity"
+        var neighbours = 100
+        if case .object(let o)? = try? JSONValue.parse(data) {
+            if let v = o["on"] {
+                guard let s = v.string, s == "test" || s == "valid" else {
+                    throw .invalidParameter("\(label): \"on\" must be test or valid")
+                }
+                on = s
             }
-            on = s
+            if let v = o["baseline"] {
+                guard let s = v.string else { throw .invalidParameter("\(label): \"baseline\" must be a string") }
+                baseline = s
+            }
+            if let v = o["neighbours"] {
+                guard let d = v.number, d == d.rounded(), d >= 1, d <= 1e9 else {
+                    throw .invalidParameter("\(label): \"neighbours\" must be an integer in 1...1000000000")
+                }
+                neighbours = Int(d)
+            }
         }
         let job = try TrainingJob.parse(
-            config: data, source: label, base: base, allowed: EventDataSpec.configKeys.union(["on"]))
-        return (job.data, on)
+            config: data, source: label, base: base,
+            allowed: EventDataSpec.configKeys.union(["on", "baseline", "neighbours"]))
+        return (job.data, on, baseline, neighbours)
     }
 }

@@ -262,3 +262,24 @@ public struct SessionKNNRanker: CatalogRanker, Sendable {
         }
     }
 }
+
+/// The baselines by name, fitted on training sessions: what `reckit evaluate --model`, `reckit
+/// compare` and Python's `reckit.evaluate` take.
+public enum BaselineRanker {
+    /// The names: popularity, itemknn, sknn, vsknn.
+    public static let names = ["popularity", "itemknn"] + SessionKNNRanker.Variant.allCases.map(\.rawValue)
+
+    /// The baseline `name` fitted on `training` (`neighbours`: items for itemknn, sessions for
+    /// sknn and vsknn); nil for a name that is not a baseline.
+    public static func named(_ name: String, training: SessionData, neighbours: Int = 100) throws(RecRLError)
+        -> CatalogRanker?
+    {
+        switch name {
+        case "popularity": return PopularityRanker(trainingCounts: training.itemCounts())
+        case "itemknn": return try ItemKNNRanker(training: training, neighbours: neighbours)
+        default:
+            guard let v = SessionKNNRanker.Variant(rawValue: name) else { return nil }
+            return try SessionKNNRanker(training: training, variant: v, neighbours: neighbours)
+        }
+    }
+}

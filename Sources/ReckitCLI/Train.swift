@@ -45,12 +45,10 @@ struct EventDataOptions: ParsableArguments {
 func makeRanker(
     _ model: String, head: SequentialRecommender.Head, neighbours: Int, data: SessionData, split: SessionSplit
 ) throws -> CatalogRanker {
-    if model == "popularity" {
-        return PopularityRanker(trainingCounts: data.subset(split.train).itemCounts())
-    } else if model == "itemknn" {
-        return try ItemKNNRanker(training: data.subset(split.train), neighbours: neighbours)
-    } else if let v = SessionKNNRanker.Variant(rawValue: model) {
-        return try SessionKNNRanker(training: data.subset(split.train), variant: v, neighbours: neighbours)
+    if BaselineRanker.names.contains(model),
+        let baseline = try BaselineRanker.named(model, training: data.subset(split.train), neighbours: neighbours)
+    {
+        return baseline
     }
     let m = try SequentialRecommender.load(from: model).model
     guard m.itemKeys == data.itemKeys else {

@@ -1072,20 +1072,33 @@ def load_model(path) -> Model:
     return Model(handle)
 
 
+BASELINES = ("popularity", "itemknn", "sknn", "vsknn")
+
+
 def evaluate(model, events, *, columns=None, format: str = "csv", on: str = "test", head: str = "supervised",
-             **options):
+             neighbours: int = 100, **options):
     """HR@k and NDCG@k (k = 5, 10, 20) per event type on the ``on`` sessions ("test" or
     "valid") of ``events``, split as in training (the same data options and ``split_seed``, or
     ``split`` = the run's split.csv): a pandas DataFrame (event, metric, k, value), or a dict
-    when pandas is missing. ``model``: a ``Model`` or ``"popularity"``."""
+    when pandas is missing. ``model``: a ``Model`` or a baseline fitted on the training sessions:
+    ``"popularity"``, ``"itemknn"``, ``"sknn"`` or ``"vsknn"`` (``neighbours``: items for
+    itemknn, sessions for sknn and vsknn), as ``reckit evaluate --model``."""
     import tempfile
-    if not (isinstance(model, Model) or model == "popularity"):
-        raise TypeError(f"model: expected a reckit.Model or 'popularity', got {type(model).__name__}")
+    if not (isinstance(model, Model) or (isinstance(model, str) and model in BASELINES)):
+        raise TypeError(f"model: expected a reckit.Model or one of {', '.join(repr(b) for b in BASELINES)}, "
+                        f"got {model!r}" if isinstance(model, str) else
+                        f"model: expected a reckit.Model or one of {', '.join(repr(b) for b in BASELINES)}, "
+                        f"got {type(model).__name__}")
     if on not in ("test", "valid"):
         raise ValueError(f"on: expected 'test' or 'valid', got {on!r}")
+    if isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1:
+        raise ValueError(f"neighbours: expected a positive int, got {neighbours!r}")
     code = _head(head)
+    extra = {**options, "on": on}
+    if not isinstance(model, Model):
+        extra.update(baseline=model, neighbours=neighbours)
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
-        config = _event_config(events, d, format=format, columns=columns, extra={**options, "on": on})
+        config = _event_config(events, d, format=format, columns=columns, extra=extra)
         out, n = ctypes.c_void_p(), _i64(0)
         handle = model._handle if isinstance(model, Model) else None
         _check(_lib.reckit_evaluate(handle, code, json.dumps(config).encode(), None, b"evaluate", ctypes.byref(out),

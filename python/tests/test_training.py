@@ -60,6 +60,17 @@ def test_evaluate_equals_the_cli(cli, events, trained):
     assert len(popularity) == len(got)
 
 
+@pytest.mark.parametrize("baseline", ["popularity", "itemknn", "sknn", "vsknn"])
+def test_baselines_equal_the_cli(cli, events, baseline):
+    want = json.loads(run(cli, "evaluate", "--data", str(events), "--columns",
+                          "session=session,time=t,item=item,event=event", "--model", baseline, "--neighbours", "7",
+                          "--min-item-count", "1", "--min-session-length", "2", "--json"))
+    got = reckit.evaluate(baseline, events, columns=COLUMNS, neighbours=7, min_item_count=1, min_session_length=2)
+    assert {f"{r.event}_{r.metric}@{r.k}": r.value for r in got.itertuples()} == want
+    with pytest.raises(ValueError, match="neighbours: expected a positive int"):
+        reckit.evaluate(baseline, events, columns=COLUMNS, neighbours=0)
+
+
 def test_recommend_is_a_sort_of_the_scores(trained):
     model, _ = trained
     histories = [["1", "2", "3"], ["40"], ["unknown", "7"]]
@@ -113,7 +124,7 @@ def test_bad_serving_input(trained, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
     with pytest.raises(reckit.ReckitValueError, match="not a RecKit sequential-recommender checkpoint"):
         reckit.load_model(tmp_path / "bad.safetensors")
-    with pytest.raises(TypeError, match="model: expected a reckit.Model or 'popularity'"):
+    with pytest.raises(TypeError, match="model: expected a reckit.Model or one of 'popularity', 'itemknn'"):
         reckit.evaluate("best", tmp_path / "x.csv")
 
 
