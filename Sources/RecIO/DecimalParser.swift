@@ -1,3 +1,5 @@
+import CSIMD
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -20,19 +22,10 @@
 ///
 /// The test `DecimalParserTests` compares bit patterns with `strtod` on random and edge-case strings.
 public enum DecimalParser {
-    /// 10^e for 0 ≤ e ≤ 22, exact (a literal table, not a lazily built global).
+    /// 10^e for 0 ≤ e ≤ 22, exact (a C constant table: a Swift tuple literal indexed at run time
+    /// was rebuilt on the stack at every call).
     @inlinable
-    static func power(_ e: Int) -> Double {
-        let t:
-            (
-                Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double,
-                Double, Double, Double, Double, Double, Double, Double, Double, Double, Double, Double
-            ) = (
-                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
-                1e18, 1e19, 1e20, 1e21, 1e22
-            )
-        return withUnsafeBytes(of: t) { $0.load(fromByteOffset: e * 8, as: Double.self) }
-    }
+    static func power(_ e: Int) -> Double { rk_pow10_exact(e) }
 
     #if arch(x86_64) && !os(Windows)
         /// 10^e for 0 ≤ e ≤ 27 as Float80, exact (5²⁷ < 2⁶⁴): 10^e = 10^(e-22) · 10^22 with both

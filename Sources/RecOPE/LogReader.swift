@@ -432,7 +432,17 @@ struct LogRowParser: Sendable {
         var key: UInt64 = 0
     }
 
+    /// Plain rows per batch of the column-wise fast path.
+    static let batchRows = 256
+
     /// Parses the lines of `span`.
+    ///
+    /// Plain rows are gathered in batches of `batchRows` (each mapped field's bytes located by
+    /// `CSVLines`), then each column is converted for the whole batch in one loop, as pandas'
+    /// tokenizer-then-convert does: the rows of a loop are independent, so their number parses and
+    /// interner lookups overlap in the core instead of waiting on each other row by row. A row the
+    /// fast path refuses (a quote, too few fields, a value it does not take) goes to the reference
+    /// path in file order, after the batch before it; the first bad row ends the span.
     func parse(_ span: UnsafeBufferPointer<UInt8>) -> LogSpan {
         var s = LogSpan()
         let col = SpanColumns(
@@ -441,31 +451,42 @@ struct LogRowParser: Sendable {
         s.columns = col
         s.contexts = context.map { _ in ByteInterner() }
         var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
-        var row = CSVRow()
+        if positionsOnly {
+            parsePositions(&scan, col, &s)
+            return s
+        }
+        let fields = batchFields
+        var batch = FieldBatch(fields: fields, rows: Self.batchRows)
+        let origin = span.baseAddress!
         var r = 0
-        while scan.next() {
-            if !(scan.isPlain && fast(scan, r, col, &s)) {
-                // The reference path: quotes, or a value the fast path does not take.
-                row.line = scan.lineIndex
-                if let f = row.split(scan.line.baseAddress!, count: scan.line.count, separator: 44) {
-                    s.failure = (row, scan.lineIndex, f)
-                    break
+        while true {
+            let more = scan.next()
+            var byReference = false
+            if more {
+                if scan.isPlain && scan.count > needed {
+                    batch.add(scan, origin: origin, fields: fields)
+                    col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
+                    r += 1
+                    if batch.count < Self.batchRows { continue }
+                } else {
+                    byReference = true
                 }
-                do {
-                    let v = try reference(row, line: scan.lineIndex, interned: &s, at: r)
-                    col.items[r] = v.item
-                    col.positions[r] = v.position
-                    col.rewards[r] = v.reward
-                    col.propensities?[r] = v.propensity
-                    col.times?[r] = v.time
-                    col.keys[r] = v.key
-                } catch {
-                    s.failure = (row, scan.lineIndex, nil)
+            }
+            if batch.count > 0 {
+                let first = r - batch.count
+                let good = convert(&batch, origin: origin, firstRow: first, col, &s)
+                batch.count = 0
+                if good < r - first {
+                    r = first + good
                     break
                 }
             }
-            col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
-            r += 1
+            if !more { break }
+            if byReference {
+                if !referenceRow(scan.line, line: scan.lineIndex, at: r, col, &s) { break }
+                col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
+                r += 1
+            }
         }
         col.rows = r
         // Lines to the end of the span (the scan stopped early only at a bad row).
@@ -474,56 +495,166 @@ struct LogRowParser: Sendable {
         return s
     }
 
-    /// The fast path of a plain row `r`: every check of `reference`, on the span's bytes; false
-    /// for anything it does not take (what it wrote is then overwritten).
-    @inline(__always)
-    func fast(_ scan: borrowing CSVLines, _ r: Int, _ col: SpanColumns, _ s: inout LogSpan) -> Bool {
-        if positionsOnly {
-            guard scan.count > position else { return false }
-            let (p, n) = scan.field(position)
-            guard let pos = DecimalParser.int(p, count: n), pos >= base, pos - base <= Int(Int32.max) else {
-                return false
+    /// The position column alone, row by row (`LogReader.deepestPosition`).
+    func parsePositions(_ scan: inout CSVLines, _ col: SpanColumns, _ s: inout LogSpan) {
+        var r = 0
+        while scan.next() {
+            var fast = false
+            if scan.isPlain && scan.count > position {
+                let (p, n) = scan.field(position)
+                if let pos = DecimalParser.int(p, count: n), pos >= base, pos - base <= Int(Int32.max) {
+                    col.positions[r] = Int32(pos - base)
+                    fast = true
+                }
             }
-            col.positions[r] = Int32(pos - base)
-            return true
+            if !fast && !referenceRow(scan.line, line: scan.lineIndex, at: r, col, &s) { break }
+            col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
+            r += 1
         }
-        guard scan.count > needed else { return false }
-        var (p, n) = scan.field(item)
-        guard let it = DecimalParser.int(p, count: n), it >= 0, it <= Int(Int32.max) else { return false }
-        (p, n) = scan.field(position)
-        guard let pos = DecimalParser.int(p, count: n), pos >= base, pos - base <= Int(Int32.max) else {
+        col.rows = r
+        while scan.next() {}
+        s.lineCount = scan.lineIndex
+    }
+
+    /// Row `r` (the `line` at `lineIndex` of the span) by the reference path; false (with the
+    /// span's failure set) for a bad row.
+    func referenceRow(
+        _ line: UnsafeBufferPointer<UInt8>, line lineIndex: Int, at r: Int, _ col: SpanColumns, _ s: inout LogSpan
+    ) -> Bool {
+        var row = CSVRow()
+        row.line = lineIndex
+        if let f = row.split(line.baseAddress!, count: line.count, separator: 44) {
+            s.failure = (row, lineIndex, f)
             return false
         }
-        (p, n) = scan.field(reward)
-        guard let rw = DecimalParser.double(p, count: n), rw.isFinite else { return false }
-        if let i = propensity {
-            (p, n) = scan.field(i)
-            guard let q = DecimalParser.double(p, count: n), q.isFinite, q > 0, q <= 1 else { return false }
-            col.propensities![r] = q
-        }
-        if let i = time {
-            (p, n) = scan.field(i)
-            guard let t = DecimalParser.double(p, count: n) else { return false }
-            col.times![r] = t
-        }
-        if let i = rowKey {
-            (p, n) = scan.field(i)
-            col.keys[r] = RowHash.key(bytes: UnsafeBufferPointer(start: p, count: n))
-        }
-        col.items[r] = Int32(it)
-        col.positions[r] = Int32(pos - base)
-        col.rewards[r] = rw
-        if let i = event {
-            (p, n) = scan.field(i)
-            col.eventIds![r] = s.events.id(p, count: n)
-        }
-        for f in 0..<context.count {
-            (p, n) = scan.field(context[f])
-            col.contextIds[f * col.capacity + r] = s.contexts[f].id(p, count: n)
+        do {
+            let v = try reference(row, line: lineIndex, interned: &s, at: r)
+            col.items[r] = v.item
+            col.positions[r] = v.position
+            col.rewards[r] = v.reward
+            col.propensities?[r] = v.propensity
+            col.times?[r] = v.time
+            col.keys[r] = v.key
+        } catch {
+            s.failure = (row, lineIndex, nil)
+            return false
         }
         return true
     }
 
+    /// The row fields a batch locates, in this order: item, position, reward, then the
+    /// propensity, time, row key and event columns the mapping has, then the context columns.
+    var batchFields: [Int] {
+        [item, position, reward] + [propensity, time, rowKey, event].compactMap { $0 } + context
+    }
+
+    /// Converts the batch's rows (rows `firstRow...` of the span) column by column with every
+    /// check of `reference`; rows a check refuses then go to the reference path in order.
+    /// Returns the rows that are good before the first bad one (all of them when none is bad).
+    func convert(
+        _ b: inout FieldBatch, origin: UnsafePointer<UInt8>, firstRow r0: Int, _ col: SpanColumns,
+        _ s: inout LogSpan
+    ) -> Int {
+        let n = b.count
+        let ok = b.ok
+        ok.update(repeating: 1, count: n)
+        var slot = 0
+        // Item ids.
+        do {
+            let (o, l) = b.column(slot)
+            let out = col.items + r0
+            for k in 0..<n {
+                if let it = DecimalParser.int(origin + o[k], count: Int(l[k])), it >= 0, it <= Int(Int32.max) {
+                    out[k] = Int32(truncatingIfNeeded: it)
+                } else {
+                    ok[k] = 0
+                }
+            }
+            slot += 1
+        }
+        // Positions.
+        do {
+            let (o, l) = b.column(slot)
+            let out = col.positions + r0
+            let base = self.base
+            for k in 0..<n {
+                if let pos = DecimalParser.int(origin + o[k], count: Int(l[k])), pos >= base,
+                    pos - base <= Int(Int32.max)
+                {
+                    out[k] = Int32(truncatingIfNeeded: pos - base)
+                } else {
+                    ok[k] = 0
+                }
+            }
+            slot += 1
+        }
+        // Rewards.
+        do {
+            let (o, l) = b.column(slot)
+            let out = col.rewards + r0
+            for k in 0..<n {
+                if let v = DecimalParser.double(origin + o[k], count: Int(l[k])), v.isFinite {
+                    out[k] = v
+                } else {
+                    ok[k] = 0
+                }
+            }
+            slot += 1
+        }
+        if propensity != nil {
+            let (o, l) = b.column(slot)
+            let out = col.propensities! + r0
+            for k in 0..<n {
+                if let q = DecimalParser.double(origin + o[k], count: Int(l[k])), q.isFinite, q > 0, q <= 1 {
+                    out[k] = q
+                } else {
+                    ok[k] = 0
+                }
+            }
+            slot += 1
+        }
+        if time != nil {
+            let (o, l) = b.column(slot)
+            let out = col.times! + r0
+            for k in 0..<n {
+                if let t = DecimalParser.double(origin + o[k], count: Int(l[k])) {
+                    out[k] = t
+                } else {
+                    ok[k] = 0
+                }
+            }
+            slot += 1
+        }
+        if rowKey != nil {
+            let (o, l) = b.column(slot)
+            let out = col.keys + r0
+            for k in 0..<n {
+                out[k] = RowHash.key(bytes: UnsafeBufferPointer(start: origin + o[k], count: Int(l[k])))
+            }
+            slot += 1
+        }
+        if event != nil {
+            let (o, l) = b.column(slot)
+            let out = col.eventIds! + r0
+            for k in 0..<n { out[k] = s.events.id(origin + o[k], count: Int(l[k])) }
+            slot += 1
+        }
+        for f in 0..<context.count {
+            let (o, l) = b.column(slot)
+            let out = col.contextIds + f * col.capacity + r0
+            var interner = ByteInterner()
+            swap(&interner, &s.contexts[f])
+            for k in 0..<n { out[k] = interner.id(origin + o[k], count: Int(l[k])) }
+            swap(&interner, &s.contexts[f])
+            slot += 1
+        }
+        // Rows a check refused: the reference path, in order (its values overwrite the row's).
+        for k in 0..<n where ok[k] == 0 {
+            let line = UnsafeBufferPointer(start: origin + b.lineStarts[k], count: Int(b.lineLengths[k]))
+            if !referenceRow(line, line: Int(b.lineIndices[k]), at: r0 + k, col, &s) { return k }
+        }
+        return n
+    }
     /// One row the reference way (`CSVRow`'s accessors), with the messages of bad values;
     /// interns the event and context values into `interned` when given.
     func reference(_ row: CSVRow, line: Int, interned s: UnsafeMutablePointer<LogSpan>?, at index: Int = 0)
@@ -579,5 +710,62 @@ struct LogRowParser: Sendable {
             }
         }
         return v
+    }
+}
+
+/// The mapped fields of up to `rows` plain rows, by field then row (offsets from the span's
+/// first byte, lengths), with each row's line; memory the batch owns.
+struct FieldBatch: ~Copyable {
+    let rows: Int
+    let offsets: UnsafeMutablePointer<Int>
+    let lengths: UnsafeMutablePointer<Int32>
+    let lineStarts: UnsafeMutablePointer<Int>
+    let lineLengths: UnsafeMutablePointer<Int32>
+    let lineIndices: UnsafeMutablePointer<Int32>
+    let ok: UnsafeMutablePointer<UInt8>
+    var count = 0
+
+    init(fields: [Int], rows: Int) {
+        self.rows = rows
+        offsets = .allocate(capacity: max(fields.count, 1) * rows)
+        lengths = .allocate(capacity: max(fields.count, 1) * rows)
+        lineStarts = .allocate(capacity: rows)
+        lineLengths = .allocate(capacity: rows)
+        lineIndices = .allocate(capacity: rows)
+        ok = .allocate(capacity: rows)
+    }
+
+    deinit {
+        offsets.deallocate()
+        lengths.deallocate()
+        lineStarts.deallocate()
+        lineLengths.deallocate()
+        lineIndices.deallocate()
+        ok.deallocate()
+    }
+
+    /// Adds the scan's current (plain) row: fields `fields` of it.
+    @inline(__always)
+    mutating func add(_ scan: borrowing CSVLines, origin: UnsafePointer<UInt8>, fields: [Int]) {
+        let k = count
+        let line = scan.line.baseAddress!
+        let lineAt = origin.distance(to: line)
+        lineStarts[k] = lineAt
+        lineLengths[k] = Int32(truncatingIfNeeded: scan.line.count)
+        lineIndices[k] = Int32(truncatingIfNeeded: scan.lineIndex)
+        fields.withUnsafeBufferPointer { fs in
+            for slot in 0..<fs.count {
+                let (p, n) = scan.field(fs[slot])
+                offsets[slot * rows + k] = origin.distance(to: p)
+                lengths[slot * rows + k] = Int32(truncatingIfNeeded: n)
+            }
+        }
+        count = k + 1
+    }
+
+    /// Field slot `slot`'s offsets and lengths, by row.
+    @inline(__always)
+    func column(_ slot: Int) -> (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int32>) {
+        (offsets + slot * rows, lengths + slot * rows)
     }
 }

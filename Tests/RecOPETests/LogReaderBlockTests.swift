@@ -12,7 +12,7 @@ import Testing
     /// values, numbers in every form, and (when `bad`) one bad value somewhere.
     static func log(_ g: inout Xoshiro256, rows: Int, keyed: Bool, bad: Bool) -> String {
         var t = g.next() % 4 == 0 ? "\u{FEFF}" : ""
-        t += "item,pos,click,prop,user,ev" + (keyed ? ",key" : "") + ",extra\n"
+        t += "item,pos,click,prop,user,ev,ts" + (keyed ? ",key" : "") + ",extra\n"
         let badRow = bad ? Int(g.next() % UInt64(rows)) : -1
         for r in 0..<rows {
             if g.next() % 50 == 0 { t += g.next() % 2 == 0 ? "\n" : "\r\n" }
@@ -22,6 +22,8 @@ import Testing
                 String(format: "%.\(Int(g.next() % 17))g", 0.001 + 0.99 * Sampling.uniform(&g)),
                 g.next() % 5 == 0 ? "user with space \(g.next() % 3000)" : "u\(g.next() % 300)",
                 ["click", "view", "buy", ""][Int(g.next() % 4)],
+                // Seconds (the fast path) or a date-time (the reference path).
+                g.next() % 7 == 0 ? "2024-01-0\(1 + g.next() % 9) 10:0\(g.next() % 10):00" : String(1_700_000_000 + r),
             ]
             if keyed { f.append(String(Int64(bitPattern: g.next()))) }
             f.append(g.next() % 3 == 0 ? "\"x, \"\"y\"\"\"" : "z\(g.next() % 9)")
@@ -67,12 +69,15 @@ import Testing
             cols.propensity = "prop"
             cols.event = "ev"
             if keyed { cols.rowKey = "key" }
+            if trial % 4 >= 2 { cols.time = "ts" }
             let maxRows = [3, 64, 1000, 65536][Int(g.next() % 4)]
             let ref = try ReferenceLogReader(path: path, columns: cols)
             var wantEvents = [LogChunk.Context?]()
+            var wantTimes = [[UInt64]?]()
             let (want, wantError) = Self.chunks {
                 let c = try ref.next(maxRows: maxRows)
                 wantEvents.append(ref.lastEvents)
+                wantTimes.append(ref.lastTimes?.map(\.bitPattern))
                 return c
             }
             #expect((trial % 3 == 2) == (wantError != nil), "trial \(trial): \(wantError ?? "no error")")
@@ -80,9 +85,11 @@ import Testing
                 for block in [16, 200, 4096, 2 << 20] {
                     let r = try LogReader(path: path, columns: cols, parallelism: .threads(threads), blockBytes: block)
                     var events = [LogChunk.Context?]()
+                    var times = [[UInt64]?]()
                     let (got, error) = Self.chunks {
                         let c = try r.next(maxRows: maxRows)
                         events.append(r.lastEvents)
+                        times.append(r.lastTimes?.map(\.bitPattern))
                         return c
                     }
                     let at = "trial \(trial), \(threads) threads, block \(block)"
@@ -101,6 +108,7 @@ import Testing
                         #expect(r.rowsRead == ref.rowsRead, "\(at)")
                         #expect(events.map { $0?.ids } == wantEvents.map { $0?.ids }, "\(at)")
                         #expect(events.map { $0?.values } == wantEvents.map { $0?.values }, "\(at)")
+                        #expect(times == wantTimes, "\(at)")
                     }
                 }
             }

@@ -68,6 +68,15 @@ RK_INLINE _Bool rk_mask_all16(rk_int16 m) { return rk_mask_bits16(m) == 0xFFFFu;
 /// misses of a loop overlap instead of stalling it one by one).
 RK_INLINE void rk_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
 
+/// 10^e for 0 <= e <= 22, exact (every one is a double): a constant table the compiler addresses
+/// directly. (A Swift tuple literal indexed at run time was built on the stack at each call, and
+/// the load of one entry from those wide stores stalled the number parser.)
+RK_INLINE double rk_pow10_exact(long e) {
+    static const double t[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    return t[e];
+}
+
 /// The bytes of a CSV text that delimit fields, 64 at a time: bit i of `*sep`, `*newline` and
 /// `*quote` is set where byte i of `p[0..<64]` is the separator, `\n` and `"`. One load and three
 /// compares (three mask compares on AVX-512, pcmpeqb + pmovmskb pairs below), where Swift's
