@@ -49,6 +49,15 @@ public final class LogReader {
     var rowsParsed = 0
     var spansParsed = 0
     var atEnd = false
+    /// Chunks assembled ahead of the caller, in file order, with their times and events.
+    var ready: [ReadyChunk] = []
+    var readyHead = 0
+    /// The chunk being filled from the pending spans.
+    var builder: ChunkBuilder?
+    /// What ends the log early, after the ready chunks: a bad row or a failed read, with the times
+    /// and events of the rows before it in its chunk.
+    var deferred: (error: RecOPEError, times: [Double]?, events: LogChunk.Context?)?
+    var finished = false
 
     /// Opens the log and reads its header; `parallelism` is the threads that parse it, each
     /// `blockBytes` of the file at a time (chunks do not depend on either).
@@ -112,10 +121,14 @@ public final class LogReader {
         }
     }
 
-    /// Reads and parses the next block; false at the end of the file.
-    private func readBlock() throws(RecOPEError) -> Bool {
+    /// Reads and parses the next block; false at the end of the file. With `assembling`, chunks of
+    /// that many rows are assembled from the spans pending now while the block is parsed (one more
+    /// task of the same parallel step: the serial copy into chunks overlaps the parse).
+    private func readBlock(assembling maxRows: Int? = nil) throws(RecOPEError) -> Bool {
         let got: Result<[LogSpan], Never>?
-        do { got = try blocks.next { (block, _) in parseBlock(block, from: 0) } } catch { throw opeError(error) }
+        do {
+            got = try blocks.next { (block, _) in parseBlock(block, from: 0, assembling: maxRows) }
+        } catch { throw opeError(error) }
         guard case .success(let spans) = got else { return false }
         append(spans)
         return true
@@ -123,15 +136,26 @@ public final class LogReader {
 
     /// `block[from...]` cut at line ends into one span per thread, parsed at once; then, with
     /// every span's rows and lines known, each span's file lines and default row keys, at once.
-    private func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int) -> [LogSpan] {
+    private func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int, assembling: Int? = nil) -> [LogSpan] {
         let rest = UnsafeBufferPointer(rebasing: block[from...])
-        guard rest.count > 0 else { return [] }
-        let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads)
+        guard rest.count > 0 else {
+            if let maxRows = assembling { assemble(maxRows: maxRows, final: false) }
+            return []
+        }
+        // Several spans per thread: a worker that wakes late still takes its share.
+        let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads == 1 ? 1 : 4 * threads)
         var out = [LogSpan](repeating: LogSpan(), count: cuts.count)
         let parser = self.parser
+        let extra = assembling != nil ? 1 : 0
         out.withUnsafeMutableBufferPointer { o in
             let box = UncheckedSendableBuffer(o)
-            Threading.parallelFor(chunks: cuts.count, parallelism: .threads(threads)) { k in
+            Threading.parallelFor(chunks: cuts.count + extra, parallelism: .threads(threads)) { task in
+                if let maxRows = assembling, task == 0 {
+                    // Task 0, taken first: the pending spans (earlier blocks) into chunks.
+                    self.assemble(maxRows: maxRows, final: false)
+                    return
+                }
+                let k = task - extra
                 let a = k == 0 ? 0 : cuts[k - 1]
                 box.buffer[k] = parser.parse(UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]))
             }
@@ -189,36 +213,195 @@ public final class LogReader {
     }
 
     /// The next chunk of at most `maxRows` rows, or nil at the end of the log.
+    ///
+    /// Chunks are cut every `maxRows` rows of the file (the last may be shorter): the same for a
+    /// reader always called with one `maxRows`. The next block is read and parsed while the
+    /// chunks of the blocks before it are assembled; a chunk assembled for a larger `maxRows` than
+    /// a later call's is split.
     /// - Throws: `.malformedFile` naming the file, line and column of the first bad value.
     public func next(maxRows: Int = 65536) throws(RecOPEError) -> LogChunk? {
-        var c = LogChunk(source: path == "-" ? "stdin" : path)
-        c.rowKeyed = parser.rowKey != nil
-        c.lines = []
-        c.lines!.reserveCapacity(maxRows)
-        c.items.reserveCapacity(maxRows)
-        c.positions.reserveCapacity(maxRows)
-        c.rewards.reserveCapacity(maxRows)
-        c.rowKeys.reserveCapacity(maxRows)
-        if parser.propensity != nil { c.propensities = [] }
-        var times: [Double]? = parser.time != nil ? [] : nil
-        var events = parser.event != nil ? LogChunk.Context(name: columns.event!, ids: [], values: []) : nil
-        c.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
-        // Per span, its value ids → this chunk's (first appearance in the chunk, as read row by row).
-        var eventMap = [Int32]()
-        var contextMaps = [[Int32]](repeating: [], count: columns.context.count)
-        var chunkEvents = ByteInterner()
-        var chunkContexts = [ByteInterner](repeating: ByteInterner(), count: columns.context.count)
-        var mappedSpan = -1
-        while c.count < maxRows {
-            if pendingHead == pending.count {
-                if atEnd { break }
-                if try !readBlock() {
-                    atEnd = true
-                    break
+        let maxRows = max(maxRows, 1)
+        if readyHead == ready.count && !finished { produce(maxRows: maxRows) }
+        if readyHead < ready.count {
+            var r = ready[readyHead]
+            if r.chunk.count > maxRows {
+                // Assembled for a larger maxRows: its first rows now, the rest next.
+                ready[readyHead] = r.rows(maxRows..<r.chunk.count)
+                r = r.rows(0..<maxRows)
+            } else {
+                readyHead += 1
+                if readyHead == ready.count {
+                    ready.removeAll(keepingCapacity: true)
+                    readyHead = 0
                 }
-                continue
             }
+            lastTimes = r.times
+            lastEvents = r.events
+            rowsRead += r.chunk.count
+            return r.chunk
+        }
+        if let d = deferred {
+            deferred = nil
+            finished = true
+            lastTimes = d.times
+            lastEvents = d.events
+            throw d.error
+        }
+        finished = true
+        // No rows: no times or events either.
+        let empty = ChunkBuilder(reader: self, maxRows: 0).finished
+        lastTimes = empty.times
+        lastEvents = empty.events
+        return nil
+    }
+
+    /// Fills `ready` with at least one chunk, or sets `deferred`, or reaches the end.
+    private func produce(maxRows: Int) {
+        while readyHead == ready.count && deferred == nil {
+            if atEnd {
+                assemble(maxRows: maxRows, final: true)
+                return
+            }
+            do {
+                if try !readBlock(assembling: maxRows) { atEnd = true }
+            } catch {
+                // The rows before a failed read come first (and a bad row among them); the
+                // chunk the read would have completed is dropped.
+                assemble(maxRows: maxRows, final: false)
+                if deferred == nil { deferred = (error, builder?.times, builder?.events) }
+                builder = nil
+                atEnd = true
+            }
+        }
+    }
+
+    /// Moves the pending spans' rows into chunks of `maxRows` rows (`ready`; a chunk begun for
+    /// another size keeps it), in file order; the rest stays in `builder` unless `final`. Stops at a span's bad row: its message (from the
+    /// reference path, with its line) becomes `deferred`, and the rows before it in its chunk
+    /// are dropped.
+    private func assemble(maxRows: Int, final: Bool) {
+        while deferred == nil && pendingHead < pending.count {
+            if builder == nil { builder = ChunkBuilder(reader: self, maxRows: maxRows) }
             let s = pending[pendingHead]
+            // A chunk begun for another call's maxRows is completed at its own size.
+            let target = builder!.target
+            let n = min(target - builder!.chunk.count, s.rows - headOffset)
+            builder!.append(s, from: headOffset, count: n)
+            headOffset += n
+            if headOffset == s.rows {
+                if let bad = s.failure {
+                    deferred = (failureError(s, bad), builder!.times, builder!.events)
+                    builder = nil
+                    return
+                }
+                pendingHead += 1
+                headOffset = 0
+            }
+            if builder!.chunk.count >= target {
+                ready.append(builder!.finished)
+                builder = nil
+            }
+        }
+        if pendingHead > 0 && pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        }
+        if final, deferred == nil, let b = builder {
+            if b.chunk.count > 0 { ready.append(b.finished) }
+            builder = nil
+        }
+    }
+
+    /// The error of a span's first bad row: its message from the reference path, with its line.
+    private func failureError(_ s: LogSpan, _ bad: (row: CSVRow, line: Int, unterminatedField: Int?)) -> RecOPEError {
+        let line = s.firstLine + bad.line
+        if let f = bad.unterminatedField {
+            return opeError(
+                .malformed(
+                    file: path == "-" ? "/dev/stdin" : path, line: line, field: f, message: "unterminated quote"))
+        }
+        do {
+            _ = try parser.reference(bad.row, line: line, interned: nil)
+        } catch {
+            return error
+        }
+        return .malformedFile(file: path, line: line, message: "unreadable row")
+    }
+
+    /// A chunk ready for the caller, with the times and events of its rows.
+    struct ReadyChunk {
+        var chunk: LogChunk
+        var times: [Double]?
+        var events: LogChunk.Context?
+
+        /// Rows `range`, with value tables of their own (in order of first appearance).
+        func rows(_ range: Range<Int>) -> ReadyChunk {
+            var c = chunk.rows(range)
+            for f in c.contexts.indices { c.contexts[f] = Self.reindexed(c.contexts[f]) }
+            return ReadyChunk(
+                chunk: c, times: times.map { Array($0[range]) },
+                events: events.map {
+                    Self.reindexed(.init(name: $0.name, ids: Array($0.ids[range]), values: $0.values))
+                })
+        }
+
+        static func reindexed(_ c: LogChunk.Context) -> LogChunk.Context {
+            var map = [Int32](repeating: -1, count: c.values.count)
+            var out = LogChunk.Context(name: c.name, ids: [], values: [])
+            out.ids.reserveCapacity(c.ids.count)
+            for v in c.ids {
+                if map[Int(v)] < 0 {
+                    map[Int(v)] = Int32(out.values.count)
+                    out.values.append(c.values[Int(v)])
+                }
+                out.ids.append(map[Int(v)])
+            }
+            return out
+        }
+    }
+
+    /// A chunk being filled from spans, with its value tables and the maps from each span's value
+    /// ids to the chunk's.
+    struct ChunkBuilder {
+        var chunk: LogChunk
+        var times: [Double]?
+        var events: LogChunk.Context?
+        var eventMap = [Int32]()
+        var contextMaps: [[Int32]]
+        var chunkEvents = ByteInterner()
+        var chunkContexts: [ByteInterner]
+        var mappedSpan = -1
+        /// The rows the chunk gets (the maxRows of the call it was begun for).
+        let target: Int
+
+        init(reader: LogReader, maxRows: Int) {
+            target = maxRows
+            let parser = reader.parser
+            let columns = reader.columns
+            chunk = LogChunk(source: reader.path == "-" ? "stdin" : reader.path)
+            chunk.rowKeyed = parser.rowKey != nil
+            chunk.lines = []
+            chunk.lines!.reserveCapacity(maxRows)
+            chunk.items.reserveCapacity(maxRows)
+            chunk.positions.reserveCapacity(maxRows)
+            chunk.rewards.reserveCapacity(maxRows)
+            chunk.rowKeys.reserveCapacity(maxRows)
+            if parser.propensity != nil {
+                chunk.propensities = []
+                chunk.propensities!.reserveCapacity(maxRows)
+            }
+            if parser.time != nil {
+                times = []
+                times!.reserveCapacity(maxRows)
+            }
+            events = parser.event != nil ? LogChunk.Context(name: columns.event!, ids: [], values: []) : nil
+            chunk.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
+            contextMaps = [[Int32]](repeating: [], count: columns.context.count)
+            chunkContexts = [ByteInterner](repeating: ByteInterner(), count: columns.context.count)
+        }
+
+        /// Appends `n` rows of span `s` from its row `o`.
+        mutating func append(_ s: LogSpan, from o: Int, count n: Int) {
             if mappedSpan != s.serial {
                 mappedSpan = s.serial
                 eventMap = [Int32](repeating: -1, count: s.events.count)
@@ -226,52 +409,29 @@ public final class LogReader {
                     contextMaps[f] = [Int32](repeating: -1, count: s.contexts[f].count)
                 }
             }
-            let n = min(maxRows - c.count, s.rows - headOffset)
-            let o = headOffset
             let col = s.columns
-            c.items.append(contentsOf: UnsafeBufferPointer(start: col.items + o, count: n))
-            c.positions.append(contentsOf: UnsafeBufferPointer(start: col.positions + o, count: n))
-            c.rewards.append(contentsOf: UnsafeBufferPointer(start: col.rewards + o, count: n))
-            if c.propensities != nil {
-                c.propensities!.append(contentsOf: UnsafeBufferPointer(start: col.propensities! + o, count: n))
+            chunk.items.append(contentsOf: UnsafeBufferPointer(start: col.items + o, count: n))
+            chunk.positions.append(contentsOf: UnsafeBufferPointer(start: col.positions + o, count: n))
+            chunk.rewards.append(contentsOf: UnsafeBufferPointer(start: col.rewards + o, count: n))
+            if chunk.propensities != nil {
+                chunk.propensities!.append(contentsOf: UnsafeBufferPointer(start: col.propensities! + o, count: n))
             }
             if times != nil { times!.append(contentsOf: UnsafeBufferPointer(start: col.times! + o, count: n)) }
-            c.lines!.append(contentsOf: UnsafeBufferPointer(start: col.fileLines + o, count: n))
-            c.rowKeys.append(contentsOf: UnsafeBufferPointer(start: col.keys + o, count: n))
-            rowsRead += n
+            chunk.lines!.append(contentsOf: UnsafeBufferPointer(start: col.fileLines + o, count: n))
+            chunk.rowKeys.append(contentsOf: UnsafeBufferPointer(start: col.keys + o, count: n))
             if events != nil {
-                Self.remap(
+                LogReader.remap(
                     UnsafeBufferPointer(start: col.eventIds! + o, count: n), s.events, &eventMap, &chunkEvents,
                     into: &events!)
             }
-            for f in 0..<c.contexts.count {
-                Self.remap(
+            for f in 0..<chunk.contexts.count {
+                LogReader.remap(
                     UnsafeBufferPointer(start: col.contextIds + f * col.capacity + o, count: n), s.contexts[f],
-                    &contextMaps[f], &chunkContexts[f], into: &c.contexts[f])
-            }
-            headOffset += n
-            if headOffset == s.rows {
-                if let bad = s.failure {
-                    // The first bad row: its message from the reference path, with its line.
-                    lastTimes = times
-                    lastEvents = events
-                    let line = s.firstLine + bad.line
-                    if let f = bad.unterminatedField {
-                        throw opeError(
-                            .malformed(
-                                file: path == "-" ? "/dev/stdin" : path, line: line, field: f,
-                                message: "unterminated quote"))
-                    }
-                    _ = try parser.reference(bad.row, line: line, interned: nil)
-                    throw .malformedFile(file: path, line: line, message: "unreadable row")
-                }
-                pendingHead += 1
-                headOffset = 0
+                    &contextMaps[f], &chunkContexts[f], into: &chunk.contexts[f])
             }
         }
-        lastTimes = times
-        lastEvents = events
-        return c.count > 0 ? c : nil
+
+        var finished: ReadyChunk { ReadyChunk(chunk: chunk, times: times, events: events) }
     }
 
     /// Appends span ids `ids` to `context`, as ids of the chunk's own value table (`chunk`, in

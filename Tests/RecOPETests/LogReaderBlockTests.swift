@@ -115,6 +115,57 @@ import Testing
         }
     }
 
+    /// A caller that changes `maxRows` between calls (chunks are assembled ahead for the size of
+    /// the call that read their block): every chunk holds at most its call's rows, with a value
+    /// table of its own in order of first appearance, and the rows in order are the reference's.
+    @Test func chunksOfChangingSizesHoldTheSameRows() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("logsizes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var g = Xoshiro256(seed: 38)
+        var cols = LogColumns(item: "item", position: "pos", reward: "click", context: ["user"])
+        cols.positionBase = 1
+        cols.event = "ev"
+        cols.time = "ts"
+        let path = dir.appendingPathComponent("log.csv").path
+        try Self.log(&g, rows: 6000, keyed: false, bad: false).write(toFile: path, atomically: true, encoding: .utf8)
+        func decoded(_ c: LogChunk.Context) -> [String] { c.ids.map { c.values[Int($0)] } }
+        let ref = try ReferenceLogReader(path: path, columns: cols)
+        var want: (items: [Int32], users: [String], events: [String], times: [Double]) = ([], [], [], [])
+        while let c = try ref.next(maxRows: 100_000) {
+            want.items += c.items
+            want.users += decoded(c.contexts[0])
+            want.events += decoded(ref.lastEvents!)
+            want.times += ref.lastTimes!
+        }
+        for threads in [1, 2] {
+            let r = try LogReader(path: path, columns: cols, parallelism: .threads(threads), blockBytes: 4096)
+            var got: (items: [Int32], users: [String], events: [String], times: [Double]) = ([], [], [], [])
+            let sizes = [1000, 7, 64, 3, 2500, 1]
+            var call = 0
+            while true {
+                let size = sizes[call % sizes.count]
+                call += 1
+                guard let c = try r.next(maxRows: size) else { break }
+                #expect(c.count <= size && c.count > 0, "call \(call): \(c.count) rows for maxRows \(size)")
+                for ctx in [c.contexts[0], r.lastEvents!] {
+                    // Values in order of first appearance, none unused.
+                    var seen = Set<Int32>()
+                    let firsts = ctx.ids.filter { seen.insert($0).inserted }
+                    #expect(firsts == (0..<Int32(ctx.values.count)).map { $0 }, "call \(call)")
+                }
+                #expect(r.lastTimes!.count == c.count)
+                got.items += c.items
+                got.users += decoded(c.contexts[0])
+                got.events += decoded(r.lastEvents!)
+                got.times += r.lastTimes!
+            }
+            #expect(got.items == want.items && got.users == want.users, "\(threads) threads")
+            #expect(got.events == want.events && got.times == want.times, "\(threads) threads")
+            #expect(r.rowsRead == want.items.count)
+        }
+    }
+
     /// The position-only read gives the deepest position of a full read; an error it reports is a
     /// full read's first error (a bad reward before a bad position is the one reported).
     @Test func deepestPositionEqualsAFullRead() throws {
