@@ -295,6 +295,10 @@ public struct LineBlockReader: ~Copyable {
     var filled = 0  // bytes in buffer
     var blockEnd = 0  // end of the block last handed out
     var eof = false
+    /// The second buffer a read-ahead fills, and the read-ahead that ran during the last block.
+    var spare: UnsafeMutablePointer<UInt8>?
+    var spareCapacity = 0
+    var ahead: ReadAheadState?
     /// Whether the next block starts the file (a byte order mark may open it).
     public private(set) var atFileStart = true
 
@@ -309,6 +313,7 @@ public struct LineBlockReader: ~Copyable {
 
     deinit {
         buffer.deallocate()
+        spare?.deallocate()
         if fd != STDIN_FILENO { close(fd) }
     }
 
@@ -317,8 +322,33 @@ public struct LineBlockReader: ~Copyable {
     public mutating func next<R, E: Error>(
         _ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool) throws(E) -> R
     ) throws(RecIOError) -> Result<R, E>? {
-        // Move the unread tail to the front.
-        if blockEnd > 0 {
+        try advance(readingAhead: false) { (b, first, _) throws(E) in try body(b, first) }
+    }
+
+    /// As `next`, with a `ReadAhead` that `body` may run once, on any thread, while it works on
+    /// the block: it reads the file's next bytes into a second buffer (the block's bytes are
+    /// not touched), so the read overlaps the parse; the next call then starts from them. A read
+    /// that fails there is thrown by the next call, as `next` throws it.
+    public mutating func nextReadingAhead<R, E: Error>(
+        _ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool, _ readAhead: ReadAhead) throws(E) -> R
+    ) throws(RecIOError) -> Result<R, E>? {
+        try advance(readingAhead: true, body)
+    }
+
+    mutating func advance<R, E: Error>(
+        readingAhead: Bool, _ body: (UnsafeBufferPointer<UInt8>, _ atFileStart: Bool, ReadAhead) throws(E) -> R
+    ) throws(RecIOError) -> Result<R, E>? {
+        if let a = ahead {
+            // The read-ahead's buffer holds the unread tail and the bytes after it.
+            ahead = nil
+            swap(&buffer, &spare!)
+            swap(&capacity, &spareCapacity)
+            filled = a.filled
+            blockEnd = 0
+            if a.eof { eof = true }
+            if a.error != 0 { throw .cannotOpen(file: path, reason: "read failed: " + FileInput.reason(a.error)) }
+        } else if blockEnd > 0 {
+            // Move the unread tail to the front.
             let tail = filled - blockEnd
             if tail > 0 { memmove(buffer, buffer + blockEnd, tail) }
             filled = tail
@@ -358,7 +388,22 @@ public struct LineBlockReader: ~Copyable {
         let first = atFileStart
         atFileStart = false
         let block = UnsafeBufferPointer(start: UnsafePointer(buffer), count: blockEnd)
-        do { return .success(try body(block, first)) } catch { return .failure(error) }
+        var readAhead = ReadAhead(nil)
+        if readingAhead && !eof {
+            if spareCapacity < capacity {
+                spare?.deallocate()
+                spare = .allocate(capacity: capacity)
+                spareCapacity = capacity
+            }
+            readAhead = ReadAhead(
+                ReadAheadState(
+                    fd: fd, into: spare!, capacity: spareCapacity, tail: UnsafePointer(buffer + blockEnd),
+                    tailCount: filled - blockEnd))
+        }
+        let result: Result<R, E>
+        do { result = .success(try body(block, first, readAhead)) } catch { result = .failure(error) }
+        if let s = readAhead.state, s.ran { ahead = s }
+        return result
     }
 
     /// The header: the first non-empty line (of the first block, or of a later one after blocks
@@ -415,5 +460,59 @@ public struct LineBlockReader: ~Copyable {
         }
         cuts.append(n)
         return cuts
+    }
+}
+
+/// A read of a file's next bytes into a reader's second buffer, for a task beside the parse of the
+/// current block (`LineBlockReader.nextReadingAhead`). Running it more than once, or one that has
+/// nothing to read (the file's end was reached), does nothing.
+public struct ReadAhead: @unchecked Sendable {
+    let state: ReadAheadState?
+    init(_ state: ReadAheadState?) { self.state = state }
+
+    /// Reads: the unread tail of the current buffer, then the file, into the second buffer.
+    public func run() { state?.run() }
+}
+
+final class ReadAheadState {
+    let fd: Int32
+    let into: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    let tail: UnsafePointer<UInt8>
+    let tailCount: Int
+    var filled = 0
+    var eof = false
+    var error: Int32 = 0
+    var ran = false
+
+    init(fd: Int32, into: UnsafeMutablePointer<UInt8>, capacity: Int, tail: UnsafePointer<UInt8>, tailCount: Int) {
+        self.fd = fd
+        self.into = into
+        self.capacity = capacity
+        self.tail = tail
+        self.tailCount = tailCount
+    }
+
+    func run() {
+        if ran { return }
+        ran = true
+        if tailCount > 0 { into.update(from: tail, count: tailCount) }
+        filled = tailCount
+        while filled < capacity {
+            var n = -1
+            while true {
+                n = read(fd, into + filled, capacity - filled)
+                if n >= 0 || errno != EINTR { break }
+            }
+            if n < 0 {
+                error = errno
+                return
+            }
+            if n == 0 {
+                eof = true
+                return
+            }
+            filled += n
+        }
     }
 }

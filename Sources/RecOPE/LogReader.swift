@@ -127,7 +127,9 @@ public final class LogReader {
     private func readBlock(assembling maxRows: Int? = nil) throws(RecOPEError) -> Bool {
         let got: Result<[LogSpan], Never>?
         do {
-            got = try blocks.next { (block, _) in parseBlock(block, from: 0, assembling: maxRows) }
+            got = try blocks.nextReadingAhead { (block, _, ahead) in
+                parseBlock(block, from: 0, assembling: maxRows, readAhead: ahead)
+            }
         } catch { throw opeError(error) }
         guard case .success(let spans) = got else { return false }
         append(spans)
@@ -136,7 +138,9 @@ public final class LogReader {
 
     /// `block[from...]` cut at line ends into one span per thread, parsed at once; then, with
     /// every span's rows and lines known, each span's file lines and default row keys, at once.
-    private func parseBlock(_ block: UnsafeBufferPointer<UInt8>, from: Int, assembling: Int? = nil) -> [LogSpan] {
+    private func parseBlock(
+        _ block: UnsafeBufferPointer<UInt8>, from: Int, assembling: Int? = nil, readAhead: ReadAhead? = nil
+    ) -> [LogSpan] {
         let rest = UnsafeBufferPointer(rebasing: block[from...])
         guard rest.count > 0 else {
             if let maxRows = assembling { assemble(maxRows: maxRows, final: false) }
@@ -146,13 +150,20 @@ public final class LogReader {
         let cuts = LineBlockReader.lineAlignedCuts(rest, pieces: threads == 1 ? 1 : 4 * threads)
         var out = [LogSpan](repeating: LogSpan(), count: cuts.count)
         let parser = self.parser
-        let extra = assembling != nil ? 1 : 0
+        // Tasks taken first: the pending spans (earlier blocks) into chunks, and the read of the
+        // next block (on more than one thread); then the spans.
+        let assembleTask = assembling != nil ? 0 : -1
+        let readTask = readAhead != nil && threads > 1 ? assembleTask + 1 : -1
+        let extra = max(assembleTask, readTask) + 1
         out.withUnsafeMutableBufferPointer { o in
             let box = UncheckedSendableBuffer(o)
             Threading.parallelFor(chunks: cuts.count + extra, parallelism: .threads(threads)) { task in
-                if let maxRows = assembling, task == 0 {
-                    // Task 0, taken first: the pending spans (earlier blocks) into chunks.
-                    self.assemble(maxRows: maxRows, final: false)
+                if task == assembleTask {
+                    self.assemble(maxRows: assembling!, final: false)
+                    return
+                }
+                if task == readTask {
+                    readAhead!.run()
                     return
                 }
                 let k = task - extra

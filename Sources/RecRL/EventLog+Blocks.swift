@@ -362,7 +362,7 @@ extension EventLog {
                 try join.add(s)
             }
         }
-        func step(_ block: UnsafeBufferPointer<UInt8>, from: Int) throws(RecRLError) {
+        func step(_ block: UnsafeBufferPointer<UInt8>, from: Int, readAhead: ReadAhead? = nil) throws(RecRLError) {
             let rest = UnsafeBufferPointer(rebasing: block[from...])
             guard rest.count > 0 else { return }
             // Several spans per thread, so that the join task and the spans balance.
@@ -370,14 +370,20 @@ extension EventLog {
             var spans = [EventSpanParser.Span?](repeating: nil, count: cuts.count)
             let previous = parsed
             var joinError: RecRLError?
+            // The read of the next block is one more task (task 1) on more than one thread.
+            let extra = readAhead != nil && threads > 1 ? 2 : 1
             spans.withUnsafeMutableBufferPointer { o in
                 let box = UncheckedSendableSpans(o)
-                Threading.parallelFor(chunks: cuts.count + 1, parallelism: .threads(threads)) { task in
+                Threading.parallelFor(chunks: cuts.count + extra, parallelism: .threads(threads)) { task in
                     if task == 0 {
                         do throws(RecRLError) { try joinAll(previous) } catch { joinError = error }
                         return
                     }
-                    let k = task - 1
+                    if task == 1 && extra == 2 {
+                        readAhead!.run()
+                        return
+                    }
+                    let k = task - extra
                     let a = k == 0 ? 0 : cuts[k - 1]
                     box.buffer[k] = parser.parse(UnsafeBufferPointer(rebasing: rest[a..<cuts[k]]))
                 }
@@ -388,7 +394,11 @@ extension EventLog {
         try blocks.withCurrent { (b) throws(RecRLError) in try step(b, from: dataFrom) }
         while true {
             let got: Result<Void, RecRLError>?
-            do { got = try blocks.next { (b, _) throws(RecRLError) in try step(b, from: 0) } } catch {
+            do {
+                got = try blocks.nextReadingAhead { (b, _, ahead) throws(RecRLError) in
+                    try step(b, from: 0, readAhead: ahead)
+                }
+            } catch {
                 // Rows before a read error are joined first: their errors come first.
                 try joinAll(parsed)
                 throw .io(error)

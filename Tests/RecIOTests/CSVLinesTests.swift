@@ -91,12 +91,25 @@ import Testing
             var r = try LineBlockReader(path: path, blockBytes: [16, 100, 4096, 1 << 20][trial % 4])
             var joined = [UInt8]()
             var first = true
-            while let got = try r.next({ (b, atStart) -> [[UInt8]] in
+            // Odd trials read ahead on another thread while the block is cut (or, every third
+            // block, not at all).
+            var blocks = 0
+            func cut(_ b: UnsafeBufferPointer<UInt8>, _ atStart: Bool, _ ahead: ReadAhead?) -> [[UInt8]] {
                 #expect(atStart == first)
                 first = false
+                blocks += 1
+                let group = DispatchGroup()
+                if let ahead, blocks % 3 != 0 {
+                    DispatchQueue.global().async(group: group) { ahead.run() }
+                }
                 let cuts = LineBlockReader.lineAlignedCuts(b, pieces: 1 + trial % 3)
-                return cuts.indices.map { k in Array(b[(k == 0 ? 0 : cuts[k - 1])..<cuts[k]]) }
-            }) {
+                let spans = cuts.indices.map { k in Array(b[(k == 0 ? 0 : cuts[k - 1])..<cuts[k]]) }
+                group.wait()
+                return spans
+            }
+            while let got =
+                try (trial % 2 == 1 ? r.nextReadingAhead { cut($0, $1, $2) } : r.next { cut($0, $1, nil) })
+            {
                 for span in try got.get() {
                     #expect(!span.isEmpty)
                     joined += span
@@ -132,7 +145,14 @@ import Testing
             writer.start()
             var r = try LineBlockReader(path: path, blockBytes: [64, 1000, 1 << 16][trial % 3])
             var joined = [UInt8]()
-            while let got = try r.next({ (b, _) in Array(b) }) {
+            while let got =
+                try
+                (trial % 2 == 1
+                ? r.nextReadingAhead { (b, _, ahead) in
+                    ahead.run()
+                    return Array(b)
+                } : r.next { (b, _) in Array(b) })
+            {
                 let block = got.get()
                 if joined.count + block.count < t.count { #expect(block.last == 10) }
                 joined += block
