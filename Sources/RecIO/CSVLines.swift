@@ -282,7 +282,8 @@ public struct CSVLines: ~Copyable {
 /// Reads a file in large blocks that end at a line end (the rest of a block's last line opens
 /// the next one), for readers that parse whole lines in parallel. `-` is standard input.
 ///
-/// Every file is read into one buffer of about a block (memory held: one block). Regular files
+/// Every file is read into one buffer of about a block (memory held: one block; two when the
+/// next block is read ahead, `nextReadingAhead`). Regular files
 /// were mapped once: `read` into the buffer measured the same (`recbench ingest`, 3M rows, 1 and 2
 /// threads), and a mapped file that shrinks while it is read kills the process (SIGBUS) where
 /// `read` just ends early.
