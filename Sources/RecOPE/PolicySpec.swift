@@ -68,7 +68,8 @@ public enum PolicySpec {
     {
         let r = Reader(spec: spec, file: file, base: base)
         let kind = try r.string("kind")
-        if let allowed = keys[kind], let unknown = spec.keys.filter({ !allowed.contains($0) }).sorted().first {
+        let type = kinds.first { $0.names.contains(kind) }
+        if let allowed = type?.keys, let unknown = spec.keys.filter({ !allowed.contains($0) }).sorted().first {
             throw r.error(
                 "unknown key \"\(clipped(unknown))\" for kind \(kind) (it takes: \(allowed.sorted().joined(separator: ", ")))"
             )
@@ -78,58 +79,36 @@ public enum PolicySpec {
         {
             throw r.error("unknown key \"\(clipped(unknown))\" in \"boost\" (it takes: amount, items, rule)")
         }
-        switch kind {
-        case "bernoulli_ts", "priority_ts":
-            let boost = try r.boost()
-            if kind == "priority_ts" && boost == nil { throw r.error("kind priority_ts needs a \"boost\" object") }
-            return try ThompsonSampling(
-                prior: try r.prior(), clicks: try r.numbers("clicks", required: false),
-                impressions: try r.numbers("impressions", required: false),
-                optimistic: try r.bool("optimistic") ?? false, boost: boost,
-                name: kind == "priority_ts" ? "priority TS" : "TS")
-        case "dts", "dots":
-            var d = try DiscountedThompsonSampling(
-                prior: try r.prior(), discount: try r.number("discount") ?? 0.99,
-                period: 3600 * (try r.number("period_hours") ?? 4))
-            if let log = try r.path("log") {
-                let events = try DiscountedThompsonSampling.readEvents(csv: log)
-                do { try d.update(with: events) } catch {
-                    throw .malformedFile(file: log, line: nil, message: "\(error)")
-                }
-            }
-            if let at = try r.number("at") { try d.advance(to: at) }
-            return try d.policy(optimistic: kind == "dots", boost: try r.boost())
-        case "plackett_luce":
-            return try PlackettLuce(scores: try r.scores(), temperature: try r.number("temperature") ?? 1)
-        case "epsilon_greedy":
-            guard let eps = try r.number("epsilon") else { throw r.error("kind epsilon_greedy needs \"epsilon\"") }
-            return try EpsilonGreedy(scores: try r.scores(), epsilon: eps)
-        case "uniform":
-            guard let n = try r.number("items") else { throw r.error("kind uniform needs \"items\"") }
-            guard n == n.rounded(), n >= 1, n <= 10_000_000 else {
-                throw r.error("\"items\" must be an integer in 1...10000000, got \(cFormat("%g", n))")
-            }
-            return try UniformRandomRanking(items: Int(n))
-        default:
+        guard let type else {
+            let names = kinds.flatMap(\.names)
             throw r.error(
-                "unknown kind '\(clipped(kind))' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)"
+                "unknown kind '\(clipped(kind))' (expected \(names.dropLast().joined(separator: ", ")) or \(names.last!))"
             )
         }
+        return try type.policy(r, kind)
     }
 
-    /// The keys each kind takes (a misspelt key is an error, not a silently ignored setting).
-    static let keys: [String: Set<String>] = {
-        let ts: Set = ["kind", "prior", "campaign", "alpha", "beta", "boost"]
-        return [
-            "bernoulli_ts": ts.union(["clicks", "impressions", "optimistic"]),
-            "priority_ts": ts.union(["clicks", "impressions", "optimistic"]),
-            "dts": ts.union(["discount", "period_hours", "log", "at"]),
-            "dots": ts.union(["discount", "period_hours", "log", "at"]),
-            "plackett_luce": ["kind", "scores", "scores_file", "temperature"],
-            "epsilon_greedy": ["kind", "scores", "scores_file", "epsilon"],
-            "uniform": ["kind", "items"],
-        ]
-    }()
+    /// Every kind of spec, in the order errors list them (one type each, `PolicySpecKinds.swift`).
+    static let kinds: [Kind] = [
+        Kind(ThompsonSamplingSpec.self), Kind(DiscountedThompsonSamplingSpec.self), Kind(PlackettLuceSpec.self),
+        Kind(EpsilonGreedySpec.self), Kind(UniformSpec.self),
+    ]
+
+    /// A kind's names and keys, and its reading and building (a generic entry: no existential
+    /// metatype to open).
+    struct Kind: Sendable {
+        let names: [String]
+        let keys: Set<String>
+        let policy: @Sendable (Reader, String) throws(RecOPEError) -> any RankingPolicy
+
+        init<K: PolicySpecKind>(_ type: K.Type) {
+            names = K.names
+            keys = K.keys
+            policy = { (r: Reader, name: String) throws(RecOPEError) -> any RankingPolicy in
+                try K(reading: r, kind: name).policy()
+            }
+        }
+    }
 
     struct Reader {
         let spec: [String: JSONValue]

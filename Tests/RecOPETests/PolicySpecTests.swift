@@ -50,7 +50,25 @@ import Testing
             try PolicySpec.load(p1)
         }
         let p2 = try spec(#"{"kind": "nope"}"#)
-        #expect(throws: RecOPEError.self) { try PolicySpec.load(p2) }
+        #expect(
+            throws: RecOPEError.malformedFile(
+                file: p2, line: nil,
+                message:
+                    "unknown kind 'nope' (expected bernoulli_ts, priority_ts, dts, dots, plackett_luce, epsilon_greedy or uniform)"
+            )
+        ) { try PolicySpec.load(p2) }
+        // A misspelt key: refused with the keys the kind takes.
+        let p7 = try spec(#"{"kind": "epsilon_greedy", "scores": [1, 2], "epsilon": 0.1, "temprature": 2}"#)
+        #expect(
+            throws: RecOPEError.malformedFile(
+                file: p7, line: nil,
+                message:
+                    #"unknown key "temprature" for kind epsilon_greedy (it takes: epsilon, kind, scores, scores_file)"#)
+        ) { try PolicySpec.load(p7) }
+        let p8 = try spec(#"{"kind": "uniform"}"#)
+        #expect(throws: RecOPEError.malformedFile(file: p8, line: nil, message: #"kind uniform needs "items""#)) {
+            try PolicySpec.load(p8)
+        }
         let p3 = try spec(#"{"kind": "priority_ts", "alpha": [1], "beta": [1]}"#)
         #expect(
             throws: RecOPEError.malformedFile(file: p3, line: nil, message: #"kind priority_ts needs a "boost" object"#)
