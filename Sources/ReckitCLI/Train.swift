@@ -106,6 +106,10 @@ public struct TrainOptions: ParsableArguments {
     @Flag(help: "Resume from OUT/last.safetensors (same data, split and optimisation settings).") var resume = false
     @Flag(help: "Replace the run already in OUT (its files are removed first); without it such an OUT is an error.")
     var overwrite = false
+    @Option(
+        help:
+            "Settings from a JSON file: a 'reckit tune' OUT/best.json, or {\"settings\": {\"lr\": 0.003, \"dim\": 64}}; they replace the same options given here."
+    ) var config: String?
     @Flag(help: "Also report the Q head's test metrics.") var qHead = false
     @Flag(help: "Print the final report as JSON on stdout.") var json = false
     @Option(help: "Also write the HTML training report here (OUT/report.html is always written).") var html: String?
@@ -154,6 +158,11 @@ public struct TrainOptions: ParsableArguments {
         job.resume = resume
         job.overwrite = overwrite
         job.evaluateQHead = qHead
+        if let config {
+            for (name, value) in try TuneFiles.settings(config).sorted(by: { $0.key < $1.key }) {
+                try job.set(name, to: value)
+            }
+        }
         return job
     }
 
