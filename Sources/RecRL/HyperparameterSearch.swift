@@ -36,7 +36,12 @@ public struct SearchSpace: Sendable, Equatable {
         "lr": ("--lr", false), "lr2": ("--lr2", false), "dim": ("--dim", true), "heads": ("--heads", true),
         "blocks": ("--blocks", true), "dropout": ("--dropout", false), "gamma": ("--gamma", false),
         "negatives": ("--negatives", true), "batch": ("--batch", true), "epochs": ("--epochs", true),
+        "neighbours": ("--neighbours", true),
     ]
+
+    /// The one setting of the kNN baselines (`BaselineRanker.named`): items for itemknn, sessions
+    /// for sknn and vsknn. A search over a baseline takes it alone; a training search refuses it.
+    public static let baselineSettings: Set<String> = ["neighbours"]
 
     /// The searched settings and their distributions, by name.
     public var parameters: [String: Distribution]
@@ -159,6 +164,10 @@ extension TrainingJob {
         }
         guard value.isFinite, !s.integer || (value == value.rounded() && abs(value) < 1e9) else {
             throw .invalidParameter("setting \"\(name)\" must be \(s.integer ? "an integer" : "finite"), got \(value)")
+        }
+        if SearchSpace.baselineSettings.contains(name) {
+            throw .invalidParameter(
+                "setting \"\(name)\" is a baseline's (reckit tune --baseline), not a training setting")
         }
         let i = Int(value)
         switch name {

@@ -46,13 +46,19 @@ struct Tune: ParsableCommand {
             (--select); its row goes to OUT/trials.csv as soon as it ends, so a search that stops \
             goes on from there when run again with the same space and options (a larger --trials \
             adds trials). OUT/best.json holds the best trial's settings: reckit train --config \
-            OUT/best.json trains it. The test split is not looked at.
+            OUT/best.json trains it. With --baseline itemknn|sknn|vsknn the space is \
+            {"neighbours": ...} and each trial fits the baseline on the training sessions and \
+            scores it on the validation ones. The test split is not looked at.
             """)
 
     @OptionGroup var options: TrainOptions
     @Option(help: "The search space (JSON).") var space: String
     @Option(help: "Trials in the search (the budget).") var trials: Int = 20
     @Option(help: "Seed of the trials' settings.") var searchSeed: UInt64 = 1
+    @Option(
+        help:
+            "Tune a kNN baseline instead of training: itemknn, sknn or vsknn (its setting: neighbours, e.g. {\"neighbours\": {\"int\": [20, 500]}})."
+    ) var baseline: String?
 
     func run() throws {
         try options.threading.apply()
@@ -76,7 +82,21 @@ struct Tune: ParsableCommand {
             throw ValidationError(
                 "--resume, --overwrite, --json, --html and --config are reckit train's; reckit tune resumes by itself")
         }
-        let space = try SearchSpace.parse(try FileInput.contents(space, limit: 1 << 20), file: space)
+        let spaceFile = space
+        let space = try SearchSpace.parse(try FileInput.contents(spaceFile, limit: 1 << 20), file: spaceFile)
+        if let baseline {
+            guard ["itemknn", "sknn", "vsknn"].contains(baseline) else {
+                throw ValidationError(
+                    "--baseline is itemknn, sknn or vsknn (popularity has nothing to tune), got '\(baseline)'")
+            }
+            if let other = space.names.first(where: { !SearchSpace.baselineSettings.contains($0) }) {
+                throw RecRLError.invalidParameter(
+                    "\(spaceFile): a baseline's search takes \(SearchSpace.baselineSettings.sorted().joined(separator: ", ")) only, not \"\(other)\""
+                )
+            }
+        } else if let other = space.names.first(where: { SearchSpace.baselineSettings.contains($0) }) {
+            throw RecRLError.invalidParameter("\(spaceFile): \"\(other)\" is a baseline's setting: give --baseline")
+        }
         let dir = options.out
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let (data, split) = try options.input.load()
@@ -89,9 +109,10 @@ struct Tune: ParsableCommand {
             "data": options.input.data, "format": options.input.format.rawValue, "algo": options.algo.rawValue,
             "encoder": options.encoder.rawValue, "seed": String(options.seed),
             "split_seed": String(options.input.splitSeed),
-            "length": String(options.input.length), "reward": options.reward ?? "",
+            "length": String(options.input.length), "reward": options.reward ?? "", "baseline": baseline ?? "",
         ]
-        for name in SearchSpace.settings.keys.sorted() where space.parameters[name] == nil {
+        for name in SearchSpace.settings.keys.sorted()
+        where space.parameters[name] == nil && !SearchSpace.baselineSettings.contains(name) {
             identity["base_" + name] = String(describing: baseValue(base, name))
         }
         let identityPath = (dir as NSString).appendingPathComponent("search.json")
@@ -120,12 +141,21 @@ struct Tune: ParsableCommand {
             var row = Row(trial: t, settings: settings, value: nil, bestEpoch: nil, seconds: 0, error: nil)
             let t0 = Date()
             do {
-                var job = base
-                for name in space.names { try job.set(name, to: settings[name]!) }
-                let run = try job.makeRun(items: data.itemCount)
-                let (_, report) = try run.run(data: data, split: split)
-                row.value = report.best.validation.flat.first { $0.name == selectBy }?.value
-                row.bestEpoch = report.bestEpoch + 1
+                if let baseline {
+                    // A baseline is fitted on the training sessions and scored on the validation ones.
+                    let ranker = try BaselineRanker.named(
+                        baseline, training: data.subset(split.train), neighbours: Int(settings["neighbours"]!))!
+                    let m = try Evaluation.run(
+                        ranker, data: data, sessions: split.validation, length: options.input.length)
+                    row.value = m.flat.first { $0.name == selectBy }?.value
+                } else {
+                    var job = base
+                    for name in space.names { try job.set(name, to: settings[name]!) }
+                    let run = try job.makeRun(items: data.itemCount)
+                    let (_, report) = try run.run(data: data, split: split)
+                    row.value = report.best.validation.flat.first { $0.name == selectBy }?.value
+                    row.bestEpoch = report.bestEpoch + 1
+                }
             } catch {
                 row.error = "\(error)"
             }
@@ -135,7 +165,9 @@ struct Tune: ParsableCommand {
             let shown = space.names.map { "\($0)=\(format(settings[$0]!, name: $0))" }.joined(separator: " ")
             stderrLine(
                 "trial \(t + 1)/\(trials): \(shown): "
-                    + (row.value.map { String(format: "%@ %.4f (epoch %d)", selectBy, $0, row.bestEpoch!) }
+                    + (row.value.map {
+                        String(format: "%@ %.4f", selectBy, $0) + (row.bestEpoch.map { " (epoch \($0))" } ?? "")
+                    }
                         ?? "failed: \(row.error ?? "no value")")
                     + String(format: ", %.1f s", row.seconds))
         }
@@ -155,7 +187,14 @@ struct Tune: ParsableCommand {
             let shown = space.names.map { "\($0)=\(format(r.settings[$0]!, name: $0))" }.joined(separator: " ")
             print(String(format: "  trial %3d  %.4f  ", r.trial + 1, r.value!) + shown)
         }
-        print("settings: \(bestPath) (reckit train --config \(bestPath)); every trial: \(trialsPath)")
+        if let baseline {
+            let n = Int(best.settings["neighbours"]!)
+            print(
+                "settings: \(bestPath) (reckit evaluate --model \(baseline) --neighbours \(n)); every trial: \(trialsPath)"
+            )
+        } else {
+            print("settings: \(bestPath) (reckit train --config \(bestPath)); every trial: \(trialsPath)")
+        }
     }
 
     /// A setting's value as written (integers without a fraction, others to 17 digits).

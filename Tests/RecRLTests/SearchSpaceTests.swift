@@ -71,5 +71,7 @@ import Testing
         #expect(job.epochs == 4 && job.settings.negatives == 20)
         #expect(throws: RecRLError.self) { try job.set("dim", to: 32.5) }
         #expect(throws: RecRLError.self) { try job.set("momentum", to: 0.9) }
+        // A baseline's setting is not a training one.
+        #expect(throws: RecRLError.self) { try job.set("neighbours", to: 100) }
     }
 }
