@@ -1,6 +1,7 @@
 import RecCore
 import RecIO
 import RecNN
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -24,9 +25,9 @@ public enum Algorithm: String, NamedChoice {
     case sa2c
 
     /// Whether the algorithm has a Q head (and two networks).
-    public var usesQ: Bool { self != .ce }
+    public var usesQ: Bool { objective.usesQ }
     /// Whether the algorithm samples negative actions (reward 0, next state = state).
-    public var usesNegatives: Bool { self == .snqn || self == .sa2c }
+    public var usesNegatives: Bool { objective.usesNegatives }
 }
 
 /// The state encoder of a model.

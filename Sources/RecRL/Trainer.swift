@@ -2,6 +2,7 @@ import Dispatch
 import RecCore
 import RecIO
 import RecNN
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -28,6 +29,10 @@ public final class Trainer {
     public let model: SequentialRecommender
     /// Batch size, learning rates, seeds and the rest.
     public let settings: TrainingSettings
+    /// The algorithm's rules (Q head, negatives, weighted supervised loss, second optimiser).
+    let objective: any AlgorithmObjective
+    /// The supervised head's loss (`settings.objective`).
+    let supervisedLoss: any SupervisedLoss
     /// Steps of the whole run (SAC/SA2C's warm-up is a share of them).
     public let totalSteps: Int
     /// Steps taken.
@@ -51,16 +56,18 @@ public final class Trainer {
         self.settings = settings
         self.totalSteps = totalSteps
         self.group = group
+        objective = model.config.algorithm.objective
+        supervisedLoss = FullSoftmax()
         optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
         optimizers2 =
-            model.config.algorithm == .sa2c
+            objective.hasSecondOptimizer
             ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
         for o in optimizers + optimizers2 { o.lazySparseRows = !settings.denseEmbeddingUpdates }
     }
 
     /// Steps before SAC and SA2C weight the CE loss.
     public var warmup: Int { settings.warmup(totalSteps: totalSteps) }
-    var inSecondPhase: Bool { (model.config.algorithm == .sac || model.config.algorithm == .sa2c) && step >= warmup }
+    var inSecondPhase: Bool { objective.weightsSupervisedLoss && step >= warmup }
 
     /// One step on the transitions `batch` (indices into `data`). Returns the losses.
     /// - Throws: `.diverged` when a loss is not finite (the parameters are left as they were).
@@ -68,7 +75,7 @@ public final class Trainer {
     public func train(_ data: Transitions, batch: [Int]) throws(RecRLError) -> StepLosses {
         let (losses, p) = try gradients(data, batch: batch)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        (inSecondPhase && model.config.algorithm == .sa2c ? optimizers2[p] : optimizers[p]).step()
+        (inSecondPhase && objective.hasSecondOptimizer ? optimizers2[p] : optimizers[p]).step()
         if profile != nil {
             profile!.adam += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             profile!.steps += 1
@@ -90,10 +97,9 @@ public final class Trainer {
     /// and the group sums the processes' totals), R processes take the step one process takes,
     /// bit for bit when R and P/R are powers of two.
     public func gradients(_ data: Transitions, batch: [Int]) throws(RecRLError) -> (StepLosses, Int) {
-        let alg = model.config.algorithm
         // The coin flip depends on (seed, step) only, so a resumed run repeats it.
         var coin = Xoshiro256(seed: (settings.seed ^ 0xC01F) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
-        let p = alg.usesQ ? Int(coin.next() >> 63) : 0
+        let p = objective.usesQ ? Int(coin.next() >> 63) : 0
         let P = settings.batchParts
         let R = group?.size ?? 1
         let rank = group?.rank ?? 0
@@ -152,7 +158,7 @@ public final class Trainer {
     func runParts(
         _ data: Transitions, batch: [Int], parts: Range<Int>, of P: Int, networks nets: [[QNetwork]], trained p: Int
     ) -> [Result<(StepLosses, [Int], StepProfile), RecRLError>?] {
-        let usesQ = model.config.algorithm.usesQ
+        let usesQ = objective.usesQ
         let B = batch.count
         var results = [Result<(StepLosses, [Int], StepProfile), RecRLError>?](repeating: nil, count: parts.count)
         let W = min(Threading.count, parts.count)
@@ -227,7 +233,6 @@ public final class Trainer {
             defer { clock = now }
             return Double(now - clock) / 1e9
         }
-        let alg = model.config.algorithm
         let B = batch.count
         let d = model.config.dim
         let states = batch.map { data.state($0) }
@@ -240,7 +245,7 @@ public final class Trainer {
         var dS = Matrix(rows: B, cols: d)
         var ceWeights: [Float]? = nil
         var qRows = [Int]()
-        if alg.usesQ, let qh = main.qHead, let tq = target.qHead {
+        if objective.usesQ, let qh = main.qHead, let tq = target.qHead {
             let (y, negs, yNeg) = try qTargets(
                 data, batch: batch, states: states, actions: actions, first: first, main: main, target: target,
                 heads: (qh, tq))
@@ -253,19 +258,18 @@ public final class Trainer {
             dS =
                 settings.leanColumns
                 ? qh.backward(states: S, columns: cols, dLogits: dq) : fullBackward(qh, S, cols, dq)
-            if inSecondPhase { ceWeights = supervisedWeights(q) }
+            if inSecondPhase { ceWeights = objective.supervisedWeights(q, settings: settings) }
         }
         times.qPasses = lap()
-        do {
-            let (ce, dSce) = try main.ceHead.crossEntropy(
-                states: S, targets: actions, weights: ceWeights, normalizer: total)
-            times.headForward = main.ceHead.lastCrossEntropySeconds.forward
-            times.headBackward = main.ceHead.lastCrossEntropySeconds.backward
-            losses.ce = ce
-            dS.withUnsafeMutableBufferPointer { a in
-                dSce.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } }
-            }
-        } catch { throw .model("\(error)") }
+        let supervised = try supervisedLoss.loss(
+            head: main.ceHead, states: S, targets: actions, weights: ceWeights, normalizer: total,
+            draw: NegativeDraw(seed: settings.seed, step: step, firstSample: first))
+        times.headForward = supervised.seconds.forward
+        times.headBackward = supervised.seconds.backward
+        losses.ce = supervised.loss
+        dS.withUnsafeMutableBufferPointer { a in
+            supervised.dStates.withUnsafeBufferPointer { c in for i in a.indices { a[i] += c[i] } }
+        }
         _ = lap()
         main.backward(fwd.cache, dS)
         times.encoderBackward = lap()
@@ -282,7 +286,7 @@ public final class Trainer {
     ) throws(RecRLError) -> (y: [Float], negatives: [[Int]], yNegative: [Float]) {
         let B = batch.count
         let nextStates = batch.map { data.nextState($0) }
-        let withNeg = model.config.algorithm.usesNegatives
+        let withNeg = objective.usesNegatives
         let evalSeqs = withNeg ? nextStates + states : nextStates
         let mainEval = try main.states(evalSeqs, split: false)
         let targetEval = try target.states(evalSeqs, split: false)
@@ -337,17 +341,6 @@ public final class Trainer {
             dq.append(g)
         }
         return (Double(w) * qloss / Double(total), dq)
-    }
-
-    /// The second phase's weights of the supervised loss: SAC's Q(s, a); SA2C's advantage
-    /// Q(s, a) − mean over the sampled columns, clipped to [advantageClip, 10].
-    func supervisedWeights(_ q: [[Float]]) -> [Float] {
-        if model.config.algorithm == .sac { return q.map { $0[0] } }
-        let lo = settings.advantageClip
-        return q.map { row in
-            let mean = row.reduce(0, +) / Float(row.count)
-            return Swift.min(10, Swift.max(lo, row[0] - mean))
-        }
     }
 
     /// argmax over the catalog of `S Wᵀ + b` per row (ties to the lower item id), as item ids.
