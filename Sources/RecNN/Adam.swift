@@ -1,5 +1,6 @@
 import RecCore
 import RecIO
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -48,7 +49,7 @@ public final class Adam {
         self.weightDecay = weightDecay
         m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
         v = m
-        rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.value.rows) }
+        rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.rowCount) }
     }
 
     /// One update from the current gradients. Dense parameters run a 16-lane vector loop with
@@ -61,7 +62,7 @@ public final class Adam {
         stepCount += 1
         typealias V = SIMD16<Float>
         for (pi, p) in parameters.enumerated() {
-            let c = p.value.cols
+            let c = p.rowLength
             let total = p.value.count
             let touched = p.touchedRows
             p.value.withUnsafeMutableBufferPointer { w in
@@ -79,23 +80,34 @@ public final class Adam {
                                 let b2 = V(repeating: beta2)
                                 let o1 = V(repeating: 1 - beta1)
                                 let o2 = V(repeating: 1 - beta2)
+                                // Every value through the same 16-lane arithmetic (the last
+                                // few in a partial vector): a value's update does not depend on
+                                // where its lane falls, so a lazy row update is the dense one.
+                                func lanes(_ gv: V, _ m0: V, _ v0: V, _ wv: V) -> (V, V, V) {
+                                    let mv = b1 * m0 + o1 * gv
+                                    let vv2 = b2 * v0 + o2 * gv * gv
+                                    let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
+                                    return (mv, vv2, wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv)
+                                }
                                 while j + 16 <= hi {
-                                    let gv = VectorMath.load(g.baseAddress! + j)
-                                    let mv = b1 * VectorMath.load(mm.baseAddress! + j) + o1 * gv
-                                    let vv2 = b2 * VectorMath.load(vv.baseAddress! + j) + o2 * gv * gv
+                                    let (mv, vv2, wv) = lanes(
+                                        VectorMath.load(g.baseAddress! + j), VectorMath.load(mm.baseAddress! + j),
+                                        VectorMath.load(vv.baseAddress! + j), VectorMath.load(w.baseAddress! + j))
                                     VectorMath.store(mv, mm.baseAddress! + j)
                                     VectorMath.store(vv2, vv.baseAddress! + j)
-                                    let wv = VectorMath.load(w.baseAddress! + j)
-                                    let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
-                                    VectorMath.store(
-                                        wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv, w.baseAddress! + j)
+                                    VectorMath.store(wv, w.baseAddress! + j)
                                     j += 16
                                 }
-                                while j < hi {
-                                    mm[j] = beta1 * mm[j] + (1 - beta1) * g[j]
-                                    vv[j] = beta2 * vv[j] + (1 - beta2) * g[j] * g[j]
-                                    w[j] -= a * mm[j] / ((vv[j] * ib2).squareRoot() + eps) + wd * w[j]
-                                    j += 1
+                                if j < hi {
+                                    let n = hi - j
+                                    let (mv, vv2, wv) = lanes(
+                                        VectorMath.loadPartial(g.baseAddress! + j, n, fill: 0),
+                                        VectorMath.loadPartial(mm.baseAddress! + j, n, fill: 0),
+                                        VectorMath.loadPartial(vv.baseAddress! + j, n, fill: 0),
+                                        VectorMath.loadPartial(w.baseAddress! + j, n, fill: 0))
+                                    VectorMath.storePartial(mv, mm.baseAddress! + j, n)
+                                    VectorMath.storePartial(vv2, vv.baseAddress! + j, n)
+                                    VectorMath.storePartial(wv, w.baseAddress! + j, n)
                                 }
                             }
                             if let rows = touched, lazySparseRows {

@@ -1,6 +1,7 @@
 import Dispatch
 import RecCore
 import Synchronization
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -146,10 +147,29 @@ public final class CatalogHead: Module {
                 }
             }
         }
+        // A sparse head (a sampled objective's) trained by the full softmax: every row moved.
+        if weight.touchedRows != nil { weight.touchedRows = Set(0..<N) }
+        if bias.touchedRows != nil { bias.touchedRows = Set(0..<N) }
         let dS = Matrix(rows: B, cols: d, elements: Array(UnsafeBufferPointer(start: partialDS, count: B * d)))
         let end = DispatchTime.now().uptimeNanoseconds
         lastCrossEntropySeconds = (Double(middle - start) / 1e9, Double(end - middle) / 1e9)
         return (lossOut, dS)
+    }
+
+    /// Adds the rows of `columns`' items (ids 1...N) to a sparse head's touched rows.
+    func markTouched(_ columns: [[Int]]) {
+        if weight.touchedRows != nil { for cols in columns { for id in cols { weight.touchedRows!.insert(id - 1) } } }
+        if bias.touchedRows != nil { for cols in columns { for id in cols { bias.touchedRows!.insert(id - 1) } } }
+    }
+
+    /// Makes the head's gradients sparse (only the rows of the items a loss touched are filled,
+    /// cleared and, with a lazy optimiser, updated) or dense again; call before an optimiser is
+    /// made for it. The gradients are cleared.
+    public func setSparseGradients(_ sparse: Bool) {
+        weight.grad = Matrix(rows: weight.value.rows, cols: weight.value.cols)
+        bias.grad = Matrix(rows: bias.value.rows, cols: bias.value.cols)
+        weight.touchedRows = sparse ? [] : nil
+        bias.touchedRows = sparse ? [] : nil
     }
 
     /// Runs `body(chunk, slot)` for every chunk on up to `workers` threads, chunks handed out as
@@ -182,9 +202,11 @@ public final class CatalogHead: Module {
     }
 
     /// Backward of selected columns: accumulates dW rows and db for the touched items only and
-    /// returns dS. `dLogits[b][c]` is the gradient of the logit of `columns[b][c]`.
+    /// returns dS. `dLogits[b][c]` is the gradient of the logit of `columns[b][c]`. A sparse
+    /// head's touched rows gain the columns' rows.
     public func backward(states: Matrix, columns: [[Int]], dLogits: [[Float]]) -> Matrix {
         let d = dim
+        markTouched(columns)
         var dS = Matrix(rows: states.rows, cols: d)
         states.withUnsafeBufferPointer { sp in
             weight.value.withUnsafeBufferPointer { wp in

@@ -1,5 +1,6 @@
 import RecCore
 import RecIO
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -19,7 +20,8 @@ public final class Parameter {
     public var value: Matrix
     /// The gradient, the shape of `value`; backward passes add into it.
     public var grad: Matrix
-    /// Rows with a non-zero gradient when the gradient is sparse; nil for dense gradients.
+    /// Rows with a non-zero gradient when the gradient is sparse; nil for dense gradients. A
+    /// vector's rows are its elements (`rowLength` 1): a sampled head's bias.
     public var touchedRows: Set<Int>?
     /// Whether the parameter is a vector (a bias, a LayerNorm gain): held as a 1 × n matrix,
     /// written to checkpoints as a 1-D tensor of shape [n], as PyTorch's state dicts hold it.
@@ -34,6 +36,11 @@ public final class Parameter {
         touchedRows = sparse ? [] : nil
         isVector = vector
     }
+
+    /// Values per row of a sparse gradient: a matrix's row, or one element of a vector.
+    public var rowLength: Int { isVector ? 1 : value.cols }
+    /// Rows of a sparse gradient in all (a vector's elements).
+    public var rowCount: Int { isVector ? value.cols : value.rows }
 
     /// The shape checkpoints hold: [n] for a vector, [rows, cols] otherwise.
     public var checkpointShape: [Int] { isVector ? [value.cols] : [value.rows, value.cols] }
@@ -51,7 +58,7 @@ public final class Parameter {
     /// join this one's), element by element otherwise. Replicas of a model that computed parts of
     /// a batch are added this way.
     public func accumulateGradient(from other: Parameter) {
-        let c = grad.cols
+        let c = other.rowLength
         if let rows = other.touchedRows {
             grad.withUnsafeMutableBufferPointer { g in
                 other.grad.withUnsafeBufferPointer { t in
@@ -87,7 +94,7 @@ public final class Parameter {
     /// Clears the gradient (only the touched rows of a sparse one).
     public func zeroGrad() {
         if let rows = touchedRows {
-            let c = grad.cols
+            let c = rowLength
             grad.withUnsafeMutableBufferPointer { g in for r in rows { for j in 0..<c { g[r * c + j] = 0 } } }
             touchedRows = []
         } else if grad.rows == value.rows && grad.cols == value.cols {

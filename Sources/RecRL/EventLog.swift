@@ -1,5 +1,6 @@
 import RecCore
 import RecIO
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else

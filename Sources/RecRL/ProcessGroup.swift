@@ -1,5 +1,6 @@
 import RecCore
 import RecNN
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -72,7 +73,7 @@ struct GradientReducer {
         var unions = [(Parameter, Set<Int>)]()
         for s in sparse {
             let p = s.parameter
-            let c = p.grad.cols
+            let c = p.rowLength
             let ids = try group.allGather(s.rows.map { Int32($0) })
             let union = Set(ids.joined().map { Int($0) })
             unions.append((p, union))

@@ -1,6 +1,7 @@
 import RecCore
 import RecIO
 import RecNN
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else

@@ -1,5 +1,6 @@
 import RecCore
 import RecOPE
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else

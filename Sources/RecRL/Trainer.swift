@@ -31,8 +31,9 @@ public final class Trainer {
     public let settings: TrainingSettings
     /// The algorithm's rules (Q head, negatives, weighted supervised loss, second optimiser).
     let objective: any AlgorithmObjective
-    /// The supervised head's loss (`settings.objective`).
-    let supervisedLoss: any SupervisedLoss
+    /// The supervised head's loss (`settings.objective`), made on the first step from its data
+    /// (a popularity sampler counts the training targets).
+    var supervisedLoss: (any SupervisedLoss)?
     /// Steps of the whole run (SAC/SA2C's warm-up is a share of them).
     public let totalSteps: Int
     /// Steps taken.
@@ -57,12 +58,14 @@ public final class Trainer {
         self.totalSteps = totalSteps
         self.group = group
         objective = model.config.algorithm.objective
-        supervisedLoss = FullSoftmax()
+        // A sampled objective fills the supervised head's gradient on the rows it touched only.
+        if settings.objective.isSampled { for n in model.networks { n.ceHead.setSparseGradients(true) } }
         optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
         optimizers2 =
             objective.hasSecondOptimizer
             ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
-        for o in optimizers + optimizers2 { o.lazySparseRows = !settings.denseEmbeddingUpdates }
+        let lazy = settings.objective.isSampled || !settings.denseEmbeddingUpdates
+        for o in optimizers + optimizers2 { o.lazySparseRows = lazy }
     }
 
     /// Steps before SAC and SA2C weight the CE loss.
@@ -107,6 +110,10 @@ public final class Trainer {
             throw .invalidParameter("the batch parts (\(P)) must be a positive multiple of the processes (\(R))")
         }
         let parts = (rank * P / R)..<((rank + 1) * P / R)
+        if supervisedLoss == nil {
+            supervisedLoss = settings.objective.makeLoss(
+                items: model.config.items, data: data, shared: settings.sharedNegatives)
+        }
         let nets = partNetworks(count: parts.count, trained: p)
         let results = runParts(data, batch: batch, parts: parts, of: P, networks: nets, trained: p)
         defer { for k in 1..<max(1, nets.count) { for n in nets[k] { n.releaseValues() } } }
@@ -197,6 +204,9 @@ public final class Trainer {
         {
             sparse.append(.init(parameter: e, rows: rows.sorted()))
         }
+        for p in main.ceHead.parameters {
+            if let rows = p.touchedRows { sparse.append(.init(parameter: p, rows: rows.sorted())) }
+        }
         if let qh = main.qHead, settings.leanColumns {
             sparse.append(.init(parameter: qh.weight, rows: qRows.sorted()))
         }
@@ -208,7 +218,9 @@ public final class Trainer {
     /// share its values for this step.
     func partNetworks(count: Int, trained p: Int) -> [[QNetwork]] {
         while replicas.count < count - 1 {
-            replicas.append(model.networks.map { _ in QNetwork(model.config, seed: 0, dataParallel: false) })
+            let set = model.networks.map { _ in QNetwork(model.config, seed: 0, dataParallel: false) }
+            if settings.objective.isSampled { for n in set { n.ceHead.setSparseGradients(true) } }
+            replicas.append(set)
         }
         // Only the trained network gets gradients (the other only gives targets).
         model.networks[p].zeroGrad()
@@ -261,7 +273,7 @@ public final class Trainer {
             if inSecondPhase { ceWeights = objective.supervisedWeights(q, settings: settings) }
         }
         times.qPasses = lap()
-        let supervised = try supervisedLoss.loss(
+        let supervised = try supervisedLoss!.loss(
             head: main.ceHead, states: S, targets: actions, weights: ceWeights, normalizer: total,
             draw: NegativeDraw(seed: settings.seed, step: step, firstSample: first))
         times.headForward = supervised.seconds.forward

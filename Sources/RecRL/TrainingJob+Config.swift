@@ -21,11 +21,12 @@ extension TrainingJob {
     /// The keys a training job's JSON configuration takes: the data's (`EventDataSpec.configKeys`)
     /// and `algo`, `epochs`, `batch`, `lr`, `lr2`, `encoder`, `dim`, `heads`, `blocks`, `layout`,
     /// `dropout`, `attention_projection`, `gamma`, `reward`, `price_scaling`, `negatives`,
-    /// `warmup`, `validate_every`, `select`, `seed`, `batch_parts`, `out`, `overwrite`, `q_head`.
+    /// `warmup`, `validate_every`, `select`, `seed`, `batch_parts`, `out`, `overwrite`, `q_head`,
+    /// `objective`, `sampler`, `gbce_t`, `negatives_per` (`batch` or `transition`).
     public static let configKeys: Set<String> = EventDataSpec.configKeys.union([
         "algo", "epochs", "batch", "lr", "lr2", "encoder", "dim", "heads", "blocks", "layout", "dropout",
         "attention_projection", "gamma", "reward", "price_scaling", "negatives", "warmup", "validate_every", "select",
-        "seed", "batch_parts", "out", "overwrite", "q_head",
+        "seed", "batch_parts", "out", "overwrite", "q_head", "objective", "sampler", "gbce_t", "negatives_per",
     ])
 
     /// A job from its JSON configuration (relative paths resolve against `base`).
@@ -52,7 +53,24 @@ extension TrainingJob {
         job.model.attentionOutputProjection = try c.bool("attention_projection") ?? false
         job.gamma = Float(try c.number("gamma") ?? Double(job.gamma))
         job.reward = try c.string("reward")
-        job.settings.negatives = try c.integer("negatives", 0...1_000_000) ?? job.settings.negatives
+        let negatives = try c.integer("negatives", 0...1_000_000)
+        job.settings.negatives = negatives ?? job.settings.negatives
+        if let o = try c.string("objective") {
+            let sampler: NegativeSampler
+            do { sampler = try NegativeSampler.parse(try c.string("sampler") ?? "uniform") } catch {
+                throw .invalidParameter("\(source): sampler: \(error)")
+            }
+            do {
+                job.settings.objective = try SupervisedObjective.named(
+                    o, negatives: negatives, t: try c.number("gbce_t"), sampler: sampler)
+            } catch { throw .invalidParameter("\(source): objective: \(error)") }
+        }
+        if let per = try c.string("negatives_per") {
+            guard per == "batch" || per == "transition" else {
+                throw .invalidParameter("\(source): negatives_per: '\(clipped(per))' is not batch or transition")
+            }
+            job.settings.sharedNegatives = per == "batch"
+        }
         job.settings.warmupSteps = try c.integer("warmup", 0...Int(Int32.max))
         job.validateEvery = try c.integer("validate_every", 0...Int(Int32.max)) ?? job.validateEvery
         job.selectBy = try c.string("select")

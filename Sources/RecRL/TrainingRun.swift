@@ -451,6 +451,7 @@ public struct TrainingRun {
         guard st.negatives >= 0 else { throw bad("negatives must be at least 0, got \(st.negatives)") }
         guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
         guard m.items >= 1 else { throw bad("the catalog is empty") }
+        try st.objective.validate(items: m.items)
         try m.validate()
         do {
             try MemoryBudget.check(
@@ -500,7 +501,7 @@ public struct TrainingRun {
         }
         let s = settings
         func show(_ v: Float?) -> String { v.map { "\($0)" } ?? "default" }
-        return [
+        var fields = [
             "data":
                 "\(data.eventCount) events, \(data.sessionCount) sessions, fingerprint \(String(dataHash, radix: 16))",
             "split":
@@ -514,6 +515,12 @@ public struct TrainingRun {
                 separator: ","),
             "price scaling": "\(rewards.priceScaling)",
         ]
+        // Recorded for the sampled objectives only: runs of the full softmax, the default, resume
+        // from checkpoints written before the field existed.
+        if s.objective.isSampled {
+            fields["objective"] = s.objective.description + (s.sharedNegatives ? ", shared negatives" : "")
+        }
+        return fields
     }
 
     func existing(_ p: String?) -> String? { p.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil } }

@@ -1,6 +1,7 @@
 import RecCore
 import RecIO
 import RecNN
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -19,8 +20,15 @@ public struct TrainingSettings: Sendable, Equatable {
     public var learningRate: Float = 0.005
     /// SA2C's second learning rate (after the warm-up).
     public var learningRate2: Float = 0.001
-    /// Negatives per transition (SNQN, SA2C).
+    /// Negatives per transition (SNQN, SA2C's Q head).
     public var negatives = 10
+    /// The supervised head's objective: the full softmax (default) or a sampled one, whose
+    /// head and item-embedding rows are updated lazily (only the rows a step touched).
+    public var objective: SupervisedObjective = .softmax
+    /// A sampled objective's negatives: one list the whole batch shares (true, TensorFlow's
+    /// `sampled_softmax_loss`'s way: K rows gathered and updated a step), or a list per transition
+    /// (false, gSASRec's way: up to B·K rows).
+    public var sharedNegatives = true
     /// Steps before SAC / SA2C switch to the weighted supervised loss. nil: the authors' 15,000,
     /// capped at half the run's steps so that a short run still reaches the second phase.
     public var warmupSteps: Int? = nil
@@ -30,6 +38,7 @@ public struct TrainingSettings: Sendable, Equatable {
     public var qWeight: Float = 1
     /// Adam moves every embedding row each step, as the authors' TensorFlow optimiser (and
     /// PyTorch's Adam) do; false updates only the rows of the batch (lazy, faster at large N).
+    /// A sampled objective always updates lazily.
     public var denseEmbeddingUpdates = true
     /// Evaluate the catalog columns each loss needs only (false: full Q matrices, for tests).
     public var leanColumns = true

@@ -90,7 +90,21 @@ public struct TrainOptions: ParsableArguments {
     @Option(help: "Discount gamma.") var gamma: Float = 0.5
     @Option(help: "Rewards by event type, merged over click=0.2,cart=0.5,like=0.5,purchase=1.") var reward: String?
     @Option(help: "Scale rewards by price.") var priceScaling: RewardTable.PriceScaling = .none
-    @Option(help: "Negatives per transition (snqn, sa2c).") var negatives: Int = 10
+    @Option(
+        help:
+            "Negatives per transition: SNQN/SA2C's Q head's (default 10) and a sampled objective's (default 256, gSASRec's)."
+    ) var negatives: Int?
+    @Option(
+        help:
+            "The supervised head's objective: softmax (the whole catalog), sampled-softmax (logQ-corrected, Yi et al. 2019) or gbce (gSASRec, Petrov & Macdonald 2023). The sampled ones update only the rows a step touches."
+    ) var objective: String = "softmax"
+    @Option(help: "A sampled objective's negatives: uniform, popularity (α = 1) or popularity:ALPHA.") var sampler:
+        String = "uniform"
+    @Option(help: "gBCE's calibration t in (0, 1] (default 0.75, gSASRec's).") var gbceT: Double?
+    @Option(
+        help:
+            "A sampled objective's negatives: one list the batch shares (batch: K rows a step) or a list per transition (transition: gSASRec's, up to B·K rows)."
+    ) var negativesPer: NegativesPer = .batch
     @Option(help: "Warm-up steps before SAC/SA2C weight the CE loss (default: min(15000, half the steps)).") var warmup:
         Int?
     @Option(help: "Also validate every this many steps (0: at epoch ends only).") var validateEvery: Int = 2000
@@ -148,7 +162,9 @@ public struct TrainOptions: ParsableArguments {
         job.settings.batch = batch
         job.settings.learningRate = lr
         job.settings.learningRate2 = lr2
-        job.settings.negatives = negatives
+        job.settings.negatives = negatives ?? 10
+        job.settings.objective = try Self.objective(objective, negatives: negatives, t: gbceT, sampler: sampler)
+        job.settings.sharedNegatives = negativesPer == .batch
         job.settings.warmupSteps = warmup
         job.settings.seed = seed
         job.settings.batchParts = batchParts
@@ -164,6 +180,14 @@ public struct TrainOptions: ParsableArguments {
             }
         }
         return job
+    }
+
+    /// `--objective`, `--negatives`, `--gbce-t` and `--sampler` as an objective; a bad value is a
+    /// usage error naming the option.
+    static func objective(_ name: String, negatives: Int?, t: Double?, sampler: String) throws -> SupervisedObjective {
+        do { return try SupervisedObjective.options(name, negatives: negatives, t: t, sampler: sampler) } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     private func train(group: ProcessGroup?) throws {
@@ -379,4 +403,12 @@ struct Compare: ParsableCommand {
             }
         }
     }
+}
+
+/// `--negatives-per`: how a sampled objective's negatives are drawn.
+enum NegativesPer: String, NamedChoice, ExpressibleByArgument {
+    /// One list the batch shares.
+    case batch
+    /// A list per transition.
+    case transition
 }

@@ -108,7 +108,7 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
     /// returns every network's parameters (and the trainer's traffic).
     static func train(
         _ alg: Algorithm, items: Int, ranks: Int?, steps: Int, batch: Int, parts: Int = 2,
-        rankDropoutSeed: (Int, UInt64)? = nil
+        rankDropoutSeed: (Int, UInt64)? = nil, objective: SupervisedObjective = .softmax, shared: Bool = true
     )
         throws -> (parameters: [[Float]], traffic: GradientTraffic)
     {
@@ -129,6 +129,8 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
             st.seed = 5
             st.batch = batch
             st.batchParts = parts
+            st.objective = objective
+            st.sharedNegatives = shared
             if let (rank, seed) = rankDropoutSeed, rank == group?.rank { st.dropoutSeed = seed }
             let trainer = Trainer(model: model, settings: st, totalSteps: steps, group: group)
             var start = 0
@@ -163,6 +165,28 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
         let same = many.parameters == one.parameters
         #expect(same, "largest relative difference \(worst)")
         #expect(many.traffic.steps == steps)
+    }
+
+    /// The sampled objectives too: negatives drawn by (seed, step, sample), the sparse head's
+    /// touched rows gathered across processes, lazy Adam on the same rows.
+    @Test(arguments: [
+        (Algorithm.ce, SupervisedObjective.gbce(negatives: 7, t: 0.75, sampler: .uniform), 2, 2, false),
+        (.sa2c, .sampledSoftmax(negatives: 5, sampler: .popularity(alpha: 0.5)), 2, 4, false),
+        (.ce, .sampledSoftmax(negatives: 9, sampler: .uniform), 4, 4, true),
+        (.snqn, .gbce(negatives: 30, t: 0.5, sampler: .popularity(alpha: 1)), 2, 2, true),
+    ])
+    func sampledObjectivesGiveTheSingleProcessParameters(
+        alg: Algorithm, objective: SupervisedObjective, ranks: Int, parts: Int, shared: Bool
+    ) throws {
+        let one = try Self.train(
+            alg, items: 2000, ranks: nil, steps: 12, batch: 37, parts: parts, objective: objective, shared: shared)
+        let many = try Self.train(
+            alg, items: 2000, ranks: ranks, steps: 12, batch: 37, parts: parts, objective: objective, shared: shared)
+        let worst = zip(many.parameters, one.parameters).map { relativeDifference($0, $1) }.max() ?? 0
+        #expect(many.parameters == one.parameters, "largest relative difference \(worst)")
+        // The objective changed the training (the comparison is not of two full-softmax runs).
+        let full = try Self.train(alg, items: 2000, ranks: nil, steps: 12, batch: 37, parts: parts)
+        #expect(full.parameters != one.parameters)
     }
 
     /// A batch in more parts is another (equally valid) computation: the parameters agree to

@@ -307,3 +307,64 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         #expect(try base.run(data: data, split: split).report.epochs.count == 2)
     }
 }
+
+@Suite struct SampledObjectiveTrainerTests {
+    /// A sampled objective moves only the supervised head's rows of the step's targets and
+    /// negatives (a lazy Adam on sparse rows: no update of the other rows); the full softmax
+    /// moves every row.
+    @Test(arguments: [
+        (SupervisedObjective.sampledSoftmax(negatives: 5, sampler: .uniform), false),
+        (.gbce(negatives: 5, t: 0.75, sampler: .popularity(alpha: 1)), false),
+        (.sampledSoftmax(negatives: 5, sampler: .uniform), true), (.softmax, true),
+    ])
+    func aStepMovesTheTouchedRowsOnly(objective: SupervisedObjective, shared: Bool) throws {
+        let data = try syntheticData(sessions: 40, items: 3000, seed: 4)
+        let tr = try Transitions(data, length: 4)
+        let model = SequentialRecommender(
+            config: smallConfig(.ce, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes,
+            seed: 9)
+        var st = TrainingSettings()
+        st.objective = objective
+        st.sharedNegatives = shared
+        let trainer = Trainer(model: model, settings: st, totalSteps: 10)
+        let head = model.networks[0].ceHead
+        let before = head.weight.value.storage
+        let batch = Array(0..<16)
+        let biasBefore = head.bias.value.storage
+        try trainer.train(tr, batch: batch)
+        let d = head.dim
+        let moved = (0..<head.items).filter { i in
+            (0..<d).contains { head.weight.value.storage[i * d + $0] != before[i * d + $0] }
+        }
+        if objective.isSampled {
+            #expect(
+                moved.count >= 2 && moved.count <= batch.count * (1 + objective.negatives), "\(moved.count) rows moved")
+            // Every target's bias moved (a weight row may not: a state of padding only is 0).
+            for t in Set(batch.map { tr.action($0) - 1 }) { #expect(head.bias.value.storage[t] != biasBefore[t]) }
+        } else {
+            #expect(moved.count == head.items)
+        }
+    }
+
+    /// Options a catalog cannot take are errors naming them.
+    @Test func badObjectivesAreRefused() throws {
+        #expect(
+            throws: RecRLError.invalidParameter(
+                "negatives must be in 1...29 for a sampled objective over 30 items, got 30")
+        ) {
+            try SupervisedObjective.sampledSoftmax(negatives: 30, sampler: .uniform).validate(items: 30)
+        }
+        #expect(throws: RecRLError.invalidParameter("gBCE calibration t must be in (0, 1], got 0.0")) {
+            try SupervisedObjective.gbce(negatives: 3, t: 0, sampler: .uniform).validate(items: 30)
+        }
+        #expect(
+            throws: RecRLError.invalidParameter("the popularity sampler's α must be finite and at least 0, got -1.0")
+        ) {
+            try NegativeSampler.parse("popularity:-1")
+        }
+        #expect(throws: RecRLError.invalidParameter("unknown objective 'bpr' (softmax, sampled-softmax or gbce)")) {
+            try SupervisedObjective.named("bpr", negatives: nil, t: nil, sampler: .uniform)
+        }
+        try SupervisedObjective.gbce(negatives: 29, t: 1, sampler: .popularity(alpha: 0)).validate(items: 30)
+    }
+}

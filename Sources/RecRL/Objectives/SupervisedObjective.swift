@@ -1,0 +1,160 @@
+import RecCore
+import RecNN
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The supervised head's training objective (`TrainingSettings.objective`).
+///
+/// The sampled objectives score each transition's target and `negatives` sampled items instead
+/// of the whole catalog: O(B·K·d) a step instead of O(B·N·d), and the head's and the item
+/// embedding's gradients fill only the rows of the batch's items and negatives, which a lazy
+/// Adam then updates (per-row step counts, as PyTorch's SparseAdam): no O(N) work a step.
+/// Evaluation stays exact (full-catalog ranking).
+public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
+    /// Softmax cross-entropy over the whole catalog (the default).
+    case softmax
+    /// Sampled softmax with the logQ correction (Yi et al., RecSys 2019).
+    case sampledSoftmax(negatives: Int, sampler: NegativeSampler)
+    /// gBCE with calibration t (gSASRec, Petrov & Macdonald, RecSys 2023: 256 negatives, t = 0.75).
+    case gbce(negatives: Int, t: Double, sampler: NegativeSampler)
+
+    /// The negatives a sampled objective draws per transition (gSASRec's default).
+    public static let defaultNegatives = 256
+    /// gSASRec's calibration.
+    public static let defaultCalibration = 0.75
+
+    /// Whether the objective samples negatives (and trains sparse rows).
+    public var isSampled: Bool { self != .softmax }
+
+    /// Negatives per transition (0 for the full softmax).
+    public var negatives: Int {
+        switch self {
+        case .softmax: return 0
+        case .sampledSoftmax(let k, _), .gbce(let k, _, _): return k
+        }
+    }
+
+    /// "softmax", "sampled-softmax (256 negatives, uniform)", "gbce (256 negatives, t = 0.75, uniform)".
+    public var description: String {
+        switch self {
+        case .softmax: return "softmax"
+        case .sampledSoftmax(let k, let s): return "sampled-softmax (\(k) negatives, \(s))"
+        case .gbce(let k, let t, let s): return "gbce (\(k) negatives, t = \(t), \(s))"
+        }
+    }
+
+    /// The objective named `name` (`softmax`, `sampled-softmax` or `gbce`) with its options.
+    /// - Throws: `.invalidParameter` for an unknown name, listing the valid ones.
+    public static func named(_ name: String, negatives: Int?, t: Double?, sampler: NegativeSampler)
+        throws(RecRLError) -> SupervisedObjective
+    {
+        switch name {
+        case "softmax": return .softmax
+        case "sampled-softmax": return .sampledSoftmax(negatives: negatives ?? defaultNegatives, sampler: sampler)
+        case "gbce":
+            return .gbce(negatives: negatives ?? defaultNegatives, t: t ?? defaultCalibration, sampler: sampler)
+        default:
+            throw .invalidParameter("unknown objective '\(clipped(name))' (softmax, sampled-softmax or gbce)")
+        }
+    }
+
+    /// The objective the command-line options name (`--objective`, `--negatives`, `--gbce-t`,
+    /// `--sampler`: nil for an option not given).
+    /// - Throws: `.invalidParameter` naming the option: an unknown objective or sampler, an
+    ///   option that goes with another objective, fewer than 1 negative, t outside (0, 1].
+    public static func options(_ name: String, negatives: Int?, t: Double?, sampler: String?)
+        throws(RecRLError) -> SupervisedObjective
+    {
+        let s: NegativeSampler
+        do { s = try NegativeSampler.parse(sampler ?? "uniform") } catch {
+            throw .invalidParameter("--sampler: \(error)")
+        }
+        let o: SupervisedObjective
+        do { o = try named(name, negatives: negatives, t: t, sampler: s) } catch {
+            throw .invalidParameter("--objective: \(error)")
+        }
+        if t != nil, case .gbce = o {
+        } else if t != nil {
+            throw .invalidParameter("--gbce-t: it goes with --objective gbce")
+        }
+        if !o.isSampled, let sampler, sampler != "uniform" {
+            throw .invalidParameter("--sampler: it goes with a sampled --objective (sampled-softmax or gbce)")
+        }
+        if o.isSampled, let k = negatives, k < 1 {
+            throw .invalidParameter("--negatives: a sampled objective needs at least 1, got \(k)")
+        }
+        if let t, !(t > 0 && t <= 1) { throw .invalidParameter("--gbce-t: must be in (0, 1], got \(t)") }
+        return o
+    }
+
+    /// Checks the objective against a catalog of `items` items.
+    /// - Throws: `.invalidParameter` naming the option: negatives outside 1..<items, t outside
+    ///   (0, 1], α < 0.
+    public func validate(items: Int) throws(RecRLError) {
+        guard isSampled else { return }
+        let k = negatives
+        guard k >= 1 && k < items else {
+            throw .invalidParameter(
+                "negatives must be in 1...\(max(1, items - 1)) for a sampled objective over \(items) items, got \(k)")
+        }
+        switch self {
+        case .gbce(_, let t, let s):
+            guard t > 0 && t <= 1 else { throw .invalidParameter("gBCE calibration t must be in (0, 1], got \(t)") }
+            try s.validate()
+        case .sampledSoftmax(_, let s): try s.validate()
+        case .softmax: break
+        }
+    }
+
+    /// The loss that trains the supervised head, its sampler built from the training data;
+    /// `shared`: one list of negatives for the whole batch (else a list per transition).
+    func makeLoss(items: Int, data: Transitions, shared: Bool) -> any SupervisedLoss {
+        switch self {
+        case .softmax: return FullSoftmax()
+        case .sampledSoftmax(let k, let s):
+            return SampledSoftmax(sampler: NegativeDrawer(s, items: items, data: data), negatives: k, shared: shared)
+        case .gbce(let k, let t, let s):
+            return GBCE(
+                sampler: NegativeDrawer(s, items: items, data: data), negatives: k, shared: shared, t: t, items: items)
+        }
+    }
+}
+
+/// How a sampled objective draws its negatives.
+public enum NegativeSampler: Sendable, Equatable, CustomStringConvertible {
+    /// Every item but the target equally likely.
+    case uniform
+    /// Items in proportion to (their count among the training targets)^α; α = 0 is uniform
+    /// over the items seen in training.
+    case popularity(alpha: Double)
+
+    public var description: String {
+        switch self {
+        case .uniform: return "uniform"
+        case .popularity(let a): return "popularity^\(a)"
+        }
+    }
+
+    /// `uniform`, `popularity` (α = 1) or `popularity:ALPHA`.
+    /// - Throws: `.invalidParameter` listing the valid forms.
+    public static func parse(_ text: String) throws(RecRLError) -> NegativeSampler {
+        if text == "uniform" { return .uniform }
+        if text == "popularity" { return .popularity(alpha: 1) }
+        if text.hasPrefix("popularity:"), let a = Double(text.dropFirst(11)) {
+            let s = NegativeSampler.popularity(alpha: a)
+            try s.validate()
+            return s
+        }
+        throw .invalidParameter("unknown sampler '\(clipped(text))' (uniform, popularity or popularity:ALPHA)")
+    }
+
+    func validate() throws(RecRLError) {
+        if case .popularity(let a) = self, !(a >= 0 && a.isFinite) {
+            throw .invalidParameter("the popularity sampler's α must be finite and at least 0, got \(a)")
+        }
+    }
+}
