@@ -15,15 +15,37 @@ import RecNN
 /// Tensor names: `encoder.*` (see SASRec), `ce_head.weight` / `ce_head.bias` (N × d, N),
 /// `q_head.weight` / `q_head.bias`.
 public final class QNetwork: Module {
-    /// The SASRec encoder (nil for GRU4Rec).
-    public let encoder: SASRec?
-    /// The GRU4Rec encoder (nil for SASRec).
-    public let gruEncoder: GRU4Rec?
+    /// A network's state encoder (one of them, with what it needs).
+    public enum StateEncoder {
+        /// SASRec, with its in-process data-parallel split (nil: the trainer's part replicas,
+        /// which encode their part whole).
+        case sasrec(SASRec, SASRec.DataParallel?)
+        /// GRU4Rec.
+        case gru(GRU4Rec)
+
+        /// The encoder's parameters.
+        public var parameters: [Parameter] {
+            switch self {
+            case .sasrec(let e, _): return e.parameters
+            case .gru(let g): return g.parameters
+            }
+        }
+
+        /// The item embedding (sparse gradient rows).
+        public var itemEmbedding: Embedding {
+            switch self {
+            case .sasrec(let e, _): return e.itemEmbedding
+            case .gru(let g): return g.itemEmbedding
+            }
+        }
+    }
+
+    /// The state encoder.
+    public let encoder: StateEncoder
     /// The supervised head (`ce_head.*`).
     public let ceHead: CatalogHead
     /// The Q head (`q_head.*`; nil for CE).
     public let qHead: CatalogHead?
-    let parallel: SASRec.DataParallel?
 
     /// A network of the shape `c` describes, initialised from `seed`.
     /// - Parameters:
@@ -32,17 +54,15 @@ public final class QNetwork: Module {
     ///   - dataParallel: give the SASRec encoder its in-process data-parallel split (for
     ///     `states` over large batches); the trainer's part replicas do without.
     public init(_ c: ModelConfig, seed: UInt64, dataParallel: Bool = true) {
-        if c.usesGRU {
-            encoder = nil
-            parallel = nil
-            gruEncoder = GRU4Rec(
-                items: c.items, length: c.length, dim: c.dim, hidden: c.dim, dropout: c.dropout,
-                initialization: ModelConfig.initialization, seed: seed)
-        } else {
+        switch c.encoder {
+        case .gru:
+            encoder = .gru(
+                GRU4Rec(
+                    items: c.items, length: c.length, dim: c.dim, hidden: c.dim, dropout: c.dropout,
+                    initialization: ModelConfig.initialization, seed: seed))
+        case .sasrec:
             let e = SASRec(config: c.encoderConfig, seed: seed)
-            encoder = e
-            parallel = dataParallel ? SASRec.DataParallel(e) : nil
-            gruEncoder = nil
+            encoder = .sasrec(e, dataParallel ? SASRec.DataParallel(e) : nil)
         }
         ceHead = CatalogHead(
             name: "ce_head", items: c.items, dim: c.dim, initialization: ModelConfig.initialization, seed: seed &+ 7)
@@ -54,7 +74,7 @@ public final class QNetwork: Module {
     }
 
     /// The encoder's parameters, whichever encoder it is.
-    public var encoderParameters: [Parameter] { encoder?.parameters ?? gruEncoder!.parameters }
+    public var encoderParameters: [Parameter] { encoder.parameters }
     public var parameters: [Parameter] { encoderParameters + ceHead.parameters + (qHead?.parameters ?? []) }
 
     /// What `backward` needs from `forward`.
@@ -76,35 +96,34 @@ public final class QNetwork: Module {
         split: Bool = true
     ) throws(RecRLError) -> (states: Matrix, cache: EncoderCache) {
         do {
-            if let encoder, !split {
-                let r = try encoder.forward(seqs, training: training, seed: seed, firstSample: firstSample)
-                return (r.states, .sasrecWhole(r.cache))
-            }
-            if let parallel {
+            switch encoder {
+            case .sasrec(_, let parallel?) where split:
                 let r = try parallel.forward(seqs, training: training, seed: seed, firstSample: firstSample)
                 return (r.states, .sasrec(r.cache))
-            }
-            if let encoder {
-                let r = try encoder.forward(seqs, training: training, seed: seed, firstSample: firstSample)
+            case .sasrec(let e, _):
+                let r = try e.forward(seqs, training: training, seed: seed, firstSample: firstSample)
                 return (r.states, .sasrecWhole(r.cache))
+            case .gru(let g):
+                let r = try g.forward(seqs, training: training, seed: seed, firstSample: firstSample)
+                return (r.states, .gru(r.cache))
             }
-            let r = try gruEncoder!.forward(seqs, training: training, seed: seed, firstSample: firstSample)
-            return (r.states, .gru(r.cache))
         } catch { throw .model("\(error)") }
     }
 
     /// Accumulates the encoder's gradients from the gradient of the states.
+    /// - Precondition: `cache` came from this network's `encode`.
     public func backward(_ cache: EncoderCache, _ dStates: Matrix) {
-        switch cache {
-        case .sasrec(let c): parallel!.backward(c, dStates)
-        case .sasrecWhole(let c): encoder!.backward(c, dStates)
-        case .gru(let c): gruEncoder!.backward(c, dStates)
+        switch (cache, encoder) {
+        case (.sasrec(let c), .sasrec(_, let parallel?)): parallel.backward(c, dStates)
+        case (.sasrecWhole(let c), .sasrec(let e, _)): e.backward(c, dStates)
+        case (.gru(let c), .gru(let g)): g.backward(c, dStates)
+        default: preconditionFailure("QNetwork.backward: a cache of another encoder")
         }
     }
 
     /// States for a batch of right-padded sequences (no dropout).
     public func states(_ seqs: [[Int]], split: Bool = true) throws(RecRLError) -> Matrix {
-        defer { parallel?.releaseShared() }
+        defer { if case .sasrec(_, let parallel?) = encoder { parallel.releaseShared() } }
         return try encode(seqs, training: false, split: split).states
     }
 

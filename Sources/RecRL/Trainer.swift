@@ -199,9 +199,8 @@ public final class Trainer {
     /// and (lean columns) the Q head's touched rows sparsely, the rest densely.
     func reduce(_ main: QNetwork, qRows: Set<Int>, across group: ProcessGroup) throws(RecRLError) {
         var sparse = [GradientReducer.Sparse]()
-        if let e = main.encoder?.itemEmbedding.table ?? main.gruEncoder?.itemEmbedding.table,
-            let rows = e.touchedRows
-        {
+        let e = main.encoder.itemEmbedding.table
+        if let rows = e.touchedRows {
             sparse.append(.init(parameter: e, rows: rows.sorted()))
         }
         for p in main.ceHead.parameters {
