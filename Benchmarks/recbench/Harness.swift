@@ -88,7 +88,8 @@ func residentMemoryMB() -> (current: Double, peak: Double) {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (.nan, .nan) }
     func field(_ name: String) -> Double {
         for line in s.split(separator: "\n") where line.hasPrefix(name) {
-            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            // "VmHWM:\t  474508 kB": the padding shrinks as the number grows (none at 8 digits).
+            let parts = line.split(omittingEmptySubsequences: true) { $0 == " " || $0 == "\t" }
             if parts.count >= 2, let kb = Double(parts[1]) { return kb / 1024 }
         }
         return .nan

@@ -16,10 +16,12 @@ public enum SampledLoss: Sendable, Equatable {
     /// negatives (Q: the expected count of an item in the sample, K·q), ℓ = log Σ_k exp c_k − c₀.
     /// Its gradient is softmax(c) − e₀ on the K + 1 logits.
     case softmax
-    /// gBCE (Petrov & Macdonald, RecSys 2023): ℓ = (−β log σ(z₀) − Σ_k log(1 − σ(z_k))) / (K + 1),
-    /// the mean over the K + 1 logits as gSASRec's code takes it. β = 1 is binary cross-entropy
-    /// with negatives (BCE, SASRec's original loss); gSASRec sets β = α(t(1 − 1/α) + 1/α) with
-    /// α = K / (N − 1) the sampling rate and t the calibration (0.75).
+    /// gBCE (Petrov & Macdonald, RecSys 2023): ℓ = −β log σ(z₀) − Σ_k log(1 − σ(z_k)), summed over
+    /// the K + 1 logits. gSASRec's code takes their mean, a constant factor 1/(K + 1) that Adam
+    /// undoes when gBCE is the only loss, but which would make it K + 1 times smaller beside a
+    /// TD loss (SQN, SAC, SNQN, SA2C). β = 1 is binary cross-entropy with negatives (BCE, SASRec's
+    /// original loss); gSASRec sets β = α(t(1 − 1/α) + 1/α) with α = K / (N − 1) the sampling rate
+    /// and t the calibration (0.75).
     case generalizedBCE(beta: Double)
 }
 
@@ -144,15 +146,14 @@ extension CatalogHead {
             grads[0] -= 1
             return (lse - c[0], grads)
         case .generalizedBCE(let beta):
-            let n = Double(z.count)
             var loss = beta * softplus(-z[0])
             var grads = [Double](repeating: 0, count: z.count)
-            grads[0] = -beta * sigmoid(-z[0]) / n
+            grads[0] = -beta * sigmoid(-z[0])
             for k in 1..<z.count {
                 loss += softplus(z[k])
-                grads[k] = sigmoid(z[k]) / n
+                grads[k] = sigmoid(z[k])
             }
-            return (loss / n, grads)
+            return (loss, grads)
         }
     }
 

@@ -32,7 +32,6 @@ import _RecTestSupport
                 let sig = { (x: Double) in 1 / (1 + exp(-x)) }
                 l = -beta * log(sig(z[0]))
                 for k in 1..<z.count { l -= log(1 - sig(z[k])) }
-                l /= Double(z.count)
             }
             total += Double(weights?[r] ?? 1) * l
         }

@@ -4,7 +4,8 @@ import RecNN
 /// gBCE (gSASRec, Petrov & Macdonald, RecSys 2023): binary cross-entropy over each transition's
 /// target and K sampled negatives with the target's probability raised to β,
 /// β = α(t(1 − 1/α) + 1/α), α = K / (N − 1) the sampling rate and t the calibration (t = 0 gives
-/// β = 1, plain BCE; t = 1 gives β = α). The mean over the K + 1 logits, as gSASRec's code.
+/// β = 1, plain BCE; t = 1 gives β = α). Summed over the K + 1 logits (gSASRec's code takes the
+/// mean: see `SampledLoss.generalizedBCE`).
 struct GBCE: SupervisedLoss {
     let sampler: NegativeDrawer
     let negatives: Int
