@@ -102,7 +102,7 @@ struct Tune: ParsableCommand {
         let (data, split) = try options.input.load()
         var base = try options.job()
         base.outputDirectory = nil
-        let selectBy = try base.makeRun(items: data.itemCount).selectionMetric(eventTypes: data.eventTypes)
+        let selectBy = try base.makeRun(items: data.itemCount).selectionMetric(eventTypes: data.eventTypes).description
         // What a search is: resuming needs the same.
         var identity: [String: String] = [
             "space": canonical(space), "search_seed": String(searchSeed), "select": selectBy,

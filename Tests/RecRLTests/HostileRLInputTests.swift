@@ -105,10 +105,22 @@ import Testing
         run.selectBy = "recall@10"
         #expect(throws: RecRLError.self) { try run.validate() }
         run.selectBy = "like_hr@5"
-        #expect(try run.selectionMetric(eventTypes: ["click", "like"]) == "like_hr@5")
+        #expect(try run.selectionMetric(eventTypes: ["click", "like"]).description == "like_hr@5")
         run.selectBy = nil
-        #expect(try run.selectionMetric(eventTypes: ["click", "purchase"]) == "purchase_ndcg@10")
-        #expect(try run.selectionMetric(eventTypes: ["view", "cart"]) == "view_ndcg@10")
+        #expect(try run.selectionMetric(eventTypes: ["click", "purchase"]).description == "purchase_ndcg@10")
+        #expect(try run.selectionMetric(eventTypes: ["view", "cart"]).description == "view_ndcg@10")
+        // Event types with underscores; the typed metric's value is the report's number.
+        run.selectBy = "add_to_cart_ndcg@20"
+        let m = try run.selectionMetric(eventTypes: ["click", "add_to_cart"])
+        #expect(m == SelectionMetric(event: "add_to_cart", measure: .ndcg, cutoff: 20))
+        var metrics = RankingMetrics(eventTypes: ["click", "add_to_cart"])
+        metrics.add(rank: 3, event: 1)
+        metrics.add(rank: 30, event: 1)
+        #expect(m.value(in: metrics) == metrics.ndcg("add_to_cart", at: 20))
+        #expect(SelectionMetric(event: "click", measure: .hr, cutoff: 5).value(in: metrics) == -.infinity)
+        for bad in ["_ndcg@10", "click_ndcg@", "click_map@10", "click_hr@0", "ndcg@10"] {
+            #expect(throws: RecRLError.self, "\(bad)") { try SelectionMetric(parsing: bad) }
+        }
         // Through a whole run: the report carries the metric actually used.
         let data = try syntheticData(sessions: 30)
         var r = TrainingRun(model: smallConfig(.ce, items: data.itemCount))
