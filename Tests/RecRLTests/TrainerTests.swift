@@ -140,6 +140,13 @@ func smallConfig(_ alg: Algorithm, items: Int) -> ModelConfig {
         gruRun.model.encoder = .gru
         try? FileManager.default.removeItem(atPath: dir)
         try checkResume(gruRun, data: data, split: split, dir: dir)
+        // And with a sampled objective: the sparse head's lazy Adam rows (per-row step counts,
+        // the bias's elements among them) come back from the checkpoint.
+        var sampled = run
+        sampled.settings.objective = .gbce(negatives: 5, t: 0.75, sampler: .popularity(alpha: 1))
+        sampled.settings.sharedNegatives = false
+        try? FileManager.default.removeItem(atPath: dir)
+        try checkResume(sampled, data: data, split: split, dir: dir)
     }
 
     func checkResume(_ run: TrainingRun, data: SessionData, split: SessionSplit, dir: String) throws {
