@@ -1,20 +1,11 @@
 import RecCore
 import RecIO
-import RecNN
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// A whole training run: epochs over the training transitions, validation and test metrics
-/// after each epoch (and every `validateEvery` steps), an atomic checkpoint each epoch, the
-/// best epoch chosen by one validation metric, `resume` from the last checkpoint, and a stop
-/// with a message when the loss diverges.
 
 // The epoch loop: steps, progress, validation and test at each epoch's end, checkpoints.
 extension TrainingRun {

@@ -11,11 +11,6 @@ import RecNN
     import Glibc
 #endif
 
-/// A whole training run: epochs over the training transitions, validation and test metrics
-/// after each epoch (and every `validateEvery` steps), an atomic checkpoint each epoch, the
-/// best epoch chosen by one validation metric, `resume` from the last checkpoint, and a stop
-/// with a message when the loss diverges.
-
 // The run directory: one run per folder, and resuming the run a folder holds.
 extension TrainingRun {
     /// Makes the output directory ready for a new run, before anything is written to it: created
