@@ -19,7 +19,8 @@ struct TrainBench: ParsableCommand {
         help:
             "Supervised objectives, comma-separated: softmax (the whole catalog), sampled-softmax, gbce (each measured in the same run)."
     ) var objective: String = "softmax"
-    @Option(help: "A sampled objective's negatives: uniform, popularity or popularity:ALPHA.") var sampler: String?
+    @Option(help: "A sampled objective's negatives: uniform, popularity, popularity:ALPHA, in-batch or mixed.")
+    var sampler: String?
     @Flag(help: "A sampled objective's negatives drawn per transition (default: one list the batch shares).")
     var negativesPerTransition = false
     @Option(help: "Parts each batch is computed in (Trainer's batchParts; threads run parts side by side).")

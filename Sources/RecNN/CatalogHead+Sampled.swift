@@ -70,13 +70,24 @@ extension CatalogHead {
         states: Matrix, targets: [Int], sampled: SampledNegatives, kind: SampledLoss, logQ: [Float]? = nil,
         weights: [Float]? = nil, normalizer: Int? = nil
     ) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
+        precondition(logQ.map { $0.count == items } ?? true, "CatalogHead.sampledLoss: logQ needs one value per item")
+        return try sampledLoss(
+            states: states, targets: targets, sampled: sampled, kind: kind,
+            correction: logQ.map { q in { q[$0] } }, weights: weights, normalizer: normalizer)
+    }
+
+    /// `sampledLoss` with the softmax's correction log Q as a function of the row (id − 1), for a
+    /// sampler whose Q changes from batch to batch (in-batch negatives: B·q_i).
+    public func sampledLoss(
+        states: Matrix, targets: [Int], sampled: SampledNegatives, kind: SampledLoss, correction: ((Int) -> Float)?,
+        weights: [Float]? = nil, normalizer: Int? = nil
+    ) throws(RecNNError) -> (loss: Double, dStates: Matrix) {
         let B = states.rows
         let N = items
         let d = dim
         precondition(
             states.cols == d && targets.count == B && (weights?.count ?? B) == B,
             "CatalogHead.sampledLoss: states \(states.shapeDescription), \(targets.count) targets, head \(N)×\(d)")
-        precondition(logQ.map { $0.count == N } ?? true, "CatalogHead.sampledLoss: logQ needs one value per item")
         for b in 0..<B {
             if targets[b] < 1 || targets[b] > N {
                 throw .itemOutOfRange(id: targets[b], position: b, vocabulary: N + 1)
@@ -106,7 +117,7 @@ extension CatalogHead {
                                     for i in ids {
                                         z.append(Double(bp[i] + Self.dot(s, wp.baseAddress! + i * d, d)))
                                     }
-                                    let (l, grads) = Self.sampledTerms(z, kind: kind, logQ: logQ, ids: ids)
+                                    let (l, grads) = Self.sampledTerms(z, kind: kind, logQ: correction, ids: ids)
                                     let scale = Double(weights?[b] ?? 1) / mean
                                     total += l * scale
                                     let dsb = ds.baseAddress! + b * d
@@ -132,12 +143,12 @@ extension CatalogHead {
 
     /// One state's loss and its gradient with respect to its logits `z` (target first) of rows
     /// `ids`.
-    static func sampledTerms(_ z: [Double], kind: SampledLoss, logQ: [Float]?, ids: [Int]) -> (
+    static func sampledTerms(_ z: [Double], kind: SampledLoss, logQ: ((Int) -> Float)?, ids: [Int]) -> (
         Double, [Double]
     ) {
         switch kind {
         case .softmax:
-            let c = z.indices.map { k in z[k] - Double(logQ?[ids[k]] ?? 0) }
+            let c = z.indices.map { k in z[k] - Double(logQ?(ids[k]) ?? 0) }
             let m = c.max()!
             var sum = 0.0
             for v in c { sum += exp(v - m) }

@@ -167,6 +167,8 @@ public final class Trainer {
     ) -> [Result<(StepLosses, [Int], StepProfile), RecRLError>?] {
         let usesQ = objective.usesQ
         let B = batch.count
+        // In-batch negatives: every part needs the whole batch's targets.
+        let batchTargets = settings.objective.sampler?.usesBatch == true ? batch.map { data.action($0) } : []
         var results = [Result<(StepLosses, [Int], StepProfile), RecRLError>?](repeating: nil, count: parts.count)
         let W = min(Threading.count, parts.count)
         results.withUnsafeMutableBufferPointer { out in
@@ -185,7 +187,7 @@ public final class Trainer {
                         do throws(RecRLError) {
                             let r = try self.partStep(
                                 data, batch: Array(batch[range]), first: range.lowerBound, total: B, main: main,
-                                target: target)
+                                target: target, batchTargets: batchTargets)
                             box.pointer[k] = .success(r)
                         } catch { box.pointer[k] = .failure(error) }
                     }
@@ -233,7 +235,10 @@ public final class Trainer {
     /// One part of a step: `batch` holds samples `first ..< first + batch.count` of a batch of
     /// `total`. Accumulates the gradients into `main` and returns the part's losses (sums over
     /// its samples / total) and the Q-head rows it touched (0-based).
-    func partStep(_ data: Transitions, batch: [Int], first: Int, total: Int, main: QNetwork, target: QNetwork)
+    func partStep(
+        _ data: Transitions, batch: [Int], first: Int, total: Int, main: QNetwork, target: QNetwork,
+        batchTargets: [Int] = []
+    )
         throws(RecRLError)
         -> (StepLosses, [Int], StepProfile)
     {
@@ -274,7 +279,7 @@ public final class Trainer {
         times.qPasses = lap()
         let supervised = try supervisedLoss!.loss(
             head: main.ceHead, states: S, targets: actions, weights: ceWeights, normalizer: total,
-            draw: NegativeDraw(seed: settings.seed, step: step, firstSample: first))
+            draw: NegativeDraw(seed: settings.seed, step: step, firstSample: first, batchTargets: batchTargets))
         times.headForward = supervised.seconds.forward
         times.headBackward = supervised.seconds.backward
         losses.ce = supervised.loss

@@ -28,6 +28,11 @@ extension TrainingRun {
         guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
         guard m.items >= 1 else { throw bad("the catalog is empty") }
         try st.objective.validate(items: m.items)
+        if st.objective.sampler?.usesBatch == true && !st.sharedNegatives {
+            throw bad(
+                "the \(st.objective.sampler!) sampler's negatives are the batch's: they are shared (not per transition)"
+            )
+        }
         try m.validate()
         do {
             try MemoryBudget.check(

@@ -98,8 +98,10 @@ public struct TrainOptions: ParsableArguments {
         help:
             "The supervised head's objective: softmax (the whole catalog), sampled-softmax (logQ-corrected, Yi et al. 2019) or gbce (gSASRec, Petrov & Macdonald 2023). The sampled ones update only the rows a step touches."
     ) var objective: String = "softmax"
-    @Option(help: "A sampled objective's negatives: uniform, popularity (α = 1) or popularity:ALPHA.") var sampler:
-        String = "uniform"
+    @Option(
+        help:
+            "A sampled objective's negatives: uniform, popularity (α = 1), popularity:ALPHA, in-batch (the batch's targets; sampled-softmax) or mixed (in-batch plus --negatives uniform)."
+    ) var sampler: String = "uniform"
     @Option(help: "gBCE's calibration t in (0, 1] (default 0.75, gSASRec's).") var gbceT: Double?
     @Option(
         help:

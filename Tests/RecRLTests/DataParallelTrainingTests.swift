@@ -174,6 +174,8 @@ func relativeDifference(_ a: [Float], _ b: [Float]) -> Double {
         (.sa2c, .sampledSoftmax(negatives: 5, sampler: .popularity(alpha: 0.5)), 2, 4, false),
         (.ce, .sampledSoftmax(negatives: 9, sampler: .uniform), 4, 4, true),
         (.snqn, .gbce(negatives: 30, t: 0.5, sampler: .popularity(alpha: 1)), 2, 2, true),
+        (.ce, .sampledSoftmax(negatives: 4, sampler: .inBatch), 2, 4, true),
+        (.sa2c, .sampledSoftmax(negatives: 6, sampler: .mixed), 2, 2, true),
     ])
     func sampledObjectivesGiveTheSingleProcessParameters(
         alg: Algorithm, objective: SupervisedObjective, ranks: Int, parts: Int, shared: Bool

@@ -353,6 +353,36 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         }
     }
 
+    /// In-batch negatives: each transition's negatives are the batch's other targets, each logit
+    /// corrected by log(B·q_i), q the targets' training frequency (the step's loss, computed
+    /// again by hand from the network's states).
+    @Test func inBatchNegativesAreTheBatchsTargets() throws {
+        let data = try syntheticData(sessions: 40, items: 50, seed: 6)
+        let tr = try Transitions(data, length: 4)
+        let model = SequentialRecommender(
+            config: smallConfig(.ce, items: data.itemCount), itemKeys: data.itemKeys, eventTypes: data.eventTypes,
+            seed: 9)
+        var st = TrainingSettings()
+        st.objective = .sampledSoftmax(negatives: 3, sampler: .inBatch)
+        st.batchParts = 1
+        let trainer = Trainer(model: model, settings: st, totalSteps: 10)
+        let batch = Array(0..<24)
+        let (losses, p) = try trainer.gradients(tr, batch: batch)
+        let net = model.networks[p]
+        let S = try net.states(batch.map { tr.state($0) }, split: false)
+        let targets = batch.map { tr.action($0) }
+        var counts = [Double](repeating: 0, count: data.itemCount)
+        for j in 0..<tr.count { counts[tr.action(j) - 1] += 1 }
+        let total = counts.reduce(0, +)
+        let head = CatalogHead(name: "h", items: data.itemCount, dim: net.ceHead.dim, seed: 1)
+        head.weight.value = net.ceHead.weight.value
+        head.bias.value = net.ceHead.bias.value
+        let (manual, _) = try head.sampledLoss(
+            states: S, targets: targets, sampled: .shared(targets), kind: .softmax,
+            correction: { Float(log(Double(batch.count) * counts[$0] / total)) })
+        #expect(abs(losses.ce - manual) < 1e-5 * max(1, manual), "step \(losses.ce), by hand \(manual)")
+    }
+
     /// Options a catalog cannot take are errors naming them.
     @Test func badObjectivesAreRefused() throws {
         #expect(
@@ -373,5 +403,12 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
             try SupervisedObjective.named("bpr", negatives: nil, t: nil, sampler: .uniform)
         }
         try SupervisedObjective.gbce(negatives: 29, t: 1, sampler: .popularity(alpha: 0)).validate(items: 30)
+        #expect(throws: RecRLError.invalidParameter("--sampler: in-batch goes with --objective sampled-softmax")) {
+            try SupervisedObjective.options("gbce", negatives: nil, t: nil, sampler: "in-batch")
+        }
+        var run = TrainingRun(model: smallConfig(.ce, items: 30))
+        run.settings.objective = .sampledSoftmax(negatives: 3, sampler: .mixed)
+        run.settings.sharedNegatives = false
+        #expect(throws: RecRLError.self) { try run.validate() }
     }
 }

@@ -25,6 +25,6 @@ struct GBCE: SupervisedLoss {
     ) throws(RecRLError) -> SupervisedLossResult {
         try sampledLoss(
             head: head, states: states, targets: targets, weights: weights, normalizer: normalizer, draw: draw,
-            sampler: sampler, negatives: negatives, shared: shared, kind: .generalizedBCE(beta: beta), logQ: nil)
+            sampler: sampler, negatives: negatives, shared: shared, kind: .generalizedBCE(beta: beta), correction: nil)
     }
 }

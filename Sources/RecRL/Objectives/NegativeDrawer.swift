@@ -18,11 +18,17 @@ struct NegativeDrawer: Sendable {
     let alias: AliasTable?
     /// Per item, log of its draw probability q_i (nil: uniform).
     let logProbability: [Double]?
+    /// In-batch and mixed samplers: each item's frequency among the training targets.
+    let targetFrequency: [Double]?
+    /// The sampler.
+    let sampler: NegativeSampler
 
     init(_ sampler: NegativeSampler, items: Int, data: Transitions) {
         self.items = items
+        self.sampler = sampler
+        targetFrequency = sampler.usesBatch ? Self.frequencies(items: items, data: data) : nil
         switch sampler {
-        case .uniform:
+        case .uniform, .inBatch, .mixed:
             alias = nil
             logProbability = nil
         case .popularity(let a):
@@ -41,6 +47,17 @@ struct NegativeDrawer: Sendable {
                 logProbability = nil
             }
         }
+    }
+
+    /// Each item's share of the training targets.
+    static func frequencies(items: Int, data: Transitions) -> [Double] {
+        var counts = [Double](repeating: 0, count: items)
+        for j in 0..<data.count {
+            let i = data.action(j) - 1
+            if i >= 0 && i < items { counts[i] += 1 }
+        }
+        let total = max(1, counts.reduce(0, +))
+        return counts.map { $0 / total }
     }
 
     /// The negatives of transition `sample` (its index in the batch) at `step`, none equal to
@@ -77,6 +94,15 @@ struct NegativeDrawer: Sendable {
     /// Per item, log(K·q_i): the sampled softmax's correction (nil for uniform: it cancels).
     func logQ(negatives k: Int) -> [Float]? {
         logProbability.map { lp in lp.map { Float($0 + log(Double(k))) } }
+    }
+
+    /// In-batch and mixed samplers: log of an item's expected count in a batch of `batch`
+    /// targets (plus `k` uniform draws for mixed), B·q_i (+ K/N).
+    func batchCorrection(batch: Int, negatives k: Int) -> ((Int) -> Float)? {
+        guard let f = targetFrequency else { return nil }
+        let uniform = sampler == .mixed ? Double(k) / Double(items) : 0
+        let b = Double(batch)
+        return { i in Float(log(b * f[i] + uniform)) }
     }
 }
 

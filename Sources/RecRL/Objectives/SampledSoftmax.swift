@@ -12,10 +12,23 @@ struct SampledSoftmax: SupervisedLoss {
     func loss(
         head: CatalogHead, states: Matrix, targets: [Int], weights: [Float]?, normalizer: Int, draw: NegativeDraw
     ) throws(RecRLError) -> SupervisedLossResult {
-        try sampledLoss(
+        if sampler.sampler.usesBatch {
+            // The batch's targets (and, mixed, K uniform draws), shared; corrected by their
+            // expected counts.
+            var list = draw.batchTargets
+            if sampler.sampler == .mixed {
+                list += sampler.drawShared(count: negatives, seed: draw.seed, step: draw.step)
+            }
+            return try timedLoss(
+                head: head, states: states, targets: targets, sampled: .shared(list), kind: .softmax,
+                correction: sampler.batchCorrection(batch: draw.batchTargets.count, negatives: negatives),
+                weights: weights, normalizer: normalizer)
+        }
+        let logQ = sampler.logQ(negatives: negatives)
+        return try sampledLoss(
             head: head, states: states, targets: targets, weights: weights, normalizer: normalizer, draw: draw,
             sampler: sampler, negatives: negatives, shared: shared, kind: .softmax,
-            logQ: sampler.logQ(negatives: negatives))
+            correction: logQ.map { q in { q[$0] } })
     }
 }
 
@@ -23,10 +36,8 @@ struct SampledSoftmax: SupervisedLoss {
 /// sampled loss.
 func sampledLoss(
     head: CatalogHead, states: Matrix, targets: [Int], weights: [Float]?, normalizer: Int, draw: NegativeDraw,
-    sampler: NegativeDrawer, negatives: Int, shared: Bool, kind: SampledLoss, logQ: [Float]?
+    sampler: NegativeDrawer, negatives: Int, shared: Bool, kind: SampledLoss, correction: ((Int) -> Float)?
 ) throws(RecRLError) -> SupervisedLossResult {
-    let clock = ContinuousClock()
-    let start = clock.now
     let negs: SampledNegatives =
         shared
         ? .shared(sampler.drawShared(count: negatives, seed: draw.seed, step: draw.step))
@@ -35,10 +46,22 @@ func sampledLoss(
                 sampler.draw(
                     count: negatives, target: t, seed: draw.seed, step: draw.step, sample: draw.firstSample + b)
             })
+    return try timedLoss(
+        head: head, states: states, targets: targets, sampled: negs, kind: kind, correction: correction,
+        weights: weights, normalizer: normalizer)
+}
+
+/// The head's sampled loss, timed (a third of it reported as the head's forward).
+func timedLoss(
+    head: CatalogHead, states: Matrix, targets: [Int], sampled: SampledNegatives, kind: SampledLoss,
+    correction: ((Int) -> Float)?, weights: [Float]?, normalizer: Int
+) throws(RecRLError) -> SupervisedLossResult {
+    let clock = ContinuousClock()
+    let start = clock.now
     do {
         let (l, dS) = try head.sampledLoss(
-            states: states, targets: targets, sampled: negs, kind: kind, logQ: logQ, weights: weights,
-            normalizer: normalizer)
+            states: states, targets: targets, sampled: sampled, kind: kind, correction: correction,
+            weights: weights, normalizer: normalizer)
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return SupervisedLossResult(loss: l, dStates: dS, seconds: (seconds / 3, 2 * seconds / 3))

@@ -31,4 +31,6 @@ struct NegativeDraw {
     var step: Int
     /// The index in the batch of the part's first transition.
     var firstSample: Int
+    /// The whole batch's targets (in-batch negatives).
+    var batchTargets: [Int] = []
 }

@@ -30,6 +30,14 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
     /// Whether the objective samples negatives (and trains sparse rows).
     public var isSampled: Bool { self != .softmax }
 
+    /// The sampler (nil for the full softmax).
+    public var sampler: NegativeSampler? {
+        switch self {
+        case .softmax: return nil
+        case .sampledSoftmax(_, let s), .gbce(_, _, let s): return s
+        }
+    }
+
     /// Negatives per transition (0 for the full softmax).
     public var negatives: Int {
         switch self {
@@ -81,6 +89,9 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
         } else if t != nil {
             throw .invalidParameter("--gbce-t: it goes with --objective gbce")
         }
+        if case .gbce = o, s.usesBatch {
+            throw .invalidParameter("--sampler: \(s) goes with --objective sampled-softmax")
+        }
         if !o.isSampled, let sampler, sampler != "uniform" {
             throw .invalidParameter("--sampler: it goes with a sampled --objective (sampled-softmax or gbce)")
         }
@@ -104,6 +115,11 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .gbce(_, let t, let s):
             guard t > 0 && t <= 1 else { throw .invalidParameter("gBCE calibration t must be in (0, 1], got \(t)") }
+            guard !s.usesBatch else {
+                throw .invalidParameter(
+                    "the \(s) sampler goes with sampled-softmax (gBCE's calibration assumes uniform or popularity sampling)"
+                )
+            }
             try s.validate()
         case .sampledSoftmax(_, let s): try s.validate()
         case .softmax: break
@@ -131,25 +147,40 @@ public enum NegativeSampler: Sendable, Equatable, CustomStringConvertible {
     /// Items in proportion to (their count among the training targets)^α; α = 0 is uniform
     /// over the items seen in training.
     case popularity(alpha: Double)
+    /// The batch's targets (Yi et al., RecSys 2019): every transition's negatives are the other
+    /// transitions' targets, their expected count B·q_i with q the targets' training frequency
+    /// (sampled softmax, shared negatives only; `--negatives` is not used).
+    case inBatch
+    /// The batch's targets plus K uniform draws (mixed negative sampling, Yang et al., WWW 2020):
+    /// expected count B·q_i + K/N.
+    case mixed
 
     public var description: String {
         switch self {
         case .uniform: return "uniform"
         case .popularity(let a): return "popularity^\(a)"
+        case .inBatch: return "in-batch"
+        case .mixed: return "mixed"
         }
     }
 
-    /// `uniform`, `popularity` (α = 1) or `popularity:ALPHA`.
+    /// Whether the negatives come from the batch's targets.
+    public var usesBatch: Bool { self == .inBatch || self == .mixed }
+
+    /// `uniform`, `popularity` (α = 1), `popularity:ALPHA`, `in-batch` or `mixed`.
     /// - Throws: `.invalidParameter` listing the valid forms.
     public static func parse(_ text: String) throws(RecRLError) -> NegativeSampler {
         if text == "uniform" { return .uniform }
+        if text == "in-batch" { return .inBatch }
+        if text == "mixed" { return .mixed }
         if text == "popularity" { return .popularity(alpha: 1) }
         if text.hasPrefix("popularity:"), let a = Double(text.dropFirst(11)) {
             let s = NegativeSampler.popularity(alpha: a)
             try s.validate()
             return s
         }
-        throw .invalidParameter("unknown sampler '\(clipped(text))' (uniform, popularity or popularity:ALPHA)")
+        throw .invalidParameter(
+            "unknown sampler '\(clipped(text))' (uniform, popularity, popularity:ALPHA, in-batch or mixed)")
     }
 
     func validate() throws(RecRLError) {
