@@ -34,6 +34,8 @@ public final class Adam {
     /// Steps taken (the bias correction's t).
     public private(set) var stepCount = 0
     var rowSteps: [[Int32]]
+    /// (1 − β₁^t, 1 − β₂^t) by t.
+    var corrections: [(Float, Float)] = []
 
     /// Adam (Kingma & Ba) over `parameters` with PyTorch's defaults; sparse parameters update only
     /// their touched rows, with per-row step counts.
@@ -60,6 +62,12 @@ public final class Adam {
     /// parameters update their touched rows with per-row step counts.
     public func step(parallelism: Parallelism = .automatic) {
         stepCount += 1
+        // The bias corrections 1 − β^t for every t a row can be at (t ≤ stepCount), computed
+        // once each (two `pow` calls a lazy row before).
+        while corrections.count <= stepCount {
+            let t = Float(corrections.count)
+            corrections.append((1 - LibC.pow(beta1, t), 1 - LibC.pow(beta2, t)))
+        }
         typealias V = SIMD16<Float>
         for (pi, p) in parameters.enumerated() {
             let c = p.rowLength
@@ -70,8 +78,7 @@ public final class Adam {
                     m[pi].withUnsafeMutableBufferPointer { mm in
                         v[pi].withUnsafeMutableBufferPointer { vv in
                             func update(_ lo: Int, _ hi: Int, t: Int) {
-                                let bc1 = 1 - LibC.pow(beta1, Float(t))
-                                let bc2 = 1 - LibC.pow(beta2, Float(t))
+                                let (bc1, bc2) = corrections[t]
                                 let a = learningRate / bc1
                                 let ib2 = 1 / bc2
                                 let wd = learningRate * weightDecay
@@ -111,7 +118,10 @@ public final class Adam {
                                 }
                             }
                             if let rows = touched, lazySparseRows {
-                                for r in rows {
+                                // In row order: the rows' values, moments and gradients are
+                                // read forwards through memory (each row alone: any order
+                                // gives the same bits).
+                                for r in rows.sorted() {
                                     rowSteps[pi][r] += 1
                                     update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r]))
                                 }

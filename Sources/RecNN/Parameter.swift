@@ -62,7 +62,7 @@ public final class Parameter {
         if let rows = other.touchedRows {
             grad.withUnsafeMutableBufferPointer { g in
                 other.grad.withUnsafeBufferPointer { t in
-                    for row in rows { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
+                    for row in rows.sorted() { for j in 0..<c { g[row * c + j] += t[row * c + j] } }
                 }
             }
             touchedRows?.formUnion(rows)
