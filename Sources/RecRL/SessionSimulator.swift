@@ -46,7 +46,9 @@ public struct SessionSimulator: Sendable {
         /// - Throws: `.invalidParameter` naming the first field out of its range.
         public func validate() throws(RecRLError) {
             func bad(_ m: String) -> RecRLError { .invalidParameter("session simulator: " + m) }
-            guard items >= 2 && items <= 1_000_000 else { throw bad("items must be in 2...1000000, got \(items)") }
+            guard items >= 2 && items <= 10_000_000 else {
+                throw bad("items must be in 2...10000000, got \(items)")
+            }
             guard sessions >= 1 && sessions <= 10_000_000 else {
                 throw bad("sessions must be in 1...10000000, got \(sessions)")
             }
@@ -136,35 +138,40 @@ public struct SessionSimulator: Sendable {
         return (click, buy)
     }
 
-    /// Generates the sessions as an event log (`click` and `purchase` events).
-    public func generate(seed: UInt64) throws(RecRLError) -> EventLog {
+    /// How `generate` draws each event.
+    public enum Drawing: Sendable {
+        /// By the inverse of the cumulative `nextItemProbabilities` (O(M) an event): the
+        /// original draws, kept so that logs generated before stay the same.
+        case inverseCDF
+        /// By the world's structure (a pending purchase, a neighbour, or a popularity draw from
+        /// an alias table; O(1) an event): for catalogs of millions. The same distribution,
+        /// other draws.
+        case structural
+    }
+
+    /// Generates the sessions as an event log (`click` and `purchase` events), drawing each
+    /// event from `nextItemProbabilities` of the session so far.
+    public func generate(seed: UInt64, drawing: Drawing = .inverseCDF) throws(RecRLError) -> EventLog {
         var g = Xoshiro256(seed: seed)
         var s = [String]()
         var t = [Double]()
         var it = [String]()
         var ev = [String]()
+        let structural = drawing == .structural ? StructuralSampler(self) : nil
         for u in 0..<config.sessions {
             // Geometric length with the configured mean, at least 3.
             var len = 3
             while Double(g.next() % 10_000) / 10_000 > 1 / max(1, config.meanLength - 2) && len < 50 { len += 1 }
             var history = [(item: Int, purchase: Bool)]()
+            var session = StructuralSampler.Session()
             for k in 0..<len {
-                let (c, b) = nextItemProbabilities(history: history)
-                var x = Double(g.next() >> 11) * 0x1p-53
-                var pick = (item: c.count, purchase: false)
-                outer: for i in 0..<c.count {
-                    if x < c[i] {
-                        pick = (i + 1, false)
-                        break outer
-                    }
-                    x -= c[i]
-                    if x < b[i] {
-                        pick = (i + 1, true)
-                        break outer
-                    }
-                    x -= b[i]
+                let pick: (item: Int, purchase: Bool)
+                if let structural {
+                    pick = structural.draw(&session, &g)
+                } else {
+                    pick = drawByInverseCDF(history: history, &g)
+                    history.append(pick)
                 }
-                history.append(pick)
                 s.append("s\(u)")
                 t.append(Double(k))
                 it.append(String(pick.item))
@@ -172,5 +179,100 @@ public struct SessionSimulator: Sendable {
             }
         }
         return try EventLog(source: "simulated sessions", sessions: s, times: t, items: it, events: ev)
+    }
+
+    /// One event after `history`, drawn by the world's structure (as `generate` with
+    /// `.structural` draws each). Builds the popularity's alias table (O(items)) and replays
+    /// the history on every call: for checks and single draws; `generate` builds the table once.
+    public func drawNext(after history: [(item: Int, purchase: Bool)], using g: inout Xoshiro256) -> (
+        item: Int, purchase: Bool
+    ) {
+        let sampler = StructuralSampler(self)
+        var s = sampler.session(after: history)
+        return sampler.draw(&s, &g)
+    }
+
+    func drawByInverseCDF(history: [(item: Int, purchase: Bool)], _ g: inout Xoshiro256) -> (
+        item: Int, purchase: Bool
+    ) {
+        let (c, b) = nextItemProbabilities(history: history)
+        var x = Double(g.next() >> 11) * 0x1p-53
+        var pick = (item: c.count, purchase: false)
+        outer: for i in 0..<c.count {
+            if x < c[i] {
+                pick = (i + 1, false)
+                break outer
+            }
+            x -= c[i]
+            if x < b[i] {
+                pick = (i + 1, true)
+                break outer
+            }
+            x -= b[i]
+        }
+        return pick
+    }
+
+    /// Draws events from the mixture `nextItemProbabilities` describes, one component at a
+    /// time: with probability `purchaseRate` (when purchases are pending) the purchase of a
+    /// pending product, uniformly; otherwise a browsing step (a neighbour of the last item with
+    /// probability `neighbourShare`, else a popularity draw), a purchase with probability
+    /// `impulseRate`.
+    struct StructuralSampler {
+        let sim: SessionSimulator
+        let popularity: AliasTable
+
+        init(_ sim: SessionSimulator) {
+            self.sim = sim
+            popularity = AliasTable(weights: sim.popularity)
+        }
+
+        /// What a session's next event depends on: its last item, the products of its clicked
+        /// gateways not bought yet (in click order), and what it bought.
+        struct Session {
+            var last: Int? = nil
+            var pending = [Int]()
+            var bought = Set<Int>()
+        }
+
+        /// The state after `history` (events applied in order, as `draw` applies its own).
+        func session(after history: [(item: Int, purchase: Bool)]) -> Session {
+            var s = Session()
+            for h in history { apply(h, to: &s) }
+            return s
+        }
+
+        func apply(_ pick: (item: Int, purchase: Bool), to s: inout Session) {
+            s.last = pick.item
+            if pick.purchase {
+                s.bought.insert(pick.item)
+                s.pending.removeAll { $0 == pick.item }
+            } else {
+                let p = sim.product[pick.item - 1]
+                if p > 0 && !s.bought.contains(p) && !s.pending.contains(p) { s.pending.append(p) }
+            }
+        }
+
+        func uniform(_ g: inout Xoshiro256) -> Double { Double(g.next() >> 11) * 0x1p-53 }
+
+        func draw(_ s: inout Session, _ g: inout Xoshiro256) -> (item: Int, purchase: Bool) {
+            let c = sim.config
+            let M = c.items
+            var pick: (item: Int, purchase: Bool)
+            if !s.pending.isEmpty && uniform(&g) < c.purchaseRate {
+                pick = (s.pending[Int(g.next() % UInt64(s.pending.count))], true)
+            } else {
+                let item: Int
+                if let last = s.last, uniform(&g) < c.neighbourShare {
+                    let k = 1 + Int(g.next() % UInt64(c.neighbours))
+                    item = (last - 1 + k) % M + 1
+                } else {
+                    item = popularity.sample(&g) + 1
+                }
+                pick = (item, uniform(&g) < c.impulseRate)
+            }
+            apply(pick, to: &s)
+            return pick
+        }
     }
 }

@@ -17,7 +17,30 @@ struct RLStudy: ParsableCommand {
     @Option(help: "Simulated sessions.") var sessions: Int = 4000
     @Option(help: "Epochs.") var epochs: Int = 8
     @Option(help: "Adam learning rate.") var lr: Float = 0.005
+    @Option(help: "Batch size.") var batch: Int = 256
+    @Option(
+        help:
+            "The supervised head's objective: softmax, sampled-softmax or gbce (as reckit train's)."
+    ) var objective: String = "softmax"
+    @Option(help: "Negatives: the Q head's (default 10) and a sampled objective's (default 256).") var negatives: Int?
+    @Option(help: "A sampled objective's negatives: uniform, popularity, popularity:ALPHA, in-batch or mixed.")
+    var sampler: String = "uniform"
+    @Option(help: "gBCE's calibration t in (0, 1] (default 0.75).") var gbceT: Double?
+    @Option(
+        help:
+            "How sessions are drawn: inverse-cdf (O(items) an event; the logs of earlier versions), structural (O(1) an event, other draws of the same world), or auto (structural above 10,000 items)."
+    ) var drawing: DrawingChoice = .auto
+    @Option(
+        help:
+            "Test histories on which the best model's next-item distribution is compared with the world's (top-10 overlap, mass captured, KL); 0 for none."
+    ) var recovery: Int = 0
     @OptionGroup var threading: ThreadOptions
+
+    enum DrawingChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto
+        case inverseCDF = "inverse-cdf"
+        case structural
+    }
 
     func run() throws {
         try threading.apply()
@@ -38,19 +61,36 @@ struct RLStudy: ParsableCommand {
             throw ValidationError("--epochs must be in 1...10000, got \(epochs)")
         }
         guard lr > 0 && lr.isFinite else { throw ValidationError("--lr must be positive and finite, got \(lr)") }
+        guard batch >= 1 && batch <= 1_000_000 else {
+            throw ValidationError("--batch must be in 1...1000000, got \(batch)")
+        }
+        guard recovery >= 0 && recovery <= 1_000_000 else {
+            throw ValidationError("--recovery must be in 0...1000000, got \(recovery)")
+        }
+        let supervised = try TrainOptions.objective(objective, negatives: negatives, t: gbceT, sampler: sampler)
+        do { try supervised.validate(items: items) } catch { throw ValidationError("\(error)") }
+        let drawBy: SessionSimulator.Drawing =
+            switch drawing {
+            case .inverseCDF: .inverseCDF
+            case .structural: .structural
+            case .auto: items > 10_000 ? .structural : .inverseCDF
+            }
         var check = SessionSimulator.Config()
         check.items = items
         check.sessions = sessions
         do { try check.validate() } catch { throw ValidationError("\(error) (--items, --sessions)") }
         try runRL {
             var results = [Algorithm: [[String: Double]]]()
+            var recoveries = [Algorithm: [SessionSimulator.Recovery]]()
             for seed in seedList {
                 var c = SessionSimulator.Config()
                 c.items = items
                 c.sessions = sessions
                 let sim = try SessionSimulator(config: c, seed: seed)
-                let data = try SessionData(try sim.generate(seed: seed &+ 100))
+                let data = try SessionData(try sim.generate(seed: seed &+ 100, drawing: drawBy))
                 let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
+                let histories =
+                    recovery > 0 ? SessionSimulator.histories(data, sessions: split.test, limit: recovery) : []
                 for a in algs {
                     var mc = ModelConfig(items: data.itemCount)
                     mc.algorithm = a
@@ -58,7 +98,19 @@ struct RLStudy: ParsableCommand {
                     run.epochs = epochs
                     run.settings.learningRate = lr
                     run.settings.seed = seed
-                    let (_, report) = try run.run(data: data, split: split)
+                    run.settings.batch = batch
+                    run.settings.objective = supervised
+                    run.settings.negatives = negatives ?? 10
+                    let (model, report) = try run.run(data: data, split: split)
+                    if !histories.isEmpty {
+                        let r = try sim.recovery(of: model, histories: histories)
+                        recoveries[a, default: []].append(r)
+                        stderrLine(
+                            String(
+                                format:
+                                    "seed %llu %@: recovery over %ld histories: top-10 overlap %.4f, mass captured %.4f, KL %.4f nats, unseen mass %.4f",
+                                seed, a.rawValue, r.histories, r.topOverlap, r.massCaptured, r.kl, r.unseenMass))
+                    }
                     var flat = [String: Double]()
                     for (k, v) in report.best.test.flat { flat[k] = v }
                     results[a, default: []].append(flat)
@@ -87,6 +139,25 @@ struct RLStudy: ParsableCommand {
                     return String(format: "%.4f ± %.4f   ", m, sd)
                 }
                 print(a.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
+            }
+            if recovery > 0 {
+                print("")
+                print(
+                    "recovery   top-10 overlap     mass captured      KL (nats)          unseen mass        (\(recovery) test histories a seed)"
+                )
+                for a in algs {
+                    let rs = recoveries[a] ?? []
+                    let cells = [\SessionSimulator.Recovery.topOverlap, \.massCaptured, \.kl, \.unseenMass].map {
+                        path -> String in
+                        let v = rs.map { $0[keyPath: path] }
+                        let m = v.reduce(0, +) / Double(max(1, v.count))
+                        let sd =
+                            v.count > 1
+                            ? (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0
+                        return String(format: "%.4f ± %.4f   ", m, sd)
+                    }
+                    print(a.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
+                }
             }
         }
     }
