@@ -34,6 +34,9 @@ public final class Adam {
     /// Steps taken (the bias correction's t).
     public private(set) var stepCount = 0
     var rowSteps: [[Int32]]
+    /// A dense gradient buffer per sparse parameter updated as dense (`lazySparseRows` false),
+    /// zeros between steps; empty otherwise.
+    var scratch: [[Float]]
     /// (1 − β₁^t, 1 − β₂^t) by t.
     var corrections: [(Float, Float)] = []
 
@@ -51,7 +54,8 @@ public final class Adam {
         self.weightDecay = weightDecay
         m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
         v = m
-        rowSteps = parameters.map { [Int32](repeating: 0, count: $0.touchedRows == nil ? 0 : $0.rowCount) }
+        rowSteps = parameters.map { [Int32](repeating: 0, count: $0.isSparse ? $0.rowCount : 0) }
+        scratch = parameters.map { _ in [] }
     }
 
     /// One update from the current gradients. Dense parameters run a 16-lane vector loop with
@@ -72,73 +76,110 @@ public final class Adam {
         for (pi, p) in parameters.enumerated() {
             let c = p.rowLength
             let total = p.value.count
-            let touched = p.touchedRows
+            let lazy = p.isSparse && lazySparseRows
+            if p.isSparse && !lazySparseRows {
+                // Every row with the shared step count, as for a dense tensor: the touched rows'
+                // gradients are put in a kept dense buffer of zeros (and taken out after).
+                scatterIntoDenseScratch(pi, p)
+            }
             p.value.withUnsafeMutableBufferPointer { w in
-                p.grad.withUnsafeBufferPointer { g in
-                    m[pi].withUnsafeMutableBufferPointer { mm in
-                        v[pi].withUnsafeMutableBufferPointer { vv in
-                            func update(_ lo: Int, _ hi: Int, t: Int) {
-                                let (bc1, bc2) = corrections[t]
-                                let a = learningRate / bc1
-                                let ib2 = 1 / bc2
-                                let wd = learningRate * weightDecay
-                                var j = lo
-                                let b1 = V(repeating: beta1)
-                                let b2 = V(repeating: beta2)
-                                let o1 = V(repeating: 1 - beta1)
-                                let o2 = V(repeating: 1 - beta2)
-                                // Every value through the same 16-lane arithmetic (the last
-                                // few in a partial vector): a value's update does not depend on
-                                // where its lane falls, so a lazy row update is the dense one.
-                                func lanes(_ gv: V, _ m0: V, _ v0: V, _ wv: V) -> (V, V, V) {
-                                    let mv = b1 * m0 + o1 * gv
-                                    let vv2 = b2 * v0 + o2 * gv * gv
-                                    let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
-                                    return (mv, vv2, wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv)
-                                }
-                                while j + 16 <= hi {
-                                    let (mv, vv2, wv) = lanes(
-                                        VectorMath.load(g.baseAddress! + j), VectorMath.load(mm.baseAddress! + j),
-                                        VectorMath.load(vv.baseAddress! + j), VectorMath.load(w.baseAddress! + j))
-                                    VectorMath.store(mv, mm.baseAddress! + j)
-                                    VectorMath.store(vv2, vv.baseAddress! + j)
-                                    VectorMath.store(wv, w.baseAddress! + j)
-                                    j += 16
-                                }
-                                if j < hi {
-                                    let n = hi - j
-                                    let (mv, vv2, wv) = lanes(
-                                        VectorMath.loadPartial(g.baseAddress! + j, n, fill: 0),
-                                        VectorMath.loadPartial(mm.baseAddress! + j, n, fill: 0),
-                                        VectorMath.loadPartial(vv.baseAddress! + j, n, fill: 0),
-                                        VectorMath.loadPartial(w.baseAddress! + j, n, fill: 0))
-                                    VectorMath.storePartial(mv, mm.baseAddress! + j, n)
-                                    VectorMath.storePartial(vv2, vv.baseAddress! + j, n)
-                                    VectorMath.storePartial(wv, w.baseAddress! + j, n)
+                m[pi].withUnsafeMutableBufferPointer { mm in
+                    v[pi].withUnsafeMutableBufferPointer { vv in
+                        // Updates values lo..<hi, their gradients at gp (gp[0] is value lo's).
+                        func update(_ lo: Int, _ hi: Int, t: Int, _ gp: UnsafePointer<Float>) {
+                            let (bc1, bc2) = corrections[t]
+                            let a = learningRate / bc1
+                            let ib2 = 1 / bc2
+                            let wd = learningRate * weightDecay
+                            var j = lo
+                            let b1 = V(repeating: beta1)
+                            let b2 = V(repeating: beta2)
+                            let o1 = V(repeating: 1 - beta1)
+                            let o2 = V(repeating: 1 - beta2)
+                            // Every value through the same 16-lane arithmetic (the last
+                            // few in a partial vector): a value's update does not depend on
+                            // where its lane falls, so a lazy row update is the dense one.
+                            func lanes(_ gv: V, _ m0: V, _ v0: V, _ wv: V) -> (V, V, V) {
+                                let mv = b1 * m0 + o1 * gv
+                                let vv2 = b2 * v0 + o2 * gv * gv
+                                let denom = VectorMath.sqrt(vv2 * V(repeating: ib2)) + V(repeating: eps)
+                                return (mv, vv2, wv - V(repeating: a) * mv / denom - V(repeating: wd) * wv)
+                            }
+                            while j + 16 <= hi {
+                                let (mv, vv2, wv) = lanes(
+                                    VectorMath.load(gp + (j - lo)), VectorMath.load(mm.baseAddress! + j),
+                                    VectorMath.load(vv.baseAddress! + j), VectorMath.load(w.baseAddress! + j))
+                                VectorMath.store(mv, mm.baseAddress! + j)
+                                VectorMath.store(vv2, vv.baseAddress! + j)
+                                VectorMath.store(wv, w.baseAddress! + j)
+                                j += 16
+                            }
+                            if j < hi {
+                                let n = hi - j
+                                let (mv, vv2, wv) = lanes(
+                                    VectorMath.loadPartial(gp + (j - lo), n, fill: 0),
+                                    VectorMath.loadPartial(mm.baseAddress! + j, n, fill: 0),
+                                    VectorMath.loadPartial(vv.baseAddress! + j, n, fill: 0),
+                                    VectorMath.loadPartial(w.baseAddress! + j, n, fill: 0))
+                                VectorMath.storePartial(mv, mm.baseAddress! + j, n)
+                                VectorMath.storePartial(vv2, vv.baseAddress! + j, n)
+                                VectorMath.storePartial(wv, w.baseAddress! + j, n)
+                            }
+                        }
+                        if lazy {
+                            // In row order: the rows' values and moments are read forwards
+                            // through memory (each row alone: any order gives the same bits).
+                            let order = p.gradientRows.indices.sorted { p.gradientRows[$0] < p.gradientRows[$1] }
+                            p.gradientValues.withUnsafeBufferPointer { g in
+                                for k in order {
+                                    let r = p.gradientRows[k]
+                                    rowSteps[pi][r] += 1
+                                    update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r]), g.baseAddress! + k * c)
                                 }
                             }
-                            if let rows = touched, lazySparseRows {
-                                // In row order: the rows' values, moments and gradients are
-                                // read forwards through memory (each row alone: any order
-                                // gives the same bits).
-                                for r in rows.sorted() {
-                                    rowSteps[pi][r] += 1
-                                    update(r * c, (r + 1) * c, t: Int(rowSteps[pi][r]))
-                                }
-                            } else {
+                        } else {
+                            func dense(_ g: UnsafeBufferPointer<Float>) {
                                 let chunk = 1 << 15
                                 let t = stepCount
                                 Threading.parallelFor(
                                     chunks: (total + chunk - 1) / chunk,
                                     parallelism: total >= 1 << 17 ? parallelism : .sequential
                                 ) { i in
-                                    update(i * chunk, Swift.min(total, (i + 1) * chunk), t: t)
+                                    update(
+                                        i * chunk, Swift.min(total, (i + 1) * chunk), t: t, g.baseAddress! + i * chunk)
                                 }
+                            }
+                            if p.isSparse {
+                                scratch[pi].withUnsafeBufferPointer { dense($0) }
+                            } else {
+                                p.denseGrad.withUnsafeBufferPointer { dense($0) }
                             }
                         }
                     }
                 }
             }
+            if p.isSparse && !lazySparseRows { clearDenseScratch(pi, p) }
+        }
+    }
+
+    /// Puts a sparse parameter's touched rows into its dense buffer (zeros elsewhere).
+    func scatterIntoDenseScratch(_ pi: Int, _ p: Parameter) {
+        if scratch[pi].count != p.value.count { scratch[pi] = [Float](repeating: 0, count: p.value.count) }
+        let c = p.rowLength
+        scratch[pi].withUnsafeMutableBufferPointer { s in
+            p.gradientValues.withUnsafeBufferPointer { g in
+                for (k, r) in p.gradientRows.enumerated() {
+                    (s.baseAddress! + r * c).update(from: g.baseAddress! + k * c, count: c)
+                }
+            }
+        }
+    }
+
+    /// Zeros the rows `scatterIntoDenseScratch` filled.
+    func clearDenseScratch(_ pi: Int, _ p: Parameter) {
+        let c = p.rowLength
+        scratch[pi].withUnsafeMutableBufferPointer { s in
+            for r in p.gradientRows { (s.baseAddress! + r * c).update(repeating: 0, count: c) }
         }
     }
 }
@@ -198,11 +239,30 @@ extension Adam {
 @discardableResult
 public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
     var total: Double = 0
-    for p in parameters { p.grad.withUnsafeBufferPointer { g in for x in g { total += Double(x) * Double(x) } } }
+    // A sparse gradient's rows in row order: the dense sum's terms without its zeros.
+    for p in parameters {
+        if p.isSparse {
+            let c = p.rowLength
+            for r in p.gradientRows.sorted() {
+                p.withGradientRows { row in
+                    let g = row(r)
+                    for j in 0..<c { total += Double(g[j]) * Double(g[j]) }
+                }
+            }
+        } else {
+            p.denseGrad.withUnsafeBufferPointer { g in for x in g { total += Double(x) * Double(x) } }
+        }
+    }
     let norm = Float(total.squareRoot())
     if norm > maxNorm && norm > 0 {
         let s = maxNorm / norm
-        for p in parameters { p.grad.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= s } } }
+        for p in parameters {
+            if p.isSparse {
+                p.gradientValues.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= s } }
+            } else {
+                p.denseGrad.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= s } }
+            }
+        }
     }
     return norm
 }

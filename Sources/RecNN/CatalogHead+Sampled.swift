@@ -101,11 +101,18 @@ extension CatalogHead {
         var total = 0.0
         var z = [Double]()
         var ids = [Int]()
+        // A sparse head's rows are touched first, state by state, target then negatives.
+        for p in [weight, bias] where p.isSparse {
+            for b in 0..<B {
+                p.touch(targets[b] - 1)
+                for n in sampled.list(b) where n != targets[b] { p.touch(n - 1) }
+            }
+        }
         states.withUnsafeBufferPointer { sp in
             weight.value.withUnsafeBufferPointer { wp in
                 bias.value.withUnsafeBufferPointer { bp in
-                    weight.grad.withUnsafeMutableBufferPointer { gw in
-                        bias.grad.withUnsafeMutableBufferPointer { gb in
+                    weight.withGradientRows { gwRow in
+                        bias.withGradientRows { gbRow in
                             dS.withUnsafeMutableBufferPointer { ds in
                                 for b in 0..<B {
                                     let s = sp.baseAddress! + b * d
@@ -123,8 +130,8 @@ extension CatalogHead {
                                     let dsb = ds.baseAddress! + b * d
                                     for (k, i) in ids.enumerated() {
                                         let gk = Float(grads[k] * scale)
-                                        gb[i] += gk
-                                        Self.axpy(gk, s, gw.baseAddress! + i * d, d)
+                                        gbRow(i)[0] += gk
+                                        Self.axpy(gk, s, gwRow(i), d)
                                         Self.axpy(gk, wp.baseAddress! + i * d, dsb, d)
                                     }
                                 }

@@ -147,9 +147,8 @@ public final class CatalogHead: Module {
                 }
             }
         }
-        // A sparse head (a sampled objective's) trained by the full softmax: every row moved.
-        if weight.touchedRows != nil { weight.touchedRows = Set(0..<N) }
-        if bias.touchedRows != nil { bias.touchedRows = Set(0..<N) }
+        // A sparse head (a sampled objective's) trained by the full softmax: every row moved
+        // (`grad` of a sparse parameter touches every row when written).
         let dS = Matrix(rows: B, cols: d, elements: Array(UnsafeBufferPointer(start: partialDS, count: B * d)))
         let end = DispatchTime.now().uptimeNanoseconds
         lastCrossEntropySeconds = (Double(middle - start) / 1e9, Double(end - middle) / 1e9)
@@ -158,18 +157,15 @@ public final class CatalogHead: Module {
 
     /// Adds the rows of `columns`' items (ids 1...N) to a sparse head's touched rows.
     func markTouched(_ columns: [[Int]]) {
-        if weight.touchedRows != nil { for cols in columns { for id in cols { weight.touchedRows!.insert(id - 1) } } }
-        if bias.touchedRows != nil { for cols in columns { for id in cols { bias.touchedRows!.insert(id - 1) } } }
+        for p in [weight, bias] where p.isSparse { for cols in columns { for id in cols { p.touch(id - 1) } } }
     }
 
     /// Makes the head's gradients sparse (only the rows of the items a loss touched are filled,
     /// cleared and, with a lazy optimiser, updated) or dense again; call before an optimiser is
     /// made for it. The gradients are cleared.
     public func setSparseGradients(_ sparse: Bool) {
-        weight.grad = Matrix(rows: weight.value.rows, cols: weight.value.cols)
-        bias.grad = Matrix(rows: bias.value.rows, cols: bias.value.cols)
-        weight.touchedRows = sparse ? [] : nil
-        bias.touchedRows = sparse ? [] : nil
+        weight.setSparse(sparse)
+        bias.setSparse(sparse)
     }
 
     /// Runs `body(chunk, slot)` for every chunk on up to `workers` threads, chunks handed out as
@@ -210,16 +206,17 @@ public final class CatalogHead: Module {
         var dS = Matrix(rows: states.rows, cols: d)
         states.withUnsafeBufferPointer { sp in
             weight.value.withUnsafeBufferPointer { wp in
-                weight.grad.withUnsafeMutableBufferPointer { gw in
-                    bias.grad.withUnsafeMutableBufferPointer { gb in
+                weight.withGradientRows { gwRow in
+                    bias.withGradientRows { gbRow in
                         dS.withUnsafeMutableBufferPointer { ds in
                             for (b, cols) in columns.enumerated() {
                                 for (c, id) in cols.enumerated() {
                                     let i = id - 1
                                     let g = dLogits[b][c]
-                                    gb[i] += g
+                                    gbRow(i)[0] += g
+                                    let gw = gwRow(i)
                                     for j in 0..<d {
-                                        gw[i * d + j] += g * sp[b * d + j]
+                                        gw[j] += g * sp[b * d + j]
                                         ds[b * d + j] += g * wp[i * d + j]
                                     }
                                 }

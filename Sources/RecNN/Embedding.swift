@@ -60,17 +60,16 @@ public final class Embedding: Module {
             })
     }
 
-    /// Accumulates dy rows into the used rows' gradient (the padding row is skipped).
+    /// Accumulates dy rows into the used rows' gradient (the padding row is skipped), in the
+    /// order of `ids`.
     public func backward(_ ids: [Int], _ dy: Matrix) {
         let d = dimension
-        table.grad.withUnsafeMutableBufferPointer { g in
+        for id in ids where id != paddingIndex { table.touch(id) }
+        table.withGradientRows { row in
             dy.withUnsafeBufferPointer { dp in
-                var touched = table.touchedRows!
                 for (r, id) in ids.enumerated() where id != paddingIndex {
-                    Kernels.addRow(dp.baseAddress! + r * d, into: g.baseAddress! + id * d, count: d)
-                    touched.insert(id)
+                    Kernels.addRow(dp.baseAddress! + r * d, into: row(id), count: d)
                 }
-                table.touchedRows = touched
             }
         }
     }

@@ -79,38 +79,45 @@ struct GradientReducer {
             unions.append((p, union))
             // Sparse: an id (4 bytes) and a row (4c bytes) per touched row; dense: the whole tensor.
             let total = ids.reduce(0) { $0 + $1.count }
-            guard total * (c + 1) < p.grad.count else {
+            let size = p.shape.rows * p.shape.cols
+            guard total * (c + 1) < size else {
                 all.append(p)
                 continue
             }
             var mine = [Float]()
             mine.reserveCapacity(s.rows.count * c)
-            p.grad.withUnsafeBufferPointer { g in
-                for r in s.rows { mine.append(contentsOf: g[(r * c)..<((r + 1) * c)]) }
-            }
+            for r in s.rows { mine.append(contentsOf: p.gradientRow(r)) }
             let rows = try group.allGather(mine)
             // Row by row, the processes' rows added pairwise in rank order (a process without
             // the row adds zeros): the bits of the dense sum.
             var position = [[Int32: Int]](repeating: [:], count: ids.count)
             for (rank, list) in ids.enumerated() { for (k, r) in list.enumerated() { position[rank][r] = k } }
-            p.grad.withUnsafeMutableBufferPointer { g in
-                var level = [[Float]](repeating: [Float](repeating: 0, count: c), count: ids.count)
-                for row in union.sorted() {
-                    for rank in ids.indices {
-                        if let k = position[rank][Int32(row)] {
-                            for j in 0..<c { level[rank][j] = rows[rank][k * c + j] }
-                        } else {
-                            for j in 0..<c { level[rank][j] = 0 }
-                        }
+            let order = union.sorted()
+            var summed = [Float]()
+            summed.reserveCapacity(order.count * c)
+            var level = [[Float]](repeating: [Float](repeating: 0, count: c), count: ids.count)
+            for row in order {
+                for rank in ids.indices {
+                    if let k = position[rank][Int32(row)] {
+                        for j in 0..<c { level[rank][j] = rows[rank][k * c + j] }
+                    } else {
+                        for j in 0..<c { level[rank][j] = 0 }
                     }
-                    let sum = pairwiseSum(level) { a, b in zip(a, b).map { $0 + $1 } }!
-                    for j in 0..<c { g[row * c + j] = sum[j] }
+                }
+                summed.append(contentsOf: pairwiseSum(level) { a, b in zip(a, b).map { $0 + $1 } }!)
+            }
+            if p.isSparse {
+                // The union's rows become every process's (for the optimiser and zeroGrad).
+                p.replaceGradient(rows: order, values: summed)
+            } else {
+                p.withGradientRows { g in
+                    for (k, row) in order.enumerated() { for j in 0..<c { g(row)[j] = summed[k * c + j] } }
                 }
             }
             traffic.sentBytes += 4 * s.rows.count * (c + 1)
-            traffic.denseBytes += 4 * p.grad.count
+            traffic.denseBytes += 4 * size
         }
-        let count = all.reduce(0) { $0 + $1.grad.count }
+        let count = all.reduce(0) { $0 + $1.shape.rows * $1.shape.cols }
         var flat = [Float](repeating: 0, count: count)
         var o = 0
         for p in all {
@@ -123,8 +130,15 @@ struct GradientReducer {
             p.grad.withUnsafeMutableBufferPointer { g in _ = g.update(fromContentsOf: flat[o..<(o + g.count)]) }
             o += p.grad.count
         }
-        // An embedding's touched rows become every process's (for the optimiser and zeroGrad).
-        for (p, union) in unions where p.touchedRows != nil { p.touchedRows = union }
+        // A sparse gradient summed densely (a small table): the union's rows become every
+        // process's (for the optimiser and zeroGrad).
+        for (p, union) in unions where p.isSparse && all.contains(where: { $0 === p }) {
+            let order = union.sorted()
+            var values = [Float]()
+            values.reserveCapacity(order.count * p.rowLength)
+            for r in order { values.append(contentsOf: p.gradientRow(r)) }
+            p.replaceGradient(rows: order, values: values)
+        }
         traffic.sentBytes += 4 * count
         traffic.denseBytes += 4 * count
     }

@@ -55,7 +55,18 @@ extension TrainingJob {
         job.reward = try c.string("reward")
         let negatives = try c.integer("negatives", 0...1_000_000)
         job.settings.negatives = negatives ?? job.settings.negatives
-        if let o = try c.string("objective") {
+        // The sampler and t go with a sampled objective named in the same file (not ignored).
+        let objectiveName = try c.string("objective")
+        if objectiveName == nil || objectiveName == "softmax" {
+            for key in ["sampler", "gbce_t", "negatives_per"] where c.value(key) != nil {
+                throw .invalidParameter(
+                    "\(source): \(key): it goes with objective sampled-softmax or gbce (the file's objective is \(objectiveName ?? "not given: softmax"))"
+                )
+            }
+        } else if objectiveName != "gbce" && c.value("gbce_t") != nil {
+            throw .invalidParameter("\(source): gbce_t: it goes with objective gbce, not \(objectiveName!)")
+        }
+        if let o = objectiveName {
             let sampler: NegativeSampler
             do { sampler = try NegativeSampler.parse(try c.string("sampler") ?? "uniform") } catch {
                 throw .invalidParameter("\(source): sampler: \(error)")

@@ -166,6 +166,9 @@ public struct TrainOptions: ParsableArguments {
         job.settings.learningRate2 = lr2
         job.settings.negatives = negatives ?? 10
         job.settings.objective = try Self.objective(objective, negatives: negatives, t: gbceT, sampler: sampler)
+        if negativesPer == .transition && !job.settings.objective.isSampled {
+            throw ValidationError("--negatives-per: it goes with a sampled --objective (sampled-softmax or gbce)")
+        }
         job.settings.sharedNegatives = negativesPer == .batch
         job.settings.warmupSteps = warmup
         job.settings.seed = seed

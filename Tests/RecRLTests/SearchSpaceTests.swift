@@ -74,4 +74,32 @@ import Testing
         // A baseline's setting is not a training one.
         #expect(throws: RecRLError.self) { try job.set("neighbours", to: 100) }
     }
+
+    /// A job file's sampled-objective keys: read when the file names a sampled objective,
+    /// refused (naming the key) where they would be ignored.
+    @Test func jobFileObjectiveKeys() throws {
+        func job(_ json: String) throws(RecRLError) -> TrainingJob {
+            try TrainingJob.parse(config: Data(json.utf8), source: "job.json", base: URL(fileURLWithPath: "/tmp"))
+        }
+        let j = try job(
+            #"{"data": "x.csv", "objective": "gbce", "negatives": 64, "gbce_t": 0.5, "sampler": "popularity:0.5", "negatives_per": "transition"}"#
+        )
+        #expect(j.settings.objective == .gbce(negatives: 64, t: 0.5, sampler: .popularity(alpha: 0.5)))
+        #expect(!j.settings.sharedNegatives)
+        func refused(_ json: String, _ fragment: String) {
+            do {
+                _ = try job(json)
+                Issue.record("accepted \(json)")
+            } catch {
+                #expect("\(error)".contains(fragment), "\(error)")
+            }
+        }
+        refused(#"{"data": "x.csv", "sampler": "popularity"}"#, "job.json: sampler: it goes with objective")
+        refused(
+            #"{"data": "x.csv", "objective": "softmax", "gbce_t": 0.5}"#, "job.json: gbce_t: it goes with objective")
+        refused(#"{"data": "x.csv", "negatives_per": "transition"}"#, "job.json: negatives_per: it goes with objective")
+        refused(
+            #"{"data": "x.csv", "objective": "sampled-softmax", "gbce_t": 0.5}"#,
+            "gbce_t: it goes with objective gbce, not sampled-softmax")
+    }
 }
