@@ -36,6 +36,7 @@ extension SessionSimulator {
     ///     item numbers as text).
     ///   - histories: event histories (simulator item numbers, purchase or not), non-empty.
     ///   - k: the cut-off of the top-k comparisons.
+    ///   - batch: histories scored together (memory: batch × the model's items floats).
     /// - Throws: `.invalidParameter` for an empty history list, k outside 1...items, or a
     ///   model whose item keys are not items of this simulator.
     public func recovery(
