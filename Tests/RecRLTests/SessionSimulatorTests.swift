@@ -93,18 +93,26 @@ import Testing
         #expect(throws: RecRLError.self) { _ = try SessionSimulator(config: c, seed: 1) }
     }
 
-    /// The recovery measure equals one computed here from the model's scores, by sorting and
-    /// by the definition of KL; an untrained model recovers less than a trained one.
-    @Test func recoveryMatchesADirectComputation() throws {
+    /// A 60-item world, its log and split, and a model trained on it (`dim`, `epochs`, `lr`).
+    func trained(dim: Int, epochs: Int, lr: Float = 0.005) throws -> (
+        sim: SessionSimulator, data: SessionData, split: SessionSplit, model: SequentialRecommender
+    ) {
         let sim = try world(items: 60)
         let data = try SessionData(sim.generate(seed: 4))
         let split = SessionSplit.random(sessions: data.sessionCount, seed: 1)
         var mc = ModelConfig(items: data.itemCount)
-        mc.dim = 16
+        mc.dim = dim
         mc.blocks = 1
         var run = TrainingRun(model: mc)
-        run.epochs = 3
-        let (model, _) = try run.run(data: data, split: split)
+        run.epochs = epochs
+        run.settings.learningRate = lr
+        return (sim, data, split, try run.run(data: data, split: split).model)
+    }
+
+    /// The recovery measure equals one computed here from the model's scores, by sorting and
+    /// by the definition of KL; an untrained model recovers less than a trained one.
+    @Test func recoveryMatchesADirectComputation() throws {
+        let (sim, data, split, model) = try trained(dim: 16, epochs: 3)
         let histories = SessionSimulator.histories(data, sessions: split.test, limit: 40)
         #expect(histories.count == 40)
         let r = try sim.recovery(of: model, histories: histories, k: 5, batch: 7)
@@ -145,24 +153,13 @@ import Testing
         let unseenMean: Double = max(0, unseen / n)
         #expect(abs(r.unseenMass - unseenMean) < 1e-9)
         // An untrained network of the same shape.
-        var untrained = TrainingRun(model: mc)
-        untrained.epochs = 1
-        untrained.settings.learningRate = 1e-9
-        let (fresh, _) = try untrained.run(data: data, split: split)
+        let fresh = try trained(dim: 16, epochs: 1, lr: 1e-9).model
         let r0 = try sim.recovery(of: fresh, histories: histories, k: 5)
         #expect(r0.kl > r.kl && r0.massCaptured < r.massCaptured)
     }
 
     @Test func recoveryRefusesBadArguments() throws {
-        let sim = try world(items: 60)
-        let data = try SessionData(sim.generate(seed: 4))
-        let split = SessionSplit.random(sessions: data.sessionCount, seed: 1)
-        var mc = ModelConfig(items: data.itemCount)
-        mc.dim = 8
-        mc.blocks = 1
-        var run = TrainingRun(model: mc)
-        run.epochs = 1
-        let (model, _) = try run.run(data: data, split: split)
+        let (sim, data, split, model) = try trained(dim: 8, epochs: 1)
         let h = SessionSimulator.histories(data, sessions: split.test, limit: 3)
         #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: []) }
         #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: h, k: 0) }
