@@ -243,11 +243,9 @@ public func clipGradientNorm(_ parameters: [Parameter], maxNorm: Float) -> Float
     for p in parameters {
         if p.isSparse {
             let c = p.rowLength
-            for r in p.gradientRows.sorted() {
-                p.withGradientRows { row in
-                    let g = row(r)
-                    for j in 0..<c { total += Double(g[j]) * Double(g[j]) }
-                }
+            let order = p.gradientRows.indices.sorted { p.gradientRows[$0] < p.gradientRows[$1] }
+            p.gradientValues.withUnsafeBufferPointer { g in
+                for k in order { for j in 0..<c { total += Double(g[k * c + j]) * Double(g[k * c + j]) } }
             }
         } else {
             p.denseGrad.withUnsafeBufferPointer { g in for x in g { total += Double(x) * Double(x) } }

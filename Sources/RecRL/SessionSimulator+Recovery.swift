@@ -37,14 +37,16 @@ extension SessionSimulator {
     ///   - histories: event histories (simulator item numbers, purchase or not), non-empty.
     ///   - k: the cut-off of the top-k comparisons.
     ///   - batch: histories scored together (memory: batch × the model's items floats).
-    /// - Throws: `.invalidParameter` for an empty history list, k outside 1...items, or a
-    ///   model whose item keys are not items of this simulator.
+    /// - Throws: `.invalidParameter` for an empty history list, a history item outside
+    ///   1...items, k outside 1...items, or a model whose item keys are not items of this
+    ///   simulator.
     public func recovery(
         of model: SequentialRecommender, histories: [[(item: Int, purchase: Bool)]], k: Int = 10,
         batch: Int = 64
     ) throws(RecRLError) -> Recovery {
         let M = config.items
         guard !histories.isEmpty else { throw .invalidParameter("recovery: no histories") }
+        for h in histories { try checkItems(h) }
         guard k >= 1 && k <= min(M, model.itemKeys.count) else {
             throw .invalidParameter("recovery: k must be in 1...\(min(M, model.itemKeys.count)), got \(k)")
         }

@@ -184,12 +184,23 @@ public struct SessionSimulator: Sendable {
     /// One event after `history`, drawn by the world's structure (as `generate` with
     /// `.structural` draws each). Builds the popularity's alias table (O(items)) and replays
     /// the history on every call: for checks and single draws; `generate` builds the table once.
-    public func drawNext(after history: [(item: Int, purchase: Bool)], using g: inout Xoshiro256) -> (
-        item: Int, purchase: Bool
-    ) {
+    /// - Throws: `.invalidParameter` for a history item outside 1...items.
+    public func drawNext(after history: [(item: Int, purchase: Bool)], using g: inout Xoshiro256) throws(RecRLError)
+        -> (item: Int, purchase: Bool)
+    {
+        try checkItems(history)
         let sampler = StructuralSampler(self)
         var s = sampler.session(after: history)
         return sampler.draw(&s, &g)
+    }
+
+    /// - Throws: `.invalidParameter` naming the first item outside 1...items and its position.
+    func checkItems(_ history: [(item: Int, purchase: Bool)]) throws(RecRLError) {
+        if let k = history.firstIndex(where: { $0.item < 1 || $0.item > config.items }) {
+            throw .invalidParameter(
+                "session simulator: history item \(history[k].item) at position \(k) is not an item (1...\(config.items))"
+            )
+        }
     }
 
     func drawByInverseCDF(history: [(item: Int, purchase: Bool)], _ g: inout Xoshiro256) -> (

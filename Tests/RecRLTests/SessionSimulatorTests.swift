@@ -39,7 +39,7 @@ import Testing
             var counts = [Int](repeating: 0, count: 2 * sim.config.items)
             var g = Xoshiro256(seed: 100 + UInt64(hi))
             for _ in 0..<draws {
-                let p = sim.drawNext(after: h, using: &g)
+                let p = try sim.drawNext(after: h, using: &g)
                 counts[2 * (p.item - 1) + (p.purchase ? 1 : 0)] += 1
             }
             var chi2 = 0.0
@@ -162,6 +162,10 @@ import Testing
         let (sim, data, split, model) = try trained(dim: 8, epochs: 1)
         let h = SessionSimulator.histories(data, sessions: split.test, limit: 3)
         #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: []) }
+        #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: [[(61, false)]]) }
+        #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: [[(3, false), (0, true)]]) }
+        var g = Xoshiro256(seed: 1)
+        #expect(throws: RecRLError.self) { _ = try sim.drawNext(after: [(-1, false)], using: &g) }
         #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: h, k: 0) }
         #expect(throws: RecRLError.self) { _ = try sim.recovery(of: model, histories: h, k: 61) }
         let smaller = try self.world(items: 10)
