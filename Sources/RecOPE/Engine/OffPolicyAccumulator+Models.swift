@@ -74,6 +74,8 @@ extension OffPolicyAccumulator {
         let pa = try loggingProbabilities(c)
         let seed = state.settings.seed
         let K = evaluator.depth
+        let C = caps.count
+        let layout = plan.passes[SumPass.clickModel.rawValue]!
         // Per row: its cell and, per value-model grouping, its bucket's key.
         let cells = (0..<c.count).map { Int(c.items[$0]) * K + Int(c.positions[$0]) }
         let buckets = state.valueCuts.map { cuts in
@@ -82,70 +84,34 @@ extension OffPolicyAccumulator {
                 return "\(cuts.reduce(0) { pred >= $1 ? $0 + 1 : $0 } + 1)"
             }
         }
-        var perPolicy = [(w: [Double], k: KeyedConstants, slots: [[Int32]])]()
+        let q = cells.map { self.q[$0] }
+        var inputs = [TermInputs]()
         for p in state.policies.indices {
-            let piece = BlockLayout.piece(caps: caps.count)
             let slots = buckets.enumerated().map { g, keys in
-                keys.map { Int32(state.policies[p].valuePieces[g].slot($0, piece, replicates: replicates)) }
-            }
-            perPolicy.append((weights(c, policy: p, pa: pa), keyedConstants(c, policy: p), slots))
-        }
-        let model = ModelRows(caps: caps, replicates: replicates, tau: tau, q: q, cells: cells)
-        try forEachBlock(c) { rows, p, sums, sc in model.add(c, rows, &sums, perPolicy[p], &sc) }
-        if state.newton != nil { addNewton(c) }
-    }
-
-}
-
-/// What the click-rate pass needs per row, apart from the accumulator.
-struct ModelRows {
-    let caps: [Double]
-    let replicates: Int
-    let tau: Double
-    let q: [Double]
-    /// Per row of the chunk, its (item, position) cell.
-    let cells: [Int]
-
-    /// Click-rate DM, DR, SwitchDR and value-model piece sums of rows `rows` for one policy.
-    func add(
-        _ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
-        _ pol: (w: [Double], k: OffPolicyAccumulator.KeyedConstants, slots: [[Int32]]),
-        _ sc: inout OffPolicyAccumulator.Scratch
-    ) -> Int? {
-        let model = OffPolicyState.modelLayout()
-        let piece = BlockLayout.piece(caps: caps.count)
-        let B = replicates
-        let C = caps.count
-        return sc.x.withUnsafeMutableBufferPointer { x in
-            sc.fixed.withUnsafeMutableBufferPointer { f in
-                sc.weights.withUnsafeBufferPointer { wAll in
-                    for j in rows {
-                        let w = pol.w[j]
-                        let r = c.rewards[j]
-                        let wb = UnsafeBufferPointer(
-                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
-                        let dm = pol.k.value(j, C)
-                        let correction = w * (r - q[cells[j]])
-                        x[0] = 1
-                        x[1] = dm
-                        x[2] = dm + correction
-                        x[3] = dm + (w <= tau ? correction : 0)
-                        x[4] = pol.k.value(j, C + 1)
-                        guard sums.model!.add(UnsafeBufferPointer(x), model, weights: wb, fixed: f) else { return j }
-                        OffPolicyAccumulator.fillPiece(x, caps: caps, w: w, r: r)
-                        for (g, s) in pol.slots.enumerated() {
-                            guard
-                                sums.valuePieces[g].add(
-                                    slot: Int(s[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f)
-                            else { return j }
-                        }
-                    }
-                    return nil
+                keys.map {
+                    Int32(
+                        state.policies[p].passes[SumPass.clickModel.rawValue]!.groups[g].slot(
+                            $0, layout.grouped[g].block, replicates: replicates))
                 }
             }
+            let k = keyedConstants(c, policy: p)
+            var t = TermInputs(w: weights(c, policy: p, pa: pa))
+            t.dm = (0..<c.count).map { k.value($0, C) }
+            t.unsupported = (0..<c.count).map { k.value($0, C + 1) }
+            t.q = q
+            t.slots = slots
+            inputs.append(t)
         }
+        let caps = caps
+        let B = replicates
+        let tau = tau
+        try forEachBlock(c) { rows, p, sums, sc in
+            Self.addTermRows(
+                c, rows, &sums.passes[SumPass.clickModel.rawValue]!, layout, inputs[p], &sc, caps: caps, tau: tau,
+                replicates: B)
+        }
+        if state.newton != nil { addNewton(c) }
     }
-
 }
 
 extension OffPolicyAccumulator {
@@ -357,42 +323,49 @@ extension OffPolicyAccumulator {
 
     /// Last pass: DM and DR with the fitted logistic model.
     mutating func addLogistic(_ c: LogChunk) throws(RecOPEError) {
-        guard let m = logisticContext else { return }
+        guard let m = logisticContext, let layout = plan.passes[SumPass.logistic.rawValue] else { return }
         let coefficients = m.columnCoefficients(c)
         let N = evaluator.items
-        let layout = OffPolicyState.logisticLayout()
-        var sc = Self.emptyScratch
-        swap(&sc, &scratch)
-        defer { swap(&sc, &scratch) }
+        let pa = try loggingProbabilities(c)
+        // Per row: the logit without its item part, and the model's prediction of the logged item.
+        var base = [Double](repeating: 0, count: c.count)
+        var q = base
         for j in 0..<c.count {
-            let pa = try loggingProbability(c, j)
-            drawWeights(c.rowKeys[j], into: &sc.weights)
-            let a = Int(c.items[j])
-            let k = Int(c.positions[j])
-            let r = c.rewards[j]
-            let base = m.rowLogit(position: k, coefficients, j)
-            let logitJ: Double = base + m.itemLogit[a]
-            let qj = 1 / (1 + exp(-logitJ))
-            for p in state.policies.indices {
-                let w = weight(c, j, policy: p, pa: pa)
+            base[j] = m.rowLogit(position: Int(c.positions[j]), coefficients, j)
+            let logitJ: Double = base[j] + m.itemLogit[Int(c.items[j])]
+            q[j] = 1 / (1 + exp(-logitJ))
+        }
+        var inputs = [TermInputs]()
+        for p in state.policies.indices {
+            var t = TermInputs(w: weights(c, policy: p, pa: pa))
+            t.q = q
+            t.dm = [Double](repeating: 0, count: c.count)
+            for j in 0..<c.count {
+                let k = Int(c.positions[j])
                 let ts = c.targetStates.isEmpty ? 0 : Int(c.targetStates[p]?[j] ?? 0)
-                let key = DMKey(policy: Int32(p), state: Int32(ts), position: Int32(k), logit: base.bitPattern)
-                var dm = 0.0
+                let key = DMKey(policy: Int32(p), state: Int32(ts), position: Int32(k), logit: base[j].bitPattern)
                 if let cached = dmCache[key] {
-                    dm = cached
-                } else {
-                    let target = evaluator.targets[p].marginals[ts]
-                    for i in 0..<N {
-                        let logit: Double = base + m.itemLogit[i]
-                        dm += target.probability(item: i, rank: k) / (1 + exp(-logit))
-                    }
-                    if dmCache.count < Self.dmCacheLimit { dmCache[key] = dm }
+                    t.dm[j] = cached
+                    continue
                 }
-                sc.x[0] = 1
-                sc.x[1] = dm
-                sc.x[2] = dm + w * (r - qj)
-                guard add(&state.policies[p].logistic!, layout, &sc) else { throw rangeError(c, j) }
+                let target = evaluator.targets[p].marginals[ts]
+                var dm = 0.0
+                for i in 0..<N {
+                    let logit: Double = base[j] + m.itemLogit[i]
+                    dm += target.probability(item: i, rank: k) / (1 + exp(-logit))
+                }
+                if dmCache.count < Self.dmCacheLimit { dmCache[key] = dm }
+                t.dm[j] = dm
             }
+            inputs.append(t)
+        }
+        let caps = caps
+        let B = replicates
+        let tau = tau
+        try forEachBlock(c) { rows, p, sums, sc in
+            Self.addTermRows(
+                c, rows, &sums.passes[SumPass.logistic.rawValue]!, layout, inputs[p], &sc, caps: caps, tau: tau,
+                replicates: B)
         }
     }
 }

@@ -1,4 +1,5 @@
 import RecCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -33,18 +34,22 @@ extension OffPolicyAccumulator {
         }
         if state.settings.logisticRewardModel { countLevels(c) }
         let pa = try loggingProbabilities(c)
-        var perPolicy = [(w: [Double], z: KeyedConstants?, slots: [[Int32]?])]()
+        let layout = plan.passes[SumPass.ratios.rawValue]!
+        var inputs = [TermInputs]()
         for p in state.policies.indices {
-            perPolicy.append(
-                (
-                    weights(c, policy: p, pa: pa), evaluator.logging == nil ? nil : keyedConstants(c, policy: p),
-                    pieceSlots(c, policy: p)
-                ))
+            var t = TermInputs(w: weights(c, policy: p, pa: pa))
+            if evaluator.logging != nil { t.keyed = keyedConstants(c, policy: p) }
+            t.slots = pieceSlots(c, policy: p, layout)
+            inputs.append(t)
         }
         let caps = caps
         let B = replicates
+        let tau = tau
         try forEachBlock(c) { rows, p, sums, sc in
-            Self.addRatioRows(c, rows, &sums, perPolicy[p], &sc, caps: caps, replicates: B)
+            sums.weights.add(rows, weights: inputs[p].w, rewards: c.rewards)
+            return Self.addTermRows(
+                c, rows, &sums.passes[SumPass.ratios.rawValue]!, layout, inputs[p], &sc, caps: caps, tau: tau,
+                replicates: B)
         }
     }
 
@@ -61,96 +66,65 @@ extension OffPolicyAccumulator {
             let rows = lo..<min(c.count, lo + Self.weightBlock)
             drawWeights(c, rows, into: &sc.weights)
             for p in state.policies.indices {
-                var sums = takePolicy(p)
+                var sums = Self.placeholder
+                swap(&sums, &state.policies[p])
                 let bad = body(rows, p, &sums, &sc)
-                state.policies[p] = sums
+                swap(&sums, &state.policies[p])
                 if let j = bad { throw rangeError(c, j) }
             }
         }
     }
 
-    /// Piece features [1, per cap (min(w,c)·r, min(w,c))] into `x`.
-    @inline(__always)
-    static func fillPiece(_ x: UnsafeMutableBufferPointer<Double>, caps: [Double], w: Double, r: Double) {
-        x[0] = 1
-        for (ci, cap) in caps.enumerated() {
-            let wc = min(w, cap)
-            x[1 + 2 * ci] = wc * r
-            x[2 + 2 * ci] = wc
-        }
-    }
+    /// What stands in for a policy's sums while they are moved out of the state.
+    static let placeholder = PolicySums(weights: WeightSums(caps: []), passes: [])
 
-    /// Moves policy p's sums out of the state (so updating them does not copy).
-    mutating func takePolicy(_ p: Int) -> PolicySums {
-        var out = OffPolicyState.emptyPolicy(state.settings, pass: .done, replicates: 0)
-        swap(&out, &state.policies[p])
-        return out
-    }
-
-    /// Ratio, piece and weight sums of rows `rows` for one policy; the first row outside the
-    /// bootstrap's range, if any.
-    static func addRatioRows(
-        _ c: LogChunk, _ rows: Range<Int>, _ sums: inout PolicySums,
-        _ pol: (w: [Double], z: KeyedConstants?, slots: [[Int32]?]), _ sc: inout Scratch,
-        caps: [Double], replicates B: Int
+    /// One pass's term sums of rows `rows` for one policy, over all rows and per group; the first
+    /// row outside the bootstrap's range, if any (rows from there on are added nowhere).
+    static func addTermRows(
+        _ c: LogChunk, _ rows: Range<Int>, _ sums: inout PassSums, _ layout: PassLayout, _ inputs: TermInputs,
+        _ sc: inout Scratch, caps: [Double], tau: Double, replicates B: Int
     ) -> Int? {
-        let ratio = BlockLayout.ratio(caps: caps.count)
-        let piece = BlockLayout.piece(caps: caps.count)
         // The loops touch no shared array's reference count (threads sum blocks side by side:
         // retains of one buffer from two cores bounce its cache line): every array is read
         // through a pointer taken once per block.
         let caps = caps.withUnsafeBufferPointer { Array($0) }
-        let hasZ = pol.z != nil
-        let zWidth = pol.z?.width ?? 0
-        let zFlat = pol.z?.flat ?? []
-        let zIndex = pol.z?.index ?? []
-        // The first row a sum refuses; rows from there on are not added anywhere.
         var end = rows.upperBound
         sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
-                    pol.w.withUnsafeBufferPointer { wp in
-                        c.rewards.withUnsafeBufferPointer { rp in
-                            zFlat.withUnsafeBufferPointer { zf in
-                                zIndex.withUnsafeBufferPointer { zi in
-                                    for j in rows {
-                                        let w = wp[j]
-                                        let r = rp[j]
-                                        let wb = UnsafeBufferPointer(
-                                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
-                                        sums.weights.add(weight: w, reward: r)
-                                        x[0] = 1
-                                        x[1] = w * r
-                                        x[2] = w
-                                        for (ci, cap) in caps.enumerated() {
-                                            let wc = min(w, cap)
-                                            x[3 + 3 * ci] = wc * r
-                                            x[4 + 3 * ci] = wc
-                                            x[5 + 3 * ci] = hasZ ? wc * r / zf[Int(zi[j]) * zWidth + ci] : 0
-                                        }
-                                        if !sums.ratio.add(UnsafeBufferPointer(x), ratio, weights: wb, fixed: f) {
-                                            end = j
-                                            break
-                                        }
-                                    }
-                                }
+                    inputs.withRowSource(c, caps: caps, tau: tau) { src in
+                        // Each block's terms, term by term (one dispatch per term and block), row-major
+                        // in `x`; then the rows, in order, into the sums.
+                        let all = layout.all
+                        let width = all.terms.count
+                        for (i, t) in all.terms.enumerated() { src.fill(t, rows, into: x, column: i, width: width) }
+                        for j in rows {
+                            let o = (j - rows.lowerBound) * B
+                            let row = UnsafeBufferPointer(rebasing: x[(j - rows.lowerBound) * width..<x.count])
+                            let wb = UnsafeBufferPointer(rebasing: wAll[o..<o + B])
+                            if !sums.all.add(row, all.block, weights: wb, fixed: f) {
+                                end = j
+                                break
                             }
-                            // The pieces, group by group: each group's sums take the rows in the
-                            // same order as row by row, so the bits are the same.
-                            for g in pol.slots.indices {
-                                guard let slots = pol.slots[g] else { continue }
-                                slots.withUnsafeBufferPointer { sp in
-                                    for j in rows.lowerBound..<end {
-                                        let w = wp[j]
-                                        let wb = UnsafeBufferPointer(
-                                            rebasing: wAll[(j - rows.lowerBound) * B..<(j - rows.lowerBound + 1) * B])
-                                        Self.fillPiece(x, caps: caps, w: w, r: rp[j])
-                                        if !sums.pieces[g].add(
-                                            slot: Int(sp[j]), UnsafeBufferPointer(x), piece, weights: wb, fixed: f)
-                                        {
-                                            end = j
-                                            break
-                                        }
+                        }
+                        // The groups, grouping by grouping: each group's sums take the rows in
+                        // order.
+                        for g in layout.grouped.indices {
+                            guard g < inputs.slots.count, let slots = inputs.slots[g] else { continue }
+                            let grouped = layout.grouped[g]
+                            let width = grouped.terms.count
+                            for (i, t) in grouped.terms.enumerated() {
+                                src.fill(t, rows, into: x, column: i, width: width)
+                            }
+                            slots.withUnsafeBufferPointer { sp in
+                                for j in rows.lowerBound..<end {
+                                    let o = (j - rows.lowerBound) * B
+                                    let row = UnsafeBufferPointer(rebasing: x[(j - rows.lowerBound) * width..<x.count])
+                                    let wb = UnsafeBufferPointer(rebasing: wAll[o..<o + B])
+                                    if !sums.groups[g].add(slot: Int(sp[j]), row, grouped.block, weights: wb, fixed: f)
+                                    {
+                                        end = j
+                                        break
                                     }
                                 }
                             }
@@ -249,39 +223,17 @@ extension OffPolicyAccumulator {
         }
     }
 
-    /// Adds `sc.x` to a block; false if a feature is outside the bootstrap's range.
-    @inline(__always)
-    func add(_ block: inout SumBlock, _ layout: BlockLayout, _ sc: inout Scratch) -> Bool {
-        sc.x.withUnsafeBufferPointer { x in
-            sc.weights.withUnsafeBufferPointer { wb in
-                sc.fixed.withUnsafeMutableBufferPointer { f in block.add(x, layout, weights: wb, fixed: f) }
-            }
-        }
-    }
-
-    @inline(__always)
-    func drawWeights(_ key: UInt64, into w: inout [UInt8]) {
-        guard replicates > 0 else { return }
-        let base = RowHash.base(key: key, seed: state.settings.seed, purpose: 0xB007)
-        w.withUnsafeMutableBufferPointer { wb in
-            RowHash.poissonThresholds.withUnsafeBufferPointer {
-                RowHash.poissonWeights(base: base, into: wb, thresholds: $0)
-            }
-        }
-    }
-
-    /// Per piece grouping (position, context) of policy p, the slot of every row of the chunk
-    /// (nil for a grouping whose column the chunk lacks; noted once).
-    mutating func pieceSlots(_ c: LogChunk, policy p: Int) -> [[Int32]?] {
-        let groupings = state.settings.pieceGroupings.filter { !$0.isValueModel }
-        let piece = BlockLayout.piece(caps: caps.count)
+    /// Per grouping of the ratio pass (position, context) of policy p, the slot of every row of
+    /// the chunk (nil for a grouping whose column the chunk lacks; noted once).
+    mutating func pieceSlots(_ c: LogChunk, policy p: Int, _ layout: PassLayout) -> [[Int32]?] {
         let B = replicates
         var out = [[Int32]?]()
-        for (g, grouping) in groupings.enumerated() {
+        for (g, grouping) in layout.groupings.enumerated() {
+            let block = layout.grouped[g].block
             switch grouping {
             case .position:
                 let map = (0..<evaluator.depth).map {
-                    Int32(state.policies[p].pieces[g].slot("\($0 + 1)", piece, replicates: B))
+                    Int32(state.policies[p].passes[0]!.groups[g].slot("\($0 + 1)", block, replicates: B))
                 }
                 out.append(c.positions.map { map[Int($0)] })
             case .contextFeature(let name):
@@ -291,7 +243,9 @@ extension OffPolicyAccumulator {
                     out.append(nil)
                     continue
                 }
-                let map = col.values.map { Int32(state.policies[p].pieces[g].slot($0, piece, replicates: B)) }
+                let map = col.values.map {
+                    Int32(state.policies[p].passes[0]!.groups[g].slot($0, block, replicates: B))
+                }
                 out.append(col.ids.map { map[Int($0)] })
             case .valueModel:
                 out.append(nil)

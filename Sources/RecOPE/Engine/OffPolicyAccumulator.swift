@@ -28,6 +28,8 @@ public struct OffPolicyAccumulator {
     public internal(set) var state: OffPolicyState
     /// The plan; its targets may grow (`appendTargetMarginals`) while rows stream in.
     public internal(set) var evaluator: OffPolicyEvaluator
+    /// The estimators and the sums they need per pass.
+    let plan: EstimatorPlan
     let caps: [Double]
     let tau: Double
     let replicates: Int
@@ -87,15 +89,16 @@ public struct OffPolicyAccumulator {
         self.evaluator = evaluator
         self.state = state
         self.base = state
+        plan = state.plan
         caps = state.settings.caps
         tau = state.settings.switchThreshold
         replicates = state.settings.bootstrap
-        let fitted = state.pass != .ratios && state.settings.rewardModels
+        let fitted = state.pass != .ratios && plan.needs(.clickModel)
         q = fitted ? state.clickRates(fold: nil) : []
         crossQ = fitted ? [state.clickRates(fold: 1), state.clickRates(fold: 0)] : []
-        let width = max(BlockLayout.ratio(caps: caps.count).width, 8)
+        let width = max(plan.maxWidth, 8)
         scratch = Scratch(
-            x: [Double](repeating: 0, count: width), fixed: [Int64](repeating: 0, count: width),
+            x: [Double](repeating: 0, count: width * Self.weightBlock), fixed: [Int64](repeating: 0, count: width),
             weights: [UInt8](repeating: 0, count: replicates))
         if let n = state.newton {
             logisticContext = LogisticRows(design: n.design, theta: n.theta, features: evaluator.usableItemFeatures)
@@ -233,11 +236,7 @@ public struct OffPolicyAccumulator {
     /// Moves every pending sum of `s` into its totals.
     static func flush(_ s: inout OffPolicyState) {
         for p in s.policies.indices {
-            s.policies[p].ratio.flush()
-            for g in s.policies[p].pieces.indices { s.policies[p].pieces[g].flush() }
-            s.policies[p].model?.flush()
-            for g in s.policies[p].valuePieces.indices { s.policies[p].valuePieces[g].flush() }
-            s.policies[p].logistic?.flush()
+            for i in s.policies[p].passes.indices { s.policies[p].passes[i]?.flush() }
         }
     }
 

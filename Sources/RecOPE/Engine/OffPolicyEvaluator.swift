@@ -1,4 +1,5 @@
 import RecCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -156,7 +157,7 @@ public struct OffPolicyEvaluator: Sendable {
         let s = stateSettings
         return OffPolicyState(
             settings: s, counts: RewardCounts(cells: items * depth),
-            policies: targets.map { _ in OffPolicyState.emptyPolicy(s, pass: .ratios) })
+            policies: targets.map { _ in OffPolicyState.emptyPolicy(s, plan: EstimatorPlan(s)) })
     }
 
     /// An accumulator for the pass `state` is at, holding everything earlier passes fitted and

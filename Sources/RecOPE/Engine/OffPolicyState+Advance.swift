@@ -74,7 +74,7 @@ extension OffPolicyState {
         try s.checkRowCounts()
         switch pass {
         case .ratios:
-            guard settings.rewardModels, rows > 0 else {
+            guard plan.needs(.clickModel), rows > 0 else {
                 s.pass = .done
                 break
             }
@@ -122,8 +122,8 @@ extension OffPolicyState {
         for (name, p) in zip(settings.policies, policies) {
             let seen: Double?
             switch pass {
-            case .rewardModels: seen = p.model?.sum(0)
-            case .logistic: seen = p.logistic?.sum(0)
+            case .rewardModels: seen = p[.clickModel]?.all.sum(0)
+            case .logistic: seen = p[.logistic]?.all.sum(0)
             default: seen = nil
             }
             if let seen, seen != Double(rows) {
@@ -135,7 +135,7 @@ extension OffPolicyState {
     }
 
     mutating func startNewton() {
-        guard settings.logisticRewardModel, !contextLevels.isEmpty else { return }
+        guard plan.needs(.logistic), !contextLevels.isEmpty else { return }
         guard
             let d = LogisticDesign.make(
                 items: settings.items, depth: settings.depth, levels: contextLevels,

@@ -1,5 +1,6 @@
 import RecCore
 import RecIO
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -115,19 +116,17 @@ extension OffPolicyState {
             return "reward counts of the wrong size"
         }
         guard rows >= 0, completedPasses >= 0 else { return "negative counts" }
-        let nonValue = s.pieceGroupings.filter { !$0.isValueModel }.count
-        let value = s.pieceGroupings.count - nonValue
+        let plan = self.plan
         for p in policies {
-            guard p.ratio.matches(.ratio(caps: C), replicates: B), p.pieces.count == nonValue,
-                p.pieces.allSatisfy({ $0.blocks.allSatisfy { $0.matches(.piece(caps: C), replicates: B) } }),
+            guard p.passes.count == SumPass.allCases.count,
+                zip(p.passes, plan.passes).allSatisfy({ sums, layout in
+                    sums.map { s in layout.map { s.matches($0, replicates: B) } ?? false } ?? true
+                }),
+                p.passes[0] != nil,
                 p.weights.above.count == p.weights.aboveCaps.count,
                 p.weights.capReward.count == WeightSums.tableCaps.count,
                 p.weights.capWeight.count == WeightSums.tableCaps.count,
-                p.weights.histogram.map({ $0.count == WeightSums.histogramBins && $0.allSatisfy { $0 >= 0 } }) ?? true,
-                p.model.map({ $0.matches(Self.modelLayout(), replicates: B) }) ?? true,
-                p.logistic.map({ $0.matches(Self.logisticLayout(), replicates: B) }) ?? true,
-                p.valuePieces.isEmpty || p.valuePieces.count == value,
-                p.valuePieces.allSatisfy({ $0.blocks.allSatisfy { $0.matches(.piece(caps: C), replicates: B) } })
+                p.weights.histogram.map({ $0.count == WeightSums.histogramBins && $0.allSatisfy { $0 >= 0 } }) ?? true
             else {
                 return "a policy's sums do not match its caps, groupings or replicates"
             }
@@ -140,6 +139,7 @@ extension OffPolicyState {
                 return "the logistic model's sums do not match its design"
             }
         }
+        let value = s.pieceGroupings.filter(\.isValueModel).count
         guard valueCuts.count == 0 || valueCuts.count == value else { return "value-model cuts" }
         return nil
     }

@@ -1,4 +1,5 @@
 import RecCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -18,7 +19,8 @@ extension OffPolicyState {
             )
         }
         guard rows > 0 else { throw .invalidParameter("\(sources.first ?? "the log"): the log has no rows") }
-        let evaluations = policies.indices.map { evaluation(policy: $0) }
+        let plan = self.plan
+        let evaluations = policies.indices.map { evaluation(policy: $0, plan: plan) }
         var warnings = notes
         let keys = rowKeySketch.count
         if keys > 0 && keys < Self.fewRowKeys && settings.bootstrap > 0 {
@@ -31,30 +33,15 @@ extension OffPolicyState {
             evaluations: evaluations, warnings: warnings, passes: completedPasses)
     }
 
-    /// The labels of `values`' entries: (estimator, cap, grouping, model).
-    func labels(policy p: Int) -> [(Estimator, Double?, PieceGrouping?, RewardModelKind?)] {
-        let caps = settings.caps
-        var out: [(Estimator, Double?, PieceGrouping?, RewardModelKind?)] = [(.IS, nil, nil, nil)]
-        out += caps.map { (.CIS, $0, nil, nil) }
-        out += caps.map { (.NCIS, $0, nil, nil) }
-        out.append((.SNIPS, nil, nil, nil))
-        for (g, groups) in pieceGroups(policy: p) where groups != nil { out += caps.map { (.pieceNCIS, $0, g, nil) } }
-        if settings.logging != 0 { out += caps.map { (.pointNCIS, $0, nil, nil) } }
-        if policies[p].model != nil {
-            out += [(.DM, nil, nil, .ctr), (.DR, nil, nil, .ctr), (.SwitchDR, settings.switchThreshold, nil, .ctr)]
-        }
-        if policies[p].logistic != nil { out += [(.DM, nil, nil, .logistic), (.DR, nil, nil, .logistic)] }
-        return out
-    }
-
     /// Percentile intervals of the bootstrap replicates (nil entries where no replicate is finite).
-    func bootstrapIntervals(policy p: Int, count: Int) -> [Interval?] {
+    func bootstrapIntervals(_ units: [UnitLocator]) -> [Interval?] {
         let B = settings.bootstrap
-        guard B > 0 else { return Array(repeating: nil, count: count) }
-        var columns = [[Double]](repeating: [], count: count)
+        guard B > 0 else { return Array(repeating: nil, count: units.count) }
+        var columns = [[Double]](repeating: [], count: units.count)
         for b in 0..<B {
-            for (i, v) in values(policy: p, SumView(replicate: b)).enumerated() where v.isFinite {
-                columns[i].append(v)
+            for (i, u) in units.enumerated() {
+                let v = u.unit.value(u.view(replicate: b))
+                if v.isFinite { columns[i].append(v) }
             }
         }
         let lowQ = (1 - settings.level) / 2
@@ -73,29 +60,32 @@ extension OffPolicyState {
     }
 
     /// One policy's estimates, diagnostics and warnings.
-    func evaluation(policy p: Int) -> PolicyEvaluation {
+    func evaluation(policy p: Int, plan: EstimatorPlan) -> PolicyEvaluation {
         let name = settings.policies[p]
-        let point = values(policy: p, SumView(replicate: nil))
-        let se = standardErrors(policy: p, point: point)
-        let boot = bootstrapIntervals(policy: p, count: point.count)
+        let units = locators(policy: p, plan: plan)
+        let boot = bootstrapIntervals(units)
         let z = SpecialFunctions.normalQuantile(0.5 + settings.level / 2)
         var estimates = [Estimate]()
-        for (i, (e, cap, g, m)) in labels(policy: p).enumerated() {
-            let normal = Interval(low: point[i] - z * se[i], high: point[i] + z * se[i])
+        for (i, u) in units.enumerated() {
+            let sums = u.view(replicate: nil)
+            let value = u.unit.value(sums)
+            let se = u.unit.standardError(sums, value: value)
+            let normal = Interval(low: value - z * se, high: value + z * se)
             estimates.append(
                 Estimate(
-                    policy: name, estimator: e, cap: cap, grouping: g, model: m, value: point[i],
-                    interval: boot[i] ?? normal, method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal))
+                    policy: name, estimator: u.unit.estimator, cap: u.unit.cap, grouping: u.unit.grouping,
+                    model: u.unit.model, value: value, interval: boot[i] ?? normal,
+                    method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal))
         }
-        let diagnostics = weightDiagnostics(policy: p)
+        let diagnostics = weightDiagnostics(policy: p, plan: plan)
         return PolicyEvaluation(
             policy: name, estimates: estimates, diagnostics: diagnostics,
-            warnings: warnings(policy: p, diagnostics))
+            warnings: warnings(policy: p, diagnostics, plan: plan))
     }
 
-    func weightDiagnostics(policy p: Int) -> WeightDiagnostics {
+    func weightDiagnostics(policy p: Int, plan: EstimatorPlan) -> WeightDiagnostics {
         let P = policies[p]
-        let R = P.ratio
+        let R = TermSums(block: P[.ratios]!.all, layout: plan.passes[0]!.all, replicate: nil)
         let W = P.weights
         let n = Double(rows)
         var shares = [CapShare]()
@@ -106,11 +96,16 @@ extension OffPolicyState {
         var table = zip(WeightSums.tableCaps, zip(W.capReward, W.capWeight)).map { c, s in
             CapRow(cap: c, cis: s.0.value / n, ncis: s.0.value / s.1.value)
         }
-        table.append(CapRow(cap: .infinity, cis: R.sum(1) / n, ncis: R.sum(1) / R.sum(2)))
+        let wr = R[.weightedReward]
+        let w = R[.weight]
+        table.append(CapRow(cap: .infinity, cis: wr / n, ncis: wr / w))
+        var unsupported: Double?
+        if let m = P[.clickModel], let layout = plan.passes[SumPass.clickModel.rawValue] {
+            unsupported = TermSums(block: m.all, layout: layout.all, replicate: nil)[.unsupportedMass] / n
+        }
         return WeightDiagnostics(
-            effectiveSampleSize: R.sum(2) * R.sum(2) / R.product(2), maxWeight: W.maxWeight,
-            meanWeight: R.sum(2) / n, shareAboveCap: shares,
-            unsupportedMass: P.model.map { $0.sum(4) / n }, capTable: table,
+            effectiveSampleSize: w * w / R.product(.weight, .weight), maxWeight: W.maxWeight,
+            meanWeight: w / n, shareAboveCap: shares, unsupportedMass: unsupported, capTable: table,
             weightHistogram: W.histogram.map(Self.weightBins))
     }
 
@@ -128,7 +123,7 @@ extension OffPolicyState {
         return bins
     }
 
-    func warnings(policy p: Int, _ d: WeightDiagnostics) -> [String] {
+    func warnings(policy p: Int, _ d: WeightDiagnostics, plan: EstimatorPlan) -> [String] {
         let name = settings.policies[p]
         var out = [String]()
         if let u = d.unsupportedMass, u > 0 {
@@ -140,14 +135,11 @@ extension OffPolicyState {
         if settings.logging == 0 {
             out.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped")
         }
-        for (g, groups) in pieceGroups(policy: p) where groups == nil {
-            if case .contextFeature(let c) = g,
-                let n = policies[p].pieces.first(where: { _ in true }).map({ _ in
-                    contextGroupCount(policy: p, column: c)
-                }), n > 64
-            {
-                out.append("\(name): pieceNCIS by '\(c.prefix(80))': \(n) groups (more than 64); skipped")
-            }
+        for g in settings.pieceGroupings {
+            guard case .contextFeature(let c) = g, let layout = plan.passes[g.pass.rawValue],
+                let i = layout.groupIndex(g), let n = policies[p][g.pass]?.groups[i].keys.count, n > 64
+            else { continue }
+            out.append("\(name): pieceNCIS by '\(c.prefix(80))': \(n) groups (more than 64); skipped")
         }
         if d.meanWeight < 0.5 || d.meanWeight > 2 {
             out.append(
@@ -155,14 +147,5 @@ extension OffPolicyState {
                     + " (1 under correct propensities): check the logging policy")
         }
         return out
-    }
-
-    func contextGroupCount(policy p: Int, column: String) -> Int {
-        var i = 0
-        for g in settings.pieceGroupings where !g.isValueModel {
-            if g == .contextFeature(column) { return policies[p].pieces[i].keys.count }
-            i += 1
-        }
-        return 0
     }
 }

@@ -1,4 +1,5 @@
 import RecCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -9,19 +10,18 @@ import RecCore
 #endif
 
 extension OffPolicyState {
-    /// A policy's sums with nothing added yet (the current pass's blocks present, later ones nil).
-    static func emptyPolicy(_ s: StateSettings, pass: EvaluationPass, replicates: Int? = nil) -> PolicySums {
-        let C = s.caps.count
-        let B = replicates ?? s.bootstrap
-        let pieces = s.pieceGroupings.filter { !$0.isValueModel }.map { _ in GroupedSums() }
-        return PolicySums(
-            ratio: SumBlock(.ratio(caps: C), replicates: B), pieces: pieces, weights: WeightSums(caps: s.caps),
-            model: nil, valuePieces: [], logistic: nil)
+    /// A policy's sums with nothing added yet: the ratio pass's blocks (its groups created as
+    /// rows meet them), later passes nil.
+    static func emptyPolicy(_ s: StateSettings, plan: EstimatorPlan, replicates: Int? = nil) -> PolicySums {
+        PolicySums(
+            weights: WeightSums(caps: s.caps),
+            passes: SumPass.allCases.map { p in
+                p == .ratios ? PassSums(plan.passes[0]!, replicates: replicates ?? s.bootstrap) : nil
+            })
     }
 
-    /// Layouts of the blocks, for decoding checks and merges.
-    static func modelLayout() -> BlockLayout { .means(3, extra: 1) }
-    static func logisticLayout() -> BlockLayout { .means(2) }
+    /// The estimators of this state's settings and the sums they need.
+    var plan: EstimatorPlan { EstimatorPlan(settings) }
 
     /// Throws naming the first setting that differs from `expected`.
     func requireSettings(_ expected: StateSettings, what: String = "the state") throws(RecOPEError) {
@@ -86,6 +86,7 @@ extension OffPolicyState {
         var s = self
         s.sources = []
         s.shards = []
+        let plan = self.plan
         switch pass {
         case .ratios:
             s.rows = 0
@@ -93,19 +94,21 @@ extension OffPolicyState {
             s.rewardSum = ExactSum()
             s.counts = RewardCounts(cells: settings.items * settings.depth)
             s.contextLevels = [:]
-            s.policies = policies.map { _ in Self.emptyPolicy(settings, pass: .ratios) }
+            s.policies = policies.map { _ in Self.emptyPolicy(settings, plan: plan) }
         case .rewardModels:
-            let groups = settings.pieceGroupings.filter(\.isValueModel).map { _ in GroupedSums() }
-            for p in s.policies.indices {
-                s.policies[p].model = SumBlock(Self.modelLayout(), replicates: settings.bootstrap)
-                s.policies[p].valuePieces = groups
+            if let layout = plan.passes[SumPass.clickModel.rawValue] {
+                for p in s.policies.indices {
+                    s.policies[p][.clickModel] = PassSums(layout, replicates: settings.bootstrap)
+                }
             }
             s.newton?.clearSums()
         case .newton:
             s.newton?.clearSums()
         case .logistic:
-            for p in s.policies.indices {
-                s.policies[p].logistic = SumBlock(Self.logisticLayout(), replicates: settings.bootstrap)
+            if let layout = plan.passes[SumPass.logistic.rawValue] {
+                for p in s.policies.indices {
+                    s.policies[p][.logistic] = PassSums(layout, replicates: settings.bootstrap)
+                }
             }
         case .done:
             break
@@ -172,7 +175,6 @@ extension OffPolicyState {
         shards = (shards + o.shards.filter { $0.rows > 0 || !shards.contains($0) }).sorted {
             ($0.rows, $0.fingerprint) < ($1.rows, $1.fingerprint)
         }
-        let s = settings
         switch pass {
         case .ratios:
             rows += o.rows
@@ -182,29 +184,19 @@ extension OffPolicyState {
             for (col, values) in o.contextLevels {
                 for (v, c) in values { contextLevels[col, default: [:]][v, default: 0] += c }
             }
-            for p in policies.indices {
-                policies[p].ratio.merge(o.policies[p].ratio)
-                for g in policies[p].pieces.indices {
-                    policies[p].pieces[g].merge(
-                        o.policies[p].pieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap)
-                }
-                policies[p].weights.merge(o.policies[p].weights)
-            }
-        case .rewardModels:
-            for p in policies.indices {
-                policies[p].model!.merge(o.policies[p].model!)
-                for g in policies[p].valuePieces.indices {
-                    policies[p].valuePieces[g].merge(
-                        o.policies[p].valuePieces[g], .piece(caps: s.caps.count), replicates: s.bootstrap)
-                }
-            }
+            for p in policies.indices { policies[p].weights.merge(o.policies[p].weights) }
+        case .rewardModels, .newton:
             if let n = o.newton { newton?.addSums(n) }
-        case .newton:
-            if let n = o.newton { newton?.addSums(n) }
-        case .logistic:
-            for p in policies.indices { policies[p].logistic!.merge(o.policies[p].logistic!) }
-        case .done:
+        case .logistic, .done:
             break
+        }
+        if let current = SumPass.allCases.first(where: { $0.evaluationPass == pass }),
+            let layout = plan.passes[current.rawValue]
+        {
+            for p in policies.indices {
+                guard let theirs = o.policies[p][current] else { continue }
+                policies[p][current]?.merge(theirs, layout, replicates: settings.bootstrap)
+            }
         }
     }
 }

@@ -187,6 +187,11 @@ public struct WeightSums: Sendable, Equatable, Codable {
         }
     }
 
+    /// Adds rows `rows` of a chunk, in order.
+    mutating func add(_ rows: Range<Int>, weights w: [Double], rewards r: [Double]) {
+        for j in rows { add(weight: w[j], reward: r[j]) }
+    }
+
     mutating func merge(_ o: WeightSums) {
         maxWeight = max(maxWeight, o.maxWeight)
         if let h = o.histogram, histogram?.count == h.count {
@@ -202,20 +207,52 @@ public struct WeightSums: Sendable, Equatable, Codable {
     }
 }
 
-/// One target policy's sums, by pass.
+/// One pass's sums of a target policy: the terms its estimators need over all rows, and per
+/// grouping (pieceNCIS) the terms per group. The columns follow the evaluation's
+/// `EstimatorPlan`, which the settings determine.
+public struct PassSums: Sendable, Equatable, Codable {
+    /// The terms' sums over all rows.
+    public internal(set) var all: SumBlock
+    /// Per grouping of the pass (in the plan's order), its groups' sums.
+    public internal(set) var groups: [GroupedSums]
+
+    init(_ layout: PassLayout, replicates: Int) {
+        all = SumBlock(layout.all.block, replicates: replicates)
+        groups = layout.groupings.map { _ in GroupedSums() }
+    }
+
+    mutating func flush() {
+        all.flush()
+        for g in groups.indices { groups[g].flush() }
+    }
+
+    mutating func merge(_ o: PassSums, _ layout: PassLayout, replicates: Int) {
+        all.merge(o.all)
+        for g in groups.indices { groups[g].merge(o.groups[g], layout.grouped[g].block, replicates: replicates) }
+    }
+
+    /// Whether the blocks have the layout's shape.
+    func matches(_ layout: PassLayout, replicates b: Int) -> Bool {
+        all.matches(layout.all.block, replicates: b) && groups.count == layout.grouped.count
+            && zip(groups, layout.grouped).allSatisfy { g, l in
+                g.blocks.allSatisfy { $0.matches(l.block, replicates: b) }
+            }
+    }
+}
+
+/// One target policy's sums.
 public struct PolicySums: Sendable, Equatable, Codable {
-    /// Pass 1: [1, w·r, w, per cap (min(w,c)·r, min(w,c), pointNCIS term)].
-    public var ratio: SumBlock
-    /// Pass 1: per position / context grouping, per group [1, per cap (min(w,c)·r, min(w,c))].
-    public var pieces: [GroupedSums]
-    /// Weight diagnostics' sums.
+    /// Weight diagnostics' sums (pass 1).
     public var weights: WeightSums
-    /// Pass 2: [1, DM, DR, SwitchDR, unsupported mass] with the click-rate model.
-    public var model: SumBlock?
-    /// Pass 2: per value-model grouping, its buckets' piece sums.
-    public var valuePieces: [GroupedSums]
-    /// Last pass: [1, DM, DR] with the logistic model.
-    public var logistic: SumBlock?
+    /// Per pass that sums estimator terms (ratios, click-rate model, logistic model, in that
+    /// order), its sums; nil for a pass not reached or not needed.
+    public var passes: [PassSums?]
+
+    /// The sums of `pass`, if it has run or is running.
+    subscript(_ pass: SumPass) -> PassSums? {
+        get { passes[pass.rawValue] }
+        set { passes[pass.rawValue] = newValue }
+    }
 }
 
 /// The logistic model's Newton state: the coefficients this pass evaluates at, and the sums of
@@ -274,7 +311,7 @@ public struct OffPolicyState: Sendable, Equatable, Codable {
     /// The `format` every state file carries.
     public static let formatName = "reckit-offline-ab-state"
     /// The state file version this build writes and reads.
-    public static let currentVersion = 2
+    public static let currentVersion = 3
 
     /// The file's format name.
     public var format = OffPolicyState.formatName

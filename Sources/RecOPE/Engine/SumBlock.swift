@@ -1,32 +1,8 @@
-/// Which products of a block's features are summed (the second moments its intervals need).
+/// Which products of a block's features are summed (the second moments its intervals need); the
+/// columns' meaning is a `TermLayout`'s.
 struct BlockLayout: Sendable {
     let width: Int
     let pairs: [(Int, Int)]
-
-    /// [1, w·r, w, per cap (min(w,c)·r, min(w,c), pointNCIS term)]: IS, SNIPS, CIS, NCIS, pointNCIS.
-    static func ratio(caps: Int) -> BlockLayout {
-        var pairs = [(1, 1), (1, 2), (2, 2)]
-        for c in 0..<caps {
-            let o = 3 + 3 * c
-            pairs += [(o, o), (o, o + 1), (o + 1, o + 1), (o + 2, o + 2)]
-        }
-        return BlockLayout(width: 3 + 3 * caps, pairs: pairs)
-    }
-
-    /// [1, per cap (min(w,c)·r, min(w,c))]: one piece of pieceNCIS.
-    static func piece(caps: Int) -> BlockLayout {
-        var pairs = [(Int, Int)]()
-        for c in 0..<caps {
-            let o = 1 + 2 * c
-            pairs += [(o, o), (o, o + 1), (o + 1, o + 1)]
-        }
-        return BlockLayout(width: 1 + 2 * caps, pairs: pairs)
-    }
-
-    /// [1, x₁, …, x_m] whose means are estimates: squares of the first `means` of them.
-    static func means(_ m: Int, extra: Int = 0) -> BlockLayout {
-        BlockLayout(width: 1 + m + extra, pairs: (1...max(m, 1)).prefix(m).map { ($0, $0) })
-    }
 }
 
 /// Sums over rows of a fixed-width feature vector: Σx (compensated), Σxᵢxⱼ for the layout's
