@@ -12,7 +12,8 @@ extension OfflineABJob {
     /// `reckit offline-ab`'s options).
     public static let configKeys: Set<String> = [
         "logs", "format", "columns", "row_key", "targets", "logging", "caps", "bootstrap", "seed", "item_features",
-        "piece_groups", "reward_models", "k", "method", "simulations",
+        "piece_groups", "reward_models", "k", "method", "simulations", "shrinkage", "sub_gaussian", "slope",
+        "slope_delta",
     ]
 
     /// A job from its JSON configuration: `logs` (a CSV path), `format` (`obd` or `csv`), `columns`
@@ -20,7 +21,8 @@ extension OfflineABJob {
     /// spec object, or `{"name": ..., "spec": path or object}`), `logging` (a path or a spec),
     /// `caps`, `bootstrap`, `seed`, `item_features` (a CSV path; for obd the default is
     /// `item_context.csv` beside the log), `piece_groups`, `reward_models`, `k`, `method`
-    /// (`exact` or `mc`), `simulations`. Relative paths resolve against `base`. With `logsGiven`
+    /// (`exact` or `mc`), `simulations`, `shrinkage` (DRos's λ list; `"inf"` allowed),
+    /// `sub_gaussian` (λ list in [0, 1]), `slope` (true: SLOPE tuning), `slope_delta`. Relative paths resolve against `base`. With `logsGiven`
     /// (the rows are in memory, `rows`, and this names them) the configuration has no `logs`.
     /// - Throws: `RecOPEError` naming `source` and the key that is wrong (an unknown key too).
     public static func parse(config data: Data, source: String, base: URL, logsGiven: String? = nil)
@@ -130,6 +132,28 @@ extension OfflineABJob {
                 }
                 s.caps.append(x)
             }
+        }
+        func numbers(_ key: String, _ ok: (Double) -> Bool, _ what: String) throws(RecOPEError) -> [Double] {
+            guard let v = c[key], v != .null else { return [] }
+            guard let a = v.array else { throw bad("\"\(key)\" must be a list of numbers") }
+            var out = [Double]()
+            for x in a {
+                guard let d = x.number ?? (x.string == "inf" ? .infinity : nil), ok(d) else {
+                    throw bad("\"\(key)\" values must be \(what)")
+                }
+                out.append(d)
+            }
+            return out
+        }
+        s.shrinkage = try numbers("shrinkage", { $0 > 0 }, "positive numbers (or \"inf\")")
+        s.subGaussian = try numbers("sub_gaussian", { $0 >= 0 && $0 <= 1 }, "numbers in [0, 1]")
+        if let v = c["slope"], v != .null {
+            guard case .bool(let b) = v else { throw bad("\"slope\" must be true or false") }
+            s.slope = b
+        }
+        if let v = c["slope_delta"], v != .null {
+            guard let d = v.number, d > 0, d < 1 else { throw bad("\"slope_delta\" must be a number in (0, 1)") }
+            s.slopeDelta = d
         }
         s.bootstrap = try integer("bootstrap", 0...100_000) ?? 1000
         if let v = c["seed"], v != .null {

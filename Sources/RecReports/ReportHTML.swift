@@ -63,7 +63,13 @@ public enum ReportHTML {
     static func rowLabel(_ e: Estimate) -> String {
         guard let c = e.cap else { return e.label }
         let value = c.isInfinite ? "∞" : cFormat("%g", c)
-        return e.label + (e.estimator == .SwitchDR ? ", τ=" : ", c=") + value
+        let name: String
+        switch e.estimator {
+        case .SwitchDR: name = ", τ="
+        case .DRos, .SubGaussianIPW, .SubGaussianDR: name = ", λ="
+        default: name = ", c="
+        }
+        return e.label + name + value
     }
 
     static func estimatesTable(_ es: [Estimate], logged: Double, id: String) -> String {

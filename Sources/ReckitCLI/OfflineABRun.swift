@@ -53,6 +53,13 @@ struct OfflineABRun: ParsableCommand {
     var pieceGroups: String = "position,value-model"
     @Flag(help: "Ratio estimators only, in one pass (no DM, DR, SwitchDR, value-model pieces).") var noRewardModels =
         false
+    @Option(help: "DRos's shrinkage λ (> 0, or inf): one DRos estimate per λ and reward model; repeat for several.")
+    var shrinkage: [Double] = []
+    @Option(help: "Sub-Gaussian IPW/DR λ in [0, 1]: one estimate each per λ; repeat for several.")
+    var subGaussian: [Double] = []
+    @Flag(help: "SLOPE tuning: pick CIS's cap (caps and inf), DRos's λ and the sub-Gaussian λ; report the choice.")
+    var slope = false
+    @Option(help: "SLOPE's δ (its widths are Student t bounds at 1 − δ).") var slopeDelta = 0.1
     @Option(help: "Seed (bootstrap, folds and Monte Carlo marginals).") var seed: UInt64 = 1
     @Option(help: "Positions evaluated (default: the deepest logged position; required with --partial or --logs -).")
     var k: Int?
@@ -92,6 +99,15 @@ struct OfflineABRun: ParsableCommand {
         for c in cap where !(c > 0 && c.isFinite) {
             throw ValidationError("--cap values must be positive and finite, got \(c)")
         }
+        for l in shrinkage where !(l > 0) {
+            throw ValidationError("--shrinkage values must be positive (or inf), got \(l)")
+        }
+        for l in subGaussian where !(l >= 0 && l <= 1) {
+            throw ValidationError("--sub-gaussian values must be in [0, 1], got \(l)")
+        }
+        guard slopeDelta > 0 && slopeDelta < 1 else {
+            throw ValidationError("--slope-delta must be in (0, 1), got \(slopeDelta)")
+        }
         if let k, k < 1 || k > 10_000 { throw ValidationError("--k must be in 1...10000, got \(k)") }
         if partial != nil || logs == "-" {
             guard k != nil else {
@@ -115,6 +131,10 @@ struct OfflineABRun: ParsableCommand {
         s.bootstrap = bootstrap
         s.seed = seed
         s.rewardModels = !noRewardModels
+        s.shrinkage = shrinkage
+        s.subGaussian = subGaussian
+        s.slope = slope
+        s.slopeDelta = slopeDelta
         s.parallelism = .threads(Threading.count)
         let sibling = URL(fileURLWithPath: logs).deletingLastPathComponent().appendingPathComponent("item_context.csv")
             .path

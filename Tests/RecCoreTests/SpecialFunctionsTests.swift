@@ -29,6 +29,21 @@ import _RecTestSupport
         #expect(SpecialFunctions.regularizedIncompleteBeta(2, 3, 1) == 1)
     }
 
+    @Test func studentTQuantileMatchesSciPy() {
+        // scipy.stats.t(nu).ppf(p)
+        for (nu, p, ref) in [
+            (1.0, 0.975, 12.706204736174694), (2, 0.95, 2.9199855803537242), (5, 0.9, 1.4758840488244815),
+            (10, 0.95, 1.8124611228116756), (30, 0.99, 2.457261542400591), (100, 0.9, 1.290074761346516),
+            (9999, 0.95, 1.6450060333112988), (1e6, 0.95, 1.6448551507220404), (3, 0.6, 0.2766706623326898),
+        ] {
+            let t = SpecialFunctions.studentTQuantile(p, degreesOfFreedom: nu)
+            #expect(abs(t - ref) <= 1e-10 * ref, "t(\(nu)).ppf(\(p)) = \(t), SciPy \(ref)")
+            let lower = SpecialFunctions.studentTQuantile(1 - p, degreesOfFreedom: nu)
+            #expect(abs(lower + ref) <= 1e-10 * ref)
+        }
+        #expect(SpecialFunctions.studentTQuantile(0.5, degreesOfFreedom: 7) == 0)
+    }
+
     @Test func betaQuantileMatchesSciPy() {
         // scipy.special.betaincinv
         for (a, b, u, ref) in [

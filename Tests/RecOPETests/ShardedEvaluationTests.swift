@@ -108,7 +108,7 @@ import Testing
     }
 
     /// Random logs, a Thompson-sampling target over their 7 items and settings with every pass
-    /// (caps 1.5 and 4, pieces by position, context and value model).
+    /// (caps 1.5 and 4, pieces by position, context and value model, DRos, sub-Gaussian, SLOPE).
     static func evaluationCase(seed: Int, rows: Int, bootstrap: Int) throws -> (
         logs: LoggedData, logging: RankMarginals, target: RankMarginals, settings: EvaluationSettings
     ) {
@@ -120,6 +120,9 @@ import Testing
         settings.bootstrap = bootstrap
         settings.seed = UInt64(seed)
         settings.pieceGroupings = [.position, .contextFeature("context"), .valueModel(buckets: 3)]
+        settings.shrinkage = [1, .infinity]
+        settings.subGaussian = [0.2]
+        settings.slope = true
         return (logs, logging, target, settings)
     }
 

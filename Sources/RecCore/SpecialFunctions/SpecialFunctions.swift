@@ -191,6 +191,18 @@ public enum SpecialFunctions {
         return x
     }
 
+    /// The Student t quantile with ν degrees of freedom: for p > ½, t = √(ν·y / (1 − y)) with y
+    /// the Beta(½, ν/2) quantile at 2p − 1 (P(|T| ≤ t) = I_y(½, ν/2), y = t² / (ν + t²): y is
+    /// small where t is, so its relative accuracy carries over); −t(1 − p) below ½.
+    /// - Precondition: `nu > 0`, `0 < p < 1`.
+    public static func studentTQuantile(_ p: Double, degreesOfFreedom nu: Double) -> Double {
+        precondition(nu > 0 && p > 0 && p < 1, "studentTQuantile: needs ν > 0 and 0 < p < 1, got (\(nu), \(p))")
+        if p == 0.5 { return 0 }
+        if p < 0.5 { return -studentTQuantile(1 - p, degreesOfFreedom: nu) }
+        let y = betaQuantile(0.5, nu / 2, 2 * p - 1)
+        return (nu * y / (1 - y)).squareRoot()
+    }
+
     /// The standard normal CDF `Φ(x) = erfc(−x/√2)/2`.
     public static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.0.squareRoot()) }
 }

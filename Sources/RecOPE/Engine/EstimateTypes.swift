@@ -28,6 +28,24 @@ public enum Estimator: String, Sendable, Codable, CaseIterable {
     case DR
     /// DR with the correction only where the weight is at most τ.
     case SwitchDR
+    /// Self-normalised DR: DM plus Σ w·(r − q̂) / Σ w (OBP's SelfNormalizedDoublyRobust).
+    case SNDR
+    /// DR with optimistic shrinkage: the correction weighted by λw / (w² + λ) (OBP's
+    /// DoublyRobustWithShrinkage).
+    case DRos
+    /// Sub-Gaussian IPW: Σ w / (1 − λ + λw) · r / n (OBP's SubGaussianInverseProbabilityWeighting).
+    case SubGaussianIPW
+    /// Sub-Gaussian DR: DM plus the correction weighted by w / (1 − λ + λw) (OBP's
+    /// SubGaussianDoublyRobust).
+    case SubGaussianDR
+}
+
+/// How an estimate's hyperparameter was chosen.
+public enum HyperparameterTuning: String, Sendable, Codable, CaseIterable {
+    /// SLOPE (Su, Srinath & Krishnamurthy 2020; Tucker & Lee 2021's SLOPE++, as OBP's tuning
+    /// classes run it): candidates by decreasing confidence width, keep the next while its
+    /// estimate lies within width + (√6 − 1)·width of every kept one; the last kept wins.
+    case slope
 }
 
 /// The reward model behind DM, DR and SwitchDR.
@@ -119,7 +137,9 @@ public struct Estimate: Sendable, Equatable, Codable {
     public var policy: String
     /// Which estimator.
     public var estimator: Estimator
-    /// The weight cap c (the switch threshold τ for SwitchDR), nil for none.
+    /// The estimator's hyperparameter, nil for none: the weight cap c (CIS, NCIS, pieceNCIS,
+    /// pointNCIS), the switch threshold τ (SwitchDR), the shrinkage λ (DRos) or the sub-Gaussian λ;
+    /// with `tuning`, the value it chose.
     public var cap: Double?
     /// The grouping of pieceNCIS, nil otherwise.
     public var grouping: PieceGrouping?
@@ -133,13 +153,18 @@ public struct Estimate: Sendable, Equatable, Codable {
     public var method: IntervalMethod
     /// The normal (CLT / delta-method) interval, always computed.
     public var normal: Interval
+    /// How `cap` was chosen from candidates (nil: it was given).
+    public var tuning: HyperparameterTuning?
 
     /// The estimator's name with its grouping and model ("pieceNCIS by position", "DR (ctr)").
     public var label: String {
         estimator.rawValue + (grouping.map { " by \($0)" } ?? "") + (model.map { " (\($0.rawValue))" } ?? "")
+            + (tuning.map { " \($0.rawValue.uppercased())" } ?? "")
     }
 
-    enum CodingKeys: String, CodingKey { case policy, estimator, cap, grouping, model, value, interval, method, normal }
+    enum CodingKeys: String, CodingKey {
+        case policy, estimator, cap, grouping, model, value, interval, method, normal, tuning
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -152,6 +177,7 @@ public struct Estimate: Sendable, Equatable, Codable {
         try c.encode(interval, forKey: .interval)
         try c.encode(method, forKey: .method)
         try c.encode(normal, forKey: .normal)
+        try c.encodeIfPresent(tuning, forKey: .tuning)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -171,13 +197,16 @@ public struct Estimate: Sendable, Equatable, Codable {
         interval = try c.decode(Interval.self, forKey: .interval)
         method = try c.decode(IntervalMethod.self, forKey: .method)
         normal = try c.decode(Interval.self, forKey: .normal)
+        tuning = try c.decodeIfPresent(HyperparameterTuning.self, forKey: .tuning)
     }
 
     /// An estimate with its intervals.
     public init(
         policy: String, estimator: Estimator, cap: Double?, grouping: PieceGrouping?, model: RewardModelKind?,
-        value: Double, interval: Interval, method: IntervalMethod, normal: Interval
+        value: Double, interval: Interval, method: IntervalMethod, normal: Interval,
+        tuning: HyperparameterTuning? = nil
     ) {
+        self.tuning = tuning
         self.policy = policy
         self.estimator = estimator
         self.cap = cap

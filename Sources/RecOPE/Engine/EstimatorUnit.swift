@@ -51,13 +51,23 @@ enum RowTerm: Hashable, Sendable {
     case switchDR
     /// The target's mass at the row's position on (item, position) pairs no row shows.
     case unsupportedMass
+    /// w·(r − q̂) (SNDR's correction).
+    case weightedResidual(RewardModelKind)
+    /// DM + ŵ·(r − q̂), ŵ = λw / (w² + λ) with λ the i-th shrinkage value (ŵ = w for λ = ∞).
+    case shrinkageDR(RewardModelKind, lambda: Int)
+    /// ŵ·r, ŵ = w / (1 − λ + λw) with λ the i-th sub-Gaussian value.
+    case subGaussianIPW(lambda: Int)
+    /// DM + ŵ·(r − q̂), ŵ = w / (1 − λ + λw).
+    case subGaussianDR(RewardModelKind, lambda: Int)
 
     /// The pass that can compute the term: a reward model's terms need it fitted first.
     var pass: SumPass {
         switch self {
-        case .one, .weightedReward, .weight, .cappedReward, .cappedWeight, .pointNCIS: return .ratios
+        case .one, .weightedReward, .weight, .cappedReward, .cappedWeight, .pointNCIS, .subGaussianIPW: return .ratios
         case .switchDR, .unsupportedMass: return .clickModel
-        case .directMethod(let m), .doublyRobust(let m): return m == .ctr ? .clickModel : .logistic
+        case .directMethod(let m), .doublyRobust(let m), .weightedResidual(let m), .shrinkageDR(let m, _),
+            .subGaussianDR(let m, _):
+            return m == .ctr ? .clickModel : .logistic
         }
     }
 }
@@ -151,6 +161,8 @@ struct UnitSums {
     let all: TermSums
     /// With a grouping: its groups' sums in a fixed order (empty without one).
     let groups: [TermSums]
+    /// The point sums of `all` (what a replicate's tuning choice is made from).
+    let point: TermSums
 }
 
 /// One estimator at one setting (IS; CIS at cap 5; pieceNCIS by position at cap 5; DR with the
@@ -177,9 +189,15 @@ protocol EstimatorUnit: Sendable {
     func value(_ s: UnitSums) -> Double
     /// Its normal interval's standard error, from the point sums; `value` is its point value.
     func standardError(_ s: UnitSums, value: Double) -> Double
+    /// The hyperparameter the report shows (a tuned estimator's choice); `cap` by default.
+    func reportedCap(_ s: UnitSums) -> Double?
+    /// How the reported hyperparameter was chosen (nil: given).
+    var tuning: HyperparameterTuning? { get }
 }
 
 extension EstimatorUnit {
+    func reportedCap(_ s: UnitSums) -> Double? { cap }
+    var tuning: HyperparameterTuning? { nil }
     var cap: Double? { nil }
     var grouping: PieceGrouping? { nil }
     var model: RewardModelKind? { nil }
@@ -235,10 +253,46 @@ struct EstimatorPlan: Sendable {
             u += caps.map { PieceNCIS(capIndex: $0, capValue: s.caps[$0], grouping: g) }
         }
         if s.logging != 0 { u += caps.map { PointNCIS(capIndex: $0, capValue: s.caps[$0]) } }
-        if s.rewardModels {
-            u += [DirectMethod(kind: .ctr), DoublyRobust(kind: .ctr), SwitchDoublyRobust(threshold: s.switchThreshold)]
+        u += s.subGaussian.indices.map { SubGaussianIPW(index: $0, lambda: s.subGaussian[$0]) }
+        if s.slope {
+            // OBP's IPW tuning: clipping values, largest first (∞: IS).
+            let candidates =
+                [(Double.infinity, RowTerm.weightedReward)]
+                + caps.reversed().map { (s.caps[$0], RowTerm.cappedReward(cap: $0)) }
+            u.append(SlopeTuned(estimator: .CIS, model: nil, candidates: candidates, delta: s.slopeDelta))
+            if !s.subGaussian.isEmpty {
+                u.append(
+                    SlopeTuned(
+                        estimator: .SubGaussianIPW, model: nil,
+                        candidates: s.subGaussian.indices.map { (s.subGaussian[$0], .subGaussianIPW(lambda: $0)) },
+                        delta: s.slopeDelta))
+            }
         }
-        if s.logisticRewardModel { u += [DirectMethod(kind: .logistic), DoublyRobust(kind: .logistic)] }
+        // Per reward model: DM, DR (SwitchDR with the click-rate model), SNDR, DRos and
+        // sub-Gaussian DR per λ, and their SLOPE choices.
+        for kind in [RewardModelKind.ctr, .logistic] {
+            guard kind == .ctr ? s.rewardModels : s.logisticRewardModel else { continue }
+            u += [DirectMethod(kind: kind), DoublyRobust(kind: kind)]
+            if kind == .ctr { u.append(SwitchDoublyRobust(threshold: s.switchThreshold)) }
+            u.append(SelfNormalisedDR(kind: kind))
+            u += s.shrinkage.indices.map { DRWithShrinkage(kind: kind, index: $0, lambda: s.shrinkage[$0]) }
+            u += s.subGaussian.indices.map { SubGaussianDR(kind: kind, index: $0, lambda: s.subGaussian[$0]) }
+            guard s.slope else { continue }
+            if !s.shrinkage.isEmpty {
+                u.append(
+                    SlopeTuned(
+                        estimator: .DRos, model: kind,
+                        candidates: s.shrinkage.indices.map { (s.shrinkage[$0], .shrinkageDR(kind, lambda: $0)) },
+                        delta: s.slopeDelta))
+            }
+            if !s.subGaussian.isEmpty {
+                u.append(
+                    SlopeTuned(
+                        estimator: .SubGaussianDR, model: kind,
+                        candidates: s.subGaussian.indices.map { (s.subGaussian[$0], .subGaussianDR(kind, lambda: $0)) },
+                        delta: s.slopeDelta))
+            }
+        }
         units = u
         var passes = [PassLayout?]()
         for pass in SumPass.allCases {
@@ -303,7 +357,7 @@ struct TermInputs {
     init(w: [Double]) { self.w = w }
 
     /// Calls `body` with raw views of the inputs (no reference counting in the row loop).
-    func withRowSource<R>(_ c: LogChunk, caps: [Double], tau: Double, _ body: (RowSource) -> R) -> R {
+    func withRowSource<R>(_ c: LogChunk, _ s: StateSettings, tau: Double, _ body: (RowSource) -> R) -> R {
         let zFlat = keyed?.flat ?? []
         let zIndex = keyed?.index ?? []
         let zWidth = keyed?.width ?? 0
@@ -314,11 +368,16 @@ struct TermInputs {
                         unsupported.withUnsafeBufferPointer { u in
                             zFlat.withUnsafeBufferPointer { zf in
                                 zIndex.withUnsafeBufferPointer { zi in
-                                    caps.withUnsafeBufferPointer { caps in
-                                        body(
-                                            RowSource(
-                                                w: w, r: r, q: q, dm: dm, unsupported: u, z: zf, zIndex: zi,
-                                                zWidth: zWidth, caps: caps, tau: tau))
+                                    s.caps.withUnsafeBufferPointer { caps in
+                                        s.shrinkage.withUnsafeBufferPointer { sh in
+                                            s.subGaussian.withUnsafeBufferPointer { sg in
+                                                body(
+                                                    RowSource(
+                                                        w: w, r: r, q: q, dm: dm, unsupported: u, z: zf, zIndex: zi,
+                                                        zWidth: zWidth, caps: caps, tau: tau, shrinkage: sh,
+                                                        subGaussian: sg))
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -342,6 +401,8 @@ struct RowSource {
     let zWidth: Int
     let caps: UnsafeBufferPointer<Double>
     let tau: Double
+    let shrinkage: UnsafeBufferPointer<Double>
+    let subGaussian: UnsafeBufferPointer<Double>
 
     /// Term `t` of rows `rows` into column `column` of `x` (row-major, `width` columns, the block's
     /// first row at 0), by the formulas of `RowTerm`'s cases.
@@ -370,6 +431,21 @@ struct RowSource {
         case .doublyRobust: put { dm[$0] + w[$0] * (r[$0] - q[$0]) }
         case .switchDR: put { dm[$0] + (w[$0] <= tau ? w[$0] * (r[$0] - q[$0]) : 0) }
         case .unsupportedMass: put { unsupported[$0] }
+        case .weightedResidual: put { w[$0] * (r[$0] - q[$0]) }
+        case .shrinkageDR(_, let i):
+            // OBP's arithmetic: (λ·w) / (w² + λ), then DM + ŵ·(r − q̂).
+            let l = shrinkage[i]
+            if l.isInfinite {
+                put { dm[$0] + w[$0] * (r[$0] - q[$0]) }
+            } else {
+                put { dm[$0] + (l * w[$0]) / (w[$0] * w[$0] + l) * (r[$0] - q[$0]) }
+            }
+        case .subGaussianIPW(let i):
+            let l = subGaussian[i]
+            put { w[$0] / (1 - l + l * w[$0]) * r[$0] }
+        case .subGaussianDR(_, let i):
+            let l = subGaussian[i]
+            put { dm[$0] + w[$0] / (1 - l + l * w[$0]) * (r[$0] - q[$0]) }
         }
     }
 }

@@ -1,3 +1,5 @@
+import RecCore
+
 // The estimators, one type each: the row terms it sums, and its value and standard error from
 // them (formulas in `OfflineEvaluation`). w is a row's importance weight, r its reward, n the rows.
 
@@ -137,4 +139,118 @@ struct SwitchDoublyRobust: MeanOfTerm {
     var cap: Double? { threshold }
     var model: RewardModelKind? { .ctr }
     var term: RowTerm { .switchDR }
+}
+
+/// SNDR: Σ DM / n + Σ w·(r − q̂) / Σ w (OBP's SelfNormalizedDoublyRobust).
+struct SelfNormalisedDR: EstimatorUnit {
+    let kind: RewardModelKind
+    var estimator: Estimator { .SNDR }
+    var model: RewardModelKind? { kind }
+    var terms: [RowTerm] { [.directMethod(kind), .weightedResidual(kind), .weight] }
+    var pairs: [TermPair] {
+        let (d, a, b) = (RowTerm.directMethod(kind), RowTerm.weightedResidual(kind), RowTerm.weight)
+        return [TermPair(d, d), TermPair(d, a), TermPair(d, b)] + ratioPairs(a, b)
+    }
+
+    func value(_ s: UnitSums) -> Double {
+        s.all[.directMethod(kind)] / s.n + s.all[.weightedResidual(kind)] / s.all[.weight]
+    }
+
+    /// The delta method: the rows' influence uᵢ = DMᵢ + (aᵢ − v·wᵢ) / w̄ (a = w·(r − q̂),
+    /// v = Σa / Σw) has mean DM̄, and the standard error is √(Σ(uᵢ − DM̄)² / (n − 1) / n), its
+    /// squares expanded into the sums of products.
+    func standardError(_ s: UnitSums, value: Double) -> Double {
+        let t = s.all
+        let (d, a, b) = (RowTerm.directMethod(kind), RowTerm.weightedResidual(kind), RowTerm.weight)
+        let n = t[.one]
+        let wbar = t[b] / n
+        let v = t[a] / t[b]
+        let dbar = t[d] / n
+        let cross = t.product(d, a) - v * t.product(d, b)
+        let residual = t.product(a, a) - 2 * v * t.product(a, b) + v * v * t.product(b, b)
+        let sumU2 = t.product(d, d) + 2 * cross / wbar + residual / (wbar * wbar)
+        let ss = max(sumU2 - n * dbar * dbar, 0)
+        return (ss / max(n - 1, 1) / n).squareRoot()
+    }
+}
+
+/// DRos: Σ (DM + λw / (w² + λ)·(r − q̂)) / n (OBP's DoublyRobustWithShrinkage).
+struct DRWithShrinkage: MeanOfTerm {
+    let kind: RewardModelKind
+    let index: Int
+    let lambda: Double
+    var estimator: Estimator { .DRos }
+    var cap: Double? { lambda }
+    var model: RewardModelKind? { kind }
+    var term: RowTerm { .shrinkageDR(kind, lambda: index) }
+}
+
+/// Sub-Gaussian IPW: Σ w / (1 − λ + λw)·r / n (OBP's SubGaussianInverseProbabilityWeighting).
+struct SubGaussianIPW: MeanOfTerm {
+    let index: Int
+    let lambda: Double
+    var estimator: Estimator { .SubGaussianIPW }
+    var cap: Double? { lambda }
+    var term: RowTerm { .subGaussianIPW(lambda: index) }
+}
+
+/// Sub-Gaussian DR: Σ (DM + w / (1 − λ + λw)·(r − q̂)) / n (OBP's SubGaussianDoublyRobust).
+struct SubGaussianDR: MeanOfTerm {
+    let kind: RewardModelKind
+    let index: Int
+    let lambda: Double
+    var estimator: Estimator { .SubGaussianDR }
+    var cap: Double? { lambda }
+    var model: RewardModelKind? { kind }
+    var term: RowTerm { .subGaussianDR(kind, lambda: index) }
+}
+
+/// An estimator whose hyperparameter SLOPE picks from candidates, each a mean of one row term
+/// (OBP's `*Tuning` classes with `tuning_method="slope"`): per candidate its mean θ and width
+/// cnf = √(var / (n − 1))·t₍ₙ₋₁₎(1 − δ) (var with divisor n; OBP's
+/// `estimate_student_t_lower_bound`); candidates by decreasing width, each kept while
+/// |θⱼ − θᵢ| ≤ cnfᵢ + (√6 − 1)·cnfⱼ for every kept j; the last kept is chosen (the one before
+/// the first that fails). The choice is made from the point sums; a bootstrap replicate
+/// re-estimates the chosen candidate (the interval is conditional on the choice).
+struct SlopeTuned: EstimatorUnit {
+    let estimator: Estimator
+    let model: RewardModelKind?
+    /// (hyperparameter, its row term), in OBP's order for the estimator.
+    let candidates: [(Double, RowTerm)]
+    let delta: Double
+
+    var tuning: HyperparameterTuning? { .slope }
+    var terms: [RowTerm] { candidates.map(\.1) }
+    var pairs: [TermPair] { candidates.map { TermPair($0.1, $0.1) } }
+
+    /// The chosen candidate's index, from the point sums.
+    func choice(_ point: TermSums) -> Int {
+        let n = point[.one]
+        let t = SpecialFunctions.studentTQuantile(1 - delta, degreesOfFreedom: max(n - 1, 1))
+        var theta = [Double]()
+        var cnf = [Double]()
+        for (_, term) in candidates {
+            let mean = point[term] / n
+            let variance = max(point.product(term, term) / n - mean * mean, 0)
+            theta.append(mean)
+            cnf.append((variance / (n - 1)).squareRoot() * t)
+        }
+        // By decreasing width; equal widths keep their order (numpy's argsort reversed would
+        // reverse them: a tie between candidates' widths is the one place the choice may differ).
+        let order = cnf.indices.sorted { cnf[$0] > cnf[$1] }
+        let c = 6.0.squareRoot() - 1
+        var kept = [Int]()
+        for (i, idx) in order.enumerated() {
+            if kept.isEmpty || kept.allSatisfy({ abs(theta[$0] - theta[idx]) <= cnf[idx] + c * cnf[$0] }) {
+                kept.append(idx)
+            } else {
+                return order[i - 1]
+            }
+        }
+        return order[order.count - 1]
+    }
+
+    func value(_ s: UnitSums) -> Double { s.all[candidates[choice(s.point)].1] / s.n }
+    func standardError(_ s: UnitSums, value: Double) -> Double { s.all.meanSE(candidates[choice(s.point)].1) }
+    func reportedCap(_ s: UnitSums) -> Double? { candidates[choice(s.point)].0 }
 }

@@ -102,12 +102,12 @@ extension OffPolicyAccumulator {
             t.slots = slots
             inputs.append(t)
         }
-        let caps = caps
+        let settings = state.settings
         let B = replicates
         let tau = tau
         try forEachBlock(c) { rows, p, sums, sc in
             Self.addTermRows(
-                c, rows, &sums.passes[SumPass.clickModel.rawValue]!, layout, inputs[p], &sc, caps: caps, tau: tau,
+                c, rows, &sums.passes[SumPass.clickModel.rawValue]!, layout, inputs[p], &sc, settings, tau: tau,
                 replicates: B)
         }
         if state.newton != nil { addNewton(c) }
@@ -359,12 +359,12 @@ extension OffPolicyAccumulator {
             }
             inputs.append(t)
         }
-        let caps = caps
+        let settings = state.settings
         let B = replicates
         let tau = tau
         try forEachBlock(c) { rows, p, sums, sc in
             Self.addTermRows(
-                c, rows, &sums.passes[SumPass.logistic.rawValue]!, layout, inputs[p], &sc, caps: caps, tau: tau,
+                c, rows, &sums.passes[SumPass.logistic.rawValue]!, layout, inputs[p], &sc, settings, tau: tau,
                 replicates: B)
         }
     }

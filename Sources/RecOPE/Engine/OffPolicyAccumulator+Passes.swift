@@ -42,13 +42,13 @@ extension OffPolicyAccumulator {
             t.slots = pieceSlots(c, policy: p, layout)
             inputs.append(t)
         }
-        let caps = caps
+        let settings = state.settings
         let B = replicates
         let tau = tau
         try forEachBlock(c) { rows, p, sums, sc in
             sums.weights.add(rows, weights: inputs[p].w, rewards: c.rewards)
             return Self.addTermRows(
-                c, rows, &sums.passes[SumPass.ratios.rawValue]!, layout, inputs[p], &sc, caps: caps, tau: tau,
+                c, rows, &sums.passes[SumPass.ratios.rawValue]!, layout, inputs[p], &sc, settings, tau: tau,
                 replicates: B)
         }
     }
@@ -82,17 +82,16 @@ extension OffPolicyAccumulator {
     /// row outside the bootstrap's range, if any (rows from there on are added nowhere).
     static func addTermRows(
         _ c: LogChunk, _ rows: Range<Int>, _ sums: inout PassSums, _ layout: PassLayout, _ inputs: TermInputs,
-        _ sc: inout Scratch, caps: [Double], tau: Double, replicates B: Int
+        _ sc: inout Scratch, _ settings: StateSettings, tau: Double, replicates B: Int
     ) -> Int? {
         // The loops touch no shared array's reference count (threads sum blocks side by side:
         // retains of one buffer from two cores bounce its cache line): every array is read
         // through a pointer taken once per block.
-        let caps = caps.withUnsafeBufferPointer { Array($0) }
         var end = rows.upperBound
         sc.x.withUnsafeMutableBufferPointer { x in
             sc.fixed.withUnsafeMutableBufferPointer { f in
                 sc.weights.withUnsafeBufferPointer { wAll in
-                    inputs.withRowSource(c, caps: caps, tau: tau) { src in
+                    inputs.withRowSource(c, settings, tau: tau) { src in
                         // Each block's terms, term by term (one dispatch per term and block), row-major
                         // in `x`; then the rows, in order, into the sums.
                         let all = layout.all

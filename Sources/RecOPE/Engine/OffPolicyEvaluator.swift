@@ -49,6 +49,16 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var itemFeatures: ItemFeatures? = nil
     /// The groupings pieceNCIS is computed for (one estimate per grouping and cap).
     public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
+    /// DRos's shrinkage λ values (> 0; ∞ is DR): one estimate per λ and reward model (empty: none).
+    public var shrinkage: [Double] = []
+    /// Sub-Gaussian IPW's and DR's λ values in [0, 1] (0 is IPW / DR): one estimate each (empty:
+    /// none).
+    public var subGaussian: [Double] = []
+    /// SLOPE tuning: CIS's cap (over the caps and ∞), DRos's λ and the sub-Gaussian λ (over the
+    /// values given), each reported with the value it chose.
+    public var slope = false
+    /// SLOPE's δ: the widths are one-sided Student t bounds at level 1 − δ (OBP's default 0.1).
+    public var slopeDelta = 0.1
     /// Newton iterations at most; the fit stops when no coefficient moves by more than 1e-9.
     public var maxNewtonIterations = 25
     /// Threads for the passes.
@@ -61,6 +71,8 @@ public struct EvaluationSettings: Sendable, Equatable {
         a.caps == b.caps && a.bootstrap == b.bootstrap && a.seed == b.seed && a.switchThreshold == b.switchThreshold
             && a.rewardSmoothing == b.rewardSmoothing && a.level == b.level && a.rewardModels == b.rewardModels
             && a.logisticRewardModel == b.logisticRewardModel && a.pieceGroupings == b.pieceGroupings
+            && a.shrinkage == b.shrinkage && a.subGaussian == b.subGaussian && a.slope == b.slope
+            && a.slopeDelta == b.slopeDelta
     }
 
     /// The finite positive caps, sorted.
@@ -119,6 +131,15 @@ public struct OffPolicyEvaluator: Sendable {
         if let c = settings.caps.first(where: { !($0 > 0) }) {
             throw .invalidParameter("weight caps must be positive (or inf), got \(c)")
         }
+        if let l = settings.shrinkage.first(where: { !($0 > 0) }) {
+            throw .invalidParameter("DRos shrinkage λ values must be positive (or inf), got \(l)")
+        }
+        if let l = settings.subGaussian.first(where: { !($0 >= 0 && $0 <= 1) }) {
+            throw .invalidParameter("sub-Gaussian λ values must be in [0, 1], got \(l)")
+        }
+        guard settings.slopeDelta > 0, settings.slopeDelta < 1 else {
+            throw .invalidParameter("SLOPE's delta must be in (0, 1), got \(settings.slopeDelta)")
+        }
         if settings.logisticRewardModel && settings.rewardModels, let f = settings.itemFeatures, f.itemCount < items {
             throw .invalidParameter(
                 "the item features cover \(f.itemCount) items but the policies rank \(items): the logistic reward model needs a row for every item"
@@ -142,7 +163,9 @@ public struct OffPolicyEvaluator: Sendable {
             itemCategories: usableItemFeatures?.categorical.map { Int($0.max() ?? 0) + 1 } ?? [],
             itemNumeric: usableItemFeatures?.numeric.count ?? 0, items: items, depth: depth,
             policies: targets.map(\.name), policyHashes: targets.map { Self.hash($0.marginals.first!) },
-            logging: logging.map { Self.hash($0[0]) } ?? 0)
+            logging: logging.map { Self.hash($0[0]) } ?? 0,
+            shrinkage: Array(Set(settings.shrinkage)).sorted(), subGaussian: Array(Set(settings.subGaussian)).sorted(),
+            slope: settings.slope, slopeDelta: settings.slopeDelta)
     }
 
     /// Item features that cover every item (others are ignored, as the logistic model needs one

@@ -105,7 +105,9 @@ extension OffPolicyState {
         let s = settings
         let C = s.caps.count
         let B = s.bootstrap
-        guard s.items > 0, s.depth > 0, s.items <= 1 << 31, s.depth <= 1 << 20, B >= 0, B <= 100_000, C <= 1000 else {
+        guard s.items > 0, s.depth > 0, s.items <= 1 << 31, s.depth <= 1 << 20, B >= 0, B <= 100_000, C <= 1000,
+            s.shrinkage.count <= 1000, s.subGaussian.count <= 1000
+        else {
             return "sizes out of range"
         }
         guard s.policies.count == policies.count, s.policyHashes.count == policies.count else { return "policy count" }

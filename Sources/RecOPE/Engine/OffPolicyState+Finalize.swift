@@ -73,9 +73,9 @@ extension OffPolicyState {
             let normal = Interval(low: value - z * se, high: value + z * se)
             estimates.append(
                 Estimate(
-                    policy: name, estimator: u.unit.estimator, cap: u.unit.cap, grouping: u.unit.grouping,
+                    policy: name, estimator: u.unit.estimator, cap: u.unit.reportedCap(sums), grouping: u.unit.grouping,
                     model: u.unit.model, value: value, interval: boot[i] ?? normal,
-                    method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal))
+                    method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal, tuning: u.unit.tuning))
         }
         let diagnostics = weightDiagnostics(policy: p, plan: plan)
         return PolicyEvaluation(

@@ -49,6 +49,8 @@ extension OffPolicyState {
                     && a.itemNumeric == b.itemNumeric
             ),
             ("items and positions", a.items == b.items && a.depth == b.depth),
+            ("DRos shrinkage", a.shrinkage == b.shrinkage), ("sub-Gaussian λ", a.subGaussian == b.subGaussian),
+            ("SLOPE tuning", a.slope == b.slope && a.slopeDelta == b.slopeDelta),
         ]
         for (name, same) in checks where !same {
             throw .invalidParameter(
@@ -73,6 +75,9 @@ extension OffPolicyState {
         case "reward smoothing": return cFormat("%g", s.rewardSmoothing)
         case "interval level": return cFormat("%g", s.level)
         case "Newton iterations": return "\(s.maxNewtonIterations)"
+        case "DRos shrinkage": return s.shrinkage.map { cFormat("%g", $0) }.joined(separator: ",")
+        case "sub-Gaussian λ": return s.subGaussian.map { cFormat("%g", $0) }.joined(separator: ",")
+        case "SLOPE tuning": return s.slope ? "SLOPE, delta " + cFormat("%g", s.slopeDelta) : "none"
         case "item features":
             return s.itemFeatures == 0
                 ? "none"

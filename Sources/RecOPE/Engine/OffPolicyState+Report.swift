@@ -32,7 +32,7 @@ extension OffPolicyState {
 
         func view(replicate b: Int?) -> UnitSums {
             func at(_ t: TermSums) -> TermSums { TermSums(block: t.block, layout: t.layout, replicate: b) }
-            return UnitSums(n: at(ratio)[.one], all: at(all), groups: groups.map(at))
+            return UnitSums(n: at(ratio)[.one], all: at(all), groups: groups.map(at), point: all)
         }
     }
 

@@ -77,6 +77,14 @@ public struct StateSettings: Sendable, Equatable, Codable {
     public var policyHashes: [UInt64]
     /// A hash of the logging marginals (0: the logged propensities).
     public var logging: UInt64
+    /// DRos's λ values, sorted.
+    public var shrinkage: [Double]
+    /// The sub-Gaussian λ values, sorted.
+    public var subGaussian: [Double]
+    /// Whether SLOPE tunes CIS's cap, DRos's λ and the sub-Gaussian λ.
+    public var slope: Bool
+    /// SLOPE's δ.
+    public var slopeDelta: Double
 }
 
 /// Counts of the click-rate model: per fold (row-key hash) and (item, position) cell, exact, so
