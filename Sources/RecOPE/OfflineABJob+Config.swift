@@ -13,7 +13,7 @@ extension OfflineABJob {
     public static let configKeys: Set<String> = [
         "logs", "format", "columns", "row_key", "targets", "logging", "caps", "bootstrap", "seed", "item_features",
         "piece_groups", "reward_models", "k", "method", "simulations", "shrinkage", "sub_gaussian", "slope",
-        "slope_delta",
+        "slope_delta", "mips_embeddings",
     ]
 
     /// A job from its JSON configuration: `logs` (a CSV path), `format` (`obd` or `csv`), `columns`
@@ -22,7 +22,8 @@ extension OfflineABJob {
     /// `caps`, `bootstrap`, `seed`, `item_features` (a CSV path; for obd the default is
     /// `item_context.csv` beside the log), `piece_groups`, `reward_models`, `k`, `method`
     /// (`exact` or `mc`), `simulations`, `shrinkage` (DRos's λ list; `"inf"` allowed),
-    /// `sub_gaussian` (λ list in [0, 1]), `slope` (true: SLOPE tuning), `slope_delta`. Relative paths resolve against `base`. With `logsGiven`
+    /// `sub_gaussian` (λ list in [0, 1]), `slope` (true: SLOPE tuning), `slope_delta`, `mips_embeddings` (an item CSV whose
+    /// categorical columns are MIPS's embedding). Relative paths resolve against `base`. With `logsGiven`
     /// (the rows are in memory, `rows`, and this names them) the configuration has no `logs`.
     /// - Throws: `RecOPEError` naming `source` and the key that is wrong (an unknown key too).
     public static func parse(config data: Data, source: String, base: URL, logsGiven: String? = nil)
@@ -174,6 +175,7 @@ extension OfflineABJob {
         } else if format == "obd" && FileManager.default.fileExists(atPath: sibling) {
             s.itemFeatures = try ItemFeatures.load(csv: sibling)
         }
+        if let f = try string("mips_embeddings") { s.itemEmbeddings = try ItemFeatures.load(csv: path(f)) }
         if let g = try string("piece_groups") {
             s.pieceGroupings = try g.split(separator: ",").map { (g: Substring) throws(RecOPEError) in
                 try PieceGrouping.parse(String(g))

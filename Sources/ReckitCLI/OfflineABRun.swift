@@ -53,6 +53,11 @@ struct OfflineABRun: ParsableCommand {
     var pieceGroups: String = "position,value-model"
     @Flag(help: "Ratio estimators only, in one pass (no DM, DR, SwitchDR, value-model pieces).") var noRewardModels =
         false
+    @Option(
+        help:
+            "Item embeddings for MIPS and SNMIPS: a CSV with item_id and categorical columns (one embedding dimension each; numeric columns are ignored). Needs --logging."
+    )
+    var mipsEmbeddings: String?
     @Option(help: "DRos's shrinkage λ (> 0, or inf): one DRos estimate per λ and reward model; repeat for several.")
     var shrinkage: [Double] = []
     @Option(help: "Sub-Gaussian IPW/DR λ in [0, 1]: one estimate each per λ; repeat for several.")
@@ -132,6 +137,7 @@ struct OfflineABRun: ParsableCommand {
         s.seed = seed
         s.rewardModels = !noRewardModels
         s.shrinkage = shrinkage
+        if let e = mipsEmbeddings { s.itemEmbeddings = try ItemFeatures.load(csv: e) }
         s.subGaussian = subGaussian
         s.slope = slope
         s.slopeDelta = slopeDelta

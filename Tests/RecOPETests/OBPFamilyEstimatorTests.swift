@@ -143,6 +143,52 @@ import Testing
         }
     }
 
+    /// MIPS and SNMIPS: per embedding dimension the target's and the logging policy's mass on the
+    /// logged item's category at its position, multiplied over dimensions.
+    @Test func mipsMatchesItsFormula() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-mips-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = dir.appendingPathComponent("items.csv").path
+        try "item_id,colour,size\n0,red,s\n1,red,l\n2,blue,l\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let embeddings = try ItemFeatures.load(csv: csv)
+        let colour = [0, 0, 1]
+        let size = [0, 1, 1]
+        let logging = try PlackettLuce(scores: [0.2, 1, 0.5]).exactMarginals(k: 2)
+        let target = try ThompsonSampling(alpha: [5, 2, 1], beta: [10, 10, 10]).exactMarginals(k: 2)
+        let logs = try LoggedData(
+            items: Self.items, positions: Self.positions, rewards: Self.rewards, propensities: nil)
+        var settings = EvaluationSettings()
+        settings.bootstrap = 0
+        settings.rewardModels = false
+        settings.itemEmbeddings = embeddings
+        let ev = try OfflineEvaluation.evaluate(
+            logs: logs, target: target, policy: "t", logging: logging, settings: settings)
+        func mass(_ m: RankMarginals, _ col: [Int], _ cat: Int, _ k: Int) -> Double {
+            (0..<3).filter { col[$0] == cat }.reduce(0.0) { $0 + m.probability(item: $1, rank: k) }
+        }
+        let we = Self.items.indices.map { j -> Double in
+            let (a, k) = (Self.items[j], Self.positions[j])
+            let pe = mass(target, colour, colour[a], k) * mass(target, size, size[a], k)
+            let pb = mass(logging, colour, colour[a], k) * mass(logging, size, size[a], k)
+            return pe / pb
+        }
+        let r = Self.rewards
+        let mips = zip(we, r).map(*).reduce(0, +) / Double(r.count)
+        #expect(abs(try #require(ev.estimate(.MIPS)).value - mips) < 1e-12)
+        #expect(
+            abs(try #require(ev.estimate(.SNMIPS)).value - zip(we, r).map(*).reduce(0, +) / we.reduce(0, +)) < 1e-12)
+        #expect(abs(mips - ev.estimate(.IS)!.value) > 1e-4, "the embedding changes the weights")
+        // Without the logging marginals: skipped, with a warning.
+        let noLogging = try OfflineEvaluation.evaluate(
+            logs: try LoggedData(
+                items: Self.items, positions: Self.positions, rewards: Self.rewards,
+                propensities: Self.items.map { _ in 0.25 }),
+            target: target, policy: "t", logging: nil, settings: settings)
+        #expect(noLogging.estimate(.MIPS) == nil)
+        #expect(noLogging.warnings.contains { $0.contains("MIPS needs the logging policy") })
+    }
+
     /// Bad hyperparameters are refused with the setting named.
     @Test func badHyperparameters() throws {
         let target = try UniformRandomRanking(items: 3).exactMarginals(k: 2)

@@ -108,7 +108,7 @@ import Testing
     }
 
     /// Random logs, a Thompson-sampling target over their 7 items and settings with every pass
-    /// (caps 1.5 and 4, pieces by position, context and value model, DRos, sub-Gaussian, SLOPE).
+    /// (caps 1.5 and 4, pieces by position, context and value model, DRos, sub-Gaussian, SLOPE, MIPS).
     static func evaluationCase(seed: Int, rows: Int, bootstrap: Int) throws -> (
         logs: LoggedData, logging: RankMarginals, target: RankMarginals, settings: EvaluationSettings
     ) {
@@ -123,6 +123,9 @@ import Testing
         settings.shrinkage = [1, .infinity]
         settings.subGaussian = [0.2]
         settings.slope = true
+        let csv = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-embed-\(seed)-\(rows).csv").path
+        try "item_id,kind\n0,a\n1,b\n2,a\n3,c\n4,b\n5,a\n6,c\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        settings.itemEmbeddings = try ItemFeatures.load(csv: csv)
         return (logs, logging, target, settings)
     }
 
@@ -139,6 +142,7 @@ import Testing
             loggingState: nil, settings: settings)
         #expect(single.passes >= 4, "ratios, reward models, Newton, logistic: \(single.passes) passes")
         #expect(single.evaluations[0].estimate(.DR, model: .logistic) != nil)
+        #expect(single.evaluations[0].estimate(.MIPS) != nil && single.evaluations[0].estimate(.DRos) != nil)
         var g = Xoshiro256(seed: UInt64(seed) &* 77)
         for trial in 0..<4 {
             let count = 1 + Int(Sampling.uniform(&g) * 8)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 from pathlib import Path
 
@@ -460,7 +461,7 @@ def _take(p: ctypes.c_void_p, n: ctypes.c_int64) -> bytes:
 class OfflineABReport:
     """An offline A/B report: ``rows``, ``logged_mean``, ``policies``, ``warnings``,
     ``estimates`` (a pandas DataFrame: policy, estimator, cap, grouping, model, value, low, high,
-    method, normal_low, normal_high), ``diagnostics(policy)``, ``to_dict()``, ``to_json()``,
+    method, normal_low, normal_high, tuning), ``diagnostics(policy)``, ``to_dict()``, ``to_json()``,
     ``to_html(path)``."""
 
     def __init__(self, report: dict, html: str = ""):
@@ -487,6 +488,7 @@ class OfflineABReport:
                     "method": s["method"],
                     "normal_low": nan if s["normal"].get("low") is None else s["normal"]["low"],
                     "normal_high": nan if s["normal"].get("high") is None else s["normal"]["high"],
+                    "tuning": s.get("tuning"),
                 })
         return out
 
@@ -500,14 +502,16 @@ class OfflineABReport:
                               "records() gives the same rows as dicts") from None
         return pd.DataFrame.from_records(self.records(), columns=[
             "policy", "estimator", "cap", "grouping", "model", "value", "low", "high", "method", "normal_low",
-            "normal_high"])
+            "normal_high", "tuning"])
 
-    def estimate(self, policy: str, estimator: str, *, cap=None, grouping=None, model=None) -> dict:
+    def estimate(self, policy: str, estimator: str, *, cap=None, grouping=None, model=None, tuning=None) -> dict:
         """The first estimate of ``policy`` by ``estimator`` (and ``cap``, ``grouping``, ``model``
-        when given), as a dict; KeyError when there is none."""
+        when given; ``tuning="slope"`` for a SLOPE-tuned one, whose ``cap`` is its choice), as a
+        dict; KeyError when there is none."""
         for r in self.records():
             if (r["policy"] == policy and r["estimator"] == estimator and (cap is None or r["cap"] == cap)
-                    and (grouping is None or r["grouping"] == grouping) and (model is None or r["model"] == model)):
+                    and (grouping is None or r["grouping"] == grouping) and (model is None or r["model"] == model)
+                    and r["tuning"] == tuning):
                 return r
         raise KeyError(f"no {estimator} estimate for policy {policy!r}")
 
@@ -754,7 +758,8 @@ def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
 
 
 def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bootstrap, seed,
-                       item_features, row_key, k, method, simulations, piece_groups, reward_models) -> dict:
+                       item_features, row_key, k, method, simulations, piece_groups, reward_models,
+                       shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1, mips_embeddings=None) -> dict:
     if format not in ("obd", "csv"):
         raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
     if method not in ("exact", "mc"):
@@ -779,6 +784,9 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
     if item_features is not None:
         config["item_features"] = _prepare_logs(item_features, directory, "item_features") \
             if not isinstance(item_features, (str, os.PathLike)) else str(Path(item_features).resolve())
+    if mips_embeddings is not None:
+        config["mips_embeddings"] = _prepare_logs(mips_embeddings, directory, "mips_embeddings") \
+            if not isinstance(mips_embeddings, (str, os.PathLike)) else str(Path(mips_embeddings).resolve())
     if row_key is not None:
         config["row_key"] = str(row_key)
     if k is not None:
@@ -787,6 +795,22 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
         config["simulations"] = int(simulations)
     if piece_groups is not None:
         config["piece_groups"] = piece_groups if isinstance(piece_groups, str) else ",".join(piece_groups)
+    for key, values in (("shrinkage", shrinkage), ("sub_gaussian", sub_gaussian)):
+        try:
+            numbers = [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise TypeError(f"{key}: expected a list of numbers, got {values!r}") from None
+        if any(math.isnan(v) or v == -math.inf for v in numbers):
+            raise ValueError(f"{key}: expected numbers (inf allowed), got {values!r}")
+        if numbers:
+            config[key] = ["inf" if math.isinf(v) else v for v in numbers]
+    if not isinstance(slope, bool):
+        raise TypeError(f"slope: expected True or False, got {slope!r}")
+    if slope:
+        config["slope"] = True
+        if not isinstance(slope_delta, (int, float)) or not 0 < slope_delta < 1:
+            raise ValueError(f"slope_delta: expected a number in (0, 1), got {slope_delta!r}")
+        config["slope_delta"] = float(slope_delta)
     return config
 
 
@@ -826,7 +850,8 @@ def log_columns(*, format: str = "obd", columns=None, row_key=None) -> list:
 
 def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
                seed=1, item_features=None, row_key=None, k=None, method="exact", simulations=1_000_000,
-               piece_groups=None, reward_models=True, partial=False, after=None):
+               piece_groups=None, reward_models=True, shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1,
+               mips_embeddings=None, partial=False, after=None):
     """Estimates target ranking policies' click rates from logged data, as ``reckit offline-ab``.
 
     ``logs``: a CSV path (``format="obd"``: the Open Bandit Dataset layout; ``"csv"``: any header,
@@ -834,7 +859,11 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
     "click", "propensity": "propensity_score", "context": ["user_feature_0"], "position_base": 1}``),
     a Parquet path, a pandas DataFrame or a pyarrow Table. ``targets``: a list of policy specs
     (dicts with the JSON spec files' keys, or their paths) or a dict of names to specs;
-    ``logging``: the logging policy (default: the logged propensities). Returns an
+    ``logging``: the logging policy (default: the logged propensities). ``shrinkage`` (DRos's λ
+    values, ``math.inf`` allowed) and ``sub_gaussian`` (λ in [0, 1]) add those estimators;
+    ``slope=True`` adds SLOPE-tuned CIS, DRos and sub-Gaussian estimates; ``mips_embeddings`` (an
+    item CSV path or a table with ``item_id`` and categorical columns; needs ``logging``) adds MIPS
+    and SNMIPS. Returns an
     ``OfflineABReport``. With ``partial=True`` (``k`` required) returns this shard's state as
     bytes for ``reckit.merge``; ``after`` is the merged state of the previous pass.
 
@@ -846,7 +875,8 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
         config = _offline_ab_config(
             d, format=format, columns=columns, targets=targets, logging=logging, caps=caps,
             bootstrap=bootstrap, seed=seed, item_features=item_features, row_key=row_key, k=k, method=method,
-            simulations=simulations, piece_groups=piece_groups, reward_models=reward_models)
+            simulations=simulations, piece_groups=piece_groups, reward_models=reward_models, shrinkage=shrinkage,
+            sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings)
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
         if path is not None:
             config["logs"] = path

@@ -38,6 +38,12 @@ public enum Estimator: String, Sendable, Codable, CaseIterable {
     /// Sub-Gaussian DR: DM plus the correction weighted by w / (1 − λ + λw) (OBP's
     /// SubGaussianDoublyRobust).
     case SubGaussianDR
+    /// Marginalized IPS over item embeddings: the weight of the logged item's embedding
+    /// categories, Πd Σ_{a in its category d} π(a) / Πd Σ_{a in its category d} π_B(a), times r
+    /// (OBP's MarginalizedInverseProbabilityWeighting with p_e_a).
+    case MIPS
+    /// Self-normalised MIPS (OBP's SelfNormalizedMarginalizedInverseProbabilityWeighting).
+    case SNMIPS
 }
 
 /// How an estimate's hyperparameter was chosen.

@@ -59,11 +59,18 @@ enum RowTerm: Hashable, Sendable {
     case subGaussianIPW(lambda: Int)
     /// DM + ŵ·(r − q̂), ŵ = w / (1 − λ + λw).
     case subGaussianDR(RewardModelKind, lambda: Int)
+    /// w_e·r, w_e the marginal weight of the logged item's embedding categories (MIPS).
+    case marginalizedReward
+    /// w_e.
+    case marginalizedWeight
 
     /// The pass that can compute the term: a reward model's terms need it fitted first.
     var pass: SumPass {
         switch self {
-        case .one, .weightedReward, .weight, .cappedReward, .cappedWeight, .pointNCIS, .subGaussianIPW: return .ratios
+        case .one, .weightedReward, .weight, .cappedReward, .cappedWeight, .pointNCIS, .subGaussianIPW,
+            .marginalizedReward,
+            .marginalizedWeight:
+            return .ratios
         case .switchDR, .unsupportedMass: return .clickModel
         case .directMethod(let m), .doublyRobust(let m), .weightedResidual(let m), .shrinkageDR(let m, _),
             .subGaussianDR(let m, _):
@@ -253,6 +260,7 @@ struct EstimatorPlan: Sendable {
             u += caps.map { PieceNCIS(capIndex: $0, capValue: s.caps[$0], grouping: g) }
         }
         if s.logging != 0 { u += caps.map { PointNCIS(capIndex: $0, capValue: s.caps[$0]) } }
+        if s.logging != 0 && s.embeddings != 0 { u += [MarginalizedIPS(), SelfNormalisedMarginalizedIPS()] }
         u += s.subGaussian.indices.map { SubGaussianIPW(index: $0, lambda: s.subGaussian[$0]) }
         if s.slope {
             // OBP's IPW tuning: clipping values, largest first (∞: IS).
@@ -351,6 +359,8 @@ struct TermInputs {
     var q: [Double] = []
     /// The target's mass on unseen (item, position) pairs at the row's position.
     var unsupported: [Double] = []
+    /// MIPS's marginal weight of each row's embedding categories.
+    var marginal: [Double] = []
     /// Per grouping of the pass, the row's group slot (nil: the grouping is skipped).
     var slots: [[Int32]?] = []
 
@@ -366,16 +376,19 @@ struct TermInputs {
                 dm.withUnsafeBufferPointer { dm in
                     q.withUnsafeBufferPointer { q in
                         unsupported.withUnsafeBufferPointer { u in
-                            zFlat.withUnsafeBufferPointer { zf in
-                                zIndex.withUnsafeBufferPointer { zi in
-                                    s.caps.withUnsafeBufferPointer { caps in
-                                        s.shrinkage.withUnsafeBufferPointer { sh in
-                                            s.subGaussian.withUnsafeBufferPointer { sg in
-                                                body(
-                                                    RowSource(
-                                                        w: w, r: r, q: q, dm: dm, unsupported: u, z: zf, zIndex: zi,
-                                                        zWidth: zWidth, caps: caps, tau: tau, shrinkage: sh,
-                                                        subGaussian: sg))
+                            marginal.withUnsafeBufferPointer { mw in
+                                zFlat.withUnsafeBufferPointer { zf in
+                                    zIndex.withUnsafeBufferPointer { zi in
+                                        s.caps.withUnsafeBufferPointer { caps in
+                                            s.shrinkage.withUnsafeBufferPointer { sh in
+                                                s.subGaussian.withUnsafeBufferPointer { sg in
+                                                    body(
+                                                        RowSource(
+                                                            w: w, r: r, q: q, dm: dm, unsupported: u, marginal: mw,
+                                                            z: zf, zIndex: zi,
+                                                            zWidth: zWidth, caps: caps, tau: tau, shrinkage: sh,
+                                                            subGaussian: sg))
+                                                }
                                             }
                                         }
                                     }
@@ -396,6 +409,7 @@ struct RowSource {
     let q: UnsafeBufferPointer<Double>
     let dm: UnsafeBufferPointer<Double>
     let unsupported: UnsafeBufferPointer<Double>
+    let marginal: UnsafeBufferPointer<Double>
     let z: UnsafeBufferPointer<Double>
     let zIndex: UnsafeBufferPointer<Int32>
     let zWidth: Int
@@ -431,6 +445,8 @@ struct RowSource {
         case .doublyRobust: put { dm[$0] + w[$0] * (r[$0] - q[$0]) }
         case .switchDR: put { dm[$0] + (w[$0] <= tau ? w[$0] * (r[$0] - q[$0]) : 0) }
         case .unsupportedMass: put { unsupported[$0] }
+        case .marginalizedReward: put { r[$0] * marginal[$0] }
+        case .marginalizedWeight: put { marginal[$0] }
         case .weightedResidual: put { w[$0] * (r[$0] - q[$0]) }
         case .shrinkageDR(_, let i):
             // OBP's arithmetic: (λ·w) / (w² + λ), then DM + ŵ·(r − q̂).

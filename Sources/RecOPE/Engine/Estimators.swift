@@ -254,3 +254,23 @@ struct SlopeTuned: EstimatorUnit {
     func standardError(_ s: UnitSums, value: Double) -> Double { s.all.meanSE(candidates[choice(s.point)].1) }
     func reportedCap(_ s: UnitSums) -> Double? { candidates[choice(s.point)].0 }
 }
+
+/// MIPS: Σ w_e·r / n, w_e the logged item's embedding weight (OBP's
+/// MarginalizedInverseProbabilityWeighting given p_e_a: per embedding dimension d, the target's
+/// and the logging policy's probability of the item's category at the row's position; w_e the
+/// product over d of the target's over the product of the logging policy's).
+struct MarginalizedIPS: MeanOfTerm {
+    var estimator: Estimator { .MIPS }
+    var term: RowTerm { .marginalizedReward }
+}
+
+/// SNMIPS: Σ w_e·r / Σ w_e (OBP's SelfNormalizedMarginalizedInverseProbabilityWeighting).
+struct SelfNormalisedMarginalizedIPS: EstimatorUnit {
+    var estimator: Estimator { .SNMIPS }
+    var terms: [RowTerm] { [.marginalizedReward, .marginalizedWeight] }
+    var pairs: [TermPair] { ratioPairs(.marginalizedReward, .marginalizedWeight) }
+    func value(_ s: UnitSums) -> Double { s.all[.marginalizedReward] / s.all[.marginalizedWeight] }
+    func standardError(_ s: UnitSums, value: Double) -> Double {
+        s.all.ratioVariance(.marginalizedReward, .marginalizedWeight, value: value).squareRoot()
+    }
+}

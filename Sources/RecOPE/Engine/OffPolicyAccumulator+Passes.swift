@@ -39,6 +39,11 @@ extension OffPolicyAccumulator {
         for p in state.policies.indices {
             var t = TermInputs(w: weights(c, policy: p, pa: pa))
             if evaluator.logging != nil { t.keyed = keyedConstants(c, policy: p) }
+            if state.settings.embeddings != 0, evaluator.logging != nil,
+                let e = evaluator.settings.itemEmbeddings
+            {
+                t.marginal = marginalWeights(c, policy: p, pa: pa, embeddings: e)
+            }
             t.slots = pieceSlots(c, policy: p, layout)
             inputs.append(t)
         }
@@ -220,6 +225,49 @@ extension OffPolicyAccumulator {
                 }
             }
         }
+    }
+
+    /// MIPS's weight of every row: per embedding dimension d, the target's and the logging
+    /// policy's probability of the logged item's category at the row's position, multiplied over
+    /// d (from 1, in dimension order, as OBP does), the target's product over the logging's.
+    mutating func marginalWeights(_ c: LogChunk, policy p: Int, pa: [Double], embeddings e: ItemFeatures) -> [Double] {
+        let N = evaluator.items
+        var out = [Double](repeating: 0, count: c.count)
+        for j in 0..<c.count {
+            let ts = c.targetStates.isEmpty ? 0 : c.targetStates[p]?[j] ?? 0
+            let ls = c.loggingStates?[j] ?? 0
+            let k = Int(c.positions[j])
+            let code = KeyCode(policy: Int32(p), target: ts, logging: ls, position: c.positions[j])
+            let table: [[Double]]
+            if let t = embeddingCache[code] {
+                table = t
+            } else {
+                let target = evaluator.targets[p].marginals[Int(ts)]
+                let logging = evaluator.logging![Int(ls)]
+                var t = [[Double]]()
+                for col in e.categorical {
+                    let cats = Int(col.max() ?? 0) + 1
+                    var pt = [Double](repeating: 0, count: cats)
+                    var pb = pt
+                    for a in 0..<N {
+                        pt[Int(col[a])] += target.probability(item: a, rank: k)
+                        pb[Int(col[a])] += logging.probability(item: a, rank: k)
+                    }
+                    t += [pt, pb]
+                }
+                embeddingCache[code] = t
+                table = t
+            }
+            let a = Int(c.items[j])
+            var pe = 1.0
+            var pb = 1.0
+            for (d, col) in e.categorical.enumerated() {
+                pe *= table[2 * d][Int(col[a])]
+                pb *= table[2 * d + 1][Int(col[a])]
+            }
+            out[j] = pe / pb
+        }
+        return out
     }
 
     /// Per grouping of the ratio pass (position, context) of policy p, the slot of every row of

@@ -39,6 +39,9 @@ public struct OffPolicyAccumulator {
     /// Per key (policy, target state, logging state, position): [pointNCIS normaliser per cap,
     /// DM term, unsupported mass].
     var keyCache: [KeyCode: [Double]] = [:]
+    /// Per key: per embedding dimension, the target's then the logging policy's probability of each
+    /// category at the key's position (MIPS).
+    var embeddingCache: [KeyCode: [[Double]]] = [:]
     var logisticContext: LogisticRows?
     var scratch: Scratch
     /// The rows added so far, identified (the shard this accumulator reads).

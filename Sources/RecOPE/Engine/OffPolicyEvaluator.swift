@@ -49,6 +49,9 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var itemFeatures: ItemFeatures? = nil
     /// The groupings pieceNCIS is computed for (one estimate per grouping and cap).
     public var pieceGroupings: [PieceGrouping] = [.position, .valueModel(buckets: 5)]
+    /// Item embeddings for MIPS and SNMIPS: their categorical columns (one embedding dimension
+    /// each; needs the logging policy's marginals). nil: no MIPS.
+    public var itemEmbeddings: ItemFeatures? = nil
     /// DRos's shrinkage λ values (> 0; ∞ is DR): one estimate per λ and reward model (empty: none).
     public var shrinkage: [Double] = []
     /// Sub-Gaussian IPW's and DR's λ values in [0, 1] (0 is IPW / DR): one estimate each (empty:
@@ -73,6 +76,8 @@ public struct EvaluationSettings: Sendable, Equatable {
             && a.logisticRewardModel == b.logisticRewardModel && a.pieceGroupings == b.pieceGroupings
             && a.shrinkage == b.shrinkage && a.subGaussian == b.subGaussian && a.slope == b.slope
             && a.slopeDelta == b.slopeDelta
+            && a.itemEmbeddings.map { OffPolicyEvaluator.hash(categoricalOf: $0) }
+                == b.itemEmbeddings.map { OffPolicyEvaluator.hash(categoricalOf: $0) }
     }
 
     /// The finite positive caps, sorted.
@@ -140,6 +145,16 @@ public struct OffPolicyEvaluator: Sendable {
         guard settings.slopeDelta > 0, settings.slopeDelta < 1 else {
             throw .invalidParameter("SLOPE's delta must be in (0, 1), got \(settings.slopeDelta)")
         }
+        if let e = settings.itemEmbeddings {
+            guard !e.categorical.isEmpty else {
+                throw .invalidParameter("the item embeddings for MIPS have no categorical column")
+            }
+            guard e.itemCount >= items else {
+                throw .invalidParameter(
+                    "the item embeddings cover \(e.itemCount) items but the policies rank \(items): MIPS needs every item's"
+                )
+            }
+        }
         if settings.logisticRewardModel && settings.rewardModels, let f = settings.itemFeatures, f.itemCount < items {
             throw .invalidParameter(
                 "the item features cover \(f.itemCount) items but the policies rank \(items): the logistic reward model needs a row for every item"
@@ -159,13 +174,14 @@ public struct OffPolicyEvaluator: Sendable {
             level: settings.level, logisticRewardModel: settings.logisticRewardModel && settings.rewardModels,
             pieceGroupings: settings.pieceGroupings.filter { settings.rewardModels || !$0.isValueModel },
             rewardModels: settings.rewardModels, maxNewtonIterations: max(1, settings.maxNewtonIterations),
-            itemFeatures: usableItemFeatures.map(Self.hash) ?? 0,
+            itemFeatures: usableItemFeatures.map { Self.hash($0) } ?? 0,
             itemCategories: usableItemFeatures?.categorical.map { Int($0.max() ?? 0) + 1 } ?? [],
             itemNumeric: usableItemFeatures?.numeric.count ?? 0, items: items, depth: depth,
             policies: targets.map(\.name), policyHashes: targets.map { Self.hash($0.marginals.first!) },
             logging: logging.map { Self.hash($0[0]) } ?? 0,
             shrinkage: Array(Set(settings.shrinkage)).sorted(), subGaussian: Array(Set(settings.subGaussian)).sorted(),
-            slope: settings.slope, slopeDelta: settings.slopeDelta)
+            slope: settings.slope, slopeDelta: settings.slopeDelta,
+            embeddings: settings.itemEmbeddings.map { Self.hash(categoricalOf: $0) } ?? 0)
     }
 
     /// Item features that cover every item (others are ignored, as the logistic model needs one
@@ -195,6 +211,13 @@ public struct OffPolicyEvaluator: Sendable {
         var h = RowHash.mix(UInt64(m.items) &* 31 &+ UInt64(m.k))
         for p in m.probabilities { h = RowHash.mix(h ^ p.bitPattern) }
         return h
+    }
+
+    /// A hash of the categorical columns (what MIPS reads).
+    static func hash(categoricalOf f: ItemFeatures) -> UInt64 {
+        var h = RowHash.key(bytes: f.categoricalNames.joined(separator: ",").utf8)
+        for col in f.categorical { for v in col { h = RowHash.mix(h ^ UInt64(bitPattern: Int64(v))) } }
+        return h == 0 ? 1 : h
     }
 
     static func hash(_ f: ItemFeatures) -> UInt64 {

@@ -134,6 +134,9 @@ extension OffPolicyState {
         }
         if settings.logging == 0 {
             out.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped")
+            if settings.embeddings != 0 {
+                out.append("\(name): MIPS needs the logging policy's marginals (--logging); skipped")
+            }
         }
         for g in settings.pieceGroupings {
             guard case .contextFeature(let c) = g, let layout = plan.passes[g.pass.rawValue],

@@ -51,6 +51,7 @@ extension OffPolicyState {
             ("items and positions", a.items == b.items && a.depth == b.depth),
             ("DRos shrinkage", a.shrinkage == b.shrinkage), ("sub-Gaussian λ", a.subGaussian == b.subGaussian),
             ("SLOPE tuning", a.slope == b.slope && a.slopeDelta == b.slopeDelta),
+            ("MIPS embeddings", a.embeddings == b.embeddings),
         ]
         for (name, same) in checks where !same {
             throw .invalidParameter(
@@ -77,6 +78,7 @@ extension OffPolicyState {
         case "Newton iterations": return "\(s.maxNewtonIterations)"
         case "DRos shrinkage": return s.shrinkage.map { cFormat("%g", $0) }.joined(separator: ",")
         case "sub-Gaussian λ": return s.subGaussian.map { cFormat("%g", $0) }.joined(separator: ",")
+        case "MIPS embeddings": return s.embeddings == 0 ? "none" : String(s.embeddings, radix: 16)
         case "SLOPE tuning": return s.slope ? "SLOPE, delta " + cFormat("%g", s.slopeDelta) : "none"
         case "item features":
             return s.itemFeatures == 0

@@ -85,6 +85,8 @@ public struct StateSettings: Sendable, Equatable, Codable {
     public var slope: Bool
     /// SLOPE's δ.
     public var slopeDelta: Double
+    /// A hash of MIPS's item embeddings (0: none).
+    public var embeddings: UInt64
 }
 
 /// Counts of the click-rate model: per fold (row-key hash) and (item, position) cell, exact, so
