@@ -264,12 +264,19 @@ public struct FeedSimulator: Sendable {
         public var normalCoverage: Double
         /// Share of runs whose Poisson-bootstrap interval holds it (nil without replicates).
         public var bootstrapCoverage: Double?
+        /// The normal interval's mean width over the runs.
+        public var normalWidth: Double = 0
+        /// The Poisson-bootstrap interval's mean width (nil without replicates).
+        public var bootstrapWidth: Double?
     }
 
     /// Bias, RMSE and interval coverage of each estimator over `runs` simulated logs (seeds seed,
     /// seed+1, …), each against that log's exact value of the candidate.
     public func study(runs: Int, seed: UInt64, settings: EvaluationSettings) throws(RecOPEError) -> [StudyRow] {
-        struct Tally { var sum = 0.0, sumSq = 0.0, truth = 0.0, n = 0, normal = 0, boot = 0, booted = 0 }
+        struct Tally {
+            var sum = 0.0, sumSq = 0.0, truth = 0.0, n = 0, normal = 0, boot = 0, booted = 0
+            var normalWidth = 0.0, bootWidth = 0.0
+        }
         var acc = [String: (row: StudyRow, tally: Tally)]()
         var order = [String]()
         for r in 0..<runs {
@@ -277,11 +284,13 @@ public struct FeedSimulator: Sendable {
             let evs = try FeedSimulator.evaluate(run, settings: settings)
             for (cand, ev) in zip(run.candidates, evs) {
                 for e in ev.estimates {
-                    let key = "\(cand.name)|\(e.label)|\(e.cap.map { String($0) } ?? "-")"
+                    // A tuned estimate's cap is its choice, which varies by run: one row for it.
+                    let cap = e.tuning == nil ? e.cap : nil
+                    let key = "\(cand.name)|\(e.label)|\(cap.map { String($0) } ?? "-")"
                     if acc[key] == nil {
                         acc[key] = (
                             StudyRow(
-                                policy: cand.name, estimator: e.label, cap: e.cap, bias: 0, rmse: 0, meanTruth: 0,
+                                policy: cand.name, estimator: e.label, cap: cap, bias: 0, rmse: 0, meanTruth: 0,
                                 normalCoverage: 0, bootstrapCoverage: nil), Tally()
                         )
                         order.append(key)
@@ -292,8 +301,10 @@ public struct FeedSimulator: Sendable {
                     acc[key]!.tally.truth += cand.truth
                     acc[key]!.tally.n += 1
                     if e.normal.low <= cand.truth && cand.truth <= e.normal.high { acc[key]!.tally.normal += 1 }
+                    acc[key]!.tally.normalWidth += e.normal.high - e.normal.low
                     if e.method == .poissonBootstrap {
                         acc[key]!.tally.booted += 1
+                        acc[key]!.tally.bootWidth += e.interval.high - e.interval.low
                         if e.interval.low <= cand.truth && cand.truth <= e.interval.high { acc[key]!.tally.boot += 1 }
                     }
                 }
@@ -307,6 +318,8 @@ public struct FeedSimulator: Sendable {
             row.meanTruth = t.truth / n
             row.normalCoverage = Double(t.normal) / n
             row.bootstrapCoverage = t.booted > 0 ? Double(t.boot) / Double(t.booted) : nil
+            row.normalWidth = t.normalWidth / n
+            row.bootstrapWidth = t.booted > 0 ? t.bootWidth / Double(t.booted) : nil
             return row
         }
     }

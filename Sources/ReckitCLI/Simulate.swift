@@ -38,7 +38,7 @@ struct Simulate: ParsableCommand {
             let rows = try FeedSimulator(config: config).study(runs: runs, seed: seed, settings: settings)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             print(
-                "policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover"
+                "policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover  normal width  bootstrap width"
             )
             for r in rows {
                 print(
@@ -49,7 +49,9 @@ struct Simulate: ParsableCommand {
                         + String(
                             format: "%.6f     %+.6f   %.6f    %.3f       %.3f", r.meanTruth, r.bias, r.rmse,
                             r.rmse / r.meanTruth, r.normalCoverage)
-                        + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -"))
+                        + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -")
+                        + String(format: "            %.6f", r.normalWidth)
+                        + (r.bootstrapWidth.map { String(format: "      %.6f", $0) } ?? "      -"))
             }
             if let json {
                 let (data, nonFinite) = try JSONOutput.encode(rows, pretty: true, what: json)
