@@ -98,7 +98,7 @@ import Testing
     /// SLOPE as OBP runs it: widths √(var/(n − 1))·t(n − 1, 1 − δ), candidates by decreasing
     /// width, kept while every kept estimate is within the widths.
     @Test func slopeChoosesAsOBPDoes() throws {
-        for delta in [0.1, 0.3, 0.05] {
+        for delta in [0.1, 0.3, 0.05, 0.5] {
             let (ev, target) = try Self.report(slopeDelta: delta)
             let (w, q, dm) = Self.rowTerms(target)
             let r = Self.rewards
@@ -110,7 +110,7 @@ import Testing
                     let m = Self.mean(c.1)
                     return (c.1.reduce(0.0) { $0 + ($1 - m) * ($1 - m) } / n / (n - 1)).squareRoot() * t
                 }
-                let order = cnf.indices.sorted { cnf[$0] > cnf[$1] }
+                let order = cnf.indices.sorted { cnf[$0] != cnf[$1] ? cnf[$0] > cnf[$1] : $0 > $1 }
                 var kept = [Int]()
                 for (i, idx) in order.enumerated() {
                     if kept.allSatisfy({ abs(theta[$0] - theta[idx]) <= cnf[idx] + (6.0.squareRoot() - 1) * cnf[$0] }) {

@@ -42,7 +42,7 @@ def test_the_report_equals_the_cli(cli, specs, tmp_path):
         e["policy"] for e in want["evaluations"]]
     est = got.estimates
     assert list(est.columns) == ["policy", "estimator", "cap", "grouping", "model", "value", "low", "high", "method",
-                                 "normal_low", "normal_high"]
+                                 "normal_low", "normal_high", "tuning"]
     assert len(est) == sum(len(e["estimates"]) for e in want["evaluations"])
     ips = got.estimate(got.policies[0], "IS")
     assert ips["low"] <= ips["value"] <= ips["high"]

@@ -235,9 +235,9 @@ struct SlopeTuned: EstimatorUnit {
             theta.append(mean)
             cnf.append((variance / (n - 1)).squareRoot() * t)
         }
-        // By decreasing width; equal widths keep their order (numpy's argsort reversed would
-        // reverse them: a tie between candidates' widths is the one place the choice may differ).
-        let order = cnf.indices.sorted { cnf[$0] > cnf[$1] }
+        // By decreasing width, equal widths later candidate first: numpy's argsort (stable for
+        // lists this short) reversed, as OBP orders them (δ = 0.5 makes every width 0: a tie).
+        let order = cnf.indices.sorted { cnf[$0] != cnf[$1] ? cnf[$0] > cnf[$1] : $0 > $1 }
         let c = 6.0.squareRoot() - 1
         var kept = [Int]()
         for (i, idx) in order.enumerated() {
