@@ -262,19 +262,21 @@ struct EstimatorPlan: Sendable {
         if s.logging != 0 { u += caps.map { PointNCIS(capIndex: $0, capValue: s.caps[$0]) } }
         if s.logging != 0 && s.embeddings != 0 { u += [MarginalizedIPS(), SelfNormalisedMarginalizedIPS()] }
         u += s.subGaussian.indices.map { SubGaussianIPW(index: $0, lambda: s.subGaussian[$0]) }
+        /// SLOPE over `values` (none: no estimate), the i-th value's term `term(i)`.
+        func tune(_ e: Estimator, _ model: RewardModelKind?, _ values: [Double], _ term: (Int) -> RowTerm) {
+            guard !values.isEmpty else { return }
+            u.append(
+                SlopeTuned(
+                    estimator: e, model: model, candidates: values.indices.map { (values[$0], term($0)) },
+                    delta: s.slopeDelta))
+        }
         if s.slope {
             // OBP's IPW tuning: clipping values, largest first (∞: IS).
             let candidates =
                 [(Double.infinity, RowTerm.weightedReward)]
                 + caps.reversed().map { (s.caps[$0], RowTerm.cappedReward(cap: $0)) }
             u.append(SlopeTuned(estimator: .CIS, model: nil, candidates: candidates, delta: s.slopeDelta))
-            if !s.subGaussian.isEmpty {
-                u.append(
-                    SlopeTuned(
-                        estimator: .SubGaussianIPW, model: nil,
-                        candidates: s.subGaussian.indices.map { (s.subGaussian[$0], .subGaussianIPW(lambda: $0)) },
-                        delta: s.slopeDelta))
-            }
+            tune(.SubGaussianIPW, nil, s.subGaussian) { .subGaussianIPW(lambda: $0) }
         }
         // Per reward model: DM, DR (SwitchDR with the click-rate model), SNDR, DRos and
         // sub-Gaussian DR per λ, and their SLOPE choices.
@@ -286,20 +288,8 @@ struct EstimatorPlan: Sendable {
             u += s.shrinkage.indices.map { DRWithShrinkage(kind: kind, index: $0, lambda: s.shrinkage[$0]) }
             u += s.subGaussian.indices.map { SubGaussianDR(kind: kind, index: $0, lambda: s.subGaussian[$0]) }
             guard s.slope else { continue }
-            if !s.shrinkage.isEmpty {
-                u.append(
-                    SlopeTuned(
-                        estimator: .DRos, model: kind,
-                        candidates: s.shrinkage.indices.map { (s.shrinkage[$0], .shrinkageDR(kind, lambda: $0)) },
-                        delta: s.slopeDelta))
-            }
-            if !s.subGaussian.isEmpty {
-                u.append(
-                    SlopeTuned(
-                        estimator: .SubGaussianDR, model: kind,
-                        candidates: s.subGaussian.indices.map { (s.subGaussian[$0], .subGaussianDR(kind, lambda: $0)) },
-                        delta: s.slopeDelta))
-            }
+            tune(.DRos, kind, s.shrinkage) { .shrinkageDR(kind, lambda: $0) }
+            tune(.SubGaussianDR, kind, s.subGaussian) { .subGaussianDR(kind, lambda: $0) }
         }
         units = u
         var passes = [PassLayout?]()

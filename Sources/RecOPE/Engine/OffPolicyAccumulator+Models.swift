@@ -102,14 +102,7 @@ extension OffPolicyAccumulator {
             t.slots = slots
             inputs.append(t)
         }
-        let settings = state.settings
-        let B = replicates
-        let tau = tau
-        try forEachBlock(c) { rows, p, sums, sc in
-            Self.addTermRows(
-                c, rows, &sums.passes[SumPass.clickModel.rawValue]!, layout, inputs[p], &sc, settings, tau: tau,
-                replicates: B)
-        }
+        try addTerms(c, .clickModel, inputs)
         if state.newton != nil { addNewton(c) }
     }
 }
@@ -323,7 +316,7 @@ extension OffPolicyAccumulator {
 
     /// Last pass: DM and DR with the fitted logistic model.
     mutating func addLogistic(_ c: LogChunk) throws(RecOPEError) {
-        guard let m = logisticContext, let layout = plan.passes[SumPass.logistic.rawValue] else { return }
+        guard let m = logisticContext, plan.needs(.logistic) else { return }
         let coefficients = m.columnCoefficients(c)
         let N = evaluator.items
         let pa = try loggingProbabilities(c)
@@ -359,13 +352,6 @@ extension OffPolicyAccumulator {
             }
             inputs.append(t)
         }
-        let settings = state.settings
-        let B = replicates
-        let tau = tau
-        try forEachBlock(c) { rows, p, sums, sc in
-            Self.addTermRows(
-                c, rows, &sums.passes[SumPass.logistic.rawValue]!, layout, inputs[p], &sc, settings, tau: tau,
-                replicates: B)
-        }
+        try addTerms(c, .logistic, inputs)
     }
 }

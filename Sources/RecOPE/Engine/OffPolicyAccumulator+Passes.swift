@@ -47,14 +47,22 @@ extension OffPolicyAccumulator {
             t.slots = pieceSlots(c, policy: p, layout)
             inputs.append(t)
         }
+        try addTerms(c, .ratios, inputs, weights: true)
+    }
+
+    /// Adds `pass`'s term sums of `c` (and, with `weights`, the weight diagnostics) for every
+    /// policy, block by block, from each policy's inputs.
+    mutating func addTerms(_ c: LogChunk, _ pass: SumPass, _ inputs: [TermInputs], weights: Bool = false)
+        throws(RecOPEError)
+    {
+        let layout = plan.passes[pass.rawValue]!
         let settings = state.settings
         let B = replicates
         let tau = tau
         try forEachBlock(c) { rows, p, sums, sc in
-            sums.weights.add(rows, weights: inputs[p].w, rewards: c.rewards)
+            if weights { sums.weights.add(rows, weights: inputs[p].w, rewards: c.rewards) }
             return Self.addTermRows(
-                c, rows, &sums.passes[SumPass.ratios.rawValue]!, layout, inputs[p], &sc, settings, tau: tau,
-                replicates: B)
+                c, rows, &sums.passes[pass.rawValue]!, layout, inputs[p], &sc, settings, tau: tau, replicates: B)
         }
     }
 
