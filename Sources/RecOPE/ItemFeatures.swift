@@ -21,6 +21,9 @@ public struct ItemFeatures: Sendable {
     public let numericNames: [String]
     /// Names of the categorical columns.
     public let categoricalNames: [String]
+    /// Item ids at most (exclusive): the catalogs RecKit's policies rank.
+    public static let maxItems = 10_000_000
+
     /// Items described.
     public var itemCount: Int { numeric.first?.count ?? categorical.first?.count ?? 0 }
 
@@ -48,6 +51,13 @@ public struct ItemFeatures: Sendable {
             guard let id = reader.int(idCol), id >= 0 else {
                 throw .malformedFile(
                     file: path, line: reader.line, message: "column '\(clipped(idColumn))': not an item id")
+            }
+            // Ids must cover 0..<n: one beyond any table RecKit reads is wrong (and Int.max + 1
+            // would trap when the count is taken).
+            guard id < Self.maxItems else {
+                throw .malformedFile(
+                    file: path, line: reader.line,
+                    message: "column '\(clipped(idColumn))': item id \(id) is out of range (0..<\(Self.maxItems))")
             }
             guard rows[id] == nil else {
                 throw .malformedFile(file: path, line: reader.line, message: "item \(id) appears twice")

@@ -25,6 +25,19 @@ import _RecTestSupport
         expectDirectory("OffPolicyState") { _ = try OffPolicyState.load(d) }
     }
 
+    /// An item id past any catalog (the fuzzer's Int.max, whose + 1 trapped) is a typed error
+    /// naming the line.
+    @Test func hugeItemIdsAreRefused() throws {
+        let p = Self.directory + "/reckit-items-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        for id in ["9223372036854775807", "10000000"] {
+            try "item_id,colour\n0,red\n\(id),blue\n".write(toFile: p, atomically: true, encoding: .utf8)
+            #expect {
+                _ = try ItemFeatures.load(csv: p)
+            } throws: { "\($0)".contains("\(p):3") && "\($0)".contains("item id \(id) is out of range") }
+        }
+    }
+
     /// A missing file says so, with the path once.
     @Test func missingFilesAreNamed() {
         let p = Self.directory + "/no-such-\(UUID().uuidString).csv"
