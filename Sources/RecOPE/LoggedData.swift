@@ -42,6 +42,9 @@ public struct LoggedData: Sendable {
     public internal(set) var events: [Int32]?
     /// Names of the event types, when the log has an event column.
     public internal(set) var eventNames: [String] = []
+    /// The source's line of each row, when read from a file (errors name it); else rows are
+    /// named by their 1-based number.
+    public internal(set) var lines: [Int]?
     /// Where the data came from.
     public let source: String
 
@@ -194,6 +197,7 @@ extension LoggedData {
         if columns.time != nil { data.times = [] }
         if columns.event != nil { data.events = [] }
         if columns.rowKey != nil { data.rowKeys = [] }
+        data.lines = []
         if !columns.context.isEmpty { data.contexts = [] }
         data.contextFeatureNames = columns.context
         data.contextFeatures = columns.context.map { _ in [] }
@@ -204,6 +208,7 @@ extension LoggedData {
         while let c = try reader.next(maxRows: 65536) {
             data.items += c.items
             data.positions += c.positions
+            data.lines! += c.lines ?? (data.lines!.count..<data.lines!.count + c.count).map { $0 + 2 }
             if let j = c.rewards.firstIndex(where: { !ExactSum.fits($0) }) {
                 throw .malformedFile(
                     file: path, line: c.lines?[j],

@@ -276,7 +276,15 @@ struct OfflineABRun: ParsableCommand {
         var data = try LoggedData.load(csv: logs, columns: columns)
         var originalItems = [Int]()
         (data, originalItems) = data.compactingItems()
-        let depth = k ?? Int(data.positions.max()! + 1)
+        // In Int: a logged position of 2³¹ − 1 is valid input, its depth is not an Int32.
+        let deepest = Int(data.positions.max() ?? -1) + 1
+        if k == nil && deepest > 10_000 {
+            throw RecOPEError.malformedFile(
+                file: logs, line: nil,
+                message: "the deepest logged position is \(deepest); "
+                    + "a model's policies are evaluated over at most 10000 positions (set --k)")
+        }
+        let depth = k ?? deepest
         var policies = [TargetPolicy]()
         try runRL {
             for path in targetModel {

@@ -38,6 +38,20 @@ import _RecTestSupport
         }
     }
 
+    /// A log read whole names a bad row by its file line (the header is line 1), as the
+    /// streaming reader does: its chunks carry the lines.
+    @Test func loadedLogsKeepTheirLines() throws {
+        let p = Self.directory + "/reckit-log-\(UUID().uuidString).csv"
+        defer { try? FileManager.default.removeItem(atPath: p) }
+        try "item,position,click,propensity\n1,0,1,0.5\n2,2147483647,0,0.5\n".write(
+            toFile: p, atomically: true, encoding: .utf8)
+        let data = try LoggedData.load(
+            csv: p, columns: LogColumns.parse("item=item,position=position,reward=click,propensity=propensity"))
+        #expect(data.lines == [2, 3])
+        #expect(data.chunk(1..<2).lines == [3])
+        #expect(data.positions.last == Int32.max)
+    }
+
     /// A missing file says so, with the path once.
     @Test func missingFilesAreNamed() {
         let p = Self.directory + "/no-such-\(UUID().uuidString).csv"

@@ -95,7 +95,7 @@ extension LoggedData {
         c.rowKeys =
             rowKeys.map { Array($0[range]) } ?? range.map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
         c.rowKeyed = rowKeys != nil
-        c.lines = range.map { $0 + 1 }
+        c.lines = lines.map { Array($0[range]) } ?? range.map { $0 + 1 }
         for (f, col) in contextFeatures.enumerated() {
             let name = f < contextFeatureNames.count ? contextFeatureNames[f] : "context\(f)"
             let values =
