@@ -268,6 +268,11 @@ public struct FeedSimulator: Sendable {
         public var normalWidth: Double = 0
         /// The Poisson-bootstrap interval's mean width (nil without replicates).
         public var bootstrapWidth: Double?
+        /// Share of runs whose empirical-likelihood interval holds the exact value (IS and SNIPS,
+        /// with `EvaluationSettings.likelihood`; nil otherwise).
+        public var likelihoodCoverage: Double?
+        /// The empirical-likelihood interval's mean width.
+        public var likelihoodWidth: Double?
     }
 
     /// Bias, RMSE and interval coverage of each estimator over `runs` simulated logs (seeds seed,
@@ -276,6 +281,7 @@ public struct FeedSimulator: Sendable {
         struct Tally {
             var sum = 0.0, sumSq = 0.0, truth = 0.0, n = 0, normal = 0, boot = 0, booted = 0
             var normalWidth = 0.0, bootWidth = 0.0
+            var likelihood = 0, likelihoodRuns = 0, likelihoodWidth = 0.0
         }
         var acc = [String: (row: StudyRow, tally: Tally)]()
         var order = [String]()
@@ -307,6 +313,11 @@ public struct FeedSimulator: Sendable {
                         acc[key]!.tally.bootWidth += e.interval.high - e.interval.low
                         if e.interval.low <= cand.truth && cand.truth <= e.interval.high { acc[key]!.tally.boot += 1 }
                     }
+                    if let l = e.likelihood {
+                        acc[key]!.tally.likelihoodRuns += 1
+                        acc[key]!.tally.likelihoodWidth += l.high - l.low
+                        if l.low <= cand.truth && cand.truth <= l.high { acc[key]!.tally.likelihood += 1 }
+                    }
                 }
             }
         }
@@ -320,6 +331,10 @@ public struct FeedSimulator: Sendable {
             row.bootstrapCoverage = t.booted > 0 ? Double(t.boot) / Double(t.booted) : nil
             row.normalWidth = t.normalWidth / n
             row.bootstrapWidth = t.booted > 0 ? t.bootWidth / Double(t.booted) : nil
+            if t.likelihoodRuns > 0 {
+                row.likelihoodCoverage = Double(t.likelihood) / Double(t.likelihoodRuns)
+                row.likelihoodWidth = t.likelihoodWidth / Double(t.likelihoodRuns)
+            }
             return row
         }
     }

@@ -13,7 +13,7 @@ extension OfflineABJob {
     public static let configKeys: Set<String> = [
         "logs", "format", "columns", "row_key", "targets", "logging", "caps", "bootstrap", "seed", "item_features",
         "piece_groups", "reward_models", "k", "method", "simulations", "shrinkage", "sub_gaussian", "slope",
-        "slope_delta", "mips_embeddings",
+        "slope_delta", "mips_embeddings", "interval", "weight_bound",
     ]
 
     /// A job from its JSON configuration: `logs` (a CSV path), `format` (`obd` or `csv`), `columns`
@@ -155,6 +155,22 @@ extension OfflineABJob {
         if let v = c["slope_delta"], v != .null {
             guard let d = v.number, d > 0, d < 1 else { throw bad("\"slope_delta\" must be a number in (0, 1)") }
             s.slopeDelta = d
+        }
+        if let v = c["interval"], v != .null {
+            switch v.string {
+            case "auto": break
+            case "empirical-likelihood": s.likelihood = .reported
+            default: throw bad("\"interval\" must be \"auto\" or \"empirical-likelihood\"")
+            }
+        }
+        if let v = c["weight_bound"], v != .null {
+            guard let d = v.number, d > 1, d.isFinite else {
+                throw bad("\"weight_bound\" must be a finite number above 1")
+            }
+            guard s.likelihood != nil else {
+                throw bad("\"weight_bound\" goes with \"interval\": \"empirical-likelihood\"")
+            }
+            s.weightBound = d
         }
         s.bootstrap = try integer("bootstrap", 0...100_000) ?? 1000
         if let v = c["seed"], v != .null {

@@ -20,3 +20,11 @@ enum SplitPart: String, CaseIterable, ExpressibleByArgument {
         self.init(rawValue: argument == "validation" ? "valid" : argument)
     }
 }
+
+/// `--interval`: which interval IS and SNIPS report.
+enum IntervalChoice: String, ExpressibleByArgument, CaseIterable {
+    /// The bootstrap's with replicates, else the normal.
+    case auto
+    /// The empirical-likelihood interval (`EmpiricalLikelihood`).
+    case empiricalLikelihood = "empirical-likelihood"
+}

@@ -65,6 +65,13 @@ struct OfflineABRun: ParsableCommand {
     @Flag(help: "SLOPE tuning: pick CIS's cap (caps and inf), DRos's λ and the sub-Gaussian λ; report the choice.")
     var slope = false
     @Option(help: "SLOPE's δ (its widths are Student t bounds at 1 − δ).") var slopeDelta = 0.1
+    @Option(
+        help:
+            "The interval of IS and SNIPS: auto (the bootstrap's with replicates, else the normal) or empirical-likelihood (the weights' mean fixed at 1; asymmetric, for heavy-tailed weights). Other estimators keep auto."
+    )
+    var interval: IntervalChoice = .auto
+    @Option(help: "The empirical-likelihood interval's largest weight (> 1; default: the largest logged weight).")
+    var weightBound: Double?
     @Option(help: "Seed (bootstrap, folds and Monte Carlo marginals).") var seed: UInt64 = 1
     @Option(help: "Positions evaluated (default: the deepest logged position; required with --partial or --logs -).")
     var k: Int?
@@ -113,6 +120,12 @@ struct OfflineABRun: ParsableCommand {
         guard slopeDelta > 0 && slopeDelta < 1 else {
             throw ValidationError("--slope-delta must be in (0, 1), got \(slopeDelta)")
         }
+        if let b = weightBound, !(b > 1 && b.isFinite) {
+            throw ValidationError("--weight-bound must be finite and above 1, got \(b)")
+        }
+        if weightBound != nil && interval != .empiricalLikelihood {
+            throw ValidationError("--weight-bound goes with --interval empirical-likelihood")
+        }
         if let k, k < 1 || k > 10_000 { throw ValidationError("--k must be in 1...10000, got \(k)") }
         if partial != nil || logs == "-" {
             guard k != nil else {
@@ -141,6 +154,10 @@ struct OfflineABRun: ParsableCommand {
         s.subGaussian = subGaussian
         s.slope = slope
         s.slopeDelta = slopeDelta
+        if interval == .empiricalLikelihood {
+            s.likelihood = .reported
+            s.weightBound = weightBound
+        }
         s.parallelism = .threads(Threading.count)
         let sibling = URL(fileURLWithPath: logs).deletingLastPathComponent().appendingPathComponent("item_context.csv")
             .path

@@ -15,6 +15,13 @@ struct Simulate: ParsableCommand {
     @Option(help: "Requests per 4-hour period.") var requests: Int = 500
     @Option(help: "Weight caps; repeat for several.") var cap: [Double] = [2, 5, 10]
     @Option(help: "Poisson bootstrap replicates per log (0: normal intervals only).") var bootstrap: Int = 0
+    @Flag(
+        help:
+            "Also compute the empirical-likelihood interval of IS and SNIPS (weights' mean fixed at 1) and report its coverage and width."
+    )
+    var likelihood = false
+    @Option(help: "The empirical-likelihood interval's weight bound (> 1; default: each log's largest weight).")
+    var weightBound: Double?
     @Option(help: "Write the study's rows as JSON to this file (atomically).") var json: String?
     @OptionGroup var threading: ThreadOptions
 
@@ -23,6 +30,10 @@ struct Simulate: ParsableCommand {
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard requests >= 1 else { throw ValidationError("--requests must be at least 1") }
         guard bootstrap >= 0, bootstrap <= 100_000 else { throw ValidationError("--bootstrap must be in 0...100000") }
+        if let b = weightBound, !(b > 1 && b.isFinite) {
+            throw ValidationError("--weight-bound must be finite and above 1, got \(b)")
+        }
+        if weightBound != nil && !likelihood { throw ValidationError("--weight-bound goes with --likelihood") }
     }
 
     func run() throws {
@@ -34,11 +45,16 @@ struct Simulate: ParsableCommand {
             var settings = EvaluationSettings()
             settings.caps = cap
             settings.bootstrap = bootstrap
+            if likelihood {
+                settings.likelihood = .computed
+                settings.weightBound = weightBound
+            }
             let t0 = DispatchTime.now().uptimeNanoseconds
             let rows = try FeedSimulator(config: config).study(runs: runs, seed: seed, settings: settings)
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             print(
                 "policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover  normal width  bootstrap width"
+                    + (likelihood ? "  EL cover  EL width" : "")
             )
             for r in rows {
                 print(
@@ -51,7 +67,10 @@ struct Simulate: ParsableCommand {
                             r.rmse / r.meanTruth, r.normalCoverage)
                         + (r.bootstrapCoverage.map { String(format: "         %.3f", $0) } ?? "         -")
                         + String(format: "            %.6f", r.normalWidth)
-                        + (r.bootstrapWidth.map { String(format: "      %.6f", $0) } ?? "      -"))
+                        + (r.bootstrapWidth.map { String(format: "      %.6f", $0) } ?? "      -")
+                        + (likelihood
+                            ? (r.likelihoodCoverage.map { String(format: "         %.3f", $0) } ?? "         -")
+                                + (r.likelihoodWidth.map { String(format: "     %.6f", $0) } ?? "     -") : ""))
             }
             if let json {
                 let (data, nonFinite) = try JSONOutput.encode(rows, pretty: true, what: json)

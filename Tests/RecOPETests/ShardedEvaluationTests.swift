@@ -95,7 +95,7 @@ import Testing
                     "\(label) \(x.label) \(x.cap ?? .nan): \(x.value) [\(x.normal.low), \(x.normal.high)] vs \(y.value) [\(y.normal.low), \(y.normal.high)]"
                 )
                 #expect(
-                    x.method == y.method && x.interval == y.interval,
+                    x.method == y.method && x.interval == y.interval && x.likelihood == y.likelihood,
                     "\(label) \(x.label): bootstrap \(x.interval) vs \(y.interval)")
             }
             #expect(close(ea.diagnostics.effectiveSampleSize, eb.diagnostics.effectiveSampleSize))
@@ -123,6 +123,7 @@ import Testing
         settings.shrinkage = [1, .infinity]
         settings.subGaussian = [0.2]
         settings.slope = true
+        settings.likelihood = .reported
         let csv = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-embed-\(seed)-\(rows).csv").path
         try "item_id,kind\n0,a\n1,b\n2,a\n3,c\n4,b\n5,a\n6,c\n".write(toFile: csv, atomically: true, encoding: .utf8)
         settings.itemEmbeddings = try ItemFeatures.load(csv: csv)
@@ -143,6 +144,10 @@ import Testing
         #expect(single.passes >= 4, "ratios, reward models, Newton, logistic: \(single.passes) passes")
         #expect(single.evaluations[0].estimate(.DR, model: .logistic) != nil)
         #expect(single.evaluations[0].estimate(.MIPS) != nil && single.evaluations[0].estimate(.DRos) != nil)
+        for e in single.evaluations {
+            let s = e.estimate(.IS)
+            #expect(s?.likelihood != nil && s?.method == .empiricalLikelihood, "\(e.policy): no likelihood interval")
+        }
         var g = Xoshiro256(seed: UInt64(seed) &* 77)
         for trial in 0..<4 {
             let count = 1 + Int(Sampling.uniform(&g) * 8)

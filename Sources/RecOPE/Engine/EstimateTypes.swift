@@ -68,6 +68,8 @@ public enum IntervalMethod: String, Sendable, Codable, CaseIterable {
     case normal
     /// Percentiles of a Poisson(1) bootstrap whose weights hash the row key.
     case poissonBootstrap = "poisson-bootstrap"
+    /// Profile empirical likelihood with the weights' mean fixed at 1 (`EmpiricalLikelihood`).
+    case empiricalLikelihood = "empirical-likelihood"
 }
 
 /// How pieceNCIS cuts the rows into pieces (Gilotte et al. 2018).
@@ -161,6 +163,8 @@ public struct Estimate: Sendable, Equatable, Codable {
     public var normal: Interval
     /// How `cap` was chosen from candidates (nil: it was given).
     public var tuning: HyperparameterTuning?
+    /// The empirical-likelihood interval of the policy's value (IS and SNIPS, when asked for).
+    public var likelihood: Interval?
 
     /// The estimator's name with its grouping and model ("pieceNCIS by position", "DR (ctr)").
     public var label: String {
@@ -169,7 +173,7 @@ public struct Estimate: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case policy, estimator, cap, grouping, model, value, interval, method, normal, tuning
+        case policy, estimator, cap, grouping, model, value, interval, method, normal, tuning, likelihood
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -184,6 +188,7 @@ public struct Estimate: Sendable, Equatable, Codable {
         try c.encode(method, forKey: .method)
         try c.encode(normal, forKey: .normal)
         try c.encodeIfPresent(tuning, forKey: .tuning)
+        try c.encodeIfPresent(likelihood, forKey: .likelihood)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -204,15 +209,17 @@ public struct Estimate: Sendable, Equatable, Codable {
         method = try c.decode(IntervalMethod.self, forKey: .method)
         normal = try c.decode(Interval.self, forKey: .normal)
         tuning = try c.decodeIfPresent(HyperparameterTuning.self, forKey: .tuning)
+        likelihood = try c.decodeIfPresent(Interval.self, forKey: .likelihood)
     }
 
     /// An estimate with its intervals.
     public init(
         policy: String, estimator: Estimator, cap: Double?, grouping: PieceGrouping?, model: RewardModelKind?,
         value: Double, interval: Interval, method: IntervalMethod, normal: Interval,
-        tuning: HyperparameterTuning? = nil
+        tuning: HyperparameterTuning? = nil, likelihood: Interval? = nil
     ) {
         self.tuning = tuning
+        self.likelihood = likelihood
         self.policy = policy
         self.estimator = estimator
         self.cap = cap

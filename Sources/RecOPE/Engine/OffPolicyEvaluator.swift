@@ -62,6 +62,13 @@ public struct EvaluationSettings: Sendable, Equatable {
     public var slope = false
     /// SLOPE's δ: the widths are one-sided Student t bounds at level 1 − δ (OBP's default 0.1).
     public var slopeDelta = 0.1
+    /// Count the rows' distinct (weight, reward) pairs and compute the empirical-likelihood
+    /// interval of IS and SNIPS (`EmpiricalLikelihood`): `.computed` reports it beside the
+    /// others (`Estimate.likelihood`), `.reported` also as their interval. nil: not computed.
+    public var likelihood: LikelihoodUse? = nil
+    /// The largest weight the empirical-likelihood interval allows (> 1; nil: the largest logged
+    /// weight). The policies' true bound gives a wider, more conservative interval.
+    public var weightBound: Double? = nil
     /// Newton iterations at most; the fit stops when no coefficient moves by more than 1e-9.
     public var maxNewtonIterations = 25
     /// Threads for the passes.
@@ -75,7 +82,7 @@ public struct EvaluationSettings: Sendable, Equatable {
             && a.rewardSmoothing == b.rewardSmoothing && a.level == b.level && a.rewardModels == b.rewardModels
             && a.logisticRewardModel == b.logisticRewardModel && a.pieceGroupings == b.pieceGroupings
             && a.shrinkage == b.shrinkage && a.subGaussian == b.subGaussian && a.slope == b.slope
-            && a.slopeDelta == b.slopeDelta
+            && a.slopeDelta == b.slopeDelta && a.likelihood == b.likelihood && a.weightBound == b.weightBound
             && a.itemEmbeddings.map { OffPolicyEvaluator.hash(categoricalOf: $0) }
                 == b.itemEmbeddings.map { OffPolicyEvaluator.hash(categoricalOf: $0) }
     }
@@ -142,6 +149,9 @@ public struct OffPolicyEvaluator: Sendable {
         if let l = settings.subGaussian.first(where: { !($0 >= 0 && $0 <= 1) }) {
             throw .invalidParameter("sub-Gaussian λ values must be in [0, 1], got \(l)")
         }
+        if let b = settings.weightBound, !(b > 1 && b.isFinite) {
+            throw .invalidParameter("the weight bound must be finite and above 1, got \(b)")
+        }
         guard settings.slopeDelta > 0, settings.slopeDelta < 1 else {
             throw .invalidParameter("SLOPE's delta must be in (0, 1), got \(settings.slopeDelta)")
         }
@@ -181,7 +191,8 @@ public struct OffPolicyEvaluator: Sendable {
             logging: logging.map { Self.hash($0[0]) } ?? 0,
             shrinkage: Array(Set(settings.shrinkage)).sorted(), subGaussian: Array(Set(settings.subGaussian)).sorted(),
             slope: settings.slope, slopeDelta: settings.slopeDelta,
-            embeddings: settings.itemEmbeddings.map { Self.hash(categoricalOf: $0) } ?? 0)
+            embeddings: settings.itemEmbeddings.map { Self.hash(categoricalOf: $0) } ?? 0,
+            likelihood: settings.likelihood, weightBound: settings.likelihood == nil ? nil : settings.weightBound)
     }
 
     /// Item features that cover every item (others are ignored, as the logistic model needs one

@@ -65,17 +65,28 @@ extension OffPolicyState {
         let units = locators(policy: p, plan: plan)
         let boot = bootstrapIntervals(units)
         let z = SpecialFunctions.normalQuantile(0.5 + settings.level / 2)
+        let likelihood = policies[p].weights.pairs.flatMap { pairs in
+            EmpiricalLikelihood.interval(pairs, level: settings.level, weightBound: settings.weightBound)
+        }
         var estimates = [Estimate]()
         for (i, u) in units.enumerated() {
             let sums = u.view(replicate: nil)
             let value = u.unit.value(sums)
             let se = u.unit.standardError(sums, value: value)
             let normal = Interval(low: value - z * se, high: value + z * se)
-            estimates.append(
-                Estimate(
-                    policy: name, estimator: u.unit.estimator, cap: u.unit.reportedCap(sums), grouping: u.unit.grouping,
-                    model: u.unit.model, value: value, interval: boot[i] ?? normal,
-                    method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal, tuning: u.unit.tuning))
+            var e = Estimate(
+                policy: name, estimator: u.unit.estimator, cap: u.unit.reportedCap(sums), grouping: u.unit.grouping,
+                model: u.unit.model, value: value, interval: boot[i] ?? normal,
+                method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal, tuning: u.unit.tuning)
+            // The interval of the value of the uncapped weights: IS's and SNIPS's.
+            if let likelihood, u.unit.estimator == .IS || u.unit.estimator == .SNIPS {
+                e.likelihood = likelihood
+                if settings.likelihood == .reported {
+                    e.interval = likelihood
+                    e.method = .empiricalLikelihood
+                }
+            }
+            estimates.append(e)
         }
         let diagnostics = weightDiagnostics(policy: p, plan: plan)
         return PolicyEvaluation(
@@ -131,6 +142,19 @@ extension OffPolicyState {
                 "\(name): " + cFormat("%.4g", 100 * u)
                     + "% of the target's probability mass (averaged over logged slots) is on item/position pairs the logs never show; importance-weighted estimators cannot see it"
             )
+        }
+        if let pairs = policies[p].weights.pairs {
+            if pairs.overflow {
+                out.append(
+                    "\(name): more than \(WeightRewardCounts.maxPairs) distinct (weight, reward) pairs; no empirical-likelihood interval"
+                )
+            } else if max(settings.weightBound ?? 0, pairs.weights.max() ?? 0) <= 1,
+                !pairs.weights.allSatisfy({ $0 == 1 })
+            {
+                out.append(
+                    "\(name): every weight is below 1 (E[w] = 1 cannot hold: the target leaves the logging policy's support); no empirical-likelihood interval"
+                )
+            }
         }
         if settings.logging == 0 {
             out.append("\(name): pointNCIS needs the logging policy's marginals (--logging); skipped")

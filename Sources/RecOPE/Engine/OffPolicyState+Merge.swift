@@ -14,7 +14,7 @@ extension OffPolicyState {
     /// rows meet them), later passes nil.
     static func emptyPolicy(_ s: StateSettings, plan: EstimatorPlan, replicates: Int? = nil) -> PolicySums {
         PolicySums(
-            weights: WeightSums(caps: s.caps),
+            weights: WeightSums(caps: s.caps, pairs: s.likelihood != nil),
             passes: SumPass.allCases.map { p in
                 p == .ratios ? PassSums(plan.passes[0]!, replicates: replicates ?? s.bootstrap) : nil
             })
@@ -52,6 +52,7 @@ extension OffPolicyState {
             ("DRos shrinkage", a.shrinkage == b.shrinkage), ("sub-Gaussian λ", a.subGaussian == b.subGaussian),
             ("SLOPE tuning", a.slope == b.slope && a.slopeDelta == b.slopeDelta),
             ("MIPS embeddings", a.embeddings == b.embeddings),
+            ("empirical likelihood", a.likelihood == b.likelihood && a.weightBound == b.weightBound),
         ]
         for (name, same) in checks where !same {
             throw .invalidParameter(
@@ -79,6 +80,9 @@ extension OffPolicyState {
         case "DRos shrinkage": return s.shrinkage.map { cFormat("%g", $0) }.joined(separator: ",")
         case "sub-Gaussian λ": return s.subGaussian.map { cFormat("%g", $0) }.joined(separator: ",")
         case "MIPS embeddings": return s.embeddings == 0 ? "none" : String(s.embeddings, radix: 16)
+        case "empirical likelihood":
+            let bound = s.weightBound.map { ", weight bound " + cFormat("%g", $0) } ?? ""
+            return (s.likelihood?.rawValue ?? "none") + bound
         case "SLOPE tuning": return s.slope ? "SLOPE, delta " + cFormat("%g", s.slopeDelta) : "none"
         case "item features":
             return s.itemFeatures == 0

@@ -87,6 +87,19 @@ public struct StateSettings: Sendable, Equatable, Codable {
     public var slopeDelta: Double
     /// A hash of MIPS's item embeddings (0: none).
     public var embeddings: UInt64
+    /// Whether the (weight, reward) pairs are counted for empirical-likelihood intervals, and
+    /// whether they are the reported intervals of IS and SNIPS (nil: neither; states before it).
+    public var likelihood: LikelihoodUse?
+    /// The weight bound of the empirical-likelihood interval (nil: the largest logged weight).
+    public var weightBound: Double?
+}
+
+/// How a state uses the empirical-likelihood interval.
+public enum LikelihoodUse: String, Sendable, Codable {
+    /// Computed and reported beside the other intervals (`Estimate.likelihood`).
+    case computed
+    /// Also the reported interval of IS and SNIPS.
+    case reported
 }
 
 /// Counts of the click-rate model: per fold (row-key hash) and (item, position) cell, exact, so
@@ -156,13 +169,17 @@ public struct WeightSums: Sendable, Equatable, Codable {
     public var capWeight: [CompensatedSum]
     /// Rows by weight, in `histogramBins` bins (nil in states written before it existed).
     public var histogram: [Int]?
+    /// The distinct (weight, reward) pairs with their counts, for the empirical-likelihood
+    /// interval (nil when it was not asked for).
+    public var pairs: WeightRewardCounts?
 
     /// The weight histogram's binary exponents: bins are w = 0, 0 < w < 2⁻¹⁰, [2ᵉ, 2ᵉ⁺¹) for
     /// e = −10 … 19, and w ≥ 2²⁰.
     static let histogramExponents = -10..<20
     static let histogramBins = histogramExponents.count + 3
 
-    init(caps: [Double]) {
+    init(caps: [Double], pairs: Bool = false) {
+        if pairs { self.pairs = WeightRewardCounts() }
         aboveCaps = Self.tableCaps + caps
         above = Array(repeating: 0, count: aboveCaps.count)
         capReward = Array(repeating: CompensatedSum(), count: Self.tableCaps.count)
@@ -200,6 +217,9 @@ public struct WeightSums: Sendable, Equatable, Codable {
     /// Adds rows `rows` of a chunk, in order.
     mutating func add(_ rows: Range<Int>, weights w: [Double], rewards r: [Double]) {
         for j in rows { add(weight: w[j], reward: r[j]) }
+        if pairs != nil {
+            for j in rows { pairs!.add(weight: w[j], reward: r[j]) }
+        }
     }
 
     mutating func merge(_ o: WeightSums) {
@@ -209,6 +229,7 @@ public struct WeightSums: Sendable, Equatable, Codable {
         } else {
             histogram = nil  // a state written before histograms existed: none in the report
         }
+        if let q = o.pairs { pairs?.merge(q) }
         for i in above.indices { above[i] += o.above[i] }
         for i in capReward.indices {
             capReward[i].add(o.capReward[i])

@@ -1,0 +1,290 @@
+import RecCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The distinct (weight, reward) pairs of a policy's rows with their counts: exact (counts add
+/// when shards merge, whatever the split), so an interval computed from them after the pass is
+/// the one process's. Ranking logs hold few distinct pairs (states × items × positions × reward
+/// values); past `maxPairs` the counts stop and the interval is not computed.
+public struct WeightRewardCounts: Sendable, Equatable, Codable {
+    /// Distinct pairs kept at most (per policy).
+    public static let maxPairs = 1 << 20
+
+    /// The pairs' weights (in the order first met; a state's file lists them sorted).
+    public private(set) var weights: [Double] = []
+    /// The pairs' rewards.
+    public private(set) var rewards: [Double] = []
+    /// Rows per pair.
+    public private(set) var counts: [Int] = []
+    /// More than `maxPairs` distinct pairs were met: the counts were dropped.
+    public private(set) var overflow = false
+    private var index: [Key: Int] = [:]
+
+    struct Key: Hashable, Sendable {
+        let w: UInt64
+        let r: UInt64
+    }
+
+    enum CodingKeys: String, CodingKey { case weights, rewards, counts, overflow }
+
+    /// No rows.
+    public init() {}
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        weights = try c.decode([Double].self, forKey: .weights)
+        rewards = try c.decode([Double].self, forKey: .rewards)
+        counts = try c.decode([Int].self, forKey: .counts)
+        overflow = try c.decode(Bool.self, forKey: .overflow)
+        guard weights.count == rewards.count, weights.count == counts.count, weights.count <= Self.maxPairs,
+            counts.allSatisfy({ $0 > 0 }), weights.allSatisfy({ $0 >= 0 && $0.isFinite }),
+            rewards.allSatisfy(\.isFinite)
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .counts, in: c, debugDescription: "weight-reward counts of different lengths or out of range")
+        }
+        for j in weights.indices {
+            let k = Key(w: weights[j].bitPattern, r: rewards[j].bitPattern)
+            guard index.updateValue(j, forKey: k) == nil else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .weights, in: c, debugDescription: "a weight-reward pair is listed twice")
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        // Sorted, so a state's bytes do not depend on the order rows were met in.
+        let order = weights.indices.sorted { (weights[$0], rewards[$0]) < (weights[$1], rewards[$1]) }
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(order.map { weights[$0] }, forKey: .weights)
+        try c.encode(order.map { rewards[$0] }, forKey: .rewards)
+        try c.encode(order.map { counts[$0] }, forKey: .counts)
+        try c.encode(overflow, forKey: .overflow)
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        guard a.overflow == b.overflow, a.weights.count == b.weights.count else { return false }
+        for (k, j) in a.index {
+            guard let i = b.index[k], a.counts[j] == b.counts[i] else { return false }
+        }
+        return true
+    }
+
+    /// Counts `count` rows of weight `w` and reward `r` (0 is an exact zero: its sign dropped).
+    @inline(__always) public mutating func add(weight w: Double, reward r: Double, count: Int = 1) {
+        guard !overflow else { return }
+        let key = Key(w: (w + 0).bitPattern, r: (r + 0).bitPattern)
+        if let j = index[key] {
+            counts[j] += count
+            return
+        }
+        guard weights.count < Self.maxPairs else {
+            overflow = true
+            weights = []
+            rewards = []
+            counts = []
+            index = [:]
+            return
+        }
+        index[key] = weights.count
+        weights.append(w + 0)
+        rewards.append(r + 0)
+        counts.append(count)
+    }
+
+    /// Adds another part's counts (any split of the rows gives the whole's).
+    public mutating func merge(_ o: WeightRewardCounts) {
+        if o.overflow {
+            self = o
+            return
+        }
+        for j in o.weights.indices { add(weight: o.weights[j], reward: o.rewards[j], count: o.counts[j]) }
+    }
+
+    /// Rows counted.
+    public var rows: Int { counts.reduce(0, +) }
+}
+
+/// Empirical-likelihood confidence intervals for a policy's value V = E[w·r] from importance-
+/// weighted rows, using that the weights' mean is 1 (Karampatziakis, Langford & Mineiro,
+/// "Empirical likelihood for contextual bandits", NeurIPS 2020; Owen, "Empirical likelihood", 2001).
+///
+/// The interval is every v at which the profile empirical likelihood of distributions Q on the
+/// rows' (w, r) pairs — with E_Q[w] = 1 and E_Q[w·r] = v — is within χ²₁(level)/2 of its maximum.
+/// Q may also put mass where no row is: at w = 0 and at (W, r_min), (W, r_max), W the weight
+/// bound (by default the largest logged weight, r_min and r_max the logged rewards' range). That
+/// mass is what lets the interval reach values a log that missed a rare large weight cannot show:
+/// when the rows' weights average below 1, Q may restore the missing mass at W with any reward.
+///
+/// Assumptions: rows independent given the policies (as the normal interval assumes); weights
+/// exact and the target's support inside the logging policy's (E[w] = 1); rewards within the
+/// logged range; weights at most W. Coverage is asymptotic (Wilks's theorem for the profile
+/// likelihood), not a finite-sample guarantee.
+public enum EmpiricalLikelihood {
+    /// The interval at `level` from the pairs, or nil when there are none or E[w] = 1 cannot hold
+    /// (every weight below 1 and a bound W ≤ 1).
+    public static func interval(
+        _ counts: WeightRewardCounts, level: Double, weightBound: Double? = nil
+    ) -> Interval? {
+        // Sorted, so the sums (and the interval's bits) do not depend on the order rows were met in.
+        let order = counts.weights.indices.sorted {
+            (counts.weights[$0], counts.rewards[$0]) < (counts.weights[$1], counts.rewards[$1])
+        }
+        return interval(
+            weights: order.map { counts.weights[$0] }, rewards: order.map { counts.rewards[$0] },
+            counts: order.map { Double(counts.counts[$0]) }, level: level, weightBound: weightBound)
+    }
+
+    /// The interval from distinct pairs (w_j, r_j) with counts c_j.
+    public static func interval(
+        weights w: [Double], rewards r: [Double], counts c: [Double], level: Double, weightBound: Double? = nil
+    ) -> Interval? {
+        guard !w.isEmpty, let wMax = w.max(), let rMin = r.min(), let rMax = r.max() else { return nil }
+        let bound = max(weightBound ?? wMax, wMax)
+        guard bound > 1 || w.allSatisfy({ $0 == 1 }) else { return nil }
+        let lo = min(rMin, 0)
+        let hi = max(rMax, 0)
+        guard hi > lo else { return Interval(low: lo, high: hi) }
+        var problem = Problem(w: w, y: zip(w, r).map { $0 * $1 }, c: c)
+        // Where no row is: w = 0, and the bound with the smallest and largest reward.
+        problem.addSupport(w: 0, y: 0)
+        problem.addSupport(w: bound, y: bound * lo)
+        problem.addSupport(w: bound, y: bound * hi)
+        let z = SpecialFunctions.normalQuantile(0.5 + level / 2)
+        let threshold = z * z / 2
+        // S(v) is convex: its minimum by golden section, then each end by bisection.
+        var a = lo
+        var b = hi
+        let g = (5.0.squareRoot() - 1) / 2
+        var x1 = b - g * (b - a)
+        var x2 = a + g * (b - a)
+        var f1 = problem.statistic(x1)
+        var f2 = problem.statistic(x2)
+        for _ in 0..<80 where b - a > 1e-13 * (hi - lo) {
+            if f1 < f2 {
+                b = x2
+                x2 = x1
+                f2 = f1
+                x1 = b - g * (b - a)
+                f1 = problem.statistic(x1)
+            } else {
+                a = x1
+                x1 = x2
+                f1 = f2
+                x2 = a + g * (b - a)
+                f2 = problem.statistic(x2)
+            }
+        }
+        let center = (a + b) / 2
+        let limit = problem.statistic(center) + threshold
+        func edge(from inside: Double, to outside: Double) -> Double {
+            guard problem.statistic(outside) > limit else { return outside }
+            var i = inside
+            var o = outside
+            for _ in 0..<60 where abs(o - i) > 1e-12 * (hi - lo) {
+                let m = (i + o) / 2
+                if problem.statistic(m) > limit { o = m } else { i = m }
+            }
+            return o
+        }
+        return Interval(low: edge(from: center, to: lo), high: edge(from: center, to: hi))
+    }
+
+    /// The dual of the profile likelihood at v: S(v) = max over λ of Σ c_j log(1 + λ·g_j / n),
+    /// g_j = (w_j − 1, w_j·r_j − v), with the support points as rows of negligible count (a barrier
+    /// that keeps 1 + λ·g ≥ 0 there, so Q may put mass on them).
+    struct Problem {
+        var w: [Double]
+        var y: [Double]
+        var c: [Double]
+        let n: Double
+        var lambda = (0.0, 0.0)
+        static let supportCount = 1e-9
+
+        init(w: [Double], y: [Double], c: [Double]) {
+            self.w = w
+            self.y = y
+            self.c = c
+            n = c.reduce(0, +)
+        }
+
+        mutating func addSupport(w: Double, y: Double) {
+            self.w.append(w)
+            self.y.append(y)
+            c.append(Self.supportCount * n)
+        }
+
+        func objective(_ l0: Double, _ l1: Double, _ v: Double) -> Double? {
+            var s = 0.0
+            for j in w.indices {
+                let t = 1 + (l0 * (w[j] - 1) + l1 * (y[j] - v)) / n
+                guard t > 0 else { return nil }
+                s += c[j] * log(t)
+            }
+            return s
+        }
+
+        /// S(v) by damped Newton steps from the last λ (or 0 where that is infeasible at v).
+        mutating func statistic(_ v: Double) -> Double {
+            var (l0, l1) = lambda
+            var current: Double
+            if let f = objective(l0, l1, v) {
+                current = f
+            } else {
+                (l0, l1) = (0, 0)
+                current = 0
+            }
+            for _ in 0..<100 {
+                var g0 = 0.0
+                var g1 = 0.0
+                var h00 = 0.0
+                var h01 = 0.0
+                var h11 = 0.0
+                for j in w.indices {
+                    let x0 = (w[j] - 1) / n
+                    let x1 = (y[j] - v) / n
+                    let d = c[j] / (1 + l0 * x0 + l1 * x1)
+                    g0 += d * x0
+                    g1 += d * x1
+                    let e = d * d / c[j]
+                    h00 += e * x0 * x0
+                    h01 += e * x0 * x1
+                    h11 += e * x1 * x1
+                }
+                // A ridge keeps the step defined when a direction is flat (all weights 1).
+                let ridge = 1e-12 * (h00 + h11) + 1e-300
+                h00 += ridge
+                h11 += ridge
+                let det = h00 * h11 - h01 * h01
+                guard det > 0, det.isFinite else { break }
+                let s0 = (h11 * g0 - h01 * g1) / det
+                let s1 = (h00 * g1 - h01 * g0) / det
+                var t = 1.0
+                var next: Double?
+                while t > 1e-14 {
+                    if let f = objective(l0 + t * s0, l1 + t * s1, v), f >= current {
+                        next = f
+                        break
+                    }
+                    t /= 2
+                }
+                guard let f = next else { break }
+                l0 += t * s0
+                l1 += t * s1
+                let gain = f - current
+                current = f
+                // Past any threshold of interest: the value is outside every interval.
+                if gain < 1e-11 || current > 1e6 { break }
+            }
+            lambda = (l0, l1)
+            return current
+        }
+    }
+}
