@@ -54,7 +54,7 @@ struct ReportOutput: ParsableArguments {
                     + Self.fmtCap(s.cap).padding(toLength: 6, withPad: " ", startingAt: 0)
                 print(
                     head + String(format: " %.6f   [%.6f, %.6f] ", s.value, s.interval.low, s.interval.high)
-                        + (s.method == .normal ? "normal   " : "bootstrap") + "  " + ReportHTML.uplift(s.value, logged))
+                        + OfflineAB.methodLabel(s.method) + "  " + ReportHTML.uplift(s.value, logged))
             }
             let d = e.diagnostics
             print(
@@ -118,6 +118,17 @@ struct OfflineABMerge: ParsableCommand {
             stderrLine(
                 "merged \(states.count) states; next: pass \(next.completedPasses + 1) (\(next.pass)). Run every shard with --partial STATE --after \(output), then merge again."
             )
+        }
+    }
+}
+
+extension OfflineAB {
+    /// The text report's 9-character interval method.
+    static func methodLabel(_ m: IntervalMethod) -> String {
+        switch m {
+        case .normal: return "normal   "
+        case .poissonBootstrap: return "bootstrap"
+        case .empiricalLikelihood: return "EL       "
         }
     }
 }

@@ -489,6 +489,8 @@ class OfflineABReport:
                     "normal_low": nan if s["normal"].get("low") is None else s["normal"]["low"],
                     "normal_high": nan if s["normal"].get("high") is None else s["normal"]["high"],
                     "tuning": s.get("tuning"),
+                    "likelihood_low": nan if s.get("likelihood") is None else s["likelihood"]["low"],
+                    "likelihood_high": nan if s.get("likelihood") is None else s["likelihood"]["high"],
                 })
         return out
 
@@ -502,7 +504,7 @@ class OfflineABReport:
                               "records() gives the same rows as dicts") from None
         return pd.DataFrame.from_records(self.records(), columns=[
             "policy", "estimator", "cap", "grouping", "model", "value", "low", "high", "method", "normal_low",
-            "normal_high", "tuning"])
+            "normal_high", "tuning", "likelihood_low", "likelihood_high"])
 
     def estimate(self, policy: str, estimator: str, *, cap=None, grouping=None, model=None, tuning=None) -> dict:
         """The first estimate of ``policy`` by ``estimator`` (and ``cap``, ``grouping``, ``model``
@@ -759,7 +761,8 @@ def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
 
 def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bootstrap, seed,
                        item_features, row_key, k, method, simulations, piece_groups, reward_models,
-                       shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1, mips_embeddings=None) -> dict:
+                       shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1, mips_embeddings=None,
+                       interval="auto", weight_bound=None) -> dict:
     if format not in ("obd", "csv"):
         raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
     if method not in ("exact", "mc"):
@@ -811,6 +814,17 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
         if not isinstance(slope_delta, (int, float)) or not 0 < slope_delta < 1:
             raise ValueError(f"slope_delta: expected a number in (0, 1), got {slope_delta!r}")
         config["slope_delta"] = float(slope_delta)
+    if interval not in ("auto", "empirical-likelihood"):
+        raise ValueError(f"interval: expected 'auto' or 'empirical-likelihood', got {interval!r}")
+    if interval != "auto":
+        config["interval"] = interval
+    if weight_bound is not None:
+        if interval != "empirical-likelihood":
+            raise ValueError("weight_bound: it goes with interval='empirical-likelihood'")
+        if isinstance(weight_bound, bool) or not isinstance(weight_bound, (int, float)) \
+                or not (1 < weight_bound < math.inf):
+            raise ValueError(f"weight_bound: expected a finite number above 1, got {weight_bound!r}")
+        config["weight_bound"] = float(weight_bound)
     return config
 
 
@@ -851,7 +865,7 @@ def log_columns(*, format: str = "obd", columns=None, row_key=None) -> list:
 def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
                seed=1, item_features=None, row_key=None, k=None, method="exact", simulations=1_000_000,
                piece_groups=None, reward_models=True, shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1,
-               mips_embeddings=None, partial=False, after=None):
+               mips_embeddings=None, interval="auto", weight_bound=None, partial=False, after=None):
     """Estimates target ranking policies' click rates from logged data, as ``reckit offline-ab``.
 
     ``logs``: a CSV path (``format="obd"``: the Open Bandit Dataset layout; ``"csv"``: any header,
@@ -863,7 +877,9 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
     values, ``math.inf`` allowed) and ``sub_gaussian`` (λ in [0, 1]) add those estimators;
     ``slope=True`` adds SLOPE-tuned CIS, DRos and sub-Gaussian estimates; ``mips_embeddings`` (an
     item CSV path or a table with ``item_id`` and categorical columns; needs ``logging``) adds MIPS
-    and SNMIPS. Returns an
+    and SNMIPS. ``interval="empirical-likelihood"`` makes IS's and SNIPS's interval the empirical-likelihood
+    one (the weights' mean fixed at 1; ``weight_bound``: the largest weight it allows, default the
+    largest logged); every estimate then carries ``likelihood_low``/``likelihood_high``. Returns an
     ``OfflineABReport``. With ``partial=True`` (``k`` required) returns this shard's state as
     bytes for ``reckit.merge``; ``after`` is the merged state of the previous pass.
 
@@ -876,7 +892,8 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
             d, format=format, columns=columns, targets=targets, logging=logging, caps=caps,
             bootstrap=bootstrap, seed=seed, item_features=item_features, row_key=row_key, k=k, method=method,
             simulations=simulations, piece_groups=piece_groups, reward_models=reward_models, shrinkage=shrinkage,
-            sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings)
+            sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings,
+            interval=interval, weight_bound=weight_bound)
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
         if path is not None:
             config["logs"] = path

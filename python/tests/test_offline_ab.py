@@ -3,6 +3,7 @@ report from a path, the same estimates from a DataFrame and from Parquet, shards
 to the single run, and bad input naming the argument."""
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def test_the_report_equals_the_cli(cli, specs, tmp_path):
         e["policy"] for e in want["evaluations"]]
     est = got.estimates
     assert list(est.columns) == ["policy", "estimator", "cap", "grouping", "model", "value", "low", "high", "method",
-                                 "normal_low", "normal_high", "tuning"]
+                                 "normal_low", "normal_high", "tuning", "likelihood_low", "likelihood_high"]
     assert len(est) == sum(len(e["estimates"]) for e in want["evaluations"])
     ips = got.estimate(got.policies[0], "IS")
     assert ips["low"] <= ips["value"] <= ips["high"]
@@ -52,6 +53,26 @@ def test_the_report_equals_the_cli(cli, specs, tmp_path):
         str(tmp_path / "cli.html"))
     got.to_html(tmp_path / "py.html")
     assert (tmp_path / "py.html").read_bytes() == (tmp_path / "cli.html").read_bytes()
+
+
+@needs_obd
+def test_the_empirical_likelihood_interval_equals_the_cli(cli, specs, tmp_path):
+    out = tmp_path / "cli.json"
+    run(cli, "offline-ab", "--logs", str(LOG), "--target", str(specs / "bts.json"), "--bootstrap", "0",
+        "--no-reward-models", "--interval", "empirical-likelihood", "--json", str(out))
+    got = reckit.offline_ab(LOG, targets=[specs / "bts.json"], bootstrap=0, reward_models=False,
+                            interval="empirical-likelihood")
+    assert got.to_dict() == json.loads(out.read_text())
+    ips = got.estimate(got.policies[0], "IS")
+    assert ips["method"] == "empirical-likelihood" and ips["low"] == ips["likelihood_low"]
+    assert ips["low"] < ips["value"] < ips["high"]
+    assert np.isnan(got.estimate(got.policies[0], "CIS", cap=2)["likelihood_low"])
+    for kwargs, message in ((dict(interval="studentized"), "interval: expected 'auto' or 'empirical-likelihood'"),
+                            (dict(weight_bound=5), "weight_bound: it goes with"),
+                            (dict(interval="empirical-likelihood", weight_bound=1), "weight_bound: expected a finite"),
+                            (dict(interval="empirical-likelihood", weight_bound=math.inf), "weight_bound: expected")):
+        with pytest.raises(ValueError, match=message):
+            reckit.offline_ab(LOG, targets=[specs / "bts.json"], bootstrap=0, **kwargs)
 
 
 @needs_obd
