@@ -147,6 +147,9 @@ import Testing
         for e in single.evaluations {
             let s = e.estimate(.IS)
             #expect(s?.likelihood != nil && s?.method == .empiricalLikelihood, "\(e.policy): no likelihood interval")
+            for m in [RewardModelKind.ctr, .logistic] {
+                #expect(e.estimate(.DR, model: m)?.likelihood != nil, "\(e.policy): no DR (\(m)) likelihood interval")
+            }
         }
         var g = Xoshiro256(seed: UInt64(seed) &* 77)
         for trial in 0..<4 {

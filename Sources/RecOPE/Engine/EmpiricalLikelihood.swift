@@ -133,30 +133,65 @@ public enum EmpiricalLikelihood {
     public static func interval(
         _ counts: WeightRewardCounts, level: Double, weightBound: Double? = nil
     ) -> Interval? {
-        // Sorted, so the sums (and the interval's bits) do not depend on the order rows were met in.
-        let order = counts.weights.indices.sorted {
-            (counts.weights[$0], counts.rewards[$0]) < (counts.weights[$1], counts.rewards[$1])
-        }
-        return interval(
-            weights: order.map { counts.weights[$0] }, rewards: order.map { counts.rewards[$0] },
-            counts: order.map { Double(counts.counts[$0]) }, level: level, weightBound: weightBound)
+        let (w, r, c) = sorted(counts)
+        return interval(weights: w, rewards: r, counts: c, level: level, weightBound: weightBound)
     }
 
     /// The interval from distinct pairs (w_j, r_j) with counts c_j.
     public static func interval(
         weights w: [Double], rewards r: [Double], counts c: [Double], level: Double, weightBound: Double? = nil
     ) -> Interval? {
-        guard !w.isEmpty, let wMax = w.max(), let rMin = r.min(), let rMax = r.max() else { return nil }
-        let bound = max(weightBound ?? wMax, wMax)
-        guard bound > 1 || w.allSatisfy({ $0 == 1 }) else { return nil }
+        guard let rMin = r.min(), let rMax = r.max() else { return nil }
         let lo = min(rMin, 0)
         let hi = max(rMax, 0)
+        return profile(
+            weights: w, terms: zip(w, r).map { $0 * $1 }, counts: c, level: level, weightBound: weightBound,
+            range: lo...hi, support: { b in (b * lo, b * hi) })
+    }
+
+    /// DR's interval from distinct pairs (w_j, y_j), y the rows' DR terms DMᵢ + wᵢ·(rᵢ − q̂ᵢ), with
+    /// E_Q[y] = v. Rewards lie in `rewards` (and the model's predictions with them), so a row no
+    /// log shows at the bound W has a term in [lo − W·(hi − lo), hi + W·(hi − lo)].
+    public static func doublyRobustInterval(
+        _ counts: WeightRewardCounts, rewards: ClosedRange<Double>, level: Double, weightBound: Double? = nil
+    ) -> Interval? {
+        let (w, y, c) = sorted(counts)
+        let lo = min(rewards.lowerBound, 0)
+        let hi = max(rewards.upperBound, 0)
+        return profile(
+            weights: w, terms: y, counts: c, level: level, weightBound: weightBound, range: lo...hi,
+            support: { b in (lo - b * (hi - lo), hi + b * (hi - lo)) })
+    }
+
+    /// The pairs sorted by (weight, value), so the sums (and the interval's bits) do not depend on
+    /// the order rows were met in.
+    static func sorted(_ counts: WeightRewardCounts) -> ([Double], [Double], [Double]) {
+        let order = counts.weights.indices.sorted {
+            (counts.weights[$0], counts.rewards[$0]) < (counts.weights[$1], counts.rewards[$1])
+        }
+        return (
+            order.map { counts.weights[$0] }, order.map { counts.rewards[$0] }, order.map { Double(counts.counts[$0]) }
+        )
+    }
+
+    /// The profile interval of E_Q[y] over `range`, Q on the rows' (w, y) and on w = 0 and the
+    /// bound W with the terms `support(W)`.
+    static func profile(
+        weights w: [Double], terms y: [Double], counts c: [Double], level: Double, weightBound: Double?,
+        range: ClosedRange<Double>, support: (Double) -> (Double, Double)
+    ) -> Interval? {
+        guard !w.isEmpty, let wMax = w.max() else { return nil }
+        let bound = max(weightBound ?? wMax, wMax)
+        guard bound > 1 || w.allSatisfy({ $0 == 1 }) else { return nil }
+        let lo = range.lowerBound
+        let hi = range.upperBound
         guard hi > lo else { return Interval(low: lo, high: hi) }
-        var problem = Problem(w: w, y: zip(w, r).map { $0 * $1 }, c: c)
-        // Where no row is: w = 0, and the bound with the smallest and largest reward.
+        var problem = Problem(w: w, y: y, c: c)
+        // Where no row is: w = 0, and the bound with the smallest and largest term.
+        let (yLow, yHigh) = support(bound)
         problem.addSupport(w: 0, y: 0)
-        problem.addSupport(w: bound, y: bound * lo)
-        problem.addSupport(w: bound, y: bound * hi)
+        problem.addSupport(w: bound, y: yLow)
+        problem.addSupport(w: bound, y: yHigh)
         let z = SpecialFunctions.normalQuantile(0.5 + level / 2)
         let threshold = z * z / 2
         // S(v) is convex: its minimum by golden section, then each end by bisection.

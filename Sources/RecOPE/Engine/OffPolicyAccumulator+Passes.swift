@@ -59,8 +59,10 @@ extension OffPolicyAccumulator {
         let settings = state.settings
         let B = replicates
         let tau = tau
+        let pairs = settings.likelihood != nil && pass != .ratios
         try forEachBlock(c) { rows, p, sums, sc in
             if weights { sums.weights.add(rows, weights: inputs[p].w, rewards: c.rewards) }
+            if pairs { Self.addDoublyRobustPairs(rows, c.rewards, inputs[p], &sums.passes[pass.rawValue]!) }
             return Self.addTermRows(
                 c, rows, &sums.passes[pass.rawValue]!, layout, inputs[p], &sc, settings, tau: tau, replicates: B)
         }
@@ -85,6 +87,14 @@ extension OffPolicyAccumulator {
                 swap(&sums, &state.policies[p])
                 if let j = bad { throw rangeError(c, j) }
             }
+        }
+    }
+
+    /// The rows' (w, DR term) pairs, for DR's empirical-likelihood interval.
+    static func addDoublyRobustPairs(_ rows: Range<Int>, _ r: [Double], _ x: TermInputs, _ sums: inout PassSums) {
+        if sums.likelihood == nil { sums.likelihood = WeightRewardCounts() }
+        for j in rows {
+            sums.likelihood!.add(weight: x.w[j], reward: x.dm[j] + x.w[j] * (r[j] - x.q[j]))
         }
     }
 

@@ -65,8 +65,17 @@ extension OffPolicyState {
         let units = locators(policy: p, plan: plan)
         let boot = bootstrapIntervals(units)
         let z = SpecialFunctions.normalQuantile(0.5 + settings.level / 2)
-        let likelihood = policies[p].weights.pairs.flatMap { pairs in
+        let pairs = policies[p].weights.pairs
+        let likelihood = pairs.flatMap { pairs in
             EmpiricalLikelihood.interval(pairs, level: settings.level, weightBound: settings.weightBound)
+        }
+        // DR's, per reward model, over the rewards' logged range.
+        let rewards = pairs.flatMap { q in q.rewards.min().map { $0...q.rewards.max()! } }
+        var doublyRobust = [RewardModelKind: Interval]()
+        for (model, pass) in [(RewardModelKind.ctr, SumPass.clickModel), (.logistic, .logistic)] {
+            guard let rewards, let terms = policies[p][pass]?.likelihood, !terms.overflow else { continue }
+            doublyRobust[model] = EmpiricalLikelihood.doublyRobustInterval(
+                terms, rewards: rewards, level: settings.level, weightBound: settings.weightBound)
         }
         var estimates = [Estimate]()
         for (i, u) in units.enumerated() {
@@ -78,8 +87,14 @@ extension OffPolicyState {
                 policy: name, estimator: u.unit.estimator, cap: u.unit.reportedCap(sums), grouping: u.unit.grouping,
                 model: u.unit.model, value: value, interval: boot[i] ?? normal,
                 method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal, tuning: u.unit.tuning)
-            // The interval of the value of the uncapped weights: IS's and SNIPS's.
-            if let likelihood, u.unit.estimator == .IS || u.unit.estimator == .SNIPS {
+            // The interval of the value of the uncapped weights: IS's and SNIPS's; DR's and SNDR's.
+            let el: Interval?
+            switch u.unit.estimator {
+            case .IS, .SNIPS: el = likelihood
+            case .DR, .SNDR: el = u.unit.model.flatMap { doublyRobust[$0] }
+            default: el = nil
+            }
+            if let likelihood = el {
                 e.likelihood = likelihood
                 if settings.likelihood == .reported {
                     e.interval = likelihood

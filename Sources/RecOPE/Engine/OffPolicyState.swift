@@ -246,6 +246,9 @@ public struct PassSums: Sendable, Equatable, Codable {
     public internal(set) var all: SumBlock
     /// Per grouping of the pass (in the plan's order), its groups' sums.
     public internal(set) var groups: [GroupedSums]
+    /// A reward-model pass with empirical-likelihood intervals: the distinct (weight, DR term)
+    /// pairs of its rows, w and DMᵢ + wᵢ·(rᵢ − q̂ᵢ) (nil otherwise).
+    public internal(set) var likelihood: WeightRewardCounts?
 
     init(_ layout: PassLayout, replicates: Int) {
         all = SumBlock(layout.all.block, replicates: replicates)
@@ -260,6 +263,9 @@ public struct PassSums: Sendable, Equatable, Codable {
     mutating func merge(_ o: PassSums, _ layout: PassLayout, replicates: Int) {
         all.merge(o.all)
         for g in groups.indices { groups[g].merge(o.groups[g], layout.grouped[g].block, replicates: replicates) }
+        if let q = o.likelihood {
+            if likelihood == nil { likelihood = q } else { likelihood!.merge(q) }
+        }
     }
 
     /// Whether the blocks have the layout's shape.
