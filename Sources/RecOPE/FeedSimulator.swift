@@ -268,7 +268,7 @@ public struct FeedSimulator: Sendable {
         public var normalWidth: Double = 0
         /// The Poisson-bootstrap interval's mean width (nil without replicates).
         public var bootstrapWidth: Double?
-        /// Share of runs whose empirical-likelihood interval holds the exact value (IS and SNIPS,
+        /// Share of runs whose empirical-likelihood interval holds the exact value (IS, SNIPS, DR, SNDR,
         /// with `EvaluationSettings.likelihood`; nil otherwise).
         public var likelihoodCoverage: Double?
         /// The empirical-likelihood interval's mean width.

@@ -21,7 +21,7 @@ enum SplitPart: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
-/// `--interval`: which interval IS and SNIPS report.
+/// `--interval`: which interval IS, SNIPS, DR and SNDR report.
 enum IntervalChoice: String, ExpressibleByArgument, CaseIterable {
     /// The bootstrap's with replicates, else the normal.
     case auto

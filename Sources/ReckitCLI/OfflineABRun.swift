@@ -67,7 +67,7 @@ struct OfflineABRun: ParsableCommand {
     @Option(help: "SLOPE's δ (its widths are Student t bounds at 1 − δ).") var slopeDelta = 0.1
     @Option(
         help:
-            "The interval of IS and SNIPS: auto (the bootstrap's with replicates, else the normal) or empirical-likelihood (the weights' mean fixed at 1; asymmetric, for heavy-tailed weights). Other estimators keep auto."
+            "The interval of IS, SNIPS, DR and SNDR: auto (the bootstrap's with replicates, else the normal) or empirical-likelihood (the weights' mean fixed at 1; asymmetric, for heavy-tailed weights). Other estimators keep auto."
     )
     var interval: IntervalChoice = .auto
     @Option(help: "The empirical-likelihood interval's largest weight (> 1; default: the largest logged weight).")

@@ -17,7 +17,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Poisson bootstrap replicates per log (0: normal intervals only).") var bootstrap: Int = 0
     @Flag(
         help:
-            "Also compute the empirical-likelihood interval of IS and SNIPS (weights' mean fixed at 1) and report its coverage and width."
+            "Also compute the empirical-likelihood interval of IS, SNIPS, DR and SNDR (weights' mean fixed at 1) and report its coverage and width."
     )
     var likelihood = false
     @Option(help: "The empirical-likelihood interval's weight bound (> 1; default: each log's largest weight).")

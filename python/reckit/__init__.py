@@ -877,7 +877,7 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
     values, ``math.inf`` allowed) and ``sub_gaussian`` (λ in [0, 1]) add those estimators;
     ``slope=True`` adds SLOPE-tuned CIS, DRos and sub-Gaussian estimates; ``mips_embeddings`` (an
     item CSV path or a table with ``item_id`` and categorical columns; needs ``logging``) adds MIPS
-    and SNMIPS. ``interval="empirical-likelihood"`` makes IS's and SNIPS's interval the empirical-likelihood
+    and SNMIPS. ``interval="empirical-likelihood"`` makes the interval of IS, SNIPS, DR and SNDR the empirical-likelihood
     one (the weights' mean fixed at 1; ``weight_bound``: the largest weight it allows, default the
     largest logged); every estimate then carries ``likelihood_low``/``likelihood_high``. Returns an
     ``OfflineABReport``. With ``partial=True`` (``k`` required) returns this shard's state as

@@ -163,7 +163,7 @@ public struct Estimate: Sendable, Equatable, Codable {
     public var normal: Interval
     /// How `cap` was chosen from candidates (nil: it was given).
     public var tuning: HyperparameterTuning?
-    /// The empirical-likelihood interval of the policy's value (IS and SNIPS, when asked for).
+    /// The empirical-likelihood interval of the policy's value (IS, SNIPS, DR and SNDR, when asked for).
     public var likelihood: Interval?
 
     /// The estimator's name with its grouping and model ("pieceNCIS by position", "DR (ctr)").

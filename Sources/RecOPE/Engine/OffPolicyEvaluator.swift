@@ -63,7 +63,7 @@ public struct EvaluationSettings: Sendable, Equatable {
     /// SLOPE's δ: the widths are one-sided Student t bounds at level 1 − δ (OBP's default 0.1).
     public var slopeDelta = 0.1
     /// Count the rows' distinct (weight, reward) pairs and compute the empirical-likelihood
-    /// interval of IS and SNIPS (`EmpiricalLikelihood`): `.computed` reports it beside the
+    /// interval of IS, SNIPS, DR and SNDR (`EmpiricalLikelihood`): `.computed` reports it beside the
     /// others (`Estimate.likelihood`), `.reported` also as their interval. nil: not computed.
     public var likelihood: LikelihoodUse? = nil
     /// The largest weight the empirical-likelihood interval allows (> 1; nil: the largest logged

@@ -88,7 +88,7 @@ public struct StateSettings: Sendable, Equatable, Codable {
     /// A hash of MIPS's item embeddings (0: none).
     public var embeddings: UInt64
     /// Whether the (weight, reward) pairs are counted for empirical-likelihood intervals, and
-    /// whether they are the reported intervals of IS and SNIPS (nil: neither; states before it).
+    /// whether they are the reported intervals of IS, SNIPS, DR and SNDR (nil: neither; states before it).
     public var likelihood: LikelihoodUse?
     /// The weight bound of the empirical-likelihood interval (nil: the largest logged weight).
     public var weightBound: Double?
@@ -98,7 +98,7 @@ public struct StateSettings: Sendable, Equatable, Codable {
 public enum LikelihoodUse: String, Sendable, Codable {
     /// Computed and reported beside the other intervals (`Estimate.likelihood`).
     case computed
-    /// Also the reported interval of IS and SNIPS.
+    /// Also the reported interval of IS, SNIPS, DR and SNDR.
     case reported
 }
 
