@@ -38,112 +38,95 @@ import Testing
 
     /// A heavy-tailed design whose exact value is known: five items, the logging policy shows
     /// the last with probability 0.001 and the target with 0.2 (weight 200), so 2,000 rows hold two
-    /// of it on average and none 13.5% of the time. Over 400 logs the interval with the policies'
-    /// weight bound covers V at least 95% − 3 standard errors of the time; the normal interval's
-    /// coverage is reported beside it.
-    @Test func coverageOnHeavyTails() throws {
-        let logging = [0.5, 0.3, 0.15, 0.049, 0.001]
-        let target = [0.2, 0.2, 0.2, 0.2, 0.2]
-        let ctr = [0.05, 0.05, 0.1, 0.2, 0.5]
-        let V = zip(target, ctr).map { $0 * $1 }.reduce(0, +)
-        let weights = zip(target, logging).map { $0 / $1 }
-        let runs = 400
-        let n = 2000
-        var g = Xoshiro256(seed: 11)
-        var covered = [0, 0, 0]
-        var widths = [0.0, 0.0, 0.0]
-        for _ in 0..<runs {
-            var counts = [Double](repeating: 0, count: 10)  // item × reward
-            var s1 = 0.0
-            var s2 = 0.0
-            for _ in 0..<n {
-                var u = Sampling.uniform(&g)
-                var a = 0
-                while a < 4 && u >= logging[a] {
-                    u -= logging[a]
-                    a += 1
-                }
-                let r = Sampling.uniform(&g) < ctr[a] ? 1 : 0
-                counts[2 * a + r] += 1
-                let x = weights[a] * Double(r)
-                s1 += x
-                s2 += x * x
+    /// of it on average and none 13.5% of the time.
+    struct HeavyTails {
+        static let logging = [0.5, 0.3, 0.15, 0.049, 0.001]
+        static let target = [0.2, 0.2, 0.2, 0.2, 0.2]
+        static let ctr = [0.05, 0.05, 0.1, 0.2, 0.5]
+        static let value = zip(target, ctr).map { $0 * $1 }.reduce(0, +)
+        static let weights = zip(target, logging).map { $0 / $1 }
+
+        /// One logged row: its item and reward.
+        static func row(_ g: inout Xoshiro256) -> (item: Int, reward: Double) {
+            var u = Sampling.uniform(&g)
+            var a = 0
+            while a < 4 && u >= logging[a] {
+                u -= logging[a]
+                a += 1
             }
-            let keep = counts.indices.filter { counts[$0] > 0 }
-            let w = keep.map { weights[$0 / 2] }
-            let r = keep.map { Double($0 % 2) }
-            let c = keep.map { counts[$0] }
-            let mean = s1 / Double(n)
-            let se = ((s2 / Double(n) - mean * mean) / Double(n - 1)).squareRoot()
-            let intervals = [
-                Interval(low: mean - 1.96 * se, high: mean + 1.96 * se),
-                try #require(EmpiricalLikelihood.interval(weights: w, rewards: r, counts: c, level: 0.95)),
-                try #require(
-                    EmpiricalLikelihood.interval(weights: w, rewards: r, counts: c, level: 0.95, weightBound: 200)),
-            ]
-            for (i, iv) in intervals.enumerated() {
-                if iv.low <= V && V <= iv.high { covered[i] += 1 }
-                widths[i] += iv.high - iv.low
-            }
+            return (a, Sampling.uniform(&g) < ctr[a] ? 1 : 0)
         }
-        let coverage = covered.map { Double($0) / Double(runs) }
-        let floor = 0.95 - 3 * (0.95 * 0.05 / Double(runs)).squareRoot()
-        print(
-            "EL heavy tails: coverage normal \(coverage[0]), EL (largest logged weight) \(coverage[1]), EL (bound 200) \(coverage[2]); mean widths \(widths.map { $0 / Double(runs) })"
-        )
-        #expect(coverage[2] >= floor, "EL with the policies' bound covers \(coverage[2]) < \(floor)")
+
+        /// Coverage and mean width of each interval `intervals` makes from a log's rows (item,
+        /// reward) and their terms' normal interval, over `runs` logs of 2,000 rows.
+        static func coverage(
+            runs: Int, seed: UInt64, term: (Int, Double) -> Double,
+            intervals: ([(item: Int, reward: Double)], Interval) throws -> [Interval]
+        ) throws -> (coverage: [Double], width: [Double]) {
+            let n = 2000
+            var g = Xoshiro256(seed: seed)
+            var covered = [Int]()
+            var widths = [Double]()
+            for _ in 0..<runs {
+                let rows = (0..<n).map { _ in row(&g) }
+                let x = rows.map { term($0.item, $0.reward) }
+                let mean = x.reduce(0, +) / Double(n)
+                let se = ((x.map { $0 * $0 }.reduce(0, +) / Double(n) - mean * mean) / Double(n - 1)).squareRoot()
+                let all = try intervals(rows, Interval(low: mean - 1.96 * se, high: mean + 1.96 * se))
+                if covered.isEmpty {
+                    covered = all.map { _ in 0 }
+                    widths = all.map { _ in 0 }
+                }
+                for (i, iv) in all.enumerated() {
+                    if iv.low <= value && value <= iv.high { covered[i] += 1 }
+                    widths[i] += iv.high - iv.low
+                }
+            }
+            return (covered.map { Double($0) / Double(runs) }, widths.map { $0 / Double(runs) })
+        }
+
+        /// 95% − 3 standard errors of a coverage over `runs` logs.
+        static func floor(runs: Int) -> Double { 0.95 - 3 * (0.95 * 0.05 / Double(runs)).squareRoot() }
     }
 
-    /// DR's interval on the same design with a wrong constant model (q̂ = 0.1 for every item, so
+    /// On `HeavyTails`, over 400 logs, the interval with the policies' weight bound covers V at
+    /// least 95% − 3 standard errors of the time; the normal interval's and the interval with the
+    /// largest logged weight as its bound are reported beside it.
+    @Test func coverageOnHeavyTails() throws {
+        let w = HeavyTails.weights
+        let term = { (a: Int, r: Double) in w[a] * r }
+        let (coverage, widths) = try HeavyTails.coverage(runs: 400, seed: 11, term: term) { rows, normal in
+            var counts = WeightRewardCounts()
+            for (a, r) in rows { counts.add(weight: w[a], reward: r) }
+            return [
+                normal, try #require(EmpiricalLikelihood.interval(counts, level: 0.95)),
+                try #require(EmpiricalLikelihood.interval(counts, level: 0.95, weightBound: 200)),
+            ]
+        }
+        print(
+            "EL heavy tails: coverage normal \(coverage[0]), EL (largest logged weight) \(coverage[1]), EL (bound 200) \(coverage[2]); mean widths \(widths)"
+        )
+        #expect(coverage[2] >= HeavyTails.floor(runs: 400), "EL with the policies' bound covers \(coverage[2])")
+    }
+
+    /// DR's interval on `HeavyTails` with a wrong constant model (q̂ = 0.1 for every item, so
     /// DMᵢ = 0.1): over 400 logs it covers V at least 95% − 3 standard errors of the time with the
     /// policies' bound; DR's normal interval's coverage is reported beside it.
     @Test func doublyRobustCoverageOnHeavyTails() throws {
-        let logging = [0.5, 0.3, 0.15, 0.049, 0.001]
-        let target = [0.2, 0.2, 0.2, 0.2, 0.2]
-        let ctr = [0.05, 0.05, 0.1, 0.2, 0.5]
-        let V = zip(target, ctr).map { $0 * $1 }.reduce(0, +)
-        let weights = zip(target, logging).map { $0 / $1 }
+        let w = HeavyTails.weights
         let qHat = 0.1
-        let runs = 400
-        let n = 2000
-        var g = Xoshiro256(seed: 12)
-        var covered = [0, 0]
-        var widths = [0.0, 0.0]
-        for _ in 0..<runs {
+        let term = { (a: Int, r: Double) in qHat + w[a] * (r - qHat) }
+        let (coverage, widths) = try HeavyTails.coverage(runs: 400, seed: 12, term: term) { rows, normal in
             var counts = WeightRewardCounts()
-            var s1 = 0.0
-            var s2 = 0.0
-            for _ in 0..<n {
-                var u = Sampling.uniform(&g)
-                var a = 0
-                while a < 4 && u >= logging[a] {
-                    u -= logging[a]
-                    a += 1
-                }
-                let r = Sampling.uniform(&g) < ctr[a] ? 1.0 : 0.0
-                let y = qHat + weights[a] * (r - qHat)
-                counts.add(weight: weights[a], reward: y)
-                s1 += y
-                s2 += y * y
-            }
-            let mean = s1 / Double(n)
-            let se = ((s2 / Double(n) - mean * mean) / Double(n - 1)).squareRoot()
-            let intervals = [
-                Interval(low: mean - 1.96 * se, high: mean + 1.96 * se),
+            for (a, r) in rows { counts.add(weight: w[a], reward: term(a, r)) }
+            return [
+                normal,
                 try #require(
                     EmpiricalLikelihood.doublyRobustInterval(counts, rewards: 0...1, level: 0.95, weightBound: 200)),
             ]
-            for (i, iv) in intervals.enumerated() {
-                if iv.low <= V && V <= iv.high { covered[i] += 1 }
-                widths[i] += iv.high - iv.low
-            }
         }
-        let coverage = covered.map { Double($0) / Double(runs) }
-        let floor = 0.95 - 3 * (0.95 * 0.05 / Double(runs)).squareRoot()
-        print(
-            "DR EL heavy tails: coverage normal \(coverage[0]), EL (bound 200) \(coverage[1]); mean widths \(widths.map { $0 / Double(runs) })"
-        )
-        #expect(coverage[1] >= floor, "DR's EL interval covers \(coverage[1]) < \(floor)")
+        print("DR EL heavy tails: coverage normal \(coverage[0]), EL (bound 200) \(coverage[1]); mean widths \(widths)")
+        #expect(coverage[1] >= HeavyTails.floor(runs: 400), "DR's EL interval covers \(coverage[1])")
     }
 
     /// DR's terms with a model that predicts nothing (q̂ = 0, DM = 0) are IS's; DR's support points
