@@ -122,16 +122,24 @@ import Testing
             return [
                 normal,
                 try #require(
+                    EmpiricalLikelihood.doublyRobustInterval(
+                        counts, rewards: 0...1, model: ModelRange(dm: qHat...qHat, prediction: qHat...qHat),
+                        level: 0.95, weightBound: 200)),
+                try #require(
                     EmpiricalLikelihood.doublyRobustInterval(counts, rewards: 0...1, level: 0.95, weightBound: 200)),
             ]
         }
-        print("DR EL heavy tails: coverage normal \(coverage[0]), EL (bound 200) \(coverage[1]); mean widths \(widths)")
+        print(
+            "DR EL heavy tails: coverage normal \(coverage[0]), EL (bound 200; the model's range) \(coverage[1]), EL (bound 200; the reward range) \(coverage[2]); mean widths \(widths)"
+        )
         #expect(coverage[1] >= HeavyTails.floor(runs: 400), "DR's EL interval covers \(coverage[1])")
+        #expect(coverage[2] >= HeavyTails.floor(runs: 400), "DR's EL interval covers \(coverage[2])")
     }
 
-    /// DR's terms with a model that predicts nothing (q̂ = 0, DM = 0) are IS's; DR's support points
-    /// reach further (a term may be anything in [lo − W·(hi − lo), hi + W·(hi − lo)]), so with the
-    /// same best distribution (all weights 1: the rows' own) its interval holds IS's, and little more.
+    /// DR's terms with a model that predicts nothing (q̂ = 0, DM = 0) are IS's. With that model's
+    /// range the support points are IS's too and the intervals are equal; with only the reward
+    /// range they reach further (a term may be anything in [lo − W·(hi − lo), hi + W·(hi − lo)]), so
+    /// with the same best distribution (all weights 1: the rows' own) DR's holds IS's, and little more.
     @Test func doublyRobustWithAnEmptyModelIsIS() throws {
         var terms = WeightRewardCounts()
         terms.add(weight: 1, reward: 0, count: 70)
@@ -140,6 +148,10 @@ import Testing
         let ips = try #require(EmpiricalLikelihood.interval(terms, level: 0.95))
         #expect(dr.low <= ips.low + 1e-12 && dr.high >= ips.high - 1e-12, "DR \(dr) vs IS \(ips)")
         #expect(dr.high - dr.low <= 1.1 * (ips.high - ips.low), "DR \(dr) vs IS \(ips)")
+        let empty = ModelRange(dm: 0...0, prediction: 0...0)
+        let same = try #require(
+            EmpiricalLikelihood.doublyRobustInterval(terms, rewards: 0...1, model: empty, level: 0.95))
+        #expect(same == ips, "DR with the empty model's range \(same) vs IS \(ips)")
     }
 
     /// Counts merge exactly, whatever the split, and a state's JSON lists them sorted.

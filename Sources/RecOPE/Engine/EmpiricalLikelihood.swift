@@ -112,6 +112,41 @@ public struct WeightRewardCounts: Sendable, Equatable, Codable {
     public var rows: Int { counts.reduce(0, +) }
 }
 
+/// The logged ranges of a reward model's DM and predictions q̂ over a pass's rows (mergeable:
+/// minima and maxima), for the support of DR's empirical-likelihood interval.
+public struct ModelRange: Sendable, Equatable, Codable {
+    /// The smallest and largest DMᵢ.
+    public private(set) var dmLow: Double
+    /// See `dmLow`.
+    public private(set) var dmHigh: Double
+    /// The smallest and largest prediction q̂ᵢ of a logged (item, position).
+    public private(set) var predictionLow: Double
+    /// See `predictionLow`.
+    public private(set) var predictionHigh: Double
+
+    /// The ranges given.
+    public init(dm: ClosedRange<Double>, prediction: ClosedRange<Double>) {
+        dmLow = dm.lowerBound
+        dmHigh = dm.upperBound
+        predictionLow = prediction.lowerBound
+        predictionHigh = prediction.upperBound
+    }
+
+    /// Widens the ranges to hold a row's DM and prediction.
+    public mutating func add(dm: Double, prediction: Double) {
+        dmLow = min(dmLow, dm)
+        dmHigh = max(dmHigh, dm)
+        predictionLow = min(predictionLow, prediction)
+        predictionHigh = max(predictionHigh, prediction)
+    }
+
+    /// The ranges of both parts' rows.
+    public mutating func merge(_ o: ModelRange) {
+        add(dm: o.dmLow, prediction: o.predictionLow)
+        add(dm: o.dmHigh, prediction: o.predictionHigh)
+    }
+}
+
 /// Empirical-likelihood confidence intervals for a policy's value V = E[w·r] from importance-
 /// weighted rows, using that the weights' mean is 1 (Karampatziakis, Langford & Mineiro,
 /// "Empirical likelihood for contextual bandits", NeurIPS 2020; Owen, "Empirical likelihood", 2001).
@@ -150,17 +185,22 @@ public enum EmpiricalLikelihood {
     }
 
     /// DR's interval from distinct pairs (w_j, y_j), y the rows' DR terms DMᵢ + wᵢ·(rᵢ − q̂ᵢ), with
-    /// E_Q[y] = v. Rewards lie in `rewards` (and the model's predictions with them), so a row no
-    /// log shows at the bound W has a term in [lo − W·(hi − lo), hi + W·(hi − lo)].
+    /// E_Q[y] = v. Rewards lie in `rewards` and the model's DM and predictions q̂ in `model`'s
+    /// logged ranges (without `model`: in the rewards' range), so a row no log shows at the bound W
+    /// has a term in [DM_min + W·(lo − q̂_max), DM_max + W·(hi − q̂_min)].
     public static func doublyRobustInterval(
-        _ counts: WeightRewardCounts, rewards: ClosedRange<Double>, level: Double, weightBound: Double? = nil
+        _ counts: WeightRewardCounts, rewards: ClosedRange<Double>, model: ModelRange? = nil, level: Double,
+        weightBound: Double? = nil
     ) -> Interval? {
         let (w, y, c) = sorted(counts)
         let lo = min(rewards.lowerBound, 0)
         let hi = max(rewards.upperBound, 0)
+        let m = model ?? ModelRange(dm: lo...hi, prediction: lo...hi)
         return profile(
             weights: w, terms: y, counts: c, level: level, weightBound: weightBound, range: lo...hi,
-            support: { b in (lo - b * (hi - lo), hi + b * (hi - lo)) })
+            support: { b in
+                (m.dmLow + b * (lo - m.predictionHigh), m.dmHigh + b * (hi - m.predictionLow))
+            })
     }
 
     /// The pairs sorted by (weight, value), so the sums (and the interval's bits) do not depend on

@@ -92,9 +92,15 @@ extension OffPolicyAccumulator {
 
     /// The rows' (w, DR term) pairs, for DR's empirical-likelihood interval.
     static func addDoublyRobustPairs(_ rows: Range<Int>, _ r: [Double], _ x: TermInputs, _ sums: inout PassSums) {
+        guard !rows.isEmpty else { return }
         if sums.likelihood == nil { sums.likelihood = WeightRewardCounts() }
+        if sums.likelihoodModel == nil {
+            let j = rows.lowerBound
+            sums.likelihoodModel = ModelRange(dm: x.dm[j]...x.dm[j], prediction: x.q[j]...x.q[j])
+        }
         for j in rows {
             sums.likelihood!.add(weight: x.w[j], reward: x.dm[j] + x.w[j] * (r[j] - x.q[j]))
+            sums.likelihoodModel!.add(dm: x.dm[j], prediction: x.q[j])
         }
     }
 

@@ -75,7 +75,8 @@ extension OffPolicyState {
         for (model, pass) in [(RewardModelKind.ctr, SumPass.clickModel), (.logistic, .logistic)] {
             guard let rewards, let terms = policies[p][pass]?.likelihood, !terms.overflow else { continue }
             doublyRobust[model] = EmpiricalLikelihood.doublyRobustInterval(
-                terms, rewards: rewards, level: settings.level, weightBound: settings.weightBound)
+                terms, rewards: rewards, model: policies[p][pass]?.likelihoodModel, level: settings.level,
+                weightBound: settings.weightBound)
         }
         var estimates = [Estimate]()
         for (i, u) in units.enumerated() {

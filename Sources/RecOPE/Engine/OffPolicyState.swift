@@ -249,6 +249,8 @@ public struct PassSums: Sendable, Equatable, Codable {
     /// A reward-model pass with empirical-likelihood intervals: the distinct (weight, DR term)
     /// pairs of its rows, w and DMᵢ + wᵢ·(rᵢ − q̂ᵢ) (nil otherwise).
     public internal(set) var likelihood: WeightRewardCounts?
+    /// With `likelihood`: the logged ranges of the pass's DM and predictions.
+    public internal(set) var likelihoodModel: ModelRange?
 
     init(_ layout: PassLayout, replicates: Int) {
         all = SumBlock(layout.all.block, replicates: replicates)
@@ -265,6 +267,9 @@ public struct PassSums: Sendable, Equatable, Codable {
         for g in groups.indices { groups[g].merge(o.groups[g], layout.grouped[g].block, replicates: replicates) }
         if let q = o.likelihood {
             if likelihood == nil { likelihood = q } else { likelihood!.merge(q) }
+        }
+        if let m = o.likelihoodModel {
+            if likelihoodModel == nil { likelihoodModel = m } else { likelihoodModel!.merge(m) }
         }
     }
 
