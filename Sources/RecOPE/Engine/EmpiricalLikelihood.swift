@@ -273,8 +273,9 @@ public enum EmpiricalLikelihood {
     }
 
     /// The dual of the profile likelihood at v: S(v) = max over λ of Σ c_j log(1 + λ·g_j / n),
-    /// g_j = (w_j − 1, w_j·r_j − v), with the support points as rows of negligible count (a barrier
-    /// that keeps 1 + λ·g ≥ 0 there, so Q may put mass on them).
+    /// g_j = (w_j − 1, y_j − v), y_j the pair's term (w_j·r_j for IS; DMᵢ + wᵢ·(rᵢ − q̂ᵢ) for DR),
+    /// with the support points as rows of negligible count (a barrier that keeps 1 + λ·g ≥ 0
+    /// there, so Q may put mass on them).
     struct Problem {
         var w: [Double]
         var y: [Double]
