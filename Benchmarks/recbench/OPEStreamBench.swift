@@ -16,6 +16,11 @@ struct OPEStreamBench: ParsableCommand {
     @Option(help: "Poisson bootstrap replicates for the replicate measurement.") var replicates: Int = 200
     @Flag(help: "Also run every pass of every estimator (logistic Newton passes included) and report peak RSS.")
     var full = false
+    @Flag(
+        help:
+            "Also measure the ratio pass with empirical-likelihood intervals (counting distinct weight-reward pairs), and the interval solves in the report."
+    )
+    var likelihood = false
 
     /// Deterministic rows: item, position, click, propensity, a 20-value context column; chunk
     /// `c` is generated from its own seed, so every pass sees the same rows.
@@ -67,16 +72,19 @@ struct OPEStreamBench: ParsableCommand {
         // any thread count); the generator runs on the calling thread, its time subtracted.
         for t in try common.threadList() {
             Threading.setCount(t)
-            for b in [0, replicates] {
+            for (b, el) in [(0, false), (replicates, false)] + (likelihood ? [(0, true)] : []) {
                 var s = EvaluationSettings()
                 s.bootstrap = b
                 s.rewardModels = false
                 s.pieceGroupings = [.position]
                 s.parallelism = .threads(t)
+                if el { s.likelihood = .reported }
                 let ev = try OffPolicyEvaluator(
                     targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
                 var m = Measurement(
-                    name: b == 0 ? "ope-stream.ratios" : "ope-stream.ratios+replicates",
+                    name: el
+                        ? "ope-stream.ratios+likelihood"
+                        : b == 0 ? "ope-stream.ratios" : "ope-stream.ratios+replicates",
                     params: params + [("replicates", b)],
                     timesMs: timeit(reps: max(1, common.reps / 4)) {
                         var acc = try! ev.accumulator(for: ev.initialState())
@@ -89,6 +97,17 @@ struct OPEStreamBench: ParsableCommand {
                     ("rows_per_second_per_core", Double(rows) / (netMs / 1e3) / Double(t)), ("generator_ms", genMs),
                     ("state_kb", Double((try? ev.initialState().encoded().count) ?? 0) / 1024),
                 ]
+                if el {
+                    // The filled state's size (its pairs), and the report's interval solves alone.
+                    var acc = try ev.accumulator(for: ev.initialState())
+                    try feed(&acc)
+                    let state = try acc.finishedState().advanced()
+                    let solve = timeit(reps: max(1, common.reps / 4)) { _ = try! state.report() }
+                    m.extra += [
+                        ("filled_state_kb", Double(try state.encoded().count) / 1024),
+                        ("report_ms", solve.sorted()[solve.count / 2]),
+                    ]
+                }
                 out.append(m)
             }
         }
