@@ -384,10 +384,13 @@ public final class LogReader {
         var mappedSpan = -1
         /// The rows the chunk gets (the maxRows of the call it was begun for).
         let target: Int
+        /// The slate probability roles, in the spans' column order.
+        let probabilityRoles: [SlateProbability]
 
         init(reader: LogReader, maxRows: Int) {
             target = maxRows
             let parser = reader.parser
+            probabilityRoles = parser.probability.map(\.role)
             let columns = reader.columns
             chunk = LogChunk(source: reader.path == "-" ? "stdin" : reader.path)
             chunk.rowKeyed = parser.rowKey != nil
@@ -409,6 +412,11 @@ public final class LogReader {
             chunk.contexts = columns.context.map { LogChunk.Context(name: $0, ids: [], values: []) }
             contextMaps = [[Int32]](repeating: [], count: columns.context.count)
             chunkContexts = [ByteInterner](repeating: ByteInterner(), count: columns.context.count)
+            if parser.slate != nil {
+                chunk.slates = []
+                chunk.slates!.reserveCapacity(maxRows)
+            }
+            for (role, _) in parser.probability { chunk.slateProbabilities[role] = [] }
         }
 
         /// Appends `n` rows of span `s` from its row `o`.
@@ -430,6 +438,13 @@ public final class LogReader {
             if times != nil { times!.append(contentsOf: UnsafeBufferPointer(start: col.times! + o, count: n)) }
             chunk.lines!.append(contentsOf: UnsafeBufferPointer(start: col.fileLines + o, count: n))
             chunk.rowKeys.append(contentsOf: UnsafeBufferPointer(start: col.keys + o, count: n))
+            if chunk.slates != nil {
+                chunk.slates!.append(contentsOf: UnsafeBufferPointer(start: col.slates! + o, count: n))
+            }
+            for (f, role) in probabilityRoles.enumerated() {
+                chunk.slateProbabilities[role]!.append(
+                    contentsOf: UnsafeBufferPointer(start: col.probabilities + f * col.capacity + o, count: n))
+            }
             if events != nil {
                 LogReader.remap(
                     UnsafeBufferPointer(start: col.eventIds! + o, count: n), s.events, &eventMap, &chunkEvents,
@@ -487,9 +502,16 @@ final class SpanColumns: @unchecked Sendable {
     let eventIds: UnsafeMutablePointer<Int32>?
     /// Context column f's ids at `contextIds + f * capacity`.
     let contextIds: UnsafeMutablePointer<Int32>
+    /// The slate column's hashes.
+    let slates: UnsafeMutablePointer<UInt64>?
+    /// Slate probability column f (the parser's `probability[f]`) at `probabilities + f * capacity`.
+    let probabilities: UnsafeMutablePointer<Double>
     var rows = 0
 
-    init(capacity n: Int, propensity: Bool, time: Bool, event: Bool, contexts: Int) {
+    init(
+        capacity n: Int, propensity: Bool, time: Bool, event: Bool, contexts: Int, slate: Bool = false,
+        probabilities: Int = 0
+    ) {
         capacity = n
         items = .allocate(capacity: n)
         positions = .allocate(capacity: n)
@@ -501,6 +523,8 @@ final class SpanColumns: @unchecked Sendable {
         fileLines = .allocate(capacity: n)
         eventIds = event ? .allocate(capacity: n) : nil
         contextIds = .allocate(capacity: max(n * contexts, 1))
+        slates = slate ? .allocate(capacity: n) : nil
+        self.probabilities = .allocate(capacity: max(n * probabilities, 1))
     }
 
     deinit {
@@ -514,6 +538,8 @@ final class SpanColumns: @unchecked Sendable {
         fileLines.deallocate()
         eventIds?.deallocate()
         contextIds.deallocate()
+        slates?.deallocate()
+        probabilities.deallocate()
     }
 
     /// The file's line of every row, and the default row keys (file name and data row number)
@@ -552,6 +578,9 @@ struct LogRowParser: Sendable {
     let item: Int, position: Int, reward: Int
     let propensity: Int?, time: Int?, event: Int?, rowKey: Int?
     let context: [Int]
+    /// The slate column, and the slate probability columns (roles in `SlateProbability` order).
+    let slate: Int?
+    let probability: [(role: SlateProbability, field: Int)]
     let needed: Int
     let base: Int
     /// Parse the position column only (`LogReader.deepestPosition`): other columns are not
@@ -589,7 +618,16 @@ struct LogRowParser: Sendable {
         var cctx = [Int]()
         for n in columns.context { cctx.append(try col(n)) }
         context = cctx
-        needed = ([item, position, reward] + cctx + [propensity, time, event, rowKey].compactMap { $0 }).max()!
+        slate = try opt(columns.slate)
+        var prob = [(role: SlateProbability, field: Int)]()
+        for role in SlateProbability.allCases {
+            if let n = columns.slateProbabilities[role] { prob.append((role, try col(n))) }
+        }
+        probability = prob
+        needed =
+            ([item, position, reward] + cctx + prob.map(\.field)
+            + [propensity, time, event, rowKey, slate].compactMap { $0 })
+            .max()!
         base = columns.positionBase
     }
 
@@ -601,6 +639,8 @@ struct LogRowParser: Sendable {
         var propensity = 0.0
         var time = 0.0
         var key: UInt64 = 0
+        var slate: UInt64 = 0
+        var probabilities: [Double] = []
     }
 
     /// Plain rows per batch of the column-wise fast path.
@@ -618,7 +658,7 @@ struct LogRowParser: Sendable {
         var s = LogSpan()
         let col = SpanColumns(
             capacity: CSVLines.lineCount(span) + 1, propensity: propensity != nil, time: time != nil,
-            event: event != nil, contexts: context.count)
+            event: event != nil, contexts: context.count, slate: slate != nil, probabilities: probability.count)
         s.columns = col
         s.contexts = context.map { _ in ByteInterner() }
         var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
@@ -706,6 +746,8 @@ struct LogRowParser: Sendable {
             col.propensities?[r] = v.propensity
             col.times?[r] = v.time
             col.keys[r] = v.key
+            col.slates?[r] = v.slate
+            for f in probability.indices { col.probabilities[f * col.capacity + r] = v.probabilities[f] }
         } catch {
             s.failure = (row, lineIndex, nil)
             return false
@@ -714,9 +756,11 @@ struct LogRowParser: Sendable {
     }
 
     /// The row fields a batch locates, in this order: item, position, reward, then the
-    /// propensity, time, row key and event columns the mapping has, then the context columns.
+    /// propensity, time, row key and event columns the mapping has, then the context columns, the
+    /// slate column and the slate probability columns.
     var batchFields: [Int] {
         [item, position, reward] + [propensity, time, rowKey, event].compactMap { $0 } + context
+            + [slate].compactMap { $0 } + probability.map(\.field)
     }
 
     /// Converts the batch's rows (rows `firstRow...` of the span) column by column with every
@@ -819,6 +863,27 @@ struct LogRowParser: Sendable {
             swap(&interner, &s.contexts[f])
             slot += 1
         }
+        if slate != nil {
+            let (o, l) = b.column(slot)
+            let out = col.slates! + r0
+            for k in 0..<n {
+                out[k] = RowHash.key(bytes: UnsafeBufferPointer(start: origin + o[k], count: Int(l[k])))
+            }
+            slot += 1
+        }
+        for f in probability.indices {
+            let (o, l) = b.column(slot)
+            let out = col.probabilities + f * col.capacity + r0
+            let low = probability[f].role.isTarget ? 0.0 : Double.leastNonzeroMagnitude
+            for k in 0..<n {
+                if let q = DecimalParser.double(origin + o[k], count: Int(l[k])), q >= low, q <= 1 {
+                    out[k] = q
+                } else {
+                    ok[k] = 0
+                }
+            }
+            slot += 1
+        }
         // Rows a check refused: the reference path, in order (its values overwrite the row's).
         for k in 0..<n where ok[k] == 0 {
             let line = UnsafeBufferPointer(start: origin + b.lineStarts[k], count: Int(b.lineLengths[k]))
@@ -863,6 +928,21 @@ struct LogRowParser: Sendable {
             v.time = t
         }
         if let i = rowKey { v.key = RowHash.key(bytes: row.bytes[row.fields[i]]) }
+        if let i = slate { v.slate = RowHash.key(bytes: row.bytes[row.fields[i]]) }
+        for (role, i) in probability {
+            let name = columns.slateProbabilities[role]!
+            if role.isTarget {
+                guard let p = row.double(i), p >= 0, p <= 1 else {
+                    throw bad(name, "\(role.rawValue) '\(shown(i))' must be a number in [0, 1]")
+                }
+                v.probabilities.append(p)
+            } else {
+                guard let p = row.double(i), p > 0, p <= 1 else {
+                    throw bad(name, "\(role.rawValue) '\(shown(i))' must be a number in (0, 1]")
+                }
+                v.probabilities.append(p)
+            }
+        }
         v.item = Int32(it)
         v.position = Int32(pos - base)
         v.reward = r

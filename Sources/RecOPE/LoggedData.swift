@@ -106,6 +106,28 @@ public struct LoggedData: Sendable {
     public var meanReward: Double { rewards.reduce(0.0) { $0 + Double($1) } / Double(max(count, 1)) }
 }
 
+/// A probability column of a slate log (OBP's slate inputs; the column-mapping key is the raw
+/// value). Logging probabilities are in (0, 1], the target's in [0, 1].
+public enum SlateProbability: String, CaseIterable, Sendable, Hashable {
+    /// The logging policy's probability of the row's whole slate (SIPS).
+    case slatePropensity = "slate_propensity"
+    /// The logging policy's probability of the slate's items at positions 0…j, for the row at
+    /// position j (RIPS).
+    case cascadePropensity = "cascade_propensity"
+    /// The target's probability of the row's item at its position (IIPS; the logged one is the
+    /// `propensity` column).
+    case targetPropensity = "target_propensity"
+    /// The target's probability of the row's whole slate.
+    case targetSlatePropensity = "target_slate_propensity"
+    /// The target's probability of the slate's items at positions 0…j.
+    case targetCascadePropensity = "target_cascade_propensity"
+
+    /// Whether the column is the target policy's (0 allowed).
+    public var isTarget: Bool {
+        self == .targetPropensity || self == .targetSlatePropensity || self == .targetCascadePropensity
+    }
+}
+
 /// Which columns of a CSV hold what.
 public struct LogColumns: Sendable, Equatable {
     /// The item column.
@@ -127,6 +149,10 @@ public struct LogColumns: Sendable, Equatable {
     /// The column whose value identifies a row across shards (bootstrap weights and folds hash
     /// it); nil keys rows by the source's name and their row number.
     public var rowKey: String? = nil
+    /// The column whose value identifies the row's slate (rows of one slate are consecutive).
+    public var slate: String? = nil
+    /// The slate probability columns the log has, by role.
+    public var slateProbabilities: [SlateProbability: String] = [:]
 
     /// A column mapping.
     public init(
@@ -147,7 +173,13 @@ public struct LogColumns: Sendable, Equatable {
         item: "item_id", position: "position", reward: "click", propensity: "propensity_score", time: "timestamp",
         context: ["user_feature_0", "user_feature_1", "user_feature_2", "user_feature_3"], positionBase: 1)
 
-    /// Parses `item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=COL+COL][,position_base=1]`.
+    /// The keys `parse` takes.
+    static let keys =
+        ["item", "position", "reward", "propensity", "time", "context", "event", "position_base", "row_key", "slate"]
+        + SlateProbability.allCases.map(\.rawValue)
+
+    /// Parses `item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=COL+COL][,position_base=1]`
+    /// (and the slate roles `slate=COL`, `slate_propensity=COL`, …: `SlateProbability`).
     /// - Throws: `.invalidParameter` naming the unknown key or the missing required one.
     public static func parse(_ spec: String) throws(RecOPEError) -> LogColumns {
         var m = [String: String]()
@@ -156,13 +188,9 @@ public struct LogColumns: Sendable, Equatable {
             guard kv.count == 2, !kv[1].isEmpty else {
                 throw .invalidParameter("column mapping: '\(clipped(part))' is not key=column")
             }
-            guard
-                ["item", "position", "reward", "propensity", "time", "context", "position_base", "event", "row_key"]
-                    .contains(kv[0])
-            else {
+            guard keys.contains(kv[0]) else {
                 throw .invalidParameter(
-                    "column mapping: unknown key '\(clipped(kv[0].prefix(80)))' (item, position, reward, propensity, time, context, event, position_base, row_key)"
-                )
+                    "column mapping: unknown key '\(clipped(kv[0].prefix(80)))' (\(keys.joined(separator: ", ")))")
             }
             m[kv[0]] = kv[1]
         }
@@ -181,6 +209,8 @@ public struct LogColumns: Sendable, Equatable {
             context: m["context"].map { $0.split(separator: "+").map(String.init) } ?? [], positionBase: base)
         cols.event = m["event"]
         cols.rowKey = m["row_key"]
+        cols.slate = m["slate"]
+        for role in SlateProbability.allCases { cols.slateProbabilities[role] = m[role.rawValue] }
         return cols
     }
 }

@@ -43,7 +43,10 @@ struct ReportOutput: ParsableArguments {
 
     func printTable(_ report: OfflineABReport) {
         let logged = report.loggedMean
-        print("logs: \(report.logs) (\(report.rows) rows), logged mean reward " + String(format: "%.6f", logged))
+        let slates = report.evaluations.allSatisfy { $0.estimates.allSatisfy(\.estimator.isSlate) }
+        print(
+            "logs: \(report.logs) (\(report.rows) rows), logged mean reward\(slates ? " per slate" : "") "
+                + String(format: "%.6f", logged))
         for e in report.evaluations {
             print("")
             print("policy: \(e.policy)")
@@ -62,7 +65,8 @@ struct ReportOutput: ParsableArguments {
                     format: "  diagnostics: ESS %.0f of %ld, max weight %.2f, mean weight %.3f, ",
                     d.effectiveSampleSize, report.rows, d.maxWeight, d.meanWeight)
                     + (d.unsupportedMass.map { String(format: "unsupported mass %.3g", $0) }
-                        ?? "unsupported mass not computed (one pass)"))
+                        ?? (slates ? "(the first slate weighting's)" : "unsupported mass not computed (one pass)")))
+            guard !d.capTable.isEmpty else { continue }
             print(
                 "  caps:      "
                     + d.capTable.map { Self.fmtCap($0.cap).padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())

@@ -10,6 +10,9 @@ struct OfflineABRun: ParsableCommand {
         discussion: """
             Logs: --format obd reads the Open Bandit Dataset CSV layout; --format csv reads any CSV with a \
             header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1][,row_key=COL]. \
+            A slate log adds slate=COL (rows of one slate consecutive) and probability columns (slate_propensity, \
+            cascade_propensity, target_propensity, target_slate_propensity, target_cascade_propensity): it is evaluated \
+            by SIPS, IIPS and RIPS (and their self-normalised versions) with the target_* columns as the target. \
             --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives \
             the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
 
@@ -85,8 +88,17 @@ struct OfflineABRun: ParsableCommand {
 
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
-        guard !target.isEmpty || !targetModel.isEmpty else {
-            throw ValidationError("give at least one --target policy spec or --target-model")
+        if slates {
+            guard target.isEmpty, targetModel.isEmpty, logging == nil, partial == nil, interval == .auto else {
+                throw ValidationError(
+                    "a slate log (slate= in --columns) is evaluated from its target_* probability columns: leave out --target, --target-model, --logging, --partial and --interval"
+                )
+            }
+        } else {
+            guard !target.isEmpty || !targetModel.isEmpty else {
+                throw ValidationError(
+                    "give at least one --target policy spec or --target-model (or a slate log's target_* columns)")
+            }
         }
         guard serving.isEmpty || !targetModel.isEmpty else {
             throw ValidationError("--serving says how a --target-model serves: it goes with --target-model")
@@ -136,6 +148,11 @@ struct OfflineABRun: ParsableCommand {
         guard simulations >= 1 else { throw ValidationError("--simulations must be at least 1") }
     }
 
+    /// Whether the column mapping names a slate column (the slate estimators' run).
+    var slates: Bool {
+        format == .csv && (try? LogColumns.parse(columns ?? ""))?.slate != nil
+    }
+
     func logColumns() throws -> LogColumns {
         var cols = format == .obd ? LogColumns.openBanditDataset : try LogColumns.parse(columns!)
         if let h = history { cols.context = [h] }
@@ -181,6 +198,16 @@ struct OfflineABRun: ParsableCommand {
             let s = try settings()
             if !targetModel.isEmpty {
                 let r = try runModels(columns: cols, settings: s)
+                try report.write(r)
+                return
+            }
+            if slates {
+                guard !Self.isStream(logs) || k != nil else {
+                    throw ValidationError("a slate log read from a stream needs --k (its depth)")
+                }
+                let r = try SlateEvaluation.run(
+                    path: logs, columns: cols, depth: k, bootstrap: bootstrap, seed: seed,
+                    parallelism: .threads(Threading.count))
                 try report.write(r)
                 return
             }

@@ -44,6 +44,27 @@ public enum Estimator: String, Sendable, Codable, CaseIterable {
     case MIPS
     /// Self-normalised MIPS (OBP's SelfNormalizedMarginalizedInverseProbabilityWeighting).
     case SNMIPS
+    /// Slate standard IPS: Σ r·(π(slate) / π_B(slate)) over the rows / slates (OBP's
+    /// SlateStandardIPS; `SlateState`).
+    case SIPS
+    /// Slate independent IPS: Σ r·(π(item at position) / π_B(item at position)) / slates (OBP's
+    /// SlateIndependentIPS).
+    case IIPS
+    /// Slate reward-interaction IPS: Σ r·(π(slate's first items) / π_B(same)) / slates, the
+    /// cascade weights (OBP's SlateRewardInteractionIPS).
+    case RIPS
+    /// Self-normalised SIPS: the weights over their mean over rows (OBP's
+    /// SelfNormalizedSlateStandardIPS).
+    case SNSIPS
+    /// Self-normalised IIPS: per position, the weights over their mean at that position (OBP's
+    /// SelfNormalizedSlateIndependentIPS).
+    case SNIIPS
+    /// Self-normalised RIPS, per position (OBP's SelfNormalizedSlateRewardInteractionIPS).
+    case SNRIPS
+
+    /// Whether it estimates the expected sum of rewards over a slate (`SlateState`), not the
+    /// mean reward per row.
+    public var isSlate: Bool { [.SIPS, .IIPS, .RIPS, .SNSIPS, .SNIIPS, .SNRIPS].contains(self) }
 }
 
 /// How an estimate's hyperparameter was chosen.

@@ -51,6 +51,10 @@ public struct LogChunk: Sendable {
     public var loggingStates: [Int32]?
     /// The source's name, for errors.
     public var source: String
+    /// Per row the hash of its slate's id (`LogColumns.slate`), when the log has slates.
+    public var slates: [UInt64]?
+    /// The slate probability columns the log has, by role.
+    public var slateProbabilities: [SlateProbability: [Double]] = [:]
 
     /// Rows.
     public var count: Int { items.count }
@@ -71,6 +75,8 @@ public struct LogChunk: Sendable {
         c.contexts = contexts.map { .init(name: $0.name, ids: Array($0.ids[range]), values: $0.values) }
         c.targetStates = targetStates.map { $0.map { Array($0[range]) } }
         c.loggingStates = loggingStates.map { Array($0[range]) }
+        c.slates = slates.map { Array($0[range]) }
+        c.slateProbabilities = slateProbabilities.mapValues { Array($0[range]) }
         return c
     }
 

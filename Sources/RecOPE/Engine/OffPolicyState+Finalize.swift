@@ -44,19 +44,22 @@ extension OffPolicyState {
                 if v.isFinite { columns[i].append(v) }
             }
         }
-        let lowQ = (1 - settings.level) / 2
-        let highQ = 1 - lowQ
-        return columns.map { col in
-            guard !col.isEmpty else { return nil }
-            let sorted = col.sorted()
-            func quantile(_ q: Double) -> Double {
-                let h = q * Double(sorted.count - 1)
-                let lo = Int(h.rounded(.down))
-                let hi = min(lo + 1, sorted.count - 1)
-                return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
-            }
-            return Interval(low: quantile(lowQ), high: quantile(highQ))
+        return columns.map { Self.percentileInterval($0, level: settings.level) }
+    }
+
+    /// The percentile interval of replicate values at `level` (linear interpolation between
+    /// order statistics); nil for none.
+    static func percentileInterval(_ values: [Double], level: Double) -> Interval? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        func quantile(_ q: Double) -> Double {
+            let h = q * Double(sorted.count - 1)
+            let lo = Int(h.rounded(.down))
+            let hi = min(lo + 1, sorted.count - 1)
+            return sorted[lo] + (h - Double(lo)) * (sorted[hi] - sorted[lo])
         }
+        let lowQ = (1 - level) / 2
+        return Interval(low: quantile(lowQ), high: quantile(1 - lowQ))
     }
 
     /// One policy's estimates, diagnostics and warnings.

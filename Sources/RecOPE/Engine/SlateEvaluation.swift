@@ -1,0 +1,453 @@
+import RecCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Which importance weight a slate estimator puts on a row: the target's probability over the
+/// logging policy's, of the whole slate (SIPS), of the row's item at its position (IIPS), or of
+/// the slate's items down to the row's position (RIPS, the cascade).
+public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
+    /// `target_slate_propensity / slate_propensity` (OBP's SlateStandardIPS).
+    case standard
+    /// `target_propensity / propensity` (OBP's SlateIndependentIPS).
+    case independent
+    /// `target_cascade_propensity / cascade_propensity` (OBP's SlateRewardInteractionIPS).
+    case interaction
+
+    /// The estimator that sums w·r over the rows, per slate.
+    public var estimator: Estimator {
+        switch self {
+        case .standard: return .SIPS
+        case .independent: return .IIPS
+        case .interaction: return .RIPS
+        }
+    }
+
+    /// Its self-normalised version.
+    public var selfNormalized: Estimator {
+        switch self {
+        case .standard: return .SNSIPS
+        case .independent: return .SNIIPS
+        case .interaction: return .SNRIPS
+        }
+    }
+
+    /// The target's and the logging policy's probability columns; nil for the logged
+    /// item-position propensity (`LogChunk.propensities`).
+    var roles: (target: SlateProbability, logging: SlateProbability?) {
+        switch self {
+        case .standard: return (.targetSlatePropensity, .slatePropensity)
+        case .independent: return (.targetPropensity, nil)
+        case .interaction: return (.targetCascadePropensity, .cascadePropensity)
+        }
+    }
+
+    /// The weightings a log's columns allow, in this order.
+    public static func available(_ columns: LogColumns) -> [SlateWeighting] {
+        allCases.filter { w in
+            columns.slateProbabilities[w.roles.target] != nil
+                && (w.roles.logging.map { columns.slateProbabilities[$0] != nil } ?? (columns.propensity != nil))
+        }
+    }
+}
+
+/// What a slate evaluation computes.
+public struct SlateSettings: Sendable, Equatable, Codable {
+    /// Positions 0..<depth (1…64).
+    public var depth: Int
+    /// The weightings to estimate with (each gives its IPS and self-normalised estimate).
+    public var weightings: [SlateWeighting]
+    /// Poisson bootstrap replicates (0: normal intervals only).
+    public var bootstrap: Int = 0
+    /// Nominal coverage of the intervals.
+    public var level: Double = 0.95
+    /// The bootstrap's seed.
+    public var seed: UInt64 = 0
+
+    /// Settings for `depth` positions and `weightings`.
+    public init(depth: Int, weightings: [SlateWeighting]) {
+        self.depth = depth
+        self.weightings = weightings
+    }
+
+    /// The limit of `depth`: a slate's normal intervals sum (3·depth)² products per weighting.
+    public static let maxDepth = 64
+
+    func validated() throws(RecOPEError) {
+        guard depth >= 1, depth <= Self.maxDepth else {
+            throw .invalidParameter("slate depth \(depth): must be in 1…\(Self.maxDepth)")
+        }
+        guard !weightings.isEmpty, Set(weightings).count == weightings.count else {
+            throw .invalidParameter("slate weightings: give each of standard, independent, interaction at most once")
+        }
+        guard bootstrap >= 0, bootstrap <= 10_000 else {
+            throw .invalidParameter("bootstrap replicates \(bootstrap): must be in 0…10000")
+        }
+        guard level > 0, level < 1 else { throw .invalidParameter("level \(level): must be in (0, 1)") }
+    }
+
+    /// One slate's vector: [1, m_0…m_{K−1}, then per weighting a_0…a_{K−1}, b_0…b_{K−1}], with m_p
+    /// the slate's rows at position p, a_p their Σ w·r and b_p their Σ w.
+    var width: Int { 1 + depth + 2 * depth * weightings.count }
+    func a(_ wi: Int, _ p: Int) -> Int { 1 + depth + 2 * depth * wi + p }
+    func b(_ wi: Int, _ p: Int) -> Int { 1 + depth + 2 * depth * wi + depth + p }
+    func m(_ p: Int) -> Int { 1 + p }
+
+    /// The products the delta method needs: within each weighting, every pair of its a, b and m
+    /// entries (and their squares).
+    var layout: BlockLayout {
+        var pairs = [(Int, Int)]()
+        var seen = Set<Int>()
+        for wi in weightings.indices {
+            let cols = (0..<depth).map { m($0) } + (0..<depth).map { a(wi, $0) } + (0..<depth).map { b(wi, $0) }
+            for i in cols.indices {
+                for j in i..<cols.count {
+                    let key = cols[i] * width + cols[j]
+                    if seen.insert(key).inserted { pairs.append((cols[i], cols[j])) }
+                }
+            }
+        }
+        return BlockLayout(width: width, pairs: pairs)
+    }
+}
+
+/// One slate's partial sums while its rows are read (a slate at a shard's edge stays open: it may
+/// continue in the neighbouring shard).
+struct OpenSlate: Sendable, Equatable, Codable {
+    var key: UInt64
+    var x: [Double]
+
+    mutating func add(_ o: OpenSlate) { for i in x.indices { x[i] += o.x[i] } }
+}
+
+/// The mergeable state of a slate evaluation: the sums over closed slates, and the first and the
+/// last slate of the rows read, still open. Shards of one log merged in file order give the
+/// single pass's values (a slate split between two shards is joined at the merge).
+public struct SlateState: Sendable, Equatable, Codable {
+    /// The settings.
+    public let settings: SlateSettings
+    /// Rows read.
+    public internal(set) var rows = 0
+    var block: SumBlock
+    var first: OpenSlate?
+    var last: OpenSlate?
+    /// Per weighting, over rows: Σ w² and the largest w (the diagnostics).
+    var weightSquares: [CompensatedSum]
+    var maxWeights: [Double]
+
+    /// An empty state.
+    public init(settings: SlateSettings) throws(RecOPEError) {
+        try settings.validated()
+        self.settings = settings
+        block = SumBlock(settings.layout, replicates: settings.bootstrap)
+        weightSquares = settings.weightings.map { _ in CompensatedSum() }
+        maxWeights = settings.weightings.map { _ in 0 }
+    }
+
+    /// Adds the rows of `c` (in file order, after the rows already added).
+    /// - Throws: `.malformedFile` naming the row for a position past the depth, a missing
+    ///   column, a slate whose rows are not consecutive within the chunk, or a weight past 2⁶²;
+    ///   `.invalidParameter` if the chunk has no slate column.
+    public mutating func add(_ c: LogChunk) throws(RecOPEError) {
+        guard let slates = c.slates else {
+            throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
+        }
+        let s = settings
+        let K = s.depth
+        var weights = [[Double]]()
+        for w in s.weightings {
+            let (tr, lr) = w.roles
+            guard let t = c.slateProbabilities[tr] else {
+                throw .invalidParameter("\(w.estimator.rawValue) needs a \(tr.rawValue) column")
+            }
+            guard let l = lr.map({ c.slateProbabilities[$0] }) ?? c.propensities else {
+                throw .invalidParameter(
+                    "\(w.estimator.rawValue) needs a \(lr?.rawValue ?? "propensity") column")
+            }
+            let w = zip(t, l).map { $0 / $1 }
+            let wi = weights.count
+            for x in w {
+                weightSquares[wi].add(x * x)
+                maxWeights[wi] = max(maxWeights[wi], x)
+            }
+            weights.append(w)
+        }
+        // Slates closed in this chunk, to refuse one that comes back.
+        var closed = Set<UInt64>()
+        for j in 0..<c.count {
+            let p = Int(c.positions[j])
+            guard p < K else {
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j],
+                    message: "position \(p) is past the slate depth \(K) (positions 0…\(K - 1))")
+            }
+            let key = slates[j]
+            if (last ?? first)?.key != key {
+                if let cur = last ?? first { closed.insert(cur.key) }
+                guard !closed.contains(key) else {
+                    throw .malformedFile(
+                        file: c.source, line: c.lines?[j],
+                        message:
+                            "the row's slate came before, with other slates between: a slate's rows must be consecutive"
+                    )
+                }
+                let fresh = OpenSlate(key: key, x: [Double](repeating: 0, count: s.width))
+                if first == nil {
+                    first = fresh
+                } else if last == nil {
+                    last = fresh
+                } else {
+                    try close(last!, c, j)
+                    last = fresh
+                }
+            }
+            let r = c.rewards[j]
+            let fits = withCurrent { x in
+                x[s.m(p)] += 1
+                var ok = true
+                for wi in weights.indices {
+                    let w = weights[wi][j]
+                    x[s.a(wi, p)] += w * r
+                    x[s.b(wi, p)] += w
+                    ok = ok && ExactSum.fits(x[s.a(wi, p)]) && ExactSum.fits(x[s.b(wi, p)])
+                }
+                return ok
+            }
+            guard fits else {
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j],
+                    message: "the slate's weights pass 2⁶² (a logging probability is near 0 where the target's is not)")
+            }
+        }
+        rows += c.count
+    }
+
+    private mutating func withCurrent<T>(_ body: (inout [Double]) -> T) -> T {
+        last != nil ? body(&last!.x) : body(&first!.x)
+    }
+
+    /// Adds a closed slate to the sums (its Poisson weights from its key).
+    private mutating func close(_ slate: OpenSlate, _ c: LogChunk?, _ j: Int) throws(RecOPEError) {
+        var x = slate.x
+        x[0] = 1
+        let B = settings.bootstrap
+        var weights = [UInt8](repeating: 0, count: max(B, 1))
+        var fixed = [Int64](repeating: 0, count: x.count)
+        if B > 0 {
+            weights.withUnsafeMutableBufferPointer { wb in
+                RowHash.poissonThresholds.withUnsafeBufferPointer { t in
+                    RowHash.poissonWeights(
+                        base: RowHash.base(key: slate.key, seed: settings.seed, purpose: 0x51A7), into: wb,
+                        thresholds: t)
+                }
+            }
+        }
+        let layout = settings.layout
+        let ok = x.withUnsafeBufferPointer { xb in
+            weights.withUnsafeBufferPointer { wb in
+                fixed.withUnsafeMutableBufferPointer { f in block.add(xb, layout, weights: wb, fixed: f) }
+            }
+        }
+        guard ok else {
+            throw .malformedFile(
+                file: c?.source ?? "slates", line: c.flatMap { $0.lines?[j] },
+                message: "a slate's weighted sums pass the bootstrap's exact range (2²⁰): use --bootstrap 0")
+        }
+    }
+
+    /// Joins `other` (the rows after this state's, e.g. the next shard) into this state.
+    public mutating func merge(_ other: SlateState) throws(RecOPEError) {
+        guard other.settings == settings else {
+            throw .invalidParameter("slate states of different settings cannot be merged")
+        }
+        var edges = [first, last].compactMap { $0 }
+        for e in [other.first, other.last].compactMap({ $0 }) {
+            if let k = edges.last, k.key == e.key {
+                edges[edges.count - 1].add(e)
+            } else {
+                edges.append(e)
+            }
+        }
+        block.merge(other.block)
+        rows += other.rows
+        for i in weightSquares.indices {
+            weightSquares[i].add(other.weightSquares[i])
+            maxWeights[i] = max(maxWeights[i], other.maxWeights[i])
+        }
+        first = edges.first
+        last = edges.count > 1 ? edges.last : nil
+        if edges.count > 2 { for e in edges[1..<(edges.count - 1)] { try close(e, nil, 0) } }
+    }
+
+    /// The state with its edge slates closed (no more rows or shards follow).
+    func closed() throws(RecOPEError) -> SlateState {
+        var s = self
+        if let f = s.first { try s.close(f, nil, 0) }
+        if let l = s.last { try s.close(l, nil, 0) }
+        s.first = nil
+        s.last = nil
+        s.block.flush()
+        return s
+    }
+
+    /// The slates read (a slate split between shards counts once after their merge).
+    public var slates: Double { block.sum(0) + Double([first, last].compactMap { $0 }.count) }
+
+    /// The first weighting's row weights: effective sample size (Σw)² / Σw², largest and mean.
+    public func diagnostics() -> WeightDiagnostics {
+        var sw = CompensatedSum()
+        for p in 0..<settings.depth { sw.add(block.sum(settings.b(0, p))) }
+        for e in [first, last].compactMap({ $0 }) { for p in 0..<settings.depth { sw.add(e.x[settings.b(0, p)]) } }
+        let w2 = weightSquares[0].value
+        return WeightDiagnostics(
+            effectiveSampleSize: w2 > 0 ? sw.value * sw.value / w2 : 0, maxWeight: maxWeights[0],
+            meanWeight: sw.value / Double(max(rows, 1)), shareAboveCap: [], unsupportedMass: nil, capTable: [],
+            weightHistogram: nil)
+    }
+
+    /// Each weighting's IPS and self-normalised estimate of the target's expected sum of rewards
+    /// over a slate's positions, as OBP defines them, with normal (delta-method over slates) and,
+    /// with replicates, Poisson-bootstrap intervals (replicates drawn per slate).
+    public func estimates(policy: String) throws(RecOPEError) -> [Estimate] {
+        let s = try closed()
+        let layout = s.settings.layout
+        var pairIndex = [Int: Int]()
+        for (i, p) in layout.pairs.enumerated() { pairIndex[p.0 * s.settings.width + p.1] = i }
+        let n = s.block.sum(0)
+        guard n > 0 else { throw .invalidParameter("the slate log has no rows") }
+        let z = (0..<s.settings.width).map { s.block.sum($0) / n }
+        func cov(_ i: Int, _ j: Int) -> Double {
+            let (a, b) = i <= j ? (i, j) : (j, i)
+            let sxy = s.block.product(pairIndex[a * s.settings.width + b]!)
+            return (sxy - n * z[a] * z[b]) / max(n - 1, 1)
+        }
+        let q = SpecialFunctions.normalQuantile(0.5 + settings.level / 2)
+        var out = [Estimate]()
+        for (wi, w) in s.settings.weightings.enumerated() {
+            for sn in [false, true] {
+                // The value as a function of the slate means, and its gradient.
+                let (v, g) = Self.value(z, s.settings, wi, selfNormalized: sn)
+                var variance = 0.0
+                let idx = Array(g.keys)
+                for i in idx { for j in idx { variance += g[i]! * g[j]! * cov(i, j) } }
+                let se = (max(variance, 0) / n).squareRoot()
+                let normal = Interval(low: v - q * se, high: v + q * se)
+                var interval = normal
+                var method = IntervalMethod.normal
+                if let reps = s.block.replicates, reps.replicates > 0 {
+                    var vals = [Double]()
+                    for b in 0..<reps.replicates {
+                        let nb = reps.value(replicate: b, feature: 0)
+                        guard nb > 0 else { continue }
+                        let zb = (0..<s.settings.width).map { reps.value(replicate: b, feature: $0) / nb }
+                        let vb = Self.value(zb, s.settings, wi, selfNormalized: sn).0
+                        if vb.isFinite { vals.append(vb) }
+                    }
+                    if let b = OffPolicyState.percentileInterval(vals, level: settings.level) {
+                        interval = b
+                        method = .poissonBootstrap
+                    }
+                }
+                out.append(
+                    Estimate(
+                        policy: policy, estimator: sn ? w.selfNormalized : w.estimator, cap: nil, grouping: nil,
+                        model: nil, value: v, interval: interval, method: method, normal: normal))
+            }
+        }
+        return out
+    }
+
+    /// A weighting's estimate from the slate means z (n slates): IPS Σ_p ā_p; the self-normalised
+    /// one Σ_p ā_p·m̄_p / b̄_p (per position, as OBP normalises IIPS and RIPS) or, for the whole-
+    /// slate weight, Σā·Σm̄ / Σb̄; with its gradient in z (for the delta method).
+    static func value(_ z: [Double], _ s: SlateSettings, _ wi: Int, selfNormalized: Bool) -> (Double, [Int: Double]) {
+        let K = s.depth
+        var g = [Int: Double]()
+        if !selfNormalized {
+            var v = 0.0
+            for p in 0..<K {
+                v += z[s.a(wi, p)]
+                g[s.a(wi, p)] = 1
+            }
+            return (v, g)
+        }
+        if s.weightings[wi] == .standard {
+            var (A, B, M) = (0.0, 0.0, 0.0)
+            for p in 0..<K {
+                A += z[s.a(wi, p)]
+                B += z[s.b(wi, p)]
+                M += z[s.m(p)]
+            }
+            guard B > 0 else { return (0, [:]) }
+            for p in 0..<K {
+                g[s.a(wi, p)] = M / B
+                g[s.b(wi, p)] = -A * M / (B * B)
+                g[s.m(p)] = A / B
+            }
+            return (A * M / B, g)
+        }
+        var v = 0.0
+        for p in 0..<K {
+            let (a, b, m) = (z[s.a(wi, p)], z[s.b(wi, p)], z[s.m(p)])
+            guard b > 0 else { continue }  // no weight at p: no rows there, or none the target shows
+            v += a * m / b
+            g[s.a(wi, p)] = m / b
+            g[s.b(wi, p)] = -a * m / (b * b)
+            g[s.m(p)] = a / b
+        }
+        return (v, g)
+    }
+}
+
+/// A slate evaluation of a CSV log in one pass: the target is the log's target probability
+/// columns (as OBP takes it), the logging policy its logged ones.
+public enum SlateEvaluation {
+    /// Reads `path` chunk by chunk and reports each weighting's SIPS/IIPS/RIPS and its
+    /// self-normalised version; `depth` nil takes the deepest logged position (one more read of
+    /// the position column).
+    /// - Throws: `.invalidParameter` when the columns allow no weighting, or the reader's and the
+    ///   state's errors (naming file and line).
+    public static func run(
+        path: String, columns: LogColumns, depth: Int? = nil, bootstrap: Int = 0, level: Double = 0.95,
+        seed: UInt64 = 0, parallelism: Parallelism = .automatic, policy: String = "target (columns)"
+    ) throws(RecOPEError) -> OfflineABReport {
+        guard columns.slate != nil else {
+            throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
+        }
+        let weightings = SlateWeighting.available(columns)
+        guard !weightings.isEmpty else {
+            throw .invalidParameter(
+                "slate estimators need a target and a logging probability of one kind: target_slate_propensity with slate_propensity (SIPS), target_propensity with propensity (IIPS), target_cascade_propensity with cascade_propensity (RIPS)"
+            )
+        }
+        var K = 0
+        if let depth {
+            K = depth
+        } else {
+            K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
+        }
+        guard K > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
+        var settings = SlateSettings(depth: K, weightings: weightings)
+        settings.bootstrap = bootstrap
+        settings.level = level
+        settings.seed = seed
+        var state = try SlateState(settings: settings)
+        let reader = try LogReader(path: path, columns: columns, parallelism: parallelism)
+        var rewardSum = CompensatedSum()
+        while let c = try reader.next() {
+            try state.add(c)
+            for r in c.rewards { rewardSum.add(r) }
+        }
+        guard state.rows > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
+        let evaluation = PolicyEvaluation(
+            policy: policy, estimates: try state.estimates(policy: policy), diagnostics: state.diagnostics(),
+            warnings: [])
+        // The logging policy's value on the same scale: rewards per slate (OBP's on-policy value).
+        return OfflineABReport(
+            logs: path, rows: state.rows, loggedMean: rewardSum.value / state.slates, evaluations: [evaluation],
+            warnings: [], passes: 1)
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+import RecCore
+import RecOPE
+import Testing
+
+/// The slate estimators (`SlateState`): values against OBP's formulas written as plain loops,
+/// normal intervals against the per-slate influence computed directly, shards joined mid-slate
+/// against one pass, and the reader's slate columns with their errors.
+@Suite struct SlateEvaluationTests {
+    /// A slate log: `slates` slates of 1…K rows (the last positions sometimes missing), its
+    /// probability columns random in (0, 1] (the target's sometimes 0), rewards 0/1.
+    static func log(slates: Int, depth K: Int, seed: UInt64) -> LogChunk {
+        var g = Xoshiro256(seed: seed)
+        var c = LogChunk(source: "slates")
+        var roles = [SlateProbability: [Double]]()
+        c.slates = []
+        c.propensities = []
+        c.lines = []
+        for s in 0..<slates {
+            let rows = Sampling.uniform(&g) < 0.2 ? 1 + Int(Sampling.uniform(&g) * Double(K)) : K
+            let slateP = 0.001 + Sampling.uniform(&g) * 0.02
+            let targetSlateP = Sampling.uniform(&g) < 0.1 ? 0 : Sampling.uniform(&g) * 0.03
+            var cascade = 1.0
+            var targetCascade = 1.0
+            for p in 0..<min(rows, K) {
+                c.items.append(Int32(Sampling.uniform(&g) * 20))
+                c.positions.append(Int32(p))
+                c.rewards.append(Sampling.uniform(&g) < 0.3 ? 1 : 0)
+                c.rowKeys.append(RowHash.mix(UInt64(s) << 8 | UInt64(p)))
+                c.lines!.append(c.lines!.count + 2)
+                c.slates!.append(RowHash.mix(UInt64(s) &+ 77))
+                c.propensities!.append(0.05 + Sampling.uniform(&g) * 0.5)
+                cascade *= 0.2 + Sampling.uniform(&g) * 0.8
+                targetCascade *= Sampling.uniform(&g)
+                roles[.targetPropensity, default: []].append(Sampling.uniform(&g) * 0.6)
+                roles[.slatePropensity, default: []].append(slateP)
+                roles[.targetSlatePropensity, default: []].append(targetSlateP)
+                roles[.cascadePropensity, default: []].append(cascade)
+                roles[.targetCascadePropensity, default: []].append(targetCascade)
+            }
+        }
+        c.slateProbabilities = roles
+        return c
+    }
+
+    /// OBP's value of each estimator, as its classes compute it: Σ r·w / slates; the
+    /// self-normalised ones divide each row's w by the mean weight over all rows (SNSIPS) or over
+    /// the rows at its position (SNIIPS, SNRIPS).
+    static func reference(_ c: LogChunk, _ w: SlateWeighting) -> (ips: Double, sn: Double) {
+        let (tr, lr) = (
+            [
+                SlateWeighting.standard: SlateProbability.targetSlatePropensity, .independent: .targetPropensity,
+                .interaction: .targetCascadePropensity,
+            ][w]!,
+            [SlateWeighting.standard: SlateProbability.slatePropensity, .interaction: .cascadePropensity][w]
+        )
+        let t = c.slateProbabilities[tr]!
+        let l = lr.map { c.slateProbabilities[$0]! } ?? c.propensities!
+        let weights = zip(t, l).map { $0 / $1 }
+        let slates = Double(Set(c.slates!).count)
+        var ips = 0.0
+        for j in 0..<c.count { ips += c.rewards[j] * weights[j] }
+        var sn = 0.0
+        if w == .standard {
+            let mean = weights.reduce(0, +) / Double(c.count)
+            for j in 0..<c.count { sn += c.rewards[j] * weights[j] / mean }
+        } else {
+            for p in Set(c.positions) {
+                let at = (0..<c.count).filter { c.positions[$0] == p }
+                let mean = at.map { weights[$0] }.reduce(0, +) / Double(at.count)
+                for j in at { sn += c.rewards[j] * weights[j] / mean }
+            }
+        }
+        return (ips / slates, sn / slates)
+    }
+
+    static func settings(depth: Int, bootstrap: Int = 0) -> SlateSettings {
+        var s = SlateSettings(depth: depth, weightings: SlateWeighting.allCases)
+        s.bootstrap = bootstrap
+        s.seed = 3
+        return s
+    }
+
+    @Test func valuesEqualOBPsFormulas() throws {
+        let c = Self.log(slates: 700, depth: 4, seed: 11)
+        var state = try SlateState(settings: Self.settings(depth: 4))
+        try state.add(c)
+        let got = try state.estimates(policy: "t")
+        #expect(got.count == 6)
+        for w in SlateWeighting.allCases {
+            let (ips, sn) = Self.reference(c, w)
+            let a = try #require(got.first { $0.estimator == w.estimator })
+            let b = try #require(got.first { $0.estimator == w.selfNormalized })
+            #expect(abs(a.value - ips) <= 1e-12 * abs(ips), "\(w): \(a.value) vs \(ips)")
+            #expect(abs(b.value - sn) <= 1e-12 * abs(sn), "\(w) SN: \(b.value) vs \(sn)")
+            #expect(a.value != b.value)
+        }
+        #expect(state.slates == 700)
+    }
+
+    /// The normal interval's standard error: IPS's is the standard deviation of the slates' sums
+    /// over √slates; the self-normalised one's is the same of each slate's influence on the value,
+    /// Σ_p (a_p − v_p·b_p)·m̄_p/b̄_p + v_p·(m_p − m̄_p) with v_p = ā_p/b̄_p, computed here slate by slate.
+    @Test func normalIntervalsAreTheSlatesDeltaMethod() throws {
+        let K = 3
+        let c = Self.log(slates: 500, depth: K, seed: 5)
+        var state = try SlateState(settings: Self.settings(depth: K))
+        try state.add(c)
+        let got = try state.estimates(policy: "t")
+        let w = SlateWeighting.independent
+        let weights = zip(c.slateProbabilities[.targetPropensity]!, c.propensities!).map { $0 / $1 }
+        // Per slate, in order: a_p, b_p, m_p.
+        var slates = [[Double]]()
+        var last: UInt64? = nil
+        for j in 0..<c.count {
+            if c.slates![j] != last {
+                slates.append([Double](repeating: 0, count: 3 * K))
+                last = c.slates![j]
+            }
+            let p = Int(c.positions[j])
+            slates[slates.count - 1][p] += weights[j] * c.rewards[j]
+            slates[slates.count - 1][K + p] += weights[j]
+            slates[slates.count - 1][2 * K + p] += 1
+        }
+        let n = Double(slates.count)
+        let mean = (0..<(3 * K)).map { i in slates.map { $0[i] }.reduce(0, +) / n }
+        func sd(_ xs: [Double]) -> Double {
+            let m = xs.reduce(0, +) / Double(xs.count)
+            return (xs.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(xs.count - 1)).squareRoot()
+        }
+        let z = SpecialFunctions.normalQuantile(0.975)
+        let ips = try #require(got.first { $0.estimator == w.estimator })
+        let seIPS = sd(slates.map { $0[0..<K].reduce(0, +) }) / n.squareRoot()
+        #expect(abs((ips.normal.high - ips.normal.low) / (2 * z) - seIPS) <= 1e-9 * seIPS)
+        let sn = try #require(got.first { $0.estimator == w.selfNormalized })
+        let influence = slates.map { x in
+            (0..<K).reduce(0.0) { acc, p in
+                let v = mean[p] / mean[K + p]
+                return acc + (x[p] - v * x[K + p]) * mean[2 * K + p] / mean[K + p] + v
+                    * (x[2 * K + p] - mean[2 * K + p])
+            }
+        }
+        let seSN = sd(influence) / n.squareRoot()
+        #expect(abs((sn.normal.high - sn.normal.low) / (2 * z) - seSN) <= 1e-9 * seSN, "\(sn.normal) vs \(seSN)")
+    }
+
+    /// Two shards cut inside a slate (and a third holding one slate's middle only), merged in file
+    /// order, give the one pass's values and intervals (bootstrap included).
+    @Test(arguments: [1, 2, 3, 1000, 1001, 1002, 2399])
+    func shardsCutMidSlateEqualOnePass(at: Int) throws {
+        let c = Self.log(slates: 800, depth: 3, seed: 9)
+        let cut = min(at, c.count - 2)
+        let settings = Self.settings(depth: 3, bootstrap: 40)
+        var one = try SlateState(settings: settings)
+        try one.add(c)
+        var a = try SlateState(settings: settings)
+        try a.add(c.rows(0..<cut))
+        var mid = try SlateState(settings: settings)
+        try mid.add(c.rows(cut..<(cut + 1)))
+        var b = try SlateState(settings: settings)
+        try b.add(c.rows((cut + 1)..<c.count))
+        try a.merge(mid)
+        try a.merge(b)
+        #expect(a.rows == one.rows && a.slates == one.slates)
+        let x = try one.estimates(policy: "t")
+        let y = try a.estimates(policy: "t")
+        for (e, f) in zip(x, y) {
+            #expect(e.estimator == f.estimator)
+            for (u, v) in [
+                (e.value, f.value), (e.normal.low, f.normal.low), (e.interval.low, f.interval.low),
+                (e.interval.high, f.interval.high),
+            ] {
+                #expect(abs(u - v) <= 1e-12 * max(abs(u), 1), "\(e.estimator) at cut \(cut): \(u) vs \(v)")
+            }
+            #expect(e.method == .poissonBootstrap)
+        }
+    }
+
+    @Test func badSlateLogsAreTypedErrors() throws {
+        var c = Self.log(slates: 30, depth: 3, seed: 1)
+        var state = try SlateState(settings: Self.settings(depth: 2))
+        // A position past the depth names the row's line.
+        #expect(throws: RecOPEError.self) { try state.add(c) }
+        state = try SlateState(settings: Self.settings(depth: 3))
+        // A slate that comes back after another.
+        let back = c.slates![0]
+        c.slates![c.count - 1] = back
+        do {
+            try state.add(c)
+            Issue.record("a returning slate was accepted")
+        } catch let e {
+            #expect("\(e)".contains("consecutive") && "\(e)".contains("slates:\(c.lines![c.count - 1])"))
+        }
+        var noSlates = Self.log(slates: 3, depth: 3, seed: 1)
+        noSlates.slates = nil
+        #expect(throws: RecOPEError.self) {
+            var s = try SlateState(settings: Self.settings(depth: 3))
+            try s.add(noSlates)
+        }
+        #expect(throws: RecOPEError.self) { try SlateState(settings: SlateSettings(depth: 0, weightings: [.standard])) }
+        #expect(throws: RecOPEError.self) {
+            try SlateState(settings: SlateSettings(depth: 3, weightings: [.standard, .standard]))
+        }
+    }
+
+    /// The CSV reader's slate columns: hashes of the slate id and the probabilities, the same on
+    /// any thread count; a target probability of 0 is valid, a logging one of 0 names the line.
+    @Test func readerTakesSlateColumns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slate-reader-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var text = "sid,item,pos,click,p,ps,ts\n"
+        for s in 0..<3000 {
+            for p in 0..<2 {
+                text += "s\(s),\(s % 7),\(p),\(s % 3 == 0 ? 1 : 0),0.5,0.25,\(s % 5 == 0 ? "0" : "0.125")\n"
+            }
+        }
+        let path = dir.appendingPathComponent("log.csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var cols = try LogColumns.parse(
+            "slate=sid,item=item,position=pos,reward=click,propensity=p,slate_propensity=ps,target_slate_propensity=ts")
+        #expect(SlateWeighting.available(cols) == [.standard])
+        var reports = [OfflineABReport]()
+        for t in [1, 2] {
+            reports.append(try SlateEvaluation.run(path: path, columns: cols, parallelism: .threads(t)))
+        }
+        #expect(reports[0] == reports[1])
+        let sips = try #require(reports[0].evaluations[0].estimates.first { $0.estimator == .SIPS })
+        // Σ r·w / slates: slates s ≡ 0 (mod 3), not ≡ 0 (mod 5), weight 0.5, two rows each.
+        let clicked = (0..<3000).filter { $0 % 3 == 0 && $0 % 5 != 0 }.count
+        #expect(abs(sips.value - Double(clicked) * 2 * 0.5 / 3000) < 1e-12)
+        #expect(reports[0].loggedMean == Double((0..<3000).filter { $0 % 3 == 0 }.count) * 2 / 3000)
+        try (text + "s9,1,0,1,0.5,0,0.1\n").write(toFile: path, atomically: true, encoding: .utf8)
+        do {
+            _ = try SlateEvaluation.run(path: path, columns: cols)
+            Issue.record("a zero slate propensity was accepted")
+        } catch let e {
+            #expect("\(e)".contains(":6002") && "\(e)".contains("slate_propensity"))
+        }
+        cols.slateProbabilities = [:]
+        #expect(throws: RecOPEError.self) { try SlateEvaluation.run(path: path, columns: cols) }
+    }
+}
