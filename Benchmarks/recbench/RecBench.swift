@@ -23,7 +23,7 @@ struct RecBench: ParsableCommand {
         subcommands: [
             GemmBench.self, ScoreBench.self, RNGBench.self, MCRankBench.self, ExactRankBench.self, OPEBench.self,
             OPEStreamBench.self, AttentionBench.self, EncoderBench.self, CEStepBench.self, CEHeadBench.self,
-            TrainBench.self, IngestBench.self,
+            TrainBench.self, IngestBench.self, OPESlateBench.self,
         ])
 }
 

@@ -159,8 +159,12 @@ import Testing
         try mid.add(c.rows(cut..<(cut + 1)))
         var b = try SlateState(settings: settings)
         try b.add(c.rows((cut + 1)..<c.count))
-        try a.merge(mid)
-        try a.merge(b)
+        // Shards travel as files: each state through JSON first.
+        let copy = { (x: SlateState) in try JSONDecoder().decode(SlateState.self, from: JSONEncoder().encode(x)) }
+        a = try copy(a)
+        #expect(a == (try copy(a)))
+        try a.merge(try copy(mid))
+        try a.merge(try copy(b))
         #expect(a.rows == one.rows && a.slates == one.slates)
         let x = try one.estimates(policy: "t")
         let y = try a.estimates(policy: "t")

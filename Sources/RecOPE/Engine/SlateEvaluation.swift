@@ -137,14 +137,47 @@ public struct SlateState: Sendable, Equatable, Codable {
     /// Per weighting, over rows: Σ w² and the largest w (the diagnostics).
     var weightSquares: [CompensatedSum]
     var maxWeights: [Double]
+    /// From the settings (not encoded): the block's layout, and scratch for closing a slate.
+    let layout: BlockLayout
+    var poisson: [UInt8]
+    var fixed: [Int64]
+
+    enum CodingKeys: String, CodingKey { case settings, rows, block, first, last, weightSquares, maxWeights }
 
     /// An empty state.
     public init(settings: SlateSettings) throws(RecOPEError) {
         try settings.validated()
         self.settings = settings
-        block = SumBlock(settings.layout, replicates: settings.bootstrap)
+        layout = settings.layout
+        block = SumBlock(layout, replicates: settings.bootstrap)
         weightSquares = settings.weightings.map { _ in CompensatedSum() }
         maxWeights = settings.weightings.map { _ in 0 }
+        poisson = [UInt8](repeating: 0, count: max(settings.bootstrap, 1))
+        fixed = [Int64](repeating: 0, count: settings.width)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(settings: try c.decode(SlateSettings.self, forKey: .settings))
+        rows = try c.decode(Int.self, forKey: .rows)
+        block = try c.decode(SumBlock.self, forKey: .block)
+        first = try c.decodeIfPresent(OpenSlate.self, forKey: .first)
+        last = try c.decodeIfPresent(OpenSlate.self, forKey: .last)
+        weightSquares = try c.decode([CompensatedSum].self, forKey: .weightSquares)
+        maxWeights = try c.decode([Double].self, forKey: .maxWeights)
+        let w = settings.width
+        guard block.matches(layout, replicates: settings.bootstrap), rows >= 0,
+            [first, last].allSatisfy({ $0.map { $0.x.count == w } ?? true }),
+            weightSquares.count == settings.weightings.count, maxWeights.count == settings.weightings.count
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .block, in: c, debugDescription: "the slate sums do not match the settings")
+        }
+    }
+
+    public static func == (a: SlateState, b: SlateState) -> Bool {
+        a.settings == b.settings && a.rows == b.rows && a.block == b.block && a.first == b.first
+            && a.last == b.last && a.weightSquares == b.weightSquares && a.maxWeights == b.maxWeights
     }
 
     /// Adds the rows of `c` (in file order, after the rows already added).
@@ -233,21 +266,17 @@ public struct SlateState: Sendable, Equatable, Codable {
     private mutating func close(_ slate: OpenSlate, _ c: LogChunk?, _ j: Int) throws(RecOPEError) {
         var x = slate.x
         x[0] = 1
-        let B = settings.bootstrap
-        var weights = [UInt8](repeating: 0, count: max(B, 1))
-        var fixed = [Int64](repeating: 0, count: x.count)
-        if B > 0 {
-            weights.withUnsafeMutableBufferPointer { wb in
+        if settings.bootstrap > 0 {
+            let base = RowHash.base(key: slate.key, seed: settings.seed, purpose: 0x51A7)
+            poisson.withUnsafeMutableBufferPointer { wb in
                 RowHash.poissonThresholds.withUnsafeBufferPointer { t in
-                    RowHash.poissonWeights(
-                        base: RowHash.base(key: slate.key, seed: settings.seed, purpose: 0x51A7), into: wb,
-                        thresholds: t)
+                    RowHash.poissonWeights(base: base, into: wb, thresholds: t)
                 }
             }
         }
-        let layout = settings.layout
+        let layout = layout
         let ok = x.withUnsafeBufferPointer { xb in
-            weights.withUnsafeBufferPointer { wb in
+            poisson.withUnsafeBufferPointer { wb in
                 fixed.withUnsafeMutableBufferPointer { f in block.add(xb, layout, weights: wb, fixed: f) }
             }
         }
@@ -313,7 +342,7 @@ public struct SlateState: Sendable, Equatable, Codable {
     /// with replicates, Poisson-bootstrap intervals (replicates drawn per slate).
     public func estimates(policy: String) throws(RecOPEError) -> [Estimate] {
         let s = try closed()
-        let layout = s.settings.layout
+        let layout = s.layout
         var pairIndex = [Int: Int]()
         for (i, p) in layout.pairs.enumerated() { pairIndex[p.0 * s.settings.width + p.1] = i }
         let n = s.block.sum(0)
