@@ -92,8 +92,20 @@ extension OfflineABJob {
         }
         if let key = try string("row_key") { columns.rowKey = key }
 
-        guard let list = c["targets"]?.array, !list.isEmpty else {
-            throw bad("\"targets\" must be a non-empty list of policy specs (paths or objects)")
+        let list: [JSONValue]
+        if columns.slate != nil {
+            // A slate log's target is its target_* columns.
+            for key in ["targets", "logging"] where c[key] != nil && c[key] != .null && c[key] != .array([]) {
+                throw bad(
+                    "a slate log (\"slate\" in \"columns\") is evaluated from its target_* columns: leave out \"\(key)\""
+                )
+            }
+            list = []
+        } else {
+            guard let l = c["targets"]?.array, !l.isEmpty else {
+                throw bad("\"targets\" must be a non-empty list of policy specs (paths or objects)")
+            }
+            list = l
         }
         var targets = [Target]()
         for (i, t) in list.enumerated() {

@@ -96,6 +96,15 @@ public struct OfflineABJob: Sendable {
 
     /// The report over every row of the log (`progress` hears each pass's name).
     public func run(progress: ((String) -> Void)? = nil) throws(RecOPEError) -> OfflineABReport {
+        if columns.slate != nil {
+            // A slate log: the slate estimators, the target from its target_* columns.
+            guard rows == nil else {
+                throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
+            }
+            return try SlateEvaluation.run(
+                path: logs, columns: columns, depth: depth, bootstrap: settings.bootstrap, level: settings.level,
+                seed: settings.seed, parallelism: settings.parallelism)
+        }
         let d: Int
         if let depth { d = depth } else { d = try deepestPosition() }
         let e = try evaluator(depth: d)
@@ -119,6 +128,9 @@ public struct OfflineABJob: Sendable {
     /// (every shard evaluates the same positions).
     /// - Throws: `.invalidParameter` without a depth or when `after` has no pass left.
     public func runPartial(after: OffPolicyState? = nil) throws(RecOPEError) -> OffPolicyState {
+        guard columns.slate == nil else {
+            throw .invalidParameter("a slate log's shards: not yet (run the slate log whole)")
+        }
         guard let depth else {
             throw .invalidParameter("a shard's pass needs the depth (k): every shard must evaluate the same positions")
         }

@@ -244,4 +244,30 @@ import Testing
         cols.slateProbabilities = [:]
         #expect(throws: RecOPEError.self) { try SlateEvaluation.run(path: path, columns: cols) }
     }
+
+    /// The job file (the C ABI and Python run it): a slate log needs no targets, refuses them, and
+    /// reports what `SlateEvaluation.run` does.
+    @Test func jobFileRunsTheSlateEstimators() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slate-job-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("log.csv").path
+        try "sid,item,pos,click,p,tp\na,1,0,1,0.5,0.25\na,2,1,0,0.5,0.5\nb,0,0,1,0.25,0.5\n".write(
+            toFile: path, atomically: true, encoding: .utf8)
+        let columns = "slate=sid,item=item,position=pos,reward=click,propensity=p,target_propensity=tp"
+        let config = #"{"format": "csv", "columns": "\#(columns)", "bootstrap": 0}"#
+        let job = try OfflineABJob.parse(config: Data(config.utf8), source: "job.json", base: dir, logsGiven: path)
+        let report = try job.run()
+        let direct = try SlateEvaluation.run(path: path, columns: try LogColumns.parse(columns), depth: nil)
+        #expect(report.evaluations == direct.evaluations)
+        // IIPS: (1·0.5 + 0·1 + 1·2) / 2 slates.
+        #expect(report.evaluations[0].estimate(.IIPS)?.value == 1.25)
+        let withTarget = #"{"format": "csv", "columns": "\#(columns)", "targets": [{"kind": "uniform", "items": 3}]}"#
+        do {
+            _ = try OfflineABJob.parse(config: Data(withTarget.utf8), source: "job.json", base: dir, logsGiven: path)
+            Issue.record("a slate job with targets was accepted")
+        } catch let e {
+            #expect("\(e)".contains("job.json") && "\(e)".contains("leave out \"targets\""))
+        }
+    }
 }

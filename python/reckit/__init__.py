@@ -767,6 +767,17 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
         raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
     if method not in ("exact", "mc"):
         raise ValueError(f"method: expected 'exact' or 'mc', got {method!r}")
+    columns_text = None if columns is None else _columns_text(columns)
+    slates = _is_slate_log(format, columns_text)
+    if slates:
+        if targets is not None and len(targets) > 0:
+            raise ValueError("targets: a slate log (columns with 'slate') is evaluated from its target_* "
+                             "probability columns; leave out targets")
+        if logging is not None:
+            raise ValueError("logging: a slate log's logging probabilities are its columns; leave out logging")
+        targets = []
+    if targets is None:
+        raise ValueError("targets: give at least one target policy (or a slate log's target_* columns)")
     if isinstance(targets, dict) and "kind" not in targets:
         target_list = [{"name": str(n), "spec": _spec_value(s, f"targets[{n!r}]")} for n, s in targets.items()]
     elif isinstance(targets, (list, tuple)):
@@ -774,9 +785,8 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
     else:
         raise TypeError("targets: expected a list of specs (dicts or paths) or a dict of names to specs, "
                         f"got {type(targets).__name__}")
-    if not target_list:
+    if not target_list and not slates:
         raise ValueError("targets: give at least one target policy")
-    columns_text = None if columns is None else _columns_text(columns)
     config = {"format": format, "targets": target_list,
               "caps": [float(c) for c in caps], "bootstrap": int(bootstrap), "seed": int(seed),
               "reward_models": bool(reward_models), "method": method}
@@ -845,6 +855,12 @@ def _offline_ab_rows(logs, format, columns_text, row_key, piece_groups):
     return None, _Log(logs, "logs.csv", _roles(format, columns_text, row_key))
 
 
+def _is_slate_log(format, columns_text) -> bool:
+    """Whether the column mapping names a slate column (the slate estimators' run)."""
+    return format == "csv" and any(part.partition("=")[0].strip() == "slate"
+                                   for part in (columns_text or "").split(","))
+
+
 def _role_columns(roles: dict) -> list:
     names = [roles[k] for k in ("item", "position", "reward", "propensity") if roles.get(k)]
     names += roles.get("context", [])
@@ -862,7 +878,7 @@ def log_columns(*, format: str = "obd", columns=None, row_key=None) -> list:
     return _role_columns(_roles(format, None if columns is None else _columns_text(columns), row_key))
 
 
-def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
+def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
                seed=1, item_features=None, row_key=None, k=None, method="exact", simulations=1_000_000,
                piece_groups=None, reward_models=True, shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1,
                mips_embeddings=None, interval="auto", weight_bound=None, partial=False, after=None):
@@ -885,7 +901,14 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
 
     Without ``row_key``, bootstrap weights and cross-fitting folds hash the log file's name and
     each row's line (a table is read as ``logs.csv``, a Parquet file as its stem + ``.csv``);
-    give ``row_key`` (a column identifying rows) for results that do not depend on either."""
+    give ``row_key`` (a column identifying rows) for results that do not depend on either.
+
+    A slate log (``columns`` with ``"slate"``, the rows of one slate consecutive, and probability
+    columns by role: ``slate_propensity``, ``cascade_propensity``, ``target_propensity``,
+    ``target_slate_propensity``, ``target_cascade_propensity``) is evaluated by the slate
+    estimators SIPS, IIPS, RIPS and their self-normalised versions, each weighting whose two
+    columns the log has; its target is those columns (leave out ``targets`` and ``logging``),
+    values are sums of rewards per slate. A table is written to a temporary CSV for it."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
         config = _offline_ab_config(
@@ -894,6 +917,17 @@ def offline_ab(logs, *, targets, format="obd", columns=None, logging=None, caps=
             simulations=simulations, piece_groups=piece_groups, reward_models=reward_models, shrinkage=shrinkage,
             sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings,
             interval=interval, weight_bound=weight_bound)
+        if _is_slate_log(format, config.get("columns")):
+            if partial or after is not None:
+                raise ValueError("partial: a slate log's shards are not supported yet; evaluate it whole")
+            if isinstance(logs, (str, os.PathLike)) and Path(logs).suffix.lower() != ".parquet":
+                config["logs"] = str(Path(logs).resolve())
+            else:
+                if isinstance(logs, (str, os.PathLike)):
+                    import pyarrow.parquet as pq
+                    logs = pq.read_table(logs)
+                config["logs"] = _write_table(logs, d, "logs.csv", "logs")
+            return _run_offline_ab(json.dumps(config).encode(), None, False, None, ctypes.c_void_p(), _i64(0))
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
         if path is not None:
             config["logs"] = path

@@ -86,3 +86,33 @@ def test_slate_bootstrap_brackets_the_value(cli, slate_log, tmp_path):
     for e in json.loads(out.read_text())["evaluations"][0]["estimates"]:
         assert e["method"] == "poisson-bootstrap"
         assert e["interval"]["low"] < expected[e["estimator"]] < e["interval"]["high"], e["estimator"]
+
+
+def test_python_slate_report_equals_the_clis(cli, slate_log, tmp_path):
+    import pandas as pd
+
+    import reckit
+
+    path, _ = slate_log
+    out = tmp_path / "report.json"
+    run(cli, "offline-ab", "--logs", str(path), "--format", "csv", "--columns", COLUMNS, "--bootstrap", "50",
+        "--json", str(out))
+    want = json.loads(out.read_text())["evaluations"][0]["estimates"]
+    columns = dict(part.split("=") for part in COLUMNS.split(","))
+    for logs in (str(path), pd.read_csv(path, dtype={"slate_id": str}, float_precision="round_trip")):
+        report = reckit.offline_ab(logs, format="csv", columns=columns, bootstrap=50)
+        values = {r["estimator"]: (r["value"], r["low"], r["high"]) for r in report.records()}
+        assert values == {e["estimator"]: (e["value"], e["interval"]["low"], e["interval"]["high"]) for e in want}
+
+
+def test_slate_kwargs_errors_name_the_argument(slate_log):
+    import reckit
+
+    path, _ = slate_log
+    columns = dict(part.split("=") for part in COLUMNS.split(","))
+    with pytest.raises(ValueError, match="targets"):
+        reckit.offline_ab(str(path), format="csv", columns=columns, targets=[{"kind": "uniform", "items": 10}])
+    with pytest.raises(ValueError, match="partial"):
+        reckit.offline_ab(str(path), format="csv", columns=columns, partial=True, k=3)
+    with pytest.raises(ValueError, match="targets"):
+        reckit.offline_ab(str(path), format="csv", columns={k: v for k, v in columns.items() if k != "slate"})
