@@ -93,15 +93,18 @@ extension OfflineABJob {
         if let key = try string("row_key") { columns.rowKey = key }
 
         let list: [JSONValue]
-        if columns.slate != nil {
-            // A slate log's target is its target_* columns.
+        let targetColumns = columns.slateProbabilities.keys.filter(\.isTarget)
+        if columns.slate != nil, !targetColumns.isEmpty {
+            // The log's target_* columns are the target.
             for key in ["targets", "logging"] where c[key] != nil && c[key] != .null && c[key] != .array([]) {
                 throw bad(
-                    "a slate log (\"slate\" in \"columns\") is evaluated from its target_* columns: leave out \"\(key)\""
-                )
+                    "a slate log with target_* columns is evaluated from them: leave out \"\(key)\" (or the columns)")
             }
             list = []
         } else {
+            if columns.slate != nil, c["logging"] != nil, c["logging"] != .null {
+                throw bad("a slate log's logging probabilities are its columns: leave out \"logging\"")
+            }
             guard let l = c["targets"]?.array, !l.isEmpty else {
                 throw bad("\"targets\" must be a non-empty list of policy specs (paths or objects)")
             }

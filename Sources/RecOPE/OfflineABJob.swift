@@ -101,9 +101,18 @@ public struct OfflineABJob: Sendable {
             guard rows == nil else {
                 throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
             }
+            var slateTargets = [SlateTarget]()
+            if !targets.isEmpty {
+                let d: Int
+                if let depth { d = depth } else { d = try deepestPosition() }
+                for t in targets {
+                    slateTargets.append(
+                        SlateTarget(name: t.name, policy: t.policy, marginals: try marginals(t.policy, depth: d)))
+                }
+            }
             return try SlateEvaluation.run(
-                path: logs, columns: columns, depth: depth, bootstrap: settings.bootstrap, level: settings.level,
-                seed: settings.seed, parallelism: settings.parallelism)
+                path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
+                level: settings.level, seed: settings.seed, parallelism: settings.parallelism)
         }
         let d: Int
         if let depth { d = depth } else { d = try deepestPosition() }

@@ -89,10 +89,16 @@ struct OfflineABRun: ParsableCommand {
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
         if slates {
-            guard target.isEmpty, targetModel.isEmpty, logging == nil, partial == nil, interval == .auto else {
+            guard targetModel.isEmpty, logging == nil, partial == nil, interval == .auto else {
                 throw ValidationError(
-                    "a slate log (slate= in --columns) is evaluated from its target_* probability columns: leave out --target, --target-model, --logging, --partial and --interval"
+                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --logging, --partial and --interval"
                 )
+            }
+            guard target.isEmpty == slateTargetColumns else {
+                throw ValidationError(
+                    slateTargetColumns
+                        ? "the slate log's target_* columns are its target: leave out --target (or the columns)"
+                        : "give a --target policy spec or the log's target_* probability columns")
             }
         } else {
             guard !target.isEmpty || !targetModel.isEmpty else {
@@ -153,6 +159,11 @@ struct OfflineABRun: ParsableCommand {
         format == .csv && (try? LogColumns.parse(columns ?? ""))?.slate != nil
     }
 
+    /// Whether the slate log's mapping names target_* probability columns.
+    var slateTargetColumns: Bool {
+        (try? LogColumns.parse(columns ?? ""))?.slateProbabilities.keys.contains(where: \.isTarget) ?? false
+    }
+
     func logColumns() throws -> LogColumns {
         var cols = format == .obd ? LogColumns.openBanditDataset : try LogColumns.parse(columns!)
         if let h = history { cols.context = [h] }
@@ -205,9 +216,7 @@ struct OfflineABRun: ParsableCommand {
                 guard !Self.isStream(logs) || k != nil else {
                     throw ValidationError("a slate log read from a stream needs --k (its depth)")
                 }
-                let r = try SlateEvaluation.run(
-                    path: logs, columns: cols, depth: k, bootstrap: bootstrap, seed: seed,
-                    parallelism: .threads(Threading.count))
+                let r = try makeJob(logs: logs, columns: cols, settings: s).run()
                 try report.write(r)
                 return
             }

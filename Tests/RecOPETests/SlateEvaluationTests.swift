@@ -270,4 +270,102 @@ import Testing
             #expect("\(e)".contains("job.json") && "\(e)".contains("leave out \"targets\""))
         }
     }
+
+    /// Plackett–Luce's prefix probabilities summed over every prefix that ends with item a at
+    /// position p are its exact rank marginals; a uniform ranking's are 1/(N(N−1)…).
+    @Test(arguments: [1.0, 0.3])
+    func prefixProbabilitiesAddUpToTheMarginals(temperature: Double) throws {
+        let scores = [0.5, -1.2, 2.0, 0.0, 0.9, -0.3]
+        let pl = try PlackettLuce(scores: scores, temperature: temperature)
+        let K = 3
+        let exact = try pl.exactMarginals(k: K)
+        var sums = [Double](repeating: 0, count: scores.count * K)
+        var total = 0.0
+        for a in 0..<6 {
+            for b in 0..<6 where b != a {
+                for c in 0..<6 where c != a && c != b {
+                    let p = try pl.prefixProbabilities(of: [a, b, c])
+                    // Each prefix probability directly: Π exp(ℓ)/Σ over the remaining items.
+                    var direct = 1.0
+                    var left = Set(0..<6)
+                    for (i, x) in [a, b, c].enumerated() {
+                        direct *= exp(scores[x] / temperature) / left.map { exp(scores[$0] / temperature) }.reduce(0, +)
+                        left.remove(x)
+                        #expect(abs(p[i] - direct) <= 1e-13 * direct)
+                    }
+                    sums[c * K + 2] += p[2]
+                    total += p[2]
+                }
+            }
+        }
+        #expect(abs(total - 1) < 1e-12)
+        for i in 0..<6 { #expect(abs(sums[i * K + 2] - exact.probability(item: i, rank: 2)) < 1e-12) }
+        let u = try UniformRandomRanking(items: 6)
+        #expect(try u.prefixProbabilities(of: [4, 0, 2]) == [1.0 / 6, 1.0 / 30, 1.0 / 120])
+        #expect(throws: RecOPEError.self) { try pl.prefixProbabilities(of: [1, 1]) }
+        #expect(throws: RecOPEError.self) { try pl.prefixProbabilities(of: [6]) }
+        // Scores far apart: no overflow, no NaN.
+        let wide = try PlackettLuce(scores: [1e3, -1e3, 0], temperature: 1)
+        let q = try wide.prefixProbabilities(of: [1, 2, 0])
+        #expect(q.allSatisfy { $0.isFinite && $0 >= 0 } && q[0] == 0)
+        #expect(try wide.prefixProbabilities(of: [0, 2, 1]) == [1, 1, 1])
+    }
+
+    /// A Plackett–Luce target's probabilities computed per slate equal the same probabilities
+    /// given as target_* columns, across a chunk edge inside a slate (70,002 rows); a target
+    /// without slate probabilities (Thompson sampling) gives IIPS only, with a warning.
+    @Test func specTargetEqualsItsColumns() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slate-spec-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let scores = [0.3, -0.5, 1.1, 0.0, 0.7, -1.0, 0.2]
+        let pl = try PlackettLuce(scores: scores, temperature: 0.8)
+        let marginals = try pl.exactMarginals(k: 3)
+        var g = Xoshiro256(seed: 4)
+        var plain = "sid,item,pos,click,p,ps,pc\n"
+        var withTarget = "sid,item,pos,click,p,ps,pc,tp,tps,tpc\n"
+        for s in 0..<23_334 {
+            var items = Array(0..<7)
+            for i in 0..<3 {
+                let j = i + Int(Sampling.uniform(&g) * Double(7 - i))
+                items.swapAt(i, j)
+            }
+            let slate = Array(items[0..<3])
+            let prefix = try pl.prefixProbabilities(of: slate)
+            for p in 0..<3 {
+                let row =
+                    "s\(s),\(slate[p]),\(p),\(Sampling.uniform(&g) < 0.3 ? 1 : 0),\(1.0 / 7),\(1.0 / 210),\([1.0 / 7, 1.0 / 42, 1.0 / 210][p])"
+                plain += row + "\n"
+                withTarget +=
+                    row + ",\(marginals.probability(item: slate[p], rank: p)),\(prefix[2]),\(prefix[p])\n"
+            }
+        }
+        let a = dir.appendingPathComponent("plain.csv").path
+        let b = dir.appendingPathComponent("target.csv").path
+        try plain.write(toFile: a, atomically: true, encoding: .utf8)
+        try withTarget.write(toFile: b, atomically: true, encoding: .utf8)
+        let base =
+            "slate=sid,item=item,position=pos,reward=click,propensity=p,slate_propensity=ps,cascade_propensity=pc"
+        let bySpec = try SlateEvaluation.run(
+            path: a, columns: try LogColumns.parse(base),
+            targets: [SlateTarget(name: "pl", policy: pl, marginals: marginals)], bootstrap: 20)
+        let byColumns = try SlateEvaluation.run(
+            path: b,
+            columns: try LogColumns.parse(
+                base + ",target_propensity=tp,target_slate_propensity=tps,target_cascade_propensity=tpc"),
+            bootstrap: 20, policy: "pl")
+        #expect(bySpec.rows == 70_002 && bySpec.evaluations[0].estimates.count == 6)
+        for (x, y) in zip(bySpec.evaluations[0].estimates, byColumns.evaluations[0].estimates) {
+            #expect(x.estimator == y.estimator)
+            // The columns hold the probabilities as decimal text (17 digits): equal to ~1e-15.
+            #expect(abs(x.value - y.value) <= 1e-12 * abs(y.value), "\(x.estimator)")
+            #expect(abs(x.interval.high - y.interval.high) <= 1e-12 * abs(y.interval.high))
+        }
+        let ts = try ThompsonSampling(alpha: [2, 3, 1, 4, 2, 2, 5], beta: [5, 5, 6, 4, 7, 3, 9])
+        let r = try SlateEvaluation.run(
+            path: a, columns: try LogColumns.parse(base),
+            targets: [SlateTarget(name: "ts", policy: ts, marginals: try ts.exactMarginals(k: 3))])
+        #expect(r.evaluations[0].estimates.map(\.estimator) == [.IIPS, .SNIIPS])
+        #expect(r.evaluations[0].warnings.first?.contains("Plackett–Luce") == true)
+    }
 }

@@ -433,6 +433,113 @@ public struct SlateState: Sendable, Equatable, Codable {
 
 /// A slate evaluation of a CSV log in one pass: the target is the log's target probability
 /// columns (as OBP takes it), the logging policy its logged ones.
+/// A target policy of a slate evaluation: its item-position probabilities from its rank
+/// marginals (IIPS), its slate and cascade probabilities where it has them
+/// (`RankingProbabilities`: Plackett–Luce and uniform; SIPS and RIPS).
+public struct SlateTarget: Sendable {
+    /// The report's name for it.
+    public var name: String
+    /// The policy.
+    public var policy: any RankingPolicy
+    /// Its rank marginals at the evaluated depth (exact or Monte Carlo, as the caller chose).
+    public var marginals: RankMarginals
+
+    /// A named target with its marginals.
+    public init(name: String, policy: any RankingPolicy, marginals: RankMarginals) {
+        self.name = name
+        self.policy = policy
+        self.marginals = marginals
+    }
+
+    /// The weightings this target and the log's logging columns allow.
+    func weightings(_ columns: LogColumns) -> [SlateWeighting] {
+        SlateWeighting.allCases.filter { w in
+            switch w {
+            case .independent: return columns.propensity != nil
+            case .standard:
+                return policy is any RankingProbabilities && columns.slateProbabilities[.slatePropensity] != nil
+            case .interaction:
+                return policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+            }
+        }
+    }
+
+    /// The target's probability columns of `c`'s rows, whose slates are all whole: the item at its
+    /// position from the marginals; the slate's items down to the row's position and the whole
+    /// slate from `prefixProbabilities` (a slate's positions must then be 0, 1, … without gaps).
+    /// - Throws: `.malformedFile` naming the line of an item outside the policy's, a position past
+    ///   its marginals, or a slate with a missing position.
+    func probabilities(_ c: LogChunk, _ weightings: [SlateWeighting]) throws(RecOPEError)
+        -> [SlateProbability: [Double]]
+    {
+        var out = [SlateProbability: [Double]]()
+        let M = marginals
+        func bad(_ j: Int, _ m: String) -> RecOPEError {
+            .malformedFile(file: c.source, line: c.lines?[j], message: "\(name): \(m)")
+        }
+        for j in 0..<c.count where Int(c.items[j]) >= M.items || Int(c.positions[j]) >= M.k {
+            throw bad(
+                j, "item \(c.items[j]) at position \(c.positions[j]) is outside its \(M.items) items × \(M.k) positions"
+            )
+        }
+        if weightings.contains(.independent) {
+            out[.targetPropensity] = (0..<c.count).map {
+                M.probability(item: Int(c.items[$0]), rank: Int(c.positions[$0]))
+            }
+        }
+        guard weightings.contains(.standard) || weightings.contains(.interaction),
+            let ranker = policy as? any RankingProbabilities, let slates = c.slates
+        else { return out }
+        var whole = [Double](repeating: 0, count: c.count)
+        var cascade = [Double](repeating: 0, count: c.count)
+        var lo = 0
+        while lo < c.count {
+            var hi = lo + 1
+            while hi < c.count && slates[hi] == slates[lo] { hi += 1 }
+            let rows = (lo..<hi).sorted { c.positions[$0] < c.positions[$1] }
+            for (i, j) in rows.enumerated() where Int(c.positions[j]) != i {
+                throw bad(
+                    j,
+                    "its slate has no row at position \(i) (a slate's positions must be 0, 1, … for its slate probabilities)"
+                )
+            }
+            let prefix: [Double]
+            do { prefix = try ranker.prefixProbabilities(of: rows.map { Int(c.items[$0]) }) } catch {
+                throw bad(rows[0], "the slate's ranking: \(error)")
+            }
+            for (i, j) in rows.enumerated() {
+                cascade[j] = prefix[i]
+                whole[j] = prefix[prefix.count - 1]
+            }
+            lo = hi
+        }
+        if weightings.contains(.standard) { out[.targetSlatePropensity] = whole }
+        if weightings.contains(.interaction) { out[.targetCascadePropensity] = cascade }
+        return out
+    }
+}
+
+extension LogChunk {
+    /// This chunk's slate columns (items, positions, rewards, propensities, keys, lines, slates,
+    /// slate probabilities) followed by `other`'s: what a slate evaluation carries from one chunk
+    /// to the next (a slate cut by the chunk's end). Context and policy-state columns are dropped.
+    func slateRowsJoined(_ other: LogChunk) -> LogChunk {
+        var c = LogChunk(source: source)
+        c.items = items + other.items
+        c.positions = positions + other.positions
+        c.rewards = rewards + other.rewards
+        if let p = propensities, let q = other.propensities { c.propensities = p + q }
+        c.rowKeys = rowKeys + other.rowKeys
+        c.rowKeyed = rowKeyed
+        if let l = lines, let m = other.lines { c.lines = l + m }
+        if let s = slates, let t = other.slates { c.slates = s + t }
+        for (role, v) in slateProbabilities {
+            if let w = other.slateProbabilities[role] { c.slateProbabilities[role] = v + w }
+        }
+        return c
+    }
+}
+
 public enum SlateEvaluation {
     /// Reads `path` chunk by chunk and reports each weighting's SIPS/IIPS/RIPS and its
     /// self-normalised version; `depth` nil takes the deepest logged position (one more read of
@@ -443,13 +550,28 @@ public enum SlateEvaluation {
         path: String, columns: LogColumns, depth: Int? = nil, bootstrap: Int = 0, level: Double = 0.95,
         seed: UInt64 = 0, parallelism: Parallelism = .automatic, policy: String = "target (columns)"
     ) throws(RecOPEError) -> OfflineABReport {
+        try run(
+            path: path, columns: columns, targets: [], depth: depth, bootstrap: bootstrap, level: level, seed: seed,
+            parallelism: parallelism, policy: policy)
+    }
+
+    /// As above with target policies: each one's probabilities computed per slate (`SlateTarget`),
+    /// the log's logging columns as the logging policy; `targets` empty takes the log's target_*
+    /// columns as the one target, named `policy`. One pass over the log for every target.
+    public static func run(
+        path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
+        level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
+        policy: String = "target (columns)"
+    ) throws(RecOPEError) -> OfflineABReport {
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
         }
-        let weightings = SlateWeighting.available(columns)
-        guard !weightings.isEmpty else {
+        let weightings = targets.isEmpty ? [SlateWeighting.available(columns)] : targets.map { $0.weightings(columns) }
+        for (i, w) in weightings.enumerated() where w.isEmpty {
             throw .invalidParameter(
-                "slate estimators need a target and a logging probability of one kind: target_slate_propensity with slate_propensity (SIPS), target_propensity with propensity (IIPS), target_cascade_propensity with cascade_propensity (RIPS)"
+                targets.isEmpty
+                    ? "slate estimators need a target and a logging probability of one kind: target_slate_propensity with slate_propensity (SIPS), target_propensity with propensity (IIPS), target_cascade_propensity with cascade_propensity (RIPS)"
+                    : "\(targets[i].name): the log has no logging probability to weigh it against (propensity for IIPS; slate_propensity or cascade_propensity for SIPS and RIPS, with a Plackett–Luce or uniform target)"
             )
         }
         var K = 0
@@ -459,24 +581,59 @@ public enum SlateEvaluation {
             K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
         }
         guard K > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
-        var settings = SlateSettings(depth: K, weightings: weightings)
-        settings.bootstrap = bootstrap
-        settings.level = level
-        settings.seed = seed
-        var state = try SlateState(settings: settings)
+        var states = [SlateState]()
+        for w in weightings {
+            var settings = SlateSettings(depth: K, weightings: w)
+            settings.bootstrap = bootstrap
+            settings.level = level
+            settings.seed = seed
+            states.append(try SlateState(settings: settings))
+        }
         let reader = try LogReader(path: path, columns: columns, parallelism: parallelism)
         var rewardSum = CompensatedSum()
-        while let c = try reader.next() {
-            try state.add(c)
-            for r in c.rewards { rewardSum.add(r) }
+        // With targets, a chunk's last slate waits for the next chunk (its probabilities need
+        // all its rows).
+        var carried: LogChunk? = nil
+        func feed(_ c: LogChunk) throws(RecOPEError) {
+            guard !targets.isEmpty else { return try states[0].add(c) }
+            for t in targets.indices {
+                var x = c
+                for (role, v) in try targets[t].probabilities(c, weightings[t]) { x.slateProbabilities[role] = v }
+                try states[t].add(x)
+            }
         }
-        guard state.rows > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
-        let evaluation = PolicyEvaluation(
-            policy: policy, estimates: try state.estimates(policy: policy), diagnostics: state.diagnostics(),
-            warnings: [])
+        while var c = try reader.next() {
+            for r in c.rewards { rewardSum.add(r) }
+            if targets.isEmpty {
+                try feed(c)
+                continue
+            }
+            if let k = carried { c = k.slateRowsJoined(c) }
+            let slates = c.slates!
+            var start = c.count - 1
+            while start > 0 && slates[start - 1] == slates[c.count - 1] { start -= 1 }
+            carried = c.rows(start..<c.count)
+            if start > 0 { try feed(c.rows(0..<start)) }
+        }
+        if let k = carried, k.count > 0 { try feed(k) }
+        guard states[0].rows > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
+        var evaluations = [PolicyEvaluation]()
+        for (i, state) in states.enumerated() {
+            let name = targets.isEmpty ? policy : targets[i].name
+            var warnings = [String]()
+            if !targets.isEmpty && !(targets[i].policy is any RankingProbabilities) {
+                warnings.append(
+                    "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets; IIPS only"
+                )
+            }
+            evaluations.append(
+                PolicyEvaluation(
+                    policy: name, estimates: try state.estimates(policy: name), diagnostics: state.diagnostics(),
+                    warnings: warnings))
+        }
         // The logging policy's value on the same scale: rewards per slate (OBP's on-policy value).
         return OfflineABReport(
-            logs: path, rows: state.rows, loggedMean: rewardSum.value / state.slates, evaluations: [evaluation],
+            logs: path, rows: states[0].rows, loggedMean: rewardSum.value / states[0].slates, evaluations: evaluations,
             warnings: [], passes: 1)
     }
 }

@@ -1,0 +1,83 @@
+import RecCore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A policy that gives the probability of a ranking's top: P(the first j + 1 positions hold
+/// `ranking[0...j]`), for each j (the slate estimators' whole-slate and cascade weights).
+public protocol RankingProbabilities: RankingPolicy {
+    /// P(positions 0…j hold ranking[0…j]) for j in 0..<ranking.count.
+    /// - Throws: `.invalidParameter` for an item outside the policy's items or one repeated.
+    func prefixProbabilities(of ranking: [Int]) throws(RecOPEError) -> [Double]
+}
+
+extension RankingProbabilities {
+    /// Checks that `ranking` holds distinct items of the policy.
+    func checkRanking(_ ranking: [Int]) throws(RecOPEError) {
+        var seen = Set<Int>()
+        for a in ranking {
+            guard a >= 0 && a < itemCount else {
+                throw .invalidParameter("\(name): item \(a) is outside its \(itemCount) items")
+            }
+            guard seen.insert(a).inserted else {
+                throw .invalidParameter("\(name): item \(a) appears twice in one ranking")
+            }
+        }
+    }
+}
+
+extension PlackettLuce: RankingProbabilities {
+    /// Sequential softmax without replacement: Π_{i ≤ j} exp(ℓ_{aᵢ}) / Σ_{b not in a₀…aᵢ₋₁} exp(ℓ_b),
+    /// ℓ = score / temperature, in logs relative to the largest logit: each denominator by
+    /// subtraction from the total while that keeps its digits, else (once the remaining mass is
+    /// below 10⁻⁶ of the total) as a log-sum-exp over the remaining items relative to their own
+    /// largest logit, so rankings that pass through items of vanishing mass stay exact.
+    public func prefixProbabilities(of ranking: [Int]) throws(RecOPEError) -> [Double] {
+        try checkRanking(ranking)
+        let top = scores.max()!
+        func gap(_ i: Int) -> Double { Self.logitGap(scores[i], top, temperature: temperature) }
+        var total = CompensatedSum()
+        for i in scores.indices { total.add(exp(gap(i))) }
+        var removed = Set<Int>()
+        var out = [Double]()
+        var logP = 0.0
+        var remaining = total.value
+        var exact = false
+        for a in ranking {
+            let logDenominator: Double
+            if !exact && remaining >= 1e-6 * total.value {
+                logDenominator = log(remaining)
+            } else {
+                exact = true
+                let rest = scores.indices.filter { !removed.contains($0) }
+                let m = rest.map(gap).max()!
+                var s = CompensatedSum()
+                for i in rest { s.add(exp(gap(i) - m)) }
+                logDenominator = m + log(s.value)
+            }
+            logP += gap(a) - logDenominator
+            out.append(exp(logP))
+            remaining -= exp(gap(a))
+            removed.insert(a)
+        }
+        return out
+    }
+}
+
+extension UniformRandomRanking: RankingProbabilities {
+    /// Π_{i ≤ j} 1 / (N − i).
+    public func prefixProbabilities(of ranking: [Int]) throws(RecOPEError) -> [Double] {
+        try checkRanking(ranking)
+        var p = 1.0
+        return ranking.indices.map { i in
+            p /= Double(itemCount - i)
+            return p
+        }
+    }
+}
