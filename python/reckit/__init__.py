@@ -769,12 +769,12 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
         raise ValueError(f"method: expected 'exact' or 'mc', got {method!r}")
     columns_text = None if columns is None else _columns_text(columns)
     slates = _is_slate_log(format, columns_text)
-    if slates:
+    if slates and logging is not None:
+        raise ValueError("logging: a slate log's logging probabilities are its columns; leave out logging")
+    if slates and any(part.partition("=")[0].strip().startswith("target_") for part in columns_text.split(",")):
         if targets is not None and len(targets) > 0:
-            raise ValueError("targets: a slate log (columns with 'slate') is evaluated from its target_* "
-                             "probability columns; leave out targets")
-        if logging is not None:
-            raise ValueError("logging: a slate log's logging probabilities are its columns; leave out logging")
+            raise ValueError("targets: the slate log's target_* columns are its target; leave out targets "
+                             "(or the columns)")
         targets = []
     if targets is None:
         raise ValueError("targets: give at least one target policy (or a slate log's target_* columns)")
@@ -785,7 +785,7 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
     else:
         raise TypeError("targets: expected a list of specs (dicts or paths) or a dict of names to specs, "
                         f"got {type(targets).__name__}")
-    if not target_list and not slates:
+    if not target_list and not (slates and targets == []):
         raise ValueError("targets: give at least one target policy")
     config = {"format": format, "targets": target_list,
               "caps": [float(c) for c in caps], "bootstrap": int(bootstrap), "seed": int(seed),
@@ -907,8 +907,10 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     columns by role: ``slate_propensity``, ``cascade_propensity``, ``target_propensity``,
     ``target_slate_propensity``, ``target_cascade_propensity``) is evaluated by the slate
     estimators SIPS, IIPS, RIPS and their self-normalised versions, each weighting whose two
-    columns the log has; its target is those columns (leave out ``targets`` and ``logging``),
-    values are sums of rewards per slate. A table is written to a temporary CSV for it."""
+    columns the log has; its target is the ``target_*`` columns (then leave out ``targets``) or
+    the ``targets`` specs (Plackett–Luce and uniform give all three weightings, others IIPS),
+    its logging policy the logged columns (leave out ``logging``); values are sums of rewards per
+    slate. A table is written to a temporary CSV for it."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
         config = _offline_ab_config(

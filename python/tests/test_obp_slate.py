@@ -170,3 +170,9 @@ def test_plackett_luce_target_equals_obps(cli, tmp_path):
     assert set(got) == set(expected)
     for name, value in expected.items():
         assert got[name] == pytest.approx(value, rel=1e-9, abs=0), name
+    import reckit
+
+    report = reckit.offline_ab(str(path), format="csv", columns=columns, targets=[str(spec)], bootstrap=0)
+    assert {r["estimator"]: r["value"] for r in report.records()} == got
+    with pytest.raises(ValueError, match="logging"):
+        reckit.offline_ab(str(path), format="csv", columns=columns, targets=[str(spec)], logging=str(spec))
