@@ -63,7 +63,7 @@ struct OPESlateBench: ParsableCommand {
         }
         var out = [Measurement]()
         for b in [0, replicates] {
-            var s = SlateSettings(depth: K, weightings: SlateWeighting.allCases)
+            var s = SlateSettings(depth: K, weightings: [.standard, .independent, .interaction])
             s.bootstrap = b
             var state = try SlateState(settings: s)
             var m = Measurement(

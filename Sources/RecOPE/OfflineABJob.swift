@@ -112,7 +112,8 @@ public struct OfflineABJob: Sendable {
             }
             return try SlateEvaluation.run(
                 path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
-                level: settings.level, seed: settings.seed, parallelism: settings.parallelism)
+                level: settings.level, seed: settings.seed, parallelism: settings.parallelism,
+                rewardModel: settings.rewardModels)
         }
         let d: Int
         if let depth { d = depth } else { d = try deepestPosition() }

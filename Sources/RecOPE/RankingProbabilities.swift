@@ -15,6 +15,9 @@ public protocol RankingProbabilities: RankingPolicy {
     /// P(positions 0…j hold ranking[0…j]) for j in 0..<ranking.count.
     /// - Throws: `.invalidParameter` for an item outside the policy's items or one repeated.
     func prefixProbabilities(of ranking: [Int]) throws(RecOPEError) -> [Double]
+    /// P(item b at position `prefix.count` | positions 0… hold `prefix`), for every item b (0 for
+    /// the prefix's items).
+    func nextProbabilities(after prefix: [Int]) throws(RecOPEError) -> [Double]
 }
 
 extension RankingProbabilities {
@@ -70,7 +73,36 @@ extension PlackettLuce: RankingProbabilities {
     }
 }
 
+extension PlackettLuce {
+    /// The softmax over the items not in `prefix`, relative to their largest logit.
+    public func nextProbabilities(after prefix: [Int]) throws(RecOPEError) -> [Double] {
+        try checkRanking(prefix)
+        let taken = Set(prefix)
+        guard taken.count < scores.count else { throw .invalidParameter("\(name): the ranking holds every item") }
+        let rest = scores.indices.filter { !taken.contains($0) }
+        let top = rest.map { scores[$0] }.max()!
+        var out = [Double](repeating: 0, count: scores.count)
+        var total = CompensatedSum()
+        for i in rest {
+            out[i] = exp(Self.logitGap(scores[i], top, temperature: temperature))
+            total.add(out[i])
+        }
+        let t = total.value
+        for i in rest { out[i] /= t }
+        return out
+    }
+}
+
 extension UniformRandomRanking: RankingProbabilities {
+    /// 1 / (N − |prefix|) for each item not in `prefix`.
+    public func nextProbabilities(after prefix: [Int]) throws(RecOPEError) -> [Double] {
+        try checkRanking(prefix)
+        guard prefix.count < itemCount else { throw .invalidParameter("\(name): the ranking holds every item") }
+        let taken = Set(prefix)
+        let p = 1 / Double(itemCount - prefix.count)
+        return (0..<itemCount).map { taken.contains($0) ? 0 : p }
+    }
+
     /// Π_{i ≤ j} 1 / (N − i).
     public func prefixProbabilities(of ranking: [Int]) throws(RecOPEError) -> [Double] {
         try checkRanking(ranking)

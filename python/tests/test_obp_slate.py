@@ -16,7 +16,7 @@ obp = pytest.importorskip("obp")
 from obp.dataset import SyntheticSlateBanditDataset, linear_behavior_policy_logit  # noqa: E402
 from obp.ope import (  # noqa: E402
     SelfNormalizedSlateIndependentIPS, SelfNormalizedSlateRewardInteractionIPS, SelfNormalizedSlateStandardIPS,
-    SlateIndependentIPS, SlateRewardInteractionIPS, SlateStandardIPS)
+    SlateCascadeDoublyRobust, SlateIndependentIPS, SlateRewardInteractionIPS, SlateStandardIPS)
 
 LEN = 3
 
@@ -151,6 +151,19 @@ def test_plackett_luce_target_equals_obps(cli, tmp_path):
     target, item_position, cascade = dataset.obtain_pscore_given_evaluation_policy_logit(
         action=bf["action"], evaluation_policy_logit_=logit)
     expected = _obp_values(bf, target, item_position, cascade)
+    # Cascade-DR with RecKit's click-rate model, (clicks + 10·position mean) / (shows + 10) per
+    # (item, position), as q̂ for every action, and the softmax's conditional action distribution.
+    clicks = np.zeros((8, LEN))
+    shows = np.zeros((8, LEN))
+    np.add.at(clicks, (bf["action"], bf["position"]), bf["reward"])
+    np.add.at(shows, (bf["action"], bf["position"]), 1)
+    q = (clicks + 10 * (clicks.sum(axis=0) / shows.sum(axis=0))[None]) / (shows + 10)
+    q_hat = np.broadcast_to(q.T[None], (bf["n_rounds"], LEN, 8)).reshape(-1)
+    action_dist = dataset.calc_evaluation_policy_action_dist(action=bf["action"], evaluation_policy_logit_=logit)
+    expected["CascadeDR"] = SlateCascadeDoublyRobust(len_list=LEN, n_unique_action=8).estimate_policy_value(
+        slate_id=bf["slate_id"], action=bf["action"], reward=bf["reward"], position=bf["position"],
+        pscore_cascade=bf["pscore_cascade"], evaluation_policy_pscore_cascade=cascade, q_hat=q_hat,
+        evaluation_policy_action_dist=action_dist)
     path = tmp_path / "slates.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)

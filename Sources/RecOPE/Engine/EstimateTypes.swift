@@ -61,10 +61,13 @@ public enum Estimator: String, Sendable, Codable, CaseIterable {
     case SNIIPS
     /// Self-normalised RIPS, per position (OBP's SelfNormalizedSlateRewardInteractionIPS).
     case SNRIPS
+    /// Cascade doubly robust: Σ (w_p·(r − q̂) + w_{p−1}·E_π[q̂ at p | the slate above]) / slates,
+    /// w the cascade weights, q̂ the click-rate model (OBP's SlateCascadeDoublyRobust).
+    case CascadeDR
 
     /// Whether it estimates the expected sum of rewards over a slate (`SlateState`), not the
     /// mean reward per row.
-    public var isSlate: Bool { [.SIPS, .IIPS, .RIPS, .SNSIPS, .SNIIPS, .SNRIPS].contains(self) }
+    public var isSlate: Bool { [.SIPS, .IIPS, .RIPS, .SNSIPS, .SNIIPS, .SNRIPS, .CascadeDR].contains(self) }
 }
 
 /// How an estimate's hyperparameter was chosen.

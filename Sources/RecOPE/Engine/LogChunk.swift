@@ -55,6 +55,8 @@ public struct LogChunk: Sendable {
     public var slates: [UInt64]?
     /// The slate probability columns the log has, by role.
     public var slateProbabilities: [SlateProbability: [Double]] = [:]
+    /// Per row Cascade-DR's term (computed from a target policy and a reward model).
+    var slateDoublyRobust: [Double]?
 
     /// Rows.
     public var count: Int { items.count }
@@ -77,6 +79,7 @@ public struct LogChunk: Sendable {
         c.loggingStates = loggingStates.map { Array($0[range]) }
         c.slates = slates.map { Array($0[range]) }
         c.slateProbabilities = slateProbabilities.mapValues { Array($0[range]) }
+        c.slateDoublyRobust = slateDoublyRobust.map { Array($0[range]) }
         return c
     }
 

@@ -16,6 +16,11 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
     case independent
     /// `target_cascade_propensity / cascade_propensity` (OBP's SlateRewardInteractionIPS).
     case interaction
+    /// The cascade weights with a reward model (OBP's SlateCascadeDoublyRobust): per row
+    /// w_p·(r − q̂(a_p, p)) + w_{p−1}·Σ_b π(b at p | the slate above)·q̂(b, p). Needs a target
+    /// policy with `RankingProbabilities` (its conditional next-item probabilities) and the
+    /// click-rate model (a first pass over the log).
+    case cascadeDoublyRobust
 
     /// The estimator that sums w·r over the rows, per slate.
     public var estimator: Estimator {
@@ -23,15 +28,17 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
         case .standard: return .SIPS
         case .independent: return .IIPS
         case .interaction: return .RIPS
+        case .cascadeDoublyRobust: return .CascadeDR
         }
     }
 
-    /// Its self-normalised version.
-    public var selfNormalized: Estimator {
+    /// Its self-normalised version (none for Cascade-DR).
+    public var selfNormalized: Estimator? {
         switch self {
         case .standard: return .SNSIPS
         case .independent: return .SNIIPS
         case .interaction: return .SNRIPS
+        case .cascadeDoublyRobust: return nil
         }
     }
 
@@ -41,14 +48,14 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
         switch self {
         case .standard: return (.targetSlatePropensity, .slatePropensity)
         case .independent: return (.targetPropensity, nil)
-        case .interaction: return (.targetCascadePropensity, .cascadePropensity)
+        case .interaction, .cascadeDoublyRobust: return (.targetCascadePropensity, .cascadePropensity)
         }
     }
 
-    /// The weightings a log's columns allow, in this order.
+    /// The weightings a log's columns allow, in this order (Cascade-DR needs a target policy).
     public static func available(_ columns: LogColumns) -> [SlateWeighting] {
         allCases.filter { w in
-            columns.slateProbabilities[w.roles.target] != nil
+            w != .cascadeDoublyRobust && columns.slateProbabilities[w.roles.target] != nil
                 && (w.roles.logging.map { columns.slateProbabilities[$0] != nil } ?? (columns.propensity != nil))
         }
     }
@@ -200,6 +207,9 @@ public struct SlateState: Sendable, Equatable, Codable {
                 throw .invalidParameter(
                     "\(w.estimator.rawValue) needs a \(lr?.rawValue ?? "propensity") column")
             }
+            if w == .cascadeDoublyRobust && c.slateDoublyRobust == nil {
+                throw .invalidParameter("CascadeDR needs its row terms (a target policy and the click-rate model)")
+            }
             let w = zip(t, l).map { $0 / $1 }
             let wi = weights.count
             for x in w {
@@ -243,7 +253,7 @@ public struct SlateState: Sendable, Equatable, Codable {
                 var ok = true
                 for wi in weights.indices {
                     let w = weights[wi][j]
-                    x[s.a(wi, p)] += w * r
+                    x[s.a(wi, p)] += s.weightings[wi] == .cascadeDoublyRobust ? c.slateDoublyRobust![j] : w * r
                     x[s.b(wi, p)] += w
                     ok = ok && ExactSum.fits(x[s.a(wi, p)]) && ExactSum.fits(x[s.b(wi, p)])
                 }
@@ -356,7 +366,7 @@ public struct SlateState: Sendable, Equatable, Codable {
         let q = SpecialFunctions.normalQuantile(0.5 + settings.level / 2)
         var out = [Estimate]()
         for (wi, w) in s.settings.weightings.enumerated() {
-            for sn in [false, true] {
+            for sn in w.selfNormalized == nil ? [false] : [false, true] {
                 // The value as a function of the slate means, and its gradient.
                 let (v, g) = Self.value(z, s.settings, wi, selfNormalized: sn)
                 var variance = 0.0
@@ -382,7 +392,7 @@ public struct SlateState: Sendable, Equatable, Codable {
                 }
                 out.append(
                     Estimate(
-                        policy: policy, estimator: sn ? w.selfNormalized : w.estimator, cap: nil, grouping: nil,
+                        policy: policy, estimator: sn ? w.selfNormalized! : w.estimator, cap: nil, grouping: nil,
                         model: nil, value: v, interval: interval, method: method, normal: normal))
             }
         }
@@ -443,12 +453,15 @@ public struct SlateTarget: Sendable {
     public var policy: any RankingPolicy
     /// Its rank marginals at the evaluated depth (exact or Monte Carlo, as the caller chose).
     public var marginals: RankMarginals
+    /// The reward model of Cascade-DR (nil: no Cascade-DR).
+    public var clickRates: SlateClickRates?
 
     /// A named target with its marginals.
-    public init(name: String, policy: any RankingPolicy, marginals: RankMarginals) {
+    public init(name: String, policy: any RankingPolicy, marginals: RankMarginals, clickRates: SlateClickRates? = nil) {
         self.name = name
         self.policy = policy
         self.marginals = marginals
+        self.clickRates = clickRates
     }
 
     /// The weightings this target and the log's logging columns allow.
@@ -460,6 +473,9 @@ public struct SlateTarget: Sendable {
                 return policy is any RankingProbabilities && columns.slateProbabilities[.slatePropensity] != nil
             case .interaction:
                 return policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+            case .cascadeDoublyRobust:
+                return policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+                    && clickRates != nil
             }
         }
     }
@@ -470,7 +486,7 @@ public struct SlateTarget: Sendable {
     /// - Throws: `.malformedFile` naming the line of an item outside the policy's, a position past
     ///   its marginals, or a slate with a missing position.
     func probabilities(_ c: LogChunk, _ weightings: [SlateWeighting]) throws(RecOPEError)
-        -> [SlateProbability: [Double]]
+        -> (columns: [SlateProbability: [Double]], doublyRobust: [Double]?)
     {
         var out = [SlateProbability: [Double]]()
         let M = marginals
@@ -487,11 +503,14 @@ public struct SlateTarget: Sendable {
                 M.probability(item: Int(c.items[$0]), rank: Int(c.positions[$0]))
             }
         }
-        guard weightings.contains(.standard) || weightings.contains(.interaction),
+        let dr = weightings.contains(.cascadeDoublyRobust) ? clickRates : nil
+        guard weightings.contains(.standard) || weightings.contains(.interaction) || dr != nil,
             let ranker = policy as? any RankingProbabilities, let slates = c.slates
-        else { return out }
+        else { return (out, nil) }
         var whole = [Double](repeating: 0, count: c.count)
         var cascade = [Double](repeating: 0, count: c.count)
+        var terms = [Double](repeating: 0, count: dr == nil ? 0 : c.count)
+        let loggingCascade = c.slateProbabilities[.cascadePropensity]
         var lo = 0
         while lo < c.count {
             var hi = lo + 1
@@ -511,11 +530,72 @@ public struct SlateTarget: Sendable {
                 cascade[j] = prefix[i]
                 whole[j] = prefix[prefix.count - 1]
             }
+            if let q = dr, let lc = loggingCascade {
+                // w_p·(r − q̂(a_p, p)) + w_{p−1}·Σ_b π(b at p | a_0…a_{p−1})·q̂(b, p), w_{−1} = 1.
+                let items = rows.map { Int(c.items[$0]) }
+                var previous = 1.0
+                for (i, j) in rows.enumerated() {
+                    let next: [Double]
+                    do { next = try ranker.nextProbabilities(after: Array(items[0..<i])) } catch {
+                        throw bad(j, "the slate's ranking: \(error)")
+                    }
+                    var expected = CompensatedSum()
+                    for b in next.indices where next[b] > 0 { expected.add(next[b] * q.rate(item: b, position: i)) }
+                    let w = prefix[i] / lc[j]
+                    terms[j] = w * (c.rewards[j] - q.rate(item: items[i], position: i)) + previous * expected.value
+                    previous = w
+                }
+            }
             lo = hi
         }
         if weightings.contains(.standard) { out[.targetSlatePropensity] = whole }
-        if weightings.contains(.interaction) { out[.targetCascadePropensity] = cascade }
-        return out
+        if weightings.contains(.interaction) || dr != nil { out[.targetCascadePropensity] = cascade }
+        return (out, dr == nil ? nil : terms)
+    }
+}
+
+/// The click-rate model of a slate log (Cascade-DR's q̂): per (item, position)
+/// q = (clicks + m·p̄ₖ) / (shows + m), p̄ₖ the position's mean reward, m the smoothing (10, as the
+/// row estimators' click-rate model), fitted on every row (no cross-fitting).
+public struct SlateClickRates: Sendable, Equatable {
+    /// Items.
+    public let items: Int
+    /// Positions.
+    public let depth: Int
+    /// q for item i at position k at `i * depth + k`.
+    public let rates: [Double]
+
+    /// The rate of item `item` at `position`.
+    public func rate(item: Int, position: Int) -> Double { rates[item * depth + position] }
+
+    /// Fits the model by reading the log once (rows with an item ≥ `items` or a position ≥
+    /// `depth` are left out: the target's probabilities refuse them later, naming the line).
+    public static func fit(
+        path: String, columns: LogColumns, items: Int, depth: Int, smoothing: Double = 10,
+        parallelism: Parallelism = .automatic
+    ) throws(RecOPEError) -> SlateClickRates {
+        var clicks = [CompensatedSum](repeating: CompensatedSum(), count: items * depth)
+        var shows = [Double](repeating: 0, count: items * depth)
+        let reader = try LogReader(path: path, columns: columns, parallelism: parallelism)
+        while let c = try reader.next() {
+            for j in 0..<c.count where Int(c.items[j]) < items && Int(c.positions[j]) < depth {
+                let cell = Int(c.items[j]) * depth + Int(c.positions[j])
+                clicks[cell].add(c.rewards[j])
+                shows[cell] += 1
+            }
+        }
+        var positionClicks = [CompensatedSum](repeating: CompensatedSum(), count: depth)
+        var positionShows = [Double](repeating: 0, count: depth)
+        for cell in clicks.indices {
+            positionClicks[cell % depth].add(clicks[cell].value)
+            positionShows[cell % depth] += shows[cell]
+        }
+        let rates = clicks.indices.map { cell -> Double in
+            let k = cell % depth
+            let prior = positionShows[k] > 0 ? positionClicks[k].value / positionShows[k] : 0
+            return (clicks[cell].value + smoothing * prior) / (shows[cell] + smoothing)
+        }
+        return SlateClickRates(items: items, depth: depth, rates: rates)
     }
 }
 
@@ -536,6 +616,7 @@ extension LogChunk {
         for (role, v) in slateProbabilities {
             if let w = other.slateProbabilities[role] { c.slateProbabilities[role] = v + w }
         }
+        if let d = slateDoublyRobust, let e = other.slateDoublyRobust { c.slateDoublyRobust = d + e }
         return c
     }
 }
@@ -557,14 +638,34 @@ public enum SlateEvaluation {
 
     /// As above with target policies: each one's probabilities computed per slate (`SlateTarget`),
     /// the log's logging columns as the logging policy; `targets` empty takes the log's target_*
-    /// columns as the one target, named `policy`. One pass over the log for every target.
+    /// columns as the one target, named `policy`. One pass over the log for every target, after
+    /// a first one that fits the click-rate model when `rewardModel` and a target can take
+    /// Cascade-DR (a Plackett–Luce or uniform target, a cascade_propensity column).
     public static func run(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
-        policy: String = "target (columns)"
+        policy: String = "target (columns)", rewardModel: Bool = false
     ) throws(RecOPEError) -> OfflineABReport {
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
+        }
+        var targets = targets
+        var passes = 1
+        let modelled = targets.indices.filter {
+            targets[$0].policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+        }
+        if rewardModel && !modelled.isEmpty {
+            var K = 0
+            if let depth {
+                K = depth
+            } else {
+                K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
+            }
+            let model = try SlateClickRates.fit(
+                path: path, columns: columns, items: modelled.map { targets[$0].policy.itemCount }.max()!,
+                depth: max(K, 1), parallelism: parallelism)
+            for t in modelled { targets[t].clickRates = model }
+            passes = 2
         }
         let weightings = targets.isEmpty ? [SlateWeighting.available(columns)] : targets.map { $0.weightings(columns) }
         for (i, w) in weightings.enumerated() where w.isEmpty {
@@ -598,7 +699,9 @@ public enum SlateEvaluation {
             guard !targets.isEmpty else { return try states[0].add(c) }
             for t in targets.indices {
                 var x = c
-                for (role, v) in try targets[t].probabilities(c, weightings[t]) { x.slateProbabilities[role] = v }
+                let (columns, terms) = try targets[t].probabilities(c, weightings[t])
+                for (role, v) in columns { x.slateProbabilities[role] = v }
+                x.slateDoublyRobust = terms
                 try states[t].add(x)
             }
         }
@@ -634,6 +737,6 @@ public enum SlateEvaluation {
         // The logging policy's value on the same scale: rewards per slate (OBP's on-policy value).
         return OfflineABReport(
             logs: path, rows: states[0].rows, loggedMean: rewardSum.value / states[0].slates, evaluations: evaluations,
-            warnings: [], passes: 1)
+            warnings: [], passes: passes)
     }
 }
