@@ -40,23 +40,7 @@ def slate_log(tmp_path_factory):
                         repr(float(bf["pscore_item_position"][j])), repr(float(bf["pscore"][j])),
                         repr(float(bf["pscore_cascade"][j])), repr(float(target_item_position[j])),
                         repr(float(target[j])), repr(float(target_cascade[j]))])
-    inputs = dict(slate_id=bf["slate_id"], reward=bf["reward"], position=bf["position"])
-    obp_values = {
-        "SIPS": SlateStandardIPS(len_list=LEN).estimate_policy_value(
-            **inputs, pscore=bf["pscore"], evaluation_policy_pscore=target),
-        "SNSIPS": SelfNormalizedSlateStandardIPS(len_list=LEN).estimate_policy_value(
-            **inputs, pscore=bf["pscore"], evaluation_policy_pscore=target),
-        "IIPS": SlateIndependentIPS(len_list=LEN).estimate_policy_value(
-            **inputs, pscore_item_position=bf["pscore_item_position"],
-            evaluation_policy_pscore_item_position=target_item_position),
-        "SNIIPS": SelfNormalizedSlateIndependentIPS(len_list=LEN).estimate_policy_value(
-            **inputs, pscore_item_position=bf["pscore_item_position"],
-            evaluation_policy_pscore_item_position=target_item_position),
-        "RIPS": SlateRewardInteractionIPS(len_list=LEN).estimate_policy_value(
-            **inputs, pscore_cascade=bf["pscore_cascade"], evaluation_policy_pscore_cascade=target_cascade),
-        "SNRIPS": SelfNormalizedSlateRewardInteractionIPS(len_list=LEN).estimate_policy_value(
-            **inputs, pscore_cascade=bf["pscore_cascade"], evaluation_policy_pscore_cascade=target_cascade),
-    }
+    obp_values = _obp_values(bf, target, target_item_position, target_cascade)
     return path, obp_values
 
 
