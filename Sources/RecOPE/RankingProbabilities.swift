@@ -113,3 +113,69 @@ extension UniformRandomRanking: RankingProbabilities {
         }
     }
 }
+
+/// Sequential softmax without replacement over fixed item masses (Plackett–Luce: exp of the
+/// logits relative to the largest; uniform: equal masses), prepared once for many slates: a
+/// slate's prefix probabilities in O(its length) and, from Σ_b m_b·q̂(b, p) prepared per
+/// position, the expected q̂ at a position given the items above in O(their number). Where the
+/// remaining mass falls below 10⁻⁶ of the total (subtraction would lose digits), the policy's
+/// exact methods are used instead.
+struct SequentialSoftmax: Sendable {
+    let masses: [Double]
+    let total: Double
+    let policy: any RankingProbabilities
+    static let exactBelow = 1e-6
+
+    init?(_ p: any RankingPolicy) {
+        if let pl = p as? PlackettLuce {
+            let top = pl.scores.max()!
+            masses = pl.scores.map { exp(PlackettLuce.logitGap($0, top, temperature: pl.temperature)) }
+            policy = pl
+        } else if let u = p as? UniformRandomRanking {
+            masses = [Double](repeating: 1, count: u.itemCount)
+            policy = u
+        } else {
+            return nil
+        }
+        var t = CompensatedSum()
+        for m in masses { t.add(m) }
+        total = t.value
+    }
+
+    /// P(positions 0…j hold items[0…j]) for each j.
+    func prefix(_ items: [Int]) throws(RecOPEError) -> [Double] {
+        for (i, a) in items.enumerated() {
+            guard a >= 0 && a < masses.count, !items[0..<i].contains(a) else {
+                return try policy.prefixProbabilities(of: items)  // its error names the item
+            }
+        }
+        var remaining = total
+        var p = 1.0
+        var out = [Double]()
+        out.reserveCapacity(items.count)
+        for a in items {
+            if remaining < Self.exactBelow * total { return try policy.prefixProbabilities(of: items) }
+            p *= masses[a] / remaining
+            out.append(p)
+            remaining -= masses[a]
+        }
+        return out
+    }
+
+    /// Σ_b π(b at i | items[0..<i])·q̂(b, i), from `weighted` = Σ_b m_b·q̂(b, i) over all items.
+    func expected(
+        _ items: [Int], position i: Int, weighted: Double, rate: (Int) -> Double
+    ) throws(RecOPEError) -> Double {
+        var remaining = total
+        var s = weighted
+        for a in items[0..<i] {
+            remaining -= masses[a]
+            s -= masses[a] * rate(a)
+        }
+        if remaining >= Self.exactBelow * total { return s / remaining }
+        let next = try policy.nextProbabilities(after: Array(items[0..<i]))
+        var e = CompensatedSum()
+        for b in next.indices where next[b] > 0 { e.add(next[b] * rate(b)) }
+        return e.value
+    }
+}

@@ -455,6 +455,8 @@ public struct SlateTarget: Sendable {
     public var marginals: RankMarginals
     /// The reward model of Cascade-DR (nil: no Cascade-DR).
     public var clickRates: SlateClickRates?
+    /// The policy's slate probabilities, prepared (nil: it has none).
+    let softmax: SequentialSoftmax?
 
     /// A named target with its marginals.
     public init(name: String, policy: any RankingPolicy, marginals: RankMarginals, clickRates: SlateClickRates? = nil) {
@@ -462,6 +464,7 @@ public struct SlateTarget: Sendable {
         self.policy = policy
         self.marginals = marginals
         self.clickRates = clickRates
+        softmax = SequentialSoftmax(policy)
     }
 
     /// The weightings this target and the log's logging columns allow.
@@ -470,11 +473,11 @@ public struct SlateTarget: Sendable {
             switch w {
             case .independent: return columns.propensity != nil
             case .standard:
-                return policy is any RankingProbabilities && columns.slateProbabilities[.slatePropensity] != nil
+                return softmax != nil && columns.slateProbabilities[.slatePropensity] != nil
             case .interaction:
-                return policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+                return softmax != nil && columns.slateProbabilities[.cascadePropensity] != nil
             case .cascadeDoublyRobust:
-                return policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+                return softmax != nil && columns.slateProbabilities[.cascadePropensity] != nil
                     && clickRates != nil
             }
         }
@@ -505,8 +508,18 @@ public struct SlateTarget: Sendable {
         }
         let dr = weightings.contains(.cascadeDoublyRobust) ? clickRates : nil
         guard weightings.contains(.standard) || weightings.contains(.interaction) || dr != nil,
-            let ranker = policy as? any RankingProbabilities, let slates = c.slates
+            let ranker = softmax, let slates = c.slates
         else { return (out, nil) }
+        // Σ_b m_b·q̂(b, p) per position, for Cascade-DR's expectations.
+        let weighted = dr.map { q in
+            (0..<M.k).map { p in
+                var s = CompensatedSum()
+                for b in 0..<min(q.items, ranker.masses.count) {
+                    s.add(ranker.masses[b] * q.rate(item: b, position: p))
+                }
+                return s.value
+            }
+        }
         var whole = [Double](repeating: 0, count: c.count)
         var cascade = [Double](repeating: 0, count: c.count)
         var terms = [Double](repeating: 0, count: dr == nil ? 0 : c.count)
@@ -523,7 +536,7 @@ public struct SlateTarget: Sendable {
                 )
             }
             let prefix: [Double]
-            do { prefix = try ranker.prefixProbabilities(of: rows.map { Int(c.items[$0]) }) } catch {
+            do { prefix = try ranker.prefix(rows.map { Int(c.items[$0]) }) } catch {
                 throw bad(rows[0], "the slate's ranking: \(error)")
             }
             for (i, j) in rows.enumerated() {
@@ -535,14 +548,14 @@ public struct SlateTarget: Sendable {
                 let items = rows.map { Int(c.items[$0]) }
                 var previous = 1.0
                 for (i, j) in rows.enumerated() {
-                    let next: [Double]
-                    do { next = try ranker.nextProbabilities(after: Array(items[0..<i])) } catch {
-                        throw bad(j, "the slate's ranking: \(error)")
-                    }
-                    var expected = CompensatedSum()
-                    for b in next.indices where next[b] > 0 { expected.add(next[b] * q.rate(item: b, position: i)) }
+                    let expected: Double
+                    do {
+                        expected = try ranker.expected(items, position: i, weighted: weighted![i]) {
+                            q.rate(item: $0, position: i)
+                        }
+                    } catch { throw bad(j, "the slate's ranking: \(error)") }
                     let w = prefix[i] / lc[j]
-                    terms[j] = w * (c.rewards[j] - q.rate(item: items[i], position: i)) + previous * expected.value
+                    terms[j] = w * (c.rewards[j] - q.rate(item: items[i], position: i)) + previous * expected
                     previous = w
                 }
             }
