@@ -26,25 +26,30 @@ public enum ReportHTML {
     /// The page of `report` (a complete HTML document).
     public static func render(_ report: OfflineABReport) -> String {
         let logged = report.loggedMean
+        // A slate log's estimates are sums of rewards per slate, its logged value too.
+        let perSlate = report.evaluations.allSatisfy { $0.estimates.allSatisfy(\.estimator.isSlate) }
         var h = """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>RecKit offline A/B report</title>
             \(style)</head><body>
             <h1>Offline A/B report</h1>
             <p id="summary">Logs: <code>\(SVGPlot.escape(report.logs))</code>, \(report.rows) rows, logged mean reward \
-            \(cFormat("%.6f", logged)); \(report.passes) passes over the data.</p>
+            \(perSlate ? "per slate " : "")\(cFormat("%.6f", logged)); \(report.passes) passes over the data.</p>
             """
         for w in report.warnings { h += "<p class=\"warn\">\(SVGPlot.escape(w))</p>" }
         for (i, e) in report.evaluations.enumerated() {
             h += "<section id=\"policy-\(i)\"><h2>\(SVGPlot.escape(e.policy))</h2>"
             for w in e.warnings { h += "<p class=\"warn\">\(SVGPlot.escape(w))</p>" }
             h += figure(
-                intervalChart(e.estimates, logged: logged, id: "intervals-\(i)"),
-                "Every estimate (dot) with its interval (bar); dashed: the logged policy's mean reward.")
+                intervalChart(e.estimates, logged: logged, id: "intervals-\(i)", perSlate: perSlate),
+                "Every estimate (dot) with its interval (bar); dashed: the logged policy's "
+                    + (perSlate ? "reward per slate." : "mean reward."))
             h += estimatesTable(e.estimates, logged: logged, id: "estimates-\(i)")
             h += diagnostics(e.diagnostics, rows: report.rows)
-            h += figure(
-                capCurve(e.diagnostics.capTable, logged: logged, id: "cap-curve-\(i)"),
-                "CIS and NCIS against the weight cap c (∞: no cap, IS and SNIPS); dashed: the logged mean.")
+            if !e.diagnostics.capTable.isEmpty {
+                h += figure(
+                    capCurve(e.diagnostics.capTable, logged: logged, id: "cap-curve-\(i)"),
+                    "CIS and NCIS against the weight cap c (∞: no cap, IS and SNIPS); dashed: the logged mean.")
+            }
             if let bins = e.diagnostics.weightHistogram {
                 h += figure(
                     weightHistogram(bins, id: "weights-\(i)"),
@@ -96,7 +101,9 @@ public enum ReportHTML {
                 "<p>Effective sample size %.0f of %ld; max weight %.3g; mean weight %.3f; ",
                 d.effectiveSampleSize, rows, d.maxWeight, d.meanWeight)
             + (d.unsupportedMass.map { cFormat("target mass on unlogged pairs %.3g.</p>", $0) }
-                ?? "unsupported mass not computed (one pass).</p>")
+                ?? (d.capTable.isEmpty
+                    ? "the weights of the first slate estimator.</p>" : "unsupported mass not computed (one pass).</p>"))
+        guard !d.capTable.isEmpty else { return h }
         h +=
             "<table><tr><th>cap</th>"
             + d.capTable.map { "<th>\($0.cap.isInfinite ? "∞" : cFormat("%g", $0.cap))</th>" }.joined()
@@ -115,7 +122,7 @@ public enum ReportHTML {
 
     /// Horizontal interval chart: one labelled row per estimate, a dot at the value, a bar over
     /// the interval, a dashed line at the logged mean, an x axis with ticks.
-    static func intervalChart(_ es: [Estimate], logged: Double, id: String) -> String {
+    static func intervalChart(_ es: [Estimate], logged: Double, id: String, perSlate: Bool = false) -> String {
         let values = es.flatMap { [$0.interval.low, $0.interval.high, $0.value] } + [logged]
         let rowH = 20.0
         let f = SVGPlot.Frame(
@@ -123,7 +130,9 @@ public enum ReportHTML {
             x: SVGPlot.paddedRange(values), y: 0...Double(max(es.count, 1)))
         var s = SVGPlot.open(
             id: id, width: f.left + f.width + 30, height: f.svgHeight, title: "Estimates and intervals")
-        s += SVGPlot.xAxis(f, ticks: SVGPlot.labelledTicks(f.x), title: "estimated mean reward")
+        s += SVGPlot.xAxis(
+            f, ticks: SVGPlot.labelledTicks(f.x),
+            title: perSlate ? "estimated reward per slate" : "estimated mean reward")
         s += SVGPlot.line(f.px(logged), f.top, f.px(logged), f.top + f.height, color: "#888", dash: "4 3")
         for (i, e) in es.enumerated() {
             let y = f.top + rowH * (Double(i) + 0.5)
