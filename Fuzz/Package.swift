@@ -4,7 +4,8 @@
 import PackageDescription
 
 let targets = [
-    "FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit", "FuzzSafeTensors",
+    "FuzzCSV", "FuzzLog", "FuzzLogStream", "FuzzSlateLog", "FuzzItemFeatures", "FuzzEventLog", "FuzzSplit",
+    "FuzzSafeTensors",
     "FuzzPolicySpec", "FuzzPrior", "FuzzOPEState", "FuzzTopKPartial", "FuzzImpressionLog",
 ]
 

@@ -1,0 +1,54 @@
+import Foundation
+import FuzzSupport
+import RecKit
+
+/// A slate log (the slate column and every slate probability column) read twice, on one thread
+/// in large blocks and on three threads in 16-byte blocks: the same chunks (slate hashes and
+/// probabilities to the bit) and the same first error. Then the slate estimators over the chunks,
+/// and the input as a slate state's JSON: typed errors only, never a trap.
+@main
+enum FuzzSlateLog: FuzzTarget {
+    static let mapping =
+        "slate=sid,item=item,position=pos,reward=click,propensity=p,slate_propensity=ps,cascade_propensity=pc,"
+        + "target_propensity=tp,target_slate_propensity=tps,target_cascade_propensity=tpc"
+
+    static func read(_ path: String, _ cols: LogColumns, threads: Int, block: Int) -> ([LogChunk], String?) {
+        let reader: LogReader
+        do {
+            reader = try LogReader(path: path, columns: cols, parallelism: .threads(threads), blockBytes: block)
+        } catch {
+            return ([], "\(error)")
+        }
+        var out = [LogChunk]()
+        do { while let c = try reader.next(maxRows: 5) { out.append(c) } } catch { return (out, "\(error)") }
+        return (out, nil)
+    }
+
+    static func fuzz(_ input: UnsafeRawBufferPointer) {
+        guard let cols = try? LogColumns.parse(mapping) else { return }
+        let path = fuzzFile(input)
+        let (a, ea) = read(path, cols, threads: 1, block: 2 << 20)
+        let (b, eb) = read(path, cols, threads: 3, block: 16)
+        precondition(ea == eb, "errors differ: \(ea ?? "none") vs \(eb ?? "none")")
+        precondition(a.count == b.count, "chunk counts differ")
+        for (x, y) in zip(a, b) {
+            precondition(x.items == y.items && x.positions == y.positions && x.lines == y.lines)
+            precondition(x.slates == y.slates)
+            for role in SlateProbability.allCases {
+                precondition(
+                    x.slateProbabilities[role]?.map(\.bitPattern) == y.slateProbabilities[role]?.map(\.bitPattern))
+            }
+        }
+        var settings = SlateSettings(depth: 4, weightings: [.standard, .independent, .interaction])
+        settings.bootstrap = 3
+        if var state = try? SlateState(settings: settings) {
+            do {
+                for c in a { try state.add(c) }
+                _ = try state.estimates(policy: "t")
+            } catch {}
+        }
+        if let decoded = try? JSONDecoder().decode(SlateState.self, from: Data(input)) {
+            _ = try? decoded.estimates(policy: "t")
+        }
+    }
+}
