@@ -299,18 +299,20 @@ public final class LogReader {
             let n = min(target - builder!.chunk.count, s.rows - headOffset)
             builder!.append(s, from: headOffset, count: n)
             headOffset += n
+            // A chunk filled by the rows before a bad row is whole: it goes out before the error.
+            if builder!.chunk.count >= target {
+                ready.append(builder!.finished)
+                builder = nil
+            }
             if headOffset == s.rows {
                 if let bad = s.failure {
-                    deferred = (failureError(s, bad), builder!.times, builder!.events)
+                    let rest = builder ?? ChunkBuilder(reader: self, maxRows: 0)
+                    deferred = (failureError(s, bad), rest.times, rest.events)
                     builder = nil
                     return
                 }
                 pendingHead += 1
                 headOffset = 0
-            }
-            if builder!.chunk.count >= target {
-                ready.append(builder!.finished)
-                builder = nil
             }
         }
         if pendingHead > 0 && pendingHead == pending.count {

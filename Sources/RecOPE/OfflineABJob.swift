@@ -96,27 +96,34 @@ public struct OfflineABJob: Sendable {
 
     /// The report over every row of the log (`progress` hears each pass's name).
     public func run(progress: ((String) -> Void)? = nil) throws(RecOPEError) -> OfflineABReport {
-        if columns.slate != nil {
-            // A slate log: the slate estimators, the target from its target_* columns.
-            guard rows == nil else {
-                throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
-            }
-            var slateTargets = [SlateTarget]()
-            if !targets.isEmpty {
-                let d: Int
-                if let depth { d = depth } else { d = try deepestPosition() }
-                for t in targets {
-                    slateTargets.append(
-                        SlateTarget(name: t.name, policy: t.policy, marginals: try marginals(t.policy, depth: d)))
-                }
-            }
-            return try SlateEvaluation.run(
-                path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
-                level: settings.level, seed: settings.seed, parallelism: settings.parallelism,
-                rewardModel: settings.rewardModels)
-        }
+        if columns.slate != nil { return try slateShard(rewardModel: settings.rewardModels).report() }
         let d: Int
         if let depth { d = depth } else { d = try deepestPosition() }
+        return try runRows(depth: d, progress: progress)
+    }
+
+    /// A slate log's sums: the slate estimators, the target its target_* columns or the target
+    /// policies; `rewardModel` adds Cascade-DR (a first pass fits its click-rate model, so a
+    /// shard, which sees only its rows, leaves it out).
+    public func slateShard(rewardModel: Bool = false) throws(RecOPEError) -> SlateShard {
+        guard rows == nil else {
+            throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
+        }
+        var slateTargets = [SlateTarget]()
+        if !targets.isEmpty {
+            let d: Int
+            if let depth { d = depth } else { d = try deepestPosition() }
+            for t in targets {
+                slateTargets.append(
+                    SlateTarget(name: t.name, policy: t.policy, marginals: try marginals(t.policy, depth: d)))
+            }
+        }
+        return try SlateEvaluation.shard(
+            path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
+            level: settings.level, seed: settings.seed, parallelism: settings.parallelism, rewardModel: rewardModel)
+    }
+
+    func runRows(depth d: Int, progress: ((String) -> Void)?) throws(RecOPEError) -> OfflineABReport {
         let e = try evaluator(depth: d)
         // Only a multi-pass evaluation reads the rows again.
         var cache = ChunkCache(budgetBytes: settings.rewardModels ? 64 << 20 : 0)
@@ -139,7 +146,7 @@ public struct OfflineABJob: Sendable {
     /// - Throws: `.invalidParameter` without a depth or when `after` has no pass left.
     public func runPartial(after: OffPolicyState? = nil) throws(RecOPEError) -> OffPolicyState {
         guard columns.slate == nil else {
-            throw .invalidParameter("a slate log's shards: not yet (run the slate log whole)")
+            throw .invalidParameter("a slate log's shard: use slateShard() (one pass, merged in file order)")
         }
         guard let depth else {
             throw .invalidParameter("a shard's pass needs the depth (k): every shard must evaluate the same positions")
@@ -156,7 +163,7 @@ public struct OfflineABJob: Sendable {
             let reader = try LogReader(path: logs, columns: columns)
             while let c = try reader.next() { try acc.add(c) }
         }
-        return try acc.finishedState()
+        return acc.finishedState()
     }
 
     /// Chunks of the first pass kept for the later ones while they fit a memory budget; a

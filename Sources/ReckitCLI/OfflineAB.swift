@@ -102,6 +102,14 @@ struct OfflineABMerge: ParsableCommand {
             try checkOutputs(output, report.json, report.html)
             // One state in memory at a time: memory does not grow with the number of shards.
             let t0 = DispatchTime.now().uptimeNanoseconds
+            if let data = FileManager.default.contents(atPath: states[0]), SlateShard.isSlateState(data) {
+                // A slate log's shards, in file order (a slate cut between two is joined).
+                var merged = try SlateShard.decode(data, file: states[0])
+                for p in states.dropFirst() { try merged.merge(try SlateShard.load(p)) }
+                stderrLine("merged \(states.count) slate states of \(merged.states[0].rows) rows")
+                try report.write(try merged.report())
+                return
+            }
             var merged = try OffPolicyState.load(states[0])
             for p in states.dropFirst() {
                 merged = try OffPolicyState.merge([merged, try OffPolicyState.load(p)], names: [states[0], p])

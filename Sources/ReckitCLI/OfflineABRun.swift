@@ -89,9 +89,9 @@ struct OfflineABRun: ParsableCommand {
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
         if slates {
-            guard targetModel.isEmpty, logging == nil, partial == nil, interval == .auto else {
+            guard targetModel.isEmpty, logging == nil, after == nil, interval == .auto else {
                 throw ValidationError(
-                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --logging, --partial and --interval"
+                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --logging, --after and --interval"
                 )
             }
             guard target.isEmpty == slateTargetColumns else {
@@ -216,8 +216,18 @@ struct OfflineABRun: ParsableCommand {
                 guard !Self.isStream(logs) || k != nil else {
                     throw ValidationError("a slate log read from a stream needs --k (its depth)")
                 }
-                let r = try makeJob(logs: logs, columns: cols, settings: s).run()
-                try report.write(r)
+                let job = try makeJob(logs: logs, columns: cols, settings: s)
+                if let partial {
+                    // One pass per shard: Cascade-DR's click-rate model would need every shard's
+                    // counts first, so a shard leaves it out.
+                    let shard = try job.slateShard(rewardModel: false)
+                    try shard.write(to: partial)
+                    stderrLine(
+                        "offline-ab: this shard's slate sums (\(shard.states.first?.rows ?? 0) rows) written to \(partial); merge the shards in file order"
+                    )
+                    return
+                }
+                try report.write(try job.run())
                 return
             }
             // A stream (standard input, a FIFO, a device) is read once: a run that reads the rows

@@ -5,7 +5,7 @@ import RecKit
 /// A slate log (the slate column and every slate probability column) read twice, on one thread
 /// in large blocks and on three threads in 16-byte blocks: the same chunks (slate hashes and
 /// probabilities to the bit) and the same first error. Then the slate estimators over the chunks,
-/// and the input as a slate state's JSON: typed errors only, never a trap.
+/// and the input as a slate state's and a slate shard file's JSON: typed errors only, never a trap.
 @main
 enum FuzzSlateLog: FuzzTarget {
     static let mapping =
@@ -49,6 +49,9 @@ enum FuzzSlateLog: FuzzTarget {
         }
         if let decoded = try? JSONDecoder().decode(SlateState.self, from: Data(input)) {
             _ = try? decoded.estimates(policy: "t")
+        }
+        if let shard = try? SlateShard.decode(Data(input), file: "x", verifyingChecksum: false) {
+            _ = try? shard.report()
         }
     }
 }

@@ -1,4 +1,5 @@
 import RecCore
+import RecIO
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -163,6 +164,7 @@ public struct SlateState: Sendable, Equatable, Codable {
         fixed = [Int64](repeating: 0, count: settings.width)
     }
 
+    /// Decodes a state, checking its sums against its settings.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(settings: try c.decode(SlateSettings.self, forKey: .settings))
@@ -182,6 +184,7 @@ public struct SlateState: Sendable, Equatable, Codable {
         }
     }
 
+    /// Equal settings, rows, sums and open slates.
     public static func == (a: SlateState, b: SlateState) -> Bool {
         a.settings == b.settings && a.rows == b.rows && a.block == b.block && a.first == b.first
             && a.last == b.last && a.weightSquares == b.weightSquares && a.maxWeights == b.maxWeights
@@ -441,8 +444,6 @@ public struct SlateState: Sendable, Equatable, Codable {
     }
 }
 
-/// A slate evaluation of a CSV log in one pass: the target is the log's target probability
-/// columns (as OBP takes it), the logging policy its logged ones.
 /// A target policy of a slate evaluation: its item-position probabilities from its rank
 /// marginals (IIPS), its slate and cascade probabilities where it has them
 /// (`RankingProbabilities`: Plackett–Luce and uniform; SIPS and RIPS).
@@ -634,6 +635,8 @@ extension LogChunk {
     }
 }
 
+/// A slate evaluation of a CSV log: the target is the log's target probability columns (as OBP
+/// takes it) or target policies, the logging policy the log's logged probabilities.
 public enum SlateEvaluation {
     /// Reads `path` chunk by chunk and reports each weighting's SIPS/IIPS/RIPS and its
     /// self-normalised version; `depth` nil takes the deepest logged position (one more read of
@@ -649,16 +652,17 @@ public enum SlateEvaluation {
             parallelism: parallelism, policy: policy)
     }
 
-    /// As above with target policies: each one's probabilities computed per slate (`SlateTarget`),
-    /// the log's logging columns as the logging policy; `targets` empty takes the log's target_*
-    /// columns as the one target, named `policy`. One pass over the log for every target, after
-    /// a first one that fits the click-rate model when `rewardModel` and a target can take
-    /// Cascade-DR (a Plackett–Luce or uniform target, a cascade_propensity column).
-    public static func run(
+    /// The slate sums of the log at `path` (a whole log, or a shard's rows: `SlateShard` merges
+    /// them in file order). With target policies each one's probabilities are computed per slate
+    /// (`SlateTarget`), the log's logging columns are the logging policy; `targets` empty takes
+    /// the log's target_* columns as the one target, named `policy`. One pass over the log for
+    /// every target, after a first one that fits the click-rate model when `rewardModel` and a
+    /// target can take Cascade-DR (a Plackett–Luce or uniform target, a cascade_propensity column).
+    public static func shard(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
         policy: String = "target (columns)", rewardModel: Bool = false
-    ) throws(RecOPEError) -> OfflineABReport {
+    ) throws(RecOPEError) -> SlateShard {
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
         }
@@ -732,24 +736,172 @@ public enum SlateEvaluation {
             if start > 0 { try feed(c.rows(0..<start)) }
         }
         if let k = carried, k.count > 0 { try feed(k) }
-        guard states[0].rows > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
+        var shard = SlateShard(
+            logs: path, policies: [], warnings: [], rewardSum: rewardSum, states: states, passes: passes)
+        for i in states.indices {
+            let name = targets.isEmpty ? policy : targets[i].name
+            shard.policies.append(name)
+            shard.warnings.append(
+                !targets.isEmpty && !(targets[i].policy is any RankingProbabilities)
+                    ? [
+                        "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets; IIPS only"
+                    ] : [])
+        }
+        return shard
+    }
+
+    /// The report of the log at `path` with target policies (`shard`, then `SlateShard.report`).
+    public static func run(
+        path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
+        level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
+        policy: String = "target (columns)", rewardModel: Bool = false
+    ) throws(RecOPEError) -> OfflineABReport {
+        try shard(
+            path: path, columns: columns, targets: targets, depth: depth, bootstrap: bootstrap, level: level,
+            seed: seed, parallelism: parallelism, policy: policy, rewardModel: rewardModel
+        ).report()
+    }
+}
+
+/// A slate evaluation's sums over some rows of a log (a shard, or the merge of shards in file
+/// order): what `reckit offline-ab --partial` writes for a slate log, and what its `merge` adds.
+/// The file is JSON with a format name, a version and a checksum of the rest.
+public struct SlateShard: Sendable, Equatable, Codable {
+    /// The file format's name.
+    public static let formatName = "reckit-slate-state"
+    /// The version this RecKit writes and reads.
+    public static let currentVersion = 1
+    var format = formatName
+    var version = currentVersion
+    /// The log read (the first shard's, after a merge).
+    public var logs: String
+    /// Per target, its report name.
+    public var policies: [String]
+    /// Per target, its report's warnings.
+    public var warnings: [[String]]
+    /// Σ rewards over the rows read.
+    public var rewardSum: CompensatedSum
+    /// Per target, its slate sums.
+    public var states: [SlateState]
+    /// Passes over the data.
+    public var passes: Int
+    var checksum: String?
+
+    init(
+        logs: String, policies: [String], warnings: [[String]], rewardSum: CompensatedSum, states: [SlateState],
+        passes: Int
+    ) {
+        self.logs = logs
+        self.policies = policies
+        self.warnings = warnings
+        self.rewardSum = rewardSum
+        self.states = states
+        self.passes = passes
+    }
+
+    /// Adds `other`, the rows after this shard's (a slate cut between them is joined).
+    /// - Throws: `.invalidParameter` naming what differs (targets, settings).
+    public mutating func merge(_ other: SlateShard) throws(RecOPEError) {
+        guard other.policies == policies, other.states.count == states.count else {
+            throw .invalidParameter(
+                "slate states of different targets (\(policies.joined(separator: ", ")) vs \(other.policies.joined(separator: ", ")))"
+            )
+        }
+        for i in states.indices { try states[i].merge(other.states[i]) }
+        rewardSum.add(other.rewardSum)
+        passes = max(passes, other.passes)
+    }
+
+    /// The report: each target's estimates, its diagnostics and warnings.
+    public func report() throws(RecOPEError) -> OfflineABReport {
+        guard let first = states.first, first.rows > 0, policies.count == states.count,
+            warnings.count == states.count
+        else { throw .malformedFile(file: logs, line: nil, message: "the log has no rows") }
         var evaluations = [PolicyEvaluation]()
         for (i, state) in states.enumerated() {
-            let name = targets.isEmpty ? policy : targets[i].name
-            var warnings = [String]()
-            if !targets.isEmpty && !(targets[i].policy is any RankingProbabilities) {
-                warnings.append(
-                    "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets; IIPS only"
-                )
-            }
             evaluations.append(
                 PolicyEvaluation(
-                    policy: name, estimates: try state.estimates(policy: name), diagnostics: state.diagnostics(),
-                    warnings: warnings))
+                    policy: policies[i], estimates: try state.estimates(policy: policies[i]),
+                    diagnostics: state.diagnostics(), warnings: warnings[i]))
         }
         // The logging policy's value on the same scale: rewards per slate (OBP's on-policy value).
         return OfflineABReport(
-            logs: path, rows: states[0].rows, loggedMean: rewardSum.value / states[0].slates, evaluations: evaluations,
+            logs: logs, rows: first.rows, loggedMean: rewardSum.value / first.slates, evaluations: evaluations,
             warnings: [], passes: passes)
+    }
+
+    func encodedAsIs() throws(RecOPEError) -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try e.encode(self) } catch { throw .invalidParameter("slate state: cannot encode (\(error))") }
+    }
+
+    func contentChecksum() throws(RecOPEError) -> String {
+        var s = self
+        s.checksum = nil
+        return String(RowHash.key(bytes: try s.encodedAsIs()), radix: 16)
+    }
+
+    /// The shard as JSON, with its checksum.
+    public func encoded() throws(RecOPEError) -> Data {
+        var s = self
+        s.checksum = try s.contentChecksum()
+        return try s.encodedAsIs()
+    }
+
+    /// Writes the shard atomically.
+    public func write(to path: String) throws(RecOPEError) {
+        let data = try encoded()
+        do { try AtomicFile.write(data, to: path) } catch { throw opeError(error) }
+    }
+
+    /// Whether `data` claims to be a slate state (its `format`), before it is decoded in full.
+    public static func isSlateState(_ data: Data) -> Bool {
+        struct Header: Decodable { var format: String? }
+        return (try? JSONDecoder().decode(Header.self, from: data))?.format == formatName
+    }
+
+    /// Decodes a shard; `file` names it in errors.
+    /// - Throws: `.malformedFile` for a foreign, truncated, other-version, tampered or
+    ///   inconsistent file.
+    public static func decode(_ data: Data, file: String, verifyingChecksum: Bool = true) throws(RecOPEError)
+        -> SlateShard
+    {
+        guard isSlateState(data) else {
+            throw .malformedFile(
+                file: file, line: nil,
+                message:
+                    "not a RecKit slate state (a JSON object with \"format\": \"\(formatName)\"); truncated or foreign")
+        }
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let s: SlateShard
+        do { s = try d.decode(SlateShard.self, from: data) } catch {
+            throw .malformedFile(file: file, line: nil, message: "a slate state that does not decode (\(error))")
+        }
+        guard s.version == currentVersion else {
+            throw .malformedFile(
+                file: file, line: nil, message: "slate state version \(s.version); this RecKit reads \(currentVersion)")
+        }
+        if verifyingChecksum {
+            guard let c = s.checksum, c == (try s.contentChecksum()) else {
+                throw .malformedFile(
+                    file: file, line: nil, message: "the slate state's checksum does not match its content")
+            }
+        }
+        guard !s.states.isEmpty, s.policies.count == s.states.count, s.warnings.count == s.states.count,
+            s.passes >= 1, s.states.allSatisfy({ $0.rows == s.states[0].rows })
+        else {
+            throw .malformedFile(file: file, line: nil, message: "the slate state's targets and sums do not agree")
+        }
+        return s
+    }
+
+    /// Reads a shard file.
+    public static func load(_ path: String) throws(RecOPEError) -> SlateShard {
+        try decode(try readFile(path), file: path)
     }
 }
