@@ -13,7 +13,11 @@ let package = Package(
     name: "RecKitFuzz",
     platforms: [.macOS(.v15)],
     dependencies: [.package(name: "RecKit", path: "../")],
-    targets: [.target(name: "FuzzSupport", path: "Sources/FuzzSupport")]
+    targets: [
+        .target(
+            name: "FuzzSupport", dependencies: [.product(name: "RecKit", package: "RecKit")],
+            path: "Sources/FuzzSupport")
+    ]
         + targets.map { name in
             .executableTarget(
                 name: name, dependencies: ["FuzzSupport", .product(name: "RecKit", package: "RecKit")],

@@ -6,26 +6,14 @@ import RecKit
 /// (spans cut at every few lines). The two must give the same chunks and the same first error.
 @main
 enum FuzzLogStream: FuzzTarget {
-    static func read(_ path: String, _ cols: LogColumns, threads: Int, block: Int) -> ([LogChunk], String?) {
-        let reader: LogReader
-        do {
-            reader = try LogReader(path: path, columns: cols, parallelism: .threads(threads), blockBytes: block)
-        } catch {
-            return ([], "\(error)")
-        }
-        var out = [LogChunk]()
-        do { while let c = try reader.next(maxRows: 7) { out.append(c) } } catch { return (out, "\(error)") }
-        return (out, nil)
-    }
-
     static func fuzz(_ input: UnsafeRawBufferPointer) {
         guard
             let cols = try? LogColumns.parse(
                 "item=item,position=pos,reward=click,propensity=prop,context=ctx,row_key=id,time=t,event=e")
         else { return }
         let path = fuzzFile(input)
-        let (a, ea) = read(path, cols, threads: 1, block: 2 << 20)
-        let (b, eb) = read(path, cols, threads: 3, block: 16)
+        let (a, ea) = readLogChunks(path, cols, threads: 1, block: 2 << 20, maxRows: 7)
+        let (b, eb) = readLogChunks(path, cols, threads: 3, block: 16, maxRows: 7)
         precondition(ea == eb, "errors differ: \(ea ?? "none") vs \(eb ?? "none")")
         precondition(a.count == b.count, "chunk counts differ")
         for (x, y) in zip(a, b) {

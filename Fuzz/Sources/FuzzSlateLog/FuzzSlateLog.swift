@@ -12,23 +12,11 @@ enum FuzzSlateLog: FuzzTarget {
         "slate=sid,item=item,position=pos,reward=click,propensity=p,slate_propensity=ps,cascade_propensity=pc,"
         + "target_propensity=tp,target_slate_propensity=tps,target_cascade_propensity=tpc"
 
-    static func read(_ path: String, _ cols: LogColumns, threads: Int, block: Int) -> ([LogChunk], String?) {
-        let reader: LogReader
-        do {
-            reader = try LogReader(path: path, columns: cols, parallelism: .threads(threads), blockBytes: block)
-        } catch {
-            return ([], "\(error)")
-        }
-        var out = [LogChunk]()
-        do { while let c = try reader.next(maxRows: 5) { out.append(c) } } catch { return (out, "\(error)") }
-        return (out, nil)
-    }
-
     static func fuzz(_ input: UnsafeRawBufferPointer) {
         guard let cols = try? LogColumns.parse(mapping) else { return }
         let path = fuzzFile(input)
-        let (a, ea) = read(path, cols, threads: 1, block: 2 << 20)
-        let (b, eb) = read(path, cols, threads: 3, block: 16)
+        let (a, ea) = readLogChunks(path, cols, threads: 1, block: 2 << 20, maxRows: 5)
+        let (b, eb) = readLogChunks(path, cols, threads: 3, block: 16, maxRows: 5)
         precondition(ea == eb, "errors differ: \(ea ?? "none") vs \(eb ?? "none")")
         precondition(a.count == b.count, "chunk counts differ")
         for (x, y) in zip(a, b) {

@@ -1,4 +1,5 @@
 import Foundation
+import RecKit
 
 /// Writes a fuzz input to a per-process file in memory-backed storage (the readers under test
 /// take paths) and returns its path.
@@ -50,4 +51,20 @@ extension FuzzTarget {
                 return 0
             })
     }
+}
+
+/// The chunks of a log read through `cols` on `threads` threads in blocks of `block` bytes,
+/// `maxRows` at a time, and the first error's message (nil when the log reads whole).
+public func readLogChunks(_ path: String, _ cols: LogColumns, threads: Int, block: Int, maxRows: Int)
+    -> ([LogChunk], String?)
+{
+    let reader: LogReader
+    do {
+        reader = try LogReader(path: path, columns: cols, parallelism: .threads(threads), blockBytes: block)
+    } catch {
+        return ([], "\(error)")
+    }
+    var out = [LogChunk]()
+    do { while let c = try reader.next(maxRows: maxRows) { out.append(c) } } catch { return (out, "\(error)") }
+    return (out, nil)
 }
