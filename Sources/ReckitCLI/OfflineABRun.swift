@@ -12,7 +12,8 @@ struct OfflineABRun: ParsableCommand {
             header, mapped by --columns item=COL,position=COL,reward=COL[,propensity=COL][,time=COL][,context=A+B][,position_base=1][,row_key=COL]. \
             A slate log adds slate=COL (rows of one slate consecutive) and probability columns (slate_propensity, \
             cascade_propensity, target_propensity, target_slate_propensity, target_cascade_propensity): it is evaluated \
-            by SIPS, IIPS and RIPS (and their self-normalised versions) with the target_* columns as the target. \
+            by SIPS, IIPS, RIPS, their self-normalised versions and Cascade-DR, the target its target_* columns or \
+            --target specs (Plackett-Luce and uniform give slate probabilities; others IIPS only). \
             --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives \
             the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
 
@@ -212,24 +213,6 @@ struct OfflineABRun: ParsableCommand {
                 try report.write(r)
                 return
             }
-            if slates {
-                guard !Self.isStream(logs) || k != nil else {
-                    throw ValidationError("a slate log read from a stream needs --k (its depth)")
-                }
-                let job = try makeJob(logs: logs, columns: cols, settings: s)
-                if let partial {
-                    // One pass per shard: Cascade-DR's click-rate model would need every shard's
-                    // counts first, so a shard leaves it out.
-                    let shard = try job.slateShard(rewardModel: false)
-                    try shard.write(to: partial)
-                    stderrLine(
-                        "offline-ab: this shard's slate sums (\(shard.states.first?.rows ?? 0) rows) written to \(partial); merge the shards in file order"
-                    )
-                    return
-                }
-                try report.write(try job.run())
-                return
-            }
             // A stream (standard input, a FIFO, a device) is read once: a run that reads the rows
             // more than once (the deepest position, reward models) reads a temporary copy, and
             // its errors name the stream, not the copy.
@@ -237,6 +220,23 @@ struct OfflineABRun: ParsableCommand {
             let spool = try partial == nil && (k == nil || !noRewardModels) && Self.isStream(logs) ? spoolInput() : nil
             defer { if let spool { unlink(spool) } }
             let source = spool ?? logs
+            if slates {
+                do {
+                    let job = try makeJob(logs: source, columns: cols, settings: s)
+                    if let partial {
+                        // One pass per shard: Cascade-DR's click-rate model would need every
+                        // shard's counts first, so a shard leaves it out.
+                        let shard = try job.slateShard(rewardModel: false)
+                        try shard.write(to: partial)
+                        stderrLine(
+                            "offline-ab: this shard's slate sums (\(shard.states.first?.rows ?? 0) rows) written to \(partial); merge the shards in file order"
+                        )
+                        return
+                    }
+                    try report.write(try job.run())
+                } catch let e as RecOPEError { throw e.renamingFile(source, to: label) }
+                return
+            }
             let r: OfflineABReport
             do {
                 let job = try makeJob(logs: source, columns: cols, settings: s)
