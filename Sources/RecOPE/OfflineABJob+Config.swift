@@ -102,9 +102,6 @@ extension OfflineABJob {
             }
             list = []
         } else {
-            if columns.slate != nil, c["logging"] != nil, c["logging"] != .null {
-                throw bad("a slate log's logging probabilities are its columns: leave out \"logging\"")
-            }
             guard let l = c["targets"]?.array, !l.isEmpty else {
                 throw bad("\"targets\" must be a non-empty list of policy specs (paths or objects)")
             }

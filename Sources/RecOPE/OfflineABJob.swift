@@ -103,7 +103,7 @@ public struct OfflineABJob: Sendable {
     }
 
     /// A slate log's sums: the slate estimators, the target its target_* columns or the target
-    /// policies; `rewardModel` adds Cascade-DR (a first pass fits its click-rate model, so a
+    /// policies (with a `logging` policy, uniform or Plackett–Luce, PI too); `rewardModel` adds Cascade-DR (a first pass fits its click-rate model, so a
     /// shard, which sees only its rows, leaves it out).
     public func slateShard(rewardModel: Bool = false) throws(RecOPEError) -> SlateShard {
         guard rows == nil else {
@@ -120,7 +120,8 @@ public struct OfflineABJob: Sendable {
         }
         return try SlateEvaluation.shard(
             path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
-            level: settings.level, seed: settings.seed, parallelism: settings.parallelism, rewardModel: rewardModel)
+            level: settings.level, seed: settings.seed, parallelism: settings.parallelism, rewardModel: rewardModel,
+            logging: logging)
     }
 
     func runRows(depth d: Int, progress: ((String) -> Void)?) throws(RecOPEError) -> OfflineABReport {

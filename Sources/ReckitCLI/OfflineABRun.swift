@@ -13,7 +13,8 @@ struct OfflineABRun: ParsableCommand {
             A slate log adds slate=COL (rows of one slate consecutive) and probability columns (slate_propensity, \
             cascade_propensity, target_propensity, target_slate_propensity, target_cascade_propensity): it is evaluated \
             by SIPS, IIPS, RIPS, their self-normalised versions and Cascade-DR, the target its target_* columns or \
-            --target specs (Plackett-Luce and uniform give slate probabilities; others IIPS only). \
+            --target specs (Plackett-Luce and uniform give slate probabilities; others IIPS only); with --target \
+            specs, --logging (uniform or Plackett-Luce) adds PI, the pseudo-inverse estimator. \
             --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives \
             the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
 
@@ -29,7 +30,9 @@ struct OfflineABRun: ParsableCommand {
             "The column that identifies a row (bootstrap weights and folds hash it; needed for shards to agree with one pass)."
     )
     var rowKey: String?
-    @Option(help: "Logging policy spec (JSON); default: the logged propensities.") var logging: String?
+    @Option(
+        help: "Logging policy spec (JSON); default: the logged propensities. With a slate log: PI's logging policy.")
+    var logging: String?
     @Option(help: "Target policy spec (JSON); repeat for several.") var target: [String] = []
     @Option(
         help:
@@ -90,9 +93,14 @@ struct OfflineABRun: ParsableCommand {
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
         if slates {
-            guard targetModel.isEmpty, logging == nil, after == nil, interval == .auto else {
+            guard targetModel.isEmpty, after == nil, interval == .auto else {
                 throw ValidationError(
-                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --logging, --after and --interval"
+                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --after and --interval"
+                )
+            }
+            guard logging == nil || !target.isEmpty else {
+                throw ValidationError(
+                    "--logging with a slate log adds PI, which needs --target specs (the target's probability of every item at every position)"
                 )
             }
             guard target.isEmpty == slateTargetColumns else {

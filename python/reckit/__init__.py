@@ -769,9 +769,10 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
         raise ValueError(f"method: expected 'exact' or 'mc', got {method!r}")
     columns_text = None if columns is None else _columns_text(columns)
     slates = _is_slate_log(format, columns_text)
-    if slates and logging is not None:
-        raise ValueError("logging: a slate log's logging probabilities are its columns; leave out logging")
     if slates and any(part.partition("=")[0].strip().startswith("target_") for part in columns_text.split(",")):
+        if logging is not None:
+            raise ValueError("logging: with a slate log, logging adds PI, which needs targets as policy specs "
+                             "(the log's target_* columns are its target here); leave out logging")
         if targets is not None and len(targets) > 0:
             raise ValueError("targets: the slate log's target_* columns are its target; leave out targets "
                              "(or the columns)")
@@ -909,8 +910,9 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     estimators SIPS, IIPS, RIPS and their self-normalised versions, each weighting whose two
     columns the log has; its target is the ``target_*`` columns (then leave out ``targets``) or
     the ``targets`` specs (Plackett–Luce and uniform give all three weightings, others IIPS),
-    its logging policy the logged columns (leave out ``logging``); values are sums of rewards per
-    slate. A table is written to a temporary CSV for it."""
+    its logging policy the logged columns; with ``targets`` specs, ``logging`` (a uniform or
+    Plackett–Luce spec) adds PI and SNPI, the pseudo-inverse estimator. Values are sums of rewards
+    per slate. A table is written to a temporary CSV for it."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
         config = _offline_ab_config(

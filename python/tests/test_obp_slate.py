@@ -171,5 +171,15 @@ def test_plackett_luce_target_equals_obps(cli, tmp_path):
 
     report = reckit.offline_ab(str(path), format="csv", columns=columns, targets=[str(spec)], bootstrap=0)
     assert {r["estimator"]: r["value"] for r in report.records()} == got
+    # A logging spec adds PI and SNPI (test_slate_pi.py checks their values): Python = CLI.
+    out_pi = tmp_path / "pi.json"
+    run(cli, "offline-ab", "--logs", str(path), "--format", "csv", "--columns", columns, "--target", str(spec),
+        "--logging", str(spec), "--bootstrap", "0", "--json", str(out_pi))
+    cli_pi = {e["estimator"]: e["value"] for e in json.loads(out_pi.read_text())["evaluations"][0]["estimates"]}
+    assert set(cli_pi) == set(got) | {"PI", "SNPI"}
+    report = reckit.offline_ab(str(path), format="csv", columns=columns, targets=[str(spec)], logging=str(spec),
+                               bootstrap=0)
+    assert {r["estimator"]: r["value"] for r in report.records()} == cli_pi
     with pytest.raises(ValueError, match="logging"):
-        reckit.offline_ab(str(path), format="csv", columns=columns, targets=[str(spec)], logging=str(spec))
+        reckit.offline_ab(str(path), format="csv", columns=columns + ",target_propensity=pscore_item_position",
+                          logging=str(spec))

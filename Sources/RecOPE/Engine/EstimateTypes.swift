@@ -64,10 +64,18 @@ public enum Estimator: String, Sendable, Codable, CaseIterable {
     /// Cascade doubly robust: Σ (w_p·(r − q̂) + w_{p−1}·E_π[q̂ at p | the slate above]) / slates,
     /// w the cascade weights, q̂ the click-rate model (OBP's SlateCascadeDoublyRobust).
     case CascadeDR
+    /// Pseudo-inverse: Σ ψ(slate)·r / slates, ψ = θᵀ1_s with θ = Γ⁺q from the logging policy's
+    /// pairwise item-position probabilities Γ and the target's item-position probabilities q
+    /// (Swaminathan et al., NeurIPS 2017; `SlatePseudoInverse`). In neither OBP nor RecBole.
+    case PI
+    /// Self-normalised PI (the paper's weighted PI): Σ ψ·r / mean(ψ) / slates, the mean over rows.
+    case SNPI
 
     /// Whether it estimates the expected sum of rewards over a slate (`SlateState`), not the
     /// mean reward per row.
-    public var isSlate: Bool { [.SIPS, .IIPS, .RIPS, .SNSIPS, .SNIIPS, .SNRIPS, .CascadeDR].contains(self) }
+    public var isSlate: Bool {
+        [.SIPS, .IIPS, .RIPS, .SNSIPS, .SNIIPS, .SNRIPS, .CascadeDR, .PI, .SNPI].contains(self)
+    }
 }
 
 /// How an estimate's hyperparameter was chosen.

@@ -57,6 +57,8 @@ public struct LogChunk: Sendable {
     public var slateProbabilities: [SlateProbability: [Double]] = [:]
     /// Per row Cascade-DR's term (computed from a target policy and a reward model).
     var slateDoublyRobust: [Double]?
+    /// Per row PI's weight, its slate's ψ (computed from a target and a logging policy).
+    var slatePseudoInverse: [Double]?
 
     /// Rows.
     public var count: Int { items.count }
@@ -80,6 +82,7 @@ public struct LogChunk: Sendable {
         c.slates = slates.map { Array($0[range]) }
         c.slateProbabilities = slateProbabilities.mapValues { Array($0[range]) }
         c.slateDoublyRobust = slateDoublyRobust.map { Array($0[range]) }
+        c.slatePseudoInverse = slatePseudoInverse.map { Array($0[range]) }
         return c
     }
 

@@ -22,6 +22,10 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
     /// policy with `RankingProbabilities` (its conditional next-item probabilities) and the
     /// click-rate model (a first pass over the log).
     case cascadeDoublyRobust
+    /// The pseudo-inverse weight ψ(s) = Σ_j θ(j, s_j), θ = Γ⁺q (`SlatePseudoInverse`), the same
+    /// for every row of a slate (Swaminathan et al. 2017's PI; in no other library). Needs a
+    /// target policy and a uniform or Plackett–Luce logging policy.
+    case pseudoInverse
 
     /// The estimator that sums w·r over the rows, per slate.
     public var estimator: Estimator {
@@ -30,6 +34,7 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
         case .independent: return .IIPS
         case .interaction: return .RIPS
         case .cascadeDoublyRobust: return .CascadeDR
+        case .pseudoInverse: return .PI
         }
     }
 
@@ -40,13 +45,16 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
         case .independent: return .SNIIPS
         case .interaction: return .SNRIPS
         case .cascadeDoublyRobust: return nil
+        case .pseudoInverse: return .SNPI
         }
     }
 
-    /// The target's and the logging policy's probability columns; nil for the logged
-    /// item-position propensity (`LogChunk.propensities`).
-    var roles: (target: SlateProbability, logging: SlateProbability?) {
+    /// The target's and the logging policy's probability columns (the logging one nil for the
+    /// logged item-position propensity, `LogChunk.propensities`); nil for PI, whose weights are
+    /// computed per slate (`LogChunk.slatePseudoInverse`).
+    var roles: (target: SlateProbability, logging: SlateProbability?)? {
         switch self {
+        case .pseudoInverse: return nil
         case .standard: return (.targetSlatePropensity, .slatePropensity)
         case .independent: return (.targetPropensity, nil)
         case .interaction, .cascadeDoublyRobust: return (.targetCascadePropensity, .cascadePropensity)
@@ -56,8 +64,9 @@ public enum SlateWeighting: String, CaseIterable, Sendable, Codable {
     /// The weightings a log's columns allow, in this order (Cascade-DR needs a target policy).
     public static func available(_ columns: LogColumns) -> [SlateWeighting] {
         allCases.filter { w in
-            w != .cascadeDoublyRobust && columns.slateProbabilities[w.roles.target] != nil
-                && (w.roles.logging.map { columns.slateProbabilities[$0] != nil } ?? (columns.propensity != nil))
+            guard w != .cascadeDoublyRobust, let roles = w.roles else { return false }
+            return columns.slateProbabilities[roles.target] != nil
+                && (roles.logging.map { columns.slateProbabilities[$0] != nil } ?? (columns.propensity != nil))
         }
     }
 }
@@ -202,7 +211,18 @@ public struct SlateState: Sendable, Equatable, Codable {
         let K = s.depth
         var weights = [[Double]]()
         for w in s.weightings {
-            let (tr, lr) = w.roles
+            guard let (tr, lr) = w.roles else {
+                guard let psi = c.slatePseudoInverse else {
+                    throw .invalidParameter("PI needs its slate weights (a target policy and a logging policy)")
+                }
+                let wi = weights.count
+                for x in psi {
+                    weightSquares[wi].add(x * x)
+                    maxWeights[wi] = max(maxWeights[wi], x)
+                }
+                weights.append(psi)
+                continue
+            }
             guard let t = c.slateProbabilities[tr] else {
                 throw .invalidParameter("\(w.estimator.rawValue) needs a \(tr.rawValue) column")
             }
@@ -416,7 +436,7 @@ public struct SlateState: Sendable, Equatable, Codable {
             }
             return (v, g)
         }
-        if s.weightings[wi] == .standard {
+        if s.weightings[wi] == .standard || s.weightings[wi] == .pseudoInverse {
             var (A, B, M) = (0.0, 0.0, 0.0)
             for p in 0..<K {
                 A += z[s.a(wi, p)]
@@ -456,6 +476,8 @@ public struct SlateTarget: Sendable {
     public var marginals: RankMarginals
     /// The reward model of Cascade-DR (nil: no Cascade-DR).
     public var clickRates: SlateClickRates?
+    /// PI's coefficients against the logging policy (nil: no PI).
+    public var pseudoInverse: SlatePseudoInverse?
     /// The policy's slate probabilities, prepared (nil: it has none).
     let softmax: SequentialSoftmax?
 
@@ -480,17 +502,19 @@ public struct SlateTarget: Sendable {
             case .cascadeDoublyRobust:
                 return softmax != nil && columns.slateProbabilities[.cascadePropensity] != nil
                     && clickRates != nil
+            case .pseudoInverse: return pseudoInverse != nil
             }
         }
     }
 
     /// The target's probability columns of `c`'s rows, whose slates are all whole: the item at its
     /// position from the marginals; the slate's items down to the row's position and the whole
-    /// slate from `prefixProbabilities` (a slate's positions must then be 0, 1, … without gaps).
+    /// slate from `prefixProbabilities` (a slate's positions must then be 0, 1, … without gaps);
+    /// Cascade-DR's row terms; PI's slate weights (every slate then fills the PI's depth).
     /// - Throws: `.malformedFile` naming the line of an item outside the policy's, a position past
-    ///   its marginals, or a slate with a missing position.
+    ///   its marginals, a slate with a missing position, or (PI) a slate shorter than the depth.
     func probabilities(_ c: LogChunk, _ weightings: [SlateWeighting]) throws(RecOPEError)
-        -> (columns: [SlateProbability: [Double]], doublyRobust: [Double]?)
+        -> (columns: [SlateProbability: [Double]], doublyRobust: [Double]?, pseudoInverse: [Double]?)
     {
         var out = [SlateProbability: [Double]]()
         let M = marginals
@@ -508,9 +532,11 @@ public struct SlateTarget: Sendable {
             }
         }
         let dr = weightings.contains(.cascadeDoublyRobust) ? clickRates : nil
+        let pi = weightings.contains(.pseudoInverse) ? pseudoInverse : nil
+        let psi = try pi.map { (pi) throws(RecOPEError) in try Self.pseudoInverseWeights(c, pi, name: name) }
         guard weightings.contains(.standard) || weightings.contains(.interaction) || dr != nil,
             let ranker = softmax, let slates = c.slates
-        else { return (out, nil) }
+        else { return (out, nil, psi) }
         // Σ_b m_b·q̂(b, p) per position, for Cascade-DR's expectations.
         let weighted = dr.map { q in
             (0..<M.k).map { p in
@@ -564,7 +590,52 @@ public struct SlateTarget: Sendable {
         }
         if weightings.contains(.standard) { out[.targetSlatePropensity] = whole }
         if weightings.contains(.interaction) || dr != nil { out[.targetCascadePropensity] = cascade }
-        return (out, dr == nil ? nil : terms)
+        return (out, dr == nil ? nil : terms, psi)
+    }
+
+    /// Per row its slate's PI weight ψ; every slate must hold positions 0…K−1 (K the PI's depth),
+    /// each once.
+    static func pseudoInverseWeights(_ c: LogChunk, _ pi: SlatePseudoInverse, name: String) throws(RecOPEError)
+        -> [Double]
+    {
+        guard let slates = c.slates else { return [] }
+        var psi = [Double](repeating: 0, count: c.count)
+        var lo = 0
+        var items = [Int](repeating: 0, count: pi.depth)
+        var filled = [Bool](repeating: false, count: pi.depth)
+        while lo < c.count {
+            var hi = lo + 1
+            while hi < c.count && slates[hi] == slates[lo] { hi += 1 }
+            for i in filled.indices { filled[i] = false }
+            for j in lo..<hi {
+                let p = Int(c.positions[j])
+                guard p < pi.depth, !filled[p] else {
+                    throw .malformedFile(
+                        file: c.source, line: c.lines?[j],
+                        message:
+                            "\(name): PI needs each slate to hold positions 0…\(pi.depth - 1) once (position \(p)\(p < pi.depth ? " again" : ""))"
+                    )
+                }
+                filled[p] = true
+                items[p] = Int(c.items[j])
+                guard !items[0..<p].contains(items[p]) || lo == j else {
+                    throw .malformedFile(
+                        file: c.source, line: c.lines?[j],
+                        message: "\(name): item \(items[p]) appears twice in its slate")
+                }
+            }
+            guard hi - lo == pi.depth else {
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[lo],
+                    message:
+                        "\(name): PI needs each slate to fill positions 0…\(pi.depth - 1) (the logging policy's slates have \(pi.depth) items); this one has \(hi - lo)"
+                )
+            }
+            let w = pi.weight(of: items)
+            for j in lo..<hi { psi[j] = w }
+            lo = hi
+        }
+        return psi
     }
 }
 
@@ -631,6 +702,7 @@ extension LogChunk {
             if let w = other.slateProbabilities[role] { c.slateProbabilities[role] = v + w }
         }
         if let d = slateDoublyRobust, let e = other.slateDoublyRobust { c.slateDoublyRobust = d + e }
+        if let d = slatePseudoInverse, let e = other.slatePseudoInverse { c.slatePseudoInverse = d + e }
         return c
     }
 }
@@ -658,13 +730,21 @@ public enum SlateEvaluation {
     /// the log's target_* columns as the one target, named `policy`. One pass over the log for
     /// every target, after a first one that fits the click-rate model when `rewardModel` and a
     /// target can take Cascade-DR (a Plackett–Luce or uniform target, a cascade_propensity column).
+    /// A `logging` policy (uniform or Plackett–Luce) adds PI for every target (`SlatePseudoInverse`;
+    /// its slates must then fill every position to the depth); the other weightings still take the
+    /// log's logging columns.
     public static func shard(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
-        policy: String = "target (columns)", rewardModel: Bool = false
+        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil
     ) throws(RecOPEError) -> SlateShard {
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
+        }
+        guard logging == nil || !targets.isEmpty else {
+            throw .invalidParameter(
+                "PI (a logging policy with a slate log) needs target policies: it uses the target's probabilities of every item at every position"
+            )
         }
         var targets = targets
         var passes = 1
@@ -684,6 +764,19 @@ public enum SlateEvaluation {
             for t in modelled { targets[t].clickRates = model }
             passes = 2
         }
+        var K = 0
+        if let depth {
+            K = depth
+        } else {
+            K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
+        }
+        guard K > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
+        if let logging {
+            for t in targets.indices {
+                targets[t].pseudoInverse = try SlatePseudoInverse(
+                    target: targets[t].marginals, logging: logging, depth: K)
+            }
+        }
         let weightings = targets.isEmpty ? [SlateWeighting.available(columns)] : targets.map { $0.weightings(columns) }
         for (i, w) in weightings.enumerated() where w.isEmpty {
             throw .invalidParameter(
@@ -692,13 +785,6 @@ public enum SlateEvaluation {
                     : "\(targets[i].name): the log has no logging probability to weigh it against (propensity for IIPS; slate_propensity or cascade_propensity for SIPS and RIPS, with a Plackett–Luce or uniform target)"
             )
         }
-        var K = 0
-        if let depth {
-            K = depth
-        } else {
-            K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
-        }
-        guard K > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
         var states = [SlateState]()
         for w in weightings {
             var settings = SlateSettings(depth: K, weightings: w)
@@ -716,9 +802,10 @@ public enum SlateEvaluation {
             guard !targets.isEmpty else { return try states[0].add(c) }
             for t in targets.indices {
                 var x = c
-                let (columns, terms) = try targets[t].probabilities(c, weightings[t])
+                let (columns, terms, psi) = try targets[t].probabilities(c, weightings[t])
                 for (role, v) in columns { x.slateProbabilities[role] = v }
                 x.slateDoublyRobust = terms
+                x.slatePseudoInverse = psi
                 try states[t].add(x)
             }
         }
@@ -744,7 +831,7 @@ public enum SlateEvaluation {
             shard.warnings.append(
                 !targets.isEmpty && !(targets[i].policy is any RankingProbabilities)
                     ? [
-                        "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets; IIPS only"
+                        "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets; IIPS\(logging == nil ? "" : " and PI") only"
                     ] : [])
         }
         return shard
@@ -754,11 +841,11 @@ public enum SlateEvaluation {
     public static func run(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
-        policy: String = "target (columns)", rewardModel: Bool = false
+        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil
     ) throws(RecOPEError) -> OfflineABReport {
         try shard(
             path: path, columns: columns, targets: targets, depth: depth, bootstrap: bootstrap, level: level,
-            seed: seed, parallelism: parallelism, policy: policy, rewardModel: rewardModel
+            seed: seed, parallelism: parallelism, policy: policy, rewardModel: rewardModel, logging: logging
         ).report()
     }
 }
