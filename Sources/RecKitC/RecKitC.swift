@@ -564,6 +564,7 @@ public func reckit_offline_ab(
 /// must set `k`; `after` (`after_len`
 /// bytes, or null) is the merged state of the previous pass. Writes the shard's state (bytes, as
 /// `reckit offline-ab --partial` writes them) to a malloc'd buffer (free it with `reckit_free`).
+/// A slate log's shard is one pass (no `after`): its slate sums, merged in file order.
 @_cdecl("reckit_offline_ab_partial")
 public func reckit_offline_ab_partial(
     _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
@@ -578,10 +579,23 @@ public func reckit_offline_ab_partial(
     stateOut.pointee = nil
     do {
         let job = try offlineABJob(config, baseDir, source, log)
-        let previous = try after.map { (p: UnsafePointer<UInt8>) throws(RecOPEError) in
-            try OffPolicyState.decode(Data(UnsafeBufferPointer(start: p, count: Int(afterLength))), file: "after")
+        let data: Data
+        if job.columns.slate != nil {
+            // A slate log's shard is one pass: its slate sums (merged in file order).
+            guard after == nil else {
+                throw RecOPEError.invalidParameter("after: a slate log's shard is one pass; leave out after")
+            }
+            guard job.depth != nil else {
+                throw RecOPEError.invalidParameter(
+                    "k: a slate log's shards need k (every shard must evaluate the same positions)")
+            }
+            data = try job.slateShard(rewardModel: false).encoded()
+        } else {
+            let previous = try after.map { (p: UnsafePointer<UInt8>) throws(RecOPEError) in
+                try OffPolicyState.decode(Data(UnsafeBufferPointer(start: p, count: Int(afterLength))), file: "after")
+            }
+            data = try job.runPartial(after: previous).encoded()
         }
-        let data = try job.runPartial(after: previous).encoded()
         guard mallocCopy(data, to: stateOut, length: stateLength) else {
             return fail(.memory, "the state: out of memory")
         }
@@ -592,7 +606,8 @@ public func reckit_offline_ab_partial(
 /// Merges `count` shard states (`states[i]`, `lengths[i]` bytes) of one pass. When every pass is
 /// done, `done` is set to 1, `out` receives the report's JSON and `html` (when not null) the HTML
 /// report; otherwise `done` is 0 and `out` the merged state, to give every shard as `after` for
-/// the next pass. Free the buffers with `reckit_free`.
+/// the next pass. Slate shards (`SlateShard`) are merged in the order given, into the report.
+/// Free the buffers with `reckit_free`.
 @_cdecl("reckit_offline_ab_merge")
 public func reckit_offline_ab_merge(
     _ states: UnsafePointer<UnsafePointer<UInt8>?>?, _ lengths: UnsafePointer<Int64>?, _ count: Int64,
@@ -606,6 +621,32 @@ public func reckit_offline_ab_merge(
     guard count >= 1 else { return fail(.invalidArgument, "count must be at least 1, got \(count)") }
     out.pointee = nil
     do {
+        if let p = states[0], lengths[0] >= 0,
+            SlateShard.isSlateState(Data(UnsafeBufferPointer(start: p, count: Int(lengths[0]))))
+        {
+            // A slate log's shards, in file order (a slate cut between two is joined): the report.
+            var merged: SlateShard?
+            for i in 0..<Int(count) {
+                guard let p = states[i], lengths[i] >= 0 else {
+                    return fail(.invalidArgument, "states[\(i)]: a null pointer or a negative length")
+                }
+                let s = try SlateShard.decode(
+                    Data(UnsafeBufferPointer(start: p, count: Int(lengths[i]))), file: "states[\(i)]")
+                if merged == nil { merged = s } else { try merged!.merge(s) }
+            }
+            let report = try merged!.report()
+            htmlOut?.pointee = nil
+            guard mallocCopy(try reportJSON(report), to: out, length: outLength) else {
+                return fail(.memory, "the merge: out of memory")
+            }
+            if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
+                free(out.pointee)
+                out.pointee = nil
+                return fail(.memory, "the HTML report: out of memory")
+            }
+            done?.pointee = 1
+            return ReckitStatus.ok.rawValue
+        }
         var merged: OffPolicyState?
         for i in 0..<Int(count) {
             guard let p = states[i], lengths[i] >= 0 else {

@@ -912,7 +912,9 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     the ``targets`` specs (Plackett–Luce and uniform give all three weightings, others IIPS),
     its logging policy the logged columns; with ``targets`` specs, ``logging`` (a uniform or
     Plackett–Luce spec) adds PI and SNPI, the pseudo-inverse estimator. Values are sums of rewards
-    per slate. A table is written to a temporary CSV for it."""
+    per slate. A table is written to a temporary CSV for it. Its shards (``partial=True``, ``k``
+    required, no ``after``) are one pass each; ``reckit.merge`` takes them in file order (a slate
+    cut between two is joined) and returns the report."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
         config = _offline_ab_config(
@@ -922,8 +924,11 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
             sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings,
             interval=interval, weight_bound=weight_bound)
         if _is_slate_log(format, config.get("columns")):
-            if partial or after is not None:
-                raise ValueError("partial: a slate log's shards are not supported yet; evaluate it whole")
+            if after is not None:
+                raise ValueError("after: a slate log's shard is one pass (merge the shards in file order); "
+                                 "leave out after")
+            if partial and k is None:
+                raise ValueError("k: a slate log's shards need k (every shard must evaluate the same positions)")
             if isinstance(logs, (str, os.PathLike)) and Path(logs).suffix.lower() != ".parquet":
                 config["logs"] = str(Path(logs).resolve())
             else:
@@ -931,7 +936,8 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
                     import pyarrow.parquet as pq
                     logs = pq.read_table(logs)
                 config["logs"] = _write_table(logs, d, "logs.csv", "logs")
-            return _run_offline_ab(json.dumps(config).encode(), None, False, None, ctypes.c_void_p(), _i64(0))
+            return _run_offline_ab(json.dumps(config).encode(), None, bool(partial), None, ctypes.c_void_p(),
+                                   _i64(0))
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
         if path is not None:
             config["logs"] = path

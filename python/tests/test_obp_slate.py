@@ -90,6 +90,36 @@ def test_python_slate_report_equals_the_clis(cli, slate_log, tmp_path):
         assert values == {e["estimator"]: (e["value"], e["interval"]["low"], e["interval"]["high"]) for e in want}
 
 
+def test_python_slate_shards_equal_the_clis_merge(cli, slate_log, tmp_path):
+    """Two shards of the slate log cut inside a slate: reckit.merge of Python's shard states is
+    the CLI's merge of its --partial files, and both equal one pass (to 1e-12: sums merged)."""
+    import reckit
+
+    path, _ = slate_log
+    lines = path.read_text().splitlines(keepends=True)
+    cut = 1 + 3 * 700 + 1  # the header, 700 slates, and one row of the next
+    parts = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    parts[0].write_text("".join(lines[:cut]))
+    parts[1].write_text(lines[0] + "".join(lines[cut:]))
+    columns = dict(part.split("=") for part in COLUMNS.split(","))
+    states = [reckit.offline_ab(str(p), format="csv", columns=columns, bootstrap=40, k=3, partial=True)
+              for p in parts]
+    report = reckit.merge(states)
+    for i, p in enumerate(parts):
+        run(cli, "offline-ab", "--logs", str(p), "--format", "csv", "--columns", COLUMNS, "--bootstrap", "40",
+            "--k", "3", "--partial", str(tmp_path / f"s{i}.json"))
+    out = tmp_path / "merged.json"
+    run(cli, "offline-ab", "merge", str(tmp_path / "s0.json"), str(tmp_path / "s1.json"), "--json", str(out))
+    want = {e["estimator"]: (e["value"], e["interval"]["low"], e["interval"]["high"])
+            for e in json.loads(out.read_text())["evaluations"][0]["estimates"]}
+    assert {r["estimator"]: (r["value"], r["low"], r["high"]) for r in report.records()} == want
+    whole = reckit.offline_ab(str(path), format="csv", columns=columns, bootstrap=40, k=3)
+    for r in whole.records():
+        assert want[r["estimator"]][0] == pytest.approx(r["value"], rel=1e-12), r["estimator"]
+    with pytest.raises(reckit.ReckitError, match=r"states\[1\]"):
+        reckit.merge([states[0], b'{"format": "reckit-offline-ab-state"}'])
+
+
 def test_slate_kwargs_errors_name_the_argument(slate_log):
     import reckit
 
@@ -97,8 +127,10 @@ def test_slate_kwargs_errors_name_the_argument(slate_log):
     columns = dict(part.split("=") for part in COLUMNS.split(","))
     with pytest.raises(ValueError, match="targets"):
         reckit.offline_ab(str(path), format="csv", columns=columns, targets=[{"kind": "uniform", "items": 10}])
-    with pytest.raises(ValueError, match="partial"):
-        reckit.offline_ab(str(path), format="csv", columns=columns, partial=True, k=3)
+    with pytest.raises(ValueError, match="k"):
+        reckit.offline_ab(str(path), format="csv", columns=columns, partial=True)
+    with pytest.raises(ValueError, match="after"):
+        reckit.offline_ab(str(path), format="csv", columns=columns, partial=True, k=3, after=b"{}")
     with pytest.raises(ValueError, match="targets"):
         reckit.offline_ab(str(path), format="csv", columns={k: v for k, v in columns.items() if k != "slate"})
 
