@@ -284,3 +284,38 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 }
+
+extension JSONValue: Codable {
+    /// Decodes any JSON value a `Decoder` holds (an integer within Int64 keeps its exact value).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .number(Double(i), exact: i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .number(d, exact: nil)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+
+    /// Encodes the value (a number by its exact integer when it has one).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let d, let exact): if let exact { try c.encode(exact) } else { try c.encode(d) }
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}

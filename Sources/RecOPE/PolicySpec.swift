@@ -66,6 +66,15 @@ public enum PolicySpec {
     public static func build(_ spec: [String: JSONValue], file: String, base: URL) throws(RecOPEError)
         -> any RankingPolicy
     {
+        try read(spec, file: file, base: base).policy(relativeTo: base)
+    }
+
+    /// Reads a parsed spec into its Swift value (no file it names is read yet): the kind and every
+    /// key checked, an unknown one refused with the keys the kind takes.
+    /// - Throws: `.malformedFile` naming `file` and the key that is wrong.
+    public static func read(_ spec: [String: JSONValue], file: String, base: URL) throws(RecOPEError)
+        -> AnyPolicySpec
+    {
         let r = Reader(spec: spec, file: file, base: base)
         let kind = try r.string("kind")
         let type = kinds.first { $0.names.contains(kind) }
@@ -85,7 +94,12 @@ public enum PolicySpec {
                 "unknown kind '\(clipped(kind))' (expected \(names.dropLast().joined(separator: ", ")) or \(names.last!))"
             )
         }
-        return try type.policy(r, kind)
+        return try type.read(r, kind)
+    }
+
+    /// `path` resolved against `base` unless it is absolute.
+    static func resolve(_ path: String, _ base: URL) -> String {
+        path.hasPrefix("/") ? path : base.appendingPathComponent(path).path
     }
 
     /// Every kind of spec, in the order errors list them (one type each, `PolicySpecKinds.swift`).
@@ -94,18 +108,17 @@ public enum PolicySpec {
         Kind(EpsilonGreedySpec.self), Kind(UniformSpec.self),
     ]
 
-    /// A kind's names and keys, and its reading and building (a generic entry: no existential
-    /// metatype to open).
+    /// A kind's names and keys, and its reading (a generic entry: no existential metatype to open).
     struct Kind: Sendable {
         let names: [String]
         let keys: Set<String>
-        let policy: @Sendable (Reader, String) throws(RecOPEError) -> any RankingPolicy
+        let read: @Sendable (Reader, String) throws(RecOPEError) -> AnyPolicySpec
 
         init<K: PolicySpecKind>(_ type: K.Type) {
             names = K.names
             keys = K.keys
-            policy = { (r: Reader, name: String) throws(RecOPEError) -> any RankingPolicy in
-                try K(reading: r, kind: name).policy()
+            read = { (r: Reader, name: String) throws(RecOPEError) -> AnyPolicySpec in
+                try K(reading: r, kind: name).any
             }
         }
     }
@@ -150,28 +163,6 @@ public enum PolicySpec {
             return out
         }
 
-        func path(_ key: String) throws(RecOPEError) -> String? {
-            guard spec[key] != nil else { return nil }
-            let p = try string(key)
-            return p.hasPrefix("/") ? p : base.appendingPathComponent(p).path
-        }
-
-        func prior() throws(RecOPEError) -> BetaPrior {
-            if spec["prior"] != nil && (spec["alpha"] != nil || spec["beta"] != nil) {
-                throw error("give \"prior\" (a prior file) or \"alpha\" and \"beta\", not both")
-            }
-            if spec["campaign"] != nil && spec["prior"] == nil {
-                throw error("\"campaign\" selects a campaign of a \"prior\" file; this spec has none")
-            }
-            if let p = try path("prior") {
-                return try BetaPrior.load(yaml: p, campaign: spec["campaign"] == nil ? "all" : try string("campaign"))
-            }
-            guard let a = try numbers("alpha", required: false), let b = try numbers("beta", required: false) else {
-                throw error("a TS policy needs \"prior\" (a prior file) or \"alpha\" and \"beta\" arrays")
-            }
-            return try BetaPrior(alpha: a, beta: b)
-        }
-
         func boost() throws(RecOPEError) -> PriorityBoost? {
             guard let v = spec["boost"] else { return nil }
             guard let b = v.object else { throw error("\"boost\" must be an object") }
@@ -189,20 +180,6 @@ public enum PolicySpec {
                     "boost items must be item indices (non-negative integers), got \(cFormat("%g", bad))")
             }
             return PriorityBoost(items: Set(items.map { Int($0) }), rule: rule)
-        }
-
-        func scores() throws(RecOPEError) -> [Double] {
-            if spec["scores"] != nil && spec["scores_file"] != nil {
-                throw error("give \"scores\" or \"scores_file\", not both")
-            }
-            if let s = try numbers("scores", required: false) { return s }
-            guard let p = try path("scores_file") else { throw error("needs \"scores\" or \"scores_file\"") }
-            let m: Matrix
-            do { m = try CSVMatrix.read(p) } catch { throw opeError(error) }
-            guard m.cols == 1 else {
-                throw .malformedFile(file: p, line: 1, message: "expected one column of scores, got \(m.cols)")
-            }
-            return m.storage.map(Double.init)
         }
     }
 }
