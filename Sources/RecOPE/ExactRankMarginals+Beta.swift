@@ -69,7 +69,12 @@ extension ExactRankMarginals {
             lo = flat.shift
             hi = flat.shift + flat.scale
             floor = flat.floor > lo ? flat.floor : -.infinity
-            atom = floor > lo ? d.cdf(floor) : 0
+            // P(s·X + t ≤ floor) in X's own coordinates: the distribution's cdf at the floor maps
+            // it back through the affine, and (s·m + t − t)/s can round below m, where a floored
+            // cdf is 0 (a boosted optimistic item lost its atom).
+            atom =
+                floor > lo
+                ? SpecialFunctions.regularizedIncompleteBeta(a, b, min(max((floor - lo) / flat.scale, 0), 1)) : 0
         }
 
         /// A point of the support given by its distance to one end, in logs: `lower` → x − lo,

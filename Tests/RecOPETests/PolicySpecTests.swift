@@ -92,7 +92,7 @@ import Testing
             toFile: dir.appendingPathComponent("log.csv").path, atomically: true, encoding: .utf8)
         let texts = [
             #"{"kind": "bernoulli_ts", "alpha": [1, 2], "beta": [10, 20], "clicks": [1, 0], "impressions": [3, 1]}"#,
-            #"{"kind": "priority_ts", "alpha": [1, 2], "beta": [10, 20], "optimistic": true, "boost": {"items": [1], "rule": "multiplicative", "amount": 1.01}}"#,
+            #"{"kind": "priority_ts", "alpha": [1, 2], "beta": [10, 20], "optimistic": true, "boost": {"items": [1], "rule": "multiplicative", "amount": 1.5}}"#,
             #"{"kind": "dots", "alpha": [1, 1, 2], "beta": [50, 50, 60], "discount": 0.5, "period_hours": 1, "at": 9000}"#,
             #"{"kind": "plackett_luce", "scores": [1, 2.5, -1], "temperature": 0.5}"#,
             #"{"kind": "epsilon_greedy", "scores": [1, 2], "epsilon": 0.1}"#,

@@ -89,6 +89,20 @@ import _RecTestSupport
         #expect(e.probabilities.allSatisfy { abs($0 - 0.1) < 1e-9 })
     }
 
+    /// An optimistic item with a priority boost: its floor (the mean) moves with the boost, and its
+    /// atom there keeps its mass. Regression: (1.5·m)/1.5 rounds below m for m = 1/11, the floored
+    /// cdf read 0 there, and the exact method refused the policy (error estimate 0.58).
+    @Test(arguments: [PriorityBoost.Rule.multiplicative(1.5), .multiplicative(1.01), .additive(0.05), .additive(0.3)])
+    func optimisticBoostedItemsKeepTheirAtom(rule: PriorityBoost.Rule) throws {
+        let ts = try ThompsonSampling(
+            prior: try BetaPrior(alpha: [1, 2, 3], beta: [10, 20, 25]), optimistic: true,
+            boost: PriorityBoost(items: [1], rule: rule))
+        let exact = try ts.exactMarginals(k: 3)
+        for r in 0..<3 { #expect(abs(exact.columnSum(rank: r) - 1) < 1e-9, "\(rule)") }
+        let mc = try ts.monteCarloMarginals(k: 3, simulations: 1_000_000, seed: 8)
+        #expect(agreeWithinStandardErrors(mc, exact) == nil, "\(rule)")
+    }
+
     @Test func largeKUsesTheRowEngineAndAgrees() throws {
         // k above BetaRankSampler.maxK (16) ranks rows of draws instead; both agree with exact.
         var g = Xoshiro256(seed: 31)
