@@ -16,7 +16,7 @@ struct OPESlateBench: ParsableCommand {
     @Option(help: "Poisson bootstrap replicates for the replicate measurement.") var replicates: Int = 200
     @Option(
         help:
-            "A Python with sb-obp for the peer (OBP's six slate classes on the same rows, and its bootstrap interval of SIPS with as many samples as --replicates); default .build-wheel/test-venv/bin/python (scripts/test-python makes it) when it exists; 'none' skips it."
+            "A Python with sb-obp for the peer (OBP's six slate classes on the same rows, with and without their input checks, and its bootstrap interval of SIPS with as many samples as --replicates); default .build-wheel/test-venv/bin/python (scripts/test-python makes it) when it exists; 'none' skips it."
     )
     var python: String?
 
@@ -89,6 +89,9 @@ struct OPESlateBench: ParsableCommand {
         }
         if out.count == 3, let obp = out[1].extra.first(where: { $0.0 == "obp_six_ms" })?.1 as? Double {
             out[0].extra.append(("obp_six_over_reckit", obp / out[0].medianMs))
+            if let c = out[1].extra.first(where: { $0.0 == "obp_six_core_ms" })?.1 as? Double {
+                out[0].extra.append(("obp_core_over_reckit", c / out[0].medianMs))
+            }
             if let boot = out[1].extra.first(where: { $0.0 == "obp_sips_bootstrap_ms" })?.1 as? Double {
                 out[2].extra.append(("obp_one_bootstrap_over_reckit_all", boot / out[2].medianMs))
             }
@@ -163,7 +166,20 @@ struct OPESlateBench: ParsableCommand {
                 for _ in range(r):
                     t0 = time.perf_counter(); f(); ts.append((time.perf_counter() - t0) * 1e3)
                 ts.sort(); return ts[len(ts) // 2]
-            out = {"obp_version": getattr(obp, "__version__", "?"), "values": six(), "six_ms": med(six, reps)}
+            columns = {"SIPS": ("slate_propensity", "target_slate_propensity"),
+                "IIPS": ("pscore_item_position", "target_propensity"),
+                "RIPS": ("cascade_propensity", "target_cascade_propensity")}
+            def core():
+                # The estimators' arithmetic alone (OBP's _estimate_round_rewards, its input checks skipped).
+                out = {}
+                for n, c in classes.items():
+                    ps, eps = columns[n[2:] if n.startswith("SN") else n]
+                    r = c(len_list=K)._estimate_round_rewards(reward=a["reward"], position=pos,
+                        behavior_policy_pscore=a[ps], evaluation_policy_pscore=a[eps])
+                    out[n] = float(r.sum() / np.unique(sid).shape[0])
+                return out
+            out = {"obp_version": getattr(obp, "__version__", "?"), "values": six(), "six_ms": med(six, reps),
+                   "core_values": core(), "core_ms": med(core, reps)}
             if boot > 0:
                 sips = SlateStandardIPS(len_list=K)
                 out["sips_bootstrap_ms"] = med(lambda: sips.estimate_interval(**common, pscore=a["slate_propensity"],
@@ -189,9 +205,11 @@ struct OPESlateBench: ParsableCommand {
             return nil
         }
         var worst = 0.0
+        let core = obj["core_values"] as? [String: Double] ?? [:]
         for e in ours {
-            guard let v = values[e.estimator.rawValue] else { continue }
-            worst = max(worst, abs(v - e.value) / max(abs(v), 1e-300))
+            for v in [values[e.estimator.rawValue], core[e.estimator.rawValue]].compactMap({ $0 }) {
+                worst = max(worst, abs(v - e.value) / max(abs(v), 1e-300))
+            }
         }
         FileHandle.standardError.write(
             "ope-slate: OBP \(obj["obp_version"] as? String ?? "?") on the same rows; largest relative difference of the six values \(worst)\n"
@@ -200,6 +218,7 @@ struct OPESlateBench: ParsableCommand {
             name: "ope-slate.obp", params: [("rows", rows), ("depth", K), ("estimators", 6)], timesMs: [six],
             threads: 1)
         m.extra = [("obp_six_ms", six), ("max_relative_difference", worst)]
+        if let c = obj["core_ms"] as? Double { m.extra.append(("obp_six_core_ms", c)) }
         if let boot = obj["sips_bootstrap_ms"] as? Double {
             m.extra.append(("obp_sips_bootstrap_ms", boot))
             m.extra.append(("bootstrap_samples", replicates))
