@@ -219,8 +219,10 @@ extension OfflineABJob {
         case "mc": marginals = .monteCarlo(simulations: try integer("simulations", 1...1_000_000_000) ?? 1_000_000)
         default: throw bad("\"method\" must be exact or mc, got '\(clipped(method))'")
         }
-        return OfflineABJob(
+        var job = OfflineABJob(
             logs: logPath, columns: columns, targets: targets, logging: logging, settings: s, depth: depth,
             marginals: marginals)
+        if case .monteCarlo(let n) = marginals { job.slateSimulations = n }
+        return job
     }
 }

@@ -48,6 +48,9 @@ public struct OfflineABJob: Sendable {
     public var marginals: Marginals
     /// The rows in memory, read instead of the `logs` file when set.
     public var rows: LogArrays?
+    /// A slate log's Monte Carlo rankings for the slate and cascade probabilities of targets
+    /// without a closed form (Thompson sampling, epsilon-greedy); nil: IIPS and PI only for them.
+    public var slateSimulations: Int? = 1_000_000
 
     /// A job over `logs` with the default settings.
     public init(
@@ -121,7 +124,7 @@ public struct OfflineABJob: Sendable {
         return try SlateEvaluation.shard(
             path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
             level: settings.level, seed: settings.seed, parallelism: settings.parallelism, rewardModel: rewardModel,
-            logging: logging)
+            logging: logging, slateSimulations: slateSimulations)
     }
 
     func runRows(depth d: Int, progress: ((String) -> Void)?) throws(RecOPEError) -> OfflineABReport {

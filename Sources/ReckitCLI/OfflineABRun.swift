@@ -13,7 +13,8 @@ struct OfflineABRun: ParsableCommand {
             A slate log adds slate=COL (rows of one slate consecutive) and probability columns (slate_propensity, \
             cascade_propensity, target_propensity, target_slate_propensity, target_cascade_propensity): it is evaluated \
             by SIPS, IIPS, RIPS, their self-normalised versions and Cascade-DR, the target its target_* columns or \
-            --target specs (Plackett-Luce and uniform give slate probabilities; others IIPS only); with --target \
+            --target specs (Plackett-Luce and uniform give slate probabilities in closed form, others by Monte Carlo over \
+            --simulations rankings; Cascade-DR needs the closed form); with --target \
             specs, --logging (uniform or Plackett-Luce) adds PI, the pseudo-inverse estimator. \
             --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives \
             the logging policy (needed for pointNCIS). Policies are JSON specs (see README).
@@ -83,7 +84,11 @@ struct OfflineABRun: ParsableCommand {
     @Option(help: "Positions evaluated (default: the deepest logged position; required with --partial or --logs -).")
     var k: Int?
     @Option(help: "Marginals: exact or mc.") var method: MarginalsMethod = .exact
-    @Option(help: "Monte Carlo marginals: simulated rankings.") var simulations: Int = 1_000_000
+    @Option(
+        help:
+            "Monte Carlo marginals: simulated rankings; with a slate log, also the rankings that estimate the slate and cascade probabilities of Thompson-sampling and epsilon-greedy targets."
+    )
+    var simulations: Int = 1_000_000
     @Option(help: "Write this shard's state for the current pass to FILE (atomically) instead of a report.")
     var partial: String?
     @Option(help: "With --partial: the merged state of the previous pass (from `merge --output`).") var after: String?
@@ -299,6 +304,7 @@ struct OfflineABRun: ParsableCommand {
             logging: try logging.map { (path: String) throws(RecOPEError) in try PolicySpec.load(path) },
             settings: settings, depth: k,
             marginals: method == .exact ? .exact : .monteCarlo(simulations: simulations))
+        job.slateSimulations = simulations
         if job.depth == nil { job.depth = try job.deepestPosition() }
         return job
     }

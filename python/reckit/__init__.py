@@ -909,7 +909,9 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     ``target_slate_propensity``, ``target_cascade_propensity``) is evaluated by the slate
     estimators SIPS, IIPS, RIPS and their self-normalised versions, each weighting whose two
     columns the log has; its target is the ``target_*`` columns (then leave out ``targets``) or
-    the ``targets`` specs (Plackett–Luce and uniform give all three weightings, others IIPS),
+    the ``targets`` specs (Plackett–Luce and uniform give all three weightings in closed form;
+    Thompson sampling and epsilon-greedy SIPS and RIPS by Monte Carlo over ``simulations``
+    rankings, default 1,000,000, as the report's warning says),
     its logging policy the logged columns; with ``targets`` specs, ``logging`` (a uniform or
     Plackett–Luce spec) adds PI and SNPI, the pseudo-inverse estimator. Values are sums of rewards
     per slate. A table is written to a temporary CSV for it. Its shards (``partial=True``, ``k``

@@ -478,6 +478,9 @@ public struct SlateTarget: Sendable {
     public var clickRates: SlateClickRates?
     /// PI's coefficients against the logging policy (nil: no PI).
     public var pseudoInverse: SlatePseudoInverse?
+    /// Slate and cascade probabilities by Monte Carlo, for a policy without them in closed form
+    /// (Thompson sampling, epsilon-greedy): SIPS and RIPS then use these (nil: IIPS and PI only).
+    public var monteCarlo: MonteCarloSlateProbabilities?
     /// The policy's slate probabilities, prepared (nil: it has none).
     let softmax: SequentialSoftmax?
 
@@ -496,9 +499,9 @@ public struct SlateTarget: Sendable {
             switch w {
             case .independent: return columns.propensity != nil
             case .standard:
-                return softmax != nil && columns.slateProbabilities[.slatePropensity] != nil
+                return (softmax != nil || monteCarlo != nil) && columns.slateProbabilities[.slatePropensity] != nil
             case .interaction:
-                return softmax != nil && columns.slateProbabilities[.cascadePropensity] != nil
+                return (softmax != nil || monteCarlo != nil) && columns.slateProbabilities[.cascadePropensity] != nil
             case .cascadeDoublyRobust:
                 return softmax != nil && columns.slateProbabilities[.cascadePropensity] != nil
                     && clickRates != nil
@@ -535,10 +538,10 @@ public struct SlateTarget: Sendable {
         let pi = weightings.contains(.pseudoInverse) ? pseudoInverse : nil
         let psi = try pi.map { (pi) throws(RecOPEError) in try Self.pseudoInverseWeights(c, pi, name: name) }
         guard weightings.contains(.standard) || weightings.contains(.interaction) || dr != nil,
-            let ranker = softmax, let slates = c.slates
+            softmax != nil || monteCarlo != nil, let slates = c.slates
         else { return (out, nil, psi) }
         // Σ_b m_b·q̂(b, p) per position, for Cascade-DR's expectations.
-        let weighted = dr.map { q in
+        let weighted = dr.flatMap { q in softmax.map { ranker in (q, ranker) } }.map { (q, ranker) in
             (0..<M.k).map { p in
                 var s = CompensatedSum()
                 for b in 0..<min(q.items, ranker.masses.count) {
@@ -563,14 +566,21 @@ public struct SlateTarget: Sendable {
                 )
             }
             let prefix: [Double]
-            do { prefix = try ranker.prefix(rows.map { Int(c.items[$0]) }) } catch {
+            do {
+                let items = rows.map { Int(c.items[$0]) }
+                if let ranker = softmax {
+                    prefix = try ranker.prefix(items)
+                } else {
+                    prefix = monteCarlo!.prefixProbabilities(of: items)
+                }
+            } catch {
                 throw bad(rows[0], "the slate's ranking: \(error)")
             }
             for (i, j) in rows.enumerated() {
                 cascade[j] = prefix[i]
                 whole[j] = prefix[prefix.count - 1]
             }
-            if let q = dr, let lc = loggingCascade {
+            if let q = dr, let lc = loggingCascade, let ranker = softmax {
                 // w_p·(r − q̂(a_p, p)) + w_{p−1}·Σ_b π(b at p | a_0…a_{p−1})·q̂(b, p), w_{−1} = 1.
                 let items = rows.map { Int(c.items[$0]) }
                 var previous = 1.0
@@ -732,11 +742,14 @@ public enum SlateEvaluation {
     /// target can take Cascade-DR (a Plackett–Luce or uniform target, a cascade_propensity column).
     /// A `logging` policy (uniform or Plackett–Luce) adds PI for every target (`SlatePseudoInverse`;
     /// its slates must then fill every position to the depth); the other weightings still take the
-    /// log's logging columns.
+    /// log's logging columns. With `slateSimulations`, a target without slate probabilities in
+    /// closed form (Thompson sampling, epsilon-greedy) gets them by Monte Carlo
+    /// (`MonteCarloSlateProbabilities`, from `seed`): SIPS and RIPS then run for it too.
     public static func shard(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
-        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil
+        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil,
+        slateSimulations: Int? = nil
     ) throws(RecOPEError) -> SlateShard {
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
@@ -775,6 +788,15 @@ public enum SlateEvaluation {
             for t in targets.indices {
                 targets[t].pseudoInverse = try SlatePseudoInverse(
                     target: targets[t].marginals, logging: logging, depth: K)
+            }
+        }
+        if let n = slateSimulations,
+            columns.slateProbabilities[.slatePropensity] != nil || columns.slateProbabilities[.cascadePropensity] != nil
+        {
+            for t in targets.indices where targets[t].softmax == nil && targets[t].monteCarlo == nil {
+                targets[t].monteCarlo = try MonteCarloSlateProbabilities(
+                    policy: targets[t].policy, depth: min(K, targets[t].policy.itemCount), simulations: n, seed: seed,
+                    parallelism: parallelism)
             }
         }
         let weightings = targets.isEmpty ? [SlateWeighting.available(columns)] : targets.map { $0.weightings(columns) }
@@ -828,11 +850,19 @@ public enum SlateEvaluation {
         for i in states.indices {
             let name = targets.isEmpty ? policy : targets[i].name
             shard.policies.append(name)
-            shard.warnings.append(
-                !targets.isEmpty && !(targets[i].policy is any RankingProbabilities)
-                    ? [
-                        "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets; IIPS\(logging == nil ? "" : " and PI") only"
-                    ] : [])
+            var notes = [String]()
+            if !targets.isEmpty && !(targets[i].policy is any RankingProbabilities) {
+                if let mc = targets[i].monteCarlo {
+                    notes.append(
+                        "\(name): its slate and cascade probabilities (SIPS, RIPS) are Monte Carlo estimates from \(mc.simulations) rankings (seed \(mc.seed)): unbiased, noisier for rare slates; Cascade-DR needs them in closed form (Plackett–Luce, uniform)"
+                    )
+                } else {
+                    notes.append(
+                        "\(name): SIPS and RIPS need the target's slate probabilities, which RecKit computes for Plackett–Luce and uniform targets (others by Monte Carlo with slate simulations); IIPS\(logging == nil ? "" : " and PI") only"
+                    )
+                }
+            }
+            shard.warnings.append(notes)
         }
         return shard
     }
@@ -841,11 +871,13 @@ public enum SlateEvaluation {
     public static func run(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
-        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil
+        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil,
+        slateSimulations: Int? = nil
     ) throws(RecOPEError) -> OfflineABReport {
         try shard(
             path: path, columns: columns, targets: targets, depth: depth, bootstrap: bootstrap, level: level,
-            seed: seed, parallelism: parallelism, policy: policy, rewardModel: rewardModel, logging: logging
+            seed: seed, parallelism: parallelism, policy: policy, rewardModel: rewardModel, logging: logging,
+            slateSimulations: slateSimulations
         ).report()
     }
 }
