@@ -620,63 +620,49 @@ public func reckit_offline_ab_merge(
     }
     guard count >= 1 else { return fail(.invalidArgument, "count must be at least 1, got \(count)") }
     out.pointee = nil
+    htmlOut?.pointee = nil
+    // The states' bytes, each checked.
+    var blobs = [Data]()
+    for i in 0..<Int(count) {
+        guard let p = states[i], lengths[i] >= 0 else {
+            return fail(.invalidArgument, "states[\(i)]: a null pointer or a negative length")
+        }
+        blobs.append(Data(UnsafeBufferPointer(start: p, count: Int(lengths[i]))))
+    }
+    /// The report's JSON into `out` and its HTML into `htmlOut` (when given).
+    func writeReport(_ report: OfflineABReport) throws -> Int32 {
+        guard mallocCopy(try reportJSON(report), to: out, length: outLength) else {
+            return fail(.memory, "the merge: out of memory")
+        }
+        if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
+            free(out.pointee)
+            out.pointee = nil
+            return fail(.memory, "the HTML report: out of memory")
+        }
+        done?.pointee = 1
+        return ReckitStatus.ok.rawValue
+    }
     do {
-        if let p = states[0], lengths[0] >= 0,
-            SlateShard.isSlateState(Data(UnsafeBufferPointer(start: p, count: Int(lengths[0]))))
-        {
+        if SlateShard.isSlateState(blobs[0]) {
             // A slate log's shards, in file order (a slate cut between two is joined): the report.
-            var merged: SlateShard?
-            for i in 0..<Int(count) {
-                guard let p = states[i], lengths[i] >= 0 else {
-                    return fail(.invalidArgument, "states[\(i)]: a null pointer or a negative length")
-                }
-                let s = try SlateShard.decode(
-                    Data(UnsafeBufferPointer(start: p, count: Int(lengths[i]))), file: "states[\(i)]")
-                if merged == nil { merged = s } else { try merged!.merge(s) }
-            }
-            let report = try merged!.report()
-            htmlOut?.pointee = nil
-            guard mallocCopy(try reportJSON(report), to: out, length: outLength) else {
-                return fail(.memory, "the merge: out of memory")
-            }
-            if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
-                free(out.pointee)
-                out.pointee = nil
-                return fail(.memory, "the HTML report: out of memory")
-            }
-            done?.pointee = 1
-            return ReckitStatus.ok.rawValue
+            var merged = try SlateShard.decode(blobs[0], file: "states[0]")
+            for i in 1..<blobs.count { try merged.merge(try SlateShard.decode(blobs[i], file: "states[\(i)]")) }
+            return try writeReport(try merged.report())
         }
         var merged: OffPolicyState?
-        for i in 0..<Int(count) {
-            guard let p = states[i], lengths[i] >= 0 else {
-                return fail(.invalidArgument, "states[\(i)]: a null pointer or a negative length")
-            }
-            let s = try OffPolicyState.decode(
-                Data(UnsafeBufferPointer(start: p, count: Int(lengths[i]))), file: "states[\(i)]")
+        for (i, blob) in blobs.enumerated() {
+            let s = try OffPolicyState.decode(blob, file: "states[\(i)]")
             merged =
                 try merged.map { (m: OffPolicyState) throws(RecOPEError) in
                     try OffPolicyState.merge([m, s], names: ["states[0...\(i - 1)]", "states[\(i)]"])
                 } ?? s
         }
         let next = try merged!.advanced()
-        htmlOut?.pointee = nil
-        if next.pass == .done {
-            let report = try next.report()
-            guard mallocCopy(try reportJSON(report), to: out, length: outLength) else {
-                return fail(.memory, "the merge: out of memory")
-            }
-            if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
-                free(out.pointee)
-                out.pointee = nil
-                return fail(.memory, "the HTML report: out of memory")
-            }
-        } else {
-            guard mallocCopy(try next.encoded(), to: out, length: outLength) else {
-                return fail(.memory, "the merge: out of memory")
-            }
+        if next.pass == .done { return try writeReport(try next.report()) }
+        guard mallocCopy(try next.encoded(), to: out, length: outLength) else {
+            return fail(.memory, "the merge: out of memory")
         }
-        done?.pointee = next.pass == .done ? 1 : 0
+        done?.pointee = 0
     } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
     return ReckitStatus.ok.rawValue
 }
