@@ -141,6 +141,12 @@ import Testing
         #expect(abs(est[0].value - sumPsiR / 30_000) <= 1e-12 * abs(est[0].value))
         #expect(abs(est[1].value - sumPsiR / sumPsi) <= 1e-12 * abs(est[1].value))
         #expect(est[0].method == .poissonBootstrap && est[0].interval.low < est[0].value)
+        // Drawn from the logging policy: mean ψ within its standard errors of 1, no warning. The
+        // same log declared uniform: the check says the log does not look drawn from it.
+        #expect(report.evaluations[0].warnings.isEmpty, "\(report.evaluations[0].warnings)")
+        let declaredUniform = try SlateEvaluation.run(
+            path: path, columns: columns, targets: [t], logging: try UniformRandomRanking(items: 8))
+        #expect(declaredUniform.evaluations[0].warnings.contains { $0.hasPrefix("PI: the slates' mean weight ψ") })
         // Shards: the first 10,000 slates and the rest, merged in file order through JSON.
         let lines = csv.split(separator: "\n", omittingEmptySubsequences: false)
         let cut = 1 + 10_000 * K

@@ -422,6 +422,36 @@ public struct SlateState: Sendable, Equatable, Codable {
         return out
     }
 
+    /// PI's check of its logging policy: under it E[ψ] = 1, so the slates' mean ψ (with its standard
+    /// error over slates) far from 1 says the log was not drawn from the `--logging` policy (or the
+    /// target's pairs are not covered). Nil without PI, or within 4 standard errors of 1.
+    public func pseudoInverseCheck() throws(RecOPEError) -> String? {
+        guard let wi = settings.weightings.firstIndex(of: .pseudoInverse) else { return nil }
+        let s = try closed()
+        var pairIndex = [Int: Int]()
+        for (i, p) in s.layout.pairs.enumerated() { pairIndex[p.0 * s.settings.width + p.1] = i }
+        let n = s.block.sum(0)
+        guard n > 1 else { return nil }
+        let K = Double(settings.depth)
+        let cols = (0..<settings.depth).map { settings.b(wi, $0) }
+        // ψ per slate = Σ_p b_p / K (every slate fills the K positions).
+        var mean = 0.0
+        for c in cols { mean += s.block.sum(c) / n }
+        var variance = 0.0
+        for a in cols {
+            for b in cols {
+                let (x, y) = a <= b ? (a, b) : (b, a)
+                let sxy = s.block.product(pairIndex[x * s.settings.width + y]!)
+                variance += (sxy - n * (s.block.sum(x) / n) * (s.block.sum(y) / n)) / (n - 1)
+            }
+        }
+        let psi = mean / K
+        let se = (max(variance, 0) / n).squareRoot() / K
+        guard abs(psi - 1) > 4 * se else { return nil }
+        return
+            "PI: the slates' mean weight ψ is \(cFormat("%.4g", psi)) ± \(cFormat("%.2g", se)) (standard error), not 1 as under the --logging policy: the log does not look drawn from it, and PI is then biased"
+    }
+
     /// A weighting's estimate from the slate means z (n slates): IPS Σ_p ā_p; the self-normalised
     /// one Σ_p ā_p·m̄_p / b̄_p (per position, as OBP normalises IIPS and RIPS) or, for the whole-
     /// slate weight, Σā·Σm̄ / Σb̄; with its gradient in z (for the delta method).
@@ -941,7 +971,8 @@ public struct SlateShard: Sendable, Equatable, Codable {
             evaluations.append(
                 PolicyEvaluation(
                     policy: policies[i], estimates: try state.estimates(policy: policies[i]),
-                    diagnostics: state.diagnostics(), warnings: warnings[i]))
+                    diagnostics: state.diagnostics(),
+                    warnings: warnings[i] + [try state.pseudoInverseCheck()].compactMap { $0 }))
         }
         // The logging policy's value on the same scale: rewards per slate (OBP's on-policy value).
         return OfflineABReport(
