@@ -547,16 +547,27 @@ public func reckit_offline_ab(
     htmlOut?.pointee = nil
     do {
         let job = try offlineABJob(config, baseDir, source, log)
-        let report = try job.run()
-        guard mallocCopy(try reportJSON(report), to: reportOut, length: reportLength) else {
-            return fail(.memory, "the report: out of memory")
-        }
-        if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
-            free(reportOut.pointee)
-            reportOut.pointee = nil
-            return fail(.memory, "the HTML report: out of memory")
-        }
+        return try writeOfflineABReport(
+            try job.run(), to: reportOut, length: reportLength, html: htmlOut, htmlLength: htmlLength,
+            what: "the report")
     } catch let e as RecOPEError { return fail(e) } catch { return fail(.invalidArgument, "\(error)") }
+}
+
+/// An offline A/B report's JSON into `out` and, when `html` is not null, its HTML page into
+/// `html` (malloc'd; on failure nothing is left allocated).
+func writeOfflineABReport(
+    _ report: OfflineABReport, to out: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>,
+    length: UnsafeMutablePointer<Int64>?, html: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+    htmlLength: UnsafeMutablePointer<Int64>?, what: String
+) throws -> Int32 {
+    guard mallocCopy(try reportJSON(report), to: out, length: length) else {
+        return fail(.memory, "\(what): out of memory")
+    }
+    if let html, !mallocCopy(Data(ReportHTML.render(report).utf8), to: html, length: htmlLength) {
+        free(out.pointee)
+        out.pointee = nil
+        return fail(.memory, "the HTML report: out of memory")
+    }
     return ReckitStatus.ok.rawValue
 }
 
@@ -629,18 +640,12 @@ public func reckit_offline_ab_merge(
         }
         blobs.append(Data(UnsafeBufferPointer(start: p, count: Int(lengths[i]))))
     }
-    /// The report's JSON into `out` and its HTML into `htmlOut` (when given).
+    /// The report's JSON into `out` and its HTML into `htmlOut` (when given); done.
     func writeReport(_ report: OfflineABReport) throws -> Int32 {
-        guard mallocCopy(try reportJSON(report), to: out, length: outLength) else {
-            return fail(.memory, "the merge: out of memory")
-        }
-        if let htmlOut, !mallocCopy(Data(ReportHTML.render(report).utf8), to: htmlOut, length: htmlLength) {
-            free(out.pointee)
-            out.pointee = nil
-            return fail(.memory, "the HTML report: out of memory")
-        }
-        done?.pointee = 1
-        return ReckitStatus.ok.rawValue
+        let status = try writeOfflineABReport(
+            report, to: out, length: outLength, html: htmlOut, htmlLength: htmlLength, what: "the merge")
+        if status == ReckitStatus.ok.rawValue { done?.pointee = 1 }
+        return status
     }
     do {
         if SlateShard.isSlateState(blobs[0]) {
