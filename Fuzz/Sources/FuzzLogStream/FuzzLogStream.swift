@@ -12,12 +12,8 @@ enum FuzzLogStream: FuzzTarget {
                 "item=item,position=pos,reward=click,propensity=prop,context=ctx,row_key=id,time=t,event=e")
         else { return }
         let path = fuzzFile(input)
-        let (a, ea) = readLogChunks(path, cols, threads: 1, block: 2 << 20, maxRows: 7)
-        let (b, eb) = readLogChunks(path, cols, threads: 3, block: 16, maxRows: 7)
-        precondition(ea == eb, "errors differ: \(ea ?? "none") vs \(eb ?? "none")")
-        precondition(a.count == b.count, "chunk counts differ")
-        for (x, y) in zip(a, b) {
-            precondition(x.items == y.items && x.positions == y.positions && x.lines == y.lines)
+        let pairs = readLogChunksTwice(path, cols, maxRows: 7)
+        for (x, y) in pairs {
             precondition(x.rewards.map(\.bitPattern) == y.rewards.map(\.bitPattern))
             precondition(x.propensities?.map(\.bitPattern) == y.propensities?.map(\.bitPattern))
             precondition(x.rowKeys == y.rowKeys)

@@ -68,3 +68,17 @@ public func readLogChunks(_ path: String, _ cols: LogColumns, threads: Int, bloc
     do { while let c = try reader.next(maxRows: maxRows) { out.append(c) } } catch { return (out, "\(error)") }
     return (out, nil)
 }
+
+/// The log read twice, on one thread in large blocks and on three threads in 16-byte blocks,
+/// `maxRows` at a time: the same first error, the same chunks with the same items, positions
+/// and lines (the caller compares its other columns pair by pair). Traps otherwise.
+public func readLogChunksTwice(_ path: String, _ cols: LogColumns, maxRows: Int) -> [(LogChunk, LogChunk)] {
+    let (a, ea) = readLogChunks(path, cols, threads: 1, block: 2 << 20, maxRows: maxRows)
+    let (b, eb) = readLogChunks(path, cols, threads: 3, block: 16, maxRows: maxRows)
+    precondition(ea == eb, "errors differ: \(ea ?? "none") vs \(eb ?? "none")")
+    precondition(a.count == b.count, "chunk counts differ")
+    for (x, y) in zip(a, b) {
+        precondition(x.items == y.items && x.positions == y.positions && x.lines == y.lines)
+    }
+    return Array(zip(a, b))
+}
