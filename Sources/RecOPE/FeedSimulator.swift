@@ -273,6 +273,11 @@ public struct FeedSimulator: Sendable {
         public var likelihoodCoverage: Double?
         /// The empirical-likelihood interval's mean width.
         public var likelihoodWidth: Double?
+        /// The width of the narrowest interval centred on each run's estimate that holds the exact
+        /// value in the study's share `level` of the runs: twice that quantile of |estimate − truth|
+        /// (the smallest order statistic at or above it). An oracle (it knows the errors), shown
+        /// as the floor a fixed-width interval around this estimator cannot go below.
+        public var oracleWidth: Double = 0
     }
 
     /// Bias, RMSE and interval coverage of each estimator over `runs` simulated logs (seeds seed,
@@ -282,6 +287,7 @@ public struct FeedSimulator: Sendable {
             var sum = 0.0, sumSq = 0.0, truth = 0.0, n = 0, normal = 0, boot = 0, booted = 0
             var normalWidth = 0.0, bootWidth = 0.0
             var likelihood = 0, likelihoodRuns = 0, likelihoodWidth = 0.0
+            var errors = [Double]()
         }
         var acc = [String: (row: StudyRow, tally: Tally)]()
         var order = [String]()
@@ -304,6 +310,7 @@ public struct FeedSimulator: Sendable {
                     let err = e.value - cand.truth
                     acc[key]!.tally.sum += err
                     acc[key]!.tally.sumSq += err * err
+                    acc[key]!.tally.errors.append(abs(err))
                     acc[key]!.tally.truth += cand.truth
                     acc[key]!.tally.n += 1
                     if e.normal.low <= cand.truth && cand.truth <= e.normal.high { acc[key]!.tally.normal += 1 }
@@ -330,6 +337,9 @@ public struct FeedSimulator: Sendable {
             row.normalCoverage = Double(t.normal) / n
             row.bootstrapCoverage = t.booted > 0 ? Double(t.boot) / Double(t.booted) : nil
             row.normalWidth = t.normalWidth / n
+            let sorted = t.errors.sorted()
+            let k = min(sorted.count - 1, max(0, Int((settings.level * n).rounded(.up)) - 1))
+            row.oracleWidth = 2 * sorted[k]
             row.bootstrapWidth = t.booted > 0 ? t.bootWidth / Double(t.booted) : nil
             if t.likelihoodRuns > 0 {
                 row.likelihoodCoverage = Double(t.likelihood) / Double(t.likelihoodRuns)

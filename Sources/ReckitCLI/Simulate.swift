@@ -17,7 +17,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "Poisson bootstrap replicates per log (0: normal intervals only).") var bootstrap: Int = 0
     @Flag(
         help:
-            "Also compute the empirical-likelihood interval of IS, SNIPS, DR and SNDR (weights' mean fixed at 1) and report its coverage and width."
+            "Also compute the empirical-likelihood interval of the policy's value (every estimator from the (weight, reward) pairs; the DR family per reward model) and report its coverage and width."
     )
     var likelihood = false
     @Option(help: "The empirical-likelihood interval's weight bound (> 1; default: each log's largest weight).")
@@ -54,7 +54,7 @@ struct Simulate: ParsableCommand {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
             print(
                 "policy        estimator                  cap    mean truth   bias        RMSE        RMSE/truth  normal cover  bootstrap cover  normal width  bootstrap width"
-                    + (likelihood ? "  EL cover  EL width" : "")
+                    + (likelihood ? "  EL cover  EL width" : "") + "  oracle width"
             )
             for r in rows {
                 print(
@@ -70,7 +70,8 @@ struct Simulate: ParsableCommand {
                         + (r.bootstrapWidth.map { String(format: "      %.6f", $0) } ?? "      -")
                         + (likelihood
                             ? (r.likelihoodCoverage.map { String(format: "         %.3f", $0) } ?? "         -")
-                                + (r.likelihoodWidth.map { String(format: "     %.6f", $0) } ?? "     -") : ""))
+                                + (r.likelihoodWidth.map { String(format: "     %.6f", $0) } ?? "     -") : "")
+                        + String(format: "  %.6f", r.oracleWidth))
             }
             if let json {
                 let (data, nonFinite) = try JSONOutput.encode(rows, pretty: true, what: json)

@@ -23,6 +23,23 @@ import Testing
         for r in rows where r.estimator == "CIS" {
             #expect(r.bias < 0, "\(r.policy) CIS(2) bias \(r.bias)")
         }
+        // The oracle width: an interval of that width centred on each run's estimate holds the
+        // truth in at least 95% of the runs, and one a hair narrower in fewer.
+        var errors = [String: [Double]]()
+        for r in 0..<runs {
+            let run = try FeedSimulator(config: config).run(seed: 100 + UInt64(r))
+            for (cand, ev) in zip(run.candidates, try FeedSimulator.evaluate(run, settings: settings)) {
+                for e in ev.estimates where e.estimator == .IS {
+                    errors[cand.name, default: []].append(e.value - cand.truth)
+                }
+            }
+        }
+        for r in rows where r.estimator == "IS" {
+            let errs = errors[r.policy]!
+            let held = { (w: Double) in Double(errs.filter { abs($0) <= w / 2 }.count) / Double(runs) }
+            #expect(r.oracleWidth > 0 && held(r.oracleWidth) >= 0.95, "\(r.policy): \(held(r.oracleWidth))")
+            #expect(held(r.oracleWidth * (1 - 1e-9)) < 0.95, "\(r.policy): not the narrowest")
+        }
     }
 
     @Test func simulatedRunIsConsistent() throws {

@@ -150,6 +150,20 @@ import Testing
             for m in [RewardModelKind.ctr, .logistic] {
                 #expect(e.estimate(.DR, model: m)?.likelihood != nil, "\(e.policy): no DR (\(m)) likelihood interval")
             }
+            // The interval is the policy value's: every (w, r) estimator shows IS's, every doubly
+            // robust one its model's DR interval, reported as the interval; DM and MIPS none.
+            for x in e.estimates {
+                let expected: Interval?
+                switch x.estimator {
+                case .IS, .SNIPS, .CIS, .NCIS, .pieceNCIS, .pointNCIS, .SubGaussianIPW: expected = s?.likelihood
+                case .DR, .SNDR, .SwitchDR, .DRos, .SubGaussianDR:
+                    expected = e.estimate(.DR, model: x.model!)?.likelihood
+                default: expected = nil
+                }
+                #expect(x.likelihood == expected, "\(e.policy) \(x.label): \(String(describing: x.likelihood))")
+                if expected != nil { #expect(x.method == .empiricalLikelihood && x.interval == expected) }
+            }
+            #expect(e.estimates.contains { $0.estimator == .NCIS && $0.likelihood != nil })
         }
         var g = Xoshiro256(seed: UInt64(seed) &* 77)
         for trial in 0..<4 {

@@ -91,11 +91,14 @@ extension OffPolicyState {
                 policy: name, estimator: u.unit.estimator, cap: u.unit.reportedCap(sums), grouping: u.unit.grouping,
                 model: u.unit.model, value: value, interval: boot[i] ?? normal,
                 method: boot[i] == nil ? .normal : .poissonBootstrap, normal: normal, tuning: u.unit.tuning)
-            // The interval of the value of the uncapped weights: IS's and SNIPS's; DR's and SNDR's.
+            // The empirical-likelihood interval is for the policy's value V, not for an estimator's
+            // own estimand: every estimator of V from the rows' (w, r) pairs (capped, normalised and
+            // shrunk ones included) shows the pairs' interval, and every doubly robust one its reward
+            // model's (w, DR term) interval. MIPS (other weights) and DM (none) get none.
             let el: Interval?
             switch u.unit.estimator {
-            case .IS, .SNIPS: el = likelihood
-            case .DR, .SNDR: el = u.unit.model.flatMap { doublyRobust[$0] }
+            case .IS, .SNIPS, .CIS, .NCIS, .pieceNCIS, .pointNCIS, .SubGaussianIPW: el = likelihood
+            case .DR, .SNDR, .SwitchDR, .DRos, .SubGaussianDR: el = u.unit.model.flatMap { doublyRobust[$0] }
             default: el = nil
             }
             if let likelihood = el {
