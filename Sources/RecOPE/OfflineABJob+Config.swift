@@ -13,7 +13,7 @@ extension OfflineABJob {
     public static let configKeys: Set<String> = [
         "logs", "format", "columns", "row_key", "targets", "logging", "caps", "bootstrap", "seed", "item_features",
         "piece_groups", "reward_models", "k", "method", "simulations", "shrinkage", "sub_gaussian", "slope",
-        "slope_delta", "mips_embeddings", "interval", "weight_bound",
+        "slope_delta", "mips_embeddings", "interval", "weight_bound", "balanced_ipw",
     ]
 
     /// A job from its JSON configuration: `logs` (a CSV path), `format` (`obd` or `csv`), `columns`
@@ -23,7 +23,7 @@ extension OfflineABJob {
     /// `item_context.csv` beside the log), `piece_groups`, `reward_models`, `k`, `method`
     /// (`exact` or `mc`), `simulations`, `shrinkage` (DRos's λ list; `"inf"` allowed),
     /// `sub_gaussian` (λ list in [0, 1]), `slope` (true: SLOPE tuning), `slope_delta`, `mips_embeddings` (an item CSV whose
-    /// categorical columns are MIPS's embedding). Relative paths resolve against `base`. With `logsGiven`
+    /// categorical columns are MIPS's embedding), `balanced_ipw` (balanced IPW's classifier C). Relative paths resolve against `base`. With `logsGiven`
     /// (the rows are in memory, `rows`, and this names them) the configuration has no `logs`.
     /// - Throws: `RecOPEError` naming `source` and the key that is wrong (an unknown key too).
     public static func parse(config data: Data, source: String, base: URL, logsGiven: String? = nil)
@@ -183,6 +183,12 @@ extension OfflineABJob {
                 throw bad("\"weight_bound\" goes with \"interval\": \"empirical-likelihood\"")
             }
             s.weightBound = d
+        }
+        if let v = c["balanced_ipw"], v != .null {
+            guard let d = v.number, d > 0, d.isFinite else {
+                throw bad("\"balanced_ipw\" must be a finite number above 0 (the classifier's C)")
+            }
+            s.balanced = d
         }
         s.bootstrap = try integer("bootstrap", 0...100_000) ?? 1000
         if let v = c["seed"], v != .null {

@@ -112,6 +112,9 @@ public struct OfflineABJob: Sendable {
         guard rows == nil else {
             throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
         }
+        guard settings.balanced == nil else {
+            throw .invalidParameter("balanced_ipw: balanced IPW is not a slate estimator; leave it out for a slate log")
+        }
         var slateTargets = [SlateTarget]()
         if !targets.isEmpty {
             let d: Int

@@ -21,7 +21,7 @@ enum SplitPart: String, CaseIterable, ExpressibleByArgument {
     }
 }
 
-/// `--interval`: which interval IS, SNIPS, DR and SNDR report.
+/// `--interval`: which interval the estimators of the policy value from weights and rewards (IS, SNIPS, the capped ones) and the DR family report.
 enum IntervalChoice: String, ExpressibleByArgument, CaseIterable {
     /// The bootstrap's with replicates, else the normal.
     case auto

@@ -75,11 +75,16 @@ struct OfflineABRun: ParsableCommand {
     @Option(help: "SLOPE's δ (its widths are Student t bounds at 1 − δ).") var slopeDelta = 0.1
     @Option(
         help:
-            "The interval of IS, SNIPS, DR and SNDR: auto (the bootstrap's with replicates, else the normal) or empirical-likelihood (the weights' mean fixed at 1; asymmetric, for heavy-tailed weights). Other estimators keep auto."
+            "The interval: auto (the bootstrap's with replicates, else the normal) or empirical-likelihood (the policy value's interval with the weights' mean fixed at 1, asymmetric, for heavy-tailed weights: every estimator from the weights and rewards, IS, SNIPS and the capped ones, shows it, and the DR family its reward model's). MIPS, BIPW and DM keep auto."
     )
     var interval: IntervalChoice = .auto
     @Option(help: "The empirical-likelihood interval's largest weight (> 1; default: the largest logged weight).")
     var weightBound: Double?
+    @Option(
+        help:
+            "Also balanced IPW (BIPW), its weights a classifier's odds: per position, L2 logistic regression with this C (1: scikit-learn's default) on the item and the context columns; normal interval."
+    )
+    var balancedIpw: Double?
     @Option(help: "Seed (bootstrap, folds and Monte Carlo marginals).") var seed: UInt64 = 1
     @Option(help: "Positions evaluated (default: the deepest logged position; required with --partial or --logs -).")
     var k: Int?
@@ -98,9 +103,9 @@ struct OfflineABRun: ParsableCommand {
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
         if slates {
-            guard targetModel.isEmpty, after == nil, interval == .auto else {
+            guard targetModel.isEmpty, after == nil, interval == .auto, balancedIpw == nil else {
                 throw ValidationError(
-                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --after and --interval"
+                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --after, --interval and --balanced-ipw"
                 )
             }
             guard logging == nil || !target.isEmpty else {
@@ -155,6 +160,9 @@ struct OfflineABRun: ParsableCommand {
         if let b = weightBound, !(b > 1 && b.isFinite) {
             throw ValidationError("--weight-bound must be finite and above 1, got \(b)")
         }
+        if let b = balancedIpw, !(b > 0 && b.isFinite) {
+            throw ValidationError("--balanced-ipw must be a finite number above 0, got \(b)")
+        }
         if weightBound != nil && interval != .empiricalLikelihood {
             throw ValidationError("--weight-bound goes with --interval empirical-likelihood")
         }
@@ -200,6 +208,7 @@ struct OfflineABRun: ParsableCommand {
             s.likelihood = .reported
             s.weightBound = weightBound
         }
+        s.balanced = balancedIpw
         s.parallelism = .threads(Threading.count)
         let sibling = URL(fileURLWithPath: logs).deletingLastPathComponent().appendingPathComponent("item_context.csv")
             .path

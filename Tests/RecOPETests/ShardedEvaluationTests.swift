@@ -124,6 +124,7 @@ import Testing
         settings.subGaussian = [0.2]
         settings.slope = true
         settings.likelihood = .reported
+        settings.balanced = 0.5
         let csv = FileManager.default.temporaryDirectory.appendingPathComponent("reckit-embed-\(seed)-\(rows).csv").path
         try "item_id,kind\n0,a\n1,b\n2,a\n3,c\n4,b\n5,a\n6,c\n".write(toFile: csv, atomically: true, encoding: .utf8)
         settings.itemEmbeddings = try ItemFeatures.load(csv: csv)
@@ -144,6 +145,7 @@ import Testing
         #expect(single.passes >= 4, "ratios, reward models, Newton, logistic: \(single.passes) passes")
         #expect(single.evaluations[0].estimate(.DR, model: .logistic) != nil)
         #expect(single.evaluations[0].estimate(.MIPS) != nil && single.evaluations[0].estimate(.DRos) != nil)
+        #expect(single.evaluations.allSatisfy { $0.estimate(.BIPW) != nil })
         for e in single.evaluations {
             let s = e.estimate(.IS)
             #expect(s?.likelihood != nil && s?.method == .empiricalLikelihood, "\(e.policy): no likelihood interval")

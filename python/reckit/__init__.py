@@ -762,7 +762,7 @@ def _prepare_logs(logs, directory: str, what: str = "logs") -> str:
 def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bootstrap, seed,
                        item_features, row_key, k, method, simulations, piece_groups, reward_models,
                        shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1, mips_embeddings=None,
-                       interval="auto", weight_bound=None) -> dict:
+                       interval="auto", weight_bound=None, balanced_ipw=None) -> dict:
     if format not in ("obd", "csv"):
         raise ValueError(f"format: expected 'obd' or 'csv', got {format!r}")
     if method not in ("exact", "mc"):
@@ -836,6 +836,11 @@ def _offline_ab_config(directory, *, format, columns, targets, logging, caps, bo
                 or not (1 < weight_bound < math.inf):
             raise ValueError(f"weight_bound: expected a finite number above 1, got {weight_bound!r}")
         config["weight_bound"] = float(weight_bound)
+    if balanced_ipw is not None:
+        if isinstance(balanced_ipw, bool) or not isinstance(balanced_ipw, (int, float)) \
+                or not (0 < balanced_ipw < math.inf):
+            raise ValueError(f"balanced_ipw: expected the classifier's C, a finite number above 0, got {balanced_ipw!r}")
+        config["balanced_ipw"] = float(balanced_ipw)
     return config
 
 
@@ -882,7 +887,8 @@ def log_columns(*, format: str = "obd", columns=None, row_key=None) -> list:
 def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, caps=(2, 5, 10), bootstrap=1000,
                seed=1, item_features=None, row_key=None, k=None, method="exact", simulations=1_000_000,
                piece_groups=None, reward_models=True, shrinkage=(), sub_gaussian=(), slope=False, slope_delta=0.1,
-               mips_embeddings=None, interval="auto", weight_bound=None, partial=False, after=None):
+               mips_embeddings=None, interval="auto", weight_bound=None, balanced_ipw=None, partial=False,
+               after=None):
     """Estimates target ranking policies' click rates from logged data, as ``reckit offline-ab``.
 
     ``logs``: a CSV path (``format="obd"``: the Open Bandit Dataset layout; ``"csv"``: any header,
@@ -894,9 +900,14 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     values, ``math.inf`` allowed) and ``sub_gaussian`` (λ in [0, 1]) add those estimators;
     ``slope=True`` adds SLOPE-tuned CIS, DRos and sub-Gaussian estimates; ``mips_embeddings`` (an
     item CSV path or a table with ``item_id`` and categorical columns; needs ``logging``) adds MIPS
-    and SNMIPS. ``interval="empirical-likelihood"`` makes the interval of IS, SNIPS, DR and SNDR the empirical-likelihood
-    one (the weights' mean fixed at 1; ``weight_bound``: the largest weight it allows, default the
-    largest logged); every estimate then carries ``likelihood_low``/``likelihood_high``. Returns an
+    and SNMIPS. ``interval="empirical-likelihood"`` makes the interval of every estimator of the
+    policy's value from the weights and rewards (IS, SNIPS, CIS, NCIS, the pieces) and of the DR
+    family the empirical-likelihood one, an interval for the value itself (the weights' mean fixed at 1; ``weight_bound``: the largest weight it allows, default the
+    largest logged); every estimate then carries ``likelihood_low``/``likelihood_high``.
+    ``balanced_ipw=C`` adds BIPW, balanced IPW (OBP's ``BalancedInverseProbabilityWeighting``): its
+    weights are the odds of a classifier, per position an L2 logistic regression with that C (as
+    scikit-learn's ``LogisticRegression(C=C)``) on the item and the context columns, that tells the
+    logged rows from the target's items on the same rows. Returns an
     ``OfflineABReport``. With ``partial=True`` (``k`` required) returns this shard's state as
     bytes for ``reckit.merge``; ``after`` is the merged state of the previous pass.
 
@@ -924,7 +935,7 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
             bootstrap=bootstrap, seed=seed, item_features=item_features, row_key=row_key, k=k, method=method,
             simulations=simulations, piece_groups=piece_groups, reward_models=reward_models, shrinkage=shrinkage,
             sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings,
-            interval=interval, weight_bound=weight_bound)
+            interval=interval, weight_bound=weight_bound, balanced_ipw=balanced_ipw)
         if _is_slate_log(format, config.get("columns")):
             if after is not None:
                 raise ValueError("after: a slate log's shard is one pass (merge the shards in file order); "

@@ -44,6 +44,10 @@ public enum Estimator: String, Sendable, Codable, CaseIterable {
     case MIPS
     /// Self-normalised MIPS (OBP's SelfNormalizedMarginalizedInverseProbabilityWeighting).
     case SNMIPS
+    /// Balanced IPW: Σ ŵ·r / Σ ŵ with ŵ a classifier's odds that a (context, item, position) comes
+    /// from the target rather than the log (OBP's BalancedInverseProbabilityWeighting;
+    /// `BalancedCells`).
+    case BIPW
     /// Slate standard IPS: Σ r·(π(slate) / π_B(slate)) over the rows / slates (OBP's
     /// SlateStandardIPS; `SlateState`).
     case SIPS
@@ -195,7 +199,7 @@ public struct Estimate: Sendable, Equatable, Codable {
     public var normal: Interval
     /// How `cap` was chosen from candidates (nil: it was given).
     public var tuning: HyperparameterTuning?
-    /// The empirical-likelihood interval of the policy's value (IS, SNIPS, DR and SNDR, when asked for).
+    /// The empirical-likelihood interval of the policy's value (every estimator from the (w, r) pairs and the DR family, when asked for).
     public var likelihood: Interval?
 
     /// The estimator's name with its grouping and model ("pieceNCIS by position", "DR (ctr)").

@@ -33,6 +33,7 @@ extension OffPolicyAccumulator {
             }
         }
         if state.settings.logisticRewardModel { countLevels(c) }
+        if state.settings.balanced != nil { addBalancedCells(c) }
         let pa = try loggingProbabilities(c)
         let layout = plan.passes[SumPass.ratios.rawValue]!
         var inputs = [TermInputs]()
@@ -48,6 +49,20 @@ extension OffPolicyAccumulator {
             inputs.append(t)
         }
         try addTerms(c, .ratios, inputs, weights: true)
+    }
+
+    /// Balanced IPW's cells of chunk `c`, per policy.
+    mutating func addBalancedCells(_ c: LogChunk) {
+        let N = evaluator.items
+        for p in state.policies.indices {
+            let marginals = evaluator.targets[p].marginals
+            if state.policies[p].weights.balanced == nil {
+                state.policies[p].weights.balanced = BalancedCells(columns: c.contexts.map(\.name))
+            }
+            state.policies[p].weights.balanced!.add(
+                c, states: c.targetStates.isEmpty ? nil : c.targetStates[p], items: N
+            ) { ts, k in (0..<N).map { marginals[ts].probability(item: $0, rank: k) } }
+        }
     }
 
     /// Adds `pass`'s term sums of `c` (and, with `weights`, the weight diagnostics) for every

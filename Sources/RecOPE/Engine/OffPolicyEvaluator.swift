@@ -63,12 +63,15 @@ public struct EvaluationSettings: Sendable, Equatable {
     /// SLOPE's δ: the widths are one-sided Student t bounds at level 1 − δ (OBP's default 0.1).
     public var slopeDelta = 0.1
     /// Count the rows' distinct (weight, reward) pairs and compute the empirical-likelihood
-    /// interval of IS, SNIPS, DR and SNDR (`EmpiricalLikelihood`): `.computed` reports it beside the
+    /// interval of the policy value (every (w, r) estimator and the DR family) (`EmpiricalLikelihood`): `.computed` reports it beside the
     /// others (`Estimate.likelihood`), `.reported` also as their interval. nil: not computed.
     public var likelihood: LikelihoodUse? = nil
     /// The largest weight the empirical-likelihood interval allows (> 1; nil: the largest logged
     /// weight). The policies' true bound gives a wider, more conservative interval.
     public var weightBound: Double? = nil
+    /// Balanced IPW (`Estimator.BIPW`) with its classifier's C (the inverse of the L2 penalty, as
+    /// scikit-learn's `LogisticRegression(C=)`; `BalancedCells`); nil: not computed.
+    public var balanced: Double? = nil
     /// Newton iterations at most; the fit stops when no coefficient moves by more than 1e-9.
     public var maxNewtonIterations = 25
     /// Threads for the passes.
@@ -83,6 +86,7 @@ public struct EvaluationSettings: Sendable, Equatable {
             && a.logisticRewardModel == b.logisticRewardModel && a.pieceGroupings == b.pieceGroupings
             && a.shrinkage == b.shrinkage && a.subGaussian == b.subGaussian && a.slope == b.slope
             && a.slopeDelta == b.slopeDelta && a.likelihood == b.likelihood && a.weightBound == b.weightBound
+            && a.balanced == b.balanced
             && a.itemEmbeddings.map { OffPolicyEvaluator.hash(categoricalOf: $0) }
                 == b.itemEmbeddings.map { OffPolicyEvaluator.hash(categoricalOf: $0) }
     }
@@ -152,6 +156,9 @@ public struct OffPolicyEvaluator: Sendable {
         if let b = settings.weightBound, !(b > 1 && b.isFinite) {
             throw .invalidParameter("the weight bound must be finite and above 1, got \(b)")
         }
+        if let b = settings.balanced, !(b > 0 && b.isFinite) {
+            throw .invalidParameter("balanced IPW's C must be a finite number above 0, got \(b)")
+        }
         guard settings.slopeDelta > 0, settings.slopeDelta < 1 else {
             throw .invalidParameter("SLOPE's delta must be in (0, 1), got \(settings.slopeDelta)")
         }
@@ -192,7 +199,8 @@ public struct OffPolicyEvaluator: Sendable {
             shrinkage: Array(Set(settings.shrinkage)).sorted(), subGaussian: Array(Set(settings.subGaussian)).sorted(),
             slope: settings.slope, slopeDelta: settings.slopeDelta,
             embeddings: settings.itemEmbeddings.map { Self.hash(categoricalOf: $0) } ?? 0,
-            likelihood: settings.likelihood, weightBound: settings.likelihood == nil ? nil : settings.weightBound)
+            likelihood: settings.likelihood, weightBound: settings.likelihood == nil ? nil : settings.weightBound,
+            balanced: settings.balanced)
     }
 
     /// Item features that cover every item (others are ignored, as the logistic model needs one

@@ -110,10 +110,28 @@ extension OffPolicyState {
             }
             estimates.append(e)
         }
+        var balancedWarnings = [String]()
+        if let c = settings.balanced, let cells = policies[p].weights.balanced {
+            switch cells.estimate(c: c, items: settings.items) {
+            case .success(let b):
+                let normal = Interval(low: b.value - z * b.standardError, high: b.value + z * b.standardError)
+                estimates.append(
+                    Estimate(
+                        policy: name, estimator: .BIPW, cap: nil, grouping: nil, model: nil, value: b.value,
+                        interval: normal, method: .normal, normal: normal))
+                if !b.droppedColumns.isEmpty {
+                    balancedWarnings.append(
+                        "\(name): balanced IPW's classifier leaves out context columns with more than \(BalancedCells.maxLevels) values: "
+                            + b.droppedColumns.map { clipped($0) }.joined(separator: ", "))
+                }
+            case .failure(let error):
+                if case .invalidParameter(let m) = error { balancedWarnings.append("\(name): \(m)") }
+            }
+        }
         let diagnostics = weightDiagnostics(policy: p, plan: plan)
         return PolicyEvaluation(
             policy: name, estimates: estimates, diagnostics: diagnostics,
-            warnings: warnings(policy: p, diagnostics, plan: plan))
+            warnings: warnings(policy: p, diagnostics, plan: plan) + balancedWarnings)
     }
 
     func weightDiagnostics(policy p: Int, plan: EstimatorPlan) -> WeightDiagnostics {

@@ -53,6 +53,7 @@ extension OffPolicyState {
             ("SLOPE tuning", a.slope == b.slope && a.slopeDelta == b.slopeDelta),
             ("MIPS embeddings", a.embeddings == b.embeddings),
             ("empirical likelihood", a.likelihood == b.likelihood && a.weightBound == b.weightBound),
+            ("balanced IPW", a.balanced == b.balanced),
         ]
         for (name, same) in checks where !same {
             throw .invalidParameter(
@@ -83,6 +84,7 @@ extension OffPolicyState {
         case "empirical likelihood":
             let bound = s.weightBound.map { ", weight bound " + cFormat("%g", $0) } ?? ""
             return (s.likelihood?.rawValue ?? "none") + bound
+        case "balanced IPW": return s.balanced.map { "C " + cFormat("%g", $0) } ?? "none"
         case "SLOPE tuning": return s.slope ? "SLOPE, delta " + cFormat("%g", s.slopeDelta) : "none"
         case "item features":
             return s.itemFeatures == 0

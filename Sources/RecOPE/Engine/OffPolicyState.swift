@@ -88,17 +88,19 @@ public struct StateSettings: Sendable, Equatable, Codable {
     /// A hash of MIPS's item embeddings (0: none).
     public var embeddings: UInt64
     /// Whether the (weight, reward) pairs are counted for empirical-likelihood intervals, and
-    /// whether they are the reported intervals of IS, SNIPS, DR and SNDR (nil: neither; states before it).
+    /// whether they are the reported intervals of the (w, r) estimators and the DR family (nil: neither; states before it).
     public var likelihood: LikelihoodUse?
     /// The weight bound of the empirical-likelihood interval (nil: the largest logged weight).
     public var weightBound: Double?
+    /// Balanced IPW's classifier C (nil: no balanced IPW; states before it).
+    public var balanced: Double? = nil
 }
 
 /// How a state uses the empirical-likelihood interval.
 public enum LikelihoodUse: String, Sendable, Codable {
     /// Computed and reported beside the other intervals (`Estimate.likelihood`).
     case computed
-    /// Also the reported interval of IS, SNIPS, DR and SNDR.
+    /// Also the reported interval of the (w, r) estimators and the DR family.
     case reported
 }
 
@@ -172,6 +174,8 @@ public struct WeightSums: Sendable, Equatable, Codable {
     /// The distinct (weight, reward) pairs with their counts, for the empirical-likelihood
     /// interval (nil when it was not asked for).
     public var pairs: WeightRewardCounts?
+    /// Balanced IPW's cells (nil when it was not asked for, or before the first row).
+    public var balanced: BalancedCells?
 
     /// The weight histogram's binary exponents: bins are w = 0, 0 < w < 2⁻¹⁰, [2ᵉ, 2ᵉ⁺¹) for
     /// e = −10 … 19, and w ≥ 2²⁰.
@@ -230,6 +234,9 @@ public struct WeightSums: Sendable, Equatable, Codable {
             histogram = nil  // a state written before histograms existed: none in the report
         }
         if let q = o.pairs { pairs?.merge(q) }
+        if let q = o.balanced {
+            if balanced == nil { balanced = q } else { balanced!.merge(q) }
+        }
         for i in above.indices { above[i] += o.above[i] }
         for i in capReward.indices {
             capReward[i].add(o.capReward[i])
