@@ -21,6 +21,11 @@ struct OPEStreamBench: ParsableCommand {
             "Also measure the ratio pass with empirical-likelihood intervals (counting distinct weight-reward pairs), and the interval solves in the report."
     )
     var likelihood = false
+    @Flag(
+        help:
+            "Also measure the ratio pass with balanced IPW's cells (position, item, context value: 80 × 3 × 20 here), and its classifier's fit in the report."
+    )
+    var balanced = false
 
     /// Deterministic rows: item, position, click, propensity, a 20-value context column; chunk
     /// `c` is generated from its own seed, so every pass sees the same rows.
@@ -72,18 +77,23 @@ struct OPEStreamBench: ParsableCommand {
         // any thread count); the generator runs on the calling thread, its time subtracted.
         for t in try common.threadList() {
             Threading.setCount(t)
-            for (b, el) in [(0, false), (replicates, false)] + (likelihood ? [(0, true)] : []) {
+            let variants: [(Int, String?)] =
+                [(0, nil), (replicates, nil)] + (likelihood ? [(0, "likelihood")] : [])
+                + (balanced ? [(0, "balanced")] : [])
+            for (b, variant) in variants {
+                let el = variant != nil
                 var s = EvaluationSettings()
                 s.bootstrap = b
                 s.rewardModels = false
                 s.pieceGroupings = [.position]
                 s.parallelism = .threads(t)
-                if el { s.likelihood = .reported }
+                if variant == "likelihood" { s.likelihood = .reported }
+                if variant == "balanced" { s.balanced = 1 }
                 let ev = try OffPolicyEvaluator(
                     targets: [TargetPolicy(name: "ts", marginals: [target])], logging: [logging], settings: s)
                 var m = Measurement(
                     name: el
-                        ? "ope-stream.ratios+likelihood"
+                        ? "ope-stream.ratios+\(variant!)"
                         : b == 0 ? "ope-stream.ratios" : "ope-stream.ratios+replicates",
                     params: params + [("replicates", b)],
                     timesMs: timeit(reps: max(1, common.reps / 4)) {
@@ -98,7 +108,8 @@ struct OPEStreamBench: ParsableCommand {
                     ("state_kb", Double((try? ev.initialState().encoded().count) ?? 0) / 1024),
                 ]
                 if el {
-                    // The filled state's size (its pairs), and the report's interval solves alone.
+                    // The filled state's size (its pairs or cells), and the report's interval
+                    // solves or classifier fits alone.
                     var acc = try ev.accumulator(for: ev.initialState())
                     try feed(&acc)
                     let state = try acc.finishedState().advanced()

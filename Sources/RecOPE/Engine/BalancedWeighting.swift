@@ -38,12 +38,24 @@ public struct BalancedCells: Sendable, Equatable, Codable {
             return a.item < b.item
         }
     }
+    /// A cell as stored: its context values interned (`contexts`).
+    struct Slot: Hashable, Sendable {
+        var position: Int32
+        var item: Int32
+        var context: Int32
+    }
     /// A cell's statistics.
     struct Stats: Sendable, Equatable {
         var rows = 0
         var reward = ExactSum()
         var rewardSquared = ExactSum()
         var target = ExactSum()
+        mutating func add(_ o: Stats) {
+            rows += o.rows
+            reward.add(o.reward)
+            rewardSquared.add(o.rewardSquared)
+            target.add(o.target)
+        }
     }
 
     /// Cells at most (past it the estimate is not computed and the report says why).
@@ -52,7 +64,10 @@ public struct BalancedCells: Sendable, Equatable, Codable {
     public private(set) var columns: [String]
     /// Whether the cells passed `maxCells` (they are then dropped).
     public private(set) var overflow = false
-    var cells: [Key: Stats] = [:]
+    var cells: [Slot: Stats] = [:]
+    /// The distinct context-value tuples, and their indices.
+    var contexts: [[String]] = []
+    var contextIndex: [[String]: Int32] = [:]
 
     /// No rows, for context columns `columns`.
     public init(columns: [String]) { self.columns = columns.sorted() }
@@ -64,11 +79,10 @@ public struct BalancedCells: Sendable, Equatable, Codable {
             self = o
             return
         }
+        let map = o.contexts.map { intern($0) }
         for (k, s) in o.cells {
-            cells[k, default: Stats()].rows += s.rows
-            cells[k]!.reward.add(s.reward)
-            cells[k]!.rewardSquared.add(s.rewardSquared)
-            cells[k]!.target.add(s.target)
+            let slot = Slot(position: k.position, item: k.item, context: map[Int(k.context)])
+            cells[slot, default: Stats()].add(s)
         }
         checkSize()
     }
@@ -77,7 +91,30 @@ public struct BalancedCells: Sendable, Equatable, Codable {
         if cells.count > Self.maxCells {
             overflow = true
             cells = [:]
+            contexts = []
+            contextIndex = [:]
         }
+    }
+
+    /// The index of a context-value tuple (added if new).
+    mutating func intern(_ values: [String]) -> Int32 {
+        if let i = contextIndex[values] { return i }
+        contexts.append(values)
+        contextIndex[values] = Int32(contexts.count - 1)
+        return Int32(contexts.count - 1)
+    }
+
+    /// The cells with their context values, sorted (position, context values, item).
+    func entries() -> [(key: Key, stats: Stats)] {
+        cells.map {
+            (Key(position: $0.key.position, item: $0.key.item, context: contexts[Int($0.key.context)]), $0.value)
+        }
+        .sorted { $0.key < $1.key }
+    }
+
+    public static func == (a: BalancedCells, b: BalancedCells) -> Bool {
+        a.columns == b.columns && a.overflow == b.overflow && a.cells.count == b.cells.count
+            && a.entries().elementsEqual(b.entries()) { $0.key == $1.key && $0.stats == $1.stats }
     }
 
     /// Adds chunk `c`'s rows: `target(ts, position)` gives the target's item probabilities at a
@@ -114,14 +151,52 @@ public struct BalancedCells: Sendable, Equatable, Codable {
         }
         var logged = [Logged: Stats]()
         var targeted = [Targeted: Int]()
-        for j in 0..<c.count {
-            let k = c.positions[j]
-            let r = c.rewards[j]
-            let l = Logged(position: k, item: c.items[j], combo: combo[j])
-            logged[l, default: Stats()].rows += 1
-            logged[l]!.reward.add(r)
-            logged[l]!.rewardSquared.add(r * r)
-            targeted[Targeted(state: states?[j] ?? 0, position: k, combo: combo[j]), default: 0] += 1
+        // Dense per-chunk tallies when the chunk's (position, item, combination) space is small:
+        // rows and clicks per cell as integers (a reward of 0 or 1 adds exactly 0 or 1 to Σr and
+        // Σr², so the bits are those of the adds one by one); other rewards go one by one.
+        let depth = Int(c.positions.max() ?? 0) + 1
+        let (space, o1) = (depth * items).multipliedReportingOverflow(by: total)
+        if !o1 && space <= max(4096, 8 * c.count) && space <= 1 << 20 {
+            var shows = [Int32](repeating: 0, count: space)
+            var clicks = [Int32](repeating: 0, count: space)
+            var reached = [Int32](repeating: 0, count: depth * total)
+            for j in 0..<c.count {
+                let k = Int(c.positions[j])
+                let r = c.rewards[j]
+                let i = (k * items + Int(c.items[j])) * total + combo[j]
+                shows[i] += 1
+                if r == 1 {
+                    clicks[i] += 1
+                } else if r != 0 {
+                    let l = Logged(position: Int32(k), item: c.items[j], combo: combo[j])
+                    logged[l, default: Stats()].reward.add(r)
+                    logged[l]!.rewardSquared.add(r * r)
+                }
+                if let states {
+                    targeted[Targeted(state: states[j], position: Int32(k), combo: combo[j]), default: 0] += 1
+                } else {
+                    reached[k * total + combo[j]] += 1
+                }
+            }
+            for i in 0..<space where shows[i] > 0 {
+                let l = Logged(position: Int32(i / total / items), item: Int32(i / total % items), combo: i % total)
+                logged[l, default: Stats()].rows += Int(shows[i])
+                logged[l]!.reward.add(1, times: Int(clicks[i]))
+                logged[l]!.rewardSquared.add(1, times: Int(clicks[i]))
+            }
+            for i in 0..<(depth * total) where reached[i] > 0 {
+                targeted[Targeted(state: 0, position: Int32(i / total), combo: i % total)] = Int(reached[i])
+            }
+        } else {
+            for j in 0..<c.count {
+                let k = c.positions[j]
+                let r = c.rewards[j]
+                let l = Logged(position: k, item: c.items[j], combo: combo[j])
+                logged[l, default: Stats()].rows += 1
+                logged[l]!.reward.add(r)
+                logged[l]!.rewardSquared.add(r * r)
+                targeted[Targeted(state: states?[j] ?? 0, position: k, combo: combo[j]), default: 0] += 1
+            }
         }
         func values(_ combo: Int) -> [String] {
             var out = [String](repeating: "", count: cols.count)
@@ -133,17 +208,21 @@ public struct BalancedCells: Sendable, Equatable, Codable {
             }
             return out
         }
+        var interned = [Int: Int32]()
+        func index(_ combo: Int) -> Int32 {
+            if let i = interned[combo] { return i }
+            let i = intern(values(combo))
+            interned[combo] = i
+            return i
+        }
         for (l, s) in logged {
-            let key = Key(position: l.position, item: l.item, context: values(l.combo))
-            cells[key, default: Stats()].rows += s.rows
-            cells[key]!.reward.add(s.reward)
-            cells[key]!.rewardSquared.add(s.rewardSquared)
+            cells[Slot(position: l.position, item: l.item, context: index(l.combo)), default: Stats()].add(s)
         }
         for (t, n) in targeted {
             let probabilities = target(Int(t.state), Int(t.position))
-            let context = values(t.combo)
+            let context = index(t.combo)
             for a in 0..<items where probabilities[a] > 0 {
-                let key = Key(position: t.position, item: Int32(a), context: context)
+                let key = Slot(position: t.position, item: Int32(a), context: context)
                 cells[key, default: Stats()].target.add(probabilities[a], times: n)
             }
         }
@@ -176,7 +255,7 @@ public struct BalancedCells: Sendable, Equatable, Codable {
                 forKey: .positions, in: c, debugDescription: "balanced-IPW cells of different lengths or out of range")
         }
         for j in 0..<n {
-            let key = Key(position: positions[j], item: items[j], context: contexts[j])
+            let key = Slot(position: positions[j], item: items[j], context: intern(contexts[j]))
             let s = Stats(rows: rows[j], reward: reward[j], rewardSquared: squared[j], target: target[j])
             guard cells.updateValue(s, forKey: key) == nil else {
                 throw DecodingError.dataCorruptedError(
@@ -187,17 +266,17 @@ public struct BalancedCells: Sendable, Equatable, Codable {
 
     public func encode(to encoder: any Encoder) throws {
         // Sorted, so a state's bytes do not depend on the order rows were met in.
-        let keys = cells.keys.sorted()
+        let all = entries()
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(columns, forKey: .columns)
         try c.encode(overflow, forKey: .overflow)
-        try c.encode(keys.map(\.position), forKey: .positions)
-        try c.encode(keys.map(\.item), forKey: .items)
-        try c.encode(keys.map(\.context), forKey: .contexts)
-        try c.encode(keys.map { cells[$0]!.rows }, forKey: .rows)
-        try c.encode(keys.map { cells[$0]!.reward }, forKey: .reward)
-        try c.encode(keys.map { cells[$0]!.rewardSquared }, forKey: .rewardSquared)
-        try c.encode(keys.map { cells[$0]!.target }, forKey: .target)
+        try c.encode(all.map(\.key.position), forKey: .positions)
+        try c.encode(all.map(\.key.item), forKey: .items)
+        try c.encode(all.map(\.key.context), forKey: .contexts)
+        try c.encode(all.map(\.stats.rows), forKey: .rows)
+        try c.encode(all.map(\.stats.reward), forKey: .reward)
+        try c.encode(all.map(\.stats.rewardSquared), forKey: .rewardSquared)
+        try c.encode(all.map(\.stats.target), forKey: .target)
     }
 }
 
@@ -254,6 +333,7 @@ extension BalancedCells {
             return .failure(.invalidParameter("balanced IPW: C must be a finite number above 0"))
         }
         let lambda = 1 / c
+        let cells = Dictionary(uniqueKeysWithValues: entries().map { ($0.key, $0.stats) })
         let byPosition = Dictionary(grouping: cells.keys, by: \.position)
         var dropped = Set<String>()
         var iterations = [Int]()
