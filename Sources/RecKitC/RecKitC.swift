@@ -575,7 +575,9 @@ func writeOfflineABReport(
 /// must set `k`; `after` (`after_len`
 /// bytes, or null) is the merged state of the previous pass. Writes the shard's state (bytes, as
 /// `reckit offline-ab --partial` writes them) to a malloc'd buffer (free it with `reckit_free`).
-/// A slate log's shard is one pass (no `after`): its slate sums, merged in file order.
+/// A slate log's shard: its slate sums, merged in file order; with a target that takes
+/// Cascade-DR, a first pass that also counts its click-rate model's cells and a second pass
+/// `after` the merged first.
 @_cdecl("reckit_offline_ab_partial")
 public func reckit_offline_ab_partial(
     _ config: UnsafePointer<CChar>?, _ baseDir: UnsafePointer<CChar>?, _ source: UnsafePointer<CChar>?,
@@ -592,15 +594,17 @@ public func reckit_offline_ab_partial(
         let job = try offlineABJob(config, baseDir, source, log)
         let data: Data
         if job.columns.slate != nil {
-            // A slate log's shard is one pass: its slate sums (merged in file order).
-            guard after == nil else {
-                throw RecOPEError.invalidParameter("after: a slate log's shard is one pass; leave out after")
-            }
+            // A slate log's shard: its slate sums (merged in file order); Cascade-DR's model
+            // from the merged first pass in a second.
             guard job.depth != nil else {
                 throw RecOPEError.invalidParameter(
                     "k: a slate log's shards need k (every shard must evaluate the same positions)")
             }
-            data = try job.slateShard(rewardModel: false).encoded()
+            let previous = try after.map { (p: UnsafePointer<UInt8>) throws(RecOPEError) in
+                try SlateShard.decode(Data(UnsafeBufferPointer(start: p, count: Int(afterLength))), file: "after")
+            }
+            data = try job.slateShard(rewardModel: job.settings.rewardModels, partial: true, after: previous)
+                .encoded()
         } else {
             let previous = try after.map { (p: UnsafePointer<UInt8>) throws(RecOPEError) in
                 try OffPolicyState.decode(Data(UnsafeBufferPointer(start: p, count: Int(afterLength))), file: "after")
@@ -617,7 +621,8 @@ public func reckit_offline_ab_partial(
 /// Merges `count` shard states (`states[i]`, `lengths[i]` bytes) of one pass. When every pass is
 /// done, `done` is set to 1, `out` receives the report's JSON and `html` (when not null) the HTML
 /// report; otherwise `done` is 0 and `out` the merged state, to give every shard as `after` for
-/// the next pass. Slate shards (`SlateShard`) are merged in the order given, into the report.
+/// the next pass. Slate shards (`SlateShard`) are merged in the order given, into the report (or,
+/// when Cascade-DR's second pass remains, into the merged state, `done` 0).
 /// Free the buffers with `reckit_free`.
 @_cdecl("reckit_offline_ab_merge")
 public func reckit_offline_ab_merge(
@@ -652,6 +657,13 @@ public func reckit_offline_ab_merge(
             // A slate log's shards, in file order (a slate cut between two is joined): the report.
             var merged = try SlateShard.decode(blobs[0], file: "states[0]")
             for i in 1..<blobs.count { try merged.merge(try SlateShard.decode(blobs[i], file: "states[\(i)]")) }
+            if merged.passRemains {
+                guard mallocCopy(try merged.encoded(), to: out, length: outLength) else {
+                    return fail(.memory, "the merge: out of memory")
+                }
+                done?.pointee = 0
+                return ReckitStatus.ok.rawValue
+            }
             return try writeReport(try merged.report())
         }
         var merged: OffPolicyState?

@@ -106,9 +106,13 @@ public struct OfflineABJob: Sendable {
     }
 
     /// A slate log's sums: the slate estimators, the target its target_* columns or the target
-    /// policies (with a `logging` policy, uniform or Plackett–Luce, PI too); `rewardModel` adds Cascade-DR (a first pass fits its click-rate model, so a
-    /// shard, which sees only its rows, leaves it out).
-    public func slateShard(rewardModel: Bool = false) throws(RecOPEError) -> SlateShard {
+    /// policies (with a `logging` policy, uniform or Plackett–Luce, PI too); `rewardModel` adds
+    /// Cascade-DR (a first pass fits its click-rate model). A shard (`partial`) counts the model's
+    /// cells in its first pass instead and adds Cascade-DR in a second pass `after` the merged
+    /// first (`SlateEvaluation.shard`).
+    public func slateShard(rewardModel: Bool = false, partial: Bool = false, after: SlateShard? = nil)
+        throws(RecOPEError) -> SlateShard
+    {
         guard rows == nil else {
             throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
         }
@@ -127,7 +131,7 @@ public struct OfflineABJob: Sendable {
         return try SlateEvaluation.shard(
             path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
             level: settings.level, seed: settings.seed, parallelism: settings.parallelism, rewardModel: rewardModel,
-            logging: logging, slateSimulations: slateSimulations)
+            logging: logging, slateSimulations: slateSimulations, partial: partial, after: after)
     }
 
     func runRows(depth d: Int, progress: ((String) -> Void)?) throws(RecOPEError) -> OfflineABReport {

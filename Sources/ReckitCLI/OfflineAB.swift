@@ -107,6 +107,18 @@ struct OfflineABMerge: ParsableCommand {
                 var merged = try SlateShard.decode(data, file: states[0])
                 for p in states.dropFirst() { try merged.merge(try SlateShard.load(p)) }
                 stderrLine("merged \(states.count) slate states of \(merged.states[0].rows) rows")
+                if merged.passRemains {
+                    guard let output else {
+                        throw RecOPEError.invalidParameter(
+                            "Cascade-DR's second pass remains: give --output MERGED, run every shard with --after MERGED, and merge again"
+                        )
+                    }
+                    try merged.write(to: output)
+                    stderrLine(
+                        "next: Cascade-DR's pass. Run every shard with --partial STATE --after \(output), then merge again, in file order."
+                    )
+                    return
+                }
                 try report.write(try merged.report())
                 return
             }

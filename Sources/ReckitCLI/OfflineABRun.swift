@@ -103,9 +103,9 @@ struct OfflineABRun: ParsableCommand {
     func validate() throws {
         guard format == .obd || columns != nil else { throw ValidationError("--format csv needs --columns") }
         if slates {
-            guard targetModel.isEmpty, after == nil, interval == .auto, balancedIpw == nil else {
+            guard targetModel.isEmpty, interval == .auto, balancedIpw == nil else {
                 throw ValidationError(
-                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --after, --interval and --balanced-ipw"
+                    "a slate log (slate= in --columns) takes its logging probabilities from its columns: leave out --target-model, --interval and --balanced-ipw"
                 )
             }
             guard logging == nil || !target.isEmpty else {
@@ -246,14 +246,23 @@ struct OfflineABRun: ParsableCommand {
                 do {
                     let job = try makeJob(logs: source, columns: cols, settings: s)
                     if let partial {
-                        // One pass per shard: Cascade-DR's click-rate model would need every
-                        // shard's counts first, so a shard leaves it out.
-                        let shard = try job.slateShard(rewardModel: false)
+                        // Cascade-DR over shards takes two passes: the first counts the click-rate
+                        // model's cells, the second (--after the merged first) adds it.
+                        let previous = try after.map { (p: String) throws(RecOPEError) in try SlateShard.load(p) }
+                        let shard = try job.slateShard(
+                            rewardModel: !noRewardModels, partial: true, after: previous)
                         try shard.write(to: partial)
                         stderrLine(
                             "offline-ab: this shard's slate sums (\(shard.states.first?.rows ?? 0) rows) written to \(partial); merge the shards in file order"
+                                + (shard.passRemains
+                                    ? " (with --output: Cascade-DR's second pass then runs every shard with --after it)"
+                                    : "")
                         )
                         return
+                    }
+                    guard after == nil else {
+                        throw RecOPEError.invalidParameter(
+                            "--after goes with --partial (a shard's second pass over a slate log)")
                     }
                     try report.write(try job.run())
                 } catch let e as RecOPEError { throw e.renamingFile(source, to: label) }

@@ -411,6 +411,94 @@ import Testing
         #expect(r.evaluations[0].warnings.first?.contains("Plackett–Luce") == true)
     }
 
+    /// Cascade-DR over shards: the first pass counts the click-rate model's cells, the merged
+    /// counts fit the model, and the second pass (every shard after the merged first) reports
+    /// what one process reports, Cascade-DR included; a second pass over other rows is refused.
+    @Test func cascadeDoublyRobustOverShardsTakesTwoPasses() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("slate-cdr-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pl = try PlackettLuce(scores: [0.3, -0.5, 1.1, 0.0, 0.7, -1.0, 0.2], temperature: 0.8)
+        let marginals = try pl.exactMarginals(k: 3)
+        var g = Xoshiro256(seed: 11)
+        var lines = [String]()
+        for s in 0..<900 {
+            var items = Array(0..<7)
+            for i in 0..<3 { items.swapAt(i, i + Int(Sampling.uniform(&g) * Double(7 - i))) }
+            for p in 0..<3 {
+                let click = Sampling.uniform(&g) < 0.1 + 0.1 * Double(items[p] % 3) ? 1 : 0
+                lines.append(
+                    "s\(s),\(items[p]),\(p),\(click),\(1.0 / 7),\(1.0 / 210),\([1.0 / 7, 1.0 / 42, 1.0 / 210][p])")
+            }
+        }
+        let header = "sid,item,pos,click,p,ps,pc\n"
+        let cuts = [0, 999, 1902, lines.count]  // between slates (a spec target needs whole slates)
+        var paths = [String]()
+        for i in 0..<3 {
+            let path = dir.appendingPathComponent("part\(i).csv").path
+            try (header + lines[cuts[i]..<cuts[i + 1]].joined(separator: "\n") + "\n")
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            paths.append(path)
+        }
+        let whole = dir.appendingPathComponent("all.csv").path
+        try (header + lines.joined(separator: "\n") + "\n").write(toFile: whole, atomically: true, encoding: .utf8)
+        let cols = try LogColumns.parse(
+            "slate=sid,item=item,position=pos,reward=click,propensity=p,slate_propensity=ps,cascade_propensity=pc")
+        let targets = [SlateTarget(name: "pl", policy: pl, marginals: marginals)]
+        let one = try SlateEvaluation.run(
+            path: whole, columns: cols, targets: targets, depth: 3, bootstrap: 25, rewardModel: true)
+        #expect(one.evaluations[0].estimate(.CascadeDR) != nil)
+        func pass(after: SlateShard?) throws -> SlateShard {
+            var merged: SlateShard?
+            for path in paths {
+                let file = path + ".json"
+                try SlateEvaluation.shard(
+                    path: path, columns: cols, targets: targets, depth: 3, bootstrap: 25, rewardModel: true,
+                    partial: true, after: after
+                ).write(to: file)
+                let s = try SlateShard.load(file)
+                if merged == nil { merged = s } else { try merged!.merge(s) }
+            }
+            return merged!
+        }
+        let first = try pass(after: nil)
+        #expect(first.passRemains && first.clickCounts != nil)
+        let partialReport = try first.report()
+        #expect(partialReport.evaluations[0].estimate(.CascadeDR) == nil)
+        #expect(partialReport.warnings.contains { $0.contains("--after") })
+        let second = try pass(after: first)
+        #expect(!second.passRemains)
+        let r = try second.report()
+        #expect(r.passes == 2 && r.rows == one.rows)
+        #expect(r.evaluations[0].estimates.count == one.evaluations[0].estimates.count)
+        for (x, y) in zip(r.evaluations[0].estimates, one.evaluations[0].estimates) {
+            #expect(x.estimator == y.estimator)
+            #expect(abs(x.value - y.value) <= 1e-12 * abs(y.value), "\(x.estimator): \(x.value) vs \(y.value)")
+            #expect(abs(x.interval.low - y.interval.low) <= 1e-12 && abs(x.interval.high - y.interval.high) <= 1e-12)
+        }
+        // A second pass that skips a shard, or mixes passes, is refused.
+        var short = try SlateEvaluation.shard(
+            path: paths[0], columns: cols, targets: targets, depth: 3, rewardModel: true, partial: true, after: first)
+        try short.merge(
+            try SlateEvaluation.shard(
+                path: paths[1], columns: cols, targets: targets, depth: 3, rewardModel: true, partial: true,
+                after: first))
+        #expect(throws: RecOPEError.self) { try short.report() }
+        var mixed = try SlateEvaluation.shard(
+            path: paths[0], columns: cols, targets: targets, depth: 3, rewardModel: true, partial: true)
+        #expect(throws: RecOPEError.self) {
+            try mixed.merge(
+                try SlateEvaluation.shard(
+                    path: paths[1], columns: cols, targets: targets, depth: 3, rewardModel: true, partial: true,
+                    after: first))
+        }
+        // after on a one-pass evaluation (no reward model) is refused.
+        #expect(throws: RecOPEError.self) {
+            try SlateEvaluation.shard(
+                path: paths[0], columns: cols, targets: targets, depth: 3, partial: true, after: first)
+        }
+    }
+
     /// Shard files: two shards of one log cut inside a slate, written, read back and merged in
     /// file order, report what one pass over the log reports; a changed byte fails the checksum.
     @Test func shardFilesMergeToOnePass() throws {

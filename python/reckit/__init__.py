@@ -926,8 +926,10 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     its logging policy the logged columns; with ``targets`` specs, ``logging`` (a uniform or
     Plackett–Luce spec) adds PI and SNPI, the pseudo-inverse estimator. Values are sums of rewards
     per slate. A table is written to a temporary CSV for it. Its shards (``partial=True``, ``k``
-    required, no ``after``) are one pass each; ``reckit.merge`` takes them in file order (a slate
-    cut between two is joined) and returns the report."""
+    required) are one pass each; ``reckit.merge`` takes them in file order (a slate cut between two
+    is joined) and returns the report, or, when a target takes Cascade-DR (Plackett–Luce or uniform
+    with a ``cascade_propensity`` column and reward models), the merged first pass: run every shard
+    again with ``after=`` it and merge those for the report with Cascade-DR."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="reckit-") as d:
         config = _offline_ab_config(
@@ -937,9 +939,6 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
             sub_gaussian=sub_gaussian, slope=slope, slope_delta=slope_delta, mips_embeddings=mips_embeddings,
             interval=interval, weight_bound=weight_bound, balanced_ipw=balanced_ipw)
         if _is_slate_log(format, config.get("columns")):
-            if after is not None:
-                raise ValueError("after: a slate log's shard is one pass (merge the shards in file order); "
-                                 "leave out after")
             if partial and k is None:
                 raise ValueError("k: a slate log's shards need k (every shard must evaluate the same positions)")
             if isinstance(logs, (str, os.PathLike)) and Path(logs).suffix.lower() != ".parquet":
@@ -949,7 +948,7 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
                     import pyarrow.parquet as pq
                     logs = pq.read_table(logs)
                 config["logs"] = _write_table(logs, d, "logs.csv", "logs")
-            return _run_offline_ab(json.dumps(config).encode(), None, bool(partial), None, ctypes.c_void_p(),
+            return _run_offline_ab(json.dumps(config).encode(), None, bool(partial), after, ctypes.c_void_p(),
                                    _i64(0))
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
         if path is not None:

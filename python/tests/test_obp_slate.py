@@ -120,6 +120,35 @@ def test_python_slate_shards_equal_the_clis_merge(cli, slate_log, tmp_path):
         reckit.merge([states[0], b'{"format": "reckit-offline-ab-state"}'])
 
 
+def test_python_cascade_dr_shards_take_two_passes(slate_log, tmp_path):
+    """A Plackett–Luce target over a log with cascade_propensity: the shards' first pass merges
+    into a state (bytes: Cascade-DR's click-rate model needs every shard's counts), the second
+    pass after it merges into the report, and that equals one process's, Cascade-DR included."""
+    import reckit
+
+    path, _ = slate_log
+    lines = path.read_text().splitlines(keepends=True)
+    cut = 1 + LEN * 1000  # between slates: a spec target needs whole slates
+    parts = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    parts[0].write_text("".join(lines[:cut]))
+    parts[1].write_text(lines[0] + "".join(lines[cut:]))
+    columns = dict(part.split("=") for part in COLUMNS.split(",") if not part.startswith("target_"))
+    targets = {"pl": {"kind": "plackett_luce", "scores": [0.15 * i - 0.6 for i in range(10)]}}
+    kw = dict(format="csv", columns=columns, targets=targets, bootstrap=30, k=LEN)
+    first = reckit.merge([reckit.offline_ab(str(p), partial=True, **kw) for p in parts])
+    assert isinstance(first, bytes)
+    second = reckit.merge([reckit.offline_ab(str(p), partial=True, after=first, **kw) for p in parts])
+    whole = reckit.offline_ab(str(path), **kw)
+    got = {r["estimator"]: r for r in second.records()}
+    assert "CascadeDR" in got and len(got) == len(whole.records())
+    for r in whole.records():
+        assert got[r["estimator"]]["value"] == pytest.approx(r["value"], rel=1e-12), r["estimator"]
+        assert got[r["estimator"]]["low"] == pytest.approx(r["low"], rel=1e-12), r["estimator"]
+    with pytest.raises(reckit.ReckitError, match="different passes"):
+        reckit.merge([reckit.offline_ab(str(parts[0]), partial=True, **kw),
+                      reckit.offline_ab(str(parts[1]), partial=True, after=first, **kw)])
+
+
 def test_slate_kwargs_errors_name_the_argument(slate_log):
     import reckit
 

@@ -699,26 +699,100 @@ public struct SlateClickRates: Sendable, Equatable {
         path: String, columns: LogColumns, items: Int, depth: Int, smoothing: Double = 10,
         parallelism: Parallelism = .automatic
     ) throws(RecOPEError) -> SlateClickRates {
-        var clicks = [CompensatedSum](repeating: CompensatedSum(), count: items * depth)
-        var shows = [Double](repeating: 0, count: items * depth)
+        var counts = SlateClickCounts(items: items, depth: depth)
         let reader = try LogReader(path: path, columns: columns, parallelism: parallelism)
-        while let c = try reader.next() {
-            for j in 0..<c.count where Int(c.items[j]) < items && Int(c.positions[j]) < depth {
-                let cell = Int(c.items[j]) * depth + Int(c.positions[j])
-                clicks[cell].add(c.rewards[j])
-                shows[cell] += 1
-            }
+        while let c = try reader.next() { try counts.add(c) }
+        return counts.rates(smoothing: smoothing)
+    }
+}
+
+/// The click-rate model's counts: per (item, position) the rows and their rewards' exact sum.
+/// Shards' counts add to the whole log's bit for bit (`ExactSum`), so the model fitted from
+/// merged counts is the one process's: Cascade-DR over shards takes a second pass with it.
+public struct SlateClickCounts: Sendable, Equatable, Codable {
+    /// Items.
+    public let items: Int
+    /// Positions.
+    public let depth: Int
+    /// Σ reward per (item, position), at `item * depth + position`.
+    public private(set) var clicks: [ExactSum]
+    /// Rows per (item, position).
+    public private(set) var shows: [Int]
+
+    /// No rows.
+    public init(items: Int, depth: Int) {
+        self.items = items
+        self.depth = depth
+        clicks = [ExactSum](repeating: ExactSum(), count: items * depth)
+        shows = [Int](repeating: 0, count: items * depth)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        items = try c.decode(Int.self, forKey: .items)
+        depth = try c.decode(Int.self, forKey: .depth)
+        clicks = try c.decode([ExactSum].self, forKey: .clicks)
+        shows = try c.decode([Int].self, forKey: .shows)
+        guard items >= 0, depth >= 0, items.multipliedReportingOverflow(by: depth).partialValue == clicks.count,
+            !items.multipliedReportingOverflow(by: depth).overflow, shows.count == clicks.count,
+            shows.allSatisfy({ $0 >= 0 })
+        else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .shows, in: c, debugDescription: "click counts of the wrong shape or negative")
         }
-        var positionClicks = [CompensatedSum](repeating: CompensatedSum(), count: depth)
-        var positionShows = [Double](repeating: 0, count: depth)
+    }
+
+    /// Adds a chunk's rows (rows with an item or position outside the shape are left out).
+    /// - Throws: `.malformedFile` naming the line of a reward too large to sum exactly.
+    public mutating func add(_ c: LogChunk) throws(RecOPEError) {
+        for j in 0..<c.count where Int(c.items[j]) < items && Int(c.positions[j]) < depth {
+            guard ExactSum.fits(c.rewards[j]) else {
+                throw .malformedFile(
+                    file: c.source, line: c.lines?[j],
+                    message: "reward \(c.rewards[j]) is too large for the click-rate model (|r| < 2^62)")
+            }
+            let cell = Int(c.items[j]) * depth + Int(c.positions[j])
+            clicks[cell].add(c.rewards[j])
+            shows[cell] += 1
+        }
+    }
+
+    /// Adds another part's counts.
+    /// - Throws: `.invalidParameter` when the shapes differ.
+    public mutating func merge(_ o: SlateClickCounts) throws(RecOPEError) {
+        guard o.items == items, o.depth == depth else {
+            throw .invalidParameter(
+                "click counts of \(o.items) items × \(o.depth) positions against \(items) × \(depth)")
+        }
+        for i in clicks.indices {
+            clicks[i].add(o.clicks[i])
+            shows[i] += o.shows[i]
+        }
+    }
+
+    /// A fingerprint of the counts (equal counts, equal fingerprints).
+    public var fingerprint: UInt64 {
+        var h = RowHash.mix(UInt64(items) &* 0x9E37_79B9 ^ UInt64(depth))
+        for i in clicks.indices {
+            h = RowHash.mix(h ^ UInt64(truncatingIfNeeded: clicks[i].total))
+            h = RowHash.mix(h ^ UInt64(truncatingIfNeeded: clicks[i].total >> 64))
+            h = RowHash.mix(h ^ UInt64(shows[i]))
+        }
+        return h
+    }
+
+    /// The model: q = (clicks + m·p̄ₖ) / (shows + m), p̄ₖ the position's mean reward.
+    public func rates(smoothing m: Double = 10) -> SlateClickRates {
+        var positionClicks = [ExactSum](repeating: ExactSum(), count: depth)
+        var positionShows = [Int](repeating: 0, count: depth)
         for cell in clicks.indices {
-            positionClicks[cell % depth].add(clicks[cell].value)
+            positionClicks[cell % depth].add(clicks[cell])
             positionShows[cell % depth] += shows[cell]
         }
         let rates = clicks.indices.map { cell -> Double in
             let k = cell % depth
-            let prior = positionShows[k] > 0 ? positionClicks[k].value / positionShows[k] : 0
-            return (clicks[cell].value + smoothing * prior) / (shows[cell] + smoothing)
+            let prior = positionShows[k] > 0 ? positionClicks[k].value / Double(positionShows[k]) : 0
+            return (clicks[cell].value + m * prior) / (Double(shows[cell]) + m)
         }
         return SlateClickRates(items: items, depth: depth, rates: rates)
     }
@@ -775,11 +849,16 @@ public enum SlateEvaluation {
     /// log's logging columns. With `slateSimulations`, a target without slate probabilities in
     /// closed form (Thompson sampling, epsilon-greedy) gets them by Monte Carlo
     /// (`MonteCarloSlateProbabilities`, from `seed`): SIPS and RIPS then run for it too.
+    ///
+    /// Over shards (`partial`), Cascade-DR takes two passes: the first counts the click-rate
+    /// model's cells (`SlateShard.clickCounts`; merged, `passRemains`), the second (`after` the
+    /// merged first pass) fits the model from every shard's counts and adds Cascade-DR, so the
+    /// merged second pass reports what one process reports.
     public static func shard(
         path: String, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
         level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
         policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil,
-        slateSimulations: Int? = nil
+        slateSimulations: Int? = nil, partial: Bool = false, after: SlateShard? = nil
     ) throws(RecOPEError) -> SlateShard {
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
@@ -794,6 +873,8 @@ public enum SlateEvaluation {
         let modelled = targets.indices.filter {
             targets[$0].policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
         }
+        var clickCounts: SlateClickCounts? = nil
+        var cascadeModel: UInt64? = nil
         if rewardModel && !modelled.isEmpty {
             var K = 0
             if let depth {
@@ -801,11 +882,35 @@ public enum SlateEvaluation {
             } else {
                 K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
             }
-            let model = try SlateClickRates.fit(
-                path: path, columns: columns, items: modelled.map { targets[$0].policy.itemCount }.max()!,
-                depth: max(K, 1), parallelism: parallelism)
-            for t in modelled { targets[t].clickRates = model }
-            passes = 2
+            let items = modelled.map { targets[$0].policy.itemCount }.max()!
+            if let after {
+                guard let counts = after.clickCounts, after.cascadeModel == nil else {
+                    throw .invalidParameter(
+                        "after: not a merged first pass with Cascade-DR's click counts (merge the first pass's shards, then give that state)"
+                    )
+                }
+                guard counts.items == items, counts.depth == max(K, 1), after.policies == targets.map(\.name) else {
+                    throw .invalidParameter(
+                        "after: a first pass of other targets or shapes (\(after.policies.joined(separator: ", ")); \(counts.items) items × \(counts.depth) positions)"
+                    )
+                }
+                let model = counts.rates()
+                for t in modelled { targets[t].clickRates = model }
+                cascadeModel = counts.fingerprint
+                clickCounts = SlateClickCounts(items: items, depth: max(K, 1))
+                passes = 2
+            } else if partial {
+                clickCounts = SlateClickCounts(items: items, depth: max(K, 1))
+            } else {
+                let model = try SlateClickRates.fit(
+                    path: path, columns: columns, items: items, depth: max(K, 1), parallelism: parallelism)
+                for t in modelled { targets[t].clickRates = model }
+                passes = 2
+            }
+        } else if after != nil {
+            throw .invalidParameter(
+                "after: this slate evaluation takes one pass (Cascade-DR needs a Plackett–Luce or uniform target, a cascade_propensity column and the reward model); leave out after"
+            )
         }
         var K = 0
         if let depth {
@@ -863,6 +968,7 @@ public enum SlateEvaluation {
         }
         while var c = try reader.next() {
             for r in c.rewards { rewardSum.add(r) }
+            if clickCounts != nil { try clickCounts!.add(c) }
             if targets.isEmpty {
                 try feed(c)
                 continue
@@ -877,6 +983,8 @@ public enum SlateEvaluation {
         if let k = carried, k.count > 0 { try feed(k) }
         var shard = SlateShard(
             logs: path, policies: [], warnings: [], rewardSum: rewardSum, states: states, passes: passes)
+        shard.clickCounts = clickCounts
+        shard.cascadeModel = cascadeModel
         for i in states.indices {
             let name = targets.isEmpty ? policy : targets[i].name
             shard.policies.append(name)
@@ -934,6 +1042,12 @@ public struct SlateShard: Sendable, Equatable, Codable {
     public var states: [SlateState]
     /// Passes over the data.
     public var passes: Int
+    /// The click-rate model's counts over this shard's rows, when a target takes Cascade-DR
+    /// (nil otherwise, and in files before it).
+    public var clickCounts: SlateClickCounts?
+    /// The fingerprint of the merged counts Cascade-DR's model was fitted from (a second pass's
+    /// shard, run after the merged first pass); nil in a first pass.
+    public var cascadeModel: UInt64?
     var checksum: String?
 
     init(
@@ -956,16 +1070,32 @@ public struct SlateShard: Sendable, Equatable, Codable {
                 "slate states of different targets (\(policies.joined(separator: ", ")) vs \(other.policies.joined(separator: ", ")))"
             )
         }
+        guard other.cascadeModel == cascadeModel, (other.clickCounts == nil) == (clickCounts == nil) else {
+            throw .invalidParameter(
+                "slate states of different passes (a first pass's shard and a second pass's, or second passes after different merged states): merge the shards of one pass"
+            )
+        }
         for i in states.indices { try states[i].merge(other.states[i]) }
+        if let o = other.clickCounts { try clickCounts!.merge(o) }
         rewardSum.add(other.rewardSum)
         passes = max(passes, other.passes)
     }
+
+    /// Whether a second pass remains: these first-pass shards counted clicks for Cascade-DR,
+    /// whose model needs every shard's counts (run each shard again with this merged state as
+    /// `after`, then merge those).
+    public var passRemains: Bool { clickCounts != nil && cascadeModel == nil }
 
     /// The report: each target's estimates, its diagnostics and warnings.
     public func report() throws(RecOPEError) -> OfflineABReport {
         guard let first = states.first, first.rows > 0, policies.count == states.count,
             warnings.count == states.count
         else { throw .malformedFile(file: logs, line: nil, message: "the log has no rows") }
+        if let m = cascadeModel, clickCounts?.fingerprint != m {
+            throw .invalidParameter(
+                "the second pass's shards read other rows than the first pass's (their click counts differ): run every shard of the first pass, once, with --after the merged state"
+            )
+        }
         var evaluations = [PolicyEvaluation]()
         for (i, state) in states.enumerated() {
             evaluations.append(
@@ -977,7 +1107,10 @@ public struct SlateShard: Sendable, Equatable, Codable {
         // The logging policy's value on the same scale: rewards per slate (OBP's on-policy value).
         return OfflineABReport(
             logs: logs, rows: first.rows, loggedMean: rewardSum.value / first.slates, evaluations: evaluations,
-            warnings: [], passes: passes)
+            warnings: passRemains
+                ? [
+                    "Cascade-DR is not in this report: its click-rate model needs every shard's counts; run every shard again with --after this merged state (a second pass), then merge those"
+                ] : [], passes: passes)
     }
 
     func encodedAsIs() throws(RecOPEError) -> Data {
