@@ -14,7 +14,7 @@ struct OfflineABRun: ParsableCommand {
             cascade_propensity, target_propensity, target_slate_propensity, target_cascade_propensity): it is evaluated \
             by SIPS, IIPS, RIPS, their self-normalised versions and Cascade-DR, the target its target_* columns or \
             --target specs (Plackett-Luce and uniform give slate probabilities in closed form, others by Monte Carlo over \
-            --simulations rankings; Cascade-DR needs the closed form); with --target \
+            --simulations rankings, Cascade-DR's expectations too); with --target \
             specs, --logging (uniform or Plackett-Luce) adds PI, the pseudo-inverse estimator. \
             --logs - reads CSV rows from standard input. Propensities come from the log unless --logging gives \
             the logging policy (needed for pointNCIS). Policies are JSON specs (see README).

@@ -533,7 +533,7 @@ public struct SlateTarget: Sendable {
             case .interaction:
                 return (softmax != nil || monteCarlo != nil) && columns.slateProbabilities[.cascadePropensity] != nil
             case .cascadeDoublyRobust:
-                return softmax != nil && columns.slateProbabilities[.cascadePropensity] != nil
+                return (softmax != nil || monteCarlo != nil) && columns.slateProbabilities[.cascadePropensity] != nil
                     && clickRates != nil
             case .pseudoInverse: return pseudoInverse != nil
             }
@@ -610,17 +610,24 @@ public struct SlateTarget: Sendable {
                 cascade[j] = prefix[i]
                 whole[j] = prefix[prefix.count - 1]
             }
-            if let q = dr, let lc = loggingCascade, let ranker = softmax {
-                // w_p·(r − q̂(a_p, p)) + w_{p−1}·Σ_b π(b at p | a_0…a_{p−1})·q̂(b, p), w_{−1} = 1.
+            if let q = dr, let lc = loggingCascade {
+                // w_p·(r − q̂(a_p, p)) + w_{p−1}·Σ_b π(b at p | a_0…a_{p−1})·q̂(b, p), w_{−1} = 1;
+                // π(b at p | …) in closed form, or from the Monte Carlo rankings' counts.
                 let items = rows.map { Int(c.items[$0]) }
                 var previous = 1.0
                 for (i, j) in rows.enumerated() {
                     let expected: Double
-                    do {
-                        expected = try ranker.expected(items, position: i, weighted: weighted![i]) {
-                            q.rate(item: $0, position: i)
+                    if let ranker = softmax {
+                        do {
+                            expected = try ranker.expected(items, position: i, weighted: weighted![i]) {
+                                q.rate(item: $0, position: i)
+                            }
+                        } catch { throw bad(j, "the slate's ranking: \(error)") }
+                    } else {
+                        expected = monteCarlo!.expected(after: Array(items[0..<i])) {
+                            $0 < q.items ? q.rate(item: $0, position: i) : 0
                         }
-                    } catch { throw bad(j, "the slate's ranking: \(error)") }
+                    }
                     let w = prefix[i] / lc[j]
                     terms[j] = w * (c.rewards[j] - q.rate(item: items[i], position: i)) + previous * expected
                     previous = w
@@ -870,8 +877,10 @@ public enum SlateEvaluation {
         }
         var targets = targets
         var passes = 1
+        // Cascade-DR: targets with slate probabilities in closed form, or by Monte Carlo.
         let modelled = targets.indices.filter {
-            targets[$0].policy is any RankingProbabilities && columns.slateProbabilities[.cascadePropensity] != nil
+            (targets[$0].policy is any RankingProbabilities || slateSimulations != nil)
+                && columns.slateProbabilities[.cascadePropensity] != nil
         }
         var clickCounts: SlateClickCounts? = nil
         var cascadeModel: UInt64? = nil
@@ -909,7 +918,7 @@ public enum SlateEvaluation {
             }
         } else if after != nil {
             throw .invalidParameter(
-                "after: this slate evaluation takes one pass (Cascade-DR needs a Plackett–Luce or uniform target, a cascade_propensity column and the reward model); leave out after"
+                "after: this slate evaluation takes one pass (Cascade-DR needs a target with slate probabilities, closed form or Monte Carlo, a cascade_propensity column and the reward model); leave out after"
             )
         }
         var K = 0
@@ -992,7 +1001,7 @@ public enum SlateEvaluation {
             if !targets.isEmpty && !(targets[i].policy is any RankingProbabilities) {
                 if let mc = targets[i].monteCarlo {
                     notes.append(
-                        "\(name): its slate and cascade probabilities (SIPS, RIPS) are Monte Carlo estimates from \(mc.simulations) rankings (seed \(mc.seed)): unbiased, noisier for rare slates; Cascade-DR needs them in closed form (Plackett–Luce, uniform)"
+                        "\(name): its slate and cascade probabilities (SIPS, RIPS; Cascade-DR's weights and expectations) are Monte Carlo estimates from \(mc.simulations) rankings (seed \(mc.seed)): the probabilities unbiased, noisier for rare slates"
                     )
                 } else {
                     notes.append(

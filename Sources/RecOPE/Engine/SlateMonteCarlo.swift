@@ -24,6 +24,8 @@ public struct MonteCarloSlateProbabilities: Sendable {
     public let seed: UInt64
     /// Per prefix (its items, best first), its count.
     let counts: [[Int32]: Int]
+    /// Per drawn prefix (the empty one included), the items drawn next and their counts, by item.
+    let children: [[Int32]: [(item: Int32, count: Int)]]
 
     /// The largest number of prefix counts kept (distinct prefixes drawn); past it the draw stops
     /// with an error instead of growing without bound.
@@ -107,6 +109,22 @@ public struct MonteCarloSlateProbabilities: Sendable {
             )
         }
         counts = merged
+        var next = [[Int32]: [(item: Int32, count: Int)]]()
+        for (key, n) in merged { next[Array(key.dropLast()), default: []].append((key.last!, n)) }
+        for k in next.keys { next[k]!.sort { $0.item < $1.item } }
+        children = next
+    }
+
+    /// E_π[f(the item at position j) | positions 0…j−1 hold `prefix`] from the same rankings:
+    /// Σ_b count(prefix + b)·f(b) / count(prefix), summed by item (0 when the prefix was never
+    /// drawn: its cascade weight is then 0 too). Cascade-DR's expectation of the reward model.
+    public func expected(after prefix: [Int], _ f: (Int) -> Double) -> Double {
+        let key = prefix.map { Int32(truncatingIfNeeded: $0) }
+        let total = key.isEmpty ? simulations : counts[key] ?? 0
+        guard total > 0, let next = children[key] else { return 0 }
+        var s = CompensatedSum()
+        for (b, n) in next { s.add(Double(n) * f(Int(b))) }
+        return s.value / Double(total)
     }
 
     /// P(positions 0…j hold items[0…j]) for each j, estimated (0 for a prefix never drawn).
