@@ -8,7 +8,7 @@ struct OfflineAB: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "offline-ab",
         abstract:
-            "Offline A/B test: estimate target ranking policies' click rates from logged data (IS, CIS, NCIS, pieceNCIS, pointNCIS, SNIPS, DM, DR, SwitchDR).",
+            "Offline A/B test: estimate target ranking policies' click rates from logged data (IS, CIS, NCIS, pieceNCIS, pointNCIS, SNIPS, DM, DR, SwitchDR, SNDR, DRos, sub-Gaussian, MIPS, BIPW; slate logs: SIPS, IIPS, RIPS, Cascade-DR, PI).",
         subcommands: [OfflineABRun.self, OfflineABMerge.self],
         defaultSubcommand: OfflineABRun.self)
 }
