@@ -135,10 +135,11 @@ int32_t reckit_offline_ab_merge(const uint8_t *const *states, const int64_t *len
                                 int64_t *html_len);
 
 /* OBP-style estimators on per-round action distributions: the round rewards (their mean is the
- * policy value) of estimator 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR with lambda (IPW's and DR's
- * clip, SwitchDR's threshold; INFINITY for none). action, position (0-based), reward, pscore: n
- * values; action_dist and estimated_rewards (NULL for IPW, SNIPW): n x actions x positions,
- * row-major (OBP's layout). Writes n values to out. */
+ * policy value) of estimator 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR, 5 SNDR, 6 DRos, 7 sub-Gaussian
+ * IPW, 8 sub-Gaussian DR with lambda (IPW's and DR's clip, SwitchDR's threshold, DRos's shrinkage;
+ * INFINITY for none; the sub-Gaussian lambda in [0, 1]). action, position (0-based), reward,
+ * pscore: n values; action_dist and estimated_rewards (NULL for IPW, SNIPW, sub-Gaussian IPW):
+ * n x actions x positions, row-major (OBP's layout). Writes n values to out. */
 int32_t reckit_obp_round_rewards(int32_t estimator, double lambda, int64_t n, int64_t actions,
                                  int64_t positions, const int64_t *action, const int64_t *position,
                                  const double *reward, const double *pscore, const double *action_dist,

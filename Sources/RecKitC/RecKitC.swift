@@ -691,10 +691,12 @@ public func reckit_free(_ p: UnsafeMutableRawPointer?) { free(p) }
 // MARK: OBP-style estimators
 
 /// The round rewards of an estimator on per-round action distributions (OBP's arrays; see
-/// `ActionDistributionOPE`): `estimator` 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR, with `lambda`
-/// (IPW's and DR's clip, SwitchDR's threshold; +inf for none). `action`, `position` (0-based),
-/// `reward`, `pscore` hold `n` values; `action_dist` and `estimated_rewards` (null for IPW and
-/// SNIPW) `n × actions × positions`, row-major. Writes `n` values to `out`.
+/// `ActionDistributionOPE`): `estimator` 0 IPW, 1 SNIPW, 2 DM, 3 DR, 4 SwitchDR, 5 SNDR, 6 DRos,
+/// 7 sub-Gaussian IPW, 8 sub-Gaussian DR, with `lambda` (IPW's and DR's clip, SwitchDR's
+/// threshold, DRos's shrinkage, +inf for none; the sub-Gaussian λ in [0, 1]). `action`,
+/// `position` (0-based), `reward`, `pscore` hold `n` values; `action_dist` and
+/// `estimated_rewards` (null for IPW, SNIPW and sub-Gaussian IPW) `n × actions × positions`,
+/// row-major. Writes `n` values to `out`.
 @_cdecl("reckit_obp_round_rewards")
 public func reckit_obp_round_rewards(
     _ estimator: Int32, _ lambda: Double, _ n: Int64, _ actions: Int64, _ positions: Int64,
@@ -721,7 +723,18 @@ public func reckit_obp_round_rewards(
     case 2: e = .dm
     case 3: e = .dr(lambda: lambda)
     case 4: e = .switchDR(lambda: lambda)
-    default: return fail(.invalidArgument, "estimator must be 0...4 (IPW, SNIPW, DM, DR, SwitchDR), got \(estimator)")
+    case 5: e = .sndr
+    case 6: e = .dros(lambda: lambda)
+    case 7, 8:
+        guard lambda <= 1 else {
+            return fail(.invalidArgument, "lambda_ must be in [0, 1] (sub-Gaussian), got \(lambda)")
+        }
+        e = estimator == 7 ? .subGaussianIPW(lambda: lambda) : .subGaussianDR(lambda: lambda)
+    default:
+        return fail(
+            .invalidArgument,
+            "estimator must be 0...8 (IPW, SNIPW, DM, DR, SwitchDR, SNDR, DRos, sub-Gaussian IPW, sub-Gaussian DR), got \(estimator)"
+        )
     }
     let count = Int(n)
     do {

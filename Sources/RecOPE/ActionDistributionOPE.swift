@@ -1,6 +1,6 @@
 /// Off-policy estimators on per-round action distributions, in the Open Bandit Pipeline's terms
 /// (its `bandit_feedback` arrays and `action_dist`): the round rewards whose mean is the policy
-/// value of IPW, SNIPW, DM, DR and SwitchDR, with OBP's definitions (`obp.ope.estimators`), so
+/// value of IPW, SNIPW, DM, DR, SwitchDR, SNDR, DRos and the sub-Gaussian IPW and DR, with OBP's definitions (`obp.ope.estimators`), so
 /// that a notebook written for OBP gets the same numbers from RecKit (`reckit.obp`).
 ///
 /// Shapes: `n` rounds, `actions` actions, `positions` slots; `actionDistribution` and
@@ -8,7 +8,9 @@
 /// `w = π_e(a_t | x_t, p_t) / pscore_t`, `q̂_t(a) = q̂(x_t, a, p_t)` and
 /// `DM_t = Σ_a π_e(a | x_t, p_t) q̂_t(a) / Σ_a π_e(a | x_t, p_t)` (numpy's weighted average):
 /// IPW `min(w, λ) r`; SNIPW `w r / mean(w)`; DM `DM_t`; DR `DM_t + min(w, λ)(r − q̂_t(a_t))`;
-/// SwitchDR `DM_t + 1[w ≤ λ] w (r − q̂_t(a_t))`.
+/// SwitchDR `DM_t + 1[w ≤ λ] w (r − q̂_t(a_t))`; SNDR `DM_t + w (r − q̂_t(a_t)) / mean(w)`; DRos
+/// `DM_t + λw/(w² + λ)·(r − q̂_t(a_t))` (w at λ = ∞); sub-Gaussian IPW `w/(1 − λ + λw)·r` and DR
+/// `DM_t + w/(1 − λ + λw)·(r − q̂_t(a_t))`.
 public enum ActionDistributionOPE {
     /// An estimator and its parameter.
     public enum Estimator: Sendable, Equatable {
@@ -22,12 +24,20 @@ public enum ActionDistributionOPE {
         case dr(lambda: Double)
         /// Switch doubly robust: the IPW correction only where `w ≤ lambda`.
         case switchDR(lambda: Double)
+        /// Self-normalised doubly robust: the correction over the weights' mean.
+        case sndr
+        /// Doubly robust with optimistic shrinkage λw / (w² + λ) (∞: DR).
+        case dros(lambda: Double)
+        /// Sub-Gaussian IPW: weights w / (1 − λ + λw), λ in [0, 1].
+        case subGaussianIPW(lambda: Double)
+        /// Sub-Gaussian DR: the correction weighted by w / (1 − λ + λw), λ in [0, 1].
+        case subGaussianDR(lambda: Double)
 
         /// Whether it needs the estimated rewards.
         public var needsRewardModel: Bool {
             switch self {
-            case .ipw, .snipw: return false
-            case .dm, .dr, .switchDR: return true
+            case .ipw, .snipw, .subGaussianIPW: return false
+            case .dm, .dr, .switchDR, .sndr, .dros, .subGaussianDR: return true
             }
         }
     }
@@ -136,6 +146,9 @@ public enum ActionDistributionOPE {
                         "action_dist[\(t), :, \(p)] sums to 0: the direct method's weighted average is undefined")
                 }
             }
+            var weightSum = 0.0
+            for t in 0..<r.n { weightSum += r.weight(t) }
+            let meanWeight = weightSum / Double(r.n)
             for t in 0..<r.n {
                 let dm = r.directTerm(t, q)
                 let factual = q[r.index(t, Int(r.action[t]), Int(r.position[t]))]
@@ -144,7 +157,11 @@ public enum ActionDistributionOPE {
                 case .dm: out[t] = dm
                 case .dr(let lambda): out[t] = dm + min(w, lambda) * (r.reward[t] - factual)
                 case .switchDR(let lambda): out[t] = dm + (w <= lambda ? 1 : 0) * w * (r.reward[t] - factual)
-                case .ipw, .snipw: break
+                case .sndr: out[t] = dm + w * (r.reward[t] - factual) / meanWeight
+                case .dros(let lambda):
+                    out[t] = dm + (lambda < .infinity ? lambda * w / (w * w + lambda) : w) * (r.reward[t] - factual)
+                case .subGaussianDR(let lambda): out[t] = dm + w / (1 - lambda + lambda * w) * (r.reward[t] - factual)
+                case .ipw, .snipw, .subGaussianIPW: break
                 }
             }
             return
@@ -157,6 +174,11 @@ public enum ActionDistributionOPE {
             for t in 0..<r.n { sum += r.weight(t) }
             let mean = sum / Double(r.n)
             for t in 0..<r.n { out[t] = r.reward[t] * r.weight(t) / mean }
+        case .subGaussianIPW(let lambda):
+            for t in 0..<r.n {
+                let w = r.weight(t)
+                out[t] = w / (1 - lambda + lambda * w) * r.reward[t]
+            }
         default: break
         }
     }

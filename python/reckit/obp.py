@@ -1,8 +1,9 @@
 """reckit.obp: the Open Bandit Pipeline's off-policy estimators, computed by RecKit.
 
 A drop-in for OBP notebooks: the same class names, parameter names and results as
-``obp.ope`` for IPW, SNIPW, DM, DR and SwitchDR, taking OBP's own ``bandit_feedback`` dict and
-``action_dist`` array (``n_rounds × n_actions × len_list``) and, for DM, DR and SwitchDR,
+``obp.ope`` for IPW, SNIPW, DM, DR, SwitchDR, SNDR, DRos, the sub-Gaussian IPW and DR, and B-IPW
+(on given importance weights), taking OBP's own ``bandit_feedback`` dict and
+``action_dist`` array (``n_rounds × n_actions × len_list``) and, for the DM and DR family,
 ``estimated_rewards_by_reg_model`` (the same shape, from OBP's ``RegressionModel`` or any other)::
 
     from reckit.obp import (OffPolicyEvaluation, InverseProbabilityWeighting as IPW,
@@ -32,6 +33,11 @@ __all__ = [
     "DirectMethod",
     "DoublyRobust",
     "SwitchDoublyRobust",
+    "SelfNormalizedDoublyRobust",
+    "DoublyRobustWithShrinkage",
+    "SubGaussianInverseProbabilityWeighting",
+    "SubGaussianDoublyRobust",
+    "BalancedInverseProbabilityWeighting",
     "OffPolicyEvaluation",
     "estimate_confidence_interval_by_bootstrap",
 ]
@@ -206,6 +212,86 @@ class SwitchDoublyRobust(_Estimator):
 
 
 
+@dataclass
+class SelfNormalizedDoublyRobust(_Estimator):
+    """SNDR: DM plus ``w · (reward − q̂(a_t)) / mean(w)``."""
+
+    estimator_name: str = "sndr"
+    _code = 5
+    _needs_model = True
+
+
+@dataclass
+class DoublyRobustWithShrinkage(_Estimator):
+    """DRos: DM plus ``lambda_ · w / (w² + lambda_) · (reward − q̂(a_t))`` (``w`` at ``lambda_ = inf``)."""
+
+    lambda_: float = 0.0
+    estimator_name: str = "dr-os"
+    _code = 6
+    _needs_model = True
+
+
+@dataclass
+class SubGaussianInverseProbabilityWeighting(_Estimator):
+    """Sub-Gaussian IPW: mean of ``w / (1 − lambda_ + lambda_ · w) · reward``, ``lambda_`` in [0, 1]."""
+
+    lambda_: float = 0.0
+    estimator_name: str = "sg-ipw"
+    _code = 7
+
+
+@dataclass
+class SubGaussianDoublyRobust(_Estimator):
+    """Sub-Gaussian DR: DM plus ``w / (1 − lambda_ + lambda_ · w) · (reward − q̂(a_t))``."""
+
+    lambda_: float = 0.0
+    estimator_name: str = "sg-dr"
+    _code = 8
+    _needs_model = True
+
+
+@dataclass
+class BalancedInverseProbabilityWeighting:
+    """B-IPW on given weights (OBP's class): ``min(ŵ, lambda_) · reward / mean(min(ŵ, lambda_))``.
+    ``estimated_importance_weights`` come from a classifier (OBP's ``ImportanceWeightEstimator``;
+    ``reckit.offline_ab(..., balanced_ipw=C)`` fits RecKit's own from a log); this is the arithmetic
+    on them, in numpy."""
+
+    lambda_: float = np.inf
+    estimator_name: str = "b-ipw"
+
+    def _estimate_round_rewards(self, reward, action, estimated_importance_weights, action_dist=None,
+                                position=None, **_) -> np.ndarray:
+        if estimated_importance_weights is None:
+            raise ValueError(f"{self.estimator_name}: estimated_importance_weights is required")
+        rew = _array(reward, "reward", np.float64, 1)
+        iw = _array(estimated_importance_weights, "estimated_importance_weights", np.float64, 1)
+        if iw.shape != rew.shape:
+            raise ValueError(f"estimated_importance_weights: expected {rew.shape[0]} values (reward's), "
+                             f"got {iw.shape[0]}")
+        if not np.all(np.isfinite(iw)) or np.any(iw < 0):
+            raise ValueError("estimated_importance_weights: expected finite non-negative values")
+        if isinstance(self.lambda_, bool) or not isinstance(self.lambda_, (int, float, np.floating, np.integer)) \
+                or math.isnan(self.lambda_) or self.lambda_ <= 0:
+            raise ValueError(f"lambda_: expected a positive number, got {self.lambda_!r}")
+        iw = np.minimum(iw, self.lambda_)
+        return rew * iw / iw.mean()
+
+    def estimate_policy_value(self, reward=None, action=None, estimated_importance_weights=None, action_dist=None,
+                              position=None, **kwargs) -> float:
+        """The estimated policy value, as OBP's."""
+        return self._estimate_round_rewards(reward, action, estimated_importance_weights, action_dist,
+                                            position).mean()
+
+    def estimate_interval(self, reward=None, action=None, estimated_importance_weights=None, action_dist=None,
+                          position=None, alpha: float = 0.05, n_bootstrap_samples: int = 10000, random_state=None,
+                          **kwargs) -> dict:
+        """OBP's bootstrap interval of the policy value."""
+        rounds = self._estimate_round_rewards(reward, action, estimated_importance_weights, action_dist, position)
+        return estimate_confidence_interval_by_bootstrap(rounds, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples,
+                                                         random_state=random_state)
+
+
 class OffPolicyEvaluation:
     """OBP's ``OffPolicyEvaluation`` over RecKit's estimators: ``bandit_feedback`` (OBP's dict:
     ``action``, ``reward``, ``pscore``, ``position``), ``ope_estimators`` (a list of the classes
@@ -220,37 +306,42 @@ class OffPolicyEvaluation:
         if not ope_estimators:
             raise ValueError("ope_estimators: give at least one estimator")
         for e in ope_estimators:
-            if not isinstance(e, _Estimator):
+            if not isinstance(e, (_Estimator, BalancedInverseProbabilityWeighting)):
                 raise TypeError(f"ope_estimators: {e!r} is not a reckit.obp estimator")
         self.bandit_feedback = bandit_feedback
         self.ope_estimators = list(ope_estimators)
         self.ope_estimators_ = {e.estimator_name: e for e in self.ope_estimators}
 
-    def _inputs(self, action_dist, estimated_rewards_by_reg_model) -> dict:
+    def _inputs(self, action_dist, estimated_rewards_by_reg_model, estimated_importance_weights=None) -> dict:
         bf = self.bandit_feedback
         return dict(reward=bf["reward"], action=bf["action"], pscore=bf.get("pscore"), position=bf.get("position"),
-                    action_dist=action_dist, estimated_rewards_by_reg_model=estimated_rewards_by_reg_model)
+                    action_dist=action_dist, estimated_rewards_by_reg_model=estimated_rewards_by_reg_model,
+                    estimated_importance_weights=estimated_importance_weights)
 
     def _model_for(self, name, estimated_rewards_by_reg_model):
         if isinstance(estimated_rewards_by_reg_model, dict):
             return estimated_rewards_by_reg_model.get(name)
         return estimated_rewards_by_reg_model
 
-    def estimate_policy_values(self, action_dist, estimated_rewards_by_reg_model=None, **kwargs) -> dict:
-        """``{estimator_name: policy value}``."""
+    def estimate_policy_values(self, action_dist, estimated_rewards_by_reg_model=None,
+                               estimated_importance_weights=None, **kwargs) -> dict:
+        """``{estimator_name: policy value}``; ``estimated_importance_weights`` (an array, or a dict
+        by estimator name) feeds B-IPW."""
         return {
-            name: e.estimate_policy_value(**self._inputs(action_dist, self._model_for(name,
-                                                                                      estimated_rewards_by_reg_model)))
+            name: e.estimate_policy_value(**self._inputs(
+                action_dist, self._model_for(name, estimated_rewards_by_reg_model),
+                self._model_for(name, estimated_importance_weights)))
             for name, e in self.ope_estimators_.items()
         }
 
     def estimate_intervals(self, action_dist, estimated_rewards_by_reg_model=None, alpha: float = 0.05,
-                           n_bootstrap_samples: int = 100, random_state=None, **kwargs) -> dict:
+                           n_bootstrap_samples: int = 100, random_state=None, estimated_importance_weights=None,
+                           **kwargs) -> dict:
         """``{estimator_name: {"mean", "95.0% CI (lower)", "95.0% CI (upper)"}}`` (OBP's bootstrap)."""
         return {
             name: e.estimate_interval(alpha=alpha, n_bootstrap_samples=n_bootstrap_samples, random_state=random_state,
-                                      **self._inputs(action_dist, self._model_for(name,
-                                                                                  estimated_rewards_by_reg_model)))
+                                      **self._inputs(action_dist, self._model_for(name, estimated_rewards_by_reg_model),
+                                                     self._model_for(name, estimated_importance_weights)))
             for name, e in self.ope_estimators_.items()
         }
 

@@ -15,6 +15,9 @@ from obp.dataset import OpenBanditDataset  # noqa: E402
 from obp.ope import DirectMethod, DoublyRobust, InverseProbabilityWeighting  # noqa: E402
 from obp.ope import OffPolicyEvaluation, RegressionModel  # noqa: E402
 from obp.ope import SelfNormalizedInverseProbabilityWeighting, SwitchDoublyRobust  # noqa: E402
+from obp.ope import (  # noqa: E402
+    BalancedInverseProbabilityWeighting, DoublyRobustWithShrinkage, SelfNormalizedDoublyRobust,
+    SubGaussianDoublyRobust, SubGaussianInverseProbabilityWeighting)
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +53,12 @@ PAIRS = [
     (SwitchDoublyRobust(lambda_=5), rob.SwitchDoublyRobust(lambda_=5)),
     (SwitchDoublyRobust(lambda_=50, estimator_name="switch-dr-50"),
      rob.SwitchDoublyRobust(lambda_=50, estimator_name="switch-dr-50")),
+    (SelfNormalizedDoublyRobust(), rob.SelfNormalizedDoublyRobust()),
+    (DoublyRobustWithShrinkage(lambda_=1.0), rob.DoublyRobustWithShrinkage(lambda_=1.0)),
+    (DoublyRobustWithShrinkage(lambda_=np.inf, estimator_name="dr-os-inf"),
+     rob.DoublyRobustWithShrinkage(lambda_=np.inf, estimator_name="dr-os-inf")),
+    (SubGaussianInverseProbabilityWeighting(lambda_=0.1), rob.SubGaussianInverseProbabilityWeighting(lambda_=0.1)),
+    (SubGaussianDoublyRobust(lambda_=0.1), rob.SubGaussianDoublyRobust(lambda_=0.1)),
 ]
 
 
@@ -77,6 +86,41 @@ def test_intervals_equal_obps(feedback):
     for name in want:
         for key in want[name]:
             assert got[name][key] == pytest.approx(want[name][key], rel=1e-10, abs=1e-15), (name, key)
+
+
+def test_balanced_ipw_on_given_weights_equals_obps(feedback):
+    """B-IPW is arithmetic on the weights a classifier gave: the same weights, the same value and
+    bootstrap interval as OBP's class, alone and inside OffPolicyEvaluation (weights by name)."""
+    bf, action_dist, _ = feedback
+    w = action_dist[np.arange(bf["n_rounds"]), bf["action"], bf["position"]] / bf["pscore"]
+    iw = w * np.random.default_rng(3).uniform(0.5, 1.5, size=w.shape)
+    for lam in (np.inf, 5.0):
+        theirs = BalancedInverseProbabilityWeighting(lambda_=lam)
+        ours = rob.BalancedInverseProbabilityWeighting(lambda_=lam)
+        kw = dict(reward=bf["reward"], action=bf["action"], action_dist=action_dist, position=bf["position"],
+                  estimated_importance_weights=iw)
+        assert ours.estimate_policy_value(**kw) == pytest.approx(theirs.estimate_policy_value(**kw), rel=1e-12)
+        want = theirs.estimate_interval(n_bootstrap_samples=100, random_state=5, **kw)
+        got = ours.estimate_interval(n_bootstrap_samples=100, random_state=5, **kw)
+        for key in want:
+            assert got[key] == pytest.approx(want[key], rel=1e-10), key
+    ope = rob.OffPolicyEvaluation(bandit_feedback=bf, ope_estimators=[rob.InverseProbabilityWeighting(),
+                                                                        rob.BalancedInverseProbabilityWeighting()])
+    values = ope.estimate_policy_values(action_dist, estimated_importance_weights={"b-ipw": iw})
+    assert values["b-ipw"] == pytest.approx(
+        BalancedInverseProbabilityWeighting().estimate_policy_value(
+            reward=bf["reward"], action=bf["action"], action_dist=action_dist, position=bf["position"],
+            estimated_importance_weights=iw),
+        rel=1e-12)
+    with pytest.raises(ValueError, match="estimated_importance_weights is required"):
+        ope.estimate_policy_values(action_dist)
+    with pytest.raises(ValueError, match="estimated_importance_weights: expected"):
+        rob.BalancedInverseProbabilityWeighting().estimate_policy_value(
+            reward=bf["reward"], action=bf["action"], estimated_importance_weights=iw[:5])
+    with pytest.raises(reckit.ReckitValueError, match="sub-Gaussian"):
+        rob.SubGaussianInverseProbabilityWeighting(lambda_=2.0).estimate_policy_value(
+            reward=bf["reward"], action=bf["action"], pscore=bf["pscore"], action_dist=action_dist,
+            position=bf["position"])
 
 
 def test_summary_tables(feedback):
