@@ -89,7 +89,7 @@ import Testing
         chunk.positions = [Int32](repeating: 0, count: n)
         chunk.rewards = [Double](repeating: 0, count: n)
         chunk.contexts = [.init(name: "user", ids: (0..<n).map { Int32($0) }, values: (0..<n).map { "u\($0)" })]
-        cells.add(chunk, states: nil, items: 1) { _, _ in [1] }
+        try cells.add(chunk, states: nil, items: 1) { _, _ in [1] }
         #expect(cells.overflow)
         guard case .failure(.invalidParameter(let m)) = cells.estimate(c: 1, items: 1) else {
             Issue.record("an estimate from overflowed cells")
@@ -105,6 +105,24 @@ import Testing
                         name: "t", marginals: [try PlackettLuce(scores: [0, 1], temperature: 1).exactMarginals(k: 1)])
                 ],
                 logging: nil, settings: s)
+        }
+    }
+
+    /// A reward the exact sums cannot hold (or NaN) is a typed error naming the line, not a trap.
+    @Test func hugeRewardsAreRefusedWithTheirLine() throws {
+        for bad in [3e9, -1e300, Double.nan, Double.infinity] {
+            var cells = BalancedCells(columns: [])
+            var chunk = LogChunk(source: "big.csv")
+            chunk.items = [0, 1]
+            chunk.positions = [0, 0]
+            chunk.rewards = [1, bad]
+            chunk.lines = [2, 3]
+            #expect {
+                try cells.add(chunk, states: nil, items: 2) { _, _ in [0.5, 0.5] }
+            } throws: { error in
+                guard case .malformedFile(let file, let line, let m) = error as? RecOPEError else { return false }
+                return file == "big.csv" && line == 3 && m.contains("too large for balanced IPW")
+            }
         }
     }
 

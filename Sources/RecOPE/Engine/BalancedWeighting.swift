@@ -88,12 +88,15 @@ public struct BalancedCells: Sendable, Equatable, Codable {
     }
 
     mutating func checkSize() {
-        if cells.count > Self.maxCells {
-            overflow = true
-            cells = [:]
-            contexts = []
-            contextIndex = [:]
-        }
+        if cells.count > Self.maxCells { dropAll() }
+    }
+
+    /// Past a limit: no cells, and no estimate.
+    mutating func dropAll() {
+        overflow = true
+        cells = [:]
+        contexts = []
+        contextIndex = [:]
     }
 
     /// The index of a context-value tuple (added if new).
@@ -119,10 +122,19 @@ public struct BalancedCells: Sendable, Equatable, Codable {
 
     /// Adds chunk `c`'s rows: `target(ts, position)` gives the target's item probabilities at a
     /// position in target state ts; `states` the rows' target states (nil: state 0).
+    /// - Throws: `.malformedFile` naming the line of a reward whose square the exact sums cannot
+    ///   hold (|r| ≥ 2³¹, or not finite).
     @_spi(Reference) public mutating func add(
         _ c: LogChunk, states: [Int32]?, items: Int, target: (Int, Int) -> [Double]
-    ) {
+    ) throws(RecOPEError) {
         guard !overflow, c.count > 0 else { return }
+        if let j = c.rewards.firstIndex(where: { !ExactSum.fits($0 * $0) }) {
+            throw .malformedFile(
+                file: c.source, line: c.lines?[j],
+                message:
+                    "reward \(c.rewards[j]) is too large for balanced IPW's exact sums (|r| < 2^31); leave out balanced IPW"
+            )
+        }
         // Per row a chunk-local context combination (mixed radix over the chunk's value ids).
         let cols = columns.map { name in c.contexts.first { $0.name == name } }
         var radix = [Int]()
@@ -131,8 +143,7 @@ public struct BalancedCells: Sendable, Equatable, Codable {
             let r = (col?.values.count ?? 0) + 1
             let (m, o) = total.multipliedReportingOverflow(by: r)
             if o {
-                overflow = true
-                cells = [:]
+                dropAll()
                 return
             }
             radix.append(r)

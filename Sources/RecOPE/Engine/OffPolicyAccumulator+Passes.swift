@@ -33,7 +33,7 @@ extension OffPolicyAccumulator {
             }
         }
         if state.settings.logisticRewardModel { countLevels(c) }
-        if state.settings.balanced != nil { addBalancedCells(c) }
+        if state.settings.balanced != nil { try addBalancedCells(c) }
         let pa = try loggingProbabilities(c)
         let layout = plan.passes[SumPass.ratios.rawValue]!
         var inputs = [TermInputs]()
@@ -52,14 +52,14 @@ extension OffPolicyAccumulator {
     }
 
     /// Balanced IPW's cells of chunk `c`, per policy.
-    mutating func addBalancedCells(_ c: LogChunk) {
+    mutating func addBalancedCells(_ c: LogChunk) throws(RecOPEError) {
         let N = evaluator.items
         for p in state.policies.indices {
             let marginals = evaluator.targets[p].marginals
             if state.policies[p].weights.balanced == nil {
                 state.policies[p].weights.balanced = BalancedCells(columns: c.contexts.map(\.name))
             }
-            state.policies[p].weights.balanced!.add(
+            try state.policies[p].weights.balanced!.add(
                 c, states: c.targetStates.isEmpty ? nil : c.targetStates[p], items: N
             ) { ts, k in (0..<N).map { marginals[ts].probability(item: $0, rank: k) } }
         }
