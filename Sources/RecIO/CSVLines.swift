@@ -164,7 +164,7 @@ public struct CSVLines: ~Copyable {
     }
 
     /// Loads the next window's bits.
-    @inlinable
+    @inlinable @inline(__always)
     mutating func advance() {
         window += 64
         var s: UInt64 = 0

@@ -687,7 +687,7 @@ struct LogRowParser: Sendable {
             }
             if batch.count > 0 {
                 let first = r - batch.count
-                let good = convert(&batch, origin: origin, firstRow: first, col, &s)
+                let good = convert(&batch, origin: origin, end: origin + span.count, firstRow: first, col, &s)
                 batch.count = 0
                 if good < r - first {
                     r = first + good
@@ -769,8 +769,8 @@ struct LogRowParser: Sendable {
     /// check of `reference`; rows a check refuses then go to the reference path in order.
     /// Returns the rows that are good before the first bad one (all of them when none is bad).
     func convert(
-        _ b: inout FieldBatch, origin: UnsafePointer<UInt8>, firstRow r0: Int, _ col: SpanColumns,
-        _ s: inout LogSpan
+        _ b: inout FieldBatch, origin: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, firstRow r0: Int,
+        _ col: SpanColumns, _ s: inout LogSpan
     ) -> Int {
         let n = b.count
         let ok = b.ok
@@ -781,7 +781,9 @@ struct LogRowParser: Sendable {
             let (o, l) = b.column(slot)
             let out = col.items + r0
             for k in 0..<n {
-                if let it = DecimalParser.int(origin + o[k], count: Int(l[k])), it >= 0, it <= Int(Int32.max) {
+                if let it = DecimalParser.int(origin + o[k], count: Int(l[k]), readableTo: end), it >= 0,
+                    it <= Int(Int32.max)
+                {
                     out[k] = Int32(truncatingIfNeeded: it)
                 } else {
                     ok[k] = 0
@@ -795,7 +797,7 @@ struct LogRowParser: Sendable {
             let out = col.positions + r0
             let base = self.base
             for k in 0..<n {
-                if let pos = DecimalParser.int(origin + o[k], count: Int(l[k])), pos >= base,
+                if let pos = DecimalParser.int(origin + o[k], count: Int(l[k]), readableTo: end), pos >= base,
                     pos - base <= Int(Int32.max)
                 {
                     out[k] = Int32(truncatingIfNeeded: pos - base)
@@ -822,7 +824,9 @@ struct LogRowParser: Sendable {
             let (o, l) = b.column(slot)
             let out = col.propensities! + r0
             for k in 0..<n {
-                if let q = DecimalParser.double(origin + o[k], count: Int(l[k])), q.isFinite, q > 0, q <= 1 {
+                if let q = DecimalParser.double(origin + o[k], count: Int(l[k]), readableTo: end), q.isFinite, q > 0,
+                    q <= 1
+                {
                     out[k] = q
                 } else {
                     ok[k] = 0

@@ -78,8 +78,10 @@ struct EventSpanParser: Sendable {
     /// by value: "007" and "7" are one key); any other key is `-(id + 1)` of its text in the span's
     /// `strings` (negative integers by their canonical text, `String(value)`).
     @inline(__always)
-    static func key(_ p: UnsafePointer<UInt8>, _ n: Int, _ strings: inout ByteInterner) -> Int64 {
-        if let v = DecimalParser.int(p, count: n) {
+    static func key(
+        _ p: UnsafePointer<UInt8>, _ n: Int, _ strings: inout ByteInterner, readableTo end: UnsafePointer<UInt8>
+    ) -> Int64 {
+        if let v = DecimalParser.int(p, count: n, readableTo: end) {
             if v >= 0 { return Int64(v) }
             var s = String(v)
             return -1 - Int64(s.withUTF8 { strings.id($0.baseAddress!, count: $0.count) })
@@ -163,6 +165,7 @@ struct EventSpanParser: Sendable {
         // The previous row's session (rows of a session are usually together).
         var lastSession: (UnsafePointer<UInt8>, Int, Int64)? = nil
         var scan = CSVLines(span.baseAddress!, count: span.count, separator: 44, atFileStart: false)
+        let end = span.baseAddress! + span.count
         var row = CSVRow()
         let needed = max(session, time, item, event)
         while scan.next() {
@@ -211,7 +214,7 @@ struct EventSpanParser: Sendable {
                         // Whole seconds (the usual form): the integer's Double is strtod's value
                         // (both round once); a sign goes the general way ("-0" is -0.0).
                         var t: Double? =
-                            tp[0] != 45 ? DecimalParser.int(tp, count: tn).map(Double.init) : nil
+                            tp[0] != 45 ? DecimalParser.int(tp, count: tn, readableTo: end).map(Double.init) : nil
                         if t == nil { t = DecimalParser.double(tp, count: tn) }
                         if t == nil || !t!.isFinite {
                             t = parseTimestamp(bytes: UnsafeBufferPointer(start: tp, count: tn))
@@ -221,11 +224,11 @@ struct EventSpanParser: Sendable {
                             if let (lp, ln, lid) = lastSession, ln == sn, Self.same(lp, sp, sn) {
                                 sid = lid
                             } else {
-                                sid = Self.key(sp, sn, &sessionKeys)
+                                sid = Self.key(sp, sn, &sessionKeys, readableTo: end)
                                 lastSession = (sp, sn, sid)
                             }
                             sessions[rows] = sid
-                            items[rows] = Self.key(ip, iN, &itemKeys)
+                            items[rows] = Self.key(ip, iN, &itemKeys, readableTo: end)
                             eventIds[rows] = eid
                             times[rows] = t
                             prices[rows] = pv
@@ -243,8 +246,8 @@ struct EventSpanParser: Sendable {
             }
             do {
                 guard let v = try reference(row, line: scan.lineIndex) else { continue }
-                sessions[rows] = v.session.withUTF8Bytes { Self.key($0, $1, &sessionKeys) }
-                items[rows] = v.item.withUTF8Bytes { Self.key($0, $1, &itemKeys) }
+                sessions[rows] = v.session.withUTF8Bytes { Self.key($0, $1, &sessionKeys, readableTo: $0 + $1) }
+                items[rows] = v.item.withUTF8Bytes { Self.key($0, $1, &itemKeys, readableTo: $0 + $1) }
                 lastSession = nil
                 eventIds[rows] = v.raw.withUTF8Bytes { resolve($0, $1, &values, &resolutions) }
                 times[rows] = v.time

@@ -141,6 +141,77 @@ import Testing
         }
     }
 
+    /// The readers' forms that may read past the field (`double(_:count:readableTo:)`,
+    /// `int(_:count:readableTo:)`: eight digits a word) give the field's value alone, whatever
+    /// bytes follow it: against `strtod` (bits) and the integer loop, on the edge cases, random
+    /// numbers, every `digits.digits` shape up to 8 + 8 digits with a wrong byte at each place,
+    /// followed by digits, dots, separators or nothing readable.
+    @Test func windowedFormsReadTheFieldAlone() {
+        var g = Xoshiro256(seed: 351)
+        var cases = [
+            "0.5", "1.0", "0.0", "00.00", "12345678.12345678", "99999999.99999999", "9007199.254740993",
+            "90071992.54740993", "0.0501947", "0.00726762", "1.", ".5", "1.2.3", "1..2", "1e5", "1.5e3", "-0.5",
+            "+0.5", " 0.5", "0.5 ", "0,5", "0x1.8", "123456789.5", "1.123456789", "1600000009", "49194", "0123",
+            "1234567812345678", "12345678123456789", "-1234", "12a4", "１２３４",
+        ]
+        for whole in 1...8 {
+            for fraction in 1...8 {
+                let digits = (0..<(whole + fraction)).map { _ in Character(String(g.next() % 10)) }
+                var s = String(digits[..<whole]) + "." + String(digits[whole...])
+                cases.append(s)
+                // A wrong byte at each place.
+                for k in 0..<s.count {
+                    var b = Array(s.utf8)
+                    b[k] =
+                        [UInt8(ascii: "a"), UInt8(ascii: "/"), UInt8(ascii: ":"), UInt8(ascii: "."), 0x80][
+                            Int(g.next() % 5)]
+                    s = String(decoding: b, as: UTF8.self)
+                    cases.append(s)
+                    s = String(digits[..<whole]) + "." + String(digits[whole...])
+                }
+            }
+        }
+        for n in 1...16 { cases.append((0..<n).map { _ in String(g.next() % 10) }.joined()) }
+        for i in 0..<50_000 {
+            switch i % 3 {
+            case 0: cases.append(String(format: "%.\(Int(g.next() % 10))f", Sampling.uniform(&g) * 1000))
+            case 1: cases.append("\(Sampling.uniform(&g))")
+            default: cases.append(String(g.next() >> (g.next() % 64)))
+            }
+        }
+        let tails = ["", ",", "0123456789", "........", "9.9.9.9.9.9.9.9", "\n1,2,3\n", ",0.5,0.25"]
+        var bad = [String]()
+        for c in cases {
+            let want = Self.reference(c)
+            let wantInt: Int? = Array(c.utf8).withUnsafeBufferPointer {
+                DecimalParser.int($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: $0.count)
+            }
+            for t in tails {
+                for readable in [0, 4, 8, 16, 24] {
+                    let field = Array(c.utf8)
+                    var bytes = field + Array(t.utf8)
+                    bytes += (0..<readable).map { _ in UInt8(truncatingIfNeeded: 48 + g.next() % 10) }
+                    let (got, gotInt) = bytes.withUnsafeBufferPointer { b in
+                        let p = b.baseAddress!
+                        let end = p + min(b.count, field.count + readable)
+                        return (
+                            DecimalParser.double(p, count: field.count, readableTo: end),
+                            DecimalParser.int(p, count: field.count, readableTo: end)
+                        )
+                    }
+                    let same =
+                        switch (got, want) {
+                        case (nil, nil): true
+                        case (let x?, let y?): x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
+                        default: false
+                        }
+                    if !same || gotInt != wantInt { bad.append(c + " + " + t.debugDescription) }
+                }
+            }
+        }
+        #expect(bad.isEmpty, "\(bad.prefix(10))")
+    }
+
     /// `DecimalParser.float` against `strtof` on the same strings (bits), long fields included.
     @Test func floatsEqualStrtof() {
         func reference(_ s: String) -> Float? {
