@@ -279,6 +279,106 @@ public struct CSVLines: ~Copyable {
     }
 }
 
+/// Some fields of up to `rows` plain rows, by field then row (offsets from a span's first byte,
+/// lengths), with each row's line: what `CSVLines.gather` fills for a reader that converts a
+/// batch column by column. Memory the batch owns.
+public struct CSVFieldBatch: ~Copyable {
+    /// Rows the batch holds at most.
+    public let rows: Int
+    /// The fields gathered, in slot order.
+    public let fields: [Int]
+    /// The row's fields must number more than this (the largest of `fields`).
+    @usableFromInline let needed: Int
+    @usableFromInline let fieldList: UnsafeMutablePointer<Int>
+    /// Slot `s` of row `k`: `offsets[s * rows + k]`, `lengths[s * rows + k]`.
+    public let offsets: UnsafeMutablePointer<Int>
+    public let lengths: UnsafeMutablePointer<Int32>
+    /// Row `k`'s line: its first byte's offset, its length and its line in the span.
+    public let lineStarts: UnsafeMutablePointer<Int>
+    public let lineLengths: UnsafeMutablePointer<Int32>
+    public let lineIndices: UnsafeMutablePointer<Int32>
+    /// A flag per row for the caller (1: the row's values are good).
+    public let ok: UnsafeMutablePointer<UInt8>
+    /// Rows held.
+    public var count = 0
+
+    /// A batch of the fields `fields` (indices in the row) for up to `rows` rows.
+    public init(fields: [Int], rows: Int) {
+        self.rows = rows
+        self.fields = fields
+        needed = fields.max() ?? 0
+        fieldList = .allocate(capacity: max(fields.count, 1))
+        for (k, f) in fields.enumerated() { fieldList[k] = f }
+        offsets = .allocate(capacity: max(fields.count, 1) * rows)
+        lengths = .allocate(capacity: max(fields.count, 1) * rows)
+        lineStarts = .allocate(capacity: rows)
+        lineLengths = .allocate(capacity: rows)
+        lineIndices = .allocate(capacity: rows)
+        ok = .allocate(capacity: rows)
+    }
+
+    deinit {
+        fieldList.deallocate()
+        offsets.deallocate()
+        lengths.deallocate()
+        lineStarts.deallocate()
+        lineLengths.deallocate()
+        lineIndices.deallocate()
+        ok.deallocate()
+    }
+
+    /// Field slot `slot`'s offsets and lengths, by row.
+    @inlinable @inline(__always)
+    public func column(_ slot: Int) -> (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int32>) {
+        (offsets + slot * rows, lengths + slot * rows)
+    }
+}
+
+extension CSVLines {
+    /// Why `gather` returned.
+    public enum GatherStop: Sendable {
+        /// The batch is full.
+        case full
+        /// The current row is not one the batch takes (quoted, or too few fields): the caller
+        /// reads it (`line`, `lineIndex`).
+        case other
+        /// The span has no more lines.
+        case end
+    }
+
+    /// Adds the next plain rows with enough fields to `batch` (their lines, and the batch's
+    /// fields as offsets from `origin`) until it is full, a row it does not take is current, or
+    /// the span ends. The scan's loop and the gather run in this one function, with the scan's
+    /// state in registers (a call of `next` per row kept it in memory).
+    public mutating func gather(into batch: inout CSVFieldBatch, origin: UnsafePointer<UInt8>) -> GatherStop {
+        let rows = batch.rows
+        let needed = batch.needed
+        let slots = batch.fields.count
+        let list = batch.fieldList
+        let offsets = batch.offsets
+        let lengths = batch.lengths
+        var k = batch.count
+        defer { batch.count = k }
+        while k < rows {
+            guard next() else { return .end }
+            guard _isPlain && _count > needed else { return .other }
+            let line = _line.baseAddress!
+            let lineAt = origin.distance(to: line)
+            batch.lineStarts[k] = lineAt
+            batch.lineLengths[k] = Int32(truncatingIfNeeded: _line.count)
+            batch.lineIndices[k] = Int32(truncatingIfNeeded: _lineIndex)
+            for slot in 0..<slots {
+                let f = list[slot]
+                let a = Int(starts[f])
+                offsets[slot &* rows &+ k] = lineAt &+ a
+                lengths[slot &* rows &+ k] = starts[f &+ 1] &- 1 &- Int32(truncatingIfNeeded: a)
+            }
+            k += 1
+        }
+        return .full
+    }
+}
+
 /// Reads a file in large blocks that end at a line end (the rest of a block's last line opens
 /// the next one), for readers that parse whole lines in parallel. `-` is standard input.
 ///

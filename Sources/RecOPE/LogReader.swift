@@ -668,22 +668,15 @@ struct LogRowParser: Sendable {
             parsePositions(&scan, col, &s)
             return s
         }
-        let fields = batchFields
-        var batch = FieldBatch(fields: fields, rows: Self.batchRows)
+        var batch = CSVFieldBatch(fields: batchFields, rows: Self.batchRows)
         let origin = span.baseAddress!
         var r = 0
         while true {
-            let more = scan.next()
-            var byReference = false
-            if more {
-                if scan.isPlain && scan.count > needed {
-                    batch.add(scan, origin: origin, fields: fields)
-                    col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
-                    r += 1
-                    if batch.count < Self.batchRows { continue }
-                } else {
-                    byReference = true
-                }
+            let before = batch.count
+            let stop = scan.gather(into: &batch, origin: origin)
+            for k in before..<batch.count {
+                col.lines[r] = batch.lineIndices[k]
+                r += 1
             }
             if batch.count > 0 {
                 let first = r - batch.count
@@ -694,8 +687,8 @@ struct LogRowParser: Sendable {
                     break
                 }
             }
-            if !more { break }
-            if byReference {
+            if stop == .end { break }
+            if stop == .other {
                 if !referenceRow(scan.line, line: scan.lineIndex, at: r, col, &s) { break }
                 col.lines[r] = Int32(truncatingIfNeeded: scan.lineIndex)
                 r += 1
@@ -769,7 +762,7 @@ struct LogRowParser: Sendable {
     /// check of `reference`; rows a check refuses then go to the reference path in order.
     /// Returns the rows that are good before the first bad one (all of them when none is bad).
     func convert(
-        _ b: inout FieldBatch, origin: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, firstRow r0: Int,
+        _ b: inout CSVFieldBatch, origin: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, firstRow r0: Int,
         _ col: SpanColumns, _ s: inout LogSpan
     ) -> Int {
         let n = b.count
@@ -967,62 +960,5 @@ struct LogRowParser: Sendable {
             }
         }
         return v
-    }
-}
-
-/// The mapped fields of up to `rows` plain rows, by field then row (offsets from the span's
-/// first byte, lengths), with each row's line; memory the batch owns.
-struct FieldBatch: ~Copyable {
-    let rows: Int
-    let offsets: UnsafeMutablePointer<Int>
-    let lengths: UnsafeMutablePointer<Int32>
-    let lineStarts: UnsafeMutablePointer<Int>
-    let lineLengths: UnsafeMutablePointer<Int32>
-    let lineIndices: UnsafeMutablePointer<Int32>
-    let ok: UnsafeMutablePointer<UInt8>
-    var count = 0
-
-    init(fields: [Int], rows: Int) {
-        self.rows = rows
-        offsets = .allocate(capacity: max(fields.count, 1) * rows)
-        lengths = .allocate(capacity: max(fields.count, 1) * rows)
-        lineStarts = .allocate(capacity: rows)
-        lineLengths = .allocate(capacity: rows)
-        lineIndices = .allocate(capacity: rows)
-        ok = .allocate(capacity: rows)
-    }
-
-    deinit {
-        offsets.deallocate()
-        lengths.deallocate()
-        lineStarts.deallocate()
-        lineLengths.deallocate()
-        lineIndices.deallocate()
-        ok.deallocate()
-    }
-
-    /// Adds the scan's current (plain) row: fields `fields` of it.
-    @inline(__always)
-    mutating func add(_ scan: borrowing CSVLines, origin: UnsafePointer<UInt8>, fields: [Int]) {
-        let k = count
-        let line = scan.line.baseAddress!
-        let lineAt = origin.distance(to: line)
-        lineStarts[k] = lineAt
-        lineLengths[k] = Int32(truncatingIfNeeded: scan.line.count)
-        lineIndices[k] = Int32(truncatingIfNeeded: scan.lineIndex)
-        fields.withUnsafeBufferPointer { fs in
-            for slot in 0..<fs.count {
-                let (p, n) = scan.field(fs[slot])
-                offsets[slot * rows + k] = origin.distance(to: p)
-                lengths[slot * rows + k] = Int32(truncatingIfNeeded: n)
-            }
-        }
-        count = k + 1
-    }
-
-    /// Field slot `slot`'s offsets and lengths, by row.
-    @inline(__always)
-    func column(_ slot: Int) -> (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int32>) {
-        (offsets + slot * rows, lengths + slot * rows)
     }
 }

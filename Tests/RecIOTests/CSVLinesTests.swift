@@ -77,6 +77,54 @@ import Testing
         }
     }
 
+    /// `gather` takes the plain rows with more fields than the batch's largest, in order, with
+    /// their lines and the batch's fields; it stops at every other row (left current), when the
+    /// batch is full, and at the end: the reference rows, whatever the batch size.
+    @Test func gatherTakesThePlainRowsOfTheReference() {
+        var g = Xoshiro256(seed: 66)
+        for trial in 0..<400 {
+            let t = Self.text(&g, lines: 1 + Int(g.next() % 60))
+            let want = Self.reference(t, atFileStart: trial % 2 == 0)
+            let fields = [[0], [2, 0], [1, 3, 1], [4]][trial % 4]
+            let needed = fields.max()!
+            var got = [(Int, Bool, [String])]()
+            t.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                var s = CSVLines(base, count: b.count, separator: 44, atFileStart: trial % 2 == 0)
+                var batch = CSVFieldBatch(fields: fields, rows: 1 + trial % 5)
+                func drain(_ batch: inout CSVFieldBatch) {
+                    for k in 0..<batch.count {
+                        let values = fields.indices.map { slot in
+                            let (o, l) = batch.column(slot)
+                            return String(
+                                decoding: UnsafeBufferPointer(start: base + o[k], count: Int(l[k])), as: UTF8.self)
+                        }
+                        let line = Array(
+                            UnsafeBufferPointer(start: base + batch.lineStarts[k], count: Int(batch.lineLengths[k])))
+                        #expect(!line.contains(10) && !line.contains(34))
+                        got.append((Int(batch.lineIndices[k]), true, values))
+                    }
+                    batch.count = 0
+                }
+                while true {
+                    let stop = s.gather(into: &batch, origin: base)
+                    drain(&batch)
+                    if stop == .end { break }
+                    if stop == .other { got.append((s.lineIndex, false, [])) }
+                }
+            }
+            // The reference: plain rows with enough fields give the batch's fields; any other row
+            // is handed back.
+            let expected = want.map { (line, plain, values) in
+                plain && values.count > needed ? (line, true, fields.map { values[$0] }) : (line, false, [String]())
+            }
+            #expect(got.count == expected.count, "trial \(trial)")
+            for (x, y) in zip(got, expected) {
+                #expect(x.0 == y.0 && x.1 == y.1 && x.2 == y.2, "trial \(trial): \(x) vs \(y)")
+            }
+        }
+    }
+
     /// Blocks of whole lines, cut again into spans, hold the file's bytes in order, every span
     /// ending at a line end (but the file's last).
     @Test func blocksAreWholeLines() throws {
