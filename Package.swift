@@ -76,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "recbench",
             dependencies: [
-                "RecCore", "RecNN", "RecOPE", "RecRL", "CBLAS",
+                "RecCore", "RecIO", "RecNN", "RecOPE", "RecRL", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/recbench"

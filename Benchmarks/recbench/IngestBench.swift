@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecCore
+import RecIO
 import RecOPE
 import RecRL
 
@@ -25,8 +26,10 @@ struct IngestBench: ParsableCommand {
     )
     var python: String?
     @Option(
-        help: "Measurements to run: ab, depth (the position column alone), events, pass (comma-separated).")
-    var only: String = "ab,depth,events,pass"
+        help:
+            "Measurements to run: ab, depth (the position column alone), events, matrix (a float matrix of rows/10 rows and 16 columns), pass (comma-separated)."
+    )
+    var only: String = "ab,depth,events,matrix,pass"
 
     /// Writes `header` then `rows` lines from `line(j, &g)` to `path`, 4 MiB at a time.
     static func writeLines(
@@ -74,6 +77,14 @@ struct IngestBench: ParsableCommand {
         }
     }
 
+    /// The float matrix: 16 columns of values in (-1, 1) as `CSVMatrix.write` prints them (the
+    /// shortest text that gives the Float back), no header.
+    static func writeMatrix(_ path: String, rows: Int, seed: UInt64) throws {
+        try writeLines(path, header: "", rows: rows, seed: seed) { _, g in
+            (0..<16).map { _ in "\(Float(Sampling.uniform(&g) * 2 - 1))" }.joined(separator: ",") + "\n"
+        }
+    }
+
     func run() throws {
         let dir: String
         var temporary = false
@@ -92,10 +103,16 @@ struct IngestBench: ParsableCommand {
         if !FileManager.default.fileExists(atPath: events) {
             try Self.writeEventLog(events, rows: rows, seed: common.seed)
         }
+        let matrix = dir + "/matrix-\(rows / 10)x16.csv"
+        let matrixRows = rows / 10
+        if only.split(separator: ",").contains("matrix") && !FileManager.default.fileExists(atPath: matrix) {
+            try Self.writeMatrix(matrix, rows: matrixRows, seed: common.seed)
+        }
+        let matrixBytes = Double((try? FileManager.default.attributesOfItem(atPath: matrix)[.size] as? Int) ?? 0)
         let abBytes = Double((try FileManager.default.attributesOfItem(atPath: ab)[.size] as? Int) ?? 0)
         let evBytes = Double((try FileManager.default.attributesOfItem(atPath: events)[.size] as? Int) ?? 0)
         // Read each file once so every reader starts from the page cache.
-        for f in [ab, events] { _ = FileManager.default.contents(atPath: f) }
+        for f in [ab, events, matrix] { _ = FileManager.default.contents(atPath: f) }
         var columns = LogColumns.openBanditDataset
         columns.item = "item"
         columns.position = "position"
@@ -112,7 +129,8 @@ struct IngestBench: ParsableCommand {
         // within minutes), and the faster of the two counts.
         func peerRun(_ file: String) throws -> [String: Double] {
             try pythonPeers(
-                ab: file == "ab" ? ab : "", events: file == "events" ? events : "", threads: threadList, reps: reps)
+                ab: file == "ab" ? ab : "", events: file == "events" ? events : "",
+                matrix: file == "matrix" ? matrix : "", threads: threadList, reps: reps)
         }
         var peers = [String: Double]()
         func measuredPeers(_ file: String, _ body: () throws -> Void) throws {
@@ -122,7 +140,7 @@ struct IngestBench: ParsableCommand {
             for (k, v) in before { peers[k] = min(v, after[k] ?? v) }
         }
         func withPeers(_ m: inout Measurement, file: String, bytes: Double) {
-            let rps = Double(rows) / (m.medianMs / 1e3)
+            let rps = Double(file == "matrix" ? matrixRows : rows) / (m.medianMs / 1e3)
             m.extra += [("rows_per_second", rps), ("mb_per_second", bytes / 1e6 / (m.medianMs / 1e3))]
             if let p = peers["pandas:" + file] {
                 m.extra += [("pandas_ms", p), ("vs_pandas", (p / m.medianMs))]
@@ -171,6 +189,10 @@ struct IngestBench: ParsableCommand {
             let log = try! EventLog.load(csv: events)
             precondition(log.count == rows)
         }
+        try reader("matrix", name: "ingest.float-matrix", bytes: matrixBytes) { t in
+            let m = try! CSVMatrix.read(matrix, parallelism: .threads(t))
+            precondition(m.rows == matrixRows && m.cols == 16)
+        }
         // One pass of the ratio estimators (no reward models, no bootstrap) from the file.
         let target = try benchPolicy(items: 80, seed: common.seed).exactMarginals(k: 3)
         let logging = try UniformRandomRanking(items: 80).exactMarginals(k: 3)
@@ -206,7 +228,7 @@ struct IngestBench: ParsableCommand {
     /// Milliseconds (median) of pandas.read_csv (one thread) and pyarrow.csv.read_csv (per thread
     /// count) on the files given (an empty path is skipped), keyed "pandas:ab", "pyarrow2:events",
     /// ...; empty without a Python.
-    func pythonPeers(ab: String, events: String, threads: [Int], reps: Int) throws -> [String: Double] {
+    func pythonPeers(ab: String, events: String, matrix: String, threads: [Int], reps: Int) throws -> [String: Double] {
         var py = python
         if py == nil {
             let venv = FileManager.default.currentDirectoryPath + "/.venv-torch/bin/python"
@@ -223,9 +245,9 @@ struct IngestBench: ParsableCommand {
                 import pyarrow as pa, pyarrow.csv as pacsv
             except ImportError:
                 pa = None
-            files = {k: v for k, v in (("ab", sys.argv[1]), ("events", sys.argv[2])) if v}
-            threads = [int(t) for t in sys.argv[3].split(",")]
-            reps = int(sys.argv[4])
+            files = {k: v for k, v in (("ab", sys.argv[1]), ("events", sys.argv[2]), ("matrix", sys.argv[3])) if v}
+            threads = [int(t) for t in sys.argv[4].split(",")]
+            reps = int(sys.argv[5])
             def med(f):
                 f()
                 ts = []
@@ -234,17 +256,22 @@ struct IngestBench: ParsableCommand {
                 ts.sort(); return ts[len(ts) // 2]
             out = {"pandas_version": pd.__version__}
             for k, path in files.items():
-                out["pandas:" + k] = med(lambda: pd.read_csv(path))
+                # The matrix has no header; pandas reads it as float32, as RecKit does.
+                kw = {"header": None, "dtype": "float32"} if k == "matrix" else {}
+                out["pandas:" + k] = med(lambda: pd.read_csv(path, **kw))
                 if pa is not None:
                     out["pyarrow_version"] = pa.__version__
+                    ro = pacsv.ReadOptions(autogenerate_column_names=(k == "matrix"))
                     for t in threads:
                         pa.set_cpu_count(t); pa.set_io_thread_count(t)
-                        out["pyarrow%d:%s" % (t, k)] = med(lambda: pacsv.read_csv(path))
+                        out["pyarrow%d:%s" % (t, k)] = med(lambda: pacsv.read_csv(path, read_options=ro))
             print(json.dumps(out))
             """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = ["-c", script, ab, events, threads.map(String.init).joined(separator: ","), String(reps)]
+        p.arguments = [
+            "-c", script, ab, events, matrix, threads.map(String.init).joined(separator: ","), String(reps),
+        ]
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice

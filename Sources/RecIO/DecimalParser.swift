@@ -135,15 +135,20 @@ public enum DecimalParser {
     public static func float(_ p: UnsafePointer<UInt8>, count n: Int) -> Float? {
         guard n > 0 && p[0] != 32 && p[0] != 9 else { return nil }
         if n > 63 { return slowFloat(p, count: n) }
-        if let d = double(p, count: n) {
-            let m = d.magnitude
-            if d == 0 || (m >= Double(Float.leastNormalMagnitude) && m <= Double(Float.greatestFiniteMagnitude)),
-                d.significandBitPattern & 0x1FFF_FFFF != 0x1000_0000
-            {
-                return Float(d)
-            }
-        } else {
-            return nil
+        return narrowed(double(p, count: n), p, count: n)
+    }
+
+    /// The field's Float from its Double `d` (`double`'s value of the `count` bytes at `p`): `d`
+    /// rounded to 24 bits unless that could differ from rounding the decimal once (a midpoint
+    /// between two Floats, a subnormal or out-of-range result: `strtof`).
+    @inlinable @inline(__always)
+    static func narrowed(_ d: Double?, _ p: UnsafePointer<UInt8>, count n: Int) -> Float? {
+        guard let d else { return nil }
+        let m = d.magnitude
+        if d == 0 || (m >= Double(Float.leastNormalMagnitude) && m <= Double(Float.greatestFiniteMagnitude)),
+            d.significandBitPattern & 0x1FFF_FFFF != 0x1000_0000
+        {
+            return Float(d)
         }
         return slowFloat(p, count: n)
     }
@@ -175,29 +180,44 @@ public enum DecimalParser {
     }
 
     /// `double(p, count: n)` where the bytes up to `end` may be read (a field inside a span that
-    /// runs to `end`). The form logs write most, `digits.digits` with 1 to 8 digits on each side
-    /// (a propensity, a price), is read eight digits at a time (`digits(_:count:)`): its value
-    /// is `m / 10^f` with `m` the digits and `f` the fraction's length, one correctly rounded
-    /// division when `m ≤ 2⁵³` — the operation `double` does for it, so the same bits. Anything
-    /// else goes to `double(_:count:)`.
+    /// runs to `end`). The form logs write most, `[-]digits.digits` with 1 to 8 digits on each
+    /// side (a propensity, a price, an embedding's value), is read eight digits at a time
+    /// (`digits(_:count:)`): its value is `±m / 10^f` with `m` the digits and `f` the fraction's
+    /// length, one correctly rounded division when `m ≤ 2⁵³`, which is what `double` does for it,
+    /// so the bits are the same. Anything else goes to `double(_:count:)`.
     @inlinable @inline(__always)
     public static func double(_ p: UnsafePointer<UInt8>, count n: Int, readableTo end: UnsafePointer<UInt8>) -> Double?
     {
-        if n >= 3 && n <= 17 && end - p >= 17 {
-            let w = UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)
+        let negative = n > 0 && p[0] == 45
+        let q = negative ? p + 1 : p
+        let len = negative ? n &- 1 : n
+        if len >= 3 && len <= 17 && end - q >= 17 {
+            let w = UnsafeRawPointer(q).loadUnaligned(as: UInt64.self)
             // The first '.' among the first eight bytes: a zero byte of w ^ "........".
             let x = w ^ 0x2E2E_2E2E_2E2E_2E2E
             let zero = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
             let dot = zero.trailingZeroBitCount >> 3
-            let f = n &- dot &- 1
+            let f = len &- dot &- 1
             if dot >= 1 && dot < 8 && f >= 1 && f <= 8, let whole = digits(w, count: dot),
-                let fraction = digits(UnsafeRawPointer(p + dot + 1).loadUnaligned(as: UInt64.self), count: f)
+                let fraction = digits(UnsafeRawPointer(q + dot + 1).loadUnaligned(as: UInt64.self), count: f)
             {
                 let m = whole &* UInt64(truncatingIfNeeded: Int(power(f))) &+ fraction
-                if m <= 1 << 53 { return Double(m) / power(f) }
+                if m <= 1 << 53 {
+                    let v = Double(m) / power(f)
+                    return negative ? -v : v
+                }
             }
         }
         return double(p, count: n)
+    }
+
+    /// `float(p, count: n)` where the bytes up to `end` may be read: through
+    /// `double(_:count:readableTo:)`, then as `float` (the same bits as `strtof`).
+    @inlinable
+    public static func float(_ p: UnsafePointer<UInt8>, count n: Int, readableTo end: UnsafePointer<UInt8>) -> Float? {
+        guard n > 0 && p[0] != 32 && p[0] != 9 else { return nil }
+        if n > 63 { return slowFloat(p, count: n) }
+        return narrowed(double(p, count: n, readableTo: end), p, count: n)
     }
 
     /// `int(p, count: n)` where the bytes up to `end` may be read (a field inside a span that

@@ -141,9 +141,9 @@ import Testing
         }
     }
 
-    /// The readers' forms that may read past the field (`double(_:count:readableTo:)`,
-    /// `int(_:count:readableTo:)`: eight digits a word) give the field's value alone, whatever
-    /// bytes follow it: against `strtod` (bits) and the integer loop, on the edge cases, random
+    /// The readers' forms that may read past the field (`double`, `float` and `int` with
+    /// `readableTo`: eight digits a word) give the field's value alone, whatever bytes follow it:
+    /// against `strtod` (bits), `float` (strtof's bits) and the integer loop, on the edge cases, random
     /// numbers, every `digits.digits` shape up to 8 + 8 digits with a wrong byte at each place,
     /// followed by digits, dots, separators or nothing readable.
     @Test func windowedFormsReadTheFieldAlone() {
@@ -159,6 +159,7 @@ import Testing
                 let digits = (0..<(whole + fraction)).map { _ in Character(String(g.next() % 10)) }
                 var s = String(digits[..<whole]) + "." + String(digits[whole...])
                 cases.append(s)
+                cases.append("-" + s)
                 // A wrong byte at each place.
                 for k in 0..<s.count {
                     var b = Array(s.utf8)
@@ -174,8 +175,8 @@ import Testing
         for n in 1...16 { cases.append((0..<n).map { _ in String(g.next() % 10) }.joined()) }
         for i in 0..<50_000 {
             switch i % 3 {
-            case 0: cases.append(String(format: "%.\(Int(g.next() % 10))f", Sampling.uniform(&g) * 1000))
-            case 1: cases.append("\(Sampling.uniform(&g))")
+            case 0: cases.append(String(format: "%.\(Int(g.next() % 10))f", Sampling.uniform(&g) * 2000 - 1000))
+            case 1: cases.append("\(Float(Sampling.uniform(&g) * 2 - 1))")
             default: cases.append(String(g.next() >> (g.next() % 64)))
             }
         }
@@ -186,17 +187,22 @@ import Testing
             let wantInt: Int? = Array(c.utf8).withUnsafeBufferPointer {
                 DecimalParser.int($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: $0.count)
             }
+            // `float` is tested against strtof above.
+            let wantFloat: Float? = Array(c.utf8).withUnsafeBufferPointer {
+                DecimalParser.float($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: $0.count)
+            }
             for t in tails {
                 for readable in [0, 4, 8, 16, 24] {
                     let field = Array(c.utf8)
                     var bytes = field + Array(t.utf8)
                     bytes += (0..<readable).map { _ in UInt8(truncatingIfNeeded: 48 + g.next() % 10) }
-                    let (got, gotInt) = bytes.withUnsafeBufferPointer { b in
+                    let (got, gotInt, gotFloat) = bytes.withUnsafeBufferPointer { b in
                         let p = b.baseAddress!
                         let end = p + min(b.count, field.count + readable)
                         return (
                             DecimalParser.double(p, count: field.count, readableTo: end),
-                            DecimalParser.int(p, count: field.count, readableTo: end)
+                            DecimalParser.int(p, count: field.count, readableTo: end),
+                            DecimalParser.float(p, count: field.count, readableTo: end)
                         )
                     }
                     let same =
@@ -205,7 +211,8 @@ import Testing
                         case (let x?, let y?): x.bitPattern == y.bitPattern || (x.isNaN && y.isNaN)
                         default: false
                         }
-                    if !same || gotInt != wantInt { bad.append(c + " + " + t.debugDescription) }
+                    let sameFloat = gotFloat?.bitPattern == wantFloat?.bitPattern
+                    if !same || gotInt != wantInt || !sameFloat { bad.append(c + " + " + t.debugDescription) }
                 }
             }
         }
