@@ -805,7 +805,7 @@ struct LogRowParser: Sendable {
             let (o, l) = b.column(slot)
             let out = col.rewards + r0
             for k in 0..<n {
-                if let v = DecimalParser.double(origin + o[k], count: Int(l[k])), v.isFinite {
+                if let v = DecimalParser.double(origin + o[k], count: Int(l[k]), readableTo: end), v.isFinite {
                     out[k] = v
                 } else {
                     ok[k] = 0
@@ -831,7 +831,7 @@ struct LogRowParser: Sendable {
             let (o, l) = b.column(slot)
             let out = col.times! + r0
             for k in 0..<n {
-                if let t = DecimalParser.double(origin + o[k], count: Int(l[k])) {
+                if let t = DecimalParser.double(origin + o[k], count: Int(l[k]), readableTo: end) {
                     out[k] = t
                 } else {
                     ok[k] = 0
@@ -875,7 +875,7 @@ struct LogRowParser: Sendable {
             let out = col.probabilities + f * col.capacity + r0
             let low = probability[f].role.isTarget ? 0.0 : Double.leastNonzeroMagnitude
             for k in 0..<n {
-                if let q = DecimalParser.double(origin + o[k], count: Int(l[k])), q >= low, q <= 1 {
+                if let q = DecimalParser.double(origin + o[k], count: Int(l[k]), readableTo: end), q >= low, q <= 1 {
                     out[k] = q
                 } else {
                     ok[k] = 0

@@ -203,7 +203,9 @@ struct EventSpanParser: Sendable {
                         if let cp = price, cp < scan.count {
                             let (pp, pn) = scan.field(cp)
                             if pn > 0 {
-                                if let p = DecimalParser.double(pp, count: pn), p.isFinite, p >= 0, Float(p).isFinite {
+                                if let p = DecimalParser.double(pp, count: pn, readableTo: end), p.isFinite, p >= 0,
+                                    Float(p).isFinite
+                                {
                                     pv = Float(p)
                                     anyPrice = true
                                 } else {
@@ -215,7 +217,7 @@ struct EventSpanParser: Sendable {
                         // (both round once); a sign goes the general way ("-0" is -0.0).
                         var t: Double? =
                             tp[0] != 45 ? DecimalParser.int(tp, count: tn, readableTo: end).map(Double.init) : nil
-                        if t == nil { t = DecimalParser.double(tp, count: tn) }
+                        if t == nil { t = DecimalParser.double(tp, count: tn, readableTo: end) }
                         if t == nil || !t!.isFinite {
                             t = parseTimestamp(bytes: UnsafeBufferPointer(start: tp, count: tn))
                         }
