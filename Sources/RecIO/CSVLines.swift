@@ -184,7 +184,7 @@ public struct CSVLines: ~Copyable {
     }
 
     /// Advances to the next non-empty line. Returns false at the end of the span.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func next() -> Bool {
         while cursor < total {
             let lineStart = cursor
