@@ -290,12 +290,15 @@ public struct CSVFieldBatch: ~Copyable {
     /// The row's fields must number more than this (the largest of `fields`).
     @usableFromInline let needed: Int
     @usableFromInline let fieldList: UnsafeMutablePointer<Int>
-    /// Slot `s` of row `k`: `offsets[s * rows + k]`, `lengths[s * rows + k]`.
+    /// Slot `s` of row `k` starts at `offsets[s * rows + k]` (from the span's first byte).
     public let offsets: UnsafeMutablePointer<Int>
+    /// Slot `s` of row `k` has `lengths[s * rows + k]` bytes.
     public let lengths: UnsafeMutablePointer<Int32>
-    /// Row `k`'s line: its first byte's offset, its length and its line in the span.
+    /// Row `k`'s line starts at `lineStarts[k]` (from the span's first byte).
     public let lineStarts: UnsafeMutablePointer<Int>
+    /// Row `k`'s line has `lineLengths[k]` bytes (without its line end).
     public let lineLengths: UnsafeMutablePointer<Int32>
+    /// Row `k`'s line in the span (`CSVLines.lineIndex`).
     public let lineIndices: UnsafeMutablePointer<Int32>
     /// A flag per row for the caller (1: the row's values are good).
     public let ok: UnsafeMutablePointer<UInt8>
