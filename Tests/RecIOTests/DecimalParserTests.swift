@@ -173,6 +173,21 @@ import Testing
             }
         }
         for n in 1...16 { cases.append((0..<n).map { _ in String(g.next() % 10) }.joined()) }
+        // Points halfway between two Floats that have 8 or fewer decimals (Floats of 2^16 to
+        // 2^24), and their decimal neighbours: where the float reader's product must not decide.
+        for k in 16...26 {
+            for _ in 0..<300 {
+                let v = Float(sign: .plus, exponent: k, significand: 1 + Float(Sampling.uniform(&g)))
+                let mid = (Double(v) + Double(v.nextUp)) / 2
+                // With the fewest decimals (the product of the digits and 10^-f is then often
+                // not the midpoint itself), and with 8.
+                for (d, decimals) in [(0, max(24 - k, 1)), (-1e-8, 8), (0, 8), (1e-8, 8)] {
+                    let text = String(format: "%.\(decimals)f", mid + d)
+                    cases.append(text)
+                    cases.append("-" + text)
+                }
+            }
+        }
         for i in 0..<50_000 {
             switch i % 3 {
             case 0: cases.append(String(format: "%.\(Int(g.next() % 10))f", Sampling.uniform(&g) * 2000 - 1000))

@@ -77,6 +77,13 @@ RK_INLINE double rk_pow10_exact(long e) {
     return t[e];
 }
 
+/// 10^-e for 0 <= e <= 8, each the double nearest to it (not exact: the float reader checks how
+/// near a Float rounding boundary the product lands, and divides exactly when it is too near).
+RK_INLINE double rk_pow10_inverse(long e) {
+    static const double t[9] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8};
+    return t[e];
+}
+
 /// The bytes of a CSV text that delimit fields, 64 at a time: bit i of `*sep`, `*newline` and
 /// `*quote` is set where byte i of `p[0..<64]` is the separator, `\n` and `"`. One load and three
 /// compares (three mask compares on AVX-512, pcmpeqb + pmovmskb pairs below), where Swift's
