@@ -228,10 +228,10 @@ public enum CSVMatrix {
         }
 
         mutating func add(_ s: Span, block: UnsafeBufferPointer<UInt8>, spanStart: Int) throws(RecIOError) {
-            var s = s
             if let first = s.first, content, first.header {
                 // The span's first content line is not the file's: no header allowed. Parsed
-                // again that way it fails (a header has no numbers), with the row loader's error.
+                // again that way it fails (a header has a text in every field, a line that failed
+                // with a header allowed fails without one), with the row loader's error.
                 var scratch = [Float]()
                 let base = block.baseAddress! + spanStart
                 do throws(RecIOError) {
@@ -239,7 +239,10 @@ public enum CSVMatrix {
                         base, from: first.from, to: first.to, line: first.line, file: file, headerAllowed: false,
                         values: &scratch)
                 } catch { throw global(error) }
-                preconditionFailure("a line taken as a header has a number in every field")
+                // Not reached (see above); an error rather than a trap if it were.
+                throw global(
+                    s.failure
+                        ?? .malformed(file: file, line: first.line, field: nil, message: "a second header line"))
             }
             if s.first != nil { content = true }
             if s.rows > 0 || (s.failure != nil && s.cols >= 0) {
@@ -255,7 +258,6 @@ public enum CSVMatrix {
             }
             if let f = s.failure { throw global(f) }
             values.append(contentsOf: s.values)
-            s.values = []
             rows += s.rows
             lines += s.lineCount
         }
