@@ -23,6 +23,12 @@ public enum SampledLoss: Sendable, Equatable {
     /// original loss); gSASRec sets β = α(t(1 − 1/α) + 1/α) with α = K / (N − 1) the sampling rate
     /// and t the calibration (0.75).
     case generalizedBCE(beta: Double)
+    /// BPR-max (Hidasi & Karatzoglou, CIKM 2018; GRU4Rec's `bpr_max_loss_with_elu`): with the
+    /// logits o = ELU_a(z) (the identity when `elu` a is 0, as GRU4Rec's `elu_param = 0`) and
+    /// s_j = softmax over the negatives' o_j,
+    /// ℓ = −log(Σ_j σ(o₀ − o_j)·s_j + 10⁻²⁴) + λ·Σ_j o_j²·s_j, λ the score regularization
+    /// (GRU4Rec's `bpreg`). A state with no negatives adds nothing.
+    case bprMax(elu: Double, regularization: Double)
 }
 
 /// The negatives of a sampled loss: a list per state, or one list every state shares (one
@@ -172,7 +178,46 @@ extension CatalogHead {
                 grads[k] = sigmoid(z[k])
             }
             return (loss, grads)
+        case .bprMax(let a, let lambda):
+            return bprMaxTerms(z, elu: a, regularization: lambda)
         }
+    }
+
+    /// BPR-max's value and gradient with respect to the logits (target first). With P the
+    /// softmax-weighted sum of σ_j = σ(o₀ − o_j) and R = Σ_j o_j² s_j:
+    /// ∂ℓ/∂o₀ = −Σ_j s_j σ_j(1 − σ_j) / P and, per negative j,
+    /// ∂ℓ/∂o_j = −(s_j(σ_j − P) − s_j σ_j(1 − σ_j)) / P + λ(2 o_j s_j + s_j(o_j² − R)),
+    /// times ELU's slope (1 above 0, o + a below).
+    static func bprMaxTerms(_ z: [Double], elu a: Double, regularization lambda: Double) -> (Double, [Double]) {
+        let n = z.count - 1
+        var grads = [Double](repeating: 0, count: z.count)
+        guard n >= 1 else { return (0, grads) }
+        let o = z.map { a > 0 && $0 <= 0 ? a * expm1($0) : $0 }
+        var m = o[1]
+        for j in 1...n { m = max(m, o[j]) }
+        var sum = 0.0
+        for j in 1...n { sum += exp(o[j] - m) }
+        var p = 0.0
+        var r = 0.0
+        var s = [Double](repeating: 0, count: z.count)
+        var sig = [Double](repeating: 0, count: z.count)
+        for j in 1...n {
+            s[j] = exp(o[j] - m) / sum
+            sig[j] = sigmoid(o[0] - o[j])
+            p += sig[j] * s[j]
+            r += o[j] * o[j] * s[j]
+        }
+        let pe = p + 1e-24
+        let loss = -log(pe) + lambda * r
+        var d0 = 0.0
+        for j in 1...n {
+            let slope = s[j] * sig[j] * (1 - sig[j])
+            d0 -= slope / pe
+            grads[j] = -(s[j] * (sig[j] - p) - slope) / pe + lambda * (2 * o[j] * s[j] + s[j] * (o[j] * o[j] - r))
+        }
+        grads[0] = d0
+        if a > 0 { for k in z.indices where z[k] <= 0 { grads[k] *= o[k] + a } }
+        return (loss, grads)
     }
 
     /// log(1 + eˣ) without overflow.

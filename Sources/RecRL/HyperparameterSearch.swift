@@ -36,7 +36,8 @@ public struct SearchSpace: Sendable, Equatable {
         "lr": ("--lr", false), "lr2": ("--lr2", false), "dim": ("--dim", true), "heads": ("--heads", true),
         "blocks": ("--blocks", true), "dropout": ("--dropout", false), "gamma": ("--gamma", false),
         "negatives": ("--negatives", true), "batch": ("--batch", true), "epochs": ("--epochs", true),
-        "neighbours": ("--neighbours", true),
+        "neighbours": ("--neighbours", true), "momentum": ("--momentum", false), "bpr_reg": ("--bpr-reg", false),
+        "elu": ("--elu", false), "sample_alpha": ("--sampler popularity:ALPHA", false),
     ]
 
     /// The one setting of the kNN baselines (`BaselineRanker.named`): items for itemknn, sessions
@@ -170,7 +171,38 @@ extension TrainingJob {
                 "setting \"\(name)\" is a baseline's (reckit tune --baseline), not a training setting")
         }
         let i = Int(value)
+        func needs(_ what: String) -> RecRLError {
+            .invalidParameter("setting \"\(name)\" is \(what)'s, and this job has none")
+        }
         switch name {
+        case "momentum":
+            guard case .adagrad = settings.optimizer else {
+                throw needs("Adagrad (--optimizer adagrad, --algo gru4rec)")
+            }
+            guard value >= 0 && value < 1 else {
+                throw .invalidParameter("setting \"momentum\" must be in [0, 1), got \(value)")
+            }
+            settings.optimizer = .adagrad(momentum: Float(value))
+        case "bpr_reg", "elu":
+            guard case .bprMax = settings.objective else {
+                throw needs("bpr-max (--objective bpr-max, --algo gru4rec)")
+            }
+            guard value >= 0 else { throw .invalidParameter("setting \"\(name)\" must be at least 0, got \(value)") }
+            settings.objective =
+                name == "elu"
+                ? settings.objective.replacing(elu: value) : settings.objective.replacing(regularization: value)
+        case "sample_alpha":
+            guard settings.objective.isSampled, settings.objective.sampler?.usesBatch == false else {
+                throw needs("a sampled objective with uniform or popularity negatives")
+            }
+            guard value >= 0 else {
+                throw .invalidParameter("setting \"sample_alpha\" must be at least 0, got \(value)")
+            }
+            settings.objective = settings.objective.replacing(sampler: .popularity(alpha: value))
+        case "negatives":
+            // The Q head's, and a sampled objective's (as --negatives sets both).
+            settings.negatives = i
+            if settings.objective.isSampled { settings.objective = settings.objective.replacing(negatives: i) }
         case "lr": settings.learningRate = Float(value)
         case "lr2": settings.learningRate2 = Float(value)
         case "dim": model.dim = i
@@ -178,7 +210,6 @@ extension TrainingJob {
         case "blocks": model.blocks = i
         case "dropout": model.dropout = Float(value)
         case "gamma": gamma = Float(value)
-        case "negatives": settings.negatives = i
         case "batch": settings.batch = i
         default: epochs = i  // "epochs"
         }

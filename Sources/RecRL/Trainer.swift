@@ -38,8 +38,8 @@ public final class Trainer {
     public let totalSteps: Int
     /// Steps taken.
     public private(set) var step = 0
-    var optimizers: [Adam]
-    var optimizers2: [Adam]
+    var optimizers: [any Optimizer]
+    var optimizers2: [any Optimizer]
     /// Networks for the parts of a batch beyond the first (values shared during a step).
     var replicas = [[QNetwork]]()
 
@@ -60,12 +60,12 @@ public final class Trainer {
         objective = model.config.algorithm.objective
         // A sampled objective fills the supervised head's gradient on the rows it touched only.
         if settings.objective.isSampled { for n in model.networks { n.ceHead.setSparseGradients(true) } }
-        optimizers = model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate) }
+        optimizers = model.networks.map { settings.optimizer.make($0.parameters, learningRate: settings.learningRate) }
         optimizers2 =
             objective.hasSecondOptimizer
-            ? model.networks.map { Adam(parameters: $0.parameters, learningRate: settings.learningRate2) } : []
+            ? model.networks.map { settings.optimizer.make($0.parameters, learningRate: settings.learningRate2) } : []
         let lazy = settings.objective.isSampled || !settings.denseEmbeddingUpdates
-        for o in optimizers + optimizers2 { o.lazySparseRows = lazy }
+        for case let o as Adam in optimizers + optimizers2 { o.lazySparseRows = lazy }
     }
 
     /// Steps before SAC and SA2C weight the CE loss.
@@ -78,7 +78,7 @@ public final class Trainer {
     public func train(_ data: Transitions, batch: [Int]) throws(RecRLError) -> StepLosses {
         let (losses, p) = try gradients(data, batch: batch)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        (inSecondPhase && objective.hasSecondOptimizer ? optimizers2[p] : optimizers[p]).step()
+        (inSecondPhase && objective.hasSecondOptimizer ? optimizers2[p] : optimizers[p]).step(parallelism: .automatic)
         if profile != nil {
             profile!.adam += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             profile!.steps += 1
@@ -168,7 +168,7 @@ public final class Trainer {
         let usesQ = objective.usesQ
         let B = batch.count
         // In-batch negatives: every part needs the whole batch's targets.
-        let batchTargets = settings.objective.sampler?.usesBatch == true ? batch.map { data.action($0) } : []
+        let batchTargets = settings.objective.usesBatchTargets ? batch.map { data.action($0) } : []
         var results = [Result<(StepLosses, [Int], StepProfile), RecRLError>?](repeating: nil, count: parts.count)
         let W = min(Threading.count, parts.count)
         results.withUnsafeMutableBufferPointer { out in
@@ -404,16 +404,20 @@ public final class Trainer {
     /// Optimiser states and counters, for a checkpoint.
     public func stateTensors() -> [String: Tensor] {
         var t = [String: Tensor]()
-        for (k, o) in optimizers.enumerated() { t.merge(o.stateTensors(prefix: "adam\(k)")) { a, _ in a } }
-        for (k, o) in optimizers2.enumerated() { t.merge(o.stateTensors(prefix: "adam2_\(k)")) { a, _ in a } }
+        for (k, o) in optimizers.enumerated() { t.merge(o.stateTensors(prefix: "\(o.statePrefix)\(k)")) { a, _ in a } }
+        for (k, o) in optimizers2.enumerated() {
+            t.merge(o.stateTensors(prefix: "\(o.statePrefix)2_\(k)")) { a, _ in a }
+        }
         return t
     }
 
     /// Restores `stateTensors` and the step counter.
     public func restore(_ t: [String: Tensor], step: Int, file: String) throws(RecRLError) {
         do {
-            for (k, o) in optimizers.enumerated() { try o.loadState(t, prefix: "adam\(k)", file: file) }
-            for (k, o) in optimizers2.enumerated() { try o.loadState(t, prefix: "adam2_\(k)", file: file) }
+            for (k, o) in optimizers.enumerated() { try o.loadState(t, prefix: "\(o.statePrefix)\(k)", file: file) }
+            for (k, o) in optimizers2.enumerated() {
+                try o.loadState(t, prefix: "\(o.statePrefix)2_\(k)", file: file)
+            }
         } catch { throw .model("\(error)") }
         self.step = step
     }

@@ -22,11 +22,14 @@ extension TrainingJob {
     /// and `algo`, `epochs`, `batch`, `lr`, `lr2`, `encoder`, `dim`, `heads`, `blocks`, `layout`,
     /// `dropout`, `attention_projection`, `gamma`, `reward`, `price_scaling`, `negatives`,
     /// `warmup`, `validate_every`, `select`, `seed`, `batch_parts`, `out`, `overwrite`, `q_head`,
-    /// `objective`, `sampler`, `gbce_t`, `negatives_per` (`batch` or `transition`).
+    /// `objective`, `sampler`, `gbce_t`, `elu`, `bpr_reg`, `negatives_per` (`batch` or
+    /// `transition`), `optimizer` (`adam` or `adagrad`), `momentum`. `algo` may be `gru4rec`
+    /// (`TrainingMethod`): its recipe first, then the file's other keys.
     public static let configKeys: Set<String> = EventDataSpec.configKeys.union([
         "algo", "epochs", "batch", "lr", "lr2", "encoder", "dim", "heads", "blocks", "layout", "dropout",
         "attention_projection", "gamma", "reward", "price_scaling", "negatives", "warmup", "validate_every", "select",
         "seed", "batch_parts", "out", "overwrite", "q_head", "objective", "sampler", "gbce_t", "negatives_per",
+        "elu", "bpr_reg", "optimizer", "momentum",
     ])
 
     /// A job from its JSON configuration (relative paths resolve against `base`).
@@ -36,8 +39,17 @@ extension TrainingJob {
     {
         let c = try ConfigReader(data: data, source: source, base: base, allowed: allowed ?? configKeys)
         var job = TrainingJob(data: try c.dataSpec())
-        if let a = try c.string("algo") { job.model.algorithm = try c.choice("algo", a, Algorithm.self) }
-        if let e = try c.string("encoder") { job.model.encoder = try c.choice("encoder", e, EncoderKind.self) }
+        var method = TrainingMethod.sqn
+        if let a = try c.string("algo") {
+            method = try c.choice("algo", a, TrainingMethod.self)
+            job.apply(method)
+        }
+        if let e = try c.string("encoder") {
+            job.model.encoder = try c.choice("encoder", e, EncoderKind.self)
+            if method == .gru4rec && job.model.encoder != .gru {
+                throw .invalidParameter("\(source): encoder: gru4rec is the GRU encoder")
+            }
+        }
         if let l = try c.string("layout") { job.model.layout = try c.choice("layout", l, SASRec.Layout.self) }
         if let p = try c.string("price_scaling") {
             job.priceScaling = try c.choice("price_scaling", p, RewardTable.PriceScaling.self)
@@ -50,30 +62,44 @@ extension TrainingJob {
         job.model.heads = try c.integer("heads", 1...1024) ?? job.model.heads
         job.model.blocks = try c.integer("blocks", 1...1024) ?? job.model.blocks
         job.model.dropout = Float(try c.number("dropout") ?? Double(job.model.dropout))
+        let optimizerName = try c.string("optimizer")
+        let momentum = try c.number("momentum")
+        if optimizerName != nil || momentum != nil {
+            do {
+                job.settings.optimizer = try OptimizerChoice.named(
+                    optimizerName ?? (method == .gru4rec ? "adagrad" : "adam"), momentum: momentum.map(Float.init))
+            } catch { throw .invalidParameter("\(source): \(error.description.replacing("--", with: ""))") }
+        }
         job.model.attentionOutputProjection = try c.bool("attention_projection") ?? false
         job.gamma = Float(try c.number("gamma") ?? Double(job.gamma))
         job.reward = try c.string("reward")
         let negatives = try c.integer("negatives", 0...1_000_000)
         job.settings.negatives = negatives ?? job.settings.negatives
         // The sampler and t go with a sampled objective named in the same file (not ignored).
-        let objectiveName = try c.string("objective")
+        let gru4rec = method == .gru4rec
+        let objectiveName = try c.string("objective") ?? (gru4rec ? "bpr-max" : nil)
         if objectiveName == nil || objectiveName == "softmax" {
-            for key in ["sampler", "gbce_t", "negatives_per"] where c.value(key) != nil {
+            for key in ["sampler", "gbce_t", "negatives_per", "elu", "bpr_reg"] where c.value(key) != nil {
                 throw .invalidParameter(
                     "\(source): \(key): it goes with objective sampled-softmax or gbce (the file's objective is \(objectiveName ?? "not given: softmax"))"
                 )
             }
         } else if objectiveName != "gbce" && c.value("gbce_t") != nil {
             throw .invalidParameter("\(source): gbce_t: it goes with objective gbce, not \(objectiveName!)")
+        } else if objectiveName != "bpr-max", let key = ["elu", "bpr_reg"].first(where: { c.value($0) != nil }) {
+            throw .invalidParameter("\(source): \(key): it goes with objective bpr-max, not \(objectiveName!)")
         }
         if let o = objectiveName {
             let sampler: NegativeSampler
-            do { sampler = try NegativeSampler.parse(try c.string("sampler") ?? "uniform") } catch {
-                throw .invalidParameter("\(source): sampler: \(error)")
-            }
+            do {
+                sampler = try NegativeSampler.parse(
+                    try c.string("sampler") ?? (gru4rec && o == "bpr-max" ? "popularity:0.5" : "uniform"))
+            } catch { throw .invalidParameter("\(source): sampler: \(error)") }
             do {
                 job.settings.objective = try SupervisedObjective.named(
-                    o, negatives: negatives, t: try c.number("gbce_t"), sampler: sampler)
+                    o, negatives: negatives, t: try c.number("gbce_t"), sampler: sampler, elu: try c.number("elu"),
+                    regularization: try c.number("bpr_reg"))
+                try job.settings.objective.validate(items: Int.max / 2)
             } catch { throw .invalidParameter("\(source): objective: \(error)") }
         }
         if let per = try c.string("negatives_per") {

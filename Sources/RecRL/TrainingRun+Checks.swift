@@ -28,9 +28,11 @@ extension TrainingRun {
         guard (st.warmupSteps ?? 0) >= 0 else { throw bad("warm-up steps must be at least 0, got \(st.warmupSteps!)") }
         guard m.items >= 1 else { throw bad("the catalog is empty") }
         try st.objective.validate(items: m.items)
-        if st.objective.sampler?.usesBatch == true && !st.sharedNegatives {
+        if st.objective.usesBatchTargets && !st.sharedNegatives {
             throw bad(
-                "the \(st.objective.sampler!) sampler's negatives are the batch's: they are shared (not per transition)"
+                st.objective.sampler?.usesBatch == true
+                    ? "the \(st.objective.sampler!) sampler's negatives are the batch's: they are shared (not per transition)"
+                    : "bpr-max's negatives are the batch's targets and a shared list: they are shared (not per transition)"
             )
         }
         try m.validate()
@@ -93,6 +95,8 @@ extension TrainingRun {
         if s.objective.isSampled {
             fields["objective"] = s.objective.description + (s.sharedNegatives ? ", shared negatives" : "")
         }
+        // Recorded for Adagrad only: Adam's runs resume from checkpoints written before it existed.
+        if s.optimizer != .adam { fields["optimizer"] = "\(s.optimizer)" }
         return fields
     }
 }

@@ -16,8 +16,10 @@ import RecNN
 public struct TrainingSettings: Sendable, Equatable {
     /// Transitions per batch.
     public var batch = 256
-    /// Adam's learning rate.
+    /// The optimiser's learning rate.
     public var learningRate: Float = 0.005
+    /// The optimiser: Adam (default) or Adagrad with momentum (GRU4Rec's).
+    public var optimizer: OptimizerChoice = .adam
     /// SA2C's second learning rate (after the warm-up).
     public var learningRate2: Float = 0.001
     /// Negatives per transition (SNQN, SA2C's Q head).
@@ -54,4 +56,43 @@ public struct TrainingSettings: Sendable, Equatable {
     public init() {}
 
     func warmup(totalSteps: Int) -> Int { warmupSteps ?? min(15_000, totalSteps / 2) }
+}
+
+/// The optimiser of a training run.
+public enum OptimizerChoice: Sendable, Equatable, CustomStringConvertible {
+    /// Adam with PyTorch's defaults (β = 0.9, 0.999; ε = 10⁻⁸).
+    case adam
+    /// Adagrad with momentum μ in [0, 1) (GRU4Rec's `IndexedAdagradM`, ε = 10⁻⁶).
+    case adagrad(momentum: Float)
+
+    /// "adam", "adagrad (momentum 0.4)".
+    public var description: String {
+        switch self {
+        case .adam: return "adam"
+        case .adagrad(let m): return "adagrad (momentum \(m))"
+        }
+    }
+
+    /// `adam` or `adagrad`, with `momentum` (Adagrad's only; nil: 0).
+    /// - Throws: `.invalidParameter` naming `--optimizer` or `--momentum`.
+    public static func named(_ name: String, momentum: Float?) throws(RecRLError) -> OptimizerChoice {
+        switch name {
+        case "adam":
+            if momentum != nil { throw .invalidParameter("--momentum: it goes with --optimizer adagrad") }
+            return .adam
+        case "adagrad":
+            let m = momentum ?? 0
+            guard m >= 0 && m < 1 else { throw .invalidParameter("--momentum: must be in [0, 1), got \(m)") }
+            return .adagrad(momentum: m)
+        default: throw .invalidParameter("--optimizer: unknown optimiser '\(clipped(name))' (adam or adagrad)")
+        }
+    }
+
+    /// The optimiser over `parameters` at `learningRate`.
+    func make(_ parameters: [Parameter], learningRate: Float) -> any Optimizer {
+        switch self {
+        case .adam: return Adam(parameters: parameters, learningRate: learningRate)
+        case .adagrad(let m): return Adagrad(parameters: parameters, learningRate: learningRate, momentum: m)
+        }
+    }
 }

@@ -4,6 +4,7 @@ import RecKit
 // The library's named choices as command-line values: an unknown value is an error that lists
 // the valid ones (ArgumentParser's message), and `--help` shows them.
 extension Algorithm: ExpressibleByArgument {}
+extension TrainingMethod: ExpressibleByArgument {}
 extension EncoderKind: ExpressibleByArgument {}
 extension SASRec.Layout: ExpressibleByArgument {}
 extension SequentialRecommender.Head: ExpressibleByArgument {}

@@ -73,18 +73,24 @@ func runRL(_ body: () throws -> Void) throws {
 /// the same training data-parallel over MPI ranks).
 public struct TrainOptions: ParsableArguments {
     @OptionGroup var input: EventDataOptions
-    @Option(help: "Training algorithm.") var algo: Algorithm = .sqn
+    @Option(
+        help:
+            "Training algorithm (gru4rec: the GRU encoder trained by GRU4Rec's recipe: bpr-max, Adagrad lr 0.05, 2048 popularity:0.5 negatives, batch 64, no dropout; each can be changed)."
+    ) var algo: TrainingMethod = .sqn
     @Option(help: "Output directory.") var out: String = "reckit-model"
     @Option(help: "Epochs.") var epochs: Int = 10
-    @Option(help: "Batch size.") var batch: Int = 256
-    @Option(help: "Adam learning rate.") var lr: Float = 0.005
+    @Option(help: "Batch size (default 256; gru4rec 64).") var batch: Int?
+    @Option(help: "Learning rate (default 0.005; gru4rec 0.05).") var lr: Float?
+    @Option(help: "Optimiser: adam or adagrad (with --momentum; GRU4Rec's). Default adam; gru4rec adagrad.")
+    var optimizer: String?
+    @Option(help: "Adagrad's momentum in [0, 1) (default 0).") var momentum: Float?
     @Option(help: "SA2C's second learning rate (after the warm-up).") var lr2: Float = 0.001
-    @Option(help: "State encoder (gru: GRU4Rec).") var encoder: EncoderKind = .sasrec
+    @Option(help: "State encoder (gru: GRU4Rec; default sasrec).") var encoder: EncoderKind?
     @Option(help: "Hidden size d.") var dim: Int = 64
     @Option(help: "Attention heads.") var heads: Int = 1
     @Option(help: "SASRec blocks.") var blocks: Int = 1
     @Option(help: "SASRec block layout (original: the authors' code).") var layout: SASRec.Layout = .original
-    @Option(help: "Dropout rate.") var dropout: Float = 0.1
+    @Option(help: "Dropout rate (default 0.1; gru4rec 0).") var dropout: Float?
     @Flag(help: "SASRec attention with an output projection (PyTorch's block; default: the authors', without).")
     var attentionProjection = false
     @Option(help: "Discount gamma.") var gamma: Float = 0.5
@@ -96,13 +102,15 @@ public struct TrainOptions: ParsableArguments {
     ) var negatives: Int?
     @Option(
         help:
-            "The supervised head's objective: softmax (the whole catalog), sampled-softmax (logQ-corrected, Yi et al. 2019) or gbce (gSASRec, Petrov & Macdonald 2023). The sampled ones update only the rows a step touches."
-    ) var objective: String = "softmax"
+            "The supervised head's objective: softmax (the whole catalog; the default), sampled-softmax (logQ-corrected, Yi et al. 2019), gbce (gSASRec, Petrov & Macdonald 2023) or bpr-max (GRU4Rec's: the batch's targets and --negatives shared draws, default 2048; gru4rec's default). The sampled ones update only the rows a step touches."
+    ) var objective: String?
     @Option(
         help:
-            "A sampled objective's negatives: uniform, popularity (α = 1), popularity:ALPHA, in-batch (the batch's targets; sampled-softmax) or mixed (in-batch plus --negatives uniform)."
-    ) var sampler: String = "uniform"
+            "A sampled objective's negatives: uniform, popularity (α = 1), popularity:ALPHA, in-batch (the batch's targets; sampled-softmax) or mixed (in-batch plus --negatives uniform). Default uniform; gru4rec popularity:0.5."
+    ) var sampler: String?
     @Option(help: "gBCE's calibration t in (0, 1] (default 0.75, gSASRec's).") var gbceT: Double?
+    @Option(help: "BPR-max's ELU parameter (0: no ELU; default 0.5, GRU4Rec's).") var elu: Double?
+    @Option(help: "BPR-max's score regularization (default 1, GRU4Rec's bpreg).") var bprReg: Double?
     @Option(
         help:
             "A sampled objective's negatives: one list the batch shares (batch: K rows a step) or a list per transition (transition: gSASRec's, up to B·K rows)."
@@ -149,23 +157,42 @@ public struct TrainOptions: ParsableArguments {
     /// The options as the library's training job.
     func job() throws -> TrainingJob {
         var job = TrainingJob(data: try input.spec())
-        job.model.algorithm = algo
+        job.apply(algo)
+        if algo == .gru4rec, let e = encoder, e != .gru {
+            throw ValidationError(
+                "--encoder: gru4rec is the GRU encoder; for another encoder with its loss use --algo ce --objective bpr-max"
+            )
+        }
         job.model.dim = dim
         job.model.heads = heads
         job.model.blocks = blocks
-        job.model.dropout = dropout
-        job.model.encoder = encoder
+        if let dropout { job.model.dropout = dropout }
+        if let encoder { job.model.encoder = encoder }
         job.model.layout = layout
         job.model.attentionOutputProjection = attentionProjection
         job.epochs = epochs
         job.gamma = gamma
         job.reward = reward
         job.priceScaling = priceScaling
-        job.settings.batch = batch
-        job.settings.learningRate = lr
+        if let batch { job.settings.batch = batch }
+        if let lr { job.settings.learningRate = lr }
         job.settings.learningRate2 = lr2
         job.settings.negatives = negatives ?? 10
-        job.settings.objective = try Self.objective(objective, negatives: negatives, t: gbceT, sampler: sampler)
+        if objective != nil || algo != .gru4rec {
+            job.settings.objective = try Self.objective(
+                objective ?? "softmax", negatives: negatives, t: gbceT, sampler: sampler, elu: elu, bprReg: bprReg)
+        } else if negatives != nil || sampler != nil || elu != nil || bprReg != nil || gbceT != nil {
+            // gru4rec's bpr-max with the options given.
+            job.settings.objective = try Self.objective(
+                "bpr-max", negatives: negatives, t: gbceT, sampler: sampler ?? "popularity:0.5", elu: elu,
+                bprReg: bprReg)
+        }
+        if optimizer != nil || momentum != nil {
+            let name = optimizer ?? (algo == .gru4rec ? "adagrad" : "adam")
+            do { job.settings.optimizer = try OptimizerChoice.named(name, momentum: momentum) } catch {
+                throw ValidationError(error.description)
+            }
+        }
         if negativesPer == .transition && !job.settings.objective.isSampled {
             throw ValidationError("--negatives-per: it goes with a sampled --objective (sampled-softmax or gbce)")
         }
@@ -187,12 +214,15 @@ public struct TrainOptions: ParsableArguments {
         return job
     }
 
-    /// `--objective`, `--negatives`, `--gbce-t` and `--sampler` as an objective; a bad value is a
-    /// usage error naming the option.
-    static func objective(_ name: String, negatives: Int?, t: Double?, sampler: String) throws -> SupervisedObjective {
-        do { return try SupervisedObjective.options(name, negatives: negatives, t: t, sampler: sampler) } catch {
-            throw ValidationError(error.description)
-        }
+    /// `--objective`, `--negatives`, `--gbce-t`, `--sampler`, `--elu` and `--bpr-reg` as an
+    /// objective; a bad value is a usage error naming the option.
+    static func objective(
+        _ name: String, negatives: Int?, t: Double?, sampler: String?, elu: Double? = nil, bprReg: Double? = nil
+    ) throws -> SupervisedObjective {
+        do {
+            return try SupervisedObjective.options(
+                name, negatives: negatives, t: t, sampler: sampler, elu: elu, regularization: bprReg)
+        } catch { throw ValidationError(error.description) }
     }
 
     private func train(group: ProcessGroup?) throws {

@@ -107,14 +107,17 @@ struct Tune: ParsableCommand {
         var identity: [String: String] = [
             "space": canonical(space), "search_seed": String(searchSeed), "select": selectBy,
             "data": options.input.data, "format": options.input.format.rawValue, "algo": options.algo.rawValue,
-            "encoder": options.encoder.rawValue, "seed": String(options.seed),
+            "encoder": base.model.encoder.rawValue, "seed": String(options.seed),
             "split_seed": String(options.input.splitSeed),
             "length": String(options.input.length), "reward": options.reward ?? "", "baseline": baseline ?? "",
         ]
         for name in SearchSpace.settings.keys.sorted()
         where space.parameters[name] == nil && !SearchSpace.baselineSettings.contains(name) {
-            identity["base_" + name] = String(describing: baseValue(base, name))
+            if let v = baseValue(base, name) { identity["base_" + name] = String(describing: v) }
         }
+        // Recorded where they differ from the defaults (searches of earlier versions resume).
+        if base.settings.objective != .softmax { identity["objective"] = "\(base.settings.objective)" }
+        if base.settings.optimizer != .adam { identity["optimizer"] = "\(base.settings.optimizer)" }
         let identityPath = (dir as NSString).appendingPathComponent("search.json")
         let trialsPath = (dir as NSString).appendingPathComponent("trials.csv")
         var rows = [Row]()
@@ -202,8 +205,16 @@ struct Tune: ParsableCommand {
         SearchSpace.settings[name]!.integer ? String(Int(v)) : "\(v)"
     }
 
-    func baseValue(_ job: TrainingJob, _ name: String) -> Double {
+    /// The job's value of a searchable setting; nil for one it does not have (momentum without
+    /// Adagrad, BPR-max's without it, a sampler's α without a popularity sampler).
+    func baseValue(_ job: TrainingJob, _ name: String) -> Double? {
         switch name {
+        case "momentum":
+            if case .adagrad(let m) = job.settings.optimizer { Double(m) } else { nil }
+        case "elu", "bpr_reg":
+            if case .bprMax(_, _, let a, let l) = job.settings.objective { name == "elu" ? a : l } else { nil }
+        case "sample_alpha":
+            if case .popularity(let a)? = job.settings.objective.sampler { a } else { nil }
         case "lr": Double(job.settings.learningRate)
         case "lr2": Double(job.settings.learningRate2)
         case "dim": Double(job.model.dim)

@@ -32,6 +32,18 @@ import _RecTestSupport
                 let sig = { (x: Double) in 1 / (1 + exp(-x)) }
                 l = -beta * log(sig(z[0]))
                 for k in 1..<z.count { l -= log(1 - sig(z[k])) }
+            case .bprMax(let a, let lambda):
+                // GRU4Rec's formula: ELU, softmax over the negatives, −log Σ σ(o₀ − o_j)s_j + λ Σ o_j² s_j.
+                let o = z.map { a > 0 && $0 <= 0 ? a * (exp($0) - 1) : $0 }
+                let e = o.dropFirst().map { exp($0) }
+                let total = e.reduce(0, +)
+                var p = 0.0
+                var r = 0.0
+                for (j, ej) in e.enumerated() {
+                    p += ej / total / (1 + exp(o[j + 1] - o[0]))
+                    r += ej / total * o[j + 1] * o[j + 1]
+                }
+                l = -log(p + 1e-24) + lambda * r
             }
             total += Double(weights?[r] ?? 1) * l
         }
@@ -40,7 +52,8 @@ import _RecTestSupport
 
     @Test(arguments: [
         (SampledLoss.softmax, false), (.softmax, true), (.generalizedBCE(beta: 1), false),
-        (.generalizedBCE(beta: 0.3), false),
+        (.generalizedBCE(beta: 0.3), false), (.bprMax(elu: 0.5, regularization: 1), false),
+        (.bprMax(elu: 0, regularization: 0.3), false), (.bprMax(elu: 1, regularization: 0), false),
     ])
     func gradientsMatchFiniteDifferences(kind: SampledLoss, withLogQ: Bool) throws {
         let B = Self.B

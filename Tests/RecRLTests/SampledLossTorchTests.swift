@@ -4,9 +4,9 @@ import RecNN
 import Testing
 import _RecTestSupport
 
-/// Sampled softmax and gBCE against PyTorch running their authors' formulas
+/// Sampled softmax, gBCE and BPR-max against PyTorch running their authors' formulas
 /// (`scripts/reference/sampled_losses.py`: gSASRec's transformed positive logit with its clamps,
-/// BCEWithLogits; cross entropy of z − log Q): losses and autograd's gradients of the states, the
+/// BCEWithLogits; cross entropy of z − log Q; GRU4Rec's ELU, masked softmax and BPR-max sum): losses and autograd's gradients of the states, the
 /// head's rows and biases, on the same inputs.
 @Suite struct SampledLossTorchTests {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -15,7 +15,7 @@ import _RecTestSupport
     @Test(
         .enabled(
             if: torchPython != nil, "torch is not importable: run scripts/install-torch (or set RECKIT_TORCH_PYTHON)"),
-        arguments: ["gbce", "softmax"])
+        arguments: ["gbce", "softmax", "bpr-max"])
     func lossAndGradientsEqualPyTorch(kind: String) throws {
         let python = try #require(torchPython)
         let (N, d, B, K) = (60, 7, 5, 9)
@@ -43,14 +43,16 @@ import _RecTestSupport
         let beta = alpha * (t * (1 - 1 / alpha) + 1 / alpha)
         let (loss, dS) = try head.sampledLoss(
             states: S, targets: targets, sampled: .perState(lists),
-            kind: kind == "gbce" ? .generalizedBCE(beta: beta) : .softmax, logQ: kind == "gbce" ? nil : logQ)
+            kind: kind == "gbce"
+                ? .generalizedBCE(beta: beta) : kind == "bpr-max" ? .bprMax(elu: 0.5, regularization: 1.5) : .softmax,
+            logQ: kind == "softmax" ? logQ : nil)
         let ids: [[Int]] = zip(targets, lists).map { (target: Int, negatives: [Int]) -> [Int] in
             [target - 1] + negatives.map { $0 - 1 }
         }
         // The inputs, in float64 (every Float exactly).
         func rows(_ m: Matrix) -> [[Double]] { (0..<m.rows).map { r in (0..<m.cols).map { Double(m[r, $0]) } } }
         let input: [String: Any] = [
-            "kind": kind, "items": N, "negatives": K, "t": t,
+            "kind": kind, "items": N, "negatives": K, "t": t, "elu": 0.5, "bpreg": 1.5,
             "W": rows(head.weight.value), "b": head.bias.value.storage.map(Double.init), "S": rows(S),
             "ids": ids, "logQ": logQ.map(Double.init),
         ]

@@ -21,11 +21,21 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
     case sampledSoftmax(negatives: Int, sampler: NegativeSampler)
     /// gBCE with calibration t (gSASRec, Petrov & Macdonald, RecSys 2023: 256 negatives, t = 0.75).
     case gbce(negatives: Int, t: Double, sampler: NegativeSampler)
+    /// BPR-max (GRU4Rec's loss, Hidasi & Karatzoglou, CIKM 2018): the batch's other targets plus
+    /// `negatives` shared draws from `sampler` (uniform or popularity^α; 0 for in-batch only),
+    /// logits through ELU with parameter `elu` (0: none), score regularization `regularization`.
+    case bprMax(negatives: Int, sampler: NegativeSampler, elu: Double, regularization: Double)
 
     /// The negatives a sampled objective draws per transition (gSASRec's default).
     public static let defaultNegatives = 256
     /// gSASRec's calibration.
     public static let defaultCalibration = 0.75
+    /// GRU4Rec's extra negatives (`n_sample`).
+    public static let defaultBPRMaxNegatives = 2048
+    /// GRU4Rec's ELU parameter for BPR-max (`elu_param`).
+    public static let defaultELU = 0.5
+    /// GRU4Rec's score regularization (`bpreg`).
+    public static let defaultBPRRegularization = 1.0
 
     /// Whether the objective samples negatives (and trains sparse rows).
     public var isSampled: Bool { self != .softmax }
@@ -34,7 +44,7 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
     public var sampler: NegativeSampler? {
         switch self {
         case .softmax: return nil
-        case .sampledSoftmax(_, let s), .gbce(_, _, let s): return s
+        case .sampledSoftmax(_, let s), .gbce(_, _, let s), .bprMax(_, let s, _, _): return s
         }
     }
 
@@ -42,7 +52,7 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
     public var negatives: Int {
         switch self {
         case .softmax: return 0
-        case .sampledSoftmax(let k, _), .gbce(let k, _, _): return k
+        case .sampledSoftmax(let k, _), .gbce(let k, _, _), .bprMax(let k, _, _, _): return k
         }
     }
 
@@ -52,51 +62,100 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
         case .softmax: return "softmax"
         case .sampledSoftmax(let k, let s): return "sampled-softmax (\(k) negatives, \(s))"
         case .gbce(let k, let t, let s): return "gbce (\(k) negatives, t = \(t), \(s))"
+        case .bprMax(let k, let s, let a, let l):
+            return "bpr-max (in-batch and \(k) negatives, \(s), ELU \(a), regularization \(l))"
         }
     }
 
-    /// The objective named `name` (`softmax`, `sampled-softmax` or `gbce`) with its options.
+    /// The same objective with some of its options replaced (nil: kept); an option it does not
+    /// have is ignored (`TrainingJob.set` checks first).
+    func replacing(
+        negatives k2: Int? = nil, sampler s2: NegativeSampler? = nil, elu a2: Double? = nil,
+        regularization l2: Double? = nil
+    ) -> SupervisedObjective {
+        switch self {
+        case .softmax: return .softmax
+        case .sampledSoftmax(let k, let s): return .sampledSoftmax(negatives: k2 ?? k, sampler: s2 ?? s)
+        case .gbce(let k, let t, let s): return .gbce(negatives: k2 ?? k, t: t, sampler: s2 ?? s)
+        case .bprMax(let k, let s, let a, let l):
+            return .bprMax(negatives: k2 ?? k, sampler: s2 ?? s, elu: a2 ?? a, regularization: l2 ?? l)
+        }
+    }
+
+    /// Whether the loss takes the batch's targets as negatives (in-batch, mixed, BPR-max).
+    var usesBatchTargets: Bool {
+        if case .bprMax = self { return true }
+        return sampler?.usesBatch == true
+    }
+
+    /// The objective named `name` (`softmax`, `sampled-softmax`, `gbce` or `bpr-max`) with its
+    /// options (`elu` and `regularization` are BPR-max's; nil: GRU4Rec's defaults).
     /// - Throws: `.invalidParameter` for an unknown name, listing the valid ones.
-    public static func named(_ name: String, negatives: Int?, t: Double?, sampler: NegativeSampler)
-        throws(RecRLError) -> SupervisedObjective
-    {
+    public static func named(
+        _ name: String, negatives: Int?, t: Double?, sampler: NegativeSampler, elu: Double? = nil,
+        regularization: Double? = nil
+    ) throws(RecRLError) -> SupervisedObjective {
         switch name {
         case "softmax": return .softmax
         case "sampled-softmax": return .sampledSoftmax(negatives: negatives ?? defaultNegatives, sampler: sampler)
         case "gbce":
             return .gbce(negatives: negatives ?? defaultNegatives, t: t ?? defaultCalibration, sampler: sampler)
+        case "bpr-max":
+            return .bprMax(
+                negatives: negatives ?? defaultBPRMaxNegatives, sampler: sampler, elu: elu ?? defaultELU,
+                regularization: regularization ?? defaultBPRRegularization)
         default:
-            throw .invalidParameter("unknown objective '\(clipped(name))' (softmax, sampled-softmax or gbce)")
+            throw .invalidParameter(
+                "unknown objective '\(clipped(name))' (softmax, sampled-softmax, gbce or bpr-max)")
         }
     }
 
     /// The objective the command-line options name (`--objective`, `--negatives`, `--gbce-t`,
-    /// `--sampler`: nil for an option not given).
+    /// `--sampler`, `--elu`, `--bpr-reg`: nil for an option not given).
     /// - Throws: `.invalidParameter` naming the option: an unknown objective or sampler, an
-    ///   option that goes with another objective, fewer than 1 negative, t outside (0, 1].
-    public static func options(_ name: String, negatives: Int?, t: Double?, sampler: String?)
-        throws(RecRLError) -> SupervisedObjective
-    {
+    ///   option that goes with another objective, fewer than 1 negative (0 for BPR-max), t outside
+    ///   (0, 1], a negative or non-finite ELU parameter or regularization.
+    public static func options(
+        _ name: String, negatives: Int?, t: Double?, sampler: String?, elu: Double? = nil,
+        regularization: Double? = nil
+    ) throws(RecRLError) -> SupervisedObjective {
         let s: NegativeSampler
         do { s = try NegativeSampler.parse(sampler ?? "uniform") } catch {
             throw .invalidParameter("--sampler: \(error)")
         }
         let o: SupervisedObjective
-        do { o = try named(name, negatives: negatives, t: t, sampler: s) } catch {
+        do {
+            o = try named(name, negatives: negatives, t: t, sampler: s, elu: elu, regularization: regularization)
+        } catch {
             throw .invalidParameter("--objective: \(error)")
         }
         if t != nil, case .gbce = o {
         } else if t != nil {
             throw .invalidParameter("--gbce-t: it goes with --objective gbce")
         }
+        let bpr: Bool
+        if case .bprMax = o { bpr = true } else { bpr = false }
+        if !bpr && elu != nil { throw .invalidParameter("--elu: it goes with --objective bpr-max") }
+        if !bpr && regularization != nil { throw .invalidParameter("--bpr-reg: it goes with --objective bpr-max") }
         if case .gbce = o, s.usesBatch {
             throw .invalidParameter("--sampler: \(s) goes with --objective sampled-softmax")
         }
-        if !o.isSampled, let sampler, sampler != "uniform" {
-            throw .invalidParameter("--sampler: it goes with a sampled --objective (sampled-softmax or gbce)")
+        if bpr && s.usesBatch {
+            throw .invalidParameter(
+                "--sampler: bpr-max always takes the batch's targets; --sampler draws its extra negatives (uniform or popularity:ALPHA)"
+            )
         }
-        if o.isSampled, let k = negatives, k < 1 {
-            throw .invalidParameter("--negatives: a sampled objective needs at least 1, got \(k)")
+        if !o.isSampled, let sampler, sampler != "uniform" {
+            throw .invalidParameter("--sampler: it goes with a sampled --objective (sampled-softmax, gbce or bpr-max)")
+        }
+        if o.isSampled, let k = negatives, k < (bpr ? 0 : 1) {
+            throw .invalidParameter("--negatives: a sampled objective needs at least \(bpr ? 0 : 1), got \(k)")
+        }
+        if let elu, !(elu >= 0 && elu.isFinite) {
+            throw .invalidParameter("--elu: must be finite and at least 0, got \(elu)")
+        }
+        if let regularization, !(regularization >= 0 && regularization.isFinite) {
+            throw .invalidParameter("--bpr-reg: must be finite and at least 0, got \(regularization)")
         }
         if let t, !(t > 0 && t <= 1) { throw .invalidParameter("--gbce-t: must be in (0, 1], got \(t)") }
         return o
@@ -108,6 +167,25 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
     public func validate(items: Int) throws(RecRLError) {
         guard isSampled else { return }
         let k = negatives
+        if case .bprMax(_, let s, let a, let l) = self {
+            // Drawn with replacement, as GRU4Rec's: more draws than items are allowed.
+            guard k >= 0 && k <= 1_000_000 else {
+                throw .invalidParameter("negatives must be in 0...1000000 for bpr-max, got \(k)")
+            }
+            guard !s.usesBatch else {
+                throw .invalidParameter(
+                    "bpr-max always takes the batch's targets; its sampler draws the extra negatives (uniform or popularity), not \(s)"
+                )
+            }
+            guard a >= 0 && a.isFinite else {
+                throw .invalidParameter("BPR-max's ELU parameter must be finite and at least 0, got \(a)")
+            }
+            guard l >= 0 && l.isFinite else {
+                throw .invalidParameter("BPR-max's regularization must be finite and at least 0, got \(l)")
+            }
+            try s.validate()
+            return
+        }
         guard k >= 1 && k < items else {
             throw .invalidParameter(
                 "negatives must be in 1...\(max(1, items - 1)) for a sampled objective over \(items) items, got \(k)")
@@ -122,7 +200,7 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
             }
             try s.validate()
         case .sampledSoftmax(_, let s): try s.validate()
-        case .softmax: break
+        case .softmax, .bprMax: break
         }
     }
 
@@ -136,6 +214,9 @@ public enum SupervisedObjective: Sendable, Equatable, CustomStringConvertible {
         case .gbce(let k, let t, let s):
             return GBCE(
                 sampler: NegativeDrawer(s, items: items, data: data), negatives: k, shared: shared, t: t, items: items)
+        case .bprMax(let k, let s, let a, let l):
+            return BPRMax(
+                sampler: NegativeDrawer(s, items: items, data: data), negatives: k, elu: a, regularization: l)
         }
     }
 }
