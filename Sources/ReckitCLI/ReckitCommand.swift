@@ -11,7 +11,7 @@ public struct Reckit: ParsableCommand {
         version: RecKitInfo.version,
         subcommands: [
             Demo.self, Score.self, Marginals.self, OfflineAB.self, Simulate.self, Train.self, Evaluate.self,
-            Compare.self, Tune.self,
+            Compare.self, Tune.self, StudyCommand.self,
             RLStudy.self,
         ],
         defaultSubcommand: nil)

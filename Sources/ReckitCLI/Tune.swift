@@ -102,6 +102,13 @@ struct Tune: ParsableCommand {
         let (data, split) = try options.input.load()
         var base = try options.job()
         base.outputDirectory = nil
+        // A setting the job does not have (momentum under Adam, bpr-max's without it) is refused
+        // before any trial, not by each.
+        for (name, benign) in [("momentum", 0.0), ("bpr_reg", 1), ("elu", 0.5), ("sample_alpha", 0.5)]
+        where space.parameters[name] != nil {
+            var probe = base
+            try probe.set(name, to: benign)
+        }
         let selectBy = try base.makeRun(items: data.itemCount).selectionMetric(eventTypes: data.eventTypes).description
         // What a search is: resuming needs the same.
         var identity: [String: String] = [
