@@ -4,7 +4,8 @@ import RecKit
 
 /// `reckit rl-study`: the RL trainers on simulated sessions whose structure is known (gateway
 /// items lead to purchases later in the session), over several seeds; prints test HR/NDCG@10
-/// by event type, mean ± sd, for each algorithm.
+/// by event type, mean ± sd, for each algorithm; with `--slates`, each trained model served as
+/// a slate policy and valued by the offline A/B engine on logged slates beside its exact value.
 struct RLStudy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rl-study",
@@ -34,6 +35,13 @@ struct RLStudy: ParsableCommand {
         help:
             "Test histories on which the best model's next-item distribution is compared with the world's (top-10 overlap, mass captured, KL); 0 for none."
     ) var recovery: Int = 0
+    @Option(
+        help:
+            "Held-out histories on which each trained model, served as a slate policy, is valued by the offline A/B engine (IIPS, SNIIPS) on slates a uniform logging policy showed, beside its exact value in the world; 0 for none."
+    ) var slates: Int = 0
+    @Option(help: "Positions of the logged slates.") var slateDepth: Int = 5
+    @Option(help: "How a model serves its slate: greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE.")
+    var serving: String = "greedy"
     @OptionGroup var threading: ThreadOptions
 
     enum DrawingChoice: String, ExpressibleByArgument, CaseIterable {
@@ -67,6 +75,14 @@ struct RLStudy: ParsableCommand {
         guard recovery >= 0 && recovery <= 1_000_000 else {
             throw ValidationError("--recovery must be in 0...1000000, got \(recovery)")
         }
+        guard slates >= 0 && slates <= 10_000_000 else {
+            throw ValidationError("--slates must be in 0...10000000, got \(slates)")
+        }
+        guard slateDepth >= 1 && slateDepth <= min(items, 64) else {
+            throw ValidationError("--slate-depth must be in 1...\(min(items, 64)), got \(slateDepth)")
+        }
+        let rule: ServingRule
+        do { rule = try ServingRule.parse(serving) } catch { throw ValidationError("--serving: \(error)") }
         let supervised = try TrainOptions.objective(objective, negatives: negatives, t: gbceT, sampler: sampler)
         do { try supervised.validate(items: items) } catch { throw ValidationError("\(error)") }
         let drawBy: SessionSimulator.Drawing =
@@ -82,6 +98,7 @@ struct RLStudy: ParsableCommand {
         try runRL {
             var results = [Algorithm: [[String: Double]]]()
             var recoveries = [Algorithm: [SessionSimulator.Recovery]]()
+            var values = [Algorithm: [SessionSimulator.SlateValue]]()
             for seed in seedList {
                 var c = SessionSimulator.Config()
                 c.items = items
@@ -91,6 +108,8 @@ struct RLStudy: ParsableCommand {
                 let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
                 let histories =
                     recovery > 0 ? SessionSimulator.histories(data, sessions: split.test, limit: recovery) : []
+                let slateHistories =
+                    slates > 0 ? SessionSimulator.histories(data, sessions: split.test, limit: slates) : []
                 for a in algs {
                     var mc = ModelConfig(items: data.itemCount)
                     mc.algorithm = a
@@ -110,6 +129,18 @@ struct RLStudy: ParsableCommand {
                                 format:
                                     "seed %llu %@: recovery over %ld histories: top-10 overlap %.4f, mass captured %.4f, KL %.4f nats, unseen mass %.4f",
                                 seed, a.rawValue, r.histories, r.topOverlap, r.massCaptured, r.kl, r.unseenMass))
+                    }
+                    if !slateHistories.isEmpty {
+                        let v = try sim.slateValue(
+                            of: model, rule: rule, histories: slateHistories, depth: slateDepth, seed: seed &+ 200)
+                        values[a, default: []].append(v)
+                        let iips = v.estimates.first { $0.estimator == .IIPS }
+                        stderrLine(
+                            String(
+                                format:
+                                    "seed %llu %@: slate value over %ld slates: exact %.4f, IIPS %.4f [%.4f, %.4f] (logging %.4f)",
+                                seed, a.rawValue, v.slates, v.trueValue, iips?.value ?? .nan,
+                                iips?.interval.low ?? .nan, iips?.interval.high ?? .nan, v.loggingValue))
                     }
                     var flat = [String: Double]()
                     for (k, v) in report.best.test.flat { flat[k] = v }
@@ -139,6 +170,25 @@ struct RLStudy: ParsableCommand {
                     return String(format: "%.4f ± %.4f   ", m, sd)
                 }
                 print(a.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
+            }
+            if slates > 0 {
+                print("")
+                print(
+                    "slate value (\(rule.name), \(slateDepth) positions, \(slates) test histories a seed; uniform logging): exact, and the offline A/B engine's IIPS and SNIIPS with their 95% intervals"
+                )
+                for a in algs {
+                    for (seed, v) in zip(seedList, values[a] ?? []) {
+                        var line = a.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0) + " seed \(seed)"
+                        line += String(format: "  exact %.4f  logging %.4f", v.trueValue, v.loggingValue)
+                        for e in v.estimates {
+                            let covers = e.interval.low <= v.trueValue && v.trueValue <= e.interval.high
+                            line += String(
+                                format: "  %@ %.4f [%.4f, %.4f]%@", e.estimator.rawValue, e.value, e.interval.low,
+                                e.interval.high, covers ? "" : " (misses)")
+                        }
+                        print(line)
+                    }
+                }
             }
             if recovery > 0 {
                 print("")
