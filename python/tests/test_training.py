@@ -49,6 +49,22 @@ def test_the_model_is_the_clis(cli, events, trained, tmp_path):
     assert model.report["best_epoch"] in (0, 1) and len(model.report["epochs"]) == 2
 
 
+def test_gru4rec_recipe_is_the_clis(cli, events, tmp_path):
+    # GRU4Rec's recipe (bpr-max, Adagrad with momentum) through the same job keys as the CLI.
+    model = reckit.train(events, columns=COLUMNS, algo="gru4rec", epochs=1, dim=8, negatives=20, momentum=0.3,
+                         bpr_reg=0.5, **OPTIONS)
+    run(cli, "train", "--data", str(events), "--columns", "session=session,time=t,item=item,event=event",
+        "--algo", "gru4rec", "--epochs", "1", "--dim", "8", "--negatives", "20", "--momentum", "0.3", "--bpr-reg",
+        "0.5", "--out", str(tmp_path / "cli"), "--min-item-count", "1", "--min-session-length", "2", "--seed", "3",
+        "--reward", "click=0.3")
+    theirs = reckit.load_model(tmp_path / "cli" / "best.safetensors")
+    histories = [["1", "2", "3"], [5, 7, 9, 11]]
+    assert np.array_equal(model.scores(histories).view(np.uint32), theirs.scores(histories).view(np.uint32))
+    with pytest.raises(reckit.ReckitValueError) as e:
+        reckit.train(events, columns=COLUMNS, algo="ce", epochs=1, momentum=0.3, **OPTIONS)
+    assert "momentum: it goes with optimizer adagrad" in str(e.value)
+
+
 def test_evaluate_equals_the_cli(cli, events, trained):
     model, out = trained
     want = json.loads(run(cli, "evaluate", "--data", str(events), "--columns",
