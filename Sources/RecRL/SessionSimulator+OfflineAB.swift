@@ -39,8 +39,14 @@ extension SessionSimulator {
     /// `rewards.purchase`. Each position's reward depends only on the item there, so the
     /// item-position estimator IIPS is unbiased for `trueValue`.
     /// - Parameters:
+    ///   - model: a model trained on logs of this simulator (item keys are its item numbers).
+    ///   - rule: how the model serves (greedy, epsilon-greedy, Plackett–Luce).
     ///   - histories: held-out histories (simulator item numbers), non-empty.
+    ///   - depth: positions per slate.
     ///   - seed: the slates' and events' draws (history t from its own stream).
+    ///   - rewards: the reward of a click and of a purchase on a shown item.
+    ///   - level: the intervals' nominal coverage.
+    ///   - batch: histories scored together.
     /// - Throws: `.invalidParameter` for no histories, a depth outside 1...min(M, the model's
     ///   items, 64), a history item outside the world, a model of another world; the engine's
     ///   errors as `.invalidParameter`.

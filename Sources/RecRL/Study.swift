@@ -89,8 +89,9 @@ public struct Study: Sendable {
     public struct Report: Sendable, Codable {
         /// The compared metric.
         public var metric: String
-        /// Methods, in order, and which are baselines.
+        /// Methods, in order.
         public var methods: [String]
+        /// The methods that are baselines (`Method.isBaseline`), in order.
         public var baselines: [String]
         /// The seeds.
         public var seeds: [UInt64]
