@@ -37,7 +37,7 @@ struct RLStudy: ParsableCommand {
     ) var recovery: Int = 0
     @Option(
         help:
-            "Held-out histories on which each trained model, served as a slate policy, is valued by the offline A/B engine (IIPS, SNIIPS) on slates a uniform logging policy showed, beside its exact value in the world; 0 for none."
+            "Logged slates a seed, one per test history (taken in turn when there are more slates than histories): each trained model, served as a slate policy, is valued on them by the offline A/B engine (IIPS, SNIIPS; a uniform logging policy showed the slates) beside its exact value in the world; 0 for none."
     ) var slates: Int = 0
     @Option(help: "Positions of the logged slates.") var slateDepth: Int = 5
     @Option(help: "How a model serves its slate: greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE.")
@@ -108,8 +108,12 @@ struct RLStudy: ParsableCommand {
                 let split = SessionSplit.random(sessions: data.sessionCount, seed: seed)
                 let histories =
                     recovery > 0 ? SessionSimulator.histories(data, sessions: split.test, limit: recovery) : []
-                let slateHistories =
+                // One logged slate per test history, the histories taken in turn when there are
+                // more slates than histories (each slate and next event drawn afresh).
+                let testHistories =
                     slates > 0 ? SessionSimulator.histories(data, sessions: split.test, limit: slates) : []
+                let slateHistories =
+                    testHistories.isEmpty ? [] : (0..<slates).map { testHistories[$0 % testHistories.count] }
                 for a in algs {
                     var mc = ModelConfig(items: data.itemCount)
                     mc.algorithm = a
@@ -174,7 +178,7 @@ struct RLStudy: ParsableCommand {
             if slates > 0 {
                 print("")
                 print(
-                    "slate value (\(rule.name), \(slateDepth) positions, \(slates) test histories a seed; uniform logging): exact, and the offline A/B engine's IIPS and SNIIPS with their 95% intervals"
+                    "slate value (\(rule.name), \(slateDepth) positions, \(slates) logged slates a seed over the test histories; uniform logging): exact, and the offline A/B engine's IIPS and SNIIPS with their 95% intervals"
                 )
                 for a in algs {
                     for (seed, v) in zip(seedList, values[a] ?? []) {
