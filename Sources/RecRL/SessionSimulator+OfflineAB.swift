@@ -62,14 +62,7 @@ extension SessionSimulator {
                 "slate value: depth must be in 1...\(min(M, model.itemKeys.count, SlateSettings.maxDepth)), got \(depth)"
             )
         }
-        var simItem = [Int](repeating: 0, count: model.itemKeys.count)
-        for (i, key) in model.itemKeys.enumerated() {
-            guard let v = Int(key), v >= 1 && v <= M else {
-                throw .invalidParameter(
-                    "slate value: the model's item '\(clipped(key))' is not an item of this simulator (1...\(M))")
-            }
-            simItem[i] = v
-        }
+        let simItem = try simulatorItems(of: model, for: "slate value")
         let ids = model.itemIDs()
         let candidates = Array(1...model.itemKeys.count)
         var chunk = LogChunk(source: "simulated slates")

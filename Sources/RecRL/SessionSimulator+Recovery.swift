@@ -50,15 +50,7 @@ extension SessionSimulator {
         guard k >= 1 && k <= min(M, model.itemKeys.count) else {
             throw .invalidParameter("recovery: k must be in 1...\(min(M, model.itemKeys.count)), got \(k)")
         }
-        // Model id (1...N) → simulator item (1...M).
-        var simItem = [Int](repeating: 0, count: model.itemKeys.count)
-        for (i, key) in model.itemKeys.enumerated() {
-            guard let v = Int(key), v >= 1 && v <= M else {
-                throw .invalidParameter(
-                    "recovery: the model's item '\(key)' is not an item of this simulator (1...\(M))")
-            }
-            simItem[i] = v
-        }
+        let simItem = try simulatorItems(of: model, for: "recovery")
         let ids = model.itemIDs()
         let N = simItem.count
         var sums = (overlap: 0.0, mass: 0.0, kl: 0.0, unseen: 0.0)
@@ -99,6 +91,21 @@ extension SessionSimulator {
         return Recovery(
             histories: histories.count, k: k, topOverlap: sums.overlap / n, massCaptured: sums.mass / n,
             kl: sums.kl / n, unseenMass: max(0, sums.unseen / n))
+    }
+
+    /// The simulator item (1...M) of each of `model`'s items (index id − 1).
+    /// - Throws: `.invalidParameter` naming `what` and an item key that is not an item here.
+    func simulatorItems(of model: SequentialRecommender, for what: String) throws(RecRLError) -> [Int] {
+        let M = config.items
+        var simItem = [Int](repeating: 0, count: model.itemKeys.count)
+        for (i, key) in model.itemKeys.enumerated() {
+            guard let v = Int(key), v >= 1 && v <= M else {
+                throw .invalidParameter(
+                    "\(what): the model's item '\(clipped(key))' is not an item of this simulator (1...\(M))")
+            }
+            simItem[i] = v
+        }
+        return simItem
     }
 
     /// Indices of the k largest values (ties to the lower index), largest first.

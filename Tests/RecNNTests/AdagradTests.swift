@@ -38,27 +38,9 @@ import _RecTestSupport
     /// A sparse head whose every row is touched every step is updated as the dense head, bit for
     /// bit (each value alone, in the same arithmetic).
     @Test func sparseRowsAllTouchedAreDense() throws {
-        let (N, d) = (9, 10)
-        let dense = CatalogHead(name: "head", items: N, dim: d, seed: 3)
-        let sparse = CatalogHead(name: "head", items: N, dim: d, seed: 3)
-        sparse.setSparseGradients(true)
-        let a1 = Adagrad(parameters: dense.parameters, learningRate: 0.05, momentum: 0.5)
-        let a2 = Adagrad(parameters: sparse.parameters, learningRate: 0.05, momentum: 0.5)
-        for step in 0..<4 {
-            let states = Matrix(rows: 3, cols: d, elements: randomFloats(3 * d, seed: UInt64(10 + step), scale: 1))
-            let targets = [1 + step, 5, 9 - step]
-            let others = targets.map { t in (1...N).filter { $0 != t } }
-            for h in [dense, sparse] {
-                h.zeroGrad()
-                _ = try h.sampledLoss(
-                    states: states, targets: targets, negatives: others, kind: .bprMax(elu: 0.5, regularization: 1))
-            }
-            #expect(sparse.weight.touchedRows == Set(0..<N))
-            a1.step()
-            a2.step()
+        try SampledLossTests.expectDenseAndSparseAgree(kind: .bprMax(elu: 0.5, regularization: 1)) {
+            Adagrad(parameters: $0, learningRate: 0.05, momentum: 0.5)
         }
-        #expect(dense.weight.value.storage.map(\.bitPattern) == sparse.weight.value.storage.map(\.bitPattern))
-        #expect(dense.bias.value.storage.map(\.bitPattern) == sparse.bias.value.storage.map(\.bitPattern))
     }
 
     /// Rows a step does not touch keep their values, accumulators and momenta (GRU4Rec's indexed
