@@ -412,8 +412,26 @@ let movieLensPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         ) {
             try NegativeSampler.parse("popularity:-1")
         }
-        #expect(throws: RecRLError.invalidParameter("unknown objective 'bpr' (softmax, sampled-softmax or gbce)")) {
+        #expect(
+            throws: RecRLError.invalidParameter("unknown objective 'bpr' (softmax, sampled-softmax, gbce or bpr-max)")
+        ) {
             try SupervisedObjective.named("bpr", negatives: nil, t: nil, sampler: .uniform)
+        }
+        // BPR-max: its negatives may be 0 (in-batch only) or more than the catalog (drawn with
+        // replacement), its sampler not a batch one, its ELU and regularization non-negative.
+        try SupervisedObjective.bprMax(negatives: 0, sampler: .uniform, elu: 0, regularization: 0).validate(items: 30)
+        try SupervisedObjective.bprMax(negatives: 2048, sampler: .popularity(alpha: 0.5), elu: 1, regularization: 2)
+            .validate(items: 30)
+        #expect(throws: RecRLError.self) {
+            try SupervisedObjective.bprMax(negatives: 5, sampler: .inBatch, elu: 0.5, regularization: 1)
+                .validate(items: 30)
+        }
+        #expect(throws: RecRLError.self) {
+            try SupervisedObjective.bprMax(negatives: 5, sampler: .uniform, elu: -1, regularization: 1)
+                .validate(items: 30)
+        }
+        #expect(throws: RecRLError.invalidParameter("--bpr-reg: it goes with --objective bpr-max")) {
+            try SupervisedObjective.options("gbce", negatives: nil, t: nil, sampler: nil, regularization: 1)
         }
         try SupervisedObjective.gbce(negatives: 29, t: 1, sampler: .popularity(alpha: 0)).validate(items: 30)
         #expect(throws: RecRLError.invalidParameter("--sampler: in-batch goes with --objective sampled-softmax")) {
