@@ -106,13 +106,16 @@ int32_t reckit_rank_marginals(const char *spec_json, const char *base_dir, const
  * or the row key) by name: n codes into count values, value v being the UTF-8 text
  * values[offsets[v] .. offsets[v+1]) as a CSV file would hold it. reckit_log_add_int_column adds
  * an integer column: n values read as their decimal text, missing (or NULL) flagging per row
- * (non-zero) an empty field; no text is made per row. */
+ * (non-zero) an empty field; no text is made per row. A slate log's slate column is added either
+ * way, its probability columns (slate_propensity, cascade_propensity, target_*) by
+ * reckit_log_add_number_column: n values. */
 int32_t reckit_log_create(const char *source, int64_t n, const int64_t *item, const int64_t *position,
                           const double *reward, const double *propensity, void **log);
 int32_t reckit_log_add_column(void *log, const char *name, const int32_t *codes, int64_t n,
                               const uint8_t *values, const int64_t *offsets, int64_t count);
 int32_t reckit_log_add_int_column(void *log, const char *name, const int64_t *values, int64_t n,
                                   const uint8_t *missing);
+int32_t reckit_log_add_number_column(void *log, const char *name, const double *values, int64_t n);
 void reckit_log_free(void *log);
 
 /* The report as JSON (the keys of reckit offline-ab --json) and, when html is not NULL, as the

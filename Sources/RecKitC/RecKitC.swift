@@ -396,6 +396,8 @@ final class LogBuilder {
     let rewards: LogValues<Double>
     let propensities: LogValues<Double>?
     var coded: [String: LogArrays.Column] = [:]
+    /// Number columns by name (a slate log's probability columns).
+    var numbers: [String: LogValues<Double>] = [:]
 
     init(
         source: String, items: LogValues<Int64>, positions: LogValues<Int64>, rewards: LogValues<Double>,
@@ -421,10 +423,23 @@ final class LogBuilder {
         }
         var contexts = [LogArrays.Column]()
         for name in columns.context { contexts.append(try column(name)) }
-        return try LogArrays(
+        var arrays = try LogArrays(
             source: source, columns: columns, items: items, positions: positions, rewards: rewards,
             propensities: columns.propensity == nil ? nil : propensities, contexts: contexts,
             rowKeys: try columns.rowKey.map { (k: String) throws(RecOPEError) in try column(k) })
+        if let slate = columns.slate {
+            var probabilities = [SlateProbability: LogValues<Double>]()
+            for (role, name) in columns.slateProbabilities {
+                guard let v = numbers[name] else {
+                    throw .malformedFile(
+                        file: source, line: nil,
+                        message: "missing column '\(clipped(name))' (the \(role.rawValue) column)")
+                }
+                probabilities[role] = v
+            }
+            try arrays.setSlates(try column(slate), probabilities: probabilities)
+        }
+        return arrays
     }
 }
 
@@ -515,6 +530,22 @@ public func reckit_log_add_int_column(
         .init(
             values: LogValues(borrowing: UnsafeBufferPointer(start: values, count: count)),
             missing: missing.map { LogValues(borrowing: UnsafeBufferPointer(start: $0, count: count)) }))
+    return ReckitStatus.ok.rawValue
+}
+
+/// Adds a number column named `name` (a slate log's probability column): `n` (the log's rows)
+/// values, borrowed (see `reckit_log_create`).
+@_cdecl("reckit_log_add_number_column")
+public func reckit_log_add_number_column(
+    _ log: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?, _ values: UnsafePointer<Double>?, _ n: Int64
+) -> Int32 {
+    guard let log, let name, let values else { return fail(.invalidArgument, "log, name and values must not be null") }
+    let b = Unmanaged<LogBuilder>.fromOpaque(log).takeUnretainedValue()
+    let column = String(cString: name)
+    guard n == Int64(b.items.count) else {
+        return fail(.invalidArgument, "column '\(clipped(column))': \(n) values for \(b.items.count) rows")
+    }
+    b.numbers[column] = LogValues(borrowing: UnsafeBufferPointer(start: values, count: Int(n)))
     return ReckitStatus.ok.rawValue
 }
 

@@ -107,6 +107,12 @@ public struct LogArrays: Sendable {
     public var contexts: [Column] = []
     /// The row-key column (`columns.rowKey`), when there is one.
     public var rowKeys: Column?
+    /// A slate log's slate column (`columns.slate`; rows of one slate consecutive), set by
+    /// `setSlates`.
+    public private(set) var slates: Column?
+    /// A slate log's probability columns by role (`columns.slateProbabilities`), set by
+    /// `setSlates`.
+    public private(set) var slateProbabilities: [SlateProbability: LogValues<Double>] = [:]
 
     /// Rows.
     public var count: Int { items.count }
@@ -175,6 +181,67 @@ public struct LogArrays: Sendable {
         (self.rewards, self.propensities, self.contexts, self.rowKeys) = (rewards, propensities, contexts, rowKeys)
     }
 
+    /// Makes the rows a slate log: the slate column and the probability columns
+    /// `columns.slateProbabilities` names, each checked as the CSV reader checks them (a target's
+    /// probability in [0, 1], a logging one in (0, 1]).
+    /// - Throws: `.invalidParameter` without a slate column in `columns`, or for a probability
+    ///   column given or missing against `columns`; `.malformedFile` naming the row and column
+    ///   of a bad value or length.
+    public mutating func setSlates(
+        _ slates: Column, probabilities: [SlateProbability: LogValues<Double>]
+    ) throws(RecOPEError) {
+        guard let name = columns.slate else {
+            throw .invalidParameter("slate columns given for a log whose column mapping names no slate column")
+        }
+        let n = count
+        guard slates.count == n else {
+            throw .malformedFile(
+                file: source, line: nil, message: "column '\(name)': \(slates.count) values for \(n) rows")
+        }
+        if case .integers(let i) = slates, let m = i.missing, m.count != n {
+            throw .malformedFile(
+                file: source, line: nil, message: "column '\(name)': \(m.count) missing-value flags for \(n) rows")
+        }
+        if case .coded(let c) = slates {
+            let limit = c.values.count
+            if let r = c.codes.withBuffer({ $0.firstIndex { $0 < 0 || Int($0) >= limit } }) {
+                throw .malformedFile(
+                    file: source, line: nil,
+                    message:
+                        "row \(r + 1): column '\(name)': value index \(c.codes[r]) is outside the column's \(limit) values"
+                )
+            }
+        }
+        let named = Set(columns.slateProbabilities.keys)
+        guard Set(probabilities.keys) == named else {
+            let missing = named.subtracting(probabilities.keys).map(\.rawValue).sorted()
+            let extra = Set(probabilities.keys).subtracting(named).map(\.rawValue).sorted()
+            throw .invalidParameter(
+                "slate probability columns: "
+                    + (missing.isEmpty ? "" : "missing \(missing.joined(separator: ", "))")
+                    + (extra.isEmpty
+                        ? ""
+                        : "\(missing.isEmpty ? "" : "; ")not in the column mapping: \(extra.joined(separator: ", "))"))
+        }
+        for (role, values) in probabilities.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let column = columns.slateProbabilities[role]!
+            guard values.count == n else {
+                throw .malformedFile(
+                    file: source, line: nil, message: "column '\(column)': \(values.count) values for \(n) rows")
+            }
+            let low = role.isTarget ? 0.0 : Double.leastNonzeroMagnitude
+            if let r = values.withBuffer({ $0.firstIndex { !($0 >= low && $0 <= 1) } }) {
+                throw .malformedFile(
+                    file: source, line: nil,
+                    message:
+                        "row \(r + 1): column '\(column)': \(role.rawValue) '\(values[r])' must be a number in \(role.isTarget ? "[0, 1]" : "(0, 1]")"
+                )
+            }
+        }
+        self.slates = slates
+        slateProbabilities = probabilities
+    }
+
     /// The deepest position + 1 (0-based positions).
     public var depth: Int {
         Int((positions.withBuffer { $0.max() } ?? Int64(columns.positionBase)) - Int64(columns.positionBase)) + 1
@@ -193,11 +260,37 @@ public struct LogArrays: Sendable {
         let sourceKey = RowHash.key(bytes: (source.split(separator: "/").last.map(String.init) ?? source).utf8)
         var keyHashes: [UInt64]?
         if case .coded(let k) = rowKeys { keyHashes = k.values.map { RowHash.key(bytes: $0.utf8) } }
+        var slateHashes: [UInt64]?
+        if case .coded(let s) = slates { slateHashes = s.values.map { RowHash.key(bytes: $0.utf8) } }
         var start = 0
         while start < count {
             let end = min(start + maxRows, count)
-            try body(chunk(start..<end, sourceKey: sourceKey, keyHashes: keyHashes))
+            var c = chunk(start..<end, sourceKey: sourceKey, keyHashes: keyHashes)
+            if let slates {
+                // A slate's key hashes its text, as the CSV reader's does.
+                let rows = start..<end
+                c.slates = Self.keys(slates, rows, hashes: slateHashes)
+                for (role, v) in slateProbabilities { c.slateProbabilities[role] = v.withBuffer { Array($0[rows]) } }
+            }
+            try body(c)
             start = end
+        }
+    }
+
+    /// The keys of a coded or integer column's rows: the hash of each value's text (an empty
+    /// field's for a missing integer); `hashes` are the coded values' hashes.
+    static func keys(_ column: Column, _ rows: Range<Int>, hashes: [UInt64]?) -> [UInt64] {
+        switch column {
+        case .coded(let k):
+            let h = hashes!
+            return k.codes.withBuffer { b in rows.map { h[Int(b[$0])] } }
+        case .integers(let k):
+            return k.values.withBuffer { v in
+                rows.map { r in
+                    k.missing.map { $0[r] != 0 } == true
+                        ? RowHash.key(bytes: EmptyCollection()) : Self.decimalKey(v[r])
+                }
+            }
         }
     }
 
@@ -209,18 +302,9 @@ public struct LogArrays: Sendable {
         c.rewards = rewards.withBuffer { Array($0[rows]) }
         c.propensities = propensities.map { p in p.withBuffer { Array($0[rows]) } }
         c.rowKeyed = rowKeys != nil
-        switch rowKeys {
-        case .coded(let k):
-            let h = keyHashes!
-            c.rowKeys = k.codes.withBuffer { b in rows.map { h[Int(b[$0])] } }
-        case .integers(let k):
-            c.rowKeys = k.values.withBuffer { v in
-                rows.map { r in
-                    k.missing.map { $0[r] != 0 } == true
-                        ? RowHash.key(bytes: EmptyCollection()) : Self.decimalKey(v[r])
-                }
-            }
-        case nil:
+        if let rowKeys {
+            c.rowKeys = Self.keys(rowKeys, rows, hashes: keyHashes)
+        } else {
             c.rowKeys = rows.map { LogReader.defaultKey(sourceKey: sourceKey, row: $0 + 1) }
         }
         // A chunk's context table holds the values its rows use, in order of first use (as the

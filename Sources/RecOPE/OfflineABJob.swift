@@ -113,9 +113,6 @@ public struct OfflineABJob: Sendable {
     public func slateShard(rewardModel: Bool = false, partial: Bool = false, after: SlateShard? = nil)
         throws(RecOPEError) -> SlateShard
     {
-        guard rows == nil else {
-            throw .invalidParameter("slate logs are read from a CSV file (a table's slate columns: not yet)")
-        }
         guard settings.balanced == nil else {
             throw .invalidParameter("balanced_ipw: balanced IPW is not a slate estimator; leave it out for a slate log")
         }
@@ -129,7 +126,8 @@ public struct OfflineABJob: Sendable {
             }
         }
         return try SlateEvaluation.shard(
-            path: logs, columns: columns, targets: slateTargets, depth: depth, bootstrap: settings.bootstrap,
+            source: rows.map { .rows($0) } ?? .file(logs), columns: columns, targets: slateTargets, depth: depth,
+            bootstrap: settings.bootstrap,
             level: settings.level, seed: settings.seed, parallelism: settings.parallelism, rewardModel: rewardModel,
             logging: logging, slateSimulations: slateSimulations, partial: partial, after: after)
     }

@@ -61,6 +61,97 @@ import Testing
         }
     }
 
+    /// A slate log as columns (text slate ids, then integer ones): the reader's slate keys and
+    /// probability columns, chunk by chunk, and the slate evaluation's report bit for bit, with
+    /// the target as columns and with a Plackett–Luce target whose Cascade-DR fits its model in a
+    /// first pass; a probability outside its range names the row and column.
+    @Test func slateColumnsGiveTheReadersChunksAndReport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("logarrays-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var text = "sid,item,pos,click,p,pc,tp\n"
+        var rng = Xoshiro256(seed: 9)
+        var sids = [Int64]()
+        var items = [Int64]()
+        var positions = [Int64]()
+        var rewards = [Double]()
+        var props = [Double]()
+        var cascade = [Double]()
+        var target = [Double]()
+        for s in 0..<30_000 {
+            var c = 1.0
+            for p in 0..<3 {
+                c /= Double(8 - p)
+                let item = Int64(p * 3) + Int64(rng.next() % 3)
+                let click = rng.next() % 5 == 0 ? 1.0 : 0.0
+                let t = Double(1 + rng.next() % 7) / 8
+                text += "\(1000 + s),\(item),\(p),\(Int(click)),0.125,\(c),\(t)\n"
+                sids.append(Int64(1000 + s))
+                items.append(item)
+                positions.append(Int64(p))
+                rewards.append(click)
+                props.append(0.125)
+                cascade.append(c)
+                target.append(t)
+            }
+        }
+        let path = dir.appendingPathComponent("slates.csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var cols = LogColumns(item: "item", position: "pos", reward: "click", propensity: "p")
+        cols.slate = "sid"
+        cols.slateProbabilities = [.cascadePropensity: "pc", .targetPropensity: "tp"]
+        let reader = try LogReader(path: path, columns: cols)
+        var want = [LogChunk]()
+        while let c = try reader.next() { want.append(c) }
+        let texts = sids.map { String($0) }
+        let asText = LogArrays.Column.coded(.init(codes: (0..<Int32(texts.count)).map { $0 }, values: texts))
+        for slateColumn in [asText, .integers(.init(values: sids))] {
+            var arrays = try LogArrays(
+                source: "slates.csv", columns: cols, items: items, positions: positions, rewards: rewards,
+                propensities: props)
+            try arrays.setSlates(
+                slateColumn,
+                probabilities: [.cascadePropensity: LogValues(cascade), .targetPropensity: LogValues(target)])
+            let got = arrays.chunks()
+            #expect(got.count == want.count)
+            for (g, w) in zip(got, want) {
+                #expect(g.slates == w.slates && g.items == w.items && g.rewards == w.rewards)
+                #expect(g.slateProbabilities == w.slateProbabilities)
+            }
+            let pl = try PlackettLuce(scores: (0..<9).map { 0.2 * Double($0) - 0.8 })
+            let marginals = try pl.exactMarginals(k: 3)
+            for targets in [[], [SlateTarget(name: "pl", policy: pl, marginals: marginals)]] {
+                let fromFile = try SlateEvaluation.shard(
+                    source: .file(path), columns: cols, targets: targets, bootstrap: 20, seed: 3,
+                    rewardModel: !targets.isEmpty
+                ).report()
+                let fromRows = try SlateEvaluation.shard(
+                    source: .rows(arrays), columns: cols, targets: targets, bootstrap: 20, seed: 3,
+                    rewardModel: !targets.isEmpty
+                ).report()
+                #expect(fromRows.evaluations.map(\.estimates) == fromFile.evaluations.map(\.estimates))
+                if !targets.isEmpty {
+                    #expect(fromRows.evaluations[0].estimates.contains { $0.estimator == .CascadeDR })
+                }
+            }
+        }
+        var bad = try LogArrays(
+            source: "t", columns: cols, items: items, positions: positions, rewards: rewards, propensities: props)
+        var wrong = target
+        wrong[4] = 1.5
+        #expect(
+            throws: RecOPEError.malformedFile(
+                file: "t", line: nil, message: "row 5: column 'tp': target_propensity '1.5' must be a number in [0, 1]")
+        ) {
+            try bad.setSlates(
+                .integers(.init(values: sids)),
+                probabilities: [.cascadePropensity: LogValues(cascade), .targetPropensity: LogValues(wrong)])
+        }
+        #expect(throws: RecOPEError.self) {
+            try bad.setSlates(.integers(.init(values: sids)), probabilities: [.targetPropensity: LogValues(target)])
+        }
+    }
+
     @Test func badValuesNameTheRowAndColumn() {
         let cols = LogColumns(item: "item", position: "pos", reward: "click", propensity: "p", positionBase: 1)
         func make(

@@ -440,6 +440,8 @@ _lib.reckit_log_add_column.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.
 _lib.reckit_log_add_column.restype = _i32
 _lib.reckit_log_add_int_column.argtypes = [ctypes.c_void_p, ctypes.c_char_p, _ip, _i64, ctypes.POINTER(ctypes.c_uint8)]
 _lib.reckit_log_add_int_column.restype = _i32
+_lib.reckit_log_add_number_column.argtypes = [ctypes.c_void_p, ctypes.c_char_p, _dp, _i64]
+_lib.reckit_log_add_number_column.restype = _i32
 _lib.reckit_log_free.argtypes = [ctypes.c_void_p]
 _lib.reckit_log_free.restype = None
 _lib.reckit_offline_ab_partial.restype = _i32
@@ -589,9 +591,14 @@ def _write_table(table, directory: str, name: str, what: str) -> str:
     return path
 
 
+_SLATE_PROBABILITIES = ("slate_propensity", "cascade_propensity", "target_propensity", "target_slate_propensity",
+                        "target_cascade_propensity")
+
+
 def _roles(format: str, columns_text, row_key) -> dict:
     """The columns an offline A/B run reads, by role: item, position, reward, propensity,
-    context (a list), row_key (``reckit offline-ab``'s --columns)."""
+    context (a list), row_key, and a slate log's slate and probability columns (``reckit
+    offline-ab``'s --columns)."""
     if format == "obd":
         roles = {"item": "item_id", "position": "position", "reward": "click", "propensity": "propensity_score",
                  "context": ["user_feature_0", "user_feature_1", "user_feature_2", "user_feature_3"]}
@@ -602,7 +609,7 @@ def _roles(format: str, columns_text, row_key) -> dict:
             role, value = role.strip(), value.strip()
             if role == "context":
                 roles["context"] = [v.strip() for v in value.split("+") if v.strip()]
-            elif role in ("item", "position", "reward", "propensity", "row_key"):
+            elif role in ("item", "position", "reward", "propensity", "row_key", "slate") + _SLATE_PROBABILITIES:
                 roles[role] = value
     if row_key:
         roles["row_key"] = str(row_key)
@@ -708,7 +715,11 @@ class _Log:
                                       None if propensity is None else _ptr(propensity, _dp), ctypes.byref(handle)))
         self.handle = handle
         try:
-            coded = list(roles.get("context", [])) + ([roles["row_key"]] if roles.get("row_key") else [])
+            for role in _SLATE_PROBABILITIES:  # a slate log's probability columns, read in place
+                if roles.get(role):
+                    values = numbers(role)
+                    _check(_lib.reckit_log_add_number_column(handle, roles[role].encode(), _ptr(values, _dp), n))
+            coded = list(roles.get("context", [])) + [roles[k] for k in ("row_key", "slate") if roles.get(k)]
             for name in dict.fromkeys(coded):
                 if name not in cols:
                     raise ValueError(f"{what}: missing column {name!r}")
@@ -870,8 +881,9 @@ def _is_slate_log(format, columns_text) -> bool:
 def _role_columns(roles: dict) -> list:
     names = [roles[k] for k in ("item", "position", "reward", "propensity") if roles.get(k)]
     names += roles.get("context", [])
-    if roles.get("row_key"):
-        names.append(roles["row_key"])
+    for k in ("row_key", "slate") + _SLATE_PROBABILITIES:
+        if roles.get(k):
+            names.append(roles[k])
     return list(dict.fromkeys(names))
 
 
@@ -925,7 +937,7 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
     rankings, default 1,000,000, as the report's warning says),
     its logging policy the logged columns; with ``targets`` specs, ``logging`` (a uniform or
     Plackett–Luce spec) adds PI and SNPI, the pseudo-inverse estimator. Values are sums of rewards
-    per slate. A table is written to a temporary CSV for it. Its shards (``partial=True``, ``k``
+    per slate. A table's columns are read in place, as for other logs. Its shards (``partial=True``, ``k``
     required) are one pass each; ``reckit.merge`` takes them in file order (a slate cut between two
     is joined) and returns the report, or, when a target takes Cascade-DR (Plackett–Luce or uniform
     with a ``cascade_propensity`` column and reward models), the merged first pass: run every shard
@@ -941,15 +953,6 @@ def offline_ab(logs, *, targets=None, format="obd", columns=None, logging=None, 
         if _is_slate_log(format, config.get("columns")):
             if partial and k is None:
                 raise ValueError("k: a slate log's shards need k (every shard must evaluate the same positions)")
-            if isinstance(logs, (str, os.PathLike)) and Path(logs).suffix.lower() != ".parquet":
-                config["logs"] = str(Path(logs).resolve())
-            else:
-                if isinstance(logs, (str, os.PathLike)):
-                    import pyarrow.parquet as pq
-                    logs = pq.read_table(logs)
-                config["logs"] = _write_table(logs, d, "logs.csv", "logs")
-            return _run_offline_ab(json.dumps(config).encode(), None, bool(partial), after, ctypes.c_void_p(),
-                                   _i64(0))
         path, log = _offline_ab_rows(logs, format, config.get("columns"), row_key, piece_groups)
         if path is not None:
             config["logs"] = path

@@ -706,10 +706,62 @@ public struct SlateClickRates: Sendable, Equatable {
         path: String, columns: LogColumns, items: Int, depth: Int, smoothing: Double = 10,
         parallelism: Parallelism = .automatic
     ) throws(RecOPEError) -> SlateClickRates {
+        try fit(
+            source: .file(path), columns: columns, items: items, depth: depth, smoothing: smoothing,
+            parallelism: parallelism)
+    }
+
+    /// `fit` over a file or rows in memory.
+    public static func fit(
+        source: SlateLogSource, columns: LogColumns, items: Int, depth: Int, smoothing: Double = 10,
+        parallelism: Parallelism = .automatic
+    ) throws(RecOPEError) -> SlateClickRates {
         var counts = SlateClickCounts(items: items, depth: depth)
-        let reader = try LogReader(path: path, columns: columns, parallelism: parallelism)
-        while let c = try reader.next() { try counts.add(c) }
+        try source.forEachChunk(columns: columns, parallelism: parallelism) { (c) throws(RecOPEError) in
+            try counts.add(c)
+        }
         return counts.rates(smoothing: smoothing)
+    }
+}
+
+/// Where a slate evaluation reads its rows: a CSV file, or rows in memory (a table's columns,
+/// `LogArrays.setSlates`), which give the same chunks.
+public enum SlateLogSource: Sendable {
+    /// A CSV file.
+    case file(String)
+    /// Rows in memory.
+    case rows(LogArrays)
+
+    /// The name reports and errors give the log.
+    public var name: String {
+        switch self {
+        case .file(let p): return p
+        case .rows(let r): return r.source
+        }
+    }
+
+    /// The deepest position + 1.
+    func deepestPosition(columns: LogColumns, parallelism: Parallelism) throws(RecOPEError) -> Int {
+        switch self {
+        case .file(let p): return try LogReader.deepestPosition(path: p, columns: columns, parallelism: parallelism)
+        case .rows(let r): return r.depth
+        }
+    }
+
+    /// Each chunk in order.
+    func forEachChunk(
+        columns: LogColumns, parallelism: Parallelism, _ body: (LogChunk) throws(RecOPEError) -> Void
+    ) throws(RecOPEError) {
+        switch self {
+        case .file(let p):
+            let reader = try LogReader(path: p, columns: columns, parallelism: parallelism)
+            while let c = try reader.next() { try body(c) }
+        case .rows(let r):
+            guard r.slates != nil else {
+                throw .invalidParameter("the rows have no slate column (LogArrays.setSlates)")
+            }
+            try r.forEachChunk(body)
+        }
     }
 }
 
@@ -867,6 +919,20 @@ public enum SlateEvaluation {
         policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil,
         slateSimulations: Int? = nil, partial: Bool = false, after: SlateShard? = nil
     ) throws(RecOPEError) -> SlateShard {
+        try shard(
+            source: .file(path), columns: columns, targets: targets, depth: depth, bootstrap: bootstrap, level: level,
+            seed: seed, parallelism: parallelism, policy: policy, rewardModel: rewardModel, logging: logging,
+            slateSimulations: slateSimulations, partial: partial, after: after)
+    }
+
+    /// `shard` over a file or rows in memory (the same sums for the same rows).
+    public static func shard(
+        source: SlateLogSource, columns: LogColumns, targets: [SlateTarget], depth: Int? = nil, bootstrap: Int = 0,
+        level: Double = 0.95, seed: UInt64 = 0, parallelism: Parallelism = .automatic,
+        policy: String = "target (columns)", rewardModel: Bool = false, logging: (any RankingPolicy)? = nil,
+        slateSimulations: Int? = nil, partial: Bool = false, after: SlateShard? = nil
+    ) throws(RecOPEError) -> SlateShard {
+        let path = source.name
         guard columns.slate != nil else {
             throw .invalidParameter("slate estimators need a slate column (column mapping: slate=COL)")
         }
@@ -889,7 +955,7 @@ public enum SlateEvaluation {
             if let depth {
                 K = depth
             } else {
-                K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
+                K = try source.deepestPosition(columns: columns, parallelism: parallelism)
             }
             let items = modelled.map { targets[$0].policy.itemCount }.max()!
             if let after {
@@ -912,7 +978,7 @@ public enum SlateEvaluation {
                 clickCounts = SlateClickCounts(items: items, depth: max(K, 1))
             } else {
                 let model = try SlateClickRates.fit(
-                    path: path, columns: columns, items: items, depth: max(K, 1), parallelism: parallelism)
+                    source: source, columns: columns, items: items, depth: max(K, 1), parallelism: parallelism)
                 for t in modelled { targets[t].clickRates = model }
                 passes = 2
             }
@@ -925,7 +991,7 @@ public enum SlateEvaluation {
         if let depth {
             K = depth
         } else {
-            K = try LogReader.deepestPosition(path: path, columns: columns, parallelism: parallelism)
+            K = try source.deepestPosition(columns: columns, parallelism: parallelism)
         }
         guard K > 0 else { throw .malformedFile(file: path, line: nil, message: "the log has no rows") }
         if let logging {
@@ -959,7 +1025,6 @@ public enum SlateEvaluation {
             settings.seed = seed
             states.append(try SlateState(settings: settings))
         }
-        let reader = try LogReader(path: path, columns: columns, parallelism: parallelism)
         var rewardSum = CompensatedSum()
         // With targets, a chunk's last slate waits for the next chunk (its probabilities need
         // all its rows).
@@ -975,12 +1040,13 @@ public enum SlateEvaluation {
                 try states[t].add(x)
             }
         }
-        while var c = try reader.next() {
+        try source.forEachChunk(columns: columns, parallelism: parallelism) { (chunk) throws(RecOPEError) in
+            var c = chunk
             for r in c.rewards { rewardSum.add(r) }
             if clickCounts != nil { try clickCounts!.add(c) }
             if targets.isEmpty {
                 try feed(c)
-                continue
+                return
             }
             if let k = carried { c = k.slateRowsJoined(c) }
             let slates = c.slates!
