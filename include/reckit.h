@@ -147,6 +147,14 @@ int32_t reckit_obp_round_rewards(int32_t estimator, double lambda, int64_t n, in
                                  int64_t positions, const int64_t *action, const int64_t *position,
                                  const double *reward, const double *pscore, const double *action_dist,
                                  const double *estimated_rewards, double *out);
+/* OBP's slate IPS row terms: estimator 0 standard (whole-slate pscores), 1 independent
+ * (item-position), 2 reward interaction (cascade); self_normalized non-zero for the
+ * self-normalised class. position (0-based, < len_list), reward, pscore (logging) and
+ * evaluation_pscore: n values. Writes n row terms r*w to out; the policy value is their sum over
+ * the number of slates. */
+int32_t reckit_obp_slate_row_terms(int32_t estimator, int32_t self_normalized, int64_t len_list, int64_t n,
+                                   const int64_t *position, const double *reward, const double *pscore,
+                                   const double *evaluation_pscore, double *out);
 
 /* Training and serving. reckit_train: config_json holds reckit train's options as JSON ("data",
  * "format", "columns", "event_map", "rating_map", "min_item_count", "min_session_length", "split",

@@ -782,6 +782,39 @@ public func reckit_obp_round_rewards(
     return ReckitStatus.ok.rawValue
 }
 
+/// OBP's slate IPS row terms (`ActionDistributionOPE.slateRowTerms`): `estimator` 0 standard
+/// (whole-slate probabilities), 1 independent (item-position), 2 reward interaction (cascade);
+/// `self_normalized` non-zero for OBP's self-normalised class. `position` (0-based), `reward`,
+/// `pscore` (logging) and `evaluation_pscore` hold `n` values; writes `n` row terms to `out`.
+@_cdecl("reckit_obp_slate_row_terms")
+public func reckit_obp_slate_row_terms(
+    _ estimator: Int32, _ selfNormalized: Int32, _ lenList: Int64, _ n: Int64, _ position: UnsafePointer<Int64>?,
+    _ reward: UnsafePointer<Double>?, _ pscore: UnsafePointer<Double>?, _ evaluationPscore: UnsafePointer<Double>?,
+    _ out: UnsafeMutablePointer<Double>?
+) -> Int32 {
+    guard let position, let reward, let pscore, let evaluationPscore, let out else {
+        return fail(.invalidArgument, "position, reward, pscore, evaluation_policy_pscore and out must not be null")
+    }
+    guard n >= 1, n <= Int64(Int32.max), lenList >= 1, lenList <= 1 << 16 else {
+        return fail(.invalidArgument, "n (\(n)) and len_list (\(lenList)) must be positive and fit")
+    }
+    let kinds: [SlateWeighting] = [.standard, .independent, .interaction]
+    guard estimator >= 0 && estimator < 3 else {
+        return fail(.invalidArgument, "estimator must be 0 (standard), 1 (independent) or 2 (reward interaction)")
+    }
+    let count = Int(n)
+    do {
+        try ActionDistributionOPE.slateRowTerms(
+            kinds[Int(estimator)], selfNormalized: selfNormalized != 0, depth: Int(lenList),
+            position: UnsafeBufferPointer(start: position, count: count),
+            reward: UnsafeBufferPointer(start: reward, count: count),
+            logging: UnsafeBufferPointer(start: pscore, count: count),
+            target: UnsafeBufferPointer(start: evaluationPscore, count: count),
+            into: UnsafeMutableBufferPointer(start: out, count: count))
+    } catch { return fail(error) }
+    return ReckitStatus.ok.rawValue
+}
+
 // MARK: Training and serving
 
 /// Any error RecKit throws as a status and its message.

@@ -183,3 +183,86 @@ public enum ActionDistributionOPE {
         }
     }
 }
+
+extension ActionDistributionOPE {
+    /// OBP's slate IPS row terms (`BaseSlateInverseProbabilityWeighting` and its self-normalised
+    /// versions): per row r·w with w = `target` / `logging` (whole-slate probabilities for
+    /// standard IPS, item-position ones for independent IPS, cascade ones for reward-interaction
+    /// IPS). Self-normalised: w divided by the mean w of all rows (standard) or of the rows at
+    /// the same position (independent, reward interaction), as OBP's classes do. The policy value
+    /// is their sum over the number of slates; a slate's terms summed are its round reward.
+    /// - Throws: `.invalidParameter` naming the argument and the row: different lengths, a
+    ///   position outside 0..<`depth`, a reward that is not finite, a logging probability outside
+    ///   (0, 1], a target one outside [0, 1].
+    public static func slateRowTerms(
+        _ weighting: SlateWeighting, selfNormalized: Bool, depth: Int, position: UnsafeBufferPointer<Int64>,
+        reward: UnsafeBufferPointer<Double>, logging: UnsafeBufferPointer<Double>, target: UnsafeBufferPointer<Double>,
+        into out: UnsafeMutableBufferPointer<Double>
+    ) throws(RecOPEError) {
+        let n = position.count
+        guard [reward.count, logging.count, target.count, out.count].allSatisfy({ $0 == n }) else {
+            throw .invalidParameter(
+                "slate rows: position, reward, pscore and evaluation_policy_pscore differ in length")
+        }
+        guard depth >= 1 else { throw .invalidParameter("len_list must be at least 1, got \(depth)") }
+        guard [.standard, .independent, .interaction].contains(weighting) else {
+            throw .invalidParameter("slate row terms: \(weighting.rawValue) is not an OBP slate IPS estimator")
+        }
+        for i in 0..<n {
+            guard position[i] >= 0 && position[i] < Int64(depth) else {
+                throw .invalidParameter("position[\(i)] = \(position[i]) is outside 0..<len_list (\(depth))")
+            }
+            guard reward[i].isFinite else { throw .invalidParameter("reward[\(i)] = \(reward[i]) is not finite") }
+            guard logging[i] > 0 && logging[i] <= 1 else {
+                throw .invalidParameter("pscore[\(i)] = \(logging[i]) must be in (0, 1]")
+            }
+            guard target[i] >= 0 && target[i] <= 1 else {
+                throw .invalidParameter("evaluation_policy_pscore[\(i)] = \(target[i]) must be in [0, 1]")
+            }
+        }
+        for i in 0..<n { out[i] = target[i] / logging[i] }
+        if selfNormalized {
+            // Per position (one group for standard IPS); numpy's mean is a pairwise sum over the
+            // group's rows in order, then a division.
+            let groups = weighting == .standard ? 1 : depth
+            for g in 0..<groups {
+                let rows = (0..<n).filter { weighting == .standard || position[$0] == Int64(g) }
+                guard !rows.isEmpty else { continue }
+                let mean = numpyPairwiseSum(rows.map { out[$0] }) / Double(rows.count)
+                for i in rows { out[i] = reward[i] * out[i] / mean }
+            }
+        } else {
+            for i in 0..<n { out[i] = reward[i] * out[i] }
+        }
+    }
+
+    /// numpy's `add.reduce` of a contiguous float64 array: blocks of 8 partial sums unrolled over
+    /// 128-element leaves, halves summed recursively (`pairwise_sum`), so means match to the bit.
+    static func numpyPairwiseSum(_ a: [Double]) -> Double {
+        func sum(_ lo: Int, _ n: Int) -> Double {
+            if n < 8 {
+                var s = 0.0
+                for i in lo..<(lo + n) { s += a[i] }
+                return s
+            } else if n <= 128 {
+                var r = (0..<8).map { a[lo + $0] }
+                var i = 8
+                while i < n - (n % 8) {
+                    for k in 0..<8 { r[k] += a[lo + i + k] }
+                    i += 8
+                }
+                var res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+                while i < n {
+                    res += a[lo + i]
+                    i += 1
+                }
+                return res
+            } else {
+                var n2 = n / 2
+                n2 -= n2 % 8
+                return sum(lo, n2) + sum(lo + n2, n - n2)
+            }
+        }
+        return sum(0, a.count)
+    }
+}

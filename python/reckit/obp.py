@@ -1,8 +1,10 @@
 """reckit.obp: the Open Bandit Pipeline's off-policy estimators, computed by RecKit.
 
 A drop-in for OBP notebooks: the same class names, parameter names and results as
-``obp.ope`` for IPW, SNIPW, DM, DR, SwitchDR, SNDR, DRos, the sub-Gaussian IPW and DR, and B-IPW
-(on given importance weights), taking OBP's own ``bandit_feedback`` dict and
+``obp.ope`` for IPW, SNIPW, DM, DR, SwitchDR, SNDR, DRos, the sub-Gaussian IPW and DR, B-IPW
+(on given importance weights), and the slate estimators SIPS, IIPS, RIPS and their
+self-normalised versions (``SlateStandardIPS(len_list=3).estimate_policy_value(slate_id, reward,
+position, pscore, evaluation_policy_pscore)``, OBP's arguments), taking OBP's own ``bandit_feedback`` dict and
 ``action_dist`` array (``n_rounds × n_actions × len_list``) and, for the DM and DR family,
 ``estimated_rewards_by_reg_model`` (the same shape, from OBP's ``RegressionModel`` or any other)::
 
@@ -38,6 +40,12 @@ __all__ = [
     "SubGaussianInverseProbabilityWeighting",
     "SubGaussianDoublyRobust",
     "BalancedInverseProbabilityWeighting",
+    "SlateStandardIPS",
+    "SlateIndependentIPS",
+    "SlateRewardInteractionIPS",
+    "SelfNormalizedSlateStandardIPS",
+    "SelfNormalizedSlateIndependentIPS",
+    "SelfNormalizedSlateRewardInteractionIPS",
     "OffPolicyEvaluation",
     "estimate_confidence_interval_by_bootstrap",
 ]
@@ -47,6 +55,9 @@ _l = ctypes.POINTER(ctypes.c_int64)
 _lib.reckit_obp_round_rewards.argtypes = [ctypes.c_int32, ctypes.c_double, ctypes.c_int64, ctypes.c_int64,
                                           ctypes.c_int64, _l, _l, _d, _d, _d, _d, _d]
 _lib.reckit_obp_round_rewards.restype = ctypes.c_int32
+_lib.reckit_obp_slate_row_terms.argtypes = [ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, _l, _d,
+                                            _d, _d, _d]
+_lib.reckit_obp_slate_row_terms.restype = ctypes.c_int32
 
 
 def _array(value, name: str, dtype, ndim: int) -> np.ndarray:
@@ -290,6 +301,128 @@ class BalancedInverseProbabilityWeighting:
         rounds = self._estimate_round_rewards(reward, action, estimated_importance_weights, action_dist, position)
         return estimate_confidence_interval_by_bootstrap(rounds, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples,
                                                          random_state=random_state)
+
+
+@dataclass
+class _SlateIPS:
+    """OBP's slate IPS classes (``obp.ope.SlateStandardIPS`` and the rest): RecKit computes each
+    row's term r·w (``reckit_obp_slate_row_terms``); the policy value is their sum over the number
+    of distinct slates, the interval OBP's bootstrap of the per-slate sums (slates in sorted
+    ``slate_id`` order, as OBP's ``np.unique``)."""
+    len_list: int
+    estimator_name: str = ""
+    _code = 0
+    _self_normalized = 0
+    _pscore_names = ("pscore", "evaluation_policy_pscore")
+
+    def __post_init__(self):
+        if isinstance(self.len_list, bool) or not isinstance(self.len_list, (int, np.integer)) or self.len_list < 1:
+            raise ValueError(f"len_list: expected a positive int, got {self.len_list!r}")
+
+    def _terms(self, slate_id, reward, position, logging, target):
+        logging_name, target_name = self._pscore_names
+        pos = _array(position, "position", np.int64, 1)
+        n = pos.shape[0]
+        rew = _array(reward, "reward", np.float64, 1)
+        ps = _array(logging, logging_name, np.float64, 1)
+        ev = _array(target, target_name, np.float64, 1)
+        ids = np.asarray(slate_id)
+        if ids.ndim != 1:
+            raise ValueError(f"slate_id: expected a 1-D array, got shape {ids.shape}")
+        for name, a in (("slate_id", ids), ("reward", rew), (logging_name, ps), (target_name, ev)):
+            if a.shape[0] != n:
+                raise ValueError(f"{name}: expected {n} values (position's), got {a.shape[0]}")
+        if n == 0:
+            raise ValueError("position: expected at least one row")
+        out = np.empty(n, dtype=np.float64)
+        _check(_lib.reckit_obp_slate_row_terms(
+            self._code, self._self_normalized, int(self.len_list), n, pos.ctypes.data_as(_l), rew.ctypes.data_as(_d),
+            ps.ctypes.data_as(_d), ev.ctypes.data_as(_d), out.ctypes.data_as(_d)))
+        return ids, out
+
+    def _value(self, slate_id, reward, position, logging, target) -> float:
+        ids, terms = self._terms(slate_id, reward, position, logging, target)
+        return terms.sum() / np.unique(ids).shape[0]
+
+    def _interval(self, slate_id, reward, position, logging, target, alpha, n_bootstrap_samples,
+                  random_state) -> dict:
+        ids, terms = self._terms(slate_id, reward, position, logging, target)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        sums = np.zeros(unique.shape[0])
+        np.add.at(sums, inverse, terms)
+        return estimate_confidence_interval_by_bootstrap(sums, alpha=alpha, n_bootstrap_samples=n_bootstrap_samples,
+                                                         random_state=random_state)
+
+
+@dataclass
+class SlateStandardIPS(_SlateIPS):
+    """SIPS: whole-slate weights ``evaluation_policy_pscore / pscore`` (OBP's
+    ``SlateStandardIPS``)."""
+    estimator_name: str = "sips"
+
+    def estimate_policy_value(self, slate_id, reward, position, pscore, evaluation_policy_pscore, **kwargs) -> float:
+        return self._value(slate_id, reward, position, pscore, evaluation_policy_pscore)
+
+    def estimate_interval(self, slate_id, reward, position, pscore, evaluation_policy_pscore, alpha: float = 0.05,
+                          n_bootstrap_samples: int = 10000, random_state=None, **kwargs) -> dict:
+        return self._interval(slate_id, reward, position, pscore, evaluation_policy_pscore, alpha,
+                              n_bootstrap_samples, random_state)
+
+
+@dataclass
+class SlateIndependentIPS(_SlateIPS):
+    """IIPS: item-position weights (OBP's ``SlateIndependentIPS``)."""
+    estimator_name: str = "iips"
+    _code = 1
+    _pscore_names = ("pscore_item_position", "evaluation_policy_pscore_item_position")
+
+    def estimate_policy_value(self, slate_id, reward, position, pscore_item_position,
+                              evaluation_policy_pscore_item_position, **kwargs) -> float:
+        return self._value(slate_id, reward, position, pscore_item_position, evaluation_policy_pscore_item_position)
+
+    def estimate_interval(self, slate_id, reward, position, pscore_item_position,
+                          evaluation_policy_pscore_item_position, alpha: float = 0.05,
+                          n_bootstrap_samples: int = 10000, random_state=None, **kwargs) -> dict:
+        return self._interval(slate_id, reward, position, pscore_item_position,
+                              evaluation_policy_pscore_item_position, alpha, n_bootstrap_samples, random_state)
+
+
+@dataclass
+class SlateRewardInteractionIPS(_SlateIPS):
+    """RIPS: cascade weights (OBP's ``SlateRewardInteractionIPS``)."""
+    estimator_name: str = "rips"
+    _code = 2
+    _pscore_names = ("pscore_cascade", "evaluation_policy_pscore_cascade")
+
+    def estimate_policy_value(self, slate_id, reward, position, pscore_cascade, evaluation_policy_pscore_cascade,
+                              **kwargs) -> float:
+        return self._value(slate_id, reward, position, pscore_cascade, evaluation_policy_pscore_cascade)
+
+    def estimate_interval(self, slate_id, reward, position, pscore_cascade, evaluation_policy_pscore_cascade,
+                          alpha: float = 0.05, n_bootstrap_samples: int = 10000, random_state=None, **kwargs) -> dict:
+        return self._interval(slate_id, reward, position, pscore_cascade, evaluation_policy_pscore_cascade, alpha,
+                              n_bootstrap_samples, random_state)
+
+
+@dataclass
+class SelfNormalizedSlateStandardIPS(SlateStandardIPS):
+    """SNSIPS: SIPS with the weights over their mean (OBP's ``SelfNormalizedSlateStandardIPS``)."""
+    estimator_name: str = "snsips"
+    _self_normalized = 1
+
+
+@dataclass
+class SelfNormalizedSlateIndependentIPS(SlateIndependentIPS):
+    """SNIIPS: IIPS with the weights over their mean per position."""
+    estimator_name: str = "sniips"
+    _self_normalized = 1
+
+
+@dataclass
+class SelfNormalizedSlateRewardInteractionIPS(SlateRewardInteractionIPS):
+    """SNRIPS: RIPS with the weights over their mean per position."""
+    estimator_name: str = "snrips"
+    _self_normalized = 1
 
 
 class OffPolicyEvaluation:

@@ -283,3 +283,51 @@ def test_plackett_luce_target_equals_obps(cli, tmp_path):
     with pytest.raises(ValueError, match="logging"):
         reckit.offline_ab(str(path), format="csv", columns=columns + ",target_propensity=pscore_item_position",
                           logging=str(spec))
+
+
+def test_reckit_obp_slate_classes_equal_obps():
+    """reckit.obp's slate classes on OBP's own arrays and arguments: the policy values equal OBP's
+    classes' (1e-12 relative) and the bootstrap intervals too (OBP's procedure, same random_state);
+    a bad argument names itself."""
+    import reckit
+    from reckit import obp as robp
+
+    dataset = SyntheticSlateBanditDataset(
+        n_unique_action=10, len_list=LEN, dim_context=2, reward_type="binary",
+        behavior_policy_function=linear_behavior_policy_logit, random_state=777)
+    bf = dataset.obtain_batch_bandit_feedback(n_rounds=2000)
+    logit = np.random.default_rng(8).standard_normal((bf["n_rounds"], 10))
+    target, item_position, cascade = dataset.obtain_pscore_given_evaluation_policy_logit(
+        action=bf["action"], evaluation_policy_logit_=logit)
+    common = dict(slate_id=bf["slate_id"], reward=bf["reward"], position=bf["position"])
+    cases = [
+        ("SlateStandardIPS", dict(pscore=bf["pscore"], evaluation_policy_pscore=target)),
+        ("SelfNormalizedSlateStandardIPS", dict(pscore=bf["pscore"], evaluation_policy_pscore=target)),
+        ("SlateIndependentIPS", dict(pscore_item_position=bf["pscore_item_position"],
+                                     evaluation_policy_pscore_item_position=item_position)),
+        ("SelfNormalizedSlateIndependentIPS", dict(pscore_item_position=bf["pscore_item_position"],
+                                                   evaluation_policy_pscore_item_position=item_position)),
+        ("SlateRewardInteractionIPS", dict(pscore_cascade=bf["pscore_cascade"],
+                                           evaluation_policy_pscore_cascade=cascade)),
+        ("SelfNormalizedSlateRewardInteractionIPS", dict(pscore_cascade=bf["pscore_cascade"],
+                                                         evaluation_policy_pscore_cascade=cascade)),
+    ]
+    import obp.ope as oope
+    for name, kw in cases:
+        ours, theirs = getattr(robp, name)(len_list=LEN), getattr(oope, name)(len_list=LEN)
+        assert ours.estimator_name == theirs.estimator_name
+        v = ours.estimate_policy_value(**common, **kw)
+        assert v == pytest.approx(theirs.estimate_policy_value(**common, **kw), rel=1e-12, abs=0), name
+        a = ours.estimate_interval(**common, **kw, n_bootstrap_samples=300, random_state=12)
+        b = theirs.estimate_interval(**common, **kw, n_bootstrap_samples=300, random_state=12)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-12, abs=0), (name, key)
+    with pytest.raises(reckit.ReckitError, match=r"pscore\[3\] = 0.0 must be in \(0, 1\]"):
+        robp.SlateStandardIPS(len_list=LEN).estimate_policy_value(
+            **common, pscore=np.where(np.arange(len(target)) == 3, 0.0, bf["pscore"]), evaluation_policy_pscore=target)
+    with pytest.raises(ValueError, match="evaluation_policy_pscore_cascade: expected"):
+        robp.SlateRewardInteractionIPS(len_list=LEN).estimate_policy_value(
+            **common, pscore_cascade=bf["pscore_cascade"], evaluation_policy_pscore_cascade=cascade[:-1])
+    with pytest.raises(ValueError, match="len_list"):
+        robp.SlateIndependentIPS(len_list=0)
