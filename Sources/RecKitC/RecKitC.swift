@@ -520,16 +520,26 @@ public func reckit_log_add_int_column(
     _ missing: UnsafePointer<UInt8>?
 ) -> Int32 {
     guard let log, let name, let values else { return fail(.invalidArgument, "log, name and values must not be null") }
+    return addingColumn(log, name, n) { b, column in
+        let count = Int(n)
+        b.coded[column] = .integers(
+            .init(
+                values: LogValues(borrowing: UnsafeBufferPointer(start: values, count: count)),
+                missing: missing.map { LogValues(borrowing: UnsafeBufferPointer(start: $0, count: count)) }))
+    }
+}
+
+/// Runs `add` with the log's builder and the column's name when `n` is the log's row count;
+/// otherwise the failure naming the column.
+func addingColumn(
+    _ log: UnsafeMutableRawPointer, _ name: UnsafePointer<CChar>, _ n: Int64, _ add: (LogBuilder, String) -> Void
+) -> Int32 {
     let b = Unmanaged<LogBuilder>.fromOpaque(log).takeUnretainedValue()
     let column = String(cString: name)
     guard n == Int64(b.items.count) else {
         return fail(.invalidArgument, "column '\(clipped(column))': \(n) values for \(b.items.count) rows")
     }
-    let count = Int(n)
-    b.coded[column] = .integers(
-        .init(
-            values: LogValues(borrowing: UnsafeBufferPointer(start: values, count: count)),
-            missing: missing.map { LogValues(borrowing: UnsafeBufferPointer(start: $0, count: count)) }))
+    add(b, column)
     return ReckitStatus.ok.rawValue
 }
 
@@ -540,13 +550,9 @@ public func reckit_log_add_number_column(
     _ log: UnsafeMutableRawPointer?, _ name: UnsafePointer<CChar>?, _ values: UnsafePointer<Double>?, _ n: Int64
 ) -> Int32 {
     guard let log, let name, let values else { return fail(.invalidArgument, "log, name and values must not be null") }
-    let b = Unmanaged<LogBuilder>.fromOpaque(log).takeUnretainedValue()
-    let column = String(cString: name)
-    guard n == Int64(b.items.count) else {
-        return fail(.invalidArgument, "column '\(clipped(column))': \(n) values for \(b.items.count) rows")
+    return addingColumn(log, name, n) { b, column in
+        b.numbers[column] = LogValues(borrowing: UnsafeBufferPointer(start: values, count: Int(n)))
     }
-    b.numbers[column] = LogValues(borrowing: UnsafeBufferPointer(start: values, count: Int(n)))
-    return ReckitStatus.ok.rawValue
 }
 
 /// Releases a log (null is allowed).

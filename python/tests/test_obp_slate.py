@@ -21,15 +21,20 @@ from obp.ope import (  # noqa: E402
 LEN = 3
 
 
-@pytest.fixture(scope="module")
-def slate_log(tmp_path_factory):
+def _synthetic(random_state, n_rounds, logit_seed):
+    """OBP's synthetic slates (10 items, LEN positions) and a softmax target's whole-slate,
+    item-position and cascade probabilities of the logged slates."""
     dataset = SyntheticSlateBanditDataset(
         n_unique_action=10, len_list=LEN, dim_context=2, reward_type="binary",
-        behavior_policy_function=linear_behavior_policy_logit, random_state=12345)
-    bf = dataset.obtain_batch_bandit_feedback(n_rounds=3000)
-    logit = np.random.default_rng(7).standard_normal((bf["n_rounds"], 10))
-    target, target_item_position, target_cascade = dataset.obtain_pscore_given_evaluation_policy_logit(
-        action=bf["action"], evaluation_policy_logit_=logit)
+        behavior_policy_function=linear_behavior_policy_logit, random_state=random_state)
+    bf = dataset.obtain_batch_bandit_feedback(n_rounds=n_rounds)
+    logit = np.random.default_rng(logit_seed).standard_normal((bf["n_rounds"], 10))
+    return (bf, *dataset.obtain_pscore_given_evaluation_policy_logit(action=bf["action"], evaluation_policy_logit_=logit))
+
+
+@pytest.fixture(scope="module")
+def slate_log(tmp_path_factory):
+    bf, target, target_item_position, target_cascade = _synthetic(12345, 3000, 7)
     path = tmp_path_factory.mktemp("slates") / "slates.csv"
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -292,13 +297,7 @@ def test_reckit_obp_slate_classes_equal_obps():
     import reckit
     from reckit import obp as robp
 
-    dataset = SyntheticSlateBanditDataset(
-        n_unique_action=10, len_list=LEN, dim_context=2, reward_type="binary",
-        behavior_policy_function=linear_behavior_policy_logit, random_state=777)
-    bf = dataset.obtain_batch_bandit_feedback(n_rounds=2000)
-    logit = np.random.default_rng(8).standard_normal((bf["n_rounds"], 10))
-    target, item_position, cascade = dataset.obtain_pscore_given_evaluation_policy_logit(
-        action=bf["action"], evaluation_policy_logit_=logit)
+    bf, target, item_position, cascade = _synthetic(777, 2000, 8)
     common = dict(slate_id=bf["slate_id"], reward=bf["reward"], position=bf["position"])
     cases = [
         ("SlateStandardIPS", dict(pscore=bf["pscore"], evaluation_policy_pscore=target)),
