@@ -22,8 +22,8 @@ extension SessionSimulator {
         /// Σ_j Σ_i P_π(i at j | h)·r̄(i | h), with r̄(i | h) = click·P(click i | h) +
         /// purchase·P(purchase i | h).
         public var trueValue: Double
-        /// The logging policy's (`depth` distinct items, uniformly at random) expected reward per
-        /// slate: depth/M · Σ_i r̄(i | h), averaged.
+        /// The logging policy's expected reward per slate, Σ_j Σ_i P_log(i at j)·r̄(i | h), averaged
+        /// (uniform: depth/M · Σ_i r̄(i | h)).
         public var loggingValue: Double
         /// The logged slates' mean reward (the logging policy's value as observed).
         public var loggedReward: Double
@@ -33,8 +33,10 @@ extension SessionSimulator {
     }
 
     /// Values `model` served by `rule` as a slate policy over its catalog, on one logged slate
-    /// per history: the logging policy shows `depth` distinct items drawn uniformly from the
-    /// world's M items (so P(item i at position j) = 1/M), the next event is drawn from the world
+    /// per history: the logging policy shows `depth` distinct items of the world's M, drawn
+    /// uniformly (P(item i at position j) = 1/M) or, with `loggingScores` (one per world item),
+    /// by Plackett–Luce over those scores (a Gumbel top-k draw; its exact item-position
+    /// probabilities are the logged propensities). The next event is drawn from the world
     /// (`drawNext`), and the position that shows its item earns `rewards.click` or
     /// `rewards.purchase`. Each position's reward depends only on the item there, so the
     /// item-position estimator IIPS is unbiased for `trueValue`.
@@ -44,6 +46,8 @@ extension SessionSimulator {
     ///   - histories: held-out histories (simulator item numbers), non-empty.
     ///   - depth: positions per slate.
     ///   - seed: the slates' and events' draws (history t from its own stream).
+    ///   - loggingScores: Plackett–Luce scores of the logging policy over the world's items (nil:
+    ///     uniform).
     ///   - rewards: the reward of a click and of a purchase on a shown item.
     ///   - level: the intervals' nominal coverage.
     ///   - batch: histories scored together.
@@ -52,7 +56,8 @@ extension SessionSimulator {
     ///   errors as `.invalidParameter`.
     public func slateValue(
         of model: SequentialRecommender, rule: ServingRule, histories: [[(item: Int, purchase: Bool)]], depth: Int,
-        seed: UInt64, rewards: (click: Double, purchase: Double) = (0.2, 1), level: Double = 0.95, batch: Int = 64
+        seed: UInt64, loggingScores: [Double]? = nil, rewards: (click: Double, purchase: Double) = (0.2, 1),
+        level: Double = 0.95, batch: Int = 64
     ) throws(RecRLError) -> SlateValue {
         let M = config.items
         guard !histories.isEmpty else { throw .invalidParameter("slate value: no histories") }
@@ -63,6 +68,17 @@ extension SessionSimulator {
             )
         }
         let simItem = try simulatorItems(of: model, for: "slate value")
+        // The logging policy's P(item at position), M × depth (nil: uniform, 1/M).
+        var loggingMarginals: [Double]? = nil
+        if let s = loggingScores {
+            guard s.count == M, s.allSatisfy(\.isFinite) else {
+                throw .invalidParameter("slate value: the logging scores must be \(M) finite numbers, got \(s.count)")
+            }
+            do {
+                let m = try PlackettLuce(scores: s).exactMarginals(k: depth)
+                loggingMarginals = (0..<M).flatMap { i in (0..<depth).map { m.probability(item: i, rank: $0) } }
+            } catch { throw .invalidParameter("slate value: the logging policy: \(error)") }
+        }
         let ids = model.itemIDs()
         let candidates = Array(1...model.itemKeys.count)
         var chunk = LogChunk(source: "simulated slates")
@@ -95,13 +111,31 @@ extension SessionSimulator {
                     meanReward += rbar
                     for j in 0..<depth { truth += p[i * depth + j] * rbar }
                 }
-                logging += Double(depth) / Double(M) * meanReward
+                if let lm = loggingMarginals {
+                    for i in 0..<M {
+                        var shown = 0.0
+                        for j in 0..<depth { shown += lm[i * depth + j] }
+                        logging += shown * (rewards.click * click[i] + rewards.purchase * buy[i])
+                    }
+                } else {
+                    logging += Double(depth) / Double(M) * meanReward
+                }
                 // The logged slate (a partial Fisher–Yates shuffle) and the next event.
                 var g = Xoshiro256(seed: (seed ^ 0x51A7_E5) &+ UInt64(t) &* 0x9E37_79B9_7F4A_7C15)
                 var pool = Array(1...M)
-                for j in 0..<depth {
-                    let k = j + Int(g.next() % UInt64(M - j))
-                    pool.swapAt(j, k)
+                if let s = loggingScores {
+                    // Gumbel top-k: the k largest of score + Gumbel noise are a Plackett–Luce draw.
+                    var keys = [Double](repeating: 0, count: M)
+                    for i in 0..<M { keys[i] = s[i] - LibC.log(-LibC.log(Sampling.uniform(&g))) }
+                    pool.sort { (a: Int, b: Int) -> Bool in
+                        let (ka, kb) = (keys[a - 1], keys[b - 1])
+                        return ka > kb || (ka == kb && a < b)
+                    }
+                } else {
+                    for j in 0..<depth {
+                        let k = j + Int(g.next() % UInt64(M - j))
+                        pool.swapAt(j, k)
+                    }
                 }
                 let next = try drawNext(after: h, using: &g)
                 for j in 0..<depth {
@@ -111,7 +145,7 @@ extension SessionSimulator {
                     chunk.items.append(Int32(item))
                     chunk.positions.append(Int32(j))
                     chunk.rewards.append(reward)
-                    chunk.propensities!.append(1 / Double(M))
+                    chunk.propensities!.append(loggingMarginals.map { $0[(item - 1) * depth + j] } ?? 1 / Double(M))
                     chunk.slates!.append(UInt64(t))
                     target.append(p[(item - 1) * depth + j])
                 }

@@ -40,6 +40,10 @@ struct RLStudy: ParsableCommand {
             "Logged slates a seed, one per test history (taken in turn when there are more slates than histories): each trained model, served as a slate policy, is valued on them by the offline A/B engine (IIPS, SNIIPS; a uniform logging policy showed the slates) beside its exact value in the world; 0 for none."
     ) var slates: Int = 0
     @Option(help: "Positions of the logged slates.") var slateDepth: Int = 5
+    @Option(
+        help:
+            "The logging policy of the slates: uniform, or popularity:T (Plackett–Luce over log(1 + the item's training events) / T; its exact item-position probabilities are the propensities)."
+    ) var logging: String = "uniform"
     @Option(help: "How a model serves its slate: greedy, epsilon:EPS[:TAIL_SHARE[:HEAD_FRACTION]] or pl:TEMPERATURE.")
     var serving: String = "greedy"
     @OptionGroup var threading: ThreadOptions
@@ -83,6 +87,14 @@ struct RLStudy: ParsableCommand {
         }
         let rule: ServingRule
         do { rule = try ServingRule.parse(serving) } catch { throw ValidationError("--serving: \(error)") }
+        var loggingTemperature: Double? = nil
+        if logging != "uniform" {
+            guard logging.hasPrefix("popularity:"), let t = Double(logging.dropFirst(11)), t > 0, t.isFinite else {
+                throw ValidationError(
+                    "--logging: expected uniform or popularity:T with T > 0, got '\(clipped(logging))'")
+            }
+            loggingTemperature = t
+        }
         let supervised = try TrainOptions.objective(objective, negatives: negatives, t: gbceT, sampler: sampler)
         do { try supervised.validate(items: items) } catch { throw ValidationError("\(error)") }
         let drawBy: SessionSimulator.Drawing =
@@ -114,6 +126,19 @@ struct RLStudy: ParsableCommand {
                     slates > 0 ? SessionSimulator.histories(data, sessions: split.test, limit: slates) : []
                 let slateHistories =
                     testHistories.isEmpty ? [] : (0..<slates).map { testHistories[$0 % testHistories.count] }
+                // A popularity logging policy: the world items' training events.
+                var loggingScores: [Double]? = nil
+                if let t = loggingTemperature {
+                    var counts = [Double](repeating: 0, count: items)
+                    for s in split.train {
+                        for e in data.range(s) {
+                            if let v = Int(data.itemKeys[Int(data.items[e]) - 1]), v >= 1 && v <= items {
+                                counts[v - 1] += 1
+                            }
+                        }
+                    }
+                    loggingScores = counts.map { log1p($0) / t }
+                }
                 for a in algs {
                     var mc = ModelConfig(items: data.itemCount)
                     mc.algorithm = a
@@ -136,7 +161,8 @@ struct RLStudy: ParsableCommand {
                     }
                     if !slateHistories.isEmpty {
                         let v = try sim.slateValue(
-                            of: model, rule: rule, histories: slateHistories, depth: slateDepth, seed: seed &+ 200)
+                            of: model, rule: rule, histories: slateHistories, depth: slateDepth, seed: seed &+ 200,
+                            loggingScores: loggingScores)
                         values[a, default: []].append(v)
                         let iips = v.estimates.first { $0.estimator == .IIPS }
                         stderrLine(
@@ -178,7 +204,7 @@ struct RLStudy: ParsableCommand {
             if slates > 0 {
                 print("")
                 print(
-                    "slate value (\(rule.name), \(slateDepth) positions, \(slates) logged slates a seed over the test histories; uniform logging): exact, and the offline A/B engine's IIPS and SNIIPS with their 95% intervals"
+                    "slate value (\(rule.name), \(slateDepth) positions, \(slates) logged slates a seed over the test histories; \(logging) logging): exact, and the offline A/B engine's IIPS and SNIIPS with their 95% intervals"
                 )
                 for a in algs {
                     for (seed, v) in zip(seedList, values[a] ?? []) {

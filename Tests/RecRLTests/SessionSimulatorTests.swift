@@ -199,6 +199,23 @@ import Testing
         // The logged mean reward: each slate's reward is at most 1, so its SE ≤ √(E r²/n) ≤ √(E r / n).
         let loggedSE = (max(v.loggingValue, 1e-9) / Double(histories.count)).squareRoot()
         #expect(abs(v.loggedReward - v.loggingValue) <= 4 * loggedSE)
+        // A Plackett–Luce logging policy (scores over the world's items): its Gumbel top-k draws and
+        // its exact item-position probabilities agree, so IIPS stays within 4 SE of the same exact
+        // value and the logged mean reward within 4 SE of the logging policy's exact value.
+        let scores = (0..<60).map { 2 * sin(Double($0)) }
+        let pl = try sim.slateValue(
+            of: model, rule: .greedy, histories: histories, depth: K, seed: 7, loggingScores: scores)
+        #expect(pl.trueValue == v.trueValue)
+        let plIIPS = try #require(pl.estimates.first { $0.estimator == .IIPS })
+        let plSE = (plIIPS.normal.high - plIIPS.normal.low) / (2 * 1.959963984540054)
+        #expect(abs(plIIPS.value - pl.trueValue) <= 4 * plSE, "IIPS \(plIIPS.value) ± \(plSE) vs \(pl.trueValue)")
+        let plLoggedSE = (max(pl.loggingValue, 1e-9) / Double(histories.count)).squareRoot()
+        #expect(abs(pl.loggedReward - pl.loggingValue) <= 4 * plLoggedSE)
+        #expect(pl.loggingValue != v.loggingValue)
+        #expect(throws: RecRLError.self) {
+            _ = try sim.slateValue(
+                of: model, rule: .greedy, histories: histories, depth: K, seed: 7, loggingScores: [1, 2])
+        }
         #expect(throws: RecRLError.self) {
             _ = try sim.slateValue(of: model, rule: .greedy, histories: histories, depth: 0, seed: 7)
         }
