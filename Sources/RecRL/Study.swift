@@ -20,8 +20,9 @@ import RecIO
 /// (`PairedComparison`).
 ///
 /// With an output folder each trained run lives in `OUT/NAME-seedS` (checkpoints, metrics), so
-/// a stopped study resumes: a run whose `metrics.json` and `best.safetensors` exist is loaded,
-/// not trained again.
+/// a stopped study resumes: a finished run of the same model, data, split, settings and epochs
+/// is loaded, not trained again; any other run in the folder (another `--epochs`, tuned
+/// settings, data) is trained again over it.
 public struct Study: Sendable {
     /// One method of a study.
     public enum Method: Sendable {
@@ -228,26 +229,13 @@ public struct Study: Sendable {
         job.settings.seed = seed
         job.outputDirectory = outputDirectory.map { PathText.join($0, "\(name)-seed\(seed)") }
         job.resume = false
-        if let dir = job.outputDirectory {
-            let metrics = PathText.join(dir, "metrics.json")
-            let best = PathText.join(dir, "best.safetensors")
-            let fm = FileManager.default
-            if fm.fileExists(atPath: metrics) && fm.fileExists(atPath: best) {
-                let model = try SequentialRecommender.load(from: best).model
-                guard model.itemKeys == sessions.itemKeys, model.config == job.modelConfig(items: sessions.itemCount)
-                else {
-                    throw RecRLError.invalidParameter(
-                        "study: \(dir) holds a run of another model or data; remove it or use another --out")
-                }
-                let report = try? JSONDecoder().decode(
-                    TrainingRun.Report.self, from: try FileInput.contents(metrics, limit: 1 << 28))
-                return (model, report.map { $0.bestEpoch + 1 }, false)
-            }
-            // An unfinished run starts again.
-            job.overwrite = true
-        }
         var run = try job.makeRun(items: sessions.itemCount)
         run.progress = nil
+        if let dir = job.outputDirectory {
+            if let loaded = try finishedRun(in: dir, run: run, sessions: sessions, split: split) { return loaded }
+            // An unfinished run, or another one, starts again.
+            run.overwrite = true
+        }
         if let out = job.outputDirectory {
             try run.check(data: sessions, split: split)
             try run.prepareRunDirectory()
@@ -255,6 +243,32 @@ public struct Study: Sendable {
         }
         let (model, report) = try run.run(data: sessions, split: split)
         return (model, report.bestEpoch + 1, true)
+    }
+
+    /// The best model of the finished run in `dir` when it is `run`'s: the same model, item
+    /// vocabulary, data, split and optimisation settings (`TrainingRun.runFields`, recorded in
+    /// `last.safetensors`) and all of `run.epochs`; nil otherwise (the caller trains again).
+    func finishedRun(in dir: String, run: TrainingRun, sessions: SessionData, split: SessionSplit) throws
+        -> (SequentialRecommender, Int?, Bool)?
+    {
+        let fm = FileManager.default
+        let paths = ["metrics.json", "best.safetensors", "last.safetensors"].map { PathText.join(dir, $0) }
+        guard paths.allSatisfy({ fm.fileExists(atPath: $0) }) else { return nil }
+        guard
+            let report = try? JSONDecoder().decode(
+                TrainingRun.Report.self, from: try FileInput.contents(paths[0], limit: 1 << 28)),
+            report.epochs.count == run.epochs,
+            let (last, _, meta) = try? SequentialRecommender.load(from: paths[2]),
+            last.config == run.model, last.itemKeys == sessions.itemKeys,
+            let stored = meta["run"],
+            let fields = try? JSONDecoder().decode([String: String].self, from: Data(stored.utf8)),
+            fields == run.runFields(data: sessions, split: split)
+        else {
+            progress?("study: \(dir) holds another or an unfinished run: training it again")
+            return nil
+        }
+        let best = try SequentialRecommender.load(from: paths[1]).model
+        return (best, report.bestEpoch + 1, false)
     }
 }
 

@@ -102,6 +102,18 @@ func sameMetrics(_ a: RankingMetrics?, _ b: RankingMetrics) -> Bool {
         #expect(again.runs.map(\.test) == report.runs.map(\.test))
         #expect(again.runs.filter { $0.method == "ce" }.allSatisfy { $0.seconds == nil })
         #expect(again.comparisons == report.comparisons)
+        // Other settings or another epoch count in the same folder: CE is trained again, not loaded.
+        var changed = study
+        var other = Self.ceJob(spec)
+        other.settings.learningRate = 0.01
+        changed.methods[2] = .trained(name: "ce", job: other)
+        #expect(try changed.run().runs.filter { $0.method == "ce" }.allSatisfy { $0.seconds != nil })
+        other = Self.ceJob(spec)
+        other.epochs = 3
+        changed.methods[2] = .trained(name: "ce", job: other)
+        let longer = try changed.run()
+        #expect(longer.runs.filter { $0.method == "ce" }.allSatisfy { $0.seconds != nil })
+        #expect(try changed.run().runs.filter { $0.method == "ce" }.allSatisfy { $0.seconds == nil })
     }
 
     @Test func badStudiesAreRefused() throws {
