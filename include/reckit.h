@@ -155,6 +155,19 @@ int32_t reckit_obp_round_rewards(int32_t estimator, double lambda, int64_t n, in
 int32_t reckit_obp_slate_row_terms(int32_t estimator, int32_t self_normalized, int64_t len_list, int64_t n,
                                    const int64_t *position, const double *reward, const double *pscore,
                                    const double *evaluation_pscore, double *out);
+/* MIPS's marginalized importance weights with a known embedding distribution (OBP's p_e_a):
+ * w_t = prod_d sum_a action_dist[t,a,p_t] p_e_a[a,e_td,d] / prod_d sum_a pi_b[t,a,p_t] p_e_a[a,e_td,d].
+ * position (0-based): n values; embedding: n x dimensions categories; pi_b and action_dist:
+ * n x actions x positions; p_e_a: actions x categories x dimensions; row-major. Writes n weights. */
+int32_t reckit_obp_marginal_weights(int64_t n, int64_t actions, int64_t positions, int64_t dimensions,
+                                    int64_t categories, const int64_t *position, const int64_t *embedding,
+                                    const double *pi_b, const double *action_dist, const double *p_e_a,
+                                    double *out);
+/* SLOPE's choice among k candidates from their estimates and confidence widths (the rule the
+ * engine's tuned estimators use): writes the chosen 0-based index to out. */
+int32_t reckit_slope_choice(int64_t k, const double *estimates, const double *widths, int64_t *out);
+/* The Student t quantile at p (0 < p < 1) with nu > 0 degrees of freedom. */
+int32_t reckit_student_t_quantile(double p, double nu, double *out);
 
 /* Training and serving. reckit_train: config_json holds reckit train's options as JSON ("data",
  * "format", "columns", "event_map", "rating_map", "min_item_count", "min_session_length", "split",

@@ -821,6 +821,81 @@ public func reckit_obp_slate_row_terms(
     return ReckitStatus.ok.rawValue
 }
 
+/// MIPS's marginalized importance weights with a known embedding distribution
+/// (`ActionDistributionOPE.marginalEmbeddingWeights`; OBP's `p_e_a` path): `position` (0-based,
+/// `n`), `embedding` (`n × dimensions` categories), `pi_b` and `action_dist`
+/// (`n × actions × positions`), `p_e_a` (`actions × categories × dimensions`), all row-major.
+/// Writes `n` weights to `out`.
+@_cdecl("reckit_obp_marginal_weights")
+public func reckit_obp_marginal_weights(
+    _ n: Int64, _ actions: Int64, _ positions: Int64, _ dimensions: Int64, _ categories: Int64,
+    _ position: UnsafePointer<Int64>?, _ embedding: UnsafePointer<Int64>?, _ piB: UnsafePointer<Double>?,
+    _ actionDist: UnsafePointer<Double>?, _ pEA: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<Double>?
+) -> Int32 {
+    guard let position, let embedding, let piB, let actionDist, let pEA, let out else {
+        return fail(.invalidArgument, "position, action_embed, pi_b, action_dist, p_e_a and out must not be null")
+    }
+    guard n >= 1, actions >= 1, positions >= 1, dimensions >= 1, categories >= 1, n <= Int64(Int32.max),
+        let cells = MemoryBudget.product([Int(n), Int(actions), Int(positions)]),
+        let embedCells = MemoryBudget.product([Int(n), Int(dimensions)]),
+        let pCells = MemoryBudget.product([Int(actions), Int(categories), Int(dimensions)])
+    else {
+        return fail(
+            .invalidArgument,
+            "n (\(n)), actions (\(actions)), positions (\(positions)), dimensions (\(dimensions)) and categories (\(categories)) must be positive and fit"
+        )
+    }
+    let count = Int(n)
+    do {
+        let rounds = try ActionDistributionOPE.EmbeddingRounds(
+            n: count, actions: Int(actions), positions: Int(positions), dimensions: Int(dimensions),
+            categories: Int(categories), position: UnsafeBufferPointer(start: position, count: count),
+            embedding: UnsafeBufferPointer(start: embedding, count: embedCells),
+            logging: UnsafeBufferPointer(start: piB, count: cells),
+            target: UnsafeBufferPointer(start: actionDist, count: cells),
+            embeddingDistribution: UnsafeBufferPointer(start: pEA, count: pCells))
+        try ActionDistributionOPE.marginalEmbeddingWeights(
+            rounds, into: UnsafeMutableBufferPointer(start: out, count: count))
+    } catch { return fail(error) }
+    return ReckitStatus.ok.rawValue
+}
+
+/// SLOPE's choice among `k` candidates from their estimates and confidence widths
+/// (`SlopeSelection.choose`, the rule the engine's tuned estimators use): writes the chosen
+/// 0-based index to `out`.
+@_cdecl("reckit_slope_choice")
+public func reckit_slope_choice(
+    _ k: Int64, _ estimates: UnsafePointer<Double>?, _ widths: UnsafePointer<Double>?,
+    _ out: UnsafeMutablePointer<Int64>?
+) -> Int32 {
+    guard let estimates, let widths, let out else {
+        return fail(.invalidArgument, "estimates, widths and out must not be null")
+    }
+    guard k >= 1, k <= 1 << 20 else { return fail(.invalidArgument, "k must be in 1...2^20, got \(k)") }
+    let theta = Array(UnsafeBufferPointer(start: estimates, count: Int(k)))
+    let cnf = Array(UnsafeBufferPointer(start: widths, count: Int(k)))
+    if let i = theta.firstIndex(where: { !$0.isFinite }) {
+        return fail(.invalidArgument, "estimate \(i) (\(theta[i])) is not finite")
+    }
+    if let i = cnf.firstIndex(where: { !($0 >= 0 && $0.isFinite) }) {
+        return fail(.invalidArgument, "width \(i) (\(cnf[i])) is not a finite non-negative number")
+    }
+    out.pointee = Int64(SlopeSelection.choose(estimates: theta, widths: cnf))
+    return ReckitStatus.ok.rawValue
+}
+
+/// The Student t quantile at `p` with `nu` degrees of freedom (`SpecialFunctions.studentTQuantile`),
+/// written to `out`.
+@_cdecl("reckit_student_t_quantile")
+public func reckit_student_t_quantile(_ p: Double, _ nu: Double, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
+    guard let out else { return fail(.invalidArgument, "out must not be null") }
+    guard p > 0, p < 1, nu > 0, nu.isFinite else {
+        return fail(.invalidArgument, "needs 0 < p < 1 and a finite nu > 0, got p = \(p), nu = \(nu)")
+    }
+    out.pointee = SpecialFunctions.studentTQuantile(p, degreesOfFreedom: nu)
+    return ReckitStatus.ok.rawValue
+}
+
 // MARK: Training and serving
 
 /// Any error RecKit throws as a status and its message.

@@ -193,14 +193,18 @@ public enum SpecialFunctions {
 
     /// The Student t quantile with ν degrees of freedom: for p > ½, t = √(ν·y / (1 − y)) with y
     /// the Beta(½, ν/2) quantile at 2p − 1 (P(|T| ≤ t) = I_y(½, ν/2), y = t² / (ν + t²): y is
-    /// small where t is, so its relative accuracy carries over); −t(1 − p) below ½.
+    /// small where t is, so its relative accuracy carries over); where that y exceeds ½ (t² > ν,
+    /// the far tail), t = √(ν·(1 − x) / x) with x = 1 − y the Beta(ν/2, ½) quantile at 2(1 − p),
+    /// small there, so 1 − y keeps its relative accuracy; −t(1 − p) below ½.
     /// - Precondition: `nu > 0`, `0 < p < 1`.
     public static func studentTQuantile(_ p: Double, degreesOfFreedom nu: Double) -> Double {
         precondition(nu > 0 && p > 0 && p < 1, "studentTQuantile: needs ν > 0 and 0 < p < 1, got (\(nu), \(p))")
         if p == 0.5 { return 0 }
         if p < 0.5 { return -studentTQuantile(1 - p, degreesOfFreedom: nu) }
         let y = betaQuantile(0.5, nu / 2, 2 * p - 1)
-        return (nu * y / (1 - y)).squareRoot()
+        if y <= 0.5 { return (nu * y / (1 - y)).squareRoot() }
+        let x = betaQuantile(nu / 2, 0.5, 2 * (1 - p))
+        return (nu * (1 - x) / x).squareRoot()
     }
 
     /// The standard normal CDF `Φ(x) = erfc(−x/√2)/2`.

@@ -235,6 +235,24 @@ struct SlopeTuned: EstimatorUnit {
             theta.append(mean)
             cnf.append((variance / (n - 1)).squareRoot() * t)
         }
+        return SlopeSelection.choose(estimates: theta, widths: cnf)
+    }
+
+    func value(_ s: UnitSums) -> Double { s.all[candidates[choice(s.point)].1] / s.n }
+    func standardError(_ s: UnitSums, value: Double) -> Double { s.all.meanSE(candidates[choice(s.point)].1) }
+    func reportedCap(_ s: UnitSums) -> Double? { candidates[choice(s.point)].0 }
+}
+
+/// SLOPE's rule (Su, Srinath & Krishnamurthy 2020, as Tucker & Lee 2021's SLOPE++ and OBP's
+/// `_tune_hyperparam_with_slope` run it) on each candidate's estimate θ and confidence width
+/// cnf: candidates by decreasing width, each kept while |θⱼ − θᵢ| ≤ cnfᵢ + (√6 − 1)·cnfⱼ for
+/// every kept j; the last kept is chosen (the one before the first that fails). The engine's
+/// tuned estimators and `reckit.obp`'s tuning classes share it.
+public enum SlopeSelection {
+    /// The chosen candidate's index.
+    /// - Precondition: `estimates` and `widths` are non-empty and of one length.
+    public static func choose(estimates theta: [Double], widths cnf: [Double]) -> Int {
+        precondition(!theta.isEmpty && theta.count == cnf.count, "SLOPE needs one width per estimate")
         // By decreasing width, equal widths later candidate first: numpy's argsort (stable for
         // lists this short) reversed, as OBP orders them (δ = 0.5 makes every width 0: a tie).
         let order = cnf.indices.sorted { cnf[$0] != cnf[$1] ? cnf[$0] > cnf[$1] : $0 > $1 }
@@ -249,10 +267,6 @@ struct SlopeTuned: EstimatorUnit {
         }
         return order[order.count - 1]
     }
-
-    func value(_ s: UnitSums) -> Double { s.all[candidates[choice(s.point)].1] / s.n }
-    func standardError(_ s: UnitSums, value: Double) -> Double { s.all.meanSE(candidates[choice(s.point)].1) }
-    func reportedCap(_ s: UnitSums) -> Double? { candidates[choice(s.point)].0 }
 }
 
 /// MIPS: Σ w_e·r / n, w_e the logged item's embedding weight (OBP's
