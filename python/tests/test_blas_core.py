@@ -12,7 +12,7 @@ import pytest
 import reckit
 
 FLAGS = reckit._cpu_flags()
-wide = pytest.mark.skipif(not {"avx2", "fma"} <= FLAGS or os.environ.get("OPENBLAS_CORETYPE"),
+wide = pytest.mark.skipif(not {"avx2", "fma"} <= FLAGS or "OPENBLAS_CORETYPE" in os.environ,
                           reason="needs a CPU with AVX2+FMA and no OPENBLAS_CORETYPE set by the machine")
 PROBE = ("import json, os, reckit; i = reckit.build_info(); "
          "print(json.dumps({'core': i['blas_core'], 'by': i['blas_core_chosen_by'], 'was': i['blas_core_replaced'], "
